@@ -1,0 +1,2 @@
+// Placeholder: replaced by the GCS emulator global setup.
+export default function setup(): void {}
