@@ -1,0 +1,107 @@
+// The run manifest (domain §7): Python's keys in Python's order, then the action's additions.
+import type { DbArtifact } from './artifacts.js';
+import type { GithubContext } from './github-context.js';
+import type { ArtifactKind } from './params/combos.js';
+
+export interface RenderInputs {
+  workers: number;
+  actors_per_worker: number;
+  worker_type: string;
+  zone: string;
+  worker_sa: string;
+  max_runtime_hours: number;
+  image_uri: string;
+  project: string;
+  region: string;
+}
+
+export interface ArtifactSummary {
+  kind: ArtifactKind | null;
+  /** Per DB, sorted by DB name. */
+  dbs: Record<string, { files: number; bytes: number; digest: string }>;
+}
+
+export interface DispatchTarget {
+  cluster: 'none' | 'existing' | 'ephemeral';
+  /** The dashboard address for an existing cluster; never carries credentials. */
+  address?: string;
+}
+
+export interface RunManifest {
+  run_id: string;
+  framework: string;
+  mode: string;
+  query_mode: string;
+  agent_model: string;
+  user_sim_model: string;
+  instance_ids: string[];
+  patience: number;
+  strict: boolean;
+  use_audited_gold_sql: boolean;
+  max_depth: number;
+  prompt_cache: boolean;
+  slayer_setup: string;
+  slayer_storage_root: string;
+  render_inputs: RenderInputs;
+  // The action's additions, after Python's keys.
+  github: GithubContext;
+  slayer_artifacts: ArtifactSummary;
+  dispatch: DispatchTarget;
+  dirty: boolean;
+  instance_databases: Record<string, string>;
+}
+
+/** Python's keys, in order: the part a repeated submit must match and `resubmit` reads. */
+export const PYTHON_KEYS = [
+  'run_id',
+  'framework',
+  'mode',
+  'query_mode',
+  'agent_model',
+  'user_sim_model',
+  'instance_ids',
+  'patience',
+  'strict',
+  'use_audited_gold_sql',
+  'max_depth',
+  'prompt_cache',
+  'slayer_setup',
+  'slayer_storage_root',
+  'render_inputs',
+] as const;
+
+export const RENDER_KEYS = ['workers', 'actors_per_worker', 'worker_type', 'zone', 'worker_sa', 'max_runtime_hours', 'image_uri', 'project', 'region'] as const;
+
+export function artifactSummary(kind: ArtifactKind | null, artifacts: readonly DbArtifact[]): ArtifactSummary {
+  const dbs: ArtifactSummary['dbs'] = {};
+  for (const a of [...artifacts].sort((x, y) => (x.db < y.db ? -1 : 1))) dbs[a.db] = { files: a.files.length, bytes: a.bytes, digest: a.digest };
+  return { kind, dbs };
+}
+
+/** Rebuilds the manifest with a fixed key order, whatever order its parts came in. */
+export function orderManifest(m: RunManifest): RunManifest {
+  const render = {} as Record<string, unknown>;
+  for (const k of RENDER_KEYS) render[k] = m.render_inputs[k];
+  const out = {} as Record<string, unknown>;
+  for (const k of PYTHON_KEYS) out[k] = k === 'render_inputs' ? render : m[k];
+  out.github = m.github;
+  out.slayer_artifacts = m.slayer_artifacts;
+  out.dispatch = m.dispatch;
+  out.dirty = m.dirty;
+  out.instance_databases = m.instance_databases;
+  return out as unknown as RunManifest;
+}
+
+/** Stable bytes: indent 2, fixed key order (the same plan gives the same bytes). */
+export function serializeManifest(m: RunManifest): string {
+  return JSON.stringify(orderManifest(m), null, 2);
+}
+
+/** The part of a manifest that identifies the plan: Python's keys plus the artifact summary. */
+export function planIdentity(m: Pick<RunManifest, (typeof PYTHON_KEYS)[number] | 'slayer_artifacts'>): string {
+  const o = orderManifest({ ...(m as RunManifest), github: {} as GithubContext, dispatch: { cluster: 'none' }, dirty: false, instance_databases: {} });
+  const id: Record<string, unknown> = {};
+  for (const k of PYTHON_KEYS) id[k] = o[k];
+  id.slayer_artifacts = m.slayer_artifacts;
+  return JSON.stringify(id);
+}

@@ -1,0 +1,124 @@
+// The SLayer combo rules of domain.md §2 and the API-key rules of §3, kept as data.
+
+export type Framework =
+  | 'claude_sdk'
+  | 'pydantic_ai'
+  | 'pydantic_ai_recursive'
+  | 'pydantic_ai_otf_encode'
+  | 'mcp_agent'
+  | 'agno'
+  | 'smolagents';
+export type QueryMode = 'raw' | 'slayer';
+export type EvalMode = 'a-interact' | 'c-interact' | 'oracle';
+export type SlayerSetup = 'pre-encoded' | 'on-the-fly';
+export type ArtifactKind = 'slayer_models' | 'slayer_otf_cache' | 'slayer_models_otf';
+
+interface FrameworkRule {
+  /** The artifact an on-the-fly run of this framework needs; null when on-the-fly is unsupported. */
+  onTheFlyArtifact: ArtifactKind | null;
+  /** True when the framework only makes sense on-the-fly (rule 1). */
+  requiresOnTheFly: boolean;
+}
+
+/** Adding a framework is one line here. */
+export const FRAMEWORKS: Readonly<Record<Framework, FrameworkRule>> = {
+  claude_sdk: { onTheFlyArtifact: null, requiresOnTheFly: false },
+  pydantic_ai: { onTheFlyArtifact: null, requiresOnTheFly: false },
+  pydantic_ai_recursive: { onTheFlyArtifact: 'slayer_otf_cache', requiresOnTheFly: false },
+  pydantic_ai_otf_encode: { onTheFlyArtifact: 'slayer_models_otf', requiresOnTheFly: true },
+  mcp_agent: { onTheFlyArtifact: null, requiresOnTheFly: false },
+  agno: { onTheFlyArtifact: null, requiresOnTheFly: false },
+  smolagents: { onTheFlyArtifact: null, requiresOnTheFly: false },
+};
+
+export const QUERY_MODES: readonly QueryMode[] = ['raw', 'slayer'];
+export const EVAL_MODES: readonly EvalMode[] = ['a-interact', 'c-interact', 'oracle'];
+export const SLAYER_SETUPS: readonly SlayerSetup[] = ['pre-encoded', 'on-the-fly'];
+
+export function isFramework(s: string): s is Framework {
+  return Object.prototype.hasOwnProperty.call(FRAMEWORKS, s);
+}
+
+export interface Combo {
+  framework: string;
+  queryMode: string;
+  mode: string;
+  slayerSetup: string;
+}
+
+/** One rule: returns the exact rejection message, or null when the rule does not reject. */
+type ComboRule = (c: Combo) => string | null | 'accept';
+
+// Applied in order; the first rule that rejects or accepts decides (domain §2).
+// Messages keep Python's wording, with the action's input names instead of CLI flags.
+const COMBO_RULES: readonly ComboRule[] = [
+  (c) =>
+    isFramework(c.framework) && FRAMEWORKS[c.framework].requiresOnTheFly && c.slayerSetup !== 'on-the-fly'
+      ? `framework ${c.framework} requires slayer-setup on-the-fly; got slayer-setup ${c.slayerSetup}`
+      : null,
+  (c) => (c.slayerSetup === 'pre-encoded' ? 'accept' : null),
+  (c) => (c.slayerSetup !== 'on-the-fly' ? `slayer-setup must be 'pre-encoded' or 'on-the-fly'; got '${c.slayerSetup}'` : null),
+  (c) =>
+    !isFramework(c.framework) || FRAMEWORKS[c.framework].onTheFlyArtifact === null
+      ? `slayer-setup on-the-fly is only supported with framework pydantic_ai_recursive or framework pydantic_ai_otf_encode; got framework ${c.framework}`
+      : null,
+  (c) => (c.queryMode !== 'slayer' ? `slayer-setup on-the-fly is only supported with query-mode slayer; got query-mode ${c.queryMode}` : null),
+  (c) => (c.mode !== 'a-interact' ? `slayer-setup on-the-fly is only supported with mode a-interact; got mode ${c.mode}` : null),
+];
+
+/** The first rejection message of the combo rules, or null when the combo is accepted. */
+export function comboRejection(c: Combo): string | null {
+  for (const rule of COMBO_RULES) {
+    const r = rule(c);
+    if (r === 'accept') return null;
+    if (r !== null) return r;
+  }
+  return null;
+}
+
+/** The artifact a (valid) combo uploads, or null for raw mode (domain §2 table). */
+export function artifactFor(framework: Framework, queryMode: QueryMode, slayerSetup: SlayerSetup): ArtifactKind | null {
+  if (queryMode !== 'slayer') return null;
+  if (slayerSetup === 'pre-encoded') return 'slayer_models';
+  return FRAMEWORKS[framework].onTheFlyArtifact;
+}
+
+/** Which combo of the domain table (1–3) an artifact kind is. */
+export const COMBO_NUMBER: Readonly<Record<ArtifactKind, number>> = {
+  slayer_models: 1,
+  slayer_otf_cache: 2,
+  slayer_models_otf: 3,
+};
+
+// Provider prefix → key (domain §3, with the DECISION's extra providers).
+const PROVIDER_KEYS: ReadonlyArray<readonly [prefix: string, key: string]> = [
+  ['anthropic/', 'ANTHROPIC_API_KEY'],
+  ['cerebras/', 'CEREBRAS_API_KEY'],
+  ['openai/', 'OPENAI_API_KEY'],
+  ['gpt', 'OPENAI_API_KEY'],
+  ['gemini/', 'GEMINI_API_KEY'],
+  ['google/', 'GEMINI_API_KEY'],
+  ['openrouter/', 'OPENROUTER_API_KEY'],
+  ['fireworks_ai/', 'FIREWORKS_API_KEY'],
+  ['deepinfra/', 'DEEPINFRA_API_KEY'],
+];
+
+/** Every key name the action knows; only these are ever read from the environment. */
+export const KNOWN_KEYS: readonly string[] = [...new Set(PROVIDER_KEYS.map(([, k]) => k))].sort();
+
+/** The key a model needs, or null when its provider needs none we know of. */
+export function keyForModel(model: string): string | null {
+  for (const [prefix, key] of PROVIDER_KEYS) if (model.startsWith(prefix)) return key;
+  return null;
+}
+
+/** The sorted key names a run needs: one per model provider, plus OpenAI for slayer embeddings. */
+export function requiredKeys(models: readonly string[], queryMode: string): string[] {
+  const keys = new Set<string>();
+  for (const m of models) {
+    const k = keyForModel(m);
+    if (k) keys.add(k);
+  }
+  if (queryMode === 'slayer') keys.add('OPENAI_API_KEY');
+  return [...keys].sort();
+}

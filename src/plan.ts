@@ -1,0 +1,108 @@
+// The plan: a plain, serialisable object that the preflight builds, a dry run prints and
+// the effects carry out. Nothing in it is secret.
+import type { DbArtifact } from './artifacts.js';
+import { Defaults } from './constants.js';
+import type { GithubContext } from './github-context.js';
+import { buildJobArgs, submissionId } from './jobargs.js';
+import { artifactSummary, orderManifest, type RunManifest } from './manifest.js';
+import type { ArtifactKind } from './params/combos.js';
+import type { SubmitSettings } from './settings.js';
+
+export interface WorktreeReport {
+  /** Dirty paths under the tracked inputs. */
+  dirty: string[];
+  /** Dirty paths under the selected DBs' artifact dirs (a warning only). */
+  artifactDirty: string[];
+  allowDirty: boolean;
+}
+
+export interface RunPlan {
+  version: 1;
+  kind: 'submit';
+  runId: string;
+  attempt: number;
+  submissionId: string;
+  dryRun: boolean;
+  settings: SubmitSettings;
+  dbs: string[];
+  artifact: { kind: ArtifactKind; root: string } | null;
+  artifacts: DbArtifact[];
+  instanceDbs: Record<string, string>;
+  /** Names only. */
+  requiredKeys: string[];
+  worktree: WorktreeReport;
+  manifest: RunManifest;
+  jobArgs: string[];
+}
+
+export interface PlanParts {
+  settings: SubmitSettings;
+  runId: string;
+  artifactKind: ArtifactKind | null;
+  artifacts: DbArtifact[];
+  instanceDbs: Record<string, string>;
+  dbs: string[];
+  requiredKeys: string[];
+  worktree: WorktreeReport;
+  github: GithubContext;
+}
+
+export function renderInputsFor(s: SubmitSettings): RunManifest['render_inputs'] {
+  const region = Defaults.region;
+  return {
+    workers: s.workers,
+    actors_per_worker: s.actorsPerWorker,
+    worker_type: s.workerType,
+    zone: `${region}-a`,
+    worker_sa: s.gcpProject ? `${Defaults.arRepo}@${s.gcpProject}.iam.gserviceaccount.com` : '',
+    max_runtime_hours: s.maxRuntimeHours,
+    image_uri: '',
+    project: s.gcpProject,
+    region,
+  };
+}
+
+/** Pure: the same parts give the same plan. */
+export function buildPlan(p: PlanParts): RunPlan {
+  const s = p.settings;
+  const attempt = 1;
+  const manifest = orderManifest({
+    run_id: p.runId,
+    framework: s.framework,
+    mode: s.mode,
+    query_mode: s.queryMode,
+    agent_model: s.agentModel,
+    user_sim_model: s.userSimModel,
+    instance_ids: [...s.instanceIds],
+    patience: s.patience,
+    strict: s.strict,
+    use_audited_gold_sql: s.useAuditedGoldSql,
+    max_depth: s.maxDepth,
+    prompt_cache: s.promptCache,
+    slayer_setup: s.slayerSetup,
+    slayer_storage_root: s.slayerStorageRoot,
+    render_inputs: renderInputsFor(s),
+    github: p.github,
+    slayer_artifacts: artifactSummary(p.artifactKind, p.artifacts),
+    dispatch: { cluster: 'none' },
+    dirty: p.worktree.dirty.length > 0 || p.worktree.artifactDirty.length > 0,
+    instance_databases: p.instanceDbs,
+  });
+  return {
+    version: 1,
+    kind: 'submit',
+    runId: p.runId,
+    attempt,
+    submissionId: submissionId(p.runId, attempt),
+    dryRun: s.dryRun,
+    settings: s,
+    dbs: p.dbs,
+    artifact: p.artifactKind ? { kind: p.artifactKind, root: s.artifactRoots[p.artifactKind] } : null,
+    artifacts: p.artifacts,
+    instanceDbs: p.instanceDbs,
+    requiredKeys: p.requiredKeys,
+    worktree: p.worktree,
+    manifest,
+    jobArgs: buildJobArgs(manifest, attempt, s.instanceIds, p.requiredKeys.length > 0),
+  };
+}

@@ -1,0 +1,107 @@
+// The preflight: every check of a new submit, with no side effects. It returns the plan.
+import * as core from '@actions/core';
+import { join } from 'node:path';
+import { SymlinkEscapeError, missingSetupMessage, presenceProblem, walkDb, type DbArtifact } from './artifacts.js';
+import { Inputs } from './constants.js';
+import { mapInstances } from './dataset.js';
+import { ProblemList, errorMessage } from './errors.js';
+import { readGithubContext } from './github-context.js';
+import { GitError, dirtyPaths, insideRepo, repoRoot } from './git/worktree.js';
+import { artifactFor, requiredKeys } from './params/combos.js';
+import { buildPlan, type RunPlan, type WorktreeReport } from './plan.js';
+import { mintRunId } from './runid.js';
+import { missingKeysMessage, readApiKeys, type ApiKeys } from './secrets.js';
+import type { SubmitSettings } from './settings.js';
+
+export interface Preflight {
+  plan: RunPlan;
+  keys: ApiKeys;
+}
+
+const ARTIFACT_INPUT = {
+  slayer_models: Inputs.SlayerModelsRoot,
+  slayer_otf_cache: Inputs.OtfCacheRoot,
+  slayer_models_otf: Inputs.ModelsOtfRoot,
+} as const;
+
+async function checkWorktree(s: SubmitSettings, artifactDirs: string[], problems: ProblemList): Promise<WorktreeReport> {
+  const report: WorktreeReport = { dirty: [], artifactDirty: [], allowDirty: s.allowDirty };
+  let root: string;
+  try {
+    root = await repoRoot(s.workspace);
+  } catch (e) {
+    problems.add('worktree', e instanceof GitError ? e.message : errorMessage(e));
+    return report;
+  }
+  report.dirty = (await dirtyPaths(root, s.trackedInputs)).map((e) => e.path);
+  // Artifact dirs outside the repository (an OTF cache in RUNNER_TEMP) are not git's business.
+  const inRepo = artifactDirs.map((d) => insideRepo(root, d)).filter((d): d is string => d !== null && d !== '.');
+  report.artifactDirty = (await dirtyPaths(root, inRepo)).map((e) => e.path);
+  return report;
+}
+
+export async function preflight(s: SubmitSettings, env: NodeJS.ProcessEnv = process.env): Promise<Preflight> {
+  const problems = new ProblemList();
+  if (s.duplicateIds.length > 0) core.warning(`${s.idSource.input}: dropped duplicate instance ids: ${s.duplicateIds.join(', ')}`);
+
+  const mapping = mapInstances(s.datasetFile, s.instanceIds, problems);
+
+  const keyNames = requiredKeys([s.agentModel, s.userSimModel], s.queryMode);
+  const keys = readApiKeys(keyNames, env);
+  if (keys.missing.length > 0) problems.add('env', missingKeysMessage(keys.missing));
+
+  const kind = artifactFor(s.framework, s.queryMode, s.slayerSetup);
+  const artifacts: DbArtifact[] = [];
+  const dbDirs = kind ? mapping.dbs.map((db) => join(s.artifactRoots[kind], db)) : [];
+
+  const worktree = await checkWorktree(s, dbDirs, problems);
+  if (worktree.dirty.length > 0) {
+    const msg = `uncommitted changes under image-input paths: [${worktree.dirty.map((p) => `'${p}'`).join(', ')}]`;
+    if (s.allowDirty) {
+      core.warning(`${msg} (allow-dirty is true: the run is recorded as dirty)`);
+    } else {
+      for (const p of worktree.dirty) core.error('uncommitted change under a tracked input', { file: p });
+      problems.add(Inputs.TrackedInputs, msg, 'commit or revert those changes, or set allow-dirty: true to run anyway (recorded in the manifest)');
+    }
+  }
+  for (const p of worktree.artifactDirty) core.warning('uncommitted change in a selected DB\'s SLayer artifact; the manifest records its digest', { file: p });
+
+  if (kind) {
+    const missing: Array<[string, string]> = [];
+    for (const db of mapping.dbs) {
+      const why = await presenceProblem(kind, join(s.artifactRoots[kind], db));
+      if (why) missing.push([db, why]);
+    }
+    if (missing.length > 0) {
+      problems.add(
+        ARTIFACT_INPUT[kind],
+        missingSetupMessage(kind, s.artifactRoots[kind], missing, s.framework, s.slayerSetup),
+        kind === 'slayer_models' ? 'commit the DB models under slayer_models/, or set slayer-models-root' : 'run the otf-encode workflow (or build it locally) before this step',
+      );
+    } else {
+      for (const db of mapping.dbs) {
+        try {
+          artifacts.push(await walkDb(join(s.artifactRoots[kind], db), db));
+        } catch (e) {
+          if (!(e instanceof SymlinkEscapeError)) throw e;
+          problems.add(ARTIFACT_INPUT[kind], e.message, 'replace the symlink with the file itself, or point it inside the DB directory');
+        }
+      }
+    }
+  }
+
+  problems.throwIfAny('preflight failed');
+  const runId = s.runId ?? mintRunId(s.framework, s.queryMode);
+  const plan = buildPlan({
+    settings: s,
+    runId,
+    artifactKind: kind,
+    artifacts,
+    instanceDbs: mapping.instanceDbs,
+    dbs: mapping.dbs,
+    requiredKeys: keyNames,
+    worktree,
+    github: readGithubContext(env),
+  });
+  return { plan, keys };
+}

@@ -1,0 +1,82 @@
+// What people read: the plan in the log, and the job summary.
+import * as core from '@actions/core';
+import type { RunPlan } from './plan.js';
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(1)} ${units[i]}`;
+}
+
+function instancesPerDb(plan: RunPlan): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const db of Object.values(plan.instanceDbs)) m.set(db, (m.get(db) ?? 0) + 1);
+  return m;
+}
+
+/** The plan in the log, one group per DB. */
+export function logPlan(plan: RunPlan): void {
+  const s = plan.settings;
+  core.info(`run id: ${plan.runId} (attempt ${plan.attempt}, submission ${plan.submissionId})`);
+  core.info(`combo: framework=${s.framework} query-mode=${s.queryMode} mode=${s.mode} slayer-setup=${s.slayerSetup}`);
+  core.info(`models: agent=${s.agentModel} user-sim=${s.userSimModel}; keys needed: ${plan.requiredKeys.join(', ') || 'none'}`);
+  core.info(`instances: ${s.instanceIds.length} in ${plan.dbs.length} DB(s); artifact: ${plan.artifact ? `${plan.artifact.kind} from ${plan.artifact.root}` : 'none (raw mode uploads nothing)'}`);
+  const perDb = instancesPerDb(plan);
+  const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
+  for (const db of plan.dbs) {
+    const a = byDb.get(db);
+    core.startGroup(`${db}: ${perDb.get(db) ?? 0} instance(s)${a ? `, ${a.files.length} files, ${formatBytes(a.bytes)}` : ''}`);
+    const ids = Object.entries(plan.instanceDbs).filter(([, d]) => d === db).map(([id]) => id);
+    core.info(`instances: ${ids.join(', ')}`);
+    for (const f of a?.files ?? []) core.info(`  ${f.path}  ${f.size} B  md5=${f.md5}`);
+    core.endGroup();
+  }
+  core.info(`job arguments: ${plan.jobArgs.join(' ')}`);
+}
+
+function escapeCell(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+export function markdownTable(head: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+  const line = (cells: readonly string[]): string => `| ${cells.map(escapeCell).join(' | ')} |`;
+  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** The dry-run summary: the run, then a table per DB (files, bytes, artifact). */
+export function planSummary(plan: RunPlan): string {
+  const s = plan.settings;
+  const perDb = instancesPerDb(plan);
+  const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
+  const rows = plan.dbs.map((db) => {
+    const a = byDb.get(db);
+    return [db, String(perDb.get(db) ?? 0), a ? String(a.files.length) : '0', a ? formatBytes(a.bytes) : '0 B', plan.artifact?.kind ?? 'none'];
+  });
+  const totalFiles = plan.artifacts.reduce((n, a) => n + a.files.length, 0);
+  const totalBytes = plan.artifacts.reduce((n, a) => n + a.bytes, 0);
+  rows.push(['**total**', String(s.instanceIds.length), String(totalFiles), formatBytes(totalBytes), '']);
+  return [
+    `## BIRD-Interact run \`${plan.runId}\`${plan.dryRun ? ' (dry run)' : ''}`,
+    '',
+    `- combo: \`${s.framework}\` / \`${s.queryMode}\` / \`${s.mode}\` / \`${s.slayerSetup}\``,
+    `- models: agent \`${s.agentModel}\`, user-sim \`${s.userSimModel}\``,
+    `- attempt ${plan.attempt}, ${s.instanceIds.length} instance(s) in ${plan.dbs.length} DB(s)`,
+    plan.worktree.dirty.length > 0 ? `- :warning: dirty worktree (allow-dirty): ${plan.worktree.dirty.length} path(s)` : '',
+    '',
+    markdownTable(['DB', 'instances', 'files', 'bytes', 'artifact'], rows),
+    '',
+  ]
+    .filter((l, i, all) => l !== '' || all[i - 1] !== '')
+    .join('\n');
+}
+
+export async function writeSummary(markdown: string): Promise<void> {
+  if (!process.env.GITHUB_STEP_SUMMARY) return;
+  await core.summary.addRaw(markdown, true).write();
+}

@@ -1,0 +1,201 @@
+// @ts-check
+// Runs a JavaScript action the way the GitHub runner does (tooling.md §6): INPUT_* env from
+// `with:` plus action.yml defaults, fresh file-command files per step, cwd = workspace, and
+// the post step with STATE_* from the main step. Used by the tests and the demo.
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+
+/** @typedef {{ level: 'error'|'warning'|'notice', message: string, props: Record<string,string> }} Annotation */
+
+/**
+ * Parses a file-command file with the runner's grammar: `NAME=VALUE` lines or heredocs.
+ * @param {string} text
+ * @returns {Record<string, string>}
+ */
+export function parseFileCommands(text) {
+  /** @type {Record<string, string>} */
+  const out = {};
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    if (!line) continue;
+    const heredoc = /^([^=<]+)<<(.+)$/.exec(line);
+    if (heredoc) {
+      const [, name, delim] = heredoc;
+      const body = [];
+      i++;
+      while (i < lines.length && lines[i] !== delim) body.push(lines[i++]);
+      if (i >= lines.length) throw new Error(`Matching delimiter not found '${delim}'`);
+      out[name] = body.join('\n');
+      continue;
+    }
+    const eq = line.indexOf('=');
+    if (eq <= 0) throw new Error(`Invalid file-command line: ${line}`);
+    out[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return out;
+}
+
+/**
+ * @param {string} stdout
+ * @returns {Annotation[]}
+ */
+export function parseAnnotations(stdout) {
+  /** @type {Annotation[]} */
+  const found = [];
+  for (const line of stdout.split(/\r?\n/)) {
+    const m = /^::(error|warning|notice)( [^:]*)?::(.*)$/.exec(line);
+    if (!m) continue;
+    /** @type {Record<string,string>} */
+    const props = {};
+    for (const kv of (m[2] ?? '').trim().split(',').filter(Boolean)) {
+      const eq = kv.indexOf('=');
+      props[kv.slice(0, eq)] = kv.slice(eq + 1);
+    }
+    const unescape = (/** @type {string} */ s) => s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%');
+    found.push({ level: /** @type {Annotation['level']} */ (m[1]), message: unescape(m[3]), props });
+  }
+  return found;
+}
+
+/**
+ * @param {string} actionDir
+ * @returns {{ inputs: Record<string, { default?: unknown }>, runs: { using: string, main: string, post?: string, 'post-if'?: string } }}
+ */
+export function readActionYml(actionDir) {
+  const doc = parse(readFileSync(join(actionDir, 'action.yml'), 'utf8'));
+  if (!['node20', 'node24'].includes(doc.runs?.using)) throw new Error(`runs.using must be node20 or node24, got ${doc.runs?.using}`);
+  if (!doc.runs.main) throw new Error('runs.main is required');
+  return doc;
+}
+
+/**
+ * @typedef {object} StepOptions
+ * @property {string} actionDir
+ * @property {'main'|'post'} [entry]
+ * @property {Record<string, string>} [inputs]
+ * @property {Record<string, string|undefined>} [env] extra env (secrets, emulator host, ...)
+ * @property {string} workspace
+ * @property {Record<string, string>} [state] STATE_* for the post step
+ * @property {string} [runnerTemp]
+ * @property {string} [node] the node binary (default: this process's)
+ * @property {object} [event] the event payload
+ * @property {string} [eventName]
+ */
+
+/**
+ * @typedef {object} StepResult
+ * @property {number|null} exitCode
+ * @property {NodeJS.Signals|null} signal
+ * @property {string} stdout
+ * @property {string} stderr
+ * @property {Record<string,string>} outputs
+ * @property {Record<string,string>} state
+ * @property {string} summary
+ * @property {Annotation[]} annotations
+ * @property {string} runnerTemp
+ * @property {string} stepDir the folder of this step's file-command files
+ */
+
+/**
+ * Starts one step; returns the child and a promise of its result.
+ * @param {StepOptions} o
+ * @returns {{ child: import('node:child_process').ChildProcess, result: Promise<StepResult> }}
+ */
+export function startStep(o) {
+  const action = readActionYml(o.actionDir);
+  const entry = o.entry ?? 'main';
+  const script = entry === 'main' ? action.runs.main : action.runs.post;
+  if (!script) throw new Error(`action has no runs.${entry}`);
+  const runnerTemp = o.runnerTemp ?? mkdtempSync(join(tmpdir(), 'runner-temp-'));
+  const stepDir = join(runnerTemp, '_runner_file_commands', `${entry}-${randomUUID()}`);
+  mkdirSync(stepDir, { recursive: true });
+  const files = {
+    GITHUB_OUTPUT: join(stepDir, 'output'),
+    GITHUB_STATE: join(stepDir, 'state'),
+    GITHUB_ENV: join(stepDir, 'env'),
+    GITHUB_PATH: join(stepDir, 'path'),
+    GITHUB_STEP_SUMMARY: join(stepDir, 'summary'),
+  };
+  for (const f of Object.values(files)) writeFileSync(f, '');
+  const eventPath = join(stepDir, 'event.json');
+  writeFileSync(eventPath, JSON.stringify(o.event ?? {}));
+
+  /** @type {Record<string, string>} */
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v === undefined || k.startsWith('INPUT_') || k.startsWith('STATE_') || k.startsWith('GITHUB_')) continue;
+    env[k] = v;
+  }
+  const given = o.inputs ?? {};
+  for (const name of Object.keys(given)) {
+    if (!(name in (action.inputs ?? {}))) process.stderr.write(`harness: Unexpected input(s) '${name}'\n`);
+  }
+  for (const [name, spec] of Object.entries(action.inputs ?? {})) {
+    const value = name in given ? given[name] : spec?.default === undefined ? undefined : String(spec.default);
+    if (value !== undefined) env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value;
+  }
+  for (const [k, v] of Object.entries(o.state ?? {})) env[`STATE_${k}`] = v;
+  Object.assign(env, files, {
+    GITHUB_WORKSPACE: o.workspace,
+    GITHUB_EVENT_PATH: eventPath,
+    GITHUB_EVENT_NAME: o.eventName ?? 'workflow_dispatch',
+    GITHUB_REPOSITORY: 'octo/eval-repo',
+    GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567',
+    GITHUB_REF: 'refs/heads/main',
+    GITHUB_RUN_ID: '4242',
+    GITHUB_RUN_ATTEMPT: '1',
+    GITHUB_SERVER_URL: 'https://github.com',
+    GITHUB_API_URL: 'https://api.github.com',
+    GITHUB_ACTIONS: 'true',
+    CI: 'true',
+    RUNNER_TEMP: runnerTemp,
+    RUNNER_OS: 'Linux',
+    RUNNER_ARCH: 'X64',
+  });
+  for (const [k, v] of Object.entries(o.env ?? {})) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+
+  const child = spawn(o.node ?? process.execPath, [join(o.actionDir, script)], { cwd: o.workspace, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d) => (stdout += d));
+  child.stderr?.on('data', (d) => (stderr += d));
+  const result = new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (exitCode, signal) => {
+      try {
+        resolve({
+          exitCode,
+          signal,
+          stdout,
+          stderr,
+          outputs: parseFileCommands(readFileSync(files.GITHUB_OUTPUT, 'utf8')),
+          state: parseFileCommands(readFileSync(files.GITHUB_STATE, 'utf8')),
+          summary: readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8'),
+          annotations: parseAnnotations(stdout),
+          runnerTemp,
+          stepDir,
+        });
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+  return { child, result: /** @type {Promise<StepResult>} */ (result) };
+}
+
+/**
+ * Runs one step to the end.
+ * @param {StepOptions} o
+ * @returns {Promise<StepResult>}
+ */
+export function runStep(o) {
+  return startStep(o).result;
+}
