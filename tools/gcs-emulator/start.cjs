@@ -1,0 +1,367 @@
+'use strict';
+/*
+ * Local GCS JSON-API server for tests: the Cloud Storage emulator from firebase-tools 15.34.2 (pinned in
+ * package.json), started WITHOUT Java. See docs/gcs-emulator.md (§3 wiring, §5 shims).
+ *
+ * We construct the emulator but never call its start(), because that boots the Java rules runtime and may
+ * download a JAR. The GCS JSON routes only use the admin storage layer, which needs no rules engine.
+ *
+ * ┌──────────────────────────────────────────────────────────────────────────────────────────────────────┐
+ * │ THE SHIMS IN THIS FILE ARE THIS PROJECT'S CODE, NOT EMULATOR BEHAVIOUR.                              │
+ * │ The bare emulator ignores every precondition (ifGeneration*, ifMetageneration*), has no bucket       │
+ * │ insert/get, and silently creates any bucket a request names. The opt-in shims below model real GCS:  │
+ * │   GCS_EMU_PRECONDITIONS=1  412 conditionNotMet, serialised by a per-object lock                      │
+ * │   GCS_EMU_BUCKETS=1        POST /b, GET /b/<name>, and 404 notFound for any /b/<name>/... request     │
+ * │                            whose bucket was never created                                            │
+ * │ They are not upstream behaviour: a test that passes here proves our model, not Google's server.       │
+ * │ tests/gcs-emulator.test.ts proves the shims; rerun it on every firebase-tools bump (internal modules). │
+ * └──────────────────────────────────────────────────────────────────────────────────────────────────────┘
+ *
+ * Env: HOST (127.0.0.1), PORT (9199; 0 = ephemeral), PROJECT_ID (demo-test; keep the demo- prefix, or an
+ * empty bucket list makes the emulator call the Firebase management API), GCS_EMU_DATA_DIR (blob dir; a temp
+ * dir that is deleted on exit if unset), GCS_EMU_PRECONDITIONS=1, GCS_EMU_BUCKETS=1, GCS_EMU_CREATE_BUCKETS=a,b.
+ * Prints one line containing `listening on http://HOST:PORT` when ready.
+ */
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const HOST = process.env.HOST || '127.0.0.1';
+const PORT = process.env.PORT === undefined || process.env.PORT === '' ? 9199 : Number(process.env.PORT);
+const PROJECT_ID = process.env.PROJECT_ID || 'demo-test';
+const PRECONDITIONS = process.env.GCS_EMU_PRECONDITIONS === '1';
+const BUCKET_SHIM = process.env.GCS_EMU_BUCKETS === '1';
+const EXTRA_BUCKETS = (process.env.GCS_EMU_CREATE_BUCKETS || '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
+
+function die(msg) {
+  process.stderr.write(`[gcs-emulator] ${msg}\n`);
+  process.exit(1);
+}
+
+if (!Number.isInteger(PORT) || PORT < 0 || PORT > 65535) die(`invalid PORT: ${process.env.PORT}`);
+if (!PROJECT_ID.startsWith('demo-')) {
+  process.stderr.write(`[gcs-emulator] warning: PROJECT_ID ${PROJECT_ID} lacks the demo- prefix; see docs/gcs-emulator.md §3\n`);
+}
+
+// Blob location must be fixed before the emulator modules compute os.tmpdir()/firebase/storage/blobs.
+const ownDataDir = !process.env.GCS_EMU_DATA_DIR;
+const DATA_DIR = process.env.GCS_EMU_DATA_DIR || fs.mkdtempSync(path.join(os.tmpdir(), 'gcs-emu-'));
+fs.mkdirSync(DATA_DIR, { recursive: true });
+process.env.TMPDIR = DATA_DIR;
+
+let fbDir;
+try {
+  fbDir = path.dirname(require.resolve('firebase-tools/package.json', { paths: [__dirname] }));
+} catch {
+  die('firebase-tools is not installed; run: npm ci --prefix tools/gcs-emulator --ignore-scripts --no-audit --no-fund');
+}
+// Deep requires work: firebase-tools has no "exports" map. express is not a direct dependency of ours.
+const { StorageEmulator } = require(path.join(fbDir, 'lib/emulator/storage'));
+const { createApp } = require(path.join(fbDir, 'lib/emulator/storage/server'));
+const { EmulatorRegistry } = require(path.join(fbDir, 'lib/emulator/registry'));
+const express = require(require.resolve('express', { paths: [fbDir] }));
+
+// auto_download:false is a second guard against fetching the rules JAR; the rules are never evaluated.
+const emu = new StorageEmulator({
+  projectId: PROJECT_ID,
+  host: HOST,
+  port: PORT,
+  auto_download: false,
+  rules: { name: 'unused', content: '' },
+});
+// selfLink, mediaLink and the resumable Location header build their URLs through the registry.
+EmulatorRegistry.set('storage', emu);
+const storage = emu.adminStorageLayer;
+
+// ---------------------------------------------------------------------------------------------------------
+// Shared helpers
+// ---------------------------------------------------------------------------------------------------------
+
+function sendError(res, code, message, reason, extra) {
+  res.status(code).json({
+    error: { code, message, errors: [{ message, domain: 'global', reason, ...extra }] },
+  });
+}
+
+// Answer only once the request body is drained, so a client still sending 1 MB sees a clean response
+// instead of a reset.
+function respondAfterBody(req, fn) {
+  if (req.complete || req.readableEnded) return fn();
+  req.once('end', fn);
+  req.resume();
+}
+
+function parseUrl(req) {
+  return new URL(req.url, 'http://local');
+}
+
+const seg = (s) => decodeURIComponent(s);
+
+// ---------------------------------------------------------------------------------------------------------
+// Precondition shim (OUR CODE, see header)
+// ---------------------------------------------------------------------------------------------------------
+
+const PLAIN = ['ifGenerationMatch', 'ifGenerationNotMatch', 'ifMetagenerationMatch', 'ifMetagenerationNotMatch'];
+const SOURCE = PLAIN.map((p) => p.replace(/^if/, 'ifSource'));
+const PRECONDITION_MESSAGE = 'At least one of the pre-conditions you specified did not hold.';
+
+function hasAny(params, names) {
+  return names.some((n) => params.has(n));
+}
+
+// getMetadata is what getObject uses for its lookup, minus reading the whole blob into memory on every check;
+// the admin layer's rules validator always allows, so the result is the same.
+function storedMeta(bucket, name) {
+  try {
+    return storage.getMetadata(bucket, name);
+  } catch {
+    return undefined;
+  }
+}
+
+// True if a precondition fails. `prefix` is 'if' for the target object, 'ifSource' for a copy source.
+function preconditionFails(params, meta, prefix) {
+  const exists = meta !== undefined;
+  const gen = exists ? String(meta.generation) : undefined;
+  const mgen = exists ? String(meta.metageneration) : undefined;
+  const gm = params.get(`${prefix}GenerationMatch`);
+  const gnm = params.get(`${prefix}GenerationNotMatch`);
+  const mm = params.get(`${prefix}MetagenerationMatch`);
+  const mnm = params.get(`${prefix}MetagenerationNotMatch`);
+  if (gm !== null && (gm === '0' ? exists : gen !== gm)) return true;
+  if (gnm !== null && (gnm === '0' ? !exists : gen === gnm)) return true;
+  if (mm !== null && mgen !== mm) return true;
+  if (mnm !== null && exists && mgen === mnm) return true;
+  return false;
+}
+
+function sendPreconditionFailed(req, res) {
+  respondAfterBody(req, () =>
+    sendError(res, 412, PRECONDITION_MESSAGE, 'conditionNotMet', { locationType: 'header', location: 'If-Match' }),
+  );
+}
+
+// Per-object lock as a promise chain keyed by bucket/name. Without it, check-then-write races (48 of 50
+// create-only resumable writers "won" in the measurement); with it exactly one wins.
+const locks = new Map();
+
+// Resolves true once `key` is held by this request; the lock is released when the response closes.
+// Resolves false if the client went away while waiting (the lock is then passed on at once).
+function lockUntilResponseCloses(key, res) {
+  const prev = locks.get(key) || Promise.resolve();
+  let release;
+  const mine = new Promise((r) => (release = r));
+  const tail = prev.then(() => mine);
+  locks.set(key, tail);
+  const done = () => {
+    release();
+    if (locks.get(key) === tail) locks.delete(key);
+  };
+  let closed = false;
+  res.once('close', () => {
+    closed = true;
+  });
+  return prev.then(() => {
+    if (closed) {
+      done();
+      return false;
+    }
+    res.once('close', done);
+    return true;
+  });
+}
+
+// Resumable uploads that passed the check at initiation: upload_id -> { bucket, name, params }.
+const pendingResumable = new Map();
+
+const RE_UPLOAD = /^\/upload\/storage\/v1\/b\/([^/]+)\/o\/?$/;
+const RE_COPY = /^\/b\/([^/]+)\/o\/([^/]+)\/(copyTo|rewriteTo)\/b\/([^/]+)\/o\/([^/]+)$/;
+const RE_OBJECT = /^\/(?:download\/storage\/v1\/)?b\/([^/]+)\/o\/([^/]+)$/;
+
+async function preconditionShim(req, res, next) {
+  const url = parseUrl(req);
+  const p = url.searchParams;
+  let m;
+
+  if ((m = RE_UPLOAD.exec(url.pathname))) {
+    const bucket = seg(m[1]);
+    const uploadType = p.get('uploadType') || req.get('x-goog-upload-protocol');
+
+    // Final PUT of a resumable upload: check again, another writer may have won since initiation.
+    if (req.method === 'PUT' && p.has('upload_id')) {
+      const id = p.get('upload_id');
+      const pending = pendingResumable.get(id);
+      if (!pending) return next();
+      const key = `${pending.bucket}/${pending.name}`;
+      if (!(await lockUntilResponseCloses(key, res))) return undefined;
+      if (preconditionFails(pending.params, storedMeta(pending.bucket, pending.name), 'if')) {
+        pendingResumable.delete(id);
+        return sendPreconditionFailed(req, res);
+      }
+      res.once('finish', () => pendingResumable.delete(id));
+      return next();
+    }
+
+    if (req.method !== 'POST' || !hasAny(p, PLAIN)) return next();
+    // The client always sends name in the query; a body-only name is not shimmed.
+    const name = p.get('name');
+    if (!name) return next();
+    const objName = name.startsWith('/') ? name.slice(1) : name;
+    const key = `${bucket}/${objName}`;
+    if (!(await lockUntilResponseCloses(key, res))) return undefined;
+    if (preconditionFails(p, storedMeta(bucket, objName), 'if')) return sendPreconditionFailed(req, res);
+
+    if (uploadType === 'resumable' && !p.has('upload_id')) {
+      // Remember the upload as soon as the emulator sets Location, before the client can send its PUT.
+      const setHeader = res.setHeader.bind(res);
+      res.setHeader = (hname, value) => {
+        if (String(hname).toLowerCase() === 'location') {
+          try {
+            const id = new URL(String(value)).searchParams.get('upload_id');
+            if (id) pendingResumable.set(id, { bucket, name: objName, params: new URLSearchParams(p) });
+          } catch {
+            // Not a URL: nothing to remember.
+          }
+        }
+        return setHeader(hname, value);
+      };
+    }
+    return next();
+  }
+
+  if ((m = RE_COPY.exec(url.pathname))) {
+    if (req.method !== 'POST' || (!hasAny(p, PLAIN) && !hasAny(p, SOURCE))) return next();
+    const [src, srcObj, dst, dstObj] = [m[1], m[2], m[4], m[5]].map(seg);
+    if (!(await lockUntilResponseCloses(`${dst}/${dstObj}`, res))) return undefined;
+    const srcMeta = storedMeta(src, srcObj);
+    // A missing source is the emulator's 404, as on GCS.
+    const srcFails = srcMeta !== undefined && preconditionFails(p, srcMeta, 'ifSource');
+    if (srcFails || preconditionFails(p, storedMeta(dst, dstObj), 'if')) return sendPreconditionFailed(req, res);
+    return next();
+  }
+
+  if ((m = RE_OBJECT.exec(url.pathname))) {
+    if (!hasAny(p, PLAIN)) return next();
+    const bucket = seg(m[1]);
+    const name = seg(m[2]);
+    // Reads are checked but not serialised; PATCH and DELETE are.
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      if (!(await lockUntilResponseCloses(`${bucket}/${name}`, res))) return undefined;
+    }
+    if (preconditionFails(p, storedMeta(bucket, name), 'if')) return sendPreconditionFailed(req, res);
+    return next();
+  }
+
+  return next();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Bucket shim (OUR CODE, see header)
+// ---------------------------------------------------------------------------------------------------------
+
+const BUCKET_NOT_FOUND = 'The specified bucket does not exist.';
+// Every JSON-API form that names a bucket; the emulator would otherwise create it implicitly.
+const RE_BUCKET_SCOPED = /^\/(?:upload\/storage\/v1\/|download\/storage\/v1\/)?b\/([^/]+)\//;
+
+async function bucketExists(name) {
+  // listBuckets() materialises the default <project>.appspot.com bucket when the map is empty (after reset).
+  await storage.listBuckets();
+  return emu._buckets.has(name);
+}
+
+function sendBucketNotFound(req, res) {
+  respondAfterBody(req, () => sendError(res, 404, BUCKET_NOT_FOUND, 'notFound'));
+}
+
+// Runs before the precondition shim, so a missing bucket is a 404 even when a precondition would fail.
+async function bucketGuard(req, res, next) {
+  const url = parseUrl(req);
+  const m = RE_BUCKET_SCOPED.exec(url.pathname);
+  if (!m) return next();
+  if (!(await bucketExists(seg(m[1])))) return sendBucketNotFound(req, res);
+  const copy = RE_COPY.exec(url.pathname);
+  if (copy && !(await bucketExists(seg(copy[4])))) return sendBucketNotFound(req, res);
+  return next();
+}
+
+function bucketRoutes() {
+  const router = express.Router();
+  router.post('/b', express.json({ limit: '1mb' }), async (req, res) => {
+    const name = req.body && typeof req.body.name === 'string' ? req.body.name : '';
+    if (!name) return sendError(res, 400, 'Required', 'required');
+    if (await bucketExists(name)) {
+      return sendError(res, 409, 'Your previous request to create the named bucket succeeded and you already own it.', 'conflict');
+    }
+    storage.createBucket(name);
+    return res.status(200).json(emu._buckets.get(name));
+  });
+  router.get('/b/:bucket', async (req, res) => {
+    const name = req.params.bucket;
+    if (!(await bucketExists(name))) return sendError(res, 404, BUCKET_NOT_FOUND, 'notFound');
+    return res.status(200).json(emu._buckets.get(name));
+  });
+  // Bucket delete and patch stay unshimmed: the emulator answers 501.
+  return router;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Wiring
+// ---------------------------------------------------------------------------------------------------------
+
+// Express 4 does not catch rejected promises from async middleware.
+const wrap = (fn) => (req, res, next) => Promise.resolve(fn(req, res, next)).catch(next);
+
+async function main() {
+  const inner = await createApp(PROJECT_ID, emu);
+  const app = express();
+  app.disable('x-powered-by');
+
+  // Most JSON routes exist only at /b/...; clients using apiEndpoint send /storage/v1/b/....
+  app.use((req, _res, next) => {
+    if (req.url === '/storage/v1' || req.url.startsWith('/storage/v1/') || req.url.startsWith('/storage/v1?')) {
+      req.url = req.url.slice('/storage/v1'.length) || '/';
+      if (req.url.startsWith('?')) req.url = `/${req.url}`;
+    }
+    next();
+  });
+  if (BUCKET_SHIM) app.use(wrap(bucketGuard));
+  if (PRECONDITIONS) app.use(wrap(preconditionShim));
+  if (BUCKET_SHIM) app.use(bucketRoutes());
+  app.use(inner);
+
+  const server = app.listen(PORT, HOST);
+  server.on('error', (err) => die(`listen failed: ${err.message}`));
+  server.on('listening', () => {
+    // With PORT=0 the port is known only now; self/media/Location URLs read it from emu.args.port.
+    emu.args.port = server.address().port;
+    // Bucket metadata captures selfLink at creation, so create buckets after the real port is known.
+    for (const b of [`${PROJECT_ID}.appspot.com`, ...EXTRA_BUCKETS]) storage.createBucket(b);
+    const hostForUrl = HOST.includes(':') ? `[${HOST}]` : HOST;
+    process.stdout.write(
+      `[gcs-emulator] listening on http://${hostForUrl}:${emu.args.port} project=${PROJECT_ID} ` +
+        `preconditions=${PRECONDITIONS ? 'enforced' : 'ignored'} bucketShim=${BUCKET_SHIM ? 'on' : 'off'} ` +
+        `buckets=${[...emu._buckets.keys()].join(',')} data=${DATA_DIR}\n`,
+    );
+  });
+
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    const exit = () => {
+      if (ownDataDir) fs.rmSync(DATA_DIR, { recursive: true, force: true });
+      process.exit(0);
+    };
+    // Fallback: something inside firebase-tools may keep the loop alive.
+    setTimeout(exit, 500).unref();
+    server.closeAllConnections();
+    server.close(exit);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((err) => die(`start failed: ${err && err.stack ? err.stack : err}`));
