@@ -80,3 +80,24 @@ export async function writeSummary(markdown: string): Promise<void> {
   if (!process.env.GITHUB_STEP_SUMMARY) return;
   await core.summary.addRaw(markdown, true).write();
 }
+
+export interface UploadReport {
+  manifestUri: string;
+  manifest: 'written' | 'same';
+  dbs: Array<{ db: string; files: number; uploaded: number; skipped: number; replaced: number; removed: number; bytes: number; seconds: number }>;
+}
+
+/** The upload part of the summary: per DB, what moved and what was already there. */
+export function uploadSummary(plan: RunPlan, u: UploadReport): string {
+  const rows = u.dbs.map((d) => [d.db, String(d.files), String(d.uploaded), String(d.skipped), d.replaced + d.removed > 0 ? `${d.replaced} replaced, ${d.removed} removed` : '', formatBytes(d.bytes), d.seconds.toFixed(1)]);
+  const sum = (k: 'files' | 'uploaded' | 'skipped' | 'bytes'): number => u.dbs.reduce((n, d) => n + d[k], 0);
+  rows.push(['**total**', String(sum('files')), String(sum('uploaded')), String(sum('skipped')), '', formatBytes(sum('bytes')), '']);
+  return [
+    `### Upload of \`${plan.artifact?.kind ?? 'none'}\``,
+    '',
+    plan.artifact ? markdownTable(['DB', 'files', 'uploaded', 'skipped (same md5)', 'changed', 'bytes uploaded', 'seconds'], rows) : 'Raw mode: nothing to upload.',
+    '',
+    `Manifest: \`${u.manifestUri}\` (${u.manifest === 'written' ? 'committed by this step' : 'already committed for this same plan'})`,
+    '',
+  ].join('\n');
+}

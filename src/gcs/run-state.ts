@@ -1,0 +1,78 @@
+// What the bucket already holds for a run: probed once in the preflight, before any write,
+// and the manifest commit that closes a submit (domain §6–§7).
+import { Inputs } from '../constants.js';
+import { ProblemsError, errorMessage } from '../errors.js';
+import { planIdentity, serializeManifest, type RunManifest } from '../manifest.js';
+import { RetryExhaustedError, errorStatus } from '../retry.js';
+import { AUTH_HINT, isPreconditionFailed, runPaths, type RemoteObject, type RunStore } from './store.js';
+
+export interface RemoteRun {
+  objects: Map<string, RemoteObject>;
+  /** `same`: a manifest of this very plan is already committed (a repeated submit). */
+  manifest: 'absent' | 'same';
+}
+
+function probeError(store: RunStore, runId: string, e: unknown): ProblemsError {
+  const status = errorStatus(e instanceof RetryExhaustedError ? e.cause : e);
+  const where = store.uri(runPaths.prefix(runId));
+  const msg = errorMessage(e);
+  if (status === 404) {
+    return new ProblemsError([{ input: Inputs.GcsBucket, message: `bucket '${store.bucketName}' does not exist (listing ${where} answered 404)`, fix: 'check the bucket name in gcs-bucket, or create the bucket' }], 'preflight failed');
+  }
+  if (status === 401 || status === 403 || /default credentials|could not load the default|invalid_grant|unauthorized/i.test(msg)) {
+    return new ProblemsError([{ input: Inputs.GcsBucket, message: `these credentials cannot list ${where}: ${msg}`, fix: AUTH_HINT }], 'preflight failed');
+  }
+  return new ProblemsError([{ input: Inputs.GcsBucket, message: `cannot list ${where}: ${msg}`, fix: `check the network and the bucket name; ${AUTH_HINT}` }], 'preflight failed');
+}
+
+/** Parses a stored manifest; a corrupt one is an error that names the object. */
+export function parseManifest(store: RunStore, runId: string, bytes: Buffer): RunManifest {
+  try {
+    return JSON.parse(bytes.toString('utf8')) as RunManifest;
+  } catch {
+    throw new Error(`${store.uri(runPaths.manifest(runId))} is not valid JSON`);
+  }
+}
+
+function otherPlanError(store: RunStore, runId: string): Error {
+  return new ProblemsError(
+    [
+      {
+        input: Inputs.RunId,
+        message: `run '${runId}' already has a manifest for another plan (${store.uri(runPaths.manifest(runId))})`,
+        fix: `to continue that run, use rerun-run-id: ${runId}; to start a new run, leave run-id empty (or choose a new one)`,
+      },
+    ],
+    'preflight failed',
+  );
+}
+
+/** Lists the run's prefix once; refuses a committed manifest of another plan. */
+export async function probeRun(store: RunStore, manifest: RunManifest): Promise<RemoteRun> {
+  const runId = manifest.run_id;
+  let objects: Map<string, RemoteObject>;
+  try {
+    objects = await store.list(runPaths.prefix(runId));
+  } catch (e) {
+    throw probeError(store, runId, e);
+  }
+  if (!objects.has(runPaths.manifest(runId))) return { objects, manifest: 'absent' };
+  const bytes = await store.read(runPaths.manifest(runId));
+  if (bytes === null) return { objects, manifest: 'absent' };
+  if (planIdentity(parseManifest(store, runId, bytes)) !== planIdentity(manifest)) throw otherPlanError(store, runId);
+  return { objects, manifest: 'same' };
+}
+
+/** Writes the manifest create-only: the commit point of a submit. */
+export async function commitManifest(store: RunStore, manifest: RunManifest): Promise<'written' | 'same'> {
+  const name = runPaths.manifest(manifest.run_id);
+  try {
+    await store.write(name, Buffer.from(serializeManifest(manifest)), { ifGenerationMatch: 0, contentType: 'application/json' });
+    return 'written';
+  } catch (e) {
+    if (!isPreconditionFailed(e)) throw e;
+    const bytes = await store.read(name);
+    if (bytes && planIdentity(parseManifest(store, manifest.run_id, bytes)) === planIdentity(manifest)) return 'same';
+    throw otherPlanError(store, manifest.run_id);
+  }
+}

@@ -1,0 +1,155 @@
+// The one module that talks to GCS. It owns the shared Storage client, the run's object
+// names (domain §6) and the retry policy of every call.
+import { Storage, type File } from '@google-cloud/storage';
+import { RetryBudget, errorStatus, isNetworkError, withRetry, type RetryPolicy } from '../retry.js';
+
+export interface RemoteObject {
+  name: string;
+  md5: string;
+  size: number;
+  generation: string;
+}
+
+/** Object names of a run (domain §6). */
+export const runPaths = {
+  prefix: (runId: string): string => `runs/${runId}/`,
+  manifest: (runId: string): string => `runs/${runId}/manifest.json`,
+  status: (runId: string): string => `runs/${runId}/status.json`,
+  setupPrefix: (runId: string, artifact: string): string => `runs/${runId}/slayer_setup/${artifact}/`,
+  setupObject: (runId: string, artifact: string, db: string, rel: string): string => `runs/${runId}/slayer_setup/${artifact}/${db}/${rel}`,
+  rowsPrefix: (runId: string): string => `runs/${runId}/rows/`,
+  row: (runId: string, iid: string, attempt: number): string => `runs/${runId}/rows/${iid}/attempt-${attempt}.json`,
+  logsPrefix: (runId: string): string => `runs/${runId}/logs/`,
+};
+
+/** GCS answers 429 and 5xx for load and outages; 408 for slow requests. */
+export function retryableGcsError(e: unknown): boolean {
+  const s = errorStatus(e);
+  if (s !== undefined) return s === 408 || s === 429 || s >= 500;
+  return isNetworkError(e);
+}
+
+export function isPreconditionFailed(e: unknown): boolean {
+  return errorStatus(e) === 412;
+}
+
+export function isNotFound(e: unknown): boolean {
+  return errorStatus(e) === 404;
+}
+
+/** The auth hint every permission or credential error carries. */
+export const AUTH_HINT =
+  'authenticate before this step with google-github-actions/auth (workload identity; the job needs `permissions: id-token: write`), ' +
+  'and grant the service account roles/storage.objectUser (or objectCreator + objectViewer) on the bucket';
+
+export class RunStore {
+  readonly storage: Storage;
+  readonly policy: RetryPolicy;
+  onRetry?: (what: string, e: unknown, attempt: number, delayMs: number) => void;
+
+  constructor(
+    readonly bucketName: string,
+    projectId?: string,
+    policy?: Partial<RetryPolicy>,
+  ) {
+    // Our retry loop governs every call; the SDK's own would stack on top and, for uploads
+    // without a precondition, switches itself off for the whole client.
+    this.storage = new Storage({ projectId: projectId || undefined, retryOptions: { autoRetry: false }, timeout: 120_000 });
+    this.policy = { attempts: 6, baseMs: 250, maxMs: 8_000, budget: new RetryBudget(200), ...policy };
+  }
+
+  get bucket(): ReturnType<Storage['bucket']> {
+    return this.storage.bucket(this.bucketName);
+  }
+
+  uri(name: string): string {
+    return `gs://${this.bucketName}/${name}`;
+  }
+
+  retry<T>(what: string, op: () => Promise<T>): Promise<T> {
+    return withRetry(what, op, retryableGcsError, this.policy, (e, a, d) => this.onRetry?.(what, e, a, d));
+  }
+
+  /** Every object under a prefix, with md5 and generation: one paginated listing. */
+  async list(prefix: string): Promise<Map<string, RemoteObject>> {
+    const out = new Map<string, RemoteObject>();
+    let pageToken: string | undefined;
+    do {
+      const [files, next] = await this.retry(`list ${this.uri(prefix)}`, () =>
+        this.bucket.getFiles({ prefix, autoPaginate: false, maxResults: 1000, pageToken }),
+      );
+      for (const f of files) out.set(f.name, toRemote(f));
+      pageToken = (next as { pageToken?: string } | null)?.pageToken;
+    } while (pageToken);
+    return out;
+  }
+
+  async metadata(name: string): Promise<RemoteObject | null> {
+    try {
+      const [md] = await this.retry(`stat ${this.uri(name)}`, () => this.bucket.file(name).getMetadata());
+      return { name, md5: String(md.md5Hash ?? ''), size: Number(md.size ?? 0), generation: String(md.generation ?? '') };
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
+  }
+
+  async read(name: string): Promise<Buffer | null> {
+    try {
+      const [buf] = await this.retry(`read ${this.uri(name)}`, () => this.bucket.file(name).download());
+      return buf;
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
+  }
+
+  /**
+   * Writes bytes under a generation precondition: 0 creates only (a 412 means the object
+   * exists), a number replaces exactly that generation. Retries are safe because of it.
+   */
+  async write(name: string, data: Buffer, opts: { ifGenerationMatch: number | string; contentType: string; resumable?: boolean }): Promise<RemoteObject> {
+    const file = this.bucket.file(name);
+    await this.retry(`upload ${this.uri(name)}`, () =>
+      file.save(data, {
+        resumable: opts.resumable ?? false,
+        gzip: false,
+        validation: 'crc32c',
+        contentType: opts.contentType,
+        preconditionOpts: { ifGenerationMatch: opts.ifGenerationMatch },
+      }),
+    );
+    const md = file.metadata;
+    return { name, md5: String(md.md5Hash ?? ''), size: Number(md.size ?? data.length), generation: String(md.generation ?? '') };
+  }
+
+  /** Deletes one generation of an object; a missing object is fine. */
+  async remove(name: string, generation: string): Promise<void> {
+    try {
+      await this.retry(`delete ${this.uri(name)}`, () => this.bucket.file(name).delete({ ifGenerationMatch: generation }));
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+  }
+}
+
+function toRemote(f: File): RemoteObject {
+  return { name: f.name, md5: String(f.metadata.md5Hash ?? ''), size: Number(f.metadata.size ?? 0), generation: String(f.metadata.generation ?? '') };
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  yaml: 'application/yaml',
+  yml: 'application/yaml',
+  json: 'application/json',
+  jsonl: 'application/jsonl',
+  txt: 'text/plain; charset=utf-8',
+  md: 'text/markdown; charset=utf-8',
+  log: 'text/plain; charset=utf-8',
+  db: 'application/vnd.sqlite3',
+  sqlite: 'application/vnd.sqlite3',
+};
+
+export function contentTypeFor(path: string): string {
+  const ext = /\.([^./]+)$/.exec(path)?.[1]?.toLowerCase() ?? '';
+  return CONTENT_TYPES[ext] ?? 'application/octet-stream';
+}

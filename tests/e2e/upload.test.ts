@@ -1,0 +1,227 @@
+// Upload and manifest against the real GCS emulator, driving the built dist/ as the runner does.
+import { createHash } from 'node:crypto';
+import { appendFileSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURE_MODELS, git } from '../../tools/demo/demo-repo.mjs';
+import { PYTHON_KEYS } from '../../src/manifest.js';
+import { TEST_KEYS, demoRepo, errors, everythingWritten, removeDir, runAction, validInputs } from '../helpers/action.js';
+import { startFaultProxy, matchers, type FaultProxy } from '../helpers/fault-proxy.js';
+import { createBucket, emulatorHost, listAll, makeStorage, readObject, uniqueBucketName } from '../helpers/gcs.js';
+
+type Repo = ReturnType<typeof demoRepo>;
+const storage = makeStorage();
+
+async function objectMd5s(bucket: string, prefix = ''): Promise<Map<string, string>> {
+  const [files] = await storage.bucket(bucket).getFiles({ prefix });
+  return new Map(files.map((f) => [f.name, String(f.metadata.md5Hash)]));
+}
+
+async function newBucket(tag: string): Promise<string> {
+  const b = uniqueBucketName(tag);
+  await createBucket(b);
+  return b;
+}
+
+function submit(repo: Repo, bucket: string, extra: Record<string, string> = {}, host = emulatorHost()) {
+  return runAction({
+    workspace: repo.workspace,
+    inputs: validInputs(repo, { 'dry-run': 'false', 'gcs-bucket': bucket, ...extra }),
+    env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: host },
+  });
+}
+
+const setupPrefix = (runId: string) => `runs/${runId}/slayer_setup/slayer_models/`;
+
+describe('upload of the real fixture tree', () => {
+  let repo: Repo;
+  let bucket: string;
+  beforeAll(async () => {
+    repo = demoRepo();
+    bucket = await newBucket('full');
+  });
+  afterAll(() => removeDir(repo.root));
+
+  it('uploads every file byte for byte, with no placeholders, then commits the manifest', async () => {
+    const r = await submit(repo, bucket);
+    expect(errors(r)).toBe('');
+    expect(r.exitCode).toBe(0);
+    expect(r.outputs).toMatchObject({ 'uploaded-files': '491', 'skipped-files': '0', 'manifest-uri': `gs://${bucket}/runs/test-run-0001/manifest.json` });
+    const names = await listAll(bucket);
+    expect(names.filter((n) => n.endsWith('/'))).toEqual([]);
+    const setup = names.filter((n) => n.startsWith(setupPrefix('test-run-0001')));
+    expect(setup).toHaveLength(491);
+    let bytes = 0;
+    for (const name of setup) {
+      const [db, ...rest] = name.slice(setupPrefix('test-run-0001').length).split('/');
+      const local = readFileSync(join(FIXTURE_MODELS, db, ...rest));
+      const remote = await readObject(bucket, name);
+      expect(remote.equals(local)).toBe(true);
+      bytes += local.length;
+    }
+    expect(r.outputs['uploaded-bytes']).toBe(String(bytes));
+    const md5s = await objectMd5s(bucket, setupPrefix('test-run-0001'));
+    for (const [name, md5] of md5s) {
+      const [db, ...rest] = name.slice(setupPrefix('test-run-0001').length).split('/');
+      expect(md5).toBe(createHash('md5').update(readFileSync(join(FIXTURE_MODELS, db, ...rest))).digest('base64'));
+    }
+    const manifestText = (await readObject(bucket, 'runs/test-run-0001/manifest.json')).toString('utf8');
+    const manifest = JSON.parse(manifestText) as Record<string, unknown>;
+    expect(Object.keys(manifest)).toEqual([...PYTHON_KEYS, 'github', 'slayer_artifacts', 'dispatch', 'dirty', 'instance_databases']);
+    expect(manifestText.split('\n')[1]).toBe('  "run_id": "test-run-0001",');
+    expect(r.summary).toContain('| **total** | 491 | 491 | 0 |');
+    expect(r.stdout).toMatch(/::group::alien: 33 files, 33 uploaded, 0 skipped, \d+ bytes, [\d.]+ s/);
+  });
+
+  it('a second identical submit uploads nothing', async () => {
+    const r = await submit(repo, bucket);
+    expect(r.exitCode).toBe(0);
+    expect(r.outputs).toMatchObject({ 'uploaded-files': '0', 'skipped-files': '491', 'uploaded-bytes': '0' });
+    expect(r.stdout).toContain('already has a manifest for this same plan');
+  });
+
+  it('writes no key value into any object', async () => {
+    const names = await listAll(bucket);
+    expect(names.length).toBeGreaterThan(491);
+    for (const name of names) {
+      const text = (await readObject(bucket, name)).toString('latin1');
+      for (const v of Object.values(TEST_KEYS)) expect(text).not.toContain(v);
+    }
+  });
+});
+
+describe('faults, resume and conflicts', () => {
+  let proxy: FaultProxy;
+  beforeAll(async () => {
+    proxy = await startFaultProxy(emulatorHost());
+  });
+  afterAll(async () => proxy.close());
+
+  it('completes through resets, 503 bursts, 429s and a stall below the retry budget', async () => {
+    const repo = demoRepo(['alien', 'credit', 'news', 'polar']);
+    const bucket = await newBucket('faults');
+    try {
+      proxy.clear();
+      proxy.resetStats();
+      proxy.schedule({ kind: 'status', status: 503, times: 1, match: matchers.lists });
+      proxy.schedule({ kind: 'reset', times: 3, skip: 5, match: matchers.uploads });
+      proxy.schedule({ kind: 'status', status: 503, times: 4, skip: 10, match: matchers.uploads });
+      proxy.schedule({ kind: 'status', status: 429, times: 2, skip: 20, match: matchers.uploads });
+      proxy.schedule({ kind: 'stall', ms: 1500, times: 1, skip: 30, match: matchers.uploads });
+      const r = await submit(repo, bucket, {}, proxy.url);
+      expect(errors(r)).toBe('');
+      expect(r.exitCode).toBe(0);
+      const s = proxy.stats;
+      expect(s.resets).toBe(3);
+      expect(s.statuses[503]).toBe(5);
+      expect(s.statuses[429]).toBe(2);
+      expect(s.stalls).toBe(1);
+      expect(r.stdout).toMatch(/retry 1 of upload gs:\/\//);
+      const md5s = await objectMd5s(bucket, setupPrefix('test-run-0001'));
+      expect(md5s.size).toBe(33 + 8 + 11 + 32);
+      for (const [name, md5] of md5s) {
+        const [db, ...rest] = name.slice(setupPrefix('test-run-0001').length).split('/');
+        expect(md5).toBe(createHash('md5').update(readFileSync(join(FIXTURE_MODELS, db, ...rest))).digest('base64'));
+      }
+      expect(await listAll(bucket, 'runs/test-run-0001/manifest.json')).toHaveLength(1);
+    } finally {
+      proxy.clear();
+      removeDir(repo.root);
+    }
+  });
+
+  it('fails above the budget with no manifest; the next submit moves only the missing files and ends as a clean run', async () => {
+    const dbs = ['alien', 'archeology', 'credit', 'crypto', 'news', 'polar'];
+    const repo = demoRepo(dbs);
+    const bucket = await newBucket('resume');
+    const clean = await newBucket('clean');
+    try {
+      proxy.clear();
+      proxy.resetStats();
+      // Let about half of the files through, then the backend "dies" for uploads.
+      proxy.schedule({ kind: 'status', status: 503, times: Infinity, skip: 80, match: matchers.uploads });
+      const failed = await submit(repo, bucket, {}, proxy.url);
+      expect(failed.exitCode).toBe(1);
+      expect(errors(failed)).toMatch(/bird-cloud-action: \d+ of 157 uploads failed; no manifest was written, so the run is not committed\. Submit again with run-id: test-run-0001 to resume/);
+      expect(failed.outputs['manifest-uri']).toBeUndefined();
+      const partial = await listAll(bucket);
+      expect(partial).not.toContain('runs/test-run-0001/manifest.json');
+      expect(partial.length).toBe(80);
+      proxy.clear();
+
+      const resumed = await submit(repo, bucket);
+      expect(resumed.exitCode).toBe(0);
+      expect(resumed.outputs['uploaded-files']).toBe(String(157 - 80));
+      expect(resumed.outputs['skipped-files']).toBe('80');
+
+      const fresh = await submit(repo, clean);
+      expect(fresh.exitCode).toBe(0);
+      expect(await objectMd5s(bucket)).toEqual(await objectMd5s(clean));
+      expect((await readObject(bucket, 'runs/test-run-0001/manifest.json')).equals(await readObject(clean, 'runs/test-run-0001/manifest.json'))).toBe(true);
+    } finally {
+      proxy.clear();
+      removeDir(repo.root);
+    }
+  });
+
+  it('replaces an object whose file changed between two tries, removes a deleted one, and logs both', async () => {
+    const repo = demoRepo(['credit', 'news']);
+    const bucket = await newBucket('changed');
+    try {
+      // The first try uploads everything but cannot commit the manifest.
+      proxy.clear();
+      proxy.schedule({ kind: 'status', status: 503, times: Infinity, match: (r) => matchers.uploads(r) && r.url.includes('manifest.json') });
+      const first = await submit(repo, bucket, {}, proxy.url);
+      expect(first.exitCode).toBe(1);
+      proxy.clear();
+      appendFileSync(join(repo.workspace, 'slayer_models', 'credit', 'datasources', 'credit.yaml'), '# tuned\n');
+      rmSync(join(repo.workspace, 'slayer_models', 'news', 'datasources', 'news.yaml'));
+      git(repo.workspace, ['commit', '-qam', 'tune credit, drop a news file']);
+
+      const second = await submit(repo, bucket);
+      expect(errors(second)).toBe('');
+      expect(second.outputs['uploaded-files']).toBe('1');
+      expect(second.stdout).toContain(`replaced gs://${bucket}/runs/test-run-0001/slayer_setup/slayer_models/credit/datasources/credit.yaml: its content changed since an earlier try of this run id`);
+      expect(second.stdout).toContain(`removed gs://${bucket}/runs/test-run-0001/slayer_setup/slayer_models/news/datasources/news.yaml: not part of the DB any more`);
+      const local = readFileSync(join(repo.workspace, 'slayer_models', 'credit', 'datasources', 'credit.yaml'));
+      expect((await readObject(bucket, 'runs/test-run-0001/slayer_setup/slayer_models/credit/datasources/credit.yaml')).equals(local)).toBe(true);
+      expect(await listAll(bucket, 'runs/test-run-0001/slayer_setup/slayer_models/news/datasources/')).toEqual([]);
+    } finally {
+      proxy.clear();
+      removeDir(repo.root);
+    }
+  });
+});
+
+describe('preflight errors against the bucket write nothing', () => {
+  it('refuses a run id whose manifest holds another plan, pointing at the rerun input', async () => {
+    const repo = demoRepo(['credit', 'news']);
+    const bucket = await newBucket('other');
+    try {
+      expect((await submit(repo, bucket, { 'instance-ids': 'credit_1' })).exitCode).toBe(0);
+      const before = await objectMd5s(bucket);
+      const r = await submit(repo, bucket, { 'instance-ids': 'credit_1,news_1' });
+      expect(r.exitCode).toBe(1);
+      expect(errors(r)).toContain(`run-id: run 'test-run-0001' already has a manifest for another plan (gs://${bucket}/runs/test-run-0001/manifest.json) (fix: to continue that run, use rerun-run-id: test-run-0001`);
+      expect(await objectMd5s(bucket)).toEqual(before);
+    } finally {
+      removeDir(repo.root);
+    }
+  });
+
+  it('fails in the preflight on a bucket that does not exist', async () => {
+    const repo = demoRepo(['credit']);
+    const bucket = uniqueBucketName('missing');
+    try {
+      const r = await submit(repo, bucket);
+      expect(r.exitCode).toBe(1);
+      expect(errors(r)).toContain(`gcs-bucket: bucket '${bucket}' does not exist (listing gs://${bucket}/runs/test-run-0001/ answered 404) (fix: check the bucket name in gcs-bucket, or create the bucket)`);
+      expect(r.stdout).not.toContain('uploading');
+      const res = await fetch(`${emulatorHost()}/b/${bucket}`);
+      expect(res.status).toBe(404);
+      for (const v of Object.values(TEST_KEYS)) expect(everythingWritten(r)).not.toContain(v);
+    } finally {
+      removeDir(repo.root);
+    }
+  });
+});
