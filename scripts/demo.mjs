@@ -1,5 +1,6 @@
-// The main job end to end on an embedded local default: a demo evaluation repo built from
-// the repo's copy of the real SLayer fixtures, run through the built action as the runner does.
+// The main job end to end on an embedded local default: a demo evaluation repo built from the
+// repo's copy of the real SLayer fixtures, submitted through the built action as the runner
+// does, against a real GCS JSON-API emulator on loopback.
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, setup } from './setup.mjs';
@@ -7,32 +8,53 @@ import { ROOT, setup } from './setup.mjs';
 setup();
 const { makeDemoRepo } = await import('../tools/demo/demo-repo.mjs');
 const { runStep } = await import('../tools/harness/run-action.mjs');
+const { startEmulator } = await import('../tools/gcs-emulator/launch.mjs');
 
+const BUCKET = 'bird-demo-runs';
 const dir = join(ROOT, '.tmp', 'demo');
 rmSync(dir, { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
 const repo = makeDemoRepo({ dir, idsPerDb: 2 });
 console.log(`demo: evaluation repo with ${repo.dbs.length} DBs and ${repo.allIds.length} instances at ${repo.workspace}`);
 
-// Demo key values: the action reads keys from the environment and masks them.
-const env = { ANTHROPIC_API_KEY: 'demo-anthropic-key', OPENAI_API_KEY: 'demo-openai-key' };
-const inputs = {
-  framework: 'pydantic_ai',
-  'query-mode': 'slayer',
-  mode: 'a-interact',
-  'agent-model': 'anthropic/claude-sonnet-4-5',
-  'instance-ids': repo.allIds.join(','),
-  'dry-run': 'true',
-};
-const r = await runStep({ actionDir: ROOT, workspace: repo.workspace, inputs, env, runnerTemp: join(dir, 'runner-temp') });
-process.stdout.write(r.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n'));
-process.stderr.write(r.stderr);
-console.log('\n--- job summary ---\n' + r.summary);
-console.log('--- outputs ---');
-for (const [k, v] of Object.entries(r.outputs)) console.log(`${k}: ${v}`);
-if (r.exitCode !== 0) {
-  console.error(`demo: the action failed (exit ${r.exitCode})`);
-  process.exit(1);
+const emu = await startEmulator({ buckets: [BUCKET] });
+console.log(`demo: GCS emulator at ${emu.url} with bucket ${BUCKET}`);
+let failed = false;
+try {
+  // Demo key values: the action reads keys from the environment and masks them.
+  const env = { ANTHROPIC_API_KEY: 'demo-anthropic-key', OPENAI_API_KEY: 'demo-openai-key', STORAGE_EMULATOR_HOST: emu.url };
+  const inputs = {
+    framework: 'pydantic_ai',
+    'query-mode': 'slayer',
+    mode: 'a-interact',
+    'agent-model': 'anthropic/claude-sonnet-4-5',
+    'instance-ids': repo.allIds.join(','),
+    'gcs-bucket': BUCKET,
+  };
+  const r = await runStep({ actionDir: ROOT, workspace: repo.workspace, inputs, env, runnerTemp: join(dir, 'runner-temp') });
+  // The runner hides ::add-mask:: lines and file lists; show the rest of the log.
+  const log = r.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::') && !/^ {2}\S+ {2}\d+ B {2}md5=/.test(l));
+  console.log(log.join('\n'));
+  process.stderr.write(r.stderr);
+  console.log('--- job summary ---\n' + r.summary);
+  console.log('--- outputs ---');
+  for (const [k, v] of Object.entries(r.outputs)) console.log(`${k}: ${k === 'dbs' ? `${JSON.parse(v).length} DBs` : v}`);
+  if (r.exitCode !== 0) {
+    failed = true;
+    console.error(`demo: the action failed (exit ${r.exitCode})`);
+  } else {
+    const runId = r.outputs['run-id'];
+    const list = await fetch(`${emu.url}/b/${BUCKET}/o?prefix=${encodeURIComponent(`runs/${runId}/`)}&fields=items(name)`);
+    const names = ((await list.json()).items ?? []).map((i) => i.name);
+    console.log(`\ndemo: ${names.length} objects under gs://${BUCKET}/runs/${runId}/ , e.g.`);
+    for (const n of names.filter((n) => n.endsWith('manifest.json') || n.includes('/alien/')).slice(0, 5)) console.log(`  gs://${BUCKET}/${n}`);
+    console.log(`\nList them yourself while an emulator runs (node tools/gcs-emulator/start.cjs):`);
+    console.log(`  curl -s "$STORAGE_EMULATOR_HOST/b/${BUCKET}/o?prefix=runs/${runId}/" | node -e "for (const i of JSON.parse(require('fs').readFileSync(0)).items) console.log(i.name)"`);
+    console.log(`and on real GCS: gcloud storage ls -r gs://<bucket>/runs/${runId}/`);
+    const plan = JSON.parse(readFileSync(r.outputs['plan-file'], 'utf8'));
+    console.log(`demo: the plan is ${r.outputs['plan-file']} (${plan.dbs.length} DBs)`);
+  }
+} finally {
+  await emu.stop();
 }
-const plan = JSON.parse(readFileSync(r.outputs['plan-file'], 'utf8'));
-console.log(`\ndemo: dry run planned ${plan.artifacts.reduce((n, a) => n + a.files.length, 0)} files in ${plan.dbs.length} DBs; the plan is ${r.outputs['plan-file']}`);
+process.exit(failed ? 1 : 0);
