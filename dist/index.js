@@ -25200,7 +25200,7 @@ module.exports.PROCESSING_OPTIONS = PROCESSING_OPTIONS;
 /***/ 770:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-/* unused reexport */ __nccwpck_require__(218);
+module.exports = __nccwpck_require__(218);
 
 
 /***/ }),
@@ -25220,10 +25220,10 @@ var assert = __nccwpck_require__(2613);
 var util = __nccwpck_require__(9023);
 
 
-__webpack_unused_export__ = httpOverHttp;
-__webpack_unused_export__ = httpsOverHttp;
-__webpack_unused_export__ = httpOverHttps;
-__webpack_unused_export__ = httpsOverHttps;
+exports.httpOverHttp = httpOverHttp;
+exports.httpsOverHttp = httpsOverHttp;
+exports.httpOverHttps = httpOverHttps;
+exports.httpsOverHttps = httpsOverHttps;
 
 
 function httpOverHttp(options) {
@@ -25513,7 +25513,7 @@ __webpack_unused_export__ = Client
 __webpack_unused_export__ = Pool
 __webpack_unused_export__ = BalancedPool
 __webpack_unused_export__ = Agent
-__webpack_unused_export__ = ProxyAgent
+module.exports.kT = ProxyAgent
 __webpack_unused_export__ = EnvHttpProxyAgent
 __webpack_unused_export__ = RetryAgent
 __webpack_unused_export__ = RetryHandler
@@ -56574,7 +56574,7 @@ exports.V = getPackageJSON;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4951);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9687);
 
 // Exit explicitly: keep-alive sockets of HTTP clients must not hold the step open.
 process.on('unhandledRejection', (e) => {
@@ -56589,7 +56589,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 4951:
+/***/ 9687:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -56771,8 +56771,10 @@ function file_command_prepareKeyValueMessage(key, value) {
 var external_path_ = __nccwpck_require__(6928);
 // EXTERNAL MODULE: external "http"
 var external_http_ = __nccwpck_require__(8611);
+var external_http_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_http_, 2);
 // EXTERNAL MODULE: external "https"
 var external_https_ = __nccwpck_require__(5692);
+var external_https_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_https_, 2);
 ;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/proxy.js
 function getProxyUrl(reqUrl) {
     const usingSsl = reqUrl.protocol === 'https:';
@@ -56865,7 +56867,7 @@ class DecodedURL extends URL {
 }
 //# sourceMappingURL=proxy.js.map
 // EXTERNAL MODULE: ./node_modules/tunnel/index.js
-var node_modules_tunnel = __nccwpck_require__(770);
+var tunnel = __nccwpck_require__(770);
 // EXTERNAL MODULE: ./node_modules/undici/index.js
 var undici = __nccwpck_require__(6752);
 ;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/index.js
@@ -56943,7 +56945,7 @@ const HttpResponseRetryCodes = [
     HttpCodes.ServiceUnavailable,
     HttpCodes.GatewayTimeout
 ];
-const RetryableHttpVerbs = (/* unused pure expression or super */ null && (['OPTIONS', 'GET', 'DELETE', 'HEAD']));
+const RetryableHttpVerbs = ['OPTIONS', 'GET', 'DELETE', 'HEAD'];
 const ExponentialBackoffCeiling = 10;
 const ExponentialBackoffTimeSlice = 5;
 class HttpClientError extends Error {
@@ -57292,7 +57294,7 @@ class lib_HttpClient {
     }
     getAgentDispatcher(serverUrl) {
         const parsedUrl = new URL(serverUrl);
-        const proxyUrl = pm.getProxyUrl(parsedUrl);
+        const proxyUrl = getProxyUrl(parsedUrl);
         const useProxy = proxyUrl && proxyUrl.hostname;
         if (!useProxy) {
             return;
@@ -57303,7 +57305,7 @@ class lib_HttpClient {
         const info = {};
         info.parsedUrl = requestUrl;
         const usingSsl = info.parsedUrl.protocol === 'https:';
-        info.httpModule = usingSsl ? https : http;
+        info.httpModule = usingSsl ? external_https_namespaceObject : external_http_namespaceObject;
         const defaultPort = usingSsl ? 443 : 80;
         info.options = {};
         info.options.host = info.parsedUrl.hostname;
@@ -57402,7 +57404,7 @@ class lib_HttpClient {
     }
     _getAgent(parsedUrl) {
         let agent;
-        const proxyUrl = pm.getProxyUrl(parsedUrl);
+        const proxyUrl = getProxyUrl(parsedUrl);
         const useProxy = proxyUrl && proxyUrl.hostname;
         if (this._keepAlive && useProxy) {
             agent = this._proxyAgent;
@@ -57417,7 +57419,7 @@ class lib_HttpClient {
         const usingSsl = parsedUrl.protocol === 'https:';
         let maxSockets = 100;
         if (this.requestOptions) {
-            maxSockets = this.requestOptions.maxSockets || http.globalAgent.maxSockets;
+            maxSockets = this.requestOptions.maxSockets || external_http_.globalAgent.maxSockets;
         }
         // This is `useProxy` again, but we need to check `proxyURl` directly for TypeScripts's flow analysis.
         if (proxyUrl && proxyUrl.hostname) {
@@ -57442,7 +57444,7 @@ class lib_HttpClient {
         // if tunneling agent isn't assigned create a new agent
         if (!agent) {
             const options = { keepAlive: this._keepAlive, maxSockets };
-            agent = usingSsl ? new https.Agent(options) : new http.Agent(options);
+            agent = usingSsl ? new external_https_.Agent(options) : new external_http_.Agent(options);
             this._agent = agent;
         }
         if (usingSsl && this._ignoreSslError) {
@@ -57465,7 +57467,7 @@ class lib_HttpClient {
             return proxyAgent;
         }
         const usingSsl = parsedUrl.protocol === 'https:';
-        proxyAgent = new ProxyAgent(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, ((proxyUrl.username || proxyUrl.password) && {
+        proxyAgent = new undici/* ProxyAgent */.kT(Object.assign({ uri: proxyUrl.href, pipelining: !this._keepAlive ? 0 : 1 }, ((proxyUrl.username || proxyUrl.password) && {
             token: `Basic ${Buffer.from(`${proxyUrl.username}:${proxyUrl.password}`).toString('base64')}`
         })));
         this._proxyAgentDispatcher = proxyAgent;
@@ -59581,6 +59583,17 @@ var Inputs;
     Inputs["GcsBucket"] = "gcs-bucket";
     Inputs["GcpProject"] = "gcp-project";
     Inputs["UploadConcurrency"] = "upload-concurrency";
+    Inputs["Cluster"] = "cluster";
+    Inputs["RayAddress"] = "ray-address";
+    Inputs["RayHeaders"] = "ray-headers";
+    Inputs["RayTlsVerify"] = "ray-tls-verify";
+    Inputs["EntrypointPrefix"] = "entrypoint-prefix";
+    Inputs["RuntimeEnv"] = "runtime-env";
+    Inputs["Wait"] = "wait";
+    Inputs["WaitTimeoutMinutes"] = "wait-timeout-minutes";
+    Inputs["NoProgressMinutes"] = "no-progress-minutes";
+    Inputs["PollIntervalSeconds"] = "poll-interval-seconds";
+    Inputs["RerunRunId"] = "rerun-run-id";
 })(Inputs || (Inputs = {}));
 var Outputs;
 (function (Outputs) {
@@ -59592,10 +59605,19 @@ var Outputs;
     Outputs["UploadedFiles"] = "uploaded-files";
     Outputs["SkippedFiles"] = "skipped-files";
     Outputs["UploadedBytes"] = "uploaded-bytes";
+    Outputs["SubmissionId"] = "submission-id";
+    Outputs["JobStatus"] = "job-status";
+    Outputs["DashboardUrl"] = "dashboard-url";
+    Outputs["Attempt"] = "attempt";
+    Outputs["DispatchedInstances"] = "dispatched-instances";
 })(Outputs || (Outputs = {}));
 var State;
 (function (State) {
     State["RunId"] = "run-id";
+    State["SubmissionId"] = "submission-id";
+    State["RayAddress"] = "ray-address";
+    /** `waiting` while the main step waits on the job; `done` once it no longer needs stopping. */
+    State["WaitStatus"] = "wait-status";
 })(State || (State = {}));
 /** Defaults that domain.md fixes; action.yml repeats them and a test keeps both in step. */
 const Defaults = {
@@ -59612,185 +59634,11 @@ const Defaults = {
     arRepo: 'bird-interact-runner',
     trackedInputs: ['src/', 'audited_gold/', 'uv.lock', 'pyproject.toml', 'Dockerfile.cloud'],
     uploadConcurrency: 32,
+    waitTimeoutMinutes: 360,
+    noProgressMinutes: 60,
+    pollIntervalSeconds: 10,
 };
 const ERROR_PREFIX = 'bird-cloud-action';
-
-;// CONCATENATED MODULE: ./lib/errors.js
-// Typed errors. Every user-facing problem names the input, the bad value and the fix.
-function formatProblem(p) {
-    return p.fix ? `${p.input}: ${p.message} (fix: ${p.fix})` : `${p.input}: ${p.message}`;
-}
-/** Several problems found by one check, reported together so a user fixes them in one go. */
-class ProblemsError extends Error {
-    problems;
-    constructor(problems, heading) {
-        const head = heading ?? (problems.length === 1 ? 'invalid input' : `${problems.length} input problems`);
-        super(problems.length === 1 ? `${head}: ${formatProblem(problems[0])}` : `${head}:\n${problems.map((p) => `  - ${formatProblem(p)}`).join('\n')}`);
-        this.name = 'ProblemsError';
-        this.problems = problems;
-    }
-}
-/** Collects problems across checks; `throwIfAny` fails once with all of them. */
-class ProblemList {
-    items = [];
-    add(input, message, fix) {
-        this.items.push({ input, message, fix });
-    }
-    get empty() {
-        return this.items.length === 0;
-    }
-    throwIfAny(heading) {
-        if (this.items.length > 0)
-            throw new ProblemsError(this.items, heading);
-    }
-}
-/** Turns any thrown value into a message; never filters on `instanceof Error` alone. */
-function errorMessage(e) {
-    if (e instanceof Error)
-        return e.message;
-    if (typeof e === 'string')
-        return e;
-    try {
-        return JSON.stringify(e);
-    }
-    catch {
-        return String(e);
-    }
-}
-
-;// CONCATENATED MODULE: ./lib/manifest.js
-/** Python's keys, in order: the part a repeated submit must match and `resubmit` reads. */
-const PYTHON_KEYS = [
-    'run_id',
-    'framework',
-    'mode',
-    'query_mode',
-    'agent_model',
-    'user_sim_model',
-    'instance_ids',
-    'patience',
-    'strict',
-    'use_audited_gold_sql',
-    'max_depth',
-    'prompt_cache',
-    'slayer_setup',
-    'slayer_storage_root',
-    'render_inputs',
-];
-const RENDER_KEYS = ['workers', 'actors_per_worker', 'worker_type', 'zone', 'worker_sa', 'max_runtime_hours', 'image_uri', 'project', 'region'];
-function artifactSummary(kind, artifacts) {
-    const dbs = {};
-    for (const a of [...artifacts].sort((x, y) => (x.db < y.db ? -1 : 1)))
-        dbs[a.db] = { files: a.files.length, bytes: a.bytes, digest: a.digest };
-    return { kind, dbs };
-}
-/** Rebuilds the manifest with a fixed key order, whatever order its parts came in. */
-function orderManifest(m) {
-    const render = {};
-    for (const k of RENDER_KEYS)
-        render[k] = m.render_inputs[k];
-    const out = {};
-    for (const k of PYTHON_KEYS)
-        out[k] = k === 'render_inputs' ? render : m[k];
-    out.github = m.github;
-    out.slayer_artifacts = m.slayer_artifacts;
-    out.dispatch = m.dispatch;
-    out.dirty = m.dirty;
-    out.instance_databases = m.instance_databases;
-    return out;
-}
-/** Stable bytes: indent 2, fixed key order (the same plan gives the same bytes). */
-function serializeManifest(m) {
-    return JSON.stringify(orderManifest(m), null, 2);
-}
-/** The part of a manifest that identifies the plan: Python's keys plus the artifact summary. */
-function planIdentity(m) {
-    const o = orderManifest({ ...m, github: {}, dispatch: { cluster: 'none' }, dirty: false, instance_databases: {} });
-    const id = {};
-    for (const k of PYTHON_KEYS)
-        id[k] = o[k];
-    id.slayer_artifacts = m.slayer_artifacts;
-    return JSON.stringify(id);
-}
-
-;// CONCATENATED MODULE: ./lib/retry.js
-// One retry mechanism for GCS and Ray calls: exponential backoff with jitter per operation,
-// and a budget shared by all operations of a step, so a dead backend fails fast instead of
-// every queued operation retrying on its own.
-class RetryBudget {
-    remaining;
-    constructor(remaining) {
-        this.remaining = remaining;
-    }
-    /** Takes one retry from the budget; false when it is spent. */
-    take() {
-        if (this.remaining <= 0)
-            return false;
-        this.remaining--;
-        return true;
-    }
-    get left() {
-        return this.remaining;
-    }
-}
-class RetryExhaustedError extends Error {
-    cause;
-    attempts;
-    constructor(message, cause, attempts) {
-        super(message);
-        this.cause = cause;
-        this.attempts = attempts;
-        this.name = 'RetryExhaustedError';
-    }
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-/** Runs `op`; retries while `retryable(error)` holds, the attempts last and the budget allows. */
-async function withRetry(what, op, retryable, policy, onRetry) {
-    for (let attempt = 1;; attempt++) {
-        try {
-            return await op();
-        }
-        catch (e) {
-            if (!retryable(e))
-                throw e;
-            if (attempt >= policy.attempts || !policy.budget.take()) {
-                const why = attempt >= policy.attempts ? `${attempt} attempts` : 'the retry budget of this step is spent';
-                throw new RetryExhaustedError(`${what} failed after ${why}: ${describeError(e)}`, e, attempt);
-            }
-            const cap = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
-            const delay = Math.round(cap / 2 + Math.random() * (cap / 2));
-            onRetry?.(e, attempt, delay);
-            await sleep(delay);
-        }
-    }
-}
-/** HTTP status of an error from gaxios, the Storage SDK or our own clients, if any. */
-function errorStatus(e) {
-    if (typeof e !== 'object' || e === null)
-        return undefined;
-    const o = e;
-    for (const v of [o.code, o.status, o.statusCode, o.response?.status])
-        if (typeof v === 'number')
-            return v;
-    return undefined;
-}
-const NETWORK_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNREFUSED', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE']);
-/** A connection-level failure (reset, refused, timeout), where a retry may succeed. */
-function isNetworkError(e) {
-    if (typeof e !== 'object' || e === null)
-        return false;
-    const o = e;
-    if (typeof o.code === 'string' && NETWORK_CODES.has(o.code))
-        return true;
-    if (typeof o.message === 'string' && /socket hang up|network timeout|ECONNRESET|ECONNREFUSED|premature close/i.test(o.message))
-        return true;
-    return o.cause !== undefined && o.cause !== e && isNetworkError(o.cause);
-}
-function describeError(e) {
-    const status = errorStatus(e);
-    const msg = e instanceof Error ? e.message : typeof e === 'string' ? e : JSON.stringify(e);
-    return status !== undefined && !msg.includes(String(status)) ? `HTTP ${status}: ${msg}` : msg;
-}
 
 // EXTERNAL MODULE: ./node_modules/google-auth-library/build/src/index.js
 var src = __nccwpck_require__(492);
@@ -74165,6 +74013,85 @@ class TransferManager {
 
 
 
+;// CONCATENATED MODULE: ./lib/retry.js
+// One retry mechanism for GCS and Ray calls: exponential backoff with jitter per operation,
+// and a budget shared by all operations of a step, so a dead backend fails fast instead of
+// every queued operation retrying on its own.
+class RetryBudget {
+    remaining;
+    constructor(remaining) {
+        this.remaining = remaining;
+    }
+    /** Takes one retry from the budget; false when it is spent. */
+    take() {
+        if (this.remaining <= 0)
+            return false;
+        this.remaining--;
+        return true;
+    }
+    get left() {
+        return this.remaining;
+    }
+}
+class RetryExhaustedError extends Error {
+    cause;
+    attempts;
+    constructor(message, cause, attempts) {
+        super(message);
+        this.cause = cause;
+        this.attempts = attempts;
+        this.name = 'RetryExhaustedError';
+    }
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Runs `op`; retries while `retryable(error)` holds, the attempts last and the budget allows. */
+async function withRetry(what, op, retryable, policy, onRetry) {
+    for (let attempt = 1;; attempt++) {
+        try {
+            return await op();
+        }
+        catch (e) {
+            if (!retryable(e))
+                throw e;
+            if (attempt >= policy.attempts || !policy.budget.take()) {
+                const why = attempt >= policy.attempts ? `${attempt} attempts` : 'the retry budget of this step is spent';
+                throw new RetryExhaustedError(`${what} failed after ${why}: ${describeError(e)}`, e, attempt);
+            }
+            const cap = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
+            const delay = Math.round(cap / 2 + Math.random() * (cap / 2));
+            onRetry?.(e, attempt, delay);
+            await sleep(delay);
+        }
+    }
+}
+/** HTTP status of an error from gaxios, the Storage SDK or our own clients, if any. */
+function errorStatus(e) {
+    if (typeof e !== 'object' || e === null)
+        return undefined;
+    const o = e;
+    for (const v of [o.code, o.status, o.statusCode, o.response?.status])
+        if (typeof v === 'number')
+            return v;
+    return undefined;
+}
+const NETWORK_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNREFUSED', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE']);
+/** A connection-level failure (reset, refused, timeout), where a retry may succeed. */
+function isNetworkError(e) {
+    if (typeof e !== 'object' || e === null)
+        return false;
+    const o = e;
+    if (typeof o.code === 'string' && NETWORK_CODES.has(o.code))
+        return true;
+    if (typeof o.message === 'string' && /socket hang up|network timeout|ECONNRESET|ECONNREFUSED|premature close/i.test(o.message))
+        return true;
+    return o.cause !== undefined && o.cause !== e && isNetworkError(o.cause);
+}
+function describeError(e) {
+    const status = errorStatus(e);
+    const msg = e instanceof Error ? e.message : typeof e === 'string' ? e : JSON.stringify(e);
+    return status !== undefined && !msg.includes(String(status)) ? `HTTP ${status}: ${msg}` : msg;
+}
+
 ;// CONCATENATED MODULE: ./lib/gcs/store.js
 // The one module that talks to GCS. It owns the shared Storage client, the run's object
 // names (domain §6) and the retry policy of every call.
@@ -74298,82 +74225,501 @@ function contentTypeFor(path) {
     return CONTENT_TYPES[ext] ?? 'application/octet-stream';
 }
 
-;// CONCATENATED MODULE: ./lib/gcs/run-state.js
-// What the bucket already holds for a run: probed once in the preflight, before any write,
-// and the manifest commit that closes a submit (domain §6–§7).
+;// CONCATENATED MODULE: ./lib/report.js
+// What people read: the plan in the log, and the job summary.
 
-
-
-
-
-function probeError(store, runId, e) {
-    const status = errorStatus(e instanceof RetryExhaustedError ? e.cause : e);
-    const where = store.uri(runPaths.prefix(runId));
-    const msg = errorMessage(e);
-    if (status === 404) {
-        return new ProblemsError([{ input: Inputs.GcsBucket, message: `bucket '${store.bucketName}' does not exist (listing ${where} answered 404)`, fix: 'check the bucket name in gcs-bucket, or create the bucket' }], 'preflight failed');
+function formatBytes(n) {
+    if (n < 1024)
+        return `${n} B`;
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    let v = n / 1024;
+    let i = 0;
+    while (v >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
     }
-    if (status === 401 || status === 403 || /default credentials|could not load the default|invalid_grant|unauthorized/i.test(msg)) {
-        return new ProblemsError([{ input: Inputs.GcsBucket, message: `these credentials cannot list ${where}: ${msg}`, fix: AUTH_HINT }], 'preflight failed');
-    }
-    return new ProblemsError([{ input: Inputs.GcsBucket, message: `cannot list ${where}: ${msg}`, fix: `check the network and the bucket name; ${AUTH_HINT}` }], 'preflight failed');
+    return `${v.toFixed(1)} ${units[i]}`;
 }
-/** Parses a stored manifest; a corrupt one is an error that names the object. */
-function parseManifest(store, runId, bytes) {
+function instancesPerDb(plan) {
+    const m = new Map();
+    for (const db of Object.values(plan.instanceDbs))
+        m.set(db, (m.get(db) ?? 0) + 1);
+    return m;
+}
+/** The plan in the log, one group per DB. */
+function logPlan(plan) {
+    const s = plan.settings;
+    info(`run id: ${plan.runId} (attempt ${plan.attempt}, submission ${plan.submissionId})`);
+    info(`combo: framework=${s.framework} query-mode=${s.queryMode} mode=${s.mode} slayer-setup=${s.slayerSetup}`);
+    info(`models: agent=${s.agentModel} user-sim=${s.userSimModel}; keys needed: ${plan.requiredKeys.join(', ') || 'none'}`);
+    info(`instances: ${s.instanceIds.length} in ${plan.dbs.length} DB(s); artifact: ${plan.artifact ? `${plan.artifact.kind} from ${plan.artifact.root}` : 'none (raw mode uploads nothing)'}`);
+    const perDb = instancesPerDb(plan);
+    const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
+    for (const db of plan.dbs) {
+        const a = byDb.get(db);
+        startGroup(`${db}: ${perDb.get(db) ?? 0} instance(s)${a ? `, ${a.files.length} files, ${formatBytes(a.bytes)}` : ''}`);
+        const ids = Object.entries(plan.instanceDbs).filter(([, d]) => d === db).map(([id]) => id);
+        info(`instances: ${ids.join(', ')}`);
+        for (const f of a?.files ?? [])
+            info(`  ${f.path}  ${f.size} B  md5=${f.md5}`);
+        endGroup();
+    }
+    info(`job arguments: ${plan.jobArgs.join(' ')}`);
+}
+function escapeCell(s) {
+    return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+function markdownTable(head, rows) {
+    const line = (cells) => `| ${cells.map(escapeCell).join(' | ')} |`;
+    return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
+}
+/** The dry-run summary: the run, then a table per DB (files, bytes, artifact). */
+function planSummary(plan) {
+    const s = plan.settings;
+    const perDb = instancesPerDb(plan);
+    const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
+    const rows = plan.dbs.map((db) => {
+        const a = byDb.get(db);
+        return [db, String(perDb.get(db) ?? 0), a ? String(a.files.length) : '0', a ? formatBytes(a.bytes) : '0 B', plan.artifact?.kind ?? 'none'];
+    });
+    const totalFiles = plan.artifacts.reduce((n, a) => n + a.files.length, 0);
+    const totalBytes = plan.artifacts.reduce((n, a) => n + a.bytes, 0);
+    rows.push(['**total**', String(s.instanceIds.length), String(totalFiles), formatBytes(totalBytes), '']);
+    return [
+        `## BIRD-Interact run \`${plan.runId}\`${plan.dryRun ? ' (dry run)' : ''}`,
+        '',
+        `- combo: \`${s.framework}\` / \`${s.queryMode}\` / \`${s.mode}\` / \`${s.slayerSetup}\``,
+        `- models: agent \`${s.agentModel}\`, user-sim \`${s.userSimModel}\``,
+        `- attempt ${plan.attempt}, ${s.instanceIds.length} instance(s) in ${plan.dbs.length} DB(s)`,
+        plan.worktree.dirty.length > 0 ? `- :warning: dirty worktree (allow-dirty): ${plan.worktree.dirty.length} path(s)` : '',
+        '',
+        markdownTable(['DB', 'instances', 'files', 'bytes', 'artifact'], rows),
+        '',
+    ]
+        .filter((l, i, all) => l !== '' || all[i - 1] !== '')
+        .join('\n');
+}
+async function writeSummary(markdown) {
+    if (!process.env.GITHUB_STEP_SUMMARY)
+        return;
+    await summary.addRaw(markdown, true).write();
+}
+/** The upload part of the summary: per DB, what moved and what was already there. */
+function uploadSummary(plan, u) {
+    const rows = u.dbs.map((d) => [d.db, String(d.files), String(d.uploaded), String(d.skipped), d.replaced + d.removed > 0 ? `${d.replaced} replaced, ${d.removed} removed` : '', formatBytes(d.bytes), d.seconds.toFixed(1)]);
+    const sum = (k) => u.dbs.reduce((n, d) => n + d[k], 0);
+    rows.push(['**total**', String(sum('files')), String(sum('uploaded')), String(sum('skipped')), '', formatBytes(sum('bytes')), '']);
+    return [
+        `### Upload of \`${plan.artifact?.kind ?? 'none'}\``,
+        '',
+        plan.artifact ? markdownTable(['DB', 'files', 'uploaded', 'skipped (same md5)', 'changed', 'bytes uploaded', 'seconds'], rows) : 'Raw mode: nothing to upload.',
+        '',
+        `Manifest: \`${u.manifestUri}\` (${u.manifest === 'written' ? 'committed by this step' : 'already committed for this same plan'})`,
+        '',
+    ].join('\n');
+}
+
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: ./lib/ray/client.js
+// A Ray Jobs REST client (ray-jobs-api.md) on @actions/http-client, so runner proxy settings
+// apply. It knows nothing of how the dashboard is reached: an existing cluster's URL or a
+// forwarded port of a per-run cluster are the same to it.
+
+
+
+const TERMINAL = ['STOPPED', 'SUCCEEDED', 'FAILED'];
+/** A non-2xx answer. Ray's error bodies are text (tracebacks), never JSON (P4). */
+class RayHttpError extends Error {
+    method;
+    path;
+    status;
+    body;
+    constructor(method, path, status, body) {
+        super(`${method} ${path} answered ${status}: ${lastLine(body)}`);
+        this.method = method;
+        this.path = path;
+        this.status = status;
+        this.body = body;
+        this.name = 'RayHttpError';
+    }
+}
+function lastLine(text) {
+    const lines = text.trim().split('\n').filter((l) => l.trim());
+    return (lines[lines.length - 1] ?? '').slice(0, 500);
+}
+/** A duplicate submission_id: 500 on Ray ≥ 2.2, 400 before; match the text, not the code (P2). */
+function isDuplicateSubmission(e) {
+    return e instanceof RayHttpError && /already exists|Please use a different submission_id/.test(e.body);
+}
+function retryableRayError(e) {
+    if (e instanceof RayHttpError)
+        return e.status >= 500 && !isDuplicateSubmission(e);
+    return isNetworkError(e);
+}
+class RayJobsClient {
+    o;
+    address;
+    http;
+    headers;
+    policy;
+    constructor(o) {
+        this.o = o;
+        // A base with a trailing slash, so a dashboard behind a path prefix keeps it.
+        this.address = o.address.replace(/\/+$/, '');
+        this.headers = o.headers ?? {};
+        // Never a browser User-Agent: Ray refuses those on POST/PUT (P13).
+        this.http = new lib_HttpClient('bird-cloud-action', [], { ignoreSslError: o.tlsVerify === false, allowRetries: false, keepAlive: true, socketTimeout: 60_000 });
+        this.policy = { attempts: 6, baseMs: 500, maxMs: 10_000, budget: new RetryBudget(100), ...o.policy };
+    }
+    url(path) {
+        return `${this.address}/${path.replace(/^\//, '')}`;
+    }
+    /** One request; throws RayHttpError on non-2xx, network errors as they come. */
+    async raw(method, path, body, contentType = 'application/json') {
+        const headers = { ...this.headers };
+        let data = null;
+        if (body !== undefined) {
+            headers['content-type'] = contentType;
+            headers['content-length'] = String(Buffer.byteLength(body));
+            data = typeof body === 'string' ? body : external_node_stream_.Readable.from([body]);
+        }
+        const res = await this.http.request(method, this.url(path), data, headers);
+        const text = await res.readBody();
+        const status = res.message.statusCode ?? 0;
+        if (status < 200 || status >= 300)
+            throw new RayHttpError(method, path, status, text);
+        return text;
+    }
+    retry(what, op) {
+        return withRetry(what, op, retryableRayError, this.policy, (e, a, d) => this.o.onRetry?.(what, e, a, d));
+    }
+    async json(method, path, body) {
+        return this.retry(`${method} ${path}`, async () => JSON.parse(await this.raw(method, path, body)));
+    }
+    version() {
+        return this.json('GET', 'api/version');
+    }
+    /** One POST, not retried here: dispatch decides what a failure means (§5). */
+    async submitOnce(req) {
+        const body = JSON.parse(await this.raw('POST', 'api/jobs/', JSON.stringify(req)));
+        return body.submission_id ?? body.job_id ?? req.submission_id;
+    }
+    /** The job, or null when Ray does not know it (404). */
+    async job(id) {
+        try {
+            return await this.json('GET', `api/jobs/${encodeURIComponent(id)}`);
+        }
+        catch (e) {
+            if (e instanceof RayHttpError && e.status === 404)
+                return null;
+            throw e;
+        }
+    }
+    async logs(id) {
+        return (await this.json('GET', `api/jobs/${encodeURIComponent(id)}/logs`)).logs ?? '';
+    }
+    /** Asks Ray to stop the job; true when a running job was signalled. */
+    async stop(id) {
+        return (await this.json('POST', `api/jobs/${encodeURIComponent(id)}/stop`)).stopped;
+    }
+    async packageExists(uri) {
+        try {
+            await this.retry(`GET package`, () => this.raw('GET', packagePath(uri)));
+            return true;
+        }
+        catch (e) {
+            if (e instanceof RayHttpError && e.status === 404)
+                return false;
+            throw e;
+        }
+    }
+    async uploadPackage(uri, zip) {
+        await this.retry(`PUT package`, () => this.raw('PUT', packagePath(uri), zip, 'application/zip'));
+    }
+}
+/** `gcs://_ray_pkg_<hash>.zip` → `api/packages/gcs/_ray_pkg_<hash>.zip` (§1.9). */
+function packagePath(uri) {
+    const m = /^([a-z]+):\/\/(.+)$/.exec(uri);
+    if (!m)
+        throw new Error(`not a package URI: ${uri}`);
+    return `api/packages/${m[1]}/${m[2]}`;
+}
+/** The dashboard's job page, for people. */
+function dashboardUrl(address, submissionId) {
+    return `${address.replace(/\/+$/, '')}/#/jobs/${encodeURIComponent(submissionId)}`;
+}
+
+;// CONCATENATED MODULE: ./lib/errors.js
+// Typed errors. Every user-facing problem names the input, the bad value and the fix.
+function formatProblem(p) {
+    return p.fix ? `${p.input}: ${p.message} (fix: ${p.fix})` : `${p.input}: ${p.message}`;
+}
+/** Several problems found by one check, reported together so a user fixes them in one go. */
+class ProblemsError extends Error {
+    problems;
+    constructor(problems, heading) {
+        const head = heading ?? (problems.length === 1 ? 'invalid input' : `${problems.length} input problems`);
+        super(problems.length === 1 ? `${head}: ${formatProblem(problems[0])}` : `${head}:\n${problems.map((p) => `  - ${formatProblem(p)}`).join('\n')}`);
+        this.name = 'ProblemsError';
+        this.problems = problems;
+    }
+}
+/** Collects problems across checks; `throwIfAny` fails once with all of them. */
+class ProblemList {
+    items = [];
+    add(input, message, fix) {
+        this.items.push({ input, message, fix });
+    }
+    get empty() {
+        return this.items.length === 0;
+    }
+    throwIfAny(heading) {
+        if (this.items.length > 0)
+            throw new ProblemsError(this.items, heading);
+    }
+}
+/** Turns any thrown value into a message; never filters on `instanceof Error` alone. */
+function errorMessage(e) {
+    if (e instanceof Error)
+        return e.message;
+    if (typeof e === 'string')
+        return e;
     try {
-        return JSON.parse(bytes.toString('utf8'));
+        return JSON.stringify(e);
     }
     catch {
-        throw new Error(`${store.uri(runPaths.manifest(runId))} is not valid JSON`);
+        return String(e);
     }
 }
-function otherPlanError(store, runId) {
-    return new ProblemsError([
-        {
-            input: Inputs.RunId,
-            message: `run '${runId}' already has a manifest for another plan (${store.uri(runPaths.manifest(runId))})`,
-            fix: `to continue that run, use rerun-run-id: ${runId}; to start a new run, leave run-id empty (or choose a new one)`,
-        },
-    ], 'preflight failed');
+
+;// CONCATENATED MODULE: ./lib/jobargs.js
+/** Where the job finds the secrets file: the root of its working_dir package (see ray/secrets). */
+const SECRETS_FILE = 'bird_interact_secrets.json';
+const DEFAULT_ENTRYPOINT_PREFIX = 'python /app/bird-interact-agents/src/bird_interact_agents/cloud/ray_app.py';
+/** Deterministic per run and attempt, so a retried submit can never start a second job. */
+function submissionId(runId, attempt) {
+    return `bird-${runId}-a${attempt}`;
 }
-/** Lists the run's prefix once; refuses a committed manifest of another plan. */
-async function probeRun(store, manifest) {
-    const runId = manifest.run_id;
-    let objects;
-    try {
-        objects = await store.list(runPaths.prefix(runId));
-    }
-    catch (e) {
-        throw probeError(store, runId, e);
-    }
-    if (!objects.has(runPaths.manifest(runId)))
-        return { objects, manifest: 'absent' };
-    const bytes = await store.read(runPaths.manifest(runId));
-    if (bytes === null)
-        return { objects, manifest: 'absent' };
-    if (planIdentity(parseManifest(store, runId, bytes)) !== planIdentity(manifest))
-        throw otherPlanError(store, runId);
-    return { objects, manifest: 'same' };
+function buildJobArgs(m, attempt, instanceIds, withSecrets) {
+    const args = [
+        '--run-id', m.run_id,
+        '--attempt', String(attempt),
+        '--ray-job-id', submissionId(m.run_id, attempt),
+        '--framework', m.framework,
+        '--query-mode', m.query_mode,
+        '--mode', m.mode,
+        '--agent-model', m.agent_model,
+        '--user-sim-model', m.user_sim_model,
+        '--patience', String(m.patience),
+        '--max-depth', String(m.max_depth),
+        '--num-actors', String(m.render_inputs.workers * m.render_inputs.actors_per_worker),
+        '--instance-ids', instanceIds.join(','),
+    ];
+    if (m.strict)
+        args.push('--strict');
+    if (m.use_audited_gold_sql)
+        args.push('--use-audited-gold-sql');
+    args.push(m.prompt_cache ? '--prompt-cache' : '--no-prompt-cache');
+    args.push('--slayer-setup', m.slayer_setup, '--slayer-storage-root', m.slayer_storage_root);
+    // Python appends the secrets file only when there is at least one key.
+    if (withSecrets)
+        args.push('--secrets-file', SECRETS_FILE);
+    return args;
 }
-/** Writes the manifest create-only: the commit point of a submit. */
-async function commitManifest(store, manifest) {
-    const name = runPaths.manifest(manifest.run_id);
-    try {
-        await store.write(name, Buffer.from(serializeManifest(manifest)), { ifGenerationMatch: 0, contentType: 'application/json' });
-        return 'written';
-    }
-    catch (e) {
-        if (!isPreconditionFailed(e))
-            throw e;
-        const bytes = await store.read(name);
-        if (bytes && planIdentity(parseManifest(store, manifest.run_id, bytes)) === planIdentity(manifest))
-            return 'same';
-        throw otherPlanError(store, manifest.run_id);
-    }
+/** POSIX shell quoting: every argument single-quoted, `'` as `'\''` (what shlex.join does). */
+function shellQuote(arg) {
+    if (arg !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg))
+        return arg;
+    return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+function entrypoint(prefix, args) {
+    return [prefix.trim(), ...args.map(shellQuote)].join(' ');
 }
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(8522);
+;// CONCATENATED MODULE: ./lib/ray/secrets-package.js
+// Secrets delivery (domain §3): the API keys reach the job as a JSON file at the root of a
+// runtime_env working_dir package uploaded to the cluster (ray-jobs-api.md §1.9). They never
+// travel as env_vars, entrypoint text or metadata, which the dashboard echoes back.
+
+
+
+/** A minimal ZIP (stored entries, fixed timestamps): all Ray needs to unpack a working_dir. */
+function zipStored(entries) {
+    const locals = [];
+    const centrals = [];
+    let offset = 0;
+    const DOS_DATE = (0 << 9) | (1 << 5) | 1; // 1980-01-01
+    for (const e of entries) {
+        const name = Buffer.from(e.name, 'utf8');
+        const crc = (0,external_node_zlib_.crc32)(e.data) >>> 0;
+        const local = Buffer.alloc(30);
+        local.writeUInt32LE(0x04034b50, 0);
+        local.writeUInt16LE(20, 4); // version needed
+        local.writeUInt16LE(0x0800, 6); // UTF-8 names
+        local.writeUInt16LE(0, 8); // stored
+        local.writeUInt16LE(0, 10);
+        local.writeUInt16LE(DOS_DATE, 12);
+        local.writeUInt32LE(crc, 14);
+        local.writeUInt32LE(e.data.length, 18);
+        local.writeUInt32LE(e.data.length, 22);
+        local.writeUInt16LE(name.length, 26);
+        local.writeUInt16LE(0, 28);
+        locals.push(local, name, e.data);
+        const central = Buffer.alloc(46);
+        central.writeUInt32LE(0x02014b50, 0);
+        central.writeUInt16LE(0x0314, 4); // made by: unix, 2.0
+        central.writeUInt16LE(20, 6);
+        central.writeUInt16LE(0x0800, 8);
+        central.writeUInt16LE(0, 10);
+        central.writeUInt16LE(0, 12);
+        central.writeUInt16LE(DOS_DATE, 14);
+        central.writeUInt32LE(crc, 16);
+        central.writeUInt32LE(e.data.length, 20);
+        central.writeUInt32LE(e.data.length, 24);
+        central.writeUInt16LE(name.length, 28);
+        central.writeUInt32LE((0o100600 << 16) >>> 0, 38); // a regular file, owner read/write only
+        central.writeUInt32LE(offset, 42);
+        centrals.push(central, name);
+        offset += local.length + name.length + e.data.length;
+    }
+    const cd = Buffer.concat(centrals);
+    const end = Buffer.alloc(22);
+    end.writeUInt32LE(0x06054b50, 0);
+    end.writeUInt16LE(entries.length, 8);
+    end.writeUInt16LE(entries.length, 10);
+    end.writeUInt32LE(cd.length, 12);
+    end.writeUInt32LE(offset, 16);
+    return Buffer.concat([...locals, cd, end]);
+}
+function secretsPackage(keys) {
+    const body = {};
+    for (const [k, v] of [...keys].sort(([a], [b]) => (a < b ? -1 : 1)))
+        body[k] = v;
+    return {
+        uri: `gcs://_ray_pkg_${(0,external_node_crypto_.randomBytes)(16).toString('hex')}.zip`,
+        zip: zipStored([{ name: SECRETS_FILE, data: Buffer.from(JSON.stringify(body)) }]),
+    };
+}
+
+;// CONCATENATED MODULE: ./lib/ray/dispatch.js
+// Dispatching one attempt to a Ray cluster: the version check, the job request (pure), the
+// secrets package and an idempotent submit (ray-jobs-api.md §5).
+
+
+
+
+
+
+/** Ray 2.2 brought the head→agent Jobs API this client speaks (ray-jobs-api.md §0). */
+const MIN_RAY_VERSION = [2, 2];
+function versionAtLeast(v, [major, minor]) {
+    const m = /^(\d+)\.(\d+)/.exec(v);
+    if (!m)
+        return false;
+    const [a, b] = [Number(m[1]), Number(m[2])];
+    return a > major || (a === major && b >= minor);
+}
+/** GET /api/version before anything is written: reachable, authorised, supported. */
+async function checkCluster(client) {
+    let v;
+    try {
+        v = await client.version();
+    }
+    catch (e) {
+        const inner = e instanceof RetryExhaustedError ? e.cause : e;
+        if (inner instanceof RayHttpError && (inner.status === 401 || inner.status === 403)) {
+            throw new ProblemsError([{ input: Inputs.RayHeaders, message: `the Ray dashboard at ${client.address} refused the credentials (HTTP ${inner.status})`, fix: 'put a valid token in ray-headers, e.g. {"Authorization": "Bearer <token>"}' }], 'preflight failed');
+        }
+        if (inner instanceof RayHttpError && inner.status === 404) {
+            throw new ProblemsError([{ input: Inputs.RayAddress, message: `${client.address} is not a Ray dashboard (GET /api/version answered 404)`, fix: 'point ray-address at the dashboard (port 8265 by default), including any path prefix of a proxy' }], 'preflight failed');
+        }
+        throw new ProblemsError([{ input: Inputs.RayAddress, message: `cannot reach the Ray dashboard at ${client.address}: ${describeError(inner)}`, fix: 'check that the cluster is up and reachable from this runner (network, proxy, ray-headers)' }], 'preflight failed');
+    }
+    if (!versionAtLeast(String(v.ray_version ?? ''), MIN_RAY_VERSION)) {
+        throw new ProblemsError([{ input: Inputs.RayAddress, message: `the cluster runs Ray ${v.ray_version} (Jobs API version ${v.version}); this action needs Ray ${MIN_RAY_VERSION.join('.')} or newer`, fix: 'upgrade the cluster' }], 'preflight failed');
+    }
+    return v;
+}
+/** Problems with a team's runtime_env given the keys this run must deliver. */
+function runtimeEnvProblem(runtimeEnv, keyValues, needsSecrets) {
+    if (needsSecrets && runtimeEnv.working_dir !== undefined) {
+        return 'sets working_dir, which this action uses to deliver the API keys file; ship code in the image, with pip or py_modules instead, or run with a model that needs no key';
+    }
+    const text = JSON.stringify(runtimeEnv);
+    for (const v of keyValues)
+        if (v && text.includes(v))
+            return 'contains the value of an API key; keys reach the job only through the secrets file';
+    return null;
+}
+/** The job request of one attempt (pure; the package URI is filled in at dispatch). */
+function attemptJob(d, m, attempt, instanceIds, withSecrets, github, packageUri) {
+    const sid = submissionId(m.run_id, attempt);
+    const args = buildJobArgs(m, attempt, instanceIds, withSecrets);
+    const runtimeEnv = { ...d.runtimeEnv };
+    if (packageUri)
+        runtimeEnv.working_dir = packageUri;
+    const request = {
+        entrypoint: entrypoint(d.entrypointPrefix, args),
+        submission_id: sid,
+        metadata: { run_id: m.run_id, attempt: String(attempt), repository: github.repository, sha: github.sha, workflow_run_url: github.workflow_run_url },
+    };
+    if (Object.keys(runtimeEnv).length > 0)
+        request.runtime_env = runtimeEnv;
+    return { submissionId: sid, args, request };
+}
+function ours(job, runId, attempt) {
+    return job.metadata?.run_id === runId && job.metadata?.attempt === String(attempt);
+}
+/**
+ * Submits once per submission id: on a duplicate, or on a failure after which the job may
+ * exist, it looks the job up and accepts it only when its metadata names this run and attempt.
+ */
+async function submitIdempotent(client, req, runId, attempt) {
+    return withRetry(`submit ${req.submission_id}`, async () => {
+        try {
+            await client.submitOnce(req);
+            return 'created';
+        }
+        catch (e) {
+            if (!isDuplicateSubmission(e) && !retryableRayError(e))
+                throw e;
+            const job = await client.job(req.submission_id);
+            if (job === null)
+                throw e; // not created: retried (when retryable)
+            if (ours(job, runId, attempt))
+                return 'existing';
+            throw new Error(`a Ray job named ${req.submission_id} already exists and is not this run's attempt (its metadata: ${JSON.stringify(job.metadata)}). ` +
+                'Stop or delete that job, or use another run id.');
+        }
+    }, retryableRayError, client.policy);
+}
+/** Uploads the keys package when one is needed; returns its URI. */
+async function uploadSecrets(client, keys) {
+    if (keys.size === 0)
+        return null;
+    const pkg = secretsPackage(keys);
+    await client.uploadPackage(pkg.uri, pkg.zip);
+    return pkg.uri;
+}
+/** The `ray job submit` command that matches a job, for teams that dispatch elsewhere. No secrets. */
+function rayJobSubmitCommand(job, address) {
+    const q = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
+    const env = { ...(job.request.runtime_env ?? {}) };
+    delete env.working_dir;
+    const parts = ['ray job submit', `--address ${q(address || '$RAY_ADDRESS')}`, `--submission-id ${q(job.submissionId)}`, `--metadata-json ${q(JSON.stringify(job.request.metadata))}`];
+    if (Object.keys(env).length > 0)
+        parts.push(`--runtime-env-json ${q(JSON.stringify(env))}`);
+    if (job.args.includes('--secrets-file'))
+        parts.push('--working-dir <a directory holding bird_interact_secrets.json: {"<KEY>": "<value>", …}>');
+    parts.push('--no-wait', '--', job.request.entrypoint);
+    return parts.join(' \\\n  ');
+}
+
 ;// CONCATENATED MODULE: ./node_modules/yocto-queue/index.js
 /*
 How it works:
@@ -74616,8 +74962,491 @@ function validateConcurrency(concurrency) {
 	}
 }
 
+;// CONCATENATED MODULE: ./lib/rows.js
+// The cluster's result rows and heartbeat (domain §6, §9, §10): names, latest attempts, and
+// what is done. Pure parts first; the two readers at the end do the I/O.
+
+
+const ROW_NAME = /^runs\/[^/]+\/rows\/([^/]+)\/attempt-(\d+)\.json$/;
+/** Row objects by instance; `n` is not zero-padded, so "latest" is the numerically highest. */
+function rowRefs(names) {
+    const out = new Map();
+    for (const name of names) {
+        const m = ROW_NAME.exec(name);
+        if (!m)
+            continue;
+        const ref = { instanceId: m[1], attempt: Number(m[2]), name };
+        const list = out.get(ref.instanceId) ?? [];
+        list.push(ref);
+        out.set(ref.instanceId, list);
+    }
+    for (const list of out.values())
+        list.sort((a, b) => a.attempt - b.attempt);
+    return out;
+}
+function highestAttempt(refs) {
+    let max = 0;
+    for (const list of refs.values())
+        for (const r of list)
+            max = Math.max(max, r.attempt);
+    return max;
+}
+/** A row, or null when it cannot be read as a JSON object (it counts as not done). */
+function parseRow(bytes) {
+    if (!bytes)
+        return null;
+    try {
+        const v = JSON.parse(bytes.toString('utf8'));
+        return typeof v === 'object' && v !== null && !Array.isArray(v) ? v : null;
+    }
+    catch {
+        return null;
+    }
+}
+/** Reads the latest attempt row of each instance that has one. */
+async function latestRows(store, runId, concurrency = 32) {
+    const listing = await store.list(runPaths.rowsPrefix(runId));
+    const refs = rowRefs(listing.keys());
+    const limit = p_limit_pLimit(concurrency);
+    const latest = new Map();
+    await Promise.all([...refs.values()].map((list) => limit(async () => {
+        const ref = list[list.length - 1];
+        latest.set(ref.instanceId, { ref, row: parseRow(await store.read(ref.name)) });
+    })));
+    return { refs, latest };
+}
+/** Domain §9: done when the latest row has a falsy `error`; the rest, in manifest order. */
+function unfinished(instanceIds, latest) {
+    return instanceIds.filter((iid) => {
+        const l = latest.get(iid);
+        return !l || l.row === null || Boolean(l.row.error);
+    });
+}
+/** status.json as compact JSON, keys in the documented order. */
+function statusJson(s) {
+    return JSON.stringify({
+        ray_job_id: s.ray_job_id,
+        last_heartbeat_ts: s.last_heartbeat_ts,
+        rows_done: s.rows_done,
+        rows_total: s.rows_total,
+        terminal_state: s.terminal_state,
+        attempt: s.attempt,
+    });
+}
+function parseStatus(bytes) {
+    if (!bytes)
+        return null;
+    try {
+        const v = JSON.parse(bytes.toString('utf8'));
+        return typeof v === 'object' && v !== null ? v : null;
+    }
+    catch {
+        return null;
+    }
+}
+/** Writes a fresh status.json for an attempt, replacing whatever generation is there. */
+async function writeFreshStatus(store, runId, s) {
+    const name = runPaths.status(runId);
+    const current = await store.metadata(name);
+    await store.write(name, Buffer.from(statusJson(s)), { ifGenerationMatch: current ? current.generation : 0, contentType: 'application/json' });
+}
+
+;// CONCATENATED MODULE: ./lib/ray/wait.js
+// Waiting on a dispatched attempt (domain §10): the verdicts are a pure function of what one
+// poll observed; the loop around it does the I/O, prints progress and logs, and stops on cancel.
+
+
+
+const STALL_AFTER_MS = 300_000;
+/** What one poll prints of the job log at most (Ray returns the whole log every time, P8). */
+const LOG_CHUNK_MAX = 64 * 1024;
+/** Checked in the domain's order at each poll; null means keep waiting. */
+function decide(o, c) {
+    if (o.terminalState === 'done')
+        return { kind: 'finished', ok: true, reason: 'the run reported terminal_state done' };
+    if (o.terminalState === 'error')
+        return { kind: 'finished', ok: false, reason: 'the run reported terminal_state error' };
+    if (o.rowsTotal > 0 && o.rowsDone >= o.rowsTotal)
+        return { kind: 'finished', ok: true, reason: `every instance of this attempt has a row (${o.rowsDone}/${o.rowsTotal})` };
+    if (o.jobStatus === 'FAILED' || o.jobStatus === 'STOPPED')
+        return { kind: 'failed', reason: `the Ray job is ${o.jobStatus}: ${o.jobMessage ?? 'no message'}` };
+    if (o.jobStatus === 'SUCCEEDED')
+        return { kind: 'failed', reason: `the Ray job SUCCEEDED but only ${o.rowsDone}/${o.rowsTotal} instances have a row for this attempt` };
+    if (o.jobStatus === 'RUNNING' && o.headAlive !== false && o.heartbeatMs !== null && o.now - o.heartbeatMs > STALL_AFTER_MS) {
+        return { kind: 'stalled', reason: `job appears stalled: no heartbeat for ${Math.round((o.now - o.heartbeatMs) / 1000)} s` };
+    }
+    if (o.headAlive === false)
+        return { kind: 'headless', reason: 'head node is gone' };
+    if (o.now - c.lastProgressMs > c.noProgressMs) {
+        return { kind: 'timed-out', reason: `no new rows within the no-progress deadline (${Math.round(c.noProgressMs / 60000)} min); check \`ray status\` on the head (workers may not have scaled up)` };
+    }
+    if (o.now - c.startedMs > c.waitTimeoutMs)
+        return { kind: 'wait-timeout', reason: `still not finished after wait-timeout-minutes (${Math.round(c.waitTimeoutMs / 60000)} min)` };
+    return null;
+}
+function wait_sleep(ms, signal) {
+    return new Promise((resolve) => {
+        if (signal.aborted)
+            return resolve();
+        const t = setTimeout(done, ms);
+        function done() {
+            clearTimeout(t);
+            signal.removeEventListener('abort', done);
+            resolve();
+        }
+        signal.addEventListener('abort', done, { once: true });
+    });
+}
+async function waitForAttempt(o) {
+    const wanted = new Set(o.instanceIds);
+    const started = Date.now();
+    const clock = { startedMs: started, lastProgressMs: started, waitTimeoutMs: o.waitTimeoutMs, noProgressMs: o.noProgressMs };
+    let printed = 0;
+    let lastLine = '';
+    let rowsDone = 0;
+    let jobStatus = null;
+    for (;;) {
+        if (o.signal.aborted)
+            return { verdict: { kind: 'cancelled', reason: 'the workflow was cancelled' }, jobStatus, rowsDone, rowsTotal: wanted.size };
+        const job = await o.client.job(o.submissionId);
+        jobStatus = job?.status ?? null;
+        const refs = rowRefs((await o.store.list(runPaths.rowsPrefix(o.runId))).keys());
+        let done = 0;
+        for (const [iid, list] of refs)
+            if (wanted.has(iid) && list.some((r) => r.attempt === o.attempt))
+                done++;
+        if (done > rowsDone)
+            clock.lastProgressMs = Date.now();
+        rowsDone = done;
+        const status = parseStatus(await o.store.read(runPaths.status(o.runId)));
+        const ours = status !== null && status.attempt === o.attempt;
+        const hb = ours && typeof status.last_heartbeat_ts === 'number' ? status.last_heartbeat_ts * 1000 : null;
+        const headAlive = o.headAlive ? await o.headAlive().catch(() => null) : null;
+        const line = `progress: ${rowsDone}/${wanted.size} instances have a row for attempt ${o.attempt}; Ray job ${jobStatus ?? 'unknown'}`;
+        if (line !== lastLine)
+            o.log(line);
+        lastLine = line;
+        try {
+            const logs = await o.client.logs(o.submissionId);
+            if (logs.length < printed)
+                printed = 0;
+            if (logs.length > printed) {
+                const fresh = logs.slice(printed);
+                const shown = fresh.length > LOG_CHUNK_MAX ? `… ${fresh.length - LOG_CHUNK_MAX} characters left out …\n${fresh.slice(-LOG_CHUNK_MAX)}` : fresh;
+                o.logGroup(`job log (+${fresh.length} characters)`, shown);
+                printed = logs.length;
+            }
+        }
+        catch (e) {
+            // Logs vanish with their node (P9); the status still speaks.
+            o.log(`job log unavailable: ${describeError(e)}`);
+        }
+        const verdict = decide({ now: Date.now(), jobStatus, jobMessage: job?.message ?? null, terminalState: ours ? (status.terminal_state ?? null) : null, heartbeatMs: hb, rowsDone, rowsTotal: wanted.size, headAlive }, clock);
+        if (verdict)
+            return { verdict, jobStatus, rowsDone, rowsTotal: wanted.size };
+        await wait_sleep(o.pollIntervalMs, o.signal);
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/dispatch.js
+// Carrying out a dispatch: the job of one attempt goes to the cluster (or, with cluster
+// none, is printed as a `ray job submit` command), then the step may wait on it.
+
+
+
+
+
+
+
+
+
+const NOT_DISPATCHED = 'NOT_DISPATCHED';
+function rayClient(d, address = d.rayAddress) {
+    return new RayJobsClient({
+        address,
+        headers: d.rayHeaders,
+        tlsVerify: d.tlsVerify,
+        onRetry: (what, e, attempt, delay) => info(`retry ${attempt} of ${what} in ${delay} ms: ${describeError(e)}`),
+    });
+}
+function rerunHint(runId) {
+    return `rerun the unfinished instances with \`rerun-run-id: ${runId}\` (a workflow_dispatch rerun)`;
+}
+/** A job the step waited on that is still running gets one stop, never two. */
+async function stopOnce(client, sid) {
+    const job = await client.job(sid);
+    if (job && !TERMINAL.includes(job.status)) {
+        const stopped = await client.stop(sid);
+        info(`asked Ray to stop ${sid}: ${stopped ? 'stopping' : 'it was not running'}`);
+    }
+}
+async function dispatchAttempt(r) {
+    const { settings: d, manifest: m } = r;
+    const withSecrets = r.keys.size > 0;
+    setOutput(Outputs.Attempt, String(r.attempt));
+    setOutput(Outputs.DispatchedInstances, String(r.instanceIds.length));
+    if (d.cluster === 'none' || !r.client) {
+        const job = attemptJob(d, m, r.attempt, r.instanceIds, withSecrets, r.github, null);
+        info('cluster: none: nothing is dispatched. The equivalent command (without secrets):');
+        info(rayJobSubmitCommand(job, d.rayAddress));
+        setOutput(Outputs.JobStatus, NOT_DISPATCHED);
+        setOutput(Outputs.SubmissionId, job.submissionId);
+        return;
+    }
+    const client = r.client;
+    const packageUri = await uploadSecrets(client, r.keys);
+    const job = attemptJob(d, m, r.attempt, r.instanceIds, withSecrets, r.github, packageUri);
+    const outcome = await submitIdempotent(client, job.request, m.run_id, r.attempt);
+    const sid = job.submissionId;
+    saveState(State.SubmissionId, sid);
+    saveState(State.RayAddress, client.address);
+    saveState(State.WaitStatus, d.wait ? 'waiting' : 'detached');
+    info(outcome === 'created' ? `submitted ${sid} to ${client.address}` : `${sid} was already submitted by an earlier try of this step: following it`);
+    // A fresh status for this attempt, unless the job's own heartbeat got there first.
+    const current = parseStatus(await r.store.read(runPaths.status(m.run_id)));
+    if (current?.attempt !== r.attempt) {
+        await writeFreshStatus(r.store, m.run_id, { ray_job_id: sid, last_heartbeat_ts: Date.now() / 1000, rows_done: 0, rows_total: r.instanceIds.length, terminal_state: null, attempt: r.attempt });
+    }
+    const url = dashboardUrl(client.address, sid);
+    setOutput(Outputs.SubmissionId, sid);
+    setOutput(Outputs.DashboardUrl, url);
+    const status = (await client.job(sid))?.status ?? 'PENDING';
+    setOutput(Outputs.JobStatus, status);
+    if (!d.wait) {
+        await writeSummary(dispatchSummary(m.run_id, r.attempt, sid, url, r.instanceIds.length, status, null));
+        info(`not waiting (wait: false): the job runs on; follow it at ${url}`);
+        return;
+    }
+    // While waiting, a cancelled workflow (SIGINT, then SIGTERM) stops the job once.
+    let stopping = null;
+    const onSignal = (sig) => {
+        if (stopping)
+            return;
+        info(`${sig}: stopping ${sid} before exiting`);
+        stopping = stopOnce(client, sid)
+            .catch((e) => warning(`could not stop ${sid}: ${describeError(e)}`))
+            .finally(() => {
+            saveState(State.WaitStatus, 'done');
+            setFailed(`bird-cloud-action: cancelled (${sig}) while waiting; ${sid} was asked to stop. Then ${rerunHint(m.run_id)}.`);
+            process.exit(1);
+        });
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const ac = new AbortController();
+    let result;
+    try {
+        result = await waitForAttempt({
+            client,
+            store: r.store,
+            runId: m.run_id,
+            attempt: r.attempt,
+            submissionId: sid,
+            instanceIds: r.instanceIds,
+            pollIntervalMs: d.pollIntervalMs,
+            waitTimeoutMs: d.waitTimeoutMs,
+            noProgressMs: d.noProgressMs,
+            signal: ac.signal,
+            log: (l) => info(l),
+            logGroup: (title, text) => {
+                startGroup(title);
+                info(text.replace(/\n$/, ''));
+                endGroup();
+            },
+        });
+    }
+    finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+    }
+    const v = result.verdict;
+    const ok = v.kind === 'finished' && v.ok;
+    if (!ok)
+        await stopOnce(client, sid).catch((e) => warning(`could not stop ${sid}: ${describeError(e)}`));
+    saveState(State.WaitStatus, 'done');
+    const final = (await client.job(sid).catch(() => null))?.status ?? result.jobStatus ?? 'UNKNOWN';
+    setOutput(Outputs.JobStatus, final);
+    await writeSummary(dispatchSummary(m.run_id, r.attempt, sid, url, r.instanceIds.length, final, result));
+    if (!ok) {
+        const label = v.kind === 'finished' ? 'error' : v.kind;
+        throw new Error(`${label}: ${v.reason}; ${rerunHint(m.run_id)}`);
+    }
+    info(`finished: ${v.reason}`);
+}
+function dispatchSummary(runId, attempt, sid, url, n, status, w) {
+    const rows = [
+        ['run', `\`${runId}\``],
+        ['attempt', String(attempt)],
+        ['instances dispatched', String(n)],
+        ['submission', `[\`${sid}\`](${url})`],
+        ['Ray job status', status],
+    ];
+    if (w) {
+        rows.push(['rows of this attempt', `${w.rowsDone}/${w.rowsTotal}`]);
+        rows.push(['verdict', `${w.verdict.kind}: ${w.verdict.reason}`]);
+    }
+    return ['### Dispatch', '', markdownTable(['', ''], rows), ''].join('\n');
+}
+
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: ./lib/github-context.js
+// The GitHub run context recorded in the manifest and the job metadata, read from the runner env.
+
+function readGithubContext(env = process.env) {
+    const server = env.GITHUB_SERVER_URL || 'https://github.com';
+    const repository = env.GITHUB_REPOSITORY || '';
+    const runUrl = repository && env.GITHUB_RUN_ID ? `${server}/${repository}/actions/runs/${env.GITHUB_RUN_ID}` : '';
+    let prNumber = null;
+    if (env.GITHUB_EVENT_PATH) {
+        try {
+            const payload = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(env.GITHUB_EVENT_PATH, 'utf8'));
+            if (typeof payload.pull_request?.number === 'number')
+                prNumber = payload.pull_request.number;
+        }
+        catch {
+            // No or unreadable event file: the run is not a PR as far as we can tell.
+        }
+    }
+    return {
+        repository,
+        sha: env.GITHUB_SHA || '',
+        ref: env.GITHUB_REF || '',
+        workflow_run_url: runUrl,
+        event: env.GITHUB_EVENT_NAME || '',
+        pr_number: prNumber,
+    };
+}
+
+;// CONCATENATED MODULE: ./lib/manifest.js
+/** Python's keys, in order: the part a repeated submit must match and `resubmit` reads. */
+const PYTHON_KEYS = [
+    'run_id',
+    'framework',
+    'mode',
+    'query_mode',
+    'agent_model',
+    'user_sim_model',
+    'instance_ids',
+    'patience',
+    'strict',
+    'use_audited_gold_sql',
+    'max_depth',
+    'prompt_cache',
+    'slayer_setup',
+    'slayer_storage_root',
+    'render_inputs',
+];
+const RENDER_KEYS = ['workers', 'actors_per_worker', 'worker_type', 'zone', 'worker_sa', 'max_runtime_hours', 'image_uri', 'project', 'region'];
+function artifactSummary(kind, artifacts) {
+    const dbs = {};
+    for (const a of [...artifacts].sort((x, y) => (x.db < y.db ? -1 : 1)))
+        dbs[a.db] = { files: a.files.length, bytes: a.bytes, digest: a.digest };
+    return { kind, dbs };
+}
+/** Rebuilds the manifest with a fixed key order, whatever order its parts came in. */
+function orderManifest(m) {
+    const render = {};
+    for (const k of RENDER_KEYS)
+        render[k] = m.render_inputs[k];
+    const out = {};
+    for (const k of PYTHON_KEYS)
+        out[k] = k === 'render_inputs' ? render : m[k];
+    out.github = m.github;
+    out.slayer_artifacts = m.slayer_artifacts;
+    out.dispatch = m.dispatch;
+    out.dirty = m.dirty;
+    out.instance_databases = m.instance_databases;
+    return out;
+}
+/** Stable bytes: indent 2, fixed key order (the same plan gives the same bytes). */
+function serializeManifest(m) {
+    return JSON.stringify(orderManifest(m), null, 2);
+}
+/** The part of a manifest that identifies the plan: Python's keys plus the artifact summary. */
+function planIdentity(m) {
+    const o = orderManifest({ ...m, github: {}, dispatch: { cluster: 'none' }, dirty: false, instance_databases: {} });
+    const id = {};
+    for (const k of PYTHON_KEYS)
+        id[k] = o[k];
+    id.slayer_artifacts = m.slayer_artifacts;
+    return JSON.stringify(id);
+}
+
+;// CONCATENATED MODULE: ./lib/gcs/run-state.js
+// What the bucket already holds for a run: probed once in the preflight, before any write,
+// and the manifest commit that closes a submit (domain §6–§7).
+
+
+
+
+
+function probeError(store, runId, e) {
+    const status = errorStatus(e instanceof RetryExhaustedError ? e.cause : e);
+    const where = store.uri(runPaths.prefix(runId));
+    const msg = errorMessage(e);
+    if (status === 404) {
+        return new ProblemsError([{ input: Inputs.GcsBucket, message: `bucket '${store.bucketName}' does not exist (listing ${where} answered 404)`, fix: 'check the bucket name in gcs-bucket, or create the bucket' }], 'preflight failed');
+    }
+    if (status === 401 || status === 403 || /default credentials|could not load the default|invalid_grant|unauthorized/i.test(msg)) {
+        return new ProblemsError([{ input: Inputs.GcsBucket, message: `these credentials cannot list ${where}: ${msg}`, fix: AUTH_HINT }], 'preflight failed');
+    }
+    return new ProblemsError([{ input: Inputs.GcsBucket, message: `cannot list ${where}: ${msg}`, fix: `check the network and the bucket name; ${AUTH_HINT}` }], 'preflight failed');
+}
+/** Parses a stored manifest; a corrupt one is an error that names the object. */
+function parseManifest(store, runId, bytes) {
+    try {
+        return JSON.parse(bytes.toString('utf8'));
+    }
+    catch {
+        throw new Error(`${store.uri(runPaths.manifest(runId))} is not valid JSON`);
+    }
+}
+function otherPlanError(store, runId) {
+    return new ProblemsError([
+        {
+            input: Inputs.RunId,
+            message: `run '${runId}' already has a manifest for another plan (${store.uri(runPaths.manifest(runId))})`,
+            fix: `to continue that run, use rerun-run-id: ${runId}; to start a new run, leave run-id empty (or choose a new one)`,
+        },
+    ], 'preflight failed');
+}
+/** Lists the run's prefix once; refuses a committed manifest of another plan. */
+async function probeRun(store, manifest) {
+    const runId = manifest.run_id;
+    let objects;
+    try {
+        objects = await store.list(runPaths.prefix(runId));
+    }
+    catch (e) {
+        throw probeError(store, runId, e);
+    }
+    if (!objects.has(runPaths.manifest(runId)))
+        return { objects, manifest: 'absent' };
+    const bytes = await store.read(runPaths.manifest(runId));
+    if (bytes === null)
+        return { objects, manifest: 'absent' };
+    if (planIdentity(parseManifest(store, runId, bytes)) !== planIdentity(manifest))
+        throw otherPlanError(store, runId);
+    return { objects, manifest: 'same' };
+}
+/** Writes the manifest create-only: the commit point of a submit. */
+async function commitManifest(store, manifest) {
+    const name = runPaths.manifest(manifest.run_id);
+    try {
+        await store.write(name, Buffer.from(serializeManifest(manifest)), { ifGenerationMatch: 0, contentType: 'application/json' });
+        return 'written';
+    }
+    catch (e) {
+        if (!isPreconditionFailed(e))
+            throw e;
+        const bytes = await store.read(name);
+        if (bytes && planIdentity(parseManifest(store, manifest.run_id, bytes)) === planIdentity(manifest))
+            return 'same';
+        throw otherPlanError(store, manifest.run_id);
+    }
+}
+
 ;// CONCATENATED MODULE: ./lib/params/combos.js
 // The SLayer combo rules of domain.md §2 and the API-key rules of §3, kept as data.
 /** Adding a framework is one line here. */
@@ -75025,34 +75854,6 @@ function mapInstances(datasetFile, ids, problems) {
     return { instanceDbs, dbs: [...new Set(Object.values(instanceDbs))].sort() };
 }
 
-;// CONCATENATED MODULE: ./lib/github-context.js
-// The GitHub run context recorded in the manifest and the job metadata, read from the runner env.
-
-function readGithubContext(env = process.env) {
-    const server = env.GITHUB_SERVER_URL || 'https://github.com';
-    const repository = env.GITHUB_REPOSITORY || '';
-    const runUrl = repository && env.GITHUB_RUN_ID ? `${server}/${repository}/actions/runs/${env.GITHUB_RUN_ID}` : '';
-    let prNumber = null;
-    if (env.GITHUB_EVENT_PATH) {
-        try {
-            const payload = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(env.GITHUB_EVENT_PATH, 'utf8'));
-            if (typeof payload.pull_request?.number === 'number')
-                prNumber = payload.pull_request.number;
-        }
-        catch {
-            // No or unreadable event file: the run is not a PR as far as we can tell.
-        }
-    }
-    return {
-        repository,
-        sha: env.GITHUB_SHA || '',
-        ref: env.GITHUB_REF || '',
-        workflow_run_url: runUrl,
-        event: env.GITHUB_EVENT_NAME || '',
-        pr_number: prNumber,
-    };
-}
-
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 ;// CONCATENATED MODULE: ./lib/git/worktree.js
@@ -75137,50 +75938,6 @@ async function headSha(cwd) {
     }
 }
 
-;// CONCATENATED MODULE: ./lib/jobargs.js
-/** Where the job finds the secrets file: the root of its working_dir package (see ray/secrets). */
-const SECRETS_FILE = 'bird_interact_secrets.json';
-const DEFAULT_ENTRYPOINT_PREFIX = 'python /app/bird-interact-agents/src/bird_interact_agents/cloud/ray_app.py';
-/** Deterministic per run and attempt, so a retried submit can never start a second job. */
-function submissionId(runId, attempt) {
-    return `bird-${runId}-a${attempt}`;
-}
-function buildJobArgs(m, attempt, instanceIds, withSecrets) {
-    const args = [
-        '--run-id', m.run_id,
-        '--attempt', String(attempt),
-        '--ray-job-id', submissionId(m.run_id, attempt),
-        '--framework', m.framework,
-        '--query-mode', m.query_mode,
-        '--mode', m.mode,
-        '--agent-model', m.agent_model,
-        '--user-sim-model', m.user_sim_model,
-        '--patience', String(m.patience),
-        '--max-depth', String(m.max_depth),
-        '--num-actors', String(m.render_inputs.workers * m.render_inputs.actors_per_worker),
-        '--instance-ids', instanceIds.join(','),
-    ];
-    if (m.strict)
-        args.push('--strict');
-    if (m.use_audited_gold_sql)
-        args.push('--use-audited-gold-sql');
-    args.push(m.prompt_cache ? '--prompt-cache' : '--no-prompt-cache');
-    args.push('--slayer-setup', m.slayer_setup, '--slayer-storage-root', m.slayer_storage_root);
-    // Python appends the secrets file only when there is at least one key.
-    if (withSecrets)
-        args.push('--secrets-file', SECRETS_FILE);
-    return args;
-}
-/** POSIX shell quoting: every argument single-quoted, `'` as `'\''` (what shlex.join does). */
-function shellQuote(arg) {
-    if (arg !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg))
-        return arg;
-    return `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-function entrypoint(prefix, args) {
-    return [prefix.trim(), ...args.map(shellQuote)].join(' ');
-}
-
 ;// CONCATENATED MODULE: ./lib/plan.js
 
 
@@ -75221,7 +75978,7 @@ function buildPlan(p) {
         render_inputs: renderInputsFor(s),
         github: p.github,
         slayer_artifacts: artifactSummary(p.artifactKind, p.artifacts),
-        dispatch: { cluster: 'none' },
+        dispatch: s.dispatch.cluster === 'none' ? { cluster: 'none' } : { cluster: s.dispatch.cluster, address: s.dispatch.rayAddress },
         dirty: p.worktree.dirty.length > 0 || p.worktree.artifactDirty.length > 0,
         instance_databases: p.instanceDbs,
     });
@@ -75315,6 +76072,7 @@ function missingKeysMessage(missing) {
 
 
 
+
 const ARTIFACT_INPUT = {
     slayer_models: Inputs.SlayerModelsRoot,
     slayer_otf_cache: Inputs.OtfCacheRoot,
@@ -75345,6 +76103,9 @@ async function preflight(s, env = process.env) {
     const keys = readApiKeys(keyNames, env);
     if (keys.missing.length > 0)
         problems.add('env', missingKeysMessage(keys.missing));
+    const envProblem = runtimeEnvProblem(s.dispatch.runtimeEnv, keys.values.values(), keyNames.length > 0);
+    if (envProblem)
+        problems.add(Inputs.RuntimeEnv, envProblem, 'remove that part of runtime-env');
     const kind = artifactFor(s.framework, s.queryMode, s.slayerSetup);
     const artifacts = [];
     const dbDirs = kind ? mapping.dbs.map((db) => (0,external_node_path_namespaceObject.join)(s.artifactRoots[kind], db)) : [];
@@ -75401,98 +76162,72 @@ async function preflight(s, env = process.env) {
     return { plan, keys };
 }
 
-;// CONCATENATED MODULE: ./lib/report.js
-// What people read: the plan in the log, and the job summary.
+;// CONCATENATED MODULE: ./lib/rerun.js
+// The rerun plan (domain §9): everything comes from the stored manifest; only the unfinished
+// instances go into the next attempt, and nothing is uploaded.
 
-function formatBytes(n) {
-    if (n < 1024)
-        return `${n} B`;
-    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-    let v = n / 1024;
-    let i = 0;
-    while (v >= 1024 && i < units.length - 1) {
-        v /= 1024;
-        i++;
+
+
+
+
+
+/** Python's defaults for keys an older manifest lacks (domain §7). */
+function withPythonDefaults(raw) {
+    const missing = ['framework', 'query_mode', 'mode', 'agent_model', 'user_sim_model'].filter((k) => typeof raw[k] !== 'string' || raw[k] === '');
+    const ri = (raw.render_inputs ?? {});
+    if (typeof ri.workers !== 'number')
+        missing.push('render_inputs.workers');
+    if (typeof ri.actors_per_worker !== 'number')
+        missing.push('render_inputs.actors_per_worker');
+    if (missing.length > 0)
+        throw new Error(`the stored manifest lacks required keys: ${missing.join(', ')}`);
+    return {
+        patience: 3,
+        max_depth: 3,
+        prompt_cache: true,
+        strict: false,
+        use_audited_gold_sql: false,
+        slayer_setup: 'pre-encoded',
+        slayer_storage_root: '/data/slayer_models',
+        ...raw,
+        instance_ids: Array.isArray(raw.instance_ids) ? raw.instance_ids.map(String) : String(raw.instance_ids ?? '').split(',').filter(Boolean),
+    };
+}
+async function planRerun(store, runId) {
+    const bytes = await store.read(runPaths.manifest(runId));
+    if (bytes === null) {
+        throw new ProblemsError([{ input: Inputs.RerunRunId, message: `run '${runId}' has no manifest at ${store.uri(runPaths.manifest(runId))}: it was never committed`, fix: `check the run id and gcs-bucket; to finish an interrupted upload, submit again with run-id: ${runId}` }], 'rerun refused');
     }
-    return `${v.toFixed(1)} ${units[i]}`;
+    const manifest = withPythonDefaults(parseManifest(store, runId, bytes));
+    if (manifest.run_id && manifest.run_id !== runId)
+        throw new Error(`the manifest at ${store.uri(runPaths.manifest(runId))} names run ${manifest.run_id}`);
+    const { refs, latest } = await latestRows(store, runId);
+    const status = parseStatus(await store.read(runPaths.status(runId)));
+    // The last dispatched attempt may have written no row at all: status.json remembers it.
+    const attempt = Math.max(highestAttempt(refs), typeof status?.attempt === 'number' ? status.attempt : 0) + 1;
+    const todo = unfinished(manifest.instance_ids, latest);
+    const artifact = (manifest.slayer_artifacts?.kind ?? null) ||
+        artifactFor(manifest.framework, manifest.query_mode, manifest.slayer_setup);
+    return {
+        kind: 'rerun',
+        runId,
+        attempt,
+        manifest,
+        unfinished: todo,
+        done: manifest.instance_ids.length - todo.length,
+        requiredKeys: requiredKeys([manifest.agent_model, manifest.user_sim_model], manifest.query_mode),
+        artifact,
+    };
 }
-function instancesPerDb(plan) {
-    const m = new Map();
-    for (const db of Object.values(plan.instanceDbs))
-        m.set(db, (m.get(db) ?? 0) + 1);
-    return m;
-}
-/** The plan in the log, one group per DB. */
-function logPlan(plan) {
-    const s = plan.settings;
-    info(`run id: ${plan.runId} (attempt ${plan.attempt}, submission ${plan.submissionId})`);
-    info(`combo: framework=${s.framework} query-mode=${s.queryMode} mode=${s.mode} slayer-setup=${s.slayerSetup}`);
-    info(`models: agent=${s.agentModel} user-sim=${s.userSimModel}; keys needed: ${plan.requiredKeys.join(', ') || 'none'}`);
-    info(`instances: ${s.instanceIds.length} in ${plan.dbs.length} DB(s); artifact: ${plan.artifact ? `${plan.artifact.kind} from ${plan.artifact.root}` : 'none (raw mode uploads nothing)'}`);
-    const perDb = instancesPerDb(plan);
-    const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
-    for (const db of plan.dbs) {
-        const a = byDb.get(db);
-        startGroup(`${db}: ${perDb.get(db) ?? 0} instance(s)${a ? `, ${a.files.length} files, ${formatBytes(a.bytes)}` : ''}`);
-        const ids = Object.entries(plan.instanceDbs).filter(([, d]) => d === db).map(([id]) => id);
-        info(`instances: ${ids.join(', ')}`);
-        for (const f of a?.files ?? [])
-            info(`  ${f.path}  ${f.size} B  md5=${f.md5}`);
-        endGroup();
-    }
-    info(`job arguments: ${plan.jobArgs.join(' ')}`);
-}
-function escapeCell(s) {
-    return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-}
-function markdownTable(head, rows) {
-    const line = (cells) => `| ${cells.map(escapeCell).join(' | ')} |`;
-    return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
-}
-/** The dry-run summary: the run, then a table per DB (files, bytes, artifact). */
-function planSummary(plan) {
-    const s = plan.settings;
-    const perDb = instancesPerDb(plan);
-    const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
-    const rows = plan.dbs.map((db) => {
-        const a = byDb.get(db);
-        return [db, String(perDb.get(db) ?? 0), a ? String(a.files.length) : '0', a ? formatBytes(a.bytes) : '0 B', plan.artifact?.kind ?? 'none'];
-    });
-    const totalFiles = plan.artifacts.reduce((n, a) => n + a.files.length, 0);
-    const totalBytes = plan.artifacts.reduce((n, a) => n + a.bytes, 0);
-    rows.push(['**total**', String(s.instanceIds.length), String(totalFiles), formatBytes(totalBytes), '']);
-    return [
-        `## BIRD-Interact run \`${plan.runId}\`${plan.dryRun ? ' (dry run)' : ''}`,
-        '',
-        `- combo: \`${s.framework}\` / \`${s.queryMode}\` / \`${s.mode}\` / \`${s.slayerSetup}\``,
-        `- models: agent \`${s.agentModel}\`, user-sim \`${s.userSimModel}\``,
-        `- attempt ${plan.attempt}, ${s.instanceIds.length} instance(s) in ${plan.dbs.length} DB(s)`,
-        plan.worktree.dirty.length > 0 ? `- :warning: dirty worktree (allow-dirty): ${plan.worktree.dirty.length} path(s)` : '',
-        '',
-        markdownTable(['DB', 'instances', 'files', 'bytes', 'artifact'], rows),
-        '',
-    ]
-        .filter((l, i, all) => l !== '' || all[i - 1] !== '')
-        .join('\n');
-}
-async function writeSummary(markdown) {
-    if (!process.env.GITHUB_STEP_SUMMARY)
+/** Python's bucket policy deletes runs/ objects after 30 days: the setup must still be there. */
+async function checkSetupStillThere(store, plan) {
+    if (!plan.artifact)
         return;
-    await summary.addRaw(markdown, true).write();
-}
-/** The upload part of the summary: per DB, what moved and what was already there. */
-function uploadSummary(plan, u) {
-    const rows = u.dbs.map((d) => [d.db, String(d.files), String(d.uploaded), String(d.skipped), d.replaced + d.removed > 0 ? `${d.replaced} replaced, ${d.removed} removed` : '', formatBytes(d.bytes), d.seconds.toFixed(1)]);
-    const sum = (k) => u.dbs.reduce((n, d) => n + d[k], 0);
-    rows.push(['**total**', String(sum('files')), String(sum('uploaded')), String(sum('skipped')), '', formatBytes(sum('bytes')), '']);
-    return [
-        `### Upload of \`${plan.artifact?.kind ?? 'none'}\``,
-        '',
-        plan.artifact ? markdownTable(['DB', 'files', 'uploaded', 'skipped (same md5)', 'changed', 'bytes uploaded', 'seconds'], rows) : 'Raw mode: nothing to upload.',
-        '',
-        `Manifest: \`${u.manifestUri}\` (${u.manifest === 'written' ? 'committed by this step' : 'already committed for this same plan'})`,
-        '',
-    ].join('\n');
+    const prefix = runPaths.setupPrefix(plan.runId, plan.artifact);
+    const [files] = await store.retry(`list ${store.uri(prefix)}`, () => store.bucket.getFiles({ prefix, maxResults: 1, autoPaginate: false }));
+    if (files.length === 0) {
+        throw new ProblemsError([{ input: Inputs.RerunRunId, message: `the SLayer setup of run '${plan.runId}' is gone (${store.uri(prefix)} is empty; runs/ objects expire after 30 days)`, fix: 'start a new run instead of a rerun' }], 'rerun refused');
+    }
 }
 
 ;// CONCATENATED MODULE: ./lib/settings.js
@@ -75505,6 +76240,8 @@ function uploadSummary(plan, u) {
 
 
 
+
+const CLUSTER_MODES = ['none', 'existing'];
 const coreInputReader = (name) => getInput(name);
 const TRUE = ['true', 'True', 'TRUE'];
 const FALSE = ['false', 'False', 'FALSE'];
@@ -75558,6 +76295,25 @@ class Reader {
             this.problems.add(name, v === '' ? 'is required for a new submit and is empty' : `'${v}' is not one of ${values.join(', ')}`, `set ${name} to one of: ${values.join(', ')}`);
         }
         return v;
+    }
+    /** A JSON object; `secret` keeps the value out of the message. */
+    jsonObject(name, secret = false) {
+        const v = this.str(name);
+        if (!v)
+            return {};
+        let parsed;
+        try {
+            parsed = JSON.parse(v);
+        }
+        catch (e) {
+            this.problems.add(name, secret ? 'is not valid JSON' : `'${v}' is not valid JSON (${e instanceof Error ? e.message : String(e)})`, 'give a JSON object, e.g. {"key": "value"}');
+            return {};
+        }
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+            this.problems.add(name, secret ? 'is not a JSON object' : `'${v}' is not a JSON object`, 'give a JSON object, e.g. {"key": "value"}');
+            return {};
+        }
+        return parsed;
     }
     lines(name, dflt) {
         const v = this.str(name);
@@ -75615,12 +76371,95 @@ function readInstanceIds(r, workspace) {
     }
     return { ids, duplicates, source };
 }
-/** Parses every input for a new submit. Throws one ProblemsError listing every problem. */
-function parseSettings(get, env = process.env) {
-    const problems = new ProblemList();
-    const r = new Reader(get, problems);
+function parseDispatch(r, mask) {
+    const cluster = r.oneOf(Inputs.Cluster, CLUSTER_MODES, 'none');
+    const rayAddress = r.str(Inputs.RayAddress).replace(/\/+$/, '');
+    if (cluster === 'existing' && !rayAddress) {
+        r.problems.add(Inputs.RayAddress, 'is required when cluster is existing', 'set ray-address to the Ray dashboard URL, e.g. http://ray-head:8265');
+    }
+    else if (rayAddress) {
+        let url = null;
+        try {
+            url = new URL(rayAddress);
+        }
+        catch {
+            url = null;
+        }
+        if (!url || !['http:', 'https:'].includes(url.protocol))
+            r.problems.add(Inputs.RayAddress, `'${rayAddress}' is not an http(s) URL`, 'use the dashboard URL, e.g. http://ray-head:8265');
+        else if (url.username || url.password)
+            r.problems.add(Inputs.RayAddress, 'carries credentials in the URL', 'move them into ray-headers (masked), e.g. {"Authorization": "Bearer <token>"}');
+    }
+    const rawHeaders = r.jsonObject(Inputs.RayHeaders, true);
+    const rayHeaders = {};
+    for (const [k, v] of Object.entries(rawHeaders)) {
+        if (typeof v !== 'string') {
+            r.problems.add(Inputs.RayHeaders, `the value of header '${k}' is not a string`, 'give a JSON object of header name to string value');
+            continue;
+        }
+        mask(v);
+        rayHeaders[k] = v;
+    }
+    const tls = r.str(Inputs.RayTlsVerify);
+    const tlsVerify = tls === '' ? true : TRUE.includes(tls) ? true : FALSE.includes(tls) ? false : null;
+    if (tlsVerify === null)
+        r.problems.add(Inputs.RayTlsVerify, `'${tls}' is not a boolean`, 'use true, or false to skip certificate checks; for a private CA set NODE_EXTRA_CA_CERTS in the step env');
+    const runtimeEnv = r.jsonObject(Inputs.RuntimeEnv);
+    const envVars = runtimeEnv.env_vars;
+    if (envVars !== undefined && (typeof envVars !== 'object' || envVars === null || Array.isArray(envVars) || Object.values(envVars).some((v) => typeof v !== 'string'))) {
+        r.problems.add(Inputs.RuntimeEnv, 'env_vars must be an object of string values (Ray fails the job after submit otherwise)', 'quote every env_vars value');
+    }
+    return {
+        cluster,
+        rayAddress,
+        rayHeaders,
+        tlsVerify: tlsVerify ?? true,
+        entrypointPrefix: r.str(Inputs.EntrypointPrefix) || DEFAULT_ENTRYPOINT_PREFIX,
+        runtimeEnv,
+        wait: r.bool(Inputs.Wait, false),
+        waitTimeoutMs: r.int(Inputs.WaitTimeoutMinutes, Defaults.waitTimeoutMinutes, 1, 72 * 60) * 60_000,
+        noProgressMs: r.int(Inputs.NoProgressMinutes, Defaults.noProgressMinutes, 1, 72 * 60) * 60_000,
+        pollIntervalMs: r.int(Inputs.PollIntervalSeconds, Defaults.pollIntervalSeconds, 1, 3600) * 1000,
+    };
+}
+function parseCommon(r, env, bucketAlwaysRequired, mask) {
     const workspace = env.GITHUB_WORKSPACE || process.cwd();
     const runnerTemp = env.RUNNER_TEMP || (0,external_node_path_namespaceObject.resolve)(workspace, '..', '.runner-temp');
+    const dryRun = r.bool(Inputs.DryRun, false);
+    const gcsBucket = r.str(Inputs.GcsBucket).replace(/^gs:\/\//, '').replace(/\/+$/, '');
+    if (!gcsBucket && (bucketAlwaysRequired || !dryRun)) {
+        r.problems.add(Inputs.GcsBucket, bucketAlwaysRequired ? 'is required for a rerun' : 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
+    }
+    if (gcsBucket && !/^[a-z0-9][-a-z0-9_.]{1,220}[a-z0-9]$/.test(gcsBucket))
+        r.problems.add(Inputs.GcsBucket, `'${gcsBucket}' is not a valid bucket name`, 'use the bucket name only, e.g. my-runs-bucket');
+    return {
+        dryRun,
+        gcsBucket,
+        gcpProject: r.str(Inputs.GcpProject),
+        uploadConcurrency: r.int(Inputs.UploadConcurrency, Defaults.uploadConcurrency, 1, 256),
+        dispatch: parseDispatch(r, mask),
+        workspace,
+        runnerTemp,
+    };
+}
+/**
+ * Parses every input for the mode the inputs ask for (a rerun when rerun-run-id is set, else
+ * a new submit). Throws one ProblemsError listing every problem.
+ */
+function parseSettings(get, env = process.env, mask = core_setSecret) {
+    const problems = new ProblemList();
+    const r = new Reader(get, problems);
+    const rerunRunId = r.str(Inputs.RerunRunId);
+    if (rerunRunId) {
+        const p = runIdProblem(rerunRunId);
+        if (p)
+            problems.add(Inputs.RerunRunId, p, 'give the run id of an existing run, as in its manifest');
+        const common = parseCommon(r, env, true, mask);
+        problems.throwIfAny();
+        return { kind: 'rerun', runId: rerunRunId, ...common };
+    }
+    const common = parseCommon(r, env, false, mask);
+    const workspace = common.workspace;
     const frameworkRaw = r.str(Inputs.Framework);
     if (!frameworkRaw)
         problems.add(Inputs.Framework, 'is required for a new submit and is empty', `set framework to one of: ${Object.keys(FRAMEWORKS).join(', ')}`);
@@ -75670,19 +76509,11 @@ function parseSettings(get, env = process.env) {
             problems.add(Inputs.TrackedInputs, `'${t}' must be a path inside the repository`, 'use repo-relative paths such as src/');
     }
     const allowDirty = r.bool(Inputs.AllowDirty, false);
-    const dryRun = r.bool(Inputs.DryRun, false);
     const artifactRoots = {
         slayer_models: absolute(r.str(Inputs.SlayerModelsRoot) || 'slayer_models', workspace),
         slayer_otf_cache: absolute(r.str(Inputs.OtfCacheRoot) || env.BIRD_OTF_CACHE_ROOT || 'slayer_otf_cache', workspace),
         slayer_models_otf: absolute(r.str(Inputs.ModelsOtfRoot) || env.BIRD_SLAYER_MODELS_OTF_ROOT || 'slayer_models_otf', workspace),
     };
-    const gcsBucket = r.str(Inputs.GcsBucket).replace(/^gs:\/\//, '').replace(/\/+$/, '');
-    if (!dryRun && !gcsBucket)
-        problems.add(Inputs.GcsBucket, 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
-    if (gcsBucket && !/^[a-z0-9][-a-z0-9_.]{1,220}[a-z0-9]$/.test(gcsBucket))
-        problems.add(Inputs.GcsBucket, `'${gcsBucket}' is not a valid bucket name`, 'use the bucket name only, e.g. my-runs-bucket');
-    const gcpProject = r.str(Inputs.GcpProject);
-    const uploadConcurrency = r.int(Inputs.UploadConcurrency, Defaults.uploadConcurrency, 1, 256);
     problems.throwIfAny();
     return {
         kind: 'submit',
@@ -75711,17 +76542,13 @@ function parseSettings(get, env = process.env) {
         trackedInputs,
         allowDirty,
         artifactRoots,
-        dryRun,
-        gcsBucket,
-        gcpProject,
-        uploadConcurrency,
-        workspace,
-        runnerTemp,
+        ...common,
     };
 }
 
 ;// CONCATENATED MODULE: ./lib/main.js
-// Orchestration only: settings → preflight → (dry run stops) → probe → upload → manifest.
+// Orchestration only. A new submit: settings → preflight → (dry run stops) → remote checks →
+// upload → manifest → dispatch → wait. A rerun: manifest → unfinished instances → dispatch.
 
 
 
@@ -75734,12 +76561,22 @@ function parseSettings(get, env = process.env) {
 
 
 
-async function writePlanFile(plan) {
-    const dir = (0,external_node_path_namespaceObject.join)(plan.settings.runnerTemp, 'bird-cloud-action');
-    await (0,promises_namespaceObject.mkdir)(dir, { recursive: true });
-    const file = (0,external_node_path_namespaceObject.join)(dir, `plan-${plan.runId}.json`);
+
+
+
+
+
+async function writePlanFile(dir, runId, plan) {
+    const out = (0,external_node_path_namespaceObject.join)(dir, 'bird-cloud-action');
+    await (0,promises_namespaceObject.mkdir)(out, { recursive: true });
+    const file = (0,external_node_path_namespaceObject.join)(out, `plan-${runId}.json`);
     await (0,promises_namespaceObject.writeFile)(file, `${JSON.stringify(plan, null, 2)}\n`);
     return file;
+}
+function openStore(s) {
+    const store = new RunStore(s.gcsBucket, s.gcpProject);
+    store.onRetry = (what, e, attempt, delay) => info(`retry ${attempt} of ${what} in ${delay} ms: ${describeError(e)}`);
+    return store;
 }
 async function main_upload(plan, store, remote) {
     if (!plan.artifact)
@@ -75764,37 +76601,93 @@ async function main_upload(plan, store, remote) {
     }
     return result;
 }
+async function main_submit(settings) {
+    const { plan, keys } = await preflight(settings);
+    saveState(State.RunId, plan.runId);
+    setOutput(Outputs.RunId, plan.runId);
+    setOutput(Outputs.Dbs, JSON.stringify(plan.dbs));
+    setOutput(Outputs.Artifact, plan.artifact?.kind ?? 'none');
+    logPlan(plan);
+    setOutput(Outputs.PlanFile, await writePlanFile(settings.runnerTemp, plan.runId, plan));
+    await writeSummary(planSummary(plan));
+    if (plan.dryRun) {
+        info('dry-run: the plan is complete; nothing was uploaded or dispatched.');
+        return;
+    }
+    // The last checks before any write: what the bucket holds for this run id, and the cluster.
+    const store = openStore(settings);
+    const remote = await probeRun(store, plan.manifest);
+    const client = settings.dispatch.cluster === 'existing' ? rayClient(settings.dispatch) : null;
+    if (client) {
+        const v = await checkCluster(client);
+        info(`Ray ${v.ray_version} (Jobs API ${v.version}) answers at ${client.address}`);
+    }
+    if (remote.manifest === 'same')
+        notice(`run ${plan.runId} already has a manifest for this same plan: checking and completing the upload only.`);
+    const result = await main_upload(plan, store, remote);
+    const manifestUri = store.uri(runPaths.manifest(plan.runId));
+    const committed = await commitManifest(store, plan.manifest);
+    info(committed === 'written' ? `manifest committed: ${manifestUri}` : `manifest already committed for this plan: ${manifestUri}`);
+    setOutput(Outputs.ManifestUri, manifestUri);
+    setOutput(Outputs.UploadedFiles, String(result.uploadedFiles));
+    setOutput(Outputs.SkippedFiles, String(result.skippedFiles));
+    setOutput(Outputs.UploadedBytes, String(result.uploadedBytes));
+    await writeSummary(uploadSummary(plan, { manifestUri, manifest: committed, dbs: result.dbs }));
+    await dispatchAttempt({
+        settings: settings.dispatch,
+        manifest: plan.manifest,
+        attempt: plan.attempt,
+        instanceIds: plan.settings.instanceIds,
+        keys: keys.values,
+        github: readGithubContext(),
+        store,
+        client,
+    });
+}
+async function rerun(settings) {
+    const store = openStore(settings);
+    saveState(State.RunId, settings.runId);
+    setOutput(Outputs.RunId, settings.runId);
+    const plan = await planRerun(store, settings.runId);
+    const m = plan.manifest;
+    info(`rerun of ${plan.runId}: ${plan.done} of ${m.instance_ids.length} instances are done; ${plan.unfinished.length} unfinished; next attempt ${plan.attempt}. Nothing is uploaded.`);
+    setOutput(Outputs.ManifestUri, store.uri(runPaths.manifest(plan.runId)));
+    setOutput(Outputs.Attempt, String(plan.attempt));
+    setOutput(Outputs.UploadedFiles, '0');
+    setOutput(Outputs.UploadedBytes, '0');
+    setOutput(Outputs.PlanFile, await writePlanFile(settings.runnerTemp, plan.runId, plan));
+    if (plan.unfinished.length === 0) {
+        info(`nothing to rerun: every instance of ${plan.runId} has a successful row. Nothing was dispatched.`);
+        setOutput(Outputs.DispatchedInstances, '0');
+        setOutput(Outputs.JobStatus, NOT_DISPATCHED);
+        await writeSummary(`## BIRD-Interact rerun of \`${plan.runId}\`\n\nNothing to rerun: all ${m.instance_ids.length} instances are done. Nothing was dispatched.\n`);
+        return;
+    }
+    info(`unfinished: ${plan.unfinished.join(', ')}`);
+    const keys = readApiKeys(plan.requiredKeys);
+    if (keys.missing.length > 0)
+        throw new ProblemsError([{ input: 'env', message: missingKeysMessage(keys.missing) }], 'rerun refused');
+    const envProblem = runtimeEnvProblem(settings.dispatch.runtimeEnv, keys.values.values(), keys.values.size > 0);
+    if (envProblem)
+        throw new ProblemsError([{ input: Inputs.RuntimeEnv, message: envProblem, fix: 'remove that part of runtime-env' }], 'rerun refused');
+    await checkSetupStillThere(store, plan);
+    const client = settings.dispatch.cluster === 'existing' ? rayClient(settings.dispatch) : null;
+    if (client)
+        await checkCluster(client);
+    await writeSummary(`## BIRD-Interact rerun of \`${plan.runId}\`\n\n${plan.done} of ${m.instance_ids.length} instances done; attempt ${plan.attempt} takes the ${plan.unfinished.length} unfinished ones. Nothing was uploaded.\n`);
+    if (settings.dryRun) {
+        info('dry-run: the rerun plan is complete; nothing was dispatched.');
+        return;
+    }
+    await dispatchAttempt({ settings: settings.dispatch, manifest: m, attempt: plan.attempt, instanceIds: plan.unfinished, keys: keys.values, github: readGithubContext(), store, client });
+}
 async function run() {
     try {
         const settings = parseSettings(coreInputReader);
-        const { plan } = await preflight(settings);
-        saveState(State.RunId, plan.runId);
-        setOutput(Outputs.RunId, plan.runId);
-        setOutput(Outputs.Dbs, JSON.stringify(plan.dbs));
-        setOutput(Outputs.Artifact, plan.artifact?.kind ?? 'none');
-        logPlan(plan);
-        setOutput(Outputs.PlanFile, await writePlanFile(plan));
-        await writeSummary(planSummary(plan));
-        if (plan.dryRun) {
-            info('dry-run: the plan is complete; nothing was uploaded or dispatched.');
-            return;
-        }
-        const store = new RunStore(settings.gcsBucket, settings.gcpProject);
-        store.onRetry = (what, e, attempt, delay) => info(`retry ${attempt} of ${what} in ${delay} ms: ${describeError(e)}`);
-        // The last check before any write: what the bucket already holds for this run id.
-        const remote = await probeRun(store, plan.manifest);
-        if (remote.manifest === 'same')
-            notice(`run ${plan.runId} already has a manifest for this same plan: checking and completing the upload only.`);
-        const result = await main_upload(plan, store, remote);
-        const manifestUri = store.uri(runPaths.manifest(plan.runId));
-        const committed = await commitManifest(store, plan.manifest);
-        info(committed === 'written' ? `manifest committed: ${manifestUri}` : `manifest already committed for this plan: ${manifestUri}`);
-        setOutput(Outputs.ManifestUri, manifestUri);
-        setOutput(Outputs.UploadedFiles, String(result.uploadedFiles));
-        setOutput(Outputs.SkippedFiles, String(result.skippedFiles));
-        setOutput(Outputs.UploadedBytes, String(result.uploadedBytes));
-        await writeSummary(uploadSummary(plan, { manifestUri, manifest: committed, dbs: result.dbs }));
-        info(`cluster: none: the run is uploaded and committed; nothing was dispatched. List it with: gcloud storage ls -r ${store.uri(runPaths.prefix(plan.runId))}`);
+        if (settings.kind === 'rerun')
+            await rerun(settings);
+        else
+            await main_submit(settings);
     }
     catch (e) {
         setFailed(`${ERROR_PREFIX}: ${errorMessage(e)}`);

@@ -31,6 +31,17 @@ export enum Inputs {
   GcsBucket = 'gcs-bucket',
   GcpProject = 'gcp-project',
   UploadConcurrency = 'upload-concurrency',
+  Cluster = 'cluster',
+  RayAddress = 'ray-address',
+  RayHeaders = 'ray-headers',
+  RayTlsVerify = 'ray-tls-verify',
+  EntrypointPrefix = 'entrypoint-prefix',
+  RuntimeEnv = 'runtime-env',
+  Wait = 'wait',
+  WaitTimeoutMinutes = 'wait-timeout-minutes',
+  NoProgressMinutes = 'no-progress-minutes',
+  PollIntervalSeconds = 'poll-interval-seconds',
+  RerunRunId = 'rerun-run-id',
 }
 
 export enum Outputs {
@@ -42,10 +53,19 @@ export enum Outputs {
   UploadedFiles = 'uploaded-files',
   SkippedFiles = 'skipped-files',
   UploadedBytes = 'uploaded-bytes',
+  SubmissionId = 'submission-id',
+  JobStatus = 'job-status',
+  DashboardUrl = 'dashboard-url',
+  Attempt = 'attempt',
+  DispatchedInstances = 'dispatched-instances',
 }
 
 export enum State {
   RunId = 'run-id',
+  SubmissionId = 'submission-id',
+  RayAddress = 'ray-address',
+  /** `waiting` while the main step waits on the job; `done` once it no longer needs stopping. */
+  WaitStatus = 'wait-status',
 }
 
 /** Defaults that domain.md fixes; action.yml repeats them and a test keeps both in step. */
@@ -63,6 +83,9 @@ export const Defaults = {
   arRepo: 'bird-interact-runner',
   trackedInputs: ['src/', 'audited_gold/', 'uv.lock', 'pyproject.toml', 'Dockerfile.cloud'],
   uploadConcurrency: 32,
+  waitTimeoutMinutes: 360,
+  noProgressMinutes: 60,
+  pollIntervalSeconds: 10,
 } as const;
 
 export const ERROR_PREFIX = 'bird-cloud-action';

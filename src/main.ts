@@ -1,24 +1,36 @@
-// Orchestration only: settings → preflight → (dry run stops) → probe → upload → manifest.
+// Orchestration only. A new submit: settings → preflight → (dry run stops) → remote checks →
+// upload → manifest → dispatch → wait. A rerun: manifest → unfinished instances → dispatch.
 import * as core from '@actions/core';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ERROR_PREFIX, Outputs, State } from './constants.js';
-import { errorMessage } from './errors.js';
+import { ERROR_PREFIX, Inputs, Outputs, State } from './constants.js';
+import { NOT_DISPATCHED, dispatchAttempt, rayClient } from './dispatch.js';
+import { ProblemsError, errorMessage } from './errors.js';
+import { readGithubContext } from './github-context.js';
 import { commitManifest, probeRun } from './gcs/run-state.js';
 import { RunStore, runPaths } from './gcs/store.js';
 import { uploadArtifacts, type UploadResult } from './gcs/upload.js';
 import type { RunPlan } from './plan.js';
 import { preflight } from './preflight.js';
+import { checkCluster, runtimeEnvProblem } from './ray/dispatch.js';
+import { checkSetupStillThere, planRerun } from './rerun.js';
 import { logPlan, planSummary, uploadSummary, writeSummary } from './report.js';
 import { describeError } from './retry.js';
-import { coreInputReader, parseSettings } from './settings.js';
+import { missingKeysMessage, readApiKeys } from './secrets.js';
+import { coreInputReader, parseSettings, type CommonSettings, type RerunSettings, type SubmitSettings } from './settings.js';
 
-async function writePlanFile(plan: RunPlan): Promise<string> {
-  const dir = join(plan.settings.runnerTemp, 'bird-cloud-action');
-  await mkdir(dir, { recursive: true });
-  const file = join(dir, `plan-${plan.runId}.json`);
+async function writePlanFile(dir: string, runId: string, plan: object): Promise<string> {
+  const out = join(dir, 'bird-cloud-action');
+  await mkdir(out, { recursive: true });
+  const file = join(out, `plan-${runId}.json`);
   await writeFile(file, `${JSON.stringify(plan, null, 2)}\n`);
   return file;
+}
+
+function openStore(s: CommonSettings): RunStore {
+  const store = new RunStore(s.gcsBucket, s.gcpProject);
+  store.onRetry = (what, e, attempt, delay) => core.info(`retry ${attempt} of ${what} in ${delay} ms: ${describeError(e)}`);
+  return store;
 }
 
 async function upload(plan: RunPlan, store: RunStore, remote: Awaited<ReturnType<typeof probeRun>>): Promise<UploadResult> {
@@ -43,38 +55,92 @@ async function upload(plan: RunPlan, store: RunStore, remote: Awaited<ReturnType
   return result;
 }
 
+async function submit(settings: SubmitSettings): Promise<void> {
+  const { plan, keys } = await preflight(settings);
+  core.saveState(State.RunId, plan.runId);
+  core.setOutput(Outputs.RunId, plan.runId);
+  core.setOutput(Outputs.Dbs, JSON.stringify(plan.dbs));
+  core.setOutput(Outputs.Artifact, plan.artifact?.kind ?? 'none');
+  logPlan(plan);
+  core.setOutput(Outputs.PlanFile, await writePlanFile(settings.runnerTemp, plan.runId, plan));
+  await writeSummary(planSummary(plan));
+  if (plan.dryRun) {
+    core.info('dry-run: the plan is complete; nothing was uploaded or dispatched.');
+    return;
+  }
+
+  // The last checks before any write: what the bucket holds for this run id, and the cluster.
+  const store = openStore(settings);
+  const remote = await probeRun(store, plan.manifest);
+  const client = settings.dispatch.cluster === 'existing' ? rayClient(settings.dispatch) : null;
+  if (client) {
+    const v = await checkCluster(client);
+    core.info(`Ray ${v.ray_version} (Jobs API ${v.version}) answers at ${client.address}`);
+  }
+  if (remote.manifest === 'same') core.notice(`run ${plan.runId} already has a manifest for this same plan: checking and completing the upload only.`);
+
+  const result = await upload(plan, store, remote);
+  const manifestUri = store.uri(runPaths.manifest(plan.runId));
+  const committed = await commitManifest(store, plan.manifest);
+  core.info(committed === 'written' ? `manifest committed: ${manifestUri}` : `manifest already committed for this plan: ${manifestUri}`);
+  core.setOutput(Outputs.ManifestUri, manifestUri);
+  core.setOutput(Outputs.UploadedFiles, String(result.uploadedFiles));
+  core.setOutput(Outputs.SkippedFiles, String(result.skippedFiles));
+  core.setOutput(Outputs.UploadedBytes, String(result.uploadedBytes));
+  await writeSummary(uploadSummary(plan, { manifestUri, manifest: committed, dbs: result.dbs }));
+
+  await dispatchAttempt({
+    settings: settings.dispatch,
+    manifest: plan.manifest,
+    attempt: plan.attempt,
+    instanceIds: plan.settings.instanceIds,
+    keys: keys.values,
+    github: readGithubContext(),
+    store,
+    client,
+  });
+}
+
+async function rerun(settings: RerunSettings): Promise<void> {
+  const store = openStore(settings);
+  core.saveState(State.RunId, settings.runId);
+  core.setOutput(Outputs.RunId, settings.runId);
+  const plan = await planRerun(store, settings.runId);
+  const m = plan.manifest;
+  core.info(`rerun of ${plan.runId}: ${plan.done} of ${m.instance_ids.length} instances are done; ${plan.unfinished.length} unfinished; next attempt ${plan.attempt}. Nothing is uploaded.`);
+  core.setOutput(Outputs.ManifestUri, store.uri(runPaths.manifest(plan.runId)));
+  core.setOutput(Outputs.Attempt, String(plan.attempt));
+  core.setOutput(Outputs.UploadedFiles, '0');
+  core.setOutput(Outputs.UploadedBytes, '0');
+  core.setOutput(Outputs.PlanFile, await writePlanFile(settings.runnerTemp, plan.runId, plan));
+  if (plan.unfinished.length === 0) {
+    core.info(`nothing to rerun: every instance of ${plan.runId} has a successful row. Nothing was dispatched.`);
+    core.setOutput(Outputs.DispatchedInstances, '0');
+    core.setOutput(Outputs.JobStatus, NOT_DISPATCHED);
+    await writeSummary(`## BIRD-Interact rerun of \`${plan.runId}\`\n\nNothing to rerun: all ${m.instance_ids.length} instances are done. Nothing was dispatched.\n`);
+    return;
+  }
+  core.info(`unfinished: ${plan.unfinished.join(', ')}`);
+  const keys = readApiKeys(plan.requiredKeys);
+  if (keys.missing.length > 0) throw new ProblemsError([{ input: 'env', message: missingKeysMessage(keys.missing) }], 'rerun refused');
+  const envProblem = runtimeEnvProblem(settings.dispatch.runtimeEnv, keys.values.values(), keys.values.size > 0);
+  if (envProblem) throw new ProblemsError([{ input: Inputs.RuntimeEnv, message: envProblem, fix: 'remove that part of runtime-env' }], 'rerun refused');
+  await checkSetupStillThere(store, plan);
+  const client = settings.dispatch.cluster === 'existing' ? rayClient(settings.dispatch) : null;
+  if (client) await checkCluster(client);
+  await writeSummary(`## BIRD-Interact rerun of \`${plan.runId}\`\n\n${plan.done} of ${m.instance_ids.length} instances done; attempt ${plan.attempt} takes the ${plan.unfinished.length} unfinished ones. Nothing was uploaded.\n`);
+  if (settings.dryRun) {
+    core.info('dry-run: the rerun plan is complete; nothing was dispatched.');
+    return;
+  }
+  await dispatchAttempt({ settings: settings.dispatch, manifest: m, attempt: plan.attempt, instanceIds: plan.unfinished, keys: keys.values, github: readGithubContext(), store, client });
+}
+
 export async function run(): Promise<void> {
   try {
     const settings = parseSettings(coreInputReader);
-    const { plan } = await preflight(settings);
-    core.saveState(State.RunId, plan.runId);
-    core.setOutput(Outputs.RunId, plan.runId);
-    core.setOutput(Outputs.Dbs, JSON.stringify(plan.dbs));
-    core.setOutput(Outputs.Artifact, plan.artifact?.kind ?? 'none');
-    logPlan(plan);
-    core.setOutput(Outputs.PlanFile, await writePlanFile(plan));
-    await writeSummary(planSummary(plan));
-    if (plan.dryRun) {
-      core.info('dry-run: the plan is complete; nothing was uploaded or dispatched.');
-      return;
-    }
-
-    const store = new RunStore(settings.gcsBucket, settings.gcpProject);
-    store.onRetry = (what, e, attempt, delay) => core.info(`retry ${attempt} of ${what} in ${delay} ms: ${describeError(e)}`);
-    // The last check before any write: what the bucket already holds for this run id.
-    const remote = await probeRun(store, plan.manifest);
-    if (remote.manifest === 'same') core.notice(`run ${plan.runId} already has a manifest for this same plan: checking and completing the upload only.`);
-
-    const result = await upload(plan, store, remote);
-    const manifestUri = store.uri(runPaths.manifest(plan.runId));
-    const committed = await commitManifest(store, plan.manifest);
-    core.info(committed === 'written' ? `manifest committed: ${manifestUri}` : `manifest already committed for this plan: ${manifestUri}`);
-    core.setOutput(Outputs.ManifestUri, manifestUri);
-    core.setOutput(Outputs.UploadedFiles, String(result.uploadedFiles));
-    core.setOutput(Outputs.SkippedFiles, String(result.skippedFiles));
-    core.setOutput(Outputs.UploadedBytes, String(result.uploadedBytes));
-    await writeSummary(uploadSummary(plan, { manifestUri, manifest: committed, dbs: result.dbs }));
-    core.info(`cluster: none: the run is uploaded and committed; nothing was dispatched. List it with: gcloud storage ls -r ${store.uri(runPaths.prefix(plan.runId))}`);
+    if (settings.kind === 'rerun') await rerun(settings);
+    else await submit(settings);
   } catch (e) {
     core.setFailed(`${ERROR_PREFIX}: ${errorMessage(e)}`);
   }

@@ -84,7 +84,7 @@ export function buildPlan(p: PlanParts): RunPlan {
     render_inputs: renderInputsFor(s),
     github: p.github,
     slayer_artifacts: artifactSummary(p.artifactKind, p.artifacts),
-    dispatch: { cluster: 'none' },
+    dispatch: s.dispatch.cluster === 'none' ? { cluster: 'none' } : { cluster: s.dispatch.cluster, address: s.dispatch.rayAddress },
     dirty: p.worktree.dirty.length > 0 || p.worktree.artifactDirty.length > 0,
     instance_databases: p.instanceDbs,
   });

@@ -1,11 +1,45 @@
-// The post step: stops or tears down only what the main step left running. Never fails the job.
+// The post step (post-if: always()): stops a job that the main step was still waiting on when
+// it ended (cancelled or killed). It leaves alone a job dispatched without wait, or one that
+// finished. It only ever warns: it never fails the job.
 import * as core from '@actions/core';
+import { Inputs, State } from './constants.js';
+import { RayJobsClient, TERMINAL } from './ray/client.js';
+import { describeError } from './retry.js';
 
 export async function runPost(): Promise<void> {
   try {
-    core.debug('bird-cloud-action post: nothing to clean up');
+    const sid = core.getState(State.SubmissionId);
+    const waitStatus = core.getState(State.WaitStatus);
+    if (!sid || waitStatus !== 'waiting') {
+      core.info(sid ? `post: ${sid} needs no stop (${waitStatus || 'not waited on'})` : 'post: nothing was dispatched');
+      return;
+    }
+    const address = core.getState(State.RayAddress);
+    let headers: Record<string, string> = {};
+    const raw = core.getInput(Inputs.RayHeaders);
+    if (raw) {
+      try {
+        headers = JSON.parse(raw) as Record<string, string>;
+        for (const v of Object.values(headers)) if (typeof v === 'string') core.setSecret(v);
+      } catch {
+        core.warning('post: ray-headers is not valid JSON; trying without headers');
+      }
+    }
+    const tls = core.getInput(Inputs.RayTlsVerify);
+    const client = new RayJobsClient({ address, headers, tlsVerify: !/^false$/i.test(tls), policy: { attempts: 3 } });
+    const job = await client.job(sid);
+    if (!job) {
+      core.info(`post: Ray does not know ${sid}; nothing to stop`);
+      return;
+    }
+    if (TERMINAL.includes(job.status)) {
+      core.info(`post: ${sid} is already ${job.status}`);
+      return;
+    }
+    const stopped = await client.stop(sid);
+    core.warning(`post: the main step ended while waiting on ${sid} (${job.status}); asked Ray to stop it: ${stopped ? 'stopping' : 'it was not running'}`);
   } catch (e) {
-    core.warning(`bird-cloud-action post: ${e instanceof Error ? e.message : String(e)}`);
+    core.warning(`post: could not check or stop the job: ${describeError(e)}`);
   }
 }
 

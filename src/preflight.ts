@@ -9,6 +9,7 @@ import { readGithubContext } from './github-context.js';
 import { GitError, dirtyPaths, insideRepo, repoRoot } from './git/worktree.js';
 import { artifactFor, requiredKeys } from './params/combos.js';
 import { buildPlan, type RunPlan, type WorktreeReport } from './plan.js';
+import { runtimeEnvProblem } from './ray/dispatch.js';
 import { mintRunId } from './runid.js';
 import { missingKeysMessage, readApiKeys, type ApiKeys } from './secrets.js';
 import type { SubmitSettings } from './settings.js';
@@ -49,6 +50,8 @@ export async function preflight(s: SubmitSettings, env: NodeJS.ProcessEnv = proc
   const keyNames = requiredKeys([s.agentModel, s.userSimModel], s.queryMode);
   const keys = readApiKeys(keyNames, env);
   if (keys.missing.length > 0) problems.add('env', missingKeysMessage(keys.missing));
+  const envProblem = runtimeEnvProblem(s.dispatch.runtimeEnv, keys.values.values(), keyNames.length > 0);
+  if (envProblem) problems.add(Inputs.RuntimeEnv, envProblem, 'remove that part of runtime-env');
 
   const kind = artifactFor(s.framework, s.queryMode, s.slayerSetup);
   const artifacts: DbArtifact[] = [];

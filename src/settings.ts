@@ -18,6 +18,7 @@ import {
   type SlayerSetup,
 } from './params/combos.js';
 import { runIdProblem } from './runid.js';
+import { DEFAULT_ENTRYPOINT_PREFIX } from './jobargs.js';
 
 export interface IdSource {
   input: Inputs.InstanceIds | Inputs.InstanceIdsFile;
@@ -25,7 +26,43 @@ export interface IdSource {
   file?: string;
 }
 
-export interface SubmitSettings {
+export type ClusterMode = 'none' | 'existing';
+export const CLUSTER_MODES: readonly ClusterMode[] = ['none', 'existing'];
+
+export interface DispatchSettings {
+  cluster: ClusterMode;
+  /** The dashboard URL, without a trailing slash; '' when cluster is none. */
+  rayAddress: string;
+  /** Auth headers for the dashboard (masked as soon as they are read). */
+  rayHeaders: Record<string, string>;
+  tlsVerify: boolean;
+  entrypointPrefix: string;
+  /** The team's non-secret runtime_env, passed through. */
+  runtimeEnv: Record<string, unknown>;
+  wait: boolean;
+  waitTimeoutMs: number;
+  noProgressMs: number;
+  pollIntervalMs: number;
+}
+
+/** What every mode shares: where things are, the bucket and the dispatch target. */
+export interface CommonSettings {
+  dryRun: boolean;
+  gcsBucket: string;
+  gcpProject: string;
+  uploadConcurrency: number;
+  dispatch: DispatchSettings;
+  workspace: string;
+  runnerTemp: string;
+}
+
+/** A workflow_dispatch rerun: every run value comes from the stored manifest (domain §9). */
+export interface RerunSettings extends CommonSettings {
+  kind: 'rerun';
+  runId: string;
+}
+
+export interface SubmitSettings extends CommonSettings {
   kind: 'submit';
   framework: Framework;
   queryMode: QueryMode;
@@ -54,15 +91,9 @@ export interface SubmitSettings {
   trackedInputs: string[];
   allowDirty: boolean;
   artifactRoots: Record<ArtifactKind, string>;
-  dryRun: boolean;
-  gcsBucket: string;
-  gcpProject: string;
-  uploadConcurrency: number;
-  workspace: string;
-  runnerTemp: string;
 }
 
-export type Settings = SubmitSettings;
+export type Settings = SubmitSettings | RerunSettings;
 
 /** Reads one raw input; injectable so parsing is testable without the runner. */
 export type InputReader = (name: Inputs) => string;
@@ -122,6 +153,24 @@ class Reader {
     return v as T;
   }
 
+  /** A JSON object; `secret` keeps the value out of the message. */
+  jsonObject(name: Inputs, secret = false): Record<string, unknown> {
+    const v = this.str(name);
+    if (!v) return {};
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(v);
+    } catch (e) {
+      this.problems.add(name, secret ? 'is not valid JSON' : `'${v}' is not valid JSON (${e instanceof Error ? e.message : String(e)})`, 'give a JSON object, e.g. {"key": "value"}');
+      return {};
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      this.problems.add(name, secret ? 'is not a JSON object' : `'${v}' is not a JSON object`, 'give a JSON object, e.g. {"key": "value"}');
+      return {};
+    }
+    return parsed as Record<string, unknown>;
+  }
+
   lines(name: Inputs, dflt: readonly string[]): string[] {
     const v = this.str(name);
     if (!v) return [...dflt];
@@ -179,13 +228,90 @@ function readInstanceIds(r: Reader, workspace: string): { ids: string[]; duplica
   return { ids, duplicates, source };
 }
 
-/** Parses every input for a new submit. Throws one ProblemsError listing every problem. */
-export function parseSettings(get: InputReader, env: NodeJS.ProcessEnv = process.env): Settings {
-  const problems = new ProblemList();
-  const r = new Reader(get, problems);
+function parseDispatch(r: Reader, mask: (v: string) => void): DispatchSettings {
+  const cluster = r.oneOf(Inputs.Cluster, CLUSTER_MODES, 'none');
+  const rayAddress = r.str(Inputs.RayAddress).replace(/\/+$/, '');
+  if (cluster === 'existing' && !rayAddress) {
+    r.problems.add(Inputs.RayAddress, 'is required when cluster is existing', 'set ray-address to the Ray dashboard URL, e.g. http://ray-head:8265');
+  } else if (rayAddress) {
+    let url: URL | null = null;
+    try {
+      url = new URL(rayAddress);
+    } catch {
+      url = null;
+    }
+    if (!url || !['http:', 'https:'].includes(url.protocol)) r.problems.add(Inputs.RayAddress, `'${rayAddress}' is not an http(s) URL`, 'use the dashboard URL, e.g. http://ray-head:8265');
+    else if (url.username || url.password) r.problems.add(Inputs.RayAddress, 'carries credentials in the URL', 'move them into ray-headers (masked), e.g. {"Authorization": "Bearer <token>"}');
+  }
+  const rawHeaders = r.jsonObject(Inputs.RayHeaders, true);
+  const rayHeaders: Record<string, string> = {};
+  for (const [k, v] of Object.entries(rawHeaders)) {
+    if (typeof v !== 'string') {
+      r.problems.add(Inputs.RayHeaders, `the value of header '${k}' is not a string`, 'give a JSON object of header name to string value');
+      continue;
+    }
+    mask(v);
+    rayHeaders[k] = v;
+  }
+  const tls = r.str(Inputs.RayTlsVerify);
+  const tlsVerify = tls === '' ? true : TRUE.includes(tls) ? true : FALSE.includes(tls) ? false : null;
+  if (tlsVerify === null) r.problems.add(Inputs.RayTlsVerify, `'${tls}' is not a boolean`, 'use true, or false to skip certificate checks; for a private CA set NODE_EXTRA_CA_CERTS in the step env');
+  const runtimeEnv = r.jsonObject(Inputs.RuntimeEnv);
+  const envVars = runtimeEnv.env_vars;
+  if (envVars !== undefined && (typeof envVars !== 'object' || envVars === null || Array.isArray(envVars) || Object.values(envVars).some((v) => typeof v !== 'string'))) {
+    r.problems.add(Inputs.RuntimeEnv, 'env_vars must be an object of string values (Ray fails the job after submit otherwise)', 'quote every env_vars value');
+  }
+  return {
+    cluster,
+    rayAddress,
+    rayHeaders,
+    tlsVerify: tlsVerify ?? true,
+    entrypointPrefix: r.str(Inputs.EntrypointPrefix) || DEFAULT_ENTRYPOINT_PREFIX,
+    runtimeEnv,
+    wait: r.bool(Inputs.Wait, false),
+    waitTimeoutMs: r.int(Inputs.WaitTimeoutMinutes, Defaults.waitTimeoutMinutes, 1, 72 * 60) * 60_000,
+    noProgressMs: r.int(Inputs.NoProgressMinutes, Defaults.noProgressMinutes, 1, 72 * 60) * 60_000,
+    pollIntervalMs: r.int(Inputs.PollIntervalSeconds, Defaults.pollIntervalSeconds, 1, 3600) * 1000,
+  };
+}
+
+function parseCommon(r: Reader, env: NodeJS.ProcessEnv, bucketAlwaysRequired: boolean, mask: (v: string) => void): CommonSettings {
   const workspace = env.GITHUB_WORKSPACE || process.cwd();
   const runnerTemp = env.RUNNER_TEMP || resolve(workspace, '..', '.runner-temp');
+  const dryRun = r.bool(Inputs.DryRun, false);
+  const gcsBucket = r.str(Inputs.GcsBucket).replace(/^gs:\/\//, '').replace(/\/+$/, '');
+  if (!gcsBucket && (bucketAlwaysRequired || !dryRun)) {
+    r.problems.add(Inputs.GcsBucket, bucketAlwaysRequired ? 'is required for a rerun' : 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
+  }
+  if (gcsBucket && !/^[a-z0-9][-a-z0-9_.]{1,220}[a-z0-9]$/.test(gcsBucket)) r.problems.add(Inputs.GcsBucket, `'${gcsBucket}' is not a valid bucket name`, 'use the bucket name only, e.g. my-runs-bucket');
+  return {
+    dryRun,
+    gcsBucket,
+    gcpProject: r.str(Inputs.GcpProject),
+    uploadConcurrency: r.int(Inputs.UploadConcurrency, Defaults.uploadConcurrency, 1, 256),
+    dispatch: parseDispatch(r, mask),
+    workspace,
+    runnerTemp,
+  };
+}
 
+/**
+ * Parses every input for the mode the inputs ask for (a rerun when rerun-run-id is set, else
+ * a new submit). Throws one ProblemsError listing every problem.
+ */
+export function parseSettings(get: InputReader, env: NodeJS.ProcessEnv = process.env, mask: (v: string) => void = core.setSecret): Settings {
+  const problems = new ProblemList();
+  const r = new Reader(get, problems);
+  const rerunRunId = r.str(Inputs.RerunRunId);
+  if (rerunRunId) {
+    const p = runIdProblem(rerunRunId);
+    if (p) problems.add(Inputs.RerunRunId, p, 'give the run id of an existing run, as in its manifest');
+    const common = parseCommon(r, env, true, mask);
+    problems.throwIfAny();
+    return { kind: 'rerun', runId: rerunRunId, ...common };
+  }
+  const common = parseCommon(r, env, false, mask);
+  const workspace = common.workspace;
   const frameworkRaw = r.str(Inputs.Framework);
   if (!frameworkRaw) problems.add(Inputs.Framework, 'is required for a new submit and is empty', `set framework to one of: ${Object.keys(FRAMEWORKS).join(', ')}`);
   else if (!isFramework(frameworkRaw)) problems.add(Inputs.Framework, `unknown framework '${frameworkRaw}'`, `use one of: ${Object.keys(FRAMEWORKS).join(', ')}`);
@@ -233,7 +359,6 @@ export function parseSettings(get: InputReader, env: NodeJS.ProcessEnv = process
     if (isAbsolute(t) || t.split('/').includes('..')) problems.add(Inputs.TrackedInputs, `'${t}' must be a path inside the repository`, 'use repo-relative paths such as src/');
   }
   const allowDirty = r.bool(Inputs.AllowDirty, false);
-  const dryRun = r.bool(Inputs.DryRun, false);
 
   const artifactRoots: Record<ArtifactKind, string> = {
     slayer_models: absolute(r.str(Inputs.SlayerModelsRoot) || 'slayer_models', workspace),
@@ -241,11 +366,6 @@ export function parseSettings(get: InputReader, env: NodeJS.ProcessEnv = process
     slayer_models_otf: absolute(r.str(Inputs.ModelsOtfRoot) || env.BIRD_SLAYER_MODELS_OTF_ROOT || 'slayer_models_otf', workspace),
   };
 
-  const gcsBucket = r.str(Inputs.GcsBucket).replace(/^gs:\/\//, '').replace(/\/+$/, '');
-  if (!dryRun && !gcsBucket) problems.add(Inputs.GcsBucket, 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
-  if (gcsBucket && !/^[a-z0-9][-a-z0-9_.]{1,220}[a-z0-9]$/.test(gcsBucket)) problems.add(Inputs.GcsBucket, `'${gcsBucket}' is not a valid bucket name`, 'use the bucket name only, e.g. my-runs-bucket');
-  const gcpProject = r.str(Inputs.GcpProject);
-  const uploadConcurrency = r.int(Inputs.UploadConcurrency, Defaults.uploadConcurrency, 1, 256);
 
   problems.throwIfAny();
   return {
@@ -275,11 +395,6 @@ export function parseSettings(get: InputReader, env: NodeJS.ProcessEnv = process
     trackedInputs,
     allowDirty,
     artifactRoots,
-    dryRun,
-    gcsBucket,
-    gcpProject,
-    uploadConcurrency,
-    workspace,
-    runnerTemp,
+    ...common,
   };
 }

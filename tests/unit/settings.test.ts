@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Inputs } from '../../src/constants.js';
 import { ProblemsError } from '../../src/errors.js';
-import { parseSettings } from '../../src/settings.js';
+import { parseSettings, type SubmitSettings } from '../../src/settings.js';
 
 const base: Partial<Record<Inputs, string>> = {
   [Inputs.Framework]: 'pydantic_ai',
@@ -14,7 +14,9 @@ const base: Partial<Record<Inputs, string>> = {
 
 function parse(over: Partial<Record<Inputs, string>> = {}, env: NodeJS.ProcessEnv = { GITHUB_WORKSPACE: '/ws/repo', RUNNER_TEMP: '/rt' }) {
   const all = { ...base, ...over };
-  return parseSettings((name) => all[name] ?? '', env);
+  const s = parseSettings((name) => all[name] ?? '', env, () => {});
+  if (s.kind !== 'submit') throw new Error('expected a submit');
+  return s as SubmitSettings;
 }
 
 describe('settings', () => {
@@ -68,8 +70,8 @@ describe('settings', () => {
       expect.unreachable();
     } catch (e) {
       expect(e).toBeInstanceOf(ProblemsError);
-      expect((e as ProblemsError).problems.map((p) => p.input)).toEqual([Inputs.Patience, Inputs.Workers, Inputs.RunId, Inputs.TrackedInputs, Inputs.GcsBucket]);
-      expect((e as ProblemsError).message).toMatch(/^5 input problems:\n {2}- patience: 'NaN' is not a whole number/);
+      expect((e as ProblemsError).problems.map((p) => p.input)).toEqual([Inputs.GcsBucket, Inputs.Patience, Inputs.Workers, Inputs.RunId, Inputs.TrackedInputs]);
+      expect((e as ProblemsError).message).toMatch(/^5 input problems:\n {2}- gcs-bucket: 'Bad_Bucket!' is not a valid bucket name/);
     }
   });
 

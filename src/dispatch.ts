@@ -1,0 +1,157 @@
+// Carrying out a dispatch: the job of one attempt goes to the cluster (or, with cluster
+// none, is printed as a `ray job submit` command), then the step may wait on it.
+import * as core from '@actions/core';
+import { Outputs, State } from './constants.js';
+import type { GithubContext } from './github-context.js';
+import { runPaths, type RunStore } from './gcs/store.js';
+import { markdownTable, writeSummary } from './report.js';
+import { describeError } from './retry.js';
+import { dashboardUrl, RayJobsClient, TERMINAL, type JobStatus } from './ray/client.js';
+import { attemptJob, rayJobSubmitCommand, submitIdempotent, uploadSecrets } from './ray/dispatch.js';
+import { waitForAttempt, type WaitResult } from './ray/wait.js';
+import { parseStatus, writeFreshStatus } from './rows.js';
+import type { RunManifest } from './manifest.js';
+import type { DispatchSettings } from './settings.js';
+
+export const NOT_DISPATCHED = 'NOT_DISPATCHED';
+
+export function rayClient(d: DispatchSettings, address = d.rayAddress): RayJobsClient {
+  return new RayJobsClient({
+    address,
+    headers: d.rayHeaders,
+    tlsVerify: d.tlsVerify,
+    onRetry: (what, e, attempt, delay) => core.info(`retry ${attempt} of ${what} in ${delay} ms: ${describeError(e)}`),
+  });
+}
+
+export interface DispatchRequest {
+  settings: DispatchSettings;
+  manifest: RunManifest;
+  attempt: number;
+  instanceIds: readonly string[];
+  keys: ReadonlyMap<string, string>;
+  github: GithubContext;
+  store: RunStore;
+  client: RayJobsClient | null;
+}
+
+function rerunHint(runId: string): string {
+  return `rerun the unfinished instances with \`rerun-run-id: ${runId}\` (a workflow_dispatch rerun)`;
+}
+
+/** A job the step waited on that is still running gets one stop, never two. */
+async function stopOnce(client: RayJobsClient, sid: string): Promise<void> {
+  const job = await client.job(sid);
+  if (job && !TERMINAL.includes(job.status)) {
+    const stopped = await client.stop(sid);
+    core.info(`asked Ray to stop ${sid}: ${stopped ? 'stopping' : 'it was not running'}`);
+  }
+}
+
+export async function dispatchAttempt(r: DispatchRequest): Promise<void> {
+  const { settings: d, manifest: m } = r;
+  const withSecrets = r.keys.size > 0;
+  core.setOutput(Outputs.Attempt, String(r.attempt));
+  core.setOutput(Outputs.DispatchedInstances, String(r.instanceIds.length));
+  if (d.cluster === 'none' || !r.client) {
+    const job = attemptJob(d, m, r.attempt, r.instanceIds, withSecrets, r.github, null);
+    core.info('cluster: none: nothing is dispatched. The equivalent command (without secrets):');
+    core.info(rayJobSubmitCommand(job, d.rayAddress));
+    core.setOutput(Outputs.JobStatus, NOT_DISPATCHED);
+    core.setOutput(Outputs.SubmissionId, job.submissionId);
+    return;
+  }
+  const client = r.client;
+  const packageUri = await uploadSecrets(client, r.keys);
+  const job = attemptJob(d, m, r.attempt, r.instanceIds, withSecrets, r.github, packageUri);
+  const outcome = await submitIdempotent(client, job.request, m.run_id, r.attempt);
+  const sid = job.submissionId;
+  core.saveState(State.SubmissionId, sid);
+  core.saveState(State.RayAddress, client.address);
+  core.saveState(State.WaitStatus, d.wait ? 'waiting' : 'detached');
+  core.info(outcome === 'created' ? `submitted ${sid} to ${client.address}` : `${sid} was already submitted by an earlier try of this step: following it`);
+
+  // A fresh status for this attempt, unless the job's own heartbeat got there first.
+  const current = parseStatus(await r.store.read(runPaths.status(m.run_id)));
+  if (current?.attempt !== r.attempt) {
+    await writeFreshStatus(r.store, m.run_id, { ray_job_id: sid, last_heartbeat_ts: Date.now() / 1000, rows_done: 0, rows_total: r.instanceIds.length, terminal_state: null, attempt: r.attempt });
+  }
+  const url = dashboardUrl(client.address, sid);
+  core.setOutput(Outputs.SubmissionId, sid);
+  core.setOutput(Outputs.DashboardUrl, url);
+  const status = (await client.job(sid))?.status ?? 'PENDING';
+  core.setOutput(Outputs.JobStatus, status);
+  if (!d.wait) {
+    await writeSummary(dispatchSummary(m.run_id, r.attempt, sid, url, r.instanceIds.length, status, null));
+    core.info(`not waiting (wait: false): the job runs on; follow it at ${url}`);
+    return;
+  }
+
+  // While waiting, a cancelled workflow (SIGINT, then SIGTERM) stops the job once.
+  let stopping: Promise<void> | null = null;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (stopping) return;
+    core.info(`${sig}: stopping ${sid} before exiting`);
+    stopping = stopOnce(client, sid)
+      .catch((e: unknown) => core.warning(`could not stop ${sid}: ${describeError(e)}`))
+      .finally(() => {
+        core.saveState(State.WaitStatus, 'done');
+        core.setFailed(`bird-cloud-action: cancelled (${sig}) while waiting; ${sid} was asked to stop. Then ${rerunHint(m.run_id)}.`);
+        process.exit(1);
+      });
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const ac = new AbortController();
+  let result: WaitResult;
+  try {
+    result = await waitForAttempt({
+      client,
+      store: r.store,
+      runId: m.run_id,
+      attempt: r.attempt,
+      submissionId: sid,
+      instanceIds: r.instanceIds,
+      pollIntervalMs: d.pollIntervalMs,
+      waitTimeoutMs: d.waitTimeoutMs,
+      noProgressMs: d.noProgressMs,
+      signal: ac.signal,
+      log: (l) => core.info(l),
+      logGroup: (title, text) => {
+        core.startGroup(title);
+        core.info(text.replace(/\n$/, ''));
+        core.endGroup();
+      },
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const v = result.verdict;
+  const ok = v.kind === 'finished' && v.ok;
+  if (!ok) await stopOnce(client, sid).catch((e: unknown) => core.warning(`could not stop ${sid}: ${describeError(e)}`));
+  core.saveState(State.WaitStatus, 'done');
+  const final = (await client.job(sid).catch(() => null))?.status ?? result.jobStatus ?? 'UNKNOWN';
+  core.setOutput(Outputs.JobStatus, final);
+  await writeSummary(dispatchSummary(m.run_id, r.attempt, sid, url, r.instanceIds.length, final, result));
+  if (!ok) {
+    const label = v.kind === 'finished' ? 'error' : v.kind;
+    throw new Error(`${label}: ${v.reason}; ${rerunHint(m.run_id)}`);
+  }
+  core.info(`finished: ${v.reason}`);
+}
+
+function dispatchSummary(runId: string, attempt: number, sid: string, url: string, n: number, status: JobStatus | string, w: WaitResult | null): string {
+  const rows = [
+    ['run', `\`${runId}\``],
+    ['attempt', String(attempt)],
+    ['instances dispatched', String(n)],
+    ['submission', `[\`${sid}\`](${url})`],
+    ['Ray job status', status],
+  ];
+  if (w) {
+    rows.push(['rows of this attempt', `${w.rowsDone}/${w.rowsTotal}`]);
+    rows.push(['verdict', `${w.verdict.kind}: ${w.verdict.reason}`]);
+  }
+  return ['### Dispatch', '', markdownTable(['', ''], rows), ''].join('\n');
+}

@@ -1,0 +1,126 @@
+// Dispatching one attempt to a Ray cluster: the version check, the job request (pure), the
+// secrets package and an idempotent submit (ray-jobs-api.md §5).
+import { Inputs } from '../constants.js';
+import { ProblemsError } from '../errors.js';
+import type { GithubContext } from '../github-context.js';
+import { buildJobArgs, entrypoint, submissionId } from '../jobargs.js';
+import type { RunManifest } from '../manifest.js';
+import { RetryExhaustedError, describeError, withRetry } from '../retry.js';
+import type { DispatchSettings } from '../settings.js';
+import { RayHttpError, isDuplicateSubmission, retryableRayError, type JobDetails, type RayJobsClient, type RayVersion, type SubmitRequest } from './client.js';
+import { secretsPackage } from './secrets-package.js';
+
+/** Ray 2.2 brought the head→agent Jobs API this client speaks (ray-jobs-api.md §0). */
+export const MIN_RAY_VERSION: readonly [number, number] = [2, 2];
+
+export function versionAtLeast(v: string, [major, minor]: readonly [number, number]): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(v);
+  if (!m) return false;
+  const [a, b] = [Number(m[1]), Number(m[2])];
+  return a > major || (a === major && b >= minor);
+}
+
+/** GET /api/version before anything is written: reachable, authorised, supported. */
+export async function checkCluster(client: RayJobsClient): Promise<RayVersion> {
+  let v: RayVersion;
+  try {
+    v = await client.version();
+  } catch (e) {
+    const inner = e instanceof RetryExhaustedError ? e.cause : e;
+    if (inner instanceof RayHttpError && (inner.status === 401 || inner.status === 403)) {
+      throw new ProblemsError([{ input: Inputs.RayHeaders, message: `the Ray dashboard at ${client.address} refused the credentials (HTTP ${inner.status})`, fix: 'put a valid token in ray-headers, e.g. {"Authorization": "Bearer <token>"}' }], 'preflight failed');
+    }
+    if (inner instanceof RayHttpError && inner.status === 404) {
+      throw new ProblemsError([{ input: Inputs.RayAddress, message: `${client.address} is not a Ray dashboard (GET /api/version answered 404)`, fix: 'point ray-address at the dashboard (port 8265 by default), including any path prefix of a proxy' }], 'preflight failed');
+    }
+    throw new ProblemsError([{ input: Inputs.RayAddress, message: `cannot reach the Ray dashboard at ${client.address}: ${describeError(inner)}`, fix: 'check that the cluster is up and reachable from this runner (network, proxy, ray-headers)' }], 'preflight failed');
+  }
+  if (!versionAtLeast(String(v.ray_version ?? ''), MIN_RAY_VERSION)) {
+    throw new ProblemsError([{ input: Inputs.RayAddress, message: `the cluster runs Ray ${v.ray_version} (Jobs API version ${v.version}); this action needs Ray ${MIN_RAY_VERSION.join('.')} or newer`, fix: 'upgrade the cluster' }], 'preflight failed');
+  }
+  return v;
+}
+
+/** Problems with a team's runtime_env given the keys this run must deliver. */
+export function runtimeEnvProblem(runtimeEnv: Record<string, unknown>, keyValues: Iterable<string>, needsSecrets: boolean): string | null {
+  if (needsSecrets && runtimeEnv.working_dir !== undefined) {
+    return 'sets working_dir, which this action uses to deliver the API keys file; ship code in the image, with pip or py_modules instead, or run with a model that needs no key';
+  }
+  const text = JSON.stringify(runtimeEnv);
+  for (const v of keyValues) if (v && text.includes(v)) return 'contains the value of an API key; keys reach the job only through the secrets file';
+  return null;
+}
+
+export interface AttemptJob {
+  submissionId: string;
+  args: string[];
+  request: SubmitRequest;
+}
+
+/** The job request of one attempt (pure; the package URI is filled in at dispatch). */
+export function attemptJob(d: DispatchSettings, m: RunManifest, attempt: number, instanceIds: readonly string[], withSecrets: boolean, github: GithubContext, packageUri: string | null): AttemptJob {
+  const sid = submissionId(m.run_id, attempt);
+  const args = buildJobArgs(m, attempt, instanceIds, withSecrets);
+  const runtimeEnv: Record<string, unknown> = { ...d.runtimeEnv };
+  if (packageUri) runtimeEnv.working_dir = packageUri;
+  const request: SubmitRequest = {
+    entrypoint: entrypoint(d.entrypointPrefix, args),
+    submission_id: sid,
+    metadata: { run_id: m.run_id, attempt: String(attempt), repository: github.repository, sha: github.sha, workflow_run_url: github.workflow_run_url },
+  };
+  if (Object.keys(runtimeEnv).length > 0) request.runtime_env = runtimeEnv;
+  return { submissionId: sid, args, request };
+}
+
+function ours(job: JobDetails, runId: string, attempt: number): boolean {
+  return job.metadata?.run_id === runId && job.metadata?.attempt === String(attempt);
+}
+
+export type SubmitOutcome = 'created' | 'existing';
+
+/**
+ * Submits once per submission id: on a duplicate, or on a failure after which the job may
+ * exist, it looks the job up and accepts it only when its metadata names this run and attempt.
+ */
+export async function submitIdempotent(client: RayJobsClient, req: SubmitRequest, runId: string, attempt: number): Promise<SubmitOutcome> {
+  return withRetry(
+    `submit ${req.submission_id}`,
+    async (): Promise<SubmitOutcome> => {
+      try {
+        await client.submitOnce(req);
+        return 'created';
+      } catch (e) {
+        if (!isDuplicateSubmission(e) && !retryableRayError(e)) throw e;
+        const job = await client.job(req.submission_id);
+        if (job === null) throw e; // not created: retried (when retryable)
+        if (ours(job, runId, attempt)) return 'existing';
+        throw new Error(
+          `a Ray job named ${req.submission_id} already exists and is not this run's attempt (its metadata: ${JSON.stringify(job.metadata)}). ` +
+            'Stop or delete that job, or use another run id.',
+        );
+      }
+    },
+    retryableRayError,
+    client.policy,
+  );
+}
+
+/** Uploads the keys package when one is needed; returns its URI. */
+export async function uploadSecrets(client: RayJobsClient, keys: ReadonlyMap<string, string>): Promise<string | null> {
+  if (keys.size === 0) return null;
+  const pkg = secretsPackage(keys);
+  await client.uploadPackage(pkg.uri, pkg.zip);
+  return pkg.uri;
+}
+
+/** The `ray job submit` command that matches a job, for teams that dispatch elsewhere. No secrets. */
+export function rayJobSubmitCommand(job: AttemptJob, address: string): string {
+  const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+  const env = { ...(job.request.runtime_env ?? {}) };
+  delete env.working_dir;
+  const parts = ['ray job submit', `--address ${q(address || '$RAY_ADDRESS')}`, `--submission-id ${q(job.submissionId)}`, `--metadata-json ${q(JSON.stringify(job.request.metadata))}`];
+  if (Object.keys(env).length > 0) parts.push(`--runtime-env-json ${q(JSON.stringify(env))}`);
+  if (job.args.includes('--secrets-file')) parts.push('--working-dir <a directory holding bird_interact_secrets.json: {"<KEY>": "<value>", …}>');
+  parts.push('--no-wait', '--', job.request.entrypoint);
+  return parts.join(' \\\n  ');
+}

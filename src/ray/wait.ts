@@ -1,0 +1,139 @@
+// Waiting on a dispatched attempt (domain §10): the verdicts are a pure function of what one
+// poll observed; the loop around it does the I/O, prints progress and logs, and stops on cancel.
+import { rowRefs, parseStatus } from '../rows.js';
+import { runPaths, type RunStore } from '../gcs/store.js';
+import { describeError } from '../retry.js';
+import type { JobStatus, RayJobsClient } from './client.js';
+
+export const STALL_AFTER_MS = 300_000;
+/** What one poll prints of the job log at most (Ray returns the whole log every time, P8). */
+export const LOG_CHUNK_MAX = 64 * 1024;
+
+export interface Observation {
+  now: number;
+  jobStatus: JobStatus | null;
+  jobMessage: string | null;
+  /** From status.json, only when it belongs to this attempt. */
+  terminalState: 'done' | 'error' | null;
+  heartbeatMs: number | null;
+  rowsDone: number;
+  rowsTotal: number;
+  /** Per-run cluster only: false when the head is gone; null when unknown or not applicable. */
+  headAlive: boolean | null;
+}
+
+export interface WaitClock {
+  startedMs: number;
+  /** When the last new row was seen (or the wait started). */
+  lastProgressMs: number;
+  waitTimeoutMs: number;
+  noProgressMs: number;
+}
+
+export type Verdict =
+  | { kind: 'finished'; ok: boolean; reason: string }
+  | { kind: 'failed'; reason: string }
+  | { kind: 'stalled' | 'headless' | 'timed-out' | 'wait-timeout'; reason: string };
+
+/** Checked in the domain's order at each poll; null means keep waiting. */
+export function decide(o: Observation, c: WaitClock): Verdict | null {
+  if (o.terminalState === 'done') return { kind: 'finished', ok: true, reason: 'the run reported terminal_state done' };
+  if (o.terminalState === 'error') return { kind: 'finished', ok: false, reason: 'the run reported terminal_state error' };
+  if (o.rowsTotal > 0 && o.rowsDone >= o.rowsTotal) return { kind: 'finished', ok: true, reason: `every instance of this attempt has a row (${o.rowsDone}/${o.rowsTotal})` };
+  if (o.jobStatus === 'FAILED' || o.jobStatus === 'STOPPED') return { kind: 'failed', reason: `the Ray job is ${o.jobStatus}: ${o.jobMessage ?? 'no message'}` };
+  if (o.jobStatus === 'SUCCEEDED') return { kind: 'failed', reason: `the Ray job SUCCEEDED but only ${o.rowsDone}/${o.rowsTotal} instances have a row for this attempt` };
+  if (o.jobStatus === 'RUNNING' && o.headAlive !== false && o.heartbeatMs !== null && o.now - o.heartbeatMs > STALL_AFTER_MS) {
+    return { kind: 'stalled', reason: `job appears stalled: no heartbeat for ${Math.round((o.now - o.heartbeatMs) / 1000)} s` };
+  }
+  if (o.headAlive === false) return { kind: 'headless', reason: 'head node is gone' };
+  if (o.now - c.lastProgressMs > c.noProgressMs) {
+    return { kind: 'timed-out', reason: `no new rows within the no-progress deadline (${Math.round(c.noProgressMs / 60000)} min); check \`ray status\` on the head (workers may not have scaled up)` };
+  }
+  if (o.now - c.startedMs > c.waitTimeoutMs) return { kind: 'wait-timeout', reason: `still not finished after wait-timeout-minutes (${Math.round(c.waitTimeoutMs / 60000)} min)` };
+  return null;
+}
+
+export interface WaitOptions {
+  client: RayJobsClient;
+  store: RunStore;
+  runId: string;
+  attempt: number;
+  submissionId: string;
+  instanceIds: readonly string[];
+  pollIntervalMs: number;
+  waitTimeoutMs: number;
+  noProgressMs: number;
+  signal: AbortSignal;
+  log: (line: string) => void;
+  logGroup: (title: string, text: string) => void;
+  headAlive?: () => Promise<boolean | null>;
+}
+
+export interface WaitResult {
+  verdict: Verdict | { kind: 'cancelled'; reason: string };
+  jobStatus: JobStatus | null;
+  rowsDone: number;
+  rowsTotal: number;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+export async function waitForAttempt(o: WaitOptions): Promise<WaitResult> {
+  const wanted = new Set(o.instanceIds);
+  const started = Date.now();
+  const clock: WaitClock = { startedMs: started, lastProgressMs: started, waitTimeoutMs: o.waitTimeoutMs, noProgressMs: o.noProgressMs };
+  let printed = 0;
+  let lastLine = '';
+  let rowsDone = 0;
+  let jobStatus: JobStatus | null = null;
+  for (;;) {
+    if (o.signal.aborted) return { verdict: { kind: 'cancelled', reason: 'the workflow was cancelled' }, jobStatus, rowsDone, rowsTotal: wanted.size };
+    const job = await o.client.job(o.submissionId);
+    jobStatus = job?.status ?? null;
+    const refs = rowRefs((await o.store.list(runPaths.rowsPrefix(o.runId))).keys());
+    let done = 0;
+    for (const [iid, list] of refs) if (wanted.has(iid) && list.some((r) => r.attempt === o.attempt)) done++;
+    if (done > rowsDone) clock.lastProgressMs = Date.now();
+    rowsDone = done;
+    const status = parseStatus(await o.store.read(runPaths.status(o.runId)));
+    const ours = status !== null && status.attempt === o.attempt;
+    const hb = ours && typeof status.last_heartbeat_ts === 'number' ? status.last_heartbeat_ts * 1000 : null;
+    const headAlive = o.headAlive ? await o.headAlive().catch(() => null) : null;
+
+    const line = `progress: ${rowsDone}/${wanted.size} instances have a row for attempt ${o.attempt}; Ray job ${jobStatus ?? 'unknown'}`;
+    if (line !== lastLine) o.log(line);
+    lastLine = line;
+
+    try {
+      const logs = await o.client.logs(o.submissionId);
+      if (logs.length < printed) printed = 0;
+      if (logs.length > printed) {
+        const fresh = logs.slice(printed);
+        const shown = fresh.length > LOG_CHUNK_MAX ? `… ${fresh.length - LOG_CHUNK_MAX} characters left out …\n${fresh.slice(-LOG_CHUNK_MAX)}` : fresh;
+        o.logGroup(`job log (+${fresh.length} characters)`, shown);
+        printed = logs.length;
+      }
+    } catch (e) {
+      // Logs vanish with their node (P9); the status still speaks.
+      o.log(`job log unavailable: ${describeError(e)}`);
+    }
+
+    const verdict = decide(
+      { now: Date.now(), jobStatus, jobMessage: job?.message ?? null, terminalState: ours ? (status.terminal_state ?? null) : null, heartbeatMs: hb, rowsDone, rowsTotal: wanted.size, headAlive },
+      clock,
+    );
+    if (verdict) return { verdict, jobStatus, rowsDone, rowsTotal: wanted.size };
+    await sleep(o.pollIntervalMs, o.signal);
+  }
+}

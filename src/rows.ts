@@ -1,0 +1,123 @@
+// The cluster's result rows and heartbeat (domain §6, §9, §10): names, latest attempts, and
+// what is done. Pure parts first; the two readers at the end do the I/O.
+import pLimit from 'p-limit';
+import { runPaths, type RemoteObject, type RunStore } from './gcs/store.js';
+
+const ROW_NAME = /^runs\/[^/]+\/rows\/([^/]+)\/attempt-(\d+)\.json$/;
+
+export interface RowRef {
+  instanceId: string;
+  attempt: number;
+  name: string;
+}
+
+/** Row objects by instance; `n` is not zero-padded, so "latest" is the numerically highest. */
+export function rowRefs(names: Iterable<string>): Map<string, RowRef[]> {
+  const out = new Map<string, RowRef[]>();
+  for (const name of names) {
+    const m = ROW_NAME.exec(name);
+    if (!m) continue;
+    const ref = { instanceId: m[1], attempt: Number(m[2]), name };
+    const list = out.get(ref.instanceId) ?? [];
+    list.push(ref);
+    out.set(ref.instanceId, list);
+  }
+  for (const list of out.values()) list.sort((a, b) => a.attempt - b.attempt);
+  return out;
+}
+
+export function highestAttempt(refs: Map<string, RowRef[]>): number {
+  let max = 0;
+  for (const list of refs.values()) for (const r of list) max = Math.max(max, r.attempt);
+  return max;
+}
+
+export interface Row {
+  instance_id?: string;
+  database?: string;
+  phase1_passed?: boolean;
+  phase2_passed?: boolean;
+  total_reward?: number;
+  error?: unknown;
+  submission_status?: string;
+  [k: string]: unknown;
+}
+
+/** A row, or null when it cannot be read as a JSON object (it counts as not done). */
+export function parseRow(bytes: Buffer | null): Row | null {
+  if (!bytes) return null;
+  try {
+    const v = JSON.parse(bytes.toString('utf8')) as unknown;
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Row) : null;
+  } catch {
+    return null;
+  }
+}
+
+export interface LatestRow {
+  ref: RowRef;
+  row: Row | null;
+}
+
+/** Reads the latest attempt row of each instance that has one. */
+export async function latestRows(store: RunStore, runId: string, concurrency = 32): Promise<{ refs: Map<string, RowRef[]>; latest: Map<string, LatestRow> }> {
+  const listing: Map<string, RemoteObject> = await store.list(runPaths.rowsPrefix(runId));
+  const refs = rowRefs(listing.keys());
+  const limit = pLimit(concurrency);
+  const latest = new Map<string, LatestRow>();
+  await Promise.all(
+    [...refs.values()].map((list) =>
+      limit(async () => {
+        const ref = list[list.length - 1];
+        latest.set(ref.instanceId, { ref, row: parseRow(await store.read(ref.name)) });
+      }),
+    ),
+  );
+  return { refs, latest };
+}
+
+/** Domain §9: done when the latest row has a falsy `error`; the rest, in manifest order. */
+export function unfinished(instanceIds: readonly string[], latest: ReadonlyMap<string, LatestRow>): string[] {
+  return instanceIds.filter((iid) => {
+    const l = latest.get(iid);
+    return !l || l.row === null || Boolean(l.row.error);
+  });
+}
+
+export interface RunStatus {
+  ray_job_id: string;
+  last_heartbeat_ts: number;
+  rows_done: number;
+  rows_total: number;
+  terminal_state: 'done' | 'error' | null;
+  attempt: number;
+}
+
+/** status.json as compact JSON, keys in the documented order. */
+export function statusJson(s: RunStatus): string {
+  return JSON.stringify({
+    ray_job_id: s.ray_job_id,
+    last_heartbeat_ts: s.last_heartbeat_ts,
+    rows_done: s.rows_done,
+    rows_total: s.rows_total,
+    terminal_state: s.terminal_state,
+    attempt: s.attempt,
+  });
+}
+
+export function parseStatus(bytes: Buffer | null): Partial<RunStatus> | null {
+  if (!bytes) return null;
+  try {
+    const v = JSON.parse(bytes.toString('utf8')) as unknown;
+    return typeof v === 'object' && v !== null ? (v as Partial<RunStatus>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Writes a fresh status.json for an attempt, replacing whatever generation is there. */
+export async function writeFreshStatus(store: RunStore, runId: string, s: RunStatus): Promise<void> {
+  const name = runPaths.status(runId);
+  const current = await store.metadata(name);
+  await store.write(name, Buffer.from(statusJson(s)), { ifGenerationMatch: current ? current.generation : 0, contentType: 'application/json' });
+}
