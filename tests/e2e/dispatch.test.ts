@@ -1,0 +1,293 @@
+// Dispatch, wait, rerun and cancel: the built action against the Ray Jobs API double, whose
+// jobs run the demo worker as a real /bin/sh -c subprocess writing rows to the GCS emulator.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RaySim } from '../../tools/ray-sim/server.mjs';
+import { readZip } from '../../tools/ray-sim/zip.mjs';
+import { startStep } from '../../tools/harness/run-action.mjs';
+import { ACTION_DIR, TEST_KEYS, demoRepo, errors, everythingWritten, removeDir, runAction, tempDir, validInputs, warnings } from '../helpers/action.js';
+import { createBucket, emulatorHost, listAll, readObject, uniqueBucketName } from '../helpers/gcs.js';
+import { clusterInputs, startCluster } from '../helpers/ray.js';
+
+type Repo = ReturnType<typeof demoRepo>;
+const DBS = ['alien', 'credit', 'news'];
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function setup(o: { outcomes?: Parameters<typeof startCluster>[0]['outcomes']; rowDelayMs?: number } = {}): Promise<{ repo: Repo; bucket: string; sim: RaySim }> {
+  const repo = demoRepo(DBS);
+  cleanups.push(() => removeDir(repo.root));
+  const bucket = uniqueBucketName('dispatch');
+  await createBucket(bucket);
+  const sim = await startCluster({ bucket, datasetFile: repo.datasetFile, ...o });
+  cleanups.push(() => sim.close());
+  return { repo, bucket, sim };
+}
+
+function run(repo: Repo, bucket: string, sim: RaySim, extra: Record<string, string> = {}, runnerTemp?: string) {
+  return runAction({
+    workspace: repo.workspace,
+    inputs: validInputs(repo, { 'dry-run': 'false', 'gcs-bucket': bucket, ...clusterInputs(sim), ...extra }),
+    env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() },
+    runnerTemp,
+  });
+}
+
+const jobPosts = (sim: RaySim) => sim.requests.filter((r) => r.method === 'POST' && r.path === '/api/jobs/');
+const stops = (sim: RaySim) => sim.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/stop'));
+
+describe('dispatch to an existing cluster', () => {
+  it('submits, waits with progress, and reports the final status', async () => {
+    const { repo, bucket, sim } = await setup();
+    const r = await run(repo, bucket, sim, { wait: 'true' });
+    expect(errors(r)).toBe('');
+    expect(r.exitCode).toBe(0);
+    expect(r.outputs).toMatchObject({ 'submission-id': 'bird-test-run-0001-a1', 'job-status': 'SUCCEEDED', attempt: '1', 'dispatched-instances': '6' });
+    expect(r.outputs['dashboard-url']).toBe(`${sim.url}/#/jobs/bird-test-run-0001-a1`);
+    expect(r.state).toMatchObject({ 'submission-id': 'bird-test-run-0001-a1', 'wait-status': 'done' });
+    expect(r.stdout).toMatch(/progress: \d\/6 instances have a row for attempt 1; Ray job (PENDING|RUNNING)/);
+    expect(r.stdout).toContain('progress: 6/6 instances have a row for attempt 1');
+    expect(r.stdout).toMatch(/::group::job log \(\+\d+ characters\)/);
+    expect(r.summary).toContain('| Ray job status | SUCCEEDED |');
+    // One version check before any write, one submit, metadata as strings.
+    expect(sim.requests[0]).toMatchObject({ method: 'GET', path: '/api/version' });
+    const posts = jobPosts(sim);
+    expect(posts).toHaveLength(1);
+    const body = JSON.parse(posts[0].bodyText) as { entrypoint: string; metadata: Record<string, string>; runtime_env: { working_dir: string } };
+    expect(body.metadata).toEqual({ run_id: 'test-run-0001', attempt: '1', repository: 'octo/eval-repo', sha: '0123456789abcdef0123456789abcdef01234567', workflow_run_url: 'https://github.com/octo/eval-repo/actions/runs/4242' });
+    expect(body.entrypoint).toContain('--run-id test-run-0001 --attempt 1 --ray-job-id bird-test-run-0001-a1 --framework pydantic_ai');
+    expect(body.entrypoint).toContain('--secrets-file bird_interact_secrets.json');
+    expect(body.runtime_env.working_dir).toMatch(/^gcs:\/\/_ray_pkg_[0-9a-f]{32}\.zip$/);
+    // The manifest records where the job went, without credentials.
+    const manifest = JSON.parse((await readObject(bucket, 'runs/test-run-0001/manifest.json')).toString()) as { dispatch: unknown };
+    expect(manifest.dispatch).toEqual({ cluster: 'existing', address: sim.url });
+  });
+
+  it('keeps the keys out of every request, object, log and output; only the package carries them', async () => {
+    const { repo, bucket, sim } = await setup();
+    const r = await run(repo, bucket, sim, { wait: 'true' });
+    expect(r.exitCode).toBe(0);
+    const packagePuts = sim.requests.filter((q) => q.method === 'PUT' && q.path.startsWith('/api/packages/'));
+    expect(packagePuts).toHaveLength(1);
+    for (const q of sim.requests.filter((q) => !packagePuts.includes(q))) {
+      const text = `${q.url}\n${JSON.stringify(q.headers)}\n${q.body.toString('latin1')}`;
+      for (const v of Object.values(TEST_KEYS)) expect(text).not.toContain(v);
+    }
+    const entries = readZip(packagePuts[0].body);
+    expect(entries.map((e) => e.name)).toEqual(['bird_interact_secrets.json']);
+    expect(JSON.parse(entries[0].data.toString())).toEqual({ ANTHROPIC_API_KEY: TEST_KEYS.ANTHROPIC_API_KEY, OPENAI_API_KEY: TEST_KEYS.OPENAI_API_KEY });
+    // GET of the job echoes the runtime_env; it must name the package only.
+    const job = sim.getJob('bird-test-run-0001-a1');
+    expect(JSON.stringify(job)).not.toContain(TEST_KEYS.OPENAI_API_KEY);
+    expect(sim.getLog('bird-test-run-0001-a1')).not.toContain(TEST_KEYS.ANTHROPIC_API_KEY);
+    for (const name of await listAll(bucket)) {
+      const text = (await readObject(bucket, name)).toString('latin1');
+      for (const v of Object.values(TEST_KEYS)) expect(text).not.toContain(v);
+    }
+    for (const v of Object.values(TEST_KEYS)) expect(everythingWritten(r)).not.toContain(v);
+    // The worker read the file and deleted it.
+    const cwd = sim.jobs.get('bird-test-run-0001-a1')?.cwd ?? '';
+    expect(existsSync(cwd)).toBe(true);
+    expect(existsSync(join(cwd, 'bird_interact_secrets.json'))).toBe(false);
+  });
+
+  it('writes a fresh status.json naming the Ray job and the attempt', async () => {
+    const { repo, bucket, sim } = await setup({ outcomes: { alien_1: 'hang' } });
+    sim.control.holdPending('*');
+    const r = await run(repo, bucket, sim, { wait: 'false' });
+    expect(r.exitCode).toBe(0);
+    expect(r.outputs['job-status']).toBe('PENDING');
+    expect(r.state['wait-status']).toBe('detached');
+    const status = JSON.parse((await readObject(bucket, 'runs/test-run-0001/status.json')).toString()) as Record<string, unknown>;
+    expect(Object.keys(status)).toEqual(['ray_job_id', 'last_heartbeat_ts', 'rows_done', 'rows_total', 'terminal_state', 'attempt']);
+    expect(status).toMatchObject({ ray_job_id: 'bird-test-run-0001-a1', rows_done: 0, rows_total: 6, terminal_state: null, attempt: 1 });
+  });
+
+  it('rides out a 503 burst and a reset after the job was created, and starts exactly one job', async () => {
+    const { repo, bucket, sim } = await setup();
+    sim.control.failNext({ status: 503, count: 2, match: (m, p) => m === 'POST' && p === '/api/jobs/' });
+    sim.control.resetNext({ count: 1, when: 'after', match: (m, p) => m === 'POST' && p === '/api/jobs/' });
+    const r = await run(repo, bucket, sim, { wait: 'true' });
+    expect(errors(r)).toBe('');
+    expect(r.exitCode).toBe(0);
+    expect(sim.jobs.size).toBe(1);
+    expect(r.stdout).toContain('bird-test-run-0001-a1 was already submitted by an earlier try of this step: following it');
+  });
+
+  it('refuses to follow a job of the same id that another run owns, and names it', async () => {
+    const { repo, bucket, sim } = await setup();
+    await fetch(`${sim.url}/api/jobs/`, { method: 'POST', body: JSON.stringify({ entrypoint: 'sleep 30', submission_id: 'bird-test-run-0001-a1', metadata: { run_id: 'someone-else', attempt: '1' } }) });
+    const r = await run(repo, bucket, sim);
+    expect(r.exitCode).toBe(1);
+    expect(errors(r)).toContain('a Ray job named bird-test-run-0001-a1 already exists and is not this run\'s attempt (its metadata: {"run_id":"someone-else","attempt":"1"})');
+  });
+
+  it('fails the step with Ray\'s message when the job FAILS, and names the rerun input', async () => {
+    const { repo, bucket, sim } = await setup();
+    const r = await run(repo, bucket, sim, { wait: 'true', 'entrypoint-prefix': `${clusterInputs(sim)['entrypoint-prefix']} --no-such-flag` });
+    expect(r.exitCode).toBe(1);
+    expect(r.outputs['job-status']).toBe('FAILED');
+    expect(errors(r)).toMatch(/failed: the Ray job is FAILED: Job entrypoint command failed with exit code 2/);
+    expect(errors(r)).toContain('rerun the unfinished instances with `rerun-run-id: test-run-0001`');
+  });
+
+  it('prints the equivalent ray job submit command with cluster none, without secrets', async () => {
+    const { repo, bucket } = await setup();
+    const r = await runAction({ workspace: repo.workspace, inputs: validInputs(repo, { 'dry-run': 'false', 'gcs-bucket': bucket, cluster: 'none' }), env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() } });
+    expect(r.exitCode).toBe(0);
+    expect(r.outputs['job-status']).toBe('NOT_DISPATCHED');
+    expect(r.stdout).toContain("ray job submit \\\n  --address '$RAY_ADDRESS' \\\n  --submission-id 'bird-test-run-0001-a1'");
+    expect(r.stdout).toContain('--working-dir <a directory holding bird_interact_secrets.json');
+    for (const v of Object.values(TEST_KEYS)) expect(everythingWritten(r)).not.toContain(v);
+  });
+});
+
+describe('the preflight reaches the cluster before any write', () => {
+  it('fails on an unreachable dashboard with 0 objects written', async () => {
+    const { repo, bucket, sim } = await setup();
+    await sim.close();
+    const r = await run(repo, bucket, sim);
+    expect(r.exitCode).toBe(1);
+    expect(errors(r)).toContain(`ray-address: cannot reach the Ray dashboard at ${sim.url}`);
+    expect(await listAll(bucket)).toEqual([]);
+  });
+
+  it('fails on an unsupported Ray version with 0 objects written', async () => {
+    const { repo, bucket, sim } = await setup();
+    sim.control.setVersion({ rayVersion: '2.1.0', version: '3' });
+    const r = await run(repo, bucket, sim);
+    expect(r.exitCode).toBe(1);
+    expect(errors(r)).toContain('ray-address: the cluster runs Ray 2.1.0 (Jobs API version 3); this action needs Ray 2.2 or newer');
+    expect(await listAll(bucket)).toEqual([]);
+    expect(sim.requests.map((q) => q.path)).toEqual(['/api/version']);
+  });
+
+  it('makes no call in a dry run', async () => {
+    const { repo, sim } = await setup();
+    const r = await runAction({ workspace: repo.workspace, inputs: validInputs(repo, clusterInputs(sim)), env: TEST_KEYS });
+    expect(r.exitCode).toBe(0);
+    expect(sim.requests).toEqual([]);
+  });
+});
+
+describe('reruns', () => {
+  it('dispatches exactly the unfinished ids as attempt n+1 and uploads nothing', async () => {
+    const { repo, bucket, sim } = await setup({ outcomes: { credit_2: 'error', alien_1: 'error' } });
+    const first = await run(repo, bucket, sim, { wait: 'true' });
+    expect(first.exitCode).toBe(0);
+    const before = await listAll(bucket, 'runs/test-run-0001/slayer_setup/');
+    const rerunInputs = { 'rerun-run-id': 'test-run-0001', 'gcs-bucket': bucket, ...clusterInputs(sim), wait: 'true' };
+    const r = await runAction({ workspace: repo.workspace, inputs: rerunInputs, env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() } });
+    expect(errors(r)).toBe('');
+    expect(r.exitCode).toBe(0);
+    expect(r.outputs).toMatchObject({ attempt: '2', 'dispatched-instances': '2', 'uploaded-files': '0', 'submission-id': 'bird-test-run-0001-a2' });
+    expect(await listAll(bucket, 'runs/test-run-0001/slayer_setup/')).toEqual(before);
+    const posts = jobPosts(sim);
+    expect(posts).toHaveLength(2);
+    const body = JSON.parse(posts[1].bodyText) as { entrypoint: string };
+    expect(body.entrypoint).toContain('--attempt 2 --ray-job-id bird-test-run-0001-a2');
+    expect(body.entrypoint).toContain('--instance-ids alien_1,credit_2 ');
+    expect(sim.requests.filter((q) => q.method === 'PUT' && q.path.startsWith('/upload'))).toEqual([]);
+    const status = JSON.parse((await readObject(bucket, 'runs/test-run-0001/status.json')).toString()) as { attempt: number };
+    expect(status.attempt).toBe(2);
+  });
+
+  it('dispatches nothing for a finished run, and says so', async () => {
+    const { repo, bucket, sim } = await setup({ outcomes: {} });
+    expect((await run(repo, bucket, sim, { wait: 'true' })).exitCode).toBe(0);
+    const r = await runAction({ workspace: repo.workspace, inputs: { 'rerun-run-id': 'test-run-0001', 'gcs-bucket': bucket, ...clusterInputs(sim) }, env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() } });
+    expect(r.exitCode).toBe(0);
+    expect(r.outputs).toMatchObject({ 'dispatched-instances': '0', 'job-status': 'NOT_DISPATCHED' });
+    expect(r.stdout).toContain('nothing to rerun: every instance of test-run-0001 has a successful row. Nothing was dispatched.');
+    expect(r.summary).toContain('Nothing to rerun');
+    expect(jobPosts(sim)).toHaveLength(1);
+  });
+
+  it('refuses a rerun without a manifest before any request', async () => {
+    const { repo, bucket, sim } = await setup();
+    const r = await runAction({ workspace: repo.workspace, inputs: { 'rerun-run-id': 'never-committed', 'gcs-bucket': bucket, ...clusterInputs(sim) }, env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() } });
+    expect(r.exitCode).toBe(1);
+    expect(errors(r)).toContain(`rerun-run-id: run 'never-committed' has no manifest at gs://${bucket}/runs/never-committed/manifest.json: it was never committed`);
+    expect(sim.requests).toEqual([]);
+  });
+});
+
+/** Starts the built action and resolves once it logs a line matching `ready`. */
+async function startWaiting(repo: Repo, bucket: string, sim: RaySim, ready: RegExp) {
+  const step = startStep({
+    actionDir: ACTION_DIR,
+    workspace: repo.workspace,
+    inputs: validInputs(repo, { 'dry-run': 'false', 'gcs-bucket': bucket, ...clusterInputs(sim), wait: 'true' }),
+    env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() },
+  });
+  let seen = '';
+  await new Promise<void>((resolve, reject) => {
+    step.child.stdout?.on('data', (d: Buffer) => {
+      seen += d.toString();
+      if (ready.test(seen)) resolve();
+    });
+    step.child.once('exit', () => reject(new Error(`the action exited before ${ready}: ${seen.slice(-2000)}`)));
+  });
+  return step;
+}
+
+describe('cancel and the post step', () => {
+  it('stops the job exactly once on SIGTERM while waiting', async () => {
+    const { repo, bucket, sim } = await setup({ outcomes: { alien_1: 'hang' } });
+    const step = await startWaiting(repo, bucket, sim, /progress: 5\/6 instances have a row/);
+    step.child.kill('SIGTERM');
+    const r = await step.result;
+    expect(r.exitCode).toBe(1);
+    expect(errors(r)).toContain('cancelled (SIGTERM) while waiting; bird-test-run-0001-a1 was asked to stop');
+    expect(stops(sim)).toHaveLength(1);
+    await sim.waitForStatus('bird-test-run-0001-a1', 'STOPPED');
+    expect(r.state['wait-status']).toBe('done');
+  });
+
+  it('the post step stops a job that a killed main step was waiting on, once, and a second post stops nothing more', async () => {
+    const { repo, bucket, sim } = await setup({ outcomes: { alien_1: 'hang' } });
+    const step = await startWaiting(repo, bucket, sim, /progress: 5\/6 instances have a row/);
+    step.child.kill('SIGKILL');
+    const main = await step.result;
+    expect(main.state).toMatchObject({ 'submission-id': 'bird-test-run-0001-a1', 'wait-status': 'waiting' });
+    expect(stops(sim)).toHaveLength(0);
+    const post = () => runAction({ workspace: repo.workspace, entry: 'post', state: main.state, inputs: clusterInputs(sim) });
+    const first = await post();
+    expect(first.exitCode).toBe(0);
+    expect(warnings(first)).toContain('post: the main step ended while waiting on bird-test-run-0001-a1 (RUNNING); asked Ray to stop it: stopping');
+    expect(stops(sim)).toHaveLength(1);
+    await sim.waitForStatus('bird-test-run-0001-a1', 'STOPPED');
+    const second = await post();
+    expect(second.exitCode).toBe(0);
+    expect(second.stdout).toContain('post: bird-test-run-0001-a1 is already STOPPED');
+    expect(stops(sim)).toHaveLength(1);
+  });
+
+  it('the post step leaves alone a finished job and a job dispatched without wait', async () => {
+    const { repo, bucket, sim } = await setup({ outcomes: { alien_1: 'hang' } });
+    const detached = await run(repo, bucket, sim, { wait: 'false' });
+    expect(detached.state['wait-status']).toBe('detached');
+    const post1 = await runAction({ workspace: repo.workspace, entry: 'post', state: detached.state, inputs: clusterInputs(sim) });
+    expect(post1.exitCode).toBe(0);
+    expect(post1.stdout).toContain('needs no stop (detached)');
+
+    const finished = await run(repo, bucket, sim, { wait: 'true', 'run-id': 'test-run-0002', 'instance-ids': 'credit_1' });
+    expect(finished.exitCode).toBe(0);
+    const post2 = await runAction({ workspace: repo.workspace, entry: 'post', state: finished.state, inputs: clusterInputs(sim) });
+    expect(post2.stdout).toContain('needs no stop (done)');
+    expect(stops(sim)).toHaveLength(0);
+  });
+
+  it('never fails the job, even when the cluster is gone', async () => {
+    const dir = tempDir('post');
+    cleanups.push(() => removeDir(dir));
+    writeFileSync(join(dir, 'x'), '');
+    const r = await runAction({ workspace: dir, entry: 'post', state: { 'submission-id': 'bird-x-a1', 'wait-status': 'waiting', 'ray-address': 'http://127.0.0.1:9' }, inputs: {} });
+    expect(r.exitCode).toBe(0);
+    expect(warnings(r)).toContain('post: could not check or stop the job');
+    expect(readFileSync(join(dir, 'x'), 'utf8')).toBe('');
+  });
+});
