@@ -1,6 +1,8 @@
 // The main job end to end on an embedded local default: a demo evaluation repo built from the
 // repo's copy of the real SLayer fixtures, submitted through the built action as the runner
-// does, against a real GCS JSON-API emulator on loopback.
+// does, against a real GCS JSON-API emulator on loopback and the Ray Jobs API simulator, whose
+// jobs run a demo worker as a real /bin/sh -c subprocess. The simulator stands in for a Ray
+// cluster: see tools/ray-sim/README.md for what it does not prove.
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, setup } from './setup.mjs';
@@ -9,6 +11,7 @@ setup();
 const { makeDemoRepo } = await import('../tools/demo/demo-repo.mjs');
 const { runStep } = await import('../tools/harness/run-action.mjs');
 const { startEmulator } = await import('../tools/gcs-emulator/launch.mjs');
+const { startRaySim } = await import('../tools/ray-sim/server.mjs');
 
 const BUCKET = 'bird-demo-runs';
 const dir = join(ROOT, '.tmp', 'demo');
@@ -19,6 +22,11 @@ console.log(`demo: evaluation repo with ${repo.dbs.length} DBs and ${repo.allIds
 
 const emu = await startEmulator({ buckets: [BUCKET] });
 console.log(`demo: GCS emulator at ${emu.url} with bucket ${BUCKET}`);
+// The simulated cluster: each job runs the demo worker, which writes rows to the emulator.
+const sim = await startRaySim({
+  env: { BIRD_RUNS_BUCKET: BUCKET, STORAGE_EMULATOR_HOST: emu.url, BIRD_DATA_PATH: repo.datasetFile, BIRD_DEMO_ROW_DELAY_MS: '60', BIRD_DEMO_HEARTBEAT_MS: '1000' },
+});
+console.log(`demo: Ray Jobs API simulator at ${sim.url} (a stand-in for a cluster, not a cluster)`);
 let failed = false;
 try {
   // Demo key values: the action reads keys from the environment and masks them.
@@ -30,6 +38,11 @@ try {
     'agent-model': 'anthropic/claude-sonnet-4-5',
     'instance-ids': repo.allIds.join(','),
     'gcs-bucket': BUCKET,
+    cluster: 'existing',
+    'ray-address': sim.url,
+    'entrypoint-prefix': `${process.execPath} ${join(ROOT, 'tools', 'ray-sim', 'demo-worker.mjs')}`,
+    wait: 'true',
+    'poll-interval-seconds': '1',
   };
   const r = await runStep({ actionDir: ROOT, workspace: repo.workspace, inputs, env, runnerTemp: join(dir, 'runner-temp') });
   // The runner hides ::add-mask:: lines and file lists; show the rest of the log.
@@ -47,7 +60,8 @@ try {
     const list = await fetch(`${emu.url}/b/${BUCKET}/o?prefix=${encodeURIComponent(`runs/${runId}/`)}&fields=items(name)`);
     const names = ((await list.json()).items ?? []).map((i) => i.name);
     console.log(`\ndemo: ${names.length} objects under gs://${BUCKET}/runs/${runId}/ , e.g.`);
-    for (const n of names.filter((n) => n.endsWith('manifest.json') || n.includes('/alien/')).slice(0, 5)) console.log(`  gs://${BUCKET}/${n}`);
+    const pick = (re) => names.find((n) => re.test(n));
+    for (const n of [pick(/manifest\.json$/), pick(/status\.json$/), pick(/slayer_setup\/.*\/alien\//), pick(/\/rows\//), pick(/\/logs\//)].filter(Boolean)) console.log(`  gs://${BUCKET}/${n}`);
     console.log(`\nList them yourself while an emulator runs (node tools/gcs-emulator/start.cjs):`);
     console.log(`  curl -s "$STORAGE_EMULATOR_HOST/b/${BUCKET}/o?prefix=runs/${runId}/" | node -e "for (const i of JSON.parse(require('fs').readFileSync(0)).items) console.log(i.name)"`);
     console.log(`and on real GCS: gcloud storage ls -r gs://<bucket>/runs/${runId}/`);
@@ -55,6 +69,7 @@ try {
     console.log(`demo: the plan is ${r.outputs['plan-file']} (${plan.dbs.length} DBs)`);
   }
 } finally {
+  await sim.close();
   await emu.stop();
 }
 process.exit(failed ? 1 : 0);
