@@ -59594,6 +59594,12 @@ var Inputs;
     Inputs["NoProgressMinutes"] = "no-progress-minutes";
     Inputs["PollIntervalSeconds"] = "poll-interval-seconds";
     Inputs["RerunRunId"] = "rerun-run-id";
+    Inputs["Region"] = "region";
+    Inputs["Zone"] = "zone";
+    Inputs["WorkerSa"] = "worker-sa";
+    Inputs["ImageUri"] = "image-uri";
+    Inputs["RayVersion"] = "ray-version";
+    Inputs["RayCli"] = "ray-cli";
 })(Inputs || (Inputs = {}));
 var Outputs;
 (function (Outputs) {
@@ -59610,6 +59616,8 @@ var Outputs;
     Outputs["DashboardUrl"] = "dashboard-url";
     Outputs["Attempt"] = "attempt";
     Outputs["DispatchedInstances"] = "dispatched-instances";
+    Outputs["ImageUri"] = "image-uri";
+    Outputs["ImageExists"] = "image-exists";
 })(Outputs || (Outputs = {}));
 var State;
 (function (State) {
@@ -75942,18 +75950,19 @@ async function headSha(cwd) {
 
 
 
-function renderInputsFor(s) {
-    const region = Defaults.region;
+/** All nine keys, always with real values: Python's resubmit and kill read them directly (domain §7). */
+function renderInputsFor(s, imageUri) {
+    const g = s.dispatch.gce;
     return {
         workers: s.workers,
         actors_per_worker: s.actorsPerWorker,
         worker_type: s.workerType,
-        zone: `${region}-a`,
-        worker_sa: s.gcpProject ? `${Defaults.arRepo}@${s.gcpProject}.iam.gserviceaccount.com` : '',
+        zone: g.zone,
+        worker_sa: g.workerSa || (s.gcpProject ? `${Defaults.arRepo}@${s.gcpProject}.iam.gserviceaccount.com` : ''),
         max_runtime_hours: s.maxRuntimeHours,
-        image_uri: '',
+        image_uri: imageUri,
         project: s.gcpProject,
-        region,
+        region: g.region,
     };
 }
 /** Pure: the same parts give the same plan. */
@@ -75975,7 +75984,7 @@ function buildPlan(p) {
         prompt_cache: s.promptCache,
         slayer_setup: s.slayerSetup,
         slayer_storage_root: s.slayerStorageRoot,
-        render_inputs: renderInputsFor(s),
+        render_inputs: renderInputsFor(s, p.imageUri),
         github: p.github,
         slayer_artifacts: artifactSummary(p.artifactKind, p.artifacts),
         dispatch: s.dispatch.cluster === 'none' ? { cluster: 'none' } : { cluster: s.dispatch.cluster, address: s.dispatch.rayAddress },
@@ -76158,6 +76167,7 @@ async function preflight(s, env = process.env) {
         requiredKeys: keyNames,
         worktree,
         github: readGithubContext(env),
+        imageUri: '',
     });
     return { plan, keys };
 }
@@ -76241,11 +76251,16 @@ async function checkSetupStillThere(store, plan) {
 
 
 
-const CLUSTER_MODES = ['none', 'existing'];
+const CLUSTER_MODES = ['none', 'existing', 'ephemeral'];
 const coreInputReader = (name) => getInput(name);
 const TRUE = ['true', 'True', 'TRUE'];
 const FALSE = ['false', 'False', 'FALSE'];
 const MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z0-9]+(-[a-z0-9]+)*$/;
+const REGION = /^[a-z]+-[a-z]+[0-9]+$/;
+const ZONE = /^([a-z]+-[a-z]+[0-9]+)-[a-z]$/;
+const SERVICE_ACCOUNT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]@[-a-z0-9.]+\.iam\.gserviceaccount\.com$|^[0-9]+-compute@developer\.gserviceaccount\.com$/;
+const IMAGE_URI = /^[a-z0-9.-]+(:[0-9]+)?\/[^\s:@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$/;
+const PROJECT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]$/;
 /** Small typed readers that record problems instead of throwing. */
 class Reader {
     get;
@@ -76409,7 +76424,27 @@ function parseDispatch(r, mask) {
     if (envVars !== undefined && (typeof envVars !== 'object' || envVars === null || Array.isArray(envVars) || Object.values(envVars).some((v) => typeof v !== 'string'))) {
         r.problems.add(Inputs.RuntimeEnv, 'env_vars must be an object of string values (Ray fails the job after submit otherwise)', 'quote every env_vars value');
     }
+    const region = r.str(Inputs.Region) || Defaults.region;
+    if (!REGION.test(region))
+        r.problems.add(Inputs.Region, `'${region}' is not a GCE region`, 'use a region such as us-central1');
+    const zone = r.str(Inputs.Zone) || `${region}-a`;
+    const zm = ZONE.exec(zone);
+    if (!zm)
+        r.problems.add(Inputs.Zone, `'${zone}' is not a GCE zone`, 'use a zone such as us-central1-a');
+    else if (zm[1] !== region)
+        r.problems.add(Inputs.Zone, `zone '${zone}' is not in region '${region}'`, `use a zone of ${region}, or set region to ${zm[1]}`);
+    const workerSa = r.str(Inputs.WorkerSa);
+    if (workerSa && !SERVICE_ACCOUNT.test(workerSa))
+        r.problems.add(Inputs.WorkerSa, `'${workerSa}' is not a service account email`, 'use NAME@PROJECT.iam.gserviceaccount.com');
+    const imageUri = r.str(Inputs.ImageUri);
+    if (imageUri && !IMAGE_URI.test(imageUri))
+        r.problems.add(Inputs.ImageUri, `'${imageUri}' is not an image reference with a tag or digest`, 'use REGION-docker.pkg.dev/PROJECT/REPO/IMAGE:TAG');
+    const rayVersion = r.str(Inputs.RayVersion);
+    if (rayVersion && !/^\d+\.\d+\.\d+$/.test(rayVersion))
+        r.problems.add(Inputs.RayVersion, `'${rayVersion}' is not a pinned version`, 'pin the Ray of the image, e.g. 2.47.1');
+    const rayCli = r.str(Inputs.RayCli) || 'ray';
     return {
+        gce: { region, zone, workerSa, imageUri, rayVersion, rayCli },
         cluster,
         rayAddress,
         rayHeaders,
@@ -76432,12 +76467,18 @@ function parseCommon(r, env, bucketAlwaysRequired, mask) {
     }
     if (gcsBucket && !/^[a-z0-9][-a-z0-9_.]{1,220}[a-z0-9]$/.test(gcsBucket))
         r.problems.add(Inputs.GcsBucket, `'${gcsBucket}' is not a valid bucket name`, 'use the bucket name only, e.g. my-runs-bucket');
+    const gcpProject = r.str(Inputs.GcpProject);
+    if (gcpProject && !PROJECT.test(gcpProject))
+        r.problems.add(Inputs.GcpProject, `'${gcpProject}' is not a GCP project id`, 'use the project id (6 to 30 lowercase letters, digits and dashes), not its name or number');
+    const dispatch = parseDispatch(r, mask);
+    if (dispatch.cluster === 'ephemeral' && !gcpProject)
+        r.problems.add(Inputs.GcpProject, 'is required when cluster is ephemeral', 'set gcp-project to the project the per-run cluster runs in');
     return {
         dryRun,
         gcsBucket,
-        gcpProject: r.str(Inputs.GcpProject),
+        gcpProject,
         uploadConcurrency: r.int(Inputs.UploadConcurrency, Defaults.uploadConcurrency, 1, 256),
-        dispatch: parseDispatch(r, mask),
+        dispatch,
         workspace,
         runnerTemp,
     };
@@ -76509,6 +76550,9 @@ function parseSettings(get, env = process.env, mask = core_setSecret) {
             problems.add(Inputs.TrackedInputs, `'${t}' must be a path inside the repository`, 'use repo-relative paths such as src/');
     }
     const allowDirty = r.bool(Inputs.AllowDirty, false);
+    if (allowDirty && common.dispatch.cluster === 'ephemeral' && !common.dispatch.wait) {
+        problems.add(Inputs.AllowDirty, 'allow-dirty and wait: false are mutually exclusive on a per-run cluster (a detached dirty run could never be reproduced or torn down by a rerun)', 'set wait: true, or commit the changes');
+    }
     const artifactRoots = {
         slayer_models: absolute(r.str(Inputs.SlayerModelsRoot) || 'slayer_models', workspace),
         slayer_otf_cache: absolute(r.str(Inputs.OtfCacheRoot) || env.BIRD_OTF_CACHE_ROOT || 'slayer_otf_cache', workspace),

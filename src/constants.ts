@@ -42,6 +42,12 @@ export enum Inputs {
   NoProgressMinutes = 'no-progress-minutes',
   PollIntervalSeconds = 'poll-interval-seconds',
   RerunRunId = 'rerun-run-id',
+  Region = 'region',
+  Zone = 'zone',
+  WorkerSa = 'worker-sa',
+  ImageUri = 'image-uri',
+  RayVersion = 'ray-version',
+  RayCli = 'ray-cli',
 }
 
 export enum Outputs {
@@ -58,6 +64,8 @@ export enum Outputs {
   DashboardUrl = 'dashboard-url',
   Attempt = 'attempt',
   DispatchedInstances = 'dispatched-instances',
+  ImageUri = 'image-uri',
+  ImageExists = 'image-exists',
 }
 
 export enum State {

@@ -45,20 +45,23 @@ export interface PlanParts {
   requiredKeys: string[];
   worktree: WorktreeReport;
   github: GithubContext;
+  /** The run's image (per-run cluster), or '' where none applies. */
+  imageUri: string;
 }
 
-export function renderInputsFor(s: SubmitSettings): RunManifest['render_inputs'] {
-  const region = Defaults.region;
+/** All nine keys, always with real values: Python's resubmit and kill read them directly (domain §7). */
+export function renderInputsFor(s: SubmitSettings, imageUri: string): RunManifest['render_inputs'] {
+  const g = s.dispatch.gce;
   return {
     workers: s.workers,
     actors_per_worker: s.actorsPerWorker,
     worker_type: s.workerType,
-    zone: `${region}-a`,
-    worker_sa: s.gcpProject ? `${Defaults.arRepo}@${s.gcpProject}.iam.gserviceaccount.com` : '',
+    zone: g.zone,
+    worker_sa: g.workerSa || (s.gcpProject ? `${Defaults.arRepo}@${s.gcpProject}.iam.gserviceaccount.com` : ''),
     max_runtime_hours: s.maxRuntimeHours,
-    image_uri: '',
+    image_uri: imageUri,
     project: s.gcpProject,
-    region,
+    region: g.region,
   };
 }
 
@@ -81,7 +84,7 @@ export function buildPlan(p: PlanParts): RunPlan {
     prompt_cache: s.promptCache,
     slayer_setup: s.slayerSetup,
     slayer_storage_root: s.slayerStorageRoot,
-    render_inputs: renderInputsFor(s),
+    render_inputs: renderInputsFor(s, p.imageUri),
     github: p.github,
     slayer_artifacts: artifactSummary(p.artifactKind, p.artifacts),
     dispatch: s.dispatch.cluster === 'none' ? { cluster: 'none' } : { cluster: s.dispatch.cluster, address: s.dispatch.rayAddress },

@@ -105,6 +105,7 @@ export async function preflight(s: SubmitSettings, env: NodeJS.ProcessEnv = proc
     requiredKeys: keyNames,
     worktree,
     github: readGithubContext(env),
+    imageUri: '',
   });
   return { plan, keys };
 }

@@ -26,8 +26,20 @@ export interface IdSource {
   file?: string;
 }
 
-export type ClusterMode = 'none' | 'existing';
-export const CLUSTER_MODES: readonly ClusterMode[] = ['none', 'existing'];
+export type ClusterMode = 'none' | 'existing' | 'ephemeral';
+export const CLUSTER_MODES: readonly ClusterMode[] = ['none', 'existing', 'ephemeral'];
+
+/** Where a per-run cluster goes (domain §12): recorded in the manifest's render_inputs. */
+export interface GceSettings {
+  region: string;
+  zone: string;
+  /** Empty: `bird-interact-runner@<project>.iam.gserviceaccount.com`. */
+  workerSa: string;
+  /** Empty: the content-addressed image of domain §12.1. */
+  imageUri: string;
+  rayVersion: string;
+  rayCli: string;
+}
 
 export interface DispatchSettings {
   cluster: ClusterMode;
@@ -43,6 +55,7 @@ export interface DispatchSettings {
   waitTimeoutMs: number;
   noProgressMs: number;
   pollIntervalMs: number;
+  gce: GceSettings;
 }
 
 /** What every mode shares: where things are, the bucket and the dispatch target. */
@@ -103,6 +116,11 @@ export const coreInputReader: InputReader = (name) => core.getInput(name);
 const TRUE = ['true', 'True', 'TRUE'];
 const FALSE = ['false', 'False', 'FALSE'];
 const MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z0-9]+(-[a-z0-9]+)*$/;
+const REGION = /^[a-z]+-[a-z]+[0-9]+$/;
+const ZONE = /^([a-z]+-[a-z]+[0-9]+)-[a-z]$/;
+const SERVICE_ACCOUNT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]@[-a-z0-9.]+\.iam\.gserviceaccount\.com$|^[0-9]+-compute@developer\.gserviceaccount\.com$/;
+const IMAGE_URI = /^[a-z0-9.-]+(:[0-9]+)?\/[^\s:@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$/;
+const PROJECT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]$/;
 
 /** Small typed readers that record problems instead of throwing. */
 class Reader {
@@ -261,7 +279,21 @@ function parseDispatch(r: Reader, mask: (v: string) => void): DispatchSettings {
   if (envVars !== undefined && (typeof envVars !== 'object' || envVars === null || Array.isArray(envVars) || Object.values(envVars).some((v) => typeof v !== 'string'))) {
     r.problems.add(Inputs.RuntimeEnv, 'env_vars must be an object of string values (Ray fails the job after submit otherwise)', 'quote every env_vars value');
   }
+  const region = r.str(Inputs.Region) || Defaults.region;
+  if (!REGION.test(region)) r.problems.add(Inputs.Region, `'${region}' is not a GCE region`, 'use a region such as us-central1');
+  const zone = r.str(Inputs.Zone) || `${region}-a`;
+  const zm = ZONE.exec(zone);
+  if (!zm) r.problems.add(Inputs.Zone, `'${zone}' is not a GCE zone`, 'use a zone such as us-central1-a');
+  else if (zm[1] !== region) r.problems.add(Inputs.Zone, `zone '${zone}' is not in region '${region}'`, `use a zone of ${region}, or set region to ${zm[1]}`);
+  const workerSa = r.str(Inputs.WorkerSa);
+  if (workerSa && !SERVICE_ACCOUNT.test(workerSa)) r.problems.add(Inputs.WorkerSa, `'${workerSa}' is not a service account email`, 'use NAME@PROJECT.iam.gserviceaccount.com');
+  const imageUri = r.str(Inputs.ImageUri);
+  if (imageUri && !IMAGE_URI.test(imageUri)) r.problems.add(Inputs.ImageUri, `'${imageUri}' is not an image reference with a tag or digest`, 'use REGION-docker.pkg.dev/PROJECT/REPO/IMAGE:TAG');
+  const rayVersion = r.str(Inputs.RayVersion);
+  if (rayVersion && !/^\d+\.\d+\.\d+$/.test(rayVersion)) r.problems.add(Inputs.RayVersion, `'${rayVersion}' is not a pinned version`, 'pin the Ray of the image, e.g. 2.47.1');
+  const rayCli = r.str(Inputs.RayCli) || 'ray';
   return {
+    gce: { region, zone, workerSa, imageUri, rayVersion, rayCli },
     cluster,
     rayAddress,
     rayHeaders,
@@ -284,12 +316,16 @@ function parseCommon(r: Reader, env: NodeJS.ProcessEnv, bucketAlwaysRequired: bo
     r.problems.add(Inputs.GcsBucket, bucketAlwaysRequired ? 'is required for a rerun' : 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
   }
   if (gcsBucket && !/^[a-z0-9][-a-z0-9_.]{1,220}[a-z0-9]$/.test(gcsBucket)) r.problems.add(Inputs.GcsBucket, `'${gcsBucket}' is not a valid bucket name`, 'use the bucket name only, e.g. my-runs-bucket');
+  const gcpProject = r.str(Inputs.GcpProject);
+  if (gcpProject && !PROJECT.test(gcpProject)) r.problems.add(Inputs.GcpProject, `'${gcpProject}' is not a GCP project id`, 'use the project id (6 to 30 lowercase letters, digits and dashes), not its name or number');
+  const dispatch = parseDispatch(r, mask);
+  if (dispatch.cluster === 'ephemeral' && !gcpProject) r.problems.add(Inputs.GcpProject, 'is required when cluster is ephemeral', 'set gcp-project to the project the per-run cluster runs in');
   return {
     dryRun,
     gcsBucket,
-    gcpProject: r.str(Inputs.GcpProject),
+    gcpProject,
     uploadConcurrency: r.int(Inputs.UploadConcurrency, Defaults.uploadConcurrency, 1, 256),
-    dispatch: parseDispatch(r, mask),
+    dispatch,
     workspace,
     runnerTemp,
   };
@@ -359,6 +395,9 @@ export function parseSettings(get: InputReader, env: NodeJS.ProcessEnv = process
     if (isAbsolute(t) || t.split('/').includes('..')) problems.add(Inputs.TrackedInputs, `'${t}' must be a path inside the repository`, 'use repo-relative paths such as src/');
   }
   const allowDirty = r.bool(Inputs.AllowDirty, false);
+  if (allowDirty && common.dispatch.cluster === 'ephemeral' && !common.dispatch.wait) {
+    problems.add(Inputs.AllowDirty, 'allow-dirty and wait: false are mutually exclusive on a per-run cluster (a detached dirty run could never be reproduced or torn down by a rerun)', 'set wait: true, or commit the changes');
+  }
 
   const artifactRoots: Record<ArtifactKind, string> = {
     slayer_models: absolute(r.str(Inputs.SlayerModelsRoot) || 'slayer_models', workspace),

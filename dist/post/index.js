@@ -28618,6 +28618,12 @@ var Inputs;
     Inputs["NoProgressMinutes"] = "no-progress-minutes";
     Inputs["PollIntervalSeconds"] = "poll-interval-seconds";
     Inputs["RerunRunId"] = "rerun-run-id";
+    Inputs["Region"] = "region";
+    Inputs["Zone"] = "zone";
+    Inputs["WorkerSa"] = "worker-sa";
+    Inputs["ImageUri"] = "image-uri";
+    Inputs["RayVersion"] = "ray-version";
+    Inputs["RayCli"] = "ray-cli";
 })(Inputs || (Inputs = {}));
 var Outputs;
 (function (Outputs) {
@@ -28634,6 +28640,8 @@ var Outputs;
     Outputs["DashboardUrl"] = "dashboard-url";
     Outputs["Attempt"] = "attempt";
     Outputs["DispatchedInstances"] = "dispatched-instances";
+    Outputs["ImageUri"] = "image-uri";
+    Outputs["ImageExists"] = "image-exists";
 })(Outputs || (Outputs = {}));
 var State;
 (function (State) {

@@ -92,6 +92,21 @@ const cases: Case[] = [
     error: ['4 input problems:', "framework: unknown framework 'zzz'", "patience: 'x' is not a whole number", "strict: 'nope' is not a boolean", "run-id: run id 'BAD' must match"],
   },
 
+  // Dispatch and per-run cluster inputs.
+  { name: 'existing cluster without an address', inputs: (r) => validInputs(r, { cluster: 'existing' }), error: 'ray-address: is required when cluster is existing' },
+  { name: 'unknown cluster mode', inputs: (r) => validInputs(r, { cluster: 'kuberay' }), error: "cluster: 'kuberay' is not one of none, existing, ephemeral" },
+  { name: 'address with credentials', inputs: (r) => validInputs(r, { cluster: 'existing', 'ray-address': 'https://user:pw@ray.example.com' }), error: 'ray-address: carries credentials in the URL (fix: move them into ray-headers (masked)' },
+  { name: 'ray-headers not JSON, value kept out', inputs: (r) => validInputs(r, { 'ray-headers': 'Bearer sk-ant-TESTSECRET-4f1d9c2b7a' }), error: 'ray-headers: is not valid JSON (fix: give a JSON object' },
+  { name: 'runtime-env working_dir taken by the keys file', inputs: (r) => validInputs(r, { 'runtime-env': '{"working_dir": "gs://b/code.zip"}' }), error: 'runtime-env: sets working_dir, which this action uses to deliver the API keys file' },
+  { name: 'runtime-env env_vars not strings', inputs: (r) => validInputs(r, { 'runtime-env': '{"env_vars": {"N": 3}}' }), error: 'runtime-env: env_vars must be an object of string values' },
+  { name: 'zone outside the region', inputs: (r) => validInputs(r, { region: 'europe-west4', zone: 'us-central1-b' }), error: "zone: zone 'us-central1-b' is not in region 'europe-west4'" },
+  { name: 'bad region', inputs: (r) => validInputs(r, { region: 'US' }), error: "region: 'US' is not a GCE region" },
+  { name: 'ephemeral without a project', inputs: (r) => validInputs(r, { cluster: 'ephemeral' }), error: 'gcp-project: is required when cluster is ephemeral' },
+  { name: 'allow-dirty with a detached per-run cluster', inputs: (r) => validInputs(r, { cluster: 'ephemeral', 'gcp-project': 'my-project', 'allow-dirty': 'true', wait: 'false' }), error: 'allow-dirty: allow-dirty and wait: false are mutually exclusive on a per-run cluster' },
+  { name: 'wait-timeout-minutes 0', inputs: (r) => validInputs(r, { 'wait-timeout-minutes': '0' }), error: 'wait-timeout-minutes: 0 is out of range' },
+  { name: 'invalid rerun run id', inputs: (r) => ({ 'rerun-run-id': 'Not_Valid', 'gcs-bucket': 'bucket-x' }), error: "rerun-run-id: run id 'Not_Valid' must match" },
+  { name: 'rerun without a bucket', inputs: () => ({ 'rerun-run-id': 'run-1' }), error: 'gcs-bucket: is required for a rerun' },
+
   // DB names from the dataset.
   ...(
     [

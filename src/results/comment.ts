@@ -1,0 +1,96 @@
+// The PR comment (issue 6): one comment per key (the workflow), found again by its hidden marker
+// and updated in place on reruns. Every failure here is a warning: the report never fails
+// because of the comment.
+import { getOctokit } from '@actions/github';
+import { defaults as githubDefaults } from '@actions/github/lib/utils';
+import { errorMessage } from '../errors.js';
+import { errorStatus } from '../retry.js';
+import type { GithubContext } from '../github-context.js';
+import { ResultInputs } from './names.js';
+
+export interface CommentTarget {
+  owner: string;
+  repo: string;
+  /** The pull request's number (PRs are issues for comments). */
+  issueNumber: number;
+}
+
+export type CommentOutcome =
+  | { kind: 'created'; id: number; url: string }
+  | { kind: 'updated'; id: number; url: string }
+  | { kind: 'skipped'; reason: string }
+  | { kind: 'failed'; status: number | null; message: string };
+
+/** `auto`: comment when the event is a pull request (pull_request, pull_request_target). */
+export type CommentOnPr = boolean | 'auto';
+
+export const PERMISSION_HINT =
+  'the token needs `pull-requests: write`: add `permissions: { contents: read, pull-requests: write }` to the job ' +
+  '(on pull requests from forks the GITHUB_TOKEN is read-only and cannot comment)';
+
+/** Pure: where to comment, or why not (`warn` when the user asked for a comment that cannot be made). */
+export function commentTarget(commentOnPr: CommentOnPr, github: Pick<GithubContext, 'repository' | 'pr_number' | 'event'>, token: string): { target: CommentTarget } | { skip: string; warn: boolean } {
+  if (commentOnPr === false) return { skip: `${ResultInputs.CommentOnPr} is false`, warn: false };
+  if (github.pr_number === null) {
+    const why = `the event '${github.event || 'unknown'}' has no pull request`;
+    return commentOnPr === 'auto' ? { skip: why, warn: false } : { skip: `${ResultInputs.CommentOnPr} is true, but ${why}`, warn: true };
+  }
+  const [owner, repo, ...rest] = github.repository.split('/');
+  if (!owner || !repo || rest.length > 0) return { skip: `GITHUB_REPOSITORY '${github.repository}' is not owner/name`, warn: true };
+  if (token.trim() === '') return { skip: `${ResultInputs.GithubToken} is empty (pass \${{ github.token }})`, warn: true };
+  return { target: { owner, repo, issueNumber: github.pr_number } };
+}
+
+export interface UpsertOptions {
+  token: string;
+  target: CommentTarget;
+  /** The hidden marker; our comment is the first one whose body starts with it. */
+  marker: string;
+  body: string;
+  /** The REST API root; default GITHUB_API_URL (read now), else https://api.github.com. */
+  apiUrl?: string;
+  /** The whole exchange is aborted after this long (default 60 s). */
+  timeoutMs?: number;
+  info: (line: string) => void;
+  warn: (message: string) => void;
+}
+
+function failureMessage(what: string, target: CommentTarget, e: unknown): { status: number | null; message: string } {
+  const status = errorStatus(e) ?? null;
+  const msg = errorMessage(e).split('\n')[0];
+  const head = `bird-cloud-action: could not ${what} the results comment on PR #${target.issueNumber}`;
+  if (status === 403) return { status, message: `${head}: GitHub answered 403 (${msg}); ${PERMISSION_HINT}. The report itself is complete.` };
+  if (status === 404) return { status, message: `${head}: GitHub answered 404 (${msg}); check the repository and that the token can see it (it needs \`pull-requests: write\`). The report itself is complete.` };
+  return { status, message: `${head}: ${status !== null ? `HTTP ${status}: ` : ''}${msg}. The report itself is complete; the comment is skipped.` };
+}
+
+/** Finds our comment by its marker and updates it, or creates it. Never throws. */
+export async function upsertComment(o: UpsertOptions): Promise<CommentOutcome> {
+  const baseUrl = (o.apiUrl || process.env.GITHUB_API_URL || 'https://api.github.com').replace(/\/+$/, '');
+  const quiet = (): void => undefined;
+  const octokit = getOctokit(o.token, {
+    baseUrl,
+    request: { ...githubDefaults.request, signal: AbortSignal.timeout(o.timeoutMs ?? 60_000) },
+    log: { debug: quiet, info: quiet, warn: (m: string) => o.info(`github: ${m}`), error: (m: string) => o.info(`github: ${m}`) },
+  });
+  const { owner, repo, issueNumber } = o.target;
+  let step = 'list the comments to find';
+  try {
+    const comments = await octokit.paginate(octokit.rest.issues.listComments, { owner, repo, issue_number: issueNumber, per_page: 100 });
+    const ours = comments.find((c) => typeof c.body === 'string' && c.body.startsWith(o.marker));
+    if (ours) {
+      step = 'update';
+      const { data } = await octokit.rest.issues.updateComment({ owner, repo, comment_id: ours.id, body: o.body });
+      o.info(`updated the results comment on PR #${issueNumber}: ${data.html_url}`);
+      return { kind: 'updated', id: data.id, url: data.html_url };
+    }
+    step = 'create';
+    const { data } = await octokit.rest.issues.createComment({ owner, repo, issue_number: issueNumber, body: o.body });
+    o.info(`created the results comment on PR #${issueNumber}: ${data.html_url}`);
+    return { kind: 'created', id: data.id, url: data.html_url };
+  } catch (e) {
+    const f = failureMessage(step, o.target, e);
+    o.warn(f.message);
+    return { kind: 'failed', ...f };
+  }
+}

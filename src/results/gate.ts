@@ -1,0 +1,70 @@
+// The quality gate (issue 6): pure. min-phase1-rate and max-errors; equality passes.
+import type { Problem } from '../errors.js';
+import type { Figures } from './aggregate.js';
+import { ResultInputs } from './names.js';
+
+export interface GateThresholds {
+  /** A fraction from 0 to 1; null: no phase-1 gate. */
+  minPhase1Rate: number | null;
+  /** A non-negative integer; null: no errors gate. */
+  maxErrors: number | null;
+}
+
+export const NO_GATE: GateThresholds = { minPhase1Rate: null, maxErrors: null };
+
+/** Parses the two inputs ('' means no gate); every bad value is a problem naming the input. */
+export function parseGateInputs(minPhase1Rate: string, maxErrors: string): { thresholds: GateThresholds; problems: Problem[] } {
+  const problems: Problem[] = [];
+  let min: number | null = null;
+  let max: number | null = null;
+  const rate = minPhase1Rate.trim();
+  if (rate !== '') {
+    const v = /^(?:\d+(?:\.\d*)?|\.\d+)$/.test(rate) ? Number(rate) : NaN;
+    if (!(v >= 0 && v <= 1)) problems.push({ input: ResultInputs.MinPhase1Rate, message: `'${minPhase1Rate}' is not a fraction from 0 to 1`, fix: 'give a number such as 0.5 (50 %), or leave it empty for no gate' });
+    else min = v;
+  }
+  const errs = maxErrors.trim();
+  if (errs !== '') {
+    if (!/^\d+$/.test(errs) || !Number.isSafeInteger(Number(errs))) problems.push({ input: ResultInputs.MaxErrors, message: `'${maxErrors}' is not a whole number of 0 or more`, fix: 'give a count such as 0, or leave it empty for no gate' });
+    else max = Number(errs);
+  }
+  return { thresholds: { minPhase1Rate: min, maxErrors: max }, problems };
+}
+
+function pct(x: number): string {
+  return `${(x * 100).toFixed(1)}%`;
+}
+
+/** A rate with 4 significant digits, unless that would print it equal to the threshold it is below. */
+function shortBelow(x: number, threshold: number): string {
+  const short = Number(x.toPrecision(4));
+  return short < threshold ? String(short) : String(x);
+}
+
+/** Every threshold the figures fall short of, as messages naming the figure and the threshold; [] when they pass. */
+export function gateFailures(f: Pick<Figures, 'n' | 'phase1_rate' | 'phase1_passed' | 'errors'>, t: GateThresholds): string[] {
+  const out: string[] = [];
+  // Compared on the rate itself (k / n is correctly rounded, like the parsed threshold), never on
+  // k against min × n, whose rounding could fail a run that sits exactly on the threshold.
+  if (t.minPhase1Rate !== null && f.phase1_rate < t.minPhase1Rate) {
+    out.push(`phase-1 rate ${shortBelow(f.phase1_rate, t.minPhase1Rate)} (${f.phase1_passed}/${f.n} = ${pct(f.phase1_rate)}) is below ${ResultInputs.MinPhase1Rate} ${t.minPhase1Rate}`);
+  }
+  if (t.maxErrors !== null && f.errors > t.maxErrors) {
+    out.push(`errors ${f.errors} (of ${f.n} instances) exceed ${ResultInputs.MaxErrors} ${t.maxErrors}`);
+  }
+  return out;
+}
+
+/** One message for all failed thresholds, or null when the gate passes. */
+export function gateMessage(f: Pick<Figures, 'n' | 'phase1_rate' | 'phase1_passed' | 'errors'>, t: GateThresholds): string | null {
+  const list = gateFailures(f, t);
+  return list.length === 0 ? null : `quality gate failed: ${list.join('; ')}`;
+}
+
+/** Thrown by reportRun after everything was reported, so that the step fails with the gate's message. */
+export class GateFailedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GateFailedError';
+  }
+}

@@ -1,0 +1,216 @@
+// What people read (issue 6): the job summary and the PR comment. Pure: data in, markdown out.
+// Rates show as percentages with one decimal; the JSON and outputs keep full doubles.
+import type { RunManifest } from '../manifest.js';
+import { markdownTable } from '../report.js';
+import { compareDbs, type Failure, type Figures, type RunResults } from './aggregate.js';
+
+export interface RunHeader {
+  runId: string;
+  manifest: Pick<RunManifest, 'framework' | 'query_mode' | 'mode' | 'slayer_setup' | 'agent_model' | 'user_sim_model'>;
+  attempt: number;
+  /** Seconds, or null when unknown. */
+  durationSeconds: number | null;
+  /** How the duration was measured, when it is not the wait of this step (e.g. from GCS times). */
+  durationNote?: string;
+  dashboardUrl: string | null;
+  /** status.json's terminal_state: `done`, `error`, or null while running. */
+  state: string | null;
+}
+
+export interface Baseline {
+  runId: string;
+  results: RunResults;
+}
+
+/** Failures listed in the PR comment; the job summary lists up to SUMMARY_FAILURES. */
+export const COMMENT_FAILURES = 50;
+export const SUMMARY_FAILURES = 1000;
+const REASON_CHARS = 240;
+
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = s % 60;
+  const two = (x: number): string => String(x).padStart(2, '0');
+  if (h > 0) return `${h}h ${two(m)}m ${two(sec)}s`;
+  if (m > 0) return `${m}m ${two(sec)}s`;
+  return `${sec}s`;
+}
+
+export function percent(rate: number): string {
+  return `${(rate * 100).toFixed(1)}%`;
+}
+
+function rateCell(rate: number, k: number, n: number): string {
+  return `${percent(rate)} (${k}/${n})`;
+}
+
+function reward(x: number): string {
+  return x.toFixed(3);
+}
+
+/** Text from rows (errors, statuses) as inert markdown: no HTML, links, emphasis or code. */
+export function mdText(s: string): string {
+  return s
+    .replace(/[\\`*[\]~]/g, (c) => `\\${c}`)
+    .replace(/(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\_')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;');
+}
+
+/** A name (instance id, DB, run id) as a code span that no backtick in it can close. */
+export function code(s: string): string {
+  return `\`${s.replace(/`/g, "'")}\``;
+}
+
+function oneLine(s: string, max: number): string {
+  const t = s.replace(/\s+/g, ' ').trim();
+  return t.length > max ? `${t.slice(0, max - 1)}…` : t;
+}
+
+function headerLines(h: RunHeader): string[] {
+  const m = h.manifest;
+  const run = [`attempt ${h.attempt}`];
+  if (h.durationSeconds !== null) run.push(`duration ${formatDuration(h.durationSeconds)}${h.durationNote ? ` (${h.durationNote})` : ''}`);
+  run.push(`state ${h.state ? code(h.state) : 'running (no terminal state yet)'}`);
+  return [
+    `- combo: ${[m.framework, m.query_mode, m.mode, m.slayer_setup].map(code).join(' / ')}`,
+    `- models: agent ${code(m.agent_model)}, user-sim ${code(m.user_sim_model)}`,
+    `- ${run.join(', ')}`,
+    ...(h.dashboardUrl ? [`- dashboard: [Ray job](${h.dashboardUrl})`] : []),
+  ];
+}
+
+/** One line with the overall figures. */
+export function headline(r: Figures): string {
+  const parts = [
+    `**${r.n} instance${r.n === 1 ? '' : 's'}**`,
+    `phase-1 ${rateCell(r.phase1_rate, r.phase1_passed, r.n)}`,
+    `phase-2 ${rateCell(r.phase2_rate, r.phase2_passed, r.n)}`,
+    `avg reward ${reward(r.avg_reward)}`,
+    `${r.errors} error${r.errors === 1 ? '' : 's'}`,
+  ];
+  if (r.unreadable > 0) parts.push(`${r.unreadable} unreadable row${r.unreadable === 1 ? '' : 's'}`);
+  if (r.missing > 0) parts.push(`${r.missing} without a row`);
+  return parts.join(' · ');
+}
+
+function figureCells(f: Figures): string[] {
+  return [String(f.n), rateCell(f.phase1_rate, f.phase1_passed, f.n), rateCell(f.phase2_rate, f.phase2_passed, f.n), reward(f.avg_reward), String(f.errors), String(f.unreadable), String(f.missing)];
+}
+
+/** The table per DB (sorted by DB), with a total row. */
+export function resultsTable(r: RunResults): string {
+  const rows = r.per_db.map((d) => [code(d.db), ...figureCells(d)]);
+  rows.push(['**all**', ...figureCells(r)]);
+  return markdownTable(['DB', 'n', 'phase-1 pass', 'phase-2 pass', 'avg reward', 'errors', 'unreadable', 'no row'], rows);
+}
+
+function signed(x: number, digits: number, unit = ''): string {
+  const t = x.toFixed(digits);
+  if (Number(t) === 0) return `±${(0).toFixed(digits)}${unit}`;
+  return `${x > 0 ? '+' : '-'}${Math.abs(x).toFixed(digits)}${unit}`;
+}
+
+/** The table per DB with the deltas against a baseline run: DBs of either run, sorted. */
+export function deltaTable(r: RunResults, base: RunResults): string {
+  const cur = new Map(r.per_db.map((d) => [d.db, d]));
+  const old = new Map(base.per_db.map((d) => [d.db, d]));
+  const dbs = [...new Set([...cur.keys(), ...old.keys()])].sort(compareDbs);
+  const line = (label: string, f: Figures | undefined, b: Figures | undefined): string[] => {
+    if (!f) return [label, '—', '—', '—', '—', '—', '—', '—', '—', '—'];
+    const d = (cell: (x: Figures) => string): string => (b ? cell(b) : 'new');
+    return [
+      label,
+      String(f.n),
+      rateCell(f.phase1_rate, f.phase1_passed, f.n),
+      d((x) => signed((f.phase1_rate - x.phase1_rate) * 100, 1, ' pp')),
+      rateCell(f.phase2_rate, f.phase2_passed, f.n),
+      d((x) => signed((f.phase2_rate - x.phase2_rate) * 100, 1, ' pp')),
+      reward(f.avg_reward),
+      d((x) => signed(f.avg_reward - x.avg_reward, 3)),
+      String(f.errors),
+      d((x) => signed(f.errors - x.errors, 0)),
+    ];
+  };
+  const rows = dbs.map((db) => line(cur.has(db) ? code(db) : `${code(db)} (baseline only)`, cur.get(db), old.get(db)));
+  rows.push(line('**all**', r, base));
+  return markdownTable(['DB', 'n', 'phase-1 pass', 'Δ phase-1', 'phase-2 pass', 'Δ phase-2', 'avg reward', 'Δ reward', 'errors', 'Δ errors'], rows);
+}
+
+/** The collapsible list of failures (at most `max`), or '' when there is none. */
+export function failuresDetails(failures: readonly Failure[], max: number, moreHint: string): string {
+  if (failures.length === 0) return '';
+  const shown = failures.slice(0, max);
+  const rows = shown.map((f) => [code(f.instance_id), code(f.db), f.attempt === null ? '—' : String(f.attempt), mdText(oneLine(f.reason, REASON_CHARS))]);
+  const more = failures.length > shown.length ? [`… and ${failures.length - shown.length} more (${moreHint}).`, ''] : [];
+  return [
+    '<details>',
+    `<summary>${failures.length} instance${failures.length === 1 ? '' : 's'} did not pass</summary>`,
+    '',
+    markdownTable(['instance', 'DB', 'attempt', 'reason'], rows),
+    '',
+    ...more,
+    '</details>',
+  ].join('\n');
+}
+
+function unreadableLine(r: RunResults): string[] {
+  return r.unreadable_ids.length > 0 ? [`Unreadable rows (counted in n as failures): ${r.unreadable_ids.map(code).join(', ')}`, ''] : [];
+}
+
+/** The job summary. */
+export function renderSummary(h: RunHeader, r: RunResults, baseline: Baseline | null = null): string {
+  return [
+    `## BIRD-Interact results: ${code(h.runId)}`,
+    '',
+    ...headerLines(h),
+    '',
+    headline(r),
+    '',
+    resultsTable(r),
+    '',
+    ...(baseline ? [`Against baseline run ${code(baseline.runId)} (${headline(baseline.results)}):`, '', deltaTable(r, baseline.results), ''] : []),
+    ...unreadableLine(r),
+    ...(r.failures.length > 0 ? [failuresDetails(r.failures, SUMMARY_FAILURES, 'see results-json'), ''] : []),
+  ].join('\n');
+}
+
+/** The hidden marker that finds our comment again: one per key (the workflow by default). */
+export function commentMarker(key: string): string {
+  return `<!-- bird-cloud-action:results:${encodeURIComponent(key).replace(/-/g, '%2D')} -->`;
+}
+
+export interface CommentInput {
+  marker: string;
+  header: RunHeader;
+  results: RunResults;
+  baseline: Baseline | null;
+  /** The workflow run, linked at the bottom. */
+  workflowRunUrl?: string;
+}
+
+/** The PR comment: the marker first, the same table (with deltas when there is a baseline). */
+export function renderComment(c: CommentInput): string {
+  const r = c.results;
+  return [
+    c.marker,
+    `### BIRD-Interact results: ${code(c.header.runId)}`,
+    '',
+    ...headerLines(c.header),
+    '',
+    headline(r),
+    '',
+    ...(c.baseline
+      ? [`Deltas against baseline run ${code(c.baseline.runId)} (${headline(c.baseline.results)}):`, '', deltaTable(r, c.baseline.results)]
+      : [resultsTable(r)]),
+    '',
+    ...unreadableLine(r),
+    ...(r.failures.length > 0 ? [failuresDetails(r.failures, COMMENT_FAILURES, 'see the job summary'), ''] : []),
+    `<sub>${c.workflowRunUrl ? `[workflow run](${c.workflowRunUrl}) · ` : ''}posted by bird-cloud-action; updated in place on reruns</sub>`,
+    '',
+  ].join('\n');
+}
+
