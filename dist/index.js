@@ -74027,8 +74027,14 @@ class TransferManager {
 // every queued operation retrying on its own.
 class RetryBudget {
     remaining;
+    initial;
     constructor(remaining) {
         this.remaining = remaining;
+        this.initial = remaining;
+    }
+    /** A long wait refills it after each healthy poll: the budget bounds a bad spell, not the hours. */
+    refill() {
+        this.remaining = this.initial;
     }
     /** Takes one retry from the budget; false when it is spent. */
     take() {
@@ -75068,6 +75074,8 @@ async function writeFreshStatus(store, runId, s) {
 const STALL_AFTER_MS = 300_000;
 /** What one poll prints of the job log at most (Ray returns the whole log every time, P8). */
 const LOG_CHUNK_MAX = 64 * 1024;
+/** Polls in a row that may fail (after their own retries) before the wait gives up. */
+const MAX_FAILED_POLLS = 5;
 /** Checked in the domain's order at each poll; null means keep waiting. */
 function decide(o, c) {
     if (o.terminalState === 'done')
@@ -75113,9 +75121,28 @@ async function waitForAttempt(o) {
     let lastLine = '';
     let rowsDone = 0;
     let jobStatus = null;
+    let failedPolls = 0;
     for (;;) {
         if (o.signal.aborted)
             return { verdict: { kind: 'cancelled', reason: 'the workflow was cancelled' }, jobStatus, rowsDone, rowsTotal: wanted.size };
+        let verdict;
+        try {
+            verdict = await poll();
+            failedPolls = 0;
+            o.client.policy.budget.refill();
+            o.store.policy.budget.refill();
+        }
+        catch (e) {
+            if (++failedPolls >= MAX_FAILED_POLLS)
+                throw e;
+            o.log(`poll failed (${failedPolls} of ${MAX_FAILED_POLLS} in a row allowed): ${describeError(e)}`);
+            verdict = null;
+        }
+        if (verdict)
+            return { verdict, jobStatus, rowsDone, rowsTotal: wanted.size };
+        await wait_sleep(o.pollIntervalMs, o.signal);
+    }
+    async function poll() {
         const job = await o.client.job(o.submissionId);
         jobStatus = job?.status ?? null;
         const refs = rowRefs((await o.store.list(runPaths.rowsPrefix(o.runId))).keys());
@@ -75149,10 +75176,7 @@ async function waitForAttempt(o) {
             // Logs vanish with their node (P9); the status still speaks.
             o.log(`job log unavailable: ${describeError(e)}`);
         }
-        const verdict = decide({ now: Date.now(), jobStatus, jobMessage: job?.message ?? null, terminalState: ours ? (status.terminal_state ?? null) : null, heartbeatMs: hb, rowsDone, rowsTotal: wanted.size, headAlive }, clock);
-        if (verdict)
-            return { verdict, jobStatus, rowsDone, rowsTotal: wanted.size };
-        await wait_sleep(o.pollIntervalMs, o.signal);
+        return decide({ now: Date.now(), jobStatus, jobMessage: job?.message ?? null, terminalState: ours ? (status.terminal_state ?? null) : null, heartbeatMs: hb, rowsDone, rowsTotal: wanted.size, headAlive }, clock);
     }
 }
 

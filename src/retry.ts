@@ -3,7 +3,14 @@
 // every queued operation retrying on its own.
 
 export class RetryBudget {
-  constructor(private remaining: number) {}
+  private readonly initial: number;
+  constructor(private remaining: number) {
+    this.initial = remaining;
+  }
+  /** A long wait refills it after each healthy poll: the budget bounds a bad spell, not the hours. */
+  refill(): void {
+    this.remaining = this.initial;
+  }
   /** Takes one retry from the budget; false when it is spent. */
   take(): boolean {
     if (this.remaining <= 0) return false;

@@ -28898,8 +28898,14 @@ function dashboardUrl(address, submissionId) {
 // every queued operation retrying on its own.
 class RetryBudget {
     remaining;
+    initial;
     constructor(remaining) {
         this.remaining = remaining;
+        this.initial = remaining;
+    }
+    /** A long wait refills it after each healthy poll: the budget bounds a bad spell, not the hours. */
+    refill() {
+        this.remaining = this.initial;
     }
     /** Takes one retry from the budget; false when it is spent. */
     take() {

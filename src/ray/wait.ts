@@ -8,6 +8,8 @@ import type { JobStatus, RayJobsClient } from './client.js';
 export const STALL_AFTER_MS = 300_000;
 /** What one poll prints of the job log at most (Ray returns the whole log every time, P8). */
 export const LOG_CHUNK_MAX = 64 * 1024;
+/** Polls in a row that may fail (after their own retries) before the wait gives up. */
+export const MAX_FAILED_POLLS = 5;
 
 export interface Observation {
   now: number;
@@ -97,8 +99,25 @@ export async function waitForAttempt(o: WaitOptions): Promise<WaitResult> {
   let lastLine = '';
   let rowsDone = 0;
   let jobStatus: JobStatus | null = null;
+  let failedPolls = 0;
   for (;;) {
     if (o.signal.aborted) return { verdict: { kind: 'cancelled', reason: 'the workflow was cancelled' }, jobStatus, rowsDone, rowsTotal: wanted.size };
+    let verdict: Verdict | null;
+    try {
+      verdict = await poll();
+      failedPolls = 0;
+      o.client.policy.budget.refill();
+      o.store.policy.budget.refill();
+    } catch (e) {
+      if (++failedPolls >= MAX_FAILED_POLLS) throw e;
+      o.log(`poll failed (${failedPolls} of ${MAX_FAILED_POLLS} in a row allowed): ${describeError(e)}`);
+      verdict = null;
+    }
+    if (verdict) return { verdict, jobStatus, rowsDone, rowsTotal: wanted.size };
+    await sleep(o.pollIntervalMs, o.signal);
+  }
+
+  async function poll(): Promise<Verdict | null> {
     const job = await o.client.job(o.submissionId);
     jobStatus = job?.status ?? null;
     const refs = rowRefs((await o.store.list(runPaths.rowsPrefix(o.runId))).keys());
@@ -129,11 +148,9 @@ export async function waitForAttempt(o: WaitOptions): Promise<WaitResult> {
       o.log(`job log unavailable: ${describeError(e)}`);
     }
 
-    const verdict = decide(
+    return decide(
       { now: Date.now(), jobStatus, jobMessage: job?.message ?? null, terminalState: ours ? (status.terminal_state ?? null) : null, heartbeatMs: hb, rowsDone, rowsTotal: wanted.size, headAlive },
       clock,
     );
-    if (verdict) return { verdict, jobStatus, rowsDone, rowsTotal: wanted.size };
-    await sleep(o.pollIntervalMs, o.signal);
   }
 }

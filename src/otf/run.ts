@@ -1,0 +1,35 @@
+// The otf-keys sub-action: inputs → per-DB cache keys → outputs and a job summary.
+import * as core from '@actions/core';
+import { errorMessage } from '../errors.js';
+import { writeSummary } from '../report.js';
+import { computeKeys } from './compute.js';
+import { parseOtfSettings, workflowPath, type OtfInputReader } from './inputs.js';
+import { outputValues } from './keys.js';
+
+export const coreOtfInputReader: OtfInputReader = (name) => core.getInput(name);
+
+export async function run(get: OtfInputReader = coreOtfInputReader): Promise<void> {
+  try {
+    const s = parseOtfSettings(get);
+    for (const note of s.notes) core.warning(`otf-keys: ${note}`);
+    const { keys, slayer } = await computeKeys(s);
+    const pin = slayer.map((p) => `${p.name} ${p.version}${p.source ? ` (${p.source})` : ''}`).join(', ');
+    core.info(`framework ${s.framework} → ${s.artifact}; ${keys.length} DB(s) from ${s.dbSource}; SLayer ${pin}; embedding model ${s.embeddingModel}${s.referenceModel ? `; reference model ${s.referenceModel}` : ''}`);
+    for (const k of keys) core.info(`${k.db}: ${k.key} → ${k.path}`);
+
+    const values = outputValues({
+      keys,
+      artifact: s.artifact,
+      artifactRoot: workflowPath(s.artifactRoot, s.workspace),
+      otfCacheRoot: workflowPath(s.otfCacheRoot, s.workspace),
+    });
+    for (const [name, value] of Object.entries(values)) core.setOutput(name, value);
+
+    const rows = keys.map((k) => `| \`${k.db}\` | \`${k.key}\` | \`${k.path}\` |`).join('\n');
+    await writeSummary(
+      `### OTF cache keys (${s.artifact}, ${keys.length} DB${keys.length === 1 ? '' : 's'})\n\nSLayer ${pin}, embedding model \`${s.embeddingModel}\`${s.referenceModel ? `, reference model \`${s.referenceModel}\`` : ''}.\n\n| DB | key | path |\n| --- | --- | --- |\n${rows}\n`,
+    );
+  } catch (e) {
+    core.setFailed(`otf-keys: ${errorMessage(e)}`);
+  }
+}

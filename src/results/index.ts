@@ -1,0 +1,195 @@
+// Reporting a run (issue 6): read → aggregate → job summary → outputs → results-json → PR comment
+// → gate. main calls reportRun after a wait and in report-run-id mode.
+import * as core from '@actions/core';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describeError } from '../retry.js';
+import type { GithubContext } from '../github-context.js';
+import type { RunStore } from '../gcs/store.js';
+import { KNOWN_KEYS } from '../params/combos.js';
+import { dashboardUrl as rayDashboardUrl } from '../ray/client.js';
+import { writeSummary } from '../report.js';
+import { redactResults, redactor, type RunResults } from './aggregate.js';
+import { commentTarget, upsertComment, type CommentOnPr, type CommentOutcome } from './comment.js';
+import { GateFailedError, gateMessage, type GateThresholds } from './gate.js';
+import { ResultInputs, ResultOutputs } from './names.js';
+import { collectResults, type RunData } from './read.js';
+import { commentMarker, headline, renderComment, renderSummary, type Baseline, type RunHeader } from './render.js';
+
+export { GateFailedError, NO_GATE, parseGateInputs, type GateThresholds } from './gate.js';
+export { ResultInputs, ResultOutputs } from './names.js';
+export type { CommentOnPr, CommentOutcome } from './comment.js';
+export type { RunResults } from './aggregate.js';
+
+/** Where the report goes; `coreSinks` in the action, recorders in tests. */
+export interface ReportSinks {
+  info(line: string): void;
+  warning(message: string): void;
+  setOutput(name: string, value: string): void;
+  summary(markdown: string): Promise<void>;
+}
+
+export const coreSinks: ReportSinks = {
+  info: (l) => core.info(l),
+  warning: (m) => core.warning(m),
+  setOutput: (n, v) => core.setOutput(n, v),
+  summary: (md) => writeSummary(md),
+};
+
+export interface ReportOptions {
+  store: RunStore;
+  runId: string;
+  /** The input the run id came from, named when the run has no manifest (default report-run-id). */
+  runIdInput?: string;
+  /** The attempt just waited on; default: the highest attempt in the rows or status.json. */
+  attempt?: number;
+  /** The Ray job's dashboard link; default: built from rayAddress and status.json's ray_job_id. */
+  dashboardUrl?: string | null;
+  rayAddress?: string;
+  /** The wait's duration; default: manifest commit → last heartbeat, once the run has a terminal state. */
+  durationSeconds?: number | null;
+  /** A dataset JSONL for instances whose DB neither the manifest nor their row names. */
+  datasetFile?: string;
+  github: GithubContext;
+  /** One PR comment per key; default GITHUB_WORKFLOW (one comment per workflow). */
+  commentKey?: string;
+  token: string;
+  commentOnPr: CommentOnPr;
+  /** A run in the same bucket to show per-DB deltas against (summary and comment). */
+  baselineRunId?: string;
+  thresholds: GateThresholds;
+  runnerTemp: string;
+  /** Values never to show (default: the token and every known API key in the environment). */
+  secrets?: readonly string[];
+  sinks?: ReportSinks;
+  /** The GitHub REST root; default GITHUB_API_URL. */
+  apiUrl?: string;
+}
+
+export interface ReportOutcome {
+  results: RunResults;
+  baseline: Baseline | null;
+  header: RunHeader;
+  resultsJson: string;
+  summary: string;
+  comment: CommentOutcome;
+  /** The gate's failure message, or null when it passed (reportRun then threw GateFailedError). */
+  gate: string | null;
+}
+
+function defaultSecrets(token: string): string[] {
+  return [token, ...KNOWN_KEYS.map((k) => process.env[k] ?? '')].filter((v) => v.trim() !== '');
+}
+
+function header(o: ReportOptions, data: RunData): RunHeader {
+  const jobId = data.status?.ray_job_id;
+  const built = o.rayAddress && typeof jobId === 'string' && jobId !== '' && jobId !== 'unknown' ? rayDashboardUrl(o.rayAddress, jobId) : null;
+  const waited = o.durationSeconds ?? null;
+  return {
+    runId: o.runId,
+    manifest: data.manifest,
+    attempt: o.attempt ?? data.attempt,
+    durationSeconds: waited ?? data.elapsedSeconds,
+    durationNote: waited === null && data.elapsedSeconds !== null ? 'manifest commit → last heartbeat' : undefined,
+    dashboardUrl: o.dashboardUrl || built,
+    state: typeof data.status?.terminal_state === 'string' ? data.status.terminal_state : null,
+  };
+}
+
+/** results-json: comparison.json's summary keys first, then the run, the lists and the gate. */
+export function resultsDocument(h: RunHeader, r: RunResults, baseline: Baseline | null, thresholds: GateThresholds, gate: string | null): object {
+  const m = h.manifest;
+  return {
+    n: r.n,
+    phase1_rate: r.phase1_rate,
+    phase2_rate: r.phase2_rate,
+    avg_reward: r.avg_reward,
+    errors: r.errors,
+    phase1_passed: r.phase1_passed,
+    phase2_passed: r.phase2_passed,
+    unreadable: r.unreadable,
+    missing: r.missing,
+    run_id: h.runId,
+    attempt: h.attempt,
+    state: h.state,
+    duration_seconds: h.durationSeconds,
+    dashboard_url: h.dashboardUrl,
+    framework: m.framework,
+    query_mode: m.query_mode,
+    mode: m.mode,
+    slayer_setup: m.slayer_setup,
+    agent_model: m.agent_model,
+    user_sim_model: m.user_sim_model,
+    per_db: r.per_db,
+    unreadable_ids: r.unreadable_ids,
+    missing_ids: r.missing_ids,
+    failures: r.failures,
+    instances: r.instances,
+    baseline: baseline
+      ? { run_id: baseline.runId, n: baseline.results.n, phase1_rate: baseline.results.phase1_rate, phase2_rate: baseline.results.phase2_rate, avg_reward: baseline.results.avg_reward, errors: baseline.results.errors, per_db: baseline.results.per_db }
+      : null,
+    gate: { min_phase1_rate: thresholds.minPhase1Rate, max_errors: thresholds.maxErrors, passed: gate === null, message: gate },
+  };
+}
+
+export async function writeResultsJson(runnerTemp: string, runId: string, doc: object): Promise<string> {
+  const dir = join(runnerTemp, 'bird-cloud-action');
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `results-${runId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
+  await writeFile(file, `${JSON.stringify(doc, null, 2)}\n`);
+  return file;
+}
+
+/**
+ * Reports a run. Everything is reported before the gate is checked; a gate that fails throws
+ * GateFailedError (main's catch turns it into setFailed). A failing comment or baseline is a
+ * warning; an unreadable run (no manifest, GCS errors) throws.
+ */
+export async function reportRun(o: ReportOptions): Promise<ReportOutcome> {
+  const sinks = o.sinks ?? coreSinks;
+  const redact = redactor(o.secrets ?? defaultSecrets(o.token));
+  const { data, results: raw } = await collectResults(o.store, o.runId, { input: o.runIdInput ?? ResultInputs.ReportRunId, datasetFile: o.datasetFile, warn: (m) => sinks.warning(m) });
+  const results = redactResults(raw, redact);
+
+  let baseline: Baseline | null = null;
+  if (o.baselineRunId) {
+    try {
+      const b = await collectResults(o.store, o.baselineRunId, { input: ResultInputs.BaselineRunId, datasetFile: o.datasetFile, warn: (m) => sinks.warning(m) });
+      baseline = { runId: o.baselineRunId, results: redactResults(b.results, redact) };
+    } catch (e) {
+      sinks.warning(`bird-cloud-action: ${ResultInputs.BaselineRunId} '${o.baselineRunId}' could not be read, so no deltas are shown: ${describeError(e)}`);
+    }
+  }
+
+  const h = header(o, data);
+  sinks.info(`results of ${o.runId} (attempt ${h.attempt}): ${headline(results).replace(/\*/g, '')}`);
+  for (const d of results.per_db) sinks.info(`  ${d.db}: ${headline(d).replace(/\*/g, '')}`);
+  for (const f of results.failures) sinks.info(`  did not pass: ${f.instance_id} (${f.db}, attempt ${f.attempt ?? '-'}): ${f.reason}`);
+
+  const summary = redact(renderSummary(h, results, baseline));
+  await sinks.summary(summary);
+  sinks.setOutput(ResultOutputs.N, String(results.n));
+  sinks.setOutput(ResultOutputs.Phase1Rate, String(results.phase1_rate));
+  sinks.setOutput(ResultOutputs.Phase2Rate, String(results.phase2_rate));
+  sinks.setOutput(ResultOutputs.AvgReward, String(results.avg_reward));
+  sinks.setOutput(ResultOutputs.Errors, String(results.errors));
+  const gate = gateMessage(results, o.thresholds);
+  const resultsJson = await writeResultsJson(o.runnerTemp, o.runId, resultsDocument(h, results, baseline, o.thresholds, gate));
+  sinks.setOutput(ResultOutputs.ResultsJson, resultsJson);
+
+  let comment: CommentOutcome;
+  const where = commentTarget(o.commentOnPr, o.github, o.token);
+  if ('skip' in where) {
+    comment = { kind: 'skipped', reason: where.skip };
+    if (where.warn) sinks.warning(`bird-cloud-action: no PR comment: ${where.skip}`);
+    else sinks.info(`no PR comment: ${where.skip}`);
+  } else {
+    const marker = commentMarker(o.commentKey ?? (process.env.GITHUB_WORKFLOW || 'bird-cloud-action'));
+    const body = redact(renderComment({ marker, header: h, results, baseline, workflowRunUrl: o.github.workflow_run_url || undefined }));
+    comment = await upsertComment({ token: o.token, target: where.target, marker, body, apiUrl: o.apiUrl, info: (l) => sinks.info(l), warn: (m) => sinks.warning(m) });
+  }
+
+  if (gate !== null) throw new GateFailedError(gate);
+  if (o.thresholds.minPhase1Rate !== null || o.thresholds.maxErrors !== null) sinks.info('quality gate passed');
+  return { results, baseline, header: h, resultsJson, summary, comment, gate };
+}
