@@ -109,6 +109,7 @@ export class RunStore {
    * exists), a number replaces exactly that generation. Retries are safe because of it.
    */
   async write(name: string, data: Buffer, opts: { ifGenerationMatch: number | string; contentType: string; resumable?: boolean }): Promise<RemoteObject> {
+    if (!opts.resumable) return this.retry(`upload ${this.uri(name)}`, () => this.mediaUpload(name, data, opts.contentType, opts.ifGenerationMatch));
     const file = this.bucket.file(name);
     await this.retry(`upload ${this.uri(name)}`, () =>
       file.save(data, {
@@ -121,6 +122,31 @@ export class RunStore {
     );
     const md = file.metadata;
     return { name, md5: String(md.md5Hash ?? ''), size: Number(md.size ?? data.length), generation: String(md.generation ?? '') };
+  }
+
+  /**
+   * One `uploadType=media` request through the SDK's authenticated transport (ADC, or none for
+   * the emulator). For the small files that dominate, it runs at the server's pace where
+   * `File.save` (multipart, streams, client-side CRC) costs about a third more; the stored MD5
+   * that GCS returns is checked by the caller against the local one.
+   */
+  private mediaUpload(name: string, data: Buffer, contentType: string, ifGenerationMatch: number | string): Promise<RemoteObject> {
+    return new Promise((resolve, reject) => {
+      this.storage.makeAuthenticatedRequest(
+        {
+          method: 'POST',
+          uri: `${this.storage.apiEndpoint}/upload/storage/v1/b/${encodeURIComponent(this.bucketName)}/o`,
+          qs: { uploadType: 'media', name, ifGenerationMatch: String(ifGenerationMatch) },
+          body: data,
+          headers: { 'Content-Type': contentType },
+        },
+        (err, body) => {
+          if (err) return reject(err);
+          const md = (typeof body === 'string' ? JSON.parse(body) : (body ?? {})) as { md5Hash?: string; size?: string; generation?: string };
+          resolve({ name, md5: String(md.md5Hash ?? ''), size: Number(md.size ?? data.length), generation: String(md.generation ?? '') });
+        },
+      );
+    });
   }
 
   /** Deletes one generation of an object; a missing object is fine. */
