@@ -48,6 +48,12 @@ export enum Inputs {
   ImageUri = 'image-uri',
   RayVersion = 'ray-version',
   RayCli = 'ray-cli',
+  ReportRunId = 'report-run-id',
+  CommentOnPr = 'comment-on-pr',
+  GithubToken = 'github-token',
+  BaselineRunId = 'baseline-run-id',
+  MinPhase1Rate = 'min-phase1-rate',
+  MaxErrors = 'max-errors',
 }
 
 export enum Outputs {
@@ -66,6 +72,12 @@ export enum Outputs {
   DispatchedInstances = 'dispatched-instances',
   ImageUri = 'image-uri',
   ImageExists = 'image-exists',
+  N = 'n',
+  Phase1Rate = 'phase1-rate',
+  Phase2Rate = 'phase2-rate',
+  AvgReward = 'avg-reward',
+  Errors = 'errors',
+  ResultsJson = 'results-json',
 }
 
 export enum State {

@@ -48,7 +48,18 @@ async function stopOnce(client: RayJobsClient, sid: string): Promise<void> {
   }
 }
 
-export async function dispatchAttempt(r: DispatchRequest): Promise<void> {
+export interface DispatchOutcome {
+  /** True when the step waited for the attempt to end (then a report follows). */
+  waited: boolean;
+  /** The failure of a wait that ended badly; thrown by the caller after the report. */
+  failure: Error | null;
+  dashboardUrl: string | null;
+  durationSeconds: number | null;
+}
+
+const NO_WAIT: DispatchOutcome = { waited: false, failure: null, dashboardUrl: null, durationSeconds: null };
+
+export async function dispatchAttempt(r: DispatchRequest): Promise<DispatchOutcome> {
   const { settings: d, manifest: m } = r;
   const withSecrets = r.keys.size > 0;
   core.setOutput(Outputs.Attempt, String(r.attempt));
@@ -59,7 +70,7 @@ export async function dispatchAttempt(r: DispatchRequest): Promise<void> {
     core.info(rayJobSubmitCommand(job, d.rayAddress));
     core.setOutput(Outputs.JobStatus, NOT_DISPATCHED);
     core.setOutput(Outputs.SubmissionId, job.submissionId);
-    return;
+    return NO_WAIT;
   }
   const client = r.client;
   const packageUri = await uploadSecrets(client, r.keys);
@@ -84,8 +95,9 @@ export async function dispatchAttempt(r: DispatchRequest): Promise<void> {
   if (!d.wait) {
     await writeSummary(dispatchSummary(m.run_id, r.attempt, sid, url, r.instanceIds.length, status, null));
     core.info(`not waiting (wait: false): the job runs on; follow it at ${url}`);
-    return;
+    return { ...NO_WAIT, dashboardUrl: url };
   }
+  const waitStarted = Date.now();
 
   // While waiting, a cancelled workflow (SIGINT, then SIGTERM) stops the job once.
   let stopping: Promise<void> | null = null;
@@ -134,11 +146,13 @@ export async function dispatchAttempt(r: DispatchRequest): Promise<void> {
   const final = (await client.job(sid).catch(() => null))?.status ?? result.jobStatus ?? 'UNKNOWN';
   core.setOutput(Outputs.JobStatus, final);
   await writeSummary(dispatchSummary(m.run_id, r.attempt, sid, url, r.instanceIds.length, final, result));
+  const waited: DispatchOutcome = { waited: true, failure: null, dashboardUrl: url, durationSeconds: (Date.now() - waitStarted) / 1000 };
   if (!ok) {
     const label = v.kind === 'finished' ? 'error' : v.kind;
-    throw new Error(`${label}: ${v.reason}; ${rerunHint(m.run_id)}`);
+    return { ...waited, failure: new Error(`${label}: ${v.reason}; ${rerunHint(m.run_id)}`) };
   }
   core.info(`finished: ${v.reason}`);
+  return waited;
 }
 
 function dispatchSummary(runId: string, attempt: number, sid: string, url: string, n: number, status: JobStatus | string, w: WaitResult | null): string {

@@ -4,7 +4,8 @@ import * as core from '@actions/core';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ERROR_PREFIX, Inputs, Outputs, State } from './constants.js';
-import { NOT_DISPATCHED, dispatchAttempt, rayClient } from './dispatch.js';
+import { NOT_DISPATCHED, dispatchAttempt, rayClient, type DispatchOutcome } from './dispatch.js';
+import { GateFailedError, reportRun, type ReportOptions } from './results/index.js';
 import { ProblemsError, errorMessage } from './errors.js';
 import { readGithubContext } from './github-context.js';
 import { commitManifest, probeRun } from './gcs/run-state.js';
@@ -17,7 +18,7 @@ import { checkSetupStillThere, planRerun } from './rerun.js';
 import { logPlan, planSummary, uploadSummary, writeSummary } from './report.js';
 import { describeError } from './retry.js';
 import { missingKeysMessage, readApiKeys } from './secrets.js';
-import { coreInputReader, parseSettings, type CommonSettings, type RerunSettings, type SubmitSettings } from './settings.js';
+import { coreInputReader, parseSettings, type CommonSettings, type ReportOnlySettings, type RerunSettings, type SubmitSettings } from './settings.js';
 
 async function writePlanFile(dir: string, runId: string, plan: object): Promise<string> {
   const out = join(dir, 'bird-cloud-action');
@@ -89,7 +90,7 @@ async function submit(settings: SubmitSettings): Promise<void> {
   core.setOutput(Outputs.UploadedBytes, String(result.uploadedBytes));
   await writeSummary(uploadSummary(plan, { manifestUri, manifest: committed, dbs: result.dbs }));
 
-  await dispatchAttempt({
+  const outcome = await dispatchAttempt({
     settings: settings.dispatch,
     manifest: plan.manifest,
     attempt: plan.attempt,
@@ -99,6 +100,40 @@ async function submit(settings: SubmitSettings): Promise<void> {
     store,
     client,
   });
+  await reportAfterWait(settings, store, plan.runId, plan.attempt, outcome, Inputs.RunId);
+}
+
+/** A waited attempt is reported (summary, outputs, PR comment, gate), then a failed wait fails the step. */
+async function reportAfterWait(s: CommonSettings, store: RunStore, runId: string, attempt: number, o: DispatchOutcome, runIdInput: Inputs): Promise<void> {
+  if (!o.waited) return;
+  let gate: unknown = null;
+  try {
+    await reportRun({ ...reportOptions(s, store, runId), runIdInput, attempt, dashboardUrl: o.dashboardUrl, durationSeconds: o.durationSeconds });
+  } catch (e) {
+    if (!(e instanceof GateFailedError)) throw o.failure ?? e;
+    gate = e;
+  }
+  if (o.failure) throw o.failure;
+  if (gate) throw gate;
+}
+
+function reportOptions(s: CommonSettings, store: RunStore, runId: string): ReportOptions {
+  return {
+    store,
+    runId,
+    github: readGithubContext(),
+    token: s.report.token,
+    commentOnPr: s.report.commentOnPr,
+    baselineRunId: s.report.baselineRunId || undefined,
+    thresholds: s.report.thresholds,
+    runnerTemp: s.runnerTemp,
+    rayAddress: s.dispatch.rayAddress || undefined,
+  };
+}
+
+async function report(settings: ReportOnlySettings): Promise<void> {
+  core.setOutput(Outputs.RunId, settings.runId);
+  await reportRun({ ...reportOptions(settings, openStore(settings), settings.runId), runIdInput: Inputs.ReportRunId, datasetFile: settings.datasetFile });
 }
 
 async function rerun(settings: RerunSettings): Promise<void> {
@@ -133,13 +168,15 @@ async function rerun(settings: RerunSettings): Promise<void> {
     core.info('dry-run: the rerun plan is complete; nothing was dispatched.');
     return;
   }
-  await dispatchAttempt({ settings: settings.dispatch, manifest: m, attempt: plan.attempt, instanceIds: plan.unfinished, keys: keys.values, github: readGithubContext(), store, client });
+  const outcome = await dispatchAttempt({ settings: settings.dispatch, manifest: m, attempt: plan.attempt, instanceIds: plan.unfinished, keys: keys.values, github: readGithubContext(), store, client });
+  await reportAfterWait(settings, store, plan.runId, plan.attempt, outcome, Inputs.RerunRunId);
 }
 
 export async function run(): Promise<void> {
   try {
     const settings = parseSettings(coreInputReader);
     if (settings.kind === 'rerun') await rerun(settings);
+    else if (settings.kind === 'report') await report(settings);
     else await submit(settings);
   } catch (e) {
     core.setFailed(`${ERROR_PREFIX}: ${errorMessage(e)}`);

@@ -19,6 +19,8 @@ import {
 } from './params/combos.js';
 import { runIdProblem } from './runid.js';
 import { DEFAULT_ENTRYPOINT_PREFIX } from './jobargs.js';
+import type { CommentOnPr } from './results/comment.js';
+import { parseGateInputs, type GateThresholds } from './results/gate.js';
 
 export interface IdSource {
   input: Inputs.InstanceIds | Inputs.InstanceIdsFile;
@@ -58,8 +60,18 @@ export interface DispatchSettings {
   gce: GceSettings;
 }
 
+/** How results are reported after a wait, or in report-run-id mode (issue 6). */
+export interface ReportSettings {
+  /** Masked as soon as it is read. */
+  token: string;
+  commentOnPr: CommentOnPr;
+  baselineRunId: string;
+  thresholds: GateThresholds;
+}
+
 /** What every mode shares: where things are, the bucket and the dispatch target. */
 export interface CommonSettings {
+  report: ReportSettings;
   dryRun: boolean;
   gcsBucket: string;
   gcpProject: string;
@@ -73,6 +85,14 @@ export interface CommonSettings {
 export interface RerunSettings extends CommonSettings {
   kind: 'rerun';
   runId: string;
+}
+
+/** A report on an existing run: nothing is uploaded or dispatched. */
+export interface ReportOnlySettings extends CommonSettings {
+  kind: 'report';
+  runId: string;
+  /** Only for runs whose rows and manifest do not name each instance's DB. */
+  datasetFile?: string;
 }
 
 export interface SubmitSettings extends CommonSettings {
@@ -106,7 +126,7 @@ export interface SubmitSettings extends CommonSettings {
   artifactRoots: Record<ArtifactKind, string>;
 }
 
-export type Settings = SubmitSettings | RerunSettings;
+export type Settings = SubmitSettings | RerunSettings | ReportOnlySettings;
 
 /** Reads one raw input; injectable so parsing is testable without the runner. */
 export type InputReader = (name: Inputs) => string;
@@ -307,18 +327,35 @@ function parseDispatch(r: Reader, mask: (v: string) => void): DispatchSettings {
   };
 }
 
+function parseReport(r: Reader, mask: (v: string) => void): ReportSettings {
+  const token = r.str(Inputs.GithubToken);
+  if (token) mask(token);
+  const c = r.str(Inputs.CommentOnPr) || 'auto';
+  const commentOnPr: CommentOnPr = c === 'auto' ? 'auto' : TRUE.includes(c) ? true : FALSE.includes(c) ? false : 'auto';
+  if (!['auto', ...TRUE, ...FALSE].includes(c)) r.problems.add(Inputs.CommentOnPr, `'${c}' is not auto, true or false`, 'use auto (comment on pull_request events), true or false');
+  const baselineRunId = r.str(Inputs.BaselineRunId);
+  if (baselineRunId) {
+    const p = runIdProblem(baselineRunId);
+    if (p) r.problems.add(Inputs.BaselineRunId, p, 'give the run id of an earlier run in the same bucket');
+  }
+  const gate = parseGateInputs(r.str(Inputs.MinPhase1Rate), r.str(Inputs.MaxErrors));
+  for (const p of gate.problems) r.problems.add(p.input, p.message, p.fix);
+  return { token, commentOnPr, baselineRunId, thresholds: gate.thresholds };
+}
+
 function parseCommon(r: Reader, env: NodeJS.ProcessEnv, bucketAlwaysRequired: boolean, mask: (v: string) => void): CommonSettings {
   const workspace = env.GITHUB_WORKSPACE || process.cwd();
   const runnerTemp = env.RUNNER_TEMP || resolve(workspace, '..', '.runner-temp');
   const dryRun = r.bool(Inputs.DryRun, false);
   const gcsBucket = r.str(Inputs.GcsBucket).replace(/^gs:\/\//, '').replace(/\/+$/, '');
   if (!gcsBucket && (bucketAlwaysRequired || !dryRun)) {
-    r.problems.add(Inputs.GcsBucket, bucketAlwaysRequired ? 'is required for a rerun' : 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
+    r.problems.add(Inputs.GcsBucket, bucketAlwaysRequired ? 'is required for a rerun or a report' : 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
   }
   if (gcsBucket && !/^[a-z0-9][-a-z0-9_.]{1,220}[a-z0-9]$/.test(gcsBucket)) r.problems.add(Inputs.GcsBucket, `'${gcsBucket}' is not a valid bucket name`, 'use the bucket name only, e.g. my-runs-bucket');
   const gcpProject = r.str(Inputs.GcpProject);
   if (gcpProject && !PROJECT.test(gcpProject)) r.problems.add(Inputs.GcpProject, `'${gcpProject}' is not a GCP project id`, 'use the project id (6 to 30 lowercase letters, digits and dashes), not its name or number');
   const dispatch = parseDispatch(r, mask);
+  const report = parseReport(r, mask);
   if (dispatch.cluster === 'ephemeral' && !gcpProject) r.problems.add(Inputs.GcpProject, 'is required when cluster is ephemeral', 'set gcp-project to the project the per-run cluster runs in');
   return {
     dryRun,
@@ -326,6 +363,7 @@ function parseCommon(r: Reader, env: NodeJS.ProcessEnv, bucketAlwaysRequired: bo
     gcpProject,
     uploadConcurrency: r.int(Inputs.UploadConcurrency, Defaults.uploadConcurrency, 1, 256),
     dispatch,
+    report,
     workspace,
     runnerTemp,
   };
@@ -339,6 +377,18 @@ export function parseSettings(get: InputReader, env: NodeJS.ProcessEnv = process
   const problems = new ProblemList();
   const r = new Reader(get, problems);
   const rerunRunId = r.str(Inputs.RerunRunId);
+  const reportRunId = r.str(Inputs.ReportRunId);
+  if (rerunRunId && reportRunId) {
+    problems.add(Inputs.ReportRunId, `both rerun-run-id ('${rerunRunId}') and report-run-id ('${reportRunId}') are set`, 'set one: a rerun reports by itself when it waits');
+  }
+  if (reportRunId && !rerunRunId) {
+    const p = runIdProblem(reportRunId);
+    if (p) problems.add(Inputs.ReportRunId, p, 'give the run id of an existing run, as in its manifest');
+    const common = parseCommon(r, env, true, mask);
+    const dataset = r.str(Inputs.DatasetFile) || env.BIRD_DATA_PATH;
+    problems.throwIfAny();
+    return { kind: 'report', runId: reportRunId, datasetFile: dataset ? absolute(dataset, common.workspace) : undefined, ...common };
+  }
   if (rerunRunId) {
     const p = runIdProblem(rerunRunId);
     if (p) problems.add(Inputs.RerunRunId, p, 'give the run id of an existing run, as in its manifest');

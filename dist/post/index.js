@@ -28624,6 +28624,12 @@ var Inputs;
     Inputs["ImageUri"] = "image-uri";
     Inputs["RayVersion"] = "ray-version";
     Inputs["RayCli"] = "ray-cli";
+    Inputs["ReportRunId"] = "report-run-id";
+    Inputs["CommentOnPr"] = "comment-on-pr";
+    Inputs["GithubToken"] = "github-token";
+    Inputs["BaselineRunId"] = "baseline-run-id";
+    Inputs["MinPhase1Rate"] = "min-phase1-rate";
+    Inputs["MaxErrors"] = "max-errors";
 })(Inputs || (Inputs = {}));
 var Outputs;
 (function (Outputs) {
@@ -28642,6 +28648,12 @@ var Outputs;
     Outputs["DispatchedInstances"] = "dispatched-instances";
     Outputs["ImageUri"] = "image-uri";
     Outputs["ImageExists"] = "image-exists";
+    Outputs["N"] = "n";
+    Outputs["Phase1Rate"] = "phase1-rate";
+    Outputs["Phase2Rate"] = "phase2-rate";
+    Outputs["AvgReward"] = "avg-reward";
+    Outputs["Errors"] = "errors";
+    Outputs["ResultsJson"] = "results-json";
 })(Outputs || (Outputs = {}));
 var State;
 (function (State) {

@@ -6,7 +6,7 @@ import { defaults as githubDefaults } from '@actions/github/lib/utils';
 import { errorMessage } from '../errors.js';
 import { errorStatus } from '../retry.js';
 import type { GithubContext } from '../github-context.js';
-import { ResultInputs } from './names.js';
+import { Inputs } from '../constants.js';
 
 export interface CommentTarget {
   owner: string;
@@ -30,14 +30,14 @@ export const PERMISSION_HINT =
 
 /** Pure: where to comment, or why not (`warn` when the user asked for a comment that cannot be made). */
 export function commentTarget(commentOnPr: CommentOnPr, github: Pick<GithubContext, 'repository' | 'pr_number' | 'event'>, token: string): { target: CommentTarget } | { skip: string; warn: boolean } {
-  if (commentOnPr === false) return { skip: `${ResultInputs.CommentOnPr} is false`, warn: false };
+  if (commentOnPr === false) return { skip: `${Inputs.CommentOnPr} is false`, warn: false };
   if (github.pr_number === null) {
     const why = `the event '${github.event || 'unknown'}' has no pull request`;
-    return commentOnPr === 'auto' ? { skip: why, warn: false } : { skip: `${ResultInputs.CommentOnPr} is true, but ${why}`, warn: true };
+    return commentOnPr === 'auto' ? { skip: why, warn: false } : { skip: `${Inputs.CommentOnPr} is true, but ${why}`, warn: true };
   }
   const [owner, repo, ...rest] = github.repository.split('/');
   if (!owner || !repo || rest.length > 0) return { skip: `GITHUB_REPOSITORY '${github.repository}' is not owner/name`, warn: true };
-  if (token.trim() === '') return { skip: `${ResultInputs.GithubToken} is empty (pass \${{ github.token }})`, warn: true };
+  if (token.trim() === '') return { skip: `${Inputs.GithubToken} is empty (pass \${{ github.token }})`, warn: true };
   return { target: { owner, repo, issueNumber: github.pr_number } };
 }
 

@@ -12,12 +12,11 @@ import { writeSummary } from '../report.js';
 import { redactResults, redactor, type RunResults } from './aggregate.js';
 import { commentTarget, upsertComment, type CommentOnPr, type CommentOutcome } from './comment.js';
 import { GateFailedError, gateMessage, type GateThresholds } from './gate.js';
-import { ResultInputs, ResultOutputs } from './names.js';
+import { Inputs, Outputs } from '../constants.js';
 import { collectResults, type RunData } from './read.js';
 import { commentMarker, headline, renderComment, renderSummary, type Baseline, type RunHeader } from './render.js';
 
 export { GateFailedError, NO_GATE, parseGateInputs, type GateThresholds } from './gate.js';
-export { ResultInputs, ResultOutputs } from './names.js';
 export type { CommentOnPr, CommentOutcome } from './comment.js';
 export type { RunResults } from './aggregate.js';
 
@@ -73,8 +72,6 @@ export interface ReportOutcome {
   resultsJson: string;
   summary: string;
   comment: CommentOutcome;
-  /** The gate's failure message, or null when it passed (reportRun then threw GateFailedError). */
-  gate: string | null;
 }
 
 function defaultSecrets(token: string): string[] {
@@ -141,23 +138,24 @@ export async function writeResultsJson(runnerTemp: string, runId: string, doc: o
 }
 
 /**
- * Reports a run. Everything is reported before the gate is checked; a gate that fails throws
- * GateFailedError (main's catch turns it into setFailed). A failing comment or baseline is a
- * warning; an unreadable run (no manifest, GCS errors) throws.
+ * Reports a run: log, job summary, outputs, results-json, PR comment, then the gate. A gate that
+ * fails throws GateFailedError after all of that (main's one catch turns it into setFailed). A
+ * failing comment, baseline or dataset mapping is a warning; a run that cannot be read (no
+ * manifest, GCS errors) throws before anything is reported.
  */
 export async function reportRun(o: ReportOptions): Promise<ReportOutcome> {
   const sinks = o.sinks ?? coreSinks;
   const redact = redactor(o.secrets ?? defaultSecrets(o.token));
-  const { data, results: raw } = await collectResults(o.store, o.runId, { input: o.runIdInput ?? ResultInputs.ReportRunId, datasetFile: o.datasetFile, warn: (m) => sinks.warning(m) });
+  const { data, results: raw } = await collectResults(o.store, o.runId, { input: o.runIdInput ?? Inputs.ReportRunId, datasetFile: o.datasetFile, warn: (m) => sinks.warning(m) });
   const results = redactResults(raw, redact);
 
   let baseline: Baseline | null = null;
   if (o.baselineRunId) {
     try {
-      const b = await collectResults(o.store, o.baselineRunId, { input: ResultInputs.BaselineRunId, datasetFile: o.datasetFile, warn: (m) => sinks.warning(m) });
+      const b = await collectResults(o.store, o.baselineRunId, { input: Inputs.BaselineRunId, datasetFile: o.datasetFile, warn: (m) => sinks.warning(m) });
       baseline = { runId: o.baselineRunId, results: redactResults(b.results, redact) };
     } catch (e) {
-      sinks.warning(`bird-cloud-action: ${ResultInputs.BaselineRunId} '${o.baselineRunId}' could not be read, so no deltas are shown: ${describeError(e)}`);
+      sinks.warning(`bird-cloud-action: ${Inputs.BaselineRunId} '${o.baselineRunId}' could not be read, so no deltas are shown: ${describeError(e)}`);
     }
   }
 
@@ -168,14 +166,14 @@ export async function reportRun(o: ReportOptions): Promise<ReportOutcome> {
 
   const summary = redact(renderSummary(h, results, baseline));
   await sinks.summary(summary);
-  sinks.setOutput(ResultOutputs.N, String(results.n));
-  sinks.setOutput(ResultOutputs.Phase1Rate, String(results.phase1_rate));
-  sinks.setOutput(ResultOutputs.Phase2Rate, String(results.phase2_rate));
-  sinks.setOutput(ResultOutputs.AvgReward, String(results.avg_reward));
-  sinks.setOutput(ResultOutputs.Errors, String(results.errors));
+  sinks.setOutput(Outputs.N, String(results.n));
+  sinks.setOutput(Outputs.Phase1Rate, String(results.phase1_rate));
+  sinks.setOutput(Outputs.Phase2Rate, String(results.phase2_rate));
+  sinks.setOutput(Outputs.AvgReward, String(results.avg_reward));
+  sinks.setOutput(Outputs.Errors, String(results.errors));
   const gate = gateMessage(results, o.thresholds);
   const resultsJson = await writeResultsJson(o.runnerTemp, o.runId, resultsDocument(h, results, baseline, o.thresholds, gate));
-  sinks.setOutput(ResultOutputs.ResultsJson, resultsJson);
+  sinks.setOutput(Outputs.ResultsJson, resultsJson);
 
   let comment: CommentOutcome;
   const where = commentTarget(o.commentOnPr, o.github, o.token);
@@ -191,5 +189,5 @@ export async function reportRun(o: ReportOptions): Promise<ReportOutcome> {
 
   if (gate !== null) throw new GateFailedError(gate);
   if (o.thresholds.minPhase1Rate !== null || o.thresholds.maxErrors !== null) sinks.info('quality gate passed');
-  return { results, baseline, header: h, resultsJson, summary, comment, gate };
+  return { results, baseline, header: h, resultsJson, summary, comment };
 }

@@ -66,7 +66,8 @@ async function manifestCreated(store: RunStore, name: string): Promise<number | 
 /** The instances (manifest ones, then any other with rows) whose DB neither the manifest nor a row names. */
 export function instancesWithoutDb(data: Pick<RunData, 'manifest' | 'instanceDbs' | 'latest'>): string[] {
   const ids = [...new Set([...data.manifest.instance_ids, ...data.latest.keys()])];
-  return ids.filter((iid) => !data.instanceDbs[iid] && !(typeof data.latest.get(iid)?.row?.database === 'string' && data.latest.get(iid)?.row?.database !== ''));
+  const rowDb = (iid: string): unknown => data.latest.get(iid)?.row?.database;
+  return ids.filter((iid) => !data.instanceDbs[iid] && !(typeof rowDb(iid) === 'string' && rowDb(iid) !== ''));
 }
 
 /**

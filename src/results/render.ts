@@ -192,8 +192,16 @@ export interface CommentInput {
   workflowRunUrl?: string;
 }
 
+/** GitHub refuses comment bodies over 65,536 characters. */
+export const COMMENT_MAX_CHARS = 65_536;
+
 /** The PR comment: the marker first, the same table (with deltas when there is a baseline). */
 export function renderComment(c: CommentInput): string {
+  const full = commentBody(c, COMMENT_FAILURES);
+  return full.length <= COMMENT_MAX_CHARS ? full : commentBody(c, 0);
+}
+
+function commentBody(c: CommentInput, maxFailures: number): string {
   const r = c.results;
   return [
     c.marker,
@@ -208,7 +216,7 @@ export function renderComment(c: CommentInput): string {
       : [resultsTable(r)]),
     '',
     ...unreadableLine(r),
-    ...(r.failures.length > 0 ? [failuresDetails(r.failures, COMMENT_FAILURES, 'see the job summary'), ''] : []),
+    ...(r.failures.length === 0 ? [] : maxFailures > 0 ? [failuresDetails(r.failures, maxFailures, 'see the job summary'), ''] : [`${r.failures.length} instances did not pass: see the job summary.`, '']),
     `<sub>${c.workflowRunUrl ? `[workflow run](${c.workflowRunUrl}) · ` : ''}posted by bird-cloud-action; updated in place on reruns</sub>`,
     '',
   ].join('\n');

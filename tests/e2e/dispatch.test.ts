@@ -291,3 +291,33 @@ describe('cancel and the post step', () => {
     expect(readFileSync(join(dir, 'x'), 'utf8')).toBe('');
   });
 });
+
+describe('reporting after a wait and in report-run-id mode', () => {
+  it('reports the waited attempt: outputs, results-json and the summary table', async () => {
+    const { repo, bucket, sim } = await setup({ outcomes: { alien_1: 'pass', alien_2: 'phase1', credit_1: 'fail', credit_2: 'error', news_1: 'pass', news_2: 'pass' } });
+    const r = await run(repo, bucket, sim, { wait: 'true' });
+    expect(errors(r)).toBe('');
+    expect(r.outputs).toMatchObject({ n: '6', errors: '1' });
+    expect(Number(r.outputs['phase1-rate'])).toBeCloseTo(4 / 6, 10);
+    expect(Number(r.outputs['phase2-rate'])).toBeCloseTo(3 / 6, 10);
+    const json = JSON.parse(readFileSync(r.outputs['results-json'], 'utf8')) as { n: number; errors: number };
+    expect(json).toMatchObject({ n: 6, errors: 1 });
+    expect(r.summary).toContain('| alien |');
+  });
+
+  it('reports any run without dispatching, and fails the gate after reporting', async () => {
+    const { repo, bucket, sim } = await setup({ outcomes: { alien_1: 'fail', alien_2: 'fail', credit_1: 'pass', credit_2: 'pass', news_1: 'pass', news_2: 'pass' } });
+    expect((await run(repo, bucket, sim, { wait: 'true' })).exitCode).toBe(0);
+    const posts = jobPosts(sim).length;
+    const inputs = { 'report-run-id': 'test-run-0001', 'gcs-bucket': bucket, 'min-phase1-rate': '0.7' };
+    const r = await runAction({ workspace: repo.workspace, inputs, env: { STORAGE_EMULATOR_HOST: emulatorHost() } });
+    expect(r.exitCode).toBe(1);
+    expect(r.outputs).toMatchObject({ 'run-id': 'test-run-0001', n: '6' });
+    expect(errors(r)).toContain('quality gate failed: phase-1 rate');
+    expect(errors(r)).toContain('is below min-phase1-rate 0.7');
+    expect(jobPosts(sim)).toHaveLength(posts);
+    const atBoundary = await runAction({ workspace: repo.workspace, inputs: { ...inputs, 'min-phase1-rate': String(4 / 6) }, env: { STORAGE_EMULATOR_HOST: emulatorHost() } });
+    expect(errors(atBoundary)).toBe('');
+    expect(atBoundary.exitCode).toBe(0);
+  });
+});

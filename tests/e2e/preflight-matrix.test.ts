@@ -105,7 +105,7 @@ const cases: Case[] = [
   { name: 'allow-dirty with a detached per-run cluster', inputs: (r) => validInputs(r, { cluster: 'ephemeral', 'gcp-project': 'my-project', 'allow-dirty': 'true', wait: 'false' }), error: 'allow-dirty: allow-dirty and wait: false are mutually exclusive on a per-run cluster' },
   { name: 'wait-timeout-minutes 0', inputs: (r) => validInputs(r, { 'wait-timeout-minutes': '0' }), error: 'wait-timeout-minutes: 0 is out of range' },
   { name: 'invalid rerun run id', inputs: (r) => ({ 'rerun-run-id': 'Not_Valid', 'gcs-bucket': 'bucket-x' }), error: "rerun-run-id: run id 'Not_Valid' must match" },
-  { name: 'rerun without a bucket', inputs: () => ({ 'rerun-run-id': 'run-1' }), error: 'gcs-bucket: is required for a rerun' },
+  { name: 'rerun without a bucket', inputs: () => ({ 'rerun-run-id': 'run-1' }), error: 'gcs-bucket: is required for a rerun or a report' },
 
   // DB names from the dataset.
   ...(

@@ -1,0 +1,160 @@
+// Issue 6: the PR comment goes to a local GitHub REST double (GITHUB_API_URL points at it). The
+// first report creates the comment, the next updates the same one; a 403 is a warning naming
+// the permission; no secret reaches the comment.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { RunStore } from '../../src/gcs/store.js';
+import { NO_GATE, reportRun, type ReportOptions, type ReportSinks } from '../../src/results/index.js';
+import { TEST_KEYS } from '../helpers/action.js';
+import { startFakeGitHub, type FakeGitHub } from '../helpers/fake-github.js';
+import { TEST_PROJECT_ID, createBucket, uniqueBucketName } from '../helpers/gcs.js';
+import { prContext, writeRun } from '../helpers/results.js';
+
+const OWNER = 'octo-org';
+const REPO = 'bird-evals';
+const PR = 7;
+const TOKEN = 'ghs_TESTTOKEN_0123456789abcdef';
+const SECRETS = [...Object.values(TEST_KEYS), TOKEN];
+
+let gh: FakeGitHub;
+let bucket: string;
+let dir: string;
+let log: { info: string[]; warnings: string[]; outputs: Map<string, string>; summaries: string[] };
+
+const sinks: ReportSinks = {
+  info: (l) => log.info.push(l),
+  warning: (m) => log.warnings.push(m),
+  setOutput: (n, v) => log.outputs.set(n, v),
+  summary: async (md) => {
+    log.summaries.push(md);
+  },
+};
+
+function options(runId: string, extra: Partial<ReportOptions> = {}): ReportOptions {
+  return { store: new RunStore(bucket, TEST_PROJECT_ID), runId, github: prContext(PR), token: TOKEN, commentOnPr: 'auto', thresholds: NO_GATE, runnerTemp: dir, sinks, ...extra };
+}
+
+const ourComments = () => (gh.comments.get(PR) ?? []).filter((c) => c.body.startsWith('<!-- bird-cloud-action:results:'));
+const writes = () => gh.calls.filter((c) => c.method !== 'GET').map((c) => `${c.method} ${c.path}`);
+
+beforeAll(async () => {
+  gh = await startFakeGitHub(OWNER, REPO);
+  bucket = uniqueBucketName('comment');
+  await createBucket(bucket);
+  dir = mkdtempSync(join(tmpdir(), 'bird-comment-'));
+  // An error row that carries a key value: it must never reach the comment.
+  await writeRun(bucket, 'pr-7-smoke', { errorText: `dispatch-failure: provider rejected key ${TEST_KEYS.ANTHROPIC_API_KEY}` });
+  await writeRun(bucket, 'main-nightly');
+});
+afterAll(async () => {
+  await gh.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+beforeEach(() => {
+  vi.stubEnv('GITHUB_API_URL', gh.url);
+  vi.stubEnv('GITHUB_WORKFLOW', 'PR smoke');
+  for (const [k, v] of Object.entries(TEST_KEYS)) vi.stubEnv(k, v);
+  gh.calls.length = 0;
+  gh.fault = null;
+  log = { info: [], warnings: [], outputs: new Map(), summaries: [] };
+});
+afterEach(() => {
+  vi.unstubAllEnvs();
+  process.exitCode = undefined;
+});
+
+describe('the PR comment', () => {
+  it('is created by the first report and updated in place by the next, found by its marker across pages', async () => {
+    // 120 comments of others first (two pages of 100), one of another tool quoting our marker mid-body.
+    gh.comments.set(
+      PR,
+      Array.from({ length: 120 }, (_, i) => ({
+        id: i + 1,
+        body: i === 50 ? 'see <!-- bird-cloud-action:results:PR%20smoke --> above' : `comment ${i}`,
+        user: { login: 'someone', type: 'User' },
+        html_url: `https://github.com/${OWNER}/${REPO}/pull/${PR}#issuecomment-${i + 1}`,
+      })),
+    );
+
+    const first = await reportRun(options('pr-7-smoke'));
+    expect(first.comment.kind).toBe('created');
+    expect(writes()).toEqual([`POST /repos/${OWNER}/${REPO}/issues/${PR}/comments`]);
+    const lists = gh.calls.filter((c) => c.method === 'GET');
+    expect(lists.map((c) => [c.path, c.query.page ?? '1'])).toEqual([
+      [`/repos/${OWNER}/${REPO}/issues/${PR}/comments`, '1'],
+      [`/repos/${OWNER}/${REPO}/issues/${PR}/comments`, '2'],
+    ]);
+    expect(gh.calls.every((c) => c.authorization === `token ${TOKEN}`)).toBe(true);
+    expect(ourComments()).toHaveLength(1);
+    const created = ourComments()[0];
+    expect(first.comment).toEqual({ kind: 'created', id: created.id, url: created.html_url });
+    expect(created.body.split('\n')[0]).toBe('<!-- bird-cloud-action:results:PR%20smoke -->');
+    expect(created.body).toContain('| **all** | 8 | 50.0% (4/8) | 37.5% (3/8) | 0.463 | 1 | 1 | 1 |');
+    expect(created.body).toContain('[workflow run](https://github.com/octo-org/bird-evals/actions/runs/42)');
+    expect(log.warnings).toEqual([]);
+
+    gh.calls.length = 0;
+    const second = await reportRun(options('pr-7-smoke', { baselineRunId: 'main-nightly' }));
+    expect(second.comment).toEqual({ kind: 'updated', id: created.id, url: created.html_url });
+    expect(writes()).toEqual([`PATCH /repos/${OWNER}/${REPO}/issues/comments/${created.id}`]);
+    expect(ourComments()).toHaveLength(1);
+    expect(gh.comments.get(PR)).toHaveLength(121);
+    // The update carries the deltas against the baseline, per DB.
+    expect(ourComments()[0].body).toContain('Deltas against baseline run `main-nightly`');
+    expect(ourComments()[0].body).toContain('| `alien` | 3 | 100.0% (3/3) | ±0.0 pp |');
+
+    // Another workflow gets its own comment.
+    vi.stubEnv('GITHUB_WORKFLOW', 'nightly');
+    const third = await reportRun(options('pr-7-smoke'));
+    expect(third.comment.kind).toBe('created');
+    expect(ourComments()).toHaveLength(2);
+  });
+
+  it('contains no secret, although a row and the environment hold them', async () => {
+    gh.comments.set(PR, []);
+    await reportRun(options('pr-7-smoke'));
+    const sent = gh.calls.filter((c) => c.method === 'POST').map((c) => JSON.stringify(c.body));
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toContain('dispatch-failure: provider rejected key \\\\*\\\\*\\\\*');
+    const everything = [...sent, ...log.summaries, ...log.info, ...log.warnings, ...log.outputs.values(), readFileSync(String(log.outputs.get('results-json')), 'utf8')].join('\n');
+    for (const s of SECRETS) expect(everything).not.toContain(s);
+  });
+
+  it('answers a 403 with a warning that names the missing permission, and the report completes', async () => {
+    gh.comments.set(PR, []);
+    gh.fault = { method: 'POST', status: 403, message: 'Resource not accessible by integration' };
+    const r = await reportRun(options('pr-7-smoke'));
+    expect(r.comment).toMatchObject({ kind: 'failed', status: 403 });
+    expect(log.warnings).toHaveLength(1);
+    expect(log.warnings[0]).toContain(`could not create the results comment on PR #${PR}: GitHub answered 403 (Resource not accessible by integration`);
+    expect(log.warnings[0]).toContain('`pull-requests: write`');
+    expect(log.warnings[0]).not.toContain(TOKEN);
+    expect(log.outputs.get('n')).toBe('8');
+    expect(log.summaries).toHaveLength(1);
+    expect(process.exitCode).toBeUndefined();
+  });
+
+  it('turns any other GitHub failure into a warning too', async () => {
+    gh.fault = { method: 'GET', status: 500, message: 'boom' };
+    const r = await reportRun(options('pr-7-smoke'));
+    expect(r.comment).toMatchObject({ kind: 'failed', status: 500 });
+    expect(log.warnings[0]).toMatch(/could not list the comments to find the results comment on PR #7: HTTP 500: boom.*The report itself is complete/);
+  });
+
+  it('is skipped off pull requests: quietly by default, with a warning when asked for', async () => {
+    const quiet = await reportRun(options('pr-7-smoke', { github: prContext(null) }));
+    expect(quiet.comment).toEqual({ kind: 'skipped', reason: "the event 'push' has no pull request" });
+    expect(log.warnings).toEqual([]);
+    const asked = await reportRun(options('pr-7-smoke', { github: prContext(null), commentOnPr: true }));
+    expect(asked.comment.kind).toBe('skipped');
+    expect(log.warnings).toEqual(["bird-cloud-action: no PR comment: comment-on-pr is true, but the event 'push' has no pull request"]);
+    const off = await reportRun(options('pr-7-smoke', { commentOnPr: false }));
+    expect(off.comment).toEqual({ kind: 'skipped', reason: 'comment-on-pr is false' });
+    const noToken = await reportRun(options('pr-7-smoke', { token: '' }));
+    expect(noToken.comment.kind).toBe('skipped');
+    expect(log.warnings.at(-1)).toContain('github-token is empty');
+    expect(gh.calls).toEqual([]);
+  });
+});
