@@ -16,6 +16,7 @@ run(bin('tsc'), ['-p', 'tsconfig.build.json']);
 const entries = [
   ['lib/index.js', 'dist'],
   ['lib/post.js', 'dist/post'],
+  ['lib/otf-keys.js', 'dist/otf-keys'],
 ];
 for (const [entry, out] of entries) {
   rmSync(join(root, out, 'index.js'), { force: true });

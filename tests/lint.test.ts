@@ -63,6 +63,9 @@ function repoCopy(): string {
 }
 
 const CI = `${WORKFLOWS}/ci.yml`;
+const BIRD_EVAL = `${WORKFLOWS}/bird-eval.yml`;
+const OTF_ENCODE = `${WORKFLOWS}/otf-encode.yml`;
+const OTF_KEYS = 'otf-keys/action.yml';
 
 /** Appends a job to a workflow copy; `jobs:` must be its last top-level key, which is checked. */
 function addJob(repo: string, file: string, job: string): void {
@@ -136,6 +139,26 @@ const faults: Fault[] = [
     seed: (repo) => addJob(repo, CI, 'runs-on: ubuntu-lastest\nsteps:\n  - run: echo seeded'),
     caught: { actionlint: 'label "ubuntu-lastest" is unknown' },
   },
+  {
+    name: 'the otf-keys sub-action with using: node18',
+    seed: (repo) => edit(repo, OTF_KEYS, /^(\s+using:\s*)node\d+\s*$/m, '$1node18'),
+    caught: { languageservice: `${OTF_KEYS}:LINE error: Unexpected value 'node18'` },
+  },
+  {
+    name: 'bird-eval.yml calling otf-encode.yml with a misspelt required input',
+    seed: (repo) => edit(repo, BIRD_EVAL, /^(\s+)encode-command: \$\{\{ inputs\.encode-command \}\}$/m, '$1encode-comand: x'),
+    caught: { languageservice: 'Invalid input, encode-comand is not defined in the referenced workflow.' },
+  },
+  {
+    name: 'otf-encode.yml reading a keys output that does not exist',
+    seed: (repo) => edit(repo, OTF_ENCODE, /needs\.keys\.outputs\.marker \}\}/, 'needs.keys.outputs.markr }}'),
+    caught: { actionlint: 'property "markr" is not defined in object type' },
+  },
+  {
+    name: 'an example calling bird-eval.yml with an input it does not declare',
+    seed: (repo) => edit(repo, 'examples/nightly.yml', /^(\s+)workers: 8$/m, '$1workerz: 8'),
+    caught: { languageservice: 'examples/nightly.yml:LINE error: Invalid input, workerz is not defined in the referenced workflow.' },
+  },
 ];
 
 /** `LINE` in an expected message stands for `<line>:<col>:`. */
@@ -146,7 +169,8 @@ function expectMessage(output: string, message: string): void {
 
 describe('scripts/lint.sh', () => {
   it('passes the unmodified copy with both tools', async () => {
-    expect(realWorkflows()).toContain(CI);
+    expect(realWorkflows()).toEqual(expect.arrayContaining([CI, BIRD_EVAL, OTF_ENCODE]));
+    expect(subActions()).toContain(OTF_KEYS);
     const run = await lint(repoCopy());
     expect(run.output).toMatch(/lint: languageservice ok/);
     expect(run.output).toMatch(/lint: actionlint ok/);

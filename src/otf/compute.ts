@@ -85,9 +85,11 @@ export interface ComputedKeys {
   slayer: LockedPackage[];
 }
 
-/** Every DB's key; throws one ProblemsError naming every missing file or pin. */
-export async function computeKeys(s: OtfSettings): Promise<ComputedKeys> {
-  const problems = new ProblemList();
+/**
+ * Every DB's key. Throws one ProblemsError naming every missing file or pin, together with any
+ * problems already in `problems` (the input problems of parseOtfSettings).
+ */
+export async function computeKeys(s: OtfSettings, problems: ProblemList = new ProblemList()): Promise<ComputedKeys> {
   const slayer = readSlayerPin(s, problems);
   const files = datasetFiles(s, problems);
   problems.throwIfAny();

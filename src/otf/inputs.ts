@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { dbNameProblem, mapInstances } from '../dataset.js';
 import { ProblemList } from '../errors.js';
+import { COMBO_NUMBER } from '../params/combos.js';
 import {
   KEY_PREFIX,
   MAX_MATRIX_LEGS,
@@ -72,15 +73,19 @@ function readIds(get: OtfInputReader, problems: ProblemList, workspace: string, 
   return ids;
 }
 
-/** Parses every input; throws one ProblemsError listing all problems. */
-export function parseOtfSettings(get: OtfInputReader, env: NodeJS.ProcessEnv = process.env): OtfSettings {
-  const problems = new ProblemList();
+/**
+ * Parses every input. Without `collect` it throws one ProblemsError listing all problems; with it,
+ * it records them there and returns what it could, so the file checks can add theirs before one
+ * failure reports everything (the settings are then only valid if `collect` stays empty).
+ */
+export function parseOtfSettings(get: OtfInputReader, env: NodeJS.ProcessEnv = process.env, collect?: ProblemList): OtfSettings {
+  const problems = collect ?? new ProblemList();
   const str = (name: OtfInputs): string => get(name).trim();
   const workspace = env.GITHUB_WORKSPACE || process.cwd();
   const notes: string[] = [];
 
   const frameworkRaw = str(OtfInputs.Framework);
-  const frameworkFix = `set framework to ${OTF_FRAMEWORKS.join(' (combo 2) or ')} (combo 3)`;
+  const frameworkFix = `set framework to ${OTF_FRAMEWORKS.map((f) => `${f} (combo ${COMBO_NUMBER[otfArtifact(f)]})`).join(' or ')}`;
   if (!frameworkRaw) problems.add(OtfInputs.Framework, 'is required and is empty', frameworkFix);
   else if (!isOtfFramework(frameworkRaw)) problems.add(OtfInputs.Framework, `'${frameworkRaw}' has no on-the-fly setup to encode`, frameworkFix);
   const framework = isOtfFramework(frameworkRaw) ? frameworkRaw : null;
@@ -144,7 +149,7 @@ export function parseOtfSettings(get: OtfInputReader, env: NodeJS.ProcessEnv = p
   const otfCacheRoot = absolute(str(OtfInputs.OtfCacheRoot) || env.BIRD_OTF_CACHE_ROOT || 'slayer_otf_cache', workspace);
   const modelsOtfRoot = absolute(str(OtfInputs.ModelsOtfRoot) || env.BIRD_SLAYER_MODELS_OTF_ROOT || 'slayer_models_otf', workspace);
 
-  problems.throwIfAny();
+  if (!collect) problems.throwIfAny();
   return {
     framework: framework as OtfFramework,
     artifact,

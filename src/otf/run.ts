@@ -1,6 +1,6 @@
 // The otf-keys sub-action: inputs → per-DB cache keys → outputs and a job summary.
 import * as core from '@actions/core';
-import { errorMessage } from '../errors.js';
+import { ProblemList, errorMessage } from '../errors.js';
 import { writeSummary } from '../report.js';
 import { computeKeys } from './compute.js';
 import { parseOtfSettings, workflowPath, type OtfInputReader } from './inputs.js';
@@ -10,9 +10,10 @@ export const coreOtfInputReader: OtfInputReader = (name) => core.getInput(name);
 
 export async function run(get: OtfInputReader = coreOtfInputReader): Promise<void> {
   try {
-    const s = parseOtfSettings(get);
+    const problems = new ProblemList();
+    const s = parseOtfSettings(get, process.env, problems);
     for (const note of s.notes) core.warning(`otf-keys: ${note}`);
-    const { keys, slayer } = await computeKeys(s);
+    const { keys, slayer } = await computeKeys(s, problems);
     const pin = slayer.map((p) => `${p.name} ${p.version}${p.source ? ` (${p.source})` : ''}`).join(', ');
     core.info(`framework ${s.framework} → ${s.artifact}; ${keys.length} DB(s) from ${s.dbSource}; SLayer ${pin}; embedding model ${s.embeddingModel}${s.referenceModel ? `; reference model ${s.referenceModel}` : ''}`);
     for (const k of keys) core.info(`${k.db}: ${k.key} → ${k.path}`);

@@ -16,6 +16,8 @@ export interface StepOptions {
   node?: string;
   event?: object;
   eventName?: string;
+  /** What `${{ github.token }}` evaluates to (default ''). */
+  githubToken?: string;
 }
 export interface StepResult {
   exitCode: number | null;

@@ -85,6 +85,7 @@ export function readActionYml(actionDir) {
  * @property {string} [node] the node binary (default: this process's)
  * @property {object} [event] the event payload
  * @property {string} [eventName]
+ * @property {string} [githubToken] what `${{ github.token }}` evaluates to (default '')
  */
 
 /**
@@ -136,7 +137,12 @@ export function startStep(o) {
     if (!(name in (action.inputs ?? {}))) process.stderr.write(`harness: Unexpected input(s) '${name}'\n`);
   }
   for (const [name, spec] of Object.entries(action.inputs ?? {})) {
-    const value = name in given ? given[name] : spec?.default === undefined ? undefined : String(spec.default);
+    let value = name in given ? given[name] : spec?.default === undefined ? undefined : String(spec.default);
+    // The runner evaluates expressions in defaults; the one our action uses is github.token.
+    if (value !== undefined && /\$\{\{/.test(value)) {
+      if (!/^\$\{\{\s*github\.token\s*\}\}$/.test(value.trim())) throw new Error(`harness: cannot evaluate the default of ${name}: ${value}`);
+      value = o.githubToken ?? '';
+    }
     if (value !== undefined) env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = value;
   }
   for (const [k, v] of Object.entries(o.state ?? {})) env[`STATE_${k}`] = v;

@@ -1,0 +1,356 @@
+// The reusable workflows and the example callers (docs/usage.md): bird-eval.yml mirrors action.yml
+// (names, types, defaults, the pass-through), otf-encode.yml restores, encodes only on a miss, checks
+// the marker and saves only on success, and the examples stay safe (no pull_request_target,
+// minimal permissions, a concurrency group). The linters check syntax and calls (tests/lint.test.ts).
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { OtfDefaults, OtfInputs, OtfOutputs } from '../../src/otf/keys.js';
+import { KNOWN_KEYS } from '../../src/params/combos.js';
+import { REPO_ROOT } from '../../tools/demo/demo-repo.mjs';
+import { BIRD_EVAL, PASS_THROUGH_OVERRIDES, renderBirdEval, workflowType } from '../../scripts/sync-bird-eval.mjs';
+
+type Scalar = string | number | boolean;
+interface Step {
+  id?: string;
+  name?: string;
+  uses?: string;
+  run?: string;
+  if?: string;
+  with?: Record<string, Scalar>;
+  env?: Record<string, Scalar>;
+  'continue-on-error'?: boolean;
+}
+interface Job {
+  name?: string;
+  uses?: string;
+  if?: string;
+  needs?: string | string[];
+  permissions?: Record<string, string>;
+  outputs?: Record<string, string>;
+  strategy?: { matrix?: unknown; 'fail-fast'?: boolean; 'max-parallel'?: Scalar };
+  env?: Record<string, string>;
+  steps?: Step[];
+  with?: Record<string, Scalar>;
+  secrets?: Record<string, string> | 'inherit';
+}
+interface InputSpec {
+  description?: string;
+  type?: string;
+  required?: boolean;
+  default?: Scalar;
+}
+interface WorkflowCall {
+  inputs: Record<string, InputSpec>;
+  secrets: Record<string, { description?: string; required?: boolean }>;
+  outputs: Record<string, { description?: string; value: string }>;
+}
+interface Workflow {
+  name?: string;
+  on: Record<string, unknown> & { workflow_call?: WorkflowCall };
+  permissions?: Record<string, string>;
+  concurrency?: { group: string; 'cancel-in-progress'?: boolean | string };
+  jobs: Record<string, Job>;
+}
+interface ActionYml {
+  inputs: Record<string, { description?: string; required?: boolean; default?: string }>;
+  outputs: Record<string, { description?: string }>;
+  runs: Record<string, string>;
+}
+
+const read = (file: string): string => readFileSync(join(REPO_ROOT, file), 'utf8');
+const ACTION_TEXT = read('action.yml');
+const action = parse(ACTION_TEXT) as ActionYml;
+const otfKeys = parse(read('otf-keys/action.yml')) as ActionYml;
+const BIRD_EVAL_TEXT = read(BIRD_EVAL);
+const birdEval = parse(BIRD_EVAL_TEXT) as Workflow;
+const otfEncode = parse(read('.github/workflows/otf-encode.yml')) as Workflow;
+const EXAMPLES = existsSync(join(REPO_ROOT, 'examples')) ? readdirSync(join(REPO_ROOT, 'examples')).filter((f) => /\.ya?ml$/.test(f)).sort() : [];
+const examples = EXAMPLES.map((f) => ({ file: `examples/${f}`, doc: parse(read(`examples/${f}`)) as Workflow }));
+const ALL = [
+  ...readdirSync(join(REPO_ROOT, '.github/workflows'))
+    .filter((f) => /\.ya?ml$/.test(f))
+    .map((f) => ({ file: `.github/workflows/${f}`, doc: parse(read(`.github/workflows/${f}`)) as Workflow })),
+  ...examples,
+];
+
+function call(w: Workflow, what: string): WorkflowCall {
+  const c = w.on.workflow_call;
+  if (!c) throw new Error(`${what} is not a reusable workflow`);
+  return c;
+}
+function job(w: Workflow, name: string): Job {
+  const j = w.jobs[name];
+  if (!j) throw new Error(`no job ${name}`);
+  return j;
+}
+function step(j: Job, pred: (s: Step) => boolean, what: string): Step {
+  const s = (j.steps ?? []).find(pred);
+  if (!s) throw new Error(`no step ${what}`);
+  return s;
+}
+function stepIndex(j: Job, pred: (s: Step) => boolean): number {
+  return (j.steps ?? []).findIndex(pred);
+}
+const usesOf = (prefix: string) => (s: Step) => (s.uses ?? '').startsWith(prefix);
+
+/** The workflow_call inputs this workflow adds to action.yml's (everything else mirrors action.yml). */
+const BIRD_EVAL_EXTRAS = [
+  'artifact-prefix',
+  'artifact-retention-days',
+  'bird-cloud-action',
+  'embedding-model',
+  'encode-command',
+  'encode-timeout-minutes',
+  'gcp-service-account',
+  'gcp-workload-identity-provider',
+  'install-command',
+  'job-timeout-minutes',
+  'key-prefix',
+  'max-parallel',
+  'mini-interact-command',
+  'otf-rebuild',
+  'python-version',
+  'reference-model',
+  'runs-on',
+  'slayer-package',
+  'uv-lock',
+  'uv-version',
+];
+
+describe('bird-eval.yml mirrors action.yml', () => {
+  const inputs = call(birdEval, BIRD_EVAL).inputs;
+
+  it('declares every action input with the same name and default, typed by its default', () => {
+    for (const [name, spec] of Object.entries(action.inputs)) {
+      const mirrored = inputs[name];
+      expect(mirrored, `bird-eval.yml lacks input ${name}: run node scripts/sync-bird-eval.mjs`).toBeDefined();
+      const type = workflowType(spec.default);
+      expect(mirrored.type, name).toBe(type);
+      expect(mirrored.required, name).toBe(false);
+      // booleans and numbers: the typed default renders back as action.yml's string.
+      if (spec.default === undefined) expect(mirrored.default, name).toBeUndefined();
+      else if (type === 'boolean') expect(mirrored.default, name).toBe(spec.default === 'true');
+      else if (type === 'number') expect(mirrored.default, name).toBe(Number(spec.default));
+      else expect(mirrored.default, name).toBe(spec.default);
+      if (mirrored.default !== undefined) expect(String(mirrored.default), name).toBe(spec.default);
+    }
+  });
+
+  it('adds only its own extras (so an input removed from action.yml is removed here too)', () => {
+    const extra = Object.keys(inputs).filter((n) => !(n in action.inputs)).sort();
+    expect(extra).toEqual(BIRD_EVAL_EXTRAS);
+  });
+
+  it('is exactly what scripts/sync-bird-eval.mjs generates from action.yml', () => {
+    expect(renderBirdEval(BIRD_EVAL_TEXT, ACTION_TEXT), 'run node scripts/sync-bird-eval.mjs').toBe(BIRD_EVAL_TEXT);
+  });
+
+  it('passes every input through to the action and every output back', () => {
+    const submit = job(birdEval, 'submit');
+    const bird = step(submit, (s) => s.uses === './.bird-cloud-action', 'uses: ./.bird-cloud-action');
+    expect(bird.id).toBe('bird');
+    expect(Object.keys(bird.with ?? {}).sort()).toEqual(Object.keys(action.inputs).sort());
+    for (const name of Object.keys(action.inputs)) expect(bird.with?.[name], name).toBe(PASS_THROUGH_OVERRIDES[name] ?? `\${{ inputs.${name} }}`);
+    const outputs = call(birdEval, BIRD_EVAL).outputs;
+    for (const name of Object.keys(action.outputs)) {
+      expect(outputs[name]?.value, name).toBe(`\${{ jobs.submit.outputs.${name} }}`);
+      expect(submit.outputs?.[name], name).toBe(`\${{ steps.bird.outputs.${name} }}`);
+    }
+  });
+
+  it('declares every API key as an optional secret and hands each to the action and to the encode', () => {
+    const secrets = call(birdEval, BIRD_EVAL).secrets;
+    const encodeSecrets = call(otfEncode, 'otf-encode.yml').secrets;
+    const bird = step(job(birdEval, 'submit'), (s) => s.id === 'bird', 'bird');
+    const encodeJob = job(birdEval, 'encode');
+    for (const key of [...KNOWN_KEYS, 'RAY_HEADERS']) expect(secrets[key]?.required, key).toBe(false);
+    for (const key of KNOWN_KEYS) {
+      expect(bird.env?.[key], key).toBe(`\${{ secrets.${key} }}`);
+      expect(encodeSecrets[key]?.required, key).toBe(false);
+      expect(encodeJob.secrets, key).not.toBe('inherit');
+      expect((encodeJob.secrets as Record<string, string>)[key], key).toBe(`\${{ secrets.${key} }}`);
+    }
+  });
+
+  it('encodes only for a new on-the-fly submit (not a rerun or a report), and submits after the encode or without it', () => {
+    const encode = job(birdEval, 'encode');
+    expect(encode.uses).toBe('./.github/workflows/otf-encode.yml');
+    expect(encode.if).toBe("${{ inputs.slayer-setup == 'on-the-fly' && inputs.rerun-run-id == '' && inputs.report-run-id == '' }}");
+    const declared = call(otfEncode, 'otf-encode.yml').inputs;
+    for (const name of Object.keys(encode.with ?? {})) expect(declared, name).toHaveProperty(name);
+    for (const [name, spec] of Object.entries(declared)) if (spec.required) expect(encode.with, name).toHaveProperty(name);
+    const submit = job(birdEval, 'submit');
+    expect(submit.needs).toBe('encode');
+    expect(submit.if).toBe("${{ !cancelled() && (needs.encode.result == 'success' || needs.encode.result == 'skipped') }}");
+    // The encoded directories come back as the artifacts the encode legs uploaded.
+    const download = step(submit, usesOf('actions/download-artifact@'), 'download-artifact');
+    expect(download.with?.pattern).toBe('${{ inputs.artifact-prefix }}-dir-*');
+    const upload = step(job(otfEncode, 'encode'), (s) => usesOf('actions/upload-artifact@')(s) && String(s.with?.name).includes('-dir-'), 'upload dir');
+    expect(upload.with?.name).toBe('${{ inputs.artifact-prefix }}-dir-${{ matrix.db }}');
+    expect(step(submit, (s) => s.name === 'Put the encoded directories in place', 'place').run).toContain('"$stage/$PREFIX-dir-$db" "$ROOT/$db"');
+  });
+});
+
+describe('the reusable workflows run this repository at their own commit', () => {
+  for (const [file, w, jobName, uses] of [
+    [BIRD_EVAL, birdEval, 'submit', './.bird-cloud-action'],
+    ['.github/workflows/otf-encode.yml', otfEncode, 'keys', './.bird-cloud-action/otf-keys'],
+  ] as const) {
+    it(`${file}: checks out job.workflow_repository at job.workflow_sha before \`uses: ${uses}\``, () => {
+      const j = job(w, jobName);
+      const self = step(j, (s) => s.id === 'self', 'self');
+      expect(self.env).toMatchObject({
+        WORKFLOW_REPOSITORY: '${{ fromJSON(toJSON(job)).workflow_repository }}',
+        WORKFLOW_SHA: '${{ fromJSON(toJSON(job)).workflow_sha }}',
+      });
+      const checkout = stepIndex(j, (s) => usesOf('actions/checkout@')(s) && s.with?.path === '.bird-cloud-action');
+      expect(j.steps?.[checkout]?.with).toMatchObject({ repository: '${{ steps.self.outputs.repository }}', ref: '${{ steps.self.outputs.ref }}', 'persist-credentials': false });
+      expect(stepIndex(j, (s) => s.id === 'self')).toBeLessThan(checkout);
+      expect(checkout).toBeLessThan(stepIndex(j, (s) => s.uses === uses));
+    });
+  }
+
+  it('gives otf-keys only inputs it declares, and all it requires', () => {
+    const keys = step(job(otfEncode, 'keys'), (s) => s.uses === './.bird-cloud-action/otf-keys', 'otf-keys');
+    expect(keys.id).toBe('keys');
+    for (const name of Object.keys(keys.with ?? {})) expect(otfKeys.inputs, name).toHaveProperty(name);
+    for (const [name, spec] of Object.entries(otfKeys.inputs)) if (spec.required) expect(keys.with, name).toHaveProperty(name);
+    for (const [name, value] of Object.entries(job(otfEncode, 'keys').outputs ?? {})) {
+      expect(otfKeys.outputs, name).toHaveProperty(name);
+      expect(value).toBe(`\${{ steps.keys.outputs.${name} }}`);
+    }
+  });
+});
+
+describe('otf-encode.yml: one job per DB, restore, encode on a miss, marker, save on success', () => {
+  const encode = job(otfEncode, 'encode');
+  const idx = (pred: (s: Step) => boolean): number => stepIndex(encode, pred);
+  const restore = step(encode, usesOf('actions/cache/restore@'), 'restore');
+  const save = step(encode, usesOf('actions/cache/save@'), 'save');
+  const run = step(encode, (s) => s.id === 'encode', 'encode');
+  const marker = step(encode, (s) => s.id === 'marker', 'marker');
+
+  it('runs one leg per DB from the keys job’s matrix, with the DB in the environment', () => {
+    expect(encode.needs).toBe('keys');
+    expect(encode.strategy).toMatchObject({ matrix: '${{ fromJSON(needs.keys.outputs.matrix) }}', 'fail-fast': false });
+    expect(encode.env).toMatchObject({ BIRD_DB: '${{ matrix.db }}', CACHE_KEY: '${{ matrix.key }}', DB_DIR: '${{ matrix.path }}' });
+  });
+
+  it('refuses an empty or hash-less key before touching the cache', () => {
+    const check = idx((s) => s.name === 'Check the cache key');
+    expect(check).toBeGreaterThanOrEqual(0);
+    expect(check).toBeLessThan(idx(usesOf('actions/cache/restore@')));
+    expect(encode.steps?.[check].run).toContain('-"$BIRD_DB"-[0-9a-f]{16,}$');
+  });
+
+  it('restores and saves the same per-DB key and path; otf-rebuild skips the restore', () => {
+    expect(restore).toMatchObject({ id: 'restore', if: '${{ !inputs.otf-rebuild }}', with: { path: '${{ matrix.path }}', key: '${{ matrix.key }}' } });
+    expect(save.with).toEqual({ path: '${{ matrix.path }}', key: '${{ matrix.key }}' });
+  });
+
+  it("encodes only on a miss (cache-hit != 'true', never == 'false') and saves only after a success", () => {
+    expect(run.if).toContain("steps.restore.outputs.cache-hit != 'true'");
+    expect(run.run).toBe('bash -eo pipefail -c "$ENCODE_COMMAND"');
+    expect(run.env?.ENCODE_COMMAND).toBe('${{ inputs.encode-command }}');
+    expect(save.if).toMatch(/^\$\{\{ success\(\) && /);
+    expect(save.if).toContain("steps.restore.outputs.cache-hit != 'true'");
+    for (const s of encode.steps ?? []) expect(s.if ?? '', s.name).not.toMatch(/cache-hit == 'false'/);
+    expect(idx((s) => s.id === 'restore')).toBeLessThan(idx((s) => s.id === 'encode'));
+    expect(idx((s) => s.id === 'encode')).toBeLessThan(idx((s) => s.id === 'marker'));
+    expect(idx((s) => s.id === 'marker')).toBeLessThan(idx(usesOf('actions/cache/save@')));
+  });
+
+  it('checks the completeness marker of the artifact (and _kb_rows.json for combo 3)', () => {
+    expect(encode.env?.MARKER).toBe('${{ needs.keys.outputs.marker }}');
+    expect(marker.if).toBeUndefined();
+    expect(marker.run).toContain('[ ! -f "$DB_DIR/$MARKER" ]');
+    expect(marker.run).toContain('_kb_rows.json');
+  });
+
+  it('reports per DB hit or miss and the key through status artifacts', () => {
+    const results = job(otfEncode, 'results');
+    expect(results.needs).toEqual(['keys', 'encode']);
+    expect(step(results, usesOf('actions/download-artifact@'), 'download').with?.pattern).toBe('${{ inputs.artifact-prefix }}-status-*');
+    expect(call(otfEncode, 'otf-encode.yml').outputs.results.value).toBe('${{ jobs.results.outputs.results }}');
+    const status = step(encode, (s) => s.id === 'status', 'status');
+    expect(status.run).toContain('"cache-hit": $hit');
+    expect(status.run).toContain('key: $key');
+  });
+});
+
+describe('otf-keys/action.yml', () => {
+  it('declares exactly the inputs and outputs the code reads and writes, with its defaults', () => {
+    expect(Object.keys(otfKeys.inputs).sort()).toEqual(Object.values(OtfInputs).sort());
+    expect(Object.keys(otfKeys.outputs).sort()).toEqual(Object.values(OtfOutputs).sort());
+    expect(otfKeys.inputs[OtfInputs.EmbeddingModel].default).toBe(OtfDefaults.embeddingModel);
+    expect(otfKeys.inputs[OtfInputs.UvLock].default).toBe(OtfDefaults.uvLock);
+    expect(otfKeys.inputs[OtfInputs.SlayerPackage].default).toBe(OtfDefaults.slayerPackage);
+    expect(otfKeys.inputs[OtfInputs.KeyPrefix].default).toBe(OtfDefaults.keyPrefix);
+    expect(otfKeys.runs).toEqual({ using: 'node24', main: '../dist/otf-keys/index.js' });
+  });
+});
+
+describe('permissions, triggers and concurrency', () => {
+  const ours = [{ file: BIRD_EVAL, doc: birdEval }, { file: '.github/workflows/otf-encode.yml', doc: otfEncode }, ...examples];
+  const allowed: Record<string, string> = { contents: 'read', 'id-token': 'write' };
+
+  it('never uses pull_request_target', () => {
+    for (const { file, doc } of ALL) expect(Object.keys(doc.on ?? {}), file).not.toContain('pull_request_target');
+  });
+
+  it('grant at most contents: read and id-token: write, and only read at the top', () => {
+    for (const { file, doc } of ours) {
+      expect(doc.permissions, `${file}: top-level permissions`).toEqual({ contents: 'read' });
+      for (const [name, j] of Object.entries(doc.jobs)) {
+        for (const [scope, level] of Object.entries(j.permissions ?? {})) expect(`${scope}: ${level}`, `${file} ${name}`).toBe(`${scope}: ${allowed[scope]}`);
+      }
+    }
+  });
+
+  it('has three examples, each with a concurrency group, calling bird-eval.yml with inputs and secrets it declares', () => {
+    expect(EXAMPLES).toEqual(['dispatch.yml', 'nightly.yml', 'pr-smoke.yml']);
+    const inputs = call(birdEval, BIRD_EVAL).inputs;
+    const secrets = call(birdEval, BIRD_EVAL).secrets;
+    for (const { file, doc } of examples) {
+      expect(doc.concurrency?.group, file).toMatch(/\S/);
+      const callers = Object.values(doc.jobs).filter((j) => j.uses);
+      expect(callers.map((j) => j.uses), file).toEqual(['org/bird-cloud-action/.github/workflows/bird-eval.yml@v1']);
+      for (const j of callers) {
+        expect(j.permissions, file).toEqual(allowed);
+        for (const name of Object.keys(j.with ?? {})) expect(inputs, `${file}: ${name}`).toHaveProperty(name);
+        expect(j.secrets, file).not.toBe('inherit');
+        for (const name of Object.keys(j.secrets ?? {})) expect(secrets, `${file}: ${name}`).toHaveProperty(name);
+      }
+      // Third-party steps are pinned like ours (our own reusable workflow goes by its release tag).
+      for (const j of Object.values(doc.jobs)) for (const s of j.steps ?? []) if (s.uses) expect(s.uses, file).toMatch(/^(\.\/|[\w.-]+\/[\w./-]+@[0-9a-f]{40}$)/);
+    }
+  });
+
+  it('pr-smoke: per PR, cancels the previous run, waits, and skips forks with a notice', () => {
+    const smoke = examples.find((e) => e.file === 'examples/pr-smoke.yml')?.doc as Workflow;
+    expect(Object.keys(smoke.on)).toEqual(['pull_request']);
+    expect(smoke.concurrency).toEqual({ group: 'bird-smoke-${{ github.event.pull_request.number }}', 'cancel-in-progress': true });
+    const fromThisRepo = 'github.event.pull_request.head.repo.full_name == github.repository';
+    const evalJob = Object.values(smoke.jobs).find((j) => j.uses) as Job;
+    expect(evalJob.if).toContain(fromThisRepo);
+    expect(evalJob.with).toMatchObject({ wait: true });
+    expect(String(evalJob.with?.['instance-ids'])).toMatch(/^[\w,]+$/);
+    const notice = Object.values(smoke.jobs).find((j) => !j.uses) as Job;
+    expect(notice.if).toContain('github.event.pull_request.head.repo.full_name != github.repository');
+    expect(notice.steps?.map((s) => s.run ?? '').join('\n')).toMatch(/::notice title=BIRD smoke eval skipped::.*fork/);
+  });
+
+  it('dispatch starts a new run or reruns one; nightly runs the full set on a schedule', () => {
+    const dispatch = examples.find((e) => e.file === 'examples/dispatch.yml')?.doc as Workflow;
+    expect(Object.keys(dispatch.on)).toEqual(['workflow_dispatch']);
+    const form = (dispatch.on.workflow_dispatch as { inputs: Record<string, InputSpec> }).inputs;
+    expect(form).toHaveProperty('rerun-run-id');
+    expect(Object.values(dispatch.jobs)[0].with?.['rerun-run-id']).toBe('${{ inputs.rerun-run-id }}');
+    expect(dispatch.concurrency?.['cancel-in-progress']).toBe(false);
+    const nightly = examples.find((e) => e.file === 'examples/nightly.yml')?.doc as Workflow;
+    expect(Object.keys(nightly.on)).toContain('schedule');
+    expect(Object.values(nightly.jobs)[0].with).toMatchObject({ 'slayer-setup': 'on-the-fly', 'instance-ids-file': expect.any(String) });
+  });
+});
