@@ -72,6 +72,7 @@ export enum Outputs {
   DispatchedInstances = 'dispatched-instances',
   ImageUri = 'image-uri',
   ImageExists = 'image-exists',
+  ClusterTeardown = 'cluster-teardown',
   N = 'n',
   Phase1Rate = 'phase1-rate',
   Phase2Rate = 'phase2-rate',
@@ -86,6 +87,10 @@ export enum State {
   RayAddress = 'ray-address',
   /** `waiting` while the main step waits on the job; `done` once it no longer needs stopping. */
   WaitStatus = 'wait-status',
+  /** The per-run cluster to tear down (JSON: run id, YAML path, ray CLI, project, zone). */
+  EphemeralCluster = 'ephemeral-cluster',
+  /** `pending`, `detached` or `done`. */
+  ClusterTeardown = 'cluster-teardown',
 }
 
 /** Defaults that domain.md fixes; action.yml repeats them and a test keeps both in step. */

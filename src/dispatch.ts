@@ -9,6 +9,8 @@ import { describeError } from './retry.js';
 import { dashboardUrl, RayJobsClient, TERMINAL, type JobStatus } from './ray/client.js';
 import { attemptJob, rayJobSubmitCommand, submitIdempotent, uploadSecrets } from './ray/dispatch.js';
 import { waitForAttempt, type WaitResult } from './ray/wait.js';
+import type { PhaseClock } from './cluster/phases.js';
+import type { SignalTeardown } from './cluster/teardown.js';
 import { parseStatus, writeFreshStatus } from './rows.js';
 import type { RunManifest } from './manifest.js';
 import type { DispatchSettings } from './settings.js';
@@ -33,6 +35,13 @@ export interface DispatchRequest {
   github: GithubContext;
   store: RunStore;
   client: RayJobsClient | null;
+  /** Per-run cluster: is the head VM still there (domain §12.4)? */
+  headAlive?: () => Promise<boolean | null>;
+  /** Per-run cluster: a cancel tears the cluster down after the job stop, then exits. */
+  signals?: Pick<SignalTeardown, 'hold' | 'exitAfterTeardown'>;
+  phases?: PhaseClock;
+  /** False when the dashboard is a port forward that dies with the step: no link is published. */
+  publicDashboard?: boolean;
 }
 
 function rerunHint(runId: string): string {
@@ -73,9 +82,12 @@ export async function dispatchAttempt(r: DispatchRequest): Promise<DispatchOutco
     return NO_WAIT;
   }
   const client = r.client;
-  const packageUri = await uploadSecrets(client, r.keys);
-  const job = attemptJob(d, m, r.attempt, r.instanceIds, withSecrets, r.github, packageUri);
-  const outcome = await submitIdempotent(client, job.request, m.run_id, r.attempt);
+  const phase = <T>(name: 'submit' | 'wait', fn: () => Promise<T>): Promise<T> => (r.phases ? r.phases.run(name, fn) : fn());
+  const { job, outcome } = await phase('submit', async () => {
+    const packageUri = await uploadSecrets(client, r.keys);
+    const j = attemptJob(d, m, r.attempt, r.instanceIds, withSecrets, r.github, packageUri);
+    return { job: j, outcome: await submitIdempotent(client, j.request, m.run_id, r.attempt) };
+  });
   const sid = job.submissionId;
   core.saveState(State.SubmissionId, sid);
   core.saveState(State.RayAddress, client.address);
@@ -87,9 +99,9 @@ export async function dispatchAttempt(r: DispatchRequest): Promise<DispatchOutco
   if (current?.attempt !== r.attempt) {
     await writeFreshStatus(r.store, m.run_id, { ray_job_id: sid, last_heartbeat_ts: Date.now() / 1000, rows_done: 0, rows_total: r.instanceIds.length, terminal_state: null, attempt: r.attempt });
   }
-  const url = dashboardUrl(client.address, sid);
+  const url = r.publicDashboard === false ? null : dashboardUrl(client.address, sid);
   core.setOutput(Outputs.SubmissionId, sid);
-  core.setOutput(Outputs.DashboardUrl, url);
+  if (url) core.setOutput(Outputs.DashboardUrl, url);
   const status = (await client.job(sid))?.status ?? 'PENDING';
   core.setOutput(Outputs.JobStatus, status);
   if (!d.wait) {
@@ -104,12 +116,14 @@ export async function dispatchAttempt(r: DispatchRequest): Promise<DispatchOutco
   const onSignal = (sig: NodeJS.Signals): void => {
     if (stopping) return;
     core.info(`${sig}: stopping ${sid} before exiting`);
-    stopping = stopOnce(client, sid)
+    const stop = stopOnce(client, sid);
+    stopping = (r.signals ? r.signals.hold(stop) : stop)
       .catch((e: unknown) => core.warning(`could not stop ${sid}: ${describeError(e)}`))
       .finally(() => {
         core.saveState(State.WaitStatus, 'done');
         core.setFailed(`bird-cloud-action: cancelled (${sig}) while waiting; ${sid} was asked to stop. Then ${rerunHint(m.run_id)}.`);
-        process.exit(1);
+        if (r.signals) void r.signals.exitAfterTeardown(1);
+        else process.exit(1);
       });
   };
   process.on('SIGINT', onSignal);
@@ -117,7 +131,7 @@ export async function dispatchAttempt(r: DispatchRequest): Promise<DispatchOutco
   const ac = new AbortController();
   let result: WaitResult;
   try {
-    result = await waitForAttempt({
+    result = await phase('wait', () => waitForAttempt({
       client,
       store: r.store,
       runId: m.run_id,
@@ -134,7 +148,8 @@ export async function dispatchAttempt(r: DispatchRequest): Promise<DispatchOutco
         core.info(text.replace(/\n$/, ''));
         core.endGroup();
       },
-    });
+      headAlive: r.headAlive,
+    }));
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -155,12 +170,12 @@ export async function dispatchAttempt(r: DispatchRequest): Promise<DispatchOutco
   return waited;
 }
 
-function dispatchSummary(runId: string, attempt: number, sid: string, url: string, n: number, status: JobStatus | string, w: WaitResult | null): string {
+function dispatchSummary(runId: string, attempt: number, sid: string, url: string | null, n: number, status: JobStatus | string, w: WaitResult | null): string {
   const rows = [
     ['run', `\`${runId}\``],
     ['attempt', String(attempt)],
     ['instances dispatched', String(n)],
-    ['submission', `[\`${sid}\`](${url})`],
+    ['submission', url ? `[\`${sid}\`](${url})` : `\`${sid}\``],
     ['Ray job status', status],
   ];
   if (w) {

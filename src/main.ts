@@ -14,6 +14,15 @@ import { uploadArtifacts, type UploadResult } from './gcs/upload.js';
 import type { RunPlan } from './plan.js';
 import { preflight } from './preflight.js';
 import { checkCluster, runtimeEnvProblem } from './ray/dispatch.js';
+import type { RayJobsClient } from './ray/client.js';
+import { actionsCliLog, headAliveProbe } from './cluster/cli.js';
+import { PhaseClock } from './cluster/phases.js';
+import { buildCommand, imageExists, registryFromEnv } from './cluster/registry.js';
+import { bringUp, prepareCluster } from './cluster/session.js';
+import { SignalTeardown } from './cluster/teardown.js';
+import type { RunManifest } from './manifest.js';
+import { realpath } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { checkSetupStillThere, planRerun } from './rerun.js';
 import { logPlan, planSummary, uploadSummary, writeSummary } from './report.js';
 import { describeError } from './retry.js';
@@ -56,6 +65,77 @@ async function upload(plan: RunPlan, store: RunStore, remote: Awaited<ReturnType
   return result;
 }
 
+/** What a dispatch needs from where the job runs. */
+interface ClusterRun {
+  client: RayJobsClient | null;
+  headAlive?: () => Promise<boolean | null>;
+  signals?: SignalTeardown;
+  phases?: PhaseClock;
+  publicDashboard: boolean;
+}
+
+/** Per-run cluster: the image must be in Artifact Registry before anything is written. */
+async function checkImage(uri: string, phases: PhaseClock, repoDir: string, miniInteractRoot: string): Promise<void> {
+  core.setOutput(Outputs.ImageUri, uri);
+  const reg = registryFromEnv();
+  const exists = await phases.run('image', () => imageExists(uri, reg.getToken, { baseUrl: reg.baseUrl }), uri);
+  core.setOutput(Outputs.ImageExists, String(exists));
+  phases.note('image', exists ? 'exists' : 'missing');
+  if (!exists) {
+    const real = async (p: string): Promise<string> => realpath(p).catch(() => p);
+    throw new ProblemsError(
+      [{ input: Inputs.ImageUri, message: `image ${uri} is not in Artifact Registry`, fix: `let the image job of bird-eval.yml build it, or build and push it yourself:\n${buildCommand(uri, await real(repoDir), await real(miniInteractRoot))}` }],
+      'preflight failed',
+    );
+  }
+}
+
+/**
+ * Runs a dispatch where the settings say: nowhere (none), on an existing cluster, or on a per-run
+ * cluster that is brought up here and torn down at every exit, unless a successful submit
+ * detaches it (wait: false, new submits only).
+ */
+async function onCluster(s: CommonSettings, manifest: RunManifest, phases: PhaseClock | null, canDetach: boolean, body: (c: ClusterRun) => Promise<DispatchOutcome>): Promise<DispatchOutcome> {
+  const d = s.dispatch;
+  if (d.cluster === 'none') return body({ client: null, publicDashboard: true });
+  if (d.cluster === 'existing') return body({ client: rayClient(d), publicDashboard: true });
+  const clock = phases ?? new PhaseClock((l) => core.info(l));
+  const log = actionsCliLog();
+  const p = await prepareCluster({ manifest, runnerTemp: s.runnerTemp, rayCli: d.gce.rayCli, log, saveState: (k, v) => core.saveState(k, v) });
+  const guard = new SignalTeardown(p.teardown, { log });
+  guard.install();
+  let detached = false;
+  let ok = false;
+  try {
+    const up = await bringUp(p, { phases: clock });
+    // The forwarded dashboard needs no auth headers; TLS does not apply to loopback.
+    const client = rayClient({ ...d, rayHeaders: {}, tlsVerify: true }, up.address);
+    const v = await checkCluster(client);
+    core.info(`Ray ${v.ray_version} answers through the forwarded dashboard at ${client.address}`);
+    const outcome = await body({ client, headAlive: headAliveProbe(p.cli, p.runId), signals: guard, phases: clock, publicDashboard: false });
+    if (!d.wait && canDetach) {
+      await p.teardown.detach();
+      detached = true;
+      clock.skip('down', 'wait: false: left to the self-delete timer');
+      core.setOutput(Outputs.ClusterTeardown, 'detached');
+    }
+    ok = true;
+    return outcome;
+  } finally {
+    if (!detached) {
+      const r = await clock.run('down', () => p.teardown.run(ok ? 'end of the run' : 'the step failed after the render'));
+      core.setOutput(Outputs.ClusterTeardown, r.outcome);
+      if (r.outcome === 'failed') {
+        core.error(r.detail);
+        // Fail the step for a leftover cluster, unless it is failing already for another reason.
+        if (ok) throw new Error(`the run finished but its cluster could not be torn down: ${r.detail}`);
+      }
+    }
+    guard.uninstall();
+    await writeSummary(clock.summaryMarkdown());
+  }
+}
+
 async function submit(settings: SubmitSettings): Promise<void> {
   const { plan, keys } = await preflight(settings);
   core.saveState(State.RunId, plan.runId);
@@ -65,7 +145,9 @@ async function submit(settings: SubmitSettings): Promise<void> {
   logPlan(plan);
   core.setOutput(Outputs.PlanFile, await writePlanFile(settings.runnerTemp, plan.runId, plan));
   await writeSummary(planSummary(plan));
+  if (plan.manifest.render_inputs.image_uri) core.setOutput(Outputs.ImageUri, plan.manifest.render_inputs.image_uri);
   if (plan.dryRun) {
+    if (settings.dispatch.cluster === 'ephemeral') core.setOutput(Outputs.ImageExists, 'unknown');
     core.info('dry-run: the plan is complete; nothing was uploaded or dispatched.');
     return;
   }
@@ -73,11 +155,12 @@ async function submit(settings: SubmitSettings): Promise<void> {
   // The last checks before any write: what the bucket holds for this run id, and the cluster.
   const store = openStore(settings);
   const remote = await probeRun(store, plan.manifest);
-  const client = settings.dispatch.cluster === 'existing' ? rayClient(settings.dispatch) : null;
-  if (client) {
-    const v = await checkCluster(client);
-    core.info(`Ray ${v.ray_version} (Jobs API ${v.version}) answers at ${client.address}`);
+  if (settings.dispatch.cluster === 'existing') {
+    const v = await checkCluster(rayClient(settings.dispatch));
+    core.info(`Ray ${v.ray_version} (Jobs API ${v.version}) answers at ${settings.dispatch.rayAddress}`);
   }
+  const phases = settings.dispatch.cluster === 'ephemeral' ? new PhaseClock((l) => core.info(l)) : null;
+  if (phases) await checkImage(plan.manifest.render_inputs.image_uri, phases, settings.workspace, settings.miniInteractRoot);
   if (remote.manifest === 'same') core.notice(`run ${plan.runId} already has a manifest for this same plan: checking and completing the upload only.`);
 
   const result = await upload(plan, store, remote);
@@ -90,16 +173,18 @@ async function submit(settings: SubmitSettings): Promise<void> {
   core.setOutput(Outputs.UploadedBytes, String(result.uploadedBytes));
   await writeSummary(uploadSummary(plan, { manifestUri, manifest: committed, dbs: result.dbs }));
 
-  const outcome = await dispatchAttempt({
-    settings: settings.dispatch,
-    manifest: plan.manifest,
-    attempt: plan.attempt,
-    instanceIds: plan.settings.instanceIds,
-    keys: keys.values,
-    github: readGithubContext(),
-    store,
-    client,
-  });
+  const outcome = await onCluster(settings, plan.manifest, phases, true, (c) =>
+    dispatchAttempt({
+      settings: settings.dispatch,
+      manifest: plan.manifest,
+      attempt: plan.attempt,
+      instanceIds: plan.settings.instanceIds,
+      keys: keys.values,
+      github: readGithubContext(),
+      store,
+      ...c,
+    }),
+  );
   await reportAfterWait(settings, store, plan.runId, plan.attempt, outcome, Inputs.RunId);
 }
 
@@ -161,14 +246,21 @@ async function rerun(settings: RerunSettings): Promise<void> {
   const envProblem = runtimeEnvProblem(settings.dispatch.runtimeEnv, keys.values.values(), keys.values.size > 0);
   if (envProblem) throw new ProblemsError([{ input: Inputs.RuntimeEnv, message: envProblem, fix: 'remove that part of runtime-env' }], 'rerun refused');
   await checkSetupStillThere(store, plan);
-  const client = settings.dispatch.cluster === 'existing' ? rayClient(settings.dispatch) : null;
-  if (client) await checkCluster(client);
+  if (settings.dispatch.cluster === 'existing') await checkCluster(rayClient(settings.dispatch));
+  const phases = settings.dispatch.cluster === 'ephemeral' ? new PhaseClock((l) => core.info(l)) : null;
+  if (phases) {
+    if (!m.render_inputs.image_uri) throw new ProblemsError([{ input: Inputs.RerunRunId, message: `the manifest of '${plan.runId}' names no image (render_inputs.image_uri is empty): it did not run on a per-run cluster`, fix: 'rerun it with cluster: existing or none' }], 'rerun refused');
+    await checkImage(m.render_inputs.image_uri, phases, settings.workspace, process.env.BIRD_DB_PATH || resolve(settings.workspace, '..', 'mini-interact'));
+  }
   await writeSummary(`## BIRD-Interact rerun of \`${plan.runId}\`\n\n${plan.done} of ${m.instance_ids.length} instances done; attempt ${plan.attempt} takes the ${plan.unfinished.length} unfinished ones. Nothing was uploaded.\n`);
   if (settings.dryRun) {
     core.info('dry-run: the rerun plan is complete; nothing was dispatched.');
     return;
   }
-  const outcome = await dispatchAttempt({ settings: settings.dispatch, manifest: m, attempt: plan.attempt, instanceIds: plan.unfinished, keys: keys.values, github: readGithubContext(), store, client });
+  // A rerun renders the cluster from the stored manifest, and never detaches.
+  const outcome = await onCluster(settings, m, phases, false, (c) =>
+    dispatchAttempt({ settings: settings.dispatch, manifest: m, attempt: plan.attempt, instanceIds: plan.unfinished, keys: keys.values, github: readGithubContext(), store, ...c }),
+  );
   await reportAfterWait(settings, store, plan.runId, plan.attempt, outcome, Inputs.RerunRunId);
 }
 

@@ -5,9 +5,17 @@ import * as core from '@actions/core';
 import { Inputs, State } from './constants.js';
 import { RayJobsClient, TERMINAL } from './ray/client.js';
 import { describeError } from './retry.js';
+import { teardownFromState } from './cluster/teardown.js';
 
 export async function runPost(): Promise<void> {
   try {
+    // A per-run cluster: its teardown ends the job too (the forwarded dashboard died with the main step).
+    const torn = await teardownFromState((k) => core.getState(k));
+    if (torn) {
+      if (torn.outcome === 'failed' || torn.outcome === 'ray-down' || torn.outcome === 'deleted-by-label') core.warning(`post: ${torn.detail}`);
+      else core.info(`post: ${torn.detail}`);
+      return;
+    }
     const sid = core.getState(State.SubmissionId);
     const waitStatus = core.getState(State.WaitStatus);
     if (!sid || waitStatus !== 'waiting') {

@@ -11,6 +11,7 @@ import { artifactFor, requiredKeys } from './params/combos.js';
 import { buildPlan, type RunPlan, type WorktreeReport } from './plan.js';
 import { runtimeEnvProblem } from './ray/dispatch.js';
 import { mintRunId } from './runid.js';
+import { imageTag, imageUri } from './image/tag.js';
 import { missingKeysMessage, readApiKeys, type ApiKeys } from './secrets.js';
 import type { SubmitSettings } from './settings.js';
 
@@ -39,6 +40,23 @@ async function checkWorktree(s: SubmitSettings, artifactDirs: string[], problems
   const inRepo = artifactDirs.map((d) => insideRepo(root, d)).filter((d): d is string => d !== null && d !== '.');
   report.artifactDirty = (await dirtyPaths(root, inRepo)).map((e) => e.path);
   return report;
+}
+
+/**
+ * The image of a per-run cluster (domain §12.1): the given image-uri, or the content-addressed
+ * tag of the git-tracked inputs and the dataset. Local only: the registry is asked later.
+ */
+async function runImage(s: SubmitSettings, worktree: WorktreeReport, problems: ProblemList): Promise<string> {
+  const g = s.dispatch.gce;
+  if (s.dispatch.cluster !== 'ephemeral') return '';
+  if (g.imageUri) return g.imageUri;
+  try {
+    const { tag } = await imageTag({ repoRoot: await repoRoot(s.workspace), miniInteractRoot: s.miniInteractRoot, dirty: s.allowDirty && worktree.dirty.length > 0 });
+    return imageUri({ region: g.region, project: s.gcpProject, tag });
+  } catch (e) {
+    problems.add(Inputs.ImageUri, `cannot compute the content-addressed image tag: ${errorMessage(e)}`, 'fix the cause, or give image-uri');
+    return '';
+  }
 }
 
 export async function preflight(s: SubmitSettings, env: NodeJS.ProcessEnv = process.env): Promise<Preflight> {
@@ -93,6 +111,8 @@ export async function preflight(s: SubmitSettings, env: NodeJS.ProcessEnv = proc
     }
   }
 
+  const image = await runImage(s, worktree, problems);
+
   problems.throwIfAny('preflight failed');
   const runId = s.runId ?? mintRunId(s.framework, s.queryMode);
   const plan = buildPlan({
@@ -105,7 +125,7 @@ export async function preflight(s: SubmitSettings, env: NodeJS.ProcessEnv = proc
     requiredKeys: keyNames,
     worktree,
     github: readGithubContext(env),
-    imageUri: '',
+    imageUri: image,
   });
   return { plan, keys };
 }

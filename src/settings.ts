@@ -393,6 +393,9 @@ export function parseSettings(get: InputReader, env: NodeJS.ProcessEnv = process
     const p = runIdProblem(rerunRunId);
     if (p) problems.add(Inputs.RerunRunId, p, 'give the run id of an existing run, as in its manifest');
     const common = parseCommon(r, env, true, mask);
+    if (common.dispatch.cluster === 'ephemeral' && !common.dispatch.wait) {
+      problems.add(Inputs.Wait, 'a rerun on a per-run cluster always tears the cluster down, so it cannot detach (wait: false)', 'set wait: true for the rerun');
+    }
     problems.throwIfAny();
     return { kind: 'rerun', runId: rerunRunId, ...common };
   }

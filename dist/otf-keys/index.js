@@ -32276,6 +32276,7 @@ var Outputs;
     Outputs["DispatchedInstances"] = "dispatched-instances";
     Outputs["ImageUri"] = "image-uri";
     Outputs["ImageExists"] = "image-exists";
+    Outputs["ClusterTeardown"] = "cluster-teardown";
     Outputs["N"] = "n";
     Outputs["Phase1Rate"] = "phase1-rate";
     Outputs["Phase2Rate"] = "phase2-rate";
@@ -32290,6 +32291,10 @@ var State;
     State["RayAddress"] = "ray-address";
     /** `waiting` while the main step waits on the job; `done` once it no longer needs stopping. */
     State["WaitStatus"] = "wait-status";
+    /** The per-run cluster to tear down (JSON: run id, YAML path, ray CLI, project, zone). */
+    State["EphemeralCluster"] = "ephemeral-cluster";
+    /** `pending`, `detached` or `done`. */
+    State["ClusterTeardown"] = "cluster-teardown";
 })(State || (State = {}));
 /** Defaults that domain.md fixes; action.yml repeats them and a test keeps both in step. */
 const Defaults = {

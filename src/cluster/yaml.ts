@@ -108,16 +108,18 @@ export function selfDeleteCommand(maxRuntimeHours: number, zone: string): string
 }
 
 /**
- * Runs on each VM (outside the container) before Ray's docker setup: docker and rsync, gcloud
- * (Ubuntu's GCE image has it as a snap; installed when missing), docker credentials for the
- * region's Artifact Registry, then the self-delete timer.
+ * Runs on each VM (outside the container) before Ray's docker setup: docker and rsync (apt waits
+ * for the dpkg lock that a first-boot unattended upgrade may hold), access to the docker socket
+ * for the SSH user (the group change only reaches new logins and Ray reuses its SSH connection, so
+ * an ACL grants it at once), gcloud (Ubuntu's GCE image has it as a snap; installed when missing),
+ * docker credentials for the region's Artifact Registry, then the self-delete timer.
  */
 export function initializationCommands(ri: Pick<RenderInputs, 'region' | 'zone' | 'max_runtime_hours'>): string[] {
   return [
-    'sudo apt-get update -y',
-    'sudo DEBIAN_FRONTEND=noninteractive apt-get install -y docker.io rsync',
+    'sudo apt-get -o DPkg::Lock::Timeout=600 update -y',
+    'sudo DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y docker.io rsync acl',
     'sudo usermod -aG docker $USER',
-    'sudo systemctl restart docker -f',
+    'sudo setfacl -m user:$USER:rw /var/run/docker.sock',
     'command -v gcloud >/dev/null 2>&1 || sudo snap install google-cloud-cli --classic',
     `gcloud auth configure-docker ${ri.region}-docker.pkg.dev --quiet`,
     selfDeleteCommand(ri.max_runtime_hours, ri.zone),

@@ -1,0 +1,151 @@
+// Does the run's image exist in Artifact Registry (domain §12.1)? One HEAD request on the Docker
+// Registry HTTP API v2 with the ADC access token as a Bearer token, through @actions/http-client
+// (runner proxy settings apply). When it is missing, buildCommand() gives the exact build.
+import { HttpClient } from '@actions/http-client';
+import { GoogleAuth } from 'google-auth-library';
+import { isAbsolute, basename, dirname, join, resolve } from 'node:path';
+import { shellQuote } from '../jobargs.js';
+import { isNetworkError, describeError } from '../retry.js';
+import { DOCKERFILE_NAME } from '../image/tag.js';
+
+export const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
+
+/** Every manifest type a pushed image may have: OCI and Docker, single and multi-platform. */
+export const MANIFEST_ACCEPT = [
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+].join(', ');
+
+export interface ImageRef {
+  /** Registry host, e.g. `us-central1-docker.pkg.dev`. */
+  host: string;
+  /** Repository path, e.g. `proj/bird-interact-runner/runner`. */
+  name: string;
+  /** Tag or `sha256:<hex>` digest. */
+  reference: string;
+}
+
+export class RegistryError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | null,
+  ) {
+    super(message);
+    this.name = 'RegistryError';
+  }
+}
+
+/** `host/path:tag` or `host/path@sha256:…` (the host is required: an AR URI always has one). */
+export function parseImageUri(uri: string): ImageRef {
+  const m = /^([a-z0-9.-]+(?::[0-9]+)?)\/([a-z0-9._/-]+?)(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})|@(sha256:[0-9a-f]{64}))$/.exec(uri);
+  if (!m) throw new RegistryError(`'${uri}' is not an image reference of the form HOST/PATH:TAG or HOST/PATH@sha256:DIGEST`, null);
+  return { host: m[1], name: m[2], reference: m[3] ?? m[4] };
+}
+
+/** `https://<host>/v2/<name>/manifests/<reference>`, or the same path under `baseUrl` (tests). */
+export function manifestUrl(ref: ImageRef, baseUrl?: string): string {
+  const base = (baseUrl ?? `https://${ref.host}`).replace(/\/+$/, '');
+  return `${base}/v2/${ref.name}/manifests/${encodeURIComponent(ref.reference).replace(/%3A/g, ':')}`;
+}
+
+/** An access token source: Application Default Credentials with the cloud-platform scope. */
+export function adcTokenSource(auth: GoogleAuth = new GoogleAuth({ scopes: [CLOUD_PLATFORM_SCOPE] })): () => Promise<string> {
+  return async () => {
+    const token = await auth.getAccessToken();
+    if (!token) throw new RegistryError('Application Default Credentials gave no access token. Fix: run google-github-actions/auth before this step.', null);
+    return token;
+  };
+}
+
+export interface ImageExistsOptions {
+  /** Replaces `https://<host>` (a local server in tests). */
+  baseUrl?: string;
+  /** Attempts on 5xx/429 and network errors; default 3. */
+  attempts?: number;
+  retryMs?: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One registry call: HEAD the manifest with `Authorization: Bearer <token>`. 200 → true, 404 →
+ * false; 401/403 and anything else are errors that say what to fix. 5xx, 429 and network errors
+ * are retried a few times. The token never appears in an error.
+ */
+export async function imageExists(imageUri: string, getToken: () => Promise<string>, o: ImageExistsOptions = {}): Promise<boolean> {
+  const ref = parseImageUri(imageUri);
+  const url = manifestUrl(ref, o.baseUrl);
+  const token = await getToken();
+  const http = new HttpClient('bird-cloud-action', [], { allowRetries: false, socketTimeout: 30_000, keepAlive: false });
+  const attempts = o.attempts ?? 3;
+  for (let i = 1; ; i++) {
+    let status: number;
+    try {
+      const res = await http.head(url, { Authorization: `Bearer ${token}`, Accept: MANIFEST_ACCEPT });
+      await res.readBody();
+      status = res.message.statusCode ?? 0;
+    } catch (e) {
+      if (i < attempts && isNetworkError(e)) {
+        await sleep((o.retryMs ?? 1_000) * i);
+        continue;
+      }
+      throw new RegistryError(`could not reach the registry at ${url}: ${describeError(e)}`, null);
+    }
+    if (status === 200) return true;
+    if (status === 404) return false;
+    if ((status >= 500 || status === 429) && i < attempts) {
+      await sleep((o.retryMs ?? 1_000) * i);
+      continue;
+    }
+    const repo = `${ref.host}/${ref.name.split('/').slice(0, 2).join('/')}`;
+    if (status === 401) {
+      throw new RegistryError(`the registry refused the access token (401) for ${imageUri}. Fix: authenticate with google-github-actions/auth before this step (Application Default Credentials).`, status);
+    }
+    if (status === 403) {
+      throw new RegistryError(`the credentials may not read ${repo} (403). Fix: grant the workflow's service account roles/artifactregistry.reader (roles/artifactregistry.writer when the workflow pushes the image) on that repository.`, status);
+    }
+    throw new RegistryError(`HEAD ${url} answered ${status}`, status);
+  }
+}
+
+function sedEscape(s: string): string {
+  return s.replace(/[\\^$.*[\],]/g, (c) => `\\${c}`);
+}
+
+/**
+ * The command that builds and pushes the run's image when it is missing. The build context is
+ * the repo root plus the dataset as `mini-interact/` beside it, because `Dockerfile.cloud` copies
+ * `mini-interact` (DATA section) and `src/`, `uv.lock`, `pyproject.toml`, `audited_gold/` from one
+ * context. When the dataset is `<repo>/mini-interact`, that is the repo itself; otherwise a tar
+ * stream joins the two (GNU tar: `--transform` renames the dataset folder to `mini-interact`).
+ * Pass resolved paths (realpath): tar stores a symlinked dataset root as a link.
+ * Built for linux/amd64 (the GCE machines), also from an ARM laptop.
+ */
+export function buildCommand(imageUri: string, repoRoot: string, miniInteractRoot: string): string {
+  const ref = parseImageUri(imageUri);
+  if (!isAbsolute(repoRoot) || !isAbsolute(miniInteractRoot)) throw new Error('buildCommand needs absolute paths');
+  const repo = resolve(repoRoot);
+  const mi = resolve(miniInteractRoot);
+  const q = shellQuote;
+  const login = `gcloud auth configure-docker ${ref.host} --quiet`;
+  const push = `docker push ${q(imageUri)}`;
+  if (mi === join(repo, 'mini-interact')) {
+    return `${login} && docker build --platform linux/amd64 -f ${q(join(repo, DOCKERFILE_NAME))} -t ${q(imageUri)} ${q(repo)} && ${push}`;
+  }
+  const base = basename(mi);
+  const transform = base === 'mini-interact' ? '' : ` ${q(`--transform=s,^${sedEscape(base)},mini-interact,`)}`;
+  const tar = `tar -cf - --exclude=.git${transform} -C ${q(repo)} . -C ${q(dirname(mi))} ${q(base)}`;
+  return `${login} && ${tar} | docker build --platform linux/amd64 -f ${DOCKERFILE_NAME} -t ${q(imageUri)} - && ${push}`;
+}
+
+/** Test hook, like STORAGE_EMULATOR_HOST: a registry double at this base URL, no credentials. */
+export const REGISTRY_EMULATOR_ENV = 'BIRD_REGISTRY_EMULATOR_HOST';
+
+/** Where imageExists goes and with which token: Artifact Registry with ADC, or the double. */
+export function registryFromEnv(env: NodeJS.ProcessEnv = process.env): { baseUrl?: string; getToken: () => Promise<string> } {
+  const emulator = env[REGISTRY_EMULATOR_ENV];
+  if (emulator) return { baseUrl: emulator, getToken: async () => 'emulator-token' };
+  return { getToken: adcTokenSource() };
+}

@@ -1,0 +1,111 @@
+// The per-run cluster's life, in two calls for the main step:
+//   prepareCluster: key pair + YAML in a fresh directory under RUNNER_TEMP, and the action state
+//                   the post step needs (saved before any cloud call);
+//   bringUp:        ray up, then ray dashboard until /api/version answers through the forward.
+// Any failure of bringUp tears the cluster down before it rethrows (domain §12.5: every failure
+// after the render). The caller tears down after the wait, or detaches after a wait: false submit.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { RunManifest } from '../manifest.js';
+import { describeError } from '../retry.js';
+import { ClusterCli, type CliLog, type ClusterCliOptions, type DashboardForward, type DashboardOptions } from './cli.js';
+import type { PhaseClock } from './phases.js';
+import { makeSshKeyPair, type SshKeyPair } from './sshkey.js';
+import { Teardown, teardownStateEntries, type TeardownStatus, type TeardownTarget, TEARDOWN_STATE_KEY } from './teardown.js';
+import { renderClusterYaml, selfDeleteSeconds } from './yaml.js';
+
+export const CLUSTER_YAML_FILE = 'cluster.yaml';
+export const TEARDOWN_MARKER_FILE = 'teardown.json';
+
+export interface PrepareOptions {
+  manifest: Pick<RunManifest, 'run_id' | 'render_inputs'>;
+  runnerTemp: string;
+  /** The `ray-cli` input. */
+  rayCli: string;
+  gcloud?: string;
+  /** Base environment of the CLIs (filtered: no API keys); default process.env. */
+  env?: NodeJS.ProcessEnv;
+  log: CliLog;
+  /** core.saveState. */
+  saveState: (key: string, value: string) => void;
+  cli?: Pick<ClusterCliOptions, 'upTimeoutMs' | 'downTimeoutMs' | 'gcloudTimeoutMs' | 'gcloudAttempts' | 'gcloudRetryMs'>;
+  now?: () => Date;
+}
+
+export interface PreparedCluster {
+  runId: string;
+  key: SshKeyPair;
+  /** The per-run directory: key pair, cluster.yaml, teardown.json. */
+  dir: string;
+  yamlPath: string;
+  yaml: string;
+  target: TeardownTarget;
+  cli: ClusterCli;
+  teardown: Teardown;
+}
+
+/**
+ * Renders the cluster from the manifest and saves the teardown state. No cloud call yet, so the
+ * caller can install the signal handler (SignalTeardown) before bringUp.
+ */
+export async function prepareCluster(o: PrepareOptions): Promise<PreparedCluster> {
+  const m = o.manifest;
+  const ri = m.render_inputs;
+  const key = await makeSshKeyPair(o.runnerTemp, m.run_id);
+  const yaml = renderClusterYaml(m, { sshPrivateKeyPath: key.privateKeyPath, sshPublicKey: key.publicKey });
+  const yamlPath = join(key.dir, CLUSTER_YAML_FILE);
+  await writeFile(yamlPath, yaml, { mode: 0o644, flag: 'wx' });
+  const now = (o.now ?? (() => new Date()))();
+  const target: TeardownTarget = {
+    runId: m.run_id,
+    yamlPath,
+    rayCli: o.rayCli,
+    project: ri.project,
+    zone: ri.zone,
+    markerPath: join(key.dir, TEARDOWN_MARKER_FILE),
+    selfDeleteBy: new Date(now.getTime() + selfDeleteSeconds(ri.max_runtime_hours) * 1000).toISOString(),
+  };
+  for (const [k, v] of teardownStateEntries(target)) o.saveState(k, v);
+  const cli = new ClusterCli({ rayCli: o.rayCli, gcloud: o.gcloud, project: ri.project, cwd: key.dir, env: o.env, log: o.log, ...o.cli });
+  const teardown = new Teardown(target, cli, { log: o.log, onStatus: (s: TeardownStatus) => o.saveState(TEARDOWN_STATE_KEY, s) });
+  o.log.info(`cluster ${m.run_id}: ${ri.workers} x ${ri.worker_type} (${ri.actors_per_worker} actors each) in ${ri.zone}, image ${ri.image_uri}; YAML ${yamlPath}`);
+  return { runId: m.run_id, key, dir: key.dir, yamlPath, yaml, target, cli, teardown };
+}
+
+export interface BringUpOptions {
+  phases?: PhaseClock;
+  dashboard?: DashboardOptions;
+}
+
+export interface RunningCluster {
+  /** The forwarded dashboard, for RayJobsClient({address}). */
+  address: string;
+  forward: DashboardForward;
+}
+
+/** An error of the bring-up, with what the teardown after it did. */
+export class BringUpError extends Error {
+  constructor(
+    message: string,
+    override readonly cause: unknown,
+  ) {
+    super(message);
+    this.name = 'BringUpError';
+  }
+}
+
+/** `ray up`, then the dashboard forward. On failure: teardown, then a BringUpError. */
+export async function bringUp(p: PreparedCluster, o: BringUpOptions = {}): Promise<RunningCluster> {
+  const phase = <T>(fn: () => Promise<T>): Promise<T> => (o.phases ? o.phases.run('up', fn, `ray up, ray dashboard`) : fn());
+  try {
+    return await phase(async () => {
+      await p.cli.rayUp(p.yamlPath);
+      const forward = await p.cli.rayDashboard(p.yamlPath, o.dashboard);
+      p.teardown.attachForward(forward);
+      return { address: forward.url, forward };
+    });
+  } catch (e) {
+    const down = o.phases ? await o.phases.run('down', () => p.teardown.run('bring-up failed')) : await p.teardown.run('bring-up failed');
+    throw new BringUpError(`bringing up cluster ${p.runId} failed: ${describeError(e)}\nteardown: ${down.outcome}: ${down.detail}`, e);
+  }
+}
