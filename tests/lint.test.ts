@@ -150,6 +150,16 @@ const faults: Fault[] = [
     caught: { languageservice: 'Invalid input, encode-comand is not defined in the referenced workflow.' },
   },
   {
+    name: 'bird-eval.yml: an image-job step testing a step id the job does not define',
+    seed: (repo) => edit(repo, BIRD_EVAL, /steps\.check\.outputs\.exists == 'false'/, "steps.chek.outputs.exists == 'false'"),
+    caught: { actionlint: 'property "chek" is not defined in object type' },
+  },
+  {
+    name: 'bird-eval.yml: the submit reading the result of a job it does not need',
+    seed: (repo) => edit(repo, BIRD_EVAL, /needs\.image\.result == 'skipped'/, "needs.imag.result == 'skipped'"),
+    caught: { actionlint: 'property "imag" is not defined in object type' },
+  },
+  {
     name: 'otf-encode.yml reading a keys output that does not exist',
     seed: (repo) => edit(repo, OTF_ENCODE, /needs\.keys\.outputs\.marker \}\}/, 'needs.keys.outputs.markr }}'),
     caught: { actionlint: 'property "markr" is not defined in object type' },

@@ -2,13 +2,16 @@
 // (names, types, defaults, the pass-through), otf-encode.yml restores, encodes only on a miss, checks
 // the marker and saves only on success, and the examples stay safe (no pull_request_target,
 // minimal permissions, a concurrency group). The linters check syntax and calls (tests/lint.test.ts).
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { buildCommand } from '../../src/cluster/registry.js';
 import { OtfDefaults, OtfInputs, OtfOutputs } from '../../src/otf/keys.js';
-import { KNOWN_KEYS } from '../../src/params/combos.js';
+import { KNOWN_KEYS, artifactFor, comboRejection, isFramework, type QueryMode, type SlayerSetup } from '../../src/params/combos.js';
 import { REPO_ROOT } from '../../tools/demo/demo-repo.mjs';
+import { TEST_KEYS, demoRepo, errors, removeDir, runAction, tempDir } from '../helpers/action.js';
 import { BIRD_EVAL, PASS_THROUGH_OVERRIDES, renderBirdEval, workflowType } from '../../scripts/sync-bird-eval.mjs';
 
 type Scalar = string | number | boolean;
@@ -27,6 +30,7 @@ interface Job {
   uses?: string;
   if?: string;
   needs?: string | string[];
+  'timeout-minutes'?: Scalar;
   permissions?: Record<string, string>;
   outputs?: Record<string, string>;
   strategy?: { matrix?: unknown; 'fail-fast'?: boolean; 'max-parallel'?: Scalar };
@@ -105,6 +109,7 @@ const BIRD_EVAL_EXTRAS = [
   'encode-timeout-minutes',
   'gcp-service-account',
   'gcp-workload-identity-provider',
+  'image-timeout-minutes',
   'install-command',
   'job-timeout-minutes',
   'key-prefix',
@@ -182,8 +187,8 @@ describe('bird-eval.yml mirrors action.yml', () => {
     for (const name of Object.keys(encode.with ?? {})) expect(declared, name).toHaveProperty(name);
     for (const [name, spec] of Object.entries(declared)) if (spec.required) expect(encode.with, name).toHaveProperty(name);
     const submit = job(birdEval, 'submit');
-    expect(submit.needs).toBe('encode');
-    expect(submit.if).toBe("${{ !cancelled() && (needs.encode.result == 'success' || needs.encode.result == 'skipped') }}");
+    expect(submit.needs).toEqual(['encode', 'image']);
+    expect(submit.if).toContain("(needs.encode.result == 'success' || needs.encode.result == 'skipped')");
     // The encoded directories come back as the artifacts the encode legs uploaded.
     const download = step(submit, usesOf('actions/download-artifact@'), 'download-artifact');
     expect(download.with?.pattern).toBe('${{ inputs.artifact-prefix }}-dir-*');
@@ -196,6 +201,7 @@ describe('bird-eval.yml mirrors action.yml', () => {
 describe('the reusable workflows run this repository at their own commit', () => {
   for (const [file, w, jobName, uses] of [
     [BIRD_EVAL, birdEval, 'submit', './.bird-cloud-action'],
+    [BIRD_EVAL, birdEval, 'image', './.bird-cloud-action'],
     ['.github/workflows/otf-encode.yml', otfEncode, 'keys', './.bird-cloud-action/otf-keys'],
   ] as const) {
     it(`${file}: checks out job.workflow_repository at job.workflow_sha before \`uses: ${uses}\``, () => {
@@ -221,6 +227,238 @@ describe('the reusable workflows run this repository at their own commit', () =>
       expect(otfKeys.outputs, name).toHaveProperty(name);
       expect(value).toBe(`\${{ steps.keys.outputs.${name} }}`);
     }
+  });
+});
+
+/** What GitHub passes to a `with:` value: `${{ inputs.x }}`, `a || b` of inputs/secrets/github.token; secrets and the token are empty here. */
+function evaluate(value: Scalar, inputs: Record<string, string>): string {
+  if (typeof value !== 'string') return String(value);
+  return value.replace(/\$\{\{\s*(.*?)\s*\}\}/g, (_, expr: string) => {
+    for (const operand of expr.split('||').map((o) => o.trim())) {
+      const m = /^inputs\.([\w-]+)$/.exec(operand);
+      if (!m && !/^secrets\.\w+$/.test(operand) && operand !== 'github.token') throw new Error(`unsupported expression: ${expr}`);
+      const v = m ? (inputs[m[1]] ?? '') : '';
+      if (v !== '') return v;
+    }
+    return '';
+  });
+}
+/** The workflow's inputs as a caller's run sees them: the typed defaults as strings, then the caller's values. */
+function workflowInputs(given: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, spec] of Object.entries(call(birdEval, BIRD_EVAL).inputs)) if (spec.default !== undefined) out[name] = String(spec.default);
+  return { ...out, ...given };
+}
+const stepInputs = (s: Step, inputs: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(Object.entries(s.with ?? {}).map(([k, v]) => [k, evaluate(v, inputs)]));
+
+describe('bird-eval.yml: the runner image of a per-run cluster (cluster: ephemeral)', () => {
+  const image = job(birdEval, 'image');
+  const submit = job(birdEval, 'submit');
+  const MISSING = "${{ steps.check.outputs.exists == 'false' }}";
+  const tagStep = step(image, (s) => s.id === 'tag', 'tag');
+  const check = step(image, (s) => s.id === 'check', 'check');
+  const build = step(image, usesOf('docker/build-push-action@'), 'build-push-action');
+  const idx = (pred: (s: Step) => boolean): number => stepIndex(image, pred);
+
+  it('runs for a new ephemeral submit only (not a rerun, a report or a dry run), beside the encode, with only contents: read and id-token: write', () => {
+    expect(image.if).toBe("${{ inputs.cluster == 'ephemeral' && inputs.rerun-run-id == '' && inputs.report-run-id == '' && !inputs.dry-run }}");
+    expect(image.needs).toBeUndefined();
+    expect(image.permissions).toEqual({ contents: 'read', 'id-token': 'write' });
+    expect(image['timeout-minutes']).toBe('${{ inputs.image-timeout-minutes }}');
+  });
+
+  it('puts the mini-interact data in place as the submit does', () => {
+    const place = (j: Job): Step => step(j, (s) => s.name === 'Put the mini-interact data in place', 'data');
+    expect(place(image).run).toBe(place(submit).run);
+    expect(place(image).env).toEqual(place(submit).env);
+    expect(idx((s) => s.name === 'Put the mini-interact data in place')).toBeLessThan(idx((s) => s.id === 'tag'));
+  });
+
+  it('gets the tag from a dry run of the action with the inputs the tag depends on, and a combo that needs no SLayer setup', () => {
+    expect(tagStep.uses).toBe('./.bird-cloud-action');
+    const w = tagStep.with ?? {};
+    for (const name of Object.keys(w)) expect(action.inputs, name).toHaveProperty(name);
+    expect(w).toMatchObject({ 'dry-run': true, cluster: 'ephemeral' });
+    for (const name of ['tracked-inputs', 'allow-dirty', 'mini-interact-root', 'dataset-file', 'gcp-project', 'region', 'image-uri', 'instance-ids', 'instance-ids-file']) {
+      expect(w[name], name).toBe(`\${{ inputs.${name} }}`);
+    }
+    const framework = String(w.framework);
+    expect(isFramework(framework)).toBe(true);
+    if (!isFramework(framework)) return;
+    const combo = { framework, queryMode: String(w['query-mode']), mode: String(w.mode), slayerSetup: String(w['slayer-setup']) };
+    expect(comboRejection(combo)).toBeNull();
+    expect(artifactFor(framework, combo.queryMode as QueryMode, combo.slayerSetup as SlayerSetup)).toBeNull();
+    // The preflight wants the models' keys: the step has them, like the submit's action step.
+    for (const key of KNOWN_KEYS) expect(tagStep.env?.[key], key).toBe(`\${{ secrets.${key} }}`);
+  });
+
+  it('asks the registry after GCP auth and builds only when the image is missing', () => {
+    expect(check.env?.IMAGE).toBe('${{ steps.tag.outputs.image-uri }}');
+    expect(check.run).toMatch(/^\s*200\) exists=true ;;$/m);
+    expect(check.run).toMatch(/^\s*404\) exists=false ;;$/m);
+    // Anything else (401, 403, 5xx after retries) fails the job instead of building.
+    expect(check.run).toMatch(/^\s*\*\) fail /m);
+    expect(idx((s) => s.id === 'tag')).toBeLessThan(idx(usesOf('google-github-actions/auth@')));
+    expect(idx(usesOf('google-github-actions/auth@'))).toBeLessThan(idx((s) => s.id === 'check'));
+    const building = (image.steps ?? []).slice(idx((s) => s.id === 'check') + 1).filter((s) => s.name !== 'Summary');
+    expect(building.map((s) => s.uses?.replace(/@.*/, '') ?? s.name)).toEqual([
+      'Keep the GCP credentials file out of the build context',
+      'Prepare the build context',
+      'Let docker push to Artifact Registry',
+      'docker/setup-buildx-action',
+      'docker/build-push-action',
+    ]);
+    for (const s of building) expect(s.if, s.name ?? s.uses).toBe(MISSING);
+    // Nothing before the check builds or pushes.
+    for (const s of (image.steps ?? []).slice(0, idx((s) => s.id === 'check'))) expect(s.uses ?? '', s.name).not.toMatch(/^docker\//);
+  });
+
+  it('builds buildCommand’s image: linux/amd64, Dockerfile.cloud of the context, pushed as the computed URI, with the GitHub Actions layer cache', () => {
+    expect(build.with).toMatchObject({
+      context: '${{ steps.context.outputs.dir }}',
+      file: '${{ steps.context.outputs.dir }}/Dockerfile.cloud',
+      platforms: 'linux/amd64',
+      tags: '${{ steps.tag.outputs.image-uri }}',
+      push: true,
+      'cache-from': 'type=gha',
+      'cache-to': 'type=gha,mode=max',
+    });
+    expect(step(image, (s) => s.name === 'Let docker push to Artifact Registry', 'configure-docker').run).toBe('gcloud auth configure-docker "$HOST" --quiet');
+  });
+
+  describe('the build context is the one buildCommand makes', () => {
+    const run = step(image, (s) => s.id === 'context', 'context').run ?? '';
+    const dirs: string[] = [];
+    afterAll(() => dirs.forEach(removeDir));
+    /** Files and folders under dir, relative, sorted. */
+    const tree = (names: string[]): string[] => [...new Set(names.map((n) => n.replace(/^\.\//, '').replace(/\/$/, '')).filter((n) => n && n !== '.'))].sort();
+    const walk = (dir: string): string[] => {
+      const out: string[] = [];
+      const go = (d: string): void => {
+        for (const e of readdirSync(d, { withFileTypes: true })) {
+          out.push(relative(dir, join(d, e.name)));
+          if (e.isDirectory()) go(join(d, e.name));
+        }
+      };
+      go(dir);
+      return tree(out);
+    };
+
+    for (const [label, dataDir] of [
+      ['a dataset folder of another name beside the repo', 'data.v1+x[2]'],
+      ['a dataset folder named mini-interact beside the repo', 'mini-interact'],
+      ['the dataset at <repo>/mini-interact', 'eval-repo/mini-interact'],
+    ] as const) {
+      it(label, () => {
+        const root = realpathSync(tempDir('bird-context'));
+        dirs.push(root);
+        const repo = join(root, 'eval-repo');
+        const mi = join(root, dataDir);
+        for (const d of [join(repo, 'src', 'pkg'), join(repo, '.git'), join(mi, 'sub'), join(root, 'temp')]) mkdirSync(d, { recursive: true });
+        writeFileSync(join(repo, 'Dockerfile.cloud'), '# DATA-LAYERS\n# CODE-LAYERS\n');
+        writeFileSync(join(repo, 'src', 'pkg', 'a.py'), 'a\n');
+        // Named like the dataset folder: only the dataset itself is renamed (the transform is anchored).
+        writeFileSync(join(repo, 'src', `${basename(mi)}.py`), 'b\n');
+        writeFileSync(join(repo, '.git', 'HEAD'), 'ref: refs/heads/main\n');
+        writeFileSync(join(mi, 'sub', 'db.sqlite'), 'db\n');
+        writeFileSync(join(mi, 'mini_interact.jsonl'), '{}\n');
+        const out = join(root, 'github-output');
+        writeFileSync(out, '');
+        execFileSync('bash', ['-eo', 'pipefail', '-c', run], {
+          env: { PATH: process.env.PATH, GITHUB_WORKSPACE: repo, RUNNER_TEMP: join(root, 'temp'), GITHUB_OUTPUT: out, ROOT: relative(repo, mi) },
+          stdio: 'pipe',
+        });
+        const dir = /^dir=(.*)$/m.exec(readFileSync(out, 'utf8'))?.[1] ?? '';
+        const command = buildCommand('us-central1-docker.pkg.dev/p/bird-interact-runner/runner:t', repo, mi);
+        if (dataDir === 'eval-repo/mini-interact') {
+          // buildCommand builds on the repo itself.
+          expect(dir).toBe(repo);
+          expect(command).toContain(`-t us-central1-docker.pkg.dev/p/bird-interact-runner/runner:t ${repo} &&`);
+          return;
+        }
+        expect(dir).toBe(join(root, 'temp', 'bird-image-context'));
+        const tar = /&& (tar .*?) \| docker build /.exec(command)?.[1];
+        expect(tar).toBeDefined();
+        const members = execFileSync('bash', ['-eo', 'pipefail', '-c', `${tar} | tar -tf -`], { encoding: 'utf8' }).split('\n');
+        expect(walk(dir)).toEqual(tree(members));
+        expect(walk(dir)).toContain('mini-interact/sub/db.sqlite');
+        expect(walk(dir)).not.toContain('.git');
+      });
+    }
+  });
+
+  it('keeps the auth credentials file out of the build context', () => {
+    const move = step(image, (s) => s.name === 'Keep the GCP credentials file out of the build context', 'move');
+    expect(move.run).toContain('"$GITHUB_WORKSPACE"/*)');
+    for (const v of ['GOOGLE_APPLICATION_CREDENTIALS', 'CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE', 'GOOGLE_GHA_CREDS_PATH']) expect(move.run).toContain(`echo "${v}=$dest"`);
+    expect(idx((s) => s.name === move.name)).toBeLessThan(idx((s) => s.id === 'context'));
+  });
+
+  describe('the dry run gives the tag the submit computes', () => {
+    const repos: Array<{ root: string }> = [];
+    afterAll(() => repos.forEach((r) => removeDir(r.root)));
+    const URI = /^us-central1-docker\.pkg\.dev\/bird-proj\/bird-interact-runner\/runner:[0-9a-f]{12}-[0-9a-f]{12}(-dirty)?$/;
+    const bird = step(submit, (s) => s.id === 'bird', 'bird');
+
+    async function imageUri(workspace: string, s: Step, inputs: Record<string, string>): Promise<string> {
+      const r = await runAction({ workspace, inputs: stepInputs(s, inputs), env: { ...TEST_KEYS } });
+      expect(errors(r)).toBe('');
+      expect(r.exitCode).toBe(0);
+      return r.outputs['image-uri'] ?? '';
+    }
+
+    it('for a clean tree, with the caller’s combo or an on-the-fly one (no encoded setup needed), and for a dirty one', async () => {
+      const repo = demoRepo(['credit', 'news']);
+      repos.push(repo);
+      const caller = workflowInputs({
+        framework: 'pydantic_ai',
+        'query-mode': 'slayer',
+        mode: 'a-interact',
+        'agent-model': 'anthropic/claude-sonnet-4-5',
+        'instance-ids': repo.allIds.join(','),
+        cluster: 'ephemeral',
+        'gcp-project': 'bird-proj',
+        'gcs-bucket': 'bird-runs',
+        'ray-version': '2.47.1',
+        wait: 'true',
+      });
+      const fromSubmit = await imageUri(repo.workspace, bird, { ...caller, 'dry-run': 'true' });
+      expect(fromSubmit).toMatch(URI);
+      expect(await imageUri(repo.workspace, tagStep, caller)).toBe(fromSubmit);
+      // An on-the-fly caller: the encode has not run (nothing under slayer_otf_cache/), the image job still gets the tag.
+      const otf = { ...caller, framework: 'pydantic_ai_recursive', 'slayer-setup': 'on-the-fly' };
+      expect(await imageUri(repo.workspace, tagStep, otf)).toBe(fromSubmit);
+
+      writeFileSync(join(repo.workspace, 'src', 'bird_interact_agents', '__init__.py'), '# changed\n');
+      const dirty = { ...caller, 'allow-dirty': 'true' };
+      const dirtyUri = await imageUri(repo.workspace, bird, { ...dirty, 'dry-run': 'true' });
+      expect(dirtyUri).toMatch(/-dirty$/);
+      expect(dirtyUri).not.toBe(`${fromSubmit}-dirty`);
+      expect(await imageUri(repo.workspace, tagStep, dirty)).toBe(dirtyUri);
+    });
+  });
+
+  it('submit: installs the ray CLI with pip at ray-version, failing clearly without it, before the action', () => {
+    const ephemeral = "${{ inputs.cluster == 'ephemeral' && inputs.report-run-id == '' }}";
+    const py = step(submit, usesOf('actions/setup-python@'), 'setup-python');
+    expect(py.if).toBe(ephemeral);
+    expect(py.with).toEqual({ 'python-version': '${{ inputs.python-version }}' });
+    const install = step(submit, (s) => s.name === 'Install the ray CLI', 'install');
+    expect(install.if).toBe(ephemeral);
+    expect(install.env).toEqual({ RAY_VERSION: '${{ inputs.ray-version }}' });
+    expect(install.run).toMatch(/if \[ -z "\$RAY_VERSION" \]; then\n\s+echo "::error title=bird-eval::cluster ephemeral needs ray-version[^\n]*"\n\s+exit 1\n/);
+    expect(install.run).toContain('pip install --disable-pip-version-check "ray[default]==$RAY_VERSION" google-api-python-client');
+    const i = (pred: (s: Step) => boolean): number => stepIndex(submit, pred);
+    expect(i(usesOf('actions/setup-python@'))).toBeLessThan(i((s) => s.name === 'Install the ray CLI'));
+    expect(i((s) => s.name === 'Install the ray CLI')).toBeLessThan(i((s) => s.id === 'bird'));
+  });
+
+  it('submit: needs the image job and still runs when it was skipped (not ephemeral), never after it failed or on cancel', () => {
+    expect(submit.needs).toEqual(['encode', 'image']);
+    expect(submit.if).toBe(
+      "${{ always() && !cancelled() && (needs.encode.result == 'success' || needs.encode.result == 'skipped') && (needs.image.result == 'success' || needs.image.result == 'skipped') }}",
+    );
   });
 });
 
