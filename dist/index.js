@@ -91144,7 +91144,439 @@ async function headSha(cwd) {
     }
 }
 
+;// CONCATENATED MODULE: ./lib/runid.js
+// Run ids (domain §5): `<ts>-<slug>-<query_mode>-<token>`, short enough for GCE node names.
+
+/** Ray names nodes `ray-<run_id>-worker-<uuid8>-compute`: 28 characters besides the run id. */
+const NODE_NAME_OVERHEAD = 'ray--worker-12345678-compute'.length;
+const GCE_NAME_MAX = 63;
+const RUN_ID_MAX = 35;
+const RUN_ID_PATTERN = /^[a-z0-9][-a-z0-9]*[a-z0-9]$/;
+/** A GCE instance name: a letter first, then lowercase letters, digits and dashes. */
+const GCE_NAME_PATTERN = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+function timestamp(now) {
+    const p = (n) => String(n).padStart(2, '0');
+    return `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}t${p(now.getUTCHours())}${p(now.getUTCMinutes())}`;
+}
+/** Mints a run id; `token` is injectable so tests can pin it. */
+function mintRunId(framework, queryMode, now = new Date(), token = (0,external_node_crypto_.randomBytes)(3).toString('hex')) {
+    const fixed = `${timestamp(now)}--${queryMode}-${token}`.length;
+    const slug = framework.replace(/_/g, '').toLowerCase().slice(0, Math.max(1, RUN_ID_MAX - fixed));
+    return `${timestamp(now)}-${slug}-${queryMode}-${token}`;
+}
+/** The problem with a given run id, or null when it is valid. */
+function runIdProblem(runId) {
+    if (runId.length > RUN_ID_MAX)
+        return `run id '${runId}' is ${runId.length} characters; at most ${RUN_ID_MAX} fit GCE node names`;
+    if (!RUN_ID_PATTERN.test(runId))
+        return `run id '${runId}' must match ${RUN_ID_PATTERN.source} (lowercase letters, digits and inner dashes)`;
+    return null;
+}
+/** The longest node name Ray makes for a run id (used by tests and the cluster YAML). */
+function workerNodeName(runId, uuid8 = 'abcdef12') {
+    return `ray-${runId}-worker-${uuid8}-compute`;
+}
+
+;// CONCATENATED MODULE: ./lib/settings.js
+// The only module that reads action inputs. It parses every input strictly, collects all
+// problems, and fails once with the full list (input, bad value, fix).
+
+
+
+
+
+
+
+
+
+const CLUSTER_MODES = ['none', 'existing', 'ephemeral'];
+const coreInputReader = (name) => getInput(name);
+const TRUE = ['true', 'True', 'TRUE'];
+const FALSE = ['false', 'False', 'FALSE'];
+const MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z0-9]+(-[a-z0-9]+)*$/;
+const REGION = /^[a-z]+-[a-z]+[0-9]+$/;
+const ZONE = /^([a-z]+-[a-z]+[0-9]+)-[a-z]$/;
+const SERVICE_ACCOUNT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]@[-a-z0-9.]+\.iam\.gserviceaccount\.com$|^[0-9]+-compute@developer\.gserviceaccount\.com$/;
+const IMAGE_URI = /^[a-z0-9.-]+(:[0-9]+)?\/[^\s:@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$/;
+const PROJECT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]$/;
+/** Small typed readers that record problems instead of throwing. */
+class Reader {
+    get;
+    problems;
+    constructor(get, problems) {
+        this.get = get;
+        this.problems = problems;
+    }
+    str(name) {
+        return this.get(name).trim();
+    }
+    required(name, fix) {
+        const v = this.str(name);
+        if (!v)
+            this.problems.add(name, 'is required for a new submit and is empty', fix);
+        return v;
+    }
+    bool(name, dflt) {
+        const v = this.str(name);
+        if (v === '')
+            return dflt;
+        if (TRUE.includes(v))
+            return true;
+        if (FALSE.includes(v))
+            return false;
+        this.problems.add(name, `'${v}' is not a boolean`, 'use true or false');
+        return dflt;
+    }
+    int(name, dflt, min, max = Number.MAX_SAFE_INTEGER) {
+        const v = this.str(name);
+        if (v === '')
+            return dflt;
+        if (!/^[+-]?\d+$/.test(v)) {
+            this.problems.add(name, `'${v}' is not a whole number`, `use a whole number from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}`);
+            return dflt;
+        }
+        const n = Number(v);
+        if (n < min || n > max) {
+            this.problems.add(name, `${v} is out of range`, `use a whole number from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}`);
+            return dflt;
+        }
+        return n;
+    }
+    oneOf(name, values, dflt) {
+        const v = this.str(name) || dflt || '';
+        if (!values.includes(v)) {
+            this.problems.add(name, v === '' ? 'is required for a new submit and is empty' : `'${v}' is not one of ${values.join(', ')}`, `set ${name} to one of: ${values.join(', ')}`);
+        }
+        return v;
+    }
+    /** A JSON object; `secret` keeps the value out of the message. */
+    jsonObject(name, secret = false) {
+        const v = this.str(name);
+        if (!v)
+            return {};
+        let parsed;
+        try {
+            parsed = JSON.parse(v);
+        }
+        catch (e) {
+            this.problems.add(name, secret ? 'is not valid JSON' : `'${v}' is not valid JSON (${e instanceof Error ? e.message : String(e)})`, 'give a JSON object, e.g. {"key": "value"}');
+            return {};
+        }
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+            this.problems.add(name, secret ? 'is not a JSON object' : `'${v}' is not a JSON object`, 'give a JSON object, e.g. {"key": "value"}');
+            return {};
+        }
+        return parsed;
+    }
+    lines(name, dflt) {
+        const v = this.str(name);
+        if (!v)
+            return [...dflt];
+        return v.split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
+    }
+}
+function absolute(p, base) {
+    return (0,external_node_path_namespaceObject.isAbsolute)(p) ? p : (0,external_node_path_namespaceObject.resolve)(base, p);
+}
+/** Splits and de-duplicates the instance ids, recording problems against their source input. */
+function readInstanceIds(r, workspace) {
+    const inline = r.str(Inputs.InstanceIds);
+    const file = r.str(Inputs.InstanceIdsFile);
+    let raw = null;
+    let source = { input: Inputs.InstanceIds };
+    if (inline && file) {
+        r.problems.add(Inputs.InstanceIds, `both instance-ids and instance-ids-file ('${file}') are set`, 'set exactly one of them');
+    }
+    else if (!inline && !file) {
+        r.problems.add(Inputs.InstanceIds, 'neither instance-ids nor instance-ids-file is set', 'give a comma list in instance-ids, or a file of whitespace-separated ids in instance-ids-file');
+    }
+    else if (inline) {
+        raw = inline.split(',').map((s) => s.trim());
+    }
+    else {
+        const path = absolute(file, workspace);
+        source = { input: Inputs.InstanceIdsFile, file: path };
+        if (!(0,external_node_fs_namespaceObject.existsSync)(path)) {
+            r.problems.add(Inputs.InstanceIdsFile, `file '${file}' does not exist (resolved to ${path})`, 'commit the ids file, or give a path relative to the workspace');
+        }
+        else {
+            raw = (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8').split(/\s+/);
+        }
+    }
+    const seen = new Set();
+    const ids = [];
+    const duplicates = [];
+    for (const id of (raw ?? []).filter(Boolean)) {
+        if (seen.has(id)) {
+            if (!duplicates.includes(id))
+                duplicates.push(id);
+            continue;
+        }
+        seen.add(id);
+        ids.push(id);
+    }
+    if (raw !== null && ids.length === 0) {
+        r.problems.add(source.input, 'resolved to an empty list (no ids parsed from `instance-ids` or `instance-ids-file`)', 'give at least one instance id');
+    }
+    const withComma = ids.filter((id) => id.includes(','));
+    if (withComma.length > 0) {
+        r.problems.add(source.input, `ids contain a comma: ${withComma.join(' ')}`, 'the cluster splits --instance-ids on commas; fix the ids');
+    }
+    return { ids, duplicates, source };
+}
+function parseDispatch(r, mask) {
+    const cluster = r.oneOf(Inputs.Cluster, CLUSTER_MODES, 'none');
+    const rayAddress = r.str(Inputs.RayAddress).replace(/\/+$/, '');
+    if (cluster === 'existing' && !rayAddress) {
+        r.problems.add(Inputs.RayAddress, 'is required when cluster is existing', 'set ray-address to the Ray dashboard URL, e.g. http://ray-head:8265');
+    }
+    else if (rayAddress) {
+        let url = null;
+        try {
+            url = new URL(rayAddress);
+        }
+        catch {
+            url = null;
+        }
+        if (!url || !['http:', 'https:'].includes(url.protocol))
+            r.problems.add(Inputs.RayAddress, `'${rayAddress}' is not an http(s) URL`, 'use the dashboard URL, e.g. http://ray-head:8265');
+        else if (url.username || url.password)
+            r.problems.add(Inputs.RayAddress, 'carries credentials in the URL', 'move them into ray-headers (masked), e.g. {"Authorization": "Bearer <token>"}');
+    }
+    const rawHeaders = r.jsonObject(Inputs.RayHeaders, true);
+    const rayHeaders = {};
+    for (const [k, v] of Object.entries(rawHeaders)) {
+        if (typeof v !== 'string') {
+            r.problems.add(Inputs.RayHeaders, `the value of header '${k}' is not a string`, 'give a JSON object of header name to string value');
+            continue;
+        }
+        mask(v);
+        rayHeaders[k] = v;
+    }
+    const tls = r.str(Inputs.RayTlsVerify);
+    const tlsVerify = tls === '' ? true : TRUE.includes(tls) ? true : FALSE.includes(tls) ? false : null;
+    if (tlsVerify === null)
+        r.problems.add(Inputs.RayTlsVerify, `'${tls}' is not a boolean`, 'use true, or false to skip certificate checks; for a private CA set NODE_EXTRA_CA_CERTS in the step env');
+    const runtimeEnv = r.jsonObject(Inputs.RuntimeEnv);
+    const envVars = runtimeEnv.env_vars;
+    if (envVars !== undefined && (typeof envVars !== 'object' || envVars === null || Array.isArray(envVars) || Object.values(envVars).some((v) => typeof v !== 'string'))) {
+        r.problems.add(Inputs.RuntimeEnv, 'env_vars must be an object of string values (Ray fails the job after submit otherwise)', 'quote every env_vars value');
+    }
+    const region = r.str(Inputs.Region) || Defaults.region;
+    if (!REGION.test(region))
+        r.problems.add(Inputs.Region, `'${region}' is not a GCE region`, 'use a region such as us-central1');
+    const zone = r.str(Inputs.Zone) || `${region}-a`;
+    const zm = ZONE.exec(zone);
+    if (!zm)
+        r.problems.add(Inputs.Zone, `'${zone}' is not a GCE zone`, 'use a zone such as us-central1-a');
+    else if (zm[1] !== region)
+        r.problems.add(Inputs.Zone, `zone '${zone}' is not in region '${region}'`, `use a zone of ${region}, or set region to ${zm[1]}`);
+    const workerSa = r.str(Inputs.WorkerSa);
+    if (workerSa && !SERVICE_ACCOUNT.test(workerSa))
+        r.problems.add(Inputs.WorkerSa, `'${workerSa}' is not a service account email`, 'use NAME@PROJECT.iam.gserviceaccount.com');
+    const imageUri = r.str(Inputs.ImageUri);
+    if (imageUri && !IMAGE_URI.test(imageUri))
+        r.problems.add(Inputs.ImageUri, `'${imageUri}' is not an image reference with a tag or digest`, 'use REGION-docker.pkg.dev/PROJECT/REPO/IMAGE:TAG');
+    const rayVersion = r.str(Inputs.RayVersion);
+    if (rayVersion && !/^\d+\.\d+\.\d+$/.test(rayVersion))
+        r.problems.add(Inputs.RayVersion, `'${rayVersion}' is not a pinned version`, 'pin the Ray of the image, e.g. 2.47.1');
+    const rayCli = r.str(Inputs.RayCli) || 'ray';
+    return {
+        gce: { region, zone, workerSa, imageUri, rayVersion, rayCli },
+        cluster,
+        rayAddress,
+        rayHeaders,
+        tlsVerify: tlsVerify ?? true,
+        entrypointPrefix: r.str(Inputs.EntrypointPrefix) || DEFAULT_ENTRYPOINT_PREFIX,
+        runtimeEnv,
+        wait: r.bool(Inputs.Wait, false),
+        waitTimeoutMs: r.int(Inputs.WaitTimeoutMinutes, Defaults.waitTimeoutMinutes, 1, 72 * 60) * 60_000,
+        noProgressMs: r.int(Inputs.NoProgressMinutes, Defaults.noProgressMinutes, 1, 72 * 60) * 60_000,
+        pollIntervalMs: r.int(Inputs.PollIntervalSeconds, Defaults.pollIntervalSeconds, 1, 3600) * 1000,
+    };
+}
+function parseReport(r, mask) {
+    const token = r.str(Inputs.GithubToken);
+    if (token)
+        mask(token);
+    const c = r.str(Inputs.CommentOnPr) || 'auto';
+    const commentOnPr = c === 'auto' ? 'auto' : TRUE.includes(c) ? true : FALSE.includes(c) ? false : 'auto';
+    if (!['auto', ...TRUE, ...FALSE].includes(c))
+        r.problems.add(Inputs.CommentOnPr, `'${c}' is not auto, true or false`, 'use auto (comment on pull_request events), true or false');
+    const baselineRunId = r.str(Inputs.BaselineRunId);
+    if (baselineRunId) {
+        const p = runIdProblem(baselineRunId);
+        if (p)
+            r.problems.add(Inputs.BaselineRunId, p, 'give the run id of an earlier run in the same bucket');
+    }
+    const gate = parseGateInputs(r.str(Inputs.MinPhase1Rate), r.str(Inputs.MaxErrors));
+    for (const p of gate.problems)
+        r.problems.add(p.input, p.message, p.fix);
+    return { token, commentOnPr, baselineRunId, thresholds: gate.thresholds };
+}
+function parseCommon(r, env, bucketAlwaysRequired, mask) {
+    const workspace = env.GITHUB_WORKSPACE || process.cwd();
+    const runnerTemp = env.RUNNER_TEMP || (0,external_node_path_namespaceObject.resolve)(workspace, '..', '.runner-temp');
+    const dryRun = r.bool(Inputs.DryRun, false);
+    const gcsBucket = r.str(Inputs.GcsBucket).replace(/^gs:\/\//, '').replace(/\/+$/, '');
+    if (!gcsBucket && (bucketAlwaysRequired || !dryRun)) {
+        r.problems.add(Inputs.GcsBucket, bucketAlwaysRequired ? 'is required for a rerun or a report' : 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
+    }
+    if (gcsBucket && !/^[a-z0-9][-a-z0-9_.]{1,220}[a-z0-9]$/.test(gcsBucket))
+        r.problems.add(Inputs.GcsBucket, `'${gcsBucket}' is not a valid bucket name`, 'use the bucket name only, e.g. my-runs-bucket');
+    const gcpProject = r.str(Inputs.GcpProject);
+    if (gcpProject && !PROJECT.test(gcpProject))
+        r.problems.add(Inputs.GcpProject, `'${gcpProject}' is not a GCP project id`, 'use the project id (6 to 30 lowercase letters, digits and dashes), not its name or number');
+    const dispatch = parseDispatch(r, mask);
+    const report = parseReport(r, mask);
+    if (dispatch.cluster === 'ephemeral' && !gcpProject)
+        r.problems.add(Inputs.GcpProject, 'is required when cluster is ephemeral', 'set gcp-project to the project the per-run cluster runs in');
+    return {
+        dryRun,
+        gcsBucket,
+        gcpProject,
+        uploadConcurrency: r.int(Inputs.UploadConcurrency, Defaults.uploadConcurrency, 1, 256),
+        dispatch,
+        report,
+        workspace,
+        runnerTemp,
+    };
+}
+/**
+ * Parses every input for the mode the inputs ask for (a rerun when rerun-run-id is set, else
+ * a new submit). Throws one ProblemsError listing every problem.
+ */
+function parseSettings(get, env = process.env, mask = core_setSecret) {
+    const problems = new ProblemList();
+    const r = new Reader(get, problems);
+    const rerunRunId = r.str(Inputs.RerunRunId);
+    const reportRunId = r.str(Inputs.ReportRunId);
+    if (rerunRunId && reportRunId) {
+        problems.add(Inputs.ReportRunId, `both rerun-run-id ('${rerunRunId}') and report-run-id ('${reportRunId}') are set`, 'set one: a rerun reports by itself when it waits');
+    }
+    if (reportRunId && !rerunRunId) {
+        const p = runIdProblem(reportRunId);
+        if (p)
+            problems.add(Inputs.ReportRunId, p, 'give the run id of an existing run, as in its manifest');
+        const common = parseCommon(r, env, true, mask);
+        const dataset = r.str(Inputs.DatasetFile) || env.BIRD_DATA_PATH;
+        problems.throwIfAny();
+        return { kind: 'report', runId: reportRunId, datasetFile: dataset ? absolute(dataset, common.workspace) : undefined, ...common };
+    }
+    if (rerunRunId) {
+        const p = runIdProblem(rerunRunId);
+        if (p)
+            problems.add(Inputs.RerunRunId, p, 'give the run id of an existing run, as in its manifest');
+        const common = parseCommon(r, env, true, mask);
+        if (common.dispatch.cluster === 'ephemeral' && !common.dispatch.wait) {
+            problems.add(Inputs.Wait, 'a rerun on a per-run cluster always tears the cluster down, so it cannot detach (wait: false)', 'set wait: true for the rerun');
+        }
+        problems.throwIfAny();
+        return { kind: 'rerun', runId: rerunRunId, ...common };
+    }
+    const common = parseCommon(r, env, false, mask);
+    const workspace = common.workspace;
+    const frameworkRaw = r.str(Inputs.Framework);
+    if (!frameworkRaw)
+        problems.add(Inputs.Framework, 'is required for a new submit and is empty', `set framework to one of: ${Object.keys(FRAMEWORKS).join(', ')}`);
+    else if (!isFramework(frameworkRaw))
+        problems.add(Inputs.Framework, `unknown framework '${frameworkRaw}'`, `use one of: ${Object.keys(FRAMEWORKS).join(', ')}`);
+    const queryMode = r.oneOf(Inputs.QueryMode, QUERY_MODES);
+    const mode = r.oneOf(Inputs.Mode, EVAL_MODES);
+    const slayerSetup = (r.str(Inputs.SlayerSetup) || Defaults.slayerSetup);
+    // The combo rules validate slayer-setup themselves (rule 3), so they run on the raw value.
+    if (isFramework(frameworkRaw) && QUERY_MODES.includes(queryMode) && EVAL_MODES.includes(mode)) {
+        const rejection = comboRejection({ framework: frameworkRaw, queryMode, mode, slayerSetup });
+        if (rejection)
+            problems.add(Inputs.SlayerSetup, rejection, 'see the combo table in the README (SLayer combos)');
+    }
+    const agentModel = r.required(Inputs.AgentModel, 'set agent-model to a LiteLLM-style provider/model, e.g. anthropic/claude-sonnet-4-5');
+    const userSimModel = r.str(Inputs.UserSimModel) || Defaults.userSimModel;
+    for (const [name, model] of [[Inputs.AgentModel, agentModel], [Inputs.UserSimModel, userSimModel]]) {
+        if (model && /\s/.test(model))
+            problems.add(name, `'${model}' contains whitespace`, 'use provider/model with no spaces');
+    }
+    const ids = readInstanceIds(r, workspace);
+    const miniInteractRoot = absolute(r.str(Inputs.MiniInteractRoot) || env.BIRD_DB_PATH || (0,external_node_path_namespaceObject.resolve)(workspace, '..', 'mini-interact'), workspace);
+    const datasetFile = absolute(r.str(Inputs.DatasetFile) || env.BIRD_DATA_PATH || (0,external_node_path_namespaceObject.resolve)(miniInteractRoot, 'mini_interact.jsonl'), workspace);
+    const patience = r.int(Inputs.Patience, Defaults.patience, 0);
+    const maxDepth = r.int(Inputs.MaxDepth, Defaults.maxDepth, 1);
+    const strict = r.bool(Inputs.Strict, false);
+    const useAuditedGoldSql = r.bool(Inputs.UseAuditedGoldSql, false);
+    const promptCache = r.bool(Inputs.PromptCache, true);
+    const workers = r.int(Inputs.Workers, Defaults.workers, 1);
+    const actorsPerWorker = r.int(Inputs.ActorsPerWorker, Defaults.actorsPerWorker, 1);
+    const workerType = r.str(Inputs.WorkerType) || Defaults.workerType;
+    if (!MACHINE_TYPE.test(workerType))
+        problems.add(Inputs.WorkerType, `'${workerType}' is not a GCE machine type`, 'use a machine type such as e2-standard-4');
+    const maxRuntimeHours = r.int(Inputs.MaxRuntimeHours, Defaults.maxRuntimeHours, 1, 72);
+    const slayerStorageRoot = r.str(Inputs.SlayerStorageRoot) || Defaults.slayerStorageRoot;
+    if (!slayerStorageRoot.startsWith('/'))
+        problems.add(Inputs.SlayerStorageRoot, `'${slayerStorageRoot}' is not an absolute in-cluster path`, `keep the default ${Defaults.slayerStorageRoot}`);
+    const runIdRaw = r.str(Inputs.RunId);
+    if (runIdRaw) {
+        const p = runIdProblem(runIdRaw);
+        if (p)
+            problems.add(Inputs.RunId, p, 'leave run-id empty to mint one, or use at most 35 lowercase letters, digits and inner dashes');
+    }
+    const trackedInputs = r.lines(Inputs.TrackedInputs, Defaults.trackedInputs);
+    for (const t of trackedInputs) {
+        if ((0,external_node_path_namespaceObject.isAbsolute)(t) || t.split('/').includes('..'))
+            problems.add(Inputs.TrackedInputs, `'${t}' must be a path inside the repository`, 'use repo-relative paths such as src/');
+    }
+    const allowDirty = r.bool(Inputs.AllowDirty, false);
+    if (allowDirty && common.dispatch.cluster === 'ephemeral' && !common.dispatch.wait) {
+        problems.add(Inputs.AllowDirty, 'allow-dirty and wait: false are mutually exclusive on a per-run cluster (a detached dirty run could never be reproduced or torn down by a rerun)', 'set wait: true, or commit the changes');
+    }
+    const artifactRoots = {
+        slayer_models: absolute(r.str(Inputs.SlayerModelsRoot) || 'slayer_models', workspace),
+        slayer_otf_cache: absolute(r.str(Inputs.OtfCacheRoot) || env.BIRD_OTF_CACHE_ROOT || 'slayer_otf_cache', workspace),
+        slayer_models_otf: absolute(r.str(Inputs.ModelsOtfRoot) || env.BIRD_SLAYER_MODELS_OTF_ROOT || 'slayer_models_otf', workspace),
+    };
+    problems.throwIfAny();
+    return {
+        kind: 'submit',
+        framework: frameworkRaw,
+        queryMode,
+        mode,
+        slayerSetup,
+        agentModel,
+        userSimModel,
+        instanceIds: ids.ids,
+        duplicateIds: ids.duplicates,
+        idSource: ids.source,
+        datasetFile,
+        miniInteractRoot,
+        patience,
+        maxDepth,
+        strict,
+        useAuditedGoldSql,
+        promptCache,
+        workers,
+        actorsPerWorker,
+        workerType,
+        maxRuntimeHours,
+        slayerStorageRoot,
+        runId: runIdRaw || null,
+        trackedInputs,
+        allowDirty,
+        artifactRoots,
+        ...common,
+    };
+}
+/**
+ * The settings as they may be written down (the plan file, a dry run): header values and the
+ * token are secrets, so only header names survive.
+ */
+function redactSettings(s) {
+    const headers = {};
+    for (const k of Object.keys(s.dispatch.rayHeaders))
+        headers[k] = '***';
+    return { ...s, dispatch: { ...s.dispatch, rayHeaders: headers }, report: { ...s.report, token: s.report.token ? '***' : '' } };
+}
+
 ;// CONCATENATED MODULE: ./lib/plan.js
+
 
 
 
@@ -91196,7 +91628,7 @@ function buildPlan(p) {
         attempt,
         submissionId: submissionId(p.runId, attempt),
         dryRun: s.dryRun,
-        settings: s,
+        settings: redactSettings(s),
         dbs: p.dbs,
         artifact: p.artifactKind ? { kind: p.artifactKind, root: s.artifactRoots[p.artifactKind] } : null,
         artifacts: p.artifacts,
@@ -91206,39 +91638,6 @@ function buildPlan(p) {
         manifest,
         jobArgs: buildJobArgs(manifest, attempt, s.instanceIds, p.requiredKeys.length > 0),
     };
-}
-
-;// CONCATENATED MODULE: ./lib/runid.js
-// Run ids (domain §5): `<ts>-<slug>-<query_mode>-<token>`, short enough for GCE node names.
-
-/** Ray names nodes `ray-<run_id>-worker-<uuid8>-compute`: 28 characters besides the run id. */
-const NODE_NAME_OVERHEAD = 'ray--worker-12345678-compute'.length;
-const GCE_NAME_MAX = 63;
-const RUN_ID_MAX = 35;
-const RUN_ID_PATTERN = /^[a-z0-9][-a-z0-9]*[a-z0-9]$/;
-/** A GCE instance name: a letter first, then lowercase letters, digits and dashes. */
-const GCE_NAME_PATTERN = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
-function timestamp(now) {
-    const p = (n) => String(n).padStart(2, '0');
-    return `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}t${p(now.getUTCHours())}${p(now.getUTCMinutes())}`;
-}
-/** Mints a run id; `token` is injectable so tests can pin it. */
-function mintRunId(framework, queryMode, now = new Date(), token = (0,external_node_crypto_.randomBytes)(3).toString('hex')) {
-    const fixed = `${timestamp(now)}--${queryMode}-${token}`.length;
-    const slug = framework.replace(/_/g, '').toLowerCase().slice(0, Math.max(1, RUN_ID_MAX - fixed));
-    return `${timestamp(now)}-${slug}-${queryMode}-${token}`;
-}
-/** The problem with a given run id, or null when it is valid. */
-function runIdProblem(runId) {
-    if (runId.length > RUN_ID_MAX)
-        return `run id '${runId}' is ${runId.length} characters; at most ${RUN_ID_MAX} fit GCE node names`;
-    if (!RUN_ID_PATTERN.test(runId))
-        return `run id '${runId}' must match ${RUN_ID_PATTERN.source} (lowercase letters, digits and inner dashes)`;
-    return null;
-}
-/** The longest node name Ray makes for a run id (used by tests and the cluster YAML). */
-function workerNodeName(runId, uuid8 = 'abcdef12') {
-    return `ray-${runId}-worker-${uuid8}-compute`;
 }
 
 ;// CONCATENATED MODULE: ./lib/image/tag.js
@@ -91836,13 +92235,13 @@ class ClusterConfigError extends Error {
         this.name = 'ClusterConfigError';
     }
 }
-const REGION = /^[a-z]+-[a-z]+[0-9]+$/;
-const ZONE = /^([a-z]+-[a-z]+[0-9]+)-[a-z]$/;
-const MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z0-9]+(-[a-z0-9]+)*$/;
-const PROJECT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]$/;
-const SERVICE_ACCOUNT = /^[a-z0-9][-a-z0-9]*@[-a-z0-9.]+\.gserviceaccount\.com$/;
+const yaml_REGION = /^[a-z]+-[a-z]+[0-9]+$/;
+const yaml_ZONE = /^([a-z]+-[a-z]+[0-9]+)-[a-z]$/;
+const yaml_MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z0-9]+(-[a-z0-9]+)*$/;
+const yaml_PROJECT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]$/;
+const yaml_SERVICE_ACCOUNT = /^[a-z0-9][-a-z0-9]*@[-a-z0-9.]+\.gserviceaccount\.com$/;
 /** host[:port]/path[:tag|@digest], nothing a shell or YAML would read specially. */
-const IMAGE_URI = /^[a-z0-9.-]+(:[0-9]+)?\/[a-z0-9._/-]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$/;
+const yaml_IMAGE_URI = /^[a-z0-9.-]+(:[0-9]+)?\/[a-z0-9._/-]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$/;
 const PUBLIC_KEY = /^ssh-ed25519 [A-Za-z0-9+/]+={0,2}( [A-Za-z0-9@._-]+)?$/;
 const MAX_RUNTIME_HOURS_MAX = 72;
 /**
@@ -91860,20 +92259,20 @@ function renderInputsProblems(runId, ri) {
         p.push(`workers ${String(ri.workers)} must be an integer >= 1`);
     if (!Number.isInteger(ri.actors_per_worker) || ri.actors_per_worker < 1)
         p.push(`actors_per_worker ${String(ri.actors_per_worker)} must be an integer >= 1`);
-    if (typeof ri.worker_type !== 'string' || !MACHINE_TYPE.test(ri.worker_type))
+    if (typeof ri.worker_type !== 'string' || !yaml_MACHINE_TYPE.test(ri.worker_type))
         p.push(`worker_type '${String(ri.worker_type)}' is not a GCE machine type`);
-    if (typeof ri.region !== 'string' || !REGION.test(ri.region))
+    if (typeof ri.region !== 'string' || !yaml_REGION.test(ri.region))
         p.push(`region '${String(ri.region)}' is not a GCE region`);
-    const zm = typeof ri.zone === 'string' ? ZONE.exec(ri.zone) : null;
+    const zm = typeof ri.zone === 'string' ? yaml_ZONE.exec(ri.zone) : null;
     if (!zm)
         p.push(`zone '${String(ri.zone)}' is not a GCE zone`);
     else if (zm[1] !== ri.region)
         p.push(`zone '${ri.zone}' is not in region '${String(ri.region)}'`);
-    if (typeof ri.project !== 'string' || !PROJECT.test(ri.project))
+    if (typeof ri.project !== 'string' || !yaml_PROJECT.test(ri.project))
         p.push(`project '${String(ri.project)}' is not a GCP project id`);
-    if (typeof ri.worker_sa !== 'string' || !SERVICE_ACCOUNT.test(ri.worker_sa))
+    if (typeof ri.worker_sa !== 'string' || !yaml_SERVICE_ACCOUNT.test(ri.worker_sa))
         p.push(`worker_sa '${String(ri.worker_sa)}' is not a service account email`);
-    if (typeof ri.image_uri !== 'string' || !IMAGE_URI.test(ri.image_uri))
+    if (typeof ri.image_uri !== 'string' || !yaml_IMAGE_URI.test(ri.image_uri))
         p.push(`image_uri '${String(ri.image_uri)}' is not an image reference with a tag or digest`);
     const h = ri.max_runtime_hours;
     if (typeof h !== 'number' || !Number.isFinite(h) || h <= 0 || h > MAX_RUNTIME_HOURS_MAX || selfDeleteSeconds(h) < 1) {
@@ -92978,394 +93377,6 @@ async function bringUp(p, o = {}) {
         const down = o.phases ? await o.phases.run('down', () => p.teardown.run('bring-up failed')) : await p.teardown.run('bring-up failed');
         throw new BringUpError(`bringing up cluster ${p.runId} failed: ${retry_describeError(e)}\nteardown: ${down.outcome}: ${down.detail}`, e);
     }
-}
-
-;// CONCATENATED MODULE: ./lib/settings.js
-// The only module that reads action inputs. It parses every input strictly, collects all
-// problems, and fails once with the full list (input, bad value, fix).
-
-
-
-
-
-
-
-
-
-const CLUSTER_MODES = ['none', 'existing', 'ephemeral'];
-const coreInputReader = (name) => getInput(name);
-const TRUE = ['true', 'True', 'TRUE'];
-const FALSE = ['false', 'False', 'FALSE'];
-const settings_MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z0-9]+(-[a-z0-9]+)*$/;
-const settings_REGION = /^[a-z]+-[a-z]+[0-9]+$/;
-const settings_ZONE = /^([a-z]+-[a-z]+[0-9]+)-[a-z]$/;
-const settings_SERVICE_ACCOUNT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]@[-a-z0-9.]+\.iam\.gserviceaccount\.com$|^[0-9]+-compute@developer\.gserviceaccount\.com$/;
-const settings_IMAGE_URI = /^[a-z0-9.-]+(:[0-9]+)?\/[^\s:@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$/;
-const settings_PROJECT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]$/;
-/** Small typed readers that record problems instead of throwing. */
-class Reader {
-    get;
-    problems;
-    constructor(get, problems) {
-        this.get = get;
-        this.problems = problems;
-    }
-    str(name) {
-        return this.get(name).trim();
-    }
-    required(name, fix) {
-        const v = this.str(name);
-        if (!v)
-            this.problems.add(name, 'is required for a new submit and is empty', fix);
-        return v;
-    }
-    bool(name, dflt) {
-        const v = this.str(name);
-        if (v === '')
-            return dflt;
-        if (TRUE.includes(v))
-            return true;
-        if (FALSE.includes(v))
-            return false;
-        this.problems.add(name, `'${v}' is not a boolean`, 'use true or false');
-        return dflt;
-    }
-    int(name, dflt, min, max = Number.MAX_SAFE_INTEGER) {
-        const v = this.str(name);
-        if (v === '')
-            return dflt;
-        if (!/^[+-]?\d+$/.test(v)) {
-            this.problems.add(name, `'${v}' is not a whole number`, `use a whole number from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}`);
-            return dflt;
-        }
-        const n = Number(v);
-        if (n < min || n > max) {
-            this.problems.add(name, `${v} is out of range`, `use a whole number from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}`);
-            return dflt;
-        }
-        return n;
-    }
-    oneOf(name, values, dflt) {
-        const v = this.str(name) || dflt || '';
-        if (!values.includes(v)) {
-            this.problems.add(name, v === '' ? 'is required for a new submit and is empty' : `'${v}' is not one of ${values.join(', ')}`, `set ${name} to one of: ${values.join(', ')}`);
-        }
-        return v;
-    }
-    /** A JSON object; `secret` keeps the value out of the message. */
-    jsonObject(name, secret = false) {
-        const v = this.str(name);
-        if (!v)
-            return {};
-        let parsed;
-        try {
-            parsed = JSON.parse(v);
-        }
-        catch (e) {
-            this.problems.add(name, secret ? 'is not valid JSON' : `'${v}' is not valid JSON (${e instanceof Error ? e.message : String(e)})`, 'give a JSON object, e.g. {"key": "value"}');
-            return {};
-        }
-        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-            this.problems.add(name, secret ? 'is not a JSON object' : `'${v}' is not a JSON object`, 'give a JSON object, e.g. {"key": "value"}');
-            return {};
-        }
-        return parsed;
-    }
-    lines(name, dflt) {
-        const v = this.str(name);
-        if (!v)
-            return [...dflt];
-        return v.split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
-    }
-}
-function absolute(p, base) {
-    return (0,external_node_path_namespaceObject.isAbsolute)(p) ? p : (0,external_node_path_namespaceObject.resolve)(base, p);
-}
-/** Splits and de-duplicates the instance ids, recording problems against their source input. */
-function readInstanceIds(r, workspace) {
-    const inline = r.str(Inputs.InstanceIds);
-    const file = r.str(Inputs.InstanceIdsFile);
-    let raw = null;
-    let source = { input: Inputs.InstanceIds };
-    if (inline && file) {
-        r.problems.add(Inputs.InstanceIds, `both instance-ids and instance-ids-file ('${file}') are set`, 'set exactly one of them');
-    }
-    else if (!inline && !file) {
-        r.problems.add(Inputs.InstanceIds, 'neither instance-ids nor instance-ids-file is set', 'give a comma list in instance-ids, or a file of whitespace-separated ids in instance-ids-file');
-    }
-    else if (inline) {
-        raw = inline.split(',').map((s) => s.trim());
-    }
-    else {
-        const path = absolute(file, workspace);
-        source = { input: Inputs.InstanceIdsFile, file: path };
-        if (!(0,external_node_fs_namespaceObject.existsSync)(path)) {
-            r.problems.add(Inputs.InstanceIdsFile, `file '${file}' does not exist (resolved to ${path})`, 'commit the ids file, or give a path relative to the workspace');
-        }
-        else {
-            raw = (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8').split(/\s+/);
-        }
-    }
-    const seen = new Set();
-    const ids = [];
-    const duplicates = [];
-    for (const id of (raw ?? []).filter(Boolean)) {
-        if (seen.has(id)) {
-            if (!duplicates.includes(id))
-                duplicates.push(id);
-            continue;
-        }
-        seen.add(id);
-        ids.push(id);
-    }
-    if (raw !== null && ids.length === 0) {
-        r.problems.add(source.input, 'resolved to an empty list (no ids parsed from `instance-ids` or `instance-ids-file`)', 'give at least one instance id');
-    }
-    const withComma = ids.filter((id) => id.includes(','));
-    if (withComma.length > 0) {
-        r.problems.add(source.input, `ids contain a comma: ${withComma.join(' ')}`, 'the cluster splits --instance-ids on commas; fix the ids');
-    }
-    return { ids, duplicates, source };
-}
-function parseDispatch(r, mask) {
-    const cluster = r.oneOf(Inputs.Cluster, CLUSTER_MODES, 'none');
-    const rayAddress = r.str(Inputs.RayAddress).replace(/\/+$/, '');
-    if (cluster === 'existing' && !rayAddress) {
-        r.problems.add(Inputs.RayAddress, 'is required when cluster is existing', 'set ray-address to the Ray dashboard URL, e.g. http://ray-head:8265');
-    }
-    else if (rayAddress) {
-        let url = null;
-        try {
-            url = new URL(rayAddress);
-        }
-        catch {
-            url = null;
-        }
-        if (!url || !['http:', 'https:'].includes(url.protocol))
-            r.problems.add(Inputs.RayAddress, `'${rayAddress}' is not an http(s) URL`, 'use the dashboard URL, e.g. http://ray-head:8265');
-        else if (url.username || url.password)
-            r.problems.add(Inputs.RayAddress, 'carries credentials in the URL', 'move them into ray-headers (masked), e.g. {"Authorization": "Bearer <token>"}');
-    }
-    const rawHeaders = r.jsonObject(Inputs.RayHeaders, true);
-    const rayHeaders = {};
-    for (const [k, v] of Object.entries(rawHeaders)) {
-        if (typeof v !== 'string') {
-            r.problems.add(Inputs.RayHeaders, `the value of header '${k}' is not a string`, 'give a JSON object of header name to string value');
-            continue;
-        }
-        mask(v);
-        rayHeaders[k] = v;
-    }
-    const tls = r.str(Inputs.RayTlsVerify);
-    const tlsVerify = tls === '' ? true : TRUE.includes(tls) ? true : FALSE.includes(tls) ? false : null;
-    if (tlsVerify === null)
-        r.problems.add(Inputs.RayTlsVerify, `'${tls}' is not a boolean`, 'use true, or false to skip certificate checks; for a private CA set NODE_EXTRA_CA_CERTS in the step env');
-    const runtimeEnv = r.jsonObject(Inputs.RuntimeEnv);
-    const envVars = runtimeEnv.env_vars;
-    if (envVars !== undefined && (typeof envVars !== 'object' || envVars === null || Array.isArray(envVars) || Object.values(envVars).some((v) => typeof v !== 'string'))) {
-        r.problems.add(Inputs.RuntimeEnv, 'env_vars must be an object of string values (Ray fails the job after submit otherwise)', 'quote every env_vars value');
-    }
-    const region = r.str(Inputs.Region) || Defaults.region;
-    if (!settings_REGION.test(region))
-        r.problems.add(Inputs.Region, `'${region}' is not a GCE region`, 'use a region such as us-central1');
-    const zone = r.str(Inputs.Zone) || `${region}-a`;
-    const zm = settings_ZONE.exec(zone);
-    if (!zm)
-        r.problems.add(Inputs.Zone, `'${zone}' is not a GCE zone`, 'use a zone such as us-central1-a');
-    else if (zm[1] !== region)
-        r.problems.add(Inputs.Zone, `zone '${zone}' is not in region '${region}'`, `use a zone of ${region}, or set region to ${zm[1]}`);
-    const workerSa = r.str(Inputs.WorkerSa);
-    if (workerSa && !settings_SERVICE_ACCOUNT.test(workerSa))
-        r.problems.add(Inputs.WorkerSa, `'${workerSa}' is not a service account email`, 'use NAME@PROJECT.iam.gserviceaccount.com');
-    const imageUri = r.str(Inputs.ImageUri);
-    if (imageUri && !settings_IMAGE_URI.test(imageUri))
-        r.problems.add(Inputs.ImageUri, `'${imageUri}' is not an image reference with a tag or digest`, 'use REGION-docker.pkg.dev/PROJECT/REPO/IMAGE:TAG');
-    const rayVersion = r.str(Inputs.RayVersion);
-    if (rayVersion && !/^\d+\.\d+\.\d+$/.test(rayVersion))
-        r.problems.add(Inputs.RayVersion, `'${rayVersion}' is not a pinned version`, 'pin the Ray of the image, e.g. 2.47.1');
-    const rayCli = r.str(Inputs.RayCli) || 'ray';
-    return {
-        gce: { region, zone, workerSa, imageUri, rayVersion, rayCli },
-        cluster,
-        rayAddress,
-        rayHeaders,
-        tlsVerify: tlsVerify ?? true,
-        entrypointPrefix: r.str(Inputs.EntrypointPrefix) || DEFAULT_ENTRYPOINT_PREFIX,
-        runtimeEnv,
-        wait: r.bool(Inputs.Wait, false),
-        waitTimeoutMs: r.int(Inputs.WaitTimeoutMinutes, Defaults.waitTimeoutMinutes, 1, 72 * 60) * 60_000,
-        noProgressMs: r.int(Inputs.NoProgressMinutes, Defaults.noProgressMinutes, 1, 72 * 60) * 60_000,
-        pollIntervalMs: r.int(Inputs.PollIntervalSeconds, Defaults.pollIntervalSeconds, 1, 3600) * 1000,
-    };
-}
-function parseReport(r, mask) {
-    const token = r.str(Inputs.GithubToken);
-    if (token)
-        mask(token);
-    const c = r.str(Inputs.CommentOnPr) || 'auto';
-    const commentOnPr = c === 'auto' ? 'auto' : TRUE.includes(c) ? true : FALSE.includes(c) ? false : 'auto';
-    if (!['auto', ...TRUE, ...FALSE].includes(c))
-        r.problems.add(Inputs.CommentOnPr, `'${c}' is not auto, true or false`, 'use auto (comment on pull_request events), true or false');
-    const baselineRunId = r.str(Inputs.BaselineRunId);
-    if (baselineRunId) {
-        const p = runIdProblem(baselineRunId);
-        if (p)
-            r.problems.add(Inputs.BaselineRunId, p, 'give the run id of an earlier run in the same bucket');
-    }
-    const gate = parseGateInputs(r.str(Inputs.MinPhase1Rate), r.str(Inputs.MaxErrors));
-    for (const p of gate.problems)
-        r.problems.add(p.input, p.message, p.fix);
-    return { token, commentOnPr, baselineRunId, thresholds: gate.thresholds };
-}
-function parseCommon(r, env, bucketAlwaysRequired, mask) {
-    const workspace = env.GITHUB_WORKSPACE || process.cwd();
-    const runnerTemp = env.RUNNER_TEMP || (0,external_node_path_namespaceObject.resolve)(workspace, '..', '.runner-temp');
-    const dryRun = r.bool(Inputs.DryRun, false);
-    const gcsBucket = r.str(Inputs.GcsBucket).replace(/^gs:\/\//, '').replace(/\/+$/, '');
-    if (!gcsBucket && (bucketAlwaysRequired || !dryRun)) {
-        r.problems.add(Inputs.GcsBucket, bucketAlwaysRequired ? 'is required for a rerun or a report' : 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
-    }
-    if (gcsBucket && !/^[a-z0-9][-a-z0-9_.]{1,220}[a-z0-9]$/.test(gcsBucket))
-        r.problems.add(Inputs.GcsBucket, `'${gcsBucket}' is not a valid bucket name`, 'use the bucket name only, e.g. my-runs-bucket');
-    const gcpProject = r.str(Inputs.GcpProject);
-    if (gcpProject && !settings_PROJECT.test(gcpProject))
-        r.problems.add(Inputs.GcpProject, `'${gcpProject}' is not a GCP project id`, 'use the project id (6 to 30 lowercase letters, digits and dashes), not its name or number');
-    const dispatch = parseDispatch(r, mask);
-    const report = parseReport(r, mask);
-    if (dispatch.cluster === 'ephemeral' && !gcpProject)
-        r.problems.add(Inputs.GcpProject, 'is required when cluster is ephemeral', 'set gcp-project to the project the per-run cluster runs in');
-    return {
-        dryRun,
-        gcsBucket,
-        gcpProject,
-        uploadConcurrency: r.int(Inputs.UploadConcurrency, Defaults.uploadConcurrency, 1, 256),
-        dispatch,
-        report,
-        workspace,
-        runnerTemp,
-    };
-}
-/**
- * Parses every input for the mode the inputs ask for (a rerun when rerun-run-id is set, else
- * a new submit). Throws one ProblemsError listing every problem.
- */
-function parseSettings(get, env = process.env, mask = core_setSecret) {
-    const problems = new ProblemList();
-    const r = new Reader(get, problems);
-    const rerunRunId = r.str(Inputs.RerunRunId);
-    const reportRunId = r.str(Inputs.ReportRunId);
-    if (rerunRunId && reportRunId) {
-        problems.add(Inputs.ReportRunId, `both rerun-run-id ('${rerunRunId}') and report-run-id ('${reportRunId}') are set`, 'set one: a rerun reports by itself when it waits');
-    }
-    if (reportRunId && !rerunRunId) {
-        const p = runIdProblem(reportRunId);
-        if (p)
-            problems.add(Inputs.ReportRunId, p, 'give the run id of an existing run, as in its manifest');
-        const common = parseCommon(r, env, true, mask);
-        const dataset = r.str(Inputs.DatasetFile) || env.BIRD_DATA_PATH;
-        problems.throwIfAny();
-        return { kind: 'report', runId: reportRunId, datasetFile: dataset ? absolute(dataset, common.workspace) : undefined, ...common };
-    }
-    if (rerunRunId) {
-        const p = runIdProblem(rerunRunId);
-        if (p)
-            problems.add(Inputs.RerunRunId, p, 'give the run id of an existing run, as in its manifest');
-        const common = parseCommon(r, env, true, mask);
-        if (common.dispatch.cluster === 'ephemeral' && !common.dispatch.wait) {
-            problems.add(Inputs.Wait, 'a rerun on a per-run cluster always tears the cluster down, so it cannot detach (wait: false)', 'set wait: true for the rerun');
-        }
-        problems.throwIfAny();
-        return { kind: 'rerun', runId: rerunRunId, ...common };
-    }
-    const common = parseCommon(r, env, false, mask);
-    const workspace = common.workspace;
-    const frameworkRaw = r.str(Inputs.Framework);
-    if (!frameworkRaw)
-        problems.add(Inputs.Framework, 'is required for a new submit and is empty', `set framework to one of: ${Object.keys(FRAMEWORKS).join(', ')}`);
-    else if (!isFramework(frameworkRaw))
-        problems.add(Inputs.Framework, `unknown framework '${frameworkRaw}'`, `use one of: ${Object.keys(FRAMEWORKS).join(', ')}`);
-    const queryMode = r.oneOf(Inputs.QueryMode, QUERY_MODES);
-    const mode = r.oneOf(Inputs.Mode, EVAL_MODES);
-    const slayerSetup = (r.str(Inputs.SlayerSetup) || Defaults.slayerSetup);
-    // The combo rules validate slayer-setup themselves (rule 3), so they run on the raw value.
-    if (isFramework(frameworkRaw) && QUERY_MODES.includes(queryMode) && EVAL_MODES.includes(mode)) {
-        const rejection = comboRejection({ framework: frameworkRaw, queryMode, mode, slayerSetup });
-        if (rejection)
-            problems.add(Inputs.SlayerSetup, rejection, 'see the combo table in the README (SLayer combos)');
-    }
-    const agentModel = r.required(Inputs.AgentModel, 'set agent-model to a LiteLLM-style provider/model, e.g. anthropic/claude-sonnet-4-5');
-    const userSimModel = r.str(Inputs.UserSimModel) || Defaults.userSimModel;
-    for (const [name, model] of [[Inputs.AgentModel, agentModel], [Inputs.UserSimModel, userSimModel]]) {
-        if (model && /\s/.test(model))
-            problems.add(name, `'${model}' contains whitespace`, 'use provider/model with no spaces');
-    }
-    const ids = readInstanceIds(r, workspace);
-    const miniInteractRoot = absolute(r.str(Inputs.MiniInteractRoot) || env.BIRD_DB_PATH || (0,external_node_path_namespaceObject.resolve)(workspace, '..', 'mini-interact'), workspace);
-    const datasetFile = absolute(r.str(Inputs.DatasetFile) || env.BIRD_DATA_PATH || (0,external_node_path_namespaceObject.resolve)(miniInteractRoot, 'mini_interact.jsonl'), workspace);
-    const patience = r.int(Inputs.Patience, Defaults.patience, 0);
-    const maxDepth = r.int(Inputs.MaxDepth, Defaults.maxDepth, 1);
-    const strict = r.bool(Inputs.Strict, false);
-    const useAuditedGoldSql = r.bool(Inputs.UseAuditedGoldSql, false);
-    const promptCache = r.bool(Inputs.PromptCache, true);
-    const workers = r.int(Inputs.Workers, Defaults.workers, 1);
-    const actorsPerWorker = r.int(Inputs.ActorsPerWorker, Defaults.actorsPerWorker, 1);
-    const workerType = r.str(Inputs.WorkerType) || Defaults.workerType;
-    if (!settings_MACHINE_TYPE.test(workerType))
-        problems.add(Inputs.WorkerType, `'${workerType}' is not a GCE machine type`, 'use a machine type such as e2-standard-4');
-    const maxRuntimeHours = r.int(Inputs.MaxRuntimeHours, Defaults.maxRuntimeHours, 1, 72);
-    const slayerStorageRoot = r.str(Inputs.SlayerStorageRoot) || Defaults.slayerStorageRoot;
-    if (!slayerStorageRoot.startsWith('/'))
-        problems.add(Inputs.SlayerStorageRoot, `'${slayerStorageRoot}' is not an absolute in-cluster path`, `keep the default ${Defaults.slayerStorageRoot}`);
-    const runIdRaw = r.str(Inputs.RunId);
-    if (runIdRaw) {
-        const p = runIdProblem(runIdRaw);
-        if (p)
-            problems.add(Inputs.RunId, p, 'leave run-id empty to mint one, or use at most 35 lowercase letters, digits and inner dashes');
-    }
-    const trackedInputs = r.lines(Inputs.TrackedInputs, Defaults.trackedInputs);
-    for (const t of trackedInputs) {
-        if ((0,external_node_path_namespaceObject.isAbsolute)(t) || t.split('/').includes('..'))
-            problems.add(Inputs.TrackedInputs, `'${t}' must be a path inside the repository`, 'use repo-relative paths such as src/');
-    }
-    const allowDirty = r.bool(Inputs.AllowDirty, false);
-    if (allowDirty && common.dispatch.cluster === 'ephemeral' && !common.dispatch.wait) {
-        problems.add(Inputs.AllowDirty, 'allow-dirty and wait: false are mutually exclusive on a per-run cluster (a detached dirty run could never be reproduced or torn down by a rerun)', 'set wait: true, or commit the changes');
-    }
-    const artifactRoots = {
-        slayer_models: absolute(r.str(Inputs.SlayerModelsRoot) || 'slayer_models', workspace),
-        slayer_otf_cache: absolute(r.str(Inputs.OtfCacheRoot) || env.BIRD_OTF_CACHE_ROOT || 'slayer_otf_cache', workspace),
-        slayer_models_otf: absolute(r.str(Inputs.ModelsOtfRoot) || env.BIRD_SLAYER_MODELS_OTF_ROOT || 'slayer_models_otf', workspace),
-    };
-    problems.throwIfAny();
-    return {
-        kind: 'submit',
-        framework: frameworkRaw,
-        queryMode,
-        mode,
-        slayerSetup,
-        agentModel,
-        userSimModel,
-        instanceIds: ids.ids,
-        duplicateIds: ids.duplicates,
-        idSource: ids.source,
-        datasetFile,
-        miniInteractRoot,
-        patience,
-        maxDepth,
-        strict,
-        useAuditedGoldSql,
-        promptCache,
-        workers,
-        actorsPerWorker,
-        workerType,
-        maxRuntimeHours,
-        slayerStorageRoot,
-        runId: runIdRaw || null,
-        trackedInputs,
-        allowDirty,
-        artifactRoots,
-        ...common,
-    };
 }
 
 ;// CONCATENATED MODULE: ./lib/main.js

@@ -6,7 +6,7 @@ import type { GithubContext } from './github-context.js';
 import { buildJobArgs, submissionId } from './jobargs.js';
 import { artifactSummary, orderManifest, type RunManifest } from './manifest.js';
 import type { ArtifactKind } from './params/combos.js';
-import type { SubmitSettings } from './settings.js';
+import { redactSettings, type SubmitSettings } from './settings.js';
 
 export interface WorktreeReport {
   /** Dirty paths under the tracked inputs. */
@@ -98,7 +98,7 @@ export function buildPlan(p: PlanParts): RunPlan {
     attempt,
     submissionId: submissionId(p.runId, attempt),
     dryRun: s.dryRun,
-    settings: s,
+    settings: redactSettings(s),
     dbs: p.dbs,
     artifact: p.artifactKind ? { kind: p.artifactKind, root: s.artifactRoots[p.artifactKind] } : null,
     artifacts: p.artifacts,

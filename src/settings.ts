@@ -490,3 +490,13 @@ export function parseSettings(get: InputReader, env: NodeJS.ProcessEnv = process
     ...common,
   };
 }
+
+/**
+ * The settings as they may be written down (the plan file, a dry run): header values and the
+ * token are secrets, so only header names survive.
+ */
+export function redactSettings<T extends CommonSettings>(s: T): T {
+  const headers: Record<string, string> = {};
+  for (const k of Object.keys(s.dispatch.rayHeaders)) headers[k] = '***';
+  return { ...s, dispatch: { ...s.dispatch, rayHeaders: headers }, report: { ...s.report, token: s.report.token ? '***' : '' } };
+}

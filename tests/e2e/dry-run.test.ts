@@ -109,14 +109,17 @@ describe('dry run on the real fixture tree', () => {
     expect(plan.artifacts.reduce((n, a) => n + a.files.length, 0)).toBe(artifact === 'none' ? 0 : artifact === 'slayer_models' ? 491 : 491 + 2 * 27);
   });
 
-  it('never writes a key value anywhere, and masks each one', async () => {
-    const r = await runAction({ workspace: repo.workspace, inputs: validInputs(repo), env: TEST_KEYS });
+  it('never writes a key, a header value or the token anywhere, and masks each one', async () => {
+    const header = 'Bearer ray-TESTSECRET-77c1';
+    const token = 'ghs_TESTSECRET_token_91';
+    const r = await runAction({ workspace: repo.workspace, inputs: validInputs(repo, { 'ray-headers': JSON.stringify({ Authorization: header }) }), env: TEST_KEYS, githubToken: token });
     expect(r.exitCode).toBe(0);
-    expect(maskedValues(r).sort()).toEqual([TEST_KEYS.ANTHROPIC_API_KEY, TEST_KEYS.OPENAI_API_KEY].sort());
+    expect(maskedValues(r).sort()).toEqual([TEST_KEYS.ANTHROPIC_API_KEY, TEST_KEYS.OPENAI_API_KEY, header, token].sort());
     const files = walkFiles(r.runnerTemp).map((f) => readFileSync(join(r.runnerTemp, f), 'utf8'));
     const written = [everythingWritten(r), ...files].join('\n');
     expect(written).toContain('test-run-0001');
-    for (const v of Object.values(TEST_KEYS)) expect(written).not.toContain(v);
+    expect(readPlan(r.outputs['plan-file']).settings.dispatch.rayHeaders).toEqual({ Authorization: '***' });
+    for (const v of [...Object.values(TEST_KEYS), header, token]) expect(written).not.toContain(v);
   });
 
   it('runs the same under Node 24', async () => {
