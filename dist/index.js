@@ -69080,6 +69080,598 @@ const Defaults = {
 };
 const ERROR_PREFIX = 'bird-cloud-action';
 
+;// CONCATENATED MODULE: ./lib/report.js
+// What people read: the plan in the log, and the job summary.
+
+function formatBytes(n) {
+    if (n < 1024)
+        return `${n} B`;
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    let v = n / 1024;
+    let i = 0;
+    while (v >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
+    }
+    return `${v.toFixed(1)} ${units[i]}`;
+}
+function instancesPerDb(plan) {
+    const m = new Map();
+    for (const db of Object.values(plan.instanceDbs))
+        m.set(db, (m.get(db) ?? 0) + 1);
+    return m;
+}
+/** The plan in the log, one group per DB. */
+function logPlan(plan) {
+    const s = plan.settings;
+    info(`run id: ${plan.runId} (attempt ${plan.attempt}, submission ${plan.submissionId})`);
+    info(`combo: framework=${s.framework} query-mode=${s.queryMode} mode=${s.mode} slayer-setup=${s.slayerSetup}`);
+    info(`models: agent=${s.agentModel} user-sim=${s.userSimModel}; keys needed: ${plan.requiredKeys.join(', ') || 'none'}`);
+    info(`instances: ${s.instanceIds.length} in ${plan.dbs.length} DB(s); artifact: ${plan.artifact ? `${plan.artifact.kind} from ${plan.artifact.root}` : 'none (raw mode uploads nothing)'}`);
+    const perDb = instancesPerDb(plan);
+    const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
+    for (const db of plan.dbs) {
+        const a = byDb.get(db);
+        startGroup(`${db}: ${perDb.get(db) ?? 0} instance(s)${a ? `, ${a.files.length} files, ${formatBytes(a.bytes)}` : ''}`);
+        const ids = Object.entries(plan.instanceDbs).filter(([, d]) => d === db).map(([id]) => id);
+        info(`instances: ${ids.join(', ')}`);
+        for (const f of a?.files ?? [])
+            info(`  ${f.path}  ${f.size} B  md5=${f.md5}`);
+        endGroup();
+    }
+    info(`job arguments: ${plan.jobArgs.join(' ')}`);
+}
+function escapeCell(s) {
+    return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+function markdownTable(head, rows) {
+    const line = (cells) => `| ${cells.map(escapeCell).join(' | ')} |`;
+    return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
+}
+/** The dry-run summary: the run, then a table per DB (files, bytes, artifact). */
+function planSummary(plan) {
+    const s = plan.settings;
+    const perDb = instancesPerDb(plan);
+    const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
+    const rows = plan.dbs.map((db) => {
+        const a = byDb.get(db);
+        return [db, String(perDb.get(db) ?? 0), a ? String(a.files.length) : '0', a ? formatBytes(a.bytes) : '0 B', plan.artifact?.kind ?? 'none'];
+    });
+    const totalFiles = plan.artifacts.reduce((n, a) => n + a.files.length, 0);
+    const totalBytes = plan.artifacts.reduce((n, a) => n + a.bytes, 0);
+    rows.push(['**total**', String(s.instanceIds.length), String(totalFiles), formatBytes(totalBytes), '']);
+    return [
+        `## BIRD-Interact run \`${plan.runId}\`${plan.dryRun ? ' (dry run)' : ''}`,
+        '',
+        `- combo: \`${s.framework}\` / \`${s.queryMode}\` / \`${s.mode}\` / \`${s.slayerSetup}\``,
+        `- models: agent \`${s.agentModel}\`, user-sim \`${s.userSimModel}\``,
+        `- attempt ${plan.attempt}, ${s.instanceIds.length} instance(s) in ${plan.dbs.length} DB(s)`,
+        plan.worktree.dirty.length > 0 ? `- :warning: dirty worktree (allow-dirty): ${plan.worktree.dirty.length} path(s)` : '',
+        '',
+        markdownTable(['DB', 'instances', 'files', 'bytes', 'artifact'], rows),
+        '',
+    ]
+        .filter((l, i, all) => l !== '' || all[i - 1] !== '')
+        .join('\n');
+}
+async function writeSummary(markdown) {
+    if (!process.env.GITHUB_STEP_SUMMARY)
+        return;
+    await summary.addRaw(markdown, true).write();
+}
+/** The upload part of the summary: per DB, what moved and what was already there. */
+function uploadSummary(plan, u) {
+    const rows = u.dbs.map((d) => [d.db, String(d.files), String(d.uploaded), String(d.skipped), d.replaced + d.removed > 0 ? `${d.replaced} replaced, ${d.removed} removed` : '', formatBytes(d.bytes), d.seconds.toFixed(1)]);
+    const sum = (k) => u.dbs.reduce((n, d) => n + d[k], 0);
+    rows.push(['**total**', String(sum('files')), String(sum('uploaded')), String(sum('skipped')), '', formatBytes(sum('bytes')), '']);
+    return [
+        `### Upload of \`${plan.artifact?.kind ?? 'none'}\``,
+        '',
+        plan.artifact ? markdownTable(['DB', 'files', 'uploaded', 'skipped (same md5)', 'changed', 'bytes uploaded', 'seconds'], rows) : 'Raw mode: nothing to upload.',
+        '',
+        `Manifest: \`${u.manifestUri}\` (${u.manifest === 'written' ? 'committed by this step' : 'already committed for this same plan'})`,
+        '',
+    ].join('\n');
+}
+
+;// CONCATENATED MODULE: ./lib/retry.js
+// One retry mechanism for GCS and Ray calls: exponential backoff with jitter per operation,
+// and a budget shared by all operations of a step, so a dead backend fails fast instead of
+// every queued operation retrying on its own.
+class RetryBudget {
+    remaining;
+    initial;
+    constructor(remaining) {
+        this.remaining = remaining;
+        this.initial = remaining;
+    }
+    /** A long wait refills it after each healthy poll: the budget bounds a bad spell, not the hours. */
+    refill() {
+        this.remaining = this.initial;
+    }
+    /** Takes one retry from the budget; false when it is spent. */
+    take() {
+        if (this.remaining <= 0)
+            return false;
+        this.remaining--;
+        return true;
+    }
+    get left() {
+        return this.remaining;
+    }
+}
+class RetryExhaustedError extends Error {
+    cause;
+    attempts;
+    constructor(message, cause, attempts) {
+        super(message);
+        this.cause = cause;
+        this.attempts = attempts;
+        this.name = 'RetryExhaustedError';
+    }
+}
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Runs `op`; retries while `retryable(error)` holds, the attempts last and the budget allows. */
+async function withRetry(what, op, retryable, policy, onRetry) {
+    for (let attempt = 1;; attempt++) {
+        try {
+            return await op();
+        }
+        catch (e) {
+            if (!retryable(e))
+                throw e;
+            if (attempt >= policy.attempts || !policy.budget.take()) {
+                const why = attempt >= policy.attempts ? `${attempt} attempts` : 'the retry budget of this step is spent';
+                throw new RetryExhaustedError(`${what} failed after ${why}: ${retry_describeError(e)}`, e, attempt);
+            }
+            const cap = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
+            const delay = Math.round(cap / 2 + Math.random() * (cap / 2));
+            onRetry?.(e, attempt, delay);
+            await sleep(delay);
+        }
+    }
+}
+/** HTTP status of an error from gaxios, the Storage SDK or our own clients, if any. */
+function errorStatus(e) {
+    if (typeof e !== 'object' || e === null)
+        return undefined;
+    const o = e;
+    for (const v of [o.code, o.status, o.statusCode, o.response?.status])
+        if (typeof v === 'number')
+            return v;
+    return undefined;
+}
+const NETWORK_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNREFUSED', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE']);
+/** A connection-level failure (reset, refused, timeout), where a retry may succeed. */
+function isNetworkError(e) {
+    if (typeof e !== 'object' || e === null)
+        return false;
+    const o = e;
+    if (typeof o.code === 'string' && NETWORK_CODES.has(o.code))
+        return true;
+    if (typeof o.message === 'string' && /socket hang up|network timeout|ECONNRESET|ECONNREFUSED|premature close/i.test(o.message))
+        return true;
+    return o.cause !== undefined && o.cause !== e && isNetworkError(o.cause);
+}
+function retry_describeError(e) {
+    const status = errorStatus(e);
+    const msg = e instanceof Error ? e.message : typeof e === 'string' ? e : JSON.stringify(e);
+    return status !== undefined && !msg.includes(String(status)) ? `HTTP ${status}: ${msg}` : msg;
+}
+
+// EXTERNAL MODULE: external "node:stream"
+var external_node_stream_ = __nccwpck_require__(7075);
+;// CONCATENATED MODULE: ./lib/ray/client.js
+// A Ray Jobs REST client (ray-jobs-api.md) on @actions/http-client, so runner proxy settings
+// apply. It knows nothing of how the dashboard is reached: an existing cluster's URL or a
+// forwarded port of a per-run cluster are the same to it.
+
+
+
+const TERMINAL = ['STOPPED', 'SUCCEEDED', 'FAILED'];
+/** A non-2xx answer. Ray's error bodies are text (tracebacks), never JSON (P4). */
+class RayHttpError extends Error {
+    method;
+    path;
+    status;
+    body;
+    constructor(method, path, status, body) {
+        super(`${method} ${path} answered ${status}: ${lastLine(body)}`);
+        this.method = method;
+        this.path = path;
+        this.status = status;
+        this.body = body;
+        this.name = 'RayHttpError';
+    }
+}
+function lastLine(text) {
+    const lines = text.trim().split('\n').filter((l) => l.trim());
+    return (lines[lines.length - 1] ?? '').slice(0, 500);
+}
+/** A duplicate submission_id: 500 on Ray ≥ 2.2, 400 before; match the text, not the code (P2). */
+function isDuplicateSubmission(e) {
+    return e instanceof RayHttpError && /already exists|Please use a different submission_id/.test(e.body);
+}
+function retryableRayError(e) {
+    if (e instanceof RayHttpError)
+        return e.status >= 500 && !isDuplicateSubmission(e);
+    return isNetworkError(e);
+}
+class RayJobsClient {
+    o;
+    address;
+    http;
+    headers;
+    policy;
+    constructor(o) {
+        this.o = o;
+        // A base with a trailing slash, so a dashboard behind a path prefix keeps it.
+        this.address = o.address.replace(/\/+$/, '');
+        this.headers = o.headers ?? {};
+        // Never a browser User-Agent: Ray refuses those on POST/PUT (P13).
+        this.http = new lib_HttpClient('bird-cloud-action', [], { ignoreSslError: o.tlsVerify === false, allowRetries: false, keepAlive: true, socketTimeout: 60_000 });
+        this.policy = { attempts: 6, baseMs: 500, maxMs: 10_000, budget: new RetryBudget(100), ...o.policy };
+    }
+    url(path) {
+        return `${this.address}/${path.replace(/^\//, '')}`;
+    }
+    /** One request; throws RayHttpError on non-2xx, network errors as they come. */
+    async raw(method, path, body, contentType = 'application/json') {
+        const headers = { ...this.headers };
+        let data = null;
+        if (body !== undefined) {
+            headers['content-type'] = contentType;
+            headers['content-length'] = String(Buffer.byteLength(body));
+            data = typeof body === 'string' ? body : external_node_stream_.Readable.from([body]);
+        }
+        const res = await this.http.request(method, this.url(path), data, headers);
+        const text = await res.readBody();
+        const status = res.message.statusCode ?? 0;
+        if (status < 200 || status >= 300)
+            throw new RayHttpError(method, path, status, text);
+        return text;
+    }
+    retry(what, op) {
+        return withRetry(what, op, retryableRayError, this.policy, (e, a, d) => this.o.onRetry?.(what, e, a, d));
+    }
+    async json(method, path, body) {
+        return this.retry(`${method} ${path}`, async () => JSON.parse(await this.raw(method, path, body)));
+    }
+    version() {
+        return this.json('GET', 'api/version');
+    }
+    /** One POST, not retried here: dispatch decides what a failure means (§5). */
+    async submitOnce(req) {
+        const body = JSON.parse(await this.raw('POST', 'api/jobs/', JSON.stringify(req)));
+        return body.submission_id ?? body.job_id ?? req.submission_id;
+    }
+    /** The job, or null when Ray does not know it (404). */
+    async job(id) {
+        try {
+            return await this.json('GET', `api/jobs/${encodeURIComponent(id)}`);
+        }
+        catch (e) {
+            if (e instanceof RayHttpError && e.status === 404)
+                return null;
+            throw e;
+        }
+    }
+    async logs(id) {
+        return (await this.json('GET', `api/jobs/${encodeURIComponent(id)}/logs`)).logs ?? '';
+    }
+    /** Asks Ray to stop the job; true when a running job was signalled. */
+    async stop(id) {
+        return (await this.json('POST', `api/jobs/${encodeURIComponent(id)}/stop`)).stopped;
+    }
+    async packageExists(uri) {
+        try {
+            await this.retry(`GET package`, () => this.raw('GET', packagePath(uri)));
+            return true;
+        }
+        catch (e) {
+            if (e instanceof RayHttpError && e.status === 404)
+                return false;
+            throw e;
+        }
+    }
+    async uploadPackage(uri, zip) {
+        await this.retry(`PUT package`, () => this.raw('PUT', packagePath(uri), zip, 'application/zip'));
+    }
+}
+/** `gcs://_ray_pkg_<hash>.zip` → `api/packages/gcs/_ray_pkg_<hash>.zip` (§1.9). */
+function packagePath(uri) {
+    const m = /^([a-z]+):\/\/(.+)$/.exec(uri);
+    if (!m)
+        throw new Error(`not a package URI: ${uri}`);
+    return `api/packages/${m[1]}/${m[2]}`;
+}
+/** The dashboard's job page, for people. */
+function dashboardUrl(address, submissionId) {
+    return `${address.replace(/\/+$/, '')}/#/jobs/${encodeURIComponent(submissionId)}`;
+}
+
+;// CONCATENATED MODULE: ./lib/errors.js
+// Typed errors. Every user-facing problem names the input, the bad value and the fix.
+function formatProblem(p) {
+    return p.fix ? `${p.input}: ${p.message} (fix: ${p.fix})` : `${p.input}: ${p.message}`;
+}
+/** Several problems found by one check, reported together so a user fixes them in one go. */
+class ProblemsError extends Error {
+    problems;
+    constructor(problems, heading) {
+        const head = heading ?? (problems.length === 1 ? 'invalid input' : `${problems.length} input problems`);
+        super(problems.length === 1 ? `${head}: ${formatProblem(problems[0])}` : `${head}:\n${problems.map((p) => `  - ${formatProblem(p)}`).join('\n')}`);
+        this.name = 'ProblemsError';
+        this.problems = problems;
+    }
+}
+/** Collects problems across checks; `throwIfAny` fails once with all of them. */
+class ProblemList {
+    items = [];
+    add(input, message, fix) {
+        this.items.push({ input, message, fix });
+    }
+    get empty() {
+        return this.items.length === 0;
+    }
+    throwIfAny(heading) {
+        if (this.items.length > 0)
+            throw new ProblemsError(this.items, heading);
+    }
+}
+/** Turns any thrown value into a message; never filters on `instanceof Error` alone. */
+function errorMessage(e) {
+    if (e instanceof Error)
+        return e.message;
+    if (typeof e === 'string')
+        return e;
+    try {
+        return JSON.stringify(e);
+    }
+    catch {
+        return String(e);
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/jobargs.js
+/** Where the job finds the secrets file: the root of its working_dir package (see ray/secrets). */
+const SECRETS_FILE = 'bird_interact_secrets.json';
+const DEFAULT_ENTRYPOINT_PREFIX = 'python /app/bird-interact-agents/src/bird_interact_agents/cloud/ray_app.py';
+/** Deterministic per run and attempt, so a retried submit can never start a second job. */
+function submissionId(runId, attempt) {
+    return `bird-${runId}-a${attempt}`;
+}
+function buildJobArgs(m, attempt, instanceIds, withSecrets) {
+    const args = [
+        '--run-id', m.run_id,
+        '--attempt', String(attempt),
+        '--ray-job-id', submissionId(m.run_id, attempt),
+        '--framework', m.framework,
+        '--query-mode', m.query_mode,
+        '--mode', m.mode,
+        '--agent-model', m.agent_model,
+        '--user-sim-model', m.user_sim_model,
+        '--patience', String(m.patience),
+        '--max-depth', String(m.max_depth),
+        '--num-actors', String(m.render_inputs.workers * m.render_inputs.actors_per_worker),
+        '--instance-ids', instanceIds.join(','),
+    ];
+    if (m.strict)
+        args.push('--strict');
+    if (m.use_audited_gold_sql)
+        args.push('--use-audited-gold-sql');
+    args.push(m.prompt_cache ? '--prompt-cache' : '--no-prompt-cache');
+    args.push('--slayer-setup', m.slayer_setup, '--slayer-storage-root', m.slayer_storage_root);
+    // Python appends the secrets file only when there is at least one key.
+    if (withSecrets)
+        args.push('--secrets-file', SECRETS_FILE);
+    return args;
+}
+/** POSIX shell quoting: every argument single-quoted, `'` as `'\''` (what shlex.join does). */
+function shellQuote(arg) {
+    if (arg !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg))
+        return arg;
+    return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+function entrypoint(prefix, args) {
+    return [prefix.trim(), ...args.map(shellQuote)].join(' ');
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(8522);
+;// CONCATENATED MODULE: ./lib/ray/secrets-package.js
+// Secrets delivery (domain §3): the API keys reach the job as a JSON file at the root of a
+// runtime_env working_dir package uploaded to the cluster (ray-jobs-api.md §1.9). They never
+// travel as env_vars, entrypoint text or metadata, which the dashboard echoes back.
+
+
+
+/** A minimal ZIP (stored entries, fixed timestamps): all Ray needs to unpack a working_dir. */
+function zipStored(entries) {
+    const locals = [];
+    const centrals = [];
+    let offset = 0;
+    const DOS_DATE = (0 << 9) | (1 << 5) | 1; // 1980-01-01
+    for (const e of entries) {
+        const name = Buffer.from(e.name, 'utf8');
+        const crc = (0,external_node_zlib_.crc32)(e.data) >>> 0;
+        const local = Buffer.alloc(30);
+        local.writeUInt32LE(0x04034b50, 0);
+        local.writeUInt16LE(20, 4); // version needed
+        local.writeUInt16LE(0x0800, 6); // UTF-8 names
+        local.writeUInt16LE(0, 8); // stored
+        local.writeUInt16LE(0, 10);
+        local.writeUInt16LE(DOS_DATE, 12);
+        local.writeUInt32LE(crc, 14);
+        local.writeUInt32LE(e.data.length, 18);
+        local.writeUInt32LE(e.data.length, 22);
+        local.writeUInt16LE(name.length, 26);
+        local.writeUInt16LE(0, 28);
+        locals.push(local, name, e.data);
+        const central = Buffer.alloc(46);
+        central.writeUInt32LE(0x02014b50, 0);
+        central.writeUInt16LE(0x0314, 4); // made by: unix, 2.0
+        central.writeUInt16LE(20, 6);
+        central.writeUInt16LE(0x0800, 8);
+        central.writeUInt16LE(0, 10);
+        central.writeUInt16LE(0, 12);
+        central.writeUInt16LE(DOS_DATE, 14);
+        central.writeUInt32LE(crc, 16);
+        central.writeUInt32LE(e.data.length, 20);
+        central.writeUInt32LE(e.data.length, 24);
+        central.writeUInt16LE(name.length, 28);
+        central.writeUInt32LE((0o100600 << 16) >>> 0, 38); // a regular file, owner read/write only
+        central.writeUInt32LE(offset, 42);
+        centrals.push(central, name);
+        offset += local.length + name.length + e.data.length;
+    }
+    const cd = Buffer.concat(centrals);
+    const end = Buffer.alloc(22);
+    end.writeUInt32LE(0x06054b50, 0);
+    end.writeUInt16LE(entries.length, 8);
+    end.writeUInt16LE(entries.length, 10);
+    end.writeUInt32LE(cd.length, 12);
+    end.writeUInt32LE(offset, 16);
+    return Buffer.concat([...locals, cd, end]);
+}
+function secretsPackage(keys) {
+    const body = {};
+    for (const [k, v] of [...keys].sort(([a], [b]) => (a < b ? -1 : 1)))
+        body[k] = v;
+    return {
+        uri: `gcs://_ray_pkg_${(0,external_node_crypto_.randomBytes)(16).toString('hex')}.zip`,
+        zip: zipStored([{ name: SECRETS_FILE, data: Buffer.from(JSON.stringify(body)) }]),
+    };
+}
+
+;// CONCATENATED MODULE: ./lib/ray/dispatch.js
+// Dispatching one attempt to a Ray cluster: the version check, the job request (pure), the
+// secrets package and an idempotent submit (ray-jobs-api.md §5).
+
+
+
+
+
+
+/** Ray 2.2 brought the head→agent Jobs API this client speaks (ray-jobs-api.md §0). */
+const MIN_RAY_VERSION = [2, 2];
+function versionAtLeast(v, [major, minor]) {
+    const m = /^(\d+)\.(\d+)/.exec(v);
+    if (!m)
+        return false;
+    const [a, b] = [Number(m[1]), Number(m[2])];
+    return a > major || (a === major && b >= minor);
+}
+/** GET /api/version before anything is written: reachable, authorised, supported. */
+async function checkCluster(client) {
+    let v;
+    try {
+        v = await client.version();
+    }
+    catch (e) {
+        const inner = e instanceof RetryExhaustedError ? e.cause : e;
+        if (inner instanceof RayHttpError && (inner.status === 401 || inner.status === 403)) {
+            throw new ProblemsError([{ input: Inputs.RayHeaders, message: `the Ray dashboard at ${client.address} refused the credentials (HTTP ${inner.status})`, fix: 'put a valid token in ray-headers, e.g. {"Authorization": "Bearer <token>"}' }], 'preflight failed');
+        }
+        if (inner instanceof RayHttpError && inner.status === 404) {
+            throw new ProblemsError([{ input: Inputs.RayAddress, message: `${client.address} is not a Ray dashboard (GET /api/version answered 404)`, fix: 'point ray-address at the dashboard (port 8265 by default), including any path prefix of a proxy' }], 'preflight failed');
+        }
+        throw new ProblemsError([{ input: Inputs.RayAddress, message: `cannot reach the Ray dashboard at ${client.address}: ${retry_describeError(inner)}`, fix: 'check that the cluster is up and reachable from this runner (network, proxy, ray-headers)' }], 'preflight failed');
+    }
+    if (!versionAtLeast(String(v.ray_version ?? ''), MIN_RAY_VERSION)) {
+        throw new ProblemsError([{ input: Inputs.RayAddress, message: `the cluster runs Ray ${v.ray_version} (Jobs API version ${v.version}); this action needs Ray ${MIN_RAY_VERSION.join('.')} or newer`, fix: 'upgrade the cluster' }], 'preflight failed');
+    }
+    return v;
+}
+/** Problems with a team's runtime_env given the keys this run must deliver. */
+function runtimeEnvProblem(runtimeEnv, keyValues, needsSecrets) {
+    if (needsSecrets && runtimeEnv.working_dir !== undefined) {
+        return 'sets working_dir, which this action uses to deliver the API keys file; ship code in the image, with pip or py_modules instead, or run with a model that needs no key';
+    }
+    const text = JSON.stringify(runtimeEnv);
+    for (const v of keyValues)
+        if (v && text.includes(v))
+            return 'contains the value of an API key; keys reach the job only through the secrets file';
+    return null;
+}
+/** The job request of one attempt (pure; the package URI is filled in at dispatch). */
+function attemptJob(d, m, attempt, instanceIds, withSecrets, github, packageUri) {
+    const sid = submissionId(m.run_id, attempt);
+    const args = buildJobArgs(m, attempt, instanceIds, withSecrets);
+    const runtimeEnv = { ...d.runtimeEnv };
+    if (packageUri)
+        runtimeEnv.working_dir = packageUri;
+    const request = {
+        entrypoint: entrypoint(d.entrypointPrefix, args),
+        submission_id: sid,
+        metadata: { run_id: m.run_id, attempt: String(attempt), repository: github.repository, sha: github.sha, workflow_run_url: github.workflow_run_url },
+    };
+    if (Object.keys(runtimeEnv).length > 0)
+        request.runtime_env = runtimeEnv;
+    return { submissionId: sid, args, request };
+}
+function ours(job, runId, attempt) {
+    return job.metadata?.run_id === runId && job.metadata?.attempt === String(attempt);
+}
+/**
+ * Submits once per submission id: on a duplicate, or on a failure after which the job may
+ * exist, it looks the job up and accepts it only when its metadata names this run and attempt.
+ */
+async function submitIdempotent(client, req, runId, attempt) {
+    return withRetry(`submit ${req.submission_id}`, async () => {
+        try {
+            await client.submitOnce(req);
+            return 'created';
+        }
+        catch (e) {
+            if (!isDuplicateSubmission(e) && !retryableRayError(e))
+                throw e;
+            const job = await client.job(req.submission_id);
+            if (job === null)
+                throw e; // not created: retried (when retryable)
+            if (ours(job, runId, attempt))
+                return 'existing';
+            throw new Error(`a Ray job named ${req.submission_id} already exists and is not this run's attempt (its metadata: ${JSON.stringify(job.metadata)}). ` +
+                'Stop or delete that job, or use another run id.');
+        }
+    }, retryableRayError, client.policy);
+}
+/** Uploads the keys package when one is needed; returns its URI. */
+async function uploadSecrets(client, keys) {
+    if (keys.size === 0)
+        return null;
+    const pkg = secretsPackage(keys);
+    await client.uploadPackage(pkg.uri, pkg.zip);
+    return pkg.uri;
+}
+/**
+ * The `ray job submit` command that matches a job, for teams that dispatch elsewhere. No secrets.
+ * Ray's CLI re-joins the words after `--` with Windows-style double quotes before its
+ * `/bin/sh -c`, so the command is exact only when no argument needs quoting; otherwise the
+ * REST request is the faithful form, and it is printed instead.
+ */
+function rayJobSubmitCommand(job, address) {
+    const q = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
+    const env = { ...(job.request.runtime_env ?? {}) };
+    delete env.working_dir;
+    const addr = address ? q(address) : '"$RAY_ADDRESS"';
+    const secrets = job.args.includes('--secrets-file') ? ' (add the keys as bird_interact_secrets.json, {"<KEY>": "<value>", …}, at the root of a working_dir package)' : '';
+    const plain = job.request.entrypoint.split(' ').every((w) => /^[A-Za-z0-9_@%+=:,./-]+$/.test(w));
+    if (!plain) {
+        const body = JSON.stringify({ entrypoint: job.request.entrypoint, submission_id: job.submissionId, metadata: job.request.metadata, ...(Object.keys(env).length > 0 ? { runtime_env: env } : {}) });
+        return [`curl -sS -X POST ${address ? q(`${address.replace(/\/+$/, '')}/api/jobs/`) : '"$RAY_ADDRESS/api/jobs/"'} -H 'Content-Type: application/json' \\`, `  --data-binary ${q(body)}`, `# ray job submit would re-quote these arguments; this REST request keeps them exact${secrets}`].join('\n');
+    }
+    const parts = ['ray job submit', `--address ${addr}`, `--submission-id ${q(job.submissionId)}`, `--metadata-json ${q(JSON.stringify(job.request.metadata))}`];
+    if (Object.keys(env).length > 0)
+        parts.push(`--runtime-env-json ${q(JSON.stringify(env))}`);
+    if (secrets)
+        parts.push('--working-dir <a directory holding bird_interact_secrets.json: {"<KEY>": "<value>", …}>');
+    parts.push('--no-wait', '--', job.request.entrypoint);
+    return parts.join(' \\\n  ');
+}
+
 // EXTERNAL MODULE: ./node_modules/google-auth-library/build/src/index.js
 var src = __nccwpck_require__(492);
 // EXTERNAL MODULE: ./node_modules/@google-cloud/projectify/build/src/index.js
@@ -83453,91 +84045,6 @@ class TransferManager {
 
 
 
-;// CONCATENATED MODULE: ./lib/retry.js
-// One retry mechanism for GCS and Ray calls: exponential backoff with jitter per operation,
-// and a budget shared by all operations of a step, so a dead backend fails fast instead of
-// every queued operation retrying on its own.
-class RetryBudget {
-    remaining;
-    initial;
-    constructor(remaining) {
-        this.remaining = remaining;
-        this.initial = remaining;
-    }
-    /** A long wait refills it after each healthy poll: the budget bounds a bad spell, not the hours. */
-    refill() {
-        this.remaining = this.initial;
-    }
-    /** Takes one retry from the budget; false when it is spent. */
-    take() {
-        if (this.remaining <= 0)
-            return false;
-        this.remaining--;
-        return true;
-    }
-    get left() {
-        return this.remaining;
-    }
-}
-class RetryExhaustedError extends Error {
-    cause;
-    attempts;
-    constructor(message, cause, attempts) {
-        super(message);
-        this.cause = cause;
-        this.attempts = attempts;
-        this.name = 'RetryExhaustedError';
-    }
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-/** Runs `op`; retries while `retryable(error)` holds, the attempts last and the budget allows. */
-async function withRetry(what, op, retryable, policy, onRetry) {
-    for (let attempt = 1;; attempt++) {
-        try {
-            return await op();
-        }
-        catch (e) {
-            if (!retryable(e))
-                throw e;
-            if (attempt >= policy.attempts || !policy.budget.take()) {
-                const why = attempt >= policy.attempts ? `${attempt} attempts` : 'the retry budget of this step is spent';
-                throw new RetryExhaustedError(`${what} failed after ${why}: ${retry_describeError(e)}`, e, attempt);
-            }
-            const cap = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
-            const delay = Math.round(cap / 2 + Math.random() * (cap / 2));
-            onRetry?.(e, attempt, delay);
-            await sleep(delay);
-        }
-    }
-}
-/** HTTP status of an error from gaxios, the Storage SDK or our own clients, if any. */
-function errorStatus(e) {
-    if (typeof e !== 'object' || e === null)
-        return undefined;
-    const o = e;
-    for (const v of [o.code, o.status, o.statusCode, o.response?.status])
-        if (typeof v === 'number')
-            return v;
-    return undefined;
-}
-const NETWORK_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNREFUSED', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE']);
-/** A connection-level failure (reset, refused, timeout), where a retry may succeed. */
-function isNetworkError(e) {
-    if (typeof e !== 'object' || e === null)
-        return false;
-    const o = e;
-    if (typeof o.code === 'string' && NETWORK_CODES.has(o.code))
-        return true;
-    if (typeof o.message === 'string' && /socket hang up|network timeout|ECONNRESET|ECONNREFUSED|premature close/i.test(o.message))
-        return true;
-    return o.cause !== undefined && o.cause !== e && isNetworkError(o.cause);
-}
-function retry_describeError(e) {
-    const status = errorStatus(e);
-    const msg = e instanceof Error ? e.message : typeof e === 'string' ? e : JSON.stringify(e);
-    return status !== undefined && !msg.includes(String(status)) ? `HTTP ${status}: ${msg}` : msg;
-}
-
 ;// CONCATENATED MODULE: ./lib/gcs/store.js
 // The one module that talks to GCS. It owns the shared Storage client, the run's object
 // names (domain §6) and the retry policy of every call.
@@ -83695,499 +84202,727 @@ function contentTypeFor(path) {
     return CONTENT_TYPES[ext] ?? 'application/octet-stream';
 }
 
-;// CONCATENATED MODULE: ./lib/report.js
-// What people read: the plan in the log, and the job summary.
-
-function formatBytes(n) {
-    if (n < 1024)
-        return `${n} B`;
-    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-    let v = n / 1024;
-    let i = 0;
-    while (v >= 1024 && i < units.length - 1) {
-        v /= 1024;
-        i++;
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
+;// CONCATENATED MODULE: ./lib/params/combos.js
+// The SLayer combo rules of domain.md §2 and the API-key rules of §3, kept as data.
+/** Adding a framework is one line here. */
+const FRAMEWORKS = {
+    claude_sdk: { onTheFlyArtifact: null, requiresOnTheFly: false },
+    pydantic_ai: { onTheFlyArtifact: null, requiresOnTheFly: false },
+    pydantic_ai_recursive: { onTheFlyArtifact: 'slayer_otf_cache', requiresOnTheFly: false },
+    pydantic_ai_otf_encode: { onTheFlyArtifact: 'slayer_models_otf', requiresOnTheFly: true },
+    mcp_agent: { onTheFlyArtifact: null, requiresOnTheFly: false },
+    agno: { onTheFlyArtifact: null, requiresOnTheFly: false },
+    smolagents: { onTheFlyArtifact: null, requiresOnTheFly: false },
+};
+const QUERY_MODES = ['raw', 'slayer'];
+const EVAL_MODES = ['a-interact', 'c-interact', 'oracle'];
+const SLAYER_SETUPS = (/* unused pure expression or super */ null && (['pre-encoded', 'on-the-fly']));
+function isFramework(s) {
+    return Object.prototype.hasOwnProperty.call(FRAMEWORKS, s);
+}
+// Applied in order; the first rule that rejects or accepts decides (domain §2).
+// Messages keep Python's wording, with the action's input names instead of CLI flags.
+const COMBO_RULES = [
+    (c) => isFramework(c.framework) && FRAMEWORKS[c.framework].requiresOnTheFly && c.slayerSetup !== 'on-the-fly'
+        ? `framework ${c.framework} requires slayer-setup on-the-fly; got slayer-setup ${c.slayerSetup}`
+        : null,
+    (c) => (c.slayerSetup === 'pre-encoded' ? 'accept' : null),
+    (c) => (c.slayerSetup !== 'on-the-fly' ? `slayer-setup must be 'pre-encoded' or 'on-the-fly'; got '${c.slayerSetup}'` : null),
+    (c) => !isFramework(c.framework) || FRAMEWORKS[c.framework].onTheFlyArtifact === null
+        ? `slayer-setup on-the-fly is only supported with framework pydantic_ai_recursive or framework pydantic_ai_otf_encode; got framework ${c.framework}`
+        : null,
+    (c) => (c.queryMode !== 'slayer' ? `slayer-setup on-the-fly is only supported with query-mode slayer; got query-mode ${c.queryMode}` : null),
+    (c) => (c.mode !== 'a-interact' ? `slayer-setup on-the-fly is only supported with mode a-interact; got mode ${c.mode}` : null),
+];
+/** The first rejection message of the combo rules, or null when the combo is accepted. */
+function comboRejection(c) {
+    for (const rule of COMBO_RULES) {
+        const r = rule(c);
+        if (r === 'accept')
+            return null;
+        if (r !== null)
+            return r;
     }
-    return `${v.toFixed(1)} ${units[i]}`;
-}
-function instancesPerDb(plan) {
-    const m = new Map();
-    for (const db of Object.values(plan.instanceDbs))
-        m.set(db, (m.get(db) ?? 0) + 1);
-    return m;
-}
-/** The plan in the log, one group per DB. */
-function logPlan(plan) {
-    const s = plan.settings;
-    info(`run id: ${plan.runId} (attempt ${plan.attempt}, submission ${plan.submissionId})`);
-    info(`combo: framework=${s.framework} query-mode=${s.queryMode} mode=${s.mode} slayer-setup=${s.slayerSetup}`);
-    info(`models: agent=${s.agentModel} user-sim=${s.userSimModel}; keys needed: ${plan.requiredKeys.join(', ') || 'none'}`);
-    info(`instances: ${s.instanceIds.length} in ${plan.dbs.length} DB(s); artifact: ${plan.artifact ? `${plan.artifact.kind} from ${plan.artifact.root}` : 'none (raw mode uploads nothing)'}`);
-    const perDb = instancesPerDb(plan);
-    const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
-    for (const db of plan.dbs) {
-        const a = byDb.get(db);
-        startGroup(`${db}: ${perDb.get(db) ?? 0} instance(s)${a ? `, ${a.files.length} files, ${formatBytes(a.bytes)}` : ''}`);
-        const ids = Object.entries(plan.instanceDbs).filter(([, d]) => d === db).map(([id]) => id);
-        info(`instances: ${ids.join(', ')}`);
-        for (const f of a?.files ?? [])
-            info(`  ${f.path}  ${f.size} B  md5=${f.md5}`);
-        endGroup();
-    }
-    info(`job arguments: ${plan.jobArgs.join(' ')}`);
-}
-function escapeCell(s) {
-    return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-}
-function markdownTable(head, rows) {
-    const line = (cells) => `| ${cells.map(escapeCell).join(' | ')} |`;
-    return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
-}
-/** The dry-run summary: the run, then a table per DB (files, bytes, artifact). */
-function planSummary(plan) {
-    const s = plan.settings;
-    const perDb = instancesPerDb(plan);
-    const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
-    const rows = plan.dbs.map((db) => {
-        const a = byDb.get(db);
-        return [db, String(perDb.get(db) ?? 0), a ? String(a.files.length) : '0', a ? formatBytes(a.bytes) : '0 B', plan.artifact?.kind ?? 'none'];
-    });
-    const totalFiles = plan.artifacts.reduce((n, a) => n + a.files.length, 0);
-    const totalBytes = plan.artifacts.reduce((n, a) => n + a.bytes, 0);
-    rows.push(['**total**', String(s.instanceIds.length), String(totalFiles), formatBytes(totalBytes), '']);
-    return [
-        `## BIRD-Interact run \`${plan.runId}\`${plan.dryRun ? ' (dry run)' : ''}`,
-        '',
-        `- combo: \`${s.framework}\` / \`${s.queryMode}\` / \`${s.mode}\` / \`${s.slayerSetup}\``,
-        `- models: agent \`${s.agentModel}\`, user-sim \`${s.userSimModel}\``,
-        `- attempt ${plan.attempt}, ${s.instanceIds.length} instance(s) in ${plan.dbs.length} DB(s)`,
-        plan.worktree.dirty.length > 0 ? `- :warning: dirty worktree (allow-dirty): ${plan.worktree.dirty.length} path(s)` : '',
-        '',
-        markdownTable(['DB', 'instances', 'files', 'bytes', 'artifact'], rows),
-        '',
-    ]
-        .filter((l, i, all) => l !== '' || all[i - 1] !== '')
-        .join('\n');
-}
-async function writeSummary(markdown) {
-    if (!process.env.GITHUB_STEP_SUMMARY)
-        return;
-    await summary.addRaw(markdown, true).write();
-}
-/** The upload part of the summary: per DB, what moved and what was already there. */
-function uploadSummary(plan, u) {
-    const rows = u.dbs.map((d) => [d.db, String(d.files), String(d.uploaded), String(d.skipped), d.replaced + d.removed > 0 ? `${d.replaced} replaced, ${d.removed} removed` : '', formatBytes(d.bytes), d.seconds.toFixed(1)]);
-    const sum = (k) => u.dbs.reduce((n, d) => n + d[k], 0);
-    rows.push(['**total**', String(sum('files')), String(sum('uploaded')), String(sum('skipped')), '', formatBytes(sum('bytes')), '']);
-    return [
-        `### Upload of \`${plan.artifact?.kind ?? 'none'}\``,
-        '',
-        plan.artifact ? markdownTable(['DB', 'files', 'uploaded', 'skipped (same md5)', 'changed', 'bytes uploaded', 'seconds'], rows) : 'Raw mode: nothing to upload.',
-        '',
-        `Manifest: \`${u.manifestUri}\` (${u.manifest === 'written' ? 'committed by this step' : 'already committed for this same plan'})`,
-        '',
-    ].join('\n');
-}
-
-// EXTERNAL MODULE: external "node:stream"
-var external_node_stream_ = __nccwpck_require__(7075);
-;// CONCATENATED MODULE: ./lib/ray/client.js
-// A Ray Jobs REST client (ray-jobs-api.md) on @actions/http-client, so runner proxy settings
-// apply. It knows nothing of how the dashboard is reached: an existing cluster's URL or a
-// forwarded port of a per-run cluster are the same to it.
-
-
-
-const TERMINAL = ['STOPPED', 'SUCCEEDED', 'FAILED'];
-/** A non-2xx answer. Ray's error bodies are text (tracebacks), never JSON (P4). */
-class RayHttpError extends Error {
-    method;
-    path;
-    status;
-    body;
-    constructor(method, path, status, body) {
-        super(`${method} ${path} answered ${status}: ${lastLine(body)}`);
-        this.method = method;
-        this.path = path;
-        this.status = status;
-        this.body = body;
-        this.name = 'RayHttpError';
-    }
-}
-function lastLine(text) {
-    const lines = text.trim().split('\n').filter((l) => l.trim());
-    return (lines[lines.length - 1] ?? '').slice(0, 500);
-}
-/** A duplicate submission_id: 500 on Ray ≥ 2.2, 400 before; match the text, not the code (P2). */
-function isDuplicateSubmission(e) {
-    return e instanceof RayHttpError && /already exists|Please use a different submission_id/.test(e.body);
-}
-function retryableRayError(e) {
-    if (e instanceof RayHttpError)
-        return e.status >= 500 && !isDuplicateSubmission(e);
-    return isNetworkError(e);
-}
-class RayJobsClient {
-    o;
-    address;
-    http;
-    headers;
-    policy;
-    constructor(o) {
-        this.o = o;
-        // A base with a trailing slash, so a dashboard behind a path prefix keeps it.
-        this.address = o.address.replace(/\/+$/, '');
-        this.headers = o.headers ?? {};
-        // Never a browser User-Agent: Ray refuses those on POST/PUT (P13).
-        this.http = new lib_HttpClient('bird-cloud-action', [], { ignoreSslError: o.tlsVerify === false, allowRetries: false, keepAlive: true, socketTimeout: 60_000 });
-        this.policy = { attempts: 6, baseMs: 500, maxMs: 10_000, budget: new RetryBudget(100), ...o.policy };
-    }
-    url(path) {
-        return `${this.address}/${path.replace(/^\//, '')}`;
-    }
-    /** One request; throws RayHttpError on non-2xx, network errors as they come. */
-    async raw(method, path, body, contentType = 'application/json') {
-        const headers = { ...this.headers };
-        let data = null;
-        if (body !== undefined) {
-            headers['content-type'] = contentType;
-            headers['content-length'] = String(Buffer.byteLength(body));
-            data = typeof body === 'string' ? body : external_node_stream_.Readable.from([body]);
-        }
-        const res = await this.http.request(method, this.url(path), data, headers);
-        const text = await res.readBody();
-        const status = res.message.statusCode ?? 0;
-        if (status < 200 || status >= 300)
-            throw new RayHttpError(method, path, status, text);
-        return text;
-    }
-    retry(what, op) {
-        return withRetry(what, op, retryableRayError, this.policy, (e, a, d) => this.o.onRetry?.(what, e, a, d));
-    }
-    async json(method, path, body) {
-        return this.retry(`${method} ${path}`, async () => JSON.parse(await this.raw(method, path, body)));
-    }
-    version() {
-        return this.json('GET', 'api/version');
-    }
-    /** One POST, not retried here: dispatch decides what a failure means (§5). */
-    async submitOnce(req) {
-        const body = JSON.parse(await this.raw('POST', 'api/jobs/', JSON.stringify(req)));
-        return body.submission_id ?? body.job_id ?? req.submission_id;
-    }
-    /** The job, or null when Ray does not know it (404). */
-    async job(id) {
-        try {
-            return await this.json('GET', `api/jobs/${encodeURIComponent(id)}`);
-        }
-        catch (e) {
-            if (e instanceof RayHttpError && e.status === 404)
-                return null;
-            throw e;
-        }
-    }
-    async logs(id) {
-        return (await this.json('GET', `api/jobs/${encodeURIComponent(id)}/logs`)).logs ?? '';
-    }
-    /** Asks Ray to stop the job; true when a running job was signalled. */
-    async stop(id) {
-        return (await this.json('POST', `api/jobs/${encodeURIComponent(id)}/stop`)).stopped;
-    }
-    async packageExists(uri) {
-        try {
-            await this.retry(`GET package`, () => this.raw('GET', packagePath(uri)));
-            return true;
-        }
-        catch (e) {
-            if (e instanceof RayHttpError && e.status === 404)
-                return false;
-            throw e;
-        }
-    }
-    async uploadPackage(uri, zip) {
-        await this.retry(`PUT package`, () => this.raw('PUT', packagePath(uri), zip, 'application/zip'));
-    }
-}
-/** `gcs://_ray_pkg_<hash>.zip` → `api/packages/gcs/_ray_pkg_<hash>.zip` (§1.9). */
-function packagePath(uri) {
-    const m = /^([a-z]+):\/\/(.+)$/.exec(uri);
-    if (!m)
-        throw new Error(`not a package URI: ${uri}`);
-    return `api/packages/${m[1]}/${m[2]}`;
-}
-/** The dashboard's job page, for people. */
-function dashboardUrl(address, submissionId) {
-    return `${address.replace(/\/+$/, '')}/#/jobs/${encodeURIComponent(submissionId)}`;
-}
-
-;// CONCATENATED MODULE: ./lib/errors.js
-// Typed errors. Every user-facing problem names the input, the bad value and the fix.
-function formatProblem(p) {
-    return p.fix ? `${p.input}: ${p.message} (fix: ${p.fix})` : `${p.input}: ${p.message}`;
-}
-/** Several problems found by one check, reported together so a user fixes them in one go. */
-class ProblemsError extends Error {
-    problems;
-    constructor(problems, heading) {
-        const head = heading ?? (problems.length === 1 ? 'invalid input' : `${problems.length} input problems`);
-        super(problems.length === 1 ? `${head}: ${formatProblem(problems[0])}` : `${head}:\n${problems.map((p) => `  - ${formatProblem(p)}`).join('\n')}`);
-        this.name = 'ProblemsError';
-        this.problems = problems;
-    }
-}
-/** Collects problems across checks; `throwIfAny` fails once with all of them. */
-class ProblemList {
-    items = [];
-    add(input, message, fix) {
-        this.items.push({ input, message, fix });
-    }
-    get empty() {
-        return this.items.length === 0;
-    }
-    throwIfAny(heading) {
-        if (this.items.length > 0)
-            throw new ProblemsError(this.items, heading);
-    }
-}
-/** Turns any thrown value into a message; never filters on `instanceof Error` alone. */
-function errorMessage(e) {
-    if (e instanceof Error)
-        return e.message;
-    if (typeof e === 'string')
-        return e;
-    try {
-        return JSON.stringify(e);
-    }
-    catch {
-        return String(e);
-    }
-}
-
-;// CONCATENATED MODULE: ./lib/jobargs.js
-/** Where the job finds the secrets file: the root of its working_dir package (see ray/secrets). */
-const SECRETS_FILE = 'bird_interact_secrets.json';
-const DEFAULT_ENTRYPOINT_PREFIX = 'python /app/bird-interact-agents/src/bird_interact_agents/cloud/ray_app.py';
-/** Deterministic per run and attempt, so a retried submit can never start a second job. */
-function submissionId(runId, attempt) {
-    return `bird-${runId}-a${attempt}`;
-}
-function buildJobArgs(m, attempt, instanceIds, withSecrets) {
-    const args = [
-        '--run-id', m.run_id,
-        '--attempt', String(attempt),
-        '--ray-job-id', submissionId(m.run_id, attempt),
-        '--framework', m.framework,
-        '--query-mode', m.query_mode,
-        '--mode', m.mode,
-        '--agent-model', m.agent_model,
-        '--user-sim-model', m.user_sim_model,
-        '--patience', String(m.patience),
-        '--max-depth', String(m.max_depth),
-        '--num-actors', String(m.render_inputs.workers * m.render_inputs.actors_per_worker),
-        '--instance-ids', instanceIds.join(','),
-    ];
-    if (m.strict)
-        args.push('--strict');
-    if (m.use_audited_gold_sql)
-        args.push('--use-audited-gold-sql');
-    args.push(m.prompt_cache ? '--prompt-cache' : '--no-prompt-cache');
-    args.push('--slayer-setup', m.slayer_setup, '--slayer-storage-root', m.slayer_storage_root);
-    // Python appends the secrets file only when there is at least one key.
-    if (withSecrets)
-        args.push('--secrets-file', SECRETS_FILE);
-    return args;
-}
-/** POSIX shell quoting: every argument single-quoted, `'` as `'\''` (what shlex.join does). */
-function shellQuote(arg) {
-    if (arg !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg))
-        return arg;
-    return `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-function entrypoint(prefix, args) {
-    return [prefix.trim(), ...args.map(shellQuote)].join(' ');
-}
-
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-// EXTERNAL MODULE: external "node:zlib"
-var external_node_zlib_ = __nccwpck_require__(8522);
-;// CONCATENATED MODULE: ./lib/ray/secrets-package.js
-// Secrets delivery (domain §3): the API keys reach the job as a JSON file at the root of a
-// runtime_env working_dir package uploaded to the cluster (ray-jobs-api.md §1.9). They never
-// travel as env_vars, entrypoint text or metadata, which the dashboard echoes back.
-
-
-
-/** A minimal ZIP (stored entries, fixed timestamps): all Ray needs to unpack a working_dir. */
-function zipStored(entries) {
-    const locals = [];
-    const centrals = [];
-    let offset = 0;
-    const DOS_DATE = (0 << 9) | (1 << 5) | 1; // 1980-01-01
-    for (const e of entries) {
-        const name = Buffer.from(e.name, 'utf8');
-        const crc = (0,external_node_zlib_.crc32)(e.data) >>> 0;
-        const local = Buffer.alloc(30);
-        local.writeUInt32LE(0x04034b50, 0);
-        local.writeUInt16LE(20, 4); // version needed
-        local.writeUInt16LE(0x0800, 6); // UTF-8 names
-        local.writeUInt16LE(0, 8); // stored
-        local.writeUInt16LE(0, 10);
-        local.writeUInt16LE(DOS_DATE, 12);
-        local.writeUInt32LE(crc, 14);
-        local.writeUInt32LE(e.data.length, 18);
-        local.writeUInt32LE(e.data.length, 22);
-        local.writeUInt16LE(name.length, 26);
-        local.writeUInt16LE(0, 28);
-        locals.push(local, name, e.data);
-        const central = Buffer.alloc(46);
-        central.writeUInt32LE(0x02014b50, 0);
-        central.writeUInt16LE(0x0314, 4); // made by: unix, 2.0
-        central.writeUInt16LE(20, 6);
-        central.writeUInt16LE(0x0800, 8);
-        central.writeUInt16LE(0, 10);
-        central.writeUInt16LE(0, 12);
-        central.writeUInt16LE(DOS_DATE, 14);
-        central.writeUInt32LE(crc, 16);
-        central.writeUInt32LE(e.data.length, 20);
-        central.writeUInt32LE(e.data.length, 24);
-        central.writeUInt16LE(name.length, 28);
-        central.writeUInt32LE((0o100600 << 16) >>> 0, 38); // a regular file, owner read/write only
-        central.writeUInt32LE(offset, 42);
-        centrals.push(central, name);
-        offset += local.length + name.length + e.data.length;
-    }
-    const cd = Buffer.concat(centrals);
-    const end = Buffer.alloc(22);
-    end.writeUInt32LE(0x06054b50, 0);
-    end.writeUInt16LE(entries.length, 8);
-    end.writeUInt16LE(entries.length, 10);
-    end.writeUInt32LE(cd.length, 12);
-    end.writeUInt32LE(offset, 16);
-    return Buffer.concat([...locals, cd, end]);
-}
-function secretsPackage(keys) {
-    const body = {};
-    for (const [k, v] of [...keys].sort(([a], [b]) => (a < b ? -1 : 1)))
-        body[k] = v;
-    return {
-        uri: `gcs://_ray_pkg_${(0,external_node_crypto_.randomBytes)(16).toString('hex')}.zip`,
-        zip: zipStored([{ name: SECRETS_FILE, data: Buffer.from(JSON.stringify(body)) }]),
-    };
-}
-
-;// CONCATENATED MODULE: ./lib/ray/dispatch.js
-// Dispatching one attempt to a Ray cluster: the version check, the job request (pure), the
-// secrets package and an idempotent submit (ray-jobs-api.md §5).
-
-
-
-
-
-
-/** Ray 2.2 brought the head→agent Jobs API this client speaks (ray-jobs-api.md §0). */
-const MIN_RAY_VERSION = [2, 2];
-function versionAtLeast(v, [major, minor]) {
-    const m = /^(\d+)\.(\d+)/.exec(v);
-    if (!m)
-        return false;
-    const [a, b] = [Number(m[1]), Number(m[2])];
-    return a > major || (a === major && b >= minor);
-}
-/** GET /api/version before anything is written: reachable, authorised, supported. */
-async function checkCluster(client) {
-    let v;
-    try {
-        v = await client.version();
-    }
-    catch (e) {
-        const inner = e instanceof RetryExhaustedError ? e.cause : e;
-        if (inner instanceof RayHttpError && (inner.status === 401 || inner.status === 403)) {
-            throw new ProblemsError([{ input: Inputs.RayHeaders, message: `the Ray dashboard at ${client.address} refused the credentials (HTTP ${inner.status})`, fix: 'put a valid token in ray-headers, e.g. {"Authorization": "Bearer <token>"}' }], 'preflight failed');
-        }
-        if (inner instanceof RayHttpError && inner.status === 404) {
-            throw new ProblemsError([{ input: Inputs.RayAddress, message: `${client.address} is not a Ray dashboard (GET /api/version answered 404)`, fix: 'point ray-address at the dashboard (port 8265 by default), including any path prefix of a proxy' }], 'preflight failed');
-        }
-        throw new ProblemsError([{ input: Inputs.RayAddress, message: `cannot reach the Ray dashboard at ${client.address}: ${retry_describeError(inner)}`, fix: 'check that the cluster is up and reachable from this runner (network, proxy, ray-headers)' }], 'preflight failed');
-    }
-    if (!versionAtLeast(String(v.ray_version ?? ''), MIN_RAY_VERSION)) {
-        throw new ProblemsError([{ input: Inputs.RayAddress, message: `the cluster runs Ray ${v.ray_version} (Jobs API version ${v.version}); this action needs Ray ${MIN_RAY_VERSION.join('.')} or newer`, fix: 'upgrade the cluster' }], 'preflight failed');
-    }
-    return v;
-}
-/** Problems with a team's runtime_env given the keys this run must deliver. */
-function runtimeEnvProblem(runtimeEnv, keyValues, needsSecrets) {
-    if (needsSecrets && runtimeEnv.working_dir !== undefined) {
-        return 'sets working_dir, which this action uses to deliver the API keys file; ship code in the image, with pip or py_modules instead, or run with a model that needs no key';
-    }
-    const text = JSON.stringify(runtimeEnv);
-    for (const v of keyValues)
-        if (v && text.includes(v))
-            return 'contains the value of an API key; keys reach the job only through the secrets file';
     return null;
 }
-/** The job request of one attempt (pure; the package URI is filled in at dispatch). */
-function attemptJob(d, m, attempt, instanceIds, withSecrets, github, packageUri) {
-    const sid = submissionId(m.run_id, attempt);
-    const args = buildJobArgs(m, attempt, instanceIds, withSecrets);
-    const runtimeEnv = { ...d.runtimeEnv };
-    if (packageUri)
-        runtimeEnv.working_dir = packageUri;
-    const request = {
-        entrypoint: entrypoint(d.entrypointPrefix, args),
-        submission_id: sid,
-        metadata: { run_id: m.run_id, attempt: String(attempt), repository: github.repository, sha: github.sha, workflow_run_url: github.workflow_run_url },
-    };
-    if (Object.keys(runtimeEnv).length > 0)
-        request.runtime_env = runtimeEnv;
-    return { submissionId: sid, args, request };
+/** The artifact a (valid) combo uploads, or null for raw mode (domain §2 table). */
+function artifactFor(framework, queryMode, slayerSetup) {
+    if (queryMode !== 'slayer')
+        return null;
+    if (slayerSetup === 'pre-encoded')
+        return 'slayer_models';
+    return FRAMEWORKS[framework].onTheFlyArtifact;
 }
-function ours(job, runId, attempt) {
-    return job.metadata?.run_id === runId && job.metadata?.attempt === String(attempt);
+/** Which combo of the domain table (1–3) an artifact kind is. */
+const COMBO_NUMBER = {
+    slayer_models: 1,
+    slayer_otf_cache: 2,
+    slayer_models_otf: 3,
+};
+// Provider prefix → key (domain §3, with the DECISION's extra providers).
+const PROVIDER_KEYS = [
+    ['anthropic/', 'ANTHROPIC_API_KEY'],
+    ['cerebras/', 'CEREBRAS_API_KEY'],
+    ['openai/', 'OPENAI_API_KEY'],
+    ['gpt', 'OPENAI_API_KEY'],
+    ['gemini/', 'GEMINI_API_KEY'],
+    ['google/', 'GEMINI_API_KEY'],
+    ['openrouter/', 'OPENROUTER_API_KEY'],
+    ['fireworks_ai/', 'FIREWORKS_API_KEY'],
+    ['deepinfra/', 'DEEPINFRA_API_KEY'],
+];
+/** Every key name the action knows; only these are ever read from the environment. */
+const KNOWN_KEYS = [...new Set(PROVIDER_KEYS.map(([, k]) => k))].sort();
+/** The key a model needs, or null when its provider needs none we know of. */
+function keyForModel(model) {
+    for (const [prefix, key] of PROVIDER_KEYS)
+        if (model.startsWith(prefix))
+            return key;
+    return null;
+}
+/** The sorted key names a run needs: one per model provider, plus OpenAI for slayer embeddings. */
+function requiredKeys(models, queryMode) {
+    const keys = new Set();
+    for (const m of models) {
+        const k = keyForModel(m);
+        if (k)
+            keys.add(k);
+    }
+    if (queryMode === 'slayer')
+        keys.add('OPENAI_API_KEY');
+    return [...keys].sort();
+}
+
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./lib/runid.js
+// Run ids (domain §5): `<ts>-<slug>-<query_mode>-<token>`, short enough for GCE node names.
+
+/** Ray names nodes `ray-<run_id>-worker-<uuid8>-compute`: 28 characters besides the run id. */
+const NODE_NAME_OVERHEAD = 'ray--worker-12345678-compute'.length;
+const GCE_NAME_MAX = 63;
+const RUN_ID_MAX = 35;
+const RUN_ID_PATTERN = /^[a-z0-9][-a-z0-9]*[a-z0-9]$/;
+/** A GCE instance name: a letter first, then lowercase letters, digits and dashes. */
+const GCE_NAME_PATTERN = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+function timestamp(now) {
+    const p = (n) => String(n).padStart(2, '0');
+    return `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}t${p(now.getUTCHours())}${p(now.getUTCMinutes())}`;
+}
+/** Mints a run id; `token` is injectable so tests can pin it. */
+function mintRunId(framework, queryMode, now = new Date(), token = (0,external_node_crypto_.randomBytes)(3).toString('hex')) {
+    const fixed = `${timestamp(now)}--${queryMode}-${token}`.length;
+    const slug = framework.replace(/_/g, '').toLowerCase().slice(0, Math.max(1, RUN_ID_MAX - fixed));
+    return `${timestamp(now)}-${slug}-${queryMode}-${token}`;
+}
+/** The problem with a given run id, or null when it is valid. */
+function runIdProblem(runId) {
+    if (runId.length > RUN_ID_MAX)
+        return `run id '${runId}' is ${runId.length} characters; at most ${RUN_ID_MAX} fit GCE node names`;
+    if (!RUN_ID_PATTERN.test(runId))
+        return `run id '${runId}' must match ${RUN_ID_PATTERN.source} (lowercase letters, digits and inner dashes)`;
+    return null;
+}
+/** The longest node name Ray makes for a run id (used by tests and the cluster YAML). */
+function workerNodeName(runId, uuid8 = 'abcdef12') {
+    return `ray-${runId}-worker-${uuid8}-compute`;
+}
+
+;// CONCATENATED MODULE: ./lib/cluster/yaml.js
+// The per-run cluster's Ray cluster launcher YAML (domain §12.2), rendered from the manifest's
+// render_inputs with the `yaml` document API. Pure: the same manifest and key give the same bytes,
+// so a rerun renders the same cluster from the stored manifest.
+//
+// Node configs use Ray's GCP node_config shape (the body of the Compute API instances.insert:
+// machineType, disks[].initializeParams, serviceAccounts, labels, metadata.items), as in
+// ray/python/ray/autoscaler/gcp/example-full.yaml.
+
+
+const HEAD_NODE_TYPE = 'ray-head-default';
+const WORKER_NODE_TYPE = 'ray-worker-default';
+const HEAD_MACHINE_TYPE = 'e2-medium';
+const CONTAINER_NAME = 'bird_interact_cloud';
+const SSH_USER = 'ubuntu';
+/** The labels the Python tools filter on. Both carry the run id (sic, domain §12.2). */
+const RUN_ID_LABEL = 'bird-interact-run-id';
+const IMAGE_TAG_LABEL = 'bird-interact-image-tag';
+const DISK_SIZE_GB = 50;
+const SOURCE_IMAGE = 'projects/ubuntu-os-cloud/global/images/family/ubuntu-2204-lts';
+const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
+const IDLE_TIMEOUT_MINUTES = 30;
+const RAY_PORT = 6379;
+const OBJECT_MANAGER_PORT = 8076;
+const SELF_DELETE_LOG = '/tmp/self_delete.log';
+/** `docker.run_options`: the in-container environment of this image version (domain §12.2). */
+const RUN_ENV = [
+    ['BIRD_DB_PATH', '/data/mini-interact'],
+    ['BIRD_DATA_PATH', '/data/mini-interact/mini_interact.jsonl'],
+    ['BIRD_RESULTS_ROOT', '/tmp/results'],
+    ['BIRD_INTERACT_AGENTS_CLOUD', '1'],
+    ['BIRD_SLAYER_MODELS_ROOT', '/data/slayer_models'],
+    ['BIRD_OTF_CACHE_ROOT', '/data/slayer_otf_cache'],
+    ['BIRD_SLAYER_MODELS_OTF_ROOT', '/data/slayer_models_otf'],
+];
+const HEAD_START_RAY_COMMANDS = [
+    'ray stop',
+    `ulimit -n 65536; ray start --head --port=${RAY_PORT} --object-manager-port=${OBJECT_MANAGER_PORT} --autoscaling-config=~/ray_bootstrap_config.yaml`,
+];
+const WORKER_START_RAY_COMMANDS = [
+    'ray stop',
+    `ulimit -n 65536; ray start --address=$RAY_HEAD_IP:${RAY_PORT} --object-manager-port=${OBJECT_MANAGER_PORT}`,
+];
+/** A render_inputs value that cannot go into a cluster YAML (it would break the cluster or a shell command). */
+class ClusterConfigError extends Error {
+    problems;
+    constructor(problems) {
+        super(`the manifest's render_inputs cannot render a cluster: ${problems.join('; ')}`);
+        this.problems = problems;
+        this.name = 'ClusterConfigError';
+    }
+}
+const REGION = /^[a-z]+-[a-z]+[0-9]+$/;
+const ZONE = /^([a-z]+-[a-z]+[0-9]+)-[a-z]$/;
+const MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z0-9]+(-[a-z0-9]+)*$/;
+const PROJECT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]$/;
+const SERVICE_ACCOUNT = /^[a-z0-9][-a-z0-9]*@[-a-z0-9.]+\.gserviceaccount\.com$/;
+/** host[:port]/path[:tag|@digest], nothing a shell or YAML would read specially. */
+const IMAGE_URI = /^[a-z0-9.-]+(:[0-9]+)?\/[a-z0-9._/-]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$/;
+const PUBLIC_KEY = /^ssh-ed25519 [A-Za-z0-9+/]+={0,2}( [A-Za-z0-9@._-]+)?$/;
+const MAX_RUNTIME_HOURS_MAX = 72;
+/**
+ * Every problem with values that end up in the YAML, in node names or in the VM's shell
+ * commands. The preflight checks the inputs; this checks again because a rerun renders from a
+ * stored manifest (possibly written by the Python tool or edited by hand).
+ */
+function renderInputsProblems(runId, ri) {
+    const p = [];
+    if (!RUN_ID_PATTERN.test(runId) || runId.length > RUN_ID_MAX)
+        p.push(`run_id '${runId}' must match ${RUN_ID_PATTERN.source} and have at most ${RUN_ID_MAX} characters`);
+    else if (workerNodeName(runId).length > GCE_NAME_MAX)
+        p.push(`run_id '${runId}' makes node names longer than ${GCE_NAME_MAX} characters`);
+    if (!Number.isInteger(ri.workers) || ri.workers < 1)
+        p.push(`workers ${String(ri.workers)} must be an integer >= 1`);
+    if (!Number.isInteger(ri.actors_per_worker) || ri.actors_per_worker < 1)
+        p.push(`actors_per_worker ${String(ri.actors_per_worker)} must be an integer >= 1`);
+    if (typeof ri.worker_type !== 'string' || !MACHINE_TYPE.test(ri.worker_type))
+        p.push(`worker_type '${String(ri.worker_type)}' is not a GCE machine type`);
+    if (typeof ri.region !== 'string' || !REGION.test(ri.region))
+        p.push(`region '${String(ri.region)}' is not a GCE region`);
+    const zm = typeof ri.zone === 'string' ? ZONE.exec(ri.zone) : null;
+    if (!zm)
+        p.push(`zone '${String(ri.zone)}' is not a GCE zone`);
+    else if (zm[1] !== ri.region)
+        p.push(`zone '${ri.zone}' is not in region '${String(ri.region)}'`);
+    if (typeof ri.project !== 'string' || !PROJECT.test(ri.project))
+        p.push(`project '${String(ri.project)}' is not a GCP project id`);
+    if (typeof ri.worker_sa !== 'string' || !SERVICE_ACCOUNT.test(ri.worker_sa))
+        p.push(`worker_sa '${String(ri.worker_sa)}' is not a service account email`);
+    if (typeof ri.image_uri !== 'string' || !IMAGE_URI.test(ri.image_uri))
+        p.push(`image_uri '${String(ri.image_uri)}' is not an image reference with a tag or digest`);
+    const h = ri.max_runtime_hours;
+    if (typeof h !== 'number' || !Number.isFinite(h) || h <= 0 || h > MAX_RUNTIME_HOURS_MAX || selfDeleteSeconds(h) < 1) {
+        p.push(`max_runtime_hours ${String(h)} must be a number above 0 and at most ${MAX_RUNTIME_HOURS_MAX}`);
+    }
+    return p;
+}
+/** Python's `int(max_runtime_hours * 3600)`: the double product, truncated toward zero. */
+function selfDeleteSeconds(maxRuntimeHours) {
+    return Math.trunc(maxRuntimeHours * 3600);
+}
+/** The self-delete timer, exactly as domain §12.2 gives it. */
+function selfDeleteCommand(maxRuntimeHours, zone) {
+    return `nohup bash -c "sleep ${selfDeleteSeconds(maxRuntimeHours)} && gcloud --quiet compute instances delete \\"$(hostname)\\" --zone=${zone} --delete-disks=all" >${SELF_DELETE_LOG} 2>&1 &`;
 }
 /**
- * Submits once per submission id: on a duplicate, or on a failure after which the job may
- * exist, it looks the job up and accepts it only when its metadata names this run and attempt.
+ * Runs on each VM (outside the container) before Ray's docker setup: docker and rsync (apt waits
+ * for the dpkg lock that a first-boot unattended upgrade may hold), access to the docker socket
+ * for the SSH user (the group change only reaches new logins and Ray reuses its SSH connection, so
+ * an ACL grants it at once), gcloud (Ubuntu's GCE image has it as a snap; installed when missing),
+ * docker credentials for the region's Artifact Registry, then the self-delete timer.
  */
-async function submitIdempotent(client, req, runId, attempt) {
-    return withRetry(`submit ${req.submission_id}`, async () => {
+function initializationCommands(ri) {
+    return [
+        'sudo apt-get -o DPkg::Lock::Timeout=600 update -y',
+        'sudo DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y docker.io rsync acl',
+        'sudo usermod -aG docker $USER',
+        'sudo setfacl -m user:$USER:rw /var/run/docker.sock',
+        'command -v gcloud >/dev/null 2>&1 || sudo snap install google-cloud-cli --classic',
+        `gcloud auth configure-docker ${ri.region}-docker.pkg.dev --quiet`,
+        selfDeleteCommand(ri.max_runtime_hours, ri.zone),
+    ];
+}
+function nodeConfig(machineType, runId, ri, publicKey) {
+    return {
+        machineType,
+        disks: [{ boot: true, autoDelete: true, type: 'PERSISTENT', initializeParams: { diskSizeGb: DISK_SIZE_GB, sourceImage: SOURCE_IMAGE } }],
+        serviceAccounts: [{ email: ri.worker_sa, scopes: [CLOUD_PLATFORM_SCOPE] }],
+        labels: { [RUN_ID_LABEL]: runId, [IMAGE_TAG_LABEL]: runId },
+        metadata: {
+            items: [
+                { key: 'ssh-keys', value: `${SSH_USER}:${publicKey}` },
+                { key: 'enable-oslogin', value: 'FALSE' },
+            ],
+        },
+    };
+}
+/** The config object; throws ClusterConfigError when a value cannot be rendered safely. */
+function clusterConfig(manifest, key) {
+    const runId = manifest.run_id;
+    const ri = manifest.render_inputs;
+    const problems = renderInputsProblems(runId, ri);
+    if (!key.sshPrivateKeyPath.startsWith('/') || /[\s"'\\$`]/.test(key.sshPrivateKeyPath))
+        problems.push(`the SSH key path '${key.sshPrivateKeyPath}' must be absolute, without spaces or quotes`);
+    if (!PUBLIC_KEY.test(key.sshPublicKey))
+        problems.push('the SSH public key must be one line `ssh-ed25519 <base64> [comment]`');
+    if (problems.length > 0)
+        throw new ClusterConfigError(problems);
+    return {
+        cluster_name: runId,
+        max_workers: ri.workers,
+        upscaling_speed: 0,
+        idle_timeout_minutes: IDLE_TIMEOUT_MINUTES,
+        docker: {
+            image: ri.image_uri,
+            container_name: CONTAINER_NAME,
+            pull_before_run: true,
+            run_options: RUN_ENV.map(([k, v]) => `--env ${k}=${v}`),
+        },
+        provider: { type: 'gcp', region: ri.region, availability_zone: ri.zone, project_id: ri.project },
+        auth: { ssh_user: SSH_USER, ssh_private_key: key.sshPrivateKeyPath },
+        available_node_types: {
+            [HEAD_NODE_TYPE]: { min_workers: 0, max_workers: 0, resources: { CPU: 0 }, node_config: nodeConfig(HEAD_MACHINE_TYPE, runId, ri, key.sshPublicKey) },
+            [WORKER_NODE_TYPE]: { min_workers: ri.workers, max_workers: ri.workers, resources: { CPU: ri.actors_per_worker }, node_config: nodeConfig(ri.worker_type, runId, ri, key.sshPublicKey) },
+        },
+        head_node_type: HEAD_NODE_TYPE,
+        initialization_commands: initializationCommands(ri),
+        head_start_ray_commands: [...HEAD_START_RAY_COMMANDS],
+        worker_start_ray_commands: [...WORKER_START_RAY_COMMANDS],
+    };
+}
+/**
+ * The YAML text. The document uses the YAML 1.1 schema when it decides what to quote, so that
+ * PyYAML (Ray's parser, YAML 1.1) reads every string back as a string (`no`, `on`, dates).
+ * No line folding: every command stays on one line.
+ */
+function renderClusterYaml(manifest, key) {
+    const doc = new dist/* Document */.yo(clusterConfig(manifest, key), { version: '1.1' });
+    doc.commentBefore = ` Ray cluster for BIRD-Interact run ${manifest.run_id}, rendered by bird-cloud-action from the run manifest.`;
+    return doc.toString({ lineWidth: 0, indent: 2 });
+}
+
+;// CONCATENATED MODULE: ./lib/cluster/cli.js
+// The two CLIs of a per-run cluster (domain §12.3–§12.5): the Ray cluster launcher (`ray up`,
+// `ray dashboard`, `ray down`; the `ray-cli` input names the executable) and `gcloud` (liveness
+// and the fallback teardown by label). Output is streamed line by line; nothing secret goes into
+// argv or the child environment (API keys, action inputs and runner tokens are removed).
+
+
+
+
+
+
+
+/** A line of child output can never act as a workflow command (`::set-output`, `::add-mask::`, ...). */
+function neutralizeCommand(line) {
+    return /^\s*::/.test(line) ? `| ${line}` : line;
+}
+/** The GitHub log: groups via @actions/core. */
+function cli_actionsCliLog() {
+    return {
+        info: (l) => info(l),
+        warning: (l) => warning(l),
+        group: (title, fn) => group(title, fn),
+    };
+}
+/** Environment variables a child never gets: they are secrets it does not need. */
+const CHILD_ENV_DENY = [...KNOWN_KEYS, 'ACTIONS_RUNTIME_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'GITHUB_TOKEN', 'GH_TOKEN'];
+/**
+ * The environment of `ray` and `gcloud`: the runner's, minus the API keys (src/params/combos.ts
+ * KNOWN_KEYS), the runner's tokens and every `INPUT_*` variable (inputs such as ray-headers may
+ * hold credentials). Google credentials (GOOGLE_APPLICATION_CREDENTIALS, CLOUDSDK_*) stay: both
+ * CLIs need them, and they are file paths, not secrets.
+ */
+function childEnv(base = process.env) {
+    const deny = new Set(CHILD_ENV_DENY);
+    const out = {};
+    for (const [k, v] of Object.entries(base)) {
+        if (v === undefined || deny.has(k) || k.startsWith('INPUT_'))
+            continue;
+        out[k] = v;
+    }
+    // Python tools print progress promptly instead of in 8 KiB blocks.
+    out.PYTHONUNBUFFERED = '1';
+    return out;
+}
+/** A CLI call that failed: exit code or timeout, and the last lines of its output. */
+class ClusterCliError extends Error {
+    command;
+    code;
+    tail;
+    constructor(message, command, code, tail) {
+        super(tail.length > 0 ? `${message}\n${tail.map((l) => `  ${l}`).join('\n')}` : message);
+        this.command = command;
+        this.code = code;
+        this.tail = tail;
+        this.name = 'ClusterCliError';
+    }
+}
+const TAIL_LINES = 20;
+const KILL_GRACE_MS = 5_000;
+/** Splits a stream into lines; `flush` delivers a last line without a newline. */
+function lineSplitter(onLine) {
+    let rest = '';
+    return {
+        push(chunk) {
+            rest += chunk.toString();
+            let i;
+            while ((i = rest.indexOf('\n')) >= 0) {
+                onLine(rest.slice(0, i).replace(/\r$/, ''));
+                rest = rest.slice(i + 1);
+            }
+        },
+        flush() {
+            if (rest)
+                onLine(rest);
+            rest = '';
+        },
+    };
+}
+function killGroup(child, sig) {
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null)
+        return;
+    try {
+        // Own process group (detached): the signal reaches ray's ssh children too.
+        process.kill(-child.pid, sig);
+    }
+    catch {
         try {
-            await client.submitOnce(req);
-            return 'created';
+            child.kill(sig);
+        }
+        catch {
+            // already gone
+        }
+    }
+}
+/** Stops a process group: SIGTERM, then SIGKILL after a grace period. Resolves when it exited. */
+async function stopChild(child, graceMs = KILL_GRACE_MS) {
+    if (child.exitCode !== null || child.signalCode !== null)
+        return;
+    const exited = new Promise((r) => child.once('exit', () => r()));
+    killGroup(child, 'SIGTERM');
+    const t = setTimeout(() => killGroup(child, 'SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(t);
+}
+/** A free TCP port on loopback (bound, read, released). */
+function freePort() {
+    return new Promise((resolve, reject) => {
+        const s = (0,external_node_net_.createServer)();
+        s.unref();
+        s.on('error', reject);
+        s.listen(0, '127.0.0.1', () => {
+            const a = s.address();
+            const port = typeof a === 'object' && a ? a.port : 0;
+            s.close(() => resolve(port));
+        });
+    });
+}
+/** `value(status)` output: alive when any line is RUNNING (head or worker, as Python decides). */
+function parseAlive(stdout) {
+    return stdout.split('\n').some((l) => l.trim() === 'RUNNING');
+}
+/** `value(name,zone)` output: tab-separated name and zone URL (or name) per line. */
+function parseInstances(stdout) {
+    const out = [];
+    for (const line of stdout.split('\n')) {
+        const parts = line.trim().split(/\s+/).filter(Boolean);
+        if (parts.length < 2)
+            continue;
+        const zone = parts[1].replace(/\/+$/, '').split('/').pop() ?? '';
+        out.push({ name: parts[0], zone });
+    }
+    return out;
+}
+const cli_sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+class cli_ClusterCli {
+    o;
+    children = new Set();
+    env;
+    gcloud;
+    constructor(o) {
+        this.o = o;
+        this.env = childEnv(o.env ?? process.env);
+        this.gcloud = o.gcloud ?? 'gcloud';
+    }
+    /** Spawns one CLI call in its own process group, streaming each output line to `onLine`. */
+    run(cmd, args, o) {
+        return new Promise((resolve) => {
+            const tail = [];
+            let stdout = '';
+            let timedOut = false;
+            const onLine = (l) => {
+                tail.push(l);
+                if (tail.length > TAIL_LINES)
+                    tail.shift();
+                o.onLine?.(neutralizeCommand(l));
+            };
+            let child;
+            try {
+                child = (0,external_node_child_process_namespaceObject.spawn)(cmd, [...args], { cwd: this.o.cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+            }
+            catch (e) {
+                resolve({ code: null, signal: null, timedOut: false, stdout: '', tail: [`could not start ${cmd}: ${retry_describeError(e)}`] });
+                return;
+            }
+            this.children.add(child);
+            const out = lineSplitter(onLine);
+            const err = lineSplitter(onLine);
+            child.stdout?.on('data', (d) => {
+                stdout += d.toString();
+                out.push(d);
+            });
+            child.stderr?.on('data', (d) => err.push(d));
+            const timer = setTimeout(() => {
+                timedOut = true;
+                void stopChild(child);
+            }, o.timeoutMs);
+            child.on('error', (e) => {
+                onLine(`could not start ${cmd}: ${retry_describeError(e)}`);
+            });
+            child.on('close', (code, signal) => {
+                clearTimeout(timer);
+                out.flush();
+                err.flush();
+                this.children.delete(child);
+                resolve({ code, signal, timedOut, stdout, tail });
+            });
+        });
+    }
+    describe(cmd, args) {
+        return [cmd, ...args].join(' ');
+    }
+    async rayGrouped(args, timeoutMs) {
+        const command = this.describe(this.o.rayCli, args);
+        const r = await this.o.log.group(command, () => this.run(this.o.rayCli, args, { timeoutMs, onLine: (l) => this.o.log.info(l) }));
+        if (r.code !== 0) {
+            const why = r.timedOut ? `timed out after ${Math.round(timeoutMs / 1000)} s` : r.code === null ? `was killed (${r.signal ?? 'no exit code'})` : `exited with ${r.code}`;
+            throw new ClusterCliError(`${command} ${why}`, command, r.code, r.tail);
+        }
+    }
+    /** `ray up --yes <yaml>`. */
+    rayUp(yamlPath) {
+        return this.rayGrouped(['up', '--yes', yamlPath], this.o.upTimeoutMs ?? 30 * 60_000);
+    }
+    /** `ray down --yes <yaml>`. */
+    rayDown(yamlPath) {
+        return this.rayGrouped(['down', '--yes', yamlPath], this.o.downTimeoutMs ?? 15 * 60_000);
+    }
+    /**
+     * `ray dashboard --port <port> <yaml>`: forwards the head's dashboard (8265) to a local port over
+     * SSH and runs until stopped. Resolves once GET /api/version answers through the forward;
+     * rejects (and stops the forward) when the CLI exits first or the deadline passes.
+     */
+    async rayDashboard(yamlPath, d = {}) {
+        const port = d.port ?? (await freePort());
+        const url = `http://127.0.0.1:${port}`;
+        const args = ['dashboard', '--port', String(port), yamlPath];
+        const command = this.describe(this.o.rayCli, args);
+        const readyMs = d.readyTimeoutMs ?? 5 * 60_000;
+        const pollMs = d.pollMs ?? 1_000;
+        const maxRestarts = d.maxRestarts ?? 5;
+        const http = new lib_HttpClient('bird-cloud-action', [], { allowRetries: false, socketTimeout: 5_000, keepAlive: false });
+        const log = this.o.log;
+        let child = null;
+        const closed = new WeakMap();
+        let stopped = false;
+        let restarts = 0;
+        let tail = [];
+        const start = () => {
+            const c = (0,external_node_child_process_namespaceObject.spawn)(this.o.rayCli, args, { cwd: this.o.cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+            this.children.add(c);
+            const onLine = (l) => {
+                tail.push(l);
+                if (tail.length > TAIL_LINES)
+                    tail.shift();
+                log.info(`[ray dashboard] ${neutralizeCommand(l)}`);
+            };
+            const out = lineSplitter(onLine);
+            const err = lineSplitter(onLine);
+            c.stdout?.on('data', (b) => out.push(b));
+            c.stderr?.on('data', (b) => err.push(b));
+            c.on('error', (e) => onLine(`could not start ${this.o.rayCli}: ${retry_describeError(e)}`));
+            closed.set(c, new Promise((r) => c.on('close', () => {
+                out.flush();
+                err.flush();
+                this.children.delete(c);
+                r();
+            })));
+            return c;
+        };
+        const ready = async () => {
+            try {
+                const res = await http.get(`${url}/api/version`);
+                const body = await res.readBody();
+                if (res.message.statusCode !== 200)
+                    return null;
+                const v = JSON.parse(body);
+                return typeof v.ray_version === 'string' ? v.ray_version : 'unknown';
+            }
+            catch {
+                return null;
+            }
+        };
+        const exitedEarly = (c) => c.exitCode !== null || c.signalCode !== null;
+        child = start();
+        const deadline = Date.now() + readyMs;
+        let version = null;
+        for (;;) {
+            version = await ready();
+            if (version !== null)
+                break;
+            if (exitedEarly(child)) {
+                // Let the last output lines arrive before quoting them.
+                await Promise.race([closed.get(child), cli_sleep(2_000)]);
+                throw new ClusterCliError(`${command} exited with ${child.exitCode ?? child.signalCode} before the dashboard answered`, command, child.exitCode, tail);
+            }
+            if (Date.now() > deadline) {
+                await stopChild(child);
+                throw new ClusterCliError(`${command}: GET ${url}/api/version did not answer within ${Math.round(readyMs / 1000)} s`, command, null, tail);
+            }
+            await cli_sleep(pollMs);
+        }
+        log.info(`dashboard: Ray ${version} answers at ${url} (forwarded by ${command})`);
+        // After it was ready: a forward that dies on its own (an SSH drop) is started again.
+        const watch = (c) => {
+            c.once('exit', (code, signal) => {
+                if (stopped)
+                    return;
+                if (restarts >= maxRestarts) {
+                    log.warning(`${command} exited (${code ?? signal}) and was restarted ${restarts} times already; the dashboard is no longer forwarded`);
+                    return;
+                }
+                restarts++;
+                log.warning(`${command} exited (${code ?? signal}); restarting the port forward (${restarts}/${maxRestarts})`);
+                setTimeout(() => {
+                    if (stopped)
+                        return;
+                    tail = [];
+                    child = start();
+                    watch(child);
+                }, 2_000).unref();
+            });
+        };
+        watch(child);
+        return {
+            url,
+            port,
+            get restarts() {
+                return restarts;
+            },
+            stop: async () => {
+                stopped = true;
+                if (child)
+                    await stopChild(child);
+            },
+        };
+    }
+    gcloudArgs(args) {
+        return this.o.project ? [...args, `--project=${this.o.project}`] : args;
+    }
+    /** One gcloud call, retried; throws ClusterCliError after the last attempt. */
+    async gcloudRetried(args, what) {
+        const attempts = this.o.gcloudAttempts ?? 3;
+        const base = this.o.gcloudRetryMs ?? 2_000;
+        const full = this.gcloudArgs(args);
+        const command = this.describe(this.gcloud, full);
+        let last = null;
+        for (let i = 1; i <= attempts; i++) {
+            last = await this.run(this.gcloud, full, { timeoutMs: this.o.gcloudTimeoutMs ?? 3 * 60_000 });
+            if (last.code === 0)
+                return last.stdout;
+            const why = last.timedOut ? 'timed out' : `exited with ${last.code ?? last.signal}`;
+            if (i < attempts) {
+                const delay = base * 2 ** (i - 1);
+                this.o.log.warning(`${what}: \`${command}\` ${why} (attempt ${i}/${attempts}); retrying in ${Math.round(delay / 1000)} s: ${last.tail.slice(-1)[0] ?? ''}`);
+                await cli_sleep(delay);
+            }
+        }
+        const why = last?.timedOut ? 'timed out' : `exited with ${last?.code ?? last?.signal}`;
+        throw new ClusterCliError(`${what}: \`${command}\` ${why} after ${attempts} attempts`, command, last?.code ?? null, last?.tail ?? []);
+    }
+    /**
+     * Domain §12.4: true when any instance labelled with the run id is RUNNING, false when none is.
+     * A gcloud that keeps failing is reported and gives null (unknown), never "headless".
+     */
+    async headAlive(runId) {
+        try {
+            const out = await this.gcloudRetried(['compute', 'instances', 'list', `--filter=labels.${RUN_ID_LABEL}=${runId}`, '--format=value(status)'], 'liveness check');
+            return parseAlive(out);
         }
         catch (e) {
-            if (!isDuplicateSubmission(e) && !retryableRayError(e))
-                throw e;
-            const job = await client.job(req.submission_id);
-            if (job === null)
-                throw e; // not created: retried (when retryable)
-            if (ours(job, runId, attempt))
-                return 'existing';
-            throw new Error(`a Ray job named ${req.submission_id} already exists and is not this run's attempt (its metadata: ${JSON.stringify(job.metadata)}). ` +
-                'Stop or delete that job, or use another run id.');
+            this.o.log.warning(`could not check whether the head of ${runId} is alive (not counted as headless): ${retry_describeError(e)}`);
+            return null;
         }
-    }, retryableRayError, client.policy);
+    }
+    /** The instances labelled with the run id, with their zone basenames. Throws when gcloud keeps failing. */
+    async listByLabel(runId) {
+        const out = await this.gcloudRetried(['compute', 'instances', 'list', `--filter=labels.${RUN_ID_LABEL}=${runId}`, '--format=value(name,zone)'], 'listing the cluster by label');
+        return parseInstances(out);
+    }
+    /**
+     * The fallback teardown (domain §12.5): list by label, then delete each instance with
+     * `--quiet --delete-disks=all --zone=<basename of its zone>`, four at a time.
+     */
+    async deleteByLabel(runId) {
+        const found = await this.listByLabel(runId);
+        const deleted = [];
+        const failed = [];
+        const queue = [...found];
+        const worker = async () => {
+            for (let inst = queue.shift(); inst; inst = queue.shift()) {
+                const args = this.gcloudArgs(['compute', 'instances', 'delete', inst.name, '--quiet', '--delete-disks=all', `--zone=${inst.zone}`]);
+                const r = await this.run(this.gcloud, args, { timeoutMs: this.o.gcloudTimeoutMs ?? 3 * 60_000, onLine: (l) => this.o.log.info(`[delete ${inst.name}] ${l}`) });
+                if (r.code === 0)
+                    deleted.push(inst);
+                else
+                    failed.push({ ...inst, error: r.tail.slice(-1)[0] ?? `exited with ${r.code ?? r.signal}` });
+            }
+        };
+        await this.o.log.group(`deleting ${found.length} instance(s) labelled ${RUN_ID_LABEL}=${runId}`, () => Promise.all([1, 2, 3, 4].map(() => worker())).then(() => undefined));
+        return { found, deleted, failed };
+    }
+    /** Stops every running CLI call (SIGTERM, then SIGKILL): a `ray up` still running when the teardown starts. */
+    async stopAll() {
+        await Promise.all([...this.children].map((c) => stopChild(c)));
+    }
+    /** Kills every running CLI call (a second signal abandons the teardown). */
+    killAll() {
+        for (const c of this.children)
+            killGroup(c, 'SIGKILL');
+    }
+    /** Running CLI calls (for tests and diagnostics). */
+    get running() {
+        return this.children.size;
+    }
 }
-/** Uploads the keys package when one is needed; returns its URI. */
-async function uploadSecrets(client, keys) {
-    if (keys.size === 0)
-        return null;
-    const pkg = secretsPackage(keys);
-    await client.uploadPackage(pkg.uri, pkg.zip);
-    return pkg.uri;
-}
-/** The `ray job submit` command that matches a job, for teams that dispatch elsewhere. No secrets. */
-function rayJobSubmitCommand(job, address) {
-    const q = (s) => `'${s.replace(/'/g, `'\\''`)}'`;
-    const env = { ...(job.request.runtime_env ?? {}) };
-    delete env.working_dir;
-    const parts = ['ray job submit', `--address ${q(address || '$RAY_ADDRESS')}`, `--submission-id ${q(job.submissionId)}`, `--metadata-json ${q(JSON.stringify(job.request.metadata))}`];
-    if (Object.keys(env).length > 0)
-        parts.push(`--runtime-env-json ${q(JSON.stringify(env))}`);
-    if (job.args.includes('--secrets-file'))
-        parts.push('--working-dir <a directory holding bird_interact_secrets.json: {"<KEY>": "<value>", …}>');
-    parts.push('--no-wait', '--', job.request.entrypoint);
-    return parts.join(' \\\n  ');
+/**
+ * A `headAlive` for waitForAttempt that asks gcloud at most once per `minIntervalMs` (default
+ * 60 s) and repeats the last answer in between: the wait polls every few seconds, a gcloud call
+ * takes seconds.
+ */
+function headAliveProbe(cli, runId, minIntervalMs = 60_000, now = Date.now) {
+    let last = null;
+    return async () => {
+        if (last && now() - last.at < minIntervalMs)
+            return last.value;
+        const value = await cli.headAlive(runId);
+        last = { at: now(), value };
+        return value;
+    };
 }
 
 ;// CONCATENATED MODULE: ./node_modules/yocto-queue/index.js
@@ -84648,6 +85383,8 @@ async function waitForAttempt(o) {
 
 
 
+
+
 const NOT_DISPATCHED = 'NOT_DISPATCHED';
 function rayClient(d, address = d.rayAddress) {
     return new RayJobsClient({
@@ -84668,6 +85405,35 @@ async function stopOnce(client, sid) {
         info(`asked Ray to stop ${sid}: ${stopped ? 'stopping' : 'it was not running'}`);
     }
 }
+/** Only a stop that went through (or a job that ended) releases the post step from stopping it. */
+async function stopAndRecord(client, sid) {
+    try {
+        await stopOnce(client, sid);
+        saveState(State.WaitStatus, 'done');
+    }
+    catch (e) {
+        warning(`could not stop ${sid}: ${retry_describeError(e)}; the post step tries again`);
+    }
+}
+/**
+ * A fresh status.json for this attempt (domain §9), unless the job's own heartbeat got there
+ * first: a heartbeat racing the write is a 412, after which the newer content stands.
+ */
+async function freshStatus(store, runId, s) {
+    for (let i = 0; i < 2; i++) {
+        const current = parseStatus(await store.read(runPaths.status(runId)));
+        if (typeof current?.attempt === 'number' && current.attempt >= s.attempt)
+            return;
+        try {
+            await writeFreshStatus(store, runId, s);
+            return;
+        }
+        catch (e) {
+            if (!isPreconditionFailed(e))
+                throw e;
+        }
+    }
+}
 const NO_WAIT = { waited: false, failure: null, dashboardUrl: null, durationSeconds: null };
 async function dispatchAttempt(r) {
     const { settings: d, manifest: m } = r;
@@ -84684,21 +85450,26 @@ async function dispatchAttempt(r) {
     }
     const client = r.client;
     const phase = (name, fn) => (r.phases ? r.phases.run(name, fn) : fn());
-    const { job, outcome } = await phase('submit', async () => {
-        const packageUri = await uploadSecrets(client, r.keys);
-        const j = attemptJob(d, m, r.attempt, r.instanceIds, withSecrets, r.github, packageUri);
-        return { job: j, outcome: await submitIdempotent(client, j.request, m.run_id, r.attempt) };
-    });
-    const sid = job.submissionId;
+    // The id is known before the POST: saved first, so a step killed mid-submit still leaves the
+    // post step something to stop (a GET answers 404 when nothing was created).
+    const sid = submissionId(m.run_id, r.attempt);
     saveState(State.SubmissionId, sid);
     saveState(State.RayAddress, client.address);
     saveState(State.WaitStatus, d.wait ? 'waiting' : 'detached');
+    const outcome = await phase('submit', async () => {
+        // A retried step finds its job and uploads no second keys package.
+        const earlier = await client.job(sid);
+        if (earlier) {
+            if (earlier.metadata?.run_id === m.run_id && earlier.metadata?.attempt === String(r.attempt))
+                return 'existing';
+            throw new Error(`a Ray job named ${sid} already exists and is not this run's attempt (its metadata: ${JSON.stringify(earlier.metadata)}). Stop or delete that job, or use another run id.`);
+        }
+        const packageUri = await uploadSecrets(client, r.keys);
+        const j = attemptJob(d, m, r.attempt, r.instanceIds, withSecrets, r.github, packageUri);
+        return submitIdempotent(client, j.request, m.run_id, r.attempt);
+    });
     info(outcome === 'created' ? `submitted ${sid} to ${client.address}` : `${sid} was already submitted by an earlier try of this step: following it`);
-    // A fresh status for this attempt, unless the job's own heartbeat got there first.
-    const current = parseStatus(await r.store.read(runPaths.status(m.run_id)));
-    if (current?.attempt !== r.attempt) {
-        await writeFreshStatus(r.store, m.run_id, { ray_job_id: sid, last_heartbeat_ts: Date.now() / 1000, rows_done: 0, rows_total: r.instanceIds.length, terminal_state: null, attempt: r.attempt });
-    }
+    await freshStatus(r.store, m.run_id, { ray_job_id: sid, last_heartbeat_ts: Date.now() / 1000, rows_done: 0, rows_total: r.instanceIds.length, terminal_state: null, attempt: r.attempt });
     const url = r.publicDashboard === false ? null : dashboardUrl(client.address, sid);
     setOutput(Outputs.SubmissionId, sid);
     if (url)
@@ -84713,15 +85484,15 @@ async function dispatchAttempt(r) {
     const waitStarted = Date.now();
     // While waiting, a cancelled workflow (SIGINT, then SIGTERM) stops the job once.
     let stopping = null;
+    const ac = new AbortController();
     const onSignal = (sig) => {
         if (stopping)
             return;
+        ac.abort();
         info(`${sig}: stopping ${sid} before exiting`);
-        const stop = stopOnce(client, sid);
+        const stop = stopAndRecord(client, sid);
         stopping = (r.signals ? r.signals.hold(stop) : stop)
-            .catch((e) => warning(`could not stop ${sid}: ${retry_describeError(e)}`))
             .finally(() => {
-            saveState(State.WaitStatus, 'done');
             setFailed(`bird-cloud-action: cancelled (${sig}) while waiting; ${sid} was asked to stop. Then ${rerunHint(m.run_id)}.`);
             if (r.signals)
                 void r.signals.exitAfterTeardown(1);
@@ -84731,7 +85502,6 @@ async function dispatchAttempt(r) {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    const ac = new AbortController();
     let result;
     try {
         result = await phase('wait', () => waitForAttempt({
@@ -84748,7 +85518,8 @@ async function dispatchAttempt(r) {
             log: (l) => info(l),
             logGroup: (title, text) => {
                 startGroup(title);
-                info(text.replace(/\n$/, ''));
+                // The job log is untrusted text (model output): no line of it may be a workflow command.
+                info(text.replace(/\n$/, '').split('\n').map(neutralizeCommand).join('\n'));
                 endGroup();
             },
             headAlive: r.headAlive,
@@ -84758,11 +85529,17 @@ async function dispatchAttempt(r) {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
     }
+    // A signal ended the wait: its handler stops the job and fails the step; nothing more here.
+    if (stopping) {
+        await stopping;
+        return { ...NO_WAIT, dashboardUrl: url };
+    }
     const v = result.verdict;
     const ok = v.kind === 'finished' && v.ok;
     if (!ok)
-        await stopOnce(client, sid).catch((e) => warning(`could not stop ${sid}: ${retry_describeError(e)}`));
-    saveState(State.WaitStatus, 'done');
+        await stopAndRecord(client, sid);
+    else
+        saveState(State.WaitStatus, 'done');
     const final = (await client.job(sid).catch(() => null))?.status ?? result.jobStatus ?? 'UNKNOWN';
     setOutput(Outputs.JobStatus, final);
     await writeSummary(dispatchSummary(m.run_id, r.attempt, sid, url, r.instanceIds.length, final, result));
@@ -84787,97 +85564,6 @@ function dispatchSummary(runId, attempt, sid, url, n, status, w) {
         rows.push(['verdict', `${w.verdict.kind}: ${w.verdict.reason}`]);
     }
     return ['### Dispatch', '', markdownTable(['', ''], rows), ''].join('\n');
-}
-
-;// CONCATENATED MODULE: ./lib/params/combos.js
-// The SLayer combo rules of domain.md §2 and the API-key rules of §3, kept as data.
-/** Adding a framework is one line here. */
-const FRAMEWORKS = {
-    claude_sdk: { onTheFlyArtifact: null, requiresOnTheFly: false },
-    pydantic_ai: { onTheFlyArtifact: null, requiresOnTheFly: false },
-    pydantic_ai_recursive: { onTheFlyArtifact: 'slayer_otf_cache', requiresOnTheFly: false },
-    pydantic_ai_otf_encode: { onTheFlyArtifact: 'slayer_models_otf', requiresOnTheFly: true },
-    mcp_agent: { onTheFlyArtifact: null, requiresOnTheFly: false },
-    agno: { onTheFlyArtifact: null, requiresOnTheFly: false },
-    smolagents: { onTheFlyArtifact: null, requiresOnTheFly: false },
-};
-const QUERY_MODES = ['raw', 'slayer'];
-const EVAL_MODES = ['a-interact', 'c-interact', 'oracle'];
-const SLAYER_SETUPS = (/* unused pure expression or super */ null && (['pre-encoded', 'on-the-fly']));
-function isFramework(s) {
-    return Object.prototype.hasOwnProperty.call(FRAMEWORKS, s);
-}
-// Applied in order; the first rule that rejects or accepts decides (domain §2).
-// Messages keep Python's wording, with the action's input names instead of CLI flags.
-const COMBO_RULES = [
-    (c) => isFramework(c.framework) && FRAMEWORKS[c.framework].requiresOnTheFly && c.slayerSetup !== 'on-the-fly'
-        ? `framework ${c.framework} requires slayer-setup on-the-fly; got slayer-setup ${c.slayerSetup}`
-        : null,
-    (c) => (c.slayerSetup === 'pre-encoded' ? 'accept' : null),
-    (c) => (c.slayerSetup !== 'on-the-fly' ? `slayer-setup must be 'pre-encoded' or 'on-the-fly'; got '${c.slayerSetup}'` : null),
-    (c) => !isFramework(c.framework) || FRAMEWORKS[c.framework].onTheFlyArtifact === null
-        ? `slayer-setup on-the-fly is only supported with framework pydantic_ai_recursive or framework pydantic_ai_otf_encode; got framework ${c.framework}`
-        : null,
-    (c) => (c.queryMode !== 'slayer' ? `slayer-setup on-the-fly is only supported with query-mode slayer; got query-mode ${c.queryMode}` : null),
-    (c) => (c.mode !== 'a-interact' ? `slayer-setup on-the-fly is only supported with mode a-interact; got mode ${c.mode}` : null),
-];
-/** The first rejection message of the combo rules, or null when the combo is accepted. */
-function comboRejection(c) {
-    for (const rule of COMBO_RULES) {
-        const r = rule(c);
-        if (r === 'accept')
-            return null;
-        if (r !== null)
-            return r;
-    }
-    return null;
-}
-/** The artifact a (valid) combo uploads, or null for raw mode (domain §2 table). */
-function artifactFor(framework, queryMode, slayerSetup) {
-    if (queryMode !== 'slayer')
-        return null;
-    if (slayerSetup === 'pre-encoded')
-        return 'slayer_models';
-    return FRAMEWORKS[framework].onTheFlyArtifact;
-}
-/** Which combo of the domain table (1–3) an artifact kind is. */
-const COMBO_NUMBER = {
-    slayer_models: 1,
-    slayer_otf_cache: 2,
-    slayer_models_otf: 3,
-};
-// Provider prefix → key (domain §3, with the DECISION's extra providers).
-const PROVIDER_KEYS = [
-    ['anthropic/', 'ANTHROPIC_API_KEY'],
-    ['cerebras/', 'CEREBRAS_API_KEY'],
-    ['openai/', 'OPENAI_API_KEY'],
-    ['gpt', 'OPENAI_API_KEY'],
-    ['gemini/', 'GEMINI_API_KEY'],
-    ['google/', 'GEMINI_API_KEY'],
-    ['openrouter/', 'OPENROUTER_API_KEY'],
-    ['fireworks_ai/', 'FIREWORKS_API_KEY'],
-    ['deepinfra/', 'DEEPINFRA_API_KEY'],
-];
-/** Every key name the action knows; only these are ever read from the environment. */
-const KNOWN_KEYS = [...new Set(PROVIDER_KEYS.map(([, k]) => k))].sort();
-/** The key a model needs, or null when its provider needs none we know of. */
-function keyForModel(model) {
-    for (const [prefix, key] of PROVIDER_KEYS)
-        if (model.startsWith(prefix))
-            return key;
-    return null;
-}
-/** The sorted key names a run needs: one per model provider, plus OpenAI for slayer embeddings. */
-function requiredKeys(models, queryMode) {
-    const keys = new Set();
-    for (const m of models) {
-        const k = keyForModel(m);
-        if (k)
-            keys.add(k);
-    }
-    if (queryMode === 'slayer')
-        keys.add('OPENAI_API_KEY');
-    return [...keys].sort();
 }
 
 ;// CONCATENATED MODULE: ./lib/results/aggregate.js
@@ -90180,6 +90866,137 @@ function mapInstances(datasetFile, ids, problems) {
     return { instanceDbs, dbs: [...new Set(Object.values(instanceDbs))].sort() };
 }
 
+;// CONCATENATED MODULE: ./lib/artifacts.js
+// Per-DB SLayer artifacts: the presence rules of domain §2 and the file walk of §6.
+
+
+
+
+
+
+const MARKERS = {
+    slayer_models: null,
+    slayer_otf_cache: '_cache_fp.txt',
+    slayer_models_otf: '_reference_fp.txt',
+};
+async function isFile(p) {
+    try {
+        return (await (0,promises_namespaceObject.stat)(p)).isFile();
+    }
+    catch {
+        return false;
+    }
+}
+/** Why a DB's artifact is not usable, or null when it is present (domain §2 presence rules). */
+async function presenceProblem(kind, dbDir) {
+    let entries;
+    try {
+        if (!(await (0,promises_namespaceObject.stat)(dbDir)).isDirectory())
+            return 'is not a directory';
+        entries = await (0,promises_namespaceObject.readdir)(dbDir);
+    }
+    catch {
+        return 'is missing';
+    }
+    if (kind === 'slayer_models')
+        return entries.length === 0 ? 'is empty' : null;
+    const marker = MARKERS[kind];
+    if (!(await isFile((0,external_node_path_namespaceObject.join)(dbDir, marker))))
+        return `has no ${marker} (the build did not finish)`;
+    if (kind === 'slayer_models_otf') {
+        let rows;
+        try {
+            rows = JSON.parse(await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(dbDir, '_kb_rows.json'), 'utf8'));
+        }
+        catch (e) {
+            return e.code === 'ENOENT' ? 'has no _kb_rows.json' : 'has a _kb_rows.json that is not valid JSON';
+        }
+        if (!Array.isArray(rows))
+            return 'has a _kb_rows.json that is not a JSON list';
+    }
+    return null;
+}
+/** The Python wording of a missing setup, with the fix (domain §2). */
+function missingSetupMessage(kind, root, missing, framework, setup) {
+    const list = missing.map(([db, why]) => `${db} (${why})`).join(', ');
+    return (`cloud slayer: local SLayer setup missing for ${list} under ${root} (combo ${setup}/${framework}, artifact ${kind}, combo ${COMBO_NUMBER[kind]}); ` +
+        'build it locally first — the cloud runner never builds setup in-cluster');
+}
+class SymlinkEscapeError extends Error {
+}
+async function md5File(path, size) {
+    const h = (0,external_node_crypto_.createHash)('md5');
+    if (size < 8 * 1024 * 1024) {
+        h.update(await (0,promises_namespaceObject.readFile)(path));
+    }
+    else {
+        // Stream large files (embeddings.db) instead of holding them in memory.
+        for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(path))
+            h.update(chunk);
+    }
+    return h.digest('base64');
+}
+/**
+ * Lists every regular file of a DB directory, dotfiles included. Symlinks are followed only
+ * while they stay inside the DB directory; one that leaves it is an error (domain §6).
+ */
+async function walkDb(dbDir, db, hashConcurrency = 16) {
+    const top = await (0,promises_namespaceObject.realpath)(dbDir);
+    // The DB folder itself may be a link only within its artifact root (`alien -> ..` would
+    // upload the checkout, .git/config and credential files included).
+    const root = await (0,promises_namespaceObject.realpath)((0,external_node_path_namespaceObject.dirname)(dbDir));
+    if (!top.startsWith(root + external_node_path_namespaceObject.sep))
+        throw new SymlinkEscapeError(`${db} is a symlink that leaves the artifact root (to ${top})`);
+    const found = [];
+    const visited = new Set();
+    async function visit(dir, relDir) {
+        const real = await (0,promises_namespaceObject.realpath)(dir);
+        if (visited.has(real))
+            return;
+        visited.add(real);
+        const names = (await (0,promises_namespaceObject.readdir)(dir)).sort();
+        for (const name of names) {
+            const abs = (0,external_node_path_namespaceObject.join)(dir, name);
+            const rel = relDir ? `${relDir}/${name}` : name;
+            let st = await (0,promises_namespaceObject.lstat)(abs);
+            if (st.isSymbolicLink()) {
+                let target;
+                try {
+                    target = await (0,promises_namespaceObject.realpath)(abs);
+                }
+                catch {
+                    throw new SymlinkEscapeError(`${db}/${rel} is a broken symlink`);
+                }
+                if (target !== top && !target.startsWith(top + external_node_path_namespaceObject.sep)) {
+                    throw new SymlinkEscapeError(`${db}/${rel} is a symlink that leaves the DB directory (to ${target})`);
+                }
+                st = await (0,promises_namespaceObject.stat)(abs);
+            }
+            if (st.isDirectory())
+                await visit(abs, rel);
+            else if (st.isFile())
+                found.push({ abs, rel, size: st.size });
+            // Sockets, FIFOs and devices are not artifact content.
+        }
+    }
+    await visit(dbDir, '');
+    const limit = p_limit_pLimit(hashConcurrency);
+    const files = await Promise.all(found.map((f) => limit(async () => ({ path: f.rel, size: f.size, md5: await md5File(f.abs, f.size) }))));
+    files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return { db, files, bytes: files.reduce((n, f) => n + f.size, 0), digest: dbDigest(files) };
+}
+/** SHA-256 of the sorted `<relpath>\t<md5 base64>\n` lines: changes exactly when a file does. */
+function dbDigest(files) {
+    const lines = files.map((f) => `${f.path}\t${f.md5}\n`).sort();
+    return (0,external_node_crypto_.createHash)('sha256').update(lines.join('')).digest('hex');
+}
+/** True when `rel` is a posix relative path with no `..`, no empty and no absolute segment. */
+function safeRelPath(rel) {
+    if (!rel || rel.startsWith('/') || rel.endsWith('/'))
+        return false;
+    return rel.split('/').every((s) => s !== '' && s !== '.' && s !== '..' && !s.includes('\\'));
+}
+
 ;// CONCATENATED MODULE: ./lib/manifest.js
 /** Python's keys, in order: the part a repeated submit must match and `resubmit` reads. */
 const PYTHON_KEYS = [
@@ -90238,6 +91055,7 @@ function planIdentity(m) {
 ;// CONCATENATED MODULE: ./lib/gcs/run-state.js
 // What the bucket already holds for a run: probed once in the preflight, before any write,
 // and the manifest commit that closes a submit (domain §6–§7).
+
 
 
 
@@ -90308,6 +91126,34 @@ async function commitManifest(store, manifest) {
         throw otherPlanError(store, manifest.run_id);
     }
 }
+/**
+ * Compares the objects under a run's setup prefix with the per-DB digests of a manifest (one
+ * listing). Returns one line per DB that is missing, incomplete or different; empty when equal.
+ */
+async function setupMismatches(store, runId, artifact, expected) {
+    const prefix = runPaths.setupPrefix(runId, artifact);
+    const listing = await store.list(prefix);
+    const byDb = new Map();
+    for (const o of listing.values()) {
+        const rel = o.name.slice(prefix.length);
+        const slash = rel.indexOf('/');
+        if (slash <= 0)
+            continue;
+        const db = rel.slice(0, slash);
+        const list = byDb.get(db) ?? [];
+        list.push({ path: rel.slice(slash + 1), size: o.size, md5: o.md5 });
+        byDb.set(db, list);
+    }
+    const out = [];
+    for (const [db, want] of Object.entries(expected)) {
+        const have = byDb.get(db) ?? [];
+        if (have.length === 0)
+            out.push(`${db}: no objects under ${store.uri(prefix + db + '/')}`);
+        else if (dbDigest(have) !== want.digest)
+            out.push(`${db}: ${have.length} object(s) whose content differs from the ${want.files} file(s) of the manifest`);
+    }
+    return out;
+}
 
 ;// CONCATENATED MODULE: ./lib/rerun.js
 // The rerun plan (domain §9): everything comes from the stored manifest; only the unfinished
@@ -90337,6 +91183,7 @@ function withPythonDefaults(raw) {
         slayer_setup: 'pre-encoded',
         slayer_storage_root: '/data/slayer_models',
         ...raw,
+        run_id: typeof raw.run_id === 'string' && raw.run_id ? raw.run_id : '',
         instance_ids: Array.isArray(raw.instance_ids) ? raw.instance_ids.map(String) : String(raw.instance_ids ?? '').split(',').filter(Boolean),
     };
 }
@@ -90346,7 +91193,9 @@ async function planRerun(store, runId) {
         throw new ProblemsError([{ input: Inputs.RerunRunId, message: `run '${runId}' has no manifest at ${store.uri(runPaths.manifest(runId))}: it was never committed`, fix: `check the run id and gcs-bucket; to finish an interrupted upload, submit again with run-id: ${runId}` }], 'rerun refused');
     }
     const manifest = withPythonDefaults(parseManifest(store, runId, bytes));
-    if (manifest.run_id && manifest.run_id !== runId)
+    if (!manifest.run_id)
+        manifest.run_id = runId;
+    if (manifest.run_id !== runId)
         throw new Error(`the manifest at ${store.uri(runPaths.manifest(runId))} names run ${manifest.run_id}`);
     const { refs, latest } = await latestRows(store, runId);
     const status = parseStatus(await store.read(runPaths.status(runId)));
@@ -90366,10 +91215,22 @@ async function planRerun(store, runId) {
         artifact,
     };
 }
-/** Python's bucket policy deletes runs/ objects after 30 days: the setup must still be there. */
+/**
+ * Python's bucket policy deletes runs/ objects after 30 days: the setup must still be there,
+ * whole. A manifest the action wrote has per-DB digests to compare with; a Python one only
+ * allows a check that the prefix is not empty.
+ */
 async function checkSetupStillThere(store, plan) {
     if (!plan.artifact)
         return;
+    const dbs = plan.manifest.slayer_artifacts?.dbs;
+    if (dbs && Object.keys(dbs).length > 0) {
+        const bad = await setupMismatches(store, plan.runId, plan.artifact, dbs);
+        if (bad.length > 0) {
+            throw new ProblemsError([{ input: Inputs.RerunRunId, message: `the SLayer setup of run '${plan.runId}' is no longer what its manifest recorded (runs/ objects expire after 30 days):\n    ${bad.join('\n    ')}`, fix: 'start a new run instead of a rerun' }], 'rerun refused');
+        }
+        return;
+    }
     const prefix = runPaths.setupPrefix(plan.runId, plan.artifact);
     const [files] = await store.retry(`list ${store.uri(prefix)}`, () => store.bucket.getFiles({ prefix, maxResults: 1, autoPaginate: false }));
     if (files.length === 0) {
@@ -90805,132 +91666,6 @@ function readGithubContext(env = process.env) {
     };
 }
 
-;// CONCATENATED MODULE: ./lib/artifacts.js
-// Per-DB SLayer artifacts: the presence rules of domain §2 and the file walk of §6.
-
-
-
-
-
-
-const MARKERS = {
-    slayer_models: null,
-    slayer_otf_cache: '_cache_fp.txt',
-    slayer_models_otf: '_reference_fp.txt',
-};
-async function isFile(p) {
-    try {
-        return (await (0,promises_namespaceObject.stat)(p)).isFile();
-    }
-    catch {
-        return false;
-    }
-}
-/** Why a DB's artifact is not usable, or null when it is present (domain §2 presence rules). */
-async function presenceProblem(kind, dbDir) {
-    let entries;
-    try {
-        if (!(await (0,promises_namespaceObject.stat)(dbDir)).isDirectory())
-            return 'is not a directory';
-        entries = await (0,promises_namespaceObject.readdir)(dbDir);
-    }
-    catch {
-        return 'is missing';
-    }
-    if (kind === 'slayer_models')
-        return entries.length === 0 ? 'is empty' : null;
-    const marker = MARKERS[kind];
-    if (!(await isFile((0,external_node_path_namespaceObject.join)(dbDir, marker))))
-        return `has no ${marker} (the build did not finish)`;
-    if (kind === 'slayer_models_otf') {
-        let rows;
-        try {
-            rows = JSON.parse(await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(dbDir, '_kb_rows.json'), 'utf8'));
-        }
-        catch (e) {
-            return e.code === 'ENOENT' ? 'has no _kb_rows.json' : 'has a _kb_rows.json that is not valid JSON';
-        }
-        if (!Array.isArray(rows))
-            return 'has a _kb_rows.json that is not a JSON list';
-    }
-    return null;
-}
-/** The Python wording of a missing setup, with the fix (domain §2). */
-function missingSetupMessage(kind, root, missing, framework, setup) {
-    const list = missing.map(([db, why]) => `${db} (${why})`).join(', ');
-    return (`cloud slayer: local SLayer setup missing for ${list} under ${root} (combo ${setup}/${framework}, artifact ${kind}, combo ${COMBO_NUMBER[kind]}); ` +
-        'build it locally first — the cloud runner never builds setup in-cluster');
-}
-class SymlinkEscapeError extends Error {
-}
-async function md5File(path, size) {
-    const h = (0,external_node_crypto_.createHash)('md5');
-    if (size < 8 * 1024 * 1024) {
-        h.update(await (0,promises_namespaceObject.readFile)(path));
-    }
-    else {
-        // Stream large files (embeddings.db) instead of holding them in memory.
-        for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(path))
-            h.update(chunk);
-    }
-    return h.digest('base64');
-}
-/**
- * Lists every regular file of a DB directory, dotfiles included. Symlinks are followed only
- * while they stay inside the DB directory; one that leaves it is an error (domain §6).
- */
-async function walkDb(dbDir, db, hashConcurrency = 16) {
-    const top = await (0,promises_namespaceObject.realpath)(dbDir);
-    const found = [];
-    const visited = new Set();
-    async function visit(dir, relDir) {
-        const real = await (0,promises_namespaceObject.realpath)(dir);
-        if (visited.has(real))
-            return;
-        visited.add(real);
-        const names = (await (0,promises_namespaceObject.readdir)(dir)).sort();
-        for (const name of names) {
-            const abs = (0,external_node_path_namespaceObject.join)(dir, name);
-            const rel = relDir ? `${relDir}/${name}` : name;
-            let st = await (0,promises_namespaceObject.lstat)(abs);
-            if (st.isSymbolicLink()) {
-                let target;
-                try {
-                    target = await (0,promises_namespaceObject.realpath)(abs);
-                }
-                catch {
-                    throw new SymlinkEscapeError(`${db}/${rel} is a broken symlink`);
-                }
-                if (target !== top && !target.startsWith(top + external_node_path_namespaceObject.sep)) {
-                    throw new SymlinkEscapeError(`${db}/${rel} is a symlink that leaves the DB directory (to ${target})`);
-                }
-                st = await (0,promises_namespaceObject.stat)(abs);
-            }
-            if (st.isDirectory())
-                await visit(abs, rel);
-            else if (st.isFile())
-                found.push({ abs, rel, size: st.size });
-            // Sockets, FIFOs and devices are not artifact content.
-        }
-    }
-    await visit(dbDir, '');
-    const limit = p_limit_pLimit(hashConcurrency);
-    const files = await Promise.all(found.map((f) => limit(async () => ({ path: f.rel, size: f.size, md5: await md5File(f.abs, f.size) }))));
-    files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    return { db, files, bytes: files.reduce((n, f) => n + f.size, 0), digest: dbDigest(files) };
-}
-/** SHA-256 of the sorted `<relpath>\t<md5 base64>\n` lines: changes exactly when a file does. */
-function dbDigest(files) {
-    const lines = files.map((f) => `${f.path}\t${f.md5}\n`).sort();
-    return (0,external_node_crypto_.createHash)('sha256').update(lines.join('')).digest('hex');
-}
-/** True when `rel` is a posix relative path with no `..`, no empty and no absolute segment. */
-function safeRelPath(rel) {
-    if (!rel || rel.startsWith('/') || rel.endsWith('/'))
-        return false;
-    return rel.split('/').every((s) => s !== '' && s !== '.' && s !== '..' && !s.includes('\\'));
-}
-
 ;// CONCATENATED MODULE: ./lib/gcs/upload.js
 // Uploads every file of the plan (domain §6): one listing decides what is there, md5-equal
 // objects are skipped, the rest is written create-only, across all DBs in one bounded pool.
@@ -91005,7 +91740,7 @@ async function uploadArtifacts(job) {
             throw new Error(`${t.db}/${t.rel} changed on disk after the preflight; run again`);
         }
         const write = (generation) => store.write(t.object, data, { ifGenerationMatch: generation, contentType: contentTypeFor(t.rel), resumable: t.size >= RESUMABLE_THRESHOLD });
-        let outcome = existing ? 'replaced' : 'uploaded';
+        const outcome = existing ? 'replaced' : 'uploaded';
         let written;
         try {
             written = await write(existing ? existing.generation : 0);
@@ -91013,12 +91748,12 @@ async function uploadArtifacts(job) {
         catch (e) {
             if (!isPreconditionFailed(e))
                 throw e;
-            // Someone wrote it since the listing (a parallel try of this run): compare, then decide.
+            // The object appeared (or changed) after the listing: another submit of this run id is
+            // writing. Same bytes are fine; other bytes are never overwritten from here.
             const now = await store.metadata(t.object);
             if (now && now.md5 === t.md5)
                 return record(t, 'skipped', 0, ' (written concurrently, same content)');
-            outcome = 'replaced';
-            written = await write(now ? now.generation : 0);
+            throw new Error(`${store.uri(t.object)} was written by someone else during this step with other content: is another submit of run id ${runId} running? Nothing was overwritten`);
         }
         if (written.md5 && written.md5 !== t.md5)
             throw new Error(`${store.uri(t.object)}: stored md5 ${written.md5} differs from the local ${t.md5}`);
@@ -91060,8 +91795,6 @@ async function uploadArtifacts(job) {
     };
 }
 
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 ;// CONCATENATED MODULE: ./lib/git/worktree.js
 // Clean-worktree check (domain §4): real git, porcelain v1 -z, limited to pathspecs.
 
@@ -91144,39 +91877,6 @@ async function headSha(cwd) {
     }
 }
 
-;// CONCATENATED MODULE: ./lib/runid.js
-// Run ids (domain §5): `<ts>-<slug>-<query_mode>-<token>`, short enough for GCE node names.
-
-/** Ray names nodes `ray-<run_id>-worker-<uuid8>-compute`: 28 characters besides the run id. */
-const NODE_NAME_OVERHEAD = 'ray--worker-12345678-compute'.length;
-const GCE_NAME_MAX = 63;
-const RUN_ID_MAX = 35;
-const RUN_ID_PATTERN = /^[a-z0-9][-a-z0-9]*[a-z0-9]$/;
-/** A GCE instance name: a letter first, then lowercase letters, digits and dashes. */
-const GCE_NAME_PATTERN = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
-function timestamp(now) {
-    const p = (n) => String(n).padStart(2, '0');
-    return `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}t${p(now.getUTCHours())}${p(now.getUTCMinutes())}`;
-}
-/** Mints a run id; `token` is injectable so tests can pin it. */
-function mintRunId(framework, queryMode, now = new Date(), token = (0,external_node_crypto_.randomBytes)(3).toString('hex')) {
-    const fixed = `${timestamp(now)}--${queryMode}-${token}`.length;
-    const slug = framework.replace(/_/g, '').toLowerCase().slice(0, Math.max(1, RUN_ID_MAX - fixed));
-    return `${timestamp(now)}-${slug}-${queryMode}-${token}`;
-}
-/** The problem with a given run id, or null when it is valid. */
-function runIdProblem(runId) {
-    if (runId.length > RUN_ID_MAX)
-        return `run id '${runId}' is ${runId.length} characters; at most ${RUN_ID_MAX} fit GCE node names`;
-    if (!RUN_ID_PATTERN.test(runId))
-        return `run id '${runId}' must match ${RUN_ID_PATTERN.source} (lowercase letters, digits and inner dashes)`;
-    return null;
-}
-/** The longest node name Ray makes for a run id (used by tests and the cluster YAML). */
-function workerNodeName(runId, uuid8 = 'abcdef12') {
-    return `ray-${runId}-worker-${uuid8}-compute`;
-}
-
 ;// CONCATENATED MODULE: ./lib/settings.js
 // The only module that reads action inputs. It parses every input strictly, collects all
 // problems, and fails once with the full list (input, bad value, fix).
@@ -91193,12 +91893,13 @@ const CLUSTER_MODES = ['none', 'existing', 'ephemeral'];
 const coreInputReader = (name) => getInput(name);
 const TRUE = ['true', 'True', 'TRUE'];
 const FALSE = ['false', 'False', 'FALSE'];
-const MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z0-9]+(-[a-z0-9]+)*$/;
-const REGION = /^[a-z]+-[a-z]+[0-9]+$/;
-const ZONE = /^([a-z]+-[a-z]+[0-9]+)-[a-z]$/;
-const SERVICE_ACCOUNT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]@[-a-z0-9.]+\.iam\.gserviceaccount\.com$|^[0-9]+-compute@developer\.gserviceaccount\.com$/;
-const IMAGE_URI = /^[a-z0-9.-]+(:[0-9]+)?\/[^\s:@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$/;
-const PROJECT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]$/;
+const settings_MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z0-9]+(-[a-z0-9]+)*$/;
+const settings_REGION = /^[a-z]+-[a-z]+[0-9]+$/;
+const MODEL = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$/;
+const settings_ZONE = /^([a-z]+-[a-z]+[0-9]+)-[a-z]$/;
+const settings_SERVICE_ACCOUNT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]@[-a-z0-9.]+\.iam\.gserviceaccount\.com$|^[0-9]+-compute@developer\.gserviceaccount\.com$/;
+const settings_IMAGE_URI = /^[a-z0-9.-]+(:[0-9]+)?\/[^\s:@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$/;
+const settings_PROJECT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]$/;
 /** Small typed readers that record problems instead of throwing. */
 class Reader {
     get;
@@ -91342,6 +92043,8 @@ function parseDispatch(r, mask) {
             r.problems.add(Inputs.RayAddress, `'${rayAddress}' is not an http(s) URL`, 'use the dashboard URL, e.g. http://ray-head:8265');
         else if (url.username || url.password)
             r.problems.add(Inputs.RayAddress, 'carries credentials in the URL', 'move them into ray-headers (masked), e.g. {"Authorization": "Bearer <token>"}');
+        else if (url.search || url.hash)
+            r.problems.add(Inputs.RayAddress, 'has a query string or fragment, which would be recorded in the manifest and the logs', 'give the dashboard URL only, and credentials in ray-headers');
     }
     const rawHeaders = r.jsonObject(Inputs.RayHeaders, true);
     const rayHeaders = {};
@@ -91363,19 +92066,19 @@ function parseDispatch(r, mask) {
         r.problems.add(Inputs.RuntimeEnv, 'env_vars must be an object of string values (Ray fails the job after submit otherwise)', 'quote every env_vars value');
     }
     const region = r.str(Inputs.Region) || Defaults.region;
-    if (!REGION.test(region))
+    if (!settings_REGION.test(region))
         r.problems.add(Inputs.Region, `'${region}' is not a GCE region`, 'use a region such as us-central1');
     const zone = r.str(Inputs.Zone) || `${region}-a`;
-    const zm = ZONE.exec(zone);
+    const zm = settings_ZONE.exec(zone);
     if (!zm)
         r.problems.add(Inputs.Zone, `'${zone}' is not a GCE zone`, 'use a zone such as us-central1-a');
     else if (zm[1] !== region)
         r.problems.add(Inputs.Zone, `zone '${zone}' is not in region '${region}'`, `use a zone of ${region}, or set region to ${zm[1]}`);
     const workerSa = r.str(Inputs.WorkerSa);
-    if (workerSa && !SERVICE_ACCOUNT.test(workerSa))
+    if (workerSa && !settings_SERVICE_ACCOUNT.test(workerSa))
         r.problems.add(Inputs.WorkerSa, `'${workerSa}' is not a service account email`, 'use NAME@PROJECT.iam.gserviceaccount.com');
     const imageUri = r.str(Inputs.ImageUri);
-    if (imageUri && !IMAGE_URI.test(imageUri))
+    if (imageUri && !settings_IMAGE_URI.test(imageUri))
         r.problems.add(Inputs.ImageUri, `'${imageUri}' is not an image reference with a tag or digest`, 'use REGION-docker.pkg.dev/PROJECT/REPO/IMAGE:TAG');
     const rayVersion = r.str(Inputs.RayVersion);
     if (rayVersion && !/^\d+\.\d+\.\d+$/.test(rayVersion))
@@ -91425,7 +92128,7 @@ function parseCommon(r, env, bucketAlwaysRequired, mask) {
     if (gcsBucket && !/^[a-z0-9][-a-z0-9_.]{1,220}[a-z0-9]$/.test(gcsBucket))
         r.problems.add(Inputs.GcsBucket, `'${gcsBucket}' is not a valid bucket name`, 'use the bucket name only, e.g. my-runs-bucket');
     const gcpProject = r.str(Inputs.GcpProject);
-    if (gcpProject && !PROJECT.test(gcpProject))
+    if (gcpProject && !settings_PROJECT.test(gcpProject))
         r.problems.add(Inputs.GcpProject, `'${gcpProject}' is not a GCP project id`, 'use the project id (6 to 30 lowercase letters, digits and dashes), not its name or number');
     const dispatch = parseDispatch(r, mask);
     const report = parseReport(r, mask);
@@ -91493,8 +92196,8 @@ function parseSettings(get, env = process.env, mask = core_setSecret) {
     const agentModel = r.required(Inputs.AgentModel, 'set agent-model to a LiteLLM-style provider/model, e.g. anthropic/claude-sonnet-4-5');
     const userSimModel = r.str(Inputs.UserSimModel) || Defaults.userSimModel;
     for (const [name, model] of [[Inputs.AgentModel, agentModel], [Inputs.UserSimModel, userSimModel]]) {
-        if (model && /\s/.test(model))
-            problems.add(name, `'${model}' contains whitespace`, 'use provider/model with no spaces');
+        if (model && !MODEL.test(model))
+            problems.add(name, `'${model}' is not a LiteLLM model name`, 'use provider/model made of letters, digits and . _ : / @ + -, e.g. anthropic/claude-sonnet-4-5');
     }
     const ids = readInstanceIds(r, workspace);
     const miniInteractRoot = absolute(r.str(Inputs.MiniInteractRoot) || env.BIRD_DB_PATH || (0,external_node_path_namespaceObject.resolve)(workspace, '..', 'mini-interact'), workspace);
@@ -91507,12 +92210,12 @@ function parseSettings(get, env = process.env, mask = core_setSecret) {
     const workers = r.int(Inputs.Workers, Defaults.workers, 1);
     const actorsPerWorker = r.int(Inputs.ActorsPerWorker, Defaults.actorsPerWorker, 1);
     const workerType = r.str(Inputs.WorkerType) || Defaults.workerType;
-    if (!MACHINE_TYPE.test(workerType))
+    if (!settings_MACHINE_TYPE.test(workerType))
         problems.add(Inputs.WorkerType, `'${workerType}' is not a GCE machine type`, 'use a machine type such as e2-standard-4');
     const maxRuntimeHours = r.int(Inputs.MaxRuntimeHours, Defaults.maxRuntimeHours, 1, 72);
     const slayerStorageRoot = r.str(Inputs.SlayerStorageRoot) || Defaults.slayerStorageRoot;
-    if (!slayerStorageRoot.startsWith('/'))
-        problems.add(Inputs.SlayerStorageRoot, `'${slayerStorageRoot}' is not an absolute in-cluster path`, `keep the default ${Defaults.slayerStorageRoot}`);
+    if (!/^\/[A-Za-z0-9._/-]*$/.test(slayerStorageRoot))
+        problems.add(Inputs.SlayerStorageRoot, `'${slayerStorageRoot}' is not an absolute in-cluster path of plain characters`, `keep the default ${Defaults.slayerStorageRoot}`);
     const runIdRaw = r.str(Inputs.RunId);
     if (runIdRaw) {
         const p = runIdProblem(runIdRaw);
@@ -92041,8 +92744,11 @@ function readApiKeys(names, env = process.env) {
             missing.push(name);
             continue;
         }
+        // Mask what was given and what is sent: a secret pasted with a newline is trimmed.
         core_setSecret(v);
-        values.set(name, v);
+        if (v.trim() !== v)
+            core_setSecret(v.trim());
+        values.set(name, v.trim());
     }
     return { values, missing };
 }
@@ -92177,603 +92883,6 @@ async function preflight(s, env = process.env) {
         imageUri: image,
     });
     return { plan, keys };
-}
-
-// EXTERNAL MODULE: external "node:net"
-var external_node_net_ = __nccwpck_require__(7030);
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./lib/cluster/yaml.js
-// The per-run cluster's Ray cluster launcher YAML (domain §12.2), rendered from the manifest's
-// render_inputs with the `yaml` document API. Pure: the same manifest and key give the same bytes,
-// so a rerun renders the same cluster from the stored manifest.
-//
-// Node configs use Ray's GCP node_config shape (the body of the Compute API instances.insert:
-// machineType, disks[].initializeParams, serviceAccounts, labels, metadata.items), as in
-// ray/python/ray/autoscaler/gcp/example-full.yaml.
-
-
-const HEAD_NODE_TYPE = 'ray-head-default';
-const WORKER_NODE_TYPE = 'ray-worker-default';
-const HEAD_MACHINE_TYPE = 'e2-medium';
-const CONTAINER_NAME = 'bird_interact_cloud';
-const SSH_USER = 'ubuntu';
-/** The labels the Python tools filter on. Both carry the run id (sic, domain §12.2). */
-const RUN_ID_LABEL = 'bird-interact-run-id';
-const IMAGE_TAG_LABEL = 'bird-interact-image-tag';
-const DISK_SIZE_GB = 50;
-const SOURCE_IMAGE = 'projects/ubuntu-os-cloud/global/images/family/ubuntu-2204-lts';
-const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
-const IDLE_TIMEOUT_MINUTES = 30;
-const RAY_PORT = 6379;
-const OBJECT_MANAGER_PORT = 8076;
-const SELF_DELETE_LOG = '/tmp/self_delete.log';
-/** `docker.run_options`: the in-container environment of this image version (domain §12.2). */
-const RUN_ENV = [
-    ['BIRD_DB_PATH', '/data/mini-interact'],
-    ['BIRD_DATA_PATH', '/data/mini-interact/mini_interact.jsonl'],
-    ['BIRD_RESULTS_ROOT', '/tmp/results'],
-    ['BIRD_INTERACT_AGENTS_CLOUD', '1'],
-    ['BIRD_SLAYER_MODELS_ROOT', '/data/slayer_models'],
-    ['BIRD_OTF_CACHE_ROOT', '/data/slayer_otf_cache'],
-    ['BIRD_SLAYER_MODELS_OTF_ROOT', '/data/slayer_models_otf'],
-];
-const HEAD_START_RAY_COMMANDS = [
-    'ray stop',
-    `ulimit -n 65536; ray start --head --port=${RAY_PORT} --object-manager-port=${OBJECT_MANAGER_PORT} --autoscaling-config=~/ray_bootstrap_config.yaml`,
-];
-const WORKER_START_RAY_COMMANDS = [
-    'ray stop',
-    `ulimit -n 65536; ray start --address=$RAY_HEAD_IP:${RAY_PORT} --object-manager-port=${OBJECT_MANAGER_PORT}`,
-];
-/** A render_inputs value that cannot go into a cluster YAML (it would break the cluster or a shell command). */
-class ClusterConfigError extends Error {
-    problems;
-    constructor(problems) {
-        super(`the manifest's render_inputs cannot render a cluster: ${problems.join('; ')}`);
-        this.problems = problems;
-        this.name = 'ClusterConfigError';
-    }
-}
-const yaml_REGION = /^[a-z]+-[a-z]+[0-9]+$/;
-const yaml_ZONE = /^([a-z]+-[a-z]+[0-9]+)-[a-z]$/;
-const yaml_MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z0-9]+(-[a-z0-9]+)*$/;
-const yaml_PROJECT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]$/;
-const yaml_SERVICE_ACCOUNT = /^[a-z0-9][-a-z0-9]*@[-a-z0-9.]+\.gserviceaccount\.com$/;
-/** host[:port]/path[:tag|@digest], nothing a shell or YAML would read specially. */
-const yaml_IMAGE_URI = /^[a-z0-9.-]+(:[0-9]+)?\/[a-z0-9._/-]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$/;
-const PUBLIC_KEY = /^ssh-ed25519 [A-Za-z0-9+/]+={0,2}( [A-Za-z0-9@._-]+)?$/;
-const MAX_RUNTIME_HOURS_MAX = 72;
-/**
- * Every problem with values that end up in the YAML, in node names or in the VM's shell
- * commands. The preflight checks the inputs; this checks again because a rerun renders from a
- * stored manifest (possibly written by the Python tool or edited by hand).
- */
-function renderInputsProblems(runId, ri) {
-    const p = [];
-    if (!RUN_ID_PATTERN.test(runId) || runId.length > RUN_ID_MAX)
-        p.push(`run_id '${runId}' must match ${RUN_ID_PATTERN.source} and have at most ${RUN_ID_MAX} characters`);
-    else if (workerNodeName(runId).length > GCE_NAME_MAX)
-        p.push(`run_id '${runId}' makes node names longer than ${GCE_NAME_MAX} characters`);
-    if (!Number.isInteger(ri.workers) || ri.workers < 1)
-        p.push(`workers ${String(ri.workers)} must be an integer >= 1`);
-    if (!Number.isInteger(ri.actors_per_worker) || ri.actors_per_worker < 1)
-        p.push(`actors_per_worker ${String(ri.actors_per_worker)} must be an integer >= 1`);
-    if (typeof ri.worker_type !== 'string' || !yaml_MACHINE_TYPE.test(ri.worker_type))
-        p.push(`worker_type '${String(ri.worker_type)}' is not a GCE machine type`);
-    if (typeof ri.region !== 'string' || !yaml_REGION.test(ri.region))
-        p.push(`region '${String(ri.region)}' is not a GCE region`);
-    const zm = typeof ri.zone === 'string' ? yaml_ZONE.exec(ri.zone) : null;
-    if (!zm)
-        p.push(`zone '${String(ri.zone)}' is not a GCE zone`);
-    else if (zm[1] !== ri.region)
-        p.push(`zone '${ri.zone}' is not in region '${String(ri.region)}'`);
-    if (typeof ri.project !== 'string' || !yaml_PROJECT.test(ri.project))
-        p.push(`project '${String(ri.project)}' is not a GCP project id`);
-    if (typeof ri.worker_sa !== 'string' || !yaml_SERVICE_ACCOUNT.test(ri.worker_sa))
-        p.push(`worker_sa '${String(ri.worker_sa)}' is not a service account email`);
-    if (typeof ri.image_uri !== 'string' || !yaml_IMAGE_URI.test(ri.image_uri))
-        p.push(`image_uri '${String(ri.image_uri)}' is not an image reference with a tag or digest`);
-    const h = ri.max_runtime_hours;
-    if (typeof h !== 'number' || !Number.isFinite(h) || h <= 0 || h > MAX_RUNTIME_HOURS_MAX || selfDeleteSeconds(h) < 1) {
-        p.push(`max_runtime_hours ${String(h)} must be a number above 0 and at most ${MAX_RUNTIME_HOURS_MAX}`);
-    }
-    return p;
-}
-/** Python's `int(max_runtime_hours * 3600)`: the double product, truncated toward zero. */
-function selfDeleteSeconds(maxRuntimeHours) {
-    return Math.trunc(maxRuntimeHours * 3600);
-}
-/** The self-delete timer, exactly as domain §12.2 gives it. */
-function selfDeleteCommand(maxRuntimeHours, zone) {
-    return `nohup bash -c "sleep ${selfDeleteSeconds(maxRuntimeHours)} && gcloud --quiet compute instances delete \\"$(hostname)\\" --zone=${zone} --delete-disks=all" >${SELF_DELETE_LOG} 2>&1 &`;
-}
-/**
- * Runs on each VM (outside the container) before Ray's docker setup: docker and rsync (apt waits
- * for the dpkg lock that a first-boot unattended upgrade may hold), access to the docker socket
- * for the SSH user (the group change only reaches new logins and Ray reuses its SSH connection, so
- * an ACL grants it at once), gcloud (Ubuntu's GCE image has it as a snap; installed when missing),
- * docker credentials for the region's Artifact Registry, then the self-delete timer.
- */
-function initializationCommands(ri) {
-    return [
-        'sudo apt-get -o DPkg::Lock::Timeout=600 update -y',
-        'sudo DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y docker.io rsync acl',
-        'sudo usermod -aG docker $USER',
-        'sudo setfacl -m user:$USER:rw /var/run/docker.sock',
-        'command -v gcloud >/dev/null 2>&1 || sudo snap install google-cloud-cli --classic',
-        `gcloud auth configure-docker ${ri.region}-docker.pkg.dev --quiet`,
-        selfDeleteCommand(ri.max_runtime_hours, ri.zone),
-    ];
-}
-function nodeConfig(machineType, runId, ri, publicKey) {
-    return {
-        machineType,
-        disks: [{ boot: true, autoDelete: true, type: 'PERSISTENT', initializeParams: { diskSizeGb: DISK_SIZE_GB, sourceImage: SOURCE_IMAGE } }],
-        serviceAccounts: [{ email: ri.worker_sa, scopes: [CLOUD_PLATFORM_SCOPE] }],
-        labels: { [RUN_ID_LABEL]: runId, [IMAGE_TAG_LABEL]: runId },
-        metadata: {
-            items: [
-                { key: 'ssh-keys', value: `${SSH_USER}:${publicKey}` },
-                { key: 'enable-oslogin', value: 'FALSE' },
-            ],
-        },
-    };
-}
-/** The config object; throws ClusterConfigError when a value cannot be rendered safely. */
-function clusterConfig(manifest, key) {
-    const runId = manifest.run_id;
-    const ri = manifest.render_inputs;
-    const problems = renderInputsProblems(runId, ri);
-    if (!key.sshPrivateKeyPath.startsWith('/') || /[\s"'\\$`]/.test(key.sshPrivateKeyPath))
-        problems.push(`the SSH key path '${key.sshPrivateKeyPath}' must be absolute, without spaces or quotes`);
-    if (!PUBLIC_KEY.test(key.sshPublicKey))
-        problems.push('the SSH public key must be one line `ssh-ed25519 <base64> [comment]`');
-    if (problems.length > 0)
-        throw new ClusterConfigError(problems);
-    return {
-        cluster_name: runId,
-        max_workers: ri.workers,
-        upscaling_speed: 0,
-        idle_timeout_minutes: IDLE_TIMEOUT_MINUTES,
-        docker: {
-            image: ri.image_uri,
-            container_name: CONTAINER_NAME,
-            pull_before_run: true,
-            run_options: RUN_ENV.map(([k, v]) => `--env ${k}=${v}`),
-        },
-        provider: { type: 'gcp', region: ri.region, availability_zone: ri.zone, project_id: ri.project },
-        auth: { ssh_user: SSH_USER, ssh_private_key: key.sshPrivateKeyPath },
-        available_node_types: {
-            [HEAD_NODE_TYPE]: { min_workers: 0, max_workers: 0, resources: { CPU: 0 }, node_config: nodeConfig(HEAD_MACHINE_TYPE, runId, ri, key.sshPublicKey) },
-            [WORKER_NODE_TYPE]: { min_workers: ri.workers, max_workers: ri.workers, resources: { CPU: ri.actors_per_worker }, node_config: nodeConfig(ri.worker_type, runId, ri, key.sshPublicKey) },
-        },
-        head_node_type: HEAD_NODE_TYPE,
-        initialization_commands: initializationCommands(ri),
-        head_start_ray_commands: [...HEAD_START_RAY_COMMANDS],
-        worker_start_ray_commands: [...WORKER_START_RAY_COMMANDS],
-    };
-}
-/**
- * The YAML text. The document uses the YAML 1.1 schema when it decides what to quote, so that
- * PyYAML (Ray's parser, YAML 1.1) reads every string back as a string (`no`, `on`, dates).
- * No line folding: every command stays on one line.
- */
-function renderClusterYaml(manifest, key) {
-    const doc = new dist/* Document */.yo(clusterConfig(manifest, key), { version: '1.1' });
-    doc.commentBefore = ` Ray cluster for BIRD-Interact run ${manifest.run_id}, rendered by bird-cloud-action from the run manifest.`;
-    return doc.toString({ lineWidth: 0, indent: 2 });
-}
-
-;// CONCATENATED MODULE: ./lib/cluster/cli.js
-// The two CLIs of a per-run cluster (domain §12.3–§12.5): the Ray cluster launcher (`ray up`,
-// `ray dashboard`, `ray down`; the `ray-cli` input names the executable) and `gcloud` (liveness
-// and the fallback teardown by label). Output is streamed line by line; nothing secret goes into
-// argv or the child environment (API keys, action inputs and runner tokens are removed).
-
-
-
-
-
-
-
-/** A line of child output can never act as a workflow command (`::set-output`, `::add-mask::`, ...). */
-function neutralizeCommand(line) {
-    return /^\s*::/.test(line) ? `| ${line}` : line;
-}
-/** The GitHub log: groups via @actions/core. */
-function cli_actionsCliLog() {
-    return {
-        info: (l) => info(l),
-        warning: (l) => warning(l),
-        group: (title, fn) => group(title, fn),
-    };
-}
-/** Environment variables a child never gets: they are secrets it does not need. */
-const CHILD_ENV_DENY = [...KNOWN_KEYS, 'ACTIONS_RUNTIME_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'GITHUB_TOKEN', 'GH_TOKEN'];
-/**
- * The environment of `ray` and `gcloud`: the runner's, minus the API keys (src/params/combos.ts
- * KNOWN_KEYS), the runner's tokens and every `INPUT_*` variable (inputs such as ray-headers may
- * hold credentials). Google credentials (GOOGLE_APPLICATION_CREDENTIALS, CLOUDSDK_*) stay: both
- * CLIs need them, and they are file paths, not secrets.
- */
-function childEnv(base = process.env) {
-    const deny = new Set(CHILD_ENV_DENY);
-    const out = {};
-    for (const [k, v] of Object.entries(base)) {
-        if (v === undefined || deny.has(k) || k.startsWith('INPUT_'))
-            continue;
-        out[k] = v;
-    }
-    // Python tools print progress promptly instead of in 8 KiB blocks.
-    out.PYTHONUNBUFFERED = '1';
-    return out;
-}
-/** A CLI call that failed: exit code or timeout, and the last lines of its output. */
-class ClusterCliError extends Error {
-    command;
-    code;
-    tail;
-    constructor(message, command, code, tail) {
-        super(tail.length > 0 ? `${message}\n${tail.map((l) => `  ${l}`).join('\n')}` : message);
-        this.command = command;
-        this.code = code;
-        this.tail = tail;
-        this.name = 'ClusterCliError';
-    }
-}
-const TAIL_LINES = 20;
-const KILL_GRACE_MS = 5_000;
-/** Splits a stream into lines; `flush` delivers a last line without a newline. */
-function lineSplitter(onLine) {
-    let rest = '';
-    return {
-        push(chunk) {
-            rest += chunk.toString();
-            let i;
-            while ((i = rest.indexOf('\n')) >= 0) {
-                onLine(rest.slice(0, i).replace(/\r$/, ''));
-                rest = rest.slice(i + 1);
-            }
-        },
-        flush() {
-            if (rest)
-                onLine(rest);
-            rest = '';
-        },
-    };
-}
-function killGroup(child, sig) {
-    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null)
-        return;
-    try {
-        // Own process group (detached): the signal reaches ray's ssh children too.
-        process.kill(-child.pid, sig);
-    }
-    catch {
-        try {
-            child.kill(sig);
-        }
-        catch {
-            // already gone
-        }
-    }
-}
-/** Stops a process group: SIGTERM, then SIGKILL after a grace period. Resolves when it exited. */
-async function stopChild(child, graceMs = KILL_GRACE_MS) {
-    if (child.exitCode !== null || child.signalCode !== null)
-        return;
-    const exited = new Promise((r) => child.once('exit', () => r()));
-    killGroup(child, 'SIGTERM');
-    const t = setTimeout(() => killGroup(child, 'SIGKILL'), graceMs);
-    await exited;
-    clearTimeout(t);
-}
-/** A free TCP port on loopback (bound, read, released). */
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const s = (0,external_node_net_.createServer)();
-        s.unref();
-        s.on('error', reject);
-        s.listen(0, '127.0.0.1', () => {
-            const a = s.address();
-            const port = typeof a === 'object' && a ? a.port : 0;
-            s.close(() => resolve(port));
-        });
-    });
-}
-/** `value(status)` output: alive when any line is RUNNING (head or worker, as Python decides). */
-function parseAlive(stdout) {
-    return stdout.split('\n').some((l) => l.trim() === 'RUNNING');
-}
-/** `value(name,zone)` output: tab-separated name and zone URL (or name) per line. */
-function parseInstances(stdout) {
-    const out = [];
-    for (const line of stdout.split('\n')) {
-        const parts = line.trim().split(/\s+/).filter(Boolean);
-        if (parts.length < 2)
-            continue;
-        const zone = parts[1].replace(/\/+$/, '').split('/').pop() ?? '';
-        out.push({ name: parts[0], zone });
-    }
-    return out;
-}
-const cli_sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-class cli_ClusterCli {
-    o;
-    children = new Set();
-    env;
-    gcloud;
-    constructor(o) {
-        this.o = o;
-        this.env = childEnv(o.env ?? process.env);
-        this.gcloud = o.gcloud ?? 'gcloud';
-    }
-    /** Spawns one CLI call in its own process group, streaming each output line to `onLine`. */
-    run(cmd, args, o) {
-        return new Promise((resolve) => {
-            const tail = [];
-            let stdout = '';
-            let timedOut = false;
-            const onLine = (l) => {
-                tail.push(l);
-                if (tail.length > TAIL_LINES)
-                    tail.shift();
-                o.onLine?.(neutralizeCommand(l));
-            };
-            let child;
-            try {
-                child = (0,external_node_child_process_namespaceObject.spawn)(cmd, [...args], { cwd: this.o.cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-            }
-            catch (e) {
-                resolve({ code: null, signal: null, timedOut: false, stdout: '', tail: [`could not start ${cmd}: ${retry_describeError(e)}`] });
-                return;
-            }
-            this.children.add(child);
-            const out = lineSplitter(onLine);
-            const err = lineSplitter(onLine);
-            child.stdout?.on('data', (d) => {
-                stdout += d.toString();
-                out.push(d);
-            });
-            child.stderr?.on('data', (d) => err.push(d));
-            const timer = setTimeout(() => {
-                timedOut = true;
-                void stopChild(child);
-            }, o.timeoutMs);
-            child.on('error', (e) => {
-                onLine(`could not start ${cmd}: ${retry_describeError(e)}`);
-            });
-            child.on('close', (code, signal) => {
-                clearTimeout(timer);
-                out.flush();
-                err.flush();
-                this.children.delete(child);
-                resolve({ code, signal, timedOut, stdout, tail });
-            });
-        });
-    }
-    describe(cmd, args) {
-        return [cmd, ...args].join(' ');
-    }
-    async rayGrouped(args, timeoutMs) {
-        const command = this.describe(this.o.rayCli, args);
-        const r = await this.o.log.group(command, () => this.run(this.o.rayCli, args, { timeoutMs, onLine: (l) => this.o.log.info(l) }));
-        if (r.code !== 0) {
-            const why = r.timedOut ? `timed out after ${Math.round(timeoutMs / 1000)} s` : r.code === null ? `was killed (${r.signal ?? 'no exit code'})` : `exited with ${r.code}`;
-            throw new ClusterCliError(`${command} ${why}`, command, r.code, r.tail);
-        }
-    }
-    /** `ray up --yes <yaml>`. */
-    rayUp(yamlPath) {
-        return this.rayGrouped(['up', '--yes', yamlPath], this.o.upTimeoutMs ?? 30 * 60_000);
-    }
-    /** `ray down --yes <yaml>`. */
-    rayDown(yamlPath) {
-        return this.rayGrouped(['down', '--yes', yamlPath], this.o.downTimeoutMs ?? 15 * 60_000);
-    }
-    /**
-     * `ray dashboard --port <port> <yaml>`: forwards the head's dashboard (8265) to a local port over
-     * SSH and runs until stopped. Resolves once GET /api/version answers through the forward;
-     * rejects (and stops the forward) when the CLI exits first or the deadline passes.
-     */
-    async rayDashboard(yamlPath, d = {}) {
-        const port = d.port ?? (await freePort());
-        const url = `http://127.0.0.1:${port}`;
-        const args = ['dashboard', '--port', String(port), yamlPath];
-        const command = this.describe(this.o.rayCli, args);
-        const readyMs = d.readyTimeoutMs ?? 5 * 60_000;
-        const pollMs = d.pollMs ?? 1_000;
-        const maxRestarts = d.maxRestarts ?? 5;
-        const http = new lib_HttpClient('bird-cloud-action', [], { allowRetries: false, socketTimeout: 5_000, keepAlive: false });
-        const log = this.o.log;
-        let child = null;
-        const closed = new WeakMap();
-        let stopped = false;
-        let restarts = 0;
-        let tail = [];
-        const start = () => {
-            const c = (0,external_node_child_process_namespaceObject.spawn)(this.o.rayCli, args, { cwd: this.o.cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-            this.children.add(c);
-            const onLine = (l) => {
-                tail.push(l);
-                if (tail.length > TAIL_LINES)
-                    tail.shift();
-                log.info(`[ray dashboard] ${neutralizeCommand(l)}`);
-            };
-            const out = lineSplitter(onLine);
-            const err = lineSplitter(onLine);
-            c.stdout?.on('data', (b) => out.push(b));
-            c.stderr?.on('data', (b) => err.push(b));
-            c.on('error', (e) => onLine(`could not start ${this.o.rayCli}: ${retry_describeError(e)}`));
-            closed.set(c, new Promise((r) => c.on('close', () => {
-                out.flush();
-                err.flush();
-                this.children.delete(c);
-                r();
-            })));
-            return c;
-        };
-        const ready = async () => {
-            try {
-                const res = await http.get(`${url}/api/version`);
-                const body = await res.readBody();
-                if (res.message.statusCode !== 200)
-                    return null;
-                const v = JSON.parse(body);
-                return typeof v.ray_version === 'string' ? v.ray_version : 'unknown';
-            }
-            catch {
-                return null;
-            }
-        };
-        const exitedEarly = (c) => c.exitCode !== null || c.signalCode !== null;
-        child = start();
-        const deadline = Date.now() + readyMs;
-        let version = null;
-        for (;;) {
-            version = await ready();
-            if (version !== null)
-                break;
-            if (exitedEarly(child)) {
-                // Let the last output lines arrive before quoting them.
-                await Promise.race([closed.get(child), cli_sleep(2_000)]);
-                throw new ClusterCliError(`${command} exited with ${child.exitCode ?? child.signalCode} before the dashboard answered`, command, child.exitCode, tail);
-            }
-            if (Date.now() > deadline) {
-                await stopChild(child);
-                throw new ClusterCliError(`${command}: GET ${url}/api/version did not answer within ${Math.round(readyMs / 1000)} s`, command, null, tail);
-            }
-            await cli_sleep(pollMs);
-        }
-        log.info(`dashboard: Ray ${version} answers at ${url} (forwarded by ${command})`);
-        // After it was ready: a forward that dies on its own (an SSH drop) is started again.
-        const watch = (c) => {
-            c.once('exit', (code, signal) => {
-                if (stopped)
-                    return;
-                if (restarts >= maxRestarts) {
-                    log.warning(`${command} exited (${code ?? signal}) and was restarted ${restarts} times already; the dashboard is no longer forwarded`);
-                    return;
-                }
-                restarts++;
-                log.warning(`${command} exited (${code ?? signal}); restarting the port forward (${restarts}/${maxRestarts})`);
-                setTimeout(() => {
-                    if (stopped)
-                        return;
-                    tail = [];
-                    child = start();
-                    watch(child);
-                }, 2_000).unref();
-            });
-        };
-        watch(child);
-        return {
-            url,
-            port,
-            get restarts() {
-                return restarts;
-            },
-            stop: async () => {
-                stopped = true;
-                if (child)
-                    await stopChild(child);
-            },
-        };
-    }
-    gcloudArgs(args) {
-        return this.o.project ? [...args, `--project=${this.o.project}`] : args;
-    }
-    /** One gcloud call, retried; throws ClusterCliError after the last attempt. */
-    async gcloudRetried(args, what) {
-        const attempts = this.o.gcloudAttempts ?? 3;
-        const base = this.o.gcloudRetryMs ?? 2_000;
-        const full = this.gcloudArgs(args);
-        const command = this.describe(this.gcloud, full);
-        let last = null;
-        for (let i = 1; i <= attempts; i++) {
-            last = await this.run(this.gcloud, full, { timeoutMs: this.o.gcloudTimeoutMs ?? 3 * 60_000 });
-            if (last.code === 0)
-                return last.stdout;
-            const why = last.timedOut ? 'timed out' : `exited with ${last.code ?? last.signal}`;
-            if (i < attempts) {
-                const delay = base * 2 ** (i - 1);
-                this.o.log.warning(`${what}: \`${command}\` ${why} (attempt ${i}/${attempts}); retrying in ${Math.round(delay / 1000)} s: ${last.tail.slice(-1)[0] ?? ''}`);
-                await cli_sleep(delay);
-            }
-        }
-        const why = last?.timedOut ? 'timed out' : `exited with ${last?.code ?? last?.signal}`;
-        throw new ClusterCliError(`${what}: \`${command}\` ${why} after ${attempts} attempts`, command, last?.code ?? null, last?.tail ?? []);
-    }
-    /**
-     * Domain §12.4: true when any instance labelled with the run id is RUNNING, false when none is.
-     * A gcloud that keeps failing is reported and gives null (unknown), never "headless".
-     */
-    async headAlive(runId) {
-        try {
-            const out = await this.gcloudRetried(['compute', 'instances', 'list', `--filter=labels.${RUN_ID_LABEL}=${runId}`, '--format=value(status)'], 'liveness check');
-            return parseAlive(out);
-        }
-        catch (e) {
-            this.o.log.warning(`could not check whether the head of ${runId} is alive (not counted as headless): ${retry_describeError(e)}`);
-            return null;
-        }
-    }
-    /** The instances labelled with the run id, with their zone basenames. Throws when gcloud keeps failing. */
-    async listByLabel(runId) {
-        const out = await this.gcloudRetried(['compute', 'instances', 'list', `--filter=labels.${RUN_ID_LABEL}=${runId}`, '--format=value(name,zone)'], 'listing the cluster by label');
-        return parseInstances(out);
-    }
-    /**
-     * The fallback teardown (domain §12.5): list by label, then delete each instance with
-     * `--quiet --delete-disks=all --zone=<basename of its zone>`, four at a time.
-     */
-    async deleteByLabel(runId) {
-        const found = await this.listByLabel(runId);
-        const deleted = [];
-        const failed = [];
-        const queue = [...found];
-        const worker = async () => {
-            for (let inst = queue.shift(); inst; inst = queue.shift()) {
-                const args = this.gcloudArgs(['compute', 'instances', 'delete', inst.name, '--quiet', '--delete-disks=all', `--zone=${inst.zone}`]);
-                const r = await this.run(this.gcloud, args, { timeoutMs: this.o.gcloudTimeoutMs ?? 3 * 60_000, onLine: (l) => this.o.log.info(`[delete ${inst.name}] ${l}`) });
-                if (r.code === 0)
-                    deleted.push(inst);
-                else
-                    failed.push({ ...inst, error: r.tail.slice(-1)[0] ?? `exited with ${r.code ?? r.signal}` });
-            }
-        };
-        await this.o.log.group(`deleting ${found.length} instance(s) labelled ${RUN_ID_LABEL}=${runId}`, () => Promise.all([1, 2, 3, 4].map(() => worker())).then(() => undefined));
-        return { found, deleted, failed };
-    }
-    /** Stops every running CLI call (SIGTERM, then SIGKILL): a `ray up` still running when the teardown starts. */
-    async stopAll() {
-        await Promise.all([...this.children].map((c) => stopChild(c)));
-    }
-    /** Kills every running CLI call (a second signal abandons the teardown). */
-    killAll() {
-        for (const c of this.children)
-            killGroup(c, 'SIGKILL');
-    }
-    /** Running CLI calls (for tests and diagnostics). */
-    get running() {
-        return this.children.size;
-    }
-}
-/**
- * A `headAlive` for waitForAttempt that asks gcloud at most once per `minIntervalMs` (default
- * 60 s) and repeats the last answer in between: the wait polls every few seconds, a gcloud call
- * takes seconds.
- */
-function headAliveProbe(cli, runId, minIntervalMs = 60_000, now = Date.now) {
-    let last = null;
-    return async () => {
-        if (last && now() - last.at < minIntervalMs)
-            return last.value;
-        const value = await cli.headAlive(runId);
-        last = { at: now(), value };
-        return value;
-    };
 }
 
 ;// CONCATENATED MODULE: ./lib/cluster/phases.js
@@ -93407,6 +93516,8 @@ async function bringUp(p, o = {}) {
 
 
 
+
+
 async function writePlanFile(dir, runId, plan) {
     const out = (0,external_node_path_namespaceObject.join)(dir, 'bird-cloud-action');
     await (0,promises_namespaceObject.mkdir)(out, { recursive: true });
@@ -93530,9 +93641,21 @@ async function main_submit(settings) {
     const phases = settings.dispatch.cluster === 'ephemeral' ? new PhaseClock((l) => info(l)) : null;
     if (phases)
         await checkImage(plan.manifest.render_inputs.image_uri, phases, settings.workspace, settings.miniInteractRoot);
-    if (remote.manifest === 'same')
-        notice(`run ${plan.runId} already has a manifest for this same plan: checking and completing the upload only.`);
+    if (remote.manifest === 'same') {
+        // A committed run that was dispatched before is continued by a rerun, never by attempt 1 again.
+        if (settings.dispatch.cluster !== 'none' && remote.objects.has(runPaths.status(plan.runId))) {
+            throw new ProblemsError([{ input: Inputs.RunId, message: `run '${plan.runId}' is committed and was already dispatched (${store.uri(runPaths.status(plan.runId))} exists)`, fix: `to continue it, use rerun-run-id: ${plan.runId}; to start a new run, leave run-id empty` }], 'preflight failed');
+        }
+        notice(`run ${plan.runId} already has a manifest for this same plan: checking and completing the upload.`);
+    }
     const result = await main_upload(plan, store, remote);
+    if (plan.artifact) {
+        // The commit point: the bucket must hold exactly this plan's files (a concurrent submit of
+        // the same run id with other content would show here) before the manifest says so.
+        const bad = await setupMismatches(store, plan.runId, plan.artifact.kind, plan.manifest.slayer_artifacts.dbs);
+        if (bad.length > 0)
+            throw new Error(`the uploaded setup does not match the plan, so no manifest was written:\n  - ${bad.join('\n  - ')}\nIs another submit of run id ${plan.runId} running? Submit again when it is done.`);
+    }
     const manifestUri = store.uri(runPaths.manifest(plan.runId));
     const committed = await commitManifest(store, plan.manifest);
     info(committed === 'written' ? `manifest committed: ${manifestUri}` : `manifest already committed for this plan: ${manifestUri}`);
@@ -93615,8 +93738,15 @@ async function rerun(settings) {
     if (envProblem)
         throw new ProblemsError([{ input: Inputs.RuntimeEnv, message: envProblem, fix: 'remove that part of runtime-env' }], 'rerun refused');
     await checkSetupStillThere(store, plan);
-    if (settings.dispatch.cluster === 'existing')
-        await checkCluster(rayClient(settings.dispatch));
+    if (settings.dispatch.cluster === 'existing') {
+        const client = rayClient(settings.dispatch);
+        await checkCluster(client);
+        // Two attempts on the same instances would both spend and both write status.json.
+        const previous = plan.attempt > 1 ? await client.job(submissionId(plan.runId, plan.attempt - 1)) : null;
+        if (previous && !TERMINAL.includes(previous.status)) {
+            throw new ProblemsError([{ input: Inputs.RerunRunId, message: `attempt ${plan.attempt - 1} of run '${plan.runId}' (${submissionId(plan.runId, plan.attempt - 1)}) is still ${previous.status} on the cluster`, fix: 'wait for it to end (or stop it), then rerun' }], 'rerun refused');
+        }
+    }
     const phases = settings.dispatch.cluster === 'ephemeral' ? new PhaseClock((l) => info(l)) : null;
     if (phases) {
         if (!m.render_inputs.image_uri)

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, readFile, readdir, realpath, stat } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 import pLimit from 'p-limit';
 import { COMBO_NUMBER, type ArtifactKind } from './params/combos.js';
 
@@ -88,6 +88,10 @@ async function md5File(path: string, size: number): Promise<string> {
  */
 export async function walkDb(dbDir: string, db: string, hashConcurrency = 16): Promise<DbArtifact> {
   const top = await realpath(dbDir);
+  // The DB folder itself may be a link only within its artifact root (`alien -> ..` would
+  // upload the checkout, .git/config and credential files included).
+  const root = await realpath(dirname(dbDir));
+  if (!top.startsWith(root + sep)) throw new SymlinkEscapeError(`${db} is a symlink that leaves the artifact root (to ${top})`);
   const found: Array<{ abs: string; rel: string; size: number }> = [];
   const visited = new Set<string>();
 

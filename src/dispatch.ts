@@ -3,15 +3,17 @@
 import * as core from '@actions/core';
 import { Outputs, State } from './constants.js';
 import type { GithubContext } from './github-context.js';
-import { runPaths, type RunStore } from './gcs/store.js';
 import { markdownTable, writeSummary } from './report.js';
 import { describeError } from './retry.js';
 import { dashboardUrl, RayJobsClient, TERMINAL, type JobStatus } from './ray/client.js';
-import { attemptJob, rayJobSubmitCommand, submitIdempotent, uploadSecrets } from './ray/dispatch.js';
+import { attemptJob, rayJobSubmitCommand, submitIdempotent, uploadSecrets, type SubmitOutcome } from './ray/dispatch.js';
+import { submissionId } from './jobargs.js';
+import { isPreconditionFailed, runPaths, type RunStore } from './gcs/store.js';
+import { neutralizeCommand } from './cluster/cli.js';
 import { waitForAttempt, type WaitResult } from './ray/wait.js';
 import type { PhaseClock } from './cluster/phases.js';
 import type { SignalTeardown } from './cluster/teardown.js';
-import { parseStatus, writeFreshStatus } from './rows.js';
+import { parseStatus, writeFreshStatus, type RunStatus } from './rows.js';
 import type { RunManifest } from './manifest.js';
 import type { DispatchSettings } from './settings.js';
 
@@ -57,6 +59,33 @@ async function stopOnce(client: RayJobsClient, sid: string): Promise<void> {
   }
 }
 
+/** Only a stop that went through (or a job that ended) releases the post step from stopping it. */
+async function stopAndRecord(client: RayJobsClient, sid: string): Promise<void> {
+  try {
+    await stopOnce(client, sid);
+    core.saveState(State.WaitStatus, 'done');
+  } catch (e) {
+    core.warning(`could not stop ${sid}: ${describeError(e)}; the post step tries again`);
+  }
+}
+
+/**
+ * A fresh status.json for this attempt (domain §9), unless the job's own heartbeat got there
+ * first: a heartbeat racing the write is a 412, after which the newer content stands.
+ */
+async function freshStatus(store: RunStore, runId: string, s: RunStatus): Promise<void> {
+  for (let i = 0; i < 2; i++) {
+    const current = parseStatus(await store.read(runPaths.status(runId)));
+    if (typeof current?.attempt === 'number' && current.attempt >= s.attempt) return;
+    try {
+      await writeFreshStatus(store, runId, s);
+      return;
+    } catch (e) {
+      if (!isPreconditionFailed(e)) throw e;
+    }
+  }
+}
+
 export interface DispatchOutcome {
   /** True when the step waited for the attempt to end (then a report follows). */
   waited: boolean;
@@ -83,22 +112,25 @@ export async function dispatchAttempt(r: DispatchRequest): Promise<DispatchOutco
   }
   const client = r.client;
   const phase = <T>(name: 'submit' | 'wait', fn: () => Promise<T>): Promise<T> => (r.phases ? r.phases.run(name, fn) : fn());
-  const { job, outcome } = await phase('submit', async () => {
-    const packageUri = await uploadSecrets(client, r.keys);
-    const j = attemptJob(d, m, r.attempt, r.instanceIds, withSecrets, r.github, packageUri);
-    return { job: j, outcome: await submitIdempotent(client, j.request, m.run_id, r.attempt) };
-  });
-  const sid = job.submissionId;
+  // The id is known before the POST: saved first, so a step killed mid-submit still leaves the
+  // post step something to stop (a GET answers 404 when nothing was created).
+  const sid = submissionId(m.run_id, r.attempt);
   core.saveState(State.SubmissionId, sid);
   core.saveState(State.RayAddress, client.address);
   core.saveState(State.WaitStatus, d.wait ? 'waiting' : 'detached');
+  const outcome = await phase('submit', async (): Promise<SubmitOutcome> => {
+    // A retried step finds its job and uploads no second keys package.
+    const earlier = await client.job(sid);
+    if (earlier) {
+      if (earlier.metadata?.run_id === m.run_id && earlier.metadata?.attempt === String(r.attempt)) return 'existing';
+      throw new Error(`a Ray job named ${sid} already exists and is not this run's attempt (its metadata: ${JSON.stringify(earlier.metadata)}). Stop or delete that job, or use another run id.`);
+    }
+    const packageUri = await uploadSecrets(client, r.keys);
+    const j = attemptJob(d, m, r.attempt, r.instanceIds, withSecrets, r.github, packageUri);
+    return submitIdempotent(client, j.request, m.run_id, r.attempt);
+  });
   core.info(outcome === 'created' ? `submitted ${sid} to ${client.address}` : `${sid} was already submitted by an earlier try of this step: following it`);
-
-  // A fresh status for this attempt, unless the job's own heartbeat got there first.
-  const current = parseStatus(await r.store.read(runPaths.status(m.run_id)));
-  if (current?.attempt !== r.attempt) {
-    await writeFreshStatus(r.store, m.run_id, { ray_job_id: sid, last_heartbeat_ts: Date.now() / 1000, rows_done: 0, rows_total: r.instanceIds.length, terminal_state: null, attempt: r.attempt });
-  }
+  await freshStatus(r.store, m.run_id, { ray_job_id: sid, last_heartbeat_ts: Date.now() / 1000, rows_done: 0, rows_total: r.instanceIds.length, terminal_state: null, attempt: r.attempt });
   const url = r.publicDashboard === false ? null : dashboardUrl(client.address, sid);
   core.setOutput(Outputs.SubmissionId, sid);
   if (url) core.setOutput(Outputs.DashboardUrl, url);
@@ -113,14 +145,14 @@ export async function dispatchAttempt(r: DispatchRequest): Promise<DispatchOutco
 
   // While waiting, a cancelled workflow (SIGINT, then SIGTERM) stops the job once.
   let stopping: Promise<void> | null = null;
+  const ac = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => {
     if (stopping) return;
+    ac.abort();
     core.info(`${sig}: stopping ${sid} before exiting`);
-    const stop = stopOnce(client, sid);
+    const stop = stopAndRecord(client, sid);
     stopping = (r.signals ? r.signals.hold(stop) : stop)
-      .catch((e: unknown) => core.warning(`could not stop ${sid}: ${describeError(e)}`))
       .finally(() => {
-        core.saveState(State.WaitStatus, 'done');
         core.setFailed(`bird-cloud-action: cancelled (${sig}) while waiting; ${sid} was asked to stop. Then ${rerunHint(m.run_id)}.`);
         if (r.signals) void r.signals.exitAfterTeardown(1);
         else process.exit(1);
@@ -128,7 +160,6 @@ export async function dispatchAttempt(r: DispatchRequest): Promise<DispatchOutco
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const ac = new AbortController();
   let result: WaitResult;
   try {
     result = await phase('wait', () => waitForAttempt({
@@ -145,7 +176,8 @@ export async function dispatchAttempt(r: DispatchRequest): Promise<DispatchOutco
       log: (l) => core.info(l),
       logGroup: (title, text) => {
         core.startGroup(title);
-        core.info(text.replace(/\n$/, ''));
+        // The job log is untrusted text (model output): no line of it may be a workflow command.
+        core.info(text.replace(/\n$/, '').split('\n').map(neutralizeCommand).join('\n'));
         core.endGroup();
       },
       headAlive: r.headAlive,
@@ -154,10 +186,15 @@ export async function dispatchAttempt(r: DispatchRequest): Promise<DispatchOutco
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+  // A signal ended the wait: its handler stops the job and fails the step; nothing more here.
+  if (stopping) {
+    await stopping;
+    return { ...NO_WAIT, dashboardUrl: url };
+  }
   const v = result.verdict;
   const ok = v.kind === 'finished' && v.ok;
-  if (!ok) await stopOnce(client, sid).catch((e: unknown) => core.warning(`could not stop ${sid}: ${describeError(e)}`));
-  core.saveState(State.WaitStatus, 'done');
+  if (!ok) await stopAndRecord(client, sid);
+  else core.saveState(State.WaitStatus, 'done');
   const final = (await client.job(sid).catch(() => null))?.status ?? result.jobStatus ?? 'UNKNOWN';
   core.setOutput(Outputs.JobStatus, final);
   await writeSummary(dispatchSummary(m.run_id, r.attempt, sid, url, r.instanceIds.length, final, result));

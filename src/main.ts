@@ -8,13 +8,14 @@ import { NOT_DISPATCHED, dispatchAttempt, rayClient, type DispatchOutcome } from
 import { GateFailedError, reportRun, type ReportOptions } from './results/index.js';
 import { ProblemsError, errorMessage } from './errors.js';
 import { readGithubContext } from './github-context.js';
-import { commitManifest, probeRun } from './gcs/run-state.js';
+import { commitManifest, probeRun, setupMismatches } from './gcs/run-state.js';
 import { RunStore, runPaths } from './gcs/store.js';
 import { uploadArtifacts, type UploadResult } from './gcs/upload.js';
 import type { RunPlan } from './plan.js';
 import { preflight } from './preflight.js';
 import { checkCluster, runtimeEnvProblem } from './ray/dispatch.js';
-import type { RayJobsClient } from './ray/client.js';
+import { TERMINAL, type RayJobsClient } from './ray/client.js';
+import { submissionId } from './jobargs.js';
 import { actionsCliLog, headAliveProbe } from './cluster/cli.js';
 import { PhaseClock } from './cluster/phases.js';
 import { buildCommand, imageExists, registryFromEnv } from './cluster/registry.js';
@@ -161,9 +162,24 @@ async function submit(settings: SubmitSettings): Promise<void> {
   }
   const phases = settings.dispatch.cluster === 'ephemeral' ? new PhaseClock((l) => core.info(l)) : null;
   if (phases) await checkImage(plan.manifest.render_inputs.image_uri, phases, settings.workspace, settings.miniInteractRoot);
-  if (remote.manifest === 'same') core.notice(`run ${plan.runId} already has a manifest for this same plan: checking and completing the upload only.`);
+  if (remote.manifest === 'same') {
+    // A committed run that was dispatched before is continued by a rerun, never by attempt 1 again.
+    if (settings.dispatch.cluster !== 'none' && remote.objects.has(runPaths.status(plan.runId))) {
+      throw new ProblemsError(
+        [{ input: Inputs.RunId, message: `run '${plan.runId}' is committed and was already dispatched (${store.uri(runPaths.status(plan.runId))} exists)`, fix: `to continue it, use rerun-run-id: ${plan.runId}; to start a new run, leave run-id empty` }],
+        'preflight failed',
+      );
+    }
+    core.notice(`run ${plan.runId} already has a manifest for this same plan: checking and completing the upload.`);
+  }
 
   const result = await upload(plan, store, remote);
+  if (plan.artifact) {
+    // The commit point: the bucket must hold exactly this plan's files (a concurrent submit of
+    // the same run id with other content would show here) before the manifest says so.
+    const bad = await setupMismatches(store, plan.runId, plan.artifact.kind, plan.manifest.slayer_artifacts.dbs);
+    if (bad.length > 0) throw new Error(`the uploaded setup does not match the plan, so no manifest was written:\n  - ${bad.join('\n  - ')}\nIs another submit of run id ${plan.runId} running? Submit again when it is done.`);
+  }
   const manifestUri = store.uri(runPaths.manifest(plan.runId));
   const committed = await commitManifest(store, plan.manifest);
   core.info(committed === 'written' ? `manifest committed: ${manifestUri}` : `manifest already committed for this plan: ${manifestUri}`);
@@ -246,7 +262,18 @@ async function rerun(settings: RerunSettings): Promise<void> {
   const envProblem = runtimeEnvProblem(settings.dispatch.runtimeEnv, keys.values.values(), keys.values.size > 0);
   if (envProblem) throw new ProblemsError([{ input: Inputs.RuntimeEnv, message: envProblem, fix: 'remove that part of runtime-env' }], 'rerun refused');
   await checkSetupStillThere(store, plan);
-  if (settings.dispatch.cluster === 'existing') await checkCluster(rayClient(settings.dispatch));
+  if (settings.dispatch.cluster === 'existing') {
+    const client = rayClient(settings.dispatch);
+    await checkCluster(client);
+    // Two attempts on the same instances would both spend and both write status.json.
+    const previous = plan.attempt > 1 ? await client.job(submissionId(plan.runId, plan.attempt - 1)) : null;
+    if (previous && !TERMINAL.includes(previous.status)) {
+      throw new ProblemsError(
+        [{ input: Inputs.RerunRunId, message: `attempt ${plan.attempt - 1} of run '${plan.runId}' (${submissionId(plan.runId, plan.attempt - 1)}) is still ${previous.status} on the cluster`, fix: 'wait for it to end (or stop it), then rerun' }],
+        'rerun refused',
+      );
+    }
+  }
   const phases = settings.dispatch.cluster === 'ephemeral' ? new PhaseClock((l) => core.info(l)) : null;
   if (phases) {
     if (!m.render_inputs.image_uri) throw new ProblemsError([{ input: Inputs.RerunRunId, message: `the manifest of '${plan.runId}' names no image (render_inputs.image_uri is empty): it did not run on a per-run cluster`, fix: 'rerun it with cluster: existing or none' }], 'rerun refused');

@@ -51,5 +51,10 @@ export async function runPost(): Promise<void> {
   }
 }
 
+// Whatever happens here, the post step never fails the job.
+process.on('unhandledRejection', (e) => {
+  core.warning(`post: ${describeError(e)}`);
+  process.exit(0);
+});
 await runPost();
 process.exit(0);

@@ -2,7 +2,7 @@
 // instances go into the next attempt, and nothing is uploaded.
 import { Inputs } from './constants.js';
 import { ProblemsError } from './errors.js';
-import { parseManifest } from './gcs/run-state.js';
+import { parseManifest, setupMismatches } from './gcs/run-state.js';
 import { runPaths, type RunStore } from './gcs/store.js';
 import type { RunManifest } from './manifest.js';
 import { artifactFor, requiredKeys, type Framework, type QueryMode, type SlayerSetup } from './params/combos.js';
@@ -36,6 +36,7 @@ export function withPythonDefaults(raw: Partial<RunManifest> & Record<string, un
     slayer_setup: 'pre-encoded',
     slayer_storage_root: '/data/slayer_models',
     ...raw,
+    run_id: typeof raw.run_id === 'string' && raw.run_id ? raw.run_id : '',
     instance_ids: Array.isArray(raw.instance_ids) ? raw.instance_ids.map(String) : String(raw.instance_ids ?? '').split(',').filter(Boolean),
   } as RunManifest;
 }
@@ -49,7 +50,8 @@ export async function planRerun(store: RunStore, runId: string): Promise<RerunPl
     );
   }
   const manifest = withPythonDefaults(parseManifest(store, runId, bytes) as RunManifest & Record<string, unknown>);
-  if (manifest.run_id && manifest.run_id !== runId) throw new Error(`the manifest at ${store.uri(runPaths.manifest(runId))} names run ${manifest.run_id}`);
+  if (!manifest.run_id) manifest.run_id = runId;
+  if (manifest.run_id !== runId) throw new Error(`the manifest at ${store.uri(runPaths.manifest(runId))} names run ${manifest.run_id}`);
   const { refs, latest } = await latestRows(store, runId);
   const status = parseStatus(await store.read(runPaths.status(runId)));
   // The last dispatched attempt may have written no row at all: status.json remembers it.
@@ -70,9 +72,24 @@ export async function planRerun(store: RunStore, runId: string): Promise<RerunPl
   };
 }
 
-/** Python's bucket policy deletes runs/ objects after 30 days: the setup must still be there. */
+/**
+ * Python's bucket policy deletes runs/ objects after 30 days: the setup must still be there,
+ * whole. A manifest the action wrote has per-DB digests to compare with; a Python one only
+ * allows a check that the prefix is not empty.
+ */
 export async function checkSetupStillThere(store: RunStore, plan: RerunPlan): Promise<void> {
   if (!plan.artifact) return;
+  const dbs = plan.manifest.slayer_artifacts?.dbs;
+  if (dbs && Object.keys(dbs).length > 0) {
+    const bad = await setupMismatches(store, plan.runId, plan.artifact, dbs);
+    if (bad.length > 0) {
+      throw new ProblemsError(
+        [{ input: Inputs.RerunRunId, message: `the SLayer setup of run '${plan.runId}' is no longer what its manifest recorded (runs/ objects expire after 30 days):\n    ${bad.join('\n    ')}`, fix: 'start a new run instead of a rerun' }],
+        'rerun refused',
+      );
+    }
+    return;
+  }
   const prefix = runPaths.setupPrefix(plan.runId, plan.artifact);
   const [files] = await store.retry(`list ${store.uri(prefix)}`, () => store.bucket.getFiles({ prefix, maxResults: 1, autoPaginate: false }));
   if (files.length === 0) {

@@ -17,8 +17,10 @@ export function readApiKeys(names: readonly string[], env: NodeJS.ProcessEnv = p
       missing.push(name);
       continue;
     }
+    // Mask what was given and what is sent: a secret pasted with a newline is trimmed.
     core.setSecret(v);
-    values.set(name, v);
+    if (v.trim() !== v) core.setSecret(v.trim());
+    values.set(name, v.trim());
   }
   return { values, missing };
 }

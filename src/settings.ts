@@ -137,6 +137,7 @@ const TRUE = ['true', 'True', 'TRUE'];
 const FALSE = ['false', 'False', 'FALSE'];
 const MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z0-9]+(-[a-z0-9]+)*$/;
 const REGION = /^[a-z]+-[a-z]+[0-9]+$/;
+const MODEL = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$/;
 const ZONE = /^([a-z]+-[a-z]+[0-9]+)-[a-z]$/;
 const SERVICE_ACCOUNT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]@[-a-z0-9.]+\.iam\.gserviceaccount\.com$|^[0-9]+-compute@developer\.gserviceaccount\.com$/;
 const IMAGE_URI = /^[a-z0-9.-]+(:[0-9]+)?\/[^\s:@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$/;
@@ -280,6 +281,7 @@ function parseDispatch(r: Reader, mask: (v: string) => void): DispatchSettings {
     }
     if (!url || !['http:', 'https:'].includes(url.protocol)) r.problems.add(Inputs.RayAddress, `'${rayAddress}' is not an http(s) URL`, 'use the dashboard URL, e.g. http://ray-head:8265');
     else if (url.username || url.password) r.problems.add(Inputs.RayAddress, 'carries credentials in the URL', 'move them into ray-headers (masked), e.g. {"Authorization": "Bearer <token>"}');
+    else if (url.search || url.hash) r.problems.add(Inputs.RayAddress, 'has a query string or fragment, which would be recorded in the manifest and the logs', 'give the dashboard URL only, and credentials in ray-headers');
   }
   const rawHeaders = r.jsonObject(Inputs.RayHeaders, true);
   const rayHeaders: Record<string, string> = {};
@@ -416,7 +418,7 @@ export function parseSettings(get: InputReader, env: NodeJS.ProcessEnv = process
   const agentModel = r.required(Inputs.AgentModel, 'set agent-model to a LiteLLM-style provider/model, e.g. anthropic/claude-sonnet-4-5');
   const userSimModel = r.str(Inputs.UserSimModel) || Defaults.userSimModel;
   for (const [name, model] of [[Inputs.AgentModel, agentModel], [Inputs.UserSimModel, userSimModel]] as const) {
-    if (model && /\s/.test(model)) problems.add(name, `'${model}' contains whitespace`, 'use provider/model with no spaces');
+    if (model && !MODEL.test(model)) problems.add(name, `'${model}' is not a LiteLLM model name`, 'use provider/model made of letters, digits and . _ : / @ + -, e.g. anthropic/claude-sonnet-4-5');
   }
 
   const ids = readInstanceIds(r, workspace);
@@ -435,7 +437,7 @@ export function parseSettings(get: InputReader, env: NodeJS.ProcessEnv = process
   if (!MACHINE_TYPE.test(workerType)) problems.add(Inputs.WorkerType, `'${workerType}' is not a GCE machine type`, 'use a machine type such as e2-standard-4');
   const maxRuntimeHours = r.int(Inputs.MaxRuntimeHours, Defaults.maxRuntimeHours, 1, 72);
   const slayerStorageRoot = r.str(Inputs.SlayerStorageRoot) || Defaults.slayerStorageRoot;
-  if (!slayerStorageRoot.startsWith('/')) problems.add(Inputs.SlayerStorageRoot, `'${slayerStorageRoot}' is not an absolute in-cluster path`, `keep the default ${Defaults.slayerStorageRoot}`);
+  if (!/^\/[A-Za-z0-9._/-]*$/.test(slayerStorageRoot)) problems.add(Inputs.SlayerStorageRoot, `'${slayerStorageRoot}' is not an absolute in-cluster path of plain characters`, `keep the default ${Defaults.slayerStorageRoot}`);
 
   const runIdRaw = r.str(Inputs.RunId);
   if (runIdRaw) {

@@ -38325,6 +38325,11 @@ async function runPost() {
         _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`post: could not check or stop the job: ${(0,_retry_js__WEBPACK_IMPORTED_MODULE_3__/* .describeError */ .Uc)(e)}`);
     }
 }
+// Whatever happens here, the post step never fails the job.
+process.on('unhandledRejection', (e) => {
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`post: ${(0,_retry_js__WEBPACK_IMPORTED_MODULE_3__/* .describeError */ .Uc)(e)}`);
+    process.exit(0);
+});
 await runPost();
 process.exit(0);
 

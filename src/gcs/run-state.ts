@@ -2,7 +2,8 @@
 // and the manifest commit that closes a submit (domain §6–§7).
 import { Inputs } from '../constants.js';
 import { ProblemsError, errorMessage } from '../errors.js';
-import { planIdentity, serializeManifest, type RunManifest } from '../manifest.js';
+import { dbDigest } from '../artifacts.js';
+import { planIdentity, serializeManifest, type ArtifactSummary, type RunManifest } from '../manifest.js';
 import { RetryExhaustedError, errorStatus } from '../retry.js';
 import { AUTH_HINT, isPreconditionFailed, runPaths, type RemoteObject, type RunStore } from './store.js';
 
@@ -75,4 +76,30 @@ export async function commitManifest(store: RunStore, manifest: RunManifest): Pr
     if (bytes && planIdentity(parseManifest(store, manifest.run_id, bytes)) === planIdentity(manifest)) return 'same';
     throw otherPlanError(store, manifest.run_id);
   }
+}
+
+/**
+ * Compares the objects under a run's setup prefix with the per-DB digests of a manifest (one
+ * listing). Returns one line per DB that is missing, incomplete or different; empty when equal.
+ */
+export async function setupMismatches(store: RunStore, runId: string, artifact: string, expected: ArtifactSummary['dbs']): Promise<string[]> {
+  const prefix = runPaths.setupPrefix(runId, artifact);
+  const listing = await store.list(prefix);
+  const byDb = new Map<string, Array<{ path: string; size: number; md5: string }>>();
+  for (const o of listing.values()) {
+    const rel = o.name.slice(prefix.length);
+    const slash = rel.indexOf('/');
+    if (slash <= 0) continue;
+    const db = rel.slice(0, slash);
+    const list = byDb.get(db) ?? [];
+    list.push({ path: rel.slice(slash + 1), size: o.size, md5: o.md5 });
+    byDb.set(db, list);
+  }
+  const out: string[] = [];
+  for (const [db, want] of Object.entries(expected)) {
+    const have = byDb.get(db) ?? [];
+    if (have.length === 0) out.push(`${db}: no objects under ${store.uri(prefix + db + '/')}`);
+    else if (dbDigest(have) !== want.digest) out.push(`${db}: ${have.length} object(s) whose content differs from the ${want.files} file(s) of the manifest`);
+  }
+  return out;
 }

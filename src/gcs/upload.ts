@@ -121,17 +121,17 @@ export async function uploadArtifacts(job: UploadJob): Promise<UploadResult> {
     }
     const write = (generation: number | string): Promise<RemoteObject> =>
       store.write(t.object, data, { ifGenerationMatch: generation, contentType: contentTypeFor(t.rel), resumable: t.size >= RESUMABLE_THRESHOLD });
-    let outcome: FileOutcome = existing ? 'replaced' : 'uploaded';
+    const outcome: FileOutcome = existing ? 'replaced' : 'uploaded';
     let written: RemoteObject;
     try {
       written = await write(existing ? existing.generation : 0);
     } catch (e) {
       if (!isPreconditionFailed(e)) throw e;
-      // Someone wrote it since the listing (a parallel try of this run): compare, then decide.
+      // The object appeared (or changed) after the listing: another submit of this run id is
+      // writing. Same bytes are fine; other bytes are never overwritten from here.
       const now = await store.metadata(t.object);
       if (now && now.md5 === t.md5) return record(t, 'skipped', 0, ' (written concurrently, same content)');
-      outcome = 'replaced';
-      written = await write(now ? now.generation : 0);
+      throw new Error(`${store.uri(t.object)} was written by someone else during this step with other content: is another submit of run id ${runId} running? Nothing was overwritten`);
     }
     if (written.md5 && written.md5 !== t.md5) throw new Error(`${store.uri(t.object)}: stored md5 ${written.md5} differs from the local ${t.md5}`);
     if (outcome === 'replaced') job.log(`replaced ${store.uri(t.object)}: its content changed since an earlier try of this run id`);

@@ -113,14 +113,26 @@ export async function uploadSecrets(client: RayJobsClient, keys: ReadonlyMap<str
   return pkg.uri;
 }
 
-/** The `ray job submit` command that matches a job, for teams that dispatch elsewhere. No secrets. */
+/**
+ * The `ray job submit` command that matches a job, for teams that dispatch elsewhere. No secrets.
+ * Ray's CLI re-joins the words after `--` with Windows-style double quotes before its
+ * `/bin/sh -c`, so the command is exact only when no argument needs quoting; otherwise the
+ * REST request is the faithful form, and it is printed instead.
+ */
 export function rayJobSubmitCommand(job: AttemptJob, address: string): string {
   const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
   const env = { ...(job.request.runtime_env ?? {}) };
   delete env.working_dir;
-  const parts = ['ray job submit', `--address ${q(address || '$RAY_ADDRESS')}`, `--submission-id ${q(job.submissionId)}`, `--metadata-json ${q(JSON.stringify(job.request.metadata))}`];
+  const addr = address ? q(address) : '"$RAY_ADDRESS"';
+  const secrets = job.args.includes('--secrets-file') ? ' (add the keys as bird_interact_secrets.json, {"<KEY>": "<value>", …}, at the root of a working_dir package)' : '';
+  const plain = job.request.entrypoint.split(' ').every((w) => /^[A-Za-z0-9_@%+=:,./-]+$/.test(w));
+  if (!plain) {
+    const body = JSON.stringify({ entrypoint: job.request.entrypoint, submission_id: job.submissionId, metadata: job.request.metadata, ...(Object.keys(env).length > 0 ? { runtime_env: env } : {}) });
+    return [`curl -sS -X POST ${address ? q(`${address.replace(/\/+$/, '')}/api/jobs/`) : '"$RAY_ADDRESS/api/jobs/"'} -H 'Content-Type: application/json' \\`, `  --data-binary ${q(body)}`, `# ray job submit would re-quote these arguments; this REST request keeps them exact${secrets}`].join('\n');
+  }
+  const parts = ['ray job submit', `--address ${addr}`, `--submission-id ${q(job.submissionId)}`, `--metadata-json ${q(JSON.stringify(job.request.metadata))}`];
   if (Object.keys(env).length > 0) parts.push(`--runtime-env-json ${q(JSON.stringify(env))}`);
-  if (job.args.includes('--secrets-file')) parts.push('--working-dir <a directory holding bird_interact_secrets.json: {"<KEY>": "<value>", …}>');
+  if (secrets) parts.push('--working-dir <a directory holding bird_interact_secrets.json: {"<KEY>": "<value>", …}>');
   parts.push('--no-wait', '--', job.request.entrypoint);
   return parts.join(' \\\n  ');
 }

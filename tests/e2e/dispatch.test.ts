@@ -94,6 +94,24 @@ describe('dispatch to an existing cluster', () => {
     expect(existsSync(join(cwd, 'bird_interact_secrets.json'))).toBe(false);
   });
 
+  it('never lets a job log line act as a workflow command', async () => {
+    const { repo, bucket, sim } = await setup();
+    const r = await run(repo, bucket, sim, { wait: 'true', 'entrypoint-prefix': `echo '::warning::injected-by-job' && ${clusterInputs(sim)['entrypoint-prefix']}` });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain('| ::warning::injected-by-job');
+    expect(r.annotations.filter((a) => a.message.includes('injected-by-job'))).toEqual([]);
+  });
+
+  it('refuses to dispatch attempt 1 again for a committed, dispatched run, pointing at the rerun input', async () => {
+    const { repo, bucket, sim } = await setup();
+    expect((await run(repo, bucket, sim, { wait: 'true' })).exitCode).toBe(0);
+    const r = await run(repo, bucket, sim, { wait: 'true' });
+    expect(r.exitCode).toBe(1);
+    expect(errors(r)).toContain("run-id: run 'test-run-0001' is committed and was already dispatched");
+    expect(errors(r)).toContain('use rerun-run-id: test-run-0001');
+    expect(jobPosts(sim)).toHaveLength(1);
+  });
+
   it('writes a fresh status.json naming the Ray job and the attempt', async () => {
     const { repo, bucket, sim } = await setup({ outcomes: { alien_1: 'hang' } });
     sim.control.holdPending('*');
@@ -134,12 +152,20 @@ describe('dispatch to an existing cluster', () => {
     expect(errors(r)).toContain('rerun the unfinished instances with `rerun-run-id: test-run-0001`');
   });
 
+  it('prints the REST request instead when an argument would not survive Ray\'s re-quoting', async () => {
+    const { repo, bucket } = await setup();
+    const r = await runAction({ workspace: repo.workspace, inputs: validInputs(repo, { 'dry-run': 'false', 'gcs-bucket': bucket, cluster: 'none', 'instance-ids': 'alien_1', 'agent-model': 'anthropic/x:y', 'entrypoint-prefix': 'python "/app/ray app.py"' }), env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() } });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain('curl -sS -X POST "$RAY_ADDRESS/api/jobs/"');
+    expect(r.stdout).toContain('# ray job submit would re-quote these arguments; this REST request keeps them exact');
+  });
+
   it('prints the equivalent ray job submit command with cluster none, without secrets', async () => {
     const { repo, bucket } = await setup();
     const r = await runAction({ workspace: repo.workspace, inputs: validInputs(repo, { 'dry-run': 'false', 'gcs-bucket': bucket, cluster: 'none' }), env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() } });
     expect(r.exitCode).toBe(0);
     expect(r.outputs['job-status']).toBe('NOT_DISPATCHED');
-    expect(r.stdout).toContain("ray job submit \\\n  --address '$RAY_ADDRESS' \\\n  --submission-id 'bird-test-run-0001-a1'");
+    expect(r.stdout).toContain('ray job submit \\\n  --address "$RAY_ADDRESS" \\\n  --submission-id \'bird-test-run-0001-a1\'');
     expect(r.stdout).toContain('--working-dir <a directory holding bird_interact_secrets.json');
     for (const v of Object.values(TEST_KEYS)) expect(everythingWritten(r)).not.toContain(v);
   });
@@ -193,6 +219,16 @@ describe('reruns', () => {
     expect(sim.requests.filter((q) => q.method === 'PUT' && q.path.startsWith('/upload'))).toEqual([]);
     const status = JSON.parse((await readObject(bucket, 'runs/test-run-0001/status.json')).toString()) as { attempt: number };
     expect(status.attempt).toBe(2);
+  });
+
+  it('refuses a rerun while the previous attempt still runs', async () => {
+    const { repo, bucket, sim } = await setup({ outcomes: { alien_1: 'hang' } });
+    expect((await run(repo, bucket, sim, { wait: 'false' })).exitCode).toBe(0);
+    await sim.waitForStatus('bird-test-run-0001-a1', 'RUNNING');
+    const r = await runAction({ workspace: repo.workspace, inputs: { 'rerun-run-id': 'test-run-0001', 'gcs-bucket': bucket, ...clusterInputs(sim) }, env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() } });
+    expect(r.exitCode).toBe(1);
+    expect(errors(r)).toContain("rerun-run-id: attempt 1 of run 'test-run-0001' (bird-test-run-0001-a1) is still RUNNING on the cluster");
+    expect(jobPosts(sim)).toHaveLength(1);
   });
 
   it('dispatches nothing for a finished run, and says so', async () => {

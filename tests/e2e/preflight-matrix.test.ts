@@ -46,6 +46,7 @@ const cases: Case[] = [
   { name: 'empty framework', inputs: (r) => validInputs(r, { framework: '' }), error: 'framework: is required for a new submit and is empty' },
   { name: 'bad query-mode', inputs: (r) => validInputs(r, { 'query-mode': 'sql' }), error: "query-mode: 'sql' is not one of raw, slayer" },
   { name: 'bad mode', inputs: (r) => validInputs(r, { mode: 'b-interact' }), error: "mode: 'b-interact' is not one of a-interact, c-interact, oracle" },
+  { name: 'a model name with shell characters', inputs: (r) => validInputs(r, { 'agent-model': 'anthropic/x$(id)' }), error: "agent-model: 'anthropic/x$(id)' is not a LiteLLM model name" },
   { name: 'missing agent-model', inputs: (r) => validInputs(r, { 'agent-model': '' }), error: 'agent-model: is required for a new submit and is empty' },
 
   // Instance ids.
@@ -127,6 +128,14 @@ const cases: Case[] = [
     name: 'symlink out of a DB dir',
     mutate: (r) => symlinkSync('/etc/hostname', join(r.workspace, 'slayer_models', 'credit', 'leak.yaml')),
     error: 'slayer-models-root: credit/leak.yaml is a symlink that leaves the DB directory',
+  },
+  {
+    name: 'a DB folder that is a symlink out of the artifact root',
+    mutate: (r) => {
+      rmSync(join(r.workspace, 'slayer_models', 'news'), { recursive: true });
+      symlinkSync('..', join(r.workspace, 'slayer_models', 'news'));
+    },
+    error: 'slayer-models-root: news is a symlink that leaves the artifact root',
   },
   { name: 'missing DB dir (combo 1)', mutate: (r) => rmSync(join(r.workspace, 'slayer_models', 'news'), { recursive: true }), error: 'cloud slayer: local SLayer setup missing for news (is missing) under ' },
   {

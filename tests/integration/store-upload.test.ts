@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { walkDb } from '../../src/artifacts.js';
 import { RunStore, isPreconditionFailed, runPaths } from '../../src/gcs/store.js';
-import { uploadArtifacts } from '../../src/gcs/upload.js';
+import { UploadError, uploadArtifacts } from '../../src/gcs/upload.js';
 import { removeDir, tempDir } from '../helpers/action.js';
 import { createBucket, readObject, uniqueBucketName } from '../helpers/gcs.js';
 
@@ -39,18 +39,19 @@ describe('RunStore and uploadArtifacts against the emulator', () => {
     expect(replaced.md5).toBe(md5('two'));
   });
 
-  it('takes a concurrent writer into account: same bytes are skipped, other bytes replaced', async () => {
+  it('takes a concurrent writer into account: same bytes are skipped, other bytes are never overwritten', async () => {
     const db = await walkDb(join(root, 'credit'), 'credit');
     expect(db.files.map((f) => f.path)).toEqual(['.hidden', 'a.yaml', 'models/b.yaml']);
     // Another try of this run wrote two of the objects after our listing (an empty map).
     await store.write(runPaths.setupObject('r1', 'slayer_models', 'credit', 'a.yaml'), Buffer.from('a: 1\n'), { ifGenerationMatch: 0, contentType: 'application/yaml' });
     await store.write(runPaths.setupObject('r1', 'slayer_models', 'credit', 'models/b.yaml'), Buffer.from('stale\n'), { ifGenerationMatch: 0, contentType: 'application/yaml' });
-    const lines: string[] = [];
-    const result = await uploadArtifacts({ store, runId: 'r1', artifact: 'slayer_models', root, artifacts: [db], remote: new Map(), concurrency: 4, log: (l) => lines.push(l) });
-    expect(result).toMatchObject({ uploadedFiles: 2, skippedFiles: 1 });
-    expect(result.dbs[0].lines.sort()).toEqual(['replaced models/b.yaml', 'skipped  a.yaml (written concurrently, same content)', 'uploaded .hidden']);
-    expect((await readObject(bucket, runPaths.setupObject('r1', 'slayer_models', 'credit', 'models/b.yaml'))).toString()).toBe('b: 2\n');
-    expect(lines.some((l) => l.startsWith('replaced gs://'))).toBe(true);
+    const failed = await uploadArtifacts({ store, runId: 'r1', artifact: 'slayer_models', root, artifacts: [db], remote: new Map(), concurrency: 4, log: () => {} }).catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(UploadError);
+    expect((failed as UploadError).failures).toEqual([
+      `credit/models/b.yaml: gs://${bucket}/runs/r1/slayer_setup/slayer_models/credit/models/b.yaml was written by someone else during this step with other content: is another submit of run id r1 running? Nothing was overwritten`,
+    ]);
+    expect((await readObject(bucket, runPaths.setupObject('r1', 'slayer_models', 'credit', 'models/b.yaml'))).toString()).toBe('stale\n');
+    expect((await readObject(bucket, runPaths.setupObject('r1', 'slayer_models', 'credit', '.hidden'))).toString()).toBe('dot\n');
   });
 
   it('sets content types by extension', async () => {
