@@ -84220,7 +84220,6 @@ const FRAMEWORKS = {
 };
 const QUERY_MODES = ['raw', 'slayer'];
 const EVAL_MODES = ['a-interact', 'c-interact', 'oracle'];
-const SLAYER_SETUPS = (/* unused pure expression or super */ null && (['pre-encoded', 'on-the-fly']));
 function isFramework(s) {
     return Object.prototype.hasOwnProperty.call(FRAMEWORKS, s);
 }
@@ -84302,8 +84301,6 @@ var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./lib/runid.js
 // Run ids (domain §5): `<ts>-<slug>-<query_mode>-<token>`, short enough for GCE node names.
 
-/** Ray names nodes `ray-<run_id>-worker-<uuid8>-compute`: 28 characters besides the run id. */
-const NODE_NAME_OVERHEAD = 'ray--worker-12345678-compute'.length;
 const GCE_NAME_MAX = 63;
 const RUN_ID_MAX = 35;
 const RUN_ID_PATTERN = /^[a-z0-9][-a-z0-9]*[a-z0-9]$/;
@@ -85324,6 +85321,10 @@ async function waitForAttempt(o) {
             o.store.policy.budget.refill();
         }
         catch (e) {
+            // A per-run cluster whose head is gone takes its forwarded dashboard with it: ask GCE.
+            const alive = o.headAlive ? await o.headAlive().catch(() => null) : null;
+            if (alive === false)
+                return { verdict: { kind: 'headless', reason: `head node is gone (the dashboard answers no more: ${retry_describeError(e)})` }, jobStatus, rowsDone, rowsTotal: wanted.size };
             if (++failedPolls >= MAX_FAILED_POLLS)
                 throw e;
             o.log(`poll failed (${failedPolls} of ${MAX_FAILED_POLLS} in a row allowed): ${retry_describeError(e)}`);
@@ -91866,15 +91867,6 @@ function insideRepo(root, path) {
     if (rel.startsWith('..') || (0,external_node_path_namespaceObject.isAbsolute)(rel))
         return null;
     return rel.split('\\').join('/');
-}
-/** The HEAD commit, or '' in a repository without commits. */
-async function headSha(cwd) {
-    try {
-        return (await git(cwd, ['rev-parse', 'HEAD'])).trim();
-    }
-    catch {
-        return '';
-    }
 }
 
 ;// CONCATENATED MODULE: ./lib/settings.js

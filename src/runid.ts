@@ -1,8 +1,6 @@
 // Run ids (domain §5): `<ts>-<slug>-<query_mode>-<token>`, short enough for GCE node names.
 import { randomBytes } from 'node:crypto';
 
-/** Ray names nodes `ray-<run_id>-worker-<uuid8>-compute`: 28 characters besides the run id. */
-export const NODE_NAME_OVERHEAD = 'ray--worker-12345678-compute'.length;
 export const GCE_NAME_MAX = 63;
 export const RUN_ID_MAX = 35;
 export const RUN_ID_PATTERN = /^[a-z0-9][-a-z0-9]*[a-z0-9]$/;

@@ -31940,7 +31940,6 @@ const FRAMEWORKS = {
 };
 const QUERY_MODES = (/* unused pure expression or super */ null && (['raw', 'slayer']));
 const EVAL_MODES = (/* unused pure expression or super */ null && (['a-interact', 'c-interact', 'oracle']));
-const SLAYER_SETUPS = (/* unused pure expression or super */ null && (['pre-encoded', 'on-the-fly']));
 function isFramework(s) {
     return Object.prototype.hasOwnProperty.call(FRAMEWORKS, s);
 }

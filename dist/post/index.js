@@ -37188,7 +37188,6 @@ const FRAMEWORKS = {
 };
 const QUERY_MODES = (/* unused pure expression or super */ null && (['raw', 'slayer']));
 const EVAL_MODES = (/* unused pure expression or super */ null && (['a-interact', 'c-interact', 'oracle']));
-const SLAYER_SETUPS = (/* unused pure expression or super */ null && (['pre-encoded', 'on-the-fly']));
 function isFramework(s) {
     return Object.prototype.hasOwnProperty.call(FRAMEWORKS, s);
 }
@@ -37272,8 +37271,6 @@ var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./lib/runid.js
 // Run ids (domain §5): `<ts>-<slug>-<query_mode>-<token>`, short enough for GCE node names.
 
-/** Ray names nodes `ray-<run_id>-worker-<uuid8>-compute`: 28 characters besides the run id. */
-const NODE_NAME_OVERHEAD = 'ray--worker-12345678-compute'.length;
 const runid_GCE_NAME_MAX = 63;
 const runid_RUN_ID_MAX = 35;
 const runid_RUN_ID_PATTERN = /^[a-z0-9][-a-z0-9]*[a-z0-9]$/;

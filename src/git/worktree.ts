@@ -72,12 +72,3 @@ export function insideRepo(root: string, path: string): string | null {
   if (rel.startsWith('..') || isAbsolute(rel)) return null;
   return rel.split('\\').join('/');
 }
-
-/** The HEAD commit, or '' in a repository without commits. */
-export async function headSha(cwd: string): Promise<string> {
-  try {
-    return (await git(cwd, ['rev-parse', 'HEAD'])).trim();
-  } catch {
-    return '';
-  }
-}

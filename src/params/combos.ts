@@ -33,7 +33,6 @@ export const FRAMEWORKS: Readonly<Record<Framework, FrameworkRule>> = {
 
 export const QUERY_MODES: readonly QueryMode[] = ['raw', 'slayer'];
 export const EVAL_MODES: readonly EvalMode[] = ['a-interact', 'c-interact', 'oracle'];
-export const SLAYER_SETUPS: readonly SlayerSetup[] = ['pre-encoded', 'on-the-fly'];
 
 export function isFramework(s: string): s is Framework {
   return Object.prototype.hasOwnProperty.call(FRAMEWORKS, s);

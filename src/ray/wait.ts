@@ -109,6 +109,9 @@ export async function waitForAttempt(o: WaitOptions): Promise<WaitResult> {
       o.client.policy.budget.refill();
       o.store.policy.budget.refill();
     } catch (e) {
+      // A per-run cluster whose head is gone takes its forwarded dashboard with it: ask GCE.
+      const alive = o.headAlive ? await o.headAlive().catch(() => null) : null;
+      if (alive === false) return { verdict: { kind: 'headless', reason: `head node is gone (the dashboard answers no more: ${describeError(e)})` }, jobStatus, rowsDone, rowsTotal: wanted.size };
       if (++failedPolls >= MAX_FAILED_POLLS) throw e;
       o.log(`poll failed (${failedPolls} of ${MAX_FAILED_POLLS} in a row allowed): ${describeError(e)}`);
       verdict = null;

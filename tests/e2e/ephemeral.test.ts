@@ -20,7 +20,9 @@ beforeAll(async () => {
   // Artifact Registry stand-in: every image exists.
   registry = http.createServer((req, res) => {
     registryHits.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
-    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json' }).end();
+    // Artifact Registry answers 404 for a tag that was never pushed.
+    if (req.url?.includes('never-pushed')) res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"MANIFEST_UNKNOWN"}]}');
+    else res.writeHead(200, { 'content-type': 'application/vnd.oci.image.index.v1+json' }).end();
   });
   await new Promise<void>((r) => registry.listen(0, '127.0.0.1', r));
   registryUrl = `http://127.0.0.1:${(registry.address() as AddressInfo).port}`;
@@ -95,6 +97,18 @@ describe('a per-run cluster', () => {
       expect(everythingWritten(r)).not.toContain(v);
     }
     expect(readFileSync(w.fake.logFile, 'utf8')).not.toContain(TEST_KEYS.ANTHROPIC_API_KEY);
+  });
+
+  it('fails before any write when the image is not in Artifact Registry, with the build command', async () => {
+    const w = await world();
+    const uri = 'us-central1-docker.pkg.dev/bird-proj/bird-interact-runner/runner:never-pushed';
+    const r = await runAction({ workspace: w.repo.workspace, inputs: w.inputs({ 'image-uri': uri }), env: w.env });
+    expect(r.exitCode).toBe(1);
+    expect(r.outputs['image-exists']).toBe('false');
+    expect(errors(r)).toContain(`image-uri: image ${uri} is not in Artifact Registry`);
+    expect(errors(r)).toContain('docker build');
+    expect(await listAll(w.bucket)).toEqual([]);
+    expect(w.fake.calls()).toEqual([]);
   });
 
   it('tears down after a failed submit', async () => {

@@ -178,10 +178,8 @@ describe('teardown after failures', () => {
   it('the dashboard never comes up: the forward is killed at the deadline, then teardown', async () => {
     const c = setup({ FAKE_RAY_SLEEP: 'dashboard=30000' });
     const p = await prepare(c);
-    const t0 = Date.now();
     const err = await bringUp(p, { dashboard: { readyTimeoutMs: 600, pollMs: 50 } }).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/did not answer within 1 s|did not answer within 0 s/);
-    expect(Date.now() - t0).toBeLessThan(15_000);
     expect(callSummary(c.fake.records())).toEqual(['ray up', 'ray dashboard', 'ray down']);
     expect(p.cli.running).toBe(0);
   });
@@ -458,11 +456,23 @@ describe('output and environment hygiene', () => {
   it('a call that runs too long is killed (with its process group) and reported as timed out', async () => {
     const log = testLog();
     const cli = new ClusterCli({ rayCli: 'ray', cwd: process.cwd(), log });
-    const t0 = Date.now();
-    const r = await cli.run('sh', ['-c', 'sleep 30 & sleep 30'], { timeoutMs: 200 });
+    const pids: number[] = [];
+    const r = await cli.run('sh', ['-c', 'sleep 30 & echo $!; sleep 30'], { timeoutMs: 200, onLine: (l) => pids.push(Number(l)) });
     expect(r.timedOut).toBe(true);
-    expect(Date.now() - t0).toBeLessThan(10_000);
     expect(cli.running).toBe(0);
+    // The background child of the group is gone too.
+    expect(pids).toHaveLength(1);
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    // A killed process may linger a moment as a zombie until init reaps it.
+    for (let i = 0; i < 250 && alive(pids[0]); i++) await new Promise((res) => setTimeout(res, 20));
+    expect(alive(pids[0])).toBe(false);
   });
 
   it('the child environment has no API key, input or runner token, and keeps Google credentials', () => {

@@ -542,9 +542,21 @@ describe('permissions, triggers and concurrency', () => {
     for (const { file, doc } of ours) {
       expect(doc.permissions, `${file}: top-level permissions`).toEqual({ contents: 'read' });
       for (const [name, j] of Object.entries(doc.jobs)) {
-        for (const [scope, level] of Object.entries(j.permissions ?? {})) expect(`${scope}: ${level}`, `${file} ${name}`).toBe(`${scope}: ${allowed[scope]}`);
+        // The PR smoke example's report job alone may comment on the PR.
+        const extra: Record<string, string> = file.endsWith('pr-smoke.yml') && name === 'report' ? { 'pull-requests': 'write' } : {};
+        for (const [scope, level] of Object.entries(j.permissions ?? {})) expect(`${scope}: ${level}`, `${file} ${name}`).toBe(`${scope}: ${{ ...allowed, ...extra }[scope]}`);
       }
     }
+  });
+
+  it('pr-smoke reports the smoke run on the PR (comment and gate) from a job that may comment', () => {
+    const doc = examples.find((e) => e.file.endsWith('pr-smoke.yml'))?.doc;
+    const report = doc?.jobs.report as { needs?: string; if?: string; permissions?: Record<string, string>; steps?: Array<{ uses?: string; with?: Record<string, string> }> } | undefined;
+    expect(report?.needs).toBe('smoke');
+    expect(report?.if).toContain("needs.smoke.outputs.run-id != ''");
+    expect(report?.permissions).toEqual({ contents: 'read', 'id-token': 'write', 'pull-requests': 'write' });
+    const step = report?.steps?.find((st) => st.uses === 'org/bird-cloud-action@v1');
+    expect(step?.with).toMatchObject({ 'report-run-id': '${{ needs.smoke.outputs.run-id }}', 'comment-on-pr': 'true', 'min-phase1-rate': '0.5', 'max-errors': '1' });
   });
 
   it('has three examples, each with a concurrency group, calling bird-eval.yml with inputs and secrets it declares', () => {
@@ -561,8 +573,8 @@ describe('permissions, triggers and concurrency', () => {
         expect(j.secrets, file).not.toBe('inherit');
         for (const name of Object.keys(j.secrets ?? {})) expect(secrets, `${file}: ${name}`).toHaveProperty(name);
       }
-      // Third-party steps are pinned like ours (our own reusable workflow goes by its release tag).
-      for (const j of Object.values(doc.jobs)) for (const s of j.steps ?? []) if (s.uses) expect(s.uses, file).toMatch(/^(\.\/|[\w.-]+\/[\w./-]+@[0-9a-f]{40}$)/);
+      // Third-party steps are pinned like ours (our own action and reusable workflow go by their release tag).
+      for (const j of Object.values(doc.jobs)) for (const s of j.steps ?? []) if (s.uses) expect(s.uses, file).toMatch(/^(\.\/|org\/bird-cloud-action(\/[\w./-]+)?@v\d+$|[\w.-]+\/[\w./-]+@[0-9a-f]{40}$)/);
     }
   });
 
