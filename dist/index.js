@@ -69590,10 +69590,20 @@ function runtimeEnvProblem(runtimeEnv, keyValues, needsSecrets) {
     if (needsSecrets && runtimeEnv.working_dir !== undefined) {
         return 'sets working_dir, which this action uses to deliver the API keys file; ship code in the image, with pip or py_modules instead, or run with a model that needs no key';
     }
+    // Compare with the raw strings too: JSON escaping would hide a value with quotes or backslashes.
     const text = JSON.stringify(runtimeEnv);
+    const raw = [];
+    const collect = (v) => {
+        if (typeof v === 'string')
+            raw.push(v);
+        else if (v && typeof v === 'object')
+            for (const x of Object.values(v))
+                collect(x);
+    };
+    collect(runtimeEnv);
     for (const v of keyValues)
-        if (v && text.includes(v))
-            return 'contains the value of an API key; keys reach the job only through the secrets file';
+        if (v && (text.includes(v) || raw.some((r) => r.includes(v))))
+            return 'contains the value of a secret (an API key, a ray-headers value or the token); keys reach the job only through the secrets file';
     return null;
 }
 /** The job request of one attempt (pure; the package URI is filled in at dispatch). */
@@ -91080,7 +91090,7 @@ function parseManifest(store, runId, bytes) {
         return JSON.parse(bytes.toString('utf8'));
     }
     catch {
-        throw new Error(`${store.uri(runPaths.manifest(runId))} is not valid JSON`);
+        throw new Error(`${store.uri(runPaths.manifest(runId))} is not valid JSON (fix: check the run id and gcs-bucket; a damaged manifest cannot be rerun or reported, so start a new run)`);
     }
 }
 function otherPlanError(store, runId) {
@@ -91174,7 +91184,7 @@ function withPythonDefaults(raw) {
     if (typeof ri.actors_per_worker !== 'number')
         missing.push('render_inputs.actors_per_worker');
     if (missing.length > 0)
-        throw new Error(`the stored manifest lacks required keys: ${missing.join(', ')}`);
+        throw new Error(`the stored manifest lacks required keys: ${missing.join(', ')} (fix: it was not written by bird-interact-cloud or this action; start a new run)`);
     return {
         patience: 3,
         max_depth: 3,
@@ -92816,7 +92826,7 @@ async function preflight(s, env = process.env) {
     const keys = readApiKeys(keyNames, env);
     if (keys.missing.length > 0)
         problems.add('env', missingKeysMessage(keys.missing));
-    const envProblem = runtimeEnvProblem(s.dispatch.runtimeEnv, keys.values.values(), keyNames.length > 0);
+    const envProblem = runtimeEnvProblem(s.dispatch.runtimeEnv, [...keys.values.values(), ...Object.values(s.dispatch.rayHeaders), s.report.token], keyNames.length > 0);
     if (envProblem)
         problems.add(Inputs.RuntimeEnv, envProblem, 'remove that part of runtime-env');
     const kind = artifactFor(s.framework, s.queryMode, s.slayerSetup);
@@ -93670,8 +93680,13 @@ async function main_submit(settings) {
 }
 /** A waited attempt is reported (summary, outputs, PR comment, gate), then a failed wait fails the step. */
 async function reportAfterWait(s, store, runId, attempt, o, runIdInput) {
-    if (!o.waited)
+    if (!o.waited) {
+        const t = s.report.thresholds;
+        if (t.minPhase1Rate !== null || t.maxErrors !== null || s.report.baselineRunId) {
+            warning(`min-phase1-rate, max-errors and baseline-run-id apply to a report: this step did not wait, so nothing was reported or gated. Report later with report-run-id: ${runId}`);
+        }
         return;
+    }
     let gate = null;
     try {
         await reportRun({ ...reportOptions(s, store, runId), runIdInput, attempt, dashboardUrl: o.dashboardUrl, durationSeconds: o.durationSeconds });
@@ -93726,7 +93741,7 @@ async function rerun(settings) {
     const keys = readApiKeys(plan.requiredKeys);
     if (keys.missing.length > 0)
         throw new ProblemsError([{ input: 'env', message: missingKeysMessage(keys.missing) }], 'rerun refused');
-    const envProblem = runtimeEnvProblem(settings.dispatch.runtimeEnv, keys.values.values(), keys.values.size > 0);
+    const envProblem = runtimeEnvProblem(settings.dispatch.runtimeEnv, [...keys.values.values(), ...Object.values(settings.dispatch.rayHeaders), settings.report.token], keys.values.size > 0);
     if (envProblem)
         throw new ProblemsError([{ input: Inputs.RuntimeEnv, message: envProblem, fix: 'remove that part of runtime-env' }], 'rerun refused');
     await checkSetupStillThere(store, plan);

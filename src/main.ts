@@ -206,7 +206,13 @@ async function submit(settings: SubmitSettings): Promise<void> {
 
 /** A waited attempt is reported (summary, outputs, PR comment, gate), then a failed wait fails the step. */
 async function reportAfterWait(s: CommonSettings, store: RunStore, runId: string, attempt: number, o: DispatchOutcome, runIdInput: Inputs): Promise<void> {
-  if (!o.waited) return;
+  if (!o.waited) {
+    const t = s.report.thresholds;
+    if (t.minPhase1Rate !== null || t.maxErrors !== null || s.report.baselineRunId) {
+      core.warning(`min-phase1-rate, max-errors and baseline-run-id apply to a report: this step did not wait, so nothing was reported or gated. Report later with report-run-id: ${runId}`);
+    }
+    return;
+  }
   let gate: unknown = null;
   try {
     await reportRun({ ...reportOptions(s, store, runId), runIdInput, attempt, dashboardUrl: o.dashboardUrl, durationSeconds: o.durationSeconds });
@@ -259,7 +265,7 @@ async function rerun(settings: RerunSettings): Promise<void> {
   core.info(`unfinished: ${plan.unfinished.join(', ')}`);
   const keys = readApiKeys(plan.requiredKeys);
   if (keys.missing.length > 0) throw new ProblemsError([{ input: 'env', message: missingKeysMessage(keys.missing) }], 'rerun refused');
-  const envProblem = runtimeEnvProblem(settings.dispatch.runtimeEnv, keys.values.values(), keys.values.size > 0);
+  const envProblem = runtimeEnvProblem(settings.dispatch.runtimeEnv, [...keys.values.values(), ...Object.values(settings.dispatch.rayHeaders), settings.report.token], keys.values.size > 0);
   if (envProblem) throw new ProblemsError([{ input: Inputs.RuntimeEnv, message: envProblem, fix: 'remove that part of runtime-env' }], 'rerun refused');
   await checkSetupStillThere(store, plan);
   if (settings.dispatch.cluster === 'existing') {

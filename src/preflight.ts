@@ -68,7 +68,7 @@ export async function preflight(s: SubmitSettings, env: NodeJS.ProcessEnv = proc
   const keyNames = requiredKeys([s.agentModel, s.userSimModel], s.queryMode);
   const keys = readApiKeys(keyNames, env);
   if (keys.missing.length > 0) problems.add('env', missingKeysMessage(keys.missing));
-  const envProblem = runtimeEnvProblem(s.dispatch.runtimeEnv, keys.values.values(), keyNames.length > 0);
+  const envProblem = runtimeEnvProblem(s.dispatch.runtimeEnv, [...keys.values.values(), ...Object.values(s.dispatch.rayHeaders), s.report.token], keyNames.length > 0);
   if (envProblem) problems.add(Inputs.RuntimeEnv, envProblem, 'remove that part of runtime-env');
 
   const kind = artifactFor(s.framework, s.queryMode, s.slayerSetup);

@@ -26,7 +26,7 @@ export function withPythonDefaults(raw: Partial<RunManifest> & Record<string, un
   const ri = (raw.render_inputs ?? {}) as Partial<RunManifest['render_inputs']>;
   if (typeof ri.workers !== 'number') missing.push('render_inputs.workers');
   if (typeof ri.actors_per_worker !== 'number') missing.push('render_inputs.actors_per_worker');
-  if (missing.length > 0) throw new Error(`the stored manifest lacks required keys: ${missing.join(', ')}`);
+  if (missing.length > 0) throw new Error(`the stored manifest lacks required keys: ${missing.join(', ')} (fix: it was not written by bird-interact-cloud or this action; start a new run)`);
   return {
     patience: 3,
     max_depth: 3,

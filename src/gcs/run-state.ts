@@ -31,7 +31,7 @@ export function parseManifest(store: RunStore, runId: string, bytes: Buffer): Ru
   try {
     return JSON.parse(bytes.toString('utf8')) as RunManifest;
   } catch {
-    throw new Error(`${store.uri(runPaths.manifest(runId))} is not valid JSON`);
+    throw new Error(`${store.uri(runPaths.manifest(runId))} is not valid JSON (fix: check the run id and gcs-bucket; a damaged manifest cannot be rerun or reported, so start a new run)`);
   }
 }
 

@@ -46,8 +46,15 @@ export function runtimeEnvProblem(runtimeEnv: Record<string, unknown>, keyValues
   if (needsSecrets && runtimeEnv.working_dir !== undefined) {
     return 'sets working_dir, which this action uses to deliver the API keys file; ship code in the image, with pip or py_modules instead, or run with a model that needs no key';
   }
+  // Compare with the raw strings too: JSON escaping would hide a value with quotes or backslashes.
   const text = JSON.stringify(runtimeEnv);
-  for (const v of keyValues) if (v && text.includes(v)) return 'contains the value of an API key; keys reach the job only through the secrets file';
+  const raw: string[] = [];
+  const collect = (v: unknown): void => {
+    if (typeof v === 'string') raw.push(v);
+    else if (v && typeof v === 'object') for (const x of Object.values(v)) collect(x);
+  };
+  collect(runtimeEnv);
+  for (const v of keyValues) if (v && (text.includes(v) || raw.some((r) => r.includes(v)))) return 'contains the value of a secret (an API key, a ray-headers value or the token); keys reach the job only through the secrets file';
   return null;
 }
 
