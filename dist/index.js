@@ -65989,7 +65989,7 @@ exports.V = getPackageJSON;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(71);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8346);
 
 // Exit explicitly: keep-alive sockets of HTTP clients must not hold the step open.
 process.on('unhandledRejection', (e) => {
@@ -66004,7 +66004,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 71:
+/***/ 8346:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -93490,9 +93490,10 @@ async function bringUp(p, o = {}) {
     }
 }
 
-;// CONCATENATED MODULE: ./lib/main.js
-// Orchestration only. A new submit: settings → preflight → (dry run stops) → remote checks →
-// upload → manifest → dispatch → wait. A rerun: manifest → unfinished instances → dispatch.
+;// CONCATENATED MODULE: ./lib/cluster/run.js
+// The per-run cluster around a dispatch (domain §12): the checks that must pass before anything
+// is written (the ray CLI, the image in Artifact Registry), and the cluster's life around the
+// job: bring-up, the signal guard, and the teardown at every exit unless a submit detaches.
 
 
 
@@ -93505,55 +93506,17 @@ async function bringUp(p, o = {}) {
 
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-async function writePlanFile(dir, runId, plan) {
-    const out = (0,external_node_path_namespaceObject.join)(dir, 'bird-cloud-action');
-    await (0,promises_namespaceObject.mkdir)(out, { recursive: true });
-    const file = (0,external_node_path_namespaceObject.join)(out, `plan-${runId}.json`);
-    await (0,promises_namespaceObject.writeFile)(file, `${JSON.stringify(plan, null, 2)}\n`);
-    return file;
-}
-function openStore(s) {
-    const store = new RunStore(s.gcsBucket, s.gcpProject);
-    store.onRetry = (what, e, attempt, delay) => info(`retry ${attempt} of ${what} in ${delay} ms: ${retry_describeError(e)}`);
-    return store;
-}
-async function main_upload(plan, store, remote) {
-    if (!plan.artifact)
-        return { dbs: [], uploadedFiles: 0, skippedFiles: 0, uploadedBytes: 0 };
-    const totalFiles = plan.artifacts.reduce((n, a) => n + a.files.length, 0);
-    info(`uploading ${totalFiles} files of ${plan.dbs.length} DB(s) to ${store.uri(runPaths.setupPrefix(plan.runId, plan.artifact.kind))} (concurrency ${plan.settings.uploadConcurrency})`);
-    const result = await uploadArtifacts({
-        store,
-        runId: plan.runId,
-        artifact: plan.artifact.kind,
-        root: plan.artifact.root,
-        artifacts: plan.artifacts,
-        remote: remote.objects,
-        concurrency: plan.settings.uploadConcurrency,
-        log: (l) => info(l),
-    });
-    for (const d of result.dbs) {
-        startGroup(`${d.db}: ${d.files} files, ${d.uploaded} uploaded, ${d.skipped} skipped, ${d.bytes} bytes, ${d.seconds.toFixed(1)} s`);
-        for (const l of d.lines.sort())
-            info(l);
-        endGroup();
+/** The ray CLI must run, at the pinned version, before anything is written. */
+async function checkRayCli(g, cwd) {
+    const install = `install it in a step before this one: pip install "ray[default]==${g.rayVersion || '<the image\'s Ray>'}" google-api-python-client`;
+    const r = await new cli_ClusterCli({ rayCli: g.rayCli, cwd, log: cli_actionsCliLog() }).run(g.rayCli, ['--version'], { timeoutMs: 120_000 });
+    if (r.code !== 0)
+        throw new ProblemsError([{ input: Inputs.RayCli, message: `'${g.rayCli} --version' failed: ${r.tail.join(' ') || `exit ${r.code}`}`, fix: install }], 'preflight failed');
+    const version = /(\d+\.\d+\.\d+)/.exec(r.stdout)?.[1] ?? '';
+    if (g.rayVersion && version !== g.rayVersion) {
+        throw new ProblemsError([{ input: Inputs.RayVersion, message: `the ray CLI is ${version || 'of an unknown version'}, but ray-version pins ${g.rayVersion}`, fix: install }], 'preflight failed');
     }
-    return result;
+    info(`ray CLI ${version} (${g.rayCli})`);
 }
 /** Per-run cluster: the image must be in Artifact Registry before anything is written. */
 async function checkImage(uri, phases, repoDir, miniInteractRoot) {
@@ -93616,6 +93579,68 @@ async function onCluster(s, manifest, phases, canDetach, body) {
         await writeSummary(clock.summaryMarkdown());
     }
 }
+
+;// CONCATENATED MODULE: ./lib/main.js
+// Orchestration only. A new submit: settings → preflight → (dry run stops) → remote checks →
+// upload → manifest → dispatch → wait. A rerun: manifest → unfinished instances → dispatch.
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+async function writePlanFile(dir, runId, plan) {
+    const out = (0,external_node_path_namespaceObject.join)(dir, 'bird-cloud-action');
+    await (0,promises_namespaceObject.mkdir)(out, { recursive: true });
+    const file = (0,external_node_path_namespaceObject.join)(out, `plan-${runId}.json`);
+    await (0,promises_namespaceObject.writeFile)(file, `${JSON.stringify(plan, null, 2)}\n`);
+    return file;
+}
+function openStore(s) {
+    const store = new RunStore(s.gcsBucket, s.gcpProject);
+    store.onRetry = (what, e, attempt, delay) => info(`retry ${attempt} of ${what} in ${delay} ms: ${retry_describeError(e)}`);
+    return store;
+}
+async function main_upload(plan, store, remote) {
+    if (!plan.artifact)
+        return { dbs: [], uploadedFiles: 0, skippedFiles: 0, uploadedBytes: 0 };
+    const totalFiles = plan.artifacts.reduce((n, a) => n + a.files.length, 0);
+    info(`uploading ${totalFiles} files of ${plan.dbs.length} DB(s) to ${store.uri(runPaths.setupPrefix(plan.runId, plan.artifact.kind))} (concurrency ${plan.settings.uploadConcurrency})`);
+    const result = await uploadArtifacts({
+        store,
+        runId: plan.runId,
+        artifact: plan.artifact.kind,
+        root: plan.artifact.root,
+        artifacts: plan.artifacts,
+        remote: remote.objects,
+        concurrency: plan.settings.uploadConcurrency,
+        log: (l) => info(l),
+    });
+    for (const d of result.dbs) {
+        startGroup(`${d.db}: ${d.files} files, ${d.uploaded} uploaded, ${d.skipped} skipped, ${d.bytes} bytes, ${d.seconds.toFixed(1)} s`);
+        for (const l of d.lines.sort())
+            info(l);
+        endGroup();
+    }
+    return result;
+}
 async function main_submit(settings) {
     const { plan, keys } = await preflight(settings);
     saveState(State.RunId, plan.runId);
@@ -93641,8 +93666,10 @@ async function main_submit(settings) {
         info(`Ray ${v.ray_version} (Jobs API ${v.version}) answers at ${settings.dispatch.rayAddress}`);
     }
     const phases = settings.dispatch.cluster === 'ephemeral' ? new PhaseClock((l) => info(l)) : null;
-    if (phases)
+    if (phases) {
+        await checkRayCli(settings.dispatch.gce, settings.runnerTemp);
         await checkImage(plan.manifest.render_inputs.image_uri, phases, settings.workspace, settings.miniInteractRoot);
+    }
     if (remote.manifest === 'same') {
         // A committed run that was dispatched before is continued by a rerun, never by attempt 1 again.
         if (settings.dispatch.cluster !== 'none' && remote.objects.has(runPaths.status(plan.runId))) {
@@ -93758,6 +93785,7 @@ async function rerun(settings) {
     if (phases) {
         if (!m.render_inputs.image_uri)
             throw new ProblemsError([{ input: Inputs.RerunRunId, message: `the manifest of '${plan.runId}' names no image (render_inputs.image_uri is empty): it did not run on a per-run cluster`, fix: 'rerun it with cluster: existing or none' }], 'rerun refused');
+        await checkRayCli(settings.dispatch.gce, settings.runnerTemp);
         await checkImage(m.render_inputs.image_uri, phases, settings.workspace, process.env.BIRD_DB_PATH || (0,external_node_path_namespaceObject.resolve)(settings.workspace, '..', 'mini-interact'));
     }
     await writeSummary(`## BIRD-Interact rerun of \`${plan.runId}\`\n\n${plan.done} of ${m.instance_ids.length} instances done; attempt ${plan.attempt} takes the ${plan.unfinished.length} unfinished ones. Nothing was uploaded.\n`);

@@ -16,13 +16,8 @@ import { preflight } from './preflight.js';
 import { checkCluster, runtimeEnvProblem } from './ray/dispatch.js';
 import { TERMINAL, type RayJobsClient } from './ray/client.js';
 import { submissionId } from './jobargs.js';
-import { actionsCliLog, headAliveProbe } from './cluster/cli.js';
 import { PhaseClock } from './cluster/phases.js';
-import { buildCommand, imageExists, registryFromEnv } from './cluster/registry.js';
-import { bringUp, prepareCluster } from './cluster/session.js';
-import { SignalTeardown } from './cluster/teardown.js';
-import type { RunManifest } from './manifest.js';
-import { realpath } from 'node:fs/promises';
+import { checkImage, checkRayCli, onCluster } from './cluster/run.js';
 import { resolve } from 'node:path';
 import { checkSetupStillThere, planRerun } from './rerun.js';
 import { logPlan, planSummary, uploadSummary, writeSummary } from './report.js';
@@ -66,77 +61,6 @@ async function upload(plan: RunPlan, store: RunStore, remote: Awaited<ReturnType
   return result;
 }
 
-/** What a dispatch needs from where the job runs. */
-interface ClusterRun {
-  client: RayJobsClient | null;
-  headAlive?: () => Promise<boolean | null>;
-  signals?: SignalTeardown;
-  phases?: PhaseClock;
-  publicDashboard: boolean;
-}
-
-/** Per-run cluster: the image must be in Artifact Registry before anything is written. */
-async function checkImage(uri: string, phases: PhaseClock, repoDir: string, miniInteractRoot: string): Promise<void> {
-  core.setOutput(Outputs.ImageUri, uri);
-  const reg = registryFromEnv();
-  const exists = await phases.run('image', () => imageExists(uri, reg.getToken, { baseUrl: reg.baseUrl }), uri);
-  core.setOutput(Outputs.ImageExists, String(exists));
-  phases.note('image', exists ? 'exists' : 'missing');
-  if (!exists) {
-    const real = async (p: string): Promise<string> => realpath(p).catch(() => p);
-    throw new ProblemsError(
-      [{ input: Inputs.ImageUri, message: `image ${uri} is not in Artifact Registry`, fix: `let the image job of bird-eval.yml build it, or build and push it yourself:\n${buildCommand(uri, await real(repoDir), await real(miniInteractRoot))}` }],
-      'preflight failed',
-    );
-  }
-}
-
-/**
- * Runs a dispatch where the settings say: nowhere (none), on an existing cluster, or on a per-run
- * cluster that is brought up here and torn down at every exit, unless a successful submit
- * detaches it (wait: false, new submits only).
- */
-async function onCluster(s: CommonSettings, manifest: RunManifest, phases: PhaseClock | null, canDetach: boolean, body: (c: ClusterRun) => Promise<DispatchOutcome>): Promise<DispatchOutcome> {
-  const d = s.dispatch;
-  if (d.cluster === 'none') return body({ client: null, publicDashboard: true });
-  if (d.cluster === 'existing') return body({ client: rayClient(d), publicDashboard: true });
-  const clock = phases ?? new PhaseClock((l) => core.info(l));
-  const log = actionsCliLog();
-  const p = await prepareCluster({ manifest, runnerTemp: s.runnerTemp, rayCli: d.gce.rayCli, log, saveState: (k, v) => core.saveState(k, v) });
-  const guard = new SignalTeardown(p.teardown, { log });
-  guard.install();
-  let detached = false;
-  let ok = false;
-  try {
-    const up = await bringUp(p, { phases: clock });
-    // The forwarded dashboard needs no auth headers; TLS does not apply to loopback.
-    const client = rayClient({ ...d, rayHeaders: {}, tlsVerify: true }, up.address);
-    const v = await checkCluster(client);
-    core.info(`Ray ${v.ray_version} answers through the forwarded dashboard at ${client.address}`);
-    const outcome = await body({ client, headAlive: headAliveProbe(p.cli, p.runId), signals: guard, phases: clock, publicDashboard: false });
-    if (!d.wait && canDetach) {
-      await p.teardown.detach();
-      detached = true;
-      clock.skip('down', 'wait: false: left to the self-delete timer');
-      core.setOutput(Outputs.ClusterTeardown, 'detached');
-    }
-    ok = true;
-    return outcome;
-  } finally {
-    if (!detached) {
-      const r = await clock.run('down', () => p.teardown.run(ok ? 'end of the run' : 'the step failed after the render'));
-      core.setOutput(Outputs.ClusterTeardown, r.outcome);
-      if (r.outcome === 'failed') {
-        core.error(r.detail);
-        // Fail the step for a leftover cluster, unless it is failing already for another reason.
-        if (ok) throw new Error(`the run finished but its cluster could not be torn down: ${r.detail}`);
-      }
-    }
-    guard.uninstall();
-    await writeSummary(clock.summaryMarkdown());
-  }
-}
-
 async function submit(settings: SubmitSettings): Promise<void> {
   const { plan, keys } = await preflight(settings);
   core.saveState(State.RunId, plan.runId);
@@ -161,7 +85,10 @@ async function submit(settings: SubmitSettings): Promise<void> {
     core.info(`Ray ${v.ray_version} (Jobs API ${v.version}) answers at ${settings.dispatch.rayAddress}`);
   }
   const phases = settings.dispatch.cluster === 'ephemeral' ? new PhaseClock((l) => core.info(l)) : null;
-  if (phases) await checkImage(plan.manifest.render_inputs.image_uri, phases, settings.workspace, settings.miniInteractRoot);
+  if (phases) {
+    await checkRayCli(settings.dispatch.gce, settings.runnerTemp);
+    await checkImage(plan.manifest.render_inputs.image_uri, phases, settings.workspace, settings.miniInteractRoot);
+  }
   if (remote.manifest === 'same') {
     // A committed run that was dispatched before is continued by a rerun, never by attempt 1 again.
     if (settings.dispatch.cluster !== 'none' && remote.objects.has(runPaths.status(plan.runId))) {
@@ -283,6 +210,7 @@ async function rerun(settings: RerunSettings): Promise<void> {
   const phases = settings.dispatch.cluster === 'ephemeral' ? new PhaseClock((l) => core.info(l)) : null;
   if (phases) {
     if (!m.render_inputs.image_uri) throw new ProblemsError([{ input: Inputs.RerunRunId, message: `the manifest of '${plan.runId}' names no image (render_inputs.image_uri is empty): it did not run on a per-run cluster`, fix: 'rerun it with cluster: existing or none' }], 'rerun refused');
+    await checkRayCli(settings.dispatch.gce, settings.runnerTemp);
     await checkImage(m.render_inputs.image_uri, phases, settings.workspace, process.env.BIRD_DB_PATH || resolve(settings.workspace, '..', 'mini-interact'));
   }
   await writeSummary(`## BIRD-Interact rerun of \`${plan.runId}\`\n\n${plan.done} of ${m.instance_ids.length} instances done; attempt ${plan.attempt} takes the ${plan.unfinished.length} unfinished ones. Nothing was uploaded.\n`);

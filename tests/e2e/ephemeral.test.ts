@@ -63,7 +63,7 @@ async function world(o: { outcomes?: Record<string, string>; fakeEnv?: Record<st
   return { repo, bucket, fake, env, inputs };
 }
 
-const tools = (w: World): string[] => callSummary(w.fake.calls()).filter((c) => c.startsWith('ray '));
+const tools = (w: World): string[] => callSummary(w.fake.calls()).filter((c) => c.startsWith('ray ') && c !== 'ray --version');
 const stops = (w: World) => w.fake.records().filter((r) => !('argv' in r) && r.method === 'POST' && r.path.endsWith('/stop'));
 const yamlPathOf = (w: World): string => (w.fake.calls().find((c) => c.tool === 'ray' && c.argv[0] === 'up') as CallRecord).argv.at(-1) as string;
 
@@ -108,7 +108,16 @@ describe('a per-run cluster', () => {
     expect(errors(r)).toContain(`image-uri: image ${uri} is not in Artifact Registry`);
     expect(errors(r)).toContain('docker build');
     expect(await listAll(w.bucket)).toEqual([]);
-    expect(w.fake.calls()).toEqual([]);
+    expect(callSummary(w.fake.calls())).toEqual(['ray --version']);
+  });
+
+  it('fails before any write when the ray CLI is not the pinned ray-version', async () => {
+    const w = await world();
+    const r = await runAction({ workspace: w.repo.workspace, inputs: w.inputs({ 'ray-version': '2.9.0' }), env: w.env });
+    expect(r.exitCode).toBe(1);
+    expect(errors(r)).toContain('ray-version: the ray CLI is 2.47.1, but ray-version pins 2.9.0 (fix: install it in a step before this one: pip install "ray[default]==2.9.0" google-api-python-client)');
+    expect(await listAll(w.bucket)).toEqual([]);
+    expect(callSummary(w.fake.calls())).toEqual(['ray --version']);
   });
 
   it('tears down after a failed submit', async () => {
