@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RaySim } from '../../tools/ray-sim/server.mjs';
 import { readZip } from '../../tools/ray-sim/zip.mjs';
-import { startStep } from '../../tools/harness/run-action.mjs';
-import { ACTION_DIR, TEST_KEYS, demoRepo, errors, everythingWritten, removeDir, runAction, tempDir, validInputs, warnings } from '../helpers/action.js';
+import { TEST_KEYS, startUntil, demoRepo, errors, everythingWritten, removeDir, runAction, tempDir, validInputs, warnings } from '../helpers/action.js';
 import { createBucket, emulatorHost, listAll, readObject, uniqueBucketName } from '../helpers/gcs.js';
 import { clusterInputs, startCluster } from '../helpers/ray.js';
 
@@ -251,23 +250,9 @@ describe('reruns', () => {
   });
 });
 
-/** Starts the built action and resolves once it logs a line matching `ready`. */
-async function startWaiting(repo: Repo, bucket: string, sim: RaySim, ready: RegExp) {
-  const step = startStep({
-    actionDir: ACTION_DIR,
-    workspace: repo.workspace,
-    inputs: validInputs(repo, { 'dry-run': 'false', 'gcs-bucket': bucket, ...clusterInputs(sim), wait: 'true' }),
-    env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() },
-  });
-  let seen = '';
-  await new Promise<void>((resolve, reject) => {
-    step.child.stdout?.on('data', (d: Buffer) => {
-      seen += d.toString();
-      if (ready.test(seen)) resolve();
-    });
-    step.child.once('exit', () => reject(new Error(`the action exited before ${ready}: ${seen.slice(-2000)}`)));
-  });
-  return step;
+/** Starts the built action on the double, waiting, and resolves once it logs `ready`. */
+function startWaiting(repo: Repo, bucket: string, sim: RaySim, ready: RegExp) {
+  return startUntil({ workspace: repo.workspace, inputs: validInputs(repo, { 'dry-run': 'false', 'gcs-bucket': bucket, ...clusterInputs(sim), wait: 'true' }), env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() } }, ready);
 }
 
 describe('cancel and the post step', () => {

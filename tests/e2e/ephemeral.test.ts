@@ -5,9 +5,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startStep } from '../../tools/harness/run-action.mjs';
 import type { CallRecord } from '../../tools/fake-cli/record.mjs';
-import { ACTION_DIR, TEST_KEYS, demoRepo, errors, everythingWritten, removeDir, runAction, tempDir, validInputs, warnings } from '../helpers/action.js';
+import { TEST_KEYS, startUntil, demoRepo, errors, everythingWritten, removeDir, runAction, tempDir, validInputs, warnings } from '../helpers/action.js';
 import { callSummary, ephemeralInputs, fakeCliEnv, type FakeCliEnv } from '../helpers/cluster.js';
 import { createBucket, emulatorHost, listAll, uniqueBucketName } from '../helpers/gcs.js';
 import { WORKER_PREFIX } from '../helpers/ray.js';
@@ -169,15 +168,7 @@ describe('a per-run cluster', () => {
 
   it('tears down on SIGTERM while waiting, after stopping the job once', async () => {
     const w = await world({ outcomes: { credit_1: 'hang' } });
-    const step = startStep({ actionDir: ACTION_DIR, workspace: w.repo.workspace, inputs: w.inputs(), env: w.env });
-    let seen = '';
-    await new Promise<void>((resolve, reject) => {
-      step.child.stdout?.on('data', (d: Buffer) => {
-        seen += d.toString();
-        if (/progress: 3\/4 instances have a row/.test(seen)) resolve();
-      });
-      step.child.once('exit', () => reject(new Error(`exited early: ${seen.slice(-2000)}`)));
-    });
+    const step = await startUntil({ workspace: w.repo.workspace, inputs: w.inputs(), env: w.env }, /progress: 3\/4 instances have a row/);
     step.child.kill('SIGTERM');
     const r = await step.result;
     expect(r.exitCode).toBe(1);
@@ -188,15 +179,7 @@ describe('a per-run cluster', () => {
 
   it('the post step tears down from the saved state when the main step died, once', async () => {
     const w = await world({ outcomes: { credit_1: 'hang' } });
-    const step = startStep({ actionDir: ACTION_DIR, workspace: w.repo.workspace, inputs: w.inputs(), env: w.env });
-    let seen = '';
-    await new Promise<void>((resolve, reject) => {
-      step.child.stdout?.on('data', (d: Buffer) => {
-        seen += d.toString();
-        if (/progress: 3\/4 instances have a row/.test(seen)) resolve();
-      });
-      step.child.once('exit', () => reject(new Error(`exited early: ${seen.slice(-2000)}`)));
-    });
+    const step = await startUntil({ workspace: w.repo.workspace, inputs: w.inputs(), env: w.env }, /progress: 3\/4 instances have a row/);
     step.child.kill('SIGKILL');
     const main = await step.result;
     expect(main.state['cluster-teardown']).toBe('pending');

