@@ -1,7 +1,7 @@
 // @ts-check
 // Builds a demo evaluation repo (the caller of the action) from the repo's copy of the real
 // SLayer fixtures, plus a generated mini-interact dataset. Used by the tests, the demo and
-// the benchmarks; it never reads ../shared.
+// the benchmarks; it reads only files of this repository.
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
