@@ -68964,122 +68964,6 @@ function getIDToken(aud) {
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: external "node:path"
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
-;// CONCATENATED MODULE: ./lib/constants.js
-// Every input, output and state key of the action, referenced through these enums only.
-var Inputs;
-(function (Inputs) {
-    Inputs["Framework"] = "framework";
-    Inputs["QueryMode"] = "query-mode";
-    Inputs["Mode"] = "mode";
-    Inputs["SlayerSetup"] = "slayer-setup";
-    Inputs["AgentModel"] = "agent-model";
-    Inputs["UserSimModel"] = "user-sim-model";
-    Inputs["InstanceIds"] = "instance-ids";
-    Inputs["InstanceIdsFile"] = "instance-ids-file";
-    Inputs["DatasetFile"] = "dataset-file";
-    Inputs["MiniInteractRoot"] = "mini-interact-root";
-    Inputs["Patience"] = "patience";
-    Inputs["MaxDepth"] = "max-depth";
-    Inputs["Strict"] = "strict";
-    Inputs["UseAuditedGoldSql"] = "use-audited-gold-sql";
-    Inputs["PromptCache"] = "prompt-cache";
-    Inputs["Workers"] = "workers";
-    Inputs["ActorsPerWorker"] = "actors-per-worker";
-    Inputs["WorkerType"] = "worker-type";
-    Inputs["MaxRuntimeHours"] = "max-runtime-hours";
-    Inputs["SlayerStorageRoot"] = "slayer-storage-root";
-    Inputs["RunId"] = "run-id";
-    Inputs["TrackedInputs"] = "tracked-inputs";
-    Inputs["AllowDirty"] = "allow-dirty";
-    Inputs["SlayerModelsRoot"] = "slayer-models-root";
-    Inputs["OtfCacheRoot"] = "otf-cache-root";
-    Inputs["ModelsOtfRoot"] = "models-otf-root";
-    Inputs["DryRun"] = "dry-run";
-    Inputs["GcsBucket"] = "gcs-bucket";
-    Inputs["GcpProject"] = "gcp-project";
-    Inputs["UploadConcurrency"] = "upload-concurrency";
-    Inputs["Cluster"] = "cluster";
-    Inputs["RayAddress"] = "ray-address";
-    Inputs["RayHeaders"] = "ray-headers";
-    Inputs["RayTlsVerify"] = "ray-tls-verify";
-    Inputs["EntrypointPrefix"] = "entrypoint-prefix";
-    Inputs["RuntimeEnv"] = "runtime-env";
-    Inputs["Wait"] = "wait";
-    Inputs["WaitTimeoutMinutes"] = "wait-timeout-minutes";
-    Inputs["NoProgressMinutes"] = "no-progress-minutes";
-    Inputs["PollIntervalSeconds"] = "poll-interval-seconds";
-    Inputs["RerunRunId"] = "rerun-run-id";
-    Inputs["Region"] = "region";
-    Inputs["Zone"] = "zone";
-    Inputs["WorkerSa"] = "worker-sa";
-    Inputs["ImageUri"] = "image-uri";
-    Inputs["RayVersion"] = "ray-version";
-    Inputs["RayCli"] = "ray-cli";
-    Inputs["ReportRunId"] = "report-run-id";
-    Inputs["CommentOnPr"] = "comment-on-pr";
-    Inputs["GithubToken"] = "github-token";
-    Inputs["BaselineRunId"] = "baseline-run-id";
-    Inputs["MinPhase1Rate"] = "min-phase1-rate";
-    Inputs["MaxErrors"] = "max-errors";
-})(Inputs || (Inputs = {}));
-var Outputs;
-(function (Outputs) {
-    Outputs["RunId"] = "run-id";
-    Outputs["Dbs"] = "dbs";
-    Outputs["Artifact"] = "artifact";
-    Outputs["PlanFile"] = "plan-file";
-    Outputs["ManifestUri"] = "manifest-uri";
-    Outputs["UploadedFiles"] = "uploaded-files";
-    Outputs["SkippedFiles"] = "skipped-files";
-    Outputs["UploadedBytes"] = "uploaded-bytes";
-    Outputs["SubmissionId"] = "submission-id";
-    Outputs["JobStatus"] = "job-status";
-    Outputs["DashboardUrl"] = "dashboard-url";
-    Outputs["Attempt"] = "attempt";
-    Outputs["DispatchedInstances"] = "dispatched-instances";
-    Outputs["ImageUri"] = "image-uri";
-    Outputs["ImageExists"] = "image-exists";
-    Outputs["ClusterTeardown"] = "cluster-teardown";
-    Outputs["N"] = "n";
-    Outputs["Phase1Rate"] = "phase1-rate";
-    Outputs["Phase2Rate"] = "phase2-rate";
-    Outputs["AvgReward"] = "avg-reward";
-    Outputs["Errors"] = "errors";
-    Outputs["ResultsJson"] = "results-json";
-})(Outputs || (Outputs = {}));
-var State;
-(function (State) {
-    State["RunId"] = "run-id";
-    State["SubmissionId"] = "submission-id";
-    State["RayAddress"] = "ray-address";
-    /** `waiting` while the main step waits on the job; `done` once it no longer needs stopping. */
-    State["WaitStatus"] = "wait-status";
-    /** The per-run cluster to tear down (JSON: run id, YAML path, ray CLI, project, zone). */
-    State["EphemeralCluster"] = "ephemeral-cluster";
-    /** `pending`, `detached` or `done`. */
-    State["ClusterTeardown"] = "cluster-teardown";
-})(State || (State = {}));
-/** Defaults that domain.md fixes; action.yml repeats them and a test keeps both in step. */
-const Defaults = {
-    slayerSetup: 'pre-encoded',
-    userSimModel: 'anthropic/claude-haiku-4-5-20251001',
-    patience: 3,
-    maxDepth: 3,
-    workers: 4,
-    actorsPerWorker: 4,
-    workerType: 'e2-standard-4',
-    maxRuntimeHours: 8,
-    slayerStorageRoot: '/data/slayer_models',
-    region: 'us-central1',
-    arRepo: 'bird-interact-runner',
-    trackedInputs: ['src/', 'audited_gold/', 'uv.lock', 'pyproject.toml', 'Dockerfile.cloud'],
-    uploadConcurrency: 32,
-    waitTimeoutMinutes: 360,
-    noProgressMinutes: 60,
-    pollIntervalSeconds: 10,
-};
-const ERROR_PREFIX = 'bird-cloud-action';
-
 ;// CONCATENATED MODULE: ./lib/report.js
 // What people read: the plan in the log, and the job summary.
 
@@ -69258,6 +69142,202 @@ function retry_describeError(e) {
     const msg = e instanceof Error ? e.message : typeof e === 'string' ? e : JSON.stringify(e);
     return status !== undefined && !msg.includes(String(status)) ? `HTTP ${status}: ${msg}` : msg;
 }
+
+;// CONCATENATED MODULE: ./lib/cluster/phases.js
+// Progress of a per-run cluster: one line per phase (image, up, submit, wait, down) as it starts
+// and ends, and the timings as a job-summary table.
+
+
+const PHASES = ['image', 'up', 'submit', 'wait', 'down'];
+/** `850 ms`, `4.2 s`, `3m12s`, `1h02m03s`. */
+function formatDuration(ms) {
+    if (ms < 1000)
+        return `${Math.round(ms)} ms`;
+    if (ms < 60_000)
+        return `${(ms / 1000).toFixed(1)} s`;
+    const s = Math.round(ms / 1000);
+    const h = Math.floor(s / 3600);
+    const m = Math.floor((s % 3600) / 60);
+    const sec = s % 60;
+    const p = (n) => String(n).padStart(2, '0');
+    return h > 0 ? `${h}h${p(m)}m${p(sec)}s` : `${m}m${p(sec)}s`;
+}
+class PhaseClock {
+    log;
+    now;
+    records = new Map();
+    constructor(log, now = Date.now) {
+        this.log = log;
+        this.now = now;
+    }
+    label(phase) {
+        return `[${PHASES.indexOf(phase) + 1}/${PHASES.length}] ${phase}`;
+    }
+    /** Runs one phase: a line when it starts, one when it ends (with its time), rethrowing failures. */
+    async run(phase, fn, note = '') {
+        const start = this.now();
+        const rec = { phase, status: 'running', ms: 0, note };
+        this.records.set(phase, rec);
+        this.log(`${this.label(phase)}: started${note ? ` (${note})` : ''}`);
+        try {
+            const v = await fn();
+            rec.status = 'ok';
+            rec.ms = this.now() - start;
+            this.log(`${this.label(phase)}: done in ${formatDuration(rec.ms)}`);
+            return v;
+        }
+        catch (e) {
+            rec.status = 'failed';
+            rec.ms = this.now() - start;
+            rec.note = rec.note ? `${rec.note}; ${firstLine(retry_describeError(e))}` : firstLine(retry_describeError(e));
+            this.log(`${this.label(phase)}: failed after ${formatDuration(rec.ms)}: ${firstLine(retry_describeError(e))}`);
+            throw e;
+        }
+    }
+    /** A phase that did not run (e.g. down after a detached submit), with the reason. */
+    skip(phase, note) {
+        this.records.set(phase, { phase, status: 'skipped', ms: 0, note });
+        this.log(`${this.label(phase)}: skipped (${note})`);
+    }
+    /** Adds a note to a recorded phase (e.g. `image exists`). */
+    note(phase, note) {
+        const r = this.records.get(phase);
+        if (r)
+            r.note = r.note ? `${r.note}; ${note}` : note;
+    }
+    list() {
+        return PHASES.flatMap((p) => {
+            const r = this.records.get(p);
+            return r ? [{ ...r }] : [];
+        });
+    }
+    /** `### Per-run cluster` and a table: phase, status, time, note. */
+    summaryMarkdown(title = 'Per-run cluster') {
+        const rows = this.list().map((r) => [r.phase, r.status, r.status === 'skipped' ? '' : formatDuration(r.ms), r.note]);
+        const total = this.list().reduce((a, r) => a + r.ms, 0);
+        rows.push(['total', '', formatDuration(total), '']);
+        return [`### ${title}`, '', markdownTable(['phase', 'status', 'time', 'note'], rows), ''].join('\n');
+    }
+}
+function firstLine(s) {
+    return s.split('\n')[0];
+}
+
+;// CONCATENATED MODULE: ./lib/constants.js
+// Every input, output and state key of the action, referenced through these enums only.
+var Inputs;
+(function (Inputs) {
+    Inputs["Framework"] = "framework";
+    Inputs["QueryMode"] = "query-mode";
+    Inputs["Mode"] = "mode";
+    Inputs["SlayerSetup"] = "slayer-setup";
+    Inputs["AgentModel"] = "agent-model";
+    Inputs["UserSimModel"] = "user-sim-model";
+    Inputs["InstanceIds"] = "instance-ids";
+    Inputs["InstanceIdsFile"] = "instance-ids-file";
+    Inputs["DatasetFile"] = "dataset-file";
+    Inputs["MiniInteractRoot"] = "mini-interact-root";
+    Inputs["Patience"] = "patience";
+    Inputs["MaxDepth"] = "max-depth";
+    Inputs["Strict"] = "strict";
+    Inputs["UseAuditedGoldSql"] = "use-audited-gold-sql";
+    Inputs["PromptCache"] = "prompt-cache";
+    Inputs["Workers"] = "workers";
+    Inputs["ActorsPerWorker"] = "actors-per-worker";
+    Inputs["WorkerType"] = "worker-type";
+    Inputs["MaxRuntimeHours"] = "max-runtime-hours";
+    Inputs["SlayerStorageRoot"] = "slayer-storage-root";
+    Inputs["RunId"] = "run-id";
+    Inputs["TrackedInputs"] = "tracked-inputs";
+    Inputs["AllowDirty"] = "allow-dirty";
+    Inputs["SlayerModelsRoot"] = "slayer-models-root";
+    Inputs["OtfCacheRoot"] = "otf-cache-root";
+    Inputs["ModelsOtfRoot"] = "models-otf-root";
+    Inputs["DryRun"] = "dry-run";
+    Inputs["GcsBucket"] = "gcs-bucket";
+    Inputs["GcpProject"] = "gcp-project";
+    Inputs["UploadConcurrency"] = "upload-concurrency";
+    Inputs["Cluster"] = "cluster";
+    Inputs["RayAddress"] = "ray-address";
+    Inputs["RayHeaders"] = "ray-headers";
+    Inputs["RayTlsVerify"] = "ray-tls-verify";
+    Inputs["EntrypointPrefix"] = "entrypoint-prefix";
+    Inputs["RuntimeEnv"] = "runtime-env";
+    Inputs["Wait"] = "wait";
+    Inputs["WaitTimeoutMinutes"] = "wait-timeout-minutes";
+    Inputs["NoProgressMinutes"] = "no-progress-minutes";
+    Inputs["PollIntervalSeconds"] = "poll-interval-seconds";
+    Inputs["RerunRunId"] = "rerun-run-id";
+    Inputs["Region"] = "region";
+    Inputs["Zone"] = "zone";
+    Inputs["WorkerSa"] = "worker-sa";
+    Inputs["ImageUri"] = "image-uri";
+    Inputs["RayVersion"] = "ray-version";
+    Inputs["RayCli"] = "ray-cli";
+    Inputs["ReportRunId"] = "report-run-id";
+    Inputs["CommentOnPr"] = "comment-on-pr";
+    Inputs["GithubToken"] = "github-token";
+    Inputs["BaselineRunId"] = "baseline-run-id";
+    Inputs["MinPhase1Rate"] = "min-phase1-rate";
+    Inputs["MaxErrors"] = "max-errors";
+})(Inputs || (Inputs = {}));
+var Outputs;
+(function (Outputs) {
+    Outputs["RunId"] = "run-id";
+    Outputs["Dbs"] = "dbs";
+    Outputs["Artifact"] = "artifact";
+    Outputs["PlanFile"] = "plan-file";
+    Outputs["ManifestUri"] = "manifest-uri";
+    Outputs["UploadedFiles"] = "uploaded-files";
+    Outputs["SkippedFiles"] = "skipped-files";
+    Outputs["UploadedBytes"] = "uploaded-bytes";
+    Outputs["SubmissionId"] = "submission-id";
+    Outputs["JobStatus"] = "job-status";
+    Outputs["DashboardUrl"] = "dashboard-url";
+    Outputs["Attempt"] = "attempt";
+    Outputs["DispatchedInstances"] = "dispatched-instances";
+    Outputs["ImageUri"] = "image-uri";
+    Outputs["ImageExists"] = "image-exists";
+    Outputs["ClusterTeardown"] = "cluster-teardown";
+    Outputs["N"] = "n";
+    Outputs["Phase1Rate"] = "phase1-rate";
+    Outputs["Phase2Rate"] = "phase2-rate";
+    Outputs["AvgReward"] = "avg-reward";
+    Outputs["Errors"] = "errors";
+    Outputs["ResultsJson"] = "results-json";
+})(Outputs || (Outputs = {}));
+var State;
+(function (State) {
+    State["RunId"] = "run-id";
+    State["SubmissionId"] = "submission-id";
+    State["RayAddress"] = "ray-address";
+    /** `waiting` while the main step waits on the job; `done` once it no longer needs stopping. */
+    State["WaitStatus"] = "wait-status";
+    /** The per-run cluster to tear down (JSON: run id, YAML path, ray CLI, project, zone). */
+    State["EphemeralCluster"] = "ephemeral-cluster";
+    /** `pending`, `detached` or `done`. */
+    State["ClusterTeardown"] = "cluster-teardown";
+})(State || (State = {}));
+/** Defaults that domain.md fixes; action.yml repeats them and a test keeps both in step. */
+const Defaults = {
+    slayerSetup: 'pre-encoded',
+    userSimModel: 'anthropic/claude-haiku-4-5-20251001',
+    patience: 3,
+    maxDepth: 3,
+    workers: 4,
+    actorsPerWorker: 4,
+    workerType: 'e2-standard-4',
+    maxRuntimeHours: 8,
+    slayerStorageRoot: '/data/slayer_models',
+    region: 'us-central1',
+    arRepo: 'bird-interact-runner',
+    trackedInputs: ['src/', 'audited_gold/', 'uv.lock', 'pyproject.toml', 'Dockerfile.cloud'],
+    uploadConcurrency: 32,
+    waitTimeoutMinutes: 360,
+    noProgressMinutes: 60,
+    pollIntervalSeconds: 10,
+};
+const ERROR_PREFIX = 'bird-cloud-action';
 
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
@@ -85577,6 +85657,2351 @@ function dispatchSummary(runId, attempt, sid, url, n, status, w) {
     return ['### Dispatch', '', markdownTable(['', ''], rows), ''].join('\n');
 }
 
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: ./lib/git/worktree.js
+// Clean-worktree check (domain §4): real git, porcelain v1 -z, limited to pathspecs.
+
+
+class GitError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'GitError';
+    }
+}
+function git(cwd, args) {
+    return new Promise((resolvePromise, reject) => {
+        (0,external_node_child_process_namespaceObject.execFile)('git', args, { cwd, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, GIT_OPTIONAL_LOCKS: '0', LC_ALL: 'C' } }, (err, stdout, stderr) => {
+            if (!err)
+                return resolvePromise(stdout);
+            const text = `${stderr}`.trim();
+            if (/dubious ownership/i.test(text)) {
+                reject(new GitError(`git refuses the repository at ${cwd} (dubious ownership). Fix: run \`git config --global --add safe.directory ${cwd}\` in a step before this one, or check out with actions/checkout, which does it for you.`));
+            }
+            else if (/not a git repository/i.test(text)) {
+                reject(new GitError(`${cwd} is not a git repository. Fix: check out the evaluation repo with actions/checkout before this step (the clean-worktree check needs git).`));
+            }
+            else if (err.code === 'ENOENT') {
+                reject(new GitError('git is not installed on this runner. Fix: use a runner image with git.'));
+            }
+            else {
+                reject(new GitError(`git ${args.join(' ')} failed: ${text || err.message}`));
+            }
+        });
+    });
+}
+/** Parses `git status --porcelain=v1 -z`: renames and copies carry the old path as a second field. */
+function parsePorcelainZ(out) {
+    const fields = out.split('\0');
+    const entries = [];
+    for (let i = 0; i < fields.length; i++) {
+        const f = fields[i];
+        if (f.length < 4)
+            continue;
+        const status = f.slice(0, 2);
+        entries.push({ status, path: f.slice(3) });
+        // Both sides of a rename count as dirty (the Python check saw only one).
+        if (status[0] === 'R' || status[0] === 'C' || status[1] === 'R' || status[1] === 'C') {
+            const from = fields[++i];
+            if (from)
+                entries.push({ status, path: from });
+        }
+    }
+    return entries;
+}
+/** The repository's top level, or a GitError with a hint. */
+async function repoRoot(cwd) {
+    return (await git(cwd, ['rev-parse', '--show-toplevel'])).trim();
+}
+/** Dirty entries under the pathspecs (untracked included, ignored excluded). Empty pathspecs check nothing. */
+async function dirtyPaths(cwd, pathspecs) {
+    if (pathspecs.length === 0)
+        return [];
+    // --no-renames reports a rename as a delete plus an add, so both sides always match the pathspecs.
+    const out = await git(cwd, ['status', '--porcelain=v1', '-z', '--untracked-files=all', '--no-renames', '--', ...pathspecs.map((p) => `:(literal)${p}`)]);
+    const all = parsePorcelainZ(out);
+    return all.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+/** `path` relative to `root` when it is inside it, else null (git cannot take pathspecs outside). */
+function insideRepo(root, path) {
+    const rel = (0,external_node_path_namespaceObject.relative)(root, path);
+    if (rel === '')
+        return '.';
+    if (rel.startsWith('..') || (0,external_node_path_namespaceObject.isAbsolute)(rel))
+        return null;
+    return rel.split('\\').join('/');
+}
+
+;// CONCATENATED MODULE: ./lib/image/tag.js
+// Content-addressed image tag of the Python submitter (domain §12.1), see docs/image-tag.md.
+// Pure parts (ordering, Dockerfile sections, byte layouts, tag and URI) are separate from the
+// I/O parts (git file selection, the mini-interact walk, streaming the bytes into the hash).
+
+
+
+
+
+
+const CODE_SENTINEL = '# CODE-LAYERS';
+const DATA_SENTINEL = '# DATA-LAYERS';
+const DOCKERFILE_NAME = 'Dockerfile.cloud';
+const DEFAULT_AR_REPO = 'bird-interact-runner';
+const DEFAULT_IMAGE = 'runner';
+/** The repo paths the image hash reads (git pathspecs, relative to the repo root). */
+const CODE_DIR = 'src';
+const GOLD_DIR = 'audited_gold';
+const CODE_FILES = ['uv.lock', 'pyproject.toml'];
+/** A problem computing the tag; the message names the fix. */
+class ImageTagError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'ImageTagError';
+    }
+}
+// ---------------------------------------------------------------------------------------------
+// Ordering: Python's sorted() of Path objects.
+function isHigh(u) {
+    return u >= 0xd800 && u <= 0xdbff;
+}
+function isLow(u) {
+    return u >= 0xdc00 && u <= 0xdfff;
+}
+/**
+ * Compares two strings by Unicode code point, as Python compares `str`. JS `<` compares UTF-16
+ * code units, which puts an astral character (U+10000 and up, stored as surrogates 0xD800-0xDFFF)
+ * before U+E000-U+FFFF; this corrects that. Lone surrogates compare as their own value, as in
+ * Python. Returns <0, 0 or >0.
+ */
+function compareCodePoints(a, b) {
+    const n = Math.min(a.length, b.length);
+    let i = 0;
+    while (i < n && a.charCodeAt(i) === b.charCodeAt(i))
+        i++;
+    // One is a code-unit prefix of the other: then also a code-point prefix, or its last code point
+    // is a lone high surrogate (< 0x10000) facing a pair (>= 0x10000). Shorter first either way.
+    if (i === n)
+        return a.length - b.length;
+    const ua = a.charCodeAt(i);
+    const ub = b.charCodeAt(i);
+    // Inside a shared high surrogate: compare the code points that start at the high surrogate.
+    const start = i > 0 && isHigh(a.charCodeAt(i - 1)) && (isLow(ua) || isLow(ub)) ? i - 1 : i;
+    const ca = a.codePointAt(start) ?? 0;
+    const cb = b.codePointAt(start) ?? 0;
+    return ca - cb;
+}
+/**
+ * The components Python's PurePosixPath compares: `a//b` and `a/./b` are `a/b`, a trailing slash
+ * is dropped, an absolute path keeps a leading empty component (so it sorts before relative ones).
+ */
+function pathComponents(p) {
+    const parts = p.split('/').filter((s) => s !== '' && s !== '.');
+    return p.startsWith('/') ? ['', ...parts] : parts;
+}
+/** Python's `PurePosixPath.__lt__`: component lists compared element by element, by code point. */
+function comparePythonPaths(a, b) {
+    const pa = pathComponents(a);
+    const pb = pathComponents(b);
+    const n = Math.min(pa.length, pb.length);
+    for (let i = 0; i < n; i++) {
+        const c = compareCodePoints(pa[i], pb[i]);
+        if (c !== 0)
+            return c;
+    }
+    return pa.length - pb.length;
+}
+/**
+ * Python's `sorted()` of `Path` objects over posix path strings: component by component, so
+ * `x/a.py` sorts before `x.py` (a whole-string sort puts `x.py` first, as `.` < `/`). Returns a
+ * new array; equal paths keep their input order (Python's sort is stable too).
+ */
+function sortPathsLikePython(paths) {
+    return [...paths].sort(comparePythonPaths);
+}
+/** Python's universal newlines on read: CRLF and a lone CR become LF. */
+function translateNewlines(text) {
+    return text.replace(/\r\n?/g, '\n');
+}
+/** Python's `repr()` of a list of str, for the sentinel error (both sentinels are plain ASCII). */
+function pythonStrListRepr(items) {
+    const repr = (s) => (s.includes("'") && !s.includes('"') ? `"${s}"` : `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`);
+    return `[${items.map(repr).join(', ')}]`;
+}
+/**
+ * The CODE and DATA sections of `Dockerfile.cloud` (text already decoded as UTF-8; newlines are
+ * translated here). A section starts at the first occurrence of its own sentinel (a substring
+ * match, sentinel included) and ends where the first occurrence of the other sentinel starts when
+ * that comes later, else at EOF. So with DATA before CODE, DATA runs up to CODE and CODE to EOF.
+ */
+function dockerfileSections(text) {
+    const t = translateNewlines(text);
+    const codeAt = t.indexOf(CODE_SENTINEL);
+    const dataAt = t.indexOf(DATA_SENTINEL);
+    const missing = [codeAt < 0 ? CODE_SENTINEL : null, dataAt < 0 ? DATA_SENTINEL : null].filter((s) => s !== null);
+    if (missing.length > 0) {
+        throw new ImageTagError(`${DOCKERFILE_NAME} missing required sentinel(s): ${pythonStrListRepr(missing)}. ` +
+            `Fix: add a line \`${CODE_SENTINEL}\` before the layers that copy the code and a line \`${DATA_SENTINEL}\` before the layers that copy the dataset; the image tag hashes each section.`);
+    }
+    const section = (own, other) => t.slice(own, other > own ? other : t.length);
+    return { code: section(codeAt, dataAt), data: section(dataAt, codeAt) };
+}
+/** Decodes Dockerfile bytes as strict UTF-8, keeping a BOM as Python's `utf-8` codec does. */
+function decodeDockerfile(bytes) {
+    try {
+        return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    }
+    catch {
+        throw new ImageTagError(`${DOCKERFILE_NAME} is not valid UTF-8. Fix: save it as UTF-8 (the image tag hashes its text).`);
+    }
+}
+const NUL = Buffer.from([0]);
+/** The code records in hash order: `src/` files Python-sorted, then `uv.lock`, then `pyproject.toml`. Other paths are rejected. */
+function codeFileOrder(paths) {
+    const src = [];
+    const extra = new Set();
+    for (const p of paths) {
+        if (p.startsWith(`${CODE_DIR}/`))
+            src.push(p);
+        else if (CODE_FILES.includes(p))
+            extra.add(p);
+        else
+            throw new ImageTagError(`${p} is not a code input of the image hash (only ${CODE_DIR}/, ${CODE_FILES.join(', ')})`);
+    }
+    return [...sortPathsLikePython(src), ...CODE_FILES.filter((f) => extra.has(f))];
+}
+/** `audited_gold/` files (repo-relative) in hash order. Other paths are rejected. */
+function goldFileOrder(paths) {
+    for (const p of paths) {
+        if (!p.startsWith(`${GOLD_DIR}/`))
+            throw new ImageTagError(`${p} is not under ${GOLD_DIR}/`);
+    }
+    return sortPathsLikePython(paths);
+}
+function recordHead(prefix, path) {
+    return Buffer.concat([Buffer.from(prefix + path, 'utf8'), NUL]);
+}
+function byPath(files) {
+    const m = new Map();
+    for (const f of files) {
+        if (m.has(f.path))
+            throw new ImageTagError(`${f.path} is given twice`);
+        m.set(f.path, f.bytes);
+    }
+    return m;
+}
+function updateRecords(h, prefix, order, bytes) {
+    for (const p of order) {
+        h.update(recordHead(prefix, p));
+        h.update(bytes.get(p) ?? new Uint8Array());
+        h.update(NUL);
+    }
+}
+function updateSection(h, prefix, section) {
+    h.update(Buffer.from(prefix + section, 'utf8'));
+    h.update(NUL);
+}
+/**
+ * SHA-256 hex of the code: each file (paths relative to the repo root: `src/...`, `uv.lock`,
+ * `pyproject.toml`; any input order) as `b"code/" + path + b"\0" + bytes + b"\0"` in
+ * {@link codeFileOrder}, then `b"dockerfile-code/" + section + b"\0"`. An absent `uv.lock` or
+ * `pyproject.toml` contributes nothing.
+ */
+function codeHash(files, codeSection) {
+    const h = createHash('sha256');
+    updateRecords(h, 'code/', codeFileOrder(files.map((f) => f.path)), byPath(files));
+    updateSection(h, 'dockerfile-code/', codeSection);
+    return h.digest('hex');
+}
+/**
+ * SHA-256 hex of the data: mini-interact files (paths relative to that root) as
+ * `b"mi/" + path + b"\0" + bytes + b"\0"`, Python-sorted; then `audited_gold/` files (paths
+ * relative to the repo root) as `b"repo/" + path + ...`, Python-sorted; then
+ * `b"dockerfile-data/" + section + b"\0"`.
+ */
+function dataHash(miniInteractFiles, goldFiles, dataSection) {
+    const h = createHash('sha256');
+    updateRecords(h, 'mi/', sortPathsLikePython(miniInteractFiles.map((f) => f.path)), byPath(miniInteractFiles));
+    updateRecords(h, 'repo/', goldFileOrder(goldFiles.map((f) => f.path)), byPath(goldFiles));
+    updateSection(h, 'dockerfile-data/', dataSection);
+    return h.digest('hex');
+}
+/** `<data_hash[:12]>-<code_hash[:12]>`, plus `-dirty` when a dirty tree was hashed. */
+function formatTag(dataHashHex, codeHashHex, dirty) {
+    return `${dataHashHex.slice(0, 12)}-${codeHashHex.slice(0, 12)}${dirty ? '-dirty' : ''}`;
+}
+/** `<region>-docker.pkg.dev/<project>/<ar_repo>/<image>:<tag>`. */
+function imageUri({ region, project, arRepo = DEFAULT_AR_REPO, image = DEFAULT_IMAGE, tag }) {
+    return `${region}-docker.pkg.dev/${project}/${arRepo}/${image}:${tag}`;
+}
+// ---------------------------------------------------------------------------------------------
+// I/O: file selection and streaming.
+function decodePath(raw, where) {
+    try {
+        return new TextDecoder('utf-8', { fatal: true }).decode(raw);
+    }
+    catch {
+        throw new ImageTagError(`${where}: the file name ${JSON.stringify(raw.toString('latin1'))} is not valid UTF-8, so it has no UTF-8 path to hash. Fix: rename the file with a UTF-8 name.`);
+    }
+}
+function gitBuffer(cwd, args) {
+    return new Promise((resolvePromise, reject) => {
+        (0,external_node_child_process_namespaceObject.execFile)('git', args, { cwd, encoding: 'buffer', maxBuffer: 256 * 1024 * 1024, env: { ...process.env, GIT_OPTIONAL_LOCKS: '0', LC_ALL: 'C' } }, (err, stdout, stderr) => {
+            if (!err)
+                return resolvePromise(stdout);
+            const text = stderr.toString('utf8').trim();
+            if (/dubious ownership/i.test(text)) {
+                reject(new GitError(`git refuses the repository at ${cwd} (dubious ownership). Fix: run \`git config --global --add safe.directory ${cwd}\` in a step before this one, or check out with actions/checkout, which does it for you.`));
+            }
+            else if (/not a git repository/i.test(text)) {
+                reject(new GitError(`${cwd} is not a git repository. Fix: check out the evaluation repo with actions/checkout before this step (the image tag hashes the files git tracks).`));
+            }
+            else if (err.code === 'ENOENT') {
+                reject(new GitError(`git is not installed on this runner, or ${cwd} does not exist. Fix: use a runner image with git and check out the evaluation repo first.`));
+            }
+            else {
+                reject(new GitError(`git ${args.join(' ')} failed: ${text || err.message}`));
+            }
+        });
+    });
+}
+/**
+ * The files git tracks or would track under `pathspecs` (tracked plus untracked, never ignored),
+ * as posix paths relative to `repoRoot`, deduplicated (a conflicted file is listed once per stage).
+ * Runs `git ls-files -z --cached --others --exclude-standard -- <pathspecs>` in `repoRoot`.
+ * An untracked nested repository is listed with a trailing `/`.
+ */
+async function listGitFiles(repoRoot, pathspecs) {
+    const out = await gitBuffer(repoRoot, ['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', ...pathspecs.map((p) => `:(literal)${p}`)]);
+    const seen = new Set();
+    let from = 0;
+    for (let i = 0; i < out.length; i++) {
+        if (out[i] !== 0)
+            continue;
+        if (i > from)
+            seen.add(decodePath(out.subarray(from, i), repoRoot));
+        from = i + 1;
+    }
+    if (from < out.length)
+        seen.add(decodePath(out.subarray(from), repoRoot));
+    return [...seen];
+}
+function isInside(top, target) {
+    return target === top || target.startsWith(top.endsWith(external_node_path_namespaceObject.sep) ? top : top + external_node_path_namespaceObject.sep);
+}
+function errno(e) {
+    return typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
+}
+/**
+ * What to hash for one path: its bytes source, or null to skip it. A symlink is followed when its
+ * target stays inside `top` (a regular file is then hashed under the link's own path, with the
+ * target's bytes, as Python's `is_file()` does); one that leaves `top` is an error; a broken link
+ * and a link to a directory are skipped (Python's `rglob` + `is_file()` skip them too).
+ */
+async function classify(abs, top, label) {
+    let st;
+    try {
+        st = await (0,promises_namespaceObject.lstat)(abs);
+    }
+    catch (e) {
+        if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR')
+            return 'skip';
+        throw e;
+    }
+    if (st.isSymbolicLink()) {
+        let target;
+        try {
+            target = await (0,promises_namespaceObject.realpath)(abs);
+        }
+        catch (e) {
+            if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR' || errno(e) === 'ELOOP')
+                return 'skip';
+            throw e;
+        }
+        if (!isInside(top, target)) {
+            throw new ImageTagError(`${label} is a symlink that leaves ${top} (to ${target}), so its bytes would differ between machines. Fix: replace the link with a copy of the file (e.g. \`cp -rL\`), or move the target inside.`);
+        }
+        st = await (0,promises_namespaceObject.stat)(abs);
+        if (st.isDirectory())
+            return 'skip';
+        return st.isFile() ? 'file' : 'skip';
+    }
+    if (st.isDirectory())
+        return 'dir';
+    return st.isFile() ? 'file' : 'skip';
+}
+async function streamRecord(h, prefix, rel, abs) {
+    h.update(recordHead(prefix, rel));
+    for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(abs))
+        h.update(chunk);
+    h.update(NUL);
+}
+async function hashRepoFiles(h, prefix, repoRoot, top, order) {
+    for (const rel of order) {
+        if (rel.endsWith('/')) {
+            throw new ImageTagError(`${rel} is a nested git repository inside an image input; its files are not hashed. Fix: remove it, or vendor its files into the repository.`);
+        }
+        const abs = (0,external_node_path_namespaceObject.join)(repoRoot, ...rel.split('/'));
+        const kind = await classify(abs, top, rel);
+        if (kind === 'dir') {
+            throw new ImageTagError(`${rel} is a git submodule inside an image input; its files are not hashed. Fix: vendor the files into the repository instead of a submodule.`);
+        }
+        // Tracked but deleted in the worktree (or a broken/directory symlink): nothing on disk to hash.
+        if (kind === 'skip')
+            continue;
+        await streamRecord(h, prefix, rel, abs);
+    }
+}
+/**
+ * Every regular file under `root` as posix paths relative to it, dotfiles included, following
+ * symlinks per {@link classify} (directory symlinks are not descended). Not sorted.
+ */
+async function walkFiles(root) {
+    let top;
+    try {
+        top = await (0,promises_namespaceObject.realpath)(root);
+        if (!(await (0,promises_namespaceObject.stat)(top)).isDirectory())
+            throw new Error('not a directory');
+    }
+    catch {
+        throw new ImageTagError(`mini-interact root ${root} not found or not a directory. Fix: point mini-interact-root at the dataset directory (the image tag hashes every file in it).`);
+    }
+    const found = [];
+    async function visit(dir, relDir) {
+        const names = await (0,promises_namespaceObject.readdir)(dir, { encoding: 'buffer' });
+        for (const raw of names) {
+            const name = decodePath(raw, (0,external_node_path_namespaceObject.join)(root, relDir));
+            const abs = (0,external_node_path_namespaceObject.join)(dir, name);
+            const rel = relDir ? `${relDir}/${name}` : name;
+            const kind = await classify(abs, top, `${root}/${rel}`);
+            if (kind === 'dir')
+                await visit(abs, rel);
+            else if (kind === 'file')
+                found.push(rel);
+        }
+    }
+    await visit(top, '');
+    return found;
+}
+/** Reads `<repoRoot>/Dockerfile.cloud` from the working tree and splits it into sections. */
+async function readDockerfileSections(repoRoot) {
+    let bytes;
+    try {
+        bytes = await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(repoRoot, DOCKERFILE_NAME));
+    }
+    catch (e) {
+        const code = errno(e);
+        if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
+            throw new ImageTagError(`${DOCKERFILE_NAME} not found under ${repoRoot}. Fix: check out the evaluation repo (it has ${DOCKERFILE_NAME} at its root) or set the repo root to the directory that holds it.`);
+        }
+        throw e;
+    }
+    return dockerfileSections(decodeDockerfile(bytes));
+}
+/**
+ * The content-addressed tag of domain §12.1. Repo inputs are the files git tracks or would track
+ * (working-tree bytes); the mini-interact root is walked on disk.
+ */
+async function imageTag({ repoRoot, miniInteractRoot, dirty }) {
+    const sections = await readDockerfileSections(repoRoot);
+    const repoTop = await (0,promises_namespaceObject.realpath)(repoRoot);
+    const repoFiles = await listGitFiles(repoRoot, [CODE_DIR, GOLD_DIR, ...CODE_FILES]);
+    const codePaths = repoFiles.filter((p) => p.startsWith(`${CODE_DIR}/`) || CODE_FILES.includes(p));
+    const goldPaths = repoFiles.filter((p) => p.startsWith(`${GOLD_DIR}/`));
+    const code = (0,external_node_crypto_.createHash)('sha256');
+    await hashRepoFiles(code, 'code/', repoRoot, repoTop, codeFileOrder(codePaths));
+    updateSection(code, 'dockerfile-code/', sections.code);
+    const miFiles = sortPathsLikePython(await walkFiles(miniInteractRoot));
+    const miTop = await (0,promises_namespaceObject.realpath)(miniInteractRoot);
+    const data = (0,external_node_crypto_.createHash)('sha256');
+    for (const rel of miFiles)
+        await streamRecord(data, 'mi/', rel, (0,external_node_path_namespaceObject.join)(miTop, ...rel.split('/')));
+    await hashRepoFiles(data, 'repo/', repoRoot, repoTop, goldFileOrder(goldPaths));
+    updateSection(data, 'dockerfile-data/', sections.data);
+    const codeHex = code.digest('hex');
+    const dataHex = data.digest('hex');
+    return { tag: formatTag(dataHex, codeHex, dirty), codeHash: codeHex, dataHash: dataHex };
+}
+
+;// CONCATENATED MODULE: ./lib/cluster/registry.js
+// Does the run's image exist in Artifact Registry (domain §12.1)? One HEAD request on the Docker
+// Registry HTTP API v2 with the ADC access token as a Bearer token, through @actions/http-client
+// (runner proxy settings apply). When it is missing, buildCommand() gives the exact build.
+
+
+
+
+
+
+const registry_CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
+/** Every manifest type a pushed image may have: OCI and Docker, single and multi-platform. */
+const MANIFEST_ACCEPT = [
+    'application/vnd.oci.image.index.v1+json',
+    'application/vnd.oci.image.manifest.v1+json',
+    'application/vnd.docker.distribution.manifest.list.v2+json',
+    'application/vnd.docker.distribution.manifest.v2+json',
+].join(', ');
+class RegistryError extends Error {
+    status;
+    constructor(message, status) {
+        super(message);
+        this.status = status;
+        this.name = 'RegistryError';
+    }
+}
+/** `host/path:tag` or `host/path@sha256:…` (the host is required: an AR URI always has one). */
+function parseImageUri(uri) {
+    const m = /^([a-z0-9.-]+(?::[0-9]+)?)\/([a-z0-9._/-]+?)(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})|@(sha256:[0-9a-f]{64}))$/.exec(uri);
+    if (!m)
+        throw new RegistryError(`'${uri}' is not an image reference of the form HOST/PATH:TAG or HOST/PATH@sha256:DIGEST`, null);
+    return { host: m[1], name: m[2], reference: m[3] ?? m[4] };
+}
+/** `https://<host>/v2/<name>/manifests/<reference>`, or the same path under `baseUrl` (tests). */
+function manifestUrl(ref, baseUrl) {
+    const base = (baseUrl ?? `https://${ref.host}`).replace(/\/+$/, '');
+    return `${base}/v2/${ref.name}/manifests/${encodeURIComponent(ref.reference).replace(/%3A/g, ':')}`;
+}
+/** An access token source: Application Default Credentials with the cloud-platform scope. */
+function adcTokenSource(auth = new src/* GoogleAuth */.kF({ scopes: [registry_CLOUD_PLATFORM_SCOPE] })) {
+    return async () => {
+        const token = await auth.getAccessToken();
+        if (!token)
+            throw new RegistryError('Application Default Credentials gave no access token. Fix: run google-github-actions/auth before this step.', null);
+        return token;
+    };
+}
+const registry_sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/**
+ * One registry call: HEAD the manifest with `Authorization: Bearer <token>`. 200 → true, 404 →
+ * false; 401/403 and anything else are errors that say what to fix. 5xx, 429 and network errors
+ * are retried a few times. The token never appears in an error.
+ */
+async function imageExists(imageUri, getToken, o = {}) {
+    const ref = parseImageUri(imageUri);
+    const url = manifestUrl(ref, o.baseUrl);
+    const token = await getToken();
+    const http = new lib_HttpClient('bird-cloud-action', [], { allowRetries: false, socketTimeout: 30_000, keepAlive: false });
+    const attempts = o.attempts ?? 3;
+    for (let i = 1;; i++) {
+        let status;
+        try {
+            const res = await http.head(url, { Authorization: `Bearer ${token}`, Accept: MANIFEST_ACCEPT });
+            await res.readBody();
+            status = res.message.statusCode ?? 0;
+        }
+        catch (e) {
+            if (i < attempts && isNetworkError(e)) {
+                await registry_sleep((o.retryMs ?? 1_000) * i);
+                continue;
+            }
+            throw new RegistryError(`could not reach the registry at ${url}: ${retry_describeError(e)}`, null);
+        }
+        if (status === 200)
+            return true;
+        if (status === 404)
+            return false;
+        if ((status >= 500 || status === 429) && i < attempts) {
+            await registry_sleep((o.retryMs ?? 1_000) * i);
+            continue;
+        }
+        const repo = `${ref.host}/${ref.name.split('/').slice(0, 2).join('/')}`;
+        if (status === 401) {
+            throw new RegistryError(`the registry refused the access token (401) for ${imageUri}. Fix: authenticate with google-github-actions/auth before this step (Application Default Credentials).`, status);
+        }
+        if (status === 403) {
+            throw new RegistryError(`the credentials may not read ${repo} (403). Fix: grant the workflow's service account roles/artifactregistry.reader (roles/artifactregistry.writer when the workflow pushes the image) on that repository.`, status);
+        }
+        throw new RegistryError(`HEAD ${url} answered ${status}`, status);
+    }
+}
+function sedEscape(s) {
+    return s.replace(/[\\^$.*[\],]/g, (c) => `\\${c}`);
+}
+/**
+ * The command that builds and pushes the run's image when it is missing. The build context is
+ * the repo root plus the dataset as `mini-interact/` beside it, because `Dockerfile.cloud` copies
+ * `mini-interact` (DATA section) and `src/`, `uv.lock`, `pyproject.toml`, `audited_gold/` from one
+ * context. When the dataset is `<repo>/mini-interact`, that is the repo itself; otherwise a tar
+ * stream joins the two (GNU tar: `--transform` renames the dataset folder to `mini-interact`).
+ * Pass resolved paths (realpath): tar stores a symlinked dataset root as a link.
+ * Built for linux/amd64 (the GCE machines), also from an ARM laptop.
+ */
+function buildCommand(imageUri, repoRoot, miniInteractRoot) {
+    const ref = parseImageUri(imageUri);
+    if (!(0,external_node_path_namespaceObject.isAbsolute)(repoRoot) || !(0,external_node_path_namespaceObject.isAbsolute)(miniInteractRoot))
+        throw new Error('buildCommand needs absolute paths');
+    const repo = (0,external_node_path_namespaceObject.resolve)(repoRoot);
+    const mi = (0,external_node_path_namespaceObject.resolve)(miniInteractRoot);
+    const q = shellQuote;
+    const login = `gcloud auth configure-docker ${ref.host} --quiet`;
+    const push = `docker push ${q(imageUri)}`;
+    if (mi === (0,external_node_path_namespaceObject.join)(repo, 'mini-interact')) {
+        return `${login} && docker build --platform linux/amd64 -f ${q((0,external_node_path_namespaceObject.join)(repo, DOCKERFILE_NAME))} -t ${q(imageUri)} ${q(repo)} && ${push}`;
+    }
+    const base = (0,external_node_path_namespaceObject.basename)(mi);
+    const transform = base === 'mini-interact' ? '' : ` ${q(`--transform=s,^${sedEscape(base)},mini-interact,`)}`;
+    const tar = `tar -cf - --exclude=.git${transform} -C ${q(repo)} . -C ${q((0,external_node_path_namespaceObject.dirname)(mi))} ${q(base)}`;
+    return `${login} && ${tar} | docker build --platform linux/amd64 -f ${DOCKERFILE_NAME} -t ${q(imageUri)} - && ${push}`;
+}
+/** Test hook, like STORAGE_EMULATOR_HOST: a registry double at this base URL, no credentials. */
+const REGISTRY_EMULATOR_ENV = 'BIRD_REGISTRY_EMULATOR_HOST';
+/** Where imageExists goes and with which token: Artifact Registry with ADC, or the double. */
+function registryFromEnv(env = process.env) {
+    const emulator = env[REGISTRY_EMULATOR_ENV];
+    if (emulator)
+        return { baseUrl: emulator, getToken: async () => 'emulator-token' };
+    return { getToken: adcTokenSource() };
+}
+
+;// CONCATENATED MODULE: ./lib/cluster/sshkey.js
+// The per-run SSH key pair of an ephemeral cluster (domain §12.2 `auth`): ed25519, made with
+// node:crypto in a fresh directory under RUNNER_TEMP, the private key in OpenSSH's own format
+// (`openssh-key-v1`, what `ssh-keygen` writes), mode 0600. It is never uploaded, logged or put
+// into the manifest; only its path goes into the cluster YAML and the public key into the
+// nodes' `ssh-keys` metadata.
+//
+// Why not PKCS#8 PEM (what node:crypto exports): OpenSSH reads PEM keys through libcrypto, and
+// builds without ed25519 support in that path (older OpenSSH, LibreSSL builds) refuse a PKCS#8
+// ed25519 key. The OpenSSH format is read by every OpenSSH since 6.5, and it is small to write.
+
+
+
+const KEY_TYPE = 'ssh-ed25519';
+const KEY_COMMENT = 'bird-cloud-action';
+const PRIVATE_KEY_FILE = 'id_ed25519';
+const PUBLIC_KEY_FILE = 'id_ed25519.pub';
+/** SSH wire encoding: uint32 length + bytes. */
+function sshString(b) {
+    const body = typeof b === 'string' ? Buffer.from(b, 'utf8') : b;
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(body.length);
+    return Buffer.concat([len, body]);
+}
+function uint32(n) {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(n >>> 0);
+    return b;
+}
+/** The public key blob: string "ssh-ed25519", string pk (32 bytes). */
+function publicKeyBlob(publicKey) {
+    if (publicKey.length !== 32)
+        throw new Error(`an ed25519 public key has 32 bytes, got ${publicKey.length}`);
+    return Buffer.concat([sshString(KEY_TYPE), sshString(publicKey)]);
+}
+/** `ssh-ed25519 <base64 blob> <comment>`, the authorized_keys / `ssh-keys` metadata form. */
+function opensshPublicKey(publicKey, comment = KEY_COMMENT) {
+    return `${KEY_TYPE} ${publicKeyBlob(publicKey).toString('base64')}${comment ? ` ${comment}` : ''}`;
+}
+/**
+ * The unencrypted `openssh-key-v1` private key file (PROTOCOL.key in OpenSSH):
+ * magic "openssh-key-v1\0", cipher "none", kdf "none", kdf options "", 1 key, the public blob,
+ * then the private section: checkint twice, "ssh-ed25519", pk, sk (seed || pk, 64 bytes),
+ * the comment, and padding 1, 2, 3, ... to a multiple of 8. Base64 in lines of 70, armoured.
+ * `checkint` is random in ssh-keygen; it is a parameter here so a test can pin it.
+ */
+function opensshPrivateKey(seed, publicKey, comment = KEY_COMMENT, checkint = (0,external_node_crypto_.randomBytes)(4).readUInt32BE(0)) {
+    if (seed.length !== 32)
+        throw new Error(`an ed25519 seed has 32 bytes, got ${seed.length}`);
+    const pub = publicKeyBlob(publicKey);
+    let priv = Buffer.concat([uint32(checkint), uint32(checkint), sshString(KEY_TYPE), sshString(publicKey), sshString(Buffer.concat([seed, publicKey])), sshString(comment)]);
+    const pad = [];
+    for (let i = 1; (priv.length + pad.length) % 8 !== 0; i++)
+        pad.push(i & 0xff);
+    priv = Buffer.concat([priv, Buffer.from(pad)]);
+    const body = Buffer.concat([Buffer.from('openssh-key-v1\0', 'latin1'), sshString('none'), sshString('none'), sshString(''), uint32(1), sshString(pub), sshString(priv)]);
+    const b64 = body.toString('base64');
+    const lines = [];
+    for (let i = 0; i < b64.length; i += 70)
+        lines.push(b64.slice(i, i + 70));
+    return `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join('\n')}\n-----END OPENSSH PRIVATE KEY-----\n`;
+}
+/** A fresh ed25519 key as raw bytes (seed and public key), from node:crypto. */
+function generateEd25519() {
+    const { publicKey, privateKey } = (0,external_node_crypto_.generateKeyPairSync)('ed25519');
+    const jwkPriv = privateKey.export({ format: 'jwk' });
+    const jwkPub = publicKey.export({ format: 'jwk' });
+    if (typeof jwkPriv.d !== 'string' || typeof jwkPub.x !== 'string')
+        throw new Error('node:crypto did not export the ed25519 key as JWK');
+    return { seed: Buffer.from(jwkPriv.d, 'base64url'), publicKey: Buffer.from(jwkPub.x, 'base64url') };
+}
+/**
+ * Makes the key pair in a new directory `<runnerTemp>/bird-cluster-<runId>-XXXXXX` (mode 0700):
+ * `id_ed25519` (0600, created exclusively) and `id_ed25519.pub` (0644).
+ */
+async function makeSshKeyPair(runnerTemp, runId, comment = KEY_COMMENT) {
+    if (!runnerTemp)
+        throw new Error('RUNNER_TEMP is not set: the per-run SSH key needs a private temp directory');
+    const dir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)(runnerTemp, `bird-cluster-${runId}-`));
+    await (0,promises_namespaceObject.chmod)(dir, 0o700);
+    const { seed, publicKey } = generateEd25519();
+    const privateKeyPath = (0,external_node_path_namespaceObject.join)(dir, PRIVATE_KEY_FILE);
+    const publicKeyPath = (0,external_node_path_namespaceObject.join)(dir, PUBLIC_KEY_FILE);
+    await (0,promises_namespaceObject.writeFile)(privateKeyPath, opensshPrivateKey(seed, publicKey, comment), { mode: 0o600, flag: 'wx' });
+    await (0,promises_namespaceObject.chmod)(privateKeyPath, 0o600);
+    seed.fill(0);
+    const line = opensshPublicKey(publicKey, comment);
+    await (0,promises_namespaceObject.writeFile)(publicKeyPath, `${line}\n`, { mode: 0o644, flag: 'wx' });
+    return { dir, privateKeyPath, publicKeyPath, publicKey: line };
+}
+
+;// CONCATENATED MODULE: ./lib/cluster/teardown.js
+// Teardown of a per-run cluster (domain §12.5): `ray down --yes <yaml>`, and when that fails, the
+// instances listed by label are deleted one by one. Idempotent: concurrent calls share one run, and
+// a marker file next to the YAML makes every later call (a second signal, the post step) a no-op.
+// The action state carries what the post step needs, so it tears down even when the main step died.
+
+
+
+
+
+/** Action state keys, from the State enum. */
+const CLUSTER_STATE_KEY = State.EphemeralCluster;
+const TEARDOWN_STATE_KEY = State.ClusterTeardown;
+function readMarker(path) {
+    try {
+        const m = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8'));
+        return m.status === 'done' || m.status === 'detached' ? m : null;
+    }
+    catch {
+        return null;
+    }
+}
+function writeMarker(path, m) {
+    const tmp = `${path}.tmp`;
+    (0,external_node_fs_namespaceObject.writeFileSync)(tmp, JSON.stringify(m));
+    (0,external_node_fs_namespaceObject.renameSync)(tmp, path);
+}
+/** The command a person runs when every automatic teardown failed. */
+function manualTeardownCommand(t) {
+    return `gcloud compute instances list --project=${t.project} --filter=labels.bird-interact-run-id=${t.runId} --format='value(name,zone.basename())' | while read -r name zone; do gcloud compute instances delete "$name" --project=${t.project} --zone="$zone" --quiet --delete-disks=all; done`;
+}
+class Teardown {
+    target;
+    cli;
+    o;
+    running = null;
+    forward = null;
+    abandoned = false;
+    constructor(target, cli, o) {
+        this.target = target;
+        this.cli = cli;
+        this.o = o;
+    }
+    /** The port forward to stop before `ray down`. */
+    attachForward(f) {
+        this.forward = f;
+    }
+    /** True once a teardown finished or the run detached (per the marker file). */
+    get settled() {
+        return readMarker(this.target.markerPath) !== null;
+    }
+    /**
+     * wait: false after a successful submit: the cluster runs on and the self-delete timer removes
+     * it. Later run() calls do nothing. Stops the local port forward only.
+     */
+    async detach() {
+        await this.forward?.stop().catch(() => undefined);
+        writeMarker(this.target.markerPath, { status: 'detached', outcome: 'detached', reason: 'wait: false after a successful submit', at: new Date().toISOString() });
+        this.o.onStatus?.('detached');
+        const by = this.target.selfDeleteBy ? ` by ${this.target.selfDeleteBy}` : '';
+        this.o.log.info(`detached: cluster ${this.target.runId} keeps running; its VMs delete themselves${by} (max-runtime-hours), or tear it down earlier with \`${manualTeardownCommand(this.target)}\``);
+    }
+    /** Tears the cluster down once; every other call gets the same result. Never throws. */
+    run(reason) {
+        if (!this.running)
+            this.running = this.once(reason);
+        return this.running;
+    }
+    /** A second signal: kill the CLI calls in flight and leave the rest to the post step and the timer. */
+    abandon() {
+        this.abandoned = true;
+        this.cli.killAll();
+    }
+    async once(reason) {
+        const t = this.target;
+        const log = this.o.log;
+        const marker = readMarker(t.markerPath);
+        if (marker?.status === 'detached')
+            return { outcome: 'detached', detail: `cluster ${t.runId} was detached (${marker.reason}); left to the self-delete timer`, leftovers: [] };
+        if (marker?.status === 'done')
+            return { outcome: 'already-done', detail: `cluster ${t.runId} was already torn down (${marker.outcome}, ${marker.at})`, leftovers: [] };
+        log.info(`teardown of cluster ${t.runId} (${reason})`);
+        await this.forward?.stop().catch((e) => log.warning(`could not stop the dashboard forward: ${retry_describeError(e)}`));
+        // A signal during bring-up: `ray up` must not go on creating nodes while `ray down` runs.
+        if (this.cli.running > 0) {
+            log.info(`stopping ${this.cli.running} CLI call(s) still running before the teardown`);
+            await this.cli.stopAll();
+        }
+        const finish = (outcome, detail) => {
+            writeMarker(t.markerPath, { status: 'done', outcome, reason, at: new Date().toISOString() });
+            this.o.onStatus?.('done');
+            log.info(detail);
+            return { outcome, detail, leftovers: [] };
+        };
+        if ((0,external_node_fs_namespaceObject.existsSync)(t.yamlPath)) {
+            try {
+                await this.cli.rayDown(t.yamlPath);
+                return finish('ray-down', `cluster ${t.runId} torn down with ray down`);
+            }
+            catch (e) {
+                log.warning(`ray down failed; deleting the instances labelled bird-interact-run-id=${t.runId} instead: ${retry_describeError(e)}`);
+            }
+        }
+        else {
+            log.warning(`the cluster YAML ${t.yamlPath} is gone; deleting the instances labelled bird-interact-run-id=${t.runId} instead`);
+        }
+        if (this.abandoned) {
+            return { outcome: 'failed', detail: `cluster ${t.runId}: teardown abandoned (second signal); the post step tears it down from the saved state`, leftovers: [] };
+        }
+        const timer = t.selfDeleteBy ? ` Their self-delete timer removes them by ${t.selfDeleteBy}.` : ' Their self-delete timer removes them after max-runtime-hours.';
+        try {
+            const r = await this.cli.deleteByLabel(t.runId);
+            if (r.failed.length === 0) {
+                return finish('deleted-by-label', `cluster ${t.runId}: ${r.deleted.length} instance(s) deleted by label${r.found.length === 0 ? ' (none were left)' : ''}`);
+            }
+            const detail = `cluster ${t.runId}: could not delete ${r.failed.map((f) => `${f.name} (${f.zone}): ${f.error}`).join('; ')}.${timer} To delete them now: ${manualTeardownCommand(t)}`;
+            return { outcome: 'failed', detail, leftovers: r.failed.map(({ name, zone }) => ({ name, zone })) };
+        }
+        catch (e) {
+            const detail = `cluster ${t.runId}: teardown failed: ${retry_describeError(e)}.${timer} To delete the instances now: ${manualTeardownCommand(t)}`;
+            return { outcome: 'failed', detail, leftovers: [] };
+        }
+    }
+}
+/** State entries to save right before `ray up` (save them with core.saveState, in order). */
+function teardownStateEntries(t, status = 'pending') {
+    const saved = { v: 1, ...t };
+    return [
+        [CLUSTER_STATE_KEY, JSON.stringify(saved)],
+        [TEARDOWN_STATE_KEY, status],
+    ];
+}
+function targetFromState(getState) {
+    const raw = getState(CLUSTER_STATE_KEY);
+    if (!raw)
+        return null;
+    const s = JSON.parse(raw);
+    if (s.v !== 1 || typeof s.runId !== 'string' || typeof s.yamlPath !== 'string' || typeof s.rayCli !== 'string' || typeof s.markerPath !== 'string') {
+        throw new Error(`the saved state ${CLUSTER_STATE_KEY} is not a cluster this version wrote`);
+    }
+    return { runId: s.runId, yamlPath: s.yamlPath, rayCli: s.rayCli, project: s.project ?? '', zone: s.zone ?? '', markerPath: s.markerPath, selfDeleteBy: s.selfDeleteBy };
+}
+/**
+ * For the post step: tears down what the main step left, from the action state. Returns null when
+ * the run had no per-run cluster. Never throws: problems come back as a `failed` result.
+ */
+async function teardownFromState(getState, o = {}) {
+    const log = o.log ?? actionsCliLog();
+    let target;
+    try {
+        target = targetFromState(getState);
+    }
+    catch (e) {
+        return { outcome: 'failed', detail: describeError(e), leftovers: [] };
+    }
+    if (!target)
+        return null;
+    const status = getState(TEARDOWN_STATE_KEY);
+    if (status === 'done')
+        return { outcome: 'already-done', detail: `cluster ${target.runId} was torn down by the main step`, leftovers: [] };
+    if (status === 'detached')
+        return { outcome: 'detached', detail: `cluster ${target.runId} was detached (wait: false); its VMs delete themselves${target.selfDeleteBy ? ` by ${target.selfDeleteBy}` : ''}`, leftovers: [] };
+    const cwd = existsSync(dirname(target.yamlPath)) ? dirname(target.yamlPath) : process.cwd();
+    const cli = new ClusterCli({ rayCli: target.rayCli, gcloud: o.gcloud, project: target.project || undefined, cwd, env: o.env, log, gcloudAttempts: o.gcloudAttempts, gcloudRetryMs: o.gcloudRetryMs });
+    return new Teardown(target, cli, { log }).run('post step: the main step ended without tearing down');
+}
+/**
+ * The first SIGINT/SIGTERM tears down, then exits 1; a second one abandons the teardown (kills the
+ * CLI calls in flight) and exits at once: the post step then tears down from the saved state, and
+ * the self-delete timer is the last line of defence (domain §12.5).
+ */
+class SignalTeardown {
+    teardown;
+    o;
+    first = null;
+    held = [];
+    done = null;
+    proc;
+    exit;
+    handler = (sig) => this.onSignal(sig);
+    constructor(teardown, o) {
+        this.teardown = teardown;
+        this.o = o;
+        this.proc = o.proc ?? process;
+        this.exit = o.exit ?? ((code) => process.exit(code));
+    }
+    install() {
+        this.proc.on('SIGINT', this.handler);
+        this.proc.on('SIGTERM', this.handler);
+    }
+    uninstall() {
+        this.proc.off('SIGINT', this.handler);
+        this.proc.off('SIGTERM', this.handler);
+    }
+    get signalled() {
+        return this.first;
+    }
+    /** Work that must finish (or time out) before the teardown starts, e.g. asking Ray to stop the job. */
+    hold(p) {
+        this.held.push(p.catch(() => undefined));
+        return p;
+    }
+    /** For another signal handler: exits after the teardown that the signal started. */
+    async exitAfterTeardown(code) {
+        if (this.done)
+            await this.done;
+        this.exit(code);
+    }
+    onSignal(sig) {
+        if (this.first) {
+            this.o.log.warning(`${sig} again: abandoning the teardown of ${this.teardown.target.runId}; the post step tears it down from the saved state, and the VMs delete themselves${this.teardown.target.selfDeleteBy ? ` by ${this.teardown.target.selfDeleteBy}` : ' after max-runtime-hours'}`);
+            this.teardown.abandon();
+            this.exit(1);
+            return;
+        }
+        this.first = sig;
+        this.o.log.info(`${sig}: tearing down cluster ${this.teardown.target.runId} before exiting (a second signal abandons it)`);
+        this.done = (async () => {
+            // Other handlers of this signal run after this one: give them a turn to hold their work.
+            await new Promise((r) => setImmediate(r));
+            const holdMs = this.o.holdMs ?? 20_000;
+            await Promise.race([Promise.all(this.held), new Promise((r) => setTimeout(r, holdMs).unref())]);
+            return this.teardown.run(`${sig}`);
+        })();
+        void this.done.then((r) => {
+            if (r.outcome === 'failed')
+                this.o.log.warning(r.detail);
+            this.exit(1);
+        });
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/cluster/session.js
+// The per-run cluster's life, in two calls for the main step:
+//   prepareCluster: key pair + YAML in a fresh directory under RUNNER_TEMP, and the action state
+//                   the post step needs (saved before any cloud call);
+//   bringUp:        ray up, then ray dashboard until /api/version answers through the forward.
+// Any failure of bringUp tears the cluster down before it rethrows (domain §12.5: every failure
+// after the render). The caller tears down after the wait, or detaches after a wait: false submit.
+
+
+
+
+
+
+
+const CLUSTER_YAML_FILE = 'cluster.yaml';
+const TEARDOWN_MARKER_FILE = 'teardown.json';
+/**
+ * Renders the cluster from the manifest and saves the teardown state. No cloud call yet, so the
+ * caller can install the signal handler (SignalTeardown) before bringUp.
+ */
+async function prepareCluster(o) {
+    const m = o.manifest;
+    const ri = m.render_inputs;
+    const key = await makeSshKeyPair(o.runnerTemp, m.run_id);
+    const yaml = renderClusterYaml(m, { sshPrivateKeyPath: key.privateKeyPath, sshPublicKey: key.publicKey });
+    const yamlPath = (0,external_node_path_namespaceObject.join)(key.dir, CLUSTER_YAML_FILE);
+    await (0,promises_namespaceObject.writeFile)(yamlPath, yaml, { mode: 0o644, flag: 'wx' });
+    const now = (o.now ?? (() => new Date()))();
+    const target = {
+        runId: m.run_id,
+        yamlPath,
+        rayCli: o.rayCli,
+        project: ri.project,
+        zone: ri.zone,
+        markerPath: (0,external_node_path_namespaceObject.join)(key.dir, TEARDOWN_MARKER_FILE),
+        selfDeleteBy: new Date(now.getTime() + selfDeleteSeconds(ri.max_runtime_hours) * 1000).toISOString(),
+    };
+    for (const [k, v] of teardownStateEntries(target))
+        o.saveState(k, v);
+    const cli = new cli_ClusterCli({ rayCli: o.rayCli, gcloud: o.gcloud, project: ri.project, cwd: key.dir, env: o.env, log: o.log, ...o.cli });
+    const teardown = new Teardown(target, cli, { log: o.log, onStatus: (s) => o.saveState(TEARDOWN_STATE_KEY, s) });
+    o.log.info(`cluster ${m.run_id}: ${ri.workers} x ${ri.worker_type} (${ri.actors_per_worker} actors each) in ${ri.zone}, image ${ri.image_uri}; YAML ${yamlPath}`);
+    return { runId: m.run_id, key, dir: key.dir, yamlPath, yaml, target, cli, teardown };
+}
+/** An error of the bring-up, with what the teardown after it did. */
+class BringUpError extends Error {
+    cause;
+    constructor(message, cause) {
+        super(message);
+        this.cause = cause;
+        this.name = 'BringUpError';
+    }
+}
+/** `ray up`, then the dashboard forward. On failure: teardown, then a BringUpError. */
+async function bringUp(p, o = {}) {
+    const phase = (fn) => (o.phases ? o.phases.run('up', fn, `ray up, ray dashboard`) : fn());
+    try {
+        return await phase(async () => {
+            await p.cli.rayUp(p.yamlPath);
+            const forward = await p.cli.rayDashboard(p.yamlPath, o.dashboard);
+            p.teardown.attachForward(forward);
+            return { address: forward.url, forward };
+        });
+    }
+    catch (e) {
+        const down = o.phases ? await o.phases.run('down', () => p.teardown.run('bring-up failed')) : await p.teardown.run('bring-up failed');
+        throw new BringUpError(`bringing up cluster ${p.runId} failed: ${retry_describeError(e)}\nteardown: ${down.outcome}: ${down.detail}`, e);
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/cluster/run.js
+// The per-run cluster around a dispatch (domain §12): the checks that must pass before anything
+// is written (the ray CLI, the image in Artifact Registry), and the cluster's life around the
+// job: bring-up, the signal guard, and the teardown at every exit unless a submit detaches.
+
+
+
+
+
+
+
+
+
+
+
+
+/** The ray CLI must run, at the pinned version, before anything is written. */
+async function checkRayCli(g, cwd) {
+    const install = `install it in a step before this one: pip install "ray[default]==${g.rayVersion || '<the image\'s Ray>'}" google-api-python-client`;
+    const r = await new cli_ClusterCli({ rayCli: g.rayCli, cwd, log: cli_actionsCliLog() }).run(g.rayCli, ['--version'], { timeoutMs: 120_000 });
+    if (r.code !== 0)
+        throw new ProblemsError([{ input: Inputs.RayCli, message: `'${g.rayCli} --version' failed: ${r.tail.join(' ') || `exit ${r.code}`}`, fix: install }], 'preflight failed');
+    const version = /(\d+\.\d+\.\d+)/.exec(r.stdout)?.[1] ?? '';
+    if (g.rayVersion && version !== g.rayVersion) {
+        throw new ProblemsError([{ input: Inputs.RayVersion, message: `the ray CLI is ${version || 'of an unknown version'}, but ray-version pins ${g.rayVersion}`, fix: install }], 'preflight failed');
+    }
+    info(`ray CLI ${version} (${g.rayCli})`);
+}
+/** Per-run cluster: the image must be in Artifact Registry before anything is written. */
+async function checkImage(uri, phases, repoDir, miniInteractRoot) {
+    setOutput(Outputs.ImageUri, uri);
+    const reg = registryFromEnv();
+    const exists = await phases.run('image', () => imageExists(uri, reg.getToken, { baseUrl: reg.baseUrl }), uri);
+    setOutput(Outputs.ImageExists, String(exists));
+    phases.note('image', exists ? 'exists' : 'missing');
+    if (!exists) {
+        const real = async (p) => (0,promises_namespaceObject.realpath)(p).catch(() => p);
+        throw new ProblemsError([{ input: Inputs.ImageUri, message: `image ${uri} is not in Artifact Registry`, fix: `let the image job of bird-eval.yml build it, or build and push it yourself:\n${buildCommand(uri, await real(repoDir), await real(miniInteractRoot))}` }], 'preflight failed');
+    }
+}
+/**
+ * Runs a dispatch where the settings say: nowhere (none), on an existing cluster, or on a per-run
+ * cluster that is brought up here and torn down at every exit, unless a successful submit
+ * detaches it (wait: false, new submits only).
+ */
+async function onCluster(s, manifest, phases, canDetach, body) {
+    const d = s.dispatch;
+    if (d.cluster === 'none')
+        return body({ client: null, publicDashboard: true });
+    if (d.cluster === 'existing')
+        return body({ client: rayClient(d), publicDashboard: true });
+    const clock = phases ?? new PhaseClock((l) => info(l));
+    const log = cli_actionsCliLog();
+    const p = await prepareCluster({ manifest, runnerTemp: s.runnerTemp, rayCli: d.gce.rayCli, log, saveState: (k, v) => saveState(k, v) });
+    const guard = new SignalTeardown(p.teardown, { log });
+    guard.install();
+    let detached = false;
+    let ok = false;
+    try {
+        const up = await bringUp(p, { phases: clock });
+        // The forwarded dashboard needs no auth headers; TLS does not apply to loopback.
+        const client = rayClient({ ...d, rayHeaders: {}, tlsVerify: true }, up.address);
+        const v = await checkCluster(client);
+        info(`Ray ${v.ray_version} answers through the forwarded dashboard at ${client.address}`);
+        const outcome = await body({ client, headAlive: headAliveProbe(p.cli, p.runId), signals: guard, phases: clock, publicDashboard: false });
+        if (!d.wait && canDetach) {
+            await p.teardown.detach();
+            detached = true;
+            clock.skip('down', 'wait: false: left to the self-delete timer');
+            setOutput(Outputs.ClusterTeardown, 'detached');
+        }
+        ok = true;
+        return outcome;
+    }
+    finally {
+        if (!detached) {
+            const r = await clock.run('down', () => p.teardown.run(ok ? 'end of the run' : 'the step failed after the render'));
+            setOutput(Outputs.ClusterTeardown, r.outcome);
+            if (r.outcome === 'failed') {
+                error(r.detail);
+                // Fail the step for a leftover cluster, unless it is failing already for another reason.
+                if (ok)
+                    throw new Error(`the run finished but its cluster could not be torn down: ${r.detail}`);
+            }
+        }
+        guard.uninstall();
+        await writeSummary(clock.summaryMarkdown());
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/artifacts.js
+// Per-DB SLayer artifacts: the presence rules of domain §2 and the file walk of §6.
+
+
+
+
+
+
+const MARKERS = {
+    slayer_models: null,
+    slayer_otf_cache: '_cache_fp.txt',
+    slayer_models_otf: '_reference_fp.txt',
+};
+async function isFile(p) {
+    try {
+        return (await (0,promises_namespaceObject.stat)(p)).isFile();
+    }
+    catch {
+        return false;
+    }
+}
+/** Why a DB's artifact is not usable, or null when it is present (domain §2 presence rules). */
+async function presenceProblem(kind, dbDir) {
+    let entries;
+    try {
+        if (!(await (0,promises_namespaceObject.stat)(dbDir)).isDirectory())
+            return 'is not a directory';
+        entries = await (0,promises_namespaceObject.readdir)(dbDir);
+    }
+    catch {
+        return 'is missing';
+    }
+    if (kind === 'slayer_models')
+        return entries.length === 0 ? 'is empty' : null;
+    const marker = MARKERS[kind];
+    if (!(await isFile((0,external_node_path_namespaceObject.join)(dbDir, marker))))
+        return `has no ${marker} (the build did not finish)`;
+    if (kind === 'slayer_models_otf') {
+        let rows;
+        try {
+            rows = JSON.parse(await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(dbDir, '_kb_rows.json'), 'utf8'));
+        }
+        catch (e) {
+            return e.code === 'ENOENT' ? 'has no _kb_rows.json' : 'has a _kb_rows.json that is not valid JSON';
+        }
+        if (!Array.isArray(rows))
+            return 'has a _kb_rows.json that is not a JSON list';
+    }
+    return null;
+}
+/** The Python wording of a missing setup, with the fix (domain §2). */
+function missingSetupMessage(kind, root, missing, framework, setup) {
+    const list = missing.map(([db, why]) => `${db} (${why})`).join(', ');
+    return (`cloud slayer: local SLayer setup missing for ${list} under ${root} (combo ${setup}/${framework}, artifact ${kind}, combo ${COMBO_NUMBER[kind]}); ` +
+        'build it locally first — the cloud runner never builds setup in-cluster');
+}
+class SymlinkEscapeError extends Error {
+}
+async function md5File(path, size) {
+    const h = (0,external_node_crypto_.createHash)('md5');
+    if (size < 8 * 1024 * 1024) {
+        h.update(await (0,promises_namespaceObject.readFile)(path));
+    }
+    else {
+        // Stream large files (embeddings.db) instead of holding them in memory.
+        for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(path))
+            h.update(chunk);
+    }
+    return h.digest('base64');
+}
+/**
+ * Lists every regular file of a DB directory, dotfiles included. Symlinks are followed only
+ * while they stay inside the DB directory; one that leaves it is an error (domain §6).
+ */
+async function walkDb(dbDir, db, hashConcurrency = 16) {
+    const top = await (0,promises_namespaceObject.realpath)(dbDir);
+    // The DB folder itself may be a link only within its artifact root (`alien -> ..` would
+    // upload the checkout, .git/config and credential files included).
+    const root = await (0,promises_namespaceObject.realpath)((0,external_node_path_namespaceObject.dirname)(dbDir));
+    if (!top.startsWith(root + external_node_path_namespaceObject.sep))
+        throw new SymlinkEscapeError(`${db} is a symlink that leaves the artifact root (to ${top})`);
+    const found = [];
+    const visited = new Set();
+    async function visit(dir, relDir) {
+        const real = await (0,promises_namespaceObject.realpath)(dir);
+        if (visited.has(real))
+            return;
+        visited.add(real);
+        const names = (await (0,promises_namespaceObject.readdir)(dir)).sort();
+        for (const name of names) {
+            const abs = (0,external_node_path_namespaceObject.join)(dir, name);
+            const rel = relDir ? `${relDir}/${name}` : name;
+            let st = await (0,promises_namespaceObject.lstat)(abs);
+            if (st.isSymbolicLink()) {
+                let target;
+                try {
+                    target = await (0,promises_namespaceObject.realpath)(abs);
+                }
+                catch {
+                    throw new SymlinkEscapeError(`${db}/${rel} is a broken symlink`);
+                }
+                if (target !== top && !target.startsWith(top + external_node_path_namespaceObject.sep)) {
+                    throw new SymlinkEscapeError(`${db}/${rel} is a symlink that leaves the DB directory (to ${target})`);
+                }
+                st = await (0,promises_namespaceObject.stat)(abs);
+            }
+            if (st.isDirectory())
+                await visit(abs, rel);
+            else if (st.isFile())
+                found.push({ abs, rel, size: st.size });
+            // Sockets, FIFOs and devices are not artifact content.
+        }
+    }
+    await visit(dbDir, '');
+    const limit = p_limit_pLimit(hashConcurrency);
+    const files = await Promise.all(found.map((f) => limit(async () => ({ path: f.rel, size: f.size, md5: await md5File(f.abs, f.size) }))));
+    files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return { db, files, bytes: files.reduce((n, f) => n + f.size, 0), digest: dbDigest(files) };
+}
+/** SHA-256 of the sorted `<relpath>\t<md5 base64>\n` lines: changes exactly when a file does. */
+function dbDigest(files) {
+    const lines = files.map((f) => `${f.path}\t${f.md5}\n`).sort();
+    return (0,external_node_crypto_.createHash)('sha256').update(lines.join('')).digest('hex');
+}
+/** True when `rel` is a posix relative path with no `..`, no empty and no absolute segment. */
+function safeRelPath(rel) {
+    if (!rel || rel.startsWith('/') || rel.endsWith('/'))
+        return false;
+    return rel.split('/').every((s) => s !== '' && s !== '.' && s !== '..' && !s.includes('\\'));
+}
+
+;// CONCATENATED MODULE: ./lib/manifest.js
+/** Python's keys, in order: the part a repeated submit must match and `resubmit` reads. */
+const PYTHON_KEYS = [
+    'run_id',
+    'framework',
+    'mode',
+    'query_mode',
+    'agent_model',
+    'user_sim_model',
+    'instance_ids',
+    'patience',
+    'strict',
+    'use_audited_gold_sql',
+    'max_depth',
+    'prompt_cache',
+    'slayer_setup',
+    'slayer_storage_root',
+    'render_inputs',
+];
+const RENDER_KEYS = ['workers', 'actors_per_worker', 'worker_type', 'zone', 'worker_sa', 'max_runtime_hours', 'image_uri', 'project', 'region'];
+function artifactSummary(kind, artifacts) {
+    const dbs = {};
+    for (const a of [...artifacts].sort((x, y) => (x.db < y.db ? -1 : 1)))
+        dbs[a.db] = { files: a.files.length, bytes: a.bytes, digest: a.digest };
+    return { kind, dbs };
+}
+/** Rebuilds the manifest with a fixed key order, whatever order its parts came in. */
+function orderManifest(m) {
+    const render = {};
+    for (const k of RENDER_KEYS)
+        render[k] = m.render_inputs[k];
+    const out = {};
+    for (const k of PYTHON_KEYS)
+        out[k] = k === 'render_inputs' ? render : m[k];
+    out.github = m.github;
+    out.slayer_artifacts = m.slayer_artifacts;
+    out.dispatch = m.dispatch;
+    out.dirty = m.dirty;
+    out.instance_databases = m.instance_databases;
+    return out;
+}
+/** Stable bytes: indent 2, fixed key order (the same plan gives the same bytes). */
+function serializeManifest(m) {
+    return JSON.stringify(orderManifest(m), null, 2);
+}
+/** The part of a manifest that identifies the plan: Python's keys plus the artifact summary. */
+function planIdentity(m) {
+    const o = orderManifest({ ...m, github: {}, dispatch: { cluster: 'none' }, dirty: false, instance_databases: {} });
+    const id = {};
+    for (const k of PYTHON_KEYS)
+        id[k] = o[k];
+    id.slayer_artifacts = m.slayer_artifacts;
+    return JSON.stringify(id);
+}
+
+;// CONCATENATED MODULE: ./lib/gcs/run-state.js
+// What the bucket already holds for a run: probed once in the preflight, before any write,
+// and the manifest commit that closes a submit (domain §6–§7).
+
+
+
+
+
+
+function probeError(store, runId, e) {
+    const status = errorStatus(e instanceof RetryExhaustedError ? e.cause : e);
+    const where = store.uri(runPaths.prefix(runId));
+    const msg = errorMessage(e);
+    if (status === 404) {
+        return new ProblemsError([{ input: Inputs.GcsBucket, message: `bucket '${store.bucketName}' does not exist (listing ${where} answered 404)`, fix: 'check the bucket name in gcs-bucket, or create the bucket' }], 'preflight failed');
+    }
+    if (status === 401 || status === 403 || /default credentials|could not load the default|invalid_grant|unauthorized/i.test(msg)) {
+        return new ProblemsError([{ input: Inputs.GcsBucket, message: `these credentials cannot list ${where}: ${msg}`, fix: AUTH_HINT }], 'preflight failed');
+    }
+    return new ProblemsError([{ input: Inputs.GcsBucket, message: `cannot list ${where}: ${msg}`, fix: `check the network and the bucket name; ${AUTH_HINT}` }], 'preflight failed');
+}
+/** Parses a stored manifest; a corrupt one is an error that names the object. */
+function parseManifest(store, runId, bytes) {
+    try {
+        return JSON.parse(bytes.toString('utf8'));
+    }
+    catch {
+        throw new Error(`${store.uri(runPaths.manifest(runId))} is not valid JSON (fix: check the run id and gcs-bucket; a damaged manifest cannot be rerun or reported, so start a new run)`);
+    }
+}
+function otherPlanError(store, runId) {
+    return new ProblemsError([
+        {
+            input: Inputs.RunId,
+            message: `run '${runId}' already has a manifest for another plan (${store.uri(runPaths.manifest(runId))})`,
+            fix: `to continue that run, use rerun-run-id: ${runId}; to start a new run, leave run-id empty (or choose a new one)`,
+        },
+    ], 'preflight failed');
+}
+/** Lists the run's prefix once; refuses a committed manifest of another plan. */
+async function probeRun(store, manifest) {
+    const runId = manifest.run_id;
+    let objects;
+    try {
+        objects = await store.list(runPaths.prefix(runId));
+    }
+    catch (e) {
+        throw probeError(store, runId, e);
+    }
+    if (!objects.has(runPaths.manifest(runId)))
+        return { objects, manifest: 'absent' };
+    const bytes = await store.read(runPaths.manifest(runId));
+    if (bytes === null)
+        return { objects, manifest: 'absent' };
+    if (planIdentity(parseManifest(store, runId, bytes)) !== planIdentity(manifest))
+        throw otherPlanError(store, runId);
+    return { objects, manifest: 'same' };
+}
+/** Writes the manifest create-only: the commit point of a submit. */
+async function commitManifest(store, manifest) {
+    const name = runPaths.manifest(manifest.run_id);
+    try {
+        await store.write(name, Buffer.from(serializeManifest(manifest)), { ifGenerationMatch: 0, contentType: 'application/json' });
+        return 'written';
+    }
+    catch (e) {
+        if (!isPreconditionFailed(e))
+            throw e;
+        const bytes = await store.read(name);
+        if (bytes && planIdentity(parseManifest(store, manifest.run_id, bytes)) === planIdentity(manifest))
+            return 'same';
+        throw otherPlanError(store, manifest.run_id);
+    }
+}
+/**
+ * Compares the objects under a run's setup prefix with the per-DB digests of a manifest (one
+ * listing). Returns one line per DB that is missing, incomplete or different; empty when equal.
+ */
+async function setupMismatches(store, runId, artifact, expected) {
+    const prefix = runPaths.setupPrefix(runId, artifact);
+    const listing = await store.list(prefix);
+    const byDb = new Map();
+    for (const o of listing.values()) {
+        const rel = o.name.slice(prefix.length);
+        const slash = rel.indexOf('/');
+        if (slash <= 0)
+            continue;
+        const db = rel.slice(0, slash);
+        const list = byDb.get(db) ?? [];
+        list.push({ path: rel.slice(slash + 1), size: o.size, md5: o.md5 });
+        byDb.set(db, list);
+    }
+    const out = [];
+    for (const [db, want] of Object.entries(expected)) {
+        const have = byDb.get(db) ?? [];
+        if (have.length === 0)
+            out.push(`${db}: no objects under ${store.uri(prefix + db + '/')}`);
+        else if (dbDigest(have) !== want.digest)
+            out.push(`${db}: ${have.length} object(s) whose content differs from the ${want.files} file(s) of the manifest`);
+    }
+    return out;
+}
+
+;// CONCATENATED MODULE: ./lib/gcs/upload.js
+// Uploads every file of the plan (domain §6): one listing decides what is there, md5-equal
+// objects are skipped, the rest is written create-only, across all DBs in one bounded pool.
+
+
+
+
+
+
+
+/** Above this size an upload is resumable; below it one multipart request is much faster. */
+const RESUMABLE_THRESHOLD = 8 * 1024 * 1024;
+class UploadError extends Error {
+    failures;
+    constructor(message, failures) {
+        super(message);
+        this.failures = failures;
+        this.name = 'UploadError';
+    }
+}
+async function uploadArtifacts(job) {
+    const { store, runId, artifact, remote } = job;
+    const results = new Map();
+    const started = new Map();
+    const tasks = [];
+    for (const a of job.artifacts) {
+        results.set(a.db, { db: a.db, files: a.files.length, uploaded: 0, skipped: 0, replaced: 0, removed: 0, bytes: 0, seconds: 0, lines: [] });
+        for (const f of a.files) {
+            // The walk only yields safe paths; this guards the object namespace all the same.
+            if (!safeRelPath(f.path))
+                throw new UploadError(`refusing unsafe path ${a.db}/${f.path}`, []);
+            tasks.push({ db: a.db, rel: f.path, local: (0,external_node_path_namespaceObject.join)(job.root, a.db, f.path), object: runPaths.setupObject(runId, artifact, a.db, f.path), md5: f.md5, size: f.size });
+        }
+    }
+    // Objects under a selected DB's prefix that the plan does not have (a file deleted between
+    // two tries, or a directory placeholder) would reach the cluster: remove them first.
+    const planned = new Set(tasks.map((t) => t.object));
+    const extras = [...remote.values()].filter((o) => job.artifacts.some((a) => o.name.startsWith(`${runPaths.setupPrefix(runId, artifact)}${a.db}/`)) && !planned.has(o.name));
+    const totalBytes = tasks.reduce((n, t) => n + t.size, 0);
+    let doneFiles = 0;
+    let doneBytes = 0;
+    const t0 = Date.now();
+    const progress = setInterval(() => {
+        const s = (Date.now() - t0) / 1000;
+        job.log(`upload progress: ${doneFiles}/${tasks.length} files, ${doneBytes}/${totalBytes} bytes, ${(doneFiles / s).toFixed(1)} files/s, ${(doneBytes / s / 1e6).toFixed(2)} MB/s`);
+    }, job.progressEveryMs ?? 5000);
+    progress.unref();
+    const failures = [];
+    const limit = p_limit_pLimit(job.concurrency);
+    const record = (t, outcome, bytes, note = '') => {
+        const r = results.get(t.db);
+        if (outcome === 'skipped')
+            r.skipped++;
+        else
+            r.uploaded++;
+        if (outcome === 'replaced')
+            r.replaced++;
+        r.bytes += bytes;
+        r.lines.push(`${outcome.padEnd(8)} ${t.rel}${note}`);
+        doneFiles++;
+        doneBytes += t.size;
+        r.seconds = (Date.now() - (started.get(t.db) ?? t0)) / 1000;
+    };
+    async function uploadOne(t) {
+        if (!started.has(t.db))
+            started.set(t.db, Date.now());
+        const existing = remote.get(t.object);
+        if (existing && existing.md5 === t.md5)
+            return record(t, 'skipped', 0);
+        const data = await (0,promises_namespaceObject.readFile)(t.local);
+        if ((0,external_node_crypto_.createHash)('md5').update(data).digest('base64') !== t.md5) {
+            throw new Error(`${t.db}/${t.rel} changed on disk after the preflight; run again`);
+        }
+        const write = (generation) => store.write(t.object, data, { ifGenerationMatch: generation, contentType: contentTypeFor(t.rel), resumable: t.size >= RESUMABLE_THRESHOLD });
+        const outcome = existing ? 'replaced' : 'uploaded';
+        let written;
+        try {
+            written = await write(existing ? existing.generation : 0);
+        }
+        catch (e) {
+            if (!isPreconditionFailed(e))
+                throw e;
+            // The object appeared (or changed) after the listing: another submit of this run id is
+            // writing. Same bytes are fine; other bytes are never overwritten from here.
+            const now = await store.metadata(t.object);
+            if (now && now.md5 === t.md5)
+                return record(t, 'skipped', 0, ' (written concurrently, same content)');
+            throw new Error(`${store.uri(t.object)} was written by someone else during this step with other content: is another submit of run id ${runId} running? Nothing was overwritten`);
+        }
+        if (written.md5 && written.md5 !== t.md5)
+            throw new Error(`${store.uri(t.object)}: stored md5 ${written.md5} differs from the local ${t.md5}`);
+        if (outcome === 'replaced')
+            job.log(`replaced ${store.uri(t.object)}: its content changed since an earlier try of this run id`);
+        record(t, outcome, t.size);
+    }
+    try {
+        await Promise.all(extras.map((o) => limit(async () => {
+            await store.remove(o.name, o.generation);
+            const db = o.name.slice(runPaths.setupPrefix(runId, artifact).length).split('/')[0];
+            const r = results.get(db);
+            if (r) {
+                r.removed++;
+                r.lines.push(`removed  ${o.name.slice(runPaths.setupPrefix(runId, artifact).length + db.length + 1)} (not in the DB any more)`);
+            }
+            job.log(`removed ${store.uri(o.name)}: not part of the DB any more`);
+        }).catch((e) => {
+            failures.push(`${o.name}: ${retry_describeError(e)}`);
+        })));
+        await Promise.all(tasks.map((t) => limit(() => uploadOne(t)).catch((e) => {
+            failures.push(`${t.db}/${t.rel}: ${retry_describeError(e)}`);
+        })));
+    }
+    finally {
+        clearInterval(progress);
+    }
+    if (failures.length > 0) {
+        const shown = failures.slice(0, 10).map((f) => `  - ${f}`).join('\n');
+        throw new UploadError(`${failures.length} of ${tasks.length + extras.length} uploads failed; no manifest was written, so the run is not committed. ` +
+            `Submit again with run-id: ${runId} to resume: objects already uploaded are skipped.\n${shown}${failures.length > 10 ? `\n  … and ${failures.length - 10} more` : ''}`, failures);
+    }
+    const dbs = [...results.values()].sort((a, b) => (a.db < b.db ? -1 : 1));
+    return {
+        dbs,
+        uploadedFiles: dbs.reduce((n, r) => n + r.uploaded, 0),
+        skippedFiles: dbs.reduce((n, r) => n + r.skipped, 0),
+        uploadedBytes: dbs.reduce((n, r) => n + r.bytes, 0),
+    };
+}
+
+;// CONCATENATED MODULE: ./lib/github-context.js
+// The GitHub run context recorded in the manifest and the job metadata, read from the runner env.
+
+function readGithubContext(env = process.env) {
+    const server = env.GITHUB_SERVER_URL || 'https://github.com';
+    const repository = env.GITHUB_REPOSITORY || '';
+    const runUrl = repository && env.GITHUB_RUN_ID ? `${server}/${repository}/actions/runs/${env.GITHUB_RUN_ID}` : '';
+    let prNumber = null;
+    if (env.GITHUB_EVENT_PATH) {
+        try {
+            const payload = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(env.GITHUB_EVENT_PATH, 'utf8'));
+            if (typeof payload.pull_request?.number === 'number')
+                prNumber = payload.pull_request.number;
+        }
+        catch {
+            // No or unreadable event file: the run is not a PR as far as we can tell.
+        }
+    }
+    return {
+        repository,
+        sha: env.GITHUB_SHA || '',
+        ref: env.GITHUB_REF || '',
+        workflow_run_url: runUrl,
+        event: env.GITHUB_EVENT_NAME || '',
+        pr_number: prNumber,
+    };
+}
+
+;// CONCATENATED MODULE: ./lib/dataset.js
+// Instance id → database, through the dataset JSONL (domain §2). Never split the id: DB names hold `_`.
+
+
+/** A DB name is one plain path segment: it becomes a folder and a GCS prefix. */
+const DB_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+function dbNameProblem(db) {
+    if (db === '')
+        return 'is empty';
+    if (db === '.' || db === '..' || db.includes('/') || db.includes('\\') || !DB_NAME.test(db))
+        return `'${db}' is not a single safe path segment`;
+    return null;
+}
+/** Reads the dataset and maps the requested ids; records every problem and returns what it could. */
+function mapInstances(datasetFile, ids, problems) {
+    const empty = { instanceDbs: {}, dbs: [] };
+    if (!(0,external_node_fs_namespaceObject.existsSync)(datasetFile)) {
+        problems.add(Inputs.DatasetFile, `dataset file '${datasetFile}' does not exist`, 'put the mini-interact data in place before this step, or set dataset-file (or mini-interact-root) to where mini_interact.jsonl is');
+        return empty;
+    }
+    const wanted = new Set(ids);
+    const found = new Map();
+    const lines = (0,external_node_fs_namespaceObject.readFileSync)(datasetFile, 'utf8').split('\n');
+    lines.forEach((line, i) => {
+        if (!line.trim())
+            return;
+        let row;
+        try {
+            row = JSON.parse(line);
+        }
+        catch {
+            problems.add(Inputs.DatasetFile, `line ${i + 1} of '${datasetFile}' is not JSON`, 'fix or regenerate the dataset file');
+            return;
+        }
+        if (typeof row !== 'object' || row === null)
+            return;
+        const rec = row;
+        const id = rec.instance_id;
+        if (typeof id !== 'string' || !wanted.has(id) || found.has(id))
+            return;
+        found.set(id, typeof rec.selected_database === 'string' ? rec.selected_database : '');
+    });
+    const unknown = ids.filter((id) => !found.has(id));
+    if (unknown.length > 0) {
+        problems.add(Inputs.InstanceIds, `${unknown.length} instance id(s) not in the dataset '${datasetFile}': ${unknown.join(', ')}`, 'remove them, or point dataset-file at the dataset that holds them');
+    }
+    const instanceDbs = {};
+    for (const id of ids) {
+        const db = found.get(id);
+        if (db === undefined)
+            continue;
+        const p = dbNameProblem(db);
+        if (p) {
+            problems.add(Inputs.DatasetFile, `selected_database of instance '${id}' ${p}`, 'fix that line of the dataset file');
+            continue;
+        }
+        instanceDbs[id] = db;
+    }
+    return { instanceDbs, dbs: [...new Set(Object.values(instanceDbs))].sort() };
+}
+
+;// CONCATENATED MODULE: ./lib/results/gate.js
+
+const NO_GATE = { minPhase1Rate: null, maxErrors: null };
+/** Parses the two inputs ('' means no gate); every bad value is a problem naming the input. */
+function parseGateInputs(minPhase1Rate, maxErrors) {
+    const problems = [];
+    let min = null;
+    let max = null;
+    const rate = minPhase1Rate.trim();
+    if (rate !== '') {
+        const v = /^(?:\d+(?:\.\d*)?|\.\d+)$/.test(rate) ? Number(rate) : NaN;
+        if (!(v >= 0 && v <= 1))
+            problems.push({ input: Inputs.MinPhase1Rate, message: `'${minPhase1Rate}' is not a fraction from 0 to 1`, fix: 'give a number such as 0.5 (50 %), or leave it empty for no gate' });
+        else
+            min = v;
+    }
+    const errs = maxErrors.trim();
+    if (errs !== '') {
+        if (!/^\d+$/.test(errs) || !Number.isSafeInteger(Number(errs)))
+            problems.push({ input: Inputs.MaxErrors, message: `'${maxErrors}' is not a whole number of 0 or more`, fix: 'give a count such as 0, or leave it empty for no gate' });
+        else
+            max = Number(errs);
+    }
+    return { thresholds: { minPhase1Rate: min, maxErrors: max }, problems };
+}
+function pct(x) {
+    return `${(x * 100).toFixed(1)}%`;
+}
+/** A rate with 4 significant digits, unless that would print it equal to the threshold it is below. */
+function shortBelow(x, threshold) {
+    const short = Number(x.toPrecision(4));
+    return short < threshold ? String(short) : String(x);
+}
+/** Every threshold the figures fall short of, as messages naming the figure and the threshold; [] when they pass. */
+function gateFailures(f, t) {
+    const out = [];
+    // Compared on the rate itself (k / n is correctly rounded, like the parsed threshold), never on
+    // k against min × n, whose rounding could fail a run that sits exactly on the threshold.
+    if (t.minPhase1Rate !== null && f.phase1_rate < t.minPhase1Rate) {
+        out.push(`phase-1 rate ${shortBelow(f.phase1_rate, t.minPhase1Rate)} (${f.phase1_passed}/${f.n} = ${pct(f.phase1_rate)}) is below ${Inputs.MinPhase1Rate} ${t.minPhase1Rate}`);
+    }
+    if (t.maxErrors !== null && f.errors > t.maxErrors) {
+        out.push(`errors ${f.errors} (of ${f.n} instances) exceed ${Inputs.MaxErrors} ${t.maxErrors}`);
+    }
+    return out;
+}
+/** One message for all failed thresholds, or null when the gate passes. */
+function gateMessage(f, t) {
+    const list = gateFailures(f, t);
+    return list.length === 0 ? null : `quality gate failed: ${list.join('; ')}`;
+}
+/** Thrown by reportRun after everything was reported, so that the step fails with the gate's message. */
+class GateFailedError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'GateFailedError';
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/settings.js
+// The only module that reads action inputs. It parses every input strictly, collects all
+// problems, and fails once with the full list (input, bad value, fix).
+
+
+
+
+
+
+
+
+
+const CLUSTER_MODES = ['none', 'existing', 'ephemeral'];
+const coreInputReader = (name) => getInput(name);
+const TRUE = ['true', 'True', 'TRUE'];
+const FALSE = ['false', 'False', 'FALSE'];
+const settings_MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z0-9]+(-[a-z0-9]+)*$/;
+const settings_REGION = /^[a-z]+-[a-z]+[0-9]+$/;
+const MODEL = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$/;
+const settings_ZONE = /^([a-z]+-[a-z]+[0-9]+)-[a-z]$/;
+const settings_SERVICE_ACCOUNT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]@[-a-z0-9.]+\.iam\.gserviceaccount\.com$|^[0-9]+-compute@developer\.gserviceaccount\.com$/;
+const settings_IMAGE_URI = /^[a-z0-9.-]+(:[0-9]+)?\/[^\s:@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$/;
+const settings_PROJECT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]$/;
+/** Small typed readers that record problems instead of throwing. */
+class Reader {
+    get;
+    problems;
+    constructor(get, problems) {
+        this.get = get;
+        this.problems = problems;
+    }
+    str(name) {
+        return this.get(name).trim();
+    }
+    required(name, fix) {
+        const v = this.str(name);
+        if (!v)
+            this.problems.add(name, 'is required for a new submit and is empty', fix);
+        return v;
+    }
+    bool(name, dflt) {
+        const v = this.str(name);
+        if (v === '')
+            return dflt;
+        if (TRUE.includes(v))
+            return true;
+        if (FALSE.includes(v))
+            return false;
+        this.problems.add(name, `'${v}' is not a boolean`, 'use true or false');
+        return dflt;
+    }
+    int(name, dflt, min, max = Number.MAX_SAFE_INTEGER) {
+        const v = this.str(name);
+        if (v === '')
+            return dflt;
+        if (!/^[+-]?\d+$/.test(v)) {
+            this.problems.add(name, `'${v}' is not a whole number`, `use a whole number from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}`);
+            return dflt;
+        }
+        const n = Number(v);
+        if (n < min || n > max) {
+            this.problems.add(name, `${v} is out of range`, `use a whole number from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}`);
+            return dflt;
+        }
+        return n;
+    }
+    oneOf(name, values, dflt) {
+        const v = this.str(name) || dflt || '';
+        if (!values.includes(v)) {
+            this.problems.add(name, v === '' ? 'is required for a new submit and is empty' : `'${v}' is not one of ${values.join(', ')}`, `set ${name} to one of: ${values.join(', ')}`);
+        }
+        return v;
+    }
+    /** A JSON object; `secret` keeps the value out of the message. */
+    jsonObject(name, secret = false) {
+        const v = this.str(name);
+        if (!v)
+            return {};
+        let parsed;
+        try {
+            parsed = JSON.parse(v);
+        }
+        catch (e) {
+            this.problems.add(name, secret ? 'is not valid JSON' : `'${v}' is not valid JSON (${e instanceof Error ? e.message : String(e)})`, 'give a JSON object, e.g. {"key": "value"}');
+            return {};
+        }
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+            this.problems.add(name, secret ? 'is not a JSON object' : `'${v}' is not a JSON object`, 'give a JSON object, e.g. {"key": "value"}');
+            return {};
+        }
+        return parsed;
+    }
+    lines(name, dflt) {
+        const v = this.str(name);
+        if (!v)
+            return [...dflt];
+        return v.split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
+    }
+}
+function absolute(p, base) {
+    return (0,external_node_path_namespaceObject.isAbsolute)(p) ? p : (0,external_node_path_namespaceObject.resolve)(base, p);
+}
+/** Splits and de-duplicates the instance ids, recording problems against their source input. */
+function readInstanceIds(r, workspace) {
+    const inline = r.str(Inputs.InstanceIds);
+    const file = r.str(Inputs.InstanceIdsFile);
+    let raw = null;
+    let source = { input: Inputs.InstanceIds };
+    if (inline && file) {
+        r.problems.add(Inputs.InstanceIds, `both instance-ids and instance-ids-file ('${file}') are set`, 'set exactly one of them');
+    }
+    else if (!inline && !file) {
+        r.problems.add(Inputs.InstanceIds, 'neither instance-ids nor instance-ids-file is set', 'give a comma list in instance-ids, or a file of whitespace-separated ids in instance-ids-file');
+    }
+    else if (inline) {
+        raw = inline.split(',').map((s) => s.trim());
+    }
+    else {
+        const path = absolute(file, workspace);
+        source = { input: Inputs.InstanceIdsFile, file: path };
+        if (!(0,external_node_fs_namespaceObject.existsSync)(path)) {
+            r.problems.add(Inputs.InstanceIdsFile, `file '${file}' does not exist (resolved to ${path})`, 'commit the ids file, or give a path relative to the workspace');
+        }
+        else {
+            raw = (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8').split(/\s+/);
+        }
+    }
+    const seen = new Set();
+    const ids = [];
+    const duplicates = [];
+    for (const id of (raw ?? []).filter(Boolean)) {
+        if (seen.has(id)) {
+            if (!duplicates.includes(id))
+                duplicates.push(id);
+            continue;
+        }
+        seen.add(id);
+        ids.push(id);
+    }
+    if (raw !== null && ids.length === 0) {
+        r.problems.add(source.input, 'resolved to an empty list (no ids parsed from `instance-ids` or `instance-ids-file`)', 'give at least one instance id');
+    }
+    const withComma = ids.filter((id) => id.includes(','));
+    if (withComma.length > 0) {
+        r.problems.add(source.input, `ids contain a comma: ${withComma.join(' ')}`, 'the cluster splits --instance-ids on commas; fix the ids');
+    }
+    return { ids, duplicates, source };
+}
+function parseDispatch(r, mask) {
+    const cluster = r.oneOf(Inputs.Cluster, CLUSTER_MODES, 'none');
+    const rayAddress = r.str(Inputs.RayAddress).replace(/\/+$/, '');
+    if (cluster === 'existing' && !rayAddress) {
+        r.problems.add(Inputs.RayAddress, 'is required when cluster is existing', 'set ray-address to the Ray dashboard URL, e.g. http://ray-head:8265');
+    }
+    else if (rayAddress) {
+        let url = null;
+        try {
+            url = new URL(rayAddress);
+        }
+        catch {
+            url = null;
+        }
+        if (!url || !['http:', 'https:'].includes(url.protocol))
+            r.problems.add(Inputs.RayAddress, `'${rayAddress}' is not an http(s) URL`, 'use the dashboard URL, e.g. http://ray-head:8265');
+        else if (url.username || url.password)
+            r.problems.add(Inputs.RayAddress, 'carries credentials in the URL', 'move them into ray-headers (masked), e.g. {"Authorization": "Bearer <token>"}');
+        else if (url.search || url.hash)
+            r.problems.add(Inputs.RayAddress, 'has a query string or fragment, which would be recorded in the manifest and the logs', 'give the dashboard URL only, and credentials in ray-headers');
+    }
+    const rawHeaders = r.jsonObject(Inputs.RayHeaders, true);
+    const rayHeaders = {};
+    for (const [k, v] of Object.entries(rawHeaders)) {
+        if (typeof v !== 'string') {
+            r.problems.add(Inputs.RayHeaders, `the value of header '${k}' is not a string`, 'give a JSON object of header name to string value');
+            continue;
+        }
+        mask(v);
+        rayHeaders[k] = v;
+    }
+    const tls = r.str(Inputs.RayTlsVerify);
+    const tlsVerify = tls === '' ? true : TRUE.includes(tls) ? true : FALSE.includes(tls) ? false : null;
+    if (tlsVerify === null)
+        r.problems.add(Inputs.RayTlsVerify, `'${tls}' is not a boolean`, 'use true, or false to skip certificate checks; for a private CA set NODE_EXTRA_CA_CERTS in the step env');
+    const runtimeEnv = r.jsonObject(Inputs.RuntimeEnv);
+    const envVars = runtimeEnv.env_vars;
+    if (envVars !== undefined && (typeof envVars !== 'object' || envVars === null || Array.isArray(envVars) || Object.values(envVars).some((v) => typeof v !== 'string'))) {
+        r.problems.add(Inputs.RuntimeEnv, 'env_vars must be an object of string values (Ray fails the job after submit otherwise)', 'quote every env_vars value');
+    }
+    const region = r.str(Inputs.Region) || Defaults.region;
+    if (!settings_REGION.test(region))
+        r.problems.add(Inputs.Region, `'${region}' is not a GCE region`, 'use a region such as us-central1');
+    const zone = r.str(Inputs.Zone) || `${region}-a`;
+    const zm = settings_ZONE.exec(zone);
+    if (!zm)
+        r.problems.add(Inputs.Zone, `'${zone}' is not a GCE zone`, 'use a zone such as us-central1-a');
+    else if (zm[1] !== region)
+        r.problems.add(Inputs.Zone, `zone '${zone}' is not in region '${region}'`, `use a zone of ${region}, or set region to ${zm[1]}`);
+    const workerSa = r.str(Inputs.WorkerSa);
+    if (workerSa && !settings_SERVICE_ACCOUNT.test(workerSa))
+        r.problems.add(Inputs.WorkerSa, `'${workerSa}' is not a service account email`, 'use NAME@PROJECT.iam.gserviceaccount.com');
+    const imageUri = r.str(Inputs.ImageUri);
+    if (imageUri && !settings_IMAGE_URI.test(imageUri))
+        r.problems.add(Inputs.ImageUri, `'${imageUri}' is not an image reference with a tag or digest`, 'use REGION-docker.pkg.dev/PROJECT/REPO/IMAGE:TAG');
+    const rayVersion = r.str(Inputs.RayVersion);
+    if (rayVersion && !/^\d+\.\d+\.\d+$/.test(rayVersion))
+        r.problems.add(Inputs.RayVersion, `'${rayVersion}' is not a pinned version`, 'pin the Ray of the image, e.g. 2.47.1');
+    const rayCli = r.str(Inputs.RayCli) || 'ray';
+    return {
+        gce: { region, zone, workerSa, imageUri, rayVersion, rayCli },
+        cluster,
+        rayAddress,
+        rayHeaders,
+        tlsVerify: tlsVerify ?? true,
+        entrypointPrefix: r.str(Inputs.EntrypointPrefix) || DEFAULT_ENTRYPOINT_PREFIX,
+        runtimeEnv,
+        wait: r.bool(Inputs.Wait, false),
+        waitTimeoutMs: r.int(Inputs.WaitTimeoutMinutes, Defaults.waitTimeoutMinutes, 1, 72 * 60) * 60_000,
+        noProgressMs: r.int(Inputs.NoProgressMinutes, Defaults.noProgressMinutes, 1, 72 * 60) * 60_000,
+        pollIntervalMs: r.int(Inputs.PollIntervalSeconds, Defaults.pollIntervalSeconds, 1, 3600) * 1000,
+    };
+}
+function parseReport(r, mask) {
+    const token = r.str(Inputs.GithubToken);
+    if (token)
+        mask(token);
+    const c = r.str(Inputs.CommentOnPr) || 'auto';
+    const commentOnPr = c === 'auto' ? 'auto' : TRUE.includes(c) ? true : FALSE.includes(c) ? false : 'auto';
+    if (!['auto', ...TRUE, ...FALSE].includes(c))
+        r.problems.add(Inputs.CommentOnPr, `'${c}' is not auto, true or false`, 'use auto (comment on pull_request events), true or false');
+    const baselineRunId = r.str(Inputs.BaselineRunId);
+    if (baselineRunId) {
+        const p = runIdProblem(baselineRunId);
+        if (p)
+            r.problems.add(Inputs.BaselineRunId, p, 'give the run id of an earlier run in the same bucket');
+    }
+    const gate = parseGateInputs(r.str(Inputs.MinPhase1Rate), r.str(Inputs.MaxErrors));
+    for (const p of gate.problems)
+        r.problems.add(p.input, p.message, p.fix);
+    return { token, commentOnPr, baselineRunId, thresholds: gate.thresholds };
+}
+function parseCommon(r, env, bucketAlwaysRequired, mask) {
+    const workspace = env.GITHUB_WORKSPACE || process.cwd();
+    const runnerTemp = env.RUNNER_TEMP || (0,external_node_path_namespaceObject.resolve)(workspace, '..', '.runner-temp');
+    const dryRun = r.bool(Inputs.DryRun, false);
+    const gcsBucket = r.str(Inputs.GcsBucket).replace(/^gs:\/\//, '').replace(/\/+$/, '');
+    if (!gcsBucket && (bucketAlwaysRequired || !dryRun)) {
+        r.problems.add(Inputs.GcsBucket, bucketAlwaysRequired ? 'is required for a rerun or a report' : 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
+    }
+    if (gcsBucket && !/^[a-z0-9][-a-z0-9_.]{1,220}[a-z0-9]$/.test(gcsBucket))
+        r.problems.add(Inputs.GcsBucket, `'${gcsBucket}' is not a valid bucket name`, 'use the bucket name only, e.g. my-runs-bucket');
+    const gcpProject = r.str(Inputs.GcpProject);
+    if (gcpProject && !settings_PROJECT.test(gcpProject))
+        r.problems.add(Inputs.GcpProject, `'${gcpProject}' is not a GCP project id`, 'use the project id (6 to 30 lowercase letters, digits and dashes), not its name or number');
+    const dispatch = parseDispatch(r, mask);
+    const report = parseReport(r, mask);
+    if (dispatch.cluster === 'ephemeral' && !gcpProject)
+        r.problems.add(Inputs.GcpProject, 'is required when cluster is ephemeral', 'set gcp-project to the project the per-run cluster runs in');
+    return {
+        dryRun,
+        gcsBucket,
+        gcpProject,
+        uploadConcurrency: r.int(Inputs.UploadConcurrency, Defaults.uploadConcurrency, 1, 256),
+        dispatch,
+        report,
+        workspace,
+        runnerTemp,
+    };
+}
+/**
+ * Parses every input for the mode the inputs ask for (a rerun when rerun-run-id is set, else
+ * a new submit). Throws one ProblemsError listing every problem.
+ */
+function parseSettings(get, env = process.env, mask = core_setSecret) {
+    const problems = new ProblemList();
+    const r = new Reader(get, problems);
+    const rerunRunId = r.str(Inputs.RerunRunId);
+    const reportRunId = r.str(Inputs.ReportRunId);
+    if (rerunRunId && reportRunId) {
+        problems.add(Inputs.ReportRunId, `both rerun-run-id ('${rerunRunId}') and report-run-id ('${reportRunId}') are set`, 'set one: a rerun reports by itself when it waits');
+    }
+    if (reportRunId && !rerunRunId) {
+        const p = runIdProblem(reportRunId);
+        if (p)
+            problems.add(Inputs.ReportRunId, p, 'give the run id of an existing run, as in its manifest');
+        const common = parseCommon(r, env, true, mask);
+        const dataset = r.str(Inputs.DatasetFile) || env.BIRD_DATA_PATH;
+        problems.throwIfAny();
+        return { kind: 'report', runId: reportRunId, datasetFile: dataset ? absolute(dataset, common.workspace) : undefined, ...common };
+    }
+    if (rerunRunId) {
+        const p = runIdProblem(rerunRunId);
+        if (p)
+            problems.add(Inputs.RerunRunId, p, 'give the run id of an existing run, as in its manifest');
+        const common = parseCommon(r, env, true, mask);
+        if (common.dispatch.cluster === 'ephemeral' && !common.dispatch.wait) {
+            problems.add(Inputs.Wait, 'a rerun on a per-run cluster always tears the cluster down, so it cannot detach (wait: false)', 'set wait: true for the rerun');
+        }
+        problems.throwIfAny();
+        return { kind: 'rerun', runId: rerunRunId, ...common };
+    }
+    const common = parseCommon(r, env, false, mask);
+    const workspace = common.workspace;
+    const frameworkRaw = r.str(Inputs.Framework);
+    if (!frameworkRaw)
+        problems.add(Inputs.Framework, 'is required for a new submit and is empty', `set framework to one of: ${Object.keys(FRAMEWORKS).join(', ')}`);
+    else if (!isFramework(frameworkRaw))
+        problems.add(Inputs.Framework, `unknown framework '${frameworkRaw}'`, `use one of: ${Object.keys(FRAMEWORKS).join(', ')}`);
+    const queryMode = r.oneOf(Inputs.QueryMode, QUERY_MODES);
+    const mode = r.oneOf(Inputs.Mode, EVAL_MODES);
+    const slayerSetup = (r.str(Inputs.SlayerSetup) || Defaults.slayerSetup);
+    // The combo rules validate slayer-setup themselves (rule 3), so they run on the raw value.
+    if (isFramework(frameworkRaw) && QUERY_MODES.includes(queryMode) && EVAL_MODES.includes(mode)) {
+        const rejection = comboRejection({ framework: frameworkRaw, queryMode, mode, slayerSetup });
+        if (rejection)
+            problems.add(Inputs.SlayerSetup, rejection, 'see the combo table in the README (SLayer combos)');
+    }
+    const agentModel = r.required(Inputs.AgentModel, 'set agent-model to a LiteLLM-style provider/model, e.g. anthropic/claude-sonnet-4-5');
+    const userSimModel = r.str(Inputs.UserSimModel) || Defaults.userSimModel;
+    for (const [name, model] of [[Inputs.AgentModel, agentModel], [Inputs.UserSimModel, userSimModel]]) {
+        if (model && !MODEL.test(model))
+            problems.add(name, `'${model}' is not a LiteLLM model name`, 'use provider/model made of letters, digits and . _ : / @ + -, e.g. anthropic/claude-sonnet-4-5');
+    }
+    const ids = readInstanceIds(r, workspace);
+    const miniInteractRoot = absolute(r.str(Inputs.MiniInteractRoot) || env.BIRD_DB_PATH || (0,external_node_path_namespaceObject.resolve)(workspace, '..', 'mini-interact'), workspace);
+    const datasetFile = absolute(r.str(Inputs.DatasetFile) || env.BIRD_DATA_PATH || (0,external_node_path_namespaceObject.resolve)(miniInteractRoot, 'mini_interact.jsonl'), workspace);
+    const patience = r.int(Inputs.Patience, Defaults.patience, 0);
+    const maxDepth = r.int(Inputs.MaxDepth, Defaults.maxDepth, 1);
+    const strict = r.bool(Inputs.Strict, false);
+    const useAuditedGoldSql = r.bool(Inputs.UseAuditedGoldSql, false);
+    const promptCache = r.bool(Inputs.PromptCache, true);
+    const workers = r.int(Inputs.Workers, Defaults.workers, 1);
+    const actorsPerWorker = r.int(Inputs.ActorsPerWorker, Defaults.actorsPerWorker, 1);
+    const workerType = r.str(Inputs.WorkerType) || Defaults.workerType;
+    if (!settings_MACHINE_TYPE.test(workerType))
+        problems.add(Inputs.WorkerType, `'${workerType}' is not a GCE machine type`, 'use a machine type such as e2-standard-4');
+    const maxRuntimeHours = r.int(Inputs.MaxRuntimeHours, Defaults.maxRuntimeHours, 1, 72);
+    const slayerStorageRoot = r.str(Inputs.SlayerStorageRoot) || Defaults.slayerStorageRoot;
+    if (!/^\/[A-Za-z0-9._/-]*$/.test(slayerStorageRoot))
+        problems.add(Inputs.SlayerStorageRoot, `'${slayerStorageRoot}' is not an absolute in-cluster path of plain characters`, `keep the default ${Defaults.slayerStorageRoot}`);
+    const runIdRaw = r.str(Inputs.RunId);
+    if (runIdRaw) {
+        const p = runIdProblem(runIdRaw);
+        if (p)
+            problems.add(Inputs.RunId, p, 'leave run-id empty to mint one, or use at most 35 lowercase letters, digits and inner dashes');
+    }
+    const trackedInputs = r.lines(Inputs.TrackedInputs, Defaults.trackedInputs);
+    for (const t of trackedInputs) {
+        if ((0,external_node_path_namespaceObject.isAbsolute)(t) || t.split('/').includes('..'))
+            problems.add(Inputs.TrackedInputs, `'${t}' must be a path inside the repository`, 'use repo-relative paths such as src/');
+    }
+    const allowDirty = r.bool(Inputs.AllowDirty, false);
+    if (allowDirty && common.dispatch.cluster === 'ephemeral' && !common.dispatch.wait) {
+        problems.add(Inputs.AllowDirty, 'allow-dirty and wait: false are mutually exclusive on a per-run cluster (a detached dirty run could never be reproduced or torn down by a rerun)', 'set wait: true, or commit the changes');
+    }
+    const artifactRoots = {
+        slayer_models: absolute(r.str(Inputs.SlayerModelsRoot) || 'slayer_models', workspace),
+        slayer_otf_cache: absolute(r.str(Inputs.OtfCacheRoot) || env.BIRD_OTF_CACHE_ROOT || 'slayer_otf_cache', workspace),
+        slayer_models_otf: absolute(r.str(Inputs.ModelsOtfRoot) || env.BIRD_SLAYER_MODELS_OTF_ROOT || 'slayer_models_otf', workspace),
+    };
+    problems.throwIfAny();
+    return {
+        kind: 'submit',
+        framework: frameworkRaw,
+        queryMode,
+        mode,
+        slayerSetup,
+        agentModel,
+        userSimModel,
+        instanceIds: ids.ids,
+        duplicateIds: ids.duplicates,
+        idSource: ids.source,
+        datasetFile,
+        miniInteractRoot,
+        patience,
+        maxDepth,
+        strict,
+        useAuditedGoldSql,
+        promptCache,
+        workers,
+        actorsPerWorker,
+        workerType,
+        maxRuntimeHours,
+        slayerStorageRoot,
+        runId: runIdRaw || null,
+        trackedInputs,
+        allowDirty,
+        artifactRoots,
+        ...common,
+    };
+}
+/**
+ * The settings as they may be written down (the plan file, a dry run): header values and the
+ * token are secrets, so only header names survive.
+ */
+function redactSettings(s) {
+    const headers = {};
+    for (const k of Object.keys(s.dispatch.rayHeaders))
+        headers[k] = '***';
+    return { ...s, dispatch: { ...s.dispatch, rayHeaders: headers }, report: { ...s.report, token: s.report.token ? '***' : '' } };
+}
+
+;// CONCATENATED MODULE: ./lib/plan.js
+
+
+
+
+/** All nine keys, always with real values: Python's resubmit and kill read them directly (domain §7). */
+function renderInputsFor(s, imageUri) {
+    const g = s.dispatch.gce;
+    return {
+        workers: s.workers,
+        actors_per_worker: s.actorsPerWorker,
+        worker_type: s.workerType,
+        zone: g.zone,
+        worker_sa: g.workerSa || (s.gcpProject ? `${Defaults.arRepo}@${s.gcpProject}.iam.gserviceaccount.com` : ''),
+        max_runtime_hours: s.maxRuntimeHours,
+        image_uri: imageUri,
+        project: s.gcpProject,
+        region: g.region,
+    };
+}
+/** Pure: the same parts give the same plan. */
+function buildPlan(p) {
+    const s = p.settings;
+    const attempt = 1;
+    const manifest = orderManifest({
+        run_id: p.runId,
+        framework: s.framework,
+        mode: s.mode,
+        query_mode: s.queryMode,
+        agent_model: s.agentModel,
+        user_sim_model: s.userSimModel,
+        instance_ids: [...s.instanceIds],
+        patience: s.patience,
+        strict: s.strict,
+        use_audited_gold_sql: s.useAuditedGoldSql,
+        max_depth: s.maxDepth,
+        prompt_cache: s.promptCache,
+        slayer_setup: s.slayerSetup,
+        slayer_storage_root: s.slayerStorageRoot,
+        render_inputs: renderInputsFor(s, p.imageUri),
+        github: p.github,
+        slayer_artifacts: artifactSummary(p.artifactKind, p.artifacts),
+        dispatch: s.dispatch.cluster === 'none' ? { cluster: 'none' } : { cluster: s.dispatch.cluster, address: s.dispatch.rayAddress },
+        dirty: p.worktree.dirty.length > 0 || p.worktree.artifactDirty.length > 0,
+        instance_databases: p.instanceDbs,
+    });
+    return {
+        version: 1,
+        kind: 'submit',
+        runId: p.runId,
+        attempt,
+        submissionId: submissionId(p.runId, attempt),
+        dryRun: s.dryRun,
+        settings: redactSettings(s),
+        dbs: p.dbs,
+        artifact: p.artifactKind ? { kind: p.artifactKind, root: s.artifactRoots[p.artifactKind] } : null,
+        artifacts: p.artifacts,
+        instanceDbs: p.instanceDbs,
+        requiredKeys: p.requiredKeys,
+        worktree: p.worktree,
+        manifest,
+        jobArgs: buildJobArgs(manifest, attempt, s.instanceIds, p.requiredKeys.length > 0),
+    };
+}
+
+;// CONCATENATED MODULE: ./lib/secrets.js
+// API keys (domain §3): read from the environment, masked at once, never part of the plan.
+
+function readApiKeys(names, env = process.env) {
+    const values = new Map();
+    const missing = [];
+    for (const name of [...names].sort()) {
+        const v = env[name];
+        if (v === undefined || v.trim() === '') {
+            missing.push(name);
+            continue;
+        }
+        // Mask what was given and what is sent: a secret pasted with a newline is trimmed.
+        core_setSecret(v);
+        if (v.trim() !== v)
+            core_setSecret(v.trim());
+        values.set(name, v.trim());
+    }
+    return { values, missing };
+}
+/** Python's wording, plus the two causes users actually hit. */
+function missingKeysMessage(missing) {
+    return (`missing API key env vars for job submission: [${missing.map((k) => `'${k}'`).join(', ')}]. ` +
+        'Pass each one to this step with `env:` (e.g. `ANTHROPIC_API_KEY: ${{ secrets.ANTHROPIC_API_KEY }}`). ' +
+        'On a pull request from a fork GitHub passes secrets as empty strings: run the eval from a branch of this repository, or skip the step for forks.');
+}
+
+;// CONCATENATED MODULE: ./lib/preflight.js
+// The preflight: every check of a new submit, with no side effects. It returns the plan.
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+const ARTIFACT_INPUT = {
+    slayer_models: Inputs.SlayerModelsRoot,
+    slayer_otf_cache: Inputs.OtfCacheRoot,
+    slayer_models_otf: Inputs.ModelsOtfRoot,
+};
+async function checkWorktree(s, artifactDirs, problems) {
+    const report = { dirty: [], artifactDirty: [], allowDirty: s.allowDirty };
+    let root;
+    try {
+        root = await repoRoot(s.workspace);
+    }
+    catch (e) {
+        problems.add('worktree', e instanceof GitError ? e.message : errorMessage(e));
+        return report;
+    }
+    report.dirty = (await dirtyPaths(root, s.trackedInputs)).map((e) => e.path);
+    // Artifact dirs outside the repository (an OTF cache in RUNNER_TEMP) are not git's business.
+    const inRepo = artifactDirs.map((d) => insideRepo(root, d)).filter((d) => d !== null && d !== '.');
+    report.artifactDirty = (await dirtyPaths(root, inRepo)).map((e) => e.path);
+    return report;
+}
+/**
+ * The image of a per-run cluster (domain §12.1): the given image-uri, or the content-addressed
+ * tag of the git-tracked inputs and the dataset. Local only: the registry is asked later.
+ */
+async function runImage(s, worktree, problems) {
+    const g = s.dispatch.gce;
+    if (s.dispatch.cluster !== 'ephemeral')
+        return '';
+    if (g.imageUri)
+        return g.imageUri;
+    try {
+        const { tag } = await imageTag({ repoRoot: await repoRoot(s.workspace), miniInteractRoot: s.miniInteractRoot, dirty: s.allowDirty && worktree.dirty.length > 0 });
+        return imageUri({ region: g.region, project: s.gcpProject, tag });
+    }
+    catch (e) {
+        problems.add(Inputs.ImageUri, `cannot compute the content-addressed image tag: ${errorMessage(e)}`, 'fix the cause, or give image-uri');
+        return '';
+    }
+}
+async function preflight(s, env = process.env) {
+    const problems = new ProblemList();
+    if (s.duplicateIds.length > 0)
+        warning(`${s.idSource.input}: dropped duplicate instance ids: ${s.duplicateIds.join(', ')}`);
+    const mapping = mapInstances(s.datasetFile, s.instanceIds, problems);
+    const keyNames = requiredKeys([s.agentModel, s.userSimModel], s.queryMode);
+    const keys = readApiKeys(keyNames, env);
+    if (keys.missing.length > 0)
+        problems.add('env', missingKeysMessage(keys.missing));
+    const envProblem = runtimeEnvProblem(s.dispatch.runtimeEnv, [...keys.values.values(), ...Object.values(s.dispatch.rayHeaders), s.report.token], keyNames.length > 0);
+    if (envProblem)
+        problems.add(Inputs.RuntimeEnv, envProblem, 'remove that part of runtime-env');
+    const kind = artifactFor(s.framework, s.queryMode, s.slayerSetup);
+    const artifacts = [];
+    const dbDirs = kind ? mapping.dbs.map((db) => (0,external_node_path_namespaceObject.join)(s.artifactRoots[kind], db)) : [];
+    const worktree = await checkWorktree(s, dbDirs, problems);
+    if (worktree.dirty.length > 0) {
+        const msg = `uncommitted changes under image-input paths: [${worktree.dirty.map((p) => `'${p}'`).join(', ')}]`;
+        if (s.allowDirty) {
+            warning(`${msg} (allow-dirty is true: the run is recorded as dirty)`);
+        }
+        else {
+            for (const p of worktree.dirty)
+                error('uncommitted change under a tracked input', { file: p });
+            problems.add(Inputs.TrackedInputs, msg, 'commit or revert those changes, or set allow-dirty: true to run anyway (recorded in the manifest)');
+        }
+    }
+    for (const p of worktree.artifactDirty)
+        warning('uncommitted change in a selected DB\'s SLayer artifact; the manifest records its digest', { file: p });
+    if (kind) {
+        const missing = [];
+        for (const db of mapping.dbs) {
+            const why = await presenceProblem(kind, (0,external_node_path_namespaceObject.join)(s.artifactRoots[kind], db));
+            if (why)
+                missing.push([db, why]);
+        }
+        if (missing.length > 0) {
+            problems.add(ARTIFACT_INPUT[kind], missingSetupMessage(kind, s.artifactRoots[kind], missing, s.framework, s.slayerSetup), kind === 'slayer_models' ? 'commit the DB models under slayer_models/, or set slayer-models-root' : 'run the otf-encode workflow (or build it locally) before this step');
+        }
+        else {
+            for (const db of mapping.dbs) {
+                try {
+                    artifacts.push(await walkDb((0,external_node_path_namespaceObject.join)(s.artifactRoots[kind], db), db));
+                }
+                catch (e) {
+                    if (!(e instanceof SymlinkEscapeError))
+                        throw e;
+                    problems.add(ARTIFACT_INPUT[kind], e.message, 'replace the symlink with the file itself, or point it inside the DB directory');
+                }
+            }
+        }
+    }
+    const image = await runImage(s, worktree, problems);
+    problems.throwIfAny('preflight failed');
+    const runId = s.runId ?? mintRunId(s.framework, s.queryMode);
+    const plan = buildPlan({
+        settings: s,
+        runId,
+        artifactKind: kind,
+        artifacts,
+        instanceDbs: mapping.instanceDbs,
+        dbs: mapping.dbs,
+        requiredKeys: keyNames,
+        worktree,
+        github: readGithubContext(env),
+        imageUri: image,
+    });
+    return { plan, keys };
+}
+
+;// CONCATENATED MODULE: ./lib/rerun.js
+// The rerun plan (domain §9): everything comes from the stored manifest; only the unfinished
+// instances go into the next attempt, and nothing is uploaded.
+
+
+
+
+
+
+/** Python's defaults for keys an older manifest lacks (domain §7). */
+function withPythonDefaults(raw) {
+    const missing = ['framework', 'query_mode', 'mode', 'agent_model', 'user_sim_model'].filter((k) => typeof raw[k] !== 'string' || raw[k] === '');
+    const ri = (raw.render_inputs ?? {});
+    if (typeof ri.workers !== 'number')
+        missing.push('render_inputs.workers');
+    if (typeof ri.actors_per_worker !== 'number')
+        missing.push('render_inputs.actors_per_worker');
+    if (missing.length > 0)
+        throw new Error(`the stored manifest lacks required keys: ${missing.join(', ')} (fix: it was not written by bird-interact-cloud or this action; start a new run)`);
+    return {
+        patience: 3,
+        max_depth: 3,
+        prompt_cache: true,
+        strict: false,
+        use_audited_gold_sql: false,
+        slayer_setup: 'pre-encoded',
+        slayer_storage_root: '/data/slayer_models',
+        ...raw,
+        run_id: typeof raw.run_id === 'string' && raw.run_id ? raw.run_id : '',
+        instance_ids: Array.isArray(raw.instance_ids) ? raw.instance_ids.map(String) : String(raw.instance_ids ?? '').split(',').filter(Boolean),
+    };
+}
+async function planRerun(store, runId) {
+    const bytes = await store.read(runPaths.manifest(runId));
+    if (bytes === null) {
+        throw new ProblemsError([{ input: Inputs.RerunRunId, message: `run '${runId}' has no manifest at ${store.uri(runPaths.manifest(runId))}: it was never committed`, fix: `check the run id and gcs-bucket; to finish an interrupted upload, submit again with run-id: ${runId}` }], 'rerun refused');
+    }
+    const manifest = withPythonDefaults(parseManifest(store, runId, bytes));
+    if (!manifest.run_id)
+        manifest.run_id = runId;
+    if (manifest.run_id !== runId)
+        throw new Error(`the manifest at ${store.uri(runPaths.manifest(runId))} names run ${manifest.run_id}`);
+    const { refs, latest } = await latestRows(store, runId);
+    const status = parseStatus(await store.read(runPaths.status(runId)));
+    // The last dispatched attempt may have written no row at all: status.json remembers it.
+    const attempt = Math.max(highestAttempt(refs), typeof status?.attempt === 'number' ? status.attempt : 0) + 1;
+    const todo = unfinished(manifest.instance_ids, latest);
+    const artifact = (manifest.slayer_artifacts?.kind ?? null) ||
+        artifactFor(manifest.framework, manifest.query_mode, manifest.slayer_setup);
+    return {
+        kind: 'rerun',
+        runId,
+        attempt,
+        manifest,
+        unfinished: todo,
+        done: manifest.instance_ids.length - todo.length,
+        requiredKeys: requiredKeys([manifest.agent_model, manifest.user_sim_model], manifest.query_mode),
+        artifact,
+    };
+}
+/**
+ * Python's bucket policy deletes runs/ objects after 30 days: the setup must still be there,
+ * whole. A manifest the action wrote has per-DB digests to compare with; a Python one only
+ * allows a check that the prefix is not empty.
+ */
+async function checkSetupStillThere(store, plan) {
+    if (!plan.artifact)
+        return;
+    const dbs = plan.manifest.slayer_artifacts?.dbs;
+    if (dbs && Object.keys(dbs).length > 0) {
+        const bad = await setupMismatches(store, plan.runId, plan.artifact, dbs);
+        if (bad.length > 0) {
+            throw new ProblemsError([{ input: Inputs.RerunRunId, message: `the SLayer setup of run '${plan.runId}' is no longer what its manifest recorded (runs/ objects expire after 30 days):\n    ${bad.join('\n    ')}`, fix: 'start a new run instead of a rerun' }], 'rerun refused');
+        }
+        return;
+    }
+    const prefix = runPaths.setupPrefix(plan.runId, plan.artifact);
+    const [files] = await store.retry(`list ${store.uri(prefix)}`, () => store.bucket.getFiles({ prefix, maxResults: 1, autoPaginate: false }));
+    if (files.length === 0) {
+        throw new ProblemsError([{ input: Inputs.RerunRunId, message: `the SLayer setup of run '${plan.runId}' is gone (${store.uri(prefix)} is empty; runs/ objects expire after 30 days)`, fix: 'start a new run instead of a rerun' }], 'rerun refused');
+    }
+}
+
 ;// CONCATENATED MODULE: ./lib/results/aggregate.js
 const UNKNOWN_DB = '(unknown DB)';
 function nonEmpty(v) {
@@ -85599,7 +88024,7 @@ function errorText(e) {
 function instanceDb(iid, input) {
     return nonEmpty(input.instanceDbs?.[iid]) ?? nonEmpty(input.latest.get(iid)?.row?.database) ?? nonEmpty(input.datasetDbs?.[iid]) ?? UNKNOWN_DB;
 }
-function classify(iid, db, latest) {
+function aggregate_classify(iid, db, latest) {
     const base = { instance_id: iid, db, attempt: latest ? latest.ref.attempt : null, phase1_passed: false, phase2_passed: false, total_reward: 0, error: null, submission_status: null };
     if (!latest)
         return { ...base, outcome: 'missing' };
@@ -85661,7 +88086,7 @@ function aggregate(input) {
     const inManifest = new Set(input.instanceIds);
     const extra = [...input.latest.keys()].filter((iid) => !inManifest.has(iid)).sort();
     const ids = [...new Set(input.instanceIds), ...extra];
-    const instances = ids.map((iid) => classify(iid, instanceDb(iid, input), input.latest.get(iid)));
+    const instances = ids.map((iid) => aggregate_classify(iid, instanceDb(iid, input), input.latest.get(iid)));
     const byDb = new Map();
     for (const r of instances)
         byDb.set(r.db, [...(byDb.get(r.db) ?? []), r]);
@@ -90755,500 +93180,6 @@ async function upsertComment(o) {
     }
 }
 
-;// CONCATENATED MODULE: ./lib/results/gate.js
-
-const NO_GATE = { minPhase1Rate: null, maxErrors: null };
-/** Parses the two inputs ('' means no gate); every bad value is a problem naming the input. */
-function parseGateInputs(minPhase1Rate, maxErrors) {
-    const problems = [];
-    let min = null;
-    let max = null;
-    const rate = minPhase1Rate.trim();
-    if (rate !== '') {
-        const v = /^(?:\d+(?:\.\d*)?|\.\d+)$/.test(rate) ? Number(rate) : NaN;
-        if (!(v >= 0 && v <= 1))
-            problems.push({ input: Inputs.MinPhase1Rate, message: `'${minPhase1Rate}' is not a fraction from 0 to 1`, fix: 'give a number such as 0.5 (50 %), or leave it empty for no gate' });
-        else
-            min = v;
-    }
-    const errs = maxErrors.trim();
-    if (errs !== '') {
-        if (!/^\d+$/.test(errs) || !Number.isSafeInteger(Number(errs)))
-            problems.push({ input: Inputs.MaxErrors, message: `'${maxErrors}' is not a whole number of 0 or more`, fix: 'give a count such as 0, or leave it empty for no gate' });
-        else
-            max = Number(errs);
-    }
-    return { thresholds: { minPhase1Rate: min, maxErrors: max }, problems };
-}
-function pct(x) {
-    return `${(x * 100).toFixed(1)}%`;
-}
-/** A rate with 4 significant digits, unless that would print it equal to the threshold it is below. */
-function shortBelow(x, threshold) {
-    const short = Number(x.toPrecision(4));
-    return short < threshold ? String(short) : String(x);
-}
-/** Every threshold the figures fall short of, as messages naming the figure and the threshold; [] when they pass. */
-function gateFailures(f, t) {
-    const out = [];
-    // Compared on the rate itself (k / n is correctly rounded, like the parsed threshold), never on
-    // k against min × n, whose rounding could fail a run that sits exactly on the threshold.
-    if (t.minPhase1Rate !== null && f.phase1_rate < t.minPhase1Rate) {
-        out.push(`phase-1 rate ${shortBelow(f.phase1_rate, t.minPhase1Rate)} (${f.phase1_passed}/${f.n} = ${pct(f.phase1_rate)}) is below ${Inputs.MinPhase1Rate} ${t.minPhase1Rate}`);
-    }
-    if (t.maxErrors !== null && f.errors > t.maxErrors) {
-        out.push(`errors ${f.errors} (of ${f.n} instances) exceed ${Inputs.MaxErrors} ${t.maxErrors}`);
-    }
-    return out;
-}
-/** One message for all failed thresholds, or null when the gate passes. */
-function gateMessage(f, t) {
-    const list = gateFailures(f, t);
-    return list.length === 0 ? null : `quality gate failed: ${list.join('; ')}`;
-}
-/** Thrown by reportRun after everything was reported, so that the step fails with the gate's message. */
-class GateFailedError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = 'GateFailedError';
-    }
-}
-
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: ./lib/dataset.js
-// Instance id → database, through the dataset JSONL (domain §2). Never split the id: DB names hold `_`.
-
-
-/** A DB name is one plain path segment: it becomes a folder and a GCS prefix. */
-const DB_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
-function dbNameProblem(db) {
-    if (db === '')
-        return 'is empty';
-    if (db === '.' || db === '..' || db.includes('/') || db.includes('\\') || !DB_NAME.test(db))
-        return `'${db}' is not a single safe path segment`;
-    return null;
-}
-/** Reads the dataset and maps the requested ids; records every problem and returns what it could. */
-function mapInstances(datasetFile, ids, problems) {
-    const empty = { instanceDbs: {}, dbs: [] };
-    if (!(0,external_node_fs_namespaceObject.existsSync)(datasetFile)) {
-        problems.add(Inputs.DatasetFile, `dataset file '${datasetFile}' does not exist`, 'put the mini-interact data in place before this step, or set dataset-file (or mini-interact-root) to where mini_interact.jsonl is');
-        return empty;
-    }
-    const wanted = new Set(ids);
-    const found = new Map();
-    const lines = (0,external_node_fs_namespaceObject.readFileSync)(datasetFile, 'utf8').split('\n');
-    lines.forEach((line, i) => {
-        if (!line.trim())
-            return;
-        let row;
-        try {
-            row = JSON.parse(line);
-        }
-        catch {
-            problems.add(Inputs.DatasetFile, `line ${i + 1} of '${datasetFile}' is not JSON`, 'fix or regenerate the dataset file');
-            return;
-        }
-        if (typeof row !== 'object' || row === null)
-            return;
-        const rec = row;
-        const id = rec.instance_id;
-        if (typeof id !== 'string' || !wanted.has(id) || found.has(id))
-            return;
-        found.set(id, typeof rec.selected_database === 'string' ? rec.selected_database : '');
-    });
-    const unknown = ids.filter((id) => !found.has(id));
-    if (unknown.length > 0) {
-        problems.add(Inputs.InstanceIds, `${unknown.length} instance id(s) not in the dataset '${datasetFile}': ${unknown.join(', ')}`, 'remove them, or point dataset-file at the dataset that holds them');
-    }
-    const instanceDbs = {};
-    for (const id of ids) {
-        const db = found.get(id);
-        if (db === undefined)
-            continue;
-        const p = dbNameProblem(db);
-        if (p) {
-            problems.add(Inputs.DatasetFile, `selected_database of instance '${id}' ${p}`, 'fix that line of the dataset file');
-            continue;
-        }
-        instanceDbs[id] = db;
-    }
-    return { instanceDbs, dbs: [...new Set(Object.values(instanceDbs))].sort() };
-}
-
-;// CONCATENATED MODULE: ./lib/artifacts.js
-// Per-DB SLayer artifacts: the presence rules of domain §2 and the file walk of §6.
-
-
-
-
-
-
-const MARKERS = {
-    slayer_models: null,
-    slayer_otf_cache: '_cache_fp.txt',
-    slayer_models_otf: '_reference_fp.txt',
-};
-async function isFile(p) {
-    try {
-        return (await (0,promises_namespaceObject.stat)(p)).isFile();
-    }
-    catch {
-        return false;
-    }
-}
-/** Why a DB's artifact is not usable, or null when it is present (domain §2 presence rules). */
-async function presenceProblem(kind, dbDir) {
-    let entries;
-    try {
-        if (!(await (0,promises_namespaceObject.stat)(dbDir)).isDirectory())
-            return 'is not a directory';
-        entries = await (0,promises_namespaceObject.readdir)(dbDir);
-    }
-    catch {
-        return 'is missing';
-    }
-    if (kind === 'slayer_models')
-        return entries.length === 0 ? 'is empty' : null;
-    const marker = MARKERS[kind];
-    if (!(await isFile((0,external_node_path_namespaceObject.join)(dbDir, marker))))
-        return `has no ${marker} (the build did not finish)`;
-    if (kind === 'slayer_models_otf') {
-        let rows;
-        try {
-            rows = JSON.parse(await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(dbDir, '_kb_rows.json'), 'utf8'));
-        }
-        catch (e) {
-            return e.code === 'ENOENT' ? 'has no _kb_rows.json' : 'has a _kb_rows.json that is not valid JSON';
-        }
-        if (!Array.isArray(rows))
-            return 'has a _kb_rows.json that is not a JSON list';
-    }
-    return null;
-}
-/** The Python wording of a missing setup, with the fix (domain §2). */
-function missingSetupMessage(kind, root, missing, framework, setup) {
-    const list = missing.map(([db, why]) => `${db} (${why})`).join(', ');
-    return (`cloud slayer: local SLayer setup missing for ${list} under ${root} (combo ${setup}/${framework}, artifact ${kind}, combo ${COMBO_NUMBER[kind]}); ` +
-        'build it locally first — the cloud runner never builds setup in-cluster');
-}
-class SymlinkEscapeError extends Error {
-}
-async function md5File(path, size) {
-    const h = (0,external_node_crypto_.createHash)('md5');
-    if (size < 8 * 1024 * 1024) {
-        h.update(await (0,promises_namespaceObject.readFile)(path));
-    }
-    else {
-        // Stream large files (embeddings.db) instead of holding them in memory.
-        for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(path))
-            h.update(chunk);
-    }
-    return h.digest('base64');
-}
-/**
- * Lists every regular file of a DB directory, dotfiles included. Symlinks are followed only
- * while they stay inside the DB directory; one that leaves it is an error (domain §6).
- */
-async function walkDb(dbDir, db, hashConcurrency = 16) {
-    const top = await (0,promises_namespaceObject.realpath)(dbDir);
-    // The DB folder itself may be a link only within its artifact root (`alien -> ..` would
-    // upload the checkout, .git/config and credential files included).
-    const root = await (0,promises_namespaceObject.realpath)((0,external_node_path_namespaceObject.dirname)(dbDir));
-    if (!top.startsWith(root + external_node_path_namespaceObject.sep))
-        throw new SymlinkEscapeError(`${db} is a symlink that leaves the artifact root (to ${top})`);
-    const found = [];
-    const visited = new Set();
-    async function visit(dir, relDir) {
-        const real = await (0,promises_namespaceObject.realpath)(dir);
-        if (visited.has(real))
-            return;
-        visited.add(real);
-        const names = (await (0,promises_namespaceObject.readdir)(dir)).sort();
-        for (const name of names) {
-            const abs = (0,external_node_path_namespaceObject.join)(dir, name);
-            const rel = relDir ? `${relDir}/${name}` : name;
-            let st = await (0,promises_namespaceObject.lstat)(abs);
-            if (st.isSymbolicLink()) {
-                let target;
-                try {
-                    target = await (0,promises_namespaceObject.realpath)(abs);
-                }
-                catch {
-                    throw new SymlinkEscapeError(`${db}/${rel} is a broken symlink`);
-                }
-                if (target !== top && !target.startsWith(top + external_node_path_namespaceObject.sep)) {
-                    throw new SymlinkEscapeError(`${db}/${rel} is a symlink that leaves the DB directory (to ${target})`);
-                }
-                st = await (0,promises_namespaceObject.stat)(abs);
-            }
-            if (st.isDirectory())
-                await visit(abs, rel);
-            else if (st.isFile())
-                found.push({ abs, rel, size: st.size });
-            // Sockets, FIFOs and devices are not artifact content.
-        }
-    }
-    await visit(dbDir, '');
-    const limit = p_limit_pLimit(hashConcurrency);
-    const files = await Promise.all(found.map((f) => limit(async () => ({ path: f.rel, size: f.size, md5: await md5File(f.abs, f.size) }))));
-    files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    return { db, files, bytes: files.reduce((n, f) => n + f.size, 0), digest: dbDigest(files) };
-}
-/** SHA-256 of the sorted `<relpath>\t<md5 base64>\n` lines: changes exactly when a file does. */
-function dbDigest(files) {
-    const lines = files.map((f) => `${f.path}\t${f.md5}\n`).sort();
-    return (0,external_node_crypto_.createHash)('sha256').update(lines.join('')).digest('hex');
-}
-/** True when `rel` is a posix relative path with no `..`, no empty and no absolute segment. */
-function safeRelPath(rel) {
-    if (!rel || rel.startsWith('/') || rel.endsWith('/'))
-        return false;
-    return rel.split('/').every((s) => s !== '' && s !== '.' && s !== '..' && !s.includes('\\'));
-}
-
-;// CONCATENATED MODULE: ./lib/manifest.js
-/** Python's keys, in order: the part a repeated submit must match and `resubmit` reads. */
-const PYTHON_KEYS = [
-    'run_id',
-    'framework',
-    'mode',
-    'query_mode',
-    'agent_model',
-    'user_sim_model',
-    'instance_ids',
-    'patience',
-    'strict',
-    'use_audited_gold_sql',
-    'max_depth',
-    'prompt_cache',
-    'slayer_setup',
-    'slayer_storage_root',
-    'render_inputs',
-];
-const RENDER_KEYS = ['workers', 'actors_per_worker', 'worker_type', 'zone', 'worker_sa', 'max_runtime_hours', 'image_uri', 'project', 'region'];
-function artifactSummary(kind, artifacts) {
-    const dbs = {};
-    for (const a of [...artifacts].sort((x, y) => (x.db < y.db ? -1 : 1)))
-        dbs[a.db] = { files: a.files.length, bytes: a.bytes, digest: a.digest };
-    return { kind, dbs };
-}
-/** Rebuilds the manifest with a fixed key order, whatever order its parts came in. */
-function orderManifest(m) {
-    const render = {};
-    for (const k of RENDER_KEYS)
-        render[k] = m.render_inputs[k];
-    const out = {};
-    for (const k of PYTHON_KEYS)
-        out[k] = k === 'render_inputs' ? render : m[k];
-    out.github = m.github;
-    out.slayer_artifacts = m.slayer_artifacts;
-    out.dispatch = m.dispatch;
-    out.dirty = m.dirty;
-    out.instance_databases = m.instance_databases;
-    return out;
-}
-/** Stable bytes: indent 2, fixed key order (the same plan gives the same bytes). */
-function serializeManifest(m) {
-    return JSON.stringify(orderManifest(m), null, 2);
-}
-/** The part of a manifest that identifies the plan: Python's keys plus the artifact summary. */
-function planIdentity(m) {
-    const o = orderManifest({ ...m, github: {}, dispatch: { cluster: 'none' }, dirty: false, instance_databases: {} });
-    const id = {};
-    for (const k of PYTHON_KEYS)
-        id[k] = o[k];
-    id.slayer_artifacts = m.slayer_artifacts;
-    return JSON.stringify(id);
-}
-
-;// CONCATENATED MODULE: ./lib/gcs/run-state.js
-// What the bucket already holds for a run: probed once in the preflight, before any write,
-// and the manifest commit that closes a submit (domain §6–§7).
-
-
-
-
-
-
-function probeError(store, runId, e) {
-    const status = errorStatus(e instanceof RetryExhaustedError ? e.cause : e);
-    const where = store.uri(runPaths.prefix(runId));
-    const msg = errorMessage(e);
-    if (status === 404) {
-        return new ProblemsError([{ input: Inputs.GcsBucket, message: `bucket '${store.bucketName}' does not exist (listing ${where} answered 404)`, fix: 'check the bucket name in gcs-bucket, or create the bucket' }], 'preflight failed');
-    }
-    if (status === 401 || status === 403 || /default credentials|could not load the default|invalid_grant|unauthorized/i.test(msg)) {
-        return new ProblemsError([{ input: Inputs.GcsBucket, message: `these credentials cannot list ${where}: ${msg}`, fix: AUTH_HINT }], 'preflight failed');
-    }
-    return new ProblemsError([{ input: Inputs.GcsBucket, message: `cannot list ${where}: ${msg}`, fix: `check the network and the bucket name; ${AUTH_HINT}` }], 'preflight failed');
-}
-/** Parses a stored manifest; a corrupt one is an error that names the object. */
-function parseManifest(store, runId, bytes) {
-    try {
-        return JSON.parse(bytes.toString('utf8'));
-    }
-    catch {
-        throw new Error(`${store.uri(runPaths.manifest(runId))} is not valid JSON (fix: check the run id and gcs-bucket; a damaged manifest cannot be rerun or reported, so start a new run)`);
-    }
-}
-function otherPlanError(store, runId) {
-    return new ProblemsError([
-        {
-            input: Inputs.RunId,
-            message: `run '${runId}' already has a manifest for another plan (${store.uri(runPaths.manifest(runId))})`,
-            fix: `to continue that run, use rerun-run-id: ${runId}; to start a new run, leave run-id empty (or choose a new one)`,
-        },
-    ], 'preflight failed');
-}
-/** Lists the run's prefix once; refuses a committed manifest of another plan. */
-async function probeRun(store, manifest) {
-    const runId = manifest.run_id;
-    let objects;
-    try {
-        objects = await store.list(runPaths.prefix(runId));
-    }
-    catch (e) {
-        throw probeError(store, runId, e);
-    }
-    if (!objects.has(runPaths.manifest(runId)))
-        return { objects, manifest: 'absent' };
-    const bytes = await store.read(runPaths.manifest(runId));
-    if (bytes === null)
-        return { objects, manifest: 'absent' };
-    if (planIdentity(parseManifest(store, runId, bytes)) !== planIdentity(manifest))
-        throw otherPlanError(store, runId);
-    return { objects, manifest: 'same' };
-}
-/** Writes the manifest create-only: the commit point of a submit. */
-async function commitManifest(store, manifest) {
-    const name = runPaths.manifest(manifest.run_id);
-    try {
-        await store.write(name, Buffer.from(serializeManifest(manifest)), { ifGenerationMatch: 0, contentType: 'application/json' });
-        return 'written';
-    }
-    catch (e) {
-        if (!isPreconditionFailed(e))
-            throw e;
-        const bytes = await store.read(name);
-        if (bytes && planIdentity(parseManifest(store, manifest.run_id, bytes)) === planIdentity(manifest))
-            return 'same';
-        throw otherPlanError(store, manifest.run_id);
-    }
-}
-/**
- * Compares the objects under a run's setup prefix with the per-DB digests of a manifest (one
- * listing). Returns one line per DB that is missing, incomplete or different; empty when equal.
- */
-async function setupMismatches(store, runId, artifact, expected) {
-    const prefix = runPaths.setupPrefix(runId, artifact);
-    const listing = await store.list(prefix);
-    const byDb = new Map();
-    for (const o of listing.values()) {
-        const rel = o.name.slice(prefix.length);
-        const slash = rel.indexOf('/');
-        if (slash <= 0)
-            continue;
-        const db = rel.slice(0, slash);
-        const list = byDb.get(db) ?? [];
-        list.push({ path: rel.slice(slash + 1), size: o.size, md5: o.md5 });
-        byDb.set(db, list);
-    }
-    const out = [];
-    for (const [db, want] of Object.entries(expected)) {
-        const have = byDb.get(db) ?? [];
-        if (have.length === 0)
-            out.push(`${db}: no objects under ${store.uri(prefix + db + '/')}`);
-        else if (dbDigest(have) !== want.digest)
-            out.push(`${db}: ${have.length} object(s) whose content differs from the ${want.files} file(s) of the manifest`);
-    }
-    return out;
-}
-
-;// CONCATENATED MODULE: ./lib/rerun.js
-// The rerun plan (domain §9): everything comes from the stored manifest; only the unfinished
-// instances go into the next attempt, and nothing is uploaded.
-
-
-
-
-
-
-/** Python's defaults for keys an older manifest lacks (domain §7). */
-function withPythonDefaults(raw) {
-    const missing = ['framework', 'query_mode', 'mode', 'agent_model', 'user_sim_model'].filter((k) => typeof raw[k] !== 'string' || raw[k] === '');
-    const ri = (raw.render_inputs ?? {});
-    if (typeof ri.workers !== 'number')
-        missing.push('render_inputs.workers');
-    if (typeof ri.actors_per_worker !== 'number')
-        missing.push('render_inputs.actors_per_worker');
-    if (missing.length > 0)
-        throw new Error(`the stored manifest lacks required keys: ${missing.join(', ')} (fix: it was not written by bird-interact-cloud or this action; start a new run)`);
-    return {
-        patience: 3,
-        max_depth: 3,
-        prompt_cache: true,
-        strict: false,
-        use_audited_gold_sql: false,
-        slayer_setup: 'pre-encoded',
-        slayer_storage_root: '/data/slayer_models',
-        ...raw,
-        run_id: typeof raw.run_id === 'string' && raw.run_id ? raw.run_id : '',
-        instance_ids: Array.isArray(raw.instance_ids) ? raw.instance_ids.map(String) : String(raw.instance_ids ?? '').split(',').filter(Boolean),
-    };
-}
-async function planRerun(store, runId) {
-    const bytes = await store.read(runPaths.manifest(runId));
-    if (bytes === null) {
-        throw new ProblemsError([{ input: Inputs.RerunRunId, message: `run '${runId}' has no manifest at ${store.uri(runPaths.manifest(runId))}: it was never committed`, fix: `check the run id and gcs-bucket; to finish an interrupted upload, submit again with run-id: ${runId}` }], 'rerun refused');
-    }
-    const manifest = withPythonDefaults(parseManifest(store, runId, bytes));
-    if (!manifest.run_id)
-        manifest.run_id = runId;
-    if (manifest.run_id !== runId)
-        throw new Error(`the manifest at ${store.uri(runPaths.manifest(runId))} names run ${manifest.run_id}`);
-    const { refs, latest } = await latestRows(store, runId);
-    const status = parseStatus(await store.read(runPaths.status(runId)));
-    // The last dispatched attempt may have written no row at all: status.json remembers it.
-    const attempt = Math.max(highestAttempt(refs), typeof status?.attempt === 'number' ? status.attempt : 0) + 1;
-    const todo = unfinished(manifest.instance_ids, latest);
-    const artifact = (manifest.slayer_artifacts?.kind ?? null) ||
-        artifactFor(manifest.framework, manifest.query_mode, manifest.slayer_setup);
-    return {
-        kind: 'rerun',
-        runId,
-        attempt,
-        manifest,
-        unfinished: todo,
-        done: manifest.instance_ids.length - todo.length,
-        requiredKeys: requiredKeys([manifest.agent_model, manifest.user_sim_model], manifest.query_mode),
-        artifact,
-    };
-}
-/**
- * Python's bucket policy deletes runs/ objects after 30 days: the setup must still be there,
- * whole. A manifest the action wrote has per-DB digests to compare with; a Python one only
- * allows a check that the prefix is not empty.
- */
-async function checkSetupStillThere(store, plan) {
-    if (!plan.artifact)
-        return;
-    const dbs = plan.manifest.slayer_artifacts?.dbs;
-    if (dbs && Object.keys(dbs).length > 0) {
-        const bad = await setupMismatches(store, plan.runId, plan.artifact, dbs);
-        if (bad.length > 0) {
-            throw new ProblemsError([{ input: Inputs.RerunRunId, message: `the SLayer setup of run '${plan.runId}' is no longer what its manifest recorded (runs/ objects expire after 30 days):\n    ${bad.join('\n    ')}`, fix: 'start a new run instead of a rerun' }], 'rerun refused');
-        }
-        return;
-    }
-    const prefix = runPaths.setupPrefix(plan.runId, plan.artifact);
-    const [files] = await store.retry(`list ${store.uri(prefix)}`, () => store.bucket.getFiles({ prefix, maxResults: 1, autoPaginate: false }));
-    if (files.length === 0) {
-        throw new ProblemsError([{ input: Inputs.RerunRunId, message: `the SLayer setup of run '${plan.runId}' is gone (${store.uri(prefix)} is empty; runs/ objects expire after 30 days)`, fix: 'start a new run instead of a rerun' }], 'rerun refused');
-    }
-}
-
 ;// CONCATENATED MODULE: ./lib/results/read.js
 // Reading a run for the report (issue 6): the manifest (with Python's defaults for runs the
 // Python tools wrote), the latest attempt row of each instance, status.json, and, when an
@@ -91334,7 +93265,7 @@ async function collectResults(store, runId, o) {
 const COMMENT_FAILURES = 50;
 const SUMMARY_FAILURES = 1000;
 const REASON_CHARS = 240;
-function formatDuration(seconds) {
+function render_formatDuration(seconds) {
     const s = Math.max(0, Math.round(seconds));
     const h = Math.floor(s / 3600);
     const m = Math.floor((s % 3600) / 60);
@@ -91376,7 +93307,7 @@ function headerLines(h) {
     const m = h.manifest;
     const run = [`attempt ${h.attempt}`];
     if (h.durationSeconds !== null)
-        run.push(`duration ${formatDuration(h.durationSeconds)}${h.durationNote ? ` (${h.durationNote})` : ''}`);
+        run.push(`duration ${render_formatDuration(h.durationSeconds)}${h.durationNote ? ` (${h.durationNote})` : ''}`);
     run.push(`state ${h.state ? code(h.state) : 'running (no terminal state yet)'}`);
     return [
         `- combo: ${[m.framework, m.query_mode, m.mode, m.slayer_setup].map(code).join(' / ')}`,
@@ -91649,1941 +93580,9 @@ async function reportRun(o) {
     return { results, baseline, header: h, resultsJson, summary, comment };
 }
 
-;// CONCATENATED MODULE: ./lib/github-context.js
-// The GitHub run context recorded in the manifest and the job metadata, read from the runner env.
-
-function readGithubContext(env = process.env) {
-    const server = env.GITHUB_SERVER_URL || 'https://github.com';
-    const repository = env.GITHUB_REPOSITORY || '';
-    const runUrl = repository && env.GITHUB_RUN_ID ? `${server}/${repository}/actions/runs/${env.GITHUB_RUN_ID}` : '';
-    let prNumber = null;
-    if (env.GITHUB_EVENT_PATH) {
-        try {
-            const payload = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(env.GITHUB_EVENT_PATH, 'utf8'));
-            if (typeof payload.pull_request?.number === 'number')
-                prNumber = payload.pull_request.number;
-        }
-        catch {
-            // No or unreadable event file: the run is not a PR as far as we can tell.
-        }
-    }
-    return {
-        repository,
-        sha: env.GITHUB_SHA || '',
-        ref: env.GITHUB_REF || '',
-        workflow_run_url: runUrl,
-        event: env.GITHUB_EVENT_NAME || '',
-        pr_number: prNumber,
-    };
-}
-
-;// CONCATENATED MODULE: ./lib/gcs/upload.js
-// Uploads every file of the plan (domain §6): one listing decides what is there, md5-equal
-// objects are skipped, the rest is written create-only, across all DBs in one bounded pool.
-
-
-
-
-
-
-
-/** Above this size an upload is resumable; below it one multipart request is much faster. */
-const RESUMABLE_THRESHOLD = 8 * 1024 * 1024;
-class UploadError extends Error {
-    failures;
-    constructor(message, failures) {
-        super(message);
-        this.failures = failures;
-        this.name = 'UploadError';
-    }
-}
-async function uploadArtifacts(job) {
-    const { store, runId, artifact, remote } = job;
-    const results = new Map();
-    const started = new Map();
-    const tasks = [];
-    for (const a of job.artifacts) {
-        results.set(a.db, { db: a.db, files: a.files.length, uploaded: 0, skipped: 0, replaced: 0, removed: 0, bytes: 0, seconds: 0, lines: [] });
-        for (const f of a.files) {
-            // The walk only yields safe paths; this guards the object namespace all the same.
-            if (!safeRelPath(f.path))
-                throw new UploadError(`refusing unsafe path ${a.db}/${f.path}`, []);
-            tasks.push({ db: a.db, rel: f.path, local: (0,external_node_path_namespaceObject.join)(job.root, a.db, f.path), object: runPaths.setupObject(runId, artifact, a.db, f.path), md5: f.md5, size: f.size });
-        }
-    }
-    // Objects under a selected DB's prefix that the plan does not have (a file deleted between
-    // two tries, or a directory placeholder) would reach the cluster: remove them first.
-    const planned = new Set(tasks.map((t) => t.object));
-    const extras = [...remote.values()].filter((o) => job.artifacts.some((a) => o.name.startsWith(`${runPaths.setupPrefix(runId, artifact)}${a.db}/`)) && !planned.has(o.name));
-    const totalBytes = tasks.reduce((n, t) => n + t.size, 0);
-    let doneFiles = 0;
-    let doneBytes = 0;
-    const t0 = Date.now();
-    const progress = setInterval(() => {
-        const s = (Date.now() - t0) / 1000;
-        job.log(`upload progress: ${doneFiles}/${tasks.length} files, ${doneBytes}/${totalBytes} bytes, ${(doneFiles / s).toFixed(1)} files/s, ${(doneBytes / s / 1e6).toFixed(2)} MB/s`);
-    }, job.progressEveryMs ?? 5000);
-    progress.unref();
-    const failures = [];
-    const limit = p_limit_pLimit(job.concurrency);
-    const record = (t, outcome, bytes, note = '') => {
-        const r = results.get(t.db);
-        if (outcome === 'skipped')
-            r.skipped++;
-        else
-            r.uploaded++;
-        if (outcome === 'replaced')
-            r.replaced++;
-        r.bytes += bytes;
-        r.lines.push(`${outcome.padEnd(8)} ${t.rel}${note}`);
-        doneFiles++;
-        doneBytes += t.size;
-        r.seconds = (Date.now() - (started.get(t.db) ?? t0)) / 1000;
-    };
-    async function uploadOne(t) {
-        if (!started.has(t.db))
-            started.set(t.db, Date.now());
-        const existing = remote.get(t.object);
-        if (existing && existing.md5 === t.md5)
-            return record(t, 'skipped', 0);
-        const data = await (0,promises_namespaceObject.readFile)(t.local);
-        if ((0,external_node_crypto_.createHash)('md5').update(data).digest('base64') !== t.md5) {
-            throw new Error(`${t.db}/${t.rel} changed on disk after the preflight; run again`);
-        }
-        const write = (generation) => store.write(t.object, data, { ifGenerationMatch: generation, contentType: contentTypeFor(t.rel), resumable: t.size >= RESUMABLE_THRESHOLD });
-        const outcome = existing ? 'replaced' : 'uploaded';
-        let written;
-        try {
-            written = await write(existing ? existing.generation : 0);
-        }
-        catch (e) {
-            if (!isPreconditionFailed(e))
-                throw e;
-            // The object appeared (or changed) after the listing: another submit of this run id is
-            // writing. Same bytes are fine; other bytes are never overwritten from here.
-            const now = await store.metadata(t.object);
-            if (now && now.md5 === t.md5)
-                return record(t, 'skipped', 0, ' (written concurrently, same content)');
-            throw new Error(`${store.uri(t.object)} was written by someone else during this step with other content: is another submit of run id ${runId} running? Nothing was overwritten`);
-        }
-        if (written.md5 && written.md5 !== t.md5)
-            throw new Error(`${store.uri(t.object)}: stored md5 ${written.md5} differs from the local ${t.md5}`);
-        if (outcome === 'replaced')
-            job.log(`replaced ${store.uri(t.object)}: its content changed since an earlier try of this run id`);
-        record(t, outcome, t.size);
-    }
-    try {
-        await Promise.all(extras.map((o) => limit(async () => {
-            await store.remove(o.name, o.generation);
-            const db = o.name.slice(runPaths.setupPrefix(runId, artifact).length).split('/')[0];
-            const r = results.get(db);
-            if (r) {
-                r.removed++;
-                r.lines.push(`removed  ${o.name.slice(runPaths.setupPrefix(runId, artifact).length + db.length + 1)} (not in the DB any more)`);
-            }
-            job.log(`removed ${store.uri(o.name)}: not part of the DB any more`);
-        }).catch((e) => {
-            failures.push(`${o.name}: ${retry_describeError(e)}`);
-        })));
-        await Promise.all(tasks.map((t) => limit(() => uploadOne(t)).catch((e) => {
-            failures.push(`${t.db}/${t.rel}: ${retry_describeError(e)}`);
-        })));
-    }
-    finally {
-        clearInterval(progress);
-    }
-    if (failures.length > 0) {
-        const shown = failures.slice(0, 10).map((f) => `  - ${f}`).join('\n');
-        throw new UploadError(`${failures.length} of ${tasks.length + extras.length} uploads failed; no manifest was written, so the run is not committed. ` +
-            `Submit again with run-id: ${runId} to resume: objects already uploaded are skipped.\n${shown}${failures.length > 10 ? `\n  … and ${failures.length - 10} more` : ''}`, failures);
-    }
-    const dbs = [...results.values()].sort((a, b) => (a.db < b.db ? -1 : 1));
-    return {
-        dbs,
-        uploadedFiles: dbs.reduce((n, r) => n + r.uploaded, 0),
-        skippedFiles: dbs.reduce((n, r) => n + r.skipped, 0),
-        uploadedBytes: dbs.reduce((n, r) => n + r.bytes, 0),
-    };
-}
-
-;// CONCATENATED MODULE: ./lib/git/worktree.js
-// Clean-worktree check (domain §4): real git, porcelain v1 -z, limited to pathspecs.
-
-
-class GitError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = 'GitError';
-    }
-}
-function git(cwd, args) {
-    return new Promise((resolvePromise, reject) => {
-        (0,external_node_child_process_namespaceObject.execFile)('git', args, { cwd, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, GIT_OPTIONAL_LOCKS: '0', LC_ALL: 'C' } }, (err, stdout, stderr) => {
-            if (!err)
-                return resolvePromise(stdout);
-            const text = `${stderr}`.trim();
-            if (/dubious ownership/i.test(text)) {
-                reject(new GitError(`git refuses the repository at ${cwd} (dubious ownership). Fix: run \`git config --global --add safe.directory ${cwd}\` in a step before this one, or check out with actions/checkout, which does it for you.`));
-            }
-            else if (/not a git repository/i.test(text)) {
-                reject(new GitError(`${cwd} is not a git repository. Fix: check out the evaluation repo with actions/checkout before this step (the clean-worktree check needs git).`));
-            }
-            else if (err.code === 'ENOENT') {
-                reject(new GitError('git is not installed on this runner. Fix: use a runner image with git.'));
-            }
-            else {
-                reject(new GitError(`git ${args.join(' ')} failed: ${text || err.message}`));
-            }
-        });
-    });
-}
-/** Parses `git status --porcelain=v1 -z`: renames and copies carry the old path as a second field. */
-function parsePorcelainZ(out) {
-    const fields = out.split('\0');
-    const entries = [];
-    for (let i = 0; i < fields.length; i++) {
-        const f = fields[i];
-        if (f.length < 4)
-            continue;
-        const status = f.slice(0, 2);
-        entries.push({ status, path: f.slice(3) });
-        // Both sides of a rename count as dirty (the Python check saw only one).
-        if (status[0] === 'R' || status[0] === 'C' || status[1] === 'R' || status[1] === 'C') {
-            const from = fields[++i];
-            if (from)
-                entries.push({ status, path: from });
-        }
-    }
-    return entries;
-}
-/** The repository's top level, or a GitError with a hint. */
-async function repoRoot(cwd) {
-    return (await git(cwd, ['rev-parse', '--show-toplevel'])).trim();
-}
-/** Dirty entries under the pathspecs (untracked included, ignored excluded). Empty pathspecs check nothing. */
-async function dirtyPaths(cwd, pathspecs) {
-    if (pathspecs.length === 0)
-        return [];
-    // --no-renames reports a rename as a delete plus an add, so both sides always match the pathspecs.
-    const out = await git(cwd, ['status', '--porcelain=v1', '-z', '--untracked-files=all', '--no-renames', '--', ...pathspecs.map((p) => `:(literal)${p}`)]);
-    const all = parsePorcelainZ(out);
-    return all.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-}
-/** `path` relative to `root` when it is inside it, else null (git cannot take pathspecs outside). */
-function insideRepo(root, path) {
-    const rel = (0,external_node_path_namespaceObject.relative)(root, path);
-    if (rel === '')
-        return '.';
-    if (rel.startsWith('..') || (0,external_node_path_namespaceObject.isAbsolute)(rel))
-        return null;
-    return rel.split('\\').join('/');
-}
-
-;// CONCATENATED MODULE: ./lib/settings.js
-// The only module that reads action inputs. It parses every input strictly, collects all
-// problems, and fails once with the full list (input, bad value, fix).
-
-
-
-
-
-
-
-
-
-const CLUSTER_MODES = ['none', 'existing', 'ephemeral'];
-const coreInputReader = (name) => getInput(name);
-const TRUE = ['true', 'True', 'TRUE'];
-const FALSE = ['false', 'False', 'FALSE'];
-const settings_MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z0-9]+(-[a-z0-9]+)*$/;
-const settings_REGION = /^[a-z]+-[a-z]+[0-9]+$/;
-const MODEL = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$/;
-const settings_ZONE = /^([a-z]+-[a-z]+[0-9]+)-[a-z]$/;
-const settings_SERVICE_ACCOUNT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]@[-a-z0-9.]+\.iam\.gserviceaccount\.com$|^[0-9]+-compute@developer\.gserviceaccount\.com$/;
-const settings_IMAGE_URI = /^[a-z0-9.-]+(:[0-9]+)?\/[^\s:@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$/;
-const settings_PROJECT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]$/;
-/** Small typed readers that record problems instead of throwing. */
-class Reader {
-    get;
-    problems;
-    constructor(get, problems) {
-        this.get = get;
-        this.problems = problems;
-    }
-    str(name) {
-        return this.get(name).trim();
-    }
-    required(name, fix) {
-        const v = this.str(name);
-        if (!v)
-            this.problems.add(name, 'is required for a new submit and is empty', fix);
-        return v;
-    }
-    bool(name, dflt) {
-        const v = this.str(name);
-        if (v === '')
-            return dflt;
-        if (TRUE.includes(v))
-            return true;
-        if (FALSE.includes(v))
-            return false;
-        this.problems.add(name, `'${v}' is not a boolean`, 'use true or false');
-        return dflt;
-    }
-    int(name, dflt, min, max = Number.MAX_SAFE_INTEGER) {
-        const v = this.str(name);
-        if (v === '')
-            return dflt;
-        if (!/^[+-]?\d+$/.test(v)) {
-            this.problems.add(name, `'${v}' is not a whole number`, `use a whole number from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}`);
-            return dflt;
-        }
-        const n = Number(v);
-        if (n < min || n > max) {
-            this.problems.add(name, `${v} is out of range`, `use a whole number from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}`);
-            return dflt;
-        }
-        return n;
-    }
-    oneOf(name, values, dflt) {
-        const v = this.str(name) || dflt || '';
-        if (!values.includes(v)) {
-            this.problems.add(name, v === '' ? 'is required for a new submit and is empty' : `'${v}' is not one of ${values.join(', ')}`, `set ${name} to one of: ${values.join(', ')}`);
-        }
-        return v;
-    }
-    /** A JSON object; `secret` keeps the value out of the message. */
-    jsonObject(name, secret = false) {
-        const v = this.str(name);
-        if (!v)
-            return {};
-        let parsed;
-        try {
-            parsed = JSON.parse(v);
-        }
-        catch (e) {
-            this.problems.add(name, secret ? 'is not valid JSON' : `'${v}' is not valid JSON (${e instanceof Error ? e.message : String(e)})`, 'give a JSON object, e.g. {"key": "value"}');
-            return {};
-        }
-        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-            this.problems.add(name, secret ? 'is not a JSON object' : `'${v}' is not a JSON object`, 'give a JSON object, e.g. {"key": "value"}');
-            return {};
-        }
-        return parsed;
-    }
-    lines(name, dflt) {
-        const v = this.str(name);
-        if (!v)
-            return [...dflt];
-        return v.split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
-    }
-}
-function absolute(p, base) {
-    return (0,external_node_path_namespaceObject.isAbsolute)(p) ? p : (0,external_node_path_namespaceObject.resolve)(base, p);
-}
-/** Splits and de-duplicates the instance ids, recording problems against their source input. */
-function readInstanceIds(r, workspace) {
-    const inline = r.str(Inputs.InstanceIds);
-    const file = r.str(Inputs.InstanceIdsFile);
-    let raw = null;
-    let source = { input: Inputs.InstanceIds };
-    if (inline && file) {
-        r.problems.add(Inputs.InstanceIds, `both instance-ids and instance-ids-file ('${file}') are set`, 'set exactly one of them');
-    }
-    else if (!inline && !file) {
-        r.problems.add(Inputs.InstanceIds, 'neither instance-ids nor instance-ids-file is set', 'give a comma list in instance-ids, or a file of whitespace-separated ids in instance-ids-file');
-    }
-    else if (inline) {
-        raw = inline.split(',').map((s) => s.trim());
-    }
-    else {
-        const path = absolute(file, workspace);
-        source = { input: Inputs.InstanceIdsFile, file: path };
-        if (!(0,external_node_fs_namespaceObject.existsSync)(path)) {
-            r.problems.add(Inputs.InstanceIdsFile, `file '${file}' does not exist (resolved to ${path})`, 'commit the ids file, or give a path relative to the workspace');
-        }
-        else {
-            raw = (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8').split(/\s+/);
-        }
-    }
-    const seen = new Set();
-    const ids = [];
-    const duplicates = [];
-    for (const id of (raw ?? []).filter(Boolean)) {
-        if (seen.has(id)) {
-            if (!duplicates.includes(id))
-                duplicates.push(id);
-            continue;
-        }
-        seen.add(id);
-        ids.push(id);
-    }
-    if (raw !== null && ids.length === 0) {
-        r.problems.add(source.input, 'resolved to an empty list (no ids parsed from `instance-ids` or `instance-ids-file`)', 'give at least one instance id');
-    }
-    const withComma = ids.filter((id) => id.includes(','));
-    if (withComma.length > 0) {
-        r.problems.add(source.input, `ids contain a comma: ${withComma.join(' ')}`, 'the cluster splits --instance-ids on commas; fix the ids');
-    }
-    return { ids, duplicates, source };
-}
-function parseDispatch(r, mask) {
-    const cluster = r.oneOf(Inputs.Cluster, CLUSTER_MODES, 'none');
-    const rayAddress = r.str(Inputs.RayAddress).replace(/\/+$/, '');
-    if (cluster === 'existing' && !rayAddress) {
-        r.problems.add(Inputs.RayAddress, 'is required when cluster is existing', 'set ray-address to the Ray dashboard URL, e.g. http://ray-head:8265');
-    }
-    else if (rayAddress) {
-        let url = null;
-        try {
-            url = new URL(rayAddress);
-        }
-        catch {
-            url = null;
-        }
-        if (!url || !['http:', 'https:'].includes(url.protocol))
-            r.problems.add(Inputs.RayAddress, `'${rayAddress}' is not an http(s) URL`, 'use the dashboard URL, e.g. http://ray-head:8265');
-        else if (url.username || url.password)
-            r.problems.add(Inputs.RayAddress, 'carries credentials in the URL', 'move them into ray-headers (masked), e.g. {"Authorization": "Bearer <token>"}');
-        else if (url.search || url.hash)
-            r.problems.add(Inputs.RayAddress, 'has a query string or fragment, which would be recorded in the manifest and the logs', 'give the dashboard URL only, and credentials in ray-headers');
-    }
-    const rawHeaders = r.jsonObject(Inputs.RayHeaders, true);
-    const rayHeaders = {};
-    for (const [k, v] of Object.entries(rawHeaders)) {
-        if (typeof v !== 'string') {
-            r.problems.add(Inputs.RayHeaders, `the value of header '${k}' is not a string`, 'give a JSON object of header name to string value');
-            continue;
-        }
-        mask(v);
-        rayHeaders[k] = v;
-    }
-    const tls = r.str(Inputs.RayTlsVerify);
-    const tlsVerify = tls === '' ? true : TRUE.includes(tls) ? true : FALSE.includes(tls) ? false : null;
-    if (tlsVerify === null)
-        r.problems.add(Inputs.RayTlsVerify, `'${tls}' is not a boolean`, 'use true, or false to skip certificate checks; for a private CA set NODE_EXTRA_CA_CERTS in the step env');
-    const runtimeEnv = r.jsonObject(Inputs.RuntimeEnv);
-    const envVars = runtimeEnv.env_vars;
-    if (envVars !== undefined && (typeof envVars !== 'object' || envVars === null || Array.isArray(envVars) || Object.values(envVars).some((v) => typeof v !== 'string'))) {
-        r.problems.add(Inputs.RuntimeEnv, 'env_vars must be an object of string values (Ray fails the job after submit otherwise)', 'quote every env_vars value');
-    }
-    const region = r.str(Inputs.Region) || Defaults.region;
-    if (!settings_REGION.test(region))
-        r.problems.add(Inputs.Region, `'${region}' is not a GCE region`, 'use a region such as us-central1');
-    const zone = r.str(Inputs.Zone) || `${region}-a`;
-    const zm = settings_ZONE.exec(zone);
-    if (!zm)
-        r.problems.add(Inputs.Zone, `'${zone}' is not a GCE zone`, 'use a zone such as us-central1-a');
-    else if (zm[1] !== region)
-        r.problems.add(Inputs.Zone, `zone '${zone}' is not in region '${region}'`, `use a zone of ${region}, or set region to ${zm[1]}`);
-    const workerSa = r.str(Inputs.WorkerSa);
-    if (workerSa && !settings_SERVICE_ACCOUNT.test(workerSa))
-        r.problems.add(Inputs.WorkerSa, `'${workerSa}' is not a service account email`, 'use NAME@PROJECT.iam.gserviceaccount.com');
-    const imageUri = r.str(Inputs.ImageUri);
-    if (imageUri && !settings_IMAGE_URI.test(imageUri))
-        r.problems.add(Inputs.ImageUri, `'${imageUri}' is not an image reference with a tag or digest`, 'use REGION-docker.pkg.dev/PROJECT/REPO/IMAGE:TAG');
-    const rayVersion = r.str(Inputs.RayVersion);
-    if (rayVersion && !/^\d+\.\d+\.\d+$/.test(rayVersion))
-        r.problems.add(Inputs.RayVersion, `'${rayVersion}' is not a pinned version`, 'pin the Ray of the image, e.g. 2.47.1');
-    const rayCli = r.str(Inputs.RayCli) || 'ray';
-    return {
-        gce: { region, zone, workerSa, imageUri, rayVersion, rayCli },
-        cluster,
-        rayAddress,
-        rayHeaders,
-        tlsVerify: tlsVerify ?? true,
-        entrypointPrefix: r.str(Inputs.EntrypointPrefix) || DEFAULT_ENTRYPOINT_PREFIX,
-        runtimeEnv,
-        wait: r.bool(Inputs.Wait, false),
-        waitTimeoutMs: r.int(Inputs.WaitTimeoutMinutes, Defaults.waitTimeoutMinutes, 1, 72 * 60) * 60_000,
-        noProgressMs: r.int(Inputs.NoProgressMinutes, Defaults.noProgressMinutes, 1, 72 * 60) * 60_000,
-        pollIntervalMs: r.int(Inputs.PollIntervalSeconds, Defaults.pollIntervalSeconds, 1, 3600) * 1000,
-    };
-}
-function parseReport(r, mask) {
-    const token = r.str(Inputs.GithubToken);
-    if (token)
-        mask(token);
-    const c = r.str(Inputs.CommentOnPr) || 'auto';
-    const commentOnPr = c === 'auto' ? 'auto' : TRUE.includes(c) ? true : FALSE.includes(c) ? false : 'auto';
-    if (!['auto', ...TRUE, ...FALSE].includes(c))
-        r.problems.add(Inputs.CommentOnPr, `'${c}' is not auto, true or false`, 'use auto (comment on pull_request events), true or false');
-    const baselineRunId = r.str(Inputs.BaselineRunId);
-    if (baselineRunId) {
-        const p = runIdProblem(baselineRunId);
-        if (p)
-            r.problems.add(Inputs.BaselineRunId, p, 'give the run id of an earlier run in the same bucket');
-    }
-    const gate = parseGateInputs(r.str(Inputs.MinPhase1Rate), r.str(Inputs.MaxErrors));
-    for (const p of gate.problems)
-        r.problems.add(p.input, p.message, p.fix);
-    return { token, commentOnPr, baselineRunId, thresholds: gate.thresholds };
-}
-function parseCommon(r, env, bucketAlwaysRequired, mask) {
-    const workspace = env.GITHUB_WORKSPACE || process.cwd();
-    const runnerTemp = env.RUNNER_TEMP || (0,external_node_path_namespaceObject.resolve)(workspace, '..', '.runner-temp');
-    const dryRun = r.bool(Inputs.DryRun, false);
-    const gcsBucket = r.str(Inputs.GcsBucket).replace(/^gs:\/\//, '').replace(/\/+$/, '');
-    if (!gcsBucket && (bucketAlwaysRequired || !dryRun)) {
-        r.problems.add(Inputs.GcsBucket, bucketAlwaysRequired ? 'is required for a rerun or a report' : 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
-    }
-    if (gcsBucket && !/^[a-z0-9][-a-z0-9_.]{1,220}[a-z0-9]$/.test(gcsBucket))
-        r.problems.add(Inputs.GcsBucket, `'${gcsBucket}' is not a valid bucket name`, 'use the bucket name only, e.g. my-runs-bucket');
-    const gcpProject = r.str(Inputs.GcpProject);
-    if (gcpProject && !settings_PROJECT.test(gcpProject))
-        r.problems.add(Inputs.GcpProject, `'${gcpProject}' is not a GCP project id`, 'use the project id (6 to 30 lowercase letters, digits and dashes), not its name or number');
-    const dispatch = parseDispatch(r, mask);
-    const report = parseReport(r, mask);
-    if (dispatch.cluster === 'ephemeral' && !gcpProject)
-        r.problems.add(Inputs.GcpProject, 'is required when cluster is ephemeral', 'set gcp-project to the project the per-run cluster runs in');
-    return {
-        dryRun,
-        gcsBucket,
-        gcpProject,
-        uploadConcurrency: r.int(Inputs.UploadConcurrency, Defaults.uploadConcurrency, 1, 256),
-        dispatch,
-        report,
-        workspace,
-        runnerTemp,
-    };
-}
-/**
- * Parses every input for the mode the inputs ask for (a rerun when rerun-run-id is set, else
- * a new submit). Throws one ProblemsError listing every problem.
- */
-function parseSettings(get, env = process.env, mask = core_setSecret) {
-    const problems = new ProblemList();
-    const r = new Reader(get, problems);
-    const rerunRunId = r.str(Inputs.RerunRunId);
-    const reportRunId = r.str(Inputs.ReportRunId);
-    if (rerunRunId && reportRunId) {
-        problems.add(Inputs.ReportRunId, `both rerun-run-id ('${rerunRunId}') and report-run-id ('${reportRunId}') are set`, 'set one: a rerun reports by itself when it waits');
-    }
-    if (reportRunId && !rerunRunId) {
-        const p = runIdProblem(reportRunId);
-        if (p)
-            problems.add(Inputs.ReportRunId, p, 'give the run id of an existing run, as in its manifest');
-        const common = parseCommon(r, env, true, mask);
-        const dataset = r.str(Inputs.DatasetFile) || env.BIRD_DATA_PATH;
-        problems.throwIfAny();
-        return { kind: 'report', runId: reportRunId, datasetFile: dataset ? absolute(dataset, common.workspace) : undefined, ...common };
-    }
-    if (rerunRunId) {
-        const p = runIdProblem(rerunRunId);
-        if (p)
-            problems.add(Inputs.RerunRunId, p, 'give the run id of an existing run, as in its manifest');
-        const common = parseCommon(r, env, true, mask);
-        if (common.dispatch.cluster === 'ephemeral' && !common.dispatch.wait) {
-            problems.add(Inputs.Wait, 'a rerun on a per-run cluster always tears the cluster down, so it cannot detach (wait: false)', 'set wait: true for the rerun');
-        }
-        problems.throwIfAny();
-        return { kind: 'rerun', runId: rerunRunId, ...common };
-    }
-    const common = parseCommon(r, env, false, mask);
-    const workspace = common.workspace;
-    const frameworkRaw = r.str(Inputs.Framework);
-    if (!frameworkRaw)
-        problems.add(Inputs.Framework, 'is required for a new submit and is empty', `set framework to one of: ${Object.keys(FRAMEWORKS).join(', ')}`);
-    else if (!isFramework(frameworkRaw))
-        problems.add(Inputs.Framework, `unknown framework '${frameworkRaw}'`, `use one of: ${Object.keys(FRAMEWORKS).join(', ')}`);
-    const queryMode = r.oneOf(Inputs.QueryMode, QUERY_MODES);
-    const mode = r.oneOf(Inputs.Mode, EVAL_MODES);
-    const slayerSetup = (r.str(Inputs.SlayerSetup) || Defaults.slayerSetup);
-    // The combo rules validate slayer-setup themselves (rule 3), so they run on the raw value.
-    if (isFramework(frameworkRaw) && QUERY_MODES.includes(queryMode) && EVAL_MODES.includes(mode)) {
-        const rejection = comboRejection({ framework: frameworkRaw, queryMode, mode, slayerSetup });
-        if (rejection)
-            problems.add(Inputs.SlayerSetup, rejection, 'see the combo table in the README (SLayer combos)');
-    }
-    const agentModel = r.required(Inputs.AgentModel, 'set agent-model to a LiteLLM-style provider/model, e.g. anthropic/claude-sonnet-4-5');
-    const userSimModel = r.str(Inputs.UserSimModel) || Defaults.userSimModel;
-    for (const [name, model] of [[Inputs.AgentModel, agentModel], [Inputs.UserSimModel, userSimModel]]) {
-        if (model && !MODEL.test(model))
-            problems.add(name, `'${model}' is not a LiteLLM model name`, 'use provider/model made of letters, digits and . _ : / @ + -, e.g. anthropic/claude-sonnet-4-5');
-    }
-    const ids = readInstanceIds(r, workspace);
-    const miniInteractRoot = absolute(r.str(Inputs.MiniInteractRoot) || env.BIRD_DB_PATH || (0,external_node_path_namespaceObject.resolve)(workspace, '..', 'mini-interact'), workspace);
-    const datasetFile = absolute(r.str(Inputs.DatasetFile) || env.BIRD_DATA_PATH || (0,external_node_path_namespaceObject.resolve)(miniInteractRoot, 'mini_interact.jsonl'), workspace);
-    const patience = r.int(Inputs.Patience, Defaults.patience, 0);
-    const maxDepth = r.int(Inputs.MaxDepth, Defaults.maxDepth, 1);
-    const strict = r.bool(Inputs.Strict, false);
-    const useAuditedGoldSql = r.bool(Inputs.UseAuditedGoldSql, false);
-    const promptCache = r.bool(Inputs.PromptCache, true);
-    const workers = r.int(Inputs.Workers, Defaults.workers, 1);
-    const actorsPerWorker = r.int(Inputs.ActorsPerWorker, Defaults.actorsPerWorker, 1);
-    const workerType = r.str(Inputs.WorkerType) || Defaults.workerType;
-    if (!settings_MACHINE_TYPE.test(workerType))
-        problems.add(Inputs.WorkerType, `'${workerType}' is not a GCE machine type`, 'use a machine type such as e2-standard-4');
-    const maxRuntimeHours = r.int(Inputs.MaxRuntimeHours, Defaults.maxRuntimeHours, 1, 72);
-    const slayerStorageRoot = r.str(Inputs.SlayerStorageRoot) || Defaults.slayerStorageRoot;
-    if (!/^\/[A-Za-z0-9._/-]*$/.test(slayerStorageRoot))
-        problems.add(Inputs.SlayerStorageRoot, `'${slayerStorageRoot}' is not an absolute in-cluster path of plain characters`, `keep the default ${Defaults.slayerStorageRoot}`);
-    const runIdRaw = r.str(Inputs.RunId);
-    if (runIdRaw) {
-        const p = runIdProblem(runIdRaw);
-        if (p)
-            problems.add(Inputs.RunId, p, 'leave run-id empty to mint one, or use at most 35 lowercase letters, digits and inner dashes');
-    }
-    const trackedInputs = r.lines(Inputs.TrackedInputs, Defaults.trackedInputs);
-    for (const t of trackedInputs) {
-        if ((0,external_node_path_namespaceObject.isAbsolute)(t) || t.split('/').includes('..'))
-            problems.add(Inputs.TrackedInputs, `'${t}' must be a path inside the repository`, 'use repo-relative paths such as src/');
-    }
-    const allowDirty = r.bool(Inputs.AllowDirty, false);
-    if (allowDirty && common.dispatch.cluster === 'ephemeral' && !common.dispatch.wait) {
-        problems.add(Inputs.AllowDirty, 'allow-dirty and wait: false are mutually exclusive on a per-run cluster (a detached dirty run could never be reproduced or torn down by a rerun)', 'set wait: true, or commit the changes');
-    }
-    const artifactRoots = {
-        slayer_models: absolute(r.str(Inputs.SlayerModelsRoot) || 'slayer_models', workspace),
-        slayer_otf_cache: absolute(r.str(Inputs.OtfCacheRoot) || env.BIRD_OTF_CACHE_ROOT || 'slayer_otf_cache', workspace),
-        slayer_models_otf: absolute(r.str(Inputs.ModelsOtfRoot) || env.BIRD_SLAYER_MODELS_OTF_ROOT || 'slayer_models_otf', workspace),
-    };
-    problems.throwIfAny();
-    return {
-        kind: 'submit',
-        framework: frameworkRaw,
-        queryMode,
-        mode,
-        slayerSetup,
-        agentModel,
-        userSimModel,
-        instanceIds: ids.ids,
-        duplicateIds: ids.duplicates,
-        idSource: ids.source,
-        datasetFile,
-        miniInteractRoot,
-        patience,
-        maxDepth,
-        strict,
-        useAuditedGoldSql,
-        promptCache,
-        workers,
-        actorsPerWorker,
-        workerType,
-        maxRuntimeHours,
-        slayerStorageRoot,
-        runId: runIdRaw || null,
-        trackedInputs,
-        allowDirty,
-        artifactRoots,
-        ...common,
-    };
-}
-/**
- * The settings as they may be written down (the plan file, a dry run): header values and the
- * token are secrets, so only header names survive.
- */
-function redactSettings(s) {
-    const headers = {};
-    for (const k of Object.keys(s.dispatch.rayHeaders))
-        headers[k] = '***';
-    return { ...s, dispatch: { ...s.dispatch, rayHeaders: headers }, report: { ...s.report, token: s.report.token ? '***' : '' } };
-}
-
-;// CONCATENATED MODULE: ./lib/plan.js
-
-
-
-
-/** All nine keys, always with real values: Python's resubmit and kill read them directly (domain §7). */
-function renderInputsFor(s, imageUri) {
-    const g = s.dispatch.gce;
-    return {
-        workers: s.workers,
-        actors_per_worker: s.actorsPerWorker,
-        worker_type: s.workerType,
-        zone: g.zone,
-        worker_sa: g.workerSa || (s.gcpProject ? `${Defaults.arRepo}@${s.gcpProject}.iam.gserviceaccount.com` : ''),
-        max_runtime_hours: s.maxRuntimeHours,
-        image_uri: imageUri,
-        project: s.gcpProject,
-        region: g.region,
-    };
-}
-/** Pure: the same parts give the same plan. */
-function buildPlan(p) {
-    const s = p.settings;
-    const attempt = 1;
-    const manifest = orderManifest({
-        run_id: p.runId,
-        framework: s.framework,
-        mode: s.mode,
-        query_mode: s.queryMode,
-        agent_model: s.agentModel,
-        user_sim_model: s.userSimModel,
-        instance_ids: [...s.instanceIds],
-        patience: s.patience,
-        strict: s.strict,
-        use_audited_gold_sql: s.useAuditedGoldSql,
-        max_depth: s.maxDepth,
-        prompt_cache: s.promptCache,
-        slayer_setup: s.slayerSetup,
-        slayer_storage_root: s.slayerStorageRoot,
-        render_inputs: renderInputsFor(s, p.imageUri),
-        github: p.github,
-        slayer_artifacts: artifactSummary(p.artifactKind, p.artifacts),
-        dispatch: s.dispatch.cluster === 'none' ? { cluster: 'none' } : { cluster: s.dispatch.cluster, address: s.dispatch.rayAddress },
-        dirty: p.worktree.dirty.length > 0 || p.worktree.artifactDirty.length > 0,
-        instance_databases: p.instanceDbs,
-    });
-    return {
-        version: 1,
-        kind: 'submit',
-        runId: p.runId,
-        attempt,
-        submissionId: submissionId(p.runId, attempt),
-        dryRun: s.dryRun,
-        settings: redactSettings(s),
-        dbs: p.dbs,
-        artifact: p.artifactKind ? { kind: p.artifactKind, root: s.artifactRoots[p.artifactKind] } : null,
-        artifacts: p.artifacts,
-        instanceDbs: p.instanceDbs,
-        requiredKeys: p.requiredKeys,
-        worktree: p.worktree,
-        manifest,
-        jobArgs: buildJobArgs(manifest, attempt, s.instanceIds, p.requiredKeys.length > 0),
-    };
-}
-
-;// CONCATENATED MODULE: ./lib/image/tag.js
-// Content-addressed image tag of the Python submitter (domain §12.1), see docs/image-tag.md.
-// Pure parts (ordering, Dockerfile sections, byte layouts, tag and URI) are separate from the
-// I/O parts (git file selection, the mini-interact walk, streaming the bytes into the hash).
-
-
-
-
-
-
-const CODE_SENTINEL = '# CODE-LAYERS';
-const DATA_SENTINEL = '# DATA-LAYERS';
-const DOCKERFILE_NAME = 'Dockerfile.cloud';
-const DEFAULT_AR_REPO = 'bird-interact-runner';
-const DEFAULT_IMAGE = 'runner';
-/** The repo paths the image hash reads (git pathspecs, relative to the repo root). */
-const CODE_DIR = 'src';
-const GOLD_DIR = 'audited_gold';
-const CODE_FILES = ['uv.lock', 'pyproject.toml'];
-/** A problem computing the tag; the message names the fix. */
-class ImageTagError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = 'ImageTagError';
-    }
-}
-// ---------------------------------------------------------------------------------------------
-// Ordering: Python's sorted() of Path objects.
-function isHigh(u) {
-    return u >= 0xd800 && u <= 0xdbff;
-}
-function isLow(u) {
-    return u >= 0xdc00 && u <= 0xdfff;
-}
-/**
- * Compares two strings by Unicode code point, as Python compares `str`. JS `<` compares UTF-16
- * code units, which puts an astral character (U+10000 and up, stored as surrogates 0xD800-0xDFFF)
- * before U+E000-U+FFFF; this corrects that. Lone surrogates compare as their own value, as in
- * Python. Returns <0, 0 or >0.
- */
-function compareCodePoints(a, b) {
-    const n = Math.min(a.length, b.length);
-    let i = 0;
-    while (i < n && a.charCodeAt(i) === b.charCodeAt(i))
-        i++;
-    // One is a code-unit prefix of the other: then also a code-point prefix, or its last code point
-    // is a lone high surrogate (< 0x10000) facing a pair (>= 0x10000). Shorter first either way.
-    if (i === n)
-        return a.length - b.length;
-    const ua = a.charCodeAt(i);
-    const ub = b.charCodeAt(i);
-    // Inside a shared high surrogate: compare the code points that start at the high surrogate.
-    const start = i > 0 && isHigh(a.charCodeAt(i - 1)) && (isLow(ua) || isLow(ub)) ? i - 1 : i;
-    const ca = a.codePointAt(start) ?? 0;
-    const cb = b.codePointAt(start) ?? 0;
-    return ca - cb;
-}
-/**
- * The components Python's PurePosixPath compares: `a//b` and `a/./b` are `a/b`, a trailing slash
- * is dropped, an absolute path keeps a leading empty component (so it sorts before relative ones).
- */
-function pathComponents(p) {
-    const parts = p.split('/').filter((s) => s !== '' && s !== '.');
-    return p.startsWith('/') ? ['', ...parts] : parts;
-}
-/** Python's `PurePosixPath.__lt__`: component lists compared element by element, by code point. */
-function comparePythonPaths(a, b) {
-    const pa = pathComponents(a);
-    const pb = pathComponents(b);
-    const n = Math.min(pa.length, pb.length);
-    for (let i = 0; i < n; i++) {
-        const c = compareCodePoints(pa[i], pb[i]);
-        if (c !== 0)
-            return c;
-    }
-    return pa.length - pb.length;
-}
-/**
- * Python's `sorted()` of `Path` objects over posix path strings: component by component, so
- * `x/a.py` sorts before `x.py` (a whole-string sort puts `x.py` first, as `.` < `/`). Returns a
- * new array; equal paths keep their input order (Python's sort is stable too).
- */
-function sortPathsLikePython(paths) {
-    return [...paths].sort(comparePythonPaths);
-}
-/** Python's universal newlines on read: CRLF and a lone CR become LF. */
-function translateNewlines(text) {
-    return text.replace(/\r\n?/g, '\n');
-}
-/** Python's `repr()` of a list of str, for the sentinel error (both sentinels are plain ASCII). */
-function pythonStrListRepr(items) {
-    const repr = (s) => (s.includes("'") && !s.includes('"') ? `"${s}"` : `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`);
-    return `[${items.map(repr).join(', ')}]`;
-}
-/**
- * The CODE and DATA sections of `Dockerfile.cloud` (text already decoded as UTF-8; newlines are
- * translated here). A section starts at the first occurrence of its own sentinel (a substring
- * match, sentinel included) and ends where the first occurrence of the other sentinel starts when
- * that comes later, else at EOF. So with DATA before CODE, DATA runs up to CODE and CODE to EOF.
- */
-function dockerfileSections(text) {
-    const t = translateNewlines(text);
-    const codeAt = t.indexOf(CODE_SENTINEL);
-    const dataAt = t.indexOf(DATA_SENTINEL);
-    const missing = [codeAt < 0 ? CODE_SENTINEL : null, dataAt < 0 ? DATA_SENTINEL : null].filter((s) => s !== null);
-    if (missing.length > 0) {
-        throw new ImageTagError(`${DOCKERFILE_NAME} missing required sentinel(s): ${pythonStrListRepr(missing)}. ` +
-            `Fix: add a line \`${CODE_SENTINEL}\` before the layers that copy the code and a line \`${DATA_SENTINEL}\` before the layers that copy the dataset; the image tag hashes each section.`);
-    }
-    const section = (own, other) => t.slice(own, other > own ? other : t.length);
-    return { code: section(codeAt, dataAt), data: section(dataAt, codeAt) };
-}
-/** Decodes Dockerfile bytes as strict UTF-8, keeping a BOM as Python's `utf-8` codec does. */
-function decodeDockerfile(bytes) {
-    try {
-        return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
-    }
-    catch {
-        throw new ImageTagError(`${DOCKERFILE_NAME} is not valid UTF-8. Fix: save it as UTF-8 (the image tag hashes its text).`);
-    }
-}
-const NUL = Buffer.from([0]);
-/** The code records in hash order: `src/` files Python-sorted, then `uv.lock`, then `pyproject.toml`. Other paths are rejected. */
-function codeFileOrder(paths) {
-    const src = [];
-    const extra = new Set();
-    for (const p of paths) {
-        if (p.startsWith(`${CODE_DIR}/`))
-            src.push(p);
-        else if (CODE_FILES.includes(p))
-            extra.add(p);
-        else
-            throw new ImageTagError(`${p} is not a code input of the image hash (only ${CODE_DIR}/, ${CODE_FILES.join(', ')})`);
-    }
-    return [...sortPathsLikePython(src), ...CODE_FILES.filter((f) => extra.has(f))];
-}
-/** `audited_gold/` files (repo-relative) in hash order. Other paths are rejected. */
-function goldFileOrder(paths) {
-    for (const p of paths) {
-        if (!p.startsWith(`${GOLD_DIR}/`))
-            throw new ImageTagError(`${p} is not under ${GOLD_DIR}/`);
-    }
-    return sortPathsLikePython(paths);
-}
-function recordHead(prefix, path) {
-    return Buffer.concat([Buffer.from(prefix + path, 'utf8'), NUL]);
-}
-function byPath(files) {
-    const m = new Map();
-    for (const f of files) {
-        if (m.has(f.path))
-            throw new ImageTagError(`${f.path} is given twice`);
-        m.set(f.path, f.bytes);
-    }
-    return m;
-}
-function updateRecords(h, prefix, order, bytes) {
-    for (const p of order) {
-        h.update(recordHead(prefix, p));
-        h.update(bytes.get(p) ?? new Uint8Array());
-        h.update(NUL);
-    }
-}
-function updateSection(h, prefix, section) {
-    h.update(Buffer.from(prefix + section, 'utf8'));
-    h.update(NUL);
-}
-/**
- * SHA-256 hex of the code: each file (paths relative to the repo root: `src/...`, `uv.lock`,
- * `pyproject.toml`; any input order) as `b"code/" + path + b"\0" + bytes + b"\0"` in
- * {@link codeFileOrder}, then `b"dockerfile-code/" + section + b"\0"`. An absent `uv.lock` or
- * `pyproject.toml` contributes nothing.
- */
-function codeHash(files, codeSection) {
-    const h = createHash('sha256');
-    updateRecords(h, 'code/', codeFileOrder(files.map((f) => f.path)), byPath(files));
-    updateSection(h, 'dockerfile-code/', codeSection);
-    return h.digest('hex');
-}
-/**
- * SHA-256 hex of the data: mini-interact files (paths relative to that root) as
- * `b"mi/" + path + b"\0" + bytes + b"\0"`, Python-sorted; then `audited_gold/` files (paths
- * relative to the repo root) as `b"repo/" + path + ...`, Python-sorted; then
- * `b"dockerfile-data/" + section + b"\0"`.
- */
-function dataHash(miniInteractFiles, goldFiles, dataSection) {
-    const h = createHash('sha256');
-    updateRecords(h, 'mi/', sortPathsLikePython(miniInteractFiles.map((f) => f.path)), byPath(miniInteractFiles));
-    updateRecords(h, 'repo/', goldFileOrder(goldFiles.map((f) => f.path)), byPath(goldFiles));
-    updateSection(h, 'dockerfile-data/', dataSection);
-    return h.digest('hex');
-}
-/** `<data_hash[:12]>-<code_hash[:12]>`, plus `-dirty` when a dirty tree was hashed. */
-function formatTag(dataHashHex, codeHashHex, dirty) {
-    return `${dataHashHex.slice(0, 12)}-${codeHashHex.slice(0, 12)}${dirty ? '-dirty' : ''}`;
-}
-/** `<region>-docker.pkg.dev/<project>/<ar_repo>/<image>:<tag>`. */
-function imageUri({ region, project, arRepo = DEFAULT_AR_REPO, image = DEFAULT_IMAGE, tag }) {
-    return `${region}-docker.pkg.dev/${project}/${arRepo}/${image}:${tag}`;
-}
-// ---------------------------------------------------------------------------------------------
-// I/O: file selection and streaming.
-function decodePath(raw, where) {
-    try {
-        return new TextDecoder('utf-8', { fatal: true }).decode(raw);
-    }
-    catch {
-        throw new ImageTagError(`${where}: the file name ${JSON.stringify(raw.toString('latin1'))} is not valid UTF-8, so it has no UTF-8 path to hash. Fix: rename the file with a UTF-8 name.`);
-    }
-}
-function gitBuffer(cwd, args) {
-    return new Promise((resolvePromise, reject) => {
-        (0,external_node_child_process_namespaceObject.execFile)('git', args, { cwd, encoding: 'buffer', maxBuffer: 256 * 1024 * 1024, env: { ...process.env, GIT_OPTIONAL_LOCKS: '0', LC_ALL: 'C' } }, (err, stdout, stderr) => {
-            if (!err)
-                return resolvePromise(stdout);
-            const text = stderr.toString('utf8').trim();
-            if (/dubious ownership/i.test(text)) {
-                reject(new GitError(`git refuses the repository at ${cwd} (dubious ownership). Fix: run \`git config --global --add safe.directory ${cwd}\` in a step before this one, or check out with actions/checkout, which does it for you.`));
-            }
-            else if (/not a git repository/i.test(text)) {
-                reject(new GitError(`${cwd} is not a git repository. Fix: check out the evaluation repo with actions/checkout before this step (the image tag hashes the files git tracks).`));
-            }
-            else if (err.code === 'ENOENT') {
-                reject(new GitError(`git is not installed on this runner, or ${cwd} does not exist. Fix: use a runner image with git and check out the evaluation repo first.`));
-            }
-            else {
-                reject(new GitError(`git ${args.join(' ')} failed: ${text || err.message}`));
-            }
-        });
-    });
-}
-/**
- * The files git tracks or would track under `pathspecs` (tracked plus untracked, never ignored),
- * as posix paths relative to `repoRoot`, deduplicated (a conflicted file is listed once per stage).
- * Runs `git ls-files -z --cached --others --exclude-standard -- <pathspecs>` in `repoRoot`.
- * An untracked nested repository is listed with a trailing `/`.
- */
-async function listGitFiles(repoRoot, pathspecs) {
-    const out = await gitBuffer(repoRoot, ['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', ...pathspecs.map((p) => `:(literal)${p}`)]);
-    const seen = new Set();
-    let from = 0;
-    for (let i = 0; i < out.length; i++) {
-        if (out[i] !== 0)
-            continue;
-        if (i > from)
-            seen.add(decodePath(out.subarray(from, i), repoRoot));
-        from = i + 1;
-    }
-    if (from < out.length)
-        seen.add(decodePath(out.subarray(from), repoRoot));
-    return [...seen];
-}
-function isInside(top, target) {
-    return target === top || target.startsWith(top.endsWith(external_node_path_namespaceObject.sep) ? top : top + external_node_path_namespaceObject.sep);
-}
-function errno(e) {
-    return typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
-}
-/**
- * What to hash for one path: its bytes source, or null to skip it. A symlink is followed when its
- * target stays inside `top` (a regular file is then hashed under the link's own path, with the
- * target's bytes, as Python's `is_file()` does); one that leaves `top` is an error; a broken link
- * and a link to a directory are skipped (Python's `rglob` + `is_file()` skip them too).
- */
-async function tag_classify(abs, top, label) {
-    let st;
-    try {
-        st = await (0,promises_namespaceObject.lstat)(abs);
-    }
-    catch (e) {
-        if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR')
-            return 'skip';
-        throw e;
-    }
-    if (st.isSymbolicLink()) {
-        let target;
-        try {
-            target = await (0,promises_namespaceObject.realpath)(abs);
-        }
-        catch (e) {
-            if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR' || errno(e) === 'ELOOP')
-                return 'skip';
-            throw e;
-        }
-        if (!isInside(top, target)) {
-            throw new ImageTagError(`${label} is a symlink that leaves ${top} (to ${target}), so its bytes would differ between machines. Fix: replace the link with a copy of the file (e.g. \`cp -rL\`), or move the target inside.`);
-        }
-        st = await (0,promises_namespaceObject.stat)(abs);
-        if (st.isDirectory())
-            return 'skip';
-        return st.isFile() ? 'file' : 'skip';
-    }
-    if (st.isDirectory())
-        return 'dir';
-    return st.isFile() ? 'file' : 'skip';
-}
-async function streamRecord(h, prefix, rel, abs) {
-    h.update(recordHead(prefix, rel));
-    for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(abs))
-        h.update(chunk);
-    h.update(NUL);
-}
-async function hashRepoFiles(h, prefix, repoRoot, top, order) {
-    for (const rel of order) {
-        if (rel.endsWith('/')) {
-            throw new ImageTagError(`${rel} is a nested git repository inside an image input; its files are not hashed. Fix: remove it, or vendor its files into the repository.`);
-        }
-        const abs = (0,external_node_path_namespaceObject.join)(repoRoot, ...rel.split('/'));
-        const kind = await tag_classify(abs, top, rel);
-        if (kind === 'dir') {
-            throw new ImageTagError(`${rel} is a git submodule inside an image input; its files are not hashed. Fix: vendor the files into the repository instead of a submodule.`);
-        }
-        // Tracked but deleted in the worktree (or a broken/directory symlink): nothing on disk to hash.
-        if (kind === 'skip')
-            continue;
-        await streamRecord(h, prefix, rel, abs);
-    }
-}
-/**
- * Every regular file under `root` as posix paths relative to it, dotfiles included, following
- * symlinks per {@link classify} (directory symlinks are not descended). Not sorted.
- */
-async function walkFiles(root) {
-    let top;
-    try {
-        top = await (0,promises_namespaceObject.realpath)(root);
-        if (!(await (0,promises_namespaceObject.stat)(top)).isDirectory())
-            throw new Error('not a directory');
-    }
-    catch {
-        throw new ImageTagError(`mini-interact root ${root} not found or not a directory. Fix: point mini-interact-root at the dataset directory (the image tag hashes every file in it).`);
-    }
-    const found = [];
-    async function visit(dir, relDir) {
-        const names = await (0,promises_namespaceObject.readdir)(dir, { encoding: 'buffer' });
-        for (const raw of names) {
-            const name = decodePath(raw, (0,external_node_path_namespaceObject.join)(root, relDir));
-            const abs = (0,external_node_path_namespaceObject.join)(dir, name);
-            const rel = relDir ? `${relDir}/${name}` : name;
-            const kind = await tag_classify(abs, top, `${root}/${rel}`);
-            if (kind === 'dir')
-                await visit(abs, rel);
-            else if (kind === 'file')
-                found.push(rel);
-        }
-    }
-    await visit(top, '');
-    return found;
-}
-/** Reads `<repoRoot>/Dockerfile.cloud` from the working tree and splits it into sections. */
-async function readDockerfileSections(repoRoot) {
-    let bytes;
-    try {
-        bytes = await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(repoRoot, DOCKERFILE_NAME));
-    }
-    catch (e) {
-        const code = errno(e);
-        if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
-            throw new ImageTagError(`${DOCKERFILE_NAME} not found under ${repoRoot}. Fix: check out the evaluation repo (it has ${DOCKERFILE_NAME} at its root) or set the repo root to the directory that holds it.`);
-        }
-        throw e;
-    }
-    return dockerfileSections(decodeDockerfile(bytes));
-}
-/**
- * The content-addressed tag of domain §12.1. Repo inputs are the files git tracks or would track
- * (working-tree bytes); the mini-interact root is walked on disk.
- */
-async function imageTag({ repoRoot, miniInteractRoot, dirty }) {
-    const sections = await readDockerfileSections(repoRoot);
-    const repoTop = await (0,promises_namespaceObject.realpath)(repoRoot);
-    const repoFiles = await listGitFiles(repoRoot, [CODE_DIR, GOLD_DIR, ...CODE_FILES]);
-    const codePaths = repoFiles.filter((p) => p.startsWith(`${CODE_DIR}/`) || CODE_FILES.includes(p));
-    const goldPaths = repoFiles.filter((p) => p.startsWith(`${GOLD_DIR}/`));
-    const code = (0,external_node_crypto_.createHash)('sha256');
-    await hashRepoFiles(code, 'code/', repoRoot, repoTop, codeFileOrder(codePaths));
-    updateSection(code, 'dockerfile-code/', sections.code);
-    const miFiles = sortPathsLikePython(await walkFiles(miniInteractRoot));
-    const miTop = await (0,promises_namespaceObject.realpath)(miniInteractRoot);
-    const data = (0,external_node_crypto_.createHash)('sha256');
-    for (const rel of miFiles)
-        await streamRecord(data, 'mi/', rel, (0,external_node_path_namespaceObject.join)(miTop, ...rel.split('/')));
-    await hashRepoFiles(data, 'repo/', repoRoot, repoTop, goldFileOrder(goldPaths));
-    updateSection(data, 'dockerfile-data/', sections.data);
-    const codeHex = code.digest('hex');
-    const dataHex = data.digest('hex');
-    return { tag: formatTag(dataHex, codeHex, dirty), codeHash: codeHex, dataHash: dataHex };
-}
-
-;// CONCATENATED MODULE: ./lib/secrets.js
-// API keys (domain §3): read from the environment, masked at once, never part of the plan.
-
-function readApiKeys(names, env = process.env) {
-    const values = new Map();
-    const missing = [];
-    for (const name of [...names].sort()) {
-        const v = env[name];
-        if (v === undefined || v.trim() === '') {
-            missing.push(name);
-            continue;
-        }
-        // Mask what was given and what is sent: a secret pasted with a newline is trimmed.
-        core_setSecret(v);
-        if (v.trim() !== v)
-            core_setSecret(v.trim());
-        values.set(name, v.trim());
-    }
-    return { values, missing };
-}
-/** Python's wording, plus the two causes users actually hit. */
-function missingKeysMessage(missing) {
-    return (`missing API key env vars for job submission: [${missing.map((k) => `'${k}'`).join(', ')}]. ` +
-        'Pass each one to this step with `env:` (e.g. `ANTHROPIC_API_KEY: ${{ secrets.ANTHROPIC_API_KEY }}`). ' +
-        'On a pull request from a fork GitHub passes secrets as empty strings: run the eval from a branch of this repository, or skip the step for forks.');
-}
-
-;// CONCATENATED MODULE: ./lib/preflight.js
-// The preflight: every check of a new submit, with no side effects. It returns the plan.
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-const ARTIFACT_INPUT = {
-    slayer_models: Inputs.SlayerModelsRoot,
-    slayer_otf_cache: Inputs.OtfCacheRoot,
-    slayer_models_otf: Inputs.ModelsOtfRoot,
-};
-async function checkWorktree(s, artifactDirs, problems) {
-    const report = { dirty: [], artifactDirty: [], allowDirty: s.allowDirty };
-    let root;
-    try {
-        root = await repoRoot(s.workspace);
-    }
-    catch (e) {
-        problems.add('worktree', e instanceof GitError ? e.message : errorMessage(e));
-        return report;
-    }
-    report.dirty = (await dirtyPaths(root, s.trackedInputs)).map((e) => e.path);
-    // Artifact dirs outside the repository (an OTF cache in RUNNER_TEMP) are not git's business.
-    const inRepo = artifactDirs.map((d) => insideRepo(root, d)).filter((d) => d !== null && d !== '.');
-    report.artifactDirty = (await dirtyPaths(root, inRepo)).map((e) => e.path);
-    return report;
-}
-/**
- * The image of a per-run cluster (domain §12.1): the given image-uri, or the content-addressed
- * tag of the git-tracked inputs and the dataset. Local only: the registry is asked later.
- */
-async function runImage(s, worktree, problems) {
-    const g = s.dispatch.gce;
-    if (s.dispatch.cluster !== 'ephemeral')
-        return '';
-    if (g.imageUri)
-        return g.imageUri;
-    try {
-        const { tag } = await imageTag({ repoRoot: await repoRoot(s.workspace), miniInteractRoot: s.miniInteractRoot, dirty: s.allowDirty && worktree.dirty.length > 0 });
-        return imageUri({ region: g.region, project: s.gcpProject, tag });
-    }
-    catch (e) {
-        problems.add(Inputs.ImageUri, `cannot compute the content-addressed image tag: ${errorMessage(e)}`, 'fix the cause, or give image-uri');
-        return '';
-    }
-}
-async function preflight(s, env = process.env) {
-    const problems = new ProblemList();
-    if (s.duplicateIds.length > 0)
-        warning(`${s.idSource.input}: dropped duplicate instance ids: ${s.duplicateIds.join(', ')}`);
-    const mapping = mapInstances(s.datasetFile, s.instanceIds, problems);
-    const keyNames = requiredKeys([s.agentModel, s.userSimModel], s.queryMode);
-    const keys = readApiKeys(keyNames, env);
-    if (keys.missing.length > 0)
-        problems.add('env', missingKeysMessage(keys.missing));
-    const envProblem = runtimeEnvProblem(s.dispatch.runtimeEnv, [...keys.values.values(), ...Object.values(s.dispatch.rayHeaders), s.report.token], keyNames.length > 0);
-    if (envProblem)
-        problems.add(Inputs.RuntimeEnv, envProblem, 'remove that part of runtime-env');
-    const kind = artifactFor(s.framework, s.queryMode, s.slayerSetup);
-    const artifacts = [];
-    const dbDirs = kind ? mapping.dbs.map((db) => (0,external_node_path_namespaceObject.join)(s.artifactRoots[kind], db)) : [];
-    const worktree = await checkWorktree(s, dbDirs, problems);
-    if (worktree.dirty.length > 0) {
-        const msg = `uncommitted changes under image-input paths: [${worktree.dirty.map((p) => `'${p}'`).join(', ')}]`;
-        if (s.allowDirty) {
-            warning(`${msg} (allow-dirty is true: the run is recorded as dirty)`);
-        }
-        else {
-            for (const p of worktree.dirty)
-                error('uncommitted change under a tracked input', { file: p });
-            problems.add(Inputs.TrackedInputs, msg, 'commit or revert those changes, or set allow-dirty: true to run anyway (recorded in the manifest)');
-        }
-    }
-    for (const p of worktree.artifactDirty)
-        warning('uncommitted change in a selected DB\'s SLayer artifact; the manifest records its digest', { file: p });
-    if (kind) {
-        const missing = [];
-        for (const db of mapping.dbs) {
-            const why = await presenceProblem(kind, (0,external_node_path_namespaceObject.join)(s.artifactRoots[kind], db));
-            if (why)
-                missing.push([db, why]);
-        }
-        if (missing.length > 0) {
-            problems.add(ARTIFACT_INPUT[kind], missingSetupMessage(kind, s.artifactRoots[kind], missing, s.framework, s.slayerSetup), kind === 'slayer_models' ? 'commit the DB models under slayer_models/, or set slayer-models-root' : 'run the otf-encode workflow (or build it locally) before this step');
-        }
-        else {
-            for (const db of mapping.dbs) {
-                try {
-                    artifacts.push(await walkDb((0,external_node_path_namespaceObject.join)(s.artifactRoots[kind], db), db));
-                }
-                catch (e) {
-                    if (!(e instanceof SymlinkEscapeError))
-                        throw e;
-                    problems.add(ARTIFACT_INPUT[kind], e.message, 'replace the symlink with the file itself, or point it inside the DB directory');
-                }
-            }
-        }
-    }
-    const image = await runImage(s, worktree, problems);
-    problems.throwIfAny('preflight failed');
-    const runId = s.runId ?? mintRunId(s.framework, s.queryMode);
-    const plan = buildPlan({
-        settings: s,
-        runId,
-        artifactKind: kind,
-        artifacts,
-        instanceDbs: mapping.instanceDbs,
-        dbs: mapping.dbs,
-        requiredKeys: keyNames,
-        worktree,
-        github: readGithubContext(env),
-        imageUri: image,
-    });
-    return { plan, keys };
-}
-
-;// CONCATENATED MODULE: ./lib/cluster/phases.js
-// Progress of a per-run cluster: one line per phase (image, up, submit, wait, down) as it starts
-// and ends, and the timings as a job-summary table.
-
-
-const PHASES = ['image', 'up', 'submit', 'wait', 'down'];
-/** `850 ms`, `4.2 s`, `3m12s`, `1h02m03s`. */
-function phases_formatDuration(ms) {
-    if (ms < 1000)
-        return `${Math.round(ms)} ms`;
-    if (ms < 60_000)
-        return `${(ms / 1000).toFixed(1)} s`;
-    const s = Math.round(ms / 1000);
-    const h = Math.floor(s / 3600);
-    const m = Math.floor((s % 3600) / 60);
-    const sec = s % 60;
-    const p = (n) => String(n).padStart(2, '0');
-    return h > 0 ? `${h}h${p(m)}m${p(sec)}s` : `${m}m${p(sec)}s`;
-}
-class PhaseClock {
-    log;
-    now;
-    records = new Map();
-    constructor(log, now = Date.now) {
-        this.log = log;
-        this.now = now;
-    }
-    label(phase) {
-        return `[${PHASES.indexOf(phase) + 1}/${PHASES.length}] ${phase}`;
-    }
-    /** Runs one phase: a line when it starts, one when it ends (with its time), rethrowing failures. */
-    async run(phase, fn, note = '') {
-        const start = this.now();
-        const rec = { phase, status: 'running', ms: 0, note };
-        this.records.set(phase, rec);
-        this.log(`${this.label(phase)}: started${note ? ` (${note})` : ''}`);
-        try {
-            const v = await fn();
-            rec.status = 'ok';
-            rec.ms = this.now() - start;
-            this.log(`${this.label(phase)}: done in ${phases_formatDuration(rec.ms)}`);
-            return v;
-        }
-        catch (e) {
-            rec.status = 'failed';
-            rec.ms = this.now() - start;
-            rec.note = rec.note ? `${rec.note}; ${firstLine(retry_describeError(e))}` : firstLine(retry_describeError(e));
-            this.log(`${this.label(phase)}: failed after ${phases_formatDuration(rec.ms)}: ${firstLine(retry_describeError(e))}`);
-            throw e;
-        }
-    }
-    /** A phase that did not run (e.g. down after a detached submit), with the reason. */
-    skip(phase, note) {
-        this.records.set(phase, { phase, status: 'skipped', ms: 0, note });
-        this.log(`${this.label(phase)}: skipped (${note})`);
-    }
-    /** Adds a note to a recorded phase (e.g. `image exists`). */
-    note(phase, note) {
-        const r = this.records.get(phase);
-        if (r)
-            r.note = r.note ? `${r.note}; ${note}` : note;
-    }
-    list() {
-        return PHASES.flatMap((p) => {
-            const r = this.records.get(p);
-            return r ? [{ ...r }] : [];
-        });
-    }
-    /** `### Per-run cluster` and a table: phase, status, time, note. */
-    summaryMarkdown(title = 'Per-run cluster') {
-        const rows = this.list().map((r) => [r.phase, r.status, r.status === 'skipped' ? '' : phases_formatDuration(r.ms), r.note]);
-        const total = this.list().reduce((a, r) => a + r.ms, 0);
-        rows.push(['total', '', phases_formatDuration(total), '']);
-        return [`### ${title}`, '', markdownTable(['phase', 'status', 'time', 'note'], rows), ''].join('\n');
-    }
-}
-function firstLine(s) {
-    return s.split('\n')[0];
-}
-
-;// CONCATENATED MODULE: ./lib/cluster/registry.js
-// Does the run's image exist in Artifact Registry (domain §12.1)? One HEAD request on the Docker
-// Registry HTTP API v2 with the ADC access token as a Bearer token, through @actions/http-client
-// (runner proxy settings apply). When it is missing, buildCommand() gives the exact build.
-
-
-
-
-
-
-const registry_CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
-/** Every manifest type a pushed image may have: OCI and Docker, single and multi-platform. */
-const MANIFEST_ACCEPT = [
-    'application/vnd.oci.image.index.v1+json',
-    'application/vnd.oci.image.manifest.v1+json',
-    'application/vnd.docker.distribution.manifest.list.v2+json',
-    'application/vnd.docker.distribution.manifest.v2+json',
-].join(', ');
-class RegistryError extends Error {
-    status;
-    constructor(message, status) {
-        super(message);
-        this.status = status;
-        this.name = 'RegistryError';
-    }
-}
-/** `host/path:tag` or `host/path@sha256:…` (the host is required: an AR URI always has one). */
-function parseImageUri(uri) {
-    const m = /^([a-z0-9.-]+(?::[0-9]+)?)\/([a-z0-9._/-]+?)(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})|@(sha256:[0-9a-f]{64}))$/.exec(uri);
-    if (!m)
-        throw new RegistryError(`'${uri}' is not an image reference of the form HOST/PATH:TAG or HOST/PATH@sha256:DIGEST`, null);
-    return { host: m[1], name: m[2], reference: m[3] ?? m[4] };
-}
-/** `https://<host>/v2/<name>/manifests/<reference>`, or the same path under `baseUrl` (tests). */
-function manifestUrl(ref, baseUrl) {
-    const base = (baseUrl ?? `https://${ref.host}`).replace(/\/+$/, '');
-    return `${base}/v2/${ref.name}/manifests/${encodeURIComponent(ref.reference).replace(/%3A/g, ':')}`;
-}
-/** An access token source: Application Default Credentials with the cloud-platform scope. */
-function adcTokenSource(auth = new src/* GoogleAuth */.kF({ scopes: [registry_CLOUD_PLATFORM_SCOPE] })) {
-    return async () => {
-        const token = await auth.getAccessToken();
-        if (!token)
-            throw new RegistryError('Application Default Credentials gave no access token. Fix: run google-github-actions/auth before this step.', null);
-        return token;
-    };
-}
-const registry_sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-/**
- * One registry call: HEAD the manifest with `Authorization: Bearer <token>`. 200 → true, 404 →
- * false; 401/403 and anything else are errors that say what to fix. 5xx, 429 and network errors
- * are retried a few times. The token never appears in an error.
- */
-async function imageExists(imageUri, getToken, o = {}) {
-    const ref = parseImageUri(imageUri);
-    const url = manifestUrl(ref, o.baseUrl);
-    const token = await getToken();
-    const http = new lib_HttpClient('bird-cloud-action', [], { allowRetries: false, socketTimeout: 30_000, keepAlive: false });
-    const attempts = o.attempts ?? 3;
-    for (let i = 1;; i++) {
-        let status;
-        try {
-            const res = await http.head(url, { Authorization: `Bearer ${token}`, Accept: MANIFEST_ACCEPT });
-            await res.readBody();
-            status = res.message.statusCode ?? 0;
-        }
-        catch (e) {
-            if (i < attempts && isNetworkError(e)) {
-                await registry_sleep((o.retryMs ?? 1_000) * i);
-                continue;
-            }
-            throw new RegistryError(`could not reach the registry at ${url}: ${retry_describeError(e)}`, null);
-        }
-        if (status === 200)
-            return true;
-        if (status === 404)
-            return false;
-        if ((status >= 500 || status === 429) && i < attempts) {
-            await registry_sleep((o.retryMs ?? 1_000) * i);
-            continue;
-        }
-        const repo = `${ref.host}/${ref.name.split('/').slice(0, 2).join('/')}`;
-        if (status === 401) {
-            throw new RegistryError(`the registry refused the access token (401) for ${imageUri}. Fix: authenticate with google-github-actions/auth before this step (Application Default Credentials).`, status);
-        }
-        if (status === 403) {
-            throw new RegistryError(`the credentials may not read ${repo} (403). Fix: grant the workflow's service account roles/artifactregistry.reader (roles/artifactregistry.writer when the workflow pushes the image) on that repository.`, status);
-        }
-        throw new RegistryError(`HEAD ${url} answered ${status}`, status);
-    }
-}
-function sedEscape(s) {
-    return s.replace(/[\\^$.*[\],]/g, (c) => `\\${c}`);
-}
-/**
- * The command that builds and pushes the run's image when it is missing. The build context is
- * the repo root plus the dataset as `mini-interact/` beside it, because `Dockerfile.cloud` copies
- * `mini-interact` (DATA section) and `src/`, `uv.lock`, `pyproject.toml`, `audited_gold/` from one
- * context. When the dataset is `<repo>/mini-interact`, that is the repo itself; otherwise a tar
- * stream joins the two (GNU tar: `--transform` renames the dataset folder to `mini-interact`).
- * Pass resolved paths (realpath): tar stores a symlinked dataset root as a link.
- * Built for linux/amd64 (the GCE machines), also from an ARM laptop.
- */
-function buildCommand(imageUri, repoRoot, miniInteractRoot) {
-    const ref = parseImageUri(imageUri);
-    if (!(0,external_node_path_namespaceObject.isAbsolute)(repoRoot) || !(0,external_node_path_namespaceObject.isAbsolute)(miniInteractRoot))
-        throw new Error('buildCommand needs absolute paths');
-    const repo = (0,external_node_path_namespaceObject.resolve)(repoRoot);
-    const mi = (0,external_node_path_namespaceObject.resolve)(miniInteractRoot);
-    const q = shellQuote;
-    const login = `gcloud auth configure-docker ${ref.host} --quiet`;
-    const push = `docker push ${q(imageUri)}`;
-    if (mi === (0,external_node_path_namespaceObject.join)(repo, 'mini-interact')) {
-        return `${login} && docker build --platform linux/amd64 -f ${q((0,external_node_path_namespaceObject.join)(repo, DOCKERFILE_NAME))} -t ${q(imageUri)} ${q(repo)} && ${push}`;
-    }
-    const base = (0,external_node_path_namespaceObject.basename)(mi);
-    const transform = base === 'mini-interact' ? '' : ` ${q(`--transform=s,^${sedEscape(base)},mini-interact,`)}`;
-    const tar = `tar -cf - --exclude=.git${transform} -C ${q(repo)} . -C ${q((0,external_node_path_namespaceObject.dirname)(mi))} ${q(base)}`;
-    return `${login} && ${tar} | docker build --platform linux/amd64 -f ${DOCKERFILE_NAME} -t ${q(imageUri)} - && ${push}`;
-}
-/** Test hook, like STORAGE_EMULATOR_HOST: a registry double at this base URL, no credentials. */
-const REGISTRY_EMULATOR_ENV = 'BIRD_REGISTRY_EMULATOR_HOST';
-/** Where imageExists goes and with which token: Artifact Registry with ADC, or the double. */
-function registryFromEnv(env = process.env) {
-    const emulator = env[REGISTRY_EMULATOR_ENV];
-    if (emulator)
-        return { baseUrl: emulator, getToken: async () => 'emulator-token' };
-    return { getToken: adcTokenSource() };
-}
-
-;// CONCATENATED MODULE: ./lib/cluster/sshkey.js
-// The per-run SSH key pair of an ephemeral cluster (domain §12.2 `auth`): ed25519, made with
-// node:crypto in a fresh directory under RUNNER_TEMP, the private key in OpenSSH's own format
-// (`openssh-key-v1`, what `ssh-keygen` writes), mode 0600. It is never uploaded, logged or put
-// into the manifest; only its path goes into the cluster YAML and the public key into the
-// nodes' `ssh-keys` metadata.
-//
-// Why not PKCS#8 PEM (what node:crypto exports): OpenSSH reads PEM keys through libcrypto, and
-// builds without ed25519 support in that path (older OpenSSH, LibreSSL builds) refuse a PKCS#8
-// ed25519 key. The OpenSSH format is read by every OpenSSH since 6.5, and it is small to write.
-
-
-
-const KEY_TYPE = 'ssh-ed25519';
-const KEY_COMMENT = 'bird-cloud-action';
-const PRIVATE_KEY_FILE = 'id_ed25519';
-const PUBLIC_KEY_FILE = 'id_ed25519.pub';
-/** SSH wire encoding: uint32 length + bytes. */
-function sshString(b) {
-    const body = typeof b === 'string' ? Buffer.from(b, 'utf8') : b;
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(body.length);
-    return Buffer.concat([len, body]);
-}
-function uint32(n) {
-    const b = Buffer.alloc(4);
-    b.writeUInt32BE(n >>> 0);
-    return b;
-}
-/** The public key blob: string "ssh-ed25519", string pk (32 bytes). */
-function publicKeyBlob(publicKey) {
-    if (publicKey.length !== 32)
-        throw new Error(`an ed25519 public key has 32 bytes, got ${publicKey.length}`);
-    return Buffer.concat([sshString(KEY_TYPE), sshString(publicKey)]);
-}
-/** `ssh-ed25519 <base64 blob> <comment>`, the authorized_keys / `ssh-keys` metadata form. */
-function opensshPublicKey(publicKey, comment = KEY_COMMENT) {
-    return `${KEY_TYPE} ${publicKeyBlob(publicKey).toString('base64')}${comment ? ` ${comment}` : ''}`;
-}
-/**
- * The unencrypted `openssh-key-v1` private key file (PROTOCOL.key in OpenSSH):
- * magic "openssh-key-v1\0", cipher "none", kdf "none", kdf options "", 1 key, the public blob,
- * then the private section: checkint twice, "ssh-ed25519", pk, sk (seed || pk, 64 bytes),
- * the comment, and padding 1, 2, 3, ... to a multiple of 8. Base64 in lines of 70, armoured.
- * `checkint` is random in ssh-keygen; it is a parameter here so a test can pin it.
- */
-function opensshPrivateKey(seed, publicKey, comment = KEY_COMMENT, checkint = (0,external_node_crypto_.randomBytes)(4).readUInt32BE(0)) {
-    if (seed.length !== 32)
-        throw new Error(`an ed25519 seed has 32 bytes, got ${seed.length}`);
-    const pub = publicKeyBlob(publicKey);
-    let priv = Buffer.concat([uint32(checkint), uint32(checkint), sshString(KEY_TYPE), sshString(publicKey), sshString(Buffer.concat([seed, publicKey])), sshString(comment)]);
-    const pad = [];
-    for (let i = 1; (priv.length + pad.length) % 8 !== 0; i++)
-        pad.push(i & 0xff);
-    priv = Buffer.concat([priv, Buffer.from(pad)]);
-    const body = Buffer.concat([Buffer.from('openssh-key-v1\0', 'latin1'), sshString('none'), sshString('none'), sshString(''), uint32(1), sshString(pub), sshString(priv)]);
-    const b64 = body.toString('base64');
-    const lines = [];
-    for (let i = 0; i < b64.length; i += 70)
-        lines.push(b64.slice(i, i + 70));
-    return `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join('\n')}\n-----END OPENSSH PRIVATE KEY-----\n`;
-}
-/** A fresh ed25519 key as raw bytes (seed and public key), from node:crypto. */
-function generateEd25519() {
-    const { publicKey, privateKey } = (0,external_node_crypto_.generateKeyPairSync)('ed25519');
-    const jwkPriv = privateKey.export({ format: 'jwk' });
-    const jwkPub = publicKey.export({ format: 'jwk' });
-    if (typeof jwkPriv.d !== 'string' || typeof jwkPub.x !== 'string')
-        throw new Error('node:crypto did not export the ed25519 key as JWK');
-    return { seed: Buffer.from(jwkPriv.d, 'base64url'), publicKey: Buffer.from(jwkPub.x, 'base64url') };
-}
-/**
- * Makes the key pair in a new directory `<runnerTemp>/bird-cluster-<runId>-XXXXXX` (mode 0700):
- * `id_ed25519` (0600, created exclusively) and `id_ed25519.pub` (0644).
- */
-async function makeSshKeyPair(runnerTemp, runId, comment = KEY_COMMENT) {
-    if (!runnerTemp)
-        throw new Error('RUNNER_TEMP is not set: the per-run SSH key needs a private temp directory');
-    const dir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)(runnerTemp, `bird-cluster-${runId}-`));
-    await (0,promises_namespaceObject.chmod)(dir, 0o700);
-    const { seed, publicKey } = generateEd25519();
-    const privateKeyPath = (0,external_node_path_namespaceObject.join)(dir, PRIVATE_KEY_FILE);
-    const publicKeyPath = (0,external_node_path_namespaceObject.join)(dir, PUBLIC_KEY_FILE);
-    await (0,promises_namespaceObject.writeFile)(privateKeyPath, opensshPrivateKey(seed, publicKey, comment), { mode: 0o600, flag: 'wx' });
-    await (0,promises_namespaceObject.chmod)(privateKeyPath, 0o600);
-    seed.fill(0);
-    const line = opensshPublicKey(publicKey, comment);
-    await (0,promises_namespaceObject.writeFile)(publicKeyPath, `${line}\n`, { mode: 0o644, flag: 'wx' });
-    return { dir, privateKeyPath, publicKeyPath, publicKey: line };
-}
-
-;// CONCATENATED MODULE: ./lib/cluster/teardown.js
-// Teardown of a per-run cluster (domain §12.5): `ray down --yes <yaml>`, and when that fails, the
-// instances listed by label are deleted one by one. Idempotent: concurrent calls share one run, and
-// a marker file next to the YAML makes every later call (a second signal, the post step) a no-op.
-// The action state carries what the post step needs, so it tears down even when the main step died.
-
-
-
-
-
-/** Action state keys, from the State enum. */
-const CLUSTER_STATE_KEY = State.EphemeralCluster;
-const TEARDOWN_STATE_KEY = State.ClusterTeardown;
-function readMarker(path) {
-    try {
-        const m = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8'));
-        return m.status === 'done' || m.status === 'detached' ? m : null;
-    }
-    catch {
-        return null;
-    }
-}
-function writeMarker(path, m) {
-    const tmp = `${path}.tmp`;
-    (0,external_node_fs_namespaceObject.writeFileSync)(tmp, JSON.stringify(m));
-    (0,external_node_fs_namespaceObject.renameSync)(tmp, path);
-}
-/** The command a person runs when every automatic teardown failed. */
-function manualTeardownCommand(t) {
-    return `gcloud compute instances list --project=${t.project} --filter=labels.bird-interact-run-id=${t.runId} --format='value(name,zone.basename())' | while read -r name zone; do gcloud compute instances delete "$name" --project=${t.project} --zone="$zone" --quiet --delete-disks=all; done`;
-}
-class Teardown {
-    target;
-    cli;
-    o;
-    running = null;
-    forward = null;
-    abandoned = false;
-    constructor(target, cli, o) {
-        this.target = target;
-        this.cli = cli;
-        this.o = o;
-    }
-    /** The port forward to stop before `ray down`. */
-    attachForward(f) {
-        this.forward = f;
-    }
-    /** True once a teardown finished or the run detached (per the marker file). */
-    get settled() {
-        return readMarker(this.target.markerPath) !== null;
-    }
-    /**
-     * wait: false after a successful submit: the cluster runs on and the self-delete timer removes
-     * it. Later run() calls do nothing. Stops the local port forward only.
-     */
-    async detach() {
-        await this.forward?.stop().catch(() => undefined);
-        writeMarker(this.target.markerPath, { status: 'detached', outcome: 'detached', reason: 'wait: false after a successful submit', at: new Date().toISOString() });
-        this.o.onStatus?.('detached');
-        const by = this.target.selfDeleteBy ? ` by ${this.target.selfDeleteBy}` : '';
-        this.o.log.info(`detached: cluster ${this.target.runId} keeps running; its VMs delete themselves${by} (max-runtime-hours), or tear it down earlier with \`${manualTeardownCommand(this.target)}\``);
-    }
-    /** Tears the cluster down once; every other call gets the same result. Never throws. */
-    run(reason) {
-        if (!this.running)
-            this.running = this.once(reason);
-        return this.running;
-    }
-    /** A second signal: kill the CLI calls in flight and leave the rest to the post step and the timer. */
-    abandon() {
-        this.abandoned = true;
-        this.cli.killAll();
-    }
-    async once(reason) {
-        const t = this.target;
-        const log = this.o.log;
-        const marker = readMarker(t.markerPath);
-        if (marker?.status === 'detached')
-            return { outcome: 'detached', detail: `cluster ${t.runId} was detached (${marker.reason}); left to the self-delete timer`, leftovers: [] };
-        if (marker?.status === 'done')
-            return { outcome: 'already-done', detail: `cluster ${t.runId} was already torn down (${marker.outcome}, ${marker.at})`, leftovers: [] };
-        log.info(`teardown of cluster ${t.runId} (${reason})`);
-        await this.forward?.stop().catch((e) => log.warning(`could not stop the dashboard forward: ${retry_describeError(e)}`));
-        // A signal during bring-up: `ray up` must not go on creating nodes while `ray down` runs.
-        if (this.cli.running > 0) {
-            log.info(`stopping ${this.cli.running} CLI call(s) still running before the teardown`);
-            await this.cli.stopAll();
-        }
-        const finish = (outcome, detail) => {
-            writeMarker(t.markerPath, { status: 'done', outcome, reason, at: new Date().toISOString() });
-            this.o.onStatus?.('done');
-            log.info(detail);
-            return { outcome, detail, leftovers: [] };
-        };
-        if ((0,external_node_fs_namespaceObject.existsSync)(t.yamlPath)) {
-            try {
-                await this.cli.rayDown(t.yamlPath);
-                return finish('ray-down', `cluster ${t.runId} torn down with ray down`);
-            }
-            catch (e) {
-                log.warning(`ray down failed; deleting the instances labelled bird-interact-run-id=${t.runId} instead: ${retry_describeError(e)}`);
-            }
-        }
-        else {
-            log.warning(`the cluster YAML ${t.yamlPath} is gone; deleting the instances labelled bird-interact-run-id=${t.runId} instead`);
-        }
-        if (this.abandoned) {
-            return { outcome: 'failed', detail: `cluster ${t.runId}: teardown abandoned (second signal); the post step tears it down from the saved state`, leftovers: [] };
-        }
-        const timer = t.selfDeleteBy ? ` Their self-delete timer removes them by ${t.selfDeleteBy}.` : ' Their self-delete timer removes them after max-runtime-hours.';
-        try {
-            const r = await this.cli.deleteByLabel(t.runId);
-            if (r.failed.length === 0) {
-                return finish('deleted-by-label', `cluster ${t.runId}: ${r.deleted.length} instance(s) deleted by label${r.found.length === 0 ? ' (none were left)' : ''}`);
-            }
-            const detail = `cluster ${t.runId}: could not delete ${r.failed.map((f) => `${f.name} (${f.zone}): ${f.error}`).join('; ')}.${timer} To delete them now: ${manualTeardownCommand(t)}`;
-            return { outcome: 'failed', detail, leftovers: r.failed.map(({ name, zone }) => ({ name, zone })) };
-        }
-        catch (e) {
-            const detail = `cluster ${t.runId}: teardown failed: ${retry_describeError(e)}.${timer} To delete the instances now: ${manualTeardownCommand(t)}`;
-            return { outcome: 'failed', detail, leftovers: [] };
-        }
-    }
-}
-/** State entries to save right before `ray up` (save them with core.saveState, in order). */
-function teardownStateEntries(t, status = 'pending') {
-    const saved = { v: 1, ...t };
-    return [
-        [CLUSTER_STATE_KEY, JSON.stringify(saved)],
-        [TEARDOWN_STATE_KEY, status],
-    ];
-}
-function targetFromState(getState) {
-    const raw = getState(CLUSTER_STATE_KEY);
-    if (!raw)
-        return null;
-    const s = JSON.parse(raw);
-    if (s.v !== 1 || typeof s.runId !== 'string' || typeof s.yamlPath !== 'string' || typeof s.rayCli !== 'string' || typeof s.markerPath !== 'string') {
-        throw new Error(`the saved state ${CLUSTER_STATE_KEY} is not a cluster this version wrote`);
-    }
-    return { runId: s.runId, yamlPath: s.yamlPath, rayCli: s.rayCli, project: s.project ?? '', zone: s.zone ?? '', markerPath: s.markerPath, selfDeleteBy: s.selfDeleteBy };
-}
-/**
- * For the post step: tears down what the main step left, from the action state. Returns null when
- * the run had no per-run cluster. Never throws: problems come back as a `failed` result.
- */
-async function teardownFromState(getState, o = {}) {
-    const log = o.log ?? actionsCliLog();
-    let target;
-    try {
-        target = targetFromState(getState);
-    }
-    catch (e) {
-        return { outcome: 'failed', detail: describeError(e), leftovers: [] };
-    }
-    if (!target)
-        return null;
-    const status = getState(TEARDOWN_STATE_KEY);
-    if (status === 'done')
-        return { outcome: 'already-done', detail: `cluster ${target.runId} was torn down by the main step`, leftovers: [] };
-    if (status === 'detached')
-        return { outcome: 'detached', detail: `cluster ${target.runId} was detached (wait: false); its VMs delete themselves${target.selfDeleteBy ? ` by ${target.selfDeleteBy}` : ''}`, leftovers: [] };
-    const cwd = existsSync(dirname(target.yamlPath)) ? dirname(target.yamlPath) : process.cwd();
-    const cli = new ClusterCli({ rayCli: target.rayCli, gcloud: o.gcloud, project: target.project || undefined, cwd, env: o.env, log, gcloudAttempts: o.gcloudAttempts, gcloudRetryMs: o.gcloudRetryMs });
-    return new Teardown(target, cli, { log }).run('post step: the main step ended without tearing down');
-}
-/**
- * The first SIGINT/SIGTERM tears down, then exits 1; a second one abandons the teardown (kills the
- * CLI calls in flight) and exits at once: the post step then tears down from the saved state, and
- * the self-delete timer is the last line of defence (domain §12.5).
- */
-class SignalTeardown {
-    teardown;
-    o;
-    first = null;
-    held = [];
-    done = null;
-    proc;
-    exit;
-    handler = (sig) => this.onSignal(sig);
-    constructor(teardown, o) {
-        this.teardown = teardown;
-        this.o = o;
-        this.proc = o.proc ?? process;
-        this.exit = o.exit ?? ((code) => process.exit(code));
-    }
-    install() {
-        this.proc.on('SIGINT', this.handler);
-        this.proc.on('SIGTERM', this.handler);
-    }
-    uninstall() {
-        this.proc.off('SIGINT', this.handler);
-        this.proc.off('SIGTERM', this.handler);
-    }
-    get signalled() {
-        return this.first;
-    }
-    /** Work that must finish (or time out) before the teardown starts, e.g. asking Ray to stop the job. */
-    hold(p) {
-        this.held.push(p.catch(() => undefined));
-        return p;
-    }
-    /** For another signal handler: exits after the teardown that the signal started. */
-    async exitAfterTeardown(code) {
-        if (this.done)
-            await this.done;
-        this.exit(code);
-    }
-    onSignal(sig) {
-        if (this.first) {
-            this.o.log.warning(`${sig} again: abandoning the teardown of ${this.teardown.target.runId}; the post step tears it down from the saved state, and the VMs delete themselves${this.teardown.target.selfDeleteBy ? ` by ${this.teardown.target.selfDeleteBy}` : ' after max-runtime-hours'}`);
-            this.teardown.abandon();
-            this.exit(1);
-            return;
-        }
-        this.first = sig;
-        this.o.log.info(`${sig}: tearing down cluster ${this.teardown.target.runId} before exiting (a second signal abandons it)`);
-        this.done = (async () => {
-            // Other handlers of this signal run after this one: give them a turn to hold their work.
-            await new Promise((r) => setImmediate(r));
-            const holdMs = this.o.holdMs ?? 20_000;
-            await Promise.race([Promise.all(this.held), new Promise((r) => setTimeout(r, holdMs).unref())]);
-            return this.teardown.run(`${sig}`);
-        })();
-        void this.done.then((r) => {
-            if (r.outcome === 'failed')
-                this.o.log.warning(r.detail);
-            this.exit(1);
-        });
-    }
-}
-
-;// CONCATENATED MODULE: ./lib/cluster/session.js
-// The per-run cluster's life, in two calls for the main step:
-//   prepareCluster: key pair + YAML in a fresh directory under RUNNER_TEMP, and the action state
-//                   the post step needs (saved before any cloud call);
-//   bringUp:        ray up, then ray dashboard until /api/version answers through the forward.
-// Any failure of bringUp tears the cluster down before it rethrows (domain §12.5: every failure
-// after the render). The caller tears down after the wait, or detaches after a wait: false submit.
-
-
-
-
-
-
-
-const CLUSTER_YAML_FILE = 'cluster.yaml';
-const TEARDOWN_MARKER_FILE = 'teardown.json';
-/**
- * Renders the cluster from the manifest and saves the teardown state. No cloud call yet, so the
- * caller can install the signal handler (SignalTeardown) before bringUp.
- */
-async function prepareCluster(o) {
-    const m = o.manifest;
-    const ri = m.render_inputs;
-    const key = await makeSshKeyPair(o.runnerTemp, m.run_id);
-    const yaml = renderClusterYaml(m, { sshPrivateKeyPath: key.privateKeyPath, sshPublicKey: key.publicKey });
-    const yamlPath = (0,external_node_path_namespaceObject.join)(key.dir, CLUSTER_YAML_FILE);
-    await (0,promises_namespaceObject.writeFile)(yamlPath, yaml, { mode: 0o644, flag: 'wx' });
-    const now = (o.now ?? (() => new Date()))();
-    const target = {
-        runId: m.run_id,
-        yamlPath,
-        rayCli: o.rayCli,
-        project: ri.project,
-        zone: ri.zone,
-        markerPath: (0,external_node_path_namespaceObject.join)(key.dir, TEARDOWN_MARKER_FILE),
-        selfDeleteBy: new Date(now.getTime() + selfDeleteSeconds(ri.max_runtime_hours) * 1000).toISOString(),
-    };
-    for (const [k, v] of teardownStateEntries(target))
-        o.saveState(k, v);
-    const cli = new cli_ClusterCli({ rayCli: o.rayCli, gcloud: o.gcloud, project: ri.project, cwd: key.dir, env: o.env, log: o.log, ...o.cli });
-    const teardown = new Teardown(target, cli, { log: o.log, onStatus: (s) => o.saveState(TEARDOWN_STATE_KEY, s) });
-    o.log.info(`cluster ${m.run_id}: ${ri.workers} x ${ri.worker_type} (${ri.actors_per_worker} actors each) in ${ri.zone}, image ${ri.image_uri}; YAML ${yamlPath}`);
-    return { runId: m.run_id, key, dir: key.dir, yamlPath, yaml, target, cli, teardown };
-}
-/** An error of the bring-up, with what the teardown after it did. */
-class BringUpError extends Error {
-    cause;
-    constructor(message, cause) {
-        super(message);
-        this.cause = cause;
-        this.name = 'BringUpError';
-    }
-}
-/** `ray up`, then the dashboard forward. On failure: teardown, then a BringUpError. */
-async function bringUp(p, o = {}) {
-    const phase = (fn) => (o.phases ? o.phases.run('up', fn, `ray up, ray dashboard`) : fn());
-    try {
-        return await phase(async () => {
-            await p.cli.rayUp(p.yamlPath);
-            const forward = await p.cli.rayDashboard(p.yamlPath, o.dashboard);
-            p.teardown.attachForward(forward);
-            return { address: forward.url, forward };
-        });
-    }
-    catch (e) {
-        const down = o.phases ? await o.phases.run('down', () => p.teardown.run('bring-up failed')) : await p.teardown.run('bring-up failed');
-        throw new BringUpError(`bringing up cluster ${p.runId} failed: ${retry_describeError(e)}\nteardown: ${down.outcome}: ${down.detail}`, e);
-    }
-}
-
-;// CONCATENATED MODULE: ./lib/cluster/run.js
-// The per-run cluster around a dispatch (domain §12): the checks that must pass before anything
-// is written (the ray CLI, the image in Artifact Registry), and the cluster's life around the
-// job: bring-up, the signal guard, and the teardown at every exit unless a submit detaches.
-
-
-
-
-
-
-
-
-
-
-
-
-/** The ray CLI must run, at the pinned version, before anything is written. */
-async function checkRayCli(g, cwd) {
-    const install = `install it in a step before this one: pip install "ray[default]==${g.rayVersion || '<the image\'s Ray>'}" google-api-python-client`;
-    const r = await new cli_ClusterCli({ rayCli: g.rayCli, cwd, log: cli_actionsCliLog() }).run(g.rayCli, ['--version'], { timeoutMs: 120_000 });
-    if (r.code !== 0)
-        throw new ProblemsError([{ input: Inputs.RayCli, message: `'${g.rayCli} --version' failed: ${r.tail.join(' ') || `exit ${r.code}`}`, fix: install }], 'preflight failed');
-    const version = /(\d+\.\d+\.\d+)/.exec(r.stdout)?.[1] ?? '';
-    if (g.rayVersion && version !== g.rayVersion) {
-        throw new ProblemsError([{ input: Inputs.RayVersion, message: `the ray CLI is ${version || 'of an unknown version'}, but ray-version pins ${g.rayVersion}`, fix: install }], 'preflight failed');
-    }
-    info(`ray CLI ${version} (${g.rayCli})`);
-}
-/** Per-run cluster: the image must be in Artifact Registry before anything is written. */
-async function checkImage(uri, phases, repoDir, miniInteractRoot) {
-    setOutput(Outputs.ImageUri, uri);
-    const reg = registryFromEnv();
-    const exists = await phases.run('image', () => imageExists(uri, reg.getToken, { baseUrl: reg.baseUrl }), uri);
-    setOutput(Outputs.ImageExists, String(exists));
-    phases.note('image', exists ? 'exists' : 'missing');
-    if (!exists) {
-        const real = async (p) => (0,promises_namespaceObject.realpath)(p).catch(() => p);
-        throw new ProblemsError([{ input: Inputs.ImageUri, message: `image ${uri} is not in Artifact Registry`, fix: `let the image job of bird-eval.yml build it, or build and push it yourself:\n${buildCommand(uri, await real(repoDir), await real(miniInteractRoot))}` }], 'preflight failed');
-    }
-}
-/**
- * Runs a dispatch where the settings say: nowhere (none), on an existing cluster, or on a per-run
- * cluster that is brought up here and torn down at every exit, unless a successful submit
- * detaches it (wait: false, new submits only).
- */
-async function onCluster(s, manifest, phases, canDetach, body) {
-    const d = s.dispatch;
-    if (d.cluster === 'none')
-        return body({ client: null, publicDashboard: true });
-    if (d.cluster === 'existing')
-        return body({ client: rayClient(d), publicDashboard: true });
-    const clock = phases ?? new PhaseClock((l) => info(l));
-    const log = cli_actionsCliLog();
-    const p = await prepareCluster({ manifest, runnerTemp: s.runnerTemp, rayCli: d.gce.rayCli, log, saveState: (k, v) => saveState(k, v) });
-    const guard = new SignalTeardown(p.teardown, { log });
-    guard.install();
-    let detached = false;
-    let ok = false;
-    try {
-        const up = await bringUp(p, { phases: clock });
-        // The forwarded dashboard needs no auth headers; TLS does not apply to loopback.
-        const client = rayClient({ ...d, rayHeaders: {}, tlsVerify: true }, up.address);
-        const v = await checkCluster(client);
-        info(`Ray ${v.ray_version} answers through the forwarded dashboard at ${client.address}`);
-        const outcome = await body({ client, headAlive: headAliveProbe(p.cli, p.runId), signals: guard, phases: clock, publicDashboard: false });
-        if (!d.wait && canDetach) {
-            await p.teardown.detach();
-            detached = true;
-            clock.skip('down', 'wait: false: left to the self-delete timer');
-            setOutput(Outputs.ClusterTeardown, 'detached');
-        }
-        ok = true;
-        return outcome;
-    }
-    finally {
-        if (!detached) {
-            const r = await clock.run('down', () => p.teardown.run(ok ? 'end of the run' : 'the step failed after the render'));
-            setOutput(Outputs.ClusterTeardown, r.outcome);
-            if (r.outcome === 'failed') {
-                error(r.detail);
-                // Fail the step for a leftover cluster, unless it is failing already for another reason.
-                if (ok)
-                    throw new Error(`the run finished but its cluster could not be torn down: ${r.detail}`);
-            }
-        }
-        guard.uninstall();
-        await writeSummary(clock.summaryMarkdown());
-    }
-}
-
 ;// CONCATENATED MODULE: ./lib/main.js
 // Orchestration only. A new submit: settings → preflight → (dry run stops) → remote checks →
 // upload → manifest → dispatch → wait. A rerun: manifest → unfinished instances → dispatch.
-
 
 
 
