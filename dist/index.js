@@ -65989,7 +65989,7 @@ exports.V = getPackageJSON;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8346);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1385);
 
 // Exit explicitly: keep-alive sockets of HTTP clients must not hold the step open.
 process.on('unhandledRejection', (e) => {
@@ -66004,7 +66004,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 8346:
+/***/ 1385:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -69472,7 +69472,7 @@ function dashboardUrl(address, submissionId) {
 
 ;// CONCATENATED MODULE: ./lib/errors.js
 // Typed errors. Every user-facing problem names the input, the bad value and the fix.
-function formatProblem(p) {
+function errors_formatProblem(p) {
     return p.fix ? `${p.input}: ${p.message} (fix: ${p.fix})` : `${p.input}: ${p.message}`;
 }
 /** Several problems found by one check, reported together so a user fixes them in one go. */
@@ -69480,13 +69480,13 @@ class ProblemsError extends Error {
     problems;
     constructor(problems, heading) {
         const head = heading ?? (problems.length === 1 ? 'invalid input' : `${problems.length} input problems`);
-        super(problems.length === 1 ? `${head}: ${formatProblem(problems[0])}` : `${head}:\n${problems.map((p) => `  - ${formatProblem(p)}`).join('\n')}`);
+        super(problems.length === 1 ? `${head}: ${errors_formatProblem(problems[0])}` : `${head}:\n${problems.map((p) => `  - ${errors_formatProblem(p)}`).join('\n')}`);
         this.name = 'ProblemsError';
         this.problems = problems;
     }
 }
 /** Collects problems across checks; `throwIfAny` fails once with all of them. */
-class ProblemList {
+class errors_ProblemList {
     items = [];
     add(input, message, fix) {
         this.items.push({ input, message, fix });
@@ -84386,6 +84386,19 @@ function requiredKeys(models, queryMode) {
     return [...keys].sort();
 }
 
+;// CONCATENATED MODULE: ./lib/params/gce.js
+// The shapes of GCE and Artifact Registry values, one definition for the preflight and for the
+// cluster YAML (which re-checks a stored manifest's values before they reach a VM's shell).
+const REGION = /^[a-z]+-[a-z]+[0-9]+$/;
+/** A zone; group 1 is its region. */
+const ZONE = /^([a-z]+-[a-z]+[0-9]+)-[a-z]$/;
+const MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z0-9]+(-[a-z0-9]+)*$/;
+const PROJECT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]$/;
+const SERVICE_ACCOUNT = /^[a-z0-9][-a-z0-9]*@[-a-z0-9.]+\.gserviceaccount\.com$/;
+/** host[:port]/path[:tag|@digest], nothing a shell or YAML would read specially. */
+const IMAGE_URI = /^[a-z0-9.-]+(:[0-9]+)?\/[a-z0-9._/-]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$/;
+const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
+
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./lib/runid.js
@@ -84429,6 +84442,7 @@ function workerNodeName(runId, uuid8 = 'abcdef12') {
 // ray/python/ray/autoscaler/gcp/example-full.yaml.
 
 
+
 const HEAD_NODE_TYPE = 'ray-head-default';
 const WORKER_NODE_TYPE = 'ray-worker-default';
 const HEAD_MACHINE_TYPE = 'e2-medium';
@@ -84439,7 +84453,6 @@ const RUN_ID_LABEL = 'bird-interact-run-id';
 const IMAGE_TAG_LABEL = 'bird-interact-image-tag';
 const DISK_SIZE_GB = 50;
 const SOURCE_IMAGE = 'projects/ubuntu-os-cloud/global/images/family/ubuntu-2204-lts';
-const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 const IDLE_TIMEOUT_MINUTES = 30;
 const RAY_PORT = 6379;
 const OBJECT_MANAGER_PORT = 8076;
@@ -84471,13 +84484,6 @@ class ClusterConfigError extends Error {
         this.name = 'ClusterConfigError';
     }
 }
-const REGION = /^[a-z]+-[a-z]+[0-9]+$/;
-const ZONE = /^([a-z]+-[a-z]+[0-9]+)-[a-z]$/;
-const MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z0-9]+(-[a-z0-9]+)*$/;
-const PROJECT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]$/;
-const SERVICE_ACCOUNT = /^[a-z0-9][-a-z0-9]*@[-a-z0-9.]+\.gserviceaccount\.com$/;
-/** host[:port]/path[:tag|@digest], nothing a shell or YAML would read specially. */
-const IMAGE_URI = /^[a-z0-9.-]+(:[0-9]+)?\/[a-z0-9._/-]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$/;
 const PUBLIC_KEY = /^ssh-ed25519 [A-Za-z0-9+/]+={0,2}( [A-Za-z0-9@._-]+)?$/;
 const MAX_RUNTIME_HOURS_MAX = 72;
 /**
@@ -86131,7 +86137,7 @@ async function imageTag({ repoRoot, miniInteractRoot, dirty }) {
 
 
 
-const registry_CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
+
 /** Every manifest type a pushed image may have: OCI and Docker, single and multi-platform. */
 const MANIFEST_ACCEPT = [
     'application/vnd.oci.image.index.v1+json',
@@ -86160,7 +86166,7 @@ function manifestUrl(ref, baseUrl) {
     return `${base}/v2/${ref.name}/manifests/${encodeURIComponent(ref.reference).replace(/%3A/g, ':')}`;
 }
 /** An access token source: Application Default Credentials with the cloud-platform scope. */
-function adcTokenSource(auth = new src/* GoogleAuth */.kF({ scopes: [registry_CLOUD_PLATFORM_SCOPE] })) {
+function adcTokenSource(auth = new src/* GoogleAuth */.kF({ scopes: [CLOUD_PLATFORM_SCOPE] })) {
     return async () => {
         const token = await auth.getAccessToken();
         if (!token)
@@ -87184,6 +87190,16 @@ function readGithubContext(env = process.env) {
 // Instance id → database, through the dataset JSONL (domain §2). Never split the id: DB names hold `_`.
 
 
+
+/**
+ * Where the mini-interact data and its dataset are (domain §2): the inputs, else BIRD_DB_PATH /
+ * BIRD_DATA_PATH, else `<workspace>/../mini-interact` — as the Python tools resolve them.
+ */
+function dataPaths(workspace, env, rootInput = '', datasetInput = '') {
+    const abs = (p) => ((0,external_node_path_namespaceObject.isAbsolute)(p) ? p : (0,external_node_path_namespaceObject.resolve)(workspace, p));
+    const miniInteractRoot = abs(rootInput || env.BIRD_DB_PATH || (0,external_node_path_namespaceObject.resolve)(workspace, '..', 'mini-interact'));
+    return { miniInteractRoot, datasetFile: abs(datasetInput || env.BIRD_DATA_PATH || (0,external_node_path_namespaceObject.resolve)(miniInteractRoot, 'mini_interact.jsonl')) };
+}
 /** A DB name is one plain path segment: it becomes a folder and a GCS prefix. */
 const DB_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 function dbNameProblem(db) {
@@ -87312,17 +87328,13 @@ class GateFailedError extends Error {
 
 
 
+
+
 const CLUSTER_MODES = ['none', 'existing', 'ephemeral'];
 const coreInputReader = (name) => getInput(name);
 const TRUE = ['true', 'True', 'TRUE'];
 const FALSE = ['false', 'False', 'FALSE'];
-const settings_MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z0-9]+(-[a-z0-9]+)*$/;
-const settings_REGION = /^[a-z]+-[a-z]+[0-9]+$/;
 const MODEL = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$/;
-const settings_ZONE = /^([a-z]+-[a-z]+[0-9]+)-[a-z]$/;
-const settings_SERVICE_ACCOUNT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]@[-a-z0-9.]+\.iam\.gserviceaccount\.com$|^[0-9]+-compute@developer\.gserviceaccount\.com$/;
-const settings_IMAGE_URI = /^[a-z0-9.-]+(:[0-9]+)?\/[^\s:@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$/;
-const settings_PROJECT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]$/;
 /** Small typed readers that record problems instead of throwing. */
 class Reader {
     get;
@@ -87448,6 +87460,29 @@ function readInstanceIds(r, workspace) {
     }
     return { ids, duplicates, source };
 }
+/** How to talk to the dashboard: auth headers (masked as read) and TLS verification. */
+function readRayConnection(r, mask) {
+    const rayHeaders = {};
+    for (const [k, v] of Object.entries(r.jsonObject(Inputs.RayHeaders, true))) {
+        if (typeof v !== 'string') {
+            r.problems.add(Inputs.RayHeaders, `the value of header '${k}' is not a string`, 'give a JSON object of header name to string value');
+            continue;
+        }
+        mask(v);
+        rayHeaders[k] = v;
+    }
+    const tls = r.str(Inputs.RayTlsVerify);
+    if (tls !== '' && !TRUE.includes(tls) && !FALSE.includes(tls)) {
+        r.problems.add(Inputs.RayTlsVerify, `'${tls}' is not a boolean`, 'use true, or false to skip certificate checks; for a private CA set NODE_EXTRA_CA_CERTS in the step env');
+    }
+    return { rayHeaders, tlsVerify: !FALSE.includes(tls) };
+}
+/** The dashboard connection for the post step, which only warns: problems come back as text. */
+function parseRayConnection(get, mask = core.setSecret) {
+    const problems = new ProblemList();
+    const c = readRayConnection(new Reader(get, problems), mask);
+    return { ...c, problems: problems.items.map(formatProblem) };
+}
 function parseDispatch(r, mask) {
     const cluster = r.oneOf(Inputs.Cluster, CLUSTER_MODES, 'none');
     const rayAddress = r.str(Inputs.RayAddress).replace(/\/+$/, '');
@@ -87469,39 +87504,26 @@ function parseDispatch(r, mask) {
         else if (url.search || url.hash)
             r.problems.add(Inputs.RayAddress, 'has a query string or fragment, which would be recorded in the manifest and the logs', 'give the dashboard URL only, and credentials in ray-headers');
     }
-    const rawHeaders = r.jsonObject(Inputs.RayHeaders, true);
-    const rayHeaders = {};
-    for (const [k, v] of Object.entries(rawHeaders)) {
-        if (typeof v !== 'string') {
-            r.problems.add(Inputs.RayHeaders, `the value of header '${k}' is not a string`, 'give a JSON object of header name to string value');
-            continue;
-        }
-        mask(v);
-        rayHeaders[k] = v;
-    }
-    const tls = r.str(Inputs.RayTlsVerify);
-    const tlsVerify = tls === '' ? true : TRUE.includes(tls) ? true : FALSE.includes(tls) ? false : null;
-    if (tlsVerify === null)
-        r.problems.add(Inputs.RayTlsVerify, `'${tls}' is not a boolean`, 'use true, or false to skip certificate checks; for a private CA set NODE_EXTRA_CA_CERTS in the step env');
+    const { rayHeaders, tlsVerify } = readRayConnection(r, mask);
     const runtimeEnv = r.jsonObject(Inputs.RuntimeEnv);
     const envVars = runtimeEnv.env_vars;
     if (envVars !== undefined && (typeof envVars !== 'object' || envVars === null || Array.isArray(envVars) || Object.values(envVars).some((v) => typeof v !== 'string'))) {
         r.problems.add(Inputs.RuntimeEnv, 'env_vars must be an object of string values (Ray fails the job after submit otherwise)', 'quote every env_vars value');
     }
     const region = r.str(Inputs.Region) || Defaults.region;
-    if (!settings_REGION.test(region))
+    if (!REGION.test(region))
         r.problems.add(Inputs.Region, `'${region}' is not a GCE region`, 'use a region such as us-central1');
     const zone = r.str(Inputs.Zone) || `${region}-a`;
-    const zm = settings_ZONE.exec(zone);
+    const zm = ZONE.exec(zone);
     if (!zm)
         r.problems.add(Inputs.Zone, `'${zone}' is not a GCE zone`, 'use a zone such as us-central1-a');
     else if (zm[1] !== region)
         r.problems.add(Inputs.Zone, `zone '${zone}' is not in region '${region}'`, `use a zone of ${region}, or set region to ${zm[1]}`);
     const workerSa = r.str(Inputs.WorkerSa);
-    if (workerSa && !settings_SERVICE_ACCOUNT.test(workerSa))
+    if (workerSa && !SERVICE_ACCOUNT.test(workerSa))
         r.problems.add(Inputs.WorkerSa, `'${workerSa}' is not a service account email`, 'use NAME@PROJECT.iam.gserviceaccount.com');
     const imageUri = r.str(Inputs.ImageUri);
-    if (imageUri && !settings_IMAGE_URI.test(imageUri))
+    if (imageUri && !IMAGE_URI.test(imageUri))
         r.problems.add(Inputs.ImageUri, `'${imageUri}' is not an image reference with a tag or digest`, 'use REGION-docker.pkg.dev/PROJECT/REPO/IMAGE:TAG');
     const rayVersion = r.str(Inputs.RayVersion);
     if (rayVersion && !/^\d+\.\d+\.\d+$/.test(rayVersion))
@@ -87512,7 +87534,7 @@ function parseDispatch(r, mask) {
         cluster,
         rayAddress,
         rayHeaders,
-        tlsVerify: tlsVerify ?? true,
+        tlsVerify,
         entrypointPrefix: r.str(Inputs.EntrypointPrefix) || DEFAULT_ENTRYPOINT_PREFIX,
         runtimeEnv,
         wait: r.bool(Inputs.Wait, false),
@@ -87551,7 +87573,7 @@ function parseCommon(r, env, bucketAlwaysRequired, mask) {
     if (gcsBucket && !/^[a-z0-9][-a-z0-9_.]{1,220}[a-z0-9]$/.test(gcsBucket))
         r.problems.add(Inputs.GcsBucket, `'${gcsBucket}' is not a valid bucket name`, 'use the bucket name only, e.g. my-runs-bucket');
     const gcpProject = r.str(Inputs.GcpProject);
-    if (gcpProject && !settings_PROJECT.test(gcpProject))
+    if (gcpProject && !PROJECT.test(gcpProject))
         r.problems.add(Inputs.GcpProject, `'${gcpProject}' is not a GCP project id`, 'use the project id (6 to 30 lowercase letters, digits and dashes), not its name or number');
     const dispatch = parseDispatch(r, mask);
     const report = parseReport(r, mask);
@@ -87573,7 +87595,7 @@ function parseCommon(r, env, bucketAlwaysRequired, mask) {
  * a new submit). Throws one ProblemsError listing every problem.
  */
 function parseSettings(get, env = process.env, mask = core_setSecret) {
-    const problems = new ProblemList();
+    const problems = new errors_ProblemList();
     const r = new Reader(get, problems);
     const rerunRunId = r.str(Inputs.RerunRunId);
     const reportRunId = r.str(Inputs.ReportRunId);
@@ -87598,7 +87620,7 @@ function parseSettings(get, env = process.env, mask = core_setSecret) {
             problems.add(Inputs.Wait, 'a rerun on a per-run cluster always tears the cluster down, so it cannot detach (wait: false)', 'set wait: true for the rerun');
         }
         problems.throwIfAny();
-        return { kind: 'rerun', runId: rerunRunId, ...common };
+        return { kind: 'rerun', runId: rerunRunId, miniInteractRoot: dataPaths(common.workspace, env, r.str(Inputs.MiniInteractRoot)).miniInteractRoot, ...common };
     }
     const common = parseCommon(r, env, false, mask);
     const workspace = common.workspace;
@@ -87623,8 +87645,7 @@ function parseSettings(get, env = process.env, mask = core_setSecret) {
             problems.add(name, `'${model}' is not a LiteLLM model name`, 'use provider/model made of letters, digits and . _ : / @ + -, e.g. anthropic/claude-sonnet-4-5');
     }
     const ids = readInstanceIds(r, workspace);
-    const miniInteractRoot = absolute(r.str(Inputs.MiniInteractRoot) || env.BIRD_DB_PATH || (0,external_node_path_namespaceObject.resolve)(workspace, '..', 'mini-interact'), workspace);
-    const datasetFile = absolute(r.str(Inputs.DatasetFile) || env.BIRD_DATA_PATH || (0,external_node_path_namespaceObject.resolve)(miniInteractRoot, 'mini_interact.jsonl'), workspace);
+    const { miniInteractRoot, datasetFile } = dataPaths(workspace, env, r.str(Inputs.MiniInteractRoot), r.str(Inputs.DatasetFile));
     const patience = r.int(Inputs.Patience, Defaults.patience, 0);
     const maxDepth = r.int(Inputs.MaxDepth, Defaults.maxDepth, 1);
     const strict = r.bool(Inputs.Strict, false);
@@ -87633,7 +87654,7 @@ function parseSettings(get, env = process.env, mask = core_setSecret) {
     const workers = r.int(Inputs.Workers, Defaults.workers, 1);
     const actorsPerWorker = r.int(Inputs.ActorsPerWorker, Defaults.actorsPerWorker, 1);
     const workerType = r.str(Inputs.WorkerType) || Defaults.workerType;
-    if (!settings_MACHINE_TYPE.test(workerType))
+    if (!MACHINE_TYPE.test(workerType))
         problems.add(Inputs.WorkerType, `'${workerType}' is not a GCE machine type`, 'use a machine type such as e2-standard-4');
     const maxRuntimeHours = r.int(Inputs.MaxRuntimeHours, Defaults.maxRuntimeHours, 1, 72);
     const slayerStorageRoot = r.str(Inputs.SlayerStorageRoot) || Defaults.slayerStorageRoot;
@@ -87850,7 +87871,7 @@ async function runImage(s, worktree, problems) {
     }
 }
 async function preflight(s, env = process.env) {
-    const problems = new ProblemList();
+    const problems = new errors_ProblemList();
     if (s.duplicateIds.length > 0)
         warning(`${s.idSource.input}: dropped duplicate instance ids: ${s.duplicateIds.join(', ')}`);
     const mapping = mapInstances(s.datasetFile, s.instanceIds, problems);
@@ -93243,10 +93264,10 @@ function instancesWithoutDb(data) {
 function datasetDbs(datasetFile, ids, warn) {
     if (ids.length === 0)
         return {};
-    const problems = new ProblemList();
+    const problems = new errors_ProblemList();
     const mapping = mapInstances(datasetFile, ids, problems);
     for (const p of problems.items)
-        warn(`the report's DB mapping: ${formatProblem(p)}`);
+        warn(`the report's DB mapping: ${errors_formatProblem(p)}`);
     return mapping.instanceDbs;
 }
 /** read → (dataset) → aggregate. */
@@ -93785,7 +93806,7 @@ async function rerun(settings) {
         if (!m.render_inputs.image_uri)
             throw new ProblemsError([{ input: Inputs.RerunRunId, message: `the manifest of '${plan.runId}' names no image (render_inputs.image_uri is empty): it did not run on a per-run cluster`, fix: 'rerun it with cluster: existing or none' }], 'rerun refused');
         await checkRayCli(settings.dispatch.gce, settings.runnerTemp);
-        await checkImage(m.render_inputs.image_uri, phases, settings.workspace, process.env.BIRD_DB_PATH || (0,external_node_path_namespaceObject.resolve)(settings.workspace, '..', 'mini-interact'));
+        await checkImage(m.render_inputs.image_uri, phases, settings.workspace, settings.miniInteractRoot);
     }
     await writeSummary(`## BIRD-Interact rerun of \`${plan.runId}\`\n\n${plan.done} of ${m.instance_ids.length} instances done; attempt ${plan.attempt} takes the ${plan.unfinished.length} unfinished ones. Nothing was uploaded.\n`);
     if (settings.dryRun) {

@@ -1,7 +1,18 @@
 // Instance id → database, through the dataset JSONL (domain §2). Never split the id: DB names hold `_`.
 import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { Inputs } from './constants.js';
 import { ProblemList } from './errors.js';
+
+/**
+ * Where the mini-interact data and its dataset are (domain §2): the inputs, else BIRD_DB_PATH /
+ * BIRD_DATA_PATH, else `<workspace>/../mini-interact` — as the Python tools resolve them.
+ */
+export function dataPaths(workspace: string, env: NodeJS.ProcessEnv, rootInput = '', datasetInput = ''): { miniInteractRoot: string; datasetFile: string } {
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(workspace, p));
+  const miniInteractRoot = abs(rootInput || env.BIRD_DB_PATH || resolve(workspace, '..', 'mini-interact'));
+  return { miniInteractRoot, datasetFile: abs(datasetInput || env.BIRD_DATA_PATH || resolve(miniInteractRoot, 'mini_interact.jsonl')) };
+}
 
 /** A DB name is one plain path segment: it becomes a folder and a GCS prefix. */
 export const DB_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;

@@ -2,7 +2,7 @@
 // upload → manifest → dispatch → wait. A rerun: manifest → unfinished instances → dispatch.
 import * as core from '@actions/core';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { PhaseClock } from './cluster/phases.js';
 import { checkImage, checkRayCli, onCluster } from './cluster/run.js';
 import { ERROR_PREFIX, Inputs, Outputs, State } from './constants.js';
@@ -210,7 +210,7 @@ async function rerun(settings: RerunSettings): Promise<void> {
   if (phases) {
     if (!m.render_inputs.image_uri) throw new ProblemsError([{ input: Inputs.RerunRunId, message: `the manifest of '${plan.runId}' names no image (render_inputs.image_uri is empty): it did not run on a per-run cluster`, fix: 'rerun it with cluster: existing or none' }], 'rerun refused');
     await checkRayCli(settings.dispatch.gce, settings.runnerTemp);
-    await checkImage(m.render_inputs.image_uri, phases, settings.workspace, process.env.BIRD_DB_PATH || resolve(settings.workspace, '..', 'mini-interact'));
+    await checkImage(m.render_inputs.image_uri, phases, settings.workspace, settings.miniInteractRoot);
   }
   await writeSummary(`## BIRD-Interact rerun of \`${plan.runId}\`\n\n${plan.done} of ${m.instance_ids.length} instances done; attempt ${plan.attempt} takes the ${plan.unfinished.length} unfinished ones. Nothing was uploaded.\n`);
   if (settings.dryRun) {

@@ -2,7 +2,8 @@
 // it ended (cancelled or killed). It leaves alone a job dispatched without wait, or one that
 // finished. It only ever warns: it never fails the job.
 import * as core from '@actions/core';
-import { Inputs, State } from './constants.js';
+import { State } from './constants.js';
+import { coreInputReader, parseRayConnection } from './settings.js';
 import { RayJobsClient, TERMINAL } from './ray/client.js';
 import { describeError } from './retry.js';
 import { teardownFromState } from './cluster/teardown.js';
@@ -23,18 +24,9 @@ export async function runPost(): Promise<void> {
       return;
     }
     const address = core.getState(State.RayAddress);
-    let headers: Record<string, string> = {};
-    const raw = core.getInput(Inputs.RayHeaders);
-    if (raw) {
-      try {
-        headers = JSON.parse(raw) as Record<string, string>;
-        for (const v of Object.values(headers)) if (typeof v === 'string') core.setSecret(v);
-      } catch {
-        core.warning('post: ray-headers is not valid JSON; trying without headers');
-      }
-    }
-    const tls = core.getInput(Inputs.RayTlsVerify);
-    const client = new RayJobsClient({ address, headers, tlsVerify: !/^false$/i.test(tls), policy: { attempts: 3 } });
+    const conn = parseRayConnection(coreInputReader);
+    for (const p of conn.problems) core.warning(`post: ${p}; trying without it`);
+    const client = new RayJobsClient({ address, headers: conn.rayHeaders, tlsVerify: conn.tlsVerify, policy: { attempts: 3 } });
     const job = await client.job(sid);
     if (!job) {
       core.info(`post: Ray does not know ${sid}; nothing to stop`);

@@ -4,7 +4,7 @@ import * as core from '@actions/core';
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { Defaults, Inputs } from './constants.js';
-import { ProblemList } from './errors.js';
+import { ProblemList, formatProblem } from './errors.js';
 import {
   EVAL_MODES,
   FRAMEWORKS,
@@ -18,6 +18,8 @@ import {
   type SlayerSetup,
 } from './params/combos.js';
 import { runIdProblem } from './runid.js';
+import { dataPaths } from './dataset.js';
+import { IMAGE_URI, MACHINE_TYPE, PROJECT, REGION, SERVICE_ACCOUNT, ZONE } from './params/gce.js';
 import { DEFAULT_ENTRYPOINT_PREFIX } from './jobargs.js';
 import type { CommentOnPr } from './results/comment.js';
 import { parseGateInputs, type GateThresholds } from './results/gate.js';
@@ -85,6 +87,8 @@ export interface CommonSettings {
 export interface RerunSettings extends CommonSettings {
   kind: 'rerun';
   runId: string;
+  /** Only for the build command of a missing per-run image. */
+  miniInteractRoot: string;
 }
 
 /** A report on an existing run: nothing is uploaded or dispatched. */
@@ -135,13 +139,7 @@ export const coreInputReader: InputReader = (name) => core.getInput(name);
 
 const TRUE = ['true', 'True', 'TRUE'];
 const FALSE = ['false', 'False', 'FALSE'];
-const MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z0-9]+(-[a-z0-9]+)*$/;
-const REGION = /^[a-z]+-[a-z]+[0-9]+$/;
 const MODEL = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$/;
-const ZONE = /^([a-z]+-[a-z]+[0-9]+)-[a-z]$/;
-const SERVICE_ACCOUNT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]@[-a-z0-9.]+\.iam\.gserviceaccount\.com$|^[0-9]+-compute@developer\.gserviceaccount\.com$/;
-const IMAGE_URI = /^[a-z0-9.-]+(:[0-9]+)?\/[^\s:@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$/;
-const PROJECT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]$/;
 
 /** Small typed readers that record problems instead of throwing. */
 class Reader {
@@ -267,6 +265,31 @@ function readInstanceIds(r: Reader, workspace: string): { ids: string[]; duplica
   return { ids, duplicates, source };
 }
 
+/** How to talk to the dashboard: auth headers (masked as read) and TLS verification. */
+function readRayConnection(r: Reader, mask: (v: string) => void): { rayHeaders: Record<string, string>; tlsVerify: boolean } {
+  const rayHeaders: Record<string, string> = {};
+  for (const [k, v] of Object.entries(r.jsonObject(Inputs.RayHeaders, true))) {
+    if (typeof v !== 'string') {
+      r.problems.add(Inputs.RayHeaders, `the value of header '${k}' is not a string`, 'give a JSON object of header name to string value');
+      continue;
+    }
+    mask(v);
+    rayHeaders[k] = v;
+  }
+  const tls = r.str(Inputs.RayTlsVerify);
+  if (tls !== '' && !TRUE.includes(tls) && !FALSE.includes(tls)) {
+    r.problems.add(Inputs.RayTlsVerify, `'${tls}' is not a boolean`, 'use true, or false to skip certificate checks; for a private CA set NODE_EXTRA_CA_CERTS in the step env');
+  }
+  return { rayHeaders, tlsVerify: !FALSE.includes(tls) };
+}
+
+/** The dashboard connection for the post step, which only warns: problems come back as text. */
+export function parseRayConnection(get: InputReader, mask: (v: string) => void = core.setSecret): { rayHeaders: Record<string, string>; tlsVerify: boolean; problems: string[] } {
+  const problems = new ProblemList();
+  const c = readRayConnection(new Reader(get, problems), mask);
+  return { ...c, problems: problems.items.map(formatProblem) };
+}
+
 function parseDispatch(r: Reader, mask: (v: string) => void): DispatchSettings {
   const cluster = r.oneOf(Inputs.Cluster, CLUSTER_MODES, 'none');
   const rayAddress = r.str(Inputs.RayAddress).replace(/\/+$/, '');
@@ -283,19 +306,7 @@ function parseDispatch(r: Reader, mask: (v: string) => void): DispatchSettings {
     else if (url.username || url.password) r.problems.add(Inputs.RayAddress, 'carries credentials in the URL', 'move them into ray-headers (masked), e.g. {"Authorization": "Bearer <token>"}');
     else if (url.search || url.hash) r.problems.add(Inputs.RayAddress, 'has a query string or fragment, which would be recorded in the manifest and the logs', 'give the dashboard URL only, and credentials in ray-headers');
   }
-  const rawHeaders = r.jsonObject(Inputs.RayHeaders, true);
-  const rayHeaders: Record<string, string> = {};
-  for (const [k, v] of Object.entries(rawHeaders)) {
-    if (typeof v !== 'string') {
-      r.problems.add(Inputs.RayHeaders, `the value of header '${k}' is not a string`, 'give a JSON object of header name to string value');
-      continue;
-    }
-    mask(v);
-    rayHeaders[k] = v;
-  }
-  const tls = r.str(Inputs.RayTlsVerify);
-  const tlsVerify = tls === '' ? true : TRUE.includes(tls) ? true : FALSE.includes(tls) ? false : null;
-  if (tlsVerify === null) r.problems.add(Inputs.RayTlsVerify, `'${tls}' is not a boolean`, 'use true, or false to skip certificate checks; for a private CA set NODE_EXTRA_CA_CERTS in the step env');
+  const { rayHeaders, tlsVerify } = readRayConnection(r, mask);
   const runtimeEnv = r.jsonObject(Inputs.RuntimeEnv);
   const envVars = runtimeEnv.env_vars;
   if (envVars !== undefined && (typeof envVars !== 'object' || envVars === null || Array.isArray(envVars) || Object.values(envVars).some((v) => typeof v !== 'string'))) {
@@ -319,7 +330,7 @@ function parseDispatch(r: Reader, mask: (v: string) => void): DispatchSettings {
     cluster,
     rayAddress,
     rayHeaders,
-    tlsVerify: tlsVerify ?? true,
+    tlsVerify,
     entrypointPrefix: r.str(Inputs.EntrypointPrefix) || DEFAULT_ENTRYPOINT_PREFIX,
     runtimeEnv,
     wait: r.bool(Inputs.Wait, false),
@@ -399,7 +410,7 @@ export function parseSettings(get: InputReader, env: NodeJS.ProcessEnv = process
       problems.add(Inputs.Wait, 'a rerun on a per-run cluster always tears the cluster down, so it cannot detach (wait: false)', 'set wait: true for the rerun');
     }
     problems.throwIfAny();
-    return { kind: 'rerun', runId: rerunRunId, ...common };
+    return { kind: 'rerun', runId: rerunRunId, miniInteractRoot: dataPaths(common.workspace, env, r.str(Inputs.MiniInteractRoot)).miniInteractRoot, ...common };
   }
   const common = parseCommon(r, env, false, mask);
   const workspace = common.workspace;
@@ -423,8 +434,7 @@ export function parseSettings(get: InputReader, env: NodeJS.ProcessEnv = process
 
   const ids = readInstanceIds(r, workspace);
 
-  const miniInteractRoot = absolute(r.str(Inputs.MiniInteractRoot) || env.BIRD_DB_PATH || resolve(workspace, '..', 'mini-interact'), workspace);
-  const datasetFile = absolute(r.str(Inputs.DatasetFile) || env.BIRD_DATA_PATH || resolve(miniInteractRoot, 'mini_interact.jsonl'), workspace);
+  const { miniInteractRoot, datasetFile } = dataPaths(workspace, env, r.str(Inputs.MiniInteractRoot), r.str(Inputs.DatasetFile));
 
   const patience = r.int(Inputs.Patience, Defaults.patience, 0);
   const maxDepth = r.int(Inputs.MaxDepth, Defaults.maxDepth, 1);

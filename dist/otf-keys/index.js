@@ -32320,6 +32320,16 @@ const ERROR_PREFIX = 'bird-cloud-action';
 // Instance id → database, through the dataset JSONL (domain §2). Never split the id: DB names hold `_`.
 
 
+
+/**
+ * Where the mini-interact data and its dataset are (domain §2): the inputs, else BIRD_DB_PATH /
+ * BIRD_DATA_PATH, else `<workspace>/../mini-interact` — as the Python tools resolve them.
+ */
+function dataPaths(workspace, env, rootInput = '', datasetInput = '') {
+    const abs = (p) => ((0,external_node_path_namespaceObject.isAbsolute)(p) ? p : (0,external_node_path_namespaceObject.resolve)(workspace, p));
+    const miniInteractRoot = abs(rootInput || env.BIRD_DB_PATH || (0,external_node_path_namespaceObject.resolve)(workspace, '..', 'mini-interact'));
+    return { miniInteractRoot, datasetFile: abs(datasetInput || env.BIRD_DATA_PATH || (0,external_node_path_namespaceObject.resolve)(miniInteractRoot, 'mini_interact.jsonl')) };
+}
 /** A DB name is one plain path segment: it becomes a folder and a GCS prefix. */
 const DB_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 function dbNameProblem(db) {
@@ -32455,8 +32465,7 @@ function parseOtfSettings(get, env = process.env, collect) {
         problems.add(OtfInputs.SlayerPackage, `'${slayerPackage}' is not a Python package name`, 'give the name as uv.lock spells it, e.g. slayer');
     const uvLockRaw = str(OtfInputs.UvLock) || OtfDefaults.uvLock;
     const uvLock = absolute(uvLockRaw, workspace);
-    const miniInteractRoot = absolute(str(OtfInputs.MiniInteractRoot) || env.BIRD_DB_PATH || (0,external_node_path_namespaceObject.resolve)(workspace, '..', 'mini-interact'), workspace);
-    const datasetFile = absolute(str(OtfInputs.DatasetFile) || env.BIRD_DATA_PATH || (0,external_node_path_namespaceObject.resolve)(miniInteractRoot, 'mini_interact.jsonl'), workspace);
+    const { miniInteractRoot, datasetFile } = dataPaths(workspace, env, str(OtfInputs.MiniInteractRoot), str(OtfInputs.DatasetFile));
     // Exactly one source of DBs.
     const given = [OtfInputs.Dbs, OtfInputs.InstanceIds, OtfInputs.InstanceIdsFile].filter((n) => str(n) !== '');
     let dbs = [];

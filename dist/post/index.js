@@ -28468,6 +28468,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events"
 
 /***/ }),
 
+/***/ 3024:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+
+/***/ }),
+
 /***/ 7067:
 /***/ ((module) => {
 
@@ -28486,6 +28493,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http2")
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
+
+/***/ }),
+
+/***/ 6760:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 
 /***/ }),
 
@@ -37147,7 +37161,7 @@ exports.visitAsync = visitAsync;
 
 /***/ }),
 
-/***/ 2408:
+/***/ 4561:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -37160,10 +37174,10 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: ./lib/constants.js
 var constants = __nccwpck_require__(4238);
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: ./lib/retry.js
 var retry = __nccwpck_require__(2165);
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 18 modules
@@ -37174,131 +37188,12 @@ var lib = __nccwpck_require__(4942);
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __nccwpck_require__(7030);
-;// CONCATENATED MODULE: ./lib/params/combos.js
-// The SLayer combo rules of domain.md §2 and the API-key rules of §3, kept as data.
-/** Adding a framework is one line here. */
-const FRAMEWORKS = {
-    claude_sdk: { onTheFlyArtifact: null, requiresOnTheFly: false },
-    pydantic_ai: { onTheFlyArtifact: null, requiresOnTheFly: false },
-    pydantic_ai_recursive: { onTheFlyArtifact: 'slayer_otf_cache', requiresOnTheFly: false },
-    pydantic_ai_otf_encode: { onTheFlyArtifact: 'slayer_models_otf', requiresOnTheFly: true },
-    mcp_agent: { onTheFlyArtifact: null, requiresOnTheFly: false },
-    agno: { onTheFlyArtifact: null, requiresOnTheFly: false },
-    smolagents: { onTheFlyArtifact: null, requiresOnTheFly: false },
-};
-const QUERY_MODES = (/* unused pure expression or super */ null && (['raw', 'slayer']));
-const EVAL_MODES = (/* unused pure expression or super */ null && (['a-interact', 'c-interact', 'oracle']));
-function isFramework(s) {
-    return Object.prototype.hasOwnProperty.call(FRAMEWORKS, s);
-}
-// Applied in order; the first rule that rejects or accepts decides (domain §2).
-// Messages keep Python's wording, with the action's input names instead of CLI flags.
-const COMBO_RULES = [
-    (c) => isFramework(c.framework) && FRAMEWORKS[c.framework].requiresOnTheFly && c.slayerSetup !== 'on-the-fly'
-        ? `framework ${c.framework} requires slayer-setup on-the-fly; got slayer-setup ${c.slayerSetup}`
-        : null,
-    (c) => (c.slayerSetup === 'pre-encoded' ? 'accept' : null),
-    (c) => (c.slayerSetup !== 'on-the-fly' ? `slayer-setup must be 'pre-encoded' or 'on-the-fly'; got '${c.slayerSetup}'` : null),
-    (c) => !isFramework(c.framework) || FRAMEWORKS[c.framework].onTheFlyArtifact === null
-        ? `slayer-setup on-the-fly is only supported with framework pydantic_ai_recursive or framework pydantic_ai_otf_encode; got framework ${c.framework}`
-        : null,
-    (c) => (c.queryMode !== 'slayer' ? `slayer-setup on-the-fly is only supported with query-mode slayer; got query-mode ${c.queryMode}` : null),
-    (c) => (c.mode !== 'a-interact' ? `slayer-setup on-the-fly is only supported with mode a-interact; got mode ${c.mode}` : null),
-];
-/** The first rejection message of the combo rules, or null when the combo is accepted. */
-function comboRejection(c) {
-    for (const rule of COMBO_RULES) {
-        const r = rule(c);
-        if (r === 'accept')
-            return null;
-        if (r !== null)
-            return r;
-    }
-    return null;
-}
-/** The artifact a (valid) combo uploads, or null for raw mode (domain §2 table). */
-function artifactFor(framework, queryMode, slayerSetup) {
-    if (queryMode !== 'slayer')
-        return null;
-    if (slayerSetup === 'pre-encoded')
-        return 'slayer_models';
-    return FRAMEWORKS[framework].onTheFlyArtifact;
-}
-/** Which combo of the domain table (1–3) an artifact kind is. */
-const COMBO_NUMBER = {
-    slayer_models: 1,
-    slayer_otf_cache: 2,
-    slayer_models_otf: 3,
-};
-// Provider prefix → key (domain §3, with the DECISION's extra providers).
-const PROVIDER_KEYS = [
-    ['anthropic/', 'ANTHROPIC_API_KEY'],
-    ['cerebras/', 'CEREBRAS_API_KEY'],
-    ['openai/', 'OPENAI_API_KEY'],
-    ['gpt', 'OPENAI_API_KEY'],
-    ['gemini/', 'GEMINI_API_KEY'],
-    ['google/', 'GEMINI_API_KEY'],
-    ['openrouter/', 'OPENROUTER_API_KEY'],
-    ['fireworks_ai/', 'FIREWORKS_API_KEY'],
-    ['deepinfra/', 'DEEPINFRA_API_KEY'],
-];
-/** Every key name the action knows; only these are ever read from the environment. */
-const KNOWN_KEYS = [...new Set(PROVIDER_KEYS.map(([, k]) => k))].sort();
-/** The key a model needs, or null when its provider needs none we know of. */
-function keyForModel(model) {
-    for (const [prefix, key] of PROVIDER_KEYS)
-        if (model.startsWith(prefix))
-            return key;
-    return null;
-}
-/** The sorted key names a run needs: one per model provider, plus OpenAI for slayer embeddings. */
-function requiredKeys(models, queryMode) {
-    const keys = new Set();
-    for (const m of models) {
-        const k = keyForModel(m);
-        if (k)
-            keys.add(k);
-    }
-    if (queryMode === 'slayer')
-        keys.add('OPENAI_API_KEY');
-    return [...keys].sort();
-}
-
+// EXTERNAL MODULE: ./lib/params/combos.js
+var combos = __nccwpck_require__(135);
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./lib/runid.js
-// Run ids (domain §5): `<ts>-<slug>-<query_mode>-<token>`, short enough for GCE node names.
-
-const runid_GCE_NAME_MAX = 63;
-const runid_RUN_ID_MAX = 35;
-const runid_RUN_ID_PATTERN = /^[a-z0-9][-a-z0-9]*[a-z0-9]$/;
-/** A GCE instance name: a letter first, then lowercase letters, digits and dashes. */
-const GCE_NAME_PATTERN = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
-function timestamp(now) {
-    const p = (n) => String(n).padStart(2, '0');
-    return `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}t${p(now.getUTCHours())}${p(now.getUTCMinutes())}`;
-}
-/** Mints a run id; `token` is injectable so tests can pin it. */
-function mintRunId(framework, queryMode, now = new Date(), token = randomBytes(3).toString('hex')) {
-    const fixed = `${timestamp(now)}--${queryMode}-${token}`.length;
-    const slug = framework.replace(/_/g, '').toLowerCase().slice(0, Math.max(1, runid_RUN_ID_MAX - fixed));
-    return `${timestamp(now)}-${slug}-${queryMode}-${token}`;
-}
-/** The problem with a given run id, or null when it is valid. */
-function runIdProblem(runId) {
-    if (runId.length > runid_RUN_ID_MAX)
-        return `run id '${runId}' is ${runId.length} characters; at most ${runid_RUN_ID_MAX} fit GCE node names`;
-    if (!runid_RUN_ID_PATTERN.test(runId))
-        return `run id '${runId}' must match ${runid_RUN_ID_PATTERN.source} (lowercase letters, digits and inner dashes)`;
-    return null;
-}
-/** The longest node name Ray makes for a run id (used by tests and the cluster YAML). */
-function runid_workerNodeName(runId, uuid8 = 'abcdef12') {
-    return `ray-${runId}-worker-${uuid8}-compute`;
-}
-
+// EXTERNAL MODULE: ./lib/runid.js
+var runid = __nccwpck_require__(4871);
 ;// CONCATENATED MODULE: ./lib/cluster/yaml.js
 // The per-run cluster's Ray cluster launcher YAML (domain §12.2), rendered from the manifest's
 // render_inputs with the `yaml` document API. Pure: the same manifest and key give the same bytes,
@@ -37307,6 +37202,7 @@ function runid_workerNodeName(runId, uuid8 = 'abcdef12') {
 // Node configs use Ray's GCP node_config shape (the body of the Compute API instances.insert:
 // machineType, disks[].initializeParams, serviceAccounts, labels, metadata.items), as in
 // ray/python/ray/autoscaler/gcp/example-full.yaml.
+
 
 
 const HEAD_NODE_TYPE = 'ray-head-default';
@@ -37319,7 +37215,6 @@ const RUN_ID_LABEL = 'bird-interact-run-id';
 const IMAGE_TAG_LABEL = 'bird-interact-image-tag';
 const DISK_SIZE_GB = 50;
 const SOURCE_IMAGE = 'projects/ubuntu-os-cloud/global/images/family/ubuntu-2204-lts';
-const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 const IDLE_TIMEOUT_MINUTES = 30;
 const RAY_PORT = 6379;
 const OBJECT_MANAGER_PORT = 8076;
@@ -37351,13 +37246,6 @@ class ClusterConfigError extends Error {
         this.name = 'ClusterConfigError';
     }
 }
-const REGION = /^[a-z]+-[a-z]+[0-9]+$/;
-const ZONE = /^([a-z]+-[a-z]+[0-9]+)-[a-z]$/;
-const MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z0-9]+(-[a-z0-9]+)*$/;
-const PROJECT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]$/;
-const SERVICE_ACCOUNT = /^[a-z0-9][-a-z0-9]*@[-a-z0-9.]+\.gserviceaccount\.com$/;
-/** host[:port]/path[:tag|@digest], nothing a shell or YAML would read specially. */
-const IMAGE_URI = /^[a-z0-9.-]+(:[0-9]+)?\/[a-z0-9._/-]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$/;
 const PUBLIC_KEY = /^ssh-ed25519 [A-Za-z0-9+/]+={0,2}( [A-Za-z0-9@._-]+)?$/;
 const MAX_RUNTIME_HOURS_MAX = 72;
 /**
@@ -37506,7 +37394,7 @@ function actionsCliLog() {
     };
 }
 /** Environment variables a child never gets: they are secrets it does not need. */
-const CHILD_ENV_DENY = [...KNOWN_KEYS, 'ACTIONS_RUNTIME_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'GITHUB_TOKEN', 'GH_TOKEN'];
+const CHILD_ENV_DENY = [...combos/* KNOWN_KEYS */.B, 'ACTIONS_RUNTIME_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'GITHUB_TOKEN', 'GH_TOKEN'];
 /**
  * The environment of `ray` and `gcloud`: the runner's, minus the API keys (src/params/combos.ts
  * KNOWN_KEYS), the runner's tokens and every `INPUT_*` variable (inputs such as ray-headers may
@@ -37907,7 +37795,7 @@ const CLUSTER_STATE_KEY = constants/* State */.Uw.EphemeralCluster;
 const TEARDOWN_STATE_KEY = constants/* State */.Uw.ClusterTeardown;
 function readMarker(path) {
     try {
-        const m = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8'));
+        const m = JSON.parse((0,external_node_fs_.readFileSync)(path, 'utf8'));
         return m.status === 'done' || m.status === 'detached' ? m : null;
     }
     catch {
@@ -37916,8 +37804,8 @@ function readMarker(path) {
 }
 function writeMarker(path, m) {
     const tmp = `${path}.tmp`;
-    (0,external_node_fs_namespaceObject.writeFileSync)(tmp, JSON.stringify(m));
-    (0,external_node_fs_namespaceObject.renameSync)(tmp, path);
+    (0,external_node_fs_.writeFileSync)(tmp, JSON.stringify(m));
+    (0,external_node_fs_.renameSync)(tmp, path);
 }
 /** The command a person runs when every automatic teardown failed. */
 function manualTeardownCommand(t) {
@@ -37986,7 +37874,7 @@ class Teardown {
             log.info(detail);
             return { outcome, detail, leftovers: [] };
         };
-        if ((0,external_node_fs_namespaceObject.existsSync)(t.yamlPath)) {
+        if ((0,external_node_fs_.existsSync)(t.yamlPath)) {
             try {
                 await this.cli.rayDown(t.yamlPath);
                 return finish('ray-down', `cluster ${t.runId} torn down with ray down`);
@@ -38054,7 +37942,7 @@ async function teardownFromState(getState, o = {}) {
         return { outcome: 'already-done', detail: `cluster ${target.runId} was torn down by the main step`, leftovers: [] };
     if (status === 'detached')
         return { outcome: 'detached', detail: `cluster ${target.runId} was detached (wait: false); its VMs delete themselves${target.selfDeleteBy ? ` by ${target.selfDeleteBy}` : ''}`, leftovers: [] };
-    const cwd = (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.dirname)(target.yamlPath)) ? (0,external_node_path_namespaceObject.dirname)(target.yamlPath) : process.cwd();
+    const cwd = (0,external_node_fs_.existsSync)((0,external_node_path_.dirname)(target.yamlPath)) ? (0,external_node_path_.dirname)(target.yamlPath) : process.cwd();
     const cli = new ClusterCli({ rayCli: target.rayCli, gcloud: o.gcloud, project: target.project || undefined, cwd, env: o.env, log, gcloudAttempts: o.gcloudAttempts, gcloudRetryMs: o.gcloudRetryMs });
     return new Teardown(target, cli, { log }).run('post step: the main step ended without tearing down');
 }
@@ -38253,6 +38141,105 @@ const ERROR_PREFIX = 'bird-cloud-action';
 
 /***/ }),
 
+/***/ 135:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   B: () => (/* binding */ KNOWN_KEYS)
+/* harmony export */ });
+/* unused harmony exports FRAMEWORKS, QUERY_MODES, EVAL_MODES, isFramework, comboRejection, artifactFor, COMBO_NUMBER, keyForModel, requiredKeys */
+// The SLayer combo rules of domain.md §2 and the API-key rules of §3, kept as data.
+/** Adding a framework is one line here. */
+const FRAMEWORKS = {
+    claude_sdk: { onTheFlyArtifact: null, requiresOnTheFly: false },
+    pydantic_ai: { onTheFlyArtifact: null, requiresOnTheFly: false },
+    pydantic_ai_recursive: { onTheFlyArtifact: 'slayer_otf_cache', requiresOnTheFly: false },
+    pydantic_ai_otf_encode: { onTheFlyArtifact: 'slayer_models_otf', requiresOnTheFly: true },
+    mcp_agent: { onTheFlyArtifact: null, requiresOnTheFly: false },
+    agno: { onTheFlyArtifact: null, requiresOnTheFly: false },
+    smolagents: { onTheFlyArtifact: null, requiresOnTheFly: false },
+};
+const QUERY_MODES = (/* unused pure expression or super */ null && (['raw', 'slayer']));
+const EVAL_MODES = (/* unused pure expression or super */ null && (['a-interact', 'c-interact', 'oracle']));
+function isFramework(s) {
+    return Object.prototype.hasOwnProperty.call(FRAMEWORKS, s);
+}
+// Applied in order; the first rule that rejects or accepts decides (domain §2).
+// Messages keep Python's wording, with the action's input names instead of CLI flags.
+const COMBO_RULES = [
+    (c) => isFramework(c.framework) && FRAMEWORKS[c.framework].requiresOnTheFly && c.slayerSetup !== 'on-the-fly'
+        ? `framework ${c.framework} requires slayer-setup on-the-fly; got slayer-setup ${c.slayerSetup}`
+        : null,
+    (c) => (c.slayerSetup === 'pre-encoded' ? 'accept' : null),
+    (c) => (c.slayerSetup !== 'on-the-fly' ? `slayer-setup must be 'pre-encoded' or 'on-the-fly'; got '${c.slayerSetup}'` : null),
+    (c) => !isFramework(c.framework) || FRAMEWORKS[c.framework].onTheFlyArtifact === null
+        ? `slayer-setup on-the-fly is only supported with framework pydantic_ai_recursive or framework pydantic_ai_otf_encode; got framework ${c.framework}`
+        : null,
+    (c) => (c.queryMode !== 'slayer' ? `slayer-setup on-the-fly is only supported with query-mode slayer; got query-mode ${c.queryMode}` : null),
+    (c) => (c.mode !== 'a-interact' ? `slayer-setup on-the-fly is only supported with mode a-interact; got mode ${c.mode}` : null),
+];
+/** The first rejection message of the combo rules, or null when the combo is accepted. */
+function comboRejection(c) {
+    for (const rule of COMBO_RULES) {
+        const r = rule(c);
+        if (r === 'accept')
+            return null;
+        if (r !== null)
+            return r;
+    }
+    return null;
+}
+/** The artifact a (valid) combo uploads, or null for raw mode (domain §2 table). */
+function artifactFor(framework, queryMode, slayerSetup) {
+    if (queryMode !== 'slayer')
+        return null;
+    if (slayerSetup === 'pre-encoded')
+        return 'slayer_models';
+    return FRAMEWORKS[framework].onTheFlyArtifact;
+}
+/** Which combo of the domain table (1–3) an artifact kind is. */
+const COMBO_NUMBER = {
+    slayer_models: 1,
+    slayer_otf_cache: 2,
+    slayer_models_otf: 3,
+};
+// Provider prefix → key (domain §3, with the DECISION's extra providers).
+const PROVIDER_KEYS = [
+    ['anthropic/', 'ANTHROPIC_API_KEY'],
+    ['cerebras/', 'CEREBRAS_API_KEY'],
+    ['openai/', 'OPENAI_API_KEY'],
+    ['gpt', 'OPENAI_API_KEY'],
+    ['gemini/', 'GEMINI_API_KEY'],
+    ['google/', 'GEMINI_API_KEY'],
+    ['openrouter/', 'OPENROUTER_API_KEY'],
+    ['fireworks_ai/', 'FIREWORKS_API_KEY'],
+    ['deepinfra/', 'DEEPINFRA_API_KEY'],
+];
+/** Every key name the action knows; only these are ever read from the environment. */
+const KNOWN_KEYS = [...new Set(PROVIDER_KEYS.map(([, k]) => k))].sort();
+/** The key a model needs, or null when its provider needs none we know of. */
+function keyForModel(model) {
+    for (const [prefix, key] of PROVIDER_KEYS)
+        if (model.startsWith(prefix))
+            return key;
+    return null;
+}
+/** The sorted key names a run needs: one per model provider, plus OpenAI for slayer embeddings. */
+function requiredKeys(models, queryMode) {
+    const keys = new Set();
+    for (const m of models) {
+        const k = keyForModel(m);
+        if (k)
+            keys.add(k);
+    }
+    if (queryMode === 'slayer')
+        keys.add('OPENAI_API_KEY');
+    return [...keys].sort();
+}
+
+
+/***/ }),
+
 /***/ 5317:
 /***/ ((__webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
@@ -38262,9 +38249,10 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 /* harmony export */ });
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9402);
 /* harmony import */ var _constants_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4238);
-/* harmony import */ var _ray_client_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4525);
-/* harmony import */ var _retry_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2165);
-/* harmony import */ var _cluster_teardown_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2408);
+/* harmony import */ var _settings_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2519);
+/* harmony import */ var _ray_client_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4525);
+/* harmony import */ var _retry_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2165);
+/* harmony import */ var _cluster_teardown_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(4561);
 // The post step (post-if: always()): stops a job that the main step was still waiting on when
 // it ended (cancelled or killed). It leaves alone a job dispatched without wait, or one that
 // finished. It only ever warns: it never fails the job.
@@ -38273,10 +38261,11 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 
 
 
+
 async function runPost() {
     try {
         // A per-run cluster: its teardown ends the job too (the forwarded dashboard died with the main step).
-        const torn = await (0,_cluster_teardown_js__WEBPACK_IMPORTED_MODULE_4__/* .teardownFromState */ .EO)((k) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getState */ .Gu(k));
+        const torn = await (0,_cluster_teardown_js__WEBPACK_IMPORTED_MODULE_5__/* .teardownFromState */ .EO)((k) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getState */ .Gu(k));
         if (torn) {
             if (torn.outcome === 'failed' || torn.outcome === 'ray-down' || torn.outcome === 'deleted-by-label')
                 _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`post: ${torn.detail}`);
@@ -38291,27 +38280,16 @@ async function runPost() {
             return;
         }
         const address = _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getState */ .Gu(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.RayAddress);
-        let headers = {};
-        const raw = _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getInput */ .V4(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .Inputs */ .G0.RayHeaders);
-        if (raw) {
-            try {
-                headers = JSON.parse(raw);
-                for (const v of Object.values(headers))
-                    if (typeof v === 'string')
-                        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setSecret */ .Pq(v);
-            }
-            catch {
-                _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e('post: ray-headers is not valid JSON; trying without headers');
-            }
-        }
-        const tls = _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getInput */ .V4(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .Inputs */ .G0.RayTlsVerify);
-        const client = new _ray_client_js__WEBPACK_IMPORTED_MODULE_2__/* .RayJobsClient */ .c1({ address, headers, tlsVerify: !/^false$/i.test(tls), policy: { attempts: 3 } });
+        const conn = (0,_settings_js__WEBPACK_IMPORTED_MODULE_2__/* .parseRayConnection */ .E7)(_settings_js__WEBPACK_IMPORTED_MODULE_2__/* .coreInputReader */ .tg);
+        for (const p of conn.problems)
+            _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`post: ${p}; trying without it`);
+        const client = new _ray_client_js__WEBPACK_IMPORTED_MODULE_3__/* .RayJobsClient */ .c1({ address, headers: conn.rayHeaders, tlsVerify: conn.tlsVerify, policy: { attempts: 3 } });
         const job = await client.job(sid);
         if (!job) {
             _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`post: Ray does not know ${sid}; nothing to stop`);
             return;
         }
-        if (_ray_client_js__WEBPACK_IMPORTED_MODULE_2__/* .TERMINAL */ .ff.includes(job.status)) {
+        if (_ray_client_js__WEBPACK_IMPORTED_MODULE_3__/* .TERMINAL */ .ff.includes(job.status)) {
             _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`post: ${sid} is already ${job.status}`);
             return;
         }
@@ -38319,12 +38297,12 @@ async function runPost() {
         _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`post: the main step ended while waiting on ${sid} (${job.status}); asked Ray to stop it: ${stopped ? 'stopping' : 'it was not running'}`);
     }
     catch (e) {
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`post: could not check or stop the job: ${(0,_retry_js__WEBPACK_IMPORTED_MODULE_3__/* .describeError */ .Uc)(e)}`);
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`post: could not check or stop the job: ${(0,_retry_js__WEBPACK_IMPORTED_MODULE_4__/* .describeError */ .Uc)(e)}`);
     }
 }
 // Whatever happens here, the post step never fails the job.
 process.on('unhandledRejection', (e) => {
-    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`post: ${(0,_retry_js__WEBPACK_IMPORTED_MODULE_3__/* .describeError */ .Uc)(e)}`);
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`post: ${(0,_retry_js__WEBPACK_IMPORTED_MODULE_4__/* .describeError */ .Uc)(e)}`);
     process.exit(0);
 });
 await runPost();
@@ -38569,6 +38547,650 @@ function describeError(e) {
     const status = errorStatus(e);
     const msg = e instanceof Error ? e.message : typeof e === 'string' ? e : JSON.stringify(e);
     return status !== undefined && !msg.includes(String(status)) ? `HTTP ${status}: ${msg}` : msg;
+}
+
+
+/***/ }),
+
+/***/ 4871:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* unused harmony exports GCE_NAME_MAX, RUN_ID_MAX, RUN_ID_PATTERN, GCE_NAME_PATTERN, mintRunId, runIdProblem, workerNodeName */
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
+// Run ids (domain §5): `<ts>-<slug>-<query_mode>-<token>`, short enough for GCE node names.
+
+const GCE_NAME_MAX = 63;
+const RUN_ID_MAX = 35;
+const RUN_ID_PATTERN = /^[a-z0-9][-a-z0-9]*[a-z0-9]$/;
+/** A GCE instance name: a letter first, then lowercase letters, digits and dashes. */
+const GCE_NAME_PATTERN = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+function timestamp(now) {
+    const p = (n) => String(n).padStart(2, '0');
+    return `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}t${p(now.getUTCHours())}${p(now.getUTCMinutes())}`;
+}
+/** Mints a run id; `token` is injectable so tests can pin it. */
+function mintRunId(framework, queryMode, now = new Date(), token = randomBytes(3).toString('hex')) {
+    const fixed = `${timestamp(now)}--${queryMode}-${token}`.length;
+    const slug = framework.replace(/_/g, '').toLowerCase().slice(0, Math.max(1, RUN_ID_MAX - fixed));
+    return `${timestamp(now)}-${slug}-${queryMode}-${token}`;
+}
+/** The problem with a given run id, or null when it is valid. */
+function runIdProblem(runId) {
+    if (runId.length > RUN_ID_MAX)
+        return `run id '${runId}' is ${runId.length} characters; at most ${RUN_ID_MAX} fit GCE node names`;
+    if (!RUN_ID_PATTERN.test(runId))
+        return `run id '${runId}' must match ${RUN_ID_PATTERN.source} (lowercase letters, digits and inner dashes)`;
+    return null;
+}
+/** The longest node name Ray makes for a run id (used by tests and the cluster YAML). */
+function workerNodeName(runId, uuid8 = 'abcdef12') {
+    return `ray-${runId}-worker-${uuid8}-compute`;
+}
+
+
+/***/ }),
+
+/***/ 2519:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  tg: () => (/* binding */ coreInputReader),
+  E7: () => (/* binding */ parseRayConnection)
+});
+
+// UNUSED EXPORTS: CLUSTER_MODES, parseSettings, redactSettings
+
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 18 modules
+var lib_core = __nccwpck_require__(9402);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+// EXTERNAL MODULE: ./lib/constants.js
+var constants = __nccwpck_require__(4238);
+;// CONCATENATED MODULE: ./lib/errors.js
+// Typed errors. Every user-facing problem names the input, the bad value and the fix.
+function formatProblem(p) {
+    return p.fix ? `${p.input}: ${p.message} (fix: ${p.fix})` : `${p.input}: ${p.message}`;
+}
+/** Several problems found by one check, reported together so a user fixes them in one go. */
+class ProblemsError extends Error {
+    problems;
+    constructor(problems, heading) {
+        const head = heading ?? (problems.length === 1 ? 'invalid input' : `${problems.length} input problems`);
+        super(problems.length === 1 ? `${head}: ${formatProblem(problems[0])}` : `${head}:\n${problems.map((p) => `  - ${formatProblem(p)}`).join('\n')}`);
+        this.name = 'ProblemsError';
+        this.problems = problems;
+    }
+}
+/** Collects problems across checks; `throwIfAny` fails once with all of them. */
+class errors_ProblemList {
+    items = [];
+    add(input, message, fix) {
+        this.items.push({ input, message, fix });
+    }
+    get empty() {
+        return this.items.length === 0;
+    }
+    throwIfAny(heading) {
+        if (this.items.length > 0)
+            throw new ProblemsError(this.items, heading);
+    }
+}
+/** Turns any thrown value into a message; never filters on `instanceof Error` alone. */
+function errorMessage(e) {
+    if (e instanceof Error)
+        return e.message;
+    if (typeof e === 'string')
+        return e;
+    try {
+        return JSON.stringify(e);
+    }
+    catch {
+        return String(e);
+    }
+}
+
+// EXTERNAL MODULE: ./lib/params/combos.js
+var combos = __nccwpck_require__(135);
+// EXTERNAL MODULE: ./lib/runid.js
+var runid = __nccwpck_require__(4871);
+;// CONCATENATED MODULE: ./lib/dataset.js
+// Instance id → database, through the dataset JSONL (domain §2). Never split the id: DB names hold `_`.
+
+
+
+/**
+ * Where the mini-interact data and its dataset are (domain §2): the inputs, else BIRD_DB_PATH /
+ * BIRD_DATA_PATH, else `<workspace>/../mini-interact` — as the Python tools resolve them.
+ */
+function dataset_dataPaths(workspace, env, rootInput = '', datasetInput = '') {
+    const abs = (p) => (isAbsolute(p) ? p : resolve(workspace, p));
+    const miniInteractRoot = abs(rootInput || env.BIRD_DB_PATH || resolve(workspace, '..', 'mini-interact'));
+    return { miniInteractRoot, datasetFile: abs(datasetInput || env.BIRD_DATA_PATH || resolve(miniInteractRoot, 'mini_interact.jsonl')) };
+}
+/** A DB name is one plain path segment: it becomes a folder and a GCS prefix. */
+const DB_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+function dbNameProblem(db) {
+    if (db === '')
+        return 'is empty';
+    if (db === '.' || db === '..' || db.includes('/') || db.includes('\\') || !DB_NAME.test(db))
+        return `'${db}' is not a single safe path segment`;
+    return null;
+}
+/** Reads the dataset and maps the requested ids; records every problem and returns what it could. */
+function mapInstances(datasetFile, ids, problems) {
+    const empty = { instanceDbs: {}, dbs: [] };
+    if (!existsSync(datasetFile)) {
+        problems.add(Inputs.DatasetFile, `dataset file '${datasetFile}' does not exist`, 'put the mini-interact data in place before this step, or set dataset-file (or mini-interact-root) to where mini_interact.jsonl is');
+        return empty;
+    }
+    const wanted = new Set(ids);
+    const found = new Map();
+    const lines = readFileSync(datasetFile, 'utf8').split('\n');
+    lines.forEach((line, i) => {
+        if (!line.trim())
+            return;
+        let row;
+        try {
+            row = JSON.parse(line);
+        }
+        catch {
+            problems.add(Inputs.DatasetFile, `line ${i + 1} of '${datasetFile}' is not JSON`, 'fix or regenerate the dataset file');
+            return;
+        }
+        if (typeof row !== 'object' || row === null)
+            return;
+        const rec = row;
+        const id = rec.instance_id;
+        if (typeof id !== 'string' || !wanted.has(id) || found.has(id))
+            return;
+        found.set(id, typeof rec.selected_database === 'string' ? rec.selected_database : '');
+    });
+    const unknown = ids.filter((id) => !found.has(id));
+    if (unknown.length > 0) {
+        problems.add(Inputs.InstanceIds, `${unknown.length} instance id(s) not in the dataset '${datasetFile}': ${unknown.join(', ')}`, 'remove them, or point dataset-file at the dataset that holds them');
+    }
+    const instanceDbs = {};
+    for (const id of ids) {
+        const db = found.get(id);
+        if (db === undefined)
+            continue;
+        const p = dbNameProblem(db);
+        if (p) {
+            problems.add(Inputs.DatasetFile, `selected_database of instance '${id}' ${p}`, 'fix that line of the dataset file');
+            continue;
+        }
+        instanceDbs[id] = db;
+    }
+    return { instanceDbs, dbs: [...new Set(Object.values(instanceDbs))].sort() };
+}
+
+;// CONCATENATED MODULE: ./lib/results/gate.js
+
+const NO_GATE = { minPhase1Rate: null, maxErrors: null };
+/** Parses the two inputs ('' means no gate); every bad value is a problem naming the input. */
+function gate_parseGateInputs(minPhase1Rate, maxErrors) {
+    const problems = [];
+    let min = null;
+    let max = null;
+    const rate = minPhase1Rate.trim();
+    if (rate !== '') {
+        const v = /^(?:\d+(?:\.\d*)?|\.\d+)$/.test(rate) ? Number(rate) : NaN;
+        if (!(v >= 0 && v <= 1))
+            problems.push({ input: Inputs.MinPhase1Rate, message: `'${minPhase1Rate}' is not a fraction from 0 to 1`, fix: 'give a number such as 0.5 (50 %), or leave it empty for no gate' });
+        else
+            min = v;
+    }
+    const errs = maxErrors.trim();
+    if (errs !== '') {
+        if (!/^\d+$/.test(errs) || !Number.isSafeInteger(Number(errs)))
+            problems.push({ input: Inputs.MaxErrors, message: `'${maxErrors}' is not a whole number of 0 or more`, fix: 'give a count such as 0, or leave it empty for no gate' });
+        else
+            max = Number(errs);
+    }
+    return { thresholds: { minPhase1Rate: min, maxErrors: max }, problems };
+}
+function pct(x) {
+    return `${(x * 100).toFixed(1)}%`;
+}
+/** A rate with 4 significant digits, unless that would print it equal to the threshold it is below. */
+function shortBelow(x, threshold) {
+    const short = Number(x.toPrecision(4));
+    return short < threshold ? String(short) : String(x);
+}
+/** Every threshold the figures fall short of, as messages naming the figure and the threshold; [] when they pass. */
+function gateFailures(f, t) {
+    const out = [];
+    // Compared on the rate itself (k / n is correctly rounded, like the parsed threshold), never on
+    // k against min × n, whose rounding could fail a run that sits exactly on the threshold.
+    if (t.minPhase1Rate !== null && f.phase1_rate < t.minPhase1Rate) {
+        out.push(`phase-1 rate ${shortBelow(f.phase1_rate, t.minPhase1Rate)} (${f.phase1_passed}/${f.n} = ${pct(f.phase1_rate)}) is below ${Inputs.MinPhase1Rate} ${t.minPhase1Rate}`);
+    }
+    if (t.maxErrors !== null && f.errors > t.maxErrors) {
+        out.push(`errors ${f.errors} (of ${f.n} instances) exceed ${Inputs.MaxErrors} ${t.maxErrors}`);
+    }
+    return out;
+}
+/** One message for all failed thresholds, or null when the gate passes. */
+function gateMessage(f, t) {
+    const list = gateFailures(f, t);
+    return list.length === 0 ? null : `quality gate failed: ${list.join('; ')}`;
+}
+/** Thrown by reportRun after everything was reported, so that the step fails with the gate's message. */
+class GateFailedError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'GateFailedError';
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/settings.js
+// The only module that reads action inputs. It parses every input strictly, collects all
+// problems, and fails once with the full list (input, bad value, fix).
+
+
+
+
+
+
+
+
+
+
+
+const CLUSTER_MODES = (/* unused pure expression or super */ null && (['none', 'existing', 'ephemeral']));
+const coreInputReader = (name) => lib_core/* getInput */.V4(name);
+const TRUE = ['true', 'True', 'TRUE'];
+const FALSE = ['false', 'False', 'FALSE'];
+const MODEL = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$/;
+/** Small typed readers that record problems instead of throwing. */
+class Reader {
+    get;
+    problems;
+    constructor(get, problems) {
+        this.get = get;
+        this.problems = problems;
+    }
+    str(name) {
+        return this.get(name).trim();
+    }
+    required(name, fix) {
+        const v = this.str(name);
+        if (!v)
+            this.problems.add(name, 'is required for a new submit and is empty', fix);
+        return v;
+    }
+    bool(name, dflt) {
+        const v = this.str(name);
+        if (v === '')
+            return dflt;
+        if (TRUE.includes(v))
+            return true;
+        if (FALSE.includes(v))
+            return false;
+        this.problems.add(name, `'${v}' is not a boolean`, 'use true or false');
+        return dflt;
+    }
+    int(name, dflt, min, max = Number.MAX_SAFE_INTEGER) {
+        const v = this.str(name);
+        if (v === '')
+            return dflt;
+        if (!/^[+-]?\d+$/.test(v)) {
+            this.problems.add(name, `'${v}' is not a whole number`, `use a whole number from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}`);
+            return dflt;
+        }
+        const n = Number(v);
+        if (n < min || n > max) {
+            this.problems.add(name, `${v} is out of range`, `use a whole number from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}`);
+            return dflt;
+        }
+        return n;
+    }
+    oneOf(name, values, dflt) {
+        const v = this.str(name) || dflt || '';
+        if (!values.includes(v)) {
+            this.problems.add(name, v === '' ? 'is required for a new submit and is empty' : `'${v}' is not one of ${values.join(', ')}`, `set ${name} to one of: ${values.join(', ')}`);
+        }
+        return v;
+    }
+    /** A JSON object; `secret` keeps the value out of the message. */
+    jsonObject(name, secret = false) {
+        const v = this.str(name);
+        if (!v)
+            return {};
+        let parsed;
+        try {
+            parsed = JSON.parse(v);
+        }
+        catch (e) {
+            this.problems.add(name, secret ? 'is not valid JSON' : `'${v}' is not valid JSON (${e instanceof Error ? e.message : String(e)})`, 'give a JSON object, e.g. {"key": "value"}');
+            return {};
+        }
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+            this.problems.add(name, secret ? 'is not a JSON object' : `'${v}' is not a JSON object`, 'give a JSON object, e.g. {"key": "value"}');
+            return {};
+        }
+        return parsed;
+    }
+    lines(name, dflt) {
+        const v = this.str(name);
+        if (!v)
+            return [...dflt];
+        return v.split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
+    }
+}
+function absolute(p, base) {
+    return isAbsolute(p) ? p : resolve(base, p);
+}
+/** Splits and de-duplicates the instance ids, recording problems against their source input. */
+function readInstanceIds(r, workspace) {
+    const inline = r.str(Inputs.InstanceIds);
+    const file = r.str(Inputs.InstanceIdsFile);
+    let raw = null;
+    let source = { input: Inputs.InstanceIds };
+    if (inline && file) {
+        r.problems.add(Inputs.InstanceIds, `both instance-ids and instance-ids-file ('${file}') are set`, 'set exactly one of them');
+    }
+    else if (!inline && !file) {
+        r.problems.add(Inputs.InstanceIds, 'neither instance-ids nor instance-ids-file is set', 'give a comma list in instance-ids, or a file of whitespace-separated ids in instance-ids-file');
+    }
+    else if (inline) {
+        raw = inline.split(',').map((s) => s.trim());
+    }
+    else {
+        const path = absolute(file, workspace);
+        source = { input: Inputs.InstanceIdsFile, file: path };
+        if (!existsSync(path)) {
+            r.problems.add(Inputs.InstanceIdsFile, `file '${file}' does not exist (resolved to ${path})`, 'commit the ids file, or give a path relative to the workspace');
+        }
+        else {
+            raw = readFileSync(path, 'utf8').split(/\s+/);
+        }
+    }
+    const seen = new Set();
+    const ids = [];
+    const duplicates = [];
+    for (const id of (raw ?? []).filter(Boolean)) {
+        if (seen.has(id)) {
+            if (!duplicates.includes(id))
+                duplicates.push(id);
+            continue;
+        }
+        seen.add(id);
+        ids.push(id);
+    }
+    if (raw !== null && ids.length === 0) {
+        r.problems.add(source.input, 'resolved to an empty list (no ids parsed from `instance-ids` or `instance-ids-file`)', 'give at least one instance id');
+    }
+    const withComma = ids.filter((id) => id.includes(','));
+    if (withComma.length > 0) {
+        r.problems.add(source.input, `ids contain a comma: ${withComma.join(' ')}`, 'the cluster splits --instance-ids on commas; fix the ids');
+    }
+    return { ids, duplicates, source };
+}
+/** How to talk to the dashboard: auth headers (masked as read) and TLS verification. */
+function readRayConnection(r, mask) {
+    const rayHeaders = {};
+    for (const [k, v] of Object.entries(r.jsonObject(constants/* Inputs */.G0.RayHeaders, true))) {
+        if (typeof v !== 'string') {
+            r.problems.add(constants/* Inputs */.G0.RayHeaders, `the value of header '${k}' is not a string`, 'give a JSON object of header name to string value');
+            continue;
+        }
+        mask(v);
+        rayHeaders[k] = v;
+    }
+    const tls = r.str(constants/* Inputs */.G0.RayTlsVerify);
+    if (tls !== '' && !TRUE.includes(tls) && !FALSE.includes(tls)) {
+        r.problems.add(constants/* Inputs */.G0.RayTlsVerify, `'${tls}' is not a boolean`, 'use true, or false to skip certificate checks; for a private CA set NODE_EXTRA_CA_CERTS in the step env');
+    }
+    return { rayHeaders, tlsVerify: !FALSE.includes(tls) };
+}
+/** The dashboard connection for the post step, which only warns: problems come back as text. */
+function parseRayConnection(get, mask = lib_core/* setSecret */.Pq) {
+    const problems = new errors_ProblemList();
+    const c = readRayConnection(new Reader(get, problems), mask);
+    return { ...c, problems: problems.items.map(formatProblem) };
+}
+function parseDispatch(r, mask) {
+    const cluster = r.oneOf(Inputs.Cluster, CLUSTER_MODES, 'none');
+    const rayAddress = r.str(Inputs.RayAddress).replace(/\/+$/, '');
+    if (cluster === 'existing' && !rayAddress) {
+        r.problems.add(Inputs.RayAddress, 'is required when cluster is existing', 'set ray-address to the Ray dashboard URL, e.g. http://ray-head:8265');
+    }
+    else if (rayAddress) {
+        let url = null;
+        try {
+            url = new URL(rayAddress);
+        }
+        catch {
+            url = null;
+        }
+        if (!url || !['http:', 'https:'].includes(url.protocol))
+            r.problems.add(Inputs.RayAddress, `'${rayAddress}' is not an http(s) URL`, 'use the dashboard URL, e.g. http://ray-head:8265');
+        else if (url.username || url.password)
+            r.problems.add(Inputs.RayAddress, 'carries credentials in the URL', 'move them into ray-headers (masked), e.g. {"Authorization": "Bearer <token>"}');
+        else if (url.search || url.hash)
+            r.problems.add(Inputs.RayAddress, 'has a query string or fragment, which would be recorded in the manifest and the logs', 'give the dashboard URL only, and credentials in ray-headers');
+    }
+    const { rayHeaders, tlsVerify } = readRayConnection(r, mask);
+    const runtimeEnv = r.jsonObject(Inputs.RuntimeEnv);
+    const envVars = runtimeEnv.env_vars;
+    if (envVars !== undefined && (typeof envVars !== 'object' || envVars === null || Array.isArray(envVars) || Object.values(envVars).some((v) => typeof v !== 'string'))) {
+        r.problems.add(Inputs.RuntimeEnv, 'env_vars must be an object of string values (Ray fails the job after submit otherwise)', 'quote every env_vars value');
+    }
+    const region = r.str(Inputs.Region) || Defaults.region;
+    if (!REGION.test(region))
+        r.problems.add(Inputs.Region, `'${region}' is not a GCE region`, 'use a region such as us-central1');
+    const zone = r.str(Inputs.Zone) || `${region}-a`;
+    const zm = ZONE.exec(zone);
+    if (!zm)
+        r.problems.add(Inputs.Zone, `'${zone}' is not a GCE zone`, 'use a zone such as us-central1-a');
+    else if (zm[1] !== region)
+        r.problems.add(Inputs.Zone, `zone '${zone}' is not in region '${region}'`, `use a zone of ${region}, or set region to ${zm[1]}`);
+    const workerSa = r.str(Inputs.WorkerSa);
+    if (workerSa && !SERVICE_ACCOUNT.test(workerSa))
+        r.problems.add(Inputs.WorkerSa, `'${workerSa}' is not a service account email`, 'use NAME@PROJECT.iam.gserviceaccount.com');
+    const imageUri = r.str(Inputs.ImageUri);
+    if (imageUri && !IMAGE_URI.test(imageUri))
+        r.problems.add(Inputs.ImageUri, `'${imageUri}' is not an image reference with a tag or digest`, 'use REGION-docker.pkg.dev/PROJECT/REPO/IMAGE:TAG');
+    const rayVersion = r.str(Inputs.RayVersion);
+    if (rayVersion && !/^\d+\.\d+\.\d+$/.test(rayVersion))
+        r.problems.add(Inputs.RayVersion, `'${rayVersion}' is not a pinned version`, 'pin the Ray of the image, e.g. 2.47.1');
+    const rayCli = r.str(Inputs.RayCli) || 'ray';
+    return {
+        gce: { region, zone, workerSa, imageUri, rayVersion, rayCli },
+        cluster,
+        rayAddress,
+        rayHeaders,
+        tlsVerify,
+        entrypointPrefix: r.str(Inputs.EntrypointPrefix) || DEFAULT_ENTRYPOINT_PREFIX,
+        runtimeEnv,
+        wait: r.bool(Inputs.Wait, false),
+        waitTimeoutMs: r.int(Inputs.WaitTimeoutMinutes, Defaults.waitTimeoutMinutes, 1, 72 * 60) * 60_000,
+        noProgressMs: r.int(Inputs.NoProgressMinutes, Defaults.noProgressMinutes, 1, 72 * 60) * 60_000,
+        pollIntervalMs: r.int(Inputs.PollIntervalSeconds, Defaults.pollIntervalSeconds, 1, 3600) * 1000,
+    };
+}
+function parseReport(r, mask) {
+    const token = r.str(Inputs.GithubToken);
+    if (token)
+        mask(token);
+    const c = r.str(Inputs.CommentOnPr) || 'auto';
+    const commentOnPr = c === 'auto' ? 'auto' : TRUE.includes(c) ? true : FALSE.includes(c) ? false : 'auto';
+    if (!['auto', ...TRUE, ...FALSE].includes(c))
+        r.problems.add(Inputs.CommentOnPr, `'${c}' is not auto, true or false`, 'use auto (comment on pull_request events), true or false');
+    const baselineRunId = r.str(Inputs.BaselineRunId);
+    if (baselineRunId) {
+        const p = runIdProblem(baselineRunId);
+        if (p)
+            r.problems.add(Inputs.BaselineRunId, p, 'give the run id of an earlier run in the same bucket');
+    }
+    const gate = parseGateInputs(r.str(Inputs.MinPhase1Rate), r.str(Inputs.MaxErrors));
+    for (const p of gate.problems)
+        r.problems.add(p.input, p.message, p.fix);
+    return { token, commentOnPr, baselineRunId, thresholds: gate.thresholds };
+}
+function parseCommon(r, env, bucketAlwaysRequired, mask) {
+    const workspace = env.GITHUB_WORKSPACE || process.cwd();
+    const runnerTemp = env.RUNNER_TEMP || resolve(workspace, '..', '.runner-temp');
+    const dryRun = r.bool(Inputs.DryRun, false);
+    const gcsBucket = r.str(Inputs.GcsBucket).replace(/^gs:\/\//, '').replace(/\/+$/, '');
+    if (!gcsBucket && (bucketAlwaysRequired || !dryRun)) {
+        r.problems.add(Inputs.GcsBucket, bucketAlwaysRequired ? 'is required for a rerun or a report' : 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
+    }
+    if (gcsBucket && !/^[a-z0-9][-a-z0-9_.]{1,220}[a-z0-9]$/.test(gcsBucket))
+        r.problems.add(Inputs.GcsBucket, `'${gcsBucket}' is not a valid bucket name`, 'use the bucket name only, e.g. my-runs-bucket');
+    const gcpProject = r.str(Inputs.GcpProject);
+    if (gcpProject && !PROJECT.test(gcpProject))
+        r.problems.add(Inputs.GcpProject, `'${gcpProject}' is not a GCP project id`, 'use the project id (6 to 30 lowercase letters, digits and dashes), not its name or number');
+    const dispatch = parseDispatch(r, mask);
+    const report = parseReport(r, mask);
+    if (dispatch.cluster === 'ephemeral' && !gcpProject)
+        r.problems.add(Inputs.GcpProject, 'is required when cluster is ephemeral', 'set gcp-project to the project the per-run cluster runs in');
+    return {
+        dryRun,
+        gcsBucket,
+        gcpProject,
+        uploadConcurrency: r.int(Inputs.UploadConcurrency, Defaults.uploadConcurrency, 1, 256),
+        dispatch,
+        report,
+        workspace,
+        runnerTemp,
+    };
+}
+/**
+ * Parses every input for the mode the inputs ask for (a rerun when rerun-run-id is set, else
+ * a new submit). Throws one ProblemsError listing every problem.
+ */
+function parseSettings(get, env = process.env, mask = core.setSecret) {
+    const problems = new ProblemList();
+    const r = new Reader(get, problems);
+    const rerunRunId = r.str(Inputs.RerunRunId);
+    const reportRunId = r.str(Inputs.ReportRunId);
+    if (rerunRunId && reportRunId) {
+        problems.add(Inputs.ReportRunId, `both rerun-run-id ('${rerunRunId}') and report-run-id ('${reportRunId}') are set`, 'set one: a rerun reports by itself when it waits');
+    }
+    if (reportRunId && !rerunRunId) {
+        const p = runIdProblem(reportRunId);
+        if (p)
+            problems.add(Inputs.ReportRunId, p, 'give the run id of an existing run, as in its manifest');
+        const common = parseCommon(r, env, true, mask);
+        const dataset = r.str(Inputs.DatasetFile) || env.BIRD_DATA_PATH;
+        problems.throwIfAny();
+        return { kind: 'report', runId: reportRunId, datasetFile: dataset ? absolute(dataset, common.workspace) : undefined, ...common };
+    }
+    if (rerunRunId) {
+        const p = runIdProblem(rerunRunId);
+        if (p)
+            problems.add(Inputs.RerunRunId, p, 'give the run id of an existing run, as in its manifest');
+        const common = parseCommon(r, env, true, mask);
+        if (common.dispatch.cluster === 'ephemeral' && !common.dispatch.wait) {
+            problems.add(Inputs.Wait, 'a rerun on a per-run cluster always tears the cluster down, so it cannot detach (wait: false)', 'set wait: true for the rerun');
+        }
+        problems.throwIfAny();
+        return { kind: 'rerun', runId: rerunRunId, miniInteractRoot: dataPaths(common.workspace, env, r.str(Inputs.MiniInteractRoot)).miniInteractRoot, ...common };
+    }
+    const common = parseCommon(r, env, false, mask);
+    const workspace = common.workspace;
+    const frameworkRaw = r.str(Inputs.Framework);
+    if (!frameworkRaw)
+        problems.add(Inputs.Framework, 'is required for a new submit and is empty', `set framework to one of: ${Object.keys(FRAMEWORKS).join(', ')}`);
+    else if (!isFramework(frameworkRaw))
+        problems.add(Inputs.Framework, `unknown framework '${frameworkRaw}'`, `use one of: ${Object.keys(FRAMEWORKS).join(', ')}`);
+    const queryMode = r.oneOf(Inputs.QueryMode, QUERY_MODES);
+    const mode = r.oneOf(Inputs.Mode, EVAL_MODES);
+    const slayerSetup = (r.str(Inputs.SlayerSetup) || Defaults.slayerSetup);
+    // The combo rules validate slayer-setup themselves (rule 3), so they run on the raw value.
+    if (isFramework(frameworkRaw) && QUERY_MODES.includes(queryMode) && EVAL_MODES.includes(mode)) {
+        const rejection = comboRejection({ framework: frameworkRaw, queryMode, mode, slayerSetup });
+        if (rejection)
+            problems.add(Inputs.SlayerSetup, rejection, 'see the combo table in the README (SLayer combos)');
+    }
+    const agentModel = r.required(Inputs.AgentModel, 'set agent-model to a LiteLLM-style provider/model, e.g. anthropic/claude-sonnet-4-5');
+    const userSimModel = r.str(Inputs.UserSimModel) || Defaults.userSimModel;
+    for (const [name, model] of [[Inputs.AgentModel, agentModel], [Inputs.UserSimModel, userSimModel]]) {
+        if (model && !MODEL.test(model))
+            problems.add(name, `'${model}' is not a LiteLLM model name`, 'use provider/model made of letters, digits and . _ : / @ + -, e.g. anthropic/claude-sonnet-4-5');
+    }
+    const ids = readInstanceIds(r, workspace);
+    const { miniInteractRoot, datasetFile } = dataPaths(workspace, env, r.str(Inputs.MiniInteractRoot), r.str(Inputs.DatasetFile));
+    const patience = r.int(Inputs.Patience, Defaults.patience, 0);
+    const maxDepth = r.int(Inputs.MaxDepth, Defaults.maxDepth, 1);
+    const strict = r.bool(Inputs.Strict, false);
+    const useAuditedGoldSql = r.bool(Inputs.UseAuditedGoldSql, false);
+    const promptCache = r.bool(Inputs.PromptCache, true);
+    const workers = r.int(Inputs.Workers, Defaults.workers, 1);
+    const actorsPerWorker = r.int(Inputs.ActorsPerWorker, Defaults.actorsPerWorker, 1);
+    const workerType = r.str(Inputs.WorkerType) || Defaults.workerType;
+    if (!MACHINE_TYPE.test(workerType))
+        problems.add(Inputs.WorkerType, `'${workerType}' is not a GCE machine type`, 'use a machine type such as e2-standard-4');
+    const maxRuntimeHours = r.int(Inputs.MaxRuntimeHours, Defaults.maxRuntimeHours, 1, 72);
+    const slayerStorageRoot = r.str(Inputs.SlayerStorageRoot) || Defaults.slayerStorageRoot;
+    if (!/^\/[A-Za-z0-9._/-]*$/.test(slayerStorageRoot))
+        problems.add(Inputs.SlayerStorageRoot, `'${slayerStorageRoot}' is not an absolute in-cluster path of plain characters`, `keep the default ${Defaults.slayerStorageRoot}`);
+    const runIdRaw = r.str(Inputs.RunId);
+    if (runIdRaw) {
+        const p = runIdProblem(runIdRaw);
+        if (p)
+            problems.add(Inputs.RunId, p, 'leave run-id empty to mint one, or use at most 35 lowercase letters, digits and inner dashes');
+    }
+    const trackedInputs = r.lines(Inputs.TrackedInputs, Defaults.trackedInputs);
+    for (const t of trackedInputs) {
+        if (isAbsolute(t) || t.split('/').includes('..'))
+            problems.add(Inputs.TrackedInputs, `'${t}' must be a path inside the repository`, 'use repo-relative paths such as src/');
+    }
+    const allowDirty = r.bool(Inputs.AllowDirty, false);
+    if (allowDirty && common.dispatch.cluster === 'ephemeral' && !common.dispatch.wait) {
+        problems.add(Inputs.AllowDirty, 'allow-dirty and wait: false are mutually exclusive on a per-run cluster (a detached dirty run could never be reproduced or torn down by a rerun)', 'set wait: true, or commit the changes');
+    }
+    const artifactRoots = {
+        slayer_models: absolute(r.str(Inputs.SlayerModelsRoot) || 'slayer_models', workspace),
+        slayer_otf_cache: absolute(r.str(Inputs.OtfCacheRoot) || env.BIRD_OTF_CACHE_ROOT || 'slayer_otf_cache', workspace),
+        slayer_models_otf: absolute(r.str(Inputs.ModelsOtfRoot) || env.BIRD_SLAYER_MODELS_OTF_ROOT || 'slayer_models_otf', workspace),
+    };
+    problems.throwIfAny();
+    return {
+        kind: 'submit',
+        framework: frameworkRaw,
+        queryMode,
+        mode,
+        slayerSetup,
+        agentModel,
+        userSimModel,
+        instanceIds: ids.ids,
+        duplicateIds: ids.duplicates,
+        idSource: ids.source,
+        datasetFile,
+        miniInteractRoot,
+        patience,
+        maxDepth,
+        strict,
+        useAuditedGoldSql,
+        promptCache,
+        workers,
+        actorsPerWorker,
+        workerType,
+        maxRuntimeHours,
+        slayerStorageRoot,
+        runId: runIdRaw || null,
+        trackedInputs,
+        allowDirty,
+        artifactRoots,
+        ...common,
+    };
+}
+/**
+ * The settings as they may be written down (the plan file, a dry run): header values and the
+ * token are secrets, so only header names survive.
+ */
+function redactSettings(s) {
+    const headers = {};
+    for (const k of Object.keys(s.dispatch.rayHeaders))
+        headers[k] = '***';
+    return { ...s, dispatch: { ...s.dispatch, rayHeaders: headers }, report: { ...s.report, token: s.report.token ? '***' : '' } };
 }
 
 

@@ -8,7 +8,7 @@ import { shellQuote } from '../jobargs.js';
 import { isNetworkError, describeError } from '../retry.js';
 import { DOCKERFILE_NAME } from '../image/tag.js';
 
-export const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
+import { CLOUD_PLATFORM_SCOPE } from '../params/gce.js';
 
 /** Every manifest type a pushed image may have: OCI and Docker, single and multi-platform. */
 export const MANIFEST_ACCEPT = [

@@ -5,6 +5,7 @@
 // Node configs use Ray's GCP node_config shape (the body of the Compute API instances.insert:
 // machineType, disks[].initializeParams, serviceAccounts, labels, metadata.items), as in
 // ray/python/ray/autoscaler/gcp/example-full.yaml.
+import { CLOUD_PLATFORM_SCOPE, IMAGE_URI, MACHINE_TYPE, PROJECT, REGION, SERVICE_ACCOUNT, ZONE } from '../params/gce.js';
 import { Document } from 'yaml';
 import type { RenderInputs, RunManifest } from '../manifest.js';
 import { GCE_NAME_MAX, RUN_ID_MAX, RUN_ID_PATTERN, workerNodeName } from '../runid.js';
@@ -19,7 +20,6 @@ export const RUN_ID_LABEL = 'bird-interact-run-id';
 export const IMAGE_TAG_LABEL = 'bird-interact-image-tag';
 export const DISK_SIZE_GB = 50;
 export const SOURCE_IMAGE = 'projects/ubuntu-os-cloud/global/images/family/ubuntu-2204-lts';
-export const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
 export const IDLE_TIMEOUT_MINUTES = 30;
 export const RAY_PORT = 6379;
 export const OBJECT_MANAGER_PORT = 8076;
@@ -61,13 +61,6 @@ export class ClusterConfigError extends Error {
   }
 }
 
-const REGION = /^[a-z]+-[a-z]+[0-9]+$/;
-const ZONE = /^([a-z]+-[a-z]+[0-9]+)-[a-z]$/;
-const MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z0-9]+(-[a-z0-9]+)*$/;
-const PROJECT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]$/;
-const SERVICE_ACCOUNT = /^[a-z0-9][-a-z0-9]*@[-a-z0-9.]+\.gserviceaccount\.com$/;
-/** host[:port]/path[:tag|@digest], nothing a shell or YAML would read specially. */
-const IMAGE_URI = /^[a-z0-9.-]+(:[0-9]+)?\/[a-z0-9._/-]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$/;
 const PUBLIC_KEY = /^ssh-ed25519 [A-Za-z0-9+/]+={0,2}( [A-Za-z0-9@._-]+)?$/;
 export const MAX_RUNTIME_HOURS_MAX = 72;
 

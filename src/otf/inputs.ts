@@ -2,7 +2,7 @@
 // once, like src/settings.ts for the main action.
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { dbNameProblem, mapInstances } from '../dataset.js';
+import { dataPaths, dbNameProblem, mapInstances } from '../dataset.js';
 import { ProblemList } from '../errors.js';
 import { COMBO_NUMBER } from '../params/combos.js';
 import {
@@ -114,8 +114,7 @@ export function parseOtfSettings(get: OtfInputReader, env: NodeJS.ProcessEnv = p
   const uvLockRaw = str(OtfInputs.UvLock) || OtfDefaults.uvLock;
   const uvLock = absolute(uvLockRaw, workspace);
 
-  const miniInteractRoot = absolute(str(OtfInputs.MiniInteractRoot) || env.BIRD_DB_PATH || resolve(workspace, '..', 'mini-interact'), workspace);
-  const datasetFile = absolute(str(OtfInputs.DatasetFile) || env.BIRD_DATA_PATH || resolve(miniInteractRoot, 'mini_interact.jsonl'), workspace);
+  const { miniInteractRoot, datasetFile } = dataPaths(workspace, env, str(OtfInputs.MiniInteractRoot), str(OtfInputs.DatasetFile));
 
   // Exactly one source of DBs.
   const given = [OtfInputs.Dbs, OtfInputs.InstanceIds, OtfInputs.InstanceIdsFile].filter((n) => str(n) !== '');
