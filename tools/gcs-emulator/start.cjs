@@ -14,7 +14,7 @@
  * │   GCS_EMU_BUCKETS=1        POST /b, GET /b/<name>, and 404 notFound for any /b/<name>/... request     │
  * │                            whose bucket was never created                                            │
  * │ They are not upstream behaviour: a test that passes here proves our model, not Google's server.       │
- * │ tests/gcs-emulator.test.ts proves the shims; rerun it on every firebase-tools bump (internal modules). │
+ * │ tests/doubles/gcs-emulator.test.ts proves the shims; rerun it on every firebase-tools bump (internal modules). │
  * └──────────────────────────────────────────────────────────────────────────────────────────────────────┘
  *
  * Env: HOST (127.0.0.1), PORT (9199; 0 = ephemeral), PROJECT_ID (demo-test; keep the demo- prefix, or an

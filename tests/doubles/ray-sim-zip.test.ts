@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { crc32, extractZip, readZip, safeEntryPath, writeZip } from '../tools/ray-sim/zip.mjs';
+import { crc32, extractZip, readZip, safeEntryPath, writeZip } from '../../tools/ray-sim/zip.mjs';
 
 const tmpRoot = mkdtempSync(join(tmpdir(), 'ray-sim-zip-'));
 afterAll(() => rmSync(tmpRoot, { recursive: true, force: true }));

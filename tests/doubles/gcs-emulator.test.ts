@@ -3,7 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Storage } from '@google-cloud/storage';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createBucket, emulatorHost, listAll, makeStorage, readObject, uniqueBucketName } from './helpers/gcs.js';
+import { createBucket, emulatorHost, listAll, makeStorage, readObject, uniqueBucketName } from '../helpers/gcs.js';
 
 const BUCKET = 'bird-test';
 const RUN = `gcs-emulator-test/${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;

@@ -16,8 +16,8 @@ import {
   startRaySim,
   type JobDetails,
   type RaySim,
-} from '../tools/ray-sim/server.mjs';
-import { writeZip } from '../tools/ray-sim/zip.mjs';
+} from '../../tools/ray-sim/server.mjs';
+import { writeZip } from '../../tools/ray-sim/zip.mjs';
 
 // ----- HTTP helpers -------------------------------------------------------------------------------
 
@@ -766,7 +766,7 @@ function processGroupGone(pgid: number): boolean {
 
 describe('ray-sim CLI', () => {
   it('`node tools/ray-sim/server.mjs --port 0` prints its URL, serves, and exits 0 on SIGTERM, killing running jobs', async () => {
-    const server = join(dirname(fileURLToPath(import.meta.url)), '..', 'tools', 'ray-sim', 'server.mjs');
+    const server = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'tools', 'ray-sim', 'server.mjs');
     const dir = mkdtempSync(join(tmpdir(), 'ray-sim-cli-'));
     const pidFile = join(dir, 'pid');
     const child = spawn(process.execPath, [server, '--port', '0', '--pending-delay-ms', '10'], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -3,8 +3,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Storage } from '@google-cloud/storage';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startFaultProxy, matchers, type FaultProxy } from './helpers/fault-proxy.js';
-import { emulatorHost, makeStorage, readObject } from './helpers/gcs.js';
+import { startFaultProxy, matchers, type FaultProxy } from '../helpers/fault-proxy.js';
+import { emulatorHost, makeStorage, readObject } from '../helpers/gcs.js';
 
 const BUCKET = 'bird-test';
 const RUN = `fault-proxy-test/${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;

@@ -8,11 +8,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRaySim, type RaySim } from '../tools/ray-sim/server.mjs';
-import { writeZip } from '../tools/ray-sim/zip.mjs';
-import { emulatorHost, listAll, readObject } from './helpers/gcs.js';
+import { startRaySim, type RaySim } from '../../tools/ray-sim/server.mjs';
+import { writeZip } from '../../tools/ray-sim/zip.mjs';
+import { emulatorHost, listAll, readObject } from '../helpers/gcs.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const WORKER = join(ROOT, 'tools', 'ray-sim', 'demo-worker.mjs');
 const BUCKET = 'bird-test';
 const SECRETS = { ANTHROPIC_API_KEY: 'sk-ant-secret-value-0123', OPENAI_API_KEY: 'sk-openai-secret-value-4567' };
