@@ -1,9 +1,13 @@
 import { defineConfig } from 'vitest/config';
+import { selectTiers } from './tests/setup/tiers';
+
+const tiers = selectTiers();
 
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
-    globalSetup: ['tests/setup/gcs-global-setup.ts'],
+    exclude: ['**/node_modules/**', ...tiers.exclude],
+    globalSetup: ['tests/setup/gcs-global-setup.ts', ...tiers.globalSetup],
     pool: 'forks',
     testTimeout: 120_000,
     hookTimeout: 120_000,
