@@ -1,9 +1,13 @@
+import * as core from '@actions/core';
+import { ERROR_PREFIX } from './common/constants.js';
+import { errorMessage } from './common/errors.js';
 import { run } from './main.js';
 
-// Exit explicitly: keep-alive sockets of HTTP clients must not hold the step open.
+// A stray rejection from an SDK fails the step cleanly (core escapes the message).
 process.on('unhandledRejection', (e) => {
-  process.stdout.write(`::error::bird-cloud-action: unhandled rejection: ${e instanceof Error ? e.message : String(e)}\n`);
+  core.setFailed(`${ERROR_PREFIX}: unhandled rejection: ${errorMessage(e)}`);
   process.exit(1);
 });
 await run();
+// Exit explicitly: keep-alive sockets of HTTP clients must not hold the step open.
 process.exit(process.exitCode ?? 0);

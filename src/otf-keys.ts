@@ -1,4 +1,4 @@
-import { run } from './otf/run.js';
+import { run } from './otf/main.js';
 
 // The otf-keys sub-action (otf-keys/action.yml). Exit explicitly, like src/index.ts.
 process.on('unhandledRejection', (e) => {

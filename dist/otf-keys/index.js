@@ -28570,14 +28570,14 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _otf_run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(241);
+/* harmony import */ var _otf_main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5230);
 
 // The otf-keys sub-action (otf-keys/action.yml). Exit explicitly, like src/index.ts.
 process.on('unhandledRejection', (e) => {
     process.stdout.write(`::error::otf-keys: unhandled rejection: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(1);
 });
-await (0,_otf_run_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
+await (0,_otf_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 process.exit(process.exitCode ?? 0);
 
 __webpack_async_result__();
@@ -28585,7 +28585,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 241:
+/***/ 5230:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28620,7 +28620,7 @@ function utils_toCommandValue(input) {
  * @returns The command properties to send with the actual annotation command
  * See IssueCommandProperties: https://github.com/actions/runner/blob/main/src/Runner.Worker/ActionCommandManager.cs#L646
  */
-function utils_toCommandProperties(annotationProperties) {
+function toCommandProperties(annotationProperties) {
     if (!Object.keys(annotationProperties).length) {
         return {};
     }
@@ -31423,7 +31423,7 @@ function isDebug() {
  * @param message debug message
  */
 function core_debug(message) {
-    issueCommand('debug', {}, message);
+    command_issueCommand('debug', {}, message);
 }
 /**
  * Adds an error issue
@@ -31431,7 +31431,7 @@ function core_debug(message) {
  * @param properties optional properties to add to the annotation.
  */
 function error(message, properties = {}) {
-    command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('error', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Adds a warning issue
@@ -31439,7 +31439,7 @@ function error(message, properties = {}) {
  * @param properties optional properties to add to the annotation.
  */
 function warning(message, properties = {}) {
-    command_issueCommand('warning', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('warning', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Adds a notice issue
@@ -31447,7 +31447,7 @@ function warning(message, properties = {}) {
  * @param properties optional properties to add to the annotation.
  */
 function notice(message, properties = {}) {
-    issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Writes info to log with console.log.
@@ -31464,13 +31464,13 @@ function info(message) {
  * @param name The name of the output group
  */
 function startGroup(name) {
-    issue('group', name);
+    command_issue('group', name);
 }
 /**
  * End an output group.
  */
 function endGroup() {
-    issue('endgroup');
+    command_issue('endgroup');
 }
 /**
  * Wrap an asynchronous function call in a group.
@@ -31541,7 +31541,7 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
-;// CONCATENATED MODULE: ./lib/errors.js
+;// CONCATENATED MODULE: ./lib/common/errors.js
 // Typed errors. Every user-facing problem names the input, the bad value and the fix.
 function formatProblem(p) {
     return p.fix ? `${p.input}: ${p.message} (fix: ${p.fix})` : `${p.input}: ${p.message}`;
@@ -31570,21 +31570,96 @@ class ProblemList {
             throw new ProblemsError(this.items, heading);
     }
 }
-/** Turns any thrown value into a message; never filters on `instanceof Error` alone. */
-function errorMessage(e) {
+/** HTTP status of an error from gaxios, the Storage SDK or our own clients, if any. */
+function errorStatus(e) {
+    if (typeof e !== 'object' || e === null)
+        return undefined;
+    const o = e;
+    for (const v of [o.code, o.status, o.statusCode, o.response?.status])
+        if (typeof v === 'number')
+            return v;
+    return undefined;
+}
+/**
+ * Turns any thrown value into one message, with its HTTP status when the message lacks it.
+ * Never filters on `instanceof Error` alone: SDKs throw plain objects too.
+ */
+function errorMessage(e, o = { withStatus: true }) {
+    let msg;
     if (e instanceof Error)
-        return e.message;
-    if (typeof e === 'string')
-        return e;
-    try {
-        return JSON.stringify(e);
+        msg = e.message;
+    else if (typeof e === 'string')
+        msg = e;
+    else {
+        try {
+            msg = JSON.stringify(e);
+        }
+        catch {
+            msg = String(e);
+        }
     }
-    catch {
-        return String(e);
-    }
+    const status = o.withStatus ? errorStatus(e) : undefined;
+    return status !== undefined && !msg.includes(String(status)) ? `HTTP ${status}: ${msg}` : msg;
 }
 
-;// CONCATENATED MODULE: ./lib/report.js
+;// CONCATENATED MODULE: ./lib/common/log.js
+// The one logging interface. Every module that logs takes a `Log`; the entry points pass
+// `actionsLog` (the runner's log via @actions/core), tests pass `memoryLog()`.
+
+/**
+ * A line that starts with `::` (after blanks) is a workflow command to the runner; so is a
+ * `##[command]` anywhere. Both are shown with a visible prefix instead.
+ */
+function neutralizeCommand(line) {
+    return /^\s*::|##\[/.test(line) ? `| ${line.replace(/##\[/g, '#\u200b#[')}` : line;
+}
+/** Splits on every line ending the runner splits on (`\n`, `\r\n`, `\r`). */
+function runnerLines(text) {
+    return text.replace(/\r?\n$/, '').split(/\r\n|\r|\n/);
+}
+const actionsLog = {
+    info: (line) => info(line),
+    warning: (message, where) => warning(message, where),
+    error: (message, where) => error(message, where),
+    notice: (message) => notice(message),
+    debug: (line) => core_debug(line),
+    group: (title, fn) => group(title, fn),
+    untrusted: (text) => info(runnerLines(text).map(neutralizeCommand).join('\n')),
+};
+/** A log kept in memory, for tests and for callers that show the lines elsewhere. */
+function memoryLog() {
+    const lines = [];
+    const warnings = [];
+    const errors = [];
+    return {
+        lines,
+        warnings,
+        errors,
+        info: (line) => lines.push(line),
+        warning: (message) => {
+            warnings.push(message);
+            lines.push(`warning: ${message}`);
+        },
+        error: (message) => {
+            errors.push(message);
+            lines.push(`error: ${message}`);
+        },
+        notice: (message) => lines.push(`notice: ${message}`),
+        debug: (line) => lines.push(`debug: ${line}`),
+        group: async (title, fn) => {
+            lines.push(`[group] ${title}`);
+            try {
+                return await fn();
+            }
+            finally {
+                lines.push('[endgroup]');
+            }
+        },
+        untrusted: (text) => lines.push(...runnerLines(text).map(neutralizeCommand)),
+    };
+}
+
+;// CONCATENATED MODULE: ./lib/results/summary.js
 // What people read: the plan in the log, and the job summary.
 
 function formatBytes(n) {
@@ -31606,24 +31681,25 @@ function instancesPerDb(plan) {
     return m;
 }
 /** The plan in the log, one group per DB. */
-function logPlan(plan) {
+async function logPlan(log, plan) {
     const s = plan.settings;
-    core.info(`run id: ${plan.runId} (attempt ${plan.attempt}, submission ${plan.submissionId})`);
-    core.info(`combo: framework=${s.framework} query-mode=${s.queryMode} mode=${s.mode} slayer-setup=${s.slayerSetup}`);
-    core.info(`models: agent=${s.agentModel} user-sim=${s.userSimModel}; keys needed: ${plan.requiredKeys.join(', ') || 'none'}`);
-    core.info(`instances: ${s.instanceIds.length} in ${plan.dbs.length} DB(s); artifact: ${plan.artifact ? `${plan.artifact.kind} from ${plan.artifact.root}` : 'none (raw mode uploads nothing)'}`);
+    log.info(`run id: ${plan.runId} (attempt ${plan.attempt}, submission ${plan.submissionId})`);
+    log.info(`combo: framework=${s.framework} query-mode=${s.queryMode} mode=${s.mode} slayer-setup=${s.slayerSetup}`);
+    log.info(`models: agent=${s.agentModel} user-sim=${s.userSimModel}; keys needed: ${plan.requiredKeys.join(', ') || 'none'}`);
+    log.info(`instances: ${s.instanceIds.length} in ${plan.dbs.length} DB(s); artifact: ${plan.artifact ? `${plan.artifact.kind} from ${plan.artifact.root}` : 'none (raw mode uploads nothing)'}`);
     const perDb = instancesPerDb(plan);
     const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
     for (const db of plan.dbs) {
         const a = byDb.get(db);
-        core.startGroup(`${db}: ${perDb.get(db) ?? 0} instance(s)${a ? `, ${a.files.length} files, ${formatBytes(a.bytes)}` : ''}`);
-        const ids = Object.entries(plan.instanceDbs).filter(([, d]) => d === db).map(([id]) => id);
-        core.info(`instances: ${ids.join(', ')}`);
-        for (const f of a?.files ?? [])
-            core.info(`  ${f.path}  ${f.size} B  md5=${f.md5}`);
-        core.endGroup();
+        await log.group(`${db}: ${perDb.get(db) ?? 0} instance(s)${a ? `, ${a.files.length} files, ${formatBytes(a.bytes)}` : ''}`, async () => {
+            const ids = Object.entries(plan.instanceDbs).filter(([, d]) => d === db).map(([id]) => id);
+            log.info(`instances: ${ids.join(', ')}`);
+            // File names come from the DB directory: untrusted text.
+            if (a)
+                log.untrusted(a.files.map((f) => `  ${f.path}  ${f.size} B  md5=${f.md5}`).join('\n'));
+        });
     }
-    core.info(`job arguments: ${plan.jobArgs.join(' ')}`);
+    log.info(`job arguments: ${plan.jobArgs.join(' ')}`);
 }
 function escapeCell(s) {
     return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -31926,7 +32002,7 @@ function validateConcurrency(concurrency) {
 	}
 }
 
-;// CONCATENATED MODULE: ./lib/params/combos.js
+;// CONCATENATED MODULE: ./lib/inputs/combos.js
 // The SLayer combo rules of domain.md §2 and the API-key rules of §3, kept as data.
 /** Adding a framework is one line here. */
 const FRAMEWORKS = {
@@ -32016,7 +32092,7 @@ function requiredKeys(models, queryMode) {
     return [...keys].sort();
 }
 
-;// CONCATENATED MODULE: ./lib/otf/keys.js
+;// CONCATENATED MODULE: ./lib/otf/key-material.js
 // The per-DB cache keys of the OTF encode workflow (domain §11), pure part: names, parsing and
 // the key itself. Reading files and the runner lives in ./inputs.ts, ./compute.ts and ./run.ts.
 
@@ -32200,7 +32276,7 @@ function outputValues(o) {
     };
 }
 
-;// CONCATENATED MODULE: ./lib/constants.js
+;// CONCATENATED MODULE: ./lib/common/constants.js
 // Every input, output and state key of the action, referenced through these enums only.
 var Inputs;
 (function (Inputs) {
@@ -32285,7 +32361,6 @@ var Outputs;
 })(Outputs || (Outputs = {}));
 var State;
 (function (State) {
-    State["RunId"] = "run-id";
     State["SubmissionId"] = "submission-id";
     State["RayAddress"] = "ray-address";
     /** `waiting` while the main step waits on the job; `done` once it no longer needs stopping. */
@@ -32316,11 +32391,100 @@ const Defaults = {
 };
 const ERROR_PREFIX = 'bird-cloud-action';
 
-;// CONCATENATED MODULE: ./lib/dataset.js
+;// CONCATENATED MODULE: ./lib/inputs/instance-ids.js
+// Instance ids, one definition for the action and the otf-keys sub-action: a comma list
+// (`instance-ids`) or a file of whitespace-separated ids (`instance-ids-file`), exactly one of the
+// two. Duplicates are dropped with a warning: they made the Python "done" count unreachable.
+
+
+
+/** An ids file larger than this is not an ids file (a mistaken path, or /dev/zero). */
+const IDS_FILE_MAX_BYTES = 16 * 1024 * 1024;
+/** How many ids an error or warning lists before it gives the count. */
+const IDS_SHOWN = 20;
+/** `a, b, c` for at most IDS_SHOWN ids, then `… and N more (M in all)`. */
+function listIds(ids, shown = IDS_SHOWN) {
+    if (ids.length <= shown)
+        return ids.join(', ');
+    return `${ids.slice(0, shown).join(', ')}, … and ${ids.length - shown} more (${ids.length} in all)`;
+}
+/** Reads a file of ids, or says why it cannot: it must be a regular file of at most 16 MiB. */
+function readIdsFile(input, file, path, problems) {
+    let st;
+    try {
+        st = (0,external_node_fs_namespaceObject.statSync)(path);
+    }
+    catch {
+        problems.push({ input, message: `file '${file}' does not exist (resolved to ${path})`, fix: 'commit the ids file, or give a path relative to the workspace' });
+        return null;
+    }
+    if (!st.isFile()) {
+        problems.push({ input, message: `'${file}' is not a regular file (resolved to ${path})`, fix: 'give a file of whitespace-separated instance ids' });
+        return null;
+    }
+    if (st.size > IDS_FILE_MAX_BYTES) {
+        problems.push({ input, message: `'${file}' has ${st.size} bytes, more than an ids file of ${IDS_FILE_MAX_BYTES} bytes`, fix: 'give a file of whitespace-separated instance ids' });
+        return null;
+    }
+    return (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
+}
+function readInstanceIds(o) {
+    const problems = [];
+    const inline = o.inline.trim();
+    const file = o.file.trim();
+    let raw = null;
+    let source = { input: o.inlineInput };
+    if (inline && file) {
+        problems.push({ input: o.inlineInput, message: `both ${o.inlineInput} and ${o.fileInput} ('${file}') are set`, fix: 'set exactly one of them' });
+    }
+    else if (!inline && !file) {
+        problems.push({ input: o.inlineInput, message: `neither ${o.inlineInput} nor ${o.fileInput} is set`, fix: `give a comma list in ${o.inlineInput}, or a file of whitespace-separated ids in ${o.fileInput}` });
+    }
+    else if (inline) {
+        raw = inline.split(',').map((s) => s.trim());
+        const spaced = raw.filter((id) => /\s/.test(id));
+        if (spaced.length > 0) {
+            problems.push({ input: o.inlineInput, message: `${listIds(spaced.map((id) => `'${id}'`))} contain${spaced.length === 1 ? 's' : ''} whitespace`, fix: `separate the ids with commas, e.g. alien_1,credit_3 (a file in ${o.fileInput} may use spaces or newlines)` });
+            raw = raw.flatMap((id) => id.split(/\s+/));
+        }
+    }
+    else {
+        const path = (0,external_node_path_namespaceObject.isAbsolute)(file) ? file : (0,external_node_path_namespaceObject.resolve)(o.workspace, file);
+        source = { input: o.fileInput, file: path };
+        const text = readIdsFile(o.fileInput, file, path, problems);
+        if (text !== null)
+            raw = text.split(/\s+/);
+    }
+    const seen = new Set();
+    const ids = [];
+    const duplicates = [];
+    for (const id of (raw ?? []).filter(Boolean)) {
+        if (seen.has(id)) {
+            if (!duplicates.includes(id))
+                duplicates.push(id);
+            continue;
+        }
+        seen.add(id);
+        ids.push(id);
+    }
+    if (raw !== null && ids.length === 0) {
+        problems.push({ input: source.input, message: `resolved to an empty list (no ids parsed from \`${o.inlineInput}\` or \`${o.fileInput}\`)`, fix: 'give at least one instance id' });
+    }
+    const withComma = ids.filter((id) => id.includes(','));
+    if (withComma.length > 0) {
+        problems.push({ input: source.input, message: `ids contain a comma: ${listIds(withComma)}`, fix: 'the cluster splits --instance-ids on commas; fix the ids' });
+    }
+    return { ids, duplicates, source, problems };
+}
+
+;// CONCATENATED MODULE: ./lib/preflight/dataset.js
 // Instance id → database, through the dataset JSONL (domain §2). Never split the id: DB names hold `_`.
 
 
 
+
+/** The dataset is read whole: a file larger than this is not the dataset (a mistaken path, or /dev/zero). */
+const DATASET_MAX_BYTES = 256 * 1024 * 1024;
 /**
  * Where the mini-interact data and its dataset are (domain §2): the inputs, else BIRD_DB_PATH /
  * BIRD_DATA_PATH, else `<workspace>/../mini-interact` — as the Python tools resolve them.
@@ -32342,8 +32506,18 @@ function dbNameProblem(db) {
 /** Reads the dataset and maps the requested ids; records every problem and returns what it could. */
 function mapInstances(datasetFile, ids, problems) {
     const empty = { instanceDbs: {}, dbs: [] };
+    const where = 'put the mini-interact data in place before this step, or set dataset-file (or mini-interact-root) to where mini_interact.jsonl is';
     if (!(0,external_node_fs_namespaceObject.existsSync)(datasetFile)) {
-        problems.add(Inputs.DatasetFile, `dataset file '${datasetFile}' does not exist`, 'put the mini-interact data in place before this step, or set dataset-file (or mini-interact-root) to where mini_interact.jsonl is');
+        problems.add(Inputs.DatasetFile, `dataset file '${datasetFile}' does not exist`, where);
+        return empty;
+    }
+    const st = (0,external_node_fs_namespaceObject.statSync)(datasetFile);
+    if (!st.isFile()) {
+        problems.add(Inputs.DatasetFile, `'${datasetFile}' is not a regular file`, where);
+        return empty;
+    }
+    if (st.size > DATASET_MAX_BYTES) {
+        problems.add(Inputs.DatasetFile, `'${datasetFile}' has ${st.size} bytes, more than a dataset of ${DATASET_MAX_BYTES} bytes`, where);
         return empty;
     }
     const wanted = new Set(ids);
@@ -32370,7 +32544,7 @@ function mapInstances(datasetFile, ids, problems) {
     });
     const unknown = ids.filter((id) => !found.has(id));
     if (unknown.length > 0) {
-        problems.add(Inputs.InstanceIds, `${unknown.length} instance id(s) not in the dataset '${datasetFile}': ${unknown.join(', ')}`, 'remove them, or point dataset-file at the dataset that holds them');
+        problems.add(Inputs.InstanceIds, `${unknown.length} instance id(s) not in the dataset '${datasetFile}': ${listIds(unknown)}`, 'remove them, or point dataset-file at the dataset that holds them');
     }
     const instanceDbs = {};
     for (const id of ids) {
@@ -32407,25 +32581,6 @@ function workflowPath(path, workspace) {
     if (rel.startsWith('..') || (0,external_node_path_namespaceObject.isAbsolute)(rel))
         return path;
     return rel.split(external_node_path_namespaceObject.sep).join('/');
-}
-function readIds(get, problems, workspace, source) {
-    let raw;
-    if (source === OtfInputs.InstanceIds) {
-        raw = get(OtfInputs.InstanceIds).split(',');
-    }
-    else {
-        const file = get(OtfInputs.InstanceIdsFile).trim();
-        const path = absolute(file, workspace);
-        if (!(0,external_node_fs_namespaceObject.existsSync)(path)) {
-            problems.add(OtfInputs.InstanceIdsFile, `file '${file}' does not exist (resolved to ${path})`, 'check out the evaluation repo before this step, or give a path relative to the workspace');
-            return [];
-        }
-        raw = (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8').split(/\s+/);
-    }
-    const ids = [...new Set(raw.map((s) => s.trim()).filter(Boolean))];
-    if (ids.length === 0)
-        problems.add(source, 'resolved to an empty list', 'give at least one instance id');
-    return ids;
 }
 /**
  * Parses every input. Without `collect` it throws one ProblemsError listing all problems; with it,
@@ -32488,9 +32643,13 @@ function parseOtfSettings(get, env = process.env, collect) {
     }
     else {
         dbSource = given[0];
-        const ids = readIds(get, problems, workspace, dbSource);
-        if (ids.length > 0)
-            dbs = mapInstances(datasetFile, ids, problems).dbs;
+        const ids = readInstanceIds({ inlineInput: OtfInputs.InstanceIds, fileInput: OtfInputs.InstanceIdsFile, inline: str(OtfInputs.InstanceIds), file: str(OtfInputs.InstanceIdsFile), workspace });
+        for (const p of ids.problems)
+            problems.add(p.input, p.message, p.fix);
+        if (ids.duplicates.length > 0)
+            notes.push(`${dbSource}: dropped duplicate instance ids: ${listIds(ids.duplicates)}`);
+        if (ids.ids.length > 0)
+            dbs = mapInstances(datasetFile, ids.ids, problems).dbs;
     }
     if (dbs.length > MAX_MATRIX_LEGS) {
         problems.add(given[0] ?? OtfInputs.Dbs, `selects ${dbs.length} DBs, more than the ${MAX_MATRIX_LEGS} legs GitHub allows in one matrix`, 'split the run into several calls');
@@ -32614,7 +32773,7 @@ async function computeKeys(s, problems = new ProblemList()) {
     return { keys, hashes, slayer };
 }
 
-;// CONCATENATED MODULE: ./lib/otf/run.js
+;// CONCATENATED MODULE: ./lib/otf/main.js
 // The otf-keys sub-action: inputs → per-DB cache keys → outputs and a job summary.
 
 
@@ -32622,18 +32781,19 @@ async function computeKeys(s, problems = new ProblemList()) {
 
 
 
+
 const coreOtfInputReader = (name) => getInput(name);
-async function run(get = coreOtfInputReader) {
+async function run(get = coreOtfInputReader, log = actionsLog) {
     try {
         const problems = new ProblemList();
         const s = parseOtfSettings(get, process.env, problems);
         for (const note of s.notes)
-            warning(`otf-keys: ${note}`);
+            log.warning(`otf-keys: ${note}`);
         const { keys, slayer } = await computeKeys(s, problems);
         const pin = slayer.map((p) => `${p.name} ${p.version}${p.source ? ` (${p.source})` : ''}`).join(', ');
-        info(`framework ${s.framework} → ${s.artifact}; ${keys.length} DB(s) from ${s.dbSource}; SLayer ${pin}; embedding model ${s.embeddingModel}${s.referenceModel ? `; reference model ${s.referenceModel}` : ''}`);
+        log.info(`framework ${s.framework} → ${s.artifact}; ${keys.length} DB(s) from ${s.dbSource}; SLayer ${pin}; embedding model ${s.embeddingModel}${s.referenceModel ? `; reference model ${s.referenceModel}` : ''}`);
         for (const k of keys)
-            info(`${k.db}: ${k.key} → ${k.path}`);
+            log.info(`${k.db}: ${k.key} → ${k.path}`);
         const values = outputValues({
             keys,
             artifact: s.artifact,

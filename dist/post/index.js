@@ -37161,7 +37161,7 @@ exports.visitAsync = visitAsync;
 
 /***/ }),
 
-/***/ 4561:
+/***/ 3875:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -37170,30 +37170,301 @@ __nccwpck_require__.d(__webpack_exports__, {
   EO: () => (/* binding */ teardownFromState)
 });
 
-// UNUSED EXPORTS: CLUSTER_STATE_KEY, SignalTeardown, TEARDOWN_STATE_KEY, Teardown, manualTeardownCommand, readMarker, targetFromState, teardownStateEntries
+// UNUSED EXPORTS: Teardown, manualTeardownCommand, readMarker
 
-// EXTERNAL MODULE: ./lib/constants.js
-var constants = __nccwpck_require__(4238);
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
-// EXTERNAL MODULE: ./lib/retry.js
-var retry = __nccwpck_require__(2165);
-// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 18 modules
-var core = __nccwpck_require__(9402);
+// EXTERNAL MODULE: ./lib/common/log.js
+var common_log = __nccwpck_require__(3239);
+// EXTERNAL MODULE: ./lib/common/errors.js
+var errors = __nccwpck_require__(3302);
+// EXTERNAL MODULE: ./lib/common/retry.js
+var retry = __nccwpck_require__(3175);
 // EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/index.js + 1 modules
 var lib = __nccwpck_require__(4942);
+// EXTERNAL MODULE: ./lib/common/time.js
+var time = __nccwpck_require__(4320);
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __nccwpck_require__(7030);
-// EXTERNAL MODULE: ./lib/params/combos.js
-var combos = __nccwpck_require__(135);
+// EXTERNAL MODULE: ./lib/inputs/combos.js
+var combos = __nccwpck_require__(8162);
+;// CONCATENATED MODULE: ./lib/cluster/process.js
+// Child processes of the per-run cluster (`ray`, `gcloud`): each in its own process group, its
+// output streamed line by line, its environment stripped of secrets, and stoppable as a group.
+
+
+
+
+/** Environment variables a child never gets: they are secrets it does not need. */
+const CHILD_ENV_DENY = [...combos/* KNOWN_KEYS */.B, 'ACTIONS_RUNTIME_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'GITHUB_TOKEN', 'GH_TOKEN'];
+/**
+ * The environment of `ray` and `gcloud`: the runner's, minus the API keys, the runner's tokens
+ * and every `INPUT_*` variable (inputs such as ray-headers may hold credentials). Google
+ * credentials (GOOGLE_APPLICATION_CREDENTIALS, CLOUDSDK_*) stay: both CLIs need them, and they
+ * are file paths, not secrets.
+ */
+function childEnv(base = process.env) {
+    const deny = new Set(CHILD_ENV_DENY);
+    const out = {};
+    for (const [name, value] of Object.entries(base)) {
+        if (value === undefined || deny.has(name) || name.startsWith('INPUT_'))
+            continue;
+        out[name] = value;
+    }
+    // Python tools print progress promptly instead of in 8 KiB blocks.
+    out.PYTHONUNBUFFERED = '1';
+    return out;
+}
+/** How many of the last output lines an error quotes. */
+const TAIL_LINES = 20;
+const KILL_GRACE_MS = 5_000;
+/** Splits a stream into lines; `flush` delivers a last line without a newline. */
+function lineSplitter(onLine) {
+    let rest = '';
+    return {
+        push(chunk) {
+            rest += chunk.toString();
+            let i = rest.indexOf('\n');
+            while (i >= 0) {
+                onLine(rest.slice(0, i).replace(/\r$/, ''));
+                rest = rest.slice(i + 1);
+                i = rest.indexOf('\n');
+            }
+        },
+        flush() {
+            if (rest)
+                onLine(rest);
+            rest = '';
+        },
+    };
+}
+function killGroup(child, signal) {
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null)
+        return;
+    try {
+        // Own process group (detached): the signal reaches ray's ssh children too.
+        process.kill(-child.pid, signal);
+    }
+    catch {
+        try {
+            child.kill(signal);
+        }
+        catch {
+            // already gone
+        }
+    }
+}
+/** Stops a process group: SIGTERM, then SIGKILL after a grace period. Resolves when it exited. */
+async function stopChild(child, graceMs = KILL_GRACE_MS) {
+    if (child.exitCode !== null || child.signalCode !== null)
+        return;
+    const exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    killGroup(child, 'SIGTERM');
+    const timer = setTimeout(() => killGroup(child, 'SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+}
+function hasExited(child) {
+    return child.exitCode !== null || child.signalCode !== null;
+}
+/** Every child the per-run cluster started, so a teardown can stop them all at once. */
+class ChildSet {
+    cwd;
+    env;
+    children = new Set();
+    constructor(cwd, env) {
+        this.cwd = cwd;
+        this.env = env;
+    }
+    /**
+     * Spawns `cmd` in its own process group. `onLine` gets each output line as the child wrote it
+     * (untrusted text: print it through Log.untrusted). A child that cannot start closes with a line
+     * that says why.
+     */
+    spawn(cmd, args, onLine) {
+        const tail = [];
+        let stdout = '';
+        const deliver = (line) => {
+            tail.push(line);
+            if (tail.length > TAIL_LINES)
+                tail.shift();
+            onLine?.(line);
+        };
+        const child = (0,external_node_child_process_namespaceObject.spawn)(cmd, [...args], { cwd: this.cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+        this.children.add(child);
+        const out = lineSplitter(deliver);
+        const err = lineSplitter(deliver);
+        child.stdout?.on('data', (d) => {
+            stdout += d.toString();
+            out.push(d);
+        });
+        child.stderr?.on('data', (d) => err.push(d));
+        child.on('error', (e) => deliver(`could not start ${cmd}: ${(0,errors/* errorMessage */.gJ)(e)}`));
+        const closed = new Promise((resolve) => child.on('close', (code, signal) => {
+            out.flush();
+            err.flush();
+            this.children.delete(child);
+            resolve({ code, signal });
+        }));
+        return { child, tail, stdout: () => stdout, closed };
+    }
+    /** Stops every running child (SIGTERM, then SIGKILL). */
+    async stopAll() {
+        await Promise.all([...this.children].map((c) => stopChild(c)));
+    }
+    /** Kills every running child at once (a second signal abandons the teardown). */
+    killAll() {
+        for (const c of this.children)
+            killGroup(c, 'SIGKILL');
+    }
+    get size() {
+        return this.children.size;
+    }
+}
+/** A free TCP port on loopback (bound, read, released). */
+function freePort() {
+    return new Promise((resolve, reject) => {
+        const server = (0,external_node_net_.createServer)();
+        server.unref();
+        server.on('error', reject);
+        server.listen(0, '127.0.0.1', () => {
+            const address = server.address();
+            const port = typeof address === 'object' && address ? address.port : 0;
+            server.close(() => resolve(port));
+        });
+    });
+}
+
+;// CONCATENATED MODULE: ./lib/cluster/port-forward.js
+// The per-run cluster's dashboard, forwarded to the runner: `ray dashboard --port <port> <yaml>`
+// keeps an SSH tunnel to the head's port 8265 open until it is stopped. The forward is ready once
+// GET /api/version answers through it; one that dies on its own later (an SSH drop) is restarted.
+
+
+
+/** The forward could not be made ready: the CLI exited first or the deadline passed. */
+class ForwardError extends Error {
+    code;
+    tail;
+    constructor(message, code, tail) {
+        super(tail.length > 0 ? `${message}\n${tail.map((l) => `  ${l}`).join('\n')}` : message);
+        this.code = code;
+        this.tail = tail;
+        this.name = 'ForwardError';
+    }
+}
+class DashboardForward {
+    port;
+    rayCli;
+    yamlPath;
+    children;
+    log;
+    o;
+    /** `http://127.0.0.1:<port>`: the address for the Ray Jobs client. */
+    url;
+    current = null;
+    stopped = false;
+    restartCount = 0;
+    http = new lib/* HttpClient */.Qq('bird-cloud-action', [], { allowRetries: false, socketTimeout: 5_000, keepAlive: false });
+    constructor(port, rayCli, yamlPath, children, log, o) {
+        this.port = port;
+        this.rayCli = rayCli;
+        this.yamlPath = yamlPath;
+        this.children = children;
+        this.log = log;
+        this.o = o;
+        this.url = `http://127.0.0.1:${port}`;
+    }
+    /** Starts the forward and resolves once the dashboard answers through it. */
+    static async open(rayCli, yamlPath, children, log, options = {}) {
+        const forward = new DashboardForward(options.port ?? (await freePort()), rayCli, yamlPath, children, log, options);
+        await forward.waitReady();
+        return forward;
+    }
+    get command() {
+        return [this.rayCli, ...this.args].join(' ');
+    }
+    get restarts() {
+        return this.restartCount;
+    }
+    get args() {
+        return ['dashboard', '--port', String(this.port), this.yamlPath];
+    }
+    start() {
+        this.current = this.children.spawn(this.rayCli, this.args, (line) => this.log.untrusted(`[ray dashboard] ${line}`));
+        return this.current;
+    }
+    /** The Ray version the dashboard reports, or null while it does not answer. */
+    async version() {
+        try {
+            const res = await this.http.get(`${this.url}/api/version`);
+            const body = await res.readBody();
+            if (res.message.statusCode !== 200)
+                return null;
+            const v = JSON.parse(body);
+            return typeof v.ray_version === 'string' ? v.ray_version : 'unknown';
+        }
+        catch {
+            return null;
+        }
+    }
+    async waitReady() {
+        const t = this.start();
+        const readyMs = this.o.readyTimeoutMs ?? 5 * 60_000;
+        const deadline = Date.now() + readyMs;
+        for (;;) {
+            const version = await this.version();
+            if (version !== null) {
+                this.log.info(`dashboard: Ray ${version} answers at ${this.url} (forwarded by ${this.command})`);
+                this.watch(t);
+                return;
+            }
+            if (hasExited(t.child)) {
+                // Let the last output lines arrive before quoting them.
+                await Promise.race([t.closed, (0,time/* sleep */.yy)(2_000)]);
+                throw new ForwardError(`${this.command} exited with ${t.child.exitCode ?? t.child.signalCode} before the dashboard answered`, t.child.exitCode, t.tail);
+            }
+            if (Date.now() > deadline) {
+                await stopChild(t.child);
+                throw new ForwardError(`${this.command}: GET ${this.url}/api/version did not answer within ${Math.round(readyMs / 1000)} s`, null, t.tail);
+            }
+            await (0,time/* sleep */.yy)(this.o.pollMs ?? 1_000);
+        }
+    }
+    /** After it was ready: a forward that dies on its own is started again, a few times. */
+    watch(t) {
+        const max = this.o.maxRestarts ?? 5;
+        t.child.once('exit', (code, signal) => {
+            if (this.stopped)
+                return;
+            if (this.restartCount >= max) {
+                this.log.warning(`${this.command} exited (${code ?? signal}) and was restarted ${this.restartCount} times already; the dashboard is no longer forwarded`);
+                return;
+            }
+            this.restartCount++;
+            this.log.warning(`${this.command} exited (${code ?? signal}); restarting the port forward (${this.restartCount}/${max})`);
+            setTimeout(() => {
+                if (!this.stopped)
+                    this.watch(this.start());
+            }, this.o.restartDelayMs ?? 2_000).unref();
+        });
+    }
+    /** Stops the forward (idempotent). */
+    async stop() {
+        this.stopped = true;
+        if (this.current)
+            await stopChild(this.current.child);
+    }
+}
+
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
-// EXTERNAL MODULE: ./lib/runid.js
-var runid = __nccwpck_require__(4871);
+// EXTERNAL MODULE: ./lib/inputs/run-id.js
+var run_id = __nccwpck_require__(8984);
 ;// CONCATENATED MODULE: ./lib/cluster/yaml.js
 // The per-run cluster's Ray cluster launcher YAML (domain §12.2), rendered from the manifest's
 // render_inputs with the `yaml` document API. Pure: the same manifest and key give the same bytes,
@@ -37372,47 +37643,12 @@ function renderClusterYaml(manifest, key) {
 ;// CONCATENATED MODULE: ./lib/cluster/cli.js
 // The two CLIs of a per-run cluster (domain §12.3–§12.5): the Ray cluster launcher (`ray up`,
 // `ray dashboard`, `ray down`; the `ray-cli` input names the executable) and `gcloud` (liveness
-// and the fallback teardown by label). Output is streamed line by line; nothing secret goes into
-// argv or the child environment (API keys, action inputs and runner tokens are removed).
+// and the fallback teardown by label). Nothing secret goes into argv or the child environment.
 
 
 
 
 
-
-
-/** A line of child output can never act as a workflow command (`::set-output`, `::add-mask::`, ...). */
-function neutralizeCommand(line) {
-    return /^\s*::/.test(line) ? `| ${line}` : line;
-}
-/** The GitHub log: groups via @actions/core. */
-function actionsCliLog() {
-    return {
-        info: (l) => core/* info */.pq(l),
-        warning: (l) => core/* warning */.$e(l),
-        group: (title, fn) => core/* group */.Os(title, fn),
-    };
-}
-/** Environment variables a child never gets: they are secrets it does not need. */
-const CHILD_ENV_DENY = [...combos/* KNOWN_KEYS */.B, 'ACTIONS_RUNTIME_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'GITHUB_TOKEN', 'GH_TOKEN'];
-/**
- * The environment of `ray` and `gcloud`: the runner's, minus the API keys (src/params/combos.ts
- * KNOWN_KEYS), the runner's tokens and every `INPUT_*` variable (inputs such as ray-headers may
- * hold credentials). Google credentials (GOOGLE_APPLICATION_CREDENTIALS, CLOUDSDK_*) stay: both
- * CLIs need them, and they are file paths, not secrets.
- */
-function childEnv(base = process.env) {
-    const deny = new Set(CHILD_ENV_DENY);
-    const out = {};
-    for (const [k, v] of Object.entries(base)) {
-        if (v === undefined || deny.has(k) || k.startsWith('INPUT_'))
-            continue;
-        out[k] = v;
-    }
-    // Python tools print progress promptly instead of in 8 KiB blocks.
-    out.PYTHONUNBUFFERED = '1';
-    return out;
-}
 /** A CLI call that failed: exit code or timeout, and the last lines of its output. */
 class ClusterCliError extends Error {
     command;
@@ -37425,66 +37661,6 @@ class ClusterCliError extends Error {
         this.tail = tail;
         this.name = 'ClusterCliError';
     }
-}
-const TAIL_LINES = 20;
-const KILL_GRACE_MS = 5_000;
-/** Splits a stream into lines; `flush` delivers a last line without a newline. */
-function lineSplitter(onLine) {
-    let rest = '';
-    return {
-        push(chunk) {
-            rest += chunk.toString();
-            let i;
-            while ((i = rest.indexOf('\n')) >= 0) {
-                onLine(rest.slice(0, i).replace(/\r$/, ''));
-                rest = rest.slice(i + 1);
-            }
-        },
-        flush() {
-            if (rest)
-                onLine(rest);
-            rest = '';
-        },
-    };
-}
-function killGroup(child, sig) {
-    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null)
-        return;
-    try {
-        // Own process group (detached): the signal reaches ray's ssh children too.
-        process.kill(-child.pid, sig);
-    }
-    catch {
-        try {
-            child.kill(sig);
-        }
-        catch {
-            // already gone
-        }
-    }
-}
-/** Stops a process group: SIGTERM, then SIGKILL after a grace period. Resolves when it exited. */
-async function stopChild(child, graceMs = KILL_GRACE_MS) {
-    if (child.exitCode !== null || child.signalCode !== null)
-        return;
-    const exited = new Promise((r) => child.once('exit', () => r()));
-    killGroup(child, 'SIGTERM');
-    const t = setTimeout(() => killGroup(child, 'SIGKILL'), graceMs);
-    await exited;
-    clearTimeout(t);
-}
-/** A free TCP port on loopback (bound, read, released). */
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const s = (0,external_node_net_.createServer)();
-        s.unref();
-        s.on('error', reject);
-        s.listen(0, '127.0.0.1', () => {
-            const a = s.address();
-            const port = typeof a === 'object' && a ? a.port : 0;
-            s.close(() => resolve(port));
-        });
-    });
 }
 /** `value(status)` output: alive when any line is RUNNING (head or worker, as Python decides). */
 function parseAlive(stdout) {
@@ -37502,67 +37678,39 @@ function parseInstances(stdout) {
     }
     return out;
 }
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 class ClusterCli {
     o;
-    children = new Set();
-    env;
+    children;
     gcloud;
     constructor(o) {
         this.o = o;
-        this.env = childEnv(o.env ?? process.env);
+        this.children = new ChildSet(o.cwd, childEnv(o.env ?? process.env));
         this.gcloud = o.gcloud ?? 'gcloud';
     }
-    /** Spawns one CLI call in its own process group, streaming each output line to `onLine`. */
-    run(cmd, args, o) {
-        return new Promise((resolve) => {
-            const tail = [];
-            let stdout = '';
-            let timedOut = false;
-            const onLine = (l) => {
-                tail.push(l);
-                if (tail.length > TAIL_LINES)
-                    tail.shift();
-                o.onLine?.(neutralizeCommand(l));
-            };
-            let child;
-            try {
-                child = (0,external_node_child_process_namespaceObject.spawn)(cmd, [...args], { cwd: this.o.cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-            }
-            catch (e) {
-                resolve({ code: null, signal: null, timedOut: false, stdout: '', tail: [`could not start ${cmd}: ${(0,retry/* describeError */.Uc)(e)}`] });
-                return;
-            }
-            this.children.add(child);
-            const out = lineSplitter(onLine);
-            const err = lineSplitter(onLine);
-            child.stdout?.on('data', (d) => {
-                stdout += d.toString();
-                out.push(d);
-            });
-            child.stderr?.on('data', (d) => err.push(d));
-            const timer = setTimeout(() => {
-                timedOut = true;
-                void stopChild(child);
-            }, o.timeoutMs);
-            child.on('error', (e) => {
-                onLine(`could not start ${cmd}: ${(0,retry/* describeError */.Uc)(e)}`);
-            });
-            child.on('close', (code, signal) => {
-                clearTimeout(timer);
-                out.flush();
-                err.flush();
-                this.children.delete(child);
-                resolve({ code, signal, timedOut, stdout, tail });
-            });
-        });
+    /** Runs one CLI call in its own process group; `onLine` gets each output line (untrusted text). */
+    async run(cmd, args, o) {
+        let timedOut = false;
+        let t;
+        try {
+            t = this.children.spawn(cmd, args, o.onLine);
+        }
+        catch (e) {
+            return { code: null, signal: null, timedOut: false, stdout: '', tail: [`could not start ${cmd}: ${(0,errors/* errorMessage */.gJ)(e)}`] };
+        }
+        const timer = setTimeout(() => {
+            timedOut = true;
+            void stopChild(t.child);
+        }, o.timeoutMs);
+        const { code, signal } = await t.closed;
+        clearTimeout(timer);
+        return { code, signal, timedOut, stdout: t.stdout(), tail: t.tail };
     }
     describe(cmd, args) {
         return [cmd, ...args].join(' ');
     }
     async rayGrouped(args, timeoutMs) {
         const command = this.describe(this.o.rayCli, args);
-        const r = await this.o.log.group(command, () => this.run(this.o.rayCli, args, { timeoutMs, onLine: (l) => this.o.log.info(l) }));
+        const r = await this.o.log.group(command, () => this.run(this.o.rayCli, args, { timeoutMs, onLine: (l) => this.o.log.untrusted(l) }));
         if (r.code !== 0) {
             const why = r.timedOut ? `timed out after ${Math.round(timeoutMs / 1000)} s` : r.code === null ? `was killed (${r.signal ?? 'no exit code'})` : `exited with ${r.code}`;
             throw new ClusterCliError(`${command} ${why}`, command, r.code, r.tail);
@@ -37576,138 +37724,36 @@ class ClusterCli {
     rayDown(yamlPath) {
         return this.rayGrouped(['down', '--yes', yamlPath], this.o.downTimeoutMs ?? 15 * 60_000);
     }
-    /**
-     * `ray dashboard --port <port> <yaml>`: forwards the head's dashboard (8265) to a local port over
-     * SSH and runs until stopped. Resolves once GET /api/version answers through the forward;
-     * rejects (and stops the forward) when the CLI exits first or the deadline passes.
-     */
-    async rayDashboard(yamlPath, d = {}) {
-        const port = d.port ?? (await freePort());
-        const url = `http://127.0.0.1:${port}`;
-        const args = ['dashboard', '--port', String(port), yamlPath];
-        const command = this.describe(this.o.rayCli, args);
-        const readyMs = d.readyTimeoutMs ?? 5 * 60_000;
-        const pollMs = d.pollMs ?? 1_000;
-        const maxRestarts = d.maxRestarts ?? 5;
-        const http = new lib/* HttpClient */.Qq('bird-cloud-action', [], { allowRetries: false, socketTimeout: 5_000, keepAlive: false });
-        const log = this.o.log;
-        let child = null;
-        const closed = new WeakMap();
-        let stopped = false;
-        let restarts = 0;
-        let tail = [];
-        const start = () => {
-            const c = (0,external_node_child_process_namespaceObject.spawn)(this.o.rayCli, args, { cwd: this.o.cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-            this.children.add(c);
-            const onLine = (l) => {
-                tail.push(l);
-                if (tail.length > TAIL_LINES)
-                    tail.shift();
-                log.info(`[ray dashboard] ${neutralizeCommand(l)}`);
-            };
-            const out = lineSplitter(onLine);
-            const err = lineSplitter(onLine);
-            c.stdout?.on('data', (b) => out.push(b));
-            c.stderr?.on('data', (b) => err.push(b));
-            c.on('error', (e) => onLine(`could not start ${this.o.rayCli}: ${(0,retry/* describeError */.Uc)(e)}`));
-            closed.set(c, new Promise((r) => c.on('close', () => {
-                out.flush();
-                err.flush();
-                this.children.delete(c);
-                r();
-            })));
-            return c;
-        };
-        const ready = async () => {
-            try {
-                const res = await http.get(`${url}/api/version`);
-                const body = await res.readBody();
-                if (res.message.statusCode !== 200)
-                    return null;
-                const v = JSON.parse(body);
-                return typeof v.ray_version === 'string' ? v.ray_version : 'unknown';
-            }
-            catch {
-                return null;
-            }
-        };
-        const exitedEarly = (c) => c.exitCode !== null || c.signalCode !== null;
-        child = start();
-        const deadline = Date.now() + readyMs;
-        let version = null;
-        for (;;) {
-            version = await ready();
-            if (version !== null)
-                break;
-            if (exitedEarly(child)) {
-                // Let the last output lines arrive before quoting them.
-                await Promise.race([closed.get(child), sleep(2_000)]);
-                throw new ClusterCliError(`${command} exited with ${child.exitCode ?? child.signalCode} before the dashboard answered`, command, child.exitCode, tail);
-            }
-            if (Date.now() > deadline) {
-                await stopChild(child);
-                throw new ClusterCliError(`${command}: GET ${url}/api/version did not answer within ${Math.round(readyMs / 1000)} s`, command, null, tail);
-            }
-            await sleep(pollMs);
+    /** `ray dashboard`: the head's dashboard forwarded to a local port, once it answers. */
+    async rayDashboard(yamlPath, options = {}) {
+        try {
+            return await DashboardForward.open(this.o.rayCli, yamlPath, this.children, this.o.log, options);
         }
-        log.info(`dashboard: Ray ${version} answers at ${url} (forwarded by ${command})`);
-        // After it was ready: a forward that dies on its own (an SSH drop) is started again.
-        const watch = (c) => {
-            c.once('exit', (code, signal) => {
-                if (stopped)
-                    return;
-                if (restarts >= maxRestarts) {
-                    log.warning(`${command} exited (${code ?? signal}) and was restarted ${restarts} times already; the dashboard is no longer forwarded`);
-                    return;
-                }
-                restarts++;
-                log.warning(`${command} exited (${code ?? signal}); restarting the port forward (${restarts}/${maxRestarts})`);
-                setTimeout(() => {
-                    if (stopped)
-                        return;
-                    tail = [];
-                    child = start();
-                    watch(child);
-                }, 2_000).unref();
-            });
-        };
-        watch(child);
-        return {
-            url,
-            port,
-            get restarts() {
-                return restarts;
-            },
-            stop: async () => {
-                stopped = true;
-                if (child)
-                    await stopChild(child);
-            },
-        };
+        catch (e) {
+            if (!(e instanceof ForwardError))
+                throw e;
+            throw new ClusterCliError(e.message.split('\n')[0], this.describe(this.o.rayCli, ['dashboard', yamlPath]), e.code, e.tail);
+        }
     }
     gcloudArgs(args) {
         return this.o.project ? [...args, `--project=${this.o.project}`] : args;
     }
-    /** One gcloud call, retried; throws ClusterCliError after the last attempt. */
-    async gcloudRetried(args, what) {
-        const attempts = this.o.gcloudAttempts ?? 3;
-        const base = this.o.gcloudRetryMs ?? 2_000;
+    /** One gcloud call, retried through the shared retry loop; throws ClusterCliError after the last attempt. */
+    gcloudRetried(args, what) {
         const full = this.gcloudArgs(args);
         const command = this.describe(this.gcloud, full);
-        let last = null;
-        for (let i = 1; i <= attempts; i++) {
-            last = await this.run(this.gcloud, full, { timeoutMs: this.o.gcloudTimeoutMs ?? 3 * 60_000 });
-            if (last.code === 0)
-                return last.stdout;
-            const why = last.timedOut ? 'timed out' : `exited with ${last.code ?? last.signal}`;
-            if (i < attempts) {
-                const delay = base * 2 ** (i - 1);
-                this.o.log.warning(`${what}: \`${command}\` ${why} (attempt ${i}/${attempts}); retrying in ${Math.round(delay / 1000)} s: ${last.tail.slice(-1)[0] ?? ''}`);
-                await sleep(delay);
-            }
-        }
-        const why = last?.timedOut ? 'timed out' : `exited with ${last?.code ?? last?.signal}`;
-        throw new ClusterCliError(`${what}: \`${command}\` ${why} after ${attempts} attempts`, command, last?.code ?? null, last?.tail ?? []);
+        const policy = { attempts: this.o.gcloudAttempts ?? 3, baseMs: this.o.gcloudRetryMs ?? 2_000, maxMs: 60_000, budget: new retry/* RetryBudget */.Km(10) };
+        const once = async () => {
+            const r = await this.run(this.gcloud, full, { timeoutMs: this.o.gcloudTimeoutMs ?? 3 * 60_000 });
+            if (r.code === 0)
+                return r.stdout;
+            throw new ClusterCliError(`${what}: \`${command}\` ${r.timedOut ? 'timed out' : `exited with ${r.code ?? r.signal}`}`, command, r.code, r.tail);
+        };
+        return (0,retry/* withRetry */.bD)(what, once, (e) => e instanceof ClusterCliError, policy, (e, attempt, delay) => this.o.log.warning(`${(0,errors/* errorMessage */.gJ)(e).split('\n')[0]} (attempt ${attempt}/${policy.attempts}); retrying in ${Math.round(delay / 1000)} s`)).catch((e) => {
+            throw e instanceof retry/* RetryExhaustedError */.aB && e.cause instanceof ClusterCliError
+                ? new ClusterCliError(`${e.cause.message.split('\n')[0]} after ${e.attempts} attempts`, command, e.cause.code, e.cause.tail)
+                : e;
+        });
     }
     /**
      * Domain §12.4: true when any instance labelled with the run id is RUNNING, false when none is.
@@ -37719,7 +37765,7 @@ class ClusterCli {
             return parseAlive(out);
         }
         catch (e) {
-            this.o.log.warning(`could not check whether the head of ${runId} is alive (not counted as headless): ${(0,retry/* describeError */.Uc)(e)}`);
+            this.o.log.warning(`could not check whether the head of ${runId} is alive (not counted as headless): ${(0,errors/* errorMessage */.gJ)(e)}`);
             return null;
         }
     }
@@ -37740,24 +37786,26 @@ class ClusterCli {
         const worker = async () => {
             for (let inst = queue.shift(); inst; inst = queue.shift()) {
                 const args = this.gcloudArgs(['compute', 'instances', 'delete', inst.name, '--quiet', '--delete-disks=all', `--zone=${inst.zone}`]);
-                const r = await this.run(this.gcloud, args, { timeoutMs: this.o.gcloudTimeoutMs ?? 3 * 60_000, onLine: (l) => this.o.log.info(`[delete ${inst.name}] ${l}`) });
+                const name = inst.name;
+                const r = await this.run(this.gcloud, args, { timeoutMs: this.o.gcloudTimeoutMs ?? 3 * 60_000, onLine: (l) => this.o.log.untrusted(`[delete ${name}] ${l}`) });
                 if (r.code === 0)
                     deleted.push(inst);
                 else
                     failed.push({ ...inst, error: r.tail.slice(-1)[0] ?? `exited with ${r.code ?? r.signal}` });
             }
         };
-        await this.o.log.group(`deleting ${found.length} instance(s) labelled ${RUN_ID_LABEL}=${runId}`, () => Promise.all([1, 2, 3, 4].map(() => worker())).then(() => undefined));
+        await this.o.log.group(`deleting ${found.length} instance(s) labelled ${RUN_ID_LABEL}=${runId}`, async () => {
+            await Promise.all([1, 2, 3, 4].map(() => worker()));
+        });
         return { found, deleted, failed };
     }
     /** Stops every running CLI call (SIGTERM, then SIGKILL): a `ray up` still running when the teardown starts. */
-    async stopAll() {
-        await Promise.all([...this.children].map((c) => stopChild(c)));
+    stopAll() {
+        return this.children.stopAll();
     }
     /** Kills every running CLI call (a second signal abandons the teardown). */
     killAll() {
-        for (const c of this.children)
-            killGroup(c, 'SIGKILL');
+        this.children.killAll();
     }
     /** Running CLI calls (for tests and diagnostics). */
     get running() {
@@ -37765,9 +37813,9 @@ class ClusterCli {
     }
 }
 /**
- * A `headAlive` for waitForAttempt that asks gcloud at most once per `minIntervalMs` (default
- * 60 s) and repeats the last answer in between: the wait polls every few seconds, a gcloud call
- * takes seconds.
+ * A `headAlive` for the wait that asks gcloud at most once per `minIntervalMs` (default 60 s)
+ * and repeats the last answer in between: the wait polls every few seconds, a gcloud call takes
+ * seconds.
  */
 function headAliveProbe(cli, runId, minIntervalMs = 60_000, now = Date.now) {
     let last = null;
@@ -37790,9 +37838,6 @@ function headAliveProbe(cli, runId, minIntervalMs = 60_000, now = Date.now) {
 
 
 
-/** Action state keys, from the State enum. */
-const CLUSTER_STATE_KEY = constants/* State */.Uw.EphemeralCluster;
-const TEARDOWN_STATE_KEY = constants/* State */.Uw.ClusterTeardown;
 function readMarker(path) {
     try {
         const m = JSON.parse((0,external_node_fs_.readFileSync)(path, 'utf8'));
@@ -37862,7 +37907,7 @@ class Teardown {
         if (marker?.status === 'done')
             return { outcome: 'already-done', detail: `cluster ${t.runId} was already torn down (${marker.outcome}, ${marker.at})`, leftovers: [] };
         log.info(`teardown of cluster ${t.runId} (${reason})`);
-        await this.forward?.stop().catch((e) => log.warning(`could not stop the dashboard forward: ${(0,retry/* describeError */.Uc)(e)}`));
+        await this.forward?.stop().catch((e) => log.warning(`could not stop the dashboard forward: ${(0,errors/* errorMessage */.gJ)(e)}`));
         // A signal during bring-up: `ray up` must not go on creating nodes while `ray down` runs.
         if (this.cli.running > 0) {
             log.info(`stopping ${this.cli.running} CLI call(s) still running before the teardown`);
@@ -37880,7 +37925,7 @@ class Teardown {
                 return finish('ray-down', `cluster ${t.runId} torn down with ray down`);
             }
             catch (e) {
-                log.warning(`ray down failed; deleting the instances labelled bird-interact-run-id=${t.runId} instead: ${(0,retry/* describeError */.Uc)(e)}`);
+                log.warning(`ray down failed; deleting the instances labelled bird-interact-run-id=${t.runId} instead: ${(0,errors/* errorMessage */.gJ)(e)}`);
             }
         }
         else {
@@ -37899,123 +37944,40 @@ class Teardown {
             return { outcome: 'failed', detail, leftovers: r.failed.map(({ name, zone }) => ({ name, zone })) };
         }
         catch (e) {
-            const detail = `cluster ${t.runId}: teardown failed: ${(0,retry/* describeError */.Uc)(e)}.${timer} To delete the instances now: ${manualTeardownCommand(t)}`;
+            const detail = `cluster ${t.runId}: teardown failed: ${(0,errors/* errorMessage */.gJ)(e)}.${timer} To delete the instances now: ${manualTeardownCommand(t)}`;
             return { outcome: 'failed', detail, leftovers: [] };
         }
     }
-}
-/** State entries to save right before `ray up` (save them with core.saveState, in order). */
-function teardownStateEntries(t, status = 'pending') {
-    const saved = { v: 1, ...t };
-    return [
-        [CLUSTER_STATE_KEY, JSON.stringify(saved)],
-        [TEARDOWN_STATE_KEY, status],
-    ];
-}
-function targetFromState(getState) {
-    const raw = getState(CLUSTER_STATE_KEY);
-    if (!raw)
-        return null;
-    const s = JSON.parse(raw);
-    if (s.v !== 1 || typeof s.runId !== 'string' || typeof s.yamlPath !== 'string' || typeof s.rayCli !== 'string' || typeof s.markerPath !== 'string') {
-        throw new Error(`the saved state ${CLUSTER_STATE_KEY} is not a cluster this version wrote`);
-    }
-    return { runId: s.runId, yamlPath: s.yamlPath, rayCli: s.rayCli, project: s.project ?? '', zone: s.zone ?? '', markerPath: s.markerPath, selfDeleteBy: s.selfDeleteBy };
 }
 /**
  * For the post step: tears down what the main step left, from the action state. Returns null when
  * the run had no per-run cluster. Never throws: problems come back as a `failed` result.
  */
-async function teardownFromState(getState, o = {}) {
-    const log = o.log ?? actionsCliLog();
-    let target;
+async function teardownFromState(state, o = {}) {
+    const log = o.log ?? common_log/* actionsLog */._D;
+    let saved;
     try {
-        target = targetFromState(getState);
+        saved = state.loadCluster();
     }
     catch (e) {
-        return { outcome: 'failed', detail: (0,retry/* describeError */.Uc)(e), leftovers: [] };
+        return { outcome: 'failed', detail: (0,errors/* errorMessage */.gJ)(e), leftovers: [] };
     }
-    if (!target)
+    if (!saved)
         return null;
-    const status = getState(TEARDOWN_STATE_KEY);
-    if (status === 'done')
+    const target = saved.cluster;
+    if (saved.teardown === 'done')
         return { outcome: 'already-done', detail: `cluster ${target.runId} was torn down by the main step`, leftovers: [] };
-    if (status === 'detached')
+    if (saved.teardown === 'detached')
         return { outcome: 'detached', detail: `cluster ${target.runId} was detached (wait: false); its VMs delete themselves${target.selfDeleteBy ? ` by ${target.selfDeleteBy}` : ''}`, leftovers: [] };
     const cwd = (0,external_node_fs_.existsSync)((0,external_node_path_.dirname)(target.yamlPath)) ? (0,external_node_path_.dirname)(target.yamlPath) : process.cwd();
     const cli = new ClusterCli({ rayCli: target.rayCli, gcloud: o.gcloud, project: target.project || undefined, cwd, env: o.env, log, gcloudAttempts: o.gcloudAttempts, gcloudRetryMs: o.gcloudRetryMs });
     return new Teardown(target, cli, { log }).run('post step: the main step ended without tearing down');
 }
-/**
- * The first SIGINT/SIGTERM tears down, then exits 1; a second one abandons the teardown (kills the
- * CLI calls in flight) and exits at once: the post step then tears down from the saved state, and
- * the self-delete timer is the last line of defence (domain §12.5).
- */
-class SignalTeardown {
-    teardown;
-    o;
-    first = null;
-    held = [];
-    done = null;
-    proc;
-    exit;
-    handler = (sig) => this.onSignal(sig);
-    constructor(teardown, o) {
-        this.teardown = teardown;
-        this.o = o;
-        this.proc = o.proc ?? process;
-        this.exit = o.exit ?? ((code) => process.exit(code));
-    }
-    install() {
-        this.proc.on('SIGINT', this.handler);
-        this.proc.on('SIGTERM', this.handler);
-    }
-    uninstall() {
-        this.proc.off('SIGINT', this.handler);
-        this.proc.off('SIGTERM', this.handler);
-    }
-    get signalled() {
-        return this.first;
-    }
-    /** Work that must finish (or time out) before the teardown starts, e.g. asking Ray to stop the job. */
-    hold(p) {
-        this.held.push(p.catch(() => undefined));
-        return p;
-    }
-    /** For another signal handler: exits after the teardown that the signal started. */
-    async exitAfterTeardown(code) {
-        if (this.done)
-            await this.done;
-        this.exit(code);
-    }
-    onSignal(sig) {
-        if (this.first) {
-            this.o.log.warning(`${sig} again: abandoning the teardown of ${this.teardown.target.runId}; the post step tears it down from the saved state, and the VMs delete themselves${this.teardown.target.selfDeleteBy ? ` by ${this.teardown.target.selfDeleteBy}` : ' after max-runtime-hours'}`);
-            this.teardown.abandon();
-            this.exit(1);
-            return;
-        }
-        this.first = sig;
-        this.o.log.info(`${sig}: tearing down cluster ${this.teardown.target.runId} before exiting (a second signal abandons it)`);
-        this.done = (async () => {
-            // Other handlers of this signal run after this one: give them a turn to hold their work.
-            await new Promise((r) => setImmediate(r));
-            const holdMs = this.o.holdMs ?? 20_000;
-            await Promise.race([Promise.all(this.held), new Promise((r) => setTimeout(r, holdMs).unref())]);
-            return this.teardown.run(`${sig}`);
-        })();
-        void this.done.then((r) => {
-            if (r.outcome === 'failed')
-                this.o.log.warning(r.detail);
-            this.exit(1);
-        });
-    }
-}
 
 
 /***/ }),
 
-/***/ 4238:
+/***/ 152:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -38107,7 +38069,6 @@ var Outputs;
 })(Outputs || (Outputs = {}));
 var State;
 (function (State) {
-    State["RunId"] = "run-id";
     State["SubmissionId"] = "submission-id";
     State["RayAddress"] = "ray-address";
     /** `waiting` while the main step waits on the job; `done` once it no longer needs stopping. */
@@ -38141,7 +38102,356 @@ const ERROR_PREFIX = 'bird-cloud-action';
 
 /***/ }),
 
-/***/ 135:
+/***/ 3302:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Ku: () => (/* binding */ ProblemList),
+/* harmony export */   Vw: () => (/* binding */ formatProblem),
+/* harmony export */   gJ: () => (/* binding */ errorMessage)
+/* harmony export */ });
+/* unused harmony exports ProblemsError, errorStatus */
+// Typed errors. Every user-facing problem names the input, the bad value and the fix.
+function formatProblem(p) {
+    return p.fix ? `${p.input}: ${p.message} (fix: ${p.fix})` : `${p.input}: ${p.message}`;
+}
+/** Several problems found by one check, reported together so a user fixes them in one go. */
+class ProblemsError extends Error {
+    problems;
+    constructor(problems, heading) {
+        const head = heading ?? (problems.length === 1 ? 'invalid input' : `${problems.length} input problems`);
+        super(problems.length === 1 ? `${head}: ${formatProblem(problems[0])}` : `${head}:\n${problems.map((p) => `  - ${formatProblem(p)}`).join('\n')}`);
+        this.name = 'ProblemsError';
+        this.problems = problems;
+    }
+}
+/** Collects problems across checks; `throwIfAny` fails once with all of them. */
+class ProblemList {
+    items = [];
+    add(input, message, fix) {
+        this.items.push({ input, message, fix });
+    }
+    get empty() {
+        return this.items.length === 0;
+    }
+    throwIfAny(heading) {
+        if (this.items.length > 0)
+            throw new ProblemsError(this.items, heading);
+    }
+}
+/** HTTP status of an error from gaxios, the Storage SDK or our own clients, if any. */
+function errorStatus(e) {
+    if (typeof e !== 'object' || e === null)
+        return undefined;
+    const o = e;
+    for (const v of [o.code, o.status, o.statusCode, o.response?.status])
+        if (typeof v === 'number')
+            return v;
+    return undefined;
+}
+/**
+ * Turns any thrown value into one message, with its HTTP status when the message lacks it.
+ * Never filters on `instanceof Error` alone: SDKs throw plain objects too.
+ */
+function errorMessage(e, o = { withStatus: true }) {
+    let msg;
+    if (e instanceof Error)
+        msg = e.message;
+    else if (typeof e === 'string')
+        msg = e;
+    else {
+        try {
+            msg = JSON.stringify(e);
+        }
+        catch {
+            msg = String(e);
+        }
+    }
+    const status = o.withStatus ? errorStatus(e) : undefined;
+    return status !== undefined && !msg.includes(String(status)) ? `HTTP ${status}: ${msg}` : msg;
+}
+
+
+/***/ }),
+
+/***/ 3239:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   _D: () => (/* binding */ actionsLog)
+/* harmony export */ });
+/* unused harmony exports neutralizeCommand, runnerLines, memoryLog */
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9402);
+// The one logging interface. Every module that logs takes a `Log`; the entry points pass
+// `actionsLog` (the runner's log via @actions/core), tests pass `memoryLog()`.
+
+/**
+ * A line that starts with `::` (after blanks) is a workflow command to the runner; so is a
+ * `##[command]` anywhere. Both are shown with a visible prefix instead.
+ */
+function neutralizeCommand(line) {
+    return /^\s*::|##\[/.test(line) ? `| ${line.replace(/##\[/g, '#\u200b#[')}` : line;
+}
+/** Splits on every line ending the runner splits on (`\n`, `\r\n`, `\r`). */
+function runnerLines(text) {
+    return text.replace(/\r?\n$/, '').split(/\r\n|\r|\n/);
+}
+const actionsLog = {
+    info: (line) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(line),
+    warning: (message, where) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(message, where),
+    error: (message, where) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .error */ .z3(message, where),
+    notice: (message) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .notice */ .lm(message),
+    debug: (line) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .debug */ .Yz(line),
+    group: (title, fn) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .group */ .Os(title, fn),
+    untrusted: (text) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(runnerLines(text).map(neutralizeCommand).join('\n')),
+};
+/** A log kept in memory, for tests and for callers that show the lines elsewhere. */
+function memoryLog() {
+    const lines = [];
+    const warnings = [];
+    const errors = [];
+    return {
+        lines,
+        warnings,
+        errors,
+        info: (line) => lines.push(line),
+        warning: (message) => {
+            warnings.push(message);
+            lines.push(`warning: ${message}`);
+        },
+        error: (message) => {
+            errors.push(message);
+            lines.push(`error: ${message}`);
+        },
+        notice: (message) => lines.push(`notice: ${message}`),
+        debug: (line) => lines.push(`debug: ${line}`),
+        group: async (title, fn) => {
+            lines.push(`[group] ${title}`);
+            try {
+                return await fn();
+            }
+            finally {
+                lines.push('[endgroup]');
+            }
+        },
+        untrusted: (text) => lines.push(...runnerLines(text).map(neutralizeCommand)),
+    };
+}
+
+
+/***/ }),
+
+/***/ 3175:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Km: () => (/* binding */ RetryBudget),
+/* harmony export */   TX: () => (/* binding */ isNetworkError),
+/* harmony export */   aB: () => (/* binding */ RetryExhaustedError),
+/* harmony export */   bD: () => (/* binding */ withRetry)
+/* harmony export */ });
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3302);
+/* harmony import */ var _time_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4320);
+// One retry mechanism for GCS and Ray calls: exponential backoff with jitter per operation,
+// and a budget shared by all operations of a step, so a dead backend fails fast instead of
+// every queued operation retrying on its own.
+
+
+class RetryBudget {
+    remaining;
+    initial;
+    constructor(remaining) {
+        this.remaining = remaining;
+        this.initial = remaining;
+    }
+    /** A long wait refills it after each healthy poll: the budget bounds a bad spell, not the hours. */
+    refill() {
+        this.remaining = this.initial;
+    }
+    /** Takes one retry from the budget; false when it is spent. */
+    take() {
+        if (this.remaining <= 0)
+            return false;
+        this.remaining--;
+        return true;
+    }
+    get left() {
+        return this.remaining;
+    }
+}
+class RetryExhaustedError extends Error {
+    cause;
+    attempts;
+    constructor(message, cause, attempts) {
+        super(message);
+        this.cause = cause;
+        this.attempts = attempts;
+        this.name = 'RetryExhaustedError';
+    }
+}
+/** Runs `op`; retries while `retryable(error)` holds, the attempts last and the budget allows. */
+async function withRetry(what, op, retryable, policy, onRetry) {
+    for (let attempt = 1;; attempt++) {
+        try {
+            return await op();
+        }
+        catch (e) {
+            if (!retryable(e))
+                throw e;
+            if (attempt >= policy.attempts || !policy.budget.take()) {
+                const why = attempt >= policy.attempts ? `${attempt} attempts` : 'the retry budget of this step is spent';
+                throw new RetryExhaustedError(`${what} failed after ${why}: ${(0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .gJ)(e)}`, e, attempt);
+            }
+            const cap = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
+            const delay = Math.round(cap / 2 + Math.random() * (cap / 2));
+            onRetry?.(e, attempt, delay);
+            await (0,_time_js__WEBPACK_IMPORTED_MODULE_1__/* .sleep */ .yy)(delay);
+        }
+    }
+}
+const NETWORK_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNREFUSED', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE']);
+/** A connection-level failure (reset, refused, timeout), where a retry may succeed. */
+function isNetworkError(e) {
+    if (typeof e !== 'object' || e === null)
+        return false;
+    const o = e;
+    if (typeof o.code === 'string' && NETWORK_CODES.has(o.code))
+        return true;
+    if (typeof o.message === 'string' && /socket hang up|network timeout|ECONNRESET|ECONNREFUSED|premature close/i.test(o.message))
+        return true;
+    return o.cause !== undefined && o.cause !== e && isNetworkError(o.cause);
+}
+
+
+/***/ }),
+
+/***/ 3812:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   qy: () => (/* binding */ ActionState)
+/* harmony export */ });
+/* unused harmony exports actionsState, StateError */
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9402);
+/* harmony import */ var _constants_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(152);
+// What the main step leaves for its post step (`post-if: always()`), with typed save and load.
+// The post step stops a job the main step was waiting on and tears down a per-run cluster the
+// main step did not, so what it loads is checked for shape before it is used.
+
+
+const WAIT_STATUSES = ['waiting', 'detached', 'done'];
+const TEARDOWN_STATUSES = ['pending', 'detached', 'done'];
+const actionsState = {
+    save: (key, value) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .saveState */ .LZ(key, value),
+    load: (key) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getState */ .Gu(key),
+};
+/** A saved entry that does not have the shape this action writes. */
+class StateError extends Error {
+    constructor(key, why) {
+        super(`the saved state ${key} ${why}; ignoring it`);
+        this.name = 'StateError';
+    }
+}
+const CLUSTER_VERSION = 1;
+class ActionState {
+    store;
+    constructor(store = actionsState) {
+        this.store = store;
+    }
+    /** Saved before the submit request, so a step killed mid-submit still leaves the job to stop. */
+    saveJob(job) {
+        this.store.save(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.SubmissionId, job.submissionId);
+        this.store.save(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.RayAddress, job.rayAddress);
+        this.store.save(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.WaitStatus, job.wait);
+    }
+    setWait(status) {
+        this.store.save(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.WaitStatus, status);
+    }
+    /** The dispatched job, or null when nothing was dispatched. */
+    loadJob() {
+        const submissionId = this.store.load(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.SubmissionId);
+        if (!submissionId)
+            return null;
+        const wait = this.store.load(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.WaitStatus);
+        return { submissionId, rayAddress: this.store.load(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.RayAddress), wait: WAIT_STATUSES.includes(wait) ? wait : 'detached' };
+    }
+    /** Saved right before `ray up`, with the teardown pending. */
+    saveCluster(cluster) {
+        this.store.save(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.EphemeralCluster, JSON.stringify({ v: CLUSTER_VERSION, ...cluster }));
+        this.setTeardown('pending');
+    }
+    setTeardown(status) {
+        this.store.save(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.ClusterTeardown, status);
+    }
+    /** The per-run cluster and its teardown status, or null when the run had none. Throws StateError on a malformed entry. */
+    loadCluster() {
+        const raw = this.store.load(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.EphemeralCluster);
+        if (!raw)
+            return null;
+        let s;
+        try {
+            s = JSON.parse(raw);
+        }
+        catch {
+            throw new StateError(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.EphemeralCluster, 'is not JSON');
+        }
+        if (s.v !== CLUSTER_VERSION || typeof s.runId !== 'string' || typeof s.yamlPath !== 'string' || typeof s.rayCli !== 'string' || typeof s.markerPath !== 'string') {
+            throw new StateError(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.EphemeralCluster, 'is not a cluster this version wrote');
+        }
+        const status = this.store.load(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.ClusterTeardown);
+        return {
+            cluster: { runId: s.runId, yamlPath: s.yamlPath, rayCli: s.rayCli, project: typeof s.project === 'string' ? s.project : '', zone: typeof s.zone === 'string' ? s.zone : '', markerPath: s.markerPath, selfDeleteBy: typeof s.selfDeleteBy === 'string' ? s.selfDeleteBy : undefined },
+            teardown: TEARDOWN_STATUSES.includes(status) ? status : null,
+        };
+    }
+}
+
+
+/***/ }),
+
+/***/ 4320:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   yy: () => (/* binding */ sleep)
+/* harmony export */ });
+/* unused harmony exports formatDuration, systemClock */
+// Time: one sleep (abortable) and one duration format for logs, summaries and comments.
+/** Resolves after `ms`, or at once when `signal` aborts (the wait loop stops on cancel). */
+function sleep(ms, signal) {
+    return new Promise((resolve) => {
+        if (signal?.aborted)
+            return resolve();
+        const onAbort = () => done();
+        const timer = setTimeout(done, ms);
+        function done() {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+        }
+        signal?.addEventListener('abort', onAbort, { once: true });
+    });
+}
+/** `850 ms`, `4.2 s`, `3m 12s`, `1h 02m 03s`. */
+function formatDuration(ms) {
+    const safe = Math.max(0, ms);
+    if (safe < 1000)
+        return `${Math.round(safe)} ms`;
+    if (safe < 60_000)
+        return `${(safe / 1000).toFixed(1)} s`;
+    const total = Math.round(safe / 1000);
+    const h = Math.floor(total / 3600);
+    const m = Math.floor((total % 3600) / 60);
+    const s = total % 60;
+    const two = (n) => String(n).padStart(2, '0');
+    return h > 0 ? `${h}h ${two(m)}m ${two(s)}s` : `${m}m ${two(s)}s`;
+}
+const systemClock = { now: () => Date.now(), sleep };
+
+
+/***/ }),
+
+/***/ 8162:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -38240,319 +38550,7 @@ function requiredKeys(models, queryMode) {
 
 /***/ }),
 
-/***/ 5317:
-/***/ ((__webpack_module__, __webpack_exports__, __nccwpck_require__) => {
-
-__nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   a: () => (/* binding */ runPost)
-/* harmony export */ });
-/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9402);
-/* harmony import */ var _constants_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4238);
-/* harmony import */ var _settings_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2519);
-/* harmony import */ var _ray_client_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4525);
-/* harmony import */ var _retry_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2165);
-/* harmony import */ var _cluster_teardown_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(4561);
-// The post step (post-if: always()): stops a job that the main step was still waiting on when
-// it ended (cancelled or killed). It leaves alone a job dispatched without wait, or one that
-// finished. It only ever warns: it never fails the job.
-
-
-
-
-
-
-async function runPost() {
-    try {
-        // A per-run cluster: its teardown ends the job too (the forwarded dashboard died with the main step).
-        const torn = await (0,_cluster_teardown_js__WEBPACK_IMPORTED_MODULE_5__/* .teardownFromState */ .EO)((k) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getState */ .Gu(k));
-        if (torn) {
-            if (torn.outcome === 'failed' || torn.outcome === 'ray-down' || torn.outcome === 'deleted-by-label')
-                _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`post: ${torn.detail}`);
-            else
-                _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`post: ${torn.detail}`);
-            return;
-        }
-        const sid = _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getState */ .Gu(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.SubmissionId);
-        const waitStatus = _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getState */ .Gu(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.WaitStatus);
-        if (!sid || waitStatus !== 'waiting') {
-            _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(sid ? `post: ${sid} needs no stop (${waitStatus || 'not waited on'})` : 'post: nothing was dispatched');
-            return;
-        }
-        const address = _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getState */ .Gu(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.RayAddress);
-        const conn = (0,_settings_js__WEBPACK_IMPORTED_MODULE_2__/* .parseRayConnection */ .E7)(_settings_js__WEBPACK_IMPORTED_MODULE_2__/* .coreInputReader */ .tg);
-        for (const p of conn.problems)
-            _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`post: ${p}; trying without it`);
-        const client = new _ray_client_js__WEBPACK_IMPORTED_MODULE_3__/* .RayJobsClient */ .c1({ address, headers: conn.rayHeaders, tlsVerify: conn.tlsVerify, policy: { attempts: 3 } });
-        const job = await client.job(sid);
-        if (!job) {
-            _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`post: Ray does not know ${sid}; nothing to stop`);
-            return;
-        }
-        if (_ray_client_js__WEBPACK_IMPORTED_MODULE_3__/* .TERMINAL */ .ff.includes(job.status)) {
-            _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`post: ${sid} is already ${job.status}`);
-            return;
-        }
-        const stopped = await client.stop(sid);
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`post: the main step ended while waiting on ${sid} (${job.status}); asked Ray to stop it: ${stopped ? 'stopping' : 'it was not running'}`);
-    }
-    catch (e) {
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`post: could not check or stop the job: ${(0,_retry_js__WEBPACK_IMPORTED_MODULE_4__/* .describeError */ .Uc)(e)}`);
-    }
-}
-// Whatever happens here, the post step never fails the job.
-process.on('unhandledRejection', (e) => {
-    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`post: ${(0,_retry_js__WEBPACK_IMPORTED_MODULE_4__/* .describeError */ .Uc)(e)}`);
-    process.exit(0);
-});
-await runPost();
-process.exit(0);
-
-__webpack_async_result__();
-} catch(e) { __webpack_async_result__(e); } }, 1);
-
-/***/ }),
-
-/***/ 4525:
-/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   c1: () => (/* binding */ RayJobsClient),
-/* harmony export */   ff: () => (/* binding */ TERMINAL)
-/* harmony export */ });
-/* unused harmony exports RayHttpError, isDuplicateSubmission, retryableRayError, packagePath, dashboardUrl */
-/* harmony import */ var _actions_http_client__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4942);
-/* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7075);
-/* harmony import */ var _retry_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2165);
-// A Ray Jobs REST client (ray-jobs-api.md) on @actions/http-client, so runner proxy settings
-// apply. It knows nothing of how the dashboard is reached: an existing cluster's URL or a
-// forwarded port of a per-run cluster are the same to it.
-
-
-
-const TERMINAL = ['STOPPED', 'SUCCEEDED', 'FAILED'];
-/** A non-2xx answer. Ray's error bodies are text (tracebacks), never JSON (P4). */
-class RayHttpError extends Error {
-    method;
-    path;
-    status;
-    body;
-    constructor(method, path, status, body) {
-        super(`${method} ${path} answered ${status}: ${lastLine(body)}`);
-        this.method = method;
-        this.path = path;
-        this.status = status;
-        this.body = body;
-        this.name = 'RayHttpError';
-    }
-}
-function lastLine(text) {
-    const lines = text.trim().split('\n').filter((l) => l.trim());
-    return (lines[lines.length - 1] ?? '').slice(0, 500);
-}
-/** A duplicate submission_id: 500 on Ray ≥ 2.2, 400 before; match the text, not the code (P2). */
-function isDuplicateSubmission(e) {
-    return e instanceof RayHttpError && /already exists|Please use a different submission_id/.test(e.body);
-}
-function retryableRayError(e) {
-    if (e instanceof RayHttpError)
-        return e.status >= 500 && !isDuplicateSubmission(e);
-    return (0,_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .isNetworkError */ .TX)(e);
-}
-class RayJobsClient {
-    o;
-    address;
-    http;
-    headers;
-    policy;
-    constructor(o) {
-        this.o = o;
-        // A base with a trailing slash, so a dashboard behind a path prefix keeps it.
-        this.address = o.address.replace(/\/+$/, '');
-        this.headers = o.headers ?? {};
-        // Never a browser User-Agent: Ray refuses those on POST/PUT (P13).
-        this.http = new _actions_http_client__WEBPACK_IMPORTED_MODULE_0__/* .HttpClient */ .Qq('bird-cloud-action', [], { ignoreSslError: o.tlsVerify === false, allowRetries: false, keepAlive: true, socketTimeout: 60_000 });
-        this.policy = { attempts: 6, baseMs: 500, maxMs: 10_000, budget: new _retry_js__WEBPACK_IMPORTED_MODULE_2__/* .RetryBudget */ .Km(100), ...o.policy };
-    }
-    url(path) {
-        return `${this.address}/${path.replace(/^\//, '')}`;
-    }
-    /** One request; throws RayHttpError on non-2xx, network errors as they come. */
-    async raw(method, path, body, contentType = 'application/json') {
-        const headers = { ...this.headers };
-        let data = null;
-        if (body !== undefined) {
-            headers['content-type'] = contentType;
-            headers['content-length'] = String(Buffer.byteLength(body));
-            data = typeof body === 'string' ? body : node_stream__WEBPACK_IMPORTED_MODULE_1__.Readable.from([body]);
-        }
-        const res = await this.http.request(method, this.url(path), data, headers);
-        const text = await res.readBody();
-        const status = res.message.statusCode ?? 0;
-        if (status < 200 || status >= 300)
-            throw new RayHttpError(method, path, status, text);
-        return text;
-    }
-    retry(what, op) {
-        return (0,_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .withRetry */ .bD)(what, op, retryableRayError, this.policy, (e, a, d) => this.o.onRetry?.(what, e, a, d));
-    }
-    async json(method, path, body) {
-        return this.retry(`${method} ${path}`, async () => JSON.parse(await this.raw(method, path, body)));
-    }
-    version() {
-        return this.json('GET', 'api/version');
-    }
-    /** One POST, not retried here: dispatch decides what a failure means (§5). */
-    async submitOnce(req) {
-        const body = JSON.parse(await this.raw('POST', 'api/jobs/', JSON.stringify(req)));
-        return body.submission_id ?? body.job_id ?? req.submission_id;
-    }
-    /** The job, or null when Ray does not know it (404). */
-    async job(id) {
-        try {
-            return await this.json('GET', `api/jobs/${encodeURIComponent(id)}`);
-        }
-        catch (e) {
-            if (e instanceof RayHttpError && e.status === 404)
-                return null;
-            throw e;
-        }
-    }
-    async logs(id) {
-        return (await this.json('GET', `api/jobs/${encodeURIComponent(id)}/logs`)).logs ?? '';
-    }
-    /** Asks Ray to stop the job; true when a running job was signalled. */
-    async stop(id) {
-        return (await this.json('POST', `api/jobs/${encodeURIComponent(id)}/stop`)).stopped;
-    }
-    async packageExists(uri) {
-        try {
-            await this.retry(`GET package`, () => this.raw('GET', packagePath(uri)));
-            return true;
-        }
-        catch (e) {
-            if (e instanceof RayHttpError && e.status === 404)
-                return false;
-            throw e;
-        }
-    }
-    async uploadPackage(uri, zip) {
-        await this.retry(`PUT package`, () => this.raw('PUT', packagePath(uri), zip, 'application/zip'));
-    }
-}
-/** `gcs://_ray_pkg_<hash>.zip` → `api/packages/gcs/_ray_pkg_<hash>.zip` (§1.9). */
-function packagePath(uri) {
-    const m = /^([a-z]+):\/\/(.+)$/.exec(uri);
-    if (!m)
-        throw new Error(`not a package URI: ${uri}`);
-    return `api/packages/${m[1]}/${m[2]}`;
-}
-/** The dashboard's job page, for people. */
-function dashboardUrl(address, submissionId) {
-    return `${address.replace(/\/+$/, '')}/#/jobs/${encodeURIComponent(submissionId)}`;
-}
-
-
-/***/ }),
-
-/***/ 2165:
-/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   Km: () => (/* binding */ RetryBudget),
-/* harmony export */   TX: () => (/* binding */ isNetworkError),
-/* harmony export */   Uc: () => (/* binding */ describeError),
-/* harmony export */   bD: () => (/* binding */ withRetry)
-/* harmony export */ });
-/* unused harmony exports RetryExhaustedError, errorStatus */
-// One retry mechanism for GCS and Ray calls: exponential backoff with jitter per operation,
-// and a budget shared by all operations of a step, so a dead backend fails fast instead of
-// every queued operation retrying on its own.
-class RetryBudget {
-    remaining;
-    initial;
-    constructor(remaining) {
-        this.remaining = remaining;
-        this.initial = remaining;
-    }
-    /** A long wait refills it after each healthy poll: the budget bounds a bad spell, not the hours. */
-    refill() {
-        this.remaining = this.initial;
-    }
-    /** Takes one retry from the budget; false when it is spent. */
-    take() {
-        if (this.remaining <= 0)
-            return false;
-        this.remaining--;
-        return true;
-    }
-    get left() {
-        return this.remaining;
-    }
-}
-class RetryExhaustedError extends Error {
-    cause;
-    attempts;
-    constructor(message, cause, attempts) {
-        super(message);
-        this.cause = cause;
-        this.attempts = attempts;
-        this.name = 'RetryExhaustedError';
-    }
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-/** Runs `op`; retries while `retryable(error)` holds, the attempts last and the budget allows. */
-async function withRetry(what, op, retryable, policy, onRetry) {
-    for (let attempt = 1;; attempt++) {
-        try {
-            return await op();
-        }
-        catch (e) {
-            if (!retryable(e))
-                throw e;
-            if (attempt >= policy.attempts || !policy.budget.take()) {
-                const why = attempt >= policy.attempts ? `${attempt} attempts` : 'the retry budget of this step is spent';
-                throw new RetryExhaustedError(`${what} failed after ${why}: ${describeError(e)}`, e, attempt);
-            }
-            const cap = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
-            const delay = Math.round(cap / 2 + Math.random() * (cap / 2));
-            onRetry?.(e, attempt, delay);
-            await sleep(delay);
-        }
-    }
-}
-/** HTTP status of an error from gaxios, the Storage SDK or our own clients, if any. */
-function errorStatus(e) {
-    if (typeof e !== 'object' || e === null)
-        return undefined;
-    const o = e;
-    for (const v of [o.code, o.status, o.statusCode, o.response?.status])
-        if (typeof v === 'number')
-            return v;
-    return undefined;
-}
-const NETWORK_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNREFUSED', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE']);
-/** A connection-level failure (reset, refused, timeout), where a retry may succeed. */
-function isNetworkError(e) {
-    if (typeof e !== 'object' || e === null)
-        return false;
-    const o = e;
-    if (typeof o.code === 'string' && NETWORK_CODES.has(o.code))
-        return true;
-    if (typeof o.message === 'string' && /socket hang up|network timeout|ECONNRESET|ECONNREFUSED|premature close/i.test(o.message))
-        return true;
-    return o.cause !== undefined && o.cause !== e && isNetworkError(o.cause);
-}
-function describeError(e) {
-    const status = errorStatus(e);
-    const msg = e instanceof Error ? e.message : typeof e === 'string' ? e : JSON.stringify(e);
-    return status !== undefined && !msg.includes(String(status)) ? `HTTP ${status}: ${msg}` : msg;
-}
-
-
-/***/ }),
-
-/***/ 4871:
+/***/ 8984:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* unused harmony exports GCE_NAME_MAX, RUN_ID_MAX, RUN_ID_PATTERN, GCE_NAME_PATTERN, mintRunId, runIdProblem, workerNodeName */
@@ -38590,78 +38588,122 @@ function workerNodeName(runId, uuid8 = 'abcdef12') {
 
 /***/ }),
 
-/***/ 2519:
+/***/ 7720:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  tg: () => (/* binding */ coreInputReader),
-  E7: () => (/* binding */ parseRayConnection)
+  tg: () => (/* reexport */ coreInputReader),
+  E7: () => (/* reexport */ parseRayConnection)
 });
 
 // UNUSED EXPORTS: CLUSTER_MODES, parseSettings, redactSettings
 
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 18 modules
 var lib_core = __nccwpck_require__(9402);
+// EXTERNAL MODULE: ./lib/common/constants.js
+var constants = __nccwpck_require__(152);
+// EXTERNAL MODULE: ./lib/common/errors.js
+var errors = __nccwpck_require__(3302);
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
-// EXTERNAL MODULE: ./lib/constants.js
-var constants = __nccwpck_require__(4238);
-;// CONCATENATED MODULE: ./lib/errors.js
-// Typed errors. Every user-facing problem names the input, the bad value and the fix.
-function formatProblem(p) {
-    return p.fix ? `${p.input}: ${p.message} (fix: ${p.fix})` : `${p.input}: ${p.message}`;
+;// CONCATENATED MODULE: ./lib/inputs/instance-ids.js
+// Instance ids, one definition for the action and the otf-keys sub-action: a comma list
+// (`instance-ids`) or a file of whitespace-separated ids (`instance-ids-file`), exactly one of the
+// two. Duplicates are dropped with a warning: they made the Python "done" count unreachable.
+
+
+
+/** An ids file larger than this is not an ids file (a mistaken path, or /dev/zero). */
+const IDS_FILE_MAX_BYTES = (/* unused pure expression or super */ null && (16 * 1024 * 1024));
+/** How many ids an error or warning lists before it gives the count. */
+const IDS_SHOWN = 20;
+/** `a, b, c` for at most IDS_SHOWN ids, then `… and N more (M in all)`. */
+function instance_ids_listIds(ids, shown = IDS_SHOWN) {
+    if (ids.length <= shown)
+        return ids.join(', ');
+    return `${ids.slice(0, shown).join(', ')}, … and ${ids.length - shown} more (${ids.length} in all)`;
 }
-/** Several problems found by one check, reported together so a user fixes them in one go. */
-class ProblemsError extends Error {
-    problems;
-    constructor(problems, heading) {
-        const head = heading ?? (problems.length === 1 ? 'invalid input' : `${problems.length} input problems`);
-        super(problems.length === 1 ? `${head}: ${formatProblem(problems[0])}` : `${head}:\n${problems.map((p) => `  - ${formatProblem(p)}`).join('\n')}`);
-        this.name = 'ProblemsError';
-        this.problems = problems;
-    }
-}
-/** Collects problems across checks; `throwIfAny` fails once with all of them. */
-class errors_ProblemList {
-    items = [];
-    add(input, message, fix) {
-        this.items.push({ input, message, fix });
-    }
-    get empty() {
-        return this.items.length === 0;
-    }
-    throwIfAny(heading) {
-        if (this.items.length > 0)
-            throw new ProblemsError(this.items, heading);
-    }
-}
-/** Turns any thrown value into a message; never filters on `instanceof Error` alone. */
-function errorMessage(e) {
-    if (e instanceof Error)
-        return e.message;
-    if (typeof e === 'string')
-        return e;
+/** Reads a file of ids, or says why it cannot: it must be a regular file of at most 16 MiB. */
+function readIdsFile(input, file, path, problems) {
+    let st;
     try {
-        return JSON.stringify(e);
+        st = statSync(path);
     }
     catch {
-        return String(e);
+        problems.push({ input, message: `file '${file}' does not exist (resolved to ${path})`, fix: 'commit the ids file, or give a path relative to the workspace' });
+        return null;
     }
+    if (!st.isFile()) {
+        problems.push({ input, message: `'${file}' is not a regular file (resolved to ${path})`, fix: 'give a file of whitespace-separated instance ids' });
+        return null;
+    }
+    if (st.size > IDS_FILE_MAX_BYTES) {
+        problems.push({ input, message: `'${file}' has ${st.size} bytes, more than an ids file of ${IDS_FILE_MAX_BYTES} bytes`, fix: 'give a file of whitespace-separated instance ids' });
+        return null;
+    }
+    return readFileSync(path, 'utf8');
+}
+function instance_ids_readInstanceIds(o) {
+    const problems = [];
+    const inline = o.inline.trim();
+    const file = o.file.trim();
+    let raw = null;
+    let source = { input: o.inlineInput };
+    if (inline && file) {
+        problems.push({ input: o.inlineInput, message: `both ${o.inlineInput} and ${o.fileInput} ('${file}') are set`, fix: 'set exactly one of them' });
+    }
+    else if (!inline && !file) {
+        problems.push({ input: o.inlineInput, message: `neither ${o.inlineInput} nor ${o.fileInput} is set`, fix: `give a comma list in ${o.inlineInput}, or a file of whitespace-separated ids in ${o.fileInput}` });
+    }
+    else if (inline) {
+        raw = inline.split(',').map((s) => s.trim());
+        const spaced = raw.filter((id) => /\s/.test(id));
+        if (spaced.length > 0) {
+            problems.push({ input: o.inlineInput, message: `${instance_ids_listIds(spaced.map((id) => `'${id}'`))} contain${spaced.length === 1 ? 's' : ''} whitespace`, fix: `separate the ids with commas, e.g. alien_1,credit_3 (a file in ${o.fileInput} may use spaces or newlines)` });
+            raw = raw.flatMap((id) => id.split(/\s+/));
+        }
+    }
+    else {
+        const path = isAbsolute(file) ? file : resolve(o.workspace, file);
+        source = { input: o.fileInput, file: path };
+        const text = readIdsFile(o.fileInput, file, path, problems);
+        if (text !== null)
+            raw = text.split(/\s+/);
+    }
+    const seen = new Set();
+    const ids = [];
+    const duplicates = [];
+    for (const id of (raw ?? []).filter(Boolean)) {
+        if (seen.has(id)) {
+            if (!duplicates.includes(id))
+                duplicates.push(id);
+            continue;
+        }
+        seen.add(id);
+        ids.push(id);
+    }
+    if (raw !== null && ids.length === 0) {
+        problems.push({ input: source.input, message: `resolved to an empty list (no ids parsed from \`${o.inlineInput}\` or \`${o.fileInput}\`)`, fix: 'give at least one instance id' });
+    }
+    const withComma = ids.filter((id) => id.includes(','));
+    if (withComma.length > 0) {
+        problems.push({ input: source.input, message: `ids contain a comma: ${instance_ids_listIds(withComma)}`, fix: 'the cluster splits --instance-ids on commas; fix the ids' });
+    }
+    return { ids, duplicates, source, problems };
 }
 
-// EXTERNAL MODULE: ./lib/params/combos.js
-var combos = __nccwpck_require__(135);
-// EXTERNAL MODULE: ./lib/runid.js
-var runid = __nccwpck_require__(4871);
-;// CONCATENATED MODULE: ./lib/dataset.js
+;// CONCATENATED MODULE: ./lib/preflight/dataset.js
 // Instance id → database, through the dataset JSONL (domain §2). Never split the id: DB names hold `_`.
 
 
 
+
+/** The dataset is read whole: a file larger than this is not the dataset (a mistaken path, or /dev/zero). */
+const DATASET_MAX_BYTES = (/* unused pure expression or super */ null && (256 * 1024 * 1024));
 /**
  * Where the mini-interact data and its dataset are (domain §2): the inputs, else BIRD_DB_PATH /
  * BIRD_DATA_PATH, else `<workspace>/../mini-interact` — as the Python tools resolve them.
@@ -38683,8 +38725,18 @@ function dbNameProblem(db) {
 /** Reads the dataset and maps the requested ids; records every problem and returns what it could. */
 function mapInstances(datasetFile, ids, problems) {
     const empty = { instanceDbs: {}, dbs: [] };
+    const where = 'put the mini-interact data in place before this step, or set dataset-file (or mini-interact-root) to where mini_interact.jsonl is';
     if (!existsSync(datasetFile)) {
-        problems.add(Inputs.DatasetFile, `dataset file '${datasetFile}' does not exist`, 'put the mini-interact data in place before this step, or set dataset-file (or mini-interact-root) to where mini_interact.jsonl is');
+        problems.add(Inputs.DatasetFile, `dataset file '${datasetFile}' does not exist`, where);
+        return empty;
+    }
+    const st = statSync(datasetFile);
+    if (!st.isFile()) {
+        problems.add(Inputs.DatasetFile, `'${datasetFile}' is not a regular file`, where);
+        return empty;
+    }
+    if (st.size > DATASET_MAX_BYTES) {
+        problems.add(Inputs.DatasetFile, `'${datasetFile}' has ${st.size} bytes, more than a dataset of ${DATASET_MAX_BYTES} bytes`, where);
         return empty;
     }
     const wanted = new Set(ids);
@@ -38711,7 +38763,7 @@ function mapInstances(datasetFile, ids, problems) {
     });
     const unknown = ids.filter((id) => !found.has(id));
     if (unknown.length > 0) {
-        problems.add(Inputs.InstanceIds, `${unknown.length} instance id(s) not in the dataset '${datasetFile}': ${unknown.join(', ')}`, 'remove them, or point dataset-file at the dataset that holds them');
+        problems.add(Inputs.InstanceIds, `${unknown.length} instance id(s) not in the dataset '${datasetFile}': ${listIds(unknown)}`, 'remove them, or point dataset-file at the dataset that holds them');
     }
     const instanceDbs = {};
     for (const id of ids) {
@@ -38787,27 +38839,17 @@ class GateFailedError extends Error {
     }
 }
 
-;// CONCATENATED MODULE: ./lib/settings.js
-// The only module that reads action inputs. It parses every input strictly, collects all
-// problems, and fails once with the full list (input, bad value, fix).
+;// CONCATENATED MODULE: ./lib/inputs/reader.js
+// Reading raw inputs: the one place that calls core.getInput, and small typed readers that
+// record problems (input, bad value, fix) instead of throwing, so every problem is reported at once.
 
 
-
-
-
-
-
-
-
-
-
-const CLUSTER_MODES = (/* unused pure expression or super */ null && (['none', 'existing', 'ephemeral']));
 const coreInputReader = (name) => lib_core/* getInput */.V4(name);
-const TRUE = ['true', 'True', 'TRUE'];
-const FALSE = ['false', 'False', 'FALSE'];
-const MODEL = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$/;
+const reader_TRUE = ['true', 'True', 'TRUE'];
+const reader_FALSE = ['false', 'False', 'FALSE'];
+const reader_MODEL = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$/;
 /** Small typed readers that record problems instead of throwing. */
-class Reader {
+class reader_Reader {
     get;
     problems;
     constructor(get, problems) {
@@ -38827,9 +38869,9 @@ class Reader {
         const v = this.str(name);
         if (v === '')
             return dflt;
-        if (TRUE.includes(v))
+        if (reader_TRUE.includes(v))
             return true;
-        if (FALSE.includes(v))
+        if (reader_FALSE.includes(v))
             return false;
         this.problems.add(name, `'${v}' is not a boolean`, 'use true or false');
         return dflt;
@@ -38857,7 +38899,8 @@ class Reader {
         return v;
     }
     /** A JSON object; `secret` keeps the value out of the message. */
-    jsonObject(name, secret = false) {
+    jsonObject(name, o = { secret: false }) {
+        const secret = o.secret;
         const v = this.str(name);
         if (!v)
             return {};
@@ -38882,59 +38925,29 @@ class Reader {
         return v.split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
     }
 }
-function absolute(p, base) {
-    return isAbsolute(p) ? p : resolve(base, p);
+function reader_absolute(path, base) {
+    return isAbsolute(path) ? path : resolve(base, path);
 }
-/** Splits and de-duplicates the instance ids, recording problems against their source input. */
-function readInstanceIds(r, workspace) {
-    const inline = r.str(Inputs.InstanceIds);
-    const file = r.str(Inputs.InstanceIdsFile);
-    let raw = null;
-    let source = { input: Inputs.InstanceIds };
-    if (inline && file) {
-        r.problems.add(Inputs.InstanceIds, `both instance-ids and instance-ids-file ('${file}') are set`, 'set exactly one of them');
-    }
-    else if (!inline && !file) {
-        r.problems.add(Inputs.InstanceIds, 'neither instance-ids nor instance-ids-file is set', 'give a comma list in instance-ids, or a file of whitespace-separated ids in instance-ids-file');
-    }
-    else if (inline) {
-        raw = inline.split(',').map((s) => s.trim());
-    }
-    else {
-        const path = absolute(file, workspace);
-        source = { input: Inputs.InstanceIdsFile, file: path };
-        if (!existsSync(path)) {
-            r.problems.add(Inputs.InstanceIdsFile, `file '${file}' does not exist (resolved to ${path})`, 'commit the ids file, or give a path relative to the workspace');
-        }
-        else {
-            raw = readFileSync(path, 'utf8').split(/\s+/);
-        }
-    }
-    const seen = new Set();
-    const ids = [];
-    const duplicates = [];
-    for (const id of (raw ?? []).filter(Boolean)) {
-        if (seen.has(id)) {
-            if (!duplicates.includes(id))
-                duplicates.push(id);
-            continue;
-        }
-        seen.add(id);
-        ids.push(id);
-    }
-    if (raw !== null && ids.length === 0) {
-        r.problems.add(source.input, 'resolved to an empty list (no ids parsed from `instance-ids` or `instance-ids-file`)', 'give at least one instance id');
-    }
-    const withComma = ids.filter((id) => id.includes(','));
-    if (withComma.length > 0) {
-        r.problems.add(source.input, `ids contain a comma: ${withComma.join(' ')}`, 'the cluster splits --instance-ids on commas; fix the ids');
-    }
-    return { ids, duplicates, source };
-}
+
+// EXTERNAL MODULE: ./lib/inputs/run-id.js
+var run_id = __nccwpck_require__(8984);
+;// CONCATENATED MODULE: ./lib/inputs/common.js
+// The inputs every mode shares: the runs bucket, the dispatch target (cluster, dashboard, wait)
+// and the report (comment, baseline, gate).
+
+
+
+
+
+
+
+
+
+
 /** How to talk to the dashboard: auth headers (masked as read) and TLS verification. */
 function readRayConnection(r, mask) {
     const rayHeaders = {};
-    for (const [k, v] of Object.entries(r.jsonObject(constants/* Inputs */.G0.RayHeaders, true))) {
+    for (const [k, v] of Object.entries(r.jsonObject(constants/* Inputs */.G0.RayHeaders, { secret: true }))) {
         if (typeof v !== 'string') {
             r.problems.add(constants/* Inputs */.G0.RayHeaders, `the value of header '${k}' is not a string`, 'give a JSON object of header name to string value');
             continue;
@@ -38943,16 +38956,16 @@ function readRayConnection(r, mask) {
         rayHeaders[k] = v;
     }
     const tls = r.str(constants/* Inputs */.G0.RayTlsVerify);
-    if (tls !== '' && !TRUE.includes(tls) && !FALSE.includes(tls)) {
+    if (tls !== '' && !reader_TRUE.includes(tls) && !reader_FALSE.includes(tls)) {
         r.problems.add(constants/* Inputs */.G0.RayTlsVerify, `'${tls}' is not a boolean`, 'use true, or false to skip certificate checks; for a private CA set NODE_EXTRA_CA_CERTS in the step env');
     }
-    return { rayHeaders, tlsVerify: !FALSE.includes(tls) };
+    return { rayHeaders, tlsVerify: !reader_FALSE.includes(tls) };
 }
 /** The dashboard connection for the post step, which only warns: problems come back as text. */
 function parseRayConnection(get, mask = lib_core/* setSecret */.Pq) {
-    const problems = new errors_ProblemList();
-    const c = readRayConnection(new Reader(get, problems), mask);
-    return { ...c, problems: problems.items.map(formatProblem) };
+    const problems = new errors/* ProblemList */.Ku();
+    const c = readRayConnection(new reader_Reader(get, problems), mask);
+    return { ...c, problems: problems.items.map(errors/* formatProblem */.Vw) };
 }
 function parseDispatch(r, mask) {
     const cluster = r.oneOf(Inputs.Cluster, CLUSTER_MODES, 'none');
@@ -39033,7 +39046,9 @@ function parseReport(r, mask) {
         r.problems.add(p.input, p.message, p.fix);
     return { token, commentOnPr, baselineRunId, thresholds: gate.thresholds };
 }
-function parseCommon(r, env, bucketAlwaysRequired, mask) {
+/** What every mode reads: where things are, the bucket, the dispatch target and the report. */
+function common_parseCommon(r, env, o) {
+    const { bucketAlwaysRequired, mask } = o;
     const workspace = env.GITHUB_WORKSPACE || process.cwd();
     const runnerTemp = env.RUNNER_TEMP || resolve(workspace, '..', '.runner-temp');
     const dryRun = r.bool(Inputs.DryRun, false);
@@ -39061,39 +39076,23 @@ function parseCommon(r, env, bucketAlwaysRequired, mask) {
         runnerTemp,
     };
 }
-/**
- * Parses every input for the mode the inputs ask for (a rerun when rerun-run-id is set, else
- * a new submit). Throws one ProblemsError listing every problem.
- */
-function parseSettings(get, env = process.env, mask = core.setSecret) {
-    const problems = new ProblemList();
-    const r = new Reader(get, problems);
-    const rerunRunId = r.str(Inputs.RerunRunId);
-    const reportRunId = r.str(Inputs.ReportRunId);
-    if (rerunRunId && reportRunId) {
-        problems.add(Inputs.ReportRunId, `both rerun-run-id ('${rerunRunId}') and report-run-id ('${reportRunId}') are set`, 'set one: a rerun reports by itself when it waits');
-    }
-    if (reportRunId && !rerunRunId) {
-        const p = runIdProblem(reportRunId);
-        if (p)
-            problems.add(Inputs.ReportRunId, p, 'give the run id of an existing run, as in its manifest');
-        const common = parseCommon(r, env, true, mask);
-        const dataset = r.str(Inputs.DatasetFile) || env.BIRD_DATA_PATH;
-        problems.throwIfAny();
-        return { kind: 'report', runId: reportRunId, datasetFile: dataset ? absolute(dataset, common.workspace) : undefined, ...common };
-    }
-    if (rerunRunId) {
-        const p = runIdProblem(rerunRunId);
-        if (p)
-            problems.add(Inputs.RerunRunId, p, 'give the run id of an existing run, as in its manifest');
-        const common = parseCommon(r, env, true, mask);
-        if (common.dispatch.cluster === 'ephemeral' && !common.dispatch.wait) {
-            problems.add(Inputs.Wait, 'a rerun on a per-run cluster always tears the cluster down, so it cannot detach (wait: false)', 'set wait: true for the rerun');
-        }
-        problems.throwIfAny();
-        return { kind: 'rerun', runId: rerunRunId, miniInteractRoot: dataPaths(common.workspace, env, r.str(Inputs.MiniInteractRoot)).miniInteractRoot, ...common };
-    }
-    const common = parseCommon(r, env, false, mask);
+
+// EXTERNAL MODULE: ./lib/inputs/combos.js
+var combos = __nccwpck_require__(8162);
+;// CONCATENATED MODULE: ./lib/inputs/submit.js
+// The inputs of a new submit: the combo, the models, the instance ids, the run values and the
+// local artifact roots.
+
+
+
+
+
+
+
+
+/** Parses a new submit's own inputs; problems go to the reader's list. */
+function submit_parseSubmit(r, env, common) {
+    const problems = r.problems;
     const workspace = common.workspace;
     const frameworkRaw = r.str(Inputs.Framework);
     if (!frameworkRaw)
@@ -39115,7 +39114,9 @@ function parseSettings(get, env = process.env, mask = core.setSecret) {
         if (model && !MODEL.test(model))
             problems.add(name, `'${model}' is not a LiteLLM model name`, 'use provider/model made of letters, digits and . _ : / @ + -, e.g. anthropic/claude-sonnet-4-5');
     }
-    const ids = readInstanceIds(r, workspace);
+    const ids = readInstanceIds({ inlineInput: Inputs.InstanceIds, fileInput: Inputs.InstanceIdsFile, inline: r.str(Inputs.InstanceIds), file: r.str(Inputs.InstanceIdsFile), workspace });
+    for (const p of ids.problems)
+        problems.add(p.input, p.message, p.fix);
     const { miniInteractRoot, datasetFile } = dataPaths(workspace, env, r.str(Inputs.MiniInteractRoot), r.str(Inputs.DatasetFile));
     const patience = r.int(Inputs.Patience, Defaults.patience, 0);
     const maxDepth = r.int(Inputs.MaxDepth, Defaults.maxDepth, 1);
@@ -39151,7 +39152,6 @@ function parseSettings(get, env = process.env, mask = core.setSecret) {
         slayer_otf_cache: absolute(r.str(Inputs.OtfCacheRoot) || env.BIRD_OTF_CACHE_ROOT || 'slayer_otf_cache', workspace),
         slayer_models_otf: absolute(r.str(Inputs.ModelsOtfRoot) || env.BIRD_SLAYER_MODELS_OTF_ROOT || 'slayer_models_otf', workspace),
     };
-    problems.throwIfAny();
     return {
         kind: 'submit',
         framework: frameworkRaw,
@@ -39182,6 +39182,59 @@ function parseSettings(get, env = process.env, mask = core.setSecret) {
         ...common,
     };
 }
+
+;// CONCATENATED MODULE: ./lib/inputs/settings.js
+// The only module that turns action inputs into settings: it parses every input strictly for the
+// mode the inputs ask for, collects all problems, and fails once with the full list (input, bad
+// value, fix). The parsers per mode are in common.ts and submit.ts.
+
+
+
+
+
+
+
+
+
+
+const settings_CLUSTER_MODES = (/* unused pure expression or super */ null && (['none', 'existing', 'ephemeral']));
+/**
+ * Parses every input for the mode the inputs ask for (a rerun when rerun-run-id is set, else
+ * a new submit). Throws one ProblemsError listing every problem.
+ */
+function parseSettings(get, env = process.env, mask = core.setSecret) {
+    const problems = new ProblemList();
+    const r = new Reader(get, problems);
+    const rerunRunId = r.str(Inputs.RerunRunId);
+    const reportRunId = r.str(Inputs.ReportRunId);
+    if (rerunRunId && reportRunId) {
+        problems.add(Inputs.ReportRunId, `both rerun-run-id ('${rerunRunId}') and report-run-id ('${reportRunId}') are set`, 'set one: a rerun reports by itself when it waits');
+    }
+    if (reportRunId && !rerunRunId) {
+        const p = runIdProblem(reportRunId);
+        if (p)
+            problems.add(Inputs.ReportRunId, p, 'give the run id of an existing run, as in its manifest');
+        const common = parseCommon(r, env, { bucketAlwaysRequired: true, mask });
+        const dataset = r.str(Inputs.DatasetFile) || env.BIRD_DATA_PATH;
+        problems.throwIfAny();
+        return { kind: 'report', runId: reportRunId, datasetFile: dataset ? absolute(dataset, common.workspace) : undefined, ...common };
+    }
+    if (rerunRunId) {
+        const p = runIdProblem(rerunRunId);
+        if (p)
+            problems.add(Inputs.RerunRunId, p, 'give the run id of an existing run, as in its manifest');
+        const common = parseCommon(r, env, { bucketAlwaysRequired: true, mask });
+        if (common.dispatch.cluster === 'ephemeral' && !common.dispatch.wait) {
+            problems.add(Inputs.Wait, 'a rerun on a per-run cluster always tears the cluster down, so it cannot detach (wait: false)', 'set wait: true for the rerun');
+        }
+        problems.throwIfAny();
+        return { kind: 'rerun', runId: rerunRunId, miniInteractRoot: dataPaths(common.workspace, env, r.str(Inputs.MiniInteractRoot)).miniInteractRoot, ...common };
+    }
+    const common = parseCommon(r, env, { bucketAlwaysRequired: false, mask });
+    const settings = parseSubmit(r, env, common);
+    problems.throwIfAny();
+    return settings;
+}
 /**
  * The settings as they may be written down (the plan file, a dry run): header values and the
  * token are secrets, so only header names survive.
@@ -39196,21 +39249,243 @@ function redactSettings(s) {
 
 /***/ }),
 
+/***/ 5317:
+/***/ ((__webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+__nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   a: () => (/* binding */ runPost)
+/* harmony export */ });
+/* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3302);
+/* harmony import */ var _common_log_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3239);
+/* harmony import */ var _common_state_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3812);
+/* harmony import */ var _cluster_teardown_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3875);
+/* harmony import */ var _inputs_settings_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(7720);
+/* harmony import */ var _ray_client_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(4525);
+// The post step (post-if: always()): stops a job that the main step was still waiting on when
+// it ended (cancelled or killed), and tears down a per-run cluster the main step left. It leaves
+// alone a job dispatched without wait, or one that finished. It only ever warns: it never fails
+// the job.
+
+
+
+
+
+
+async function stopWaitedJob(log, state) {
+    const job = state.loadJob();
+    if (!job || job.wait !== 'waiting') {
+        log.info(job ? `post: ${job.submissionId} needs no stop (${job.wait})` : 'post: nothing was dispatched');
+        return;
+    }
+    const sid = job.submissionId;
+    const conn = (0,_inputs_settings_js__WEBPACK_IMPORTED_MODULE_4__/* .parseRayConnection */ .E7)(_inputs_settings_js__WEBPACK_IMPORTED_MODULE_4__/* .coreInputReader */ .tg);
+    for (const p of conn.problems)
+        log.warning(`post: ${p}; trying without it`);
+    const client = new _ray_client_js__WEBPACK_IMPORTED_MODULE_5__/* .RayJobsClient */ .c1({ address: job.rayAddress, headers: conn.rayHeaders, tlsVerify: conn.tlsVerify, policy: { attempts: 3 } });
+    const details = await client.job(sid);
+    if (!details) {
+        log.info(`post: Ray does not know ${sid}; nothing to stop`);
+        return;
+    }
+    if (_ray_client_js__WEBPACK_IMPORTED_MODULE_5__/* .TERMINAL */ .ff.includes(details.status)) {
+        log.info(`post: ${sid} is already ${details.status}`);
+        return;
+    }
+    const stopped = await client.stop(sid);
+    log.warning(`post: the main step ended while waiting on ${sid} (${details.status}); asked Ray to stop it: ${stopped ? 'stopping' : 'it was not running'}`);
+}
+async function runPost(log = _common_log_js__WEBPACK_IMPORTED_MODULE_1__/* .actionsLog */ ._D, state = new _common_state_js__WEBPACK_IMPORTED_MODULE_2__/* .ActionState */ .qy()) {
+    try {
+        // A per-run cluster: its teardown ends the job too (the forwarded dashboard died with the main step).
+        const torn = await (0,_cluster_teardown_js__WEBPACK_IMPORTED_MODULE_3__/* .teardownFromState */ .EO)(state, { log });
+        if (torn) {
+            if (torn.outcome === 'failed' || torn.outcome === 'ray-down' || torn.outcome === 'deleted-by-label')
+                log.warning(`post: ${torn.detail}`);
+            else
+                log.info(`post: ${torn.detail}`);
+            return;
+        }
+        await stopWaitedJob(log, state);
+    }
+    catch (e) {
+        log.warning(`post: could not check or stop the job: ${(0,_common_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .gJ)(e)}`);
+    }
+}
+// Whatever happens here, the post step never fails the job.
+process.on('unhandledRejection', (e) => {
+    _common_log_js__WEBPACK_IMPORTED_MODULE_1__/* .actionsLog */ ._D.warning(`post: ${(0,_common_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .gJ)(e)}`);
+    process.exit(0);
+});
+await runPost();
+process.exit(0);
+
+__webpack_async_result__();
+} catch(e) { __webpack_async_result__(e); } }, 1);
+
+/***/ }),
+
+/***/ 4525:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   c1: () => (/* binding */ RayJobsClient),
+/* harmony export */   ff: () => (/* binding */ TERMINAL)
+/* harmony export */ });
+/* unused harmony exports RayHttpError, isDuplicateSubmission, retryableRayError, packagePath, dashboardUrl */
+/* harmony import */ var _actions_http_client__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4942);
+/* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7075);
+/* harmony import */ var _common_retry_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3175);
+// A Ray Jobs REST client (ray-jobs-api.md) on @actions/http-client, so runner proxy settings
+// apply. It knows nothing of how the dashboard is reached: an existing cluster's URL or a
+// forwarded port of a per-run cluster are the same to it.
+
+
+
+const TERMINAL = ['STOPPED', 'SUCCEEDED', 'FAILED'];
+/** A non-2xx answer. Ray's error bodies are text (tracebacks), never JSON (P4). */
+class RayHttpError extends Error {
+    method;
+    path;
+    status;
+    body;
+    constructor(method, path, status, body) {
+        super(`${method} ${path} answered ${status}: ${lastLine(body)}`);
+        this.method = method;
+        this.path = path;
+        this.status = status;
+        this.body = body;
+        this.name = 'RayHttpError';
+    }
+}
+function lastLine(text) {
+    const lines = text.trim().split('\n').filter((l) => l.trim());
+    return (lines[lines.length - 1] ?? '').slice(0, 500);
+}
+/** A duplicate submission_id: 500 on Ray ≥ 2.2, 400 before; match the text, not the code (P2). */
+function isDuplicateSubmission(e) {
+    return e instanceof RayHttpError && /already exists|Please use a different submission_id/.test(e.body);
+}
+function retryableRayError(e) {
+    if (e instanceof RayHttpError)
+        return e.status >= 500 && !isDuplicateSubmission(e);
+    return (0,_common_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .isNetworkError */ .TX)(e);
+}
+class RayJobsClient {
+    o;
+    address;
+    http;
+    headers;
+    policy;
+    constructor(o) {
+        this.o = o;
+        // A base with a trailing slash, so a dashboard behind a path prefix keeps it.
+        this.address = o.address.replace(/\/+$/, '');
+        this.headers = o.headers ?? {};
+        // Never a browser User-Agent: Ray refuses those on POST/PUT (P13).
+        this.http = new _actions_http_client__WEBPACK_IMPORTED_MODULE_0__/* .HttpClient */ .Qq('bird-cloud-action', [], { ignoreSslError: o.tlsVerify === false, allowRetries: false, keepAlive: true, socketTimeout: 60_000 });
+        this.policy = { attempts: 6, baseMs: 500, maxMs: 10_000, budget: new _common_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .RetryBudget */ .Km(100), ...o.policy };
+    }
+    url(path) {
+        return `${this.address}/${path.replace(/^\//, '')}`;
+    }
+    /** One request; throws RayHttpError on non-2xx, network errors as they come. */
+    async raw(method, path, body, contentType = 'application/json') {
+        const headers = { ...this.headers };
+        let data = null;
+        if (body !== undefined) {
+            headers['content-type'] = contentType;
+            headers['content-length'] = String(Buffer.byteLength(body));
+            data = typeof body === 'string' ? body : node_stream__WEBPACK_IMPORTED_MODULE_1__.Readable.from([body]);
+        }
+        const res = await this.http.request(method, this.url(path), data, headers);
+        const text = await res.readBody();
+        const status = res.message.statusCode ?? 0;
+        if (status < 200 || status >= 300)
+            throw new RayHttpError(method, path, status, text);
+        return text;
+    }
+    retry(what, op) {
+        return (0,_common_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .withRetry */ .bD)(what, op, retryableRayError, this.policy, (e, a, d) => this.o.onRetry?.(what, e, a, d));
+    }
+    async json(method, path, body) {
+        return this.retry(`${method} ${path}`, async () => JSON.parse(await this.raw(method, path, body)));
+    }
+    version() {
+        return this.json('GET', 'api/version');
+    }
+    /** One POST, not retried here: dispatch decides what a failure means (§5). */
+    async submitOnce(req) {
+        const body = JSON.parse(await this.raw('POST', 'api/jobs/', JSON.stringify(req)));
+        return body.submission_id ?? body.job_id ?? req.submission_id;
+    }
+    /** The job, or null when Ray does not know it (404). */
+    async job(id) {
+        try {
+            return await this.json('GET', `api/jobs/${encodeURIComponent(id)}`);
+        }
+        catch (e) {
+            if (e instanceof RayHttpError && e.status === 404)
+                return null;
+            throw e;
+        }
+    }
+    async logs(id) {
+        return (await this.json('GET', `api/jobs/${encodeURIComponent(id)}/logs`)).logs ?? '';
+    }
+    /** Asks Ray to stop the job; true when a running job was signalled. */
+    async stop(id) {
+        return (await this.json('POST', `api/jobs/${encodeURIComponent(id)}/stop`)).stopped;
+    }
+    async packageExists(uri) {
+        try {
+            await this.retry(`GET package`, () => this.raw('GET', packagePath(uri)));
+            return true;
+        }
+        catch (e) {
+            if (e instanceof RayHttpError && e.status === 404)
+                return false;
+            throw e;
+        }
+    }
+    async uploadPackage(uri, zip) {
+        await this.retry(`PUT package`, () => this.raw('PUT', packagePath(uri), zip, 'application/zip'));
+    }
+}
+/** `gcs://_ray_pkg_<hash>.zip` → `api/packages/gcs/_ray_pkg_<hash>.zip` (§1.9). */
+function packagePath(uri) {
+    const m = /^([a-z]+):\/\/(.+)$/.exec(uri);
+    if (!m)
+        throw new Error(`not a package URI: ${uri}`);
+    return `api/packages/${m[1]}/${m[2]}`;
+}
+/** The dashboard's job page, for people. */
+function dashboardUrl(address, submissionId) {
+    return `${address.replace(/\/+$/, '')}/#/jobs/${encodeURIComponent(submissionId)}`;
+}
+
+
+/***/ }),
+
 /***/ 9402:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
+  Yz: () => (/* binding */ core_debug),
+  z3: () => (/* binding */ error),
   V4: () => (/* binding */ getInput),
   Gu: () => (/* binding */ getState),
   Os: () => (/* binding */ group),
   pq: () => (/* binding */ info),
+  lm: () => (/* binding */ notice),
+  LZ: () => (/* binding */ saveState),
   Pq: () => (/* binding */ core_setSecret),
   $e: () => (/* binding */ warning)
 });
 
-// UNUSED EXPORTS: ExitCode, addPath, debug, endGroup, error, exportVariable, getBooleanInput, getIDToken, getMultilineInput, isDebug, markdownSummary, notice, platform, saveState, setCommandEcho, setFailed, setOutput, startGroup, summary, toPlatformPath, toPosixPath, toWin32Path
+// UNUSED EXPORTS: ExitCode, addPath, endGroup, exportVariable, getBooleanInput, getIDToken, getMultilineInput, isDebug, markdownSummary, platform, setCommandEcho, setFailed, setOutput, startGroup, summary, toPlatformPath, toPosixPath, toWin32Path
 
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
@@ -39236,7 +39511,7 @@ function utils_toCommandValue(input) {
  * @returns The command properties to send with the actual annotation command
  * See IssueCommandProperties: https://github.com/actions/runner/blob/main/src/Runner.Worker/ActionCommandManager.cs#L646
  */
-function utils_toCommandProperties(annotationProperties) {
+function toCommandProperties(annotationProperties) {
     if (!Object.keys(annotationProperties).length) {
         return {};
     }
@@ -39359,16 +39634,16 @@ function file_command_issueFileCommand(command, message) {
     if (!filePath) {
         throw new Error(`Unable to find environment variable for file command ${command}`);
     }
-    if (!fs.existsSync(filePath)) {
+    if (!external_fs_namespaceObject.existsSync(filePath)) {
         throw new Error(`Missing file at path: ${filePath}`);
     }
-    fs.appendFileSync(filePath, `${toCommandValue(message)}${os.EOL}`, {
+    external_fs_namespaceObject.appendFileSync(filePath, `${utils_toCommandValue(message)}${external_os_namespaceObject.EOL}`, {
         encoding: 'utf8'
     });
 }
 function file_command_prepareKeyValueMessage(key, value) {
-    const delimiter = `ghadelimiter_${crypto.randomUUID()}`;
-    const convertedValue = toCommandValue(value);
+    const delimiter = `ghadelimiter_${external_crypto_namespaceObject.randomUUID()}`;
+    const convertedValue = utils_toCommandValue(value);
     // These should realistically never happen, but just in case someone finds a
     // way to exploit uuid generation let's not allow keys or values that contain
     // the delimiter.
@@ -39378,7 +39653,7 @@ function file_command_prepareKeyValueMessage(key, value) {
     if (convertedValue.includes(delimiter)) {
         throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
     }
-    return `${key}<<${delimiter}${os.EOL}${convertedValue}${os.EOL}${delimiter}`;
+    return `${key}<<${delimiter}${external_os_namespaceObject.EOL}${convertedValue}${external_os_namespaceObject.EOL}${delimiter}`;
 }
 //# sourceMappingURL=file-command.js.map
 ;// CONCATENATED MODULE: external "path"
@@ -41245,7 +41520,7 @@ function isDebug() {
  * @param message debug message
  */
 function core_debug(message) {
-    issueCommand('debug', {}, message);
+    command_issueCommand('debug', {}, message);
 }
 /**
  * Adds an error issue
@@ -41253,7 +41528,7 @@ function core_debug(message) {
  * @param properties optional properties to add to the annotation.
  */
 function error(message, properties = {}) {
-    issueCommand('error', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('error', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Adds a warning issue
@@ -41261,7 +41536,7 @@ function error(message, properties = {}) {
  * @param properties optional properties to add to the annotation.
  */
 function warning(message, properties = {}) {
-    command_issueCommand('warning', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('warning', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Adds a notice issue
@@ -41269,7 +41544,7 @@ function warning(message, properties = {}) {
  * @param properties optional properties to add to the annotation.
  */
 function notice(message, properties = {}) {
-    issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Writes info to log with console.log.
@@ -41328,9 +41603,9 @@ function group(name, fn) {
 function saveState(name, value) {
     const filePath = process.env['GITHUB_STATE'] || '';
     if (filePath) {
-        return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
+        return file_command_issueFileCommand('STATE', file_command_prepareKeyValueMessage(name, value));
     }
-    issueCommand('save-state', { name }, toCommandValue(value));
+    command_issueCommand('save-state', { name }, utils_toCommandValue(value));
 }
 /**
  * Gets the value of an state set by this action's main execution.

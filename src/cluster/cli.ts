@@ -1,57 +1,12 @@
 // The two CLIs of a per-run cluster (domain §12.3–§12.5): the Ray cluster launcher (`ray up`,
 // `ray dashboard`, `ray down`; the `ray-cli` input names the executable) and `gcloud` (liveness
-// and the fallback teardown by label). Output is streamed line by line; nothing secret goes into
-// argv or the child environment (API keys, action inputs and runner tokens are removed).
-import * as core from '@actions/core';
-import { HttpClient } from '@actions/http-client';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import { KNOWN_KEYS } from '../params/combos.js';
-import { describeError } from '../retry.js';
+// and the fallback teardown by label). Nothing secret goes into argv or the child environment.
+import { errorMessage } from '../common/errors.js';
+import type { Log } from '../common/log.js';
+import { RetryBudget, RetryExhaustedError, type RetryPolicy, withRetry } from '../common/retry.js';
+import { DashboardForward, ForwardError, type ForwardOptions } from './port-forward.js';
+import { ChildSet, childEnv, stopChild } from './process.js';
 import { RUN_ID_LABEL } from './yaml.js';
-
-/** Where the CLIs' output and our progress lines go. */
-export interface CliLog {
-  info(line: string): void;
-  warning(line: string): void;
-  /** Runs `fn` with its output folded under `title` (a `::group::` on GitHub). */
-  group<T>(title: string, fn: () => Promise<T>): Promise<T>;
-}
-
-/** A line of child output can never act as a workflow command (`::set-output`, `::add-mask::`, ...). */
-export function neutralizeCommand(line: string): string {
-  return /^\s*::/.test(line) ? `| ${line}` : line;
-}
-
-/** The GitHub log: groups via @actions/core. */
-export function actionsCliLog(): CliLog {
-  return {
-    info: (l) => core.info(l),
-    warning: (l) => core.warning(l),
-    group: (title, fn) => core.group(title, fn),
-  };
-}
-
-/** Environment variables a child never gets: they are secrets it does not need. */
-export const CHILD_ENV_DENY: readonly string[] = [...KNOWN_KEYS, 'ACTIONS_RUNTIME_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'GITHUB_TOKEN', 'GH_TOKEN'];
-
-/**
- * The environment of `ray` and `gcloud`: the runner's, minus the API keys (src/params/combos.ts
- * KNOWN_KEYS), the runner's tokens and every `INPUT_*` variable (inputs such as ray-headers may
- * hold credentials). Google credentials (GOOGLE_APPLICATION_CREDENTIALS, CLOUDSDK_*) stay: both
- * CLIs need them, and they are file paths, not secrets.
- */
-export function childEnv(base: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  const deny = new Set(CHILD_ENV_DENY);
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(base)) {
-    if (v === undefined || deny.has(k) || k.startsWith('INPUT_')) continue;
-    out[k] = v;
-  }
-  // Python tools print progress promptly instead of in 8 KiB blocks.
-  out.PYTHONUNBUFFERED = '1';
-  return out;
-}
 
 /** A CLI call that failed: exit code or timeout, and the last lines of its output. */
 export class ClusterCliError extends Error {
@@ -75,52 +30,6 @@ export interface RunResult {
   tail: string[];
 }
 
-const TAIL_LINES = 20;
-const KILL_GRACE_MS = 5_000;
-
-/** Splits a stream into lines; `flush` delivers a last line without a newline. */
-function lineSplitter(onLine: (l: string) => void): { push(chunk: Buffer | string): void; flush(): void } {
-  let rest = '';
-  return {
-    push(chunk) {
-      rest += chunk.toString();
-      let i: number;
-      while ((i = rest.indexOf('\n')) >= 0) {
-        onLine(rest.slice(0, i).replace(/\r$/, ''));
-        rest = rest.slice(i + 1);
-      }
-    },
-    flush() {
-      if (rest) onLine(rest);
-      rest = '';
-    },
-  };
-}
-
-function killGroup(child: ChildProcess, sig: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    // Own process group (detached): the signal reaches ray's ssh children too.
-    process.kill(-child.pid, sig);
-  } catch {
-    try {
-      child.kill(sig);
-    } catch {
-      // already gone
-    }
-  }
-}
-
-/** Stops a process group: SIGTERM, then SIGKILL after a grace period. Resolves when it exited. */
-async function stopChild(child: ChildProcess, graceMs = KILL_GRACE_MS): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  killGroup(child, 'SIGTERM');
-  const t = setTimeout(() => killGroup(child, 'SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(t);
-}
-
 export interface ClusterCliOptions {
   /** The ray executable (the `ray-cli` input): a name on PATH or a path. */
   rayCli: string;
@@ -132,7 +41,7 @@ export interface ClusterCliOptions {
   cwd: string;
   /** The base environment; default process.env. Filtered by {@link childEnv}. */
   env?: NodeJS.ProcessEnv;
-  log: CliLog;
+  log: Log;
   /** `ray up`; default 30 min. */
   upTimeoutMs?: number;
   /** `ray down`; default 15 min. */
@@ -142,27 +51,6 @@ export interface ClusterCliOptions {
   /** gcloud list retries: attempts (default 3) and the first delay (default 2 s, doubling). */
   gcloudAttempts?: number;
   gcloudRetryMs?: number;
-}
-
-export interface DashboardOptions {
-  /** Local port; default a free one. */
-  port?: number;
-  /** How long to wait for /api/version through the forward; default 5 min. */
-  readyTimeoutMs?: number;
-  pollMs?: number;
-  /** Restarts of a forward that died on its own (an SSH drop) after it was ready; default 5. */
-  maxRestarts?: number;
-}
-
-/** A running `ray dashboard` port forward. */
-export interface DashboardForward {
-  /** `http://127.0.0.1:<port>`: give it to the Ray Jobs client. */
-  readonly url: string;
-  readonly port: number;
-  /** Restarts so far. */
-  readonly restarts: number;
-  /** Kills the forward (idempotent). */
-  stop(): Promise<void>;
 }
 
 export interface InstanceRef {
@@ -175,20 +63,6 @@ export interface DeleteByLabelResult {
   found: InstanceRef[];
   deleted: InstanceRef[];
   failed: Array<InstanceRef & { error: string }>;
-}
-
-/** A free TCP port on loopback (bound, read, released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** `value(status)` output: alive when any line is RUNNING (head or worker, as Python decides). */
@@ -208,59 +82,31 @@ export function parseInstances(stdout: string): InstanceRef[] {
   return out;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 export class ClusterCli {
-  private readonly children = new Set<ChildProcess>();
-  private readonly env: Record<string, string>;
+  private readonly children: ChildSet;
   readonly gcloud: string;
 
   constructor(readonly o: ClusterCliOptions) {
-    this.env = childEnv(o.env ?? process.env);
+    this.children = new ChildSet(o.cwd, childEnv(o.env ?? process.env));
     this.gcloud = o.gcloud ?? 'gcloud';
   }
 
-  /** Spawns one CLI call in its own process group, streaming each output line to `onLine`. */
-  run(cmd: string, args: readonly string[], o: { timeoutMs: number; onLine?: (l: string) => void }): Promise<RunResult> {
-    return new Promise((resolve) => {
-      const tail: string[] = [];
-      let stdout = '';
-      let timedOut = false;
-      const onLine = (l: string): void => {
-        tail.push(l);
-        if (tail.length > TAIL_LINES) tail.shift();
-        o.onLine?.(neutralizeCommand(l));
-      };
-      let child: ChildProcess;
-      try {
-        child = spawn(cmd, [...args], { cwd: this.o.cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-      } catch (e) {
-        resolve({ code: null, signal: null, timedOut: false, stdout: '', tail: [`could not start ${cmd}: ${describeError(e)}`] });
-        return;
-      }
-      this.children.add(child);
-      const out = lineSplitter(onLine);
-      const err = lineSplitter(onLine);
-      child.stdout?.on('data', (d: Buffer) => {
-        stdout += d.toString();
-        out.push(d);
-      });
-      child.stderr?.on('data', (d: Buffer) => err.push(d));
-      const timer = setTimeout(() => {
-        timedOut = true;
-        void stopChild(child);
-      }, o.timeoutMs);
-      child.on('error', (e) => {
-        onLine(`could not start ${cmd}: ${describeError(e)}`);
-      });
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        out.flush();
-        err.flush();
-        this.children.delete(child);
-        resolve({ code, signal, timedOut, stdout, tail });
-      });
-    });
+  /** Runs one CLI call in its own process group; `onLine` gets each output line (untrusted text). */
+  async run(cmd: string, args: readonly string[], o: { timeoutMs: number; onLine?: (line: string) => void }): Promise<RunResult> {
+    let timedOut = false;
+    let t: ReturnType<ChildSet['spawn']>;
+    try {
+      t = this.children.spawn(cmd, args, o.onLine);
+    } catch (e) {
+      return { code: null, signal: null, timedOut: false, stdout: '', tail: [`could not start ${cmd}: ${errorMessage(e)}`] };
+    }
+    const timer = setTimeout(() => {
+      timedOut = true;
+      void stopChild(t.child);
+    }, o.timeoutMs);
+    const { code, signal } = await t.closed;
+    clearTimeout(timer);
+    return { code, signal, timedOut, stdout: t.stdout(), tail: t.tail };
   }
 
   private describe(cmd: string, args: readonly string[]): string {
@@ -269,7 +115,7 @@ export class ClusterCli {
 
   private async rayGrouped(args: string[], timeoutMs: number): Promise<void> {
     const command = this.describe(this.o.rayCli, args);
-    const r = await this.o.log.group(command, () => this.run(this.o.rayCli, args, { timeoutMs, onLine: (l) => this.o.log.info(l) }));
+    const r = await this.o.log.group(command, () => this.run(this.o.rayCli, args, { timeoutMs, onLine: (l) => this.o.log.untrusted(l) }));
     if (r.code !== 0) {
       const why = r.timedOut ? `timed out after ${Math.round(timeoutMs / 1000)} s` : r.code === null ? `was killed (${r.signal ?? 'no exit code'})` : `exited with ${r.code}`;
       throw new ClusterCliError(`${command} ${why}`, command, r.code, r.tail);
@@ -286,143 +132,37 @@ export class ClusterCli {
     return this.rayGrouped(['down', '--yes', yamlPath], this.o.downTimeoutMs ?? 15 * 60_000);
   }
 
-  /**
-   * `ray dashboard --port <port> <yaml>`: forwards the head's dashboard (8265) to a local port over
-   * SSH and runs until stopped. Resolves once GET /api/version answers through the forward;
-   * rejects (and stops the forward) when the CLI exits first or the deadline passes.
-   */
-  async rayDashboard(yamlPath: string, d: DashboardOptions = {}): Promise<DashboardForward> {
-    const port = d.port ?? (await freePort());
-    const url = `http://127.0.0.1:${port}`;
-    const args = ['dashboard', '--port', String(port), yamlPath];
-    const command = this.describe(this.o.rayCli, args);
-    const readyMs = d.readyTimeoutMs ?? 5 * 60_000;
-    const pollMs = d.pollMs ?? 1_000;
-    const maxRestarts = d.maxRestarts ?? 5;
-    const http = new HttpClient('bird-cloud-action', [], { allowRetries: false, socketTimeout: 5_000, keepAlive: false });
-    const log = this.o.log;
-    let child: ChildProcess | null = null;
-    const closed = new WeakMap<ChildProcess, Promise<void>>();
-    let stopped = false;
-    let restarts = 0;
-    let tail: string[] = [];
-
-    const start = (): ChildProcess => {
-      const c = spawn(this.o.rayCli, args, { cwd: this.o.cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-      this.children.add(c);
-      const onLine = (l: string): void => {
-        tail.push(l);
-        if (tail.length > TAIL_LINES) tail.shift();
-        log.info(`[ray dashboard] ${neutralizeCommand(l)}`);
-      };
-      const out = lineSplitter(onLine);
-      const err = lineSplitter(onLine);
-      c.stdout?.on('data', (b: Buffer) => out.push(b));
-      c.stderr?.on('data', (b: Buffer) => err.push(b));
-      c.on('error', (e) => onLine(`could not start ${this.o.rayCli}: ${describeError(e)}`));
-      closed.set(
-        c,
-        new Promise<void>((r) =>
-          c.on('close', () => {
-            out.flush();
-            err.flush();
-            this.children.delete(c);
-            r();
-          }),
-        ),
-      );
-      return c;
-    };
-
-    const ready = async (): Promise<string | null> => {
-      try {
-        const res = await http.get(`${url}/api/version`);
-        const body = await res.readBody();
-        if (res.message.statusCode !== 200) return null;
-        const v = JSON.parse(body) as { ray_version?: string };
-        return typeof v.ray_version === 'string' ? v.ray_version : 'unknown';
-      } catch {
-        return null;
-      }
-    };
-
-    const exitedEarly = (c: ChildProcess): boolean => c.exitCode !== null || c.signalCode !== null;
-
-    child = start();
-    const deadline = Date.now() + readyMs;
-    let version: string | null = null;
-    for (;;) {
-      version = await ready();
-      if (version !== null) break;
-      if (exitedEarly(child)) {
-        // Let the last output lines arrive before quoting them.
-        await Promise.race([closed.get(child), sleep(2_000)]);
-        throw new ClusterCliError(`${command} exited with ${child.exitCode ?? child.signalCode} before the dashboard answered`, command, child.exitCode, tail);
-      }
-      if (Date.now() > deadline) {
-        await stopChild(child);
-        throw new ClusterCliError(`${command}: GET ${url}/api/version did not answer within ${Math.round(readyMs / 1000)} s`, command, null, tail);
-      }
-      await sleep(pollMs);
+  /** `ray dashboard`: the head's dashboard forwarded to a local port, once it answers. */
+  async rayDashboard(yamlPath: string, options: ForwardOptions = {}): Promise<DashboardForward> {
+    try {
+      return await DashboardForward.open(this.o.rayCli, yamlPath, this.children, this.o.log, options);
+    } catch (e) {
+      if (!(e instanceof ForwardError)) throw e;
+      throw new ClusterCliError(e.message.split('\n')[0], this.describe(this.o.rayCli, ['dashboard', yamlPath]), e.code, e.tail);
     }
-    log.info(`dashboard: Ray ${version} answers at ${url} (forwarded by ${command})`);
-
-    // After it was ready: a forward that dies on its own (an SSH drop) is started again.
-    const watch = (c: ChildProcess): void => {
-      c.once('exit', (code, signal) => {
-        if (stopped) return;
-        if (restarts >= maxRestarts) {
-          log.warning(`${command} exited (${code ?? signal}) and was restarted ${restarts} times already; the dashboard is no longer forwarded`);
-          return;
-        }
-        restarts++;
-        log.warning(`${command} exited (${code ?? signal}); restarting the port forward (${restarts}/${maxRestarts})`);
-        setTimeout(() => {
-          if (stopped) return;
-          tail = [];
-          child = start();
-          watch(child);
-        }, 2_000).unref();
-      });
-    };
-    watch(child);
-
-    return {
-      url,
-      port,
-      get restarts() {
-        return restarts;
-      },
-      stop: async () => {
-        stopped = true;
-        if (child) await stopChild(child);
-      },
-    };
   }
 
   private gcloudArgs(args: string[]): string[] {
     return this.o.project ? [...args, `--project=${this.o.project}`] : args;
   }
 
-  /** One gcloud call, retried; throws ClusterCliError after the last attempt. */
-  private async gcloudRetried(args: string[], what: string): Promise<string> {
-    const attempts = this.o.gcloudAttempts ?? 3;
-    const base = this.o.gcloudRetryMs ?? 2_000;
+  /** One gcloud call, retried through the shared retry loop; throws ClusterCliError after the last attempt. */
+  private gcloudRetried(args: string[], what: string): Promise<string> {
     const full = this.gcloudArgs(args);
     const command = this.describe(this.gcloud, full);
-    let last: RunResult | null = null;
-    for (let i = 1; i <= attempts; i++) {
-      last = await this.run(this.gcloud, full, { timeoutMs: this.o.gcloudTimeoutMs ?? 3 * 60_000 });
-      if (last.code === 0) return last.stdout;
-      const why = last.timedOut ? 'timed out' : `exited with ${last.code ?? last.signal}`;
-      if (i < attempts) {
-        const delay = base * 2 ** (i - 1);
-        this.o.log.warning(`${what}: \`${command}\` ${why} (attempt ${i}/${attempts}); retrying in ${Math.round(delay / 1000)} s: ${last.tail.slice(-1)[0] ?? ''}`);
-        await sleep(delay);
-      }
-    }
-    const why = last?.timedOut ? 'timed out' : `exited with ${last?.code ?? last?.signal}`;
-    throw new ClusterCliError(`${what}: \`${command}\` ${why} after ${attempts} attempts`, command, last?.code ?? null, last?.tail ?? []);
+    const policy: RetryPolicy = { attempts: this.o.gcloudAttempts ?? 3, baseMs: this.o.gcloudRetryMs ?? 2_000, maxMs: 60_000, budget: new RetryBudget(10) };
+    const once = async (): Promise<string> => {
+      const r = await this.run(this.gcloud, full, { timeoutMs: this.o.gcloudTimeoutMs ?? 3 * 60_000 });
+      if (r.code === 0) return r.stdout;
+      throw new ClusterCliError(`${what}: \`${command}\` ${r.timedOut ? 'timed out' : `exited with ${r.code ?? r.signal}`}`, command, r.code, r.tail);
+    };
+    return withRetry(what, once, (e) => e instanceof ClusterCliError, policy, (e, attempt, delay) =>
+      this.o.log.warning(`${errorMessage(e).split('\n')[0]} (attempt ${attempt}/${policy.attempts}); retrying in ${Math.round(delay / 1000)} s`),
+    ).catch((e: unknown) => {
+      throw e instanceof RetryExhaustedError && e.cause instanceof ClusterCliError
+        ? new ClusterCliError(`${e.cause.message.split('\n')[0]} after ${e.attempts} attempts`, command, e.cause.code, e.cause.tail)
+        : e;
+    });
   }
 
   /**
@@ -434,7 +174,7 @@ export class ClusterCli {
       const out = await this.gcloudRetried(['compute', 'instances', 'list', `--filter=labels.${RUN_ID_LABEL}=${runId}`, '--format=value(status)'], 'liveness check');
       return parseAlive(out);
     } catch (e) {
-      this.o.log.warning(`could not check whether the head of ${runId} is alive (not counted as headless): ${describeError(e)}`);
+      this.o.log.warning(`could not check whether the head of ${runId} is alive (not counted as headless): ${errorMessage(e)}`);
       return null;
     }
   }
@@ -457,23 +197,26 @@ export class ClusterCli {
     const worker = async (): Promise<void> => {
       for (let inst = queue.shift(); inst; inst = queue.shift()) {
         const args = this.gcloudArgs(['compute', 'instances', 'delete', inst.name, '--quiet', '--delete-disks=all', `--zone=${inst.zone}`]);
-        const r = await this.run(this.gcloud, args, { timeoutMs: this.o.gcloudTimeoutMs ?? 3 * 60_000, onLine: (l) => this.o.log.info(`[delete ${inst.name}] ${l}`) });
+        const name = inst.name;
+        const r = await this.run(this.gcloud, args, { timeoutMs: this.o.gcloudTimeoutMs ?? 3 * 60_000, onLine: (l) => this.o.log.untrusted(`[delete ${name}] ${l}`) });
         if (r.code === 0) deleted.push(inst);
         else failed.push({ ...inst, error: r.tail.slice(-1)[0] ?? `exited with ${r.code ?? r.signal}` });
       }
     };
-    await this.o.log.group(`deleting ${found.length} instance(s) labelled ${RUN_ID_LABEL}=${runId}`, () => Promise.all([1, 2, 3, 4].map(() => worker())).then(() => undefined));
+    await this.o.log.group(`deleting ${found.length} instance(s) labelled ${RUN_ID_LABEL}=${runId}`, async () => {
+      await Promise.all([1, 2, 3, 4].map(() => worker()));
+    });
     return { found, deleted, failed };
   }
 
   /** Stops every running CLI call (SIGTERM, then SIGKILL): a `ray up` still running when the teardown starts. */
-  async stopAll(): Promise<void> {
-    await Promise.all([...this.children].map((c) => stopChild(c)));
+  stopAll(): Promise<void> {
+    return this.children.stopAll();
   }
 
   /** Kills every running CLI call (a second signal abandons the teardown). */
   killAll(): void {
-    for (const c of this.children) killGroup(c, 'SIGKILL');
+    this.children.killAll();
   }
 
   /** Running CLI calls (for tests and diagnostics). */
@@ -483,9 +226,9 @@ export class ClusterCli {
 }
 
 /**
- * A `headAlive` for waitForAttempt that asks gcloud at most once per `minIntervalMs` (default
- * 60 s) and repeats the last answer in between: the wait polls every few seconds, a gcloud call
- * takes seconds.
+ * A `headAlive` for the wait that asks gcloud at most once per `minIntervalMs` (default 60 s)
+ * and repeats the last answer in between: the wait polls every few seconds, a gcloud call takes
+ * seconds.
  */
 export function headAliveProbe(cli: Pick<ClusterCli, 'headAlive'>, runId: string, minIntervalMs = 60_000, now: () => number = Date.now): () => Promise<boolean | null> {
   let last: { at: number; value: boolean | null } | null = null;

@@ -1,7 +1,9 @@
 // Progress of a per-run cluster: one line per phase (image, up, submit, wait, down) as it starts
 // and ends, and the timings as a job-summary table.
-import { markdownTable } from '../report.js';
-import { describeError } from '../retry.js';
+import type { Log } from '../common/log.js';
+import { formatDuration } from '../common/time.js';
+import { markdownTable } from '../results/summary.js';
+import { errorMessage } from '../common/errors.js';
 
 export const PHASES = ['image', 'up', 'submit', 'wait', 'down'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -13,23 +15,11 @@ export interface PhaseRecord {
   note: string;
 }
 
-/** `850 ms`, `4.2 s`, `3m12s`, `1h02m03s`. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  const s = Math.round(ms / 1000);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60;
-  const p = (n: number): string => String(n).padStart(2, '0');
-  return h > 0 ? `${h}h${p(m)}m${p(sec)}s` : `${m}m${p(sec)}s`;
-}
-
 export class PhaseClock {
   private readonly records = new Map<Phase, PhaseRecord>();
 
   constructor(
-    private readonly log: (line: string) => void,
+    private readonly log: Log,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -42,18 +32,18 @@ export class PhaseClock {
     const start = this.now();
     const rec: PhaseRecord = { phase, status: 'running', ms: 0, note };
     this.records.set(phase, rec);
-    this.log(`${this.label(phase)}: started${note ? ` (${note})` : ''}`);
+    this.log.info(`${this.label(phase)}: started${note ? ` (${note})` : ''}`);
     try {
       const v = await fn();
       rec.status = 'ok';
       rec.ms = this.now() - start;
-      this.log(`${this.label(phase)}: done in ${formatDuration(rec.ms)}`);
+      this.log.info(`${this.label(phase)}: done in ${formatDuration(rec.ms)}`);
       return v;
     } catch (e) {
       rec.status = 'failed';
       rec.ms = this.now() - start;
-      rec.note = rec.note ? `${rec.note}; ${firstLine(describeError(e))}` : firstLine(describeError(e));
-      this.log(`${this.label(phase)}: failed after ${formatDuration(rec.ms)}: ${firstLine(describeError(e))}`);
+      rec.note = rec.note ? `${rec.note}; ${firstLine(errorMessage(e))}` : firstLine(errorMessage(e));
+      this.log.info(`${this.label(phase)}: failed after ${formatDuration(rec.ms)}: ${firstLine(errorMessage(e))}`);
       throw e;
     }
   }
@@ -61,7 +51,7 @@ export class PhaseClock {
   /** A phase that did not run (e.g. down after a detached submit), with the reason. */
   skip(phase: Phase, note: string): void {
     this.records.set(phase, { phase, status: 'skipped', ms: 0, note });
-    this.log(`${this.label(phase)}: skipped (${note})`);
+    this.log.info(`${this.label(phase)}: skipped (${note})`);
   }
 
   /** Adds a note to a recorded phase (e.g. `image exists`). */

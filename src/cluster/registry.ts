@@ -4,11 +4,12 @@
 import { HttpClient } from '@actions/http-client';
 import { GoogleAuth } from 'google-auth-library';
 import { isAbsolute, basename, dirname, join, resolve } from 'node:path';
-import { shellQuote } from '../jobargs.js';
-import { isNetworkError, describeError } from '../retry.js';
-import { DOCKERFILE_NAME } from '../image/tag.js';
+import { shellQuote } from '../plan/job-args.js';
+import { RetryBudget, RetryExhaustedError, isNetworkError, withRetry, type RetryPolicy } from '../common/retry.js';
+import { DOCKERFILE_NAME } from './image-tag.js';
 
-import { CLOUD_PLATFORM_SCOPE } from '../params/gce.js';
+import { CLOUD_PLATFORM_SCOPE } from '../inputs/gce.js';
+import { errorMessage } from '../common/errors.js';
 
 /** Every manifest type a pushed image may have: OCI and Docker, single and multi-platform. */
 export const MANIFEST_ACCEPT = [
@@ -67,8 +68,6 @@ export interface ImageExistsOptions {
   retryMs?: number;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /**
  * One registry call: HEAD the manifest with `Authorization: Bearer <token>`. 200 → true, 404 →
  * false; 401/403 and anything else are errors that say what to fix. 5xx, 429 and network errors
@@ -79,35 +78,42 @@ export async function imageExists(imageUri: string, getToken: () => Promise<stri
   const url = manifestUrl(ref, o.baseUrl);
   const token = await getToken();
   const http = new HttpClient('bird-cloud-action', [], { allowRetries: false, socketTimeout: 30_000, keepAlive: false });
-  const attempts = o.attempts ?? 3;
-  for (let i = 1; ; i++) {
+  const policy: RetryPolicy = { attempts: o.attempts ?? 3, baseMs: o.retryMs ?? 1_000, maxMs: 10_000, budget: new RetryBudget(5) };
+  const head = async (): Promise<number> => {
     let status: number;
     try {
       const res = await http.head(url, { Authorization: `Bearer ${token}`, Accept: MANIFEST_ACCEPT });
       await res.readBody();
       status = res.message.statusCode ?? 0;
     } catch (e) {
-      if (i < attempts && isNetworkError(e)) {
-        await sleep((o.retryMs ?? 1_000) * i);
-        continue;
-      }
-      throw new RegistryError(`could not reach the registry at ${url}: ${describeError(e)}`, null);
+      if (isNetworkError(e)) throw e;
+      throw new RegistryError(`could not reach the registry at ${url}: ${errorMessage(e)}`, null);
     }
-    if (status === 200) return true;
-    if (status === 404) return false;
-    if ((status >= 500 || status === 429) && i < attempts) {
-      await sleep((o.retryMs ?? 1_000) * i);
-      continue;
+    if (status >= 500 || status === 429) throw new RegistryError(`HEAD ${url} answered ${status}`, status);
+    return status;
+  };
+  const retryable = (e: unknown): boolean => isNetworkError(e) || (e instanceof RegistryError && e.status !== null && (e.status >= 500 || e.status === 429));
+  let status: number;
+  try {
+    status = await withRetry(`HEAD ${url}`, head, retryable, policy);
+  } catch (e) {
+    if (e instanceof RetryExhaustedError) {
+      const cause = e.cause;
+      if (cause instanceof RegistryError) throw cause;
+      throw new RegistryError(`could not reach the registry at ${url}: ${errorMessage(cause)}`, null);
     }
-    const repo = `${ref.host}/${ref.name.split('/').slice(0, 2).join('/')}`;
-    if (status === 401) {
-      throw new RegistryError(`the registry refused the access token (401) for ${imageUri}. Fix: authenticate with google-github-actions/auth before this step (Application Default Credentials).`, status);
-    }
-    if (status === 403) {
-      throw new RegistryError(`the credentials may not read ${repo} (403). Fix: grant the workflow's service account roles/artifactregistry.reader (roles/artifactregistry.writer when the workflow pushes the image) on that repository.`, status);
-    }
-    throw new RegistryError(`HEAD ${url} answered ${status}`, status);
+    throw e;
   }
+  if (status === 200) return true;
+  if (status === 404) return false;
+  const repo = `${ref.host}/${ref.name.split('/').slice(0, 2).join('/')}`;
+  if (status === 401) {
+    throw new RegistryError(`the registry refused the access token (401) for ${imageUri}. Fix: authenticate with google-github-actions/auth before this step (Application Default Credentials).`, status);
+  }
+  if (status === 403) {
+    throw new RegistryError(`the credentials may not read ${repo} (403). Fix: grant the workflow's service account roles/artifactregistry.reader (roles/artifactregistry.writer when the workflow pushes the image) on that repository.`, status);
+  }
+  throw new RegistryError(`HEAD ${url} answered ${status}`, status);
 }
 
 function sedEscape(s: string): string {

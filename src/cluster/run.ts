@@ -1,45 +1,37 @@
-// The per-run cluster around a dispatch (domain §12): the checks that must pass before anything
-// is written (the ray CLI, the image in Artifact Registry), and the cluster's life around the
-// job: bring-up, the signal guard, and the teardown at every exit unless a submit detaches.
+// The per-run cluster around a dispatch (docs/reference/per-run-cluster.md): the checks that must
+// pass before anything is written (the ray CLI, the image in Artifact Registry), and the
+// cluster's life around the job: bring-up, teardown at every exit (cancel included, through the
+// one cleanup path) unless a submit detaches.
 import * as core from '@actions/core';
 import { realpath } from 'node:fs/promises';
-import { Inputs, Outputs } from '../constants.js';
-import { rayClient, type DispatchOutcome } from '../dispatch.js';
-import { ProblemsError } from '../errors.js';
-import type { RunManifest } from '../manifest.js';
-import type { RayJobsClient } from '../ray/client.js';
-import { checkCluster } from '../ray/dispatch.js';
-import { writeSummary } from '../report.js';
-import type { CommonSettings, GceSettings } from '../settings.js';
-import { ClusterCli, actionsCliLog, headAliveProbe } from './cli.js';
+import { CleanupOrder } from '../common/cancel.js';
+import { Inputs, Outputs } from '../common/constants.js';
+import { ProblemsError } from '../common/errors.js';
+import type { Log } from '../common/log.js';
+import type { CommonSettings, GceSettings } from '../inputs/settings.js';
+import type { RunManifest } from '../plan/manifest.js';
+import { type ClusterTarget, type DispatchOutcome, type StepContext } from '../ray/attempt.js';
+import { checkCluster, rayClient } from '../ray/submit.js';
+import { writeSummary } from '../results/summary.js';
+import { ClusterCli, headAliveProbe } from './cli.js';
 import { PhaseClock } from './phases.js';
 import { buildCommand, imageExists, registryFromEnv } from './registry.js';
 import { bringUp, prepareCluster } from './session.js';
-import { SignalTeardown } from './teardown.js';
 
 /** The ray CLI must run, at the pinned version, before anything is written. */
-export async function checkRayCli(g: GceSettings, cwd: string): Promise<void> {
-  const install = `install it in a step before this one: pip install "ray[default]==${g.rayVersion || '<the image\'s Ray>'}" google-api-python-client`;
-  const r = await new ClusterCli({ rayCli: g.rayCli, cwd, log: actionsCliLog() }).run(g.rayCli, ['--version'], { timeoutMs: 120_000 });
-  if (r.code !== 0) throw new ProblemsError([{ input: Inputs.RayCli, message: `'${g.rayCli} --version' failed: ${r.tail.join(' ') || `exit ${r.code}`}`, fix: install }], 'preflight failed');
+export async function checkRayCli(log: Log, gce: GceSettings, cwd: string): Promise<void> {
+  const install = `install it in a step before this one: pip install "ray[default]==${gce.rayVersion || "<the image's Ray>"}" google-api-python-client`;
+  const r = await new ClusterCli({ rayCli: gce.rayCli, cwd, log }).run(gce.rayCli, ['--version'], { timeoutMs: 120_000 });
+  if (r.code !== 0) throw new ProblemsError([{ input: Inputs.RayCli, message: `'${gce.rayCli} --version' failed: ${r.tail.join(' ') || `exit ${r.code}`}`, fix: install }], 'preflight failed');
   const version = /(\d+\.\d+\.\d+)/.exec(r.stdout)?.[1] ?? '';
-  if (g.rayVersion && version !== g.rayVersion) {
-    throw new ProblemsError([{ input: Inputs.RayVersion, message: `the ray CLI is ${version || 'of an unknown version'}, but ray-version pins ${g.rayVersion}`, fix: install }], 'preflight failed');
+  if (gce.rayVersion && version !== gce.rayVersion) {
+    throw new ProblemsError([{ input: Inputs.RayVersion, message: `the ray CLI is ${version || 'of an unknown version'}, but ray-version pins ${gce.rayVersion}`, fix: install }], 'preflight failed');
   }
-  core.info(`ray CLI ${version} (${g.rayCli})`);
-}
-
-/** What a dispatch needs from where the job runs. */
-export interface ClusterRun {
-  client: RayJobsClient | null;
-  headAlive?: () => Promise<boolean | null>;
-  signals?: SignalTeardown;
-  phases?: PhaseClock;
-  publicDashboard: boolean;
+  log.info(`ray CLI ${version} (${gce.rayCli})`);
 }
 
 /** Per-run cluster: the image must be in Artifact Registry before anything is written. */
-export async function checkImage(uri: string, phases: PhaseClock, repoDir: string, miniInteractRoot: string): Promise<void> {
+export async function checkImage(uri: string, phases: PhaseClock, paths: { repoDir: string; miniInteractRoot: string }): Promise<void> {
   core.setOutput(Outputs.ImageUri, uri);
   const reg = registryFromEnv();
   const exists = await phases.run('image', () => imageExists(uri, reg.getToken, { baseUrl: reg.baseUrl }), uri);
@@ -48,10 +40,19 @@ export async function checkImage(uri: string, phases: PhaseClock, repoDir: strin
   if (!exists) {
     const real = async (p: string): Promise<string> => realpath(p).catch(() => p);
     throw new ProblemsError(
-      [{ input: Inputs.ImageUri, message: `image ${uri} is not in Artifact Registry`, fix: `let the image job of bird-eval.yml build it, or build and push it yourself:\n${buildCommand(uri, await real(repoDir), await real(miniInteractRoot))}` }],
+      [{ input: Inputs.ImageUri, message: `image ${uri} is not in Artifact Registry`, fix: `let the image job of bird-eval.yml build it, or build and push it yourself:\n${buildCommand(uri, await real(paths.repoDir), await real(paths.miniInteractRoot))}` }],
       'preflight failed',
     );
   }
+}
+
+export interface OnClusterOptions {
+  settings: CommonSettings;
+  manifest: RunManifest;
+  /** The phase clock of a per-run cluster, when the checks before the writes started it. */
+  phases: PhaseClock | null;
+  /** A new submit with wait: false leaves a per-run cluster running; a rerun never does. */
+  canDetach: boolean;
 }
 
 /**
@@ -59,25 +60,33 @@ export async function checkImage(uri: string, phases: PhaseClock, repoDir: strin
  * cluster that is brought up here and torn down at every exit, unless a successful submit
  * detaches it (wait: false, new submits only).
  */
-export async function onCluster(s: CommonSettings, manifest: RunManifest, phases: PhaseClock | null, canDetach: boolean, body: (c: ClusterRun) => Promise<DispatchOutcome>): Promise<DispatchOutcome> {
-  const d = s.dispatch;
+export async function onCluster(ctx: StepContext, o: OnClusterOptions, body: (target: ClusterTarget) => Promise<DispatchOutcome>): Promise<DispatchOutcome> {
+  const d = o.settings.dispatch;
   if (d.cluster === 'none') return body({ client: null, publicDashboard: true });
-  if (d.cluster === 'existing') return body({ client: rayClient(d), publicDashboard: true });
-  const clock = phases ?? new PhaseClock((l) => core.info(l));
-  const log = actionsCliLog();
-  const p = await prepareCluster({ manifest, runnerTemp: s.runnerTemp, rayCli: d.gce.rayCli, log, saveState: (k, v) => core.saveState(k, v) });
-  const guard = new SignalTeardown(p.teardown, { log });
-  guard.install();
+  if (d.cluster === 'existing') return body({ client: rayClient(ctx.log, d), publicDashboard: true });
+  const clock = o.phases ?? new PhaseClock(ctx.log);
+  const p = await prepareCluster({ manifest: o.manifest, runnerTemp: o.settings.runnerTemp, rayCli: d.gce.rayCli, log: ctx.log, state: ctx.state });
+  const removeTeardown = ctx.cancel.add({
+    order: CleanupOrder.Teardown,
+    name: `tear down cluster ${p.runId}`,
+    timeoutMs: 20 * 60_000,
+    run: async (signal) => {
+      const r = await p.teardown.run(signal);
+      if (r.outcome === 'failed') ctx.log.warning(r.detail);
+      return `cluster ${p.runId}: ${r.outcome}`;
+    },
+    abandon: () => p.teardown.abandon(),
+  });
   let detached = false;
   let ok = false;
   try {
     const up = await bringUp(p, { phases: clock });
     // The forwarded dashboard needs no auth headers; TLS does not apply to loopback.
-    const client = rayClient({ ...d, rayHeaders: {}, tlsVerify: true }, up.address);
+    const client = rayClient(ctx.log, { ...d, rayHeaders: {}, tlsVerify: true }, up.address);
     const v = await checkCluster(client);
-    core.info(`Ray ${v.ray_version} answers through the forwarded dashboard at ${client.address}`);
-    const outcome = await body({ client, headAlive: headAliveProbe(p.cli, p.runId), signals: guard, phases: clock, publicDashboard: false });
-    if (!d.wait && canDetach) {
+    ctx.log.info(`Ray ${v.ray_version} answers through the forwarded dashboard at ${client.address}`);
+    const outcome = await body({ client, headAlive: headAliveProbe(p.cli, p.runId), phases: clock, publicDashboard: false });
+    if (!d.wait && o.canDetach) {
       await p.teardown.detach();
       detached = true;
       clock.skip('down', 'wait: false: left to the self-delete timer');
@@ -86,17 +95,17 @@ export async function onCluster(s: CommonSettings, manifest: RunManifest, phases
     ok = true;
     return outcome;
   } finally {
-    if (!detached) {
+    removeTeardown();
+    // A cancelled step tears down through the cleanup path, not here.
+    if (!detached && !ctx.cancel.cancelled) {
       const r = await clock.run('down', () => p.teardown.run(ok ? 'end of the run' : 'the step failed after the render'));
       core.setOutput(Outputs.ClusterTeardown, r.outcome);
       if (r.outcome === 'failed') {
-        core.error(r.detail);
+        ctx.log.error(r.detail);
         // Fail the step for a leftover cluster, unless it is failing already for another reason.
         if (ok) throw new Error(`the run finished but its cluster could not be torn down: ${r.detail}`);
       }
     }
-    guard.uninstall();
     await writeSummary(clock.summaryMarkdown());
   }
 }
-

@@ -6,13 +6,16 @@
 // after the render). The caller tears down after the wait, or detaches after a wait: false submit.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RunManifest } from '../manifest.js';
-import { describeError } from '../retry.js';
-import { ClusterCli, type CliLog, type ClusterCliOptions, type DashboardForward, type DashboardOptions } from './cli.js';
+import type { RunManifest } from '../plan/manifest.js';
+import type { Log } from '../common/log.js';
+import type { ActionState } from '../common/state.js';
+import { ClusterCli, type ClusterCliOptions } from './cli.js';
+import type { DashboardForward, ForwardOptions } from './port-forward.js';
 import type { PhaseClock } from './phases.js';
 import { makeSshKeyPair, type SshKeyPair } from './sshkey.js';
-import { Teardown, teardownStateEntries, type TeardownStatus, type TeardownTarget, TEARDOWN_STATE_KEY } from './teardown.js';
+import { Teardown, type TeardownTarget } from './teardown.js';
 import { renderClusterYaml, selfDeleteSeconds } from './yaml.js';
+import { errorMessage } from '../common/errors.js';
 
 export const CLUSTER_YAML_FILE = 'cluster.yaml';
 export const TEARDOWN_MARKER_FILE = 'teardown.json';
@@ -25,9 +28,9 @@ export interface PrepareOptions {
   gcloud?: string;
   /** Base environment of the CLIs (filtered: no API keys); default process.env. */
   env?: NodeJS.ProcessEnv;
-  log: CliLog;
-  /** core.saveState. */
-  saveState: (key: string, value: string) => void;
+  log: Log;
+  /** Where the post step finds the cluster (saved before any cloud call). */
+  state: ActionState;
   cli?: Pick<ClusterCliOptions, 'upTimeoutMs' | 'downTimeoutMs' | 'gcloudTimeoutMs' | 'gcloudAttempts' | 'gcloudRetryMs'>;
   now?: () => Date;
 }
@@ -65,16 +68,16 @@ export async function prepareCluster(o: PrepareOptions): Promise<PreparedCluster
     markerPath: join(key.dir, TEARDOWN_MARKER_FILE),
     selfDeleteBy: new Date(now.getTime() + selfDeleteSeconds(ri.max_runtime_hours) * 1000).toISOString(),
   };
-  for (const [k, v] of teardownStateEntries(target)) o.saveState(k, v);
+  o.state.saveCluster(target);
   const cli = new ClusterCli({ rayCli: o.rayCli, gcloud: o.gcloud, project: ri.project, cwd: key.dir, env: o.env, log: o.log, ...o.cli });
-  const teardown = new Teardown(target, cli, { log: o.log, onStatus: (s: TeardownStatus) => o.saveState(TEARDOWN_STATE_KEY, s) });
+  const teardown = new Teardown(target, cli, { log: o.log, onStatus: (status) => o.state.setTeardown(status) });
   o.log.info(`cluster ${m.run_id}: ${ri.workers} x ${ri.worker_type} (${ri.actors_per_worker} actors each) in ${ri.zone}, image ${ri.image_uri}; YAML ${yamlPath}`);
   return { runId: m.run_id, key, dir: key.dir, yamlPath, yaml, target, cli, teardown };
 }
 
 export interface BringUpOptions {
   phases?: PhaseClock;
-  dashboard?: DashboardOptions;
+  dashboard?: ForwardOptions;
 }
 
 export interface RunningCluster {
@@ -106,6 +109,6 @@ export async function bringUp(p: PreparedCluster, o: BringUpOptions = {}): Promi
     });
   } catch (e) {
     const down = o.phases ? await o.phases.run('down', () => p.teardown.run('bring-up failed')) : await p.teardown.run('bring-up failed');
-    throw new BringUpError(`bringing up cluster ${p.runId} failed: ${describeError(e)}\nteardown: ${down.outcome}: ${down.detail}`, e);
+    throw new BringUpError(`bringing up cluster ${p.runId} failed: ${errorMessage(e)}\nteardown: ${down.outcome}: ${down.detail}`, e);
   }
 }

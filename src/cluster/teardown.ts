@@ -2,33 +2,16 @@
 // instances listed by label are deleted one by one. Idempotent: concurrent calls share one run, and
 // a marker file next to the YAML makes every later call (a second signal, the post step) a no-op.
 // The action state carries what the post step needs, so it tears down even when the main step died.
-import { State } from '../constants.js';
 import { existsSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { describeError } from '../retry.js';
-import { actionsCliLog, ClusterCli, type CliLog, type DashboardForward, type InstanceRef } from './cli.js';
+import { actionsLog, type Log } from '../common/log.js';
+import type { ActionState, ClusterState, TeardownStatus } from '../common/state.js';
+import { ClusterCli, type InstanceRef } from './cli.js';
+import type { DashboardForward } from './port-forward.js';
+import { errorMessage } from '../common/errors.js';
 
-/** Action state keys, from the State enum. */
-export const CLUSTER_STATE_KEY = State.EphemeralCluster;
-export const TEARDOWN_STATE_KEY = State.ClusterTeardown;
-
-/** `pending` from just before `ray up`; `detached` after a successful submit with wait: false; `done` once it is gone. */
-export type TeardownStatus = 'pending' | 'detached' | 'done';
-
-export interface TeardownTarget {
-  runId: string;
-  /** The rendered cluster YAML (in the per-run directory under RUNNER_TEMP). */
-  yamlPath: string;
-  /** The `ray-cli` input. */
-  rayCli: string;
-  /** For `gcloud --project` and the messages. */
-  project: string;
-  zone: string;
-  /** The marker file that records a finished (or detached) teardown. */
-  markerPath: string;
-  /** ISO time by which the self-delete timer removes the VMs (bring-up + max-runtime-hours). */
-  selfDeleteBy?: string;
-}
+/** What a teardown needs: the cluster as saved in the action state. */
+export type TeardownTarget = ClusterState;
 
 export interface TeardownResult {
   outcome: 'ray-down' | 'deleted-by-label' | 'already-done' | 'detached' | 'failed';
@@ -66,7 +49,7 @@ export function manualTeardownCommand(t: Pick<TeardownTarget, 'runId' | 'project
 }
 
 export interface TeardownOptions {
-  log: CliLog;
+  log: Log;
   /** Called with each status change, e.g. to save it in the action state. */
   onStatus?: (status: TeardownStatus) => void;
 }
@@ -123,7 +106,7 @@ export class Teardown {
     if (marker?.status === 'detached') return { outcome: 'detached', detail: `cluster ${t.runId} was detached (${marker.reason}); left to the self-delete timer`, leftovers: [] };
     if (marker?.status === 'done') return { outcome: 'already-done', detail: `cluster ${t.runId} was already torn down (${marker.outcome}, ${marker.at})`, leftovers: [] };
     log.info(`teardown of cluster ${t.runId} (${reason})`);
-    await this.forward?.stop().catch((e: unknown) => log.warning(`could not stop the dashboard forward: ${describeError(e)}`));
+    await this.forward?.stop().catch((e: unknown) => log.warning(`could not stop the dashboard forward: ${errorMessage(e)}`));
     // A signal during bring-up: `ray up` must not go on creating nodes while `ray down` runs.
     if (this.cli.running > 0) {
       log.info(`stopping ${this.cli.running} CLI call(s) still running before the teardown`);
@@ -142,7 +125,7 @@ export class Teardown {
         await this.cli.rayDown(t.yamlPath);
         return finish('ray-down', `cluster ${t.runId} torn down with ray down`);
       } catch (e) {
-        log.warning(`ray down failed; deleting the instances labelled bird-interact-run-id=${t.runId} instead: ${describeError(e)}`);
+        log.warning(`ray down failed; deleting the instances labelled bird-interact-run-id=${t.runId} instead: ${errorMessage(e)}`);
       }
     } else {
       log.warning(`the cluster YAML ${t.yamlPath} is gone; deleting the instances labelled bird-interact-run-id=${t.runId} instead`);
@@ -160,38 +143,14 @@ export class Teardown {
       const detail = `cluster ${t.runId}: could not delete ${r.failed.map((f) => `${f.name} (${f.zone}): ${f.error}`).join('; ')}.${timer} To delete them now: ${manualTeardownCommand(t)}`;
       return { outcome: 'failed', detail, leftovers: r.failed.map(({ name, zone }) => ({ name, zone })) };
     } catch (e) {
-      const detail = `cluster ${t.runId}: teardown failed: ${describeError(e)}.${timer} To delete the instances now: ${manualTeardownCommand(t)}`;
+      const detail = `cluster ${t.runId}: teardown failed: ${errorMessage(e)}.${timer} To delete the instances now: ${manualTeardownCommand(t)}`;
       return { outcome: 'failed', detail, leftovers: [] };
     }
   }
 }
 
-/** The saved form of a target: what the post step reads back. */
-interface SavedCluster extends TeardownTarget {
-  v: 1;
-}
-
-/** State entries to save right before `ray up` (save them with core.saveState, in order). */
-export function teardownStateEntries(t: TeardownTarget, status: TeardownStatus = 'pending'): Array<[string, string]> {
-  const saved: SavedCluster = { v: 1, ...t };
-  return [
-    [CLUSTER_STATE_KEY, JSON.stringify(saved)],
-    [TEARDOWN_STATE_KEY, status],
-  ];
-}
-
-export function targetFromState(getState: (key: string) => string): TeardownTarget | null {
-  const raw = getState(CLUSTER_STATE_KEY);
-  if (!raw) return null;
-  const s = JSON.parse(raw) as Partial<SavedCluster>;
-  if (s.v !== 1 || typeof s.runId !== 'string' || typeof s.yamlPath !== 'string' || typeof s.rayCli !== 'string' || typeof s.markerPath !== 'string') {
-    throw new Error(`the saved state ${CLUSTER_STATE_KEY} is not a cluster this version wrote`);
-  }
-  return { runId: s.runId, yamlPath: s.yamlPath, rayCli: s.rayCli, project: s.project ?? '', zone: s.zone ?? '', markerPath: s.markerPath, selfDeleteBy: s.selfDeleteBy };
-}
-
 export interface PostTeardownOptions {
-  log?: CliLog;
+  log?: Log;
   /** Base environment of the CLIs; default process.env. */
   env?: NodeJS.ProcessEnv;
   gcloud?: string;
@@ -204,104 +163,19 @@ export interface PostTeardownOptions {
  * For the post step: tears down what the main step left, from the action state. Returns null when
  * the run had no per-run cluster. Never throws: problems come back as a `failed` result.
  */
-export async function teardownFromState(getState: (key: string) => string, o: PostTeardownOptions = {}): Promise<TeardownResult | null> {
-  const log = o.log ?? actionsCliLog();
-  let target: TeardownTarget | null;
+export async function teardownFromState(state: ActionState, o: PostTeardownOptions = {}): Promise<TeardownResult | null> {
+  const log = o.log ?? actionsLog;
+  let saved: ReturnType<ActionState['loadCluster']>;
   try {
-    target = targetFromState(getState);
+    saved = state.loadCluster();
   } catch (e) {
-    return { outcome: 'failed', detail: describeError(e), leftovers: [] };
+    return { outcome: 'failed', detail: errorMessage(e), leftovers: [] };
   }
-  if (!target) return null;
-  const status = getState(TEARDOWN_STATE_KEY);
-  if (status === 'done') return { outcome: 'already-done', detail: `cluster ${target.runId} was torn down by the main step`, leftovers: [] };
-  if (status === 'detached') return { outcome: 'detached', detail: `cluster ${target.runId} was detached (wait: false); its VMs delete themselves${target.selfDeleteBy ? ` by ${target.selfDeleteBy}` : ''}`, leftovers: [] };
+  if (!saved) return null;
+  const target = saved.cluster;
+  if (saved.teardown === 'done') return { outcome: 'already-done', detail: `cluster ${target.runId} was torn down by the main step`, leftovers: [] };
+  if (saved.teardown === 'detached') return { outcome: 'detached', detail: `cluster ${target.runId} was detached (wait: false); its VMs delete themselves${target.selfDeleteBy ? ` by ${target.selfDeleteBy}` : ''}`, leftovers: [] };
   const cwd = existsSync(dirname(target.yamlPath)) ? dirname(target.yamlPath) : process.cwd();
   const cli = new ClusterCli({ rayCli: target.rayCli, gcloud: o.gcloud, project: target.project || undefined, cwd, env: o.env, log, gcloudAttempts: o.gcloudAttempts, gcloudRetryMs: o.gcloudRetryMs });
   return new Teardown(target, cli, { log }).run('post step: the main step ended without tearing down');
-}
-
-/** What `process` offers for signals; injectable for tests. */
-export interface SignalSource {
-  on(event: NodeJS.Signals, listener: (sig: NodeJS.Signals) => void): unknown;
-  off(event: NodeJS.Signals, listener: (sig: NodeJS.Signals) => void): unknown;
-}
-
-export interface SignalTeardownOptions {
-  log: CliLog;
-  /** Default process.exit. */
-  exit?: (code: number) => void;
-  proc?: SignalSource;
-  /** How long the teardown waits for held work (e.g. stopping the Ray job); default 20 s. */
-  holdMs?: number;
-}
-
-/**
- * The first SIGINT/SIGTERM tears down, then exits 1; a second one abandons the teardown (kills the
- * CLI calls in flight) and exits at once: the post step then tears down from the saved state, and
- * the self-delete timer is the last line of defence (domain §12.5).
- */
-export class SignalTeardown {
-  private first: NodeJS.Signals | null = null;
-  private held: Array<Promise<unknown>> = [];
-  private done: Promise<TeardownResult> | null = null;
-  private readonly proc: SignalSource;
-  private readonly exit: (code: number) => void;
-  private readonly handler = (sig: NodeJS.Signals): void => this.onSignal(sig);
-
-  constructor(
-    private readonly teardown: Teardown,
-    private readonly o: SignalTeardownOptions,
-  ) {
-    this.proc = o.proc ?? process;
-    this.exit = o.exit ?? ((code: number) => process.exit(code));
-  }
-
-  install(): void {
-    this.proc.on('SIGINT', this.handler);
-    this.proc.on('SIGTERM', this.handler);
-  }
-
-  uninstall(): void {
-    this.proc.off('SIGINT', this.handler);
-    this.proc.off('SIGTERM', this.handler);
-  }
-
-  get signalled(): NodeJS.Signals | null {
-    return this.first;
-  }
-
-  /** Work that must finish (or time out) before the teardown starts, e.g. asking Ray to stop the job. */
-  hold<T>(p: Promise<T>): Promise<T> {
-    this.held.push(p.catch(() => undefined));
-    return p;
-  }
-
-  /** For another signal handler: exits after the teardown that the signal started. */
-  async exitAfterTeardown(code: number): Promise<void> {
-    if (this.done) await this.done;
-    this.exit(code);
-  }
-
-  private onSignal(sig: NodeJS.Signals): void {
-    if (this.first) {
-      this.o.log.warning(`${sig} again: abandoning the teardown of ${this.teardown.target.runId}; the post step tears it down from the saved state, and the VMs delete themselves${this.teardown.target.selfDeleteBy ? ` by ${this.teardown.target.selfDeleteBy}` : ' after max-runtime-hours'}`);
-      this.teardown.abandon();
-      this.exit(1);
-      return;
-    }
-    this.first = sig;
-    this.o.log.info(`${sig}: tearing down cluster ${this.teardown.target.runId} before exiting (a second signal abandons it)`);
-    this.done = (async () => {
-      // Other handlers of this signal run after this one: give them a turn to hold their work.
-      await new Promise((r) => setImmediate(r));
-      const holdMs = this.o.holdMs ?? 20_000;
-      await Promise.race([Promise.all(this.held), new Promise((r) => setTimeout(r, holdMs).unref())]);
-      return this.teardown.run(`${sig}`);
-    })();
-    void this.done.then((r) => {
-      if (r.outcome === 'failed') this.o.log.warning(r.detail);
-      this.exit(1);
-    });
-  }
 }

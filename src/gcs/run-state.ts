@@ -1,10 +1,10 @@
 // What the bucket already holds for a run: probed once in the preflight, before any write,
 // and the manifest commit that closes a submit (domain §6–§7).
-import { Inputs } from '../constants.js';
-import { ProblemsError, errorMessage } from '../errors.js';
-import { dbDigest } from '../artifacts.js';
-import { planIdentity, serializeManifest, type ArtifactSummary, type RunManifest } from '../manifest.js';
-import { RetryExhaustedError, errorStatus } from '../retry.js';
+import { Inputs } from '../common/constants.js';
+import { ProblemsError, errorMessage, errorStatus } from '../common/errors.js';
+import { dbDigest } from '../preflight/artifacts.js';
+import { planIdentity, serializeManifest, type ArtifactSummary, type RunManifest } from '../plan/manifest.js';
+import { RetryExhaustedError } from '../common/retry.js';
 import { AUTH_HINT, isPreconditionFailed, runPaths, type RemoteObject, type RunStore } from './store.js';
 
 export interface RemoteRun {
@@ -102,4 +102,32 @@ export async function setupMismatches(store: RunStore, runId: string, artifact: 
     else if (dbDigest(have) !== want.digest) out.push(`${db}: ${have.length} object(s) whose content differs from the ${want.files} file(s) of the manifest`);
   }
   return out;
+}
+
+/**
+ * Python's bucket policy deletes runs/ objects after 30 days: the setup must still be there,
+ * whole. A manifest the action wrote has per-DB digests to compare with; a Python one only
+ * allows a check that the prefix is not empty.
+ */
+export async function checkSetupStillThere(store: RunStore, plan: { runId: string; artifact: string | null; manifest: Pick<RunManifest, 'slayer_artifacts'> }): Promise<void> {
+  if (!plan.artifact) return;
+  const dbs = plan.manifest.slayer_artifacts?.dbs;
+  if (dbs && Object.keys(dbs).length > 0) {
+    const bad = await setupMismatches(store, plan.runId, plan.artifact, dbs);
+    if (bad.length > 0) {
+      throw new ProblemsError(
+        [{ input: Inputs.RerunRunId, message: `the SLayer setup of run '${plan.runId}' is no longer what its manifest recorded (runs/ objects expire after 30 days):\n    ${bad.join('\n    ')}`, fix: 'start a new run instead of a rerun' }],
+        'rerun refused',
+      );
+    }
+    return;
+  }
+  const prefix = runPaths.setupPrefix(plan.runId, plan.artifact);
+  const [files] = await store.retry(`list ${store.uri(prefix)}`, () => store.bucket.getFiles({ prefix, maxResults: 1, autoPaginate: false }));
+  if (files.length === 0) {
+    throw new ProblemsError(
+      [{ input: Inputs.RerunRunId, message: `the SLayer setup of run '${plan.runId}' is gone (${store.uri(prefix)} is empty; runs/ objects expire after 30 days)`, fix: 'start a new run instead of a rerun' }],
+      'rerun refused',
+    );
+  }
 }

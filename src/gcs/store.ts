@@ -1,7 +1,8 @@
 // The one module that talks to GCS. It owns the shared Storage client, the run's object
 // names (domain §6) and the retry policy of every call.
 import { Storage, type File } from '@google-cloud/storage';
-import { RetryBudget, errorStatus, isNetworkError, withRetry, type RetryPolicy } from '../retry.js';
+import { RetryBudget, isNetworkError, withRetry, type RetryPolicy } from '../common/retry.js';
+import { errorStatus } from '../common/errors.js';
 
 export interface RemoteObject {
   name: string;

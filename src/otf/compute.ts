@@ -4,8 +4,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
-import { ProblemList } from '../errors.js';
-import { cacheKey, dbInputFiles, findLockedPackage, keyHash, parseUvLockPackages, OtfInputs, type DbKey, type FileDigest, type LockedPackage } from './keys.js';
+import { ProblemList } from '../common/errors.js';
+import { cacheKey, dbInputFiles, findLockedPackage, keyHash, parseUvLockPackages, OtfInputs, type DbKey, type FileDigest, type LockedPackage } from './key-material.js';
 import { workflowPath, type OtfSettings } from './inputs.js';
 
 /** Files hashed at once; each is streamed, so memory stays flat for large .sqlite files. */

@@ -1,10 +1,10 @@
 // Reads and checks the otf-keys inputs. Collects every problem (input, bad value, fix) and fails
 // once, like src/settings.ts for the main action.
-import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { dataPaths, dbNameProblem, mapInstances } from '../dataset.js';
-import { ProblemList } from '../errors.js';
-import { COMBO_NUMBER } from '../params/combos.js';
+import { dataPaths, dbNameProblem, mapInstances } from '../preflight/dataset.js';
+import { ProblemList } from '../common/errors.js';
+import { COMBO_NUMBER } from '../inputs/combos.js';
+import { listIds, readInstanceIds } from '../inputs/instance-ids.js';
 import {
   KEY_PREFIX,
   MAX_MATRIX_LEGS,
@@ -17,7 +17,7 @@ import {
   parseDbList,
   type OtfArtifact,
   type OtfFramework,
-} from './keys.js';
+} from './key-material.js';
 
 export interface OtfSettings {
   framework: OtfFramework;
@@ -53,24 +53,6 @@ export function workflowPath(path: string, workspace: string): string {
   if (rel === '') return '.';
   if (rel.startsWith('..') || isAbsolute(rel)) return path;
   return rel.split(sep).join('/');
-}
-
-function readIds(get: OtfInputReader, problems: ProblemList, workspace: string, source: OtfInputs.InstanceIds | OtfInputs.InstanceIdsFile): string[] {
-  let raw: string[];
-  if (source === OtfInputs.InstanceIds) {
-    raw = get(OtfInputs.InstanceIds).split(',');
-  } else {
-    const file = get(OtfInputs.InstanceIdsFile).trim();
-    const path = absolute(file, workspace);
-    if (!existsSync(path)) {
-      problems.add(OtfInputs.InstanceIdsFile, `file '${file}' does not exist (resolved to ${path})`, 'check out the evaluation repo before this step, or give a path relative to the workspace');
-      return [];
-    }
-    raw = readFileSync(path, 'utf8').split(/\s+/);
-  }
-  const ids = [...new Set(raw.map((s) => s.trim()).filter(Boolean))];
-  if (ids.length === 0) problems.add(source, 'resolved to an empty list', 'give at least one instance id');
-  return ids;
 }
 
 /**
@@ -137,8 +119,10 @@ export function parseOtfSettings(get: OtfInputReader, env: NodeJS.ProcessEnv = p
     if (!parsed.error && parsed.dbs.length === 0) problems.add(OtfInputs.Dbs, 'resolved to an empty list', 'give at least one DB name');
   } else {
     dbSource = given[0] as OtfInputs.InstanceIds | OtfInputs.InstanceIdsFile;
-    const ids = readIds(get, problems, workspace, dbSource);
-    if (ids.length > 0) dbs = mapInstances(datasetFile, ids, problems).dbs;
+    const ids = readInstanceIds({ inlineInput: OtfInputs.InstanceIds, fileInput: OtfInputs.InstanceIdsFile, inline: str(OtfInputs.InstanceIds), file: str(OtfInputs.InstanceIdsFile), workspace });
+    for (const p of ids.problems) problems.add(p.input, p.message, p.fix);
+    if (ids.duplicates.length > 0) notes.push(`${dbSource}: dropped duplicate instance ids: ${listIds(ids.duplicates)}`);
+    if (ids.ids.length > 0) dbs = mapInstances(datasetFile, ids.ids, problems).dbs;
   }
   if (dbs.length > MAX_MATRIX_LEGS) {
     problems.add(given[0] ?? OtfInputs.Dbs, `selects ${dbs.length} DBs, more than the ${MAX_MATRIX_LEGS} legs GitHub allows in one matrix`, 'split the run into several calls');

@@ -3,7 +3,7 @@
 // forwarded port of a per-run cluster are the same to it.
 import { HttpClient } from '@actions/http-client';
 import { Readable } from 'node:stream';
-import { RetryBudget, isNetworkError, withRetry, type RetryPolicy } from '../retry.js';
+import { RetryBudget, isNetworkError, withRetry, type RetryPolicy } from '../common/retry.js';
 
 export type JobStatus = 'PENDING' | 'RUNNING' | 'STOPPED' | 'SUCCEEDED' | 'FAILED';
 export const TERMINAL: readonly JobStatus[] = ['STOPPED', 'SUCCEEDED', 'FAILED'];

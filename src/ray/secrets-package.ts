@@ -3,7 +3,7 @@
 // travel as env_vars, entrypoint text or metadata, which the dashboard echoes back.
 import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { SECRETS_FILE } from '../jobargs.js';
+import { SECRETS_FILE } from '../plan/job-args.js';
 
 /** A minimal ZIP (stored entries, fixed timestamps): all Ray needs to unpack a working_dir. */
 export function zipStored(entries: ReadonlyArray<{ name: string; data: Buffer }>): Buffer {

@@ -1,9 +1,11 @@
 // Waiting on a dispatched attempt (domain §10): the verdicts are a pure function of what one
 // poll observed; the loop around it does the I/O, prints progress and logs, and stops on cancel.
-import { rowRefs, parseStatus } from '../rows.js';
+import { rowRefs, parseStatus } from '../gcs/rows.js';
+import type { Log } from '../common/log.js';
+import { sleep } from '../common/time.js';
 import { runPaths, type RunStore } from '../gcs/store.js';
-import { describeError } from '../retry.js';
 import type { JobStatus, RayJobsClient } from './client.js';
+import { errorMessage } from '../common/errors.js';
 
 export const STALL_AFTER_MS = 300_000;
 /** What one poll prints of the job log at most (Ray returns the whole log every time, P8). */
@@ -66,8 +68,7 @@ export interface WaitOptions {
   waitTimeoutMs: number;
   noProgressMs: number;
   signal: AbortSignal;
-  log: (line: string) => void;
-  logGroup: (title: string, text: string) => void;
+  log: Log;
   headAlive?: () => Promise<boolean | null>;
 }
 
@@ -76,19 +77,6 @@ export interface WaitResult {
   jobStatus: JobStatus | null;
   rowsDone: number;
   rowsTotal: number;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 export async function waitForAttempt(o: WaitOptions): Promise<WaitResult> {
@@ -111,9 +99,9 @@ export async function waitForAttempt(o: WaitOptions): Promise<WaitResult> {
     } catch (e) {
       // A per-run cluster whose head is gone takes its forwarded dashboard with it: ask GCE.
       const alive = o.headAlive ? await o.headAlive().catch(() => null) : null;
-      if (alive === false) return { verdict: { kind: 'headless', reason: `head node is gone (the dashboard answers no more: ${describeError(e)})` }, jobStatus, rowsDone, rowsTotal: wanted.size };
+      if (alive === false) return { verdict: { kind: 'headless', reason: `head node is gone (the dashboard answers no more: ${errorMessage(e)})` }, jobStatus, rowsDone, rowsTotal: wanted.size };
       if (++failedPolls >= MAX_FAILED_POLLS) throw e;
-      o.log(`poll failed (${failedPolls} of ${MAX_FAILED_POLLS} in a row allowed): ${describeError(e)}`);
+      o.log.info(`poll failed (${failedPolls} of ${MAX_FAILED_POLLS} in a row allowed): ${errorMessage(e)}`);
       verdict = null;
     }
     if (verdict) return { verdict, jobStatus, rowsDone, rowsTotal: wanted.size };
@@ -134,7 +122,7 @@ export async function waitForAttempt(o: WaitOptions): Promise<WaitResult> {
     const headAlive = o.headAlive ? await o.headAlive().catch(() => null) : null;
 
     const line = `progress: ${rowsDone}/${wanted.size} instances have a row for attempt ${o.attempt}; Ray job ${jobStatus ?? 'unknown'}`;
-    if (line !== lastLine) o.log(line);
+    if (line !== lastLine) o.log.info(line);
     lastLine = line;
 
     try {
@@ -143,12 +131,12 @@ export async function waitForAttempt(o: WaitOptions): Promise<WaitResult> {
       if (logs.length > printed) {
         const fresh = logs.slice(printed);
         const shown = fresh.length > LOG_CHUNK_MAX ? `… ${fresh.length - LOG_CHUNK_MAX} characters left out …\n${fresh.slice(-LOG_CHUNK_MAX)}` : fresh;
-        o.logGroup(`job log (+${fresh.length} characters)`, shown);
+        await o.log.group(`job log (+${fresh.length} characters)`, async () => o.log.untrusted(shown));
         printed = logs.length;
       }
     } catch (e) {
       // Logs vanish with their node (P9); the status still speaks.
-      o.log(`job log unavailable: ${describeError(e)}`);
+      o.log.info(`job log unavailable: ${errorMessage(e)}`);
     }
 
     return decide(

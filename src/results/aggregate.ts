@@ -23,7 +23,7 @@
 // - No rounding here: the JSON and the outputs carry full doubles; only the markdown rounds.
 // - The DB of an instance: the manifest's instance → DB map; else the row's non-empty `database`
 //   (runs written by the Python tools); else the dataset file's mapping; else UNKNOWN_DB.
-import type { LatestRow } from '../rows.js';
+import type { LatestRow } from '../gcs/rows.js';
 
 export const UNKNOWN_DB = '(unknown DB)';
 

@@ -3,10 +3,10 @@
 // because of the comment.
 import { getOctokit } from '@actions/github';
 import { defaults as githubDefaults } from '@actions/github/lib/utils';
-import { errorMessage } from '../errors.js';
-import { errorStatus } from '../retry.js';
-import type { GithubContext } from '../github-context.js';
-import { Inputs } from '../constants.js';
+import { errorMessage, errorStatus } from '../common/errors.js';
+import type { Log } from '../common/log.js';
+import type { GithubContext } from '../common/github-context.js';
+import { Inputs } from '../common/constants.js';
 
 export interface CommentTarget {
   owner: string;
@@ -51,13 +51,12 @@ export interface UpsertOptions {
   apiUrl?: string;
   /** The whole exchange is aborted after this long (default 60 s). */
   timeoutMs?: number;
-  info: (line: string) => void;
-  warn: (message: string) => void;
+  log: Log;
 }
 
 function failureMessage(what: string, target: CommentTarget, e: unknown): { status: number | null; message: string } {
   const status = errorStatus(e) ?? null;
-  const msg = errorMessage(e).split('\n')[0];
+  const msg = errorMessage(e, { withStatus: false }).split('\n')[0];
   const head = `bird-cloud-action: could not ${what} the results comment on PR #${target.issueNumber}`;
   if (status === 403) return { status, message: `${head}: GitHub answered 403 (${msg}); ${PERMISSION_HINT}. The report itself is complete.` };
   if (status === 404) return { status, message: `${head}: GitHub answered 404 (${msg}); check the repository and that the token can see it (it needs \`pull-requests: write\`). The report itself is complete.` };
@@ -71,7 +70,7 @@ export async function upsertComment(o: UpsertOptions): Promise<CommentOutcome> {
   const octokit = getOctokit(o.token, {
     baseUrl,
     request: { ...githubDefaults.request, signal: AbortSignal.timeout(o.timeoutMs ?? 60_000) },
-    log: { debug: quiet, info: quiet, warn: (m: string) => o.info(`github: ${m}`), error: (m: string) => o.info(`github: ${m}`) },
+    log: { debug: quiet, info: quiet, warn: (m: string) => o.log.info(`github: ${m}`), error: (m: string) => o.log.info(`github: ${m}`) },
   });
   const { owner, repo, issueNumber } = o.target;
   let step = 'list the comments to find';
@@ -81,16 +80,16 @@ export async function upsertComment(o: UpsertOptions): Promise<CommentOutcome> {
     if (ours) {
       step = 'update';
       const { data } = await octokit.rest.issues.updateComment({ owner, repo, comment_id: ours.id, body: o.body });
-      o.info(`updated the results comment on PR #${issueNumber}: ${data.html_url}`);
+      o.log.info(`updated the results comment on PR #${issueNumber}: ${data.html_url}`);
       return { kind: 'updated', id: data.id, url: data.html_url };
     }
     step = 'create';
     const { data } = await octokit.rest.issues.createComment({ owner, repo, issue_number: issueNumber, body: o.body });
-    o.info(`created the results comment on PR #${issueNumber}: ${data.html_url}`);
+    o.log.info(`created the results comment on PR #${issueNumber}: ${data.html_url}`);
     return { kind: 'created', id: data.id, url: data.html_url };
   } catch (e) {
     const f = failureMessage(step, o.target, e);
-    o.warn(f.message);
+    o.log.warning(f.message);
     return { kind: 'failed', ...f };
   }
 }

@@ -1,13 +1,13 @@
 // Reading a run for the report (issue 6): the manifest (with Python's defaults for runs the
 // Python tools wrote), the latest attempt row of each instance, status.json, and, when an
 // instance's DB is known neither from the manifest nor from its row, the dataset file.
-import { mapInstances } from '../dataset.js';
-import { ProblemList, ProblemsError, formatProblem } from '../errors.js';
+import { mapInstances } from '../preflight/dataset.js';
+import { ProblemList, ProblemsError, formatProblem } from '../common/errors.js';
+import type { Log } from '../common/log.js';
 import { parseManifest } from '../gcs/run-state.js';
 import { isNotFound, runPaths, type RunStore } from '../gcs/store.js';
-import type { RunManifest } from '../manifest.js';
-import { withPythonDefaults } from '../rerun.js';
-import { highestAttempt, latestRows, parseStatus, type LatestRow, type RowRef, type RunStatus } from '../rows.js';
+import { withPythonDefaults, type RunManifest } from '../plan/manifest.js';
+import { highestAttempt, latestRows, parseStatus, type LatestRow, type RowRef, type RunStatus } from '../gcs/rows.js';
 import { aggregate, type RunResults } from './aggregate.js';
 
 export interface RunData {
@@ -74,11 +74,11 @@ export function instancesWithoutDb(data: Pick<RunData, 'manifest' | 'instanceDbs
  * instance → DB from the dataset file for the given ids. Problems (no file, ids not in it) are
  * passed to `warn`, not thrown: those instances are reported under the unknown DB.
  */
-export function datasetDbs(datasetFile: string, ids: readonly string[], warn: (message: string) => void): Record<string, string> {
+export function datasetDbs(datasetFile: string, ids: readonly string[], log: Log): Record<string, string> {
   if (ids.length === 0) return {};
   const problems = new ProblemList();
   const mapping = mapInstances(datasetFile, ids, problems);
-  for (const p of problems.items) warn(`the report's DB mapping: ${formatProblem(p)}`);
+  for (const p of problems.items) log.warning(`the report's DB mapping: ${formatProblem(p)}`);
   return mapping.instanceDbs;
 }
 
@@ -87,14 +87,14 @@ export interface CollectOptions {
   input: string;
   /** A dataset JSONL, for instances whose DB neither the manifest nor their row names. */
   datasetFile?: string;
-  warn: (message: string) => void;
+  log: Log;
 }
 
 /** read → (dataset) → aggregate. */
 export async function collectResults(store: RunStore, runId: string, o: CollectOptions): Promise<{ data: RunData; results: RunResults }> {
   const data = await readRun(store, runId, o.input);
   const unknown = instancesWithoutDb(data);
-  const fromDataset = o.datasetFile && unknown.length > 0 ? datasetDbs(o.datasetFile, unknown, o.warn) : {};
+  const fromDataset = o.datasetFile && unknown.length > 0 ? datasetDbs(o.datasetFile, unknown, o.log) : {};
   const results = aggregate({ instanceIds: data.manifest.instance_ids, instanceDbs: data.instanceDbs, datasetDbs: fromDataset, latest: data.latest });
   return { data, results };
 }

@@ -1,7 +1,8 @@
 // What people read (issue 6): the job summary and the PR comment. Pure: data in, markdown out.
 // Rates show as percentages with one decimal; the JSON and outputs keep full doubles.
-import type { RunManifest } from '../manifest.js';
-import { markdownTable } from '../report.js';
+import type { RunManifest } from '../plan/manifest.js';
+import { formatDuration } from '../common/time.js';
+import { markdownTable } from './summary.js';
 import { compareDbs, type Failure, type Figures, type RunResults } from './aggregate.js';
 
 export interface RunHeader {
@@ -26,17 +27,6 @@ export interface Baseline {
 export const COMMENT_FAILURES = 50;
 export const SUMMARY_FAILURES = 1000;
 const REASON_CHARS = 240;
-
-export function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = s % 60;
-  const two = (x: number): string => String(x).padStart(2, '0');
-  if (h > 0) return `${h}h ${two(m)}m ${two(sec)}s`;
-  if (m > 0) return `${m}m ${two(sec)}s`;
-  return `${sec}s`;
-}
 
 export function percent(rate: number): string {
   return `${(rate * 100).toFixed(1)}%`;
@@ -73,7 +63,7 @@ function oneLine(s: string, max: number): string {
 function headerLines(h: RunHeader): string[] {
   const m = h.manifest;
   const run = [`attempt ${h.attempt}`];
-  if (h.durationSeconds !== null) run.push(`duration ${formatDuration(h.durationSeconds)}${h.durationNote ? ` (${h.durationNote})` : ''}`);
+  if (h.durationSeconds !== null) run.push(`duration ${formatDuration(h.durationSeconds * 1000)}${h.durationNote ? ` (${h.durationNote})` : ''}`);
   run.push(`state ${h.state ? code(h.state) : 'running (no terminal state yet)'}`);
   return [
     `- combo: ${[m.framework, m.query_mode, m.mode, m.slayer_setup].map(code).join(' / ')}`,

@@ -262,7 +262,7 @@ describe('cancel and the post step', () => {
     step.child.kill('SIGTERM');
     const r = await step.result;
     expect(r.exitCode).toBe(1);
-    expect(errors(r)).toContain('cancelled (SIGTERM) while waiting; bird-test-run-0001-a1 was asked to stop');
+    expect(errors(r)).toContain('cancelled (SIGTERM); bird-test-run-0001-a1 was asked to stop');
     expect(stops(sim)).toHaveLength(1);
     await sim.waitForStatus('bird-test-run-0001-a1', 'STOPPED');
     expect(r.state['wait-status']).toBe('done');

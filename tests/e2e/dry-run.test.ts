@@ -4,9 +4,9 @@ import { cpSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURE_MODELS, fixtureDbs, git } from '../../tools/demo/demo-repo.mjs';
-import type { RunPlan } from '../../src/plan.js';
-import { FRAMEWORKS } from '../../src/params/combos.js';
-import { GCE_NAME_PATTERN, workerNodeName } from '../../src/runid.js';
+import type { RunPlan } from '../../src/plan/plan.js';
+import { FRAMEWORKS } from '../../src/inputs/combos.js';
+import { GCE_NAME_PATTERN, workerNodeName } from '../../src/inputs/run-id.js';
 import { NODE24, TEST_KEYS, demoRepo, errors, everythingWritten, maskedValues, removeDir, runAction, tempDir, validInputs } from '../helpers/action.js';
 
 type Repo = ReturnType<typeof demoRepo>;

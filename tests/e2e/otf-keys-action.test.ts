@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dbInputFiles } from '../../src/otf/keys.js';
+import { dbInputFiles } from '../../src/otf/key-material.js';
 import { REPO_ROOT, fixtureDbs } from '../../tools/demo/demo-repo.mjs';
 import { readActionYml } from '../../tools/harness/run-action.mjs';
 import { NODE24, errors, removeDir, runAction, tempDir, warnings } from '../helpers/action.js';

@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RunStore } from '../../src/gcs/store.js';
-import { NO_GATE, reportRun, type ReportOptions, type ReportSinks } from '../../src/results/index.js';
+import { memoryLog, type MemoryLog } from '../../src/common/log.js';
+import { NO_GATE, reportRun, type ReportOptions } from '../../src/results/report.js';
+import { stepFiles } from '../helpers/step-files.js';
 import { TEST_KEYS } from '../helpers/action.js';
 import { startFakeGitHub, type FakeGitHub } from '../helpers/fake-github.js';
 import { TEST_PROJECT_ID, createBucket, uniqueBucketName } from '../helpers/gcs.js';
@@ -21,19 +23,31 @@ const SECRETS = [...Object.values(TEST_KEYS), TOKEN];
 let gh: FakeGitHub;
 let bucket: string;
 let dir: string;
-let log: { info: string[]; warnings: string[]; outputs: Map<string, string>; summaries: string[] };
+let log: ReturnType<typeof record>;
 
-const sinks: ReportSinks = {
-  info: (l) => log.info.push(l),
-  warning: (m) => log.warnings.push(m),
-  setOutput: (n, v) => log.outputs.set(n, v),
-  summary: async (md) => {
-    log.summaries.push(md);
-  },
-};
+const files = stepFiles('comment-step');
+
+/** What the report wrote: its log lines, warnings, outputs and summary. */
+function record(): { info: string[]; warnings: string[]; outputs: Map<string, string>; summaries: string[]; log: MemoryLog } {
+  const mem = memoryLog();
+  return {
+    log: mem,
+    get info() {
+      return mem.lines;
+    },
+    warnings: mem.warnings,
+    get outputs() {
+      return new Map(Object.entries(files.outputs()));
+    },
+    get summaries() {
+      const s = files.summary();
+      return s ? [s] : [];
+    },
+  };
+}
 
 function options(runId: string, extra: Partial<ReportOptions> = {}): ReportOptions {
-  return { store: new RunStore(bucket, TEST_PROJECT_ID), runId, github: prContext(PR), token: TOKEN, commentOnPr: 'auto', thresholds: NO_GATE, runnerTemp: dir, sinks, ...extra };
+  return { store: new RunStore(bucket, TEST_PROJECT_ID), runId, github: prContext(PR), token: TOKEN, commentOnPr: 'auto', thresholds: NO_GATE, runnerTemp: dir, log: log.log, ...extra };
 }
 
 const ourComments = () => (gh.comments.get(PR) ?? []).filter((c) => c.body.startsWith('<!-- bird-cloud-action:results:'));
@@ -49,6 +63,7 @@ beforeAll(async () => {
   await writeRun(bucket, 'main-nightly');
 });
 afterAll(async () => {
+  files.remove();
   await gh.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -58,7 +73,8 @@ beforeEach(() => {
   for (const [k, v] of Object.entries(TEST_KEYS)) vi.stubEnv(k, v);
   gh.calls.length = 0;
   gh.fault = null;
-  log = { info: [], warnings: [], outputs: new Map(), summaries: [] };
+  files.reset();
+  log = record();
 });
 afterEach(() => {
   vi.unstubAllEnvs();

@@ -5,9 +5,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ProblemsError } from '../../src/errors.js';
+import { ProblemsError } from '../../src/common/errors.js';
 import { RunStore } from '../../src/gcs/store.js';
-import { GateFailedError, NO_GATE, coreSinks, reportRun, type GateThresholds, type ReportOptions, type ReportSinks } from '../../src/results/index.js';
+import { memoryLog, type Log } from '../../src/common/log.js';
+import { GateFailedError, NO_GATE, reportRun, type GateThresholds, type ReportOptions } from '../../src/results/report.js';
+import { parseCommandFile } from '../helpers/step-files.js';
 import { TEST_PROJECT_ID, createBucket, makeStorage, uniqueBucketName } from '../helpers/gcs.js';
 import { MIXED_DBS, prContext, writeRun } from '../helpers/results.js';
 
@@ -18,28 +20,10 @@ let outputFile: string;
 let summaryFile: string;
 let warnings: string[];
 
-/** The runner's file-command grammar: `name<<delim` heredocs (what core writes) and `name=value`. */
-function parseCommandFile(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const heredoc = /^([^=<]+)<<(.+)$/.exec(lines[i]);
-    if (heredoc) {
-      const end = lines.indexOf(heredoc[2], i + 1);
-      out[heredoc[1]] = lines.slice(i + 1, end).join('\n');
-      i = end;
-    } else if (lines[i].includes('=')) {
-      const k = lines[i].slice(0, lines[i].indexOf('='));
-      out[k] = lines[i].slice(k.length + 1);
-    }
-  }
-  return out;
-}
-
 const outputs = (): Record<string, string> => parseCommandFile(readFileSync(outputFile, 'utf8'));
 const summary = (): string => readFileSync(summaryFile, 'utf8');
 // Outputs and the summary through the real @actions/core; log lines and warnings recorded.
-const sinks: ReportSinks = { ...coreSinks, info: () => undefined, warning: (m) => warnings.push(m) };
+const log = (): Log => ({ ...memoryLog(), warning: (m: string) => void warnings.push(m) });
 
 function options(runId: string, extra: Partial<ReportOptions> = {}): ReportOptions {
   return {
@@ -50,7 +34,7 @@ function options(runId: string, extra: Partial<ReportOptions> = {}): ReportOptio
     commentOnPr: false,
     thresholds: NO_GATE,
     runnerTemp: dir,
-    sinks,
+    log: log(),
     ...extra,
   };
 }

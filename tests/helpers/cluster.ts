@@ -2,7 +2,7 @@
 // stand-in ray/gcloud CLIs on a PATH of their own.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunManifest } from '../../src/manifest.js';
+import type { RunManifest } from '../../src/plan/manifest.js';
 import { installFakeClis } from '../../tools/fake-cli/install.mjs';
 import { readRecords, type CallRecord, type FakeInstance, type HttpRecord } from '../../tools/fake-cli/record.mjs';
 

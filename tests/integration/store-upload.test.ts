@@ -1,10 +1,11 @@
 // The storage module against the real emulator, in-process: create-only writes, 412 handling
 // when another writer got there between the listing and the upload, and md5 verification.
+import { memoryLog } from '../../src/common/log.js';
 import { createHash } from 'node:crypto';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { walkDb } from '../../src/artifacts.js';
+import { walkDb } from '../../src/preflight/artifacts.js';
 import { RunStore, isPreconditionFailed, runPaths } from '../../src/gcs/store.js';
 import { UploadError, uploadArtifacts } from '../../src/gcs/upload.js';
 import { removeDir, tempDir } from '../helpers/action.js';
@@ -45,7 +46,7 @@ describe('RunStore and uploadArtifacts against the emulator', () => {
     // Another try of this run wrote two of the objects after our listing (an empty map).
     await store.write(runPaths.setupObject('r1', 'slayer_models', 'credit', 'a.yaml'), Buffer.from('a: 1\n'), { ifGenerationMatch: 0, contentType: 'application/yaml' });
     await store.write(runPaths.setupObject('r1', 'slayer_models', 'credit', 'models/b.yaml'), Buffer.from('stale\n'), { ifGenerationMatch: 0, contentType: 'application/yaml' });
-    const failed = await uploadArtifacts({ store, runId: 'r1', artifact: 'slayer_models', root, artifacts: [db], remote: new Map(), concurrency: 4, log: () => {} }).catch((e: unknown) => e);
+    const failed = await uploadArtifacts({ store, runId: 'r1', artifact: 'slayer_models', root, artifacts: [db], remote: new Map(), concurrency: 4, log: memoryLog() }).catch((e: unknown) => e);
     expect(failed).toBeInstanceOf(UploadError);
     expect((failed as UploadError).failures).toEqual([
       `credit/models/b.yaml: gs://${bucket}/runs/r1/slayer_setup/slayer_models/credit/models/b.yaml was written by someone else during this step with other content: is another submit of run id r1 running? Nothing was overwritten`,

@@ -1,5 +1,6 @@
 // The headless verdict when the head VM is gone: its forwarded dashboard stops answering, and
 // GCE no longer lists the head; the wait must say "headless", not fail on a connection error.
+import { memoryLog } from '../../src/common/log.js';
 import { describe, expect, it } from 'vitest';
 import { RunStore } from '../../src/gcs/store.js';
 import { RayJobsClient } from '../../src/ray/client.js';
@@ -21,8 +22,7 @@ async function waitOnDeadDashboard(runId: string, headAlive: () => Promise<boole
     waitTimeoutMs: 60_000,
     noProgressMs: 60_000,
     signal: new AbortController().signal,
-    log: () => {},
-    logGroup: () => {},
+    log: memoryLog(),
     headAlive,
   });
 }

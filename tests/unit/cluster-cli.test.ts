@@ -5,12 +5,17 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { ClusterCli, childEnv, headAliveProbe, neutralizeCommand, parseInstances, type CliLog } from '../../src/cluster/cli.js';
-import { PhaseClock, formatDuration } from '../../src/cluster/phases.js';
+import { ClusterCli, headAliveProbe, parseInstances } from '../../src/cluster/cli.js';
+import { childEnv } from '../../src/cluster/process.js';
+import { Cancellation, CleanupOrder } from '../../src/common/cancel.js';
+import { State } from '../../src/common/constants.js';
+import { memoryLog, neutralizeCommand, type MemoryLog } from '../../src/common/log.js';
+import { ActionState, type TeardownStatus } from '../../src/common/state.js';
+import { PhaseClock } from '../../src/cluster/phases.js';
 import { BringUpError, bringUp, prepareCluster, type PreparedCluster } from '../../src/cluster/session.js';
-import { CLUSTER_STATE_KEY, SignalTeardown, TEARDOWN_STATE_KEY, teardownFromState, type TeardownStatus } from '../../src/cluster/teardown.js';
+import { teardownFromState } from '../../src/cluster/teardown.js';
 import { RayJobsClient } from '../../src/ray/client.js';
-import { KNOWN_KEYS } from '../../src/params/combos.js';
+import { KNOWN_KEYS } from '../../src/inputs/combos.js';
 import type { CallRecord, FakeInstance } from '../../tools/fake-cli/record.mjs';
 import { TEST_KEYS, removeDir, tempDir } from '../helpers/action.js';
 import { callSummary, clusterManifest, fakeCliEnv, type FakeCliEnv } from '../helpers/cluster.js';
@@ -18,27 +23,18 @@ import { callSummary, clusterManifest, fakeCliEnv, type FakeCliEnv } from '../he
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(removeDir));
 
-interface TestLog extends CliLog {
-  lines: string[];
+interface TestLog extends MemoryLog {
   text(): string;
 }
 
 function testLog(): TestLog {
-  const lines: string[] = [];
-  return {
-    lines,
-    info: (l) => lines.push(l),
-    warning: (l) => lines.push(`warning: ${l}`),
-    group: async (title, fn) => {
-      lines.push(`::group::${title}`);
-      try {
-        return await fn();
-      } finally {
-        lines.push('::endgroup::');
-      }
-    },
-    text: () => lines.join('\n'),
-  };
+  const log = memoryLog();
+  return Object.assign(log, { text: () => log.lines.join('\n') });
+}
+
+/** The action state as the runner keeps it: a map of STATE_* entries. */
+function stateOf(entries: Map<string, string>): ActionState {
+  return new ActionState({ save: (key, value) => entries.set(key, value), load: (key) => entries.get(key) ?? '' });
 }
 
 interface Ctx {
@@ -67,7 +63,7 @@ function prepare(c: Ctx, workers = 2): Promise<PreparedCluster> {
     rayCli: 'ray',
     env: c.env,
     log: c.log,
-    saveState: (k, v) => c.state.set(k, v),
+    state: stateOf(c.state),
     cli: { gcloudAttempts: 3, gcloudRetryMs: 10 },
   });
 }
@@ -98,11 +94,11 @@ describe('a successful run: up → dashboard → Jobs API through the forward �
   it('makes exactly these calls, in this order, and tears down once', async () => {
     const c = setup({ FAKE_RAY_SIM_OPTIONS: JSON.stringify({ pendingDelayMs: 20 }) });
     const p = await prepare(c);
-    expect(c.state.get(TEARDOWN_STATE_KEY)).toBe('pending');
-    expect(JSON.parse(c.state.get(CLUSTER_STATE_KEY) ?? '{}')).toMatchObject({ v: 1, runId: p.runId, yamlPath: p.yamlPath, rayCli: 'ray', project: 'bird-proj', zone: 'us-central1-a', markerPath: `${p.dir}/teardown.json` });
+    expect(c.state.get(State.ClusterTeardown)).toBe('pending');
+    expect(JSON.parse(c.state.get(State.EphemeralCluster) ?? '{}')).toMatchObject({ v: 1, runId: p.runId, yamlPath: p.yamlPath, rayCli: 'ray', project: 'bird-proj', zone: 'us-central1-a', markerPath: `${p.dir}/teardown.json` });
     expect(c.fake.calls()).toEqual([]); // nothing touches the cloud before bringUp
 
-    const phases = new PhaseClock((l) => c.log.info(l));
+    const phases = new PhaseClock(c.log);
     const running = await bringUp(p, { phases, dashboard: { pollMs: 50 } });
     forwards.push(running.forward);
     expect(running.address).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -119,7 +115,7 @@ describe('a successful run: up → dashboard → Jobs API through the forward �
 
     const down = await phases.run('down', () => p.teardown.run('finished'));
     expect(down.outcome).toBe('ray-down');
-    expect(c.state.get(TEARDOWN_STATE_KEY)).toBe('done');
+    expect(c.state.get(State.ClusterTeardown)).toBe('done');
     expect(existsSync(p.target.markerPath)).toBe(true);
 
     const seq = callSummary(c.fake.records());
@@ -148,12 +144,12 @@ describe('a successful run: up → dashboard → Jobs API through the forward �
     // Idempotent: a second teardown (the post step, a signal) does nothing.
     const before = c.fake.calls().length;
     expect((await p.teardown.run('again')).outcome).toBe('ray-down'); // the same promise
-    expect((await teardownFromState((k) => c.state.get(k) ?? '', { env: c.env, log: c.log }))?.outcome).toBe('already-done');
+    expect((await teardownFromState(stateOf(c.state), { env: c.env, log: c.log }))?.outcome).toBe('already-done');
     expect(c.fake.calls().length).toBe(before);
 
     // The CLI output is streamed in groups; progress lines per phase with timings.
-    expect(c.log.lines).toContain(`::group::ray up --yes ${p.yamlPath}`);
-    expect(c.log.lines).toContain(`::group::ray down --yes ${p.yamlPath}`);
+    expect(c.log.lines).toContain(`[group] ray up --yes ${p.yamlPath}`);
+    expect(c.log.lines).toContain(`[group] ray down --yes ${p.yamlPath}`);
     expect(c.log.text()).toMatch(/\[2\/5\] up: started/);
     expect(c.log.text()).toMatch(/\[2\/5\] up: done in /);
     expect(c.log.text()).toMatch(/\[5\/5\] down: done in /);
@@ -172,7 +168,7 @@ describe('teardown after failures', () => {
     expect((err as Error).message).toMatch(/Failed to setup head node/);
     expect((err as Error).message).toMatch(/teardown: ray-down/);
     expect(callSummary(c.fake.records())).toEqual(['ray up', 'ray down']);
-    expect(c.state.get(TEARDOWN_STATE_KEY)).toBe('done');
+    expect(c.state.get(State.ClusterTeardown)).toBe('done');
   });
 
   it('the dashboard never comes up: the forward is killed at the deadline, then teardown', async () => {
@@ -214,7 +210,7 @@ describe('teardown after failures', () => {
     expect(deletes.map((a) => a[3]).sort()).toEqual(ours.map((i) => i.name).sort());
     for (const a of deletes) expect(a.slice(4)).toEqual(['--quiet', '--delete-disks=all', '--zone=us-central1-a', '--project=bird-proj']);
     expect(c.log.text()).toMatch(/ray down failed; deleting the instances labelled bird-interact-run-id=/);
-    expect(c.state.get(TEARDOWN_STATE_KEY)).toBe('done');
+    expect(c.state.get(State.ClusterTeardown)).toBe('done');
   });
 
   it('an instance that cannot be deleted: failed, with the leftovers, the timer and the manual command', async () => {
@@ -232,7 +228,7 @@ describe('teardown after failures', () => {
     expect(res.detail).toMatch(/self-delete timer removes them by \d{4}-\d\d-\d\dT/);
     expect(res.detail).toContain(`gcloud compute instances list --project=bird-proj --filter=labels.bird-interact-run-id=${runId}`);
     expect(JSON.parse(readFileSync(c.fake.stateFile, 'utf8')).instances).toEqual([inst[1]]);
-    expect(c.state.get(TEARDOWN_STATE_KEY)).toBe('pending'); // not done: the post step tries again
+    expect(c.state.get(State.ClusterTeardown)).toBe('pending'); // not done: the post step tries again
   });
 
   it('the YAML is gone (post step on another machine state): deletion by label', async () => {
@@ -240,7 +236,7 @@ describe('teardown after failures', () => {
     const p = await prepare(c, 1);
     c.fake.setInstances([{ name: `ray-${p.runId}-head-aaaaaaaa-compute`, zone: 'us-central1-a', status: 'RUNNING', labels: { 'bird-interact-run-id': p.runId } }]);
     rmSync(p.yamlPath);
-    const res = await teardownFromState((k) => c.state.get(k) ?? '', { env: c.env, log: c.log, gcloudRetryMs: 10 });
+    const res = await teardownFromState(stateOf(c.state), { env: c.env, log: c.log, gcloudRetryMs: 10 });
     expect(res?.outcome).toBe('deleted-by-label');
     expect(callSummary(c.fake.records())).toEqual(['gcloud compute instances list', 'gcloud compute instances delete']);
   });
@@ -254,19 +250,19 @@ describe('the post step, from the saved state', () => {
     await r.forward.stop(); // the main step's process is gone
     const saved = new Map(c.state); // STATE_* as the post step sees them
     const post = testLog();
-    const res = await teardownFromState((k) => saved.get(k) ?? '', { env: c.env, log: post });
+    const res = await teardownFromState(stateOf(saved), { env: c.env, log: post });
     expect(res?.outcome).toBe('ray-down');
     expect(callSummary(c.fake.records()).filter((s) => s.startsWith('ray '))).toEqual(['ray up', 'ray dashboard', 'ray down']);
     expect(rayCalls(c).at(-1)?.argv).toEqual(['down', '--yes', p.yamlPath]);
-    expect(post.lines).toContain(`::group::ray down --yes ${p.yamlPath}`);
+    expect(post.lines).toContain(`[group] ray down --yes ${p.yamlPath}`);
     expectNoSecrets(c);
   });
 
   it('does nothing without a cluster, after a teardown, or for a detached run', async () => {
-    expect(await teardownFromState(() => '')).toBeNull();
+    expect(await teardownFromState(stateOf(new Map()))).toBeNull();
     const c = setup();
     const p = await prepare(c);
-    const state = (status: TeardownStatus) => (k: string) => (k === TEARDOWN_STATE_KEY ? status : (c.state.get(k) ?? ''));
+    const state = (status: TeardownStatus) => stateOf(new Map([...c.state, [State.ClusterTeardown, status]]));
     expect((await teardownFromState(state('done'), { env: c.env, log: c.log }))?.outcome).toBe('already-done');
     expect((await teardownFromState(state('detached'), { env: c.env, log: c.log }))?.outcome).toBe('detached');
     expect(c.fake.calls()).toEqual([]);
@@ -274,7 +270,7 @@ describe('the post step, from the saved state', () => {
   });
 
   it('a corrupt state is reported, not thrown', async () => {
-    const res = await teardownFromState((k) => (k === CLUSTER_STATE_KEY ? '{"v":2}' : ''));
+    const res = await teardownFromState(stateOf(new Map([[State.EphemeralCluster, '{"v":2}']])));
     expect(res?.outcome).toBe('failed');
   });
 });
@@ -285,45 +281,56 @@ describe('wait: false', () => {
     const p = await prepare(c);
     const r = await bringUp(p, { dashboard: { pollMs: 50 } });
     await p.teardown.detach();
-    expect(c.state.get(TEARDOWN_STATE_KEY)).toBe('detached');
+    expect(c.state.get(State.ClusterTeardown)).toBe('detached');
     expect((await p.teardown.run('end of step')).outcome).toBe('detached');
-    expect((await teardownFromState((k) => c.state.get(k) ?? '', { env: c.env, log: c.log }))?.outcome).toBe('detached');
+    expect((await teardownFromState(stateOf(c.state), { env: c.env, log: c.log }))?.outcome).toBe('detached');
     expect(callSummary(c.fake.records()).filter((s) => s.startsWith('ray '))).toEqual(['ray up', 'ray dashboard']);
     await expect(new RayJobsClient({ address: r.address, policy: { attempts: 1 } }).version()).rejects.toThrow();
     expect(c.log.text()).toMatch(/its VMs delete themselves by \d{4}-/);
   });
 });
 
-describe('signals', () => {
+describe('cancellation: stop the job, then tear down, then exit', () => {
   class FakeProc extends EventEmitter {
     send(sig: NodeJS.Signals): void {
       this.emit(sig, sig);
     }
   }
 
-  it('the first SIGTERM tears down (after held work), then exits 1', async () => {
+  function cancellation(c: Ctx, proc: FakeProc, exits: number[], failures: string[] = []): Cancellation {
+    const cancel = new Cancellation({ log: c.log, proc, exit: (code) => void exits.push(code), fail: (m) => void failures.push(m) });
+    cancel.install();
+    return cancel;
+  }
+
+  function teardownStep(p: PreparedCluster) {
+    return { order: CleanupOrder.Teardown, name: 'tear down', run: async (sig: NodeJS.Signals) => (await p.teardown.run(sig)).outcome, abandon: () => p.teardown.abandon() };
+  }
+
+  it('the first SIGTERM stops the job, then tears down, then fails the step and exits 1', async () => {
     const c = setup();
     const p = await prepare(c);
     const r = await bringUp(p, { dashboard: { pollMs: 50 } });
     forwards.push(r.forward);
     const proc = new FakeProc();
     const exits: number[] = [];
-    const guard = new SignalTeardown(p.teardown, { log: c.log, proc: proc as unknown as NodeJS.Process, exit: (code) => void exits.push(code) });
-    guard.install();
-    // Another handler (dispatch's) stops the job first, and waits for the teardown to exit.
+    const failures: string[] = [];
+    const cancel = cancellation(c, proc, exits, failures);
+    cancel.add(teardownStep(p));
     let jobStopped = 0;
-    proc.on('SIGTERM', () => {
-      void guard.hold(new Promise<void>((res) => setTimeout(() => ((jobStopped = Date.now()), res()), 100))).then(() => guard.exitAfterTeardown(1));
-    });
+    // Registered after the teardown, but ordered before it.
+    cancel.add({ order: CleanupOrder.StopJob, name: 'stop the job', run: () => new Promise((res) => setTimeout(() => ((jobStopped = Date.now()), res('job stopped')), 100)) });
     proc.send('SIGTERM');
-    for (let i = 0; i < 200 && exits.length < 2; i++) await new Promise((res) => setTimeout(res, 25));
-    expect(exits).toEqual([1, 1]);
-    expect(guard.signalled).toBe('SIGTERM');
+    expect(cancel.signal.aborted).toBe(true);
+    await cancel.finished;
+    expect(exits).toEqual([1]);
+    expect(failures).toEqual(['cancelled (SIGTERM); job stopped; ray-down']);
+    expect(cancel.cancelled).toBe('SIGTERM');
     const down = rayCalls(c).find((x) => x.argv[0] === 'down');
     expect(down).toBeDefined();
     expect(down!.time).toBeGreaterThanOrEqual(jobStopped);
-    expect(c.state.get(TEARDOWN_STATE_KEY)).toBe('done');
-    guard.uninstall();
+    expect(c.state.get(State.ClusterTeardown)).toBe('done');
+    cancel.uninstall();
     expect(proc.listenerCount('SIGINT')).toBe(0);
   });
 
@@ -332,18 +339,18 @@ describe('signals', () => {
     const p = await prepare(c);
     const proc = new FakeProc();
     const exits: number[] = [];
-    const guard = new SignalTeardown(p.teardown, { log: c.log, proc: proc as unknown as NodeJS.Process, exit: (code) => void exits.push(code) });
-    guard.install();
+    const cancel = cancellation(c, proc, exits);
+    cancel.add(teardownStep(p));
     const up = bringUp(p, { dashboard: { pollMs: 50 } }).catch((e: unknown) => e);
     for (let i = 0; i < 200 && !rayCalls(c).some((x) => x.argv[0] === 'up'); i++) await new Promise((res) => setTimeout(res, 25));
     proc.send('SIGTERM');
-    for (let i = 0; i < 400 && exits.length === 0; i++) await new Promise((res) => setTimeout(res, 25));
+    await cancel.finished;
     expect(exits).toEqual([1]);
     expect(await up).toBeInstanceOf(BringUpError);
     expect(callSummary(c.fake.records())).toEqual(['ray up', 'ray down']);
     expect(c.log.text()).toMatch(/stopping 1 CLI call\(s\) still running before the teardown/);
-    expect(c.state.get(TEARDOWN_STATE_KEY)).toBe('done');
-    guard.uninstall();
+    expect(c.state.get(State.ClusterTeardown)).toBe('done');
+    cancel.uninstall();
   });
 
   it('a second signal abandons the teardown: kills ray down, exits at once, leaves it to the post step', async () => {
@@ -353,22 +360,21 @@ describe('signals', () => {
     forwards.push(r.forward);
     const proc = new FakeProc();
     const exits: number[] = [];
-    const guard = new SignalTeardown(p.teardown, { log: c.log, proc: proc as unknown as NodeJS.Process, exit: (code) => void exits.push(code) });
-    guard.install();
+    const cancel = cancellation(c, proc, exits);
+    cancel.add(teardownStep(p));
     proc.send('SIGINT');
     for (let i = 0; i < 200 && !rayCalls(c).some((x) => x.argv[0] === 'down'); i++) await new Promise((res) => setTimeout(res, 25));
     expect(p.cli.running).toBe(1);
     proc.send('SIGTERM');
     expect(exits).toEqual([1]);
-    expect(c.log.text()).toMatch(/SIGTERM again: abandoning the teardown/);
+    expect(c.log.text()).toMatch(/SIGTERM again: abandoning the cleanup \(tear down\)/);
     for (let i = 0; i < 200 && p.cli.running > 0; i++) await new Promise((res) => setTimeout(res, 25));
     expect(p.cli.running).toBe(0);
-    expect(c.state.get(TEARDOWN_STATE_KEY)).toBe('pending');
+    expect(c.state.get(State.ClusterTeardown)).toBe('pending');
     // The post step then finishes the job.
-    delete c.env.FAKE_RAY_SLEEP;
-    const res = await teardownFromState((k) => c.state.get(k) ?? '', { env: { ...c.env, FAKE_RAY_SLEEP: '' }, log: c.log });
+    const res = await teardownFromState(stateOf(c.state), { env: { ...c.env, FAKE_RAY_SLEEP: '' }, log: c.log });
     expect(res?.outcome).toBe('ray-down');
-    guard.uninstall();
+    cancel.uninstall();
   });
 });
 
@@ -448,7 +454,7 @@ describe('output and environment hygiene', () => {
     expect(neutralizeCommand('plain')).toBe('plain');
     const log = testLog();
     const cli = new ClusterCli({ rayCli: 'ray', cwd: process.cwd(), log });
-    const r = await cli.run('sh', ['-c', 'echo "::warning::from child"; echo err >&2; printf last'], { timeoutMs: 5000, onLine: (l) => log.info(l) });
+    const r = await cli.run('sh', ['-c', 'echo "::warning::from child"; echo err >&2; printf last'], { timeoutMs: 5000, onLine: (l) => log.untrusted(l) });
     expect(r.code).toBe(0);
     expect(log.lines).toEqual(['| ::warning::from child', 'err', 'last']);
   });
@@ -478,12 +484,5 @@ describe('output and environment hygiene', () => {
   it('the child environment has no API key, input or runner token, and keeps Google credentials', () => {
     const env = childEnv({ ...TEST_KEYS, CEREBRAS_API_KEY: 'x', 'INPUT_RAY-HEADERS': 'x', INPUT_FRAMEWORK: 'x', ACTIONS_RUNTIME_TOKEN: 'x', ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'x', GOOGLE_APPLICATION_CREDENTIALS: '/tmp/gha-creds.json', CLOUDSDK_CORE_PROJECT: 'p', PATH: '/usr/bin' });
     expect(Object.keys(env).sort()).toEqual(['CLOUDSDK_CORE_PROJECT', 'GOOGLE_APPLICATION_CREDENTIALS', 'PATH', 'PYTHONUNBUFFERED']);
-  });
-
-  it('formats durations for the summary', () => {
-    expect(formatDuration(850)).toBe('850 ms');
-    expect(formatDuration(4200)).toBe('4.2 s');
-    expect(formatDuration(192_000)).toBe('3m12s');
-    expect(formatDuration(3_723_000)).toBe('1h02m03s');
   });
 });

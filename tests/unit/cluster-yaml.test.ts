@@ -5,9 +5,9 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ClusterConfigError, clusterConfig, renderClusterYaml, selfDeleteCommand, selfDeleteSeconds } from '../../src/cluster/yaml.js';
-import { serializeManifest, type RunManifest } from '../../src/manifest.js';
-import { FRAMEWORKS, QUERY_MODES } from '../../src/params/combos.js';
-import { GCE_NAME_PATTERN, RUN_ID_MAX, mintRunId, workerNodeName } from '../../src/runid.js';
+import { serializeManifest, type RunManifest } from '../../src/plan/manifest.js';
+import { FRAMEWORKS, QUERY_MODES } from '../../src/inputs/combos.js';
+import { GCE_NAME_PATTERN, RUN_ID_MAX, mintRunId, workerNodeName } from '../../src/inputs/run-id.js';
 import { TEST_KEYS } from '../helpers/action.js';
 import { IMAGE_URI, clusterManifest } from '../helpers/cluster.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FRAMEWORKS, artifactFor, comboRejection, keyForModel, requiredKeys, type Framework } from '../../src/params/combos.js';
+import { FRAMEWORKS, artifactFor, comboRejection, keyForModel, requiredKeys, type Framework } from '../../src/inputs/combos.js';
 
 describe('combo rules (domain §2)', () => {
   const ok = { framework: 'pydantic_ai', queryMode: 'raw', mode: 'c-interact', slayerSetup: 'pre-encoded' };

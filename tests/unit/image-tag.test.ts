@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GitError } from '../../src/git/worktree.js';
+import { GitError } from '../../src/preflight/worktree.js';
 import {
   codeHash,
   compareCodePoints,
@@ -16,7 +16,7 @@ import {
   listGitFiles,
   sortPathsLikePython,
   type FileBytes,
-} from '../../src/image/tag.js';
+} from '../../src/cluster/image-tag.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures: real git repositories in temp dirs, isolated from the user's git configuration.

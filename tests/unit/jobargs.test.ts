@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildJobArgs, entrypoint, shellQuote, submissionId } from '../../src/jobargs.js';
-import type { RunManifest } from '../../src/manifest.js';
+import { buildJobArgs, entrypoint, shellQuote, submissionId } from '../../src/plan/job-args.js';
+import type { RunManifest } from '../../src/plan/manifest.js';
 
 const m = {
   run_id: 'r1',
@@ -21,7 +21,7 @@ const m = {
 
 describe('job arguments (domain §8)', () => {
   it('are in the documented order, with num-actors = workers × actors', () => {
-    expect(buildJobArgs(m, 2, ['a_1', 'b_2'], true)).toEqual([
+    expect(buildJobArgs(m, 2, ['a_1', 'b_2'], { withSecrets: true })).toEqual([
       '--run-id', 'r1', '--attempt', '2', '--ray-job-id', 'bird-r1-a2', '--framework', 'pydantic_ai', '--query-mode', 'slayer', '--mode', 'a-interact',
       '--agent-model', 'anthropic/claude-sonnet-4-5', '--user-sim-model', 'anthropic/claude-haiku-4-5-20251001', '--patience', '3', '--max-depth', '3',
       '--num-actors', '15', '--instance-ids', 'a_1,b_2', '--strict', '--no-prompt-cache', '--slayer-setup', 'pre-encoded',
@@ -30,7 +30,7 @@ describe('job arguments (domain §8)', () => {
   });
 
   it('leaves out the secrets file when no key is needed', () => {
-    expect(buildJobArgs(m, 1, ['a'], false)).not.toContain('--secrets-file');
+    expect(buildJobArgs(m, 1, ['a'], { withSecrets: false })).not.toContain('--secrets-file');
   });
 
   it('derives the submission id from run id and attempt', () => {

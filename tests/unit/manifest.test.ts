@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { dbDigest } from '../../src/artifacts.js';
-import { PYTHON_KEYS, RENDER_KEYS, planIdentity, serializeManifest, type RunManifest } from '../../src/manifest.js';
+import { dbDigest } from '../../src/preflight/artifacts.js';
+import { PYTHON_KEYS, RENDER_KEYS, planIdentity, serializeManifest, type RunManifest } from '../../src/plan/manifest.js';
 
 const manifest: RunManifest = {
   // Deliberately out of order: serialisation must fix the order.

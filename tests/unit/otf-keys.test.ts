@@ -4,7 +4,7 @@
 import { appendFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProblemList, ProblemsError } from '../../src/errors.js';
+import { ProblemList, ProblemsError } from '../../src/common/errors.js';
 import { computeKeys } from '../../src/otf/compute.js';
 import { parseOtfSettings, workflowPath, type OtfSettings } from '../../src/otf/inputs.js';
 import {
@@ -20,7 +20,7 @@ import {
   parseDbList,
   parseUvLockPackages,
   type KeyMaterial,
-} from '../../src/otf/keys.js';
+} from '../../src/otf/key-material.js';
 import { fixtureDbs } from '../../tools/demo/demo-repo.mjs';
 import { removeDir, tempDir } from '../helpers/action.js';
 

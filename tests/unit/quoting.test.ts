@@ -5,8 +5,8 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildJobArgs, entrypoint } from '../../src/jobargs.js';
-import type { RunManifest } from '../../src/manifest.js';
+import { buildJobArgs, entrypoint } from '../../src/plan/job-args.js';
+import type { RunManifest } from '../../src/plan/manifest.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'quoting-'));
 const stub = join(dir, 'python');
@@ -41,13 +41,13 @@ function runThroughShell(cmd: string): string[] {
 
 describe('entrypoint quoting through /bin/sh -c', () => {
   it.each(nasty.map((v) => [JSON.stringify(v), v]))('every string field survives %s', (_label, v) => {
-    const args = buildJobArgs(manifestWith(v), 1, [v, `${v}-2`], true);
+    const args = buildJobArgs(manifestWith(v), 1, [v, `${v}-2`], { withSecrets: true });
     expect(runThroughShell(entrypoint('python app.py', args))).toEqual(['app.py', ...args]);
   });
 
   it('runs nothing that a value holds', () => {
     const marker = join(dir, 'pwned');
-    const args = buildJobArgs(manifestWith(`$(touch ${marker})`), 1, [`\`touch ${marker}\``], false);
+    const args = buildJobArgs(manifestWith(`$(touch ${marker})`), 1, [`\`touch ${marker}\``], { withSecrets: false });
     runThroughShell(entrypoint('python app.py', args));
     expect(() => execFileSync('test', ['-e', marker])).toThrow();
   });

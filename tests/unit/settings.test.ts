@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Inputs } from '../../src/constants.js';
-import { ProblemsError } from '../../src/errors.js';
-import { parseSettings, type SubmitSettings } from '../../src/settings.js';
+import { Inputs } from '../../src/common/constants.js';
+import { ProblemsError } from '../../src/common/errors.js';
+import { parseSettings, type SubmitSettings } from '../../src/inputs/settings.js';
 
 const base: Partial<Record<Inputs, string>> = {
   [Inputs.Framework]: 'pydantic_ai',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePorcelainZ } from '../../src/git/worktree.js';
+import { parsePorcelainZ } from '../../src/preflight/worktree.js';
 
 describe('porcelain -z parsing', () => {
   it('reads status, path, and both sides of a rename', () => {

@@ -57,7 +57,9 @@ export function recordCall(tool, argv) {
  */
 export function readRecords(file = process.env.FAKE_CLI_LOG) {
   if (!file || !existsSync(file)) return [];
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  // A record being appended right now has no newline yet: read complete lines only.
+  const text = readFileSync(file, 'utf8');
+  return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean).map((l) => JSON.parse(l));
 }
 
 /** @returns {FakeInstance[]} */

@@ -4,7 +4,7 @@ import { createReadStream } from 'node:fs';
 import { lstat, readFile, readdir, realpath, stat } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import pLimit from 'p-limit';
-import { COMBO_NUMBER, type ArtifactKind } from './params/combos.js';
+import { COMBO_NUMBER, type ArtifactKind } from '../inputs/combos.js';
 
 export interface ArtifactFile {
   /** Posix path relative to the DB directory. */

@@ -82,7 +82,6 @@ export enum Outputs {
 }
 
 export enum State {
-  RunId = 'run-id',
   SubmissionId = 'submission-id',
   RayAddress = 'ray-address',
   /** `waiting` while the main step waits on the job; `done` once it no longer needs stopping. */

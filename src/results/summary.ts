@@ -1,6 +1,7 @@
 // What people read: the plan in the log, and the job summary.
 import * as core from '@actions/core';
-import type { RunPlan } from './plan.js';
+import type { Log } from '../common/log.js';
+import type { RunPlan } from '../plan/plan.js';
 
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -21,23 +22,24 @@ function instancesPerDb(plan: RunPlan): Map<string, number> {
 }
 
 /** The plan in the log, one group per DB. */
-export function logPlan(plan: RunPlan): void {
+export async function logPlan(log: Log, plan: RunPlan): Promise<void> {
   const s = plan.settings;
-  core.info(`run id: ${plan.runId} (attempt ${plan.attempt}, submission ${plan.submissionId})`);
-  core.info(`combo: framework=${s.framework} query-mode=${s.queryMode} mode=${s.mode} slayer-setup=${s.slayerSetup}`);
-  core.info(`models: agent=${s.agentModel} user-sim=${s.userSimModel}; keys needed: ${plan.requiredKeys.join(', ') || 'none'}`);
-  core.info(`instances: ${s.instanceIds.length} in ${plan.dbs.length} DB(s); artifact: ${plan.artifact ? `${plan.artifact.kind} from ${plan.artifact.root}` : 'none (raw mode uploads nothing)'}`);
+  log.info(`run id: ${plan.runId} (attempt ${plan.attempt}, submission ${plan.submissionId})`);
+  log.info(`combo: framework=${s.framework} query-mode=${s.queryMode} mode=${s.mode} slayer-setup=${s.slayerSetup}`);
+  log.info(`models: agent=${s.agentModel} user-sim=${s.userSimModel}; keys needed: ${plan.requiredKeys.join(', ') || 'none'}`);
+  log.info(`instances: ${s.instanceIds.length} in ${plan.dbs.length} DB(s); artifact: ${plan.artifact ? `${plan.artifact.kind} from ${plan.artifact.root}` : 'none (raw mode uploads nothing)'}`);
   const perDb = instancesPerDb(plan);
   const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
   for (const db of plan.dbs) {
     const a = byDb.get(db);
-    core.startGroup(`${db}: ${perDb.get(db) ?? 0} instance(s)${a ? `, ${a.files.length} files, ${formatBytes(a.bytes)}` : ''}`);
-    const ids = Object.entries(plan.instanceDbs).filter(([, d]) => d === db).map(([id]) => id);
-    core.info(`instances: ${ids.join(', ')}`);
-    for (const f of a?.files ?? []) core.info(`  ${f.path}  ${f.size} B  md5=${f.md5}`);
-    core.endGroup();
+    await log.group(`${db}: ${perDb.get(db) ?? 0} instance(s)${a ? `, ${a.files.length} files, ${formatBytes(a.bytes)}` : ''}`, async () => {
+      const ids = Object.entries(plan.instanceDbs).filter(([, d]) => d === db).map(([id]) => id);
+      log.info(`instances: ${ids.join(', ')}`);
+      // File names come from the DB directory: untrusted text.
+      if (a) log.untrusted(a.files.map((f) => `  ${f.path}  ${f.size} B  md5=${f.md5}`).join('\n'));
+    });
   }
-  core.info(`job arguments: ${plan.jobArgs.join(' ')}`);
+  log.info(`job arguments: ${plan.jobArgs.join(' ')}`);
 }
 
 function escapeCell(s: string): string {

@@ -1,14 +1,25 @@
 // Dispatching one attempt to a Ray cluster: the version check, the job request (pure), the
 // secrets package and an idempotent submit (ray-jobs-api.md §5).
-import { Inputs } from '../constants.js';
-import { ProblemsError } from '../errors.js';
-import type { GithubContext } from '../github-context.js';
-import { buildJobArgs, entrypoint, submissionId } from '../jobargs.js';
-import type { RunManifest } from '../manifest.js';
-import { RetryExhaustedError, describeError, withRetry } from '../retry.js';
-import type { DispatchSettings } from '../settings.js';
-import { RayHttpError, isDuplicateSubmission, retryableRayError, type JobDetails, type RayJobsClient, type RayVersion, type SubmitRequest } from './client.js';
+import { Inputs } from '../common/constants.js';
+import { ProblemsError, errorMessage } from '../common/errors.js';
+import type { GithubContext } from '../common/github-context.js';
+import { buildJobArgs, entrypoint, submissionId } from '../plan/job-args.js';
+import type { RunManifest } from '../plan/manifest.js';
+import { RetryExhaustedError, withRetry } from '../common/retry.js';
+import type { DispatchSettings } from '../inputs/settings.js';
+import { RayHttpError, RayJobsClient, isDuplicateSubmission, retryableRayError, type JobDetails, type RayVersion, type SubmitRequest } from './client.js';
+import type { Log } from '../common/log.js';
 import { secretsPackage } from './secrets-package.js';
+
+/** A Jobs API client for the dashboard the settings name (or `address`), logging its retries. */
+export function rayClient(log: Log, d: Pick<DispatchSettings, 'rayAddress' | 'rayHeaders' | 'tlsVerify'>, address: string = d.rayAddress): RayJobsClient {
+  return new RayJobsClient({
+    address,
+    headers: d.rayHeaders,
+    tlsVerify: d.tlsVerify,
+    onRetry: (what, e, attempt, delay) => log.info(`retry ${attempt} of ${what} in ${delay} ms: ${errorMessage(e)}`),
+  });
+}
 
 /** Ray 2.2 brought the head→agent Jobs API this client speaks (ray-jobs-api.md §0). */
 export const MIN_RAY_VERSION: readonly [number, number] = [2, 2];
@@ -33,29 +44,12 @@ export async function checkCluster(client: RayJobsClient): Promise<RayVersion> {
     if (inner instanceof RayHttpError && inner.status === 404) {
       throw new ProblemsError([{ input: Inputs.RayAddress, message: `${client.address} is not a Ray dashboard (GET /api/version answered 404)`, fix: 'point ray-address at the dashboard (port 8265 by default), including any path prefix of a proxy' }], 'preflight failed');
     }
-    throw new ProblemsError([{ input: Inputs.RayAddress, message: `cannot reach the Ray dashboard at ${client.address}: ${describeError(inner)}`, fix: 'check that the cluster is up and reachable from this runner (network, proxy, ray-headers)' }], 'preflight failed');
+    throw new ProblemsError([{ input: Inputs.RayAddress, message: `cannot reach the Ray dashboard at ${client.address}: ${errorMessage(inner)}`, fix: 'check that the cluster is up and reachable from this runner (network, proxy, ray-headers)' }], 'preflight failed');
   }
   if (!versionAtLeast(String(v.ray_version ?? ''), MIN_RAY_VERSION)) {
     throw new ProblemsError([{ input: Inputs.RayAddress, message: `the cluster runs Ray ${v.ray_version} (Jobs API version ${v.version}); this action needs Ray ${MIN_RAY_VERSION.join('.')} or newer`, fix: 'upgrade the cluster' }], 'preflight failed');
   }
   return v;
-}
-
-/** Problems with a team's runtime_env given the keys this run must deliver. */
-export function runtimeEnvProblem(runtimeEnv: Record<string, unknown>, keyValues: Iterable<string>, needsSecrets: boolean): string | null {
-  if (needsSecrets && runtimeEnv.working_dir !== undefined) {
-    return 'sets working_dir, which this action uses to deliver the API keys file; ship code in the image, with pip or py_modules instead, or run with a model that needs no key';
-  }
-  // Compare with the raw strings too: JSON escaping would hide a value with quotes or backslashes.
-  const text = JSON.stringify(runtimeEnv);
-  const raw: string[] = [];
-  const collect = (v: unknown): void => {
-    if (typeof v === 'string') raw.push(v);
-    else if (v && typeof v === 'object') for (const x of Object.values(v)) collect(x);
-  };
-  collect(runtimeEnv);
-  for (const v of keyValues) if (v && (text.includes(v) || raw.some((r) => r.includes(v)))) return 'contains the value of a secret (an API key, a ray-headers value or the token); keys reach the job only through the secrets file';
-  return null;
 }
 
 export interface AttemptJob {
@@ -64,14 +58,27 @@ export interface AttemptJob {
   request: SubmitRequest;
 }
 
+export interface AttemptJobParts {
+  dispatch: DispatchSettings;
+  manifest: RunManifest;
+  attempt: number;
+  instanceIds: readonly string[];
+  /** True when the job gets a keys file (at least one key is needed). */
+  withSecrets: boolean;
+  github: GithubContext;
+  /** The keys package; null in a plan or a printed command. */
+  packageUri: string | null;
+}
+
 /** The job request of one attempt (pure; the package URI is filled in at dispatch). */
-export function attemptJob(d: DispatchSettings, m: RunManifest, attempt: number, instanceIds: readonly string[], withSecrets: boolean, github: GithubContext, packageUri: string | null): AttemptJob {
+export function attemptJob(p: AttemptJobParts): AttemptJob {
+  const { manifest: m, attempt, github } = p;
   const sid = submissionId(m.run_id, attempt);
-  const args = buildJobArgs(m, attempt, instanceIds, withSecrets);
-  const runtimeEnv: Record<string, unknown> = { ...d.runtimeEnv };
-  if (packageUri) runtimeEnv.working_dir = packageUri;
+  const args = buildJobArgs(m, attempt, p.instanceIds, { withSecrets: p.withSecrets });
+  const runtimeEnv: Record<string, unknown> = { ...p.dispatch.runtimeEnv };
+  if (p.packageUri) runtimeEnv.working_dir = p.packageUri;
   const request: SubmitRequest = {
-    entrypoint: entrypoint(d.entrypointPrefix, args),
+    entrypoint: entrypoint(p.dispatch.entrypointPrefix, args),
     submission_id: sid,
     metadata: { run_id: m.run_id, attempt: String(attempt), repository: github.repository, sha: github.sha, workflow_run_url: github.workflow_run_url },
   };

@@ -38,13 +38,29 @@ export class ProblemList {
   }
 }
 
-/** Turns any thrown value into a message; never filters on `instanceof Error` alone. */
-export function errorMessage(e: unknown): string {
-  if (e instanceof Error) return e.message;
-  if (typeof e === 'string') return e;
-  try {
-    return JSON.stringify(e);
-  } catch {
-    return String(e);
+/** HTTP status of an error from gaxios, the Storage SDK or our own clients, if any. */
+export function errorStatus(e: unknown): number | undefined {
+  if (typeof e !== 'object' || e === null) return undefined;
+  const o = e as { code?: unknown; status?: unknown; statusCode?: unknown; response?: { status?: unknown } };
+  for (const v of [o.code, o.status, o.statusCode, o.response?.status]) if (typeof v === 'number') return v;
+  return undefined;
+}
+
+/**
+ * Turns any thrown value into one message, with its HTTP status when the message lacks it.
+ * Never filters on `instanceof Error` alone: SDKs throw plain objects too.
+ */
+export function errorMessage(e: unknown, o: { withStatus: boolean } = { withStatus: true }): string {
+  let msg: string;
+  if (e instanceof Error) msg = e.message;
+  else if (typeof e === 'string') msg = e;
+  else {
+    try {
+      msg = JSON.stringify(e);
+    } catch {
+      msg = String(e);
+    }
   }
+  const status = o.withStatus ? errorStatus(e) : undefined;
+  return status !== undefined && !msg.includes(String(status)) ? `HTTP ${status}: ${msg}` : msg;
 }

@@ -1,7 +1,7 @@
 // The cluster's result rows and heartbeat (domain §6, §9, §10): names, latest attempts, and
 // what is done. Pure parts first; the two readers at the end do the I/O.
 import pLimit from 'p-limit';
-import { runPaths, type RemoteObject, type RunStore } from './gcs/store.js';
+import { runPaths, type RemoteObject, type RunStore } from './store.js';
 
 const ROW_NAME = /^runs\/[^/]+\/rows\/([^/]+)\/attempt-(\d+)\.json$/;
 

@@ -1,12 +1,12 @@
 // The plan: a plain, serialisable object that the preflight builds, a dry run prints and
 // the effects carry out. Nothing in it is secret.
-import type { DbArtifact } from './artifacts.js';
-import { Defaults } from './constants.js';
-import type { GithubContext } from './github-context.js';
-import { buildJobArgs, submissionId } from './jobargs.js';
+import type { DbArtifact } from '../preflight/artifacts.js';
+import { Defaults } from '../common/constants.js';
+import type { GithubContext } from '../common/github-context.js';
+import { buildJobArgs, submissionId } from './job-args.js';
 import { artifactSummary, orderManifest, type RunManifest } from './manifest.js';
-import type { ArtifactKind } from './params/combos.js';
-import { redactSettings, type SubmitSettings } from './settings.js';
+import type { ArtifactKind } from '../inputs/combos.js';
+import { redactSettings, type SubmitSettings } from '../inputs/settings.js';
 
 export interface WorktreeReport {
   /** Dirty paths under the tracked inputs. */
@@ -106,6 +106,6 @@ export function buildPlan(p: PlanParts): RunPlan {
     requiredKeys: p.requiredKeys,
     worktree: p.worktree,
     manifest,
-    jobArgs: buildJobArgs(manifest, attempt, s.instanceIds, p.requiredKeys.length > 0),
+    jobArgs: buildJobArgs(manifest, attempt, s.instanceIds, { withSecrets: p.requiredKeys.length > 0 }),
   };
 }

@@ -3,37 +3,23 @@
 import * as core from '@actions/core';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describeError } from '../retry.js';
-import type { GithubContext } from '../github-context.js';
+import type { GithubContext } from '../common/github-context.js';
 import type { RunStore } from '../gcs/store.js';
-import { KNOWN_KEYS } from '../params/combos.js';
+import { KNOWN_KEYS } from '../inputs/combos.js';
 import { dashboardUrl as rayDashboardUrl } from '../ray/client.js';
-import { writeSummary } from '../report.js';
+import { writeSummary } from './summary.js';
 import { redactResults, redactor, type RunResults } from './aggregate.js';
 import { commentTarget, upsertComment, type CommentOnPr, type CommentOutcome } from './comment.js';
 import { GateFailedError, gateMessage, type GateThresholds } from './gate.js';
-import { Inputs, Outputs } from '../constants.js';
+import { Inputs, Outputs } from '../common/constants.js';
 import { collectResults, type RunData } from './read.js';
 import { commentMarker, headline, renderComment, renderSummary, type Baseline, type RunHeader } from './render.js';
+import { errorMessage } from '../common/errors.js';
+import { actionsLog, type Log } from '../common/log.js';
 
 export { GateFailedError, NO_GATE, parseGateInputs, type GateThresholds } from './gate.js';
 export type { CommentOnPr, CommentOutcome } from './comment.js';
 export type { RunResults } from './aggregate.js';
-
-/** Where the report goes; `coreSinks` in the action, recorders in tests. */
-export interface ReportSinks {
-  info(line: string): void;
-  warning(message: string): void;
-  setOutput(name: string, value: string): void;
-  summary(markdown: string): Promise<void>;
-}
-
-export const coreSinks: ReportSinks = {
-  info: (l) => core.info(l),
-  warning: (m) => core.warning(m),
-  setOutput: (n, v) => core.setOutput(n, v),
-  summary: (md) => writeSummary(md),
-};
 
 export interface ReportOptions {
   store: RunStore;
@@ -60,7 +46,7 @@ export interface ReportOptions {
   runnerTemp: string;
   /** Values never to show (default: the token and every known API key in the environment). */
   secrets?: readonly string[];
-  sinks?: ReportSinks;
+  log?: Log;
   /** The GitHub REST root; default GITHUB_API_URL. */
   apiUrl?: string;
 }
@@ -144,50 +130,50 @@ export async function writeResultsJson(runnerTemp: string, runId: string, doc: o
  * manifest, GCS errors) throws before anything is reported.
  */
 export async function reportRun(o: ReportOptions): Promise<ReportOutcome> {
-  const sinks = o.sinks ?? coreSinks;
+  const log = o.log ?? actionsLog;
   const redact = redactor(o.secrets ?? defaultSecrets(o.token));
-  const { data, results: raw } = await collectResults(o.store, o.runId, { input: o.runIdInput ?? Inputs.ReportRunId, datasetFile: o.datasetFile, warn: (m) => sinks.warning(m) });
+  const { data, results: raw } = await collectResults(o.store, o.runId, { input: o.runIdInput ?? Inputs.ReportRunId, datasetFile: o.datasetFile, log });
   const results = redactResults(raw, redact);
 
   let baseline: Baseline | null = null;
   if (o.baselineRunId) {
     try {
-      const b = await collectResults(o.store, o.baselineRunId, { input: Inputs.BaselineRunId, datasetFile: o.datasetFile, warn: (m) => sinks.warning(m) });
+      const b = await collectResults(o.store, o.baselineRunId, { input: Inputs.BaselineRunId, datasetFile: o.datasetFile, log });
       baseline = { runId: o.baselineRunId, results: redactResults(b.results, redact) };
     } catch (e) {
-      sinks.warning(`bird-cloud-action: ${Inputs.BaselineRunId} '${o.baselineRunId}' could not be read, so no deltas are shown: ${describeError(e)}`);
+      log.warning(`bird-cloud-action: ${Inputs.BaselineRunId} '${o.baselineRunId}' could not be read, so no deltas are shown: ${errorMessage(e)}`);
     }
   }
 
   const h = header(o, data);
-  sinks.info(`results of ${o.runId} (attempt ${h.attempt}): ${headline(results).replace(/\*/g, '')}`);
-  for (const d of results.per_db) sinks.info(`  ${d.db}: ${headline(d).replace(/\*/g, '')}`);
-  for (const f of results.failures) sinks.info(`  did not pass: ${f.instance_id} (${f.db}, attempt ${f.attempt ?? '-'}): ${f.reason}`);
+  log.info(`results of ${o.runId} (attempt ${h.attempt}): ${headline(results).replace(/\*/g, '')}`);
+  for (const d of results.per_db) log.info(`  ${d.db}: ${headline(d).replace(/\*/g, '')}`);
+  for (const f of results.failures) log.info(`  did not pass: ${f.instance_id} (${f.db}, attempt ${f.attempt ?? '-'}): ${f.reason}`);
 
   const summary = redact(renderSummary(h, results, baseline));
-  await sinks.summary(summary);
-  sinks.setOutput(Outputs.N, String(results.n));
-  sinks.setOutput(Outputs.Phase1Rate, String(results.phase1_rate));
-  sinks.setOutput(Outputs.Phase2Rate, String(results.phase2_rate));
-  sinks.setOutput(Outputs.AvgReward, String(results.avg_reward));
-  sinks.setOutput(Outputs.Errors, String(results.errors));
+  await writeSummary(summary);
+  core.setOutput(Outputs.N, String(results.n));
+  core.setOutput(Outputs.Phase1Rate, String(results.phase1_rate));
+  core.setOutput(Outputs.Phase2Rate, String(results.phase2_rate));
+  core.setOutput(Outputs.AvgReward, String(results.avg_reward));
+  core.setOutput(Outputs.Errors, String(results.errors));
   const gate = gateMessage(results, o.thresholds);
   const resultsJson = await writeResultsJson(o.runnerTemp, o.runId, resultsDocument(h, results, baseline, o.thresholds, gate));
-  sinks.setOutput(Outputs.ResultsJson, resultsJson);
+  core.setOutput(Outputs.ResultsJson, resultsJson);
 
   let comment: CommentOutcome;
   const where = commentTarget(o.commentOnPr, o.github, o.token);
   if ('skip' in where) {
     comment = { kind: 'skipped', reason: where.skip };
-    if (where.warn) sinks.warning(`bird-cloud-action: no PR comment: ${where.skip}`);
-    else sinks.info(`no PR comment: ${where.skip}`);
+    if (where.warn) log.warning(`bird-cloud-action: no PR comment: ${where.skip}`);
+    else log.info(`no PR comment: ${where.skip}`);
   } else {
     const marker = commentMarker(o.commentKey ?? (process.env.GITHUB_WORKFLOW || 'bird-cloud-action'));
     const body = redact(renderComment({ marker, header: h, results, baseline, workflowRunUrl: o.github.workflow_run_url || undefined }));
-    comment = await upsertComment({ token: o.token, target: where.target, marker, body, apiUrl: o.apiUrl, info: (l) => sinks.info(l), warn: (m) => sinks.warning(m) });
+    comment = await upsertComment({ token: o.token, target: where.target, marker, body, apiUrl: o.apiUrl, log });
   }
 
   if (gate !== null) throw new GateFailedError(gate);
-  if (o.thresholds.minPhase1Rate !== null || o.thresholds.maxErrors !== null) sinks.info('quality gate passed');
+  if (o.thresholds.minPhase1Rate !== null || o.thresholds.maxErrors !== null) log.info('quality gate passed');
   return { results, baseline, header: h, resultsJson, summary, comment };
 }

@@ -1,7 +1,7 @@
 // The run manifest (domain §7): Python's keys in Python's order, then the action's additions.
-import type { DbArtifact } from './artifacts.js';
-import type { GithubContext } from './github-context.js';
-import type { ArtifactKind } from './params/combos.js';
+import type { DbArtifact } from '../preflight/artifacts.js';
+import type { GithubContext } from '../common/github-context.js';
+import type { ArtifactKind } from '../inputs/combos.js';
 
 export interface RenderInputs {
   workers: number;
@@ -104,4 +104,25 @@ export function planIdentity(m: Pick<RunManifest, (typeof PYTHON_KEYS)[number] |
   for (const k of PYTHON_KEYS) id[k] = o[k];
   id.slayer_artifacts = m.slayer_artifacts;
   return JSON.stringify(id);
+}
+
+/** Python's defaults for keys an older manifest lacks (domain §7). */
+export function withPythonDefaults(raw: Partial<RunManifest> & Record<string, unknown>): RunManifest {
+  const missing = ['framework', 'query_mode', 'mode', 'agent_model', 'user_sim_model'].filter((k) => typeof raw[k] !== 'string' || raw[k] === '');
+  const ri = (raw.render_inputs ?? {}) as Partial<RunManifest['render_inputs']>;
+  if (typeof ri.workers !== 'number') missing.push('render_inputs.workers');
+  if (typeof ri.actors_per_worker !== 'number') missing.push('render_inputs.actors_per_worker');
+  if (missing.length > 0) throw new Error(`the stored manifest lacks required keys: ${missing.join(', ')} (fix: it was not written by bird-interact-cloud or this action; start a new run)`);
+  return {
+    patience: 3,
+    max_depth: 3,
+    prompt_cache: true,
+    strict: false,
+    use_audited_gold_sql: false,
+    slayer_setup: 'pre-encoded',
+    slayer_storage_root: '/data/slayer_models',
+    ...raw,
+    run_id: typeof raw.run_id === 'string' && raw.run_id ? raw.run_id : '',
+    instance_ids: Array.isArray(raw.instance_ids) ? raw.instance_ids.map(String) : String(raw.instance_ids ?? '').split(',').filter(Boolean),
+  } as RunManifest;
 }

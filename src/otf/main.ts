@@ -1,22 +1,23 @@
 // The otf-keys sub-action: inputs → per-DB cache keys → outputs and a job summary.
 import * as core from '@actions/core';
-import { ProblemList, errorMessage } from '../errors.js';
-import { writeSummary } from '../report.js';
+import { ProblemList, errorMessage } from '../common/errors.js';
+import { actionsLog, type Log } from '../common/log.js';
+import { writeSummary } from '../results/summary.js';
 import { computeKeys } from './compute.js';
 import { parseOtfSettings, workflowPath, type OtfInputReader } from './inputs.js';
-import { outputValues } from './keys.js';
+import { outputValues } from './key-material.js';
 
 export const coreOtfInputReader: OtfInputReader = (name) => core.getInput(name);
 
-export async function run(get: OtfInputReader = coreOtfInputReader): Promise<void> {
+export async function run(get: OtfInputReader = coreOtfInputReader, log: Log = actionsLog): Promise<void> {
   try {
     const problems = new ProblemList();
     const s = parseOtfSettings(get, process.env, problems);
-    for (const note of s.notes) core.warning(`otf-keys: ${note}`);
+    for (const note of s.notes) log.warning(`otf-keys: ${note}`);
     const { keys, slayer } = await computeKeys(s, problems);
     const pin = slayer.map((p) => `${p.name} ${p.version}${p.source ? ` (${p.source})` : ''}`).join(', ');
-    core.info(`framework ${s.framework} → ${s.artifact}; ${keys.length} DB(s) from ${s.dbSource}; SLayer ${pin}; embedding model ${s.embeddingModel}${s.referenceModel ? `; reference model ${s.referenceModel}` : ''}`);
-    for (const k of keys) core.info(`${k.db}: ${k.key} → ${k.path}`);
+    log.info(`framework ${s.framework} → ${s.artifact}; ${keys.length} DB(s) from ${s.dbSource}; SLayer ${pin}; embedding model ${s.embeddingModel}${s.referenceModel ? `; reference model ${s.referenceModel}` : ''}`);
+    for (const k of keys) log.info(`${k.db}: ${k.key} → ${k.path}`);
 
     const values = outputValues({
       keys,

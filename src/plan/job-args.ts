@@ -15,7 +15,7 @@ type ArgSource = Pick<
   'run_id' | 'framework' | 'query_mode' | 'mode' | 'agent_model' | 'user_sim_model' | 'patience' | 'max_depth' | 'strict' | 'use_audited_gold_sql' | 'prompt_cache' | 'slayer_setup' | 'slayer_storage_root' | 'render_inputs'
 >;
 
-export function buildJobArgs(m: ArgSource, attempt: number, instanceIds: readonly string[], withSecrets: boolean): string[] {
+export function buildJobArgs(m: ArgSource, attempt: number, instanceIds: readonly string[], o: { withSecrets: boolean }): string[] {
   const args = [
     '--run-id', m.run_id,
     '--attempt', String(attempt),
@@ -35,7 +35,7 @@ export function buildJobArgs(m: ArgSource, attempt: number, instanceIds: readonl
   args.push(m.prompt_cache ? '--prompt-cache' : '--no-prompt-cache');
   args.push('--slayer-setup', m.slayer_setup, '--slayer-storage-root', m.slayer_storage_root);
   // Python appends the secrets file only when there is at least one key.
-  if (withSecrets) args.push('--secrets-file', SECRETS_FILE);
+  if (o.withSecrets) args.push('--secrets-file', SECRETS_FILE);
   return args;
 }
 

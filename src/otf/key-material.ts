@@ -1,7 +1,7 @@
 // The per-DB cache keys of the OTF encode workflow (domain §11), pure part: names, parsing and
 // the key itself. Reading files and the runner lives in ./inputs.ts, ./compute.ts and ./run.ts.
 import { createHash } from 'node:crypto';
-import { FRAMEWORKS, isFramework, type ArtifactKind, type Framework } from '../params/combos.js';
+import { FRAMEWORKS, isFramework, type ArtifactKind, type Framework } from '../inputs/combos.js';
 
 /** The inputs of the otf-keys sub-action (otf-keys/action.yml). */
 export enum OtfInputs {

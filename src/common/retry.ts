@@ -1,6 +1,8 @@
 // One retry mechanism for GCS and Ray calls: exponential backoff with jitter per operation,
 // and a budget shared by all operations of a step, so a dead backend fails fast instead of
 // every queued operation retrying on its own.
+import { errorMessage } from './errors.js';
+import { sleep } from './time.js';
 
 export class RetryBudget {
   private readonly initial: number;
@@ -41,7 +43,6 @@ export class RetryExhaustedError extends Error {
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Runs `op`; retries while `retryable(error)` holds, the attempts last and the budget allows. */
 export async function withRetry<T>(
@@ -58,7 +59,7 @@ export async function withRetry<T>(
       if (!retryable(e)) throw e;
       if (attempt >= policy.attempts || !policy.budget.take()) {
         const why = attempt >= policy.attempts ? `${attempt} attempts` : 'the retry budget of this step is spent';
-        throw new RetryExhaustedError(`${what} failed after ${why}: ${describeError(e)}`, e, attempt);
+        throw new RetryExhaustedError(`${what} failed after ${why}: ${errorMessage(e)}`, e, attempt);
       }
       const cap = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
       const delay = Math.round(cap / 2 + Math.random() * (cap / 2));
@@ -66,14 +67,6 @@ export async function withRetry<T>(
       await sleep(delay);
     }
   }
-}
-
-/** HTTP status of an error from gaxios, the Storage SDK or our own clients, if any. */
-export function errorStatus(e: unknown): number | undefined {
-  if (typeof e !== 'object' || e === null) return undefined;
-  const o = e as { code?: unknown; status?: unknown; statusCode?: unknown; response?: { status?: unknown } };
-  for (const v of [o.code, o.status, o.statusCode, o.response?.status]) if (typeof v === 'number') return v;
-  return undefined;
 }
 
 const NETWORK_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNREFUSED', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE']);
@@ -85,10 +78,4 @@ export function isNetworkError(e: unknown): boolean {
   if (typeof o.code === 'string' && NETWORK_CODES.has(o.code)) return true;
   if (typeof o.message === 'string' && /socket hang up|network timeout|ECONNRESET|ECONNREFUSED|premature close/i.test(o.message)) return true;
   return o.cause !== undefined && o.cause !== e && isNetworkError(o.cause);
-}
-
-export function describeError(e: unknown): string {
-  const status = errorStatus(e);
-  const msg = e instanceof Error ? e.message : typeof e === 'string' ? e : JSON.stringify(e);
-  return status !== undefined && !msg.includes(String(status)) ? `HTTP ${status}: ${msg}` : msg;
 }

@@ -1,19 +1,19 @@
 // The preflight: every check of a new submit, with no side effects. It returns the plan.
-import * as core from '@actions/core';
 import { join } from 'node:path';
 import { SymlinkEscapeError, missingSetupMessage, presenceProblem, walkDb, type DbArtifact } from './artifacts.js';
-import { Inputs } from './constants.js';
+import { Inputs } from '../common/constants.js';
+import type { Log } from '../common/log.js';
+import { listIds } from '../inputs/instance-ids.js';
 import { mapInstances } from './dataset.js';
-import { ProblemList, errorMessage } from './errors.js';
-import { readGithubContext } from './github-context.js';
-import { GitError, dirtyPaths, insideRepo, repoRoot } from './git/worktree.js';
-import { artifactFor, requiredKeys } from './params/combos.js';
-import { buildPlan, type RunPlan, type WorktreeReport } from './plan.js';
-import { runtimeEnvProblem } from './ray/dispatch.js';
-import { mintRunId } from './runid.js';
-import { imageTag, imageUri } from './image/tag.js';
-import { missingKeysMessage, readApiKeys, type ApiKeys } from './secrets.js';
-import type { SubmitSettings } from './settings.js';
+import { ProblemList, errorMessage } from '../common/errors.js';
+import { readGithubContext } from '../common/github-context.js';
+import { GitError, dirtyPaths, insideRepo, repoRoot } from './worktree.js';
+import { artifactFor, requiredKeys } from '../inputs/combos.js';
+import { buildPlan, type RunPlan, type WorktreeReport } from '../plan/plan.js';
+import { mintRunId } from '../inputs/run-id.js';
+import { imageTag, imageUri } from '../cluster/image-tag.js';
+import { readRunKeys, type ApiKeys } from './api-keys.js';
+import type { SubmitSettings } from '../inputs/settings.js';
 
 export interface Preflight {
   plan: RunPlan;
@@ -59,17 +59,15 @@ async function runImage(s: SubmitSettings, worktree: WorktreeReport, problems: P
   }
 }
 
-export async function preflight(s: SubmitSettings, env: NodeJS.ProcessEnv = process.env): Promise<Preflight> {
+export async function preflight(log: Log, s: SubmitSettings, env: NodeJS.ProcessEnv = process.env): Promise<Preflight> {
   const problems = new ProblemList();
-  if (s.duplicateIds.length > 0) core.warning(`${s.idSource.input}: dropped duplicate instance ids: ${s.duplicateIds.join(', ')}`);
+  if (s.duplicateIds.length > 0) log.warning(`${s.idSource.input}: dropped duplicate instance ids: ${listIds(s.duplicateIds)}`);
 
   const mapping = mapInstances(s.datasetFile, s.instanceIds, problems);
 
   const keyNames = requiredKeys([s.agentModel, s.userSimModel], s.queryMode);
-  const keys = readApiKeys(keyNames, env);
-  if (keys.missing.length > 0) problems.add('env', missingKeysMessage(keys.missing));
-  const envProblem = runtimeEnvProblem(s.dispatch.runtimeEnv, [...keys.values.values(), ...Object.values(s.dispatch.rayHeaders), s.report.token], keyNames.length > 0);
-  if (envProblem) problems.add(Inputs.RuntimeEnv, envProblem, 'remove that part of runtime-env');
+  const { keys, problems: keyProblems } = readRunKeys(keyNames, s, env);
+  for (const p of keyProblems) problems.add(p.input, p.message, p.fix);
 
   const kind = artifactFor(s.framework, s.queryMode, s.slayerSetup);
   const artifacts: DbArtifact[] = [];
@@ -79,13 +77,13 @@ export async function preflight(s: SubmitSettings, env: NodeJS.ProcessEnv = proc
   if (worktree.dirty.length > 0) {
     const msg = `uncommitted changes under image-input paths: [${worktree.dirty.map((p) => `'${p}'`).join(', ')}]`;
     if (s.allowDirty) {
-      core.warning(`${msg} (allow-dirty is true: the run is recorded as dirty)`);
+      log.warning(`${msg} (allow-dirty is true: the run is recorded as dirty)`);
     } else {
-      for (const p of worktree.dirty) core.error('uncommitted change under a tracked input', { file: p });
+      for (const p of worktree.dirty) log.error('uncommitted change under a tracked input', { file: p });
       problems.add(Inputs.TrackedInputs, msg, 'commit or revert those changes, or set allow-dirty: true to run anyway (recorded in the manifest)');
     }
   }
-  for (const p of worktree.artifactDirty) core.warning('uncommitted change in a selected DB\'s SLayer artifact; the manifest records its digest', { file: p });
+  for (const p of worktree.artifactDirty) log.warning('uncommitted change in a selected DB\'s SLayer artifact; the manifest records its digest', { file: p });
 
   if (kind) {
     const missing: Array<[string, string]> = [];

@@ -6,7 +6,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, type Stats } from 'node:fs';
 import { lstat, readFile, readdir, realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
-import { GitError } from '../git/worktree.js';
+import { GitError } from '../preflight/worktree.js';
 
 export const CODE_SENTINEL = '# CODE-LAYERS';
 export const DATA_SENTINEL = '# DATA-LAYERS';

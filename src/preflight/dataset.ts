@@ -1,8 +1,12 @@
 // Instance id → database, through the dataset JSONL (domain §2). Never split the id: DB names hold `_`.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { Inputs } from './constants.js';
-import { ProblemList } from './errors.js';
+import { Inputs } from '../common/constants.js';
+import { ProblemList } from '../common/errors.js';
+import { listIds } from '../inputs/instance-ids.js';
+
+/** The dataset is read whole: a file larger than this is not the dataset (a mistaken path, or /dev/zero). */
+export const DATASET_MAX_BYTES = 256 * 1024 * 1024;
 
 /**
  * Where the mini-interact data and its dataset are (domain §2): the inputs, else BIRD_DB_PATH /
@@ -33,12 +37,18 @@ export interface DatasetMapping {
 /** Reads the dataset and maps the requested ids; records every problem and returns what it could. */
 export function mapInstances(datasetFile: string, ids: readonly string[], problems: ProblemList): DatasetMapping {
   const empty: DatasetMapping = { instanceDbs: {}, dbs: [] };
+  const where = 'put the mini-interact data in place before this step, or set dataset-file (or mini-interact-root) to where mini_interact.jsonl is';
   if (!existsSync(datasetFile)) {
-    problems.add(
-      Inputs.DatasetFile,
-      `dataset file '${datasetFile}' does not exist`,
-      'put the mini-interact data in place before this step, or set dataset-file (or mini-interact-root) to where mini_interact.jsonl is',
-    );
+    problems.add(Inputs.DatasetFile, `dataset file '${datasetFile}' does not exist`, where);
+    return empty;
+  }
+  const st = statSync(datasetFile);
+  if (!st.isFile()) {
+    problems.add(Inputs.DatasetFile, `'${datasetFile}' is not a regular file`, where);
+    return empty;
+  }
+  if (st.size > DATASET_MAX_BYTES) {
+    problems.add(Inputs.DatasetFile, `'${datasetFile}' has ${st.size} bytes, more than a dataset of ${DATASET_MAX_BYTES} bytes`, where);
     return empty;
   }
   const wanted = new Set(ids);
@@ -64,7 +74,7 @@ export function mapInstances(datasetFile: string, ids: readonly string[], proble
   if (unknown.length > 0) {
     problems.add(
       Inputs.InstanceIds,
-      `${unknown.length} instance id(s) not in the dataset '${datasetFile}': ${unknown.join(', ')}`,
+      `${unknown.length} instance id(s) not in the dataset '${datasetFile}': ${listIds(unknown)}`,
       'remove them, or point dataset-file at the dataset that holds them',
     );
   }

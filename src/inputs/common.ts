@@ -1,0 +1,140 @@
+// The inputs every mode shares: the runs bucket, the dispatch target (cluster, dashboard, wait)
+// and the report (comment, baseline, gate).
+import * as core from '@actions/core';
+import { resolve } from 'node:path';
+import { Defaults, Inputs } from '../common/constants.js';
+import { ProblemList, formatProblem } from '../common/errors.js';
+import { DEFAULT_ENTRYPOINT_PREFIX } from '../plan/job-args.js';
+import type { CommentOnPr } from '../results/comment.js';
+import { parseGateInputs } from '../results/gate.js';
+import { IMAGE_URI, PROJECT, REGION, SERVICE_ACCOUNT, ZONE } from './gce.js';
+import { FALSE, type InputReader, Reader, TRUE } from './reader.js';
+import { runIdProblem } from './run-id.js';
+import { CLUSTER_MODES, type CommonSettings, type DispatchSettings, type ReportSettings } from './settings.js';
+
+/** How to talk to the dashboard: auth headers (masked as read) and TLS verification. */
+function readRayConnection(r: Reader, mask: (v: string) => void): { rayHeaders: Record<string, string>; tlsVerify: boolean } {
+  const rayHeaders: Record<string, string> = {};
+  for (const [k, v] of Object.entries(r.jsonObject(Inputs.RayHeaders, { secret: true }))) {
+    if (typeof v !== 'string') {
+      r.problems.add(Inputs.RayHeaders, `the value of header '${k}' is not a string`, 'give a JSON object of header name to string value');
+      continue;
+    }
+    mask(v);
+    rayHeaders[k] = v;
+  }
+  const tls = r.str(Inputs.RayTlsVerify);
+  if (tls !== '' && !TRUE.includes(tls) && !FALSE.includes(tls)) {
+    r.problems.add(Inputs.RayTlsVerify, `'${tls}' is not a boolean`, 'use true, or false to skip certificate checks; for a private CA set NODE_EXTRA_CA_CERTS in the step env');
+  }
+  return { rayHeaders, tlsVerify: !FALSE.includes(tls) };
+}
+
+/** The dashboard connection for the post step, which only warns: problems come back as text. */
+export function parseRayConnection(get: InputReader, mask: (v: string) => void = core.setSecret): { rayHeaders: Record<string, string>; tlsVerify: boolean; problems: string[] } {
+  const problems = new ProblemList();
+  const c = readRayConnection(new Reader(get, problems), mask);
+  return { ...c, problems: problems.items.map(formatProblem) };
+}
+
+function parseDispatch(r: Reader, mask: (v: string) => void): DispatchSettings {
+  const cluster = r.oneOf(Inputs.Cluster, CLUSTER_MODES, 'none');
+  const rayAddress = r.str(Inputs.RayAddress).replace(/\/+$/, '');
+  if (cluster === 'existing' && !rayAddress) {
+    r.problems.add(Inputs.RayAddress, 'is required when cluster is existing', 'set ray-address to the Ray dashboard URL, e.g. http://ray-head:8265');
+  } else if (rayAddress) {
+    let url: URL | null = null;
+    try {
+      url = new URL(rayAddress);
+    } catch {
+      url = null;
+    }
+    if (!url || !['http:', 'https:'].includes(url.protocol)) r.problems.add(Inputs.RayAddress, `'${rayAddress}' is not an http(s) URL`, 'use the dashboard URL, e.g. http://ray-head:8265');
+    else if (url.username || url.password) r.problems.add(Inputs.RayAddress, 'carries credentials in the URL', 'move them into ray-headers (masked), e.g. {"Authorization": "Bearer <token>"}');
+    else if (url.search || url.hash) r.problems.add(Inputs.RayAddress, 'has a query string or fragment, which would be recorded in the manifest and the logs', 'give the dashboard URL only, and credentials in ray-headers');
+  }
+  const { rayHeaders, tlsVerify } = readRayConnection(r, mask);
+  const runtimeEnv = r.jsonObject(Inputs.RuntimeEnv);
+  const envVars = runtimeEnv.env_vars;
+  if (envVars !== undefined && (typeof envVars !== 'object' || envVars === null || Array.isArray(envVars) || Object.values(envVars).some((v) => typeof v !== 'string'))) {
+    r.problems.add(Inputs.RuntimeEnv, 'env_vars must be an object of string values (Ray fails the job after submit otherwise)', 'quote every env_vars value');
+  }
+  const region = r.str(Inputs.Region) || Defaults.region;
+  if (!REGION.test(region)) r.problems.add(Inputs.Region, `'${region}' is not a GCE region`, 'use a region such as us-central1');
+  const zone = r.str(Inputs.Zone) || `${region}-a`;
+  const zm = ZONE.exec(zone);
+  if (!zm) r.problems.add(Inputs.Zone, `'${zone}' is not a GCE zone`, 'use a zone such as us-central1-a');
+  else if (zm[1] !== region) r.problems.add(Inputs.Zone, `zone '${zone}' is not in region '${region}'`, `use a zone of ${region}, or set region to ${zm[1]}`);
+  const workerSa = r.str(Inputs.WorkerSa);
+  if (workerSa && !SERVICE_ACCOUNT.test(workerSa)) r.problems.add(Inputs.WorkerSa, `'${workerSa}' is not a service account email`, 'use NAME@PROJECT.iam.gserviceaccount.com');
+  const imageUri = r.str(Inputs.ImageUri);
+  if (imageUri && !IMAGE_URI.test(imageUri)) r.problems.add(Inputs.ImageUri, `'${imageUri}' is not an image reference with a tag or digest`, 'use REGION-docker.pkg.dev/PROJECT/REPO/IMAGE:TAG');
+  const rayVersion = r.str(Inputs.RayVersion);
+  if (rayVersion && !/^\d+\.\d+\.\d+$/.test(rayVersion)) r.problems.add(Inputs.RayVersion, `'${rayVersion}' is not a pinned version`, 'pin the Ray of the image, e.g. 2.47.1');
+  const rayCli = r.str(Inputs.RayCli) || 'ray';
+  return {
+    gce: { region, zone, workerSa, imageUri, rayVersion, rayCli },
+    cluster,
+    rayAddress,
+    rayHeaders,
+    tlsVerify,
+    entrypointPrefix: r.str(Inputs.EntrypointPrefix) || DEFAULT_ENTRYPOINT_PREFIX,
+    runtimeEnv,
+    wait: r.bool(Inputs.Wait, false),
+    waitTimeoutMs: r.int(Inputs.WaitTimeoutMinutes, Defaults.waitTimeoutMinutes, 1, 72 * 60) * 60_000,
+    noProgressMs: r.int(Inputs.NoProgressMinutes, Defaults.noProgressMinutes, 1, 72 * 60) * 60_000,
+    pollIntervalMs: r.int(Inputs.PollIntervalSeconds, Defaults.pollIntervalSeconds, 1, 3600) * 1000,
+  };
+}
+
+function parseReport(r: Reader, mask: (v: string) => void): ReportSettings {
+  const token = r.str(Inputs.GithubToken);
+  if (token) mask(token);
+  const c = r.str(Inputs.CommentOnPr) || 'auto';
+  const commentOnPr: CommentOnPr = c === 'auto' ? 'auto' : TRUE.includes(c) ? true : FALSE.includes(c) ? false : 'auto';
+  if (!['auto', ...TRUE, ...FALSE].includes(c)) r.problems.add(Inputs.CommentOnPr, `'${c}' is not auto, true or false`, 'use auto (comment on pull_request events), true or false');
+  const baselineRunId = r.str(Inputs.BaselineRunId);
+  if (baselineRunId) {
+    const p = runIdProblem(baselineRunId);
+    if (p) r.problems.add(Inputs.BaselineRunId, p, 'give the run id of an earlier run in the same bucket');
+  }
+  const gate = parseGateInputs(r.str(Inputs.MinPhase1Rate), r.str(Inputs.MaxErrors));
+  for (const p of gate.problems) r.problems.add(p.input, p.message, p.fix);
+  return { token, commentOnPr, baselineRunId, thresholds: gate.thresholds };
+}
+
+export interface CommonOptions {
+  /** A rerun and a report need the bucket even in a dry run. */
+  bucketAlwaysRequired: boolean;
+  /** core.setSecret; injectable for tests. */
+  mask: (value: string) => void;
+}
+
+/** What every mode reads: where things are, the bucket, the dispatch target and the report. */
+export function parseCommon(r: Reader, env: NodeJS.ProcessEnv, o: CommonOptions): CommonSettings {
+  const { bucketAlwaysRequired, mask } = o;
+  const workspace = env.GITHUB_WORKSPACE || process.cwd();
+  const runnerTemp = env.RUNNER_TEMP || resolve(workspace, '..', '.runner-temp');
+  const dryRun = r.bool(Inputs.DryRun, false);
+  const gcsBucket = r.str(Inputs.GcsBucket).replace(/^gs:\/\//, '').replace(/\/+$/, '');
+  if (!gcsBucket && (bucketAlwaysRequired || !dryRun)) {
+    r.problems.add(Inputs.GcsBucket, bucketAlwaysRequired ? 'is required for a rerun or a report' : 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
+  }
+  if (gcsBucket && !/^[a-z0-9][-a-z0-9_.]{1,220}[a-z0-9]$/.test(gcsBucket)) r.problems.add(Inputs.GcsBucket, `'${gcsBucket}' is not a valid bucket name`, 'use the bucket name only, e.g. my-runs-bucket');
+  const gcpProject = r.str(Inputs.GcpProject);
+  if (gcpProject && !PROJECT.test(gcpProject)) r.problems.add(Inputs.GcpProject, `'${gcpProject}' is not a GCP project id`, 'use the project id (6 to 30 lowercase letters, digits and dashes), not its name or number');
+  const dispatch = parseDispatch(r, mask);
+  const report = parseReport(r, mask);
+  if (dispatch.cluster === 'ephemeral' && !gcpProject) r.problems.add(Inputs.GcpProject, 'is required when cluster is ephemeral', 'set gcp-project to the project the per-run cluster runs in');
+  return {
+    dryRun,
+    gcsBucket,
+    gcpProject,
+    uploadConcurrency: r.int(Inputs.UploadConcurrency, Defaults.uploadConcurrency, 1, 256),
+    dispatch,
+    report,
+    workspace,
+    runnerTemp,
+  };
+}
+

@@ -1,0 +1,166 @@
+// The only module that turns action inputs into settings: it parses every input strictly for the
+// mode the inputs ask for, collects all problems, and fails once with the full list (input, bad
+// value, fix). The parsers per mode are in common.ts and submit.ts.
+import * as core from '@actions/core';
+import { Inputs } from '../common/constants.js';
+import { ProblemList } from '../common/errors.js';
+import { dataPaths } from '../preflight/dataset.js';
+import type { CommentOnPr } from '../results/comment.js';
+import type { GateThresholds } from '../results/gate.js';
+import type { ArtifactKind, EvalMode, Framework, QueryMode, SlayerSetup } from './combos.js';
+import { parseCommon } from './common.js';
+import type { IdSource } from './instance-ids.js';
+import { type InputReader, Reader, absolute } from './reader.js';
+import { runIdProblem } from './run-id.js';
+import { parseSubmit } from './submit.js';
+
+export { coreInputReader, type InputReader } from './reader.js';
+export { parseRayConnection } from './common.js';
+
+export type ClusterMode = 'none' | 'existing' | 'ephemeral';
+export const CLUSTER_MODES: readonly ClusterMode[] = ['none', 'existing', 'ephemeral'];
+
+/** Where a per-run cluster goes (domain §12): recorded in the manifest's render_inputs. */
+export interface GceSettings {
+  region: string;
+  zone: string;
+  /** Empty: `bird-interact-runner@<project>.iam.gserviceaccount.com`. */
+  workerSa: string;
+  /** Empty: the content-addressed image of domain §12.1. */
+  imageUri: string;
+  rayVersion: string;
+  rayCli: string;
+}
+
+export interface DispatchSettings {
+  cluster: ClusterMode;
+  /** The dashboard URL, without a trailing slash; '' when cluster is none. */
+  rayAddress: string;
+  /** Auth headers for the dashboard (masked as soon as they are read). */
+  rayHeaders: Record<string, string>;
+  tlsVerify: boolean;
+  entrypointPrefix: string;
+  /** The team's non-secret runtime_env, passed through. */
+  runtimeEnv: Record<string, unknown>;
+  wait: boolean;
+  waitTimeoutMs: number;
+  noProgressMs: number;
+  pollIntervalMs: number;
+  gce: GceSettings;
+}
+
+/** How results are reported after a wait, or in report-run-id mode (issue 6). */
+export interface ReportSettings {
+  /** Masked as soon as it is read. */
+  token: string;
+  commentOnPr: CommentOnPr;
+  baselineRunId: string;
+  thresholds: GateThresholds;
+}
+
+/** What every mode shares: where things are, the bucket and the dispatch target. */
+export interface CommonSettings {
+  report: ReportSettings;
+  dryRun: boolean;
+  gcsBucket: string;
+  gcpProject: string;
+  uploadConcurrency: number;
+  dispatch: DispatchSettings;
+  workspace: string;
+  runnerTemp: string;
+}
+
+/** A workflow_dispatch rerun: every run value comes from the stored manifest (domain §9). */
+export interface RerunSettings extends CommonSettings {
+  kind: 'rerun';
+  runId: string;
+  /** Only for the build command of a missing per-run image. */
+  miniInteractRoot: string;
+}
+
+/** A report on an existing run: nothing is uploaded or dispatched. */
+export interface ReportOnlySettings extends CommonSettings {
+  kind: 'report';
+  runId: string;
+  /** Only for runs whose rows and manifest do not name each instance's DB. */
+  datasetFile?: string;
+}
+
+export interface SubmitSettings extends CommonSettings {
+  kind: 'submit';
+  framework: Framework;
+  queryMode: QueryMode;
+  mode: EvalMode;
+  slayerSetup: SlayerSetup;
+  agentModel: string;
+  userSimModel: string;
+  /** De-duplicated, in first-seen order. */
+  instanceIds: string[];
+  duplicateIds: string[];
+  idSource: IdSource;
+  datasetFile: string;
+  miniInteractRoot: string;
+  patience: number;
+  maxDepth: number;
+  strict: boolean;
+  useAuditedGoldSql: boolean;
+  promptCache: boolean;
+  workers: number;
+  actorsPerWorker: number;
+  workerType: string;
+  maxRuntimeHours: number;
+  slayerStorageRoot: string;
+  /** A given run id, validated; null means mint one. */
+  runId: string | null;
+  trackedInputs: string[];
+  allowDirty: boolean;
+  artifactRoots: Record<ArtifactKind, string>;
+}
+
+export type Settings = SubmitSettings | RerunSettings | ReportOnlySettings;
+
+/**
+ * Parses every input for the mode the inputs ask for (a rerun when rerun-run-id is set, else
+ * a new submit). Throws one ProblemsError listing every problem.
+ */
+export function parseSettings(get: InputReader, env: NodeJS.ProcessEnv = process.env, mask: (v: string) => void = core.setSecret): Settings {
+  const problems = new ProblemList();
+  const r = new Reader(get, problems);
+  const rerunRunId = r.str(Inputs.RerunRunId);
+  const reportRunId = r.str(Inputs.ReportRunId);
+  if (rerunRunId && reportRunId) {
+    problems.add(Inputs.ReportRunId, `both rerun-run-id ('${rerunRunId}') and report-run-id ('${reportRunId}') are set`, 'set one: a rerun reports by itself when it waits');
+  }
+  if (reportRunId && !rerunRunId) {
+    const p = runIdProblem(reportRunId);
+    if (p) problems.add(Inputs.ReportRunId, p, 'give the run id of an existing run, as in its manifest');
+    const common = parseCommon(r, env, { bucketAlwaysRequired: true, mask });
+    const dataset = r.str(Inputs.DatasetFile) || env.BIRD_DATA_PATH;
+    problems.throwIfAny();
+    return { kind: 'report', runId: reportRunId, datasetFile: dataset ? absolute(dataset, common.workspace) : undefined, ...common };
+  }
+  if (rerunRunId) {
+    const p = runIdProblem(rerunRunId);
+    if (p) problems.add(Inputs.RerunRunId, p, 'give the run id of an existing run, as in its manifest');
+    const common = parseCommon(r, env, { bucketAlwaysRequired: true, mask });
+    if (common.dispatch.cluster === 'ephemeral' && !common.dispatch.wait) {
+      problems.add(Inputs.Wait, 'a rerun on a per-run cluster always tears the cluster down, so it cannot detach (wait: false)', 'set wait: true for the rerun');
+    }
+    problems.throwIfAny();
+    return { kind: 'rerun', runId: rerunRunId, miniInteractRoot: dataPaths(common.workspace, env, r.str(Inputs.MiniInteractRoot)).miniInteractRoot, ...common };
+  }
+  const common = parseCommon(r, env, { bucketAlwaysRequired: false, mask });
+  const settings = parseSubmit(r, env, common);
+  problems.throwIfAny();
+  return settings;
+}
+
+/**
+ * The settings as they may be written down (the plan file, a dry run): header values and the
+ * token are secrets, so only header names survive.
+ */
+export function redactSettings<T extends CommonSettings>(s: T): T {
+  const headers: Record<string, string> = {};
+  for (const k of Object.keys(s.dispatch.rayHeaders)) headers[k] = '***';
+  return { ...s, dispatch: { ...s.dispatch, rayHeaders: headers }, report: { ...s.report, token: s.report.token ? '***' : '' } };
+}

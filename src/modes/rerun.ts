@@ -1,0 +1,68 @@
+// A rerun (workflow_dispatch with rerun-run-id): the stored manifest's values stand; only the
+// unfinished instances go into the next attempt, and nothing is uploaded
+// (docs/reference/reruns-and-progress.md).
+import * as core from '@actions/core';
+import { Inputs, Outputs } from '../common/constants.js';
+import { ProblemsError } from '../common/errors.js';
+import { onCluster } from '../cluster/run.js';
+import { checkSetupStillThere } from '../gcs/run-state.js';
+import { runPaths } from '../gcs/store.js';
+import type { RerunSettings } from '../inputs/settings.js';
+import { submissionId } from '../plan/job-args.js';
+import { planRerun, type RerunPlan } from '../plan/rerun-plan.js';
+import { readRunKeys } from '../preflight/api-keys.js';
+import { NOT_DISPATCHED, dispatchAttempt, type StepContext } from '../ray/attempt.js';
+import { TERMINAL } from '../ray/client.js';
+import { rayClient } from '../ray/submit.js';
+import { writeSummary } from '../results/summary.js';
+import { reportAfterWait } from './report.js';
+import { checkTarget, openStore, writePlanFile } from './shared.js';
+
+/** Two attempts on the same instances would both spend and both write status.json. */
+async function refuseWhilePreviousRuns(ctx: StepContext, settings: RerunSettings, plan: RerunPlan): Promise<void> {
+  if (settings.dispatch.cluster !== 'existing' || plan.attempt <= 1) return;
+  const sid = submissionId(plan.runId, plan.attempt - 1);
+  const previous = await rayClient(ctx.log, settings.dispatch).job(sid);
+  if (previous && !TERMINAL.includes(previous.status)) {
+    throw new ProblemsError([{ input: Inputs.RerunRunId, message: `attempt ${plan.attempt - 1} of run '${plan.runId}' (${sid}) is still ${previous.status} on the cluster`, fix: 'wait for it to end (or stop it), then rerun' }], 'rerun refused');
+  }
+}
+
+export async function rerun(ctx: StepContext, settings: RerunSettings): Promise<void> {
+  const store = openStore(ctx.log, settings);
+  core.setOutput(Outputs.RunId, settings.runId);
+  const plan = await planRerun(store, settings.runId);
+  const m = plan.manifest;
+  ctx.log.info(`rerun of ${plan.runId}: ${plan.done} of ${m.instance_ids.length} instances are done; ${plan.unfinished.length} unfinished; next attempt ${plan.attempt}. Nothing is uploaded.`);
+  core.setOutput(Outputs.ManifestUri, store.uri(runPaths.manifest(plan.runId)));
+  core.setOutput(Outputs.Attempt, String(plan.attempt));
+  core.setOutput(Outputs.UploadedFiles, '0');
+  core.setOutput(Outputs.UploadedBytes, '0');
+  core.setOutput(Outputs.PlanFile, await writePlanFile(settings.runnerTemp, plan.runId, plan));
+  if (plan.unfinished.length === 0) {
+    ctx.log.info(`nothing to rerun: every instance of ${plan.runId} has a successful row. Nothing was dispatched.`);
+    core.setOutput(Outputs.DispatchedInstances, '0');
+    core.setOutput(Outputs.JobStatus, NOT_DISPATCHED);
+    await writeSummary(`## BIRD-Interact rerun of \`${plan.runId}\`\n\nNothing to rerun: all ${m.instance_ids.length} instances are done. Nothing was dispatched.\n`);
+    return;
+  }
+  ctx.log.info(`unfinished: ${plan.unfinished.join(', ')}`);
+  const { keys, problems } = readRunKeys(plan.requiredKeys, settings);
+  if (problems.length > 0) throw new ProblemsError(problems, 'rerun refused');
+  await checkSetupStillThere(store, plan);
+  if (settings.dispatch.cluster === 'ephemeral' && !m.render_inputs.image_uri) {
+    throw new ProblemsError([{ input: Inputs.RerunRunId, message: `the manifest of '${plan.runId}' names no image (render_inputs.image_uri is empty): it did not run on a per-run cluster`, fix: 'rerun it with cluster: existing or none' }], 'rerun refused');
+  }
+  const phases = await checkTarget(ctx.log, settings, { imageUri: m.render_inputs.image_uri, miniInteractRoot: settings.miniInteractRoot });
+  await refuseWhilePreviousRuns(ctx, settings, plan);
+  await writeSummary(`## BIRD-Interact rerun of \`${plan.runId}\`\n\n${plan.done} of ${m.instance_ids.length} instances done; attempt ${plan.attempt} takes the ${plan.unfinished.length} unfinished ones. Nothing was uploaded.\n`);
+  if (settings.dryRun) {
+    ctx.log.info('dry-run: the rerun plan is complete; nothing was dispatched.');
+    return;
+  }
+  // A rerun renders the cluster from the stored manifest, and never detaches.
+  const outcome = await onCluster(ctx, { settings, manifest: m, phases, canDetach: false }, (target) =>
+    dispatchAttempt(ctx, { settings: settings.dispatch, manifest: m, attempt: plan.attempt, instanceIds: plan.unfinished, keys: keys.values, store }, target),
+  );
+  await reportAfterWait(ctx, settings, store, { runId: plan.runId, attempt: plan.attempt, outcome, runIdInput: Inputs.RerunRunId });
+}

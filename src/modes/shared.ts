@@ -1,0 +1,52 @@
+// What the submit, rerun and report modes share: the runs bucket, the plan file, and the last
+// checks before anything is written (the cluster answers, or the per-run cluster can be made).
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { errorMessage } from '../common/errors.js';
+import type { Log } from '../common/log.js';
+import { checkImage, checkRayCli } from '../cluster/run.js';
+import { PhaseClock } from '../cluster/phases.js';
+import { RunStore } from '../gcs/store.js';
+import type { CommonSettings } from '../inputs/settings.js';
+import { checkCluster, rayClient } from '../ray/submit.js';
+
+/** The runs bucket, with its retries in the log. */
+export function openStore(log: Log, s: Pick<CommonSettings, 'gcsBucket' | 'gcpProject'>): RunStore {
+  const store = new RunStore(s.gcsBucket, s.gcpProject);
+  store.onRetry = (what, e, attempt, delay) => log.info(`retry ${attempt} of ${what} in ${delay} ms: ${errorMessage(e)}`);
+  return store;
+}
+
+/** The plan (or a rerun's plan) as JSON in RUNNER_TEMP: the `plan-file` output. */
+export async function writePlanFile(runnerTemp: string, runId: string, plan: object): Promise<string> {
+  const dir = join(runnerTemp, 'bird-cloud-action');
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `plan-${runId}.json`);
+  await writeFile(file, `${JSON.stringify(plan, null, 2)}\n`);
+  return file;
+}
+
+export interface TargetCheck {
+  /** The run's image (per-run cluster). */
+  imageUri: string;
+  miniInteractRoot: string;
+}
+
+/**
+ * The last checks before any write, for a new submit and a rerun alike: an existing cluster's
+ * dashboard answers with a Ray this action supports; a per-run cluster's ray CLI runs at the
+ * pinned version and its image is in Artifact Registry. Returns the per-run cluster's phase clock.
+ */
+export async function checkTarget(log: Log, s: CommonSettings, t: TargetCheck): Promise<PhaseClock | null> {
+  const d = s.dispatch;
+  if (d.cluster === 'existing') {
+    const v = await checkCluster(rayClient(log, d));
+    log.info(`Ray ${v.ray_version} (Jobs API ${v.version}) answers at ${d.rayAddress}`);
+    return null;
+  }
+  if (d.cluster !== 'ephemeral') return null;
+  const phases = new PhaseClock(log);
+  await checkRayCli(log, d.gce, s.runnerTemp);
+  await checkImage(t.imageUri, phases, { repoDir: s.workspace, miniInteractRoot: t.miniInteractRoot });
+  return phases;
+}

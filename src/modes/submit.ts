@@ -1,0 +1,97 @@
+// A new submit: preflight (a dry run stops here) → the last checks before any write → upload →
+// the manifest, the commit point → dispatch → wait → report.
+import * as core from '@actions/core';
+import { Inputs, Outputs } from '../common/constants.js';
+import { ProblemsError } from '../common/errors.js';
+import type { Log } from '../common/log.js';
+import { onCluster } from '../cluster/run.js';
+import { commitManifest, probeRun, setupMismatches, type RemoteRun } from '../gcs/run-state.js';
+import { runPaths, type RunStore } from '../gcs/store.js';
+import { logUploadResult, uploadArtifacts, type UploadResult } from '../gcs/upload.js';
+import type { SubmitSettings } from '../inputs/settings.js';
+import type { RunPlan } from '../plan/plan.js';
+import { preflight } from '../preflight/preflight.js';
+import { dispatchAttempt, type StepContext } from '../ray/attempt.js';
+import { logPlan, planSummary, uploadSummary, writeSummary } from '../results/summary.js';
+import { reportAfterWait } from './report.js';
+import { checkTarget, openStore, writePlanFile } from './shared.js';
+
+const NOTHING_UPLOADED: UploadResult = { dbs: [], uploadedFiles: 0, skippedFiles: 0, uploadedBytes: 0 };
+
+async function upload(log: Log, plan: RunPlan, store: RunStore, remote: RemoteRun): Promise<UploadResult> {
+  if (!plan.artifact) return NOTHING_UPLOADED;
+  const totalFiles = plan.artifacts.reduce((n, a) => n + a.files.length, 0);
+  log.info(`uploading ${totalFiles} files of ${plan.dbs.length} DB(s) to ${store.uri(runPaths.setupPrefix(plan.runId, plan.artifact.kind))} (concurrency ${plan.settings.uploadConcurrency})`);
+  const result = await uploadArtifacts({
+    store,
+    runId: plan.runId,
+    artifact: plan.artifact.kind,
+    root: plan.artifact.root,
+    artifacts: plan.artifacts,
+    remote: remote.objects,
+    concurrency: plan.settings.uploadConcurrency,
+    log,
+  });
+  await logUploadResult(log, result);
+  return result;
+}
+
+/** A committed run that was dispatched before is continued by a rerun, never by attempt 1 again. */
+function refuseRedispatch(plan: RunPlan, store: RunStore, remote: RemoteRun, settings: SubmitSettings): void {
+  if (settings.dispatch.cluster === 'none' || !remote.objects.has(runPaths.status(plan.runId))) return;
+  throw new ProblemsError(
+    [{ input: Inputs.RunId, message: `run '${plan.runId}' is committed and was already dispatched (${store.uri(runPaths.status(plan.runId))} exists)`, fix: `to continue it, use rerun-run-id: ${plan.runId}; to start a new run, leave run-id empty` }],
+    'preflight failed',
+  );
+}
+
+/** Upload, verify, then write the manifest create-only: the commit point of a submit. */
+async function uploadAndCommit(ctx: StepContext, plan: RunPlan, store: RunStore, remote: RemoteRun): Promise<void> {
+  const result = await upload(ctx.log, plan, store, remote);
+  if (plan.artifact) {
+    // The bucket must hold exactly this plan's files (a concurrent submit of the same run id
+    // with other content would show here) before the manifest says so.
+    const bad = await setupMismatches(store, plan.runId, plan.artifact.kind, plan.manifest.slayer_artifacts.dbs);
+    if (bad.length > 0) throw new Error(`the uploaded setup does not match the plan, so no manifest was written:\n  - ${bad.join('\n  - ')}\nIs another submit of run id ${plan.runId} running? Submit again when it is done.`);
+  }
+  const manifestUri = store.uri(runPaths.manifest(plan.runId));
+  const committed = await commitManifest(store, plan.manifest);
+  ctx.log.info(committed === 'written' ? `manifest committed: ${manifestUri}` : `manifest already committed for this plan: ${manifestUri}`);
+  core.setOutput(Outputs.ManifestUri, manifestUri);
+  core.setOutput(Outputs.UploadedFiles, String(result.uploadedFiles));
+  core.setOutput(Outputs.SkippedFiles, String(result.skippedFiles));
+  core.setOutput(Outputs.UploadedBytes, String(result.uploadedBytes));
+  await writeSummary(uploadSummary(plan, { manifestUri, manifest: committed, dbs: result.dbs }));
+}
+
+export async function submit(ctx: StepContext, settings: SubmitSettings): Promise<void> {
+  const { plan, keys } = await preflight(ctx.log, settings);
+  core.setOutput(Outputs.RunId, plan.runId);
+  core.setOutput(Outputs.Dbs, JSON.stringify(plan.dbs));
+  core.setOutput(Outputs.Artifact, plan.artifact?.kind ?? 'none');
+  await logPlan(ctx.log, plan);
+  core.setOutput(Outputs.PlanFile, await writePlanFile(settings.runnerTemp, plan.runId, plan));
+  await writeSummary(planSummary(plan));
+  const imageUri = plan.manifest.render_inputs.image_uri;
+  if (imageUri) core.setOutput(Outputs.ImageUri, imageUri);
+  if (plan.dryRun) {
+    if (settings.dispatch.cluster === 'ephemeral') core.setOutput(Outputs.ImageExists, 'unknown');
+    ctx.log.info('dry-run: the plan is complete; nothing was uploaded or dispatched.');
+    return;
+  }
+
+  // The last checks before any write: what the bucket holds for this run id, and the cluster.
+  const store = openStore(ctx.log, settings);
+  const remote = await probeRun(store, plan.manifest);
+  const phases = await checkTarget(ctx.log, settings, { imageUri, miniInteractRoot: settings.miniInteractRoot });
+  if (remote.manifest === 'same') {
+    refuseRedispatch(plan, store, remote, settings);
+    ctx.log.notice(`run ${plan.runId} already has a manifest for this same plan: checking and completing the upload.`);
+  }
+  await uploadAndCommit(ctx, plan, store, remote);
+
+  const outcome = await onCluster(ctx, { settings, manifest: plan.manifest, phases, canDetach: true }, (target) =>
+    dispatchAttempt(ctx, { settings: settings.dispatch, manifest: plan.manifest, attempt: plan.attempt, instanceIds: plan.settings.instanceIds, keys: keys.values, store }, target),
+  );
+  await reportAfterWait(ctx, settings, store, { runId: plan.runId, attempt: plan.attempt, outcome, runIdInput: Inputs.RunId });
+}

@@ -1,0 +1,52 @@
+// The rerun plan (domain §9): everything comes from the stored manifest; only the unfinished
+// instances go into the next attempt, and nothing is uploaded.
+import { Inputs } from '../common/constants.js';
+import { ProblemsError } from '../common/errors.js';
+import { parseManifest } from '../gcs/run-state.js';
+import { runPaths, type RunStore } from '../gcs/store.js';
+import { withPythonDefaults, type RunManifest } from './manifest.js';
+import { artifactFor, requiredKeys, type Framework, type QueryMode, type SlayerSetup } from '../inputs/combos.js';
+import { highestAttempt, latestRows, parseStatus, unfinished } from '../gcs/rows.js';
+
+export interface RerunPlan {
+  kind: 'rerun';
+  runId: string;
+  attempt: number;
+  manifest: RunManifest;
+  /** Instances of the manifest without a successful latest row, in manifest order. */
+  unfinished: string[];
+  done: number;
+  requiredKeys: string[];
+  artifact: string | null;
+}
+
+export async function planRerun(store: RunStore, runId: string): Promise<RerunPlan> {
+  const bytes = await store.read(runPaths.manifest(runId));
+  if (bytes === null) {
+    throw new ProblemsError(
+      [{ input: Inputs.RerunRunId, message: `run '${runId}' has no manifest at ${store.uri(runPaths.manifest(runId))}: it was never committed`, fix: `check the run id and gcs-bucket; to finish an interrupted upload, submit again with run-id: ${runId}` }],
+      'rerun refused',
+    );
+  }
+  const manifest = withPythonDefaults(parseManifest(store, runId, bytes) as RunManifest & Record<string, unknown>);
+  if (!manifest.run_id) manifest.run_id = runId;
+  if (manifest.run_id !== runId) throw new Error(`the manifest at ${store.uri(runPaths.manifest(runId))} names run ${manifest.run_id}`);
+  const { refs, latest } = await latestRows(store, runId);
+  const status = parseStatus(await store.read(runPaths.status(runId)));
+  // The last dispatched attempt may have written no row at all: status.json remembers it.
+  const attempt = Math.max(highestAttempt(refs), typeof status?.attempt === 'number' ? status.attempt : 0) + 1;
+  const todo = unfinished(manifest.instance_ids, latest);
+  const artifact =
+    (manifest.slayer_artifacts?.kind ?? null) ||
+    artifactFor(manifest.framework as Framework, manifest.query_mode as QueryMode, manifest.slayer_setup as SlayerSetup);
+  return {
+    kind: 'rerun',
+    runId,
+    attempt,
+    manifest,
+    unfinished: todo,
+    done: manifest.instance_ids.length - todo.length,
+    requiredKeys: requiredKeys([manifest.agent_model, manifest.user_sim_model], manifest.query_mode),
+    artifact,
+  };
+}

@@ -1,0 +1,69 @@
+// API keys (domain §3): read from the environment, masked at once, never part of the plan.
+import * as core from '@actions/core';
+import { Inputs } from '../common/constants.js';
+import type { Problem } from '../common/errors.js';
+import type { CommonSettings } from '../inputs/settings.js';
+
+export interface ApiKeys {
+  /** Key name → value; kept out of the plan, the manifest and every log. */
+  values: ReadonlyMap<string, string>;
+  /** Required names that are unset or empty, sorted. */
+  missing: string[];
+}
+
+export function readApiKeys(names: readonly string[], env: NodeJS.ProcessEnv = process.env): ApiKeys {
+  const values = new Map<string, string>();
+  const missing: string[] = [];
+  for (const name of [...names].sort()) {
+    const v = env[name];
+    if (v === undefined || v.trim() === '') {
+      missing.push(name);
+      continue;
+    }
+    // Mask what was given and what is sent: a secret pasted with a newline is trimmed.
+    core.setSecret(v);
+    if (v.trim() !== v) core.setSecret(v.trim());
+    values.set(name, v.trim());
+  }
+  return { values, missing };
+}
+
+/** Python's wording, plus the two causes users actually hit. */
+export function missingKeysMessage(missing: readonly string[]): string {
+  return (
+    `missing API key env vars for job submission: [${missing.map((k) => `'${k}'`).join(', ')}]. ` +
+    'Pass each one to this step with `env:` (e.g. `ANTHROPIC_API_KEY: ${{ secrets.ANTHROPIC_API_KEY }}`). ' +
+    'On a pull request from a fork GitHub passes secrets as empty strings: run the eval from a branch of this repository, or skip the step for forks.'
+  );
+}
+
+/** Problems with a team's runtime_env given the keys this run must deliver. */
+export function runtimeEnvProblem(runtimeEnv: Record<string, unknown>, keyValues: Iterable<string>, o: { needsSecrets: boolean }): string | null {
+  if (o.needsSecrets && runtimeEnv.working_dir !== undefined) {
+    return 'sets working_dir, which this action uses to deliver the API keys file; ship code in the image, with pip or py_modules instead, or run with a model that needs no key';
+  }
+  // Compare with the raw strings too: JSON escaping would hide a value with quotes or backslashes.
+  const text = JSON.stringify(runtimeEnv);
+  const raw: string[] = [];
+  const collect = (v: unknown): void => {
+    if (typeof v === 'string') raw.push(v);
+    else if (v && typeof v === 'object') for (const x of Object.values(v)) collect(x);
+  };
+  collect(runtimeEnv);
+  for (const v of keyValues) if (v && (text.includes(v) || raw.some((r) => r.includes(v)))) return 'contains the value of a secret (an API key, a ray-headers value or the token); keys reach the job only through the secrets file';
+  return null;
+}
+
+/**
+ * The keys a run needs, read and masked, and what is wrong: a missing key, or a runtime-env that
+ * would collide with the keys package or carries a secret value. Submit and rerun share it.
+ */
+export function readRunKeys(names: readonly string[], s: Pick<CommonSettings, 'dispatch' | 'report'>, env: NodeJS.ProcessEnv = process.env): { keys: ApiKeys; problems: Problem[] } {
+  const keys = readApiKeys(names, env);
+  const problems: Problem[] = [];
+  if (keys.missing.length > 0) problems.push({ input: 'env', message: missingKeysMessage(keys.missing) });
+  const secrets = [...keys.values.values(), ...Object.values(s.dispatch.rayHeaders), s.report.token];
+  const envProblem = runtimeEnvProblem(s.dispatch.runtimeEnv, secrets, { needsSecrets: names.length > 0 });
+  if (envProblem) problems.push({ input: Inputs.RuntimeEnv, message: envProblem, fix: 'remove that part of runtime-env' });
+  return { keys, problems };
+}

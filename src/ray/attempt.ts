@@ -1,0 +1,233 @@
+// One attempt of a run on a cluster: its job is submitted (or, with cluster none, printed as a
+// `ray job submit` command), then the step may wait on it. A wait that does not end in success
+// stops the job; a cancelled step stops it through the one cleanup path (common/cancel.ts).
+import * as core from '@actions/core';
+import { CleanupOrder, type Cancellation } from '../common/cancel.js';
+import { Outputs } from '../common/constants.js';
+import { errorMessage } from '../common/errors.js';
+import type { GithubContext } from '../common/github-context.js';
+import type { Log } from '../common/log.js';
+import type { ActionState } from '../common/state.js';
+import { isPreconditionFailed, runPaths, type RunStore } from '../gcs/store.js';
+import { parseStatus, writeFreshStatus, type RunStatus } from '../gcs/rows.js';
+import type { DispatchSettings } from '../inputs/settings.js';
+import type { PhaseClock } from '../cluster/phases.js';
+import { submissionId } from '../plan/job-args.js';
+import type { RunManifest } from '../plan/manifest.js';
+import { markdownTable, writeSummary } from '../results/summary.js';
+import { dashboardUrl, type JobStatus, type RayJobsClient, TERMINAL } from './client.js';
+import { attemptJob, rayJobSubmitCommand, submitIdempotent, uploadSecrets, type SubmitOutcome } from './submit.js';
+import { waitForAttempt, type WaitResult } from './wait.js';
+
+export const NOT_DISPATCHED = 'NOT_DISPATCHED';
+
+/** What every effect of the main step shares. */
+export interface StepContext {
+  log: Log;
+  state: ActionState;
+  cancel: Cancellation;
+  github: GithubContext;
+}
+
+/** The attempt to carry out. */
+export interface AttemptRequest {
+  settings: DispatchSettings;
+  manifest: RunManifest;
+  attempt: number;
+  instanceIds: readonly string[];
+  keys: ReadonlyMap<string, string>;
+  store: RunStore;
+}
+
+/** Where the job goes, as the cluster mode provides it. */
+export interface ClusterTarget {
+  /** null with cluster none: nothing is dispatched. */
+  client: RayJobsClient | null;
+  /** Per-run cluster: is the head VM still there (docs/reference/per-run-cluster.md)? */
+  headAlive?: () => Promise<boolean | null>;
+  phases?: PhaseClock;
+  /** False when the dashboard is a port forward that dies with the step: no link is published. */
+  publicDashboard: boolean;
+}
+
+export interface DispatchOutcome {
+  /** True when the step waited for the attempt to end (then a report follows). */
+  waited: boolean;
+  /** The failure of a wait that ended badly; thrown by the caller after the report. */
+  failure: Error | null;
+  dashboardUrl: string | null;
+  durationSeconds: number | null;
+}
+
+const NO_WAIT: DispatchOutcome = { waited: false, failure: null, dashboardUrl: null, durationSeconds: null };
+
+function rerunHint(runId: string): string {
+  return `rerun the unfinished instances with \`rerun-run-id: ${runId}\` (a workflow_dispatch rerun)`;
+}
+
+/** A job the step waited on that is still running gets one stop, never two. */
+async function stopOnce(log: Log, client: RayJobsClient, sid: string): Promise<void> {
+  const job = await client.job(sid);
+  if (job && !TERMINAL.includes(job.status)) {
+    const stopped = await client.stop(sid);
+    log.info(`asked Ray to stop ${sid}: ${stopped ? 'stopping' : 'it was not running'}`);
+  }
+}
+
+/** Only a stop that went through (or a job that ended) releases the post step from stopping it. */
+async function stopAndRecord(ctx: StepContext, client: RayJobsClient, sid: string): Promise<void> {
+  try {
+    await stopOnce(ctx.log, client, sid);
+    ctx.state.setWait('done');
+  } catch (e) {
+    ctx.log.warning(`could not stop ${sid}: ${errorMessage(e)}; the post step tries again`);
+  }
+}
+
+/**
+ * A fresh status.json for this attempt (docs/reference/reruns-and-progress.md), unless the job's
+ * own heartbeat got there first: a heartbeat racing the write is a 412, after which the newer
+ * content stands.
+ */
+async function freshStatus(store: RunStore, runId: string, status: RunStatus): Promise<void> {
+  for (let i = 0; i < 2; i++) {
+    const current = parseStatus(await store.read(runPaths.status(runId)));
+    if (typeof current?.attempt === 'number' && current.attempt >= status.attempt) return;
+    try {
+      await writeFreshStatus(store, runId, status);
+      return;
+    } catch (e) {
+      if (!isPreconditionFailed(e)) throw e;
+    }
+  }
+}
+
+/** cluster: none: the equivalent command, without secrets. */
+function printSubmitCommand(ctx: StepContext, r: AttemptRequest): DispatchOutcome {
+  const job = attemptJob({ dispatch: r.settings, manifest: r.manifest, attempt: r.attempt, instanceIds: r.instanceIds, withSecrets: r.keys.size > 0, github: ctx.github, packageUri: null });
+  ctx.log.info('cluster: none: nothing is dispatched. The equivalent command (without secrets):');
+  ctx.log.info(rayJobSubmitCommand(job, r.settings.rayAddress));
+  core.setOutput(Outputs.JobStatus, NOT_DISPATCHED);
+  core.setOutput(Outputs.SubmissionId, job.submissionId);
+  return NO_WAIT;
+}
+
+/** Submits the attempt's job once per submission id; a retried step follows the job it made. */
+async function submitJob(ctx: StepContext, r: AttemptRequest, client: RayJobsClient): Promise<SubmitOutcome> {
+  const m = r.manifest;
+  const sid = submissionId(m.run_id, r.attempt);
+  const earlier = await client.job(sid);
+  if (earlier) {
+    if (earlier.metadata?.run_id === m.run_id && earlier.metadata?.attempt === String(r.attempt)) return 'existing';
+    throw new Error(`a Ray job named ${sid} already exists and is not this run's attempt (its metadata: ${JSON.stringify(earlier.metadata)}). Stop or delete that job, or use another run id.`);
+  }
+  const packageUri = await uploadSecrets(client, r.keys);
+  const job = attemptJob({ dispatch: r.settings, manifest: m, attempt: r.attempt, instanceIds: r.instanceIds, withSecrets: r.keys.size > 0, github: ctx.github, packageUri });
+  return submitIdempotent(client, job.request, m.run_id, r.attempt);
+}
+
+export async function dispatchAttempt(ctx: StepContext, r: AttemptRequest, target: ClusterTarget): Promise<DispatchOutcome> {
+  const m = r.manifest;
+  core.setOutput(Outputs.Attempt, String(r.attempt));
+  core.setOutput(Outputs.DispatchedInstances, String(r.instanceIds.length));
+  const client = target.client;
+  if (r.settings.cluster === 'none' || !client) return printSubmitCommand(ctx, r);
+  const phase = <T>(name: 'submit' | 'wait', fn: () => Promise<T>): Promise<T> => (target.phases ? target.phases.run(name, fn) : fn());
+  // The id is known before the POST: saved first, so a step killed mid-submit still leaves the
+  // post step something to stop (a GET answers 404 when nothing was created).
+  const sid = submissionId(m.run_id, r.attempt);
+  ctx.state.saveJob({ submissionId: sid, rayAddress: client.address, wait: r.settings.wait ? 'waiting' : 'detached' });
+  const outcome = await phase('submit', () => submitJob(ctx, r, client));
+  ctx.log.info(outcome === 'created' ? `submitted ${sid} to ${client.address}` : `${sid} was already submitted by an earlier try of this step: following it`);
+  await freshStatus(r.store, m.run_id, { ray_job_id: sid, last_heartbeat_ts: Date.now() / 1000, rows_done: 0, rows_total: r.instanceIds.length, terminal_state: null, attempt: r.attempt });
+  const url = target.publicDashboard ? dashboardUrl(client.address, sid) : null;
+  core.setOutput(Outputs.SubmissionId, sid);
+  if (url) core.setOutput(Outputs.DashboardUrl, url);
+  const status = (await client.job(sid))?.status ?? 'PENDING';
+  core.setOutput(Outputs.JobStatus, status);
+  if (!r.settings.wait) {
+    await writeSummary(dispatchSummary({ runId: m.run_id, attempt: r.attempt, sid, url, dispatched: r.instanceIds.length, status, wait: null }));
+    ctx.log.info(`not waiting (wait: false): the job runs on; follow it at ${url ?? client.address}`);
+    return { ...NO_WAIT, dashboardUrl: url };
+  }
+  return phase('wait', () => waitOnJob(ctx, r, target, client, url));
+}
+
+/** Waits; on cancel the cleanup path stops the job; a wait that ends badly stops it too. */
+async function waitOnJob(ctx: StepContext, r: AttemptRequest, target: ClusterTarget, client: RayJobsClient, url: string | null): Promise<DispatchOutcome> {
+  const m = r.manifest;
+  const sid = submissionId(m.run_id, r.attempt);
+  const started = Date.now();
+  const removeStop = ctx.cancel.add({
+    order: CleanupOrder.StopJob,
+    name: `stop ${sid}`,
+    timeoutMs: 20_000,
+    run: async () => {
+      await stopAndRecord(ctx, client, sid);
+      return `${sid} was asked to stop. Then ${rerunHint(m.run_id)}`;
+    },
+  });
+  let result: WaitResult;
+  try {
+    result = await waitForAttempt({
+      client,
+      store: r.store,
+      runId: m.run_id,
+      attempt: r.attempt,
+      submissionId: sid,
+      instanceIds: r.instanceIds,
+      pollIntervalMs: r.settings.pollIntervalMs,
+      waitTimeoutMs: r.settings.waitTimeoutMs,
+      noProgressMs: r.settings.noProgressMs,
+      signal: ctx.cancel.signal,
+      log: ctx.log,
+      headAlive: target.headAlive,
+    });
+  } finally {
+    removeStop();
+  }
+  // A signal ended the wait: the cleanup path stops the job and fails the step.
+  if (ctx.cancel.cancelled) {
+    await ctx.cancel.finished;
+    return { ...NO_WAIT, dashboardUrl: url };
+  }
+  const v = result.verdict;
+  const ok = v.kind === 'finished' && v.ok;
+  if (ok) ctx.state.setWait('done');
+  else await stopAndRecord(ctx, client, sid);
+  const final = (await client.job(sid).catch(() => null))?.status ?? result.jobStatus ?? 'UNKNOWN';
+  core.setOutput(Outputs.JobStatus, final);
+  await writeSummary(dispatchSummary({ runId: m.run_id, attempt: r.attempt, sid, url, dispatched: r.instanceIds.length, status: final, wait: result }));
+  const waited: DispatchOutcome = { waited: true, failure: null, dashboardUrl: url, durationSeconds: (Date.now() - started) / 1000 };
+  if (!ok) {
+    const label = v.kind === 'finished' ? 'error' : v.kind;
+    return { ...waited, failure: new Error(`${label}: ${v.reason}; ${rerunHint(m.run_id)}`) };
+  }
+  ctx.log.info(`finished: ${v.reason}`);
+  return waited;
+}
+
+interface DispatchFacts {
+  runId: string;
+  attempt: number;
+  sid: string;
+  url: string | null;
+  dispatched: number;
+  status: JobStatus | string;
+  wait: WaitResult | null;
+}
+
+function dispatchSummary(f: DispatchFacts): string {
+  const rows = [
+    ['run', `\`${f.runId}\``],
+    ['attempt', String(f.attempt)],
+    ['instances dispatched', String(f.dispatched)],
+    ['submission', f.url ? `[\`${f.sid}\`](${f.url})` : `\`${f.sid}\``],
+    ['Ray job status', f.status],
+  ];
+  if (f.wait) {
+    rows.push(['rows of this attempt', `${f.wait.rowsDone}/${f.wait.rowsTotal}`]);
+    rows.push(['verdict', `${f.wait.verdict.kind}: ${f.wait.verdict.reason}`]);
+  }
+  return ['### Dispatch', '', markdownTable(['', ''], rows), ''].join('\n');
+}
