@@ -251,7 +251,11 @@ async function preconditionShim(req, res, next) {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       if (!(await lockUntilResponseCloses(`${bucket}/${name}`, res))) return undefined;
     }
-    if (preconditionFails(p, storedMeta(bucket, name), 'if')) return sendPreconditionFailed(req, res);
+    const meta = storedMeta(bucket, name);
+    // No live object: GCS answers 404 before it looks at preconditions (as Google's storage-testbench and
+    // fake-gcs-server do); the emulator's own 404 says so. See docs/conformance.md, GCS servers.
+    if (meta === undefined) return next();
+    if (preconditionFails(p, meta, 'if')) return sendPreconditionFailed(req, res);
     return next();
   }
 
