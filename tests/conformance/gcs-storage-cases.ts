@@ -166,6 +166,42 @@ export function gcsStorageCases(server: GcsServer): void {
         expect(listed.get(name)).toEqual({ name, md5: md5(body), size: body.length, generation: written.generation });
       });
 
+      it('declared md5Hash/crc32c: matching ones are stored, a mismatch is 400 and creates nothing (multipart and resumable)', async () => {
+        const data = Buffer.from('hello checksums');
+        const multipart = async (name: string, declared: Record<string, string>): Promise<number> => {
+          const meta = JSON.stringify({ name, ...declared });
+          const body = `--b0\r\ncontent-type: application/json\r\n\r\n${meta}\r\n--b0\r\ncontent-type: text/plain\r\n\r\n${data.toString()}\r\n--b0--\r\n`;
+          const res = await fetch(`${server.origin}/upload/storage/v1/b/${bucket}/o?uploadType=multipart`, { method: 'POST', body, headers: { 'content-type': 'multipart/related; boundary=b0' } });
+          await res.arrayBuffer();
+          return res.status;
+        };
+        const resumable = async (name: string, declared: Record<string, string>): Promise<number> => {
+          const init = await fetch(`${server.origin}/upload/storage/v1/b/${bucket}/o?uploadType=resumable&name=${enc(name)}`, {
+            method: 'POST',
+            body: JSON.stringify({ name, ...declared }),
+            headers: { 'content-type': 'application/json' },
+          });
+          await init.arrayBuffer();
+          const final = await fetch(init.headers.get('location') ?? '', { method: 'PUT', body: data });
+          await final.arrayBuffer();
+          return final.status;
+        };
+        const wrong = md5('other bytes');
+        const cases: Array<[string, (n: string, d: Record<string, string>) => Promise<number>, Record<string, string>, number]> = [
+          ['multipart-ok', multipart, { md5Hash: md5(data), crc32c: crc32c(data) }, 200],
+          ['multipart-bad-md5', multipart, { md5Hash: wrong }, 400],
+          ['multipart-bad-crc', multipart, { crc32c: 'AAAAAA==' }, 400],
+          ['resumable-ok', resumable, { md5Hash: md5(data) }, 200],
+          ['resumable-bad-md5', resumable, { md5Hash: wrong }, 400],
+          ['resumable-bad-crc', resumable, { crc32c: 'AAAAAA==' }, 400],
+        ];
+        for (const [tag, upload, declared, status] of cases) {
+          const name = fresh(tag);
+          expect(await upload(name, declared), tag).toBe(status);
+          expect((await fetch(objectUrl(name))).status, tag).toBe(status === 200 ? 200 : 404);
+        }
+      });
+
       it('content types are stored and served as the action sends them', async () => {
         const store = newStore();
         const name = fresh('model.yaml');
@@ -379,6 +415,33 @@ export function gcsStorageCases(server: GcsServer): void {
         expectPer(body.error?.message, { firebase: 'The specified bucket does not exist.', 'fake-gcs': 'Not Found' });
       });
 
+      it("missing object and existing bucket: both 404 notFound / 409 conflict, with each server's own message", async () => {
+        const missing = await getJson(objectUrl(fresh('absent')));
+        const conflict = await getJson(`${server.emulatorHost}/b?project=demo-test`, { method: 'POST', body: JSON.stringify({ name: bucket }), headers: { 'content-type': 'application/json' } });
+        expect(missing.body).toMatchObject({ error: { code: 404, errors: [{ reason: 'notFound' }] } });
+        expect(conflict.body).toMatchObject({ error: { code: 409, errors: [{ reason: 'conflict' }] } });
+        expectPer(
+          { missing: missing.body.error?.message?.replace(/: .*/, ': <name>'), conflict: conflict.body.error?.message?.replace(bucket, '<bucket>') },
+          {
+            firebase: { missing: 'No such object: <name>', conflict: 'Your previous request to create the named bucket succeeded and you already own it.' },
+            'fake-gcs': {
+              missing: 'Not Found',
+              conflict: "A Cloud Storage bucket named '<bucket>' already exists. Try another name. Bucket names must be globally unique across all Google Cloud projects, including those outside of your organization.",
+            },
+          },
+        );
+      });
+
+      it('a metadata patch: GCS increments the metageneration', async () => {
+        const name = fresh('patch-metageneration.txt');
+        await put(name, 'x');
+        const patch = await getJson(objectUrl(name), { method: 'PATCH', body: JSON.stringify({ metadata: { k: 'v' } }), headers: { 'content-type': 'application/json' } });
+        expect(patch.status).toBe(200);
+        expect(patch.body.metadata).toEqual({ k: 'v' });
+        const { body } = await getJson(objectUrl(name));
+        expectPer({ patched: patch.body.metageneration, stored: body.metageneration }, { firebase: { patched: '2', stored: '2' }, 'fake-gcs': { patched: undefined, stored: '1' } });
+      });
+
       it('delete with a stale generation: GCS answers 412 and keeps the object', async () => {
         const name = fresh('stale-delete.txt');
         const gen1 = await put(name, 'v1');
@@ -411,16 +474,6 @@ export function gcsStorageCases(server: GcsServer): void {
         const location = init.headers.get('location');
         const final = location ? (await fetch(location, { method: 'PUT', body: 'y' })).status : null;
         expectPer({ init: init.status, final }, { firebase: { init: 412, final: null }, 'fake-gcs': { init: 200, final: 412 } });
-      });
-
-      it('a declared md5Hash that does not match the bytes: GCS rejects the upload (400)', async () => {
-        const name = fresh('bad-md5.txt');
-        const meta = JSON.stringify({ name, md5Hash: md5('other bytes') });
-        const body = `--b0\r\ncontent-type: application/json\r\n\r\n${meta}\r\n--b0\r\ncontent-type: text/plain\r\n\r\nhello\r\n--b0--\r\n`;
-        const res = await fetch(`${server.origin}/upload/storage/v1/b/${bucket}/o?uploadType=multipart`, { method: 'POST', body, headers: { 'content-type': 'multipart/related; boundary=b0' } });
-        await res.arrayBuffer();
-        const stored = (await fetch(objectUrl(name))).status;
-        expectPer({ upload: res.status, stored }, { firebase: { upload: 200, stored: 200 }, 'fake-gcs': { upload: 400, stored: 404 } });
       });
 
       it('a media upload without Content-Type: GCS serves application/octet-stream', async () => {
