@@ -30,7 +30,7 @@ const crc32c = (b: Buffer): string => {
 };
 const enc = encodeURIComponent;
 
-/** The GCS documentation's 412 message (https://cloud.google.com/storage/docs/json_api/v1/status-codes). */
+/** The 412 message of GCS's JSON API as the firebase shim reproduces it (tools/gcs-emulator/start.cjs). */
 const GCS_412_MESSAGE = 'At least one of the pre-conditions you specified did not hold.';
 
 function manifestFor(runId: string, ids: string[]): RunManifest {
@@ -400,7 +400,7 @@ export function gcsStorageCases(server: GcsServer): void {
         expect(actual).toEqual(expected[server.name]);
       };
 
-      it('412 body: GCS documents the message "At least one of the pre-conditions you specified did not hold."', async () => {
+      it('412 body: reason conditionNotMet on both (checked above); the message differs', async () => {
         const name = fresh('body-412.txt');
         await put(name, 'x');
         const res = await mediaUpload(name, 'y', '&ifGenerationMatch=0');
@@ -409,7 +409,7 @@ export function gcsStorageCases(server: GcsServer): void {
         expectPer(body.error?.message, { firebase: GCS_412_MESSAGE, 'fake-gcs': 'Precondition failed' });
       });
 
-      it('missing bucket message: GCS documents "The specified bucket does not exist."', async () => {
+      it('missing bucket: 404 notFound on both; the message differs', async () => {
         const { status, body } = await getJson(`${server.emulatorHost}/b/${uniqueBucketName('nope')}/o`);
         expect(status).toBe(404);
         expectPer(body.error?.message, { firebase: 'The specified bucket does not exist.', 'fake-gcs': 'Not Found' });
@@ -484,7 +484,7 @@ export function gcsStorageCases(server: GcsServer): void {
         expectPer(body.contentType, { firebase: 'application/octet-stream', 'fake-gcs': undefined });
       });
 
-      it('object id and a successful delete: GCS ids are bucket/name/generation, a delete answers 204 with no body', async () => {
+      it('object id and a successful delete: GCS ids are bucket/name/generation, a delete returns an empty body', async () => {
         const name = fresh('id.txt');
         const gen = await put(name, 'x');
         const { body } = await getJson(objectUrl(name));
