@@ -87675,6 +87675,22 @@ function isNotFound(e) {
 /** The auth hint every permission or credential error carries. */
 const AUTH_HINT = 'authenticate before this step with google-github-actions/auth (workload identity; the job needs `permissions: id-token: write`), ' +
     'and grant the service account roles/storage.objectUser (or objectCreator + objectViewer) on the bucket';
+/**
+ * The `apiEndpoint` option for a STORAGE_EMULATOR_HOST value, or undefined when it is unset (real GCS).
+ * @google-cloud/storage 7.22.0 uses the variable both as the JSON API base URL and as `apiEndpoint`, the
+ * base of its upload URLs (`<apiEndpoint>/upload/storage/v1/b/...`). The servers document it differently:
+ * the firebase emulator as its origin (JSON routes at `/b/...`), fake-gcs-server for Node as
+ * `<origin>/storage/v1` (JSON routes at `/storage/v1/b/...`), where uploads would then go to
+ * `<origin>/storage/v1/upload/storage/v1/...`. The origin as `apiEndpoint` keeps the JSON base the
+ * variable names and sends uploads to the origin, for both (fake-gcs-server's own Node example sets both).
+ */
+function emulatorApiEndpoint(emulatorHost) {
+    if (!emulatorHost)
+        return undefined;
+    // As the SDK's sanitizeEndpoint: https unless a scheme is given, no trailing slashes.
+    const url = (/^(\w*):\/\//.test(emulatorHost) ? emulatorHost : `https://${emulatorHost}`).replace(/\/+$/, '');
+    return url.replace(/\/storage\/v1$/, '');
+}
 class RunStore {
     bucketName;
     storage;
@@ -87684,7 +87700,12 @@ class RunStore {
         this.bucketName = bucketName;
         // Our retry loop governs every call; the SDK's own would stack on top and, for uploads
         // without a precondition, switches itself off for the whole client.
-        this.storage = new Storage({ projectId: projectId || undefined, retryOptions: { autoRetry: false }, timeout: 120_000 });
+        this.storage = new Storage({
+            projectId: projectId || undefined,
+            apiEndpoint: emulatorApiEndpoint(process.env.STORAGE_EMULATOR_HOST),
+            retryOptions: { autoRetry: false },
+            timeout: 120_000,
+        });
         this.policy = { attempts: 6, baseMs: 250, maxMs: 8_000, budget: new RetryBudget(200), ...policy };
     }
     get bucket() {

@@ -1,11 +1,12 @@
-// Installs what a fresh clone needs (root deps, the GCS emulator, Node 24 for the tests, zizmor for the
-// lint), skipping what is there.
+// Installs what a fresh clone needs (root deps, the GCS emulator, Node 24 for the tests, zizmor for
+// the lint, and the real-system test tiers where Python and Go are present), skipping what is there.
 // Uses only Node built-ins, so it runs before any dependency is installed.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installZizmor } from '../tools/zizmor/install.mjs';
+import { FAKE_GCS_VERSION, haveGo, installFakeGcs, installedVersion } from '../tools/fake-gcs/install.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -26,6 +27,13 @@ export function setup({ quiet = false } = {}) {
   }
   // A venv of its own (tools/zizmor/.venv); without Python it prints one line and goes on.
   installZizmor({ quiet });
+  // The fake-gcs-server test tier (tests/real/gcs-*.test.ts): built from source, so only where Go is.
+  if (!haveGo()) {
+    console.log('setup: fake-gcs-server tier not installed: no Go toolchain (`go`) on PATH');
+  } else if (installedVersion() !== FAKE_GCS_VERSION) {
+    console.log(`setup: building fake-gcs-server ${FAKE_GCS_VERSION} with Go (tools/fake-gcs; about 3 min the first time)`);
+    installFakeGcs({ quiet });
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) setup();

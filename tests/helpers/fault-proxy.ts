@@ -7,11 +7,12 @@
  * Nothing is rewritten: method, URL, headers (including Host) and bodies pass through unchanged and streamed, so
  * bytes are exact in both directions.
  *
- * Use it as STORAGE_EMULATOR_HOST=<proxy.url> (or makeStorage(proxy.url) from ./gcs.ts). Caveat: the emulator builds
- * selfLink and mediaLink from its own port, so a client that follows those URLs bypasses the proxy. The resumable
- * upload Location is built from the request's Host header, which we pass through, so the final PUT of a resumable
- * upload comes back through the proxy; do not rely on that for other emulators. Our action uploads small files
- * non-resumable, which always goes through the proxy.
+ * Use it as STORAGE_EMULATOR_HOST=<proxy.url> for the firebase emulator, `<proxy.url>/storage/v1` for fake-gcs-server
+ * (tests/helpers/gcs.ts: through()). Caveat: the servers build selfLink and mediaLink from their own address, so a
+ * client that follows those URLs bypasses the proxy. Both build the resumable upload Location from the request's
+ * Host header, which we pass through, so the final PUT of a resumable upload comes back through the proxy (a row of
+ * tests/conformance/gcs-storage-cases.ts checks it on both). Our action uploads small files non-resumable, which
+ * always goes through the proxy.
  */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';

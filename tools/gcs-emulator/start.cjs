@@ -13,15 +13,18 @@
  * │   GCS_EMU_PRECONDITIONS=1  412 conditionNotMet, serialised by a per-object lock                      │
  * │   GCS_EMU_BUCKETS=1        POST /b, GET /b/<name>, and 404 notFound for any /b/<name>/... request     │
  * │                            whose bucket was never created                                            │
+ * │   GCS_EMU_CHECKSUMS=1      400 when an upload declares an md5Hash/crc32c that its bytes do not have     │
  * │ They are not upstream behaviour: a test that passes here proves our model, not Google's server.       │
  * │ tests/doubles/gcs-emulator.test.ts proves the shims; rerun it on every firebase-tools bump (internal modules). │
  * └──────────────────────────────────────────────────────────────────────────────────────────────────────┘
  *
  * Env: HOST (127.0.0.1), PORT (9199; 0 = ephemeral), PROJECT_ID (demo-test; keep the demo- prefix, or an
  * empty bucket list makes the emulator call the Firebase management API), GCS_EMU_DATA_DIR (blob dir; a temp
- * dir that is deleted on exit if unset), GCS_EMU_PRECONDITIONS=1, GCS_EMU_BUCKETS=1, GCS_EMU_CREATE_BUCKETS=a,b.
+ * dir that is deleted on exit if unset), GCS_EMU_PRECONDITIONS=1, GCS_EMU_BUCKETS=1, GCS_EMU_CHECKSUMS=1,
+ * GCS_EMU_CREATE_BUCKETS=a,b.
  * Prints one line containing `listening on http://HOST:PORT` when ready.
  */
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -31,6 +34,7 @@ const PORT = process.env.PORT === undefined || process.env.PORT === '' ? 9199 : 
 const PROJECT_ID = process.env.PROJECT_ID || 'demo-test';
 const PRECONDITIONS = process.env.GCS_EMU_PRECONDITIONS === '1';
 const BUCKET_SHIM = process.env.GCS_EMU_BUCKETS === '1';
+const CHECKSUM_SHIM = process.env.GCS_EMU_CHECKSUMS === '1';
 const EXTRA_BUCKETS = (process.env.GCS_EMU_CREATE_BUCKETS || '')
   .split(',')
   .map((s) => s.trim())
@@ -63,6 +67,9 @@ const { StorageEmulator } = require(path.join(fbDir, 'lib/emulator/storage'));
 const { createApp } = require(path.join(fbDir, 'lib/emulator/storage/server'));
 const { EmulatorRegistry } = require(path.join(fbDir, 'lib/emulator/registry'));
 const express = require(require.resolve('express', { paths: [fbDir] }));
+const bodyParser = require(require.resolve('body-parser', { paths: [fbDir] }));
+const { parseObjectUploadMultipartRequest } = require(path.join(fbDir, 'lib/emulator/storage/multipart'));
+const { crc32c, crc32cToString } = require(path.join(fbDir, 'lib/emulator/storage/crc'));
 
 // auto_download:false is a second guard against fetching the rules JAR; the rules are never evaluated.
 const emu = new StorageEmulator({
@@ -251,7 +258,11 @@ async function preconditionShim(req, res, next) {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       if (!(await lockUntilResponseCloses(`${bucket}/${name}`, res))) return undefined;
     }
-    if (preconditionFails(p, storedMeta(bucket, name), 'if')) return sendPreconditionFailed(req, res);
+    const meta = storedMeta(bucket, name);
+    // No live object: GCS answers 404 before it looks at preconditions (as Google's storage-testbench and
+    // fake-gcs-server do); the emulator's own 404 says so. See docs/conformance.md, GCS servers.
+    if (meta === undefined) return next();
+    if (preconditionFails(p, meta, 'if')) return sendPreconditionFailed(req, res);
     return next();
   }
 
@@ -308,6 +319,89 @@ function bucketRoutes() {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Checksum shim (OUR CODE, see header)
+// ---------------------------------------------------------------------------------------------------------
+
+// GCS compares the md5Hash/crc32c an upload declares in its metadata with the bytes it received and rejects
+// a mismatch, so no object is created (https://cloud.google.com/storage/docs/data-validation). The emulator
+// stores the bytes whatever was declared. The body parsers below leave req.body as the emulator's own parsers
+// would (req._body set), so the emulator reads the same buffer.
+const rawBody = bodyParser.raw({ type: () => true, limit: '130mb' });
+const jsonBody = bodyParser.json({ limit: '130mb' });
+const parse = (parser, req, res) => new Promise((resolve, reject) => parser(req, res, (err) => (err ? reject(err) : resolve())));
+
+// Resumable uploads that declared a hash at initiation: upload_id -> { md5Hash, crc32c }.
+const declaredResumable = new Map();
+
+function checksumMismatch(declared, data) {
+  const md5 = crypto.createHash('md5').update(data).digest('base64');
+  const crc = crc32cToString(crc32c(data));
+  if (typeof declared.md5Hash === 'string' && declared.md5Hash !== md5) return `Provided MD5 hash "${declared.md5Hash}" doesn't match calculated MD5 hash "${md5}".`;
+  if (typeof declared.crc32c === 'string' && declared.crc32c !== crc) return `Provided CRC32C "${declared.crc32c}" doesn't match calculated CRC32C "${crc}".`;
+  return null;
+}
+
+async function checksumShim(req, res, next) {
+  const url = parseUrl(req);
+  if (!RE_UPLOAD.test(url.pathname)) return next();
+  const p = url.searchParams;
+  const uploadType = p.get('uploadType') || req.get('x-goog-upload-protocol');
+
+  if (req.method === 'PUT' && p.has('upload_id')) {
+    const declared = declaredResumable.get(p.get('upload_id'));
+    if (!declared) return next();
+    await parse(rawBody, req, res);
+    const mismatch = checksumMismatch(declared, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
+    if (mismatch) {
+      declaredResumable.delete(p.get('upload_id'));
+      return sendError(res, 400, mismatch, 'invalid');
+    }
+    res.once('finish', () => declaredResumable.delete(p.get('upload_id')));
+    return next();
+  }
+  if (req.method !== 'POST') return next();
+
+  if (uploadType === 'multipart') {
+    const contentType = req.get('content-type') || '';
+    if (!contentType.startsWith('multipart/related')) return next();
+    await parse(rawBody, req, res);
+    let parts;
+    try {
+      parts = parseObjectUploadMultipartRequest(contentType, req.body);
+    } catch {
+      return next(); // Malformed: the emulator answers it.
+    }
+    let declared;
+    try {
+      declared = JSON.parse(parts.metadataRaw);
+    } catch {
+      return next();
+    }
+    const mismatch = checksumMismatch(declared, parts.dataRaw);
+    return mismatch ? sendError(res, 400, mismatch, 'invalid') : next();
+  }
+
+  if (uploadType === 'resumable' && !p.has('upload_id')) {
+    await parse(jsonBody, req, res);
+    const declared = req.body && typeof req.body === 'object' ? req.body : {};
+    if (typeof declared.md5Hash !== 'string' && typeof declared.crc32c !== 'string') return next();
+    const setHeader = res.setHeader.bind(res);
+    res.setHeader = (hname, value) => {
+      if (String(hname).toLowerCase() === 'location') {
+        try {
+          const id = new URL(String(value)).searchParams.get('upload_id');
+          if (id) declaredResumable.set(id, { md5Hash: declared.md5Hash, crc32c: declared.crc32c });
+        } catch {
+          // Not a URL: nothing to remember.
+        }
+      }
+      return setHeader(hname, value);
+    };
+  }
+  return next();
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Wiring
 // ---------------------------------------------------------------------------------------------------------
 
@@ -329,6 +423,7 @@ async function main() {
   });
   if (BUCKET_SHIM) app.use(wrap(bucketGuard));
   if (PRECONDITIONS) app.use(wrap(preconditionShim));
+  if (CHECKSUM_SHIM) app.use(wrap(checksumShim));
   if (BUCKET_SHIM) app.use(bucketRoutes());
   app.use(inner);
 
@@ -343,6 +438,7 @@ async function main() {
     process.stdout.write(
       `[gcs-emulator] listening on http://${hostForUrl}:${emu.args.port} project=${PROJECT_ID} ` +
         `preconditions=${PRECONDITIONS ? 'enforced' : 'ignored'} bucketShim=${BUCKET_SHIM ? 'on' : 'off'} ` +
+        `checksums=${CHECKSUM_SHIM ? 'verified' : 'ignored'} ` +
         `buckets=${[...emu._buckets.keys()].join(',')} data=${DATA_DIR}\n`,
     );
   });
