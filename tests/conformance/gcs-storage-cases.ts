@@ -11,13 +11,14 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CRC32C } from '@google-cloud/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { walkDb } from '../../src/artifacts.js';
-import { ProblemsError } from '../../src/errors.js';
+import { walkDb } from '../../src/preflight/artifacts.js';
+import { memoryLog } from '../../src/common/log.js';
+import { ProblemsError } from '../../src/common/errors.js';
 import { commitManifest, probeRun } from '../../src/gcs/run-state.js';
 import { RunStore, contentTypeFor, isNotFound, isPreconditionFailed, runPaths } from '../../src/gcs/store.js';
 import { UploadError, uploadArtifacts } from '../../src/gcs/upload.js';
-import type { RunManifest } from '../../src/manifest.js';
-import { errorStatus } from '../../src/retry.js';
+import type { RunManifest } from '../../src/plan/manifest.js';
+import { errorStatus } from '../../src/common/errors.js';
 import { tempDir } from '../helpers/action.js';
 import { startFaultProxy, matchers } from '../helpers/fault-proxy.js';
 import { createBucket, through, uniqueBucketName, withEmulatorHost, type GcsServer, type GcsServerName } from '../helpers/gcs.js';
@@ -230,7 +231,7 @@ export function gcsStorageCases(server: GcsServer): void {
           artifacts: [await walkDb(dbDir, 'credit')],
           remote: await store.list(runPaths.prefix(runId)),
           concurrency: 4,
-          log: () => {},
+          log: memoryLog(),
         });
         const first = await uploadArtifacts(await job());
         expect(first).toMatchObject({ uploadedFiles: 3, skippedFiles: 0 });
@@ -363,7 +364,7 @@ export function gcsStorageCases(server: GcsServer): void {
           const dbDir = join(root, 'resume', 'news');
           mkdirSync(dbDir, { recursive: true });
           for (let i = 0; i < 10; i++) writeFileSync(join(dbDir, `f${i}.yaml`), `i: ${i}\n`);
-          const job = async (s: RunStore) => ({ store: s, runId, artifact: 'slayer_models', root: join(root, 'resume'), artifacts: [await walkDb(dbDir, 'news')], remote: await s.list(runPaths.prefix(runId)), concurrency: 1, log: () => {} });
+          const job = async (s: RunStore) => ({ store: s, runId, artifact: 'slayer_models', root: join(root, 'resume'), artifacts: [await walkDb(dbDir, 'news')], remote: await s.list(runPaths.prefix(runId)), concurrency: 1, log: memoryLog() });
           proxy.schedule({ kind: 'status', status: 503, times: Infinity, skip: 4, match: matchers.uploads });
           const failed = await uploadArtifacts(await job(store)).catch((e: unknown) => e);
           expect(failed).toBeInstanceOf(UploadError);

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURE_MODELS } from '../../tools/demo/demo-repo.mjs';
-import { PYTHON_KEYS } from '../../src/manifest.js';
+import { PYTHON_KEYS } from '../../src/plan/manifest.js';
 import { TEST_KEYS, demoRepo, errors, everythingWritten, removeDir, runAction, validInputs } from '../helpers/action.js';
 import { startFaultProxy, matchers } from '../helpers/fault-proxy.js';
 import { createBucket, fakeGcsServer, makeStorage, through, uniqueBucketName, type GcsServer } from '../helpers/gcs.js';
