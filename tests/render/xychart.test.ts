@@ -123,6 +123,7 @@ describe('labels', () => {
   it('makes labels distinct after cutting (mermaid would draw equal labels on one band)', () => {
     expect(xychartLabels(['nightly #40', 'nightly #41', 'nightly #42'], 6)).toEqual(['"night…"', '"nig…~2"', '"nig…~3"']);
     expect(xychartLabels(['a', 'a', 'a~2'], 20)).toEqual(['"a"', '"a~2"', '"a~2~2"']);
+    expect(xychartLabels(['run-101', 'job-101', 'run-102'], 4, 'end')).toEqual(['"…101"', '"…1~2"', '"…102"']);
     const many = xychartLabels(Array.from({ length: 30 }, () => 'same'), 20);
     expect(new Set(many).size).toBe(30);
   });
@@ -137,6 +138,8 @@ describe('trendLineChart', () => {
       [
         '---',
         'config:',
+        '  xyChart:',
+        '    height: 300',
         '  themeVariables:',
         '    xyChart:',
         '      plotColorPalette: "#0b5cad"',
@@ -151,7 +154,7 @@ describe('trendLineChart', () => {
     await expectParses(chart);
   });
 
-  it('keeps the newest points, cuts labels to fit side by side, and keeps them distinct', async () => {
+  it('keeps the newest points, and cuts labels from the start to fit side by side', async () => {
     const chart = trendLineChart(
       Array.from({ length: 15 }, (_, i) => ({ label: `nightly-2026-11-${10 + i}`, value: i })),
       { title: 'errors', yTitle: 'errors', decimals: 0 },
@@ -161,6 +164,7 @@ describe('trendLineChart', () => {
     const labels = axis.split(', ');
     expect(labels).toHaveLength(XYCHART_MAX_POINTS);
     expect(new Set(labels).size).toBe(XYCHART_MAX_POINTS);
+    expect(labels.slice(0, 2)).toEqual(['"…11-13"', '"…11-14"']);
     for (const l of labels) expect([...l.slice(1, -1)].length).toBeLessThanOrEqual(6);
     expect(chart).toContain('y-axis "errors" 0 --> 14');
     expect(chart).toContain('line [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]');

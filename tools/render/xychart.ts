@@ -23,13 +23,18 @@ export const XYCHART_MAX_POINTS = 12;
 /** Labels are cut to this many characters (with `…`). */
 export const XYCHART_LABEL_CHARS = 20;
 
+/** Which end of a long label to keep. */
+export type LabelKeep = 'start' | 'end';
+
 // The default theme draws the first series in a pale lavender that hardly shows on white; a
 // palette of GitHub blues reads in light and dark mode. Set through the frontmatter `config:`.
 const BAR_PALETTE = '#8cb4e8, #0b5cad';
 const LINE_PALETTE = '#0b5cad';
-// Mermaid's default chart is 700 x 500 px; a horizontal bar chart gets this much per bar.
+// Mermaid's default chart is 700 x 500 px; a horizontal bar chart gets this much per bar, and
+// a trend is kept lower.
 const BAR_ROW_PX = 22;
 const BAR_CHART_EXTRA_PX = 100;
+const LINE_CHART_PX = 300;
 // Width of the x axis of a 700 px chart, and of one label character at its 14 px font.
 const PLOT_PX = 640;
 const CHAR_PX = 7.2;
@@ -40,11 +45,13 @@ const CHAR_PX = 7.2;
 // `#…;` already in the text shows as it is.
 const ENTITY: Readonly<Record<string, string>> = { '"': '#quot;', '#': '#35;', '%': '#37;', '`': '#96;' };
 
-/** Whitespace folded to one space, cut to `max` characters with `…`. */
-function cut(text: string, max: number): string {
+/** Whitespace folded to one space, cut to `max` characters with `…` (at the end, or at the start to keep the end). */
+function cut(text: string, max: number, keep: LabelKeep = 'start'): string {
   const t = text.replace(/\s+/g, ' ').trim();
   const chars = [...t];
-  return chars.length > max ? `${chars.slice(0, Math.max(1, max - 1)).join('')}…` : t;
+  if (chars.length <= max) return t;
+  const n = Math.max(1, max - 1);
+  return keep === 'start' ? `${chars.slice(0, n).join('')}…` : `…${chars.slice(-n).join('')}`;
 }
 
 /** Quotes a text already cut; `""` is rejected by the lexer, so empty becomes one space. */
@@ -63,13 +70,13 @@ export function xychartString(text: string, max = Number.POSITIVE_INFINITY): str
 /**
  * Axis labels, cut and then made distinct: mermaid puts equal labels on one band, so bars or
  * points with the same (cut) label would be drawn on top of each other. A repeat gets `~2`,
- * `~3`, … within the same length.
+ * `~3`, … within the same length. `keep: 'end'` cuts the start away (run ids, dates).
  */
-export function xychartLabels(labels: readonly string[], max: number): string[] {
+export function xychartLabels(labels: readonly string[], max: number, keep: LabelKeep = 'start'): string[] {
   const seen = new Set<string>();
   return labels.map((l) => {
-    let t = cut(l, max);
-    for (let k = 2; seen.has(t); k++) t = `${cut(l, Math.max(1, max - String(k).length - 1))}~${k}`;
+    let t = cut(l, max, keep);
+    for (let k = 2; seen.has(t); k++) t = `${cut(l, Math.max(1, max - String(k).length - 1), keep)}~${k}`;
     seen.add(t);
     return quote(t);
   });
@@ -87,8 +94,8 @@ function rateToPercent(rate: number, what: string): string {
   return num(rate * 100, 1);
 }
 
-function axis(labels: readonly string[], maxChars: number): string {
-  return `[${xychartLabels(labels, maxChars).join(', ')}]`;
+function axis(labels: readonly string[], maxChars: number, keep: LabelKeep = 'start'): string {
+  return `[${xychartLabels(labels, maxChars, keep).join(', ')}]`;
 }
 
 /** The frontmatter that sizes the chart and sets its colours (ignored where unsupported). */
@@ -147,8 +154,8 @@ export interface TrendChartOptions {
 
 /**
  * A line chart of a trend, oldest point first, or null without a point. Keeps the newest
- * `maxPoints`; labels are cut so that they fit side by side (12 points: 6 characters), so
- * give short ones (`11-24`, `#57`).
+ * `maxPoints`; labels are cut from the start so that they fit side by side (12 points: 6
+ * characters, `nightly-2026-11-24` → `…11-24`), so give short ones (`11-24`, `#57`).
  */
 export function trendLineChart(points: readonly TrendPoint[], o: TrendChartOptions): string | null {
   const shown = points.slice(-(o.maxPoints ?? XYCHART_MAX_POINTS));
@@ -160,10 +167,10 @@ export function trendLineChart(points: readonly TrendPoint[], o: TrendChartOptio
   const max = o.max ?? (top > min ? top : min + 1);
   const labelChars = Math.max(3, Math.min(XYCHART_LABEL_CHARS, Math.floor(PLOT_PX / shown.length / CHAR_PX) - 1));
   return [
-    ...frontmatter(LINE_PALETTE),
+    ...frontmatter(LINE_PALETTE, LINE_CHART_PX),
     'xychart-beta',
     `  title ${xychartString(o.title)}`,
-    `  x-axis ${axis(shown.map((p) => p.label), labelChars)}`,
+    `  x-axis ${axis(shown.map((p) => p.label), labelChars, 'end')}`,
     `  y-axis ${xychartString(o.yTitle)} ${num(min, decimals)} --> ${num(max, decimals)}`,
     `  line [${values.join(', ')}]`,
   ].join('\n');
