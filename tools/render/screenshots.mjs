@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..', '..');
-export const INSTALL_CMD = 'npm ci --prefix tools/render --no-audit --no-fund';
+export const INSTALL_CMD = 'npm ci --prefix tools/render --ignore-scripts --no-audit --no-fund';
 export const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
