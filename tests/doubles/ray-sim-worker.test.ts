@@ -40,7 +40,7 @@ function runWorker(args: string[], cwd: string, env: Record<string, string>): Pr
   });
 }
 
-/** the flags of docs/reference/job.md#arguments, in order, as the action passes them. */
+/** The flags of docs/reference/job.md#arguments, in order, as the action passes them. */
 function workerArgs(runId: string, attempt: number, ids: string[], extra: string[] = []): string[] {
   return [
     '--run-id', runId, '--attempt', String(attempt), '--ray-job-id', `bird-${runId}-a${attempt}`,

@@ -1,7 +1,8 @@
 'use strict';
 /*
  * Local GCS JSON-API server for tests: the Cloud Storage emulator from firebase-tools 15.34.2 (pinned in
- * package.json), started WITHOUT Java. See docs/reference/gcs-emulators.md (docs/reference/gcs-emulators.md#how-the-launcher-wires-the-emulator wiring, docs/reference/gcs-emulators.md#the-shims shims).
+ * package.json), started WITHOUT Java. The wiring: docs/reference/gcs-emulators.md#how-the-launcher-wires-the-emulator;
+ * the shims: docs/reference/gcs-emulators.md#the-shims.
  *
  * We construct the emulator but never call its start(), because that boots the Java rules runtime and may
  * download a JAR. The GCS JSON routes only use the admin storage layer, which needs no rules engine.

@@ -32,7 +32,7 @@ export const OUTCOMES = Object.freeze(['pass', 'phase1', 'fail', 'error', 'hang'
  *   choices?: readonly string[], default?: string | number | boolean }} FlagSpec
  */
 
-/** docs/reference/job.md#arguments, in order. @type {Record<string, FlagSpec>} */
+/** The flags of docs/reference/job.md#arguments, in order. @type {Record<string, FlagSpec>} */
 const FLAGS = {
   '--run-id': { dest: 'runId', kind: 'str', required: true },
   '--attempt': { dest: 'attempt', kind: 'int', required: true },

@@ -1,6 +1,6 @@
 // @ts-check
 // ray-sim: the project's one Ray Jobs REST API double. It is the tests' double and the demo's local
-// "cluster". It follows docs/reference/ray-jobs-api.md (docs/reference/ray-jobs-api.md) field by field: routes, status
+// "cluster". It follows docs/reference/ray-jobs-api.md field by field: routes, status
 // codes, text/plain error bodies, JobDetails, the job state machine, package upload, token auth and
 // the browser heuristic. Jobs really run: each entrypoint is a `/bin/sh -c` process in its own
 // process group, with stdout and stderr merged into the job's driver log. README.md in this folder
@@ -21,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { extractZip } from './zip.mjs';
 
 // ---------------------------------------------------------------------------------------------
-// Constants (docs/reference/ray-jobs-api.md section in brackets)
+// Constants (the section of docs/reference/ray-jobs-api.md in brackets)
 // ---------------------------------------------------------------------------------------------
 
 /** @typedef {'PENDING' | 'RUNNING' | 'STOPPED' | 'SUCCEEDED' | 'FAILED'} JobStatus */
