@@ -887,7 +887,7 @@ describe('ray-sim WebSocket log tail (#log-tail-websocket)', () => {
 
 describe('the sections this file cites', () => {
   it('are headings of docs/reference/ray-jobs-api.md', () => {
-    const anchors = headingAnchors(readFileSync(join(ROOT, 'docs', 'reference', 'ray-jobs-api.md'), 'utf8'));
+    const anchors = headingAnchors(readFileSync(join(ROOT, 'docs/reference/ray-jobs-api.md'), 'utf8'));
     const own = readFileSync(fileURLToPath(import.meta.url), 'utf8');
     const cited = new Set([...own.matchAll(/(?<=['(,] ?|\/\/ )#([a-z][a-z0-9-]*)/g)].map((m) => m[1]));
     expect(cited.size).toBeGreaterThan(20);
