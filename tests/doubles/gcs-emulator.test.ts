@@ -1,5 +1,5 @@
 // Proofs for OUR shims in tools/gcs-emulator/start.cjs (not emulator behaviour): preconditions with a per-object
-// lock, and bucket insert/get/404. Rerun on every firebase-tools bump (docs/gcs-emulator.md §5, §9).
+// lock, and bucket insert/get/404. Rerun on every firebase-tools bump (docs/reference/gcs-emulators.md#the-shims, docs/reference/gcs-emulators.md#use-in-tests).
 import { createHash, randomBytes } from 'node:crypto';
 import type { Storage } from '@google-cloud/storage';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +18,7 @@ function asErrorLike(err: unknown): ErrorLike {
   return typeof err === 'object' && err !== null ? (err as ErrorLike) : {};
 }
 
-// 7.22.0 puts the status in different places per code path (docs/gcs-emulator.md §6).
+// 7.22.0 puts the status in different places per code path (docs/reference/gcs-emulators.md#client-setup).
 function hasStatus(err: unknown, status: number): boolean {
   const e = asErrorLike(err);
   return e.code === status || e.status === status || e.response?.status === status;

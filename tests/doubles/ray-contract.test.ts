@@ -1,6 +1,7 @@
-// Contract test of tools/ray-sim against ray-jobs-api.md, over real HTTP. Each row of CONTRACT is one
-// line of a spec table (route × method × condition → status, content type, body); the section is in
-// `ref`. The scenarios after the table cover what needs a sequence: the state machine, stop, delete,
+// Contract test of tools/ray-sim against docs/reference/ray-jobs-api.md, over real HTTP. Each row of CONTRACT is one
+// line of a table of that page (route × method × condition → status, content type, body); `ref` names the
+// page's headings by their anchors. Every `#anchor` in this file is a heading of that page (a test at the
+// end checks it). The scenarios after the table cover what needs a sequence: the state machine, stop, delete,
 // working_dir, faults, auth and the WebSocket tail.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -18,6 +19,7 @@ import {
   type RaySim,
 } from '../../tools/ray-sim/server.mjs';
 import { writeZip } from '../../tools/ray-sim/zip.mjs';
+import { headingAnchors, ROOT } from '../helpers/doc-citations.js';
 
 // ----- HTTP helpers -------------------------------------------------------------------------------
 
@@ -61,7 +63,7 @@ function call(base: string, method: string, path: string, opts: CallOptions = {}
 const postJson = (base: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Reply> =>
   call(base, 'POST', path, { body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
 
-/** Parses a 200 JSON body; a non-200 body is never JSON-parsed (§1, P4). */
+/** Parses a 200 JSON body; a non-200 body is never JSON-parsed (#endpoints, #p4-error-bodies-are-text). */
 function okJson(r: Reply): unknown {
   expect(r.status, r.text).toBe(200);
   expect(r.type).toBe('application/json');
@@ -72,7 +74,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Checks the §2 shape (all 15 keys, in order) and returns the details. */
+/** Checks the #jobdetails shape (all 15 keys, in order) and returns the details. */
 function details(r: Reply): JobDetails {
   const v = okJson(r);
   if (!isRecord(v)) throw new Error(`not a JobDetails object: ${r.text}`);
@@ -127,70 +129,70 @@ const PKG = '_ray_pkg_c0ffee00c0ffee00.zip';
 // Fixtures made in beforeAll: `c-held` (kept PENDING), `c-done` (SUCCEEDED, printed "done-output"),
 // and the package gcs://<PKG>.
 const CONTRACT: Row[] = [
-  // §1.1 GET /api/version
-  { ref: '§1.1', name: 'version: the four keys', method: 'GET', path: '/api/version', status: 200, type: 'application/json', check: { jsonKeys: ['version', 'ray_version', 'ray_commit', 'session_name'] } },
-  { ref: '§1.1', name: 'version: HEAD is allowed', method: 'HEAD', path: '/api/version', status: 200, type: 'application/json', check: { empty: true } },
-  { ref: '§1.1/§8.1', name: 'version: POST is 405', method: 'POST', path: '/api/version', status: 405, type: 'text/plain', allow: 'GET,HEAD', check: { text: '405: Method Not Allowed' } },
+  // #version: GET /api/version
+  { ref: '#version', name: 'version: the four keys', method: 'GET', path: '/api/version', status: 200, type: 'application/json', check: { jsonKeys: ['version', 'ray_version', 'ray_commit', 'session_name'] } },
+  { ref: '#version', name: 'version: HEAD is allowed', method: 'HEAD', path: '/api/version', status: 200, type: 'application/json', check: { empty: true } },
+  { ref: '#version, #what-the-test-double-must-reproduce', name: 'version: POST is 405', method: 'POST', path: '/api/version', status: 405, type: 'text/plain', allow: 'GET,HEAD', check: { text: '405: Method Not Allowed' } },
 
-  // §1.2 POST /api/jobs/ — 400 type errors (common.py __post_init__), constructor errors first
-  { ref: '§1.2', name: 'submit: entrypoint int', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": 1}', status: 400, type: 'text/plain', check: TE("entrypoint must be a string, got <class 'int'>") },
-  { ref: '§1.2', name: 'submit: missing entrypoint', method: 'POST', path: '/api/jobs/', headers: J, body: '{"submission_id": "c-x"}', status: 400, type: 'text/plain', check: TE("JobSubmitRequest.__init__() missing 1 required positional argument: 'entrypoint'") },
-  { ref: '§1.2', name: 'submit: unknown key', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "x": 1}', status: 400, type: 'text/plain', check: TE("JobSubmitRequest.__init__() got an unexpected keyword argument 'x'") },
-  { ref: '§1.2/P3', name: 'submit: label selector is unknown before 2.54', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "entrypoint_label_selector": {"a": "b"}}', status: 400, type: 'text/plain', check: TE("JobSubmitRequest.__init__() got an unexpected keyword argument 'entrypoint_label_selector'") },
-  { ref: '§1.2', name: 'submit: submission_id int', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "submission_id": 7}', status: 400, type: 'text/plain', check: TE("submission_id must be a string if provided, got <class 'int'>") },
-  { ref: '§1.2', name: 'submit: runtime_env list', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "runtime_env": []}', status: 400, type: 'text/plain', check: TE("runtime_env must be a dict, got <class 'list'>") },
-  { ref: '§1.2/P7', name: 'submit: metadata value int', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "metadata": {"n": 1}}', status: 400, type: 'text/plain', check: TE("metadata values must be strings, got <class 'int'>") },
-  { ref: '§1.2', name: 'submit: metadata string', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "metadata": "m"}', status: 400, type: 'text/plain', check: TE("metadata must be a dict, got <class 'str'>") },
-  { ref: '§1.2', name: 'submit: entrypoint_num_cpus string', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "entrypoint_num_cpus": "1"}', status: 400, type: 'text/plain', check: TE("entrypoint_num_cpus must be a number, got <class 'str'>") },
-  { ref: '§1.2', name: 'submit: entrypoint_memory 1.5', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "entrypoint_memory": 1.5}', status: 400, type: 'text/plain', check: TE("entrypoint_memory must be an integer, got <class 'float'>") },
-  { ref: '§1.2', name: 'submit: entrypoint_memory 1.0 is a float too', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "entrypoint_memory": 1.0}', status: 400, type: 'text/plain', check: TE("entrypoint_memory must be an integer, got <class 'float'>") },
-  { ref: '§1.2', name: 'submit: entrypoint_resources value "1"', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "entrypoint_resources": {"GPU": "1"}}', status: 400, type: 'text/plain', check: TE("entrypoint_resources values must be numbers, got <class 'str'>") },
-  // §1.2 500s
-  { ref: '§1.2', name: 'submit: body not JSON', method: 'POST', path: '/api/jobs/', headers: J, body: 'not json', status: 500, type: 'text/plain', check: { text: RAY_TEXT.internalError } },
-  { ref: '§1.2', name: 'submit: JSON array', method: 'POST', path: '/api/jobs/', headers: J, body: '[]', status: 500, type: 'text/plain', check: { text: RAY_TEXT.internalError } },
-  { ref: '§1.2', name: 'submit: JSON string', method: 'POST', path: '/api/jobs/', headers: J, body: '"x"', status: 500, type: 'text/plain', check: { text: RAY_TEXT.internalError } },
-  { ref: '§1.2/§5', name: 'submit: duplicate submission_id', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "submission_id": "c-held"}', status: 500, type: 'text/plain', check: { contains: ['Request failed with status code 400', 'Job with submission_id c-held already exists. Please use a different submission_id.'] } },
-  // §1.2 405 browser heuristic (P13)
-  { ref: '§1.2/§4.6', name: 'submit: Mozilla user agent', method: 'POST', path: '/api/jobs/', headers: { ...J, 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64)' }, body: '{"entrypoint": "true", "submission_id": "c-browser"}', status: 405, type: 'text/plain', check: { text: 'Method Not Allowed for browser traffic.' } },
-  { ref: '§1.9/§4.6', name: 'package PUT: Mozilla user agent', method: 'PUT', path: `/api/packages/gcs/_ray_pkg_b0.zip`, headers: { 'user-agent': 'Mozilla/5.0' }, body: Buffer.from('PK'), status: 405, type: 'text/plain', check: { text: 'Method Not Allowed for browser traffic.' } },
-  { ref: '§1.8/§4.6', name: 'delete: Mozilla user agent', method: 'DELETE', path: '/api/jobs/c-done', headers: { 'user-agent': 'Mozilla/5.0' }, status: 405, type: 'text/plain', check: { text: 'Method Not Allowed for browser traffic.' } },
-  { ref: '§1.4/§4.6', name: 'GET is not browser-checked', method: 'GET', path: '/api/jobs/c-done', headers: { 'user-agent': 'Mozilla/5.0' }, status: 200, type: 'application/json', check: { jsonKeys: [...JOB_DETAILS_KEYS] } },
+  // #submit: POST /api/jobs/ — 400 type errors (common.py __post_init__), constructor errors first
+  { ref: '#submit', name: 'submit: entrypoint int', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": 1}', status: 400, type: 'text/plain', check: TE("entrypoint must be a string, got <class 'int'>") },
+  { ref: '#submit', name: 'submit: missing entrypoint', method: 'POST', path: '/api/jobs/', headers: J, body: '{"submission_id": "c-x"}', status: 400, type: 'text/plain', check: TE("JobSubmitRequest.__init__() missing 1 required positional argument: 'entrypoint'") },
+  { ref: '#submit', name: 'submit: unknown key', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "x": 1}', status: 400, type: 'text/plain', check: TE("JobSubmitRequest.__init__() got an unexpected keyword argument 'x'") },
+  { ref: '#submit, #p3-send-only-known-fields', name: 'submit: label selector is unknown before 2.54', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "entrypoint_label_selector": {"a": "b"}}', status: 400, type: 'text/plain', check: TE("JobSubmitRequest.__init__() got an unexpected keyword argument 'entrypoint_label_selector'") },
+  { ref: '#submit', name: 'submit: submission_id int', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "submission_id": 7}', status: 400, type: 'text/plain', check: TE("submission_id must be a string if provided, got <class 'int'>") },
+  { ref: '#submit', name: 'submit: runtime_env list', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "runtime_env": []}', status: 400, type: 'text/plain', check: TE("runtime_env must be a dict, got <class 'list'>") },
+  { ref: '#submit, #p7-metadata-is-string-to-string', name: 'submit: metadata value int', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "metadata": {"n": 1}}', status: 400, type: 'text/plain', check: TE("metadata values must be strings, got <class 'int'>") },
+  { ref: '#submit', name: 'submit: metadata string', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "metadata": "m"}', status: 400, type: 'text/plain', check: TE("metadata must be a dict, got <class 'str'>") },
+  { ref: '#submit', name: 'submit: entrypoint_num_cpus string', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "entrypoint_num_cpus": "1"}', status: 400, type: 'text/plain', check: TE("entrypoint_num_cpus must be a number, got <class 'str'>") },
+  { ref: '#submit', name: 'submit: entrypoint_memory 1.5', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "entrypoint_memory": 1.5}', status: 400, type: 'text/plain', check: TE("entrypoint_memory must be an integer, got <class 'float'>") },
+  { ref: '#submit', name: 'submit: entrypoint_memory 1.0 is a float too', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "entrypoint_memory": 1.0}', status: 400, type: 'text/plain', check: TE("entrypoint_memory must be an integer, got <class 'float'>") },
+  { ref: '#submit', name: 'submit: entrypoint_resources value "1"', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "entrypoint_resources": {"GPU": "1"}}', status: 400, type: 'text/plain', check: TE("entrypoint_resources values must be numbers, got <class 'str'>") },
+  // #submit: 500s
+  { ref: '#submit', name: 'submit: body not JSON', method: 'POST', path: '/api/jobs/', headers: J, body: 'not json', status: 500, type: 'text/plain', check: { text: RAY_TEXT.internalError } },
+  { ref: '#submit', name: 'submit: JSON array', method: 'POST', path: '/api/jobs/', headers: J, body: '[]', status: 500, type: 'text/plain', check: { text: RAY_TEXT.internalError } },
+  { ref: '#submit', name: 'submit: JSON string', method: 'POST', path: '/api/jobs/', headers: J, body: '"x"', status: 500, type: 'text/plain', check: { text: RAY_TEXT.internalError } },
+  { ref: '#submit, #idempotency-and-retries', name: 'submit: duplicate submission_id', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "submission_id": "c-held"}', status: 500, type: 'text/plain', check: { contains: ['Request failed with status code 400', 'Job with submission_id c-held already exists. Please use a different submission_id.'] } },
+  // #submit: 405 browser heuristic (#p13-browser-user-agents-get-405)
+  { ref: '#submit, #browser-user-agents', name: 'submit: Mozilla user agent', method: 'POST', path: '/api/jobs/', headers: { ...J, 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64)' }, body: '{"entrypoint": "true", "submission_id": "c-browser"}', status: 405, type: 'text/plain', check: { text: 'Method Not Allowed for browser traffic.' } },
+  { ref: '#packages, #browser-user-agents', name: 'package PUT: Mozilla user agent', method: 'PUT', path: `/api/packages/gcs/_ray_pkg_b0.zip`, headers: { 'user-agent': 'Mozilla/5.0' }, body: Buffer.from('PK'), status: 405, type: 'text/plain', check: { text: 'Method Not Allowed for browser traffic.' } },
+  { ref: '#delete, #browser-user-agents', name: 'delete: Mozilla user agent', method: 'DELETE', path: '/api/jobs/c-done', headers: { 'user-agent': 'Mozilla/5.0' }, status: 405, type: 'text/plain', check: { text: 'Method Not Allowed for browser traffic.' } },
+  { ref: '#job-details, #browser-user-agents', name: 'GET is not browser-checked', method: 'GET', path: '/api/jobs/c-done', headers: { 'user-agent': 'Mozilla/5.0' }, status: 200, type: 'application/json', check: { jsonKeys: [...JOB_DETAILS_KEYS] } },
 
-  // P1 trailing slash and routing
-  { ref: 'P1', name: 'POST /api/jobs (no slash) is 404', method: 'POST', path: '/api/jobs', headers: J, body: '{"entrypoint": "true"}', status: 404, type: 'text/plain', check: { text: '404: Not Found' } },
-  { ref: 'P1', name: 'GET /api/jobs (no slash) is 404', method: 'GET', path: '/api/jobs', status: 404, type: 'text/plain', check: { text: '404: Not Found' } },
-  { ref: 'P1', name: 'GET /api/jobs/{id}/ (slash) is 404', method: 'GET', path: '/api/jobs/c-done/', status: 404, type: 'text/plain', check: { text: '404: Not Found' } },
-  { ref: 'P1', name: 'POST /api/jobs/submit is 405 (GET/DELETE route)', method: 'POST', path: '/api/jobs/submit', status: 405, type: 'text/plain', allow: 'DELETE,GET,HEAD', check: { text: '405: Method Not Allowed' } },
-  { ref: '§8.1', name: 'PUT /api/jobs/ is 405', method: 'PUT', path: '/api/jobs/', status: 405, type: 'text/plain', allow: 'GET,HEAD,POST', check: { text: '405: Method Not Allowed' } },
-  { ref: '§8.1', name: 'GET /api/jobs/{id}/stop is 405', method: 'GET', path: '/api/jobs/c-done/stop', status: 405, type: 'text/plain', allow: 'POST', check: { text: '405: Method Not Allowed' } },
-  { ref: '§8.1', name: 'POST /api/jobs/{id}/logs is 405', method: 'POST', path: '/api/jobs/c-done/logs', status: 405, type: 'text/plain', allow: 'GET,HEAD', check: { text: '405: Method Not Allowed' } },
-  { ref: '§8.1', name: 'DELETE /api/packages/... is 405', method: 'DELETE', path: `/api/packages/gcs/${PKG}`, status: 405, type: 'text/plain', allow: 'GET,HEAD,PUT', check: { text: '405: Method Not Allowed' } },
-  { ref: '§8.1', name: 'unknown path is 404', method: 'GET', path: '/api/nothing', status: 404, type: 'text/plain', check: { text: '404: Not Found' } },
-  { ref: '§1.10', name: 'the agent route is not served', method: 'GET', path: '/api/job_agent/jobs/c-done', status: 404, type: 'text/plain', check: { text: '404: Not Found' } },
-  { ref: '§1.1/§4.3', name: 'authentication_mode is absent before 2.52', method: 'GET', path: '/api/authentication_mode', status: 404, type: 'text/plain', check: { text: '404: Not Found' } },
+  // #p1-trailing-slash, and routing
+  { ref: '#p1-trailing-slash', name: 'POST /api/jobs (no slash) is 404', method: 'POST', path: '/api/jobs', headers: J, body: '{"entrypoint": "true"}', status: 404, type: 'text/plain', check: { text: '404: Not Found' } },
+  { ref: '#p1-trailing-slash', name: 'GET /api/jobs (no slash) is 404', method: 'GET', path: '/api/jobs', status: 404, type: 'text/plain', check: { text: '404: Not Found' } },
+  { ref: '#p1-trailing-slash', name: 'GET /api/jobs/{id}/ (slash) is 404', method: 'GET', path: '/api/jobs/c-done/', status: 404, type: 'text/plain', check: { text: '404: Not Found' } },
+  { ref: '#p1-trailing-slash', name: 'POST /api/jobs/submit is 405 (GET/DELETE route)', method: 'POST', path: '/api/jobs/submit', status: 405, type: 'text/plain', allow: 'DELETE,GET,HEAD', check: { text: '405: Method Not Allowed' } },
+  { ref: '#what-the-test-double-must-reproduce', name: 'PUT /api/jobs/ is 405', method: 'PUT', path: '/api/jobs/', status: 405, type: 'text/plain', allow: 'GET,HEAD,POST', check: { text: '405: Method Not Allowed' } },
+  { ref: '#what-the-test-double-must-reproduce', name: 'GET /api/jobs/{id}/stop is 405', method: 'GET', path: '/api/jobs/c-done/stop', status: 405, type: 'text/plain', allow: 'POST', check: { text: '405: Method Not Allowed' } },
+  { ref: '#what-the-test-double-must-reproduce', name: 'POST /api/jobs/{id}/logs is 405', method: 'POST', path: '/api/jobs/c-done/logs', status: 405, type: 'text/plain', allow: 'GET,HEAD', check: { text: '405: Method Not Allowed' } },
+  { ref: '#what-the-test-double-must-reproduce', name: 'DELETE /api/packages/... is 405', method: 'DELETE', path: `/api/packages/gcs/${PKG}`, status: 405, type: 'text/plain', allow: 'GET,HEAD,PUT', check: { text: '405: Method Not Allowed' } },
+  { ref: '#what-the-test-double-must-reproduce', name: 'unknown path is 404', method: 'GET', path: '/api/nothing', status: 404, type: 'text/plain', check: { text: '404: Not Found' } },
+  { ref: '#routes-not-used', name: 'the agent route is not served', method: 'GET', path: '/api/job_agent/jobs/c-done', status: 404, type: 'text/plain', check: { text: '404: Not Found' } },
+  { ref: '#version, #token-auth', name: 'authentication_mode is absent before 2.52', method: 'GET', path: '/api/authentication_mode', status: 404, type: 'text/plain', check: { text: '404: Not Found' } },
 
-  // §1.4–§1.8, §8.6: 404 for unknown ids on every per-job route
-  { ref: '§1.4', name: 'GET unknown job', method: 'GET', path: '/api/jobs/nope', status: 404, type: 'text/plain', check: { text: 'Job nope does not exist' } },
-  { ref: '§1.5', name: 'logs of unknown job', method: 'GET', path: '/api/jobs/nope/logs', status: 404, type: 'text/plain', check: { text: 'Job nope does not exist' } },
-  { ref: '§1.6', name: 'tail of unknown job', method: 'GET', path: '/api/jobs/nope/logs/tail', status: 404, type: 'text/plain', check: { text: 'Job nope does not exist' } },
-  { ref: '§1.7', name: 'stop unknown job', method: 'POST', path: '/api/jobs/nope/stop', status: 404, type: 'text/plain', check: { text: 'Job nope does not exist' } },
-  { ref: '§1.8', name: 'delete unknown job', method: 'DELETE', path: '/api/jobs/nope', status: 404, type: 'text/plain', check: { text: 'Job nope does not exist' } },
+  // #what-the-test-double-must-reproduce: 404 for unknown ids on every per-job route
+  { ref: '#job-details', name: 'GET unknown job', method: 'GET', path: '/api/jobs/nope', status: 404, type: 'text/plain', check: { text: 'Job nope does not exist' } },
+  { ref: '#logs', name: 'logs of unknown job', method: 'GET', path: '/api/jobs/nope/logs', status: 404, type: 'text/plain', check: { text: 'Job nope does not exist' } },
+  { ref: '#log-tail-websocket', name: 'tail of unknown job', method: 'GET', path: '/api/jobs/nope/logs/tail', status: 404, type: 'text/plain', check: { text: 'Job nope does not exist' } },
+  { ref: '#stop', name: 'stop unknown job', method: 'POST', path: '/api/jobs/nope/stop', status: 404, type: 'text/plain', check: { text: 'Job nope does not exist' } },
+  { ref: '#delete', name: 'delete unknown job', method: 'DELETE', path: '/api/jobs/nope', status: 404, type: 'text/plain', check: { text: 'Job nope does not exist' } },
 
-  // §1.5 logs, §1.7 stop, §1.8 delete on the fixtures
-  { ref: '§1.5', name: 'logs while PENDING are ""', method: 'GET', path: '/api/jobs/c-held/logs', status: 200, type: 'application/json', check: { json: { logs: '' } } },
-  { ref: '§1.5', name: 'logs after the run', method: 'GET', path: '/api/jobs/c-done/logs', status: 200, type: 'application/json', check: { json: { logs: 'done-output\n' } } },
-  { ref: '§1.7', name: 'stop a terminal job', method: 'POST', path: '/api/jobs/c-done/stop', status: 200, type: 'application/json', check: { json: { stopped: false } } },
-  { ref: '§1.8/P2', name: 'delete a non-terminal job is 500', method: 'DELETE', path: '/api/jobs/c-held', status: 500, type: 'text/plain', check: { contains: ['Request failed with status code 500', "Attempted to delete job 'c-held', but it is in a non-terminal state PENDING."] } },
-  { ref: '§1.6', name: 'tail without a WebSocket upgrade', method: 'GET', path: '/api/jobs/c-done/logs/tail', status: 400, type: 'text/plain', check: { contains: ['No WebSocket UPGRADE hdr'] } },
+  // #logs, #stop, #delete on the fixtures
+  { ref: '#logs', name: 'logs while PENDING are ""', method: 'GET', path: '/api/jobs/c-held/logs', status: 200, type: 'application/json', check: { json: { logs: '' } } },
+  { ref: '#logs', name: 'logs after the run', method: 'GET', path: '/api/jobs/c-done/logs', status: 200, type: 'application/json', check: { json: { logs: 'done-output\n' } } },
+  { ref: '#stop', name: 'stop a terminal job', method: 'POST', path: '/api/jobs/c-done/stop', status: 200, type: 'application/json', check: { json: { stopped: false } } },
+  { ref: '#delete, #p2-status-codes-change-across-versions', name: 'delete a non-terminal job is 500', method: 'DELETE', path: '/api/jobs/c-held', status: 500, type: 'text/plain', check: { contains: ['Request failed with status code 500', "Attempted to delete job 'c-held', but it is in a non-terminal state PENDING."] } },
+  { ref: '#log-tail-websocket', name: 'tail without a WebSocket upgrade', method: 'GET', path: '/api/jobs/c-done/logs/tail', status: 400, type: 'text/plain', check: { contains: ['No WebSocket UPGRADE hdr'] } },
 
-  // §1.9 packages
-  { ref: '§1.9', name: 'package GET missing', method: 'GET', path: '/api/packages/gcs/_ray_pkg_0000.zip', status: 404, type: 'text/plain', check: { text: 'Package gcs://_ray_pkg_0000.zip does not exist' } },
-  { ref: '§1.9', name: 'package GET present', method: 'GET', path: `/api/packages/gcs/${PKG}`, status: 200, type: 'application/octet-stream', check: { empty: true } },
-  { ref: '§1.9', name: 'package PUT stores the bytes', method: 'PUT', path: '/api/packages/gcs/_ray_pkg_put1.zip', body: writeZip([{ name: 'a.txt', data: 'a' }]), status: 200, type: 'application/octet-stream', check: { empty: true } },
-  { ref: '§1.9', name: 'package PUT of a non .zip/.whl name', method: 'PUT', path: '/api/packages/gcs/_ray_pkg_put1.tar', body: Buffer.from('x'), status: 500, type: 'text/plain', check: { contains: ['does not end in .zip or .whl'] } },
+  // #packages
+  { ref: '#packages', name: 'package GET missing', method: 'GET', path: '/api/packages/gcs/_ray_pkg_0000.zip', status: 404, type: 'text/plain', check: { text: 'Package gcs://_ray_pkg_0000.zip does not exist' } },
+  { ref: '#packages', name: 'package GET present', method: 'GET', path: `/api/packages/gcs/${PKG}`, status: 200, type: 'application/octet-stream', check: { empty: true } },
+  { ref: '#packages', name: 'package PUT stores the bytes', method: 'PUT', path: '/api/packages/gcs/_ray_pkg_put1.zip', body: writeZip([{ name: 'a.txt', data: 'a' }]), status: 200, type: 'application/octet-stream', check: { empty: true } },
+  { ref: '#packages', name: 'package PUT of a non .zip/.whl name', method: 'PUT', path: '/api/packages/gcs/_ray_pkg_put1.tar', body: Buffer.from('x'), status: 500, type: 'text/plain', check: { contains: ['does not end in .zip or .whl'] } },
 ];
 
-describe('ray-sim contract table (ray-jobs-api.md §1–§8)', () => {
+describe('ray-sim contract table', () => {
   let sim: RaySim;
 
   beforeAll(async () => {
@@ -227,7 +229,7 @@ describe('ray-sim contract table (ray-jobs-api.md §1–§8)', () => {
     });
   }
 
-  it('§8 every error body of the table is text/plain, every success body JSON or empty', () => {
+  it('#what-the-test-double-must-reproduce every error body of the table is text/plain, every success body JSON or empty', () => {
     for (const row of CONTRACT) {
       if (row.status >= 400) expect(row.type, row.name).toBe('text/plain');
     }
@@ -241,7 +243,7 @@ describe('ray-sim contract table (ray-jobs-api.md §1–§8)', () => {
     expect(okNotJson.map((q) => `${q.method} ${q.path}`)).toEqual([]);
   });
 
-  it('§1.1 version values', async () => {
+  it('#version version values', async () => {
     const v = okJson(await call(sim.url, 'GET', '/api/version'));
     if (!isRecord(v)) throw new Error('expected an object');
     expect(v.version).toBe('4');
@@ -250,13 +252,13 @@ describe('ray-sim contract table (ray-jobs-api.md §1–§8)', () => {
     expect(v.session_name).toMatch(/^session_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_\d{6}_\d+$/);
   });
 
-  it('§1.2 a rejected request creates no job, and the browser 405 happens before routing', () => {
+  it('#submit a rejected request creates no job, and the browser 405 happens before routing', () => {
     expect(sim.jobs.has('c-browser')).toBe(false);
     expect(sim.jobs.has('c-x')).toBe(false);
   });
 });
 
-describe('ray-sim submit, details and the state machine (§1.2, §1.4, §2, §3)', () => {
+describe('ray-sim submit, details and the state machine', () => {
   let sim: RaySim;
   beforeAll(async () => {
     sim = await startRaySim({ pendingDelayMs: 20 });
@@ -265,19 +267,19 @@ describe('ray-sim submit, details and the state machine (§1.2, §1.4, §2, §3)
     await sim.close();
   });
 
-  it('§1.2 generates raysubmit_ + 16 chars of [A-Za-z0-9] minus I l o O 0', async () => {
+  it('#submit generates raysubmit_ + 16 chars of [A-Za-z0-9] minus I l o O 0', async () => {
     for (let k = 0; k < 5; k++) {
       const sid = await submit(sim, { entrypoint: 'true' });
       expect(sid).toMatch(/^raysubmit_[A-HJ-NP-Za-km-np-z1-9]{16}$/);
     }
   });
 
-  it('§1.2 the deprecated job_id alias names the job; submission_id wins over it', async () => {
+  it('#submit the deprecated job_id alias names the job; submission_id wins over it', async () => {
     expect(await submit(sim, { entrypoint: 'true', job_id: 'c-alias' })).toBe('c-alias');
     expect(await submit(sim, { entrypoint: 'true', job_id: 'c-alias-2', submission_id: 'c-sid' })).toBe('c-sid');
   });
 
-  it('§1.2 null keys are stripped before validation, so GET shows null for them', async () => {
+  it('#submit null keys are stripped before validation, so GET shows null for them', async () => {
     const r = await postJson(sim.url, '/api/jobs/', {
       entrypoint: 'true', submission_id: 'c-nulls', runtime_env: null, metadata: null, some_future_field: null,
     });
@@ -287,7 +289,7 @@ describe('ray-sim submit, details and the state machine (§1.2, §1.4, §2, §3)
     expect(d.runtime_env).toBeNull();
   });
 
-  it('§1.4/§2 GET echoes entrypoint, metadata and runtime_env verbatim, 15 keys, PENDING defaults', async () => {
+  it('#job-details, #jobdetails GET echoes entrypoint, metadata and runtime_env verbatim, 15 keys, PENDING defaults', async () => {
     sim.control.holdPending('c-echo', true);
     const runtimeEnv = { env_vars: { TOKEN: 'clear-text', 'ÜNÏ': 'ç' }, pip: ['x==1'], nested: { a: [1, 2.5, true, null] } };
     const metadata = { run: 'r1', 'with space': 'ok' };
@@ -310,7 +312,7 @@ describe('ray-sim submit, details and the state machine (§1.2, §1.4, §2, §3)
     await sim.waitForStatus('c-echo', ['SUCCEEDED', 'FAILED']);
   });
 
-  it('§3 PENDING → RUNNING → SUCCEEDED, observed over HTTP', async () => {
+  it('#statuses-and-messages PENDING → RUNNING → SUCCEEDED, observed over HTTP', async () => {
     sim.control.holdPending('c-run', true);
     await submit(sim, { entrypoint: 'echo started; while [ ! -f go ]; do sleep 0.02; done; echo finished', submission_id: 'c-run' });
     await sim.waitFor(() => sim.jobs.get('c-run')?.waitingForRelease === true);
@@ -339,7 +341,7 @@ describe('ray-sim submit, details and the state machine (§1.2, §1.4, §2, §3)
     expect(okJson(await call(sim.url, 'GET', '/api/jobs/c-run/logs'))).toEqual({ logs: 'started\nfinished\n' });
   });
 
-  it('§3 FAILED carries the exit code and the last 10 log lines (stdout and stderr merged)', async () => {
+  it('#statuses-and-messages FAILED carries the exit code and the last 10 log lines (stdout and stderr merged)', async () => {
     const sid = await submit(sim, {
       entrypoint: 'for i in 1 2 3 4 5 6; do echo out$i; echo err$i >&2; done; exit 3',
       submission_id: 'c-fail',
@@ -355,13 +357,13 @@ describe('ray-sim submit, details and the state machine (§1.2, §1.4, §2, §3)
     expect(logs).toEqual({ logs: all.map((l) => `${l}\n`).join('') });
   });
 
-  it('§3 FAILED with no output says "No logs available."', async () => {
+  it('#statuses-and-messages FAILED with no output says "No logs available."', async () => {
     const d = await sim.waitForStatus(await submit(sim, { entrypoint: 'exit 4', submission_id: 'c-fail-quiet' }), 'FAILED');
     expect(d.message).toBe('Job entrypoint command failed with exit code 4. No logs available.');
     expect(d.driver_exit_code).toBe(4);
   });
 
-  it('§3 the 20,000-char cap on the failure message', async () => {
+  it('#statuses-and-messages the 20,000-char cap on the failure message', async () => {
     const d = await sim.waitForStatus(
       await submit(sim, { entrypoint: "awk 'BEGIN { for (i = 0; i < 2100; i++) printf \"1234567890\"; print \"\" }'; exit 1", submission_id: 'c-fail-big' }),
       'FAILED',
@@ -370,7 +372,7 @@ describe('ray-sim submit, details and the state machine (§1.2, §1.4, §2, §3)
     expect(d.message?.length).toBe(prefix.length + 20000);
   });
 
-  it('§7 the entrypoint runs under /bin/sh -c with env_vars, PYTHONUNBUFFERED, RAY_ADDRESS, RAY_JOB_CONFIG_JSON_ENV_VAR', async () => {
+  it('#entrypoint-and-environment the entrypoint runs under /bin/sh -c with env_vars, PYTHONUNBUFFERED, RAY_ADDRESS, RAY_JOB_CONFIG_JSON_ENV_VAR', async () => {
     const sid = await submit(sim, {
       entrypoint: 'echo "$PYTHONUNBUFFERED|$FOO|${RAY_ADDRESS:+set}"; printf "%s" "$RAY_JOB_CONFIG_JSON_ENV_VAR" > cfg.json',
       submission_id: 'c-env', runtime_env: { env_vars: { FOO: 'bar baz' } }, metadata: { k: 'v' },
@@ -382,7 +384,7 @@ describe('ray-sim submit, details and the state machine (§1.2, §1.4, §2, §3)
     expect(cfg).toMatchObject({ runtime_env: { env_vars: { FOO: 'bar baz' } }, metadata: { k: 'v', job_submission_id: sid } });
   });
 
-  it('§7 nothing outlives the job: background commands left in its process group are killed at exit', async () => {
+  it('#entrypoint-and-environment nothing outlives the job: background commands left in its process group are killed at exit', async () => {
     const sid = await submit(sim, { entrypoint: 'sleep 300 & echo bg', submission_id: 'c-bg' });
     await sim.waitForStatus(sid, 'SUCCEEDED');
     const pgid = sim.jobs.get(sid)?.pid;
@@ -390,14 +392,14 @@ describe('ray-sim submit, details and the state machine (§1.2, §1.4, §2, §3)
     await sim.waitFor(() => processGroupGone(pgid), { description: `process group ${pgid} to disappear` });
   });
 
-  it('§3 terminal is final: stop after SUCCEEDED changes nothing', async () => {
+  it('#statuses-and-messages terminal is final: stop after SUCCEEDED changes nothing', async () => {
     const sid = await submit(sim, { entrypoint: 'true', submission_id: 'c-final' });
     const before = await sim.waitForStatus(sid, 'SUCCEEDED');
     expect(okJson(await call(sim.url, 'POST', `/api/jobs/${sid}/stop`))).toEqual({ stopped: false });
     expect(await getDetails(sim, sid)).toEqual(before);
   });
 
-  it('§1.3 list: submission jobs first, then DRIVER jobs; GET by driver job id; 400 on driver logs/stop/delete', async () => {
+  it('#list list: submission jobs first, then DRIVER jobs; GET by driver job id; 400 on driver logs/stop/delete', async () => {
     sim.control.addDriverJob({ jobId: '02000000', status: 'SUCCEEDED' });
     const list = okJson(await call(sim.url, 'GET', '/api/jobs/'));
     if (!Array.isArray(list)) throw new Error('list is not an array');
@@ -415,7 +417,7 @@ describe('ray-sim submit, details and the state machine (§1.2, §1.4, §2, §3)
   });
 });
 
-describe('ray-sim list on an empty cluster (§1.3)', () => {
+describe('ray-sim list on an empty cluster (#list)', () => {
   it('GET /api/jobs/ is []', async () => {
     const sim = await startRaySim();
     try {
@@ -426,7 +428,7 @@ describe('ray-sim list on an empty cluster (§1.3)', () => {
   });
 });
 
-describe('ray-sim stop and delete (§1.7, §1.8)', () => {
+describe('ray-sim stop and delete (#stop, #delete)', () => {
   let sim: RaySim;
   beforeAll(async () => {
     sim = await startRaySim({ pendingDelayMs: 20, stopWaitMs: 200 });
@@ -462,7 +464,7 @@ describe('ray-sim stop and delete (§1.7, §1.8)', () => {
     sim.control.holdPending('c-stop-pending', true);
     const sid = await submit(sim, { entrypoint: 'echo ran', submission_id: 'c-stop-pending' });
     expect(okJson(await call(sim.url, 'POST', `/api/jobs/${sid}/stop`))).toEqual({ stopped: true });
-    expect((await getDetails(sim, sid)).status).toBe('PENDING'); // issue #58353: true, and nothing yet
+    expect((await getDetails(sim, sid)).status).toBe('PENDING'); // Ray issue ray-project/ray#58353: true, and nothing yet
     sim.control.holdPending('c-stop-pending', false);
     await sim.waitForStatus(sid, 'STOPPED');
     expect(okJson(await call(sim.url, 'GET', `/api/jobs/${sid}/logs`))).toEqual({ logs: '' });
@@ -485,7 +487,7 @@ describe('ray-sim stop and delete (§1.7, §1.8)', () => {
   });
 });
 
-describe('ray-sim runtime_env: working_dir packages and env_vars (§1.9, §6 P6, §7)', () => {
+describe('ray-sim runtime_env: working_dir packages and env_vars (#packages, #p6-a-200-does-not-mean-the-job-is-valid, #entrypoint-and-environment)', () => {
   let sim: RaySim;
   beforeAll(async () => {
     sim = await startRaySim({ pendingDelayMs: 20 });
@@ -548,7 +550,7 @@ describe('ray-sim runtime_env: working_dir packages and env_vars (§1.9, §6 P6,
   });
 });
 
-describe('ray-sim version-gated behaviour (§0, §3)', () => {
+describe('ray-sim version-gated behaviour (#versions-covered, #statuses-and-messages)', () => {
   let sim: RaySim;
   beforeAll(async () => {
     sim = await startRaySim({ pendingDelayMs: 20, rayVersion: '2.54.0' });
@@ -585,7 +587,7 @@ describe('ray-sim version-gated behaviour (§0, §3)', () => {
   });
 });
 
-describe('ray-sim PENDING start timeout (§3, P5)', () => {
+describe('ray-sim PENDING start timeout (#statuses-and-messages, #p5-jobs-stuck-in-pending)', () => {
   it('a job held PENDING past RAY_JOB_START_TIMEOUT_SECONDS FAILs with the supervisor timeout message', async () => {
     const sim = await startRaySim({ pendingDelayMs: 10, startTimeoutMs: 300 });
     try {
@@ -629,7 +631,7 @@ describe('ray-sim fault control (5xx bursts, resets, "processed but the answer w
     expect((await call(sim.url, 'GET', '/api/jobs/c-f-before')).status).toBe(404);
   });
 
-  it('failNext "after": the job is created but the client sees a 502, so GET finds it (§5 idempotent retry)', async () => {
+  it('failNext "after": the job is created but the client sees a 502, so GET finds it (an idempotent retry, #idempotency-and-retries)', async () => {
     sim.control.failNext({ status: 502, when: 'after', match: (m) => m === 'POST' });
     const r = await postJson(sim.url, '/api/jobs/', { entrypoint: 'true', submission_id: 'c-f-after' });
     expect(r.status).toBe(502);
@@ -662,7 +664,7 @@ describe('ray-sim fault control (5xx bursts, resets, "processed but the answer w
   });
 });
 
-describe('ray-sim body limit (§1, §1.9: aiohttp client_max_size)', () => {
+describe('ray-sim body limit (#endpoints, #packages: aiohttp client_max_size)', () => {
   it('PUT of an oversized package is a 500 traceback; an oversized submit is a 413', async () => {
     const sim = await startRaySim({ maxBodyBytes: 1024 });
     try {
@@ -681,7 +683,7 @@ describe('ray-sim body limit (§1, §1.9: aiohttp client_max_size)', () => {
   });
 });
 
-describe('ray-sim token auth (§4.3, Ray ≥ 2.52)', () => {
+describe('ray-sim token auth (#token-auth, Ray ≥ 2.52)', () => {
   let sim: RaySim;
   const TOKEN = 'tok-' + randomBytes(8).toString('hex');
   beforeAll(async () => {
@@ -798,7 +800,7 @@ describe('ray-sim CLI', () => {
   });
 });
 
-// ----- WebSocket tail (§1.6) ----------------------------------------------------------------------
+// ----- WebSocket tail (#log-tail-websocket) ------------------------------------------------------------------
 
 interface WsResult {
   frames: string[];
@@ -854,7 +856,7 @@ function wsTail(base: string, path: string): Promise<WsResult> {
   });
 }
 
-describe('ray-sim WebSocket log tail (§1.6)', () => {
+describe('ray-sim WebSocket log tail (#log-tail-websocket)', () => {
   let sim: RaySim;
   beforeAll(async () => {
     sim = await startRaySim({ pendingDelayMs: 20, tailPollMs: 20 });
@@ -880,5 +882,16 @@ describe('ray-sim WebSocket log tail (§1.6)', () => {
     const { frames, closeCode } = await wsTail(sim.url, `/api/jobs/${sid}/logs/tail`);
     expect(frames).toEqual([]);
     expect(closeCode).toBe(1000);
+  });
+});
+
+describe('the sections this file cites', () => {
+  it('are headings of docs/reference/ray-jobs-api.md', () => {
+    const anchors = headingAnchors(readFileSync(join(ROOT, 'docs/reference/ray-jobs-api.md'), 'utf8'));
+    const own = readFileSync(fileURLToPath(import.meta.url), 'utf8');
+    const cited = new Set([...own.matchAll(/(?<=['(,] ?|\/\/ )#([a-z][a-z0-9-]*)/g)].map((m) => m[1]));
+    expect(cited.size).toBeGreaterThan(20);
+    expect([...cited].filter((a) => !anchors.has(a))).toEqual([]);
+    for (const row of CONTRACT) for (const ref of row.ref.split(', ')) expect(anchors.has(ref.replace(/^#/, '')), `${row.name}: ${ref}`).toBe(true);
   });
 });

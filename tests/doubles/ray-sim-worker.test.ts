@@ -1,4 +1,4 @@
-// tools/ray-sim/demo-worker.mjs, the stand-in for ray_app.py (domain.md §6, §8, §10), against the run's
+// tools/ray-sim/demo-worker.mjs, the stand-in for ray_app.py (docs/reference/gcs-layout.md#objects-of-a-run, docs/reference/job.md#arguments, docs/reference/reruns-and-progress.md#verdicts), against the run's
 // GCS emulator (tests/setup/gcs-global-setup.ts: STORAGE_EMULATOR_HOST, bucket `bird-test`): directly,
 // and as a Ray job of the sim with the secrets file shipped in a working_dir package.
 import { spawn } from 'node:child_process';
@@ -40,7 +40,7 @@ function runWorker(args: string[], cwd: string, env: Record<string, string>): Pr
   });
 }
 
-/** domain §8's flags, in order, as the action passes them. */
+/** The flags of docs/reference/job.md#arguments, in order, as the action passes them. */
 function workerArgs(runId: string, attempt: number, ids: string[], extra: string[] = []): string[] {
   return [
     '--run-id', runId, '--attempt', String(attempt), '--ray-job-id', `bird-${runId}-a${attempt}`,
@@ -124,7 +124,7 @@ describe('demo worker (ray_app.py stand-in)', () => {
     for (const id of ids) expectNoSecrets((await readObject(BUCKET, `runs/${runId}/logs/${id}/attempt-2.log`)).toString('utf8'));
 
     const statusText = (await readObject(BUCKET, `runs/${runId}/status.json`)).toString('utf8');
-    expect(statusText.startsWith('{"ray_job_id":')).toBe(true); // compact JSON, key order of domain §6
+    expect(statusText.startsWith('{"ray_job_id":')).toBe(true); // compact JSON, key order of docs/reference/gcs-layout.md#run-status
     const status: unknown = JSON.parse(statusText);
     expect(Object.keys(status as object)).toEqual(['ray_job_id', 'last_heartbeat_ts', 'rows_done', 'rows_total', 'terminal_state', 'attempt']);
     expect(status).toMatchObject({ ray_job_id: `bird-${runId}-a2`, rows_done: 4, rows_total: 4, terminal_state: 'done', attempt: 2 });
@@ -183,7 +183,7 @@ describe('demo worker as a ray-sim job (the demo path)', () => {
     await sim.close();
   });
 
-  /** Uploads a working_dir package holding the secrets file, as the action does (ray-jobs-api.md §1.9). */
+  /** Uploads a working_dir package holding the secrets file, as the action does (docs/reference/ray-jobs-api.md#packages). */
   async function uploadSecretsPackage(name: string): Promise<string> {
     const zip = writeZip([{ name: 'bird_interact_secrets.json', data: JSON.stringify(SECRETS) }]);
     const res = await fetch(`${sim.url}/api/packages/gcs/${name}`, { method: 'PUT', body: new Uint8Array(zip) });

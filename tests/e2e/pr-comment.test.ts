@@ -1,4 +1,4 @@
-// Issue 6: the PR comment goes to a local GitHub REST double (GITHUB_API_URL points at it). The
+// The PR comment goes to a local GitHub REST double (GITHUB_API_URL points at it). The
 // first report creates the comment, the next updates the same one; a 403 is a warning naming
 // the permission; no secret reaches the comment.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -34,7 +34,7 @@ function writeOtf(r: Repo, root: string, marker: string | null, kbRows: string |
 }
 
 const cases: Case[] = [
-  // Combo rules (domain §2), in rule order, plus value sets.
+  // Combo rules (docs/reference/combos.md#combo-rules), in rule order, plus value sets.
   { name: 'rule 1: otf_encode needs on-the-fly', inputs: (r) => validInputs(r, { framework: 'pydantic_ai_otf_encode' }), error: 'slayer-setup: framework pydantic_ai_otf_encode requires slayer-setup on-the-fly; got slayer-setup pre-encoded' },
   { name: 'rule 1 wins over rule 3', inputs: (r) => validInputs(r, { framework: 'pydantic_ai_otf_encode', 'slayer-setup': 'foo' }), error: 'slayer-setup: framework pydantic_ai_otf_encode requires slayer-setup on-the-fly; got slayer-setup foo' },
   { name: 'rule 3: unknown setup', inputs: (r) => validInputs(r, { 'slayer-setup': 'half-baked' }), error: "slayer-setup: slayer-setup must be 'pre-encoded' or 'on-the-fly'; got 'half-baked'" },
@@ -59,7 +59,7 @@ const cases: Case[] = [
   { name: 'empty ids file', mutate: (r) => writeFileSync(join(r.workspace, 'ids.txt'), '  \n\n '), inputs: (r) => validInputs(r, { 'instance-ids': '', 'instance-ids-file': 'ids.txt' }), error: 'instance-ids-file: resolved to an empty list' },
   { name: 'id with a comma in the ids file', mutate: (r) => writeFileSync(join(r.workspace, 'ids.txt'), 'alien_1 alien_2,credit_1\n'), inputs: (r) => validInputs(r, { 'instance-ids': '', 'instance-ids-file': 'ids.txt' }), error: 'instance-ids-file: ids contain a comma: alien_2,credit_1' },
 
-  // API keys (domain §3): names only, sorted, with the fork hint.
+  // API keys (docs/reference/combos.md#api-keys): names only, sorted, with the fork hint.
   { name: 'missing anthropic key', env: { ANTHROPIC_API_KEY: undefined }, error: "env: missing API key env vars for job submission: ['ANTHROPIC_API_KEY']" },
   { name: 'missing openai key in slayer mode', env: { OPENAI_API_KEY: undefined }, error: "missing API key env vars for job submission: ['OPENAI_API_KEY']" },
   { name: 'both keys missing, sorted', env: { OPENAI_API_KEY: undefined, ANTHROPIC_API_KEY: undefined }, error: "missing API key env vars for job submission: ['ANTHROPIC_API_KEY', 'OPENAI_API_KEY']" },
@@ -68,7 +68,7 @@ const cases: Case[] = [
   { name: 'openrouter key', env: { OPENROUTER_API_KEY: undefined }, inputs: (r) => validInputs(r, { 'agent-model': 'openrouter/meta/llama-3' }), error: "missing API key env vars for job submission: ['OPENROUTER_API_KEY']" },
   { name: 'gpt user-sim in raw mode needs openai', env: { OPENAI_API_KEY: undefined }, inputs: (r) => validInputs(r, { 'query-mode': 'raw', 'user-sim-model': 'gpt-4o-mini' }), error: "missing API key env vars for job submission: ['OPENAI_API_KEY']" },
 
-  // Run ids (domain §5).
+  // Run ids (docs/reference/run-ids.md#format).
   { name: 'uppercase run id', inputs: (r) => validInputs(r, { 'run-id': 'Run-1' }), error: "run-id: run id 'Run-1' must match ^[a-z0-9][-a-z0-9]*[a-z0-9]$" },
   { name: 'underscore in run id', inputs: (r) => validInputs(r, { 'run-id': 'run_1' }), error: "run-id: run id 'run_1' must match" },
   { name: '36-character run id', inputs: (r) => validInputs(r, { 'run-id': 'a'.repeat(36) }), error: `run-id: run id '${'a'.repeat(36)}' is 36 characters; at most 35 fit GCE node names` },
@@ -123,7 +123,7 @@ const cases: Case[] = [
   })),
   { name: 'dataset file missing', inputs: (r) => validInputs(r, { 'dataset-file': 'no/such.jsonl' }), error: 'dataset-file: dataset file' },
 
-  // Artifacts (domain §2 table and §6 path rules).
+  // Artifacts (docs/reference/combos.md#artifacts-and-presence-markers) and their paths (docs/reference/gcs-layout.md#setup-uploads).
   {
     name: 'symlink out of a DB dir',
     mutate: (r) => symlinkSync('/etc/hostname', join(r.workspace, 'slayer_models', 'credit', 'leak.yaml')),
@@ -157,7 +157,7 @@ const cases: Case[] = [
   { name: '_kb_rows.json not a list (combo 3)', mutate: (r) => writeOtf(r, 'slayer_models_otf', '_reference_fp.txt', '{"rows": []}'), inputs: otf('pydantic_ai_otf_encode'), error: 'alien (has a _kb_rows.json that is not a JSON list)' },
   { name: 'missing _kb_rows.json (combo 3)', mutate: (r) => writeOtf(r, 'slayer_models_otf', '_reference_fp.txt', null), inputs: otf('pydantic_ai_otf_encode'), error: 'alien (has no _kb_rows.json)' },
 
-  // The clean-worktree check (domain §4).
+  // The clean-worktree check (docs/reference/inputs.md#clean-worktree).
   { name: 'modified tracked input', mutate: (r) => appendFileSync(join(r.workspace, 'pyproject.toml'), '# edit\n'), error: "tracked-inputs: uncommitted changes under image-input paths: ['pyproject.toml']" },
   {
     name: 'staged change',

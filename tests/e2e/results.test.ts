@@ -1,4 +1,4 @@
-// Issue 6: reportRun on rows written to the GCS emulator, with a real RunStore and the real
+// reportRun on rows written to the GCS emulator, with a real RunStore and the real
 // @actions/core writing GITHUB_OUTPUT and GITHUB_STEP_SUMMARY. Expected figures are by hand.
 import * as core from '@actions/core';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

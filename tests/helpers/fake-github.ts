@@ -1,4 +1,4 @@
-// A local GitHub REST double for the PR comment (issue 6): issue comments only (list with
+// A local GitHub REST double for the PR comment: issue comments only (list with
 // pagination, create, update), recording every call. Point GITHUB_API_URL at `url`.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -1,4 +1,4 @@
-// The mixed run of issue 6's tests: rows as the cluster (tools/ray-sim/demo-worker.mjs) writes
+// The mixed run of the results tests: rows as the cluster (tools/ray-sim/demo-worker.mjs) writes
 // them, for the unit tests (as latest rows) and the e2e tests (written to the GCS emulator).
 import type { Storage } from '@google-cloud/storage';
 import { rowRefs, parseRow, type LatestRow, type Row } from '../../src/gcs/rows.js';
@@ -27,7 +27,7 @@ function row(iid: string, attempt: number, outcome: 'pass' | 'phase1' | 'fail' |
     case 'fail':
       return { ...base, phase1_passed: false, phase2_passed: false, total_reward: 0.0, error: null, submission_status: 'submitted' };
     default:
-      // A synthetic error row (domain §6): empty database, never submitted.
+      // A synthetic error row (docs/reference/gcs-layout.md#synthetic-error-rows): empty database, never submitted.
       return { ...base, database: '', phase1_passed: false, phase2_passed: false, total_reward: 0.0, error: error ?? 'actor-lost', submission_status: 'never_submitted' };
   }
 }

@@ -30,7 +30,7 @@ describe('action.yml', () => {
     for (const spec of Object.values(action.inputs)) expect(spec.required).toBe(false);
   });
 
-  it('repeats the domain defaults the code uses', () => {
+  it('repeats the defaults the code uses', () => {
     const d = (name: Inputs): string | undefined => action.inputs[name].default;
     expect(d(Inputs.SlayerSetup)).toBe(Defaults.slayerSetup);
     expect(d(Inputs.UserSimModel)).toBe(Defaults.userSimModel);

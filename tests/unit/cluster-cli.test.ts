@@ -378,7 +378,7 @@ describe('cancellation: stop the job, then tear down, then exit', () => {
   });
 });
 
-describe('liveness (domain §12.4)', () => {
+describe('liveness (docs/reference/per-run-cluster.md#liveness)', () => {
   const inst = (runId: string, status: string, i = 0): FakeInstance => ({ name: `ray-${runId}-worker-${String(i).padStart(8, '0')}-compute`, zone: 'us-central1-a', status, labels: { 'bird-interact-run-id': runId } });
 
   it('alive when any instance of the run is RUNNING, headless when none is', async () => {

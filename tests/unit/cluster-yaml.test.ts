@@ -1,4 +1,4 @@
-// The per-run cluster YAML (domain §12.2): every field, parsed back the way Ray (PyYAML, YAML 1.1)
+// The per-run cluster YAML (docs/reference/per-run-cluster.md#cluster-yaml): every field, parsed back the way Ray (PyYAML, YAML 1.1)
 // reads it; node names that fit GCE for the longest run ids; the same bytes for the same
 // manifest, also after a JSON round trip through the stored manifest; no secret in it.
 import { spawnSync } from 'node:child_process';
@@ -20,12 +20,12 @@ function load(text: string): unknown {
 
 const pyYaml = spawnSync('python3', ['-c', 'import yaml'], { stdio: 'ignore' }).status === 0;
 
-describe('cluster YAML fields (domain §12.2)', () => {
+describe('cluster YAML fields (docs/reference/per-run-cluster.md#cluster-yaml)', () => {
   const m = clusterManifest();
   const text = renderClusterYaml(m, KEY);
   const y = load(text) as Record<string, unknown>;
 
-  it('is exactly the cluster of §12.2, field by field', () => {
+  it('is exactly the cluster of docs/reference/per-run-cluster.md#cluster-yaml, field by field', () => {
     const labels = { 'bird-interact-run-id': m.run_id, 'bird-interact-image-tag': m.run_id };
     const nodeCommon = {
       disks: [{ boot: true, autoDelete: true, type: 'PERSISTENT', initializeParams: { diskSizeGb: 50, sourceImage: 'projects/ubuntu-os-cloud/global/images/family/ubuntu-2204-lts' } }],
@@ -94,7 +94,7 @@ describe('cluster YAML fields (domain §12.2)', () => {
       'worker_start_ray_commands',
     ]);
     expect(text.startsWith(`# Ray cluster for BIRD-Interact run ${m.run_id}`)).toBe(true);
-    // The self-delete timer is one line of the file, exactly as the domain gives it.
+    // The self-delete timer is one line of the file, exactly as docs/reference/per-run-cluster.md#self-delete-timer gives it.
     expect(text).toContain(`  - nohup bash -c "sleep 28800 && gcloud --quiet compute instances delete \\"$(hostname)\\" --zone=us-central1-a --delete-disks=all" >/tmp/self_delete.log 2>&1 &\n`);
   });
 
@@ -136,7 +136,7 @@ describe('cluster YAML fields (domain §12.2)', () => {
   });
 });
 
-describe('node names (domain §5)', () => {
+describe('node names (docs/reference/run-ids.md#length-limit)', () => {
   it('fit 63 characters for the longest minted run ids and for a 35-character given one', () => {
     const ids: string[] = ['a'.repeat(RUN_ID_MAX), `z${'9'.repeat(RUN_ID_MAX - 1)}`];
     for (const f of Object.keys(FRAMEWORKS)) for (const q of QUERY_MODES) ids.push(mintRunId(f, q, new Date(Date.UTC(2099, 11, 31, 23, 59)), 'ffffff'));

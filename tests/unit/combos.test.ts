@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FRAMEWORKS, artifactFor, comboRejection, keyForModel, requiredKeys, type Framework } from '../../src/inputs/combos.js';
 
-describe('combo rules (domain §2)', () => {
+describe('combo rules (docs/reference/combos.md#combo-rules)', () => {
   const ok = { framework: 'pydantic_ai', queryMode: 'raw', mode: 'c-interact', slayerSetup: 'pre-encoded' };
 
   it('accepts pre-encoded with any framework and mode, raw included', () => {
@@ -36,7 +36,7 @@ describe('combo rules (domain §2)', () => {
   });
 });
 
-describe('API keys (domain §3)', () => {
+describe('API keys (docs/reference/combos.md#api-keys)', () => {
   it.each([
     ['anthropic/claude-sonnet-4-5', 'ANTHROPIC_API_KEY'],
     ['cerebras/llama3.1-8b', 'CEREBRAS_API_KEY'],

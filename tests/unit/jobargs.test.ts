@@ -19,7 +19,7 @@ const m = {
   render_inputs: { workers: 3, actors_per_worker: 5 } as RunManifest['render_inputs'],
 };
 
-describe('job arguments (domain §8)', () => {
+describe('job arguments (docs/reference/job.md#arguments)', () => {
   it('are in the documented order, with num-actors = workers × actors', () => {
     expect(buildJobArgs(m, 2, ['a_1', 'b_2'], { withSecrets: true })).toEqual([
       '--run-id', 'r1', '--attempt', '2', '--ray-job-id', 'bird-r1-a2', '--framework', 'pydantic_ai', '--query-mode', 'slayer', '--mode', 'a-interact',

@@ -26,7 +26,7 @@ const manifest: RunManifest = {
   run_id: 'r',
 };
 
-describe('manifest (domain §7)', () => {
+describe('manifest (docs/reference/manifest.md)', () => {
   it('has Python keys in Python order, then the additions, indent 2', () => {
     const text = serializeManifest(manifest);
     const parsed = JSON.parse(text) as Record<string, unknown>;

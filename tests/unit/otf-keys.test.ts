@@ -1,4 +1,4 @@
-// The per-DB OTF cache keys (domain §11): the pure parts, then the real file hashing on a generated
+// The per-DB OTF cache keys (docs/reference/otf-encode.md#cache-keys): the pure parts, then the real file hashing on a generated
 // mini-interact root holding the fixture's 27 DB names (the fixture has no dataset files, so each
 // test tree gets small fake <db>.sqlite, <db>_column_meaning_base.json and <db>_kb.jsonl).
 import { appendFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

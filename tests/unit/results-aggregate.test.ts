@@ -1,4 +1,4 @@
-// The figures of a run (issue 6), from hand-made latest rows: every outcome, the DB precedence,
+// The figures of a run, from hand-made latest rows: every outcome, the DB precedence,
 // and the definitions of n, the rates, avg_reward and errors.
 import { describe, expect, it } from 'vitest';
 import { UNKNOWN_DB, aggregate, redactResults, redactor } from '../../src/results/aggregate.js';

@@ -1,4 +1,4 @@
-// The quality gate (issue 6): the message names the figure and the threshold; equality passes.
+// The quality gate: the message names the figure and the threshold; equality passes.
 import { describe, expect, it } from 'vitest';
 import { NO_GATE, gateFailures, gateMessage, parseGateInputs } from '../../src/results/gate.js';
 

@@ -1,4 +1,4 @@
-// The job summary and the PR comment (issue 6): the comment with deltas against a baseline as a
+// The job summary and the PR comment: the comment with deltas against a baseline as a
 // snapshot (the summary's snapshot is in tests/e2e/results.test.ts, from the emulator), the deltas,
 // and the escaping of text that comes from rows.
 import { describe, expect, it } from 'vitest';

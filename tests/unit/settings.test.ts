@@ -20,7 +20,7 @@ function parse(over: Partial<Record<Inputs, string>> = {}, env: NodeJS.ProcessEn
 }
 
 describe('settings', () => {
-  it('applies the domain defaults', () => {
+  it('applies the documented defaults', () => {
     const s = parse();
     expect(s).toMatchObject({
       slayerSetup: 'pre-encoded',

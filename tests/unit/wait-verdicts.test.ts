@@ -4,7 +4,7 @@ import { STALL_AFTER_MS, decide, type Observation, type WaitClock } from '../../
 const clock: WaitClock = { startedMs: 0, lastProgressMs: 0, waitTimeoutMs: 6 * 3600_000, noProgressMs: 3600_000 };
 const obs = (o: Partial<Observation>): Observation => ({ now: 1000, jobStatus: 'RUNNING', jobMessage: null, terminalState: null, heartbeatMs: 900, rowsDone: 1, rowsTotal: 4, headAlive: null, ...o });
 
-describe('wait verdicts (domain §10), in order', () => {
+describe('wait verdicts (docs/reference/reruns-and-progress.md#verdicts), in order', () => {
   it('keeps waiting while a running job makes progress', () => {
     expect(decide(obs({}), clock)).toBeNull();
   });

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // @ts-check
-// A stand-in for the two gcloud commands the per-run cluster uses (domain §12.4, §12.5):
+// A stand-in for the two gcloud commands the per-run cluster uses (docs/reference/per-run-cluster.md#liveness, docs/reference/per-run-cluster.md#teardown):
 //   gcloud compute instances list --filter=labels.KEY=VALUE --format=value(status|name,zone) [--project=P]
 //   gcloud compute instances delete NAME --quiet --delete-disks=all --zone=ZONE [--project=P]
 // It records every call to FAKE_CLI_LOG and reads/writes the instances in FAKE_GCLOUD_STATE.

@@ -1,7 +1,8 @@
 'use strict';
 /*
  * Local GCS JSON-API server for tests: the Cloud Storage emulator from firebase-tools 15.34.2 (pinned in
- * package.json), started WITHOUT Java. See docs/gcs-emulator.md (§3 wiring, §5 shims).
+ * package.json), started WITHOUT Java. The wiring: docs/reference/gcs-emulators.md#how-the-launcher-wires-the-emulator;
+ * the shims: docs/reference/gcs-emulators.md#the-shims.
  *
  * We construct the emulator but never call its start(), because that boots the Java rules runtime and may
  * download a JAR. The GCS JSON routes only use the admin storage layer, which needs no rules engine.
@@ -47,7 +48,7 @@ function die(msg) {
 
 if (!Number.isInteger(PORT) || PORT < 0 || PORT > 65535) die(`invalid PORT: ${process.env.PORT}`);
 if (!PROJECT_ID.startsWith('demo-')) {
-  process.stderr.write(`[gcs-emulator] warning: PROJECT_ID ${PROJECT_ID} lacks the demo- prefix; see docs/gcs-emulator.md §3\n`);
+  process.stderr.write(`[gcs-emulator] warning: PROJECT_ID ${PROJECT_ID} lacks the demo- prefix; see docs/reference/gcs-emulators.md#how-the-launcher-wires-the-emulator\n`);
 }
 
 // Blob location must be fixed before the emulator modules compute os.tmpdir()/firebase/storage/blobs.

@@ -5,7 +5,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 
 export type JobStatus = 'PENDING' | 'RUNNING' | 'STOPPED' | 'SUCCEEDED' | 'FAILED';
 
-/** ray-jobs-api.md §2: every key always present, unset ones null, in this order. */
+/** docs/reference/ray-jobs-api.md#jobdetails: every key always present, unset ones null, in this order. */
 export interface JobDetails {
   type: 'SUBMISSION' | 'DRIVER';
   job_id: string | null;
@@ -27,7 +27,7 @@ export interface JobDetails {
 export declare const TERMINAL_STATUSES: readonly JobStatus[];
 export declare const JOB_DETAILS_KEYS: readonly (keyof JobDetails)[];
 
-/** Exact server texts (ray-jobs-api.md §1, §3, §4). */
+/** Exact server texts (docs/reference/ray-jobs-api.md). */
 export declare const RAY_TEXT: {
   readonly notFound: string;
   readonly methodNotAllowed: string;

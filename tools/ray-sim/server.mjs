@@ -1,6 +1,6 @@
 // @ts-check
 // ray-sim: the project's one Ray Jobs REST API double. It is the tests' double and the demo's local
-// "cluster". It follows /work/shared/docs/ray-jobs-api.md (§1–§8) field by field: routes, status
+// "cluster". It follows docs/reference/ray-jobs-api.md field by field: routes, status
 // codes, text/plain error bodies, JobDetails, the job state machine, package upload, token auth and
 // the browser heuristic. Jobs really run: each entrypoint is a `/bin/sh -c` process in its own
 // process group, with stdout and stderr merged into the job's driver log. README.md in this folder
@@ -21,30 +21,30 @@ import { parseArgs } from 'node:util';
 import { extractZip } from './zip.mjs';
 
 // ---------------------------------------------------------------------------------------------
-// Constants (ray-jobs-api.md section in brackets)
+// Constants (the section of docs/reference/ray-jobs-api.md in brackets)
 // ---------------------------------------------------------------------------------------------
 
 /** @typedef {'PENDING' | 'RUNNING' | 'STOPPED' | 'SUCCEEDED' | 'FAILED'} JobStatus */
 
-/** Terminal = {STOPPED, SUCCEEDED, FAILED} [§3]. */
+/** Terminal = {STOPPED, SUCCEEDED, FAILED} [docs/reference/ray-jobs-api.md#statuses-and-messages]. */
 export const TERMINAL_STATUSES = Object.freeze(['STOPPED', 'SUCCEEDED', 'FAILED']);
 /** @param {string} s */
 const isTerminal = (s) => TERMINAL_STATUSES.includes(s);
 
-/** The 15 JobDetails keys in the order pydantic emits them [§2]. */
+/** The 15 JobDetails keys in the order pydantic emits them [docs/reference/ray-jobs-api.md#jobdetails]. */
 export const JOB_DETAILS_KEYS = Object.freeze([
   'type', 'job_id', 'submission_id', 'driver_info', 'status', 'entrypoint', 'message', 'error_type',
   'start_time', 'end_time', 'metadata', 'runtime_env', 'driver_agent_http_address', 'driver_node_id',
   'driver_exit_code',
 ]);
 
-/** JobSubmitRequest fields, in dataclass order [§1.2]. The label selector exists from about 2.54. */
+/** JobSubmitRequest fields, in dataclass order [docs/reference/ray-jobs-api.md#submit]. The label selector exists from about 2.54. */
 const SUBMIT_FIELDS = [
   'entrypoint', 'submission_id', 'job_id', 'runtime_env', 'metadata', 'entrypoint_num_cpus',
   'entrypoint_num_gpus', 'entrypoint_memory', 'entrypoint_resources',
 ];
 
-/** Exact server-side texts a client may need to match [§1, §3, §4]. */
+/** Exact server-side texts a client may need to match [docs/reference/ray-jobs-api.md]. */
 export const RAY_TEXT = Object.freeze({
   notFound: '404: Not Found',
   methodNotAllowed: '405: Method Not Allowed',
@@ -67,7 +67,7 @@ export const RAY_TEXT = Object.freeze({
   runtimeEnvSetupFailed: 'runtime_env setup failed: Failed to set up runtime environment.',
 });
 
-/** Default PENDING/RUNNING/... messages [§3]. */
+/** Default PENDING/RUNNING/... messages [docs/reference/ray-jobs-api.md#statuses-and-messages]. */
 const DEFAULT_MESSAGES = {
   RUNNING: 'Job is currently running.',
   STOPPED: 'Job was intentionally stopped.',
@@ -273,7 +273,7 @@ function topLevelRawValues(text) {
   return out;
 }
 
-/** `raysubmit_` + 16 chars from [A-Za-z0-9] minus I l o O 0 [§1.2]. */
+/** `raysubmit_` + 16 chars from [A-Za-z0-9] minus I l o O 0 [docs/reference/ray-jobs-api.md#submit]. */
 export function generateSubmissionId() {
   let id = 'raysubmit_';
   for (let k = 0; k < 16; k++) id += ID_ALPHABET[crypto.randomInt(ID_ALPHABET.length)];
@@ -289,7 +289,7 @@ function defaultSessionName() {
 }
 
 /**
- * Last ≤10 lines (newlines kept) of a log, cut to its last 20,000 chars [§3].
+ * Last ≤10 lines (newlines kept) of a log, cut to its last 20,000 chars [docs/reference/ray-jobs-api.md#statuses-and-messages].
  * @param {string} log
  */
 function logTail(log) {
@@ -359,7 +359,7 @@ export class SimJob {
     this.runtimeEnv = /** @type {Record<string, unknown> | undefined} */ (init.request.runtime_env) ?? null;
     /** @type {JobStatus} */
     this.status = 'PENDING';
-    /** @type {string | null} an explicit message; null means the status default [§3] */
+    /** @type {string | null} an explicit message; null means the status default [docs/reference/ray-jobs-api.md#statuses-and-messages] */
     this.message = null;
     /** @type {string | null} */
     this.errorType = null;
@@ -402,7 +402,7 @@ export class SimJob {
     return isTerminal(this.status);
   }
 
-  /** The PENDING default message depends on resources and runtime_env [§3]. */
+  /** The PENDING default message depends on resources and runtime_env [docs/reference/ray-jobs-api.md#statuses-and-messages]. */
   defaultMessage() {
     if (this.status !== 'PENDING') return DEFAULT_MESSAGES[this.status];
     const r = this.request;
@@ -749,11 +749,11 @@ class RaySim {
     if (job.terminal) return false;
     job.stopRequested = true;
     if (job.status === 'RUNNING' && job.child) {
-      // SIGTERM to the process group, SIGKILL after RAY_JOB_STOP_WAIT_TIME_S [§1.7]
+      // SIGTERM to the process group, SIGKILL after RAY_JOB_STOP_WAIT_TIME_S [docs/reference/ray-jobs-api.md#stop]
       this.signalGroup(job, 'SIGTERM');
       if (!job.killTimer) job.killTimer = this.timer(() => this.signalGroup(job, 'SIGKILL'), this.stopWaitMs);
     }
-    // PENDING: STOPPED once the job would leave PENDING (a held job stays PENDING, issue #58353).
+    // PENDING: STOPPED once the job would leave PENDING (a held job stays PENDING, Ray issue ray-project/ray#58353).
     return true;
   }
 
@@ -780,7 +780,7 @@ class RaySim {
 
   // ----- lookup --------------------------------------------------------------------------------
 
-  /** Driver jobs by job id first, then submission ids [§1, utils.py find_job_by_ids]. @param {string} id */
+  /** Driver jobs by job id first, then submission ids [docs/reference/ray-jobs-api.md#endpoints, utils.py find_job_by_ids]. @param {string} id */
   findJob(id) {
     const driver = this.driverJobs.get(id);
     if (driver) return /** @type {{ kind: 'driver', details: JobDetails }} */ ({ kind: 'driver', details: driver });
@@ -1049,7 +1049,7 @@ class RaySim {
     this.log(`job ${sid} -> PENDING`);
     this.events.emit('status', sid, 'PENDING', job.details());
 
-    // Invalid runtime_env values fail supervisor creation right away: 200 + FAILED [§6 P6].
+    // Invalid runtime_env values fail supervisor creation right away: 200 + FAILED [docs/reference/ray-jobs-api.md#p6-a-200-does-not-mean-the-job-is-valid].
     const envError = this.validateRuntimeEnvValues(job.runtimeEnv);
     if (envError) {
       const tb = traceback(
@@ -1169,7 +1169,7 @@ class RaySim {
     return { status: 200, headers: { 'content-type': 'application/octet-stream' }, body: '' };
   }
 
-  // ----- WebSocket tail [§1.6] ---------------------------------------------------------------
+  // ----- WebSocket tail [docs/reference/ray-jobs-api.md#log-tail-websocket] ---------------------------------------------------------------
 
   /**
    * @param {import('node:http').IncomingMessage} req @param {import('node:net').Socket} socket @param {Buffer} head
@@ -1354,7 +1354,7 @@ class RaySim {
 /** @typedef {'version' | 'authMode' | 'list' | 'submit' | 'get' | 'delete' | 'stop' | 'logs' | 'tail' | 'getPackage' | 'putPackage'} HandlerName */
 /** @typedef {{ pattern: string[], methods: Partial<Record<string, HandlerName>>, enabled?: (sim: RaySim) => boolean }} Route */
 
-/** Routes exactly as the dashboard registers them [§1, §8.1]. @type {Route[]} */
+/** Routes exactly as the dashboard registers them [docs/reference/ray-jobs-api.md#endpoints, docs/reference/ray-jobs-api.md#what-the-test-double-must-reproduce]. @type {Route[]} */
 const ROUTES = [
   { pattern: ['api', 'version'], methods: { GET: 'version' } },
   {
