@@ -66088,7 +66088,7 @@ var State;
     /** `pending`, `detached` or `done`. */
     State["ClusterTeardown"] = "cluster-teardown";
 })(State || (State = {}));
-/** Defaults that domain.md fixes; action.yml repeats them and a test keeps both in step. */
+/** Defaults of docs/reference/inputs.md#inputs-and-defaults; action.yml repeats them and a test keeps both in step. */
 const Defaults = {
     slayerSetup: 'pre-encoded',
     userSimModel: 'anthropic/claude-haiku-4-5-20251001',
@@ -66570,7 +66570,7 @@ function readInstanceIds(o) {
 }
 
 ;// CONCATENATED MODULE: ./lib/preflight/dataset.js
-// Instance id → database, through the dataset JSONL (domain §2). Never split the id: DB names hold `_`.
+// Instance id → database, through the dataset JSONL (docs/reference/inputs.md#instance-ids-and-databases). Never split the id: DB names hold `_`.
 
 
 
@@ -66578,7 +66578,7 @@ function readInstanceIds(o) {
 /** The dataset is read whole: a file larger than this is not the dataset (a mistaken path, or /dev/zero). */
 const DATASET_MAX_BYTES = 256 * 1024 * 1024;
 /**
- * Where the mini-interact data and its dataset are (domain §2): the inputs, else BIRD_DB_PATH /
+ * Where the mini-interact data and its dataset are (docs/reference/inputs.md#the-mini-interact-data): the inputs, else BIRD_DB_PATH /
  * BIRD_DATA_PATH, else `<workspace>/../mini-interact` — as the Python tools resolve them.
  */
 function dataPaths(workspace, env, rootInput = '', datasetInput = '') {
@@ -66862,7 +66862,7 @@ function absolute(path, base) {
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./lib/inputs/run-id.js
-// Run ids (domain §5): `<ts>-<slug>-<query_mode>-<token>`, short enough for GCE node names.
+// Run ids (docs/reference/run-ids.md#format): `<ts>-<slug>-<query_mode>-<token>`, short enough for GCE node names.
 
 const GCE_NAME_MAX = 63;
 const RUN_ID_MAX = 35;
@@ -67039,7 +67039,7 @@ function parseCommon(r, env, o) {
 }
 
 ;// CONCATENATED MODULE: ./lib/inputs/combos.js
-// The SLayer combo rules of domain.md §2 and the API-key rules of §3, kept as data.
+// The SLayer combo rules of docs/reference/combos.md#combo-rules and the API-key rules of docs/reference/combos.md#api-keys, kept as data.
 /** Adding a framework is one line here. */
 const FRAMEWORKS = {
     claude_sdk: { onTheFlyArtifact: null, requiresOnTheFly: false },
@@ -67055,7 +67055,7 @@ const EVAL_MODES = ['a-interact', 'c-interact', 'oracle'];
 function isFramework(s) {
     return Object.prototype.hasOwnProperty.call(FRAMEWORKS, s);
 }
-// Applied in order; the first rule that rejects or accepts decides (domain §2).
+// Applied in order; the first rule that rejects or accepts decides (docs/reference/combos.md#combo-rules).
 // Messages keep Python's wording, with the action's input names instead of CLI flags.
 const COMBO_RULES = [
     (c) => isFramework(c.framework) && FRAMEWORKS[c.framework].requiresOnTheFly && c.slayerSetup !== 'on-the-fly'
@@ -67080,7 +67080,7 @@ function comboRejection(c) {
     }
     return null;
 }
-/** The artifact a (valid) combo uploads, or null for raw mode (domain §2 table). */
+/** The artifact a (valid) combo uploads, or null for raw mode (docs/reference/combos.md#artifacts-and-presence-markers). */
 function artifactFor(framework, queryMode, slayerSetup) {
     if (queryMode !== 'slayer')
         return null;
@@ -67088,13 +67088,13 @@ function artifactFor(framework, queryMode, slayerSetup) {
         return 'slayer_models';
     return FRAMEWORKS[framework].onTheFlyArtifact;
 }
-/** Which combo of the domain table (1–3) an artifact kind is. */
+/** Which combo of the artifact table (1–3) an artifact kind is (docs/reference/combos.md#artifacts-and-presence-markers). */
 const COMBO_NUMBER = {
     slayer_models: 1,
     slayer_otf_cache: 2,
     slayer_models_otf: 3,
 };
-// Provider prefix → key (domain §3, with the DECISION's extra providers).
+// Provider prefix → key (docs/reference/combos.md#api-keys, with the action's extra providers).
 const PROVIDER_KEYS = [
     ['anthropic/', 'ANTHROPIC_API_KEY'],
     ['cerebras/', 'CEREBRAS_API_KEY'],
@@ -67406,14 +67406,14 @@ function isNetworkError(e) {
 }
 
 ;// CONCATENATED MODULE: ./lib/ray/client.js
-// A Ray Jobs REST client (ray-jobs-api.md) on @actions/http-client, so runner proxy settings
+// A Ray Jobs REST client (docs/reference/ray-jobs-api.md) on @actions/http-client, so runner proxy settings
 // apply. It knows nothing of how the dashboard is reached: an existing cluster's URL or a
 // forwarded port of a per-run cluster are the same to it.
 
 
 
 const TERMINAL = ['STOPPED', 'SUCCEEDED', 'FAILED'];
-/** A non-2xx answer. Ray's error bodies are text (tracebacks), never JSON (P4). */
+/** A non-2xx answer. Ray's error bodies are text (tracebacks), never JSON (docs/reference/ray-jobs-api.md#p4-error-bodies-are-text). */
 class RayHttpError extends Error {
     method;
     path;
@@ -67432,7 +67432,7 @@ function lastLine(text) {
     const lines = text.trim().split('\n').filter((l) => l.trim());
     return (lines[lines.length - 1] ?? '').slice(0, 500);
 }
-/** A duplicate submission_id: 500 on Ray ≥ 2.2, 400 before; match the text, not the code (P2). */
+/** A duplicate submission_id: 500 on Ray ≥ 2.2, 400 before; match the text, not the code (docs/reference/ray-jobs-api.md#p2-status-codes-change-across-versions). */
 function isDuplicateSubmission(e) {
     return e instanceof RayHttpError && /already exists|Please use a different submission_id/.test(e.body);
 }
@@ -67452,7 +67452,7 @@ class RayJobsClient {
         // A base with a trailing slash, so a dashboard behind a path prefix keeps it.
         this.address = o.address.replace(/\/+$/, '');
         this.headers = o.headers ?? {};
-        // Never a browser User-Agent: Ray refuses those on POST/PUT (P13).
+        // Never a browser User-Agent: Ray refuses those on POST/PUT (docs/reference/ray-jobs-api.md#p13-browser-user-agents-get-405).
         this.http = new lib/* HttpClient */.Qq('bird-cloud-action', [], { ignoreSslError: o.tlsVerify === false, allowRetries: false, keepAlive: true, socketTimeout: 60_000 });
         this.policy = { attempts: 6, baseMs: 500, maxMs: 10_000, budget: new RetryBudget(100), ...o.policy };
     }
@@ -67484,7 +67484,7 @@ class RayJobsClient {
     version() {
         return this.json('GET', 'api/version');
     }
-    /** One POST, not retried here: dispatch decides what a failure means (§5). */
+    /** One POST, not retried here: dispatch decides what a failure means (docs/reference/ray-jobs-api.md#idempotency-and-retries). */
     async submitOnce(req) {
         const body = JSON.parse(await this.raw('POST', 'api/jobs/', JSON.stringify(req)));
         return body.submission_id ?? body.job_id ?? req.submission_id;
@@ -67522,7 +67522,7 @@ class RayJobsClient {
         await this.retry(`PUT package`, () => this.raw('PUT', packagePath(uri), zip, 'application/zip'));
     }
 }
-/** `gcs://_ray_pkg_<hash>.zip` → `api/packages/gcs/_ray_pkg_<hash>.zip` (§1.9). */
+/** `gcs://_ray_pkg_<hash>.zip` → `api/packages/gcs/_ray_pkg_<hash>.zip` (docs/reference/ray-jobs-api.md#packages). */
 function packagePath(uri) {
     const m = /^([a-z]+):\/\/(.+)$/.exec(uri);
     if (!m)
@@ -72746,7 +72746,7 @@ function getOctokit(token, options, ...additionalPlugins) {
 }
 //# sourceMappingURL=github.js.map
 ;// CONCATENATED MODULE: ./lib/results/comment.js
-// The PR comment (issue 6): one comment per key (the workflow), found again by its hidden marker
+// The PR comment: one comment per key (the workflow), found again by its hidden marker
 // and updated in place on reruns. Every failure here is a warning: the report never fails
 // because of the comment.
 
@@ -73055,7 +73055,7 @@ function validateConcurrency(concurrency) {
 }
 
 ;// CONCATENATED MODULE: ./lib/preflight/artifacts.js
-// Per-DB SLayer artifacts: the presence rules of domain §2 and the file walk of §6.
+// Per-DB SLayer artifacts: the presence rules of docs/reference/combos.md#artifacts-and-presence-markers and the file walk of docs/reference/gcs-layout.md#setup-uploads.
 
 
 
@@ -73075,7 +73075,7 @@ async function isFile(p) {
         return false;
     }
 }
-/** Why a DB's artifact is not usable, or null when it is present (domain §2 presence rules). */
+/** Why a DB's artifact is not usable, or null when it is present (docs/reference/combos.md#artifacts-and-presence-markers). */
 async function presenceProblem(kind, dbDir) {
     let entries;
     try {
@@ -73104,7 +73104,7 @@ async function presenceProblem(kind, dbDir) {
     }
     return null;
 }
-/** The Python wording of a missing setup, with the fix (domain §2). */
+/** The Python wording of a missing setup, with the fix (docs/reference/combos.md#missing-setup). */
 function missingSetupMessage(kind, root, missing, framework, setup) {
     const list = missing.map(([db, why]) => `${db} (${why})`).join(', ');
     return (`cloud slayer: local SLayer setup missing for ${list} under ${root} (combo ${setup}/${framework}, artifact ${kind}, combo ${COMBO_NUMBER[kind]}); ` +
@@ -73126,7 +73126,7 @@ async function md5File(path, size) {
 }
 /**
  * Lists every regular file of a DB directory, dotfiles included. Symlinks are followed only
- * while they stay inside the DB directory; one that leaves it is an error (domain §6).
+ * while they stay inside the DB directory; one that leaves it is an error (docs/reference/gcs-layout.md#setup-uploads).
  */
 async function walkDb(dbDir, db, hashConcurrency = 16) {
     const top = await (0,promises_namespaceObject.realpath)(dbDir);
@@ -73239,7 +73239,7 @@ function planIdentity(m) {
     id.slayer_artifacts = m.slayer_artifacts;
     return JSON.stringify(id);
 }
-/** Python's defaults for keys an older manifest lacks (domain §7). */
+/** Python's defaults for keys an older manifest lacks (docs/reference/manifest.md#reading-older-manifests). */
 function withPythonDefaults(raw) {
     const missing = ['framework', 'query_mode', 'mode', 'agent_model', 'user_sim_model'].filter((k) => typeof raw[k] !== 'string' || raw[k] === '');
     const ri = (raw.render_inputs ?? {});
@@ -87644,11 +87644,11 @@ class TransferManager {
 
 ;// CONCATENATED MODULE: ./lib/gcs/store.js
 // The one module that talks to GCS. It owns the shared Storage client, the run's object
-// names (domain §6) and the retry policy of every call.
+// names (docs/reference/gcs-layout.md#objects-of-a-run) and the retry policy of every call.
 
 
 
-/** Object names of a run (domain §6). */
+/** Object names of a run (docs/reference/gcs-layout.md#objects-of-a-run). */
 const runPaths = {
     prefix: (runId) => `runs/${runId}/`,
     manifest: (runId) => `runs/${runId}/manifest.json`,
@@ -87823,7 +87823,7 @@ function contentTypeFor(path) {
 
 ;// CONCATENATED MODULE: ./lib/gcs/run-state.js
 // What the bucket already holds for a run: probed once in the preflight, before any write,
-// and the manifest commit that closes a submit (domain §6–§7).
+// and the manifest commit that closes a submit (docs/reference/gcs-layout.md#the-commit-point, docs/reference/manifest.md).
 
 
 
@@ -87947,7 +87947,7 @@ async function checkSetupStillThere(store, plan) {
 }
 
 ;// CONCATENATED MODULE: ./lib/gcs/rows.js
-// The cluster's result rows and heartbeat (domain §6, §9, §10): names, latest attempts, and
+// The cluster's result rows and heartbeat (docs/reference/gcs-layout.md#result-rows, docs/reference/reruns-and-progress.md#reruns, docs/reference/reruns-and-progress.md#verdicts): names, latest attempts, and
 // what is done. Pure parts first; the two readers at the end do the I/O.
 
 
@@ -87999,7 +87999,7 @@ async function latestRows(store, runId, concurrency = 32) {
     })));
     return { refs, latest };
 }
-/** Domain §9: done when the latest row has a falsy `error`; the rest, in manifest order. */
+/** docs/reference/reruns-and-progress.md#reruns: done when the latest row has a falsy `error`; the rest, in manifest order. */
 function unfinished(instanceIds, latest) {
     return instanceIds.filter((iid) => {
         const l = latest.get(iid);
@@ -88036,7 +88036,7 @@ async function writeFreshStatus(store, runId, s) {
 }
 
 ;// CONCATENATED MODULE: ./lib/results/read.js
-// Reading a run for the report (issue 6): the manifest (with Python's defaults for runs the
+// Reading a run for the report: the manifest (with Python's defaults for runs the
 // Python tools wrote), the latest attempt row of each instance, status.json, and, when an
 // instance's DB is known neither from the manifest nor from its row, the dataset file.
 
@@ -88285,7 +88285,7 @@ function commentBody(c, maxFailures) {
 }
 
 ;// CONCATENATED MODULE: ./lib/results/report.js
-// Reporting a run (issue 6): read → aggregate → job summary → outputs → results-json → PR comment
+// Reporting a run: read → aggregate → job summary → outputs → results-json → PR comment
 // → gate. main calls reportRun after a wait and in report-run-id mode.
 
 
@@ -88422,8 +88422,8 @@ async function reportRun(o) {
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(8522);
 ;// CONCATENATED MODULE: ./lib/ray/secrets-package.js
-// Secrets delivery (domain §3): the API keys reach the job as a JSON file at the root of a
-// runtime_env working_dir package uploaded to the cluster (ray-jobs-api.md §1.9). They never
+// Secrets delivery (docs/reference/job.md#secrets-delivery): the API keys reach the job as a JSON file at the root of a
+// runtime_env working_dir package uploaded to the cluster (docs/reference/ray-jobs-api.md#packages). They never
 // travel as env_vars, entrypoint text or metadata, which the dashboard echoes back.
 
 
@@ -88488,7 +88488,7 @@ function secretsPackage(keys) {
 
 ;// CONCATENATED MODULE: ./lib/ray/submit.js
 // Dispatching one attempt to a Ray cluster: the version check, the job request (pure), the
-// secrets package and an idempotent submit (ray-jobs-api.md §5).
+// secrets package and an idempotent submit (docs/reference/ray-jobs-api.md#idempotency-and-retries).
 
 
 
@@ -88504,7 +88504,7 @@ function rayClient(log, d, address = d.rayAddress) {
         onRetry: (what, e, attempt, delay) => log.info(`retry ${attempt} of ${what} in ${delay} ms: ${(0,errors/* errorMessage */.gJ)(e)}`),
     });
 }
-/** Ray 2.2 brought the head→agent Jobs API this client speaks (ray-jobs-api.md §0). */
+/** Ray 2.2 brought the head→agent Jobs API this client speaks (docs/reference/ray-jobs-api.md#versions-covered). */
 const MIN_RAY_VERSION = [2, 2];
 function versionAtLeast(v, [major, minor]) {
     const m = /^(\d+)\.(\d+)/.exec(v);
@@ -88887,7 +88887,7 @@ class DashboardForward {
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./lib/cluster/yaml.js
-// The per-run cluster's Ray cluster launcher YAML (domain §12.2), rendered from the manifest's
+// The per-run cluster's Ray cluster launcher YAML (docs/reference/per-run-cluster.md#cluster-yaml), rendered from the manifest's
 // render_inputs with the `yaml` document API. Pure: the same manifest and key give the same bytes,
 // so a rerun renders the same cluster from the stored manifest.
 //
@@ -88902,7 +88902,7 @@ const WORKER_NODE_TYPE = 'ray-worker-default';
 const HEAD_MACHINE_TYPE = 'e2-medium';
 const CONTAINER_NAME = 'bird_interact_cloud';
 const SSH_USER = 'ubuntu';
-/** The labels the Python tools filter on. Both carry the run id (sic, domain §12.2). */
+/** The labels the Python tools filter on. Both carry the run id (sic, docs/reference/per-run-cluster.md#cluster-yaml). */
 const RUN_ID_LABEL = 'bird-interact-run-id';
 const IMAGE_TAG_LABEL = 'bird-interact-image-tag';
 const DISK_SIZE_GB = 50;
@@ -88911,7 +88911,7 @@ const IDLE_TIMEOUT_MINUTES = 30;
 const RAY_PORT = 6379;
 const OBJECT_MANAGER_PORT = 8076;
 const SELF_DELETE_LOG = '/tmp/self_delete.log';
-/** `docker.run_options`: the in-container environment of this image version (domain §12.2). */
+/** `docker.run_options`: the in-container environment of this image version (docs/reference/per-run-cluster.md#cluster-yaml). */
 const RUN_ENV = [
     ['BIRD_DB_PATH', '/data/mini-interact'],
     ['BIRD_DATA_PATH', '/data/mini-interact/mini_interact.jsonl'],
@@ -88980,7 +88980,7 @@ function renderInputsProblems(runId, ri) {
 function selfDeleteSeconds(maxRuntimeHours) {
     return Math.trunc(maxRuntimeHours * 3600);
 }
-/** The self-delete timer, exactly as domain §12.2 gives it. */
+/** The self-delete timer, exactly as docs/reference/per-run-cluster.md#self-delete-timer gives it. */
 function selfDeleteCommand(maxRuntimeHours, zone) {
     return `nohup bash -c "sleep ${selfDeleteSeconds(maxRuntimeHours)} && gcloud --quiet compute instances delete \\"$(hostname)\\" --zone=${zone} --delete-disks=all" >${SELF_DELETE_LOG} 2>&1 &`;
 }
@@ -89062,7 +89062,7 @@ function renderClusterYaml(manifest, key) {
 }
 
 ;// CONCATENATED MODULE: ./lib/cluster/cli.js
-// The two CLIs of a per-run cluster (domain §12.3–§12.5): the Ray cluster launcher (`ray up`,
+// The two CLIs of a per-run cluster (docs/reference/per-run-cluster.md): the Ray cluster launcher (`ray up`,
 // `ray dashboard`, `ray down`; the `ray-cli` input names the executable) and `gcloud` (liveness
 // and the fallback teardown by label). Nothing secret goes into argv or the child environment.
 
@@ -89177,7 +89177,7 @@ class cli_ClusterCli {
         });
     }
     /**
-     * Domain §12.4: true when any instance labelled with the run id is RUNNING, false when none is.
+     * docs/reference/per-run-cluster.md#liveness: true when any instance labelled with the run id is RUNNING, false when none is.
      * A gcloud that keeps failing is reported and gives null (unknown), never "headless".
      */
     async headAlive(runId) {
@@ -89196,7 +89196,7 @@ class cli_ClusterCli {
         return parseInstances(out);
     }
     /**
-     * The fallback teardown (domain §12.5): list by label, then delete each instance with
+     * The fallback teardown (docs/reference/per-run-cluster.md#teardown): list by label, then delete each instance with
      * `--quiet --delete-disks=all --zone=<basename of its zone>`, four at a time.
      */
     async deleteByLabel(runId) {
@@ -89316,7 +89316,7 @@ function firstLine(s) {
 }
 
 ;// CONCATENATED MODULE: ./lib/preflight/worktree.js
-// Clean-worktree check (domain §4): real git, porcelain v1 -z, limited to pathspecs.
+// Clean-worktree check (docs/reference/inputs.md#clean-worktree): real git, porcelain v1 -z, limited to pathspecs.
 
 
 class GitError extends Error {
@@ -89389,7 +89389,7 @@ function insideRepo(root, path) {
 }
 
 ;// CONCATENATED MODULE: ./lib/cluster/image-tag.js
-// Content-addressed image tag of the Python submitter (domain §12.1), see docs/image-tag.md.
+// Content-addressed image tag of the Python submitter (docs/reference/per-run-cluster.md#image-tag), see docs/image-tag.md.
 // Pure parts (ordering, Dockerfile sections, byte layouts, tag and URI) are separate from the
 // I/O parts (git file selection, the mini-interact walk, streaming the bytes into the hash).
 
@@ -89753,7 +89753,7 @@ async function readDockerfileSections(repoRoot) {
     return dockerfileSections(decodeDockerfile(bytes));
 }
 /**
- * The content-addressed tag of domain §12.1. Repo inputs are the files git tracks or would track
+ * The content-addressed tag of docs/reference/per-run-cluster.md#image-tag. Repo inputs are the files git tracks or would track
  * (working-tree bytes); the mini-interact root is walked on disk.
  */
 async function imageTag({ repoRoot, miniInteractRoot, dirty }) {
@@ -89778,7 +89778,7 @@ async function imageTag({ repoRoot, miniInteractRoot, dirty }) {
 }
 
 ;// CONCATENATED MODULE: ./lib/cluster/registry.js
-// Does the run's image exist in Artifact Registry (domain §12.1)? One HEAD request on the Docker
+// Does the run's image exist in Artifact Registry (docs/reference/per-run-cluster.md#image-tag)? One HEAD request on the Docker
 // Registry HTTP API v2 with the ADC access token as a Bearer token, through @actions/http-client
 // (runner proxy settings apply). When it is missing, buildCommand() gives the exact build.
 
@@ -89919,7 +89919,7 @@ function registryFromEnv(env = process.env) {
 }
 
 ;// CONCATENATED MODULE: ./lib/cluster/sshkey.js
-// The per-run SSH key pair of an ephemeral cluster (domain §12.2 `auth`): ed25519, made with
+// The per-run SSH key pair of an ephemeral cluster (docs/reference/per-run-cluster.md#cluster-yaml `auth`): ed25519, made with
 // node:crypto in a fresh directory under RUNNER_TEMP, the private key in OpenSSH's own format
 // (`openssh-key-v1`, what `ssh-keygen` writes), mode 0600. It is never uploaded, logged or put
 // into the manifest; only its path goes into the cluster YAML and the public key into the
@@ -90010,7 +90010,7 @@ async function makeSshKeyPair(runnerTemp, runId, comment = KEY_COMMENT) {
 }
 
 ;// CONCATENATED MODULE: ./lib/cluster/teardown.js
-// Teardown of a per-run cluster (domain §12.5): `ray down --yes <yaml>`, and when that fails, the
+// Teardown of a per-run cluster (docs/reference/per-run-cluster.md#teardown): `ray down --yes <yaml>`, and when that fails, the
 // instances listed by label are deleted one by one. Idempotent: concurrent calls share one run, and
 // a marker file next to the YAML makes every later call (a second signal, the post step) a no-op.
 // The action state carries what the post step needs, so it tears down even when the main step died.
@@ -90160,7 +90160,7 @@ async function teardownFromState(state, o = {}) {
 //   prepareCluster: key pair + YAML in a fresh directory under RUNNER_TEMP, and the action state
 //                   the post step needs (saved before any cloud call);
 //   bringUp:        ray up, then ray dashboard until /api/version answers through the forward.
-// Any failure of bringUp tears the cluster down before it rethrows (domain §12.5: every failure
+// Any failure of bringUp tears the cluster down before it rethrows (docs/reference/per-run-cluster.md#teardown: every failure
 // after the render). The caller tears down after the wait, or detaches after a wait: false submit.
 
 
@@ -90421,7 +90421,7 @@ async function report(ctx, settings) {
 }
 
 ;// CONCATENATED MODULE: ./lib/plan/rerun-plan.js
-// The rerun plan (domain §9): everything comes from the stored manifest; only the unfinished
+// The rerun plan (docs/reference/reruns-and-progress.md#reruns): everything comes from the stored manifest; only the unfinished
 // instances go into the next attempt, and nothing is uploaded.
 
 
@@ -90460,7 +90460,7 @@ async function planRerun(store, runId) {
 }
 
 ;// CONCATENATED MODULE: ./lib/preflight/api-keys.js
-// API keys (domain §3): read from the environment, masked at once, never part of the plan.
+// API keys (docs/reference/combos.md#api-keys): read from the environment, masked at once, never part of the plan.
 
 
 function readApiKeys(names, env = process.env) {
@@ -90524,18 +90524,18 @@ function readRunKeys(names, s, env = process.env) {
 }
 
 ;// CONCATENATED MODULE: ./lib/ray/wait.js
-// Waiting on a dispatched attempt (domain §10): the verdicts are a pure function of what one
+// Waiting on a dispatched attempt (docs/reference/reruns-and-progress.md#verdicts): the verdicts are a pure function of what one
 // poll observed; the loop around it does the I/O, prints progress and logs, and stops on cancel.
 
 
 
 
 const STALL_AFTER_MS = 300_000;
-/** What one poll prints of the job log at most (Ray returns the whole log every time, P8). */
+/** What one poll prints of the job log at most (Ray returns the whole log every time, docs/reference/ray-jobs-api.md#p8-large-logs). */
 const LOG_CHUNK_MAX = 64 * 1024;
 /** Polls in a row that may fail (after their own retries) before the wait gives up. */
 const MAX_FAILED_POLLS = 5;
-/** Checked in the domain's order at each poll; null means keep waiting. */
+/** Checked in the order of docs/reference/reruns-and-progress.md#verdicts at each poll; null means keep waiting. */
 function decide(o, c) {
     if (o.terminalState === 'done')
         return { kind: 'finished', ok: true, reason: 'the run reported terminal_state done' };
@@ -90623,7 +90623,7 @@ async function waitForAttempt(o) {
             }
         }
         catch (e) {
-            // Logs vanish with their node (P9); the status still speaks.
+            // Logs vanish with their node (docs/reference/ray-jobs-api.md#p9-logs-vanish-with-their-node); the status still speaks.
             o.log.info(`job log unavailable: ${(0,errors/* errorMessage */.gJ)(e)}`);
         }
         return decide({ now: Date.now(), jobStatus, jobMessage: job?.message ?? null, terminalState: ours ? (status.terminal_state ?? null) : null, heartbeatMs: hb, rowsDone, rowsTotal: wanted.size, headAlive }, clock);
@@ -90878,7 +90878,7 @@ async function rerun(ctx, settings) {
 }
 
 ;// CONCATENATED MODULE: ./lib/gcs/upload.js
-// Uploads every file of the plan (domain §6): one listing decides what is there, md5-equal
+// Uploads every file of the plan (docs/reference/gcs-layout.md#setup-uploads): one listing decides what is there, md5-equal
 // objects are skipped, the rest is written create-only, across all DBs in one bounded pool.
 
 
@@ -91047,7 +91047,7 @@ async function logUploadResult(log, result) {
 
 
 
-/** All nine keys, always with real values: Python's resubmit and kill read them directly (domain §7). */
+/** All nine keys, always with real values: Python's resubmit and kill read them directly (docs/reference/manifest.md#render-inputs). */
 function renderInputsFor(s, imageUri) {
     const g = s.dispatch.gce;
     return {
@@ -91144,7 +91144,7 @@ async function checkWorktree(s, artifactDirs, problems) {
     return report;
 }
 /**
- * The image of a per-run cluster (domain §12.1): the given image-uri, or the content-addressed
+ * The image of a per-run cluster (docs/reference/per-run-cluster.md#image-tag): the given image-uri, or the content-addressed
  * tag of the git-tracked inputs and the dataset. Local only: the registry is asked later.
  */
 async function runImage(s, worktree, problems) {

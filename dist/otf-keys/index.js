@@ -32003,7 +32003,7 @@ function validateConcurrency(concurrency) {
 }
 
 ;// CONCATENATED MODULE: ./lib/inputs/combos.js
-// The SLayer combo rules of domain.md §2 and the API-key rules of §3, kept as data.
+// The SLayer combo rules of docs/reference/combos.md#combo-rules and the API-key rules of docs/reference/combos.md#api-keys, kept as data.
 /** Adding a framework is one line here. */
 const FRAMEWORKS = {
     claude_sdk: { onTheFlyArtifact: null, requiresOnTheFly: false },
@@ -32019,7 +32019,7 @@ const EVAL_MODES = (/* unused pure expression or super */ null && (['a-interact'
 function isFramework(s) {
     return Object.prototype.hasOwnProperty.call(FRAMEWORKS, s);
 }
-// Applied in order; the first rule that rejects or accepts decides (domain §2).
+// Applied in order; the first rule that rejects or accepts decides (docs/reference/combos.md#combo-rules).
 // Messages keep Python's wording, with the action's input names instead of CLI flags.
 const COMBO_RULES = [
     (c) => isFramework(c.framework) && FRAMEWORKS[c.framework].requiresOnTheFly && c.slayerSetup !== 'on-the-fly'
@@ -32044,7 +32044,7 @@ function comboRejection(c) {
     }
     return null;
 }
-/** The artifact a (valid) combo uploads, or null for raw mode (domain §2 table). */
+/** The artifact a (valid) combo uploads, or null for raw mode (docs/reference/combos.md#artifacts-and-presence-markers). */
 function artifactFor(framework, queryMode, slayerSetup) {
     if (queryMode !== 'slayer')
         return null;
@@ -32052,13 +32052,13 @@ function artifactFor(framework, queryMode, slayerSetup) {
         return 'slayer_models';
     return FRAMEWORKS[framework].onTheFlyArtifact;
 }
-/** Which combo of the domain table (1–3) an artifact kind is. */
+/** Which combo of the artifact table (1–3) an artifact kind is (docs/reference/combos.md#artifacts-and-presence-markers). */
 const COMBO_NUMBER = {
     slayer_models: 1,
     slayer_otf_cache: 2,
     slayer_models_otf: 3,
 };
-// Provider prefix → key (domain §3, with the DECISION's extra providers).
+// Provider prefix → key (docs/reference/combos.md#api-keys, with the action's extra providers).
 const PROVIDER_KEYS = [
     ['anthropic/', 'ANTHROPIC_API_KEY'],
     ['cerebras/', 'CEREBRAS_API_KEY'],
@@ -32093,7 +32093,7 @@ function requiredKeys(models, queryMode) {
 }
 
 ;// CONCATENATED MODULE: ./lib/otf/key-material.js
-// The per-DB cache keys of the OTF encode workflow (domain §11), pure part: names, parsing and
+// The per-DB cache keys of the OTF encode workflow (docs/reference/otf-encode.md#cache-keys), pure part: names, parsing and
 // the key itself. Reading files and the runner lives in ./inputs.ts, ./compute.ts and ./run.ts.
 
 
@@ -32140,7 +32140,7 @@ const KEY_HASH_CHARS = 32;
 const MAX_MATRIX_LEGS = 256;
 /** A key prefix: no commas (actions/cache rejects them) and nothing a shell or a path would mangle. */
 const KEY_PREFIX = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-/** The frameworks that run on the fly, from the combo table (domain §2): the ones with an on-the-fly artifact. */
+/** The frameworks that run on the fly, from the combo table (docs/reference/combos.md#artifacts-and-presence-markers): the ones with an on-the-fly artifact. */
 const OTF_FRAMEWORKS = Object.keys(FRAMEWORKS).filter((f) => FRAMEWORKS[f].onTheFlyArtifact !== null);
 function isOtfFramework(s) {
     return isFramework(s) && FRAMEWORKS[s].onTheFlyArtifact !== null;
@@ -32148,7 +32148,7 @@ function isOtfFramework(s) {
 function otfArtifact(framework) {
     return FRAMEWORKS[framework].onTheFlyArtifact;
 }
-/** The completeness marker of each artifact (domain §2): written last, so its presence means complete. */
+/** The completeness marker of each artifact (docs/reference/combos.md#artifacts-and-presence-markers): written last, so its presence means complete. */
 const MARKERS = {
     slayer_otf_cache: '_cache_fp.txt',
     slayer_models_otf: '_reference_fp.txt',
@@ -32157,7 +32157,7 @@ const MARKERS = {
 function needsReferenceModel(framework) {
     return otfArtifact(framework) === 'slayer_models_otf';
 }
-/** The three dataset files of one DB under the mini-interact root (domain §2), in key order. */
+/** The three dataset files of one DB under the mini-interact root (docs/reference/inputs.md#the-mini-interact-data), in key order. */
 function dbInputFiles(db) {
     return [`${db}.sqlite`, `${db}_column_meaning_base.json`, `${db}_kb.jsonl`];
 }
@@ -32370,7 +32370,7 @@ var State;
     /** `pending`, `detached` or `done`. */
     State["ClusterTeardown"] = "cluster-teardown";
 })(State || (State = {}));
-/** Defaults that domain.md fixes; action.yml repeats them and a test keeps both in step. */
+/** Defaults of docs/reference/inputs.md#inputs-and-defaults; action.yml repeats them and a test keeps both in step. */
 const Defaults = {
     slayerSetup: 'pre-encoded',
     userSimModel: 'anthropic/claude-haiku-4-5-20251001',
@@ -32478,7 +32478,7 @@ function readInstanceIds(o) {
 }
 
 ;// CONCATENATED MODULE: ./lib/preflight/dataset.js
-// Instance id → database, through the dataset JSONL (domain §2). Never split the id: DB names hold `_`.
+// Instance id → database, through the dataset JSONL (docs/reference/inputs.md#instance-ids-and-databases). Never split the id: DB names hold `_`.
 
 
 
@@ -32486,7 +32486,7 @@ function readInstanceIds(o) {
 /** The dataset is read whole: a file larger than this is not the dataset (a mistaken path, or /dev/zero). */
 const DATASET_MAX_BYTES = 256 * 1024 * 1024;
 /**
- * Where the mini-interact data and its dataset are (domain §2): the inputs, else BIRD_DB_PATH /
+ * Where the mini-interact data and its dataset are (docs/reference/inputs.md#the-mini-interact-data): the inputs, else BIRD_DB_PATH /
  * BIRD_DATA_PATH, else `<workspace>/../mini-interact` — as the Python tools resolve them.
  */
 function dataPaths(workspace, env, rootInput = '', datasetInput = '') {

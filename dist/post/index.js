@@ -37466,7 +37466,7 @@ var dist = __nccwpck_require__(8815);
 // EXTERNAL MODULE: ./lib/inputs/run-id.js
 var run_id = __nccwpck_require__(8984);
 ;// CONCATENATED MODULE: ./lib/cluster/yaml.js
-// The per-run cluster's Ray cluster launcher YAML (domain §12.2), rendered from the manifest's
+// The per-run cluster's Ray cluster launcher YAML (docs/reference/per-run-cluster.md#cluster-yaml), rendered from the manifest's
 // render_inputs with the `yaml` document API. Pure: the same manifest and key give the same bytes,
 // so a rerun renders the same cluster from the stored manifest.
 //
@@ -37481,7 +37481,7 @@ const WORKER_NODE_TYPE = 'ray-worker-default';
 const HEAD_MACHINE_TYPE = 'e2-medium';
 const CONTAINER_NAME = 'bird_interact_cloud';
 const SSH_USER = 'ubuntu';
-/** The labels the Python tools filter on. Both carry the run id (sic, domain §12.2). */
+/** The labels the Python tools filter on. Both carry the run id (sic, docs/reference/per-run-cluster.md#cluster-yaml). */
 const RUN_ID_LABEL = 'bird-interact-run-id';
 const IMAGE_TAG_LABEL = 'bird-interact-image-tag';
 const DISK_SIZE_GB = 50;
@@ -37490,7 +37490,7 @@ const IDLE_TIMEOUT_MINUTES = 30;
 const RAY_PORT = 6379;
 const OBJECT_MANAGER_PORT = 8076;
 const SELF_DELETE_LOG = '/tmp/self_delete.log';
-/** `docker.run_options`: the in-container environment of this image version (domain §12.2). */
+/** `docker.run_options`: the in-container environment of this image version (docs/reference/per-run-cluster.md#cluster-yaml). */
 const RUN_ENV = (/* unused pure expression or super */ null && ([
     ['BIRD_DB_PATH', '/data/mini-interact'],
     ['BIRD_DATA_PATH', '/data/mini-interact/mini_interact.jsonl'],
@@ -37559,7 +37559,7 @@ function renderInputsProblems(runId, ri) {
 function selfDeleteSeconds(maxRuntimeHours) {
     return Math.trunc(maxRuntimeHours * 3600);
 }
-/** The self-delete timer, exactly as domain §12.2 gives it. */
+/** The self-delete timer, exactly as docs/reference/per-run-cluster.md#self-delete-timer gives it. */
 function selfDeleteCommand(maxRuntimeHours, zone) {
     return `nohup bash -c "sleep ${selfDeleteSeconds(maxRuntimeHours)} && gcloud --quiet compute instances delete \\"$(hostname)\\" --zone=${zone} --delete-disks=all" >${SELF_DELETE_LOG} 2>&1 &`;
 }
@@ -37641,7 +37641,7 @@ function renderClusterYaml(manifest, key) {
 }
 
 ;// CONCATENATED MODULE: ./lib/cluster/cli.js
-// The two CLIs of a per-run cluster (domain §12.3–§12.5): the Ray cluster launcher (`ray up`,
+// The two CLIs of a per-run cluster (docs/reference/per-run-cluster.md): the Ray cluster launcher (`ray up`,
 // `ray dashboard`, `ray down`; the `ray-cli` input names the executable) and `gcloud` (liveness
 // and the fallback teardown by label). Nothing secret goes into argv or the child environment.
 
@@ -37756,7 +37756,7 @@ class ClusterCli {
         });
     }
     /**
-     * Domain §12.4: true when any instance labelled with the run id is RUNNING, false when none is.
+     * docs/reference/per-run-cluster.md#liveness: true when any instance labelled with the run id is RUNNING, false when none is.
      * A gcloud that keeps failing is reported and gives null (unknown), never "headless".
      */
     async headAlive(runId) {
@@ -37775,7 +37775,7 @@ class ClusterCli {
         return parseInstances(out);
     }
     /**
-     * The fallback teardown (domain §12.5): list by label, then delete each instance with
+     * The fallback teardown (docs/reference/per-run-cluster.md#teardown): list by label, then delete each instance with
      * `--quiet --delete-disks=all --zone=<basename of its zone>`, four at a time.
      */
     async deleteByLabel(runId) {
@@ -37829,7 +37829,7 @@ function headAliveProbe(cli, runId, minIntervalMs = 60_000, now = Date.now) {
 }
 
 ;// CONCATENATED MODULE: ./lib/cluster/teardown.js
-// Teardown of a per-run cluster (domain §12.5): `ray down --yes <yaml>`, and when that fails, the
+// Teardown of a per-run cluster (docs/reference/per-run-cluster.md#teardown): `ray down --yes <yaml>`, and when that fails, the
 // instances listed by label are deleted one by one. Idempotent: concurrent calls share one run, and
 // a marker file next to the YAML makes every later call (a second signal, the post step) a no-op.
 // The action state carries what the post step needs, so it tears down even when the main step died.
@@ -38078,7 +38078,7 @@ var State;
     /** `pending`, `detached` or `done`. */
     State["ClusterTeardown"] = "cluster-teardown";
 })(State || (State = {}));
-/** Defaults that domain.md fixes; action.yml repeats them and a test keeps both in step. */
+/** Defaults of docs/reference/inputs.md#inputs-and-defaults; action.yml repeats them and a test keeps both in step. */
 const Defaults = {
     slayerSetup: 'pre-encoded',
     userSimModel: 'anthropic/claude-haiku-4-5-20251001',
@@ -38458,7 +38458,7 @@ const systemClock = { now: () => Date.now(), sleep };
 /* harmony export */   B: () => (/* binding */ KNOWN_KEYS)
 /* harmony export */ });
 /* unused harmony exports FRAMEWORKS, QUERY_MODES, EVAL_MODES, isFramework, comboRejection, artifactFor, COMBO_NUMBER, keyForModel, requiredKeys */
-// The SLayer combo rules of domain.md §2 and the API-key rules of §3, kept as data.
+// The SLayer combo rules of docs/reference/combos.md#combo-rules and the API-key rules of docs/reference/combos.md#api-keys, kept as data.
 /** Adding a framework is one line here. */
 const FRAMEWORKS = {
     claude_sdk: { onTheFlyArtifact: null, requiresOnTheFly: false },
@@ -38474,7 +38474,7 @@ const EVAL_MODES = (/* unused pure expression or super */ null && (['a-interact'
 function isFramework(s) {
     return Object.prototype.hasOwnProperty.call(FRAMEWORKS, s);
 }
-// Applied in order; the first rule that rejects or accepts decides (domain §2).
+// Applied in order; the first rule that rejects or accepts decides (docs/reference/combos.md#combo-rules).
 // Messages keep Python's wording, with the action's input names instead of CLI flags.
 const COMBO_RULES = [
     (c) => isFramework(c.framework) && FRAMEWORKS[c.framework].requiresOnTheFly && c.slayerSetup !== 'on-the-fly'
@@ -38499,7 +38499,7 @@ function comboRejection(c) {
     }
     return null;
 }
-/** The artifact a (valid) combo uploads, or null for raw mode (domain §2 table). */
+/** The artifact a (valid) combo uploads, or null for raw mode (docs/reference/combos.md#artifacts-and-presence-markers). */
 function artifactFor(framework, queryMode, slayerSetup) {
     if (queryMode !== 'slayer')
         return null;
@@ -38507,13 +38507,13 @@ function artifactFor(framework, queryMode, slayerSetup) {
         return 'slayer_models';
     return FRAMEWORKS[framework].onTheFlyArtifact;
 }
-/** Which combo of the domain table (1–3) an artifact kind is. */
+/** Which combo of the artifact table (1–3) an artifact kind is (docs/reference/combos.md#artifacts-and-presence-markers). */
 const COMBO_NUMBER = {
     slayer_models: 1,
     slayer_otf_cache: 2,
     slayer_models_otf: 3,
 };
-// Provider prefix → key (domain §3, with the DECISION's extra providers).
+// Provider prefix → key (docs/reference/combos.md#api-keys, with the action's extra providers).
 const PROVIDER_KEYS = [
     ['anthropic/', 'ANTHROPIC_API_KEY'],
     ['cerebras/', 'CEREBRAS_API_KEY'],
@@ -38555,7 +38555,7 @@ function requiredKeys(models, queryMode) {
 
 /* unused harmony exports GCE_NAME_MAX, RUN_ID_MAX, RUN_ID_PATTERN, GCE_NAME_PATTERN, mintRunId, runIdProblem, workerNodeName */
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
-// Run ids (domain §5): `<ts>-<slug>-<query_mode>-<token>`, short enough for GCE node names.
+// Run ids (docs/reference/run-ids.md#format): `<ts>-<slug>-<query_mode>-<token>`, short enough for GCE node names.
 
 const GCE_NAME_MAX = 63;
 const RUN_ID_MAX = 35;
@@ -38697,7 +38697,7 @@ function instance_ids_readInstanceIds(o) {
 }
 
 ;// CONCATENATED MODULE: ./lib/preflight/dataset.js
-// Instance id → database, through the dataset JSONL (domain §2). Never split the id: DB names hold `_`.
+// Instance id → database, through the dataset JSONL (docs/reference/inputs.md#instance-ids-and-databases). Never split the id: DB names hold `_`.
 
 
 
@@ -38705,7 +38705,7 @@ function instance_ids_readInstanceIds(o) {
 /** The dataset is read whole: a file larger than this is not the dataset (a mistaken path, or /dev/zero). */
 const DATASET_MAX_BYTES = (/* unused pure expression or super */ null && (256 * 1024 * 1024));
 /**
- * Where the mini-interact data and its dataset are (domain §2): the inputs, else BIRD_DB_PATH /
+ * Where the mini-interact data and its dataset are (docs/reference/inputs.md#the-mini-interact-data): the inputs, else BIRD_DB_PATH /
  * BIRD_DATA_PATH, else `<workspace>/../mini-interact` — as the Python tools resolve them.
  */
 function dataset_dataPaths(workspace, env, rootInput = '', datasetInput = '') {
@@ -39336,14 +39336,14 @@ __webpack_async_result__();
 /* harmony import */ var _actions_http_client__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4942);
 /* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7075);
 /* harmony import */ var _common_retry_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3175);
-// A Ray Jobs REST client (ray-jobs-api.md) on @actions/http-client, so runner proxy settings
+// A Ray Jobs REST client (docs/reference/ray-jobs-api.md) on @actions/http-client, so runner proxy settings
 // apply. It knows nothing of how the dashboard is reached: an existing cluster's URL or a
 // forwarded port of a per-run cluster are the same to it.
 
 
 
 const TERMINAL = ['STOPPED', 'SUCCEEDED', 'FAILED'];
-/** A non-2xx answer. Ray's error bodies are text (tracebacks), never JSON (P4). */
+/** A non-2xx answer. Ray's error bodies are text (tracebacks), never JSON (docs/reference/ray-jobs-api.md#p4-error-bodies-are-text). */
 class RayHttpError extends Error {
     method;
     path;
@@ -39362,7 +39362,7 @@ function lastLine(text) {
     const lines = text.trim().split('\n').filter((l) => l.trim());
     return (lines[lines.length - 1] ?? '').slice(0, 500);
 }
-/** A duplicate submission_id: 500 on Ray ≥ 2.2, 400 before; match the text, not the code (P2). */
+/** A duplicate submission_id: 500 on Ray ≥ 2.2, 400 before; match the text, not the code (docs/reference/ray-jobs-api.md#p2-status-codes-change-across-versions). */
 function isDuplicateSubmission(e) {
     return e instanceof RayHttpError && /already exists|Please use a different submission_id/.test(e.body);
 }
@@ -39382,7 +39382,7 @@ class RayJobsClient {
         // A base with a trailing slash, so a dashboard behind a path prefix keeps it.
         this.address = o.address.replace(/\/+$/, '');
         this.headers = o.headers ?? {};
-        // Never a browser User-Agent: Ray refuses those on POST/PUT (P13).
+        // Never a browser User-Agent: Ray refuses those on POST/PUT (docs/reference/ray-jobs-api.md#p13-browser-user-agents-get-405).
         this.http = new _actions_http_client__WEBPACK_IMPORTED_MODULE_0__/* .HttpClient */ .Qq('bird-cloud-action', [], { ignoreSslError: o.tlsVerify === false, allowRetries: false, keepAlive: true, socketTimeout: 60_000 });
         this.policy = { attempts: 6, baseMs: 500, maxMs: 10_000, budget: new _common_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .RetryBudget */ .Km(100), ...o.policy };
     }
@@ -39414,7 +39414,7 @@ class RayJobsClient {
     version() {
         return this.json('GET', 'api/version');
     }
-    /** One POST, not retried here: dispatch decides what a failure means (§5). */
+    /** One POST, not retried here: dispatch decides what a failure means (docs/reference/ray-jobs-api.md#idempotency-and-retries). */
     async submitOnce(req) {
         const body = JSON.parse(await this.raw('POST', 'api/jobs/', JSON.stringify(req)));
         return body.submission_id ?? body.job_id ?? req.submission_id;
@@ -39452,7 +39452,7 @@ class RayJobsClient {
         await this.retry(`PUT package`, () => this.raw('PUT', packagePath(uri), zip, 'application/zip'));
     }
 }
-/** `gcs://_ray_pkg_<hash>.zip` → `api/packages/gcs/_ray_pkg_<hash>.zip` (§1.9). */
+/** `gcs://_ray_pkg_<hash>.zip` → `api/packages/gcs/_ray_pkg_<hash>.zip` (docs/reference/ray-jobs-api.md#packages). */
 function packagePath(uri) {
     const m = /^([a-z]+):\/\/(.+)$/.exec(uri);
     if (!m)

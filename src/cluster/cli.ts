@@ -1,4 +1,4 @@
-// The two CLIs of a per-run cluster (domain §12.3–§12.5): the Ray cluster launcher (`ray up`,
+// The two CLIs of a per-run cluster (docs/reference/per-run-cluster.md): the Ray cluster launcher (`ray up`,
 // `ray dashboard`, `ray down`; the `ray-cli` input names the executable) and `gcloud` (liveness
 // and the fallback teardown by label). Nothing secret goes into argv or the child environment.
 import { errorMessage } from '../common/errors.js';
@@ -166,7 +166,7 @@ export class ClusterCli {
   }
 
   /**
-   * Domain §12.4: true when any instance labelled with the run id is RUNNING, false when none is.
+   * docs/reference/per-run-cluster.md#liveness: true when any instance labelled with the run id is RUNNING, false when none is.
    * A gcloud that keeps failing is reported and gives null (unknown), never "headless".
    */
   async headAlive(runId: string): Promise<boolean | null> {
@@ -186,7 +186,7 @@ export class ClusterCli {
   }
 
   /**
-   * The fallback teardown (domain §12.5): list by label, then delete each instance with
+   * The fallback teardown (docs/reference/per-run-cluster.md#teardown): list by label, then delete each instance with
    * `--quiet --delete-disks=all --zone=<basename of its zone>`, four at a time.
    */
   async deleteByLabel(runId: string): Promise<DeleteByLabelResult> {

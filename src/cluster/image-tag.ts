@@ -1,4 +1,4 @@
-// Content-addressed image tag of the Python submitter (domain §12.1), see docs/image-tag.md.
+// Content-addressed image tag of the Python submitter (docs/reference/per-run-cluster.md#image-tag), see docs/image-tag.md.
 // Pure parts (ordering, Dockerfile sections, byte layouts, tag and URI) are separate from the
 // I/O parts (git file selection, the mini-interact walk, streaming the bytes into the hash).
 import { execFile } from 'node:child_process';
@@ -421,7 +421,7 @@ export interface ImageTagResult {
 }
 
 /**
- * The content-addressed tag of domain §12.1. Repo inputs are the files git tracks or would track
+ * The content-addressed tag of docs/reference/per-run-cluster.md#image-tag. Repo inputs are the files git tracks or would track
  * (working-tree bytes); the mini-interact root is walked on disk.
  */
 export async function imageTag({ repoRoot, miniInteractRoot, dirty }: ImageTagOptions): Promise<ImageTagResult> {

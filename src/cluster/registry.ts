@@ -1,4 +1,4 @@
-// Does the run's image exist in Artifact Registry (domain §12.1)? One HEAD request on the Docker
+// Does the run's image exist in Artifact Registry (docs/reference/per-run-cluster.md#image-tag)? One HEAD request on the Docker
 // Registry HTTP API v2 with the ADC access token as a Bearer token, through @actions/http-client
 // (runner proxy settings apply). When it is missing, buildCommand() gives the exact build.
 import { HttpClient } from '@actions/http-client';

@@ -2,7 +2,7 @@
 //   prepareCluster: key pair + YAML in a fresh directory under RUNNER_TEMP, and the action state
 //                   the post step needs (saved before any cloud call);
 //   bringUp:        ray up, then ray dashboard until /api/version answers through the forward.
-// Any failure of bringUp tears the cluster down before it rethrows (domain §12.5: every failure
+// Any failure of bringUp tears the cluster down before it rethrows (docs/reference/per-run-cluster.md#teardown: every failure
 // after the render). The caller tears down after the wait, or detaches after a wait: false submit.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

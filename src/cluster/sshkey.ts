@@ -1,4 +1,4 @@
-// The per-run SSH key pair of an ephemeral cluster (domain §12.2 `auth`): ed25519, made with
+// The per-run SSH key pair of an ephemeral cluster (docs/reference/per-run-cluster.md#cluster-yaml `auth`): ed25519, made with
 // node:crypto in a fresh directory under RUNNER_TEMP, the private key in OpenSSH's own format
 // (`openssh-key-v1`, what `ssh-keygen` writes), mode 0600. It is never uploaded, logged or put
 // into the manifest; only its path goes into the cluster YAML and the public key into the

@@ -1,4 +1,4 @@
-// Teardown of a per-run cluster (domain §12.5): `ray down --yes <yaml>`, and when that fails, the
+// Teardown of a per-run cluster (docs/reference/per-run-cluster.md#teardown): `ray down --yes <yaml>`, and when that fails, the
 // instances listed by label are deleted one by one. Idempotent: concurrent calls share one run, and
 // a marker file next to the YAML makes every later call (a second signal, the post step) a no-op.
 // The action state carries what the post step needs, so it tears down even when the main step died.

@@ -1,4 +1,4 @@
-// The per-run cluster's Ray cluster launcher YAML (domain §12.2), rendered from the manifest's
+// The per-run cluster's Ray cluster launcher YAML (docs/reference/per-run-cluster.md#cluster-yaml), rendered from the manifest's
 // render_inputs with the `yaml` document API. Pure: the same manifest and key give the same bytes,
 // so a rerun renders the same cluster from the stored manifest.
 //
@@ -15,7 +15,7 @@ export const WORKER_NODE_TYPE = 'ray-worker-default';
 export const HEAD_MACHINE_TYPE = 'e2-medium';
 export const CONTAINER_NAME = 'bird_interact_cloud';
 export const SSH_USER = 'ubuntu';
-/** The labels the Python tools filter on. Both carry the run id (sic, domain §12.2). */
+/** The labels the Python tools filter on. Both carry the run id (sic, docs/reference/per-run-cluster.md#cluster-yaml). */
 export const RUN_ID_LABEL = 'bird-interact-run-id';
 export const IMAGE_TAG_LABEL = 'bird-interact-image-tag';
 export const DISK_SIZE_GB = 50;
@@ -25,7 +25,7 @@ export const RAY_PORT = 6379;
 export const OBJECT_MANAGER_PORT = 8076;
 export const SELF_DELETE_LOG = '/tmp/self_delete.log';
 
-/** `docker.run_options`: the in-container environment of this image version (domain §12.2). */
+/** `docker.run_options`: the in-container environment of this image version (docs/reference/per-run-cluster.md#cluster-yaml). */
 export const RUN_ENV: ReadonlyArray<readonly [string, string]> = [
   ['BIRD_DB_PATH', '/data/mini-interact'],
   ['BIRD_DATA_PATH', '/data/mini-interact/mini_interact.jsonl'],
@@ -95,7 +95,7 @@ export function selfDeleteSeconds(maxRuntimeHours: number): number {
   return Math.trunc(maxRuntimeHours * 3600);
 }
 
-/** The self-delete timer, exactly as domain §12.2 gives it. */
+/** The self-delete timer, exactly as docs/reference/per-run-cluster.md#self-delete-timer gives it. */
 export function selfDeleteCommand(maxRuntimeHours: number, zone: string): string {
   return `nohup bash -c "sleep ${selfDeleteSeconds(maxRuntimeHours)} && gcloud --quiet compute instances delete \\"$(hostname)\\" --zone=${zone} --delete-disks=all" >${SELF_DELETE_LOG} 2>&1 &`;
 }

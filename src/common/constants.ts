@@ -92,7 +92,7 @@ export enum State {
   ClusterTeardown = 'cluster-teardown',
 }
 
-/** Defaults that domain.md fixes; action.yml repeats them and a test keeps both in step. */
+/** Defaults of docs/reference/inputs.md#inputs-and-defaults; action.yml repeats them and a test keeps both in step. */
 export const Defaults = {
   slayerSetup: 'pre-encoded',
   userSimModel: 'anthropic/claude-haiku-4-5-20251001',

@@ -1,4 +1,4 @@
-// The cluster's result rows and heartbeat (domain §6, §9, §10): names, latest attempts, and
+// The cluster's result rows and heartbeat (docs/reference/gcs-layout.md#result-rows, docs/reference/reruns-and-progress.md#reruns, docs/reference/reruns-and-progress.md#verdicts): names, latest attempts, and
 // what is done. Pure parts first; the two readers at the end do the I/O.
 import pLimit from 'p-limit';
 import { runPaths, type RemoteObject, type RunStore } from './store.js';
@@ -76,7 +76,7 @@ export async function latestRows(store: RunStore, runId: string, concurrency = 3
   return { refs, latest };
 }
 
-/** Domain §9: done when the latest row has a falsy `error`; the rest, in manifest order. */
+/** docs/reference/reruns-and-progress.md#reruns: done when the latest row has a falsy `error`; the rest, in manifest order. */
 export function unfinished(instanceIds: readonly string[], latest: ReadonlyMap<string, LatestRow>): string[] {
   return instanceIds.filter((iid) => {
     const l = latest.get(iid);

@@ -1,5 +1,5 @@
 // What the bucket already holds for a run: probed once in the preflight, before any write,
-// and the manifest commit that closes a submit (domain §6–§7).
+// and the manifest commit that closes a submit (docs/reference/gcs-layout.md#the-commit-point, docs/reference/manifest.md).
 import { Inputs } from '../common/constants.js';
 import { ProblemsError, errorMessage, errorStatus } from '../common/errors.js';
 import { dbDigest } from '../preflight/artifacts.js';

@@ -1,5 +1,5 @@
 // The one module that talks to GCS. It owns the shared Storage client, the run's object
-// names (domain §6) and the retry policy of every call.
+// names (docs/reference/gcs-layout.md#objects-of-a-run) and the retry policy of every call.
 import { Storage, type File } from '@google-cloud/storage';
 import { RetryBudget, isNetworkError, withRetry, type RetryPolicy } from '../common/retry.js';
 import { errorStatus } from '../common/errors.js';
@@ -11,7 +11,7 @@ export interface RemoteObject {
   generation: string;
 }
 
-/** Object names of a run (domain §6). */
+/** Object names of a run (docs/reference/gcs-layout.md#objects-of-a-run). */
 export const runPaths = {
   prefix: (runId: string): string => `runs/${runId}/`,
   manifest: (runId: string): string => `runs/${runId}/manifest.json`,

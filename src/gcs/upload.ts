@@ -1,4 +1,4 @@
-// Uploads every file of the plan (domain §6): one listing decides what is there, md5-equal
+// Uploads every file of the plan (docs/reference/gcs-layout.md#setup-uploads): one listing decides what is there, md5-equal
 // objects are skipped, the rest is written create-only, across all DBs in one bounded pool.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';

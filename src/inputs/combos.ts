@@ -1,4 +1,4 @@
-// The SLayer combo rules of domain.md §2 and the API-key rules of §3, kept as data.
+// The SLayer combo rules of docs/reference/combos.md#combo-rules and the API-key rules of docs/reference/combos.md#api-keys, kept as data.
 
 export type Framework =
   | 'claude_sdk'
@@ -48,7 +48,7 @@ export interface Combo {
 /** One rule: returns the exact rejection message, or null when the rule does not reject. */
 type ComboRule = (c: Combo) => string | null | 'accept';
 
-// Applied in order; the first rule that rejects or accepts decides (domain §2).
+// Applied in order; the first rule that rejects or accepts decides (docs/reference/combos.md#combo-rules).
 // Messages keep Python's wording, with the action's input names instead of CLI flags.
 const COMBO_RULES: readonly ComboRule[] = [
   (c) =>
@@ -75,21 +75,21 @@ export function comboRejection(c: Combo): string | null {
   return null;
 }
 
-/** The artifact a (valid) combo uploads, or null for raw mode (domain §2 table). */
+/** The artifact a (valid) combo uploads, or null for raw mode (docs/reference/combos.md#artifacts-and-presence-markers). */
 export function artifactFor(framework: Framework, queryMode: QueryMode, slayerSetup: SlayerSetup): ArtifactKind | null {
   if (queryMode !== 'slayer') return null;
   if (slayerSetup === 'pre-encoded') return 'slayer_models';
   return FRAMEWORKS[framework].onTheFlyArtifact;
 }
 
-/** Which combo of the domain table (1–3) an artifact kind is. */
+/** Which combo of the artifact table (1–3) an artifact kind is (docs/reference/combos.md#artifacts-and-presence-markers). */
 export const COMBO_NUMBER: Readonly<Record<ArtifactKind, number>> = {
   slayer_models: 1,
   slayer_otf_cache: 2,
   slayer_models_otf: 3,
 };
 
-// Provider prefix → key (domain §3, with the DECISION's extra providers).
+// Provider prefix → key (docs/reference/combos.md#api-keys, with the action's extra providers).
 const PROVIDER_KEYS: ReadonlyArray<readonly [prefix: string, key: string]> = [
   ['anthropic/', 'ANTHROPIC_API_KEY'],
   ['cerebras/', 'CEREBRAS_API_KEY'],

@@ -1,4 +1,4 @@
-// Run ids (domain §5): `<ts>-<slug>-<query_mode>-<token>`, short enough for GCE node names.
+// Run ids (docs/reference/run-ids.md#format): `<ts>-<slug>-<query_mode>-<token>`, short enough for GCE node names.
 import { randomBytes } from 'node:crypto';
 
 export const GCE_NAME_MAX = 63;

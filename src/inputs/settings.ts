@@ -20,13 +20,13 @@ export { parseRayConnection } from './common.js';
 export type ClusterMode = 'none' | 'existing' | 'ephemeral';
 export const CLUSTER_MODES: readonly ClusterMode[] = ['none', 'existing', 'ephemeral'];
 
-/** Where a per-run cluster goes (domain §12): recorded in the manifest's render_inputs. */
+/** Where a per-run cluster goes (docs/reference/per-run-cluster.md): recorded in the manifest's render_inputs. */
 export interface GceSettings {
   region: string;
   zone: string;
   /** Empty: `bird-interact-runner@<project>.iam.gserviceaccount.com`. */
   workerSa: string;
-  /** Empty: the content-addressed image of domain §12.1. */
+  /** Empty: the content-addressed image of docs/reference/per-run-cluster.md#image-tag. */
   imageUri: string;
   rayVersion: string;
   rayCli: string;
@@ -49,7 +49,7 @@ export interface DispatchSettings {
   gce: GceSettings;
 }
 
-/** How results are reported after a wait, or in report-run-id mode (issue 6). */
+/** How results are reported after a wait, or in report-run-id mode. */
 export interface ReportSettings {
   /** Masked as soon as it is read. */
   token: string;
@@ -70,7 +70,7 @@ export interface CommonSettings {
   runnerTemp: string;
 }
 
-/** A workflow_dispatch rerun: every run value comes from the stored manifest (domain §9). */
+/** A workflow_dispatch rerun: every run value comes from the stored manifest (docs/reference/reruns-and-progress.md#reruns). */
 export interface RerunSettings extends CommonSettings {
   kind: 'rerun';
   runId: string;

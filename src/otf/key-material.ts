@@ -1,4 +1,4 @@
-// The per-DB cache keys of the OTF encode workflow (domain §11), pure part: names, parsing and
+// The per-DB cache keys of the OTF encode workflow (docs/reference/otf-encode.md#cache-keys), pure part: names, parsing and
 // the key itself. Reading files and the runner lives in ./inputs.ts, ./compute.ts and ./run.ts.
 import { createHash } from 'node:crypto';
 import { FRAMEWORKS, isFramework, type ArtifactKind, type Framework } from '../inputs/combos.js';
@@ -51,7 +51,7 @@ export const KEY_PREFIX = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 export type OtfFramework = Extract<Framework, 'pydantic_ai_recursive' | 'pydantic_ai_otf_encode'>;
 export type OtfArtifact = Extract<ArtifactKind, 'slayer_otf_cache' | 'slayer_models_otf'>;
 
-/** The frameworks that run on the fly, from the combo table (domain §2): the ones with an on-the-fly artifact. */
+/** The frameworks that run on the fly, from the combo table (docs/reference/combos.md#artifacts-and-presence-markers): the ones with an on-the-fly artifact. */
 export const OTF_FRAMEWORKS: readonly OtfFramework[] = (Object.keys(FRAMEWORKS) as Framework[]).filter(
   (f): f is OtfFramework => FRAMEWORKS[f].onTheFlyArtifact !== null,
 );
@@ -64,7 +64,7 @@ export function otfArtifact(framework: OtfFramework): OtfArtifact {
   return FRAMEWORKS[framework].onTheFlyArtifact as OtfArtifact;
 }
 
-/** The completeness marker of each artifact (domain §2): written last, so its presence means complete. */
+/** The completeness marker of each artifact (docs/reference/combos.md#artifacts-and-presence-markers): written last, so its presence means complete. */
 export const MARKERS: Readonly<Record<OtfArtifact, string>> = {
   slayer_otf_cache: '_cache_fp.txt',
   slayer_models_otf: '_reference_fp.txt',
@@ -75,7 +75,7 @@ export function needsReferenceModel(framework: OtfFramework): boolean {
   return otfArtifact(framework) === 'slayer_models_otf';
 }
 
-/** The three dataset files of one DB under the mini-interact root (domain §2), in key order. */
+/** The three dataset files of one DB under the mini-interact root (docs/reference/inputs.md#the-mini-interact-data), in key order. */
 export function dbInputFiles(db: string): [string, string, string] {
   return [`${db}.sqlite`, `${db}_column_meaning_base.json`, `${db}_kb.jsonl`];
 }
@@ -163,7 +163,7 @@ export interface FileDigest {
   sha256: string;
 }
 
-/** Everything one DB's OTF setup is built from (domain §11). */
+/** Everything one DB's OTF setup is built from (docs/reference/otf-encode.md#cache-keys). */
 export interface KeyMaterial {
   db: string;
   framework: OtfFramework;

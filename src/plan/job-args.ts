@@ -1,4 +1,4 @@
-// The in-cluster command line (domain §8), built from the manifest so reruns use its values.
+// The in-cluster command line (docs/reference/job.md#arguments), built from the manifest so reruns use its values.
 import type { RunManifest } from './manifest.js';
 
 /** Where the job finds the secrets file: the root of its working_dir package (see ray/secrets). */

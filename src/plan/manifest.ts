@@ -1,4 +1,4 @@
-// The run manifest (domain §7): Python's keys in Python's order, then the action's additions.
+// The run manifest (docs/reference/manifest.md#keys-and-order): Python's keys in Python's order, then the action's additions.
 import type { DbArtifact } from '../preflight/artifacts.js';
 import type { GithubContext } from '../common/github-context.js';
 import type { ArtifactKind } from '../inputs/combos.js';
@@ -106,7 +106,7 @@ export function planIdentity(m: Pick<RunManifest, (typeof PYTHON_KEYS)[number] |
   return JSON.stringify(id);
 }
 
-/** Python's defaults for keys an older manifest lacks (domain §7). */
+/** Python's defaults for keys an older manifest lacks (docs/reference/manifest.md#reading-older-manifests). */
 export function withPythonDefaults(raw: Partial<RunManifest> & Record<string, unknown>): RunManifest {
   const missing = ['framework', 'query_mode', 'mode', 'agent_model', 'user_sim_model'].filter((k) => typeof raw[k] !== 'string' || raw[k] === '');
   const ri = (raw.render_inputs ?? {}) as Partial<RunManifest['render_inputs']>;

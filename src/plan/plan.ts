@@ -49,7 +49,7 @@ export interface PlanParts {
   imageUri: string;
 }
 
-/** All nine keys, always with real values: Python's resubmit and kill read them directly (domain §7). */
+/** All nine keys, always with real values: Python's resubmit and kill read them directly (docs/reference/manifest.md#render-inputs). */
 export function renderInputsFor(s: SubmitSettings, imageUri: string): RunManifest['render_inputs'] {
   const g = s.dispatch.gce;
   return {

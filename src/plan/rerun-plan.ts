@@ -1,4 +1,4 @@
-// The rerun plan (domain §9): everything comes from the stored manifest; only the unfinished
+// The rerun plan (docs/reference/reruns-and-progress.md#reruns): everything comes from the stored manifest; only the unfinished
 // instances go into the next attempt, and nothing is uploaded.
 import { Inputs } from '../common/constants.js';
 import { ProblemsError } from '../common/errors.js';

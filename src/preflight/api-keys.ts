@@ -1,4 +1,4 @@
-// API keys (domain §3): read from the environment, masked at once, never part of the plan.
+// API keys (docs/reference/combos.md#api-keys): read from the environment, masked at once, never part of the plan.
 import * as core from '@actions/core';
 import { Inputs } from '../common/constants.js';
 import type { Problem } from '../common/errors.js';

@@ -1,4 +1,4 @@
-// Per-DB SLayer artifacts: the presence rules of domain §2 and the file walk of §6.
+// Per-DB SLayer artifacts: the presence rules of docs/reference/combos.md#artifacts-and-presence-markers and the file walk of docs/reference/gcs-layout.md#setup-uploads.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, readFile, readdir, realpath, stat } from 'node:fs/promises';
@@ -18,7 +18,7 @@ export interface DbArtifact {
   db: string;
   files: ArtifactFile[];
   bytes: number;
-  /** SHA-256 hex over the sorted lines `<relpath>\t<md5>\n` (domain §7). */
+  /** SHA-256 hex over the sorted lines `<relpath>\t<md5>\n` (docs/reference/manifest.md#db-digest). */
   digest: string;
 }
 
@@ -36,7 +36,7 @@ async function isFile(p: string): Promise<boolean> {
   }
 }
 
-/** Why a DB's artifact is not usable, or null when it is present (domain §2 presence rules). */
+/** Why a DB's artifact is not usable, or null when it is present (docs/reference/combos.md#artifacts-and-presence-markers). */
 export async function presenceProblem(kind: ArtifactKind, dbDir: string): Promise<string | null> {
   let entries: string[];
   try {
@@ -60,7 +60,7 @@ export async function presenceProblem(kind: ArtifactKind, dbDir: string): Promis
   return null;
 }
 
-/** The Python wording of a missing setup, with the fix (domain §2). */
+/** The Python wording of a missing setup, with the fix (docs/reference/combos.md#missing-setup). */
 export function missingSetupMessage(kind: ArtifactKind, root: string, missing: ReadonlyArray<readonly [db: string, why: string]>, framework: string, setup: string): string {
   const list = missing.map(([db, why]) => `${db} (${why})`).join(', ');
   return (
@@ -84,7 +84,7 @@ async function md5File(path: string, size: number): Promise<string> {
 
 /**
  * Lists every regular file of a DB directory, dotfiles included. Symlinks are followed only
- * while they stay inside the DB directory; one that leaves it is an error (domain §6).
+ * while they stay inside the DB directory; one that leaves it is an error (docs/reference/gcs-layout.md#setup-uploads).
  */
 export async function walkDb(dbDir: string, db: string, hashConcurrency = 16): Promise<DbArtifact> {
   const top = await realpath(dbDir);

@@ -1,4 +1,4 @@
-// Instance id → database, through the dataset JSONL (domain §2). Never split the id: DB names hold `_`.
+// Instance id → database, through the dataset JSONL (docs/reference/inputs.md#instance-ids-and-databases). Never split the id: DB names hold `_`.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { Inputs } from '../common/constants.js';
@@ -9,7 +9,7 @@ import { listIds } from '../inputs/instance-ids.js';
 export const DATASET_MAX_BYTES = 256 * 1024 * 1024;
 
 /**
- * Where the mini-interact data and its dataset are (domain §2): the inputs, else BIRD_DB_PATH /
+ * Where the mini-interact data and its dataset are (docs/reference/inputs.md#the-mini-interact-data): the inputs, else BIRD_DB_PATH /
  * BIRD_DATA_PATH, else `<workspace>/../mini-interact` — as the Python tools resolve them.
  */
 export function dataPaths(workspace: string, env: NodeJS.ProcessEnv, rootInput = '', datasetInput = ''): { miniInteractRoot: string; datasetFile: string } {

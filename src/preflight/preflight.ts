@@ -43,7 +43,7 @@ async function checkWorktree(s: SubmitSettings, artifactDirs: string[], problems
 }
 
 /**
- * The image of a per-run cluster (domain §12.1): the given image-uri, or the content-addressed
+ * The image of a per-run cluster (docs/reference/per-run-cluster.md#image-tag): the given image-uri, or the content-addressed
  * tag of the git-tracked inputs and the dataset. Local only: the registry is asked later.
  */
 async function runImage(s: SubmitSettings, worktree: WorktreeReport, problems: ProblemList): Promise<string> {

@@ -1,4 +1,4 @@
-// Clean-worktree check (domain §4): real git, porcelain v1 -z, limited to pathspecs.
+// Clean-worktree check (docs/reference/inputs.md#clean-worktree): real git, porcelain v1 -z, limited to pathspecs.
 import { execFile } from 'node:child_process';
 import { relative, isAbsolute } from 'node:path';
 

@@ -1,4 +1,4 @@
-// A Ray Jobs REST client (ray-jobs-api.md) on @actions/http-client, so runner proxy settings
+// A Ray Jobs REST client (docs/reference/ray-jobs-api.md) on @actions/http-client, so runner proxy settings
 // apply. It knows nothing of how the dashboard is reached: an existing cluster's URL or a
 // forwarded port of a per-run cluster are the same to it.
 import { HttpClient } from '@actions/http-client';
@@ -8,7 +8,7 @@ import { RetryBudget, isNetworkError, withRetry, type RetryPolicy } from '../com
 export type JobStatus = 'PENDING' | 'RUNNING' | 'STOPPED' | 'SUCCEEDED' | 'FAILED';
 export const TERMINAL: readonly JobStatus[] = ['STOPPED', 'SUCCEEDED', 'FAILED'];
 
-/** The fields of JobDetails this action reads; servers may send more or fewer (§2). */
+/** The fields of JobDetails this action reads; servers may send more or fewer (docs/reference/ray-jobs-api.md#jobdetails). */
 export interface JobDetails {
   type?: string;
   submission_id: string | null;
@@ -36,7 +36,7 @@ export interface SubmitRequest {
   metadata: Record<string, string>;
 }
 
-/** A non-2xx answer. Ray's error bodies are text (tracebacks), never JSON (P4). */
+/** A non-2xx answer. Ray's error bodies are text (tracebacks), never JSON (docs/reference/ray-jobs-api.md#p4-error-bodies-are-text). */
 export class RayHttpError extends Error {
   constructor(
     readonly method: string,
@@ -54,7 +54,7 @@ function lastLine(text: string): string {
   return (lines[lines.length - 1] ?? '').slice(0, 500);
 }
 
-/** A duplicate submission_id: 500 on Ray ≥ 2.2, 400 before; match the text, not the code (P2). */
+/** A duplicate submission_id: 500 on Ray ≥ 2.2, 400 before; match the text, not the code (docs/reference/ray-jobs-api.md#p2-status-codes-change-across-versions). */
 export function isDuplicateSubmission(e: unknown): boolean {
   return e instanceof RayHttpError && /already exists|Please use a different submission_id/.test(e.body);
 }
@@ -82,7 +82,7 @@ export class RayJobsClient {
     // A base with a trailing slash, so a dashboard behind a path prefix keeps it.
     this.address = o.address.replace(/\/+$/, '');
     this.headers = o.headers ?? {};
-    // Never a browser User-Agent: Ray refuses those on POST/PUT (P13).
+    // Never a browser User-Agent: Ray refuses those on POST/PUT (docs/reference/ray-jobs-api.md#p13-browser-user-agents-get-405).
     this.http = new HttpClient('bird-cloud-action', [], { ignoreSslError: o.tlsVerify === false, allowRetries: false, keepAlive: true, socketTimeout: 60_000 });
     this.policy = { attempts: 6, baseMs: 500, maxMs: 10_000, budget: new RetryBudget(100), ...o.policy };
   }
@@ -119,7 +119,7 @@ export class RayJobsClient {
     return this.json<RayVersion>('GET', 'api/version');
   }
 
-  /** One POST, not retried here: dispatch decides what a failure means (§5). */
+  /** One POST, not retried here: dispatch decides what a failure means (docs/reference/ray-jobs-api.md#idempotency-and-retries). */
   async submitOnce(req: SubmitRequest): Promise<string> {
     const body = JSON.parse(await this.raw('POST', 'api/jobs/', JSON.stringify(req))) as { submission_id?: string; job_id?: string };
     return body.submission_id ?? body.job_id ?? req.submission_id;
@@ -159,7 +159,7 @@ export class RayJobsClient {
   }
 }
 
-/** `gcs://_ray_pkg_<hash>.zip` → `api/packages/gcs/_ray_pkg_<hash>.zip` (§1.9). */
+/** `gcs://_ray_pkg_<hash>.zip` → `api/packages/gcs/_ray_pkg_<hash>.zip` (docs/reference/ray-jobs-api.md#packages). */
 export function packagePath(uri: string): string {
   const m = /^([a-z]+):\/\/(.+)$/.exec(uri);
   if (!m) throw new Error(`not a package URI: ${uri}`);

@@ -1,5 +1,5 @@
-// Secrets delivery (domain §3): the API keys reach the job as a JSON file at the root of a
-// runtime_env working_dir package uploaded to the cluster (ray-jobs-api.md §1.9). They never
+// Secrets delivery (docs/reference/job.md#secrets-delivery): the API keys reach the job as a JSON file at the root of a
+// runtime_env working_dir package uploaded to the cluster (docs/reference/ray-jobs-api.md#packages). They never
 // travel as env_vars, entrypoint text or metadata, which the dashboard echoes back.
 import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';

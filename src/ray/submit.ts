@@ -1,5 +1,5 @@
 // Dispatching one attempt to a Ray cluster: the version check, the job request (pure), the
-// secrets package and an idempotent submit (ray-jobs-api.md §5).
+// secrets package and an idempotent submit (docs/reference/ray-jobs-api.md#idempotency-and-retries).
 import { Inputs } from '../common/constants.js';
 import { ProblemsError, errorMessage } from '../common/errors.js';
 import type { GithubContext } from '../common/github-context.js';
@@ -21,7 +21,7 @@ export function rayClient(log: Log, d: Pick<DispatchSettings, 'rayAddress' | 'ra
   });
 }
 
-/** Ray 2.2 brought the head→agent Jobs API this client speaks (ray-jobs-api.md §0). */
+/** Ray 2.2 brought the head→agent Jobs API this client speaks (docs/reference/ray-jobs-api.md#versions-covered). */
 export const MIN_RAY_VERSION: readonly [number, number] = [2, 2];
 
 export function versionAtLeast(v: string, [major, minor]: readonly [number, number]): boolean {

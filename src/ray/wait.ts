@@ -1,4 +1,4 @@
-// Waiting on a dispatched attempt (domain §10): the verdicts are a pure function of what one
+// Waiting on a dispatched attempt (docs/reference/reruns-and-progress.md#verdicts): the verdicts are a pure function of what one
 // poll observed; the loop around it does the I/O, prints progress and logs, and stops on cancel.
 import { rowRefs, parseStatus } from '../gcs/rows.js';
 import type { Log } from '../common/log.js';
@@ -8,7 +8,7 @@ import type { JobStatus, RayJobsClient } from './client.js';
 import { errorMessage } from '../common/errors.js';
 
 export const STALL_AFTER_MS = 300_000;
-/** What one poll prints of the job log at most (Ray returns the whole log every time, P8). */
+/** What one poll prints of the job log at most (Ray returns the whole log every time, docs/reference/ray-jobs-api.md#p8-large-logs). */
 export const LOG_CHUNK_MAX = 64 * 1024;
 /** Polls in a row that may fail (after their own retries) before the wait gives up. */
 export const MAX_FAILED_POLLS = 5;
@@ -39,7 +39,7 @@ export type Verdict =
   | { kind: 'failed'; reason: string }
   | { kind: 'stalled' | 'headless' | 'timed-out' | 'wait-timeout'; reason: string };
 
-/** Checked in the domain's order at each poll; null means keep waiting. */
+/** Checked in the order of docs/reference/reruns-and-progress.md#verdicts at each poll; null means keep waiting. */
 export function decide(o: Observation, c: WaitClock): Verdict | null {
   if (o.terminalState === 'done') return { kind: 'finished', ok: true, reason: 'the run reported terminal_state done' };
   if (o.terminalState === 'error') return { kind: 'finished', ok: false, reason: 'the run reported terminal_state error' };
@@ -135,7 +135,7 @@ export async function waitForAttempt(o: WaitOptions): Promise<WaitResult> {
         printed = logs.length;
       }
     } catch (e) {
-      // Logs vanish with their node (P9); the status still speaks.
+      // Logs vanish with their node (docs/reference/ray-jobs-api.md#p9-logs-vanish-with-their-node); the status still speaks.
       o.log.info(`job log unavailable: ${errorMessage(e)}`);
     }
 

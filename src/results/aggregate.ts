@@ -1,4 +1,4 @@
-// The figures of a run (issue 6, domain §10): pure, from the instance list, the DB map and the
+// The figures of a run (docs/reference/reruns-and-progress.md#results): pure, from the instance list, the DB map and the
 // latest attempt row of each instance. No I/O; read.ts collects the inputs.
 //
 // Definitions (the report, the outputs, results-json and the gate all use these):

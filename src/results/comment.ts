@@ -1,4 +1,4 @@
-// The PR comment (issue 6): one comment per key (the workflow), found again by its hidden marker
+// The PR comment: one comment per key (the workflow), found again by its hidden marker
 // and updated in place on reruns. Every failure here is a warning: the report never fails
 // because of the comment.
 import { getOctokit } from '@actions/github';

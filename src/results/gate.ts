@@ -1,4 +1,4 @@
-// The quality gate (issue 6): pure. min-phase1-rate and max-errors; equality passes.
+// The quality gate: pure. min-phase1-rate and max-errors; equality passes.
 import type { Problem } from '../common/errors.js';
 import type { Figures } from './aggregate.js';
 import { Inputs } from '../common/constants.js';

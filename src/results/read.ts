@@ -1,4 +1,4 @@
-// Reading a run for the report (issue 6): the manifest (with Python's defaults for runs the
+// Reading a run for the report: the manifest (with Python's defaults for runs the
 // Python tools wrote), the latest attempt row of each instance, status.json, and, when an
 // instance's DB is known neither from the manifest nor from its row, the dataset file.
 import { mapInstances } from '../preflight/dataset.js';

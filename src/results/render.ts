@@ -1,4 +1,4 @@
-// What people read (issue 6): the job summary and the PR comment. Pure: data in, markdown out.
+// What people read: the job summary and the PR comment. Pure: data in, markdown out.
 // Rates show as percentages with one decimal; the JSON and outputs keep full doubles.
 import type { RunManifest } from '../plan/manifest.js';
 import { formatDuration } from '../common/time.js';

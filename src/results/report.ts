@@ -1,4 +1,4 @@
-// Reporting a run (issue 6): read → aggregate → job summary → outputs → results-json → PR comment
+// Reporting a run: read → aggregate → job summary → outputs → results-json → PR comment
 // → gate. main calls reportRun after a wait and in report-run-id mode.
 import * as core from '@actions/core';
 import { mkdir, writeFile } from 'node:fs/promises';
