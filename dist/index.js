@@ -66448,7 +66448,11 @@ class ActionState {
         if (!submissionId)
             return null;
         const wait = this.store.load(constants/* State */.Uw.WaitStatus);
-        return { submissionId, rayAddress: this.store.load(constants/* State */.Uw.RayAddress), wait: WAIT_STATUSES.includes(wait) ? wait : 'detached' };
+        return {
+            submissionId,
+            rayAddress: this.store.load(constants/* State */.Uw.RayAddress),
+            wait: WAIT_STATUSES.includes(wait) ? wait : 'detached',
+        };
     }
     /** Saved right before `ray up`, with the teardown pending. */
     saveCluster(cluster) {
@@ -66470,12 +66474,24 @@ class ActionState {
         catch {
             throw new StateError(constants/* State */.Uw.EphemeralCluster, 'is not JSON');
         }
-        if (s.v !== CLUSTER_VERSION || typeof s.runId !== 'string' || typeof s.yamlPath !== 'string' || typeof s.rayCli !== 'string' || typeof s.markerPath !== 'string') {
+        if (s.v !== CLUSTER_VERSION ||
+            typeof s.runId !== 'string' ||
+            typeof s.yamlPath !== 'string' ||
+            typeof s.rayCli !== 'string' ||
+            typeof s.markerPath !== 'string') {
             throw new StateError(constants/* State */.Uw.EphemeralCluster, 'is not a cluster this version wrote');
         }
         const status = this.store.load(constants/* State */.Uw.ClusterTeardown);
         return {
-            cluster: { runId: s.runId, yamlPath: s.yamlPath, rayCli: s.rayCli, project: typeof s.project === 'string' ? s.project : '', zone: typeof s.zone === 'string' ? s.zone : '', markerPath: s.markerPath, selfDeleteBy: typeof s.selfDeleteBy === 'string' ? s.selfDeleteBy : undefined },
+            cluster: {
+                runId: s.runId,
+                yamlPath: s.yamlPath,
+                rayCli: s.rayCli,
+                project: typeof s.project === 'string' ? s.project : '',
+                zone: typeof s.zone === 'string' ? s.zone : '',
+                markerPath: s.markerPath,
+                selfDeleteBy: typeof s.selfDeleteBy === 'string' ? s.selfDeleteBy : undefined,
+            },
             teardown: TEARDOWN_STATUSES.includes(status) ? status : null,
         };
     }
@@ -66507,7 +66523,11 @@ function readIdsFile(input, file, path, problems) {
         st = (0,external_node_fs_namespaceObject.statSync)(path);
     }
     catch {
-        problems.push({ input, message: `file '${file}' does not exist (resolved to ${path})`, fix: 'commit the ids file, or give a path relative to the workspace' });
+        problems.push({
+            input,
+            message: `file '${file}' does not exist (resolved to ${path})`,
+            fix: 'commit the ids file, or give a path relative to the workspace',
+        });
         return null;
     }
     if (!st.isFile()) {
@@ -66515,7 +66535,11 @@ function readIdsFile(input, file, path, problems) {
         return null;
     }
     if (st.size > IDS_FILE_MAX_BYTES) {
-        problems.push({ input, message: `'${file}' has ${st.size} bytes, more than an ids file of ${IDS_FILE_MAX_BYTES} bytes`, fix: 'give a file of whitespace-separated instance ids' });
+        problems.push({
+            input,
+            message: `'${file}' has ${st.size} bytes, more than an ids file of ${IDS_FILE_MAX_BYTES} bytes`,
+            fix: 'give a file of whitespace-separated instance ids',
+        });
         return null;
     }
     return (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
@@ -66530,13 +66554,21 @@ function readInstanceIds(o) {
         problems.push({ input: o.inlineInput, message: `both ${o.inlineInput} and ${o.fileInput} ('${file}') are set`, fix: 'set exactly one of them' });
     }
     else if (!inline && !file) {
-        problems.push({ input: o.inlineInput, message: `neither ${o.inlineInput} nor ${o.fileInput} is set`, fix: `give a comma list in ${o.inlineInput}, or a file of whitespace-separated ids in ${o.fileInput}` });
+        problems.push({
+            input: o.inlineInput,
+            message: `neither ${o.inlineInput} nor ${o.fileInput} is set`,
+            fix: `give a comma list in ${o.inlineInput}, or a file of whitespace-separated ids in ${o.fileInput}`,
+        });
     }
     else if (inline) {
         raw = inline.split(',').map((s) => s.trim());
         const spaced = raw.filter((id) => /\s/.test(id));
         if (spaced.length > 0) {
-            problems.push({ input: o.inlineInput, message: `${listIds(spaced.map((id) => `'${id}'`))} contain${spaced.length === 1 ? 's' : ''} whitespace`, fix: `separate the ids with commas, e.g. alien_1,credit_3 (a file in ${o.fileInput} may use spaces or newlines)` });
+            problems.push({
+                input: o.inlineInput,
+                message: `${listIds(spaced.map((id) => `'${id}'`))} contain${spaced.length === 1 ? 's' : ''} whitespace`,
+                fix: `separate the ids with commas, e.g. alien_1,credit_3 (a file in ${o.fileInput} may use spaces or newlines)`,
+            });
             raw = raw.flatMap((id) => id.split(/\s+/));
         }
     }
@@ -66560,11 +66592,19 @@ function readInstanceIds(o) {
         ids.push(id);
     }
     if (raw !== null && ids.length === 0) {
-        problems.push({ input: source.input, message: `resolved to an empty list (no ids parsed from \`${o.inlineInput}\` or \`${o.fileInput}\`)`, fix: 'give at least one instance id' });
+        problems.push({
+            input: source.input,
+            message: `resolved to an empty list (no ids parsed from \`${o.inlineInput}\` or \`${o.fileInput}\`)`,
+            fix: 'give at least one instance id',
+        });
     }
     const withComma = ids.filter((id) => id.includes(','));
     if (withComma.length > 0) {
-        problems.push({ input: source.input, message: `ids contain a comma: ${listIds(withComma)}`, fix: 'the cluster splits --instance-ids on commas; fix the ids' });
+        problems.push({
+            input: source.input,
+            message: `ids contain a comma: ${listIds(withComma)}`,
+            fix: 'the cluster splits --instance-ids on commas; fix the ids',
+        });
     }
     return { ids, duplicates, source, problems };
 }
@@ -66663,18 +66703,30 @@ function submissionId(runId, attempt) {
 }
 function buildJobArgs(m, attempt, instanceIds, o) {
     const args = [
-        '--run-id', m.run_id,
-        '--attempt', String(attempt),
-        '--ray-job-id', submissionId(m.run_id, attempt),
-        '--framework', m.framework,
-        '--query-mode', m.query_mode,
-        '--mode', m.mode,
-        '--agent-model', m.agent_model,
-        '--user-sim-model', m.user_sim_model,
-        '--patience', String(m.patience),
-        '--max-depth', String(m.max_depth),
-        '--num-actors', String(m.render_inputs.workers * m.render_inputs.actors_per_worker),
-        '--instance-ids', instanceIds.join(','),
+        '--run-id',
+        m.run_id,
+        '--attempt',
+        String(attempt),
+        '--ray-job-id',
+        submissionId(m.run_id, attempt),
+        '--framework',
+        m.framework,
+        '--query-mode',
+        m.query_mode,
+        '--mode',
+        m.mode,
+        '--agent-model',
+        m.agent_model,
+        '--user-sim-model',
+        m.user_sim_model,
+        '--patience',
+        String(m.patience),
+        '--max-depth',
+        String(m.max_depth),
+        '--num-actors',
+        String(m.render_inputs.workers * m.render_inputs.actors_per_worker),
+        '--instance-ids',
+        instanceIds.join(','),
     ];
     if (m.strict)
         args.push('--strict');
@@ -66709,14 +66761,22 @@ function parseGateInputs(minPhase1Rate, maxErrors) {
     if (rate !== '') {
         const v = /^(?:\d+(?:\.\d*)?|\.\d+)$/.test(rate) ? Number(rate) : NaN;
         if (!(v >= 0 && v <= 1))
-            problems.push({ input: constants/* Inputs */.G0.MinPhase1Rate, message: `'${minPhase1Rate}' is not a fraction from 0 to 1`, fix: 'give a number such as 0.5 (50 %), or leave it empty for no gate' });
+            problems.push({
+                input: constants/* Inputs */.G0.MinPhase1Rate,
+                message: `'${minPhase1Rate}' is not a fraction from 0 to 1`,
+                fix: 'give a number such as 0.5 (50 %), or leave it empty for no gate',
+            });
         else
             min = v;
     }
     const errs = maxErrors.trim();
     if (errs !== '') {
         if (!/^\d+$/.test(errs) || !Number.isSafeInteger(Number(errs)))
-            problems.push({ input: constants/* Inputs */.G0.MaxErrors, message: `'${maxErrors}' is not a whole number of 0 or more`, fix: 'give a count such as 0, or leave it empty for no gate' });
+            problems.push({
+                input: constants/* Inputs */.G0.MaxErrors,
+                message: `'${maxErrors}' is not a whole number of 0 or more`,
+                fix: 'give a count such as 0, or leave it empty for no gate',
+            });
         else
             max = Number(errs);
     }
@@ -66852,7 +66912,10 @@ class reader_Reader {
         const v = this.str(name);
         if (!v)
             return [...dflt];
-        return v.split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
+        return v
+            .split(/[\n,]/)
+            .map((s) => s.trim())
+            .filter(Boolean);
     }
 }
 function absolute(path, base) {
@@ -66876,7 +66939,10 @@ function timestamp(now) {
 /** Mints a run id; `token` is injectable so tests can pin it. */
 function mintRunId(framework, queryMode, now = new Date(), token = (0,external_node_crypto_.randomBytes)(3).toString('hex')) {
     const fixed = `${timestamp(now)}--${queryMode}-${token}`.length;
-    const slug = framework.replace(/_/g, '').toLowerCase().slice(0, Math.max(1, RUN_ID_MAX - fixed));
+    const slug = framework
+        .replace(/_/g, '')
+        .toLowerCase()
+        .slice(0, Math.max(1, RUN_ID_MAX - fixed));
     return `${timestamp(now)}-${slug}-${queryMode}-${token}`;
 }
 /** The problem with a given run id, or null when it is valid. */
@@ -66952,7 +67018,8 @@ function parseDispatch(r, mask) {
     const { rayHeaders, tlsVerify } = readRayConnection(r, mask);
     const runtimeEnv = r.jsonObject(constants/* Inputs */.G0.RuntimeEnv);
     const envVars = runtimeEnv.env_vars;
-    if (envVars !== undefined && (typeof envVars !== 'object' || envVars === null || Array.isArray(envVars) || Object.values(envVars).some((v) => typeof v !== 'string'))) {
+    if (envVars !== undefined &&
+        (typeof envVars !== 'object' || envVars === null || Array.isArray(envVars) || Object.values(envVars).some((v) => typeof v !== 'string'))) {
         r.problems.add(constants/* Inputs */.G0.RuntimeEnv, 'env_vars must be an object of string values (Ray fails the job after submit otherwise)', 'quote every env_vars value');
     }
     const region = r.str(constants/* Inputs */.G0.Region) || constants/* Defaults */.Hw.region;
@@ -67013,7 +67080,10 @@ function parseCommon(r, env, o) {
     const workspace = env.GITHUB_WORKSPACE || process.cwd();
     const runnerTemp = env.RUNNER_TEMP || (0,external_node_path_namespaceObject.resolve)(workspace, '..', '.runner-temp');
     const dryRun = r.bool(constants/* Inputs */.G0.DryRun, false);
-    const gcsBucket = r.str(constants/* Inputs */.G0.GcsBucket).replace(/^gs:\/\//, '').replace(/\/+$/, '');
+    const gcsBucket = r
+        .str(constants/* Inputs */.G0.GcsBucket)
+        .replace(/^gs:\/\//, '')
+        .replace(/\/+$/, '');
     if (!gcsBucket && (bucketAlwaysRequired || !dryRun)) {
         r.problems.add(constants/* Inputs */.G0.GcsBucket, bucketAlwaysRequired ? 'is required for a rerun or a report' : 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
     }
@@ -67159,11 +67229,20 @@ function parseSubmit(r, env, common) {
     }
     const agentModel = r.required(constants/* Inputs */.G0.AgentModel, 'set agent-model to a LiteLLM-style provider/model, e.g. anthropic/claude-sonnet-4-5');
     const userSimModel = r.str(constants/* Inputs */.G0.UserSimModel) || constants/* Defaults */.Hw.userSimModel;
-    for (const [name, model] of [[constants/* Inputs */.G0.AgentModel, agentModel], [constants/* Inputs */.G0.UserSimModel, userSimModel]]) {
+    for (const [name, model] of [
+        [constants/* Inputs */.G0.AgentModel, agentModel],
+        [constants/* Inputs */.G0.UserSimModel, userSimModel],
+    ]) {
         if (model && !MODEL.test(model))
             problems.add(name, `'${model}' is not a LiteLLM model name`, 'use provider/model made of letters, digits and . _ : / @ + -, e.g. anthropic/claude-sonnet-4-5');
     }
-    const ids = readInstanceIds({ inlineInput: constants/* Inputs */.G0.InstanceIds, fileInput: constants/* Inputs */.G0.InstanceIdsFile, inline: r.str(constants/* Inputs */.G0.InstanceIds), file: r.str(constants/* Inputs */.G0.InstanceIdsFile), workspace });
+    const ids = readInstanceIds({
+        inlineInput: constants/* Inputs */.G0.InstanceIds,
+        fileInput: constants/* Inputs */.G0.InstanceIdsFile,
+        inline: r.str(constants/* Inputs */.G0.InstanceIds),
+        file: r.str(constants/* Inputs */.G0.InstanceIdsFile),
+        workspace,
+    });
     for (const p of ids.problems)
         problems.add(p.input, p.message, p.fix);
     const { miniInteractRoot, datasetFile } = dataPaths(workspace, env, r.str(constants/* Inputs */.G0.MiniInteractRoot), r.str(constants/* Inputs */.G0.DatasetFile));
@@ -67392,7 +67471,17 @@ async function withRetry(what, op, retryable, policy, onRetry) {
         }
     }
 }
-const NETWORK_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNREFUSED', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE']);
+const NETWORK_CODES = new Set([
+    'ECONNRESET',
+    'ETIMEDOUT',
+    'EPIPE',
+    'ECONNREFUSED',
+    'EAI_AGAIN',
+    'ENOTFOUND',
+    'ECONNABORTED',
+    'UND_ERR_SOCKET',
+    'ERR_STREAM_PREMATURE_CLOSE',
+]);
 /** A connection-level failure (reset, refused, timeout), where a retry may succeed. */
 function isNetworkError(e) {
     if (typeof e !== 'object' || e === null)
@@ -67429,7 +67518,10 @@ class RayHttpError extends Error {
     }
 }
 function lastLine(text) {
-    const lines = text.trim().split('\n').filter((l) => l.trim());
+    const lines = text
+        .trim()
+        .split('\n')
+        .filter((l) => l.trim());
     return (lines[lines.length - 1] ?? '').slice(0, 500);
 }
 /** A duplicate submission_id: 500 on Ray ≥ 2.2, 400 before; match the text, not the code (docs/reference/ray-jobs-api.md#p2-status-codes-change-across-versions). */
@@ -67567,7 +67659,9 @@ async function logPlan(log, plan) {
     for (const db of plan.dbs) {
         const a = byDb.get(db);
         await log.group(`${db}: ${perDb.get(db) ?? 0} instance(s)${a ? `, ${a.files.length} files, ${formatBytes(a.bytes)}` : ''}`, async () => {
-            const ids = Object.entries(plan.instanceDbs).filter(([, d]) => d === db).map(([id]) => id);
+            const ids = Object.entries(plan.instanceDbs)
+                .filter(([, d]) => d === db)
+                .map(([id]) => id);
             log.info(`instances: ${ids.join(', ')}`);
             // File names come from the DB directory: untrusted text.
             if (a)
@@ -67616,13 +67710,23 @@ async function writeSummary(markdown) {
 }
 /** The upload part of the summary: per DB, what moved and what was already there. */
 function uploadSummary(plan, u) {
-    const rows = u.dbs.map((d) => [d.db, String(d.files), String(d.uploaded), String(d.skipped), d.replaced + d.removed > 0 ? `${d.replaced} replaced, ${d.removed} removed` : '', formatBytes(d.bytes), d.seconds.toFixed(1)]);
+    const rows = u.dbs.map((d) => [
+        d.db,
+        String(d.files),
+        String(d.uploaded),
+        String(d.skipped),
+        d.replaced + d.removed > 0 ? `${d.replaced} replaced, ${d.removed} removed` : '',
+        formatBytes(d.bytes),
+        d.seconds.toFixed(1),
+    ]);
     const sum = (k) => u.dbs.reduce((n, d) => n + d[k], 0);
     rows.push(['**total**', String(sum('files')), String(sum('uploaded')), String(sum('skipped')), '', formatBytes(sum('bytes')), '']);
     return [
         `### Upload of \`${plan.artifact?.kind ?? 'none'}\``,
         '',
-        plan.artifact ? markdownTable(['DB', 'files', 'uploaded', 'skipped (same md5)', 'changed', 'bytes uploaded', 'seconds'], rows) : 'Raw mode: nothing to upload.',
+        plan.artifact
+            ? markdownTable(['DB', 'files', 'uploaded', 'skipped (same md5)', 'changed', 'bytes uploaded', 'seconds'], rows)
+            : 'Raw mode: nothing to upload.',
         '',
         `Manifest: \`${u.manifestUri}\` (${u.manifest === 'written' ? 'committed by this step' : 'already committed for this same plan'})`,
         '',
@@ -67652,7 +67756,16 @@ function instanceDb(iid, input) {
     return nonEmpty(input.instanceDbs?.[iid]) ?? nonEmpty(input.latest.get(iid)?.row?.database) ?? nonEmpty(input.datasetDbs?.[iid]) ?? UNKNOWN_DB;
 }
 function classify(iid, db, latest) {
-    const base = { instance_id: iid, db, attempt: latest ? latest.ref.attempt : null, phase1_passed: false, phase2_passed: false, total_reward: 0, error: null, submission_status: null };
+    const base = {
+        instance_id: iid,
+        db,
+        attempt: latest ? latest.ref.attempt : null,
+        phase1_passed: false,
+        phase2_passed: false,
+        total_reward: 0,
+        error: null,
+        submission_status: null,
+    };
     if (!latest)
         return { ...base, outcome: 'missing' };
     const row = latest.row;
@@ -67723,7 +67836,7 @@ function aggregate(input) {
         unreadable_ids: instances.filter((r) => r.outcome === 'unreadable').map((r) => r.instance_id),
         missing_ids: instances.filter((r) => r.outcome === 'missing').map((r) => r.instance_id),
         per_db,
-        failures: instances.flatMap((r) => (r.outcome === 'pass' ? [] : [{ instance_id: r.instance_id, db: r.db, attempt: r.attempt, outcome: r.outcome, reason: failureReason(r) }])),
+        failures: instances.flatMap((r) => r.outcome === 'pass' ? [] : [{ instance_id: r.instance_id, db: r.db, attempt: r.attempt, outcome: r.outcome, reason: failureReason(r) }]),
         instances,
     };
 }
@@ -67732,7 +67845,11 @@ function redactResults(r, redact) {
     return {
         ...r,
         failures: r.failures.map((f) => ({ ...f, reason: redact(f.reason) })),
-        instances: r.instances.map((i) => ({ ...i, error: i.error === null ? null : redact(i.error), submission_status: i.submission_status === null ? null : redact(i.submission_status) })),
+        instances: r.instances.map((i) => ({
+            ...i,
+            error: i.error === null ? null : redact(i.error),
+            submission_status: i.submission_status === null ? null : redact(i.submission_status),
+        })),
     };
 }
 /** A redactor for the given secret values (longest first, so overlapping values go whole). */
@@ -72777,7 +72894,10 @@ function failureMessage(what, target, e) {
     if (status === 403)
         return { status, message: `${head}: GitHub answered 403 (${msg}); ${PERMISSION_HINT}. The report itself is complete.` };
     if (status === 404)
-        return { status, message: `${head}: GitHub answered 404 (${msg}); check the repository and that the token can see it (it needs \`pull-requests: write\`). The report itself is complete.` };
+        return {
+            status,
+            message: `${head}: GitHub answered 404 (${msg}); check the repository and that the token can see it (it needs \`pull-requests: write\`). The report itself is complete.`,
+        };
     return { status, message: `${head}: ${status !== null ? `HTTP ${status}: ` : ''}${msg}. The report itself is complete; the comment is skipped.` };
 }
 /** Finds our comment by its marker and updates it, or creates it. Never throws. */
@@ -73259,7 +73379,11 @@ function withPythonDefaults(raw) {
         slayer_storage_root: '/data/slayer_models',
         ...raw,
         run_id: typeof raw.run_id === 'string' && raw.run_id ? raw.run_id : '',
-        instance_ids: Array.isArray(raw.instance_ids) ? raw.instance_ids.map(String) : String(raw.instance_ids ?? '').split(',').filter(Boolean),
+        instance_ids: Array.isArray(raw.instance_ids)
+            ? raw.instance_ids.map(String)
+            : String(raw.instance_ids ?? '')
+                .split(',')
+                .filter(Boolean),
     };
 }
 
@@ -87835,7 +87959,13 @@ function probeError(store, runId, e) {
     const where = store.uri(runPaths.prefix(runId));
     const msg = (0,errors/* errorMessage */.gJ)(e);
     if (status === 404) {
-        return new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.GcsBucket, message: `bucket '${store.bucketName}' does not exist (listing ${where} answered 404)`, fix: 'check the bucket name in gcs-bucket, or create the bucket' }], 'preflight failed');
+        return new errors/* ProblemsError */.FQ([
+            {
+                input: constants/* Inputs */.G0.GcsBucket,
+                message: `bucket '${store.bucketName}' does not exist (listing ${where} answered 404)`,
+                fix: 'check the bucket name in gcs-bucket, or create the bucket',
+            },
+        ], 'preflight failed');
     }
     if (status === 401 || status === 403 || /default credentials|could not load the default|invalid_grant|unauthorized/i.test(msg)) {
         return new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.GcsBucket, message: `these credentials cannot list ${where}: ${msg}`, fix: AUTH_HINT }], 'preflight failed');
@@ -87935,14 +88065,26 @@ async function checkSetupStillThere(store, plan) {
     if (dbs && Object.keys(dbs).length > 0) {
         const bad = await setupMismatches(store, plan.runId, plan.artifact, dbs);
         if (bad.length > 0) {
-            throw new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.RerunRunId, message: `the SLayer setup of run '${plan.runId}' is no longer what its manifest recorded (runs/ objects expire after 30 days):\n    ${bad.join('\n    ')}`, fix: 'start a new run instead of a rerun' }], 'rerun refused');
+            throw new errors/* ProblemsError */.FQ([
+                {
+                    input: constants/* Inputs */.G0.RerunRunId,
+                    message: `the SLayer setup of run '${plan.runId}' is no longer what its manifest recorded (runs/ objects expire after 30 days):\n    ${bad.join('\n    ')}`,
+                    fix: 'start a new run instead of a rerun',
+                },
+            ], 'rerun refused');
         }
         return;
     }
     const prefix = runPaths.setupPrefix(plan.runId, plan.artifact);
     const [files] = await store.retry(`list ${store.uri(prefix)}`, () => store.bucket.getFiles({ prefix, maxResults: 1, autoPaginate: false }));
     if (files.length === 0) {
-        throw new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.RerunRunId, message: `the SLayer setup of run '${plan.runId}' is gone (${store.uri(prefix)} is empty; runs/ objects expire after 30 days)`, fix: 'start a new run instead of a rerun' }], 'rerun refused');
+        throw new errors/* ProblemsError */.FQ([
+            {
+                input: constants/* Inputs */.G0.RerunRunId,
+                message: `the SLayer setup of run '${plan.runId}' is gone (${store.uri(prefix)} is empty; runs/ objects expire after 30 days)`,
+                fix: 'start a new run instead of a rerun',
+            },
+        ], 'rerun refused');
     }
 }
 
@@ -88061,7 +88203,11 @@ async function readRun(store, runId, input) {
             if (typeof v === 'string')
                 instanceDbs[k] = v;
     }
-    const [{ refs, latest }, statusBytes, created] = await Promise.all([latestRows(store, runId), store.read(runPaths.status(runId)), manifestCreated(store, name)]);
+    const [{ refs, latest }, statusBytes, created] = await Promise.all([
+        latestRows(store, runId),
+        store.read(runPaths.status(runId)),
+        manifestCreated(store, name),
+    ]);
     const status = parseStatus(statusBytes);
     const attempt = Math.max(highestAttempt(refs), typeof status?.attempt === 'number' ? status.attempt : 0);
     let elapsedSeconds = null;
@@ -88176,7 +88322,15 @@ function headline(r) {
     return parts.join(' · ');
 }
 function figureCells(f) {
-    return [String(f.n), rateCell(f.phase1_rate, f.phase1_passed, f.n), rateCell(f.phase2_rate, f.phase2_passed, f.n), reward(f.avg_reward), String(f.errors), String(f.unreadable), String(f.missing)];
+    return [
+        String(f.n),
+        rateCell(f.phase1_rate, f.phase1_passed, f.n),
+        rateCell(f.phase2_rate, f.phase2_passed, f.n),
+        reward(f.avg_reward),
+        String(f.errors),
+        String(f.unreadable),
+        String(f.missing),
+    ];
 }
 /** The table per DB (sorted by DB), with a total row. */
 function resultsTable(r) {
@@ -88278,7 +88432,11 @@ function commentBody(c, maxFailures) {
             : [resultsTable(r)]),
         '',
         ...unreadableLine(r),
-        ...(r.failures.length === 0 ? [] : maxFailures > 0 ? [failuresDetails(r.failures, maxFailures, 'see the job summary'), ''] : [`${r.failures.length} instances did not pass: see the job summary.`, '']),
+        ...(r.failures.length === 0
+            ? []
+            : maxFailures > 0
+                ? [failuresDetails(r.failures, maxFailures, 'see the job summary'), '']
+                : [`${r.failures.length} instances did not pass: see the job summary.`, '']),
         `<sub>${c.workflowRunUrl ? `[workflow run](${c.workflowRunUrl}) · ` : ''}posted by bird-cloud-action; updated in place on reruns</sub>`,
         '',
     ].join('\n');
@@ -88349,7 +88507,15 @@ function resultsDocument(h, r, baseline, thresholds, gate) {
         failures: r.failures,
         instances: r.instances,
         baseline: baseline
-            ? { run_id: baseline.runId, n: baseline.results.n, phase1_rate: baseline.results.phase1_rate, phase2_rate: baseline.results.phase2_rate, avg_reward: baseline.results.avg_reward, errors: baseline.results.errors, per_db: baseline.results.per_db }
+            ? {
+                run_id: baseline.runId,
+                n: baseline.results.n,
+                phase1_rate: baseline.results.phase1_rate,
+                phase2_rate: baseline.results.phase2_rate,
+                avg_reward: baseline.results.avg_reward,
+                errors: baseline.results.errors,
+                per_db: baseline.results.per_db,
+            }
             : null,
         gate: { min_phase1_rate: thresholds.minPhase1Rate, max_errors: thresholds.maxErrors, passed: gate === null, message: gate },
     };
@@ -88522,15 +88688,39 @@ async function checkCluster(client) {
     catch (e) {
         const inner = e instanceof RetryExhaustedError ? e.cause : e;
         if (inner instanceof RayHttpError && (inner.status === 401 || inner.status === 403)) {
-            throw new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.RayHeaders, message: `the Ray dashboard at ${client.address} refused the credentials (HTTP ${inner.status})`, fix: 'put a valid token in ray-headers, e.g. {"Authorization": "Bearer <token>"}' }], 'preflight failed');
+            throw new errors/* ProblemsError */.FQ([
+                {
+                    input: constants/* Inputs */.G0.RayHeaders,
+                    message: `the Ray dashboard at ${client.address} refused the credentials (HTTP ${inner.status})`,
+                    fix: 'put a valid token in ray-headers, e.g. {"Authorization": "Bearer <token>"}',
+                },
+            ], 'preflight failed');
         }
         if (inner instanceof RayHttpError && inner.status === 404) {
-            throw new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.RayAddress, message: `${client.address} is not a Ray dashboard (GET /api/version answered 404)`, fix: 'point ray-address at the dashboard (port 8265 by default), including any path prefix of a proxy' }], 'preflight failed');
+            throw new errors/* ProblemsError */.FQ([
+                {
+                    input: constants/* Inputs */.G0.RayAddress,
+                    message: `${client.address} is not a Ray dashboard (GET /api/version answered 404)`,
+                    fix: 'point ray-address at the dashboard (port 8265 by default), including any path prefix of a proxy',
+                },
+            ], 'preflight failed');
         }
-        throw new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.RayAddress, message: `cannot reach the Ray dashboard at ${client.address}: ${(0,errors/* errorMessage */.gJ)(inner)}`, fix: 'check that the cluster is up and reachable from this runner (network, proxy, ray-headers)' }], 'preflight failed');
+        throw new errors/* ProblemsError */.FQ([
+            {
+                input: constants/* Inputs */.G0.RayAddress,
+                message: `cannot reach the Ray dashboard at ${client.address}: ${(0,errors/* errorMessage */.gJ)(inner)}`,
+                fix: 'check that the cluster is up and reachable from this runner (network, proxy, ray-headers)',
+            },
+        ], 'preflight failed');
     }
     if (!versionAtLeast(String(v.ray_version ?? ''), MIN_RAY_VERSION)) {
-        throw new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.RayAddress, message: `the cluster runs Ray ${v.ray_version} (Jobs API version ${v.version}); this action needs Ray ${MIN_RAY_VERSION.join('.')} or newer`, fix: 'upgrade the cluster' }], 'preflight failed');
+        throw new errors/* ProblemsError */.FQ([
+            {
+                input: constants/* Inputs */.G0.RayAddress,
+                message: `the cluster runs Ray ${v.ray_version} (Jobs API version ${v.version}); this action needs Ray ${MIN_RAY_VERSION.join('.')} or newer`,
+                fix: 'upgrade the cluster',
+            },
+        ], 'preflight failed');
     }
     return v;
 }
@@ -88596,11 +88786,22 @@ function rayJobSubmitCommand(job, address) {
     const env = { ...(job.request.runtime_env ?? {}) };
     delete env.working_dir;
     const addr = address ? q(address) : '"$RAY_ADDRESS"';
-    const secrets = job.args.includes('--secrets-file') ? ' (add the keys as bird_interact_secrets.json, {"<KEY>": "<value>", …}, at the root of a working_dir package)' : '';
+    const secrets = job.args.includes('--secrets-file')
+        ? ' (add the keys as bird_interact_secrets.json, {"<KEY>": "<value>", …}, at the root of a working_dir package)'
+        : '';
     const plain = job.request.entrypoint.split(' ').every((w) => /^[A-Za-z0-9_@%+=:,./-]+$/.test(w));
     if (!plain) {
-        const body = JSON.stringify({ entrypoint: job.request.entrypoint, submission_id: job.submissionId, metadata: job.request.metadata, ...(Object.keys(env).length > 0 ? { runtime_env: env } : {}) });
-        return [`curl -sS -X POST ${address ? q(`${address.replace(/\/+$/, '')}/api/jobs/`) : '"$RAY_ADDRESS/api/jobs/"'} -H 'Content-Type: application/json' \\`, `  --data-binary ${q(body)}`, `# ray job submit would re-quote these arguments; this REST request keeps them exact${secrets}`].join('\n');
+        const body = JSON.stringify({
+            entrypoint: job.request.entrypoint,
+            submission_id: job.submissionId,
+            metadata: job.request.metadata,
+            ...(Object.keys(env).length > 0 ? { runtime_env: env } : {}),
+        });
+        return [
+            `curl -sS -X POST ${address ? q(`${address.replace(/\/+$/, '')}/api/jobs/`) : '"$RAY_ADDRESS/api/jobs/"'} -H 'Content-Type: application/json' \\`,
+            `  --data-binary ${q(body)}`,
+            `# ray job submit would re-quote these arguments; this REST request keeps them exact${secrets}`,
+        ].join('\n');
     }
     const parts = ['ray job submit', `--address ${addr}`, `--submission-id ${q(job.submissionId)}`, `--metadata-json ${q(JSON.stringify(job.request.metadata))}`];
     if (Object.keys(env).length > 0)
@@ -89042,7 +89243,12 @@ function clusterConfig(manifest, key) {
         auth: { ssh_user: SSH_USER, ssh_private_key: key.sshPrivateKeyPath },
         available_node_types: {
             [HEAD_NODE_TYPE]: { min_workers: 0, max_workers: 0, resources: { CPU: 0 }, node_config: nodeConfig(HEAD_MACHINE_TYPE, runId, ri, key.sshPublicKey) },
-            [WORKER_NODE_TYPE]: { min_workers: ri.workers, max_workers: ri.workers, resources: { CPU: ri.actors_per_worker }, node_config: nodeConfig(ri.worker_type, runId, ri, key.sshPublicKey) },
+            [WORKER_NODE_TYPE]: {
+                min_workers: ri.workers,
+                max_workers: ri.workers,
+                resources: { CPU: ri.actors_per_worker },
+                node_config: nodeConfig(ri.worker_type, runId, ri, key.sshPublicKey),
+            },
         },
         head_node_type: HEAD_NODE_TYPE,
         initialization_commands: initializationCommands(ri),
@@ -89133,7 +89339,11 @@ class cli_ClusterCli {
         const command = this.describe(this.o.rayCli, args);
         const r = await this.o.log.group(command, () => this.run(this.o.rayCli, args, { timeoutMs, onLine: (l) => this.o.log.untrusted(l) }));
         if (r.code !== 0) {
-            const why = r.timedOut ? `timed out after ${Math.round(timeoutMs / 1000)} s` : r.code === null ? `was killed (${r.signal ?? 'no exit code'})` : `exited with ${r.code}`;
+            const why = r.timedOut
+                ? `timed out after ${Math.round(timeoutMs / 1000)} s`
+                : r.code === null
+                    ? `was killed (${r.signal ?? 'no exit code'})`
+                    : `exited with ${r.code}`;
             throw new ClusterCliError(`${command} ${why}`, command, r.code, r.tail);
         }
     }
@@ -89208,7 +89418,10 @@ class cli_ClusterCli {
             for (let inst = queue.shift(); inst; inst = queue.shift()) {
                 const args = this.gcloudArgs(['compute', 'instances', 'delete', inst.name, '--quiet', '--delete-disks=all', `--zone=${inst.zone}`]);
                 const name = inst.name;
-                const r = await this.run(this.gcloud, args, { timeoutMs: this.o.gcloudTimeoutMs ?? 3 * 60_000, onLine: (l) => this.o.log.untrusted(`[delete ${name}] ${l}`) });
+                const r = await this.run(this.gcloud, args, {
+                    timeoutMs: this.o.gcloudTimeoutMs ?? 3 * 60_000,
+                    onLine: (l) => this.o.log.untrusted(`[delete ${name}] ${l}`),
+                });
                 if (r.code === 0)
                     deleted.push(inst);
                 else
@@ -89968,12 +90181,27 @@ function opensshPrivateKey(seed, publicKey, comment = KEY_COMMENT, checkint = (0
     if (seed.length !== 32)
         throw new Error(`an ed25519 seed has 32 bytes, got ${seed.length}`);
     const pub = publicKeyBlob(publicKey);
-    let priv = Buffer.concat([uint32(checkint), uint32(checkint), sshString(KEY_TYPE), sshString(publicKey), sshString(Buffer.concat([seed, publicKey])), sshString(comment)]);
+    let priv = Buffer.concat([
+        uint32(checkint),
+        uint32(checkint),
+        sshString(KEY_TYPE),
+        sshString(publicKey),
+        sshString(Buffer.concat([seed, publicKey])),
+        sshString(comment),
+    ]);
     const pad = [];
     for (let i = 1; (priv.length + pad.length) % 8 !== 0; i++)
         pad.push(i & 0xff);
     priv = Buffer.concat([priv, Buffer.from(pad)]);
-    const body = Buffer.concat([Buffer.from('openssh-key-v1\0', 'latin1'), sshString('none'), sshString('none'), sshString(''), uint32(1), sshString(pub), sshString(priv)]);
+    const body = Buffer.concat([
+        Buffer.from('openssh-key-v1\0', 'latin1'),
+        sshString('none'),
+        sshString('none'),
+        sshString(''),
+        uint32(1),
+        sshString(pub),
+        sshString(priv),
+    ]);
     const b64 = body.toString('base64');
     const lines = [];
     for (let i = 0; i < b64.length; i += 70)
@@ -90063,7 +90291,12 @@ class Teardown {
      */
     async detach() {
         await this.forward?.stop().catch(() => undefined);
-        writeMarker(this.target.markerPath, { status: 'detached', outcome: 'detached', reason: 'wait: false after a successful submit', at: new Date().toISOString() });
+        writeMarker(this.target.markerPath, {
+            status: 'detached',
+            outcome: 'detached',
+            reason: 'wait: false after a successful submit',
+            at: new Date().toISOString(),
+        });
         this.o.onStatus?.('detached');
         const by = this.target.selfDeleteBy ? ` by ${this.target.selfDeleteBy}` : '';
         this.o.log.info(`detached: cluster ${this.target.runId} keeps running; its VMs delete themselves${by} (max-runtime-hours), or tear it down earlier with \`${manualTeardownCommand(this.target)}\``);
@@ -90113,9 +90346,15 @@ class Teardown {
             log.warning(`the cluster YAML ${t.yamlPath} is gone; deleting the instances labelled bird-interact-run-id=${t.runId} instead`);
         }
         if (this.abandoned) {
-            return { outcome: 'failed', detail: `cluster ${t.runId}: teardown abandoned (second signal); the post step tears it down from the saved state`, leftovers: [] };
+            return {
+                outcome: 'failed',
+                detail: `cluster ${t.runId}: teardown abandoned (second signal); the post step tears it down from the saved state`,
+                leftovers: [],
+            };
         }
-        const timer = t.selfDeleteBy ? ` Their self-delete timer removes them by ${t.selfDeleteBy}.` : ' Their self-delete timer removes them after max-runtime-hours.';
+        const timer = t.selfDeleteBy
+            ? ` Their self-delete timer removes them by ${t.selfDeleteBy}.`
+            : ' Their self-delete timer removes them after max-runtime-hours.';
         try {
             const r = await this.cli.deleteByLabel(t.runId);
             if (r.failed.length === 0) {
@@ -90149,9 +90388,22 @@ async function teardownFromState(state, o = {}) {
     if (saved.teardown === 'done')
         return { outcome: 'already-done', detail: `cluster ${target.runId} was torn down by the main step`, leftovers: [] };
     if (saved.teardown === 'detached')
-        return { outcome: 'detached', detail: `cluster ${target.runId} was detached (wait: false); its VMs delete themselves${target.selfDeleteBy ? ` by ${target.selfDeleteBy}` : ''}`, leftovers: [] };
+        return {
+            outcome: 'detached',
+            detail: `cluster ${target.runId} was detached (wait: false); its VMs delete themselves${target.selfDeleteBy ? ` by ${target.selfDeleteBy}` : ''}`,
+            leftovers: [],
+        };
     const cwd = existsSync(dirname(target.yamlPath)) ? dirname(target.yamlPath) : process.cwd();
-    const cli = new ClusterCli({ rayCli: target.rayCli, gcloud: o.gcloud, project: target.project || undefined, cwd, env: o.env, log, gcloudAttempts: o.gcloudAttempts, gcloudRetryMs: o.gcloudRetryMs });
+    const cli = new ClusterCli({
+        rayCli: target.rayCli,
+        gcloud: o.gcloud,
+        project: target.project || undefined,
+        cwd,
+        env: o.env,
+        log,
+        gcloudAttempts: o.gcloudAttempts,
+        gcloudRetryMs: o.gcloudRetryMs,
+    });
     return new Teardown(target, cli, { log }).run('post step: the main step ended without tearing down');
 }
 
@@ -90261,7 +90513,13 @@ async function checkImage(uri, phases, paths) {
     phases.note('image', exists ? 'exists' : 'missing');
     if (!exists) {
         const real = async (p) => (0,promises_namespaceObject.realpath)(p).catch(() => p);
-        throw new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.ImageUri, message: `image ${uri} is not in Artifact Registry`, fix: `let the image job of bird-eval.yml build it, or build and push it yourself:\n${buildCommand(uri, await real(paths.repoDir), await real(paths.miniInteractRoot))}` }], 'preflight failed');
+        throw new errors/* ProblemsError */.FQ([
+            {
+                input: constants/* Inputs */.G0.ImageUri,
+                message: `image ${uri} is not in Artifact Registry`,
+                fix: `let the image job of bird-eval.yml build it, or build and push it yourself:\n${buildCommand(uri, await real(paths.repoDir), await real(paths.miniInteractRoot))}`,
+            },
+        ], 'preflight failed');
     }
 }
 /**
@@ -90401,7 +90659,13 @@ async function reportAfterWait(ctx, s, store, w) {
     }
     let gate = null;
     try {
-        await reportRun({ ...reportOptions(ctx, s, store, w.runId), runIdInput: w.runIdInput, attempt: w.attempt, dashboardUrl: o.dashboardUrl, durationSeconds: o.durationSeconds });
+        await reportRun({
+            ...reportOptions(ctx, s, store, w.runId),
+            runIdInput: w.runIdInput,
+            attempt: w.attempt,
+            dashboardUrl: o.dashboardUrl,
+            durationSeconds: o.durationSeconds,
+        });
     }
     catch (e) {
         if (!(e instanceof GateFailedError))
@@ -90433,7 +90697,13 @@ async function report(ctx, settings) {
 async function planRerun(store, runId) {
     const bytes = await store.read(runPaths.manifest(runId));
     if (bytes === null) {
-        throw new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.RerunRunId, message: `run '${runId}' has no manifest at ${store.uri(runPaths.manifest(runId))}: it was never committed`, fix: `check the run id and gcs-bucket; to finish an interrupted upload, submit again with run-id: ${runId}` }], 'rerun refused');
+        throw new errors/* ProblemsError */.FQ([
+            {
+                input: constants/* Inputs */.G0.RerunRunId,
+                message: `run '${runId}' has no manifest at ${store.uri(runPaths.manifest(runId))}: it was never committed`,
+                fix: `check the run id and gcs-bucket; to finish an interrupted upload, submit again with run-id: ${runId}`,
+            },
+        ], 'rerun refused');
     }
     const manifest = withPythonDefaults(parseManifest(store, runId, bytes));
     if (!manifest.run_id)
@@ -90553,7 +90823,10 @@ function decide(o, c) {
     if (o.headAlive === false)
         return { kind: 'headless', reason: 'head node is gone' };
     if (o.now - c.lastProgressMs > c.noProgressMs) {
-        return { kind: 'timed-out', reason: `no new rows within the no-progress deadline (${Math.round(c.noProgressMs / 60000)} min); check \`ray status\` on the head (workers may not have scaled up)` };
+        return {
+            kind: 'timed-out',
+            reason: `no new rows within the no-progress deadline (${Math.round(c.noProgressMs / 60000)} min); check \`ray status\` on the head (workers may not have scaled up)`,
+        };
     }
     if (o.now - c.startedMs > c.waitTimeoutMs)
         return { kind: 'wait-timeout', reason: `still not finished after wait-timeout-minutes (${Math.round(c.waitTimeoutMs / 60000)} min)` };
@@ -90582,7 +90855,12 @@ async function waitForAttempt(o) {
             // A per-run cluster whose head is gone takes its forwarded dashboard with it: ask GCE.
             const alive = o.headAlive ? await o.headAlive().catch(() => null) : null;
             if (alive === false)
-                return { verdict: { kind: 'headless', reason: `head node is gone (the dashboard answers no more: ${(0,errors/* errorMessage */.gJ)(e)})` }, jobStatus, rowsDone, rowsTotal: wanted.size };
+                return {
+                    verdict: { kind: 'headless', reason: `head node is gone (the dashboard answers no more: ${(0,errors/* errorMessage */.gJ)(e)})` },
+                    jobStatus,
+                    rowsDone,
+                    rowsTotal: wanted.size,
+                };
             if (++failedPolls >= MAX_FAILED_POLLS)
                 throw e;
             o.log.info(`poll failed (${failedPolls} of ${MAX_FAILED_POLLS} in a row allowed): ${(0,errors/* errorMessage */.gJ)(e)}`);
@@ -90626,7 +90904,16 @@ async function waitForAttempt(o) {
             // Logs vanish with their node (docs/reference/ray-jobs-api.md#p9-logs-vanish-with-their-node); the status still speaks.
             o.log.info(`job log unavailable: ${(0,errors/* errorMessage */.gJ)(e)}`);
         }
-        return decide({ now: Date.now(), jobStatus, jobMessage: job?.message ?? null, terminalState: ours ? (status.terminal_state ?? null) : null, heartbeatMs: hb, rowsDone, rowsTotal: wanted.size, headAlive }, clock);
+        return decide({
+            now: Date.now(),
+            jobStatus,
+            jobMessage: job?.message ?? null,
+            terminalState: ours ? (status.terminal_state ?? null) : null,
+            heartbeatMs: hb,
+            rowsDone,
+            rowsTotal: wanted.size,
+            headAlive,
+        }, clock);
     }
 }
 
@@ -90690,7 +90977,15 @@ async function freshStatus(store, runId, status) {
 }
 /** cluster: none: the equivalent command, without secrets. */
 function printSubmitCommand(ctx, r) {
-    const job = attemptJob({ dispatch: r.settings, manifest: r.manifest, attempt: r.attempt, instanceIds: r.instanceIds, withSecrets: r.keys.size > 0, github: ctx.github, packageUri: null });
+    const job = attemptJob({
+        dispatch: r.settings,
+        manifest: r.manifest,
+        attempt: r.attempt,
+        instanceIds: r.instanceIds,
+        withSecrets: r.keys.size > 0,
+        github: ctx.github,
+        packageUri: null,
+    });
     ctx.log.info('cluster: none: nothing is dispatched. The equivalent command (without secrets):');
     ctx.log.info(rayJobSubmitCommand(job, r.settings.rayAddress));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.JobStatus, NOT_DISPATCHED);
@@ -90708,7 +91003,15 @@ async function submitJob(ctx, r, client) {
         throw new Error(`a Ray job named ${sid} already exists and is not this run's attempt (its metadata: ${JSON.stringify(earlier.metadata)}). Stop or delete that job, or use another run id.`);
     }
     const packageUri = await uploadSecrets(client, r.keys);
-    const job = attemptJob({ dispatch: r.settings, manifest: m, attempt: r.attempt, instanceIds: r.instanceIds, withSecrets: r.keys.size > 0, github: ctx.github, packageUri });
+    const job = attemptJob({
+        dispatch: r.settings,
+        manifest: m,
+        attempt: r.attempt,
+        instanceIds: r.instanceIds,
+        withSecrets: r.keys.size > 0,
+        github: ctx.github,
+        packageUri,
+    });
     return submitIdempotent(client, job.request, m.run_id, r.attempt);
 }
 async function dispatchAttempt(ctx, r, target) {
@@ -90725,7 +91028,14 @@ async function dispatchAttempt(ctx, r, target) {
     ctx.state.saveJob({ submissionId: sid, rayAddress: client.address, wait: r.settings.wait ? 'waiting' : 'detached' });
     const outcome = await phase('submit', () => submitJob(ctx, r, client));
     ctx.log.info(outcome === 'created' ? `submitted ${sid} to ${client.address}` : `${sid} was already submitted by an earlier try of this step: following it`);
-    await freshStatus(r.store, m.run_id, { ray_job_id: sid, last_heartbeat_ts: Date.now() / 1000, rows_done: 0, rows_total: r.instanceIds.length, terminal_state: null, attempt: r.attempt });
+    await freshStatus(r.store, m.run_id, {
+        ray_job_id: sid,
+        last_heartbeat_ts: Date.now() / 1000,
+        rows_done: 0,
+        rows_total: r.instanceIds.length,
+        terminal_state: null,
+        attempt: r.attempt,
+    });
     const url = target.publicDashboard ? dashboardUrl(client.address, sid) : null;
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.SubmissionId, sid);
     if (url)
@@ -90836,7 +91146,13 @@ async function refuseWhilePreviousRuns(ctx, settings, plan) {
     const sid = submissionId(plan.runId, plan.attempt - 1);
     const previous = await rayClient(ctx.log, settings.dispatch).job(sid);
     if (previous && !TERMINAL.includes(previous.status)) {
-        throw new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.RerunRunId, message: `attempt ${plan.attempt - 1} of run '${plan.runId}' (${sid}) is still ${previous.status} on the cluster`, fix: 'wait for it to end (or stop it), then rerun' }], 'rerun refused');
+        throw new errors/* ProblemsError */.FQ([
+            {
+                input: constants/* Inputs */.G0.RerunRunId,
+                message: `attempt ${plan.attempt - 1} of run '${plan.runId}' (${sid}) is still ${previous.status} on the cluster`,
+                fix: 'wait for it to end (or stop it), then rerun',
+            },
+        ], 'rerun refused');
     }
 }
 async function rerun(ctx, settings) {
@@ -90863,7 +91179,13 @@ async function rerun(ctx, settings) {
         throw new errors/* ProblemsError */.FQ(problems, 'rerun refused');
     await checkSetupStillThere(store, plan);
     if (settings.dispatch.cluster === 'ephemeral' && !m.render_inputs.image_uri) {
-        throw new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.RerunRunId, message: `the manifest of '${plan.runId}' names no image (render_inputs.image_uri is empty): it did not run on a per-run cluster`, fix: 'rerun it with cluster: existing or none' }], 'rerun refused');
+        throw new errors/* ProblemsError */.FQ([
+            {
+                input: constants/* Inputs */.G0.RerunRunId,
+                message: `the manifest of '${plan.runId}' names no image (render_inputs.image_uri is empty): it did not run on a per-run cluster`,
+                fix: 'rerun it with cluster: existing or none',
+            },
+        ], 'rerun refused');
     }
     const phases = await checkTarget(ctx.log, settings, { imageUri: m.render_inputs.image_uri, miniInteractRoot: settings.miniInteractRoot });
     await refuseWhilePreviousRuns(ctx, settings, plan);
@@ -90905,7 +91227,14 @@ function planUploads(job) {
             // The walk only yields safe paths; this guards the object namespace all the same.
             if (!safeRelPath(f.path))
                 throw new UploadError(`refusing unsafe path ${a.db}/${f.path}`, []);
-            tasks.push({ db: a.db, rel: f.path, local: (0,external_node_path_namespaceObject.join)(job.root, a.db, f.path), object: runPaths.setupObject(job.runId, job.artifact, a.db, f.path), md5: f.md5, size: f.size });
+            tasks.push({
+                db: a.db,
+                rel: f.path,
+                local: (0,external_node_path_namespaceObject.join)(job.root, a.db, f.path),
+                object: runPaths.setupObject(job.runId, job.artifact, a.db, f.path),
+                md5: f.md5,
+                size: f.size,
+            });
         }
     }
     // A file deleted between two tries, or a directory placeholder, would reach the cluster.
@@ -90979,7 +91308,11 @@ async function uploadOne(job, t, tally) {
     const outcome = existing ? 'replaced' : 'uploaded';
     let written;
     try {
-        written = await store.write(t.object, data, { ifGenerationMatch: existing ? existing.generation : 0, contentType: contentTypeFor(t.rel), resumable: t.size >= RESUMABLE_THRESHOLD });
+        written = await store.write(t.object, data, {
+            ifGenerationMatch: existing ? existing.generation : 0,
+            contentType: contentTypeFor(t.rel),
+            resumable: t.size >= RESUMABLE_THRESHOLD,
+        });
     }
     catch (e) {
         if (!isPreconditionFailed(e))
@@ -90998,7 +91331,10 @@ async function uploadOne(job, t, tally) {
     tally.record(t, outcome, t.size);
 }
 function failureError(job, failures, total) {
-    const shown = failures.slice(0, 10).map((f) => `  - ${f}`).join('\n');
+    const shown = failures
+        .slice(0, 10)
+        .map((f) => `  - ${f}`)
+        .join('\n');
     return new UploadError(`${failures.length} of ${total} uploads failed; no manifest was written, so the run is not committed. ` +
         `Submit again with run-id: ${job.runId} to resume: objects already uploaded are skipped.\n${shown}${failures.length > 10 ? `\n  … and ${failures.length - 10} more` : ''}`, failures);
 }
@@ -91154,7 +91490,11 @@ async function runImage(s, worktree, problems) {
     if (g.imageUri)
         return g.imageUri;
     try {
-        const { tag } = await imageTag({ repoRoot: await repoRoot(s.workspace), miniInteractRoot: s.miniInteractRoot, dirty: s.allowDirty && worktree.dirty.length > 0 });
+        const { tag } = await imageTag({
+            repoRoot: await repoRoot(s.workspace),
+            miniInteractRoot: s.miniInteractRoot,
+            dirty: s.allowDirty && worktree.dirty.length > 0,
+        });
         return imageUri({ region: g.region, project: s.gcpProject, tag });
     }
     catch (e) {
@@ -91187,7 +91527,7 @@ async function preflight(log, s, env = process.env) {
         }
     }
     for (const p of worktree.artifactDirty)
-        log.warning('uncommitted change in a selected DB\'s SLayer artifact; the manifest records its digest', { file: p });
+        log.warning("uncommitted change in a selected DB's SLayer artifact; the manifest records its digest", { file: p });
     if (kind) {
         const missing = [];
         for (const db of mapping.dbs) {
@@ -91196,7 +91536,9 @@ async function preflight(log, s, env = process.env) {
                 missing.push([db, why]);
         }
         if (missing.length > 0) {
-            problems.add(ARTIFACT_INPUT[kind], missingSetupMessage(kind, s.artifactRoots[kind], missing, s.framework, s.slayerSetup), kind === 'slayer_models' ? 'commit the DB models under slayer_models/, or set slayer-models-root' : 'run the otf-encode workflow (or build it locally) before this step');
+            problems.add(ARTIFACT_INPUT[kind], missingSetupMessage(kind, s.artifactRoots[kind], missing, s.framework, s.slayerSetup), kind === 'slayer_models'
+                ? 'commit the DB models under slayer_models/, or set slayer-models-root'
+                : 'run the otf-encode workflow (or build it locally) before this step');
         }
         else {
             for (const db of mapping.dbs) {
@@ -91267,7 +91609,13 @@ async function submit_upload(log, plan, store, remote) {
 function refuseRedispatch(plan, store, remote, settings) {
     if (settings.dispatch.cluster === 'none' || !remote.objects.has(runPaths.status(plan.runId)))
         return;
-    throw new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.RunId, message: `run '${plan.runId}' is committed and was already dispatched (${store.uri(runPaths.status(plan.runId))} exists)`, fix: `to continue it, use rerun-run-id: ${plan.runId}; to start a new run, leave run-id empty` }], 'preflight failed');
+    throw new errors/* ProblemsError */.FQ([
+        {
+            input: constants/* Inputs */.G0.RunId,
+            message: `run '${plan.runId}' is committed and was already dispatched (${store.uri(runPaths.status(plan.runId))} exists)`,
+            fix: `to continue it, use rerun-run-id: ${plan.runId}; to start a new run, leave run-id empty`,
+        },
+    ], 'preflight failed');
 }
 /** Upload, verify, then write the manifest create-only: the commit point of a submit. */
 async function uploadAndCommit(ctx, plan, store, remote) {

@@ -41,13 +41,23 @@ process.env.STORAGE_EMULATOR_HOST = emu.url;
 try {
   const repo = makeDemoRepo({ dir, idsPerDb: 2 });
   const inputs = {
-    framework: 'pydantic_ai', 'query-mode': 'slayer', mode: 'a-interact', 'agent-model': 'anthropic/claude-sonnet-4-5',
-    'instance-ids': repo.allIds.join(','), 'run-id': 'bench-run', 'dry-run': 'true',
+    framework: 'pydantic_ai',
+    'query-mode': 'slayer',
+    mode: 'a-interact',
+    'agent-model': 'anthropic/claude-sonnet-4-5',
+    'instance-ids': repo.allIds.join(','),
+    'run-id': 'bench-run',
+    'dry-run': 'true',
   };
   const env = { ANTHROPIC_API_KEY: 'bench', OPENAI_API_KEY: 'bench' };
   const rows = [];
-  for (const [label, node] of [['Node 20', process.execPath], ['Node 24', NODE24]]) {
-    const bare = await timeIt(() => { spawnSync(node, ['-e', '0']); });
+  for (const [label, node] of [
+    ['Node 20', process.execPath],
+    ['Node 24', NODE24],
+  ]) {
+    const bare = await timeIt(() => {
+      spawnSync(node, ['-e', '0']);
+    });
     const cold = await timeIt(() => runStep({ actionDir: ROOT, workspace: repo.workspace, inputs: {}, node }));
     const dry = await timeIt(async () => {
       const r = await runStep({ actionDir: ROOT, workspace: repo.workspace, inputs, env, node });
@@ -55,18 +65,20 @@ try {
     });
     rows.push([label, ms(bare.mean), ms(cold.mean), ms(dry.mean), ms(dry.mean - bare.mean), ms(dry.max - bare.min)]);
   }
-  sections.push([
-    '## Dry run of 27 DBs (491 files) and bundle cold start',
-    '',
-    `Each figure is the mean of ${RUNS} runs after one warm-up, spawned as the runner does (tools/harness). ` +
-      '"cold start" runs `dist/index.js` with no inputs, so it loads the bundle, parses the inputs and fails at once. ' +
-      '"after Node starts" subtracts `node -e 0`. Target: the dry run under 1 s after Node starts.',
-    '',
-    '| runtime | `node -e 0` | bundle cold start | full dry run | dry run after Node starts | worst case after Node starts |',
-    '| --- | --- | --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${r.join(' | ')} |`),
-    '',
-  ].join('\n'));
+  sections.push(
+    [
+      '## Dry run of 27 DBs (491 files) and bundle cold start',
+      '',
+      `Each figure is the mean of ${RUNS} runs after one warm-up, spawned as the runner does (tools/harness). ` +
+        '"cold start" runs `dist/index.js` with no inputs, so it loads the bundle, parses the inputs and fails at once. ' +
+        '"after Node starts" subtracts `node -e 0`. Target: the dry run under 1 s after Node starts.',
+      '',
+      '| runtime | `node -e 0` | bundle cold start | full dry run | dry run after Node starts | worst case after Node starts |',
+      '| --- | --- | --- | --- | --- | --- |',
+      ...rows.map((r) => `| ${r.join(' | ')} |`),
+      '',
+    ].join('\n'),
+  );
 
   sections.push(await uploadBench(repo, env, inputs));
 } finally {
@@ -89,7 +101,11 @@ async function uploadBench(repo, env, inputs) {
   let n = 0;
   const freshBucket = async () => {
     const name = `bench-${Date.now().toString(36)}-${n++}`;
-    const res = await fetch(`${emu.url}/b?project=demo-test`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) });
+    const res = await fetch(`${emu.url}/b?project=demo-test`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name }),
+    });
     if (res.status !== 200) throw new Error(`bucket: ${res.status}`);
     return name;
   };
@@ -120,10 +136,14 @@ async function uploadBench(repo, env, inputs) {
         const i = next++;
         const name = encodeURIComponent(`runs/raw/${files[i].db}/${files[i].path}`);
         await new Promise((resolve, reject) => {
-          const req = http.request(`${emu.url}/upload/storage/v1/b/${bucket}/o?uploadType=media&ifGenerationMatch=0&name=${name}`, { method: 'POST', agent, headers: { 'content-type': 'application/octet-stream', 'content-length': datas[i].length } }, (res) => {
-            res.resume();
-            res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`raw upload: ${res.statusCode}`))));
-          });
+          const req = http.request(
+            `${emu.url}/upload/storage/v1/b/${bucket}/o?uploadType=media&ifGenerationMatch=0&name=${name}`,
+            { method: 'POST', agent, headers: { 'content-type': 'application/octet-stream', 'content-length': datas[i].length } },
+            (res) => {
+              res.resume();
+              res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`raw upload: ${res.statusCode}`))));
+            },
+          );
           req.on('error', reject);
           req.end(datas[i]);
         });
@@ -137,12 +157,22 @@ async function uploadBench(repo, env, inputs) {
   for (const c of [1, 8, 32, 64, 128]) {
     const a = await best((b) => action(b, c));
     const r = await best((b) => raw(b, c));
-    rows.push([String(c), `${a.median.toFixed(2)} s`, rate(a.median), `${r.median.toFixed(2)} s`, rate(r.median), `${((r.median / a.median) * 100).toFixed(0)}%`]);
+    rows.push([
+      String(c),
+      `${a.median.toFixed(2)} s`,
+      rate(a.median),
+      `${r.median.toFixed(2)} s`,
+      rate(r.median),
+      `${((r.median / a.median) * 100).toFixed(0)}%`,
+    ]);
   }
   const naive = await best(async (bucket) => {
     const storage = new Storage({ projectId: 'demo-test' });
     for (let i = 0; i < files.length; i++) {
-      await storage.bucket(bucket).file(`runs/naive/${files[i].db}/${files[i].path}`).save(datas[i], { resumable: false, preconditionOpts: { ifGenerationMatch: 0 } });
+      await storage
+        .bucket(bucket)
+        .file(`runs/naive/${files[i].db}/${files[i].path}`)
+        .save(datas[i], { resumable: false, preconditionOpts: { ifGenerationMatch: 0 } });
     }
   });
 
@@ -166,7 +196,7 @@ async function uploadBench(repo, env, inputs) {
     '',
     `Median of ${REPS} runs, each into a fresh bucket. "action" is the action's upload module (create-only, md5 skip, shared retry budget) in-process; ` +
       '"raw ceiling" is bare HTTP media uploads with keep-alive and the same create-only precondition at the same concurrency. ' +
-      'The emulator buffers each body and runs on the same 2 cores, so the ceiling is the emulator\'s, not GCS\'s. Target: the action at ≥ 70% of the ceiling.',
+      "The emulator buffers each body and runs on the same 2 cores, so the ceiling is the emulator's, not GCS's. Target: the action at ≥ 70% of the ceiling.",
     '',
     '| concurrency | action | action rate | raw ceiling | ceiling rate | action / ceiling |',
     '| --- | --- | --- | --- | --- | --- |',
@@ -175,7 +205,7 @@ async function uploadBench(repo, env, inputs) {
     `Naive sequential upload with the same client (one \`save\` after another, SDK defaults): ${naive.median.toFixed(2)} s, ${rate(naive.median)}.`,
     '',
     'Reading the figures: the emulator and the client share two cores, so single runs vary by ±30% and a ratio above 100% is noise, not a faster-than-raw upload. ' +
-      'The action sends each small file as one `uploadType=media` request through the SDK\'s authenticated transport; `File.save` (multipart, streams, client-side CRC32C) measured about a third slower per file. ' +
+      "The action sends each small file as one `uploadType=media` request through the SDK's authenticated transport; `File.save` (multipart, streams, client-side CRC32C) measured about a third slower per file. " +
       'At concurrency 1 the per-file work the action adds (a second md5 of the bytes it sends, the retry wrapper, the result record) shows; from 8 on, the server is the limit. The default is 32.',
     '',
     '### A 0-byte resubmit',

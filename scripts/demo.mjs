@@ -24,7 +24,13 @@ const emu = await startEmulator({ buckets: [BUCKET] });
 console.log(`demo: GCS emulator at ${emu.url} with bucket ${BUCKET}`);
 // The simulated cluster: each job runs the demo worker, which writes rows to the emulator.
 const sim = await startRaySim({
-  env: { BIRD_RUNS_BUCKET: BUCKET, STORAGE_EMULATOR_HOST: emu.url, BIRD_DATA_PATH: repo.datasetFile, BIRD_DEMO_ROW_DELAY_MS: '60', BIRD_DEMO_HEARTBEAT_MS: '1000' },
+  env: {
+    BIRD_RUNS_BUCKET: BUCKET,
+    STORAGE_EMULATOR_HOST: emu.url,
+    BIRD_DATA_PATH: repo.datasetFile,
+    BIRD_DEMO_ROW_DELAY_MS: '60',
+    BIRD_DEMO_HEARTBEAT_MS: '1000',
+  },
 });
 console.log(`demo: Ray Jobs API simulator at ${sim.url} (a stand-in for a cluster, not a cluster)`);
 let failed = false;
@@ -61,9 +67,12 @@ try {
     const names = ((await list.json()).items ?? []).map((i) => i.name);
     console.log(`\ndemo: ${names.length} objects under gs://${BUCKET}/runs/${runId}/ , e.g.`);
     const pick = (re) => names.find((n) => re.test(n));
-    for (const n of [pick(/manifest\.json$/), pick(/status\.json$/), pick(/slayer_setup\/.*\/alien\//), pick(/\/rows\//), pick(/\/logs\//)].filter(Boolean)) console.log(`  gs://${BUCKET}/${n}`);
+    for (const n of [pick(/manifest\.json$/), pick(/status\.json$/), pick(/slayer_setup\/.*\/alien\//), pick(/\/rows\//), pick(/\/logs\//)].filter(Boolean))
+      console.log(`  gs://${BUCKET}/${n}`);
     console.log(`\nList them yourself while an emulator runs (node tools/gcs-emulator/start.cjs):`);
-    console.log(`  curl -s "$STORAGE_EMULATOR_HOST/b/${BUCKET}/o?prefix=runs/${runId}/" | node -e "for (const i of JSON.parse(require('fs').readFileSync(0)).items) console.log(i.name)"`);
+    console.log(
+      `  curl -s "$STORAGE_EMULATOR_HOST/b/${BUCKET}/o?prefix=runs/${runId}/" | node -e "for (const i of JSON.parse(require('fs').readFileSync(0)).items) console.log(i.name)"`,
+    );
     console.log(`and on real GCS: gcloud storage ls -r gs://<bucket>/runs/${runId}/`);
     const plan = JSON.parse(readFileSync(r.outputs['plan-file'], 'utf8'));
     console.log(`demo: the plan is ${r.outputs['plan-file']} (${plan.dbs.length} DBs)`);

@@ -5,7 +5,11 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { ROOT } from './setup.mjs';
 
-const cell = (s) => String(s ?? '').replace(/\|/g, '\\|').replace(/\n+/g, ' ').trim();
+const cell = (s) =>
+  String(s ?? '')
+    .replace(/\|/g, '\\|')
+    .replace(/\n+/g, ' ')
+    .trim();
 
 export function tables() {
   const action = parse(readFileSync(join(ROOT, 'action.yml'), 'utf8'));

@@ -44,7 +44,13 @@ function inputBlock(name, spec, indent) {
     if (type !== 'string') lines.push(`${pad}  default: ${d}`);
     else if (d.includes('\n')) {
       if (!d.endsWith('\n') || d.slice(0, -1).includes('\n\n')) throw new Error(`${name}: only simple block defaults are supported`);
-      lines.push(`${pad}  default: |`, ...d.slice(0, -1).split('\n').map((l) => `${pad}    ${l}`));
+      lines.push(
+        `${pad}  default: |`,
+        ...d
+          .slice(0, -1)
+          .split('\n')
+          .map((l) => `${pad}    ${l}`),
+      );
     } else lines.push(`${pad}  default: ${scalar(d)}`);
   }
   return lines.join('\n');

@@ -38,7 +38,8 @@ function lint(repo: string, tool?: Tool, env: NodeJS.ProcessEnv = {}): Promise<L
 
 /** zizmor's cases run when it is installed, and always under CI=true (where lint.sh fails without it). */
 const ZIZMOR_RUNS = existsSync(ZIZMOR_BIN) || process.env.CI === 'true';
-if (!ZIZMOR_RUNS) console.log('zizmor cases of tests/lint.test.ts left out: tools/zizmor/.venv is not installed (`npm run setup` installs it where Python 3 is)');
+if (!ZIZMOR_RUNS)
+  console.log('zizmor cases of tests/lint.test.ts left out: tools/zizmor/.venv is not installed (`npm run setup` installs it where Python 3 is)');
 
 const temps: string[] = [];
 afterAll(() => {
@@ -53,7 +54,11 @@ function subActions(): string[] {
 }
 function realWorkflows(): string[] {
   const dir = join(ROOT, WORKFLOWS);
-  return existsSync(dir) ? readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).map((f) => `${WORKFLOWS}/${f}`) : [];
+  return existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => /\.ya?ml$/.test(f))
+        .map((f) => `${WORKFLOWS}/${f}`)
+    : [];
 }
 
 /** A temp repo holding copies of action.yml, the sub-actions, the workflows and the examples. */
@@ -138,8 +143,7 @@ const faults: Fault[] = [
   },
   {
     name: 'an input our action does not declare, in a `uses: org/bird-cloud-action@v1` step',
-    seed: (repo) =>
-      addJob(repo, CI, 'runs-on: ubuntu-latest\nsteps:\n  - uses: org/bird-cloud-action@v1\n    with:\n      bucket: x'),
+    seed: (repo) => addJob(repo, CI, 'runs-on: ubuntu-latest\nsteps:\n  - uses: org/bird-cloud-action@v1\n    with:\n      bucket: x'),
     caught: { languageservice: "Invalid action input 'bucket'" },
   },
   {
@@ -259,8 +263,17 @@ describe('scripts/lint.sh', () => {
     it('reports a fault in an example under its own path, from both tools', async () => {
       const repo = repoCopy();
       mkdirSync(join(repo, 'examples'), { recursive: true });
-      const example = ['on: push', 'jobs:', '  run:', '    runs-on: ubuntu-lastest', '    steps:', '      - uses: ./',
-        '        with:', '          no-such-input: x', ''].join('\n');
+      const example = [
+        'on: push',
+        'jobs:',
+        '  run:',
+        '    runs-on: ubuntu-lastest',
+        '    steps:',
+        '      - uses: ./',
+        '        with:',
+        '          no-such-input: x',
+        '',
+      ].join('\n');
       writeFileSync(join(repo, 'examples', 'seeded-example.yml'), example);
       const run = await lint(repo);
       expectMessage(run.output, "examples/seeded-example.yml:LINE error: Invalid action input 'no-such-input'");

@@ -31692,7 +31692,9 @@ async function logPlan(log, plan) {
     for (const db of plan.dbs) {
         const a = byDb.get(db);
         await log.group(`${db}: ${perDb.get(db) ?? 0} instance(s)${a ? `, ${a.files.length} files, ${formatBytes(a.bytes)}` : ''}`, async () => {
-            const ids = Object.entries(plan.instanceDbs).filter(([, d]) => d === db).map(([id]) => id);
+            const ids = Object.entries(plan.instanceDbs)
+                .filter(([, d]) => d === db)
+                .map(([id]) => id);
             log.info(`instances: ${ids.join(', ')}`);
             // File names come from the DB directory: untrusted text.
             if (a)
@@ -31741,13 +31743,23 @@ async function writeSummary(markdown) {
 }
 /** The upload part of the summary: per DB, what moved and what was already there. */
 function uploadSummary(plan, u) {
-    const rows = u.dbs.map((d) => [d.db, String(d.files), String(d.uploaded), String(d.skipped), d.replaced + d.removed > 0 ? `${d.replaced} replaced, ${d.removed} removed` : '', formatBytes(d.bytes), d.seconds.toFixed(1)]);
+    const rows = u.dbs.map((d) => [
+        d.db,
+        String(d.files),
+        String(d.uploaded),
+        String(d.skipped),
+        d.replaced + d.removed > 0 ? `${d.replaced} replaced, ${d.removed} removed` : '',
+        formatBytes(d.bytes),
+        d.seconds.toFixed(1),
+    ]);
     const sum = (k) => u.dbs.reduce((n, d) => n + d[k], 0);
     rows.push(['**total**', String(sum('files')), String(sum('uploaded')), String(sum('skipped')), '', formatBytes(sum('bytes')), '']);
     return [
         `### Upload of \`${plan.artifact?.kind ?? 'none'}\``,
         '',
-        plan.artifact ? markdownTable(['DB', 'files', 'uploaded', 'skipped (same md5)', 'changed', 'bytes uploaded', 'seconds'], rows) : 'Raw mode: nothing to upload.',
+        plan.artifact
+            ? markdownTable(['DB', 'files', 'uploaded', 'skipped (same md5)', 'changed', 'bytes uploaded', 'seconds'], rows)
+            : 'Raw mode: nothing to upload.',
         '',
         `Manifest: \`${u.manifestUri}\` (${u.manifest === 'written' ? 'committed by this step' : 'already committed for this same plan'})`,
         '',
@@ -32228,22 +32240,14 @@ function parseUvLockPackages(text) {
 /** The pinned entries of one package (uv may lock several versions for different markers), sorted. */
 function findLockedPackage(packages, name) {
     const want = normalizePackageName(name);
-    return packages
-        .filter((p) => normalizePackageName(p.name) === want)
-        .sort((a, b) => `${a.version} ${a.source}`.localeCompare(`${b.version} ${b.source}`));
+    return packages.filter((p) => normalizePackageName(p.name) === want).sort((a, b) => `${a.version} ${a.source}`.localeCompare(`${b.version} ${b.source}`));
 }
 /**
  * The text that is hashed: one `name=value` line per input, files by name, size and SHA-256 of
  * their bytes. Values can't hold a newline (checked on input), so the lines can't be forged.
  */
 function keyMaterialText(m) {
-    const lines = [
-        KEY_MATERIAL_VERSION,
-        `db=${m.db}`,
-        `artifact=${otfArtifact(m.framework)}`,
-        `framework=${m.framework}`,
-        `embedding-model=${m.embeddingModel}`,
-    ];
+    const lines = [KEY_MATERIAL_VERSION, `db=${m.db}`, `artifact=${otfArtifact(m.framework)}`, `framework=${m.framework}`, `embedding-model=${m.embeddingModel}`];
     if (needsReferenceModel(m.framework))
         lines.push(`reference-model=${m.referenceModel}`);
     for (const p of m.slayer)
@@ -32415,7 +32419,11 @@ function readIdsFile(input, file, path, problems) {
         st = (0,external_node_fs_namespaceObject.statSync)(path);
     }
     catch {
-        problems.push({ input, message: `file '${file}' does not exist (resolved to ${path})`, fix: 'commit the ids file, or give a path relative to the workspace' });
+        problems.push({
+            input,
+            message: `file '${file}' does not exist (resolved to ${path})`,
+            fix: 'commit the ids file, or give a path relative to the workspace',
+        });
         return null;
     }
     if (!st.isFile()) {
@@ -32423,7 +32431,11 @@ function readIdsFile(input, file, path, problems) {
         return null;
     }
     if (st.size > IDS_FILE_MAX_BYTES) {
-        problems.push({ input, message: `'${file}' has ${st.size} bytes, more than an ids file of ${IDS_FILE_MAX_BYTES} bytes`, fix: 'give a file of whitespace-separated instance ids' });
+        problems.push({
+            input,
+            message: `'${file}' has ${st.size} bytes, more than an ids file of ${IDS_FILE_MAX_BYTES} bytes`,
+            fix: 'give a file of whitespace-separated instance ids',
+        });
         return null;
     }
     return (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
@@ -32438,13 +32450,21 @@ function readInstanceIds(o) {
         problems.push({ input: o.inlineInput, message: `both ${o.inlineInput} and ${o.fileInput} ('${file}') are set`, fix: 'set exactly one of them' });
     }
     else if (!inline && !file) {
-        problems.push({ input: o.inlineInput, message: `neither ${o.inlineInput} nor ${o.fileInput} is set`, fix: `give a comma list in ${o.inlineInput}, or a file of whitespace-separated ids in ${o.fileInput}` });
+        problems.push({
+            input: o.inlineInput,
+            message: `neither ${o.inlineInput} nor ${o.fileInput} is set`,
+            fix: `give a comma list in ${o.inlineInput}, or a file of whitespace-separated ids in ${o.fileInput}`,
+        });
     }
     else if (inline) {
         raw = inline.split(',').map((s) => s.trim());
         const spaced = raw.filter((id) => /\s/.test(id));
         if (spaced.length > 0) {
-            problems.push({ input: o.inlineInput, message: `${listIds(spaced.map((id) => `'${id}'`))} contain${spaced.length === 1 ? 's' : ''} whitespace`, fix: `separate the ids with commas, e.g. alien_1,credit_3 (a file in ${o.fileInput} may use spaces or newlines)` });
+            problems.push({
+                input: o.inlineInput,
+                message: `${listIds(spaced.map((id) => `'${id}'`))} contain${spaced.length === 1 ? 's' : ''} whitespace`,
+                fix: `separate the ids with commas, e.g. alien_1,credit_3 (a file in ${o.fileInput} may use spaces or newlines)`,
+            });
             raw = raw.flatMap((id) => id.split(/\s+/));
         }
     }
@@ -32468,11 +32488,19 @@ function readInstanceIds(o) {
         ids.push(id);
     }
     if (raw !== null && ids.length === 0) {
-        problems.push({ input: source.input, message: `resolved to an empty list (no ids parsed from \`${o.inlineInput}\` or \`${o.fileInput}\`)`, fix: 'give at least one instance id' });
+        problems.push({
+            input: source.input,
+            message: `resolved to an empty list (no ids parsed from \`${o.inlineInput}\` or \`${o.fileInput}\`)`,
+            fix: 'give at least one instance id',
+        });
     }
     const withComma = ids.filter((id) => id.includes(','));
     if (withComma.length > 0) {
-        problems.push({ input: source.input, message: `ids contain a comma: ${listIds(withComma)}`, fix: 'the cluster splits --instance-ids on commas; fix the ids' });
+        problems.push({
+            input: source.input,
+            message: `ids contain a comma: ${listIds(withComma)}`,
+            fix: 'the cluster splits --instance-ids on commas; fix the ids',
+        });
     }
     return { ids, duplicates, source, problems };
 }
@@ -32643,7 +32671,13 @@ function parseOtfSettings(get, env = process.env, collect) {
     }
     else {
         dbSource = given[0];
-        const ids = readInstanceIds({ inlineInput: OtfInputs.InstanceIds, fileInput: OtfInputs.InstanceIdsFile, inline: str(OtfInputs.InstanceIds), file: str(OtfInputs.InstanceIdsFile), workspace });
+        const ids = readInstanceIds({
+            inlineInput: OtfInputs.InstanceIds,
+            fileInput: OtfInputs.InstanceIdsFile,
+            inline: str(OtfInputs.InstanceIds),
+            file: str(OtfInputs.InstanceIdsFile),
+            workspace,
+        });
         for (const p of ids.problems)
             problems.add(p.input, p.message, p.fix);
         if (ids.duplicates.length > 0)

@@ -37621,7 +37621,12 @@ function clusterConfig(manifest, key) {
         auth: { ssh_user: SSH_USER, ssh_private_key: key.sshPrivateKeyPath },
         available_node_types: {
             [HEAD_NODE_TYPE]: { min_workers: 0, max_workers: 0, resources: { CPU: 0 }, node_config: nodeConfig(HEAD_MACHINE_TYPE, runId, ri, key.sshPublicKey) },
-            [WORKER_NODE_TYPE]: { min_workers: ri.workers, max_workers: ri.workers, resources: { CPU: ri.actors_per_worker }, node_config: nodeConfig(ri.worker_type, runId, ri, key.sshPublicKey) },
+            [WORKER_NODE_TYPE]: {
+                min_workers: ri.workers,
+                max_workers: ri.workers,
+                resources: { CPU: ri.actors_per_worker },
+                node_config: nodeConfig(ri.worker_type, runId, ri, key.sshPublicKey),
+            },
         },
         head_node_type: HEAD_NODE_TYPE,
         initialization_commands: initializationCommands(ri),
@@ -37712,7 +37717,11 @@ class ClusterCli {
         const command = this.describe(this.o.rayCli, args);
         const r = await this.o.log.group(command, () => this.run(this.o.rayCli, args, { timeoutMs, onLine: (l) => this.o.log.untrusted(l) }));
         if (r.code !== 0) {
-            const why = r.timedOut ? `timed out after ${Math.round(timeoutMs / 1000)} s` : r.code === null ? `was killed (${r.signal ?? 'no exit code'})` : `exited with ${r.code}`;
+            const why = r.timedOut
+                ? `timed out after ${Math.round(timeoutMs / 1000)} s`
+                : r.code === null
+                    ? `was killed (${r.signal ?? 'no exit code'})`
+                    : `exited with ${r.code}`;
             throw new ClusterCliError(`${command} ${why}`, command, r.code, r.tail);
         }
     }
@@ -37787,7 +37796,10 @@ class ClusterCli {
             for (let inst = queue.shift(); inst; inst = queue.shift()) {
                 const args = this.gcloudArgs(['compute', 'instances', 'delete', inst.name, '--quiet', '--delete-disks=all', `--zone=${inst.zone}`]);
                 const name = inst.name;
-                const r = await this.run(this.gcloud, args, { timeoutMs: this.o.gcloudTimeoutMs ?? 3 * 60_000, onLine: (l) => this.o.log.untrusted(`[delete ${name}] ${l}`) });
+                const r = await this.run(this.gcloud, args, {
+                    timeoutMs: this.o.gcloudTimeoutMs ?? 3 * 60_000,
+                    onLine: (l) => this.o.log.untrusted(`[delete ${name}] ${l}`),
+                });
                 if (r.code === 0)
                     deleted.push(inst);
                 else
@@ -37882,7 +37894,12 @@ class Teardown {
      */
     async detach() {
         await this.forward?.stop().catch(() => undefined);
-        writeMarker(this.target.markerPath, { status: 'detached', outcome: 'detached', reason: 'wait: false after a successful submit', at: new Date().toISOString() });
+        writeMarker(this.target.markerPath, {
+            status: 'detached',
+            outcome: 'detached',
+            reason: 'wait: false after a successful submit',
+            at: new Date().toISOString(),
+        });
         this.o.onStatus?.('detached');
         const by = this.target.selfDeleteBy ? ` by ${this.target.selfDeleteBy}` : '';
         this.o.log.info(`detached: cluster ${this.target.runId} keeps running; its VMs delete themselves${by} (max-runtime-hours), or tear it down earlier with \`${manualTeardownCommand(this.target)}\``);
@@ -37932,9 +37949,15 @@ class Teardown {
             log.warning(`the cluster YAML ${t.yamlPath} is gone; deleting the instances labelled bird-interact-run-id=${t.runId} instead`);
         }
         if (this.abandoned) {
-            return { outcome: 'failed', detail: `cluster ${t.runId}: teardown abandoned (second signal); the post step tears it down from the saved state`, leftovers: [] };
+            return {
+                outcome: 'failed',
+                detail: `cluster ${t.runId}: teardown abandoned (second signal); the post step tears it down from the saved state`,
+                leftovers: [],
+            };
         }
-        const timer = t.selfDeleteBy ? ` Their self-delete timer removes them by ${t.selfDeleteBy}.` : ' Their self-delete timer removes them after max-runtime-hours.';
+        const timer = t.selfDeleteBy
+            ? ` Their self-delete timer removes them by ${t.selfDeleteBy}.`
+            : ' Their self-delete timer removes them after max-runtime-hours.';
         try {
             const r = await this.cli.deleteByLabel(t.runId);
             if (r.failed.length === 0) {
@@ -37968,9 +37991,22 @@ async function teardownFromState(state, o = {}) {
     if (saved.teardown === 'done')
         return { outcome: 'already-done', detail: `cluster ${target.runId} was torn down by the main step`, leftovers: [] };
     if (saved.teardown === 'detached')
-        return { outcome: 'detached', detail: `cluster ${target.runId} was detached (wait: false); its VMs delete themselves${target.selfDeleteBy ? ` by ${target.selfDeleteBy}` : ''}`, leftovers: [] };
+        return {
+            outcome: 'detached',
+            detail: `cluster ${target.runId} was detached (wait: false); its VMs delete themselves${target.selfDeleteBy ? ` by ${target.selfDeleteBy}` : ''}`,
+            leftovers: [],
+        };
     const cwd = (0,external_node_fs_.existsSync)((0,external_node_path_.dirname)(target.yamlPath)) ? (0,external_node_path_.dirname)(target.yamlPath) : process.cwd();
-    const cli = new ClusterCli({ rayCli: target.rayCli, gcloud: o.gcloud, project: target.project || undefined, cwd, env: o.env, log, gcloudAttempts: o.gcloudAttempts, gcloudRetryMs: o.gcloudRetryMs });
+    const cli = new ClusterCli({
+        rayCli: target.rayCli,
+        gcloud: o.gcloud,
+        project: target.project || undefined,
+        cwd,
+        env: o.env,
+        log,
+        gcloudAttempts: o.gcloudAttempts,
+        gcloudRetryMs: o.gcloudRetryMs,
+    });
     return new Teardown(target, cli, { log }).run('post step: the main step ended without tearing down');
 }
 
@@ -38309,7 +38345,17 @@ async function withRetry(what, op, retryable, policy, onRetry) {
         }
     }
 }
-const NETWORK_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNREFUSED', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE']);
+const NETWORK_CODES = new Set([
+    'ECONNRESET',
+    'ETIMEDOUT',
+    'EPIPE',
+    'ECONNREFUSED',
+    'EAI_AGAIN',
+    'ENOTFOUND',
+    'ECONNABORTED',
+    'UND_ERR_SOCKET',
+    'ERR_STREAM_PREMATURE_CLOSE',
+]);
 /** A connection-level failure (reset, refused, timeout), where a retry may succeed. */
 function isNetworkError(e) {
     if (typeof e !== 'object' || e === null)
@@ -38373,7 +38419,11 @@ class ActionState {
         if (!submissionId)
             return null;
         const wait = this.store.load(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.WaitStatus);
-        return { submissionId, rayAddress: this.store.load(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.RayAddress), wait: WAIT_STATUSES.includes(wait) ? wait : 'detached' };
+        return {
+            submissionId,
+            rayAddress: this.store.load(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.RayAddress),
+            wait: WAIT_STATUSES.includes(wait) ? wait : 'detached',
+        };
     }
     /** Saved right before `ray up`, with the teardown pending. */
     saveCluster(cluster) {
@@ -38395,12 +38445,24 @@ class ActionState {
         catch {
             throw new StateError(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.EphemeralCluster, 'is not JSON');
         }
-        if (s.v !== CLUSTER_VERSION || typeof s.runId !== 'string' || typeof s.yamlPath !== 'string' || typeof s.rayCli !== 'string' || typeof s.markerPath !== 'string') {
+        if (s.v !== CLUSTER_VERSION ||
+            typeof s.runId !== 'string' ||
+            typeof s.yamlPath !== 'string' ||
+            typeof s.rayCli !== 'string' ||
+            typeof s.markerPath !== 'string') {
             throw new StateError(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.EphemeralCluster, 'is not a cluster this version wrote');
         }
         const status = this.store.load(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.ClusterTeardown);
         return {
-            cluster: { runId: s.runId, yamlPath: s.yamlPath, rayCli: s.rayCli, project: typeof s.project === 'string' ? s.project : '', zone: typeof s.zone === 'string' ? s.zone : '', markerPath: s.markerPath, selfDeleteBy: typeof s.selfDeleteBy === 'string' ? s.selfDeleteBy : undefined },
+            cluster: {
+                runId: s.runId,
+                yamlPath: s.yamlPath,
+                rayCli: s.rayCli,
+                project: typeof s.project === 'string' ? s.project : '',
+                zone: typeof s.zone === 'string' ? s.zone : '',
+                markerPath: s.markerPath,
+                selfDeleteBy: typeof s.selfDeleteBy === 'string' ? s.selfDeleteBy : undefined,
+            },
             teardown: TEARDOWN_STATUSES.includes(status) ? status : null,
         };
     }
@@ -38569,7 +38631,10 @@ function timestamp(now) {
 /** Mints a run id; `token` is injectable so tests can pin it. */
 function mintRunId(framework, queryMode, now = new Date(), token = randomBytes(3).toString('hex')) {
     const fixed = `${timestamp(now)}--${queryMode}-${token}`.length;
-    const slug = framework.replace(/_/g, '').toLowerCase().slice(0, Math.max(1, RUN_ID_MAX - fixed));
+    const slug = framework
+        .replace(/_/g, '')
+        .toLowerCase()
+        .slice(0, Math.max(1, RUN_ID_MAX - fixed));
     return `${timestamp(now)}-${slug}-${queryMode}-${token}`;
 }
 /** The problem with a given run id, or null when it is valid. */
@@ -38634,7 +38699,11 @@ function readIdsFile(input, file, path, problems) {
         st = statSync(path);
     }
     catch {
-        problems.push({ input, message: `file '${file}' does not exist (resolved to ${path})`, fix: 'commit the ids file, or give a path relative to the workspace' });
+        problems.push({
+            input,
+            message: `file '${file}' does not exist (resolved to ${path})`,
+            fix: 'commit the ids file, or give a path relative to the workspace',
+        });
         return null;
     }
     if (!st.isFile()) {
@@ -38642,7 +38711,11 @@ function readIdsFile(input, file, path, problems) {
         return null;
     }
     if (st.size > IDS_FILE_MAX_BYTES) {
-        problems.push({ input, message: `'${file}' has ${st.size} bytes, more than an ids file of ${IDS_FILE_MAX_BYTES} bytes`, fix: 'give a file of whitespace-separated instance ids' });
+        problems.push({
+            input,
+            message: `'${file}' has ${st.size} bytes, more than an ids file of ${IDS_FILE_MAX_BYTES} bytes`,
+            fix: 'give a file of whitespace-separated instance ids',
+        });
         return null;
     }
     return readFileSync(path, 'utf8');
@@ -38657,13 +38730,21 @@ function instance_ids_readInstanceIds(o) {
         problems.push({ input: o.inlineInput, message: `both ${o.inlineInput} and ${o.fileInput} ('${file}') are set`, fix: 'set exactly one of them' });
     }
     else if (!inline && !file) {
-        problems.push({ input: o.inlineInput, message: `neither ${o.inlineInput} nor ${o.fileInput} is set`, fix: `give a comma list in ${o.inlineInput}, or a file of whitespace-separated ids in ${o.fileInput}` });
+        problems.push({
+            input: o.inlineInput,
+            message: `neither ${o.inlineInput} nor ${o.fileInput} is set`,
+            fix: `give a comma list in ${o.inlineInput}, or a file of whitespace-separated ids in ${o.fileInput}`,
+        });
     }
     else if (inline) {
         raw = inline.split(',').map((s) => s.trim());
         const spaced = raw.filter((id) => /\s/.test(id));
         if (spaced.length > 0) {
-            problems.push({ input: o.inlineInput, message: `${instance_ids_listIds(spaced.map((id) => `'${id}'`))} contain${spaced.length === 1 ? 's' : ''} whitespace`, fix: `separate the ids with commas, e.g. alien_1,credit_3 (a file in ${o.fileInput} may use spaces or newlines)` });
+            problems.push({
+                input: o.inlineInput,
+                message: `${instance_ids_listIds(spaced.map((id) => `'${id}'`))} contain${spaced.length === 1 ? 's' : ''} whitespace`,
+                fix: `separate the ids with commas, e.g. alien_1,credit_3 (a file in ${o.fileInput} may use spaces or newlines)`,
+            });
             raw = raw.flatMap((id) => id.split(/\s+/));
         }
     }
@@ -38687,11 +38768,19 @@ function instance_ids_readInstanceIds(o) {
         ids.push(id);
     }
     if (raw !== null && ids.length === 0) {
-        problems.push({ input: source.input, message: `resolved to an empty list (no ids parsed from \`${o.inlineInput}\` or \`${o.fileInput}\`)`, fix: 'give at least one instance id' });
+        problems.push({
+            input: source.input,
+            message: `resolved to an empty list (no ids parsed from \`${o.inlineInput}\` or \`${o.fileInput}\`)`,
+            fix: 'give at least one instance id',
+        });
     }
     const withComma = ids.filter((id) => id.includes(','));
     if (withComma.length > 0) {
-        problems.push({ input: source.input, message: `ids contain a comma: ${instance_ids_listIds(withComma)}`, fix: 'the cluster splits --instance-ids on commas; fix the ids' });
+        problems.push({
+            input: source.input,
+            message: `ids contain a comma: ${instance_ids_listIds(withComma)}`,
+            fix: 'the cluster splits --instance-ids on commas; fix the ids',
+        });
     }
     return { ids, duplicates, source, problems };
 }
@@ -38792,14 +38881,22 @@ function gate_parseGateInputs(minPhase1Rate, maxErrors) {
     if (rate !== '') {
         const v = /^(?:\d+(?:\.\d*)?|\.\d+)$/.test(rate) ? Number(rate) : NaN;
         if (!(v >= 0 && v <= 1))
-            problems.push({ input: Inputs.MinPhase1Rate, message: `'${minPhase1Rate}' is not a fraction from 0 to 1`, fix: 'give a number such as 0.5 (50 %), or leave it empty for no gate' });
+            problems.push({
+                input: Inputs.MinPhase1Rate,
+                message: `'${minPhase1Rate}' is not a fraction from 0 to 1`,
+                fix: 'give a number such as 0.5 (50 %), or leave it empty for no gate',
+            });
         else
             min = v;
     }
     const errs = maxErrors.trim();
     if (errs !== '') {
         if (!/^\d+$/.test(errs) || !Number.isSafeInteger(Number(errs)))
-            problems.push({ input: Inputs.MaxErrors, message: `'${maxErrors}' is not a whole number of 0 or more`, fix: 'give a count such as 0, or leave it empty for no gate' });
+            problems.push({
+                input: Inputs.MaxErrors,
+                message: `'${maxErrors}' is not a whole number of 0 or more`,
+                fix: 'give a count such as 0, or leave it empty for no gate',
+            });
         else
             max = Number(errs);
     }
@@ -38922,7 +39019,10 @@ class reader_Reader {
         const v = this.str(name);
         if (!v)
             return [...dflt];
-        return v.split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
+        return v
+            .split(/[\n,]/)
+            .map((s) => s.trim())
+            .filter(Boolean);
     }
 }
 function reader_absolute(path, base) {
@@ -38991,7 +39091,8 @@ function parseDispatch(r, mask) {
     const { rayHeaders, tlsVerify } = readRayConnection(r, mask);
     const runtimeEnv = r.jsonObject(Inputs.RuntimeEnv);
     const envVars = runtimeEnv.env_vars;
-    if (envVars !== undefined && (typeof envVars !== 'object' || envVars === null || Array.isArray(envVars) || Object.values(envVars).some((v) => typeof v !== 'string'))) {
+    if (envVars !== undefined &&
+        (typeof envVars !== 'object' || envVars === null || Array.isArray(envVars) || Object.values(envVars).some((v) => typeof v !== 'string'))) {
         r.problems.add(Inputs.RuntimeEnv, 'env_vars must be an object of string values (Ray fails the job after submit otherwise)', 'quote every env_vars value');
     }
     const region = r.str(Inputs.Region) || Defaults.region;
@@ -39052,7 +39153,10 @@ function common_parseCommon(r, env, o) {
     const workspace = env.GITHUB_WORKSPACE || process.cwd();
     const runnerTemp = env.RUNNER_TEMP || resolve(workspace, '..', '.runner-temp');
     const dryRun = r.bool(Inputs.DryRun, false);
-    const gcsBucket = r.str(Inputs.GcsBucket).replace(/^gs:\/\//, '').replace(/\/+$/, '');
+    const gcsBucket = r
+        .str(Inputs.GcsBucket)
+        .replace(/^gs:\/\//, '')
+        .replace(/\/+$/, '');
     if (!gcsBucket && (bucketAlwaysRequired || !dryRun)) {
         r.problems.add(Inputs.GcsBucket, bucketAlwaysRequired ? 'is required for a rerun or a report' : 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
     }
@@ -39110,11 +39214,20 @@ function submit_parseSubmit(r, env, common) {
     }
     const agentModel = r.required(Inputs.AgentModel, 'set agent-model to a LiteLLM-style provider/model, e.g. anthropic/claude-sonnet-4-5');
     const userSimModel = r.str(Inputs.UserSimModel) || Defaults.userSimModel;
-    for (const [name, model] of [[Inputs.AgentModel, agentModel], [Inputs.UserSimModel, userSimModel]]) {
+    for (const [name, model] of [
+        [Inputs.AgentModel, agentModel],
+        [Inputs.UserSimModel, userSimModel],
+    ]) {
         if (model && !MODEL.test(model))
             problems.add(name, `'${model}' is not a LiteLLM model name`, 'use provider/model made of letters, digits and . _ : / @ + -, e.g. anthropic/claude-sonnet-4-5');
     }
-    const ids = readInstanceIds({ inlineInput: Inputs.InstanceIds, fileInput: Inputs.InstanceIdsFile, inline: r.str(Inputs.InstanceIds), file: r.str(Inputs.InstanceIdsFile), workspace });
+    const ids = readInstanceIds({
+        inlineInput: Inputs.InstanceIds,
+        fileInput: Inputs.InstanceIdsFile,
+        inline: r.str(Inputs.InstanceIds),
+        file: r.str(Inputs.InstanceIdsFile),
+        workspace,
+    });
     for (const p of ids.problems)
         problems.add(p.input, p.message, p.fix);
     const { miniInteractRoot, datasetFile } = dataPaths(workspace, env, r.str(Inputs.MiniInteractRoot), r.str(Inputs.DatasetFile));
@@ -39359,7 +39472,10 @@ class RayHttpError extends Error {
     }
 }
 function lastLine(text) {
-    const lines = text.trim().split('\n').filter((l) => l.trim());
+    const lines = text
+        .trim()
+        .split('\n')
+        .filter((l) => l.trim());
     return (lines[lines.length - 1] ?? '').slice(0, 500);
 }
 /** A duplicate submission_id: 500 on Ray ≥ 2.2, 400 before; match the text, not the code (docs/reference/ray-jobs-api.md#p2-status-codes-change-across-versions). */

@@ -117,7 +117,11 @@ export class ClusterCli {
     const command = this.describe(this.o.rayCli, args);
     const r = await this.o.log.group(command, () => this.run(this.o.rayCli, args, { timeoutMs, onLine: (l) => this.o.log.untrusted(l) }));
     if (r.code !== 0) {
-      const why = r.timedOut ? `timed out after ${Math.round(timeoutMs / 1000)} s` : r.code === null ? `was killed (${r.signal ?? 'no exit code'})` : `exited with ${r.code}`;
+      const why = r.timedOut
+        ? `timed out after ${Math.round(timeoutMs / 1000)} s`
+        : r.code === null
+          ? `was killed (${r.signal ?? 'no exit code'})`
+          : `exited with ${r.code}`;
       throw new ClusterCliError(`${command} ${why}`, command, r.code, r.tail);
     }
   }
@@ -156,8 +160,13 @@ export class ClusterCli {
       if (r.code === 0) return r.stdout;
       throw new ClusterCliError(`${what}: \`${command}\` ${r.timedOut ? 'timed out' : `exited with ${r.code ?? r.signal}`}`, command, r.code, r.tail);
     };
-    return withRetry(what, once, (e) => e instanceof ClusterCliError, policy, (e, attempt, delay) =>
-      this.o.log.warning(`${errorMessage(e).split('\n')[0]} (attempt ${attempt}/${policy.attempts}); retrying in ${Math.round(delay / 1000)} s`),
+    return withRetry(
+      what,
+      once,
+      (e) => e instanceof ClusterCliError,
+      policy,
+      (e, attempt, delay) =>
+        this.o.log.warning(`${errorMessage(e).split('\n')[0]} (attempt ${attempt}/${policy.attempts}); retrying in ${Math.round(delay / 1000)} s`),
     ).catch((e: unknown) => {
       throw e instanceof RetryExhaustedError && e.cause instanceof ClusterCliError
         ? new ClusterCliError(`${e.cause.message.split('\n')[0]} after ${e.attempts} attempts`, command, e.cause.code, e.cause.tail)
@@ -171,7 +180,10 @@ export class ClusterCli {
    */
   async headAlive(runId: string): Promise<boolean | null> {
     try {
-      const out = await this.gcloudRetried(['compute', 'instances', 'list', `--filter=labels.${RUN_ID_LABEL}=${runId}`, '--format=value(status)'], 'liveness check');
+      const out = await this.gcloudRetried(
+        ['compute', 'instances', 'list', `--filter=labels.${RUN_ID_LABEL}=${runId}`, '--format=value(status)'],
+        'liveness check',
+      );
       return parseAlive(out);
     } catch (e) {
       this.o.log.warning(`could not check whether the head of ${runId} is alive (not counted as headless): ${errorMessage(e)}`);
@@ -181,7 +193,10 @@ export class ClusterCli {
 
   /** The instances labelled with the run id, with their zone basenames. Throws when gcloud keeps failing. */
   async listByLabel(runId: string): Promise<InstanceRef[]> {
-    const out = await this.gcloudRetried(['compute', 'instances', 'list', `--filter=labels.${RUN_ID_LABEL}=${runId}`, '--format=value(name,zone)'], 'listing the cluster by label');
+    const out = await this.gcloudRetried(
+      ['compute', 'instances', 'list', `--filter=labels.${RUN_ID_LABEL}=${runId}`, '--format=value(name,zone)'],
+      'listing the cluster by label',
+    );
     return parseInstances(out);
   }
 
@@ -198,7 +213,10 @@ export class ClusterCli {
       for (let inst = queue.shift(); inst; inst = queue.shift()) {
         const args = this.gcloudArgs(['compute', 'instances', 'delete', inst.name, '--quiet', '--delete-disks=all', `--zone=${inst.zone}`]);
         const name = inst.name;
-        const r = await this.run(this.gcloud, args, { timeoutMs: this.o.gcloudTimeoutMs ?? 3 * 60_000, onLine: (l) => this.o.log.untrusted(`[delete ${name}] ${l}`) });
+        const r = await this.run(this.gcloud, args, {
+          timeoutMs: this.o.gcloudTimeoutMs ?? 3 * 60_000,
+          onLine: (l) => this.o.log.untrusted(`[delete ${name}] ${l}`),
+        });
         if (r.code === 0) deleted.push(inst);
         else failed.push({ ...inst, error: r.tail.slice(-1)[0] ?? `exited with ${r.code ?? r.signal}` });
       }
@@ -230,7 +248,12 @@ export class ClusterCli {
  * and repeats the last answer in between: the wait polls every few seconds, a gcloud call takes
  * seconds.
  */
-export function headAliveProbe(cli: Pick<ClusterCli, 'headAlive'>, runId: string, minIntervalMs = 60_000, now: () => number = Date.now): () => Promise<boolean | null> {
+export function headAliveProbe(
+  cli: Pick<ClusterCli, 'headAlive'>,
+  runId: string,
+  minIntervalMs = 60_000,
+  now: () => number = Date.now,
+): () => Promise<boolean | null> {
   let last: { at: number; value: boolean | null } | null = null;
   return async () => {
     if (last && now() - last.at < minIntervalMs) return last.value;

@@ -264,11 +264,23 @@ function gitBuffer(cwd: string, args: string[]): Promise<Buffer> {
         if (!err) return resolvePromise(stdout);
         const text = stderr.toString('utf8').trim();
         if (/dubious ownership/i.test(text)) {
-          reject(new GitError(`git refuses the repository at ${cwd} (dubious ownership). Fix: run \`git config --global --add safe.directory ${cwd}\` in a step before this one, or check out with actions/checkout, which does it for you.`));
+          reject(
+            new GitError(
+              `git refuses the repository at ${cwd} (dubious ownership). Fix: run \`git config --global --add safe.directory ${cwd}\` in a step before this one, or check out with actions/checkout, which does it for you.`,
+            ),
+          );
         } else if (/not a git repository/i.test(text)) {
-          reject(new GitError(`${cwd} is not a git repository. Fix: check out the evaluation repo with actions/checkout before this step (the image tag hashes the files git tracks).`));
+          reject(
+            new GitError(
+              `${cwd} is not a git repository. Fix: check out the evaluation repo with actions/checkout before this step (the image tag hashes the files git tracks).`,
+            ),
+          );
         } else if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-          reject(new GitError(`git is not installed on this runner, or ${cwd} does not exist. Fix: use a runner image with git and check out the evaluation repo first.`));
+          reject(
+            new GitError(
+              `git is not installed on this runner, or ${cwd} does not exist. Fix: use a runner image with git and check out the evaluation repo first.`,
+            ),
+          );
         } else {
           reject(new GitError(`git ${args.join(' ')} failed: ${text || err.message}`));
         }
@@ -348,12 +360,16 @@ async function streamRecord(h: Hash, prefix: string, rel: string, abs: string): 
 async function hashRepoFiles(h: Hash, prefix: string, repoRoot: string, top: string, order: readonly string[]): Promise<void> {
   for (const rel of order) {
     if (rel.endsWith('/')) {
-      throw new ImageTagError(`${rel} is a nested git repository inside an image input; its files are not hashed. Fix: remove it, or vendor its files into the repository.`);
+      throw new ImageTagError(
+        `${rel} is a nested git repository inside an image input; its files are not hashed. Fix: remove it, or vendor its files into the repository.`,
+      );
     }
     const abs = join(repoRoot, ...rel.split('/'));
     const kind = await classify(abs, top, rel);
     if (kind === 'dir') {
-      throw new ImageTagError(`${rel} is a git submodule inside an image input; its files are not hashed. Fix: vendor the files into the repository instead of a submodule.`);
+      throw new ImageTagError(
+        `${rel} is a git submodule inside an image input; its files are not hashed. Fix: vendor the files into the repository instead of a submodule.`,
+      );
     }
     // Tracked but deleted in the worktree (or a broken/directory symlink): nothing on disk to hash.
     if (kind === 'skip') continue;
@@ -371,7 +387,9 @@ export async function walkFiles(root: string): Promise<string[]> {
     top = await realpath(root);
     if (!(await stat(top)).isDirectory()) throw new Error('not a directory');
   } catch {
-    throw new ImageTagError(`mini-interact root ${root} not found or not a directory. Fix: point mini-interact-root at the dataset directory (the image tag hashes every file in it).`);
+    throw new ImageTagError(
+      `mini-interact root ${root} not found or not a directory. Fix: point mini-interact-root at the dataset directory (the image tag hashes every file in it).`,
+    );
   }
   const found: string[] = [];
   async function visit(dir: string, relDir: string): Promise<void> {
@@ -397,7 +415,9 @@ export async function readDockerfileSections(repoRoot: string): Promise<Dockerfi
   } catch (e) {
     const code = errno(e);
     if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
-      throw new ImageTagError(`${DOCKERFILE_NAME} not found under ${repoRoot}. Fix: check out the evaluation repo (it has ${DOCKERFILE_NAME} at its root) or set the repo root to the directory that holds it.`);
+      throw new ImageTagError(
+        `${DOCKERFILE_NAME} not found under ${repoRoot}. Fix: check out the evaluation repo (it has ${DOCKERFILE_NAME} at its root) or set the repo root to the directory that holds it.`,
+      );
     }
     throw e;
   }

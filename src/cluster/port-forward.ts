@@ -116,7 +116,9 @@ export class DashboardForward {
     t.child.once('exit', (code, signal) => {
       if (this.stopped) return;
       if (this.restartCount >= max) {
-        this.log.warning(`${this.command} exited (${code ?? signal}) and was restarted ${this.restartCount} times already; the dashboard is no longer forwarded`);
+        this.log.warning(
+          `${this.command} exited (${code ?? signal}) and was restarted ${this.restartCount} times already; the dashboard is no longer forwarded`,
+        );
         return;
       }
       this.restartCount++;

@@ -108,10 +108,16 @@ export async function imageExists(imageUri: string, getToken: () => Promise<stri
   if (status === 404) return false;
   const repo = `${ref.host}/${ref.name.split('/').slice(0, 2).join('/')}`;
   if (status === 401) {
-    throw new RegistryError(`the registry refused the access token (401) for ${imageUri}. Fix: authenticate with google-github-actions/auth before this step (Application Default Credentials).`, status);
+    throw new RegistryError(
+      `the registry refused the access token (401) for ${imageUri}. Fix: authenticate with google-github-actions/auth before this step (Application Default Credentials).`,
+      status,
+    );
   }
   if (status === 403) {
-    throw new RegistryError(`the credentials may not read ${repo} (403). Fix: grant the workflow's service account roles/artifactregistry.reader (roles/artifactregistry.writer when the workflow pushes the image) on that repository.`, status);
+    throw new RegistryError(
+      `the credentials may not read ${repo} (403). Fix: grant the workflow's service account roles/artifactregistry.reader (roles/artifactregistry.writer when the workflow pushes the image) on that repository.`,
+      status,
+    );
   }
   throw new RegistryError(`HEAD ${url} answered ${status}`, status);
 }

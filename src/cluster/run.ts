@@ -22,10 +22,17 @@ import { bringUp, prepareCluster } from './session.js';
 export async function checkRayCli(log: Log, gce: GceSettings, cwd: string): Promise<void> {
   const install = `install it in a step before this one: pip install "ray[default]==${gce.rayVersion || "<the image's Ray>"}" google-api-python-client`;
   const r = await new ClusterCli({ rayCli: gce.rayCli, cwd, log }).run(gce.rayCli, ['--version'], { timeoutMs: 120_000 });
-  if (r.code !== 0) throw new ProblemsError([{ input: Inputs.RayCli, message: `'${gce.rayCli} --version' failed: ${r.tail.join(' ') || `exit ${r.code}`}`, fix: install }], 'preflight failed');
+  if (r.code !== 0)
+    throw new ProblemsError(
+      [{ input: Inputs.RayCli, message: `'${gce.rayCli} --version' failed: ${r.tail.join(' ') || `exit ${r.code}`}`, fix: install }],
+      'preflight failed',
+    );
   const version = /(\d+\.\d+\.\d+)/.exec(r.stdout)?.[1] ?? '';
   if (gce.rayVersion && version !== gce.rayVersion) {
-    throw new ProblemsError([{ input: Inputs.RayVersion, message: `the ray CLI is ${version || 'of an unknown version'}, but ray-version pins ${gce.rayVersion}`, fix: install }], 'preflight failed');
+    throw new ProblemsError(
+      [{ input: Inputs.RayVersion, message: `the ray CLI is ${version || 'of an unknown version'}, but ray-version pins ${gce.rayVersion}`, fix: install }],
+      'preflight failed',
+    );
   }
   log.info(`ray CLI ${version} (${gce.rayCli})`);
 }
@@ -40,7 +47,13 @@ export async function checkImage(uri: string, phases: PhaseClock, paths: { repoD
   if (!exists) {
     const real = async (p: string): Promise<string> => realpath(p).catch(() => p);
     throw new ProblemsError(
-      [{ input: Inputs.ImageUri, message: `image ${uri} is not in Artifact Registry`, fix: `let the image job of bird-eval.yml build it, or build and push it yourself:\n${buildCommand(uri, await real(paths.repoDir), await real(paths.miniInteractRoot))}` }],
+      [
+        {
+          input: Inputs.ImageUri,
+          message: `image ${uri} is not in Artifact Registry`,
+          fix: `let the image job of bird-eval.yml build it, or build and push it yourself:\n${buildCommand(uri, await real(paths.repoDir), await real(paths.miniInteractRoot))}`,
+        },
+      ],
       'preflight failed',
     );
   }

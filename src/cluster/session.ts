@@ -71,7 +71,9 @@ export async function prepareCluster(o: PrepareOptions): Promise<PreparedCluster
   o.state.saveCluster(target);
   const cli = new ClusterCli({ rayCli: o.rayCli, gcloud: o.gcloud, project: ri.project, cwd: key.dir, env: o.env, log: o.log, ...o.cli });
   const teardown = new Teardown(target, cli, { log: o.log, onStatus: (status) => o.state.setTeardown(status) });
-  o.log.info(`cluster ${m.run_id}: ${ri.workers} x ${ri.worker_type} (${ri.actors_per_worker} actors each) in ${ri.zone}, image ${ri.image_uri}; YAML ${yamlPath}`);
+  o.log.info(
+    `cluster ${m.run_id}: ${ri.workers} x ${ri.worker_type} (${ri.actors_per_worker} actors each) in ${ri.zone}, image ${ri.image_uri}; YAML ${yamlPath}`,
+  );
   return { runId: m.run_id, key, dir: key.dir, yamlPath, yaml, target, cli, teardown };
 }
 

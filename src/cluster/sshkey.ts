@@ -60,11 +60,26 @@ export function opensshPublicKey(publicKey: Buffer, comment: string = KEY_COMMEN
 export function opensshPrivateKey(seed: Buffer, publicKey: Buffer, comment: string = KEY_COMMENT, checkint: number = randomBytes(4).readUInt32BE(0)): string {
   if (seed.length !== 32) throw new Error(`an ed25519 seed has 32 bytes, got ${seed.length}`);
   const pub = publicKeyBlob(publicKey);
-  let priv = Buffer.concat([uint32(checkint), uint32(checkint), sshString(KEY_TYPE), sshString(publicKey), sshString(Buffer.concat([seed, publicKey])), sshString(comment)]);
+  let priv = Buffer.concat([
+    uint32(checkint),
+    uint32(checkint),
+    sshString(KEY_TYPE),
+    sshString(publicKey),
+    sshString(Buffer.concat([seed, publicKey])),
+    sshString(comment),
+  ]);
   const pad: number[] = [];
   for (let i = 1; (priv.length + pad.length) % 8 !== 0; i++) pad.push(i & 0xff);
   priv = Buffer.concat([priv, Buffer.from(pad)]);
-  const body = Buffer.concat([Buffer.from('openssh-key-v1\0', 'latin1'), sshString('none'), sshString('none'), sshString(''), uint32(1), sshString(pub), sshString(priv)]);
+  const body = Buffer.concat([
+    Buffer.from('openssh-key-v1\0', 'latin1'),
+    sshString('none'),
+    sshString('none'),
+    sshString(''),
+    uint32(1),
+    sshString(pub),
+    sshString(priv),
+  ]);
   const b64 = body.toString('base64');
   const lines: string[] = [];
   for (let i = 0; i < b64.length; i += 70) lines.push(b64.slice(i, i + 70));

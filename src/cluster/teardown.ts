@@ -81,10 +81,17 @@ export class Teardown {
    */
   async detach(): Promise<void> {
     await this.forward?.stop().catch(() => undefined);
-    writeMarker(this.target.markerPath, { status: 'detached', outcome: 'detached', reason: 'wait: false after a successful submit', at: new Date().toISOString() });
+    writeMarker(this.target.markerPath, {
+      status: 'detached',
+      outcome: 'detached',
+      reason: 'wait: false after a successful submit',
+      at: new Date().toISOString(),
+    });
     this.o.onStatus?.('detached');
     const by = this.target.selfDeleteBy ? ` by ${this.target.selfDeleteBy}` : '';
-    this.o.log.info(`detached: cluster ${this.target.runId} keeps running; its VMs delete themselves${by} (max-runtime-hours), or tear it down earlier with \`${manualTeardownCommand(this.target)}\``);
+    this.o.log.info(
+      `detached: cluster ${this.target.runId} keeps running; its VMs delete themselves${by} (max-runtime-hours), or tear it down earlier with \`${manualTeardownCommand(this.target)}\``,
+    );
   }
 
   /** Tears the cluster down once; every other call gets the same result. Never throws. */
@@ -103,8 +110,10 @@ export class Teardown {
     const t = this.target;
     const log = this.o.log;
     const marker = readMarker(t.markerPath);
-    if (marker?.status === 'detached') return { outcome: 'detached', detail: `cluster ${t.runId} was detached (${marker.reason}); left to the self-delete timer`, leftovers: [] };
-    if (marker?.status === 'done') return { outcome: 'already-done', detail: `cluster ${t.runId} was already torn down (${marker.outcome}, ${marker.at})`, leftovers: [] };
+    if (marker?.status === 'detached')
+      return { outcome: 'detached', detail: `cluster ${t.runId} was detached (${marker.reason}); left to the self-delete timer`, leftovers: [] };
+    if (marker?.status === 'done')
+      return { outcome: 'already-done', detail: `cluster ${t.runId} was already torn down (${marker.outcome}, ${marker.at})`, leftovers: [] };
     log.info(`teardown of cluster ${t.runId} (${reason})`);
     await this.forward?.stop().catch((e: unknown) => log.warning(`could not stop the dashboard forward: ${errorMessage(e)}`));
     // A signal during bring-up: `ray up` must not go on creating nodes while `ray down` runs.
@@ -132,13 +141,22 @@ export class Teardown {
     }
 
     if (this.abandoned) {
-      return { outcome: 'failed', detail: `cluster ${t.runId}: teardown abandoned (second signal); the post step tears it down from the saved state`, leftovers: [] };
+      return {
+        outcome: 'failed',
+        detail: `cluster ${t.runId}: teardown abandoned (second signal); the post step tears it down from the saved state`,
+        leftovers: [],
+      };
     }
-    const timer = t.selfDeleteBy ? ` Their self-delete timer removes them by ${t.selfDeleteBy}.` : ' Their self-delete timer removes them after max-runtime-hours.';
+    const timer = t.selfDeleteBy
+      ? ` Their self-delete timer removes them by ${t.selfDeleteBy}.`
+      : ' Their self-delete timer removes them after max-runtime-hours.';
     try {
       const r = await this.cli.deleteByLabel(t.runId);
       if (r.failed.length === 0) {
-        return finish('deleted-by-label', `cluster ${t.runId}: ${r.deleted.length} instance(s) deleted by label${r.found.length === 0 ? ' (none were left)' : ''}`);
+        return finish(
+          'deleted-by-label',
+          `cluster ${t.runId}: ${r.deleted.length} instance(s) deleted by label${r.found.length === 0 ? ' (none were left)' : ''}`,
+        );
       }
       const detail = `cluster ${t.runId}: could not delete ${r.failed.map((f) => `${f.name} (${f.zone}): ${f.error}`).join('; ')}.${timer} To delete them now: ${manualTeardownCommand(t)}`;
       return { outcome: 'failed', detail, leftovers: r.failed.map(({ name, zone }) => ({ name, zone })) };
@@ -174,8 +192,22 @@ export async function teardownFromState(state: ActionState, o: PostTeardownOptio
   if (!saved) return null;
   const target = saved.cluster;
   if (saved.teardown === 'done') return { outcome: 'already-done', detail: `cluster ${target.runId} was torn down by the main step`, leftovers: [] };
-  if (saved.teardown === 'detached') return { outcome: 'detached', detail: `cluster ${target.runId} was detached (wait: false); its VMs delete themselves${target.selfDeleteBy ? ` by ${target.selfDeleteBy}` : ''}`, leftovers: [] };
+  if (saved.teardown === 'detached')
+    return {
+      outcome: 'detached',
+      detail: `cluster ${target.runId} was detached (wait: false); its VMs delete themselves${target.selfDeleteBy ? ` by ${target.selfDeleteBy}` : ''}`,
+      leftovers: [],
+    };
   const cwd = existsSync(dirname(target.yamlPath)) ? dirname(target.yamlPath) : process.cwd();
-  const cli = new ClusterCli({ rayCli: target.rayCli, gcloud: o.gcloud, project: target.project || undefined, cwd, env: o.env, log, gcloudAttempts: o.gcloudAttempts, gcloudRetryMs: o.gcloudRetryMs });
+  const cli = new ClusterCli({
+    rayCli: target.rayCli,
+    gcloud: o.gcloud,
+    project: target.project || undefined,
+    cwd,
+    env: o.env,
+    log,
+    gcloudAttempts: o.gcloudAttempts,
+    gcloudRetryMs: o.gcloudRetryMs,
+  });
   return new Teardown(target, cli, { log }).run('post step: the main step ended without tearing down');
 }

@@ -71,7 +71,8 @@ export const MAX_RUNTIME_HOURS_MAX = 72;
  */
 export function renderInputsProblems(runId: string, ri: RenderInputs): string[] {
   const p: string[] = [];
-  if (!RUN_ID_PATTERN.test(runId) || runId.length > RUN_ID_MAX) p.push(`run_id '${runId}' must match ${RUN_ID_PATTERN.source} and have at most ${RUN_ID_MAX} characters`);
+  if (!RUN_ID_PATTERN.test(runId) || runId.length > RUN_ID_MAX)
+    p.push(`run_id '${runId}' must match ${RUN_ID_PATTERN.source} and have at most ${RUN_ID_MAX} characters`);
   else if (workerNodeName(runId).length > GCE_NAME_MAX) p.push(`run_id '${runId}' makes node names longer than ${GCE_NAME_MAX} characters`);
   if (!Number.isInteger(ri.workers) || ri.workers < 1) p.push(`workers ${String(ri.workers)} must be an integer >= 1`);
   if (!Number.isInteger(ri.actors_per_worker) || ri.actors_per_worker < 1) p.push(`actors_per_worker ${String(ri.actors_per_worker)} must be an integer >= 1`);
@@ -82,7 +83,8 @@ export function renderInputsProblems(runId: string, ri: RenderInputs): string[] 
   else if (zm[1] !== ri.region) p.push(`zone '${ri.zone}' is not in region '${String(ri.region)}'`);
   if (typeof ri.project !== 'string' || !PROJECT.test(ri.project)) p.push(`project '${String(ri.project)}' is not a GCP project id`);
   if (typeof ri.worker_sa !== 'string' || !SERVICE_ACCOUNT.test(ri.worker_sa)) p.push(`worker_sa '${String(ri.worker_sa)}' is not a service account email`);
-  if (typeof ri.image_uri !== 'string' || !IMAGE_URI.test(ri.image_uri)) p.push(`image_uri '${String(ri.image_uri)}' is not an image reference with a tag or digest`);
+  if (typeof ri.image_uri !== 'string' || !IMAGE_URI.test(ri.image_uri))
+    p.push(`image_uri '${String(ri.image_uri)}' is not an image reference with a tag or digest`);
   const h = ri.max_runtime_hours;
   if (typeof h !== 'number' || !Number.isFinite(h) || h <= 0 || h > MAX_RUNTIME_HOURS_MAX || selfDeleteSeconds(h) < 1) {
     p.push(`max_runtime_hours ${String(h)} must be a number above 0 and at most ${MAX_RUNTIME_HOURS_MAX}`);
@@ -170,7 +172,8 @@ export function clusterConfig(manifest: Pick<RunManifest, 'run_id' | 'render_inp
   const runId = manifest.run_id;
   const ri = manifest.render_inputs;
   const problems = renderInputsProblems(runId, ri);
-  if (!key.sshPrivateKeyPath.startsWith('/') || /[\s"'\\$`]/.test(key.sshPrivateKeyPath)) problems.push(`the SSH key path '${key.sshPrivateKeyPath}' must be absolute, without spaces or quotes`);
+  if (!key.sshPrivateKeyPath.startsWith('/') || /[\s"'\\$`]/.test(key.sshPrivateKeyPath))
+    problems.push(`the SSH key path '${key.sshPrivateKeyPath}' must be absolute, without spaces or quotes`);
   if (!PUBLIC_KEY.test(key.sshPublicKey)) problems.push('the SSH public key must be one line `ssh-ed25519 <base64> [comment]`');
   if (problems.length > 0) throw new ClusterConfigError(problems);
   return {
@@ -188,7 +191,12 @@ export function clusterConfig(manifest: Pick<RunManifest, 'run_id' | 'render_inp
     auth: { ssh_user: SSH_USER, ssh_private_key: key.sshPrivateKeyPath },
     available_node_types: {
       [HEAD_NODE_TYPE]: { min_workers: 0, max_workers: 0, resources: { CPU: 0 }, node_config: nodeConfig(HEAD_MACHINE_TYPE, runId, ri, key.sshPublicKey) },
-      [WORKER_NODE_TYPE]: { min_workers: ri.workers, max_workers: ri.workers, resources: { CPU: ri.actors_per_worker }, node_config: nodeConfig(ri.worker_type, runId, ri, key.sshPublicKey) },
+      [WORKER_NODE_TYPE]: {
+        min_workers: ri.workers,
+        max_workers: ri.workers,
+        resources: { CPU: ri.actors_per_worker },
+        node_config: nodeConfig(ri.worker_type, runId, ri, key.sshPublicKey),
+      },
     },
     head_node_type: HEAD_NODE_TYPE,
     initialization_commands: initializationCommands(ri),

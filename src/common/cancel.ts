@@ -90,14 +90,18 @@ export class Cancellation {
   private onSignal(signal: NodeJS.Signals): void {
     if (this.first) {
       const left = this.ordered();
-      this.o.log.warning(`${signal} again: abandoning the cleanup${left.length > 0 ? ` (${left.map((s) => s.name).join(', ')})` : ''}; the post step takes over`);
+      this.o.log.warning(
+        `${signal} again: abandoning the cleanup${left.length > 0 ? ` (${left.map((s) => s.name).join(', ')})` : ''}; the post step takes over`,
+      );
       for (const step of left) step.abandon?.();
       this.exit(1);
       return;
     }
     this.first = signal;
     const steps = this.ordered();
-    this.o.log.info(`${signal}: cancelled${steps.length > 0 ? `; ${steps.map((s) => s.name).join(', then ')} before exiting (a second signal abandons it)` : ''}`);
+    this.o.log.info(
+      `${signal}: cancelled${steps.length > 0 ? `; ${steps.map((s) => s.name).join(', then ')} before exiting (a second signal abandons it)` : ''}`,
+    );
     this.controller.abort();
     this.cleanup = this.runSteps(signal, steps);
   }

@@ -43,7 +43,6 @@ export class RetryExhaustedError extends Error {
   }
 }
 
-
 /** Runs `op`; retries while `retryable(error)` holds, the attempts last and the budget allows. */
 export async function withRetry<T>(
   what: string,
@@ -69,7 +68,17 @@ export async function withRetry<T>(
   }
 }
 
-const NETWORK_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNREFUSED', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED', 'UND_ERR_SOCKET', 'ERR_STREAM_PREMATURE_CLOSE']);
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ECONNREFUSED',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'ECONNABORTED',
+  'UND_ERR_SOCKET',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
 
 /** A connection-level failure (reset, refused, timeout), where a retry may succeed. */
 export function isNetworkError(e: unknown): boolean {

@@ -76,7 +76,11 @@ export class ActionState {
     const submissionId = this.store.load(State.SubmissionId);
     if (!submissionId) return null;
     const wait = this.store.load(State.WaitStatus);
-    return { submissionId, rayAddress: this.store.load(State.RayAddress), wait: (WAIT_STATUSES as readonly string[]).includes(wait) ? (wait as WaitStatus) : 'detached' };
+    return {
+      submissionId,
+      rayAddress: this.store.load(State.RayAddress),
+      wait: (WAIT_STATUSES as readonly string[]).includes(wait) ? (wait as WaitStatus) : 'detached',
+    };
   }
 
   /** Saved right before `ray up`, with the teardown pending. */
@@ -99,12 +103,26 @@ export class ActionState {
     } catch {
       throw new StateError(State.EphemeralCluster, 'is not JSON');
     }
-    if (s.v !== CLUSTER_VERSION || typeof s.runId !== 'string' || typeof s.yamlPath !== 'string' || typeof s.rayCli !== 'string' || typeof s.markerPath !== 'string') {
+    if (
+      s.v !== CLUSTER_VERSION ||
+      typeof s.runId !== 'string' ||
+      typeof s.yamlPath !== 'string' ||
+      typeof s.rayCli !== 'string' ||
+      typeof s.markerPath !== 'string'
+    ) {
       throw new StateError(State.EphemeralCluster, 'is not a cluster this version wrote');
     }
     const status = this.store.load(State.ClusterTeardown);
     return {
-      cluster: { runId: s.runId, yamlPath: s.yamlPath, rayCli: s.rayCli, project: typeof s.project === 'string' ? s.project : '', zone: typeof s.zone === 'string' ? s.zone : '', markerPath: s.markerPath, selfDeleteBy: typeof s.selfDeleteBy === 'string' ? s.selfDeleteBy : undefined },
+      cluster: {
+        runId: s.runId,
+        yamlPath: s.yamlPath,
+        rayCli: s.rayCli,
+        project: typeof s.project === 'string' ? s.project : '',
+        zone: typeof s.zone === 'string' ? s.zone : '',
+        markerPath: s.markerPath,
+        selfDeleteBy: typeof s.selfDeleteBy === 'string' ? s.selfDeleteBy : undefined,
+      },
       teardown: (TEARDOWN_STATUSES as readonly string[]).includes(status) ? (status as TeardownStatus) : null,
     };
   }

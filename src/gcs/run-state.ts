@@ -18,12 +18,24 @@ function probeError(store: RunStore, runId: string, e: unknown): ProblemsError {
   const where = store.uri(runPaths.prefix(runId));
   const msg = errorMessage(e);
   if (status === 404) {
-    return new ProblemsError([{ input: Inputs.GcsBucket, message: `bucket '${store.bucketName}' does not exist (listing ${where} answered 404)`, fix: 'check the bucket name in gcs-bucket, or create the bucket' }], 'preflight failed');
+    return new ProblemsError(
+      [
+        {
+          input: Inputs.GcsBucket,
+          message: `bucket '${store.bucketName}' does not exist (listing ${where} answered 404)`,
+          fix: 'check the bucket name in gcs-bucket, or create the bucket',
+        },
+      ],
+      'preflight failed',
+    );
   }
   if (status === 401 || status === 403 || /default credentials|could not load the default|invalid_grant|unauthorized/i.test(msg)) {
     return new ProblemsError([{ input: Inputs.GcsBucket, message: `these credentials cannot list ${where}: ${msg}`, fix: AUTH_HINT }], 'preflight failed');
   }
-  return new ProblemsError([{ input: Inputs.GcsBucket, message: `cannot list ${where}: ${msg}`, fix: `check the network and the bucket name; ${AUTH_HINT}` }], 'preflight failed');
+  return new ProblemsError(
+    [{ input: Inputs.GcsBucket, message: `cannot list ${where}: ${msg}`, fix: `check the network and the bucket name; ${AUTH_HINT}` }],
+    'preflight failed',
+  );
 }
 
 /** Parses a stored manifest; a corrupt one is an error that names the object. */
@@ -31,7 +43,9 @@ export function parseManifest(store: RunStore, runId: string, bytes: Buffer): Ru
   try {
     return JSON.parse(bytes.toString('utf8')) as RunManifest;
   } catch {
-    throw new Error(`${store.uri(runPaths.manifest(runId))} is not valid JSON (fix: check the run id and gcs-bucket; a damaged manifest cannot be rerun or reported, so start a new run)`);
+    throw new Error(
+      `${store.uri(runPaths.manifest(runId))} is not valid JSON (fix: check the run id and gcs-bucket; a damaged manifest cannot be rerun or reported, so start a new run)`,
+    );
   }
 }
 
@@ -109,14 +123,23 @@ export async function setupMismatches(store: RunStore, runId: string, artifact: 
  * whole. A manifest the action wrote has per-DB digests to compare with; a Python one only
  * allows a check that the prefix is not empty.
  */
-export async function checkSetupStillThere(store: RunStore, plan: { runId: string; artifact: string | null; manifest: Pick<RunManifest, 'slayer_artifacts'> }): Promise<void> {
+export async function checkSetupStillThere(
+  store: RunStore,
+  plan: { runId: string; artifact: string | null; manifest: Pick<RunManifest, 'slayer_artifacts'> },
+): Promise<void> {
   if (!plan.artifact) return;
   const dbs = plan.manifest.slayer_artifacts?.dbs;
   if (dbs && Object.keys(dbs).length > 0) {
     const bad = await setupMismatches(store, plan.runId, plan.artifact, dbs);
     if (bad.length > 0) {
       throw new ProblemsError(
-        [{ input: Inputs.RerunRunId, message: `the SLayer setup of run '${plan.runId}' is no longer what its manifest recorded (runs/ objects expire after 30 days):\n    ${bad.join('\n    ')}`, fix: 'start a new run instead of a rerun' }],
+        [
+          {
+            input: Inputs.RerunRunId,
+            message: `the SLayer setup of run '${plan.runId}' is no longer what its manifest recorded (runs/ objects expire after 30 days):\n    ${bad.join('\n    ')}`,
+            fix: 'start a new run instead of a rerun',
+          },
+        ],
         'rerun refused',
       );
     }
@@ -126,7 +149,13 @@ export async function checkSetupStillThere(store: RunStore, plan: { runId: strin
   const [files] = await store.retry(`list ${store.uri(prefix)}`, () => store.bucket.getFiles({ prefix, maxResults: 1, autoPaginate: false }));
   if (files.length === 0) {
     throw new ProblemsError(
-      [{ input: Inputs.RerunRunId, message: `the SLayer setup of run '${plan.runId}' is gone (${store.uri(prefix)} is empty; runs/ objects expire after 30 days)`, fix: 'start a new run instead of a rerun' }],
+      [
+        {
+          input: Inputs.RerunRunId,
+          message: `the SLayer setup of run '${plan.runId}' is gone (${store.uri(prefix)} is empty; runs/ objects expire after 30 days)`,
+          fix: 'start a new run instead of a rerun',
+        },
+      ],
       'rerun refused',
     );
   }

@@ -82,7 +82,14 @@ export function planUploads(job: Pick<UploadJob, 'runId' | 'artifact' | 'root' |
     for (const f of a.files) {
       // The walk only yields safe paths; this guards the object namespace all the same.
       if (!safeRelPath(f.path)) throw new UploadError(`refusing unsafe path ${a.db}/${f.path}`, []);
-      tasks.push({ db: a.db, rel: f.path, local: join(job.root, a.db, f.path), object: runPaths.setupObject(job.runId, job.artifact, a.db, f.path), md5: f.md5, size: f.size });
+      tasks.push({
+        db: a.db,
+        rel: f.path,
+        local: join(job.root, a.db, f.path),
+        object: runPaths.setupObject(job.runId, job.artifact, a.db, f.path),
+        md5: f.md5,
+        size: f.size,
+      });
     }
   }
   // A file deleted between two tries, or a directory placeholder, would reach the cluster.
@@ -101,7 +108,8 @@ class Tally {
   private doneBytes = 0;
 
   constructor(artifacts: readonly DbArtifact[]) {
-    for (const a of artifacts) this.results.set(a.db, { db: a.db, files: a.files.length, uploaded: 0, skipped: 0, replaced: 0, removed: 0, bytes: 0, seconds: 0, lines: [] });
+    for (const a of artifacts)
+      this.results.set(a.db, { db: a.db, files: a.files.length, uploaded: 0, skipped: 0, replaced: 0, removed: 0, bytes: 0, seconds: 0, lines: [] });
   }
 
   start(db: string): void {
@@ -157,14 +165,20 @@ async function uploadOne(job: UploadJob, t: UploadTask, tally: Tally): Promise<v
   const outcome: FileOutcome = existing ? 'replaced' : 'uploaded';
   let written: RemoteObject;
   try {
-    written = await store.write(t.object, data, { ifGenerationMatch: existing ? existing.generation : 0, contentType: contentTypeFor(t.rel), resumable: t.size >= RESUMABLE_THRESHOLD });
+    written = await store.write(t.object, data, {
+      ifGenerationMatch: existing ? existing.generation : 0,
+      contentType: contentTypeFor(t.rel),
+      resumable: t.size >= RESUMABLE_THRESHOLD,
+    });
   } catch (e) {
     if (!isPreconditionFailed(e)) throw e;
     // The object appeared (or changed) after the listing: another submit of this run id is
     // writing. Same bytes are fine; other bytes are never overwritten from here.
     const now = await store.metadata(t.object);
     if (now && now.md5 === t.md5) return tally.record(t, 'skipped', 0, ' (written concurrently, same content)');
-    throw new Error(`${store.uri(t.object)} was written by someone else during this step with other content: is another submit of run id ${job.runId} running? Nothing was overwritten`);
+    throw new Error(
+      `${store.uri(t.object)} was written by someone else during this step with other content: is another submit of run id ${job.runId} running? Nothing was overwritten`,
+    );
   }
   if (written.md5 && written.md5 !== t.md5) throw new Error(`${store.uri(t.object)}: stored md5 ${written.md5} differs from the local ${t.md5}`);
   if (outcome === 'replaced') job.log.info(`replaced ${store.uri(t.object)}: its content changed since an earlier try of this run id`);
@@ -172,7 +186,10 @@ async function uploadOne(job: UploadJob, t: UploadTask, tally: Tally): Promise<v
 }
 
 function failureError(job: UploadJob, failures: string[], total: number): UploadError {
-  const shown = failures.slice(0, 10).map((f) => `  - ${f}`).join('\n');
+  const shown = failures
+    .slice(0, 10)
+    .map((f) => `  - ${f}`)
+    .join('\n');
   return new UploadError(
     `${failures.length} of ${total} uploads failed; no manifest was written, so the run is not committed. ` +
       `Submit again with run-id: ${job.runId} to resume: objects already uploaded are skipped.\n${shown}${failures.length > 10 ? `\n  … and ${failures.length - 10} more` : ''}`,

@@ -1,13 +1,6 @@
 // The SLayer combo rules of docs/reference/combos.md#combo-rules and the API-key rules of docs/reference/combos.md#api-keys, kept as data.
 
-export type Framework =
-  | 'claude_sdk'
-  | 'pydantic_ai'
-  | 'pydantic_ai_recursive'
-  | 'pydantic_ai_otf_encode'
-  | 'mcp_agent'
-  | 'agno'
-  | 'smolagents';
+export type Framework = 'claude_sdk' | 'pydantic_ai' | 'pydantic_ai_recursive' | 'pydantic_ai_otf_encode' | 'mcp_agent' | 'agno' | 'smolagents';
 export type QueryMode = 'raw' | 'slayer';
 export type EvalMode = 'a-interact' | 'c-interact' | 'oracle';
 export type SlayerSetup = 'pre-encoded' | 'on-the-fly';

@@ -25,13 +25,20 @@ function readRayConnection(r: Reader, mask: (v: string) => void): { rayHeaders: 
   }
   const tls = r.str(Inputs.RayTlsVerify);
   if (tls !== '' && !TRUE.includes(tls) && !FALSE.includes(tls)) {
-    r.problems.add(Inputs.RayTlsVerify, `'${tls}' is not a boolean`, 'use true, or false to skip certificate checks; for a private CA set NODE_EXTRA_CA_CERTS in the step env');
+    r.problems.add(
+      Inputs.RayTlsVerify,
+      `'${tls}' is not a boolean`,
+      'use true, or false to skip certificate checks; for a private CA set NODE_EXTRA_CA_CERTS in the step env',
+    );
   }
   return { rayHeaders, tlsVerify: !FALSE.includes(tls) };
 }
 
 /** The dashboard connection for the post step, which only warns: problems come back as text. */
-export function parseRayConnection(get: InputReader, mask: (v: string) => void = core.setSecret): { rayHeaders: Record<string, string>; tlsVerify: boolean; problems: string[] } {
+export function parseRayConnection(
+  get: InputReader,
+  mask: (v: string) => void = core.setSecret,
+): { rayHeaders: Record<string, string>; tlsVerify: boolean; problems: string[] } {
   const problems = new ProblemList();
   const c = readRayConnection(new Reader(get, problems), mask);
   return { ...c, problems: problems.items.map(formatProblem) };
@@ -49,14 +56,24 @@ function parseDispatch(r: Reader, mask: (v: string) => void): DispatchSettings {
     } catch {
       url = null;
     }
-    if (!url || !['http:', 'https:'].includes(url.protocol)) r.problems.add(Inputs.RayAddress, `'${rayAddress}' is not an http(s) URL`, 'use the dashboard URL, e.g. http://ray-head:8265');
-    else if (url.username || url.password) r.problems.add(Inputs.RayAddress, 'carries credentials in the URL', 'move them into ray-headers (masked), e.g. {"Authorization": "Bearer <token>"}');
-    else if (url.search || url.hash) r.problems.add(Inputs.RayAddress, 'has a query string or fragment, which would be recorded in the manifest and the logs', 'give the dashboard URL only, and credentials in ray-headers');
+    if (!url || !['http:', 'https:'].includes(url.protocol))
+      r.problems.add(Inputs.RayAddress, `'${rayAddress}' is not an http(s) URL`, 'use the dashboard URL, e.g. http://ray-head:8265');
+    else if (url.username || url.password)
+      r.problems.add(Inputs.RayAddress, 'carries credentials in the URL', 'move them into ray-headers (masked), e.g. {"Authorization": "Bearer <token>"}');
+    else if (url.search || url.hash)
+      r.problems.add(
+        Inputs.RayAddress,
+        'has a query string or fragment, which would be recorded in the manifest and the logs',
+        'give the dashboard URL only, and credentials in ray-headers',
+      );
   }
   const { rayHeaders, tlsVerify } = readRayConnection(r, mask);
   const runtimeEnv = r.jsonObject(Inputs.RuntimeEnv);
   const envVars = runtimeEnv.env_vars;
-  if (envVars !== undefined && (typeof envVars !== 'object' || envVars === null || Array.isArray(envVars) || Object.values(envVars).some((v) => typeof v !== 'string'))) {
+  if (
+    envVars !== undefined &&
+    (typeof envVars !== 'object' || envVars === null || Array.isArray(envVars) || Object.values(envVars).some((v) => typeof v !== 'string'))
+  ) {
     r.problems.add(Inputs.RuntimeEnv, 'env_vars must be an object of string values (Ray fails the job after submit otherwise)', 'quote every env_vars value');
   }
   const region = r.str(Inputs.Region) || Defaults.region;
@@ -66,11 +83,14 @@ function parseDispatch(r: Reader, mask: (v: string) => void): DispatchSettings {
   if (!zm) r.problems.add(Inputs.Zone, `'${zone}' is not a GCE zone`, 'use a zone such as us-central1-a');
   else if (zm[1] !== region) r.problems.add(Inputs.Zone, `zone '${zone}' is not in region '${region}'`, `use a zone of ${region}, or set region to ${zm[1]}`);
   const workerSa = r.str(Inputs.WorkerSa);
-  if (workerSa && !SERVICE_ACCOUNT.test(workerSa)) r.problems.add(Inputs.WorkerSa, `'${workerSa}' is not a service account email`, 'use NAME@PROJECT.iam.gserviceaccount.com');
+  if (workerSa && !SERVICE_ACCOUNT.test(workerSa))
+    r.problems.add(Inputs.WorkerSa, `'${workerSa}' is not a service account email`, 'use NAME@PROJECT.iam.gserviceaccount.com');
   const imageUri = r.str(Inputs.ImageUri);
-  if (imageUri && !IMAGE_URI.test(imageUri)) r.problems.add(Inputs.ImageUri, `'${imageUri}' is not an image reference with a tag or digest`, 'use REGION-docker.pkg.dev/PROJECT/REPO/IMAGE:TAG');
+  if (imageUri && !IMAGE_URI.test(imageUri))
+    r.problems.add(Inputs.ImageUri, `'${imageUri}' is not an image reference with a tag or digest`, 'use REGION-docker.pkg.dev/PROJECT/REPO/IMAGE:TAG');
   const rayVersion = r.str(Inputs.RayVersion);
-  if (rayVersion && !/^\d+\.\d+\.\d+$/.test(rayVersion)) r.problems.add(Inputs.RayVersion, `'${rayVersion}' is not a pinned version`, 'pin the Ray of the image, e.g. 2.47.1');
+  if (rayVersion && !/^\d+\.\d+\.\d+$/.test(rayVersion))
+    r.problems.add(Inputs.RayVersion, `'${rayVersion}' is not a pinned version`, 'pin the Ray of the image, e.g. 2.47.1');
   const rayCli = r.str(Inputs.RayCli) || 'ray';
   return {
     gce: { region, zone, workerSa, imageUri, rayVersion, rayCli },
@@ -92,7 +112,8 @@ function parseReport(r: Reader, mask: (v: string) => void): ReportSettings {
   if (token) mask(token);
   const c = r.str(Inputs.CommentOnPr) || 'auto';
   const commentOnPr: CommentOnPr = c === 'auto' ? 'auto' : TRUE.includes(c) ? true : FALSE.includes(c) ? false : 'auto';
-  if (!['auto', ...TRUE, ...FALSE].includes(c)) r.problems.add(Inputs.CommentOnPr, `'${c}' is not auto, true or false`, 'use auto (comment on pull_request events), true or false');
+  if (!['auto', ...TRUE, ...FALSE].includes(c))
+    r.problems.add(Inputs.CommentOnPr, `'${c}' is not auto, true or false`, 'use auto (comment on pull_request events), true or false');
   const baselineRunId = r.str(Inputs.BaselineRunId);
   if (baselineRunId) {
     const p = runIdProblem(baselineRunId);
@@ -116,16 +137,30 @@ export function parseCommon(r: Reader, env: NodeJS.ProcessEnv, o: CommonOptions)
   const workspace = env.GITHUB_WORKSPACE || process.cwd();
   const runnerTemp = env.RUNNER_TEMP || resolve(workspace, '..', '.runner-temp');
   const dryRun = r.bool(Inputs.DryRun, false);
-  const gcsBucket = r.str(Inputs.GcsBucket).replace(/^gs:\/\//, '').replace(/\/+$/, '');
+  const gcsBucket = r
+    .str(Inputs.GcsBucket)
+    .replace(/^gs:\/\//, '')
+    .replace(/\/+$/, '');
   if (!gcsBucket && (bucketAlwaysRequired || !dryRun)) {
-    r.problems.add(Inputs.GcsBucket, bucketAlwaysRequired ? 'is required for a rerun or a report' : 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
+    r.problems.add(
+      Inputs.GcsBucket,
+      bucketAlwaysRequired ? 'is required for a rerun or a report' : 'is required unless dry-run is true',
+      'set gcs-bucket to the runs bucket (name only, without gs://)',
+    );
   }
-  if (gcsBucket && !/^[a-z0-9][-a-z0-9_.]{1,220}[a-z0-9]$/.test(gcsBucket)) r.problems.add(Inputs.GcsBucket, `'${gcsBucket}' is not a valid bucket name`, 'use the bucket name only, e.g. my-runs-bucket');
+  if (gcsBucket && !/^[a-z0-9][-a-z0-9_.]{1,220}[a-z0-9]$/.test(gcsBucket))
+    r.problems.add(Inputs.GcsBucket, `'${gcsBucket}' is not a valid bucket name`, 'use the bucket name only, e.g. my-runs-bucket');
   const gcpProject = r.str(Inputs.GcpProject);
-  if (gcpProject && !PROJECT.test(gcpProject)) r.problems.add(Inputs.GcpProject, `'${gcpProject}' is not a GCP project id`, 'use the project id (6 to 30 lowercase letters, digits and dashes), not its name or number');
+  if (gcpProject && !PROJECT.test(gcpProject))
+    r.problems.add(
+      Inputs.GcpProject,
+      `'${gcpProject}' is not a GCP project id`,
+      'use the project id (6 to 30 lowercase letters, digits and dashes), not its name or number',
+    );
   const dispatch = parseDispatch(r, mask);
   const report = parseReport(r, mask);
-  if (dispatch.cluster === 'ephemeral' && !gcpProject) r.problems.add(Inputs.GcpProject, 'is required when cluster is ephemeral', 'set gcp-project to the project the per-run cluster runs in');
+  if (dispatch.cluster === 'ephemeral' && !gcpProject)
+    r.problems.add(Inputs.GcpProject, 'is required when cluster is ephemeral', 'set gcp-project to the project the per-run cluster runs in');
   return {
     dryRun,
     gcsBucket,
@@ -137,4 +172,3 @@ export function parseCommon(r: Reader, env: NodeJS.ProcessEnv, o: CommonOptions)
     runnerTemp,
   };
 }
-

@@ -46,7 +46,11 @@ function readIdsFile(input: string, file: string, path: string, problems: Proble
   try {
     st = statSync(path);
   } catch {
-    problems.push({ input, message: `file '${file}' does not exist (resolved to ${path})`, fix: 'commit the ids file, or give a path relative to the workspace' });
+    problems.push({
+      input,
+      message: `file '${file}' does not exist (resolved to ${path})`,
+      fix: 'commit the ids file, or give a path relative to the workspace',
+    });
     return null;
   }
   if (!st.isFile()) {
@@ -54,7 +58,11 @@ function readIdsFile(input: string, file: string, path: string, problems: Proble
     return null;
   }
   if (st.size > IDS_FILE_MAX_BYTES) {
-    problems.push({ input, message: `'${file}' has ${st.size} bytes, more than an ids file of ${IDS_FILE_MAX_BYTES} bytes`, fix: 'give a file of whitespace-separated instance ids' });
+    problems.push({
+      input,
+      message: `'${file}' has ${st.size} bytes, more than an ids file of ${IDS_FILE_MAX_BYTES} bytes`,
+      fix: 'give a file of whitespace-separated instance ids',
+    });
     return null;
   }
   return readFileSync(path, 'utf8');
@@ -69,12 +77,20 @@ export function readInstanceIds(o: IdInputs): InstanceIds {
   if (inline && file) {
     problems.push({ input: o.inlineInput, message: `both ${o.inlineInput} and ${o.fileInput} ('${file}') are set`, fix: 'set exactly one of them' });
   } else if (!inline && !file) {
-    problems.push({ input: o.inlineInput, message: `neither ${o.inlineInput} nor ${o.fileInput} is set`, fix: `give a comma list in ${o.inlineInput}, or a file of whitespace-separated ids in ${o.fileInput}` });
+    problems.push({
+      input: o.inlineInput,
+      message: `neither ${o.inlineInput} nor ${o.fileInput} is set`,
+      fix: `give a comma list in ${o.inlineInput}, or a file of whitespace-separated ids in ${o.fileInput}`,
+    });
   } else if (inline) {
     raw = inline.split(',').map((s) => s.trim());
     const spaced = raw.filter((id) => /\s/.test(id));
     if (spaced.length > 0) {
-      problems.push({ input: o.inlineInput, message: `${listIds(spaced.map((id) => `'${id}'`))} contain${spaced.length === 1 ? 's' : ''} whitespace`, fix: `separate the ids with commas, e.g. alien_1,credit_3 (a file in ${o.fileInput} may use spaces or newlines)` });
+      problems.push({
+        input: o.inlineInput,
+        message: `${listIds(spaced.map((id) => `'${id}'`))} contain${spaced.length === 1 ? 's' : ''} whitespace`,
+        fix: `separate the ids with commas, e.g. alien_1,credit_3 (a file in ${o.fileInput} may use spaces or newlines)`,
+      });
       raw = raw.flatMap((id) => id.split(/\s+/));
     }
   } else {
@@ -95,11 +111,19 @@ export function readInstanceIds(o: IdInputs): InstanceIds {
     ids.push(id);
   }
   if (raw !== null && ids.length === 0) {
-    problems.push({ input: source.input, message: `resolved to an empty list (no ids parsed from \`${o.inlineInput}\` or \`${o.fileInput}\`)`, fix: 'give at least one instance id' });
+    problems.push({
+      input: source.input,
+      message: `resolved to an empty list (no ids parsed from \`${o.inlineInput}\` or \`${o.fileInput}\`)`,
+      fix: 'give at least one instance id',
+    });
   }
   const withComma = ids.filter((id) => id.includes(','));
   if (withComma.length > 0) {
-    problems.push({ input: source.input, message: `ids contain a comma: ${listIds(withComma)}`, fix: 'the cluster splits --instance-ids on commas; fix the ids' });
+    problems.push({
+      input: source.input,
+      message: `ids contain a comma: ${listIds(withComma)}`,
+      fix: 'the cluster splits --instance-ids on commas; fix the ids',
+    });
   }
   return { ids, duplicates, source, problems };
 }

@@ -58,7 +58,11 @@ export class Reader {
   oneOf<T extends string>(name: Inputs, values: readonly T[], dflt?: T): T {
     const v = this.str(name) || dflt || '';
     if (!(values as readonly string[]).includes(v)) {
-      this.problems.add(name, v === '' ? 'is required for a new submit and is empty' : `'${v}' is not one of ${values.join(', ')}`, `set ${name} to one of: ${values.join(', ')}`);
+      this.problems.add(
+        name,
+        v === '' ? 'is required for a new submit and is empty' : `'${v}' is not one of ${values.join(', ')}`,
+        `set ${name} to one of: ${values.join(', ')}`,
+      );
     }
     return v as T;
   }
@@ -72,7 +76,11 @@ export class Reader {
     try {
       parsed = JSON.parse(v);
     } catch (e) {
-      this.problems.add(name, secret ? 'is not valid JSON' : `'${v}' is not valid JSON (${e instanceof Error ? e.message : String(e)})`, 'give a JSON object, e.g. {"key": "value"}');
+      this.problems.add(
+        name,
+        secret ? 'is not valid JSON' : `'${v}' is not valid JSON (${e instanceof Error ? e.message : String(e)})`,
+        'give a JSON object, e.g. {"key": "value"}',
+      );
       return {};
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
@@ -85,10 +93,12 @@ export class Reader {
   lines(name: Inputs, dflt: readonly string[]): string[] {
     const v = this.str(name);
     if (!v) return [...dflt];
-    return v.split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
+    return v
+      .split(/[\n,]/)
+      .map((s) => s.trim())
+      .filter(Boolean);
   }
 }
-
 
 export function absolute(path: string, base: string): string {
   return isAbsolute(path) ? path : resolve(base, path);

@@ -15,7 +15,10 @@ function timestamp(now: Date): string {
 /** Mints a run id; `token` is injectable so tests can pin it. */
 export function mintRunId(framework: string, queryMode: string, now: Date = new Date(), token: string = randomBytes(3).toString('hex')): string {
   const fixed = `${timestamp(now)}--${queryMode}-${token}`.length;
-  const slug = framework.replace(/_/g, '').toLowerCase().slice(0, Math.max(1, RUN_ID_MAX - fixed));
+  const slug = framework
+    .replace(/_/g, '')
+    .toLowerCase()
+    .slice(0, Math.max(1, RUN_ID_MAX - fixed));
   return `${timestamp(now)}-${slug}-${queryMode}-${token}`;
 }
 

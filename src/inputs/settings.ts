@@ -129,7 +129,11 @@ export function parseSettings(get: InputReader, env: NodeJS.ProcessEnv = process
   const rerunRunId = r.str(Inputs.RerunRunId);
   const reportRunId = r.str(Inputs.ReportRunId);
   if (rerunRunId && reportRunId) {
-    problems.add(Inputs.ReportRunId, `both rerun-run-id ('${rerunRunId}') and report-run-id ('${reportRunId}') are set`, 'set one: a rerun reports by itself when it waits');
+    problems.add(
+      Inputs.ReportRunId,
+      `both rerun-run-id ('${rerunRunId}') and report-run-id ('${reportRunId}') are set`,
+      'set one: a rerun reports by itself when it waits',
+    );
   }
   if (reportRunId && !rerunRunId) {
     const p = runIdProblem(reportRunId);
@@ -144,7 +148,11 @@ export function parseSettings(get: InputReader, env: NodeJS.ProcessEnv = process
     if (p) problems.add(Inputs.RerunRunId, p, 'give the run id of an existing run, as in its manifest');
     const common = parseCommon(r, env, { bucketAlwaysRequired: true, mask });
     if (common.dispatch.cluster === 'ephemeral' && !common.dispatch.wait) {
-      problems.add(Inputs.Wait, 'a rerun on a per-run cluster always tears the cluster down, so it cannot detach (wait: false)', 'set wait: true for the rerun');
+      problems.add(
+        Inputs.Wait,
+        'a rerun on a per-run cluster always tears the cluster down, so it cannot detach (wait: false)',
+        'set wait: true for the rerun',
+      );
     }
     problems.throwIfAny();
     return { kind: 'rerun', runId: rerunRunId, miniInteractRoot: dataPaths(common.workspace, env, r.str(Inputs.MiniInteractRoot)).miniInteractRoot, ...common };

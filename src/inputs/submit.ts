@@ -15,8 +15,10 @@ export function parseSubmit(r: Reader, env: NodeJS.ProcessEnv, common: CommonSet
   const problems = r.problems;
   const workspace = common.workspace;
   const frameworkRaw = r.str(Inputs.Framework);
-  if (!frameworkRaw) problems.add(Inputs.Framework, 'is required for a new submit and is empty', `set framework to one of: ${Object.keys(FRAMEWORKS).join(', ')}`);
-  else if (!isFramework(frameworkRaw)) problems.add(Inputs.Framework, `unknown framework '${frameworkRaw}'`, `use one of: ${Object.keys(FRAMEWORKS).join(', ')}`);
+  if (!frameworkRaw)
+    problems.add(Inputs.Framework, 'is required for a new submit and is empty', `set framework to one of: ${Object.keys(FRAMEWORKS).join(', ')}`);
+  else if (!isFramework(frameworkRaw))
+    problems.add(Inputs.Framework, `unknown framework '${frameworkRaw}'`, `use one of: ${Object.keys(FRAMEWORKS).join(', ')}`);
   const queryMode = r.oneOf(Inputs.QueryMode, QUERY_MODES);
   const mode = r.oneOf(Inputs.Mode, EVAL_MODES);
   const slayerSetup = (r.str(Inputs.SlayerSetup) || Defaults.slayerSetup) as SlayerSetup;
@@ -28,11 +30,25 @@ export function parseSubmit(r: Reader, env: NodeJS.ProcessEnv, common: CommonSet
 
   const agentModel = r.required(Inputs.AgentModel, 'set agent-model to a LiteLLM-style provider/model, e.g. anthropic/claude-sonnet-4-5');
   const userSimModel = r.str(Inputs.UserSimModel) || Defaults.userSimModel;
-  for (const [name, model] of [[Inputs.AgentModel, agentModel], [Inputs.UserSimModel, userSimModel]] as const) {
-    if (model && !MODEL.test(model)) problems.add(name, `'${model}' is not a LiteLLM model name`, 'use provider/model made of letters, digits and . _ : / @ + -, e.g. anthropic/claude-sonnet-4-5');
+  for (const [name, model] of [
+    [Inputs.AgentModel, agentModel],
+    [Inputs.UserSimModel, userSimModel],
+  ] as const) {
+    if (model && !MODEL.test(model))
+      problems.add(
+        name,
+        `'${model}' is not a LiteLLM model name`,
+        'use provider/model made of letters, digits and . _ : / @ + -, e.g. anthropic/claude-sonnet-4-5',
+      );
   }
 
-  const ids = readInstanceIds({ inlineInput: Inputs.InstanceIds, fileInput: Inputs.InstanceIdsFile, inline: r.str(Inputs.InstanceIds), file: r.str(Inputs.InstanceIdsFile), workspace });
+  const ids = readInstanceIds({
+    inlineInput: Inputs.InstanceIds,
+    fileInput: Inputs.InstanceIdsFile,
+    inline: r.str(Inputs.InstanceIds),
+    file: r.str(Inputs.InstanceIdsFile),
+    workspace,
+  });
   for (const p of ids.problems) problems.add(p.input, p.message, p.fix);
 
   const { miniInteractRoot, datasetFile } = dataPaths(workspace, env, r.str(Inputs.MiniInteractRoot), r.str(Inputs.DatasetFile));
@@ -48,7 +64,12 @@ export function parseSubmit(r: Reader, env: NodeJS.ProcessEnv, common: CommonSet
   if (!MACHINE_TYPE.test(workerType)) problems.add(Inputs.WorkerType, `'${workerType}' is not a GCE machine type`, 'use a machine type such as e2-standard-4');
   const maxRuntimeHours = r.int(Inputs.MaxRuntimeHours, Defaults.maxRuntimeHours, 1, 72);
   const slayerStorageRoot = r.str(Inputs.SlayerStorageRoot) || Defaults.slayerStorageRoot;
-  if (!/^\/[A-Za-z0-9._/-]*$/.test(slayerStorageRoot)) problems.add(Inputs.SlayerStorageRoot, `'${slayerStorageRoot}' is not an absolute in-cluster path of plain characters`, `keep the default ${Defaults.slayerStorageRoot}`);
+  if (!/^\/[A-Za-z0-9._/-]*$/.test(slayerStorageRoot))
+    problems.add(
+      Inputs.SlayerStorageRoot,
+      `'${slayerStorageRoot}' is not an absolute in-cluster path of plain characters`,
+      `keep the default ${Defaults.slayerStorageRoot}`,
+    );
 
   const runIdRaw = r.str(Inputs.RunId);
   if (runIdRaw) {
@@ -58,11 +79,16 @@ export function parseSubmit(r: Reader, env: NodeJS.ProcessEnv, common: CommonSet
 
   const trackedInputs = r.lines(Inputs.TrackedInputs, Defaults.trackedInputs);
   for (const t of trackedInputs) {
-    if (isAbsolute(t) || t.split('/').includes('..')) problems.add(Inputs.TrackedInputs, `'${t}' must be a path inside the repository`, 'use repo-relative paths such as src/');
+    if (isAbsolute(t) || t.split('/').includes('..'))
+      problems.add(Inputs.TrackedInputs, `'${t}' must be a path inside the repository`, 'use repo-relative paths such as src/');
   }
   const allowDirty = r.bool(Inputs.AllowDirty, false);
   if (allowDirty && common.dispatch.cluster === 'ephemeral' && !common.dispatch.wait) {
-    problems.add(Inputs.AllowDirty, 'allow-dirty and wait: false are mutually exclusive on a per-run cluster (a detached dirty run could never be reproduced or torn down by a rerun)', 'set wait: true, or commit the changes');
+    problems.add(
+      Inputs.AllowDirty,
+      'allow-dirty and wait: false are mutually exclusive on a per-run cluster (a detached dirty run could never be reproduced or torn down by a rerun)',
+      'set wait: true, or commit the changes',
+    );
   }
 
   const artifactRoots: Record<ArtifactKind, string> = {
@@ -101,4 +127,3 @@ export function parseSubmit(r: Reader, env: NodeJS.ProcessEnv, common: CommonSet
     ...common,
   };
 }
-

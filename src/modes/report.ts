@@ -37,13 +37,21 @@ export async function reportAfterWait(ctx: StepContext, s: CommonSettings, store
   if (!o.waited) {
     const t = s.report.thresholds;
     if (t.minPhase1Rate !== null || t.maxErrors !== null || s.report.baselineRunId) {
-      ctx.log.warning(`min-phase1-rate, max-errors and baseline-run-id apply to a report: this step did not wait, so nothing was reported or gated. Report later with report-run-id: ${w.runId}`);
+      ctx.log.warning(
+        `min-phase1-rate, max-errors and baseline-run-id apply to a report: this step did not wait, so nothing was reported or gated. Report later with report-run-id: ${w.runId}`,
+      );
     }
     return;
   }
   let gate: GateFailedError | null = null;
   try {
-    await reportRun({ ...reportOptions(ctx, s, store, w.runId), runIdInput: w.runIdInput, attempt: w.attempt, dashboardUrl: o.dashboardUrl, durationSeconds: o.durationSeconds });
+    await reportRun({
+      ...reportOptions(ctx, s, store, w.runId),
+      runIdInput: w.runIdInput,
+      attempt: w.attempt,
+      dashboardUrl: o.dashboardUrl,
+      durationSeconds: o.durationSeconds,
+    });
   } catch (e) {
     if (!(e instanceof GateFailedError)) throw o.failure ?? e;
     gate = e;

@@ -24,7 +24,16 @@ async function refuseWhilePreviousRuns(ctx: StepContext, settings: RerunSettings
   const sid = submissionId(plan.runId, plan.attempt - 1);
   const previous = await rayClient(ctx.log, settings.dispatch).job(sid);
   if (previous && !TERMINAL.includes(previous.status)) {
-    throw new ProblemsError([{ input: Inputs.RerunRunId, message: `attempt ${plan.attempt - 1} of run '${plan.runId}' (${sid}) is still ${previous.status} on the cluster`, fix: 'wait for it to end (or stop it), then rerun' }], 'rerun refused');
+    throw new ProblemsError(
+      [
+        {
+          input: Inputs.RerunRunId,
+          message: `attempt ${plan.attempt - 1} of run '${plan.runId}' (${sid}) is still ${previous.status} on the cluster`,
+          fix: 'wait for it to end (or stop it), then rerun',
+        },
+      ],
+      'rerun refused',
+    );
   }
 }
 
@@ -33,7 +42,9 @@ export async function rerun(ctx: StepContext, settings: RerunSettings): Promise<
   core.setOutput(Outputs.RunId, settings.runId);
   const plan = await planRerun(store, settings.runId);
   const m = plan.manifest;
-  ctx.log.info(`rerun of ${plan.runId}: ${plan.done} of ${m.instance_ids.length} instances are done; ${plan.unfinished.length} unfinished; next attempt ${plan.attempt}. Nothing is uploaded.`);
+  ctx.log.info(
+    `rerun of ${plan.runId}: ${plan.done} of ${m.instance_ids.length} instances are done; ${plan.unfinished.length} unfinished; next attempt ${plan.attempt}. Nothing is uploaded.`,
+  );
   core.setOutput(Outputs.ManifestUri, store.uri(runPaths.manifest(plan.runId)));
   core.setOutput(Outputs.Attempt, String(plan.attempt));
   core.setOutput(Outputs.UploadedFiles, '0');
@@ -43,7 +54,9 @@ export async function rerun(ctx: StepContext, settings: RerunSettings): Promise<
     ctx.log.info(`nothing to rerun: every instance of ${plan.runId} has a successful row. Nothing was dispatched.`);
     core.setOutput(Outputs.DispatchedInstances, '0');
     core.setOutput(Outputs.JobStatus, NOT_DISPATCHED);
-    await writeSummary(`## BIRD-Interact rerun of \`${plan.runId}\`\n\nNothing to rerun: all ${m.instance_ids.length} instances are done. Nothing was dispatched.\n`);
+    await writeSummary(
+      `## BIRD-Interact rerun of \`${plan.runId}\`\n\nNothing to rerun: all ${m.instance_ids.length} instances are done. Nothing was dispatched.\n`,
+    );
     return;
   }
   ctx.log.info(`unfinished: ${plan.unfinished.join(', ')}`);
@@ -51,11 +64,22 @@ export async function rerun(ctx: StepContext, settings: RerunSettings): Promise<
   if (problems.length > 0) throw new ProblemsError(problems, 'rerun refused');
   await checkSetupStillThere(store, plan);
   if (settings.dispatch.cluster === 'ephemeral' && !m.render_inputs.image_uri) {
-    throw new ProblemsError([{ input: Inputs.RerunRunId, message: `the manifest of '${plan.runId}' names no image (render_inputs.image_uri is empty): it did not run on a per-run cluster`, fix: 'rerun it with cluster: existing or none' }], 'rerun refused');
+    throw new ProblemsError(
+      [
+        {
+          input: Inputs.RerunRunId,
+          message: `the manifest of '${plan.runId}' names no image (render_inputs.image_uri is empty): it did not run on a per-run cluster`,
+          fix: 'rerun it with cluster: existing or none',
+        },
+      ],
+      'rerun refused',
+    );
   }
   const phases = await checkTarget(ctx.log, settings, { imageUri: m.render_inputs.image_uri, miniInteractRoot: settings.miniInteractRoot });
   await refuseWhilePreviousRuns(ctx, settings, plan);
-  await writeSummary(`## BIRD-Interact rerun of \`${plan.runId}\`\n\n${plan.done} of ${m.instance_ids.length} instances done; attempt ${plan.attempt} takes the ${plan.unfinished.length} unfinished ones. Nothing was uploaded.\n`);
+  await writeSummary(
+    `## BIRD-Interact rerun of \`${plan.runId}\`\n\n${plan.done} of ${m.instance_ids.length} instances done; attempt ${plan.attempt} takes the ${plan.unfinished.length} unfinished ones. Nothing was uploaded.\n`,
+  );
   if (settings.dryRun) {
     ctx.log.info('dry-run: the rerun plan is complete; nothing was dispatched.');
     return;

@@ -21,7 +21,9 @@ const NOTHING_UPLOADED: UploadResult = { dbs: [], uploadedFiles: 0, skippedFiles
 async function upload(log: Log, plan: RunPlan, store: RunStore, remote: RemoteRun): Promise<UploadResult> {
   if (!plan.artifact) return NOTHING_UPLOADED;
   const totalFiles = plan.artifacts.reduce((n, a) => n + a.files.length, 0);
-  log.info(`uploading ${totalFiles} files of ${plan.dbs.length} DB(s) to ${store.uri(runPaths.setupPrefix(plan.runId, plan.artifact.kind))} (concurrency ${plan.settings.uploadConcurrency})`);
+  log.info(
+    `uploading ${totalFiles} files of ${plan.dbs.length} DB(s) to ${store.uri(runPaths.setupPrefix(plan.runId, plan.artifact.kind))} (concurrency ${plan.settings.uploadConcurrency})`,
+  );
   const result = await uploadArtifacts({
     store,
     runId: plan.runId,
@@ -40,7 +42,13 @@ async function upload(log: Log, plan: RunPlan, store: RunStore, remote: RemoteRu
 function refuseRedispatch(plan: RunPlan, store: RunStore, remote: RemoteRun, settings: SubmitSettings): void {
   if (settings.dispatch.cluster === 'none' || !remote.objects.has(runPaths.status(plan.runId))) return;
   throw new ProblemsError(
-    [{ input: Inputs.RunId, message: `run '${plan.runId}' is committed and was already dispatched (${store.uri(runPaths.status(plan.runId))} exists)`, fix: `to continue it, use rerun-run-id: ${plan.runId}; to start a new run, leave run-id empty` }],
+    [
+      {
+        input: Inputs.RunId,
+        message: `run '${plan.runId}' is committed and was already dispatched (${store.uri(runPaths.status(plan.runId))} exists)`,
+        fix: `to continue it, use rerun-run-id: ${plan.runId}; to start a new run, leave run-id empty`,
+      },
+    ],
     'preflight failed',
   );
 }
@@ -52,7 +60,10 @@ async function uploadAndCommit(ctx: StepContext, plan: RunPlan, store: RunStore,
     // The bucket must hold exactly this plan's files (a concurrent submit of the same run id
     // with other content would show here) before the manifest says so.
     const bad = await setupMismatches(store, plan.runId, plan.artifact.kind, plan.manifest.slayer_artifacts.dbs);
-    if (bad.length > 0) throw new Error(`the uploaded setup does not match the plan, so no manifest was written:\n  - ${bad.join('\n  - ')}\nIs another submit of run id ${plan.runId} running? Submit again when it is done.`);
+    if (bad.length > 0)
+      throw new Error(
+        `the uploaded setup does not match the plan, so no manifest was written:\n  - ${bad.join('\n  - ')}\nIs another submit of run id ${plan.runId} running? Submit again when it is done.`,
+      );
   }
   const manifestUri = store.uri(runPaths.manifest(plan.runId));
   const committed = await commitManifest(store, plan.manifest);
@@ -91,7 +102,11 @@ export async function submit(ctx: StepContext, settings: SubmitSettings): Promis
   await uploadAndCommit(ctx, plan, store, remote);
 
   const outcome = await onCluster(ctx, { settings, manifest: plan.manifest, phases, canDetach: true }, (target) =>
-    dispatchAttempt(ctx, { settings: settings.dispatch, manifest: plan.manifest, attempt: plan.attempt, instanceIds: plan.settings.instanceIds, keys: keys.values, store }, target),
+    dispatchAttempt(
+      ctx,
+      { settings: settings.dispatch, manifest: plan.manifest, attempt: plan.attempt, instanceIds: plan.settings.instanceIds, keys: keys.values, store },
+      target,
+    ),
   );
   await reportAfterWait(ctx, settings, store, { runId: plan.runId, attempt: plan.attempt, outcome, runIdInput: Inputs.RunId });
 }

@@ -5,7 +5,17 @@ import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { ProblemList } from '../common/errors.js';
-import { cacheKey, dbInputFiles, findLockedPackage, keyHash, parseUvLockPackages, OtfInputs, type DbKey, type FileDigest, type LockedPackage } from './key-material.js';
+import {
+  cacheKey,
+  dbInputFiles,
+  findLockedPackage,
+  keyHash,
+  parseUvLockPackages,
+  OtfInputs,
+  type DbKey,
+  type FileDigest,
+  type LockedPackage,
+} from './key-material.js';
 import { workflowPath, type OtfSettings } from './inputs.js';
 
 /** Files hashed at once; each is streamed, so memory stays flat for large .sqlite files. */
@@ -33,7 +43,11 @@ function isFile(path: string): boolean {
 /** The locked entries of the SLayer package; records a problem when uv.lock or the package is missing. */
 export function readSlayerPin(s: Pick<OtfSettings, 'uvLock' | 'slayerPackage'>, problems: ProblemList): LockedPackage[] {
   if (!isFile(s.uvLock)) {
-    problems.add(OtfInputs.UvLock, `'${s.uvLock}' does not exist`, 'check out the evaluation repo before this step, or set uv-lock to its lock file (relative to the workspace)');
+    problems.add(
+      OtfInputs.UvLock,
+      `'${s.uvLock}' does not exist`,
+      'check out the evaluation repo before this step, or set uv-lock to its lock file (relative to the workspace)',
+    );
     return [];
   }
   const packages = parseUvLockPackages(readFileSync(s.uvLock, 'utf8'));
@@ -47,7 +61,8 @@ export function readSlayerPin(s: Pick<OtfSettings, 'uvLock' | 'slayerPackage'>, 
     return [];
   }
   const unpinned = found.filter((p) => !p.version && !p.source);
-  if (unpinned.length > 0) problems.add(OtfInputs.UvLock, `package '${s.slayerPackage}' in '${s.uvLock}' has neither a version nor a source`, 'regenerate the lock file with uv lock');
+  if (unpinned.length > 0)
+    problems.add(OtfInputs.UvLock, `package '${s.slayerPackage}' in '${s.uvLock}' has neither a version nor a source`, 'regenerate the lock file with uv lock');
   return found;
 }
 

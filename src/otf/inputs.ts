@@ -73,7 +73,8 @@ export function parseOtfSettings(get: OtfInputReader, env: NodeJS.ProcessEnv = p
   const framework = isOtfFramework(frameworkRaw) ? frameworkRaw : null;
 
   const embeddingModel = str(OtfInputs.EmbeddingModel) || OtfDefaults.embeddingModel;
-  if (/\s/.test(embeddingModel)) problems.add(OtfInputs.EmbeddingModel, `'${embeddingModel}' contains whitespace`, 'use provider/model with no spaces, e.g. openai/text-embedding-3-small');
+  if (/\s/.test(embeddingModel))
+    problems.add(OtfInputs.EmbeddingModel, `'${embeddingModel}' contains whitespace`, 'use provider/model with no spaces, e.g. openai/text-embedding-3-small');
   let referenceModel = str(OtfInputs.ReferenceModel);
   if (/\s/.test(referenceModel)) problems.add(OtfInputs.ReferenceModel, `'${referenceModel}' contains whitespace`, 'use provider/model with no spaces');
   if (framework && needsReferenceModel(framework) && !referenceModel) {
@@ -89,10 +90,16 @@ export function parseOtfSettings(get: OtfInputReader, env: NodeJS.ProcessEnv = p
   }
 
   const keyPrefix = str(OtfInputs.KeyPrefix) || OtfDefaults.keyPrefix;
-  if (!KEY_PREFIX.test(keyPrefix)) problems.add(OtfInputs.KeyPrefix, `'${keyPrefix}' is not a valid key prefix`, 'use at most 100 letters, digits, dots, dashes and underscores (no commas), starting with a letter or digit');
+  if (!KEY_PREFIX.test(keyPrefix))
+    problems.add(
+      OtfInputs.KeyPrefix,
+      `'${keyPrefix}' is not a valid key prefix`,
+      'use at most 100 letters, digits, dots, dashes and underscores (no commas), starting with a letter or digit',
+    );
 
   const slayerPackage = str(OtfInputs.SlayerPackage) || OtfDefaults.slayerPackage;
-  if (!/^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$/.test(slayerPackage)) problems.add(OtfInputs.SlayerPackage, `'${slayerPackage}' is not a Python package name`, 'give the name as uv.lock spells it, e.g. slayer');
+  if (!/^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$/.test(slayerPackage))
+    problems.add(OtfInputs.SlayerPackage, `'${slayerPackage}' is not a Python package name`, 'give the name as uv.lock spells it, e.g. slayer');
   const uvLockRaw = str(OtfInputs.UvLock) || OtfDefaults.uvLock;
   const uvLock = absolute(uvLockRaw, workspace);
 
@@ -119,13 +126,23 @@ export function parseOtfSettings(get: OtfInputReader, env: NodeJS.ProcessEnv = p
     if (!parsed.error && parsed.dbs.length === 0) problems.add(OtfInputs.Dbs, 'resolved to an empty list', 'give at least one DB name');
   } else {
     dbSource = given[0] as OtfInputs.InstanceIds | OtfInputs.InstanceIdsFile;
-    const ids = readInstanceIds({ inlineInput: OtfInputs.InstanceIds, fileInput: OtfInputs.InstanceIdsFile, inline: str(OtfInputs.InstanceIds), file: str(OtfInputs.InstanceIdsFile), workspace });
+    const ids = readInstanceIds({
+      inlineInput: OtfInputs.InstanceIds,
+      fileInput: OtfInputs.InstanceIdsFile,
+      inline: str(OtfInputs.InstanceIds),
+      file: str(OtfInputs.InstanceIdsFile),
+      workspace,
+    });
     for (const p of ids.problems) problems.add(p.input, p.message, p.fix);
     if (ids.duplicates.length > 0) notes.push(`${dbSource}: dropped duplicate instance ids: ${listIds(ids.duplicates)}`);
     if (ids.ids.length > 0) dbs = mapInstances(datasetFile, ids.ids, problems).dbs;
   }
   if (dbs.length > MAX_MATRIX_LEGS) {
-    problems.add(given[0] ?? OtfInputs.Dbs, `selects ${dbs.length} DBs, more than the ${MAX_MATRIX_LEGS} legs GitHub allows in one matrix`, 'split the run into several calls');
+    problems.add(
+      given[0] ?? OtfInputs.Dbs,
+      `selects ${dbs.length} DBs, more than the ${MAX_MATRIX_LEGS} legs GitHub allows in one matrix`,
+      'split the run into several calls',
+    );
   }
 
   const artifact = framework ? otfArtifact(framework) : 'slayer_otf_cache';

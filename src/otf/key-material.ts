@@ -151,9 +151,7 @@ export function parseUvLockPackages(text: string): LockedPackage[] {
 /** The pinned entries of one package (uv may lock several versions for different markers), sorted. */
 export function findLockedPackage(packages: readonly LockedPackage[], name: string): LockedPackage[] {
   const want = normalizePackageName(name);
-  return packages
-    .filter((p) => normalizePackageName(p.name) === want)
-    .sort((a, b) => `${a.version} ${a.source}`.localeCompare(`${b.version} ${b.source}`));
+  return packages.filter((p) => normalizePackageName(p.name) === want).sort((a, b) => `${a.version} ${a.source}`.localeCompare(`${b.version} ${b.source}`));
 }
 
 /** One dataset file, as the key sees it. */
@@ -181,13 +179,7 @@ export interface KeyMaterial {
  * their bytes. Values can't hold a newline (checked on input), so the lines can't be forged.
  */
 export function keyMaterialText(m: KeyMaterial): string {
-  const lines = [
-    KEY_MATERIAL_VERSION,
-    `db=${m.db}`,
-    `artifact=${otfArtifact(m.framework)}`,
-    `framework=${m.framework}`,
-    `embedding-model=${m.embeddingModel}`,
-  ];
+  const lines = [KEY_MATERIAL_VERSION, `db=${m.db}`, `artifact=${otfArtifact(m.framework)}`, `framework=${m.framework}`, `embedding-model=${m.embeddingModel}`];
   if (needsReferenceModel(m.framework)) lines.push(`reference-model=${m.referenceModel}`);
   for (const p of m.slayer) lines.push(`slayer=${normalizePackageName(p.name)} ${p.version} ${p.source}`);
   for (const f of m.files) lines.push(`file=${f.name} size=${f.size} sha256=${f.sha256}`);
@@ -213,12 +205,7 @@ export interface DbKey {
 }
 
 /** What the sub-action outputs, as strings. */
-export function outputValues(o: {
-  keys: readonly DbKey[];
-  artifact: OtfArtifact;
-  artifactRoot: string;
-  otfCacheRoot: string;
-}): Record<OtfOutputs, string> {
+export function outputValues(o: { keys: readonly DbKey[]; artifact: OtfArtifact; artifactRoot: string; otfCacheRoot: string }): Record<OtfOutputs, string> {
   const sorted = [...o.keys].sort((a, b) => a.db.localeCompare(b.db));
   return {
     [OtfOutputs.Matrix]: JSON.stringify({ include: sorted.map(({ db, key, path }) => ({ db, key, path })) }),

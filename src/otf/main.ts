@@ -16,7 +16,9 @@ export async function run(get: OtfInputReader = coreOtfInputReader, log: Log = a
     for (const note of s.notes) log.warning(`otf-keys: ${note}`);
     const { keys, slayer } = await computeKeys(s, problems);
     const pin = slayer.map((p) => `${p.name} ${p.version}${p.source ? ` (${p.source})` : ''}`).join(', ');
-    log.info(`framework ${s.framework} → ${s.artifact}; ${keys.length} DB(s) from ${s.dbSource}; SLayer ${pin}; embedding model ${s.embeddingModel}${s.referenceModel ? `; reference model ${s.referenceModel}` : ''}`);
+    log.info(
+      `framework ${s.framework} → ${s.artifact}; ${keys.length} DB(s) from ${s.dbSource}; SLayer ${pin}; embedding model ${s.embeddingModel}${s.referenceModel ? `; reference model ${s.referenceModel}` : ''}`,
+    );
     for (const k of keys) log.info(`${k.db}: ${k.key} → ${k.path}`);
 
     const values = outputValues({

@@ -12,23 +12,48 @@ export function submissionId(runId: string, attempt: number): string {
 
 type ArgSource = Pick<
   RunManifest,
-  'run_id' | 'framework' | 'query_mode' | 'mode' | 'agent_model' | 'user_sim_model' | 'patience' | 'max_depth' | 'strict' | 'use_audited_gold_sql' | 'prompt_cache' | 'slayer_setup' | 'slayer_storage_root' | 'render_inputs'
+  | 'run_id'
+  | 'framework'
+  | 'query_mode'
+  | 'mode'
+  | 'agent_model'
+  | 'user_sim_model'
+  | 'patience'
+  | 'max_depth'
+  | 'strict'
+  | 'use_audited_gold_sql'
+  | 'prompt_cache'
+  | 'slayer_setup'
+  | 'slayer_storage_root'
+  | 'render_inputs'
 >;
 
 export function buildJobArgs(m: ArgSource, attempt: number, instanceIds: readonly string[], o: { withSecrets: boolean }): string[] {
   const args = [
-    '--run-id', m.run_id,
-    '--attempt', String(attempt),
-    '--ray-job-id', submissionId(m.run_id, attempt),
-    '--framework', m.framework,
-    '--query-mode', m.query_mode,
-    '--mode', m.mode,
-    '--agent-model', m.agent_model,
-    '--user-sim-model', m.user_sim_model,
-    '--patience', String(m.patience),
-    '--max-depth', String(m.max_depth),
-    '--num-actors', String(m.render_inputs.workers * m.render_inputs.actors_per_worker),
-    '--instance-ids', instanceIds.join(','),
+    '--run-id',
+    m.run_id,
+    '--attempt',
+    String(attempt),
+    '--ray-job-id',
+    submissionId(m.run_id, attempt),
+    '--framework',
+    m.framework,
+    '--query-mode',
+    m.query_mode,
+    '--mode',
+    m.mode,
+    '--agent-model',
+    m.agent_model,
+    '--user-sim-model',
+    m.user_sim_model,
+    '--patience',
+    String(m.patience),
+    '--max-depth',
+    String(m.max_depth),
+    '--num-actors',
+    String(m.render_inputs.workers * m.render_inputs.actors_per_worker),
+    '--instance-ids',
+    instanceIds.join(','),
   ];
   if (m.strict) args.push('--strict');
   if (m.use_audited_gold_sql) args.push('--use-audited-gold-sql');

@@ -112,7 +112,10 @@ export function withPythonDefaults(raw: Partial<RunManifest> & Record<string, un
   const ri = (raw.render_inputs ?? {}) as Partial<RunManifest['render_inputs']>;
   if (typeof ri.workers !== 'number') missing.push('render_inputs.workers');
   if (typeof ri.actors_per_worker !== 'number') missing.push('render_inputs.actors_per_worker');
-  if (missing.length > 0) throw new Error(`the stored manifest lacks required keys: ${missing.join(', ')} (fix: it was not written by bird-interact-cloud or this action; start a new run)`);
+  if (missing.length > 0)
+    throw new Error(
+      `the stored manifest lacks required keys: ${missing.join(', ')} (fix: it was not written by bird-interact-cloud or this action; start a new run)`,
+    );
   return {
     patience: 3,
     max_depth: 3,
@@ -123,6 +126,10 @@ export function withPythonDefaults(raw: Partial<RunManifest> & Record<string, un
     slayer_storage_root: '/data/slayer_models',
     ...raw,
     run_id: typeof raw.run_id === 'string' && raw.run_id ? raw.run_id : '',
-    instance_ids: Array.isArray(raw.instance_ids) ? raw.instance_ids.map(String) : String(raw.instance_ids ?? '').split(',').filter(Boolean),
+    instance_ids: Array.isArray(raw.instance_ids)
+      ? raw.instance_ids.map(String)
+      : String(raw.instance_ids ?? '')
+          .split(',')
+          .filter(Boolean),
   } as RunManifest;
 }

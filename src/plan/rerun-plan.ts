@@ -24,7 +24,13 @@ export async function planRerun(store: RunStore, runId: string): Promise<RerunPl
   const bytes = await store.read(runPaths.manifest(runId));
   if (bytes === null) {
     throw new ProblemsError(
-      [{ input: Inputs.RerunRunId, message: `run '${runId}' has no manifest at ${store.uri(runPaths.manifest(runId))}: it was never committed`, fix: `check the run id and gcs-bucket; to finish an interrupted upload, submit again with run-id: ${runId}` }],
+      [
+        {
+          input: Inputs.RerunRunId,
+          message: `run '${runId}' has no manifest at ${store.uri(runPaths.manifest(runId))}: it was never committed`,
+          fix: `check the run id and gcs-bucket; to finish an interrupted upload, submit again with run-id: ${runId}`,
+        },
+      ],
       'rerun refused',
     );
   }

@@ -50,7 +50,9 @@ export function runtimeEnvProblem(runtimeEnv: Record<string, unknown>, keyValues
     else if (v && typeof v === 'object') for (const x of Object.values(v)) collect(x);
   };
   collect(runtimeEnv);
-  for (const v of keyValues) if (v && (text.includes(v) || raw.some((r) => r.includes(v)))) return 'contains the value of a secret (an API key, a ray-headers value or the token); keys reach the job only through the secrets file';
+  for (const v of keyValues)
+    if (v && (text.includes(v) || raw.some((r) => r.includes(v))))
+      return 'contains the value of a secret (an API key, a ray-headers value or the token); keys reach the job only through the secrets file';
   return null;
 }
 
@@ -58,7 +60,11 @@ export function runtimeEnvProblem(runtimeEnv: Record<string, unknown>, keyValues
  * The keys a run needs, read and masked, and what is wrong: a missing key, or a runtime-env that
  * would collide with the keys package or carries a secret value. Submit and rerun share it.
  */
-export function readRunKeys(names: readonly string[], s: Pick<CommonSettings, 'dispatch' | 'report'>, env: NodeJS.ProcessEnv = process.env): { keys: ApiKeys; problems: Problem[] } {
+export function readRunKeys(
+  names: readonly string[],
+  s: Pick<CommonSettings, 'dispatch' | 'report'>,
+  env: NodeJS.ProcessEnv = process.env,
+): { keys: ApiKeys; problems: Problem[] } {
   const keys = readApiKeys(names, env);
   const problems: Problem[] = [];
   if (keys.missing.length > 0) problems.push({ input: 'env', message: missingKeysMessage(keys.missing) });

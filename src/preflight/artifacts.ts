@@ -61,7 +61,13 @@ export async function presenceProblem(kind: ArtifactKind, dbDir: string): Promis
 }
 
 /** The Python wording of a missing setup, with the fix (docs/reference/combos.md#missing-setup). */
-export function missingSetupMessage(kind: ArtifactKind, root: string, missing: ReadonlyArray<readonly [db: string, why: string]>, framework: string, setup: string): string {
+export function missingSetupMessage(
+  kind: ArtifactKind,
+  root: string,
+  missing: ReadonlyArray<readonly [db: string, why: string]>,
+  framework: string,
+  setup: string,
+): string {
   const list = missing.map(([db, why]) => `${db} (${why})`).join(', ');
   return (
     `cloud slayer: local SLayer setup missing for ${list} under ${root} (combo ${setup}/${framework}, artifact ${kind}, combo ${COMBO_NUMBER[kind]}); ` +
@@ -124,7 +130,9 @@ export async function walkDb(dbDir: string, db: string, hashConcurrency = 16): P
   await visit(dbDir, '');
 
   const limit = pLimit(hashConcurrency);
-  const files = await Promise.all(found.map((f) => limit(async (): Promise<ArtifactFile> => ({ path: f.rel, size: f.size, md5: await md5File(f.abs, f.size) }))));
+  const files = await Promise.all(
+    found.map((f) => limit(async (): Promise<ArtifactFile> => ({ path: f.rel, size: f.size, md5: await md5File(f.abs, f.size) }))),
+  );
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { db, files, bytes: files.reduce((n, f) => n + f.size, 0), digest: dbDigest(files) };
 }
@@ -140,4 +148,3 @@ export function safeRelPath(rel: string): boolean {
   if (!rel || rel.startsWith('/') || rel.endsWith('/')) return false;
   return rel.split('/').every((s) => s !== '' && s !== '.' && s !== '..' && !s.includes('\\'));
 }
-

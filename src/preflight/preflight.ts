@@ -51,7 +51,11 @@ async function runImage(s: SubmitSettings, worktree: WorktreeReport, problems: P
   if (s.dispatch.cluster !== 'ephemeral') return '';
   if (g.imageUri) return g.imageUri;
   try {
-    const { tag } = await imageTag({ repoRoot: await repoRoot(s.workspace), miniInteractRoot: s.miniInteractRoot, dirty: s.allowDirty && worktree.dirty.length > 0 });
+    const { tag } = await imageTag({
+      repoRoot: await repoRoot(s.workspace),
+      miniInteractRoot: s.miniInteractRoot,
+      dirty: s.allowDirty && worktree.dirty.length > 0,
+    });
     return imageUri({ region: g.region, project: s.gcpProject, tag });
   } catch (e) {
     problems.add(Inputs.ImageUri, `cannot compute the content-addressed image tag: ${errorMessage(e)}`, 'fix the cause, or give image-uri');
@@ -83,7 +87,7 @@ export async function preflight(log: Log, s: SubmitSettings, env: NodeJS.Process
       problems.add(Inputs.TrackedInputs, msg, 'commit or revert those changes, or set allow-dirty: true to run anyway (recorded in the manifest)');
     }
   }
-  for (const p of worktree.artifactDirty) log.warning('uncommitted change in a selected DB\'s SLayer artifact; the manifest records its digest', { file: p });
+  for (const p of worktree.artifactDirty) log.warning("uncommitted change in a selected DB's SLayer artifact; the manifest records its digest", { file: p });
 
   if (kind) {
     const missing: Array<[string, string]> = [];
@@ -95,7 +99,9 @@ export async function preflight(log: Log, s: SubmitSettings, env: NodeJS.Process
       problems.add(
         ARTIFACT_INPUT[kind],
         missingSetupMessage(kind, s.artifactRoots[kind], missing, s.framework, s.slayerSetup),
-        kind === 'slayer_models' ? 'commit the DB models under slayer_models/, or set slayer-models-root' : 'run the otf-encode workflow (or build it locally) before this step',
+        kind === 'slayer_models'
+          ? 'commit the DB models under slayer_models/, or set slayer-models-root'
+          : 'run the otf-encode workflow (or build it locally) before this step',
       );
     } else {
       for (const db of mapping.dbs) {

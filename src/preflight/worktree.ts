@@ -21,9 +21,17 @@ function git(cwd: string, args: string[]): Promise<string> {
       if (!err) return resolvePromise(stdout);
       const text = `${stderr}`.trim();
       if (/dubious ownership/i.test(text)) {
-        reject(new GitError(`git refuses the repository at ${cwd} (dubious ownership). Fix: run \`git config --global --add safe.directory ${cwd}\` in a step before this one, or check out with actions/checkout, which does it for you.`));
+        reject(
+          new GitError(
+            `git refuses the repository at ${cwd} (dubious ownership). Fix: run \`git config --global --add safe.directory ${cwd}\` in a step before this one, or check out with actions/checkout, which does it for you.`,
+          ),
+        );
       } else if (/not a git repository/i.test(text)) {
-        reject(new GitError(`${cwd} is not a git repository. Fix: check out the evaluation repo with actions/checkout before this step (the clean-worktree check needs git).`));
+        reject(
+          new GitError(
+            `${cwd} is not a git repository. Fix: check out the evaluation repo with actions/checkout before this step (the clean-worktree check needs git).`,
+          ),
+        );
       } else if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         reject(new GitError('git is not installed on this runner. Fix: use a runner image with git.'));
       } else {

@@ -104,7 +104,15 @@ async function freshStatus(store: RunStore, runId: string, status: RunStatus): P
 
 /** cluster: none: the equivalent command, without secrets. */
 function printSubmitCommand(ctx: StepContext, r: AttemptRequest): DispatchOutcome {
-  const job = attemptJob({ dispatch: r.settings, manifest: r.manifest, attempt: r.attempt, instanceIds: r.instanceIds, withSecrets: r.keys.size > 0, github: ctx.github, packageUri: null });
+  const job = attemptJob({
+    dispatch: r.settings,
+    manifest: r.manifest,
+    attempt: r.attempt,
+    instanceIds: r.instanceIds,
+    withSecrets: r.keys.size > 0,
+    github: ctx.github,
+    packageUri: null,
+  });
   ctx.log.info('cluster: none: nothing is dispatched. The equivalent command (without secrets):');
   ctx.log.info(rayJobSubmitCommand(job, r.settings.rayAddress));
   core.setOutput(Outputs.JobStatus, NOT_DISPATCHED);
@@ -119,10 +127,20 @@ async function submitJob(ctx: StepContext, r: AttemptRequest, client: RayJobsCli
   const earlier = await client.job(sid);
   if (earlier) {
     if (earlier.metadata?.run_id === m.run_id && earlier.metadata?.attempt === String(r.attempt)) return 'existing';
-    throw new Error(`a Ray job named ${sid} already exists and is not this run's attempt (its metadata: ${JSON.stringify(earlier.metadata)}). Stop or delete that job, or use another run id.`);
+    throw new Error(
+      `a Ray job named ${sid} already exists and is not this run's attempt (its metadata: ${JSON.stringify(earlier.metadata)}). Stop or delete that job, or use another run id.`,
+    );
   }
   const packageUri = await uploadSecrets(client, r.keys);
-  const job = attemptJob({ dispatch: r.settings, manifest: m, attempt: r.attempt, instanceIds: r.instanceIds, withSecrets: r.keys.size > 0, github: ctx.github, packageUri });
+  const job = attemptJob({
+    dispatch: r.settings,
+    manifest: m,
+    attempt: r.attempt,
+    instanceIds: r.instanceIds,
+    withSecrets: r.keys.size > 0,
+    github: ctx.github,
+    packageUri,
+  });
   return submitIdempotent(client, job.request, m.run_id, r.attempt);
 }
 
@@ -139,7 +157,14 @@ export async function dispatchAttempt(ctx: StepContext, r: AttemptRequest, targe
   ctx.state.saveJob({ submissionId: sid, rayAddress: client.address, wait: r.settings.wait ? 'waiting' : 'detached' });
   const outcome = await phase('submit', () => submitJob(ctx, r, client));
   ctx.log.info(outcome === 'created' ? `submitted ${sid} to ${client.address}` : `${sid} was already submitted by an earlier try of this step: following it`);
-  await freshStatus(r.store, m.run_id, { ray_job_id: sid, last_heartbeat_ts: Date.now() / 1000, rows_done: 0, rows_total: r.instanceIds.length, terminal_state: null, attempt: r.attempt });
+  await freshStatus(r.store, m.run_id, {
+    ray_job_id: sid,
+    last_heartbeat_ts: Date.now() / 1000,
+    rows_done: 0,
+    rows_total: r.instanceIds.length,
+    terminal_state: null,
+    attempt: r.attempt,
+  });
   const url = target.publicDashboard ? dashboardUrl(client.address, sid) : null;
   core.setOutput(Outputs.SubmissionId, sid);
   if (url) core.setOutput(Outputs.DashboardUrl, url);

@@ -50,7 +50,10 @@ export class RayHttpError extends Error {
 }
 
 function lastLine(text: string): string {
-  const lines = text.trim().split('\n').filter((l) => l.trim());
+  const lines = text
+    .trim()
+    .split('\n')
+    .filter((l) => l.trim());
   return (lines[lines.length - 1] ?? '').slice(0, 500);
 }
 

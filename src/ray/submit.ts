@@ -39,15 +39,51 @@ export async function checkCluster(client: RayJobsClient): Promise<RayVersion> {
   } catch (e) {
     const inner = e instanceof RetryExhaustedError ? e.cause : e;
     if (inner instanceof RayHttpError && (inner.status === 401 || inner.status === 403)) {
-      throw new ProblemsError([{ input: Inputs.RayHeaders, message: `the Ray dashboard at ${client.address} refused the credentials (HTTP ${inner.status})`, fix: 'put a valid token in ray-headers, e.g. {"Authorization": "Bearer <token>"}' }], 'preflight failed');
+      throw new ProblemsError(
+        [
+          {
+            input: Inputs.RayHeaders,
+            message: `the Ray dashboard at ${client.address} refused the credentials (HTTP ${inner.status})`,
+            fix: 'put a valid token in ray-headers, e.g. {"Authorization": "Bearer <token>"}',
+          },
+        ],
+        'preflight failed',
+      );
     }
     if (inner instanceof RayHttpError && inner.status === 404) {
-      throw new ProblemsError([{ input: Inputs.RayAddress, message: `${client.address} is not a Ray dashboard (GET /api/version answered 404)`, fix: 'point ray-address at the dashboard (port 8265 by default), including any path prefix of a proxy' }], 'preflight failed');
+      throw new ProblemsError(
+        [
+          {
+            input: Inputs.RayAddress,
+            message: `${client.address} is not a Ray dashboard (GET /api/version answered 404)`,
+            fix: 'point ray-address at the dashboard (port 8265 by default), including any path prefix of a proxy',
+          },
+        ],
+        'preflight failed',
+      );
     }
-    throw new ProblemsError([{ input: Inputs.RayAddress, message: `cannot reach the Ray dashboard at ${client.address}: ${errorMessage(inner)}`, fix: 'check that the cluster is up and reachable from this runner (network, proxy, ray-headers)' }], 'preflight failed');
+    throw new ProblemsError(
+      [
+        {
+          input: Inputs.RayAddress,
+          message: `cannot reach the Ray dashboard at ${client.address}: ${errorMessage(inner)}`,
+          fix: 'check that the cluster is up and reachable from this runner (network, proxy, ray-headers)',
+        },
+      ],
+      'preflight failed',
+    );
   }
   if (!versionAtLeast(String(v.ray_version ?? ''), MIN_RAY_VERSION)) {
-    throw new ProblemsError([{ input: Inputs.RayAddress, message: `the cluster runs Ray ${v.ray_version} (Jobs API version ${v.version}); this action needs Ray ${MIN_RAY_VERSION.join('.')} or newer`, fix: 'upgrade the cluster' }], 'preflight failed');
+    throw new ProblemsError(
+      [
+        {
+          input: Inputs.RayAddress,
+          message: `the cluster runs Ray ${v.ray_version} (Jobs API version ${v.version}); this action needs Ray ${MIN_RAY_VERSION.join('.')} or newer`,
+          fix: 'upgrade the cluster',
+        },
+      ],
+      'preflight failed',
+    );
   }
   return v;
 }
@@ -138,11 +174,22 @@ export function rayJobSubmitCommand(job: AttemptJob, address: string): string {
   const env = { ...(job.request.runtime_env ?? {}) };
   delete env.working_dir;
   const addr = address ? q(address) : '"$RAY_ADDRESS"';
-  const secrets = job.args.includes('--secrets-file') ? ' (add the keys as bird_interact_secrets.json, {"<KEY>": "<value>", …}, at the root of a working_dir package)' : '';
+  const secrets = job.args.includes('--secrets-file')
+    ? ' (add the keys as bird_interact_secrets.json, {"<KEY>": "<value>", …}, at the root of a working_dir package)'
+    : '';
   const plain = job.request.entrypoint.split(' ').every((w) => /^[A-Za-z0-9_@%+=:,./-]+$/.test(w));
   if (!plain) {
-    const body = JSON.stringify({ entrypoint: job.request.entrypoint, submission_id: job.submissionId, metadata: job.request.metadata, ...(Object.keys(env).length > 0 ? { runtime_env: env } : {}) });
-    return [`curl -sS -X POST ${address ? q(`${address.replace(/\/+$/, '')}/api/jobs/`) : '"$RAY_ADDRESS/api/jobs/"'} -H 'Content-Type: application/json' \\`, `  --data-binary ${q(body)}`, `# ray job submit would re-quote these arguments; this REST request keeps them exact${secrets}`].join('\n');
+    const body = JSON.stringify({
+      entrypoint: job.request.entrypoint,
+      submission_id: job.submissionId,
+      metadata: job.request.metadata,
+      ...(Object.keys(env).length > 0 ? { runtime_env: env } : {}),
+    });
+    return [
+      `curl -sS -X POST ${address ? q(`${address.replace(/\/+$/, '')}/api/jobs/`) : '"$RAY_ADDRESS/api/jobs/"'} -H 'Content-Type: application/json' \\`,
+      `  --data-binary ${q(body)}`,
+      `# ray job submit would re-quote these arguments; this REST request keeps them exact${secrets}`,
+    ].join('\n');
   }
   const parts = ['ray job submit', `--address ${addr}`, `--submission-id ${q(job.submissionId)}`, `--metadata-json ${q(JSON.stringify(job.request.metadata))}`];
   if (Object.keys(env).length > 0) parts.push(`--runtime-env-json ${q(JSON.stringify(env))}`);

@@ -43,17 +43,24 @@ export type Verdict =
 export function decide(o: Observation, c: WaitClock): Verdict | null {
   if (o.terminalState === 'done') return { kind: 'finished', ok: true, reason: 'the run reported terminal_state done' };
   if (o.terminalState === 'error') return { kind: 'finished', ok: false, reason: 'the run reported terminal_state error' };
-  if (o.rowsTotal > 0 && o.rowsDone >= o.rowsTotal) return { kind: 'finished', ok: true, reason: `every instance of this attempt has a row (${o.rowsDone}/${o.rowsTotal})` };
-  if (o.jobStatus === 'FAILED' || o.jobStatus === 'STOPPED') return { kind: 'failed', reason: `the Ray job is ${o.jobStatus}: ${o.jobMessage ?? 'no message'}` };
-  if (o.jobStatus === 'SUCCEEDED') return { kind: 'failed', reason: `the Ray job SUCCEEDED but only ${o.rowsDone}/${o.rowsTotal} instances have a row for this attempt` };
+  if (o.rowsTotal > 0 && o.rowsDone >= o.rowsTotal)
+    return { kind: 'finished', ok: true, reason: `every instance of this attempt has a row (${o.rowsDone}/${o.rowsTotal})` };
+  if (o.jobStatus === 'FAILED' || o.jobStatus === 'STOPPED')
+    return { kind: 'failed', reason: `the Ray job is ${o.jobStatus}: ${o.jobMessage ?? 'no message'}` };
+  if (o.jobStatus === 'SUCCEEDED')
+    return { kind: 'failed', reason: `the Ray job SUCCEEDED but only ${o.rowsDone}/${o.rowsTotal} instances have a row for this attempt` };
   if (o.jobStatus === 'RUNNING' && o.headAlive !== false && o.heartbeatMs !== null && o.now - o.heartbeatMs > STALL_AFTER_MS) {
     return { kind: 'stalled', reason: `job appears stalled: no heartbeat for ${Math.round((o.now - o.heartbeatMs) / 1000)} s` };
   }
   if (o.headAlive === false) return { kind: 'headless', reason: 'head node is gone' };
   if (o.now - c.lastProgressMs > c.noProgressMs) {
-    return { kind: 'timed-out', reason: `no new rows within the no-progress deadline (${Math.round(c.noProgressMs / 60000)} min); check \`ray status\` on the head (workers may not have scaled up)` };
+    return {
+      kind: 'timed-out',
+      reason: `no new rows within the no-progress deadline (${Math.round(c.noProgressMs / 60000)} min); check \`ray status\` on the head (workers may not have scaled up)`,
+    };
   }
-  if (o.now - c.startedMs > c.waitTimeoutMs) return { kind: 'wait-timeout', reason: `still not finished after wait-timeout-minutes (${Math.round(c.waitTimeoutMs / 60000)} min)` };
+  if (o.now - c.startedMs > c.waitTimeoutMs)
+    return { kind: 'wait-timeout', reason: `still not finished after wait-timeout-minutes (${Math.round(c.waitTimeoutMs / 60000)} min)` };
   return null;
 }
 
@@ -99,7 +106,13 @@ export async function waitForAttempt(o: WaitOptions): Promise<WaitResult> {
     } catch (e) {
       // A per-run cluster whose head is gone takes its forwarded dashboard with it: ask GCE.
       const alive = o.headAlive ? await o.headAlive().catch(() => null) : null;
-      if (alive === false) return { verdict: { kind: 'headless', reason: `head node is gone (the dashboard answers no more: ${errorMessage(e)})` }, jobStatus, rowsDone, rowsTotal: wanted.size };
+      if (alive === false)
+        return {
+          verdict: { kind: 'headless', reason: `head node is gone (the dashboard answers no more: ${errorMessage(e)})` },
+          jobStatus,
+          rowsDone,
+          rowsTotal: wanted.size,
+        };
       if (++failedPolls >= MAX_FAILED_POLLS) throw e;
       o.log.info(`poll failed (${failedPolls} of ${MAX_FAILED_POLLS} in a row allowed): ${errorMessage(e)}`);
       verdict = null;
@@ -140,7 +153,16 @@ export async function waitForAttempt(o: WaitOptions): Promise<WaitResult> {
     }
 
     return decide(
-      { now: Date.now(), jobStatus, jobMessage: job?.message ?? null, terminalState: ours ? (status.terminal_state ?? null) : null, heartbeatMs: hb, rowsDone, rowsTotal: wanted.size, headAlive },
+      {
+        now: Date.now(),
+        jobStatus,
+        jobMessage: job?.message ?? null,
+        terminalState: ours ? (status.terminal_state ?? null) : null,
+        heartbeatMs: hb,
+        rowsDone,
+        rowsTotal: wanted.size,
+        headAlive,
+      },
       clock,
     );
   }

@@ -112,7 +112,16 @@ export function instanceDb(iid: string, input: Pick<AggregateInput, 'instanceDbs
 }
 
 export function classify(iid: string, db: string, latest: LatestRow | undefined): InstanceResult {
-  const base = { instance_id: iid, db, attempt: latest ? latest.ref.attempt : null, phase1_passed: false, phase2_passed: false, total_reward: 0, error: null, submission_status: null };
+  const base = {
+    instance_id: iid,
+    db,
+    attempt: latest ? latest.ref.attempt : null,
+    phase1_passed: false,
+    phase2_passed: false,
+    total_reward: 0,
+    error: null,
+    submission_status: null,
+  };
   if (!latest) return { ...base, outcome: 'missing' };
   const row = latest.row;
   if (row === null) return { ...base, outcome: 'unreadable' };
@@ -181,7 +190,9 @@ export function aggregate(input: AggregateInput): RunResults {
     unreadable_ids: instances.filter((r) => r.outcome === 'unreadable').map((r) => r.instance_id),
     missing_ids: instances.filter((r) => r.outcome === 'missing').map((r) => r.instance_id),
     per_db,
-    failures: instances.flatMap((r) => (r.outcome === 'pass' ? [] : [{ instance_id: r.instance_id, db: r.db, attempt: r.attempt, outcome: r.outcome, reason: failureReason(r) }])),
+    failures: instances.flatMap((r) =>
+      r.outcome === 'pass' ? [] : [{ instance_id: r.instance_id, db: r.db, attempt: r.attempt, outcome: r.outcome, reason: failureReason(r) }],
+    ),
     instances,
   };
 }
@@ -191,7 +202,11 @@ export function redactResults(r: RunResults, redact: (s: string) => string): Run
   return {
     ...r,
     failures: r.failures.map((f) => ({ ...f, reason: redact(f.reason) })),
-    instances: r.instances.map((i) => ({ ...i, error: i.error === null ? null : redact(i.error), submission_status: i.submission_status === null ? null : redact(i.submission_status) })),
+    instances: r.instances.map((i) => ({
+      ...i,
+      error: i.error === null ? null : redact(i.error),
+      submission_status: i.submission_status === null ? null : redact(i.submission_status),
+    })),
   };
 }
 

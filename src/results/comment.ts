@@ -29,7 +29,11 @@ export const PERMISSION_HINT =
   '(on pull requests from forks the GITHUB_TOKEN is read-only and cannot comment)';
 
 /** Pure: where to comment, or why not (`warn` when the user asked for a comment that cannot be made). */
-export function commentTarget(commentOnPr: CommentOnPr, github: Pick<GithubContext, 'repository' | 'pr_number' | 'event'>, token: string): { target: CommentTarget } | { skip: string; warn: boolean } {
+export function commentTarget(
+  commentOnPr: CommentOnPr,
+  github: Pick<GithubContext, 'repository' | 'pr_number' | 'event'>,
+  token: string,
+): { target: CommentTarget } | { skip: string; warn: boolean } {
   if (commentOnPr === false) return { skip: `${Inputs.CommentOnPr} is false`, warn: false };
   if (github.pr_number === null) {
     const why = `the event '${github.event || 'unknown'}' has no pull request`;
@@ -59,7 +63,11 @@ function failureMessage(what: string, target: CommentTarget, e: unknown): { stat
   const msg = errorMessage(e, { withStatus: false }).split('\n')[0];
   const head = `bird-cloud-action: could not ${what} the results comment on PR #${target.issueNumber}`;
   if (status === 403) return { status, message: `${head}: GitHub answered 403 (${msg}); ${PERMISSION_HINT}. The report itself is complete.` };
-  if (status === 404) return { status, message: `${head}: GitHub answered 404 (${msg}); check the repository and that the token can see it (it needs \`pull-requests: write\`). The report itself is complete.` };
+  if (status === 404)
+    return {
+      status,
+      message: `${head}: GitHub answered 404 (${msg}); check the repository and that the token can see it (it needs \`pull-requests: write\`). The report itself is complete.`,
+    };
   return { status, message: `${head}: ${status !== null ? `HTTP ${status}: ` : ''}${msg}. The report itself is complete; the comment is skipped.` };
 }
 

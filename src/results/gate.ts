@@ -20,12 +20,22 @@ export function parseGateInputs(minPhase1Rate: string, maxErrors: string): { thr
   const rate = minPhase1Rate.trim();
   if (rate !== '') {
     const v = /^(?:\d+(?:\.\d*)?|\.\d+)$/.test(rate) ? Number(rate) : NaN;
-    if (!(v >= 0 && v <= 1)) problems.push({ input: Inputs.MinPhase1Rate, message: `'${minPhase1Rate}' is not a fraction from 0 to 1`, fix: 'give a number such as 0.5 (50 %), or leave it empty for no gate' });
+    if (!(v >= 0 && v <= 1))
+      problems.push({
+        input: Inputs.MinPhase1Rate,
+        message: `'${minPhase1Rate}' is not a fraction from 0 to 1`,
+        fix: 'give a number such as 0.5 (50 %), or leave it empty for no gate',
+      });
     else min = v;
   }
   const errs = maxErrors.trim();
   if (errs !== '') {
-    if (!/^\d+$/.test(errs) || !Number.isSafeInteger(Number(errs))) problems.push({ input: Inputs.MaxErrors, message: `'${maxErrors}' is not a whole number of 0 or more`, fix: 'give a count such as 0, or leave it empty for no gate' });
+    if (!/^\d+$/.test(errs) || !Number.isSafeInteger(Number(errs)))
+      problems.push({
+        input: Inputs.MaxErrors,
+        message: `'${maxErrors}' is not a whole number of 0 or more`,
+        fix: 'give a count such as 0, or leave it empty for no gate',
+      });
     else max = Number(errs);
   }
   return { thresholds: { minPhase1Rate: min, maxErrors: max }, problems };
@@ -47,7 +57,9 @@ export function gateFailures(f: Pick<Figures, 'n' | 'phase1_rate' | 'phase1_pass
   // Compared on the rate itself (k / n is correctly rounded, like the parsed threshold), never on
   // k against min × n, whose rounding could fail a run that sits exactly on the threshold.
   if (t.minPhase1Rate !== null && f.phase1_rate < t.minPhase1Rate) {
-    out.push(`phase-1 rate ${shortBelow(f.phase1_rate, t.minPhase1Rate)} (${f.phase1_passed}/${f.n} = ${pct(f.phase1_rate)}) is below ${Inputs.MinPhase1Rate} ${t.minPhase1Rate}`);
+    out.push(
+      `phase-1 rate ${shortBelow(f.phase1_rate, t.minPhase1Rate)} (${f.phase1_passed}/${f.n} = ${pct(f.phase1_rate)}) is below ${Inputs.MinPhase1Rate} ${t.minPhase1Rate}`,
+    );
   }
   if (t.maxErrors !== null && f.errors > t.maxErrors) {
     out.push(`errors ${f.errors} (of ${f.n} instances) exceed ${Inputs.MaxErrors} ${t.maxErrors}`);

@@ -32,7 +32,10 @@ export async function readRun(store: RunStore, runId: string, input: string): Pr
   const name = runPaths.manifest(runId);
   const bytes = await store.read(name);
   if (bytes === null) {
-    throw new ProblemsError([{ input, message: `run '${runId}' has no manifest at ${store.uri(name)}`, fix: 'check the run id and gcs-bucket (runs/ objects expire after 30 days)' }], 'report refused');
+    throw new ProblemsError(
+      [{ input, message: `run '${runId}' has no manifest at ${store.uri(name)}`, fix: 'check the run id and gcs-bucket (runs/ objects expire after 30 days)' }],
+      'report refused',
+    );
   }
   const manifest = withPythonDefaults(parseManifest(store, runId, bytes) as RunManifest & Record<string, unknown>);
   const raw = manifest.instance_databases as unknown;
@@ -40,7 +43,11 @@ export async function readRun(store: RunStore, runId: string, input: string): Pr
   if (typeof raw === 'object' && raw !== null) {
     for (const [k, v] of Object.entries(raw)) if (typeof v === 'string') instanceDbs[k] = v;
   }
-  const [{ refs, latest }, statusBytes, created] = await Promise.all([latestRows(store, runId), store.read(runPaths.status(runId)), manifestCreated(store, name)]);
+  const [{ refs, latest }, statusBytes, created] = await Promise.all([
+    latestRows(store, runId),
+    store.read(runPaths.status(runId)),
+    manifestCreated(store, name),
+  ]);
   const status = parseStatus(statusBytes);
   const attempt = Math.max(highestAttempt(refs), typeof status?.attempt === 'number' ? status.attempt : 0);
   let elapsedSeconds: number | null = null;

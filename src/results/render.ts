@@ -88,7 +88,15 @@ export function headline(r: Figures): string {
 }
 
 function figureCells(f: Figures): string[] {
-  return [String(f.n), rateCell(f.phase1_rate, f.phase1_passed, f.n), rateCell(f.phase2_rate, f.phase2_passed, f.n), reward(f.avg_reward), String(f.errors), String(f.unreadable), String(f.missing)];
+  return [
+    String(f.n),
+    rateCell(f.phase1_rate, f.phase1_passed, f.n),
+    rateCell(f.phase2_rate, f.phase2_passed, f.n),
+    reward(f.avg_reward),
+    String(f.errors),
+    String(f.unreadable),
+    String(f.missing),
+  ];
 }
 
 /** The table per DB (sorted by DB), with a total row. */
@@ -206,9 +214,12 @@ function commentBody(c: CommentInput, maxFailures: number): string {
       : [resultsTable(r)]),
     '',
     ...unreadableLine(r),
-    ...(r.failures.length === 0 ? [] : maxFailures > 0 ? [failuresDetails(r.failures, maxFailures, 'see the job summary'), ''] : [`${r.failures.length} instances did not pass: see the job summary.`, '']),
+    ...(r.failures.length === 0
+      ? []
+      : maxFailures > 0
+        ? [failuresDetails(r.failures, maxFailures, 'see the job summary'), '']
+        : [`${r.failures.length} instances did not pass: see the job summary.`, '']),
     `<sub>${c.workflowRunUrl ? `[workflow run](${c.workflowRunUrl}) · ` : ''}posted by bird-cloud-action; updated in place on reruns</sub>`,
     '',
   ].join('\n');
 }
-

@@ -109,7 +109,15 @@ export function resultsDocument(h: RunHeader, r: RunResults, baseline: Baseline 
     failures: r.failures,
     instances: r.instances,
     baseline: baseline
-      ? { run_id: baseline.runId, n: baseline.results.n, phase1_rate: baseline.results.phase1_rate, phase2_rate: baseline.results.phase2_rate, avg_reward: baseline.results.avg_reward, errors: baseline.results.errors, per_db: baseline.results.per_db }
+      ? {
+          run_id: baseline.runId,
+          n: baseline.results.n,
+          phase1_rate: baseline.results.phase1_rate,
+          phase2_rate: baseline.results.phase2_rate,
+          avg_reward: baseline.results.avg_reward,
+          errors: baseline.results.errors,
+          per_db: baseline.results.per_db,
+        }
       : null,
     gate: { min_phase1_rate: thresholds.minPhase1Rate, max_errors: thresholds.maxErrors, passed: gate === null, message: gate },
   };

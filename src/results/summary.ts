@@ -27,13 +27,17 @@ export async function logPlan(log: Log, plan: RunPlan): Promise<void> {
   log.info(`run id: ${plan.runId} (attempt ${plan.attempt}, submission ${plan.submissionId})`);
   log.info(`combo: framework=${s.framework} query-mode=${s.queryMode} mode=${s.mode} slayer-setup=${s.slayerSetup}`);
   log.info(`models: agent=${s.agentModel} user-sim=${s.userSimModel}; keys needed: ${plan.requiredKeys.join(', ') || 'none'}`);
-  log.info(`instances: ${s.instanceIds.length} in ${plan.dbs.length} DB(s); artifact: ${plan.artifact ? `${plan.artifact.kind} from ${plan.artifact.root}` : 'none (raw mode uploads nothing)'}`);
+  log.info(
+    `instances: ${s.instanceIds.length} in ${plan.dbs.length} DB(s); artifact: ${plan.artifact ? `${plan.artifact.kind} from ${plan.artifact.root}` : 'none (raw mode uploads nothing)'}`,
+  );
   const perDb = instancesPerDb(plan);
   const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
   for (const db of plan.dbs) {
     const a = byDb.get(db);
     await log.group(`${db}: ${perDb.get(db) ?? 0} instance(s)${a ? `, ${a.files.length} files, ${formatBytes(a.bytes)}` : ''}`, async () => {
-      const ids = Object.entries(plan.instanceDbs).filter(([, d]) => d === db).map(([id]) => id);
+      const ids = Object.entries(plan.instanceDbs)
+        .filter(([, d]) => d === db)
+        .map(([id]) => id);
       log.info(`instances: ${ids.join(', ')}`);
       // File names come from the DB directory: untrusted text.
       if (a) log.untrusted(a.files.map((f) => `  ${f.path}  ${f.size} B  md5=${f.md5}`).join('\n'));
@@ -91,13 +95,23 @@ export interface UploadReport {
 
 /** The upload part of the summary: per DB, what moved and what was already there. */
 export function uploadSummary(plan: RunPlan, u: UploadReport): string {
-  const rows = u.dbs.map((d) => [d.db, String(d.files), String(d.uploaded), String(d.skipped), d.replaced + d.removed > 0 ? `${d.replaced} replaced, ${d.removed} removed` : '', formatBytes(d.bytes), d.seconds.toFixed(1)]);
+  const rows = u.dbs.map((d) => [
+    d.db,
+    String(d.files),
+    String(d.uploaded),
+    String(d.skipped),
+    d.replaced + d.removed > 0 ? `${d.replaced} replaced, ${d.removed} removed` : '',
+    formatBytes(d.bytes),
+    d.seconds.toFixed(1),
+  ]);
   const sum = (k: 'files' | 'uploaded' | 'skipped' | 'bytes'): number => u.dbs.reduce((n, d) => n + d[k], 0);
   rows.push(['**total**', String(sum('files')), String(sum('uploaded')), String(sum('skipped')), '', formatBytes(sum('bytes')), '']);
   return [
     `### Upload of \`${plan.artifact?.kind ?? 'none'}\``,
     '',
-    plan.artifact ? markdownTable(['DB', 'files', 'uploaded', 'skipped (same md5)', 'changed', 'bytes uploaded', 'seconds'], rows) : 'Raw mode: nothing to upload.',
+    plan.artifact
+      ? markdownTable(['DB', 'files', 'uploaded', 'skipped (same md5)', 'changed', 'bytes uploaded', 'seconds'], rows)
+      : 'Raw mode: nothing to upload.',
     '',
     `Manifest: \`${u.manifestUri}\` (${u.manifest === 'written' ? 'committed by this step' : 'already committed for this same plan'})`,
     '',

@@ -50,7 +50,17 @@ function manifestFor(runId: string, ids: string[]): RunManifest {
     prompt_cache: true,
     slayer_setup: 'pre-encoded',
     slayer_storage_root: '/data/slayer_models',
-    render_inputs: { workers: 4, actors_per_worker: 4, worker_type: 'e2-standard-4', zone: 'us-central1-a', worker_sa: 'sa', max_runtime_hours: 8, image_uri: '', project: 'p', region: 'us-central1' },
+    render_inputs: {
+      workers: 4,
+      actors_per_worker: 4,
+      worker_type: 'e2-standard-4',
+      zone: 'us-central1-a',
+      worker_sa: 'sa',
+      max_runtime_hours: 8,
+      image_uri: '',
+      project: 'p',
+      region: 'us-central1',
+    },
     github: { repository: 'o/r', sha: 's', ref: 'r', workflow_run_url: 'u', event: 'push', pr_number: null },
     slayer_artifacts: { kind: 'slayer_models', dbs: { a: { files: 1, bytes: 3, digest: 'd' } } },
     dispatch: { cluster: 'none' },
@@ -82,7 +92,8 @@ export function gcsStorageCases(server: GcsServer): void {
       return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
     };
     /** Creates an object and returns its generation. */
-    const put = async (name: string, body: string): Promise<string> => (await newStore().write(name, Buffer.from(body), { ifGenerationMatch: 0, contentType: 'text/plain' })).generation;
+    const put = async (name: string, body: string): Promise<string> =>
+      (await newStore().write(name, Buffer.from(body), { ifGenerationMatch: 0, contentType: 'text/plain' })).generation;
 
     beforeAll(async () => {
       await createBucket(bucket, server.emulatorHost);
@@ -111,7 +122,9 @@ export function gcsStorageCases(server: GcsServer): void {
         const body = randomBytes(300_000);
         const first = await store.write(name, body, { ifGenerationMatch: 0, contentType: 'application/octet-stream', resumable: true });
         expect(first.md5).toBe(md5(body));
-        const again = await store.write(name, randomBytes(10), { ifGenerationMatch: 0, contentType: 'application/octet-stream', resumable: true }).catch((e: unknown) => e);
+        const again = await store
+          .write(name, randomBytes(10), { ifGenerationMatch: 0, contentType: 'application/octet-stream', resumable: true })
+          .catch((e: unknown) => e);
         expect(isPreconditionFailed(again)).toBe(true);
         expect((await store.read(name))?.equals(body)).toBe(true);
       });
@@ -144,7 +157,11 @@ export function gcsStorageCases(server: GcsServer): void {
         const name = fresh('never-written');
         expect((await fetch(objectUrl(name, '?ifGenerationMatch=123'))).status).toBe(404);
         expect((await fetch(objectUrl(name, '?ifGenerationMatch=123'), { method: 'DELETE' })).status).toBe(404);
-        const patch = await fetch(objectUrl(name, '?ifMetagenerationMatch=1'), { method: 'PATCH', body: JSON.stringify({ metadata: { k: 'v' } }), headers: { 'content-type': 'application/json' } });
+        const patch = await fetch(objectUrl(name, '?ifMetagenerationMatch=1'), {
+          method: 'PATCH',
+          body: JSON.stringify({ metadata: { k: 'v' } }),
+          headers: { 'content-type': 'application/json' },
+        });
         expect(patch.status).toBe(404);
         // The action's delete treats a vanished object as done.
         await expect(newStore().remove(name, '123')).resolves.toBeUndefined();
@@ -172,7 +189,11 @@ export function gcsStorageCases(server: GcsServer): void {
         const multipart = async (name: string, declared: Record<string, string>): Promise<number> => {
           const meta = JSON.stringify({ name, ...declared });
           const body = `--b0\r\ncontent-type: application/json\r\n\r\n${meta}\r\n--b0\r\ncontent-type: text/plain\r\n\r\n${data.toString()}\r\n--b0--\r\n`;
-          const res = await fetch(`${server.origin}/upload/storage/v1/b/${bucket}/o?uploadType=multipart`, { method: 'POST', body, headers: { 'content-type': 'multipart/related; boundary=b0' } });
+          const res = await fetch(`${server.origin}/upload/storage/v1/b/${bucket}/o?uploadType=multipart`, {
+            method: 'POST',
+            body,
+            headers: { 'content-type': 'multipart/related; boundary=b0' },
+          });
           await res.arrayBuffer();
           return res.status;
         };
@@ -305,7 +326,9 @@ export function gcsStorageCases(server: GcsServer): void {
           const store = newStore();
           const name = fresh(`race-${resumable ? 'resumable' : 'simple'}.bin`);
           const bodies = Array.from({ length: 50 }, () => randomBytes(256 * 1024));
-          const results = await Promise.allSettled(bodies.map((b) => store.write(name, b, { ifGenerationMatch: 0, contentType: 'application/octet-stream', resumable })));
+          const results = await Promise.allSettled(
+            bodies.map((b) => store.write(name, b, { ifGenerationMatch: 0, contentType: 'application/octet-stream', resumable })),
+          );
           const winners = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
           const losers = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
           expect(winners).toHaveLength(1);
@@ -364,7 +387,16 @@ export function gcsStorageCases(server: GcsServer): void {
           const dbDir = join(root, 'resume', 'news');
           mkdirSync(dbDir, { recursive: true });
           for (let i = 0; i < 10; i++) writeFileSync(join(dbDir, `f${i}.yaml`), `i: ${i}\n`);
-          const job = async (s: RunStore) => ({ store: s, runId, artifact: 'slayer_models', root: join(root, 'resume'), artifacts: [await walkDb(dbDir, 'news')], remote: await s.list(runPaths.prefix(runId)), concurrency: 1, log: memoryLog() });
+          const job = async (s: RunStore) => ({
+            store: s,
+            runId,
+            artifact: 'slayer_models',
+            root: join(root, 'resume'),
+            artifacts: [await walkDb(dbDir, 'news')],
+            remote: await s.list(runPaths.prefix(runId)),
+            concurrency: 1,
+            log: memoryLog(),
+          });
           proxy.schedule({ kind: 'status', status: 503, times: Infinity, skip: 4, match: matchers.uploads });
           const failed = await uploadArtifacts(await job(store)).catch((e: unknown) => e);
           expect(failed).toBeInstanceOf(UploadError);
@@ -418,7 +450,11 @@ export function gcsStorageCases(server: GcsServer): void {
 
       it("missing object and existing bucket: both 404 notFound / 409 conflict, with each server's own message", async () => {
         const missing = await getJson(objectUrl(fresh('absent')));
-        const conflict = await getJson(`${server.emulatorHost}/b?project=demo-test`, { method: 'POST', body: JSON.stringify({ name: bucket }), headers: { 'content-type': 'application/json' } });
+        const conflict = await getJson(`${server.emulatorHost}/b?project=demo-test`, {
+          method: 'POST',
+          body: JSON.stringify({ name: bucket }),
+          headers: { 'content-type': 'application/json' },
+        });
         expect(missing.body).toMatchObject({ error: { code: 404, errors: [{ reason: 'notFound' }] } });
         expect(conflict.body).toMatchObject({ error: { code: 409, errors: [{ reason: 'conflict' }] } });
         expectPer(
@@ -427,7 +463,8 @@ export function gcsStorageCases(server: GcsServer): void {
             firebase: { missing: 'No such object: <name>', conflict: 'Your previous request to create the named bucket succeeded and you already own it.' },
             'fake-gcs': {
               missing: 'Not Found',
-              conflict: "A Cloud Storage bucket named '<bucket>' already exists. Try another name. Bucket names must be globally unique across all Google Cloud projects, including those outside of your organization.",
+              conflict:
+                "A Cloud Storage bucket named '<bucket>' already exists. Try another name. Bucket names must be globally unique across all Google Cloud projects, including those outside of your organization.",
             },
           },
         );
@@ -436,11 +473,18 @@ export function gcsStorageCases(server: GcsServer): void {
       it('a metadata patch: GCS increments the metageneration', async () => {
         const name = fresh('patch-metageneration.txt');
         await put(name, 'x');
-        const patch = await getJson(objectUrl(name), { method: 'PATCH', body: JSON.stringify({ metadata: { k: 'v' } }), headers: { 'content-type': 'application/json' } });
+        const patch = await getJson(objectUrl(name), {
+          method: 'PATCH',
+          body: JSON.stringify({ metadata: { k: 'v' } }),
+          headers: { 'content-type': 'application/json' },
+        });
         expect(patch.status).toBe(200);
         expect(patch.body.metadata).toEqual({ k: 'v' });
         const { body } = await getJson(objectUrl(name));
-        expectPer({ patched: patch.body.metageneration, stored: body.metageneration }, { firebase: { patched: '2', stored: '2' }, 'fake-gcs': { patched: undefined, stored: '1' } });
+        expectPer(
+          { patched: patch.body.metageneration, stored: body.metageneration },
+          { firebase: { patched: '2', stored: '2' }, 'fake-gcs': { patched: undefined, stored: '1' } },
+        );
       });
 
       it('delete with a stale generation: GCS answers 412 and keeps the object', async () => {
@@ -449,7 +493,10 @@ export function gcsStorageCases(server: GcsServer): void {
         await newStore().write(name, Buffer.from('v2'), { ifGenerationMatch: gen1, contentType: 'text/plain' });
         const outcome = await newStore()
           .remove(name, gen1)
-          .then(() => 'deleted', (e: unknown) => `status ${errorStatus(e)}`);
+          .then(
+            () => 'deleted',
+            (e: unknown) => `status ${errorStatus(e)}`,
+          );
         const after = (await newStore().read(name))?.toString() ?? 'gone';
         expectPer({ outcome, after }, { firebase: { outcome: 'status 412', after: 'v2' }, 'fake-gcs': { outcome: 'deleted', after: 'gone' } });
       });
@@ -457,7 +504,11 @@ export function gcsStorageCases(server: GcsServer): void {
       it('metadata patch and read with a stale (meta)generation: GCS answers 412', async () => {
         const name = fresh('stale-patch.txt');
         await put(name, 'x');
-        const patch = await fetch(objectUrl(name, '?ifMetagenerationMatch=9'), { method: 'PATCH', body: JSON.stringify({ metadata: { k: 'v' } }), headers: { 'content-type': 'application/json' } });
+        const patch = await fetch(objectUrl(name, '?ifMetagenerationMatch=9'), {
+          method: 'PATCH',
+          body: JSON.stringify({ metadata: { k: 'v' } }),
+          headers: { 'content-type': 'application/json' },
+        });
         const read = await fetch(objectUrl(name, '?ifGenerationMatch=9'));
         await Promise.all([patch.arrayBuffer(), read.arrayBuffer()]);
         expectPer({ patch: patch.status, read: read.status }, { firebase: { patch: 412, read: 412 }, 'fake-gcs': { patch: 200, read: 200 } });
@@ -479,7 +530,10 @@ export function gcsStorageCases(server: GcsServer): void {
 
       it('a media upload without Content-Type: GCS serves application/octet-stream', async () => {
         const name = fresh('no-type');
-        const up = await fetch(`${server.origin}/upload/storage/v1/b/${bucket}/o?uploadType=media&name=${enc(name)}`, { method: 'POST', body: new Uint8Array([1, 2, 3]) });
+        const up = await fetch(`${server.origin}/upload/storage/v1/b/${bucket}/o?uploadType=media&name=${enc(name)}`, {
+          method: 'POST',
+          body: new Uint8Array([1, 2, 3]),
+        });
         expect(up.status).toBe(200);
         const { body } = await getJson(objectUrl(name));
         expectPer(body.contentType, { firebase: 'application/octet-stream', 'fake-gcs': undefined });
@@ -508,7 +562,11 @@ export function gcsStorageCases(server: GcsServer): void {
         const location = init.headers.get('location') ?? '';
         const data = randomBytes(512 * 1024);
         const half = 256 * 1024;
-        const chunk1 = await fetch(location, { method: 'PUT', body: data.subarray(0, half), headers: { 'content-range': `bytes 0-${half - 1}/${data.length}` } });
+        const chunk1 = await fetch(location, {
+          method: 'PUT',
+          body: data.subarray(0, half),
+          headers: { 'content-range': `bytes 0-${half - 1}/${data.length}` },
+        });
         await chunk1.arrayBuffer();
         const query = await fetch(location, { method: 'PUT', headers: { 'content-range': `bytes */${data.length}` } });
         await query.arrayBuffer();

@@ -167,7 +167,10 @@ describe('faults', () => {
   it('client view: a conditional upload is retried past a single 503', async () => {
     proxy.schedule({ kind: 'status', status: 503, match: matchers.uploads, times: 1 });
     const name = `${RUN}/client-retry.txt`;
-    await storage.bucket(BUCKET).file(name).save('retried', { resumable: false, preconditionOpts: { ifGenerationMatch: 0 } });
+    await storage
+      .bucket(BUCKET)
+      .file(name)
+      .save('retried', { resumable: false, preconditionOpts: { ifGenerationMatch: 0 } });
     expect((await readObject(BUCKET, name)).toString()).toBe('retried');
     expect(proxy.stats.log.map((e) => e.action)).toEqual(['status:503', 'forward']);
   });

@@ -11,13 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  JOB_DETAILS_KEYS,
-  RAY_TEXT,
-  startRaySim,
-  type JobDetails,
-  type RaySim,
-} from '../../tools/ray-sim/server.mjs';
+import { JOB_DETAILS_KEYS, RAY_TEXT, startRaySim, type JobDetails, type RaySim } from '../../tools/ray-sim/server.mjs';
 import { writeZip } from '../../tools/ray-sim/zip.mjs';
 import { headingAnchors, ROOT } from '../helpers/doc-citations.js';
 
@@ -39,22 +33,22 @@ interface CallOptions {
 function call(base: string, method: string, path: string, opts: CallOptions = {}): Promise<Reply> {
   const url = new URL(base);
   return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: url.hostname, port: url.port, method, path, headers: opts.headers ?? {}, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            type: String(res.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '',
-            text: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-      },
-    );
+    const req = http.request({ host: url.hostname, port: url.port, method, path, headers: opts.headers ?? {}, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          type:
+            String(res.headers['content-type'] ?? '')
+              .split(';')[0]
+              ?.trim() ?? '',
+          text: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
+    });
     req.on('error', reject);
     req.end(opts.body);
   });
@@ -101,13 +95,7 @@ function lastLine(t: string): string {
 
 // ----- the table ----------------------------------------------------------------------------------
 
-type BodyCheck =
-  | { json: unknown }
-  | { jsonKeys: string[] }
-  | { text: string }
-  | { lastLine: string }
-  | { contains: string[] }
-  | { empty: true };
+type BodyCheck = { json: unknown } | { jsonKeys: string[] } | { text: string } | { lastLine: string } | { contains: string[] } | { empty: true };
 
 interface Row {
   ref: string;
@@ -130,66 +118,490 @@ const PKG = '_ray_pkg_c0ffee00c0ffee00.zip';
 // and the package gcs://<PKG>.
 const CONTRACT: Row[] = [
   // #version: GET /api/version
-  { ref: '#version', name: 'version: the four keys', method: 'GET', path: '/api/version', status: 200, type: 'application/json', check: { jsonKeys: ['version', 'ray_version', 'ray_commit', 'session_name'] } },
+  {
+    ref: '#version',
+    name: 'version: the four keys',
+    method: 'GET',
+    path: '/api/version',
+    status: 200,
+    type: 'application/json',
+    check: { jsonKeys: ['version', 'ray_version', 'ray_commit', 'session_name'] },
+  },
   { ref: '#version', name: 'version: HEAD is allowed', method: 'HEAD', path: '/api/version', status: 200, type: 'application/json', check: { empty: true } },
-  { ref: '#version, #what-the-test-double-must-reproduce', name: 'version: POST is 405', method: 'POST', path: '/api/version', status: 405, type: 'text/plain', allow: 'GET,HEAD', check: { text: '405: Method Not Allowed' } },
+  {
+    ref: '#version, #what-the-test-double-must-reproduce',
+    name: 'version: POST is 405',
+    method: 'POST',
+    path: '/api/version',
+    status: 405,
+    type: 'text/plain',
+    allow: 'GET,HEAD',
+    check: { text: '405: Method Not Allowed' },
+  },
 
   // #submit: POST /api/jobs/ — 400 type errors (common.py __post_init__), constructor errors first
-  { ref: '#submit', name: 'submit: entrypoint int', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": 1}', status: 400, type: 'text/plain', check: TE("entrypoint must be a string, got <class 'int'>") },
-  { ref: '#submit', name: 'submit: missing entrypoint', method: 'POST', path: '/api/jobs/', headers: J, body: '{"submission_id": "c-x"}', status: 400, type: 'text/plain', check: TE("JobSubmitRequest.__init__() missing 1 required positional argument: 'entrypoint'") },
-  { ref: '#submit', name: 'submit: unknown key', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "x": 1}', status: 400, type: 'text/plain', check: TE("JobSubmitRequest.__init__() got an unexpected keyword argument 'x'") },
-  { ref: '#submit, #p3-send-only-known-fields', name: 'submit: label selector is unknown before 2.54', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "entrypoint_label_selector": {"a": "b"}}', status: 400, type: 'text/plain', check: TE("JobSubmitRequest.__init__() got an unexpected keyword argument 'entrypoint_label_selector'") },
-  { ref: '#submit', name: 'submit: submission_id int', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "submission_id": 7}', status: 400, type: 'text/plain', check: TE("submission_id must be a string if provided, got <class 'int'>") },
-  { ref: '#submit', name: 'submit: runtime_env list', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "runtime_env": []}', status: 400, type: 'text/plain', check: TE("runtime_env must be a dict, got <class 'list'>") },
-  { ref: '#submit, #p7-metadata-is-string-to-string', name: 'submit: metadata value int', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "metadata": {"n": 1}}', status: 400, type: 'text/plain', check: TE("metadata values must be strings, got <class 'int'>") },
-  { ref: '#submit', name: 'submit: metadata string', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "metadata": "m"}', status: 400, type: 'text/plain', check: TE("metadata must be a dict, got <class 'str'>") },
-  { ref: '#submit', name: 'submit: entrypoint_num_cpus string', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "entrypoint_num_cpus": "1"}', status: 400, type: 'text/plain', check: TE("entrypoint_num_cpus must be a number, got <class 'str'>") },
-  { ref: '#submit', name: 'submit: entrypoint_memory 1.5', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "entrypoint_memory": 1.5}', status: 400, type: 'text/plain', check: TE("entrypoint_memory must be an integer, got <class 'float'>") },
-  { ref: '#submit', name: 'submit: entrypoint_memory 1.0 is a float too', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "entrypoint_memory": 1.0}', status: 400, type: 'text/plain', check: TE("entrypoint_memory must be an integer, got <class 'float'>") },
-  { ref: '#submit', name: 'submit: entrypoint_resources value "1"', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "entrypoint_resources": {"GPU": "1"}}', status: 400, type: 'text/plain', check: TE("entrypoint_resources values must be numbers, got <class 'str'>") },
+  {
+    ref: '#submit',
+    name: 'submit: entrypoint int',
+    method: 'POST',
+    path: '/api/jobs/',
+    headers: J,
+    body: '{"entrypoint": 1}',
+    status: 400,
+    type: 'text/plain',
+    check: TE("entrypoint must be a string, got <class 'int'>"),
+  },
+  {
+    ref: '#submit',
+    name: 'submit: missing entrypoint',
+    method: 'POST',
+    path: '/api/jobs/',
+    headers: J,
+    body: '{"submission_id": "c-x"}',
+    status: 400,
+    type: 'text/plain',
+    check: TE("JobSubmitRequest.__init__() missing 1 required positional argument: 'entrypoint'"),
+  },
+  {
+    ref: '#submit',
+    name: 'submit: unknown key',
+    method: 'POST',
+    path: '/api/jobs/',
+    headers: J,
+    body: '{"entrypoint": "true", "x": 1}',
+    status: 400,
+    type: 'text/plain',
+    check: TE("JobSubmitRequest.__init__() got an unexpected keyword argument 'x'"),
+  },
+  {
+    ref: '#submit, #p3-send-only-known-fields',
+    name: 'submit: label selector is unknown before 2.54',
+    method: 'POST',
+    path: '/api/jobs/',
+    headers: J,
+    body: '{"entrypoint": "true", "entrypoint_label_selector": {"a": "b"}}',
+    status: 400,
+    type: 'text/plain',
+    check: TE("JobSubmitRequest.__init__() got an unexpected keyword argument 'entrypoint_label_selector'"),
+  },
+  {
+    ref: '#submit',
+    name: 'submit: submission_id int',
+    method: 'POST',
+    path: '/api/jobs/',
+    headers: J,
+    body: '{"entrypoint": "true", "submission_id": 7}',
+    status: 400,
+    type: 'text/plain',
+    check: TE("submission_id must be a string if provided, got <class 'int'>"),
+  },
+  {
+    ref: '#submit',
+    name: 'submit: runtime_env list',
+    method: 'POST',
+    path: '/api/jobs/',
+    headers: J,
+    body: '{"entrypoint": "true", "runtime_env": []}',
+    status: 400,
+    type: 'text/plain',
+    check: TE("runtime_env must be a dict, got <class 'list'>"),
+  },
+  {
+    ref: '#submit, #p7-metadata-is-string-to-string',
+    name: 'submit: metadata value int',
+    method: 'POST',
+    path: '/api/jobs/',
+    headers: J,
+    body: '{"entrypoint": "true", "metadata": {"n": 1}}',
+    status: 400,
+    type: 'text/plain',
+    check: TE("metadata values must be strings, got <class 'int'>"),
+  },
+  {
+    ref: '#submit',
+    name: 'submit: metadata string',
+    method: 'POST',
+    path: '/api/jobs/',
+    headers: J,
+    body: '{"entrypoint": "true", "metadata": "m"}',
+    status: 400,
+    type: 'text/plain',
+    check: TE("metadata must be a dict, got <class 'str'>"),
+  },
+  {
+    ref: '#submit',
+    name: 'submit: entrypoint_num_cpus string',
+    method: 'POST',
+    path: '/api/jobs/',
+    headers: J,
+    body: '{"entrypoint": "true", "entrypoint_num_cpus": "1"}',
+    status: 400,
+    type: 'text/plain',
+    check: TE("entrypoint_num_cpus must be a number, got <class 'str'>"),
+  },
+  {
+    ref: '#submit',
+    name: 'submit: entrypoint_memory 1.5',
+    method: 'POST',
+    path: '/api/jobs/',
+    headers: J,
+    body: '{"entrypoint": "true", "entrypoint_memory": 1.5}',
+    status: 400,
+    type: 'text/plain',
+    check: TE("entrypoint_memory must be an integer, got <class 'float'>"),
+  },
+  {
+    ref: '#submit',
+    name: 'submit: entrypoint_memory 1.0 is a float too',
+    method: 'POST',
+    path: '/api/jobs/',
+    headers: J,
+    body: '{"entrypoint": "true", "entrypoint_memory": 1.0}',
+    status: 400,
+    type: 'text/plain',
+    check: TE("entrypoint_memory must be an integer, got <class 'float'>"),
+  },
+  {
+    ref: '#submit',
+    name: 'submit: entrypoint_resources value "1"',
+    method: 'POST',
+    path: '/api/jobs/',
+    headers: J,
+    body: '{"entrypoint": "true", "entrypoint_resources": {"GPU": "1"}}',
+    status: 400,
+    type: 'text/plain',
+    check: TE("entrypoint_resources values must be numbers, got <class 'str'>"),
+  },
   // #submit: 500s
-  { ref: '#submit', name: 'submit: body not JSON', method: 'POST', path: '/api/jobs/', headers: J, body: 'not json', status: 500, type: 'text/plain', check: { text: RAY_TEXT.internalError } },
-  { ref: '#submit', name: 'submit: JSON array', method: 'POST', path: '/api/jobs/', headers: J, body: '[]', status: 500, type: 'text/plain', check: { text: RAY_TEXT.internalError } },
-  { ref: '#submit', name: 'submit: JSON string', method: 'POST', path: '/api/jobs/', headers: J, body: '"x"', status: 500, type: 'text/plain', check: { text: RAY_TEXT.internalError } },
-  { ref: '#submit, #idempotency-and-retries', name: 'submit: duplicate submission_id', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "submission_id": "c-held"}', status: 500, type: 'text/plain', check: { contains: ['Request failed with status code 400', 'Job with submission_id c-held already exists. Please use a different submission_id.'] } },
+  {
+    ref: '#submit',
+    name: 'submit: body not JSON',
+    method: 'POST',
+    path: '/api/jobs/',
+    headers: J,
+    body: 'not json',
+    status: 500,
+    type: 'text/plain',
+    check: { text: RAY_TEXT.internalError },
+  },
+  {
+    ref: '#submit',
+    name: 'submit: JSON array',
+    method: 'POST',
+    path: '/api/jobs/',
+    headers: J,
+    body: '[]',
+    status: 500,
+    type: 'text/plain',
+    check: { text: RAY_TEXT.internalError },
+  },
+  {
+    ref: '#submit',
+    name: 'submit: JSON string',
+    method: 'POST',
+    path: '/api/jobs/',
+    headers: J,
+    body: '"x"',
+    status: 500,
+    type: 'text/plain',
+    check: { text: RAY_TEXT.internalError },
+  },
+  {
+    ref: '#submit, #idempotency-and-retries',
+    name: 'submit: duplicate submission_id',
+    method: 'POST',
+    path: '/api/jobs/',
+    headers: J,
+    body: '{"entrypoint": "true", "submission_id": "c-held"}',
+    status: 500,
+    type: 'text/plain',
+    check: { contains: ['Request failed with status code 400', 'Job with submission_id c-held already exists. Please use a different submission_id.'] },
+  },
   // #submit: 405 browser heuristic (#p13-browser-user-agents-get-405)
-  { ref: '#submit, #browser-user-agents', name: 'submit: Mozilla user agent', method: 'POST', path: '/api/jobs/', headers: { ...J, 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64)' }, body: '{"entrypoint": "true", "submission_id": "c-browser"}', status: 405, type: 'text/plain', check: { text: 'Method Not Allowed for browser traffic.' } },
-  { ref: '#packages, #browser-user-agents', name: 'package PUT: Mozilla user agent', method: 'PUT', path: `/api/packages/gcs/_ray_pkg_b0.zip`, headers: { 'user-agent': 'Mozilla/5.0' }, body: Buffer.from('PK'), status: 405, type: 'text/plain', check: { text: 'Method Not Allowed for browser traffic.' } },
-  { ref: '#delete, #browser-user-agents', name: 'delete: Mozilla user agent', method: 'DELETE', path: '/api/jobs/c-done', headers: { 'user-agent': 'Mozilla/5.0' }, status: 405, type: 'text/plain', check: { text: 'Method Not Allowed for browser traffic.' } },
-  { ref: '#job-details, #browser-user-agents', name: 'GET is not browser-checked', method: 'GET', path: '/api/jobs/c-done', headers: { 'user-agent': 'Mozilla/5.0' }, status: 200, type: 'application/json', check: { jsonKeys: [...JOB_DETAILS_KEYS] } },
+  {
+    ref: '#submit, #browser-user-agents',
+    name: 'submit: Mozilla user agent',
+    method: 'POST',
+    path: '/api/jobs/',
+    headers: { ...J, 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64)' },
+    body: '{"entrypoint": "true", "submission_id": "c-browser"}',
+    status: 405,
+    type: 'text/plain',
+    check: { text: 'Method Not Allowed for browser traffic.' },
+  },
+  {
+    ref: '#packages, #browser-user-agents',
+    name: 'package PUT: Mozilla user agent',
+    method: 'PUT',
+    path: `/api/packages/gcs/_ray_pkg_b0.zip`,
+    headers: { 'user-agent': 'Mozilla/5.0' },
+    body: Buffer.from('PK'),
+    status: 405,
+    type: 'text/plain',
+    check: { text: 'Method Not Allowed for browser traffic.' },
+  },
+  {
+    ref: '#delete, #browser-user-agents',
+    name: 'delete: Mozilla user agent',
+    method: 'DELETE',
+    path: '/api/jobs/c-done',
+    headers: { 'user-agent': 'Mozilla/5.0' },
+    status: 405,
+    type: 'text/plain',
+    check: { text: 'Method Not Allowed for browser traffic.' },
+  },
+  {
+    ref: '#job-details, #browser-user-agents',
+    name: 'GET is not browser-checked',
+    method: 'GET',
+    path: '/api/jobs/c-done',
+    headers: { 'user-agent': 'Mozilla/5.0' },
+    status: 200,
+    type: 'application/json',
+    check: { jsonKeys: [...JOB_DETAILS_KEYS] },
+  },
 
   // #p1-trailing-slash, and routing
-  { ref: '#p1-trailing-slash', name: 'POST /api/jobs (no slash) is 404', method: 'POST', path: '/api/jobs', headers: J, body: '{"entrypoint": "true"}', status: 404, type: 'text/plain', check: { text: '404: Not Found' } },
-  { ref: '#p1-trailing-slash', name: 'GET /api/jobs (no slash) is 404', method: 'GET', path: '/api/jobs', status: 404, type: 'text/plain', check: { text: '404: Not Found' } },
-  { ref: '#p1-trailing-slash', name: 'GET /api/jobs/{id}/ (slash) is 404', method: 'GET', path: '/api/jobs/c-done/', status: 404, type: 'text/plain', check: { text: '404: Not Found' } },
-  { ref: '#p1-trailing-slash', name: 'POST /api/jobs/submit is 405 (GET/DELETE route)', method: 'POST', path: '/api/jobs/submit', status: 405, type: 'text/plain', allow: 'DELETE,GET,HEAD', check: { text: '405: Method Not Allowed' } },
-  { ref: '#what-the-test-double-must-reproduce', name: 'PUT /api/jobs/ is 405', method: 'PUT', path: '/api/jobs/', status: 405, type: 'text/plain', allow: 'GET,HEAD,POST', check: { text: '405: Method Not Allowed' } },
-  { ref: '#what-the-test-double-must-reproduce', name: 'GET /api/jobs/{id}/stop is 405', method: 'GET', path: '/api/jobs/c-done/stop', status: 405, type: 'text/plain', allow: 'POST', check: { text: '405: Method Not Allowed' } },
-  { ref: '#what-the-test-double-must-reproduce', name: 'POST /api/jobs/{id}/logs is 405', method: 'POST', path: '/api/jobs/c-done/logs', status: 405, type: 'text/plain', allow: 'GET,HEAD', check: { text: '405: Method Not Allowed' } },
-  { ref: '#what-the-test-double-must-reproduce', name: 'DELETE /api/packages/... is 405', method: 'DELETE', path: `/api/packages/gcs/${PKG}`, status: 405, type: 'text/plain', allow: 'GET,HEAD,PUT', check: { text: '405: Method Not Allowed' } },
-  { ref: '#what-the-test-double-must-reproduce', name: 'unknown path is 404', method: 'GET', path: '/api/nothing', status: 404, type: 'text/plain', check: { text: '404: Not Found' } },
-  { ref: '#routes-not-used', name: 'the agent route is not served', method: 'GET', path: '/api/job_agent/jobs/c-done', status: 404, type: 'text/plain', check: { text: '404: Not Found' } },
-  { ref: '#version, #token-auth', name: 'authentication_mode is absent before 2.52', method: 'GET', path: '/api/authentication_mode', status: 404, type: 'text/plain', check: { text: '404: Not Found' } },
+  {
+    ref: '#p1-trailing-slash',
+    name: 'POST /api/jobs (no slash) is 404',
+    method: 'POST',
+    path: '/api/jobs',
+    headers: J,
+    body: '{"entrypoint": "true"}',
+    status: 404,
+    type: 'text/plain',
+    check: { text: '404: Not Found' },
+  },
+  {
+    ref: '#p1-trailing-slash',
+    name: 'GET /api/jobs (no slash) is 404',
+    method: 'GET',
+    path: '/api/jobs',
+    status: 404,
+    type: 'text/plain',
+    check: { text: '404: Not Found' },
+  },
+  {
+    ref: '#p1-trailing-slash',
+    name: 'GET /api/jobs/{id}/ (slash) is 404',
+    method: 'GET',
+    path: '/api/jobs/c-done/',
+    status: 404,
+    type: 'text/plain',
+    check: { text: '404: Not Found' },
+  },
+  {
+    ref: '#p1-trailing-slash',
+    name: 'POST /api/jobs/submit is 405 (GET/DELETE route)',
+    method: 'POST',
+    path: '/api/jobs/submit',
+    status: 405,
+    type: 'text/plain',
+    allow: 'DELETE,GET,HEAD',
+    check: { text: '405: Method Not Allowed' },
+  },
+  {
+    ref: '#what-the-test-double-must-reproduce',
+    name: 'PUT /api/jobs/ is 405',
+    method: 'PUT',
+    path: '/api/jobs/',
+    status: 405,
+    type: 'text/plain',
+    allow: 'GET,HEAD,POST',
+    check: { text: '405: Method Not Allowed' },
+  },
+  {
+    ref: '#what-the-test-double-must-reproduce',
+    name: 'GET /api/jobs/{id}/stop is 405',
+    method: 'GET',
+    path: '/api/jobs/c-done/stop',
+    status: 405,
+    type: 'text/plain',
+    allow: 'POST',
+    check: { text: '405: Method Not Allowed' },
+  },
+  {
+    ref: '#what-the-test-double-must-reproduce',
+    name: 'POST /api/jobs/{id}/logs is 405',
+    method: 'POST',
+    path: '/api/jobs/c-done/logs',
+    status: 405,
+    type: 'text/plain',
+    allow: 'GET,HEAD',
+    check: { text: '405: Method Not Allowed' },
+  },
+  {
+    ref: '#what-the-test-double-must-reproduce',
+    name: 'DELETE /api/packages/... is 405',
+    method: 'DELETE',
+    path: `/api/packages/gcs/${PKG}`,
+    status: 405,
+    type: 'text/plain',
+    allow: 'GET,HEAD,PUT',
+    check: { text: '405: Method Not Allowed' },
+  },
+  {
+    ref: '#what-the-test-double-must-reproduce',
+    name: 'unknown path is 404',
+    method: 'GET',
+    path: '/api/nothing',
+    status: 404,
+    type: 'text/plain',
+    check: { text: '404: Not Found' },
+  },
+  {
+    ref: '#routes-not-used',
+    name: 'the agent route is not served',
+    method: 'GET',
+    path: '/api/job_agent/jobs/c-done',
+    status: 404,
+    type: 'text/plain',
+    check: { text: '404: Not Found' },
+  },
+  {
+    ref: '#version, #token-auth',
+    name: 'authentication_mode is absent before 2.52',
+    method: 'GET',
+    path: '/api/authentication_mode',
+    status: 404,
+    type: 'text/plain',
+    check: { text: '404: Not Found' },
+  },
 
   // #what-the-test-double-must-reproduce: 404 for unknown ids on every per-job route
-  { ref: '#job-details', name: 'GET unknown job', method: 'GET', path: '/api/jobs/nope', status: 404, type: 'text/plain', check: { text: 'Job nope does not exist' } },
-  { ref: '#logs', name: 'logs of unknown job', method: 'GET', path: '/api/jobs/nope/logs', status: 404, type: 'text/plain', check: { text: 'Job nope does not exist' } },
-  { ref: '#log-tail-websocket', name: 'tail of unknown job', method: 'GET', path: '/api/jobs/nope/logs/tail', status: 404, type: 'text/plain', check: { text: 'Job nope does not exist' } },
-  { ref: '#stop', name: 'stop unknown job', method: 'POST', path: '/api/jobs/nope/stop', status: 404, type: 'text/plain', check: { text: 'Job nope does not exist' } },
-  { ref: '#delete', name: 'delete unknown job', method: 'DELETE', path: '/api/jobs/nope', status: 404, type: 'text/plain', check: { text: 'Job nope does not exist' } },
+  {
+    ref: '#job-details',
+    name: 'GET unknown job',
+    method: 'GET',
+    path: '/api/jobs/nope',
+    status: 404,
+    type: 'text/plain',
+    check: { text: 'Job nope does not exist' },
+  },
+  {
+    ref: '#logs',
+    name: 'logs of unknown job',
+    method: 'GET',
+    path: '/api/jobs/nope/logs',
+    status: 404,
+    type: 'text/plain',
+    check: { text: 'Job nope does not exist' },
+  },
+  {
+    ref: '#log-tail-websocket',
+    name: 'tail of unknown job',
+    method: 'GET',
+    path: '/api/jobs/nope/logs/tail',
+    status: 404,
+    type: 'text/plain',
+    check: { text: 'Job nope does not exist' },
+  },
+  {
+    ref: '#stop',
+    name: 'stop unknown job',
+    method: 'POST',
+    path: '/api/jobs/nope/stop',
+    status: 404,
+    type: 'text/plain',
+    check: { text: 'Job nope does not exist' },
+  },
+  {
+    ref: '#delete',
+    name: 'delete unknown job',
+    method: 'DELETE',
+    path: '/api/jobs/nope',
+    status: 404,
+    type: 'text/plain',
+    check: { text: 'Job nope does not exist' },
+  },
 
   // #logs, #stop, #delete on the fixtures
-  { ref: '#logs', name: 'logs while PENDING are ""', method: 'GET', path: '/api/jobs/c-held/logs', status: 200, type: 'application/json', check: { json: { logs: '' } } },
-  { ref: '#logs', name: 'logs after the run', method: 'GET', path: '/api/jobs/c-done/logs', status: 200, type: 'application/json', check: { json: { logs: 'done-output\n' } } },
-  { ref: '#stop', name: 'stop a terminal job', method: 'POST', path: '/api/jobs/c-done/stop', status: 200, type: 'application/json', check: { json: { stopped: false } } },
-  { ref: '#delete, #p2-status-codes-change-across-versions', name: 'delete a non-terminal job is 500', method: 'DELETE', path: '/api/jobs/c-held', status: 500, type: 'text/plain', check: { contains: ['Request failed with status code 500', "Attempted to delete job 'c-held', but it is in a non-terminal state PENDING."] } },
-  { ref: '#log-tail-websocket', name: 'tail without a WebSocket upgrade', method: 'GET', path: '/api/jobs/c-done/logs/tail', status: 400, type: 'text/plain', check: { contains: ['No WebSocket UPGRADE hdr'] } },
+  {
+    ref: '#logs',
+    name: 'logs while PENDING are ""',
+    method: 'GET',
+    path: '/api/jobs/c-held/logs',
+    status: 200,
+    type: 'application/json',
+    check: { json: { logs: '' } },
+  },
+  {
+    ref: '#logs',
+    name: 'logs after the run',
+    method: 'GET',
+    path: '/api/jobs/c-done/logs',
+    status: 200,
+    type: 'application/json',
+    check: { json: { logs: 'done-output\n' } },
+  },
+  {
+    ref: '#stop',
+    name: 'stop a terminal job',
+    method: 'POST',
+    path: '/api/jobs/c-done/stop',
+    status: 200,
+    type: 'application/json',
+    check: { json: { stopped: false } },
+  },
+  {
+    ref: '#delete, #p2-status-codes-change-across-versions',
+    name: 'delete a non-terminal job is 500',
+    method: 'DELETE',
+    path: '/api/jobs/c-held',
+    status: 500,
+    type: 'text/plain',
+    check: { contains: ['Request failed with status code 500', "Attempted to delete job 'c-held', but it is in a non-terminal state PENDING."] },
+  },
+  {
+    ref: '#log-tail-websocket',
+    name: 'tail without a WebSocket upgrade',
+    method: 'GET',
+    path: '/api/jobs/c-done/logs/tail',
+    status: 400,
+    type: 'text/plain',
+    check: { contains: ['No WebSocket UPGRADE hdr'] },
+  },
 
   // #packages
-  { ref: '#packages', name: 'package GET missing', method: 'GET', path: '/api/packages/gcs/_ray_pkg_0000.zip', status: 404, type: 'text/plain', check: { text: 'Package gcs://_ray_pkg_0000.zip does not exist' } },
-  { ref: '#packages', name: 'package GET present', method: 'GET', path: `/api/packages/gcs/${PKG}`, status: 200, type: 'application/octet-stream', check: { empty: true } },
-  { ref: '#packages', name: 'package PUT stores the bytes', method: 'PUT', path: '/api/packages/gcs/_ray_pkg_put1.zip', body: writeZip([{ name: 'a.txt', data: 'a' }]), status: 200, type: 'application/octet-stream', check: { empty: true } },
-  { ref: '#packages', name: 'package PUT of a non .zip/.whl name', method: 'PUT', path: '/api/packages/gcs/_ray_pkg_put1.tar', body: Buffer.from('x'), status: 500, type: 'text/plain', check: { contains: ['does not end in .zip or .whl'] } },
+  {
+    ref: '#packages',
+    name: 'package GET missing',
+    method: 'GET',
+    path: '/api/packages/gcs/_ray_pkg_0000.zip',
+    status: 404,
+    type: 'text/plain',
+    check: { text: 'Package gcs://_ray_pkg_0000.zip does not exist' },
+  },
+  {
+    ref: '#packages',
+    name: 'package GET present',
+    method: 'GET',
+    path: `/api/packages/gcs/${PKG}`,
+    status: 200,
+    type: 'application/octet-stream',
+    check: { empty: true },
+  },
+  {
+    ref: '#packages',
+    name: 'package PUT stores the bytes',
+    method: 'PUT',
+    path: '/api/packages/gcs/_ray_pkg_put1.zip',
+    body: writeZip([{ name: 'a.txt', data: 'a' }]),
+    status: 200,
+    type: 'application/octet-stream',
+    check: { empty: true },
+  },
+  {
+    ref: '#packages',
+    name: 'package PUT of a non .zip/.whl name',
+    method: 'PUT',
+    path: '/api/packages/gcs/_ray_pkg_put1.tar',
+    body: Buffer.from('x'),
+    status: 500,
+    type: 'text/plain',
+    check: { contains: ['does not end in .zip or .whl'] },
+  },
 ];
 
 describe('ray-sim contract table', () => {
@@ -281,7 +693,11 @@ describe('ray-sim submit, details and the state machine', () => {
 
   it('#submit null keys are stripped before validation, so GET shows null for them', async () => {
     const r = await postJson(sim.url, '/api/jobs/', {
-      entrypoint: 'true', submission_id: 'c-nulls', runtime_env: null, metadata: null, some_future_field: null,
+      entrypoint: 'true',
+      submission_id: 'c-nulls',
+      runtime_env: null,
+      metadata: null,
+      some_future_field: null,
     });
     expect(okJson(r)).toEqual({ job_id: 'c-nulls', submission_id: 'c-nulls' });
     const d = await getDetails(sim, 'c-nulls');
@@ -291,17 +707,32 @@ describe('ray-sim submit, details and the state machine', () => {
 
   it('#job-details, #jobdetails GET echoes entrypoint, metadata and runtime_env verbatim, 15 keys, PENDING defaults', async () => {
     sim.control.holdPending('c-echo', true);
-    const runtimeEnv = { env_vars: { TOKEN: 'clear-text', 'ÜNÏ': 'ç' }, pip: ['x==1'], nested: { a: [1, 2.5, true, null] } };
+    const runtimeEnv = { env_vars: { TOKEN: 'clear-text', ÜNÏ: 'ç' }, pip: ['x==1'], nested: { a: [1, 2.5, true, null] } };
     const metadata = { run: 'r1', 'with space': 'ok' };
-    const entrypoint = "python -m pkg.cli --name 'a b' --x=\"$HOME\"";
+    const entrypoint = 'python -m pkg.cli --name \'a b\' --x="$HOME"';
     await submit(sim, {
-      entrypoint, submission_id: 'c-echo', runtime_env: runtimeEnv, metadata, entrypoint_num_cpus: 1, entrypoint_memory: 1024,
+      entrypoint,
+      submission_id: 'c-echo',
+      runtime_env: runtimeEnv,
+      metadata,
+      entrypoint_num_cpus: 1,
+      entrypoint_memory: 1024,
     });
     const d = await getDetails(sim, 'c-echo');
     expect(d).toMatchObject({
-      type: 'SUBMISSION', job_id: null, submission_id: 'c-echo', driver_info: null, status: 'PENDING', entrypoint,
-      error_type: null, end_time: null, metadata, runtime_env: runtimeEnv, driver_agent_http_address: null,
-      driver_node_id: null, driver_exit_code: null,
+      type: 'SUBMISSION',
+      job_id: null,
+      submission_id: 'c-echo',
+      driver_info: null,
+      status: 'PENDING',
+      entrypoint,
+      error_type: null,
+      end_time: null,
+      metadata,
+      runtime_env: runtimeEnv,
+      driver_agent_http_address: null,
+      driver_node_id: null,
+      driver_exit_code: null,
     });
     expect(d.message).toBe(
       'Job has not started yet. It may be waiting for resources (CPUs, GPUs, memory, custom resources) to become available.' +
@@ -349,7 +780,10 @@ describe('ray-sim submit, details and the state machine', () => {
     const d = await sim.waitForStatus(sid, 'FAILED');
     const all = ['out1', 'err1', 'out2', 'err2', 'out3', 'err3', 'out4', 'err4', 'out5', 'err5', 'out6', 'err6'];
     expect(d.message).toBe(
-      `Job entrypoint command failed with exit code 3, last available logs (truncated to 20,000 chars):\n${all.slice(2).map((l) => `${l}\n`).join('')}`,
+      `Job entrypoint command failed with exit code 3, last available logs (truncated to 20,000 chars):\n${all
+        .slice(2)
+        .map((l) => `${l}\n`)
+        .join('')}`,
     );
     expect(d.driver_exit_code).toBe(3);
     expect(d.error_type).toBeNull(); // populated only from about Ray 2.50
@@ -365,7 +799,7 @@ describe('ray-sim submit, details and the state machine', () => {
 
   it('#statuses-and-messages the 20,000-char cap on the failure message', async () => {
     const d = await sim.waitForStatus(
-      await submit(sim, { entrypoint: "awk 'BEGIN { for (i = 0; i < 2100; i++) printf \"1234567890\"; print \"\" }'; exit 1", submission_id: 'c-fail-big' }),
+      await submit(sim, { entrypoint: 'awk \'BEGIN { for (i = 0; i < 2100; i++) printf "1234567890"; print "" }\'; exit 1', submission_id: 'c-fail-big' }),
       'FAILED',
     );
     const prefix = 'Job entrypoint command failed with exit code 1, last available logs (truncated to 20,000 chars):\n';
@@ -375,7 +809,9 @@ describe('ray-sim submit, details and the state machine', () => {
   it('#entrypoint-and-environment the entrypoint runs under /bin/sh -c with env_vars, PYTHONUNBUFFERED, RAY_ADDRESS, RAY_JOB_CONFIG_JSON_ENV_VAR', async () => {
     const sid = await submit(sim, {
       entrypoint: 'echo "$PYTHONUNBUFFERED|$FOO|${RAY_ADDRESS:+set}"; printf "%s" "$RAY_JOB_CONFIG_JSON_ENV_VAR" > cfg.json',
-      submission_id: 'c-env', runtime_env: { env_vars: { FOO: 'bar baz' } }, metadata: { k: 'v' },
+      submission_id: 'c-env',
+      runtime_env: { env_vars: { FOO: 'bar baz' } },
+      metadata: { k: 'v' },
     });
     await sim.waitForStatus(sid, 'SUCCEEDED');
     expect(sim.getLog(sid)).toBe('1|bar baz|set\n');
@@ -480,7 +916,12 @@ describe('ray-sim stop and delete (#stop, #delete)', () => {
     writeFileSync(join(sim.jobs.get(sid)?.cwd ?? '', 'go'), '');
     await sim.waitForStatus(sid, 'SUCCEEDED');
     expect(okJson(await call(sim.url, 'DELETE', `/api/jobs/${sid}`))).toEqual({ deleted: true });
-    for (const [m, p] of [['GET', `/api/jobs/${sid}`], ['GET', `/api/jobs/${sid}/logs`], ['POST', `/api/jobs/${sid}/stop`], ['DELETE', `/api/jobs/${sid}`]] as const) {
+    for (const [m, p] of [
+      ['GET', `/api/jobs/${sid}`],
+      ['GET', `/api/jobs/${sid}/logs`],
+      ['POST', `/api/jobs/${sid}/stop`],
+      ['DELETE', `/api/jobs/${sid}`],
+    ] as const) {
       const r = await call(sim.url, m, p);
       expect([r.status, r.text]).toEqual([404, `Job ${sid} does not exist`]);
     }
@@ -522,7 +963,13 @@ describe('ray-sim runtime_env: working_dir packages and env_vars (#packages, #p6
   });
 
   it('zip entries that would escape the working_dir are refused', async () => {
-    await putPackage('_ray_pkg_evil.zip', writeZip([{ name: '../escaped.txt', data: 'x' }, { name: 'ok.txt', data: 'ok' }]));
+    await putPackage(
+      '_ray_pkg_evil.zip',
+      writeZip([
+        { name: '../escaped.txt', data: 'x' },
+        { name: 'ok.txt', data: 'ok' },
+      ]),
+    );
     const sid = await submit(sim, { entrypoint: 'cat ok.txt', submission_id: 'c-evil', runtime_env: { working_dir: 'gcs://_ray_pkg_evil.zip' } });
     await sim.waitForStatus(sid, 'SUCCEEDED');
     const job = sim.jobs.get(sid);
@@ -643,9 +1090,7 @@ describe('ray-sim fault control (5xx bursts, resets, "processed but the answer w
 
   it('resetNext: the socket is destroyed with no response; "after" still creates the job', async () => {
     sim.control.resetNext({ match: (m, p) => m === 'POST' && p === '/api/jobs/', when: 'after' });
-    await expect(postJson(sim.url, '/api/jobs/', { entrypoint: 'true', submission_id: 'c-reset' })).rejects.toThrow(
-      /socket hang up|ECONNRESET/,
-    );
+    await expect(postJson(sim.url, '/api/jobs/', { entrypoint: 'true', submission_id: 'c-reset' })).rejects.toThrow(/socket hang up|ECONNRESET/);
     expect((await getDetails(sim, 'c-reset')).submission_id).toBe('c-reset');
     const entry = sim.requests.filter((q) => q.method === 'POST' && q.bodyText.includes('c-reset'));
     expect(entry.map((q) => [q.status, q.outcome])).toEqual([[null, 'reset']]);
@@ -670,9 +1115,7 @@ describe('ray-sim body limit (#endpoints, #packages: aiohttp client_max_size)', 
     try {
       const put = await call(sim.url, 'PUT', '/api/packages/gcs/_ray_pkg_big.zip', { body: Buffer.alloc(2048) });
       expect(put.status).toBe(500);
-      expect(lastLine(put.text)).toBe(
-        'aiohttp.web_exceptions.HTTPRequestEntityTooLarge: Maximum request body size 1024 exceeded, actual body size 2048',
-      );
+      expect(lastLine(put.text)).toBe('aiohttp.web_exceptions.HTTPRequestEntityTooLarge: Maximum request body size 1024 exceeded, actual body size 2048');
       expect(sim.packages.size).toBe(0);
       const post = await postJson(sim.url, '/api/jobs/', { entrypoint: 'x'.repeat(2048) });
       expect([post.status, post.type]).toEqual([413, 'text/plain']);
@@ -700,7 +1143,11 @@ describe('ray-sim token auth (#token-auth, Ray ≥ 2.52)', () => {
     { name: 'Authorization: Bearer', headers: { authorization: `Bearer ${TOKEN}` }, status: 200 },
     { name: 'X-Ray-Authorization: Bearer', headers: { 'x-ray-authorization': `Bearer ${TOKEN}` }, status: 200 },
     { name: 'cookie ray-authentication-token', headers: { cookie: `a=b; ray-authentication-token=${TOKEN}` }, status: 200 },
-    { name: 'Authorization is read first (a proxy basic-auth header hides X-Ray-Authorization)', headers: { authorization: 'Basic dXNlcjpwdw==', 'x-ray-authorization': `Bearer ${TOKEN}` }, status: 403 },
+    {
+      name: 'Authorization is read first (a proxy basic-auth header hides X-Ray-Authorization)',
+      headers: { authorization: 'Basic dXNlcjpwdw==', 'x-ray-authorization': `Bearer ${TOKEN}` },
+      status: 403,
+    },
   ];
   for (const c of cases) {
     it(`GET /api/version with ${c.name} → ${c.status}`, async () => {
@@ -711,7 +1158,13 @@ describe('ray-sim token auth (#token-auth, Ray ≥ 2.52)', () => {
   }
 
   it('every /api/jobs route needs the token; auth is checked before routing', async () => {
-    for (const [m, p] of [['GET', '/api/jobs/'], ['POST', '/api/jobs/'], ['GET', '/api/jobs/x'], ['POST', '/api/jobs'], ['PUT', '/api/packages/gcs/a.zip']] as const) {
+    for (const [m, p] of [
+      ['GET', '/api/jobs/'],
+      ['POST', '/api/jobs/'],
+      ['GET', '/api/jobs/x'],
+      ['POST', '/api/jobs'],
+      ['PUT', '/api/packages/gcs/a.zip'],
+    ] as const) {
       expect((await call(sim.url, m, p)).status).toBe(401);
     }
   });
@@ -812,7 +1265,10 @@ function wsTail(base: string, path: string): Promise<WsResult> {
   const key = randomBytes(16).toString('base64');
   return new Promise((resolve, reject) => {
     const req = http.request({
-      host: url.hostname, port: url.port, path, agent: false,
+      host: url.hostname,
+      port: url.port,
+      path,
+      agent: false,
       headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': key, 'sec-websocket-version': '13' },
     });
     req.on('upgrade', (res, socket, head) => {

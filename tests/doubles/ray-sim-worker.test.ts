@@ -43,11 +43,35 @@ function runWorker(args: string[], cwd: string, env: Record<string, string>): Pr
 /** The flags of docs/reference/job.md#arguments, in order, as the action passes them. */
 function workerArgs(runId: string, attempt: number, ids: string[], extra: string[] = []): string[] {
   return [
-    '--run-id', runId, '--attempt', String(attempt), '--ray-job-id', `bird-${runId}-a${attempt}`,
-    '--framework', 'pydantic_ai', '--query-mode', 'raw', '--mode', 'a-interact',
-    '--agent-model', 'anthropic/claude-sonnet-4-5', '--user-sim-model', 'anthropic/claude-haiku-4-5-20251001',
-    '--patience', '3', '--max-depth', '3', '--num-actors', '2', '--instance-ids', ids.join(','),
-    '--no-prompt-cache', '--slayer-setup', 'pre-encoded', '--slayer-storage-root', '/data/slayer_models',
+    '--run-id',
+    runId,
+    '--attempt',
+    String(attempt),
+    '--ray-job-id',
+    `bird-${runId}-a${attempt}`,
+    '--framework',
+    'pydantic_ai',
+    '--query-mode',
+    'raw',
+    '--mode',
+    'a-interact',
+    '--agent-model',
+    'anthropic/claude-sonnet-4-5',
+    '--user-sim-model',
+    'anthropic/claude-haiku-4-5-20251001',
+    '--patience',
+    '3',
+    '--max-depth',
+    '3',
+    '--num-actors',
+    '2',
+    '--instance-ids',
+    ids.join(','),
+    '--no-prompt-cache',
+    '--slayer-setup',
+    'pre-encoded',
+    '--slayer-storage-root',
+    '/data/slayer_models',
     ...extra,
   ];
 }
@@ -89,7 +113,8 @@ describe('demo worker (ray_app.py stand-in)', () => {
     const ids = ['alien_1', 'credit_card_2', 'alien_3', 'not_in_dataset_4'];
     const outcomes = { alien_1: 'pass', credit_card_2: 'phase1', alien_3: 'fail', not_in_dataset_4: 'error' };
     const run = await runWorker(workerArgs(runId, 2, ids, ['--secrets-file', 'secrets.json']), cwd, {
-      ...env, BIRD_DEMO_OUTCOMES: JSON.stringify(outcomes),
+      ...env,
+      BIRD_DEMO_OUTCOMES: JSON.stringify(outcomes),
     });
     expect(run.code, run.stderr).toBe(0);
     expect(existsSync(join(cwd, 'secrets.json'))).toBe(false);
@@ -99,23 +124,33 @@ describe('demo worker (ray_app.py stand-in)', () => {
 
     const names = await listAll(BUCKET, `runs/${runId}/`);
     expect(names.sort()).toEqual(
-      [
-        'status.json',
-        ...ids.flatMap((id) => [`rows/${id}/attempt-2.json`, `logs/${id}/attempt-2.log`]),
-      ]
-        .map((n) => `runs/${runId}/${n}`)
-        .sort(),
+      ['status.json', ...ids.flatMap((id) => [`rows/${id}/attempt-2.json`, `logs/${id}/attempt-2.log`])].map((n) => `runs/${runId}/${n}`).sort(),
     );
     for (const n of names) expect(n).toMatch(/^runs\/[^/]+\/(status\.json|rows\/([^/]+)\/attempt-(\d+)\.json|logs\/[^/]+\/attempt-\d+\.log)$/);
 
     expect(await readJson(`runs/${runId}/rows/alien_1/attempt-2.json`)).toMatchObject({
-      instance_id: 'alien_1', database: 'alien', phase1_passed: true, phase2_passed: true, total_reward: 1, error: null, submission_status: 'submitted',
+      instance_id: 'alien_1',
+      database: 'alien',
+      phase1_passed: true,
+      phase2_passed: true,
+      total_reward: 1,
+      error: null,
+      submission_status: 'submitted',
     });
     expect(await readJson(`runs/${runId}/rows/credit_card_2/attempt-2.json`)).toMatchObject({
-      instance_id: 'credit_card_2', database: 'credit_card', phase1_passed: true, phase2_passed: false, total_reward: 0.5, error: null,
+      instance_id: 'credit_card_2',
+      database: 'credit_card',
+      phase1_passed: true,
+      phase2_passed: false,
+      total_reward: 0.5,
+      error: null,
     });
     expect(await readJson(`runs/${runId}/rows/alien_3/attempt-2.json`)).toMatchObject({
-      database: 'alien', phase1_passed: false, phase2_passed: false, total_reward: 0, error: null,
+      database: 'alien',
+      phase1_passed: false,
+      phase2_passed: false,
+      total_reward: 0,
+      error: null,
     });
     const errRow = await readJson(`runs/${runId}/rows/not_in_dataset_4/attempt-2.json`);
     expect(errRow).toMatchObject({ instance_id: 'not_in_dataset_4', database: '', phase1_passed: false, phase2_passed: false });

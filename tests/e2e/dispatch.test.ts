@@ -16,7 +16,9 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(o: { outcomes?: Parameters<typeof startCluster>[0]['outcomes']; rowDelayMs?: number } = {}): Promise<{ repo: Repo; bucket: string; sim: RaySim }> {
+async function setup(
+  o: { outcomes?: Parameters<typeof startCluster>[0]['outcomes']; rowDelayMs?: number } = {},
+): Promise<{ repo: Repo; bucket: string; sim: RaySim }> {
   const repo = demoRepo(DBS);
   cleanups.push(() => removeDir(repo.root));
   const bucket = uniqueBucketName('dispatch');
@@ -56,7 +58,13 @@ describe('dispatch to an existing cluster', () => {
     const posts = jobPosts(sim);
     expect(posts).toHaveLength(1);
     const body = JSON.parse(posts[0].bodyText) as { entrypoint: string; metadata: Record<string, string>; runtime_env: { working_dir: string } };
-    expect(body.metadata).toEqual({ run_id: 'test-run-0001', attempt: '1', repository: 'octo/eval-repo', sha: '0123456789abcdef0123456789abcdef01234567', workflow_run_url: 'https://github.com/octo/eval-repo/actions/runs/4242' });
+    expect(body.metadata).toEqual({
+      run_id: 'test-run-0001',
+      attempt: '1',
+      repository: 'octo/eval-repo',
+      sha: '0123456789abcdef0123456789abcdef01234567',
+      workflow_run_url: 'https://github.com/octo/eval-repo/actions/runs/4242',
+    });
     expect(body.entrypoint).toContain('--run-id test-run-0001 --attempt 1 --ray-job-id bird-test-run-0001-a1 --framework pydantic_ai');
     expect(body.entrypoint).toContain('--secrets-file bird_interact_secrets.json');
     expect(body.runtime_env.working_dir).toMatch(/^gcs:\/\/_ray_pkg_[0-9a-f]{32}\.zip$/);
@@ -95,7 +103,10 @@ describe('dispatch to an existing cluster', () => {
 
   it('never lets a job log line act as a workflow command', async () => {
     const { repo, bucket, sim } = await setup();
-    const r = await run(repo, bucket, sim, { wait: 'true', 'entrypoint-prefix': `echo '::warning::injected-by-job' && ${clusterInputs(sim)['entrypoint-prefix']}` });
+    const r = await run(repo, bucket, sim, {
+      wait: 'true',
+      'entrypoint-prefix': `echo '::warning::injected-by-job' && ${clusterInputs(sim)['entrypoint-prefix']}`,
+    });
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toContain('| ::warning::injected-by-job');
     expect(r.annotations.filter((a) => a.message.includes('injected-by-job'))).toEqual([]);
@@ -136,13 +147,18 @@ describe('dispatch to an existing cluster', () => {
 
   it('refuses to follow a job of the same id that another run owns, and names it', async () => {
     const { repo, bucket, sim } = await setup();
-    await fetch(`${sim.url}/api/jobs/`, { method: 'POST', body: JSON.stringify({ entrypoint: 'sleep 30', submission_id: 'bird-test-run-0001-a1', metadata: { run_id: 'someone-else', attempt: '1' } }) });
+    await fetch(`${sim.url}/api/jobs/`, {
+      method: 'POST',
+      body: JSON.stringify({ entrypoint: 'sleep 30', submission_id: 'bird-test-run-0001-a1', metadata: { run_id: 'someone-else', attempt: '1' } }),
+    });
     const r = await run(repo, bucket, sim);
     expect(r.exitCode).toBe(1);
-    expect(errors(r)).toContain('a Ray job named bird-test-run-0001-a1 already exists and is not this run\'s attempt (its metadata: {"run_id":"someone-else","attempt":"1"})');
+    expect(errors(r)).toContain(
+      'a Ray job named bird-test-run-0001-a1 already exists and is not this run\'s attempt (its metadata: {"run_id":"someone-else","attempt":"1"})',
+    );
   });
 
-  it('fails the step with Ray\'s message when the job FAILS, and names the rerun input', async () => {
+  it("fails the step with Ray's message when the job FAILS, and names the rerun input", async () => {
     const { repo, bucket, sim } = await setup();
     const r = await run(repo, bucket, sim, { wait: 'true', 'entrypoint-prefix': `${clusterInputs(sim)['entrypoint-prefix']} --no-such-flag` });
     expect(r.exitCode).toBe(1);
@@ -151,9 +167,20 @@ describe('dispatch to an existing cluster', () => {
     expect(errors(r)).toContain('rerun the unfinished instances with `rerun-run-id: test-run-0001`');
   });
 
-  it('prints the REST request instead when an argument would not survive Ray\'s re-quoting', async () => {
+  it("prints the REST request instead when an argument would not survive Ray's re-quoting", async () => {
     const { repo, bucket } = await setup();
-    const r = await runAction({ workspace: repo.workspace, inputs: validInputs(repo, { 'dry-run': 'false', 'gcs-bucket': bucket, cluster: 'none', 'instance-ids': 'alien_1', 'agent-model': 'anthropic/x:y', 'entrypoint-prefix': 'python "/app/ray app.py"' }), env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() } });
+    const r = await runAction({
+      workspace: repo.workspace,
+      inputs: validInputs(repo, {
+        'dry-run': 'false',
+        'gcs-bucket': bucket,
+        cluster: 'none',
+        'instance-ids': 'alien_1',
+        'agent-model': 'anthropic/x:y',
+        'entrypoint-prefix': 'python "/app/ray app.py"',
+      }),
+      env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() },
+    });
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toContain('curl -sS -X POST "$RAY_ADDRESS/api/jobs/"');
     expect(r.stdout).toContain('# ray job submit would re-quote these arguments; this REST request keeps them exact');
@@ -161,7 +188,11 @@ describe('dispatch to an existing cluster', () => {
 
   it('prints the equivalent ray job submit command with cluster none, without secrets', async () => {
     const { repo, bucket } = await setup();
-    const r = await runAction({ workspace: repo.workspace, inputs: validInputs(repo, { 'dry-run': 'false', 'gcs-bucket': bucket, cluster: 'none' }), env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() } });
+    const r = await runAction({
+      workspace: repo.workspace,
+      inputs: validInputs(repo, { 'dry-run': 'false', 'gcs-bucket': bucket, cluster: 'none' }),
+      env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() },
+    });
     expect(r.exitCode).toBe(0);
     expect(r.outputs['job-status']).toBe('NOT_DISPATCHED');
     expect(r.stdout).toContain('ray job submit \\\n  --address "$RAY_ADDRESS" \\\n  --submission-id \'bird-test-run-0001-a1\'');
@@ -224,7 +255,11 @@ describe('reruns', () => {
     const { repo, bucket, sim } = await setup({ outcomes: { alien_1: 'hang' } });
     expect((await run(repo, bucket, sim, { wait: 'false' })).exitCode).toBe(0);
     await sim.waitForStatus('bird-test-run-0001-a1', 'RUNNING');
-    const r = await runAction({ workspace: repo.workspace, inputs: { 'rerun-run-id': 'test-run-0001', 'gcs-bucket': bucket, ...clusterInputs(sim) }, env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() } });
+    const r = await runAction({
+      workspace: repo.workspace,
+      inputs: { 'rerun-run-id': 'test-run-0001', 'gcs-bucket': bucket, ...clusterInputs(sim) },
+      env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() },
+    });
     expect(r.exitCode).toBe(1);
     expect(errors(r)).toContain("rerun-run-id: attempt 1 of run 'test-run-0001' (bird-test-run-0001-a1) is still RUNNING on the cluster");
     expect(jobPosts(sim)).toHaveLength(1);
@@ -233,7 +268,11 @@ describe('reruns', () => {
   it('dispatches nothing for a finished run, and says so', async () => {
     const { repo, bucket, sim } = await setup({ outcomes: {} });
     expect((await run(repo, bucket, sim, { wait: 'true' })).exitCode).toBe(0);
-    const r = await runAction({ workspace: repo.workspace, inputs: { 'rerun-run-id': 'test-run-0001', 'gcs-bucket': bucket, ...clusterInputs(sim) }, env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() } });
+    const r = await runAction({
+      workspace: repo.workspace,
+      inputs: { 'rerun-run-id': 'test-run-0001', 'gcs-bucket': bucket, ...clusterInputs(sim) },
+      env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() },
+    });
     expect(r.exitCode).toBe(0);
     expect(r.outputs).toMatchObject({ 'dispatched-instances': '0', 'job-status': 'NOT_DISPATCHED' });
     expect(r.stdout).toContain('nothing to rerun: every instance of test-run-0001 has a successful row. Nothing was dispatched.');
@@ -243,16 +282,29 @@ describe('reruns', () => {
 
   it('refuses a rerun without a manifest before any request', async () => {
     const { repo, bucket, sim } = await setup();
-    const r = await runAction({ workspace: repo.workspace, inputs: { 'rerun-run-id': 'never-committed', 'gcs-bucket': bucket, ...clusterInputs(sim) }, env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() } });
+    const r = await runAction({
+      workspace: repo.workspace,
+      inputs: { 'rerun-run-id': 'never-committed', 'gcs-bucket': bucket, ...clusterInputs(sim) },
+      env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() },
+    });
     expect(r.exitCode).toBe(1);
-    expect(errors(r)).toContain(`rerun-run-id: run 'never-committed' has no manifest at gs://${bucket}/runs/never-committed/manifest.json: it was never committed`);
+    expect(errors(r)).toContain(
+      `rerun-run-id: run 'never-committed' has no manifest at gs://${bucket}/runs/never-committed/manifest.json: it was never committed`,
+    );
     expect(sim.requests).toEqual([]);
   });
 });
 
 /** Starts the built action on the double, waiting, and resolves once it logs `ready`. */
 function startWaiting(repo: Repo, bucket: string, sim: RaySim, ready: RegExp) {
-  return startUntil({ workspace: repo.workspace, inputs: validInputs(repo, { 'dry-run': 'false', 'gcs-bucket': bucket, ...clusterInputs(sim), wait: 'true' }), env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() } }, ready);
+  return startUntil(
+    {
+      workspace: repo.workspace,
+      inputs: validInputs(repo, { 'dry-run': 'false', 'gcs-bucket': bucket, ...clusterInputs(sim), wait: 'true' }),
+      env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() },
+    },
+    ready,
+  );
 }
 
 describe('cancel and the post step', () => {
@@ -306,7 +358,12 @@ describe('cancel and the post step', () => {
     const dir = tempDir('post');
     cleanups.push(() => removeDir(dir));
     writeFileSync(join(dir, 'x'), '');
-    const r = await runAction({ workspace: dir, entry: 'post', state: { 'submission-id': 'bird-x-a1', 'wait-status': 'waiting', 'ray-address': 'http://127.0.0.1:9' }, inputs: {} });
+    const r = await runAction({
+      workspace: dir,
+      entry: 'post',
+      state: { 'submission-id': 'bird-x-a1', 'wait-status': 'waiting', 'ray-address': 'http://127.0.0.1:9' },
+      inputs: {},
+    });
     expect(r.exitCode).toBe(0);
     expect(warnings(r)).toContain('post: could not check or stop the job');
     expect(readFileSync(join(dir, 'x'), 'utf8')).toBe('');
@@ -315,7 +372,9 @@ describe('cancel and the post step', () => {
 
 describe('reporting after a wait and in report-run-id mode', () => {
   it('reports the waited attempt: outputs, results-json and the summary table', async () => {
-    const { repo, bucket, sim } = await setup({ outcomes: { alien_1: 'pass', alien_2: 'phase1', credit_1: 'fail', credit_2: 'error', news_1: 'pass', news_2: 'pass' } });
+    const { repo, bucket, sim } = await setup({
+      outcomes: { alien_1: 'pass', alien_2: 'phase1', credit_1: 'fail', credit_2: 'error', news_1: 'pass', news_2: 'pass' },
+    });
     const r = await run(repo, bucket, sim, { wait: 'true' });
     expect(errors(r)).toBe('');
     expect(r.outputs).toMatchObject({ n: '6', errors: '1' });
@@ -327,7 +386,9 @@ describe('reporting after a wait and in report-run-id mode', () => {
   });
 
   it('reports any run without dispatching, and fails the gate after reporting', async () => {
-    const { repo, bucket, sim } = await setup({ outcomes: { alien_1: 'fail', alien_2: 'fail', credit_1: 'pass', credit_2: 'pass', news_1: 'pass', news_2: 'pass' } });
+    const { repo, bucket, sim } = await setup({
+      outcomes: { alien_1: 'fail', alien_2: 'fail', credit_1: 'pass', credit_2: 'pass', news_1: 'pass', news_2: 'pass' },
+    });
     expect((await run(repo, bucket, sim, { wait: 'true' })).exitCode).toBe(0);
     const posts = jobPosts(sim).length;
     const inputs = { 'report-run-id': 'test-run-0001', 'gcs-bucket': bucket, 'min-phase1-rate': '0.7' };
@@ -337,7 +398,11 @@ describe('reporting after a wait and in report-run-id mode', () => {
     expect(errors(r)).toContain('quality gate failed: phase-1 rate');
     expect(errors(r)).toContain('is below min-phase1-rate 0.7');
     expect(jobPosts(sim)).toHaveLength(posts);
-    const atBoundary = await runAction({ workspace: repo.workspace, inputs: { ...inputs, 'min-phase1-rate': String(4 / 6) }, env: { STORAGE_EMULATOR_HOST: emulatorHost() } });
+    const atBoundary = await runAction({
+      workspace: repo.workspace,
+      inputs: { ...inputs, 'min-phase1-rate': String(4 / 6) },
+      env: { STORAGE_EMULATOR_HOST: emulatorHost() },
+    });
     expect(errors(atBoundary)).toBe('');
     expect(atBoundary.exitCode).toBe(0);
   });

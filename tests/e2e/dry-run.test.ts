@@ -27,7 +27,10 @@ describe('dry run on the real fixture tree', () => {
   beforeAll(() => {
     repo = demoRepo();
     // Combo 2 and 3 artifacts, built from the same fixture with their completeness markers.
-    for (const [root, marker] of [['slayer_otf_cache', '_cache_fp.txt'], ['slayer_models_otf', '_reference_fp.txt']] as const) {
+    for (const [root, marker] of [
+      ['slayer_otf_cache', '_cache_fp.txt'],
+      ['slayer_models_otf', '_reference_fp.txt'],
+    ] as const) {
       for (const db of repo.dbs) {
         cpSync(join(FIXTURE_MODELS, db), join(repo.workspace, root, db), { recursive: true });
         writeFileSync(join(repo.workspace, root, db, marker), '0123456789abcdef');
@@ -112,7 +115,12 @@ describe('dry run on the real fixture tree', () => {
   it('never writes a key, a header value or the token anywhere, and masks each one', async () => {
     const header = 'Bearer ray-TESTSECRET-77c1';
     const token = 'ghs_TESTSECRET_token_91';
-    const r = await runAction({ workspace: repo.workspace, inputs: validInputs(repo, { 'ray-headers': JSON.stringify({ Authorization: header }) }), env: TEST_KEYS, githubToken: token });
+    const r = await runAction({
+      workspace: repo.workspace,
+      inputs: validInputs(repo, { 'ray-headers': JSON.stringify({ Authorization: header }) }),
+      env: TEST_KEYS,
+      githubToken: token,
+    });
     expect(r.exitCode).toBe(0);
     expect(maskedValues(r).sort()).toEqual([TEST_KEYS.ANTHROPIC_API_KEY, TEST_KEYS.OPENAI_API_KEY, header, token].sort());
     const files = walkFiles(r.runnerTemp).map((f) => readFileSync(join(r.runnerTemp, f), 'utf8'));

@@ -43,11 +43,19 @@ interface World {
 async function world(o: { outcomes?: Record<string, string>; fakeEnv?: Record<string, string>; sim?: Record<string, unknown> } = {}): Promise<World> {
   const repo = demoRepo(['credit', 'news']);
   const dir = tempDir('fake-cli');
-  cleanups.push(() => removeDir(repo.root), () => removeDir(dir));
+  cleanups.push(
+    () => removeDir(repo.root),
+    () => removeDir(dir),
+  );
   const bucket = uniqueBucketName('ephemeral');
   await createBucket(bucket);
   const fake = fakeCliEnv(dir);
-  const workerEnv: Record<string, string> = { BIRD_RUNS_BUCKET: bucket, STORAGE_EMULATOR_HOST: emulatorHost(), BIRD_DATA_PATH: repo.datasetFile, BIRD_DEMO_HEARTBEAT_MS: '200' };
+  const workerEnv: Record<string, string> = {
+    BIRD_RUNS_BUCKET: bucket,
+    STORAGE_EMULATOR_HOST: emulatorHost(),
+    BIRD_DATA_PATH: repo.datasetFile,
+    BIRD_DEMO_HEARTBEAT_MS: '200',
+  };
   if (o.outcomes) workerEnv.BIRD_DEMO_OUTCOMES = JSON.stringify(o.outcomes);
   const env = {
     ...TEST_KEYS,
@@ -79,7 +87,12 @@ describe('a per-run cluster', () => {
     const seq = callSummary(w.fake.records());
     expect(seq.indexOf('ray dashboard')).toBeLessThan(seq.indexOf('http POST /api/jobs/'));
     expect(seq.indexOf('http POST /api/jobs/')).toBeLessThan(seq.indexOf('ray down'));
-    expect(r.outputs).toMatchObject({ 'job-status': 'SUCCEEDED', 'cluster-teardown': 'ray-down', 'image-exists': 'true', 'image-uri': ephemeralInputs()['image-uri'] });
+    expect(r.outputs).toMatchObject({
+      'job-status': 'SUCCEEDED',
+      'cluster-teardown': 'ray-down',
+      'image-exists': 'true',
+      'image-uri': ephemeralInputs()['image-uri'],
+    });
     expect(r.outputs['dashboard-url']).toBeUndefined();
     for (const phase of ['image', 'up', 'submit', 'wait', 'down']) expect(r.stdout).toMatch(new RegExp(`\\[\\d/5\\] ${phase}: done in`));
     expect(r.summary).toContain('### Per-run cluster');
@@ -114,7 +127,9 @@ describe('a per-run cluster', () => {
     const w = await world();
     const r = await runAction({ workspace: w.repo.workspace, inputs: w.inputs({ 'ray-version': '2.9.0' }), env: w.env });
     expect(r.exitCode).toBe(1);
-    expect(errors(r)).toContain('ray-version: the ray CLI is 2.47.1, but ray-version pins 2.9.0 (fix: install it in a step before this one: pip install "ray[default]==2.9.0" google-api-python-client)');
+    expect(errors(r)).toContain(
+      'ray-version: the ray CLI is 2.47.1, but ray-version pins 2.9.0 (fix: install it in a step before this one: pip install "ray[default]==2.9.0" google-api-python-client)',
+    );
     expect(await listAll(w.bucket)).toEqual([]);
     expect(callSummary(w.fake.calls())).toEqual(['ray --version']);
   });
@@ -203,13 +218,20 @@ describe('a per-run cluster', () => {
     w.fake.setInstances([]);
     writeLog(w);
     // Today's inputs differ; the manifest's values stand.
-    const inputs = { 'rerun-run-id': 'test-run-0001', 'gcs-bucket': w.bucket, ...ephemeralInputs({ workers: '9', 'worker-type': 'n2-standard-8' }), 'entrypoint-prefix': WORKER_PREFIX, wait: 'true' };
+    const inputs = {
+      'rerun-run-id': 'test-run-0001',
+      'gcs-bucket': w.bucket,
+      ...ephemeralInputs({ workers: '9', 'worker-type': 'n2-standard-8' }),
+      'entrypoint-prefix': WORKER_PREFIX,
+      wait: 'true',
+    };
     const r = await runAction({ workspace: w.repo.workspace, inputs, env: w.env });
     expect(errors(r)).toBe('');
     expect(r.outputs).toMatchObject({ attempt: '2', 'dispatched-instances': '1', 'uploaded-files': '0', 'cluster-teardown': 'ray-down' });
     expect(tools(w)).toEqual(['ray up', 'ray dashboard', 'ray down']);
     const secondYaml = readFileSync(yamlPathOf(w), 'utf8');
-    const normalize = (y: string): string => y.replace(/ssh_private_key: .*/, 'ssh_private_key: <key>').replace(/ssh-ed25519 [A-Za-z0-9+/=]+ bird-cloud-action/g, '<pub>');
+    const normalize = (y: string): string =>
+      y.replace(/ssh_private_key: .*/, 'ssh_private_key: <key>').replace(/ssh-ed25519 [A-Za-z0-9+/=]+ bird-cloud-action/g, '<pub>');
     expect(normalize(secondYaml)).toBe(normalize(firstYaml));
     expect(secondYaml).not.toBe(firstYaml);
     expect(await listAll(w.bucket, 'runs/test-run-0001/slayer_setup/')).toEqual(setup);

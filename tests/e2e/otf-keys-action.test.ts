@@ -22,7 +22,10 @@ function makeTree(dbs: string[]): Tree {
   const workspace = join(dir, 'eval-repo');
   const root = join(dir, 'mini-interact');
   mkdirSync(workspace, { recursive: true });
-  writeFileSync(join(workspace, 'uv.lock'), 'version = 1\n\n[[package]]\nname = "slayer"\nversion = "0.9.0"\nsource = { registry = "https://pypi.org/simple" }\n');
+  writeFileSync(
+    join(workspace, 'uv.lock'),
+    'version = 1\n\n[[package]]\nname = "slayer"\nversion = "0.9.0"\nsource = { registry = "https://pypi.org/simple" }\n',
+  );
   const lines: string[] = [];
   for (const db of dbs) {
     mkdirSync(join(root, db), { recursive: true });
@@ -70,14 +73,24 @@ describe('otf-keys sub-action (built)', () => {
         expect(m.path).toBe(`slayer_otf_cache/${m.db}`);
       }
       expect(JSON.parse(r.outputs.dbs)).toEqual(dbs);
-      expect(r.outputs).toMatchObject({ artifact: 'slayer_otf_cache', 'artifact-root': 'slayer_otf_cache', 'otf-cache-root': 'slayer_otf_cache', marker: '_cache_fp.txt' });
+      expect(r.outputs).toMatchObject({
+        artifact: 'slayer_otf_cache',
+        'artifact-root': 'slayer_otf_cache',
+        'otf-cache-root': 'slayer_otf_cache',
+        marker: '_cache_fp.txt',
+      });
       expect(r.summary).toContain('### OTF cache keys (slayer_otf_cache, 27 DBs)');
       expect(r.stdout).toContain('SLayer slayer 0.9.0');
     });
   }
 
   it('gives the same key per DB from instance ids, and combo 3 keys from the reference model', async () => {
-    const fromDbs = await runAction({ actionDir: OTF_KEYS_DIR, workspace: t.workspace, inputs: { framework: 'pydantic_ai_recursive', dbs: 'alien, credit' }, env: { BIRD_DB_PATH: t.root } });
+    const fromDbs = await runAction({
+      actionDir: OTF_KEYS_DIR,
+      workspace: t.workspace,
+      inputs: { framework: 'pydantic_ai_recursive', dbs: 'alien, credit' },
+      env: { BIRD_DB_PATH: t.root },
+    });
     const fromIds = await runAction({
       actionDir: OTF_KEYS_DIR,
       workspace: t.workspace,
@@ -94,7 +107,9 @@ describe('otf-keys sub-action (built)', () => {
     });
     expect(errors(combo3)).toBe('');
     expect(combo3.outputs).toMatchObject({ artifact: 'slayer_models_otf', 'artifact-root': 'refs', marker: '_reference_fp.txt' });
-    expect(JSON.parse(combo3.outputs.matrix)).toEqual({ include: [{ db: 'alien', key: expect.stringMatching(/^bird-otf-v1-slayer_models_otf-alien-[0-9a-f]{32}$/), path: 'refs/alien' }] });
+    expect(JSON.parse(combo3.outputs.matrix)).toEqual({
+      include: [{ db: 'alien', key: expect.stringMatching(/^bird-otf-v1-slayer_models_otf-alien-[0-9a-f]{32}$/), path: 'refs/alien' }],
+    });
   });
 
   it('warns about an input combo 2 ignores', async () => {
@@ -118,9 +133,13 @@ describe('otf-keys sub-action (built)', () => {
     expect(r.exitCode).toBe(1);
     const message = errors(r);
     expect(message).toMatch(/^otf-keys: 3 input problems:/);
-    expect(message).toContain("framework: 'pydantic_ai' has no on-the-fly setup to encode (fix: set framework to pydantic_ai_recursive (combo 2) or pydantic_ai_otf_encode (combo 3))");
+    expect(message).toContain(
+      "framework: 'pydantic_ai' has no on-the-fly setup to encode (fix: set framework to pydantic_ai_recursive (combo 2) or pydantic_ai_otf_encode (combo 3))",
+    );
     expect(message).toContain(`uv-lock: '${join(t.workspace, 'nope.lock')}' does not exist`);
-    expect(message).toContain(`mini-interact-root: DB 'no_such_db' is missing no_such_db.sqlite, no_such_db_column_meaning_base.json, no_such_db_kb.jsonl under ${join(t.root, 'no_such_db')}`);
+    expect(message).toContain(
+      `mini-interact-root: DB 'no_such_db' is missing no_such_db.sqlite, no_such_db_column_meaning_base.json, no_such_db_kb.jsonl under ${join(t.root, 'no_such_db')}`,
+    );
     expect(r.outputs).toEqual({});
   });
 });

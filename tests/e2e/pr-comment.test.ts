@@ -47,7 +47,17 @@ function record(): { info: string[]; warnings: string[]; outputs: Map<string, st
 }
 
 function options(runId: string, extra: Partial<ReportOptions> = {}): ReportOptions {
-  return { store: new RunStore(bucket, TEST_PROJECT_ID), runId, github: prContext(PR), token: TOKEN, commentOnPr: 'auto', thresholds: NO_GATE, runnerTemp: dir, log: log.log, ...extra };
+  return {
+    store: new RunStore(bucket, TEST_PROJECT_ID),
+    runId,
+    github: prContext(PR),
+    token: TOKEN,
+    commentOnPr: 'auto',
+    thresholds: NO_GATE,
+    runnerTemp: dir,
+    log: log.log,
+    ...extra,
+  };
 }
 
 const ourComments = () => (gh.comments.get(PR) ?? []).filter((c) => c.body.startsWith('<!-- bird-cloud-action:results:'));
@@ -134,7 +144,14 @@ describe('the PR comment', () => {
     const sent = gh.calls.filter((c) => c.method === 'POST').map((c) => JSON.stringify(c.body));
     expect(sent).toHaveLength(1);
     expect(sent[0]).toContain('dispatch-failure: provider rejected key \\\\*\\\\*\\\\*');
-    const everything = [...sent, ...log.summaries, ...log.info, ...log.warnings, ...log.outputs.values(), readFileSync(String(log.outputs.get('results-json')), 'utf8')].join('\n');
+    const everything = [
+      ...sent,
+      ...log.summaries,
+      ...log.info,
+      ...log.warnings,
+      ...log.outputs.values(),
+      readFileSync(String(log.outputs.get('results-json')), 'utf8'),
+    ].join('\n');
     for (const s of SECRETS) expect(everything).not.toContain(s);
   });
 

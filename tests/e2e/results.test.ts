@@ -107,7 +107,18 @@ describe('reportRun on a mixed run', () => {
       // credit: nothing passes; credit_2's error row counts under credit (manifest map), not under ""
       { db: 'credit', n: 3, phase1_rate: 0, phase2_rate: 0, avg_reward: 0, errors: 1, phase1_passed: 0, phase2_passed: 0, unreadable: 1, missing: 0 },
       // cybermarket: 1 of 2 passes; the missing one counts in n
-      { db: 'cybermarket', n: 2, phase1_rate: 0.5, phase2_rate: 0.5, avg_reward: 0.5, errors: 0, phase1_passed: 1, phase2_passed: 1, unreadable: 0, missing: 1 },
+      {
+        db: 'cybermarket',
+        n: 2,
+        phase1_rate: 0.5,
+        phase2_rate: 0.5,
+        avg_reward: 0.5,
+        errors: 0,
+        phase1_passed: 1,
+        phase2_passed: 1,
+        unreadable: 0,
+        missing: 1,
+      },
     ]);
     expect((doc.failures as Array<{ instance_id: string; reason: string }>).map((f) => `${f.instance_id}: ${f.reason}`)).toEqual([
       'alien_2: phase-2 failed (submission_status: submitted)',
@@ -126,7 +137,10 @@ describe('reportRun on a mixed run', () => {
     await storage
       .bucket(bucket)
       .file('runs/py-run/status.json')
-      .save(JSON.stringify({ ray_job_id: 'raysubmit_py', last_heartbeat_ts: created + 3600, rows_done: 7, rows_total: 8, terminal_state: 'done', attempt: 2 }), { resumable: false });
+      .save(
+        JSON.stringify({ ray_job_id: 'raysubmit_py', last_heartbeat_ts: created + 3600, rows_done: 7, rows_total: 8, terminal_state: 'done', attempt: 2 }),
+        { resumable: false },
+      );
 
     const without = await reportRun(options('py-run', { rayAddress: 'http://ray-head:8265/' }));
     // credit_2 (error row, database ""), credit_3 (unreadable) and cybermarket_2 (no row) have no DB.
@@ -136,12 +150,23 @@ describe('reportRun on a mixed run', () => {
       ['cybermarket', 1],
       ['(unknown DB)', 3],
     ]);
-    expect(without.header).toMatchObject({ attempt: 2, durationSeconds: 3600, durationNote: 'manifest commit → last heartbeat', dashboardUrl: 'http://ray-head:8265/#/jobs/raysubmit_py', state: 'done' });
+    expect(without.header).toMatchObject({
+      attempt: 2,
+      durationSeconds: 3600,
+      durationNote: 'manifest commit → last heartbeat',
+      dashboardUrl: 'http://ray-head:8265/#/jobs/raysubmit_py',
+      state: 'done',
+    });
     expect(without.summary).toContain('- attempt 2, duration 1h 00m 00s (manifest commit → last heartbeat), state `done`');
     expect(without.summary).toContain('- dashboard: [Ray job](http://ray-head:8265/#/jobs/raysubmit_py)');
 
     const dataset = join(dir, 'mini_interact.jsonl');
-    writeFileSync(dataset, `${Object.entries(MIXED_DBS).map(([instance_id, selected_database]) => JSON.stringify({ instance_id, selected_database, query: 'q' })).join('\n')}\n`);
+    writeFileSync(
+      dataset,
+      `${Object.entries(MIXED_DBS)
+        .map(([instance_id, selected_database]) => JSON.stringify({ instance_id, selected_database, query: 'q' }))
+        .join('\n')}\n`,
+    );
     const withDataset = await reportRun(options('py-run', { datasetFile: dataset }));
     expect(withDataset.results.per_db.map((d) => [d.db, d.n, d.phase1_passed, d.errors])).toEqual([
       ['alien', 3, 3, 0],
@@ -180,7 +205,9 @@ describe('reportRun on a mixed run', () => {
 
   it('refuses a run id with no manifest, naming the input', async () => {
     await expect(reportRun(options('never-written'))).rejects.toThrow(ProblemsError);
-    await expect(reportRun(options('never-written'))).rejects.toThrow(/report-run-id: run 'never-written' has no manifest at gs:\/\/.*\/runs\/never-written\/manifest\.json/);
+    await expect(reportRun(options('never-written'))).rejects.toThrow(
+      /report-run-id: run 'never-written' has no manifest at gs:\/\/.*\/runs\/never-written\/manifest\.json/,
+    );
   });
 });
 

@@ -63,7 +63,11 @@ describe('upload of the real fixture tree', () => {
     const md5s = await objectMd5s(bucket, setupPrefix('test-run-0001'));
     for (const [name, md5] of md5s) {
       const [db, ...rest] = name.slice(setupPrefix('test-run-0001').length).split('/');
-      expect(md5).toBe(createHash('md5').update(readFileSync(join(FIXTURE_MODELS, db, ...rest))).digest('base64'));
+      expect(md5).toBe(
+        createHash('md5')
+          .update(readFileSync(join(FIXTURE_MODELS, db, ...rest)))
+          .digest('base64'),
+      );
     }
     const manifestText = (await readObject(bucket, 'runs/test-run-0001/manifest.json')).toString('utf8');
     const manifest = JSON.parse(manifestText) as Record<string, unknown>;
@@ -121,7 +125,11 @@ describe('faults, resume and conflicts', () => {
       expect(md5s.size).toBe(33 + 8 + 11 + 32);
       for (const [name, md5] of md5s) {
         const [db, ...rest] = name.slice(setupPrefix('test-run-0001').length).split('/');
-        expect(md5).toBe(createHash('md5').update(readFileSync(join(FIXTURE_MODELS, db, ...rest))).digest('base64'));
+        expect(md5).toBe(
+          createHash('md5')
+            .update(readFileSync(join(FIXTURE_MODELS, db, ...rest)))
+            .digest('base64'),
+        );
       }
       expect(await listAll(bucket, 'runs/test-run-0001/manifest.json')).toHaveLength(1);
     } finally {
@@ -142,7 +150,9 @@ describe('faults, resume and conflicts', () => {
       proxy.schedule({ kind: 'status', status: 503, times: Infinity, skip: 80, match: matchers.uploads });
       const failed = await submit(repo, bucket, {}, proxy.url);
       expect(failed.exitCode).toBe(1);
-      expect(errors(failed)).toMatch(/bird-cloud-action: \d+ of 157 uploads failed; no manifest was written, so the run is not committed\. Submit again with run-id: test-run-0001 to resume/);
+      expect(errors(failed)).toMatch(
+        /bird-cloud-action: \d+ of 157 uploads failed; no manifest was written, so the run is not committed\. Submit again with run-id: test-run-0001 to resume/,
+      );
       expect(failed.outputs['manifest-uri']).toBeUndefined();
       const partial = await listAll(bucket);
       expect(partial).not.toContain('runs/test-run-0001/manifest.json');
@@ -181,8 +191,12 @@ describe('faults, resume and conflicts', () => {
       const second = await submit(repo, bucket);
       expect(errors(second)).toBe('');
       expect(second.outputs['uploaded-files']).toBe('1');
-      expect(second.stdout).toContain(`replaced gs://${bucket}/runs/test-run-0001/slayer_setup/slayer_models/credit/datasources/credit.yaml: its content changed since an earlier try of this run id`);
-      expect(second.stdout).toContain(`removed gs://${bucket}/runs/test-run-0001/slayer_setup/slayer_models/news/datasources/news.yaml: not part of the DB any more`);
+      expect(second.stdout).toContain(
+        `replaced gs://${bucket}/runs/test-run-0001/slayer_setup/slayer_models/credit/datasources/credit.yaml: its content changed since an earlier try of this run id`,
+      );
+      expect(second.stdout).toContain(
+        `removed gs://${bucket}/runs/test-run-0001/slayer_setup/slayer_models/news/datasources/news.yaml: not part of the DB any more`,
+      );
       const local = readFileSync(join(repo.workspace, 'slayer_models', 'credit', 'datasources', 'credit.yaml'));
       expect((await readObject(bucket, 'runs/test-run-0001/slayer_setup/slayer_models/credit/datasources/credit.yaml')).equals(local)).toBe(true);
       expect(await listAll(bucket, 'runs/test-run-0001/slayer_setup/slayer_models/news/datasources/')).toEqual([]);
@@ -202,7 +216,9 @@ describe('preflight errors against the bucket write nothing', () => {
       const before = await objectMd5s(bucket);
       const r = await submit(repo, bucket, { 'instance-ids': 'credit_1,news_1' });
       expect(r.exitCode).toBe(1);
-      expect(errors(r)).toContain(`run-id: run 'test-run-0001' already has a manifest for another plan (gs://${bucket}/runs/test-run-0001/manifest.json) (fix: to continue that run, use rerun-run-id: test-run-0001`);
+      expect(errors(r)).toContain(
+        `run-id: run 'test-run-0001' already has a manifest for another plan (gs://${bucket}/runs/test-run-0001/manifest.json) (fix: to continue that run, use rerun-run-id: test-run-0001`,
+      );
       expect(await objectMd5s(bucket)).toEqual(before);
     } finally {
       removeDir(repo.root);
@@ -215,7 +231,9 @@ describe('preflight errors against the bucket write nothing', () => {
     try {
       const r = await submit(repo, bucket);
       expect(r.exitCode).toBe(1);
-      expect(errors(r)).toContain(`gcs-bucket: bucket '${bucket}' does not exist (listing gs://${bucket}/runs/test-run-0001/ answered 404) (fix: check the bucket name in gcs-bucket, or create the bucket)`);
+      expect(errors(r)).toContain(
+        `gcs-bucket: bucket '${bucket}' does not exist (listing gs://${bucket}/runs/test-run-0001/ answered 404) (fix: check the bucket name in gcs-bucket, or create the bucket)`,
+      );
       expect(r.stdout).not.toContain('uploading');
       const res = await fetch(`${emulatorHost()}/b/${bucket}`);
       expect(res.status).toBe(404);

@@ -65,11 +65,17 @@ export function treeSnapshot(dir: string): string[] {
 
 /** The error annotations' messages, joined. */
 export function errors(r: StepResult): string {
-  return r.annotations.filter((a) => a.level === 'error').map((a) => a.message).join('\n');
+  return r.annotations
+    .filter((a) => a.level === 'error')
+    .map((a) => a.message)
+    .join('\n');
 }
 
 export function warnings(r: StepResult): string {
-  return r.annotations.filter((a) => a.level === 'warning').map((a) => a.message).join('\n');
+  return r.annotations
+    .filter((a) => a.level === 'warning')
+    .map((a) => a.message)
+    .join('\n');
 }
 
 /**
@@ -77,13 +83,20 @@ export function warnings(r: StepResult): string {
  * the runner's masking commands: it consumes them and never shows them, so they are left out.
  */
 export function everythingWritten(r: StepResult): string {
-  const log = (s: string): string => s.split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n');
+  const log = (s: string): string =>
+    s
+      .split('\n')
+      .filter((l) => !l.startsWith('::add-mask::'))
+      .join('\n');
   return [log(r.stdout), log(r.stderr), JSON.stringify(r.outputs), JSON.stringify(r.state), r.summary].join('\n');
 }
 
 /** The values the step asked the runner to mask. */
 export function maskedValues(r: StepResult): string[] {
-  return r.stdout.split('\n').filter((l) => l.startsWith('::add-mask::')).map((l) => l.slice('::add-mask::'.length));
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('::add-mask::'))
+    .map((l) => l.slice('::add-mask::'.length));
 }
 
 /** Starts the built action and resolves once its log matches `ready` (for SIGTERM and kill tests). */

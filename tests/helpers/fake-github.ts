@@ -69,7 +69,11 @@ export async function startFakeGitHub(owner: string, repo: string): Promise<Fake
       const method = req.method ?? 'GET';
       state.calls.push({ method, path: u.pathname, query: Object.fromEntries(u.searchParams), authorization: String(req.headers.authorization ?? ''), body });
       if (state.fault && state.fault.method === method) {
-        send(res, state.fault.status, { message: state.fault.message, documentation_url: 'https://docs.github.com/rest/issues/comments', status: String(state.fault.status) });
+        send(res, state.fault.status, {
+          message: state.fault.message,
+          documentation_url: 'https://docs.github.com/rest/issues/comments',
+          status: String(state.fault.status),
+        });
         return;
       }
       const list = listPath.exec(u.pathname);
@@ -87,7 +91,12 @@ export async function startFakeGitHub(owner: string, repo: string): Promise<Fake
         }
         if (method === 'POST') {
           const id = nextId++;
-          const c: StoredComment = { id, body: String((body as { body?: unknown }).body), user: { login: 'github-actions[bot]', type: 'Bot' }, html_url: `https://github.com/${owner}/${repo}/pull/${issue}#issuecomment-${id}` };
+          const c: StoredComment = {
+            id,
+            body: String((body as { body?: unknown }).body),
+            user: { login: 'github-actions[bot]', type: 'Bot' },
+            html_url: `https://github.com/${owner}/${repo}/pull/${issue}#issuecomment-${id}`,
+          };
           state.comments.set(issue, [...comments, c]);
           send(res, 201, c);
           return;

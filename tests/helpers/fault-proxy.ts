@@ -99,8 +99,7 @@ export interface FaultProxy {
 /** Matchers for the GCS JSON API paths the client uses. */
 export const matchers = {
   uploads: (r: RequestInfo): boolean => r.path.startsWith('/upload/'),
-  downloads: (r: RequestInfo): boolean =>
-    r.path.startsWith('/download/') || /[?&]alt=media(&|$)/.test(r.url),
+  downloads: (r: RequestInfo): boolean => r.path.startsWith('/download/') || /[?&]alt=media(&|$)/.test(r.url),
   lists: (r: RequestInfo): boolean => r.method === 'GET' && /^(\/storage\/v1)?\/b\/[^/]+\/o\/?$/.test(r.path),
   method:
     (m: string): RequestMatcher =>

@@ -28,7 +28,15 @@ function row(iid: string, attempt: number, outcome: 'pass' | 'phase1' | 'fail' |
       return { ...base, phase1_passed: false, phase2_passed: false, total_reward: 0.0, error: null, submission_status: 'submitted' };
     default:
       // A synthetic error row (docs/reference/gcs-layout.md#synthetic-error-rows): empty database, never submitted.
-      return { ...base, database: '', phase1_passed: false, phase2_passed: false, total_reward: 0.0, error: error ?? 'actor-lost', submission_status: 'never_submitted' };
+      return {
+        ...base,
+        database: '',
+        phase1_passed: false,
+        phase2_passed: false,
+        total_reward: 0.0,
+        error: error ?? 'actor-lost',
+        submission_status: 'never_submitted',
+      };
   }
 }
 
@@ -88,7 +96,17 @@ export function manifestJson(runId: string, python = false): string {
     prompt_cache: true,
     slayer_setup: 'pre-encoded',
     slayer_storage_root: '/data/slayer_models',
-    render_inputs: { workers: 4, actors_per_worker: 4, worker_type: 'e2-standard-4', zone: 'us-central1-a', worker_sa: 'sa@p.iam.gserviceaccount.com', max_runtime_hours: 8, image_uri: 'img', project: 'p', region: 'us-central1' },
+    render_inputs: {
+      workers: 4,
+      actors_per_worker: 4,
+      worker_type: 'e2-standard-4',
+      zone: 'us-central1-a',
+      worker_sa: 'sa@p.iam.gserviceaccount.com',
+      max_runtime_hours: 8,
+      image_uri: 'img',
+      project: 'p',
+      region: 'us-central1',
+    },
   };
   if (!python) m.instance_databases = MIXED_DBS;
   return JSON.stringify(m, null, 2);
@@ -110,7 +128,10 @@ export async function writeRun(bucket: string, runId: string, o: WriteRunOptions
   const put = (name: string, body: string): Promise<void> => b.file(name).save(body, { resumable: false, contentType: 'application/json' });
   await put(`runs/${runId}/manifest.json`, manifestJson(runId, o.python));
   for (const [iid, attempt, bytes] of o.rows ?? mixedRows(o.errorText)) await put(`runs/${runId}/rows/${iid}/attempt-${attempt}.json`, bytes);
-  const status = o.status === undefined ? { ray_job_id: `bird-${runId}-a2`, last_heartbeat_ts: 1_700_000_000.5, rows_done: 1, rows_total: 1, terminal_state: 'done', attempt: 2 } : o.status;
+  const status =
+    o.status === undefined
+      ? { ray_job_id: `bird-${runId}-a2`, last_heartbeat_ts: 1_700_000_000.5, rows_done: 1, rows_total: 1, terminal_state: 'done', attempt: 2 }
+      : o.status;
   if (status) await put(`runs/${runId}/status.json`, JSON.stringify(status));
 }
 

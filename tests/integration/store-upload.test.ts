@@ -44,9 +44,24 @@ describe('RunStore and uploadArtifacts against the emulator', () => {
     const db = await walkDb(join(root, 'credit'), 'credit');
     expect(db.files.map((f) => f.path)).toEqual(['.hidden', 'a.yaml', 'models/b.yaml']);
     // Another try of this run wrote two of the objects after our listing (an empty map).
-    await store.write(runPaths.setupObject('r1', 'slayer_models', 'credit', 'a.yaml'), Buffer.from('a: 1\n'), { ifGenerationMatch: 0, contentType: 'application/yaml' });
-    await store.write(runPaths.setupObject('r1', 'slayer_models', 'credit', 'models/b.yaml'), Buffer.from('stale\n'), { ifGenerationMatch: 0, contentType: 'application/yaml' });
-    const failed = await uploadArtifacts({ store, runId: 'r1', artifact: 'slayer_models', root, artifacts: [db], remote: new Map(), concurrency: 4, log: memoryLog() }).catch((e: unknown) => e);
+    await store.write(runPaths.setupObject('r1', 'slayer_models', 'credit', 'a.yaml'), Buffer.from('a: 1\n'), {
+      ifGenerationMatch: 0,
+      contentType: 'application/yaml',
+    });
+    await store.write(runPaths.setupObject('r1', 'slayer_models', 'credit', 'models/b.yaml'), Buffer.from('stale\n'), {
+      ifGenerationMatch: 0,
+      contentType: 'application/yaml',
+    });
+    const failed = await uploadArtifacts({
+      store,
+      runId: 'r1',
+      artifact: 'slayer_models',
+      root,
+      artifacts: [db],
+      remote: new Map(),
+      concurrency: 4,
+      log: memoryLog(),
+    }).catch((e: unknown) => e);
     expect(failed).toBeInstanceOf(UploadError);
     expect((failed as UploadError).failures).toEqual([
       `credit/models/b.yaml: gs://${bucket}/runs/r1/slayer_setup/slayer_models/credit/models/b.yaml was written by someone else during this step with other content: is another submit of run id r1 running? Nothing was overwritten`,

@@ -11,7 +11,14 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const SUMMARY = readFileSync(join(ROOT, 'tests', 'e2e', '__snapshots__', 'results-summary.md'), 'utf8');
 const COMMENT = readFileSync(join(ROOT, 'tests', 'unit', '__snapshots__', 'results-comment-baseline.md'), 'utf8');
 
-const CHART = ['xychart-beta', '  title "a < b & c"', '  x-axis ["alien", "credit"]', '  y-axis "pass rate (%)" 0 --> 100', '  bar [100, 0]', '  bar [66.7, 0]'].join('\n');
+const CHART = [
+  'xychart-beta',
+  '  title "a < b & c"',
+  '  x-axis ["alien", "credit"]',
+  '  y-axis "pass rate (%)" 0 --> 100',
+  '  bar [100, 0]',
+  '  bar [66.7, 0]',
+].join('\n');
 
 /** The text of an HTML fragment without tags, entities decoded (enough for these pages). */
 function text(html: string): string {
@@ -40,7 +47,9 @@ describe('renderMarkdownPage', () => {
     const html = renderMarkdownFragment(COMMENT);
     expect(COMMENT).toContain('<!-- bird-cloud-action:results:');
     expect(html).not.toContain('bird-cloud-action:results');
-    expect(html).toContain('<sub><a href="https://github.com/o/r/actions/runs/1">workflow run</a> · posted by bird-cloud-action; updated in place on reruns</sub>');
+    expect(html).toContain(
+      '<sub><a href="https://github.com/o/r/actions/runs/1">workflow run</a> · posted by bird-cloud-action; updated in place on reruns</sub>',
+    );
     expect(html).toContain('<td><code>archeology</code> (baseline only)</td>');
   });
 
@@ -48,7 +57,9 @@ describe('renderMarkdownPage', () => {
     const md = `# charts\n\n\`\`\`mermaid\n${CHART}\n\`\`\`\n\n\`\`\`ts\nconst a = 1 < 2;\n\`\`\`\n`;
     const html = renderMarkdownPage(md, { title: 'charts' });
     const box = /<div class="mermaid-block"><pre class="mermaid-source" lang="mermaid">([\s\S]*?)<\/pre><\/div>/.exec(html);
-    expect(box?.[1]).toBe('xychart-beta\n  title "a &lt; b &amp; c"\n  x-axis ["alien", "credit"]\n  y-axis "pass rate (%)" 0 --> 100\n  bar [100, 0]\n  bar [66.7, 0]');
+    expect(box?.[1]).toBe(
+      'xychart-beta\n  title "a &lt; b &amp; c"\n  x-axis ["alien", "credit"]\n  y-axis "pass rate (%)" 0 --> 100\n  bar [100, 0]\n  bar [66.7, 0]',
+    );
     expect(text(box?.[1] ?? '')).toBe(CHART);
     expect(html).toContain('<pre><code class="language-ts">const a = 1 &lt; 2;\n</code></pre>');
     expect(html).toContain('<script src="mermaid.min.js"></script>');
@@ -58,7 +69,9 @@ describe('renderMarkdownPage', () => {
 
   it('keeps a mermaid block inside <details> when blank lines set it apart, as GitHub does', () => {
     const md = `<details>\n<summary>chart</summary>\n\n\`\`\`mermaid\n${CHART}\n\`\`\`\n\n</details>\n`;
-    expect(renderMarkdownFragment(md)).toMatch(/<details>\n<summary>chart<\/summary>\n<div class="mermaid-block"><pre class="mermaid-source" lang="mermaid">xychart-beta\n[\s\S]*<\/pre><\/div>\n<\/details>/);
+    expect(renderMarkdownFragment(md)).toMatch(
+      /<details>\n<summary>chart<\/summary>\n<div class="mermaid-block"><pre class="mermaid-source" lang="mermaid">xychart-beta\n[\s\S]*<\/pre><\/div>\n<\/details>/,
+    );
   });
 
   it('treats HTML in table cells the way GitHub does: escaped text stays text, allowed tags stay, scripts and handlers go', () => {

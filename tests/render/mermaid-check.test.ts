@@ -54,7 +54,9 @@ describe('checkMermaid', () => {
   });
 
   it('rejects unbalanced brackets', async () => {
-    expect(failure(await checkMermaid(BARS_PERCENT.replace('"cybermarket"]', '"cybermarket"')))).toMatch(/Parse error on line 3:[\s\S]*Expecting 'SQUARE_BRACES_END', 'COMMA', got 'NEWLINE'/);
+    expect(failure(await checkMermaid(BARS_PERCENT.replace('"cybermarket"]', '"cybermarket"')))).toMatch(
+      /Parse error on line 3:[\s\S]*Expecting 'SQUARE_BRACES_END', 'COMMA', got 'NEWLINE'/,
+    );
     expect(failure(await checkMermaid(BARS_PERCENT.replace('bar [100, 0, 50]', 'bar [100, 0, 50')))).toMatch(/Parse error on line 5:[\s\S]*got 'NEWLINE'/);
   });
 
@@ -105,7 +107,9 @@ describe('extractMermaidBlocks', () => {
   });
 
   it('does not take indented code, other languages or a mermaid fence quoted inside a longer fence', () => {
-    const md = ['    ```mermaid', '    pie', '    ```', '', '```ts', 'const x = 1;', '```', '', '````markdown', '```mermaid', 'pie', '```', '````', ''].join('\n');
+    const md = ['    ```mermaid', '    pie', '    ```', '', '```ts', 'const x = 1;', '```', '', '````markdown', '```mermaid', 'pie', '```', '````', ''].join(
+      '\n',
+    );
     expect(extractMermaidBlocks(md)).toEqual([]);
   });
 

@@ -16,12 +16,28 @@ function chart(diagram: string | null): string {
   return mermaidFence(diagram);
 }
 
-const TWELVE_DBS = ['alien', 'archeology', 'credit', 'cybermarket', 'households', 'solar_panel', 'polar_equipment', 'museum_artifact', 'fake_account', 'crypto_exchange', 'disaster_relief', 'labor_certification_applications'];
+const TWELVE_DBS = [
+  'alien',
+  'archeology',
+  'credit',
+  'cybermarket',
+  'households',
+  'solar_panel',
+  'polar_equipment',
+  'museum_artifact',
+  'fake_account',
+  'crypto_exchange',
+  'disaster_relief',
+  'labor_certification_applications',
+];
 const rates = (names: readonly string[]): PhaseRates[] => names.map((label, i) => ({ label, phase1: ((i * 37) % 100) / 100, phase2: ((i * 37) % 100) / 200 }));
 
 /** A summary laid out the way the next version is planned: results first, the gate, charts, folds. */
 function resultsWithCharts(): string {
-  const trend = Array.from({ length: 14 }, (_, i) => ({ label: `#${101 + i}`, value: [0.42, 0.45, 0.44, 0.5, 0.48, 0.52, 0.55, 0.53, 0.58, 0.6, 0.57, 0.61, 0.63, 0.62][i] ?? 0 }));
+  const trend = Array.from({ length: 14 }, (_, i) => ({
+    label: `#${101 + i}`,
+    value: [0.42, 0.45, 0.44, 0.5, 0.48, 0.52, 0.55, 0.53, 0.58, 0.6, 0.57, 0.61, 0.63, 0.62][i] ?? 0,
+  }));
   return [
     '## BIRD-Interact results: `nightly-114`',
     '',
@@ -58,13 +74,49 @@ function resultsWithCharts(): string {
 /** The limits: labels that need escaping, and the most DBs a chart takes. */
 function xychartLimits(): string {
   const nasty = ['a"b', 'x#quot;y', '%%credit', '`tick`', '<b>x</b>', 'a&b', 'a[b], c', 'semi;colon', '', 'labor_certification_applications'];
-  const many = ['alien', 'archeology', 'credit', 'cybermarket', 'households', 'solar_panel', 'polar_equipment', 'museum_artifact', 'fake_account', 'crypto_exchange', 'disaster_relief', 'labor_certification_applications', 'virtual_idol', 'vaccine', 'reverse_logistics', 'robot_fault_prediction', 'insider_trading', 'news_articles', 'organ_transplant', 'mental_health', 'gaming_device', 'planets_data', 'mining', 'exchange_traded_funds', 'cold_chain_pharma', 'sports_events', 'hulushows', 'water_quality', 'wine', 'fire_station'];
+  const many = [
+    'alien',
+    'archeology',
+    'credit',
+    'cybermarket',
+    'households',
+    'solar_panel',
+    'polar_equipment',
+    'museum_artifact',
+    'fake_account',
+    'crypto_exchange',
+    'disaster_relief',
+    'labor_certification_applications',
+    'virtual_idol',
+    'vaccine',
+    'reverse_logistics',
+    'robot_fault_prediction',
+    'insider_trading',
+    'news_articles',
+    'organ_transplant',
+    'mental_health',
+    'gaming_device',
+    'planets_data',
+    'mining',
+    'exchange_traded_funds',
+    'cold_chain_pharma',
+    'sports_events',
+    'hulushows',
+    'water_quality',
+    'wine',
+    'fire_station',
+  ];
   return [
     '## Labels that need escaping (each shown as written)',
     '',
     '`a"b` · `x#quot;y` · `%%credit` · `` `tick` `` · `<b>x</b>` · `a&b` · `a[b], c` · `semi;colon` · (empty) · a 32-character name',
     '',
-    chart(phaseBarChart(nasty.map((label, i) => ({ label, phase1: 0.9, phase2: i / 10 })), { title: 'Escaped labels' })),
+    chart(
+      phaseBarChart(
+        nasty.map((label, i) => ({ label, phase1: 0.9, phase2: i / 10 })),
+        { title: 'Escaped labels' },
+      ),
+    ),
     '',
     `## ${XYCHART_MAX_BARS} DBs, the most a chart takes`,
     '',
@@ -72,7 +124,12 @@ function xychartLimits(): string {
     '',
     '## Trend labels cut from the start to fit (12 points: 6 characters), and kept distinct',
     '',
-    chart(trendLineChart(Array.from({ length: 12 }, (_, i) => ({ label: i < 10 ? `nightly-2026-11-${14 + i}` : 'rerun-2026-11-23', value: i % 4 })), { title: 'errors per run', yTitle: 'errors', decimals: 0 })),
+    chart(
+      trendLineChart(
+        Array.from({ length: 12 }, (_, i) => ({ label: i < 10 ? `nightly-2026-11-${14 + i}` : 'rerun-2026-11-23', value: i % 4 })),
+        { title: 'errors per run', yTitle: 'errors', decimals: 0 },
+      ),
+    ),
     '',
   ].join('\n');
 }

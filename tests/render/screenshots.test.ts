@@ -15,7 +15,9 @@ describe('screenshots', () => {
       encoding: 'utf8',
     });
     expect(r.status).toBe(1);
-    expect(r.stderr).toBe('screenshots: chromium not found at /nonexistent/chromium: install it with `apt-get install -y chromium` (Debian), or set CHROMIUM_PATH. The tests do not need it.\n');
+    expect(r.stderr).toBe(
+      'screenshots: chromium not found at /nonexistent/chromium: install it with `apt-get install -y chromium` (Debian), or set CHROMIUM_PATH. The tests do not need it.\n',
+    );
   });
 
   it('takes files, --out and --width, and refuses anything else', () => {
@@ -30,6 +32,15 @@ describe('screenshots', () => {
   });
 
   it('launches chromium headless, without sandbox, GPU, QUIC or background traffic', () => {
-    expect(CHROMIUM_ARGS).toEqual(['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']);
+    expect(CHROMIUM_ARGS).toEqual([
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ]);
   });
 });

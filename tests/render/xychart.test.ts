@@ -22,7 +22,29 @@ const THREE: PhaseRates[] = [
 ];
 
 /** Labels that break an unquoted or naively quoted xychart label. */
-const NASTY = ['a"b', '"', 'x#quot;y', '#35;', '%%credit', '100%', '`tick`', '[a]', 'a, b', 'a:b', 'a;b', '<b>x</b>', 'a&amp;b', '{x}', '%%{init: {}}%%', 'a --> b', 'back\\slash', 'line\nbreak', '', '   ', 'naïve 漢字 🙂'];
+const NASTY = [
+  'a"b',
+  '"',
+  'x#quot;y',
+  '#35;',
+  '%%credit',
+  '100%',
+  '`tick`',
+  '[a]',
+  'a, b',
+  'a:b',
+  'a;b',
+  '<b>x</b>',
+  'a&amp;b',
+  '{x}',
+  '%%{init: {}}%%',
+  'a --> b',
+  'back\\slash',
+  'line\nbreak',
+  '',
+  '   ',
+  'naïve 漢字 🙂',
+];
 
 /** A fixed pseudo-random sequence (no test depends on luck). */
 function* lcg(seed: number): Generator<number> {
@@ -124,13 +146,17 @@ describe('labels', () => {
     expect(xychartLabels(['nightly #40', 'nightly #41', 'nightly #42'], 6)).toEqual(['"night…"', '"nig…~2"', '"nig…~3"']);
     expect(xychartLabels(['a', 'a', 'a~2'], 20)).toEqual(['"a"', '"a~2"', '"a~2~2"']);
     expect(xychartLabels(['run-101', 'job-101', 'run-102'], 4, 'end')).toEqual(['"…101"', '"…1~2"', '"…102"']);
-    const many = xychartLabels(Array.from({ length: 30 }, () => 'same'), 20);
+    const many = xychartLabels(
+      Array.from({ length: 30 }, () => 'same'),
+      20,
+    );
     expect(new Set(many).size).toBe(30);
   });
 });
 
 describe('trendLineChart', () => {
-  const points = (n: number): Array<{ label: string; value: number }> => Array.from({ length: n }, (_, i) => ({ label: `11-${String(i + 1).padStart(2, '0')}`, value: 0.4 + i / 100 }));
+  const points = (n: number): Array<{ label: string; value: number }> =>
+    Array.from({ length: n }, (_, i) => ({ label: `11-${String(i + 1).padStart(2, '0')}`, value: 0.4 + i / 100 }));
 
   it('builds a one-series line chart with the y range given', async () => {
     const chart = trendLineChart(points(3), { title: 'phase-1 rate, nightly', yTitle: 'rate', max: 1 });

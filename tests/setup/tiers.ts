@@ -20,7 +20,12 @@ export interface RealTier {
 
 export const REAL_TIERS: readonly RealTier[] = [
   { name: 'real Ray', marker: 'tools/python/.venv/bin/ray', include: 'tests/real/ray-*.test.ts', globalSetup: 'tests/setup/ray-global-setup.ts' },
-  { name: 'fake-gcs-server', marker: 'tools/fake-gcs/bin/fake-gcs-server', include: 'tests/real/gcs-*.test.ts', globalSetup: 'tests/setup/fake-gcs-global-setup.ts' },
+  {
+    name: 'fake-gcs-server',
+    marker: 'tools/fake-gcs/bin/fake-gcs-server',
+    include: 'tests/real/gcs-*.test.ts',
+    globalSetup: 'tests/setup/fake-gcs-global-setup.ts',
+  },
 ];
 
 export interface TierSelection {

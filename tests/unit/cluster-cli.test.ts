@@ -52,7 +52,14 @@ function setup(extraEnv: Record<string, string> = {}): Ctx {
   const fake = fakeCliEnv(root);
   const runnerTemp = `${root}/runner-temp`;
   mkdirSync(runnerTemp, { recursive: true });
-  const env: NodeJS.ProcessEnv = { ...process.env, ...fake.env, ...TEST_KEYS, 'INPUT_RAY-HEADERS': '{"Authorization":"Bearer TESTSECRET-header"}', ACTIONS_RUNTIME_TOKEN: 'TESTSECRET-runtime', ...extraEnv };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...fake.env,
+    ...TEST_KEYS,
+    'INPUT_RAY-HEADERS': '{"Authorization":"Bearer TESTSECRET-header"}',
+    ACTIONS_RUNTIME_TOKEN: 'TESTSECRET-runtime',
+    ...extraEnv,
+  };
   return { fake, runnerTemp, log: testLog(), state: new Map(), env };
 }
 
@@ -95,7 +102,15 @@ describe('a successful run: up → dashboard → Jobs API through the forward �
     const c = setup({ FAKE_RAY_SIM_OPTIONS: JSON.stringify({ pendingDelayMs: 20 }) });
     const p = await prepare(c);
     expect(c.state.get(State.ClusterTeardown)).toBe('pending');
-    expect(JSON.parse(c.state.get(State.EphemeralCluster) ?? '{}')).toMatchObject({ v: 1, runId: p.runId, yamlPath: p.yamlPath, rayCli: 'ray', project: 'bird-proj', zone: 'us-central1-a', markerPath: `${p.dir}/teardown.json` });
+    expect(JSON.parse(c.state.get(State.EphemeralCluster) ?? '{}')).toMatchObject({
+      v: 1,
+      runId: p.runId,
+      yamlPath: p.yamlPath,
+      rayCli: 'ray',
+      project: 'bird-proj',
+      zone: 'us-central1-a',
+      markerPath: `${p.dir}/teardown.json`,
+    });
     expect(c.fake.calls()).toEqual([]); // nothing touches the cloud before bringUp
 
     const phases = new PhaseClock(c.log);
@@ -135,7 +150,14 @@ describe('a successful run: up → dashboard → Jobs API through the forward �
     expect(dash.argv).toEqual(['dashboard', '--port', String(running.forward.port), p.yamlPath]);
     expect(downCall.argv).toEqual(['down', '--yes', p.yamlPath]);
     for (const call of c.fake.calls()) expect(call.cwd).toBe(p.dir);
-    expect(c.fake.calls().find((r) => r.tool === 'gcloud')?.argv).toEqual(['compute', 'instances', 'list', `--filter=labels.bird-interact-run-id=${p.runId}`, '--format=value(status)', '--project=bird-proj']);
+    expect(c.fake.calls().find((r) => r.tool === 'gcloud')?.argv).toEqual([
+      'compute',
+      'instances',
+      'list',
+      `--filter=labels.bird-interact-run-id=${p.runId}`,
+      '--format=value(status)',
+      '--project=bird-proj',
+    ]);
 
     // The forward is closed and the VMs are gone.
     await expect(client.raw('GET', 'api/version')).rejects.toThrow();
@@ -195,7 +217,9 @@ describe('teardown after failures', () => {
     const r = await bringUp(p, { dashboard: { pollMs: 50 } });
     forwards.push(r.forward);
     // An instance of another run must survive.
-    const others: FakeInstance[] = [{ name: 'ray-other-run-head-00000000-compute', zone: 'us-central1-a', status: 'RUNNING', labels: { 'bird-interact-run-id': 'other-run' } }];
+    const others: FakeInstance[] = [
+      { name: 'ray-other-run-head-00000000-compute', zone: 'us-central1-a', status: 'RUNNING', labels: { 'bird-interact-run-id': 'other-run' } },
+    ];
     const ours = JSON.parse(readFileSync(c.fake.stateFile, 'utf8')).instances as FakeInstance[];
     expect(ours).toHaveLength(4);
     c.fake.setInstances([...ours, ...others]);
@@ -205,7 +229,14 @@ describe('teardown after failures', () => {
     expect(res.detail).toMatch(/4 instance\(s\) deleted by label/);
     expect(JSON.parse(readFileSync(c.fake.stateFile, 'utf8')).instances).toEqual(others);
     const gcloud = c.fake.calls().filter((x) => x.tool === 'gcloud');
-    expect(gcloud[0].argv).toEqual(['compute', 'instances', 'list', `--filter=labels.bird-interact-run-id=${p.runId}`, '--format=value(name,zone)', '--project=bird-proj']);
+    expect(gcloud[0].argv).toEqual([
+      'compute',
+      'instances',
+      'list',
+      `--filter=labels.bird-interact-run-id=${p.runId}`,
+      '--format=value(name,zone)',
+      '--project=bird-proj',
+    ]);
     const deletes = gcloud.filter((x) => x.argv[2] === 'delete').map((x) => x.argv);
     expect(deletes.map((a) => a[3]).sort()).toEqual(ours.map((i) => i.name).sort());
     for (const a of deletes) expect(a.slice(4)).toEqual(['--quiet', '--delete-disks=all', '--zone=us-central1-a', '--project=bird-proj']);
@@ -234,7 +265,9 @@ describe('teardown after failures', () => {
   it('the YAML is gone (post step on another machine state): deletion by label', async () => {
     const c = setup();
     const p = await prepare(c, 1);
-    c.fake.setInstances([{ name: `ray-${p.runId}-head-aaaaaaaa-compute`, zone: 'us-central1-a', status: 'RUNNING', labels: { 'bird-interact-run-id': p.runId } }]);
+    c.fake.setInstances([
+      { name: `ray-${p.runId}-head-aaaaaaaa-compute`, zone: 'us-central1-a', status: 'RUNNING', labels: { 'bird-interact-run-id': p.runId } },
+    ]);
     rmSync(p.yamlPath);
     const res = await teardownFromState(stateOf(c.state), { env: c.env, log: c.log, gcloudRetryMs: 10 });
     expect(res?.outcome).toBe('deleted-by-label');
@@ -304,7 +337,12 @@ describe('cancellation: stop the job, then tear down, then exit', () => {
   }
 
   function teardownStep(p: PreparedCluster) {
-    return { order: CleanupOrder.Teardown, name: 'tear down', run: async (sig: NodeJS.Signals) => (await p.teardown.run(sig)).outcome, abandon: () => p.teardown.abandon() };
+    return {
+      order: CleanupOrder.Teardown,
+      name: 'tear down',
+      run: async (sig: NodeJS.Signals) => (await p.teardown.run(sig)).outcome,
+      abandon: () => p.teardown.abandon(),
+    };
   }
 
   it('the first SIGTERM stops the job, then tears down, then fails the step and exits 1', async () => {
@@ -319,7 +357,11 @@ describe('cancellation: stop the job, then tear down, then exit', () => {
     cancel.add(teardownStep(p));
     let jobStopped = 0;
     // Registered after the teardown, but ordered before it.
-    cancel.add({ order: CleanupOrder.StopJob, name: 'stop the job', run: () => new Promise((res) => setTimeout(() => ((jobStopped = Date.now()), res('job stopped')), 100)) });
+    cancel.add({
+      order: CleanupOrder.StopJob,
+      name: 'stop the job',
+      run: () => new Promise((res) => setTimeout(() => ((jobStopped = Date.now()), res('job stopped')), 100)),
+    });
     proc.send('SIGTERM');
     expect(cancel.signal.aborted).toBe(true);
     await cancel.finished;
@@ -379,7 +421,12 @@ describe('cancellation: stop the job, then tear down, then exit', () => {
 });
 
 describe('liveness (docs/reference/per-run-cluster.md#liveness)', () => {
-  const inst = (runId: string, status: string, i = 0): FakeInstance => ({ name: `ray-${runId}-worker-${String(i).padStart(8, '0')}-compute`, zone: 'us-central1-a', status, labels: { 'bird-interact-run-id': runId } });
+  const inst = (runId: string, status: string, i = 0): FakeInstance => ({
+    name: `ray-${runId}-worker-${String(i).padStart(8, '0')}-compute`,
+    zone: 'us-central1-a',
+    status,
+    labels: { 'bird-interact-run-id': runId },
+  });
 
   it('alive when any instance of the run is RUNNING, headless when none is', async () => {
     const c = setup();
@@ -439,7 +486,11 @@ describe('the port forward', () => {
     const client = new RayJobsClient({ address: r.address, policy: { attempts: 10, baseMs: 200, maxMs: 1000 } });
     expect((await client.version()).ray_version).toBe('2.47.1');
     expect(r.forward.restarts).toBe(1);
-    expect(rayCalls(c).filter((x) => x.argv[0] === 'dashboard').map((x) => x.argv)).toEqual([
+    expect(
+      rayCalls(c)
+        .filter((x) => x.argv[0] === 'dashboard')
+        .map((x) => x.argv),
+    ).toEqual([
       ['dashboard', '--port', String(r.forward.port), p.yamlPath],
       ['dashboard', '--port', String(r.forward.port), p.yamlPath],
     ]);
@@ -482,7 +533,17 @@ describe('output and environment hygiene', () => {
   });
 
   it('the child environment has no API key, input or runner token, and keeps Google credentials', () => {
-    const env = childEnv({ ...TEST_KEYS, CEREBRAS_API_KEY: 'x', 'INPUT_RAY-HEADERS': 'x', INPUT_FRAMEWORK: 'x', ACTIONS_RUNTIME_TOKEN: 'x', ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'x', GOOGLE_APPLICATION_CREDENTIALS: '/tmp/gha-creds.json', CLOUDSDK_CORE_PROJECT: 'p', PATH: '/usr/bin' });
+    const env = childEnv({
+      ...TEST_KEYS,
+      CEREBRAS_API_KEY: 'x',
+      'INPUT_RAY-HEADERS': 'x',
+      INPUT_FRAMEWORK: 'x',
+      ACTIONS_RUNTIME_TOKEN: 'x',
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'x',
+      GOOGLE_APPLICATION_CREDENTIALS: '/tmp/gha-creds.json',
+      CLOUDSDK_CORE_PROJECT: 'p',
+      PATH: '/usr/bin',
+    });
     expect(Object.keys(env).sort()).toEqual(['CLOUDSDK_CORE_PROJECT', 'GOOGLE_APPLICATION_CREDENTIALS', 'PATH', 'PYTHONUNBUFFERED']);
   });
 });

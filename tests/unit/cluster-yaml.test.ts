@@ -11,8 +11,14 @@ import { GCE_NAME_PATTERN, RUN_ID_MAX, mintRunId, workerNodeName } from '../../s
 import { TEST_KEYS } from '../helpers/action.js';
 import { IMAGE_URI, clusterManifest } from '../helpers/cluster.js';
 
-const KEY = { sshPrivateKeyPath: '/home/runner/work/_temp/bird-cluster-x-AbC123/id_ed25519', sshPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGbAfXvz/wA/jkQxfNeg5X8kqkRhDoyAzz5D9A79J6WJ bird-cloud-action' };
-const OTHER_KEY = { sshPrivateKeyPath: '/tmp/runner-temp-2/bird-cluster-x-ZZZ999/id_ed25519', sshPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHc0YmVhdXRpZnVsa2V5Ynl0ZXN0aGF0aXNub3RyZWFs bird-cloud-action' };
+const KEY = {
+  sshPrivateKeyPath: '/home/runner/work/_temp/bird-cluster-x-AbC123/id_ed25519',
+  sshPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGbAfXvz/wA/jkQxfNeg5X8kqkRhDoyAzz5D9A79J6WJ bird-cloud-action',
+};
+const OTHER_KEY = {
+  sshPrivateKeyPath: '/tmp/runner-temp-2/bird-cluster-x-ZZZ999/id_ed25519',
+  sshPublicKey: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHc0YmVhdXRpZnVsa2V5Ynl0ZXN0aGF0aXNub3RyZWFs bird-cloud-action',
+};
 
 function load(text: string): unknown {
   return parse(text, { version: '1.1' });
@@ -28,7 +34,14 @@ describe('cluster YAML fields (docs/reference/per-run-cluster.md#cluster-yaml)',
   it('is exactly the cluster of docs/reference/per-run-cluster.md#cluster-yaml, field by field', () => {
     const labels = { 'bird-interact-run-id': m.run_id, 'bird-interact-image-tag': m.run_id };
     const nodeCommon = {
-      disks: [{ boot: true, autoDelete: true, type: 'PERSISTENT', initializeParams: { diskSizeGb: 50, sourceImage: 'projects/ubuntu-os-cloud/global/images/family/ubuntu-2204-lts' } }],
+      disks: [
+        {
+          boot: true,
+          autoDelete: true,
+          type: 'PERSISTENT',
+          initializeParams: { diskSizeGb: 50, sourceImage: 'projects/ubuntu-os-cloud/global/images/family/ubuntu-2204-lts' },
+        },
+      ],
       serviceAccounts: [{ email: 'bird-interact-runner@bird-proj.iam.gserviceaccount.com', scopes: ['https://www.googleapis.com/auth/cloud-platform'] }],
       labels,
       metadata: {
@@ -73,7 +86,10 @@ describe('cluster YAML fields (docs/reference/per-run-cluster.md#cluster-yaml)',
         'gcloud auth configure-docker us-central1-docker.pkg.dev --quiet',
         'nohup bash -c "sleep 28800 && gcloud --quiet compute instances delete \\"$(hostname)\\" --zone=us-central1-a --delete-disks=all" >/tmp/self_delete.log 2>&1 &',
       ],
-      head_start_ray_commands: ['ray stop', 'ulimit -n 65536; ray start --head --port=6379 --object-manager-port=8076 --autoscaling-config=~/ray_bootstrap_config.yaml'],
+      head_start_ray_commands: [
+        'ray stop',
+        'ulimit -n 65536; ray start --head --port=6379 --object-manager-port=8076 --autoscaling-config=~/ray_bootstrap_config.yaml',
+      ],
       worker_start_ray_commands: ['ray stop', 'ulimit -n 65536; ray start --address=$RAY_HEAD_IP:6379 --object-manager-port=8076'],
     });
   });
@@ -95,7 +111,9 @@ describe('cluster YAML fields (docs/reference/per-run-cluster.md#cluster-yaml)',
     ]);
     expect(text.startsWith(`# Ray cluster for BIRD-Interact run ${m.run_id}`)).toBe(true);
     // The self-delete timer is one line of the file, exactly as docs/reference/per-run-cluster.md#self-delete-timer gives it.
-    expect(text).toContain(`  - nohup bash -c "sleep 28800 && gcloud --quiet compute instances delete \\"$(hostname)\\" --zone=us-central1-a --delete-disks=all" >/tmp/self_delete.log 2>&1 &\n`);
+    expect(text).toContain(
+      `  - nohup bash -c "sleep 28800 && gcloud --quiet compute instances delete \\"$(hostname)\\" --zone=us-central1-a --delete-disks=all" >/tmp/self_delete.log 2>&1 &\n`,
+    );
   });
 
   it('the self-delete timer is int(max_runtime_hours * 3600) seconds, as Python computes it', () => {
@@ -103,8 +121,12 @@ describe('cluster YAML fields (docs/reference/per-run-cluster.md#cluster-yaml)',
     expect(selfDeleteSeconds(0.1)).toBe(360); // 0.1 * 3600 = 360.00000000000006
     expect(selfDeleteSeconds(7.9999)).toBe(28799);
     expect(selfDeleteSeconds(72)).toBe(259200);
-    expect(selfDeleteCommand(1.5, 'europe-west4-b')).toBe('nohup bash -c "sleep 5400 && gcloud --quiet compute instances delete \\"$(hostname)\\" --zone=europe-west4-b --delete-disks=all" >/tmp/self_delete.log 2>&1 &');
-    const y2 = load(renderClusterYaml(clusterManifest({ render: { max_runtime_hours: 2.5, region: 'europe-west4', zone: 'europe-west4-b' } }), KEY)) as { initialization_commands: string[] };
+    expect(selfDeleteCommand(1.5, 'europe-west4-b')).toBe(
+      'nohup bash -c "sleep 5400 && gcloud --quiet compute instances delete \\"$(hostname)\\" --zone=europe-west4-b --delete-disks=all" >/tmp/self_delete.log 2>&1 &',
+    );
+    const y2 = load(renderClusterYaml(clusterManifest({ render: { max_runtime_hours: 2.5, region: 'europe-west4', zone: 'europe-west4-b' } }), KEY)) as {
+      initialization_commands: string[];
+    };
     expect(y2.initialization_commands.at(-1)).toContain('sleep 9000 && ');
     expect(y2.initialization_commands).toContain('gcloud auth configure-docker europe-west4-docker.pkg.dev --quiet');
   });
@@ -112,8 +134,18 @@ describe('cluster YAML fields (docs/reference/per-run-cluster.md#cluster-yaml)',
   it('follows workers, actors_per_worker and worker_type', () => {
     const c = clusterConfig(clusterManifest({ render: { workers: 1, actors_per_worker: 7, worker_type: 'n2-highmem-8' } }), KEY);
     expect(c.max_workers).toBe(1);
-    expect(c.available_node_types['ray-worker-default']).toMatchObject({ min_workers: 1, max_workers: 1, resources: { CPU: 7 }, node_config: { machineType: 'n2-highmem-8' } });
-    expect(c.available_node_types['ray-head-default']).toMatchObject({ min_workers: 0, max_workers: 0, resources: { CPU: 0 }, node_config: { machineType: 'e2-medium' } });
+    expect(c.available_node_types['ray-worker-default']).toMatchObject({
+      min_workers: 1,
+      max_workers: 1,
+      resources: { CPU: 7 },
+      node_config: { machineType: 'n2-highmem-8' },
+    });
+    expect(c.available_node_types['ray-head-default']).toMatchObject({
+      min_workers: 0,
+      max_workers: 0,
+      resources: { CPU: 0 },
+      node_config: { machineType: 'e2-medium' },
+    });
   });
 
   it.runIf(pyYaml)('PyYAML (what Ray parses with) reads the same document', () => {
@@ -129,7 +161,10 @@ describe('cluster YAML fields (docs/reference/per-run-cluster.md#cluster-yaml)',
       expect(doc.cluster_name).toBe(runId);
       expect(doc.available_node_types['ray-worker-default'].node_config.labels['bird-interact-run-id']).toBe(runId);
       if (pyYaml) {
-        const r = spawnSync('python3', ['-c', 'import sys, json, yaml; print(json.dumps(yaml.safe_load(sys.stdin.read())["cluster_name"]))'], { input: t, encoding: 'utf8' });
+        const r = spawnSync('python3', ['-c', 'import sys, json, yaml; print(json.dumps(yaml.safe_load(sys.stdin.read())["cluster_name"]))'], {
+          input: t,
+          encoding: 'utf8',
+        });
         expect(JSON.parse(r.stdout)).toBe(runId);
       }
     }
@@ -171,7 +206,10 @@ describe('the same cluster from the same manifest', () => {
     // A rerun makes a new key pair in a new RUNNER_TEMP: only the key path and the public key it
     // authorizes differ.
     const rerun = renderClusterYaml(stored, OTHER_KEY);
-    const diff = first.split('\n').map((l, i) => [l, rerun.split('\n')[i]]).filter(([a, b]) => a !== b);
+    const diff = first
+      .split('\n')
+      .map((l, i) => [l, rerun.split('\n')[i]])
+      .filter(([a, b]) => a !== b);
     expect(diff).toEqual([
       [`  ssh_private_key: ${KEY.sshPrivateKeyPath}`, `  ssh_private_key: ${OTHER_KEY.sshPrivateKeyPath}`],
       [`            value: ubuntu:${KEY.sshPublicKey}`, `            value: ubuntu:${OTHER_KEY.sshPublicKey}`],

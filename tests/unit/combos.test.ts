@@ -21,9 +21,18 @@ describe('combo rules (docs/reference/combos.md#combo-rules)', () => {
   it.each([
     [{ ...ok, framework: 'pydantic_ai_otf_encode' }, 'framework pydantic_ai_otf_encode requires slayer-setup on-the-fly; got slayer-setup pre-encoded'],
     [{ ...ok, slayerSetup: 'x' }, "slayer-setup must be 'pre-encoded' or 'on-the-fly'; got 'x'"],
-    [{ ...ok, slayerSetup: 'on-the-fly', framework: 'agno' }, 'slayer-setup on-the-fly is only supported with framework pydantic_ai_recursive or framework pydantic_ai_otf_encode; got framework agno'],
-    [{ ...ok, slayerSetup: 'on-the-fly', framework: 'pydantic_ai_recursive' }, 'slayer-setup on-the-fly is only supported with query-mode slayer; got query-mode raw'],
-    [{ ...ok, slayerSetup: 'on-the-fly', framework: 'pydantic_ai_recursive', queryMode: 'slayer' }, 'slayer-setup on-the-fly is only supported with mode a-interact; got mode c-interact'],
+    [
+      { ...ok, slayerSetup: 'on-the-fly', framework: 'agno' },
+      'slayer-setup on-the-fly is only supported with framework pydantic_ai_recursive or framework pydantic_ai_otf_encode; got framework agno',
+    ],
+    [
+      { ...ok, slayerSetup: 'on-the-fly', framework: 'pydantic_ai_recursive' },
+      'slayer-setup on-the-fly is only supported with query-mode slayer; got query-mode raw',
+    ],
+    [
+      { ...ok, slayerSetup: 'on-the-fly', framework: 'pydantic_ai_recursive', queryMode: 'slayer' },
+      'slayer-setup on-the-fly is only supported with mode a-interact; got mode c-interact',
+    ],
   ])('rejects %o with the exact message', (combo, message) => {
     expect(comboRejection(combo)).toBe(message);
   });

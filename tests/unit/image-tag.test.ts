@@ -300,7 +300,9 @@ describe('file selection', () => {
     const outside = tmp('image-tag-outside-');
     writeFileSync(join(outside, 'secret.txt'), 'x');
     symlinkSync(join(outside, 'secret.txt'), join(mi, 'db1', 'escape.txt'));
-    await expect(imageTag({ repoRoot: repo, miniInteractRoot: mi, dirty: false })).rejects.toThrow(/db1\/escape\.txt is a symlink that leaves .*Fix: replace the link/);
+    await expect(imageTag({ repoRoot: repo, miniInteractRoot: mi, dirty: false })).rejects.toThrow(
+      /db1\/escape\.txt is a symlink that leaves .*Fix: replace the link/,
+    );
   });
 
   it('a repo symlink that leaves the repo is an error', async () => {
@@ -359,7 +361,9 @@ describe('errors', () => {
 
   it('a missing mini-interact root is an error', async () => {
     const repo = initRepo(REPO_FILES);
-    await expect(imageTag({ repoRoot: repo, miniInteractRoot: join(repo, 'no-such-dir'), dirty: false })).rejects.toThrow(/mini-interact root .*no-such-dir not found/);
+    await expect(imageTag({ repoRoot: repo, miniInteractRoot: join(repo, 'no-such-dir'), dirty: false })).rejects.toThrow(
+      /mini-interact root .*no-such-dir not found/,
+    );
   });
 
   it('a directory that is not a git repository is a GitError with a fix', async () => {
@@ -450,9 +454,13 @@ describe('dockerfileSections', () => {
 
 describe('imageUri', () => {
   it('uses the defaults', () => {
-    expect(imageUri({ region: 'us-central1', project: 'my-proj', tag: 'aaaaaaaaaaaa-bbbbbbbbbbbb' })).toBe('us-central1-docker.pkg.dev/my-proj/bird-interact-runner/runner:aaaaaaaaaaaa-bbbbbbbbbbbb');
+    expect(imageUri({ region: 'us-central1', project: 'my-proj', tag: 'aaaaaaaaaaaa-bbbbbbbbbbbb' })).toBe(
+      'us-central1-docker.pkg.dev/my-proj/bird-interact-runner/runner:aaaaaaaaaaaa-bbbbbbbbbbbb',
+    );
   });
   it('takes another repository and image', () => {
-    expect(imageUri({ region: 'europe-west4', project: 'p', arRepo: 'repo', image: 'img', tag: 't-dirty' })).toBe('europe-west4-docker.pkg.dev/p/repo/img:t-dirty');
+    expect(imageUri({ region: 'europe-west4', project: 'p', arRepo: 'repo', image: 'img', tag: 't-dirty' })).toBe(
+      'europe-west4-docker.pkg.dev/p/repo/img:t-dirty',
+    );
   });
 });

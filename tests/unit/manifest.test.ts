@@ -9,7 +9,17 @@ const manifest: RunManifest = {
   dispatch: { cluster: 'none' },
   slayer_artifacts: { kind: 'slayer_models', dbs: { a: { files: 1, bytes: 3, digest: 'd' } } },
   github: { repository: 'o/r', sha: 's', ref: 'r', workflow_run_url: 'u', event: 'push', pr_number: null },
-  render_inputs: { region: 'us-central1', project: 'p', image_uri: '', max_runtime_hours: 8, worker_sa: 'sa', zone: 'us-central1-a', worker_type: 'e2-standard-4', actors_per_worker: 4, workers: 4 },
+  render_inputs: {
+    region: 'us-central1',
+    project: 'p',
+    image_uri: '',
+    max_runtime_hours: 8,
+    worker_sa: 'sa',
+    zone: 'us-central1-a',
+    worker_type: 'e2-standard-4',
+    actors_per_worker: 4,
+    workers: 4,
+  },
   slayer_storage_root: '/data/slayer_models',
   slayer_setup: 'pre-encoded',
   prompt_cache: true,
@@ -39,13 +49,28 @@ describe('manifest (docs/reference/manifest.md)', () => {
     const other = { ...manifest, github: { ...manifest.github, workflow_run_url: 'another run' }, dirty: true };
     expect(planIdentity(other)).toBe(planIdentity(manifest));
     expect(planIdentity({ ...manifest, patience: 4 })).not.toBe(planIdentity(manifest));
-    expect(planIdentity({ ...manifest, slayer_artifacts: { kind: 'slayer_models', dbs: { a: { files: 1, bytes: 3, digest: 'e' } } } })).not.toBe(planIdentity(manifest));
+    expect(planIdentity({ ...manifest, slayer_artifacts: { kind: 'slayer_models', dbs: { a: { files: 1, bytes: 3, digest: 'e' } } } })).not.toBe(
+      planIdentity(manifest),
+    );
   });
 
   it('digests a DB from its sorted relpath/md5 lines', () => {
-    const a = dbDigest([{ path: 'b.yaml', size: 1, md5: 'X' }, { path: 'a.yaml', size: 1, md5: 'Y' }]);
-    expect(a).toBe(dbDigest([{ path: 'a.yaml', size: 1, md5: 'Y' }, { path: 'b.yaml', size: 1, md5: 'X' }]));
-    expect(a).not.toBe(dbDigest([{ path: 'a.yaml', size: 1, md5: 'Z' }, { path: 'b.yaml', size: 1, md5: 'X' }]));
+    const a = dbDigest([
+      { path: 'b.yaml', size: 1, md5: 'X' },
+      { path: 'a.yaml', size: 1, md5: 'Y' },
+    ]);
+    expect(a).toBe(
+      dbDigest([
+        { path: 'a.yaml', size: 1, md5: 'Y' },
+        { path: 'b.yaml', size: 1, md5: 'X' },
+      ]),
+    );
+    expect(a).not.toBe(
+      dbDigest([
+        { path: 'a.yaml', size: 1, md5: 'Z' },
+        { path: 'b.yaml', size: 1, md5: 'X' },
+      ]),
+    );
     expect(a).toMatch(/^[0-9a-f]{64}$/);
   });
 });

@@ -143,7 +143,11 @@ describe('otf keys: pure parts', () => {
   });
 
   it('keeps a git-pinned package apart by its source, not only its version', () => {
-    const git = (sha: string) => UV_LOCK.replace('source = { registry = "https://pypi.org/simple" }\nwheels', `source = { git = "https://github.com/motley/slayer?rev=main#${sha}" }\nwheels`);
+    const git = (sha: string) =>
+      UV_LOCK.replace(
+        'source = { registry = "https://pypi.org/simple" }\nwheels',
+        `source = { git = "https://github.com/motley/slayer?rev=main#${sha}" }\nwheels`,
+      );
     const [a] = findLockedPackage(parseUvLockPackages(git('a'.repeat(40))), 'slayer');
     const [b] = findLockedPackage(parseUvLockPackages(git('b'.repeat(40))), 'slayer');
     expect(a.version).toBe(b.version);
@@ -247,7 +251,13 @@ describe('otf keys: inputs', () => {
   it('reports every bad input at once, each with the input, the value and the fix', async () => {
     const e = await failure(() =>
       parseOtfSettings(
-        reader({ [OtfInputs.Framework]: 'pydantic_ai', [OtfInputs.Dbs]: 'alien', [OtfInputs.InstanceIds]: 'alien_1', [OtfInputs.KeyPrefix]: 'a,b', [OtfInputs.EmbeddingModel]: 'open ai' }),
+        reader({
+          [OtfInputs.Framework]: 'pydantic_ai',
+          [OtfInputs.Dbs]: 'alien',
+          [OtfInputs.InstanceIds]: 'alien_1',
+          [OtfInputs.KeyPrefix]: 'a,b',
+          [OtfInputs.EmbeddingModel]: 'open ai',
+        }),
         ws,
       ),
     );
@@ -332,7 +342,9 @@ describe('otf keys on a generated mini-interact root (27 fixture DBs)', () => {
     expect(combo3.alien).toMatch(/^bird-otf-v1-slayer_models_otf-alien-[0-9a-f]{32}$/);
     const otherRef = await keysOf(t, { [OtfInputs.Framework]: 'pydantic_ai_otf_encode', [OtfInputs.ReferenceModel]: 'openai/gpt-5' });
     expect(changed(combo3, otherRef)).toEqual(t.dbs);
-    expect(await keysOf(t, { [OtfInputs.KeyPrefix]: 'team-a' })).toEqual(Object.fromEntries(Object.entries(base).map(([db, k]) => [db, k.replace(/^bird-otf-v1-/, 'team-a-')])));
+    expect(await keysOf(t, { [OtfInputs.KeyPrefix]: 'team-a' })).toEqual(
+      Object.fromEntries(Object.entries(base).map(([db, k]) => [db, k.replace(/^bird-otf-v1-/, 'team-a-')])),
+    );
   });
 
   it('maps instance ids to DBs through the dataset', async () => {
@@ -369,7 +381,12 @@ describe('otf keys on a generated mini-interact root (27 fixture DBs)', () => {
   it('fails clearly on a missing root, uv.lock or SLayer pin, together with the input problems', async () => {
     const problems = new ProblemList();
     const s = parseOtfSettings(
-      reader({ [OtfInputs.Framework]: 'pydantic_ai_otf_encode', [OtfInputs.Dbs]: 'alien', [OtfInputs.MiniInteractRoot]: join(t.dir, 'nowhere'), [OtfInputs.UvLock]: 'missing.lock' }),
+      reader({
+        [OtfInputs.Framework]: 'pydantic_ai_otf_encode',
+        [OtfInputs.Dbs]: 'alien',
+        [OtfInputs.MiniInteractRoot]: join(t.dir, 'nowhere'),
+        [OtfInputs.UvLock]: 'missing.lock',
+      }),
       { GITHUB_WORKSPACE: t.workspace },
       problems,
     );

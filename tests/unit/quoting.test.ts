@@ -29,8 +29,19 @@ const nasty = [
 
 function manifestWith(v: string): RunManifest {
   return {
-    run_id: v, framework: v, mode: v, query_mode: v, agent_model: v, user_sim_model: v, patience: 3, max_depth: 3, strict: true,
-    use_audited_gold_sql: true, prompt_cache: true, slayer_setup: v, slayer_storage_root: v,
+    run_id: v,
+    framework: v,
+    mode: v,
+    query_mode: v,
+    agent_model: v,
+    user_sim_model: v,
+    patience: 3,
+    max_depth: 3,
+    strict: true,
+    use_audited_gold_sql: true,
+    prompt_cache: true,
+    slayer_setup: v,
+    slayer_storage_root: v,
     render_inputs: { workers: 2, actors_per_worker: 3 } as RunManifest['render_inputs'],
   } as RunManifest;
 }

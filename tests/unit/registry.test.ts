@@ -7,7 +7,17 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GoogleAuth } from 'google-auth-library';
-import { MANIFEST_ACCEPT, REGISTRY_EMULATOR_ENV, RegistryError, adcTokenSource, buildCommand, imageExists, manifestUrl, parseImageUri, registryFromEnv } from '../../src/cluster/registry.js';
+import {
+  MANIFEST_ACCEPT,
+  REGISTRY_EMULATOR_ENV,
+  RegistryError,
+  adcTokenSource,
+  buildCommand,
+  imageExists,
+  manifestUrl,
+  parseImageUri,
+  registryFromEnv,
+} from '../../src/cluster/registry.js';
 import { removeDir, tempDir } from '../helpers/action.js';
 import { IMAGE_URI } from '../helpers/cluster.js';
 
@@ -27,7 +37,12 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
     const status = script.shift() ?? 200;
-    res.writeHead(status, status === 200 ? { 'content-type': 'application/vnd.oci.image.index.v1+json', 'docker-content-digest': `sha256:${'a'.repeat(64)}` } : { 'content-type': 'application/json' });
+    res.writeHead(
+      status,
+      status === 200
+        ? { 'content-type': 'application/vnd.oci.image.index.v1+json', 'docker-content-digest': `sha256:${'a'.repeat(64)}` }
+        : { 'content-type': 'application/json' },
+    );
     res.end(req.method === 'HEAD' ? undefined : '{"errors":[{"code":"MANIFEST_UNKNOWN"}]}');
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -52,7 +67,12 @@ describe('imageExists', () => {
     expect(seen[0].url).toBe('/v2/bird-proj/bird-interact-runner/runner/manifests/0123456789ab-ba9876543210');
     expect(seen[0].headers.authorization).toBe(`Bearer ${TOKEN}`);
     expect(seen[0].headers.accept).toBe(MANIFEST_ACCEPT);
-    for (const t of ['application/vnd.oci.image.index.v1+json', 'application/vnd.oci.image.manifest.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json', 'application/vnd.docker.distribution.manifest.v2+json']) {
+    for (const t of [
+      'application/vnd.oci.image.index.v1+json',
+      'application/vnd.oci.image.manifest.v1+json',
+      'application/vnd.docker.distribution.manifest.list.v2+json',
+      'application/vnd.docker.distribution.manifest.v2+json',
+    ]) {
       expect(seen[0].headers.accept).toContain(t);
     }
   });
@@ -89,7 +109,9 @@ describe('imageExists', () => {
   });
 
   it('a registry that cannot be reached is an error naming the URL', async () => {
-    await expect(imageExists(IMAGE_URI, token, { baseUrl: 'http://127.0.0.1:1', attempts: 1 })).rejects.toThrow(/could not reach the registry at http:\/\/127\.0\.0\.1:1\/v2\//);
+    await expect(imageExists(IMAGE_URI, token, { baseUrl: 'http://127.0.0.1:1', attempts: 1 })).rejects.toThrow(
+      /could not reach the registry at http:\/\/127\.0\.0\.1:1\/v2\//,
+    );
   });
 
   it('a digest reference is HEADed by digest', async () => {
@@ -102,8 +124,14 @@ describe('imageExists', () => {
 
 describe('image references', () => {
   it('parses host, repository path and tag or digest', () => {
-    expect(parseImageUri(IMAGE_URI)).toEqual({ host: 'us-central1-docker.pkg.dev', name: 'bird-proj/bird-interact-runner/runner', reference: '0123456789ab-ba9876543210' });
-    expect(manifestUrl(parseImageUri(IMAGE_URI))).toBe('https://us-central1-docker.pkg.dev/v2/bird-proj/bird-interact-runner/runner/manifests/0123456789ab-ba9876543210');
+    expect(parseImageUri(IMAGE_URI)).toEqual({
+      host: 'us-central1-docker.pkg.dev',
+      name: 'bird-proj/bird-interact-runner/runner',
+      reference: '0123456789ab-ba9876543210',
+    });
+    expect(manifestUrl(parseImageUri(IMAGE_URI))).toBe(
+      'https://us-central1-docker.pkg.dev/v2/bird-proj/bird-interact-runner/runner/manifests/0123456789ab-ba9876543210',
+    );
     expect(parseImageUri('localhost:5000/a/b:t')).toEqual({ host: 'localhost:5000', name: 'a/b', reference: 't' });
     for (const bad of ['runner:tag', 'host/path', 'host/path:bad tag', 'host/Path:t', '']) expect(() => parseImageUri(bad)).toThrow(RegistryError);
   });
@@ -169,7 +197,15 @@ describe('buildCommand', () => {
     expect(out[1]).toBe(`docker build --platform linux/amd64 -f Dockerfile.cloud -t ${IMAGE_URI} -`);
     const members = out.slice(2, -1);
     expect(members).toEqual(
-      expect.arrayContaining(['./Dockerfile.cloud', './src/pkg/a.py', './uv.lock', './pyproject.toml', './audited_gold/g.sql', 'mini-interact/mini_interact.jsonl', 'mini-interact/db_a/db_a.sqlite']),
+      expect.arrayContaining([
+        './Dockerfile.cloud',
+        './src/pkg/a.py',
+        './uv.lock',
+        './pyproject.toml',
+        './audited_gold/g.sql',
+        'mini-interact/mini_interact.jsonl',
+        'mini-interact/db_a/db_a.sqlite',
+      ]),
     );
     expect(members.some((m) => m.includes('.git'))).toBe(false);
     expect(members.some((m) => m.includes('mi.v2'))).toBe(false);

@@ -8,13 +8,54 @@ function latest(entries: Array<[iid: string, attempt: number, row: Row | null]>)
   return new Map(entries.map(([iid, attempt, row]) => [iid, { ref: { instanceId: iid, attempt, name: `runs/r/rows/${iid}/attempt-${attempt}.json` }, row }]));
 }
 
-const pass = (iid: string, database: string): Row => ({ instance_id: iid, database, phase1_passed: true, phase2_passed: true, total_reward: 1, error: null, submission_status: 'submitted' });
-const phase1 = (iid: string, database: string): Row => ({ instance_id: iid, database, phase1_passed: true, phase2_passed: false, total_reward: 0.7, error: null, submission_status: 'submitted' });
-const fail = (iid: string, database: string): Row => ({ instance_id: iid, database, phase1_passed: false, phase2_passed: false, total_reward: 0, error: null, submission_status: 'submitted' });
-const synthetic = (iid: string, error: string): Row => ({ instance_id: iid, database: '', phase1_passed: false, phase2_passed: false, total_reward: 0, error, submission_status: 'never_submitted' });
+const pass = (iid: string, database: string): Row => ({
+  instance_id: iid,
+  database,
+  phase1_passed: true,
+  phase2_passed: true,
+  total_reward: 1,
+  error: null,
+  submission_status: 'submitted',
+});
+const phase1 = (iid: string, database: string): Row => ({
+  instance_id: iid,
+  database,
+  phase1_passed: true,
+  phase2_passed: false,
+  total_reward: 0.7,
+  error: null,
+  submission_status: 'submitted',
+});
+const fail = (iid: string, database: string): Row => ({
+  instance_id: iid,
+  database,
+  phase1_passed: false,
+  phase2_passed: false,
+  total_reward: 0,
+  error: null,
+  submission_status: 'submitted',
+});
+const synthetic = (iid: string, error: string): Row => ({
+  instance_id: iid,
+  database: '',
+  phase1_passed: false,
+  phase2_passed: false,
+  total_reward: 0,
+  error,
+  submission_status: 'never_submitted',
+});
 
 const IDS = ['alien_1', 'alien_2', 'alien_3', 'credit_1', 'credit_2', 'credit_3', 'cybermarket_1', 'cybermarket_2'];
-const MAP = { alien_1: 'alien', alien_2: 'alien', alien_3: 'alien', credit_1: 'credit', credit_2: 'credit', credit_3: 'credit', cybermarket_1: 'cybermarket', cybermarket_2: 'cybermarket' };
+const MAP = {
+  alien_1: 'alien',
+  alien_2: 'alien',
+  alien_3: 'alien',
+  credit_1: 'credit',
+  credit_2: 'credit',
+  credit_3: 'credit',
+  cybermarket_1: 'cybermarket',
+  cybermarket_2: 'cybermarket',
+};
 const MIXED = latest([
   ['alien_1', 1, pass('alien_1', 'alien')],
   ['alien_2', 1, phase1('alien_2', 'alien')],
@@ -37,7 +78,18 @@ describe('aggregate', () => {
     expect(r.per_db).toEqual([
       { db: 'alien', n: 3, phase1_rate: 1, phase2_rate: 2 / 3, avg_reward: 0.9, errors: 0, phase1_passed: 3, phase2_passed: 2, unreadable: 0, missing: 0 },
       { db: 'credit', n: 3, phase1_rate: 0, phase2_rate: 0, avg_reward: 0, errors: 1, phase1_passed: 0, phase2_passed: 0, unreadable: 1, missing: 0 },
-      { db: 'cybermarket', n: 2, phase1_rate: 0.5, phase2_rate: 0.5, avg_reward: 0.5, errors: 0, phase1_passed: 1, phase2_passed: 1, unreadable: 0, missing: 1 },
+      {
+        db: 'cybermarket',
+        n: 2,
+        phase1_rate: 0.5,
+        phase2_rate: 0.5,
+        avg_reward: 0.5,
+        errors: 0,
+        phase1_passed: 1,
+        phase2_passed: 1,
+        unreadable: 0,
+        missing: 1,
+      },
     ]);
     expect(r.failures).toEqual([
       { instance_id: 'alien_2', db: 'alien', attempt: 1, outcome: 'phase1', reason: 'phase-2 failed (submission_status: submitted)' },
@@ -58,7 +110,12 @@ describe('aggregate', () => {
       ['d', 1, synthetic('d', 'actor-lost')],
       ['e', 1, null],
     ]);
-    const r = aggregate({ instanceIds: ['a', 'b', 'c', 'd', 'e', 'f'], instanceDbs: { a: 'map_db' }, datasetDbs: { b: 'data_db', c: 'data_db', f: 'data_db' }, latest: rows });
+    const r = aggregate({
+      instanceIds: ['a', 'b', 'c', 'd', 'e', 'f'],
+      instanceDbs: { a: 'map_db' },
+      datasetDbs: { b: 'data_db', c: 'data_db', f: 'data_db' },
+      latest: rows,
+    });
     expect(r.instances.map((i) => [i.instance_id, i.db])).toEqual([
       ['a', 'map_db'],
       ['b', 'row_db'],
@@ -77,7 +134,14 @@ describe('aggregate', () => {
   });
 
   it('never drops a row of an instance the manifest does not list', () => {
-    const r = aggregate({ instanceIds: ['b'], latest: latest([['z', 1, pass('z', 'x')], ['b', 1, fail('b', 'x')], ['a', 3, null]]) });
+    const r = aggregate({
+      instanceIds: ['b'],
+      latest: latest([
+        ['z', 1, pass('z', 'x')],
+        ['b', 1, fail('b', 'x')],
+        ['a', 3, null],
+      ]),
+    });
     expect(r.instances.map((i) => i.instance_id)).toEqual(['b', 'a', 'z']);
     expect(r.n).toBe(3);
     expect(r.unreadable_ids).toEqual(['a']);

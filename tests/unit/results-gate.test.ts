@@ -17,13 +17,17 @@ describe('gate', () => {
   });
 
   it('fails below the phase-1 threshold, naming the figure and the threshold', () => {
-    expect(gateMessage(fig(2, 5, 0), { minPhase1Rate: 0.5, maxErrors: null })).toBe('quality gate failed: phase-1 rate 0.4 (2/5 = 40.0%) is below min-phase1-rate 0.5');
+    expect(gateMessage(fig(2, 5, 0), { minPhase1Rate: 0.5, maxErrors: null })).toBe(
+      'quality gate failed: phase-1 rate 0.4 (2/5 = 40.0%) is below min-phase1-rate 0.5',
+    );
     expect(gateFailures(fig(4, 7, 0), { minPhase1Rate: 0.6, maxErrors: null })).toEqual(['phase-1 rate 0.5714 (4/7 = 57.1%) is below min-phase1-rate 0.6']);
   });
 
   it('never prints a failing rate equal to its threshold', () => {
     // 49999/100000 rounds to 0.5 at 4 digits: the full value is printed instead.
-    expect(gateFailures(fig(49_999, 100_000, 0), { minPhase1Rate: 0.5, maxErrors: null })).toEqual(['phase-1 rate 0.49999 (49999/100000 = 50.0%) is below min-phase1-rate 0.5']);
+    expect(gateFailures(fig(49_999, 100_000, 0), { minPhase1Rate: 0.5, maxErrors: null })).toEqual([
+      'phase-1 rate 0.49999 (49999/100000 = 50.0%) is below min-phase1-rate 0.5',
+    ]);
   });
 
   it('passes at max-errors and fails above it', () => {
@@ -39,7 +43,9 @@ describe('gate', () => {
   });
 
   it('fails an empty run against a positive phase-1 threshold, and passes it against 0', () => {
-    expect(gateMessage(fig(0, 0, 0), { minPhase1Rate: 0.1, maxErrors: 0 })).toBe('quality gate failed: phase-1 rate 0 (0/0 = 0.0%) is below min-phase1-rate 0.1');
+    expect(gateMessage(fig(0, 0, 0), { minPhase1Rate: 0.1, maxErrors: 0 })).toBe(
+      'quality gate failed: phase-1 rate 0 (0/0 = 0.0%) is below min-phase1-rate 0.1',
+    );
     expect(gateMessage(fig(0, 0, 0), { minPhase1Rate: 0, maxErrors: 0 })).toBeNull();
   });
 

@@ -3,7 +3,17 @@
 // and the escaping of text that comes from rows.
 import { describe, expect, it } from 'vitest';
 import { aggregate, type RunResults } from '../../src/results/aggregate.js';
-import { COMMENT_MAX_CHARS, code, commentMarker, deltaTable, failuresDetails, mdText, renderComment, renderSummary, type RunHeader } from '../../src/results/render.js';
+import {
+  COMMENT_MAX_CHARS,
+  code,
+  commentMarker,
+  deltaTable,
+  failuresDetails,
+  mdText,
+  renderComment,
+  renderSummary,
+  type RunHeader,
+} from '../../src/results/render.js';
 import type { LatestRow, Row } from '../../src/gcs/rows.js';
 import { MIXED_DBS, MIXED_IDS, MIXED_MANIFEST, mixedLatest } from '../helpers/results.js';
 
@@ -24,7 +34,14 @@ function latestOf(rows: Record<string, Row | null>): Map<string, LatestRow> {
 
 /** A baseline: alien did worse, credit had two errors, cybermarket did not exist, archeology did. */
 function baseline(): RunResults {
-  const r = (database: string, p1: boolean, p2: boolean, reward: number, error: string | null = null): Row => ({ database, phase1_passed: p1, phase2_passed: p2, total_reward: reward, error, submission_status: 'submitted' });
+  const r = (database: string, p1: boolean, p2: boolean, reward: number, error: string | null = null): Row => ({
+    database,
+    phase1_passed: p1,
+    phase2_passed: p2,
+    total_reward: reward,
+    error,
+    submission_status: 'submitted',
+  });
   return aggregate({
     instanceIds: ['alien_1', 'alien_2', 'alien_3', 'credit_1', 'credit_2', 'credit_3', 'archeology_1'],
     latest: latestOf({
@@ -41,7 +58,13 @@ function baseline(): RunResults {
 
 describe('render', () => {
   it('renders the PR comment with the deltas per DB against a baseline', async () => {
-    const body = renderComment({ marker: commentMarker('PR smoke'), header: HEADER, results: mixed(), baseline: { runId: 'main-nightly', results: baseline() }, workflowRunUrl: 'https://github.com/o/r/actions/runs/1' });
+    const body = renderComment({
+      marker: commentMarker('PR smoke'),
+      header: HEADER,
+      results: mixed(),
+      baseline: { runId: 'main-nightly', results: baseline() },
+      workflowRunUrl: 'https://github.com/o/r/actions/runs/1',
+    });
     await expect(body).toMatchFileSnapshot('./__snapshots__/results-comment-baseline.md');
     expect(body.startsWith('<!-- bird-cloud-action:results:PR%20smoke -->\n')).toBe(true);
   });
@@ -64,7 +87,11 @@ describe('render', () => {
       'File "&lt;string&gt;", line 1 &amp; \\[x\\](http://e) \\*a\\* \\_b\\_ snake_case \\`c\\` \\\\ \\~d\\~',
     );
     expect(code('a`b')).toBe("`a'b`");
-    const details = failuresDetails([{ instance_id: 'x|y', db: 'd', attempt: 1, outcome: 'error', reason: `error: boom | pipe\n<script>${'z'.repeat(400)}` }], 10, 'more');
+    const details = failuresDetails(
+      [{ instance_id: 'x|y', db: 'd', attempt: 1, outcome: 'error', reason: `error: boom | pipe\n<script>${'z'.repeat(400)}` }],
+      10,
+      'more',
+    );
     const line = details.split('\n').find((l) => l.startsWith('| `x'));
     expect(line).toBeDefined();
     expect(line).toContain('`x\\|y`');
@@ -84,7 +111,16 @@ describe('render', () => {
 
   it('keeps the comment under the size limit of GitHub by dropping the failure list', () => {
     const r = mixed();
-    const many = { ...r, failures: Array.from({ length: 400 }, (_, i) => ({ instance_id: `i${i}`, db: 'd', attempt: 1, outcome: 'error' as const, reason: `error: ${'x'.repeat(2000)}` })) };
+    const many = {
+      ...r,
+      failures: Array.from({ length: 400 }, (_, i) => ({
+        instance_id: `i${i}`,
+        db: 'd',
+        attempt: 1,
+        outcome: 'error' as const,
+        reason: `error: ${'x'.repeat(2000)}`,
+      })),
+    };
     const body = renderComment({ marker: commentMarker('k'), header: HEADER, results: many, baseline: null });
     expect(body.length).toBeLessThanOrEqual(COMMENT_MAX_CHARS);
     // 50 reasons of 240 characters fit; make them not fit by a long per-DB table instead.

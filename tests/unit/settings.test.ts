@@ -14,7 +14,11 @@ const base: Partial<Record<Inputs, string>> = {
 
 function parse(over: Partial<Record<Inputs, string>> = {}, env: NodeJS.ProcessEnv = { GITHUB_WORKSPACE: '/ws/repo', RUNNER_TEMP: '/rt' }) {
   const all = { ...base, ...over };
-  const s = parseSettings((name) => all[name] ?? '', env, () => {});
+  const s = parseSettings(
+    (name) => all[name] ?? '',
+    env,
+    () => {},
+  );
   if (s.kind !== 'submit') throw new Error('expected a submit');
   return s as SubmitSettings;
 }
@@ -41,7 +45,11 @@ describe('settings', () => {
       datasetFile: '/ws/mini-interact/mini_interact.jsonl',
       trackedInputs: ['src/', 'audited_gold/', 'uv.lock', 'pyproject.toml', 'Dockerfile.cloud'],
     });
-    expect(s.artifactRoots).toEqual({ slayer_models: '/ws/repo/slayer_models', slayer_otf_cache: '/ws/repo/slayer_otf_cache', slayer_models_otf: '/ws/repo/slayer_models_otf' });
+    expect(s.artifactRoots).toEqual({
+      slayer_models: '/ws/repo/slayer_models',
+      slayer_otf_cache: '/ws/repo/slayer_otf_cache',
+      slayer_models_otf: '/ws/repo/slayer_models_otf',
+    });
   });
 
   it('de-duplicates ids in first-seen order and reports the duplicates', () => {
@@ -70,7 +78,13 @@ describe('settings', () => {
       expect.unreachable();
     } catch (e) {
       expect(e).toBeInstanceOf(ProblemsError);
-      expect((e as ProblemsError).problems.map((p) => p.input)).toEqual([Inputs.GcsBucket, Inputs.Patience, Inputs.Workers, Inputs.RunId, Inputs.TrackedInputs]);
+      expect((e as ProblemsError).problems.map((p) => p.input)).toEqual([
+        Inputs.GcsBucket,
+        Inputs.Patience,
+        Inputs.Workers,
+        Inputs.RunId,
+        Inputs.TrackedInputs,
+      ]);
       expect((e as ProblemsError).message).toMatch(/^5 input problems:\n {2}- gcs-bucket: 'Bad_Bucket!' is not a valid bucket name/);
     }
   });

@@ -14,7 +14,19 @@ afterAll(() => dirs.forEach(removeDir));
 const hasSshKeygen = spawnSync('ssh-keygen', ['-?'], { stdio: 'ignore' }).error === undefined;
 
 /** Parses the openssh-key-v1 body (unencrypted) into its fields. */
-function parsePrivate(text: string): { cipher: string; kdf: string; n: number; pub: Buffer; check1: number; check2: number; type: string; pk: Buffer; sk: Buffer; comment: string; padding: Buffer } {
+function parsePrivate(text: string): {
+  cipher: string;
+  kdf: string;
+  n: number;
+  pub: Buffer;
+  check1: number;
+  check2: number;
+  type: string;
+  pk: Buffer;
+  sk: Buffer;
+  comment: string;
+  padding: Buffer;
+} {
   const lines = text.trim().split('\n');
   expect(lines[0]).toBe('-----BEGIN OPENSSH PRIVATE KEY-----');
   expect(lines[lines.length - 1]).toBe('-----END OPENSSH PRIVATE KEY-----');

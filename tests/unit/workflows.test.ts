@@ -72,7 +72,11 @@ const otfKeys = parse(read('otf-keys/action.yml')) as ActionYml;
 const BIRD_EVAL_TEXT = read(BIRD_EVAL);
 const birdEval = parse(BIRD_EVAL_TEXT) as Workflow;
 const otfEncode = parse(read('.github/workflows/otf-encode.yml')) as Workflow;
-const EXAMPLES = existsSync(join(REPO_ROOT, 'examples')) ? readdirSync(join(REPO_ROOT, 'examples')).filter((f) => /\.ya?ml$/.test(f)).sort() : [];
+const EXAMPLES = existsSync(join(REPO_ROOT, 'examples'))
+  ? readdirSync(join(REPO_ROOT, 'examples'))
+      .filter((f) => /\.ya?ml$/.test(f))
+      .sort()
+  : [];
 const examples = EXAMPLES.map((f) => ({ file: `examples/${f}`, doc: parse(read(`examples/${f}`)) as Workflow }));
 const ALL = [
   ...readdirSync(join(REPO_ROOT, '.github/workflows'))
@@ -146,7 +150,9 @@ describe('bird-eval.yml mirrors action.yml', () => {
   });
 
   it('adds only its own extras (so an input removed from action.yml is removed here too)', () => {
-    const extra = Object.keys(inputs).filter((n) => !(n in action.inputs)).sort();
+    const extra = Object.keys(inputs)
+      .filter((n) => !(n in action.inputs))
+      .sort();
     expect(extra).toEqual(BIRD_EVAL_EXTRAS);
   });
 
@@ -214,7 +220,11 @@ describe('the reusable workflows run this repository at their own commit', () =>
         WORKFLOW_SHA: '${{ fromJSON(toJSON(job)).workflow_sha }}',
       });
       const checkout = stepIndex(j, (s) => usesOf('actions/checkout@')(s) && s.with?.path === '.bird-cloud-action');
-      expect(j.steps?.[checkout]?.with).toMatchObject({ repository: '${{ steps.self.outputs.repository }}', ref: '${{ steps.self.outputs.ref }}', 'persist-credentials': false });
+      expect(j.steps?.[checkout]?.with).toMatchObject({
+        repository: '${{ steps.self.outputs.repository }}',
+        ref: '${{ steps.self.outputs.ref }}',
+        'persist-credentials': false,
+      });
       expect(stepIndex(j, (s) => s.id === 'self')).toBeLessThan(checkout);
       expect(checkout).toBeLessThan(stepIndex(j, (s) => s.uses === uses));
     });
@@ -282,7 +292,17 @@ describe('bird-eval.yml: the runner image of a per-run cluster (cluster: ephemer
     const w = tagStep.with ?? {};
     for (const name of Object.keys(w)) expect(action.inputs, name).toHaveProperty(name);
     expect(w).toMatchObject({ 'dry-run': true, cluster: 'ephemeral' });
-    for (const name of ['tracked-inputs', 'allow-dirty', 'mini-interact-root', 'dataset-file', 'gcp-project', 'region', 'image-uri', 'instance-ids', 'instance-ids-file']) {
+    for (const name of [
+      'tracked-inputs',
+      'allow-dirty',
+      'mini-interact-root',
+      'dataset-file',
+      'gcp-project',
+      'region',
+      'image-uri',
+      'instance-ids',
+      'instance-ids-file',
+    ]) {
       expect(w[name], name).toBe(`\${{ inputs.${name} }}`);
     }
     const framework = String(w.framework);
@@ -313,7 +333,11 @@ describe('bird-eval.yml: the runner image of a per-run cluster (cluster: ephemer
     ]);
     for (const s of building) expect(s.if, s.name ?? s.uses).toBe(MISSING);
     // Nothing before the check builds or pushes.
-    for (const s of (image.steps ?? []).slice(0, idx((s) => s.id === 'check'))) expect(s.uses ?? '', s.name).not.toMatch(/^docker\//);
+    for (const s of (image.steps ?? []).slice(
+      0,
+      idx((s) => s.id === 'check'),
+    ))
+      expect(s.uses ?? '', s.name).not.toMatch(/^docker\//);
   });
 
   it('builds buildCommand’s image: linux/amd64, Dockerfile.cloud of the context, pushed as the computed URI, with the GitHub Actions layer cache', () => {
@@ -393,7 +417,8 @@ describe('bird-eval.yml: the runner image of a per-run cluster (cluster: ephemer
   it('keeps the auth credentials file out of the build context', () => {
     const move = step(image, (s) => s.name === 'Keep the GCP credentials file out of the build context', 'move');
     expect(move.run).toContain('"$GITHUB_WORKSPACE"/*)');
-    for (const v of ['GOOGLE_APPLICATION_CREDENTIALS', 'CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE', 'GOOGLE_GHA_CREDS_PATH']) expect(move.run).toContain(`echo "${v}=$dest"`);
+    for (const v of ['GOOGLE_APPLICATION_CREDENTIALS', 'CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE', 'GOOGLE_GHA_CREDS_PATH'])
+      expect(move.run).toContain(`echo "${v}=$dest"`);
     expect(idx((s) => s.name === move.name)).toBeLessThan(idx((s) => s.id === 'context'));
   });
 
@@ -546,19 +571,27 @@ describe('permissions, triggers and concurrency', () => {
       for (const [name, j] of Object.entries(doc.jobs)) {
         // The PR smoke example's report job alone may comment on the PR.
         const extra: Record<string, string> = file.endsWith('pr-smoke.yml') && name === 'report' ? { 'pull-requests': 'write' } : {};
-        for (const [scope, level] of Object.entries(j.permissions ?? {})) expect(`${scope}: ${level}`, `${file} ${name}`).toBe(`${scope}: ${{ ...allowed, ...extra }[scope]}`);
+        for (const [scope, level] of Object.entries(j.permissions ?? {}))
+          expect(`${scope}: ${level}`, `${file} ${name}`).toBe(`${scope}: ${{ ...allowed, ...extra }[scope]}`);
       }
     }
   });
 
   it('pr-smoke reports the smoke run on the PR (comment and gate) from a job that may comment', () => {
     const doc = examples.find((e) => e.file.endsWith('pr-smoke.yml'))?.doc;
-    const report = doc?.jobs.report as { needs?: string; if?: string; permissions?: Record<string, string>; steps?: Array<{ uses?: string; with?: Record<string, string> }> } | undefined;
+    const report = doc?.jobs.report as
+      | { needs?: string; if?: string; permissions?: Record<string, string>; steps?: Array<{ uses?: string; with?: Record<string, string> }> }
+      | undefined;
     expect(report?.needs).toBe('smoke');
     expect(report?.if).toContain("needs.smoke.outputs.run-id != ''");
     expect(report?.permissions).toEqual({ contents: 'read', 'id-token': 'write', 'pull-requests': 'write' });
     const step = report?.steps?.find((st) => st.uses === 'org/bird-cloud-action@v1');
-    expect(step?.with).toMatchObject({ 'report-run-id': '${{ needs.smoke.outputs.run-id }}', 'comment-on-pr': 'true', 'min-phase1-rate': '0.5', 'max-errors': '1' });
+    expect(step?.with).toMatchObject({
+      'report-run-id': '${{ needs.smoke.outputs.run-id }}',
+      'comment-on-pr': 'true',
+      'min-phase1-rate': '0.5',
+      'max-errors': '1',
+    });
   });
 
   it('has three examples, each with a concurrency group, calling bird-eval.yml with inputs and secrets it declares', () => {
@@ -568,7 +601,10 @@ describe('permissions, triggers and concurrency', () => {
     for (const { file, doc } of examples) {
       expect(doc.concurrency?.group, file).toMatch(/\S/);
       const callers = Object.values(doc.jobs).filter((j) => j.uses);
-      expect(callers.map((j) => j.uses), file).toEqual(['org/bird-cloud-action/.github/workflows/bird-eval.yml@v1']);
+      expect(
+        callers.map((j) => j.uses),
+        file,
+      ).toEqual(['org/bird-cloud-action/.github/workflows/bird-eval.yml@v1']);
       for (const j of callers) {
         expect(j.permissions, file).toEqual(allowed);
         for (const name of Object.keys(j.with ?? {})) expect(inputs, `${file}: ${name}`).toHaveProperty(name);
@@ -576,7 +612,9 @@ describe('permissions, triggers and concurrency', () => {
         for (const name of Object.keys(j.secrets ?? {})) expect(secrets, `${file}: ${name}`).toHaveProperty(name);
       }
       // Third-party steps are pinned like ours (our own action and reusable workflow go by their release tag).
-      for (const j of Object.values(doc.jobs)) for (const s of j.steps ?? []) if (s.uses) expect(s.uses, file).toMatch(/^(\.\/|org\/bird-cloud-action(\/[\w./-]+)?@v\d+$|[\w.-]+\/[\w./-]+@[0-9a-f]{40}$)/);
+      for (const j of Object.values(doc.jobs))
+        for (const s of j.steps ?? [])
+          if (s.uses) expect(s.uses, file).toMatch(/^(\.\/|org\/bird-cloud-action(\/[\w./-]+)?@v\d+$|[\w.-]+\/[\w./-]+@[0-9a-f]{40}$)/);
     }
   });
 
@@ -761,7 +799,19 @@ describe('release.yml', () => {
       const dated = releaseNotes('v1.0.0', real.replace(/^## \[1\.0\.0\] - Unreleased$/m, '## [1.0.0] - 2027-01-15'));
       expect(dated.code).toBe(0);
       expect(dated.notes).toMatch(/^Planned: the first release\./);
-      for (const part of ['### Added', '**Preflight**', '**Upload**', '**Run manifest**', '**Dispatch**', '**Wait**', '**Rerun**', '**Report, PR comment and gate**', '**Reusable workflows**', 'otf-keys', '### Changed']) {
+      for (const part of [
+        '### Added',
+        '**Preflight**',
+        '**Upload**',
+        '**Run manifest**',
+        '**Dispatch**',
+        '**Wait**',
+        '**Rerun**',
+        '**Report, PR comment and gate**',
+        '**Reusable workflows**',
+        'otf-keys',
+        '### Changed',
+      ]) {
         expect(dated.notes).toContain(part);
       }
       expect(dated.notes).not.toContain('## [');

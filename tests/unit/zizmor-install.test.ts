@@ -20,7 +20,10 @@ describe('tools/zizmor/requirements.txt', () => {
   it('pins zizmor 1.32.0 exactly, hash-checked, and nothing else', () => {
     const text = readFileSync(REQUIREMENTS, 'utf8');
     expect(pinnedVersion(text)).toBe('1.32.0');
-    const requirements = text.replace(/\\\n/g, ' ').split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
+    const requirements = text
+      .replace(/\\\n/g, ' ')
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !l.startsWith('#'));
     expect(requirements).toHaveLength(1);
     const hashes = requirements[0].match(/--hash=sha256:[0-9a-f]{64}\b/g) ?? [];
     expect(hashes.length).toBeGreaterThanOrEqual(1);

@@ -61,7 +61,8 @@ function del() {
   if (flag('--delete-disks') !== 'all') fail('fake gcloud: delete needs --delete-disks=all', 2);
   if (typeof zone !== 'string' || zone.includes('/')) fail(`fake gcloud: --zone must be a zone name, got ${String(zone)}`, 2);
   for (const name of names) {
-    if (listed(process.env.FAKE_GCLOUD_DELETE_FAIL, name)) fail(`ERROR: (gcloud.compute.instances.delete) Could not fetch resource:\n - (fake) failure deleting ${name}`);
+    if (listed(process.env.FAKE_GCLOUD_DELETE_FAIL, name))
+      fail(`ERROR: (gcloud.compute.instances.delete) Could not fetch resource:\n - (fake) failure deleting ${name}`);
   }
   const missing = withStateLock(() => {
     const all = readInstances();
@@ -69,7 +70,10 @@ function del() {
     if (absent.length === 0) writeInstances(all.filter((i) => !names.includes(i.name)));
     return absent;
   });
-  if (missing.length > 0) fail(`ERROR: (gcloud.compute.instances.delete) Could not fetch resource:\n - The resource 'projects/p/zones/${zone}/instances/${missing[0]}' was not found`);
+  if (missing.length > 0)
+    fail(
+      `ERROR: (gcloud.compute.instances.delete) Could not fetch resource:\n - The resource 'projects/p/zones/${zone}/instances/${missing[0]}' was not found`,
+    );
   for (const name of names) process.stderr.write(`Deleted [https://www.googleapis.com/compute/v1/projects/p/zones/${zone}/instances/${name}].\n`);
 }
 

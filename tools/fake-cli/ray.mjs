@@ -14,7 +14,18 @@ import { appendRecord, listed, readInstances, recordCall, scripted, sleep, withS
 
 const DEFAULT_DASHBOARD_PORT = 8265;
 /** Options of the real CLI that take a value (click), so their value is not the YAML path. */
-const VALUE_OPTIONS = new Set(['--min-workers', '--max-workers', '-n', '--cluster-name', '-p', '--port', '--remote-port', '--log-style', '--log-color', '--redirect-command-output']);
+const VALUE_OPTIONS = new Set([
+  '--min-workers',
+  '--max-workers',
+  '-n',
+  '--cluster-name',
+  '-p',
+  '--port',
+  '--remote-port',
+  '--log-style',
+  '--log-color',
+  '--redirect-command-output',
+]);
 
 /**
  * @param {string[]} args
@@ -48,7 +59,7 @@ function fail(msg, code = 1) {
  * @returns {any}
  */
 function loadConfig(file) {
-  if (!file) fail('Error: Missing argument \'CLUSTER_CONFIG_FILE\'.', 2);
+  if (!file) fail("Error: Missing argument 'CLUSTER_CONFIG_FILE'.", 2);
   const path = resolve(file);
   if (!existsSync(path)) fail(`Error: Invalid value for 'CLUSTER_CONFIG_FILE': Path '${file}' does not exist.`, 2);
   const config = parse(readFileSync(path, 'utf8'), { version: '1.1' });
@@ -69,7 +80,9 @@ async function up(/** @type {string[]} */ args) {
   const config = loadConfig(positionals[0]);
   if (!flags.has('--yes') && !flags.has('-y')) fail('This will create a new cluster [y/N]: \nAborted!');
   const name = config.cluster_name;
-  process.stdout.write(`Cluster: ${name}\n\nChecking GCP environment settings\nNo head node found. Launching a new cluster. Confirm [y/N]: y [automatic, due to --yes]\n`);
+  process.stdout.write(
+    `Cluster: ${name}\n\nChecking GCP environment settings\nNo head node found. Launching a new cluster. Confirm [y/N]: y [automatic, due to --yes]\n`,
+  );
   await sleep(scripted(process.env.FAKE_RAY_SLEEP, 'up'));
   if (listed(process.env.FAKE_RAY_FAIL, 'up')) fail('New status: update-failed\n!!!\nSSH command failed.\n!!!\n\nFailed to setup head node.');
   const zone = config.provider.availability_zone;
@@ -88,7 +101,8 @@ async function down(/** @type {string[]} */ args) {
   if (!flags.has('--yes') && !flags.has('-y')) fail('Destroying cluster. Confirm [y/N]: \nAborted!');
   process.stdout.write(`Destroying cluster. Confirm [y/N]: y [automatic, due to --yes]\n`);
   await sleep(scripted(process.env.FAKE_RAY_SLEEP, 'down'));
-  if (listed(process.env.FAKE_RAY_FAIL, 'down')) fail('googleapiclient.errors.HttpError: <HttpError 503 when requesting https://compute.googleapis.com/compute/v1/...: "Service Unavailable">');
+  if (listed(process.env.FAKE_RAY_FAIL, 'down'))
+    fail('googleapiclient.errors.HttpError: <HttpError 503 when requesting https://compute.googleapis.com/compute/v1/...: "Service Unavailable">');
   const ours = byRun(config.cluster_name);
   const gone = withStateLock(() => {
     const all = readInstances();
@@ -107,7 +121,9 @@ async function dashboard(/** @type {string[]} */ args) {
   const remotePort = remote === undefined || remote === true ? DEFAULT_DASHBOARD_PORT : Number(remote);
   process.stdout.write(`Attempting to establish dashboard locally at http://localhost:${port}/ connected to remote port ${remotePort}\n`);
   if (listed(process.env.FAKE_RAY_FAIL, 'dashboard')) {
-    fail(`Error: Failed to forward dashboard from remote port ${remotePort} to local port ${port}. There are a couple possibilities: \n 1. The remote port is incorrectly specified \n 2. The local port ${port} is already in use.\n The exception is: SSH command failed.`);
+    fail(
+      `Error: Failed to forward dashboard from remote port ${remotePort} to local port ${port}. There are a couple possibilities: \n 1. The remote port is incorrectly specified \n 2. The local port ${port} is already in use.\n The exception is: SSH command failed.`,
+    );
   }
   await sleep(scripted(process.env.FAKE_RAY_SLEEP, 'dashboard'));
   /** @type {import('../ray-sim/server.mjs').RaySimOptions} */

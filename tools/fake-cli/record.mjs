@@ -59,7 +59,11 @@ export function readRecords(file = process.env.FAKE_CLI_LOG) {
   if (!file || !existsSync(file)) return [];
   // A record being appended right now has no newline yet: read complete lines only.
   const text = readFileSync(file, 'utf8');
-  return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return text
+    .slice(0, text.lastIndexOf('\n') + 1)
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 
 /** @returns {FakeInstance[]} */
@@ -67,7 +71,7 @@ export function readInstances() {
   const file = process.env.FAKE_GCLOUD_STATE;
   if (!file || !existsSync(file)) return [];
   const text = readFileSync(file, 'utf8').trim();
-  return text ? JSON.parse(text).instances ?? [] : [];
+  return text ? (JSON.parse(text).instances ?? []) : [];
 }
 
 /** @param {FakeInstance[]} instances */
@@ -134,5 +138,8 @@ export function scripted(spec, key) {
  * @param {string} key
  */
 export function listed(spec, key) {
-  return (spec ?? '').split(',').map((s) => s.trim()).includes(key);
+  return (spec ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .includes(key);
 }

@@ -80,5 +80,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.exit(1);
   }
   const r = installFakeGcs();
-  console.log(r.built ? `fake-gcs-server ${r.version} built in ${r.seconds.toFixed(1)} s: ${r.bin}` : `fake-gcs-server ${r.version} is already installed: ${r.bin}`);
+  console.log(
+    r.built ? `fake-gcs-server ${r.version} built in ${r.seconds.toFixed(1)} s: ${r.bin}` : `fake-gcs-server ${r.version} is already installed: ${r.bin}`,
+  );
 }

@@ -42,7 +42,22 @@ async function spawnOn(port, startTimeoutMs) {
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('FAKE_GCS_')) env[k] = v;
   const child = spawn(
     FAKE_GCS_BIN,
-    ['-scheme', 'http', '-host', '127.0.0.1', '-port', String(port), '-backend', 'memory', '-external-url', url, '-public-host', `127.0.0.1:${port}`, '-log-level', 'warn'],
+    [
+      '-scheme',
+      'http',
+      '-host',
+      '127.0.0.1',
+      '-port',
+      String(port),
+      '-backend',
+      'memory',
+      '-external-url',
+      url,
+      '-public-host',
+      `127.0.0.1:${port}`,
+      '-log-level',
+      'warn',
+    ],
     { env, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let err = '';

@@ -48,7 +48,9 @@ function die(msg) {
 
 if (!Number.isInteger(PORT) || PORT < 0 || PORT > 65535) die(`invalid PORT: ${process.env.PORT}`);
 if (!PROJECT_ID.startsWith('demo-')) {
-  process.stderr.write(`[gcs-emulator] warning: PROJECT_ID ${PROJECT_ID} lacks the demo- prefix; see docs/reference/gcs-emulators.md#how-the-launcher-wires-the-emulator\n`);
+  process.stderr.write(
+    `[gcs-emulator] warning: PROJECT_ID ${PROJECT_ID} lacks the demo- prefix; see docs/reference/gcs-emulators.md#how-the-launcher-wires-the-emulator\n`,
+  );
 }
 
 // Blob location must be fixed before the emulator modules compute os.tmpdir()/firebase/storage/blobs.
@@ -147,9 +149,7 @@ function preconditionFails(params, meta, prefix) {
 }
 
 function sendPreconditionFailed(req, res) {
-  respondAfterBody(req, () =>
-    sendError(res, 412, PRECONDITION_MESSAGE, 'conditionNotMet', { locationType: 'header', location: 'If-Match' }),
-  );
+  respondAfterBody(req, () => sendError(res, 412, PRECONDITION_MESSAGE, 'conditionNotMet', { locationType: 'header', location: 'If-Match' }));
 }
 
 // Per-object lock as a promise chain keyed by bucket/name. Without it, check-then-write races (48 of 50
@@ -337,7 +337,8 @@ const declaredResumable = new Map();
 function checksumMismatch(declared, data) {
   const md5 = crypto.createHash('md5').update(data).digest('base64');
   const crc = crc32cToString(crc32c(data));
-  if (typeof declared.md5Hash === 'string' && declared.md5Hash !== md5) return `Provided MD5 hash "${declared.md5Hash}" doesn't match calculated MD5 hash "${md5}".`;
+  if (typeof declared.md5Hash === 'string' && declared.md5Hash !== md5)
+    return `Provided MD5 hash "${declared.md5Hash}" doesn't match calculated MD5 hash "${md5}".`;
   if (typeof declared.crc32c === 'string' && declared.crc32c !== crc) return `Provided CRC32C "${declared.crc32c}" doesn't match calculated CRC32C "${crc}".`;
   return null;
 }

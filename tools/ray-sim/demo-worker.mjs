@@ -22,9 +22,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const PROG = 'ray_app.py';
-export const FRAMEWORKS = Object.freeze([
-  'claude_sdk', 'pydantic_ai', 'pydantic_ai_recursive', 'pydantic_ai_otf_encode', 'mcp_agent', 'agno', 'smolagents',
-]);
+export const FRAMEWORKS = Object.freeze(['claude_sdk', 'pydantic_ai', 'pydantic_ai_recursive', 'pydantic_ai_otf_encode', 'mcp_agent', 'agno', 'smolagents']);
 export const OUTCOMES = Object.freeze(['pass', 'phase1', 'fail', 'error', 'hang']);
 
 /**
@@ -117,9 +115,7 @@ export function parseWorkerArgs(argv) {
       out[spec.dest] = Number.parseInt(value, 10);
     } else {
       if (spec.choices && !spec.choices.includes(value)) {
-        throw new UsageError(
-          `argument ${flag}: invalid choice: '${value}' (choose from ${spec.choices.map((c) => `'${c}'`).join(', ')})`,
-        );
+        throw new UsageError(`argument ${flag}: invalid choice: '${value}' (choose from ${spec.choices.map((c) => `'${c}'`).join(', ')})`);
       }
       out[spec.dest] = value;
     }
@@ -162,8 +158,11 @@ function rowFields(outcome) {
       return { phase1_passed: false, phase2_passed: false, total_reward: 0.0, error: null, submission_status: 'submitted' };
     default:
       return {
-        phase1_passed: false, phase2_passed: false, total_reward: 0.0,
-        error: 'demo-worker: simulated agent error', submission_status: 'error',
+        phase1_passed: false,
+        phase2_passed: false,
+        total_reward: 0.0,
+        error: 'demo-worker: simulated agent error',
+        submission_status: 'error',
       };
   }
 }

@@ -33,15 +33,34 @@ const isTerminal = (s) => TERMINAL_STATUSES.includes(s);
 
 /** The 15 JobDetails keys in the order pydantic emits them [docs/reference/ray-jobs-api.md#jobdetails]. */
 export const JOB_DETAILS_KEYS = Object.freeze([
-  'type', 'job_id', 'submission_id', 'driver_info', 'status', 'entrypoint', 'message', 'error_type',
-  'start_time', 'end_time', 'metadata', 'runtime_env', 'driver_agent_http_address', 'driver_node_id',
+  'type',
+  'job_id',
+  'submission_id',
+  'driver_info',
+  'status',
+  'entrypoint',
+  'message',
+  'error_type',
+  'start_time',
+  'end_time',
+  'metadata',
+  'runtime_env',
+  'driver_agent_http_address',
+  'driver_node_id',
   'driver_exit_code',
 ]);
 
 /** JobSubmitRequest fields, in dataclass order [docs/reference/ray-jobs-api.md#submit]. The label selector exists from about 2.54. */
 const SUBMIT_FIELDS = [
-  'entrypoint', 'submission_id', 'job_id', 'runtime_env', 'metadata', 'entrypoint_num_cpus',
-  'entrypoint_num_gpus', 'entrypoint_memory', 'entrypoint_resources',
+  'entrypoint',
+  'submission_id',
+  'job_id',
+  'runtime_env',
+  'metadata',
+  'entrypoint_num_cpus',
+  'entrypoint_num_gpus',
+  'entrypoint_memory',
+  'entrypoint_resources',
 ];
 
 /** Exact server-side texts a client may need to match [docs/reference/ray-jobs-api.md]. */
@@ -81,12 +100,16 @@ const MAX_LOG_SIZE = 20000;
 const MAX_CHUNK_LINES = 10; // utils.py file_tail_iterator
 const MAX_CHUNK_CHARS = 20000;
 const PUBLIC_PATHS = new Set([
-  '/', '/favicon.ico', '/api/authentication_mode', '/api/authenticate', '/api/healthz', '/api/gcs_healthz',
-  '/api/local_raylet_healthz', '/-/healthz',
+  '/',
+  '/favicon.ico',
+  '/api/authentication_mode',
+  '/api/authenticate',
+  '/api/healthz',
+  '/api/gcs_healthz',
+  '/api/local_raylet_healthz',
+  '/-/healthz',
 ]);
-const ID_ALPHABET = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'].filter(
-  (c) => !'IloO0'.includes(c),
-);
+const ID_ALPHABET = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'].filter((c) => !'IloO0'.includes(c));
 const RAY_SITE = '/home/ray/anaconda3/lib/python3.11/site-packages/ray';
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
@@ -111,7 +134,9 @@ export function pyDumps(v) {
   }
   if (Array.isArray(v)) return `[${v.map(pyDumps).join(', ')}]`;
   if (typeof v === 'object') {
-    return `{${Object.entries(v).map(([k, x]) => `${pyDumps(k)}: ${pyDumps(x)}`).join(', ')}}`;
+    return `{${Object.entries(v)
+      .map(([k, x]) => `${pyDumps(k)}: ${pyDumps(x)}`)
+      .join(', ')}}`;
   }
   return 'null';
 }
@@ -142,7 +167,10 @@ function pyRepr(v) {
   if (typeof v === 'number') return String(v);
   if (typeof v === 'string') return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
   if (Array.isArray(v)) return `[${v.map(pyRepr).join(', ')}]`;
-  if (typeof v === 'object') return `{${Object.entries(v).map(([k, x]) => `${pyRepr(k)}: ${pyRepr(x)}`).join(', ')}}`;
+  if (typeof v === 'object')
+    return `{${Object.entries(v)
+      .map(([k, x]) => `${pyRepr(k)}: ${pyRepr(x)}`)
+      .join(', ')}}`;
   return String(v);
 }
 
@@ -671,10 +699,7 @@ class RaySim {
   failStart(job, err) {
     const e = err instanceof Error ? err : new Error(String(err));
     this.setStatus(job, 'FAILED', {
-      message: traceback(
-        [['dashboard/modules/job/job_supervisor.py', 280, 'run', 'child_process = self._exec_entrypoint(...)']],
-        `${e.name}: ${e.message}`,
-      ),
+      message: traceback([['dashboard/modules/job/job_supervisor.py', 280, 'run', 'child_process = self._exec_entrypoint(...)']], `${e.name}: ${e.message}`),
       errorType: 'JOB_ENTRYPOINT_COMMAND_START_ERROR',
     });
   }
@@ -692,7 +717,7 @@ class RaySim {
       return;
     }
     // Popen.returncode is -N when the process died of signal N.
-    const rc = code ?? -(signal ? os.constants.signals[signal] ?? 1 : 1);
+    const rc = code ?? -(signal ? (os.constants.signals[signal] ?? 1) : 1);
     if (rc === 0) {
       this.setStatus(job, 'SUCCEEDED', { exitCode: 0 });
       return;
@@ -718,9 +743,7 @@ class RaySim {
     }
     const uri = String(wd);
     if (!uri.startsWith('gcs://')) {
-      throw new Error(
-        `ray-sim can only set up working_dir from gcs:// packages uploaded through PUT /api/packages; got ${uri}`,
-      );
+      throw new Error(`ray-sim can only set up working_dir from gcs:// packages uploaded through PUT /api/packages; got ${uri}`);
     }
     const pkg = this.packages.get(uri);
     if (!pkg) {
@@ -803,7 +826,8 @@ class RaySim {
       let over = false;
       req.on('data', (/** @type {Buffer} */ c) => {
         size += c.length;
-        if (size > this.maxBodyBytes) over = true; // aiohttp client_max_size; keep draining
+        if (size > this.maxBodyBytes)
+          over = true; // aiohttp client_max_size; keep draining
         else chunks.push(c);
       });
       req.on('end', () => resolve({ body: over ? Buffer.alloc(0) : Buffer.concat(chunks), tooLarge: over ? size : null }));
@@ -846,8 +870,16 @@ class RaySim {
     const { body, tooLarge } = await this.readBody(req);
     /** @type {RequestLogEntry} */
     const entry = {
-      method, path: pathname, url: rawUrl, headers: { ...req.headers }, body, bodyText: body.toString('utf8'),
-      time: Date.now(), status: null, responseType: null, outcome: null,
+      method,
+      path: pathname,
+      url: rawUrl,
+      headers: { ...req.headers },
+      body,
+      bodyText: body.toString('utf8'),
+      time: Date.now(),
+      status: null,
+      responseType: null,
+      outcome: null,
     };
     this.requests.push(entry);
     this.log(`${method} ${rawUrl}`);
@@ -956,17 +988,28 @@ class RaySim {
     }
     const p = m.params;
     switch (name) {
-      case 'version': return this.version();
-      case 'authMode': return this.authMode();
-      case 'list': return this.list();
-      case 'submit': return this.submit(body);
-      case 'get': return this.get(p);
-      case 'delete': return this.delete(p);
-      case 'stop': return this.stop(p);
-      case 'logs': return this.logs(p);
-      case 'tail': return this.tail(p, headers);
-      case 'getPackage': return this.getPackage(p);
-      case 'putPackage': return this.putPackage(p, body, tooLarge);
+      case 'version':
+        return this.version();
+      case 'authMode':
+        return this.authMode();
+      case 'list':
+        return this.list();
+      case 'submit':
+        return this.submit(body);
+      case 'get':
+        return this.get(p);
+      case 'delete':
+        return this.delete(p);
+      case 'stop':
+        return this.stop(p);
+      case 'logs':
+        return this.logs(p);
+      case 'tail':
+        return this.tail(p, headers);
+      case 'getPackage':
+        return this.getPackage(p);
+      case 'putPackage':
+        return this.putPackage(p, body, tooLarge);
     }
     return text(404, RAY_TEXT.notFound);
   }
@@ -1158,7 +1201,13 @@ class RaySim {
     ]);
     if (tooLarge !== null) {
       // req.read() raises inside the handler's try: the 413 becomes a 500 traceback.
-      return text(500, traceback(frames, `aiohttp.web_exceptions.HTTPRequestEntityTooLarge: Maximum request body size ${this.maxBodyBytes} exceeded, actual body size ${tooLarge}`));
+      return text(
+        500,
+        traceback(
+          frames,
+          `aiohttp.web_exceptions.HTTPRequestEntityTooLarge: Maximum request body size ${this.maxBodyBytes} exceeded, actual body size ${tooLarge}`,
+        ),
+      );
     }
     if (params.protocol !== 'gcs') return text(500, invalidProtocol(uri));
     if (!/\.(zip|whl)$/.test(params.name)) {
@@ -1180,8 +1229,16 @@ class RaySim {
     const pathname = rawUrl.split('?')[0];
     /** @type {RequestLogEntry} */
     const entry = {
-      method, path: pathname, url: rawUrl, headers: { ...req.headers }, body: Buffer.alloc(0), bodyText: '',
-      time: Date.now(), status: null, responseType: null, outcome: null,
+      method,
+      path: pathname,
+      url: rawUrl,
+      headers: { ...req.headers },
+      body: Buffer.alloc(0),
+      bodyText: '',
+      time: Date.now(),
+      status: null,
+      responseType: null,
+      outcome: null,
     };
     this.requests.push(entry);
     this.log(`${method} ${rawUrl} (upgrade)`);
@@ -1201,7 +1258,9 @@ class RaySim {
       entry.outcome ??= 'response';
       const body = typeof r.body === 'string' ? Buffer.from(r.body, 'utf8') : r.body;
       const hdrs = { ...r.headers, 'content-length': String(body.length), connection: 'close' };
-      const lines = Object.entries(hdrs).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      const lines = Object.entries(hdrs)
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('');
       socket.end(Buffer.concat([Buffer.from(`HTTP/1.1 ${r.status} ${http.STATUS_CODES[r.status] ?? ''}\r\n${lines}\r\n`), body]));
       this.events.emit('request', entry);
     };
@@ -1223,11 +1282,11 @@ class RaySim {
     if (headerValue(req.headers.upgrade).toLowerCase() !== 'websocket' || !key) {
       return rawRespond(this.tail(m.params, req.headers));
     }
-    const accept = crypto.createHash('sha1').update(key + WS_GUID).digest('base64');
-    socket.write(
-      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
-        `Sec-WebSocket-Accept: ${accept}\r\n\r\n`,
-    );
+    const accept = crypto
+      .createHash('sha1')
+      .update(key + WS_GUID)
+      .digest('base64');
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' + `Sec-WebSocket-Accept: ${accept}\r\n\r\n`);
     entry.status = 101;
     entry.outcome = 'websocket';
     this.events.emit('request', entry);
@@ -1332,13 +1391,15 @@ class RaySim {
       // Only groups whose leader is still running: a finished job's group id may have been reused.
       if (child && child.exitCode === null && child.signalCode === null) {
         this.signalGroup(job, 'SIGKILL');
-        exits.push(new Promise((resolve) => {
-          const t = setTimeout(resolve, 2000);
-          child.once('exit', () => {
-            clearTimeout(t);
-            resolve();
-          });
-        }));
+        exits.push(
+          new Promise((resolve) => {
+            const t = setTimeout(resolve, 2000);
+            child.once('exit', () => {
+              clearTimeout(t);
+              resolve();
+            });
+          }),
+        );
       }
     }
     await Promise.all(exits);
@@ -1398,7 +1459,7 @@ function checkSubmitTypes(r, raw) {
   }
   if ('entrypoint_memory' in r) {
     const v = r.entrypoint_memory;
-    const literal = typeof v === 'number' ? topLevelRawValues(raw).get('entrypoint_memory') ?? '' : '';
+    const literal = typeof v === 'number' ? (topLevelRawValues(raw).get('entrypoint_memory') ?? '') : '';
     const isFloatLiteral = typeof v === 'number' && !/^-?\d+$/.test(literal);
     if (!(typeof v === 'boolean' || (typeof v === 'number' && !isFloatLiteral))) {
       return `entrypoint_memory must be an integer, got ${pyType(v, isFloatLiteral)}`;
@@ -1623,20 +1684,37 @@ export async function startRaySim(options = {}) {
      */
     failNext(o) {
       sim.faults.push({
-        kind: 'fail', remaining: o.count ?? 1, match: matcher(o.match), when: o.when ?? 'before', status: o.status,
-        body: o.body ?? null, ms: 0,
+        kind: 'fail',
+        remaining: o.count ?? 1,
+        match: matcher(o.match),
+        when: o.when ?? 'before',
+        status: o.status,
+        body: o.body ?? null,
+        ms: 0,
       });
     },
     /** @param {{ count?: number, match?: RequestMatcher, when?: 'before' | 'after' }} [o] */
     resetNext(o = {}) {
       sim.faults.push({
-        kind: 'reset', remaining: o.count ?? 1, match: matcher(o.match), when: o.when ?? 'before', status: 0, body: null, ms: 0,
+        kind: 'reset',
+        remaining: o.count ?? 1,
+        match: matcher(o.match),
+        when: o.when ?? 'before',
+        status: 0,
+        body: null,
+        ms: 0,
       });
     },
     /** @param {{ ms: number, count?: number, match?: RequestMatcher, when?: 'before' | 'after' }} o */
     delayNext(o) {
       sim.faults.push({
-        kind: 'delay', remaining: o.count ?? 1, match: matcher(o.match), when: o.when ?? 'before', status: 0, body: null, ms: o.ms,
+        kind: 'delay',
+        remaining: o.count ?? 1,
+        match: matcher(o.match),
+        when: o.when ?? 'before',
+        status: 0,
+        body: null,
+        ms: o.ms,
       });
     },
     clearFaults() {
@@ -1663,7 +1741,9 @@ export async function startRaySim(options = {}) {
       }
       const o = typeof v === 'string' ? { rayVersion: v } : v;
       const cur = sim.versionInfo ?? {
-        version: '4', ray_version: '2.47.1', ray_commit: crypto.createHash('sha1').update('ray-sim').digest('hex'),
+        version: '4',
+        ray_version: '2.47.1',
+        ray_commit: crypto.createHash('sha1').update('ray-sim').digest('hex'),
         session_name: defaultSessionName(),
       };
       sim.versionInfo = {
@@ -1684,11 +1764,21 @@ export async function startRaySim(options = {}) {
     addDriverJob(o) {
       const now = Date.now();
       sim.driverJobs.set(o.jobId, {
-        type: 'DRIVER', job_id: o.jobId, submission_id: null,
+        type: 'DRIVER',
+        job_id: o.jobId,
+        submission_id: null,
         driver_info: { id: o.jobId, node_ip_address: sim.nodeIp, pid: String(process.pid) },
-        status: o.status ?? 'RUNNING', entrypoint: o.entrypoint ?? '', message: null, error_type: null,
-        start_time: now, end_time: o.status === 'SUCCEEDED' ? now : null, metadata: {}, runtime_env: {},
-        driver_agent_http_address: null, driver_node_id: null, driver_exit_code: null,
+        status: o.status ?? 'RUNNING',
+        entrypoint: o.entrypoint ?? '',
+        message: null,
+        error_type: null,
+        start_time: now,
+        end_time: o.status === 'SUCCEEDED' ? now : null,
+        metadata: {},
+        runtime_env: {},
+        driver_agent_http_address: null,
+        driver_node_id: null,
+        driver_exit_code: null,
       });
     },
   };

@@ -59,7 +59,14 @@ function rehypeMermaidContainers() {
           type: 'element',
           tagName: 'div',
           properties: { className: ['mermaid-block'] },
-          children: [{ type: 'element', tagName: 'pre', properties: { className: ['mermaid-source'], lang: 'mermaid' }, children: [{ type: 'text', value: textOf(c).replace(/\n$/, '') }] }],
+          children: [
+            {
+              type: 'element',
+              tagName: 'pre',
+              properties: { className: ['mermaid-source'], lang: 'mermaid' },
+              children: [{ type: 'text', value: textOf(c).replace(/\n$/, '') }],
+            },
+          ],
         };
       } else walk(c);
     }

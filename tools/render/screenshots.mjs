@@ -30,7 +30,10 @@ export function defaultInputs() {
   return [
     join(ROOT, 'tests', 'e2e', '__snapshots__', 'results-summary.md'),
     join(ROOT, 'tests', 'unit', '__snapshots__', 'results-comment-baseline.md'),
-    ...readdirSync(samples).filter((f) => f.endsWith('.md')).sort().map((f) => join(samples, f)),
+    ...readdirSync(samples)
+      .filter((f) => f.endsWith('.md'))
+      .sort()
+      .map((f) => join(samples, f)),
   ];
 }
 

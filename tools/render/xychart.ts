@@ -85,7 +85,10 @@ export function xychartLabels(labels: readonly string[], max: number, keep: Labe
 /** A number as the grammar takes it: plain decimal, no exponent, `-0` as `0`. */
 function num(x: number, decimals: number): string {
   if (!Number.isFinite(x)) throw new RangeError(`xychart: not a finite number: ${x}`);
-  const t = x.toFixed(decimals).replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
+  const t = x
+    .toFixed(decimals)
+    .replace(/(\.\d*?)0+$/, '$1')
+    .replace(/\.$/, '');
   return t === '-0' ? '0' : t;
 }
 
@@ -133,7 +136,10 @@ export function phaseBarChart(rows: readonly PhaseRates[], o: PhaseChartOptions 
     ...frontmatter(BAR_PALETTE, BAR_CHART_EXTRA_PX + BAR_ROW_PX * rows.length),
     'xychart-beta horizontal',
     `  title ${xychartString(o.title ?? 'Pass rate per DB (%): phase-1 light, phase-2 dark')}`,
-    `  x-axis ${axis(rows.map((r) => r.label), XYCHART_LABEL_CHARS)}`,
+    `  x-axis ${axis(
+      rows.map((r) => r.label),
+      XYCHART_LABEL_CHARS,
+    )}`,
     '  y-axis "pass rate (%)" 0 --> 100',
     `  bar [${p1.join(', ')}]`,
     `  bar [${p2.join(', ')}]`,
@@ -170,7 +176,11 @@ export function trendLineChart(points: readonly TrendPoint[], o: TrendChartOptio
     ...frontmatter(LINE_PALETTE, LINE_CHART_PX),
     'xychart-beta',
     `  title ${xychartString(o.title)}`,
-    `  x-axis ${axis(shown.map((p) => p.label), labelChars, 'end')}`,
+    `  x-axis ${axis(
+      shown.map((p) => p.label),
+      labelChars,
+      'end',
+    )}`,
     `  y-axis ${xychartString(o.yTitle)} ${num(min, decimals)} --> ${num(max, decimals)}`,
     `  line [${values.join(', ')}]`,
   ].join('\n');

@@ -96,7 +96,11 @@ export function installZizmor(o = {}) {
   log(`setup: installing zizmor ${version} (${at})`);
   rmSync(venv, { recursive: true, force: true });
   run(python, ['-m', 'venv', venv], quiet);
-  run(paths.python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '--require-hashes', '--only-binary=:all:', '-r', REQUIREMENTS], quiet);
+  run(
+    paths.python,
+    ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '--require-hashes', '--only-binary=:all:', '-r', REQUIREMENTS],
+    quiet,
+  );
   const got = run(paths.zizmor, ['--version'], true).trim();
   if (got !== `zizmor ${version}`) throw new Error(`zizmor install: ${relative(ROOT, paths.zizmor)} --version says '${got}', expected 'zizmor ${version}'`);
   writeFileSync(paths.stamp, `${digest()}\n`);
