@@ -66505,7 +66505,6 @@ const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(impo
 // two. Duplicates are dropped with a warning: they made the Python "done" count unreachable.
 
 
-
 /** An ids file larger than this is not an ids file (a mistaken path, or /dev/zero). */
 const IDS_FILE_MAX_BYTES = 16 * 1024 * 1024;
 /** How many ids an error or warning lists before it gives the count. */
@@ -66750,6 +66749,7 @@ function entrypoint(prefix, args) {
 }
 
 ;// CONCATENATED MODULE: ./lib/results/gate.js
+// The quality gate: pure. min-phase1-rate and max-errors; equality passes.
 
 const NO_GATE = { minPhase1Rate: null, maxErrors: null };
 /** Parses the two inputs ('' means no gate); every bad value is a problem naming the input. */
@@ -67123,7 +67123,7 @@ const FRAMEWORKS = {
 const QUERY_MODES = ['raw', 'slayer'];
 const EVAL_MODES = ['a-interact', 'c-interact', 'oracle'];
 function isFramework(s) {
-    return Object.prototype.hasOwnProperty.call(FRAMEWORKS, s);
+    return Object.hasOwn(FRAMEWORKS, s);
 }
 // Applied in order; the first rule that rejects or accepts decides (docs/reference/combos.md#combo-rules).
 // Messages keep Python's wording, with the action's input names instead of CLI flags.
@@ -67376,10 +67376,10 @@ function redactSettings(s) {
 
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
-// EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/index.js + 1 modules
-var lib = __nccwpck_require__(4942);
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
+// EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/index.js + 1 modules
+var lib = __nccwpck_require__(4942);
 ;// CONCATENATED MODULE: ./lib/common/time.js
 // Time: one sleep (abortable) and one duration format for logs, summaries and comments.
 /** Resolves after `ms`, or at once when `signal` aborts (the wait loop stops on cancel). */
@@ -67624,113 +67624,6 @@ function packagePath(uri) {
 /** The dashboard's job page, for people. */
 function dashboardUrl(address, submissionId) {
     return `${address.replace(/\/+$/, '')}/#/jobs/${encodeURIComponent(submissionId)}`;
-}
-
-;// CONCATENATED MODULE: ./lib/results/summary.js
-// What people read: the plan in the log, and the job summary.
-
-function formatBytes(n) {
-    if (n < 1024)
-        return `${n} B`;
-    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-    let v = n / 1024;
-    let i = 0;
-    while (v >= 1024 && i < units.length - 1) {
-        v /= 1024;
-        i++;
-    }
-    return `${v.toFixed(1)} ${units[i]}`;
-}
-function instancesPerDb(plan) {
-    const m = new Map();
-    for (const db of Object.values(plan.instanceDbs))
-        m.set(db, (m.get(db) ?? 0) + 1);
-    return m;
-}
-/** The plan in the log, one group per DB. */
-async function logPlan(log, plan) {
-    const s = plan.settings;
-    log.info(`run id: ${plan.runId} (attempt ${plan.attempt}, submission ${plan.submissionId})`);
-    log.info(`combo: framework=${s.framework} query-mode=${s.queryMode} mode=${s.mode} slayer-setup=${s.slayerSetup}`);
-    log.info(`models: agent=${s.agentModel} user-sim=${s.userSimModel}; keys needed: ${plan.requiredKeys.join(', ') || 'none'}`);
-    log.info(`instances: ${s.instanceIds.length} in ${plan.dbs.length} DB(s); artifact: ${plan.artifact ? `${plan.artifact.kind} from ${plan.artifact.root}` : 'none (raw mode uploads nothing)'}`);
-    const perDb = instancesPerDb(plan);
-    const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
-    for (const db of plan.dbs) {
-        const a = byDb.get(db);
-        await log.group(`${db}: ${perDb.get(db) ?? 0} instance(s)${a ? `, ${a.files.length} files, ${formatBytes(a.bytes)}` : ''}`, async () => {
-            const ids = Object.entries(plan.instanceDbs)
-                .filter(([, d]) => d === db)
-                .map(([id]) => id);
-            log.info(`instances: ${ids.join(', ')}`);
-            // File names come from the DB directory: untrusted text.
-            if (a)
-                log.untrusted(a.files.map((f) => `  ${f.path}  ${f.size} B  md5=${f.md5}`).join('\n'));
-        });
-    }
-    log.info(`job arguments: ${plan.jobArgs.join(' ')}`);
-}
-function escapeCell(s) {
-    return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-}
-function markdownTable(head, rows) {
-    const line = (cells) => `| ${cells.map(escapeCell).join(' | ')} |`;
-    return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
-}
-/** The dry-run summary: the run, then a table per DB (files, bytes, artifact). */
-function planSummary(plan) {
-    const s = plan.settings;
-    const perDb = instancesPerDb(plan);
-    const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
-    const rows = plan.dbs.map((db) => {
-        const a = byDb.get(db);
-        return [db, String(perDb.get(db) ?? 0), a ? String(a.files.length) : '0', a ? formatBytes(a.bytes) : '0 B', plan.artifact?.kind ?? 'none'];
-    });
-    const totalFiles = plan.artifacts.reduce((n, a) => n + a.files.length, 0);
-    const totalBytes = plan.artifacts.reduce((n, a) => n + a.bytes, 0);
-    rows.push(['**total**', String(s.instanceIds.length), String(totalFiles), formatBytes(totalBytes), '']);
-    return [
-        `## BIRD-Interact run \`${plan.runId}\`${plan.dryRun ? ' (dry run)' : ''}`,
-        '',
-        `- combo: \`${s.framework}\` / \`${s.queryMode}\` / \`${s.mode}\` / \`${s.slayerSetup}\``,
-        `- models: agent \`${s.agentModel}\`, user-sim \`${s.userSimModel}\``,
-        `- attempt ${plan.attempt}, ${s.instanceIds.length} instance(s) in ${plan.dbs.length} DB(s)`,
-        plan.worktree.dirty.length > 0 ? `- :warning: dirty worktree (allow-dirty): ${plan.worktree.dirty.length} path(s)` : '',
-        '',
-        markdownTable(['DB', 'instances', 'files', 'bytes', 'artifact'], rows),
-        '',
-    ]
-        .filter((l, i, all) => l !== '' || all[i - 1] !== '')
-        .join('\n');
-}
-async function writeSummary(markdown) {
-    if (!process.env.GITHUB_STEP_SUMMARY)
-        return;
-    await lib_core/* summary */.z.addRaw(markdown, true).write();
-}
-/** The upload part of the summary: per DB, what moved and what was already there. */
-function uploadSummary(plan, u) {
-    const rows = u.dbs.map((d) => [
-        d.db,
-        String(d.files),
-        String(d.uploaded),
-        String(d.skipped),
-        d.replaced + d.removed > 0 ? `${d.replaced} replaced, ${d.removed} removed` : '',
-        formatBytes(d.bytes),
-        d.seconds.toFixed(1),
-    ]);
-    const sum = (k) => u.dbs.reduce((n, d) => n + d[k], 0);
-    rows.push(['**total**', String(sum('files')), String(sum('uploaded')), String(sum('skipped')), '', formatBytes(sum('bytes')), '']);
-    return [
-        `### Upload of \`${plan.artifact?.kind ?? 'none'}\``,
-        '',
-        plan.artifact
-            ? markdownTable(['DB', 'files', 'uploaded', 'skipped (same md5)', 'changed', 'bytes uploaded', 'seconds'], rows)
-            : 'Raw mode: nothing to upload.',
-        '',
-        `Manifest: \`${u.manifestUri}\` (${u.manifest === 'written' ? 'committed by this step' : 'already committed for this same plan'})`,
-        '',
-    ].join('\n');
 }
 
 ;// CONCATENATED MODULE: ./lib/results/aggregate.js
@@ -73172,219 +73065,6 @@ function validateConcurrency(concurrency) {
 	if (!((Number.isInteger(concurrency) || concurrency === Number.POSITIVE_INFINITY) && concurrency > 0)) {
 		throw new TypeError('Expected `concurrency` to be a number from 1 and up');
 	}
-}
-
-;// CONCATENATED MODULE: ./lib/preflight/artifacts.js
-// Per-DB SLayer artifacts: the presence rules of docs/reference/combos.md#artifacts-and-presence-markers and the file walk of docs/reference/gcs-layout.md#setup-uploads.
-
-
-
-
-
-
-const MARKERS = {
-    slayer_models: null,
-    slayer_otf_cache: '_cache_fp.txt',
-    slayer_models_otf: '_reference_fp.txt',
-};
-async function isFile(p) {
-    try {
-        return (await (0,promises_namespaceObject.stat)(p)).isFile();
-    }
-    catch {
-        return false;
-    }
-}
-/** Why a DB's artifact is not usable, or null when it is present (docs/reference/combos.md#artifacts-and-presence-markers). */
-async function presenceProblem(kind, dbDir) {
-    let entries;
-    try {
-        if (!(await (0,promises_namespaceObject.stat)(dbDir)).isDirectory())
-            return 'is not a directory';
-        entries = await (0,promises_namespaceObject.readdir)(dbDir);
-    }
-    catch {
-        return 'is missing';
-    }
-    if (kind === 'slayer_models')
-        return entries.length === 0 ? 'is empty' : null;
-    const marker = MARKERS[kind];
-    if (!(await isFile((0,external_node_path_namespaceObject.join)(dbDir, marker))))
-        return `has no ${marker} (the build did not finish)`;
-    if (kind === 'slayer_models_otf') {
-        let rows;
-        try {
-            rows = JSON.parse(await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(dbDir, '_kb_rows.json'), 'utf8'));
-        }
-        catch (e) {
-            return e.code === 'ENOENT' ? 'has no _kb_rows.json' : 'has a _kb_rows.json that is not valid JSON';
-        }
-        if (!Array.isArray(rows))
-            return 'has a _kb_rows.json that is not a JSON list';
-    }
-    return null;
-}
-/** The Python wording of a missing setup, with the fix (docs/reference/combos.md#missing-setup). */
-function missingSetupMessage(kind, root, missing, framework, setup) {
-    const list = missing.map(([db, why]) => `${db} (${why})`).join(', ');
-    return (`cloud slayer: local SLayer setup missing for ${list} under ${root} (combo ${setup}/${framework}, artifact ${kind}, combo ${COMBO_NUMBER[kind]}); ` +
-        'build it locally first — the cloud runner never builds setup in-cluster');
-}
-class SymlinkEscapeError extends Error {
-}
-async function md5File(path, size) {
-    const h = (0,external_node_crypto_.createHash)('md5');
-    if (size < 8 * 1024 * 1024) {
-        h.update(await (0,promises_namespaceObject.readFile)(path));
-    }
-    else {
-        // Stream large files (embeddings.db) instead of holding them in memory.
-        for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(path))
-            h.update(chunk);
-    }
-    return h.digest('base64');
-}
-/**
- * Lists every regular file of a DB directory, dotfiles included. Symlinks are followed only
- * while they stay inside the DB directory; one that leaves it is an error (docs/reference/gcs-layout.md#setup-uploads).
- */
-async function walkDb(dbDir, db, hashConcurrency = 16) {
-    const top = await (0,promises_namespaceObject.realpath)(dbDir);
-    // The DB folder itself may be a link only within its artifact root (`alien -> ..` would
-    // upload the checkout, .git/config and credential files included).
-    const root = await (0,promises_namespaceObject.realpath)((0,external_node_path_namespaceObject.dirname)(dbDir));
-    if (!top.startsWith(root + external_node_path_namespaceObject.sep))
-        throw new SymlinkEscapeError(`${db} is a symlink that leaves the artifact root (to ${top})`);
-    const found = [];
-    const visited = new Set();
-    async function visit(dir, relDir) {
-        const real = await (0,promises_namespaceObject.realpath)(dir);
-        if (visited.has(real))
-            return;
-        visited.add(real);
-        const names = (await (0,promises_namespaceObject.readdir)(dir)).sort();
-        for (const name of names) {
-            const abs = (0,external_node_path_namespaceObject.join)(dir, name);
-            const rel = relDir ? `${relDir}/${name}` : name;
-            let st = await (0,promises_namespaceObject.lstat)(abs);
-            if (st.isSymbolicLink()) {
-                let target;
-                try {
-                    target = await (0,promises_namespaceObject.realpath)(abs);
-                }
-                catch {
-                    throw new SymlinkEscapeError(`${db}/${rel} is a broken symlink`);
-                }
-                if (target !== top && !target.startsWith(top + external_node_path_namespaceObject.sep)) {
-                    throw new SymlinkEscapeError(`${db}/${rel} is a symlink that leaves the DB directory (to ${target})`);
-                }
-                st = await (0,promises_namespaceObject.stat)(abs);
-            }
-            if (st.isDirectory())
-                await visit(abs, rel);
-            else if (st.isFile())
-                found.push({ abs, rel, size: st.size });
-            // Sockets, FIFOs and devices are not artifact content.
-        }
-    }
-    await visit(dbDir, '');
-    const limit = p_limit_pLimit(hashConcurrency);
-    const files = await Promise.all(found.map((f) => limit(async () => ({ path: f.rel, size: f.size, md5: await md5File(f.abs, f.size) }))));
-    files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    return { db, files, bytes: files.reduce((n, f) => n + f.size, 0), digest: dbDigest(files) };
-}
-/** SHA-256 of the sorted `<relpath>\t<md5 base64>\n` lines: changes exactly when a file does. */
-function dbDigest(files) {
-    const lines = files.map((f) => `${f.path}\t${f.md5}\n`).sort();
-    return (0,external_node_crypto_.createHash)('sha256').update(lines.join('')).digest('hex');
-}
-/** True when `rel` is a posix relative path with no `..`, no empty and no absolute segment. */
-function safeRelPath(rel) {
-    if (!rel || rel.startsWith('/') || rel.endsWith('/'))
-        return false;
-    return rel.split('/').every((s) => s !== '' && s !== '.' && s !== '..' && !s.includes('\\'));
-}
-
-;// CONCATENATED MODULE: ./lib/plan/manifest.js
-/** Python's keys, in order: the part a repeated submit must match and `resubmit` reads. */
-const PYTHON_KEYS = [
-    'run_id',
-    'framework',
-    'mode',
-    'query_mode',
-    'agent_model',
-    'user_sim_model',
-    'instance_ids',
-    'patience',
-    'strict',
-    'use_audited_gold_sql',
-    'max_depth',
-    'prompt_cache',
-    'slayer_setup',
-    'slayer_storage_root',
-    'render_inputs',
-];
-const RENDER_KEYS = ['workers', 'actors_per_worker', 'worker_type', 'zone', 'worker_sa', 'max_runtime_hours', 'image_uri', 'project', 'region'];
-function artifactSummary(kind, artifacts) {
-    const dbs = {};
-    for (const a of [...artifacts].sort((x, y) => (x.db < y.db ? -1 : 1)))
-        dbs[a.db] = { files: a.files.length, bytes: a.bytes, digest: a.digest };
-    return { kind, dbs };
-}
-/** Rebuilds the manifest with a fixed key order, whatever order its parts came in. */
-function orderManifest(m) {
-    const render = {};
-    for (const k of RENDER_KEYS)
-        render[k] = m.render_inputs[k];
-    const out = {};
-    for (const k of PYTHON_KEYS)
-        out[k] = k === 'render_inputs' ? render : m[k];
-    out.github = m.github;
-    out.slayer_artifacts = m.slayer_artifacts;
-    out.dispatch = m.dispatch;
-    out.dirty = m.dirty;
-    out.instance_databases = m.instance_databases;
-    return out;
-}
-/** Stable bytes: indent 2, fixed key order (the same plan gives the same bytes). */
-function serializeManifest(m) {
-    return JSON.stringify(orderManifest(m), null, 2);
-}
-/** The part of a manifest that identifies the plan: Python's keys plus the artifact summary. */
-function planIdentity(m) {
-    const o = orderManifest({ ...m, github: {}, dispatch: { cluster: 'none' }, dirty: false, instance_databases: {} });
-    const id = {};
-    for (const k of PYTHON_KEYS)
-        id[k] = o[k];
-    id.slayer_artifacts = m.slayer_artifacts;
-    return JSON.stringify(id);
-}
-/** Python's defaults for keys an older manifest lacks (docs/reference/manifest.md#reading-older-manifests). */
-function withPythonDefaults(raw) {
-    const missing = ['framework', 'query_mode', 'mode', 'agent_model', 'user_sim_model'].filter((k) => typeof raw[k] !== 'string' || raw[k] === '');
-    const ri = (raw.render_inputs ?? {});
-    if (typeof ri.workers !== 'number')
-        missing.push('render_inputs.workers');
-    if (typeof ri.actors_per_worker !== 'number')
-        missing.push('render_inputs.actors_per_worker');
-    if (missing.length > 0)
-        throw new Error(`the stored manifest lacks required keys: ${missing.join(', ')} (fix: it was not written by bird-interact-cloud or this action; start a new run)`);
-    return {
-        patience: 3,
-        max_depth: 3,
-        prompt_cache: true,
-        strict: false,
-        use_audited_gold_sql: false,
-        slayer_setup: 'pre-encoded',
-        slayer_storage_root: '/data/slayer_models',
-        ...raw,
-        run_id: typeof raw.run_id === 'string' && raw.run_id ? raw.run_id : '',
-        instance_ids: Array.isArray(raw.instance_ids)
-            ? raw.instance_ids.map(String)
-            : String(raw.instance_ids ?? '')
-                .split(',')
-                .filter(Boolean),
-    };
 }
 
 // EXTERNAL MODULE: ./node_modules/google-auth-library/build/src/index.js
@@ -87945,6 +87625,309 @@ function contentTypeFor(path) {
     return CONTENT_TYPES[ext] ?? 'application/octet-stream';
 }
 
+;// CONCATENATED MODULE: ./lib/gcs/rows.js
+// The cluster's result rows and heartbeat (docs/reference/gcs-layout.md#result-rows, docs/reference/reruns-and-progress.md#reruns, docs/reference/reruns-and-progress.md#verdicts): names, latest attempts, and
+// what is done. Pure parts first; the two readers at the end do the I/O.
+
+
+const ROW_NAME = /^runs\/[^/]+\/rows\/([^/]+)\/attempt-(\d+)\.json$/;
+/** Row objects by instance; `n` is not zero-padded, so "latest" is the numerically highest. */
+function rowRefs(names) {
+    const out = new Map();
+    for (const name of names) {
+        const m = ROW_NAME.exec(name);
+        if (!m)
+            continue;
+        const ref = { instanceId: m[1], attempt: Number(m[2]), name };
+        const list = out.get(ref.instanceId) ?? [];
+        list.push(ref);
+        out.set(ref.instanceId, list);
+    }
+    for (const list of out.values())
+        list.sort((a, b) => a.attempt - b.attempt);
+    return out;
+}
+function highestAttempt(refs) {
+    let max = 0;
+    for (const list of refs.values())
+        for (const r of list)
+            max = Math.max(max, r.attempt);
+    return max;
+}
+/** A row, or null when it cannot be read as a JSON object (it counts as not done). */
+function parseRow(bytes) {
+    if (!bytes)
+        return null;
+    try {
+        const v = JSON.parse(bytes.toString('utf8'));
+        return typeof v === 'object' && v !== null && !Array.isArray(v) ? v : null;
+    }
+    catch {
+        return null;
+    }
+}
+/** Reads the latest attempt row of each instance that has one. */
+async function latestRows(store, runId, concurrency = 32) {
+    const listing = await store.list(runPaths.rowsPrefix(runId));
+    const refs = rowRefs(listing.keys());
+    const limit = p_limit_pLimit(concurrency);
+    const latest = new Map();
+    await Promise.all([...refs.values()].map((list) => limit(async () => {
+        const ref = list[list.length - 1];
+        latest.set(ref.instanceId, { ref, row: parseRow(await store.read(ref.name)) });
+    })));
+    return { refs, latest };
+}
+/** docs/reference/reruns-and-progress.md#reruns: done when the latest row has a falsy `error`; the rest, in manifest order. */
+function unfinished(instanceIds, latest) {
+    return instanceIds.filter((iid) => {
+        const l = latest.get(iid);
+        return !l || l.row === null || Boolean(l.row.error);
+    });
+}
+/** status.json as compact JSON, keys in the documented order. */
+function statusJson(s) {
+    return JSON.stringify({
+        ray_job_id: s.ray_job_id,
+        last_heartbeat_ts: s.last_heartbeat_ts,
+        rows_done: s.rows_done,
+        rows_total: s.rows_total,
+        terminal_state: s.terminal_state,
+        attempt: s.attempt,
+    });
+}
+function parseStatus(bytes) {
+    if (!bytes)
+        return null;
+    try {
+        const v = JSON.parse(bytes.toString('utf8'));
+        return typeof v === 'object' && v !== null ? v : null;
+    }
+    catch {
+        return null;
+    }
+}
+/** Writes a fresh status.json for an attempt, replacing whatever generation is there. */
+async function writeFreshStatus(store, runId, s) {
+    const name = runPaths.status(runId);
+    const current = await store.metadata(name);
+    await store.write(name, Buffer.from(statusJson(s)), { ifGenerationMatch: current ? current.generation : 0, contentType: 'application/json' });
+}
+
+;// CONCATENATED MODULE: ./lib/plan/manifest.js
+// The run manifest (docs/reference/manifest.md#keys-and-order): Python's keys in Python's order, then the action's additions.
+/** Python's keys, in order: the part a repeated submit must match and `resubmit` reads. */
+const PYTHON_KEYS = [
+    'run_id',
+    'framework',
+    'mode',
+    'query_mode',
+    'agent_model',
+    'user_sim_model',
+    'instance_ids',
+    'patience',
+    'strict',
+    'use_audited_gold_sql',
+    'max_depth',
+    'prompt_cache',
+    'slayer_setup',
+    'slayer_storage_root',
+    'render_inputs',
+];
+const RENDER_KEYS = ['workers', 'actors_per_worker', 'worker_type', 'zone', 'worker_sa', 'max_runtime_hours', 'image_uri', 'project', 'region'];
+function artifactSummary(kind, artifacts) {
+    const dbs = {};
+    for (const a of [...artifacts].sort((x, y) => (x.db < y.db ? -1 : 1)))
+        dbs[a.db] = { files: a.files.length, bytes: a.bytes, digest: a.digest };
+    return { kind, dbs };
+}
+/** Rebuilds the manifest with a fixed key order, whatever order its parts came in. */
+function orderManifest(m) {
+    const render = {};
+    for (const k of RENDER_KEYS)
+        render[k] = m.render_inputs[k];
+    const out = {};
+    for (const k of PYTHON_KEYS)
+        out[k] = k === 'render_inputs' ? render : m[k];
+    out.github = m.github;
+    out.slayer_artifacts = m.slayer_artifacts;
+    out.dispatch = m.dispatch;
+    out.dirty = m.dirty;
+    out.instance_databases = m.instance_databases;
+    return out;
+}
+/** Stable bytes: indent 2, fixed key order (the same plan gives the same bytes). */
+function serializeManifest(m) {
+    return JSON.stringify(orderManifest(m), null, 2);
+}
+/** The part of a manifest that identifies the plan: Python's keys plus the artifact summary. */
+function planIdentity(m) {
+    const o = orderManifest({ ...m, github: {}, dispatch: { cluster: 'none' }, dirty: false, instance_databases: {} });
+    const id = {};
+    for (const k of PYTHON_KEYS)
+        id[k] = o[k];
+    id.slayer_artifacts = m.slayer_artifacts;
+    return JSON.stringify(id);
+}
+/** Python's defaults for keys an older manifest lacks (docs/reference/manifest.md#reading-older-manifests). */
+function withPythonDefaults(raw) {
+    const missing = ['framework', 'query_mode', 'mode', 'agent_model', 'user_sim_model'].filter((k) => typeof raw[k] !== 'string' || raw[k] === '');
+    const ri = (raw.render_inputs ?? {});
+    if (typeof ri.workers !== 'number')
+        missing.push('render_inputs.workers');
+    if (typeof ri.actors_per_worker !== 'number')
+        missing.push('render_inputs.actors_per_worker');
+    if (missing.length > 0)
+        throw new Error(`the stored manifest lacks required keys: ${missing.join(', ')} (fix: it was not written by bird-interact-cloud or this action; start a new run)`);
+    return {
+        patience: 3,
+        max_depth: 3,
+        prompt_cache: true,
+        strict: false,
+        use_audited_gold_sql: false,
+        slayer_setup: 'pre-encoded',
+        slayer_storage_root: '/data/slayer_models',
+        ...raw,
+        run_id: typeof raw.run_id === 'string' && raw.run_id ? raw.run_id : '',
+        instance_ids: Array.isArray(raw.instance_ids)
+            ? raw.instance_ids.map(String)
+            : String(raw.instance_ids ?? '')
+                .split(',')
+                .filter(Boolean),
+    };
+}
+
+;// CONCATENATED MODULE: ./lib/preflight/artifacts.js
+// Per-DB SLayer artifacts: the presence rules of docs/reference/combos.md#artifacts-and-presence-markers and the file walk of docs/reference/gcs-layout.md#setup-uploads.
+
+
+
+
+
+
+const MARKERS = {
+    slayer_models: null,
+    slayer_otf_cache: '_cache_fp.txt',
+    slayer_models_otf: '_reference_fp.txt',
+};
+async function isFile(p) {
+    try {
+        return (await (0,promises_namespaceObject.stat)(p)).isFile();
+    }
+    catch {
+        return false;
+    }
+}
+/** Why a DB's artifact is not usable, or null when it is present (docs/reference/combos.md#artifacts-and-presence-markers). */
+async function presenceProblem(kind, dbDir) {
+    let entries;
+    try {
+        if (!(await (0,promises_namespaceObject.stat)(dbDir)).isDirectory())
+            return 'is not a directory';
+        entries = await (0,promises_namespaceObject.readdir)(dbDir);
+    }
+    catch {
+        return 'is missing';
+    }
+    if (kind === 'slayer_models')
+        return entries.length === 0 ? 'is empty' : null;
+    const marker = MARKERS[kind];
+    if (!(await isFile((0,external_node_path_namespaceObject.join)(dbDir, marker))))
+        return `has no ${marker} (the build did not finish)`;
+    if (kind === 'slayer_models_otf') {
+        let rows;
+        try {
+            rows = JSON.parse(await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(dbDir, '_kb_rows.json'), 'utf8'));
+        }
+        catch (e) {
+            return e.code === 'ENOENT' ? 'has no _kb_rows.json' : 'has a _kb_rows.json that is not valid JSON';
+        }
+        if (!Array.isArray(rows))
+            return 'has a _kb_rows.json that is not a JSON list';
+    }
+    return null;
+}
+/** The Python wording of a missing setup, with the fix (docs/reference/combos.md#missing-setup). */
+function missingSetupMessage(kind, root, missing, framework, setup) {
+    const list = missing.map(([db, why]) => `${db} (${why})`).join(', ');
+    return (`cloud slayer: local SLayer setup missing for ${list} under ${root} (combo ${setup}/${framework}, artifact ${kind}, combo ${COMBO_NUMBER[kind]}); ` +
+        'build it locally first — the cloud runner never builds setup in-cluster');
+}
+class SymlinkEscapeError extends Error {
+}
+async function md5File(path, size) {
+    const h = (0,external_node_crypto_.createHash)('md5');
+    if (size < 8 * 1024 * 1024) {
+        h.update(await (0,promises_namespaceObject.readFile)(path));
+    }
+    else {
+        // Stream large files (embeddings.db) instead of holding them in memory.
+        for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(path))
+            h.update(chunk);
+    }
+    return h.digest('base64');
+}
+/**
+ * Lists every regular file of a DB directory, dotfiles included. Symlinks are followed only
+ * while they stay inside the DB directory; one that leaves it is an error (docs/reference/gcs-layout.md#setup-uploads).
+ */
+async function walkDb(dbDir, db, hashConcurrency = 16) {
+    const top = await (0,promises_namespaceObject.realpath)(dbDir);
+    // The DB folder itself may be a link only within its artifact root (`alien -> ..` would
+    // upload the checkout, .git/config and credential files included).
+    const root = await (0,promises_namespaceObject.realpath)((0,external_node_path_namespaceObject.dirname)(dbDir));
+    if (!top.startsWith(root + external_node_path_namespaceObject.sep))
+        throw new SymlinkEscapeError(`${db} is a symlink that leaves the artifact root (to ${top})`);
+    const found = [];
+    const visited = new Set();
+    async function visit(dir, relDir) {
+        const real = await (0,promises_namespaceObject.realpath)(dir);
+        if (visited.has(real))
+            return;
+        visited.add(real);
+        const names = (await (0,promises_namespaceObject.readdir)(dir)).sort();
+        for (const name of names) {
+            const abs = (0,external_node_path_namespaceObject.join)(dir, name);
+            const rel = relDir ? `${relDir}/${name}` : name;
+            let st = await (0,promises_namespaceObject.lstat)(abs);
+            if (st.isSymbolicLink()) {
+                let target;
+                try {
+                    target = await (0,promises_namespaceObject.realpath)(abs);
+                }
+                catch {
+                    throw new SymlinkEscapeError(`${db}/${rel} is a broken symlink`);
+                }
+                if (target !== top && !target.startsWith(top + external_node_path_namespaceObject.sep)) {
+                    throw new SymlinkEscapeError(`${db}/${rel} is a symlink that leaves the DB directory (to ${target})`);
+                }
+                st = await (0,promises_namespaceObject.stat)(abs);
+            }
+            if (st.isDirectory())
+                await visit(abs, rel);
+            else if (st.isFile())
+                found.push({ abs, rel, size: st.size });
+            // Sockets, FIFOs and devices are not artifact content.
+        }
+    }
+    await visit(dbDir, '');
+    const limit = p_limit_pLimit(hashConcurrency);
+    const files = await Promise.all(found.map((f) => limit(async () => ({ path: f.rel, size: f.size, md5: await md5File(f.abs, f.size) }))));
+    files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return { db, files, bytes: files.reduce((n, f) => n + f.size, 0), digest: dbDigest(files) };
+}
+/** SHA-256 of the sorted `<relpath>\t<md5 base64>\n` lines: changes exactly when a file does. */
+function dbDigest(files) {
+    const lines = files.map((f) => `${f.path}\t${f.md5}\n`).sort();
+    return (0,external_node_crypto_.createHash)('sha256').update(lines.join('')).digest('hex');
+}
+/** True when `rel` is a posix relative path with no `..`, no empty and no absolute segment. */
+function safeRelPath(rel) {
+    if (!rel || rel.startsWith('/') || rel.endsWith('/'))
+        return false;
+    return rel.split('/').every((s) => s !== '' && s !== '.' && s !== '..' && !s.includes('\\'));
+}
+
 ;// CONCATENATED MODULE: ./lib/gcs/run-state.js
 // What the bucket already holds for a run: probed once in the preflight, before any write,
 // and the manifest commit that closes a submit (docs/reference/gcs-layout.md#the-commit-point, docs/reference/manifest.md).
@@ -88047,7 +88030,7 @@ async function setupMismatches(store, runId, artifact, expected) {
     for (const [db, want] of Object.entries(expected)) {
         const have = byDb.get(db) ?? [];
         if (have.length === 0)
-            out.push(`${db}: no objects under ${store.uri(prefix + db + '/')}`);
+            out.push(`${db}: no objects under ${store.uri(`${prefix + db}/`)}`);
         else if (dbDigest(have) !== want.digest)
             out.push(`${db}: ${have.length} object(s) whose content differs from the ${want.files} file(s) of the manifest`);
     }
@@ -88086,95 +88069,6 @@ async function checkSetupStillThere(store, plan) {
             },
         ], 'rerun refused');
     }
-}
-
-;// CONCATENATED MODULE: ./lib/gcs/rows.js
-// The cluster's result rows and heartbeat (docs/reference/gcs-layout.md#result-rows, docs/reference/reruns-and-progress.md#reruns, docs/reference/reruns-and-progress.md#verdicts): names, latest attempts, and
-// what is done. Pure parts first; the two readers at the end do the I/O.
-
-
-const ROW_NAME = /^runs\/[^/]+\/rows\/([^/]+)\/attempt-(\d+)\.json$/;
-/** Row objects by instance; `n` is not zero-padded, so "latest" is the numerically highest. */
-function rowRefs(names) {
-    const out = new Map();
-    for (const name of names) {
-        const m = ROW_NAME.exec(name);
-        if (!m)
-            continue;
-        const ref = { instanceId: m[1], attempt: Number(m[2]), name };
-        const list = out.get(ref.instanceId) ?? [];
-        list.push(ref);
-        out.set(ref.instanceId, list);
-    }
-    for (const list of out.values())
-        list.sort((a, b) => a.attempt - b.attempt);
-    return out;
-}
-function highestAttempt(refs) {
-    let max = 0;
-    for (const list of refs.values())
-        for (const r of list)
-            max = Math.max(max, r.attempt);
-    return max;
-}
-/** A row, or null when it cannot be read as a JSON object (it counts as not done). */
-function parseRow(bytes) {
-    if (!bytes)
-        return null;
-    try {
-        const v = JSON.parse(bytes.toString('utf8'));
-        return typeof v === 'object' && v !== null && !Array.isArray(v) ? v : null;
-    }
-    catch {
-        return null;
-    }
-}
-/** Reads the latest attempt row of each instance that has one. */
-async function latestRows(store, runId, concurrency = 32) {
-    const listing = await store.list(runPaths.rowsPrefix(runId));
-    const refs = rowRefs(listing.keys());
-    const limit = p_limit_pLimit(concurrency);
-    const latest = new Map();
-    await Promise.all([...refs.values()].map((list) => limit(async () => {
-        const ref = list[list.length - 1];
-        latest.set(ref.instanceId, { ref, row: parseRow(await store.read(ref.name)) });
-    })));
-    return { refs, latest };
-}
-/** docs/reference/reruns-and-progress.md#reruns: done when the latest row has a falsy `error`; the rest, in manifest order. */
-function unfinished(instanceIds, latest) {
-    return instanceIds.filter((iid) => {
-        const l = latest.get(iid);
-        return !l || l.row === null || Boolean(l.row.error);
-    });
-}
-/** status.json as compact JSON, keys in the documented order. */
-function statusJson(s) {
-    return JSON.stringify({
-        ray_job_id: s.ray_job_id,
-        last_heartbeat_ts: s.last_heartbeat_ts,
-        rows_done: s.rows_done,
-        rows_total: s.rows_total,
-        terminal_state: s.terminal_state,
-        attempt: s.attempt,
-    });
-}
-function parseStatus(bytes) {
-    if (!bytes)
-        return null;
-    try {
-        const v = JSON.parse(bytes.toString('utf8'));
-        return typeof v === 'object' && v !== null ? v : null;
-    }
-    catch {
-        return null;
-    }
-}
-/** Writes a fresh status.json for an attempt, replacing whatever generation is there. */
-async function writeFreshStatus(store, runId, s) {
-    const name = runPaths.status(runId);
-    const current = await store.metadata(name);
-    await store.write(name, Buffer.from(statusJson(s)), { ifGenerationMatch: current ? current.generation : 0, contentType: 'application/json' });
 }
 
 ;// CONCATENATED MODULE: ./lib/results/read.js
@@ -88259,7 +88153,116 @@ async function collectResults(store, runId, o) {
     return { data, results };
 }
 
+;// CONCATENATED MODULE: ./lib/results/summary.js
+// What people read: the plan in the log, and the job summary.
+
+function formatBytes(n) {
+    if (n < 1024)
+        return `${n} B`;
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    let v = n / 1024;
+    let i = 0;
+    while (v >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
+    }
+    return `${v.toFixed(1)} ${units[i]}`;
+}
+function instancesPerDb(plan) {
+    const m = new Map();
+    for (const db of Object.values(plan.instanceDbs))
+        m.set(db, (m.get(db) ?? 0) + 1);
+    return m;
+}
+/** The plan in the log, one group per DB. */
+async function logPlan(log, plan) {
+    const s = plan.settings;
+    log.info(`run id: ${plan.runId} (attempt ${plan.attempt}, submission ${plan.submissionId})`);
+    log.info(`combo: framework=${s.framework} query-mode=${s.queryMode} mode=${s.mode} slayer-setup=${s.slayerSetup}`);
+    log.info(`models: agent=${s.agentModel} user-sim=${s.userSimModel}; keys needed: ${plan.requiredKeys.join(', ') || 'none'}`);
+    log.info(`instances: ${s.instanceIds.length} in ${plan.dbs.length} DB(s); artifact: ${plan.artifact ? `${plan.artifact.kind} from ${plan.artifact.root}` : 'none (raw mode uploads nothing)'}`);
+    const perDb = instancesPerDb(plan);
+    const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
+    for (const db of plan.dbs) {
+        const a = byDb.get(db);
+        await log.group(`${db}: ${perDb.get(db) ?? 0} instance(s)${a ? `, ${a.files.length} files, ${formatBytes(a.bytes)}` : ''}`, async () => {
+            const ids = Object.entries(plan.instanceDbs)
+                .filter(([, d]) => d === db)
+                .map(([id]) => id);
+            log.info(`instances: ${ids.join(', ')}`);
+            // File names come from the DB directory: untrusted text.
+            if (a)
+                log.untrusted(a.files.map((f) => `  ${f.path}  ${f.size} B  md5=${f.md5}`).join('\n'));
+        });
+    }
+    log.info(`job arguments: ${plan.jobArgs.join(' ')}`);
+}
+function escapeCell(s) {
+    return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+function markdownTable(head, rows) {
+    const line = (cells) => `| ${cells.map(escapeCell).join(' | ')} |`;
+    return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
+}
+/** The dry-run summary: the run, then a table per DB (files, bytes, artifact). */
+function planSummary(plan) {
+    const s = plan.settings;
+    const perDb = instancesPerDb(plan);
+    const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
+    const rows = plan.dbs.map((db) => {
+        const a = byDb.get(db);
+        return [db, String(perDb.get(db) ?? 0), a ? String(a.files.length) : '0', a ? formatBytes(a.bytes) : '0 B', plan.artifact?.kind ?? 'none'];
+    });
+    const totalFiles = plan.artifacts.reduce((n, a) => n + a.files.length, 0);
+    const totalBytes = plan.artifacts.reduce((n, a) => n + a.bytes, 0);
+    rows.push(['**total**', String(s.instanceIds.length), String(totalFiles), formatBytes(totalBytes), '']);
+    return [
+        `## BIRD-Interact run \`${plan.runId}\`${plan.dryRun ? ' (dry run)' : ''}`,
+        '',
+        `- combo: \`${s.framework}\` / \`${s.queryMode}\` / \`${s.mode}\` / \`${s.slayerSetup}\``,
+        `- models: agent \`${s.agentModel}\`, user-sim \`${s.userSimModel}\``,
+        `- attempt ${plan.attempt}, ${s.instanceIds.length} instance(s) in ${plan.dbs.length} DB(s)`,
+        plan.worktree.dirty.length > 0 ? `- :warning: dirty worktree (allow-dirty): ${plan.worktree.dirty.length} path(s)` : '',
+        '',
+        markdownTable(['DB', 'instances', 'files', 'bytes', 'artifact'], rows),
+        '',
+    ]
+        .filter((l, i, all) => l !== '' || all[i - 1] !== '')
+        .join('\n');
+}
+async function writeSummary(markdown) {
+    if (!process.env.GITHUB_STEP_SUMMARY)
+        return;
+    await lib_core/* summary */.z.addRaw(markdown, true).write();
+}
+/** The upload part of the summary: per DB, what moved and what was already there. */
+function uploadSummary(plan, u) {
+    const rows = u.dbs.map((d) => [
+        d.db,
+        String(d.files),
+        String(d.uploaded),
+        String(d.skipped),
+        d.replaced + d.removed > 0 ? `${d.replaced} replaced, ${d.removed} removed` : '',
+        formatBytes(d.bytes),
+        d.seconds.toFixed(1),
+    ]);
+    const sum = (k) => u.dbs.reduce((n, d) => n + d[k], 0);
+    rows.push(['**total**', String(sum('files')), String(sum('uploaded')), String(sum('skipped')), '', formatBytes(sum('bytes')), '']);
+    return [
+        `### Upload of \`${plan.artifact?.kind ?? 'none'}\``,
+        '',
+        plan.artifact
+            ? markdownTable(['DB', 'files', 'uploaded', 'skipped (same md5)', 'changed', 'bytes uploaded', 'seconds'], rows)
+            : 'Raw mode: nothing to upload.',
+        '',
+        `Manifest: \`${u.manifestUri}\` (${u.manifest === 'written' ? 'committed by this step' : 'already committed for this same plan'})`,
+        '',
+    ].join('\n');
+}
+
 ;// CONCATENATED MODULE: ./lib/results/render.js
+// What people read: the job summary and the PR comment. Pure: data in, markdown out.
+// Rates show as percentages with one decimal; the JSON and outputs keep full doubles.
 
 
 
@@ -88583,6 +88586,74 @@ async function reportRun(o) {
     if (o.thresholds.minPhase1Rate !== null || o.thresholds.maxErrors !== null)
         log.info('quality gate passed');
     return { results, baseline, header: h, resultsJson, summary, comment };
+}
+
+;// CONCATENATED MODULE: ./lib/cluster/phases.js
+// Progress of a per-run cluster: one line per phase (image, up, submit, wait, down) as it starts
+// and ends, and the timings as a job-summary table.
+
+
+
+const PHASES = ['image', 'up', 'submit', 'wait', 'down'];
+class PhaseClock {
+    log;
+    now;
+    records = new Map();
+    constructor(log, now = Date.now) {
+        this.log = log;
+        this.now = now;
+    }
+    label(phase) {
+        return `[${PHASES.indexOf(phase) + 1}/${PHASES.length}] ${phase}`;
+    }
+    /** Runs one phase: a line when it starts, one when it ends (with its time), rethrowing failures. */
+    async run(phase, fn, note = '') {
+        const start = this.now();
+        const rec = { phase, status: 'running', ms: 0, note };
+        this.records.set(phase, rec);
+        this.log.info(`${this.label(phase)}: started${note ? ` (${note})` : ''}`);
+        try {
+            const v = await fn();
+            rec.status = 'ok';
+            rec.ms = this.now() - start;
+            this.log.info(`${this.label(phase)}: done in ${formatDuration(rec.ms)}`);
+            return v;
+        }
+        catch (e) {
+            rec.status = 'failed';
+            rec.ms = this.now() - start;
+            rec.note = rec.note ? `${rec.note}; ${firstLine((0,errors/* errorMessage */.gJ)(e))}` : firstLine((0,errors/* errorMessage */.gJ)(e));
+            this.log.info(`${this.label(phase)}: failed after ${formatDuration(rec.ms)}: ${firstLine((0,errors/* errorMessage */.gJ)(e))}`);
+            throw e;
+        }
+    }
+    /** A phase that did not run (e.g. down after a detached submit), with the reason. */
+    skip(phase, note) {
+        this.records.set(phase, { phase, status: 'skipped', ms: 0, note });
+        this.log.info(`${this.label(phase)}: skipped (${note})`);
+    }
+    /** Adds a note to a recorded phase (e.g. `image exists`). */
+    note(phase, note) {
+        const r = this.records.get(phase);
+        if (r)
+            r.note = r.note ? `${r.note}; ${note}` : note;
+    }
+    list() {
+        return PHASES.flatMap((p) => {
+            const r = this.records.get(p);
+            return r ? [{ ...r }] : [];
+        });
+    }
+    /** `### Per-run cluster` and a table: phase, status, time, note. */
+    summaryMarkdown(title = 'Per-run cluster') {
+        const rows = this.list().map((r) => [r.phase, r.status, r.status === 'skipped' ? '' : formatDuration(r.ms), r.note]);
+        const total = this.list().reduce((a, r) => a + r.ms, 0);
+        rows.push(['total', '', formatDuration(total), '']);
+        return [`### ${title}`, '', markdownTable(['phase', 'status', 'time', 'note'], rows), ''].join('\n');
+    }
+}
+function firstLine(s) {
+    return s.split('\n')[0];
 }
 
 // EXTERNAL MODULE: external "node:zlib"
@@ -89460,72 +89531,6 @@ function headAliveProbe(cli, runId, minIntervalMs = 60_000, now = Date.now) {
         last = { at: now(), value };
         return value;
     };
-}
-
-;// CONCATENATED MODULE: ./lib/cluster/phases.js
-
-
-
-const PHASES = ['image', 'up', 'submit', 'wait', 'down'];
-class PhaseClock {
-    log;
-    now;
-    records = new Map();
-    constructor(log, now = Date.now) {
-        this.log = log;
-        this.now = now;
-    }
-    label(phase) {
-        return `[${PHASES.indexOf(phase) + 1}/${PHASES.length}] ${phase}`;
-    }
-    /** Runs one phase: a line when it starts, one when it ends (with its time), rethrowing failures. */
-    async run(phase, fn, note = '') {
-        const start = this.now();
-        const rec = { phase, status: 'running', ms: 0, note };
-        this.records.set(phase, rec);
-        this.log.info(`${this.label(phase)}: started${note ? ` (${note})` : ''}`);
-        try {
-            const v = await fn();
-            rec.status = 'ok';
-            rec.ms = this.now() - start;
-            this.log.info(`${this.label(phase)}: done in ${formatDuration(rec.ms)}`);
-            return v;
-        }
-        catch (e) {
-            rec.status = 'failed';
-            rec.ms = this.now() - start;
-            rec.note = rec.note ? `${rec.note}; ${firstLine((0,errors/* errorMessage */.gJ)(e))}` : firstLine((0,errors/* errorMessage */.gJ)(e));
-            this.log.info(`${this.label(phase)}: failed after ${formatDuration(rec.ms)}: ${firstLine((0,errors/* errorMessage */.gJ)(e))}`);
-            throw e;
-        }
-    }
-    /** A phase that did not run (e.g. down after a detached submit), with the reason. */
-    skip(phase, note) {
-        this.records.set(phase, { phase, status: 'skipped', ms: 0, note });
-        this.log.info(`${this.label(phase)}: skipped (${note})`);
-    }
-    /** Adds a note to a recorded phase (e.g. `image exists`). */
-    note(phase, note) {
-        const r = this.records.get(phase);
-        if (r)
-            r.note = r.note ? `${r.note}; ${note}` : note;
-    }
-    list() {
-        return PHASES.flatMap((p) => {
-            const r = this.records.get(p);
-            return r ? [{ ...r }] : [];
-        });
-    }
-    /** `### Per-run cluster` and a table: phase, status, time, note. */
-    summaryMarkdown(title = 'Per-run cluster') {
-        const rows = this.list().map((r) => [r.phase, r.status, r.status === 'skipped' ? '' : formatDuration(r.ms), r.note]);
-        const total = this.list().reduce((a, r) => a + r.ms, 0);
-        rows.push(['total', '', formatDuration(total), '']);
-        return [`### ${title}`, '', markdownTable(['phase', 'status', 'time', 'note'], rows), ''].join('\n');
-    }
-}
-function firstLine(s) {
-    return s.split('\n')[0];
 }
 
 ;// CONCATENATED MODULE: ./lib/preflight/worktree.js
@@ -90548,38 +90553,40 @@ async function onCluster(ctx, o, body) {
         abandon: () => p.teardown.abandon(),
     });
     let detached = false;
-    let ok = false;
+    let outcome = null;
+    let failure = null;
     try {
         const up = await bringUp(p, { phases: clock });
         // The forwarded dashboard needs no auth headers; TLS does not apply to loopback.
         const client = rayClient(ctx.log, { ...d, rayHeaders: {}, tlsVerify: true }, up.address);
         const v = await checkCluster(client);
         ctx.log.info(`Ray ${v.ray_version} answers through the forwarded dashboard at ${client.address}`);
-        const outcome = await body({ client, headAlive: headAliveProbe(p.cli, p.runId), phases: clock, publicDashboard: false });
+        outcome = await body({ client, headAlive: headAliveProbe(p.cli, p.runId), phases: clock, publicDashboard: false });
         if (!d.wait && o.canDetach) {
             await p.teardown.detach();
             detached = true;
             clock.skip('down', 'wait: false: left to the self-delete timer');
             lib_core/* setOutput */.uH(constants/* Outputs */.tY.ClusterTeardown, 'detached');
         }
-        ok = true;
-        return outcome;
     }
-    finally {
-        removeTeardown();
-        // A cancelled step tears down through the cleanup path, not here.
-        if (!detached && !ctx.cancel.cancelled) {
-            const r = await clock.run('down', () => p.teardown.run(ok ? 'end of the run' : 'the step failed after the render'));
-            lib_core/* setOutput */.uH(constants/* Outputs */.tY.ClusterTeardown, r.outcome);
-            if (r.outcome === 'failed') {
-                ctx.log.error(r.detail);
-                // Fail the step for a leftover cluster, unless it is failing already for another reason.
-                if (ok)
-                    throw new Error(`the run finished but its cluster could not be torn down: ${r.detail}`);
-            }
+    catch (e) {
+        failure = e;
+    }
+    removeTeardown();
+    // A cancelled step tears down through the cleanup path, not here.
+    if (!detached && !ctx.cancel.cancelled) {
+        const r = await clock.run('down', () => p.teardown.run(failure ? 'the step failed after the render' : 'end of the run'));
+        lib_core/* setOutput */.uH(constants/* Outputs */.tY.ClusterTeardown, r.outcome);
+        if (r.outcome === 'failed') {
+            ctx.log.error(r.detail);
+            // Fail the step for a leftover cluster, unless it is failing already for another reason.
+            failure ??= new Error(`the run finished but its cluster could not be torn down: ${r.detail}`);
         }
-        await writeSummary(clock.summaryMarkdown());
     }
+    await writeSummary(clock.summaryMarkdown());
+    if (failure || !outcome)
+        throw failure;
+    return outcome;
 }
 
 ;// CONCATENATED MODULE: ./lib/modes/shared.js
@@ -91379,6 +91386,8 @@ async function logUploadResult(log, result) {
 }
 
 ;// CONCATENATED MODULE: ./lib/plan/plan.js
+// The plan: a plain, serialisable object that the preflight builds, a dry run prints and
+// the effects carry out. Nothing in it is secret.
 
 
 

@@ -1,8 +1,7 @@
 // `npm run bench`: measures the action and writes docs/benchmarks.md. Figures, not asserts.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpus, totalmem } from 'node:os';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, setup } from './setup.mjs';
 

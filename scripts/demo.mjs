@@ -55,7 +55,7 @@ try {
   const log = r.stdout.split('\n').filter((l) => !l.startsWith('::add-mask::') && !/^ {2}\S+ {2}\d+ B {2}md5=/.test(l));
   console.log(log.join('\n'));
   process.stderr.write(r.stderr);
-  console.log('--- job summary ---\n' + r.summary);
+  console.log(`--- job summary ---\n${r.summary}`);
   console.log('--- outputs ---');
   for (const [k, v] of Object.entries(r.outputs)) console.log(`${k}: ${k === 'dbs' ? `${JSON.parse(v).length} DBs` : v}`);
   if (r.exitCode !== 0) {

@@ -6,8 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FAKE_GCS_VERSION, haveGo, installedVersion, installFakeGcs } from '../tools/fake-gcs/install.mjs';
 import { installZizmor } from '../tools/zizmor/install.mjs';
-import { FAKE_GCS_VERSION, haveGo, installFakeGcs, installedVersion } from '../tools/fake-gcs/install.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 

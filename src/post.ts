@@ -2,16 +2,17 @@
 // it ended (cancelled or killed), and tears down a per-run cluster the main step left. It leaves
 // alone a job dispatched without wait, or one that finished. It only ever warns: it never fails
 // the job.
+
+import { teardownFromState } from './cluster/teardown.js';
 import { errorMessage } from './common/errors.js';
 import { actionsLog, type Log } from './common/log.js';
 import { ActionState } from './common/state.js';
-import { teardownFromState } from './cluster/teardown.js';
 import { coreInputReader, parseRayConnection } from './inputs/settings.js';
 import { RayJobsClient, TERMINAL } from './ray/client.js';
 
 async function stopWaitedJob(log: Log, state: ActionState): Promise<void> {
   const job = state.loadJob();
-  if (!job || job.wait !== 'waiting') {
+  if (job?.wait !== 'waiting') {
     log.info(job ? `post: ${job.submissionId} needs no stop (${job.wait})` : 'post: nothing was dispatched');
     return;
   }

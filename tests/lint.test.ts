@@ -32,7 +32,7 @@ function lint(repo: string, tool?: Tool, env: NodeJS.ProcessEnv = {}): Promise<L
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output: output.replace(/\x1b\[[0-9;]*m/g, '') }));
+    child.on('close', (code) => resolve({ code, output: output.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), '') }));
   });
 }
 
@@ -215,10 +215,10 @@ const faults: Fault[] = [
 
 /** In an expected message `LINE` stands for `<line>:<col>:`, and ` ARROW ` for zizmor's line break and `-->` before the file. */
 function expectMessage(output: string, message: string): void {
-  const escape = (p: string): string => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const escapeRegExp = (p: string): string => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const pattern = message
     .split(/(LINE| ARROW )/)
-    .map((p) => (p === 'LINE' ? '\\d+:\\d+:' : p === ' ARROW ' ? '\\n\\s*--> ' : escape(p)))
+    .map((p) => (p === 'LINE' ? '\\d+:\\d+:' : p === ' ARROW ' ? '\\n\\s*--> ' : escapeRegExp(p)))
     .join('');
   expect(output).toMatch(new RegExp(pattern));
 }

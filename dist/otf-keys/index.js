@@ -32029,7 +32029,7 @@ const FRAMEWORKS = {
 const QUERY_MODES = (/* unused pure expression or super */ null && (['raw', 'slayer']));
 const EVAL_MODES = (/* unused pure expression or super */ null && (['a-interact', 'c-interact', 'oracle']));
 function isFramework(s) {
-    return Object.prototype.hasOwnProperty.call(FRAMEWORKS, s);
+    return Object.hasOwn(FRAMEWORKS, s);
 }
 // Applied in order; the first rule that rejects or accepts decides (docs/reference/combos.md#combo-rules).
 // Messages keep Python's wording, with the action's input names instead of CLI flags.
@@ -32102,6 +32102,314 @@ function requiredKeys(models, queryMode) {
     if (queryMode === 'slayer')
         keys.add('OPENAI_API_KEY');
     return [...keys].sort();
+}
+
+;// CONCATENATED MODULE: ./lib/inputs/instance-ids.js
+// Instance ids, one definition for the action and the otf-keys sub-action: a comma list
+// (`instance-ids`) or a file of whitespace-separated ids (`instance-ids-file`), exactly one of the
+// two. Duplicates are dropped with a warning: they made the Python "done" count unreachable.
+
+
+/** An ids file larger than this is not an ids file (a mistaken path, or /dev/zero). */
+const IDS_FILE_MAX_BYTES = 16 * 1024 * 1024;
+/** How many ids an error or warning lists before it gives the count. */
+const IDS_SHOWN = 20;
+/** `a, b, c` for at most IDS_SHOWN ids, then `… and N more (M in all)`. */
+function listIds(ids, shown = IDS_SHOWN) {
+    if (ids.length <= shown)
+        return ids.join(', ');
+    return `${ids.slice(0, shown).join(', ')}, … and ${ids.length - shown} more (${ids.length} in all)`;
+}
+/** Reads a file of ids, or says why it cannot: it must be a regular file of at most 16 MiB. */
+function readIdsFile(input, file, path, problems) {
+    let st;
+    try {
+        st = (0,external_node_fs_namespaceObject.statSync)(path);
+    }
+    catch {
+        problems.push({
+            input,
+            message: `file '${file}' does not exist (resolved to ${path})`,
+            fix: 'commit the ids file, or give a path relative to the workspace',
+        });
+        return null;
+    }
+    if (!st.isFile()) {
+        problems.push({ input, message: `'${file}' is not a regular file (resolved to ${path})`, fix: 'give a file of whitespace-separated instance ids' });
+        return null;
+    }
+    if (st.size > IDS_FILE_MAX_BYTES) {
+        problems.push({
+            input,
+            message: `'${file}' has ${st.size} bytes, more than an ids file of ${IDS_FILE_MAX_BYTES} bytes`,
+            fix: 'give a file of whitespace-separated instance ids',
+        });
+        return null;
+    }
+    return (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
+}
+function readInstanceIds(o) {
+    const problems = [];
+    const inline = o.inline.trim();
+    const file = o.file.trim();
+    let raw = null;
+    let source = { input: o.inlineInput };
+    if (inline && file) {
+        problems.push({ input: o.inlineInput, message: `both ${o.inlineInput} and ${o.fileInput} ('${file}') are set`, fix: 'set exactly one of them' });
+    }
+    else if (!inline && !file) {
+        problems.push({
+            input: o.inlineInput,
+            message: `neither ${o.inlineInput} nor ${o.fileInput} is set`,
+            fix: `give a comma list in ${o.inlineInput}, or a file of whitespace-separated ids in ${o.fileInput}`,
+        });
+    }
+    else if (inline) {
+        raw = inline.split(',').map((s) => s.trim());
+        const spaced = raw.filter((id) => /\s/.test(id));
+        if (spaced.length > 0) {
+            problems.push({
+                input: o.inlineInput,
+                message: `${listIds(spaced.map((id) => `'${id}'`))} contain${spaced.length === 1 ? 's' : ''} whitespace`,
+                fix: `separate the ids with commas, e.g. alien_1,credit_3 (a file in ${o.fileInput} may use spaces or newlines)`,
+            });
+            raw = raw.flatMap((id) => id.split(/\s+/));
+        }
+    }
+    else {
+        const path = (0,external_node_path_namespaceObject.isAbsolute)(file) ? file : (0,external_node_path_namespaceObject.resolve)(o.workspace, file);
+        source = { input: o.fileInput, file: path };
+        const text = readIdsFile(o.fileInput, file, path, problems);
+        if (text !== null)
+            raw = text.split(/\s+/);
+    }
+    const seen = new Set();
+    const ids = [];
+    const duplicates = [];
+    for (const id of (raw ?? []).filter(Boolean)) {
+        if (seen.has(id)) {
+            if (!duplicates.includes(id))
+                duplicates.push(id);
+            continue;
+        }
+        seen.add(id);
+        ids.push(id);
+    }
+    if (raw !== null && ids.length === 0) {
+        problems.push({
+            input: source.input,
+            message: `resolved to an empty list (no ids parsed from \`${o.inlineInput}\` or \`${o.fileInput}\`)`,
+            fix: 'give at least one instance id',
+        });
+    }
+    const withComma = ids.filter((id) => id.includes(','));
+    if (withComma.length > 0) {
+        problems.push({
+            input: source.input,
+            message: `ids contain a comma: ${listIds(withComma)}`,
+            fix: 'the cluster splits --instance-ids on commas; fix the ids',
+        });
+    }
+    return { ids, duplicates, source, problems };
+}
+
+;// CONCATENATED MODULE: ./lib/common/constants.js
+// Every input, output and state key of the action, referenced through these enums only.
+var Inputs;
+(function (Inputs) {
+    Inputs["Framework"] = "framework";
+    Inputs["QueryMode"] = "query-mode";
+    Inputs["Mode"] = "mode";
+    Inputs["SlayerSetup"] = "slayer-setup";
+    Inputs["AgentModel"] = "agent-model";
+    Inputs["UserSimModel"] = "user-sim-model";
+    Inputs["InstanceIds"] = "instance-ids";
+    Inputs["InstanceIdsFile"] = "instance-ids-file";
+    Inputs["DatasetFile"] = "dataset-file";
+    Inputs["MiniInteractRoot"] = "mini-interact-root";
+    Inputs["Patience"] = "patience";
+    Inputs["MaxDepth"] = "max-depth";
+    Inputs["Strict"] = "strict";
+    Inputs["UseAuditedGoldSql"] = "use-audited-gold-sql";
+    Inputs["PromptCache"] = "prompt-cache";
+    Inputs["Workers"] = "workers";
+    Inputs["ActorsPerWorker"] = "actors-per-worker";
+    Inputs["WorkerType"] = "worker-type";
+    Inputs["MaxRuntimeHours"] = "max-runtime-hours";
+    Inputs["SlayerStorageRoot"] = "slayer-storage-root";
+    Inputs["RunId"] = "run-id";
+    Inputs["TrackedInputs"] = "tracked-inputs";
+    Inputs["AllowDirty"] = "allow-dirty";
+    Inputs["SlayerModelsRoot"] = "slayer-models-root";
+    Inputs["OtfCacheRoot"] = "otf-cache-root";
+    Inputs["ModelsOtfRoot"] = "models-otf-root";
+    Inputs["DryRun"] = "dry-run";
+    Inputs["GcsBucket"] = "gcs-bucket";
+    Inputs["GcpProject"] = "gcp-project";
+    Inputs["UploadConcurrency"] = "upload-concurrency";
+    Inputs["Cluster"] = "cluster";
+    Inputs["RayAddress"] = "ray-address";
+    Inputs["RayHeaders"] = "ray-headers";
+    Inputs["RayTlsVerify"] = "ray-tls-verify";
+    Inputs["EntrypointPrefix"] = "entrypoint-prefix";
+    Inputs["RuntimeEnv"] = "runtime-env";
+    Inputs["Wait"] = "wait";
+    Inputs["WaitTimeoutMinutes"] = "wait-timeout-minutes";
+    Inputs["NoProgressMinutes"] = "no-progress-minutes";
+    Inputs["PollIntervalSeconds"] = "poll-interval-seconds";
+    Inputs["RerunRunId"] = "rerun-run-id";
+    Inputs["Region"] = "region";
+    Inputs["Zone"] = "zone";
+    Inputs["WorkerSa"] = "worker-sa";
+    Inputs["ImageUri"] = "image-uri";
+    Inputs["RayVersion"] = "ray-version";
+    Inputs["RayCli"] = "ray-cli";
+    Inputs["ReportRunId"] = "report-run-id";
+    Inputs["CommentOnPr"] = "comment-on-pr";
+    Inputs["GithubToken"] = "github-token";
+    Inputs["BaselineRunId"] = "baseline-run-id";
+    Inputs["MinPhase1Rate"] = "min-phase1-rate";
+    Inputs["MaxErrors"] = "max-errors";
+})(Inputs || (Inputs = {}));
+var Outputs;
+(function (Outputs) {
+    Outputs["RunId"] = "run-id";
+    Outputs["Dbs"] = "dbs";
+    Outputs["Artifact"] = "artifact";
+    Outputs["PlanFile"] = "plan-file";
+    Outputs["ManifestUri"] = "manifest-uri";
+    Outputs["UploadedFiles"] = "uploaded-files";
+    Outputs["SkippedFiles"] = "skipped-files";
+    Outputs["UploadedBytes"] = "uploaded-bytes";
+    Outputs["SubmissionId"] = "submission-id";
+    Outputs["JobStatus"] = "job-status";
+    Outputs["DashboardUrl"] = "dashboard-url";
+    Outputs["Attempt"] = "attempt";
+    Outputs["DispatchedInstances"] = "dispatched-instances";
+    Outputs["ImageUri"] = "image-uri";
+    Outputs["ImageExists"] = "image-exists";
+    Outputs["ClusterTeardown"] = "cluster-teardown";
+    Outputs["N"] = "n";
+    Outputs["Phase1Rate"] = "phase1-rate";
+    Outputs["Phase2Rate"] = "phase2-rate";
+    Outputs["AvgReward"] = "avg-reward";
+    Outputs["Errors"] = "errors";
+    Outputs["ResultsJson"] = "results-json";
+})(Outputs || (Outputs = {}));
+var State;
+(function (State) {
+    State["SubmissionId"] = "submission-id";
+    State["RayAddress"] = "ray-address";
+    /** `waiting` while the main step waits on the job; `done` once it no longer needs stopping. */
+    State["WaitStatus"] = "wait-status";
+    /** The per-run cluster to tear down (JSON: run id, YAML path, ray CLI, project, zone). */
+    State["EphemeralCluster"] = "ephemeral-cluster";
+    /** `pending`, `detached` or `done`. */
+    State["ClusterTeardown"] = "cluster-teardown";
+})(State || (State = {}));
+/** Defaults of docs/reference/inputs.md#inputs-and-defaults; action.yml repeats them and a test keeps both in step. */
+const Defaults = {
+    slayerSetup: 'pre-encoded',
+    userSimModel: 'anthropic/claude-haiku-4-5-20251001',
+    patience: 3,
+    maxDepth: 3,
+    workers: 4,
+    actorsPerWorker: 4,
+    workerType: 'e2-standard-4',
+    maxRuntimeHours: 8,
+    slayerStorageRoot: '/data/slayer_models',
+    region: 'us-central1',
+    arRepo: 'bird-interact-runner',
+    trackedInputs: ['src/', 'audited_gold/', 'uv.lock', 'pyproject.toml', 'Dockerfile.cloud'],
+    uploadConcurrency: 32,
+    waitTimeoutMinutes: 360,
+    noProgressMinutes: 60,
+    pollIntervalSeconds: 10,
+};
+const ERROR_PREFIX = 'bird-cloud-action';
+
+;// CONCATENATED MODULE: ./lib/preflight/dataset.js
+// Instance id → database, through the dataset JSONL (docs/reference/inputs.md#instance-ids-and-databases). Never split the id: DB names hold `_`.
+
+
+
+
+/** The dataset is read whole: a file larger than this is not the dataset (a mistaken path, or /dev/zero). */
+const DATASET_MAX_BYTES = 256 * 1024 * 1024;
+/**
+ * Where the mini-interact data and its dataset are (docs/reference/inputs.md#the-mini-interact-data): the inputs, else BIRD_DB_PATH /
+ * BIRD_DATA_PATH, else `<workspace>/../mini-interact` — as the Python tools resolve them.
+ */
+function dataPaths(workspace, env, rootInput = '', datasetInput = '') {
+    const abs = (p) => ((0,external_node_path_namespaceObject.isAbsolute)(p) ? p : (0,external_node_path_namespaceObject.resolve)(workspace, p));
+    const miniInteractRoot = abs(rootInput || env.BIRD_DB_PATH || (0,external_node_path_namespaceObject.resolve)(workspace, '..', 'mini-interact'));
+    return { miniInteractRoot, datasetFile: abs(datasetInput || env.BIRD_DATA_PATH || (0,external_node_path_namespaceObject.resolve)(miniInteractRoot, 'mini_interact.jsonl')) };
+}
+/** A DB name is one plain path segment: it becomes a folder and a GCS prefix. */
+const DB_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+function dbNameProblem(db) {
+    if (db === '')
+        return 'is empty';
+    if (db === '.' || db === '..' || db.includes('/') || db.includes('\\') || !DB_NAME.test(db))
+        return `'${db}' is not a single safe path segment`;
+    return null;
+}
+/** Reads the dataset and maps the requested ids; records every problem and returns what it could. */
+function mapInstances(datasetFile, ids, problems) {
+    const empty = { instanceDbs: {}, dbs: [] };
+    const where = 'put the mini-interact data in place before this step, or set dataset-file (or mini-interact-root) to where mini_interact.jsonl is';
+    if (!(0,external_node_fs_namespaceObject.existsSync)(datasetFile)) {
+        problems.add(Inputs.DatasetFile, `dataset file '${datasetFile}' does not exist`, where);
+        return empty;
+    }
+    const st = (0,external_node_fs_namespaceObject.statSync)(datasetFile);
+    if (!st.isFile()) {
+        problems.add(Inputs.DatasetFile, `'${datasetFile}' is not a regular file`, where);
+        return empty;
+    }
+    if (st.size > DATASET_MAX_BYTES) {
+        problems.add(Inputs.DatasetFile, `'${datasetFile}' has ${st.size} bytes, more than a dataset of ${DATASET_MAX_BYTES} bytes`, where);
+        return empty;
+    }
+    const wanted = new Set(ids);
+    const found = new Map();
+    const lines = (0,external_node_fs_namespaceObject.readFileSync)(datasetFile, 'utf8').split('\n');
+    lines.forEach((line, i) => {
+        if (!line.trim())
+            return;
+        let row;
+        try {
+            row = JSON.parse(line);
+        }
+        catch {
+            problems.add(Inputs.DatasetFile, `line ${i + 1} of '${datasetFile}' is not JSON`, 'fix or regenerate the dataset file');
+            return;
+        }
+        if (typeof row !== 'object' || row === null)
+            return;
+        const rec = row;
+        const id = rec.instance_id;
+        if (typeof id !== 'string' || !wanted.has(id) || found.has(id))
+            return;
+        found.set(id, typeof rec.selected_database === 'string' ? rec.selected_database : '');
+    });
+    const unknown = ids.filter((id) => !found.has(id));
+    if (unknown.length > 0) {
+        problems.add(Inputs.InstanceIds, `${unknown.length} instance id(s) not in the dataset '${datasetFile}': ${listIds(unknown)}`, 'remove them, or point dataset-file at the dataset that holds them');
+    }
+    const instanceDbs = {};
+    for (const id of ids) {
+        const db = found.get(id);
+        if (db === undefined)
+            continue;
+        const p = dbNameProblem(db);
+        if (p) {
+            problems.add(Inputs.DatasetFile, `selected_database of instance '${id}' ${p}`, 'fix that line of the dataset file');
+            continue;
+        }
+        instanceDbs[id] = db;
+    }
+    return { instanceDbs, dbs: [...new Set(Object.values(instanceDbs))].sort() };
 }
 
 ;// CONCATENATED MODULE: ./lib/otf/key-material.js
@@ -32278,315 +32586,6 @@ function outputValues(o) {
         [OtfOutputs.OtfCacheRoot]: o.otfCacheRoot,
         [OtfOutputs.Marker]: MARKERS[o.artifact],
     };
-}
-
-;// CONCATENATED MODULE: ./lib/common/constants.js
-// Every input, output and state key of the action, referenced through these enums only.
-var Inputs;
-(function (Inputs) {
-    Inputs["Framework"] = "framework";
-    Inputs["QueryMode"] = "query-mode";
-    Inputs["Mode"] = "mode";
-    Inputs["SlayerSetup"] = "slayer-setup";
-    Inputs["AgentModel"] = "agent-model";
-    Inputs["UserSimModel"] = "user-sim-model";
-    Inputs["InstanceIds"] = "instance-ids";
-    Inputs["InstanceIdsFile"] = "instance-ids-file";
-    Inputs["DatasetFile"] = "dataset-file";
-    Inputs["MiniInteractRoot"] = "mini-interact-root";
-    Inputs["Patience"] = "patience";
-    Inputs["MaxDepth"] = "max-depth";
-    Inputs["Strict"] = "strict";
-    Inputs["UseAuditedGoldSql"] = "use-audited-gold-sql";
-    Inputs["PromptCache"] = "prompt-cache";
-    Inputs["Workers"] = "workers";
-    Inputs["ActorsPerWorker"] = "actors-per-worker";
-    Inputs["WorkerType"] = "worker-type";
-    Inputs["MaxRuntimeHours"] = "max-runtime-hours";
-    Inputs["SlayerStorageRoot"] = "slayer-storage-root";
-    Inputs["RunId"] = "run-id";
-    Inputs["TrackedInputs"] = "tracked-inputs";
-    Inputs["AllowDirty"] = "allow-dirty";
-    Inputs["SlayerModelsRoot"] = "slayer-models-root";
-    Inputs["OtfCacheRoot"] = "otf-cache-root";
-    Inputs["ModelsOtfRoot"] = "models-otf-root";
-    Inputs["DryRun"] = "dry-run";
-    Inputs["GcsBucket"] = "gcs-bucket";
-    Inputs["GcpProject"] = "gcp-project";
-    Inputs["UploadConcurrency"] = "upload-concurrency";
-    Inputs["Cluster"] = "cluster";
-    Inputs["RayAddress"] = "ray-address";
-    Inputs["RayHeaders"] = "ray-headers";
-    Inputs["RayTlsVerify"] = "ray-tls-verify";
-    Inputs["EntrypointPrefix"] = "entrypoint-prefix";
-    Inputs["RuntimeEnv"] = "runtime-env";
-    Inputs["Wait"] = "wait";
-    Inputs["WaitTimeoutMinutes"] = "wait-timeout-minutes";
-    Inputs["NoProgressMinutes"] = "no-progress-minutes";
-    Inputs["PollIntervalSeconds"] = "poll-interval-seconds";
-    Inputs["RerunRunId"] = "rerun-run-id";
-    Inputs["Region"] = "region";
-    Inputs["Zone"] = "zone";
-    Inputs["WorkerSa"] = "worker-sa";
-    Inputs["ImageUri"] = "image-uri";
-    Inputs["RayVersion"] = "ray-version";
-    Inputs["RayCli"] = "ray-cli";
-    Inputs["ReportRunId"] = "report-run-id";
-    Inputs["CommentOnPr"] = "comment-on-pr";
-    Inputs["GithubToken"] = "github-token";
-    Inputs["BaselineRunId"] = "baseline-run-id";
-    Inputs["MinPhase1Rate"] = "min-phase1-rate";
-    Inputs["MaxErrors"] = "max-errors";
-})(Inputs || (Inputs = {}));
-var Outputs;
-(function (Outputs) {
-    Outputs["RunId"] = "run-id";
-    Outputs["Dbs"] = "dbs";
-    Outputs["Artifact"] = "artifact";
-    Outputs["PlanFile"] = "plan-file";
-    Outputs["ManifestUri"] = "manifest-uri";
-    Outputs["UploadedFiles"] = "uploaded-files";
-    Outputs["SkippedFiles"] = "skipped-files";
-    Outputs["UploadedBytes"] = "uploaded-bytes";
-    Outputs["SubmissionId"] = "submission-id";
-    Outputs["JobStatus"] = "job-status";
-    Outputs["DashboardUrl"] = "dashboard-url";
-    Outputs["Attempt"] = "attempt";
-    Outputs["DispatchedInstances"] = "dispatched-instances";
-    Outputs["ImageUri"] = "image-uri";
-    Outputs["ImageExists"] = "image-exists";
-    Outputs["ClusterTeardown"] = "cluster-teardown";
-    Outputs["N"] = "n";
-    Outputs["Phase1Rate"] = "phase1-rate";
-    Outputs["Phase2Rate"] = "phase2-rate";
-    Outputs["AvgReward"] = "avg-reward";
-    Outputs["Errors"] = "errors";
-    Outputs["ResultsJson"] = "results-json";
-})(Outputs || (Outputs = {}));
-var State;
-(function (State) {
-    State["SubmissionId"] = "submission-id";
-    State["RayAddress"] = "ray-address";
-    /** `waiting` while the main step waits on the job; `done` once it no longer needs stopping. */
-    State["WaitStatus"] = "wait-status";
-    /** The per-run cluster to tear down (JSON: run id, YAML path, ray CLI, project, zone). */
-    State["EphemeralCluster"] = "ephemeral-cluster";
-    /** `pending`, `detached` or `done`. */
-    State["ClusterTeardown"] = "cluster-teardown";
-})(State || (State = {}));
-/** Defaults of docs/reference/inputs.md#inputs-and-defaults; action.yml repeats them and a test keeps both in step. */
-const Defaults = {
-    slayerSetup: 'pre-encoded',
-    userSimModel: 'anthropic/claude-haiku-4-5-20251001',
-    patience: 3,
-    maxDepth: 3,
-    workers: 4,
-    actorsPerWorker: 4,
-    workerType: 'e2-standard-4',
-    maxRuntimeHours: 8,
-    slayerStorageRoot: '/data/slayer_models',
-    region: 'us-central1',
-    arRepo: 'bird-interact-runner',
-    trackedInputs: ['src/', 'audited_gold/', 'uv.lock', 'pyproject.toml', 'Dockerfile.cloud'],
-    uploadConcurrency: 32,
-    waitTimeoutMinutes: 360,
-    noProgressMinutes: 60,
-    pollIntervalSeconds: 10,
-};
-const ERROR_PREFIX = 'bird-cloud-action';
-
-;// CONCATENATED MODULE: ./lib/inputs/instance-ids.js
-// Instance ids, one definition for the action and the otf-keys sub-action: a comma list
-// (`instance-ids`) or a file of whitespace-separated ids (`instance-ids-file`), exactly one of the
-// two. Duplicates are dropped with a warning: they made the Python "done" count unreachable.
-
-
-
-/** An ids file larger than this is not an ids file (a mistaken path, or /dev/zero). */
-const IDS_FILE_MAX_BYTES = 16 * 1024 * 1024;
-/** How many ids an error or warning lists before it gives the count. */
-const IDS_SHOWN = 20;
-/** `a, b, c` for at most IDS_SHOWN ids, then `… and N more (M in all)`. */
-function listIds(ids, shown = IDS_SHOWN) {
-    if (ids.length <= shown)
-        return ids.join(', ');
-    return `${ids.slice(0, shown).join(', ')}, … and ${ids.length - shown} more (${ids.length} in all)`;
-}
-/** Reads a file of ids, or says why it cannot: it must be a regular file of at most 16 MiB. */
-function readIdsFile(input, file, path, problems) {
-    let st;
-    try {
-        st = (0,external_node_fs_namespaceObject.statSync)(path);
-    }
-    catch {
-        problems.push({
-            input,
-            message: `file '${file}' does not exist (resolved to ${path})`,
-            fix: 'commit the ids file, or give a path relative to the workspace',
-        });
-        return null;
-    }
-    if (!st.isFile()) {
-        problems.push({ input, message: `'${file}' is not a regular file (resolved to ${path})`, fix: 'give a file of whitespace-separated instance ids' });
-        return null;
-    }
-    if (st.size > IDS_FILE_MAX_BYTES) {
-        problems.push({
-            input,
-            message: `'${file}' has ${st.size} bytes, more than an ids file of ${IDS_FILE_MAX_BYTES} bytes`,
-            fix: 'give a file of whitespace-separated instance ids',
-        });
-        return null;
-    }
-    return (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
-}
-function readInstanceIds(o) {
-    const problems = [];
-    const inline = o.inline.trim();
-    const file = o.file.trim();
-    let raw = null;
-    let source = { input: o.inlineInput };
-    if (inline && file) {
-        problems.push({ input: o.inlineInput, message: `both ${o.inlineInput} and ${o.fileInput} ('${file}') are set`, fix: 'set exactly one of them' });
-    }
-    else if (!inline && !file) {
-        problems.push({
-            input: o.inlineInput,
-            message: `neither ${o.inlineInput} nor ${o.fileInput} is set`,
-            fix: `give a comma list in ${o.inlineInput}, or a file of whitespace-separated ids in ${o.fileInput}`,
-        });
-    }
-    else if (inline) {
-        raw = inline.split(',').map((s) => s.trim());
-        const spaced = raw.filter((id) => /\s/.test(id));
-        if (spaced.length > 0) {
-            problems.push({
-                input: o.inlineInput,
-                message: `${listIds(spaced.map((id) => `'${id}'`))} contain${spaced.length === 1 ? 's' : ''} whitespace`,
-                fix: `separate the ids with commas, e.g. alien_1,credit_3 (a file in ${o.fileInput} may use spaces or newlines)`,
-            });
-            raw = raw.flatMap((id) => id.split(/\s+/));
-        }
-    }
-    else {
-        const path = (0,external_node_path_namespaceObject.isAbsolute)(file) ? file : (0,external_node_path_namespaceObject.resolve)(o.workspace, file);
-        source = { input: o.fileInput, file: path };
-        const text = readIdsFile(o.fileInput, file, path, problems);
-        if (text !== null)
-            raw = text.split(/\s+/);
-    }
-    const seen = new Set();
-    const ids = [];
-    const duplicates = [];
-    for (const id of (raw ?? []).filter(Boolean)) {
-        if (seen.has(id)) {
-            if (!duplicates.includes(id))
-                duplicates.push(id);
-            continue;
-        }
-        seen.add(id);
-        ids.push(id);
-    }
-    if (raw !== null && ids.length === 0) {
-        problems.push({
-            input: source.input,
-            message: `resolved to an empty list (no ids parsed from \`${o.inlineInput}\` or \`${o.fileInput}\`)`,
-            fix: 'give at least one instance id',
-        });
-    }
-    const withComma = ids.filter((id) => id.includes(','));
-    if (withComma.length > 0) {
-        problems.push({
-            input: source.input,
-            message: `ids contain a comma: ${listIds(withComma)}`,
-            fix: 'the cluster splits --instance-ids on commas; fix the ids',
-        });
-    }
-    return { ids, duplicates, source, problems };
-}
-
-;// CONCATENATED MODULE: ./lib/preflight/dataset.js
-// Instance id → database, through the dataset JSONL (docs/reference/inputs.md#instance-ids-and-databases). Never split the id: DB names hold `_`.
-
-
-
-
-/** The dataset is read whole: a file larger than this is not the dataset (a mistaken path, or /dev/zero). */
-const DATASET_MAX_BYTES = 256 * 1024 * 1024;
-/**
- * Where the mini-interact data and its dataset are (docs/reference/inputs.md#the-mini-interact-data): the inputs, else BIRD_DB_PATH /
- * BIRD_DATA_PATH, else `<workspace>/../mini-interact` — as the Python tools resolve them.
- */
-function dataPaths(workspace, env, rootInput = '', datasetInput = '') {
-    const abs = (p) => ((0,external_node_path_namespaceObject.isAbsolute)(p) ? p : (0,external_node_path_namespaceObject.resolve)(workspace, p));
-    const miniInteractRoot = abs(rootInput || env.BIRD_DB_PATH || (0,external_node_path_namespaceObject.resolve)(workspace, '..', 'mini-interact'));
-    return { miniInteractRoot, datasetFile: abs(datasetInput || env.BIRD_DATA_PATH || (0,external_node_path_namespaceObject.resolve)(miniInteractRoot, 'mini_interact.jsonl')) };
-}
-/** A DB name is one plain path segment: it becomes a folder and a GCS prefix. */
-const DB_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
-function dbNameProblem(db) {
-    if (db === '')
-        return 'is empty';
-    if (db === '.' || db === '..' || db.includes('/') || db.includes('\\') || !DB_NAME.test(db))
-        return `'${db}' is not a single safe path segment`;
-    return null;
-}
-/** Reads the dataset and maps the requested ids; records every problem and returns what it could. */
-function mapInstances(datasetFile, ids, problems) {
-    const empty = { instanceDbs: {}, dbs: [] };
-    const where = 'put the mini-interact data in place before this step, or set dataset-file (or mini-interact-root) to where mini_interact.jsonl is';
-    if (!(0,external_node_fs_namespaceObject.existsSync)(datasetFile)) {
-        problems.add(Inputs.DatasetFile, `dataset file '${datasetFile}' does not exist`, where);
-        return empty;
-    }
-    const st = (0,external_node_fs_namespaceObject.statSync)(datasetFile);
-    if (!st.isFile()) {
-        problems.add(Inputs.DatasetFile, `'${datasetFile}' is not a regular file`, where);
-        return empty;
-    }
-    if (st.size > DATASET_MAX_BYTES) {
-        problems.add(Inputs.DatasetFile, `'${datasetFile}' has ${st.size} bytes, more than a dataset of ${DATASET_MAX_BYTES} bytes`, where);
-        return empty;
-    }
-    const wanted = new Set(ids);
-    const found = new Map();
-    const lines = (0,external_node_fs_namespaceObject.readFileSync)(datasetFile, 'utf8').split('\n');
-    lines.forEach((line, i) => {
-        if (!line.trim())
-            return;
-        let row;
-        try {
-            row = JSON.parse(line);
-        }
-        catch {
-            problems.add(Inputs.DatasetFile, `line ${i + 1} of '${datasetFile}' is not JSON`, 'fix or regenerate the dataset file');
-            return;
-        }
-        if (typeof row !== 'object' || row === null)
-            return;
-        const rec = row;
-        const id = rec.instance_id;
-        if (typeof id !== 'string' || !wanted.has(id) || found.has(id))
-            return;
-        found.set(id, typeof rec.selected_database === 'string' ? rec.selected_database : '');
-    });
-    const unknown = ids.filter((id) => !found.has(id));
-    if (unknown.length > 0) {
-        problems.add(Inputs.InstanceIds, `${unknown.length} instance id(s) not in the dataset '${datasetFile}': ${listIds(unknown)}`, 'remove them, or point dataset-file at the dataset that holds them');
-    }
-    const instanceDbs = {};
-    for (const id of ids) {
-        const db = found.get(id);
-        if (db === undefined)
-            continue;
-        const p = dbNameProblem(db);
-        if (p) {
-            problems.add(Inputs.DatasetFile, `selected_database of instance '${id}' ${p}`, 'fix that line of the dataset file');
-            continue;
-        }
-        instanceDbs[id] = db;
-    }
-    return { instanceDbs, dbs: [...new Set(Object.values(instanceDbs))].sort() };
 }
 
 ;// CONCATENATED MODULE: ./lib/otf/inputs.js

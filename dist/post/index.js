@@ -37176,10 +37176,10 @@ __nccwpck_require__.d(__webpack_exports__, {
 var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
-// EXTERNAL MODULE: ./lib/common/log.js
-var common_log = __nccwpck_require__(3239);
 // EXTERNAL MODULE: ./lib/common/errors.js
 var errors = __nccwpck_require__(3302);
+// EXTERNAL MODULE: ./lib/common/log.js
+var common_log = __nccwpck_require__(3239);
 // EXTERNAL MODULE: ./lib/common/retry.js
 var retry = __nccwpck_require__(3175);
 // EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/index.js + 1 modules
@@ -38534,7 +38534,7 @@ const FRAMEWORKS = {
 const QUERY_MODES = (/* unused pure expression or super */ null && (['raw', 'slayer']));
 const EVAL_MODES = (/* unused pure expression or super */ null && (['a-interact', 'c-interact', 'oracle']));
 function isFramework(s) {
-    return Object.prototype.hasOwnProperty.call(FRAMEWORKS, s);
+    return Object.hasOwn(FRAMEWORKS, s);
 }
 // Applied in order; the first rule that rejects or accepts decides (docs/reference/combos.md#combo-rules).
 // Messages keep Python's wording, with the action's input names instead of CLI flags.
@@ -38679,7 +38679,6 @@ var external_node_path_ = __nccwpck_require__(6760);
 // Instance ids, one definition for the action and the otf-keys sub-action: a comma list
 // (`instance-ids`) or a file of whitespace-separated ids (`instance-ids-file`), exactly one of the
 // two. Duplicates are dropped with a warning: they made the Python "done" count unreachable.
-
 
 
 /** An ids file larger than this is not an ids file (a mistaken path, or /dev/zero). */
@@ -38870,6 +38869,7 @@ function mapInstances(datasetFile, ids, problems) {
 }
 
 ;// CONCATENATED MODULE: ./lib/results/gate.js
+// The quality gate: pure. min-phase1-rate and max-errors; equality passes.
 
 const NO_GATE = { minPhase1Rate: null, maxErrors: null };
 /** Parses the two inputs ('' means no gate); every bad value is a problem naming the input. */
@@ -39369,10 +39369,10 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   a: () => (/* binding */ runPost)
 /* harmony export */ });
-/* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3302);
-/* harmony import */ var _common_log_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3239);
-/* harmony import */ var _common_state_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3812);
-/* harmony import */ var _cluster_teardown_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3875);
+/* harmony import */ var _cluster_teardown_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3875);
+/* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3302);
+/* harmony import */ var _common_log_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3239);
+/* harmony import */ var _common_state_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3812);
 /* harmony import */ var _inputs_settings_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(7720);
 /* harmony import */ var _ray_client_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(4525);
 // The post step (post-if: always()): stops a job that the main step was still waiting on when
@@ -39387,7 +39387,7 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 
 async function stopWaitedJob(log, state) {
     const job = state.loadJob();
-    if (!job || job.wait !== 'waiting') {
+    if (job?.wait !== 'waiting') {
         log.info(job ? `post: ${job.submissionId} needs no stop (${job.wait})` : 'post: nothing was dispatched');
         return;
     }
@@ -39408,10 +39408,10 @@ async function stopWaitedJob(log, state) {
     const stopped = await client.stop(sid);
     log.warning(`post: the main step ended while waiting on ${sid} (${details.status}); asked Ray to stop it: ${stopped ? 'stopping' : 'it was not running'}`);
 }
-async function runPost(log = _common_log_js__WEBPACK_IMPORTED_MODULE_1__/* .actionsLog */ ._D, state = new _common_state_js__WEBPACK_IMPORTED_MODULE_2__/* .ActionState */ .qy()) {
+async function runPost(log = _common_log_js__WEBPACK_IMPORTED_MODULE_2__/* .actionsLog */ ._D, state = new _common_state_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionState */ .qy()) {
     try {
         // A per-run cluster: its teardown ends the job too (the forwarded dashboard died with the main step).
-        const torn = await (0,_cluster_teardown_js__WEBPACK_IMPORTED_MODULE_3__/* .teardownFromState */ .EO)(state, { log });
+        const torn = await (0,_cluster_teardown_js__WEBPACK_IMPORTED_MODULE_0__/* .teardownFromState */ .EO)(state, { log });
         if (torn) {
             if (torn.outcome === 'failed' || torn.outcome === 'ray-down' || torn.outcome === 'deleted-by-label')
                 log.warning(`post: ${torn.detail}`);
@@ -39422,12 +39422,12 @@ async function runPost(log = _common_log_js__WEBPACK_IMPORTED_MODULE_1__/* .acti
         await stopWaitedJob(log, state);
     }
     catch (e) {
-        log.warning(`post: could not check or stop the job: ${(0,_common_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .gJ)(e)}`);
+        log.warning(`post: could not check or stop the job: ${(0,_common_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .errorMessage */ .gJ)(e)}`);
     }
 }
 // Whatever happens here, the post step never fails the job.
 process.on('unhandledRejection', (e) => {
-    _common_log_js__WEBPACK_IMPORTED_MODULE_1__/* .actionsLog */ ._D.warning(`post: ${(0,_common_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .gJ)(e)}`);
+    _common_log_js__WEBPACK_IMPORTED_MODULE_2__/* .actionsLog */ ._D.warning(`post: ${(0,_common_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .errorMessage */ .gJ)(e)}`);
     process.exit(0);
 });
 await runPost();
@@ -39446,8 +39446,8 @@ __webpack_async_result__();
 /* harmony export */   ff: () => (/* binding */ TERMINAL)
 /* harmony export */ });
 /* unused harmony exports RayHttpError, isDuplicateSubmission, retryableRayError, packagePath, dashboardUrl */
-/* harmony import */ var _actions_http_client__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4942);
-/* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7075);
+/* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7075);
+/* harmony import */ var _actions_http_client__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4942);
 /* harmony import */ var _common_retry_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3175);
 // A Ray Jobs REST client (docs/reference/ray-jobs-api.md) on @actions/http-client, so runner proxy settings
 // apply. It knows nothing of how the dashboard is reached: an existing cluster's URL or a
@@ -39499,7 +39499,7 @@ class RayJobsClient {
         this.address = o.address.replace(/\/+$/, '');
         this.headers = o.headers ?? {};
         // Never a browser User-Agent: Ray refuses those on POST/PUT (docs/reference/ray-jobs-api.md#p13-browser-user-agents-get-405).
-        this.http = new _actions_http_client__WEBPACK_IMPORTED_MODULE_0__/* .HttpClient */ .Qq('bird-cloud-action', [], { ignoreSslError: o.tlsVerify === false, allowRetries: false, keepAlive: true, socketTimeout: 60_000 });
+        this.http = new _actions_http_client__WEBPACK_IMPORTED_MODULE_1__/* .HttpClient */ .Qq('bird-cloud-action', [], { ignoreSslError: o.tlsVerify === false, allowRetries: false, keepAlive: true, socketTimeout: 60_000 });
         this.policy = { attempts: 6, baseMs: 500, maxMs: 10_000, budget: new _common_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .RetryBudget */ .Km(100), ...o.policy };
     }
     url(path) {
@@ -39512,7 +39512,7 @@ class RayJobsClient {
         if (body !== undefined) {
             headers['content-type'] = contentType;
             headers['content-length'] = String(Buffer.byteLength(body));
-            data = typeof body === 'string' ? body : node_stream__WEBPACK_IMPORTED_MODULE_1__.Readable.from([body]);
+            data = typeof body === 'string' ? body : node_stream__WEBPACK_IMPORTED_MODULE_0__.Readable.from([body]);
         }
         const res = await this.http.request(method, this.url(path), data, headers);
         const text = await res.readBody();

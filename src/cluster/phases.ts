@@ -1,9 +1,10 @@
 // Progress of a per-run cluster: one line per phase (image, up, submit, wait, down) as it starts
 // and ends, and the timings as a job-summary table.
+
+import { errorMessage } from '../common/errors.js';
 import type { Log } from '../common/log.js';
 import { formatDuration } from '../common/time.js';
 import { markdownTable } from '../results/summary.js';
-import { errorMessage } from '../common/errors.js';
 
 export const PHASES = ['image', 'up', 'submit', 'wait', 'down'] as const;
 export type Phase = (typeof PHASES)[number];

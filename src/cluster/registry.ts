@@ -1,15 +1,15 @@
 // Does the run's image exist in Artifact Registry (docs/reference/per-run-cluster.md#image-tag)? One HEAD request on the Docker
 // Registry HTTP API v2 with the ADC access token as a Bearer token, through @actions/http-client
 // (runner proxy settings apply). When it is missing, buildCommand() gives the exact build.
+
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { HttpClient } from '@actions/http-client';
 import { GoogleAuth } from 'google-auth-library';
-import { isAbsolute, basename, dirname, join, resolve } from 'node:path';
-import { shellQuote } from '../plan/job-args.js';
-import { RetryBudget, RetryExhaustedError, isNetworkError, withRetry, type RetryPolicy } from '../common/retry.js';
-import { DOCKERFILE_NAME } from './image-tag.js';
-
-import { CLOUD_PLATFORM_SCOPE } from '../inputs/gce.js';
 import { errorMessage } from '../common/errors.js';
+import { isNetworkError, RetryBudget, RetryExhaustedError, type RetryPolicy, withRetry } from '../common/retry.js';
+import { CLOUD_PLATFORM_SCOPE } from '../inputs/gce.js';
+import { shellQuote } from '../plan/job-args.js';
+import { DOCKERFILE_NAME } from './image-tag.js';
 
 /** Every manifest type a pushed image may have: OCI and Docker, single and multi-platform. */
 export const MANIFEST_ACCEPT = [

@@ -2,15 +2,16 @@
 // pass before anything is written (the ray CLI, the image in Artifact Registry), and the
 // cluster's life around the job: bring-up, teardown at every exit (cancel included, through the
 // one cleanup path) unless a submit detaches.
-import * as core from '@actions/core';
+
 import { realpath } from 'node:fs/promises';
+import * as core from '@actions/core';
 import { CleanupOrder } from '../common/cancel.js';
 import { Inputs, Outputs } from '../common/constants.js';
 import { ProblemsError } from '../common/errors.js';
 import type { Log } from '../common/log.js';
 import type { CommonSettings, GceSettings } from '../inputs/settings.js';
 import type { RunManifest } from '../plan/manifest.js';
-import { type ClusterTarget, type DispatchOutcome, type StepContext } from '../ray/attempt.js';
+import type { ClusterTarget, DispatchOutcome, StepContext } from '../ray/attempt.js';
 import { checkCluster, rayClient } from '../ray/submit.js';
 import { writeSummary } from '../results/summary.js';
 import { ClusterCli, headAliveProbe } from './cli.js';
@@ -91,34 +92,36 @@ export async function onCluster(ctx: StepContext, o: OnClusterOptions, body: (ta
     abandon: () => p.teardown.abandon(),
   });
   let detached = false;
-  let ok = false;
+  let outcome: DispatchOutcome | null = null;
+  let failure: unknown = null;
   try {
     const up = await bringUp(p, { phases: clock });
     // The forwarded dashboard needs no auth headers; TLS does not apply to loopback.
     const client = rayClient(ctx.log, { ...d, rayHeaders: {}, tlsVerify: true }, up.address);
     const v = await checkCluster(client);
     ctx.log.info(`Ray ${v.ray_version} answers through the forwarded dashboard at ${client.address}`);
-    const outcome = await body({ client, headAlive: headAliveProbe(p.cli, p.runId), phases: clock, publicDashboard: false });
+    outcome = await body({ client, headAlive: headAliveProbe(p.cli, p.runId), phases: clock, publicDashboard: false });
     if (!d.wait && o.canDetach) {
       await p.teardown.detach();
       detached = true;
       clock.skip('down', 'wait: false: left to the self-delete timer');
       core.setOutput(Outputs.ClusterTeardown, 'detached');
     }
-    ok = true;
-    return outcome;
-  } finally {
-    removeTeardown();
-    // A cancelled step tears down through the cleanup path, not here.
-    if (!detached && !ctx.cancel.cancelled) {
-      const r = await clock.run('down', () => p.teardown.run(ok ? 'end of the run' : 'the step failed after the render'));
-      core.setOutput(Outputs.ClusterTeardown, r.outcome);
-      if (r.outcome === 'failed') {
-        ctx.log.error(r.detail);
-        // Fail the step for a leftover cluster, unless it is failing already for another reason.
-        if (ok) throw new Error(`the run finished but its cluster could not be torn down: ${r.detail}`);
-      }
-    }
-    await writeSummary(clock.summaryMarkdown());
+  } catch (e) {
+    failure = e;
   }
+  removeTeardown();
+  // A cancelled step tears down through the cleanup path, not here.
+  if (!detached && !ctx.cancel.cancelled) {
+    const r = await clock.run('down', () => p.teardown.run(failure ? 'the step failed after the render' : 'end of the run'));
+    core.setOutput(Outputs.ClusterTeardown, r.outcome);
+    if (r.outcome === 'failed') {
+      ctx.log.error(r.detail);
+      // Fail the step for a leftover cluster, unless it is failing already for another reason.
+      failure ??= new Error(`the run finished but its cluster could not be torn down: ${r.detail}`);
+    }
+  }
+  await writeSummary(clock.summaryMarkdown());
+  if (failure || !outcome) throw failure;
+  return outcome;
 }

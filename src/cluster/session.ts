@@ -6,16 +6,16 @@
 // after the render). The caller tears down after the wait, or detaches after a wait: false submit.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RunManifest } from '../plan/manifest.js';
+import { errorMessage } from '../common/errors.js';
 import type { Log } from '../common/log.js';
 import type { ActionState } from '../common/state.js';
+import type { RunManifest } from '../plan/manifest.js';
 import { ClusterCli, type ClusterCliOptions } from './cli.js';
-import type { DashboardForward, ForwardOptions } from './port-forward.js';
 import type { PhaseClock } from './phases.js';
+import type { DashboardForward, ForwardOptions } from './port-forward.js';
 import { makeSshKeyPair, type SshKeyPair } from './sshkey.js';
 import { Teardown, type TeardownTarget } from './teardown.js';
 import { renderClusterYaml, selfDeleteSeconds } from './yaml.js';
-import { errorMessage } from '../common/errors.js';
 
 export const CLUSTER_YAML_FILE = 'cluster.yaml';
 export const TEARDOWN_MARKER_FILE = 'teardown.json';

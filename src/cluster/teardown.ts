@@ -2,13 +2,13 @@
 // instances listed by label are deleted one by one. Idempotent: concurrent calls share one run, and
 // a marker file next to the YAML makes every later call (a second signal, the post step) a no-op.
 // The action state carries what the post step needs, so it tears down even when the main step died.
-import { existsSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { errorMessage } from '../common/errors.js';
 import { actionsLog, type Log } from '../common/log.js';
 import type { ActionState, ClusterState, TeardownStatus } from '../common/state.js';
 import { ClusterCli, type InstanceRef } from './cli.js';
 import type { DashboardForward } from './port-forward.js';
-import { errorMessage } from '../common/errors.js';
 
 /** What a teardown needs: the cluster as saved in the action state. */
 export type TeardownTarget = ClusterState;

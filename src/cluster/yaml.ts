@@ -5,10 +5,11 @@
 // Node configs use Ray's GCP node_config shape (the body of the Compute API instances.insert:
 // machineType, disks[].initializeParams, serviceAccounts, labels, metadata.items), as in
 // ray/python/ray/autoscaler/gcp/example-full.yaml.
-import { CLOUD_PLATFORM_SCOPE, IMAGE_URI, MACHINE_TYPE, PROJECT, REGION, SERVICE_ACCOUNT, ZONE } from '../inputs/gce.js';
+
 import { Document } from 'yaml';
-import type { RenderInputs, RunManifest } from '../plan/manifest.js';
+import { CLOUD_PLATFORM_SCOPE, IMAGE_URI, MACHINE_TYPE, PROJECT, REGION, SERVICE_ACCOUNT, ZONE } from '../inputs/gce.js';
 import { GCE_NAME_MAX, RUN_ID_MAX, RUN_ID_PATTERN, workerNodeName } from '../inputs/run-id.js';
+import type { RenderInputs, RunManifest } from '../plan/manifest.js';
 
 export const HEAD_NODE_TYPE = 'ray-head-default';
 export const WORKER_NODE_TYPE = 'ray-worker-default';

@@ -1,7 +1,7 @@
 // The cluster's result rows and heartbeat (docs/reference/gcs-layout.md#result-rows, docs/reference/reruns-and-progress.md#reruns, docs/reference/reruns-and-progress.md#verdicts): names, latest attempts, and
 // what is done. Pure parts first; the two readers at the end do the I/O.
 import pLimit from 'p-limit';
-import { runPaths, type RemoteObject, type RunStore } from './store.js';
+import { type RemoteObject, type RunStore, runPaths } from './store.js';
 
 const ROW_NAME = /^runs\/[^/]+\/rows\/([^/]+)\/attempt-(\d+)\.json$/;
 

@@ -1,11 +1,11 @@
 // What the bucket already holds for a run: probed once in the preflight, before any write,
 // and the manifest commit that closes a submit (docs/reference/gcs-layout.md#the-commit-point, docs/reference/manifest.md).
 import { Inputs } from '../common/constants.js';
-import { ProblemsError, errorMessage, errorStatus } from '../common/errors.js';
-import { dbDigest } from '../preflight/artifacts.js';
-import { planIdentity, serializeManifest, type ArtifactSummary, type RunManifest } from '../plan/manifest.js';
+import { errorMessage, errorStatus, ProblemsError } from '../common/errors.js';
 import { RetryExhaustedError } from '../common/retry.js';
-import { AUTH_HINT, isPreconditionFailed, runPaths, type RemoteObject, type RunStore } from './store.js';
+import { type ArtifactSummary, planIdentity, type RunManifest, serializeManifest } from '../plan/manifest.js';
+import { dbDigest } from '../preflight/artifacts.js';
+import { AUTH_HINT, isPreconditionFailed, type RemoteObject, type RunStore, runPaths } from './store.js';
 
 export interface RemoteRun {
   objects: Map<string, RemoteObject>;
@@ -112,7 +112,7 @@ export async function setupMismatches(store: RunStore, runId: string, artifact: 
   const out: string[] = [];
   for (const [db, want] of Object.entries(expected)) {
     const have = byDb.get(db) ?? [];
-    if (have.length === 0) out.push(`${db}: no objects under ${store.uri(prefix + db + '/')}`);
+    if (have.length === 0) out.push(`${db}: no objects under ${store.uri(`${prefix + db}/`)}`);
     else if (dbDigest(have) !== want.digest) out.push(`${db}: ${have.length} object(s) whose content differs from the ${want.files} file(s) of the manifest`);
   }
   return out;

@@ -1,8 +1,8 @@
 // The one module that talks to GCS. It owns the shared Storage client, the run's object
 // names (docs/reference/gcs-layout.md#objects-of-a-run) and the retry policy of every call.
-import { Storage, type File } from '@google-cloud/storage';
-import { RetryBudget, isNetworkError, withRetry, type RetryPolicy } from '../common/retry.js';
+import { type File, Storage } from '@google-cloud/storage';
 import { errorStatus } from '../common/errors.js';
+import { isNetworkError, RetryBudget, type RetryPolicy, withRetry } from '../common/retry.js';
 
 export interface RemoteObject {
   name: string;

@@ -4,10 +4,10 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
-import { safeRelPath, type DbArtifact } from '../preflight/artifacts.js';
-import { contentTypeFor, isPreconditionFailed, runPaths, type RemoteObject, type RunStore } from './store.js';
 import { errorMessage } from '../common/errors.js';
 import type { Log } from '../common/log.js';
+import { type DbArtifact, safeRelPath } from '../preflight/artifacts.js';
+import { contentTypeFor, isPreconditionFailed, type RemoteObject, type RunStore, runPaths } from './store.js';
 
 /** Above this size an upload is resumable; below it one multipart request is much faster. */
 export const RESUMABLE_THRESHOLD = 8 * 1024 * 1024;

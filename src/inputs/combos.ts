@@ -28,7 +28,7 @@ export const QUERY_MODES: readonly QueryMode[] = ['raw', 'slayer'];
 export const EVAL_MODES: readonly EvalMode[] = ['a-interact', 'c-interact', 'oracle'];
 
 export function isFramework(s: string): s is Framework {
-  return Object.prototype.hasOwnProperty.call(FRAMEWORKS, s);
+  return Object.hasOwn(FRAMEWORKS, s);
 }
 
 export interface Combo {

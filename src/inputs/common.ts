@@ -1,9 +1,10 @@
 // The inputs every mode shares: the runs bucket, the dispatch target (cluster, dashboard, wait)
 // and the report (comment, baseline, gate).
-import * as core from '@actions/core';
+
 import { resolve } from 'node:path';
+import * as core from '@actions/core';
 import { Defaults, Inputs } from '../common/constants.js';
-import { ProblemList, formatProblem } from '../common/errors.js';
+import { formatProblem, ProblemList } from '../common/errors.js';
 import { DEFAULT_ENTRYPOINT_PREFIX } from '../plan/job-args.js';
 import type { CommentOnPr } from '../results/comment.js';
 import { parseGateInputs } from '../results/gate.js';

@@ -1,8 +1,7 @@
 // Instance ids, one definition for the action and the otf-keys sub-action: a comma list
 // (`instance-ids`) or a file of whitespace-separated ids (`instance-ids-file`), exactly one of the
 // two. Duplicates are dropped with a warning: they made the Python "done" count unreachable.
-import { statSync } from 'node:fs';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { Problem } from '../common/errors.js';
 

@@ -1,7 +1,8 @@
 // Reading raw inputs: the one place that calls core.getInput, and small typed readers that
 // record problems (input, bad value, fix) instead of throwing, so every problem is reported at once.
-import * as core from '@actions/core';
+
 import { isAbsolute, resolve } from 'node:path';
+import * as core from '@actions/core';
 import type { Inputs } from '../common/constants.js';
 import type { ProblemList } from '../common/errors.js';
 

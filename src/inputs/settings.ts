@@ -10,12 +10,12 @@ import type { GateThresholds } from '../results/gate.js';
 import type { ArtifactKind, EvalMode, Framework, QueryMode, SlayerSetup } from './combos.js';
 import { parseCommon } from './common.js';
 import type { IdSource } from './instance-ids.js';
-import { type InputReader, Reader, absolute } from './reader.js';
+import { absolute, type InputReader, Reader } from './reader.js';
 import { runIdProblem } from './run-id.js';
 import { parseSubmit } from './submit.js';
 
-export { coreInputReader, type InputReader } from './reader.js';
 export { parseRayConnection } from './common.js';
+export { coreInputReader, type InputReader } from './reader.js';
 
 export type ClusterMode = 'none' | 'existing' | 'ephemeral';
 export const CLUSTER_MODES: readonly ClusterMode[] = ['none', 'existing', 'ephemeral'];

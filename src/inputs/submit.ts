@@ -3,10 +3,10 @@
 import { isAbsolute } from 'node:path';
 import { Defaults, Inputs } from '../common/constants.js';
 import { dataPaths } from '../preflight/dataset.js';
-import { EVAL_MODES, FRAMEWORKS, QUERY_MODES, comboRejection, isFramework, type ArtifactKind, type Framework, type SlayerSetup } from './combos.js';
+import { type ArtifactKind, comboRejection, EVAL_MODES, FRAMEWORKS, type Framework, isFramework, QUERY_MODES, type SlayerSetup } from './combos.js';
 import { MACHINE_TYPE } from './gce.js';
 import { readInstanceIds } from './instance-ids.js';
-import { MODEL, type Reader, absolute } from './reader.js';
+import { absolute, MODEL, type Reader } from './reader.js';
 import { runIdProblem } from './run-id.js';
 import type { CommonSettings, SubmitSettings } from './settings.js';
 

@@ -2,10 +2,10 @@
 // which reports on any run in the bucket without dispatching anything.
 import * as core from '@actions/core';
 import { Inputs, Outputs } from '../common/constants.js';
-import type { CommonSettings, ReportOnlySettings } from '../inputs/settings.js';
 import type { RunStore } from '../gcs/store.js';
+import type { CommonSettings, ReportOnlySettings } from '../inputs/settings.js';
 import type { DispatchOutcome, StepContext } from '../ray/attempt.js';
-import { GateFailedError, reportRun, type ReportOptions } from '../results/report.js';
+import { GateFailedError, type ReportOptions, reportRun } from '../results/report.js';
 import { openStore } from './shared.js';
 
 function reportOptions(ctx: StepContext, s: CommonSettings, store: RunStore, runId: string): ReportOptions {

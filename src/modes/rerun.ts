@@ -2,16 +2,16 @@
 // unfinished instances go into the next attempt, and nothing is uploaded
 // (docs/reference/reruns-and-progress.md).
 import * as core from '@actions/core';
+import { onCluster } from '../cluster/run.js';
 import { Inputs, Outputs } from '../common/constants.js';
 import { ProblemsError } from '../common/errors.js';
-import { onCluster } from '../cluster/run.js';
 import { checkSetupStillThere } from '../gcs/run-state.js';
 import { runPaths } from '../gcs/store.js';
 import type { RerunSettings } from '../inputs/settings.js';
 import { submissionId } from '../plan/job-args.js';
 import { planRerun, type RerunPlan } from '../plan/rerun-plan.js';
 import { readRunKeys } from '../preflight/api-keys.js';
-import { NOT_DISPATCHED, dispatchAttempt, type StepContext } from '../ray/attempt.js';
+import { dispatchAttempt, NOT_DISPATCHED, type StepContext } from '../ray/attempt.js';
 import { TERMINAL } from '../ray/client.js';
 import { rayClient } from '../ray/submit.js';
 import { writeSummary } from '../results/summary.js';

@@ -2,10 +2,10 @@
 // checks before anything is written (the cluster answers, or the per-run cluster can be made).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PhaseClock } from '../cluster/phases.js';
+import { checkImage, checkRayCli } from '../cluster/run.js';
 import { errorMessage } from '../common/errors.js';
 import type { Log } from '../common/log.js';
-import { checkImage, checkRayCli } from '../cluster/run.js';
-import { PhaseClock } from '../cluster/phases.js';
 import { RunStore } from '../gcs/store.js';
 import type { CommonSettings } from '../inputs/settings.js';
 import { checkCluster, rayClient } from '../ray/submit.js';

@@ -1,13 +1,13 @@
 // A new submit: preflight (a dry run stops here) → the last checks before any write → upload →
 // the manifest, the commit point → dispatch → wait → report.
 import * as core from '@actions/core';
+import { onCluster } from '../cluster/run.js';
 import { Inputs, Outputs } from '../common/constants.js';
 import { ProblemsError } from '../common/errors.js';
 import type { Log } from '../common/log.js';
-import { onCluster } from '../cluster/run.js';
-import { commitManifest, probeRun, setupMismatches, type RemoteRun } from '../gcs/run-state.js';
-import { runPaths, type RunStore } from '../gcs/store.js';
-import { logUploadResult, uploadArtifacts, type UploadResult } from '../gcs/upload.js';
+import { commitManifest, probeRun, type RemoteRun, setupMismatches } from '../gcs/run-state.js';
+import { type RunStore, runPaths } from '../gcs/store.js';
+import { logUploadResult, type UploadResult, uploadArtifacts } from '../gcs/upload.js';
 import type { SubmitSettings } from '../inputs/settings.js';
 import type { RunPlan } from '../plan/plan.js';
 import { preflight } from '../preflight/preflight.js';

@@ -5,18 +5,18 @@ import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { ProblemList } from '../common/errors.js';
+import { type OtfSettings, workflowPath } from './inputs.js';
 import {
   cacheKey,
+  type DbKey,
   dbInputFiles,
+  type FileDigest,
   findLockedPackage,
   keyHash,
-  parseUvLockPackages,
-  OtfInputs,
-  type DbKey,
-  type FileDigest,
   type LockedPackage,
+  OtfInputs,
+  parseUvLockPackages,
 } from './key-material.js';
-import { workflowPath, type OtfSettings } from './inputs.js';
 
 /** Files hashed at once; each is streamed, so memory stays flat for large .sqlite files. */
 const HASH_CONCURRENCY = 4;

@@ -1,22 +1,22 @@
 // Reads and checks the otf-keys inputs. Collects every problem (input, bad value, fix) and fails
 // once, like src/settings.ts for the main action.
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { dataPaths, dbNameProblem, mapInstances } from '../preflight/dataset.js';
 import { ProblemList } from '../common/errors.js';
 import { COMBO_NUMBER } from '../inputs/combos.js';
 import { listIds, readInstanceIds } from '../inputs/instance-ids.js';
+import { dataPaths, dbNameProblem, mapInstances } from '../preflight/dataset.js';
 import {
+  isOtfFramework,
   KEY_PREFIX,
   MAX_MATRIX_LEGS,
-  OTF_FRAMEWORKS,
-  OtfDefaults,
-  OtfInputs,
-  isOtfFramework,
   needsReferenceModel,
+  OTF_FRAMEWORKS,
+  type OtfArtifact,
+  OtfDefaults,
+  type OtfFramework,
+  OtfInputs,
   otfArtifact,
   parseDbList,
-  type OtfArtifact,
-  type OtfFramework,
 } from './key-material.js';
 
 export interface OtfSettings {

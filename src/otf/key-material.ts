@@ -1,7 +1,7 @@
 // The per-DB cache keys of the OTF encode workflow (docs/reference/otf-encode.md#cache-keys), pure part: names, parsing and
 // the key itself. Reading files and the runner lives in ./inputs.ts, ./compute.ts and ./run.ts.
 import { createHash } from 'node:crypto';
-import { FRAMEWORKS, isFramework, type ArtifactKind, type Framework } from '../inputs/combos.js';
+import { type ArtifactKind, FRAMEWORKS, type Framework, isFramework } from '../inputs/combos.js';
 
 /** The inputs of the otf-keys sub-action (otf-keys/action.yml). */
 export enum OtfInputs {

@@ -1,10 +1,10 @@
 // The otf-keys sub-action: inputs → per-DB cache keys → outputs and a job summary.
 import * as core from '@actions/core';
-import { ProblemList, errorMessage } from '../common/errors.js';
+import { errorMessage, ProblemList } from '../common/errors.js';
 import { actionsLog, type Log } from '../common/log.js';
 import { writeSummary } from '../results/summary.js';
 import { computeKeys } from './compute.js';
-import { parseOtfSettings, workflowPath, type OtfInputReader } from './inputs.js';
+import { type OtfInputReader, parseOtfSettings, workflowPath } from './inputs.js';
 import { outputValues } from './key-material.js';
 
 export const coreOtfInputReader: OtfInputReader = (name) => core.getInput(name);

@@ -1,7 +1,8 @@
 // The run manifest (docs/reference/manifest.md#keys-and-order): Python's keys in Python's order, then the action's additions.
-import type { DbArtifact } from '../preflight/artifacts.js';
+
 import type { GithubContext } from '../common/github-context.js';
 import type { ArtifactKind } from '../inputs/combos.js';
+import type { DbArtifact } from '../preflight/artifacts.js';
 
 export interface RenderInputs {
   workers: number;

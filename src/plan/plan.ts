@@ -1,12 +1,13 @@
 // The plan: a plain, serialisable object that the preflight builds, a dry run prints and
 // the effects carry out. Nothing in it is secret.
-import type { DbArtifact } from '../preflight/artifacts.js';
+
 import { Defaults } from '../common/constants.js';
 import type { GithubContext } from '../common/github-context.js';
-import { buildJobArgs, submissionId } from './job-args.js';
-import { artifactSummary, orderManifest, type RunManifest } from './manifest.js';
 import type { ArtifactKind } from '../inputs/combos.js';
 import { redactSettings, type SubmitSettings } from '../inputs/settings.js';
+import type { DbArtifact } from '../preflight/artifacts.js';
+import { buildJobArgs, submissionId } from './job-args.js';
+import { artifactSummary, orderManifest, type RunManifest } from './manifest.js';
 
 export interface WorktreeReport {
   /** Dirty paths under the tracked inputs. */

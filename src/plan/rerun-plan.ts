@@ -2,11 +2,11 @@
 // instances go into the next attempt, and nothing is uploaded.
 import { Inputs } from '../common/constants.js';
 import { ProblemsError } from '../common/errors.js';
-import { parseManifest } from '../gcs/run-state.js';
-import { runPaths, type RunStore } from '../gcs/store.js';
-import { withPythonDefaults, type RunManifest } from './manifest.js';
-import { artifactFor, requiredKeys, type Framework, type QueryMode, type SlayerSetup } from '../inputs/combos.js';
 import { highestAttempt, latestRows, parseStatus, unfinished } from '../gcs/rows.js';
+import { parseManifest } from '../gcs/run-state.js';
+import { type RunStore, runPaths } from '../gcs/store.js';
+import { artifactFor, type Framework, type QueryMode, requiredKeys, type SlayerSetup } from '../inputs/combos.js';
+import { type RunManifest, withPythonDefaults } from './manifest.js';
 
 export interface RerunPlan {
   kind: 'rerun';

@@ -1,10 +1,10 @@
 // Per-DB SLayer artifacts: the presence rules of docs/reference/combos.md#artifacts-and-presence-markers and the file walk of docs/reference/gcs-layout.md#setup-uploads.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, readFile, readdir, realpath, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import pLimit from 'p-limit';
-import { COMBO_NUMBER, type ArtifactKind } from '../inputs/combos.js';
+import { type ArtifactKind, COMBO_NUMBER } from '../inputs/combos.js';
 
 export interface ArtifactFile {
   /** Posix path relative to the DB directory. */

@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { Inputs } from '../common/constants.js';
-import { ProblemList } from '../common/errors.js';
+import type { ProblemList } from '../common/errors.js';
 import { listIds } from '../inputs/instance-ids.js';
 
 /** The dataset is read whole: a file larger than this is not the dataset (a mistaken path, or /dev/zero). */

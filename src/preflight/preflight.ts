@@ -1,19 +1,19 @@
 // The preflight: every check of a new submit, with no side effects. It returns the plan.
 import { join } from 'node:path';
-import { SymlinkEscapeError, missingSetupMessage, presenceProblem, walkDb, type DbArtifact } from './artifacts.js';
-import { Inputs } from '../common/constants.js';
-import type { Log } from '../common/log.js';
-import { listIds } from '../inputs/instance-ids.js';
-import { mapInstances } from './dataset.js';
-import { ProblemList, errorMessage } from '../common/errors.js';
-import { readGithubContext } from '../common/github-context.js';
-import { GitError, dirtyPaths, insideRepo, repoRoot } from './worktree.js';
-import { artifactFor, requiredKeys } from '../inputs/combos.js';
-import { buildPlan, type RunPlan, type WorktreeReport } from '../plan/plan.js';
-import { mintRunId } from '../inputs/run-id.js';
 import { imageTag, imageUri } from '../cluster/image-tag.js';
-import { readRunKeys, type ApiKeys } from './api-keys.js';
+import { Inputs } from '../common/constants.js';
+import { errorMessage, ProblemList } from '../common/errors.js';
+import { readGithubContext } from '../common/github-context.js';
+import type { Log } from '../common/log.js';
+import { artifactFor, requiredKeys } from '../inputs/combos.js';
+import { listIds } from '../inputs/instance-ids.js';
+import { mintRunId } from '../inputs/run-id.js';
 import type { SubmitSettings } from '../inputs/settings.js';
+import { buildPlan, type RunPlan, type WorktreeReport } from '../plan/plan.js';
+import { type ApiKeys, readRunKeys } from './api-keys.js';
+import { type DbArtifact, missingSetupMessage, presenceProblem, SymlinkEscapeError, walkDb } from './artifacts.js';
+import { mapInstances } from './dataset.js';
+import { dirtyPaths, GitError, insideRepo, repoRoot } from './worktree.js';
 
 export interface Preflight {
   plan: RunPlan;

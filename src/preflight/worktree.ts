@@ -1,6 +1,6 @@
 // Clean-worktree check (docs/reference/inputs.md#clean-worktree): real git, porcelain v1 -z, limited to pathspecs.
 import { execFile } from 'node:child_process';
-import { relative, isAbsolute } from 'node:path';
+import { isAbsolute, relative } from 'node:path';
 
 export interface DirtyEntry {
   /** Two-letter porcelain status, e.g. ` M`, `A `, `R `, `??`. */

@@ -2,22 +2,22 @@
 // `ray job submit` command), then the step may wait on it. A wait that does not end in success
 // stops the job; a cancelled step stops it through the one cleanup path (common/cancel.ts).
 import * as core from '@actions/core';
-import { CleanupOrder, type Cancellation } from '../common/cancel.js';
+import type { PhaseClock } from '../cluster/phases.js';
+import { type Cancellation, CleanupOrder } from '../common/cancel.js';
 import { Outputs } from '../common/constants.js';
 import { errorMessage } from '../common/errors.js';
 import type { GithubContext } from '../common/github-context.js';
 import type { Log } from '../common/log.js';
 import type { ActionState } from '../common/state.js';
-import { isPreconditionFailed, runPaths, type RunStore } from '../gcs/store.js';
-import { parseStatus, writeFreshStatus, type RunStatus } from '../gcs/rows.js';
+import { parseStatus, type RunStatus, writeFreshStatus } from '../gcs/rows.js';
+import { isPreconditionFailed, type RunStore, runPaths } from '../gcs/store.js';
 import type { DispatchSettings } from '../inputs/settings.js';
-import type { PhaseClock } from '../cluster/phases.js';
 import { submissionId } from '../plan/job-args.js';
 import type { RunManifest } from '../plan/manifest.js';
 import { markdownTable, writeSummary } from '../results/summary.js';
 import { dashboardUrl, type JobStatus, type RayJobsClient, TERMINAL } from './client.js';
-import { attemptJob, rayJobSubmitCommand, submitIdempotent, uploadSecrets, type SubmitOutcome } from './submit.js';
-import { waitForAttempt, type WaitResult } from './wait.js';
+import { attemptJob, rayJobSubmitCommand, type SubmitOutcome, submitIdempotent, uploadSecrets } from './submit.js';
+import { type WaitResult, waitForAttempt } from './wait.js';
 
 export const NOT_DISPATCHED = 'NOT_DISPATCHED';
 

@@ -1,9 +1,10 @@
 // A Ray Jobs REST client (docs/reference/ray-jobs-api.md) on @actions/http-client, so runner proxy settings
 // apply. It knows nothing of how the dashboard is reached: an existing cluster's URL or a
 // forwarded port of a per-run cluster are the same to it.
-import { HttpClient } from '@actions/http-client';
+
 import { Readable } from 'node:stream';
-import { RetryBudget, isNetworkError, withRetry, type RetryPolicy } from '../common/retry.js';
+import { HttpClient } from '@actions/http-client';
+import { isNetworkError, RetryBudget, type RetryPolicy, withRetry } from '../common/retry.js';
 
 export type JobStatus = 'PENDING' | 'RUNNING' | 'STOPPED' | 'SUCCEEDED' | 'FAILED';
 export const TERMINAL: readonly JobStatus[] = ['STOPPED', 'SUCCEEDED', 'FAILED'];

@@ -1,14 +1,14 @@
 // Dispatching one attempt to a Ray cluster: the version check, the job request (pure), the
 // secrets package and an idempotent submit (docs/reference/ray-jobs-api.md#idempotency-and-retries).
 import { Inputs } from '../common/constants.js';
-import { ProblemsError, errorMessage } from '../common/errors.js';
+import { errorMessage, ProblemsError } from '../common/errors.js';
 import type { GithubContext } from '../common/github-context.js';
-import { buildJobArgs, entrypoint, submissionId } from '../plan/job-args.js';
-import type { RunManifest } from '../plan/manifest.js';
+import type { Log } from '../common/log.js';
 import { RetryExhaustedError, withRetry } from '../common/retry.js';
 import type { DispatchSettings } from '../inputs/settings.js';
-import { RayHttpError, RayJobsClient, isDuplicateSubmission, retryableRayError, type JobDetails, type RayVersion, type SubmitRequest } from './client.js';
-import type { Log } from '../common/log.js';
+import { buildJobArgs, entrypoint, submissionId } from '../plan/job-args.js';
+import type { RunManifest } from '../plan/manifest.js';
+import { isDuplicateSubmission, type JobDetails, RayHttpError, RayJobsClient, type RayVersion, retryableRayError, type SubmitRequest } from './client.js';
 import { secretsPackage } from './secrets-package.js';
 
 /** A Jobs API client for the dashboard the settings name (or `address`), logging its retries. */

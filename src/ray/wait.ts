@@ -1,11 +1,12 @@
 // Waiting on a dispatched attempt (docs/reference/reruns-and-progress.md#verdicts): the verdicts are a pure function of what one
 // poll observed; the loop around it does the I/O, prints progress and logs, and stops on cancel.
-import { rowRefs, parseStatus } from '../gcs/rows.js';
+
+import { errorMessage } from '../common/errors.js';
 import type { Log } from '../common/log.js';
 import { sleep } from '../common/time.js';
-import { runPaths, type RunStore } from '../gcs/store.js';
+import { parseStatus, rowRefs } from '../gcs/rows.js';
+import { type RunStore, runPaths } from '../gcs/store.js';
 import type { JobStatus, RayJobsClient } from './client.js';
-import { errorMessage } from '../common/errors.js';
 
 export const STALL_AFTER_MS = 300_000;
 /** What one poll prints of the job log at most (Ray returns the whole log every time, docs/reference/ray-jobs-api.md#p8-large-logs). */

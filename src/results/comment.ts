@@ -3,10 +3,10 @@
 // because of the comment.
 import { getOctokit } from '@actions/github';
 import { defaults as githubDefaults } from '@actions/github/lib/utils';
-import { errorMessage, errorStatus } from '../common/errors.js';
-import type { Log } from '../common/log.js';
-import type { GithubContext } from '../common/github-context.js';
 import { Inputs } from '../common/constants.js';
+import { errorMessage, errorStatus } from '../common/errors.js';
+import type { GithubContext } from '../common/github-context.js';
+import type { Log } from '../common/log.js';
 
 export interface CommentTarget {
   owner: string;

@@ -1,7 +1,8 @@
 // The quality gate: pure. min-phase1-rate and max-errors; equality passes.
+
+import { Inputs } from '../common/constants.js';
 import type { Problem } from '../common/errors.js';
 import type { Figures } from './aggregate.js';
-import { Inputs } from '../common/constants.js';
 
 export interface GateThresholds {
   /** A fraction from 0 to 1; null: no phase-1 gate. */

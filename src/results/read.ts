@@ -1,13 +1,14 @@
 // Reading a run for the report: the manifest (with Python's defaults for runs the
 // Python tools wrote), the latest attempt row of each instance, status.json, and, when an
 // instance's DB is known neither from the manifest nor from its row, the dataset file.
-import { mapInstances } from '../preflight/dataset.js';
-import { ProblemList, ProblemsError, formatProblem } from '../common/errors.js';
+
+import { formatProblem, ProblemList, ProblemsError } from '../common/errors.js';
 import type { Log } from '../common/log.js';
+import { highestAttempt, type LatestRow, latestRows, parseStatus, type RowRef, type RunStatus } from '../gcs/rows.js';
 import { parseManifest } from '../gcs/run-state.js';
-import { isNotFound, runPaths, type RunStore } from '../gcs/store.js';
-import { withPythonDefaults, type RunManifest } from '../plan/manifest.js';
-import { highestAttempt, latestRows, parseStatus, type LatestRow, type RowRef, type RunStatus } from '../gcs/rows.js';
+import { isNotFound, type RunStore, runPaths } from '../gcs/store.js';
+import { type RunManifest, withPythonDefaults } from '../plan/manifest.js';
+import { mapInstances } from '../preflight/dataset.js';
 import { aggregate, type RunResults } from './aggregate.js';
 
 export interface RunData {

@@ -1,9 +1,10 @@
 // What people read: the job summary and the PR comment. Pure: data in, markdown out.
 // Rates show as percentages with one decimal; the JSON and outputs keep full doubles.
-import type { RunManifest } from '../plan/manifest.js';
+
 import { formatDuration } from '../common/time.js';
-import { markdownTable } from './summary.js';
+import type { RunManifest } from '../plan/manifest.js';
 import { compareDbs, type Failure, type Figures, type RunResults } from './aggregate.js';
+import { markdownTable } from './summary.js';
 
 export interface RunHeader {
   runId: string;

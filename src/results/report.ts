@@ -1,25 +1,26 @@
 // Reporting a run: read → aggregate → job summary → outputs → results-json → PR comment
 // → gate. main calls reportRun after a wait and in report-run-id mode.
-import * as core from '@actions/core';
+
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import * as core from '@actions/core';
+import { Inputs, Outputs } from '../common/constants.js';
+import { errorMessage } from '../common/errors.js';
 import type { GithubContext } from '../common/github-context.js';
+import { actionsLog, type Log } from '../common/log.js';
 import type { RunStore } from '../gcs/store.js';
 import { KNOWN_KEYS } from '../inputs/combos.js';
 import { dashboardUrl as rayDashboardUrl } from '../ray/client.js';
-import { writeSummary } from './summary.js';
-import { redactResults, redactor, type RunResults } from './aggregate.js';
-import { commentTarget, upsertComment, type CommentOnPr, type CommentOutcome } from './comment.js';
-import { GateFailedError, gateMessage, type GateThresholds } from './gate.js';
-import { Inputs, Outputs } from '../common/constants.js';
+import { type RunResults, redactor, redactResults } from './aggregate.js';
+import { type CommentOnPr, type CommentOutcome, commentTarget, upsertComment } from './comment.js';
+import { GateFailedError, type GateThresholds, gateMessage } from './gate.js';
 import { collectResults, type RunData } from './read.js';
-import { commentMarker, headline, renderComment, renderSummary, type Baseline, type RunHeader } from './render.js';
-import { errorMessage } from '../common/errors.js';
-import { actionsLog, type Log } from '../common/log.js';
+import { type Baseline, commentMarker, headline, type RunHeader, renderComment, renderSummary } from './render.js';
+import { writeSummary } from './summary.js';
 
-export { GateFailedError, NO_GATE, parseGateInputs, type GateThresholds } from './gate.js';
-export type { CommentOnPr, CommentOutcome } from './comment.js';
 export type { RunResults } from './aggregate.js';
+export type { CommentOnPr, CommentOutcome } from './comment.js';
+export { GateFailedError, type GateThresholds, NO_GATE, parseGateInputs } from './gate.js';
 
 export interface ReportOptions {
   store: RunStore;

@@ -11,17 +11,16 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CRC32C } from '@google-cloud/storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { walkDb } from '../../src/preflight/artifacts.js';
+import { errorStatus, ProblemsError } from '../../src/common/errors.js';
 import { memoryLog } from '../../src/common/log.js';
-import { ProblemsError } from '../../src/common/errors.js';
 import { commitManifest, probeRun } from '../../src/gcs/run-state.js';
-import { RunStore, contentTypeFor, isNotFound, isPreconditionFailed, runPaths } from '../../src/gcs/store.js';
+import { contentTypeFor, isNotFound, isPreconditionFailed, RunStore, runPaths } from '../../src/gcs/store.js';
 import { UploadError, uploadArtifacts } from '../../src/gcs/upload.js';
 import type { RunManifest } from '../../src/plan/manifest.js';
-import { errorStatus } from '../../src/common/errors.js';
+import { walkDb } from '../../src/preflight/artifacts.js';
 import { tempDir } from '../helpers/action.js';
-import { startFaultProxy, matchers } from '../helpers/fault-proxy.js';
-import { createBucket, through, uniqueBucketName, withEmulatorHost, type GcsServer, type GcsServerName } from '../helpers/gcs.js';
+import { matchers, startFaultProxy } from '../helpers/fault-proxy.js';
+import { createBucket, type GcsServer, type GcsServerName, through, uniqueBucketName, withEmulatorHost } from '../helpers/gcs.js';
 
 const md5 = (b: Buffer | string): string => createHash('md5').update(b).digest('base64');
 const crc32c = (b: Buffer): string => {

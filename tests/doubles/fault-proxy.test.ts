@@ -3,7 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Storage } from '@google-cloud/storage';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startFaultProxy, matchers, type FaultProxy } from '../helpers/fault-proxy.js';
+import { type FaultProxy, matchers, startFaultProxy } from '../helpers/fault-proxy.js';
 import { emulatorHost, makeStorage, readObject } from '../helpers/gcs.js';
 
 const BUCKET = 'bird-test';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JOB_DETAILS_KEYS, RAY_TEXT, startRaySim, type JobDetails, type RaySim } from '../../tools/ray-sim/server.mjs';
+import { JOB_DETAILS_KEYS, type JobDetails, RAY_TEXT, type RaySim, startRaySim } from '../../tools/ray-sim/server.mjs';
 import { writeZip } from '../../tools/ray-sim/zip.mjs';
 import { headingAnchors, ROOT } from '../helpers/doc-citations.js';
 
@@ -1128,7 +1128,7 @@ describe('ray-sim body limit (#endpoints, #packages: aiohttp client_max_size)', 
 
 describe('ray-sim token auth (#token-auth, Ray ≥ 2.52)', () => {
   let sim: RaySim;
-  const TOKEN = 'tok-' + randomBytes(8).toString('hex');
+  const TOKEN = `tok-${randomBytes(8).toString('hex')}`;
   beforeAll(async () => {
     sim = await startRaySim({ authToken: TOKEN });
   });

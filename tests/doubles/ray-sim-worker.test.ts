@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRaySim, type RaySim } from '../../tools/ray-sim/server.mjs';
+import { type RaySim, startRaySim } from '../../tools/ray-sim/server.mjs';
 import { writeZip } from '../../tools/ray-sim/zip.mjs';
 import { emulatorHost, listAll, readObject } from '../helpers/gcs.js';
 
@@ -95,13 +95,13 @@ describe('demo worker (ray_app.py stand-in)', () => {
     datasetPath = join(tmpRoot, 'mini_interact.jsonl');
     writeFileSync(
       datasetPath,
-      [
+      `${[
         { instance_id: 'alien_1', selected_database: 'alien' },
         { instance_id: 'credit_card_2', selected_database: 'credit_card' },
         { instance_id: 'alien_3', selected_database: 'alien' },
       ]
         .map((r) => JSON.stringify(r))
-        .join('\n') + '\n',
+        .join('\n')}\n`,
     );
     env = { STORAGE_EMULATOR_HOST: host, GOOGLE_CLOUD_PROJECT: 'demo-test', BIRD_RUNS_BUCKET: BUCKET, BIRD_DATA_PATH: datasetPath };
   });

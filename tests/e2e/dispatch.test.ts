@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RaySim } from '../../tools/ray-sim/server.mjs';
 import { readZip } from '../../tools/ray-sim/zip.mjs';
-import { TEST_KEYS, startUntil, demoRepo, errors, everythingWritten, removeDir, runAction, tempDir, validInputs, warnings } from '../helpers/action.js';
+import { demoRepo, errors, everythingWritten, removeDir, runAction, startUntil, TEST_KEYS, tempDir, validInputs, warnings } from '../helpers/action.js';
 import { createBucket, emulatorHost, listAll, readObject, uniqueBucketName } from '../helpers/gcs.js';
 import { clusterInputs, startCluster } from '../helpers/ray.js';
 

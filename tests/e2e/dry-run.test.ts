@@ -1,13 +1,13 @@
 // The dry run on the real fixture tree: 27 DBs, 491 files, every framework × query mode.
 import { createHash } from 'node:crypto';
-import { cpSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURE_MODELS, fixtureDbs, git } from '../../tools/demo/demo-repo.mjs';
-import type { RunPlan } from '../../src/plan/plan.js';
 import { FRAMEWORKS } from '../../src/inputs/combos.js';
 import { GCE_NAME_PATTERN, workerNodeName } from '../../src/inputs/run-id.js';
-import { NODE24, TEST_KEYS, demoRepo, errors, everythingWritten, maskedValues, removeDir, runAction, tempDir, validInputs } from '../helpers/action.js';
+import type { RunPlan } from '../../src/plan/plan.js';
+import { FIXTURE_MODELS, fixtureDbs, git } from '../../tools/demo/demo-repo.mjs';
+import { demoRepo, errors, everythingWritten, maskedValues, NODE24, removeDir, runAction, TEST_KEYS, tempDir, validInputs } from '../helpers/action.js';
 
 type Repo = ReturnType<typeof demoRepo>;
 

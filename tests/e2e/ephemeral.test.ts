@@ -1,13 +1,14 @@
 // The per-run cluster (cluster: ephemeral), end to end through the built action: stand-in `ray`
 // and `gcloud` executables on PATH record every call, and the stand-in `ray dashboard` serves the
 // Ray Jobs API double, whose jobs run the demo worker writing rows to the GCS emulator.
+
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CallRecord } from '../../tools/fake-cli/record.mjs';
-import { TEST_KEYS, startUntil, demoRepo, errors, everythingWritten, removeDir, runAction, tempDir, validInputs, warnings } from '../helpers/action.js';
-import { callSummary, ephemeralInputs, fakeCliEnv, type FakeCliEnv } from '../helpers/cluster.js';
+import { demoRepo, errors, everythingWritten, removeDir, runAction, startUntil, TEST_KEYS, tempDir, validInputs, warnings } from '../helpers/action.js';
+import { callSummary, ephemeralInputs, type FakeCliEnv, fakeCliEnv } from '../helpers/cluster.js';
 import { createBucket, emulatorHost, listAll, uniqueBucketName } from '../helpers/gcs.js';
 import { WORKER_PREFIX } from '../helpers/ray.js';
 

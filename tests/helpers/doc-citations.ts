@@ -2,7 +2,7 @@
 // cites must be in it (a path under docs/ with an anchor that is one of its headings), and
 // nothing may cite what a reader of the repository cannot open (outside documents, this
 // project's issue numbers, people's roles). Rules and reasons: docs/reference/README.md#citing-these-pages.
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, posix, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 

@@ -1,7 +1,7 @@
 // The Ray Jobs API double (tools/ray-sim) set up as a "cluster" whose jobs run the demo worker.
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../tools/demo/demo-repo.mjs';
-import { startRaySim, type RaySim, type RaySimOptions } from '../../tools/ray-sim/server.mjs';
+import { type RaySim, type RaySimOptions, startRaySim } from '../../tools/ray-sim/server.mjs';
 import { emulatorHost } from './gcs.js';
 
 export const DEMO_WORKER = join(REPO_ROOT, 'tools', 'ray-sim', 'demo-worker.mjs');

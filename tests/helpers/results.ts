@@ -1,8 +1,8 @@
 // The mixed run of the results tests: rows as the cluster (tools/ray-sim/demo-worker.mjs) writes
 // them, for the unit tests (as latest rows) and the e2e tests (written to the GCS emulator).
 import type { Storage } from '@google-cloud/storage';
-import { rowRefs, parseRow, type LatestRow, type Row } from '../../src/gcs/rows.js';
 import type { GithubContext } from '../../src/common/github-context.js';
+import { type LatestRow, parseRow, type Row, rowRefs } from '../../src/gcs/rows.js';
 import { makeStorage } from './gcs.js';
 
 export const MIXED_IDS = ['alien_1', 'alien_2', 'alien_3', 'credit_1', 'credit_2', 'credit_3', 'cybermarket_1', 'cybermarket_2'];

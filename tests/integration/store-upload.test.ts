@@ -1,13 +1,14 @@
 // The storage module against the real emulator, in-process: create-only writes, 412 handling
 // when another writer got there between the listing and the upload, and md5 verification.
-import { memoryLog } from '../../src/common/log.js';
+
 import { createHash } from 'node:crypto';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { walkDb } from '../../src/preflight/artifacts.js';
-import { RunStore, isPreconditionFailed, runPaths } from '../../src/gcs/store.js';
+import { memoryLog } from '../../src/common/log.js';
+import { isPreconditionFailed, RunStore, runPaths } from '../../src/gcs/store.js';
 import { UploadError, uploadArtifacts } from '../../src/gcs/upload.js';
+import { walkDb } from '../../src/preflight/artifacts.js';
 import { removeDir, tempDir } from '../helpers/action.js';
 import { createBucket, readObject, uniqueBucketName } from '../helpers/gcs.js';
 

@@ -1,7 +1,8 @@
 // The headless verdict when the head VM is gone: its forwarded dashboard stops answering, and
 // GCE no longer lists the head; the wait must say "headless", not fail on a connection error.
-import { memoryLog } from '../../src/common/log.js';
+
 import { describe, expect, it } from 'vitest';
+import { memoryLog } from '../../src/common/log.js';
 import { RunStore } from '../../src/gcs/store.js';
 import { RayJobsClient } from '../../src/ray/client.js';
 import { waitForAttempt } from '../../src/ray/wait.js';

@@ -6,11 +6,11 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURE_MODELS } from '../../tools/demo/demo-repo.mjs';
 import { PYTHON_KEYS } from '../../src/plan/manifest.js';
-import { TEST_KEYS, demoRepo, errors, everythingWritten, removeDir, runAction, validInputs } from '../helpers/action.js';
-import { startFaultProxy, matchers } from '../helpers/fault-proxy.js';
-import { createBucket, fakeGcsServer, makeStorage, through, uniqueBucketName, type GcsServer } from '../helpers/gcs.js';
+import { FIXTURE_MODELS } from '../../tools/demo/demo-repo.mjs';
+import { demoRepo, errors, everythingWritten, removeDir, runAction, TEST_KEYS, validInputs } from '../helpers/action.js';
+import { matchers, startFaultProxy } from '../helpers/fault-proxy.js';
+import { createBucket, fakeGcsServer, type GcsServer, makeStorage, through, uniqueBucketName } from '../helpers/gcs.js';
 
 type Repo = ReturnType<typeof demoRepo>;
 const server = fakeGcsServer();

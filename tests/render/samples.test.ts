@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkMarkdownMermaid, extractMermaidBlocks } from '../../tools/render/mermaid-check.mjs';
 import { defaultInputs } from '../../tools/render/screenshots.mjs';
-import { XYCHART_MAX_BARS, mermaidFence, phaseBarChart, trendLineChart, type PhaseRates } from '../../tools/render/xychart.js';
+import { mermaidFence, type PhaseRates, phaseBarChart, trendLineChart, XYCHART_MAX_BARS } from '../../tools/render/xychart.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 

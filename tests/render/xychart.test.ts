@@ -4,15 +4,15 @@
 import { describe, expect, it } from 'vitest';
 import { checkMermaid, extractMermaidBlocks } from '../../tools/render/mermaid-check.mjs';
 import {
+  mermaidFence,
+  type PhaseRates,
+  phaseBarChart,
+  trendLineChart,
   XYCHART_LABEL_CHARS,
   XYCHART_MAX_BARS,
   XYCHART_MAX_POINTS,
-  mermaidFence,
-  phaseBarChart,
-  trendLineChart,
   xychartLabels,
   xychartString,
-  type PhaseRates,
 } from '../../tools/render/xychart.js';
 
 const THREE: PhaseRates[] = [

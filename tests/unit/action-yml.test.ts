@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { Defaults, Inputs, Outputs } from '../../src/common/constants.js';
-import { REPO_ROOT } from '../../tools/demo/demo-repo.mjs';
 // @ts-expect-error: a plain ESM script without type declarations
 import { renderReadme } from '../../scripts/readme-tables.mjs';
+import { Defaults, Inputs, Outputs } from '../../src/common/constants.js';
+import { REPO_ROOT } from '../../tools/demo/demo-repo.mjs';
 
 interface ActionYml {
   inputs: Record<string, { default?: string; required?: boolean; description: string }>;

@@ -6,19 +6,19 @@ import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ClusterCli, headAliveProbe, parseInstances } from '../../src/cluster/cli.js';
+import { PhaseClock } from '../../src/cluster/phases.js';
 import { childEnv } from '../../src/cluster/process.js';
+import { BringUpError, bringUp, type PreparedCluster, prepareCluster } from '../../src/cluster/session.js';
+import { teardownFromState } from '../../src/cluster/teardown.js';
 import { Cancellation, CleanupOrder } from '../../src/common/cancel.js';
 import { State } from '../../src/common/constants.js';
-import { memoryLog, neutralizeCommand, type MemoryLog } from '../../src/common/log.js';
+import { type MemoryLog, memoryLog, neutralizeCommand } from '../../src/common/log.js';
 import { ActionState, type TeardownStatus } from '../../src/common/state.js';
-import { PhaseClock } from '../../src/cluster/phases.js';
-import { BringUpError, bringUp, prepareCluster, type PreparedCluster } from '../../src/cluster/session.js';
-import { teardownFromState } from '../../src/cluster/teardown.js';
-import { RayJobsClient } from '../../src/ray/client.js';
 import { KNOWN_KEYS } from '../../src/inputs/combos.js';
+import { RayJobsClient } from '../../src/ray/client.js';
 import type { CallRecord, FakeInstance } from '../../tools/fake-cli/record.mjs';
-import { TEST_KEYS, removeDir, tempDir } from '../helpers/action.js';
-import { callSummary, clusterManifest, fakeCliEnv, type FakeCliEnv } from '../helpers/cluster.js';
+import { removeDir, TEST_KEYS, tempDir } from '../helpers/action.js';
+import { callSummary, clusterManifest, type FakeCliEnv, fakeCliEnv } from '../helpers/cluster.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(removeDir));
@@ -360,7 +360,13 @@ describe('cancellation: stop the job, then tear down, then exit', () => {
     cancel.add({
       order: CleanupOrder.StopJob,
       name: 'stop the job',
-      run: () => new Promise((res) => setTimeout(() => ((jobStopped = Date.now()), res('job stopped')), 100)),
+      run: () =>
+        new Promise((res) =>
+          setTimeout(() => {
+            jobStopped = Date.now();
+            res('job stopped');
+          }, 100),
+        ),
     });
     proc.send('SIGTERM');
     expect(cancel.signal.aborted).toBe(true);
@@ -370,7 +376,7 @@ describe('cancellation: stop the job, then tear down, then exit', () => {
     expect(cancel.cancelled).toBe('SIGTERM');
     const down = rayCalls(c).find((x) => x.argv[0] === 'down');
     expect(down).toBeDefined();
-    expect(down!.time).toBeGreaterThanOrEqual(jobStopped);
+    expect(down?.time).toBeGreaterThanOrEqual(jobStopped);
     expect(c.state.get(State.ClusterTeardown)).toBe('done');
     cancel.uninstall();
     expect(proc.listenerCount('SIGINT')).toBe(0);
@@ -457,7 +463,17 @@ describe('liveness (docs/reference/per-run-cluster.md#liveness)', () => {
   it('headAliveProbe asks gcloud at most once per interval', async () => {
     let calls = 0;
     let now = 0;
-    const probe = headAliveProbe({ headAlive: async () => (++calls, true) }, 'r', 60_000, () => now);
+    const probe = headAliveProbe(
+      {
+        headAlive: async () => {
+          calls++;
+          return true;
+        },
+      },
+      'r',
+      60_000,
+      () => now,
+    );
     expect(await probe()).toBe(true);
     now = 59_999;
     expect(await probe()).toBe(true);
@@ -482,7 +498,8 @@ describe('the port forward', () => {
     const r = await bringUp(p, { dashboard: { pollMs: 50 } });
     forwards.push(r.forward);
     const dash = rayCalls(c).find((x) => x.argv[0] === 'dashboard');
-    process.kill(dash!.pid, 'SIGKILL');
+    if (!dash) throw new Error('ray dashboard was not called');
+    process.kill(dash.pid, 'SIGKILL');
     const client = new RayJobsClient({ address: r.address, policy: { attempts: 10, baseMs: 200, maxMs: 1000 } });
     expect((await client.version()).ray_version).toBe('2.47.1');
     expect(r.forward.restarts).toBe(1);

@@ -5,11 +5,11 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ClusterConfigError, clusterConfig, renderClusterYaml, selfDeleteCommand, selfDeleteSeconds } from '../../src/cluster/yaml.js';
-import { serializeManifest, type RunManifest } from '../../src/plan/manifest.js';
 import { FRAMEWORKS, QUERY_MODES } from '../../src/inputs/combos.js';
-import { GCE_NAME_PATTERN, RUN_ID_MAX, mintRunId, workerNodeName } from '../../src/inputs/run-id.js';
+import { GCE_NAME_PATTERN, mintRunId, RUN_ID_MAX, workerNodeName } from '../../src/inputs/run-id.js';
+import { type RunManifest, serializeManifest } from '../../src/plan/manifest.js';
 import { TEST_KEYS } from '../helpers/action.js';
-import { IMAGE_URI, clusterManifest } from '../helpers/cluster.js';
+import { clusterManifest, IMAGE_URI } from '../helpers/cluster.js';
 
 const KEY = {
   sshPrivateKeyPath: '/home/runner/work/_temp/bird-cluster-x-AbC123/id_ed25519',

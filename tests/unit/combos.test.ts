@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FRAMEWORKS, artifactFor, comboRejection, keyForModel, requiredKeys, type Framework } from '../../src/inputs/combos.js';
+import { artifactFor, comboRejection, FRAMEWORKS, type Framework, keyForModel, requiredKeys } from '../../src/inputs/combos.js';
 
 describe('combo rules (docs/reference/combos.md#combo-rules)', () => {
   const ok = { framework: 'pydantic_ai', queryMode: 'raw', mode: 'c-interact', slayerSetup: 'pre-encoded' };

@@ -2,7 +2,7 @@
 // and nothing cites an outside document, this project's issue numbers or people's roles. The
 // scanner (tests/helpers/doc-citations.ts) is tested on seeded text first, so it can fail.
 import { describe, expect, it } from 'vitest';
-import { formatFindings, githubSlug, headingAnchors, repoFiles, ROOT, scanRepo, scanText, type ReadRepoFile } from '../helpers/doc-citations.js';
+import { formatFindings, githubSlug, headingAnchors, type ReadRepoFile, ROOT, repoFiles, scanRepo, scanText } from '../helpers/doc-citations.js';
 
 /** The scanner and this test hold the forbidden forms as seeds, on purpose. */
 const SELF = ['tests/unit/doc-citations.test.ts', 'tests/helpers/doc-citations.ts'];

@@ -1,7 +1,7 @@
 // How the action's Storage client reads STORAGE_EMULATOR_HOST (src/gcs/store.ts): the JSON base stays what the
 // variable says, uploads go to its origin, for the firebase form (<origin>) and fake-gcs-server's (<origin>/storage/v1).
 import { afterEach, describe, expect, it } from 'vitest';
-import { RunStore, emulatorApiEndpoint } from '../../src/gcs/store.js';
+import { emulatorApiEndpoint, RunStore } from '../../src/gcs/store.js';
 
 const saved = process.env.STORAGE_EMULATOR_HOST;
 afterEach(() => {

@@ -1,22 +1,22 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GitError } from '../../src/preflight/worktree.js';
 import {
   codeHash,
   compareCodePoints,
   dataHash,
   dockerfileSections,
+  type FileBytes,
   formatTag,
   imageTag,
   imageUri,
   listGitFiles,
   sortPathsLikePython,
-  type FileBytes,
 } from '../../src/cluster/image-tag.js';
+import { GitError } from '../../src/preflight/worktree.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures: real git repositories in temp dirs, isolated from the user's git configuration.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { PYTHON_KEYS, planIdentity, RENDER_KEYS, type RunManifest, serializeManifest } from '../../src/plan/manifest.js';
 import { dbDigest } from '../../src/preflight/artifacts.js';
-import { PYTHON_KEYS, RENDER_KEYS, planIdentity, serializeManifest, type RunManifest } from '../../src/plan/manifest.js';
 
 const manifest: RunManifest = {
   // Deliberately out of order: serialisation must fix the order.

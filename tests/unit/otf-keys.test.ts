@@ -6,20 +6,20 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProblemList, ProblemsError } from '../../src/common/errors.js';
 import { computeKeys } from '../../src/otf/compute.js';
-import { parseOtfSettings, workflowPath, type OtfSettings } from '../../src/otf/inputs.js';
+import { type OtfSettings, parseOtfSettings, workflowPath } from '../../src/otf/inputs.js';
 import {
-  KEY_HASH_CHARS,
-  OTF_FRAMEWORKS,
-  OtfInputs,
   cacheKey,
   dbInputFiles,
   findLockedPackage,
+  KEY_HASH_CHARS,
+  type KeyMaterial,
   keyHash,
   keyMaterialText,
+  OTF_FRAMEWORKS,
+  OtfInputs,
   outputValues,
   parseDbList,
   parseUvLockPackages,
-  type KeyMaterial,
 } from '../../src/otf/key-material.js';
 import { fixtureDbs } from '../../tools/demo/demo-repo.mjs';
 import { removeDir, tempDir } from '../helpers/action.js';
@@ -373,7 +373,7 @@ describe('otf keys on a generated mini-interact root (27 fixture DBs)', () => {
       ]);
       expect(e.problems[0].fix).toMatch(/put the full mini-interact data in place/);
     } finally {
-      gone.forEach((f, i) => writeFileSync(f, saved[i]));
+      for (const [i, f] of gone.entries()) writeFileSync(f, saved[i]);
     }
     expect(await keysOf(t)).toEqual(base);
   });

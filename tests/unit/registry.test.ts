@@ -5,17 +5,17 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GoogleAuth } from 'google-auth-library';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  MANIFEST_ACCEPT,
-  REGISTRY_EMULATOR_ENV,
-  RegistryError,
   adcTokenSource,
   buildCommand,
   imageExists,
+  MANIFEST_ACCEPT,
   manifestUrl,
   parseImageUri,
+  REGISTRY_EMULATOR_ENV,
+  RegistryError,
   registryFromEnv,
 } from '../../src/cluster/registry.js';
 import { removeDir, tempDir } from '../helpers/action.js';

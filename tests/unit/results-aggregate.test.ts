@@ -1,8 +1,8 @@
 // The figures of a run, from hand-made latest rows: every outcome, the DB precedence,
 // and the definitions of n, the rates, avg_reward and errors.
 import { describe, expect, it } from 'vitest';
-import { UNKNOWN_DB, aggregate, redactResults, redactor } from '../../src/results/aggregate.js';
-import { parseRow, type LatestRow, type Row } from '../../src/gcs/rows.js';
+import { type LatestRow, parseRow, type Row } from '../../src/gcs/rows.js';
+import { aggregate, redactor, redactResults, UNKNOWN_DB } from '../../src/results/aggregate.js';
 
 function latest(entries: Array<[iid: string, attempt: number, row: Row | null]>): Map<string, LatestRow> {
   return new Map(entries.map(([iid, attempt, row]) => [iid, { ref: { instanceId: iid, attempt, name: `runs/r/rows/${iid}/attempt-${attempt}.json` }, row }]));

@@ -1,6 +1,6 @@
 // The quality gate: the message names the figure and the threshold; equality passes.
 import { describe, expect, it } from 'vitest';
-import { NO_GATE, gateFailures, gateMessage, parseGateInputs } from '../../src/results/gate.js';
+import { gateFailures, gateMessage, NO_GATE, parseGateInputs } from '../../src/results/gate.js';
 
 const fig = (phase1_passed: number, n: number, errors: number) => ({ n, phase1_passed, phase1_rate: n === 0 ? 0 : phase1_passed / n, errors });
 

@@ -2,6 +2,7 @@
 // snapshot (the summary's snapshot is in tests/e2e/results.test.ts, from the emulator), the deltas,
 // and the escaping of text that comes from rows.
 import { describe, expect, it } from 'vitest';
+import type { LatestRow, Row } from '../../src/gcs/rows.js';
 import { aggregate, type RunResults } from '../../src/results/aggregate.js';
 import {
   COMMENT_MAX_CHARS,
@@ -10,11 +11,10 @@ import {
   deltaTable,
   failuresDetails,
   mdText,
+  type RunHeader,
   renderComment,
   renderSummary,
-  type RunHeader,
 } from '../../src/results/render.js';
-import type { LatestRow, Row } from '../../src/gcs/rows.js';
 import { MIXED_DBS, MIXED_IDS, MIXED_MANIFEST, mixedLatest } from '../helpers/results.js';
 
 const HEADER: RunHeader = {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FRAMEWORKS, QUERY_MODES } from '../../src/inputs/combos.js';
-import { GCE_NAME_PATTERN, RUN_ID_MAX, mintRunId, runIdProblem, workerNodeName } from '../../src/inputs/run-id.js';
+import { GCE_NAME_PATTERN, mintRunId, RUN_ID_MAX, runIdProblem, workerNodeName } from '../../src/inputs/run-id.js';
 
 describe('run ids (docs/reference/run-ids.md#format)', () => {
   const now = new Date(Date.UTC(2026, 10, 25, 9, 7));

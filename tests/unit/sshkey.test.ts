@@ -5,7 +5,7 @@ import { createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KEY_COMMENT, generateEd25519, makeSshKeyPair, opensshPrivateKey, opensshPublicKey } from '../../src/cluster/sshkey.js';
+import { generateEd25519, KEY_COMMENT, makeSshKeyPair, opensshPrivateKey, opensshPublicKey } from '../../src/cluster/sshkey.js';
 import { removeDir, tempDir } from '../helpers/action.js';
 
 const dirs: string[] = [];

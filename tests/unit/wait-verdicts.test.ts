@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { STALL_AFTER_MS, decide, type Observation, type WaitClock } from '../../src/ray/wait.js';
+import { decide, type Observation, STALL_AFTER_MS, type WaitClock } from '../../src/ray/wait.js';
 
 const clock: WaitClock = { startedMs: 0, lastProgressMs: 0, waitTimeoutMs: 6 * 3600_000, noProgressMs: 3600_000 };
 const obs = (o: Partial<Observation>): Observation => ({

@@ -5,16 +5,16 @@
 // write token away from npm and refuses a version without its CHANGELOG.md section. The linters check
 // syntax, calls and security findings (tests/lint.test.ts).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { buildCommand } from '../../src/cluster/registry.js';
-import { OtfDefaults, OtfInputs, OtfOutputs } from '../../src/otf/key-material.js';
-import { KNOWN_KEYS, artifactFor, comboRejection, isFramework, type QueryMode, type SlayerSetup } from '../../src/inputs/combos.js';
-import { REPO_ROOT } from '../../tools/demo/demo-repo.mjs';
-import { TEST_KEYS, demoRepo, errors, removeDir, runAction, tempDir } from '../helpers/action.js';
 import { BIRD_EVAL, PASS_THROUGH_OVERRIDES, renderBirdEval, workflowType } from '../../scripts/sync-bird-eval.mjs';
+import { buildCommand } from '../../src/cluster/registry.js';
+import { artifactFor, comboRejection, isFramework, KNOWN_KEYS, type QueryMode, type SlayerSetup } from '../../src/inputs/combos.js';
+import { OtfDefaults, OtfInputs, OtfOutputs } from '../../src/otf/key-material.js';
+import { REPO_ROOT } from '../../tools/demo/demo-repo.mjs';
+import { demoRepo, errors, removeDir, runAction, TEST_KEYS, tempDir } from '../helpers/action.js';
 
 type Scalar = string | number | boolean;
 interface Step {
@@ -424,7 +424,9 @@ describe('bird-eval.yml: the runner image of a per-run cluster (cluster: ephemer
 
   describe('the dry run gives the tag the submit computes', () => {
     const repos: Array<{ root: string }> = [];
-    afterAll(() => repos.forEach((r) => removeDir(r.root)));
+    afterAll(() => {
+      for (const r of repos) removeDir(r.root);
+    });
     const URI = /^us-central1-docker\.pkg\.dev\/bird-proj\/bird-interact-runner\/runner:[0-9a-f]{12}-[0-9a-f]{12}(-dirty)?$/;
     const bird = step(submit, (s) => s.id === 'bird', 'bird');
 

@@ -5,10 +5,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REQUIREMENTS, installZizmor, pinnedVersion, zizmorInstalled } from '../../tools/zizmor/install.mjs';
+import { installZizmor, pinnedVersion, REQUIREMENTS, zizmorInstalled } from '../../tools/zizmor/install.mjs';
 
 const temps: string[] = [];
-afterAll(() => temps.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  for (const d of temps) rmSync(d, { recursive: true, force: true });
+});
 function tempVenv(): string {
   const dir = mkdtempSync(join(tmpdir(), 'bird-zizmor-'));
   temps.push(dir);

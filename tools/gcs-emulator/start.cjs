@@ -192,9 +192,8 @@ const RE_OBJECT = /^\/(?:download\/storage\/v1\/)?b\/([^/]+)\/o\/([^/]+)$/;
 async function preconditionShim(req, res, next) {
   const url = parseUrl(req);
   const p = url.searchParams;
-  let m;
-
-  if ((m = RE_UPLOAD.exec(url.pathname))) {
+  let m = RE_UPLOAD.exec(url.pathname);
+  if (m) {
     const bucket = seg(m[1]);
     const uploadType = p.get('uploadType') || req.get('x-goog-upload-protocol');
 
@@ -240,7 +239,8 @@ async function preconditionShim(req, res, next) {
     return next();
   }
 
-  if ((m = RE_COPY.exec(url.pathname))) {
+  m = RE_COPY.exec(url.pathname);
+  if (m) {
     if (req.method !== 'POST' || (!hasAny(p, PLAIN) && !hasAny(p, SOURCE))) return next();
     const [src, srcObj, dst, dstObj] = [m[1], m[2], m[4], m[5]].map(seg);
     if (!(await lockUntilResponseCloses(`${dst}/${dstObj}`, res))) return undefined;
@@ -251,7 +251,8 @@ async function preconditionShim(req, res, next) {
     return next();
   }
 
-  if ((m = RE_OBJECT.exec(url.pathname))) {
+  m = RE_OBJECT.exec(url.pathname);
+  if (m) {
     if (!hasAny(p, PLAIN)) return next();
     const bucket = seg(m[1]);
     const name = seg(m[2]);
@@ -462,4 +463,4 @@ async function main() {
   process.on('SIGINT', stop);
 }
 
-main().catch((err) => die(`start failed: ${err && err.stack ? err.stack : err}`));
+main().catch((err) => die(`start failed: ${err?.stack ? err.stack : err}`));

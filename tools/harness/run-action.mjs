@@ -56,8 +56,8 @@ export function parseAnnotations(stdout) {
       const eq = kv.indexOf('=');
       props[kv.slice(0, eq)] = kv.slice(eq + 1);
     }
-    const unescape = (/** @type {string} */ s) => s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%');
-    found.push({ level: /** @type {Annotation['level']} */ (m[1]), message: unescape(m[3]), props });
+    const unescapeData = (/** @type {string} */ s) => s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%');
+    found.push({ level: /** @type {Annotation['level']} */ (m[1]), message: unescapeData(m[3]), props });
   }
   return found;
 }

@@ -88,7 +88,7 @@ export function parseWorkerArgs(argv) {
     if (tok === '-h' || tok === '--help') return 'help';
     const eq = tok.startsWith('--') ? tok.indexOf('=') : -1;
     const flag = eq > 0 ? tok.slice(0, eq) : tok;
-    const spec = Object.prototype.hasOwnProperty.call(FLAGS, flag) ? FLAGS[flag] : undefined;
+    const spec = Object.hasOwn(FLAGS, flag) ? FLAGS[flag] : undefined;
     if (!spec) {
       extras.push(tok);
       continue;

@@ -1286,7 +1286,7 @@ class RaySim {
       .createHash('sha1')
       .update(key + WS_GUID)
       .digest('base64');
-    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' + `Sec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
     entry.status = 101;
     entry.outcome = 'websocket';
     this.events.emit('request', entry);

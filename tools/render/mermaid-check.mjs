@@ -4,9 +4,10 @@
 // the `mermaid` package itself. mermaid.parse() needs a DOM only for DOMPurify, which mermaid
 // creates from the global `window` when it is first imported: a happy-dom window is set
 // before that import. Only the syntax is checked; drawing needs a browser (screenshots.mjs).
-import { unified } from 'unified';
-import remarkParse from 'remark-parse';
+
 import remarkGfm from 'remark-gfm';
+import remarkParse from 'remark-parse';
+import { unified } from 'unified';
 
 /** @typedef {{ ok: true } | { ok: false, error: string }} MermaidCheck */
 /** @typedef {{ text: string, line: number }} MermaidBlock */
