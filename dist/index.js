@@ -67411,7 +67411,6 @@ function formatDuration(ms) {
     const two = (n) => String(n).padStart(2, '0');
     return h > 0 ? `${h}h ${two(m)}m ${two(s)}s` : `${m}m ${two(s)}s`;
 }
-const systemClock = { now: () => Date.now(), sleep };
 
 ;// CONCATENATED MODULE: ./lib/common/retry.js
 // One retry mechanism for GCS and Ray calls: exponential backoff with jitter per operation,

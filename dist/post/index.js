@@ -37167,10 +37167,10 @@ exports.visitAsync = visitAsync;
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  EO: () => (/* binding */ teardownFromState)
+  E: () => (/* binding */ teardownFromState)
 });
 
-// UNUSED EXPORTS: Teardown, manualTeardownCommand, readMarker
+// UNUSED EXPORTS: Teardown
 
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
@@ -37425,14 +37425,14 @@ class DashboardForward {
             }
             if (hasExited(t.child)) {
                 // Let the last output lines arrive before quoting them.
-                await Promise.race([t.closed, (0,time/* sleep */.yy)(2_000)]);
+                await Promise.race([t.closed, (0,time/* sleep */.y)(2_000)]);
                 throw new ForwardError(`${this.command} exited with ${t.child.exitCode ?? t.child.signalCode} before the dashboard answered`, t.child.exitCode, t.tail);
             }
             if (Date.now() > deadline) {
                 await stopChild(t.child);
                 throw new ForwardError(`${this.command}: GET ${this.url}/api/version did not answer within ${Math.round(readyMs / 1000)} s`, null, t.tail);
             }
-            await (0,time/* sleep */.yy)(this.o.pollMs ?? 1_000);
+            await (0,time/* sleep */.y)(this.o.pollMs ?? 1_000);
         }
     }
     /** After it was ready: a forward that dies on its own is started again, a few times. */
@@ -38216,7 +38216,7 @@ function errorMessage(e, o = { withStatus: true }) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   _D: () => (/* binding */ actionsLog)
 /* harmony export */ });
-/* unused harmony exports neutralizeCommand, runnerLines, memoryLog */
+/* unused harmony exports neutralizeCommand, memoryLog */
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9402);
 // The one logging interface. Every module that logs takes a `Log`; the entry points pass
 // `actionsLog` (the runner's log via @actions/core), tests pass `memoryLog()`.
@@ -38341,7 +38341,7 @@ async function withRetry(what, op, retryable, policy, onRetry) {
             const cap = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
             const delay = Math.round(cap / 2 + Math.random() * (cap / 2));
             onRetry?.(e, attempt, delay);
-            await (0,_time_js__WEBPACK_IMPORTED_MODULE_1__/* .sleep */ .yy)(delay);
+            await (0,_time_js__WEBPACK_IMPORTED_MODULE_1__/* .sleep */ .y)(delay);
         }
     }
 }
@@ -38375,9 +38375,8 @@ function isNetworkError(e) {
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   qy: () => (/* binding */ ActionState)
+/* harmony export */   q: () => (/* binding */ ActionState)
 /* harmony export */ });
-/* unused harmony exports actionsState, StateError */
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9402);
 /* harmony import */ var _constants_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(152);
 // What the main step leaves for its post step (`post-if: always()`), with typed save and load.
@@ -38475,9 +38474,9 @@ class ActionState {
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   yy: () => (/* binding */ sleep)
+/* harmony export */   y: () => (/* binding */ sleep)
 /* harmony export */ });
-/* unused harmony exports formatDuration, systemClock */
+/* unused harmony export formatDuration */
 // Time: one sleep (abortable) and one duration format for logs, summaries and comments.
 /** Resolves after `ms`, or at once when `signal` aborts (the wait loop stops on cancel). */
 function sleep(ms, signal) {
@@ -38508,7 +38507,6 @@ function formatDuration(ms) {
     const two = (n) => String(n).padStart(2, '0');
     return h > 0 ? `${h}h ${two(m)}m ${two(s)}s` : `${m}m ${two(s)}s`;
 }
-const systemClock = { now: () => Date.now(), sleep };
 
 
 /***/ }),
@@ -39408,10 +39406,10 @@ async function stopWaitedJob(log, state) {
     const stopped = await client.stop(sid);
     log.warning(`post: the main step ended while waiting on ${sid} (${details.status}); asked Ray to stop it: ${stopped ? 'stopping' : 'it was not running'}`);
 }
-async function runPost(log = _common_log_js__WEBPACK_IMPORTED_MODULE_2__/* .actionsLog */ ._D, state = new _common_state_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionState */ .qy()) {
+async function runPost(log = _common_log_js__WEBPACK_IMPORTED_MODULE_2__/* .actionsLog */ ._D, state = new _common_state_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionState */ .q()) {
     try {
         // A per-run cluster: its teardown ends the job too (the forwarded dashboard died with the main step).
-        const torn = await (0,_cluster_teardown_js__WEBPACK_IMPORTED_MODULE_0__/* .teardownFromState */ .EO)(state, { log });
+        const torn = await (0,_cluster_teardown_js__WEBPACK_IMPORTED_MODULE_0__/* .teardownFromState */ .E)(state, { log });
         if (torn) {
             if (torn.outcome === 'failed' || torn.outcome === 'ray-down' || torn.outcome === 'deleted-by-label')
                 log.warning(`post: ${torn.detail}`);
@@ -39445,7 +39443,7 @@ __webpack_async_result__();
 /* harmony export */   c1: () => (/* binding */ RayJobsClient),
 /* harmony export */   ff: () => (/* binding */ TERMINAL)
 /* harmony export */ });
-/* unused harmony exports RayHttpError, isDuplicateSubmission, retryableRayError, packagePath, dashboardUrl */
+/* unused harmony exports RayHttpError, isDuplicateSubmission, retryableRayError, dashboardUrl */
 /* harmony import */ var node_stream__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7075);
 /* harmony import */ var _actions_http_client__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4942);
 /* harmony import */ var _common_retry_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3175);

@@ -9,7 +9,7 @@ import { ChildSet, childEnv, stopChild } from './process.js';
 import { RUN_ID_LABEL } from './yaml.js';
 
 /** A CLI call that failed: exit code or timeout, and the last lines of its output. */
-export class ClusterCliError extends Error {
+class ClusterCliError extends Error {
   constructor(
     message: string,
     readonly command: string,
@@ -66,7 +66,7 @@ export interface DeleteByLabelResult {
 }
 
 /** `value(status)` output: alive when any line is RUNNING (head or worker, as Python decides). */
-export function parseAlive(stdout: string): boolean {
+function parseAlive(stdout: string): boolean {
   return stdout.split('\n').some((l) => l.trim() === 'RUNNING');
 }
 

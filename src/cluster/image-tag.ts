@@ -8,18 +8,18 @@ import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { GitError } from '../preflight/worktree.js';
 
-export const CODE_SENTINEL = '# CODE-LAYERS';
-export const DATA_SENTINEL = '# DATA-LAYERS';
+const CODE_SENTINEL = '# CODE-LAYERS';
+const DATA_SENTINEL = '# DATA-LAYERS';
 export const DOCKERFILE_NAME = 'Dockerfile.cloud';
-export const DEFAULT_AR_REPO = 'bird-interact-runner';
-export const DEFAULT_IMAGE = 'runner';
+const DEFAULT_AR_REPO = 'bird-interact-runner';
+const DEFAULT_IMAGE = 'runner';
 /** The repo paths the image hash reads (git pathspecs, relative to the repo root). */
-export const CODE_DIR = 'src';
-export const GOLD_DIR = 'audited_gold';
-export const CODE_FILES = ['uv.lock', 'pyproject.toml'] as const;
+const CODE_DIR = 'src';
+const GOLD_DIR = 'audited_gold';
+const CODE_FILES = ['uv.lock', 'pyproject.toml'] as const;
 
 /** A problem computing the tag; the message names the fix. */
-export class ImageTagError extends Error {
+class ImageTagError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'ImageTagError';
@@ -62,13 +62,13 @@ export function compareCodePoints(a: string, b: string): number {
  * The components Python's PurePosixPath compares: `a//b` and `a/./b` are `a/b`, a trailing slash
  * is dropped, an absolute path keeps a leading empty component (so it sorts before relative ones).
  */
-export function pathComponents(p: string): string[] {
+function pathComponents(p: string): string[] {
   const parts = p.split('/').filter((s) => s !== '' && s !== '.');
   return p.startsWith('/') ? ['', ...parts] : parts;
 }
 
 /** Python's `PurePosixPath.__lt__`: component lists compared element by element, by code point. */
-export function comparePythonPaths(a: string, b: string): number {
+function comparePythonPaths(a: string, b: string): number {
   const pa = pathComponents(a);
   const pb = pathComponents(b);
   const n = Math.min(pa.length, pb.length);
@@ -97,7 +97,7 @@ export interface DockerfileSections {
 }
 
 /** Python's universal newlines on read: CRLF and a lone CR become LF. */
-export function translateNewlines(text: string): string {
+function translateNewlines(text: string): string {
   return text.replace(/\r\n?/g, '\n');
 }
 
@@ -129,7 +129,7 @@ export function dockerfileSections(text: string): DockerfileSections {
 }
 
 /** Decodes Dockerfile bytes as strict UTF-8, keeping a BOM as Python's `utf-8` codec does. */
-export function decodeDockerfile(bytes: Uint8Array): string {
+function decodeDockerfile(bytes: Uint8Array): string {
   try {
     return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
   } catch {
@@ -149,7 +149,7 @@ export interface FileBytes {
 const NUL = Buffer.from([0]);
 
 /** The code records in hash order: `src/` files Python-sorted, then `uv.lock`, then `pyproject.toml`. Other paths are rejected. */
-export function codeFileOrder(paths: readonly string[]): string[] {
+function codeFileOrder(paths: readonly string[]): string[] {
   const src: string[] = [];
   const extra = new Set<string>();
   for (const p of paths) {
@@ -161,7 +161,7 @@ export function codeFileOrder(paths: readonly string[]): string[] {
 }
 
 /** `audited_gold/` files (repo-relative) in hash order. Other paths are rejected. */
-export function goldFileOrder(paths: readonly string[]): string[] {
+function goldFileOrder(paths: readonly string[]): string[] {
   for (const p of paths) {
     if (!p.startsWith(`${GOLD_DIR}/`)) throw new ImageTagError(`${p} is not under ${GOLD_DIR}/`);
   }
@@ -381,7 +381,7 @@ async function hashRepoFiles(h: Hash, prefix: string, repoRoot: string, top: str
  * Every regular file under `root` as posix paths relative to it, dotfiles included, following
  * symlinks per {@link classify} (directory symlinks are not descended). Not sorted.
  */
-export async function walkFiles(root: string): Promise<string[]> {
+async function walkFiles(root: string): Promise<string[]> {
   let top: string;
   try {
     top = await realpath(root);
@@ -408,7 +408,7 @@ export async function walkFiles(root: string): Promise<string[]> {
 }
 
 /** Reads `<repoRoot>/Dockerfile.cloud` from the working tree and splits it into sections. */
-export async function readDockerfileSections(repoRoot: string): Promise<DockerfileSections> {
+async function readDockerfileSections(repoRoot: string): Promise<DockerfileSections> {
   let bytes: Buffer;
   try {
     bytes = await readFile(join(repoRoot, DOCKERFILE_NAME));

@@ -6,7 +6,7 @@ import type { Log } from '../common/log.js';
 import { formatDuration } from '../common/time.js';
 import { markdownTable } from '../results/summary.js';
 
-export const PHASES = ['image', 'up', 'submit', 'wait', 'down'] as const;
+const PHASES = ['image', 'up', 'submit', 'wait', 'down'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export interface PhaseRecord {

@@ -6,7 +6,7 @@ import { errorMessage } from '../common/errors.js';
 import { KNOWN_KEYS } from '../inputs/combos.js';
 
 /** Environment variables a child never gets: they are secrets it does not need. */
-export const CHILD_ENV_DENY: readonly string[] = [...KNOWN_KEYS, 'ACTIONS_RUNTIME_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'GITHUB_TOKEN', 'GH_TOKEN'];
+const CHILD_ENV_DENY: readonly string[] = [...KNOWN_KEYS, 'ACTIONS_RUNTIME_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'GITHUB_TOKEN', 'GH_TOKEN'];
 
 /**
  * The environment of `ray` and `gcloud`: the runner's, minus the API keys, the runner's tokens
@@ -27,7 +27,7 @@ export function childEnv(base: NodeJS.ProcessEnv = process.env): Record<string, 
 }
 
 /** How many of the last output lines an error quotes. */
-export const TAIL_LINES = 20;
+const TAIL_LINES = 20;
 const KILL_GRACE_MS = 5_000;
 
 /** Splits a stream into lines; `flush` delivers a last line without a newline. */
@@ -50,7 +50,7 @@ function lineSplitter(onLine: (line: string) => void): { push(chunk: Buffer | st
   };
 }
 
-export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   try {
     // Own process group (detached): the signal reaches ray's ssh children too.

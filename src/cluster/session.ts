@@ -17,8 +17,8 @@ import { makeSshKeyPair, type SshKeyPair } from './sshkey.js';
 import { Teardown, type TeardownTarget } from './teardown.js';
 import { renderClusterYaml, selfDeleteSeconds } from './yaml.js';
 
-export const CLUSTER_YAML_FILE = 'cluster.yaml';
-export const TEARDOWN_MARKER_FILE = 'teardown.json';
+const CLUSTER_YAML_FILE = 'cluster.yaml';
+const TEARDOWN_MARKER_FILE = 'teardown.json';
 
 export interface PrepareOptions {
   manifest: Pick<RunManifest, 'run_id' | 'render_inputs'>;

@@ -11,10 +11,10 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-export const KEY_TYPE = 'ssh-ed25519';
+const KEY_TYPE = 'ssh-ed25519';
 export const KEY_COMMENT = 'bird-cloud-action';
-export const PRIVATE_KEY_FILE = 'id_ed25519';
-export const PUBLIC_KEY_FILE = 'id_ed25519.pub';
+const PRIVATE_KEY_FILE = 'id_ed25519';
+const PUBLIC_KEY_FILE = 'id_ed25519.pub';
 
 export interface SshKeyPair {
   /** The per-run directory (mode 0700) that holds the key pair; the cluster YAML goes here too. */
@@ -40,7 +40,7 @@ function uint32(n: number): Buffer {
 }
 
 /** The public key blob: string "ssh-ed25519", string pk (32 bytes). */
-export function publicKeyBlob(publicKey: Buffer): Buffer {
+function publicKeyBlob(publicKey: Buffer): Buffer {
   if (publicKey.length !== 32) throw new Error(`an ed25519 public key has 32 bytes, got ${publicKey.length}`);
   return Buffer.concat([sshString(KEY_TYPE), sshString(publicKey)]);
 }

@@ -28,7 +28,7 @@ interface Marker {
   at: string;
 }
 
-export function readMarker(path: string): Marker | null {
+function readMarker(path: string): Marker | null {
   try {
     const m = JSON.parse(readFileSync(path, 'utf8')) as Partial<Marker>;
     return m.status === 'done' || m.status === 'detached' ? (m as Marker) : null;
@@ -44,7 +44,7 @@ function writeMarker(path: string, m: Marker): void {
 }
 
 /** The command a person runs when every automatic teardown failed. */
-export function manualTeardownCommand(t: Pick<TeardownTarget, 'runId' | 'project'>): string {
+function manualTeardownCommand(t: Pick<TeardownTarget, 'runId' | 'project'>): string {
   return `gcloud compute instances list --project=${t.project} --filter=labels.bird-interact-run-id=${t.runId} --format='value(name,zone.basename())' | while read -r name zone; do gcloud compute instances delete "$name" --project=${t.project} --zone="$zone" --quiet --delete-disks=all; done`;
 }
 

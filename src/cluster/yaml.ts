@@ -11,23 +11,23 @@ import { CLOUD_PLATFORM_SCOPE, IMAGE_URI, MACHINE_TYPE, PROJECT, REGION, SERVICE
 import { GCE_NAME_MAX, RUN_ID_MAX, RUN_ID_PATTERN, workerNodeName } from '../inputs/run-id.js';
 import type { RenderInputs, RunManifest } from '../plan/manifest.js';
 
-export const HEAD_NODE_TYPE = 'ray-head-default';
-export const WORKER_NODE_TYPE = 'ray-worker-default';
-export const HEAD_MACHINE_TYPE = 'e2-medium';
-export const CONTAINER_NAME = 'bird_interact_cloud';
-export const SSH_USER = 'ubuntu';
+const HEAD_NODE_TYPE = 'ray-head-default';
+const WORKER_NODE_TYPE = 'ray-worker-default';
+const HEAD_MACHINE_TYPE = 'e2-medium';
+const CONTAINER_NAME = 'bird_interact_cloud';
+const SSH_USER = 'ubuntu';
 /** The labels the Python tools filter on. Both carry the run id (sic, docs/reference/per-run-cluster.md#cluster-yaml). */
 export const RUN_ID_LABEL = 'bird-interact-run-id';
-export const IMAGE_TAG_LABEL = 'bird-interact-image-tag';
-export const DISK_SIZE_GB = 50;
-export const SOURCE_IMAGE = 'projects/ubuntu-os-cloud/global/images/family/ubuntu-2204-lts';
-export const IDLE_TIMEOUT_MINUTES = 30;
-export const RAY_PORT = 6379;
-export const OBJECT_MANAGER_PORT = 8076;
-export const SELF_DELETE_LOG = '/tmp/self_delete.log';
+const IMAGE_TAG_LABEL = 'bird-interact-image-tag';
+const DISK_SIZE_GB = 50;
+const SOURCE_IMAGE = 'projects/ubuntu-os-cloud/global/images/family/ubuntu-2204-lts';
+const IDLE_TIMEOUT_MINUTES = 30;
+const RAY_PORT = 6379;
+const OBJECT_MANAGER_PORT = 8076;
+const SELF_DELETE_LOG = '/tmp/self_delete.log';
 
 /** `docker.run_options`: the in-container environment of this image version (docs/reference/per-run-cluster.md#cluster-yaml). */
-export const RUN_ENV: ReadonlyArray<readonly [string, string]> = [
+const RUN_ENV: ReadonlyArray<readonly [string, string]> = [
   ['BIRD_DB_PATH', '/data/mini-interact'],
   ['BIRD_DATA_PATH', '/data/mini-interact/mini_interact.jsonl'],
   ['BIRD_RESULTS_ROOT', '/tmp/results'],
@@ -37,11 +37,11 @@ export const RUN_ENV: ReadonlyArray<readonly [string, string]> = [
   ['BIRD_SLAYER_MODELS_OTF_ROOT', '/data/slayer_models_otf'],
 ];
 
-export const HEAD_START_RAY_COMMANDS: readonly string[] = [
+const HEAD_START_RAY_COMMANDS: readonly string[] = [
   'ray stop',
   `ulimit -n 65536; ray start --head --port=${RAY_PORT} --object-manager-port=${OBJECT_MANAGER_PORT} --autoscaling-config=~/ray_bootstrap_config.yaml`,
 ];
-export const WORKER_START_RAY_COMMANDS: readonly string[] = [
+const WORKER_START_RAY_COMMANDS: readonly string[] = [
   'ray stop',
   `ulimit -n 65536; ray start --address=$RAY_HEAD_IP:${RAY_PORT} --object-manager-port=${OBJECT_MANAGER_PORT}`,
 ];
@@ -63,14 +63,14 @@ export class ClusterConfigError extends Error {
 }
 
 const PUBLIC_KEY = /^ssh-ed25519 [A-Za-z0-9+/]+={0,2}( [A-Za-z0-9@._-]+)?$/;
-export const MAX_RUNTIME_HOURS_MAX = 72;
+const MAX_RUNTIME_HOURS_MAX = 72;
 
 /**
  * Every problem with values that end up in the YAML, in node names or in the VM's shell
  * commands. The preflight checks the inputs; this checks again because a rerun renders from a
  * stored manifest (possibly written by the Python tool or edited by hand).
  */
-export function renderInputsProblems(runId: string, ri: RenderInputs): string[] {
+function renderInputsProblems(runId: string, ri: RenderInputs): string[] {
   const p: string[] = [];
   if (!RUN_ID_PATTERN.test(runId) || runId.length > RUN_ID_MAX)
     p.push(`run_id '${runId}' must match ${RUN_ID_PATTERN.source} and have at most ${RUN_ID_MAX} characters`);
@@ -110,7 +110,7 @@ export function selfDeleteCommand(maxRuntimeHours: number, zone: string): string
  * an ACL grants it at once), gcloud (Ubuntu's GCE image has it as a snap; installed when missing),
  * docker credentials for the region's Artifact Registry, then the self-delete timer.
  */
-export function initializationCommands(ri: Pick<RenderInputs, 'region' | 'zone' | 'max_runtime_hours'>): string[] {
+function initializationCommands(ri: Pick<RenderInputs, 'region' | 'zone' | 'max_runtime_hours'>): string[] {
   return [
     'sudo apt-get -o DPkg::Lock::Timeout=600 update -y',
     'sudo DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y docker.io rsync acl',
@@ -122,7 +122,7 @@ export function initializationCommands(ri: Pick<RenderInputs, 'region' | 'zone' 
   ];
 }
 
-export interface NodeConfig {
+interface NodeConfig {
   machineType: string;
   disks: Array<{ boot: boolean; autoDelete: boolean; type: 'PERSISTENT'; initializeParams: { diskSizeGb: number; sourceImage: string } }>;
   serviceAccounts: Array<{ email: string; scopes: string[] }>;
@@ -130,7 +130,7 @@ export interface NodeConfig {
   metadata: { items: Array<{ key: string; value: string }> };
 }
 
-export interface NodeType {
+interface NodeType {
   min_workers: number;
   max_workers: number;
   resources: { CPU: number };

@@ -3,7 +3,7 @@
 import * as core from '@actions/core';
 
 /** Where an annotation points (a file of the workspace, optionally a line). */
-export interface Where {
+interface Where {
   file?: string;
   startLine?: number;
 }
@@ -35,7 +35,7 @@ export function neutralizeCommand(line: string): string {
 }
 
 /** Splits on every line ending the runner splits on (`\n`, `\r\n`, `\r`). */
-export function runnerLines(text: string): string[] {
+function runnerLines(text: string): string[] {
   return text.replace(/\r?\n$/, '').split(/\r\n|\r|\n/);
 }
 

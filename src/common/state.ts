@@ -42,13 +42,13 @@ export interface StateStore {
   load(key: State): string;
 }
 
-export const actionsState: StateStore = {
+const actionsState: StateStore = {
   save: (key, value) => core.saveState(key, value),
   load: (key) => core.getState(key),
 };
 
 /** A saved entry that does not have the shape this action writes. */
-export class StateError extends Error {
+class StateError extends Error {
   constructor(key: State, why: string) {
     super(`the saved state ${key} ${why}; ignoring it`);
     this.name = 'StateError';

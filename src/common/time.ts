@@ -27,11 +27,3 @@ export function formatDuration(ms: number): string {
   const two = (n: number): string => String(n).padStart(2, '0');
   return h > 0 ? `${h}h ${two(m)}m ${two(s)}s` : `${m}m ${two(s)}s`;
 }
-
-/** A clock the long-running parts read, so tests can move time without waiting for it. */
-export interface Clock {
-  now(): number;
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
-
-export const systemClock: Clock = { now: () => Date.now(), sleep };

@@ -94,7 +94,7 @@ export interface RunStatus {
 }
 
 /** status.json as compact JSON, keys in the documented order. */
-export function statusJson(s: RunStatus): string {
+function statusJson(s: RunStatus): string {
   return JSON.stringify({
     ray_job_id: s.ray_job_id,
     last_heartbeat_ts: s.last_heartbeat_ts,

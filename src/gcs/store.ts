@@ -24,7 +24,7 @@ export const runPaths = {
 };
 
 /** GCS answers 429 and 5xx for load and outages; 408 for slow requests. */
-export function retryableGcsError(e: unknown): boolean {
+function retryableGcsError(e: unknown): boolean {
   const s = errorStatus(e);
   if (s !== undefined) return s === 408 || s === 429 || s >= 500;
   return isNetworkError(e);

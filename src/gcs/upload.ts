@@ -10,11 +10,11 @@ import { type DbArtifact, safeRelPath } from '../preflight/artifacts.js';
 import { contentTypeFor, isPreconditionFailed, type RemoteObject, type RunStore, runPaths } from './store.js';
 
 /** Above this size an upload is resumable; below it one multipart request is much faster. */
-export const RESUMABLE_THRESHOLD = 8 * 1024 * 1024;
+const RESUMABLE_THRESHOLD = 8 * 1024 * 1024;
 
-export type FileOutcome = 'uploaded' | 'skipped' | 'replaced';
+type FileOutcome = 'uploaded' | 'skipped' | 'replaced';
 
-export interface DbUploadResult {
+interface DbUploadResult {
   db: string;
   files: number;
   uploaded: number;
@@ -59,7 +59,7 @@ export class UploadError extends Error {
 }
 
 /** One file to upload. */
-export interface UploadTask {
+interface UploadTask {
   db: string;
   rel: string;
   local: string;
@@ -69,14 +69,14 @@ export interface UploadTask {
 }
 
 /** What an upload will do: write the tasks, and first remove the extras. */
-export interface UploadPlan {
+interface UploadPlan {
   tasks: UploadTask[];
   /** Objects under a selected DB's prefix that the DB no longer has. */
   extras: RemoteObject[];
 }
 
 /** Pure: the files to write and the stale objects to remove, from the plan and one listing. */
-export function planUploads(job: Pick<UploadJob, 'runId' | 'artifact' | 'root' | 'artifacts' | 'remote'>): UploadPlan {
+function planUploads(job: Pick<UploadJob, 'runId' | 'artifact' | 'root' | 'artifacts' | 'remote'>): UploadPlan {
   const tasks: UploadTask[] = [];
   for (const a of job.artifacts) {
     for (const f of a.files) {

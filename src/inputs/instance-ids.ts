@@ -6,9 +6,9 @@ import { isAbsolute, resolve } from 'node:path';
 import type { Problem } from '../common/errors.js';
 
 /** An ids file larger than this is not an ids file (a mistaken path, or /dev/zero). */
-export const IDS_FILE_MAX_BYTES = 16 * 1024 * 1024;
+const IDS_FILE_MAX_BYTES = 16 * 1024 * 1024;
 /** How many ids an error or warning lists before it gives the count. */
-export const IDS_SHOWN = 20;
+const IDS_SHOWN = 20;
 
 /** `a, b, c` for at most IDS_SHOWN ids, then `… and N more (M in all)`. */
 export function listIds(ids: readonly string[], shown = IDS_SHOWN): string {

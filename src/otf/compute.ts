@@ -41,7 +41,7 @@ function isFile(path: string): boolean {
 }
 
 /** The locked entries of the SLayer package; records a problem when uv.lock or the package is missing. */
-export function readSlayerPin(s: Pick<OtfSettings, 'uvLock' | 'slayerPackage'>, problems: ProblemList): LockedPackage[] {
+function readSlayerPin(s: Pick<OtfSettings, 'uvLock' | 'slayerPackage'>, problems: ProblemList): LockedPackage[] {
   if (!isFile(s.uvLock)) {
     problems.add(
       OtfInputs.UvLock,
@@ -67,7 +67,7 @@ export function readSlayerPin(s: Pick<OtfSettings, 'uvLock' | 'slayerPackage'>, 
 }
 
 /** The three dataset files of every DB; records one problem per DB that lacks any of them. */
-export function datasetFiles(s: Pick<OtfSettings, 'dbs' | 'miniInteractRoot'>, problems: ProblemList): Map<string, { name: string; path: string }[]> {
+function datasetFiles(s: Pick<OtfSettings, 'dbs' | 'miniInteractRoot'>, problems: ProblemList): Map<string, { name: string; path: string }[]> {
   const out = new Map<string, { name: string; path: string }[]>();
   if (!existsSync(s.miniInteractRoot)) {
     problems.add(

@@ -40,7 +40,7 @@ export const OtfDefaults = {
 } as const;
 
 /** Bumped when the key material below changes shape, so old cache entries are never reused. */
-export const KEY_MATERIAL_VERSION = 'bird-otf-key/1';
+const KEY_MATERIAL_VERSION = 'bird-otf-key/1';
 /** Hex characters of the SHA-256 kept in the key (128 bits). */
 export const KEY_HASH_CHARS = 32;
 /** GitHub's limit on the legs of one matrix. */
@@ -65,7 +65,7 @@ export function otfArtifact(framework: OtfFramework): OtfArtifact {
 }
 
 /** The completeness marker of each artifact (docs/reference/combos.md#artifacts-and-presence-markers): written last, so its presence means complete. */
-export const MARKERS: Readonly<Record<OtfArtifact, string>> = {
+const MARKERS: Readonly<Record<OtfArtifact, string>> = {
   slayer_otf_cache: '_cache_fp.txt',
   slayer_models_otf: '_reference_fp.txt',
 };
@@ -100,7 +100,7 @@ export function parseDbList(raw: string): { dbs: string[]; error: string | null 
 }
 
 /** PEP 503 name normalisation, as uv applies it to package names. */
-export function normalizePackageName(name: string): string {
+function normalizePackageName(name: string): string {
   return name.toLowerCase().replace(/[-_.]+/g, '-');
 }
 

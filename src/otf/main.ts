@@ -7,7 +7,7 @@ import { computeKeys } from './compute.js';
 import { type OtfInputReader, parseOtfSettings, workflowPath } from './inputs.js';
 import { outputValues } from './key-material.js';
 
-export const coreOtfInputReader: OtfInputReader = (name) => core.getInput(name);
+const coreOtfInputReader: OtfInputReader = (name) => core.getInput(name);
 
 export async function run(get: OtfInputReader = coreOtfInputReader, log: Log = actionsLog): Promise<void> {
   try {

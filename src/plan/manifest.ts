@@ -22,7 +22,7 @@ export interface ArtifactSummary {
   dbs: Record<string, { files: number; bytes: number; digest: string }>;
 }
 
-export interface DispatchTarget {
+interface DispatchTarget {
   cluster: 'none' | 'existing' | 'ephemeral';
   /** The dashboard address for an existing cluster; never carries credentials. */
   address?: string;

@@ -51,7 +51,7 @@ export interface PlanParts {
 }
 
 /** All nine keys, always with real values: Python's resubmit and kill read them directly (docs/reference/manifest.md#render-inputs). */
-export function renderInputsFor(s: SubmitSettings, imageUri: string): RunManifest['render_inputs'] {
+function renderInputsFor(s: SubmitSettings, imageUri: string): RunManifest['render_inputs'] {
   const g = s.dispatch.gce;
   return {
     workers: s.workers,

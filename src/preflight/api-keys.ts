@@ -11,7 +11,7 @@ export interface ApiKeys {
   missing: string[];
 }
 
-export function readApiKeys(names: readonly string[], env: NodeJS.ProcessEnv = process.env): ApiKeys {
+function readApiKeys(names: readonly string[], env: NodeJS.ProcessEnv = process.env): ApiKeys {
   const values = new Map<string, string>();
   const missing: string[] = [];
   for (const name of [...names].sort()) {
@@ -29,7 +29,7 @@ export function readApiKeys(names: readonly string[], env: NodeJS.ProcessEnv = p
 }
 
 /** Python's wording, plus the two causes users actually hit. */
-export function missingKeysMessage(missing: readonly string[]): string {
+function missingKeysMessage(missing: readonly string[]): string {
   return (
     `missing API key env vars for job submission: [${missing.map((k) => `'${k}'`).join(', ')}]. ` +
     'Pass each one to this step with `env:` (e.g. `ANTHROPIC_API_KEY: ${{ secrets.ANTHROPIC_API_KEY }}`). ' +
@@ -38,7 +38,7 @@ export function missingKeysMessage(missing: readonly string[]): string {
 }
 
 /** Problems with a team's runtime_env given the keys this run must deliver. */
-export function runtimeEnvProblem(runtimeEnv: Record<string, unknown>, keyValues: Iterable<string>, o: { needsSecrets: boolean }): string | null {
+function runtimeEnvProblem(runtimeEnv: Record<string, unknown>, keyValues: Iterable<string>, o: { needsSecrets: boolean }): string | null {
   if (o.needsSecrets && runtimeEnv.working_dir !== undefined) {
     return 'sets working_dir, which this action uses to deliver the API keys file; ship code in the image, with pip or py_modules instead, or run with a model that needs no key';
   }

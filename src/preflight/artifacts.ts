@@ -22,7 +22,7 @@ export interface DbArtifact {
   digest: string;
 }
 
-export const MARKERS: Readonly<Record<ArtifactKind, string | null>> = {
+const MARKERS: Readonly<Record<ArtifactKind, string | null>> = {
   slayer_models: null,
   slayer_otf_cache: '_cache_fp.txt',
   slayer_models_otf: '_reference_fp.txt',

@@ -6,7 +6,7 @@ import type { ProblemList } from '../common/errors.js';
 import { listIds } from '../inputs/instance-ids.js';
 
 /** The dataset is read whole: a file larger than this is not the dataset (a mistaken path, or /dev/zero). */
-export const DATASET_MAX_BYTES = 256 * 1024 * 1024;
+const DATASET_MAX_BYTES = 256 * 1024 * 1024;
 
 /**
  * Where the mini-interact data and its dataset are (docs/reference/inputs.md#the-mini-interact-data): the inputs, else BIRD_DB_PATH /
@@ -19,7 +19,7 @@ export function dataPaths(workspace: string, env: NodeJS.ProcessEnv, rootInput =
 }
 
 /** A DB name is one plain path segment: it becomes a folder and a GCS prefix. */
-export const DB_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+const DB_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 
 export function dbNameProblem(db: string): string | null {
   if (db === '') return 'is empty';

@@ -164,7 +164,7 @@ export class RayJobsClient {
 }
 
 /** `gcs://_ray_pkg_<hash>.zip` → `api/packages/gcs/_ray_pkg_<hash>.zip` (docs/reference/ray-jobs-api.md#packages). */
-export function packagePath(uri: string): string {
+function packagePath(uri: string): string {
   const m = /^([a-z]+):\/\/(.+)$/.exec(uri);
   if (!m) throw new Error(`not a package URI: ${uri}`);
   return `api/packages/${m[1]}/${m[2]}`;

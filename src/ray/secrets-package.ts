@@ -6,7 +6,7 @@ import { crc32 } from 'node:zlib';
 import { SECRETS_FILE } from '../plan/job-args.js';
 
 /** A minimal ZIP (stored entries, fixed timestamps): all Ray needs to unpack a working_dir. */
-export function zipStored(entries: ReadonlyArray<{ name: string; data: Buffer }>): Buffer {
+function zipStored(entries: ReadonlyArray<{ name: string; data: Buffer }>): Buffer {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;

@@ -22,9 +22,9 @@ export function rayClient(log: Log, d: Pick<DispatchSettings, 'rayAddress' | 'ra
 }
 
 /** Ray 2.2 brought the head→agent Jobs API this client speaks (docs/reference/ray-jobs-api.md#versions-covered). */
-export const MIN_RAY_VERSION: readonly [number, number] = [2, 2];
+const MIN_RAY_VERSION: readonly [number, number] = [2, 2];
 
-export function versionAtLeast(v: string, [major, minor]: readonly [number, number]): boolean {
+function versionAtLeast(v: string, [major, minor]: readonly [number, number]): boolean {
   const m = /^(\d+)\.(\d+)/.exec(v);
   if (!m) return false;
   const [a, b] = [Number(m[1]), Number(m[2])];

@@ -10,9 +10,9 @@ import type { JobStatus, RayJobsClient } from './client.js';
 
 export const STALL_AFTER_MS = 300_000;
 /** What one poll prints of the job log at most (Ray returns the whole log every time, docs/reference/ray-jobs-api.md#p8-large-logs). */
-export const LOG_CHUNK_MAX = 64 * 1024;
+const LOG_CHUNK_MAX = 64 * 1024;
 /** Polls in a row that may fail (after their own retries) before the wait gives up. */
-export const MAX_FAILED_POLLS = 5;
+const MAX_FAILED_POLLS = 5;
 
 export interface Observation {
   now: number;

@@ -27,7 +27,7 @@ import type { LatestRow } from '../gcs/rows.js';
 
 export const UNKNOWN_DB = '(unknown DB)';
 
-export type Outcome = 'pass' | 'phase1' | 'fail' | 'error' | 'unreadable' | 'missing';
+type Outcome = 'pass' | 'phase1' | 'fail' | 'error' | 'unreadable' | 'missing';
 
 /** The counts and figures of a set of instances (the whole run, or one DB). */
 export interface Figures {
@@ -42,11 +42,11 @@ export interface Figures {
   missing: number;
 }
 
-export interface DbResults extends Figures {
+interface DbResults extends Figures {
   db: string;
 }
 
-export interface InstanceResult {
+interface InstanceResult {
   instance_id: string;
   db: string;
   /** The attempt of the latest row, or null when there is none. */
@@ -96,7 +96,7 @@ function nonEmpty(v: unknown): string | null {
 }
 
 /** A row's `error` as one line of text, or null when falsy. */
-export function errorText(e: unknown): string | null {
+function errorText(e: unknown): string | null {
   if (!e) return null;
   if (typeof e === 'string') return e;
   try {
@@ -107,11 +107,11 @@ export function errorText(e: unknown): string | null {
 }
 
 /** Which DB an instance belongs to (see the definitions above). */
-export function instanceDb(iid: string, input: Pick<AggregateInput, 'instanceDbs' | 'datasetDbs' | 'latest'>): string {
+function instanceDb(iid: string, input: Pick<AggregateInput, 'instanceDbs' | 'datasetDbs' | 'latest'>): string {
   return nonEmpty(input.instanceDbs?.[iid]) ?? nonEmpty(input.latest.get(iid)?.row?.database) ?? nonEmpty(input.datasetDbs?.[iid]) ?? UNKNOWN_DB;
 }
 
-export function classify(iid: string, db: string, latest: LatestRow | undefined): InstanceResult {
+function classify(iid: string, db: string, latest: LatestRow | undefined): InstanceResult {
   const base = {
     instance_id: iid,
     db,
@@ -150,7 +150,7 @@ function failureReason(r: InstanceResult): string {
 }
 
 /** The figures of a list of instance results. */
-export function figures(list: readonly InstanceResult[]): Figures {
+function figures(list: readonly InstanceResult[]): Figures {
   const n = list.length;
   const count = (f: (r: InstanceResult) => boolean): number => list.reduce((k, r) => k + (f(r) ? 1 : 0), 0);
   const phase1 = count((r) => r.phase1_passed);

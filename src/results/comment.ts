@@ -24,7 +24,7 @@ export type CommentOutcome =
 /** `auto`: comment when the event is a pull request (pull_request, pull_request_target). */
 export type CommentOnPr = boolean | 'auto';
 
-export const PERMISSION_HINT =
+const PERMISSION_HINT =
   'the token needs `pull-requests: write`: add `permissions: { contents: read, pull-requests: write }` to the job ' +
   '(on pull requests from forks the GITHUB_TOKEN is read-only and cannot comment)';
 

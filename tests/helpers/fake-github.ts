@@ -3,7 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export interface RecordedCall {
+interface RecordedCall {
   method: string;
   path: string;
   query: Record<string, string>;
@@ -11,14 +11,14 @@ export interface RecordedCall {
   body: unknown;
 }
 
-export interface StoredComment {
+interface StoredComment {
   id: number;
   body: string;
   user: { login: string; type: string };
   html_url: string;
 }
 
-export interface Fault {
+interface Fault {
   method: 'GET' | 'POST' | 'PATCH';
   status: number;
   message: string;

@@ -28,7 +28,7 @@ export interface RequestInfo {
 
 export type RequestMatcher = (req: RequestInfo) => boolean;
 
-export type FaultAction =
+type FaultAction =
   /** Destroy the client socket before any response byte: the client sees ECONNRESET / socket hang up. */
   | { kind: 'reset' }
   /** Answer with this status and a GCS-shaped JSON error body, without contacting the target. */
@@ -36,7 +36,7 @@ export type FaultAction =
   /** Hold the request for `ms`, then forward it normally. */
   | { kind: 'stall'; ms: number };
 
-export type FaultRule = FaultAction & {
+type FaultRule = FaultAction & {
   /** Which requests this rule applies to; default all. */
   match?: RequestMatcher;
   /** How many matching requests to fault; default 1. Infinity for "always". */
@@ -46,7 +46,7 @@ export type FaultRule = FaultAction & {
 };
 
 /** Handle returned by schedule(): live counters for one rule. */
-export interface ScheduledFault {
+interface ScheduledFault {
   readonly rule: FaultRule;
   /** Requests this rule has faulted so far. */
   readonly fired: number;
@@ -54,9 +54,9 @@ export interface ScheduledFault {
   readonly remaining: number;
 }
 
-export type ProxyAction = 'forward' | 'reset' | 'stall' | `status:${number}`;
+type ProxyAction = 'forward' | 'reset' | 'stall' | `status:${number}`;
 
-export interface ProxyEvent {
+interface ProxyEvent {
   method: string;
   url: string;
   action: ProxyAction;
@@ -64,7 +64,7 @@ export interface ProxyEvent {
   status?: number;
 }
 
-export interface FaultProxyStats {
+interface FaultProxyStats {
   /** Every request that reached the proxy. */
   seen: number;
   /** Requests sent on to the target (stalled ones included). */

@@ -4,7 +4,7 @@ import { REPO_ROOT } from '../../tools/demo/demo-repo.mjs';
 import { type RaySim, type RaySimOptions, startRaySim } from '../../tools/ray-sim/server.mjs';
 import { emulatorHost } from './gcs.js';
 
-export const DEMO_WORKER = join(REPO_ROOT, 'tools', 'ray-sim', 'demo-worker.mjs');
+const DEMO_WORKER = join(REPO_ROOT, 'tools', 'ray-sim', 'demo-worker.mjs');
 export const WORKER_PREFIX = `${process.execPath} ${DEMO_WORKER}`;
 
 export interface ClusterOptions {

@@ -44,7 +44,7 @@ function row(iid: string, attempt: number, outcome: 'pass' | 'phase1' | 'fail' |
  * Object name (relative to runs/<id>/rows/) → bytes. alien_3 was retried: attempt 1 lost its
  * actor, attempt 2 passed. credit_3's row is not JSON. cybermarket_2 has no row at all.
  */
-export function mixedRows(errorText = 'actor-lost'): Array<[iid: string, attempt: number, bytes: string]> {
+function mixedRows(errorText = 'actor-lost'): Array<[iid: string, attempt: number, bytes: string]> {
   const j = (r: Row): string => JSON.stringify(r);
   return [
     ['alien_1', 1, j(row('alien_1', 1, 'pass'))],
@@ -80,7 +80,7 @@ export const MIXED_MANIFEST = {
 };
 
 /** A manifest as the action writes it (with the instance → DB map), or as Python wrote it (without). */
-export function manifestJson(runId: string, python = false): string {
+function manifestJson(runId: string, python = false): string {
   const m: Record<string, unknown> = {
     run_id: runId,
     framework: MIXED_MANIFEST.framework,
