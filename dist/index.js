@@ -66123,8 +66123,8 @@ const ERROR_PREFIX = 'bird-cloud-action';
 /* harmony export */   gJ: () => (/* binding */ errorMessage)
 /* harmony export */ });
 // Typed errors. Every user-facing problem names the input, the bad value and the fix.
-function formatProblem(p) {
-    return p.fix ? `${p.input}: ${p.message} (fix: ${p.fix})` : `${p.input}: ${p.message}`;
+function formatProblem(problem) {
+    return problem.fix ? `${problem.input}: ${problem.message} (fix: ${problem.fix})` : `${problem.input}: ${problem.message}`;
 }
 /** Several problems found by one check, reported together so a user fixes them in one go. */
 class ProblemsError extends Error {
@@ -66151,10 +66151,10 @@ class ProblemList {
     }
 }
 /** HTTP status of an error from gaxios, the Storage SDK or our own clients, if any. */
-function errorStatus(e) {
-    if (typeof e !== 'object' || e === null)
+function errorStatus(error) {
+    if (typeof error !== 'object' || error === null)
         return undefined;
-    const o = e;
+    const o = error;
     for (const v of [o.code, o.status, o.statusCode, o.response?.status])
         if (typeof v === 'number')
             return v;
@@ -66164,21 +66164,21 @@ function errorStatus(e) {
  * Turns any thrown value into one message, with its HTTP status when the message lacks it.
  * Never filters on `instanceof Error` alone: SDKs throw plain objects too.
  */
-function errorMessage(e, o = { withStatus: true }) {
+function errorMessage(error, options = { withStatus: true }) {
     let msg;
-    if (e instanceof Error)
-        msg = e.message;
-    else if (typeof e === 'string')
-        msg = e;
+    if (error instanceof Error)
+        msg = error.message;
+    else if (typeof error === 'string')
+        msg = error;
     else {
         try {
-            msg = JSON.stringify(e);
+            msg = JSON.stringify(error);
         }
         catch {
-            msg = String(e);
+            msg = String(error);
         }
     }
-    const status = o.withStatus ? errorStatus(e) : undefined;
+    const status = options.withStatus ? errorStatus(error) : undefined;
     return status !== undefined && !msg.includes(String(status)) ? `HTTP ${status}: ${msg}` : msg;
 }
 
@@ -66235,7 +66235,7 @@ var errors = __nccwpck_require__(3302);
 const CleanupOrder = { StopJob: 10, Teardown: 20 };
 const SIGNALS = ['SIGINT', 'SIGTERM'];
 class Cancellation {
-    o;
+    options;
     controller = new AbortController();
     steps = new Set();
     first = null;
@@ -66243,10 +66243,10 @@ class Cancellation {
     proc;
     exit;
     handler = (signal) => this.onSignal(signal);
-    constructor(o) {
-        this.o = o;
-        this.proc = o.proc ?? process;
-        this.exit = o.exit ?? ((code) => process.exit(code));
+    constructor(options) {
+        this.options = options;
+        this.proc = options.proc ?? process;
+        this.exit = options.exit ?? ((code) => process.exit(code));
     }
     /** Aborts on the first signal: long waits listen to it. */
     get signal() {
@@ -66281,7 +66281,7 @@ class Cancellation {
     onSignal(signal) {
         if (this.first) {
             const left = this.ordered();
-            this.o.log.warning(`${signal} again: abandoning the cleanup${left.length > 0 ? ` (${left.map((s) => s.name).join(', ')})` : ''}; the post step takes over`);
+            this.options.log.warning(`${signal} again: abandoning the cleanup${left.length > 0 ? ` (${left.map((s) => s.name).join(', ')})` : ''}; the post step takes over`);
             for (const step of left)
                 step.abandon?.();
             this.exit(1);
@@ -66289,7 +66289,7 @@ class Cancellation {
         }
         this.first = signal;
         const steps = this.ordered();
-        this.o.log.info(`${signal}: cancelled${steps.length > 0 ? `; ${steps.map((s) => s.name).join(', then ')} before exiting (a second signal abandons it)` : ''}`);
+        this.options.log.info(`${signal}: cancelled${steps.length > 0 ? `; ${steps.map((s) => s.name).join(', then ')} before exiting (a second signal abandons it)` : ''}`);
         this.controller.abort();
         this.cleanup = this.runSteps(signal, steps);
     }
@@ -66308,13 +66308,13 @@ class Cancellation {
                     notes.push(note);
             }
             catch (e) {
-                this.o.log.warning(`${step.name} failed: ${(0,errors/* errorMessage */.gJ)(e)}`);
+                this.options.log.warning(`${step.name} failed: ${(0,errors/* errorMessage */.gJ)(e)}`);
             }
             finally {
                 clearTimeout(timer);
             }
         }
-        this.o.fail(`cancelled (${signal})${notes.length > 0 ? `; ${notes.join('; ')}` : ''}`);
+        this.options.fail(`cancelled (${signal})${notes.length > 0 ? `; ${notes.join('; ')}` : ''}`);
         this.exit(1);
     }
 }
@@ -66543,20 +66543,24 @@ function readIdsFile(input, file, path, problems) {
     }
     return (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
 }
-function readInstanceIds(o) {
+function readInstanceIds(inputs) {
     const problems = [];
-    const inline = o.inline.trim();
-    const file = o.file.trim();
+    const inline = inputs.inline.trim();
+    const file = inputs.file.trim();
     let raw = null;
-    let source = { input: o.inlineInput };
+    let source = { input: inputs.inlineInput };
     if (inline && file) {
-        problems.push({ input: o.inlineInput, message: `both ${o.inlineInput} and ${o.fileInput} ('${file}') are set`, fix: 'set exactly one of them' });
+        problems.push({
+            input: inputs.inlineInput,
+            message: `both ${inputs.inlineInput} and ${inputs.fileInput} ('${file}') are set`,
+            fix: 'set exactly one of them',
+        });
     }
     else if (!inline && !file) {
         problems.push({
-            input: o.inlineInput,
-            message: `neither ${o.inlineInput} nor ${o.fileInput} is set`,
-            fix: `give a comma list in ${o.inlineInput}, or a file of whitespace-separated ids in ${o.fileInput}`,
+            input: inputs.inlineInput,
+            message: `neither ${inputs.inlineInput} nor ${inputs.fileInput} is set`,
+            fix: `give a comma list in ${inputs.inlineInput}, or a file of whitespace-separated ids in ${inputs.fileInput}`,
         });
     }
     else if (inline) {
@@ -66564,17 +66568,17 @@ function readInstanceIds(o) {
         const spaced = raw.filter((id) => /\s/.test(id));
         if (spaced.length > 0) {
             problems.push({
-                input: o.inlineInput,
+                input: inputs.inlineInput,
                 message: `${listIds(spaced.map((id) => `'${id}'`))} contain${spaced.length === 1 ? 's' : ''} whitespace`,
-                fix: `separate the ids with commas, e.g. alien_1,credit_3 (a file in ${o.fileInput} may use spaces or newlines)`,
+                fix: `separate the ids with commas, e.g. alien_1,credit_3 (a file in ${inputs.fileInput} may use spaces or newlines)`,
             });
             raw = raw.flatMap((id) => id.split(/\s+/));
         }
     }
     else {
-        const path = (0,external_node_path_namespaceObject.isAbsolute)(file) ? file : (0,external_node_path_namespaceObject.resolve)(o.workspace, file);
-        source = { input: o.fileInput, file: path };
-        const text = readIdsFile(o.fileInput, file, path, problems);
+        const path = (0,external_node_path_namespaceObject.isAbsolute)(file) ? file : (0,external_node_path_namespaceObject.resolve)(inputs.workspace, file);
+        source = { input: inputs.fileInput, file: path };
+        const text = readIdsFile(inputs.fileInput, file, path, problems);
         if (text !== null)
             raw = text.split(/\s+/);
     }
@@ -66593,7 +66597,7 @@ function readInstanceIds(o) {
     if (raw !== null && ids.length === 0) {
         problems.push({
             input: source.input,
-            message: `resolved to an empty list (no ids parsed from \`${o.inlineInput}\` or \`${o.fileInput}\`)`,
+            message: `resolved to an empty list (no ids parsed from \`${inputs.inlineInput}\` or \`${inputs.fileInput}\`)`,
             fix: 'give at least one instance id',
         });
     }
@@ -66700,41 +66704,41 @@ const DEFAULT_ENTRYPOINT_PREFIX = 'python /app/bird-interact-agents/src/bird_int
 function submissionId(runId, attempt) {
     return `bird-${runId}-a${attempt}`;
 }
-function buildJobArgs(m, attempt, instanceIds, o) {
+function buildJobArgs(manifest, attempt, instanceIds, options) {
     const args = [
         '--run-id',
-        m.run_id,
+        manifest.run_id,
         '--attempt',
         String(attempt),
         '--ray-job-id',
-        submissionId(m.run_id, attempt),
+        submissionId(manifest.run_id, attempt),
         '--framework',
-        m.framework,
+        manifest.framework,
         '--query-mode',
-        m.query_mode,
+        manifest.query_mode,
         '--mode',
-        m.mode,
+        manifest.mode,
         '--agent-model',
-        m.agent_model,
+        manifest.agent_model,
         '--user-sim-model',
-        m.user_sim_model,
+        manifest.user_sim_model,
         '--patience',
-        String(m.patience),
+        String(manifest.patience),
         '--max-depth',
-        String(m.max_depth),
+        String(manifest.max_depth),
         '--num-actors',
-        String(m.render_inputs.workers * m.render_inputs.actors_per_worker),
+        String(manifest.render_inputs.workers * manifest.render_inputs.actors_per_worker),
         '--instance-ids',
         instanceIds.join(','),
     ];
-    if (m.strict)
+    if (manifest.strict)
         args.push('--strict');
-    if (m.use_audited_gold_sql)
+    if (manifest.use_audited_gold_sql)
         args.push('--use-audited-gold-sql');
-    args.push(m.prompt_cache ? '--prompt-cache' : '--no-prompt-cache');
-    args.push('--slayer-setup', m.slayer_setup, '--slayer-storage-root', m.slayer_storage_root);
+    args.push(manifest.prompt_cache ? '--prompt-cache' : '--no-prompt-cache');
+    args.push('--slayer-setup', manifest.slayer_setup, '--slayer-storage-root', manifest.slayer_storage_root);
     // Python appends the secrets file only when there is at least one key.
-    if (o.withSecrets)
+    if (options.withSecrets)
         args.push('--secrets-file', SECRETS_FILE);
     return args;
 }
@@ -66791,21 +66795,21 @@ function shortBelow(x, threshold) {
     return short < threshold ? String(short) : String(x);
 }
 /** Every threshold the figures fall short of, as messages naming the figure and the threshold; [] when they pass. */
-function gateFailures(f, t) {
+function gateFailures(figures, thresholds) {
     const out = [];
     // Compared on the rate itself (k / n is correctly rounded, like the parsed threshold), never on
     // k against min × n, whose rounding could fail a run that sits exactly on the threshold.
-    if (t.minPhase1Rate !== null && f.phase1_rate < t.minPhase1Rate) {
-        out.push(`phase-1 rate ${shortBelow(f.phase1_rate, t.minPhase1Rate)} (${f.phase1_passed}/${f.n} = ${pct(f.phase1_rate)}) is below ${constants/* Inputs */.G0.MinPhase1Rate} ${t.minPhase1Rate}`);
+    if (thresholds.minPhase1Rate !== null && figures.phase1_rate < thresholds.minPhase1Rate) {
+        out.push(`phase-1 rate ${shortBelow(figures.phase1_rate, thresholds.minPhase1Rate)} (${figures.phase1_passed}/${figures.n} = ${pct(figures.phase1_rate)}) is below ${constants/* Inputs */.G0.MinPhase1Rate} ${thresholds.minPhase1Rate}`);
     }
-    if (t.maxErrors !== null && f.errors > t.maxErrors) {
-        out.push(`errors ${f.errors} (of ${f.n} instances) exceed ${constants/* Inputs */.G0.MaxErrors} ${t.maxErrors}`);
+    if (thresholds.maxErrors !== null && figures.errors > thresholds.maxErrors) {
+        out.push(`errors ${figures.errors} (of ${figures.n} instances) exceed ${constants/* Inputs */.G0.MaxErrors} ${thresholds.maxErrors}`);
     }
     return out;
 }
 /** One message for all failed thresholds, or null when the gate passes. */
-function gateMessage(f, t) {
-    const list = gateFailures(f, t);
+function gateMessage(figures, thresholds) {
+    const list = gateFailures(figures, thresholds);
     return list.length === 0 ? null : `quality gate failed: ${list.join('; ')}`;
 }
 /** Thrown by reportRun after everything was reported, so that the step fails with the gate's message. */
@@ -66889,8 +66893,8 @@ class reader_Reader {
         return v;
     }
     /** A JSON object; `secret` keeps the value out of the message. */
-    jsonObject(name, o = { secret: false }) {
-        const secret = o.secret;
+    jsonObject(name, options = { secret: false }) {
+        const secret = options.secret;
         const v = this.str(name);
         if (!v)
             return {};
@@ -67075,32 +67079,32 @@ function parseReport(r, mask) {
     return { token, commentOnPr, baselineRunId, thresholds: gate.thresholds };
 }
 /** What every mode reads: where things are, the bucket, the dispatch target and the report. */
-function parseCommon(r, env, o) {
-    const { bucketAlwaysRequired, mask } = o;
+function parseCommon(reader, env, options) {
+    const { bucketAlwaysRequired, mask } = options;
     const workspace = env.GITHUB_WORKSPACE || process.cwd();
     const runnerTemp = env.RUNNER_TEMP || (0,external_node_path_namespaceObject.resolve)(workspace, '..', '.runner-temp');
-    const dryRun = r.bool(constants/* Inputs */.G0.DryRun, false);
-    const gcsBucket = r
+    const dryRun = reader.bool(constants/* Inputs */.G0.DryRun, false);
+    const gcsBucket = reader
         .str(constants/* Inputs */.G0.GcsBucket)
         .replace(/^gs:\/\//, '')
         .replace(/\/+$/, '');
     if (!gcsBucket && (bucketAlwaysRequired || !dryRun)) {
-        r.problems.add(constants/* Inputs */.G0.GcsBucket, bucketAlwaysRequired ? 'is required for a rerun or a report' : 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
+        reader.problems.add(constants/* Inputs */.G0.GcsBucket, bucketAlwaysRequired ? 'is required for a rerun or a report' : 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
     }
     if (gcsBucket && !/^[a-z0-9][-a-z0-9_.]{1,220}[a-z0-9]$/.test(gcsBucket))
-        r.problems.add(constants/* Inputs */.G0.GcsBucket, `'${gcsBucket}' is not a valid bucket name`, 'use the bucket name only, e.g. my-runs-bucket');
-    const gcpProject = r.str(constants/* Inputs */.G0.GcpProject);
+        reader.problems.add(constants/* Inputs */.G0.GcsBucket, `'${gcsBucket}' is not a valid bucket name`, 'use the bucket name only, e.g. my-runs-bucket');
+    const gcpProject = reader.str(constants/* Inputs */.G0.GcpProject);
     if (gcpProject && !PROJECT.test(gcpProject))
-        r.problems.add(constants/* Inputs */.G0.GcpProject, `'${gcpProject}' is not a GCP project id`, 'use the project id (6 to 30 lowercase letters, digits and dashes), not its name or number');
-    const dispatch = parseDispatch(r, mask);
-    const report = parseReport(r, mask);
+        reader.problems.add(constants/* Inputs */.G0.GcpProject, `'${gcpProject}' is not a GCP project id`, 'use the project id (6 to 30 lowercase letters, digits and dashes), not its name or number');
+    const dispatch = parseDispatch(reader, mask);
+    const report = parseReport(reader, mask);
     if (dispatch.cluster === 'ephemeral' && !gcpProject)
-        r.problems.add(constants/* Inputs */.G0.GcpProject, 'is required when cluster is ephemeral', 'set gcp-project to the project the per-run cluster runs in');
+        reader.problems.add(constants/* Inputs */.G0.GcpProject, 'is required when cluster is ephemeral', 'set gcp-project to the project the per-run cluster runs in');
     return {
         dryRun,
         gcsBucket,
         gcpProject,
-        uploadConcurrency: r.int(constants/* Inputs */.G0.UploadConcurrency, constants/* Defaults */.Hw.uploadConcurrency, 1, 256),
+        uploadConcurrency: reader.int(constants/* Inputs */.G0.UploadConcurrency, constants/* Defaults */.Hw.uploadConcurrency, 1, 256),
         dispatch,
         report,
         workspace,
@@ -67122,8 +67126,8 @@ const FRAMEWORKS = {
 };
 const QUERY_MODES = ['raw', 'slayer'];
 const EVAL_MODES = ['a-interact', 'c-interact', 'oracle'];
-function isFramework(s) {
-    return Object.hasOwn(FRAMEWORKS, s);
+function isFramework(name) {
+    return Object.hasOwn(FRAMEWORKS, name);
 }
 // Applied in order; the first rule that rejects or accepts decides (docs/reference/combos.md#combo-rules).
 // Messages keep Python's wording, with the action's input names instead of CLI flags.
@@ -67140,9 +67144,9 @@ const COMBO_RULES = [
     (c) => (c.mode !== 'a-interact' ? `slayer-setup on-the-fly is only supported with mode a-interact; got mode ${c.mode}` : null),
 ];
 /** The first rejection message of the combo rules, or null when the combo is accepted. */
-function comboRejection(c) {
+function comboRejection(combo) {
     for (const rule of COMBO_RULES) {
-        const r = rule(c);
+        const r = rule(combo);
         if (r === 'accept')
             return null;
         if (r !== null)
@@ -67210,25 +67214,25 @@ function requiredKeys(models, queryMode) {
 
 
 /** Parses a new submit's own inputs; problems go to the reader's list. */
-function parseSubmit(r, env, common) {
-    const problems = r.problems;
+function parseSubmit(reader, env, common) {
+    const problems = reader.problems;
     const workspace = common.workspace;
-    const frameworkRaw = r.str(constants/* Inputs */.G0.Framework);
+    const frameworkRaw = reader.str(constants/* Inputs */.G0.Framework);
     if (!frameworkRaw)
         problems.add(constants/* Inputs */.G0.Framework, 'is required for a new submit and is empty', `set framework to one of: ${Object.keys(FRAMEWORKS).join(', ')}`);
     else if (!isFramework(frameworkRaw))
         problems.add(constants/* Inputs */.G0.Framework, `unknown framework '${frameworkRaw}'`, `use one of: ${Object.keys(FRAMEWORKS).join(', ')}`);
-    const queryMode = r.oneOf(constants/* Inputs */.G0.QueryMode, QUERY_MODES);
-    const mode = r.oneOf(constants/* Inputs */.G0.Mode, EVAL_MODES);
-    const slayerSetup = (r.str(constants/* Inputs */.G0.SlayerSetup) || constants/* Defaults */.Hw.slayerSetup);
+    const queryMode = reader.oneOf(constants/* Inputs */.G0.QueryMode, QUERY_MODES);
+    const mode = reader.oneOf(constants/* Inputs */.G0.Mode, EVAL_MODES);
+    const slayerSetup = (reader.str(constants/* Inputs */.G0.SlayerSetup) || constants/* Defaults */.Hw.slayerSetup);
     // The combo rules validate slayer-setup themselves (rule 3), so they run on the raw value.
     if (isFramework(frameworkRaw) && QUERY_MODES.includes(queryMode) && EVAL_MODES.includes(mode)) {
         const rejection = comboRejection({ framework: frameworkRaw, queryMode, mode, slayerSetup });
         if (rejection)
             problems.add(constants/* Inputs */.G0.SlayerSetup, rejection, 'see the combo table in the README (SLayer combos)');
     }
-    const agentModel = r.required(constants/* Inputs */.G0.AgentModel, 'set agent-model to a LiteLLM-style provider/model, e.g. anthropic/claude-sonnet-4-5');
-    const userSimModel = r.str(constants/* Inputs */.G0.UserSimModel) || constants/* Defaults */.Hw.userSimModel;
+    const agentModel = reader.required(constants/* Inputs */.G0.AgentModel, 'set agent-model to a LiteLLM-style provider/model, e.g. anthropic/claude-sonnet-4-5');
+    const userSimModel = reader.str(constants/* Inputs */.G0.UserSimModel) || constants/* Defaults */.Hw.userSimModel;
     for (const [name, model] of [
         [constants/* Inputs */.G0.AgentModel, agentModel],
         [constants/* Inputs */.G0.UserSimModel, userSimModel],
@@ -67239,46 +67243,46 @@ function parseSubmit(r, env, common) {
     const ids = readInstanceIds({
         inlineInput: constants/* Inputs */.G0.InstanceIds,
         fileInput: constants/* Inputs */.G0.InstanceIdsFile,
-        inline: r.str(constants/* Inputs */.G0.InstanceIds),
-        file: r.str(constants/* Inputs */.G0.InstanceIdsFile),
+        inline: reader.str(constants/* Inputs */.G0.InstanceIds),
+        file: reader.str(constants/* Inputs */.G0.InstanceIdsFile),
         workspace,
     });
     for (const p of ids.problems)
         problems.add(p.input, p.message, p.fix);
-    const { miniInteractRoot, datasetFile } = dataPaths(workspace, env, r.str(constants/* Inputs */.G0.MiniInteractRoot), r.str(constants/* Inputs */.G0.DatasetFile));
-    const patience = r.int(constants/* Inputs */.G0.Patience, constants/* Defaults */.Hw.patience, 0);
-    const maxDepth = r.int(constants/* Inputs */.G0.MaxDepth, constants/* Defaults */.Hw.maxDepth, 1);
-    const strict = r.bool(constants/* Inputs */.G0.Strict, false);
-    const useAuditedGoldSql = r.bool(constants/* Inputs */.G0.UseAuditedGoldSql, false);
-    const promptCache = r.bool(constants/* Inputs */.G0.PromptCache, true);
-    const workers = r.int(constants/* Inputs */.G0.Workers, constants/* Defaults */.Hw.workers, 1);
-    const actorsPerWorker = r.int(constants/* Inputs */.G0.ActorsPerWorker, constants/* Defaults */.Hw.actorsPerWorker, 1);
-    const workerType = r.str(constants/* Inputs */.G0.WorkerType) || constants/* Defaults */.Hw.workerType;
+    const { miniInteractRoot, datasetFile } = dataPaths(workspace, env, reader.str(constants/* Inputs */.G0.MiniInteractRoot), reader.str(constants/* Inputs */.G0.DatasetFile));
+    const patience = reader.int(constants/* Inputs */.G0.Patience, constants/* Defaults */.Hw.patience, 0);
+    const maxDepth = reader.int(constants/* Inputs */.G0.MaxDepth, constants/* Defaults */.Hw.maxDepth, 1);
+    const strict = reader.bool(constants/* Inputs */.G0.Strict, false);
+    const useAuditedGoldSql = reader.bool(constants/* Inputs */.G0.UseAuditedGoldSql, false);
+    const promptCache = reader.bool(constants/* Inputs */.G0.PromptCache, true);
+    const workers = reader.int(constants/* Inputs */.G0.Workers, constants/* Defaults */.Hw.workers, 1);
+    const actorsPerWorker = reader.int(constants/* Inputs */.G0.ActorsPerWorker, constants/* Defaults */.Hw.actorsPerWorker, 1);
+    const workerType = reader.str(constants/* Inputs */.G0.WorkerType) || constants/* Defaults */.Hw.workerType;
     if (!MACHINE_TYPE.test(workerType))
         problems.add(constants/* Inputs */.G0.WorkerType, `'${workerType}' is not a GCE machine type`, 'use a machine type such as e2-standard-4');
-    const maxRuntimeHours = r.int(constants/* Inputs */.G0.MaxRuntimeHours, constants/* Defaults */.Hw.maxRuntimeHours, 1, 72);
-    const slayerStorageRoot = r.str(constants/* Inputs */.G0.SlayerStorageRoot) || constants/* Defaults */.Hw.slayerStorageRoot;
+    const maxRuntimeHours = reader.int(constants/* Inputs */.G0.MaxRuntimeHours, constants/* Defaults */.Hw.maxRuntimeHours, 1, 72);
+    const slayerStorageRoot = reader.str(constants/* Inputs */.G0.SlayerStorageRoot) || constants/* Defaults */.Hw.slayerStorageRoot;
     if (!/^\/[A-Za-z0-9._/-]*$/.test(slayerStorageRoot))
         problems.add(constants/* Inputs */.G0.SlayerStorageRoot, `'${slayerStorageRoot}' is not an absolute in-cluster path of plain characters`, `keep the default ${constants/* Defaults */.Hw.slayerStorageRoot}`);
-    const runIdRaw = r.str(constants/* Inputs */.G0.RunId);
+    const runIdRaw = reader.str(constants/* Inputs */.G0.RunId);
     if (runIdRaw) {
         const p = runIdProblem(runIdRaw);
         if (p)
             problems.add(constants/* Inputs */.G0.RunId, p, 'leave run-id empty to mint one, or use at most 35 lowercase letters, digits and inner dashes');
     }
-    const trackedInputs = r.lines(constants/* Inputs */.G0.TrackedInputs, constants/* Defaults */.Hw.trackedInputs);
+    const trackedInputs = reader.lines(constants/* Inputs */.G0.TrackedInputs, constants/* Defaults */.Hw.trackedInputs);
     for (const t of trackedInputs) {
         if ((0,external_node_path_namespaceObject.isAbsolute)(t) || t.split('/').includes('..'))
             problems.add(constants/* Inputs */.G0.TrackedInputs, `'${t}' must be a path inside the repository`, 'use repo-relative paths such as src/');
     }
-    const allowDirty = r.bool(constants/* Inputs */.G0.AllowDirty, false);
+    const allowDirty = reader.bool(constants/* Inputs */.G0.AllowDirty, false);
     if (allowDirty && common.dispatch.cluster === 'ephemeral' && !common.dispatch.wait) {
         problems.add(constants/* Inputs */.G0.AllowDirty, 'allow-dirty and wait: false are mutually exclusive on a per-run cluster (a detached dirty run could never be reproduced or torn down by a rerun)', 'set wait: true, or commit the changes');
     }
     const artifactRoots = {
-        slayer_models: absolute(r.str(constants/* Inputs */.G0.SlayerModelsRoot) || 'slayer_models', workspace),
-        slayer_otf_cache: absolute(r.str(constants/* Inputs */.G0.OtfCacheRoot) || env.BIRD_OTF_CACHE_ROOT || 'slayer_otf_cache', workspace),
-        slayer_models_otf: absolute(r.str(constants/* Inputs */.G0.ModelsOtfRoot) || env.BIRD_SLAYER_MODELS_OTF_ROOT || 'slayer_models_otf', workspace),
+        slayer_models: absolute(reader.str(constants/* Inputs */.G0.SlayerModelsRoot) || 'slayer_models', workspace),
+        slayer_otf_cache: absolute(reader.str(constants/* Inputs */.G0.OtfCacheRoot) || env.BIRD_OTF_CACHE_ROOT || 'slayer_otf_cache', workspace),
+        slayer_models_otf: absolute(reader.str(constants/* Inputs */.G0.ModelsOtfRoot) || env.BIRD_SLAYER_MODELS_OTF_ROOT || 'slayer_models_otf', workspace),
     };
     return {
         kind: 'submit',
@@ -67367,11 +67371,11 @@ function parseSettings(get, env = process.env, mask = lib_core/* setSecret */.Pq
  * The settings as they may be written down (the plan file, a dry run): header values and the
  * token are secrets, so only header names survive.
  */
-function redactSettings(s) {
+function redactSettings(settings) {
     const headers = {};
-    for (const k of Object.keys(s.dispatch.rayHeaders))
+    for (const k of Object.keys(settings.dispatch.rayHeaders))
         headers[k] = '***';
-    return { ...s, dispatch: { ...s.dispatch, rayHeaders: headers }, report: { ...s.report, token: s.report.token ? '***' : '' } };
+    return { ...settings, dispatch: { ...settings.dispatch, rayHeaders: headers }, report: { ...settings.report, token: settings.report.token ? '***' : '' } };
 }
 
 ;// CONCATENATED MODULE: external "node:fs/promises"
@@ -67482,15 +67486,15 @@ const NETWORK_CODES = new Set([
     'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 /** A connection-level failure (reset, refused, timeout), where a retry may succeed. */
-function isNetworkError(e) {
-    if (typeof e !== 'object' || e === null)
+function isNetworkError(error) {
+    if (typeof error !== 'object' || error === null)
         return false;
-    const o = e;
+    const o = error;
     if (typeof o.code === 'string' && NETWORK_CODES.has(o.code))
         return true;
     if (typeof o.message === 'string' && /socket hang up|network timeout|ECONNRESET|ECONNREFUSED|premature close/i.test(o.message))
         return true;
-    return o.cause !== undefined && o.cause !== e && isNetworkError(o.cause);
+    return o.cause !== undefined && o.cause !== error && isNetworkError(o.cause);
 }
 
 ;// CONCATENATED MODULE: ./lib/ray/client.js
@@ -67524,28 +67528,33 @@ function lastLine(text) {
     return (lines[lines.length - 1] ?? '').slice(0, 500);
 }
 /** A duplicate submission_id: 500 on Ray ≥ 2.2, 400 before; match the text, not the code (docs/reference/ray-jobs-api.md#p2-status-codes-change-across-versions). */
-function isDuplicateSubmission(e) {
-    return e instanceof RayHttpError && /already exists|Please use a different submission_id/.test(e.body);
+function isDuplicateSubmission(error) {
+    return error instanceof RayHttpError && /already exists|Please use a different submission_id/.test(error.body);
 }
-function retryableRayError(e) {
-    if (e instanceof RayHttpError)
-        return e.status >= 500 && !isDuplicateSubmission(e);
-    return isNetworkError(e);
+function retryableRayError(error) {
+    if (error instanceof RayHttpError)
+        return error.status >= 500 && !isDuplicateSubmission(error);
+    return isNetworkError(error);
 }
 class RayJobsClient {
-    o;
+    options;
     address;
     http;
     headers;
     policy;
-    constructor(o) {
-        this.o = o;
+    constructor(options) {
+        this.options = options;
         // A base with a trailing slash, so a dashboard behind a path prefix keeps it.
-        this.address = o.address.replace(/\/+$/, '');
-        this.headers = o.headers ?? {};
+        this.address = options.address.replace(/\/+$/, '');
+        this.headers = options.headers ?? {};
         // Never a browser User-Agent: Ray refuses those on POST/PUT (docs/reference/ray-jobs-api.md#p13-browser-user-agents-get-405).
-        this.http = new lib/* HttpClient */.Qq('bird-cloud-action', [], { ignoreSslError: o.tlsVerify === false, allowRetries: false, keepAlive: true, socketTimeout: 60_000 });
-        this.policy = { attempts: 6, baseMs: 500, maxMs: 10_000, budget: new RetryBudget(100), ...o.policy };
+        this.http = new lib/* HttpClient */.Qq('bird-cloud-action', [], {
+            ignoreSslError: options.tlsVerify === false,
+            allowRetries: false,
+            keepAlive: true,
+            socketTimeout: 60_000,
+        });
+        this.policy = { attempts: 6, baseMs: 500, maxMs: 10_000, budget: new RetryBudget(100), ...options.policy };
     }
     url(path) {
         return `${this.address}/${path.replace(/^\//, '')}`;
@@ -67567,7 +67576,7 @@ class RayJobsClient {
         return text;
     }
     retry(what, op) {
-        return withRetry(what, op, retryableRayError, this.policy, (e, a, d) => this.o.onRetry?.(what, e, a, d));
+        return withRetry(what, op, retryableRayError, this.policy, (e, a, d) => this.options.onRetry?.(what, e, a, d));
     }
     async json(method, path, body) {
         return this.retry(`${method} ${path}`, async () => JSON.parse(await this.raw(method, path, body)));
@@ -67705,14 +67714,14 @@ function figures(list) {
     };
 }
 /** DB names in report order: plain code-unit order, UNKNOWN_DB last. */
-function compareDbs(a, b) {
-    if (a === b)
+function compareDbs(left, right) {
+    if (left === right)
         return 0;
-    if (a === UNKNOWN_DB)
+    if (left === UNKNOWN_DB)
         return 1;
-    if (b === UNKNOWN_DB)
+    if (right === UNKNOWN_DB)
         return -1;
-    return a < b ? -1 : 1;
+    return left < right ? -1 : 1;
 }
 function aggregate(input) {
     const inManifest = new Set(input.instanceIds);
@@ -67733,11 +67742,11 @@ function aggregate(input) {
     };
 }
 /** Replaces every secret value in every text of the results (errors and failure reasons). */
-function redactResults(r, redact) {
+function redactResults(results, redact) {
     return {
-        ...r,
-        failures: r.failures.map((f) => ({ ...f, reason: redact(f.reason) })),
-        instances: r.instances.map((i) => ({
+        ...results,
+        failures: results.failures.map((f) => ({ ...f, reason: redact(f.reason) })),
+        instances: results.instances.map((i) => ({
             ...i,
             error: i.error === null ? null : redact(i.error),
             submission_status: i.submission_status === null ? null : redact(i.submission_status),
@@ -72793,33 +72802,33 @@ function failureMessage(what, target, e) {
     return { status, message: `${head}: ${status !== null ? `HTTP ${status}: ` : ''}${msg}. The report itself is complete; the comment is skipped.` };
 }
 /** Finds our comment by its marker and updates it, or creates it. Never throws. */
-async function upsertComment(o) {
-    const baseUrl = (o.apiUrl || process.env.GITHUB_API_URL || 'https://api.github.com').replace(/\/+$/, '');
+async function upsertComment(options) {
+    const baseUrl = (options.apiUrl || process.env.GITHUB_API_URL || 'https://api.github.com').replace(/\/+$/, '');
     const quiet = () => undefined;
-    const octokit = getOctokit(o.token, {
+    const octokit = getOctokit(options.token, {
         baseUrl,
-        request: { ...defaults.request, signal: AbortSignal.timeout(o.timeoutMs ?? 60_000) },
-        log: { debug: quiet, info: quiet, warn: (m) => o.log.info(`github: ${m}`), error: (m) => o.log.info(`github: ${m}`) },
+        request: { ...defaults.request, signal: AbortSignal.timeout(options.timeoutMs ?? 60_000) },
+        log: { debug: quiet, info: quiet, warn: (m) => options.log.info(`github: ${m}`), error: (m) => options.log.info(`github: ${m}`) },
     });
-    const { owner, repo, issueNumber } = o.target;
+    const { owner, repo, issueNumber } = options.target;
     let step = 'list the comments to find';
     try {
         const comments = await octokit.paginate(octokit.rest.issues.listComments, { owner, repo, issue_number: issueNumber, per_page: 100 });
-        const ours = comments.find((c) => typeof c.body === 'string' && c.body.startsWith(o.marker));
+        const ours = comments.find((c) => typeof c.body === 'string' && c.body.startsWith(options.marker));
         if (ours) {
             step = 'update';
-            const { data } = await octokit.rest.issues.updateComment({ owner, repo, comment_id: ours.id, body: o.body });
-            o.log.info(`updated the results comment on PR #${issueNumber}: ${data.html_url}`);
+            const { data } = await octokit.rest.issues.updateComment({ owner, repo, comment_id: ours.id, body: options.body });
+            options.log.info(`updated the results comment on PR #${issueNumber}: ${data.html_url}`);
             return { kind: 'updated', id: data.id, url: data.html_url };
         }
         step = 'create';
-        const { data } = await octokit.rest.issues.createComment({ owner, repo, issue_number: issueNumber, body: o.body });
-        o.log.info(`created the results comment on PR #${issueNumber}: ${data.html_url}`);
+        const { data } = await octokit.rest.issues.createComment({ owner, repo, issue_number: issueNumber, body: options.body });
+        options.log.info(`created the results comment on PR #${issueNumber}: ${data.html_url}`);
         return { kind: 'created', id: data.id, url: data.html_url };
     }
     catch (e) {
-        const f = failureMessage(step, o.target, e);
-        o.log.warning(f.message);
+        const f = failureMessage(step, options.target, e);
+        options.log.warning(f.message);
         return { kind: 'failed', ...f };
     }
 }
@@ -87469,11 +87478,11 @@ function retryableGcsError(e) {
         return s === 408 || s === 429 || s >= 500;
     return isNetworkError(e);
 }
-function isPreconditionFailed(e) {
-    return (0,errors/* errorStatus */.PO)(e) === 412;
+function isPreconditionFailed(error) {
+    return (0,errors/* errorStatus */.PO)(error) === 412;
 }
-function isNotFound(e) {
-    return (0,errors/* errorStatus */.PO)(e) === 404;
+function isNotFound(error) {
+    return (0,errors/* errorStatus */.PO)(error) === 404;
 }
 /** The auth hint every permission or credential error carries. */
 const AUTH_HINT = 'authenticate before this step with google-github-actions/auth (workload identity; the job needs `permissions: id-token: write`), ' +
@@ -87707,10 +87716,10 @@ function parseStatus(bytes) {
     }
 }
 /** Writes a fresh status.json for an attempt, replacing whatever generation is there. */
-async function writeFreshStatus(store, runId, s) {
+async function writeFreshStatus(store, runId, fresh) {
     const name = runPaths.status(runId);
     const current = await store.metadata(name);
-    await store.write(name, Buffer.from(statusJson(s)), { ifGenerationMatch: current ? current.generation : 0, contentType: 'application/json' });
+    await store.write(name, Buffer.from(statusJson(fresh)), { ifGenerationMatch: current ? current.generation : 0, contentType: 'application/json' });
 }
 
 ;// CONCATENATED MODULE: ./lib/plan/manifest.js
@@ -87741,31 +87750,31 @@ function artifactSummary(kind, artifacts) {
     return { kind, dbs };
 }
 /** Rebuilds the manifest with a fixed key order, whatever order its parts came in. */
-function orderManifest(m) {
+function orderManifest(manifest) {
     const render = {};
     for (const k of RENDER_KEYS)
-        render[k] = m.render_inputs[k];
+        render[k] = manifest.render_inputs[k];
     const out = {};
     for (const k of PYTHON_KEYS)
-        out[k] = k === 'render_inputs' ? render : m[k];
-    out.github = m.github;
-    out.slayer_artifacts = m.slayer_artifacts;
-    out.dispatch = m.dispatch;
-    out.dirty = m.dirty;
-    out.instance_databases = m.instance_databases;
+        out[k] = k === 'render_inputs' ? render : manifest[k];
+    out.github = manifest.github;
+    out.slayer_artifacts = manifest.slayer_artifacts;
+    out.dispatch = manifest.dispatch;
+    out.dirty = manifest.dirty;
+    out.instance_databases = manifest.instance_databases;
     return out;
 }
 /** Stable bytes: indent 2, fixed key order (the same plan gives the same bytes). */
-function serializeManifest(m) {
-    return JSON.stringify(orderManifest(m), null, 2);
+function serializeManifest(manifest) {
+    return JSON.stringify(orderManifest(manifest), null, 2);
 }
 /** The part of a manifest that identifies the plan: Python's keys plus the artifact summary. */
-function planIdentity(m) {
-    const o = orderManifest({ ...m, github: {}, dispatch: { cluster: 'none' }, dirty: false, instance_databases: {} });
+function planIdentity(manifest) {
+    const o = orderManifest({ ...manifest, github: {}, dispatch: { cluster: 'none' }, dirty: false, instance_databases: {} });
     const id = {};
     for (const k of PYTHON_KEYS)
         id[k] = o[k];
-    id.slayer_artifacts = m.slayer_artifacts;
+    id.slayer_artifacts = manifest.slayer_artifacts;
     return JSON.stringify(id);
 }
 /** Python's defaults for keys an older manifest lacks (docs/reference/manifest.md#reading-older-manifests). */
@@ -88144,10 +88153,10 @@ function datasetDbs(datasetFile, ids, log) {
     return mapping.instanceDbs;
 }
 /** read → (dataset) → aggregate. */
-async function collectResults(store, runId, o) {
-    const data = await readRun(store, runId, o.input);
+async function collectResults(store, runId, options) {
+    const data = await readRun(store, runId, options.input);
     const unknown = instancesWithoutDb(data);
-    const fromDataset = o.datasetFile && unknown.length > 0 ? datasetDbs(o.datasetFile, unknown, o.log) : {};
+    const fromDataset = options.datasetFile && unknown.length > 0 ? datasetDbs(options.datasetFile, unknown, options.log) : {};
     const results = aggregate({ instanceIds: data.manifest.instance_ids, instanceDbs: data.instanceDbs, datasetDbs: fromDataset, latest: data.latest });
     return { data, results };
 }
@@ -88235,8 +88244,8 @@ async function writeSummary(markdown) {
     await lib_core/* summary */.z.addRaw(markdown, true).write();
 }
 /** The upload part of the summary: per DB, what moved and what was already there. */
-function uploadSummary(plan, u) {
-    const rows = u.dbs.map((d) => [
+function uploadSummary(plan, report) {
+    const rows = report.dbs.map((d) => [
         d.db,
         String(d.files),
         String(d.uploaded),
@@ -88245,7 +88254,7 @@ function uploadSummary(plan, u) {
         formatBytes(d.bytes),
         d.seconds.toFixed(1),
     ]);
-    const sum = (k) => u.dbs.reduce((n, d) => n + d[k], 0);
+    const sum = (k) => report.dbs.reduce((n, d) => n + d[k], 0);
     rows.push(['**total**', String(sum('files')), String(sum('uploaded')), String(sum('skipped')), '', formatBytes(sum('bytes')), '']);
     return [
         `### Upload of \`${plan.artifact?.kind ?? 'none'}\``,
@@ -88254,7 +88263,7 @@ function uploadSummary(plan, u) {
             ? markdownTable(['DB', 'files', 'uploaded', 'skipped (same md5)', 'changed', 'bytes uploaded', 'seconds'], rows)
             : 'Raw mode: nothing to upload.',
         '',
-        `Manifest: \`${u.manifestUri}\` (${u.manifest === 'written' ? 'committed by this step' : 'already committed for this same plan'})`,
+        `Manifest: \`${report.manifestUri}\` (${report.manifest === 'written' ? 'committed by this step' : 'already committed for this same plan'})`,
         '',
     ].join('\n');
 }
@@ -88279,8 +88288,8 @@ function reward(x) {
     return x.toFixed(3);
 }
 /** Text from rows (errors, statuses) as inert markdown: no HTML, links, emphasis or code. */
-function mdText(s) {
-    return s
+function mdText(text) {
+    return text
         .replace(/[\\`*[\]~]/g, (c) => `\\${c}`)
         .replace(/(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\_')
         .replace(/&/g, '&amp;')
@@ -88288,8 +88297,8 @@ function mdText(s) {
         .replace(/>/g, '&gt;');
 }
 /** A name (instance id, DB, run id) as a code span that no backtick in it can close. */
-function code(s) {
-    return `\`${s.replace(/`/g, "'")}\``;
+function code(text) {
+    return `\`${text.replace(/`/g, "'")}\``;
 }
 function oneLine(s, max) {
     const t = s.replace(/\s+/g, ' ').trim();
@@ -88309,18 +88318,18 @@ function headerLines(h) {
     ];
 }
 /** One line with the overall figures. */
-function headline(r) {
+function headline(figures) {
     const parts = [
-        `**${r.n} instance${r.n === 1 ? '' : 's'}**`,
-        `phase-1 ${rateCell(r.phase1_rate, r.phase1_passed, r.n)}`,
-        `phase-2 ${rateCell(r.phase2_rate, r.phase2_passed, r.n)}`,
-        `avg reward ${reward(r.avg_reward)}`,
-        `${r.errors} error${r.errors === 1 ? '' : 's'}`,
+        `**${figures.n} instance${figures.n === 1 ? '' : 's'}**`,
+        `phase-1 ${rateCell(figures.phase1_rate, figures.phase1_passed, figures.n)}`,
+        `phase-2 ${rateCell(figures.phase2_rate, figures.phase2_passed, figures.n)}`,
+        `avg reward ${reward(figures.avg_reward)}`,
+        `${figures.errors} error${figures.errors === 1 ? '' : 's'}`,
     ];
-    if (r.unreadable > 0)
-        parts.push(`${r.unreadable} unreadable row${r.unreadable === 1 ? '' : 's'}`);
-    if (r.missing > 0)
-        parts.push(`${r.missing} without a row`);
+    if (figures.unreadable > 0)
+        parts.push(`${figures.unreadable} unreadable row${figures.unreadable === 1 ? '' : 's'}`);
+    if (figures.missing > 0)
+        parts.push(`${figures.missing} without a row`);
     return parts.join(' · ');
 }
 function figureCells(f) {
@@ -88347,8 +88356,8 @@ function signed(x, digits, unit = '') {
     return `${x > 0 ? '+' : '-'}${Math.abs(x).toFixed(digits)}${unit}`;
 }
 /** The table per DB with the deltas against a baseline run: DBs of either run, sorted. */
-function deltaTable(r, base) {
-    const cur = new Map(r.per_db.map((d) => [d.db, d]));
+function deltaTable(results, base) {
+    const cur = new Map(results.per_db.map((d) => [d.db, d]));
     const old = new Map(base.per_db.map((d) => [d.db, d]));
     const dbs = [...new Set([...cur.keys(), ...old.keys()])].sort(compareDbs);
     const line = (label, f, b) => {
@@ -88369,7 +88378,7 @@ function deltaTable(r, base) {
         ];
     };
     const rows = dbs.map((db) => line(cur.has(db) ? code(db) : `${code(db)} (baseline only)`, cur.get(db), old.get(db)));
-    rows.push(line('**all**', r, base));
+    rows.push(line('**all**', results, base));
     return markdownTable(['DB', 'n', 'phase-1 pass', 'Δ phase-1', 'phase-2 pass', 'Δ phase-2', 'avg reward', 'Δ reward', 'errors', 'Δ errors'], rows);
 }
 /** The collapsible list of failures (at most `max`), or '' when there is none. */
@@ -88393,19 +88402,19 @@ function unreadableLine(r) {
     return r.unreadable_ids.length > 0 ? [`Unreadable rows (counted in n as failures): ${r.unreadable_ids.map(code).join(', ')}`, ''] : [];
 }
 /** The job summary. */
-function renderSummary(h, r, baseline = null) {
+function renderSummary(header, runResults, baseline = null) {
     return [
-        `## BIRD-Interact results: ${code(h.runId)}`,
+        `## BIRD-Interact results: ${code(header.runId)}`,
         '',
-        ...headerLines(h),
+        ...headerLines(header),
         '',
-        headline(r),
+        headline(runResults),
         '',
-        resultsTable(r),
+        resultsTable(runResults),
         '',
-        ...(baseline ? [`Against baseline run ${code(baseline.runId)} (${headline(baseline.results)}):`, '', deltaTable(r, baseline.results), ''] : []),
-        ...unreadableLine(r),
-        ...(r.failures.length > 0 ? [failuresDetails(r.failures, SUMMARY_FAILURES, 'see results-json'), ''] : []),
+        ...(baseline ? [`Against baseline run ${code(baseline.runId)} (${headline(baseline.results)}):`, '', deltaTable(runResults, baseline.results), ''] : []),
+        ...unreadableLine(runResults),
+        ...(runResults.failures.length > 0 ? [failuresDetails(runResults.failures, SUMMARY_FAILURES, 'see results-json'), ''] : []),
     ].join('\n');
 }
 /** The hidden marker that finds our comment again: one per key (the workflow by default). */
@@ -88415,9 +88424,9 @@ function commentMarker(key) {
 /** GitHub refuses comment bodies over 65,536 characters. */
 const COMMENT_MAX_CHARS = 65_536;
 /** The PR comment: the marker first, the same table (with deltas when there is a baseline). */
-function renderComment(c) {
-    const full = commentBody(c, COMMENT_FAILURES);
-    return full.length <= COMMENT_MAX_CHARS ? full : commentBody(c, 0);
+function renderComment(content) {
+    const full = commentBody(content, COMMENT_FAILURES);
+    return full.length <= COMMENT_MAX_CHARS ? full : commentBody(content, 0);
 }
 function commentBody(c, maxFailures) {
     const r = c.results;
@@ -88535,23 +88544,27 @@ async function writeResultsJson(runnerTemp, runId, doc) {
  * failing comment, baseline or dataset mapping is a warning; a run that cannot be read (no
  * manifest, GCS errors) throws before anything is reported.
  */
-async function reportRun(o) {
-    const log = o.log ?? log_actionsLog;
-    const redact = redactor(o.secrets ?? defaultSecrets(o.token));
-    const { data, results: raw } = await collectResults(o.store, o.runId, { input: o.runIdInput ?? constants/* Inputs */.G0.ReportRunId, datasetFile: o.datasetFile, log });
+async function reportRun(options) {
+    const log = options.log ?? log_actionsLog;
+    const redact = redactor(options.secrets ?? defaultSecrets(options.token));
+    const { data, results: raw } = await collectResults(options.store, options.runId, {
+        input: options.runIdInput ?? constants/* Inputs */.G0.ReportRunId,
+        datasetFile: options.datasetFile,
+        log,
+    });
     const results = redactResults(raw, redact);
     let baseline = null;
-    if (o.baselineRunId) {
+    if (options.baselineRunId) {
         try {
-            const b = await collectResults(o.store, o.baselineRunId, { input: constants/* Inputs */.G0.BaselineRunId, datasetFile: o.datasetFile, log });
-            baseline = { runId: o.baselineRunId, results: redactResults(b.results, redact) };
+            const b = await collectResults(options.store, options.baselineRunId, { input: constants/* Inputs */.G0.BaselineRunId, datasetFile: options.datasetFile, log });
+            baseline = { runId: options.baselineRunId, results: redactResults(b.results, redact) };
         }
         catch (e) {
-            log.warning(`bird-cloud-action: ${constants/* Inputs */.G0.BaselineRunId} '${o.baselineRunId}' could not be read, so no deltas are shown: ${(0,errors/* errorMessage */.gJ)(e)}`);
+            log.warning(`bird-cloud-action: ${constants/* Inputs */.G0.BaselineRunId} '${options.baselineRunId}' could not be read, so no deltas are shown: ${(0,errors/* errorMessage */.gJ)(e)}`);
         }
     }
-    const h = header(o, data);
-    log.info(`results of ${o.runId} (attempt ${h.attempt}): ${headline(results).replace(/\*/g, '')}`);
+    const h = header(options, data);
+    log.info(`results of ${options.runId} (attempt ${h.attempt}): ${headline(results).replace(/\*/g, '')}`);
     for (const d of results.per_db)
         log.info(`  ${d.db}: ${headline(d).replace(/\*/g, '')}`);
     for (const f of results.failures)
@@ -88563,11 +88576,11 @@ async function reportRun(o) {
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.Phase2Rate, String(results.phase2_rate));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.AvgReward, String(results.avg_reward));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.Errors, String(results.errors));
-    const gate = gateMessage(results, o.thresholds);
-    const resultsJson = await writeResultsJson(o.runnerTemp, o.runId, resultsDocument(h, results, baseline, o.thresholds, gate));
+    const gate = gateMessage(results, options.thresholds);
+    const resultsJson = await writeResultsJson(options.runnerTemp, options.runId, resultsDocument(h, results, baseline, options.thresholds, gate));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.ResultsJson, resultsJson);
     let comment;
-    const where = commentTarget(o.commentOnPr, o.github, o.token);
+    const where = commentTarget(options.commentOnPr, options.github, options.token);
     if ('skip' in where) {
         comment = { kind: 'skipped', reason: where.skip };
         if (where.warn)
@@ -88576,13 +88589,13 @@ async function reportRun(o) {
             log.info(`no PR comment: ${where.skip}`);
     }
     else {
-        const marker = commentMarker(o.commentKey ?? (process.env.GITHUB_WORKFLOW || 'bird-cloud-action'));
-        const body = redact(renderComment({ marker, header: h, results, baseline, workflowRunUrl: o.github.workflow_run_url || undefined }));
-        comment = await upsertComment({ token: o.token, target: where.target, marker, body, apiUrl: o.apiUrl, log });
+        const marker = commentMarker(options.commentKey ?? (process.env.GITHUB_WORKFLOW || 'bird-cloud-action'));
+        const body = redact(renderComment({ marker, header: h, results, baseline, workflowRunUrl: options.github.workflow_run_url || undefined }));
+        comment = await upsertComment({ token: options.token, target: where.target, marker, body, apiUrl: options.apiUrl, log });
     }
     if (gate !== null)
         throw new GateFailedError(gate);
-    if (o.thresholds.minPhase1Rate !== null || o.thresholds.maxErrors !== null)
+    if (options.thresholds.minPhase1Rate !== null || options.thresholds.maxErrors !== null)
         log.info('quality gate passed');
     return { results, baseline, header: h, resultsJson, summary, comment };
 }
@@ -88732,11 +88745,11 @@ function secretsPackage(keys) {
 
 
 /** A Jobs API client for the dashboard the settings name (or `address`), logging its retries. */
-function rayClient(log, d, address = d.rayAddress) {
+function rayClient(log, dispatch, address = dispatch.rayAddress) {
     return new RayJobsClient({
         address,
-        headers: d.rayHeaders,
-        tlsVerify: d.tlsVerify,
+        headers: dispatch.rayHeaders,
+        tlsVerify: dispatch.tlsVerify,
         onRetry: (what, e, attempt, delay) => log.info(`retry ${attempt} of ${what} in ${delay} ms: ${(0,errors/* errorMessage */.gJ)(e)}`),
     });
 }
@@ -88795,15 +88808,15 @@ async function checkCluster(client) {
     return v;
 }
 /** The job request of one attempt (pure; the package URI is filled in at dispatch). */
-function attemptJob(p) {
-    const { manifest: m, attempt, github } = p;
+function attemptJob(parts) {
+    const { manifest: m, attempt, github } = parts;
     const sid = submissionId(m.run_id, attempt);
-    const args = buildJobArgs(m, attempt, p.instanceIds, { withSecrets: p.withSecrets });
-    const runtimeEnv = { ...p.dispatch.runtimeEnv };
-    if (p.packageUri)
-        runtimeEnv.working_dir = p.packageUri;
+    const args = buildJobArgs(m, attempt, parts.instanceIds, { withSecrets: parts.withSecrets });
+    const runtimeEnv = { ...parts.dispatch.runtimeEnv };
+    if (parts.packageUri)
+        runtimeEnv.working_dir = parts.packageUri;
     const request = {
-        entrypoint: entrypoint(p.dispatch.entrypointPrefix, args),
+        entrypoint: entrypoint(parts.dispatch.entrypointPrefix, args),
         submission_id: sid,
         metadata: { run_id: m.run_id, attempt: String(attempt), repository: github.repository, sha: github.sha, workflow_run_url: github.workflow_run_url },
     };
@@ -89130,9 +89143,9 @@ class DashboardForward {
         }
     }
     /** After it was ready: a forward that dies on its own is started again, a few times. */
-    watch(t) {
+    watch(tracked) {
         const max = this.o.maxRestarts ?? 5;
-        t.child.once('exit', (code, signal) => {
+        tracked.child.once('exit', (code, signal) => {
             if (this.stopped)
                 return;
             if (this.restartCount >= max) {
@@ -89376,20 +89389,20 @@ function parseInstances(stdout) {
     return out;
 }
 class cli_ClusterCli {
-    o;
+    options;
     children;
     gcloud;
-    constructor(o) {
-        this.o = o;
-        this.children = new ChildSet(o.cwd, childEnv(o.env ?? process.env));
-        this.gcloud = o.gcloud ?? 'gcloud';
+    constructor(options) {
+        this.options = options;
+        this.children = new ChildSet(options.cwd, childEnv(options.env ?? process.env));
+        this.gcloud = options.gcloud ?? 'gcloud';
     }
     /** Runs one CLI call in its own process group; `onLine` gets each output line (untrusted text). */
-    async run(cmd, args, o) {
+    async run(cmd, args, options) {
         let timedOut = false;
         let t;
         try {
-            t = this.children.spawn(cmd, args, o.onLine);
+            t = this.children.spawn(cmd, args, options.onLine);
         }
         catch (e) {
             return { code: null, signal: null, timedOut: false, stdout: '', tail: [`could not start ${cmd}: ${(0,errors/* errorMessage */.gJ)(e)}`] };
@@ -89397,7 +89410,7 @@ class cli_ClusterCli {
         const timer = setTimeout(() => {
             timedOut = true;
             void stopChild(t.child);
-        }, o.timeoutMs);
+        }, options.timeoutMs);
         const { code, signal } = await t.closed;
         clearTimeout(timer);
         return { code, signal, timedOut, stdout: t.stdout(), tail: t.tail };
@@ -89406,8 +89419,8 @@ class cli_ClusterCli {
         return [cmd, ...args].join(' ');
     }
     async rayGrouped(args, timeoutMs) {
-        const command = this.describe(this.o.rayCli, args);
-        const r = await this.o.log.group(command, () => this.run(this.o.rayCli, args, { timeoutMs, onLine: (l) => this.o.log.untrusted(l) }));
+        const command = this.describe(this.options.rayCli, args);
+        const r = await this.options.log.group(command, () => this.run(this.options.rayCli, args, { timeoutMs, onLine: (l) => this.options.log.untrusted(l) }));
         if (r.code !== 0) {
             const why = r.timedOut
                 ? `timed out after ${Math.round(timeoutMs / 1000)} s`
@@ -89419,38 +89432,43 @@ class cli_ClusterCli {
     }
     /** `ray up --yes <yaml>`. */
     rayUp(yamlPath) {
-        return this.rayGrouped(['up', '--yes', yamlPath], this.o.upTimeoutMs ?? 30 * 60_000);
+        return this.rayGrouped(['up', '--yes', yamlPath], this.options.upTimeoutMs ?? 30 * 60_000);
     }
     /** `ray down --yes <yaml>`. */
     rayDown(yamlPath) {
-        return this.rayGrouped(['down', '--yes', yamlPath], this.o.downTimeoutMs ?? 15 * 60_000);
+        return this.rayGrouped(['down', '--yes', yamlPath], this.options.downTimeoutMs ?? 15 * 60_000);
     }
     /** `ray dashboard`: the head's dashboard forwarded to a local port, once it answers. */
     async rayDashboard(yamlPath, options = {}) {
         try {
-            return await DashboardForward.open(this.o.rayCli, yamlPath, this.children, this.o.log, options);
+            return await DashboardForward.open(this.options.rayCli, yamlPath, this.children, this.options.log, options);
         }
         catch (e) {
             if (!(e instanceof ForwardError))
                 throw e;
-            throw new ClusterCliError(e.message.split('\n')[0], this.describe(this.o.rayCli, ['dashboard', yamlPath]), e.code, e.tail);
+            throw new ClusterCliError(e.message.split('\n')[0], this.describe(this.options.rayCli, ['dashboard', yamlPath]), e.code, e.tail);
         }
     }
     gcloudArgs(args) {
-        return this.o.project ? [...args, `--project=${this.o.project}`] : args;
+        return this.options.project ? [...args, `--project=${this.options.project}`] : args;
     }
     /** One gcloud call, retried through the shared retry loop; throws ClusterCliError after the last attempt. */
     gcloudRetried(args, what) {
         const full = this.gcloudArgs(args);
         const command = this.describe(this.gcloud, full);
-        const policy = { attempts: this.o.gcloudAttempts ?? 3, baseMs: this.o.gcloudRetryMs ?? 2_000, maxMs: 60_000, budget: new RetryBudget(10) };
+        const policy = {
+            attempts: this.options.gcloudAttempts ?? 3,
+            baseMs: this.options.gcloudRetryMs ?? 2_000,
+            maxMs: 60_000,
+            budget: new RetryBudget(10),
+        };
         const once = async () => {
-            const r = await this.run(this.gcloud, full, { timeoutMs: this.o.gcloudTimeoutMs ?? 3 * 60_000 });
+            const r = await this.run(this.gcloud, full, { timeoutMs: this.options.gcloudTimeoutMs ?? 3 * 60_000 });
             if (r.code === 0)
                 return r.stdout;
             throw new ClusterCliError(`${what}: \`${command}\` ${r.timedOut ? 'timed out' : `exited with ${r.code ?? r.signal}`}`, command, r.code, r.tail);
         };
-        return withRetry(what, once, (e) => e instanceof ClusterCliError, policy, (e, attempt, delay) => this.o.log.warning(`${(0,errors/* errorMessage */.gJ)(e).split('\n')[0]} (attempt ${attempt}/${policy.attempts}); retrying in ${Math.round(delay / 1000)} s`)).catch((e) => {
+        return withRetry(what, once, (e) => e instanceof ClusterCliError, policy, (e, attempt, delay) => this.options.log.warning(`${(0,errors/* errorMessage */.gJ)(e).split('\n')[0]} (attempt ${attempt}/${policy.attempts}); retrying in ${Math.round(delay / 1000)} s`)).catch((e) => {
             throw e instanceof RetryExhaustedError && e.cause instanceof ClusterCliError
                 ? new ClusterCliError(`${e.cause.message.split('\n')[0]} after ${e.attempts} attempts`, command, e.cause.code, e.cause.tail)
                 : e;
@@ -89466,7 +89484,7 @@ class cli_ClusterCli {
             return parseAlive(out);
         }
         catch (e) {
-            this.o.log.warning(`could not check whether the head of ${runId} is alive (not counted as headless): ${(0,errors/* errorMessage */.gJ)(e)}`);
+            this.options.log.warning(`could not check whether the head of ${runId} is alive (not counted as headless): ${(0,errors/* errorMessage */.gJ)(e)}`);
             return null;
         }
     }
@@ -89489,8 +89507,8 @@ class cli_ClusterCli {
                 const args = this.gcloudArgs(['compute', 'instances', 'delete', inst.name, '--quiet', '--delete-disks=all', `--zone=${inst.zone}`]);
                 const name = inst.name;
                 const r = await this.run(this.gcloud, args, {
-                    timeoutMs: this.o.gcloudTimeoutMs ?? 3 * 60_000,
-                    onLine: (l) => this.o.log.untrusted(`[delete ${name}] ${l}`),
+                    timeoutMs: this.options.gcloudTimeoutMs ?? 3 * 60_000,
+                    onLine: (l) => this.options.log.untrusted(`[delete ${name}] ${l}`),
                 });
                 if (r.code === 0)
                     deleted.push(inst);
@@ -89498,7 +89516,7 @@ class cli_ClusterCli {
                     failed.push({ ...inst, error: r.tail.slice(-1)[0] ?? `exited with ${r.code ?? r.signal}` });
             }
         };
-        await this.o.log.group(`deleting ${found.length} instance(s) labelled ${RUN_ID_LABEL}=${runId}`, async () => {
+        await this.options.log.group(`deleting ${found.length} instance(s) labelled ${RUN_ID_LABEL}=${runId}`, async () => {
             await Promise.all([1, 2, 3, 4].map(() => worker()));
         });
         return { found, deleted, failed };
@@ -89645,21 +89663,21 @@ function isLow(u) {
  * before U+E000-U+FFFF; this corrects that. Lone surrogates compare as their own value, as in
  * Python. Returns <0, 0 or >0.
  */
-function compareCodePoints(a, b) {
-    const n = Math.min(a.length, b.length);
+function compareCodePoints(left, right) {
+    const n = Math.min(left.length, right.length);
     let i = 0;
-    while (i < n && a.charCodeAt(i) === b.charCodeAt(i))
+    while (i < n && left.charCodeAt(i) === right.charCodeAt(i))
         i++;
     // One is a code-unit prefix of the other: then also a code-point prefix, or its last code point
     // is a lone high surrogate (< 0x10000) facing a pair (>= 0x10000). Shorter first either way.
     if (i === n)
-        return a.length - b.length;
-    const ua = a.charCodeAt(i);
-    const ub = b.charCodeAt(i);
+        return left.length - right.length;
+    const ua = left.charCodeAt(i);
+    const ub = right.charCodeAt(i);
     // Inside a shared high surrogate: compare the code points that start at the high surrogate.
-    const start = i > 0 && isHigh(a.charCodeAt(i - 1)) && (isLow(ua) || isLow(ub)) ? i - 1 : i;
-    const ca = a.codePointAt(start) ?? 0;
-    const cb = b.codePointAt(start) ?? 0;
+    const start = i > 0 && isHigh(left.charCodeAt(i - 1)) && (isLow(ua) || isLow(ub)) ? i - 1 : i;
+    const ca = left.codePointAt(start) ?? 0;
+    const cb = right.codePointAt(start) ?? 0;
     return ca - cb;
 }
 /**
@@ -90047,12 +90065,12 @@ function adcTokenSource(auth = new src/* GoogleAuth */.kF({ scopes: [CLOUD_PLATF
  * false; 401/403 and anything else are errors that say what to fix. 5xx, 429 and network errors
  * are retried a few times. The token never appears in an error.
  */
-async function imageExists(imageUri, getToken, o = {}) {
+async function imageExists(imageUri, getToken, options = {}) {
     const ref = parseImageUri(imageUri);
-    const url = manifestUrl(ref, o.baseUrl);
+    const url = manifestUrl(ref, options.baseUrl);
     const token = await getToken();
     const http = new lib/* HttpClient */.Qq('bird-cloud-action', [], { allowRetries: false, socketTimeout: 30_000, keepAlive: false });
-    const policy = { attempts: o.attempts ?? 3, baseMs: o.retryMs ?? 1_000, maxMs: 10_000, budget: new RetryBudget(5) };
+    const policy = { attempts: options.attempts ?? 3, baseMs: options.retryMs ?? 1_000, maxMs: 10_000, budget: new RetryBudget(5) };
     const head = async () => {
         let status;
         try {
@@ -90282,8 +90300,8 @@ class Teardown {
         this.o = o;
     }
     /** The port forward to stop before `ray down`. */
-    attachForward(f) {
-        this.forward = f;
+    attachForward(dashboard) {
+        this.forward = dashboard;
     }
     /** True once a teardown finished or the run detached (per the marker file). */
     get settled() {
@@ -90377,8 +90395,8 @@ class Teardown {
  * For the post step: tears down what the main step left, from the action state. Returns null when
  * the run had no per-run cluster. Never throws: problems come back as a `failed` result.
  */
-async function teardownFromState(state, o = {}) {
-    const log = o.log ?? actionsLog;
+async function teardownFromState(state, options = {}) {
+    const log = options.log ?? actionsLog;
     let saved;
     try {
         saved = state.loadCluster();
@@ -90400,13 +90418,13 @@ async function teardownFromState(state, o = {}) {
     const cwd = existsSync(dirname(target.yamlPath)) ? dirname(target.yamlPath) : process.cwd();
     const cli = new ClusterCli({
         rayCli: target.rayCli,
-        gcloud: o.gcloud,
+        gcloud: options.gcloud,
         project: target.project || undefined,
         cwd,
-        env: o.env,
+        env: options.env,
         log,
-        gcloudAttempts: o.gcloudAttempts,
-        gcloudRetryMs: o.gcloudRetryMs,
+        gcloudAttempts: options.gcloudAttempts,
+        gcloudRetryMs: options.gcloudRetryMs,
     });
     return new Teardown(target, cli, { log }).run('post step: the main step ended without tearing down');
 }
@@ -90431,27 +90449,35 @@ const TEARDOWN_MARKER_FILE = 'teardown.json';
  * Renders the cluster from the manifest and saves the teardown state. No cloud call yet, so the
  * caller can install the signal handler (SignalTeardown) before bringUp.
  */
-async function prepareCluster(o) {
-    const m = o.manifest;
+async function prepareCluster(options) {
+    const m = options.manifest;
     const ri = m.render_inputs;
-    const key = await makeSshKeyPair(o.runnerTemp, m.run_id);
+    const key = await makeSshKeyPair(options.runnerTemp, m.run_id);
     const yaml = renderClusterYaml(m, { sshPrivateKeyPath: key.privateKeyPath, sshPublicKey: key.publicKey });
     const yamlPath = (0,external_node_path_namespaceObject.join)(key.dir, CLUSTER_YAML_FILE);
     await (0,promises_namespaceObject.writeFile)(yamlPath, yaml, { mode: 0o644, flag: 'wx' });
-    const now = (o.now ?? (() => new Date()))();
+    const now = (options.now ?? (() => new Date()))();
     const target = {
         runId: m.run_id,
         yamlPath,
-        rayCli: o.rayCli,
+        rayCli: options.rayCli,
         project: ri.project,
         zone: ri.zone,
         markerPath: (0,external_node_path_namespaceObject.join)(key.dir, TEARDOWN_MARKER_FILE),
         selfDeleteBy: new Date(now.getTime() + selfDeleteSeconds(ri.max_runtime_hours) * 1000).toISOString(),
     };
-    o.state.saveCluster(target);
-    const cli = new cli_ClusterCli({ rayCli: o.rayCli, gcloud: o.gcloud, project: ri.project, cwd: key.dir, env: o.env, log: o.log, ...o.cli });
-    const teardown = new Teardown(target, cli, { log: o.log, onStatus: (status) => o.state.setTeardown(status) });
-    o.log.info(`cluster ${m.run_id}: ${ri.workers} x ${ri.worker_type} (${ri.actors_per_worker} actors each) in ${ri.zone}, image ${ri.image_uri}; YAML ${yamlPath}`);
+    options.state.saveCluster(target);
+    const cli = new cli_ClusterCli({
+        rayCli: options.rayCli,
+        gcloud: options.gcloud,
+        project: ri.project,
+        cwd: key.dir,
+        env: options.env,
+        log: options.log,
+        ...options.cli,
+    });
+    const teardown = new Teardown(target, cli, { log: options.log, onStatus: (status) => options.state.setTeardown(status) });
+    options.log.info(`cluster ${m.run_id}: ${ri.workers} x ${ri.worker_type} (${ri.actors_per_worker} actors each) in ${ri.zone}, image ${ri.image_uri}; YAML ${yamlPath}`);
     return { runId: m.run_id, key, dir: key.dir, yamlPath, yaml, target, cli, teardown };
 }
 /** An error of the bring-up, with what the teardown after it did. */
@@ -90464,19 +90490,21 @@ class BringUpError extends Error {
     }
 }
 /** `ray up`, then the dashboard forward. On failure: teardown, then a BringUpError. */
-async function bringUp(p, o = {}) {
-    const phase = (fn) => (o.phases ? o.phases.run('up', fn, `ray up, ray dashboard`) : fn());
+async function bringUp(prepared, options = {}) {
+    const phase = (fn) => (options.phases ? options.phases.run('up', fn, `ray up, ray dashboard`) : fn());
     try {
         return await phase(async () => {
-            await p.cli.rayUp(p.yamlPath);
-            const forward = await p.cli.rayDashboard(p.yamlPath, o.dashboard);
-            p.teardown.attachForward(forward);
+            await prepared.cli.rayUp(prepared.yamlPath);
+            const forward = await prepared.cli.rayDashboard(prepared.yamlPath, options.dashboard);
+            prepared.teardown.attachForward(forward);
             return { address: forward.url, forward };
         });
     }
     catch (e) {
-        const down = o.phases ? await o.phases.run('down', () => p.teardown.run('bring-up failed')) : await p.teardown.run('bring-up failed');
-        throw new BringUpError(`bringing up cluster ${p.runId} failed: ${(0,errors/* errorMessage */.gJ)(e)}\nteardown: ${down.outcome}: ${down.detail}`, e);
+        const down = options.phases
+            ? await options.phases.run('down', () => prepared.teardown.run('bring-up failed'))
+            : await prepared.teardown.run('bring-up failed');
+        throw new BringUpError(`bringing up cluster ${prepared.runId} failed: ${(0,errors/* errorMessage */.gJ)(e)}\nteardown: ${down.outcome}: ${down.detail}`, e);
     }
 }
 
@@ -90531,14 +90559,14 @@ async function checkImage(uri, phases, paths) {
  * cluster that is brought up here and torn down at every exit, unless a successful submit
  * detaches it (wait: false, new submits only).
  */
-async function onCluster(ctx, o, body) {
-    const d = o.settings.dispatch;
+async function onCluster(ctx, options, body) {
+    const d = options.settings.dispatch;
     if (d.cluster === 'none')
         return body({ client: null, publicDashboard: true });
     if (d.cluster === 'existing')
         return body({ client: rayClient(ctx.log, d), publicDashboard: true });
-    const clock = o.phases ?? new PhaseClock(ctx.log);
-    const p = await prepareCluster({ manifest: o.manifest, runnerTemp: o.settings.runnerTemp, rayCli: d.gce.rayCli, log: ctx.log, state: ctx.state });
+    const clock = options.phases ?? new PhaseClock(ctx.log);
+    const p = await prepareCluster({ manifest: options.manifest, runnerTemp: options.settings.runnerTemp, rayCli: d.gce.rayCli, log: ctx.log, state: ctx.state });
     const removeTeardown = ctx.cancel.add({
         order: CleanupOrder.Teardown,
         name: `tear down cluster ${p.runId}`,
@@ -90561,7 +90589,7 @@ async function onCluster(ctx, o, body) {
         const v = await checkCluster(client);
         ctx.log.info(`Ray ${v.ray_version} answers through the forwarded dashboard at ${client.address}`);
         outcome = await body({ client, headAlive: headAliveProbe(p.cli, p.runId), phases: clock, publicDashboard: false });
-        if (!d.wait && o.canDetach) {
+        if (!d.wait && options.canDetach) {
             await p.teardown.detach();
             detached = true;
             clock.skip('down', 'wait: false: left to the self-delete timer');
@@ -90599,8 +90627,8 @@ async function onCluster(ctx, o, body) {
 
 
 /** The runs bucket, with its retries in the log. */
-function openStore(log, s) {
-    const store = new RunStore(s.gcsBucket, s.gcpProject);
+function openStore(log, settings) {
+    const store = new RunStore(settings.gcsBucket, settings.gcpProject);
     store.onRetry = (what, e, attempt, delay) => log.info(`retry ${attempt} of ${what} in ${delay} ms: ${(0,errors/* errorMessage */.gJ)(e)}`);
     return store;
 }
@@ -90617,8 +90645,8 @@ async function writePlanFile(runnerTemp, runId, plan) {
  * dashboard answers with a Ray this action supports; a per-run cluster's ray CLI runs at the
  * pinned version and its image is in Artifact Registry. Returns the per-run cluster's phase clock.
  */
-async function checkTarget(log, s, t) {
-    const d = s.dispatch;
+async function checkTarget(log, settings, target) {
+    const d = settings.dispatch;
     if (d.cluster === 'existing') {
         const v = await checkCluster(rayClient(log, d));
         log.info(`Ray ${v.ray_version} (Jobs API ${v.version}) answers at ${d.rayAddress}`);
@@ -90627,8 +90655,8 @@ async function checkTarget(log, s, t) {
     if (d.cluster !== 'ephemeral')
         return null;
     const phases = new PhaseClock(log);
-    await checkRayCli(log, d.gce, s.runnerTemp);
-    await checkImage(t.imageUri, phases, { repoDir: s.workspace, miniInteractRoot: t.miniInteractRoot });
+    await checkRayCli(log, d.gce, settings.runnerTemp);
+    await checkImage(target.imageUri, phases, { repoDir: settings.workspace, miniInteractRoot: target.miniInteractRoot });
     return phases;
 }
 
@@ -90654,21 +90682,21 @@ function reportOptions(ctx, s, store, runId) {
     };
 }
 /** A waited attempt is reported (summary, outputs, PR comment, gate), then a failed wait fails the step. */
-async function reportAfterWait(ctx, s, store, w) {
-    const o = w.outcome;
+async function reportAfterWait(ctx, settings, store, waitedAttempt) {
+    const o = waitedAttempt.outcome;
     if (!o.waited) {
-        const t = s.report.thresholds;
-        if (t.minPhase1Rate !== null || t.maxErrors !== null || s.report.baselineRunId) {
-            ctx.log.warning(`min-phase1-rate, max-errors and baseline-run-id apply to a report: this step did not wait, so nothing was reported or gated. Report later with report-run-id: ${w.runId}`);
+        const t = settings.report.thresholds;
+        if (t.minPhase1Rate !== null || t.maxErrors !== null || settings.report.baselineRunId) {
+            ctx.log.warning(`min-phase1-rate, max-errors and baseline-run-id apply to a report: this step did not wait, so nothing was reported or gated. Report later with report-run-id: ${waitedAttempt.runId}`);
         }
         return;
     }
     let gate = null;
     try {
         await reportRun({
-            ...reportOptions(ctx, s, store, w.runId),
-            runIdInput: w.runIdInput,
-            attempt: w.attempt,
+            ...reportOptions(ctx, settings, store, waitedAttempt.runId),
+            runIdInput: waitedAttempt.runIdInput,
+            attempt: waitedAttempt.attempt,
             dashboardUrl: o.dashboardUrl,
             durationSeconds: o.durationSeconds,
         });
@@ -90812,54 +90840,57 @@ const LOG_CHUNK_MAX = 64 * 1024;
 /** Polls in a row that may fail (after their own retries) before the wait gives up. */
 const MAX_FAILED_POLLS = 5;
 /** Checked in the order of docs/reference/reruns-and-progress.md#verdicts at each poll; null means keep waiting. */
-function decide(o, c) {
-    if (o.terminalState === 'done')
+function decide(observed, clock) {
+    if (observed.terminalState === 'done')
         return { kind: 'finished', ok: true, reason: 'the run reported terminal_state done' };
-    if (o.terminalState === 'error')
+    if (observed.terminalState === 'error')
         return { kind: 'finished', ok: false, reason: 'the run reported terminal_state error' };
-    if (o.rowsTotal > 0 && o.rowsDone >= o.rowsTotal)
-        return { kind: 'finished', ok: true, reason: `every instance of this attempt has a row (${o.rowsDone}/${o.rowsTotal})` };
-    if (o.jobStatus === 'FAILED' || o.jobStatus === 'STOPPED')
-        return { kind: 'failed', reason: `the Ray job is ${o.jobStatus}: ${o.jobMessage ?? 'no message'}` };
-    if (o.jobStatus === 'SUCCEEDED')
-        return { kind: 'failed', reason: `the Ray job SUCCEEDED but only ${o.rowsDone}/${o.rowsTotal} instances have a row for this attempt` };
-    if (o.jobStatus === 'RUNNING' && o.headAlive !== false && o.heartbeatMs !== null && o.now - o.heartbeatMs > STALL_AFTER_MS) {
-        return { kind: 'stalled', reason: `job appears stalled: no heartbeat for ${Math.round((o.now - o.heartbeatMs) / 1000)} s` };
+    if (observed.rowsTotal > 0 && observed.rowsDone >= observed.rowsTotal)
+        return { kind: 'finished', ok: true, reason: `every instance of this attempt has a row (${observed.rowsDone}/${observed.rowsTotal})` };
+    if (observed.jobStatus === 'FAILED' || observed.jobStatus === 'STOPPED')
+        return { kind: 'failed', reason: `the Ray job is ${observed.jobStatus}: ${observed.jobMessage ?? 'no message'}` };
+    if (observed.jobStatus === 'SUCCEEDED')
+        return { kind: 'failed', reason: `the Ray job SUCCEEDED but only ${observed.rowsDone}/${observed.rowsTotal} instances have a row for this attempt` };
+    if (observed.jobStatus === 'RUNNING' &&
+        observed.headAlive !== false &&
+        observed.heartbeatMs !== null &&
+        observed.now - observed.heartbeatMs > STALL_AFTER_MS) {
+        return { kind: 'stalled', reason: `job appears stalled: no heartbeat for ${Math.round((observed.now - observed.heartbeatMs) / 1000)} s` };
     }
-    if (o.headAlive === false)
+    if (observed.headAlive === false)
         return { kind: 'headless', reason: 'head node is gone' };
-    if (o.now - c.lastProgressMs > c.noProgressMs) {
+    if (observed.now - clock.lastProgressMs > clock.noProgressMs) {
         return {
             kind: 'timed-out',
-            reason: `no new rows within the no-progress deadline (${Math.round(c.noProgressMs / 60000)} min); check \`ray status\` on the head (workers may not have scaled up)`,
+            reason: `no new rows within the no-progress deadline (${Math.round(clock.noProgressMs / 60000)} min); check \`ray status\` on the head (workers may not have scaled up)`,
         };
     }
-    if (o.now - c.startedMs > c.waitTimeoutMs)
-        return { kind: 'wait-timeout', reason: `still not finished after wait-timeout-minutes (${Math.round(c.waitTimeoutMs / 60000)} min)` };
+    if (observed.now - clock.startedMs > clock.waitTimeoutMs)
+        return { kind: 'wait-timeout', reason: `still not finished after wait-timeout-minutes (${Math.round(clock.waitTimeoutMs / 60000)} min)` };
     return null;
 }
-async function waitForAttempt(o) {
-    const wanted = new Set(o.instanceIds);
+async function waitForAttempt(options) {
+    const wanted = new Set(options.instanceIds);
     const started = Date.now();
-    const clock = { startedMs: started, lastProgressMs: started, waitTimeoutMs: o.waitTimeoutMs, noProgressMs: o.noProgressMs };
+    const clock = { startedMs: started, lastProgressMs: started, waitTimeoutMs: options.waitTimeoutMs, noProgressMs: options.noProgressMs };
     let printed = 0;
     let lastLine = '';
     let rowsDone = 0;
     let jobStatus = null;
     let failedPolls = 0;
     for (;;) {
-        if (o.signal.aborted)
+        if (options.signal.aborted)
             return { verdict: { kind: 'cancelled', reason: 'the workflow was cancelled' }, jobStatus, rowsDone, rowsTotal: wanted.size };
         let verdict;
         try {
             verdict = await poll();
             failedPolls = 0;
-            o.client.policy.budget.refill();
-            o.store.policy.budget.refill();
+            options.client.policy.budget.refill();
+            options.store.policy.budget.refill();
         }
         catch (e) {
             // A per-run cluster whose head is gone takes its forwarded dashboard with it: ask GCE.
-            const alive = o.headAlive ? await o.headAlive().catch(() => null) : null;
+            const alive = options.headAlive ? await options.headAlive().catch(() => null) : null;
             if (alive === false)
                 return {
                     verdict: { kind: 'headless', reason: `head node is gone (the dashboard answers no more: ${(0,errors/* errorMessage */.gJ)(e)})` },
@@ -90869,46 +90900,46 @@ async function waitForAttempt(o) {
                 };
             if (++failedPolls >= MAX_FAILED_POLLS)
                 throw e;
-            o.log.info(`poll failed (${failedPolls} of ${MAX_FAILED_POLLS} in a row allowed): ${(0,errors/* errorMessage */.gJ)(e)}`);
+            options.log.info(`poll failed (${failedPolls} of ${MAX_FAILED_POLLS} in a row allowed): ${(0,errors/* errorMessage */.gJ)(e)}`);
             verdict = null;
         }
         if (verdict)
             return { verdict, jobStatus, rowsDone, rowsTotal: wanted.size };
-        await sleep(o.pollIntervalMs, o.signal);
+        await sleep(options.pollIntervalMs, options.signal);
     }
     async function poll() {
-        const job = await o.client.job(o.submissionId);
+        const job = await options.client.job(options.submissionId);
         jobStatus = job?.status ?? null;
-        const refs = rowRefs((await o.store.list(runPaths.rowsPrefix(o.runId))).keys());
+        const refs = rowRefs((await options.store.list(runPaths.rowsPrefix(options.runId))).keys());
         let done = 0;
         for (const [iid, list] of refs)
-            if (wanted.has(iid) && list.some((r) => r.attempt === o.attempt))
+            if (wanted.has(iid) && list.some((r) => r.attempt === options.attempt))
                 done++;
         if (done > rowsDone)
             clock.lastProgressMs = Date.now();
         rowsDone = done;
-        const status = parseStatus(await o.store.read(runPaths.status(o.runId)));
-        const ours = status !== null && status.attempt === o.attempt;
+        const status = parseStatus(await options.store.read(runPaths.status(options.runId)));
+        const ours = status !== null && status.attempt === options.attempt;
         const hb = ours && typeof status.last_heartbeat_ts === 'number' ? status.last_heartbeat_ts * 1000 : null;
-        const headAlive = o.headAlive ? await o.headAlive().catch(() => null) : null;
-        const line = `progress: ${rowsDone}/${wanted.size} instances have a row for attempt ${o.attempt}; Ray job ${jobStatus ?? 'unknown'}`;
+        const headAlive = options.headAlive ? await options.headAlive().catch(() => null) : null;
+        const line = `progress: ${rowsDone}/${wanted.size} instances have a row for attempt ${options.attempt}; Ray job ${jobStatus ?? 'unknown'}`;
         if (line !== lastLine)
-            o.log.info(line);
+            options.log.info(line);
         lastLine = line;
         try {
-            const logs = await o.client.logs(o.submissionId);
+            const logs = await options.client.logs(options.submissionId);
             if (logs.length < printed)
                 printed = 0;
             if (logs.length > printed) {
                 const fresh = logs.slice(printed);
                 const shown = fresh.length > LOG_CHUNK_MAX ? `… ${fresh.length - LOG_CHUNK_MAX} characters left out …\n${fresh.slice(-LOG_CHUNK_MAX)}` : fresh;
-                await o.log.group(`job log (+${fresh.length} characters)`, async () => o.log.untrusted(shown));
+                await options.log.group(`job log (+${fresh.length} characters)`, async () => options.log.untrusted(shown));
                 printed = logs.length;
             }
         }
         catch (e) {
             // Logs vanish with their node (docs/reference/ray-jobs-api.md#p9-logs-vanish-with-their-node); the status still speaks.
-            o.log.info(`job log unavailable: ${(0,errors/* errorMessage */.gJ)(e)}`);
+            options.log.info(`job log unavailable: ${(0,errors/* errorMessage */.gJ)(e)}`);
         }
         return decide({
             now: Date.now(),
@@ -91020,27 +91051,27 @@ async function submitJob(ctx, r, client) {
     });
     return submitIdempotent(client, job.request, m.run_id, r.attempt);
 }
-async function dispatchAttempt(ctx, r, target) {
-    const m = r.manifest;
-    lib_core/* setOutput */.uH(constants/* Outputs */.tY.Attempt, String(r.attempt));
-    lib_core/* setOutput */.uH(constants/* Outputs */.tY.DispatchedInstances, String(r.instanceIds.length));
+async function dispatchAttempt(ctx, request, target) {
+    const m = request.manifest;
+    lib_core/* setOutput */.uH(constants/* Outputs */.tY.Attempt, String(request.attempt));
+    lib_core/* setOutput */.uH(constants/* Outputs */.tY.DispatchedInstances, String(request.instanceIds.length));
     const client = target.client;
-    if (r.settings.cluster === 'none' || !client)
-        return printSubmitCommand(ctx, r);
+    if (request.settings.cluster === 'none' || !client)
+        return printSubmitCommand(ctx, request);
     const phase = (name, fn) => (target.phases ? target.phases.run(name, fn) : fn());
     // The id is known before the POST: saved first, so a step killed mid-submit still leaves the
     // post step something to stop (a GET answers 404 when nothing was created).
-    const sid = submissionId(m.run_id, r.attempt);
-    ctx.state.saveJob({ submissionId: sid, rayAddress: client.address, wait: r.settings.wait ? 'waiting' : 'detached' });
-    const outcome = await phase('submit', () => submitJob(ctx, r, client));
+    const sid = submissionId(m.run_id, request.attempt);
+    ctx.state.saveJob({ submissionId: sid, rayAddress: client.address, wait: request.settings.wait ? 'waiting' : 'detached' });
+    const outcome = await phase('submit', () => submitJob(ctx, request, client));
     ctx.log.info(outcome === 'created' ? `submitted ${sid} to ${client.address}` : `${sid} was already submitted by an earlier try of this step: following it`);
-    await freshStatus(r.store, m.run_id, {
+    await freshStatus(request.store, m.run_id, {
         ray_job_id: sid,
         last_heartbeat_ts: Date.now() / 1000,
         rows_done: 0,
-        rows_total: r.instanceIds.length,
+        rows_total: request.instanceIds.length,
         terminal_state: null,
-        attempt: r.attempt,
+        attempt: request.attempt,
     });
     const url = target.publicDashboard ? dashboardUrl(client.address, sid) : null;
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.SubmissionId, sid);
@@ -91048,12 +91079,12 @@ async function dispatchAttempt(ctx, r, target) {
         lib_core/* setOutput */.uH(constants/* Outputs */.tY.DashboardUrl, url);
     const status = (await client.job(sid))?.status ?? 'PENDING';
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.JobStatus, status);
-    if (!r.settings.wait) {
-        await writeSummary(dispatchSummary({ runId: m.run_id, attempt: r.attempt, sid, url, dispatched: r.instanceIds.length, status, wait: null }));
+    if (!request.settings.wait) {
+        await writeSummary(dispatchSummary({ runId: m.run_id, attempt: request.attempt, sid, url, dispatched: request.instanceIds.length, status, wait: null }));
         ctx.log.info(`not waiting (wait: false): the job runs on; follow it at ${url ?? client.address}`);
         return { ...NO_WAIT, dashboardUrl: url };
     }
-    return phase('wait', () => waitOnJob(ctx, r, target, client, url));
+    return phase('wait', () => waitOnJob(ctx, request, target, client, url));
 }
 /** Waits; on cancel the cleanup path stops the job; a wait that ends badly stops it too. */
 async function waitOnJob(ctx, r, target, client, url) {
@@ -91264,8 +91295,8 @@ class Tally {
         if (!this.started.has(db))
             this.started.set(db, Date.now());
     }
-    record(t, outcome, bytes, note = '') {
-        const r = this.results.get(t.db);
+    record(task, outcome, bytes, note = '') {
+        const r = this.results.get(task.db);
         if (outcome === 'skipped')
             r.skipped++;
         else
@@ -91273,10 +91304,10 @@ class Tally {
         if (outcome === 'replaced')
             r.replaced++;
         r.bytes += bytes;
-        r.lines.push(`${outcome.padEnd(8)} ${t.rel}${note}`);
+        r.lines.push(`${outcome.padEnd(8)} ${task.rel}${note}`);
         this.doneFiles++;
-        this.doneBytes += t.size;
-        r.seconds = (Date.now() - (this.started.get(t.db) ?? this.t0)) / 1000;
+        this.doneBytes += task.size;
+        r.seconds = (Date.now() - (this.started.get(task.db) ?? this.t0)) / 1000;
     }
     removed(db, rel) {
         const r = this.results.get(db);
@@ -91407,11 +91438,11 @@ function renderInputsFor(s, imageUri) {
     };
 }
 /** Pure: the same parts give the same plan. */
-function buildPlan(p) {
-    const s = p.settings;
+function buildPlan(parts) {
+    const s = parts.settings;
     const attempt = 1;
     const manifest = orderManifest({
-        run_id: p.runId,
+        run_id: parts.runId,
         framework: s.framework,
         mode: s.mode,
         query_mode: s.queryMode,
@@ -91425,29 +91456,29 @@ function buildPlan(p) {
         prompt_cache: s.promptCache,
         slayer_setup: s.slayerSetup,
         slayer_storage_root: s.slayerStorageRoot,
-        render_inputs: renderInputsFor(s, p.imageUri),
-        github: p.github,
-        slayer_artifacts: artifactSummary(p.artifactKind, p.artifacts),
+        render_inputs: renderInputsFor(s, parts.imageUri),
+        github: parts.github,
+        slayer_artifacts: artifactSummary(parts.artifactKind, parts.artifacts),
         dispatch: s.dispatch.cluster === 'none' ? { cluster: 'none' } : { cluster: s.dispatch.cluster, address: s.dispatch.rayAddress },
-        dirty: p.worktree.dirty.length > 0 || p.worktree.artifactDirty.length > 0,
-        instance_databases: p.instanceDbs,
+        dirty: parts.worktree.dirty.length > 0 || parts.worktree.artifactDirty.length > 0,
+        instance_databases: parts.instanceDbs,
     });
     return {
         version: 1,
         kind: 'submit',
-        runId: p.runId,
+        runId: parts.runId,
         attempt,
-        submissionId: submissionId(p.runId, attempt),
+        submissionId: submissionId(parts.runId, attempt),
         dryRun: s.dryRun,
         settings: redactSettings(s),
-        dbs: p.dbs,
-        artifact: p.artifactKind ? { kind: p.artifactKind, root: s.artifactRoots[p.artifactKind] } : null,
-        artifacts: p.artifacts,
-        instanceDbs: p.instanceDbs,
-        requiredKeys: p.requiredKeys,
-        worktree: p.worktree,
+        dbs: parts.dbs,
+        artifact: parts.artifactKind ? { kind: parts.artifactKind, root: s.artifactRoots[parts.artifactKind] } : null,
+        artifacts: parts.artifacts,
+        instanceDbs: parts.instanceDbs,
+        requiredKeys: parts.requiredKeys,
+        worktree: parts.worktree,
         manifest,
-        jobArgs: buildJobArgs(manifest, attempt, s.instanceIds, { withSecrets: p.requiredKeys.length > 0 }),
+        jobArgs: buildJobArgs(manifest, attempt, s.instanceIds, { withSecrets: parts.requiredKeys.length > 0 }),
     };
 }
 
@@ -91510,22 +91541,22 @@ async function runImage(s, worktree, problems) {
         return '';
     }
 }
-async function preflight(log, s, env = process.env) {
+async function preflight(log, submit, env = process.env) {
     const problems = new errors/* ProblemList */.Ku();
-    if (s.duplicateIds.length > 0)
-        log.warning(`${s.idSource.input}: dropped duplicate instance ids: ${listIds(s.duplicateIds)}`);
-    const mapping = mapInstances(s.datasetFile, s.instanceIds, problems);
-    const keyNames = requiredKeys([s.agentModel, s.userSimModel], s.queryMode);
-    const { keys, problems: keyProblems } = readRunKeys(keyNames, s, env);
+    if (submit.duplicateIds.length > 0)
+        log.warning(`${submit.idSource.input}: dropped duplicate instance ids: ${listIds(submit.duplicateIds)}`);
+    const mapping = mapInstances(submit.datasetFile, submit.instanceIds, problems);
+    const keyNames = requiredKeys([submit.agentModel, submit.userSimModel], submit.queryMode);
+    const { keys, problems: keyProblems } = readRunKeys(keyNames, submit, env);
     for (const p of keyProblems)
         problems.add(p.input, p.message, p.fix);
-    const kind = artifactFor(s.framework, s.queryMode, s.slayerSetup);
+    const kind = artifactFor(submit.framework, submit.queryMode, submit.slayerSetup);
     const artifacts = [];
-    const dbDirs = kind ? mapping.dbs.map((db) => (0,external_node_path_namespaceObject.join)(s.artifactRoots[kind], db)) : [];
-    const worktree = await checkWorktree(s, dbDirs, problems);
+    const dbDirs = kind ? mapping.dbs.map((db) => (0,external_node_path_namespaceObject.join)(submit.artifactRoots[kind], db)) : [];
+    const worktree = await checkWorktree(submit, dbDirs, problems);
     if (worktree.dirty.length > 0) {
         const msg = `uncommitted changes under image-input paths: [${worktree.dirty.map((p) => `'${p}'`).join(', ')}]`;
-        if (s.allowDirty) {
+        if (submit.allowDirty) {
             log.warning(`${msg} (allow-dirty is true: the run is recorded as dirty)`);
         }
         else {
@@ -91539,19 +91570,19 @@ async function preflight(log, s, env = process.env) {
     if (kind) {
         const missing = [];
         for (const db of mapping.dbs) {
-            const why = await presenceProblem(kind, (0,external_node_path_namespaceObject.join)(s.artifactRoots[kind], db));
+            const why = await presenceProblem(kind, (0,external_node_path_namespaceObject.join)(submit.artifactRoots[kind], db));
             if (why)
                 missing.push([db, why]);
         }
         if (missing.length > 0) {
-            problems.add(ARTIFACT_INPUT[kind], missingSetupMessage(kind, s.artifactRoots[kind], missing, s.framework, s.slayerSetup), kind === 'slayer_models'
+            problems.add(ARTIFACT_INPUT[kind], missingSetupMessage(kind, submit.artifactRoots[kind], missing, submit.framework, submit.slayerSetup), kind === 'slayer_models'
                 ? 'commit the DB models under slayer_models/, or set slayer-models-root'
                 : 'run the otf-encode workflow (or build it locally) before this step');
         }
         else {
             for (const db of mapping.dbs) {
                 try {
-                    artifacts.push(await walkDb((0,external_node_path_namespaceObject.join)(s.artifactRoots[kind], db), db));
+                    artifacts.push(await walkDb((0,external_node_path_namespaceObject.join)(submit.artifactRoots[kind], db), db));
                 }
                 catch (e) {
                     if (!(e instanceof SymlinkEscapeError))
@@ -91561,11 +91592,11 @@ async function preflight(log, s, env = process.env) {
             }
         }
     }
-    const image = await runImage(s, worktree, problems);
+    const image = await runImage(submit, worktree, problems);
     problems.throwIfAny('preflight failed');
-    const runId = s.runId ?? mintRunId(s.framework, s.queryMode);
+    const runId = submit.runId ?? mintRunId(submit.framework, submit.queryMode);
     const plan = buildPlan({
-        settings: s,
+        settings: submit,
         runId,
         artifactKind: kind,
         artifacts,

@@ -31541,8 +31541,8 @@ function getIDToken(aud) {
 //# sourceMappingURL=core.js.map
 ;// CONCATENATED MODULE: ./lib/common/errors.js
 // Typed errors. Every user-facing problem names the input, the bad value and the fix.
-function formatProblem(p) {
-    return p.fix ? `${p.input}: ${p.message} (fix: ${p.fix})` : `${p.input}: ${p.message}`;
+function formatProblem(problem) {
+    return problem.fix ? `${problem.input}: ${problem.message} (fix: ${problem.fix})` : `${problem.input}: ${problem.message}`;
 }
 /** Several problems found by one check, reported together so a user fixes them in one go. */
 class ProblemsError extends Error {
@@ -31569,10 +31569,10 @@ class ProblemList {
     }
 }
 /** HTTP status of an error from gaxios, the Storage SDK or our own clients, if any. */
-function errorStatus(e) {
-    if (typeof e !== 'object' || e === null)
+function errorStatus(error) {
+    if (typeof error !== 'object' || error === null)
         return undefined;
-    const o = e;
+    const o = error;
     for (const v of [o.code, o.status, o.statusCode, o.response?.status])
         if (typeof v === 'number')
             return v;
@@ -31582,21 +31582,21 @@ function errorStatus(e) {
  * Turns any thrown value into one message, with its HTTP status when the message lacks it.
  * Never filters on `instanceof Error` alone: SDKs throw plain objects too.
  */
-function errorMessage(e, o = { withStatus: true }) {
+function errorMessage(error, options = { withStatus: true }) {
     let msg;
-    if (e instanceof Error)
-        msg = e.message;
-    else if (typeof e === 'string')
-        msg = e;
+    if (error instanceof Error)
+        msg = error.message;
+    else if (typeof error === 'string')
+        msg = error;
     else {
         try {
-            msg = JSON.stringify(e);
+            msg = JSON.stringify(error);
         }
         catch {
-            msg = String(e);
+            msg = String(error);
         }
     }
-    const status = o.withStatus ? errorStatus(e) : undefined;
+    const status = options.withStatus ? errorStatus(error) : undefined;
     return status !== undefined && !msg.includes(String(status)) ? `HTTP ${status}: ${msg}` : msg;
 }
 
@@ -31740,8 +31740,8 @@ async function writeSummary(markdown) {
     await summary.addRaw(markdown, true).write();
 }
 /** The upload part of the summary: per DB, what moved and what was already there. */
-function uploadSummary(plan, u) {
-    const rows = u.dbs.map((d) => [
+function uploadSummary(plan, report) {
+    const rows = report.dbs.map((d) => [
         d.db,
         String(d.files),
         String(d.uploaded),
@@ -31750,7 +31750,7 @@ function uploadSummary(plan, u) {
         formatBytes(d.bytes),
         d.seconds.toFixed(1),
     ]);
-    const sum = (k) => u.dbs.reduce((n, d) => n + d[k], 0);
+    const sum = (k) => report.dbs.reduce((n, d) => n + d[k], 0);
     rows.push(['**total**', String(sum('files')), String(sum('uploaded')), String(sum('skipped')), '', formatBytes(sum('bytes')), '']);
     return [
         `### Upload of \`${plan.artifact?.kind ?? 'none'}\``,
@@ -31759,7 +31759,7 @@ function uploadSummary(plan, u) {
             ? markdownTable(['DB', 'files', 'uploaded', 'skipped (same md5)', 'changed', 'bytes uploaded', 'seconds'], rows)
             : 'Raw mode: nothing to upload.',
         '',
-        `Manifest: \`${u.manifestUri}\` (${u.manifest === 'written' ? 'committed by this step' : 'already committed for this same plan'})`,
+        `Manifest: \`${report.manifestUri}\` (${report.manifest === 'written' ? 'committed by this step' : 'already committed for this same plan'})`,
         '',
     ].join('\n');
 }
@@ -32026,8 +32026,8 @@ const FRAMEWORKS = {
 };
 const QUERY_MODES = (/* unused pure expression or super */ null && (['raw', 'slayer']));
 const EVAL_MODES = (/* unused pure expression or super */ null && (['a-interact', 'c-interact', 'oracle']));
-function isFramework(s) {
-    return Object.hasOwn(FRAMEWORKS, s);
+function isFramework(name) {
+    return Object.hasOwn(FRAMEWORKS, name);
 }
 // Applied in order; the first rule that rejects or accepts decides (docs/reference/combos.md#combo-rules).
 // Messages keep Python's wording, with the action's input names instead of CLI flags.
@@ -32044,9 +32044,9 @@ const COMBO_RULES = [
     (c) => (c.mode !== 'a-interact' ? `slayer-setup on-the-fly is only supported with mode a-interact; got mode ${c.mode}` : null),
 ];
 /** The first rejection message of the combo rules, or null when the combo is accepted. */
-function comboRejection(c) {
+function comboRejection(combo) {
     for (const rule of COMBO_RULES) {
-        const r = rule(c);
+        const r = rule(combo);
         if (r === 'accept')
             return null;
         if (r !== null)
@@ -32146,20 +32146,24 @@ function readIdsFile(input, file, path, problems) {
     }
     return (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
 }
-function readInstanceIds(o) {
+function readInstanceIds(inputs) {
     const problems = [];
-    const inline = o.inline.trim();
-    const file = o.file.trim();
+    const inline = inputs.inline.trim();
+    const file = inputs.file.trim();
     let raw = null;
-    let source = { input: o.inlineInput };
+    let source = { input: inputs.inlineInput };
     if (inline && file) {
-        problems.push({ input: o.inlineInput, message: `both ${o.inlineInput} and ${o.fileInput} ('${file}') are set`, fix: 'set exactly one of them' });
+        problems.push({
+            input: inputs.inlineInput,
+            message: `both ${inputs.inlineInput} and ${inputs.fileInput} ('${file}') are set`,
+            fix: 'set exactly one of them',
+        });
     }
     else if (!inline && !file) {
         problems.push({
-            input: o.inlineInput,
-            message: `neither ${o.inlineInput} nor ${o.fileInput} is set`,
-            fix: `give a comma list in ${o.inlineInput}, or a file of whitespace-separated ids in ${o.fileInput}`,
+            input: inputs.inlineInput,
+            message: `neither ${inputs.inlineInput} nor ${inputs.fileInput} is set`,
+            fix: `give a comma list in ${inputs.inlineInput}, or a file of whitespace-separated ids in ${inputs.fileInput}`,
         });
     }
     else if (inline) {
@@ -32167,17 +32171,17 @@ function readInstanceIds(o) {
         const spaced = raw.filter((id) => /\s/.test(id));
         if (spaced.length > 0) {
             problems.push({
-                input: o.inlineInput,
+                input: inputs.inlineInput,
                 message: `${listIds(spaced.map((id) => `'${id}'`))} contain${spaced.length === 1 ? 's' : ''} whitespace`,
-                fix: `separate the ids with commas, e.g. alien_1,credit_3 (a file in ${o.fileInput} may use spaces or newlines)`,
+                fix: `separate the ids with commas, e.g. alien_1,credit_3 (a file in ${inputs.fileInput} may use spaces or newlines)`,
             });
             raw = raw.flatMap((id) => id.split(/\s+/));
         }
     }
     else {
-        const path = (0,external_node_path_namespaceObject.isAbsolute)(file) ? file : (0,external_node_path_namespaceObject.resolve)(o.workspace, file);
-        source = { input: o.fileInput, file: path };
-        const text = readIdsFile(o.fileInput, file, path, problems);
+        const path = (0,external_node_path_namespaceObject.isAbsolute)(file) ? file : (0,external_node_path_namespaceObject.resolve)(inputs.workspace, file);
+        source = { input: inputs.fileInput, file: path };
+        const text = readIdsFile(inputs.fileInput, file, path, problems);
         if (text !== null)
             raw = text.split(/\s+/);
     }
@@ -32196,7 +32200,7 @@ function readInstanceIds(o) {
     if (raw !== null && ids.length === 0) {
         problems.push({
             input: source.input,
-            message: `resolved to an empty list (no ids parsed from \`${o.inlineInput}\` or \`${o.fileInput}\`)`,
+            message: `resolved to an empty list (no ids parsed from \`${inputs.inlineInput}\` or \`${inputs.fileInput}\`)`,
             fix: 'give at least one instance id',
         });
     }
@@ -32460,8 +32464,8 @@ const MAX_MATRIX_LEGS = 256;
 const KEY_PREFIX = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 /** The frameworks that run on the fly, from the combo table (docs/reference/combos.md#artifacts-and-presence-markers): the ones with an on-the-fly artifact. */
 const OTF_FRAMEWORKS = Object.keys(FRAMEWORKS).filter((f) => FRAMEWORKS[f].onTheFlyArtifact !== null);
-function isOtfFramework(s) {
-    return isFramework(s) && FRAMEWORKS[s].onTheFlyArtifact !== null;
+function isOtfFramework(name) {
+    return isFramework(name) && FRAMEWORKS[name].onTheFlyArtifact !== null;
 }
 function otfArtifact(framework) {
     return FRAMEWORKS[framework].onTheFlyArtifact;
@@ -32552,19 +32556,25 @@ function findLockedPackage(packages, name) {
  * The text that is hashed: one `name=value` line per input, files by name, size and SHA-256 of
  * their bytes. Values can't hold a newline (checked on input), so the lines can't be forged.
  */
-function keyMaterialText(m) {
-    const lines = [KEY_MATERIAL_VERSION, `db=${m.db}`, `artifact=${otfArtifact(m.framework)}`, `framework=${m.framework}`, `embedding-model=${m.embeddingModel}`];
-    if (needsReferenceModel(m.framework))
-        lines.push(`reference-model=${m.referenceModel}`);
-    for (const p of m.slayer)
+function keyMaterialText(material) {
+    const lines = [
+        KEY_MATERIAL_VERSION,
+        `db=${material.db}`,
+        `artifact=${otfArtifact(material.framework)}`,
+        `framework=${material.framework}`,
+        `embedding-model=${material.embeddingModel}`,
+    ];
+    if (needsReferenceModel(material.framework))
+        lines.push(`reference-model=${material.referenceModel}`);
+    for (const p of material.slayer)
         lines.push(`slayer=${normalizePackageName(p.name)} ${p.version} ${p.source}`);
-    for (const f of m.files)
+    for (const f of material.files)
         lines.push(`file=${f.name} size=${f.size} sha256=${f.sha256}`);
     return `${lines.join('\n')}\n`;
 }
 /** SHA-256 (hex) of the key material. */
-function keyHash(m) {
-    return (0,external_node_crypto_.createHash)('sha256').update(keyMaterialText(m), 'utf8').digest('hex');
+function keyHash(material) {
+    return (0,external_node_crypto_.createHash)('sha256').update(keyMaterialText(material), 'utf8').digest('hex');
 }
 /** `<prefix>-<artifact>-<db>-<hash>`; throws on an empty or short hash, so a key is never constant. */
 function cacheKey(prefix, artifact, db, hash) {
@@ -32573,16 +32583,16 @@ function cacheKey(prefix, artifact, db, hash) {
     return `${prefix}-${artifact}-${db}-${hash.slice(0, KEY_HASH_CHARS)}`;
 }
 /** What the sub-action outputs, as strings. */
-function outputValues(o) {
-    const sorted = [...o.keys].sort((a, b) => a.db.localeCompare(b.db));
+function outputValues(parts) {
+    const sorted = [...parts.keys].sort((a, b) => a.db.localeCompare(b.db));
     return {
         [OtfOutputs.Matrix]: JSON.stringify({ include: sorted.map(({ db, key, path }) => ({ db, key, path })) }),
         [OtfOutputs.Keys]: JSON.stringify(Object.fromEntries(sorted.map((k) => [k.db, k.key]))),
         [OtfOutputs.Dbs]: JSON.stringify(sorted.map((k) => k.db)),
-        [OtfOutputs.Artifact]: o.artifact,
-        [OtfOutputs.ArtifactRoot]: o.artifactRoot,
-        [OtfOutputs.OtfCacheRoot]: o.otfCacheRoot,
-        [OtfOutputs.Marker]: MARKERS[o.artifact],
+        [OtfOutputs.Artifact]: parts.artifact,
+        [OtfOutputs.ArtifactRoot]: parts.artifactRoot,
+        [OtfOutputs.OtfCacheRoot]: parts.otfCacheRoot,
+        [OtfOutputs.Marker]: MARKERS[parts.artifact],
     };
 }
 
@@ -32777,29 +32787,29 @@ function datasetFiles(s, problems) {
  * Every DB's key. Throws one ProblemsError naming every missing file or pin, together with any
  * problems already in `problems` (the input problems of parseOtfSettings).
  */
-async function computeKeys(s, problems = new ProblemList()) {
-    const slayer = readSlayerPin(s, problems);
-    const files = datasetFiles(s, problems);
+async function computeKeys(settings, problems = new ProblemList()) {
+    const slayer = readSlayerPin(settings, problems);
+    const files = datasetFiles(settings, problems);
     problems.throwIfAny();
     const limit = pLimit(HASH_CONCURRENCY);
     const digests = new Map();
-    await Promise.all(s.dbs.map(async (db) => {
+    await Promise.all(settings.dbs.map(async (db) => {
         const list = files.get(db) ?? [];
         digests.set(db, await Promise.all(list.map((f) => limit(() => digestFile(f.path, f.name)))));
     }));
     const keys = [];
     const hashes = {};
-    for (const db of s.dbs) {
+    for (const db of settings.dbs) {
         const hash = keyHash({
             db,
-            framework: s.framework,
-            embeddingModel: s.embeddingModel,
-            referenceModel: s.referenceModel,
+            framework: settings.framework,
+            embeddingModel: settings.embeddingModel,
+            referenceModel: settings.referenceModel,
             slayer,
             files: digests.get(db) ?? [],
         });
         hashes[db] = hash;
-        keys.push({ db, key: cacheKey(s.keyPrefix, s.artifact, db, hash), path: workflowPath((0,external_node_path_namespaceObject.join)(s.artifactRoot, db), s.workspace) });
+        keys.push({ db, key: cacheKey(settings.keyPrefix, settings.artifact, db, hash), path: workflowPath((0,external_node_path_namespaceObject.join)(settings.artifactRoot, db), settings.workspace) });
     }
     return { keys, hashes, slayer };
 }

@@ -37436,9 +37436,9 @@ class DashboardForward {
         }
     }
     /** After it was ready: a forward that dies on its own is started again, a few times. */
-    watch(t) {
+    watch(tracked) {
         const max = this.o.maxRestarts ?? 5;
-        t.child.once('exit', (code, signal) => {
+        tracked.child.once('exit', (code, signal) => {
             if (this.stopped)
                 return;
             if (this.restartCount >= max) {
@@ -37684,20 +37684,20 @@ function parseInstances(stdout) {
     return out;
 }
 class ClusterCli {
-    o;
+    options;
     children;
     gcloud;
-    constructor(o) {
-        this.o = o;
-        this.children = new ChildSet(o.cwd, childEnv(o.env ?? process.env));
-        this.gcloud = o.gcloud ?? 'gcloud';
+    constructor(options) {
+        this.options = options;
+        this.children = new ChildSet(options.cwd, childEnv(options.env ?? process.env));
+        this.gcloud = options.gcloud ?? 'gcloud';
     }
     /** Runs one CLI call in its own process group; `onLine` gets each output line (untrusted text). */
-    async run(cmd, args, o) {
+    async run(cmd, args, options) {
         let timedOut = false;
         let t;
         try {
-            t = this.children.spawn(cmd, args, o.onLine);
+            t = this.children.spawn(cmd, args, options.onLine);
         }
         catch (e) {
             return { code: null, signal: null, timedOut: false, stdout: '', tail: [`could not start ${cmd}: ${(0,errors/* errorMessage */.gJ)(e)}`] };
@@ -37705,7 +37705,7 @@ class ClusterCli {
         const timer = setTimeout(() => {
             timedOut = true;
             void stopChild(t.child);
-        }, o.timeoutMs);
+        }, options.timeoutMs);
         const { code, signal } = await t.closed;
         clearTimeout(timer);
         return { code, signal, timedOut, stdout: t.stdout(), tail: t.tail };
@@ -37714,8 +37714,8 @@ class ClusterCli {
         return [cmd, ...args].join(' ');
     }
     async rayGrouped(args, timeoutMs) {
-        const command = this.describe(this.o.rayCli, args);
-        const r = await this.o.log.group(command, () => this.run(this.o.rayCli, args, { timeoutMs, onLine: (l) => this.o.log.untrusted(l) }));
+        const command = this.describe(this.options.rayCli, args);
+        const r = await this.options.log.group(command, () => this.run(this.options.rayCli, args, { timeoutMs, onLine: (l) => this.options.log.untrusted(l) }));
         if (r.code !== 0) {
             const why = r.timedOut
                 ? `timed out after ${Math.round(timeoutMs / 1000)} s`
@@ -37727,38 +37727,43 @@ class ClusterCli {
     }
     /** `ray up --yes <yaml>`. */
     rayUp(yamlPath) {
-        return this.rayGrouped(['up', '--yes', yamlPath], this.o.upTimeoutMs ?? 30 * 60_000);
+        return this.rayGrouped(['up', '--yes', yamlPath], this.options.upTimeoutMs ?? 30 * 60_000);
     }
     /** `ray down --yes <yaml>`. */
     rayDown(yamlPath) {
-        return this.rayGrouped(['down', '--yes', yamlPath], this.o.downTimeoutMs ?? 15 * 60_000);
+        return this.rayGrouped(['down', '--yes', yamlPath], this.options.downTimeoutMs ?? 15 * 60_000);
     }
     /** `ray dashboard`: the head's dashboard forwarded to a local port, once it answers. */
     async rayDashboard(yamlPath, options = {}) {
         try {
-            return await DashboardForward.open(this.o.rayCli, yamlPath, this.children, this.o.log, options);
+            return await DashboardForward.open(this.options.rayCli, yamlPath, this.children, this.options.log, options);
         }
         catch (e) {
             if (!(e instanceof ForwardError))
                 throw e;
-            throw new ClusterCliError(e.message.split('\n')[0], this.describe(this.o.rayCli, ['dashboard', yamlPath]), e.code, e.tail);
+            throw new ClusterCliError(e.message.split('\n')[0], this.describe(this.options.rayCli, ['dashboard', yamlPath]), e.code, e.tail);
         }
     }
     gcloudArgs(args) {
-        return this.o.project ? [...args, `--project=${this.o.project}`] : args;
+        return this.options.project ? [...args, `--project=${this.options.project}`] : args;
     }
     /** One gcloud call, retried through the shared retry loop; throws ClusterCliError after the last attempt. */
     gcloudRetried(args, what) {
         const full = this.gcloudArgs(args);
         const command = this.describe(this.gcloud, full);
-        const policy = { attempts: this.o.gcloudAttempts ?? 3, baseMs: this.o.gcloudRetryMs ?? 2_000, maxMs: 60_000, budget: new retry/* RetryBudget */.Km(10) };
+        const policy = {
+            attempts: this.options.gcloudAttempts ?? 3,
+            baseMs: this.options.gcloudRetryMs ?? 2_000,
+            maxMs: 60_000,
+            budget: new retry/* RetryBudget */.Km(10),
+        };
         const once = async () => {
-            const r = await this.run(this.gcloud, full, { timeoutMs: this.o.gcloudTimeoutMs ?? 3 * 60_000 });
+            const r = await this.run(this.gcloud, full, { timeoutMs: this.options.gcloudTimeoutMs ?? 3 * 60_000 });
             if (r.code === 0)
                 return r.stdout;
             throw new ClusterCliError(`${what}: \`${command}\` ${r.timedOut ? 'timed out' : `exited with ${r.code ?? r.signal}`}`, command, r.code, r.tail);
         };
-        return (0,retry/* withRetry */.bD)(what, once, (e) => e instanceof ClusterCliError, policy, (e, attempt, delay) => this.o.log.warning(`${(0,errors/* errorMessage */.gJ)(e).split('\n')[0]} (attempt ${attempt}/${policy.attempts}); retrying in ${Math.round(delay / 1000)} s`)).catch((e) => {
+        return (0,retry/* withRetry */.bD)(what, once, (e) => e instanceof ClusterCliError, policy, (e, attempt, delay) => this.options.log.warning(`${(0,errors/* errorMessage */.gJ)(e).split('\n')[0]} (attempt ${attempt}/${policy.attempts}); retrying in ${Math.round(delay / 1000)} s`)).catch((e) => {
             throw e instanceof retry/* RetryExhaustedError */.aB && e.cause instanceof ClusterCliError
                 ? new ClusterCliError(`${e.cause.message.split('\n')[0]} after ${e.attempts} attempts`, command, e.cause.code, e.cause.tail)
                 : e;
@@ -37774,7 +37779,7 @@ class ClusterCli {
             return parseAlive(out);
         }
         catch (e) {
-            this.o.log.warning(`could not check whether the head of ${runId} is alive (not counted as headless): ${(0,errors/* errorMessage */.gJ)(e)}`);
+            this.options.log.warning(`could not check whether the head of ${runId} is alive (not counted as headless): ${(0,errors/* errorMessage */.gJ)(e)}`);
             return null;
         }
     }
@@ -37797,8 +37802,8 @@ class ClusterCli {
                 const args = this.gcloudArgs(['compute', 'instances', 'delete', inst.name, '--quiet', '--delete-disks=all', `--zone=${inst.zone}`]);
                 const name = inst.name;
                 const r = await this.run(this.gcloud, args, {
-                    timeoutMs: this.o.gcloudTimeoutMs ?? 3 * 60_000,
-                    onLine: (l) => this.o.log.untrusted(`[delete ${name}] ${l}`),
+                    timeoutMs: this.options.gcloudTimeoutMs ?? 3 * 60_000,
+                    onLine: (l) => this.options.log.untrusted(`[delete ${name}] ${l}`),
                 });
                 if (r.code === 0)
                     deleted.push(inst);
@@ -37806,7 +37811,7 @@ class ClusterCli {
                     failed.push({ ...inst, error: r.tail.slice(-1)[0] ?? `exited with ${r.code ?? r.signal}` });
             }
         };
-        await this.o.log.group(`deleting ${found.length} instance(s) labelled ${RUN_ID_LABEL}=${runId}`, async () => {
+        await this.options.log.group(`deleting ${found.length} instance(s) labelled ${RUN_ID_LABEL}=${runId}`, async () => {
             await Promise.all([1, 2, 3, 4].map(() => worker()));
         });
         return { found, deleted, failed };
@@ -37881,8 +37886,8 @@ class Teardown {
         this.o = o;
     }
     /** The port forward to stop before `ray down`. */
-    attachForward(f) {
-        this.forward = f;
+    attachForward(dashboard) {
+        this.forward = dashboard;
     }
     /** True once a teardown finished or the run detached (per the marker file). */
     get settled() {
@@ -37976,8 +37981,8 @@ class Teardown {
  * For the post step: tears down what the main step left, from the action state. Returns null when
  * the run had no per-run cluster. Never throws: problems come back as a `failed` result.
  */
-async function teardownFromState(state, o = {}) {
-    const log = o.log ?? common_log/* actionsLog */._D;
+async function teardownFromState(state, options = {}) {
+    const log = options.log ?? common_log/* actionsLog */._D;
     let saved;
     try {
         saved = state.loadCluster();
@@ -37999,13 +38004,13 @@ async function teardownFromState(state, o = {}) {
     const cwd = (0,external_node_fs_.existsSync)((0,external_node_path_.dirname)(target.yamlPath)) ? (0,external_node_path_.dirname)(target.yamlPath) : process.cwd();
     const cli = new ClusterCli({
         rayCli: target.rayCli,
-        gcloud: o.gcloud,
+        gcloud: options.gcloud,
         project: target.project || undefined,
         cwd,
-        env: o.env,
+        env: options.env,
         log,
-        gcloudAttempts: o.gcloudAttempts,
-        gcloudRetryMs: o.gcloudRetryMs,
+        gcloudAttempts: options.gcloudAttempts,
+        gcloudRetryMs: options.gcloudRetryMs,
     });
     return new Teardown(target, cli, { log }).run('post step: the main step ended without tearing down');
 }
@@ -38148,8 +38153,8 @@ const ERROR_PREFIX = 'bird-cloud-action';
 /* harmony export */ });
 /* unused harmony exports ProblemsError, errorStatus */
 // Typed errors. Every user-facing problem names the input, the bad value and the fix.
-function formatProblem(p) {
-    return p.fix ? `${p.input}: ${p.message} (fix: ${p.fix})` : `${p.input}: ${p.message}`;
+function formatProblem(problem) {
+    return problem.fix ? `${problem.input}: ${problem.message} (fix: ${problem.fix})` : `${problem.input}: ${problem.message}`;
 }
 /** Several problems found by one check, reported together so a user fixes them in one go. */
 class ProblemsError extends Error {
@@ -38176,10 +38181,10 @@ class ProblemList {
     }
 }
 /** HTTP status of an error from gaxios, the Storage SDK or our own clients, if any. */
-function errorStatus(e) {
-    if (typeof e !== 'object' || e === null)
+function errorStatus(error) {
+    if (typeof error !== 'object' || error === null)
         return undefined;
-    const o = e;
+    const o = error;
     for (const v of [o.code, o.status, o.statusCode, o.response?.status])
         if (typeof v === 'number')
             return v;
@@ -38189,21 +38194,21 @@ function errorStatus(e) {
  * Turns any thrown value into one message, with its HTTP status when the message lacks it.
  * Never filters on `instanceof Error` alone: SDKs throw plain objects too.
  */
-function errorMessage(e, o = { withStatus: true }) {
+function errorMessage(error, options = { withStatus: true }) {
     let msg;
-    if (e instanceof Error)
-        msg = e.message;
-    else if (typeof e === 'string')
-        msg = e;
+    if (error instanceof Error)
+        msg = error.message;
+    else if (typeof error === 'string')
+        msg = error;
     else {
         try {
-            msg = JSON.stringify(e);
+            msg = JSON.stringify(error);
         }
         catch {
-            msg = String(e);
+            msg = String(error);
         }
     }
-    const status = o.withStatus ? errorStatus(e) : undefined;
+    const status = options.withStatus ? errorStatus(error) : undefined;
     return status !== undefined && !msg.includes(String(status)) ? `HTTP ${status}: ${msg}` : msg;
 }
 
@@ -38357,15 +38362,15 @@ const NETWORK_CODES = new Set([
     'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 /** A connection-level failure (reset, refused, timeout), where a retry may succeed. */
-function isNetworkError(e) {
-    if (typeof e !== 'object' || e === null)
+function isNetworkError(error) {
+    if (typeof error !== 'object' || error === null)
         return false;
-    const o = e;
+    const o = error;
     if (typeof o.code === 'string' && NETWORK_CODES.has(o.code))
         return true;
     if (typeof o.message === 'string' && /socket hang up|network timeout|ECONNRESET|ECONNREFUSED|premature close/i.test(o.message))
         return true;
-    return o.cause !== undefined && o.cause !== e && isNetworkError(o.cause);
+    return o.cause !== undefined && o.cause !== error && isNetworkError(o.cause);
 }
 
 
@@ -38531,8 +38536,8 @@ const FRAMEWORKS = {
 };
 const QUERY_MODES = (/* unused pure expression or super */ null && (['raw', 'slayer']));
 const EVAL_MODES = (/* unused pure expression or super */ null && (['a-interact', 'c-interact', 'oracle']));
-function isFramework(s) {
-    return Object.hasOwn(FRAMEWORKS, s);
+function isFramework(name) {
+    return Object.hasOwn(FRAMEWORKS, name);
 }
 // Applied in order; the first rule that rejects or accepts decides (docs/reference/combos.md#combo-rules).
 // Messages keep Python's wording, with the action's input names instead of CLI flags.
@@ -38549,9 +38554,9 @@ const COMBO_RULES = [
     (c) => (c.mode !== 'a-interact' ? `slayer-setup on-the-fly is only supported with mode a-interact; got mode ${c.mode}` : null),
 ];
 /** The first rejection message of the combo rules, or null when the combo is accepted. */
-function comboRejection(c) {
+function comboRejection(combo) {
     for (const rule of COMBO_RULES) {
-        const r = rule(c);
+        const r = rule(combo);
         if (r === 'accept')
             return null;
         if (r !== null)
@@ -38717,20 +38722,24 @@ function readIdsFile(input, file, path, problems) {
     }
     return readFileSync(path, 'utf8');
 }
-function instance_ids_readInstanceIds(o) {
+function instance_ids_readInstanceIds(inputs) {
     const problems = [];
-    const inline = o.inline.trim();
-    const file = o.file.trim();
+    const inline = inputs.inline.trim();
+    const file = inputs.file.trim();
     let raw = null;
-    let source = { input: o.inlineInput };
+    let source = { input: inputs.inlineInput };
     if (inline && file) {
-        problems.push({ input: o.inlineInput, message: `both ${o.inlineInput} and ${o.fileInput} ('${file}') are set`, fix: 'set exactly one of them' });
+        problems.push({
+            input: inputs.inlineInput,
+            message: `both ${inputs.inlineInput} and ${inputs.fileInput} ('${file}') are set`,
+            fix: 'set exactly one of them',
+        });
     }
     else if (!inline && !file) {
         problems.push({
-            input: o.inlineInput,
-            message: `neither ${o.inlineInput} nor ${o.fileInput} is set`,
-            fix: `give a comma list in ${o.inlineInput}, or a file of whitespace-separated ids in ${o.fileInput}`,
+            input: inputs.inlineInput,
+            message: `neither ${inputs.inlineInput} nor ${inputs.fileInput} is set`,
+            fix: `give a comma list in ${inputs.inlineInput}, or a file of whitespace-separated ids in ${inputs.fileInput}`,
         });
     }
     else if (inline) {
@@ -38738,17 +38747,17 @@ function instance_ids_readInstanceIds(o) {
         const spaced = raw.filter((id) => /\s/.test(id));
         if (spaced.length > 0) {
             problems.push({
-                input: o.inlineInput,
+                input: inputs.inlineInput,
                 message: `${instance_ids_listIds(spaced.map((id) => `'${id}'`))} contain${spaced.length === 1 ? 's' : ''} whitespace`,
-                fix: `separate the ids with commas, e.g. alien_1,credit_3 (a file in ${o.fileInput} may use spaces or newlines)`,
+                fix: `separate the ids with commas, e.g. alien_1,credit_3 (a file in ${inputs.fileInput} may use spaces or newlines)`,
             });
             raw = raw.flatMap((id) => id.split(/\s+/));
         }
     }
     else {
-        const path = isAbsolute(file) ? file : resolve(o.workspace, file);
-        source = { input: o.fileInput, file: path };
-        const text = readIdsFile(o.fileInput, file, path, problems);
+        const path = isAbsolute(file) ? file : resolve(inputs.workspace, file);
+        source = { input: inputs.fileInput, file: path };
+        const text = readIdsFile(inputs.fileInput, file, path, problems);
         if (text !== null)
             raw = text.split(/\s+/);
     }
@@ -38767,7 +38776,7 @@ function instance_ids_readInstanceIds(o) {
     if (raw !== null && ids.length === 0) {
         problems.push({
             input: source.input,
-            message: `resolved to an empty list (no ids parsed from \`${o.inlineInput}\` or \`${o.fileInput}\`)`,
+            message: `resolved to an empty list (no ids parsed from \`${inputs.inlineInput}\` or \`${inputs.fileInput}\`)`,
             fix: 'give at least one instance id',
         });
     }
@@ -38909,21 +38918,21 @@ function shortBelow(x, threshold) {
     return short < threshold ? String(short) : String(x);
 }
 /** Every threshold the figures fall short of, as messages naming the figure and the threshold; [] when they pass. */
-function gateFailures(f, t) {
+function gateFailures(figures, thresholds) {
     const out = [];
     // Compared on the rate itself (k / n is correctly rounded, like the parsed threshold), never on
     // k against min × n, whose rounding could fail a run that sits exactly on the threshold.
-    if (t.minPhase1Rate !== null && f.phase1_rate < t.minPhase1Rate) {
-        out.push(`phase-1 rate ${shortBelow(f.phase1_rate, t.minPhase1Rate)} (${f.phase1_passed}/${f.n} = ${pct(f.phase1_rate)}) is below ${Inputs.MinPhase1Rate} ${t.minPhase1Rate}`);
+    if (thresholds.minPhase1Rate !== null && figures.phase1_rate < thresholds.minPhase1Rate) {
+        out.push(`phase-1 rate ${shortBelow(figures.phase1_rate, thresholds.minPhase1Rate)} (${figures.phase1_passed}/${figures.n} = ${pct(figures.phase1_rate)}) is below ${Inputs.MinPhase1Rate} ${thresholds.minPhase1Rate}`);
     }
-    if (t.maxErrors !== null && f.errors > t.maxErrors) {
-        out.push(`errors ${f.errors} (of ${f.n} instances) exceed ${Inputs.MaxErrors} ${t.maxErrors}`);
+    if (thresholds.maxErrors !== null && figures.errors > thresholds.maxErrors) {
+        out.push(`errors ${figures.errors} (of ${figures.n} instances) exceed ${Inputs.MaxErrors} ${thresholds.maxErrors}`);
     }
     return out;
 }
 /** One message for all failed thresholds, or null when the gate passes. */
-function gateMessage(f, t) {
-    const list = gateFailures(f, t);
+function gateMessage(figures, thresholds) {
+    const list = gateFailures(figures, thresholds);
     return list.length === 0 ? null : `quality gate failed: ${list.join('; ')}`;
 }
 /** Thrown by reportRun after everything was reported, so that the step fails with the gate's message. */
@@ -38994,8 +39003,8 @@ class reader_Reader {
         return v;
     }
     /** A JSON object; `secret` keeps the value out of the message. */
-    jsonObject(name, o = { secret: false }) {
-        const secret = o.secret;
+    jsonObject(name, options = { secret: false }) {
+        const secret = options.secret;
         const v = this.str(name);
         if (!v)
             return {};
@@ -39146,32 +39155,32 @@ function parseReport(r, mask) {
     return { token, commentOnPr, baselineRunId, thresholds: gate.thresholds };
 }
 /** What every mode reads: where things are, the bucket, the dispatch target and the report. */
-function common_parseCommon(r, env, o) {
-    const { bucketAlwaysRequired, mask } = o;
+function common_parseCommon(reader, env, options) {
+    const { bucketAlwaysRequired, mask } = options;
     const workspace = env.GITHUB_WORKSPACE || process.cwd();
     const runnerTemp = env.RUNNER_TEMP || resolve(workspace, '..', '.runner-temp');
-    const dryRun = r.bool(Inputs.DryRun, false);
-    const gcsBucket = r
+    const dryRun = reader.bool(Inputs.DryRun, false);
+    const gcsBucket = reader
         .str(Inputs.GcsBucket)
         .replace(/^gs:\/\//, '')
         .replace(/\/+$/, '');
     if (!gcsBucket && (bucketAlwaysRequired || !dryRun)) {
-        r.problems.add(Inputs.GcsBucket, bucketAlwaysRequired ? 'is required for a rerun or a report' : 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
+        reader.problems.add(Inputs.GcsBucket, bucketAlwaysRequired ? 'is required for a rerun or a report' : 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
     }
     if (gcsBucket && !/^[a-z0-9][-a-z0-9_.]{1,220}[a-z0-9]$/.test(gcsBucket))
-        r.problems.add(Inputs.GcsBucket, `'${gcsBucket}' is not a valid bucket name`, 'use the bucket name only, e.g. my-runs-bucket');
-    const gcpProject = r.str(Inputs.GcpProject);
+        reader.problems.add(Inputs.GcsBucket, `'${gcsBucket}' is not a valid bucket name`, 'use the bucket name only, e.g. my-runs-bucket');
+    const gcpProject = reader.str(Inputs.GcpProject);
     if (gcpProject && !PROJECT.test(gcpProject))
-        r.problems.add(Inputs.GcpProject, `'${gcpProject}' is not a GCP project id`, 'use the project id (6 to 30 lowercase letters, digits and dashes), not its name or number');
-    const dispatch = parseDispatch(r, mask);
-    const report = parseReport(r, mask);
+        reader.problems.add(Inputs.GcpProject, `'${gcpProject}' is not a GCP project id`, 'use the project id (6 to 30 lowercase letters, digits and dashes), not its name or number');
+    const dispatch = parseDispatch(reader, mask);
+    const report = parseReport(reader, mask);
     if (dispatch.cluster === 'ephemeral' && !gcpProject)
-        r.problems.add(Inputs.GcpProject, 'is required when cluster is ephemeral', 'set gcp-project to the project the per-run cluster runs in');
+        reader.problems.add(Inputs.GcpProject, 'is required when cluster is ephemeral', 'set gcp-project to the project the per-run cluster runs in');
     return {
         dryRun,
         gcsBucket,
         gcpProject,
-        uploadConcurrency: r.int(Inputs.UploadConcurrency, Defaults.uploadConcurrency, 1, 256),
+        uploadConcurrency: reader.int(Inputs.UploadConcurrency, Defaults.uploadConcurrency, 1, 256),
         dispatch,
         report,
         workspace,
@@ -39193,25 +39202,25 @@ var combos = __nccwpck_require__(8162);
 
 
 /** Parses a new submit's own inputs; problems go to the reader's list. */
-function submit_parseSubmit(r, env, common) {
-    const problems = r.problems;
+function submit_parseSubmit(reader, env, common) {
+    const problems = reader.problems;
     const workspace = common.workspace;
-    const frameworkRaw = r.str(Inputs.Framework);
+    const frameworkRaw = reader.str(Inputs.Framework);
     if (!frameworkRaw)
         problems.add(Inputs.Framework, 'is required for a new submit and is empty', `set framework to one of: ${Object.keys(FRAMEWORKS).join(', ')}`);
     else if (!isFramework(frameworkRaw))
         problems.add(Inputs.Framework, `unknown framework '${frameworkRaw}'`, `use one of: ${Object.keys(FRAMEWORKS).join(', ')}`);
-    const queryMode = r.oneOf(Inputs.QueryMode, QUERY_MODES);
-    const mode = r.oneOf(Inputs.Mode, EVAL_MODES);
-    const slayerSetup = (r.str(Inputs.SlayerSetup) || Defaults.slayerSetup);
+    const queryMode = reader.oneOf(Inputs.QueryMode, QUERY_MODES);
+    const mode = reader.oneOf(Inputs.Mode, EVAL_MODES);
+    const slayerSetup = (reader.str(Inputs.SlayerSetup) || Defaults.slayerSetup);
     // The combo rules validate slayer-setup themselves (rule 3), so they run on the raw value.
     if (isFramework(frameworkRaw) && QUERY_MODES.includes(queryMode) && EVAL_MODES.includes(mode)) {
         const rejection = comboRejection({ framework: frameworkRaw, queryMode, mode, slayerSetup });
         if (rejection)
             problems.add(Inputs.SlayerSetup, rejection, 'see the combo table in the README (SLayer combos)');
     }
-    const agentModel = r.required(Inputs.AgentModel, 'set agent-model to a LiteLLM-style provider/model, e.g. anthropic/claude-sonnet-4-5');
-    const userSimModel = r.str(Inputs.UserSimModel) || Defaults.userSimModel;
+    const agentModel = reader.required(Inputs.AgentModel, 'set agent-model to a LiteLLM-style provider/model, e.g. anthropic/claude-sonnet-4-5');
+    const userSimModel = reader.str(Inputs.UserSimModel) || Defaults.userSimModel;
     for (const [name, model] of [
         [Inputs.AgentModel, agentModel],
         [Inputs.UserSimModel, userSimModel],
@@ -39222,46 +39231,46 @@ function submit_parseSubmit(r, env, common) {
     const ids = readInstanceIds({
         inlineInput: Inputs.InstanceIds,
         fileInput: Inputs.InstanceIdsFile,
-        inline: r.str(Inputs.InstanceIds),
-        file: r.str(Inputs.InstanceIdsFile),
+        inline: reader.str(Inputs.InstanceIds),
+        file: reader.str(Inputs.InstanceIdsFile),
         workspace,
     });
     for (const p of ids.problems)
         problems.add(p.input, p.message, p.fix);
-    const { miniInteractRoot, datasetFile } = dataPaths(workspace, env, r.str(Inputs.MiniInteractRoot), r.str(Inputs.DatasetFile));
-    const patience = r.int(Inputs.Patience, Defaults.patience, 0);
-    const maxDepth = r.int(Inputs.MaxDepth, Defaults.maxDepth, 1);
-    const strict = r.bool(Inputs.Strict, false);
-    const useAuditedGoldSql = r.bool(Inputs.UseAuditedGoldSql, false);
-    const promptCache = r.bool(Inputs.PromptCache, true);
-    const workers = r.int(Inputs.Workers, Defaults.workers, 1);
-    const actorsPerWorker = r.int(Inputs.ActorsPerWorker, Defaults.actorsPerWorker, 1);
-    const workerType = r.str(Inputs.WorkerType) || Defaults.workerType;
+    const { miniInteractRoot, datasetFile } = dataPaths(workspace, env, reader.str(Inputs.MiniInteractRoot), reader.str(Inputs.DatasetFile));
+    const patience = reader.int(Inputs.Patience, Defaults.patience, 0);
+    const maxDepth = reader.int(Inputs.MaxDepth, Defaults.maxDepth, 1);
+    const strict = reader.bool(Inputs.Strict, false);
+    const useAuditedGoldSql = reader.bool(Inputs.UseAuditedGoldSql, false);
+    const promptCache = reader.bool(Inputs.PromptCache, true);
+    const workers = reader.int(Inputs.Workers, Defaults.workers, 1);
+    const actorsPerWorker = reader.int(Inputs.ActorsPerWorker, Defaults.actorsPerWorker, 1);
+    const workerType = reader.str(Inputs.WorkerType) || Defaults.workerType;
     if (!MACHINE_TYPE.test(workerType))
         problems.add(Inputs.WorkerType, `'${workerType}' is not a GCE machine type`, 'use a machine type such as e2-standard-4');
-    const maxRuntimeHours = r.int(Inputs.MaxRuntimeHours, Defaults.maxRuntimeHours, 1, 72);
-    const slayerStorageRoot = r.str(Inputs.SlayerStorageRoot) || Defaults.slayerStorageRoot;
+    const maxRuntimeHours = reader.int(Inputs.MaxRuntimeHours, Defaults.maxRuntimeHours, 1, 72);
+    const slayerStorageRoot = reader.str(Inputs.SlayerStorageRoot) || Defaults.slayerStorageRoot;
     if (!/^\/[A-Za-z0-9._/-]*$/.test(slayerStorageRoot))
         problems.add(Inputs.SlayerStorageRoot, `'${slayerStorageRoot}' is not an absolute in-cluster path of plain characters`, `keep the default ${Defaults.slayerStorageRoot}`);
-    const runIdRaw = r.str(Inputs.RunId);
+    const runIdRaw = reader.str(Inputs.RunId);
     if (runIdRaw) {
         const p = runIdProblem(runIdRaw);
         if (p)
             problems.add(Inputs.RunId, p, 'leave run-id empty to mint one, or use at most 35 lowercase letters, digits and inner dashes');
     }
-    const trackedInputs = r.lines(Inputs.TrackedInputs, Defaults.trackedInputs);
+    const trackedInputs = reader.lines(Inputs.TrackedInputs, Defaults.trackedInputs);
     for (const t of trackedInputs) {
         if (isAbsolute(t) || t.split('/').includes('..'))
             problems.add(Inputs.TrackedInputs, `'${t}' must be a path inside the repository`, 'use repo-relative paths such as src/');
     }
-    const allowDirty = r.bool(Inputs.AllowDirty, false);
+    const allowDirty = reader.bool(Inputs.AllowDirty, false);
     if (allowDirty && common.dispatch.cluster === 'ephemeral' && !common.dispatch.wait) {
         problems.add(Inputs.AllowDirty, 'allow-dirty and wait: false are mutually exclusive on a per-run cluster (a detached dirty run could never be reproduced or torn down by a rerun)', 'set wait: true, or commit the changes');
     }
     const artifactRoots = {
-        slayer_models: absolute(r.str(Inputs.SlayerModelsRoot) || 'slayer_models', workspace),
-        slayer_otf_cache: absolute(r.str(Inputs.OtfCacheRoot) || env.BIRD_OTF_CACHE_ROOT || 'slayer_otf_cache', workspace),
-        slayer_models_otf: absolute(r.str(Inputs.ModelsOtfRoot) || env.BIRD_SLAYER_MODELS_OTF_ROOT || 'slayer_models_otf', workspace),
+        slayer_models: absolute(reader.str(Inputs.SlayerModelsRoot) || 'slayer_models', workspace),
+        slayer_otf_cache: absolute(reader.str(Inputs.OtfCacheRoot) || env.BIRD_OTF_CACHE_ROOT || 'slayer_otf_cache', workspace),
+        slayer_models_otf: absolute(reader.str(Inputs.ModelsOtfRoot) || env.BIRD_SLAYER_MODELS_OTF_ROOT || 'slayer_models_otf', workspace),
     };
     return {
         kind: 'submit',
@@ -39350,11 +39359,11 @@ function parseSettings(get, env = process.env, mask = core.setSecret) {
  * The settings as they may be written down (the plan file, a dry run): header values and the
  * token are secrets, so only header names survive.
  */
-function redactSettings(s) {
+function redactSettings(settings) {
     const headers = {};
-    for (const k of Object.keys(s.dispatch.rayHeaders))
+    for (const k of Object.keys(settings.dispatch.rayHeaders))
         headers[k] = '***';
-    return { ...s, dispatch: { ...s.dispatch, rayHeaders: headers }, report: { ...s.report, token: s.report.token ? '***' : '' } };
+    return { ...settings, dispatch: { ...settings.dispatch, rayHeaders: headers }, report: { ...settings.report, token: settings.report.token ? '***' : '' } };
 }
 
 
@@ -39477,28 +39486,33 @@ function lastLine(text) {
     return (lines[lines.length - 1] ?? '').slice(0, 500);
 }
 /** A duplicate submission_id: 500 on Ray ≥ 2.2, 400 before; match the text, not the code (docs/reference/ray-jobs-api.md#p2-status-codes-change-across-versions). */
-function isDuplicateSubmission(e) {
-    return e instanceof RayHttpError && /already exists|Please use a different submission_id/.test(e.body);
+function isDuplicateSubmission(error) {
+    return error instanceof RayHttpError && /already exists|Please use a different submission_id/.test(error.body);
 }
-function retryableRayError(e) {
-    if (e instanceof RayHttpError)
-        return e.status >= 500 && !isDuplicateSubmission(e);
-    return (0,_common_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .isNetworkError */ .TX)(e);
+function retryableRayError(error) {
+    if (error instanceof RayHttpError)
+        return error.status >= 500 && !isDuplicateSubmission(error);
+    return (0,_common_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .isNetworkError */ .TX)(error);
 }
 class RayJobsClient {
-    o;
+    options;
     address;
     http;
     headers;
     policy;
-    constructor(o) {
-        this.o = o;
+    constructor(options) {
+        this.options = options;
         // A base with a trailing slash, so a dashboard behind a path prefix keeps it.
-        this.address = o.address.replace(/\/+$/, '');
-        this.headers = o.headers ?? {};
+        this.address = options.address.replace(/\/+$/, '');
+        this.headers = options.headers ?? {};
         // Never a browser User-Agent: Ray refuses those on POST/PUT (docs/reference/ray-jobs-api.md#p13-browser-user-agents-get-405).
-        this.http = new _actions_http_client__WEBPACK_IMPORTED_MODULE_1__/* .HttpClient */ .Qq('bird-cloud-action', [], { ignoreSslError: o.tlsVerify === false, allowRetries: false, keepAlive: true, socketTimeout: 60_000 });
-        this.policy = { attempts: 6, baseMs: 500, maxMs: 10_000, budget: new _common_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .RetryBudget */ .Km(100), ...o.policy };
+        this.http = new _actions_http_client__WEBPACK_IMPORTED_MODULE_1__/* .HttpClient */ .Qq('bird-cloud-action', [], {
+            ignoreSslError: options.tlsVerify === false,
+            allowRetries: false,
+            keepAlive: true,
+            socketTimeout: 60_000,
+        });
+        this.policy = { attempts: 6, baseMs: 500, maxMs: 10_000, budget: new _common_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .RetryBudget */ .Km(100), ...options.policy };
     }
     url(path) {
         return `${this.address}/${path.replace(/^\//, '')}`;
@@ -39520,7 +39534,7 @@ class RayJobsClient {
         return text;
     }
     retry(what, op) {
-        return (0,_common_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .withRetry */ .bD)(what, op, retryableRayError, this.policy, (e, a, d) => this.o.onRetry?.(what, e, a, d));
+        return (0,_common_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .withRetry */ .bD)(what, op, retryableRayError, this.policy, (e, a, d) => this.options.onRetry?.(what, e, a, d));
     }
     async json(method, path, body) {
         return this.retry(`${method} ${path}`, async () => JSON.parse(await this.raw(method, path, body)));

@@ -86,24 +86,24 @@ export class ClusterCli {
   private readonly children: ChildSet;
   readonly gcloud: string;
 
-  constructor(readonly o: ClusterCliOptions) {
-    this.children = new ChildSet(o.cwd, childEnv(o.env ?? process.env));
-    this.gcloud = o.gcloud ?? 'gcloud';
+  constructor(readonly options: ClusterCliOptions) {
+    this.children = new ChildSet(options.cwd, childEnv(options.env ?? process.env));
+    this.gcloud = options.gcloud ?? 'gcloud';
   }
 
   /** Runs one CLI call in its own process group; `onLine` gets each output line (untrusted text). */
-  async run(cmd: string, args: readonly string[], o: { timeoutMs: number; onLine?: (line: string) => void }): Promise<RunResult> {
+  async run(cmd: string, args: readonly string[], options: { timeoutMs: number; onLine?: (line: string) => void }): Promise<RunResult> {
     let timedOut = false;
     let t: ReturnType<ChildSet['spawn']>;
     try {
-      t = this.children.spawn(cmd, args, o.onLine);
+      t = this.children.spawn(cmd, args, options.onLine);
     } catch (e) {
       return { code: null, signal: null, timedOut: false, stdout: '', tail: [`could not start ${cmd}: ${errorMessage(e)}`] };
     }
     const timer = setTimeout(() => {
       timedOut = true;
       void stopChild(t.child);
-    }, o.timeoutMs);
+    }, options.timeoutMs);
     const { code, signal } = await t.closed;
     clearTimeout(timer);
     return { code, signal, timedOut, stdout: t.stdout(), tail: t.tail };
@@ -114,8 +114,8 @@ export class ClusterCli {
   }
 
   private async rayGrouped(args: string[], timeoutMs: number): Promise<void> {
-    const command = this.describe(this.o.rayCli, args);
-    const r = await this.o.log.group(command, () => this.run(this.o.rayCli, args, { timeoutMs, onLine: (l) => this.o.log.untrusted(l) }));
+    const command = this.describe(this.options.rayCli, args);
+    const r = await this.options.log.group(command, () => this.run(this.options.rayCli, args, { timeoutMs, onLine: (l) => this.options.log.untrusted(l) }));
     if (r.code !== 0) {
       const why = r.timedOut
         ? `timed out after ${Math.round(timeoutMs / 1000)} s`
@@ -128,35 +128,40 @@ export class ClusterCli {
 
   /** `ray up --yes <yaml>`. */
   rayUp(yamlPath: string): Promise<void> {
-    return this.rayGrouped(['up', '--yes', yamlPath], this.o.upTimeoutMs ?? 30 * 60_000);
+    return this.rayGrouped(['up', '--yes', yamlPath], this.options.upTimeoutMs ?? 30 * 60_000);
   }
 
   /** `ray down --yes <yaml>`. */
   rayDown(yamlPath: string): Promise<void> {
-    return this.rayGrouped(['down', '--yes', yamlPath], this.o.downTimeoutMs ?? 15 * 60_000);
+    return this.rayGrouped(['down', '--yes', yamlPath], this.options.downTimeoutMs ?? 15 * 60_000);
   }
 
   /** `ray dashboard`: the head's dashboard forwarded to a local port, once it answers. */
   async rayDashboard(yamlPath: string, options: ForwardOptions = {}): Promise<DashboardForward> {
     try {
-      return await DashboardForward.open(this.o.rayCli, yamlPath, this.children, this.o.log, options);
+      return await DashboardForward.open(this.options.rayCli, yamlPath, this.children, this.options.log, options);
     } catch (e) {
       if (!(e instanceof ForwardError)) throw e;
-      throw new ClusterCliError(e.message.split('\n')[0], this.describe(this.o.rayCli, ['dashboard', yamlPath]), e.code, e.tail);
+      throw new ClusterCliError(e.message.split('\n')[0], this.describe(this.options.rayCli, ['dashboard', yamlPath]), e.code, e.tail);
     }
   }
 
   private gcloudArgs(args: string[]): string[] {
-    return this.o.project ? [...args, `--project=${this.o.project}`] : args;
+    return this.options.project ? [...args, `--project=${this.options.project}`] : args;
   }
 
   /** One gcloud call, retried through the shared retry loop; throws ClusterCliError after the last attempt. */
   private gcloudRetried(args: string[], what: string): Promise<string> {
     const full = this.gcloudArgs(args);
     const command = this.describe(this.gcloud, full);
-    const policy: RetryPolicy = { attempts: this.o.gcloudAttempts ?? 3, baseMs: this.o.gcloudRetryMs ?? 2_000, maxMs: 60_000, budget: new RetryBudget(10) };
+    const policy: RetryPolicy = {
+      attempts: this.options.gcloudAttempts ?? 3,
+      baseMs: this.options.gcloudRetryMs ?? 2_000,
+      maxMs: 60_000,
+      budget: new RetryBudget(10),
+    };
     const once = async (): Promise<string> => {
-      const r = await this.run(this.gcloud, full, { timeoutMs: this.o.gcloudTimeoutMs ?? 3 * 60_000 });
+      const r = await this.run(this.gcloud, full, { timeoutMs: this.options.gcloudTimeoutMs ?? 3 * 60_000 });
       if (r.code === 0) return r.stdout;
       throw new ClusterCliError(`${what}: \`${command}\` ${r.timedOut ? 'timed out' : `exited with ${r.code ?? r.signal}`}`, command, r.code, r.tail);
     };
@@ -166,7 +171,7 @@ export class ClusterCli {
       (e) => e instanceof ClusterCliError,
       policy,
       (e, attempt, delay) =>
-        this.o.log.warning(`${errorMessage(e).split('\n')[0]} (attempt ${attempt}/${policy.attempts}); retrying in ${Math.round(delay / 1000)} s`),
+        this.options.log.warning(`${errorMessage(e).split('\n')[0]} (attempt ${attempt}/${policy.attempts}); retrying in ${Math.round(delay / 1000)} s`),
     ).catch((e: unknown) => {
       throw e instanceof RetryExhaustedError && e.cause instanceof ClusterCliError
         ? new ClusterCliError(`${e.cause.message.split('\n')[0]} after ${e.attempts} attempts`, command, e.cause.code, e.cause.tail)
@@ -186,7 +191,7 @@ export class ClusterCli {
       );
       return parseAlive(out);
     } catch (e) {
-      this.o.log.warning(`could not check whether the head of ${runId} is alive (not counted as headless): ${errorMessage(e)}`);
+      this.options.log.warning(`could not check whether the head of ${runId} is alive (not counted as headless): ${errorMessage(e)}`);
       return null;
     }
   }
@@ -214,14 +219,14 @@ export class ClusterCli {
         const args = this.gcloudArgs(['compute', 'instances', 'delete', inst.name, '--quiet', '--delete-disks=all', `--zone=${inst.zone}`]);
         const name = inst.name;
         const r = await this.run(this.gcloud, args, {
-          timeoutMs: this.o.gcloudTimeoutMs ?? 3 * 60_000,
-          onLine: (l) => this.o.log.untrusted(`[delete ${name}] ${l}`),
+          timeoutMs: this.options.gcloudTimeoutMs ?? 3 * 60_000,
+          onLine: (l) => this.options.log.untrusted(`[delete ${name}] ${l}`),
         });
         if (r.code === 0) deleted.push(inst);
         else failed.push({ ...inst, error: r.tail.slice(-1)[0] ?? `exited with ${r.code ?? r.signal}` });
       }
     };
-    await this.o.log.group(`deleting ${found.length} instance(s) labelled ${RUN_ID_LABEL}=${runId}`, async () => {
+    await this.options.log.group(`deleting ${found.length} instance(s) labelled ${RUN_ID_LABEL}=${runId}`, async () => {
       await Promise.all([1, 2, 3, 4].map(() => worker()));
     });
     return { found, deleted, failed };

@@ -42,19 +42,19 @@ function isLow(u: number): boolean {
  * before U+E000-U+FFFF; this corrects that. Lone surrogates compare as their own value, as in
  * Python. Returns <0, 0 or >0.
  */
-export function compareCodePoints(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
+export function compareCodePoints(left: string, right: string): number {
+  const n = Math.min(left.length, right.length);
   let i = 0;
-  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  while (i < n && left.charCodeAt(i) === right.charCodeAt(i)) i++;
   // One is a code-unit prefix of the other: then also a code-point prefix, or its last code point
   // is a lone high surrogate (< 0x10000) facing a pair (>= 0x10000). Shorter first either way.
-  if (i === n) return a.length - b.length;
-  const ua = a.charCodeAt(i);
-  const ub = b.charCodeAt(i);
+  if (i === n) return left.length - right.length;
+  const ua = left.charCodeAt(i);
+  const ub = right.charCodeAt(i);
   // Inside a shared high surrogate: compare the code points that start at the high surrogate.
-  const start = i > 0 && isHigh(a.charCodeAt(i - 1)) && (isLow(ua) || isLow(ub)) ? i - 1 : i;
-  const ca = a.codePointAt(start) ?? 0;
-  const cb = b.codePointAt(start) ?? 0;
+  const start = i > 0 && isHigh(left.charCodeAt(i - 1)) && (isLow(ua) || isLow(ub)) ? i - 1 : i;
+  const ca = left.codePointAt(start) ?? 0;
+  const cb = right.codePointAt(start) ?? 0;
   return ca - cb;
 }
 

@@ -111,9 +111,9 @@ export class DashboardForward {
   }
 
   /** After it was ready: a forward that dies on its own is started again, a few times. */
-  private watch(t: Tracked): void {
+  private watch(tracked: Tracked): void {
     const max = this.o.maxRestarts ?? 5;
-    t.child.once('exit', (code, signal) => {
+    tracked.child.once('exit', (code, signal) => {
       if (this.stopped) return;
       if (this.restartCount >= max) {
         this.log.warning(

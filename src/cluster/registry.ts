@@ -73,12 +73,12 @@ export interface ImageExistsOptions {
  * false; 401/403 and anything else are errors that say what to fix. 5xx, 429 and network errors
  * are retried a few times. The token never appears in an error.
  */
-export async function imageExists(imageUri: string, getToken: () => Promise<string>, o: ImageExistsOptions = {}): Promise<boolean> {
+export async function imageExists(imageUri: string, getToken: () => Promise<string>, options: ImageExistsOptions = {}): Promise<boolean> {
   const ref = parseImageUri(imageUri);
-  const url = manifestUrl(ref, o.baseUrl);
+  const url = manifestUrl(ref, options.baseUrl);
   const token = await getToken();
   const http = new HttpClient('bird-cloud-action', [], { allowRetries: false, socketTimeout: 30_000, keepAlive: false });
-  const policy: RetryPolicy = { attempts: o.attempts ?? 3, baseMs: o.retryMs ?? 1_000, maxMs: 10_000, budget: new RetryBudget(5) };
+  const policy: RetryPolicy = { attempts: options.attempts ?? 3, baseMs: options.retryMs ?? 1_000, maxMs: 10_000, budget: new RetryBudget(5) };
   const head = async (): Promise<number> => {
     let status: number;
     try {

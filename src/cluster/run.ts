@@ -74,12 +74,16 @@ export interface OnClusterOptions {
  * cluster that is brought up here and torn down at every exit, unless a successful submit
  * detaches it (wait: false, new submits only).
  */
-export async function onCluster(ctx: StepContext, o: OnClusterOptions, body: (target: ClusterTarget) => Promise<DispatchOutcome>): Promise<DispatchOutcome> {
-  const d = o.settings.dispatch;
+export async function onCluster(
+  ctx: StepContext,
+  options: OnClusterOptions,
+  body: (target: ClusterTarget) => Promise<DispatchOutcome>,
+): Promise<DispatchOutcome> {
+  const d = options.settings.dispatch;
   if (d.cluster === 'none') return body({ client: null, publicDashboard: true });
   if (d.cluster === 'existing') return body({ client: rayClient(ctx.log, d), publicDashboard: true });
-  const clock = o.phases ?? new PhaseClock(ctx.log);
-  const p = await prepareCluster({ manifest: o.manifest, runnerTemp: o.settings.runnerTemp, rayCli: d.gce.rayCli, log: ctx.log, state: ctx.state });
+  const clock = options.phases ?? new PhaseClock(ctx.log);
+  const p = await prepareCluster({ manifest: options.manifest, runnerTemp: options.settings.runnerTemp, rayCli: d.gce.rayCli, log: ctx.log, state: ctx.state });
   const removeTeardown = ctx.cancel.add({
     order: CleanupOrder.Teardown,
     name: `tear down cluster ${p.runId}`,
@@ -101,7 +105,7 @@ export async function onCluster(ctx: StepContext, o: OnClusterOptions, body: (ta
     const v = await checkCluster(client);
     ctx.log.info(`Ray ${v.ray_version} answers through the forwarded dashboard at ${client.address}`);
     outcome = await body({ client, headAlive: headAliveProbe(p.cli, p.runId), phases: clock, publicDashboard: false });
-    if (!d.wait && o.canDetach) {
+    if (!d.wait && options.canDetach) {
       await p.teardown.detach();
       detached = true;
       clock.skip('down', 'wait: false: left to the self-delete timer');

@@ -51,27 +51,35 @@ export interface PreparedCluster {
  * Renders the cluster from the manifest and saves the teardown state. No cloud call yet, so the
  * caller can install the signal handler (SignalTeardown) before bringUp.
  */
-export async function prepareCluster(o: PrepareOptions): Promise<PreparedCluster> {
-  const m = o.manifest;
+export async function prepareCluster(options: PrepareOptions): Promise<PreparedCluster> {
+  const m = options.manifest;
   const ri = m.render_inputs;
-  const key = await makeSshKeyPair(o.runnerTemp, m.run_id);
+  const key = await makeSshKeyPair(options.runnerTemp, m.run_id);
   const yaml = renderClusterYaml(m, { sshPrivateKeyPath: key.privateKeyPath, sshPublicKey: key.publicKey });
   const yamlPath = join(key.dir, CLUSTER_YAML_FILE);
   await writeFile(yamlPath, yaml, { mode: 0o644, flag: 'wx' });
-  const now = (o.now ?? (() => new Date()))();
+  const now = (options.now ?? (() => new Date()))();
   const target: TeardownTarget = {
     runId: m.run_id,
     yamlPath,
-    rayCli: o.rayCli,
+    rayCli: options.rayCli,
     project: ri.project,
     zone: ri.zone,
     markerPath: join(key.dir, TEARDOWN_MARKER_FILE),
     selfDeleteBy: new Date(now.getTime() + selfDeleteSeconds(ri.max_runtime_hours) * 1000).toISOString(),
   };
-  o.state.saveCluster(target);
-  const cli = new ClusterCli({ rayCli: o.rayCli, gcloud: o.gcloud, project: ri.project, cwd: key.dir, env: o.env, log: o.log, ...o.cli });
-  const teardown = new Teardown(target, cli, { log: o.log, onStatus: (status) => o.state.setTeardown(status) });
-  o.log.info(
+  options.state.saveCluster(target);
+  const cli = new ClusterCli({
+    rayCli: options.rayCli,
+    gcloud: options.gcloud,
+    project: ri.project,
+    cwd: key.dir,
+    env: options.env,
+    log: options.log,
+    ...options.cli,
+  });
+  const teardown = new Teardown(target, cli, { log: options.log, onStatus: (status) => options.state.setTeardown(status) });
+  options.log.info(
     `cluster ${m.run_id}: ${ri.workers} x ${ri.worker_type} (${ri.actors_per_worker} actors each) in ${ri.zone}, image ${ri.image_uri}; YAML ${yamlPath}`,
   );
   return { runId: m.run_id, key, dir: key.dir, yamlPath, yaml, target, cli, teardown };
@@ -100,17 +108,19 @@ export class BringUpError extends Error {
 }
 
 /** `ray up`, then the dashboard forward. On failure: teardown, then a BringUpError. */
-export async function bringUp(p: PreparedCluster, o: BringUpOptions = {}): Promise<RunningCluster> {
-  const phase = <T>(fn: () => Promise<T>): Promise<T> => (o.phases ? o.phases.run('up', fn, `ray up, ray dashboard`) : fn());
+export async function bringUp(prepared: PreparedCluster, options: BringUpOptions = {}): Promise<RunningCluster> {
+  const phase = <T>(fn: () => Promise<T>): Promise<T> => (options.phases ? options.phases.run('up', fn, `ray up, ray dashboard`) : fn());
   try {
     return await phase(async () => {
-      await p.cli.rayUp(p.yamlPath);
-      const forward = await p.cli.rayDashboard(p.yamlPath, o.dashboard);
-      p.teardown.attachForward(forward);
+      await prepared.cli.rayUp(prepared.yamlPath);
+      const forward = await prepared.cli.rayDashboard(prepared.yamlPath, options.dashboard);
+      prepared.teardown.attachForward(forward);
       return { address: forward.url, forward };
     });
   } catch (e) {
-    const down = o.phases ? await o.phases.run('down', () => p.teardown.run('bring-up failed')) : await p.teardown.run('bring-up failed');
-    throw new BringUpError(`bringing up cluster ${p.runId} failed: ${errorMessage(e)}\nteardown: ${down.outcome}: ${down.detail}`, e);
+    const down = options.phases
+      ? await options.phases.run('down', () => prepared.teardown.run('bring-up failed'))
+      : await prepared.teardown.run('bring-up failed');
+    throw new BringUpError(`bringing up cluster ${prepared.runId} failed: ${errorMessage(e)}\nteardown: ${down.outcome}: ${down.detail}`, e);
   }
 }

@@ -66,8 +66,8 @@ export class Teardown {
   ) {}
 
   /** The port forward to stop before `ray down`. */
-  attachForward(f: DashboardForward): void {
-    this.forward = f;
+  attachForward(dashboard: DashboardForward): void {
+    this.forward = dashboard;
   }
 
   /** True once a teardown finished or the run detached (per the marker file). */
@@ -181,8 +181,8 @@ export interface PostTeardownOptions {
  * For the post step: tears down what the main step left, from the action state. Returns null when
  * the run had no per-run cluster. Never throws: problems come back as a `failed` result.
  */
-export async function teardownFromState(state: ActionState, o: PostTeardownOptions = {}): Promise<TeardownResult | null> {
-  const log = o.log ?? actionsLog;
+export async function teardownFromState(state: ActionState, options: PostTeardownOptions = {}): Promise<TeardownResult | null> {
+  const log = options.log ?? actionsLog;
   let saved: ReturnType<ActionState['loadCluster']>;
   try {
     saved = state.loadCluster();
@@ -201,13 +201,13 @@ export async function teardownFromState(state: ActionState, o: PostTeardownOptio
   const cwd = existsSync(dirname(target.yamlPath)) ? dirname(target.yamlPath) : process.cwd();
   const cli = new ClusterCli({
     rayCli: target.rayCli,
-    gcloud: o.gcloud,
+    gcloud: options.gcloud,
     project: target.project || undefined,
     cwd,
-    env: o.env,
+    env: options.env,
     log,
-    gcloudAttempts: o.gcloudAttempts,
-    gcloudRetryMs: o.gcloudRetryMs,
+    gcloudAttempts: options.gcloudAttempts,
+    gcloudRetryMs: options.gcloudRetryMs,
   });
   return new Teardown(target, cli, { log }).run('post step: the main step ended without tearing down');
 }

@@ -47,9 +47,9 @@ export class Cancellation {
   private readonly exit: (code: number) => void;
   private readonly handler = (signal: NodeJS.Signals): void => this.onSignal(signal);
 
-  constructor(private readonly o: CancellationOptions) {
-    this.proc = o.proc ?? process;
-    this.exit = o.exit ?? ((code: number) => process.exit(code));
+  constructor(private readonly options: CancellationOptions) {
+    this.proc = options.proc ?? process;
+    this.exit = options.exit ?? ((code: number) => process.exit(code));
   }
 
   /** Aborts on the first signal: long waits listen to it. */
@@ -90,7 +90,7 @@ export class Cancellation {
   private onSignal(signal: NodeJS.Signals): void {
     if (this.first) {
       const left = this.ordered();
-      this.o.log.warning(
+      this.options.log.warning(
         `${signal} again: abandoning the cleanup${left.length > 0 ? ` (${left.map((s) => s.name).join(', ')})` : ''}; the post step takes over`,
       );
       for (const step of left) step.abandon?.();
@@ -99,7 +99,7 @@ export class Cancellation {
     }
     this.first = signal;
     const steps = this.ordered();
-    this.o.log.info(
+    this.options.log.info(
       `${signal}: cancelled${steps.length > 0 ? `; ${steps.map((s) => s.name).join(', then ')} before exiting (a second signal abandons it)` : ''}`,
     );
     this.controller.abort();
@@ -119,12 +119,12 @@ export class Cancellation {
         const note = await Promise.race([step.run(signal), timeout]);
         if (note) notes.push(note);
       } catch (e) {
-        this.o.log.warning(`${step.name} failed: ${errorMessage(e)}`);
+        this.options.log.warning(`${step.name} failed: ${errorMessage(e)}`);
       } finally {
         clearTimeout(timer);
       }
     }
-    this.o.fail(`cancelled (${signal})${notes.length > 0 ? `; ${notes.join('; ')}` : ''}`);
+    this.options.fail(`cancelled (${signal})${notes.length > 0 ? `; ${notes.join('; ')}` : ''}`);
     this.exit(1);
   }
 }

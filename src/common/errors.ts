@@ -9,8 +9,8 @@ export interface Problem {
   fix?: string;
 }
 
-export function formatProblem(p: Problem): string {
-  return p.fix ? `${p.input}: ${p.message} (fix: ${p.fix})` : `${p.input}: ${p.message}`;
+export function formatProblem(problem: Problem): string {
+  return problem.fix ? `${problem.input}: ${problem.message} (fix: ${problem.fix})` : `${problem.input}: ${problem.message}`;
 }
 
 /** Several problems found by one check, reported together so a user fixes them in one go. */
@@ -39,9 +39,9 @@ export class ProblemList {
 }
 
 /** HTTP status of an error from gaxios, the Storage SDK or our own clients, if any. */
-export function errorStatus(e: unknown): number | undefined {
-  if (typeof e !== 'object' || e === null) return undefined;
-  const o = e as { code?: unknown; status?: unknown; statusCode?: unknown; response?: { status?: unknown } };
+export function errorStatus(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const o = error as { code?: unknown; status?: unknown; statusCode?: unknown; response?: { status?: unknown } };
   for (const v of [o.code, o.status, o.statusCode, o.response?.status]) if (typeof v === 'number') return v;
   return undefined;
 }
@@ -50,17 +50,17 @@ export function errorStatus(e: unknown): number | undefined {
  * Turns any thrown value into one message, with its HTTP status when the message lacks it.
  * Never filters on `instanceof Error` alone: SDKs throw plain objects too.
  */
-export function errorMessage(e: unknown, o: { withStatus: boolean } = { withStatus: true }): string {
+export function errorMessage(error: unknown, options: { withStatus: boolean } = { withStatus: true }): string {
   let msg: string;
-  if (e instanceof Error) msg = e.message;
-  else if (typeof e === 'string') msg = e;
+  if (error instanceof Error) msg = error.message;
+  else if (typeof error === 'string') msg = error;
   else {
     try {
-      msg = JSON.stringify(e);
+      msg = JSON.stringify(error);
     } catch {
-      msg = String(e);
+      msg = String(error);
     }
   }
-  const status = o.withStatus ? errorStatus(e) : undefined;
+  const status = options.withStatus ? errorStatus(error) : undefined;
   return status !== undefined && !msg.includes(String(status)) ? `HTTP ${status}: ${msg}` : msg;
 }

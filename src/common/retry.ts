@@ -81,10 +81,10 @@ const NETWORK_CODES = new Set([
 ]);
 
 /** A connection-level failure (reset, refused, timeout), where a retry may succeed. */
-export function isNetworkError(e: unknown): boolean {
-  if (typeof e !== 'object' || e === null) return false;
-  const o = e as { code?: unknown; message?: unknown; cause?: unknown };
+export function isNetworkError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const o = error as { code?: unknown; message?: unknown; cause?: unknown };
   if (typeof o.code === 'string' && NETWORK_CODES.has(o.code)) return true;
   if (typeof o.message === 'string' && /socket hang up|network timeout|ECONNRESET|ECONNREFUSED|premature close/i.test(o.message)) return true;
-  return o.cause !== undefined && o.cause !== e && isNetworkError(o.cause);
+  return o.cause !== undefined && o.cause !== error && isNetworkError(o.cause);
 }

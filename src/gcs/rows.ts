@@ -116,8 +116,8 @@ export function parseStatus(bytes: Buffer | null): Partial<RunStatus> | null {
 }
 
 /** Writes a fresh status.json for an attempt, replacing whatever generation is there. */
-export async function writeFreshStatus(store: RunStore, runId: string, s: RunStatus): Promise<void> {
+export async function writeFreshStatus(store: RunStore, runId: string, fresh: RunStatus): Promise<void> {
   const name = runPaths.status(runId);
   const current = await store.metadata(name);
-  await store.write(name, Buffer.from(statusJson(s)), { ifGenerationMatch: current ? current.generation : 0, contentType: 'application/json' });
+  await store.write(name, Buffer.from(statusJson(fresh)), { ifGenerationMatch: current ? current.generation : 0, contentType: 'application/json' });
 }

@@ -30,12 +30,12 @@ function retryableGcsError(e: unknown): boolean {
   return isNetworkError(e);
 }
 
-export function isPreconditionFailed(e: unknown): boolean {
-  return errorStatus(e) === 412;
+export function isPreconditionFailed(error: unknown): boolean {
+  return errorStatus(error) === 412;
 }
 
-export function isNotFound(e: unknown): boolean {
-  return errorStatus(e) === 404;
+export function isNotFound(error: unknown): boolean {
+  return errorStatus(error) === 404;
 }
 
 /** The auth hint every permission or credential error carries. */

@@ -116,16 +116,16 @@ class Tally {
     if (!this.started.has(db)) this.started.set(db, Date.now());
   }
 
-  record(t: UploadTask, outcome: FileOutcome, bytes: number, note = ''): void {
-    const r = this.results.get(t.db) as DbUploadResult;
+  record(task: UploadTask, outcome: FileOutcome, bytes: number, note = ''): void {
+    const r = this.results.get(task.db) as DbUploadResult;
     if (outcome === 'skipped') r.skipped++;
     else r.uploaded++;
     if (outcome === 'replaced') r.replaced++;
     r.bytes += bytes;
-    r.lines.push(`${outcome.padEnd(8)} ${t.rel}${note}`);
+    r.lines.push(`${outcome.padEnd(8)} ${task.rel}${note}`);
     this.doneFiles++;
-    this.doneBytes += t.size;
-    r.seconds = (Date.now() - (this.started.get(t.db) ?? this.t0)) / 1000;
+    this.doneBytes += task.size;
+    r.seconds = (Date.now() - (this.started.get(task.db) ?? this.t0)) / 1000;
   }
 
   removed(db: string, rel: string): void {

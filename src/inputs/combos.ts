@@ -27,8 +27,8 @@ export const FRAMEWORKS: Readonly<Record<Framework, FrameworkRule>> = {
 export const QUERY_MODES: readonly QueryMode[] = ['raw', 'slayer'];
 export const EVAL_MODES: readonly EvalMode[] = ['a-interact', 'c-interact', 'oracle'];
 
-export function isFramework(s: string): s is Framework {
-  return Object.hasOwn(FRAMEWORKS, s);
+export function isFramework(name: string): name is Framework {
+  return Object.hasOwn(FRAMEWORKS, name);
 }
 
 export interface Combo {
@@ -59,9 +59,9 @@ const COMBO_RULES: readonly ComboRule[] = [
 ];
 
 /** The first rejection message of the combo rules, or null when the combo is accepted. */
-export function comboRejection(c: Combo): string | null {
+export function comboRejection(combo: Combo): string | null {
   for (const rule of COMBO_RULES) {
-    const r = rule(c);
+    const r = rule(combo);
     if (r === 'accept') return null;
     if (r !== null) return r;
   }

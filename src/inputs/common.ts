@@ -133,40 +133,40 @@ export interface CommonOptions {
 }
 
 /** What every mode reads: where things are, the bucket, the dispatch target and the report. */
-export function parseCommon(r: Reader, env: NodeJS.ProcessEnv, o: CommonOptions): CommonSettings {
-  const { bucketAlwaysRequired, mask } = o;
+export function parseCommon(reader: Reader, env: NodeJS.ProcessEnv, options: CommonOptions): CommonSettings {
+  const { bucketAlwaysRequired, mask } = options;
   const workspace = env.GITHUB_WORKSPACE || process.cwd();
   const runnerTemp = env.RUNNER_TEMP || resolve(workspace, '..', '.runner-temp');
-  const dryRun = r.bool(Inputs.DryRun, false);
-  const gcsBucket = r
+  const dryRun = reader.bool(Inputs.DryRun, false);
+  const gcsBucket = reader
     .str(Inputs.GcsBucket)
     .replace(/^gs:\/\//, '')
     .replace(/\/+$/, '');
   if (!gcsBucket && (bucketAlwaysRequired || !dryRun)) {
-    r.problems.add(
+    reader.problems.add(
       Inputs.GcsBucket,
       bucketAlwaysRequired ? 'is required for a rerun or a report' : 'is required unless dry-run is true',
       'set gcs-bucket to the runs bucket (name only, without gs://)',
     );
   }
   if (gcsBucket && !/^[a-z0-9][-a-z0-9_.]{1,220}[a-z0-9]$/.test(gcsBucket))
-    r.problems.add(Inputs.GcsBucket, `'${gcsBucket}' is not a valid bucket name`, 'use the bucket name only, e.g. my-runs-bucket');
-  const gcpProject = r.str(Inputs.GcpProject);
+    reader.problems.add(Inputs.GcsBucket, `'${gcsBucket}' is not a valid bucket name`, 'use the bucket name only, e.g. my-runs-bucket');
+  const gcpProject = reader.str(Inputs.GcpProject);
   if (gcpProject && !PROJECT.test(gcpProject))
-    r.problems.add(
+    reader.problems.add(
       Inputs.GcpProject,
       `'${gcpProject}' is not a GCP project id`,
       'use the project id (6 to 30 lowercase letters, digits and dashes), not its name or number',
     );
-  const dispatch = parseDispatch(r, mask);
-  const report = parseReport(r, mask);
+  const dispatch = parseDispatch(reader, mask);
+  const report = parseReport(reader, mask);
   if (dispatch.cluster === 'ephemeral' && !gcpProject)
-    r.problems.add(Inputs.GcpProject, 'is required when cluster is ephemeral', 'set gcp-project to the project the per-run cluster runs in');
+    reader.problems.add(Inputs.GcpProject, 'is required when cluster is ephemeral', 'set gcp-project to the project the per-run cluster runs in');
   return {
     dryRun,
     gcsBucket,
     gcpProject,
-    uploadConcurrency: r.int(Inputs.UploadConcurrency, Defaults.uploadConcurrency, 1, 256),
+    uploadConcurrency: reader.int(Inputs.UploadConcurrency, Defaults.uploadConcurrency, 1, 256),
     dispatch,
     report,
     workspace,

@@ -67,35 +67,39 @@ function readIdsFile(input: string, file: string, path: string, problems: Proble
   return readFileSync(path, 'utf8');
 }
 
-export function readInstanceIds(o: IdInputs): InstanceIds {
+export function readInstanceIds(inputs: IdInputs): InstanceIds {
   const problems: Problem[] = [];
-  const inline = o.inline.trim();
-  const file = o.file.trim();
+  const inline = inputs.inline.trim();
+  const file = inputs.file.trim();
   let raw: string[] | null = null;
-  let source: IdSource = { input: o.inlineInput };
+  let source: IdSource = { input: inputs.inlineInput };
   if (inline && file) {
-    problems.push({ input: o.inlineInput, message: `both ${o.inlineInput} and ${o.fileInput} ('${file}') are set`, fix: 'set exactly one of them' });
+    problems.push({
+      input: inputs.inlineInput,
+      message: `both ${inputs.inlineInput} and ${inputs.fileInput} ('${file}') are set`,
+      fix: 'set exactly one of them',
+    });
   } else if (!inline && !file) {
     problems.push({
-      input: o.inlineInput,
-      message: `neither ${o.inlineInput} nor ${o.fileInput} is set`,
-      fix: `give a comma list in ${o.inlineInput}, or a file of whitespace-separated ids in ${o.fileInput}`,
+      input: inputs.inlineInput,
+      message: `neither ${inputs.inlineInput} nor ${inputs.fileInput} is set`,
+      fix: `give a comma list in ${inputs.inlineInput}, or a file of whitespace-separated ids in ${inputs.fileInput}`,
     });
   } else if (inline) {
     raw = inline.split(',').map((s) => s.trim());
     const spaced = raw.filter((id) => /\s/.test(id));
     if (spaced.length > 0) {
       problems.push({
-        input: o.inlineInput,
+        input: inputs.inlineInput,
         message: `${listIds(spaced.map((id) => `'${id}'`))} contain${spaced.length === 1 ? 's' : ''} whitespace`,
-        fix: `separate the ids with commas, e.g. alien_1,credit_3 (a file in ${o.fileInput} may use spaces or newlines)`,
+        fix: `separate the ids with commas, e.g. alien_1,credit_3 (a file in ${inputs.fileInput} may use spaces or newlines)`,
       });
       raw = raw.flatMap((id) => id.split(/\s+/));
     }
   } else {
-    const path = isAbsolute(file) ? file : resolve(o.workspace, file);
-    source = { input: o.fileInput, file: path };
-    const text = readIdsFile(o.fileInput, file, path, problems);
+    const path = isAbsolute(file) ? file : resolve(inputs.workspace, file);
+    source = { input: inputs.fileInput, file: path };
+    const text = readIdsFile(inputs.fileInput, file, path, problems);
     if (text !== null) raw = text.split(/\s+/);
   }
   const seen = new Set<string>();
@@ -112,7 +116,7 @@ export function readInstanceIds(o: IdInputs): InstanceIds {
   if (raw !== null && ids.length === 0) {
     problems.push({
       input: source.input,
-      message: `resolved to an empty list (no ids parsed from \`${o.inlineInput}\` or \`${o.fileInput}\`)`,
+      message: `resolved to an empty list (no ids parsed from \`${inputs.inlineInput}\` or \`${inputs.fileInput}\`)`,
       fix: 'give at least one instance id',
     });
   }

@@ -69,8 +69,8 @@ export class Reader {
   }
 
   /** A JSON object; `secret` keeps the value out of the message. */
-  jsonObject(name: Inputs, o: { secret: boolean } = { secret: false }): Record<string, unknown> {
-    const secret = o.secret;
+  jsonObject(name: Inputs, options: { secret: boolean } = { secret: false }): Record<string, unknown> {
+    const secret = options.secret;
     const v = this.str(name);
     if (!v) return {};
     let parsed: unknown;

@@ -167,8 +167,8 @@ export function parseSettings(get: InputReader, env: NodeJS.ProcessEnv = process
  * The settings as they may be written down (the plan file, a dry run): header values and the
  * token are secrets, so only header names survive.
  */
-export function redactSettings<T extends CommonSettings>(s: T): T {
+export function redactSettings<T extends CommonSettings>(settings: T): T {
   const headers: Record<string, string> = {};
-  for (const k of Object.keys(s.dispatch.rayHeaders)) headers[k] = '***';
-  return { ...s, dispatch: { ...s.dispatch, rayHeaders: headers }, report: { ...s.report, token: s.report.token ? '***' : '' } };
+  for (const k of Object.keys(settings.dispatch.rayHeaders)) headers[k] = '***';
+  return { ...settings, dispatch: { ...settings.dispatch, rayHeaders: headers }, report: { ...settings.report, token: settings.report.token ? '***' : '' } };
 }

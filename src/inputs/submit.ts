@@ -11,25 +11,25 @@ import { runIdProblem } from './run-id.js';
 import type { CommonSettings, SubmitSettings } from './settings.js';
 
 /** Parses a new submit's own inputs; problems go to the reader's list. */
-export function parseSubmit(r: Reader, env: NodeJS.ProcessEnv, common: CommonSettings): SubmitSettings {
-  const problems = r.problems;
+export function parseSubmit(reader: Reader, env: NodeJS.ProcessEnv, common: CommonSettings): SubmitSettings {
+  const problems = reader.problems;
   const workspace = common.workspace;
-  const frameworkRaw = r.str(Inputs.Framework);
+  const frameworkRaw = reader.str(Inputs.Framework);
   if (!frameworkRaw)
     problems.add(Inputs.Framework, 'is required for a new submit and is empty', `set framework to one of: ${Object.keys(FRAMEWORKS).join(', ')}`);
   else if (!isFramework(frameworkRaw))
     problems.add(Inputs.Framework, `unknown framework '${frameworkRaw}'`, `use one of: ${Object.keys(FRAMEWORKS).join(', ')}`);
-  const queryMode = r.oneOf(Inputs.QueryMode, QUERY_MODES);
-  const mode = r.oneOf(Inputs.Mode, EVAL_MODES);
-  const slayerSetup = (r.str(Inputs.SlayerSetup) || Defaults.slayerSetup) as SlayerSetup;
+  const queryMode = reader.oneOf(Inputs.QueryMode, QUERY_MODES);
+  const mode = reader.oneOf(Inputs.Mode, EVAL_MODES);
+  const slayerSetup = (reader.str(Inputs.SlayerSetup) || Defaults.slayerSetup) as SlayerSetup;
   // The combo rules validate slayer-setup themselves (rule 3), so they run on the raw value.
   if (isFramework(frameworkRaw) && QUERY_MODES.includes(queryMode) && EVAL_MODES.includes(mode)) {
     const rejection = comboRejection({ framework: frameworkRaw, queryMode, mode, slayerSetup });
     if (rejection) problems.add(Inputs.SlayerSetup, rejection, 'see the combo table in the README (SLayer combos)');
   }
 
-  const agentModel = r.required(Inputs.AgentModel, 'set agent-model to a LiteLLM-style provider/model, e.g. anthropic/claude-sonnet-4-5');
-  const userSimModel = r.str(Inputs.UserSimModel) || Defaults.userSimModel;
+  const agentModel = reader.required(Inputs.AgentModel, 'set agent-model to a LiteLLM-style provider/model, e.g. anthropic/claude-sonnet-4-5');
+  const userSimModel = reader.str(Inputs.UserSimModel) || Defaults.userSimModel;
   for (const [name, model] of [
     [Inputs.AgentModel, agentModel],
     [Inputs.UserSimModel, userSimModel],
@@ -45,25 +45,25 @@ export function parseSubmit(r: Reader, env: NodeJS.ProcessEnv, common: CommonSet
   const ids = readInstanceIds({
     inlineInput: Inputs.InstanceIds,
     fileInput: Inputs.InstanceIdsFile,
-    inline: r.str(Inputs.InstanceIds),
-    file: r.str(Inputs.InstanceIdsFile),
+    inline: reader.str(Inputs.InstanceIds),
+    file: reader.str(Inputs.InstanceIdsFile),
     workspace,
   });
   for (const p of ids.problems) problems.add(p.input, p.message, p.fix);
 
-  const { miniInteractRoot, datasetFile } = dataPaths(workspace, env, r.str(Inputs.MiniInteractRoot), r.str(Inputs.DatasetFile));
+  const { miniInteractRoot, datasetFile } = dataPaths(workspace, env, reader.str(Inputs.MiniInteractRoot), reader.str(Inputs.DatasetFile));
 
-  const patience = r.int(Inputs.Patience, Defaults.patience, 0);
-  const maxDepth = r.int(Inputs.MaxDepth, Defaults.maxDepth, 1);
-  const strict = r.bool(Inputs.Strict, false);
-  const useAuditedGoldSql = r.bool(Inputs.UseAuditedGoldSql, false);
-  const promptCache = r.bool(Inputs.PromptCache, true);
-  const workers = r.int(Inputs.Workers, Defaults.workers, 1);
-  const actorsPerWorker = r.int(Inputs.ActorsPerWorker, Defaults.actorsPerWorker, 1);
-  const workerType = r.str(Inputs.WorkerType) || Defaults.workerType;
+  const patience = reader.int(Inputs.Patience, Defaults.patience, 0);
+  const maxDepth = reader.int(Inputs.MaxDepth, Defaults.maxDepth, 1);
+  const strict = reader.bool(Inputs.Strict, false);
+  const useAuditedGoldSql = reader.bool(Inputs.UseAuditedGoldSql, false);
+  const promptCache = reader.bool(Inputs.PromptCache, true);
+  const workers = reader.int(Inputs.Workers, Defaults.workers, 1);
+  const actorsPerWorker = reader.int(Inputs.ActorsPerWorker, Defaults.actorsPerWorker, 1);
+  const workerType = reader.str(Inputs.WorkerType) || Defaults.workerType;
   if (!MACHINE_TYPE.test(workerType)) problems.add(Inputs.WorkerType, `'${workerType}' is not a GCE machine type`, 'use a machine type such as e2-standard-4');
-  const maxRuntimeHours = r.int(Inputs.MaxRuntimeHours, Defaults.maxRuntimeHours, 1, 72);
-  const slayerStorageRoot = r.str(Inputs.SlayerStorageRoot) || Defaults.slayerStorageRoot;
+  const maxRuntimeHours = reader.int(Inputs.MaxRuntimeHours, Defaults.maxRuntimeHours, 1, 72);
+  const slayerStorageRoot = reader.str(Inputs.SlayerStorageRoot) || Defaults.slayerStorageRoot;
   if (!/^\/[A-Za-z0-9._/-]*$/.test(slayerStorageRoot))
     problems.add(
       Inputs.SlayerStorageRoot,
@@ -71,18 +71,18 @@ export function parseSubmit(r: Reader, env: NodeJS.ProcessEnv, common: CommonSet
       `keep the default ${Defaults.slayerStorageRoot}`,
     );
 
-  const runIdRaw = r.str(Inputs.RunId);
+  const runIdRaw = reader.str(Inputs.RunId);
   if (runIdRaw) {
     const p = runIdProblem(runIdRaw);
     if (p) problems.add(Inputs.RunId, p, 'leave run-id empty to mint one, or use at most 35 lowercase letters, digits and inner dashes');
   }
 
-  const trackedInputs = r.lines(Inputs.TrackedInputs, Defaults.trackedInputs);
+  const trackedInputs = reader.lines(Inputs.TrackedInputs, Defaults.trackedInputs);
   for (const t of trackedInputs) {
     if (isAbsolute(t) || t.split('/').includes('..'))
       problems.add(Inputs.TrackedInputs, `'${t}' must be a path inside the repository`, 'use repo-relative paths such as src/');
   }
-  const allowDirty = r.bool(Inputs.AllowDirty, false);
+  const allowDirty = reader.bool(Inputs.AllowDirty, false);
   if (allowDirty && common.dispatch.cluster === 'ephemeral' && !common.dispatch.wait) {
     problems.add(
       Inputs.AllowDirty,
@@ -92,9 +92,9 @@ export function parseSubmit(r: Reader, env: NodeJS.ProcessEnv, common: CommonSet
   }
 
   const artifactRoots: Record<ArtifactKind, string> = {
-    slayer_models: absolute(r.str(Inputs.SlayerModelsRoot) || 'slayer_models', workspace),
-    slayer_otf_cache: absolute(r.str(Inputs.OtfCacheRoot) || env.BIRD_OTF_CACHE_ROOT || 'slayer_otf_cache', workspace),
-    slayer_models_otf: absolute(r.str(Inputs.ModelsOtfRoot) || env.BIRD_SLAYER_MODELS_OTF_ROOT || 'slayer_models_otf', workspace),
+    slayer_models: absolute(reader.str(Inputs.SlayerModelsRoot) || 'slayer_models', workspace),
+    slayer_otf_cache: absolute(reader.str(Inputs.OtfCacheRoot) || env.BIRD_OTF_CACHE_ROOT || 'slayer_otf_cache', workspace),
+    slayer_models_otf: absolute(reader.str(Inputs.ModelsOtfRoot) || env.BIRD_SLAYER_MODELS_OTF_ROOT || 'slayer_models_otf', workspace),
   };
 
   return {

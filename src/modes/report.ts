@@ -32,13 +32,13 @@ export interface WaitedAttempt {
 }
 
 /** A waited attempt is reported (summary, outputs, PR comment, gate), then a failed wait fails the step. */
-export async function reportAfterWait(ctx: StepContext, s: CommonSettings, store: RunStore, w: WaitedAttempt): Promise<void> {
-  const o = w.outcome;
+export async function reportAfterWait(ctx: StepContext, settings: CommonSettings, store: RunStore, waitedAttempt: WaitedAttempt): Promise<void> {
+  const o = waitedAttempt.outcome;
   if (!o.waited) {
-    const t = s.report.thresholds;
-    if (t.minPhase1Rate !== null || t.maxErrors !== null || s.report.baselineRunId) {
+    const t = settings.report.thresholds;
+    if (t.minPhase1Rate !== null || t.maxErrors !== null || settings.report.baselineRunId) {
       ctx.log.warning(
-        `min-phase1-rate, max-errors and baseline-run-id apply to a report: this step did not wait, so nothing was reported or gated. Report later with report-run-id: ${w.runId}`,
+        `min-phase1-rate, max-errors and baseline-run-id apply to a report: this step did not wait, so nothing was reported or gated. Report later with report-run-id: ${waitedAttempt.runId}`,
       );
     }
     return;
@@ -46,9 +46,9 @@ export async function reportAfterWait(ctx: StepContext, s: CommonSettings, store
   let gate: GateFailedError | null = null;
   try {
     await reportRun({
-      ...reportOptions(ctx, s, store, w.runId),
-      runIdInput: w.runIdInput,
-      attempt: w.attempt,
+      ...reportOptions(ctx, settings, store, waitedAttempt.runId),
+      runIdInput: waitedAttempt.runIdInput,
+      attempt: waitedAttempt.attempt,
       dashboardUrl: o.dashboardUrl,
       durationSeconds: o.durationSeconds,
     });

@@ -11,8 +11,8 @@ import type { CommonSettings } from '../inputs/settings.js';
 import { checkCluster, rayClient } from '../ray/submit.js';
 
 /** The runs bucket, with its retries in the log. */
-export function openStore(log: Log, s: Pick<CommonSettings, 'gcsBucket' | 'gcpProject'>): RunStore {
-  const store = new RunStore(s.gcsBucket, s.gcpProject);
+export function openStore(log: Log, settings: Pick<CommonSettings, 'gcsBucket' | 'gcpProject'>): RunStore {
+  const store = new RunStore(settings.gcsBucket, settings.gcpProject);
   store.onRetry = (what, e, attempt, delay) => log.info(`retry ${attempt} of ${what} in ${delay} ms: ${errorMessage(e)}`);
   return store;
 }
@@ -37,8 +37,8 @@ export interface TargetCheck {
  * dashboard answers with a Ray this action supports; a per-run cluster's ray CLI runs at the
  * pinned version and its image is in Artifact Registry. Returns the per-run cluster's phase clock.
  */
-export async function checkTarget(log: Log, s: CommonSettings, t: TargetCheck): Promise<PhaseClock | null> {
-  const d = s.dispatch;
+export async function checkTarget(log: Log, settings: CommonSettings, target: TargetCheck): Promise<PhaseClock | null> {
+  const d = settings.dispatch;
   if (d.cluster === 'existing') {
     const v = await checkCluster(rayClient(log, d));
     log.info(`Ray ${v.ray_version} (Jobs API ${v.version}) answers at ${d.rayAddress}`);
@@ -46,7 +46,7 @@ export async function checkTarget(log: Log, s: CommonSettings, t: TargetCheck): 
   }
   if (d.cluster !== 'ephemeral') return null;
   const phases = new PhaseClock(log);
-  await checkRayCli(log, d.gce, s.runnerTemp);
-  await checkImage(t.imageUri, phases, { repoDir: s.workspace, miniInteractRoot: t.miniInteractRoot });
+  await checkRayCli(log, d.gce, settings.runnerTemp);
+  await checkImage(target.imageUri, phases, { repoDir: settings.workspace, miniInteractRoot: target.miniInteractRoot });
   return phases;
 }

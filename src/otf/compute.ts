@@ -104,15 +104,15 @@ export interface ComputedKeys {
  * Every DB's key. Throws one ProblemsError naming every missing file or pin, together with any
  * problems already in `problems` (the input problems of parseOtfSettings).
  */
-export async function computeKeys(s: OtfSettings, problems: ProblemList = new ProblemList()): Promise<ComputedKeys> {
-  const slayer = readSlayerPin(s, problems);
-  const files = datasetFiles(s, problems);
+export async function computeKeys(settings: OtfSettings, problems: ProblemList = new ProblemList()): Promise<ComputedKeys> {
+  const slayer = readSlayerPin(settings, problems);
+  const files = datasetFiles(settings, problems);
   problems.throwIfAny();
 
   const limit = pLimit(HASH_CONCURRENCY);
   const digests = new Map<string, FileDigest[]>();
   await Promise.all(
-    s.dbs.map(async (db) => {
+    settings.dbs.map(async (db) => {
       const list = files.get(db) ?? [];
       digests.set(db, await Promise.all(list.map((f) => limit(() => digestFile(f.path, f.name)))));
     }),
@@ -120,17 +120,17 @@ export async function computeKeys(s: OtfSettings, problems: ProblemList = new Pr
 
   const keys: DbKey[] = [];
   const hashes: Record<string, string> = {};
-  for (const db of s.dbs) {
+  for (const db of settings.dbs) {
     const hash = keyHash({
       db,
-      framework: s.framework,
-      embeddingModel: s.embeddingModel,
-      referenceModel: s.referenceModel,
+      framework: settings.framework,
+      embeddingModel: settings.embeddingModel,
+      referenceModel: settings.referenceModel,
       slayer,
       files: digests.get(db) ?? [],
     });
     hashes[db] = hash;
-    keys.push({ db, key: cacheKey(s.keyPrefix, s.artifact, db, hash), path: workflowPath(join(s.artifactRoot, db), s.workspace) });
+    keys.push({ db, key: cacheKey(settings.keyPrefix, settings.artifact, db, hash), path: workflowPath(join(settings.artifactRoot, db), settings.workspace) });
   }
   return { keys, hashes, slayer };
 }

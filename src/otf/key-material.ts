@@ -56,8 +56,8 @@ export const OTF_FRAMEWORKS: readonly OtfFramework[] = (Object.keys(FRAMEWORKS) 
   (f): f is OtfFramework => FRAMEWORKS[f].onTheFlyArtifact !== null,
 );
 
-export function isOtfFramework(s: string): s is OtfFramework {
-  return isFramework(s) && FRAMEWORKS[s].onTheFlyArtifact !== null;
+export function isOtfFramework(name: string): name is OtfFramework {
+  return isFramework(name) && FRAMEWORKS[name].onTheFlyArtifact !== null;
 }
 
 export function otfArtifact(framework: OtfFramework): OtfArtifact {
@@ -178,17 +178,23 @@ export interface KeyMaterial {
  * The text that is hashed: one `name=value` line per input, files by name, size and SHA-256 of
  * their bytes. Values can't hold a newline (checked on input), so the lines can't be forged.
  */
-export function keyMaterialText(m: KeyMaterial): string {
-  const lines = [KEY_MATERIAL_VERSION, `db=${m.db}`, `artifact=${otfArtifact(m.framework)}`, `framework=${m.framework}`, `embedding-model=${m.embeddingModel}`];
-  if (needsReferenceModel(m.framework)) lines.push(`reference-model=${m.referenceModel}`);
-  for (const p of m.slayer) lines.push(`slayer=${normalizePackageName(p.name)} ${p.version} ${p.source}`);
-  for (const f of m.files) lines.push(`file=${f.name} size=${f.size} sha256=${f.sha256}`);
+export function keyMaterialText(material: KeyMaterial): string {
+  const lines = [
+    KEY_MATERIAL_VERSION,
+    `db=${material.db}`,
+    `artifact=${otfArtifact(material.framework)}`,
+    `framework=${material.framework}`,
+    `embedding-model=${material.embeddingModel}`,
+  ];
+  if (needsReferenceModel(material.framework)) lines.push(`reference-model=${material.referenceModel}`);
+  for (const p of material.slayer) lines.push(`slayer=${normalizePackageName(p.name)} ${p.version} ${p.source}`);
+  for (const f of material.files) lines.push(`file=${f.name} size=${f.size} sha256=${f.sha256}`);
   return `${lines.join('\n')}\n`;
 }
 
 /** SHA-256 (hex) of the key material. */
-export function keyHash(m: KeyMaterial): string {
-  return createHash('sha256').update(keyMaterialText(m), 'utf8').digest('hex');
+export function keyHash(material: KeyMaterial): string {
+  return createHash('sha256').update(keyMaterialText(material), 'utf8').digest('hex');
 }
 
 /** `<prefix>-<artifact>-<db>-<hash>`; throws on an empty or short hash, so a key is never constant. */
@@ -205,15 +211,15 @@ export interface DbKey {
 }
 
 /** What the sub-action outputs, as strings. */
-export function outputValues(o: { keys: readonly DbKey[]; artifact: OtfArtifact; artifactRoot: string; otfCacheRoot: string }): Record<OtfOutputs, string> {
-  const sorted = [...o.keys].sort((a, b) => a.db.localeCompare(b.db));
+export function outputValues(parts: { keys: readonly DbKey[]; artifact: OtfArtifact; artifactRoot: string; otfCacheRoot: string }): Record<OtfOutputs, string> {
+  const sorted = [...parts.keys].sort((a, b) => a.db.localeCompare(b.db));
   return {
     [OtfOutputs.Matrix]: JSON.stringify({ include: sorted.map(({ db, key, path }) => ({ db, key, path })) }),
     [OtfOutputs.Keys]: JSON.stringify(Object.fromEntries(sorted.map((k) => [k.db, k.key]))),
     [OtfOutputs.Dbs]: JSON.stringify(sorted.map((k) => k.db)),
-    [OtfOutputs.Artifact]: o.artifact,
-    [OtfOutputs.ArtifactRoot]: o.artifactRoot,
-    [OtfOutputs.OtfCacheRoot]: o.otfCacheRoot,
-    [OtfOutputs.Marker]: MARKERS[o.artifact],
+    [OtfOutputs.Artifact]: parts.artifact,
+    [OtfOutputs.ArtifactRoot]: parts.artifactRoot,
+    [OtfOutputs.OtfCacheRoot]: parts.otfCacheRoot,
+    [OtfOutputs.Marker]: MARKERS[parts.artifact],
   };
 }

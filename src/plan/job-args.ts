@@ -28,39 +28,39 @@ type ArgSource = Pick<
   | 'render_inputs'
 >;
 
-export function buildJobArgs(m: ArgSource, attempt: number, instanceIds: readonly string[], o: { withSecrets: boolean }): string[] {
+export function buildJobArgs(manifest: ArgSource, attempt: number, instanceIds: readonly string[], options: { withSecrets: boolean }): string[] {
   const args = [
     '--run-id',
-    m.run_id,
+    manifest.run_id,
     '--attempt',
     String(attempt),
     '--ray-job-id',
-    submissionId(m.run_id, attempt),
+    submissionId(manifest.run_id, attempt),
     '--framework',
-    m.framework,
+    manifest.framework,
     '--query-mode',
-    m.query_mode,
+    manifest.query_mode,
     '--mode',
-    m.mode,
+    manifest.mode,
     '--agent-model',
-    m.agent_model,
+    manifest.agent_model,
     '--user-sim-model',
-    m.user_sim_model,
+    manifest.user_sim_model,
     '--patience',
-    String(m.patience),
+    String(manifest.patience),
     '--max-depth',
-    String(m.max_depth),
+    String(manifest.max_depth),
     '--num-actors',
-    String(m.render_inputs.workers * m.render_inputs.actors_per_worker),
+    String(manifest.render_inputs.workers * manifest.render_inputs.actors_per_worker),
     '--instance-ids',
     instanceIds.join(','),
   ];
-  if (m.strict) args.push('--strict');
-  if (m.use_audited_gold_sql) args.push('--use-audited-gold-sql');
-  args.push(m.prompt_cache ? '--prompt-cache' : '--no-prompt-cache');
-  args.push('--slayer-setup', m.slayer_setup, '--slayer-storage-root', m.slayer_storage_root);
+  if (manifest.strict) args.push('--strict');
+  if (manifest.use_audited_gold_sql) args.push('--use-audited-gold-sql');
+  args.push(manifest.prompt_cache ? '--prompt-cache' : '--no-prompt-cache');
+  args.push('--slayer-setup', manifest.slayer_setup, '--slayer-storage-root', manifest.slayer_storage_root);
   // Python appends the secrets file only when there is at least one key.
-  if (o.withSecrets) args.push('--secrets-file', SECRETS_FILE);
+  if (options.withSecrets) args.push('--secrets-file', SECRETS_FILE);
   return args;
 }
 

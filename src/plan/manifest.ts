@@ -80,30 +80,30 @@ export function artifactSummary(kind: ArtifactKind | null, artifacts: readonly D
 }
 
 /** Rebuilds the manifest with a fixed key order, whatever order its parts came in. */
-export function orderManifest(m: RunManifest): RunManifest {
+export function orderManifest(manifest: RunManifest): RunManifest {
   const render = {} as Record<string, unknown>;
-  for (const k of RENDER_KEYS) render[k] = m.render_inputs[k];
+  for (const k of RENDER_KEYS) render[k] = manifest.render_inputs[k];
   const out = {} as Record<string, unknown>;
-  for (const k of PYTHON_KEYS) out[k] = k === 'render_inputs' ? render : m[k];
-  out.github = m.github;
-  out.slayer_artifacts = m.slayer_artifacts;
-  out.dispatch = m.dispatch;
-  out.dirty = m.dirty;
-  out.instance_databases = m.instance_databases;
+  for (const k of PYTHON_KEYS) out[k] = k === 'render_inputs' ? render : manifest[k];
+  out.github = manifest.github;
+  out.slayer_artifacts = manifest.slayer_artifacts;
+  out.dispatch = manifest.dispatch;
+  out.dirty = manifest.dirty;
+  out.instance_databases = manifest.instance_databases;
   return out as unknown as RunManifest;
 }
 
 /** Stable bytes: indent 2, fixed key order (the same plan gives the same bytes). */
-export function serializeManifest(m: RunManifest): string {
-  return JSON.stringify(orderManifest(m), null, 2);
+export function serializeManifest(manifest: RunManifest): string {
+  return JSON.stringify(orderManifest(manifest), null, 2);
 }
 
 /** The part of a manifest that identifies the plan: Python's keys plus the artifact summary. */
-export function planIdentity(m: Pick<RunManifest, (typeof PYTHON_KEYS)[number] | 'slayer_artifacts'>): string {
-  const o = orderManifest({ ...(m as RunManifest), github: {} as GithubContext, dispatch: { cluster: 'none' }, dirty: false, instance_databases: {} });
+export function planIdentity(manifest: Pick<RunManifest, (typeof PYTHON_KEYS)[number] | 'slayer_artifacts'>): string {
+  const o = orderManifest({ ...(manifest as RunManifest), github: {} as GithubContext, dispatch: { cluster: 'none' }, dirty: false, instance_databases: {} });
   const id: Record<string, unknown> = {};
   for (const k of PYTHON_KEYS) id[k] = o[k];
-  id.slayer_artifacts = m.slayer_artifacts;
+  id.slayer_artifacts = manifest.slayer_artifacts;
   return JSON.stringify(id);
 }
 

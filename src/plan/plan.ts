@@ -67,11 +67,11 @@ function renderInputsFor(s: SubmitSettings, imageUri: string): RunManifest['rend
 }
 
 /** Pure: the same parts give the same plan. */
-export function buildPlan(p: PlanParts): RunPlan {
-  const s = p.settings;
+export function buildPlan(parts: PlanParts): RunPlan {
+  const s = parts.settings;
   const attempt = 1;
   const manifest = orderManifest({
-    run_id: p.runId,
+    run_id: parts.runId,
     framework: s.framework,
     mode: s.mode,
     query_mode: s.queryMode,
@@ -85,28 +85,28 @@ export function buildPlan(p: PlanParts): RunPlan {
     prompt_cache: s.promptCache,
     slayer_setup: s.slayerSetup,
     slayer_storage_root: s.slayerStorageRoot,
-    render_inputs: renderInputsFor(s, p.imageUri),
-    github: p.github,
-    slayer_artifacts: artifactSummary(p.artifactKind, p.artifacts),
+    render_inputs: renderInputsFor(s, parts.imageUri),
+    github: parts.github,
+    slayer_artifacts: artifactSummary(parts.artifactKind, parts.artifacts),
     dispatch: s.dispatch.cluster === 'none' ? { cluster: 'none' } : { cluster: s.dispatch.cluster, address: s.dispatch.rayAddress },
-    dirty: p.worktree.dirty.length > 0 || p.worktree.artifactDirty.length > 0,
-    instance_databases: p.instanceDbs,
+    dirty: parts.worktree.dirty.length > 0 || parts.worktree.artifactDirty.length > 0,
+    instance_databases: parts.instanceDbs,
   });
   return {
     version: 1,
     kind: 'submit',
-    runId: p.runId,
+    runId: parts.runId,
     attempt,
-    submissionId: submissionId(p.runId, attempt),
+    submissionId: submissionId(parts.runId, attempt),
     dryRun: s.dryRun,
     settings: redactSettings(s),
-    dbs: p.dbs,
-    artifact: p.artifactKind ? { kind: p.artifactKind, root: s.artifactRoots[p.artifactKind] } : null,
-    artifacts: p.artifacts,
-    instanceDbs: p.instanceDbs,
-    requiredKeys: p.requiredKeys,
-    worktree: p.worktree,
+    dbs: parts.dbs,
+    artifact: parts.artifactKind ? { kind: parts.artifactKind, root: s.artifactRoots[parts.artifactKind] } : null,
+    artifacts: parts.artifacts,
+    instanceDbs: parts.instanceDbs,
+    requiredKeys: parts.requiredKeys,
+    worktree: parts.worktree,
     manifest,
-    jobArgs: buildJobArgs(manifest, attempt, s.instanceIds, { withSecrets: p.requiredKeys.length > 0 }),
+    jobArgs: buildJobArgs(manifest, attempt, s.instanceIds, { withSecrets: parts.requiredKeys.length > 0 }),
   };
 }

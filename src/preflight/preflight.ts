@@ -63,24 +63,24 @@ async function runImage(s: SubmitSettings, worktree: WorktreeReport, problems: P
   }
 }
 
-export async function preflight(log: Log, s: SubmitSettings, env: NodeJS.ProcessEnv = process.env): Promise<Preflight> {
+export async function preflight(log: Log, submit: SubmitSettings, env: NodeJS.ProcessEnv = process.env): Promise<Preflight> {
   const problems = new ProblemList();
-  if (s.duplicateIds.length > 0) log.warning(`${s.idSource.input}: dropped duplicate instance ids: ${listIds(s.duplicateIds)}`);
+  if (submit.duplicateIds.length > 0) log.warning(`${submit.idSource.input}: dropped duplicate instance ids: ${listIds(submit.duplicateIds)}`);
 
-  const mapping = mapInstances(s.datasetFile, s.instanceIds, problems);
+  const mapping = mapInstances(submit.datasetFile, submit.instanceIds, problems);
 
-  const keyNames = requiredKeys([s.agentModel, s.userSimModel], s.queryMode);
-  const { keys, problems: keyProblems } = readRunKeys(keyNames, s, env);
+  const keyNames = requiredKeys([submit.agentModel, submit.userSimModel], submit.queryMode);
+  const { keys, problems: keyProblems } = readRunKeys(keyNames, submit, env);
   for (const p of keyProblems) problems.add(p.input, p.message, p.fix);
 
-  const kind = artifactFor(s.framework, s.queryMode, s.slayerSetup);
+  const kind = artifactFor(submit.framework, submit.queryMode, submit.slayerSetup);
   const artifacts: DbArtifact[] = [];
-  const dbDirs = kind ? mapping.dbs.map((db) => join(s.artifactRoots[kind], db)) : [];
+  const dbDirs = kind ? mapping.dbs.map((db) => join(submit.artifactRoots[kind], db)) : [];
 
-  const worktree = await checkWorktree(s, dbDirs, problems);
+  const worktree = await checkWorktree(submit, dbDirs, problems);
   if (worktree.dirty.length > 0) {
     const msg = `uncommitted changes under image-input paths: [${worktree.dirty.map((p) => `'${p}'`).join(', ')}]`;
-    if (s.allowDirty) {
+    if (submit.allowDirty) {
       log.warning(`${msg} (allow-dirty is true: the run is recorded as dirty)`);
     } else {
       for (const p of worktree.dirty) log.error('uncommitted change under a tracked input', { file: p });
@@ -92,13 +92,13 @@ export async function preflight(log: Log, s: SubmitSettings, env: NodeJS.Process
   if (kind) {
     const missing: Array<[string, string]> = [];
     for (const db of mapping.dbs) {
-      const why = await presenceProblem(kind, join(s.artifactRoots[kind], db));
+      const why = await presenceProblem(kind, join(submit.artifactRoots[kind], db));
       if (why) missing.push([db, why]);
     }
     if (missing.length > 0) {
       problems.add(
         ARTIFACT_INPUT[kind],
-        missingSetupMessage(kind, s.artifactRoots[kind], missing, s.framework, s.slayerSetup),
+        missingSetupMessage(kind, submit.artifactRoots[kind], missing, submit.framework, submit.slayerSetup),
         kind === 'slayer_models'
           ? 'commit the DB models under slayer_models/, or set slayer-models-root'
           : 'run the otf-encode workflow (or build it locally) before this step',
@@ -106,7 +106,7 @@ export async function preflight(log: Log, s: SubmitSettings, env: NodeJS.Process
     } else {
       for (const db of mapping.dbs) {
         try {
-          artifacts.push(await walkDb(join(s.artifactRoots[kind], db), db));
+          artifacts.push(await walkDb(join(submit.artifactRoots[kind], db), db));
         } catch (e) {
           if (!(e instanceof SymlinkEscapeError)) throw e;
           problems.add(ARTIFACT_INPUT[kind], e.message, 'replace the symlink with the file itself, or point it inside the DB directory');
@@ -115,12 +115,12 @@ export async function preflight(log: Log, s: SubmitSettings, env: NodeJS.Process
     }
   }
 
-  const image = await runImage(s, worktree, problems);
+  const image = await runImage(submit, worktree, problems);
 
   problems.throwIfAny('preflight failed');
-  const runId = s.runId ?? mintRunId(s.framework, s.queryMode);
+  const runId = submit.runId ?? mintRunId(submit.framework, submit.queryMode);
   const plan = buildPlan({
-    settings: s,
+    settings: submit,
     runId,
     artifactKind: kind,
     artifacts,

@@ -144,38 +144,38 @@ async function submitJob(ctx: StepContext, r: AttemptRequest, client: RayJobsCli
   return submitIdempotent(client, job.request, m.run_id, r.attempt);
 }
 
-export async function dispatchAttempt(ctx: StepContext, r: AttemptRequest, target: ClusterTarget): Promise<DispatchOutcome> {
-  const m = r.manifest;
-  core.setOutput(Outputs.Attempt, String(r.attempt));
-  core.setOutput(Outputs.DispatchedInstances, String(r.instanceIds.length));
+export async function dispatchAttempt(ctx: StepContext, request: AttemptRequest, target: ClusterTarget): Promise<DispatchOutcome> {
+  const m = request.manifest;
+  core.setOutput(Outputs.Attempt, String(request.attempt));
+  core.setOutput(Outputs.DispatchedInstances, String(request.instanceIds.length));
   const client = target.client;
-  if (r.settings.cluster === 'none' || !client) return printSubmitCommand(ctx, r);
+  if (request.settings.cluster === 'none' || !client) return printSubmitCommand(ctx, request);
   const phase = <T>(name: 'submit' | 'wait', fn: () => Promise<T>): Promise<T> => (target.phases ? target.phases.run(name, fn) : fn());
   // The id is known before the POST: saved first, so a step killed mid-submit still leaves the
   // post step something to stop (a GET answers 404 when nothing was created).
-  const sid = submissionId(m.run_id, r.attempt);
-  ctx.state.saveJob({ submissionId: sid, rayAddress: client.address, wait: r.settings.wait ? 'waiting' : 'detached' });
-  const outcome = await phase('submit', () => submitJob(ctx, r, client));
+  const sid = submissionId(m.run_id, request.attempt);
+  ctx.state.saveJob({ submissionId: sid, rayAddress: client.address, wait: request.settings.wait ? 'waiting' : 'detached' });
+  const outcome = await phase('submit', () => submitJob(ctx, request, client));
   ctx.log.info(outcome === 'created' ? `submitted ${sid} to ${client.address}` : `${sid} was already submitted by an earlier try of this step: following it`);
-  await freshStatus(r.store, m.run_id, {
+  await freshStatus(request.store, m.run_id, {
     ray_job_id: sid,
     last_heartbeat_ts: Date.now() / 1000,
     rows_done: 0,
-    rows_total: r.instanceIds.length,
+    rows_total: request.instanceIds.length,
     terminal_state: null,
-    attempt: r.attempt,
+    attempt: request.attempt,
   });
   const url = target.publicDashboard ? dashboardUrl(client.address, sid) : null;
   core.setOutput(Outputs.SubmissionId, sid);
   if (url) core.setOutput(Outputs.DashboardUrl, url);
   const status = (await client.job(sid))?.status ?? 'PENDING';
   core.setOutput(Outputs.JobStatus, status);
-  if (!r.settings.wait) {
-    await writeSummary(dispatchSummary({ runId: m.run_id, attempt: r.attempt, sid, url, dispatched: r.instanceIds.length, status, wait: null }));
+  if (!request.settings.wait) {
+    await writeSummary(dispatchSummary({ runId: m.run_id, attempt: request.attempt, sid, url, dispatched: request.instanceIds.length, status, wait: null }));
     ctx.log.info(`not waiting (wait: false): the job runs on; follow it at ${url ?? client.address}`);
     return { ...NO_WAIT, dashboardUrl: url };
   }
-  return phase('wait', () => waitOnJob(ctx, r, target, client, url));
+  return phase('wait', () => waitOnJob(ctx, request, target, client, url));
 }
 
 /** Waits; on cancel the cleanup path stops the job; a wait that ends badly stops it too. */

@@ -59,13 +59,13 @@ function lastLine(text: string): string {
 }
 
 /** A duplicate submission_id: 500 on Ray ≥ 2.2, 400 before; match the text, not the code (docs/reference/ray-jobs-api.md#p2-status-codes-change-across-versions). */
-export function isDuplicateSubmission(e: unknown): boolean {
-  return e instanceof RayHttpError && /already exists|Please use a different submission_id/.test(e.body);
+export function isDuplicateSubmission(error: unknown): boolean {
+  return error instanceof RayHttpError && /already exists|Please use a different submission_id/.test(error.body);
 }
 
-export function retryableRayError(e: unknown): boolean {
-  if (e instanceof RayHttpError) return e.status >= 500 && !isDuplicateSubmission(e);
-  return isNetworkError(e);
+export function retryableRayError(error: unknown): boolean {
+  if (error instanceof RayHttpError) return error.status >= 500 && !isDuplicateSubmission(error);
+  return isNetworkError(error);
 }
 
 export interface RayClientOptions {
@@ -82,13 +82,18 @@ export class RayJobsClient {
   private readonly headers: Record<string, string>;
   readonly policy: RetryPolicy;
 
-  constructor(private readonly o: RayClientOptions) {
+  constructor(private readonly options: RayClientOptions) {
     // A base with a trailing slash, so a dashboard behind a path prefix keeps it.
-    this.address = o.address.replace(/\/+$/, '');
-    this.headers = o.headers ?? {};
+    this.address = options.address.replace(/\/+$/, '');
+    this.headers = options.headers ?? {};
     // Never a browser User-Agent: Ray refuses those on POST/PUT (docs/reference/ray-jobs-api.md#p13-browser-user-agents-get-405).
-    this.http = new HttpClient('bird-cloud-action', [], { ignoreSslError: o.tlsVerify === false, allowRetries: false, keepAlive: true, socketTimeout: 60_000 });
-    this.policy = { attempts: 6, baseMs: 500, maxMs: 10_000, budget: new RetryBudget(100), ...o.policy };
+    this.http = new HttpClient('bird-cloud-action', [], {
+      ignoreSslError: options.tlsVerify === false,
+      allowRetries: false,
+      keepAlive: true,
+      socketTimeout: 60_000,
+    });
+    this.policy = { attempts: 6, baseMs: 500, maxMs: 10_000, budget: new RetryBudget(100), ...options.policy };
   }
 
   url(path: string): string {
@@ -112,7 +117,7 @@ export class RayJobsClient {
   }
 
   private retry<T>(what: string, op: () => Promise<T>): Promise<T> {
-    return withRetry(what, op, retryableRayError, this.policy, (e, a, d) => this.o.onRetry?.(what, e, a, d));
+    return withRetry(what, op, retryableRayError, this.policy, (e, a, d) => this.options.onRetry?.(what, e, a, d));
   }
 
   private async json<T>(method: string, path: string, body?: string | Buffer): Promise<T> {

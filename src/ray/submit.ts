@@ -12,11 +12,15 @@ import { isDuplicateSubmission, type JobDetails, RayHttpError, RayJobsClient, ty
 import { secretsPackage } from './secrets-package.js';
 
 /** A Jobs API client for the dashboard the settings name (or `address`), logging its retries. */
-export function rayClient(log: Log, d: Pick<DispatchSettings, 'rayAddress' | 'rayHeaders' | 'tlsVerify'>, address: string = d.rayAddress): RayJobsClient {
+export function rayClient(
+  log: Log,
+  dispatch: Pick<DispatchSettings, 'rayAddress' | 'rayHeaders' | 'tlsVerify'>,
+  address: string = dispatch.rayAddress,
+): RayJobsClient {
   return new RayJobsClient({
     address,
-    headers: d.rayHeaders,
-    tlsVerify: d.tlsVerify,
+    headers: dispatch.rayHeaders,
+    tlsVerify: dispatch.tlsVerify,
     onRetry: (what, e, attempt, delay) => log.info(`retry ${attempt} of ${what} in ${delay} ms: ${errorMessage(e)}`),
   });
 }
@@ -107,14 +111,14 @@ export interface AttemptJobParts {
 }
 
 /** The job request of one attempt (pure; the package URI is filled in at dispatch). */
-export function attemptJob(p: AttemptJobParts): AttemptJob {
-  const { manifest: m, attempt, github } = p;
+export function attemptJob(parts: AttemptJobParts): AttemptJob {
+  const { manifest: m, attempt, github } = parts;
   const sid = submissionId(m.run_id, attempt);
-  const args = buildJobArgs(m, attempt, p.instanceIds, { withSecrets: p.withSecrets });
-  const runtimeEnv: Record<string, unknown> = { ...p.dispatch.runtimeEnv };
-  if (p.packageUri) runtimeEnv.working_dir = p.packageUri;
+  const args = buildJobArgs(m, attempt, parts.instanceIds, { withSecrets: parts.withSecrets });
+  const runtimeEnv: Record<string, unknown> = { ...parts.dispatch.runtimeEnv };
+  if (parts.packageUri) runtimeEnv.working_dir = parts.packageUri;
   const request: SubmitRequest = {
-    entrypoint: entrypoint(p.dispatch.entrypointPrefix, args),
+    entrypoint: entrypoint(parts.dispatch.entrypointPrefix, args),
     submission_id: sid,
     metadata: { run_id: m.run_id, attempt: String(attempt), repository: github.repository, sha: github.sha, workflow_run_url: github.workflow_run_url },
   };

@@ -41,27 +41,32 @@ export type Verdict =
   | { kind: 'stalled' | 'headless' | 'timed-out' | 'wait-timeout'; reason: string };
 
 /** Checked in the order of docs/reference/reruns-and-progress.md#verdicts at each poll; null means keep waiting. */
-export function decide(o: Observation, c: WaitClock): Verdict | null {
-  if (o.terminalState === 'done') return { kind: 'finished', ok: true, reason: 'the run reported terminal_state done' };
-  if (o.terminalState === 'error') return { kind: 'finished', ok: false, reason: 'the run reported terminal_state error' };
-  if (o.rowsTotal > 0 && o.rowsDone >= o.rowsTotal)
-    return { kind: 'finished', ok: true, reason: `every instance of this attempt has a row (${o.rowsDone}/${o.rowsTotal})` };
-  if (o.jobStatus === 'FAILED' || o.jobStatus === 'STOPPED')
-    return { kind: 'failed', reason: `the Ray job is ${o.jobStatus}: ${o.jobMessage ?? 'no message'}` };
-  if (o.jobStatus === 'SUCCEEDED')
-    return { kind: 'failed', reason: `the Ray job SUCCEEDED but only ${o.rowsDone}/${o.rowsTotal} instances have a row for this attempt` };
-  if (o.jobStatus === 'RUNNING' && o.headAlive !== false && o.heartbeatMs !== null && o.now - o.heartbeatMs > STALL_AFTER_MS) {
-    return { kind: 'stalled', reason: `job appears stalled: no heartbeat for ${Math.round((o.now - o.heartbeatMs) / 1000)} s` };
+export function decide(observed: Observation, clock: WaitClock): Verdict | null {
+  if (observed.terminalState === 'done') return { kind: 'finished', ok: true, reason: 'the run reported terminal_state done' };
+  if (observed.terminalState === 'error') return { kind: 'finished', ok: false, reason: 'the run reported terminal_state error' };
+  if (observed.rowsTotal > 0 && observed.rowsDone >= observed.rowsTotal)
+    return { kind: 'finished', ok: true, reason: `every instance of this attempt has a row (${observed.rowsDone}/${observed.rowsTotal})` };
+  if (observed.jobStatus === 'FAILED' || observed.jobStatus === 'STOPPED')
+    return { kind: 'failed', reason: `the Ray job is ${observed.jobStatus}: ${observed.jobMessage ?? 'no message'}` };
+  if (observed.jobStatus === 'SUCCEEDED')
+    return { kind: 'failed', reason: `the Ray job SUCCEEDED but only ${observed.rowsDone}/${observed.rowsTotal} instances have a row for this attempt` };
+  if (
+    observed.jobStatus === 'RUNNING' &&
+    observed.headAlive !== false &&
+    observed.heartbeatMs !== null &&
+    observed.now - observed.heartbeatMs > STALL_AFTER_MS
+  ) {
+    return { kind: 'stalled', reason: `job appears stalled: no heartbeat for ${Math.round((observed.now - observed.heartbeatMs) / 1000)} s` };
   }
-  if (o.headAlive === false) return { kind: 'headless', reason: 'head node is gone' };
-  if (o.now - c.lastProgressMs > c.noProgressMs) {
+  if (observed.headAlive === false) return { kind: 'headless', reason: 'head node is gone' };
+  if (observed.now - clock.lastProgressMs > clock.noProgressMs) {
     return {
       kind: 'timed-out',
-      reason: `no new rows within the no-progress deadline (${Math.round(c.noProgressMs / 60000)} min); check \`ray status\` on the head (workers may not have scaled up)`,
+      reason: `no new rows within the no-progress deadline (${Math.round(clock.noProgressMs / 60000)} min); check \`ray status\` on the head (workers may not have scaled up)`,
     };
   }
-  if (o.now - c.startedMs > c.waitTimeoutMs)
-    return { kind: 'wait-timeout', reason: `still not finished after wait-timeout-minutes (${Math.round(c.waitTimeoutMs / 60000)} min)` };
+  if (observed.now - clock.startedMs > clock.waitTimeoutMs)
+    return { kind: 'wait-timeout', reason: `still not finished after wait-timeout-minutes (${Math.round(clock.waitTimeoutMs / 60000)} min)` };
   return null;
 }
 
@@ -87,26 +92,26 @@ export interface WaitResult {
   rowsTotal: number;
 }
 
-export async function waitForAttempt(o: WaitOptions): Promise<WaitResult> {
-  const wanted = new Set(o.instanceIds);
+export async function waitForAttempt(options: WaitOptions): Promise<WaitResult> {
+  const wanted = new Set(options.instanceIds);
   const started = Date.now();
-  const clock: WaitClock = { startedMs: started, lastProgressMs: started, waitTimeoutMs: o.waitTimeoutMs, noProgressMs: o.noProgressMs };
+  const clock: WaitClock = { startedMs: started, lastProgressMs: started, waitTimeoutMs: options.waitTimeoutMs, noProgressMs: options.noProgressMs };
   let printed = 0;
   let lastLine = '';
   let rowsDone = 0;
   let jobStatus: JobStatus | null = null;
   let failedPolls = 0;
   for (;;) {
-    if (o.signal.aborted) return { verdict: { kind: 'cancelled', reason: 'the workflow was cancelled' }, jobStatus, rowsDone, rowsTotal: wanted.size };
+    if (options.signal.aborted) return { verdict: { kind: 'cancelled', reason: 'the workflow was cancelled' }, jobStatus, rowsDone, rowsTotal: wanted.size };
     let verdict: Verdict | null;
     try {
       verdict = await poll();
       failedPolls = 0;
-      o.client.policy.budget.refill();
-      o.store.policy.budget.refill();
+      options.client.policy.budget.refill();
+      options.store.policy.budget.refill();
     } catch (e) {
       // A per-run cluster whose head is gone takes its forwarded dashboard with it: ask GCE.
-      const alive = o.headAlive ? await o.headAlive().catch(() => null) : null;
+      const alive = options.headAlive ? await options.headAlive().catch(() => null) : null;
       if (alive === false)
         return {
           verdict: { kind: 'headless', reason: `head node is gone (the dashboard answers no more: ${errorMessage(e)})` },
@@ -115,42 +120,42 @@ export async function waitForAttempt(o: WaitOptions): Promise<WaitResult> {
           rowsTotal: wanted.size,
         };
       if (++failedPolls >= MAX_FAILED_POLLS) throw e;
-      o.log.info(`poll failed (${failedPolls} of ${MAX_FAILED_POLLS} in a row allowed): ${errorMessage(e)}`);
+      options.log.info(`poll failed (${failedPolls} of ${MAX_FAILED_POLLS} in a row allowed): ${errorMessage(e)}`);
       verdict = null;
     }
     if (verdict) return { verdict, jobStatus, rowsDone, rowsTotal: wanted.size };
-    await sleep(o.pollIntervalMs, o.signal);
+    await sleep(options.pollIntervalMs, options.signal);
   }
 
   async function poll(): Promise<Verdict | null> {
-    const job = await o.client.job(o.submissionId);
+    const job = await options.client.job(options.submissionId);
     jobStatus = job?.status ?? null;
-    const refs = rowRefs((await o.store.list(runPaths.rowsPrefix(o.runId))).keys());
+    const refs = rowRefs((await options.store.list(runPaths.rowsPrefix(options.runId))).keys());
     let done = 0;
-    for (const [iid, list] of refs) if (wanted.has(iid) && list.some((r) => r.attempt === o.attempt)) done++;
+    for (const [iid, list] of refs) if (wanted.has(iid) && list.some((r) => r.attempt === options.attempt)) done++;
     if (done > rowsDone) clock.lastProgressMs = Date.now();
     rowsDone = done;
-    const status = parseStatus(await o.store.read(runPaths.status(o.runId)));
-    const ours = status !== null && status.attempt === o.attempt;
+    const status = parseStatus(await options.store.read(runPaths.status(options.runId)));
+    const ours = status !== null && status.attempt === options.attempt;
     const hb = ours && typeof status.last_heartbeat_ts === 'number' ? status.last_heartbeat_ts * 1000 : null;
-    const headAlive = o.headAlive ? await o.headAlive().catch(() => null) : null;
+    const headAlive = options.headAlive ? await options.headAlive().catch(() => null) : null;
 
-    const line = `progress: ${rowsDone}/${wanted.size} instances have a row for attempt ${o.attempt}; Ray job ${jobStatus ?? 'unknown'}`;
-    if (line !== lastLine) o.log.info(line);
+    const line = `progress: ${rowsDone}/${wanted.size} instances have a row for attempt ${options.attempt}; Ray job ${jobStatus ?? 'unknown'}`;
+    if (line !== lastLine) options.log.info(line);
     lastLine = line;
 
     try {
-      const logs = await o.client.logs(o.submissionId);
+      const logs = await options.client.logs(options.submissionId);
       if (logs.length < printed) printed = 0;
       if (logs.length > printed) {
         const fresh = logs.slice(printed);
         const shown = fresh.length > LOG_CHUNK_MAX ? `… ${fresh.length - LOG_CHUNK_MAX} characters left out …\n${fresh.slice(-LOG_CHUNK_MAX)}` : fresh;
-        await o.log.group(`job log (+${fresh.length} characters)`, async () => o.log.untrusted(shown));
+        await options.log.group(`job log (+${fresh.length} characters)`, async () => options.log.untrusted(shown));
         printed = logs.length;
       }
     } catch (e) {
       // Logs vanish with their node (docs/reference/ray-jobs-api.md#p9-logs-vanish-with-their-node); the status still speaks.
-      o.log.info(`job log unavailable: ${errorMessage(e)}`);
+      options.log.info(`job log unavailable: ${errorMessage(e)}`);
     }
 
     return decide(

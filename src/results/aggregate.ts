@@ -170,11 +170,11 @@ function figures(list: readonly InstanceResult[]): Figures {
 }
 
 /** DB names in report order: plain code-unit order, UNKNOWN_DB last. */
-export function compareDbs(a: string, b: string): number {
-  if (a === b) return 0;
-  if (a === UNKNOWN_DB) return 1;
-  if (b === UNKNOWN_DB) return -1;
-  return a < b ? -1 : 1;
+export function compareDbs(left: string, right: string): number {
+  if (left === right) return 0;
+  if (left === UNKNOWN_DB) return 1;
+  if (right === UNKNOWN_DB) return -1;
+  return left < right ? -1 : 1;
 }
 
 export function aggregate(input: AggregateInput): RunResults {
@@ -198,11 +198,11 @@ export function aggregate(input: AggregateInput): RunResults {
 }
 
 /** Replaces every secret value in every text of the results (errors and failure reasons). */
-export function redactResults(r: RunResults, redact: (s: string) => string): RunResults {
+export function redactResults(results: RunResults, redact: (s: string) => string): RunResults {
   return {
-    ...r,
-    failures: r.failures.map((f) => ({ ...f, reason: redact(f.reason) })),
-    instances: r.instances.map((i) => ({
+    ...results,
+    failures: results.failures.map((f) => ({ ...f, reason: redact(f.reason) })),
+    instances: results.instances.map((i) => ({
       ...i,
       error: i.error === null ? null : redact(i.error),
       submission_status: i.submission_status === null ? null : redact(i.submission_status),

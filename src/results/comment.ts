@@ -72,32 +72,32 @@ function failureMessage(what: string, target: CommentTarget, e: unknown): { stat
 }
 
 /** Finds our comment by its marker and updates it, or creates it. Never throws. */
-export async function upsertComment(o: UpsertOptions): Promise<CommentOutcome> {
-  const baseUrl = (o.apiUrl || process.env.GITHUB_API_URL || 'https://api.github.com').replace(/\/+$/, '');
+export async function upsertComment(options: UpsertOptions): Promise<CommentOutcome> {
+  const baseUrl = (options.apiUrl || process.env.GITHUB_API_URL || 'https://api.github.com').replace(/\/+$/, '');
   const quiet = (): void => undefined;
-  const octokit = getOctokit(o.token, {
+  const octokit = getOctokit(options.token, {
     baseUrl,
-    request: { ...githubDefaults.request, signal: AbortSignal.timeout(o.timeoutMs ?? 60_000) },
-    log: { debug: quiet, info: quiet, warn: (m: string) => o.log.info(`github: ${m}`), error: (m: string) => o.log.info(`github: ${m}`) },
+    request: { ...githubDefaults.request, signal: AbortSignal.timeout(options.timeoutMs ?? 60_000) },
+    log: { debug: quiet, info: quiet, warn: (m: string) => options.log.info(`github: ${m}`), error: (m: string) => options.log.info(`github: ${m}`) },
   });
-  const { owner, repo, issueNumber } = o.target;
+  const { owner, repo, issueNumber } = options.target;
   let step = 'list the comments to find';
   try {
     const comments = await octokit.paginate(octokit.rest.issues.listComments, { owner, repo, issue_number: issueNumber, per_page: 100 });
-    const ours = comments.find((c) => typeof c.body === 'string' && c.body.startsWith(o.marker));
+    const ours = comments.find((c) => typeof c.body === 'string' && c.body.startsWith(options.marker));
     if (ours) {
       step = 'update';
-      const { data } = await octokit.rest.issues.updateComment({ owner, repo, comment_id: ours.id, body: o.body });
-      o.log.info(`updated the results comment on PR #${issueNumber}: ${data.html_url}`);
+      const { data } = await octokit.rest.issues.updateComment({ owner, repo, comment_id: ours.id, body: options.body });
+      options.log.info(`updated the results comment on PR #${issueNumber}: ${data.html_url}`);
       return { kind: 'updated', id: data.id, url: data.html_url };
     }
     step = 'create';
-    const { data } = await octokit.rest.issues.createComment({ owner, repo, issue_number: issueNumber, body: o.body });
-    o.log.info(`created the results comment on PR #${issueNumber}: ${data.html_url}`);
+    const { data } = await octokit.rest.issues.createComment({ owner, repo, issue_number: issueNumber, body: options.body });
+    options.log.info(`created the results comment on PR #${issueNumber}: ${data.html_url}`);
     return { kind: 'created', id: data.id, url: data.html_url };
   } catch (e) {
-    const f = failureMessage(step, o.target, e);
-    o.log.warning(f.message);
+    const f = failureMessage(step, options.target, e);
+    options.log.warning(f.message);
     return { kind: 'failed', ...f };
   }
 }

@@ -53,24 +53,24 @@ function shortBelow(x: number, threshold: number): string {
 }
 
 /** Every threshold the figures fall short of, as messages naming the figure and the threshold; [] when they pass. */
-export function gateFailures(f: Pick<Figures, 'n' | 'phase1_rate' | 'phase1_passed' | 'errors'>, t: GateThresholds): string[] {
+export function gateFailures(figures: Pick<Figures, 'n' | 'phase1_rate' | 'phase1_passed' | 'errors'>, thresholds: GateThresholds): string[] {
   const out: string[] = [];
   // Compared on the rate itself (k / n is correctly rounded, like the parsed threshold), never on
   // k against min × n, whose rounding could fail a run that sits exactly on the threshold.
-  if (t.minPhase1Rate !== null && f.phase1_rate < t.minPhase1Rate) {
+  if (thresholds.minPhase1Rate !== null && figures.phase1_rate < thresholds.minPhase1Rate) {
     out.push(
-      `phase-1 rate ${shortBelow(f.phase1_rate, t.minPhase1Rate)} (${f.phase1_passed}/${f.n} = ${pct(f.phase1_rate)}) is below ${Inputs.MinPhase1Rate} ${t.minPhase1Rate}`,
+      `phase-1 rate ${shortBelow(figures.phase1_rate, thresholds.minPhase1Rate)} (${figures.phase1_passed}/${figures.n} = ${pct(figures.phase1_rate)}) is below ${Inputs.MinPhase1Rate} ${thresholds.minPhase1Rate}`,
     );
   }
-  if (t.maxErrors !== null && f.errors > t.maxErrors) {
-    out.push(`errors ${f.errors} (of ${f.n} instances) exceed ${Inputs.MaxErrors} ${t.maxErrors}`);
+  if (thresholds.maxErrors !== null && figures.errors > thresholds.maxErrors) {
+    out.push(`errors ${figures.errors} (of ${figures.n} instances) exceed ${Inputs.MaxErrors} ${thresholds.maxErrors}`);
   }
   return out;
 }
 
 /** One message for all failed thresholds, or null when the gate passes. */
-export function gateMessage(f: Pick<Figures, 'n' | 'phase1_rate' | 'phase1_passed' | 'errors'>, t: GateThresholds): string | null {
-  const list = gateFailures(f, t);
+export function gateMessage(figures: Pick<Figures, 'n' | 'phase1_rate' | 'phase1_passed' | 'errors'>, thresholds: GateThresholds): string | null {
+  const list = gateFailures(figures, thresholds);
   return list.length === 0 ? null : `quality gate failed: ${list.join('; ')}`;
 }
 

@@ -99,10 +99,10 @@ export interface CollectOptions {
 }
 
 /** read → (dataset) → aggregate. */
-export async function collectResults(store: RunStore, runId: string, o: CollectOptions): Promise<{ data: RunData; results: RunResults }> {
-  const data = await readRun(store, runId, o.input);
+export async function collectResults(store: RunStore, runId: string, options: CollectOptions): Promise<{ data: RunData; results: RunResults }> {
+  const data = await readRun(store, runId, options.input);
   const unknown = instancesWithoutDb(data);
-  const fromDataset = o.datasetFile && unknown.length > 0 ? datasetDbs(o.datasetFile, unknown, o.log) : {};
+  const fromDataset = options.datasetFile && unknown.length > 0 ? datasetDbs(options.datasetFile, unknown, options.log) : {};
   const results = aggregate({ instanceIds: data.manifest.instance_ids, instanceDbs: data.instanceDbs, datasetDbs: fromDataset, latest: data.latest });
   return { data, results };
 }

@@ -42,8 +42,8 @@ function reward(x: number): string {
 }
 
 /** Text from rows (errors, statuses) as inert markdown: no HTML, links, emphasis or code. */
-export function mdText(s: string): string {
-  return s
+export function mdText(text: string): string {
+  return text
     .replace(/[\\`*[\]~]/g, (c) => `\\${c}`)
     .replace(/(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\_')
     .replace(/&/g, '&amp;')
@@ -52,8 +52,8 @@ export function mdText(s: string): string {
 }
 
 /** A name (instance id, DB, run id) as a code span that no backtick in it can close. */
-export function code(s: string): string {
-  return `\`${s.replace(/`/g, "'")}\``;
+export function code(text: string): string {
+  return `\`${text.replace(/`/g, "'")}\``;
 }
 
 function oneLine(s: string, max: number): string {
@@ -75,16 +75,16 @@ function headerLines(h: RunHeader): string[] {
 }
 
 /** One line with the overall figures. */
-export function headline(r: Figures): string {
+export function headline(figures: Figures): string {
   const parts = [
-    `**${r.n} instance${r.n === 1 ? '' : 's'}**`,
-    `phase-1 ${rateCell(r.phase1_rate, r.phase1_passed, r.n)}`,
-    `phase-2 ${rateCell(r.phase2_rate, r.phase2_passed, r.n)}`,
-    `avg reward ${reward(r.avg_reward)}`,
-    `${r.errors} error${r.errors === 1 ? '' : 's'}`,
+    `**${figures.n} instance${figures.n === 1 ? '' : 's'}**`,
+    `phase-1 ${rateCell(figures.phase1_rate, figures.phase1_passed, figures.n)}`,
+    `phase-2 ${rateCell(figures.phase2_rate, figures.phase2_passed, figures.n)}`,
+    `avg reward ${reward(figures.avg_reward)}`,
+    `${figures.errors} error${figures.errors === 1 ? '' : 's'}`,
   ];
-  if (r.unreadable > 0) parts.push(`${r.unreadable} unreadable row${r.unreadable === 1 ? '' : 's'}`);
-  if (r.missing > 0) parts.push(`${r.missing} without a row`);
+  if (figures.unreadable > 0) parts.push(`${figures.unreadable} unreadable row${figures.unreadable === 1 ? '' : 's'}`);
+  if (figures.missing > 0) parts.push(`${figures.missing} without a row`);
   return parts.join(' · ');
 }
 
@@ -114,8 +114,8 @@ function signed(x: number, digits: number, unit = ''): string {
 }
 
 /** The table per DB with the deltas against a baseline run: DBs of either run, sorted. */
-export function deltaTable(r: RunResults, base: RunResults): string {
-  const cur = new Map(r.per_db.map((d) => [d.db, d]));
+export function deltaTable(results: RunResults, base: RunResults): string {
+  const cur = new Map(results.per_db.map((d) => [d.db, d]));
   const old = new Map(base.per_db.map((d) => [d.db, d]));
   const dbs = [...new Set([...cur.keys(), ...old.keys()])].sort(compareDbs);
   const line = (label: string, f: Figures | undefined, b: Figures | undefined): string[] => {
@@ -135,7 +135,7 @@ export function deltaTable(r: RunResults, base: RunResults): string {
     ];
   };
   const rows = dbs.map((db) => line(cur.has(db) ? code(db) : `${code(db)} (baseline only)`, cur.get(db), old.get(db)));
-  rows.push(line('**all**', r, base));
+  rows.push(line('**all**', results, base));
   return markdownTable(['DB', 'n', 'phase-1 pass', 'Δ phase-1', 'phase-2 pass', 'Δ phase-2', 'avg reward', 'Δ reward', 'errors', 'Δ errors'], rows);
 }
 
@@ -161,19 +161,19 @@ function unreadableLine(r: RunResults): string[] {
 }
 
 /** The job summary. */
-export function renderSummary(h: RunHeader, r: RunResults, baseline: Baseline | null = null): string {
+export function renderSummary(header: RunHeader, runResults: RunResults, baseline: Baseline | null = null): string {
   return [
-    `## BIRD-Interact results: ${code(h.runId)}`,
+    `## BIRD-Interact results: ${code(header.runId)}`,
     '',
-    ...headerLines(h),
+    ...headerLines(header),
     '',
-    headline(r),
+    headline(runResults),
     '',
-    resultsTable(r),
+    resultsTable(runResults),
     '',
-    ...(baseline ? [`Against baseline run ${code(baseline.runId)} (${headline(baseline.results)}):`, '', deltaTable(r, baseline.results), ''] : []),
-    ...unreadableLine(r),
-    ...(r.failures.length > 0 ? [failuresDetails(r.failures, SUMMARY_FAILURES, 'see results-json'), ''] : []),
+    ...(baseline ? [`Against baseline run ${code(baseline.runId)} (${headline(baseline.results)}):`, '', deltaTable(runResults, baseline.results), ''] : []),
+    ...unreadableLine(runResults),
+    ...(runResults.failures.length > 0 ? [failuresDetails(runResults.failures, SUMMARY_FAILURES, 'see results-json'), ''] : []),
   ].join('\n');
 }
 
@@ -195,9 +195,9 @@ export interface CommentInput {
 export const COMMENT_MAX_CHARS = 65_536;
 
 /** The PR comment: the marker first, the same table (with deltas when there is a baseline). */
-export function renderComment(c: CommentInput): string {
-  const full = commentBody(c, COMMENT_FAILURES);
-  return full.length <= COMMENT_MAX_CHARS ? full : commentBody(c, 0);
+export function renderComment(content: CommentInput): string {
+  const full = commentBody(content, COMMENT_FAILURES);
+  return full.length <= COMMENT_MAX_CHARS ? full : commentBody(content, 0);
 }
 
 function commentBody(c: CommentInput, maxFailures: number): string {

@@ -136,24 +136,28 @@ async function writeResultsJson(runnerTemp: string, runId: string, doc: object):
  * failing comment, baseline or dataset mapping is a warning; a run that cannot be read (no
  * manifest, GCS errors) throws before anything is reported.
  */
-export async function reportRun(o: ReportOptions): Promise<ReportOutcome> {
-  const log = o.log ?? actionsLog;
-  const redact = redactor(o.secrets ?? defaultSecrets(o.token));
-  const { data, results: raw } = await collectResults(o.store, o.runId, { input: o.runIdInput ?? Inputs.ReportRunId, datasetFile: o.datasetFile, log });
+export async function reportRun(options: ReportOptions): Promise<ReportOutcome> {
+  const log = options.log ?? actionsLog;
+  const redact = redactor(options.secrets ?? defaultSecrets(options.token));
+  const { data, results: raw } = await collectResults(options.store, options.runId, {
+    input: options.runIdInput ?? Inputs.ReportRunId,
+    datasetFile: options.datasetFile,
+    log,
+  });
   const results = redactResults(raw, redact);
 
   let baseline: Baseline | null = null;
-  if (o.baselineRunId) {
+  if (options.baselineRunId) {
     try {
-      const b = await collectResults(o.store, o.baselineRunId, { input: Inputs.BaselineRunId, datasetFile: o.datasetFile, log });
-      baseline = { runId: o.baselineRunId, results: redactResults(b.results, redact) };
+      const b = await collectResults(options.store, options.baselineRunId, { input: Inputs.BaselineRunId, datasetFile: options.datasetFile, log });
+      baseline = { runId: options.baselineRunId, results: redactResults(b.results, redact) };
     } catch (e) {
-      log.warning(`bird-cloud-action: ${Inputs.BaselineRunId} '${o.baselineRunId}' could not be read, so no deltas are shown: ${errorMessage(e)}`);
+      log.warning(`bird-cloud-action: ${Inputs.BaselineRunId} '${options.baselineRunId}' could not be read, so no deltas are shown: ${errorMessage(e)}`);
     }
   }
 
-  const h = header(o, data);
-  log.info(`results of ${o.runId} (attempt ${h.attempt}): ${headline(results).replace(/\*/g, '')}`);
+  const h = header(options, data);
+  log.info(`results of ${options.runId} (attempt ${h.attempt}): ${headline(results).replace(/\*/g, '')}`);
   for (const d of results.per_db) log.info(`  ${d.db}: ${headline(d).replace(/\*/g, '')}`);
   for (const f of results.failures) log.info(`  did not pass: ${f.instance_id} (${f.db}, attempt ${f.attempt ?? '-'}): ${f.reason}`);
 
@@ -164,23 +168,23 @@ export async function reportRun(o: ReportOptions): Promise<ReportOutcome> {
   core.setOutput(Outputs.Phase2Rate, String(results.phase2_rate));
   core.setOutput(Outputs.AvgReward, String(results.avg_reward));
   core.setOutput(Outputs.Errors, String(results.errors));
-  const gate = gateMessage(results, o.thresholds);
-  const resultsJson = await writeResultsJson(o.runnerTemp, o.runId, resultsDocument(h, results, baseline, o.thresholds, gate));
+  const gate = gateMessage(results, options.thresholds);
+  const resultsJson = await writeResultsJson(options.runnerTemp, options.runId, resultsDocument(h, results, baseline, options.thresholds, gate));
   core.setOutput(Outputs.ResultsJson, resultsJson);
 
   let comment: CommentOutcome;
-  const where = commentTarget(o.commentOnPr, o.github, o.token);
+  const where = commentTarget(options.commentOnPr, options.github, options.token);
   if ('skip' in where) {
     comment = { kind: 'skipped', reason: where.skip };
     if (where.warn) log.warning(`bird-cloud-action: no PR comment: ${where.skip}`);
     else log.info(`no PR comment: ${where.skip}`);
   } else {
-    const marker = commentMarker(o.commentKey ?? (process.env.GITHUB_WORKFLOW || 'bird-cloud-action'));
-    const body = redact(renderComment({ marker, header: h, results, baseline, workflowRunUrl: o.github.workflow_run_url || undefined }));
-    comment = await upsertComment({ token: o.token, target: where.target, marker, body, apiUrl: o.apiUrl, log });
+    const marker = commentMarker(options.commentKey ?? (process.env.GITHUB_WORKFLOW || 'bird-cloud-action'));
+    const body = redact(renderComment({ marker, header: h, results, baseline, workflowRunUrl: options.github.workflow_run_url || undefined }));
+    comment = await upsertComment({ token: options.token, target: where.target, marker, body, apiUrl: options.apiUrl, log });
   }
 
   if (gate !== null) throw new GateFailedError(gate);
-  if (o.thresholds.minPhase1Rate !== null || o.thresholds.maxErrors !== null) log.info('quality gate passed');
+  if (options.thresholds.minPhase1Rate !== null || options.thresholds.maxErrors !== null) log.info('quality gate passed');
   return { results, baseline, header: h, resultsJson, summary, comment };
 }

@@ -94,8 +94,8 @@ export interface UploadReport {
 }
 
 /** The upload part of the summary: per DB, what moved and what was already there. */
-export function uploadSummary(plan: RunPlan, u: UploadReport): string {
-  const rows = u.dbs.map((d) => [
+export function uploadSummary(plan: RunPlan, report: UploadReport): string {
+  const rows = report.dbs.map((d) => [
     d.db,
     String(d.files),
     String(d.uploaded),
@@ -104,7 +104,7 @@ export function uploadSummary(plan: RunPlan, u: UploadReport): string {
     formatBytes(d.bytes),
     d.seconds.toFixed(1),
   ]);
-  const sum = (k: 'files' | 'uploaded' | 'skipped' | 'bytes'): number => u.dbs.reduce((n, d) => n + d[k], 0);
+  const sum = (k: 'files' | 'uploaded' | 'skipped' | 'bytes'): number => report.dbs.reduce((n, d) => n + d[k], 0);
   rows.push(['**total**', String(sum('files')), String(sum('uploaded')), String(sum('skipped')), '', formatBytes(sum('bytes')), '']);
   return [
     `### Upload of \`${plan.artifact?.kind ?? 'none'}\``,
@@ -113,7 +113,7 @@ export function uploadSummary(plan: RunPlan, u: UploadReport): string {
       ? markdownTable(['DB', 'files', 'uploaded', 'skipped (same md5)', 'changed', 'bytes uploaded', 'seconds'], rows)
       : 'Raw mode: nothing to upload.',
     '',
-    `Manifest: \`${u.manifestUri}\` (${u.manifest === 'written' ? 'committed by this step' : 'already committed for this same plan'})`,
+    `Manifest: \`${report.manifestUri}\` (${report.manifest === 'written' ? 'committed by this step' : 'already committed for this same plan'})`,
     '',
   ].join('\n');
 }
