@@ -66351,13 +66351,17 @@ function readGithubContext(env = process.env) {
     };
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./lib/common/log.js
 // The one logging interface. Every module that logs takes a `Log`; the entry points pass
 // `actionsLog` (the runner's log via @actions/core), tests pass `memoryLog()`.
 
+
 /**
- * A line that starts with `::` (after blanks) is a workflow command to the runner; so is a
- * `##[command]` anywhere. Both are shown with a visible prefix instead.
+ * The runner reads a workflow command from a line that starts with `::` (after blanks), and from
+ * a legacy `##[command]` anywhere in a line (docs/reference/tooling.md#runner-contract). Such a
+ * line is shown with a visible prefix, and `##[` is broken by a zero-width space.
  */
 function neutralizeCommand(line) {
     return /^\s*::|##\[/.test(line) ? `| ${line.replace(/##\[/g, '#\u200b#[')}` : line;
@@ -66366,14 +66370,31 @@ function neutralizeCommand(line) {
 function runnerLines(text) {
     return text.replace(/\r?\n$/, '').split(/\r\n|\r|\n/);
 }
+/** Text as the runner will split it, with no line that acts as a command. */
+function neutralizeText(text) {
+    return runnerLines(text).map(neutralizeCommand).join('\n');
+}
+/**
+ * Untrusted text goes between `::stop-commands::<token>` and `::<token>::`: the runner then
+ * processes no command at all, in any form, until the token (random, so the text cannot know it).
+ * Each line is neutralized as well, so the log reads the same where commands are processed.
+ */
+function printUntrusted(text) {
+    const token = (0,external_node_crypto_.randomBytes)(16).toString('hex');
+    lib_core/* info */.pq(`::stop-commands::${token}`);
+    lib_core/* info */.pq(neutralizeText(text));
+    lib_core/* info */.pq(`::${token}::`);
+}
+// Every line goes through neutralizeText: a value this action prints (a run id, a DB name, an
+// error from a server) never becomes a command, wherever it came from.
 const log_actionsLog = {
-    info: (line) => lib_core/* info */.pq(line),
+    info: (line) => lib_core/* info */.pq(neutralizeText(line)),
     warning: (message, where) => lib_core/* warning */.$e(message, where),
     error: (message, where) => lib_core/* error */.z3(message, where),
     notice: (message) => lib_core/* notice */.lm(message),
     debug: (line) => lib_core/* debug */.Yz(line),
     group: (title, fn) => lib_core/* group */.Os(title, fn),
-    untrusted: (text) => lib_core/* info */.pq(runnerLines(text).map(neutralizeCommand).join('\n')),
+    untrusted: printUntrusted,
 };
 /** A log kept in memory, for tests and for callers that show the lines elsewhere. */
 function memoryLog() {
@@ -66926,8 +66947,6 @@ function absolute(path, base) {
     return (0,external_node_path_namespaceObject.isAbsolute)(path) ? path : (0,external_node_path_namespaceObject.resolve)(base, path);
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./lib/inputs/run-id.js
 // Run ids (docs/reference/run-ids.md#format): `<ts>-<slug>-<query_mode>-<token>`, short enough for GCE node names.
 

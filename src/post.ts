@@ -7,19 +7,23 @@ import { teardownFromState } from './cluster/teardown.js';
 import { errorMessage } from './common/errors.js';
 import { actionsLog, type Log } from './common/log.js';
 import { ActionState } from './common/state.js';
-import { coreInputReader, parseRayConnection } from './inputs/settings.js';
+import { coreInputReader, parsePostSettings, type PostSettings } from './inputs/settings.js';
 import { RayJobsClient, TERMINAL } from './ray/client.js';
 
-async function stopWaitedJob(log: Log, state: ActionState): Promise<void> {
+async function stopWaitedJob(log: Log, state: ActionState, inputs: PostSettings): Promise<void> {
   const job = state.loadJob();
   if (job?.wait !== 'waiting') {
     log.info(job ? `post: ${job.submissionId} needs no stop (${job.wait})` : 'post: nothing was dispatched');
     return;
   }
   const sid = job.submissionId;
-  const conn = parseRayConnection(coreInputReader);
-  for (const p of conn.problems) log.warning(`post: ${p}; trying without it`);
-  const client = new RayJobsClient({ address: job.rayAddress, headers: conn.rayHeaders, tlsVerify: conn.tlsVerify, policy: { attempts: 3 } });
+  // Only the ray-address input is ever contacted: a forged state entry could otherwise send the
+  // ray-headers credentials to another host.
+  if (job.rayAddress !== inputs.rayAddress) {
+    log.warning(`post: the saved dashboard address is not the ray-address input; not contacting it (stop ${sid} by hand if it still runs)`);
+    return;
+  }
+  const client = new RayJobsClient({ address: job.rayAddress, headers: inputs.rayHeaders, tlsVerify: inputs.tlsVerify, policy: { attempts: 3 } });
   const details = await client.job(sid);
   if (!details) {
     log.info(`post: Ray does not know ${sid}; nothing to stop`);
@@ -35,14 +39,19 @@ async function stopWaitedJob(log: Log, state: ActionState): Promise<void> {
 
 export async function runPost(log: Log = actionsLog, state: ActionState = new ActionState()): Promise<void> {
   try {
-    // A per-run cluster: its teardown ends the job too (the forwarded dashboard died with the main step).
-    const torn = await teardownFromState(state, { log });
-    if (torn) {
-      if (torn.outcome === 'failed' || torn.outcome === 'ray-down' || torn.outcome === 'deleted-by-label') log.warning(`post: ${torn.detail}`);
-      else log.info(`post: ${torn.detail}`);
-      return;
+    const inputs = parsePostSettings(coreInputReader);
+    for (const p of inputs.problems) log.warning(`post: ${p}; trying without it`);
+    // A per-run cluster: its teardown ends the job too (the forwarded dashboard died with the main
+    // step). The saved cluster is trusted only when this step was asked for one.
+    if (inputs.cluster === 'ephemeral') {
+      const torn = await teardownFromState(state, { log, expected: { runnerTemp: process.env.RUNNER_TEMP ?? '', rayCli: inputs.rayCli } });
+      if (torn) {
+        if (torn.outcome === 'failed' || torn.outcome === 'ray-down' || torn.outcome === 'deleted-by-label') log.warning(`post: ${torn.detail}`);
+        else log.info(`post: ${torn.detail}`);
+        return;
+      }
     }
-    await stopWaitedJob(log, state);
+    await stopWaitedJob(log, state, inputs);
   } catch (e) {
     log.warning(`post: could not check or stop the job: ${errorMessage(e)}`);
   }

@@ -31600,13 +31600,17 @@ function errorMessage(error, options = { withStatus: true }) {
     return status !== undefined && !msg.includes(String(status)) ? `HTTP ${status}: ${msg}` : msg;
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./lib/common/log.js
 // The one logging interface. Every module that logs takes a `Log`; the entry points pass
 // `actionsLog` (the runner's log via @actions/core), tests pass `memoryLog()`.
 
+
 /**
- * A line that starts with `::` (after blanks) is a workflow command to the runner; so is a
- * `##[command]` anywhere. Both are shown with a visible prefix instead.
+ * The runner reads a workflow command from a line that starts with `::` (after blanks), and from
+ * a legacy `##[command]` anywhere in a line (docs/reference/tooling.md#runner-contract). Such a
+ * line is shown with a visible prefix, and `##[` is broken by a zero-width space.
  */
 function neutralizeCommand(line) {
     return /^\s*::|##\[/.test(line) ? `| ${line.replace(/##\[/g, '#\u200b#[')}` : line;
@@ -31615,14 +31619,31 @@ function neutralizeCommand(line) {
 function runnerLines(text) {
     return text.replace(/\r?\n$/, '').split(/\r\n|\r|\n/);
 }
+/** Text as the runner will split it, with no line that acts as a command. */
+function neutralizeText(text) {
+    return runnerLines(text).map(neutralizeCommand).join('\n');
+}
+/**
+ * Untrusted text goes between `::stop-commands::<token>` and `::<token>::`: the runner then
+ * processes no command at all, in any form, until the token (random, so the text cannot know it).
+ * Each line is neutralized as well, so the log reads the same where commands are processed.
+ */
+function printUntrusted(text) {
+    const token = (0,external_node_crypto_.randomBytes)(16).toString('hex');
+    info(`::stop-commands::${token}`);
+    info(neutralizeText(text));
+    info(`::${token}::`);
+}
+// Every line goes through neutralizeText: a value this action prints (a run id, a DB name, an
+// error from a server) never becomes a command, wherever it came from.
 const actionsLog = {
-    info: (line) => info(line),
+    info: (line) => info(neutralizeText(line)),
     warning: (message, where) => warning(message, where),
     error: (message, where) => error(message, where),
     notice: (message) => notice(message),
     debug: (line) => core_debug(line),
     group: (title, fn) => group(title, fn),
-    untrusted: (text) => info(runnerLines(text).map(neutralizeCommand).join('\n')),
+    untrusted: printUntrusted,
 };
 /** A log kept in memory, for tests and for callers that show the lines elsewhere. */
 function memoryLog() {
@@ -31764,8 +31785,6 @@ function uploadSummary(plan, report) {
     ].join('\n');
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: external "node:path"

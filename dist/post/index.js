@@ -38221,14 +38221,17 @@ function errorMessage(error, options = { withStatus: true }) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   _D: () => (/* binding */ actionsLog)
 /* harmony export */ });
-/* unused harmony exports neutralizeCommand, memoryLog */
+/* unused harmony exports neutralizeCommand, neutralizeText, memoryLog */
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9402);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7598);
 // The one logging interface. Every module that logs takes a `Log`; the entry points pass
 // `actionsLog` (the runner's log via @actions/core), tests pass `memoryLog()`.
 
+
 /**
- * A line that starts with `::` (after blanks) is a workflow command to the runner; so is a
- * `##[command]` anywhere. Both are shown with a visible prefix instead.
+ * The runner reads a workflow command from a line that starts with `::` (after blanks), and from
+ * a legacy `##[command]` anywhere in a line (docs/reference/tooling.md#runner-contract). Such a
+ * line is shown with a visible prefix, and `##[` is broken by a zero-width space.
  */
 function neutralizeCommand(line) {
     return /^\s*::|##\[/.test(line) ? `| ${line.replace(/##\[/g, '#\u200b#[')}` : line;
@@ -38237,14 +38240,31 @@ function neutralizeCommand(line) {
 function runnerLines(text) {
     return text.replace(/\r?\n$/, '').split(/\r\n|\r|\n/);
 }
+/** Text as the runner will split it, with no line that acts as a command. */
+function neutralizeText(text) {
+    return runnerLines(text).map(neutralizeCommand).join('\n');
+}
+/**
+ * Untrusted text goes between `::stop-commands::<token>` and `::<token>::`: the runner then
+ * processes no command at all, in any form, until the token (random, so the text cannot know it).
+ * Each line is neutralized as well, so the log reads the same where commands are processed.
+ */
+function printUntrusted(text) {
+    const token = (0,node_crypto__WEBPACK_IMPORTED_MODULE_1__.randomBytes)(16).toString('hex');
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`::stop-commands::${token}`);
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(neutralizeText(text));
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`::${token}::`);
+}
+// Every line goes through neutralizeText: a value this action prints (a run id, a DB name, an
+// error from a server) never becomes a command, wherever it came from.
 const actionsLog = {
-    info: (line) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(line),
+    info: (line) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(neutralizeText(line)),
     warning: (message, where) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(message, where),
     error: (message, where) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .error */ .z3(message, where),
     notice: (message) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .notice */ .lm(message),
     debug: (line) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .debug */ .Yz(line),
     group: (title, fn) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .group */ .Os(title, fn),
-    untrusted: (text) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(runnerLines(text).map(neutralizeCommand).join('\n')),
+    untrusted: printUntrusted,
 };
 /** A log kept in memory, for tests and for callers that show the lines elsewhere. */
 function memoryLog() {

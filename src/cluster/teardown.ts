@@ -169,6 +169,8 @@ export class Teardown {
 
 export interface PostTeardownOptions {
   log?: Log;
+  /** What the saved cluster must match: this step's RUNNER_TEMP and `ray-cli` input. */
+  expected: { runnerTemp: string; rayCli: string };
   /** Base environment of the CLIs; default process.env. */
   env?: NodeJS.ProcessEnv;
   gcloud?: string;
@@ -181,11 +183,11 @@ export interface PostTeardownOptions {
  * For the post step: tears down what the main step left, from the action state. Returns null when
  * the run had no per-run cluster. Never throws: problems come back as a `failed` result.
  */
-export async function teardownFromState(state: ActionState, options: PostTeardownOptions = {}): Promise<TeardownResult | null> {
+export async function teardownFromState(state: ActionState, options: PostTeardownOptions): Promise<TeardownResult | null> {
   const log = options.log ?? actionsLog;
   let saved: ReturnType<ActionState['loadCluster']>;
   try {
-    saved = state.loadCluster();
+    saved = state.loadCluster(options.expected);
   } catch (e) {
     return { outcome: 'failed', detail: errorMessage(e), leftovers: [] };
   }

@@ -1,6 +1,7 @@
 // The one logging interface. Every module that logs takes a `Log`; the entry points pass
 // `actionsLog` (the runner's log via @actions/core), tests pass `memoryLog()`.
 import * as core from '@actions/core';
+import { randomBytes } from 'node:crypto';
 
 /** Where an annotation points (a file of the workspace, optionally a line). */
 interface Where {
@@ -27,8 +28,9 @@ export interface Log {
 }
 
 /**
- * A line that starts with `::` (after blanks) is a workflow command to the runner; so is a
- * `##[command]` anywhere. Both are shown with a visible prefix instead.
+ * The runner reads a workflow command from a line that starts with `::` (after blanks), and from
+ * a legacy `##[command]` anywhere in a line (docs/reference/tooling.md#runner-contract). Such a
+ * line is shown with a visible prefix, and `##[` is broken by a zero-width space.
  */
 export function neutralizeCommand(line: string): string {
   return /^\s*::|##\[/.test(line) ? `| ${line.replace(/##\[/g, '#\u200b#[')}` : line;
@@ -39,14 +41,33 @@ function runnerLines(text: string): string[] {
   return text.replace(/\r?\n$/, '').split(/\r\n|\r|\n/);
 }
 
+/** Text as the runner will split it, with no line that acts as a command. */
+export function neutralizeText(text: string): string {
+  return runnerLines(text).map(neutralizeCommand).join('\n');
+}
+
+/**
+ * Untrusted text goes between `::stop-commands::<token>` and `::<token>::`: the runner then
+ * processes no command at all, in any form, until the token (random, so the text cannot know it).
+ * Each line is neutralized as well, so the log reads the same where commands are processed.
+ */
+function printUntrusted(text: string): void {
+  const token = randomBytes(16).toString('hex');
+  core.info(`::stop-commands::${token}`);
+  core.info(neutralizeText(text));
+  core.info(`::${token}::`);
+}
+
+// Every line goes through neutralizeText: a value this action prints (a run id, a DB name, an
+// error from a server) never becomes a command, wherever it came from.
 export const actionsLog: Log = {
-  info: (line) => core.info(line),
+  info: (line) => core.info(neutralizeText(line)),
   warning: (message, where) => core.warning(message, where),
   error: (message, where) => core.error(message, where),
   notice: (message) => core.notice(message),
   debug: (line) => core.debug(line),
   group: (title, fn) => core.group(title, fn),
-  untrusted: (text) => core.info(runnerLines(text).map(neutralizeCommand).join('\n')),
+  untrusted: printUntrusted,
 };
 
 export interface MemoryLog extends Log {

@@ -2,6 +2,9 @@
 // The post step stops a job the main step was waiting on and tears down a per-run cluster the
 // main step did not, so what it loads is checked for shape before it is used.
 import * as core from '@actions/core';
+import { isAbsolute, resolve, sep } from 'node:path';
+import { PROJECT, ZONE } from '../inputs/gce.js';
+import { runIdProblem } from '../inputs/run-id.js';
 import { State } from './constants.js';
 
 /** `waiting` while the main step waits on the job; `detached` (wait: false); `done` once it needs no stop. */
@@ -56,6 +59,21 @@ class StateError extends Error {
 }
 
 const CLUSTER_VERSION = 1;
+const SUBMISSION_ID = /^bird-[a-z0-9][-a-z0-9]*-a[1-9][0-9]*$/;
+
+function under(dir: string, path: string): boolean {
+  return dir !== '' && isAbsolute(path) && resolve(path).startsWith(resolve(dir) + sep);
+}
+
+/** Why a saved cluster is not one this action wrote for this step, or null. */
+function clusterStateProblem(c: ClusterState, expected: { runnerTemp: string; rayCli: string }): string | null {
+  if (runIdProblem(c.runId)) return 'names an invalid run id';
+  if (!under(expected.runnerTemp, c.yamlPath) || !under(expected.runnerTemp, c.markerPath)) return 'names files outside RUNNER_TEMP';
+  if (c.rayCli !== expected.rayCli) return 'names another ray CLI than the ray-cli input';
+  if (c.project !== '' && !PROJECT.test(c.project)) return 'names a project of the wrong shape';
+  if (c.zone !== '' && !ZONE.test(c.zone)) return 'names a zone of the wrong shape';
+  return null;
+}
 
 export class ActionState {
   constructor(private readonly store: StateStore = actionsState) {}
@@ -71,16 +89,15 @@ export class ActionState {
     this.store.save(State.WaitStatus, status);
   }
 
-  /** The dispatched job, or null when nothing was dispatched. */
+  /** The dispatched job, or null when nothing was dispatched. Throws StateError on an entry this action would not write. */
   loadJob(): JobState | null {
     const submissionId = this.store.load(State.SubmissionId);
     if (!submissionId) return null;
+    if (!SUBMISSION_ID.test(submissionId)) throw new StateError(State.SubmissionId, 'is not a submission id this action writes');
+    const rayAddress = this.store.load(State.RayAddress);
+    if (!/^https?:\/\/\S+$/.test(rayAddress)) throw new StateError(State.RayAddress, 'is not an http(s) address');
     const wait = this.store.load(State.WaitStatus);
-    return {
-      submissionId,
-      rayAddress: this.store.load(State.RayAddress),
-      wait: (WAIT_STATUSES as readonly string[]).includes(wait) ? (wait as WaitStatus) : 'detached',
-    };
+    return { submissionId, rayAddress, wait: (WAIT_STATUSES as readonly string[]).includes(wait) ? (wait as WaitStatus) : 'detached' };
   }
 
   /** Saved right before `ray up`, with the teardown pending. */
@@ -93,8 +110,13 @@ export class ActionState {
     this.store.save(State.ClusterTeardown, status);
   }
 
-  /** The per-run cluster and its teardown status, or null when the run had none. Throws StateError on a malformed entry. */
-  loadCluster(): { cluster: ClusterState; teardown: TeardownStatus | null } | null {
+  /**
+   * The per-run cluster and its teardown status, or null when the run had none. The post step
+   * runs `ray down` and `gcloud ... delete` from it, so every field must have the shape this action
+   * writes: a valid run id, files under RUNNER_TEMP, the `ray-cli` input, a project and zone of
+   * GCE's shape. Anything else throws StateError.
+   */
+  loadCluster(expected: { runnerTemp: string; rayCli: string }): { cluster: ClusterState; teardown: TeardownStatus | null } | null {
     const raw = this.store.load(State.EphemeralCluster);
     if (!raw) return null;
     let s: Partial<ClusterState> & { v?: unknown };
@@ -112,18 +134,18 @@ export class ActionState {
     ) {
       throw new StateError(State.EphemeralCluster, 'is not a cluster this version wrote');
     }
-    const status = this.store.load(State.ClusterTeardown);
-    return {
-      cluster: {
-        runId: s.runId,
-        yamlPath: s.yamlPath,
-        rayCli: s.rayCli,
-        project: typeof s.project === 'string' ? s.project : '',
-        zone: typeof s.zone === 'string' ? s.zone : '',
-        markerPath: s.markerPath,
-        selfDeleteBy: typeof s.selfDeleteBy === 'string' ? s.selfDeleteBy : undefined,
-      },
-      teardown: (TEARDOWN_STATUSES as readonly string[]).includes(status) ? (status as TeardownStatus) : null,
+    const cluster: ClusterState = {
+      runId: s.runId,
+      yamlPath: s.yamlPath,
+      rayCli: s.rayCli,
+      project: typeof s.project === 'string' ? s.project : '',
+      zone: typeof s.zone === 'string' ? s.zone : '',
+      markerPath: s.markerPath,
+      selfDeleteBy: typeof s.selfDeleteBy === 'string' ? s.selfDeleteBy : undefined,
     };
+    const why = clusterStateProblem(cluster, expected);
+    if (why) throw new StateError(State.EphemeralCluster, why);
+    const status = this.store.load(State.ClusterTeardown);
+    return { cluster, teardown: (TEARDOWN_STATUSES as readonly string[]).includes(status) ? (status as TeardownStatus) : null };
   }
 }

@@ -13,6 +13,9 @@ import { FALSE, type InputReader, Reader, TRUE } from './reader.js';
 import { runIdProblem } from './run-id.js';
 import { CLUSTER_MODES, type CommonSettings, type DispatchSettings, type ReportSettings } from './settings.js';
 
+/** An HTTP header name (an RFC 9110 token). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
 /** How to talk to the dashboard: auth headers (masked as read) and TLS verification. */
 function readRayConnection(r: Reader, mask: (v: string) => void): { rayHeaders: Record<string, string>; tlsVerify: boolean } {
   const rayHeaders: Record<string, string> = {};
@@ -22,6 +25,15 @@ function readRayConnection(r: Reader, mask: (v: string) => void): { rayHeaders: 
       continue;
     }
     mask(v);
+    // HTTP would refuse these later, blaming the request: name the input now (never the value).
+    if (!HEADER_NAME.test(k)) {
+      r.problems.add(Inputs.RayHeaders, `'${k}' is not a valid HTTP header name`, 'use header names of letters, digits and - only, e.g. Authorization');
+      continue;
+    }
+    if (/[\r\n\0]/.test(v)) {
+      r.problems.add(Inputs.RayHeaders, `the value of header '${k}' contains a line break or NUL`, 'remove the trailing newline from the secret that holds it');
+      continue;
+    }
     rayHeaders[k] = v;
   }
   const tls = r.str(Inputs.RayTlsVerify);
@@ -35,19 +47,39 @@ function readRayConnection(r: Reader, mask: (v: string) => void): { rayHeaders: 
   return { rayHeaders, tlsVerify: !FALSE.includes(tls) };
 }
 
-/** The dashboard connection for the post step, which only warns: problems come back as text. */
-export function parseRayConnection(
-  get: InputReader,
-  mask: (v: string) => void = core.setSecret,
-): { rayHeaders: Record<string, string>; tlsVerify: boolean; problems: string[] } {
+/** What the post step reads of the inputs. It only warns, so problems come back as text. */
+export interface PostSettings {
+  /** The `cluster` input as given: the post step tears down only when it is `ephemeral`. */
+  cluster: string;
+  /** The dashboard address (no trailing slash): the only address the post step sends a request to. */
+  rayAddress: string;
+  rayHeaders: Record<string, string>;
+  tlsVerify: boolean;
+  rayCli: string;
+  problems: string[];
+}
+
+export function parsePostSettings(get: InputReader, mask: (v: string) => void = core.setSecret): PostSettings {
   const problems = new ProblemList();
-  const c = readRayConnection(new Reader(get, problems), mask);
-  return { ...c, problems: problems.items.map(formatProblem) };
+  const r = new Reader(get, problems);
+  const c = readRayConnection(r, mask);
+  return {
+    cluster: r.str(Inputs.Cluster),
+    rayAddress: normalizeAddress(r.str(Inputs.RayAddress)),
+    rayCli: r.str(Inputs.RayCli) || 'ray',
+    ...c,
+    problems: problems.items.map(formatProblem),
+  };
+}
+
+/** A dashboard URL without trailing slashes, as the action uses and records it. */
+export function normalizeAddress(address: string): string {
+  return address.replace(/\/+$/, '');
 }
 
 function parseDispatch(r: Reader, mask: (v: string) => void): DispatchSettings {
   const cluster = r.oneOf(Inputs.Cluster, CLUSTER_MODES, 'none');
-  const rayAddress = r.str(Inputs.RayAddress).replace(/\/+$/, '');
+  const rayAddress = normalizeAddress(r.str(Inputs.RayAddress));
   if (cluster === 'existing' && !rayAddress) {
     r.problems.add(Inputs.RayAddress, 'is required when cluster is existing', 'set ray-address to the Ray dashboard URL, e.g. http://ray-head:8265');
   } else if (rayAddress) {

@@ -14,7 +14,7 @@ import { absolute, type InputReader, Reader } from './reader.js';
 import { runIdProblem } from './run-id.js';
 import { parseSubmit } from './submit.js';
 
-export { parseRayConnection } from './common.js';
+export { type PostSettings, parsePostSettings } from './common.js';
 export { coreInputReader, type InputReader } from './reader.js';
 
 export type ClusterMode = 'none' | 'existing' | 'ephemeral';

@@ -101,15 +101,27 @@ describe('dispatch to an existing cluster', () => {
     expect(existsSync(join(cwd, 'bird_interact_secrets.json'))).toBe(false);
   });
 
-  it('never lets a job log line act as a workflow command', async () => {
+  it('never lets a job log line act as a workflow command, in any form the runner reads', async () => {
     const { repo, bucket, sim } = await setup();
+    // Each payload as the runner would split and parse it: `::` after \n, \r or \r\n, leading
+    // blanks, and the legacy `##[command]` anywhere in a line (state the post step would trust).
+    const payload = [
+      '::warning::injected-by-job',
+      '42%%\\r::add-mask::alien_1',
+      'progress\\r\\n   ::set-output name=run-id::evil',
+      'downloading ##[save-state name=ephemeral-cluster;]{"v":1,"runId":"evil","yamlPath":"/tmp/x","rayCli":"ray","markerPath":"/tmp/m"}',
+      '##[add-mask]credit_1',
+    ].join('\\n');
     const r = await run(repo, bucket, sim, {
       wait: 'true',
-      'entrypoint-prefix': `echo '::warning::injected-by-job' && ${clusterInputs(sim)['entrypoint-prefix']}`,
+      'entrypoint-prefix': `printf '${payload}\\n' && ${clusterInputs(sim)['entrypoint-prefix']}`,
     });
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toContain('| ::warning::injected-by-job');
-    expect(r.annotations.filter((a) => a.message.includes('injected-by-job'))).toEqual([]);
+    const fromJob = r.commands.filter((c) => /injected-by-job|alien_1|credit_1|evil|ephemeral-cluster/.test(`${c.data} ${JSON.stringify(c.properties)}`));
+    expect(fromJob).toEqual([]);
+    expect(r.state['ephemeral-cluster']).toBeUndefined();
+    expect(r.outputs['run-id']).toBe('test-run-0001');
   });
 
   it('refuses to dispatch attempt 1 again for a committed, dispatched run, pointing at the rerun input', async () => {

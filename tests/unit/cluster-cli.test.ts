@@ -32,6 +32,11 @@ function testLog(): TestLog {
   return Object.assign(log, { text: () => log.lines.join('\n') });
 }
 
+/** What the post step holds the saved cluster to: the step's RUNNER_TEMP and ray-cli input. */
+function expectedOf(c: Ctx): { runnerTemp: string; rayCli: string } {
+  return { runnerTemp: c.runnerTemp, rayCli: 'ray' };
+}
+
 /** The action state as the runner keeps it: a map of STATE_* entries. */
 function stateOf(entries: Map<string, string>): ActionState {
   return new ActionState({ save: (key, value) => entries.set(key, value), load: (key) => entries.get(key) ?? '' });
@@ -166,7 +171,7 @@ describe('a successful run: up → dashboard → Jobs API through the forward �
     // Idempotent: a second teardown (the post step, a signal) does nothing.
     const before = c.fake.calls().length;
     expect((await p.teardown.run('again')).outcome).toBe('ray-down'); // the same promise
-    expect((await teardownFromState(stateOf(c.state), { env: c.env, log: c.log }))?.outcome).toBe('already-done');
+    expect((await teardownFromState(stateOf(c.state), { expected: expectedOf(c), env: c.env, log: c.log }))?.outcome).toBe('already-done');
     expect(c.fake.calls().length).toBe(before);
 
     // The CLI output is streamed in groups; progress lines per phase with timings.
@@ -269,7 +274,7 @@ describe('teardown after failures', () => {
       { name: `ray-${p.runId}-head-aaaaaaaa-compute`, zone: 'us-central1-a', status: 'RUNNING', labels: { 'bird-interact-run-id': p.runId } },
     ]);
     rmSync(p.yamlPath);
-    const res = await teardownFromState(stateOf(c.state), { env: c.env, log: c.log, gcloudRetryMs: 10 });
+    const res = await teardownFromState(stateOf(c.state), { expected: expectedOf(c), env: c.env, log: c.log, gcloudRetryMs: 10 });
     expect(res?.outcome).toBe('deleted-by-label');
     expect(callSummary(c.fake.records())).toEqual(['gcloud compute instances list', 'gcloud compute instances delete']);
   });
@@ -283,7 +288,7 @@ describe('the post step, from the saved state', () => {
     await r.forward.stop(); // the main step's process is gone
     const saved = new Map(c.state); // STATE_* as the post step sees them
     const post = testLog();
-    const res = await teardownFromState(stateOf(saved), { env: c.env, log: post });
+    const res = await teardownFromState(stateOf(saved), { expected: expectedOf(c), env: c.env, log: post });
     expect(res?.outcome).toBe('ray-down');
     expect(callSummary(c.fake.records()).filter((s) => s.startsWith('ray '))).toEqual(['ray up', 'ray dashboard', 'ray down']);
     expect(rayCalls(c).at(-1)?.argv).toEqual(['down', '--yes', p.yamlPath]);
@@ -292,18 +297,18 @@ describe('the post step, from the saved state', () => {
   });
 
   it('does nothing without a cluster, after a teardown, or for a detached run', async () => {
-    expect(await teardownFromState(stateOf(new Map()))).toBeNull();
+    expect(await teardownFromState(stateOf(new Map()), { expected: { runnerTemp: '/tmp', rayCli: 'ray' } })).toBeNull();
     const c = setup();
     const p = await prepare(c);
     const state = (status: TeardownStatus) => stateOf(new Map([...c.state, [State.ClusterTeardown, status]]));
-    expect((await teardownFromState(state('done'), { env: c.env, log: c.log }))?.outcome).toBe('already-done');
-    expect((await teardownFromState(state('detached'), { env: c.env, log: c.log }))?.outcome).toBe('detached');
+    expect((await teardownFromState(state('done'), { expected: expectedOf(c), env: c.env, log: c.log }))?.outcome).toBe('already-done');
+    expect((await teardownFromState(state('detached'), { expected: expectedOf(c), env: c.env, log: c.log }))?.outcome).toBe('detached');
     expect(c.fake.calls()).toEqual([]);
     void p;
   });
 
   it('a corrupt state is reported, not thrown', async () => {
-    const res = await teardownFromState(stateOf(new Map([[State.EphemeralCluster, '{"v":2}']])));
+    const res = await teardownFromState(stateOf(new Map([[State.EphemeralCluster, '{"v":2}']])), { expected: { runnerTemp: '/tmp', rayCli: 'ray' } });
     expect(res?.outcome).toBe('failed');
   });
 });
@@ -316,7 +321,7 @@ describe('wait: false', () => {
     await p.teardown.detach();
     expect(c.state.get(State.ClusterTeardown)).toBe('detached');
     expect((await p.teardown.run('end of step')).outcome).toBe('detached');
-    expect((await teardownFromState(stateOf(c.state), { env: c.env, log: c.log }))?.outcome).toBe('detached');
+    expect((await teardownFromState(stateOf(c.state), { expected: expectedOf(c), env: c.env, log: c.log }))?.outcome).toBe('detached');
     expect(callSummary(c.fake.records()).filter((s) => s.startsWith('ray '))).toEqual(['ray up', 'ray dashboard']);
     await expect(new RayJobsClient({ address: r.address, policy: { attempts: 1 } }).version()).rejects.toThrow();
     expect(c.log.text()).toMatch(/its VMs delete themselves by \d{4}-/);
@@ -420,7 +425,7 @@ describe('cancellation: stop the job, then tear down, then exit', () => {
     expect(p.cli.running).toBe(0);
     expect(c.state.get(State.ClusterTeardown)).toBe('pending');
     // The post step then finishes the job.
-    const res = await teardownFromState(stateOf(c.state), { env: { ...c.env, FAKE_RAY_SLEEP: '' }, log: c.log });
+    const res = await teardownFromState(stateOf(c.state), { expected: expectedOf(c), env: { ...c.env, FAKE_RAY_SLEEP: '' }, log: c.log });
     expect(res?.outcome).toBe('ray-down');
     cancel.uninstall();
   });

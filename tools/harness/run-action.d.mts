@@ -5,6 +5,12 @@ export interface Annotation {
   message: string;
   props: Record<string, string>;
 }
+export interface RunnerCommand {
+  command: string;
+  properties: Record<string, string>;
+  data: string;
+  form: 'v2' | 'legacy';
+}
 export interface StepOptions {
   actionDir: string;
   entry?: 'main' | 'post';
@@ -28,11 +34,14 @@ export interface StepResult {
   state: Record<string, string>;
   summary: string;
   annotations: Annotation[];
+  /** Every workflow command the runner would process. */
+  commands: RunnerCommand[];
   runnerTemp: string;
   stepDir: string;
 }
 export function parseFileCommands(text: string): Record<string, string>;
 export function parseAnnotations(stdout: string): Annotation[];
+export function runnerCommands(stdout: string): RunnerCommand[];
 export function readActionYml(actionDir: string): {
   inputs: Record<string, { default?: unknown; description?: string; required?: boolean }>;
   outputs?: Record<string, { description?: string }>;

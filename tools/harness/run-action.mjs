@@ -41,25 +41,122 @@ export function parseFileCommands(text) {
 }
 
 /**
+ * @typedef {object} RunnerCommand
+ * @property {string} command
+ * @property {Record<string, string>} properties
+ * @property {string} data
+ * @property {'v2'|'legacy'} form
+ */
+
+/** The commands the runner registers (actions/runner ActionCommandManager), lower-case. */
+const REGISTERED = ['add-mask', 'add-matcher', 'add-path', 'debug', 'echo', 'endgroup', 'error', 'group', 'notice', 'remove-matcher', 'save-state', 'set-env', 'set-output', 'stop-commands', 'warning'];
+
+/** @param {string} s */
+const unescapeData = (s) => s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%');
+/** @param {string} s */
+const unescapeProperty = (s) => unescapeData(s).replace(/%3A/g, ':').replace(/%2C/g, ',');
+
+/**
+ * One output line as the runner reads it: `::cmd k=v,k=v::data` after trimming (v2), else a
+ * legacy `##[cmd k=v;k=v]data` anywhere in the line.
+ * @param {string} line
+ * @param {Set<string>} registered
+ * @returns {RunnerCommand | null}
+ */
+function parseCommandLine(line, registered) {
+  const input = line.trim();
+  if (input.startsWith('::')) {
+    const end = input.indexOf('::', 2);
+    if (end >= 0) {
+      const info = input.slice(2, end);
+      const space = info.indexOf(' ');
+      const command = (space < 0 ? info : info.slice(0, space)).toLowerCase();
+      if (registered.has(command)) {
+        /** @type {Record<string, string>} */
+        const properties = {};
+        if (space >= 0) {
+          for (const kv of info.slice(space + 1).split(',')) {
+            const eq = kv.indexOf('=');
+            if (eq > 0) properties[kv.slice(0, eq)] = unescapeProperty(kv.slice(eq + 1));
+          }
+        }
+        return { command, properties, data: unescapeData(input.slice(end + 2)), form: 'v2' };
+      }
+    }
+  }
+  const prefix = line.indexOf('##[');
+  if (prefix < 0) return null;
+  const rb = line.indexOf(']', prefix);
+  if (rb < 0) return null;
+  const info = line.slice(prefix + 3, rb);
+  const space = info.indexOf(' ');
+  const command = (space < 0 ? info : info.slice(0, space)).toLowerCase();
+  if (!registered.has(command)) return null;
+  /** @type {Record<string, string>} */
+  const properties = {};
+  if (space >= 0) {
+    for (const kv of info.slice(space + 1).split(';')) {
+      const eq = kv.indexOf('=');
+      if (eq > 0) properties[kv.slice(0, eq).trim()] = kv.slice(eq + 1);
+    }
+  }
+  return { command, properties, data: line.slice(rb + 1), form: 'legacy' };
+}
+
+/**
+ * The workflow commands the runner would process in a step's stdout: lines split on `\n`,
+ * `\r\n` and `\r` as its reader splits them, both command forms, and `stop-commands` with its
+ * resume token (nothing is processed in between but the token).
+ * @param {string} stdout
+ * @returns {RunnerCommand[]}
+ */
+export function runnerCommands(stdout) {
+  const registered = new Set(REGISTERED);
+  /** @type {RunnerCommand[]} */
+  const out = [];
+  /** @type {string | null} */
+  let stopToken = null;
+  for (const line of stdout.split(/\r\n|\r|\n/)) {
+    if (!line) continue;
+    const cmd = parseCommandLine(line, registered);
+    if (!cmd) continue;
+    if (stopToken !== null) {
+      if (cmd.command === stopToken.toLowerCase()) {
+        registered.delete(stopToken.toLowerCase());
+        stopToken = null;
+      }
+      continue;
+    }
+    if (cmd.command === 'stop-commands') {
+      stopToken = cmd.data;
+      registered.add(cmd.data.toLowerCase());
+      continue;
+    }
+    out.push(cmd);
+  }
+  return out;
+}
+
+/**
+ * The annotations among the processed commands.
  * @param {string} stdout
  * @returns {Annotation[]}
  */
 export function parseAnnotations(stdout) {
-  /** @type {Annotation[]} */
-  const found = [];
-  for (const line of stdout.split(/\r?\n/)) {
-    const m = /^::(error|warning|notice)( [^:]*)?::(.*)$/.exec(line);
-    if (!m) continue;
-    /** @type {Record<string,string>} */
-    const props = {};
-    for (const kv of (m[2] ?? '').trim().split(',').filter(Boolean)) {
-      const eq = kv.indexOf('=');
-      props[kv.slice(0, eq)] = kv.slice(eq + 1);
-    }
-    const unescapeData = (/** @type {string} */ s) => s.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%');
-    found.push({ level: /** @type {Annotation['level']} */ (m[1]), message: unescapeData(m[3]), props });
-  }
-  return found;
+  return runnerCommands(stdout)
+    .filter((c) => c.command === 'error' || c.command === 'warning' || c.command === 'notice')
+    .map((c) => ({ level: /** @type {Annotation['level']} */ (c.command), message: c.data, props: c.properties }));
+}
+
+/**
+ * @param {string} stdout
+ * @returns {Record<string, string>}
+ */
+function stateCommands(stdout) {
+  /** @type {Record<string, string>} */
+  const state = {};
+  for (const c of runnerCommands(stdout)) if (c.command === 'save-state' && c.properties.name) state[c.properties.name] = c.data;
+  return state;
 }
 
 /**
@@ -98,6 +195,7 @@ export function readActionYml(actionDir) {
  * @property {Record<string,string>} state
  * @property {string} summary
  * @property {Annotation[]} annotations
+ * @property {RunnerCommand[]} commands every workflow command the runner would process
  * @property {string} runnerTemp
  * @property {string} stepDir the folder of this step's file-command files
  */
@@ -183,7 +281,9 @@ export function startStep(o) {
           stdout,
           stderr,
           outputs: parseFileCommands(readFileSync(files.GITHUB_OUTPUT, 'utf8')),
-          state: parseFileCommands(readFileSync(files.GITHUB_STATE, 'utf8')),
+          // The runner also takes state from `save-state` commands on stdout.
+          state: { ...stateCommands(stdout), ...parseFileCommands(readFileSync(files.GITHUB_STATE, 'utf8')) },
+          commands: runnerCommands(stdout),
           summary: readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8'),
           annotations: parseAnnotations(stdout),
           runnerTemp,
