@@ -1,9 +1,11 @@
-// Installs what a fresh clone needs (root deps and the GCS emulator), skipping what is there.
+// Installs what a fresh clone needs (root deps, the GCS emulator, Node 24 and, where python3 is
+// present, the Python tier with a real Ray), skipping what is there.
 // Uses only Node built-ins, so it runs before any dependency is installed.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { installPythonTier } from '../tools/python/install.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -22,6 +24,9 @@ export function setup({ quiet = false } = {}) {
     console.log('setup: installing Node 24 for the tests (tools/node24)');
     execFileSync(npm, ['ci', '--prefix', 'tools/node24', '--no-audit', '--no-fund'], { cwd: ROOT, stdio });
   }
+  // The real-Ray test tier and the demo's real engine; a venv under tools/python, never the system Python.
+  const py = installPythonTier({ quiet });
+  if (py.status === 'no-python') console.log('setup: python3 not found: the real-Ray test tier and the real-engine demo are left out');
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) setup();
