@@ -18,6 +18,23 @@ import {
   type RaySim,
 } from '../../tools/ray-sim/server.mjs';
 import { writeZip } from '../../tools/ray-sim/zip.mjs';
+import { jobsContract } from '../helpers/ray-jobs-contract.js';
+
+/** The scenarios below assert exact logs and pre-2.50 error_type: without Ray's supervisor lines, at 2.47.1. */
+const EXACT_LOGS = { supervisorLogLines: false, rayVersion: '2.47.1' } as const;
+
+// ----- the shared rows (the same ones run against a real head in tests/real/ray-contract.test.ts) --
+
+describe('Ray Jobs API contract: the double', () => {
+  let shared: RaySim;
+  beforeAll(async () => {
+    shared = await startRaySim({ pendingDelayMs: 20, stopWaitMs: 500 });
+  });
+  afterAll(async () => {
+    await shared.close();
+  });
+  jobsContract(() => ({ url: shared.url, rayVersion: '2.60.0' }));
+});
 
 // ----- HTTP helpers -------------------------------------------------------------------------------
 
@@ -115,7 +132,8 @@ interface Row {
   body?: string | Buffer;
   headers?: Record<string, string>;
   status: number;
-  type: 'application/json' | 'text/plain' | 'application/octet-stream';
+  /** '' = no Content-Type header (Ray's bare 200 on packages). */
+  type: 'application/json' | 'text/plain' | '';
   allow?: string;
   check: BodyCheck;
 }
@@ -136,7 +154,6 @@ const CONTRACT: Row[] = [
   { ref: '§1.2', name: 'submit: entrypoint int', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": 1}', status: 400, type: 'text/plain', check: TE("entrypoint must be a string, got <class 'int'>") },
   { ref: '§1.2', name: 'submit: missing entrypoint', method: 'POST', path: '/api/jobs/', headers: J, body: '{"submission_id": "c-x"}', status: 400, type: 'text/plain', check: TE("JobSubmitRequest.__init__() missing 1 required positional argument: 'entrypoint'") },
   { ref: '§1.2', name: 'submit: unknown key', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "x": 1}', status: 400, type: 'text/plain', check: TE("JobSubmitRequest.__init__() got an unexpected keyword argument 'x'") },
-  { ref: '§1.2/P3', name: 'submit: label selector is unknown before 2.54', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "entrypoint_label_selector": {"a": "b"}}', status: 400, type: 'text/plain', check: TE("JobSubmitRequest.__init__() got an unexpected keyword argument 'entrypoint_label_selector'") },
   { ref: '§1.2', name: 'submit: submission_id int', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "submission_id": 7}', status: 400, type: 'text/plain', check: TE("submission_id must be a string if provided, got <class 'int'>") },
   { ref: '§1.2', name: 'submit: runtime_env list', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "runtime_env": []}', status: 400, type: 'text/plain', check: TE("runtime_env must be a dict, got <class 'list'>") },
   { ref: '§1.2/P7', name: 'submit: metadata value int', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "metadata": {"n": 1}}', status: 400, type: 'text/plain', check: TE("metadata values must be strings, got <class 'int'>") },
@@ -150,47 +167,39 @@ const CONTRACT: Row[] = [
   { ref: '§1.2', name: 'submit: JSON array', method: 'POST', path: '/api/jobs/', headers: J, body: '[]', status: 500, type: 'text/plain', check: { text: RAY_TEXT.internalError } },
   { ref: '§1.2', name: 'submit: JSON string', method: 'POST', path: '/api/jobs/', headers: J, body: '"x"', status: 500, type: 'text/plain', check: { text: RAY_TEXT.internalError } },
   { ref: '§1.2/§5', name: 'submit: duplicate submission_id', method: 'POST', path: '/api/jobs/', headers: J, body: '{"entrypoint": "true", "submission_id": "c-held"}', status: 500, type: 'text/plain', check: { contains: ['Request failed with status code 400', 'Job with submission_id c-held already exists. Please use a different submission_id.'] } },
-  // §1.2 405 browser heuristic (P13)
-  { ref: '§1.2/§4.6', name: 'submit: Mozilla user agent', method: 'POST', path: '/api/jobs/', headers: { ...J, 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64)' }, body: '{"entrypoint": "true", "submission_id": "c-browser"}', status: 405, type: 'text/plain', check: { text: 'Method Not Allowed for browser traffic.' } },
-  { ref: '§1.9/§4.6', name: 'package PUT: Mozilla user agent', method: 'PUT', path: `/api/packages/gcs/_ray_pkg_b0.zip`, headers: { 'user-agent': 'Mozilla/5.0' }, body: Buffer.from('PK'), status: 405, type: 'text/plain', check: { text: 'Method Not Allowed for browser traffic.' } },
-  { ref: '§1.8/§4.6', name: 'delete: Mozilla user agent', method: 'DELETE', path: '/api/jobs/c-done', headers: { 'user-agent': 'Mozilla/5.0' }, status: 405, type: 'text/plain', check: { text: 'Method Not Allowed for browser traffic.' } },
-  { ref: '§1.4/§4.6', name: 'GET is not browser-checked', method: 'GET', path: '/api/jobs/c-done', headers: { 'user-agent': 'Mozilla/5.0' }, status: 200, type: 'application/json', check: { jsonKeys: [...JOB_DETAILS_KEYS] } },
-
+  
   // P1 trailing slash and routing
   { ref: 'P1', name: 'POST /api/jobs (no slash) is 404', method: 'POST', path: '/api/jobs', headers: J, body: '{"entrypoint": "true"}', status: 404, type: 'text/plain', check: { text: '404: Not Found' } },
   { ref: 'P1', name: 'GET /api/jobs (no slash) is 404', method: 'GET', path: '/api/jobs', status: 404, type: 'text/plain', check: { text: '404: Not Found' } },
   { ref: 'P1', name: 'GET /api/jobs/{id}/ (slash) is 404', method: 'GET', path: '/api/jobs/c-done/', status: 404, type: 'text/plain', check: { text: '404: Not Found' } },
-  { ref: 'P1', name: 'POST /api/jobs/submit is 405 (GET/DELETE route)', method: 'POST', path: '/api/jobs/submit', status: 405, type: 'text/plain', allow: 'DELETE,GET,HEAD', check: { text: '405: Method Not Allowed' } },
-  { ref: '§8.1', name: 'PUT /api/jobs/ is 405', method: 'PUT', path: '/api/jobs/', status: 405, type: 'text/plain', allow: 'GET,HEAD,POST', check: { text: '405: Method Not Allowed' } },
+  { ref: 'P1', name: 'POST /api/jobs/submit is 405 (GET/DELETE route)', method: 'POST', path: '/api/jobs/submit', status: 405, type: 'text/plain', allow: 'GET,HEAD', check: { text: '405: Method Not Allowed' } },
+  { ref: '§8.1', name: 'PUT /api/jobs/ is 405 (the double serves no job list, so POST only)', method: 'PUT', path: '/api/jobs/', status: 405, type: 'text/plain', allow: 'POST', check: { text: '405: Method Not Allowed' } },
   { ref: '§8.1', name: 'GET /api/jobs/{id}/stop is 405', method: 'GET', path: '/api/jobs/c-done/stop', status: 405, type: 'text/plain', allow: 'POST', check: { text: '405: Method Not Allowed' } },
   { ref: '§8.1', name: 'POST /api/jobs/{id}/logs is 405', method: 'POST', path: '/api/jobs/c-done/logs', status: 405, type: 'text/plain', allow: 'GET,HEAD', check: { text: '405: Method Not Allowed' } },
   { ref: '§8.1', name: 'DELETE /api/packages/... is 405', method: 'DELETE', path: `/api/packages/gcs/${PKG}`, status: 405, type: 'text/plain', allow: 'GET,HEAD,PUT', check: { text: '405: Method Not Allowed' } },
   { ref: '§8.1', name: 'unknown path is 404', method: 'GET', path: '/api/nothing', status: 404, type: 'text/plain', check: { text: '404: Not Found' } },
   { ref: '§1.10', name: 'the agent route is not served', method: 'GET', path: '/api/job_agent/jobs/c-done', status: 404, type: 'text/plain', check: { text: '404: Not Found' } },
-  { ref: '§1.1/§4.3', name: 'authentication_mode is absent before 2.52', method: 'GET', path: '/api/authentication_mode', status: 404, type: 'text/plain', check: { text: '404: Not Found' } },
 
   // §1.4–§1.8, §8.6: 404 for unknown ids on every per-job route
   { ref: '§1.4', name: 'GET unknown job', method: 'GET', path: '/api/jobs/nope', status: 404, type: 'text/plain', check: { text: 'Job nope does not exist' } },
   { ref: '§1.5', name: 'logs of unknown job', method: 'GET', path: '/api/jobs/nope/logs', status: 404, type: 'text/plain', check: { text: 'Job nope does not exist' } },
   { ref: '§1.6', name: 'tail of unknown job', method: 'GET', path: '/api/jobs/nope/logs/tail', status: 404, type: 'text/plain', check: { text: 'Job nope does not exist' } },
   { ref: '§1.7', name: 'stop unknown job', method: 'POST', path: '/api/jobs/nope/stop', status: 404, type: 'text/plain', check: { text: 'Job nope does not exist' } },
-  { ref: '§1.8', name: 'delete unknown job', method: 'DELETE', path: '/api/jobs/nope', status: 404, type: 'text/plain', check: { text: 'Job nope does not exist' } },
 
   // §1.5 logs, §1.7 stop, §1.8 delete on the fixtures
   { ref: '§1.5', name: 'logs while PENDING are ""', method: 'GET', path: '/api/jobs/c-held/logs', status: 200, type: 'application/json', check: { json: { logs: '' } } },
-  { ref: '§1.5', name: 'logs after the run', method: 'GET', path: '/api/jobs/c-done/logs', status: 200, type: 'application/json', check: { json: { logs: 'done-output\n' } } },
+  { ref: '§1.5', name: 'logs after the run', method: 'GET', path: '/api/jobs/c-done/logs', status: 200, type: 'application/json', check: { contains: ['Runtime env is setting up.\\n', 'Running entrypoint for job c-done: echo done-output\\ndone-output\\n'] } },
   { ref: '§1.7', name: 'stop a terminal job', method: 'POST', path: '/api/jobs/c-done/stop', status: 200, type: 'application/json', check: { json: { stopped: false } } },
-  { ref: '§1.8/P2', name: 'delete a non-terminal job is 500', method: 'DELETE', path: '/api/jobs/c-held', status: 500, type: 'text/plain', check: { contains: ['Request failed with status code 500', "Attempted to delete job 'c-held', but it is in a non-terminal state PENDING."] } },
   { ref: '§1.6', name: 'tail without a WebSocket upgrade', method: 'GET', path: '/api/jobs/c-done/logs/tail', status: 400, type: 'text/plain', check: { contains: ['No WebSocket UPGRADE hdr'] } },
 
   // §1.9 packages
   { ref: '§1.9', name: 'package GET missing', method: 'GET', path: '/api/packages/gcs/_ray_pkg_0000.zip', status: 404, type: 'text/plain', check: { text: 'Package gcs://_ray_pkg_0000.zip does not exist' } },
-  { ref: '§1.9', name: 'package GET present', method: 'GET', path: `/api/packages/gcs/${PKG}`, status: 200, type: 'application/octet-stream', check: { empty: true } },
-  { ref: '§1.9', name: 'package PUT stores the bytes', method: 'PUT', path: '/api/packages/gcs/_ray_pkg_put1.zip', body: writeZip([{ name: 'a.txt', data: 'a' }]), status: 200, type: 'application/octet-stream', check: { empty: true } },
+  { ref: '§1.9', name: 'package GET present', method: 'GET', path: `/api/packages/gcs/${PKG}`, status: 200, type: '', check: { empty: true } },
+  { ref: '§1.9', name: 'package PUT stores the bytes', method: 'PUT', path: '/api/packages/gcs/_ray_pkg_put1.zip', body: writeZip([{ name: 'a.txt', data: 'a' }]), status: 200, type: '', check: { empty: true } },
   { ref: '§1.9', name: 'package PUT of a non .zip/.whl name', method: 'PUT', path: '/api/packages/gcs/_ray_pkg_put1.tar', body: Buffer.from('x'), status: 500, type: 'text/plain', check: { contains: ['does not end in .zip or .whl'] } },
 ];
 
-describe('ray-sim contract table (ray-jobs-api.md §1–§8)', () => {
+describe('ray-sim contract table (sim-only rows: request validation texts, routing, fixtures held PENDING)', () => {
   let sim: RaySim;
 
   beforeAll(async () => {
@@ -245,13 +254,12 @@ describe('ray-sim contract table (ray-jobs-api.md §1–§8)', () => {
     const v = okJson(await call(sim.url, 'GET', '/api/version'));
     if (!isRecord(v)) throw new Error('expected an object');
     expect(v.version).toBe('4');
-    expect(v.ray_version).toBe('2.47.1');
+    expect(v.ray_version).toBe('2.60.0');
     expect(v.ray_commit).toMatch(/^[0-9a-f]{40}$/);
     expect(v.session_name).toMatch(/^session_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_\d{6}_\d+$/);
   });
 
-  it('§1.2 a rejected request creates no job, and the browser 405 happens before routing', () => {
-    expect(sim.jobs.has('c-browser')).toBe(false);
+  it('§1.2 a rejected request creates no job', () => {
     expect(sim.jobs.has('c-x')).toBe(false);
   });
 });
@@ -259,7 +267,7 @@ describe('ray-sim contract table (ray-jobs-api.md §1–§8)', () => {
 describe('ray-sim submit, details and the state machine (§1.2, §1.4, §2, §3)', () => {
   let sim: RaySim;
   beforeAll(async () => {
-    sim = await startRaySim({ pendingDelayMs: 20 });
+    sim = await startRaySim({ ...EXACT_LOGS, pendingDelayMs: 20 });
   });
   afterAll(async () => {
     await sim.close();
@@ -397,36 +405,9 @@ describe('ray-sim submit, details and the state machine (§1.2, §1.4, §2, §3)
     expect(await getDetails(sim, sid)).toEqual(before);
   });
 
-  it('§1.3 list: submission jobs first, then DRIVER jobs; GET by driver job id; 400 on driver logs/stop/delete', async () => {
-    sim.control.addDriverJob({ jobId: '02000000', status: 'SUCCEEDED' });
-    const list = okJson(await call(sim.url, 'GET', '/api/jobs/'));
-    if (!Array.isArray(list)) throw new Error('list is not an array');
-    const types = list.map((j: unknown) => (isRecord(j) ? j.type : null));
-    expect(types.indexOf('DRIVER')).toBe(types.length - 1);
-    expect(types.slice(0, -1).every((t) => t === 'SUBMISSION')).toBe(true);
-    for (const j of list) expect(isRecord(j) && Object.keys(j)).toEqual([...JOB_DETAILS_KEYS]);
-    expect((await getDetails(sim, '02000000')).type).toBe('DRIVER');
-    const logs = await call(sim.url, 'GET', '/api/jobs/02000000/logs');
-    expect([logs.status, logs.text]).toEqual([400, 'Can only get logs of submission type jobs']);
-    const stop = await call(sim.url, 'POST', '/api/jobs/02000000/stop');
-    expect([stop.status, stop.text]).toEqual([400, 'Can only stop submission type jobs']);
-    const del = await call(sim.url, 'DELETE', '/api/jobs/02000000');
-    expect([del.status, del.text]).toEqual([400, 'Can only delete submission type jobs']);
-  });
 });
 
-describe('ray-sim list on an empty cluster (§1.3)', () => {
-  it('GET /api/jobs/ is []', async () => {
-    const sim = await startRaySim();
-    try {
-      expect(okJson(await call(sim.url, 'GET', '/api/jobs/'))).toEqual([]);
-    } finally {
-      await sim.close();
-    }
-  });
-});
-
-describe('ray-sim stop and delete (§1.7, §1.8)', () => {
+describe('ray-sim stop (§1.7)', () => {
   let sim: RaySim;
   beforeAll(async () => {
     sim = await startRaySim({ pendingDelayMs: 20, stopWaitMs: 200 });
@@ -468,27 +449,12 @@ describe('ray-sim stop and delete (§1.7, §1.8)', () => {
     expect(okJson(await call(sim.url, 'GET', `/api/jobs/${sid}/logs`))).toEqual({ logs: '' });
   });
 
-  it('delete: 500 while RUNNING, {"deleted": true} once terminal, then 404 everywhere', async () => {
-    const sid = await submit(sim, { entrypoint: 'while [ ! -f go ]; do sleep 0.02; done', submission_id: 'c-del' });
-    await sim.waitForStatus(sid, 'RUNNING');
-    const early = await call(sim.url, 'DELETE', `/api/jobs/${sid}`);
-    expect(early.status).toBe(500);
-    expect(early.type).toBe('text/plain');
-    expect(early.text).toContain(`Attempted to delete job '${sid}', but it is in a non-terminal state RUNNING.`);
-    writeFileSync(join(sim.jobs.get(sid)?.cwd ?? '', 'go'), '');
-    await sim.waitForStatus(sid, 'SUCCEEDED');
-    expect(okJson(await call(sim.url, 'DELETE', `/api/jobs/${sid}`))).toEqual({ deleted: true });
-    for (const [m, p] of [['GET', `/api/jobs/${sid}`], ['GET', `/api/jobs/${sid}/logs`], ['POST', `/api/jobs/${sid}/stop`], ['DELETE', `/api/jobs/${sid}`]] as const) {
-      const r = await call(sim.url, m, p);
-      expect([r.status, r.text]).toEqual([404, `Job ${sid} does not exist`]);
-    }
-  });
 });
 
 describe('ray-sim runtime_env: working_dir packages and env_vars (§1.9, §6 P6, §7)', () => {
   let sim: RaySim;
   beforeAll(async () => {
-    sim = await startRaySim({ pendingDelayMs: 20 });
+    sim = await startRaySim({ ...EXACT_LOGS, pendingDelayMs: 20 });
   });
   afterAll(async () => {
     await sim.close();
@@ -566,12 +532,8 @@ describe('ray-sim version-gated behaviour (§0, §3)', () => {
     expect(noPkg.error_type).toBe('RUNTIME_ENV_SETUP_FAILURE');
   });
 
-  it('entrypoint_label_selector is accepted from about 2.54', async () => {
+  it('entrypoint_label_selector is a known key (Ray 2.60 has it)', async () => {
     await submit(sim, { entrypoint: 'true', entrypoint_label_selector: { zone: 'a' } });
-  });
-
-  it('/api/authentication_mode exists from 2.52 and says "disabled"', async () => {
-    expect(okJson(await call(sim.url, 'GET', '/api/authentication_mode'))).toEqual({ authentication_mode: 'disabled' });
   });
 
   it('setVersion changes /api/version; null makes it a 404 (a pre-version server)', async () => {
@@ -613,8 +575,8 @@ describe('ray-sim fault control (5xx bursts, resets, "processed but the answer w
 
   it('failNext: a burst of 503s on one route, text/plain, then normal answers', async () => {
     sim.control.failNext({ status: 503, count: 2, match: (m, p) => m === 'GET' && p === '/api/version' });
-    const other = await call(sim.url, 'GET', '/api/jobs/');
-    expect(other.status).toBe(200); // not matched, not consumed
+    const other = await call(sim.url, 'GET', '/api/jobs/nope');
+    expect(other.status).toBe(404); // not matched, not consumed
     for (let k = 0; k < 2; k++) {
       const r = await call(sim.url, 'GET', '/api/version');
       expect([r.status, r.type, r.text]).toEqual([503, 'text/plain', '503: Service Unavailable']);
@@ -678,49 +640,6 @@ describe('ray-sim body limit (§1, §1.9: aiohttp client_max_size)', () => {
     } finally {
       await sim.close();
     }
-  });
-});
-
-describe('ray-sim token auth (§4.3, Ray ≥ 2.52)', () => {
-  let sim: RaySim;
-  const TOKEN = 'tok-' + randomBytes(8).toString('hex');
-  beforeAll(async () => {
-    sim = await startRaySim({ authToken: TOKEN });
-  });
-  afterAll(async () => {
-    await sim.close();
-  });
-
-  const cases: Array<{ name: string; headers: Record<string, string>; status: number; text?: string }> = [
-    { name: 'no credentials', headers: {}, status: 401, text: 'Unauthorized: Missing authentication token' },
-    { name: 'wrong bearer token', headers: { authorization: 'Bearer nope' }, status: 403, text: 'Forbidden: Invalid authentication token' },
-    { name: 'token without the Bearer prefix', headers: { authorization: TOKEN }, status: 403, text: 'Forbidden: Invalid authentication token' },
-    { name: 'Authorization: Bearer', headers: { authorization: `Bearer ${TOKEN}` }, status: 200 },
-    { name: 'X-Ray-Authorization: Bearer', headers: { 'x-ray-authorization': `Bearer ${TOKEN}` }, status: 200 },
-    { name: 'cookie ray-authentication-token', headers: { cookie: `a=b; ray-authentication-token=${TOKEN}` }, status: 200 },
-    { name: 'Authorization is read first (a proxy basic-auth header hides X-Ray-Authorization)', headers: { authorization: 'Basic dXNlcjpwdw==', 'x-ray-authorization': `Bearer ${TOKEN}` }, status: 403 },
-  ];
-  for (const c of cases) {
-    it(`GET /api/version with ${c.name} → ${c.status}`, async () => {
-      const r = await call(sim.url, 'GET', '/api/version', { headers: c.headers });
-      expect(r.status).toBe(c.status);
-      if (c.text !== undefined) expect([r.type, r.text]).toEqual(['text/plain', c.text]);
-    });
-  }
-
-  it('every /api/jobs route needs the token; auth is checked before routing', async () => {
-    for (const [m, p] of [['GET', '/api/jobs/'], ['POST', '/api/jobs/'], ['GET', '/api/jobs/x'], ['POST', '/api/jobs'], ['PUT', '/api/packages/gcs/a.zip']] as const) {
-      expect((await call(sim.url, m, p)).status).toBe(401);
-    }
-  });
-
-  it('/api/authentication_mode is public', async () => {
-    expect(okJson(await call(sim.url, 'GET', '/api/authentication_mode'))).toEqual({ authentication_mode: 'token' });
-  });
-
-  it('auth comes before the browser check', async () => {
-    const r = await call(sim.url, 'POST', '/api/jobs/', { headers: { 'user-agent': 'Mozilla/5.0' }, body: '{}' });
-    expect(r.status).toBe(401);
   });
 });
 
@@ -857,7 +776,7 @@ function wsTail(base: string, path: string): Promise<WsResult> {
 describe('ray-sim WebSocket log tail (§1.6)', () => {
   let sim: RaySim;
   beforeAll(async () => {
-    sim = await startRaySim({ pendingDelayMs: 20, tailPollMs: 20 });
+    sim = await startRaySim({ ...EXACT_LOGS, pendingDelayMs: 20, tailPollMs: 20 });
   });
   afterAll(async () => {
     await sim.close();

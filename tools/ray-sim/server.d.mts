@@ -5,7 +5,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 
 export type JobStatus = 'PENDING' | 'RUNNING' | 'STOPPED' | 'SUCCEEDED' | 'FAILED';
 
-/** ray-jobs-api.md §2: every key always present, unset ones null, in this order. */
+/** Every key always present, unset ones null, in this order (as Ray 2.60 returns it). */
 export interface JobDetails {
   type: 'SUBMISSION' | 'DRIVER';
   job_id: string | null;
@@ -27,22 +27,15 @@ export interface JobDetails {
 export declare const TERMINAL_STATUSES: readonly JobStatus[];
 export declare const JOB_DETAILS_KEYS: readonly (keyof JobDetails)[];
 
-/** Exact server texts (ray-jobs-api.md §1, §3, §4). */
+/** Exact server texts, as Ray 2.60 words them. */
 export declare const RAY_TEXT: {
   readonly notFound: string;
   readonly methodNotAllowed: string;
   readonly internalError: string;
-  readonly browser: string;
-  readonly authMissing: string;
-  readonly authInvalid: string;
   readonly noAgent: string;
   jobNotFound(id: string): string;
   packageNotFound(uri: string): string;
   duplicate(sid: string): string;
-  deleteNonTerminal(sid: string, status: string): string;
-  readonly logsOfDriver: string;
-  readonly stopDriver: string;
-  readonly deleteDriver: string;
   readonly runtimeEnvSetupFailed: string;
 };
 
@@ -89,8 +82,7 @@ export interface RaySimOptions {
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
-  /** `ray_version` of /api/version; default "2.47.1". >= 2.50 fills `error_type`, >= 2.52 adds
-   * /api/authentication_mode, >= 2.54 accepts `entrypoint_label_selector`. */
+  /** `ray_version` of /api/version; default "2.60.0" (the pinned real Ray). >= 2.50 fills `error_type`. */
   rayVersion?: string;
   rayCommit?: string;
   sessionName?: string;
@@ -104,8 +96,10 @@ export interface RaySimOptions {
   tailPollMs?: number;
   /** aiohttp client_max_size; default 100 MiB. */
   maxBodyBytes?: number;
-  /** Enables token auth (Ray >= 2.52 `RAY_AUTH_MODE=token`). */
-  authToken?: string | null;
+  /** Write Ray's two supervisor lines ("Runtime env is setting up.", "Running entrypoint for job …")
+   * at the top of every job log, as Ray 2.60 does; default true. false keeps a log to the entrypoint's
+   * own output (for tests of exact log handling). */
+  supervisorLogLines?: boolean;
   /** Extra environment for every entrypoint, over the sim's own process.env. */
   env?: Record<string, string>;
   /** Where logs and job directories go; default a fresh temp dir, removed by close(). */
@@ -159,10 +153,6 @@ export interface RaySimControl {
   holdPending(target: string, hold?: boolean): void;
   /** Changes /api/version (and the version-gated behaviour); null makes /api/version a 404. */
   setVersion(v: { rayVersion?: string; rayCommit?: string; sessionName?: string; version?: string } | string | null): void;
-  /** Turns token auth on (a token) or off (null). */
-  setAuthToken(token: string | null): void;
-  /** Adds a plain `ray.init()` driver job (type DRIVER) to the list and to GET by job id. */
-  addDriverJob(o: { jobId: string; status?: 'RUNNING' | 'SUCCEEDED'; entrypoint?: string }): void;
 }
 
 export interface WaitOptions {
@@ -183,7 +173,7 @@ export interface RaySim {
   readonly packages: ReadonlyMap<string, Buffer>;
   /** Every request received, in arrival order. */
   readonly requests: readonly RequestLogEntry[];
-  /** Emits 'status' (sid, status, details), 'request' (entry), 'deleted' (sid), 'package' (uri). */
+  /** Emits 'status' (sid, status, details), 'request' (entry), 'package' (uri). */
   readonly events: EventEmitter;
   readonly control: RaySimControl;
   /** Resolves with the predicate's first value that is not false/null/undefined; re-checked on every
