@@ -16,4 +16,4 @@ export interface RayHead {
   /** SIGTERM to everything it started, SIGKILL after the grace; removes the temp dir. */
   stop: () => Promise<void>;
 }
-export declare function startRayHead(o?: { numCpus?: number; env?: Record<string, string>; startTimeoutMs?: number; graceMs?: number; log?: (line: string) => void }): Promise<RayHead>;
+export declare function startRayHead(o?: { numCpus?: number; env?: Record<string, string>; startTimeoutMs?: number; graceMs?: number; log?: (line: string) => void; signal?: AbortSignal }): Promise<RayHead>;

@@ -104,7 +104,7 @@ function signal(pid, sig) {
  */
 
 /**
- * @param {{ numCpus?: number, env?: Record<string, string>, startTimeoutMs?: number, graceMs?: number, log?: (line: string) => void }} [o]
+ * @param {{ numCpus?: number, env?: Record<string, string>, startTimeoutMs?: number, graceMs?: number, log?: (line: string) => void, signal?: AbortSignal }} [o]
  * @returns {Promise<RayHead>}
  */
 export async function startRayHead(o = {}) {
@@ -142,6 +142,9 @@ export async function startRayHead(o = {}) {
       // and binds the GCS, raylet and agents to it; with this set to 0 it keeps loopback.
       RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER: '0',
       RAY_USAGE_STATS_ENABLED: '0',
+      // Explicit: with RAY_AUTH_MODE unset, Ray 2.60 turns token auth on whenever ~/.ray/auth_token
+      // exists, and any local `ray.init()` on the machine writes one.
+      RAY_AUTH_MODE: 'disabled',
       PYTHONUNBUFFERED: '1',
     },
   });
@@ -176,17 +179,22 @@ export async function startRayHead(o = {}) {
   };
 
   const url = `http://127.0.0.1:${ports.dashboard}`;
-  const timeoutMs = o.startTimeoutMs ?? 120_000;
+  // Generous: on a busy 2-core machine the head has needed over two minutes.
+  const timeoutMs = o.startTimeoutMs ?? 300_000;
   const deadline = Date.now() + timeoutMs;
   try {
     // Ready = the dashboard answers, the job agent accepts connections (a submit before that is
     // Ray's "no agent" 500) and `ray start` has written the GCS address it settled on.
+    let pending = 'the dashboard';
     for (;;) {
+      if (o.signal?.aborted) throw new Error('aborted while starting');
       const ex = state.exited;
       if (ex) throw new Error(`ray start exited (code ${ex.code}, signal ${ex.signal})`);
-      if (Date.now() > deadline) throw new Error(`the head was not ready within ${timeoutMs} ms`);
-      const ready = (await versionOk(url)) && (await accepts(ports.agentListen)) && existsSync(join(tempDir, 'ray_current_cluster'));
-      if (ready) break;
+      if (Date.now() > deadline) throw new Error(`the head was not ready within ${timeoutMs} ms (still waiting for ${pending})`);
+      if (!(await versionOk(url))) pending = `GET ${url}/api/version`;
+      else if (!(await accepts(ports.agentListen))) pending = `the job agent on port ${ports.agentListen}`;
+      else if (!existsSync(join(tempDir, 'ray_current_cluster'))) pending = 'ray start to write the GCS address';
+      else break;
       await sleep(250);
     }
     const gcsAddress = readFileSync(join(tempDir, 'ray_current_cluster'), 'utf8').trim();
@@ -214,10 +222,21 @@ async function versionOk(url) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  // CLI: start a head, print its URL, stop it on SIGINT/SIGTERM.
-  const head = await startRayHead({ log: (l) => console.log(l) });
-  console.log(`ray-real listening on ${head.url}`);
-  const bye = () => { head.stop().then(() => process.exit(0)); };
+  // CLI: start a head, print its URL, stop it on SIGINT/SIGTERM (also while it is starting).
+  const abort = new AbortController();
+  /** @type {RayHead | null} */
+  let head = null;
+  const bye = () => {
+    if (head) head.stop().then(() => process.exit(0));
+    else abort.abort();
+  };
   process.once('SIGINT', bye);
   process.once('SIGTERM', bye);
+  try {
+    head = await startRayHead({ log: (l) => console.log(l), signal: abort.signal });
+    console.log(`ray-real listening on ${head.url}`);
+  } catch (e) {
+    console.error(e instanceof Error ? e.message : String(e));
+    process.exit(1);
+  }
 }
