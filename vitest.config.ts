@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
-import { selectTiers } from './tests/setup/tiers';
+import { selectTiers } from './tests/setup/tiers.js';
 
 const tiers = selectTiers();
 
