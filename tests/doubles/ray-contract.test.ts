@@ -1,7 +1,9 @@
-// Contract test of tools/ray-sim against ray-jobs-api.md, over real HTTP. Each row of CONTRACT is one
-// line of a spec table (route × method × condition → status, content type, body); the section is in
-// `ref`. The scenarios after the table cover what needs a sequence: the state machine, stop, delete,
-// working_dir, faults, auth and the WebSocket tail.
+// The Ray Jobs API double (tools/ray-sim) over real HTTP. First the shared contract rows
+// (tests/helpers/ray-jobs-contract.ts), which also run against a real Ray head in
+// tests/real/ray-contract.test.ts. Then what only a double can show: the request-validation texts
+// and routing table (CONTRACT; `ref` names the Ray Jobs API section each row comes from), jobs held
+// PENDING, the start timeout, SIGKILL escalation, working_dir edge cases, faults, the CLI and the
+// WebSocket tail's framing.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
