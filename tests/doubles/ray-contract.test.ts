@@ -20,7 +20,7 @@ import {
   type RaySim,
 } from '../../tools/ray-sim/server.mjs';
 import { writeZip } from '../../tools/ray-sim/zip.mjs';
-import { jobsContract } from '../helpers/ray-jobs-contract.js';
+import { jobsContract, wsTail } from '../helpers/ray-jobs-contract.js';
 
 /** The scenarios below assert exact logs and pre-2.50 error_type: without Ray's supervisor lines, at 2.47.1. */
 const EXACT_LOGS = { supervisorLogLines: false, rayVersion: '2.47.1' } as const;
@@ -720,60 +720,6 @@ describe('ray-sim CLI', () => {
 });
 
 // ----- WebSocket tail (§1.6) ----------------------------------------------------------------------
-
-interface WsResult {
-  frames: string[];
-  closeCode: number | null;
-}
-
-function wsTail(base: string, path: string): Promise<WsResult> {
-  const url = new URL(base);
-  const key = randomBytes(16).toString('base64');
-  return new Promise((resolve, reject) => {
-    const req = http.request({
-      host: url.hostname, port: url.port, path, agent: false,
-      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': key, 'sec-websocket-version': '13' },
-    });
-    req.on('upgrade', (res, socket, head) => {
-      const expected = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-      if (res.headers['sec-websocket-accept'] !== expected) reject(new Error('bad Sec-WebSocket-Accept'));
-      const frames: string[] = [];
-      let closeCode: number | null = null;
-      let buf = Buffer.from(head);
-      const parse = (): void => {
-        for (;;) {
-          if (buf.length < 2) return;
-          const opcode = (buf[0] ?? 0) & 0x0f;
-          let len = (buf[1] ?? 0) & 0x7f;
-          let p = 2;
-          if (len === 126) {
-            if (buf.length < 4) return;
-            len = buf.readUInt16BE(2);
-            p = 4;
-          } else if (len === 127) {
-            if (buf.length < 10) return;
-            len = Number(buf.readBigUInt64BE(2));
-            p = 10;
-          }
-          if (buf.length < p + len) return;
-          const payload = buf.subarray(p, p + len);
-          buf = buf.subarray(p + len);
-          if (opcode === 0x1) frames.push(payload.toString('utf8'));
-          if (opcode === 0x8) closeCode = payload.length >= 2 ? payload.readUInt16BE(0) : null;
-        }
-      };
-      socket.on('data', (d: Buffer) => {
-        buf = Buffer.concat([buf, d]);
-        parse();
-      });
-      socket.on('error', reject);
-      socket.on('close', () => resolve({ frames, closeCode }));
-    });
-    req.on('response', (res) => reject(new Error(`no upgrade, HTTP ${String(res.statusCode)}`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 describe('ray-sim WebSocket log tail (§1.6)', () => {
   let sim: RaySim;

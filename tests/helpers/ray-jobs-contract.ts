@@ -3,7 +3,7 @@
 // (tests/real/ray-contract.test.ts, the real-Ray tier). Only what both can do lives here; fault
 // injection and forced timings stay in the double's own tests. docs/conformance.md lists the rows
 // and their results against both.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { expect, it } from 'vitest';
 import { RayHttpError, RayJobsClient, isDuplicateSubmission } from '../../src/ray/client.js';
@@ -77,6 +77,62 @@ async function logs(t: JobsTarget, sid: string): Promise<string> {
   expect(Object.keys(v)).toEqual(['logs']);
   return v.logs;
 }
+
+export interface WsResult {
+  frames: string[];
+  closeCode: number | null;
+}
+
+/** A minimal WebSocket client for the log tail: the text frames and the close code. */
+export function wsTail(base: string, path: string): Promise<WsResult> {
+  const url = new URL(base);
+  const key = randomBytes(16).toString('base64');
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: url.hostname, port: url.port, path, agent: false,
+      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': key, 'sec-websocket-version': '13' },
+    });
+    req.on('upgrade', (res, socket, head) => {
+      const expected = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      if (res.headers['sec-websocket-accept'] !== expected) reject(new Error('bad Sec-WebSocket-Accept'));
+      const frames: string[] = [];
+      let closeCode: number | null = null;
+      let buf = Buffer.from(head);
+      const parse = (): void => {
+        for (;;) {
+          if (buf.length < 2) return;
+          const opcode = (buf[0] ?? 0) & 0x0f;
+          let len = (buf[1] ?? 0) & 0x7f;
+          let p = 2;
+          if (len === 126) {
+            if (buf.length < 4) return;
+            len = buf.readUInt16BE(2);
+            p = 4;
+          } else if (len === 127) {
+            if (buf.length < 10) return;
+            len = Number(buf.readBigUInt64BE(2));
+            p = 10;
+          }
+          if (buf.length < p + len) return;
+          const payload = buf.subarray(p, p + len);
+          buf = buf.subarray(p + len);
+          if (opcode === 0x1) frames.push(payload.toString('utf8'));
+          if (opcode === 0x8) closeCode = payload.length >= 2 ? payload.readUInt16BE(0) : null;
+        }
+      };
+      socket.on('data', (d: Buffer) => {
+        buf = Buffer.concat([buf, d]);
+        parse();
+      });
+      socket.on('error', reject);
+      socket.on('close', () => resolve({ frames, closeCode }));
+    });
+    req.on('response', (res) => reject(new Error(`no upgrade, HTTP ${String(res.statusCode)}`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -209,6 +265,17 @@ export function jobsContract(target: () => JobsTarget): void {
     expect(await terminal(t, sid)).toMatchObject({ status: 'SUCCEEDED' });
     const text = await logs(t, sid);
     expect(text).toContain(`hello from ${name}\ndeep\n`);
+  });
+
+  it('log tail: the WebSocket streams the whole log, in frames of at most 10 lines, and closes with 1000 once the job is terminal', async () => {
+    const t = target();
+    const sid = await submit(t, { entrypoint: 'i=1; while [ $i -le 25 ]; do echo tail-line$i; i=$((i+1)); done; sleep 1', submission_id: uid('tail') });
+    const { frames, closeCode } = await wsTail(t.url, `/api/jobs/${sid}/logs/tail`);
+    expect(closeCode).toBe(1000);
+    const text = frames.join('');
+    expect(text).toContain(Array.from({ length: 25 }, (_, k) => `tail-line${k + 1}\n`).join(''));
+    for (const f of frames) expect(f.split('\n').filter((l) => l !== '').length).toBeLessThanOrEqual(10);
+    expect((await details(t, sid)).status).toBe('SUCCEEDED');
   });
 
   it("the action's own client: version, package check and upload, submit, job, logs, stop, 404 as null", async () => {
