@@ -10,9 +10,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse } from 'yaml';
 import { startRaySim } from '../ray-sim/server.mjs';
+import { appendRecord, listed, readInstances, recordCall, scripted, sleep, withStateLock, writeInstances } from './record.mjs';
 
 const FAKE_RAY_VERSION = '2.47.1';
-import { appendRecord, listed, readInstances, recordCall, scripted, sleep, withStateLock, writeInstances } from './record.mjs';
 
 const DEFAULT_DASHBOARD_PORT = 8265;
 /** Options of the real CLI that take a value (click), so their value is not the YAML path. */
