@@ -65,8 +65,6 @@ export interface SimJob {
   readonly cwd: string | null;
   /** pid (and process-group id) of the `/bin/sh -c` process once started. */
   readonly pid: number | null;
-  /** The command actually run (after rewriteEntrypoint). */
-  readonly command: string | null;
   /** working_dir zip entries refused because they would land outside the directory. */
   readonly skippedZipEntries: readonly string[];
   readonly stopRequested: boolean;
@@ -111,8 +109,6 @@ export interface RaySimOptions {
   agentPort?: number;
   /** RAY_ADDRESS given to the entrypoint; default <nodeIp>:6379. */
   gcsAddress?: string;
-  /** Changes the command actually run (GET still echoes the submitted entrypoint). */
-  rewriteEntrypoint?: (entrypoint: string, job: SimJob) => string;
   /** Receives one line per request and per job transition. */
   log?: (line: string) => void;
 }
@@ -144,8 +140,6 @@ export interface RaySimControl {
   failNext(o: { status: number; count?: number; match?: RequestMatcher; body?: string; when?: FaultTiming }): void;
   /** The next `count` matching requests get their socket destroyed with no response. */
   resetNext(o?: { count?: number; match?: RequestMatcher; when?: FaultTiming }): void;
-  /** The next `count` matching requests are answered `ms` later. */
-  delayNext(o: { ms: number; count?: number; match?: RequestMatcher; when?: FaultTiming }): void;
   clearFaults(): void;
   /** Keeps a job (or '*' = every job, current and future) PENDING until released with hold=false.
    * Releasing '*' also releases the jobs held one by one. A held job that was stopped ends STOPPED

@@ -376,8 +376,6 @@ export class SimJob {
     this.cwd = null;
     /** @type {number | null} pid (= process group id) of the `/bin/sh -c` process */
     this.pid = null;
-    /** @type {string | null} the command actually run (after `rewriteEntrypoint`) */
-    this.command = null;
     /** Entry names refused while unpacking working_dir (they would escape the directory). @type {string[]} */
     this.skippedZipEntries = [];
     this.stopRequested = false;
@@ -449,7 +447,7 @@ export class SimJob {
  *   pendingDelayMs?: number, stopWaitMs?: number, startTimeoutMs?: number, tailPollMs?: number,
  *   maxBodyBytes?: number, supervisorLogLines?: boolean, env?: Record<string, string>, rootDir?: string,
  *   keepFiles?: boolean, nodeIp?: string, agentPort?: number, gcsAddress?: string,
- *   rewriteEntrypoint?: (entrypoint: string, job: SimJob) => string, log?: (line: string) => void
+ *   log?: (line: string) => void
  * }} RaySimOptions
  * @typedef {{
  *   method: string, path: string, url: string, headers: import('node:http').IncomingHttpHeaders,
@@ -458,7 +456,7 @@ export class SimJob {
  * }} RequestLogEntry
  * @typedef {(method: string, path: string) => boolean} RequestMatcher
  * @typedef {{
- *   kind: 'fail' | 'reset' | 'delay', remaining: number, match: RequestMatcher, when: 'before' | 'after',
+ *   kind: 'fail' | 'reset', remaining: number, match: RequestMatcher, when: 'before' | 'after',
  *   status: number, body: string | null, ms: number
  * }} Fault
  */
@@ -621,8 +619,7 @@ class RaySim {
       RAY_ADDRESS: this.gcsAddress,
       RAY_JOB_CONFIG_JSON_ENV_VAR: pyDumps({ runtime_env: job.runtimeEnv ?? {}, metadata }),
     };
-    const command = this.options.rewriteEntrypoint ? this.options.rewriteEntrypoint(job.entrypoint, job) : job.entrypoint;
-    job.command = command;
+    const command = job.entrypoint;
     let fd;
     try {
       fd = fs.openSync(job.logPath, 'a');
@@ -805,11 +802,6 @@ class RaySim {
     return f;
   }
 
-  /** @param {number} ms */
-  sleep(ms) {
-    return new Promise((resolve) => this.timer(() => resolve(undefined), ms));
-  }
-
   /** @param {import('node:http').ServerResponse} res @param {SimResponse} r */
   send(res, r) {
     const body = typeof r.body === 'string' ? Buffer.from(r.body, 'utf8') : r.body;
@@ -836,15 +828,9 @@ class RaySim {
     this.requests.push(entry);
     this.log(`${method} ${rawUrl}`);
     const fault = this.takeFault(method, pathname);
-    if (fault && fault.when === 'before') {
-      if (fault.kind === 'delay') await this.sleep(fault.ms);
-      else return this.applyFault(fault, entry, req, res);
-    }
+    if (fault && fault.when === 'before') return this.applyFault(fault, entry, req, res);
     const response = await this.handle(method, pathname, req.headers, body, tooLarge);
-    if (fault && fault.when === 'after') {
-      if (fault.kind === 'delay') await this.sleep(fault.ms);
-      else return this.applyFault(fault, entry, req, res);
-    }
+    if (fault && fault.when === 'after') return this.applyFault(fault, entry, req, res);
     if (this.closing && res.destroyed) return;
     entry.status = response.status;
     entry.responseType = response.headers['content-type'] ?? null;
@@ -1113,7 +1099,6 @@ class RaySim {
       this.events.emit('request', entry);
       return;
     }
-    if (fault?.kind === 'delay') await this.sleep(fault.ms);
     /** @param {SimResponse} r */
     const rawRespond = (r) => {
       entry.status = r.status;
@@ -1534,12 +1519,6 @@ export async function startRaySim(options = {}) {
     resetNext(o = {}) {
       sim.faults.push({
         kind: 'reset', remaining: o.count ?? 1, match: matcher(o.match), when: o.when ?? 'before', status: 0, body: null, ms: 0,
-      });
-    },
-    /** @param {{ ms: number, count?: number, match?: RequestMatcher, when?: 'before' | 'after' }} o */
-    delayNext(o) {
-      sim.faults.push({
-        kind: 'delay', remaining: o.count ?? 1, match: matcher(o.match), when: o.when ?? 'before', status: 0, body: null, ms: o.ms,
       });
     },
     clearFaults() {
