@@ -1,9 +1,12 @@
 // The main job end to end on an embedded local default: a demo evaluation repo built from the
 // repo's copy of the real SLayer fixtures, submitted through the built action as the runner
-// does, against a real GCS JSON-API emulator on loopback and the Ray Jobs API simulator, whose
-// jobs run a demo worker as a real /bin/sh -c subprocess. The simulator stands in for a Ray
-// cluster: see tools/ray-sim/README.md for what it does not prove.
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+// does, against a real GCS JSON-API emulator on loopback and a Ray engine. Where the Python
+// tier is installed (`npm run setup` does it when python3 is present) the engine is a real
+// single-node Ray head on loopback running the in-cluster stand-in
+// (tools/ray-real/standin/ray_app.py) as a real Ray job; elsewhere it is the Ray Jobs API
+// simulator running the demo worker (tools/ray-sim/README.md says what that does not prove).
+// BIRD_DEMO_ENGINE=sim forces the simulator.
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, setup } from './setup.mjs';
 
@@ -12,6 +15,7 @@ const { makeDemoRepo } = await import('../tools/demo/demo-repo.mjs');
 const { runStep } = await import('../tools/harness/run-action.mjs');
 const { startEmulator } = await import('../tools/gcs-emulator/launch.mjs');
 const { startRaySim } = await import('../tools/ray-sim/server.mjs');
+const { RAY, VENV_PYTHON, startRayHead } = await import('../tools/ray-real/launch.mjs');
 
 const BUCKET = 'bird-demo-runs';
 const dir = join(ROOT, '.tmp', 'demo');
@@ -22,17 +26,45 @@ console.log(`demo: evaluation repo with ${repo.dbs.length} DBs and ${repo.allIds
 
 const emu = await startEmulator({ buckets: [BUCKET] });
 console.log(`demo: GCS emulator at ${emu.url} with bucket ${BUCKET}`);
-// The simulated cluster: each job runs the demo worker, which writes rows to the emulator.
-const sim = await startRaySim({
-  env: {
-    BIRD_RUNS_BUCKET: BUCKET,
-    STORAGE_EMULATOR_HOST: emu.url,
-    BIRD_DATA_PATH: repo.datasetFile,
-    BIRD_DEMO_ROW_DELAY_MS: '60',
-    BIRD_DEMO_HEARTBEAT_MS: '1000',
-  },
-});
-console.log(`demo: Ray Jobs API simulator at ${sim.url} (a stand-in for a cluster, not a cluster)`);
+const real = process.env.BIRD_DEMO_ENGINE !== 'sim' && existsSync(RAY);
+/** @type {{ url: string, prefix: string, runtimeEnv: Record<string, unknown> | null, close: () => Promise<void> }} */
+let engine;
+if (real) {
+  // A real Ray head; its jobs inherit STORAGE_EMULATOR_HOST, the rest comes in the job's runtime_env.
+  console.log('demo: starting a local Ray head (tools/python/.venv) ...');
+  const head = await startRayHead({ env: { STORAGE_EMULATOR_HOST: emu.url } });
+  const version = (await (await fetch(`${head.url}/api/version`)).json()).ray_version;
+  console.log(`demo: engine: real Ray ${version}, a single-node head at ${head.url} (GCS ${head.gcsAddress}), running the in-cluster stand-in as a Ray job`);
+  engine = {
+    url: head.url,
+    prefix: `${VENV_PYTHON} ${join(ROOT, 'tools', 'ray-real', 'standin', 'ray_app.py')}`,
+    runtimeEnv: {
+      env_vars: {
+        BIRD_RUNS_BUCKET: BUCKET,
+        BIRD_DATA_PATH: repo.datasetFile,
+        BIRD_STANDIN_HEARTBEAT_S: '1',
+        BIRD_STANDIN_EXPECT_SECRET_KEYS: 'ANTHROPIC_API_KEY',
+        BIRD_SLAYER_MODELS_ROOT: join(dir, 'data', 'slayer_models'),
+      },
+    },
+    close: head.stop,
+  };
+} else {
+  // The simulated cluster: each job runs the demo worker, which writes rows to the emulator.
+  const sim = await startRaySim({
+    env: {
+      BIRD_RUNS_BUCKET: BUCKET,
+      STORAGE_EMULATOR_HOST: emu.url,
+      BIRD_DATA_PATH: repo.datasetFile,
+      BIRD_DEMO_ROW_DELAY_MS: '60',
+      BIRD_DEMO_HEARTBEAT_MS: '1000',
+    },
+  });
+  const why =
+    process.env.BIRD_DEMO_ENGINE === 'sim' ? 'BIRD_DEMO_ENGINE=sim' : 'Ray is not installed here (npm run setup installs it where python3 is present)';
+  console.log(`demo: engine: the Ray Jobs API simulator at ${sim.url} (${why}); a stand-in for a cluster, not a cluster`);
+  engine = { url: sim.url, prefix: `${process.execPath} ${join(ROOT, 'tools', 'ray-sim', 'demo-worker.mjs')}`, runtimeEnv: null, close: () => sim.close() };
+}
 let failed = false;
 try {
   // Demo key values: the action reads keys from the environment and masks them.
@@ -45,10 +77,11 @@ try {
     'instance-ids': repo.allIds.join(','),
     'gcs-bucket': BUCKET,
     cluster: 'existing',
-    'ray-address': sim.url,
-    'entrypoint-prefix': `${process.execPath} ${join(ROOT, 'tools', 'ray-sim', 'demo-worker.mjs')}`,
+    'ray-address': engine.url,
+    'entrypoint-prefix': engine.prefix,
     wait: 'true',
     'poll-interval-seconds': '1',
+    ...(engine.runtimeEnv ? { 'runtime-env': JSON.stringify(engine.runtimeEnv) } : {}),
   };
   const r = await runStep({ actionDir: ROOT, workspace: repo.workspace, inputs, env, runnerTemp: join(dir, 'runner-temp') });
   // The runner hides ::add-mask:: lines and file lists; show the rest of the log.
@@ -77,8 +110,9 @@ try {
     const plan = JSON.parse(readFileSync(r.outputs['plan-file'], 'utf8'));
     console.log(`demo: the plan is ${r.outputs['plan-file']} (${plan.dbs.length} DBs)`);
   }
+  console.log(`demo: engine used: ${real ? 'real Ray (local single-node head)' : 'Ray Jobs API simulator'}`);
 } finally {
-  await sim.close();
+  await engine.close();
   await emu.stop();
 }
 process.exit(failed ? 1 : 0);

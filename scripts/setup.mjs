@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FAKE_GCS_VERSION, haveGo, installedVersion, installFakeGcs } from '../tools/fake-gcs/install.mjs';
+import { installPythonTier } from '../tools/python/install.mjs';
 import { installZizmor } from '../tools/zizmor/install.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -39,6 +40,9 @@ export function setup({ quiet = false } = {}) {
     console.log(`setup: building fake-gcs-server ${FAKE_GCS_VERSION} with Go (tools/fake-gcs; about 3 min the first time)`);
     installFakeGcs({ quiet });
   }
+  // The real-Ray test tier and the demo's real engine; a venv under tools/python, never the system Python.
+  const py = installPythonTier({ quiet });
+  if (py.status === 'no-python') console.log('setup: python3 not found: the real-Ray test tier and the real-engine demo are left out');
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) setup();

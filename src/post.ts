@@ -7,7 +7,7 @@ import { teardownFromState } from './cluster/teardown.js';
 import { errorMessage } from './common/errors.js';
 import { actionsLog, type Log } from './common/log.js';
 import { ActionState } from './common/state.js';
-import { coreInputReader, parsePostSettings, type PostSettings } from './inputs/settings.js';
+import { coreInputReader, type PostSettings, parsePostSettings } from './inputs/settings.js';
 import { RayJobsClient, TERMINAL } from './ray/client.js';
 
 async function stopWaitedJob(log: Log, state: ActionState, inputs: PostSettings): Promise<void> {

@@ -63,7 +63,7 @@ export class ClusterConfigError extends Error {
 }
 
 const PUBLIC_KEY = /^ssh-ed25519 [A-Za-z0-9+/]+={0,2}( [A-Za-z0-9@._-]+)?$/;
-const MAX_RUNTIME_HOURS_MAX = 72;
+export const MAX_RUNTIME_HOURS_MAX = 72;
 
 /**
  * Every problem with values that end up in the YAML, in node names or in the VM's shell

@@ -1,7 +1,8 @@
 // The one logging interface. Every module that logs takes a `Log`; the entry points pass
 // `actionsLog` (the runner's log via @actions/core), tests pass `memoryLog()`.
-import * as core from '@actions/core';
+
 import { randomBytes } from 'node:crypto';
+import * as core from '@actions/core';
 
 /** Where an annotation points (a file of the workspace, optionally a line). */
 interface Where {

@@ -1,8 +1,9 @@
 // What the main step leaves for its post step (`post-if: always()`), with typed save and load.
 // The post step stops a job the main step was waiting on and tears down a per-run cluster the
 // main step did not, so what it loads is checked for shape before it is used.
-import * as core from '@actions/core';
+
 import { isAbsolute, resolve, sep } from 'node:path';
+import * as core from '@actions/core';
 import { PROJECT, ZONE } from '../inputs/gce.js';
 import { runIdProblem } from '../inputs/run-id.js';
 import { State } from './constants.js';

@@ -12,6 +12,8 @@ import { parse } from 'yaml';
 import { startRaySim } from '../ray-sim/server.mjs';
 import { appendRecord, listed, readInstances, recordCall, scripted, sleep, withStateLock, writeInstances } from './record.mjs';
 
+const FAKE_RAY_VERSION = '2.47.1';
+
 const DEFAULT_DASHBOARD_PORT = 8265;
 /** Options of the real CLI that take a value (click), so their value is not the YAML path. */
 const VALUE_OPTIONS = new Set([
@@ -128,7 +130,8 @@ async function dashboard(/** @type {string[]} */ args) {
   await sleep(scripted(process.env.FAKE_RAY_SLEEP, 'dashboard'));
   /** @type {import('../ray-sim/server.mjs').RaySimOptions} */
   const extra = process.env.FAKE_RAY_SIM_OPTIONS ? JSON.parse(process.env.FAKE_RAY_SIM_OPTIONS) : {};
-  const sim = await startRaySim({ ...extra, port, host: '127.0.0.1' });
+  // The forwarded head runs the Ray this stand-in CLI claims to be (`ray --version`).
+  const sim = await startRaySim({ rayVersion: FAKE_RAY_VERSION, ...extra, port, host: '127.0.0.1' });
   sim.events.on('request', (/** @type {import('../ray-sim/server.mjs').RequestLogEntry} */ e) => {
     appendRecord({ tool: 'ray-dashboard', kind: 'http', method: e.method, path: e.path, status: e.status, time: Date.now() });
   });
@@ -158,5 +161,5 @@ recordCall('ray', process.argv.slice(2));
 if (sub === 'up') await up(rest);
 else if (sub === 'down') await down(rest);
 else if (sub === 'dashboard') await dashboard(rest);
-else if (sub === '--version') process.stdout.write('ray, version 2.47.1 (fake)\n');
+else if (sub === '--version') process.stdout.write(`ray, version ${FAKE_RAY_VERSION} (fake)\n`);
 else fail(`fake ray: unsupported command ${JSON.stringify(process.argv.slice(2))}`, 2);

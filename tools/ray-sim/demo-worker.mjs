@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // @ts-check
-// A stand-in for the in-cluster runner `ray_app.py` (docs/reference/job.md#arguments), for the demo and the tests: set
+// A stand-in for the in-cluster runner `ray_app.py` (docs/conformance.md), for the simulator demo and tests: set
 // the action's entrypoint prefix to `node <abs path>/tools/ray-sim/demo-worker.mjs`.
 //
-// It takes exactly the flags of docs/reference/job.md#arguments (argparse-style: `--flag value` or `--flag=value`, unknown flags → exit
+// It takes exactly the real runner's flags (argparse-style: `--flag value` or `--flag=value`, unknown flags → exit
 // 2), reads and deletes the secrets file without ever printing a value, then for every instance id
-// writes a result row and a log to the runs bucket (docs/reference/gcs-layout.md#result-rows) and heartbeats `status.json`.
+// writes a result row and a log to the runs bucket and heartbeats `status.json`.
 // It evaluates nothing: outcomes are scripted (BIRD_DEMO_OUTCOMES) or a deterministic function of the
 // instance id.
 //
@@ -30,7 +30,7 @@ export const OUTCOMES = Object.freeze(['pass', 'phase1', 'fail', 'error', 'hang'
  *   choices?: readonly string[], default?: string | number | boolean }} FlagSpec
  */
 
-/** The flags of docs/reference/job.md#arguments, in order. @type {Record<string, FlagSpec>} */
+/** The real runner's flags, in order (tools/ray-real/standin/ray_app.py has the same set). @type {Record<string, FlagSpec>} */
 const FLAGS = {
   '--run-id': { dest: 'runId', kind: 'str', required: true },
   '--attempt': { dest: 'attempt', kind: 'int', required: true },
@@ -72,7 +72,7 @@ const USAGE = `usage: ${PROG} [-h] --run-id RUN_ID --attempt ATTEMPT [--ray-job-
                  [--slayer-storage-root SLAYER_STORAGE_ROOT] [--secrets-file SECRETS_FILE]`;
 
 /**
- * argparse-like parsing of exactly the flags of docs/reference/job.md#arguments. Throws UsageError with argparse's wording.
+ * argparse-like parsing of exactly the real runner's flags. Throws UsageError with argparse's wording.
  * (argparse's prefix abbreviations are not accepted.)
  * @param {readonly string[]} argv
  * @returns {WorkerArgs | 'help'}

@@ -5,7 +5,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 
 export type JobStatus = 'PENDING' | 'RUNNING' | 'STOPPED' | 'SUCCEEDED' | 'FAILED';
 
-/** docs/reference/ray-jobs-api.md#jobdetails: every key always present, unset ones null, in this order. */
+/** Every key always present, unset ones null, in this order (as Ray 2.60 returns it). */
 export interface JobDetails {
   type: 'SUBMISSION' | 'DRIVER';
   job_id: string | null;
@@ -27,22 +27,15 @@ export interface JobDetails {
 export declare const TERMINAL_STATUSES: readonly JobStatus[];
 export declare const JOB_DETAILS_KEYS: readonly (keyof JobDetails)[];
 
-/** Exact server texts (docs/reference/ray-jobs-api.md). */
+/** Exact server texts, as Ray 2.60 words them. */
 export declare const RAY_TEXT: {
   readonly notFound: string;
   readonly methodNotAllowed: string;
   readonly internalError: string;
-  readonly browser: string;
-  readonly authMissing: string;
-  readonly authInvalid: string;
   readonly noAgent: string;
   jobNotFound(id: string): string;
   packageNotFound(uri: string): string;
   duplicate(sid: string): string;
-  deleteNonTerminal(sid: string, status: string): string;
-  readonly logsOfDriver: string;
-  readonly stopDriver: string;
-  readonly deleteDriver: string;
   readonly runtimeEnvSetupFailed: string;
 };
 
@@ -72,8 +65,6 @@ export interface SimJob {
   readonly cwd: string | null;
   /** pid (and process-group id) of the `/bin/sh -c` process once started. */
   readonly pid: number | null;
-  /** The command actually run (after rewriteEntrypoint). */
-  readonly command: string | null;
   /** working_dir zip entries refused because they would land outside the directory. */
   readonly skippedZipEntries: readonly string[];
   readonly stopRequested: boolean;
@@ -89,8 +80,7 @@ export interface RaySimOptions {
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
-  /** `ray_version` of /api/version; default "2.47.1". >= 2.50 fills `error_type`, >= 2.52 adds
-   * /api/authentication_mode, >= 2.54 accepts `entrypoint_label_selector`. */
+  /** `ray_version` of /api/version; default "2.60.0" (the pinned real Ray). >= 2.50 fills `error_type`. */
   rayVersion?: string;
   rayCommit?: string;
   sessionName?: string;
@@ -104,8 +94,10 @@ export interface RaySimOptions {
   tailPollMs?: number;
   /** aiohttp client_max_size; default 100 MiB. */
   maxBodyBytes?: number;
-  /** Enables token auth (Ray >= 2.52 `RAY_AUTH_MODE=token`). */
-  authToken?: string | null;
+  /** Write Ray's two supervisor lines ("Runtime env is setting up.", "Running entrypoint for job …")
+   * at the top of every job log, as Ray 2.60 does; default true. false keeps a log to the entrypoint's
+   * own output (for tests of exact log handling). */
+  supervisorLogLines?: boolean;
   /** Extra environment for every entrypoint, over the sim's own process.env. */
   env?: Record<string, string>;
   /** Where logs and job directories go; default a fresh temp dir, removed by close(). */
@@ -117,8 +109,6 @@ export interface RaySimOptions {
   agentPort?: number;
   /** RAY_ADDRESS given to the entrypoint; default <nodeIp>:6379. */
   gcsAddress?: string;
-  /** Changes the command actually run (GET still echoes the submitted entrypoint). */
-  rewriteEntrypoint?: (entrypoint: string, job: SimJob) => string;
   /** Receives one line per request and per job transition. */
   log?: (line: string) => void;
 }
@@ -150,8 +140,6 @@ export interface RaySimControl {
   failNext(o: { status: number; count?: number; match?: RequestMatcher; body?: string; when?: FaultTiming }): void;
   /** The next `count` matching requests get their socket destroyed with no response. */
   resetNext(o?: { count?: number; match?: RequestMatcher; when?: FaultTiming }): void;
-  /** The next `count` matching requests are answered `ms` later. */
-  delayNext(o: { ms: number; count?: number; match?: RequestMatcher; when?: FaultTiming }): void;
   clearFaults(): void;
   /** Keeps a job (or '*' = every job, current and future) PENDING until released with hold=false.
    * Releasing '*' also releases the jobs held one by one. A held job that was stopped ends STOPPED
@@ -159,10 +147,6 @@ export interface RaySimControl {
   holdPending(target: string, hold?: boolean): void;
   /** Changes /api/version (and the version-gated behaviour); null makes /api/version a 404. */
   setVersion(v: { rayVersion?: string; rayCommit?: string; sessionName?: string; version?: string } | string | null): void;
-  /** Turns token auth on (a token) or off (null). */
-  setAuthToken(token: string | null): void;
-  /** Adds a plain `ray.init()` driver job (type DRIVER) to the list and to GET by job id. */
-  addDriverJob(o: { jobId: string; status?: 'RUNNING' | 'SUCCEEDED'; entrypoint?: string }): void;
 }
 
 export interface WaitOptions {
@@ -183,7 +167,7 @@ export interface RaySim {
   readonly packages: ReadonlyMap<string, Buffer>;
   /** Every request received, in arrival order. */
   readonly requests: readonly RequestLogEntry[];
-  /** Emits 'status' (sid, status, details), 'request' (entry), 'deleted' (sid), 'package' (uri). */
+  /** Emits 'status' (sid, status, details), 'request' (entry), 'package' (uri). */
   readonly events: EventEmitter;
   readonly control: RaySimControl;
   /** Resolves with the predicate's first value that is not false/null/undefined; re-checked on every

@@ -1,8 +1,9 @@
 // @ts-check
 // ray-sim: the project's one Ray Jobs REST API double. It is the tests' double and the demo's local
-// "cluster". It follows docs/reference/ray-jobs-api.md field by field: routes, status
-// codes, text/plain error bodies, JobDetails, the job state machine, package upload, token auth and
-// the browser heuristic. Jobs really run: each entrypoint is a `/bin/sh -c` process in its own
+// "cluster". It serves what the action calls (version, submit, get, logs, stop, packages, the log
+// tail) the way Ray 2.60 answers: routes, status codes, text/plain error bodies, JobDetails, the job
+// state machine. tests/helpers/ray-jobs-contract.ts runs the same rows against it and against a
+// real Ray head; README.md lists the differences that remain. Jobs really run: each entrypoint is a `/bin/sh -c` process in its own
 // process group, with stdout and stderr merged into the job's driver log. README.md in this folder
 // lists what the double cannot prove.
 //
@@ -21,17 +22,17 @@ import { parseArgs } from 'node:util';
 import { extractZip } from './zip.mjs';
 
 // ---------------------------------------------------------------------------------------------
-// Constants (the section of docs/reference/ray-jobs-api.md in brackets)
+// Constants
 // ---------------------------------------------------------------------------------------------
 
 /** @typedef {'PENDING' | 'RUNNING' | 'STOPPED' | 'SUCCEEDED' | 'FAILED'} JobStatus */
 
-/** Terminal = {STOPPED, SUCCEEDED, FAILED} [docs/reference/ray-jobs-api.md#statuses-and-messages]. */
+/** Terminal = {STOPPED, SUCCEEDED, FAILED}. */
 export const TERMINAL_STATUSES = Object.freeze(['STOPPED', 'SUCCEEDED', 'FAILED']);
 /** @param {string} s */
 const isTerminal = (s) => TERMINAL_STATUSES.includes(s);
 
-/** The 15 JobDetails keys in the order pydantic emits them [docs/reference/ray-jobs-api.md#jobdetails]. */
+/** The 15 JobDetails keys in the order pydantic emits them. */
 export const JOB_DETAILS_KEYS = Object.freeze([
   'type',
   'job_id',
@@ -50,7 +51,7 @@ export const JOB_DETAILS_KEYS = Object.freeze([
   'driver_exit_code',
 ]);
 
-/** JobSubmitRequest fields, in dataclass order [docs/reference/ray-jobs-api.md#submit]. The label selector exists from about 2.54. */
+/** JobSubmitRequest fields of Ray 2.60, in dataclass order. */
 const SUBMIT_FIELDS = [
   'entrypoint',
   'submission_id',
@@ -61,16 +62,14 @@ const SUBMIT_FIELDS = [
   'entrypoint_num_gpus',
   'entrypoint_memory',
   'entrypoint_resources',
+  'entrypoint_label_selector',
 ];
 
-/** Exact server-side texts a client may need to match [docs/reference/ray-jobs-api.md]. */
+/** Exact server-side texts a client may need to match. */
 export const RAY_TEXT = Object.freeze({
   notFound: '404: Not Found',
   methodNotAllowed: '405: Method Not Allowed',
   internalError: '500 Internal Server Error\n\nServer got itself in trouble',
-  browser: 'Method Not Allowed for browser traffic.',
-  authMissing: 'Unauthorized: Missing authentication token',
-  authInvalid: 'Forbidden: Invalid authentication token',
   noAgent: 'No available agent to submit job, please try again later.',
   /** @param {string} id */
   jobNotFound: (id) => `Job ${id} does not exist`,
@@ -78,15 +77,10 @@ export const RAY_TEXT = Object.freeze({
   packageNotFound: (uri) => `Package ${uri} does not exist`,
   /** @param {string} sid */
   duplicate: (sid) => `Job with submission_id ${sid} already exists. Please use a different submission_id.`,
-  /** @param {string} sid @param {string} status */
-  deleteNonTerminal: (sid, status) => `Attempted to delete job '${sid}', but it is in a non-terminal state ${status}.`,
-  logsOfDriver: 'Can only get logs of submission type jobs',
-  stopDriver: 'Can only stop submission type jobs',
-  deleteDriver: 'Can only delete submission type jobs',
   runtimeEnvSetupFailed: 'runtime_env setup failed: Failed to set up runtime environment.',
 });
 
-/** Default PENDING/RUNNING/... messages [docs/reference/ray-jobs-api.md#statuses-and-messages]. */
+/** Default PENDING/RUNNING/... messages. */
 const DEFAULT_MESSAGES = {
   RUNNING: 'Job is currently running.',
   STOPPED: 'Job was intentionally stopped.',
@@ -99,16 +93,6 @@ const NUM_LOG_LINES_ON_ERROR = 10; // job_log_storage_client.py
 const MAX_LOG_SIZE = 20000;
 const MAX_CHUNK_LINES = 10; // utils.py file_tail_iterator
 const MAX_CHUNK_CHARS = 20000;
-const PUBLIC_PATHS = new Set([
-  '/',
-  '/favicon.ico',
-  '/api/authentication_mode',
-  '/api/authenticate',
-  '/api/healthz',
-  '/api/gcs_healthz',
-  '/api/local_raylet_healthz',
-  '/-/healthz',
-]);
 const ID_ALPHABET = [...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'].filter((c) => !'IloO0'.includes(c));
 const RAY_SITE = '/home/ray/anaconda3/lib/python3.11/site-packages/ray';
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -301,7 +285,7 @@ function topLevelRawValues(text) {
   return out;
 }
 
-/** `raysubmit_` + 16 chars from [A-Za-z0-9] minus I l o O 0 [docs/reference/ray-jobs-api.md#submit]. */
+/** `raysubmit_` + 16 chars from [A-Za-z0-9] minus I l o O 0. */
 export function generateSubmissionId() {
   let id = 'raysubmit_';
   for (let k = 0; k < 16; k++) id += ID_ALPHABET[crypto.randomInt(ID_ALPHABET.length)];
@@ -317,7 +301,7 @@ function defaultSessionName() {
 }
 
 /**
- * Last ≤10 lines (newlines kept) of a log, cut to its last 20,000 chars [docs/reference/ray-jobs-api.md#statuses-and-messages].
+ * Last ≤10 lines (newlines kept) of a log, cut to its last 20,000 chars.
  * @param {string} log
  */
 function logTail(log) {
@@ -352,8 +336,14 @@ const json = (value, status = 200) => ({
   headers: { 'content-type': 'application/json; charset=utf-8' },
   body: pyDumps(value),
 });
-/** aiohttp's bare `Response()`: 200, no body. @returns {SimResponse} */
-const empty = () => ({ status: 200, headers: { 'content-type': 'application/octet-stream' }, body: '' });
+/** Python logging's default time format: `2026-12-03 09:48:49,612` (local time). */
+function pyLogTime(d = new Date()) {
+  const p = (/** @type {number} */ n, w = 2) => String(n).padStart(w, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())},${p(d.getMilliseconds(), 3)}`;
+}
+
+/** aiohttp's bare `Response()`: 200, no body and no Content-Type (as Ray 2.60 answers). @returns {SimResponse} */
+const empty = () => ({ status: 200, headers: {}, body: '' });
 
 // ---------------------------------------------------------------------------------------------
 // Jobs
@@ -387,7 +377,7 @@ export class SimJob {
     this.runtimeEnv = /** @type {Record<string, unknown> | undefined} */ (init.request.runtime_env) ?? null;
     /** @type {JobStatus} */
     this.status = 'PENDING';
-    /** @type {string | null} an explicit message; null means the status default [docs/reference/ray-jobs-api.md#statuses-and-messages] */
+    /** @type {string | null} an explicit message; null means the status default */
     this.message = null;
     /** @type {string | null} */
     this.errorType = null;
@@ -409,8 +399,6 @@ export class SimJob {
     this.cwd = null;
     /** @type {number | null} pid (= process group id) of the `/bin/sh -c` process */
     this.pid = null;
-    /** @type {string | null} the command actually run (after `rewriteEntrypoint`) */
-    this.command = null;
     /** Entry names refused while unpacking working_dir (they would escape the directory). @type {string[]} */
     this.skippedZipEntries = [];
     this.stopRequested = false;
@@ -430,7 +418,7 @@ export class SimJob {
     return isTerminal(this.status);
   }
 
-  /** The PENDING default message depends on resources and runtime_env [docs/reference/ray-jobs-api.md#statuses-and-messages]. */
+  /** The PENDING default message depends on resources and runtime_env. */
   defaultMessage() {
     if (this.status !== 'PENDING') return DEFAULT_MESSAGES[this.status];
     const r = this.request;
@@ -480,9 +468,9 @@ export class SimJob {
  * @typedef {{
  *   port?: number, host?: string, rayVersion?: string, rayCommit?: string, sessionName?: string,
  *   pendingDelayMs?: number, stopWaitMs?: number, startTimeoutMs?: number, tailPollMs?: number,
- *   maxBodyBytes?: number, authToken?: string | null, env?: Record<string, string>, rootDir?: string,
+ *   maxBodyBytes?: number, supervisorLogLines?: boolean, env?: Record<string, string>, rootDir?: string,
  *   keepFiles?: boolean, nodeIp?: string, agentPort?: number, gcsAddress?: string,
- *   rewriteEntrypoint?: (entrypoint: string, job: SimJob) => string, log?: (line: string) => void
+ *   log?: (line: string) => void
  * }} RaySimOptions
  * @typedef {{
  *   method: string, path: string, url: string, headers: import('node:http').IncomingHttpHeaders,
@@ -491,7 +479,7 @@ export class SimJob {
  * }} RequestLogEntry
  * @typedef {(method: string, path: string) => boolean} RequestMatcher
  * @typedef {{
- *   kind: 'fail' | 'reset' | 'delay', remaining: number, match: RequestMatcher, when: 'before' | 'after',
+ *   kind: 'fail' | 'reset', remaining: number, match: RequestMatcher, when: 'before' | 'after',
  *   status: number, body: string | null, ms: number
  * }} Fault
  */
@@ -506,12 +494,10 @@ class RaySim {
     this.startTimeoutMs = options.startTimeoutMs ?? 900_000;
     this.tailPollMs = options.tailPollMs ?? 200;
     this.maxBodyBytes = options.maxBodyBytes ?? 100 * MiB;
-    /** @type {string | null} */
-    this.authToken = options.authToken ?? null;
     /** @type {{ ray_version: string, ray_commit: string, session_name: string, version: string } | null} */
     this.versionInfo = {
       version: '4',
-      ray_version: options.rayVersion ?? '2.47.1',
+      ray_version: options.rayVersion ?? '2.60.0',
       ray_commit: options.rayCommit ?? crypto.createHash('sha1').update('ray-sim').digest('hex'),
       session_name: options.sessionName ?? defaultSessionName(),
     };
@@ -525,8 +511,6 @@ class RaySim {
     this.gcsAddress = options.gcsAddress ?? `${this.nodeIp}:6379`;
     /** @type {Map<string, SimJob>} */
     this.jobs = new Map();
-    /** @type {Map<string, JobDetails>} plain driver jobs (`ray.init()` outside the Jobs API) */
-    this.driverJobs = new Map();
     /** @type {Map<string, Buffer>} package URI → bytes ("GCS" = Ray's Global Control Store) */
     this.packages = new Map();
     /** @type {RequestLogEntry[]} */
@@ -585,11 +569,6 @@ class RaySim {
 
   errorTypesEnabled() {
     return rayVersionAtLeast(this.versionInfo?.ray_version ?? '0.0', 2, 50);
-  }
-
-  submitFields() {
-    const v = this.versionInfo?.ray_version ?? '0.0';
-    return rayVersionAtLeast(v, 2, 54) ? [...SUBMIT_FIELDS, 'entrypoint_label_selector'] : SUBMIT_FIELDS;
   }
 
   // ----- state changes -----------------------------------------------------------------------
@@ -663,11 +642,16 @@ class RaySim {
       RAY_ADDRESS: this.gcsAddress,
       RAY_JOB_CONFIG_JSON_ENV_VAR: pyDumps({ runtime_env: job.runtimeEnv ?? {}, metadata }),
     };
-    const command = this.options.rewriteEntrypoint ? this.options.rewriteEntrypoint(job.entrypoint, job) : job.entrypoint;
-    job.command = command;
+    const command = job.entrypoint;
     let fd;
     try {
       fd = fs.openSync(job.logPath, 'a');
+      // The supervisor's own lines, as Ray 2.60 writes them into every job log.
+      if (this.options.supervisorLogLines !== false)
+        fs.writeSync(
+          fd,
+          `${pyLogTime()}\tINFO job_manager.py:581 -- Runtime env is setting up.\nRunning entrypoint for job ${job.submissionId}: ${job.entrypoint}\n`,
+        );
     } catch (err) {
       this.failStart(job, err);
       return;
@@ -772,7 +756,7 @@ class RaySim {
     if (job.terminal) return false;
     job.stopRequested = true;
     if (job.status === 'RUNNING' && job.child) {
-      // SIGTERM to the process group, SIGKILL after RAY_JOB_STOP_WAIT_TIME_S [docs/reference/ray-jobs-api.md#stop]
+      // SIGTERM to the process group, SIGKILL after RAY_JOB_STOP_WAIT_TIME_S
       this.signalGroup(job, 'SIGTERM');
       if (!job.killTimer) job.killTimer = this.timer(() => this.signalGroup(job, 'SIGKILL'), this.stopWaitMs);
     }
@@ -803,13 +787,9 @@ class RaySim {
 
   // ----- lookup --------------------------------------------------------------------------------
 
-  /** Driver jobs by job id first, then submission ids [docs/reference/ray-jobs-api.md#endpoints, utils.py find_job_by_ids]. @param {string} id */
+  /** Submission jobs only: the double has no driver jobs (`ray.init()` outside the Jobs API). @param {string} id */
   findJob(id) {
-    const driver = this.driverJobs.get(id);
-    if (driver) return /** @type {{ kind: 'driver', details: JobDetails }} */ ({ kind: 'driver', details: driver });
-    const job = this.jobs.get(id);
-    if (job) return /** @type {{ kind: 'submission', job: SimJob }} */ ({ kind: 'submission', job });
-    return null;
+    return this.jobs.get(id) ?? null;
   }
 
   // ----- HTTP ---------------------------------------------------------------------------------
@@ -843,11 +823,6 @@ class RaySim {
     f.remaining--;
     if (f.remaining <= 0) this.faults.splice(i, 1);
     return f;
-  }
-
-  /** @param {number} ms */
-  sleep(ms) {
-    return new Promise((resolve) => this.timer(() => resolve(undefined), ms));
   }
 
   /** @param {import('node:http').ServerResponse} res @param {SimResponse} r */
@@ -884,15 +859,9 @@ class RaySim {
     this.requests.push(entry);
     this.log(`${method} ${rawUrl}`);
     const fault = this.takeFault(method, pathname);
-    if (fault && fault.when === 'before') {
-      if (fault.kind === 'delay') await this.sleep(fault.ms);
-      else return this.applyFault(fault, entry, req, res);
-    }
+    if (fault && fault.when === 'before') return this.applyFault(fault, entry, req, res);
     const response = await this.handle(method, pathname, req.headers, body, tooLarge);
-    if (fault && fault.when === 'after') {
-      if (fault.kind === 'delay') await this.sleep(fault.ms);
-      else return this.applyFault(fault, entry, req, res);
-    }
+    if (fault && fault.when === 'after') return this.applyFault(fault, entry, req, res);
     if (this.closing && res.destroyed) return;
     entry.status = response.status;
     entry.responseType = response.headers['content-type'] ?? null;
@@ -920,36 +889,12 @@ class RaySim {
   }
 
   /**
-   * Middleware order as in http_server_head.py: token auth, then the browser check, then routing.
-   * @param {string} method @param {string} pathname @param {import('node:http').IncomingHttpHeaders} headers
-   * @returns {SimResponse | null}
-   */
-  middleware(method, pathname, headers) {
-    if (this.authToken !== null && !PUBLIC_PATHS.has(pathname) && !pathname.startsWith('/static/')) {
-      let auth = headerValue(headers.authorization);
-      if (!auth) auth = headerValue(headers['x-ray-authorization']);
-      if (!auth) {
-        const cookie = parseCookies(headerValue(headers.cookie))['ray-authentication-token'];
-        if (cookie) auth = `Bearer ${cookie}`;
-      }
-      if (!auth) return text(401, RAY_TEXT.authMissing);
-      if (auth !== `Bearer ${this.authToken}`) return text(403, RAY_TEXT.authInvalid);
-    }
-    const ua = headerValue(headers['user-agent']);
-    if (['POST', 'PUT', 'DELETE'].includes(method) && ua.startsWith('Mozilla') && pathname !== '/api/authenticate') {
-      return text(405, RAY_TEXT.browser);
-    }
-    return null;
-  }
-
-  /**
    * @param {string} pathname
    * @returns {{ route: Route, params: Record<string, string> } | null}
    */
   matchRoute(pathname) {
     const segs = pathname.split('/').slice(1);
     for (const route of ROUTES) {
-      if (route.enabled && !route.enabled(this)) continue;
       if (route.pattern.length !== segs.length) continue;
       /** @type {Record<string, string>} */
       const params = {};
@@ -972,8 +917,6 @@ class RaySim {
    * @returns {Promise<SimResponse>}
    */
   async handle(method, pathname, headers, body, tooLarge) {
-    const blocked = this.middleware(method, pathname, headers);
-    if (blocked) return blocked;
     const m = this.matchRoute(pathname);
     if (!m) return text(404, RAY_TEXT.notFound);
     const effective = method === 'HEAD' && m.route.methods.GET ? 'GET' : method;
@@ -990,16 +933,10 @@ class RaySim {
     switch (name) {
       case 'version':
         return this.version();
-      case 'authMode':
-        return this.authMode();
-      case 'list':
-        return this.list();
       case 'submit':
         return this.submit(body);
       case 'get':
         return this.get(p);
-      case 'delete':
-        return this.delete(p);
       case 'stop':
         return this.stop(p);
       case 'logs':
@@ -1023,16 +960,6 @@ class RaySim {
     return json({ version: v.version, ray_version: v.ray_version, ray_commit: v.ray_commit, session_name: v.session_name });
   }
 
-  /** @returns {SimResponse} */
-  authMode() {
-    return json({ authentication_mode: this.authToken !== null ? 'token' : 'disabled' });
-  }
-
-  /** @returns {SimResponse} */
-  list() {
-    return json([...[...this.jobs.values()].map((j) => j.details()), ...this.driverJobs.values()]);
-  }
-
   /** @param {Buffer} body @returns {SimResponse} */
   submit(body) {
     // strip_keys_with_value_none(await req.json()) runs outside the try: any failure is a plain 500.
@@ -1051,7 +978,7 @@ class RaySim {
     for (const [k, v] of Object.entries(data)) if (v !== null) req[k] = v;
 
     // JobSubmitRequest(**json_data): the constructor rejects unknown and missing arguments first...
-    const fields = this.submitFields();
+    const fields = SUBMIT_FIELDS;
     for (const k of Object.keys(req)) {
       if (!fields.includes(k)) return text(400, submitTypeError(`JobSubmitRequest.__init__() got an unexpected keyword argument '${k}'`));
     }
@@ -1092,7 +1019,7 @@ class RaySim {
     this.log(`job ${sid} -> PENDING`);
     this.events.emit('status', sid, 'PENDING', job.details());
 
-    // Invalid runtime_env values fail supervisor creation right away: 200 + FAILED [docs/reference/ray-jobs-api.md#p6-a-200-does-not-mean-the-job-is-valid].
+    // Invalid runtime_env values fail supervisor creation right away: 200 + FAILED.
     const envError = this.validateRuntimeEnvValues(job.runtimeEnv);
     if (envError) {
       const tb = traceback(
@@ -1128,48 +1055,24 @@ class RaySim {
 
   /** @param {Record<string, string>} params @returns {SimResponse} */
   get(params) {
-    const found = this.findJob(params.id);
-    if (!found) return text(404, RAY_TEXT.jobNotFound(params.id));
-    return json(found.kind === 'driver' ? found.details : found.job.details());
+    const job = this.findJob(params.id);
+    if (!job) return text(404, RAY_TEXT.jobNotFound(params.id));
+    return json(job.details());
   }
 
   /** @param {Record<string, string>} params @returns {SimResponse} */
   logs(params) {
-    const found = this.findJob(params.id);
-    if (!found) return text(404, RAY_TEXT.jobNotFound(params.id));
-    if (found.kind === 'driver') return text(400, RAY_TEXT.logsOfDriver);
-    const job = found.job;
+    const job = this.findJob(params.id);
+    if (!job) return text(404, RAY_TEXT.jobNotFound(params.id));
     if (job.driverAgentHttpAddress === null) return json({ logs: '' });
     return json({ logs: readLogFile(job.logPath) });
   }
 
   /** @param {Record<string, string>} params @returns {SimResponse} */
   stop(params) {
-    const found = this.findJob(params.id);
-    if (!found) return text(404, RAY_TEXT.jobNotFound(params.id));
-    if (found.kind === 'driver') return text(400, RAY_TEXT.stopDriver);
-    return json({ stopped: this.stopJob(found.job) });
-  }
-
-  /** @param {Record<string, string>} params @returns {SimResponse} */
-  delete(params) {
-    const found = this.findJob(params.id);
-    if (!found) return text(404, RAY_TEXT.jobNotFound(params.id));
-    if (found.kind === 'driver') return text(400, RAY_TEXT.deleteDriver);
-    const job = found.job;
-    if (!job.terminal) {
-      const agentText = traceback(
-        [
-          ['dashboard/modules/job/job_agent.py', 170, 'delete_job', 'deleted = await self.get_job_manager().delete_job(job.submission_id)'],
-          ['dashboard/modules/job/job_manager.py', 702, 'delete_job', 'raise RuntimeError('],
-        ],
-        `RuntimeError: ${RAY_TEXT.deleteNonTerminal(job.submissionId, job.status)}`,
-      );
-      return text(500, headWrapped('delete_job', 'delete_job_internal', 500, agentText));
-    }
-    this.jobs.delete(job.submissionId);
-    this.events.emit('deleted', job.submissionId);
-    return json({ deleted: true });
+    const job = this.findJob(params.id);
+    if (!job) return text(404, RAY_TEXT.jobNotFound(params.id));
+    return json({ stopped: this.stopJob(job) });
   }
 
   /**
@@ -1178,9 +1081,7 @@ class RaySim {
    * @returns {SimResponse}
    */
   tail(params, headers) {
-    const found = this.findJob(params.id);
-    if (!found) return text(404, RAY_TEXT.jobNotFound(params.id));
-    if (found.kind === 'driver') return text(400, RAY_TEXT.logsOfDriver);
+    if (!this.findJob(params.id)) return text(404, RAY_TEXT.jobNotFound(params.id));
     const up = headers.upgrade === undefined ? 'None' : headerValue(headers.upgrade);
     return text(400, `No WebSocket UPGRADE hdr: ${up}\n Can "Upgrade" only to "WebSocket".`);
   }
@@ -1215,10 +1116,10 @@ class RaySim {
     }
     this.packages.set(uri, Buffer.from(body));
     this.events.emit('package', uri);
-    return { status: 200, headers: { 'content-type': 'application/octet-stream' }, body: '' };
+    return empty();
   }
 
-  // ----- WebSocket tail [docs/reference/ray-jobs-api.md#log-tail-websocket] ---------------------------------------------------------------
+  // ----- WebSocket tail ---------------------------------------------------------------
 
   /**
    * @param {import('node:http').IncomingMessage} req @param {import('node:net').Socket} socket @param {Buffer} head
@@ -1250,7 +1151,6 @@ class RaySim {
       this.events.emit('request', entry);
       return;
     }
-    if (fault?.kind === 'delay') await this.sleep(fault.ms);
     /** @param {SimResponse} r */
     const rawRespond = (r) => {
       entry.status = r.status;
@@ -1268,8 +1168,6 @@ class RaySim {
       entry.outcome = 'injected';
       return rawRespond(this.faultResponse(fault));
     }
-    const blocked = this.middleware(method, pathname, req.headers);
-    if (blocked) return rawRespond(blocked);
     const m = this.matchRoute(pathname);
     const isTail = m?.route.methods.GET === 'tail' && method === 'GET';
     if (!m || !isTail) {
@@ -1277,7 +1175,6 @@ class RaySim {
     }
     const found = this.findJob(m.params.id);
     if (!found) return rawRespond(text(404, RAY_TEXT.jobNotFound(m.params.id)));
-    if (found.kind === 'driver') return rawRespond(text(400, RAY_TEXT.logsOfDriver));
     const key = headerValue(req.headers['sec-websocket-key']);
     if (headerValue(req.headers.upgrade).toLowerCase() !== 'websocket' || !key) {
       return rawRespond(this.tail(m.params, req.headers));
@@ -1292,7 +1189,7 @@ class RaySim {
     this.events.emit('request', entry);
     this.wsSockets.add(socket);
     socket.on('close', () => this.wsSockets.delete(socket));
-    this.runTail(found.job.submissionId, socket, head);
+    this.runTail(found.submissionId, socket, head);
   }
 
   /**
@@ -1412,19 +1309,18 @@ class RaySim {
   }
 }
 
-/** @typedef {'version' | 'authMode' | 'list' | 'submit' | 'get' | 'delete' | 'stop' | 'logs' | 'tail' | 'getPackage' | 'putPackage'} HandlerName */
-/** @typedef {{ pattern: string[], methods: Partial<Record<string, HandlerName>>, enabled?: (sim: RaySim) => boolean }} Route */
+/** @typedef {'version' | 'submit' | 'get' | 'stop' | 'logs' | 'tail' | 'getPackage' | 'putPackage'} HandlerName */
+/** @typedef {{ pattern: string[], methods: Partial<Record<string, HandlerName>> }} Route */
 
-/** Routes exactly as the dashboard registers them [docs/reference/ray-jobs-api.md#endpoints, docs/reference/ray-jobs-api.md#what-the-test-double-must-reproduce]. @type {Route[]} */
+/**
+ * The dashboard routes the action uses, with Ray's paths. Not served (the action never
+ * calls them): the job list (GET /api/jobs/), DELETE of a job, /api/authentication_mode.
+ * @type {Route[]}
+ */
 const ROUTES = [
   { pattern: ['api', 'version'], methods: { GET: 'version' } },
-  {
-    pattern: ['api', 'authentication_mode'],
-    methods: { GET: 'authMode' },
-    enabled: (sim) => sim.authToken !== null || rayVersionAtLeast(sim.versionInfo?.ray_version ?? '0.0', 2, 52),
-  },
-  { pattern: ['api', 'jobs', ''], methods: { GET: 'list', POST: 'submit' } },
-  { pattern: ['api', 'jobs', ':id'], methods: { GET: 'get', DELETE: 'delete' } },
+  { pattern: ['api', 'jobs', ''], methods: { POST: 'submit' } },
+  { pattern: ['api', 'jobs', ':id'], methods: { GET: 'get' } },
   { pattern: ['api', 'jobs', ':id', 'stop'], methods: { POST: 'stop' } },
   { pattern: ['api', 'jobs', ':id', 'logs'], methods: { GET: 'logs' } },
   { pattern: ['api', 'jobs', ':id', 'logs', 'tail'], methods: { GET: 'tail' } },
@@ -1493,17 +1389,6 @@ function invalidProtocol(uri) {
 function headerValue(v) {
   if (v === undefined) return '';
   return Array.isArray(v) ? v.join(', ') : v;
-}
-
-/** @param {string} header */
-function parseCookies(header) {
-  /** @type {Record<string, string>} */
-  const out = {};
-  for (const part of header.split(';')) {
-    const i = part.indexOf('=');
-    if (i > 0) out[part.slice(0, i).trim()] = part.slice(i + 1).trim();
-  }
-  return out;
 }
 
 /** @param {string} s */
@@ -1623,7 +1508,6 @@ export async function startRaySim(options = {}) {
         clearTimeout(to);
         events.off('status', check);
         events.off('request', check);
-        events.off('deleted', check);
       };
       function check() {
         if (done) return;
@@ -1648,7 +1532,6 @@ export async function startRaySim(options = {}) {
       }, timeoutMs);
       events.on('status', check);
       events.on('request', check);
-      events.on('deleted', check);
       check();
     });
   }
@@ -1705,18 +1588,6 @@ export async function startRaySim(options = {}) {
         ms: 0,
       });
     },
-    /** @param {{ ms: number, count?: number, match?: RequestMatcher, when?: 'before' | 'after' }} o */
-    delayNext(o) {
-      sim.faults.push({
-        kind: 'delay',
-        remaining: o.count ?? 1,
-        match: matcher(o.match),
-        when: o.when ?? 'before',
-        status: 0,
-        body: null,
-        ms: o.ms,
-      });
-    },
     clearFaults() {
       sim.faults.length = 0;
     },
@@ -1742,7 +1613,7 @@ export async function startRaySim(options = {}) {
       const o = typeof v === 'string' ? { rayVersion: v } : v;
       const cur = sim.versionInfo ?? {
         version: '4',
-        ray_version: '2.47.1',
+        ray_version: '2.60.0',
         ray_commit: crypto.createHash('sha1').update('ray-sim').digest('hex'),
         session_name: defaultSessionName(),
       };
@@ -1752,34 +1623,6 @@ export async function startRaySim(options = {}) {
         ray_commit: o.rayCommit ?? cur.ray_commit,
         session_name: o.sessionName ?? cur.session_name,
       };
-    },
-    /** @param {string | null} token */
-    setAuthToken(token) {
-      sim.authToken = token;
-    },
-    /**
-     * Adds a plain driver job (`ray.init()` outside the Jobs API) to GET /api/jobs/ and GET /api/jobs/{job_id}.
-     * @param {{ jobId: string, status?: 'RUNNING' | 'SUCCEEDED', entrypoint?: string }} o
-     */
-    addDriverJob(o) {
-      const now = Date.now();
-      sim.driverJobs.set(o.jobId, {
-        type: 'DRIVER',
-        job_id: o.jobId,
-        submission_id: null,
-        driver_info: { id: o.jobId, node_ip_address: sim.nodeIp, pid: String(process.pid) },
-        status: o.status ?? 'RUNNING',
-        entrypoint: o.entrypoint ?? '',
-        message: null,
-        error_type: null,
-        start_time: now,
-        end_time: o.status === 'SUCCEEDED' ? now : null,
-        metadata: {},
-        runtime_env: {},
-        driver_agent_http_address: null,
-        driver_node_id: null,
-        driver_exit_code: null,
-      });
     },
   };
 
@@ -1817,11 +1660,10 @@ const USAGE = `usage: node tools/ray-sim/server.mjs [options]
 
   --port N               listen port (0 = ephemeral; default 8265)
   --host H               listen address (default 127.0.0.1)
-  --ray-version V        ray_version reported by /api/version (default 2.47.1; >= 2.50 fills error_type)
+  --ray-version V        ray_version reported by /api/version (default 2.60.0; >= 2.50 fills error_type)
   --pending-delay-ms N   how long a job stays PENDING (default 100)
   --stop-wait-ms N       SIGTERM → SIGKILL wait on stop (default 3000)
   --start-timeout-ms N   PENDING → FAILED start timeout (default 900000)
-  --auth-token T         token auth mode (also env RAY_SIM_AUTH_TOKEN)
   --root-dir DIR         where logs and job dirs go (default: a fresh temp dir, removed on exit)
   --keep-files           do not remove the root dir on exit
   --verbose              log requests and job transitions to stderr
@@ -1836,7 +1678,6 @@ async function main() {
       'pending-delay-ms': { type: 'string' },
       'stop-wait-ms': { type: 'string' },
       'start-timeout-ms': { type: 'string' },
-      'auth-token': { type: 'string' },
       'root-dir': { type: 'string' },
       'keep-files': { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
@@ -1862,7 +1703,6 @@ async function main() {
     pendingDelayMs: int(values['pending-delay-ms'], 'pending-delay-ms'),
     stopWaitMs: int(values['stop-wait-ms'], 'stop-wait-ms'),
     startTimeoutMs: int(values['start-timeout-ms'], 'start-timeout-ms'),
-    authToken: values['auth-token'] ?? process.env.RAY_SIM_AUTH_TOKEN ?? null,
     rootDir: values['root-dir'],
     keepFiles: values['keep-files'],
     log: values.verbose ? (line) => process.stderr.write(`[ray-sim] ${line}\n`) : undefined,
