@@ -66032,6 +66032,7 @@ var Inputs;
     Inputs["RayAddress"] = "ray-address";
     Inputs["RayHeaders"] = "ray-headers";
     Inputs["RayTlsVerify"] = "ray-tls-verify";
+    Inputs["AllowInsecureRayAddress"] = "allow-insecure-ray-address";
     Inputs["EntrypointPrefix"] = "entrypoint-prefix";
     Inputs["RuntimeEnv"] = "runtime-env";
     Inputs["Wait"] = "wait";
@@ -66043,6 +66044,7 @@ var Inputs;
     Inputs["Zone"] = "zone";
     Inputs["WorkerSa"] = "worker-sa";
     Inputs["ImageUri"] = "image-uri";
+    Inputs["ImageRegistries"] = "image-registries";
     Inputs["RayVersion"] = "ray-version";
     Inputs["RayCli"] = "ray-cli";
     Inputs["ReportRunId"] = "report-run-id";
@@ -66192,7 +66194,7 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4353);
 /* harmony import */ var _common_constants_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(152);
 /* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3302);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6412);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(9129);
 
 
 
@@ -66211,7 +66213,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6412:
+/***/ 9129:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -66429,10 +66431,67 @@ function memoryLog() {
     };
 }
 
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+;// CONCATENATED MODULE: ./lib/inputs/gce.js
+// The shapes of GCE and Artifact Registry values, one definition for the preflight and for the
+// cluster YAML (which re-checks a stored manifest's values before they reach a VM's shell).
+const REGION = /^[a-z]+-[a-z]+[0-9]+$/;
+/** A zone; group 1 is its region. */
+const ZONE = /^([a-z]+-[a-z]+[0-9]+)-[a-z]$/;
+const MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z0-9]+(-[a-z0-9]+)*$/;
+const PROJECT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]$/;
+const SERVICE_ACCOUNT = /^[a-z0-9][-a-z0-9]*@[-a-z0-9.]+\.gserviceaccount\.com$/;
+/** host[:port]/path[:tag|@digest], nothing a shell or YAML would read specially. */
+const IMAGE_URI = /^[a-z0-9.-]+(:[0-9]+)?\/[a-z0-9._/-]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$/;
+/** Upper bounds of the cluster's size: a typo must not ask GCE for thousands of VMs. */
+const WORKERS_MAX = 256;
+const ACTORS_PER_WORKER_MAX = 64;
+/** An in-cluster path of plain characters (it reaches the job's argv and its environment). */
+const IN_CLUSTER_PATH = /^\/[A-Za-z0-9._/-]*$/;
+const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
+
+;// CONCATENATED MODULE: ./lib/inputs/run-id.js
+// Run ids (docs/reference/run-ids.md#format): `<ts>-<slug>-<query_mode>-<token>`, short enough for GCE node names.
+
+const GCE_NAME_MAX = 63;
+const RUN_ID_MAX = 35;
+const RUN_ID_PATTERN = /^[a-z0-9][-a-z0-9]*[a-z0-9]$/;
+/** A GCE instance name: a letter first, then lowercase letters, digits and dashes. */
+const GCE_NAME_PATTERN = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+function timestamp(now) {
+    const p = (n) => String(n).padStart(2, '0');
+    return `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}t${p(now.getUTCHours())}${p(now.getUTCMinutes())}`;
+}
+/** Mints a run id; `token` is injectable so tests can pin it. */
+function mintRunId(framework, queryMode, now = new Date(), token = (0,external_node_crypto_.randomBytes)(3).toString('hex')) {
+    const fixed = `${timestamp(now)}--${queryMode}-${token}`.length;
+    const slug = framework
+        .replace(/_/g, '')
+        .toLowerCase()
+        .slice(0, Math.max(1, RUN_ID_MAX - fixed));
+    return `${timestamp(now)}-${slug}-${queryMode}-${token}`;
+}
+/** The problem with a given run id, or null when it is valid. */
+function runIdProblem(runId) {
+    if (runId.length > RUN_ID_MAX)
+        return `run id '${runId}' is ${runId.length} characters; at most ${RUN_ID_MAX} fit GCE node names`;
+    if (!RUN_ID_PATTERN.test(runId))
+        return `run id '${runId}' must match ${RUN_ID_PATTERN.source} (lowercase letters, digits and inner dashes)`;
+    return null;
+}
+/** The longest node name Ray makes for a run id (used by tests and the cluster YAML). */
+function workerNodeName(runId, uuid8 = 'abcdef12') {
+    return `ray-${runId}-worker-${uuid8}-compute`;
+}
+
 ;// CONCATENATED MODULE: ./lib/common/state.js
 // What the main step leaves for its post step (`post-if: always()`), with typed save and load.
 // The post step stops a job the main step was waiting on and tears down a per-run cluster the
 // main step did not, so what it loads is checked for shape before it is used.
+
+
+
 
 
 const WAIT_STATUSES = ['waiting', 'detached', 'done'];
@@ -66449,6 +66508,24 @@ class StateError extends Error {
     }
 }
 const CLUSTER_VERSION = 1;
+const SUBMISSION_ID = /^bird-[a-z0-9][-a-z0-9]*-a[1-9][0-9]*$/;
+function under(dir, path) {
+    return dir !== '' && (0,external_node_path_namespaceObject.isAbsolute)(path) && (0,external_node_path_namespaceObject.resolve)(path).startsWith((0,external_node_path_namespaceObject.resolve)(dir) + external_node_path_namespaceObject.sep);
+}
+/** Why a saved cluster is not one this action wrote for this step, or null. */
+function clusterStateProblem(c, expected) {
+    if (runIdProblem(c.runId))
+        return 'names an invalid run id';
+    if (!under(expected.runnerTemp, c.yamlPath) || !under(expected.runnerTemp, c.markerPath))
+        return 'names files outside RUNNER_TEMP';
+    if (c.rayCli !== expected.rayCli)
+        return 'names another ray CLI than the ray-cli input';
+    if (c.project !== '' && !PROJECT.test(c.project))
+        return 'names a project of the wrong shape';
+    if (c.zone !== '' && !ZONE.test(c.zone))
+        return 'names a zone of the wrong shape';
+    return null;
+}
 class ActionState {
     store;
     constructor(store = actionsState) {
@@ -66463,17 +66540,18 @@ class ActionState {
     setWait(status) {
         this.store.save(constants/* State */.Uw.WaitStatus, status);
     }
-    /** The dispatched job, or null when nothing was dispatched. */
+    /** The dispatched job, or null when nothing was dispatched. Throws StateError on an entry this action would not write. */
     loadJob() {
         const submissionId = this.store.load(constants/* State */.Uw.SubmissionId);
         if (!submissionId)
             return null;
+        if (!SUBMISSION_ID.test(submissionId))
+            throw new StateError(constants/* State */.Uw.SubmissionId, 'is not a submission id this action writes');
+        const rayAddress = this.store.load(constants/* State */.Uw.RayAddress);
+        if (!/^https?:\/\/\S+$/.test(rayAddress))
+            throw new StateError(constants/* State */.Uw.RayAddress, 'is not an http(s) address');
         const wait = this.store.load(constants/* State */.Uw.WaitStatus);
-        return {
-            submissionId,
-            rayAddress: this.store.load(constants/* State */.Uw.RayAddress),
-            wait: WAIT_STATUSES.includes(wait) ? wait : 'detached',
-        };
+        return { submissionId, rayAddress, wait: WAIT_STATUSES.includes(wait) ? wait : 'detached' };
     }
     /** Saved right before `ray up`, with the teardown pending. */
     saveCluster(cluster) {
@@ -66483,8 +66561,13 @@ class ActionState {
     setTeardown(status) {
         this.store.save(constants/* State */.Uw.ClusterTeardown, status);
     }
-    /** The per-run cluster and its teardown status, or null when the run had none. Throws StateError on a malformed entry. */
-    loadCluster() {
+    /**
+     * The per-run cluster and its teardown status, or null when the run had none. The post step
+     * runs `ray down` and `gcloud ... delete` from it, so every field must have the shape this action
+     * writes: a valid run id, files under RUNNER_TEMP, the `ray-cli` input, a project and zone of
+     * GCE's shape. Anything else throws StateError.
+     */
+    loadCluster(expected) {
         const raw = this.store.load(constants/* State */.Uw.EphemeralCluster);
         if (!raw)
             return null;
@@ -66502,24 +66585,23 @@ class ActionState {
             typeof s.markerPath !== 'string') {
             throw new StateError(constants/* State */.Uw.EphemeralCluster, 'is not a cluster this version wrote');
         }
-        const status = this.store.load(constants/* State */.Uw.ClusterTeardown);
-        return {
-            cluster: {
-                runId: s.runId,
-                yamlPath: s.yamlPath,
-                rayCli: s.rayCli,
-                project: typeof s.project === 'string' ? s.project : '',
-                zone: typeof s.zone === 'string' ? s.zone : '',
-                markerPath: s.markerPath,
-                selfDeleteBy: typeof s.selfDeleteBy === 'string' ? s.selfDeleteBy : undefined,
-            },
-            teardown: TEARDOWN_STATUSES.includes(status) ? status : null,
+        const cluster = {
+            runId: s.runId,
+            yamlPath: s.yamlPath,
+            rayCli: s.rayCli,
+            project: typeof s.project === 'string' ? s.project : '',
+            zone: typeof s.zone === 'string' ? s.zone : '',
+            markerPath: s.markerPath,
+            selfDeleteBy: typeof s.selfDeleteBy === 'string' ? s.selfDeleteBy : undefined,
         };
+        const why = clusterStateProblem(cluster, expected);
+        if (why)
+            throw new StateError(constants/* State */.Uw.EphemeralCluster, why);
+        const status = this.store.load(constants/* State */.Uw.ClusterTeardown);
+        return { cluster, teardown: TEARDOWN_STATUSES.includes(status) ? status : null };
     }
 }
 
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 ;// CONCATENATED MODULE: ./lib/inputs/instance-ids.js
 // Instance ids, one definition for the action and the otf-keys sub-action: a comma list
 // (`instance-ids`) or a file of whitespace-separated ids (`instance-ids-file`), exactly one of the
@@ -66841,19 +66923,6 @@ class GateFailedError extends Error {
     }
 }
 
-;// CONCATENATED MODULE: ./lib/inputs/gce.js
-// The shapes of GCE and Artifact Registry values, one definition for the preflight and for the
-// cluster YAML (which re-checks a stored manifest's values before they reach a VM's shell).
-const REGION = /^[a-z]+-[a-z]+[0-9]+$/;
-/** A zone; group 1 is its region. */
-const ZONE = /^([a-z]+-[a-z]+[0-9]+)-[a-z]$/;
-const MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z0-9]+(-[a-z0-9]+)*$/;
-const PROJECT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]$/;
-const SERVICE_ACCOUNT = /^[a-z0-9][-a-z0-9]*@[-a-z0-9.]+\.gserviceaccount\.com$/;
-/** host[:port]/path[:tag|@digest], nothing a shell or YAML would read specially. */
-const IMAGE_URI = /^[a-z0-9.-]+(:[0-9]+)?\/[a-z0-9._/-]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$/;
-const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
-
 ;// CONCATENATED MODULE: ./lib/inputs/reader.js
 // Reading raw inputs: the one place that calls core.getInput, and small typed readers that
 // record problems (input, bad value, fix) instead of throwing, so every problem is reported at once.
@@ -66947,40 +67016,6 @@ function absolute(path, base) {
     return (0,external_node_path_namespaceObject.isAbsolute)(path) ? path : (0,external_node_path_namespaceObject.resolve)(base, path);
 }
 
-;// CONCATENATED MODULE: ./lib/inputs/run-id.js
-// Run ids (docs/reference/run-ids.md#format): `<ts>-<slug>-<query_mode>-<token>`, short enough for GCE node names.
-
-const GCE_NAME_MAX = 63;
-const RUN_ID_MAX = 35;
-const RUN_ID_PATTERN = /^[a-z0-9][-a-z0-9]*[a-z0-9]$/;
-/** A GCE instance name: a letter first, then lowercase letters, digits and dashes. */
-const GCE_NAME_PATTERN = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
-function timestamp(now) {
-    const p = (n) => String(n).padStart(2, '0');
-    return `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}t${p(now.getUTCHours())}${p(now.getUTCMinutes())}`;
-}
-/** Mints a run id; `token` is injectable so tests can pin it. */
-function mintRunId(framework, queryMode, now = new Date(), token = (0,external_node_crypto_.randomBytes)(3).toString('hex')) {
-    const fixed = `${timestamp(now)}--${queryMode}-${token}`.length;
-    const slug = framework
-        .replace(/_/g, '')
-        .toLowerCase()
-        .slice(0, Math.max(1, RUN_ID_MAX - fixed));
-    return `${timestamp(now)}-${slug}-${queryMode}-${token}`;
-}
-/** The problem with a given run id, or null when it is valid. */
-function runIdProblem(runId) {
-    if (runId.length > RUN_ID_MAX)
-        return `run id '${runId}' is ${runId.length} characters; at most ${RUN_ID_MAX} fit GCE node names`;
-    if (!RUN_ID_PATTERN.test(runId))
-        return `run id '${runId}' must match ${RUN_ID_PATTERN.source} (lowercase letters, digits and inner dashes)`;
-    return null;
-}
-/** The longest node name Ray makes for a run id (used by tests and the cluster YAML). */
-function workerNodeName(runId, uuid8 = 'abcdef12') {
-    return `ray-${runId}-worker-${uuid8}-compute`;
-}
-
 ;// CONCATENATED MODULE: ./lib/inputs/common.js
 // The inputs every mode shares: the runs bucket, the dispatch target (cluster, dashboard, wait)
 // and the report (comment, baseline, gate).
@@ -66994,6 +67029,10 @@ function workerNodeName(runId, uuid8 = 'abcdef12') {
 
 
 
+/** A registry host name, with an optional port. */
+const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?$/;
+/** An HTTP header name (an RFC 9110 token). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** How to talk to the dashboard: auth headers (masked as read) and TLS verification. */
 function readRayConnection(r, mask) {
     const rayHeaders = {};
@@ -67003,6 +67042,15 @@ function readRayConnection(r, mask) {
             continue;
         }
         mask(v);
+        // HTTP would refuse these later, blaming the request: name the input now (never the value).
+        if (!HEADER_NAME.test(k)) {
+            r.problems.add(constants/* Inputs */.G0.RayHeaders, `'${k}' is not a valid HTTP header name`, 'use header names of letters, digits and - only, e.g. Authorization');
+            continue;
+        }
+        if (/[\r\n\0]/.test(v)) {
+            r.problems.add(constants/* Inputs */.G0.RayHeaders, `the value of header '${k}' contains a line break or NUL`, 'remove the trailing newline from the secret that holds it');
+            continue;
+        }
         rayHeaders[k] = v;
     }
     const tls = r.str(constants/* Inputs */.G0.RayTlsVerify);
@@ -67011,15 +67059,25 @@ function readRayConnection(r, mask) {
     }
     return { rayHeaders, tlsVerify: !FALSE.includes(tls) };
 }
-/** The dashboard connection for the post step, which only warns: problems come back as text. */
-function parseRayConnection(get, mask = core.setSecret) {
+function parsePostSettings(get, mask = core.setSecret) {
     const problems = new ProblemList();
-    const c = readRayConnection(new Reader(get, problems), mask);
-    return { ...c, problems: problems.items.map(formatProblem) };
+    const r = new Reader(get, problems);
+    const c = readRayConnection(r, mask);
+    return {
+        cluster: r.str(Inputs.Cluster),
+        rayAddress: normalizeAddress(r.str(Inputs.RayAddress)),
+        rayCli: r.str(Inputs.RayCli) || 'ray',
+        ...c,
+        problems: problems.items.map(formatProblem),
+    };
+}
+/** A dashboard URL without trailing slashes, as the action uses and records it. */
+function normalizeAddress(address) {
+    return address.replace(/\/+$/, '');
 }
 function parseDispatch(r, mask) {
     const cluster = r.oneOf(constants/* Inputs */.G0.Cluster, CLUSTER_MODES, 'none');
-    const rayAddress = r.str(constants/* Inputs */.G0.RayAddress).replace(/\/+$/, '');
+    const rayAddress = normalizeAddress(r.str(constants/* Inputs */.G0.RayAddress));
     if (cluster === 'existing' && !rayAddress) {
         r.problems.add(constants/* Inputs */.G0.RayAddress, 'is required when cluster is existing', 'set ray-address to the Ray dashboard URL, e.g. http://ray-head:8265');
     }
@@ -67064,8 +67122,14 @@ function parseDispatch(r, mask) {
     if (rayVersion && !/^\d+\.\d+\.\d+$/.test(rayVersion))
         r.problems.add(constants/* Inputs */.G0.RayVersion, `'${rayVersion}' is not a pinned version`, 'pin the Ray of the image, e.g. 2.47.1');
     const rayCli = r.str(constants/* Inputs */.G0.RayCli) || 'ray';
+    const imageRegistries = r.lines(constants/* Inputs */.G0.ImageRegistries, []);
+    for (const host of imageRegistries) {
+        if (!REGISTRY_HOST.test(host))
+            r.problems.add(constants/* Inputs */.G0.ImageRegistries, `'${host}' is not a registry host`, 'give host names (with an optional :port), e.g. ghcr.io');
+    }
     return {
-        gce: { region, zone, workerSa, imageUri, rayVersion, rayCli },
+        gce: { region, zone, workerSa, imageUri, imageRegistries, rayVersion, rayCli },
+        allowInsecureRayAddress: r.bool(constants/* Inputs */.G0.AllowInsecureRayAddress, false),
         cluster,
         rayAddress,
         rayHeaders,
@@ -67274,14 +67338,14 @@ function parseSubmit(reader, env, common) {
     const strict = reader.bool(constants/* Inputs */.G0.Strict, false);
     const useAuditedGoldSql = reader.bool(constants/* Inputs */.G0.UseAuditedGoldSql, false);
     const promptCache = reader.bool(constants/* Inputs */.G0.PromptCache, true);
-    const workers = reader.int(constants/* Inputs */.G0.Workers, constants/* Defaults */.Hw.workers, 1);
-    const actorsPerWorker = reader.int(constants/* Inputs */.G0.ActorsPerWorker, constants/* Defaults */.Hw.actorsPerWorker, 1);
+    const workers = reader.int(constants/* Inputs */.G0.Workers, constants/* Defaults */.Hw.workers, 1, WORKERS_MAX);
+    const actorsPerWorker = reader.int(constants/* Inputs */.G0.ActorsPerWorker, constants/* Defaults */.Hw.actorsPerWorker, 1, ACTORS_PER_WORKER_MAX);
     const workerType = reader.str(constants/* Inputs */.G0.WorkerType) || constants/* Defaults */.Hw.workerType;
     if (!MACHINE_TYPE.test(workerType))
         problems.add(constants/* Inputs */.G0.WorkerType, `'${workerType}' is not a GCE machine type`, 'use a machine type such as e2-standard-4');
     const maxRuntimeHours = reader.int(constants/* Inputs */.G0.MaxRuntimeHours, constants/* Defaults */.Hw.maxRuntimeHours, 1, 72);
     const slayerStorageRoot = reader.str(constants/* Inputs */.G0.SlayerStorageRoot) || constants/* Defaults */.Hw.slayerStorageRoot;
-    if (!/^\/[A-Za-z0-9._/-]*$/.test(slayerStorageRoot))
+    if (!IN_CLUSTER_PATH.test(slayerStorageRoot))
         problems.add(constants/* Inputs */.G0.SlayerStorageRoot, `'${slayerStorageRoot}' is not an absolute in-cluster path of plain characters`, `keep the default ${constants/* Defaults */.Hw.slayerStorageRoot}`);
     const runIdRaw = reader.str(constants/* Inputs */.G0.RunId);
     if (runIdRaw) {
@@ -67567,9 +67631,11 @@ class RayJobsClient {
         this.address = options.address.replace(/\/+$/, '');
         this.headers = options.headers ?? {};
         // Never a browser User-Agent: Ray refuses those on POST/PUT (docs/reference/ray-jobs-api.md#p13-browser-user-agents-get-405).
+        // No redirects: ray-headers (credentials) must never follow one to another host.
         this.http = new lib/* HttpClient */.Qq('bird-cloud-action', [], {
             ignoreSslError: options.tlsVerify === false,
             allowRetries: false,
+            allowRedirects: false,
             keepAlive: true,
             socketTimeout: 60_000,
         });
@@ -89254,10 +89320,10 @@ function renderInputsProblems(runId, ri) {
         p.push(`run_id '${runId}' must match ${RUN_ID_PATTERN.source} and have at most ${RUN_ID_MAX} characters`);
     else if (workerNodeName(runId).length > GCE_NAME_MAX)
         p.push(`run_id '${runId}' makes node names longer than ${GCE_NAME_MAX} characters`);
-    if (!Number.isInteger(ri.workers) || ri.workers < 1)
-        p.push(`workers ${String(ri.workers)} must be an integer >= 1`);
-    if (!Number.isInteger(ri.actors_per_worker) || ri.actors_per_worker < 1)
-        p.push(`actors_per_worker ${String(ri.actors_per_worker)} must be an integer >= 1`);
+    if (!Number.isInteger(ri.workers) || ri.workers < 1 || ri.workers > WORKERS_MAX)
+        p.push(`workers ${String(ri.workers)} must be an integer from 1 to ${WORKERS_MAX}`);
+    if (!Number.isInteger(ri.actors_per_worker) || ri.actors_per_worker < 1 || ri.actors_per_worker > ACTORS_PER_WORKER_MAX)
+        p.push(`actors_per_worker ${String(ri.actors_per_worker)} must be an integer from 1 to ${ACTORS_PER_WORKER_MAX}`);
     if (typeof ri.worker_type !== 'string' || !MACHINE_TYPE.test(ri.worker_type))
         p.push(`worker_type '${String(ri.worker_type)}' is not a GCE machine type`);
     if (typeof ri.region !== 'string' || !REGION.test(ri.region))
@@ -90079,21 +90145,52 @@ function adcTokenSource(auth = new src/* GoogleAuth */.kF({ scopes: [CLOUD_PLATF
         return token;
     };
 }
+/** An Artifact Registry host: `<location>-docker.pkg.dev`. */
+const AR_HOST = /^[a-z0-9]+(-[a-z0-9]+)*-docker\.pkg\.dev$/;
 /**
- * One registry call: HEAD the manifest with `Authorization: Bearer <token>`. 200 → true, 404 →
- * false; 401/403 and anything else are errors that say what to fix. 5xx, 429 and network errors
- * are retried a few times. The token never appears in an error.
+ * How the image's registry may be asked: with the workflow's access token only in Artifact
+ * Registry of the `gcp-project` input; anonymously on a host `image-registries` names; otherwise
+ * not at all, which refuses the image for a per-run cluster.
+ */
+function registryAccess(imageUri, trust) {
+    let ref;
+    try {
+        ref = parseImageUri(imageUri);
+    }
+    catch (e) {
+        return { problem: (0,errors/* errorMessage */.gJ)(e) };
+    }
+    if (AR_HOST.test(ref.host)) {
+        const project = ref.name.split('/')[0];
+        if (trust.project !== '' && project === trust.project)
+            return { access: 'token' };
+        return {
+            problem: `image ${imageUri} is in project '${project}' of Artifact Registry, not in gcp-project '${trust.project}': the workflow's token goes to its own project only`,
+        };
+    }
+    if (trust.extraHosts.includes(ref.host))
+        return { access: 'anonymous' };
+    return { problem: `image ${imageUri} is on registry host '${ref.host}', which is not Artifact Registry and not named by image-registries` };
+}
+/**
+ * One registry call: HEAD the manifest, with `Authorization: Bearer <token>` when a token source
+ * is given. 200 → true, 404 → false; without a token 401/403 → null (it cannot be told); with
+ * one, 401/403 and anything else are errors that say what to fix. 5xx, 429 and network errors are
+ * retried a few times. The token never appears in an error.
  */
 async function imageExists(imageUri, getToken, options = {}) {
     const ref = parseImageUri(imageUri);
     const url = manifestUrl(ref, options.baseUrl);
-    const token = await getToken();
-    const http = new lib/* HttpClient */.Qq('bird-cloud-action', [], { allowRetries: false, socketTimeout: 30_000, keepAlive: false });
+    const headers = { Accept: MANIFEST_ACCEPT };
+    if (getToken)
+        headers.Authorization = `Bearer ${await getToken()}`;
+    // No redirects: a registry that redirects elsewhere must not take the token with it.
+    const http = new lib/* HttpClient */.Qq('bird-cloud-action', [], { allowRetries: false, allowRedirects: false, socketTimeout: 30_000, keepAlive: false });
     const policy = { attempts: options.attempts ?? 3, baseMs: options.retryMs ?? 1_000, maxMs: 10_000, budget: new RetryBudget(5) };
     const head = async () => {
         let status;
         try {
-            const res = await http.head(url, { Authorization: `Bearer ${token}`, Accept: MANIFEST_ACCEPT });
+            const res = await http.head(url, headers);
             await res.readBody();
             status = res.message.statusCode ?? 0;
         }
@@ -90124,6 +90221,8 @@ async function imageExists(imageUri, getToken, options = {}) {
         return true;
     if (status === 404)
         return false;
+    if (!getToken && (status === 401 || status === 403))
+        return null;
     const repo = `${ref.host}/${ref.name.split('/').slice(0, 2).join('/')}`;
     if (status === 401) {
         throw new RegistryError(`the registry refused the access token (401) for ${imageUri}. Fix: authenticate with google-github-actions/auth before this step (Application Default Credentials).`, status);
@@ -90414,11 +90513,11 @@ class Teardown {
  * For the post step: tears down what the main step left, from the action state. Returns null when
  * the run had no per-run cluster. Never throws: problems come back as a `failed` result.
  */
-async function teardownFromState(state, options = {}) {
+async function teardownFromState(state, options) {
     const log = options.log ?? actionsLog;
     let saved;
     try {
-        saved = state.loadCluster();
+        saved = state.loadCluster(options.expected);
     }
     catch (e) {
         return { outcome: 'failed', detail: errorMessage(e), leftovers: [] };
@@ -90555,20 +90654,36 @@ async function checkRayCli(log, gce, cwd) {
     }
     log.info(`ray CLI ${version} (${gce.rayCli})`);
 }
-/** Per-run cluster: the image must be in Artifact Registry before anything is written. */
-async function checkImage(uri, phases, paths) {
+/**
+ * Per-run cluster: the image must be in its registry before anything is written. The workflow's
+ * token goes only to Artifact Registry of gcp-project (docs/reference/per-run-cluster.md#image-tag).
+ */
+async function checkImage(log, phases, image) {
+    const uri = image.uri;
+    const access = registryAccess(uri, image.trust);
+    if ('problem' in access) {
+        throw new errors/* ProblemsError */.FQ([
+            {
+                input: image.input,
+                message: access.problem,
+                fix: 'push the image to Artifact Registry of gcp-project, or name its registry host in image-registries',
+            },
+        ], 'preflight failed');
+    }
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.ImageUri, uri);
     const reg = registryFromEnv();
-    const exists = await phases.run('image', () => imageExists(uri, reg.getToken, { baseUrl: reg.baseUrl }), uri);
-    lib_core/* setOutput */.uH(constants/* Outputs */.tY.ImageExists, String(exists));
-    phases.note('image', exists ? 'exists' : 'missing');
-    if (!exists) {
+    const exists = await phases.run('image', () => imageExists(uri, access.access === 'token' ? reg.getToken : null, { baseUrl: reg.baseUrl }), uri);
+    lib_core/* setOutput */.uH(constants/* Outputs */.tY.ImageExists, exists === null ? 'unknown' : String(exists));
+    phases.note('image', exists === null ? 'not checked (no credentials for that registry)' : exists ? 'exists' : 'missing');
+    if (exists === null)
+        log.warning(`image ${uri} could not be checked without credentials; the cluster's pull will tell`);
+    if (exists === false) {
         const real = async (p) => (0,promises_namespaceObject.realpath)(p).catch(() => p);
         throw new errors/* ProblemsError */.FQ([
             {
-                input: constants/* Inputs */.G0.ImageUri,
-                message: `image ${uri} is not in Artifact Registry`,
-                fix: `let the image job of bird-eval.yml build it, or build and push it yourself:\n${buildCommand(uri, await real(paths.repoDir), await real(paths.miniInteractRoot))}`,
+                input: image.input,
+                message: `image ${uri} is not in its registry`,
+                fix: `let the image job of bird-eval.yml build it, or build and push it yourself:\n${buildCommand(uri, await real(image.repoDir), await real(image.miniInteractRoot))}`,
             },
         ], 'preflight failed');
     }
@@ -90675,7 +90790,13 @@ async function checkTarget(log, settings, target) {
         return null;
     const phases = new PhaseClock(log);
     await checkRayCli(log, d.gce, settings.runnerTemp);
-    await checkImage(target.imageUri, phases, { repoDir: settings.workspace, miniInteractRoot: target.miniInteractRoot });
+    await checkImage(log, phases, {
+        uri: target.imageUri,
+        input: target.imageInput,
+        trust: { project: settings.gcpProject, extraHosts: d.gce.imageRegistries },
+        repoDir: settings.workspace,
+        miniInteractRoot: target.miniInteractRoot,
+    });
     return phases;
 }
 
@@ -90737,9 +90858,90 @@ async function report(ctx, settings) {
     await reportRun({ ...reportOptions(ctx, settings, store, settings.runId), runIdInput: constants/* Inputs */.G0.ReportRunId, datasetFile: settings.datasetFile });
 }
 
+;// CONCATENATED MODULE: ./lib/plan/manifest-trust.js
+
+
+
+
+
+
+const isInt = (v, min, max = Number.MAX_SAFE_INTEGER) => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+/** An instance id the job's argv and the rows' object names can carry. */
+function idProblem(id) {
+    return typeof id !== 'string' || id === '' || /[,\s\0]/.test(id) || id.includes('/');
+}
+/**
+ * Checks a stored manifest before a rerun (or a report) uses it. `runId` is the run the inputs
+ * named: a manifest of another run id is refused.
+ */
+function checkStoredManifest(m, runId) {
+    const refused = [];
+    const warnings = [];
+    const field = (name, value) => `${name} ${JSON.stringify(value)?.slice(0, 120)}`;
+    if (m.run_id !== runId)
+        refused.push(`${field('run_id', m.run_id)} is not the run '${runId}'`);
+    if (runIdProblem(String(m.run_id)))
+        refused.push(`${field('run_id', m.run_id)} is not a valid run id`);
+    if (typeof m.framework !== 'string' || !isFramework(m.framework))
+        refused.push(`${field('framework', m.framework)} is not a known framework`);
+    if (!QUERY_MODES.includes(m.query_mode))
+        refused.push(`${field('query_mode', m.query_mode)} is not raw or slayer`);
+    if (!EVAL_MODES.includes(m.mode))
+        refused.push(`${field('mode', m.mode)} is not a-interact, c-interact or oracle`);
+    if (refused.length === 0) {
+        const combo = comboRejection({ framework: m.framework, queryMode: m.query_mode, mode: m.mode, slayerSetup: String(m.slayer_setup) });
+        if (combo)
+            refused.push(`the combo is not one the cluster runs: ${combo}`);
+    }
+    for (const name of ['agent_model', 'user_sim_model']) {
+        if (typeof m[name] !== 'string' || !MODEL.test(m[name]))
+            refused.push(`${field(name, m[name])} is not a LiteLLM model name`);
+    }
+    if (!Array.isArray(m.instance_ids) || m.instance_ids.length === 0)
+        refused.push('instance_ids is not a list of instance ids');
+    else {
+        const bad = m.instance_ids.filter(idProblem).map((id) => JSON.stringify(id));
+        if (bad.length > 0)
+            refused.push(`instance_ids holds ids the job cannot take: ${listIds(bad)}`);
+    }
+    if (!isInt(m.patience, 0))
+        refused.push(`${field('patience', m.patience)} is not a whole number`);
+    if (!isInt(m.max_depth, 1))
+        refused.push(`${field('max_depth', m.max_depth)} is not a whole number of at least 1`);
+    for (const name of ['strict', 'use_audited_gold_sql', 'prompt_cache']) {
+        if (typeof m[name] !== 'boolean')
+            refused.push(`${field(name, m[name])} is not a boolean`);
+    }
+    if (typeof m.slayer_storage_root !== 'string' || !IN_CLUSTER_PATH.test(m.slayer_storage_root)) {
+        refused.push(`${field('slayer_storage_root', m.slayer_storage_root)} is not an in-cluster path of plain characters`);
+    }
+    const ri = m.render_inputs;
+    if (typeof ri !== 'object' || ri === null || !isInt(ri.workers, 1) || !isInt(ri.actors_per_worker, 1)) {
+        refused.push('render_inputs.workers and render_inputs.actors_per_worker must be whole numbers of at least 1');
+    }
+    const dbs = m.instance_databases;
+    if (dbs !== undefined && (typeof dbs !== 'object' || dbs === null))
+        warnings.push('instance_databases is not an object; the report groups by the rows');
+    else if (dbs) {
+        const bad = Object.values(dbs).filter((db) => typeof db !== 'string' || dbNameProblem(db) !== null);
+        if (bad.length > 0)
+            warnings.push(`instance_databases names DBs that are not plain folder names: ${listIds(bad.map((b) => JSON.stringify(b)))}`);
+    }
+    return { refused, warnings };
+}
+/** The problems of a manifest a rerun or a stop must refuse, blamed on the input that named the run. */
+function refusedManifest(trust, input, uri) {
+    return trust.refused.map((why) => ({
+        input,
+        message: `the stored manifest ${uri} is not one this action runs: ${why}`,
+        fix: 'check who can write the bucket (only the workflow should write manifests); start a new run',
+    }));
+}
+
 ;// CONCATENATED MODULE: ./lib/plan/rerun-plan.js
 // The rerun plan (docs/reference/reruns-and-progress.md#reruns): everything comes from the stored manifest; only the unfinished
 // instances go into the next attempt, and nothing is uploaded.
+
 
 
 
@@ -90761,15 +90963,20 @@ async function planRerun(store, runId) {
     const manifest = withPythonDefaults(parseManifest(store, runId, bytes));
     if (!manifest.run_id)
         manifest.run_id = runId;
-    if (manifest.run_id !== runId)
-        throw new Error(`the manifest at ${store.uri(runPaths.manifest(runId))} names run ${manifest.run_id}`);
+    const trust = checkStoredManifest(manifest, runId);
+    const refused = refusedManifest(trust, constants/* Inputs */.G0.RerunRunId, store.uri(runPaths.manifest(runId)));
+    if (refused.length > 0)
+        throw new errors/* ProblemsError */.FQ(refused, 'rerun refused');
     const { refs, latest } = await latestRows(store, runId);
     const status = parseStatus(await store.read(runPaths.status(runId)));
     // The last dispatched attempt may have written no row at all: status.json remembers it.
     const attempt = Math.max(highestAttempt(refs), typeof status?.attempt === 'number' ? status.attempt : 0) + 1;
     const todo = unfinished(manifest.instance_ids, latest);
-    const artifact = (manifest.slayer_artifacts?.kind ?? null) ||
-        artifactFor(manifest.framework, manifest.query_mode, manifest.slayer_setup);
+    // From the checked combo, never from the stored summary: the artifact names the prefix checked.
+    const artifact = artifactFor(manifest.framework, manifest.query_mode, manifest.slayer_setup);
+    const stored = manifest.slayer_artifacts?.kind ?? null;
+    if (stored !== null && stored !== artifact)
+        trust.warnings.push(`slayer_artifacts.kind ${JSON.stringify(stored)} is not the combo's artifact (${artifact ?? 'none'}); using the combo's`);
     return {
         kind: 'rerun',
         runId,
@@ -90779,6 +90986,7 @@ async function planRerun(store, runId) {
         done: manifest.instance_ids.length - todo.length,
         requiredKeys: requiredKeys([manifest.agent_model, manifest.user_sim_model], manifest.query_mode),
         artifact,
+        warnings: trust.warnings,
     };
 }
 
@@ -90830,6 +91038,20 @@ function runtimeEnvProblem(runtimeEnv, keyValues, o) {
             return 'contains the value of a secret (an API key, a ray-headers value or the token); keys reach the job only through the secrets file';
     return null;
 }
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+/** The existing cluster's address when keys would go to it over plain http to another host, else null. */
+function insecureAddress(d) {
+    if (d.cluster !== 'existing' || d.allowInsecureRayAddress || !d.rayAddress)
+        return null;
+    let url;
+    try {
+        url = new URL(d.rayAddress);
+    }
+    catch {
+        return null;
+    }
+    return url.protocol === 'http:' && !LOOPBACK.has(url.hostname) && !url.hostname.startsWith('127.') ? d.rayAddress : null;
+}
 /**
  * The keys a run needs, read and masked, and what is wrong: a missing key, or a runtime-env that
  * would collide with the keys package or carries a secret value. Submit and rerun share it.
@@ -90843,6 +91065,14 @@ function readRunKeys(names, s, env = process.env) {
     const envProblem = runtimeEnvProblem(s.dispatch.runtimeEnv, secrets, { needsSecrets: names.length > 0 });
     if (envProblem)
         problems.push({ input: constants/* Inputs */.G0.RuntimeEnv, message: envProblem, fix: 'remove that part of runtime-env' });
+    const insecure = insecureAddress(s.dispatch);
+    if (keys.values.size > 0 && insecure) {
+        problems.push({
+            input: constants/* Inputs */.G0.RayAddress,
+            message: `'${insecure}' is plain http to a host that is not loopback, and the keys package would cross the network unencrypted`,
+            fix: 'use an https address (a proxy or ingress in front of the dashboard), or set allow-insecure-ray-address: true when the network between the runner and the cluster is trusted',
+        });
+    }
     return { keys, problems };
 }
 
@@ -91195,6 +91425,29 @@ function dispatchSummary(f) {
 
 
 
+
+/**
+ * A per-run cluster is rendered from the stored manifest: its values reach the VMs' shell and the
+ * GCP project the cluster goes to. They must pass the cluster's own checks, and the project must
+ * be the gcp-project input (never a project the bucket names).
+ */
+function refuseClusterOfManifest(settings, plan) {
+    const ri = plan.manifest.render_inputs;
+    const problems = renderInputsProblems(plan.runId, ri).map((why) => ({
+        input: constants/* Inputs */.G0.RerunRunId,
+        message: `the stored manifest's ${why}`,
+        fix: 'start a new run',
+    }));
+    if (ri.project !== settings.gcpProject) {
+        problems.push({
+            input: constants/* Inputs */.G0.GcpProject,
+            message: `the stored manifest's render_inputs.project '${String(ri.project)}' is not gcp-project '${settings.gcpProject}'`,
+            fix: 'rerun with the gcp-project the run was started in, or start a new run',
+        });
+    }
+    if (problems.length > 0)
+        throw new errors/* ProblemsError */.FQ(problems, 'rerun refused');
+}
 /** Two attempts on the same instances would both spend and both write status.json. */
 async function refuseWhilePreviousRuns(ctx, settings, plan) {
     if (settings.dispatch.cluster !== 'existing' || plan.attempt <= 1)
@@ -91234,6 +91487,10 @@ async function rerun(ctx, settings) {
     if (problems.length > 0)
         throw new errors/* ProblemsError */.FQ(problems, 'rerun refused');
     await checkSetupStillThere(store, plan);
+    for (const w of plan.warnings)
+        ctx.log.warning(`the stored manifest: ${w}`);
+    if (settings.dispatch.cluster === 'ephemeral')
+        refuseClusterOfManifest(settings, plan);
     if (settings.dispatch.cluster === 'ephemeral' && !m.render_inputs.image_uri) {
         throw new errors/* ProblemsError */.FQ([
             {
@@ -91243,7 +91500,11 @@ async function rerun(ctx, settings) {
             },
         ], 'rerun refused');
     }
-    const phases = await checkTarget(ctx.log, settings, { imageUri: m.render_inputs.image_uri, miniInteractRoot: settings.miniInteractRoot });
+    const phases = await checkTarget(ctx.log, settings, {
+        imageUri: m.render_inputs.image_uri,
+        imageInput: constants/* Inputs */.G0.RerunRunId,
+        miniInteractRoot: settings.miniInteractRoot,
+    });
     await refuseWhilePreviousRuns(ctx, settings, plan);
     await writeSummary(`## BIRD-Interact rerun of \`${plan.runId}\`\n\n${plan.done} of ${m.instance_ids.length} instances done; attempt ${plan.attempt} takes the ${plan.unfinished.length} unfinished ones. Nothing was uploaded.\n`);
     if (settings.dryRun) {
@@ -91516,6 +91777,7 @@ function buildPlan(parts) {
 
 
 
+
 const ARTIFACT_INPUT = {
     slayer_models: constants/* Inputs */.G0.SlayerModelsRoot,
     slayer_otf_cache: constants/* Inputs */.G0.OtfCacheRoot,
@@ -91545,8 +91807,12 @@ async function runImage(s, worktree, problems) {
     const g = s.dispatch.gce;
     if (s.dispatch.cluster !== 'ephemeral')
         return '';
-    if (g.imageUri)
+    if (g.imageUri) {
+        const access = registryAccess(g.imageUri, { project: s.gcpProject, extraHosts: g.imageRegistries });
+        if ('problem' in access)
+            problems.add(constants/* Inputs */.G0.ImageUri, access.problem, 'push the image to Artifact Registry of gcp-project, or name its registry host in image-registries');
         return g.imageUri;
+    }
     try {
         const { tag } = await imageTag({
             repoRoot: await repoRoot(s.workspace),
@@ -91714,7 +91980,7 @@ async function submit_submit(ctx, settings) {
     // The last checks before any write: what the bucket holds for this run id, and the cluster.
     const store = openStore(ctx.log, settings);
     const remote = await probeRun(store, plan.manifest);
-    const phases = await checkTarget(ctx.log, settings, { imageUri, miniInteractRoot: settings.miniInteractRoot });
+    const phases = await checkTarget(ctx.log, settings, { imageUri, imageInput: constants/* Inputs */.G0.ImageUri, miniInteractRoot: settings.miniInteractRoot });
     if (remote.manifest === 'same') {
         refuseRedispatch(plan, store, remote, settings);
         ctx.log.notice(`run ${plan.runId} already has a manifest for this same plan: checking and completing the upload.`);

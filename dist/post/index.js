@@ -37530,10 +37530,10 @@ function renderInputsProblems(runId, ri) {
         p.push(`run_id '${runId}' must match ${RUN_ID_PATTERN.source} and have at most ${RUN_ID_MAX} characters`);
     else if (workerNodeName(runId).length > GCE_NAME_MAX)
         p.push(`run_id '${runId}' makes node names longer than ${GCE_NAME_MAX} characters`);
-    if (!Number.isInteger(ri.workers) || ri.workers < 1)
-        p.push(`workers ${String(ri.workers)} must be an integer >= 1`);
-    if (!Number.isInteger(ri.actors_per_worker) || ri.actors_per_worker < 1)
-        p.push(`actors_per_worker ${String(ri.actors_per_worker)} must be an integer >= 1`);
+    if (!Number.isInteger(ri.workers) || ri.workers < 1 || ri.workers > WORKERS_MAX)
+        p.push(`workers ${String(ri.workers)} must be an integer from 1 to ${WORKERS_MAX}`);
+    if (!Number.isInteger(ri.actors_per_worker) || ri.actors_per_worker < 1 || ri.actors_per_worker > ACTORS_PER_WORKER_MAX)
+        p.push(`actors_per_worker ${String(ri.actors_per_worker)} must be an integer from 1 to ${ACTORS_PER_WORKER_MAX}`);
     if (typeof ri.worker_type !== 'string' || !MACHINE_TYPE.test(ri.worker_type))
         p.push(`worker_type '${String(ri.worker_type)}' is not a GCE machine type`);
     if (typeof ri.region !== 'string' || !REGION.test(ri.region))
@@ -37981,11 +37981,11 @@ class Teardown {
  * For the post step: tears down what the main step left, from the action state. Returns null when
  * the run had no per-run cluster. Never throws: problems come back as a `failed` result.
  */
-async function teardownFromState(state, options = {}) {
+async function teardownFromState(state, options) {
     const log = options.log ?? common_log/* actionsLog */._D;
     let saved;
     try {
-        saved = state.loadCluster();
+        saved = state.loadCluster(options.expected);
     }
     catch (e) {
         return { outcome: 'failed', detail: (0,errors/* errorMessage */.gJ)(e), leftovers: [] };
@@ -38063,6 +38063,7 @@ var Inputs;
     Inputs["RayAddress"] = "ray-address";
     Inputs["RayHeaders"] = "ray-headers";
     Inputs["RayTlsVerify"] = "ray-tls-verify";
+    Inputs["AllowInsecureRayAddress"] = "allow-insecure-ray-address";
     Inputs["EntrypointPrefix"] = "entrypoint-prefix";
     Inputs["RuntimeEnv"] = "runtime-env";
     Inputs["Wait"] = "wait";
@@ -38074,6 +38075,7 @@ var Inputs;
     Inputs["Zone"] = "zone";
     Inputs["WorkerSa"] = "worker-sa";
     Inputs["ImageUri"] = "image-uri";
+    Inputs["ImageRegistries"] = "image-registries";
     Inputs["RayVersion"] = "ray-version";
     Inputs["RayCli"] = "ray-cli";
     Inputs["ReportRunId"] = "report-run-id";
@@ -38222,8 +38224,8 @@ function errorMessage(error, options = { withStatus: true }) {
 /* harmony export */   _D: () => (/* binding */ actionsLog)
 /* harmony export */ });
 /* unused harmony exports neutralizeCommand, neutralizeText, memoryLog */
-/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9402);
-/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9402);
 // The one logging interface. Every module that logs takes a `Log`; the entry points pass
 // `actionsLog` (the runner's log via @actions/core), tests pass `memoryLog()`.
 
@@ -38250,20 +38252,20 @@ function neutralizeText(text) {
  * Each line is neutralized as well, so the log reads the same where commands are processed.
  */
 function printUntrusted(text) {
-    const token = (0,node_crypto__WEBPACK_IMPORTED_MODULE_1__.randomBytes)(16).toString('hex');
-    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`::stop-commands::${token}`);
-    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(neutralizeText(text));
-    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`::${token}::`);
+    const token = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.randomBytes)(16).toString('hex');
+    _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq(`::stop-commands::${token}`);
+    _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq(neutralizeText(text));
+    _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq(`::${token}::`);
 }
 // Every line goes through neutralizeText: a value this action prints (a run id, a DB name, an
 // error from a server) never becomes a command, wherever it came from.
 const actionsLog = {
-    info: (line) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(neutralizeText(line)),
-    warning: (message, where) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(message, where),
-    error: (message, where) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .error */ .z3(message, where),
-    notice: (message) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .notice */ .lm(message),
-    debug: (line) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .debug */ .Yz(line),
-    group: (title, fn) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .group */ .Os(title, fn),
+    info: (line) => _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .info */ .pq(neutralizeText(line)),
+    warning: (message, where) => _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .warning */ .$e(message, where),
+    error: (message, where) => _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .error */ .z3(message, where),
+    notice: (message) => _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .notice */ .lm(message),
+    debug: (line) => _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .debug */ .Yz(line),
+    group: (title, fn) => _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .group */ .Os(title, fn),
     untrusted: printUntrusted,
 };
 /** A log kept in memory, for tests and for callers that show the lines elsewhere. */
@@ -38396,24 +38398,55 @@ function isNetworkError(error) {
 
 /***/ }),
 
-/***/ 3812:
+/***/ 59:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   q: () => (/* binding */ ActionState)
-/* harmony export */ });
-/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9402);
-/* harmony import */ var _constants_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(152);
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  q: () => (/* binding */ ActionState)
+});
+
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 18 modules
+var core = __nccwpck_require__(9402);
+;// CONCATENATED MODULE: ./lib/inputs/gce.js
+// The shapes of GCE and Artifact Registry values, one definition for the preflight and for the
+// cluster YAML (which re-checks a stored manifest's values before they reach a VM's shell).
+const REGION = /^[a-z]+-[a-z]+[0-9]+$/;
+/** A zone; group 1 is its region. */
+const ZONE = /^([a-z]+-[a-z]+[0-9]+)-[a-z]$/;
+const MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z0-9]+(-[a-z0-9]+)*$/;
+const PROJECT = /^[a-z][-a-z0-9]{4,28}[a-z0-9]$/;
+const SERVICE_ACCOUNT = /^[a-z0-9][-a-z0-9]*@[-a-z0-9.]+\.gserviceaccount\.com$/;
+/** host[:port]/path[:tag|@digest], nothing a shell or YAML would read specially. */
+const IMAGE_URI = /^[a-z0-9.-]+(:[0-9]+)?\/[a-z0-9._/-]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$/;
+/** Upper bounds of the cluster's size: a typo must not ask GCE for thousands of VMs. */
+const WORKERS_MAX = 256;
+const ACTORS_PER_WORKER_MAX = 64;
+/** An in-cluster path of plain characters (it reaches the job's argv and its environment). */
+const IN_CLUSTER_PATH = /^\/[A-Za-z0-9._/-]*$/;
+const CLOUD_PLATFORM_SCOPE = 'https://www.googleapis.com/auth/cloud-platform';
+
+// EXTERNAL MODULE: ./lib/inputs/run-id.js
+var run_id = __nccwpck_require__(8984);
+// EXTERNAL MODULE: ./lib/common/constants.js
+var constants = __nccwpck_require__(152);
+;// CONCATENATED MODULE: ./lib/common/state.js
 // What the main step leaves for its post step (`post-if: always()`), with typed save and load.
 // The post step stops a job the main step was waiting on and tears down a per-run cluster the
 // main step did not, so what it loads is checked for shape before it is used.
 
 
+
+
+
 const WAIT_STATUSES = ['waiting', 'detached', 'done'];
 const TEARDOWN_STATUSES = ['pending', 'detached', 'done'];
 const actionsState = {
-    save: (key, value) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .saveState */ .LZ(key, value),
-    load: (key) => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getState */ .Gu(key),
+    save: (key, value) => core/* saveState */.LZ(key, value),
+    load: (key) => core/* getState */.Gu(key),
 };
 /** A saved entry that does not have the shape this action writes. */
 class StateError extends Error {
@@ -38423,6 +38456,24 @@ class StateError extends Error {
     }
 }
 const CLUSTER_VERSION = 1;
+const SUBMISSION_ID = /^bird-[a-z0-9][-a-z0-9]*-a[1-9][0-9]*$/;
+function under(dir, path) {
+    return dir !== '' && (0,external_node_path_.isAbsolute)(path) && (0,external_node_path_.resolve)(path).startsWith((0,external_node_path_.resolve)(dir) + external_node_path_.sep);
+}
+/** Why a saved cluster is not one this action wrote for this step, or null. */
+function clusterStateProblem(c, expected) {
+    if ((0,run_id/* runIdProblem */.w2)(c.runId))
+        return 'names an invalid run id';
+    if (!under(expected.runnerTemp, c.yamlPath) || !under(expected.runnerTemp, c.markerPath))
+        return 'names files outside RUNNER_TEMP';
+    if (c.rayCli !== expected.rayCli)
+        return 'names another ray CLI than the ray-cli input';
+    if (c.project !== '' && !PROJECT.test(c.project))
+        return 'names a project of the wrong shape';
+    if (c.zone !== '' && !ZONE.test(c.zone))
+        return 'names a zone of the wrong shape';
+    return null;
+}
 class ActionState {
     store;
     constructor(store = actionsState) {
@@ -38430,36 +38481,42 @@ class ActionState {
     }
     /** Saved before the submit request, so a step killed mid-submit still leaves the job to stop. */
     saveJob(job) {
-        this.store.save(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.SubmissionId, job.submissionId);
-        this.store.save(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.RayAddress, job.rayAddress);
-        this.store.save(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.WaitStatus, job.wait);
+        this.store.save(constants/* State */.Uw.SubmissionId, job.submissionId);
+        this.store.save(constants/* State */.Uw.RayAddress, job.rayAddress);
+        this.store.save(constants/* State */.Uw.WaitStatus, job.wait);
     }
     setWait(status) {
-        this.store.save(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.WaitStatus, status);
+        this.store.save(constants/* State */.Uw.WaitStatus, status);
     }
-    /** The dispatched job, or null when nothing was dispatched. */
+    /** The dispatched job, or null when nothing was dispatched. Throws StateError on an entry this action would not write. */
     loadJob() {
-        const submissionId = this.store.load(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.SubmissionId);
+        const submissionId = this.store.load(constants/* State */.Uw.SubmissionId);
         if (!submissionId)
             return null;
-        const wait = this.store.load(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.WaitStatus);
-        return {
-            submissionId,
-            rayAddress: this.store.load(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.RayAddress),
-            wait: WAIT_STATUSES.includes(wait) ? wait : 'detached',
-        };
+        if (!SUBMISSION_ID.test(submissionId))
+            throw new StateError(constants/* State */.Uw.SubmissionId, 'is not a submission id this action writes');
+        const rayAddress = this.store.load(constants/* State */.Uw.RayAddress);
+        if (!/^https?:\/\/\S+$/.test(rayAddress))
+            throw new StateError(constants/* State */.Uw.RayAddress, 'is not an http(s) address');
+        const wait = this.store.load(constants/* State */.Uw.WaitStatus);
+        return { submissionId, rayAddress, wait: WAIT_STATUSES.includes(wait) ? wait : 'detached' };
     }
     /** Saved right before `ray up`, with the teardown pending. */
     saveCluster(cluster) {
-        this.store.save(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.EphemeralCluster, JSON.stringify({ v: CLUSTER_VERSION, ...cluster }));
+        this.store.save(constants/* State */.Uw.EphemeralCluster, JSON.stringify({ v: CLUSTER_VERSION, ...cluster }));
         this.setTeardown('pending');
     }
     setTeardown(status) {
-        this.store.save(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.ClusterTeardown, status);
+        this.store.save(constants/* State */.Uw.ClusterTeardown, status);
     }
-    /** The per-run cluster and its teardown status, or null when the run had none. Throws StateError on a malformed entry. */
-    loadCluster() {
-        const raw = this.store.load(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.EphemeralCluster);
+    /**
+     * The per-run cluster and its teardown status, or null when the run had none. The post step
+     * runs `ray down` and `gcloud ... delete` from it, so every field must have the shape this action
+     * writes: a valid run id, files under RUNNER_TEMP, the `ray-cli` input, a project and zone of
+     * GCE's shape. Anything else throws StateError.
+     */
+    loadCluster(expected) {
+        const raw = this.store.load(constants/* State */.Uw.EphemeralCluster);
         if (!raw)
             return null;
         let s;
@@ -38467,28 +38524,29 @@ class ActionState {
             s = JSON.parse(raw);
         }
         catch {
-            throw new StateError(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.EphemeralCluster, 'is not JSON');
+            throw new StateError(constants/* State */.Uw.EphemeralCluster, 'is not JSON');
         }
         if (s.v !== CLUSTER_VERSION ||
             typeof s.runId !== 'string' ||
             typeof s.yamlPath !== 'string' ||
             typeof s.rayCli !== 'string' ||
             typeof s.markerPath !== 'string') {
-            throw new StateError(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.EphemeralCluster, 'is not a cluster this version wrote');
+            throw new StateError(constants/* State */.Uw.EphemeralCluster, 'is not a cluster this version wrote');
         }
-        const status = this.store.load(_constants_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.ClusterTeardown);
-        return {
-            cluster: {
-                runId: s.runId,
-                yamlPath: s.yamlPath,
-                rayCli: s.rayCli,
-                project: typeof s.project === 'string' ? s.project : '',
-                zone: typeof s.zone === 'string' ? s.zone : '',
-                markerPath: s.markerPath,
-                selfDeleteBy: typeof s.selfDeleteBy === 'string' ? s.selfDeleteBy : undefined,
-            },
-            teardown: TEARDOWN_STATUSES.includes(status) ? status : null,
+        const cluster = {
+            runId: s.runId,
+            yamlPath: s.yamlPath,
+            rayCli: s.rayCli,
+            project: typeof s.project === 'string' ? s.project : '',
+            zone: typeof s.zone === 'string' ? s.zone : '',
+            markerPath: s.markerPath,
+            selfDeleteBy: typeof s.selfDeleteBy === 'string' ? s.selfDeleteBy : undefined,
         };
+        const why = clusterStateProblem(cluster, expected);
+        if (why)
+            throw new StateError(constants/* State */.Uw.EphemeralCluster, why);
+        const status = this.store.load(constants/* State */.Uw.ClusterTeardown);
+        return { cluster, teardown: TEARDOWN_STATUSES.includes(status) ? status : null };
     }
 }
 
@@ -38638,7 +38696,10 @@ function requiredKeys(models, queryMode) {
 /***/ 8984:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
-/* unused harmony exports GCE_NAME_MAX, RUN_ID_MAX, RUN_ID_PATTERN, GCE_NAME_PATTERN, mintRunId, runIdProblem, workerNodeName */
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   w2: () => (/* binding */ runIdProblem)
+/* harmony export */ });
+/* unused harmony exports GCE_NAME_MAX, RUN_ID_MAX, RUN_ID_PATTERN, GCE_NAME_PATTERN, mintRunId, workerNodeName */
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
 // Run ids (docs/reference/run-ids.md#format): `<ts>-<slug>-<query_mode>-<token>`, short enough for GCE node names.
 
@@ -38683,7 +38744,7 @@ function workerNodeName(runId, uuid8 = 'abcdef12') {
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
   tg: () => (/* reexport */ coreInputReader),
-  E7: () => (/* reexport */ parseRayConnection)
+  nc: () => (/* reexport */ parsePostSettings)
 });
 
 // UNUSED EXPORTS: CLUSTER_MODES, parseSettings, redactSettings
@@ -39071,6 +39132,10 @@ var run_id = __nccwpck_require__(8984);
 
 
 
+/** A registry host name, with an optional port. */
+const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?$/;
+/** An HTTP header name (an RFC 9110 token). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** How to talk to the dashboard: auth headers (masked as read) and TLS verification. */
 function readRayConnection(r, mask) {
     const rayHeaders = {};
@@ -39080,6 +39145,15 @@ function readRayConnection(r, mask) {
             continue;
         }
         mask(v);
+        // HTTP would refuse these later, blaming the request: name the input now (never the value).
+        if (!HEADER_NAME.test(k)) {
+            r.problems.add(constants/* Inputs */.G0.RayHeaders, `'${k}' is not a valid HTTP header name`, 'use header names of letters, digits and - only, e.g. Authorization');
+            continue;
+        }
+        if (/[\r\n\0]/.test(v)) {
+            r.problems.add(constants/* Inputs */.G0.RayHeaders, `the value of header '${k}' contains a line break or NUL`, 'remove the trailing newline from the secret that holds it');
+            continue;
+        }
         rayHeaders[k] = v;
     }
     const tls = r.str(constants/* Inputs */.G0.RayTlsVerify);
@@ -39088,15 +39162,25 @@ function readRayConnection(r, mask) {
     }
     return { rayHeaders, tlsVerify: !reader_FALSE.includes(tls) };
 }
-/** The dashboard connection for the post step, which only warns: problems come back as text. */
-function parseRayConnection(get, mask = lib_core/* setSecret */.Pq) {
+function parsePostSettings(get, mask = lib_core/* setSecret */.Pq) {
     const problems = new errors/* ProblemList */.Ku();
-    const c = readRayConnection(new reader_Reader(get, problems), mask);
-    return { ...c, problems: problems.items.map(errors/* formatProblem */.Vw) };
+    const r = new reader_Reader(get, problems);
+    const c = readRayConnection(r, mask);
+    return {
+        cluster: r.str(constants/* Inputs */.G0.Cluster),
+        rayAddress: normalizeAddress(r.str(constants/* Inputs */.G0.RayAddress)),
+        rayCli: r.str(constants/* Inputs */.G0.RayCli) || 'ray',
+        ...c,
+        problems: problems.items.map(errors/* formatProblem */.Vw),
+    };
+}
+/** A dashboard URL without trailing slashes, as the action uses and records it. */
+function normalizeAddress(address) {
+    return address.replace(/\/+$/, '');
 }
 function parseDispatch(r, mask) {
     const cluster = r.oneOf(Inputs.Cluster, CLUSTER_MODES, 'none');
-    const rayAddress = r.str(Inputs.RayAddress).replace(/\/+$/, '');
+    const rayAddress = normalizeAddress(r.str(Inputs.RayAddress));
     if (cluster === 'existing' && !rayAddress) {
         r.problems.add(Inputs.RayAddress, 'is required when cluster is existing', 'set ray-address to the Ray dashboard URL, e.g. http://ray-head:8265');
     }
@@ -39141,8 +39225,14 @@ function parseDispatch(r, mask) {
     if (rayVersion && !/^\d+\.\d+\.\d+$/.test(rayVersion))
         r.problems.add(Inputs.RayVersion, `'${rayVersion}' is not a pinned version`, 'pin the Ray of the image, e.g. 2.47.1');
     const rayCli = r.str(Inputs.RayCli) || 'ray';
+    const imageRegistries = r.lines(Inputs.ImageRegistries, []);
+    for (const host of imageRegistries) {
+        if (!REGISTRY_HOST.test(host))
+            r.problems.add(Inputs.ImageRegistries, `'${host}' is not a registry host`, 'give host names (with an optional :port), e.g. ghcr.io');
+    }
     return {
-        gce: { region, zone, workerSa, imageUri, rayVersion, rayCli },
+        gce: { region, zone, workerSa, imageUri, imageRegistries, rayVersion, rayCli },
+        allowInsecureRayAddress: r.bool(Inputs.AllowInsecureRayAddress, false),
         cluster,
         rayAddress,
         rayHeaders,
@@ -39263,14 +39353,14 @@ function submit_parseSubmit(reader, env, common) {
     const strict = reader.bool(Inputs.Strict, false);
     const useAuditedGoldSql = reader.bool(Inputs.UseAuditedGoldSql, false);
     const promptCache = reader.bool(Inputs.PromptCache, true);
-    const workers = reader.int(Inputs.Workers, Defaults.workers, 1);
-    const actorsPerWorker = reader.int(Inputs.ActorsPerWorker, Defaults.actorsPerWorker, 1);
+    const workers = reader.int(Inputs.Workers, Defaults.workers, 1, WORKERS_MAX);
+    const actorsPerWorker = reader.int(Inputs.ActorsPerWorker, Defaults.actorsPerWorker, 1, ACTORS_PER_WORKER_MAX);
     const workerType = reader.str(Inputs.WorkerType) || Defaults.workerType;
     if (!MACHINE_TYPE.test(workerType))
         problems.add(Inputs.WorkerType, `'${workerType}' is not a GCE machine type`, 'use a machine type such as e2-standard-4');
     const maxRuntimeHours = reader.int(Inputs.MaxRuntimeHours, Defaults.maxRuntimeHours, 1, 72);
     const slayerStorageRoot = reader.str(Inputs.SlayerStorageRoot) || Defaults.slayerStorageRoot;
-    if (!/^\/[A-Za-z0-9._/-]*$/.test(slayerStorageRoot))
+    if (!IN_CLUSTER_PATH.test(slayerStorageRoot))
         problems.add(Inputs.SlayerStorageRoot, `'${slayerStorageRoot}' is not an absolute in-cluster path of plain characters`, `keep the default ${Defaults.slayerStorageRoot}`);
     const runIdRaw = reader.str(Inputs.RunId);
     if (runIdRaw) {
@@ -39399,7 +39489,7 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 /* harmony import */ var _cluster_teardown_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3875);
 /* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3302);
 /* harmony import */ var _common_log_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3239);
-/* harmony import */ var _common_state_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3812);
+/* harmony import */ var _common_state_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(59);
 /* harmony import */ var _inputs_settings_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(7720);
 /* harmony import */ var _ray_client_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(4525);
 // The post step (post-if: always()): stops a job that the main step was still waiting on when
@@ -39412,17 +39502,20 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 
 
 
-async function stopWaitedJob(log, state) {
+async function stopWaitedJob(log, state, inputs) {
     const job = state.loadJob();
     if (job?.wait !== 'waiting') {
         log.info(job ? `post: ${job.submissionId} needs no stop (${job.wait})` : 'post: nothing was dispatched');
         return;
     }
     const sid = job.submissionId;
-    const conn = (0,_inputs_settings_js__WEBPACK_IMPORTED_MODULE_4__/* .parseRayConnection */ .E7)(_inputs_settings_js__WEBPACK_IMPORTED_MODULE_4__/* .coreInputReader */ .tg);
-    for (const p of conn.problems)
-        log.warning(`post: ${p}; trying without it`);
-    const client = new _ray_client_js__WEBPACK_IMPORTED_MODULE_5__/* .RayJobsClient */ .c1({ address: job.rayAddress, headers: conn.rayHeaders, tlsVerify: conn.tlsVerify, policy: { attempts: 3 } });
+    // Only the ray-address input is ever contacted: a forged state entry could otherwise send the
+    // ray-headers credentials to another host.
+    if (job.rayAddress !== inputs.rayAddress) {
+        log.warning(`post: the saved dashboard address is not the ray-address input; not contacting it (stop ${sid} by hand if it still runs)`);
+        return;
+    }
+    const client = new _ray_client_js__WEBPACK_IMPORTED_MODULE_5__/* .RayJobsClient */ .c1({ address: job.rayAddress, headers: inputs.rayHeaders, tlsVerify: inputs.tlsVerify, policy: { attempts: 3 } });
     const details = await client.job(sid);
     if (!details) {
         log.info(`post: Ray does not know ${sid}; nothing to stop`);
@@ -39437,16 +39530,22 @@ async function stopWaitedJob(log, state) {
 }
 async function runPost(log = _common_log_js__WEBPACK_IMPORTED_MODULE_2__/* .actionsLog */ ._D, state = new _common_state_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionState */ .q()) {
     try {
-        // A per-run cluster: its teardown ends the job too (the forwarded dashboard died with the main step).
-        const torn = await (0,_cluster_teardown_js__WEBPACK_IMPORTED_MODULE_0__/* .teardownFromState */ .E)(state, { log });
-        if (torn) {
-            if (torn.outcome === 'failed' || torn.outcome === 'ray-down' || torn.outcome === 'deleted-by-label')
-                log.warning(`post: ${torn.detail}`);
-            else
-                log.info(`post: ${torn.detail}`);
-            return;
+        const inputs = (0,_inputs_settings_js__WEBPACK_IMPORTED_MODULE_4__/* .parsePostSettings */ .nc)(_inputs_settings_js__WEBPACK_IMPORTED_MODULE_4__/* .coreInputReader */ .tg);
+        for (const p of inputs.problems)
+            log.warning(`post: ${p}; trying without it`);
+        // A per-run cluster: its teardown ends the job too (the forwarded dashboard died with the main
+        // step). The saved cluster is trusted only when this step was asked for one.
+        if (inputs.cluster === 'ephemeral') {
+            const torn = await (0,_cluster_teardown_js__WEBPACK_IMPORTED_MODULE_0__/* .teardownFromState */ .E)(state, { log, expected: { runnerTemp: process.env.RUNNER_TEMP ?? '', rayCli: inputs.rayCli } });
+            if (torn) {
+                if (torn.outcome === 'failed' || torn.outcome === 'ray-down' || torn.outcome === 'deleted-by-label')
+                    log.warning(`post: ${torn.detail}`);
+                else
+                    log.info(`post: ${torn.detail}`);
+                return;
+            }
         }
-        await stopWaitedJob(log, state);
+        await stopWaitedJob(log, state, inputs);
     }
     catch (e) {
         log.warning(`post: could not check or stop the job: ${(0,_common_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .errorMessage */ .gJ)(e)}`);
@@ -39526,9 +39625,11 @@ class RayJobsClient {
         this.address = options.address.replace(/\/+$/, '');
         this.headers = options.headers ?? {};
         // Never a browser User-Agent: Ray refuses those on POST/PUT (docs/reference/ray-jobs-api.md#p13-browser-user-agents-get-405).
+        // No redirects: ray-headers (credentials) must never follow one to another host.
         this.http = new _actions_http_client__WEBPACK_IMPORTED_MODULE_1__/* .HttpClient */ .Qq('bird-cloud-action', [], {
             ignoreSslError: options.tlsVerify === false,
             allowRetries: false,
+            allowRedirects: false,
             keepAlive: true,
             socketTimeout: 60_000,
         });

@@ -68,21 +68,58 @@ export interface ImageExistsOptions {
   retryMs?: number;
 }
 
+/** An Artifact Registry host: `<location>-docker.pkg.dev`. */
+const AR_HOST = /^[a-z0-9]+(-[a-z0-9]+)*-docker\.pkg\.dev$/;
+
+/** Where the workflow's token may go: Artifact Registry of the `gcp-project` input, or the hosts `image-registries` names. */
+export interface RegistryTrust {
+  /** The `gcp-project` input (never the project a stored manifest names). */
+  project: string;
+  /** The `image-registries` input: other hosts the image may come from, asked without a token. */
+  extraHosts: readonly string[];
+}
+
 /**
- * One registry call: HEAD the manifest with `Authorization: Bearer <token>`. 200 → true, 404 →
- * false; 401/403 and anything else are errors that say what to fix. 5xx, 429 and network errors
- * are retried a few times. The token never appears in an error.
+ * How the image's registry may be asked: with the workflow's access token only in Artifact
+ * Registry of the `gcp-project` input; anonymously on a host `image-registries` names; otherwise
+ * not at all, which refuses the image for a per-run cluster.
  */
-export async function imageExists(imageUri: string, getToken: () => Promise<string>, options: ImageExistsOptions = {}): Promise<boolean> {
+export function registryAccess(imageUri: string, trust: RegistryTrust): { access: 'token' | 'anonymous' } | { problem: string } {
+  let ref: ImageRef;
+  try {
+    ref = parseImageUri(imageUri);
+  } catch (e) {
+    return { problem: errorMessage(e) };
+  }
+  if (AR_HOST.test(ref.host)) {
+    const project = ref.name.split('/')[0];
+    if (trust.project !== '' && project === trust.project) return { access: 'token' };
+    return {
+      problem: `image ${imageUri} is in project '${project}' of Artifact Registry, not in gcp-project '${trust.project}': the workflow's token goes to its own project only`,
+    };
+  }
+  if (trust.extraHosts.includes(ref.host)) return { access: 'anonymous' };
+  return { problem: `image ${imageUri} is on registry host '${ref.host}', which is not Artifact Registry and not named by image-registries` };
+}
+
+/**
+ * One registry call: HEAD the manifest, with `Authorization: Bearer <token>` when a token source
+ * is given. 200 → true, 404 → false; without a token 401/403 → null (it cannot be told); with
+ * one, 401/403 and anything else are errors that say what to fix. 5xx, 429 and network errors are
+ * retried a few times. The token never appears in an error.
+ */
+export async function imageExists(imageUri: string, getToken: (() => Promise<string>) | null, options: ImageExistsOptions = {}): Promise<boolean | null> {
   const ref = parseImageUri(imageUri);
   const url = manifestUrl(ref, options.baseUrl);
-  const token = await getToken();
-  const http = new HttpClient('bird-cloud-action', [], { allowRetries: false, socketTimeout: 30_000, keepAlive: false });
+  const headers: Record<string, string> = { Accept: MANIFEST_ACCEPT };
+  if (getToken) headers.Authorization = `Bearer ${await getToken()}`;
+  // No redirects: a registry that redirects elsewhere must not take the token with it.
+  const http = new HttpClient('bird-cloud-action', [], { allowRetries: false, allowRedirects: false, socketTimeout: 30_000, keepAlive: false });
   const policy: RetryPolicy = { attempts: options.attempts ?? 3, baseMs: options.retryMs ?? 1_000, maxMs: 10_000, budget: new RetryBudget(5) };
   const head = async (): Promise<number> => {
     let status: number;
     try {
-      const res = await http.head(url, { Authorization: `Bearer ${token}`, Accept: MANIFEST_ACCEPT });
+      const res = await http.head(url, headers);
       await res.readBody();
       status = res.message.statusCode ?? 0;
     } catch (e) {
@@ -106,6 +143,7 @@ export async function imageExists(imageUri: string, getToken: () => Promise<stri
   }
   if (status === 200) return true;
   if (status === 404) return false;
+  if (!getToken && (status === 401 || status === 403)) return null;
   const repo = `${ref.host}/${ref.name.split('/').slice(0, 2).join('/')}`;
   if (status === 401) {
     throw new RegistryError(

@@ -16,7 +16,7 @@ import { checkCluster, rayClient } from '../ray/submit.js';
 import { writeSummary } from '../results/summary.js';
 import { ClusterCli, headAliveProbe } from './cli.js';
 import { PhaseClock } from './phases.js';
-import { buildCommand, imageExists, registryFromEnv } from './registry.js';
+import { buildCommand, imageExists, type RegistryTrust, registryAccess, registryFromEnv } from './registry.js';
 import { bringUp, prepareCluster } from './session.js';
 
 /** The ray CLI must run, at the pinned version, before anything is written. */
@@ -38,21 +38,48 @@ export async function checkRayCli(log: Log, gce: GceSettings, cwd: string): Prom
   log.info(`ray CLI ${version} (${gce.rayCli})`);
 }
 
-/** Per-run cluster: the image must be in Artifact Registry before anything is written. */
-export async function checkImage(uri: string, phases: PhaseClock, paths: { repoDir: string; miniInteractRoot: string }): Promise<void> {
+export interface ImageCheck {
+  uri: string;
+  /** The input a refused image is blamed on: image-uri for a submit, rerun-run-id for a rerun. */
+  input: Inputs;
+  trust: RegistryTrust;
+  repoDir: string;
+  miniInteractRoot: string;
+}
+
+/**
+ * Per-run cluster: the image must be in its registry before anything is written. The workflow's
+ * token goes only to Artifact Registry of gcp-project (docs/reference/per-run-cluster.md#image-tag).
+ */
+export async function checkImage(log: Log, phases: PhaseClock, image: ImageCheck): Promise<void> {
+  const uri = image.uri;
+  const access = registryAccess(uri, image.trust);
+  if ('problem' in access) {
+    throw new ProblemsError(
+      [
+        {
+          input: image.input,
+          message: access.problem,
+          fix: 'push the image to Artifact Registry of gcp-project, or name its registry host in image-registries',
+        },
+      ],
+      'preflight failed',
+    );
+  }
   core.setOutput(Outputs.ImageUri, uri);
   const reg = registryFromEnv();
-  const exists = await phases.run('image', () => imageExists(uri, reg.getToken, { baseUrl: reg.baseUrl }), uri);
-  core.setOutput(Outputs.ImageExists, String(exists));
-  phases.note('image', exists ? 'exists' : 'missing');
-  if (!exists) {
+  const exists = await phases.run('image', () => imageExists(uri, access.access === 'token' ? reg.getToken : null, { baseUrl: reg.baseUrl }), uri);
+  core.setOutput(Outputs.ImageExists, exists === null ? 'unknown' : String(exists));
+  phases.note('image', exists === null ? 'not checked (no credentials for that registry)' : exists ? 'exists' : 'missing');
+  if (exists === null) log.warning(`image ${uri} could not be checked without credentials; the cluster's pull will tell`);
+  if (exists === false) {
     const real = async (p: string): Promise<string> => realpath(p).catch(() => p);
     throw new ProblemsError(
       [
         {
-          input: Inputs.ImageUri,
-          message: `image ${uri} is not in Artifact Registry`,
-          fix: `let the image job of bird-eval.yml build it, or build and push it yourself:\n${buildCommand(uri, await real(paths.repoDir), await real(paths.miniInteractRoot))}`,
+          input: image.input,
+          message: `image ${uri} is not in its registry`,
+          fix: `let the image job of bird-eval.yml build it, or build and push it yourself:\n${buildCommand(uri, await real(image.repoDir), await real(image.miniInteractRoot))}`,
         },
       ],
       'preflight failed',

@@ -7,7 +7,7 @@
 // ray/python/ray/autoscaler/gcp/example-full.yaml.
 
 import { Document } from 'yaml';
-import { CLOUD_PLATFORM_SCOPE, IMAGE_URI, MACHINE_TYPE, PROJECT, REGION, SERVICE_ACCOUNT, ZONE } from '../inputs/gce.js';
+import { ACTORS_PER_WORKER_MAX, CLOUD_PLATFORM_SCOPE, IMAGE_URI, MACHINE_TYPE, PROJECT, REGION, SERVICE_ACCOUNT, WORKERS_MAX, ZONE } from '../inputs/gce.js';
 import { GCE_NAME_MAX, RUN_ID_MAX, RUN_ID_PATTERN, workerNodeName } from '../inputs/run-id.js';
 import type { RenderInputs, RunManifest } from '../plan/manifest.js';
 
@@ -70,13 +70,15 @@ export const MAX_RUNTIME_HOURS_MAX = 72;
  * commands. The preflight checks the inputs; this checks again because a rerun renders from a
  * stored manifest (possibly written by the Python tool or edited by hand).
  */
-function renderInputsProblems(runId: string, ri: RenderInputs): string[] {
+export function renderInputsProblems(runId: string, ri: RenderInputs): string[] {
   const p: string[] = [];
   if (!RUN_ID_PATTERN.test(runId) || runId.length > RUN_ID_MAX)
     p.push(`run_id '${runId}' must match ${RUN_ID_PATTERN.source} and have at most ${RUN_ID_MAX} characters`);
   else if (workerNodeName(runId).length > GCE_NAME_MAX) p.push(`run_id '${runId}' makes node names longer than ${GCE_NAME_MAX} characters`);
-  if (!Number.isInteger(ri.workers) || ri.workers < 1) p.push(`workers ${String(ri.workers)} must be an integer >= 1`);
-  if (!Number.isInteger(ri.actors_per_worker) || ri.actors_per_worker < 1) p.push(`actors_per_worker ${String(ri.actors_per_worker)} must be an integer >= 1`);
+  if (!Number.isInteger(ri.workers) || ri.workers < 1 || ri.workers > WORKERS_MAX)
+    p.push(`workers ${String(ri.workers)} must be an integer from 1 to ${WORKERS_MAX}`);
+  if (!Number.isInteger(ri.actors_per_worker) || ri.actors_per_worker < 1 || ri.actors_per_worker > ACTORS_PER_WORKER_MAX)
+    p.push(`actors_per_worker ${String(ri.actors_per_worker)} must be an integer from 1 to ${ACTORS_PER_WORKER_MAX}`);
   if (typeof ri.worker_type !== 'string' || !MACHINE_TYPE.test(ri.worker_type)) p.push(`worker_type '${String(ri.worker_type)}' is not a GCE machine type`);
   if (typeof ri.region !== 'string' || !REGION.test(ri.region)) p.push(`region '${String(ri.region)}' is not a GCE region`);
   const zm = typeof ri.zone === 'string' ? ZONE.exec(ri.zone) : null;

@@ -13,6 +13,9 @@ import { FALSE, type InputReader, Reader, TRUE } from './reader.js';
 import { runIdProblem } from './run-id.js';
 import { CLUSTER_MODES, type CommonSettings, type DispatchSettings, type ReportSettings } from './settings.js';
 
+/** A registry host name, with an optional port. */
+const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?$/;
+
 /** An HTTP header name (an RFC 9110 token). */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -125,8 +128,14 @@ function parseDispatch(r: Reader, mask: (v: string) => void): DispatchSettings {
   if (rayVersion && !/^\d+\.\d+\.\d+$/.test(rayVersion))
     r.problems.add(Inputs.RayVersion, `'${rayVersion}' is not a pinned version`, 'pin the Ray of the image, e.g. 2.47.1');
   const rayCli = r.str(Inputs.RayCli) || 'ray';
+  const imageRegistries = r.lines(Inputs.ImageRegistries, []);
+  for (const host of imageRegistries) {
+    if (!REGISTRY_HOST.test(host))
+      r.problems.add(Inputs.ImageRegistries, `'${host}' is not a registry host`, 'give host names (with an optional :port), e.g. ghcr.io');
+  }
   return {
-    gce: { region, zone, workerSa, imageUri, rayVersion, rayCli },
+    gce: { region, zone, workerSa, imageUri, imageRegistries, rayVersion, rayCli },
+    allowInsecureRayAddress: r.bool(Inputs.AllowInsecureRayAddress, false),
     cluster,
     rayAddress,
     rayHeaders,

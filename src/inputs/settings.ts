@@ -28,6 +28,8 @@ export interface GceSettings {
   workerSa: string;
   /** Empty: the content-addressed image of docs/reference/per-run-cluster.md#image-tag. */
   imageUri: string;
+  /** Registry hosts besides Artifact Registry of gcp-project (asked without a token). */
+  imageRegistries: string[];
   rayVersion: string;
   rayCli: string;
 }
@@ -39,6 +41,8 @@ export interface DispatchSettings {
   /** Auth headers for the dashboard (masked as soon as they are read). */
   rayHeaders: Record<string, string>;
   tlsVerify: boolean;
+  /** Keys may go over plain http:// to a non-loopback dashboard only when this is set. */
+  allowInsecureRayAddress: boolean;
   entrypointPrefix: string;
   /** The team's non-secret runtime_env, passed through. */
   runtimeEnv: Record<string, unknown>;

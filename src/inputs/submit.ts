@@ -4,7 +4,7 @@ import { isAbsolute } from 'node:path';
 import { Defaults, Inputs } from '../common/constants.js';
 import { dataPaths } from '../preflight/dataset.js';
 import { type ArtifactKind, comboRejection, EVAL_MODES, FRAMEWORKS, type Framework, isFramework, QUERY_MODES, type SlayerSetup } from './combos.js';
-import { MACHINE_TYPE } from './gce.js';
+import { ACTORS_PER_WORKER_MAX, IN_CLUSTER_PATH, MACHINE_TYPE, WORKERS_MAX } from './gce.js';
 import { readInstanceIds } from './instance-ids.js';
 import { absolute, MODEL, type Reader } from './reader.js';
 import { runIdProblem } from './run-id.js';
@@ -58,13 +58,13 @@ export function parseSubmit(reader: Reader, env: NodeJS.ProcessEnv, common: Comm
   const strict = reader.bool(Inputs.Strict, false);
   const useAuditedGoldSql = reader.bool(Inputs.UseAuditedGoldSql, false);
   const promptCache = reader.bool(Inputs.PromptCache, true);
-  const workers = reader.int(Inputs.Workers, Defaults.workers, 1);
-  const actorsPerWorker = reader.int(Inputs.ActorsPerWorker, Defaults.actorsPerWorker, 1);
+  const workers = reader.int(Inputs.Workers, Defaults.workers, 1, WORKERS_MAX);
+  const actorsPerWorker = reader.int(Inputs.ActorsPerWorker, Defaults.actorsPerWorker, 1, ACTORS_PER_WORKER_MAX);
   const workerType = reader.str(Inputs.WorkerType) || Defaults.workerType;
   if (!MACHINE_TYPE.test(workerType)) problems.add(Inputs.WorkerType, `'${workerType}' is not a GCE machine type`, 'use a machine type such as e2-standard-4');
   const maxRuntimeHours = reader.int(Inputs.MaxRuntimeHours, Defaults.maxRuntimeHours, 1, 72);
   const slayerStorageRoot = reader.str(Inputs.SlayerStorageRoot) || Defaults.slayerStorageRoot;
-  if (!/^\/[A-Za-z0-9._/-]*$/.test(slayerStorageRoot))
+  if (!IN_CLUSTER_PATH.test(slayerStorageRoot))
     problems.add(
       Inputs.SlayerStorageRoot,
       `'${slayerStorageRoot}' is not an absolute in-cluster path of plain characters`,

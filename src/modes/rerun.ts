@@ -3,6 +3,7 @@
 // (docs/reference/reruns-and-progress.md).
 import * as core from '@actions/core';
 import { onCluster } from '../cluster/run.js';
+import { renderInputsProblems } from '../cluster/yaml.js';
 import { Inputs, Outputs } from '../common/constants.js';
 import { ProblemsError } from '../common/errors.js';
 import { checkSetupStillThere } from '../gcs/run-state.js';
@@ -17,6 +18,28 @@ import { rayClient } from '../ray/submit.js';
 import { writeSummary } from '../results/summary.js';
 import { reportAfterWait } from './report.js';
 import { checkTarget, openStore, writePlanFile } from './shared.js';
+
+/**
+ * A per-run cluster is rendered from the stored manifest: its values reach the VMs' shell and the
+ * GCP project the cluster goes to. They must pass the cluster's own checks, and the project must
+ * be the gcp-project input (never a project the bucket names).
+ */
+function refuseClusterOfManifest(settings: RerunSettings, plan: RerunPlan): void {
+  const ri = plan.manifest.render_inputs;
+  const problems = renderInputsProblems(plan.runId, ri).map((why) => ({
+    input: Inputs.RerunRunId,
+    message: `the stored manifest's ${why}`,
+    fix: 'start a new run',
+  }));
+  if (ri.project !== settings.gcpProject) {
+    problems.push({
+      input: Inputs.GcpProject,
+      message: `the stored manifest's render_inputs.project '${String(ri.project)}' is not gcp-project '${settings.gcpProject}'`,
+      fix: 'rerun with the gcp-project the run was started in, or start a new run',
+    });
+  }
+  if (problems.length > 0) throw new ProblemsError(problems, 'rerun refused');
+}
 
 /** Two attempts on the same instances would both spend and both write status.json. */
 async function refuseWhilePreviousRuns(ctx: StepContext, settings: RerunSettings, plan: RerunPlan): Promise<void> {
@@ -63,6 +86,8 @@ export async function rerun(ctx: StepContext, settings: RerunSettings): Promise<
   const { keys, problems } = readRunKeys(plan.requiredKeys, settings);
   if (problems.length > 0) throw new ProblemsError(problems, 'rerun refused');
   await checkSetupStillThere(store, plan);
+  for (const w of plan.warnings) ctx.log.warning(`the stored manifest: ${w}`);
+  if (settings.dispatch.cluster === 'ephemeral') refuseClusterOfManifest(settings, plan);
   if (settings.dispatch.cluster === 'ephemeral' && !m.render_inputs.image_uri) {
     throw new ProblemsError(
       [
@@ -75,7 +100,11 @@ export async function rerun(ctx: StepContext, settings: RerunSettings): Promise<
       'rerun refused',
     );
   }
-  const phases = await checkTarget(ctx.log, settings, { imageUri: m.render_inputs.image_uri, miniInteractRoot: settings.miniInteractRoot });
+  const phases = await checkTarget(ctx.log, settings, {
+    imageUri: m.render_inputs.image_uri,
+    imageInput: Inputs.RerunRunId,
+    miniInteractRoot: settings.miniInteractRoot,
+  });
   await refuseWhilePreviousRuns(ctx, settings, plan);
   await writeSummary(
     `## BIRD-Interact rerun of \`${plan.runId}\`\n\n${plan.done} of ${m.instance_ids.length} instances done; attempt ${plan.attempt} takes the ${plan.unfinished.length} unfinished ones. Nothing was uploaded.\n`,

@@ -4,6 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PhaseClock } from '../cluster/phases.js';
 import { checkImage, checkRayCli } from '../cluster/run.js';
+import type { Inputs } from '../common/constants.js';
 import { errorMessage } from '../common/errors.js';
 import type { Log } from '../common/log.js';
 import { RunStore } from '../gcs/store.js';
@@ -29,6 +30,8 @@ export async function writePlanFile(runnerTemp: string, runId: string, plan: obj
 export interface TargetCheck {
   /** The run's image (per-run cluster). */
   imageUri: string;
+  /** The input a refused image is blamed on. */
+  imageInput: Inputs;
   miniInteractRoot: string;
 }
 
@@ -47,6 +50,12 @@ export async function checkTarget(log: Log, settings: CommonSettings, target: Ta
   if (d.cluster !== 'ephemeral') return null;
   const phases = new PhaseClock(log);
   await checkRayCli(log, d.gce, settings.runnerTemp);
-  await checkImage(target.imageUri, phases, { repoDir: settings.workspace, miniInteractRoot: target.miniInteractRoot });
+  await checkImage(log, phases, {
+    uri: target.imageUri,
+    input: target.imageInput,
+    trust: { project: settings.gcpProject, extraHosts: d.gce.imageRegistries },
+    repoDir: settings.workspace,
+    miniInteractRoot: target.miniInteractRoot,
+  });
   return phases;
 }

@@ -7,6 +7,7 @@ import { parseManifest } from '../gcs/run-state.js';
 import { type RunStore, runPaths } from '../gcs/store.js';
 import { artifactFor, type Framework, type QueryMode, requiredKeys, type SlayerSetup } from '../inputs/combos.js';
 import { type RunManifest, withPythonDefaults } from './manifest.js';
+import { checkStoredManifest, refusedManifest } from './manifest-trust.js';
 
 export interface RerunPlan {
   kind: 'rerun';
@@ -18,6 +19,8 @@ export interface RerunPlan {
   done: number;
   requiredKeys: string[];
   artifact: string | null;
+  /** Stored fields that only reach text people read, and failed their check. */
+  warnings: string[];
 }
 
 export async function planRerun(store: RunStore, runId: string): Promise<RerunPlan> {
@@ -36,15 +39,19 @@ export async function planRerun(store: RunStore, runId: string): Promise<RerunPl
   }
   const manifest = withPythonDefaults(parseManifest(store, runId, bytes) as RunManifest & Record<string, unknown>);
   if (!manifest.run_id) manifest.run_id = runId;
-  if (manifest.run_id !== runId) throw new Error(`the manifest at ${store.uri(runPaths.manifest(runId))} names run ${manifest.run_id}`);
+  const trust = checkStoredManifest(manifest, runId);
+  const refused = refusedManifest(trust, Inputs.RerunRunId, store.uri(runPaths.manifest(runId)));
+  if (refused.length > 0) throw new ProblemsError(refused, 'rerun refused');
   const { refs, latest } = await latestRows(store, runId);
   const status = parseStatus(await store.read(runPaths.status(runId)));
   // The last dispatched attempt may have written no row at all: status.json remembers it.
   const attempt = Math.max(highestAttempt(refs), typeof status?.attempt === 'number' ? status.attempt : 0) + 1;
   const todo = unfinished(manifest.instance_ids, latest);
-  const artifact =
-    (manifest.slayer_artifacts?.kind ?? null) ||
-    artifactFor(manifest.framework as Framework, manifest.query_mode as QueryMode, manifest.slayer_setup as SlayerSetup);
+  // From the checked combo, never from the stored summary: the artifact names the prefix checked.
+  const artifact = artifactFor(manifest.framework as Framework, manifest.query_mode as QueryMode, manifest.slayer_setup as SlayerSetup);
+  const stored = manifest.slayer_artifacts?.kind ?? null;
+  if (stored !== null && stored !== artifact)
+    trust.warnings.push(`slayer_artifacts.kind ${JSON.stringify(stored)} is not the combo's artifact (${artifact ?? 'none'}); using the combo's`);
   return {
     kind: 'rerun',
     runId,
@@ -54,5 +61,6 @@ export async function planRerun(store: RunStore, runId: string): Promise<RerunPl
     done: manifest.instance_ids.length - todo.length,
     requiredKeys: requiredKeys([manifest.agent_model, manifest.user_sim_model], manifest.query_mode),
     artifact,
+    warnings: trust.warnings,
   };
 }

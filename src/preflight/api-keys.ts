@@ -56,6 +56,20 @@ function runtimeEnvProblem(runtimeEnv: Record<string, unknown>, keyValues: Itera
   return null;
 }
 
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** The existing cluster's address when keys would go to it over plain http to another host, else null. */
+function insecureAddress(d: Pick<CommonSettings['dispatch'], 'cluster' | 'rayAddress' | 'allowInsecureRayAddress'>): string | null {
+  if (d.cluster !== 'existing' || d.allowInsecureRayAddress || !d.rayAddress) return null;
+  let url: URL;
+  try {
+    url = new URL(d.rayAddress);
+  } catch {
+    return null;
+  }
+  return url.protocol === 'http:' && !LOOPBACK.has(url.hostname) && !url.hostname.startsWith('127.') ? d.rayAddress : null;
+}
+
 /**
  * The keys a run needs, read and masked, and what is wrong: a missing key, or a runtime-env that
  * would collide with the keys package or carries a secret value. Submit and rerun share it.
@@ -71,5 +85,13 @@ export function readRunKeys(
   const secrets = [...keys.values.values(), ...Object.values(s.dispatch.rayHeaders), s.report.token];
   const envProblem = runtimeEnvProblem(s.dispatch.runtimeEnv, secrets, { needsSecrets: names.length > 0 });
   if (envProblem) problems.push({ input: Inputs.RuntimeEnv, message: envProblem, fix: 'remove that part of runtime-env' });
+  const insecure = insecureAddress(s.dispatch);
+  if (keys.values.size > 0 && insecure) {
+    problems.push({
+      input: Inputs.RayAddress,
+      message: `'${insecure}' is plain http to a host that is not loopback, and the keys package would cross the network unencrypted`,
+      fix: 'use an https address (a proxy or ingress in front of the dashboard), or set allow-insecure-ray-address: true when the network between the runner and the cluster is trusted',
+    });
+  }
   return { keys, problems };
 }

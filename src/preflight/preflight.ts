@@ -1,6 +1,7 @@
 // The preflight: every check of a new submit, with no side effects. It returns the plan.
 import { join } from 'node:path';
 import { imageTag, imageUri } from '../cluster/image-tag.js';
+import { registryAccess } from '../cluster/registry.js';
 import { Inputs } from '../common/constants.js';
 import { errorMessage, ProblemList } from '../common/errors.js';
 import { readGithubContext } from '../common/github-context.js';
@@ -49,7 +50,12 @@ async function checkWorktree(s: SubmitSettings, artifactDirs: string[], problems
 async function runImage(s: SubmitSettings, worktree: WorktreeReport, problems: ProblemList): Promise<string> {
   const g = s.dispatch.gce;
   if (s.dispatch.cluster !== 'ephemeral') return '';
-  if (g.imageUri) return g.imageUri;
+  if (g.imageUri) {
+    const access = registryAccess(g.imageUri, { project: s.gcpProject, extraHosts: g.imageRegistries });
+    if ('problem' in access)
+      problems.add(Inputs.ImageUri, access.problem, 'push the image to Artifact Registry of gcp-project, or name its registry host in image-registries');
+    return g.imageUri;
+  }
   try {
     const { tag } = await imageTag({
       repoRoot: await repoRoot(s.workspace),

@@ -87,9 +87,11 @@ export class RayJobsClient {
     this.address = options.address.replace(/\/+$/, '');
     this.headers = options.headers ?? {};
     // Never a browser User-Agent: Ray refuses those on POST/PUT (docs/reference/ray-jobs-api.md#p13-browser-user-agents-get-405).
+    // No redirects: ray-headers (credentials) must never follow one to another host.
     this.http = new HttpClient('bird-cloud-action', [], {
       ignoreSslError: options.tlsVerify === false,
       allowRetries: false,
+      allowRedirects: false,
       keepAlive: true,
       socketTimeout: 60_000,
     });
