@@ -67838,10 +67838,26 @@ function redactResults(results, redact) {
         })),
     };
 }
-/** A redactor for the given secret values (longest first, so overlapping values go whole). */
+/**
+ * The shapes of provider keys and tokens: a row's text can carry a key this step never saw (the
+ * report job of a workflow has none in its env, and a provider may echo a key in an error).
+ */
+const KEY_SHAPES = [
+    /sk-[A-Za-z0-9_-]{16,}/g, // OpenAI, Anthropic (sk-ant-), OpenRouter (sk-or-), DeepSeek
+    /AIza[0-9A-Za-z_-]{30,}/g, // Google / Gemini
+    /csk-[A-Za-z0-9]{20,}/g, // Cerebras
+    /fw_[A-Za-z0-9]{20,}/g, // Fireworks
+    /gh[pousr]_[A-Za-z0-9]{30,}/g, // GitHub tokens
+    /github_pat_[A-Za-z0-9_]{30,}/g,
+];
+/**
+ * A redactor for the given secret values, raw and trimmed (a secret pasted with a newline reaches
+ * the cluster trimmed), longest first so overlapping values go whole, then for every known key shape.
+ */
 function redactor(secrets) {
-    const values = [...new Set([...secrets].filter((v) => v.trim().length >= 4))].sort((a, b) => b.length - a.length);
-    return (s) => values.reduce((t, v) => t.split(v).join('***'), s);
+    const all = [...secrets].flatMap((v) => [v, v.trim()]).filter((v) => v.trim().length >= 4);
+    const values = [...new Set(all)].sort((a, b) => b.length - a.length);
+    return (s) => KEY_SHAPES.reduce((t, shape) => t.replace(shape, '***'), values.reduce((t, v) => t.split(v).join('***'), s));
 }
 
 // EXTERNAL MODULE: external "fs"
@@ -72886,7 +72902,25 @@ function failureMessage(what, target, e) {
         };
     return { status, message: `${head}: ${status !== null ? `HTTP ${status}: ` : ''}${msg}. The report itself is complete; the comment is skipped.` };
 }
-/** Finds our comment by its marker and updates it, or creates it. Never throws. */
+/** The login the workflow's own token (an installation token, `ghs_…`) writes comments as. */
+const WORKFLOW_TOKEN_LOGIN = 'github-actions[bot]';
+/**
+ * Who the token writes as. A personal token can ask `GET /user`; the workflow's token cannot (403)
+ * and writes as github-actions[bot]. Anything else is unknown (null): then no comment is updated.
+ */
+async function tokenIdentity(octokit, token) {
+    try {
+        return (await octokit.rest.users.getAuthenticated()).data.login;
+    }
+    catch (e) {
+        const status = (0,errors/* errorStatus */.PO)(e);
+        return token.startsWith('ghs_') && (status === 403 || status === 401) ? WORKFLOW_TOKEN_LOGIN : null;
+    }
+}
+/**
+ * Finds our comment, one with the marker written by the token's own identity, and updates it, or
+ * creates one. A comment with the marker by anyone else is never touched. Never throws.
+ */
 async function upsertComment(options) {
     const baseUrl = (options.apiUrl || process.env.GITHUB_API_URL || 'https://api.github.com').replace(/\/+$/, '');
     const quiet = () => undefined;
@@ -72898,8 +72932,9 @@ async function upsertComment(options) {
     const { owner, repo, issueNumber } = options.target;
     let step = 'list the comments to find';
     try {
+        const identity = await tokenIdentity(octokit, options.token);
         const comments = await octokit.paginate(octokit.rest.issues.listComments, { owner, repo, issue_number: issueNumber, per_page: 100 });
-        const ours = comments.find((c) => typeof c.body === 'string' && c.body.startsWith(options.marker));
+        const ours = identity === null ? undefined : comments.find((c) => typeof c.body === 'string' && c.body.startsWith(options.marker) && c.user?.login === identity);
         if (ours) {
             step = 'update';
             const { data } = await octokit.rest.issues.updateComment({ owner, repo, comment_id: ours.id, body: options.body });
@@ -88372,14 +88407,22 @@ function rateCell(rate, k, n) {
 function reward(x) {
     return x.toFixed(3);
 }
-/** Text from rows (errors, statuses) as inert markdown: no HTML, links, emphasis or code. */
+/**
+ * Text from rows, job messages and stored manifests as inert markdown: no HTML, links, images,
+ * emphasis or code, and no @mention, #ref or autolink that would notify someone or point away
+ * (a zero-width space breaks what GitHub would link).
+ */
 function mdText(text) {
     return text
         .replace(/[\\`*[\]~]/g, (c) => `\\${c}`)
         .replace(/(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\_')
         .replace(/&/g, '&amp;')
         .replace(/</g, '&lt;')
-        .replace(/>/g, '&gt;');
+        .replace(/>/g, '&gt;')
+        .replace(/@(?=[A-Za-z0-9])/g, '@\u200b')
+        .replace(/#(?=[0-9])/g, '#\u200b')
+        .replace(/:\/\//g, ':\u200b//')
+        .replace(/\bwww\./gi, (w) => `${w.slice(0, 3)}\u200b.`);
 }
 /** A name (instance id, DB, run id) as a code span that no backtick in it can close. */
 function code(text) {
@@ -91218,6 +91261,7 @@ async function waitForAttempt(options) {
 
 
 
+
 const NOT_DISPATCHED = 'NOT_DISPATCHED';
 const NO_WAIT = { waited: false, failure: null, dashboardUrl: null, durationSeconds: null };
 function rerunHint(runId) {
@@ -91401,7 +91445,8 @@ function dispatchSummary(f) {
     ];
     if (f.wait) {
         rows.push(['rows of this attempt', `${f.wait.rowsDone}/${f.wait.rowsTotal}`]);
-        rows.push(['verdict', `${f.wait.verdict.kind}: ${f.wait.verdict.reason}`]);
+        // The reason may quote Ray's job message: untrusted text.
+        rows.push(['verdict', `${f.wait.verdict.kind}: ${mdText(f.wait.verdict.reason)}`]);
     }
     return ['### Dispatch', '', markdownTable(['', ''], rows), ''].join('\n');
 }

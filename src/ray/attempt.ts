@@ -14,6 +14,7 @@ import { isPreconditionFailed, type RunStore, runPaths } from '../gcs/store.js';
 import type { DispatchSettings } from '../inputs/settings.js';
 import { submissionId } from '../plan/job-args.js';
 import type { RunManifest } from '../plan/manifest.js';
+import { mdText } from '../results/render.js';
 import { markdownTable, writeSummary } from '../results/summary.js';
 import { dashboardUrl, type JobStatus, type RayJobsClient, TERMINAL } from './client.js';
 import { attemptJob, rayJobSubmitCommand, type SubmitOutcome, submitIdempotent, uploadSecrets } from './submit.js';
@@ -252,7 +253,8 @@ function dispatchSummary(f: DispatchFacts): string {
   ];
   if (f.wait) {
     rows.push(['rows of this attempt', `${f.wait.rowsDone}/${f.wait.rowsTotal}`]);
-    rows.push(['verdict', `${f.wait.verdict.kind}: ${f.wait.verdict.reason}`]);
+    // The reason may quote Ray's job message: untrusted text.
+    rows.push(['verdict', `${f.wait.verdict.kind}: ${mdText(f.wait.verdict.reason)}`]);
   }
   return ['### Dispatch', '', markdownTable(['', ''], rows), ''].join('\n');
 }

@@ -210,8 +210,29 @@ export function redactResults(results: RunResults, redact: (s: string) => string
   };
 }
 
-/** A redactor for the given secret values (longest first, so overlapping values go whole). */
+/**
+ * The shapes of provider keys and tokens: a row's text can carry a key this step never saw (the
+ * report job of a workflow has none in its env, and a provider may echo a key in an error).
+ */
+const KEY_SHAPES: readonly RegExp[] = [
+  /sk-[A-Za-z0-9_-]{16,}/g, // OpenAI, Anthropic (sk-ant-), OpenRouter (sk-or-), DeepSeek
+  /AIza[0-9A-Za-z_-]{30,}/g, // Google / Gemini
+  /csk-[A-Za-z0-9]{20,}/g, // Cerebras
+  /fw_[A-Za-z0-9]{20,}/g, // Fireworks
+  /gh[pousr]_[A-Za-z0-9]{30,}/g, // GitHub tokens
+  /github_pat_[A-Za-z0-9_]{30,}/g,
+];
+
+/**
+ * A redactor for the given secret values, raw and trimmed (a secret pasted with a newline reaches
+ * the cluster trimmed), longest first so overlapping values go whole, then for every known key shape.
+ */
 export function redactor(secrets: Iterable<string>): (s: string) => string {
-  const values = [...new Set([...secrets].filter((v) => v.trim().length >= 4))].sort((a, b) => b.length - a.length);
-  return (s) => values.reduce((t, v) => t.split(v).join('***'), s);
+  const all = [...secrets].flatMap((v) => [v, v.trim()]).filter((v) => v.trim().length >= 4);
+  const values = [...new Set(all)].sort((a, b) => b.length - a.length);
+  return (s) =>
+    KEY_SHAPES.reduce(
+      (t, shape) => t.replace(shape, '***'),
+      values.reduce((t, v) => t.split(v).join('***'), s),
+    );
 }

@@ -71,7 +71,28 @@ function failureMessage(what: string, target: CommentTarget, e: unknown): { stat
   return { status, message: `${head}: ${status !== null ? `HTTP ${status}: ` : ''}${msg}. The report itself is complete; the comment is skipped.` };
 }
 
-/** Finds our comment by its marker and updates it, or creates it. Never throws. */
+/** The login the workflow's own token (an installation token, `ghs_…`) writes comments as. */
+export const WORKFLOW_TOKEN_LOGIN = 'github-actions[bot]';
+
+type Octokit = ReturnType<typeof getOctokit>;
+
+/**
+ * Who the token writes as. A personal token can ask `GET /user`; the workflow's token cannot (403)
+ * and writes as github-actions[bot]. Anything else is unknown (null): then no comment is updated.
+ */
+async function tokenIdentity(octokit: Octokit, token: string): Promise<string | null> {
+  try {
+    return (await octokit.rest.users.getAuthenticated()).data.login;
+  } catch (e) {
+    const status = errorStatus(e);
+    return token.startsWith('ghs_') && (status === 403 || status === 401) ? WORKFLOW_TOKEN_LOGIN : null;
+  }
+}
+
+/**
+ * Finds our comment, one with the marker written by the token's own identity, and updates it, or
+ * creates one. A comment with the marker by anyone else is never touched. Never throws.
+ */
 export async function upsertComment(options: UpsertOptions): Promise<CommentOutcome> {
   const baseUrl = (options.apiUrl || process.env.GITHUB_API_URL || 'https://api.github.com').replace(/\/+$/, '');
   const quiet = (): void => undefined;
@@ -83,8 +104,10 @@ export async function upsertComment(options: UpsertOptions): Promise<CommentOutc
   const { owner, repo, issueNumber } = options.target;
   let step = 'list the comments to find';
   try {
+    const identity = await tokenIdentity(octokit, options.token);
     const comments = await octokit.paginate(octokit.rest.issues.listComments, { owner, repo, issue_number: issueNumber, per_page: 100 });
-    const ours = comments.find((c) => typeof c.body === 'string' && c.body.startsWith(options.marker));
+    const ours =
+      identity === null ? undefined : comments.find((c) => typeof c.body === 'string' && c.body.startsWith(options.marker) && c.user?.login === identity);
     if (ours) {
       step = 'update';
       const { data } = await octokit.rest.issues.updateComment({ owner, repo, comment_id: ours.id, body: options.body });

@@ -41,14 +41,22 @@ function reward(x: number): string {
   return x.toFixed(3);
 }
 
-/** Text from rows (errors, statuses) as inert markdown: no HTML, links, emphasis or code. */
+/**
+ * Text from rows, job messages and stored manifests as inert markdown: no HTML, links, images,
+ * emphasis or code, and no @mention, #ref or autolink that would notify someone or point away
+ * (a zero-width space breaks what GitHub would link).
+ */
 export function mdText(text: string): string {
   return text
     .replace(/[\\`*[\]~]/g, (c) => `\\${c}`)
     .replace(/(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\_')
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;');
+    .replace(/>/g, '&gt;')
+    .replace(/@(?=[A-Za-z0-9])/g, '@\u200b')
+    .replace(/#(?=[0-9])/g, '#\u200b')
+    .replace(/:\/\//g, ':\u200b//')
+    .replace(/\bwww\./gi, (w) => `${w.slice(0, 3)}\u200b.`);
 }
 
 /** A name (instance id, DB, run id) as a code span that no backtick in it can close. */

@@ -83,6 +83,8 @@ beforeEach(() => {
   for (const [k, v] of Object.entries(TEST_KEYS)) vi.stubEnv(k, v);
   gh.calls.length = 0;
   gh.fault = null;
+  gh.user = null;
+  gh.author = { login: 'github-actions[bot]', type: 'Bot' };
   files.reset();
   log = record();
 });
@@ -107,7 +109,7 @@ describe('the PR comment', () => {
     const first = await reportRun(options('pr-7-smoke'));
     expect(first.comment.kind).toBe('created');
     expect(writes()).toEqual([`POST /repos/${OWNER}/${REPO}/issues/${PR}/comments`]);
-    const lists = gh.calls.filter((c) => c.method === 'GET');
+    const lists = gh.calls.filter((c) => c.method === 'GET' && c.path.endsWith('/comments'));
     expect(lists.map((c) => [c.path, c.query.page ?? '1'])).toEqual([
       [`/repos/${OWNER}/${REPO}/issues/${PR}/comments`, '1'],
       [`/repos/${OWNER}/${REPO}/issues/${PR}/comments`, '2'],
@@ -189,5 +191,48 @@ describe('the PR comment', () => {
     expect(noToken.comment.kind).toBe('skipped');
     expect(log.warnings.at(-1)).toContain('github-token is empty');
     expect(gh.calls).toEqual([]);
+  });
+
+  it('never updates a comment with the marker that someone else wrote', async () => {
+    const marker = '<!-- bird-cloud-action:results:PR%20smoke -->';
+    gh.comments.set(PR, [{ id: 1, body: `${marker}\nplanted by someone else`, user: { login: 'mallory', type: 'User' }, html_url: 'https://github.com/x' }]);
+    const r = await reportRun(options('pr-7-smoke'));
+    expect(r.comment.kind).toBe('created');
+    expect(gh.comments.get(PR)?.[0].body).toBe(`${marker}\nplanted by someone else`);
+    expect(writes()).toEqual([`POST /repos/${OWNER}/${REPO}/issues/${PR}/comments`]);
+  });
+
+  it('a personal token updates only the comment of its own user', async () => {
+    const marker = '<!-- bird-cloud-action:results:PR%20smoke -->';
+    gh.user = { login: 'octocat', type: 'User' };
+    gh.author = gh.user;
+    gh.comments.set(PR, [
+      { id: 1, body: `${marker}\nby the workflow token`, user: { login: 'github-actions[bot]', type: 'Bot' }, html_url: 'https://github.com/x' },
+      { id: 2, body: `${marker}\nby octocat`, user: { login: 'octocat', type: 'User' }, html_url: 'https://github.com/y' },
+    ]);
+    const r = await reportRun(options('pr-7-smoke', { token: 'ghp_PERSONALTOKEN0123456789abcdefghij' }));
+    expect(r.comment).toMatchObject({ kind: 'updated', id: 2 });
+    expect(gh.comments.get(PR)?.[0].body).toBe(`${marker}\nby the workflow token`);
+  });
+
+  it('posts a new comment when the token says nothing of who it is', async () => {
+    const marker = '<!-- bird-cloud-action:results:PR%20smoke -->';
+    gh.comments.set(PR, [{ id: 1, body: `${marker}\nours?`, user: { login: 'github-actions[bot]', type: 'Bot' }, html_url: 'https://github.com/x' }]);
+    const r = await reportRun(options('pr-7-smoke', { token: 'opaque-token-of-unknown-kind' }));
+    expect(r.comment.kind).toBe('created');
+    expect(gh.comments.get(PR)?.[0].body).toBe(`${marker}\nours?`);
+  });
+
+  it('redacts key values given raw or with a newline, and key shapes it never saw', async () => {
+    const stranger = 'sk-ant-api03-STRANGERKEYabcdefghijklmnopqrstuvwxyz0123';
+    const google = `AIza${'x'.repeat(35)}`;
+    vi.stubEnv('ANTHROPIC_API_KEY', `${TEST_KEYS.ANTHROPIC_API_KEY}\n`);
+    await writeRun(bucket, 'pr-7-keys', { errorText: `provider said: bad key ${stranger} (also ${google}); retried with ${TEST_KEYS.ANTHROPIC_API_KEY}` });
+    gh.comments.delete(PR);
+    const r = await reportRun(options('pr-7-keys'));
+    expect(r.comment.kind).toBe('created');
+    const written = [...ourComments().map((c) => c.body), files.summary(), ...log.info, JSON.stringify(files.outputs())].join('\n');
+    for (const v of [stranger, google, TEST_KEYS.ANTHROPIC_API_KEY]) expect(written).not.toContain(v);
+    expect(written).toContain('provider said: bad key ***');
   });
 });

@@ -11,7 +11,7 @@ interface RecordedCall {
   body: unknown;
 }
 
-interface StoredComment {
+export interface StoredComment {
   id: number;
   body: string;
   user: { login: string; type: string };
@@ -31,6 +31,10 @@ export interface FakeGitHub {
   comments: Map<number, StoredComment[]>;
   /** Answer this method with this status (e.g. 403) until cleared. */
   fault: Fault | null;
+  /** What GET /user answers: a personal token's user, or null for the workflow's token (403). */
+  user: { login: string; type: string } | null;
+  /** Who new comments are written by (the token's identity). */
+  author: { login: string; type: string };
   close(): Promise<void>;
 }
 
@@ -57,7 +61,13 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 
 export async function startFakeGitHub(owner: string, repo: string): Promise<FakeGitHub> {
   let nextId = 1000;
-  const state: Omit<FakeGitHub, 'url' | 'close'> = { calls: [], comments: new Map(), fault: null };
+  const state: Omit<FakeGitHub, 'url' | 'close'> = {
+    calls: [],
+    comments: new Map(),
+    fault: null,
+    user: null,
+    author: { login: 'github-actions[bot]', type: 'Bot' },
+  };
   let base = '';
   const listPath = new RegExp(`^/repos/${owner}/${repo}/issues/(\\d+)/comments$`);
   const onePath = new RegExp(`^/repos/${owner}/${repo}/issues/comments/(\\d+)$`);
@@ -74,6 +84,11 @@ export async function startFakeGitHub(owner: string, repo: string): Promise<Fake
           documentation_url: 'https://docs.github.com/rest/issues/comments',
           status: String(state.fault.status),
         });
+        return;
+      }
+      if (u.pathname === '/user' && method === 'GET') {
+        if (state.user) send(res, 200, state.user);
+        else send(res, 403, { message: 'Resource not accessible by integration', documentation_url: 'https://docs.github.com/rest/users/users' });
         return;
       }
       const list = listPath.exec(u.pathname);
@@ -94,7 +109,7 @@ export async function startFakeGitHub(owner: string, repo: string): Promise<Fake
           const c: StoredComment = {
             id,
             body: String((body as { body?: unknown }).body),
-            user: { login: 'github-actions[bot]', type: 'Bot' },
+            user: { ...state.author },
             html_url: `https://github.com/${owner}/${repo}/pull/${issue}#issuecomment-${id}`,
           };
           state.comments.set(issue, [...comments, c]);

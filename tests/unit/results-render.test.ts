@@ -1,6 +1,7 @@
 // The job summary and the PR comment: the comment with deltas against a baseline as a
 // snapshot (the summary's snapshot is in tests/e2e/results.test.ts, from the emulator), the deltas,
 // and the escaping of text that comes from rows.
+
 import { describe, expect, it } from 'vitest';
 import type { LatestRow, Row } from '../../src/gcs/rows.js';
 import { aggregate, type RunResults } from '../../src/results/aggregate.js';
@@ -15,6 +16,7 @@ import {
   renderComment,
   renderSummary,
 } from '../../src/results/render.js';
+import { renderMarkdownFragment } from '../../tools/render/markdown.mjs';
 import { MIXED_DBS, MIXED_IDS, MIXED_MANIFEST, mixedLatest } from '../helpers/results.js';
 
 const HEADER: RunHeader = {
@@ -84,7 +86,7 @@ describe('render', () => {
 
   it('keeps text from rows inert: no HTML, no links, no table breaks, one line, bounded', () => {
     expect(mdText('File "<string>", line 1 & [x](http://e) *a* _b_ snake_case `c` \\ ~d~')).toBe(
-      'File "&lt;string&gt;", line 1 &amp; \\[x\\](http://e) \\*a\\* \\_b\\_ snake_case \\`c\\` \\\\ \\~d\\~',
+      'File "&lt;string&gt;", line 1 &amp; \\[x\\](http:\u200b//e) \\*a\\* \\_b\\_ snake_case \\`c\\` \\\\ \\~d\\~',
     );
     expect(code('a`b')).toBe("`a'b`");
     const details = failuresDetails(
@@ -141,5 +143,22 @@ describe('render', () => {
     expect(commentMarker('bird-eval')).toBe('<!-- bird-cloud-action:results:bird%2Deval -->');
     expect(commentMarker('a --> b')).not.toMatch(/-->.*-->/);
     expect(commentMarker('x')).not.toBe(commentMarker('y'));
+  });
+
+  it('renders a hostile row error as inert text on GitHub: no link, image, mention, reference or autolink', () => {
+    const hostile =
+      'error: @octocat see [click](https://evil.example/x) ![i](https://evil.example/i.png) #12 https://evil.example www.evil.example <img src=x onerror=alert(1)>';
+    const body = renderComment({
+      marker: commentMarker('k'),
+      header: HEADER,
+      results: { ...mixed(), failures: [{ instance_id: 'a_1', db: 'a', attempt: 1, outcome: 'error', reason: hostile }] },
+      baseline: null,
+    });
+    const html = renderMarkdownFragment(body);
+    expect(html).not.toMatch(/<a [^>]*href="https?:\/\/evil/);
+    expect(html).not.toMatch(/<img/);
+    expect(body).not.toMatch(/(^|[^\w])@octocat/);
+    expect(body).not.toMatch(/#12\b/);
+    expect(body).toContain('@\u200boctocat');
   });
 });
