@@ -91701,12 +91701,25 @@ function failureError(job, failures, total) {
         `Submit again with run-id: ${job.runId} to resume: objects already uploaded are skipped.\n${shown}${failures.length > 10 ? `\n  … and ${failures.length - 10} more` : ''}`, failures);
 }
 /**
+ * The extras come from a listing taken before the upload: by now another submit of this run id
+ * may have committed a manifest that names them. Objects under a committed manifest are never
+ * deleted from here.
+ */
+async function refuseDeleteUnderManifest(job) {
+    const manifest = runPaths.manifest(job.runId);
+    if ((await job.store.metadata(manifest)) === null)
+        return;
+    throw new UploadError(`${job.store.uri(manifest)} was committed while this step was running, and this step would delete objects of that setup; nothing was deleted. Is another submit of run id ${job.runId} running? Use rerun-run-id: ${job.runId} to continue the committed run, or a new run id.`, []);
+}
+/**
  * Removes the extras, then uploads every task in one bounded pool across all DBs. Every file is
  * tried; the failures are reported together (an UploadError) after the pool drains.
  */
 async function uploadArtifacts(job) {
     const { tasks, extras } = planUploads(job);
     const prefix = runPaths.setupPrefix(job.runId, job.artifact);
+    if (extras.length > 0)
+        await refuseDeleteUnderManifest(job);
     const tally = new Tally(job.artifacts);
     const progress = setInterval(() => job.log.info(tally.progressLine(tasks)), job.progressEveryMs ?? 5000);
     progress.unref();

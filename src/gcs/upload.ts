@@ -198,12 +198,27 @@ function failureError(job: UploadJob, failures: string[], total: number): Upload
 }
 
 /**
+ * The extras come from a listing taken before the upload: by now another submit of this run id
+ * may have committed a manifest that names them. Objects under a committed manifest are never
+ * deleted from here.
+ */
+async function refuseDeleteUnderManifest(job: UploadJob): Promise<void> {
+  const manifest = runPaths.manifest(job.runId);
+  if ((await job.store.metadata(manifest)) === null) return;
+  throw new UploadError(
+    `${job.store.uri(manifest)} was committed while this step was running, and this step would delete objects of that setup; nothing was deleted. Is another submit of run id ${job.runId} running? Use rerun-run-id: ${job.runId} to continue the committed run, or a new run id.`,
+    [],
+  );
+}
+
+/**
  * Removes the extras, then uploads every task in one bounded pool across all DBs. Every file is
  * tried; the failures are reported together (an UploadError) after the pool drains.
  */
 export async function uploadArtifacts(job: UploadJob): Promise<UploadResult> {
   const { tasks, extras } = planUploads(job);
   const prefix = runPaths.setupPrefix(job.runId, job.artifact);
+  if (extras.length > 0) await refuseDeleteUnderManifest(job);
   const tally = new Tally(job.artifacts);
   const progress = setInterval(() => job.log.info(tally.progressLine(tasks)), job.progressEveryMs ?? 5000);
   progress.unref();

@@ -75,4 +75,20 @@ describe('RunStore and uploadArtifacts against the emulator', () => {
     const [md] = await store.bucket.file(runPaths.setupObject('r1', 'slayer_models', 'credit', 'a.yaml')).getMetadata();
     expect(md.contentType).toBe('application/yaml');
   });
+
+  it('never deletes objects of a setup whose manifest another submit committed after this one listed', async () => {
+    // Submit B of run r-race committed a manifest naming credit/extra.yaml; submit A listed the
+    // prefix before that commit, and its own plan has no extra.yaml, so it sees an object to remove.
+    const extra = runPaths.setupObject('r-race', 'slayer_models', 'credit', 'extra.yaml');
+    const written = await store.write(extra, Buffer.from('from B\n'), { ifGenerationMatch: 0, contentType: 'application/yaml' });
+    const listedByA = await store.list(runPaths.prefix('r-race'));
+    await store.write(runPaths.manifest('r-race'), Buffer.from('{"run_id":"r-race"}'), { ifGenerationMatch: 0, contentType: 'application/json' });
+    const db = await walkDb(join(root, 'credit'), 'credit');
+    const failed = await uploadArtifacts({ store, runId: 'r-race', artifact: 'slayer_models', root, artifacts: [db], remote: listedByA, concurrency: 4, log: memoryLog() }).catch(
+      (e: unknown) => e,
+    );
+    expect(failed).toBeInstanceOf(UploadError);
+    expect((failed as Error).message).toMatch(/was committed while this step was running.*nothing was deleted/);
+    expect((await store.metadata(extra))?.generation).toBe(written.generation);
+  });
 });
