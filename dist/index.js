@@ -66024,6 +66024,7 @@ var Inputs;
     Inputs["SlayerModelsRoot"] = "slayer-models-root";
     Inputs["OtfCacheRoot"] = "otf-cache-root";
     Inputs["ModelsOtfRoot"] = "models-otf-root";
+    Inputs["CheckArtifacts"] = "check-artifacts";
     Inputs["DryRun"] = "dry-run";
     Inputs["GcsBucket"] = "gcs-bucket";
     Inputs["GcpProject"] = "gcp-project";
@@ -66034,8 +66035,11 @@ var Inputs;
     Inputs["RayTlsVerify"] = "ray-tls-verify";
     Inputs["AllowInsecureRayAddress"] = "allow-insecure-ray-address";
     Inputs["EntrypointPrefix"] = "entrypoint-prefix";
+    Inputs["Code"] = "code";
+    Inputs["ClusterScratchRoot"] = "cluster-scratch-root";
     Inputs["RuntimeEnv"] = "runtime-env";
     Inputs["Wait"] = "wait";
+    Inputs["OnWaitTimeout"] = "on-wait-timeout";
     Inputs["WaitTimeoutMinutes"] = "wait-timeout-minutes";
     Inputs["NoProgressMinutes"] = "no-progress-minutes";
     Inputs["PollIntervalSeconds"] = "poll-interval-seconds";
@@ -66048,6 +66052,7 @@ var Inputs;
     Inputs["RayVersion"] = "ray-version";
     Inputs["RayCli"] = "ray-cli";
     Inputs["ReportRunId"] = "report-run-id";
+    Inputs["StopRunId"] = "stop-run-id";
     Inputs["CommentOnPr"] = "comment-on-pr";
     Inputs["GithubToken"] = "github-token";
     Inputs["BaselineRunId"] = "baseline-run-id";
@@ -66194,7 +66199,7 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4353);
 /* harmony import */ var _common_constants_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(152);
 /* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3302);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(9129);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3808);
 
 
 
@@ -66213,7 +66218,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 9129:
+/***/ 3808:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -67076,8 +67081,10 @@ function normalizeAddress(address) {
     return address.replace(/\/+$/, '');
 }
 function parseDispatch(r, mask) {
-    const cluster = r.oneOf(constants/* Inputs */.G0.Cluster, CLUSTER_MODES, 'none');
     const rayAddress = normalizeAddress(r.str(constants/* Inputs */.G0.RayAddress));
+    // Unset: where the inputs point. A step that names a dashboard means to dispatch to it.
+    const clusterSource = r.str(constants/* Inputs */.G0.Cluster) ? 'input' : 'derived';
+    const cluster = r.oneOf(constants/* Inputs */.G0.Cluster, CLUSTER_MODES, rayAddress ? 'existing' : 'none');
     if (cluster === 'existing' && !rayAddress) {
         r.problems.add(constants/* Inputs */.G0.RayAddress, 'is required when cluster is existing', 'set ray-address to the Ray dashboard URL, e.g. http://ray-head:8265');
     }
@@ -67131,6 +67138,7 @@ function parseDispatch(r, mask) {
         gce: { region, zone, workerSa, imageUri, imageRegistries, rayVersion, rayCli },
         allowInsecureRayAddress: r.bool(constants/* Inputs */.G0.AllowInsecureRayAddress, false),
         cluster,
+        clusterSource,
         rayAddress,
         rayHeaders,
         tlsVerify,
@@ -67413,39 +67421,50 @@ function parseSubmit(reader, env, common) {
 
 
 const CLUSTER_MODES = ['none', 'existing', 'ephemeral'];
+/** The mode inputs: at most one names a run; none means a new submit. */
+const MODE_INPUTS = [constants/* Inputs */.G0.RerunRunId, constants/* Inputs */.G0.ReportRunId, constants/* Inputs */.G0.StopRunId];
+/** wait: true must have something to wait on: a dispatched job (a report waits on its run). */
+function waitNeedsCluster(problems, common) {
+    if (common.dispatch.wait && common.dispatch.cluster === 'none' && !common.dryRun) {
+        problems.add(constants/* Inputs */.G0.Wait, `wait is true, but cluster is none${common.dispatch.clusterSource === 'derived' ? ' (no cluster and no ray-address was given)' : ''}: nothing is dispatched, so there is nothing to wait on`, 'set cluster (existing with ray-address, or ephemeral), or set wait: false');
+    }
+}
 /**
- * Parses every input for the mode the inputs ask for (a rerun when rerun-run-id is set, else
- * a new submit). Throws one ProblemsError listing every problem.
+ * Parses every input for the mode the inputs ask for: a rerun, a report or a stop when its run
+ * id input is set, else a new submit. Throws one ProblemsError listing every problem.
  */
 function parseSettings(get, env = process.env, mask = lib_core/* setSecret */.Pq) {
     const problems = new errors/* ProblemList */.Ku();
     const r = new reader_Reader(get, problems);
-    const rerunRunId = r.str(constants/* Inputs */.G0.RerunRunId);
-    const reportRunId = r.str(constants/* Inputs */.G0.ReportRunId);
-    if (rerunRunId && reportRunId) {
-        problems.add(constants/* Inputs */.G0.ReportRunId, `both rerun-run-id ('${rerunRunId}') and report-run-id ('${reportRunId}') are set`, 'set one: a rerun reports by itself when it waits');
+    const named = MODE_INPUTS.filter((name) => r.str(name) !== '');
+    if (named.length > 1) {
+        problems.add(named[1], `${named.map((n) => `${n} ('${r.str(n)}')`).join(' and ')} are all set`, 'set one of them: a rerun reports by itself when it waits');
     }
-    if (reportRunId && !rerunRunId) {
-        const p = runIdProblem(reportRunId);
+    const mode = named[0];
+    if (mode) {
+        const runId = r.str(mode);
+        const p = runIdProblem(runId);
         if (p)
-            problems.add(constants/* Inputs */.G0.ReportRunId, p, 'give the run id of an existing run, as in its manifest');
+            problems.add(mode, p, 'give the run id of an existing run, as in its manifest');
         const common = parseCommon(r, env, { bucketAlwaysRequired: true, mask });
-        const dataset = r.str(constants/* Inputs */.G0.DatasetFile) || env.BIRD_DATA_PATH;
-        problems.throwIfAny();
-        return { kind: 'report', runId: reportRunId, datasetFile: dataset ? absolute(dataset, common.workspace) : undefined, ...common };
-    }
-    if (rerunRunId) {
-        const p = runIdProblem(rerunRunId);
-        if (p)
-            problems.add(constants/* Inputs */.G0.RerunRunId, p, 'give the run id of an existing run, as in its manifest');
-        const common = parseCommon(r, env, { bucketAlwaysRequired: true, mask });
+        if (mode === constants/* Inputs */.G0.ReportRunId) {
+            const dataset = r.str(constants/* Inputs */.G0.DatasetFile) || env.BIRD_DATA_PATH;
+            problems.throwIfAny();
+            return { kind: 'report', runId, datasetFile: dataset ? absolute(dataset, common.workspace) : undefined, ...common };
+        }
+        if (mode === constants/* Inputs */.G0.StopRunId) {
+            problems.throwIfAny();
+            return { kind: 'stop', runId, ...common };
+        }
+        waitNeedsCluster(problems, common);
         if (common.dispatch.cluster === 'ephemeral' && !common.dispatch.wait) {
             problems.add(constants/* Inputs */.G0.Wait, 'a rerun on a per-run cluster always tears the cluster down, so it cannot detach (wait: false)', 'set wait: true for the rerun');
         }
         problems.throwIfAny();
-        return { kind: 'rerun', runId: rerunRunId, miniInteractRoot: dataPaths(common.workspace, env, r.str(constants/* Inputs */.G0.MiniInteractRoot)).miniInteractRoot, ...common };
+        return { kind: 'rerun', runId, miniInteractRoot: dataPaths(common.workspace, env, r.str(constants/* Inputs */.G0.MiniInteractRoot)).miniInteractRoot, ...common };
     }
     const common = parseCommon(r, env, { bucketAlwaysRequired: false, mask });
+    waitNeedsCluster(problems, common);
     const settings = parseSubmit(r, env, common);
     problems.throwIfAny();
     return settings;
@@ -87813,7 +87832,7 @@ function unfinished(instanceIds, latest) {
         return !l || l.row === null || Boolean(l.row.error);
     });
 }
-/** status.json as compact JSON, keys in the documented order. */
+/** status.json as compact JSON, keys in the documented order (the action's own key last). */
 function statusJson(s) {
     return JSON.stringify({
         ray_job_id: s.ray_job_id,
@@ -87822,7 +87841,39 @@ function statusJson(s) {
         rows_total: s.rows_total,
         terminal_state: s.terminal_state,
         attempt: s.attempt,
+        ...(s.stopped_at === undefined ? {} : { stopped_at: s.stopped_at }),
     });
+}
+/**
+ * Records that an attempt was stopped, unless status.json already belongs to a newer attempt: a
+ * generation precondition keeps a heartbeat or a rerun that wrote in between.
+ */
+async function recordStopped(store, runId, attempt, now = Date.now()) {
+    const name = runPaths.status(runId);
+    for (let i = 0; i < 3; i++) {
+        const current = await store.metadata(name);
+        const status = current ? parseStatus(await store.read(name)) : null;
+        if (typeof status?.attempt === 'number' && status.attempt > attempt)
+            return 'newer';
+        const stopped = {
+            ray_job_id: typeof status?.ray_job_id === 'string' ? status.ray_job_id : '',
+            last_heartbeat_ts: typeof status?.last_heartbeat_ts === 'number' ? status.last_heartbeat_ts : now / 1000,
+            rows_done: typeof status?.rows_done === 'number' ? status.rows_done : 0,
+            rows_total: typeof status?.rows_total === 'number' ? status.rows_total : 0,
+            terminal_state: 'error',
+            attempt,
+            stopped_at: now / 1000,
+        };
+        try {
+            await store.write(name, Buffer.from(statusJson(stopped)), { ifGenerationMatch: current ? current.generation : 0, contentType: 'application/json' });
+            return 'recorded';
+        }
+        catch (e) {
+            if (!isPreconditionFailed(e))
+                throw e;
+        }
+    }
+    return 'newer';
 }
 function parseStatus(bytes) {
     if (!bytes)
@@ -88613,7 +88664,8 @@ function header(o, data) {
         durationSeconds: waited ?? data.elapsedSeconds,
         durationNote: waited === null && data.elapsedSeconds !== null ? 'manifest commit → last heartbeat' : undefined,
         dashboardUrl: o.dashboardUrl || built,
-        state: typeof data.status?.terminal_state === 'string' ? data.status.terminal_state : null,
+        // A stop records terminal_state error plus stopped_at: the report says stopped.
+        state: typeof data.status?.stopped_at === 'number' ? 'stopped' : typeof data.status?.terminal_state === 'string' ? data.status.terminal_state : null,
     };
 }
 /** results-json: comparison.json's summary keys first, then the run, the lists and the gate. */
@@ -91561,6 +91613,140 @@ async function rerun(ctx, settings) {
     await reportAfterWait(ctx, settings, store, { runId: plan.runId, attempt: plan.attempt, outcome, runIdInput: constants/* Inputs */.G0.RerunRunId });
 }
 
+;// CONCATENATED MODULE: ./lib/modes/stop.js
+// stop-run-id: stop a run that no one watches any more (started with wait: false, or its
+// workflow was lost), as the Python tool's `kill` does. On an existing cluster every attempt's
+// job that still runs is stopped through the ray-address input (never an address from the
+// bucket); a per-run cluster is torn down (ray down on the YAML rendered from the manifest, then
+// deletion by label). The run's status.json then says it was stopped.
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** How long a stop waits for Ray to report the stopped jobs as terminal. */
+const STOP_WAIT_MS = 60_000;
+const STOP_POLL_MS = 2_000;
+/** Every attempt's job that Ray knows and that is not terminal gets one stop request. */
+async function stopAttempts(client, runId, attempts) {
+    const out = [];
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+        const sid = submissionId(runId, attempt);
+        const job = await client.job(sid);
+        const running = job !== null && !TERMINAL.includes(job.status);
+        if (running)
+            await client.stop(sid);
+        out.push({ attempt, submissionId: sid, before: job?.status ?? null, after: job?.status ?? null, stopped: running });
+    }
+    return out;
+}
+/** Waits (bounded) until Ray reports every stopped job terminal; what is still running says so. */
+async function awaitTerminal(client, stops) {
+    const deadline = Date.now() + STOP_WAIT_MS;
+    for (;;) {
+        for (const s of stops.filter((x) => x.stopped))
+            s.after = (await client.job(s.submissionId))?.status ?? null;
+        if (stops.every((s) => !s.stopped || s.after === null || TERMINAL.includes(s.after)) || Date.now() > deadline)
+            return;
+        await sleep(STOP_POLL_MS);
+    }
+}
+function stopSummary(runId, lines, table) {
+    return [`## BIRD-Interact stop of \`${runId}\``, '', ...lines.map((l) => `- ${l}`), '', ...(table ? [table, ''] : [])].join('\n');
+}
+async function stopOnExistingCluster(ctx, settings, run) {
+    const client = rayClient(ctx.log, settings.dispatch);
+    await checkCluster(client);
+    const stops = await stopAttempts(client, settings.runId, Math.max(run.attempt, 1));
+    const stopped = stops.filter((s) => s.stopped);
+    if (stopped.length > 0) {
+        ctx.log.info(`asked Ray to stop ${stopped.map((s) => s.submissionId).join(', ')}; waiting up to ${formatDuration(STOP_WAIT_MS)} for it to end`);
+        await awaitTerminal(client, stops);
+    }
+    for (const s of stops)
+        ctx.log.info(`attempt ${s.attempt} (${s.submissionId}): ${s.before ?? 'unknown to Ray'}${s.stopped ? ` → ${s.after ?? 'gone'}` : ''}`);
+    const last = stops[stops.length - 1];
+    lib_core/* setOutput */.uH(constants/* Outputs */.tY.JobStatus, last.after ?? 'NOT_FOUND');
+    const table = markdownTable(['attempt', 'submission', 'before', 'after'], stops.map((s) => [String(s.attempt), `\`${s.submissionId}\``, s.before ?? 'unknown to Ray', s.stopped ? (s.after ?? 'gone') : '(not stopped)']));
+    const still = stopped.filter((s) => s.after !== null && !TERMINAL.includes(s.after));
+    const lines = stopped.length === 0
+        ? ['nothing was running: every attempt Ray knows of had ended (or Ray does not know them any more)']
+        : [
+            `stopped ${stopped.length} job(s) at ${settings.dispatch.rayAddress}`,
+            ...(still.length > 0 ? [`still ending after ${formatDuration(STOP_WAIT_MS)}: ${still.map((s) => s.submissionId).join(', ')}`] : []),
+        ];
+    return { summary: stopSummary(settings.runId, lines, table), stoppedAny: stopped.length > 0 };
+}
+/** A per-run cluster: rendered from the manifest (its checks and the gcp-project input hold), then torn down. */
+async function stopPerRunCluster(ctx, settings, run) {
+    const ri = run.manifest.render_inputs;
+    const problems = renderInputsProblems(settings.runId, ri).map((why) => ({
+        input: constants/* Inputs */.G0.StopRunId,
+        message: `the stored manifest's ${why}`,
+        fix: 'tear the cluster down by hand',
+    }));
+    if (ri.project !== settings.gcpProject) {
+        problems.push({
+            input: constants/* Inputs */.G0.GcpProject,
+            message: `the stored manifest's render_inputs.project '${String(ri.project)}' is not gcp-project '${settings.gcpProject}'`,
+            fix: 'stop with the gcp-project the run was started in',
+        });
+    }
+    if (problems.length > 0)
+        throw new errors/* ProblemsError */.FQ(problems, 'stop refused');
+    const p = await prepareCluster({
+        manifest: run.manifest,
+        runnerTemp: settings.runnerTemp,
+        rayCli: settings.dispatch.gce.rayCli,
+        log: ctx.log,
+        state: ctx.state,
+    });
+    const r = await p.teardown.run('stop-run-id');
+    lib_core/* setOutput */.uH(constants/* Outputs */.tY.ClusterTeardown, r.outcome);
+    if (r.outcome === 'failed')
+        throw new Error(`the cluster of run ${settings.runId} could not be torn down: ${r.detail}`);
+    return { summary: stopSummary(settings.runId, [`per-run cluster: ${r.detail}`], null), stoppedAny: true };
+}
+async function stop(ctx, settings) {
+    lib_core/* setOutput */.uH(constants/* Outputs */.tY.RunId, settings.runId);
+    const d = settings.dispatch;
+    if (d.cluster === 'none') {
+        throw new errors/* ProblemsError */.FQ([
+            {
+                input: constants/* Inputs */.G0.Cluster,
+                message: 'stop-run-id needs the cluster the run went to, and cluster is none',
+                fix: 'set ray-address (an existing cluster) or cluster: ephemeral with gcp-project',
+            },
+        ], 'stop refused');
+    }
+    const store = openStore(ctx.log, settings);
+    const run = await readRun(store, settings.runId, constants/* Inputs */.G0.StopRunId);
+    if (run.manifest.run_id !== settings.runId) {
+        throw new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.StopRunId, message: `the stored manifest names run '${String(run.manifest.run_id)}'`, fix: 'check the run id and gcs-bucket' }], 'stop refused');
+    }
+    const finished = run.status?.terminal_state === 'done' || run.status?.terminal_state === 'error';
+    const result = d.cluster === 'existing' ? await stopOnExistingCluster(ctx, settings, run) : await stopPerRunCluster(ctx, settings, run);
+    // A run that had already finished stays as it was; a stopped one says so.
+    if (result.stoppedAny && !finished) {
+        const recorded = await recordStopped(store, settings.runId, Math.max(run.attempt, 1));
+        ctx.log.info(recorded === 'recorded'
+            ? `recorded the stop in ${store.uri(`runs/${settings.runId}/status.json`)}`
+            : 'status.json belongs to a newer attempt: left as it is');
+    }
+    else if (finished) {
+        ctx.log.info(`run ${settings.runId} had already finished (${String(run.status?.terminal_state)})`);
+    }
+    await writeSummary(result.summary);
+}
+
 ;// CONCATENATED MODULE: ./lib/gcs/upload.js
 // Uploads every file of the plan (docs/reference/gcs-layout.md#setup-uploads): one listing decides what is there, md5-equal
 // objects are skipped, the rest is written create-only, across all DBs in one bounded pool.
@@ -92063,6 +92249,7 @@ async function submit_submit(ctx, settings) {
 
 
 
+
 async function run() {
     const log = log_actionsLog;
     const cancel = new Cancellation({ log, fail: (message) => lib_core/* setFailed */.C1(`${constants/* ERROR_PREFIX */.oY}: ${message}`) });
@@ -92074,6 +92261,8 @@ async function run() {
             await rerun(ctx, settings);
         else if (settings.kind === 'report')
             await report(ctx, settings);
+        else if (settings.kind === 'stop')
+            await stop(ctx, settings);
         else
             await submit_submit(ctx, settings);
     }

@@ -11,6 +11,7 @@ import { ActionState } from './common/state.js';
 import { coreInputReader, parseSettings } from './inputs/settings.js';
 import { report } from './modes/report.js';
 import { rerun } from './modes/rerun.js';
+import { stop } from './modes/stop.js';
 import { submit } from './modes/submit.js';
 import type { StepContext } from './ray/attempt.js';
 
@@ -23,6 +24,7 @@ export async function run(): Promise<void> {
     const ctx: StepContext = { log, state: new ActionState(), cancel, github: readGithubContext() };
     if (settings.kind === 'rerun') await rerun(ctx, settings);
     else if (settings.kind === 'report') await report(ctx, settings);
+    else if (settings.kind === 'stop') await stop(ctx, settings);
     else await submit(ctx, settings);
   } catch (e) {
     core.setFailed(`${ERROR_PREFIX}: ${errorMessage(e)}`);

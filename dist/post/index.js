@@ -38055,6 +38055,7 @@ var Inputs;
     Inputs["SlayerModelsRoot"] = "slayer-models-root";
     Inputs["OtfCacheRoot"] = "otf-cache-root";
     Inputs["ModelsOtfRoot"] = "models-otf-root";
+    Inputs["CheckArtifacts"] = "check-artifacts";
     Inputs["DryRun"] = "dry-run";
     Inputs["GcsBucket"] = "gcs-bucket";
     Inputs["GcpProject"] = "gcp-project";
@@ -38065,8 +38066,11 @@ var Inputs;
     Inputs["RayTlsVerify"] = "ray-tls-verify";
     Inputs["AllowInsecureRayAddress"] = "allow-insecure-ray-address";
     Inputs["EntrypointPrefix"] = "entrypoint-prefix";
+    Inputs["Code"] = "code";
+    Inputs["ClusterScratchRoot"] = "cluster-scratch-root";
     Inputs["RuntimeEnv"] = "runtime-env";
     Inputs["Wait"] = "wait";
+    Inputs["OnWaitTimeout"] = "on-wait-timeout";
     Inputs["WaitTimeoutMinutes"] = "wait-timeout-minutes";
     Inputs["NoProgressMinutes"] = "no-progress-minutes";
     Inputs["PollIntervalSeconds"] = "poll-interval-seconds";
@@ -38079,6 +38083,7 @@ var Inputs;
     Inputs["RayVersion"] = "ray-version";
     Inputs["RayCli"] = "ray-cli";
     Inputs["ReportRunId"] = "report-run-id";
+    Inputs["StopRunId"] = "stop-run-id";
     Inputs["CommentOnPr"] = "comment-on-pr";
     Inputs["GithubToken"] = "github-token";
     Inputs["BaselineRunId"] = "baseline-run-id";
@@ -39179,8 +39184,10 @@ function normalizeAddress(address) {
     return address.replace(/\/+$/, '');
 }
 function parseDispatch(r, mask) {
-    const cluster = r.oneOf(Inputs.Cluster, CLUSTER_MODES, 'none');
     const rayAddress = normalizeAddress(r.str(Inputs.RayAddress));
+    // Unset: where the inputs point. A step that names a dashboard means to dispatch to it.
+    const clusterSource = r.str(Inputs.Cluster) ? 'input' : 'derived';
+    const cluster = r.oneOf(Inputs.Cluster, CLUSTER_MODES, rayAddress ? 'existing' : 'none');
     if (cluster === 'existing' && !rayAddress) {
         r.problems.add(Inputs.RayAddress, 'is required when cluster is existing', 'set ray-address to the Ray dashboard URL, e.g. http://ray-head:8265');
     }
@@ -39234,6 +39241,7 @@ function parseDispatch(r, mask) {
         gce: { region, zone, workerSa, imageUri, imageRegistries, rayVersion, rayCli },
         allowInsecureRayAddress: r.bool(Inputs.AllowInsecureRayAddress, false),
         cluster,
+        clusterSource,
         rayAddress,
         rayHeaders,
         tlsVerify,
@@ -39428,39 +39436,50 @@ function submit_parseSubmit(reader, env, common) {
 
 
 const settings_CLUSTER_MODES = (/* unused pure expression or super */ null && (['none', 'existing', 'ephemeral']));
+/** The mode inputs: at most one names a run; none means a new submit. */
+const MODE_INPUTS = [constants/* Inputs */.G0.RerunRunId, constants/* Inputs */.G0.ReportRunId, constants/* Inputs */.G0.StopRunId];
+/** wait: true must have something to wait on: a dispatched job (a report waits on its run). */
+function waitNeedsCluster(problems, common) {
+    if (common.dispatch.wait && common.dispatch.cluster === 'none' && !common.dryRun) {
+        problems.add(Inputs.Wait, `wait is true, but cluster is none${common.dispatch.clusterSource === 'derived' ? ' (no cluster and no ray-address was given)' : ''}: nothing is dispatched, so there is nothing to wait on`, 'set cluster (existing with ray-address, or ephemeral), or set wait: false');
+    }
+}
 /**
- * Parses every input for the mode the inputs ask for (a rerun when rerun-run-id is set, else
- * a new submit). Throws one ProblemsError listing every problem.
+ * Parses every input for the mode the inputs ask for: a rerun, a report or a stop when its run
+ * id input is set, else a new submit. Throws one ProblemsError listing every problem.
  */
 function parseSettings(get, env = process.env, mask = core.setSecret) {
     const problems = new ProblemList();
     const r = new Reader(get, problems);
-    const rerunRunId = r.str(Inputs.RerunRunId);
-    const reportRunId = r.str(Inputs.ReportRunId);
-    if (rerunRunId && reportRunId) {
-        problems.add(Inputs.ReportRunId, `both rerun-run-id ('${rerunRunId}') and report-run-id ('${reportRunId}') are set`, 'set one: a rerun reports by itself when it waits');
+    const named = MODE_INPUTS.filter((name) => r.str(name) !== '');
+    if (named.length > 1) {
+        problems.add(named[1], `${named.map((n) => `${n} ('${r.str(n)}')`).join(' and ')} are all set`, 'set one of them: a rerun reports by itself when it waits');
     }
-    if (reportRunId && !rerunRunId) {
-        const p = runIdProblem(reportRunId);
+    const mode = named[0];
+    if (mode) {
+        const runId = r.str(mode);
+        const p = runIdProblem(runId);
         if (p)
-            problems.add(Inputs.ReportRunId, p, 'give the run id of an existing run, as in its manifest');
+            problems.add(mode, p, 'give the run id of an existing run, as in its manifest');
         const common = parseCommon(r, env, { bucketAlwaysRequired: true, mask });
-        const dataset = r.str(Inputs.DatasetFile) || env.BIRD_DATA_PATH;
-        problems.throwIfAny();
-        return { kind: 'report', runId: reportRunId, datasetFile: dataset ? absolute(dataset, common.workspace) : undefined, ...common };
-    }
-    if (rerunRunId) {
-        const p = runIdProblem(rerunRunId);
-        if (p)
-            problems.add(Inputs.RerunRunId, p, 'give the run id of an existing run, as in its manifest');
-        const common = parseCommon(r, env, { bucketAlwaysRequired: true, mask });
+        if (mode === Inputs.ReportRunId) {
+            const dataset = r.str(Inputs.DatasetFile) || env.BIRD_DATA_PATH;
+            problems.throwIfAny();
+            return { kind: 'report', runId, datasetFile: dataset ? absolute(dataset, common.workspace) : undefined, ...common };
+        }
+        if (mode === Inputs.StopRunId) {
+            problems.throwIfAny();
+            return { kind: 'stop', runId, ...common };
+        }
+        waitNeedsCluster(problems, common);
         if (common.dispatch.cluster === 'ephemeral' && !common.dispatch.wait) {
             problems.add(Inputs.Wait, 'a rerun on a per-run cluster always tears the cluster down, so it cannot detach (wait: false)', 'set wait: true for the rerun');
         }
         problems.throwIfAny();
-        return { kind: 'rerun', runId: rerunRunId, miniInteractRoot: dataPaths(common.workspace, env, r.str(Inputs.MiniInteractRoot)).miniInteractRoot, ...common };
+        return { kind: 'rerun', runId, miniInteractRoot: dataPaths(common.workspace, env, r.str(Inputs.MiniInteractRoot)).miniInteractRoot, ...common };
     }
     const common = parseCommon(r, env, { bucketAlwaysRequired: false, mask });
+    waitNeedsCluster(problems, common);
     const settings = parseSubmit(r, env, common);
     problems.throwIfAny();
     return settings;

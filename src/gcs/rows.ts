@@ -1,7 +1,7 @@
 // The cluster's result rows and heartbeat (docs/reference/gcs-layout.md#result-rows, docs/reference/reruns-and-progress.md#reruns, docs/reference/reruns-and-progress.md#verdicts): names, latest attempts, and
 // what is done. Pure parts first; the two readers at the end do the I/O.
 import pLimit from 'p-limit';
-import { type RemoteObject, type RunStore, runPaths } from './store.js';
+import { isPreconditionFailed, type RemoteObject, type RunStore, runPaths } from './store.js';
 
 const ROW_NAME = /^runs\/[^/]+\/rows\/([^/]+)\/attempt-(\d+)\.json$/;
 
@@ -91,9 +91,14 @@ export interface RunStatus {
   rows_total: number;
   terminal_state: 'done' | 'error' | null;
   attempt: number;
+  /**
+   * Set by stop-run-id (epoch seconds), with terminal_state `error`: the Python tools then see a
+   * finished run, and this action's reports say it was stopped.
+   */
+  stopped_at?: number;
 }
 
-/** status.json as compact JSON, keys in the documented order. */
+/** status.json as compact JSON, keys in the documented order (the action's own key last). */
 function statusJson(s: RunStatus): string {
   return JSON.stringify({
     ray_job_id: s.ray_job_id,
@@ -102,7 +107,37 @@ function statusJson(s: RunStatus): string {
     rows_total: s.rows_total,
     terminal_state: s.terminal_state,
     attempt: s.attempt,
+    ...(s.stopped_at === undefined ? {} : { stopped_at: s.stopped_at }),
   });
+}
+
+/**
+ * Records that an attempt was stopped, unless status.json already belongs to a newer attempt: a
+ * generation precondition keeps a heartbeat or a rerun that wrote in between.
+ */
+export async function recordStopped(store: RunStore, runId: string, attempt: number, now: number = Date.now()): Promise<'recorded' | 'newer'> {
+  const name = runPaths.status(runId);
+  for (let i = 0; i < 3; i++) {
+    const current = await store.metadata(name);
+    const status = current ? parseStatus(await store.read(name)) : null;
+    if (typeof status?.attempt === 'number' && status.attempt > attempt) return 'newer';
+    const stopped: RunStatus = {
+      ray_job_id: typeof status?.ray_job_id === 'string' ? status.ray_job_id : '',
+      last_heartbeat_ts: typeof status?.last_heartbeat_ts === 'number' ? status.last_heartbeat_ts : now / 1000,
+      rows_done: typeof status?.rows_done === 'number' ? status.rows_done : 0,
+      rows_total: typeof status?.rows_total === 'number' ? status.rows_total : 0,
+      terminal_state: 'error',
+      attempt,
+      stopped_at: now / 1000,
+    };
+    try {
+      await store.write(name, Buffer.from(statusJson(stopped)), { ifGenerationMatch: current ? current.generation : 0, contentType: 'application/json' });
+      return 'recorded';
+    } catch (e) {
+      if (!isPreconditionFailed(e)) throw e;
+    }
+  }
+  return 'newer';
 }
 
 export function parseStatus(bytes: Buffer | null): Partial<RunStatus> | null {

@@ -81,8 +81,10 @@ export function normalizeAddress(address: string): string {
 }
 
 function parseDispatch(r: Reader, mask: (v: string) => void): DispatchSettings {
-  const cluster = r.oneOf(Inputs.Cluster, CLUSTER_MODES, 'none');
   const rayAddress = normalizeAddress(r.str(Inputs.RayAddress));
+  // Unset: where the inputs point. A step that names a dashboard means to dispatch to it.
+  const clusterSource = r.str(Inputs.Cluster) ? 'input' : 'derived';
+  const cluster = r.oneOf(Inputs.Cluster, CLUSTER_MODES, rayAddress ? 'existing' : 'none');
   if (cluster === 'existing' && !rayAddress) {
     r.problems.add(Inputs.RayAddress, 'is required when cluster is existing', 'set ray-address to the Ray dashboard URL, e.g. http://ray-head:8265');
   } else if (rayAddress) {
@@ -137,6 +139,7 @@ function parseDispatch(r: Reader, mask: (v: string) => void): DispatchSettings {
     gce: { region, zone, workerSa, imageUri, imageRegistries, rayVersion, rayCli },
     allowInsecureRayAddress: r.bool(Inputs.AllowInsecureRayAddress, false),
     cluster,
+    clusterSource,
     rayAddress,
     rayHeaders,
     tlsVerify,

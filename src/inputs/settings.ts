@@ -36,6 +36,8 @@ export interface GceSettings {
 
 export interface DispatchSettings {
   cluster: ClusterMode;
+  /** `derived` when the cluster input was unset (then: existing when ray-address is set, else none). */
+  clusterSource: 'input' | 'derived';
   /** The dashboard URL, without a trailing slash; '' when cluster is none. */
   rayAddress: string;
   /** Auth headers for the dashboard (masked as soon as they are read). */
@@ -121,36 +123,55 @@ export interface SubmitSettings extends CommonSettings {
   artifactRoots: Record<ArtifactKind, string>;
 }
 
-export type Settings = SubmitSettings | RerunSettings | ReportOnlySettings;
+/** stop-run-id: stop a run's unfinished attempts (or its per-run cluster). */
+export interface StopSettings extends CommonSettings {
+  kind: 'stop';
+  runId: string;
+}
+
+export type Settings = SubmitSettings | RerunSettings | ReportOnlySettings | StopSettings;
+
+/** The mode inputs: at most one names a run; none means a new submit. */
+const MODE_INPUTS = [Inputs.RerunRunId, Inputs.ReportRunId, Inputs.StopRunId] as const;
+
+/** wait: true must have something to wait on: a dispatched job (a report waits on its run). */
+function waitNeedsCluster(problems: ProblemList, common: CommonSettings): void {
+  if (common.dispatch.wait && common.dispatch.cluster === 'none' && !common.dryRun) {
+    problems.add(
+      Inputs.Wait,
+      `wait is true, but cluster is none${common.dispatch.clusterSource === 'derived' ? ' (no cluster and no ray-address was given)' : ''}: nothing is dispatched, so there is nothing to wait on`,
+      'set cluster (existing with ray-address, or ephemeral), or set wait: false',
+    );
+  }
+}
 
 /**
- * Parses every input for the mode the inputs ask for (a rerun when rerun-run-id is set, else
- * a new submit). Throws one ProblemsError listing every problem.
+ * Parses every input for the mode the inputs ask for: a rerun, a report or a stop when its run
+ * id input is set, else a new submit. Throws one ProblemsError listing every problem.
  */
 export function parseSettings(get: InputReader, env: NodeJS.ProcessEnv = process.env, mask: (v: string) => void = core.setSecret): Settings {
   const problems = new ProblemList();
   const r = new Reader(get, problems);
-  const rerunRunId = r.str(Inputs.RerunRunId);
-  const reportRunId = r.str(Inputs.ReportRunId);
-  if (rerunRunId && reportRunId) {
-    problems.add(
-      Inputs.ReportRunId,
-      `both rerun-run-id ('${rerunRunId}') and report-run-id ('${reportRunId}') are set`,
-      'set one: a rerun reports by itself when it waits',
-    );
+  const named = MODE_INPUTS.filter((name) => r.str(name) !== '');
+  if (named.length > 1) {
+    problems.add(named[1], `${named.map((n) => `${n} ('${r.str(n)}')`).join(' and ')} are all set`, 'set one of them: a rerun reports by itself when it waits');
   }
-  if (reportRunId && !rerunRunId) {
-    const p = runIdProblem(reportRunId);
-    if (p) problems.add(Inputs.ReportRunId, p, 'give the run id of an existing run, as in its manifest');
+  const mode = named[0];
+  if (mode) {
+    const runId = r.str(mode);
+    const p = runIdProblem(runId);
+    if (p) problems.add(mode, p, 'give the run id of an existing run, as in its manifest');
     const common = parseCommon(r, env, { bucketAlwaysRequired: true, mask });
-    const dataset = r.str(Inputs.DatasetFile) || env.BIRD_DATA_PATH;
-    problems.throwIfAny();
-    return { kind: 'report', runId: reportRunId, datasetFile: dataset ? absolute(dataset, common.workspace) : undefined, ...common };
-  }
-  if (rerunRunId) {
-    const p = runIdProblem(rerunRunId);
-    if (p) problems.add(Inputs.RerunRunId, p, 'give the run id of an existing run, as in its manifest');
-    const common = parseCommon(r, env, { bucketAlwaysRequired: true, mask });
+    if (mode === Inputs.ReportRunId) {
+      const dataset = r.str(Inputs.DatasetFile) || env.BIRD_DATA_PATH;
+      problems.throwIfAny();
+      return { kind: 'report', runId, datasetFile: dataset ? absolute(dataset, common.workspace) : undefined, ...common };
+    }
+    if (mode === Inputs.StopRunId) {
+      problems.throwIfAny();
+      return { kind: 'stop', runId, ...common };
+    }
+    waitNeedsCluster(problems, common);
     if (common.dispatch.cluster === 'ephemeral' && !common.dispatch.wait) {
       problems.add(
         Inputs.Wait,
@@ -159,9 +180,10 @@ export function parseSettings(get: InputReader, env: NodeJS.ProcessEnv = process
       );
     }
     problems.throwIfAny();
-    return { kind: 'rerun', runId: rerunRunId, miniInteractRoot: dataPaths(common.workspace, env, r.str(Inputs.MiniInteractRoot)).miniInteractRoot, ...common };
+    return { kind: 'rerun', runId, miniInteractRoot: dataPaths(common.workspace, env, r.str(Inputs.MiniInteractRoot)).miniInteractRoot, ...common };
   }
   const common = parseCommon(r, env, { bucketAlwaysRequired: false, mask });
+  waitNeedsCluster(problems, common);
   const settings = parseSubmit(r, env, common);
   problems.throwIfAny();
   return settings;

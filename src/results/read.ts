@@ -29,7 +29,7 @@ export interface RunData {
 }
 
 /** Reads what the report needs; a run without a manifest is an error naming `input`. */
-async function readRun(store: RunStore, runId: string, input: string): Promise<RunData> {
+export async function readRun(store: RunStore, runId: string, input: string): Promise<RunData> {
   const name = runPaths.manifest(runId);
   const bytes = await store.read(name);
   if (bytes === null) {

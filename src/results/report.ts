@@ -74,7 +74,8 @@ function header(o: ReportOptions, data: RunData): RunHeader {
     durationSeconds: waited ?? data.elapsedSeconds,
     durationNote: waited === null && data.elapsedSeconds !== null ? 'manifest commit → last heartbeat' : undefined,
     dashboardUrl: o.dashboardUrl || built,
-    state: typeof data.status?.terminal_state === 'string' ? data.status.terminal_state : null,
+    // A stop records terminal_state error plus stopped_at: the report says stopped.
+    state: typeof data.status?.stopped_at === 'number' ? 'stopped' : typeof data.status?.terminal_state === 'string' ? data.status.terminal_state : null,
   };
 }
 

@@ -84,9 +84,16 @@ describe('RunStore and uploadArtifacts against the emulator', () => {
     const listedByA = await store.list(runPaths.prefix('r-race'));
     await store.write(runPaths.manifest('r-race'), Buffer.from('{"run_id":"r-race"}'), { ifGenerationMatch: 0, contentType: 'application/json' });
     const db = await walkDb(join(root, 'credit'), 'credit');
-    const failed = await uploadArtifacts({ store, runId: 'r-race', artifact: 'slayer_models', root, artifacts: [db], remote: listedByA, concurrency: 4, log: memoryLog() }).catch(
-      (e: unknown) => e,
-    );
+    const failed = await uploadArtifacts({
+      store,
+      runId: 'r-race',
+      artifact: 'slayer_models',
+      root,
+      artifacts: [db],
+      remote: listedByA,
+      concurrency: 4,
+      log: memoryLog(),
+    }).catch((e: unknown) => e);
     expect(failed).toBeInstanceOf(UploadError);
     expect((failed as Error).message).toMatch(/was committed while this step was running.*nothing was deleted/);
     expect((await store.metadata(extra))?.generation).toBe(written.generation);
