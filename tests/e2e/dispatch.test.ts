@@ -374,7 +374,7 @@ describe('cancel and the post step', () => {
       workspace: dir,
       entry: 'post',
       state: { 'submission-id': 'bird-x-a1', 'wait-status': 'waiting', 'ray-address': 'http://127.0.0.1:9' },
-      inputs: {},
+      inputs: { 'ray-address': 'http://127.0.0.1:9' },
     });
     expect(r.exitCode).toBe(0);
     expect(warnings(r)).toContain('post: could not check or stop the job');

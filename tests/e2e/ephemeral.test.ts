@@ -112,13 +112,13 @@ describe('a per-run cluster', () => {
     expect(readFileSync(w.fake.logFile, 'utf8')).not.toContain(TEST_KEYS.ANTHROPIC_API_KEY);
   });
 
-  it('fails before any write when the image is not in Artifact Registry, with the build command', async () => {
+  it('fails before any write when the image is not in its registry, with the build command', async () => {
     const w = await world();
     const uri = 'us-central1-docker.pkg.dev/bird-proj/bird-interact-runner/runner:never-pushed';
     const r = await runAction({ workspace: w.repo.workspace, inputs: w.inputs({ 'image-uri': uri }), env: w.env });
     expect(r.exitCode).toBe(1);
     expect(r.outputs['image-exists']).toBe('false');
-    expect(errors(r)).toContain(`image-uri: image ${uri} is not in Artifact Registry`);
+    expect(errors(r)).toContain(`image-uri: image ${uri} is not in its registry`);
     expect(errors(r)).toContain('docker build');
     expect(await listAll(w.bucket)).toEqual([]);
     expect(callSummary(w.fake.calls())).toEqual(['ray --version']);
@@ -176,7 +176,15 @@ describe('a per-run cluster', () => {
     expect(errors(r)).toBe('');
     expect(tools(w)).toEqual(['ray up', 'ray dashboard']);
     expect(r.outputs['cluster-teardown']).toBe('detached');
-    const post = await runAction({ workspace: w.repo.workspace, entry: 'post', state: r.state, env: w.env });
+    // The runner gives the post step the main step's inputs and RUNNER_TEMP.
+    const post = await runAction({
+      workspace: w.repo.workspace,
+      entry: 'post',
+      state: r.state,
+      env: w.env,
+      inputs: w.inputs({ wait: 'false' }),
+      runnerTemp: r.runnerTemp,
+    });
     expect(post.exitCode).toBe(0);
     expect(post.stdout).toContain('was detached');
     expect(tools(w)).toEqual(['ray up', 'ray dashboard']);
@@ -200,7 +208,8 @@ describe('a per-run cluster', () => {
     const main = await step.result;
     expect(main.state['cluster-teardown']).toBe('pending');
     expect(tools(w)).toEqual(['ray up', 'ray dashboard']);
-    const post = () => runAction({ workspace: w.repo.workspace, entry: 'post', state: main.state, env: w.env });
+    const post = () =>
+      runAction({ workspace: w.repo.workspace, entry: 'post', state: main.state, env: w.env, inputs: w.inputs(), runnerTemp: main.runnerTemp });
     const first = await post();
     expect(first.exitCode).toBe(0);
     expect(warnings(first)).toContain('torn down with ray down');

@@ -174,7 +174,17 @@ const cases: Case[] = [
     error: "patience: 'three' is not a whole number (fix: use a whole number from 0 up)",
   },
   { name: 'fractional max-depth', inputs: (r) => validInputs(r, { 'max-depth': '2.5' }), error: "max-depth: '2.5' is not a whole number" },
-  { name: 'negative workers', inputs: (r) => validInputs(r, { workers: '-1' }), error: 'workers: -1 is out of range (fix: use a whole number from 1 up)' },
+  { name: 'negative workers', inputs: (r) => validInputs(r, { workers: '-1' }), error: 'workers: -1 is out of range (fix: use a whole number from 1 to 256)' },
+  {
+    name: 'workers above the cap',
+    inputs: (r) => validInputs(r, { workers: '257' }),
+    error: 'workers: 257 is out of range (fix: use a whole number from 1 to 256)',
+  },
+  {
+    name: 'actors-per-worker above the cap',
+    inputs: (r) => validInputs(r, { 'actors-per-worker': '65' }),
+    error: 'actors-per-worker: 65 is out of range (fix: use a whole number from 1 to 64)',
+  },
   { name: 'zero max-depth', inputs: (r) => validInputs(r, { 'max-depth': '0' }), error: 'max-depth: 0 is out of range' },
   {
     name: 'max-runtime-hours 73',
