@@ -57,10 +57,13 @@ export enum Inputs {
   ReportRunId = 'report-run-id',
   StopRunId = 'stop-run-id',
   CommentOnPr = 'comment-on-pr',
+  CommentKey = 'comment-key',
   GithubToken = 'github-token',
   BaselineRunId = 'baseline-run-id',
   MinPhase1Rate = 'min-phase1-rate',
   MaxErrors = 'max-errors',
+  ListRuns = 'list-runs',
+  TrendRuns = 'trend-runs',
 }
 
 export enum Outputs {
@@ -86,6 +89,7 @@ export enum Outputs {
   AvgReward = 'avg-reward',
   Errors = 'errors',
   ResultsJson = 'results-json',
+  RunsJson = 'runs-json',
 }
 
 export enum State {
