@@ -66054,10 +66054,13 @@ var Inputs;
     Inputs["ReportRunId"] = "report-run-id";
     Inputs["StopRunId"] = "stop-run-id";
     Inputs["CommentOnPr"] = "comment-on-pr";
+    Inputs["CommentKey"] = "comment-key";
     Inputs["GithubToken"] = "github-token";
     Inputs["BaselineRunId"] = "baseline-run-id";
     Inputs["MinPhase1Rate"] = "min-phase1-rate";
     Inputs["MaxErrors"] = "max-errors";
+    Inputs["ListRuns"] = "list-runs";
+    Inputs["TrendRuns"] = "trend-runs";
 })(Inputs || (Inputs = {}));
 var Outputs;
 (function (Outputs) {
@@ -66083,6 +66086,7 @@ var Outputs;
     Outputs["AvgReward"] = "avg-reward";
     Outputs["Errors"] = "errors";
     Outputs["ResultsJson"] = "results-json";
+    Outputs["RunsJson"] = "runs-json";
 })(Outputs || (Outputs = {}));
 var State;
 (function (State) {
@@ -66106,6 +66110,7 @@ const Defaults = {
     workerType: 'e2-standard-4',
     maxRuntimeHours: 8,
     slayerStorageRoot: '/data/slayer_models',
+    clusterScratchRoot: '/tmp/bird-interact',
     region: 'us-central1',
     arRepo: 'bird-interact-runner',
     trackedInputs: ['src/', 'audited_gold/', 'uv.lock', 'pyproject.toml', 'Dockerfile.cloud'],
@@ -66199,7 +66204,7 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4353);
 /* harmony import */ var _common_constants_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(152);
 /* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3302);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3808);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4745);
 
 
 
@@ -66218,7 +66223,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3808:
+/***/ 4745:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -66844,7 +66849,7 @@ function buildJobArgs(manifest, attempt, instanceIds, options) {
     if (manifest.use_audited_gold_sql)
         args.push('--use-audited-gold-sql');
     args.push(manifest.prompt_cache ? '--prompt-cache' : '--no-prompt-cache');
-    args.push('--slayer-setup', manifest.slayer_setup, '--slayer-storage-root', manifest.slayer_storage_root);
+    args.push('--slayer-setup', manifest.slayer_setup, '--slayer-storage-root', options.slayerStorageRoot ?? manifest.slayer_storage_root);
     // Python appends the secrets file only when there is at least one key.
     if (options.withSecrets)
         args.push('--secrets-file', SECRETS_FILE);
@@ -66858,6 +66863,47 @@ function shellQuote(arg) {
 }
 function entrypoint(prefix, args) {
     return [prefix.trim(), ...args.map(shellQuote)].join(' ');
+}
+
+;// CONCATENATED MODULE: ./lib/plan/setup-roots.js
+// Where the in-cluster program puts a run's SLayer setup. It downloads each artifact into a root
+// (BIRD_SLAYER_MODELS_ROOT, BIRD_OTF_CACHE_ROOT, BIRD_SLAYER_MODELS_OTF_ROOT, default
+// /data/<artifact>) and skips the download when the root's `.download_complete` marker exists
+// (docs/reference/gcs-layout.md#setup-uploads). That is safe on a fresh VM per run; on a shared,
+// existing cluster the second run would read the first run's setup. So an existing cluster's SLayer
+// job gets roots of its own run: <cluster-scratch-root>/<run_id>/<artifact>.
+
+const ROOT_VARIABLES = {
+    slayer_models: 'BIRD_SLAYER_MODELS_ROOT',
+    slayer_otf_cache: 'BIRD_OTF_CACHE_ROOT',
+    slayer_models_otf: 'BIRD_SLAYER_MODELS_OTF_ROOT',
+};
+/** Run-scoped roots for a SLayer job on an existing cluster; null where the /data roots stand. */
+function setupRoots(o) {
+    if (o.cluster !== 'existing' || o.queryMode !== 'slayer')
+        return null;
+    const base = `${o.scratchRoot.replace(/\/+$/, '')}/${o.runId}`;
+    return {
+        env: {
+            BIRD_SLAYER_MODELS_ROOT: `${base}/slayer_models`,
+            BIRD_OTF_CACHE_ROOT: `${base}/slayer_otf_cache`,
+            BIRD_SLAYER_MODELS_OTF_ROOT: `${base}/slayer_models_otf`,
+        },
+        slayerStorageRoot: `${base}/slayer_models`,
+    };
+}
+/** Roots read back from a stored manifest, or null when absent or not plain absolute paths. */
+function storedRoots(value) {
+    if (typeof value !== 'object' || value === null)
+        return null;
+    const v = value;
+    const names = Object.values(ROOT_VARIABLES);
+    if (typeof v.env !== 'object' || v.env === null || typeof v.slayer_storage_root !== 'string' || !IN_CLUSTER_PATH.test(v.slayer_storage_root))
+        return null;
+    const env = v.env;
+    if (!names.every((n) => typeof env[n] === 'string' && IN_CLUSTER_PATH.test(env[n])))
+        return null;
+    return { env: Object.fromEntries(names.map((n) => [n, env[n]])), slayerStorageRoot: v.slayer_storage_root };
 }
 
 ;// CONCATENATED MODULE: ./lib/results/gate.js
@@ -67034,6 +67080,7 @@ function absolute(path, base) {
 
 
 
+
 /** A registry host name, with an optional port. */
 const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?$/;
 /** An HTTP header name (an RFC 9110 token). */
@@ -67110,6 +67157,16 @@ function parseDispatch(r, mask) {
         (typeof envVars !== 'object' || envVars === null || Array.isArray(envVars) || Object.values(envVars).some((v) => typeof v !== 'string'))) {
         r.problems.add(constants/* Inputs */.G0.RuntimeEnv, 'env_vars must be an object of string values (Ray fails the job after submit otherwise)', 'quote every env_vars value');
     }
+    else if (envVars !== undefined) {
+        const taken = Object.values(ROOT_VARIABLES).filter((name) => Object.hasOwn(envVars, name));
+        if (taken.length > 0) {
+            r.problems.add(constants/* Inputs */.G0.RuntimeEnv, `env_vars sets ${taken.join(', ')}, which this action sets itself (a run's setup roots; on an existing cluster, per run)`, 'remove them from runtime-env; set cluster-scratch-root to move the per-run roots');
+        }
+    }
+    const clusterScratchRoot = (r.str(constants/* Inputs */.G0.ClusterScratchRoot) || constants/* Defaults */.Hw.clusterScratchRoot).replace(/\/+$/, '');
+    if (!IN_CLUSTER_PATH.test(clusterScratchRoot) || clusterScratchRoot === '') {
+        r.problems.add(constants/* Inputs */.G0.ClusterScratchRoot, `'${clusterScratchRoot}' is not an absolute in-cluster path of plain characters`, `use a directory such as ${constants/* Defaults */.Hw.clusterScratchRoot}`);
+    }
     const region = r.str(constants/* Inputs */.G0.Region) || constants/* Defaults */.Hw.region;
     if (!REGION.test(region))
         r.problems.add(constants/* Inputs */.G0.Region, `'${region}' is not a GCE region`, 'use a region such as us-central1');
@@ -67143,6 +67200,7 @@ function parseDispatch(r, mask) {
         rayHeaders,
         tlsVerify,
         entrypointPrefix: r.str(constants/* Inputs */.G0.EntrypointPrefix) || DEFAULT_ENTRYPOINT_PREFIX,
+        clusterScratchRoot,
         runtimeEnv,
         wait: r.bool(constants/* Inputs */.G0.Wait, false),
         waitTimeoutMs: r.int(constants/* Inputs */.G0.WaitTimeoutMinutes, constants/* Defaults */.Hw.waitTimeoutMinutes, 1, 72 * 60) * 60_000,
@@ -88991,8 +89049,11 @@ async function checkCluster(client) {
 function attemptJob(parts) {
     const { manifest: m, attempt, github } = parts;
     const sid = submissionId(m.run_id, attempt);
-    const args = buildJobArgs(m, attempt, parts.instanceIds, { withSecrets: parts.withSecrets });
+    const args = buildJobArgs(m, attempt, parts.instanceIds, { withSecrets: parts.withSecrets, slayerStorageRoot: parts.roots?.slayerStorageRoot });
     const runtimeEnv = { ...parts.dispatch.runtimeEnv };
+    // Job-level env_vars reach the driver and every actor: where this run's setup goes.
+    if (parts.roots)
+        runtimeEnv.env_vars = { ...(runtimeEnv.env_vars ?? {}), ...parts.roots.env };
     if (parts.packageUri)
         runtimeEnv.working_dir = parts.packageUri;
     const request = {
@@ -91367,6 +91428,7 @@ function printSubmitCommand(ctx, r) {
         withSecrets: r.keys.size > 0,
         github: ctx.github,
         packageUri: null,
+        roots: r.roots,
     });
     ctx.log.info('cluster: none: nothing is dispatched. The equivalent command (without secrets):');
     ctx.log.info(rayJobSubmitCommand(job, r.settings.rayAddress));
@@ -91393,6 +91455,7 @@ async function submitJob(ctx, r, client) {
         withSecrets: r.keys.size > 0,
         github: ctx.github,
         packageUri,
+        roots: r.roots,
     });
     return submitIdempotent(client, job.request, m.run_id, r.attempt);
 }
@@ -91523,6 +91586,7 @@ function dispatchSummary(f) {
 
 
 
+
 /**
  * A per-run cluster is rendered from the stored manifest: its values reach the VMs' shell and the
  * GCP project the cluster goes to. They must pass the cluster's own checks, and the project must
@@ -91544,6 +91608,17 @@ function refuseClusterOfManifest(settings, plan) {
     }
     if (problems.length > 0)
         throw new errors/* ProblemsError */.FQ(problems, 'rerun refused');
+}
+/**
+ * A rerun of a run on an existing cluster uses the roots its manifest recorded: the same content,
+ * no second download. Otherwise (an older manifest, another cluster mode) they follow the inputs.
+ */
+function rerunRoots(settings, plan) {
+    const d = settings.dispatch;
+    const fresh = setupRoots({ cluster: d.cluster, scratchRoot: d.clusterScratchRoot, runId: plan.runId, queryMode: plan.manifest.query_mode });
+    if (!fresh)
+        return null;
+    return storedRoots(plan.manifest.dispatch?.setup_roots) ?? fresh;
 }
 /** Two attempts on the same instances would both spend and both write status.json. */
 async function refuseWhilePreviousRuns(ctx, settings, plan) {
@@ -91609,7 +91684,15 @@ async function rerun(ctx, settings) {
         return;
     }
     // A rerun renders the cluster from the stored manifest, and never detaches.
-    const outcome = await onCluster(ctx, { settings, manifest: m, phases, canDetach: false }, (target) => dispatchAttempt(ctx, { settings: settings.dispatch, manifest: m, attempt: plan.attempt, instanceIds: plan.unfinished, keys: keys.values, store }, target));
+    const outcome = await onCluster(ctx, { settings, manifest: m, phases, canDetach: false }, (target) => dispatchAttempt(ctx, {
+        settings: settings.dispatch,
+        manifest: m,
+        attempt: plan.attempt,
+        instanceIds: plan.unfinished,
+        keys: keys.values,
+        store,
+        roots: rerunRoots(settings, plan),
+    }, target));
     await reportAfterWait(ctx, settings, store, { runId: plan.runId, attempt: plan.attempt, outcome, runIdInput: constants/* Inputs */.G0.RerunRunId });
 }
 
@@ -91946,6 +92029,7 @@ async function logUploadResult(log, result) {
 
 
 
+
 /** All nine keys, always with real values: Python's resubmit and kill read them directly (docs/reference/manifest.md#render-inputs). */
 function renderInputsFor(s, imageUri) {
     const g = s.dispatch.gce;
@@ -91962,9 +92046,20 @@ function renderInputsFor(s, imageUri) {
     };
 }
 /** Pure: the same parts give the same plan. */
+/** Where the job went, for the manifest: never credentials; the run-scoped roots a rerun reuses. */
+function dispatchTarget(s, roots) {
+    if (s.dispatch.cluster === 'none')
+        return { cluster: 'none' };
+    return {
+        cluster: s.dispatch.cluster,
+        address: s.dispatch.rayAddress,
+        ...(roots ? { setup_roots: { env: roots.env, slayer_storage_root: roots.slayerStorageRoot } } : {}),
+    };
+}
 function buildPlan(parts) {
     const s = parts.settings;
     const attempt = 1;
+    const roots = setupRoots({ cluster: s.dispatch.cluster, scratchRoot: s.dispatch.clusterScratchRoot, runId: parts.runId, queryMode: s.queryMode });
     const manifest = orderManifest({
         run_id: parts.runId,
         framework: s.framework,
@@ -91983,7 +92078,7 @@ function buildPlan(parts) {
         render_inputs: renderInputsFor(s, parts.imageUri),
         github: parts.github,
         slayer_artifacts: artifactSummary(parts.artifactKind, parts.artifacts),
-        dispatch: s.dispatch.cluster === 'none' ? { cluster: 'none' } : { cluster: s.dispatch.cluster, address: s.dispatch.rayAddress },
+        dispatch: dispatchTarget(s, roots),
         dirty: parts.worktree.dirty.length > 0 || parts.worktree.artifactDirty.length > 0,
         instance_databases: parts.instanceDbs,
     });
@@ -92002,7 +92097,8 @@ function buildPlan(parts) {
         requiredKeys: parts.requiredKeys,
         worktree: parts.worktree,
         manifest,
-        jobArgs: buildJobArgs(manifest, attempt, s.instanceIds, { withSecrets: parts.requiredKeys.length > 0 }),
+        setupRoots: roots,
+        jobArgs: buildJobArgs(manifest, attempt, s.instanceIds, { withSecrets: parts.requiredKeys.length > 0, slayerStorageRoot: roots?.slayerStorageRoot }),
     };
 }
 
@@ -92230,7 +92326,15 @@ async function submit_submit(ctx, settings) {
         ctx.log.notice(`run ${plan.runId} already has a manifest for this same plan: checking and completing the upload.`);
     }
     await uploadAndCommit(ctx, plan, store, remote);
-    const outcome = await onCluster(ctx, { settings, manifest: plan.manifest, phases, canDetach: true }, (target) => dispatchAttempt(ctx, { settings: settings.dispatch, manifest: plan.manifest, attempt: plan.attempt, instanceIds: plan.settings.instanceIds, keys: keys.values, store }, target));
+    const outcome = await onCluster(ctx, { settings, manifest: plan.manifest, phases, canDetach: true }, (target) => dispatchAttempt(ctx, {
+        settings: settings.dispatch,
+        manifest: plan.manifest,
+        attempt: plan.attempt,
+        instanceIds: plan.settings.instanceIds,
+        keys: keys.values,
+        store,
+        roots: plan.setupRoots,
+    }, target));
     await reportAfterWait(ctx, settings, store, { runId: plan.runId, attempt: plan.attempt, outcome, runIdInput: constants/* Inputs */.G0.RunId });
 }
 

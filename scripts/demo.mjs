@@ -44,7 +44,6 @@ if (real) {
         BIRD_DATA_PATH: repo.datasetFile,
         BIRD_STANDIN_HEARTBEAT_S: '1',
         BIRD_STANDIN_EXPECT_SECRET_KEYS: 'ANTHROPIC_API_KEY',
-        BIRD_SLAYER_MODELS_ROOT: join(dir, 'data', 'slayer_models'),
       },
     },
     close: head.stop,
@@ -81,7 +80,7 @@ try {
     'entrypoint-prefix': engine.prefix,
     wait: 'true',
     'poll-interval-seconds': '1',
-    ...(engine.runtimeEnv ? { 'runtime-env': JSON.stringify(engine.runtimeEnv) } : {}),
+    ...(engine.runtimeEnv ? { 'runtime-env': JSON.stringify(engine.runtimeEnv), 'cluster-scratch-root': join(dir, 'data') } : {}),
   };
   const r = await runStep({ actionDir: ROOT, workspace: repo.workspace, inputs, env, runnerTemp: join(dir, 'runner-temp') });
   // The runner hides ::add-mask:: lines and file lists; show the rest of the log.

@@ -38085,10 +38085,13 @@ var Inputs;
     Inputs["ReportRunId"] = "report-run-id";
     Inputs["StopRunId"] = "stop-run-id";
     Inputs["CommentOnPr"] = "comment-on-pr";
+    Inputs["CommentKey"] = "comment-key";
     Inputs["GithubToken"] = "github-token";
     Inputs["BaselineRunId"] = "baseline-run-id";
     Inputs["MinPhase1Rate"] = "min-phase1-rate";
     Inputs["MaxErrors"] = "max-errors";
+    Inputs["ListRuns"] = "list-runs";
+    Inputs["TrendRuns"] = "trend-runs";
 })(Inputs || (Inputs = {}));
 var Outputs;
 (function (Outputs) {
@@ -38114,6 +38117,7 @@ var Outputs;
     Outputs["AvgReward"] = "avg-reward";
     Outputs["Errors"] = "errors";
     Outputs["ResultsJson"] = "results-json";
+    Outputs["RunsJson"] = "runs-json";
 })(Outputs || (Outputs = {}));
 var State;
 (function (State) {
@@ -38137,6 +38141,7 @@ const Defaults = {
     workerType: 'e2-standard-4',
     maxRuntimeHours: 8,
     slayerStorageRoot: '/data/slayer_models',
+    clusterScratchRoot: '/tmp/bird-interact',
     region: 'us-central1',
     arRepo: 'bird-interact-runner',
     trackedInputs: ['src/', 'audited_gold/', 'uv.lock', 'pyproject.toml', 'Dockerfile.cloud'],
@@ -38742,7 +38747,7 @@ function workerNodeName(runId, uuid8 = 'abcdef12') {
 
 /***/ }),
 
-/***/ 7720:
+/***/ 8998:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -38961,6 +38966,47 @@ function mapInstances(datasetFile, ids, problems) {
     return { instanceDbs, dbs: [...new Set(Object.values(instanceDbs))].sort() };
 }
 
+;// CONCATENATED MODULE: ./lib/plan/setup-roots.js
+// Where the in-cluster program puts a run's SLayer setup. It downloads each artifact into a root
+// (BIRD_SLAYER_MODELS_ROOT, BIRD_OTF_CACHE_ROOT, BIRD_SLAYER_MODELS_OTF_ROOT, default
+// /data/<artifact>) and skips the download when the root's `.download_complete` marker exists
+// (docs/reference/gcs-layout.md#setup-uploads). That is safe on a fresh VM per run; on a shared,
+// existing cluster the second run would read the first run's setup. So an existing cluster's SLayer
+// job gets roots of its own run: <cluster-scratch-root>/<run_id>/<artifact>.
+
+const setup_roots_ROOT_VARIABLES = {
+    slayer_models: 'BIRD_SLAYER_MODELS_ROOT',
+    slayer_otf_cache: 'BIRD_OTF_CACHE_ROOT',
+    slayer_models_otf: 'BIRD_SLAYER_MODELS_OTF_ROOT',
+};
+/** Run-scoped roots for a SLayer job on an existing cluster; null where the /data roots stand. */
+function setupRoots(o) {
+    if (o.cluster !== 'existing' || o.queryMode !== 'slayer')
+        return null;
+    const base = `${o.scratchRoot.replace(/\/+$/, '')}/${o.runId}`;
+    return {
+        env: {
+            BIRD_SLAYER_MODELS_ROOT: `${base}/slayer_models`,
+            BIRD_OTF_CACHE_ROOT: `${base}/slayer_otf_cache`,
+            BIRD_SLAYER_MODELS_OTF_ROOT: `${base}/slayer_models_otf`,
+        },
+        slayerStorageRoot: `${base}/slayer_models`,
+    };
+}
+/** Roots read back from a stored manifest, or null when absent or not plain absolute paths. */
+function storedRoots(value) {
+    if (typeof value !== 'object' || value === null)
+        return null;
+    const v = value;
+    const names = Object.values(setup_roots_ROOT_VARIABLES);
+    if (typeof v.env !== 'object' || v.env === null || typeof v.slayer_storage_root !== 'string' || !IN_CLUSTER_PATH.test(v.slayer_storage_root))
+        return null;
+    const env = v.env;
+    if (!names.every((n) => typeof env[n] === 'string' && IN_CLUSTER_PATH.test(env[n])))
+        return null;
+    return { env: Object.fromEntries(names.map((n) => [n, env[n]])), slayerStorageRoot: v.slayer_storage_root };
+}
+
 ;// CONCATENATED MODULE: ./lib/results/gate.js
 // The quality gate: pure. min-phase1-rate and max-errors; equality passes.
 
@@ -39137,6 +39183,7 @@ var run_id = __nccwpck_require__(8984);
 
 
 
+
 /** A registry host name, with an optional port. */
 const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?$/;
 /** An HTTP header name (an RFC 9110 token). */
@@ -39213,6 +39260,16 @@ function parseDispatch(r, mask) {
         (typeof envVars !== 'object' || envVars === null || Array.isArray(envVars) || Object.values(envVars).some((v) => typeof v !== 'string'))) {
         r.problems.add(Inputs.RuntimeEnv, 'env_vars must be an object of string values (Ray fails the job after submit otherwise)', 'quote every env_vars value');
     }
+    else if (envVars !== undefined) {
+        const taken = Object.values(ROOT_VARIABLES).filter((name) => Object.hasOwn(envVars, name));
+        if (taken.length > 0) {
+            r.problems.add(Inputs.RuntimeEnv, `env_vars sets ${taken.join(', ')}, which this action sets itself (a run's setup roots; on an existing cluster, per run)`, 'remove them from runtime-env; set cluster-scratch-root to move the per-run roots');
+        }
+    }
+    const clusterScratchRoot = (r.str(Inputs.ClusterScratchRoot) || Defaults.clusterScratchRoot).replace(/\/+$/, '');
+    if (!IN_CLUSTER_PATH.test(clusterScratchRoot) || clusterScratchRoot === '') {
+        r.problems.add(Inputs.ClusterScratchRoot, `'${clusterScratchRoot}' is not an absolute in-cluster path of plain characters`, `use a directory such as ${Defaults.clusterScratchRoot}`);
+    }
     const region = r.str(Inputs.Region) || Defaults.region;
     if (!REGION.test(region))
         r.problems.add(Inputs.Region, `'${region}' is not a GCE region`, 'use a region such as us-central1');
@@ -39246,6 +39303,7 @@ function parseDispatch(r, mask) {
         rayHeaders,
         tlsVerify,
         entrypointPrefix: r.str(Inputs.EntrypointPrefix) || DEFAULT_ENTRYPOINT_PREFIX,
+        clusterScratchRoot,
         runtimeEnv,
         wait: r.bool(Inputs.Wait, false),
         waitTimeoutMs: r.int(Inputs.WaitTimeoutMinutes, Defaults.waitTimeoutMinutes, 1, 72 * 60) * 60_000,
@@ -39509,7 +39567,7 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 /* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3302);
 /* harmony import */ var _common_log_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3239);
 /* harmony import */ var _common_state_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(59);
-/* harmony import */ var _inputs_settings_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(7720);
+/* harmony import */ var _inputs_settings_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8998);
 /* harmony import */ var _ray_client_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(4525);
 // The post step (post-if: always()): stops a job that the main step was still waiting on when
 // it ended (cancelled or killed), and tears down a per-run cluster the main step left. It leaves

@@ -114,6 +114,7 @@ export const Defaults = {
   workerType: 'e2-standard-4',
   maxRuntimeHours: 8,
   slayerStorageRoot: '/data/slayer_models',
+  clusterScratchRoot: '/tmp/bird-interact',
   region: 'us-central1',
   arRepo: 'bird-interact-runner',
   trackedInputs: ['src/', 'audited_gold/', 'uv.lock', 'pyproject.toml', 'Dockerfile.cloud'],

@@ -6,9 +6,10 @@ import * as core from '@actions/core';
 import { Defaults, Inputs } from '../common/constants.js';
 import { formatProblem, ProblemList } from '../common/errors.js';
 import { DEFAULT_ENTRYPOINT_PREFIX } from '../plan/job-args.js';
+import { ROOT_VARIABLES } from '../plan/setup-roots.js';
 import type { CommentOnPr } from '../results/comment.js';
 import { parseGateInputs } from '../results/gate.js';
-import { IMAGE_URI, PROJECT, REGION, SERVICE_ACCOUNT, ZONE } from './gce.js';
+import { IMAGE_URI, IN_CLUSTER_PATH, PROJECT, REGION, SERVICE_ACCOUNT, ZONE } from './gce.js';
 import { FALSE, type InputReader, Reader, TRUE } from './reader.js';
 import { runIdProblem } from './run-id.js';
 import { CLUSTER_MODES, type CommonSettings, type DispatchSettings, type ReportSettings } from './settings.js';
@@ -113,6 +114,23 @@ function parseDispatch(r: Reader, mask: (v: string) => void): DispatchSettings {
     (typeof envVars !== 'object' || envVars === null || Array.isArray(envVars) || Object.values(envVars).some((v) => typeof v !== 'string'))
   ) {
     r.problems.add(Inputs.RuntimeEnv, 'env_vars must be an object of string values (Ray fails the job after submit otherwise)', 'quote every env_vars value');
+  } else if (envVars !== undefined) {
+    const taken = Object.values(ROOT_VARIABLES).filter((name) => Object.hasOwn(envVars as object, name));
+    if (taken.length > 0) {
+      r.problems.add(
+        Inputs.RuntimeEnv,
+        `env_vars sets ${taken.join(', ')}, which this action sets itself (a run's setup roots; on an existing cluster, per run)`,
+        'remove them from runtime-env; set cluster-scratch-root to move the per-run roots',
+      );
+    }
+  }
+  const clusterScratchRoot = (r.str(Inputs.ClusterScratchRoot) || Defaults.clusterScratchRoot).replace(/\/+$/, '');
+  if (!IN_CLUSTER_PATH.test(clusterScratchRoot) || clusterScratchRoot === '') {
+    r.problems.add(
+      Inputs.ClusterScratchRoot,
+      `'${clusterScratchRoot}' is not an absolute in-cluster path of plain characters`,
+      `use a directory such as ${Defaults.clusterScratchRoot}`,
+    );
   }
   const region = r.str(Inputs.Region) || Defaults.region;
   if (!REGION.test(region)) r.problems.add(Inputs.Region, `'${region}' is not a GCE region`, 'use a region such as us-central1');
@@ -144,6 +162,7 @@ function parseDispatch(r: Reader, mask: (v: string) => void): DispatchSettings {
     rayHeaders,
     tlsVerify,
     entrypointPrefix: r.str(Inputs.EntrypointPrefix) || DEFAULT_ENTRYPOINT_PREFIX,
+    clusterScratchRoot,
     runtimeEnv,
     wait: r.bool(Inputs.Wait, false),
     waitTimeoutMs: r.int(Inputs.WaitTimeoutMinutes, Defaults.waitTimeoutMinutes, 1, 72 * 60) * 60_000,

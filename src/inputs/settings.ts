@@ -46,6 +46,8 @@ export interface DispatchSettings {
   /** Keys may go over plain http:// to a non-loopback dashboard only when this is set. */
   allowInsecureRayAddress: boolean;
   entrypointPrefix: string;
+  /** On an existing cluster, where each SLayer run's setup goes (<root>/<run_id>/<artifact>). */
+  clusterScratchRoot: string;
   /** The team's non-secret runtime_env, passed through. */
   runtimeEnv: Record<string, unknown>;
   wait: boolean;

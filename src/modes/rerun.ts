@@ -11,6 +11,7 @@ import { runPaths } from '../gcs/store.js';
 import type { RerunSettings } from '../inputs/settings.js';
 import { submissionId } from '../plan/job-args.js';
 import { planRerun, type RerunPlan } from '../plan/rerun-plan.js';
+import { type SetupRoots, setupRoots, storedRoots } from '../plan/setup-roots.js';
 import { readRunKeys } from '../preflight/api-keys.js';
 import { dispatchAttempt, NOT_DISPATCHED, type StepContext } from '../ray/attempt.js';
 import { TERMINAL } from '../ray/client.js';
@@ -39,6 +40,17 @@ function refuseClusterOfManifest(settings: RerunSettings, plan: RerunPlan): void
     });
   }
   if (problems.length > 0) throw new ProblemsError(problems, 'rerun refused');
+}
+
+/**
+ * A rerun of a run on an existing cluster uses the roots its manifest recorded: the same content,
+ * no second download. Otherwise (an older manifest, another cluster mode) they follow the inputs.
+ */
+function rerunRoots(settings: RerunSettings, plan: RerunPlan): SetupRoots | null {
+  const d = settings.dispatch;
+  const fresh = setupRoots({ cluster: d.cluster, scratchRoot: d.clusterScratchRoot, runId: plan.runId, queryMode: plan.manifest.query_mode });
+  if (!fresh) return null;
+  return storedRoots(plan.manifest.dispatch?.setup_roots) ?? fresh;
 }
 
 /** Two attempts on the same instances would both spend and both write status.json. */
@@ -115,7 +127,19 @@ export async function rerun(ctx: StepContext, settings: RerunSettings): Promise<
   }
   // A rerun renders the cluster from the stored manifest, and never detaches.
   const outcome = await onCluster(ctx, { settings, manifest: m, phases, canDetach: false }, (target) =>
-    dispatchAttempt(ctx, { settings: settings.dispatch, manifest: m, attempt: plan.attempt, instanceIds: plan.unfinished, keys: keys.values, store }, target),
+    dispatchAttempt(
+      ctx,
+      {
+        settings: settings.dispatch,
+        manifest: m,
+        attempt: plan.attempt,
+        instanceIds: plan.unfinished,
+        keys: keys.values,
+        store,
+        roots: rerunRoots(settings, plan),
+      },
+      target,
+    ),
   );
   await reportAfterWait(ctx, settings, store, { runId: plan.runId, attempt: plan.attempt, outcome, runIdInput: Inputs.RerunRunId });
 }

@@ -104,7 +104,15 @@ export async function submit(ctx: StepContext, settings: SubmitSettings): Promis
   const outcome = await onCluster(ctx, { settings, manifest: plan.manifest, phases, canDetach: true }, (target) =>
     dispatchAttempt(
       ctx,
-      { settings: settings.dispatch, manifest: plan.manifest, attempt: plan.attempt, instanceIds: plan.settings.instanceIds, keys: keys.values, store },
+      {
+        settings: settings.dispatch,
+        manifest: plan.manifest,
+        attempt: plan.attempt,
+        instanceIds: plan.settings.instanceIds,
+        keys: keys.values,
+        store,
+        roots: plan.setupRoots,
+      },
       target,
     ),
   );

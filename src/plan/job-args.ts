@@ -28,7 +28,12 @@ type ArgSource = Pick<
   | 'render_inputs'
 >;
 
-export function buildJobArgs(manifest: ArgSource, attempt: number, instanceIds: readonly string[], options: { withSecrets: boolean }): string[] {
+export function buildJobArgs(
+  manifest: ArgSource,
+  attempt: number,
+  instanceIds: readonly string[],
+  options: { withSecrets: boolean /** A run-scoped storage root instead of the manifest's. */; slayerStorageRoot?: string },
+): string[] {
   const args = [
     '--run-id',
     manifest.run_id,
@@ -58,7 +63,7 @@ export function buildJobArgs(manifest: ArgSource, attempt: number, instanceIds: 
   if (manifest.strict) args.push('--strict');
   if (manifest.use_audited_gold_sql) args.push('--use-audited-gold-sql');
   args.push(manifest.prompt_cache ? '--prompt-cache' : '--no-prompt-cache');
-  args.push('--slayer-setup', manifest.slayer_setup, '--slayer-storage-root', manifest.slayer_storage_root);
+  args.push('--slayer-setup', manifest.slayer_setup, '--slayer-storage-root', options.slayerStorageRoot ?? manifest.slayer_storage_root);
   // Python appends the secrets file only when there is at least one key.
   if (options.withSecrets) args.push('--secrets-file', SECRETS_FILE);
   return args;

@@ -26,6 +26,8 @@ interface DispatchTarget {
   cluster: 'none' | 'existing' | 'ephemeral';
   /** The dashboard address for an existing cluster; never carries credentials. */
   address?: string;
+  /** Run-scoped setup roots of a SLayer job on an existing cluster (plan/setup-roots.ts); reruns use them. */
+  setup_roots?: { env: Record<string, string>; slayer_storage_root: string };
 }
 
 export interface RunManifest {

@@ -8,6 +8,7 @@ import { redactSettings, type SubmitSettings } from '../inputs/settings.js';
 import type { DbArtifact } from '../preflight/artifacts.js';
 import { buildJobArgs, submissionId } from './job-args.js';
 import { artifactSummary, orderManifest, type RunManifest } from './manifest.js';
+import { type SetupRoots, setupRoots } from './setup-roots.js';
 
 export interface WorktreeReport {
   /** Dirty paths under the tracked inputs. */
@@ -33,6 +34,8 @@ export interface RunPlan {
   requiredKeys: string[];
   worktree: WorktreeReport;
   manifest: RunManifest;
+  /** Run-scoped setup roots (existing cluster, SLayer), or null. */
+  setupRoots: SetupRoots | null;
   jobArgs: string[];
 }
 
@@ -67,9 +70,20 @@ function renderInputsFor(s: SubmitSettings, imageUri: string): RunManifest['rend
 }
 
 /** Pure: the same parts give the same plan. */
+/** Where the job went, for the manifest: never credentials; the run-scoped roots a rerun reuses. */
+function dispatchTarget(s: SubmitSettings, roots: SetupRoots | null): RunManifest['dispatch'] {
+  if (s.dispatch.cluster === 'none') return { cluster: 'none' };
+  return {
+    cluster: s.dispatch.cluster,
+    address: s.dispatch.rayAddress,
+    ...(roots ? { setup_roots: { env: roots.env, slayer_storage_root: roots.slayerStorageRoot } } : {}),
+  };
+}
+
 export function buildPlan(parts: PlanParts): RunPlan {
   const s = parts.settings;
   const attempt = 1;
+  const roots = setupRoots({ cluster: s.dispatch.cluster, scratchRoot: s.dispatch.clusterScratchRoot, runId: parts.runId, queryMode: s.queryMode });
   const manifest = orderManifest({
     run_id: parts.runId,
     framework: s.framework,
@@ -88,7 +102,7 @@ export function buildPlan(parts: PlanParts): RunPlan {
     render_inputs: renderInputsFor(s, parts.imageUri),
     github: parts.github,
     slayer_artifacts: artifactSummary(parts.artifactKind, parts.artifacts),
-    dispatch: s.dispatch.cluster === 'none' ? { cluster: 'none' } : { cluster: s.dispatch.cluster, address: s.dispatch.rayAddress },
+    dispatch: dispatchTarget(s, roots),
     dirty: parts.worktree.dirty.length > 0 || parts.worktree.artifactDirty.length > 0,
     instance_databases: parts.instanceDbs,
   });
@@ -107,6 +121,7 @@ export function buildPlan(parts: PlanParts): RunPlan {
     requiredKeys: parts.requiredKeys,
     worktree: parts.worktree,
     manifest,
-    jobArgs: buildJobArgs(manifest, attempt, s.instanceIds, { withSecrets: parts.requiredKeys.length > 0 }),
+    setupRoots: roots,
+    jobArgs: buildJobArgs(manifest, attempt, s.instanceIds, { withSecrets: parts.requiredKeys.length > 0, slayerStorageRoot: roots?.slayerStorageRoot }),
   };
 }

@@ -14,6 +14,7 @@ import { isPreconditionFailed, type RunStore, runPaths } from '../gcs/store.js';
 import type { DispatchSettings } from '../inputs/settings.js';
 import { submissionId } from '../plan/job-args.js';
 import type { RunManifest } from '../plan/manifest.js';
+import type { SetupRoots } from '../plan/setup-roots.js';
 import { mdText } from '../results/render.js';
 import { markdownTable, writeSummary } from '../results/summary.js';
 import { dashboardUrl, type JobStatus, type RayJobsClient, TERMINAL } from './client.js';
@@ -38,6 +39,8 @@ export interface AttemptRequest {
   instanceIds: readonly string[];
   keys: ReadonlyMap<string, string>;
   store: RunStore;
+  /** Run-scoped setup roots (existing cluster, SLayer), or null. */
+  roots: SetupRoots | null;
 }
 
 /** Where the job goes, as the cluster mode provides it. */
@@ -113,6 +116,7 @@ function printSubmitCommand(ctx: StepContext, r: AttemptRequest): DispatchOutcom
     withSecrets: r.keys.size > 0,
     github: ctx.github,
     packageUri: null,
+    roots: r.roots,
   });
   ctx.log.info('cluster: none: nothing is dispatched. The equivalent command (without secrets):');
   ctx.log.info(rayJobSubmitCommand(job, r.settings.rayAddress));
@@ -141,6 +145,7 @@ async function submitJob(ctx: StepContext, r: AttemptRequest, client: RayJobsCli
     withSecrets: r.keys.size > 0,
     github: ctx.github,
     packageUri,
+    roots: r.roots,
   });
   return submitIdempotent(client, job.request, m.run_id, r.attempt);
 }

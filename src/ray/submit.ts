@@ -8,6 +8,7 @@ import { RetryExhaustedError, withRetry } from '../common/retry.js';
 import type { DispatchSettings } from '../inputs/settings.js';
 import { buildJobArgs, entrypoint, submissionId } from '../plan/job-args.js';
 import type { RunManifest } from '../plan/manifest.js';
+import type { SetupRoots } from '../plan/setup-roots.js';
 import { isDuplicateSubmission, type JobDetails, RayHttpError, RayJobsClient, type RayVersion, retryableRayError, type SubmitRequest } from './client.js';
 import { secretsPackage } from './secrets-package.js';
 
@@ -108,14 +109,18 @@ export interface AttemptJobParts {
   github: GithubContext;
   /** The keys package; null in a plan or a printed command. */
   packageUri: string | null;
+  /** Run-scoped setup roots (existing cluster, SLayer): env_vars and the storage root argument. */
+  roots: SetupRoots | null;
 }
 
 /** The job request of one attempt (pure; the package URI is filled in at dispatch). */
 export function attemptJob(parts: AttemptJobParts): AttemptJob {
   const { manifest: m, attempt, github } = parts;
   const sid = submissionId(m.run_id, attempt);
-  const args = buildJobArgs(m, attempt, parts.instanceIds, { withSecrets: parts.withSecrets });
+  const args = buildJobArgs(m, attempt, parts.instanceIds, { withSecrets: parts.withSecrets, slayerStorageRoot: parts.roots?.slayerStorageRoot });
   const runtimeEnv: Record<string, unknown> = { ...parts.dispatch.runtimeEnv };
+  // Job-level env_vars reach the driver and every actor: where this run's setup goes.
+  if (parts.roots) runtimeEnv.env_vars = { ...((runtimeEnv.env_vars as Record<string, string> | undefined) ?? {}), ...parts.roots.env };
   if (parts.packageUri) runtimeEnv.working_dir = parts.packageUri;
   const request: SubmitRequest = {
     entrypoint: entrypoint(parts.dispatch.entrypointPrefix, args),

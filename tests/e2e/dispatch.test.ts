@@ -319,6 +319,56 @@ function startWaiting(repo: Repo, bucket: string, sim: RaySim, ready: RegExp) {
   );
 }
 
+describe('a shared existing cluster: every SLayer run has setup roots of its own', () => {
+  type Body = { entrypoint: string; runtime_env: { env_vars?: Record<string, string> } };
+  const rootsOf = (b: Body) => ({
+    env: Object.fromEntries(Object.entries(b.runtime_env.env_vars ?? {}).filter(([k]) => k.startsWith('BIRD_') && k.endsWith('_ROOT'))),
+    storage: /--slayer-storage-root (\S+)/.exec(b.entrypoint)?.[1],
+  });
+
+  it("two runs on one cluster get different run-scoped roots; a rerun keeps its run's; the manifest records them", async () => {
+    const { repo, bucket, sim } = await setup({ outcomes: { credit_1: 'error' } });
+    const one = await run(repo, bucket, sim, { wait: 'true', 'run-id': 'shared-run-0001' });
+    const two = await run(repo, bucket, sim, { wait: 'false', 'run-id': 'shared-run-0002', 'cluster-scratch-root': '/scratch/bird/' });
+    expect(one.exitCode).toBe(0);
+    expect(errors(two)).toBe('');
+    const rerun = await runAction({
+      workspace: repo.workspace,
+      inputs: { 'rerun-run-id': 'shared-run-0001', 'gcs-bucket': bucket, ...clusterInputs(sim), 'cluster-scratch-root': '/elsewhere' },
+      env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() },
+    });
+    expect(errors(rerun)).toBe('');
+    const [first, second, third] = jobPosts(sim).map((p) => rootsOf(JSON.parse(p.bodyText) as Body));
+    expect(first).toEqual({
+      env: {
+        BIRD_SLAYER_MODELS_ROOT: '/tmp/bird-interact/shared-run-0001/slayer_models',
+        BIRD_OTF_CACHE_ROOT: '/tmp/bird-interact/shared-run-0001/slayer_otf_cache',
+        BIRD_SLAYER_MODELS_OTF_ROOT: '/tmp/bird-interact/shared-run-0001/slayer_models_otf',
+      },
+      storage: '/tmp/bird-interact/shared-run-0001/slayer_models',
+    });
+    expect(second.storage).toBe('/scratch/bird/shared-run-0002/slayer_models');
+    expect(second.env.BIRD_SLAYER_MODELS_ROOT).toBe('/scratch/bird/shared-run-0002/slayer_models');
+    // The rerun of run 1 reads the same roots (same content, no second download), whatever today's input says.
+    expect(third).toEqual(first);
+    const manifest = JSON.parse((await readObject(bucket, 'runs/shared-run-0001/manifest.json')).toString()) as {
+      slayer_storage_root: string;
+      dispatch: { setup_roots: { slayer_storage_root: string } };
+    };
+    expect(manifest.slayer_storage_root).toBe('/data/slayer_models');
+    expect(manifest.dispatch.setup_roots.slayer_storage_root).toBe('/tmp/bird-interact/shared-run-0001/slayer_models');
+  });
+
+  it('refuses a runtime-env that sets a setup root, before any request', async () => {
+    const { repo, bucket, sim } = await setup();
+    const r = await run(repo, bucket, sim, { 'runtime-env': JSON.stringify({ env_vars: { BIRD_OTF_CACHE_ROOT: '/data/shared' } }) });
+    expect(r.exitCode).toBe(1);
+    expect(errors(r)).toMatch(/runtime-env: env_vars sets BIRD_OTF_CACHE_ROOT, which this action sets itself/);
+    expect(sim.requests).toEqual([]);
+    expect(await listAll(bucket)).toEqual([]);
+  });
+});
+
 describe('cancel and the post step', () => {
   it('stops the job exactly once on SIGTERM while waiting', async () => {
     const { repo, bucket, sim } = await setup({ outcomes: { alien_1: 'hang' } });

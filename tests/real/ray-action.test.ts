@@ -61,7 +61,6 @@ async function setup(runId: string, outcomes: Record<string, string>, withWeird:
       BIRD_STANDIN_OUTCOMES: JSON.stringify(outcomes),
       BIRD_STANDIN_EXPECT_SECRET_KEYS: 'ANTHROPIC_API_KEY',
       BIRD_STANDIN_HEARTBEAT_S: '1',
-      BIRD_SLAYER_MODELS_ROOT: join(dataRoot, 'slayer_models'),
       STANDIN_PROBE: 'probe-value-1',
     },
   };
@@ -77,6 +76,8 @@ async function setup(runId: string, outcomes: Record<string, string>, withWeird:
     'run-id': runId,
     'instance-ids': ids.join(','),
     'runtime-env': JSON.stringify(runtimeEnv),
+    // The run-scoped setup roots go under here (the action sets BIRD_*_ROOT per run).
+    'cluster-scratch-root': dataRoot,
   });
   const env = { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() };
   return { repo, bucket, proxy, dataRoot, inputs, env, ids, sid: `bird-${runId}-a1`, run: `runs/${runId}` };
@@ -142,7 +143,10 @@ describe('the built action against a real Ray head', () => {
     const setupObjects = await listAll(s.bucket, `${s.run}/slayer_setup/slayer_models/`);
     expect(setupObjects.length).toBeGreaterThan(0);
     expect(rec.setup).toMatchObject({ artifact: 'slayer_models', skipped: false, files: setupObjects.length });
-    const root = join(s.dataRoot, 'slayer_models');
+    // The job's env_vars gave the actor this run's own root (a shared cluster runs many runs).
+    const root = join(s.dataRoot, 'test-run-0101', 'slayer_models');
+    expect(rec.actor.env.BIRD_SLAYER_MODELS_ROOT).toBe(root);
+    expect(at('--slayer-storage-root')).toBe(root);
     expect(readFileSync(join(root, '.download_complete'), 'utf8')).toBe('ok');
     expect(readdirSync(root).sort()).toEqual(['.download_complete', 'alien', 'credit']);
 
