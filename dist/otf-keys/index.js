@@ -31747,6 +31747,7 @@ function planSummary(plan) {
         `- combo: \`${s.framework}\` / \`${s.queryMode}\` / \`${s.mode}\` / \`${s.slayerSetup}\``,
         `- models: agent \`${s.agentModel}\`, user-sim \`${s.userSimModel}\``,
         `- attempt ${plan.attempt}, ${s.instanceIds.length} instance(s) in ${plan.dbs.length} DB(s)`,
+        `- cluster: ${s.dispatch.cluster}${s.dispatch.clusterSource === 'derived' ? ' (the cluster input was unset)' : ''}`,
         plan.worktree.dirty.length > 0 ? `- :warning: dirty worktree (allow-dirty): ${plan.worktree.dirty.length} path(s)` : '',
         '',
         markdownTable(['DB', 'instances', 'files', 'bytes', 'artifact'], rows),

@@ -39184,6 +39184,7 @@ var run_id = __nccwpck_require__(8984);
 
 
 
+const ON_WAIT_TIMEOUT = (/* unused pure expression or super */ null && (['stop', 'leave']));
 /** A registry host name, with an optional port. */
 const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?$/;
 /** An HTTP header name (an RFC 9110 token). */
@@ -39304,6 +39305,7 @@ function parseDispatch(r, mask) {
         tlsVerify,
         entrypointPrefix: r.str(Inputs.EntrypointPrefix) || DEFAULT_ENTRYPOINT_PREFIX,
         clusterScratchRoot,
+        onWaitTimeout: r.oneOf(Inputs.OnWaitTimeout, ON_WAIT_TIMEOUT, 'stop'),
         runtimeEnv,
         wait: r.bool(Inputs.Wait, false),
         waitTimeoutMs: r.int(Inputs.WaitTimeoutMinutes, Defaults.waitTimeoutMinutes, 1, 72 * 60) * 60_000,

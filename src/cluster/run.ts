@@ -132,10 +132,11 @@ export async function onCluster(
     const v = await checkCluster(client);
     ctx.log.info(`Ray ${v.ray_version} answers through the forwarded dashboard at ${client.address}`);
     outcome = await body({ client, headAlive: headAliveProbe(p.cli, p.runId), phases: clock, publicDashboard: false });
-    if (!d.wait && options.canDetach) {
+    // wait: false after a new submit, or a wait that timed out with on-wait-timeout: leave.
+    if ((!d.wait && options.canDetach) || outcome.leftRunning) {
       await p.teardown.detach();
       detached = true;
-      clock.skip('down', 'wait: false: left to the self-delete timer');
+      clock.skip('down', `${outcome.leftRunning ? 'on-wait-timeout: leave' : 'wait: false'}: left to the self-delete timer`);
       core.setOutput(Outputs.ClusterTeardown, 'detached');
     }
   } catch (e) {

@@ -14,6 +14,8 @@ import { FALSE, type InputReader, Reader, TRUE } from './reader.js';
 import { runIdProblem } from './run-id.js';
 import { CLUSTER_MODES, type CommonSettings, type DispatchSettings, type ReportSettings } from './settings.js';
 
+const ON_WAIT_TIMEOUT = ['stop', 'leave'] as const;
+
 /** A registry host name, with an optional port. */
 const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?$/;
 
@@ -163,6 +165,7 @@ function parseDispatch(r: Reader, mask: (v: string) => void): DispatchSettings {
     tlsVerify,
     entrypointPrefix: r.str(Inputs.EntrypointPrefix) || DEFAULT_ENTRYPOINT_PREFIX,
     clusterScratchRoot,
+    onWaitTimeout: r.oneOf(Inputs.OnWaitTimeout, ON_WAIT_TIMEOUT, 'stop'),
     runtimeEnv,
     wait: r.bool(Inputs.Wait, false),
     waitTimeoutMs: r.int(Inputs.WaitTimeoutMinutes, Defaults.waitTimeoutMinutes, 1, 72 * 60) * 60_000,

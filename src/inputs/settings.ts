@@ -48,6 +48,8 @@ export interface DispatchSettings {
   entrypointPrefix: string;
   /** On an existing cluster, where each SLayer run's setup goes (<root>/<run_id>/<artifact>). */
   clusterScratchRoot: string;
+  /** A wait that reaches wait-timeout-minutes stops the job, or leaves it running. */
+  onWaitTimeout: 'stop' | 'leave';
   /** The team's non-secret runtime_env, passed through. */
   runtimeEnv: Record<string, unknown>;
   wait: boolean;

@@ -2,9 +2,14 @@
 // which reports on any run in the bucket without dispatching anything.
 import * as core from '@actions/core';
 import { Inputs, Outputs } from '../common/constants.js';
+import { unfinished } from '../gcs/rows.js';
 import type { RunStore } from '../gcs/store.js';
 import type { CommonSettings, ReportOnlySettings } from '../inputs/settings.js';
+import { submissionId } from '../plan/job-args.js';
 import type { DispatchOutcome, StepContext } from '../ray/attempt.js';
+import { rayClient } from '../ray/submit.js';
+import { waitForAttempt } from '../ray/wait.js';
+import { readRun } from '../results/read.js';
 import { GateFailedError, type ReportOptions, reportRun } from '../results/report.js';
 import { openStore } from './shared.js';
 
@@ -48,6 +53,7 @@ export async function reportAfterWait(ctx: StepContext, settings: CommonSettings
     await reportRun({
       ...reportOptions(ctx, settings, store, waitedAttempt.runId),
       runIdInput: waitedAttempt.runIdInput,
+      datasetFile: 'datasetFile' in settings && typeof settings.datasetFile === 'string' ? settings.datasetFile : undefined,
       attempt: waitedAttempt.attempt,
       dashboardUrl: o.dashboardUrl,
       durationSeconds: o.durationSeconds,
@@ -60,9 +66,75 @@ export async function reportAfterWait(ctx: StepContext, settings: CommonSettings
   if (gate) throw gate;
 }
 
-/** report-run-id: report on an existing run without dispatching anything. */
+/**
+ * report-run-id with wait: true: waits for the run's latest attempt as a submit does (progress,
+ * no-progress deadline, timeout), on the rows and status.json, and on the job when ray-address is
+ * set. It never stops the job: this step did not start it.
+ */
+async function waitForRun(
+  ctx: StepContext,
+  settings: ReportOnlySettings,
+  store: RunStore,
+): Promise<{ failure: Error | null; attempt: number; seconds: number }> {
+  const run = await readRun(store, settings.runId, Inputs.ReportRunId);
+  const attempt = Math.max(run.attempt, 1);
+  // The instances of that attempt: those not done after the attempts before it (docs/reference/reruns-and-progress.md).
+  const before = new Map(
+    [...run.refs].flatMap(([iid, refs]) => {
+      const earlier = refs.filter((ref) => ref.attempt < attempt);
+      return earlier.length > 0 ? [[iid, earlier[earlier.length - 1]] as const] : [];
+    }),
+  );
+  const latestBefore = new Map(
+    [...before].map(([iid, ref]) => [iid, { ref, row: run.latest.get(iid)?.ref.attempt === ref.attempt ? (run.latest.get(iid)?.row ?? null) : null }]),
+  );
+  const ids = attempt === 1 ? run.manifest.instance_ids : unfinished(run.manifest.instance_ids, latestBefore);
+  const jobId = run.status?.ray_job_id;
+  const sid = typeof jobId === 'string' && /^[A-Za-z0-9_-]+$/.test(jobId) && jobId !== 'unknown' ? jobId : submissionId(settings.runId, attempt);
+  const d = settings.dispatch;
+  const client = d.rayAddress ? rayClient(ctx.log, d) : null;
+  ctx.log.info(
+    `waiting for attempt ${attempt} of ${settings.runId} (${ids.length} instance(s)${client ? `, job ${sid} at ${d.rayAddress}` : ', from the bucket only: no ray-address'})`,
+  );
+  const started = Date.now();
+  const result = await waitForAttempt({
+    client,
+    store,
+    runId: settings.runId,
+    attempt,
+    submissionId: sid,
+    instanceIds: ids,
+    pollIntervalMs: d.pollIntervalMs,
+    waitTimeoutMs: d.waitTimeoutMs,
+    noProgressMs: d.noProgressMs,
+    signal: ctx.cancel.signal,
+    log: ctx.log,
+  });
+  if (ctx.cancel.cancelled) await ctx.cancel.finished;
+  const v = result.verdict;
+  const seconds = (Date.now() - started) / 1000;
+  if (v.kind === 'finished' && v.ok) return { failure: null, attempt, seconds };
+  return {
+    failure: new Error(`${v.kind === 'finished' ? 'error' : v.kind}: ${v.reason}; the job was left as it is (report-run-id never stops it)`),
+    attempt,
+    seconds,
+  };
+}
+
+/** report-run-id: report on an existing run without dispatching anything (after waiting for it, with wait: true). */
 export async function report(ctx: StepContext, settings: ReportOnlySettings): Promise<void> {
   core.setOutput(Outputs.RunId, settings.runId);
   const store = openStore(ctx.log, settings);
-  await reportRun({ ...reportOptions(ctx, settings, store, settings.runId), runIdInput: Inputs.ReportRunId, datasetFile: settings.datasetFile });
+  const options = { ...reportOptions(ctx, settings, store, settings.runId), runIdInput: Inputs.ReportRunId, datasetFile: settings.datasetFile };
+  if (!settings.dispatch.wait) {
+    await reportRun(options);
+    return;
+  }
+  const waited = await waitForRun(ctx, settings, store);
+  await reportAfterWait(ctx, settings, store, {
+    runId: settings.runId,
+    attempt: waited.attempt,
+    runIdInput: Inputs.ReportRunId,
+    outcome: { waited: true, failure: waited.failure, dashboardUrl: null, durationSeconds: waited.seconds, leftRunning: false },
+  });
 }

@@ -75,6 +75,7 @@ async function refuseWhilePreviousRuns(ctx: StepContext, settings: RerunSettings
 export async function rerun(ctx: StepContext, settings: RerunSettings): Promise<void> {
   const store = openStore(ctx.log, settings);
   core.setOutput(Outputs.RunId, settings.runId);
+  core.setOutput(Outputs.DispatchedInstances, '0');
   const plan = await planRerun(store, settings.runId);
   const m = plan.manifest;
   ctx.log.info(

@@ -80,6 +80,11 @@ export async function submit(ctx: StepContext, settings: SubmitSettings): Promis
   core.setOutput(Outputs.RunId, plan.runId);
   core.setOutput(Outputs.Dbs, JSON.stringify(plan.dbs));
   core.setOutput(Outputs.Artifact, plan.artifact?.kind ?? 'none');
+  // Until a job is submitted, nothing was dispatched.
+  core.setOutput(Outputs.DispatchedInstances, '0');
+  ctx.log.info(
+    `cluster: ${settings.dispatch.cluster}${settings.dispatch.clusterSource === 'derived' ? ` (cluster unset: ${settings.dispatch.cluster === 'existing' ? 'ray-address is set' : 'no ray-address'})` : ''}`,
+  );
   await logPlan(ctx.log, plan);
   core.setOutput(Outputs.PlanFile, await writePlanFile(settings.runnerTemp, plan.runId, plan));
   await writeSummary(planSummary(plan));

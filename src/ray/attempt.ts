@@ -9,6 +9,7 @@ import { errorMessage } from '../common/errors.js';
 import type { GithubContext } from '../common/github-context.js';
 import type { Log } from '../common/log.js';
 import type { ActionState } from '../common/state.js';
+import { sleep } from '../common/time.js';
 import { parseStatus, type RunStatus, writeFreshStatus } from '../gcs/rows.js';
 import { isPreconditionFailed, type RunStore, runPaths } from '../gcs/store.js';
 import type { DispatchSettings } from '../inputs/settings.js';
@@ -61,9 +62,24 @@ export interface DispatchOutcome {
   failure: Error | null;
   dashboardUrl: string | null;
   durationSeconds: number | null;
+  /** on-wait-timeout: leave: the wait timed out and the job was left running (a per-run cluster too). */
+  leftRunning: boolean;
 }
 
-const NO_WAIT: DispatchOutcome = { waited: false, failure: null, dashboardUrl: null, durationSeconds: null };
+const NO_WAIT: DispatchOutcome = { waited: false, failure: null, dashboardUrl: null, durationSeconds: null, leftRunning: false };
+
+/** After the last row, the driver still shuts down for a few seconds: the status reported waits for it, a little. */
+const DRIVER_EXIT_WAIT_MS = 30_000;
+
+async function settledStatus(client: RayJobsClient, sid: string, fallback: JobStatus | null): Promise<JobStatus | 'UNKNOWN'> {
+  const deadline = Date.now() + DRIVER_EXIT_WAIT_MS;
+  for (;;) {
+    const status = (await client.job(sid).catch(() => null))?.status ?? null;
+    if (status === null) return fallback ?? 'UNKNOWN';
+    if (TERMINAL.includes(status) || Date.now() > deadline) return status;
+    await sleep(1_000);
+  }
+}
 
 function rerunHint(runId: string): string {
   return `rerun the unfinished instances with \`rerun-run-id: ${runId}\` (a workflow_dispatch rerun)`;
@@ -153,9 +169,9 @@ async function submitJob(ctx: StepContext, r: AttemptRequest, client: RayJobsCli
 export async function dispatchAttempt(ctx: StepContext, request: AttemptRequest, target: ClusterTarget): Promise<DispatchOutcome> {
   const m = request.manifest;
   core.setOutput(Outputs.Attempt, String(request.attempt));
-  core.setOutput(Outputs.DispatchedInstances, String(request.instanceIds.length));
   const client = target.client;
   if (request.settings.cluster === 'none' || !client) return printSubmitCommand(ctx, request);
+  core.setOutput(Outputs.DispatchedInstances, String(request.instanceIds.length));
   const phase = <T>(name: 'submit' | 'wait', fn: () => Promise<T>): Promise<T> => (target.phases ? target.phases.run(name, fn) : fn());
   // The id is known before the POST: saved first, so a step killed mid-submit still leaves the
   // post step something to stop (a GET answers 404 when nothing was created).
@@ -224,12 +240,19 @@ async function waitOnJob(ctx: StepContext, r: AttemptRequest, target: ClusterTar
   }
   const v = result.verdict;
   const ok = v.kind === 'finished' && v.ok;
+  // on-wait-timeout: leave: a run longer than the wait goes on (the post step leaves it alone too).
+  const leave = v.kind === 'wait-timeout' && r.settings.onWaitTimeout === 'leave';
   if (ok) ctx.state.setWait('done');
+  else if (leave) ctx.state.setWait('detached');
   else await stopAndRecord(ctx, client, sid);
-  const final = (await client.job(sid).catch(() => null))?.status ?? result.jobStatus ?? 'UNKNOWN';
+  const final = ok ? await settledStatus(client, sid, result.jobStatus) : ((await client.job(sid).catch(() => null))?.status ?? result.jobStatus ?? 'UNKNOWN');
   core.setOutput(Outputs.JobStatus, final);
   await writeSummary(dispatchSummary({ runId: m.run_id, attempt: r.attempt, sid, url, dispatched: r.instanceIds.length, status: final, wait: result }));
-  const waited: DispatchOutcome = { waited: true, failure: null, dashboardUrl: url, durationSeconds: (Date.now() - started) / 1000 };
+  const waited: DispatchOutcome = { waited: true, failure: null, dashboardUrl: url, durationSeconds: (Date.now() - started) / 1000, leftRunning: leave };
+  if (leave) {
+    const message = `wait-timeout: ${v.reason}; the job ${sid} is left running (on-wait-timeout: leave). Report on it later with \`report-run-id: ${m.run_id}\` (add wait: true to wait for it)`;
+    return { ...waited, failure: new Error(message) };
+  }
   if (!ok) {
     const label = v.kind === 'finished' ? 'error' : v.kind;
     return { ...waited, failure: new Error(`${label}: ${v.reason}; ${rerunHint(m.run_id)}`) };

@@ -71,7 +71,8 @@ export function decide(observed: Observation, clock: WaitClock): Verdict | null 
 }
 
 export interface WaitOptions {
-  client: RayJobsClient;
+  /** null when no dashboard is known (a report that waits on the bucket only). */
+  client: RayJobsClient | null;
   store: RunStore;
   runId: string;
   attempt: number;
@@ -107,7 +108,7 @@ export async function waitForAttempt(options: WaitOptions): Promise<WaitResult> 
     try {
       verdict = await poll();
       failedPolls = 0;
-      options.client.policy.budget.refill();
+      options.client?.policy.budget.refill();
       options.store.policy.budget.refill();
     } catch (e) {
       // A per-run cluster whose head is gone takes its forwarded dashboard with it: ask GCE.
@@ -127,8 +128,24 @@ export async function waitForAttempt(options: WaitOptions): Promise<WaitResult> 
     await sleep(options.pollIntervalMs, options.signal);
   }
 
+  async function printNewLogs(client: RayJobsClient): Promise<void> {
+    try {
+      const logs = await client.logs(options.submissionId);
+      if (logs.length < printed) printed = 0;
+      if (logs.length > printed) {
+        const fresh = logs.slice(printed);
+        const shown = fresh.length > LOG_CHUNK_MAX ? `… ${fresh.length - LOG_CHUNK_MAX} characters left out …\n${fresh.slice(-LOG_CHUNK_MAX)}` : fresh;
+        await options.log.group(`job log (+${fresh.length} characters)`, async () => options.log.untrusted(shown));
+        printed = logs.length;
+      }
+    } catch (e) {
+      // Logs vanish with their node (docs/reference/ray-jobs-api.md#p9-logs-vanish-with-their-node); the status still speaks.
+      options.log.info(`job log unavailable: ${errorMessage(e)}`);
+    }
+  }
+
   async function poll(): Promise<Verdict | null> {
-    const job = await options.client.job(options.submissionId);
+    const job = options.client ? await options.client.job(options.submissionId) : null;
     jobStatus = job?.status ?? null;
     const refs = rowRefs((await options.store.list(runPaths.rowsPrefix(options.runId))).keys());
     let done = 0;
@@ -144,19 +161,7 @@ export async function waitForAttempt(options: WaitOptions): Promise<WaitResult> 
     if (line !== lastLine) options.log.info(line);
     lastLine = line;
 
-    try {
-      const logs = await options.client.logs(options.submissionId);
-      if (logs.length < printed) printed = 0;
-      if (logs.length > printed) {
-        const fresh = logs.slice(printed);
-        const shown = fresh.length > LOG_CHUNK_MAX ? `… ${fresh.length - LOG_CHUNK_MAX} characters left out …\n${fresh.slice(-LOG_CHUNK_MAX)}` : fresh;
-        await options.log.group(`job log (+${fresh.length} characters)`, async () => options.log.untrusted(shown));
-        printed = logs.length;
-      }
-    } catch (e) {
-      // Logs vanish with their node (docs/reference/ray-jobs-api.md#p9-logs-vanish-with-their-node); the status still speaks.
-      options.log.info(`job log unavailable: ${errorMessage(e)}`);
-    }
+    if (options.client) await printNewLogs(options.client);
 
     return decide(
       {
