@@ -66204,7 +66204,7 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4353);
 /* harmony import */ var _common_constants_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(152);
 /* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3302);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4745);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2843);
 
 
 
@@ -66223,7 +66223,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 4745:
+/***/ 2843:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -66809,62 +66809,6 @@ function mapInstances(datasetFile, ids, problems) {
     return { instanceDbs, dbs: [...new Set(Object.values(instanceDbs))].sort() };
 }
 
-;// CONCATENATED MODULE: ./lib/plan/job-args.js
-/** Where the job finds the secrets file: the root of its working_dir package (see ray/secrets). */
-const SECRETS_FILE = 'bird_interact_secrets.json';
-const DEFAULT_ENTRYPOINT_PREFIX = 'python /app/bird-interact-agents/src/bird_interact_agents/cloud/ray_app.py';
-/** Deterministic per run and attempt, so a retried submit can never start a second job. */
-function submissionId(runId, attempt) {
-    return `bird-${runId}-a${attempt}`;
-}
-function buildJobArgs(manifest, attempt, instanceIds, options) {
-    const args = [
-        '--run-id',
-        manifest.run_id,
-        '--attempt',
-        String(attempt),
-        '--ray-job-id',
-        submissionId(manifest.run_id, attempt),
-        '--framework',
-        manifest.framework,
-        '--query-mode',
-        manifest.query_mode,
-        '--mode',
-        manifest.mode,
-        '--agent-model',
-        manifest.agent_model,
-        '--user-sim-model',
-        manifest.user_sim_model,
-        '--patience',
-        String(manifest.patience),
-        '--max-depth',
-        String(manifest.max_depth),
-        '--num-actors',
-        String(manifest.render_inputs.workers * manifest.render_inputs.actors_per_worker),
-        '--instance-ids',
-        instanceIds.join(','),
-    ];
-    if (manifest.strict)
-        args.push('--strict');
-    if (manifest.use_audited_gold_sql)
-        args.push('--use-audited-gold-sql');
-    args.push(manifest.prompt_cache ? '--prompt-cache' : '--no-prompt-cache');
-    args.push('--slayer-setup', manifest.slayer_setup, '--slayer-storage-root', options.slayerStorageRoot ?? manifest.slayer_storage_root);
-    // Python appends the secrets file only when there is at least one key.
-    if (options.withSecrets)
-        args.push('--secrets-file', SECRETS_FILE);
-    return args;
-}
-/** POSIX shell quoting: every argument single-quoted, `'` as `'\''` (what shlex.join does). */
-function shellQuote(arg) {
-    if (arg !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg))
-        return arg;
-    return `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-function entrypoint(prefix, args) {
-    return [prefix.trim(), ...args.map(shellQuote)].join(' ');
-}
-
 ;// CONCATENATED MODULE: ./lib/plan/setup-roots.js
 // Where the in-cluster program puts a run's SLayer setup. It downloads each artifact into a root
 // (BIRD_SLAYER_MODELS_ROOT, BIRD_OTF_CACHE_ROOT, BIRD_SLAYER_MODELS_OTF_ROOT, default
@@ -67080,8 +67024,8 @@ function absolute(path, base) {
 
 
 
-
 const ON_WAIT_TIMEOUT = ['stop', 'leave'];
+const CODE_SOURCES = ['checkout', 'image'];
 /** A registry host name, with an optional port. */
 const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?$/;
 /** An HTTP header name (an RFC 9110 token). */
@@ -67164,6 +67108,14 @@ function parseDispatch(r, mask) {
             r.problems.add(constants/* Inputs */.G0.RuntimeEnv, `env_vars sets ${taken.join(', ')}, which this action sets itself (a run's setup roots; on an existing cluster, per run)`, 'remove them from runtime-env; set cluster-scratch-root to move the per-run roots');
         }
     }
+    // The checkout's code travels with the job to an existing cluster; a per-run cluster's image is
+    // built from the checkout already, and with cluster none nothing runs.
+    const code = r.oneOf(constants/* Inputs */.G0.Code, CODE_SOURCES, cluster === 'existing' ? 'checkout' : 'image');
+    if (code === 'checkout' && cluster !== 'existing' && r.str(constants/* Inputs */.G0.Code) !== '') {
+        r.problems.add(constants/* Inputs */.G0.Code, `checkout needs cluster existing (cluster is ${cluster})`, cluster === 'ephemeral'
+            ? 'leave code unset: the per-run cluster builds its image from the checkout'
+            : 'set cluster: existing with ray-address, or code: image');
+    }
     const clusterScratchRoot = (r.str(constants/* Inputs */.G0.ClusterScratchRoot) || constants/* Defaults */.Hw.clusterScratchRoot).replace(/\/+$/, '');
     if (!IN_CLUSTER_PATH.test(clusterScratchRoot) || clusterScratchRoot === '') {
         r.problems.add(constants/* Inputs */.G0.ClusterScratchRoot, `'${clusterScratchRoot}' is not an absolute in-cluster path of plain characters`, `use a directory such as ${constants/* Defaults */.Hw.clusterScratchRoot}`);
@@ -67200,7 +67152,8 @@ function parseDispatch(r, mask) {
         rayAddress,
         rayHeaders,
         tlsVerify,
-        entrypointPrefix: r.str(constants/* Inputs */.G0.EntrypointPrefix) || DEFAULT_ENTRYPOINT_PREFIX,
+        entrypointPrefix: r.str(constants/* Inputs */.G0.EntrypointPrefix),
+        code,
         clusterScratchRoot,
         onWaitTimeout: r.oneOf(constants/* Inputs */.G0.OnWaitTimeout, ON_WAIT_TIMEOUT, 'stop'),
         runtimeEnv,
@@ -82576,6 +82529,86 @@ async function writeFreshStatus(store, runId, fresh) {
     await store.write(name, Buffer.from(statusJson(fresh)), { ifGenerationMatch: current ? current.generation : 0, contentType: 'application/json' });
 }
 
+;// CONCATENATED MODULE: ./lib/plan/job-args.js
+/** Where the job finds the secrets file: the root of its working_dir package (see ray/secrets). */
+const SECRETS_FILE = 'bird_interact_secrets.json';
+/** Deterministic per run and attempt, so a retried submit can never start a second job. */
+function submissionId(runId, attempt) {
+    return `bird-${runId}-a${attempt}`;
+}
+function buildJobArgs(manifest, attempt, instanceIds, options) {
+    const args = [
+        '--run-id',
+        manifest.run_id,
+        '--attempt',
+        String(attempt),
+        '--ray-job-id',
+        submissionId(manifest.run_id, attempt),
+        '--framework',
+        manifest.framework,
+        '--query-mode',
+        manifest.query_mode,
+        '--mode',
+        manifest.mode,
+        '--agent-model',
+        manifest.agent_model,
+        '--user-sim-model',
+        manifest.user_sim_model,
+        '--patience',
+        String(manifest.patience),
+        '--max-depth',
+        String(manifest.max_depth),
+        '--num-actors',
+        String(manifest.render_inputs.workers * manifest.render_inputs.actors_per_worker),
+        '--instance-ids',
+        instanceIds.join(','),
+    ];
+    if (manifest.strict)
+        args.push('--strict');
+    if (manifest.use_audited_gold_sql)
+        args.push('--use-audited-gold-sql');
+    args.push(manifest.prompt_cache ? '--prompt-cache' : '--no-prompt-cache');
+    args.push('--slayer-setup', manifest.slayer_setup, '--slayer-storage-root', options.slayerStorageRoot ?? manifest.slayer_storage_root);
+    // Python appends the secrets file only when there is at least one key.
+    if (options.withSecrets)
+        args.push('--secrets-file', SECRETS_FILE);
+    return args;
+}
+/** POSIX shell quoting: every argument single-quoted, `'` as `'\''` (what shlex.join does). */
+function shellQuote(arg) {
+    if (arg !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg))
+        return arg;
+    return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+function entrypoint(prefix, args) {
+    return [prefix.trim(), ...args.map(shellQuote)].join(' ');
+}
+
+;// CONCATENATED MODULE: external "node:fs/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: ./lib/plan/code-source.js
+// Which code a run evaluates. On an existing cluster the job would otherwise run the code inside
+// the cluster's image while the manifest records the checkout's sha: with `code: checkout` the
+// checkout's src/ travels in the job's working_dir package, the job runs that tree's ray_app.py,
+// and the driver and every actor import it (PYTHONPATH). Dependencies cannot travel this way.
+
+
+/** Where the checkout's package lives in the evaluation repo (a src layout). */
+const CODE_DIR = 'src';
+/** The in-cluster program, relative to the job's working directory (the unpacked package). */
+const CHECKOUT_ENTRYPOINT_PREFIX = 'python src/bird_interact_agents/cloud/ray_app.py';
+const IMAGE_ENTRYPOINT_PREFIX = 'python /app/bird-interact-agents/src/bird_interact_agents/cloud/ray_app.py';
+/** The entrypoint prefix: the input when given (it always wins), else the ray_app.py of the code source. */
+function entrypointPrefixFor(given, source) {
+    if (given.trim() !== '')
+        return given;
+    return source === 'checkout' ? CHECKOUT_ENTRYPOINT_PREFIX : IMAGE_ENTRYPOINT_PREFIX;
+}
+/** The files of a checkout plan, read at dispatch. */
+function readCodeFiles(code) {
+    return Promise.all(code.files.map(async (f) => ({ path: f.path, data: await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(code.root, ...f.path.split('/'))) })));
+}
+
 // EXTERNAL MODULE: external "node:stream"
 var external_node_stream_ = __nccwpck_require__(7075);
 // EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/index.js + 1 modules
@@ -82721,7 +82754,7 @@ function dashboardUrl(address, submissionId) {
 
 // EXTERNAL MODULE: external "node:zlib"
 var external_node_zlib_ = __nccwpck_require__(8522);
-;// CONCATENATED MODULE: ./lib/ray/secrets-package.js
+;// CONCATENATED MODULE: ./lib/ray/job-package.js
 // Secrets delivery (docs/reference/job.md#secrets-delivery): the API keys reach the job as a JSON file at the root of a
 // runtime_env working_dir package uploaded to the cluster (docs/reference/ray-jobs-api.md#packages). They never
 // travel as env_vars, entrypoint text or metadata, which the dashboard echoes back.
@@ -82776,19 +82809,30 @@ function zipStored(entries) {
     end.writeUInt32LE(offset, 16);
     return Buffer.concat([...locals, cd, end]);
 }
-function secretsPackage(keys) {
-    const body = {};
-    for (const [k, v] of [...keys].sort(([a], [b]) => (a < b ? -1 : 1)))
-        body[k] = v;
-    return {
-        uri: `gcs://_ray_pkg_${(0,external_node_crypto_.randomBytes)(16).toString('hex')}.zip`,
-        zip: zipStored([{ name: SECRETS_FILE, data: Buffer.from(JSON.stringify(body)) }]),
-    };
+/**
+ * Ray refuses a request body over 100 MiB (docs/reference/ray-jobs-api.md), which bounds a
+ * package; a margin keeps the zip's own overhead in.
+ */
+const PACKAGE_MAX_BYTES = 95 * 1024 * 1024;
+/**
+ * The job's working_dir package: the keys file (when keys are needed) and the checkout's code
+ * (when it travels), at the package root as Ray unpacks it into the job's working directory.
+ */
+function jobPackage(keys, code) {
+    const entries = code.map((f) => ({ name: f.path, data: f.data }));
+    if (keys.size > 0) {
+        const body = {};
+        for (const [k, v] of [...keys].sort(([a], [b]) => (a < b ? -1 : 1)))
+            body[k] = v;
+        entries.push({ name: SECRETS_FILE, data: Buffer.from(JSON.stringify(body)) });
+    }
+    return { uri: `gcs://_ray_pkg_${(0,external_node_crypto_.randomBytes)(16).toString('hex')}.zip`, zip: zipStored(entries) };
 }
 
 ;// CONCATENATED MODULE: ./lib/ray/submit.js
 // Dispatching one attempt to a Ray cluster: the version check, the job request (pure), the
 // secrets package and an idempotent submit (docs/reference/ray-jobs-api.md#idempotency-and-retries).
+
 
 
 
@@ -82864,13 +82908,17 @@ function attemptJob(parts) {
     const sid = submissionId(m.run_id, attempt);
     const args = buildJobArgs(m, attempt, parts.instanceIds, { withSecrets: parts.withSecrets, slayerStorageRoot: parts.roots?.slayerStorageRoot });
     const runtimeEnv = { ...parts.dispatch.runtimeEnv };
-    // Job-level env_vars reach the driver and every actor: where this run's setup goes.
-    if (parts.roots)
-        runtimeEnv.env_vars = { ...(runtimeEnv.env_vars ?? {}), ...parts.roots.env };
+    // Job-level env_vars reach the driver and every actor: where this run's setup goes, and the
+    // checkout's package ahead of the image's (the working directory is the unpacked package).
+    const envVars = { ...(runtimeEnv.env_vars ?? {}), ...(parts.roots?.env ?? {}) };
+    if (parts.code === 'checkout')
+        envVars.PYTHONPATH = envVars.PYTHONPATH ? `${CODE_DIR}:${envVars.PYTHONPATH}` : CODE_DIR;
+    if (Object.keys(envVars).length > 0)
+        runtimeEnv.env_vars = envVars;
     if (parts.packageUri)
         runtimeEnv.working_dir = parts.packageUri;
     const request = {
-        entrypoint: entrypoint(parts.dispatch.entrypointPrefix, args),
+        entrypoint: entrypoint(entrypointPrefixFor(parts.dispatch.entrypointPrefix, parts.code), args),
         submission_id: sid,
         metadata: { run_id: m.run_id, attempt: String(attempt), repository: github.repository, sha: github.sha, workflow_run_url: github.workflow_run_url },
     };
@@ -82904,11 +82952,20 @@ async function submitIdempotent(client, req, runId, attempt) {
         }
     }, retryableRayError, client.policy);
 }
-/** Uploads the keys package when one is needed; returns its URI. */
-async function uploadSecrets(client, keys) {
-    if (keys.size === 0)
+/** Uploads the job's package (keys, checkout code) when there is anything to send; returns its URI. */
+async function uploadJobPackage(client, keys, code) {
+    if (keys.size === 0 && code.length === 0)
         return null;
-    const pkg = secretsPackage(keys);
+    const pkg = jobPackage(keys, code);
+    if (pkg.zip.length > PACKAGE_MAX_BYTES) {
+        throw new errors/* ProblemsError */.FQ([
+            {
+                input: constants/* Inputs */.G0.Code,
+                message: `the job's package is ${pkg.zip.length} bytes, more than Ray takes (${PACKAGE_MAX_BYTES})`,
+                fix: 'use code: image, or keep large files out of src/',
+            },
+        ], 'dispatch refused');
+    }
     await client.uploadPackage(pkg.uri, pkg.zip);
     return pkg.uri;
 }
@@ -83120,6 +83177,8 @@ function orderManifest(manifest) {
     out.dispatch = manifest.dispatch;
     out.dirty = manifest.dirty;
     out.instance_databases = manifest.instance_databases;
+    if (manifest.code_source)
+        out.code_source = manifest.code_source;
     return out;
 }
 /** Stable bytes: indent 2, fixed key order (the same plan gives the same bytes). */
@@ -83163,8 +83222,6 @@ function withPythonDefaults(raw) {
     };
 }
 
-;// CONCATENATED MODULE: external "node:fs/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: ./lib/preflight/artifacts.js
 // Per-DB SLayer artifacts: the presence rules of docs/reference/combos.md#artifacts-and-presence-markers and the file walk of docs/reference/gcs-layout.md#setup-uploads.
 
@@ -88823,6 +88880,7 @@ function planSummary(plan) {
         `- models: agent \`${s.agentModel}\`, user-sim \`${s.userSimModel}\``,
         `- attempt ${plan.attempt}, ${s.instanceIds.length} instance(s) in ${plan.dbs.length} DB(s)`,
         `- cluster: ${s.dispatch.cluster}${s.dispatch.clusterSource === 'derived' ? ' (the cluster input was unset)' : ''}`,
+        `- code: ${plan.code.source === 'checkout' ? `the checkout's src/ at \`${plan.code.sha.slice(0, 12) || 'HEAD'}\` (${plan.code.files.length} files travel with the job)` : "the cluster's image"}`,
         plan.worktree.dirty.length > 0 ? `- :warning: dirty worktree (allow-dirty): ${plan.worktree.dirty.length} path(s)` : '',
         '',
         markdownTable(['DB', 'instances', 'files', 'bytes', 'artifact'], rows),
@@ -90014,7 +90072,7 @@ const DOCKERFILE_NAME = 'Dockerfile.cloud';
 const DEFAULT_AR_REPO = 'bird-interact-runner';
 const DEFAULT_IMAGE = 'runner';
 /** The repo paths the image hash reads (git pathspecs, relative to the repo root). */
-const CODE_DIR = 'src';
+const image_tag_CODE_DIR = 'src';
 const GOLD_DIR = 'audited_gold';
 const CODE_FILES = ['uv.lock', 'pyproject.toml'];
 /** A problem computing the tag; the message names the fix. */
@@ -90125,12 +90183,12 @@ function codeFileOrder(paths) {
     const src = [];
     const extra = new Set();
     for (const p of paths) {
-        if (p.startsWith(`${CODE_DIR}/`))
+        if (p.startsWith(`${image_tag_CODE_DIR}/`))
             src.push(p);
         else if (CODE_FILES.includes(p))
             extra.add(p);
         else
-            throw new ImageTagError(`${p} is not a code input of the image hash (only ${CODE_DIR}/, ${CODE_FILES.join(', ')})`);
+            throw new ImageTagError(`${p} is not a code input of the image hash (only ${image_tag_CODE_DIR}/, ${CODE_FILES.join(', ')})`);
     }
     return [...sortPathsLikePython(src), ...CODE_FILES.filter((f) => extra.has(f))];
 }
@@ -90369,8 +90427,8 @@ async function readDockerfileSections(repoRoot) {
 async function imageTag({ repoRoot, miniInteractRoot, dirty }) {
     const sections = await readDockerfileSections(repoRoot);
     const repoTop = await (0,promises_namespaceObject.realpath)(repoRoot);
-    const repoFiles = await listGitFiles(repoRoot, [CODE_DIR, GOLD_DIR, ...CODE_FILES]);
-    const codePaths = repoFiles.filter((p) => p.startsWith(`${CODE_DIR}/`) || CODE_FILES.includes(p));
+    const repoFiles = await listGitFiles(repoRoot, [image_tag_CODE_DIR, GOLD_DIR, ...CODE_FILES]);
+    const codePaths = repoFiles.filter((p) => p.startsWith(`${image_tag_CODE_DIR}/`) || CODE_FILES.includes(p));
     const goldPaths = repoFiles.filter((p) => p.startsWith(`${GOLD_DIR}/`));
     const code = (0,external_node_crypto_.createHash)('sha256');
     await hashRepoFiles(code, 'code/', repoRoot, repoTop, codeFileOrder(codePaths));
@@ -91373,8 +91431,8 @@ function missingKeysMessage(missing) {
 }
 /** Problems with a team's runtime_env given the keys this run must deliver. */
 function runtimeEnvProblem(runtimeEnv, keyValues, o) {
-    if (o.needsSecrets && runtimeEnv.working_dir !== undefined) {
-        return 'sets working_dir, which this action uses to deliver the API keys file; ship code in the image, with pip or py_modules instead, or run with a model that needs no key';
+    if (o.needsPackage && runtimeEnv.working_dir !== undefined) {
+        return "sets working_dir, which this action uses for the job package (the API keys file, and the checkout's src/ with code: checkout); ship other code with pip or py_modules instead";
     }
     // Compare with the raw strings too: JSON escaping would hide a value with quotes or backslashes.
     const text = JSON.stringify(runtimeEnv);
@@ -91416,7 +91474,7 @@ function readRunKeys(names, s, env = process.env) {
     if (keys.missing.length > 0)
         problems.push({ input: 'env', message: missingKeysMessage(keys.missing) });
     const secrets = [...keys.values.values(), ...Object.values(s.dispatch.rayHeaders), s.report.token];
-    const envProblem = runtimeEnvProblem(s.dispatch.runtimeEnv, secrets, { needsSecrets: names.length > 0 });
+    const envProblem = runtimeEnvProblem(s.dispatch.runtimeEnv, secrets, { needsPackage: names.length > 0 || s.dispatch.code === 'checkout' });
     if (envProblem)
         problems.push({ input: constants/* Inputs */.G0.RuntimeEnv, message: envProblem, fix: 'remove that part of runtime-env' });
     const insecure = insecureAddress(s.dispatch);
@@ -91430,10 +91488,81 @@ function readRunKeys(names, s, env = process.env) {
     return { keys, problems };
 }
 
+;// CONCATENATED MODULE: ./lib/preflight/code.js
+// The code a run evaluates (plan/code-source.ts): with `code: checkout`, the files of the checkout's
+// src/ that travel with the job, checked for size before anything is written, and a warning when
+// the change also touches the dependencies, which cannot travel this way.
+
+
+
+
+
+
+
+
+
+const DEPENDENCY_FILES = ['uv.lock', 'pyproject.toml'];
+/** The base commit of a pull request, from the event payload; null off pull requests. */
+function pullRequestBase(env) {
+    if (!env.GITHUB_EVENT_PATH)
+        return null;
+    try {
+        const sha = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(env.GITHUB_EVENT_PATH, 'utf8')).pull_request?.base?.sha;
+        return typeof sha === 'string' && /^[0-9a-f]{40}$/.test(sha) ? sha : null;
+    }
+    catch {
+        return null;
+    }
+}
+/** The dependency files that differ from the pull request's base, or null when that cannot be told. */
+function changedDependencies(root, base) {
+    return new Promise((resolve) => {
+        (0,external_node_child_process_namespaceObject.execFile)('git', ['diff', '--name-only', base, 'HEAD', '--', ...DEPENDENCY_FILES], { cwd: root }, (err, stdout) => {
+            resolve(err ? null : stdout.split('\n').filter(Boolean));
+        });
+    });
+}
+/** Plans the code of a run; with `checkout`, lists and measures the files that travel. */
+async function planCode(log, dispatch, workspace, env = process.env) {
+    const sha = env.GITHUB_SHA ?? '';
+    if (dispatch.code === 'image')
+        return { plan: { source: 'image', sha, root: workspace, files: [] }, problems: [] };
+    const root = await repoRoot(workspace);
+    const paths = (await listGitFiles(root, [CODE_DIR])).sort();
+    const files = await Promise.all(paths.map(async (path) => ({ path, size: (await (0,promises_namespaceObject.stat)((0,external_node_path_namespaceObject.join)(root, ...path.split('/')))).size })));
+    const problems = [];
+    const bytes = files.reduce((n, f) => n + f.size, 0);
+    if (files.length === 0) {
+        problems.push({
+            input: constants/* Inputs */.G0.Code,
+            message: `checkout sends the checkout's ${CODE_DIR}/ to the cluster, but ${(0,external_node_path_namespaceObject.join)(root, CODE_DIR)} has no files git tracks`,
+            fix: 'check out the evaluation repo, or use code: image',
+        });
+    }
+    else if (bytes > PACKAGE_MAX_BYTES) {
+        problems.push({
+            input: constants/* Inputs */.G0.Code,
+            message: `the checkout's ${CODE_DIR}/ has ${bytes} bytes, more than a Ray package takes (${PACKAGE_MAX_BYTES})`,
+            fix: 'use code: image (or the per-run cluster, which builds an image from the checkout)',
+        });
+    }
+    const base = pullRequestBase(env);
+    if (base) {
+        const changed = await changedDependencies(root, base);
+        if (changed === null)
+            log.info(`code: checkout: could not compare the dependencies with the pull request's base ${base.slice(0, 12)} (not fetched)`);
+        else if (changed.length > 0) {
+            log.warning(`code: checkout sends the checkout's ${CODE_DIR}/, but not its dependencies, and this change touches ${changed.join(' and ')}: the cluster runs with the image's. Use cluster: ephemeral, which builds an image from the checkout.`);
+        }
+    }
+    return { plan: { source: 'checkout', sha, root, files }, problems };
+}
+
 ;// CONCATENATED MODULE: ./lib/ray/attempt.js
 // One attempt of a run on a cluster: its job is submitted (or, with cluster none, printed as a
 // `ray job submit` command), then the step may wait on it. A wait that does not end in success
 // stops the job; a cancelled step stops it through the one cleanup path (common/cancel.ts).
+
 
 
 
@@ -91514,6 +91643,7 @@ function printSubmitCommand(ctx, r) {
         github: ctx.github,
         packageUri: null,
         roots: r.roots,
+        code: r.code.source,
     });
     ctx.log.info('cluster: none: nothing is dispatched. The equivalent command (without secrets):');
     ctx.log.info(rayJobSubmitCommand(job, r.settings.rayAddress));
@@ -91531,7 +91661,7 @@ async function submitJob(ctx, r, client) {
             return 'existing';
         throw new Error(`a Ray job named ${sid} already exists and is not this run's attempt (its metadata: ${JSON.stringify(earlier.metadata)}). Stop or delete that job, or use another run id.`);
     }
-    const packageUri = await uploadSecrets(client, r.keys);
+    const packageUri = await uploadJobPackage(client, r.keys, r.code.source === 'checkout' ? await readCodeFiles(r.code) : []);
     const job = attemptJob({
         dispatch: r.settings,
         manifest: m,
@@ -91541,6 +91671,7 @@ async function submitJob(ctx, r, client) {
         github: ctx.github,
         packageUri,
         roots: r.roots,
+        code: r.code.source,
     });
     return submitIdempotent(client, job.request, m.run_id, r.attempt);
 }
@@ -91680,6 +91811,8 @@ function dispatchSummary(f) {
 
 
 
+
+
 /**
  * A per-run cluster is rendered from the stored manifest: its values reach the VMs' shell and the
  * GCP project the cluster goes to. They must pass the cluster's own checks, and the project must
@@ -91748,8 +91881,10 @@ async function rerun(ctx, settings) {
         await writeSummary(`## BIRD-Interact rerun of \`${plan.runId}\`\n\nNothing to rerun: all ${m.instance_ids.length} instances are done. Nothing was dispatched.\n`);
         return;
     }
-    ctx.log.info(`unfinished: ${plan.unfinished.join(', ')}`);
+    ctx.log.info(`unfinished: ${listIds(plan.unfinished)}`);
     const { keys, problems } = readRunKeys(plan.requiredKeys, settings);
+    const code = await planCode(ctx.log, settings.dispatch, settings.workspace);
+    problems.push(...code.problems);
     if (problems.length > 0)
         throw new errors/* ProblemsError */.FQ(problems, 'rerun refused');
     await checkSetupStillThere(store, plan);
@@ -91786,6 +91921,7 @@ async function rerun(ctx, settings) {
         keys: keys.values,
         store,
         roots: rerunRoots(settings, plan),
+        code: code.plan,
     }, target));
     await reportAfterWait(ctx, settings, store, { runId: plan.runId, attempt: plan.attempt, outcome, runIdInput: constants/* Inputs */.G0.RerunRunId });
 }
@@ -92175,6 +92311,7 @@ function buildPlan(parts) {
         dispatch: dispatchTarget(s, roots),
         dirty: parts.worktree.dirty.length > 0 || parts.worktree.artifactDirty.length > 0,
         instance_databases: parts.instanceDbs,
+        code_source: { kind: parts.code.source, sha: parts.code.sha },
     });
     return {
         version: 1,
@@ -92192,12 +92329,14 @@ function buildPlan(parts) {
         worktree: parts.worktree,
         manifest,
         setupRoots: roots,
+        code: parts.code,
         jobArgs: buildJobArgs(manifest, attempt, s.instanceIds, { withSecrets: parts.requiredKeys.length > 0, slayerStorageRoot: roots?.slayerStorageRoot }),
     };
 }
 
 ;// CONCATENATED MODULE: ./lib/preflight/preflight.js
 // The preflight: every check of a new submit, with no side effects. It returns the plan.
+
 
 
 
@@ -92312,9 +92451,13 @@ async function preflight(log, submit, env = process.env) {
         }
     }
     const image = await runImage(submit, worktree, problems);
+    const code = await planCode(log, submit.dispatch, submit.workspace, env);
+    for (const p of code.problems)
+        problems.add(p.input, p.message, p.fix);
     problems.throwIfAny('preflight failed');
     const runId = submit.runId ?? mintRunId(submit.framework, submit.queryMode);
     const plan = buildPlan({
+        code: code.plan,
         settings: submit,
         runId,
         artifactKind: kind,
@@ -92431,6 +92574,7 @@ async function submit_submit(ctx, settings) {
         keys: keys.values,
         store,
         roots: plan.setupRoots,
+        code: plan.code,
     }, target));
     await reportAfterWait(ctx, settings, store, { runId: plan.runId, attempt: plan.attempt, outcome, runIdInput: constants/* Inputs */.G0.RunId });
 }

@@ -39183,8 +39183,8 @@ var run_id = __nccwpck_require__(8984);
 
 
 
-
 const ON_WAIT_TIMEOUT = (/* unused pure expression or super */ null && (['stop', 'leave']));
+const CODE_SOURCES = (/* unused pure expression or super */ null && (['checkout', 'image']));
 /** A registry host name, with an optional port. */
 const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?$/;
 /** An HTTP header name (an RFC 9110 token). */
@@ -39267,6 +39267,14 @@ function parseDispatch(r, mask) {
             r.problems.add(Inputs.RuntimeEnv, `env_vars sets ${taken.join(', ')}, which this action sets itself (a run's setup roots; on an existing cluster, per run)`, 'remove them from runtime-env; set cluster-scratch-root to move the per-run roots');
         }
     }
+    // The checkout's code travels with the job to an existing cluster; a per-run cluster's image is
+    // built from the checkout already, and with cluster none nothing runs.
+    const code = r.oneOf(Inputs.Code, CODE_SOURCES, cluster === 'existing' ? 'checkout' : 'image');
+    if (code === 'checkout' && cluster !== 'existing' && r.str(Inputs.Code) !== '') {
+        r.problems.add(Inputs.Code, `checkout needs cluster existing (cluster is ${cluster})`, cluster === 'ephemeral'
+            ? 'leave code unset: the per-run cluster builds its image from the checkout'
+            : 'set cluster: existing with ray-address, or code: image');
+    }
     const clusterScratchRoot = (r.str(Inputs.ClusterScratchRoot) || Defaults.clusterScratchRoot).replace(/\/+$/, '');
     if (!IN_CLUSTER_PATH.test(clusterScratchRoot) || clusterScratchRoot === '') {
         r.problems.add(Inputs.ClusterScratchRoot, `'${clusterScratchRoot}' is not an absolute in-cluster path of plain characters`, `use a directory such as ${Defaults.clusterScratchRoot}`);
@@ -39303,7 +39311,8 @@ function parseDispatch(r, mask) {
         rayAddress,
         rayHeaders,
         tlsVerify,
-        entrypointPrefix: r.str(Inputs.EntrypointPrefix) || DEFAULT_ENTRYPOINT_PREFIX,
+        entrypointPrefix: r.str(Inputs.EntrypointPrefix),
+        code,
         clusterScratchRoot,
         onWaitTimeout: r.oneOf(Inputs.OnWaitTimeout, ON_WAIT_TIMEOUT, 'stop'),
         runtimeEnv,

@@ -5,7 +5,6 @@ import { resolve } from 'node:path';
 import * as core from '@actions/core';
 import { Defaults, Inputs } from '../common/constants.js';
 import { formatProblem, ProblemList } from '../common/errors.js';
-import { DEFAULT_ENTRYPOINT_PREFIX } from '../plan/job-args.js';
 import { ROOT_VARIABLES } from '../plan/setup-roots.js';
 import type { CommentOnPr } from '../results/comment.js';
 import { parseGateInputs } from '../results/gate.js';
@@ -15,6 +14,7 @@ import { runIdProblem } from './run-id.js';
 import { CLUSTER_MODES, type CommonSettings, type DispatchSettings, type ReportSettings } from './settings.js';
 
 const ON_WAIT_TIMEOUT = ['stop', 'leave'] as const;
+const CODE_SOURCES = ['checkout', 'image'] as const;
 
 /** A registry host name, with an optional port. */
 const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?$/;
@@ -126,6 +126,18 @@ function parseDispatch(r: Reader, mask: (v: string) => void): DispatchSettings {
       );
     }
   }
+  // The checkout's code travels with the job to an existing cluster; a per-run cluster's image is
+  // built from the checkout already, and with cluster none nothing runs.
+  const code = r.oneOf(Inputs.Code, CODE_SOURCES, cluster === 'existing' ? 'checkout' : 'image');
+  if (code === 'checkout' && cluster !== 'existing' && r.str(Inputs.Code) !== '') {
+    r.problems.add(
+      Inputs.Code,
+      `checkout needs cluster existing (cluster is ${cluster})`,
+      cluster === 'ephemeral'
+        ? 'leave code unset: the per-run cluster builds its image from the checkout'
+        : 'set cluster: existing with ray-address, or code: image',
+    );
+  }
   const clusterScratchRoot = (r.str(Inputs.ClusterScratchRoot) || Defaults.clusterScratchRoot).replace(/\/+$/, '');
   if (!IN_CLUSTER_PATH.test(clusterScratchRoot) || clusterScratchRoot === '') {
     r.problems.add(
@@ -163,7 +175,8 @@ function parseDispatch(r: Reader, mask: (v: string) => void): DispatchSettings {
     rayAddress,
     rayHeaders,
     tlsVerify,
-    entrypointPrefix: r.str(Inputs.EntrypointPrefix) || DEFAULT_ENTRYPOINT_PREFIX,
+    entrypointPrefix: r.str(Inputs.EntrypointPrefix),
+    code,
     clusterScratchRoot,
     onWaitTimeout: r.oneOf(Inputs.OnWaitTimeout, ON_WAIT_TIMEOUT, 'stop'),
     runtimeEnv,

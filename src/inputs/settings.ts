@@ -45,7 +45,10 @@ export interface DispatchSettings {
   tlsVerify: boolean;
   /** Keys may go over plain http:// to a non-loopback dashboard only when this is set. */
   allowInsecureRayAddress: boolean;
+  /** The entrypoint-prefix input; '' means the ray_app.py of `code`. */
   entrypointPrefix: string;
+  /** checkout: the checkout's src/ travels in the job's working_dir package; image: the cluster's image code. */
+  code: 'checkout' | 'image';
   /** On an existing cluster, where each SLayer run's setup goes (<root>/<run_id>/<artifact>). */
   clusterScratchRoot: string;
   /** A wait that reaches wait-timeout-minutes stops the job, or leaves it running. */

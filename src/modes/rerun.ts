@@ -8,11 +8,13 @@ import { Inputs, Outputs } from '../common/constants.js';
 import { ProblemsError } from '../common/errors.js';
 import { checkSetupStillThere } from '../gcs/run-state.js';
 import { runPaths } from '../gcs/store.js';
+import { listIds } from '../inputs/instance-ids.js';
 import type { RerunSettings } from '../inputs/settings.js';
 import { submissionId } from '../plan/job-args.js';
 import { planRerun, type RerunPlan } from '../plan/rerun-plan.js';
 import { type SetupRoots, setupRoots, storedRoots } from '../plan/setup-roots.js';
 import { readRunKeys } from '../preflight/api-keys.js';
+import { planCode } from '../preflight/code.js';
 import { dispatchAttempt, NOT_DISPATCHED, type StepContext } from '../ray/attempt.js';
 import { TERMINAL } from '../ray/client.js';
 import { rayClient } from '../ray/submit.js';
@@ -95,8 +97,10 @@ export async function rerun(ctx: StepContext, settings: RerunSettings): Promise<
     );
     return;
   }
-  ctx.log.info(`unfinished: ${plan.unfinished.join(', ')}`);
+  ctx.log.info(`unfinished: ${listIds(plan.unfinished)}`);
   const { keys, problems } = readRunKeys(plan.requiredKeys, settings);
+  const code = await planCode(ctx.log, settings.dispatch, settings.workspace);
+  problems.push(...code.problems);
   if (problems.length > 0) throw new ProblemsError(problems, 'rerun refused');
   await checkSetupStillThere(store, plan);
   for (const w of plan.warnings) ctx.log.warning(`the stored manifest: ${w}`);
@@ -138,6 +142,7 @@ export async function rerun(ctx: StepContext, settings: RerunSettings): Promise<
         keys: keys.values,
         store,
         roots: rerunRoots(settings, plan),
+        code: code.plan,
       },
       target,
     ),

@@ -117,6 +117,7 @@ export async function submit(ctx: StepContext, settings: SubmitSettings): Promis
         keys: keys.values,
         store,
         roots: plan.setupRoots,
+        code: plan.code,
       },
       target,
     ),

@@ -3,7 +3,6 @@ import type { RunManifest } from './manifest.js';
 
 /** Where the job finds the secrets file: the root of its working_dir package (see ray/secrets). */
 export const SECRETS_FILE = 'bird_interact_secrets.json';
-export const DEFAULT_ENTRYPOINT_PREFIX = 'python /app/bird-interact-agents/src/bird_interact_agents/cloud/ray_app.py';
 
 /** Deterministic per run and attempt, so a retried submit can never start a second job. */
 export function submissionId(runId: string, attempt: number): string {

@@ -52,6 +52,8 @@ export interface RunManifest {
   dispatch: DispatchTarget;
   dirty: boolean;
   instance_databases: Record<string, string>;
+  /** What the job runs: the checkout's code (at that sha) or the image's. */
+  code_source?: { kind: 'checkout' | 'image'; sha: string };
 }
 
 /** Python's keys, in order: the part a repeated submit must match and `resubmit` reads. */
@@ -92,6 +94,7 @@ export function orderManifest(manifest: RunManifest): RunManifest {
   out.dispatch = manifest.dispatch;
   out.dirty = manifest.dirty;
   out.instance_databases = manifest.instance_databases;
+  if (manifest.code_source) out.code_source = manifest.code_source;
   return out as unknown as RunManifest;
 }
 

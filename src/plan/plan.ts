@@ -6,6 +6,7 @@ import type { GithubContext } from '../common/github-context.js';
 import type { ArtifactKind } from '../inputs/combos.js';
 import { redactSettings, type SubmitSettings } from '../inputs/settings.js';
 import type { DbArtifact } from '../preflight/artifacts.js';
+import type { CodePlan } from './code-source.js';
 import { buildJobArgs, submissionId } from './job-args.js';
 import { artifactSummary, orderManifest, type RunManifest } from './manifest.js';
 import { type SetupRoots, setupRoots } from './setup-roots.js';
@@ -36,6 +37,7 @@ export interface RunPlan {
   manifest: RunManifest;
   /** Run-scoped setup roots (existing cluster, SLayer), or null. */
   setupRoots: SetupRoots | null;
+  code: CodePlan;
   jobArgs: string[];
 }
 
@@ -51,6 +53,7 @@ export interface PlanParts {
   github: GithubContext;
   /** The run's image (per-run cluster), or '' where none applies. */
   imageUri: string;
+  code: CodePlan;
 }
 
 /** All nine keys, always with real values: Python's resubmit and kill read them directly (docs/reference/manifest.md#render-inputs). */
@@ -105,6 +108,7 @@ export function buildPlan(parts: PlanParts): RunPlan {
     dispatch: dispatchTarget(s, roots),
     dirty: parts.worktree.dirty.length > 0 || parts.worktree.artifactDirty.length > 0,
     instance_databases: parts.instanceDbs,
+    code_source: { kind: parts.code.source, sha: parts.code.sha },
   });
   return {
     version: 1,
@@ -122,6 +126,7 @@ export function buildPlan(parts: PlanParts): RunPlan {
     worktree: parts.worktree,
     manifest,
     setupRoots: roots,
+    code: parts.code,
     jobArgs: buildJobArgs(manifest, attempt, s.instanceIds, { withSecrets: parts.requiredKeys.length > 0, slayerStorageRoot: roots?.slayerStorageRoot }),
   };
 }

@@ -38,9 +38,9 @@ function missingKeysMessage(missing: readonly string[]): string {
 }
 
 /** Problems with a team's runtime_env given the keys this run must deliver. */
-function runtimeEnvProblem(runtimeEnv: Record<string, unknown>, keyValues: Iterable<string>, o: { needsSecrets: boolean }): string | null {
-  if (o.needsSecrets && runtimeEnv.working_dir !== undefined) {
-    return 'sets working_dir, which this action uses to deliver the API keys file; ship code in the image, with pip or py_modules instead, or run with a model that needs no key';
+function runtimeEnvProblem(runtimeEnv: Record<string, unknown>, keyValues: Iterable<string>, o: { needsPackage: boolean }): string | null {
+  if (o.needsPackage && runtimeEnv.working_dir !== undefined) {
+    return "sets working_dir, which this action uses for the job package (the API keys file, and the checkout's src/ with code: checkout); ship other code with pip or py_modules instead";
   }
   // Compare with the raw strings too: JSON escaping would hide a value with quotes or backslashes.
   const text = JSON.stringify(runtimeEnv);
@@ -83,7 +83,7 @@ export function readRunKeys(
   const problems: Problem[] = [];
   if (keys.missing.length > 0) problems.push({ input: 'env', message: missingKeysMessage(keys.missing) });
   const secrets = [...keys.values.values(), ...Object.values(s.dispatch.rayHeaders), s.report.token];
-  const envProblem = runtimeEnvProblem(s.dispatch.runtimeEnv, secrets, { needsSecrets: names.length > 0 });
+  const envProblem = runtimeEnvProblem(s.dispatch.runtimeEnv, secrets, { needsPackage: names.length > 0 || s.dispatch.code === 'checkout' });
   if (envProblem) problems.push({ input: Inputs.RuntimeEnv, message: envProblem, fix: 'remove that part of runtime-env' });
   const insecure = insecureAddress(s.dispatch);
   if (keys.values.size > 0 && insecure) {

@@ -13,6 +13,7 @@ import type { SubmitSettings } from '../inputs/settings.js';
 import { buildPlan, type RunPlan, type WorktreeReport } from '../plan/plan.js';
 import { type ApiKeys, readRunKeys } from './api-keys.js';
 import { type DbArtifact, missingSetupMessage, presenceProblem, SymlinkEscapeError, walkDb } from './artifacts.js';
+import { planCode } from './code.js';
 import { mapInstances } from './dataset.js';
 import { dirtyPaths, GitError, insideRepo, repoRoot } from './worktree.js';
 
@@ -122,10 +123,13 @@ export async function preflight(log: Log, submit: SubmitSettings, env: NodeJS.Pr
   }
 
   const image = await runImage(submit, worktree, problems);
+  const code = await planCode(log, submit.dispatch, submit.workspace, env);
+  for (const p of code.problems) problems.add(p.input, p.message, p.fix);
 
   problems.throwIfAny('preflight failed');
   const runId = submit.runId ?? mintRunId(submit.framework, submit.queryMode);
   const plan = buildPlan({
+    code: code.plan,
     settings: submit,
     runId,
     artifactKind: kind,

@@ -13,13 +13,14 @@ import { sleep } from '../common/time.js';
 import { parseStatus, type RunStatus, writeFreshStatus } from '../gcs/rows.js';
 import { isPreconditionFailed, type RunStore, runPaths } from '../gcs/store.js';
 import type { DispatchSettings } from '../inputs/settings.js';
+import { type CodePlan, readCodeFiles } from '../plan/code-source.js';
 import { submissionId } from '../plan/job-args.js';
 import type { RunManifest } from '../plan/manifest.js';
 import type { SetupRoots } from '../plan/setup-roots.js';
 import { mdText } from '../results/render.js';
 import { markdownTable, writeSummary } from '../results/summary.js';
 import { dashboardUrl, type JobStatus, type RayJobsClient, TERMINAL } from './client.js';
-import { attemptJob, rayJobSubmitCommand, type SubmitOutcome, submitIdempotent, uploadSecrets } from './submit.js';
+import { attemptJob, rayJobSubmitCommand, type SubmitOutcome, submitIdempotent, uploadJobPackage } from './submit.js';
 import { type WaitResult, waitForAttempt } from './wait.js';
 
 export const NOT_DISPATCHED = 'NOT_DISPATCHED';
@@ -42,6 +43,7 @@ export interface AttemptRequest {
   store: RunStore;
   /** Run-scoped setup roots (existing cluster, SLayer), or null. */
   roots: SetupRoots | null;
+  code: CodePlan;
 }
 
 /** Where the job goes, as the cluster mode provides it. */
@@ -133,6 +135,7 @@ function printSubmitCommand(ctx: StepContext, r: AttemptRequest): DispatchOutcom
     github: ctx.github,
     packageUri: null,
     roots: r.roots,
+    code: r.code.source,
   });
   ctx.log.info('cluster: none: nothing is dispatched. The equivalent command (without secrets):');
   ctx.log.info(rayJobSubmitCommand(job, r.settings.rayAddress));
@@ -152,7 +155,7 @@ async function submitJob(ctx: StepContext, r: AttemptRequest, client: RayJobsCli
       `a Ray job named ${sid} already exists and is not this run's attempt (its metadata: ${JSON.stringify(earlier.metadata)}). Stop or delete that job, or use another run id.`,
     );
   }
-  const packageUri = await uploadSecrets(client, r.keys);
+  const packageUri = await uploadJobPackage(client, r.keys, r.code.source === 'checkout' ? await readCodeFiles(r.code) : []);
   const job = attemptJob({
     dispatch: r.settings,
     manifest: m,
@@ -162,6 +165,7 @@ async function submitJob(ctx: StepContext, r: AttemptRequest, client: RayJobsCli
     github: ctx.github,
     packageUri,
     roots: r.roots,
+    code: r.code.source,
   });
   return submitIdempotent(client, job.request, m.run_id, r.attempt);
 }

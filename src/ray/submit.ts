@@ -6,11 +6,12 @@ import type { GithubContext } from '../common/github-context.js';
 import type { Log } from '../common/log.js';
 import { RetryExhaustedError, withRetry } from '../common/retry.js';
 import type { DispatchSettings } from '../inputs/settings.js';
+import { CODE_DIR, type CodePlan, entrypointPrefixFor } from '../plan/code-source.js';
 import { buildJobArgs, entrypoint, submissionId } from '../plan/job-args.js';
 import type { RunManifest } from '../plan/manifest.js';
 import type { SetupRoots } from '../plan/setup-roots.js';
 import { isDuplicateSubmission, type JobDetails, RayHttpError, RayJobsClient, type RayVersion, retryableRayError, type SubmitRequest } from './client.js';
-import { secretsPackage } from './secrets-package.js';
+import { type CodeFile, jobPackage, PACKAGE_MAX_BYTES } from './job-package.js';
 
 /** A Jobs API client for the dashboard the settings name (or `address`), logging its retries. */
 export function rayClient(
@@ -111,6 +112,8 @@ export interface AttemptJobParts {
   packageUri: string | null;
   /** Run-scoped setup roots (existing cluster, SLayer): env_vars and the storage root argument. */
   roots: SetupRoots | null;
+  /** Which code runs: the checkout's (in the package) or the image's. */
+  code: CodePlan['source'];
 }
 
 /** The job request of one attempt (pure; the package URI is filled in at dispatch). */
@@ -119,11 +122,14 @@ export function attemptJob(parts: AttemptJobParts): AttemptJob {
   const sid = submissionId(m.run_id, attempt);
   const args = buildJobArgs(m, attempt, parts.instanceIds, { withSecrets: parts.withSecrets, slayerStorageRoot: parts.roots?.slayerStorageRoot });
   const runtimeEnv: Record<string, unknown> = { ...parts.dispatch.runtimeEnv };
-  // Job-level env_vars reach the driver and every actor: where this run's setup goes.
-  if (parts.roots) runtimeEnv.env_vars = { ...((runtimeEnv.env_vars as Record<string, string> | undefined) ?? {}), ...parts.roots.env };
+  // Job-level env_vars reach the driver and every actor: where this run's setup goes, and the
+  // checkout's package ahead of the image's (the working directory is the unpacked package).
+  const envVars: Record<string, string> = { ...((runtimeEnv.env_vars as Record<string, string> | undefined) ?? {}), ...(parts.roots?.env ?? {}) };
+  if (parts.code === 'checkout') envVars.PYTHONPATH = envVars.PYTHONPATH ? `${CODE_DIR}:${envVars.PYTHONPATH}` : CODE_DIR;
+  if (Object.keys(envVars).length > 0) runtimeEnv.env_vars = envVars;
   if (parts.packageUri) runtimeEnv.working_dir = parts.packageUri;
   const request: SubmitRequest = {
-    entrypoint: entrypoint(parts.dispatch.entrypointPrefix, args),
+    entrypoint: entrypoint(entrypointPrefixFor(parts.dispatch.entrypointPrefix, parts.code), args),
     submission_id: sid,
     metadata: { run_id: m.run_id, attempt: String(attempt), repository: github.repository, sha: github.sha, workflow_run_url: github.workflow_run_url },
   };
@@ -164,10 +170,22 @@ export async function submitIdempotent(client: RayJobsClient, req: SubmitRequest
   );
 }
 
-/** Uploads the keys package when one is needed; returns its URI. */
-export async function uploadSecrets(client: RayJobsClient, keys: ReadonlyMap<string, string>): Promise<string | null> {
-  if (keys.size === 0) return null;
-  const pkg = secretsPackage(keys);
+/** Uploads the job's package (keys, checkout code) when there is anything to send; returns its URI. */
+export async function uploadJobPackage(client: RayJobsClient, keys: ReadonlyMap<string, string>, code: readonly CodeFile[]): Promise<string | null> {
+  if (keys.size === 0 && code.length === 0) return null;
+  const pkg = jobPackage(keys, code);
+  if (pkg.zip.length > PACKAGE_MAX_BYTES) {
+    throw new ProblemsError(
+      [
+        {
+          input: Inputs.Code,
+          message: `the job's package is ${pkg.zip.length} bytes, more than Ray takes (${PACKAGE_MAX_BYTES})`,
+          fix: 'use code: image, or keep large files out of src/',
+        },
+      ],
+      'dispatch refused',
+    );
+  }
   await client.uploadPackage(pkg.uri, pkg.zip);
   return pkg.uri;
 }

@@ -74,6 +74,7 @@ export function planSummary(plan: RunPlan): string {
     `- models: agent \`${s.agentModel}\`, user-sim \`${s.userSimModel}\``,
     `- attempt ${plan.attempt}, ${s.instanceIds.length} instance(s) in ${plan.dbs.length} DB(s)`,
     `- cluster: ${s.dispatch.cluster}${s.dispatch.clusterSource === 'derived' ? ' (the cluster input was unset)' : ''}`,
+    `- code: ${plan.code.source === 'checkout' ? `the checkout's src/ at \`${plan.code.sha.slice(0, 12) || 'HEAD'}\` (${plan.code.files.length} files travel with the job)` : "the cluster's image"}`,
     plan.worktree.dirty.length > 0 ? `- :warning: dirty worktree (allow-dirty): ${plan.worktree.dirty.length} path(s)` : '',
     '',
     markdownTable(['DB', 'instances', 'files', 'bytes', 'artifact'], rows),

@@ -70,7 +70,7 @@ describe('dispatch to an existing cluster', () => {
     expect(body.runtime_env.working_dir).toMatch(/^gcs:\/\/_ray_pkg_[0-9a-f]{32}\.zip$/);
     // The manifest records where the job went, without credentials.
     const manifest = JSON.parse((await readObject(bucket, 'runs/test-run-0001/manifest.json')).toString()) as { dispatch: unknown };
-    expect(manifest.dispatch).toEqual({ cluster: 'existing', address: sim.url });
+    expect(manifest.dispatch).toMatchObject({ cluster: 'existing', address: sim.url });
   });
 
   it('keeps the keys out of every request, object, log and output; only the package carries them', async () => {
@@ -84,8 +84,14 @@ describe('dispatch to an existing cluster', () => {
       for (const v of Object.values(TEST_KEYS)) expect(text).not.toContain(v);
     }
     const entries = readZip(packagePuts[0].body);
-    expect(entries.map((e) => e.name)).toEqual(['bird_interact_secrets.json']);
-    expect(JSON.parse(entries[0].data.toString())).toEqual({ ANTHROPIC_API_KEY: TEST_KEYS.ANTHROPIC_API_KEY, OPENAI_API_KEY: TEST_KEYS.OPENAI_API_KEY });
+    // code: checkout (the default on an existing cluster): the checkout's src/ travels beside the keys.
+    expect(entries.map((e) => e.name)).toEqual([
+      'src/bird_interact_agents/__init__.py',
+      'src/bird_interact_agents/cloud/ray_app.py',
+      'bird_interact_secrets.json',
+    ]);
+    const keysFile = entries.find((e) => e.name === 'bird_interact_secrets.json');
+    expect(JSON.parse(String(keysFile?.data))).toEqual({ ANTHROPIC_API_KEY: TEST_KEYS.ANTHROPIC_API_KEY, OPENAI_API_KEY: TEST_KEYS.OPENAI_API_KEY });
     // GET of the job echoes the runtime_env; it must name the package only.
     const job = sim.getJob('bird-test-run-0001-a1');
     expect(JSON.stringify(job)).not.toContain(TEST_KEYS.OPENAI_API_KEY);
@@ -99,6 +105,24 @@ describe('dispatch to an existing cluster', () => {
     const cwd = sim.jobs.get('bird-test-run-0001-a1')?.cwd ?? '';
     expect(existsSync(cwd)).toBe(true);
     expect(existsSync(join(cwd, 'bird_interact_secrets.json'))).toBe(false);
+  });
+
+  it("code: checkout runs the checkout's src/ (PYTHONPATH, its ray_app.py), code: image the image's; the manifest says which", async () => {
+    const { repo, bucket, sim } = await setup();
+    const checkout = await run(repo, bucket, sim, { 'entrypoint-prefix': '' });
+    expect(errors(checkout)).toBe('');
+    const body = JSON.parse(jobPosts(sim)[0].bodyText) as { entrypoint: string; runtime_env: { env_vars: Record<string, string> } };
+    expect(body.entrypoint.startsWith('python src/bird_interact_agents/cloud/ray_app.py --run-id test-run-0001 ')).toBe(true);
+    expect(body.runtime_env.env_vars.PYTHONPATH).toBe('src');
+    const manifest = JSON.parse((await readObject(bucket, 'runs/test-run-0001/manifest.json')).toString()) as { code_source: unknown };
+    expect(manifest.code_source).toEqual({ kind: 'checkout', sha: '0123456789abcdef0123456789abcdef01234567' });
+    const image = await run(repo, bucket, sim, { 'entrypoint-prefix': '', code: 'image', 'run-id': 'test-run-0002' });
+    expect(errors(image)).toBe('');
+    const imageBody = JSON.parse(jobPosts(sim)[1].bodyText) as { entrypoint: string; runtime_env: { env_vars?: Record<string, string>; working_dir: string } };
+    expect(imageBody.entrypoint.startsWith('python /app/bird-interact-agents/src/bird_interact_agents/cloud/ray_app.py --run-id test-run-0002 ')).toBe(true);
+    expect(imageBody.runtime_env.env_vars?.PYTHONPATH).toBeUndefined();
+    const packages = sim.requests.filter((q) => q.method === 'PUT' && q.path.startsWith('/api/packages/'));
+    expect(readZip(packages[1].body).map((e) => e.name)).toEqual(['bird_interact_secrets.json']);
   });
 
   it('never lets a job log line act as a workflow command, in any form the runner reads', async () => {

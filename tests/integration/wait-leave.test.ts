@@ -61,6 +61,7 @@ async function timedOutWait(onWaitTimeout: 'stop' | 'leave') {
       keys: new Map([['ANTHROPIC_API_KEY', 'sk-ant-TESTSECRET-x']]),
       store: new RunStore(bucket, 'demo-test'),
       roots: null,
+      code: { source: 'image', sha: '', root: files.dir, files: [] },
     },
     { client: rayClient(log, dispatch), publicDashboard: true },
   );

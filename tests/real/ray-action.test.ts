@@ -2,10 +2,11 @@
 // emulator, end to end: `cluster: existing`, `wait: true`, the job is the in-cluster stand-in
 // (tools/ray-real/standin/ray_app.py) run by the venv's Python. A recording proxy in front of the
 // head counts the action's requests (the real head keeps no request log).
-import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { RayJobsClient } from '../../src/ray/client.js';
+import { git } from '../../tools/demo/demo-repo.mjs';
 import { REPO_ROOT, VENV_PYTHON } from '../../tools/ray-real/launch.mjs';
 import { demoRepo, errors, everythingWritten, removeDir, runAction, startUntil, TEST_KEYS, tempDir, validInputs } from '../helpers/action.js';
 import { type FaultProxy, startFaultProxy } from '../helpers/fault-proxy.js';
@@ -29,7 +30,7 @@ interface StandinRecord {
   secrets: { file: string | null; keys: string[]; missing: string[]; deleted: boolean };
   driver_pid: number;
   job_env_names: string[];
-  actor: { pid: number; env: Record<string, string> };
+  actor: { pid: number; env: Record<string, string>; cwd: string; checkout_marker: string | null };
   setup: { artifact: string; root: string; skipped: boolean; files: number } | null;
 }
 
@@ -173,5 +174,43 @@ describe('the built action against a real Ray head', () => {
     await jobEnds(s.sid, 'STOPPED');
     expect(stops(s.proxy)).toHaveLength(1);
     expect(r.state['wait-status']).toBe('done');
+  });
+
+  it("code: checkout runs the checkout's ray_app.py and its actors import the checkout's package; code: image does not; each run has its own setup roots", async () => {
+    const s = await setup('test-run-0103', { alien_1: 'pass', credit_1: 'pass' }, false);
+    // The checkout's tree: the stand-in as its ray_app.py, and a module only the checkout has.
+    const pkg = join(s.repo.workspace, 'src', 'bird_interact_agents');
+    writeFileSync(join(pkg, 'cloud', 'ray_app.py'), readFileSync(STANDIN));
+    writeFileSync(join(pkg, 'checkout_marker.py'), 'MARKER = "from-the-checkout"\n');
+    git(s.repo.workspace, ['add', '-A']);
+    git(s.repo.workspace, ['commit', '-q', '-m', 'the code under test']);
+    const checkout = await runAction({
+      workspace: s.repo.workspace,
+      inputs: {
+        ...s.inputs,
+        'instance-ids': 'alien_1,credit_1',
+        code: 'checkout',
+        'entrypoint-prefix': `${VENV_PYTHON} src/bird_interact_agents/cloud/ray_app.py`,
+      },
+      env: s.env,
+    });
+    expect(errors(checkout)).toBe('');
+    const rec = JSON.parse((await readObject(s.bucket, `${s.run}/standin/attempt-1.json`)).toString()) as StandinRecord;
+    expect(rec.cwd).toContain('/runtime_resources/working_dir_files/_ray_pkg_');
+    expect(rec.actor.checkout_marker).toBe('from-the-checkout');
+    // Ray puts the working directory first; the checkout's src/ follows, relative to it.
+    expect(rec.actor.env.PYTHONPATH.split(':')).toContain('src');
+
+    const image = await runAction({
+      workspace: s.repo.workspace,
+      inputs: { ...s.inputs, 'run-id': 'test-run-0104', 'instance-ids': 'alien_1,credit_1', code: 'image' },
+      env: s.env,
+    });
+    expect(errors(image)).toBe('');
+    const imageRec = JSON.parse((await readObject(s.bucket, 'runs/test-run-0104/standin/attempt-1.json')).toString()) as StandinRecord;
+    expect(imageRec.actor.checkout_marker).toBeNull();
+    // Two runs on one cluster: each actor downloads into its own run's root.
+    expect(rec.actor.env.BIRD_SLAYER_MODELS_ROOT).toBe(join(s.dataRoot, 'test-run-0103', 'slayer_models'));
+    expect(imageRec.actor.env.BIRD_SLAYER_MODELS_ROOT).toBe(join(s.dataRoot, 'test-run-0104', 'slayer_models'));
   });
 });

@@ -157,7 +157,15 @@ def main(argv):
             self.setup = None
 
         def view(self):
-            return {"pid": self.pid, "env": self.env}
+            # Which evaluation package this actor imports: a checkout that travels with the job
+            # (code: checkout) carries a marker module that no image has.
+            try:
+                from bird_interact_agents import checkout_marker  # type: ignore[import-not-found]
+
+                marker = getattr(checkout_marker, "MARKER", None)
+            except ImportError:
+                marker = None
+            return {"pid": self.pid, "env": self.env, "cwd": os.getcwd(), "checkout_marker": marker}
 
         def download_setup(self, artifact):
             root = os.environ.get(ARTIFACT_ROOT_ENV[artifact]) or f"/data/{artifact}"

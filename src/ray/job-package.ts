@@ -54,17 +54,35 @@ function zipStored(entries: ReadonlyArray<{ name: string; data: Buffer }>): Buff
   return Buffer.concat([...locals, cd, end]);
 }
 
-export interface SecretsPackage {
+export interface JobPackage {
   /** `gcs://_ray_pkg_<random>.zip`: fresh per submission, never derived from the values. */
   uri: string;
   zip: Buffer;
 }
 
-export function secretsPackage(keys: ReadonlyMap<string, string>): SecretsPackage {
-  const body: Record<string, string> = {};
-  for (const [k, v] of [...keys].sort(([a], [b]) => (a < b ? -1 : 1))) body[k] = v;
-  return {
-    uri: `gcs://_ray_pkg_${randomBytes(16).toString('hex')}.zip`,
-    zip: zipStored([{ name: SECRETS_FILE, data: Buffer.from(JSON.stringify(body)) }]),
-  };
+/**
+ * Ray refuses a request body over 100 MiB (docs/reference/ray-jobs-api.md), which bounds a
+ * package; a margin keeps the zip's own overhead in.
+ */
+export const PACKAGE_MAX_BYTES = 95 * 1024 * 1024;
+
+/** A file of the checkout that travels with the job (`code: checkout`). */
+export interface CodeFile {
+  /** Posix path relative to the repository root, e.g. `src/pkg/mod.py`. */
+  path: string;
+  data: Buffer;
+}
+
+/**
+ * The job's working_dir package: the keys file (when keys are needed) and the checkout's code
+ * (when it travels), at the package root as Ray unpacks it into the job's working directory.
+ */
+export function jobPackage(keys: ReadonlyMap<string, string>, code: readonly CodeFile[]): JobPackage {
+  const entries: Array<{ name: string; data: Buffer }> = code.map((f) => ({ name: f.path, data: f.data }));
+  if (keys.size > 0) {
+    const body: Record<string, string> = {};
+    for (const [k, v] of [...keys].sort(([a], [b]) => (a < b ? -1 : 1))) body[k] = v;
+    entries.push({ name: SECRETS_FILE, data: Buffer.from(JSON.stringify(body)) });
+  }
+  return { uri: `gcs://_ray_pkg_${randomBytes(16).toString('hex')}.zip`, zip: zipStored(entries) };
 }
