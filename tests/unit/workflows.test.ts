@@ -357,8 +357,15 @@ describe('bird-eval.yml: the runner image of a per-run cluster (cluster: ephemer
     const run = step(image, (s) => s.id === 'context', 'context').run ?? '';
     const dirs: string[] = [];
     afterAll(() => dirs.forEach(removeDir));
-    /** Files and folders under dir, relative, sorted. */
-    const tree = (names: string[]): string[] => [...new Set(names.map((n) => n.replace(/^\.\//, '').replace(/\/$/, '')).filter((n) => n && n !== '.'))].sort();
+    /** Files and folders, relative, with every folder above them (tar makes those when it unpacks), sorted. */
+    const tree = (names: string[]): string[] => {
+      const out = new Set<string>();
+      for (const n of names.map((m) => m.replace(/^\.\//, '').replace(/\/$/, '')).filter((m) => m && m !== '.')) {
+        const parts = n.split('/');
+        for (let k = 1; k <= parts.length; k++) out.add(parts.slice(0, k).join('/'));
+      }
+      return [...out].sort();
+    };
     const walk = (dir: string): string[] => {
       const out: string[] = [];
       const go = (d: string): void => {
@@ -371,8 +378,21 @@ describe('bird-eval.yml: the runner image of a per-run cluster (cluster: ephemer
       return tree(out);
     };
 
+    const GIT_ENV = {
+      GIT_CONFIG_GLOBAL: '/dev/null',
+      GIT_CONFIG_NOSYSTEM: '1',
+      GIT_AUTHOR_NAME: 't',
+      GIT_AUTHOR_EMAIL: 't@example.com',
+      GIT_COMMITTER_NAME: 't',
+      GIT_COMMITTER_EMAIL: 't@example.com',
+    };
+    const git = (cwd: string, ...args: string[]): void => {
+      execFileSync('git', args, { cwd, env: { ...process.env, ...GIT_ENV }, stdio: 'pipe' });
+    };
+    const exclude = step(image, (s) => s.name === "Keep the runner's own files out of the image inputs", 'exclude').run ?? '';
+
     for (const [label, dataDir] of [
-      ['a dataset folder of another name beside the repo', 'data.v1+x[2]'],
+      ['a dataset folder of another name beside the repo', 'data.v1+x[2](a|b)'],
       ['a dataset folder named mini-interact beside the repo', 'mini-interact'],
       ['the dataset at <repo>/mini-interact', 'eval-repo/mini-interact'],
     ] as const) {
@@ -381,35 +401,56 @@ describe('bird-eval.yml: the runner image of a per-run cluster (cluster: ephemer
         dirs.push(root);
         const repo = join(root, 'eval-repo');
         const mi = join(root, dataDir);
-        for (const d of [join(repo, 'src', 'pkg'), join(repo, '.git'), join(mi, 'sub'), join(root, 'temp')]) mkdirSync(d, { recursive: true });
+        for (const d of [join(repo, 'src', 'pkg', '__pycache__'), join(repo, '.bird-cloud-action', 'dist'), join(mi, 'sub'), join(root, 'temp')])
+          mkdirSync(d, { recursive: true });
+        git(repo, 'init', '-q', '-b', 'main');
         writeFileSync(join(repo, 'Dockerfile.cloud'), '# DATA-LAYERS\n# CODE-LAYERS\n');
         writeFileSync(join(repo, 'src', 'pkg', 'a.py'), 'a\n');
         // Named like the dataset folder: only the dataset itself is renamed (the transform is anchored).
         writeFileSync(join(repo, 'src', `${basename(mi)}.py`), 'b\n');
-        writeFileSync(join(repo, '.git', 'HEAD'), 'ref: refs/heads/main\n');
+        writeFileSync(join(repo, `${basename(mi)}.py`), 'c\n');
+        writeFileSync(join(repo, '.gitignore'), '__pycache__/\n');
+        git(repo, 'add', '-A', '--', '.', ':(exclude).bird-cloud-action');
+        git(repo, 'commit', '-q', '-m', 'x');
+        // Ignored, untracked, the action's checkout and the auth action's credentials file.
+        writeFileSync(join(repo, 'src', 'pkg', '__pycache__', 'a.pyc'), 'ignored\n');
+        writeFileSync(join(repo, 'untracked.py'), 'would be tracked\n');
+        writeFileSync(join(repo, 'gha-creds-0123abcd.json'), '{}\n');
+        writeFileSync(join(repo, '.bird-cloud-action', 'dist', 'index.js'), '\n');
+        git(join(repo, '.bird-cloud-action'), 'init', '-q');
         writeFileSync(join(mi, 'sub', 'db.sqlite'), 'db\n');
         writeFileSync(join(mi, 'mini_interact.jsonl'), '{}\n');
         const out = join(root, 'github-output');
         writeFileSync(out, '');
-        execFileSync('bash', ['-eo', 'pipefail', '-c', run], {
-          env: { PATH: process.env.PATH, GITHUB_WORKSPACE: repo, RUNNER_TEMP: join(root, 'temp'), GITHUB_OUTPUT: out, ROOT: relative(repo, mi) },
-          stdio: 'pipe',
-        });
+        const env = {
+          PATH: process.env.PATH,
+          ...GIT_ENV,
+          GITHUB_WORKSPACE: repo,
+          RUNNER_TEMP: join(root, 'temp'),
+          GITHUB_OUTPUT: out,
+          ROOT: relative(repo, mi),
+        };
+        execFileSync('bash', ['-eo', 'pipefail', '-c', exclude], { cwd: repo, env, stdio: 'pipe' });
+        execFileSync('bash', ['-eo', 'pipefail', '-c', run], { env, stdio: 'pipe' });
         const dir = /^dir=(.*)$/m.exec(readFileSync(out, 'utf8'))?.[1] ?? '';
-        const command = buildCommand('us-central1-docker.pkg.dev/p/bird-interact-runner/runner:t', repo, mi);
-        if (dataDir === 'eval-repo/mini-interact') {
-          // buildCommand builds on the repo itself.
-          expect(dir).toBe(repo);
-          expect(command).toContain(`-t us-central1-docker.pkg.dev/p/bird-interact-runner/runner:t ${repo} &&`);
-          return;
-        }
         expect(dir).toBe(join(root, 'temp', 'bird-image-context'));
-        const tar = /&& (tar .*?) \| docker build /.exec(command)?.[1];
+        const command = buildCommand('us-central1-docker.pkg.dev/p/bird-interact-runner/runner:t', repo, mi);
+        const tar = /&& (git .*?\| tar .*?) \| docker build /.exec(command)?.[1];
         expect(tar).toBeDefined();
-        const members = execFileSync('bash', ['-eo', 'pipefail', '-c', `${tar} | tar -tf -`], { encoding: 'utf8' }).split('\n');
+        const members = execFileSync('bash', ['-eo', 'pipefail', '-c', `${tar} | tar -tf -`], { encoding: 'utf8', env }).split('\n');
         expect(walk(dir)).toEqual(tree(members));
-        expect(walk(dir)).toContain('mini-interact/sub/db.sqlite');
-        expect(walk(dir)).not.toContain('.git');
+        expect(walk(dir)).toEqual(
+          tree([
+            '.gitignore',
+            'Dockerfile.cloud',
+            `${basename(mi)}.py`,
+            'mini-interact/mini_interact.jsonl',
+            'mini-interact/sub/db.sqlite',
+            'src/pkg/a.py',
+            `src/${basename(mi)}.py`,
+            'untracked.py',
+          ]),
+        );
       });
     }
   });
