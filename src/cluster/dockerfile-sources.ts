@@ -5,7 +5,7 @@
 // flags, heredocs.
 
 /** A problem in the Dockerfile that keeps the tag from knowing what it copies; the message names the fix. */
-export class DockerfileSourceError extends Error {
+class DockerfileSourceError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'DockerfileSourceError';

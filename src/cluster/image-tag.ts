@@ -103,7 +103,7 @@ export interface DockerfileSections {
 }
 
 /** Python's universal newlines on read: CRLF and a lone CR become LF. */
-export function translateNewlines(text: string): string {
+function translateNewlines(text: string): string {
   return text.replace(/\r\n?/g, '\n');
 }
 

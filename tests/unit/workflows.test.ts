@@ -5,7 +5,7 @@
 // write token away from npm and refuses a version without its CHANGELOG.md section. The linters check
 // syntax, calls and security findings (tests/lint.test.ts).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -113,6 +113,7 @@ const BIRD_EVAL_EXTRAS = [
   'embedding-model',
   'encode-command',
   'encode-timeout-minutes',
+  'encoder-paths',
   'gcp-service-account',
   'gcp-workload-identity-provider',
   'image-timeout-minutes',
@@ -228,7 +229,42 @@ describe('the reusable workflows run this repository at their own commit', () =>
       expect(stepIndex(j, (s) => s.id === 'self')).toBeLessThan(checkout);
       expect(checkout).toBeLessThan(stepIndex(j, (s) => s.uses === uses));
     });
+
+    it(`${file} (${jobName}): keeps the action's checkout and the auth credentials file out of what git lists, before \`uses: ${uses}\``, () => {
+      const j = job(w, jobName);
+      const i = stepIndex(j, (s) => /^Keep the runner's own files out of the (image|key) inputs$/.test(s.name ?? ''));
+      expect(i).toBeGreaterThan(stepIndex(j, (s) => usesOf('actions/checkout@')(s) && s.with?.path === '.bird-cloud-action'));
+      expect(i).toBeLessThan(stepIndex(j, (s) => s.uses === uses));
+      // Run it in a real checkout: neither the nested repository nor the credentials file is listed any more.
+      const repo = realpathSync(tempDir('bird-exclude'));
+      try {
+        const env = { PATH: process.env.PATH, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
+        execFileSync('git', ['init', '-q'], { cwd: repo, env });
+        rmSync(join(repo, '.git', 'info'), { recursive: true, force: true }); // a template without info/ still works
+        mkdirSync(join(repo, '.bird-cloud-action', '.git'), { recursive: true });
+        writeFileSync(join(repo, '.bird-cloud-action', 'action.yml'), 'name: x\n');
+        writeFileSync(join(repo, 'gha-creds-0123abcd.json'), '{}\n');
+        writeFileSync(join(repo, 'kept.py'), '\n');
+        execFileSync('bash', ['-eo', 'pipefail', '-c', j.steps?.[i]?.run ?? ''], { cwd: repo, env, stdio: 'pipe' });
+        const listed = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: repo, env, encoding: 'utf8' });
+        expect(listed.split('\n').filter(Boolean)).toEqual(['kept.py']);
+      } finally {
+        removeDir(repo);
+      }
+    });
   }
+
+  it('passes encoder-paths from bird-eval.yml through otf-encode.yml to otf-keys, with one default', () => {
+    const encodeInputs = call(otfEncode, 'otf-encode.yml').inputs;
+    const birdInputs = call(birdEval, BIRD_EVAL).inputs;
+    for (const spec of [encodeInputs['encoder-paths'], birdInputs['encoder-paths']]) {
+      expect(spec).toMatchObject({ type: 'string', required: false, default: OtfDefaults.encoderPaths });
+    }
+    expect(otfKeys.inputs['encoder-paths'].default).toBe(OtfDefaults.encoderPaths);
+    const keys = step(job(otfEncode, 'keys'), (s) => s.uses === './.bird-cloud-action/otf-keys', 'otf-keys');
+    expect(keys.with?.['encoder-paths']).toBe('${{ inputs.encoder-paths }}');
+    expect(job(birdEval, 'encode').with?.['encoder-paths']).toBe('${{ inputs.encoder-paths }}');
+  });
 
   it('gives otf-keys only inputs it declares, and all it requires', () => {
     const keys = step(job(otfEncode, 'keys'), (s) => s.uses === './.bird-cloud-action/otf-keys', 'otf-keys');
@@ -596,6 +632,7 @@ describe('otf-keys/action.yml', () => {
     expect(otfKeys.inputs[OtfInputs.UvLock].default).toBe(OtfDefaults.uvLock);
     expect(otfKeys.inputs[OtfInputs.SlayerPackage].default).toBe(OtfDefaults.slayerPackage);
     expect(otfKeys.inputs[OtfInputs.KeyPrefix].default).toBe(OtfDefaults.keyPrefix);
+    expect(otfKeys.inputs[OtfInputs.EncoderPaths].default).toBe(OtfDefaults.encoderPaths);
     expect(otfKeys.runs).toEqual({ using: 'node24', main: '../dist/otf-keys/index.js' });
   });
 });
