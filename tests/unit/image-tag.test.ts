@@ -443,6 +443,9 @@ describe('what determines the image: the whole Dockerfile and what it copies', (
   it('a COPY --from=builder source is not hashed, and files no instruction copies are not either', async () => {
     const { repo, mi } = extraRepo();
     const before = await imageTag({ repoRoot: repo, miniInteractRoot: mi, dirty: false });
+    // By hand: the context records are the .dockerignore, scripts/ and tools/run me.sh, never wheels/ (the --from source).
+    expect(CONTEXT_ORDER.some((p) => p.startsWith('wheels/'))).toBe(false);
+    expect(before.codeHash).toBe(expectedCode(['src/a.py', 'uv.lock'], EXTRA_FILES, CONTEXT_ORDER, EXTRA));
     writeFileSync(join(repo, 'wheels', 'w.txt'), 'changed\n');
     writeFileSync(join(repo, 'tools', 'not-copied.sh'), 'changed\n');
     writeFileSync(join(repo, 'README.md'), 'new\n');
