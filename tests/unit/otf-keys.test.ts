@@ -335,11 +335,11 @@ describe('otf keys: inputs', () => {
   });
 
   it('refuses an encoder path outside the repository, naming encoder-paths, the value and the fix', async () => {
-    const e = await failure(() => parseOtfSettings(reader({ ...base, [OtfInputs.EncoderPaths]: 'src/ ../shared /opt/encoder' }), ws));
+    const e = await failure(() => parseOtfSettings(reader({ ...base, [OtfInputs.EncoderPaths]: 'src/ ../vendor/encoder /opt/encoder' }), ws));
     expect(e.problems).toEqual([
       {
         input: 'encoder-paths',
-        message: "'../shared' must be a path inside the repository (no absolute path, no ..)",
+        message: "'../vendor/encoder' must be a path inside the repository (no absolute path, no ..)",
         fix: 'give paths relative to the repository root, separated by spaces or commas, such as the default uv.lock pyproject.toml src/',
       },
       {
@@ -348,7 +348,7 @@ describe('otf keys: inputs', () => {
         fix: 'give paths relative to the repository root, separated by spaces or commas, such as the default uv.lock pyproject.toml src/',
       },
     ]);
-    expect(e.message).toContain("encoder-paths: '../shared' must be a path inside the repository");
+    expect(e.message).toContain("encoder-paths: '../vendor/encoder' must be a path inside the repository");
     const none = await failure(() => parseOtfSettings(reader({ ...base, [OtfInputs.EncoderPaths]: ' , ' }), ws));
     expect(none.problems.map((p) => `${p.input}: ${p.message}`)).toEqual(["encoder-paths: ',' names no path"]);
   });
