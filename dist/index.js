@@ -89849,7 +89849,10 @@ function hasVariable(word, esc) {
  * A source that uses a variable (`$X`, `${X}`) is an error: its files are not known before the build.
  */
 function dockerfileContextSources(text, fileName = 'Dockerfile') {
-    const lines = text.replace(/^\uFEFF/, '').split('\n');
+    const lines = text
+        .replace(/^\uFEFF/, '')
+        .replace(/\r\n?/g, '\n')
+        .split('\n');
     const esc = escapeChar(lines);
     const escapeRe = esc === '\\' ? '\\\\' : esc;
     const continuation = new RegExp(`${escapeRe}[ \\t]*$`);
@@ -90446,7 +90449,9 @@ async function imageTag({ repoRoot, miniInteractRoot, dirty }) {
     const repoFiles = await listGitFiles(repoRoot, [CODE_DIR, GOLD_DIR, ...CODE_FILES]);
     const codePaths = repoFiles.filter((p) => p.startsWith(`${CODE_DIR}/`) || CODE_FILES.includes(p));
     const goldPaths = repoFiles.filter((p) => p.startsWith(`${GOLD_DIR}/`));
-    const prefixes = [...new Set([...sources.map((s) => literalPrefix(s.path) || '.'), ...DOCKERIGNORE_FILES])];
+    // A source inside a group of its own (`COPY src /app/src`) needs no listing: its files are never context records.
+    const ownGroup = (p) => coveredByTag(p) || p === CODE_DIR || p === GOLD_DIR || p === DATASET_DIR;
+    const prefixes = [...new Set([...sources.map((s) => literalPrefix(s.path) || '.').filter((p) => !ownGroup(p)), ...DOCKERIGNORE_FILES])];
     const contextPaths = contextFileOrder(await listGitFiles(repoRoot, prefixes), sources);
     const code = (0,external_node_crypto_.createHash)('sha256');
     await hashRepoFiles(code, 'code/', repoRoot, repoTop, codeFileOrder(codePaths));

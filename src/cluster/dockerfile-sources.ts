@@ -105,7 +105,10 @@ function hasVariable(word: string, esc: string): boolean {
  * A source that uses a variable (`$X`, `${X}`) is an error: its files are not known before the build.
  */
 export function dockerfileContextSources(text: string, fileName = 'Dockerfile'): ContextSource[] {
-  const lines = text.replace(/^\uFEFF/, '').split('\n');
+  const lines = text
+    .replace(/^\uFEFF/, '')
+    .replace(/\r\n?/g, '\n')
+    .split('\n');
   const esc = escapeChar(lines);
   const escapeRe = esc === '\\' ? '\\\\' : esc;
   const continuation = new RegExp(`${escapeRe}[ \\t]*$`);

@@ -512,7 +512,9 @@ export async function imageTag({ repoRoot, miniInteractRoot, dirty }: ImageTagOp
   const repoFiles = await listGitFiles(repoRoot, [CODE_DIR, GOLD_DIR, ...CODE_FILES]);
   const codePaths = repoFiles.filter((p) => p.startsWith(`${CODE_DIR}/`) || (CODE_FILES as readonly string[]).includes(p));
   const goldPaths = repoFiles.filter((p) => p.startsWith(`${GOLD_DIR}/`));
-  const prefixes = [...new Set([...sources.map((s) => literalPrefix(s.path) || '.'), ...DOCKERIGNORE_FILES])];
+  // A source inside a group of its own (`COPY src /app/src`) needs no listing: its files are never context records.
+  const ownGroup = (p: string): boolean => coveredByTag(p) || p === CODE_DIR || p === GOLD_DIR || p === DATASET_DIR;
+  const prefixes = [...new Set([...sources.map((s) => literalPrefix(s.path) || '.').filter((p) => !ownGroup(p)), ...DOCKERIGNORE_FILES])];
   const contextPaths = contextFileOrder(await listGitFiles(repoRoot, prefixes), sources);
 
   const code = createHash('sha256');

@@ -504,6 +504,8 @@ describe('dockerfileContextSources', () => {
 
   it('joins continuation lines, skipping comment and blank lines inside them', () => {
     expect(paths('COPY a \\\n# comment\n\n   b \\  \n  /dst/\nRUN echo \\\nCOPY not-an-instruction /x\n')).toEqual(['COPY@1:a', 'COPY@1:b']);
+    // CRLF and lone CR read as LF, as the whole text is.
+    expect(paths('COPY a \\\r\n  b /dst/\rCOPY c /d\r\n')).toEqual(['COPY@1:a', 'COPY@1:b', 'COPY@3:c']);
   });
 
   it('honours the escape parser directive', () => {
