@@ -543,6 +543,45 @@ describe('bird-eval.yml: the runner image of a per-run cluster (cluster: ephemer
       expect(dirtyUri).not.toBe(`${fromSubmit}-dirty`);
       expect(await imageUri(repo.workspace, tagStep, dirty)).toBe(dirtyUri);
     });
+
+    it('for a Dockerfile that copies more of the repo: an edit there changes both tags alike', async () => {
+      const repo = demoRepo(['credit']);
+      repos.push(repo);
+      const dockerfile = join(repo.workspace, 'Dockerfile.cloud');
+      writeFileSync(dockerfile, `${readFileSync(dockerfile, 'utf8')}COPY scripts/ /app/bird-interact-agents/scripts/\n`);
+      mkdirSync(join(repo.workspace, 'scripts'));
+      writeFileSync(join(repo.workspace, 'scripts', 'warm.sh'), 'echo warm\n');
+      const gitEnv = {
+        ...process.env,
+        GIT_CONFIG_GLOBAL: '/dev/null',
+        GIT_AUTHOR_NAME: 't',
+        GIT_AUTHOR_EMAIL: 't@example.com',
+        GIT_COMMITTER_NAME: 't',
+        GIT_COMMITTER_EMAIL: 't@example.com',
+      };
+      execFileSync('git', ['add', '-A'], { cwd: repo.workspace, env: gitEnv });
+      execFileSync('git', ['commit', '-q', '-m', 'copy scripts'], { cwd: repo.workspace, env: gitEnv });
+      const caller = workflowInputs({
+        framework: 'pydantic_ai',
+        'query-mode': 'raw',
+        mode: 'a-interact',
+        'agent-model': 'anthropic/claude-sonnet-4-5',
+        'instance-ids': repo.allIds.join(','),
+        cluster: 'ephemeral',
+        'gcp-project': 'bird-proj',
+        'gcs-bucket': 'bird-runs',
+        'ray-version': '2.47.1',
+        wait: 'true',
+        'allow-dirty': 'true',
+      });
+      const before = await imageUri(repo.workspace, bird, { ...caller, 'dry-run': 'true' });
+      expect(await imageUri(repo.workspace, tagStep, caller)).toBe(before);
+      writeFileSync(join(repo.workspace, 'scripts', 'warm.sh'), 'echo warmer\n');
+      const after = await imageUri(repo.workspace, bird, { ...caller, 'dry-run': 'true' });
+      expect(after).toMatch(URI);
+      expect(after).not.toBe(before);
+      expect(await imageUri(repo.workspace, tagStep, caller)).toBe(after);
+    });
   });
 
   it('submit: installs the ray CLI with pip at ray-version, failing clearly without it, before the action', () => {
