@@ -66204,7 +66204,7 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4353);
 /* harmony import */ var _common_constants_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(152);
 /* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3302);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2843);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6168);
 
 
 
@@ -66223,7 +66223,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 2843:
+/***/ 6168:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -90056,10 +90056,276 @@ function insideRepo(root, path) {
     return rel.split('\\').join('/');
 }
 
+;// CONCATENATED MODULE: ./lib/cluster/dockerfile-sources.js
+// What a Dockerfile reads from its build context (docs/image-tag.md#what-the-dockerfile-copies):
+// the sources of COPY and ADD, and RUN bind mounts, so the image tag can hash them. Pure: text in,
+// context paths out. Follows BuildKit's Dockerfile syntax (https://docs.docker.com/reference/dockerfile/):
+// parser directives, line continuations, comments inside continuations, JSON and shell forms,
+// flags, heredocs.
+/** A problem in the Dockerfile that keeps the tag from knowing what it copies; the message names the fix. */
+class DockerfileSourceError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'DockerfileSourceError';
+    }
+}
+const DIRECTIVE = /^#[ \t]*([A-Za-z][A-Za-z0-9]*)[ \t]*=[ \t]*(.*?)[ \t]*$/;
+const REMOTE = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/|git@)/;
+const HEREDOC = /^\d*<<(-?)(["']?)([^"'<\s]+)\2$/;
+function isBlankOrComment(line) {
+    const t = line.replace(/^[ \t]+/, '');
+    return t === '' || t.startsWith('#');
+}
+/** The escape character of the `# escape=` parser directive (default backslash); directives stop at the first other line. */
+function escapeChar(lines) {
+    let esc = '\\';
+    for (const line of lines) {
+        const m = DIRECTIVE.exec(line);
+        if (!m)
+            break;
+        if (m[1].toLowerCase() === 'escape' && (m[2] === '`' || m[2] === '\\'))
+            esc = m[2];
+    }
+    return esc;
+}
+/**
+ * `.` and `..` resolved with the context root as the top (a `..` there stays at the root, as
+ * BuildKit keeps every source inside the context), `//` and a leading `/` dropped.
+ */
+function cleanContextPath(p) {
+    const out = [];
+    for (const part of p.split('/')) {
+        if (part === '' || part === '.')
+            continue;
+        if (part === '..')
+            out.pop();
+        else
+            out.push(part);
+    }
+    return out.join('/');
+}
+function unquote(word) {
+    const m = /^"(.*)"$/.exec(word) ?? /^'(.*)'$/.exec(word);
+    return m ? m[1] : word;
+}
+/** Leading `--flag[=value]` words, then the rest. */
+function splitFlags(rest) {
+    const flags = [];
+    let r = rest.trimStart();
+    while (r.startsWith('--')) {
+        const m = /^(\S+)\s*/.exec(r);
+        if (!m)
+            break;
+        flags.push(m[1]);
+        r = r.slice(m[0].length);
+    }
+    return { flags, args: r };
+}
+/** JSON form (an array of strings) when it parses as one, else words split on whitespace (shell form). */
+function argList(args) {
+    const t = args.trim();
+    if (t.startsWith('[')) {
+        try {
+            const parsed = JSON.parse(t);
+            if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string'))
+                return { words: parsed, json: true };
+        }
+        catch {
+            // Not JSON: BuildKit falls back to the shell form too.
+        }
+    }
+    return { words: t.split(/[ \t]+/).filter(Boolean), json: false };
+}
+function hasVariable(word, esc) {
+    for (let i = 0; i < word.length; i++) {
+        if (word[i] === esc)
+            i++;
+        else if (word[i] === '$')
+            return true;
+    }
+    return false;
+}
+/**
+ * The context paths the Dockerfile reads: every source of COPY and ADD (flags such as `--chown`
+ * skipped, JSON or shell form), and the `source` of every `RUN --mount=type=bind` (the default
+ * type). Not included, since they do not read the context: `COPY --from=<stage or image>`, a
+ * bind mount with `from=`, heredoc sources (`COPY <<EOF`, their text is the Dockerfile's own),
+ * and remote ADD sources (URLs, `git@`), which no hash of the repository can cover.
+ * A source that uses a variable (`$X`, `${X}`) is an error: its files are not known before the build.
+ */
+function dockerfileContextSources(text, fileName = 'Dockerfile') {
+    const lines = text
+        .replace(/^\uFEFF/, '')
+        .replace(/\r\n?/g, '\n')
+        .split('\n');
+    const esc = escapeChar(lines);
+    const escapeRe = esc === '\\' ? '\\\\' : esc;
+    const continuation = new RegExp(`${escapeRe}[ \\t]*$`);
+    const out = [];
+    let i = 0;
+    while (i < lines.length) {
+        const startLine = i + 1;
+        const first = lines[i++];
+        if (isBlankOrComment(first))
+            continue;
+        // One logical line: a continued line goes on past blank and comment lines.
+        let logical = '';
+        let cur = first;
+        while (cur !== undefined) {
+            const m = continuation.exec(cur);
+            if (!m) {
+                logical += cur;
+                break;
+            }
+            // BuildKit joins the lines as they are: no space is added.
+            logical += cur.slice(0, m.index);
+            cur = undefined;
+            while (i < lines.length) {
+                const next = lines[i++];
+                if (!isBlankOrComment(next)) {
+                    cur = next;
+                    break;
+                }
+            }
+        }
+        const m = /^[ \t]*(\S+)(?:[ \t]+([\s\S]*))?$/.exec(logical);
+        if (!m)
+            continue;
+        const keyword = m[1].toUpperCase();
+        if (keyword !== 'COPY' && keyword !== 'ADD' && keyword !== 'RUN')
+            continue;
+        const { flags, args } = splitFlags(m[2] ?? '');
+        const { words, json } = argList(args);
+        // Heredoc bodies follow the instruction line: skip them, so their text is never read as instructions.
+        if (!json) {
+            for (const w of words) {
+                const h = HEREDOC.exec(w);
+                if (!h)
+                    continue;
+                const strip = h[1] === '-';
+                while (i < lines.length) {
+                    const body = lines[i++];
+                    if ((strip ? body.replace(/^\t+/, '') : body) === h[3])
+                        break;
+                }
+            }
+        }
+        const where = `${fileName} line ${startLine} (${keyword})`;
+        const add = (raw) => {
+            if (hasVariable(raw, esc)) {
+                throw new DockerfileSourceError(`${where} reads '${raw}' from the build context through a variable, so the image tag cannot tell which files it copies. Fix: write the source path literally.`);
+            }
+            // The escape character quotes the next one (`\$` is a dollar), as in BuildKit's word processing.
+            const unescaped = raw.replace(new RegExp(`${escapeRe}(.)`, 'gs'), '$1');
+            out.push({ path: cleanContextPath(unescaped), instruction: keyword, line: startLine });
+        };
+        if (keyword === 'RUN') {
+            for (const f of flags) {
+                const fm = /^--mount=(.*)$/.exec(f);
+                if (!fm)
+                    continue;
+                const fields = new Map();
+                for (const field of fm[1].split(',')) {
+                    const eq = field.indexOf('=');
+                    fields.set((eq < 0 ? field : field.slice(0, eq)).trim().toLowerCase(), eq < 0 ? 'true' : unquote(field.slice(eq + 1).trim()));
+                }
+                if ((fields.get('type') ?? 'bind') !== 'bind' || fields.has('from'))
+                    continue;
+                add(fields.get('source') ?? fields.get('src') ?? '');
+            }
+            continue;
+        }
+        if (flags.some((f) => /^--from(=|$)/.test(f)))
+            continue;
+        if (words.length < 2)
+            continue; // Docker refuses it at build time.
+        for (const w of words.slice(0, -1)) {
+            const src = json ? w : unquote(w);
+            if (!json && HEREDOC.test(w))
+                continue;
+            if (REMOTE.test(src))
+                continue;
+            add(src);
+        }
+    }
+    return out;
+}
+// ---------------------------------------------------------------------------------------------
+// Matching files of the context against the sources.
+const GLOB = /[*?[]/;
+/** The leading components of a source without glob characters: what to ask git for ('' = the whole context). */
+function literalPrefix(path) {
+    const parts = path === '' ? [] : path.split('/');
+    const k = parts.findIndex((p) => GLOB.test(p));
+    return (k < 0 ? parts : parts.slice(0, k)).join('/');
+}
+const componentCache = new Map();
+/** One path component of a Go `filepath.Match` pattern as a regex: `*`, `?`, `[...]` (negated by `^` or `!`), `\` escapes. */
+function componentRegex(pattern) {
+    const cached = componentCache.get(pattern);
+    if (cached)
+        return cached;
+    let re = '';
+    for (let i = 0; i < pattern.length; i++) {
+        const c = pattern[i];
+        if (c === '*')
+            re += '[^/]*';
+        else if (c === '?')
+            re += '[^/]';
+        else if (c === '\\' && i + 1 < pattern.length)
+            re += pattern[++i].replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+        else if (c === '[') {
+            const end = pattern.indexOf(']', i + 2);
+            if (end < 0)
+                re += '\\[';
+            else {
+                let body = pattern.slice(i + 1, end);
+                const negate = body.startsWith('^') || body.startsWith('!');
+                if (negate)
+                    body = body.slice(1);
+                re += `[${negate ? '^' : ''}${body.replace(/\\/g, '\\\\').replace(/\]/g, '\\]')}]`;
+                i = end;
+            }
+        }
+        else
+            re += c.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+    }
+    const compiled = new RegExp(`^${re}$`, 's');
+    componentCache.set(pattern, compiled);
+    return compiled;
+}
+/**
+ * Does the source copy this file? True when the file is the source or lies under it (a directory
+ * source copies its whole tree), matching glob characters component by component; a `**`
+ * component matches any number of components.
+ */
+function sourceCopies(source, file) {
+    if (source === '')
+        return true;
+    const pat = source.split('/');
+    const parts = file.split('/');
+    if (!GLOB.test(source))
+        return pat.length <= parts.length && pat.every((p, k) => p === parts[k]);
+    const go = (pi, fi) => {
+        if (pi === pat.length)
+            return true;
+        if (pat[pi] === '**') {
+            for (let k = fi; k <= parts.length; k++)
+                if (go(pi + 1, k))
+                    return true;
+            return false;
+        }
+        return fi < parts.length && componentRegex(pat[pi]).test(parts[fi]) && go(pi + 1, fi + 1);
+    };
+    return go(0, 0);
+}
+
 ;// CONCATENATED MODULE: ./lib/cluster/image-tag.js
-// Content-addressed image tag of the Python submitter (docs/reference/per-run-cluster.md#image-tag), see docs/image-tag.md.
-// Pure parts (ordering, Dockerfile sections, byte layouts, tag and URI) are separate from the
-// I/O parts (git file selection, the mini-interact walk, streaming the bytes into the hash).
+// Content-addressed image tag (docs/reference/per-run-cluster.md#image-tag), see docs/image-tag.md.
+// Pure parts (ordering, Dockerfile sections, what the Dockerfile copies, byte layouts, tag and
+// URI) are separate from the I/O parts (git file selection, the mini-interact walk, streaming the
+// bytes into the hash).
+
 
 
 
@@ -90075,6 +90341,10 @@ const DEFAULT_IMAGE = 'runner';
 const image_tag_CODE_DIR = 'src';
 const GOLD_DIR = 'audited_gold';
 const CODE_FILES = ['uv.lock', 'pyproject.toml'];
+/** Where the dataset sits in the build context (registry.ts's buildCommand puts it there). */
+const DATASET_DIR = 'mini-interact';
+/** Files that decide which context files a build sees (BuildKit reads `<Dockerfile>.dockerignore` first, else `.dockerignore`). */
+const DOCKERIGNORE_FILES = [`${DOCKERFILE_NAME}.dockerignore`, '.dockerignore'];
 /** A problem computing the tag; the message names the fix. */
 class ImageTagError extends Error {
     constructor(message) {
@@ -90224,15 +90494,50 @@ function updateSection(h, prefix, section) {
     h.update(NUL);
 }
 /**
- * SHA-256 hex of the code: each file (paths relative to the repo root: `src/...`, `uv.lock`,
- * `pyproject.toml`; any input order) as `b"code/" + path + b"\0" + bytes + b"\0"` in
- * {@link codeFileOrder}, then `b"dockerfile-code/" + section + b"\0"`. An absent `uv.lock` or
- * `pyproject.toml` contributes nothing.
+ * Is this repo path already hashed by a group of its own (code files, audited gold, or the
+ * dataset, which the build context holds as `mini-interact/`)? Such paths are never context records.
  */
-function codeHash(files, codeSection) {
+function coveredByTag(path) {
+    return (CODE_FILES.includes(path) ||
+        path.startsWith(`${image_tag_CODE_DIR}/`) ||
+        path.startsWith(`${GOLD_DIR}/`) ||
+        path === DATASET_DIR ||
+        path.startsWith(`${DATASET_DIR}/`));
+}
+/**
+ * The context records in hash order: of the repo files given (what git lists under the sources'
+ * literal prefixes), those that some source copies or that are a dockerignore file, minus the ones
+ * {@link coveredByTag}, Python-sorted.
+ */
+function contextFileOrder(listed, sources) {
+    const picked = new Set();
+    for (const p of listed) {
+        if (coveredByTag(p))
+            continue;
+        if (DOCKERIGNORE_FILES.includes(p) || sources.some((s) => sourceCopies(s.path, p)))
+            picked.add(p);
+    }
+    return sortPathsLikePython([...picked]);
+}
+/**
+ * SHA-256 hex of the code and the build recipe:
+ * 1. each code file (paths relative to the repo root: `src/...`, `uv.lock`, `pyproject.toml`; any
+ *    input order) as `b"code/" + path + b"\0" + bytes + b"\0"` in {@link codeFileOrder} (an absent
+ *    `uv.lock` or `pyproject.toml` contributes nothing);
+ * 2. each other context file the Dockerfile reads (see {@link contextFileOrder}; any input order,
+ *    hashed in Python's path order) as `b"context/" + path + b"\0" + bytes + b"\0"`;
+ * 3. `b"dockerfile/" + text + b"\0"`, the whole `Dockerfile.cloud` with its newlines translated here.
+ */
+function codeHash(files, contextFiles, dockerfile) {
     const h = createHash('sha256');
     updateRecords(h, 'code/', codeFileOrder(files.map((f) => f.path)), byPath(files));
-    updateSection(h, 'dockerfile-code/', codeSection);
+    const context = byPath(contextFiles);
+    for (const p of context.keys()) {
+        if (coveredByTag(p))
+            throw new ImageTagError(`${p} is hashed in its own group, not as a context file`);
+    }
+    updateRecords(h, 'context/', sortPathsLikePython([...context.keys()]), context);
+    updateSection(h, 'dockerfile/', translateNewlines(dockerfile));
     return h.digest('hex');
 }
 /**
@@ -90358,20 +90663,28 @@ async function streamRecord(h, prefix, rel, abs) {
         h.update(chunk);
     h.update(NUL);
 }
+/**
+ * Where to read a file that listGitFiles gave, or null when there is nothing to hash (tracked but
+ * deleted in the worktree, a broken or directory symlink). A nested repository (`path/`), a
+ * submodule, or a symlink leaving the repository is an error: their bytes would not be hashed, or
+ * would differ between machines. `what` names the input in the messages (e.g. "an image input").
+ */
+async function repoFileToHash(repoRoot, rel, what, top) {
+    if (rel.endsWith('/')) {
+        throw new ImageTagError(`${rel} is a nested git repository inside ${what}; its files are not hashed. Fix: remove it, vendor its files into the repository, or list it in .git/info/exclude so that it is not taken.`);
+    }
+    const abs = (0,external_node_path_namespaceObject.join)(repoRoot, ...rel.split('/'));
+    const kind = await image_tag_classify(abs, top ?? (await (0,promises_namespaceObject.realpath)(repoRoot)), rel);
+    if (kind === 'dir') {
+        throw new ImageTagError(`${rel} is a git submodule inside ${what}; its files are not hashed. Fix: vendor the files into the repository instead of a submodule.`);
+    }
+    return kind === 'skip' ? null : abs;
+}
 async function hashRepoFiles(h, prefix, repoRoot, top, order) {
     for (const rel of order) {
-        if (rel.endsWith('/')) {
-            throw new ImageTagError(`${rel} is a nested git repository inside an image input; its files are not hashed. Fix: remove it, or vendor its files into the repository.`);
-        }
-        const abs = (0,external_node_path_namespaceObject.join)(repoRoot, ...rel.split('/'));
-        const kind = await image_tag_classify(abs, top, rel);
-        if (kind === 'dir') {
-            throw new ImageTagError(`${rel} is a git submodule inside an image input; its files are not hashed. Fix: vendor the files into the repository instead of a submodule.`);
-        }
-        // Tracked but deleted in the worktree (or a broken/directory symlink): nothing on disk to hash.
-        if (kind === 'skip')
-            continue;
-        await streamRecord(h, prefix, rel, abs);
+        const abs = await repoFileToHash(repoRoot, rel, 'an image input', top);
+        if (abs !== null)
+            await streamRecord(h, prefix, rel, abs);
     }
 }
 /**
@@ -90405,8 +90718,8 @@ async function walkFiles(root) {
     await visit(top, '');
     return found;
 }
-/** Reads `<repoRoot>/Dockerfile.cloud` from the working tree and splits it into sections. */
-async function readDockerfileSections(repoRoot) {
+/** Reads `<repoRoot>/Dockerfile.cloud` from the working tree: its text, newlines translated. */
+async function readDockerfile(repoRoot) {
     let bytes;
     try {
         bytes = await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(repoRoot, DOCKERFILE_NAME));
@@ -90418,21 +90731,37 @@ async function readDockerfileSections(repoRoot) {
         }
         throw e;
     }
-    return dockerfileSections(decodeDockerfile(bytes));
+    return translateNewlines(decodeDockerfile(bytes));
+}
+/** What the Dockerfile reads from the context, with its errors as image-tag errors. */
+function contextSources(dockerfile) {
+    try {
+        return dockerfileContextSources(dockerfile, DOCKERFILE_NAME);
+    }
+    catch (e) {
+        throw new ImageTagError(e instanceof Error ? e.message : String(e));
+    }
 }
 /**
  * The content-addressed tag of docs/reference/per-run-cluster.md#image-tag. Repo inputs are the files git tracks or would track
  * (working-tree bytes); the mini-interact root is walked on disk.
  */
 async function imageTag({ repoRoot, miniInteractRoot, dirty }) {
-    const sections = await readDockerfileSections(repoRoot);
+    const dockerfile = await readDockerfile(repoRoot);
+    const sections = dockerfileSections(dockerfile);
+    const sources = contextSources(dockerfile);
     const repoTop = await (0,promises_namespaceObject.realpath)(repoRoot);
     const repoFiles = await listGitFiles(repoRoot, [image_tag_CODE_DIR, GOLD_DIR, ...CODE_FILES]);
     const codePaths = repoFiles.filter((p) => p.startsWith(`${image_tag_CODE_DIR}/`) || CODE_FILES.includes(p));
     const goldPaths = repoFiles.filter((p) => p.startsWith(`${GOLD_DIR}/`));
+    // A source inside a group of its own (`COPY src /app/src`) needs no listing: its files are never context records.
+    const ownGroup = (p) => coveredByTag(p) || p === image_tag_CODE_DIR || p === GOLD_DIR || p === DATASET_DIR;
+    const prefixes = [...new Set([...sources.map((s) => literalPrefix(s.path) || '.').filter((p) => !ownGroup(p)), ...DOCKERIGNORE_FILES])];
+    const contextPaths = contextFileOrder(await listGitFiles(repoRoot, prefixes), sources);
     const code = (0,external_node_crypto_.createHash)('sha256');
     await hashRepoFiles(code, 'code/', repoRoot, repoTop, codeFileOrder(codePaths));
-    updateSection(code, 'dockerfile-code/', sections.code);
+    await hashRepoFiles(code, 'context/', repoRoot, repoTop, contextPaths);
+    updateSection(code, 'dockerfile/', dockerfile);
     const miFiles = sortPathsLikePython(await walkFiles(miniInteractRoot));
     const miTop = await (0,promises_namespaceObject.realpath)(miniInteractRoot);
     const data = (0,external_node_crypto_.createHash)('sha256');
@@ -90580,15 +90909,18 @@ async function imageExists(imageUri, getToken, options = {}) {
     }
     throw new RegistryError(`HEAD ${url} answered ${status}`, status);
 }
-function sedEscape(s) {
-    return s.replace(/[\\^$.*[\],]/g, (c) => `\\${c}`);
+/** Escapes a name for an extended regular expression of GNU tar's --transform (`,` is its delimiter). */
+function eregEscape(s) {
+    return s.replace(/[\\^$.*+?()[\]{}|,]/g, (c) => `\\${c}`);
 }
 /**
  * The command that builds and pushes the run's image when it is missing. The build context is
- * the repo root plus the dataset as `mini-interact/` beside it, because `Dockerfile.cloud` copies
- * `mini-interact` (DATA section) and `src/`, `uv.lock`, `pyproject.toml`, `audited_gold/` from one
- * context. When the dataset is `<repo>/mini-interact`, that is the repo itself; otherwise a tar
- * stream joins the two (GNU tar: `--transform` renames the dataset folder to `mini-interact`).
+ * exactly what the image tag hashes from (docs/image-tag.md#the-build-context): the files git
+ * tracks or would track (never ignored ones, never `.git`), as `git ls-files` lists them, plus the
+ * dataset as `mini-interact/` (a repo folder of that name is left out: the dataset takes its place).
+ * One tar stream joins the two: GNU tar's `--transform` renames the dataset folder to
+ * `mini-interact` (only that folder: the pattern is anchored to the whole first component), and
+ * `--ignore-failed-read` lets a tracked file deleted in the worktree drop out, as the tag skips it.
  * Pass resolved paths (realpath): tar stores a symlinked dataset root as a link.
  * Built for linux/amd64 (the GCE machines), also from an ARM laptop.
  */
@@ -90601,13 +90933,11 @@ function buildCommand(imageUri, repoRoot, miniInteractRoot) {
     const q = shellQuote;
     const login = `gcloud auth configure-docker ${ref.host} --quiet`;
     const push = `docker push ${q(imageUri)}`;
-    if (mi === (0,external_node_path_namespaceObject.join)(repo, 'mini-interact')) {
-        return `${login} && docker build --platform linux/amd64 -f ${q((0,external_node_path_namespaceObject.join)(repo, DOCKERFILE_NAME))} -t ${q(imageUri)} ${q(repo)} && ${push}`;
-    }
     const base = (0,external_node_path_namespaceObject.basename)(mi);
-    const transform = base === 'mini-interact' ? '' : ` ${q(`--transform=s,^${sedEscape(base)},mini-interact,`)}`;
-    const tar = `tar -cf - --exclude=.git${transform} -C ${q(repo)} . -C ${q((0,external_node_path_namespaceObject.dirname)(mi))} ${q(base)}`;
-    return `${login} && ${tar} | docker build --platform linux/amd64 -f ${DOCKERFILE_NAME} -t ${q(imageUri)} - && ${push}`;
+    const list = `git -C ${q(repo)} ls-files -z --cached --others --exclude-standard -- ${q(`:(exclude,literal)${DATASET_DIR}`)}`;
+    const transform = base === DATASET_DIR ? '' : ` ${q(`--transform=s,^${eregEscape(base)}(/|$),${DATASET_DIR}\\1,x`)}`;
+    const tar = `tar -cf - --ignore-failed-read${transform} -C ${q(repo)} --no-recursion --null -T - --recursion -C ${q((0,external_node_path_namespaceObject.dirname)(mi))} ${q(base)}`;
+    return `${login} && ${list} | ${tar} | docker build --platform linux/amd64 -f ${DOCKERFILE_NAME} -t ${q(imageUri)} - && ${push}`;
 }
 /** Test hook, like STORAGE_EMULATOR_HOST: a registry double at this base URL, no credentials. */
 const REGISTRY_EMULATOR_ENV = 'BIRD_REGISTRY_EMULATOR_HOST';

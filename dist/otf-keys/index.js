@@ -28570,7 +28570,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _otf_main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5230);
+/* harmony import */ var _otf_main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3493);
 
 // The otf-keys sub-action (otf-keys/action.yml). Exit explicitly, like src/index.ts.
 process.on('unhandledRejection', (e) => {
@@ -28585,7 +28585,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 5230:
+/***/ 3493:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -30046,7 +30046,7 @@ var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
+const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir: io_util_readdir, rename, rm, rmdir, stat: io_util_stat, symlink, unlink } = external_fs_namespaceObject.promises;
 // export const {open} = 'fs'
 const IS_WINDOWS = process.platform === 'win32';
 /**
@@ -30077,7 +30077,7 @@ const READONLY = external_fs_namespaceObject.constants.O_RDONLY;
 function exists(fsPath) {
     return io_util_awaiter(this, void 0, void 0, function* () {
         try {
-            yield stat(fsPath);
+            yield io_util_stat(fsPath);
         }
         catch (err) {
             if (err.code === 'ENOENT') {
@@ -30090,7 +30090,7 @@ function exists(fsPath) {
 }
 function isDirectory(fsPath_1) {
     return io_util_awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
-        const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
+        const stats = useStat ? yield io_util_stat(fsPath) : yield lstat(fsPath);
         return stats.isDirectory();
     });
 }
@@ -30120,7 +30120,7 @@ function tryGetExecutablePath(filePath, extensions) {
         let stats = undefined;
         try {
             // test file exists
-            stats = yield stat(filePath);
+            stats = yield io_util_stat(filePath);
         }
         catch (err) {
             if (err.code !== 'ENOENT') {
@@ -30148,7 +30148,7 @@ function tryGetExecutablePath(filePath, extensions) {
             filePath = originalFilePath + extension;
             stats = undefined;
             try {
-                stats = yield stat(filePath);
+                stats = yield io_util_stat(filePath);
             }
             catch (err) {
                 if (err.code !== 'ENOENT') {
@@ -30162,7 +30162,7 @@ function tryGetExecutablePath(filePath, extensions) {
                     try {
                         const directory = external_path_namespaceObject.dirname(filePath);
                         const upperName = external_path_namespaceObject.basename(filePath).toUpperCase();
-                        for (const actualName of yield readdir(directory)) {
+                        for (const actualName of yield io_util_readdir(directory)) {
                             if (upperName === actualName.toUpperCase()) {
                                 filePath = external_path_namespaceObject.join(directory, actualName);
                                 break;
@@ -31789,6 +31789,8 @@ function uploadSummary(plan, report) {
 
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: external "node:fs/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: external "node:path"
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 ;// CONCATENATED MODULE: ./node_modules/yocto-queue/index.js
@@ -32031,6 +32033,799 @@ function validateConcurrency(concurrency) {
 	if (!((Number.isInteger(concurrency) || concurrency === Number.POSITIVE_INFINITY) && concurrency > 0)) {
 		throw new TypeError('Expected `concurrency` to be a number from 1 and up');
 	}
+}
+
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./lib/preflight/worktree.js
+// Clean-worktree check (docs/reference/inputs.md#clean-worktree): real git, porcelain v1 -z, limited to pathspecs.
+
+
+class GitError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'GitError';
+    }
+}
+function git(cwd, args) {
+    return new Promise((resolvePromise, reject) => {
+        execFile('git', args, { cwd, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, GIT_OPTIONAL_LOCKS: '0', LC_ALL: 'C' } }, (err, stdout, stderr) => {
+            if (!err)
+                return resolvePromise(stdout);
+            const text = `${stderr}`.trim();
+            if (/dubious ownership/i.test(text)) {
+                reject(new GitError(`git refuses the repository at ${cwd} (dubious ownership). Fix: run \`git config --global --add safe.directory ${cwd}\` in a step before this one, or check out with actions/checkout, which does it for you.`));
+            }
+            else if (/not a git repository/i.test(text)) {
+                reject(new GitError(`${cwd} is not a git repository. Fix: check out the evaluation repo with actions/checkout before this step (the clean-worktree check needs git).`));
+            }
+            else if (err.code === 'ENOENT') {
+                reject(new GitError('git is not installed on this runner. Fix: use a runner image with git.'));
+            }
+            else {
+                reject(new GitError(`git ${args.join(' ')} failed: ${text || err.message}`));
+            }
+        });
+    });
+}
+/** Parses `git status --porcelain=v1 -z`: renames and copies carry the old path as a second field. */
+function parsePorcelainZ(out) {
+    const fields = out.split('\0');
+    const entries = [];
+    for (let i = 0; i < fields.length; i++) {
+        const f = fields[i];
+        if (f.length < 4)
+            continue;
+        const status = f.slice(0, 2);
+        entries.push({ status, path: f.slice(3) });
+        // Both sides of a rename count as dirty (the Python check saw only one).
+        if (status[0] === 'R' || status[0] === 'C' || status[1] === 'R' || status[1] === 'C') {
+            const from = fields[++i];
+            if (from)
+                entries.push({ status, path: from });
+        }
+    }
+    return entries;
+}
+/** The repository's top level, or a GitError with a hint. */
+async function repoRoot(cwd) {
+    return (await git(cwd, ['rev-parse', '--show-toplevel'])).trim();
+}
+/** Dirty entries under the pathspecs (untracked included, ignored excluded). Empty pathspecs check nothing. */
+async function dirtyPaths(cwd, pathspecs) {
+    if (pathspecs.length === 0)
+        return [];
+    // --no-renames reports a rename as a delete plus an add, so both sides always match the pathspecs.
+    const out = await git(cwd, ['status', '--porcelain=v1', '-z', '--untracked-files=all', '--no-renames', '--', ...pathspecs.map((p) => `:(literal)${p}`)]);
+    const all = parsePorcelainZ(out);
+    return all.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+/** `path` relative to `root` when it is inside it, else null (git cannot take pathspecs outside). */
+function insideRepo(root, path) {
+    const rel = relative(root, path);
+    if (rel === '')
+        return '.';
+    if (rel.startsWith('..') || isAbsolute(rel))
+        return null;
+    return rel.split('\\').join('/');
+}
+
+;// CONCATENATED MODULE: ./lib/cluster/dockerfile-sources.js
+// What a Dockerfile reads from its build context (docs/image-tag.md#what-the-dockerfile-copies):
+// the sources of COPY and ADD, and RUN bind mounts, so the image tag can hash them. Pure: text in,
+// context paths out. Follows BuildKit's Dockerfile syntax (https://docs.docker.com/reference/dockerfile/):
+// parser directives, line continuations, comments inside continuations, JSON and shell forms,
+// flags, heredocs.
+/** A problem in the Dockerfile that keeps the tag from knowing what it copies; the message names the fix. */
+class DockerfileSourceError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'DockerfileSourceError';
+    }
+}
+const DIRECTIVE = /^#[ \t]*([A-Za-z][A-Za-z0-9]*)[ \t]*=[ \t]*(.*?)[ \t]*$/;
+const REMOTE = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/|git@)/;
+const HEREDOC = /^\d*<<(-?)(["']?)([^"'<\s]+)\2$/;
+function isBlankOrComment(line) {
+    const t = line.replace(/^[ \t]+/, '');
+    return t === '' || t.startsWith('#');
+}
+/** The escape character of the `# escape=` parser directive (default backslash); directives stop at the first other line. */
+function escapeChar(lines) {
+    let esc = '\\';
+    for (const line of lines) {
+        const m = DIRECTIVE.exec(line);
+        if (!m)
+            break;
+        if (m[1].toLowerCase() === 'escape' && (m[2] === '`' || m[2] === '\\'))
+            esc = m[2];
+    }
+    return esc;
+}
+/**
+ * `.` and `..` resolved with the context root as the top (a `..` there stays at the root, as
+ * BuildKit keeps every source inside the context), `//` and a leading `/` dropped.
+ */
+function cleanContextPath(p) {
+    const out = [];
+    for (const part of p.split('/')) {
+        if (part === '' || part === '.')
+            continue;
+        if (part === '..')
+            out.pop();
+        else
+            out.push(part);
+    }
+    return out.join('/');
+}
+function unquote(word) {
+    const m = /^"(.*)"$/.exec(word) ?? /^'(.*)'$/.exec(word);
+    return m ? m[1] : word;
+}
+/** Leading `--flag[=value]` words, then the rest. */
+function splitFlags(rest) {
+    const flags = [];
+    let r = rest.trimStart();
+    while (r.startsWith('--')) {
+        const m = /^(\S+)\s*/.exec(r);
+        if (!m)
+            break;
+        flags.push(m[1]);
+        r = r.slice(m[0].length);
+    }
+    return { flags, args: r };
+}
+/** JSON form (an array of strings) when it parses as one, else words split on whitespace (shell form). */
+function argList(args) {
+    const t = args.trim();
+    if (t.startsWith('[')) {
+        try {
+            const parsed = JSON.parse(t);
+            if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string'))
+                return { words: parsed, json: true };
+        }
+        catch {
+            // Not JSON: BuildKit falls back to the shell form too.
+        }
+    }
+    return { words: t.split(/[ \t]+/).filter(Boolean), json: false };
+}
+function hasVariable(word, esc) {
+    for (let i = 0; i < word.length; i++) {
+        if (word[i] === esc)
+            i++;
+        else if (word[i] === '$')
+            return true;
+    }
+    return false;
+}
+/**
+ * The context paths the Dockerfile reads: every source of COPY and ADD (flags such as `--chown`
+ * skipped, JSON or shell form), and the `source` of every `RUN --mount=type=bind` (the default
+ * type). Not included, since they do not read the context: `COPY --from=<stage or image>`, a
+ * bind mount with `from=`, heredoc sources (`COPY <<EOF`, their text is the Dockerfile's own),
+ * and remote ADD sources (URLs, `git@`), which no hash of the repository can cover.
+ * A source that uses a variable (`$X`, `${X}`) is an error: its files are not known before the build.
+ */
+function dockerfile_sources_dockerfileContextSources(text, fileName = 'Dockerfile') {
+    const lines = text
+        .replace(/^\uFEFF/, '')
+        .replace(/\r\n?/g, '\n')
+        .split('\n');
+    const esc = escapeChar(lines);
+    const escapeRe = esc === '\\' ? '\\\\' : esc;
+    const continuation = new RegExp(`${escapeRe}[ \\t]*$`);
+    const out = [];
+    let i = 0;
+    while (i < lines.length) {
+        const startLine = i + 1;
+        const first = lines[i++];
+        if (isBlankOrComment(first))
+            continue;
+        // One logical line: a continued line goes on past blank and comment lines.
+        let logical = '';
+        let cur = first;
+        while (cur !== undefined) {
+            const m = continuation.exec(cur);
+            if (!m) {
+                logical += cur;
+                break;
+            }
+            // BuildKit joins the lines as they are: no space is added.
+            logical += cur.slice(0, m.index);
+            cur = undefined;
+            while (i < lines.length) {
+                const next = lines[i++];
+                if (!isBlankOrComment(next)) {
+                    cur = next;
+                    break;
+                }
+            }
+        }
+        const m = /^[ \t]*(\S+)(?:[ \t]+([\s\S]*))?$/.exec(logical);
+        if (!m)
+            continue;
+        const keyword = m[1].toUpperCase();
+        if (keyword !== 'COPY' && keyword !== 'ADD' && keyword !== 'RUN')
+            continue;
+        const { flags, args } = splitFlags(m[2] ?? '');
+        const { words, json } = argList(args);
+        // Heredoc bodies follow the instruction line: skip them, so their text is never read as instructions.
+        if (!json) {
+            for (const w of words) {
+                const h = HEREDOC.exec(w);
+                if (!h)
+                    continue;
+                const strip = h[1] === '-';
+                while (i < lines.length) {
+                    const body = lines[i++];
+                    if ((strip ? body.replace(/^\t+/, '') : body) === h[3])
+                        break;
+                }
+            }
+        }
+        const where = `${fileName} line ${startLine} (${keyword})`;
+        const add = (raw) => {
+            if (hasVariable(raw, esc)) {
+                throw new DockerfileSourceError(`${where} reads '${raw}' from the build context through a variable, so the image tag cannot tell which files it copies. Fix: write the source path literally.`);
+            }
+            // The escape character quotes the next one (`\$` is a dollar), as in BuildKit's word processing.
+            const unescaped = raw.replace(new RegExp(`${escapeRe}(.)`, 'gs'), '$1');
+            out.push({ path: cleanContextPath(unescaped), instruction: keyword, line: startLine });
+        };
+        if (keyword === 'RUN') {
+            for (const f of flags) {
+                const fm = /^--mount=(.*)$/.exec(f);
+                if (!fm)
+                    continue;
+                const fields = new Map();
+                for (const field of fm[1].split(',')) {
+                    const eq = field.indexOf('=');
+                    fields.set((eq < 0 ? field : field.slice(0, eq)).trim().toLowerCase(), eq < 0 ? 'true' : unquote(field.slice(eq + 1).trim()));
+                }
+                if ((fields.get('type') ?? 'bind') !== 'bind' || fields.has('from'))
+                    continue;
+                add(fields.get('source') ?? fields.get('src') ?? '');
+            }
+            continue;
+        }
+        if (flags.some((f) => /^--from(=|$)/.test(f)))
+            continue;
+        if (words.length < 2)
+            continue; // Docker refuses it at build time.
+        for (const w of words.slice(0, -1)) {
+            const src = json ? w : unquote(w);
+            if (!json && HEREDOC.test(w))
+                continue;
+            if (REMOTE.test(src))
+                continue;
+            add(src);
+        }
+    }
+    return out;
+}
+// ---------------------------------------------------------------------------------------------
+// Matching files of the context against the sources.
+const GLOB = /[*?[]/;
+/** The leading components of a source without glob characters: what to ask git for ('' = the whole context). */
+function dockerfile_sources_literalPrefix(path) {
+    const parts = path === '' ? [] : path.split('/');
+    const k = parts.findIndex((p) => GLOB.test(p));
+    return (k < 0 ? parts : parts.slice(0, k)).join('/');
+}
+const componentCache = new Map();
+/** One path component of a Go `filepath.Match` pattern as a regex: `*`, `?`, `[...]` (negated by `^` or `!`), `\` escapes. */
+function componentRegex(pattern) {
+    const cached = componentCache.get(pattern);
+    if (cached)
+        return cached;
+    let re = '';
+    for (let i = 0; i < pattern.length; i++) {
+        const c = pattern[i];
+        if (c === '*')
+            re += '[^/]*';
+        else if (c === '?')
+            re += '[^/]';
+        else if (c === '\\' && i + 1 < pattern.length)
+            re += pattern[++i].replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+        else if (c === '[') {
+            const end = pattern.indexOf(']', i + 2);
+            if (end < 0)
+                re += '\\[';
+            else {
+                let body = pattern.slice(i + 1, end);
+                const negate = body.startsWith('^') || body.startsWith('!');
+                if (negate)
+                    body = body.slice(1);
+                re += `[${negate ? '^' : ''}${body.replace(/\\/g, '\\\\').replace(/\]/g, '\\]')}]`;
+                i = end;
+            }
+        }
+        else
+            re += c.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+    }
+    const compiled = new RegExp(`^${re}$`, 's');
+    componentCache.set(pattern, compiled);
+    return compiled;
+}
+/**
+ * Does the source copy this file? True when the file is the source or lies under it (a directory
+ * source copies its whole tree), matching glob characters component by component; a `**`
+ * component matches any number of components.
+ */
+function dockerfile_sources_sourceCopies(source, file) {
+    if (source === '')
+        return true;
+    const pat = source.split('/');
+    const parts = file.split('/');
+    if (!GLOB.test(source))
+        return pat.length <= parts.length && pat.every((p, k) => p === parts[k]);
+    const go = (pi, fi) => {
+        if (pi === pat.length)
+            return true;
+        if (pat[pi] === '**') {
+            for (let k = fi; k <= parts.length; k++)
+                if (go(pi + 1, k))
+                    return true;
+            return false;
+        }
+        return fi < parts.length && componentRegex(pat[pi]).test(parts[fi]) && go(pi + 1, fi + 1);
+    };
+    return go(0, 0);
+}
+
+;// CONCATENATED MODULE: ./lib/cluster/image-tag.js
+// Content-addressed image tag (docs/reference/per-run-cluster.md#image-tag), see docs/image-tag.md.
+// Pure parts (ordering, Dockerfile sections, what the Dockerfile copies, byte layouts, tag and
+// URI) are separate from the I/O parts (git file selection, the mini-interact walk, streaming the
+// bytes into the hash).
+
+
+
+
+
+
+
+const CODE_SENTINEL = '# CODE-LAYERS';
+const DATA_SENTINEL = '# DATA-LAYERS';
+const DOCKERFILE_NAME = 'Dockerfile.cloud';
+const DEFAULT_AR_REPO = 'bird-interact-runner';
+const DEFAULT_IMAGE = 'runner';
+/** The repo paths the image hash reads (git pathspecs, relative to the repo root). */
+const CODE_DIR = 'src';
+const GOLD_DIR = 'audited_gold';
+const CODE_FILES = (/* unused pure expression or super */ null && (['uv.lock', 'pyproject.toml']));
+/** Where the dataset sits in the build context (registry.ts's buildCommand puts it there). */
+const DATASET_DIR = 'mini-interact';
+/** Files that decide which context files a build sees (BuildKit reads `<Dockerfile>.dockerignore` first, else `.dockerignore`). */
+const DOCKERIGNORE_FILES = [`${DOCKERFILE_NAME}.dockerignore`, '.dockerignore'];
+/** A problem computing the tag; the message names the fix. */
+class ImageTagError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'ImageTagError';
+    }
+}
+// ---------------------------------------------------------------------------------------------
+// Ordering: Python's sorted() of Path objects.
+function isHigh(u) {
+    return u >= 0xd800 && u <= 0xdbff;
+}
+function isLow(u) {
+    return u >= 0xdc00 && u <= 0xdfff;
+}
+/**
+ * Compares two strings by Unicode code point, as Python compares `str`. JS `<` compares UTF-16
+ * code units, which puts an astral character (U+10000 and up, stored as surrogates 0xD800-0xDFFF)
+ * before U+E000-U+FFFF; this corrects that. Lone surrogates compare as their own value, as in
+ * Python. Returns <0, 0 or >0.
+ */
+function compareCodePoints(left, right) {
+    const n = Math.min(left.length, right.length);
+    let i = 0;
+    while (i < n && left.charCodeAt(i) === right.charCodeAt(i))
+        i++;
+    // One is a code-unit prefix of the other: then also a code-point prefix, or its last code point
+    // is a lone high surrogate (< 0x10000) facing a pair (>= 0x10000). Shorter first either way.
+    if (i === n)
+        return left.length - right.length;
+    const ua = left.charCodeAt(i);
+    const ub = right.charCodeAt(i);
+    // Inside a shared high surrogate: compare the code points that start at the high surrogate.
+    const start = i > 0 && isHigh(left.charCodeAt(i - 1)) && (isLow(ua) || isLow(ub)) ? i - 1 : i;
+    const ca = left.codePointAt(start) ?? 0;
+    const cb = right.codePointAt(start) ?? 0;
+    return ca - cb;
+}
+/**
+ * The components Python's PurePosixPath compares: `a//b` and `a/./b` are `a/b`, a trailing slash
+ * is dropped, an absolute path keeps a leading empty component (so it sorts before relative ones).
+ */
+function pathComponents(p) {
+    const parts = p.split('/').filter((s) => s !== '' && s !== '.');
+    return p.startsWith('/') ? ['', ...parts] : parts;
+}
+/** Python's `PurePosixPath.__lt__`: component lists compared element by element, by code point. */
+function comparePythonPaths(a, b) {
+    const pa = pathComponents(a);
+    const pb = pathComponents(b);
+    const n = Math.min(pa.length, pb.length);
+    for (let i = 0; i < n; i++) {
+        const c = compareCodePoints(pa[i], pb[i]);
+        if (c !== 0)
+            return c;
+    }
+    return pa.length - pb.length;
+}
+/**
+ * Python's `sorted()` of `Path` objects over posix path strings: component by component, so
+ * `x/a.py` sorts before `x.py` (a whole-string sort puts `x.py` first, as `.` < `/`). Returns a
+ * new array; equal paths keep their input order (Python's sort is stable too).
+ */
+function sortPathsLikePython(paths) {
+    return [...paths].sort(comparePythonPaths);
+}
+/** Python's universal newlines on read: CRLF and a lone CR become LF. */
+function translateNewlines(text) {
+    return text.replace(/\r\n?/g, '\n');
+}
+/** Python's `repr()` of a list of str, for the sentinel error (both sentinels are plain ASCII). */
+function pythonStrListRepr(items) {
+    const repr = (s) => (s.includes("'") && !s.includes('"') ? `"${s}"` : `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`);
+    return `[${items.map(repr).join(', ')}]`;
+}
+/**
+ * The CODE and DATA sections of `Dockerfile.cloud` (text already decoded as UTF-8; newlines are
+ * translated here). A section starts at the first occurrence of its own sentinel (a substring
+ * match, sentinel included) and ends where the first occurrence of the other sentinel starts when
+ * that comes later, else at EOF. So with DATA before CODE, DATA runs up to CODE and CODE to EOF.
+ */
+function dockerfileSections(text) {
+    const t = translateNewlines(text);
+    const codeAt = t.indexOf(CODE_SENTINEL);
+    const dataAt = t.indexOf(DATA_SENTINEL);
+    const missing = [codeAt < 0 ? CODE_SENTINEL : null, dataAt < 0 ? DATA_SENTINEL : null].filter((s) => s !== null);
+    if (missing.length > 0) {
+        throw new ImageTagError(`${DOCKERFILE_NAME} missing required sentinel(s): ${pythonStrListRepr(missing)}. ` +
+            `Fix: add a line \`${CODE_SENTINEL}\` before the layers that copy the code and a line \`${DATA_SENTINEL}\` before the layers that copy the dataset; the image tag hashes each section.`);
+    }
+    const section = (own, other) => t.slice(own, other > own ? other : t.length);
+    return { code: section(codeAt, dataAt), data: section(dataAt, codeAt) };
+}
+/** Decodes Dockerfile bytes as strict UTF-8, keeping a BOM as Python's `utf-8` codec does. */
+function decodeDockerfile(bytes) {
+    try {
+        return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    }
+    catch {
+        throw new ImageTagError(`${DOCKERFILE_NAME} is not valid UTF-8. Fix: save it as UTF-8 (the image tag hashes its text).`);
+    }
+}
+const NUL = Buffer.from([0]);
+/** The code records in hash order: `src/` files Python-sorted, then `uv.lock`, then `pyproject.toml`. Other paths are rejected. */
+function codeFileOrder(paths) {
+    const src = [];
+    const extra = new Set();
+    for (const p of paths) {
+        if (p.startsWith(`${CODE_DIR}/`))
+            src.push(p);
+        else if (CODE_FILES.includes(p))
+            extra.add(p);
+        else
+            throw new ImageTagError(`${p} is not a code input of the image hash (only ${CODE_DIR}/, ${CODE_FILES.join(', ')})`);
+    }
+    return [...sortPathsLikePython(src), ...CODE_FILES.filter((f) => extra.has(f))];
+}
+/** `audited_gold/` files (repo-relative) in hash order. Other paths are rejected. */
+function goldFileOrder(paths) {
+    for (const p of paths) {
+        if (!p.startsWith(`${GOLD_DIR}/`))
+            throw new ImageTagError(`${p} is not under ${GOLD_DIR}/`);
+    }
+    return sortPathsLikePython(paths);
+}
+function recordHead(prefix, path) {
+    return Buffer.concat([Buffer.from(prefix + path, 'utf8'), NUL]);
+}
+function byPath(files) {
+    const m = new Map();
+    for (const f of files) {
+        if (m.has(f.path))
+            throw new ImageTagError(`${f.path} is given twice`);
+        m.set(f.path, f.bytes);
+    }
+    return m;
+}
+function updateRecords(h, prefix, order, bytes) {
+    for (const p of order) {
+        h.update(recordHead(prefix, p));
+        h.update(bytes.get(p) ?? new Uint8Array());
+        h.update(NUL);
+    }
+}
+function updateSection(h, prefix, section) {
+    h.update(Buffer.from(prefix + section, 'utf8'));
+    h.update(NUL);
+}
+/**
+ * Is this repo path already hashed by a group of its own (code files, audited gold, or the
+ * dataset, which the build context holds as `mini-interact/`)? Such paths are never context records.
+ */
+function coveredByTag(path) {
+    return (CODE_FILES.includes(path) ||
+        path.startsWith(`${CODE_DIR}/`) ||
+        path.startsWith(`${GOLD_DIR}/`) ||
+        path === DATASET_DIR ||
+        path.startsWith(`${DATASET_DIR}/`));
+}
+/**
+ * The context records in hash order: of the repo files given (what git lists under the sources'
+ * literal prefixes), those that some source copies or that are a dockerignore file, minus the ones
+ * {@link coveredByTag}, Python-sorted.
+ */
+function contextFileOrder(listed, sources) {
+    const picked = new Set();
+    for (const p of listed) {
+        if (coveredByTag(p))
+            continue;
+        if (DOCKERIGNORE_FILES.includes(p) || sources.some((s) => sourceCopies(s.path, p)))
+            picked.add(p);
+    }
+    return sortPathsLikePython([...picked]);
+}
+/**
+ * SHA-256 hex of the code and the build recipe:
+ * 1. each code file (paths relative to the repo root: `src/...`, `uv.lock`, `pyproject.toml`; any
+ *    input order) as `b"code/" + path + b"\0" + bytes + b"\0"` in {@link codeFileOrder} (an absent
+ *    `uv.lock` or `pyproject.toml` contributes nothing);
+ * 2. each other context file the Dockerfile reads (see {@link contextFileOrder}; any input order,
+ *    hashed in Python's path order) as `b"context/" + path + b"\0" + bytes + b"\0"`;
+ * 3. `b"dockerfile/" + text + b"\0"`, the whole `Dockerfile.cloud` with its newlines translated here.
+ */
+function codeHash(files, contextFiles, dockerfile) {
+    const h = createHash('sha256');
+    updateRecords(h, 'code/', codeFileOrder(files.map((f) => f.path)), byPath(files));
+    const context = byPath(contextFiles);
+    for (const p of context.keys()) {
+        if (coveredByTag(p))
+            throw new ImageTagError(`${p} is hashed in its own group, not as a context file`);
+    }
+    updateRecords(h, 'context/', sortPathsLikePython([...context.keys()]), context);
+    updateSection(h, 'dockerfile/', translateNewlines(dockerfile));
+    return h.digest('hex');
+}
+/**
+ * SHA-256 hex of the data: mini-interact files (paths relative to that root) as
+ * `b"mi/" + path + b"\0" + bytes + b"\0"`, Python-sorted; then `audited_gold/` files (paths
+ * relative to the repo root) as `b"repo/" + path + ...`, Python-sorted; then
+ * `b"dockerfile-data/" + section + b"\0"`.
+ */
+function dataHash(miniInteractFiles, goldFiles, dataSection) {
+    const h = createHash('sha256');
+    updateRecords(h, 'mi/', sortPathsLikePython(miniInteractFiles.map((f) => f.path)), byPath(miniInteractFiles));
+    updateRecords(h, 'repo/', goldFileOrder(goldFiles.map((f) => f.path)), byPath(goldFiles));
+    updateSection(h, 'dockerfile-data/', dataSection);
+    return h.digest('hex');
+}
+/** `<data_hash[:12]>-<code_hash[:12]>`, plus `-dirty` when a dirty tree was hashed. */
+function formatTag(dataHashHex, codeHashHex, dirty) {
+    return `${dataHashHex.slice(0, 12)}-${codeHashHex.slice(0, 12)}${dirty ? '-dirty' : ''}`;
+}
+/** `<region>-docker.pkg.dev/<project>/<ar_repo>/<image>:<tag>`. */
+function imageUri({ region, project, arRepo = DEFAULT_AR_REPO, image = DEFAULT_IMAGE, tag }) {
+    return `${region}-docker.pkg.dev/${project}/${arRepo}/${image}:${tag}`;
+}
+// ---------------------------------------------------------------------------------------------
+// I/O: file selection and streaming.
+function decodePath(raw, where) {
+    try {
+        return new TextDecoder('utf-8', { fatal: true }).decode(raw);
+    }
+    catch {
+        throw new ImageTagError(`${where}: the file name ${JSON.stringify(raw.toString('latin1'))} is not valid UTF-8, so it has no UTF-8 path to hash. Fix: rename the file with a UTF-8 name.`);
+    }
+}
+function gitBuffer(cwd, args) {
+    return new Promise((resolvePromise, reject) => {
+        (0,external_node_child_process_namespaceObject.execFile)('git', args, { cwd, encoding: 'buffer', maxBuffer: 256 * 1024 * 1024, env: { ...process.env, GIT_OPTIONAL_LOCKS: '0', LC_ALL: 'C' } }, (err, stdout, stderr) => {
+            if (!err)
+                return resolvePromise(stdout);
+            const text = stderr.toString('utf8').trim();
+            if (/dubious ownership/i.test(text)) {
+                reject(new GitError(`git refuses the repository at ${cwd} (dubious ownership). Fix: run \`git config --global --add safe.directory ${cwd}\` in a step before this one, or check out with actions/checkout, which does it for you.`));
+            }
+            else if (/not a git repository/i.test(text)) {
+                reject(new GitError(`${cwd} is not a git repository. Fix: check out the evaluation repo with actions/checkout before this step (the image tag hashes the files git tracks).`));
+            }
+            else if (err.code === 'ENOENT') {
+                reject(new GitError(`git is not installed on this runner, or ${cwd} does not exist. Fix: use a runner image with git and check out the evaluation repo first.`));
+            }
+            else {
+                reject(new GitError(`git ${args.join(' ')} failed: ${text || err.message}`));
+            }
+        });
+    });
+}
+/**
+ * The files git tracks or would track under `pathspecs` (tracked plus untracked, never ignored),
+ * as posix paths relative to `repoRoot`, deduplicated (a conflicted file is listed once per stage).
+ * Runs `git ls-files -z --cached --others --exclude-standard -- <pathspecs>` in `repoRoot`.
+ * An untracked nested repository is listed with a trailing `/`.
+ */
+async function listGitFiles(repoRoot, pathspecs) {
+    const out = await gitBuffer(repoRoot, ['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', ...pathspecs.map((p) => `:(literal)${p}`)]);
+    const seen = new Set();
+    let from = 0;
+    for (let i = 0; i < out.length; i++) {
+        if (out[i] !== 0)
+            continue;
+        if (i > from)
+            seen.add(decodePath(out.subarray(from, i), repoRoot));
+        from = i + 1;
+    }
+    if (from < out.length)
+        seen.add(decodePath(out.subarray(from), repoRoot));
+    return [...seen];
+}
+function isInside(top, target) {
+    return target === top || target.startsWith(top.endsWith(external_node_path_namespaceObject.sep) ? top : top + external_node_path_namespaceObject.sep);
+}
+function errno(e) {
+    return typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
+}
+/**
+ * What to hash for one path: its bytes source, or null to skip it. A symlink is followed when its
+ * target stays inside `top` (a regular file is then hashed under the link's own path, with the
+ * target's bytes, as Python's `is_file()` does); one that leaves `top` is an error; a broken link
+ * and a link to a directory are skipped (Python's `rglob` + `is_file()` skip them too).
+ */
+async function classify(abs, top, label) {
+    let st;
+    try {
+        st = await (0,promises_namespaceObject.lstat)(abs);
+    }
+    catch (e) {
+        if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR')
+            return 'skip';
+        throw e;
+    }
+    if (st.isSymbolicLink()) {
+        let target;
+        try {
+            target = await (0,promises_namespaceObject.realpath)(abs);
+        }
+        catch (e) {
+            if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR' || errno(e) === 'ELOOP')
+                return 'skip';
+            throw e;
+        }
+        if (!isInside(top, target)) {
+            throw new ImageTagError(`${label} is a symlink that leaves ${top} (to ${target}), so its bytes would differ between machines. Fix: replace the link with a copy of the file (e.g. \`cp -rL\`), or move the target inside.`);
+        }
+        st = await (0,promises_namespaceObject.stat)(abs);
+        if (st.isDirectory())
+            return 'skip';
+        return st.isFile() ? 'file' : 'skip';
+    }
+    if (st.isDirectory())
+        return 'dir';
+    return st.isFile() ? 'file' : 'skip';
+}
+async function streamRecord(h, prefix, rel, abs) {
+    h.update(recordHead(prefix, rel));
+    for await (const chunk of createReadStream(abs))
+        h.update(chunk);
+    h.update(NUL);
+}
+/**
+ * Where to read a file that listGitFiles gave, or null when there is nothing to hash (tracked but
+ * deleted in the worktree, a broken or directory symlink). A nested repository (`path/`), a
+ * submodule, or a symlink leaving the repository is an error: their bytes would not be hashed, or
+ * would differ between machines. `what` names the input in the messages (e.g. "an image input").
+ */
+async function repoFileToHash(repoRoot, rel, what, top) {
+    if (rel.endsWith('/')) {
+        throw new ImageTagError(`${rel} is a nested git repository inside ${what}; its files are not hashed. Fix: remove it, vendor its files into the repository, or list it in .git/info/exclude so that it is not taken.`);
+    }
+    const abs = (0,external_node_path_namespaceObject.join)(repoRoot, ...rel.split('/'));
+    const kind = await classify(abs, top ?? (await (0,promises_namespaceObject.realpath)(repoRoot)), rel);
+    if (kind === 'dir') {
+        throw new ImageTagError(`${rel} is a git submodule inside ${what}; its files are not hashed. Fix: vendor the files into the repository instead of a submodule.`);
+    }
+    return kind === 'skip' ? null : abs;
+}
+async function hashRepoFiles(h, prefix, repoRoot, top, order) {
+    for (const rel of order) {
+        const abs = await repoFileToHash(repoRoot, rel, 'an image input', top);
+        if (abs !== null)
+            await streamRecord(h, prefix, rel, abs);
+    }
+}
+/**
+ * Every regular file under `root` as posix paths relative to it, dotfiles included, following
+ * symlinks per {@link classify} (directory symlinks are not descended). Not sorted.
+ */
+async function walkFiles(root) {
+    let top;
+    try {
+        top = await realpath(root);
+        if (!(await stat(top)).isDirectory())
+            throw new Error('not a directory');
+    }
+    catch {
+        throw new ImageTagError(`mini-interact root ${root} not found or not a directory. Fix: point mini-interact-root at the dataset directory (the image tag hashes every file in it).`);
+    }
+    const found = [];
+    async function visit(dir, relDir) {
+        const names = await readdir(dir, { encoding: 'buffer' });
+        for (const raw of names) {
+            const name = decodePath(raw, join(root, relDir));
+            const abs = join(dir, name);
+            const rel = relDir ? `${relDir}/${name}` : name;
+            const kind = await classify(abs, top, `${root}/${rel}`);
+            if (kind === 'dir')
+                await visit(abs, rel);
+            else if (kind === 'file')
+                found.push(rel);
+        }
+    }
+    await visit(top, '');
+    return found;
+}
+/** Reads `<repoRoot>/Dockerfile.cloud` from the working tree: its text, newlines translated. */
+async function readDockerfile(repoRoot) {
+    let bytes;
+    try {
+        bytes = await readFile(join(repoRoot, DOCKERFILE_NAME));
+    }
+    catch (e) {
+        const code = errno(e);
+        if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
+            throw new ImageTagError(`${DOCKERFILE_NAME} not found under ${repoRoot}. Fix: check out the evaluation repo (it has ${DOCKERFILE_NAME} at its root) or set the repo root to the directory that holds it.`);
+        }
+        throw e;
+    }
+    return translateNewlines(decodeDockerfile(bytes));
+}
+/** What the Dockerfile reads from the context, with its errors as image-tag errors. */
+function contextSources(dockerfile) {
+    try {
+        return dockerfileContextSources(dockerfile, DOCKERFILE_NAME);
+    }
+    catch (e) {
+        throw new ImageTagError(e instanceof Error ? e.message : String(e));
+    }
+}
+/**
+ * The content-addressed tag of docs/reference/per-run-cluster.md#image-tag. Repo inputs are the files git tracks or would track
+ * (working-tree bytes); the mini-interact root is walked on disk.
+ */
+async function imageTag({ repoRoot, miniInteractRoot, dirty }) {
+    const dockerfile = await readDockerfile(repoRoot);
+    const sections = dockerfileSections(dockerfile);
+    const sources = contextSources(dockerfile);
+    const repoTop = await realpath(repoRoot);
+    const repoFiles = await listGitFiles(repoRoot, [CODE_DIR, GOLD_DIR, ...CODE_FILES]);
+    const codePaths = repoFiles.filter((p) => p.startsWith(`${CODE_DIR}/`) || CODE_FILES.includes(p));
+    const goldPaths = repoFiles.filter((p) => p.startsWith(`${GOLD_DIR}/`));
+    // A source inside a group of its own (`COPY src /app/src`) needs no listing: its files are never context records.
+    const ownGroup = (p) => coveredByTag(p) || p === CODE_DIR || p === GOLD_DIR || p === DATASET_DIR;
+    const prefixes = [...new Set([...sources.map((s) => literalPrefix(s.path) || '.').filter((p) => !ownGroup(p)), ...DOCKERIGNORE_FILES])];
+    const contextPaths = contextFileOrder(await listGitFiles(repoRoot, prefixes), sources);
+    const code = createHash('sha256');
+    await hashRepoFiles(code, 'code/', repoRoot, repoTop, codeFileOrder(codePaths));
+    await hashRepoFiles(code, 'context/', repoRoot, repoTop, contextPaths);
+    updateSection(code, 'dockerfile/', dockerfile);
+    const miFiles = sortPathsLikePython(await walkFiles(miniInteractRoot));
+    const miTop = await realpath(miniInteractRoot);
+    const data = createHash('sha256');
+    for (const rel of miFiles)
+        await streamRecord(data, 'mi/', rel, join(miTop, ...rel.split('/')));
+    await hashRepoFiles(data, 'repo/', repoRoot, repoTop, goldFileOrder(goldPaths));
+    updateSection(data, 'dockerfile-data/', sections.data);
+    const codeHex = code.digest('hex');
+    const dataHex = data.digest('hex');
+    return { tag: formatTag(dataHex, codeHex, dirty), codeHash: codeHex, dataHash: dataHex };
 }
 
 ;// CONCATENATED MODULE: ./lib/inputs/combos.js
@@ -32468,6 +33263,7 @@ var OtfInputs;
     OtfInputs["KeyPrefix"] = "key-prefix";
     OtfInputs["OtfCacheRoot"] = "otf-cache-root";
     OtfInputs["ModelsOtfRoot"] = "models-otf-root";
+    OtfInputs["EncoderPaths"] = "encoder-paths";
 })(OtfInputs || (OtfInputs = {}));
 /** The outputs of the otf-keys sub-action. */
 var OtfOutputs;
@@ -32486,9 +33282,10 @@ const OtfDefaults = {
     uvLock: 'uv.lock',
     slayerPackage: 'slayer',
     keyPrefix: 'bird-otf-v1',
+    encoderPaths: 'uv.lock pyproject.toml src/',
 };
 /** Bumped when the key material below changes shape, so old cache entries are never reused. */
-const KEY_MATERIAL_VERSION = 'bird-otf-key/1';
+const KEY_MATERIAL_VERSION = 'bird-otf-key/2';
 /** Hex characters of the SHA-256 kept in the key (128 bits). */
 const KEY_HASH_CHARS = 32;
 /** GitHub's limit on the legs of one matrix. */
@@ -32586,6 +33383,32 @@ function findLockedPackage(packages, name) {
     return packages.filter((p) => normalizePackageName(p.name) === want).sort((a, b) => `${a.version} ${a.source}`.localeCompare(`${b.version} ${b.source}`));
 }
 /**
+ * The head of one file's record in the encoder digest: `path + b"\0" + size + b"\0"`, then come
+ * the file's bytes. The path is repo-relative, posix, UTF-8; the size in decimal ASCII. The size
+ * keeps the records apart whatever bytes a file holds (a path has no NUL).
+ */
+function encoderRecordHead(path, size) {
+    return Buffer.concat([Buffer.from(path, 'utf8'), Buffer.from([0]), Buffer.from(String(size), 'ascii'), Buffer.from([0])]);
+}
+/** The encoder digest of files already in memory, in the order given (the I/O half sorts and streams). */
+function encoderHash(files) {
+    const h = createHash('sha256');
+    for (const f of files) {
+        h.update(encoderRecordHead(f.path, f.bytes.length));
+        h.update(f.bytes);
+    }
+    return h.digest('hex');
+}
+/**
+ * The `encoder-paths` input: paths separated by whitespace or commas, deduplicated, in the order
+ * given; each must stay inside the repository (not absolute, no `..`).
+ */
+function parseEncoderPaths(raw) {
+    const paths = [...new Set((raw.trim() || OtfDefaults.encoderPaths).split(/[\s,]+/).filter(Boolean))];
+    const bad = paths.filter((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.split(/[\\/]/).includes('..'));
+    return { paths: paths.filter((p) => !bad.includes(p)), bad };
+}
+/**
  * The text that is hashed: one `name=value` line per input, files by name, size and SHA-256 of
  * their bytes. Values can't hold a newline (checked on input), so the lines can't be forged.
  */
@@ -32601,6 +33424,7 @@ function keyMaterialText(material) {
         lines.push(`reference-model=${material.referenceModel}`);
     for (const p of material.slayer)
         lines.push(`slayer=${normalizePackageName(p.name)} ${p.version} ${p.source}`);
+    lines.push(`encoder=${material.encoder}`);
     for (const f of material.files)
         lines.push(`file=${f.name} size=${f.size} sha256=${f.sha256}`);
     return `${lines.join('\n')}\n`;
@@ -32688,6 +33512,12 @@ function parseOtfSettings(get, env = process.env, collect) {
         problems.add(OtfInputs.SlayerPackage, `'${slayerPackage}' is not a Python package name`, 'give the name as uv.lock spells it, e.g. slayer');
     const uvLockRaw = str(OtfInputs.UvLock) || OtfDefaults.uvLock;
     const uvLock = absolute(uvLockRaw, workspace);
+    const encoder = parseEncoderPaths(str(OtfInputs.EncoderPaths));
+    const encoderFix = `give paths relative to the repository root, separated by spaces or commas, such as the default ${OtfDefaults.encoderPaths}`;
+    for (const p of encoder.bad)
+        problems.add(OtfInputs.EncoderPaths, `'${p}' must be a path inside the repository (no absolute path, no ..)`, encoderFix);
+    if (encoder.bad.length === 0 && encoder.paths.length === 0)
+        problems.add(OtfInputs.EncoderPaths, `'${str(OtfInputs.EncoderPaths)}' names no path`, encoderFix);
     const { miniInteractRoot, datasetFile } = dataPaths(workspace, env, str(OtfInputs.MiniInteractRoot), str(OtfInputs.DatasetFile));
     // Exactly one source of DBs.
     const given = [OtfInputs.Dbs, OtfInputs.InstanceIds, OtfInputs.InstanceIdsFile].filter((n) => str(n) !== '');
@@ -32742,6 +33572,7 @@ function parseOtfSettings(get, env = process.env, collect) {
         embeddingModel,
         referenceModel,
         uvLock,
+        encoderPaths: encoder.paths,
         slayerPackage,
         keyPrefix,
         artifactRoot: artifact === 'slayer_otf_cache' ? otfCacheRoot : modelsOtfRoot,
@@ -32752,8 +33583,10 @@ function parseOtfSettings(get, env = process.env, collect) {
 }
 
 ;// CONCATENATED MODULE: ./lib/otf/compute.js
-// The I/O half of the OTF keys: hashes each DB's dataset files and reads the SLayer pin from
-// uv.lock. Every missing file is reported at once, per DB, before any key is made.
+// The I/O half of the OTF keys: hashes each DB's dataset files and the encoder's code, and reads
+// the SLayer pin from uv.lock. Every problem is reported at once, before any key is made.
+
+
 
 
 
@@ -32816,6 +33649,61 @@ function datasetFiles(s, problems) {
     }
     return out;
 }
+/** Does `path` (an encoder-paths entry) name this git-listed file or a folder above it? */
+function names(path, file) {
+    const p = path.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+    return p === '' || p === '.' || file === p || file.startsWith(`${p}/`);
+}
+/**
+ * The digest of the files git tracks or would track (never ignored ones) under the encoder
+ * paths, relative to the workspace (the checkout of the evaluation repo). Records a problem on
+ * encoder-paths when git cannot list them, when a path names no such file (a typo would leave the
+ * code out of the key), or when a file cannot be hashed (nested repository, submodule, symlink
+ * leaving the repository); returns null then.
+ */
+async function encoderDigest(s, problems) {
+    if (s.encoderPaths.length === 0)
+        return null;
+    let listed;
+    try {
+        listed = await listGitFiles(s.workspace, s.encoderPaths);
+    }
+    catch (e) {
+        problems.add(OtfInputs.EncoderPaths, `cannot list the files git tracks under '${s.encoderPaths.join(' ')}' in ${s.workspace}: ${errorMessage(e)}`, 'check out the evaluation repo (actions/checkout) before this step; the key hashes the encoder code git tracks');
+        return null;
+    }
+    const unmatched = s.encoderPaths.filter((p) => !listed.some((f) => names(p, f)));
+    for (const p of unmatched) {
+        problems.add(OtfInputs.EncoderPaths, `'${p}' names no file git tracks (or would track) in ${s.workspace}`, `name files or folders of the evaluation repo that hold the encode code (default: ${OtfDefaults.encoderPaths}); ignored files are never hashed`);
+    }
+    if (unmatched.length > 0)
+        return null;
+    const files = sortPathsLikePython(listed);
+    const h = (0,external_node_crypto_.createHash)('sha256');
+    const hashed = [];
+    try {
+        for (const rel of files) {
+            const abs = await repoFileToHash(s.workspace, rel, 'an encoder path');
+            if (abs === null)
+                continue;
+            const size = (await (0,promises_namespaceObject.stat)(abs)).size;
+            h.update(encoderRecordHead(rel, size));
+            let read = 0;
+            for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(abs)) {
+                read += chunk.length;
+                h.update(chunk);
+            }
+            if (read !== size)
+                throw new Error(`${rel} changed while it was hashed (${size} bytes before, ${read} read); run the step again`);
+            hashed.push(rel);
+        }
+    }
+    catch (e) {
+        problems.add(OtfInputs.EncoderPaths, errorMessage(e), 'keep the encoder paths to plain files of the evaluation repo');
+        return null;
+    }
+    return { sha256: h.digest('hex'), files: hashed };
+}
 /**
  * Every DB's key. Throws one ProblemsError naming every missing file or pin, together with any
  * problems already in `problems` (the input problems of parseOtfSettings).
@@ -32823,7 +33711,10 @@ function datasetFiles(s, problems) {
 async function computeKeys(settings, problems = new ProblemList()) {
     const slayer = readSlayerPin(settings, problems);
     const files = datasetFiles(settings, problems);
+    const encoder = await encoderDigest(settings, problems);
     problems.throwIfAny();
+    if (!encoder)
+        throw new Error('otf-keys: no encoder digest and no problem recorded'); // unreachable: a null digest records a problem
     const limit = pLimit(HASH_CONCURRENCY);
     const digests = new Map();
     await Promise.all(settings.dbs.map(async (db) => {
@@ -32839,12 +33730,13 @@ async function computeKeys(settings, problems = new ProblemList()) {
             embeddingModel: settings.embeddingModel,
             referenceModel: settings.referenceModel,
             slayer,
+            encoder: encoder.sha256,
             files: digests.get(db) ?? [],
         });
         hashes[db] = hash;
         keys.push({ db, key: cacheKey(settings.keyPrefix, settings.artifact, db, hash), path: workflowPath((0,external_node_path_namespaceObject.join)(settings.artifactRoot, db), settings.workspace) });
     }
-    return { keys, hashes, slayer };
+    return { keys, hashes, slayer, encoder };
 }
 
 ;// CONCATENATED MODULE: ./lib/otf/main.js
@@ -32863,9 +33755,11 @@ async function run(get = coreOtfInputReader, log = actionsLog) {
         const s = parseOtfSettings(get, process.env, problems);
         for (const note of s.notes)
             log.warning(`otf-keys: ${note}`);
-        const { keys, slayer } = await computeKeys(s, problems);
+        const { keys, slayer, encoder } = await computeKeys(s, problems);
         const pin = slayer.map((p) => `${p.name} ${p.version}${p.source ? ` (${p.source})` : ''}`).join(', ');
         log.info(`framework ${s.framework} → ${s.artifact}; ${keys.length} DB(s) from ${s.dbSource}; SLayer ${pin}; embedding model ${s.embeddingModel}${s.referenceModel ? `; reference model ${s.referenceModel}` : ''}`);
+        const code = `encoder code ${encoder.sha256.slice(0, 12)} (${encoder.files.length} file${encoder.files.length === 1 ? '' : 's'} under ${s.encoderPaths.join(' ')})`;
+        log.info(code);
         for (const k of keys)
             log.info(`${k.db}: ${k.key} → ${k.path}`);
         const values = outputValues({
@@ -32877,7 +33771,7 @@ async function run(get = coreOtfInputReader, log = actionsLog) {
         for (const [name, value] of Object.entries(values))
             setOutput(name, value);
         const rows = keys.map((k) => `| \`${k.db}\` | \`${k.key}\` | \`${k.path}\` |`).join('\n');
-        await writeSummary(`### OTF cache keys (${s.artifact}, ${keys.length} DB${keys.length === 1 ? '' : 's'})\n\nSLayer ${pin}, embedding model \`${s.embeddingModel}\`${s.referenceModel ? `, reference model \`${s.referenceModel}\`` : ''}.\n\n| DB | key | path |\n| --- | --- | --- |\n${rows}\n`);
+        await writeSummary(`### OTF cache keys (${s.artifact}, ${keys.length} DB${keys.length === 1 ? '' : 's'})\n\nSLayer ${pin}, embedding model \`${s.embeddingModel}\`${s.referenceModel ? `, reference model \`${s.referenceModel}\`` : ''}, ${code}.\n\n| DB | key | path |\n| --- | --- | --- |\n${rows}\n`);
     }
     catch (e) {
         setFailed(`otf-keys: ${errorMessage(e)}`);

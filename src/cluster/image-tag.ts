@@ -1,12 +1,14 @@
-// Content-addressed image tag of the Python submitter (docs/reference/per-run-cluster.md#image-tag), see docs/image-tag.md.
-// Pure parts (ordering, Dockerfile sections, byte layouts, tag and URI) are separate from the
-// I/O parts (git file selection, the mini-interact walk, streaming the bytes into the hash).
+// Content-addressed image tag (docs/reference/per-run-cluster.md#image-tag), see docs/image-tag.md.
+// Pure parts (ordering, Dockerfile sections, what the Dockerfile copies, byte layouts, tag and
+// URI) are separate from the I/O parts (git file selection, the mini-interact walk, streaming the
+// bytes into the hash).
 import { execFile } from 'node:child_process';
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, type Stats } from 'node:fs';
 import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { GitError } from '../preflight/worktree.js';
+import { type ContextSource, dockerfileContextSources, literalPrefix, sourceCopies } from './dockerfile-sources.js';
 
 const CODE_SENTINEL = '# CODE-LAYERS';
 const DATA_SENTINEL = '# DATA-LAYERS';
@@ -17,6 +19,10 @@ const DEFAULT_IMAGE = 'runner';
 const CODE_DIR = 'src';
 const GOLD_DIR = 'audited_gold';
 const CODE_FILES = ['uv.lock', 'pyproject.toml'] as const;
+/** Where the dataset sits in the build context (registry.ts's buildCommand puts it there). */
+export const DATASET_DIR = 'mini-interact';
+/** Files that decide which context files a build sees (BuildKit reads `<Dockerfile>.dockerignore` first, else `.dockerignore`). */
+const DOCKERIGNORE_FILES = [`${DOCKERFILE_NAME}.dockerignore`, '.dockerignore'] as const;
 
 /** A problem computing the tag; the message names the fix. */
 class ImageTagError extends Error {
@@ -195,15 +201,51 @@ function updateSection(h: Hash, prefix: string, section: string): void {
 }
 
 /**
- * SHA-256 hex of the code: each file (paths relative to the repo root: `src/...`, `uv.lock`,
- * `pyproject.toml`; any input order) as `b"code/" + path + b"\0" + bytes + b"\0"` in
- * {@link codeFileOrder}, then `b"dockerfile-code/" + section + b"\0"`. An absent `uv.lock` or
- * `pyproject.toml` contributes nothing.
+ * Is this repo path already hashed by a group of its own (code files, audited gold, or the
+ * dataset, which the build context holds as `mini-interact/`)? Such paths are never context records.
  */
-export function codeHash(files: readonly FileBytes[], codeSection: string): string {
+export function coveredByTag(path: string): boolean {
+  return (
+    (CODE_FILES as readonly string[]).includes(path) ||
+    path.startsWith(`${CODE_DIR}/`) ||
+    path.startsWith(`${GOLD_DIR}/`) ||
+    path === DATASET_DIR ||
+    path.startsWith(`${DATASET_DIR}/`)
+  );
+}
+
+/**
+ * The context records in hash order: of the repo files given (what git lists under the sources'
+ * literal prefixes), those that some source copies or that are a dockerignore file, minus the ones
+ * {@link coveredByTag}, Python-sorted.
+ */
+export function contextFileOrder(listed: readonly string[], sources: readonly ContextSource[]): string[] {
+  const picked = new Set<string>();
+  for (const p of listed) {
+    if (coveredByTag(p)) continue;
+    if ((DOCKERIGNORE_FILES as readonly string[]).includes(p) || sources.some((s) => sourceCopies(s.path, p))) picked.add(p);
+  }
+  return sortPathsLikePython([...picked]);
+}
+
+/**
+ * SHA-256 hex of the code and the build recipe:
+ * 1. each code file (paths relative to the repo root: `src/...`, `uv.lock`, `pyproject.toml`; any
+ *    input order) as `b"code/" + path + b"\0" + bytes + b"\0"` in {@link codeFileOrder} (an absent
+ *    `uv.lock` or `pyproject.toml` contributes nothing);
+ * 2. each other context file the Dockerfile reads (see {@link contextFileOrder}; any input order,
+ *    hashed in Python's path order) as `b"context/" + path + b"\0" + bytes + b"\0"`;
+ * 3. `b"dockerfile/" + text + b"\0"`, the whole `Dockerfile.cloud` with its newlines translated here.
+ */
+export function codeHash(files: readonly FileBytes[], contextFiles: readonly FileBytes[], dockerfile: string): string {
   const h = createHash('sha256');
   updateRecords(h, 'code/', codeFileOrder(files.map((f) => f.path)), byPath(files));
-  updateSection(h, 'dockerfile-code/', codeSection);
+  const context = byPath(contextFiles);
+  for (const p of context.keys()) {
+    if (coveredByTag(p)) throw new ImageTagError(`${p} is hashed in its own group, not as a context file`);
+  }
+  updateRecords(h, 'context/', sortPathsLikePython([...context.keys()]), context);
+  updateSection(h, 'dockerfile/', translateNewlines(dockerfile));
   return h.digest('hex');
 }
 
@@ -357,23 +399,32 @@ async function streamRecord(h: Hash, prefix: string, rel: string, abs: string): 
   h.update(NUL);
 }
 
+/**
+ * Where to read a file that listGitFiles gave, or null when there is nothing to hash (tracked but
+ * deleted in the worktree, a broken or directory symlink). A nested repository (`path/`), a
+ * submodule, or a symlink leaving the repository is an error: their bytes would not be hashed, or
+ * would differ between machines. `what` names the input in the messages (e.g. "an image input").
+ */
+export async function repoFileToHash(repoRoot: string, rel: string, what: string, top?: string): Promise<string | null> {
+  if (rel.endsWith('/')) {
+    throw new ImageTagError(
+      `${rel} is a nested git repository inside ${what}; its files are not hashed. Fix: remove it, vendor its files into the repository, or list it in .git/info/exclude so that it is not taken.`,
+    );
+  }
+  const abs = join(repoRoot, ...rel.split('/'));
+  const kind = await classify(abs, top ?? (await realpath(repoRoot)), rel);
+  if (kind === 'dir') {
+    throw new ImageTagError(
+      `${rel} is a git submodule inside ${what}; its files are not hashed. Fix: vendor the files into the repository instead of a submodule.`,
+    );
+  }
+  return kind === 'skip' ? null : abs;
+}
+
 async function hashRepoFiles(h: Hash, prefix: string, repoRoot: string, top: string, order: readonly string[]): Promise<void> {
   for (const rel of order) {
-    if (rel.endsWith('/')) {
-      throw new ImageTagError(
-        `${rel} is a nested git repository inside an image input; its files are not hashed. Fix: remove it, or vendor its files into the repository.`,
-      );
-    }
-    const abs = join(repoRoot, ...rel.split('/'));
-    const kind = await classify(abs, top, rel);
-    if (kind === 'dir') {
-      throw new ImageTagError(
-        `${rel} is a git submodule inside an image input; its files are not hashed. Fix: vendor the files into the repository instead of a submodule.`,
-      );
-    }
-    // Tracked but deleted in the worktree (or a broken/directory symlink): nothing on disk to hash.
-    if (kind === 'skip') continue;
-    await streamRecord(h, prefix, rel, abs);
+    const abs = await repoFileToHash(repoRoot, rel, 'an image input', top);
+    if (abs !== null) await streamRecord(h, prefix, rel, abs);
   }
 }
 
@@ -407,8 +458,8 @@ async function walkFiles(root: string): Promise<string[]> {
   return found;
 }
 
-/** Reads `<repoRoot>/Dockerfile.cloud` from the working tree and splits it into sections. */
-async function readDockerfileSections(repoRoot: string): Promise<DockerfileSections> {
+/** Reads `<repoRoot>/Dockerfile.cloud` from the working tree: its text, newlines translated. */
+async function readDockerfile(repoRoot: string): Promise<string> {
   let bytes: Buffer;
   try {
     bytes = await readFile(join(repoRoot, DOCKERFILE_NAME));
@@ -421,7 +472,16 @@ async function readDockerfileSections(repoRoot: string): Promise<DockerfileSecti
     }
     throw e;
   }
-  return dockerfileSections(decodeDockerfile(bytes));
+  return translateNewlines(decodeDockerfile(bytes));
+}
+
+/** What the Dockerfile reads from the context, with its errors as image-tag errors. */
+function contextSources(dockerfile: string): ContextSource[] {
+  try {
+    return dockerfileContextSources(dockerfile, DOCKERFILE_NAME);
+  } catch (e) {
+    throw new ImageTagError(e instanceof Error ? e.message : String(e));
+  }
 }
 
 export interface ImageTagOptions {
@@ -445,15 +505,22 @@ export interface ImageTagResult {
  * (working-tree bytes); the mini-interact root is walked on disk.
  */
 export async function imageTag({ repoRoot, miniInteractRoot, dirty }: ImageTagOptions): Promise<ImageTagResult> {
-  const sections = await readDockerfileSections(repoRoot);
+  const dockerfile = await readDockerfile(repoRoot);
+  const sections = dockerfileSections(dockerfile);
+  const sources = contextSources(dockerfile);
   const repoTop = await realpath(repoRoot);
   const repoFiles = await listGitFiles(repoRoot, [CODE_DIR, GOLD_DIR, ...CODE_FILES]);
   const codePaths = repoFiles.filter((p) => p.startsWith(`${CODE_DIR}/`) || (CODE_FILES as readonly string[]).includes(p));
   const goldPaths = repoFiles.filter((p) => p.startsWith(`${GOLD_DIR}/`));
+  // A source inside a group of its own (`COPY src /app/src`) needs no listing: its files are never context records.
+  const ownGroup = (p: string): boolean => coveredByTag(p) || p === CODE_DIR || p === GOLD_DIR || p === DATASET_DIR;
+  const prefixes = [...new Set([...sources.map((s) => literalPrefix(s.path) || '.').filter((p) => !ownGroup(p)), ...DOCKERIGNORE_FILES])];
+  const contextPaths = contextFileOrder(await listGitFiles(repoRoot, prefixes), sources);
 
   const code = createHash('sha256');
   await hashRepoFiles(code, 'code/', repoRoot, repoTop, codeFileOrder(codePaths));
-  updateSection(code, 'dockerfile-code/', sections.code);
+  await hashRepoFiles(code, 'context/', repoRoot, repoTop, contextPaths);
+  updateSection(code, 'dockerfile/', dockerfile);
 
   const miFiles = sortPathsLikePython(await walkFiles(miniInteractRoot));
   const miTop = await realpath(miniInteractRoot);

@@ -2,14 +2,14 @@
 // Registry HTTP API v2 with the ADC access token as a Bearer token, through @actions/http-client
 // (runner proxy settings apply). When it is missing, buildCommand() gives the exact build.
 
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { HttpClient } from '@actions/http-client';
 import { GoogleAuth } from 'google-auth-library';
 import { errorMessage } from '../common/errors.js';
 import { isNetworkError, RetryBudget, RetryExhaustedError, type RetryPolicy, withRetry } from '../common/retry.js';
 import { CLOUD_PLATFORM_SCOPE } from '../inputs/gce.js';
 import { shellQuote } from '../plan/job-args.js';
-import { DOCKERFILE_NAME } from './image-tag.js';
+import { DATASET_DIR, DOCKERFILE_NAME } from './image-tag.js';
 
 /** Every manifest type a pushed image may have: OCI and Docker, single and multi-platform. */
 export const MANIFEST_ACCEPT = [
@@ -160,16 +160,19 @@ export async function imageExists(imageUri: string, getToken: (() => Promise<str
   throw new RegistryError(`HEAD ${url} answered ${status}`, status);
 }
 
-function sedEscape(s: string): string {
-  return s.replace(/[\\^$.*[\],]/g, (c) => `\\${c}`);
+/** Escapes a name for an extended regular expression of GNU tar's --transform (`,` is its delimiter). */
+function eregEscape(s: string): string {
+  return s.replace(/[\\^$.*+?()[\]{}|,]/g, (c) => `\\${c}`);
 }
 
 /**
  * The command that builds and pushes the run's image when it is missing. The build context is
- * the repo root plus the dataset as `mini-interact/` beside it, because `Dockerfile.cloud` copies
- * `mini-interact` (DATA section) and `src/`, `uv.lock`, `pyproject.toml`, `audited_gold/` from one
- * context. When the dataset is `<repo>/mini-interact`, that is the repo itself; otherwise a tar
- * stream joins the two (GNU tar: `--transform` renames the dataset folder to `mini-interact`).
+ * exactly what the image tag hashes from (docs/image-tag.md#the-build-context): the files git
+ * tracks or would track (never ignored ones, never `.git`), as `git ls-files` lists them, plus the
+ * dataset as `mini-interact/` (a repo folder of that name is left out: the dataset takes its place).
+ * One tar stream joins the two: GNU tar's `--transform` renames the dataset folder to
+ * `mini-interact` (only that folder: the pattern is anchored to the whole first component), and
+ * `--ignore-failed-read` lets a tracked file deleted in the worktree drop out, as the tag skips it.
  * Pass resolved paths (realpath): tar stores a symlinked dataset root as a link.
  * Built for linux/amd64 (the GCE machines), also from an ARM laptop.
  */
@@ -181,13 +184,11 @@ export function buildCommand(imageUri: string, repoRoot: string, miniInteractRoo
   const q = shellQuote;
   const login = `gcloud auth configure-docker ${ref.host} --quiet`;
   const push = `docker push ${q(imageUri)}`;
-  if (mi === join(repo, 'mini-interact')) {
-    return `${login} && docker build --platform linux/amd64 -f ${q(join(repo, DOCKERFILE_NAME))} -t ${q(imageUri)} ${q(repo)} && ${push}`;
-  }
   const base = basename(mi);
-  const transform = base === 'mini-interact' ? '' : ` ${q(`--transform=s,^${sedEscape(base)},mini-interact,`)}`;
-  const tar = `tar -cf - --exclude=.git${transform} -C ${q(repo)} . -C ${q(dirname(mi))} ${q(base)}`;
-  return `${login} && ${tar} | docker build --platform linux/amd64 -f ${DOCKERFILE_NAME} -t ${q(imageUri)} - && ${push}`;
+  const list = `git -C ${q(repo)} ls-files -z --cached --others --exclude-standard -- ${q(`:(exclude,literal)${DATASET_DIR}`)}`;
+  const transform = base === DATASET_DIR ? '' : ` ${q(`--transform=s,^${eregEscape(base)}(/|$),${DATASET_DIR}\\1,x`)}`;
+  const tar = `tar -cf - --ignore-failed-read${transform} -C ${q(repo)} --no-recursion --null -T - --recursion -C ${q(dirname(mi))} ${q(base)}`;
+  return `${login} && ${list} | ${tar} | docker build --platform linux/amd64 -f ${DOCKERFILE_NAME} -t ${q(imageUri)} - && ${push}`;
 }
 
 /** Test hook, like STORAGE_EMULATOR_HOST: a registry double at this base URL, no credentials. */

@@ -1,19 +1,23 @@
-// The I/O half of the OTF keys: hashes each DB's dataset files and reads the SLayer pin from
-// uv.lock. Every missing file is reported at once, per DB, before any key is made.
+// The I/O half of the OTF keys: hashes each DB's dataset files and the encoder's code, and reads
+// the SLayer pin from uv.lock. Every problem is reported at once, before any key is made.
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
-import { ProblemList } from '../common/errors.js';
+import { listGitFiles, repoFileToHash, sortPathsLikePython } from '../cluster/image-tag.js';
+import { errorMessage, ProblemList } from '../common/errors.js';
 import { type OtfSettings, workflowPath } from './inputs.js';
 import {
   cacheKey,
   type DbKey,
   dbInputFiles,
+  encoderRecordHead,
   type FileDigest,
   findLockedPackage,
   keyHash,
   type LockedPackage,
+  OtfDefaults,
   OtfInputs,
   parseUvLockPackages,
 } from './key-material.js';
@@ -93,11 +97,79 @@ function datasetFiles(s: Pick<OtfSettings, 'dbs' | 'miniInteractRoot'>, problems
   return out;
 }
 
+/** The encoder's code as the key sees it. */
+interface EncoderDigest {
+  /** SHA-256 hex over every file's record (encoderRecordHead + bytes), in Python's path order. */
+  sha256: string;
+  /** The files hashed, repo-relative, in hash order. */
+  files: string[];
+}
+
+/** Does `path` (an encoder-paths entry) name this git-listed file or a folder above it? */
+function names(path: string, file: string): boolean {
+  const p = path.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+  return p === '' || p === '.' || file === p || file.startsWith(`${p}/`);
+}
+
+/**
+ * The digest of the files git tracks or would track (never ignored ones) under the encoder
+ * paths, relative to the workspace (the checkout of the evaluation repo). Records a problem on
+ * encoder-paths when git cannot list them, when a path names no such file (a typo would leave the
+ * code out of the key), or when a file cannot be hashed (nested repository, submodule, symlink
+ * leaving the repository); returns null then.
+ */
+async function encoderDigest(s: Pick<OtfSettings, 'encoderPaths' | 'workspace'>, problems: ProblemList): Promise<EncoderDigest | null> {
+  if (s.encoderPaths.length === 0) return null;
+  let listed: string[];
+  try {
+    listed = await listGitFiles(s.workspace, s.encoderPaths);
+  } catch (e) {
+    problems.add(
+      OtfInputs.EncoderPaths,
+      `cannot list the files git tracks under '${s.encoderPaths.join(' ')}' in ${s.workspace}: ${errorMessage(e)}`,
+      'check out the evaluation repo (actions/checkout) before this step; the key hashes the encoder code git tracks',
+    );
+    return null;
+  }
+  const unmatched = s.encoderPaths.filter((p) => !listed.some((f) => names(p, f)));
+  for (const p of unmatched) {
+    problems.add(
+      OtfInputs.EncoderPaths,
+      `'${p}' names no file git tracks (or would track) in ${s.workspace}`,
+      `name files or folders of the evaluation repo that hold the encode code (default: ${OtfDefaults.encoderPaths}); ignored files are never hashed`,
+    );
+  }
+  if (unmatched.length > 0) return null;
+  const files = sortPathsLikePython(listed);
+  const h = createHash('sha256');
+  const hashed: string[] = [];
+  try {
+    for (const rel of files) {
+      const abs = await repoFileToHash(s.workspace, rel, 'an encoder path');
+      if (abs === null) continue;
+      const size = (await stat(abs)).size;
+      h.update(encoderRecordHead(rel, size));
+      let read = 0;
+      for await (const chunk of createReadStream(abs)) {
+        read += (chunk as Buffer).length;
+        h.update(chunk as Buffer);
+      }
+      if (read !== size) throw new Error(`${rel} changed while it was hashed (${size} bytes before, ${read} read); run the step again`);
+      hashed.push(rel);
+    }
+  } catch (e) {
+    problems.add(OtfInputs.EncoderPaths, errorMessage(e), 'keep the encoder paths to plain files of the evaluation repo');
+    return null;
+  }
+  return { sha256: h.digest('hex'), files: hashed };
+}
+
 export interface ComputedKeys {
   keys: DbKey[];
   /** DB → the full SHA-256 of its key material. */
   hashes: Record<string, string>;
   slayer: LockedPackage[];
+  encoder: EncoderDigest;
 }
 
 /**
@@ -107,7 +179,9 @@ export interface ComputedKeys {
 export async function computeKeys(settings: OtfSettings, problems: ProblemList = new ProblemList()): Promise<ComputedKeys> {
   const slayer = readSlayerPin(settings, problems);
   const files = datasetFiles(settings, problems);
+  const encoder = await encoderDigest(settings, problems);
   problems.throwIfAny();
+  if (!encoder) throw new Error('otf-keys: no encoder digest and no problem recorded'); // unreachable: a null digest records a problem
 
   const limit = pLimit(HASH_CONCURRENCY);
   const digests = new Map<string, FileDigest[]>();
@@ -127,10 +201,11 @@ export async function computeKeys(settings: OtfSettings, problems: ProblemList =
       embeddingModel: settings.embeddingModel,
       referenceModel: settings.referenceModel,
       slayer,
+      encoder: encoder.sha256,
       files: digests.get(db) ?? [],
     });
     hashes[db] = hash;
     keys.push({ db, key: cacheKey(settings.keyPrefix, settings.artifact, db, hash), path: workflowPath(join(settings.artifactRoot, db), settings.workspace) });
   }
-  return { keys, hashes, slayer };
+  return { keys, hashes, slayer, encoder };
 }

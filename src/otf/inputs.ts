@@ -17,6 +17,7 @@ import {
   OtfInputs,
   otfArtifact,
   parseDbList,
+  parseEncoderPaths,
 } from './key-material.js';
 
 export interface OtfSettings {
@@ -31,6 +32,8 @@ export interface OtfSettings {
   /** '' for combo 2. */
   referenceModel: string;
   uvLock: string;
+  /** Repo-relative paths (relative to the workspace) whose git-listed files make up the encoder's code. */
+  encoderPaths: string[];
   slayerPackage: string;
   keyPrefix: string;
   /** The artifact's root and the combo-2 cache layer's root, absolute. */
@@ -103,6 +106,12 @@ export function parseOtfSettings(get: OtfInputReader, env: NodeJS.ProcessEnv = p
   const uvLockRaw = str(OtfInputs.UvLock) || OtfDefaults.uvLock;
   const uvLock = absolute(uvLockRaw, workspace);
 
+  const encoder = parseEncoderPaths(str(OtfInputs.EncoderPaths));
+  const encoderFix = `give paths relative to the repository root, separated by spaces or commas, such as the default ${OtfDefaults.encoderPaths}`;
+  for (const p of encoder.bad) problems.add(OtfInputs.EncoderPaths, `'${p}' must be a path inside the repository (no absolute path, no ..)`, encoderFix);
+  if (encoder.bad.length === 0 && encoder.paths.length === 0)
+    problems.add(OtfInputs.EncoderPaths, `'${str(OtfInputs.EncoderPaths)}' names no path`, encoderFix);
+
   const { miniInteractRoot, datasetFile } = dataPaths(workspace, env, str(OtfInputs.MiniInteractRoot), str(OtfInputs.DatasetFile));
 
   // Exactly one source of DBs.
@@ -159,6 +168,7 @@ export function parseOtfSettings(get: OtfInputReader, env: NodeJS.ProcessEnv = p
     embeddingModel,
     referenceModel,
     uvLock,
+    encoderPaths: encoder.paths,
     slayerPackage,
     keyPrefix,
     artifactRoot: artifact === 'slayer_otf_cache' ? otfCacheRoot : modelsOtfRoot,

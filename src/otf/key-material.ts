@@ -18,6 +18,7 @@ export enum OtfInputs {
   KeyPrefix = 'key-prefix',
   OtfCacheRoot = 'otf-cache-root',
   ModelsOtfRoot = 'models-otf-root',
+  EncoderPaths = 'encoder-paths',
 }
 
 /** The outputs of the otf-keys sub-action. */
@@ -37,10 +38,11 @@ export const OtfDefaults = {
   uvLock: 'uv.lock',
   slayerPackage: 'slayer',
   keyPrefix: 'bird-otf-v1',
+  encoderPaths: 'uv.lock pyproject.toml src/',
 } as const;
 
 /** Bumped when the key material below changes shape, so old cache entries are never reused. */
-const KEY_MATERIAL_VERSION = 'bird-otf-key/1';
+const KEY_MATERIAL_VERSION = 'bird-otf-key/2';
 /** Hex characters of the SHA-256 kept in the key (128 bits). */
 export const KEY_HASH_CHARS = 32;
 /** GitHub's limit on the legs of one matrix. */
@@ -170,8 +172,39 @@ export interface KeyMaterial {
   referenceModel: string;
   /** The locked SLayer package entries (version and source). */
   slayer: readonly LockedPackage[];
+  /** SHA-256 hex of the encoder's code (the git-listed files under encoder-paths), see {@link encoderRecordHead}. */
+  encoder: string;
   /** The three dataset files, in dbInputFiles order. */
   files: readonly FileDigest[];
+}
+
+/**
+ * The head of one file's record in the encoder digest: `path + b"\0" + size + b"\0"`, then come
+ * the file's bytes. The path is repo-relative, posix, UTF-8; the size in decimal ASCII. The size
+ * keeps the records apart whatever bytes a file holds (a path has no NUL).
+ */
+export function encoderRecordHead(path: string, size: number): Buffer {
+  return Buffer.concat([Buffer.from(path, 'utf8'), Buffer.from([0]), Buffer.from(String(size), 'ascii'), Buffer.from([0])]);
+}
+
+/** The encoder digest of files already in memory, in the order given (the I/O half sorts and streams). */
+export function encoderHash(files: readonly { path: string; bytes: Uint8Array }[]): string {
+  const h = createHash('sha256');
+  for (const f of files) {
+    h.update(encoderRecordHead(f.path, f.bytes.length));
+    h.update(f.bytes);
+  }
+  return h.digest('hex');
+}
+
+/**
+ * The `encoder-paths` input: paths separated by whitespace or commas, deduplicated, in the order
+ * given; each must stay inside the repository (not absolute, no `..`).
+ */
+export function parseEncoderPaths(raw: string): { paths: string[]; bad: string[] } {
+  const paths = [...new Set((raw.trim() || OtfDefaults.encoderPaths).split(/[\s,]+/).filter(Boolean))];
+  const bad = paths.filter((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.split(/[\\/]/).includes('..'));
+  return { paths: paths.filter((p) => !bad.includes(p)), bad };
 }
 
 /**
@@ -188,6 +221,7 @@ export function keyMaterialText(material: KeyMaterial): string {
   ];
   if (needsReferenceModel(material.framework)) lines.push(`reference-model=${material.referenceModel}`);
   for (const p of material.slayer) lines.push(`slayer=${normalizePackageName(p.name)} ${p.version} ${p.source}`);
+  lines.push(`encoder=${material.encoder}`);
   for (const f of material.files) lines.push(`file=${f.name} size=${f.size} sha256=${f.sha256}`);
   return `${lines.join('\n')}\n`;
 }

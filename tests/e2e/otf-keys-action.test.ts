@@ -1,7 +1,8 @@
 // The built otf-keys sub-action (dist/otf-keys/index.js), run as the runner runs it: otf-keys/action.yml
 // with `main: ../dist/otf-keys/index.js`, INPUT_* from `with:` plus the defaults, outputs read back
 // from GITHUB_OUTPUT. Run under this Node and under Node 24 when tools/node24 is installed.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dbInputFiles } from '../../src/otf/key-material.js';
@@ -17,15 +18,35 @@ interface Tree {
   root: string;
 }
 
+const GIT_ENV = {
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_AUTHOR_NAME: 't',
+  GIT_AUTHOR_EMAIL: 't@example.com',
+  GIT_COMMITTER_NAME: 't',
+  GIT_COMMITTER_EMAIL: 't@example.com',
+};
+
+/** A checkout of the evaluation repo (git, with the encode code under src/) and a mini-interact root. */
 function makeTree(dbs: string[]): Tree {
   const dir = tempDir('otf-keys-e2e');
   const workspace = join(dir, 'eval-repo');
   const root = join(dir, 'mini-interact');
-  mkdirSync(workspace, { recursive: true });
+  mkdirSync(join(workspace, 'src', 'bird_interact_agents'), { recursive: true });
   writeFileSync(
     join(workspace, 'uv.lock'),
     'version = 1\n\n[[package]]\nname = "slayer"\nversion = "0.9.0"\nsource = { registry = "https://pypi.org/simple" }\n',
   );
+  writeFileSync(join(workspace, 'pyproject.toml'), '[project]\nname = "bird-interact-agents"\n');
+  writeFileSync(join(workspace, 'src', 'bird_interact_agents', 'otf.py'), 'def ensure_db_cache(db):\n    return db\n');
+  writeFileSync(join(workspace, '.gitignore'), '__pycache__/\n');
+  for (const args of [
+    ['init', '-q', '-b', 'main'],
+    ['add', '-A'],
+    ['commit', '-q', '-m', 'fixture'],
+  ]) {
+    execFileSync('git', args, { cwd: workspace, env: { ...process.env, ...GIT_ENV }, stdio: 'pipe' });
+  }
   const lines: string[] = [];
   for (const db of dbs) {
     mkdirSync(join(root, db), { recursive: true });
@@ -110,6 +131,45 @@ describe('otf-keys sub-action (built)', () => {
     expect(JSON.parse(combo3.outputs.matrix)).toEqual({
       include: [{ db: 'alien', key: expect.stringMatching(/^bird-otf-v1-slayer_models_otf-alien-[0-9a-f]{32}$/), path: 'refs/alien' }],
     });
+  });
+
+  it('changes every key, and only the keys, when the encode code changes; an ignored file changes nothing', async () => {
+    const run = () =>
+      runAction({
+        actionDir: OTF_KEYS_DIR,
+        workspace: t.workspace,
+        inputs: { framework: 'pydantic_ai_recursive', dbs: 'alien, credit' },
+        env: { BIRD_DB_PATH: t.root, ...GIT_ENV },
+      });
+    const before = await run();
+    expect(errors(before)).toBe('');
+    expect(before.stdout).toMatch(/encoder code [0-9a-f]{12} \(3 files under uv\.lock pyproject\.toml src\/\)/);
+    mkdirSync(join(t.workspace, 'src', 'bird_interact_agents', '__pycache__'), { recursive: true });
+    writeFileSync(join(t.workspace, 'src', 'bird_interact_agents', '__pycache__', 'otf.cpython-312.pyc'), 'ignored');
+    expect((await run()).outputs).toEqual(before.outputs);
+
+    appendFileSync(join(t.workspace, 'src', 'bird_interact_agents', 'otf.py'), '# changed\n');
+    const after = await run();
+    expect(errors(after)).toBe('');
+    const keysBefore = JSON.parse(before.outputs.keys) as Record<string, string>;
+    const keysAfter = JSON.parse(after.outputs.keys) as Record<string, string>;
+    for (const db of ['alien', 'credit']) expect(keysAfter[db], db).not.toBe(keysBefore[db]);
+    const rest = (o: Record<string, string>) => ({ ...o, keys: '', matrix: '' });
+    expect(rest(after.outputs)).toEqual(rest(before.outputs));
+  });
+
+  it('refuses encoder-paths outside the repository, naming the input, the value and the fix', async () => {
+    const r = await runAction({
+      actionDir: OTF_KEYS_DIR,
+      workspace: t.workspace,
+      inputs: { framework: 'pydantic_ai_recursive', dbs: 'alien', 'encoder-paths': 'src/, ../bird-cloud-action' },
+      env: { BIRD_DB_PATH: t.root, ...GIT_ENV },
+    });
+    expect(r.exitCode).toBe(1);
+    expect(errors(r)).toBe(
+      "otf-keys: invalid input: encoder-paths: '../bird-cloud-action' must be a path inside the repository (no absolute path, no ..) (fix: give paths relative to the repository root, separated by spaces or commas, such as the default uv.lock pyproject.toml src/)",
+    );
+    expect(r.outputs).toEqual({});
   });
 
   it('warns about an input combo 2 ignores', async () => {

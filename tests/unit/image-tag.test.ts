@@ -4,9 +4,12 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanContextPath, dockerfileContextSources, literalPrefix, sourceCopies } from '../../src/cluster/dockerfile-sources.js';
 import {
   codeHash,
   compareCodePoints,
+  contextFileOrder,
+  coveredByTag,
   dataHash,
   dockerfileSections,
   type FileBytes,
@@ -97,6 +100,8 @@ const DOCKERFILE =
   'RUN echo ok\r\n';
 const DATA_SECTION = '# DATA-LAYERS\nCOPY mini-interact /data/mini-interact\nCOPY audited_gold /app/audited_gold\n';
 const CODE_SECTION = '# CODE-LAYERS\nCOPY src /app/src\nRUN echo ok\n';
+// The whole file as Python's universal newlines read it: what the `dockerfile/` record holds.
+const DOCKERFILE_TEXT = `FROM python:3.12-slim\n${DATA_SECTION}${CODE_SECTION}`;
 
 const REPO_FILES: Record<string, Buffer> = {
   'src/pkg/B.py': Buffer.from("print('B')\n"),
@@ -150,8 +155,14 @@ function rec(label: string, bytes: Buffer): Buffer {
 function sha256(parts: Buffer[]): string {
   return createHash('sha256').update(Buffer.concat(parts)).digest('hex');
 }
-function expectedCode(order: string[], files: Record<string, Buffer>, section = CODE_SECTION): string {
-  return sha256([...order.map((p) => rec(`code/${p}`, files[p])), Buffer.from(`dockerfile-code/${section}`, 'utf8'), NUL]);
+/** code_hash by hand: `code/` records, then `context/` records (in the order given), then the whole Dockerfile text. */
+function expectedCode(order: string[], files: Record<string, Buffer>, contextOrder: string[] = [], dockerfile = DOCKERFILE_TEXT): string {
+  return sha256([
+    ...order.map((p) => rec(`code/${p}`, files[p])),
+    ...contextOrder.map((p) => rec(`context/${p}`, files[p])),
+    Buffer.from(`dockerfile/${dockerfile}`, 'utf8'),
+    NUL,
+  ]);
 }
 function expectedData(miOrder: string[], mi: Record<string, Buffer>, goldOrder: string[], repo: Record<string, Buffer>, section = DATA_SECTION): string {
   return sha256([
@@ -184,7 +195,8 @@ describe('imageTag on the test vector', () => {
     const codeFiles: FileBytes[] = shuffled(CODE_ORDER).map((p) => ({ path: p, bytes: REPO_FILES[p] }));
     const miFiles: FileBytes[] = shuffled(MI_ORDER).map((p) => ({ path: p, bytes: MI_FILES[p] }));
     const goldFiles: FileBytes[] = shuffled(GOLD_ORDER).map((p) => ({ path: p, bytes: REPO_FILES[p] }));
-    expect(codeHash(codeFiles, CODE_SECTION)).toBe(expectedCode(CODE_ORDER, REPO_FILES));
+    expect(codeHash(codeFiles, [], DOCKERFILE)).toBe(expectedCode(CODE_ORDER, REPO_FILES));
+    expect(codeHash(codeFiles, [], DOCKERFILE_TEXT)).toBe(expectedCode(CODE_ORDER, REPO_FILES));
     expect(dataHash(miFiles, goldFiles, DATA_SECTION)).toBe(expectedData(MI_ORDER, MI_FILES, GOLD_ORDER, REPO_FILES));
   });
 
@@ -336,6 +348,254 @@ describe('file selection', () => {
     git(repo, 'commit', '-q', '-am', 'main');
     expect(() => git(repo, 'merge', '-q', 'other')).toThrow();
     expect(await listGitFiles(repo, ['src'])).toEqual(['src/a.py']);
+  });
+});
+
+describe('what determines the image: the whole Dockerfile and what it copies', () => {
+  it('a changed FROM changes the tag', async () => {
+    const { repo, mi } = vector();
+    const before = await imageTag({ repoRoot: repo, miniInteractRoot: mi, dirty: false });
+    writeFileSync(join(repo, 'Dockerfile.cloud'), DOCKERFILE.replace('FROM python:3.12-slim', 'FROM python:3.13-slim'));
+    const after = await imageTag({ repoRoot: repo, miniInteractRoot: mi, dirty: true });
+    expect(after.codeHash).not.toBe(before.codeHash);
+    expect(after.codeHash).toBe(expectedCode(CODE_ORDER, REPO_FILES, [], DOCKERFILE_TEXT.replace('3.12', '3.13')));
+    expect(after.dataHash).toBe(before.dataHash);
+  });
+
+  it('a changed RUN before the sentinels changes the tag', async () => {
+    const early = (cmd: string): string => DOCKERFILE.replace('FROM python:3.12-slim\r\n', `FROM python:3.12-slim\r\nRUN ${cmd}\r\n`);
+    const repo = initRepo({ ...REPO_FILES, 'Dockerfile.cloud': Buffer.from(early('apt-get install -y git')) });
+    const mi = tmp('image-tag-mi-');
+    writeTree(mi, MI_FILES);
+    const before = await imageTag({ repoRoot: repo, miniInteractRoot: mi, dirty: false });
+    expect(before.codeHash).toBe(expectedCode(CODE_ORDER, REPO_FILES, [], DOCKERFILE_TEXT.replace('slim\n', 'slim\nRUN apt-get install -y git\n')));
+    writeFileSync(join(repo, 'Dockerfile.cloud'), early('apt-get install -y git curl'));
+    const after = await imageTag({ repoRoot: repo, miniInteractRoot: mi, dirty: true });
+    expect(after.tag).not.toBe(`${before.tag}-dirty`);
+    expect(after.codeHash).toBe(expectedCode(CODE_ORDER, REPO_FILES, [], DOCKERFILE_TEXT.replace('slim\n', 'slim\nRUN apt-get install -y git curl\n')));
+  });
+
+  // An extra COPY of scripts/, written over a line continuation with a flag; a COPY from a stage; a .dockerignore.
+  const EXTRA =
+    'FROM python:3.12-slim AS builder\n' +
+    'RUN pip wheel -w /wheels uv\n' +
+    'FROM python:3.12-slim\n' +
+    'COPY --from=builder /wheels /wheels\n' +
+    '# DATA-LAYERS\n' +
+    'COPY mini-interact /data/mini-interact\n' +
+    '# CODE-LAYERS\n' +
+    'COPY src /app/src\n' +
+    'COPY --chown=app:app \\\n' +
+    '  # a comment inside the continuation\n' +
+    '  scripts/ /app/scripts/\n' +
+    'COPY ["tools/run me.sh", "/app/tools/"]\n';
+  const EXTRA_FILES: Record<string, Buffer> = {
+    'Dockerfile.cloud': Buffer.from(EXTRA),
+    'src/a.py': Buffer.from('A = 1\n'),
+    'uv.lock': Buffer.from('version = 1\n'),
+    'scripts/x/a.sh': Buffer.from('echo a\n'),
+    'scripts/x-y.sh': Buffer.from('echo xy\n'),
+    'scripts/x.sh': Buffer.from('echo x\r\n'),
+    'tools/run me.sh': Buffer.from('run\n'),
+    'tools/not-copied.sh': Buffer.from('never hashed\n'),
+    'wheels/w.txt': Buffer.from('a context path named like the --from source: not copied\n'),
+    '.dockerignore': Buffer.from('**/*.log\n'),
+    '.gitignore': Buffer.from('*.log\n__pycache__/\n'),
+  };
+  // Python's sorted(Path) order, by hand: x/ before x-y before x.py; .dockerignore (U+2E) before s and t.
+  const CONTEXT_ORDER = ['.dockerignore', 'scripts/x/a.sh', 'scripts/x-y.sh', 'scripts/x.sh', 'tools/run me.sh'];
+  function extraRepo(): { repo: string; mi: string } {
+    const repo = initRepo(EXTRA_FILES);
+    const mi = tmp('image-tag-mi-');
+    writeTree(mi, MI_FILES);
+    return { repo, mi };
+  }
+
+  it('hashes the files an extra COPY takes, in Python path order, as context records (hand-computed)', async () => {
+    const { repo, mi } = extraRepo();
+    const got = await imageTag({ repoRoot: repo, miniInteractRoot: mi, dirty: false });
+    expect(got.codeHash).toBe(expectedCode(['src/a.py', 'uv.lock'], EXTRA_FILES, CONTEXT_ORDER, EXTRA));
+    // The DATA section is all the data hash takes of the Dockerfile, as before.
+    expect(got.dataHash).toBe(expectedData(MI_ORDER, MI_FILES, [], EXTRA_FILES, '# DATA-LAYERS\nCOPY mini-interact /data/mini-interact\n'));
+  });
+
+  it('a tracked file copied by an extra COPY scripts/ /app/scripts/ changes the tag when edited', async () => {
+    const { repo, mi } = extraRepo();
+    const before = await imageTag({ repoRoot: repo, miniInteractRoot: mi, dirty: false });
+    const edited = Buffer.from('echo edited\n');
+    writeFileSync(join(repo, 'scripts', 'x-y.sh'), edited);
+    const after = await imageTag({ repoRoot: repo, miniInteractRoot: mi, dirty: true });
+    expect(after.codeHash).not.toBe(before.codeHash);
+    expect(after.codeHash).toBe(expectedCode(['src/a.py', 'uv.lock'], { ...EXTRA_FILES, 'scripts/x-y.sh': edited }, CONTEXT_ORDER, EXTRA));
+    expect(after.dataHash).toBe(before.dataHash);
+  });
+
+  it('an ignored file under such a path does not change the tag', async () => {
+    const { repo, mi } = extraRepo();
+    const before = await imageTag({ repoRoot: repo, miniInteractRoot: mi, dirty: false });
+    writeTree(repo, { 'scripts/run.log': 'ignored\n', 'scripts/x/__pycache__/a.pyc': Buffer.from([1, 2]) });
+    expect(await imageTag({ repoRoot: repo, miniInteractRoot: mi, dirty: false })).toEqual(before);
+    // An untracked file git would track is hashed, as under src/.
+    writeTree(repo, { 'scripts/new.sh': 'new\n' });
+    expect((await imageTag({ repoRoot: repo, miniInteractRoot: mi, dirty: false })).codeHash).not.toBe(before.codeHash);
+  });
+
+  it('a COPY --from=builder source is not hashed, and files no instruction copies are not either', async () => {
+    const { repo, mi } = extraRepo();
+    const before = await imageTag({ repoRoot: repo, miniInteractRoot: mi, dirty: false });
+    // By hand: the context records are the .dockerignore, scripts/ and tools/run me.sh, never wheels/ (the --from source).
+    expect(CONTEXT_ORDER.some((p) => p.startsWith('wheels/'))).toBe(false);
+    expect(before.codeHash).toBe(expectedCode(['src/a.py', 'uv.lock'], EXTRA_FILES, CONTEXT_ORDER, EXTRA));
+    writeFileSync(join(repo, 'wheels', 'w.txt'), 'changed\n');
+    writeFileSync(join(repo, 'tools', 'not-copied.sh'), 'changed\n');
+    writeFileSync(join(repo, 'README.md'), 'new\n');
+    expect(await imageTag({ repoRoot: repo, miniInteractRoot: mi, dirty: false })).toEqual(before);
+  });
+
+  it('a changed .dockerignore changes the tag (it decides what the build sees)', async () => {
+    const { repo, mi } = extraRepo();
+    const before = await imageTag({ repoRoot: repo, miniInteractRoot: mi, dirty: false });
+    writeFileSync(join(repo, '.dockerignore'), '');
+    expect((await imageTag({ repoRoot: repo, miniInteractRoot: mi, dirty: false })).codeHash).not.toBe(before.codeHash);
+  });
+
+  it('COPY . takes every file git lists once: the groups of their own stay out of the context records', async () => {
+    const dockerfile = 'FROM x\n# DATA-LAYERS\nCOPY mini-interact /data\n# CODE-LAYERS\nCOPY . /app\n';
+    const files: Record<string, Buffer> = {
+      'Dockerfile.cloud': Buffer.from(dockerfile),
+      'src/a.py': Buffer.from('a\n'),
+      'audited_gold/g.sql': Buffer.from('g\n'),
+      'mini-interact/x.json': Buffer.from('in-repo dataset copy\n'),
+      'README.md': Buffer.from('r\n'),
+      '.gitignore': Buffer.from('*.env\n'),
+    };
+    const repo = initRepo(files);
+    writeTree(repo, { 'local.env': 'SECRET=1\n' });
+    const mi = tmp('image-tag-mi-');
+    writeTree(mi, MI_FILES);
+    const got = await imageTag({ repoRoot: repo, miniInteractRoot: mi, dirty: false });
+    expect(got.codeHash).toBe(expectedCode(['src/a.py'], files, ['.gitignore', 'Dockerfile.cloud', 'README.md'], dockerfile));
+  });
+
+  it('a source through a variable is an error naming the line and the fix', async () => {
+    const repo = initRepo({ ...REPO_FILES, 'Dockerfile.cloud': Buffer.from(`${DOCKERFILE}ARG DIR=scripts\r\nCOPY $DIR /app/\r\n`) });
+    await expect(imageTag({ repoRoot: repo, miniInteractRoot: tmp('image-tag-mi-'), dirty: false })).rejects.toThrow(
+      /^Dockerfile\.cloud line 9 \(COPY\) reads '\$DIR' from the build context through a variable.*Fix: write the source path literally\.$/,
+    );
+  });
+});
+
+describe('dockerfileContextSources', () => {
+  const paths = (text: string): string[] => dockerfileContextSources(text).map((s) => `${s.instruction}@${s.line}:${s.path}`);
+
+  it('reads COPY and ADD sources in shell and JSON form, skipping flags and the destination', () => {
+    expect(
+      paths(
+        [
+          'FROM x',
+          'copy --chown=1000:1000 --chmod=644 --link a.txt ./b/ /dst/',
+          'ADD ["c d.txt", "/dst/"]',
+          'COPY --parents --exclude=*.md docs/* /dst/',
+          'COPY "quoted.txt" /dst/',
+        ].join('\n'),
+      ),
+    ).toEqual(['COPY@2:a.txt', 'COPY@2:b', 'ADD@3:c d.txt', 'COPY@4:docs/*', 'COPY@5:quoted.txt']);
+  });
+
+  it('joins continuation lines, skipping comment and blank lines inside them', () => {
+    expect(paths('COPY a \\\n# comment\n\n   b \\  \n  /dst/\nRUN echo \\\nCOPY not-an-instruction /x\n')).toEqual(['COPY@1:a', 'COPY@1:b']);
+    // CRLF and lone CR read as LF, as the whole text is.
+    expect(paths('COPY a \\\r\n  b /dst/\rCOPY c /d\r\n')).toEqual(['COPY@1:a', 'COPY@1:b', 'COPY@3:c']);
+  });
+
+  it('honours the escape parser directive', () => {
+    expect(paths('# escape=`\nCOPY a `\n  b C:\\dst\\\nCOPY c /d\n')).toEqual(['COPY@2:a', 'COPY@2:b', 'COPY@4:c']);
+    // A directive after another line is a plain comment: backslash stays the escape.
+    expect(paths('FROM x\n# escape=`\nCOPY a \\\n b /d\n')).toEqual(['COPY@3:a', 'COPY@3:b']);
+  });
+
+  it('skips --from sources, heredocs, remote ADD sources and instructions that read nothing', () => {
+    expect(
+      paths(
+        [
+          'COPY --from=builder /opt/venv /opt/venv',
+          'COPY --from=python:3.12 /usr/bin/python3 /usr/bin/',
+          'ADD https://example.com/x.tar.gz /x/',
+          'ADD git@github.com:o/r.git /r/',
+          'ADD --checksum=sha256:00 http://example.com/y /y',
+          'COPY <<EOF /etc/conf',
+          'COPY inside-heredoc /nope',
+          'EOF',
+          'RUN <<-END',
+          '\tCOPY also-inside /nope',
+          '\tEND',
+          'ONBUILD COPY later /later',
+          'WORKDIR /app',
+          'COPY real /real',
+        ].join('\n'),
+      ),
+    ).toEqual(['COPY@14:real']);
+  });
+
+  it('takes the source of RUN bind mounts from the context, the whole context by default', () => {
+    expect(
+      paths(
+        [
+          'RUN --mount=type=bind,source=uv.lock,target=uv.lock --mount=type=cache,target=/root/.cache uv sync',
+          'RUN --mount=src=tools,target=/t ls /t',
+          'RUN --mount=type=bind,target=/ctx ls /ctx',
+          'RUN --mount=type=bind,from=builder,source=/x,target=/x ls',
+          'RUN --mount=type=secret,id=k cat /run/secrets/k',
+        ].join('\n'),
+      ),
+    ).toEqual(['RUN@1:uv.lock', 'RUN@2:tools', 'RUN@3:']);
+  });
+
+  it('cleans paths inside the context root', () => {
+    expect(cleanContextPath('/src//pkg/./a.py')).toBe('src/pkg/a.py');
+    expect(cleanContextPath('../../x')).toBe('x');
+    expect(cleanContextPath('.')).toBe('');
+    expect(cleanContextPath('a/b/../c/')).toBe('a/c');
+  });
+
+  it('refuses a source that uses a variable, not an escaped dollar or a variable in a flag', () => {
+    expect(() => dockerfileContextSources('COPY ${DIR}/a /x', 'Dockerfile.cloud')).toThrow(/^Dockerfile\.cloud line 1 \(COPY\) reads '\$\{DIR\}\/a'/);
+    expect(() => dockerfileContextSources('RUN --mount=source=$X,target=/x ls')).toThrow(/line 1 \(RUN\)/);
+    expect(paths('COPY --chown=$UID a\\$b /x')).toEqual(['COPY@1:a$b']);
+  });
+});
+
+describe('which context files a source copies', () => {
+  it('a literal source copies itself and its tree, by whole components', () => {
+    expect(sourceCopies('scripts', 'scripts/a.sh')).toBe(true);
+    expect(sourceCopies('scripts', 'scripts')).toBe(true);
+    expect(sourceCopies('scripts', 'scripts-old/a.sh')).toBe(false);
+    expect(sourceCopies('scripts/a.sh', 'scripts/a.sh')).toBe(true);
+    expect(sourceCopies('', 'anything/at/all')).toBe(true);
+  });
+
+  it('globs match one component each, ** any number', () => {
+    expect(sourceCopies('scripts/*.sh', 'scripts/a.sh')).toBe(true);
+    expect(sourceCopies('scripts/*.sh', 'scripts/sub/a.sh')).toBe(false);
+    expect(sourceCopies('s*', 'scripts/sub/a.sh')).toBe(true);
+    expect(sourceCopies('conf/?.[ab]', 'conf/x.a')).toBe(true);
+    expect(sourceCopies('conf/?.[^ab]', 'conf/x.a')).toBe(false);
+    expect(sourceCopies('**/*.py', 'deep/er/x.py')).toBe(true);
+    expect(sourceCopies('*.py', 'deep/x.py')).toBe(false);
+    expect(literalPrefix('scripts/*/run.sh')).toBe('scripts');
+    expect(literalPrefix('*.py')).toBe('');
+    expect(literalPrefix('a/b')).toBe('a/b');
+  });
+
+  it('leaves out what the tag hashes in a group of its own, and sorts like Python', () => {
+    for (const p of ['src/a.py', 'uv.lock', 'pyproject.toml', 'audited_gold/g.sql', 'mini-interact/db/db.sqlite']) expect(coveredByTag(p), p).toBe(true);
+    for (const p of ['src', 'srcs/a.py', 'scripts/uv.lock', 'Dockerfile.cloud']) expect(coveredByTag(p), p).toBe(false);
+    const sources = dockerfileContextSources('COPY . /app');
+    expect(contextFileOrder(['x.py', 'src/a.py', 'x/a.py', 'Dockerfile.cloud', 'uv.lock'], sources)).toEqual(['Dockerfile.cloud', 'x/a.py', 'x.py']);
+    expect(contextFileOrder(['tools/a', 'Dockerfile.cloud.dockerignore', 'README.md'], dockerfileContextSources('COPY tools /t'))).toEqual([
+      'Dockerfile.cloud.dockerignore',
+      'tools/a',
+    ]);
   });
 });
 

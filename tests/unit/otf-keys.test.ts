@@ -1,6 +1,8 @@
 // The per-DB OTF cache keys (docs/reference/otf-encode.md#cache-keys): the pure parts, then the real file hashing on a generated
 // mini-interact root holding the fixture's 27 DB names (the fixture has no dataset files, so each
 // test tree gets small fake <db>.sqlite, <db>_column_meaning_base.json and <db>_kb.jsonl).
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { appendFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +12,7 @@ import { type OtfSettings, parseOtfSettings, workflowPath } from '../../src/otf/
 import {
   cacheKey,
   dbInputFiles,
+  encoderHash,
   findLockedPackage,
   KEY_HASH_CHARS,
   type KeyMaterial,
@@ -19,6 +22,7 @@ import {
   OtfInputs,
   outputValues,
   parseDbList,
+  parseEncoderPaths,
   parseUvLockPackages,
 } from '../../src/otf/key-material.js';
 import { fixtureDbs } from '../../tools/demo/demo-repo.mjs';
@@ -72,13 +76,37 @@ interface Tree {
   dbs: string[];
 }
 
-/** A workspace with uv.lock, and a mini-interact root with fake dataset files for every fixture DB. */
+const GIT_ENV = {
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_AUTHOR_NAME: 't',
+  GIT_AUTHOR_EMAIL: 't@example.com',
+  GIT_COMMITTER_NAME: 't',
+  GIT_COMMITTER_EMAIL: 't@example.com',
+};
+function git(cwd: string, ...args: string[]): void {
+  execFileSync('git', args, { cwd, env: { ...process.env, ...GIT_ENV }, stdio: 'pipe' });
+}
+
+/** The evaluation repo's encode code in the fixture workspace (the default encoder-paths). */
+const ENCODER_FILES: Record<string, string> = {
+  'pyproject.toml': '[project]\nname = "bird-interact-agents"\n',
+  'src/bird_interact_agents/otf/encode.py': 'def ensure_db_cache(db):\n    return db\n',
+  'src/bird_interact_agents/otf.py': 'VERSION = 1\n',
+};
+
+/** A git workspace with uv.lock and the encode code, and a mini-interact root with fake dataset files for every fixture DB. */
 function makeTree(dbs = fixtureDbs()): Tree {
   const dir = tempDir('otf-keys');
   const workspace = join(dir, 'eval-repo');
   const root = join(dir, 'mini-interact');
-  mkdirSync(workspace, { recursive: true });
+  mkdirSync(join(workspace, 'src', 'bird_interact_agents', 'otf'), { recursive: true });
   writeFileSync(join(workspace, 'uv.lock'), UV_LOCK);
+  for (const [rel, text] of Object.entries(ENCODER_FILES)) writeFileSync(join(workspace, ...rel.split('/')), text);
+  writeFileSync(join(workspace, '.gitignore'), '__pycache__/\nslayer_otf_cache/\n');
+  git(workspace, 'init', '-q', '-b', 'main');
+  git(workspace, 'add', '-A');
+  git(workspace, 'commit', '-q', '-m', 'fixture');
   const lines: string[] = [];
   for (const db of dbs) {
     mkdirSync(join(root, db), { recursive: true });
@@ -160,18 +188,20 @@ describe('otf keys: pure parts', () => {
     embeddingModel: 'openai/text-embedding-3-small',
     referenceModel: '',
     slayer: [{ name: 'slayer', version: '0.9.0', source: '{ registry = "https://pypi.org/simple" }' }],
+    encoder: 'e'.repeat(64),
     files: dbInputFiles('alien').map((name, i) => ({ name, size: i, sha256: String(i).repeat(64) })),
   };
 
   it('hashes every input by name, the reference model only for combo 3', () => {
     const text = keyMaterialText(material);
     expect(text.split('\n')).toEqual([
-      'bird-otf-key/1',
+      'bird-otf-key/2',
       'db=alien',
       'artifact=slayer_otf_cache',
       'framework=pydantic_ai_recursive',
       'embedding-model=openai/text-embedding-3-small',
       'slayer=slayer 0.9.0 { registry = "https://pypi.org/simple" }',
+      `encoder=${'e'.repeat(64)}`,
       `file=alien.sqlite size=0 sha256=${'0'.repeat(64)}`,
       `file=alien_column_meaning_base.json size=1 sha256=${'1'.repeat(64)}`,
       `file=alien_kb.jsonl size=2 sha256=${'2'.repeat(64)}`,
@@ -182,6 +212,29 @@ describe('otf keys: pure parts', () => {
     expect(keyMaterialText(combo3)).toContain('artifact=slayer_models_otf\n');
     expect(keyMaterialText(combo3)).toContain('reference-model=anthropic/claude-sonnet-4-5\n');
     expect(keyHash({ ...combo3, referenceModel: 'openai/gpt-5' })).not.toBe(keyHash(combo3));
+    expect(keyHash({ ...material, encoder: 'f'.repeat(64) })).not.toBe(keyHash(material));
+  });
+
+  it('hashes the encoder code as path, NUL, size, NUL and bytes per file, in the order given (hand-computed)', () => {
+    const files = [
+      { path: 'src/a.py', bytes: Buffer.from('A\0B') },
+      { path: 'uv.lock', bytes: Buffer.alloc(0) },
+    ];
+    const byHand = createHash('sha256').update(Buffer.from('src/a.py\x003\x00A\x00Buv.lock\x000\x00', 'latin1')).digest('hex');
+    expect(encoderHash(files)).toBe(byHand);
+    // The size keeps records apart: moving bytes from one file into the next one's path does not collide.
+    expect(encoderHash([{ path: 'a', bytes: Buffer.from('b\x000\x00') }])).not.toBe(
+      encoderHash([
+        { path: 'a', bytes: Buffer.alloc(0) },
+        { path: 'b', bytes: Buffer.alloc(0) },
+      ]),
+    );
+  });
+
+  it('reads encoder-paths separated by spaces, commas or newlines, and refuses paths outside the repository', () => {
+    expect(parseEncoderPaths('')).toEqual({ paths: ['uv.lock', 'pyproject.toml', 'src/'], bad: [] });
+    expect(parseEncoderPaths(' src/, tools/encode.py\nuv.lock src/ ')).toEqual({ paths: ['src/', 'tools/encode.py', 'uv.lock'], bad: [] });
+    expect(parseEncoderPaths('/etc src ../x a/../../b C:\\x a\\..\\b')).toEqual({ paths: ['src'], bad: ['/etc', '../x', 'a/../../b', 'C:\\x', 'a\\..\\b'] });
   });
 
   it('makes keys that name the artifact and the DB, and refuses an empty hash', () => {
@@ -232,6 +285,7 @@ describe('otf keys: inputs', () => {
       keyPrefix: 'bird-otf-v1',
       slayerPackage: 'slayer',
       uvLock: '/ws/repo/uv.lock',
+      encoderPaths: ['uv.lock', 'pyproject.toml', 'src/'],
       miniInteractRoot: '/ws/mini-interact',
       artifactRoot: '/ws/repo/slayer_otf_cache',
       otfCacheRoot: '/ws/repo/slayer_otf_cache',
@@ -278,6 +332,25 @@ describe('otf keys: inputs', () => {
     ]);
     const empty = await failure(() => parseOtfSettings(reader({ [OtfInputs.Framework]: '', [OtfInputs.Dbs]: 'alien' }), ws));
     expect(empty.problems[0]).toMatchObject({ input: 'framework', message: 'is required and is empty' });
+  });
+
+  it('refuses an encoder path outside the repository, naming encoder-paths, the value and the fix', async () => {
+    const e = await failure(() => parseOtfSettings(reader({ ...base, [OtfInputs.EncoderPaths]: 'src/ ../vendor/encoder /opt/encoder' }), ws));
+    expect(e.problems).toEqual([
+      {
+        input: 'encoder-paths',
+        message: "'../vendor/encoder' must be a path inside the repository (no absolute path, no ..)",
+        fix: 'give paths relative to the repository root, separated by spaces or commas, such as the default uv.lock pyproject.toml src/',
+      },
+      {
+        input: 'encoder-paths',
+        message: "'/opt/encoder' must be a path inside the repository (no absolute path, no ..)",
+        fix: 'give paths relative to the repository root, separated by spaces or commas, such as the default uv.lock pyproject.toml src/',
+      },
+    ]);
+    expect(e.message).toContain("encoder-paths: '../vendor/encoder' must be a path inside the repository");
+    const none = await failure(() => parseOtfSettings(reader({ ...base, [OtfInputs.EncoderPaths]: ' , ' }), ws));
+    expect(none.problems.map((p) => `${p.input}: ${p.message}`)).toEqual(["encoder-paths: ',' names no path"]);
   });
 
   it('rejects DB names that are not one safe path segment', async () => {
@@ -345,6 +418,72 @@ describe('otf keys on a generated mini-interact root (27 fixture DBs)', () => {
     expect(await keysOf(t, { [OtfInputs.KeyPrefix]: 'team-a' })).toEqual(
       Object.fromEntries(Object.entries(base).map(([db, k]) => [db, k.replace(/^bird-otf-v1-/, 'team-a-')])),
     );
+  });
+
+  it('a changed encoder file changes every DB’s key, and nothing else', async () => {
+    const file = join(t.workspace, 'src', 'bird_interact_agents', 'otf', 'encode.py');
+    const before = await computeKeys(settings(t));
+    appendFileSync(file, '# changed\n');
+    try {
+      const after = await computeKeys(settings(t));
+      expect(changed(base, Object.fromEntries(after.keys.map((k) => [k.db, k.key])))).toEqual(t.dbs);
+      expect(after.keys.map((k) => [k.db, k.path])).toEqual(before.keys.map((k) => [k.db, k.path]));
+      expect(after.encoder.files).toEqual(before.encoder.files);
+      expect(after.encoder.sha256).not.toBe(before.encoder.sha256);
+      // Only the encoder line of the key material differs.
+      expect(after.slayer).toEqual(before.slayer);
+    } finally {
+      writeFileSync(file, ENCODER_FILES['src/bird_interact_agents/otf/encode.py']);
+    }
+    expect(await keysOf(t)).toEqual(base);
+  });
+
+  it('hashes the git-listed encoder files in path order, by hand', async () => {
+    const { encoder } = await computeKeys(settings(t));
+    // Python's path order: component by component, so …/otf/encode.py comes before …/otf.py.
+    expect(encoder.files).toEqual(['pyproject.toml', 'src/bird_interact_agents/otf/encode.py', 'src/bird_interact_agents/otf.py', 'uv.lock']);
+    const bytes = (rel: string): Buffer => readFileSync(join(t.workspace, ...rel.split('/')));
+    expect(encoder.sha256).toBe(encoderHash(encoder.files.map((path) => ({ path, bytes: bytes(path) }))));
+  });
+
+  it('an ignored file under an encoder path does not change the keys; a file git would track does', async () => {
+    mkdirSync(join(t.workspace, 'src', 'bird_interact_agents', '__pycache__'), { recursive: true });
+    writeFileSync(join(t.workspace, 'src', 'bird_interact_agents', '__pycache__', 'otf.cpython-312.pyc'), Buffer.from([0x42, 0x0d]));
+    expect(await keysOf(t)).toEqual(base);
+    const extra = join(t.workspace, 'src', 'bird_interact_agents', 'new.py');
+    writeFileSync(extra, 'NEW = 1\n');
+    try {
+      expect(changed(base, await keysOf(t))).toEqual(t.dbs);
+    } finally {
+      rmSync(extra);
+    }
+    // A file outside the encoder paths is not part of the key.
+    writeFileSync(join(t.workspace, 'README.md'), 'docs\n');
+    expect(await keysOf(t)).toEqual(base);
+    expect(await keysOf(t, { [OtfInputs.EncoderPaths]: 'uv.lock, pyproject.toml, README.md, src/' })).not.toEqual(base);
+  });
+
+  it('fails clearly, naming encoder-paths, on a path that names no tracked file and outside a git repository', async () => {
+    const e = await failure(computeKeys(settings(t, { [OtfInputs.EncoderPaths]: 'src/ scr/ slayer_otf_cache/' })));
+    expect(e.problems.map((p) => `${p.input}: ${p.message}`)).toEqual([
+      `encoder-paths: 'scr/' names no file git tracks (or would track) in ${t.workspace}`,
+      `encoder-paths: 'slayer_otf_cache/' names no file git tracks (or would track) in ${t.workspace}`,
+    ]);
+    expect(e.problems[0].fix).toMatch(/^name files or folders of the evaluation repo that hold the encode code \(default: uv\.lock pyproject\.toml src\/\)/);
+    const bare = tempDir('otf-keys-nogit');
+    try {
+      cpSync(t.workspace, bare, { recursive: true, filter: (src) => !src.includes(`${join(t.workspace, '.git')}`) });
+      // GIT_CEILING_DIRECTORIES keeps git from finding a repository above the temp dir.
+      process.env.GIT_CEILING_DIRECTORIES = join(bare, '..');
+      const nogit = await failure(computeKeys(settings({ ...t, workspace: bare }))).finally(() => {
+        delete process.env.GIT_CEILING_DIRECTORIES;
+      });
+      expect(nogit.problems[0].input).toBe('encoder-paths');
+      expect(nogit.problems[0].message).toMatch(/is not a git repository/);
+      expect(nogit.problems[0].fix).toMatch(/check out the evaluation repo/);
+    } finally {
+      removeDir(bare);
+    }
   });
 
   it('maps instance ids to DBs through the dataset', async () => {

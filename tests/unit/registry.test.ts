@@ -1,7 +1,7 @@
 // Does the image exist? One HEAD on the Docker Registry HTTP API v2 with the ADC token, against
 // a local HTTP server standing in for Artifact Registry; and the build command when it does not.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -159,56 +159,80 @@ describe('buildCommand', () => {
   const dirs: string[] = [];
   afterAll(() => dirs.forEach(removeDir));
 
-  it('the dataset inside the repo as mini-interact/: docker build on the repo, then push', () => {
+  const GIT_ENV = {
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_AUTHOR_NAME: 't',
+    GIT_AUTHOR_EMAIL: 't@example.com',
+    GIT_COMMITTER_NAME: 't',
+    GIT_COMMITTER_EMAIL: 't@example.com',
+  };
+  const git = (cwd: string, ...args: string[]): string => execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, ...GIT_ENV } });
+
+  it('the dataset inside the repo as mini-interact/: the same stream, no rename', () => {
     expect(buildCommand(IMAGE_URI, '/w/eval repo', '/w/eval repo/mini-interact')).toBe(
-      `gcloud auth configure-docker us-central1-docker.pkg.dev --quiet && docker build --platform linux/amd64 -f '/w/eval repo/Dockerfile.cloud' -t ${IMAGE_URI} '/w/eval repo' && docker push ${IMAGE_URI}`,
+      `gcloud auth configure-docker us-central1-docker.pkg.dev --quiet && git -C '/w/eval repo' ls-files -z --cached --others --exclude-standard -- ':(exclude,literal)mini-interact' | tar -cf - --ignore-failed-read -C '/w/eval repo' --no-recursion --null -T - --recursion -C '/w/eval repo' mini-interact | docker build --platform linux/amd64 -f Dockerfile.cloud -t ${IMAGE_URI} - && docker push ${IMAGE_URI}`,
     );
   });
 
-  it('the dataset elsewhere: one tar context with the repo and the dataset renamed mini-interact/, built and pushed', () => {
+  it('the dataset elsewhere: one tar context of the files git lists and the dataset renamed mini-interact/, built and pushed', () => {
     const root = tempDir('build-cmd');
     dirs.push(root);
     const repo = join(root, 'eval-repo');
     const data = join(root, 'data', 'mi.v2');
-    for (const d of [join(repo, 'src', 'pkg'), join(repo, '.git'), join(repo, 'audited_gold'), join(data, 'db_a')]) mkdirSync(d, { recursive: true });
+    for (const d of [join(repo, 'src', 'pkg', '__pycache__'), join(repo, 'audited_gold'), join(repo, 'mini-interact'), join(data, 'db_a')])
+      mkdirSync(d, { recursive: true });
+    git(repo, 'init', '-q', '-b', 'main');
     writeFileSync(join(repo, 'Dockerfile.cloud'), 'FROM x\n');
     writeFileSync(join(repo, 'src', 'pkg', 'a.py'), '');
     writeFileSync(join(repo, 'uv.lock'), '');
     writeFileSync(join(repo, 'pyproject.toml'), '');
     writeFileSync(join(repo, 'audited_gold', 'g.sql'), '');
-    writeFileSync(join(repo, '.git', 'HEAD'), '');
+    writeFileSync(join(repo, 'mi.v2.py'), 'named like the dataset: not renamed\n');
+    writeFileSync(join(repo, 'mini-interact', 'stale.json'), 'a repo folder named mini-interact: the dataset takes its place\n');
+    writeFileSync(join(repo, 'gone.py'), 'tracked, then deleted\n');
+    writeFileSync(join(repo, '.gitignore'), '__pycache__/\n*.env\n');
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-q', '-m', 'x');
+    rmSync(join(repo, 'gone.py'));
+    writeFileSync(join(repo, 'untracked.py'), 'would be tracked\n');
+    writeFileSync(join(repo, 'src', 'pkg', '__pycache__', 'a.pyc'), 'ignored\n');
+    writeFileSync(join(repo, 'local.env'), 'SECRET=ignored\n');
     writeFileSync(join(data, 'mini_interact.jsonl'), '');
     writeFileSync(join(data, 'db_a', 'db_a.sqlite'), '');
     const cmd = buildCommand(IMAGE_URI, repo, data);
     expect(cmd).toBe(
-      `gcloud auth configure-docker us-central1-docker.pkg.dev --quiet && tar -cf - --exclude=.git '--transform=s,^mi\\.v2,mini-interact,' -C ${repo} . -C ${join(root, 'data')} mi.v2 | docker build --platform linux/amd64 -f Dockerfile.cloud -t ${IMAGE_URI} - && docker push ${IMAGE_URI}`,
+      `gcloud auth configure-docker us-central1-docker.pkg.dev --quiet && git -C ${repo} ls-files -z --cached --others --exclude-standard -- ':(exclude,literal)mini-interact' | tar -cf - --ignore-failed-read '--transform=s,^mi\\.v2(/|$),mini-interact\\1,x' -C ${repo} --no-recursion --null -T - --recursion -C ${join(root, 'data')} mi.v2 | docker build --platform linux/amd64 -f Dockerfile.cloud -t ${IMAGE_URI} - && docker push ${IMAGE_URI}`,
     );
     // Run it with stand-ins for gcloud and docker: docker lists the context it receives on stdin.
     const bin = join(root, 'bin');
     mkdirSync(bin);
     const calls = join(root, 'calls.txt');
     writeFileSync(join(bin, 'gcloud'), `#!/bin/sh\necho "gcloud $*" >> '${calls}'\n`);
-    writeFileSync(join(bin, 'docker'), `#!/bin/sh\necho "docker $*" >> '${calls}'\nif [ "$1" = build ]; then tar -tf - | sort >> '${calls}'; fi\n`);
+    writeFileSync(join(bin, 'docker'), `#!/bin/sh\necho "docker $*" >> '${calls}'\nif [ "$1" = build ]; then tar -tf - | LC_ALL=C sort >> '${calls}'; fi\n`);
     chmodSync(join(bin, 'gcloud'), 0o755);
     chmodSync(join(bin, 'docker'), 0o755);
-    execFileSync('bash', ['-c', cmd], { env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` } });
+    execFileSync('bash', ['-c', cmd], { env: { ...process.env, ...GIT_ENV, PATH: `${bin}:${process.env.PATH ?? ''}` }, stdio: 'pipe' });
     const out = readFileSync(calls, 'utf8').split('\n').filter(Boolean);
     expect(out[0]).toBe('gcloud auth configure-docker us-central1-docker.pkg.dev --quiet');
     expect(out[1]).toBe(`docker build --platform linux/amd64 -f Dockerfile.cloud -t ${IMAGE_URI} -`);
-    const members = out.slice(2, -1);
-    expect(members).toEqual(
-      expect.arrayContaining([
-        './Dockerfile.cloud',
-        './src/pkg/a.py',
-        './uv.lock',
-        './pyproject.toml',
-        './audited_gold/g.sql',
-        'mini-interact/mini_interact.jsonl',
+    // Exactly the files the image tag can hash: what git lists (tracked or would be, never ignored), and the dataset.
+    expect(out.slice(2, -1)).toEqual(
+      [
+        '.gitignore',
+        'Dockerfile.cloud',
+        'audited_gold/g.sql',
+        'mi.v2.py',
+        'mini-interact/',
+        'mini-interact/db_a/',
         'mini-interact/db_a/db_a.sqlite',
-      ]),
+        'mini-interact/mini_interact.jsonl',
+        'pyproject.toml',
+        'src/pkg/a.py',
+        'untracked.py',
+        'uv.lock',
+      ].sort(),
     );
-    expect(members.some((m) => m.includes('.git'))).toBe(false);
-    expect(members.some((m) => m.includes('mi.v2'))).toBe(false);
     expect(out.at(-1)).toBe(`docker push ${IMAGE_URI}`);
   });
 

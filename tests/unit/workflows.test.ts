@@ -5,7 +5,7 @@
 // write token away from npm and refuses a version without its CHANGELOG.md section. The linters check
 // syntax, calls and security findings (tests/lint.test.ts).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -113,6 +113,7 @@ const BIRD_EVAL_EXTRAS = [
   'embedding-model',
   'encode-command',
   'encode-timeout-minutes',
+  'encoder-paths',
   'gcp-service-account',
   'gcp-workload-identity-provider',
   'image-timeout-minutes',
@@ -228,7 +229,42 @@ describe('the reusable workflows run this repository at their own commit', () =>
       expect(stepIndex(j, (s) => s.id === 'self')).toBeLessThan(checkout);
       expect(checkout).toBeLessThan(stepIndex(j, (s) => s.uses === uses));
     });
+
+    it(`${file} (${jobName}): keeps the action's checkout and the auth credentials file out of what git lists, before \`uses: ${uses}\``, () => {
+      const j = job(w, jobName);
+      const i = stepIndex(j, (s) => /^Keep the runner's own files out of the (image|key) inputs$/.test(s.name ?? ''));
+      expect(i).toBeGreaterThan(stepIndex(j, (s) => usesOf('actions/checkout@')(s) && s.with?.path === '.bird-cloud-action'));
+      expect(i).toBeLessThan(stepIndex(j, (s) => s.uses === uses));
+      // Run it in a real checkout: neither the nested repository nor the credentials file is listed any more.
+      const repo = realpathSync(tempDir('bird-exclude'));
+      try {
+        const env = { PATH: process.env.PATH, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
+        execFileSync('git', ['init', '-q'], { cwd: repo, env });
+        rmSync(join(repo, '.git', 'info'), { recursive: true, force: true }); // a template without info/ still works
+        mkdirSync(join(repo, '.bird-cloud-action', '.git'), { recursive: true });
+        writeFileSync(join(repo, '.bird-cloud-action', 'action.yml'), 'name: x\n');
+        writeFileSync(join(repo, 'gha-creds-0123abcd.json'), '{}\n');
+        writeFileSync(join(repo, 'kept.py'), '\n');
+        execFileSync('bash', ['-eo', 'pipefail', '-c', j.steps?.[i]?.run ?? ''], { cwd: repo, env, stdio: 'pipe' });
+        const listed = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: repo, env, encoding: 'utf8' });
+        expect(listed.split('\n').filter(Boolean)).toEqual(['kept.py']);
+      } finally {
+        removeDir(repo);
+      }
+    });
   }
+
+  it('passes encoder-paths from bird-eval.yml through otf-encode.yml to otf-keys, with one default', () => {
+    const encodeInputs = call(otfEncode, 'otf-encode.yml').inputs;
+    const birdInputs = call(birdEval, BIRD_EVAL).inputs;
+    for (const spec of [encodeInputs['encoder-paths'], birdInputs['encoder-paths']]) {
+      expect(spec).toMatchObject({ type: 'string', required: false, default: OtfDefaults.encoderPaths });
+    }
+    expect(otfKeys.inputs['encoder-paths'].default).toBe(OtfDefaults.encoderPaths);
+    const keys = step(job(otfEncode, 'keys'), (s) => s.uses === './.bird-cloud-action/otf-keys', 'otf-keys');
+    expect(keys.with?.['encoder-paths']).toBe('${{ inputs.encoder-paths }}');
+    expect(job(birdEval, 'encode').with?.['encoder-paths']).toBe('${{ inputs.encoder-paths }}');
+  });
 
   it('gives otf-keys only inputs it declares, and all it requires', () => {
     const keys = step(job(otfEncode, 'keys'), (s) => s.uses === './.bird-cloud-action/otf-keys', 'otf-keys');
@@ -357,8 +393,15 @@ describe('bird-eval.yml: the runner image of a per-run cluster (cluster: ephemer
     const run = step(image, (s) => s.id === 'context', 'context').run ?? '';
     const dirs: string[] = [];
     afterAll(() => dirs.forEach(removeDir));
-    /** Files and folders under dir, relative, sorted. */
-    const tree = (names: string[]): string[] => [...new Set(names.map((n) => n.replace(/^\.\//, '').replace(/\/$/, '')).filter((n) => n && n !== '.'))].sort();
+    /** Files and folders, relative, with every folder above them (tar makes those when it unpacks), sorted. */
+    const tree = (names: string[]): string[] => {
+      const out = new Set<string>();
+      for (const n of names.map((m) => m.replace(/^\.\//, '').replace(/\/$/, '')).filter((m) => m && m !== '.')) {
+        const parts = n.split('/');
+        for (let k = 1; k <= parts.length; k++) out.add(parts.slice(0, k).join('/'));
+      }
+      return [...out].sort();
+    };
     const walk = (dir: string): string[] => {
       const out: string[] = [];
       const go = (d: string): void => {
@@ -371,8 +414,21 @@ describe('bird-eval.yml: the runner image of a per-run cluster (cluster: ephemer
       return tree(out);
     };
 
+    const GIT_ENV = {
+      GIT_CONFIG_GLOBAL: '/dev/null',
+      GIT_CONFIG_NOSYSTEM: '1',
+      GIT_AUTHOR_NAME: 't',
+      GIT_AUTHOR_EMAIL: 't@example.com',
+      GIT_COMMITTER_NAME: 't',
+      GIT_COMMITTER_EMAIL: 't@example.com',
+    };
+    const git = (cwd: string, ...args: string[]): void => {
+      execFileSync('git', args, { cwd, env: { ...process.env, ...GIT_ENV }, stdio: 'pipe' });
+    };
+    const exclude = step(image, (s) => s.name === "Keep the runner's own files out of the image inputs", 'exclude').run ?? '';
+
     for (const [label, dataDir] of [
-      ['a dataset folder of another name beside the repo', 'data.v1+x[2]'],
+      ['a dataset folder of another name beside the repo', 'data.v1+x[2](a|b)'],
       ['a dataset folder named mini-interact beside the repo', 'mini-interact'],
       ['the dataset at <repo>/mini-interact', 'eval-repo/mini-interact'],
     ] as const) {
@@ -381,35 +437,56 @@ describe('bird-eval.yml: the runner image of a per-run cluster (cluster: ephemer
         dirs.push(root);
         const repo = join(root, 'eval-repo');
         const mi = join(root, dataDir);
-        for (const d of [join(repo, 'src', 'pkg'), join(repo, '.git'), join(mi, 'sub'), join(root, 'temp')]) mkdirSync(d, { recursive: true });
+        for (const d of [join(repo, 'src', 'pkg', '__pycache__'), join(repo, '.bird-cloud-action', 'dist'), join(mi, 'sub'), join(root, 'temp')])
+          mkdirSync(d, { recursive: true });
+        git(repo, 'init', '-q', '-b', 'main');
         writeFileSync(join(repo, 'Dockerfile.cloud'), '# DATA-LAYERS\n# CODE-LAYERS\n');
         writeFileSync(join(repo, 'src', 'pkg', 'a.py'), 'a\n');
         // Named like the dataset folder: only the dataset itself is renamed (the transform is anchored).
         writeFileSync(join(repo, 'src', `${basename(mi)}.py`), 'b\n');
-        writeFileSync(join(repo, '.git', 'HEAD'), 'ref: refs/heads/main\n');
+        writeFileSync(join(repo, `${basename(mi)}.py`), 'c\n');
+        writeFileSync(join(repo, '.gitignore'), '__pycache__/\n');
+        git(repo, 'add', '-A', '--', '.', ':(exclude).bird-cloud-action');
+        git(repo, 'commit', '-q', '-m', 'x');
+        // Ignored, untracked, the action's checkout and the auth action's credentials file.
+        writeFileSync(join(repo, 'src', 'pkg', '__pycache__', 'a.pyc'), 'ignored\n');
+        writeFileSync(join(repo, 'untracked.py'), 'would be tracked\n');
+        writeFileSync(join(repo, 'gha-creds-0123abcd.json'), '{}\n');
+        writeFileSync(join(repo, '.bird-cloud-action', 'dist', 'index.js'), '\n');
+        git(join(repo, '.bird-cloud-action'), 'init', '-q');
         writeFileSync(join(mi, 'sub', 'db.sqlite'), 'db\n');
         writeFileSync(join(mi, 'mini_interact.jsonl'), '{}\n');
         const out = join(root, 'github-output');
         writeFileSync(out, '');
-        execFileSync('bash', ['-eo', 'pipefail', '-c', run], {
-          env: { PATH: process.env.PATH, GITHUB_WORKSPACE: repo, RUNNER_TEMP: join(root, 'temp'), GITHUB_OUTPUT: out, ROOT: relative(repo, mi) },
-          stdio: 'pipe',
-        });
+        const env = {
+          PATH: process.env.PATH,
+          ...GIT_ENV,
+          GITHUB_WORKSPACE: repo,
+          RUNNER_TEMP: join(root, 'temp'),
+          GITHUB_OUTPUT: out,
+          ROOT: relative(repo, mi),
+        };
+        execFileSync('bash', ['-eo', 'pipefail', '-c', exclude], { cwd: repo, env, stdio: 'pipe' });
+        execFileSync('bash', ['-eo', 'pipefail', '-c', run], { env, stdio: 'pipe' });
         const dir = /^dir=(.*)$/m.exec(readFileSync(out, 'utf8'))?.[1] ?? '';
-        const command = buildCommand('us-central1-docker.pkg.dev/p/bird-interact-runner/runner:t', repo, mi);
-        if (dataDir === 'eval-repo/mini-interact') {
-          // buildCommand builds on the repo itself.
-          expect(dir).toBe(repo);
-          expect(command).toContain(`-t us-central1-docker.pkg.dev/p/bird-interact-runner/runner:t ${repo} &&`);
-          return;
-        }
         expect(dir).toBe(join(root, 'temp', 'bird-image-context'));
-        const tar = /&& (tar .*?) \| docker build /.exec(command)?.[1];
+        const command = buildCommand('us-central1-docker.pkg.dev/p/bird-interact-runner/runner:t', repo, mi);
+        const tar = /&& (git .*?\| tar .*?) \| docker build /.exec(command)?.[1];
         expect(tar).toBeDefined();
-        const members = execFileSync('bash', ['-eo', 'pipefail', '-c', `${tar} | tar -tf -`], { encoding: 'utf8' }).split('\n');
+        const members = execFileSync('bash', ['-eo', 'pipefail', '-c', `${tar} | tar -tf -`], { encoding: 'utf8', env }).split('\n');
         expect(walk(dir)).toEqual(tree(members));
-        expect(walk(dir)).toContain('mini-interact/sub/db.sqlite');
-        expect(walk(dir)).not.toContain('.git');
+        expect(walk(dir)).toEqual(
+          tree([
+            '.gitignore',
+            'Dockerfile.cloud',
+            `${basename(mi)}.py`,
+            'mini-interact/mini_interact.jsonl',
+            'mini-interact/sub/db.sqlite',
+            'src/pkg/a.py',
+            `src/${basename(mi)}.py`,
+            'untracked.py',
+          ]),
+        );
       });
     }
   });
@@ -465,6 +542,45 @@ describe('bird-eval.yml: the runner image of a per-run cluster (cluster: ephemer
       expect(dirtyUri).toMatch(/-dirty$/);
       expect(dirtyUri).not.toBe(`${fromSubmit}-dirty`);
       expect(await imageUri(repo.workspace, tagStep, dirty)).toBe(dirtyUri);
+    });
+
+    it('for a Dockerfile that copies more of the repo: an edit there changes both tags alike', async () => {
+      const repo = demoRepo(['credit']);
+      repos.push(repo);
+      const dockerfile = join(repo.workspace, 'Dockerfile.cloud');
+      writeFileSync(dockerfile, `${readFileSync(dockerfile, 'utf8')}COPY scripts/ /app/bird-interact-agents/scripts/\n`);
+      mkdirSync(join(repo.workspace, 'scripts'));
+      writeFileSync(join(repo.workspace, 'scripts', 'warm.sh'), 'echo warm\n');
+      const gitEnv = {
+        ...process.env,
+        GIT_CONFIG_GLOBAL: '/dev/null',
+        GIT_AUTHOR_NAME: 't',
+        GIT_AUTHOR_EMAIL: 't@example.com',
+        GIT_COMMITTER_NAME: 't',
+        GIT_COMMITTER_EMAIL: 't@example.com',
+      };
+      execFileSync('git', ['add', '-A'], { cwd: repo.workspace, env: gitEnv });
+      execFileSync('git', ['commit', '-q', '-m', 'copy scripts'], { cwd: repo.workspace, env: gitEnv });
+      const caller = workflowInputs({
+        framework: 'pydantic_ai',
+        'query-mode': 'raw',
+        mode: 'a-interact',
+        'agent-model': 'anthropic/claude-sonnet-4-5',
+        'instance-ids': repo.allIds.join(','),
+        cluster: 'ephemeral',
+        'gcp-project': 'bird-proj',
+        'gcs-bucket': 'bird-runs',
+        'ray-version': '2.47.1',
+        wait: 'true',
+        'allow-dirty': 'true',
+      });
+      const before = await imageUri(repo.workspace, bird, { ...caller, 'dry-run': 'true' });
+      expect(await imageUri(repo.workspace, tagStep, caller)).toBe(before);
+      writeFileSync(join(repo.workspace, 'scripts', 'warm.sh'), 'echo warmer\n');
+      const after = await imageUri(repo.workspace, bird, { ...caller, 'dry-run': 'true' });
+      expect(after).toMatch(URI);
+      expect(after).not.toBe(before);
+      expect(await imageUri(repo.workspace, tagStep, caller)).toBe(after);
     });
   });
 
@@ -555,6 +671,7 @@ describe('otf-keys/action.yml', () => {
     expect(otfKeys.inputs[OtfInputs.UvLock].default).toBe(OtfDefaults.uvLock);
     expect(otfKeys.inputs[OtfInputs.SlayerPackage].default).toBe(OtfDefaults.slayerPackage);
     expect(otfKeys.inputs[OtfInputs.KeyPrefix].default).toBe(OtfDefaults.keyPrefix);
+    expect(otfKeys.inputs[OtfInputs.EncoderPaths].default).toBe(OtfDefaults.encoderPaths);
     expect(otfKeys.runs).toEqual({ using: 'node24', main: '../dist/otf-keys/index.js' });
   });
 });
