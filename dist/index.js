@@ -66054,10 +66054,13 @@ var Inputs;
     Inputs["ReportRunId"] = "report-run-id";
     Inputs["StopRunId"] = "stop-run-id";
     Inputs["CommentOnPr"] = "comment-on-pr";
+    Inputs["CommentKey"] = "comment-key";
     Inputs["GithubToken"] = "github-token";
     Inputs["BaselineRunId"] = "baseline-run-id";
     Inputs["MinPhase1Rate"] = "min-phase1-rate";
     Inputs["MaxErrors"] = "max-errors";
+    Inputs["ListRuns"] = "list-runs";
+    Inputs["TrendRuns"] = "trend-runs";
 })(Inputs || (Inputs = {}));
 var Outputs;
 (function (Outputs) {
@@ -66083,6 +66086,7 @@ var Outputs;
     Outputs["AvgReward"] = "avg-reward";
     Outputs["Errors"] = "errors";
     Outputs["ResultsJson"] = "results-json";
+    Outputs["RunsJson"] = "runs-json";
 })(Outputs || (Outputs = {}));
 var State;
 (function (State) {
@@ -67375,6 +67379,12 @@ function parseSubmit(reader, env, common) {
         slayer_otf_cache: absolute(reader.str(constants/* Inputs */.G0.OtfCacheRoot) || env.BIRD_OTF_CACHE_ROOT || 'slayer_otf_cache', workspace),
         slayer_models_otf: absolute(reader.str(constants/* Inputs */.G0.ModelsOtfRoot) || env.BIRD_SLAYER_MODELS_OTF_ROOT || 'slayer_models_otf', workspace),
     };
+    // Only a preflight ahead of the on-the-fly encode may skip the artifacts: a real submit uploads
+    // them, so it always checks them.
+    const checkArtifacts = reader.bool(constants/* Inputs */.G0.CheckArtifacts, true);
+    if (!checkArtifacts && !common.dryRun) {
+        problems.add(constants/* Inputs */.G0.CheckArtifacts, 'check-artifacts is false but dry-run is false: a real submit uploads the SLayer artifacts, so it always checks them', 'remove check-artifacts (or set it to true); check-artifacts: false is only for a dry run (dry-run: true) that runs before the on-the-fly encode builds the artifacts');
+    }
     return {
         kind: 'submit',
         framework: frameworkRaw,
@@ -67402,6 +67412,7 @@ function parseSubmit(reader, env, common) {
         trackedInputs,
         allowDirty,
         artifactRoots,
+        checkArtifacts,
         ...common,
     };
 }
@@ -92096,7 +92107,11 @@ async function preflight(log, submit, env = process.env) {
     }
     for (const p of worktree.artifactDirty)
         log.warning("uncommitted change in a selected DB's SLayer artifact; the manifest records its digest", { file: p });
-    if (kind) {
+    if (kind && !submit.checkArtifacts) {
+        // Settings allow this in a dry run only: the on-the-fly encode has not built them yet.
+        log.notice(`check-artifacts is false: the ${kind} setup of ${mapping.dbs.length} DB(s) under ${submit.artifactRoots[kind]} was not checked; the submit checks it after the encode`);
+    }
+    else if (kind) {
         const missing = [];
         for (const db of mapping.dbs) {
             const why = await presenceProblem(kind, (0,external_node_path_namespaceObject.join)(submit.artifactRoots[kind], db));

@@ -32294,10 +32294,13 @@ var Inputs;
     Inputs["ReportRunId"] = "report-run-id";
     Inputs["StopRunId"] = "stop-run-id";
     Inputs["CommentOnPr"] = "comment-on-pr";
+    Inputs["CommentKey"] = "comment-key";
     Inputs["GithubToken"] = "github-token";
     Inputs["BaselineRunId"] = "baseline-run-id";
     Inputs["MinPhase1Rate"] = "min-phase1-rate";
     Inputs["MaxErrors"] = "max-errors";
+    Inputs["ListRuns"] = "list-runs";
+    Inputs["TrendRuns"] = "trend-runs";
 })(Inputs || (Inputs = {}));
 var Outputs;
 (function (Outputs) {
@@ -32323,6 +32326,7 @@ var Outputs;
     Outputs["AvgReward"] = "avg-reward";
     Outputs["Errors"] = "errors";
     Outputs["ResultsJson"] = "results-json";
+    Outputs["RunsJson"] = "runs-json";
 })(Outputs || (Outputs = {}));
 var State;
 (function (State) {
