@@ -691,7 +691,7 @@ describe('bird-eval.yml: the preflight job stops what only the real submit would
     expect(evaluateIf(guard.if, ctx('true'), { success: true, failure: false, cancelled: false })).toBe(false);
   });
 
-  it('on the plan of a real dry run: passes with the keys, fails naming the empty ones (a fork PR), and refuses check-artifacts: false', async () => {
+  it('on the plan of a real dry run: passes with the keys, fails naming the empty ones (a fork PR), refuses check-artifacts: false, and wants ray-version for a per-run cluster', async () => {
     const repo = demoRepo(['credit']);
     dirs.push(repo.root);
     const caller = workflowInputs({
@@ -724,6 +724,11 @@ describe('bird-eval.yml: the preflight job stops what only the real submit would
     const noCheck = run(keys, { ...caller, 'check-artifacts': false });
     expect(noCheck.code).toBe(1);
     expect(noCheck.out).toContain('::error title=bird-eval::check-artifacts is false but dry-run is false');
+    // The submit job's ray CLI install would stop a per-run cluster without ray-version, after the image build.
+    const noRay = run(keys, { ...caller, cluster: 'ephemeral' });
+    expect(noRay.code).toBe(1);
+    expect(noRay.out).toContain('::error title=bird-eval::cluster ephemeral needs ray-version (the Ray of the runner image, e.g. 2.47.1) to install the ray CLI');
+    expect(run(keys, { ...caller, cluster: 'ephemeral', 'ray-version': '2.47.1' }).code).toBe(0);
     // No key value is ever printed.
     for (const v of Object.values(keys)) expect(ok.out + noCheck.out).not.toContain(v);
   });
