@@ -67388,6 +67388,12 @@ function parseSubmit(reader, env, common) {
         slayer_otf_cache: absolute(reader.str(constants/* Inputs */.G0.OtfCacheRoot) || env.BIRD_OTF_CACHE_ROOT || 'slayer_otf_cache', workspace),
         slayer_models_otf: absolute(reader.str(constants/* Inputs */.G0.ModelsOtfRoot) || env.BIRD_SLAYER_MODELS_OTF_ROOT || 'slayer_models_otf', workspace),
     };
+    // Only a preflight ahead of the on-the-fly encode may skip the artifacts: a real submit uploads
+    // them, so it always checks them.
+    const checkArtifacts = reader.bool(constants/* Inputs */.G0.CheckArtifacts, true);
+    if (!checkArtifacts && !common.dryRun) {
+        problems.add(constants/* Inputs */.G0.CheckArtifacts, 'check-artifacts is false but dry-run is false: a real submit uploads the SLayer artifacts, so it always checks them', 'remove check-artifacts (or set it to true); check-artifacts: false is only for a dry run (dry-run: true) that runs before the on-the-fly encode builds the artifacts');
+    }
     return {
         kind: 'submit',
         framework: frameworkRaw,
@@ -67415,6 +67421,7 @@ function parseSubmit(reader, env, common) {
         trackedInputs,
         allowDirty,
         artifactRoots,
+        checkArtifacts,
         ...common,
     };
 }
@@ -92755,7 +92762,11 @@ async function preflight(log, submit, env = process.env) {
     }
     for (const p of worktree.artifactDirty)
         log.warning("uncommitted change in a selected DB's SLayer artifact; the manifest records its digest", { file: p });
-    if (kind) {
+    if (kind && !submit.checkArtifacts) {
+        // Settings allow this in a dry run only: the on-the-fly encode has not built them yet.
+        log.notice(`check-artifacts is false: the ${kind} setup of ${mapping.dbs.length} DB(s) under ${submit.artifactRoots[kind]} was not checked; the submit checks it after the encode`);
+    }
+    else if (kind) {
         const missing = [];
         for (const db of mapping.dbs) {
             const why = await presenceProblem(kind, (0,external_node_path_namespaceObject.join)(submit.artifactRoots[kind], db));

@@ -172,6 +172,11 @@ const faults: Fault[] = [
     caught: { actionlint: 'property "imag" is not defined in object type' },
   },
   {
+    name: 'bird-eval.yml: the image job reading the preflight job’s tag without needing that job',
+    seed: (repo) => edit(repo, BIRD_EVAL, /(\n {4}name: Runner image\n) {4}needs: preflight\n/, '$1'),
+    caught: { actionlint: 'property "preflight" is not defined in object type' },
+  },
+  {
     name: 'otf-encode.yml reading a keys output that does not exist',
     seed: (repo) => edit(repo, OTF_ENCODE, /needs\.keys\.outputs\.marker \}\}/, 'needs.keys.outputs.markr }}'),
     caught: { actionlint: 'property "markr" is not defined in object type' },

@@ -39459,6 +39459,12 @@ function submit_parseSubmit(reader, env, common) {
         slayer_otf_cache: absolute(reader.str(Inputs.OtfCacheRoot) || env.BIRD_OTF_CACHE_ROOT || 'slayer_otf_cache', workspace),
         slayer_models_otf: absolute(reader.str(Inputs.ModelsOtfRoot) || env.BIRD_SLAYER_MODELS_OTF_ROOT || 'slayer_models_otf', workspace),
     };
+    // Only a preflight ahead of the on-the-fly encode may skip the artifacts: a real submit uploads
+    // them, so it always checks them.
+    const checkArtifacts = reader.bool(Inputs.CheckArtifacts, true);
+    if (!checkArtifacts && !common.dryRun) {
+        problems.add(Inputs.CheckArtifacts, 'check-artifacts is false but dry-run is false: a real submit uploads the SLayer artifacts, so it always checks them', 'remove check-artifacts (or set it to true); check-artifacts: false is only for a dry run (dry-run: true) that runs before the on-the-fly encode builds the artifacts');
+    }
     return {
         kind: 'submit',
         framework: frameworkRaw,
@@ -39486,6 +39492,7 @@ function submit_parseSubmit(reader, env, common) {
         trackedInputs,
         allowDirty,
         artifactRoots,
+        checkArtifacts,
         ...common,
     };
 }

@@ -128,6 +128,8 @@ export interface SubmitSettings extends CommonSettings {
   trackedInputs: string[];
   allowDirty: boolean;
   artifactRoots: Record<ArtifactKind, string>;
+  /** false only in a dry run that precedes the on-the-fly encode: the artifacts are not checked yet. */
+  checkArtifacts: boolean;
 }
 
 /** stop-run-id: stop a run's unfinished attempts (or its per-run cluster). */

@@ -1,6 +1,6 @@
 // The bad-input matrix: the built action, run as the runner does, on a real git repo.
 // Each case asserts the exact problem and that nothing was written outside RUNNER_TEMP.
-import { appendFileSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DemoRepo } from '../../tools/demo/demo-repo.mjs';
@@ -336,6 +336,12 @@ const cases: Case[] = [
     error: 'alien (has no _kb_rows.json)',
   },
 
+  {
+    name: 'check-artifacts: false in a real submit (a dry run only)',
+    inputs: (r) => validInputs(r, { 'check-artifacts': 'false', 'dry-run': 'false', 'gcs-bucket': 'runs' }),
+    error: 'check-artifacts: check-artifacts is false but dry-run is false: a real submit uploads the SLayer artifacts, so it always checks them',
+  },
+
   // The clean-worktree check (docs/reference/inputs.md#clean-worktree).
   {
     name: 'modified tracked input',
@@ -416,6 +422,34 @@ describe('preflight accepts what it should', () => {
       expect(r.exitCode).toBe(0);
       expect(warnings(r)).toContain('instance-ids: dropped duplicate instance ids: alien_1, credit_1');
       expect(r.outputs.dbs).toBe('["alien","credit","news"]');
+    } finally {
+      removeDir(repo.root);
+    }
+  });
+
+  it('check-artifacts: false in a dry run: an on-the-fly combo before its encode plans every DB, checks the rest, and says what it skipped', async () => {
+    const repo = demoRepo(DBS);
+    try {
+      const inputs = otf('pydantic_ai_recursive', { 'check-artifacts': 'false' })(repo);
+      const r = await runAction({ workspace: repo.workspace, inputs, env: TEST_KEYS });
+      expect(errors(r)).toBe('');
+      expect(r.exitCode).toBe(0);
+      expect(r.outputs.dbs).toBe('["alien","credit","news"]');
+      expect(r.outputs.artifact).toBe('slayer_otf_cache');
+      const notice = r.annotations.find((a) => a.level === 'notice' && a.message.startsWith('check-artifacts is false'));
+      expect(notice?.message).toBe(
+        `check-artifacts is false: the slayer_otf_cache setup of 3 DB(s) under ${join(repo.workspace, 'slayer_otf_cache')} was not checked; the submit checks it after the encode`,
+      );
+      const plan = JSON.parse(readFileSync(r.outputs['plan-file'], 'utf8')) as { artifacts: unknown[]; dbs: string[] };
+      expect(plan.artifacts).toEqual([]);
+      // The other checks still run: a missing key fails this dry run as any other.
+      const noKey = await runAction({ workspace: repo.workspace, inputs, env: { ...TEST_KEYS, OPENAI_API_KEY: undefined } });
+      expect(noKey.exitCode).toBe(1);
+      expect(errors(noKey)).toContain("missing API key env vars for job submission: ['OPENAI_API_KEY']");
+      // Without it, the same dry run fails on the missing setup.
+      const checked = await runAction({ workspace: repo.workspace, inputs: otf('pydantic_ai_recursive')(repo), env: TEST_KEYS });
+      expect(checked.exitCode).toBe(1);
+      expect(errors(checked)).toContain('local SLayer setup missing for alien (is missing)');
     } finally {
       removeDir(repo.root);
     }

@@ -44,6 +44,7 @@ describe('settings', () => {
       miniInteractRoot: '/ws/mini-interact',
       datasetFile: '/ws/mini-interact/mini_interact.jsonl',
       trackedInputs: ['src/', 'audited_gold/', 'uv.lock', 'pyproject.toml', 'Dockerfile.cloud'],
+      checkArtifacts: true,
     });
     expect(s.artifactRoots).toEqual({
       slayer_models: '/ws/repo/slayer_models',
@@ -87,6 +88,21 @@ describe('settings', () => {
       ]);
       expect((e as ProblemsError).message).toMatch(/^5 input problems:\n {2}- gcs-bucket: 'Bad_Bucket!' is not a valid bucket name/);
     }
+  });
+
+  it('check-artifacts: false only in a dry run; a real submit is refused, naming both inputs and the fix', () => {
+    expect(parse({ [Inputs.CheckArtifacts]: 'false' }).checkArtifacts).toBe(false);
+    try {
+      parse({ [Inputs.CheckArtifacts]: 'false', [Inputs.DryRun]: 'false', [Inputs.GcsBucket]: 'runs' });
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ProblemsError);
+      const problems = (e as ProblemsError).problems;
+      expect(problems.map((p) => p.input)).toEqual([Inputs.CheckArtifacts]);
+      expect(problems[0].message).toBe('check-artifacts is false but dry-run is false: a real submit uploads the SLayer artifacts, so it always checks them');
+      expect(problems[0].fix).toContain('only for a dry run (dry-run: true) that runs before the on-the-fly encode');
+    }
+    expect(parse({ [Inputs.CheckArtifacts]: 'true', [Inputs.DryRun]: 'false', [Inputs.GcsBucket]: 'runs' }).checkArtifacts).toBe(true);
   });
 
   it('strips gs:// from the bucket', () => {
