@@ -38233,7 +38233,7 @@ function errorMessage(error, options = { withStatus: true }) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   _D: () => (/* binding */ actionsLog)
 /* harmony export */ });
-/* unused harmony exports neutralizeCommand, neutralizeText, memoryLog */
+/* unused harmony exports neutralizeCommand, memoryLog */
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9402);
 // The one logging interface. Every module that logs takes a `Log`; the entry points pass

@@ -79,7 +79,7 @@ export function parsePostSettings(get: InputReader, mask: (v: string) => void = 
 }
 
 /** A dashboard URL without trailing slashes, as the action uses and records it. */
-export function normalizeAddress(address: string): string {
+function normalizeAddress(address: string): string {
   return address.replace(/\/+$/, '');
 }
 

@@ -17,7 +17,7 @@ export interface JobsTarget {
 }
 
 /** JobDetails as Ray 2.60 returns it: 15 keys, always all present, in this order. */
-export const JOB_KEYS = [
+const JOB_KEYS = [
   'type',
   'job_id',
   'submission_id',

@@ -16,7 +16,7 @@ import { parse } from 'yaml';
  * @param {string} text
  * @returns {Record<string, string>}
  */
-export function parseFileCommands(text) {
+function parseFileCommands(text) {
   /** @type {Record<string, string>} */
   const out = {};
   const lines = text.split(/\r?\n/);
@@ -158,7 +158,7 @@ export function runnerCommands(stdout) {
  * @param {string} stdout
  * @returns {Annotation[]}
  */
-export function parseAnnotations(stdout) {
+function parseAnnotations(stdout) {
   return runnerCommands(stdout)
     .filter((c) => c.command === 'error' || c.command === 'warning' || c.command === 'notice')
     .map((c) => ({ level: /** @type {Annotation['level']} */ (c.command), message: c.data, props: c.properties }));
