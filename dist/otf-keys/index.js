@@ -33244,7 +33244,7 @@ function mapInstances(datasetFile, ids, problems) {
 
 ;// CONCATENATED MODULE: ./lib/otf/key-material.js
 // The per-DB cache keys of the OTF encode workflow (docs/reference/otf-encode.md#cache-keys), pure part: names, parsing and
-// the key itself. Reading files and the runner lives in ./inputs.ts, ./compute.ts and ./run.ts.
+// the key itself. Reading files and the runner lives in ./inputs.ts, ./compute.ts and ./main.ts.
 
 
 /** The inputs of the otf-keys sub-action (otf-keys/action.yml). */
@@ -33455,7 +33455,7 @@ function outputValues(parts) {
 
 ;// CONCATENATED MODULE: ./lib/otf/inputs.js
 // Reads and checks the otf-keys inputs. Collects every problem (input, bad value, fix) and fails
-// once, like src/settings.ts for the main action.
+// once, like src/inputs/settings.ts for the main action.
 
 
 
