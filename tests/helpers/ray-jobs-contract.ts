@@ -222,6 +222,29 @@ export function jobsContract(target: () => JobsTarget): void {
     expect(await logs(t, sid)).toContain('value=v-123\n');
   });
 
+  it('submit: env_vars values are expanded against the driver environment in order ($X, ${X}); an unset ${UPPER} becomes empty', async () => {
+    const t = target();
+    const sid = uid('expand');
+    await submit(t, {
+      entrypoint: 'echo "h=$HOME|a=$CONTRACT_A|b=$CONTRACT_B|c=$CONTRACT_C|d=$CONTRACT_D|l=$CONTRACT_L"',
+      submission_id: sid,
+      runtime_env: {
+        env_vars: {
+          CONTRACT_A: '${HOME}/x',
+          CONTRACT_B: '$HOME',
+          CONTRACT_C: '${CONTRACT_UNSET_9}y',
+          CONTRACT_D: '${CONTRACT_A}+',
+          CONTRACT_L: '${lower_unset}$ALSO_UNSET_9',
+        },
+      },
+    });
+    expect(await terminal(t, sid)).toMatchObject({ status: 'SUCCEEDED' });
+    const line = /^h=.*$/m.exec(await logs(t, sid))?.[0] ?? '';
+    const home = /^h=([^|]*)\|/.exec(line)?.[1] ?? '';
+    expect(home).not.toBe('');
+    expect(line).toBe(`h=${home}|a=${home}/x|b=${home}|c=y|d=${home}/x+|l=\${lower_unset}$ALSO_UNSET_9`);
+  });
+
   it('submit: an unknown key is a 400 whose text ends in the TypeError', async () => {
     const t = target();
     const r = await postJson(t.url, '/api/jobs/', { entrypoint: 'true', submission_id: uid('badkey'), x: 1 });

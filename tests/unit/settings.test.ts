@@ -105,6 +105,21 @@ describe('settings', () => {
     expect(parse({ [Inputs.CheckArtifacts]: 'true', [Inputs.DryRun]: 'false', [Inputs.GcsBucket]: 'runs' }).checkArtifacts).toBe(true);
   });
 
+  it('cluster-scratch-root: an absolute path of plain characters; a $ (which Ray would expand in env_vars) is refused', () => {
+    expect(parse({ [Inputs.ClusterScratchRoot]: '/scratch/bird/' }).dispatch.clusterScratchRoot).toBe('/scratch/bird');
+    for (const bad of ['/scratch/$HOME', '/scratch/${RUN}', 'relative/path', '/a b']) {
+      try {
+        parse({ [Inputs.ClusterScratchRoot]: bad });
+        expect.unreachable(bad);
+      } catch (e) {
+        expect(e).toBeInstanceOf(ProblemsError);
+        const problems = (e as ProblemsError).problems;
+        expect(problems.map((p) => p.input)).toEqual([Inputs.ClusterScratchRoot]);
+        expect(problems[0].message).toBe(`'${bad}' is not an absolute in-cluster path of plain characters`);
+      }
+    }
+  });
+
   it('strips gs:// from the bucket', () => {
     expect(parse({ [Inputs.GcsBucket]: 'gs://my-runs/' }).gcsBucket).toBe('my-runs');
   });

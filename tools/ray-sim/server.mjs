@@ -102,6 +102,26 @@ const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 // ---------------------------------------------------------------------------------------------
 
 /**
+ * Ray's `update_envs` (ray/_private/utils.py), run as the driver starts: each env_vars value in
+ * order goes through Python's `os.path.expandvars` against the environment so far (so a later
+ * value sees an earlier one), then every `${NAME}` of an unset upper-case name is dropped.
+ * @param {NodeJS.ProcessEnv} base
+ * @param {Record<string, string>} envVars
+ * @returns {NodeJS.ProcessEnv}
+ */
+function expandEnvVars(base, envVars) {
+  const env = { ...base };
+  for (const [key, value] of Object.entries(envVars)) {
+    const expanded = String(value).replace(/\$([A-Za-z0-9_]+|\{[^}]*\})/g, (whole, ref) => {
+      const name = ref.startsWith('{') ? ref.slice(1, -1) : ref;
+      return env[name] ?? whole;
+    });
+    env[key] = expanded.replace(/\$\{[A-Z0-9_]+\}/g, '');
+  }
+  return env;
+}
+
+/**
  * json.dumps with Python's defaults: `", "` / `": "` separators and ensure_ascii.
  * @param {unknown} v
  * @returns {string}
@@ -635,9 +655,7 @@ class RaySim {
     metadata.job_name = job.metadata?.job_name ?? job.submissionId;
     /** @type {NodeJS.ProcessEnv} */
     const env = {
-      ...process.env,
-      ...(this.options.env ?? {}),
-      ...(Array.isArray(envVars) ? {} : envVars),
+      ...expandEnvVars({ ...process.env, ...(this.options.env ?? {}) }, Array.isArray(envVars) ? {} : envVars),
       PYTHONUNBUFFERED: '1',
       RAY_ADDRESS: this.gcsAddress,
       RAY_JOB_CONFIG_JSON_ENV_VAR: pyDumps({ runtime_env: job.runtimeEnv ?? {}, metadata }),
