@@ -67293,17 +67293,27 @@ function keyForModel(model) {
             return key;
     return null;
 }
-/** The sorted key names a run needs: one per model provider, plus OpenAI for slayer embeddings. */
-function requiredKeys(models, queryMode) {
-    const keys = new Set();
-    for (const m of models) {
-        const k = keyForModel(m);
+/** The keys a run needs: one per model provider, plus OpenAI for slayer embeddings, with the reasons. */
+function keyNeeds(models, queryMode) {
+    const needs = new Map();
+    const add = (key, why) => {
+        needs.set(key, [...(needs.get(key) ?? []), why]);
+    };
+    for (const [input, model] of [
+        ['agent-model', models.agentModel],
+        ['user-sim-model', models.userSimModel],
+    ]) {
+        const k = keyForModel(model);
         if (k)
-            keys.add(k);
+            add(k, `${input} ${model}`);
     }
     if (queryMode === 'slayer')
-        keys.add('OPENAI_API_KEY');
-    return [...keys].sort();
+        add('OPENAI_API_KEY', 'query-mode slayer: SLayer embeds with OpenAI, whatever the agent model');
+    return new Map([...needs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+/** The sorted key names a run needs. */
+function requiredKeys(models, queryMode) {
+    return [...keyNeeds(models, queryMode).keys()];
 }
 
 ;// CONCATENATED MODULE: ./lib/inputs/submit.js
@@ -91733,7 +91743,7 @@ async function planRerun(store, runId) {
         manifest,
         unfinished: todo,
         done: manifest.instance_ids.length - todo.length,
-        requiredKeys: requiredKeys([manifest.agent_model, manifest.user_sim_model], manifest.query_mode),
+        requiredKeys: requiredKeys({ agentModel: manifest.agent_model, userSimModel: manifest.user_sim_model }, manifest.query_mode),
         artifact,
         warnings: trust.warnings,
     };
@@ -91760,9 +91770,16 @@ function readApiKeys(names, env = process.env) {
     }
     return { values, missing };
 }
-/** Python's wording, plus the two causes users actually hit. */
-function missingKeysMessage(missing) {
-    return (`missing API key env vars for job submission: [${missing.map((k) => `'${k}'`).join(', ')}]. ` +
+/**
+ * Python's opening words, then each key with the input that needs it, plus the two causes users
+ * actually hit (docs/reference/combos.md#api-keys).
+ */
+function missingKeysMessage(missing, needs) {
+    const named = missing.map((k) => {
+        const why = needs.get(k) ?? [];
+        return why.length > 0 ? `${k} (for ${why.join('; ')})` : k;
+    });
+    return (`missing API key env vars for job submission: ${named.join(', ')}. ` +
         'Pass each one to this step with `env:` (e.g. `ANTHROPIC_API_KEY: ${{ secrets.ANTHROPIC_API_KEY }}`). ' +
         'On a pull request from a fork GitHub passes secrets as empty strings: run the eval from a branch of this repository, or skip the step for forks.');
 }
@@ -91802,14 +91819,15 @@ function insecureAddress(d) {
     return url.protocol === 'http:' && !LOOPBACK.has(url.hostname) && !url.hostname.startsWith('127.') ? d.rayAddress : null;
 }
 /**
- * The keys a run needs, read and masked, and what is wrong: a missing key, or a runtime-env that
- * would collide with the keys package or carries a secret value. Submit and rerun share it.
+ * The keys a run needs, read and masked, and what is wrong: a missing key (apart, since a dry run
+ * only warns about it), or a runtime-env that would collide with the keys package or carries a
+ * secret value. Submit and rerun share it.
  */
-function readRunKeys(names, s, env = process.env) {
+function readRunKeys(needs, s, env = process.env) {
+    const names = [...needs.keys()];
     const keys = readApiKeys(names, env);
     const problems = [];
-    if (keys.missing.length > 0)
-        problems.push({ input: 'env', message: missingKeysMessage(keys.missing) });
+    const missing = keys.missing.length > 0 ? { input: 'env', message: missingKeysMessage(keys.missing, needs) } : null;
     const secrets = [...keys.values.values(), ...Object.values(s.dispatch.rayHeaders), s.report.token];
     const envProblem = runtimeEnvProblem(s.dispatch.runtimeEnv, secrets, { needsPackage: names.length > 0 || s.dispatch.code === 'checkout' });
     if (envProblem)
@@ -91822,7 +91840,7 @@ function readRunKeys(names, s, env = process.env) {
             fix: 'use an https address (a proxy or ingress in front of the dashboard), or set allow-insecure-ray-address: true when the network between the runner and the cluster is trusted',
         });
     }
-    return { keys, problems };
+    return { keys, missing, problems };
 }
 
 ;// CONCATENATED MODULE: ./lib/preflight/code.js
@@ -92150,6 +92168,7 @@ function dispatchSummary(f) {
 
 
 
+
 /**
  * A per-run cluster is rendered from the stored manifest: its values reach the VMs' shell and the
  * GCP project the cluster goes to. They must pass the cluster's own checks, and the project must
@@ -92219,7 +92238,9 @@ async function rerun(ctx, settings) {
         return;
     }
     ctx.log.info(`unfinished: ${listIds(plan.unfinished)}`);
-    const { keys, problems } = readRunKeys(plan.requiredKeys, settings);
+    const { keys, missing, problems } = readRunKeys(keyNeeds({ agentModel: m.agent_model, userSimModel: m.user_sim_model }, m.query_mode), settings);
+    if (missing)
+        problems.unshift(missing);
     const code = await planCode(ctx.log, settings.dispatch, settings.workspace);
     problems.push(...code.problems);
     if (problems.length > 0)
@@ -92693,21 +92714,44 @@ const ARTIFACT_INPUT = {
     slayer_otf_cache: constants/* Inputs */.G0.OtfCacheRoot,
     slayer_models_otf: constants/* Inputs */.G0.ModelsOtfRoot,
 };
+/** The worktree report, and the artifact's dirty paths grouped by DB (for one warning per DB). */
 async function checkWorktree(s, artifactDirs, problems) {
     const report = { dirty: [], artifactDirty: [], allowDirty: s.allowDirty };
+    const dirtyByDb = new Map();
     let root;
     try {
         root = await repoRoot(s.workspace);
     }
     catch (e) {
         problems.add('worktree', e instanceof GitError ? e.message : (0,errors/* errorMessage */.gJ)(e));
-        return report;
+        return { report, dirtyByDb };
     }
     report.dirty = (await dirtyPaths(root, s.trackedInputs)).map((e) => e.path);
     // Artifact dirs outside the repository (an OTF cache in RUNNER_TEMP) are not git's business.
-    const inRepo = artifactDirs.map((d) => insideRepo(root, d)).filter((d) => d !== null && d !== '.');
-    report.artifactDirty = (await dirtyPaths(root, inRepo)).map((e) => e.path);
-    return report;
+    const inRepo = new Map();
+    for (const [db, dir] of artifactDirs) {
+        const rel = insideRepo(root, dir);
+        if (rel !== null && rel !== '.')
+            inRepo.set(db, rel);
+    }
+    report.artifactDirty = (await dirtyPaths(root, [...inRepo.values()])).map((e) => e.path);
+    for (const path of report.artifactDirty) {
+        const db = [...inRepo].find(([, rel]) => path === rel || path.startsWith(`${rel}/`))?.[0];
+        if (db !== undefined)
+            dirtyByDb.set(db, [...(dirtyByDb.get(db) ?? []), path]);
+    }
+    return { report, dirtyByDb };
+}
+/** One warning per DB whose artifact has uncommitted changes; the paths at debug level. */
+function warnDirtyArtifacts(log, kind, dirtyByDb, missingDbs) {
+    for (const [db, paths] of dirtyByDb) {
+        // A DB whose artifact is missing has its own error; its deleted files need no warning.
+        if (missingDbs.has(db))
+            continue;
+        log.warning(`${db}: ${paths.length} uncommitted change(s) in its ${kind} artifact; the run uses the files as they are and the manifest records their digest`);
+        for (const p of paths)
+            log.debug(`uncommitted in ${db}'s artifact: ${p}`);
+    }
 }
 /**
  * The image of a per-run cluster (docs/reference/per-run-cluster.md#image-tag): the given image-uri, or the content-addressed
@@ -92741,14 +92785,20 @@ async function preflight(log, submit, env = process.env) {
     if (submit.duplicateIds.length > 0)
         log.warning(`${submit.idSource.input}: dropped duplicate instance ids: ${listIds(submit.duplicateIds)}`);
     const mapping = mapInstances(submit.datasetFile, submit.instanceIds, problems);
-    const keyNames = requiredKeys([submit.agentModel, submit.userSimModel], submit.queryMode);
-    const { keys, problems: keyProblems } = readRunKeys(keyNames, submit, env);
+    const needs = keyNeeds(submit, submit.queryMode);
+    const keyNames = [...needs.keys()];
+    const { keys, missing: missingKeys, problems: keyProblems } = readRunKeys(needs, submit, env);
     for (const p of keyProblems)
         problems.add(p.input, p.message, p.fix);
+    // A dry run of a pull request from a fork gets every secret empty: it still checks the rest.
+    if (missingKeys && submit.dryRun)
+        log.warning(`${missingKeys.message} (a dry run checks everything else and passes; a real submit fails on this)`);
+    else if (missingKeys)
+        problems.add(missingKeys.input, missingKeys.message, missingKeys.fix);
     const kind = artifactFor(submit.framework, submit.queryMode, submit.slayerSetup);
     const artifacts = [];
     const dbDirs = kind ? mapping.dbs.map((db) => (0,external_node_path_namespaceObject.join)(submit.artifactRoots[kind], db)) : [];
-    const worktree = await checkWorktree(submit, dbDirs, problems);
+    const { report: worktree, dirtyByDb } = await checkWorktree(submit, new Map(mapping.dbs.map((db, i) => [db, dbDirs[i]])), problems);
     if (worktree.dirty.length > 0) {
         const msg = `uncommitted changes under image-input paths: [${worktree.dirty.map((p) => `'${p}'`).join(', ')}]`;
         if (submit.allowDirty) {
@@ -92760,11 +92810,10 @@ async function preflight(log, submit, env = process.env) {
             problems.add(constants/* Inputs */.G0.TrackedInputs, msg, 'commit or revert those changes, or set allow-dirty: true to run anyway (recorded in the manifest)');
         }
     }
-    for (const p of worktree.artifactDirty)
-        log.warning("uncommitted change in a selected DB's SLayer artifact; the manifest records its digest", { file: p });
     if (kind && !submit.checkArtifacts) {
         // Settings allow this in a dry run only: the on-the-fly encode has not built them yet.
         log.notice(`check-artifacts is false: the ${kind} setup of ${mapping.dbs.length} DB(s) under ${submit.artifactRoots[kind]} was not checked; the submit checks it after the encode`);
+        warnDirtyArtifacts(log, kind, dirtyByDb, new Set());
     }
     else if (kind) {
         const missing = [];
@@ -92773,6 +92822,7 @@ async function preflight(log, submit, env = process.env) {
             if (why)
                 missing.push([db, why]);
         }
+        warnDirtyArtifacts(log, kind, dirtyByDb, new Set(missing.map(([db]) => db)));
         if (missing.length > 0) {
             problems.add(ARTIFACT_INPUT[kind], missingSetupMessage(kind, submit.artifactRoots[kind], missing, submit.framework, submit.slayerSetup), kind === 'slayer_models'
                 ? 'commit the DB models under slayer_models/, or set slayer-models-root'

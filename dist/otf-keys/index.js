@@ -32905,17 +32905,27 @@ function keyForModel(model) {
             return key;
     return null;
 }
-/** The sorted key names a run needs: one per model provider, plus OpenAI for slayer embeddings. */
-function requiredKeys(models, queryMode) {
-    const keys = new Set();
-    for (const m of models) {
-        const k = keyForModel(m);
+/** The keys a run needs: one per model provider, plus OpenAI for slayer embeddings, with the reasons. */
+function keyNeeds(models, queryMode) {
+    const needs = new Map();
+    const add = (key, why) => {
+        needs.set(key, [...(needs.get(key) ?? []), why]);
+    };
+    for (const [input, model] of [
+        ['agent-model', models.agentModel],
+        ['user-sim-model', models.userSimModel],
+    ]) {
+        const k = keyForModel(model);
         if (k)
-            keys.add(k);
+            add(k, `${input} ${model}`);
     }
     if (queryMode === 'slayer')
-        keys.add('OPENAI_API_KEY');
-    return [...keys].sort();
+        add('OPENAI_API_KEY', 'query-mode slayer: SLayer embeds with OpenAI, whatever the agent model');
+    return new Map([...needs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+/** The sorted key names a run needs. */
+function requiredKeys(models, queryMode) {
+    return [...keyNeeds(models, queryMode).keys()];
 }
 
 ;// CONCATENATED MODULE: ./lib/inputs/instance-ids.js

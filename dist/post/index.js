@@ -38610,7 +38610,7 @@ function formatDuration(ms) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   B: () => (/* binding */ KNOWN_KEYS)
 /* harmony export */ });
-/* unused harmony exports FRAMEWORKS, QUERY_MODES, EVAL_MODES, isFramework, comboRejection, artifactFor, COMBO_NUMBER, keyForModel, requiredKeys */
+/* unused harmony exports FRAMEWORKS, QUERY_MODES, EVAL_MODES, isFramework, comboRejection, artifactFor, COMBO_NUMBER, keyForModel, keyNeeds, requiredKeys */
 // The SLayer combo rules of docs/reference/combos.md#combo-rules and the API-key rules of docs/reference/combos.md#api-keys, kept as data.
 /** Adding a framework is one line here. */
 const FRAMEWORKS = {
@@ -38687,17 +38687,27 @@ function keyForModel(model) {
             return key;
     return null;
 }
-/** The sorted key names a run needs: one per model provider, plus OpenAI for slayer embeddings. */
-function requiredKeys(models, queryMode) {
-    const keys = new Set();
-    for (const m of models) {
-        const k = keyForModel(m);
+/** The keys a run needs: one per model provider, plus OpenAI for slayer embeddings, with the reasons. */
+function keyNeeds(models, queryMode) {
+    const needs = new Map();
+    const add = (key, why) => {
+        needs.set(key, [...(needs.get(key) ?? []), why]);
+    };
+    for (const [input, model] of [
+        ['agent-model', models.agentModel],
+        ['user-sim-model', models.userSimModel],
+    ]) {
+        const k = keyForModel(model);
         if (k)
-            keys.add(k);
+            add(k, `${input} ${model}`);
     }
     if (queryMode === 'slayer')
-        keys.add('OPENAI_API_KEY');
-    return [...keys].sort();
+        add('OPENAI_API_KEY', 'query-mode slayer: SLayer embeds with OpenAI, whatever the agent model');
+    return new Map([...needs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+/** The sorted key names a run needs. */
+function requiredKeys(models, queryMode) {
+    return [...keyNeeds(models, queryMode).keys()];
 }
 
 

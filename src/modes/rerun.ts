@@ -8,6 +8,7 @@ import { Inputs, Outputs } from '../common/constants.js';
 import { ProblemsError } from '../common/errors.js';
 import { checkSetupStillThere } from '../gcs/run-state.js';
 import { runPaths } from '../gcs/store.js';
+import { keyNeeds } from '../inputs/combos.js';
 import { listIds } from '../inputs/instance-ids.js';
 import type { RerunSettings } from '../inputs/settings.js';
 import { submissionId } from '../plan/job-args.js';
@@ -98,7 +99,8 @@ export async function rerun(ctx: StepContext, settings: RerunSettings): Promise<
     return;
   }
   ctx.log.info(`unfinished: ${listIds(plan.unfinished)}`);
-  const { keys, problems } = readRunKeys(plan.requiredKeys, settings);
+  const { keys, missing, problems } = readRunKeys(keyNeeds({ agentModel: m.agent_model, userSimModel: m.user_sim_model }, m.query_mode), settings);
+  if (missing) problems.unshift(missing);
   const code = await planCode(ctx.log, settings.dispatch, settings.workspace);
   problems.push(...code.problems);
   if (problems.length > 0) throw new ProblemsError(problems, 'rerun refused');

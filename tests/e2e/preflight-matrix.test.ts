@@ -20,6 +20,9 @@ interface Case {
   error: string | string[];
 }
 
+/** A real submit that the preflight stops before any request: the keys are checked only then. */
+const REAL_SUBMIT = { 'dry-run': 'false', 'gcs-bucket': 'bird-runs-never-reached', cluster: 'none' };
+
 const otf =
   (framework: string, extra: Record<string, string> = {}) =>
   (r: Repo) =>
@@ -129,31 +132,51 @@ const cases: Case[] = [
     error: 'instance-ids-file: ids contain a comma: alien_2,credit_1',
   },
 
-  // API keys (docs/reference/combos.md#api-keys): names only, sorted, with the fork hint.
-  { name: 'missing anthropic key', env: { ANTHROPIC_API_KEY: undefined }, error: "env: missing API key env vars for job submission: ['ANTHROPIC_API_KEY']" },
-  { name: 'missing openai key in slayer mode', env: { OPENAI_API_KEY: undefined }, error: "missing API key env vars for job submission: ['OPENAI_API_KEY']" },
+  // API keys (docs/reference/combos.md#api-keys): names only, sorted, each with the input that needs
+  // it, and the fork hint. A real submit fails on them (a dry run only warns, below), before any write.
+  {
+    name: 'missing anthropic key',
+    env: { ANTHROPIC_API_KEY: undefined },
+    inputs: (r) => validInputs(r, REAL_SUBMIT),
+    error:
+      'env: missing API key env vars for job submission: ANTHROPIC_API_KEY (for agent-model anthropic/claude-sonnet-4-5; user-sim-model anthropic/claude-haiku-4-5-20251001). Pass each one',
+  },
+  {
+    name: 'missing openai key in slayer mode',
+    env: { OPENAI_API_KEY: undefined },
+    inputs: (r) => validInputs(r, REAL_SUBMIT),
+    error: 'missing API key env vars for job submission: OPENAI_API_KEY (for query-mode slayer: SLayer embeds with OpenAI, whatever the agent model). Pass',
+  },
   {
     name: 'both keys missing, sorted',
     env: { OPENAI_API_KEY: undefined, ANTHROPIC_API_KEY: undefined },
-    error: "missing API key env vars for job submission: ['ANTHROPIC_API_KEY', 'OPENAI_API_KEY']",
+    inputs: (r) => validInputs(r, REAL_SUBMIT),
+    error:
+      'missing API key env vars for job submission: ANTHROPIC_API_KEY (for agent-model anthropic/claude-sonnet-4-5; user-sim-model anthropic/claude-haiku-4-5-20251001), OPENAI_API_KEY (for query-mode slayer: SLayer embeds with OpenAI, whatever the agent model). Pass',
   },
   {
     name: 'empty key (fork PR)',
     env: { ANTHROPIC_API_KEY: '' },
-    error: ["missing API key env vars for job submission: ['ANTHROPIC_API_KEY']", 'On a pull request from a fork GitHub passes secrets as empty strings'],
+    inputs: (r) => validInputs(r, REAL_SUBMIT),
+    error: ['missing API key env vars for job submission: ANTHROPIC_API_KEY (for', 'On a pull request from a fork GitHub passes secrets as empty strings'],
   },
-  { name: 'whitespace-only key', env: { OPENAI_API_KEY: '   ' }, error: "missing API key env vars for job submission: ['OPENAI_API_KEY']" },
+  {
+    name: 'whitespace-only key',
+    env: { OPENAI_API_KEY: '   ' },
+    inputs: (r) => validInputs(r, REAL_SUBMIT),
+    error: 'missing API key env vars for job submission: OPENAI_API_KEY (for query-mode slayer',
+  },
   {
     name: 'openrouter key',
     env: { OPENROUTER_API_KEY: undefined },
-    inputs: (r) => validInputs(r, { 'agent-model': 'openrouter/meta/llama-3' }),
-    error: "missing API key env vars for job submission: ['OPENROUTER_API_KEY']",
+    inputs: (r) => validInputs(r, { ...REAL_SUBMIT, 'agent-model': 'openrouter/meta/llama-3' }),
+    error: 'missing API key env vars for job submission: OPENROUTER_API_KEY (for agent-model openrouter/meta/llama-3). Pass',
   },
   {
     name: 'gpt user-sim in raw mode needs openai',
     env: { OPENAI_API_KEY: undefined },
-    inputs: (r) => validInputs(r, { 'query-mode': 'raw', 'user-sim-model': 'gpt-4o-mini' }),
-    error: "missing API key env vars for job submission: ['OPENAI_API_KEY']",
+    inputs: (r) => validInputs(r, { ...REAL_SUBMIT, 'query-mode': 'raw', 'user-sim-model': 'gpt-4o-mini' }),
+    error: 'missing API key env vars for job submission: OPENAI_API_KEY (for user-sim-model gpt-4o-mini). Pass',
   },
 
   // Run ids (docs/reference/run-ids.md#format).
@@ -233,7 +256,7 @@ const cases: Case[] = [
   {
     name: 'runtime-env working_dir taken by the keys file',
     inputs: (r) => validInputs(r, { 'runtime-env': '{"working_dir": "gs://b/code.zip"}' }),
-    error: 'runtime-env: sets working_dir, which this action uses to deliver the API keys file',
+    error: 'runtime-env: sets working_dir, which this action uses for the job package (the API keys file',
   },
   {
     name: 'runtime-env env_vars not strings',
@@ -410,6 +433,21 @@ describe('preflight rejects bad input and changes nothing', () => {
   });
 });
 
+describe('a deleted DB artifact', () => {
+  it('is one error naming the DB, not a warning per deleted file', async () => {
+    const repo = demoRepo(DBS);
+    try {
+      rmSync(join(repo.workspace, 'slayer_models', 'news'), { recursive: true });
+      const r = await runAction({ workspace: repo.workspace, inputs: validInputs(repo), env: TEST_KEYS });
+      expect(r.exitCode).toBe(1);
+      expect(errors(r)).toContain('local SLayer setup missing for news (is missing)');
+      expect(r.annotations.filter((a) => a.level === 'warning')).toEqual([]);
+    } finally {
+      removeDir(repo.root);
+    }
+  });
+});
+
 describe('preflight accepts what it should', () => {
   it('drops duplicate ids with a warning', async () => {
     const repo = demoRepo(DBS);
@@ -422,6 +460,29 @@ describe('preflight accepts what it should', () => {
       expect(r.exitCode).toBe(0);
       expect(warnings(r)).toContain('instance-ids: dropped duplicate instance ids: alien_1, credit_1');
       expect(r.outputs.dbs).toBe('["alien","credit","news"]');
+    } finally {
+      removeDir(repo.root);
+    }
+  });
+
+  it('a dry run with empty key secrets (a fork PR) warns naming the keys, checks the rest and passes; the plan still lists the keys', async () => {
+    const repo = demoRepo(DBS);
+    try {
+      const empty = { ...TEST_KEYS, ANTHROPIC_API_KEY: '', OPENAI_API_KEY: '' };
+      const r = await runAction({ workspace: repo.workspace, inputs: validInputs(repo), env: empty });
+      expect(errors(r)).toBe('');
+      expect(r.exitCode).toBe(0);
+      expect(warnings(r)).toContain(
+        'missing API key env vars for job submission: ANTHROPIC_API_KEY (for agent-model anthropic/claude-sonnet-4-5; user-sim-model anthropic/claude-haiku-4-5-20251001), OPENAI_API_KEY (for query-mode slayer: SLayer embeds with OpenAI, whatever the agent model).',
+      );
+      expect(warnings(r)).toContain('(a dry run checks everything else and passes; a real submit fails on this)');
+      const plan = JSON.parse(readFileSync(r.outputs['plan-file'], 'utf8')) as { requiredKeys: string[] };
+      expect(plan.requiredKeys).toEqual(['ANTHROPIC_API_KEY', 'OPENAI_API_KEY']);
+      // Everything else is still checked: an unknown id fails the same dry run.
+      const bad = await runAction({ workspace: repo.workspace, inputs: validInputs(repo, { 'instance-ids': 'alien_1,nosuch_9' }), env: empty });
+      expect(bad.exitCode).toBe(1);
+      expect(errors(bad)).toContain("instance-ids: 1 instance id(s) not in the dataset '");
+      expect(warnings(bad)).toContain('missing API key env vars for job submission: ANTHROPIC_API_KEY');
     } finally {
       removeDir(repo.root);
     }
@@ -442,10 +503,10 @@ describe('preflight accepts what it should', () => {
       );
       const plan = JSON.parse(readFileSync(r.outputs['plan-file'], 'utf8')) as { artifacts: unknown[]; dbs: string[] };
       expect(plan.artifacts).toEqual([]);
-      // The other checks still run: a missing key fails this dry run as any other.
-      const noKey = await runAction({ workspace: repo.workspace, inputs, env: { ...TEST_KEYS, OPENAI_API_KEY: undefined } });
-      expect(noKey.exitCode).toBe(1);
-      expect(errors(noKey)).toContain("missing API key env vars for job submission: ['OPENAI_API_KEY']");
+      // The other checks still run: a bad id fails this dry run as any other.
+      const badId = await runAction({ workspace: repo.workspace, inputs: { ...inputs, 'instance-ids': 'alien_1,nosuch_1' }, env: TEST_KEYS });
+      expect(badId.exitCode).toBe(1);
+      expect(errors(badId)).toContain("instance-ids: 1 instance id(s) not in the dataset '");
       // Without it, the same dry run fails on the missing setup.
       const checked = await runAction({ workspace: repo.workspace, inputs: otf('pydantic_ai_recursive')(repo), env: TEST_KEYS });
       expect(checked.exitCode).toBe(1);
@@ -489,10 +550,15 @@ describe('preflight accepts what it should', () => {
     const repo = demoRepo(DBS);
     try {
       appendFileSync(join(repo.workspace, 'slayer_models', 'credit', 'datasources', 'credit.yaml'), '# local edit\n');
+      writeFileSync(join(repo.workspace, 'slayer_models', 'credit', 'extra.yaml'), 'name: extra\n');
       const r = await runAction({ workspace: repo.workspace, inputs: validInputs(repo), env: TEST_KEYS });
       expect(r.exitCode).toBe(0);
-      const w = r.annotations.find((a) => a.level === 'warning' && a.props.file === 'slayer_models/credit/datasources/credit.yaml');
-      expect(w?.message).toContain("uncommitted change in a selected DB's SLayer artifact");
+      // One warning for the DB, whatever the number of files; the paths only at debug level.
+      const w = r.annotations.filter((a) => a.level === 'warning' && a.message.includes('uncommitted change'));
+      expect(w.map((a) => a.message)).toEqual([
+        'credit: 2 uncommitted change(s) in its slayer_models artifact; the run uses the files as they are and the manifest records their digest',
+      ]);
+      expect(r.stdout).toContain("::debug::uncommitted in credit's artifact: slayer_models/credit/datasources/credit.yaml");
     } finally {
       removeDir(repo.root);
     }
