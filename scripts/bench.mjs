@@ -70,7 +70,7 @@ const sections = [];
 try {
   say('building the trees');
   const trees = [makeTree(tmp, 'small')];
-  const needLarge = flags.largeRuns > 0 && flags.sections.some((s) => s === 'upload' || s === 'concurrency');
+  const needLarge = flags.largeRuns > 0 && flags.sections.some((s) => s === 'upload' || s === 'concurrency' || s === 'profile');
   if (needLarge) trees.push(makeTree(tmp, 'large'));
   const python = findPython();
   if (python.skip) say(`Python column ${python.skip}`);
@@ -86,7 +86,7 @@ try {
   if (flags.sections.includes('concurrency')) sections.push((await concurrencyTable({ ...ctx, samples })).md + concurrencyReading());
   if (flags.sections.includes('resubmit')) sections.push(await resubmitSection(trees[0]));
   if (flags.sections.includes('wait')) sections.push((await waitTraffic(ctx)).md);
-  if (flags.sections.includes('profile')) sections.push((await profileSubmit(ctx)).md + profileReading());
+  if (flags.sections.includes('profile')) sections.push((await profileSubmit(ctx)).md);
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }
@@ -168,13 +168,9 @@ function concurrencyReading() {
   ].join('\n');
 }
 
-function profileReading() {
-  return '';
-}
-
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${execFileSync('uname', ['-sr'], { encoding: 'utf8' }).trim()}`;
 const load1 = loadavg();
-const command = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
+const command = `${process.env.BENCH_PYTHON ? 'BENCH_PYTHON=<a venv with google-cloud-storage> ' : ''}npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
 const report = [
   '# Benchmarks',
   '',

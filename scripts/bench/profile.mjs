@@ -3,7 +3,7 @@
 import { chmodSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { fmtMs, fmtRuns, runOurs, startStack, stats, submitInputs, table } from './common.mjs';
+import { ROOT, fmtMs, fmtRuns, runOurs, startStack, stats, submitInputs, table } from './common.mjs';
 
 /** Log lines that end each phase, in order. */
 const MARKS = [
@@ -26,17 +26,37 @@ function phases(run) {
   return out;
 }
 
-/** A `node` for the harness that writes a CPU profile into `dir`. */
+/**
+ * A `node` for the harness that writes a CPU profile into `dir`. A Node wrapper, not a shell script: sh drops the
+ * runner's `INPUT_GCS-BUCKET`-style variables (not shell names), and NODE_OPTIONS refuses --cpu-prof.
+ */
 function profilingNode(dir) {
   mkdirSync(dir, { recursive: true });
-  const wrapper = join(dir, 'node-cpu-prof.sh');
-  writeFileSync(wrapper, `#!/bin/sh\nexec "${process.execPath}" --cpu-prof --cpu-prof-dir="${dir}" --cpu-prof-interval 200 "$@"\n`);
+  const wrapper = join(dir, 'node-cpu-prof.mjs');
+  writeFileSync(
+    wrapper,
+    `#!${process.execPath}\nimport { spawnSync } from 'node:child_process';\n` +
+      `const r = spawnSync(process.execPath, ['--cpu-prof', '--cpu-prof-dir', ${JSON.stringify(dir)}, '--cpu-prof-interval', '200', ...process.argv.slice(2)], { stdio: 'inherit' });\n` +
+      'process.exit(r.status ?? 1);\n',
+  );
   chmodSync(wrapper, 0o755);
   return wrapper;
 }
 
+/**
+ * The 0-based line of the SDK's pure-JS CRC32C `update` in the bundle (it checksums every byte of a File.save upload
+ * with validation 'crc32c'), found by its doc comment; -1 if the bundle has none.
+ */
+function crc32cLine() {
+  const lines = readFileSync(join(ROOT, 'dist', 'index.js'), 'utf8').split('\n');
+  const doc = lines.findIndex((l) => l.includes('Calculates a CRC32C from a provided buffer'));
+  if (doc < 0) return -1;
+  return lines.findIndex((l, i) => i > doc && /^\s*update\(/.test(l));
+}
+
 /** Self time of a .cpuprofile by category, in ms, and the heaviest functions of the bundle. */
 export function summarizeProfile(file) {
+  const crcLine = crc32cLine();
   const p = JSON.parse(readFileSync(file, 'utf8'));
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map();
@@ -49,6 +69,7 @@ export function summarizeProfile(file) {
     if (leaf.functionName === '(idle)') return 'idle: waiting on the network, git and timers';
     if (leaf.functionName === '(garbage collector)') return 'garbage collection';
     if (leaf.functionName === '(program)') return 'V8 and Node internals outside JS (compilation, bootstrap)';
+    if (leaf.url.endsWith('dist/index.js') && leaf.lineNumber === crcLine) return "CRC32C in JS (the SDK's validation of File.save uploads)";
     if (/internal\/crypto\/hash/.test(leaf.url) || /^(update|digest)$/.test(leaf.functionName) && /crypto/.test(leaf.url)) return 'md5 hashing';
     for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
       const f = byId.get(cur).callFrame;
@@ -58,7 +79,7 @@ export function summarizeProfile(file) {
       if (/^(commitManifest|probeRun)$/.test(f.functionName)) return 'listing and manifest';
       if (f.functionName === '__nccwpck_require__' || /node:internal\/modules/.test(f.url)) return 'bundle load (module evaluation)';
     }
-    return 'other JS (settings, plan, logging, SDK, HTTP)';
+    return 'other JS: the SDK and HTTP client (run after an await, so no caller on the stack), settings, plan, logging';
   };
   for (let i = 0; i < p.samples.length; i++) {
     const us = p.timeDeltas[i + 1] ?? 0;
@@ -73,77 +94,99 @@ export function summarizeProfile(file) {
   };
 }
 
+/** Wall-clock phases of `runs` submits and one CPU profile, on one tree. */
+async function profileTree(tree, runs, flags, node, dir, say) {
+  const samples = [];
+  let profile;
+  const onStack = async (fn) => {
+    const stack = await startStack(flags.latency);
+    try {
+      return await fn(stack);
+    } finally {
+      await stack.stop();
+    }
+  };
+  const submit = (stack, bucket, n) =>
+    runOurs({ repo: tree.repo, node: n, inputs: submitInputs(tree.repo, { 'gcs-bucket': bucket, 'run-id': `bench-prof-${Date.now().toString(36)}` }), env: { STORAGE_EMULATOR_HOST: stack.proxy.url } });
+  // The large tree gets a fresh emulator per run (it keeps every body on disk).
+  const each = tree.kind === 'small' ? async (fn) => onStack(async (stack) => { for (let i = 0; i <= runs; i++) await fn(stack, i); }) : async (fn) => { for (let i = 0; i <= runs; i++) await onStack((stack) => fn(stack, i)); };
+  await each(async (stack, i) => {
+    if (i === runs) {
+      await submit(stack, await stack.bucket(), node);
+      profile = summarizeProfile(join(dir, readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))));
+      readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).forEach((f) => rmSync(join(dir, f)));
+      return;
+    }
+    const r = await submit(stack, await stack.bucket());
+    samples.push({ ms: r.ms, phases: phases(r) });
+    say(`profile: ${tree.kind} tree submit run ${i + 1}/${runs}: ${fmtMs(r.ms)}`);
+  });
+  const total = stats(samples.map((s) => s.ms));
+  const phaseRows = MARKS.map((m, k) => {
+    const st = stats(samples.map((s) => s.phases[k]));
+    return [m.phase, fmtRuns(st, fmtMs), `${((st.median / total.median) * 100).toFixed(0)}%`];
+  });
+  return { tree, runs, total, phaseRows, profile };
+}
+
+const catRows = (s) => s.cats.map(([c, v]) => [c, fmtMs(v), `${((v / s.totalMs) * 100).toFixed(0)}%`]);
+
 export async function profileSubmit({ trees, flags, tmp, say }) {
+  const dir = join(tmp, `cpu-prof-${Date.now()}`);
+  const node = profilingNode(dir);
+  const perTree = [];
+  for (const tree of trees) perTree.push(await profileTree(tree, tree.kind === 'small' ? Math.max(3, flags.runs) : Math.max(1, flags.largeRuns), flags, node, dir, say));
+
+  // The dry run: the profile starts before the bundle is loaded, so its length is the run after Node starts.
   const tree = trees[0];
   const runs = Math.max(3, flags.runs);
-  const stack = await startStack(flags.latency);
-  try {
-    const samples = [];
-    for (let i = 0; i < runs; i++) {
-      const r = await runOurs({ repo: tree.repo, inputs: submitInputs(tree.repo, { 'gcs-bucket': await stack.bucket(), 'run-id': `bench-prof-${Date.now().toString(36)}-${i}` }), env: { STORAGE_EMULATOR_HOST: stack.proxy.url } });
-      samples.push({ ms: r.ms, phases: phases(r) });
-      say(`profile: submit run ${i + 1}/${runs}: ${fmtMs(r.ms)}`);
-    }
-    const total = stats(samples.map((s) => s.ms));
-    const phaseRows = MARKS.map((m, k) => {
-      const st = stats(samples.map((s) => s.phases[k]));
-      return [m.phase, fmtRuns(st, fmtMs), `${((st.median / total.median) * 100).toFixed(0)}%`];
-    });
-
-    const dir = join(tmp, `cpu-prof-${Date.now()}`);
-    const node = profilingNode(dir);
-    const clear = () => readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).forEach((f) => rmSync(join(dir, f)));
-    const profileOf = () => join(dir, readdirSync(dir).find((f) => f.endsWith('.cpuprofile')));
-    await runOurs({ repo: tree.repo, node, inputs: submitInputs(tree.repo, { 'gcs-bucket': await stack.bucket(), 'run-id': `bench-cpuprof-${Date.now().toString(36)}` }), env: { STORAGE_EMULATOR_HOST: stack.proxy.url } });
-    const submit = summarizeProfile(profileOf());
-    clear();
-
-    // The dry run: the profile starts once Node has bootstrapped, so its length is the run after Node starts.
-    const dryInputs = submitInputs(tree.repo, { 'dry-run': 'true', 'run-id': 'bench-dry' });
-    const dryWall = [];
-    const dryProf = [];
-    const bare = [];
-    for (let i = 0; i < runs; i++) {
-      const t = process.hrtime.bigint();
-      spawnSync(process.execPath, ['-e', '0']);
-      bare.push(Number(process.hrtime.bigint() - t) / 1e6);
-      dryWall.push((await runOurs({ repo: tree.repo, inputs: dryInputs })).ms);
-      await runOurs({ repo: tree.repo, node, inputs: dryInputs });
-      dryProf.push(summarizeProfile(profileOf()));
-      clear();
-    }
-    rmSync(dir, { recursive: true, force: true });
-    const dryAfter = stats(dryProf.map((d) => d.totalMs));
-    const dryLoad = stats(dryProf.map((d) => d.cats.find(([c]) => c.startsWith('bundle load'))?.[1] ?? 0));
-    const catRows = (s) => s.cats.map(([c, v]) => [c, fmtMs(v), `${((v / s.totalMs) * 100).toFixed(0)}%`]);
-    const md = [
-      '## Where the 27-DB submit spends its time',
-      '',
-      `The built action, a whole submit of the small tree (${tree.files} files) with cluster: none, runner-like network (${flags.latencyLabel}). ` +
-        `Wall-clock phases: the arrival time of the log line that ends each phase, median (min–max) of ${runs} runs; command: \`npm run bench -- --only profile\`.`,
-      '',
-      table(['phase (ends at the log line)', 'time', 'share'], [...phaseRows, ['whole submit, spawn to exit', fmtRuns(total, fmtMs), '100%']]),
-      '',
-      `CPU profile of one such submit (\`node --cpu-prof --cpu-prof-interval 200 dist/index.js\` through tools/harness): ${fmtMs(submit.totalMs)} profiled, self time by category ` +
-        '(a sample counts for the innermost phase function on its stack; idle is time the event loop waited):',
-      '',
-      table(['category', 'self time', 'share'], catRows(submit)),
-      '',
-      `Heaviest functions of the bundle by self time: ${submit.top.map(([f, v]) => `${f} ${fmtMs(v)}`).join('; ')}.`,
-      '',
-      `### The dry run of 27 DBs after Node starts`,
-      '',
-      `\`node dist/index.js\` with dry-run: true through tools/harness, ${runs} runs each: spawn to exit ${fmtRuns(stats(dryWall), fmtMs)}; \`node -e 0\` ${fmtRuns(stats(bare), fmtMs)}; ` +
-        `measured after Node starts (the length of its CPU profile, which begins once Node has bootstrapped; profiled runs, so slightly slower) **${fmtRuns(dryAfter, fmtMs)}**, of which bundle load ${fmtRuns(dryLoad, fmtMs)}. ` +
-        (dryAfter.median < 1000 ? 'Goal (under 1 s after Node starts): met.' : `Goal (under 1 s after Node starts): missed by ${fmtMs(dryAfter.median - 1000)}.`),
-      '',
-      'Profile of one dry run by category:',
-      '',
-      table(['category', 'self time', 'share'], catRows(dryProf[Math.floor(dryProf.length / 2)])),
-      '',
-    ].join('\n');
-    return { md, phaseRows, submit };
-  } finally {
-    await stack.stop();
+  const dryInputs = submitInputs(tree.repo, { 'dry-run': 'true', 'run-id': 'bench-dry' });
+  const dryWall = [];
+  const dryProf = [];
+  const bare = [];
+  for (let i = 0; i < runs; i++) {
+    const t = process.hrtime.bigint();
+    spawnSync(process.execPath, ['-e', '0']);
+    bare.push(Number(process.hrtime.bigint() - t) / 1e6);
+    dryWall.push((await runOurs({ repo: tree.repo, inputs: dryInputs })).ms);
+    await runOurs({ repo: tree.repo, node, inputs: dryInputs });
+    const f = readdirSync(dir).find((x) => x.endsWith('.cpuprofile'));
+    dryProf.push(summarizeProfile(join(dir, f)));
+    rmSync(join(dir, f));
   }
+  rmSync(dir, { recursive: true, force: true });
+  const dryAfter = stats(dryProf.map((d) => d.totalMs));
+  const dryLoad = stats(dryProf.map((d) => d.cats.find(([c]) => c.startsWith('bundle load'))?.[1] ?? 0));
+  const md = [
+    '## Where the 27-DB submit spends its time',
+    '',
+    `The built action, a whole submit with cluster: none, runner-like network (${flags.latencyLabel}). ` +
+      'Wall-clock phases: the arrival time of the log line that ends each phase, median (min–max) of the runs. ' +
+      'CPU profile: one more such submit under `node --cpu-prof --cpu-prof-interval 200`, self time by category (a sample counts for the innermost phase function on its stack; idle is time the event loop waited). ' +
+      'Command: `npm run bench -- --only profile`.',
+    '',
+    ...perTree.flatMap((t) => [
+      `### ${t.tree.kind} tree (${t.tree.files} files, ${(t.tree.bytes / 1e6).toFixed(t.tree.bytes < 10e6 ? 2 : 0)} MB), ${t.runs} run(s)`,
+      '',
+      table(['phase (ends at the log line)', 'time', 'share'], [...t.phaseRows, ['whole submit, spawn to exit', fmtRuns(t.total, fmtMs), '100%']]),
+      '',
+      `CPU profile (${fmtMs(t.profile.totalMs)} profiled):`,
+      '',
+      table(['category', 'self time', 'share'], catRows(t.profile)),
+      '',
+      `Heaviest functions of the bundle by self time: ${t.profile.top.map(([f, v]) => `${f} ${fmtMs(v)}`).join('; ')}.`,
+      '',
+    ]),
+    '### The dry run of 27 DBs after Node starts',
+    '',
+    `\`node dist/index.js\` with dry-run: true through tools/harness, ${runs} runs each: spawn to exit ${fmtRuns(stats(dryWall), fmtMs)}; \`node -e 0\` ${fmtRuns(stats(bare), fmtMs)}; ` +
+      `measured after Node starts (the length of its CPU profile, which begins before the bundle is loaded; profiled runs, so slightly slower) **${fmtRuns(dryAfter, fmtMs)}**, of which bundle load ${fmtRuns(dryLoad, fmtMs)}. ` +
+      (dryAfter.median < 1000 ? 'Goal (under 1 s after Node starts): met.' : `Goal (under 1 s after Node starts): missed by ${fmtMs(dryAfter.median - 1000)}.`),
+    '',
+    'Profile of one dry run by category:',
+    '',
+    table(['category', 'self time', 'share'], catRows(dryProf[Math.floor(dryProf.length / 2)])),
+    '',
+  ].join('\n');
+  return { md, perTree };
 }

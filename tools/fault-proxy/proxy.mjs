@@ -252,8 +252,9 @@ export async function startFaultProxy(target, options = {}) {
     if (ms <= 0) return forward(req, res, event);
     // The request body waits in the socket buffers meanwhile; nothing reaches the target until the delay ends.
     req.pause();
+    // Per-response listener: a keep-alive socket carries many requests and must not collect one per request.
     let closed = false;
-    req.socket.once('close', () => (closed = true));
+    res.once('close', () => (closed = true));
     clock.sleep(ms).then(() => {
       if (!closed && !req.socket.destroyed) forward(req, res, event);
     });
