@@ -66,6 +66,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'bird-bench-'));
 const started = Date.now();
 const load0 = loadavg();
 const sections = [];
+const out = flags.out ?? (flags.partial ? join(tmpdir(), 'bird-benchmarks.md') : join(ROOT, 'docs', 'benchmarks.md'));
 
 try {
   say('building the trees');
@@ -76,17 +77,28 @@ try {
   if (python.skip) say(`Python column ${python.skip}`);
   const ctx = { trees, flags, python, tmp, say };
 
-  if (flags.sections.includes('dry')) sections.push(await dryRunSection(trees[0]));
+  // A section that fails says so in the report and the others still run; the report is rewritten after each one.
+  const section = async (name, fn) => {
+    if (!flags.sections.includes(name)) return;
+    try {
+      sections.push(await fn());
+    } catch (e) {
+      say(`section ${name} FAILED: ${e instanceof Error ? e.stack : String(e)}`);
+      sections.push(`## ${name}: failed\n\n\`\`\`\n${(e instanceof Error ? e.message : String(e)).slice(0, 3000)}\n\`\`\`\n`);
+    }
+    writeReport();
+  };
   let samples;
-  if (flags.sections.includes('upload')) {
+  await section('dry', () => dryRunSection(trees[0]));
+  await section('upload', async () => {
     const u = await uploadColumns(ctx);
     samples = u.samples;
-    sections.push(u.md);
-  }
-  if (flags.sections.includes('concurrency')) sections.push((await concurrencyTable({ ...ctx, samples })).md + concurrencyReading());
-  if (flags.sections.includes('resubmit')) sections.push(await resubmitSection(trees[0]));
-  if (flags.sections.includes('wait')) sections.push((await waitTraffic(ctx)).md);
-  if (flags.sections.includes('profile')) sections.push((await profileSubmit(ctx)).md);
+    return u.md;
+  });
+  await section('concurrency', async () => (await concurrencyTable({ ...ctx, samples })).md + concurrencyReading());
+  await section('resubmit', () => resubmitSection(trees[0]));
+  await section('wait', async () => (await waitTraffic(ctx)).md);
+  await section('profile', async () => (await profileSubmit(ctx)).md);
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }
@@ -168,25 +180,28 @@ function concurrencyReading() {
   ].join('\n');
 }
 
-const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${execFileSync('uname', ['-sr'], { encoding: 'utf8' }).trim()}`;
-const load1 = loadavg();
-const command = `${process.env.BENCH_PYTHON ? 'BENCH_PYTHON=<a venv with google-cloud-storage> ' : ''}npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
-const report = [
-  '# Benchmarks',
-  '',
-  'Written by `npm run bench` (`scripts/bench.mjs`); rerun it to refresh. Tests never assert timings; this file is where speed is measured. ' +
-    'Everything runs on loopback against the local GCS emulator (tools/gcs-emulator) and the Ray double (tools/ray-sim), behind the proxy of tools/fault-proxy; the client processes, the proxy and the emulator share the same cores, so the emulator is the server, not GCS.',
-  '',
-  `- command: \`${command}\` (${((Date.now() - started) / 60000).toFixed(0)} min)`,
-  `- date: ${new Date().toISOString().slice(0, 10)}`,
-  `- machine: ${machine}; load average ${load0[0].toFixed(1)} at the start, ${load1[0].toFixed(1)} at the end (other work on the machine inflates and spreads the figures)`,
-  `- Node: ${process.version} runs the bench and the action; Node 24 (${execFileSync(NODE24, ['--version'], { encoding: 'utf8' }).trim()}) only in the dry-run table`,
-  `- runner-like network: ${flags.latencyLabel}`,
-  `- runs per cell: small tree ${flags.runs}, large tree ${flags.largeRuns}`,
-  '',
-  ...sections,
-].join('\n');
-const out = flags.out ?? (flags.partial ? join(tmpdir(), 'bird-benchmarks.md') : join(ROOT, 'docs', 'benchmarks.md'));
-writeFileSync(out, report);
-console.log(report);
+function writeReport() {
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${execFileSync('uname', ['-sr'], { encoding: 'utf8' }).trim()}`;
+  const load1 = loadavg();
+  const command = `${process.env.BENCH_PYTHON ? 'BENCH_PYTHON=<a venv with google-cloud-storage> ' : ''}npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
+  const report = [
+    '# Benchmarks',
+    '',
+    'Written by `npm run bench` (`scripts/bench.mjs`); rerun it to refresh. Tests never assert timings; this file is where speed is measured. ' +
+      'Everything runs on loopback against the local GCS emulator (tools/gcs-emulator) and the Ray double (tools/ray-sim), behind the proxy of tools/fault-proxy; the client processes, the proxy and the emulator share the same cores, so the emulator is the server, not GCS.',
+    '',
+    `- command: \`${command}\` (${((Date.now() - started) / 60000).toFixed(0)} min)`,
+    `- date: ${new Date().toISOString().slice(0, 10)}`,
+    `- machine: ${machine}; load average ${load0[0].toFixed(1)} at the start, ${load1[0].toFixed(1)} at the end (other work on the machine inflates and spreads the figures)`,
+    `- Node: ${process.version} runs the bench and the action; Node 24 (${execFileSync(NODE24, ['--version'], { encoding: 'utf8' }).trim()}) only in the dry-run table`,
+    `- runner-like network: ${flags.latencyLabel}`,
+    `- runs per cell: small tree ${flags.runs}, large tree ${flags.largeRuns}`,
+    '',
+    ...sections,
+  ].join('\n');
+  writeFileSync(out, report);
+  return report;
+}
+
+console.log(writeReport());
 say(`wrote ${relative(process.cwd(), out) || out}`);

@@ -22,6 +22,12 @@ export function findPython() {
 }
 
 let seq = 0;
+/** The gist of a failure for a table note: the action's error annotation, else the first line. */
+function firstLine(e) {
+  const text = e instanceof Error ? e.message : String(e);
+  const annotation = /::error::([^\n]*)/.exec(text);
+  return (annotation ? annotation[1] : text.split('\n')[0]).replace(/%0A/g, ' ').slice(0, 300);
+}
 const runId = (tag) => `bench-${tag}-${Date.now().toString(36)}-${seq++}`;
 
 function checkCount(tree, stdout, what) {
@@ -109,6 +115,7 @@ const NETWORKS = (flags) => [
 export async function uploadColumns({ trees, flags, python, say }) {
   const cols = columns(python);
   const samples = new Map(); // `${tree}/${net}/${col}` → [{ms, peakRss, requests, bytesUp}]
+  const failures = [];
   for (const tree of trees) {
     const runs = tree.kind === 'small' ? flags.runs : flags.largeRuns;
     for (const net of NETWORKS(flags)) {
@@ -118,10 +125,18 @@ export async function uploadColumns({ trees, flags, python, say }) {
           if (col.skip) continue;
           const bucket = await stack.bucket();
           stack.proxy.resetStats();
-          const r = await col.run({ tree, bucket, host: stack.proxy.url });
-          const s = stack.proxy.stats;
           const k = `${tree.kind}/${net.key}/${col.key}`;
           if (!samples.has(k)) samples.set(k, []);
+          let r;
+          try {
+            r = await col.run({ tree, bucket, host: stack.proxy.url });
+          } catch (e) {
+            // One failed run is a finding, not the end of the bench: the cell says how many failed and why.
+            failures.push(`${k} run ${i + 1}: ${firstLine(e)}`);
+            say(`upload ${k} run ${i + 1}/${runs} FAILED: ${firstLine(e)}`);
+            continue;
+          }
+          const s = stack.proxy.stats;
           samples.get(k).push({ ...r, requests: s.seen, bytesUp: s.bytesUp });
           say(`upload ${k} run ${i + 1}/${runs}: ${fmtS(r.ms)}, ${s.seen} requests, peak RSS ${fmtMiB(r.peakRss)}`);
         }
@@ -129,16 +144,25 @@ export async function uploadColumns({ trees, flags, python, say }) {
     }
   }
 
-  const med = (k, f = (x) => x.ms) => (samples.has(k) ? stats(samples.get(k).map(f)) : null);
+  const med = (k, f = (x) => x.ms) => (samples.get(k)?.length ? stats(samples.get(k).map(f)) : null);
+  const failed = (k) => failures.filter((f) => f.startsWith(`${k} `)).length;
+  const ratio = (a, b) => (a && b ? (a.median / b.median).toFixed(2) : 'n/a');
   const rows = [];
   const misses = [];
   for (const tree of trees) {
     for (const net of NETWORKS(flags)) {
-      const cell = (c) => (c.skip ? c.skip : fmtRuns(med(`${tree.kind}/${net.key}/${c.key}`)));
-      const ours = med(`${tree.kind}/${net.key}/ours`).median;
-      const ucs = med(`${tree.kind}/${net.key}/ucs`).median;
-      const raw = med(`${tree.kind}/${net.key}/raw`).median;
-      rows.push([`${tree.kind} (${tree.files} files, ${fmtMB(tree.bytes)})`, net.label, ...cols.map(cell), (ours / ucs).toFixed(2), (ours / raw).toFixed(2)]);
+      const cell = (c) => {
+        if (c.skip) return c.skip;
+        const k = `${tree.kind}/${net.key}/${c.key}`;
+        const st = med(k);
+        const f = failed(k);
+        return `${st ? fmtRuns(st) : ''}${f ? ` (${f} run(s) failed)` : ''}`;
+      };
+      const oursSt = med(`${tree.kind}/${net.key}/ours`);
+      const rawSt = med(`${tree.kind}/${net.key}/raw`);
+      rows.push([`${tree.kind} (${tree.files} files, ${fmtMB(tree.bytes)})`, net.label, ...cols.map(cell), ratio(oursSt, med(`${tree.kind}/${net.key}/ucs`)), ratio(oursSt, rawSt)]);
+      const ours = oursSt?.median ?? NaN;
+      const raw = rawSt?.median ?? NaN;
       if (ours / raw > 1 / 0.7) misses.push(`${tree.kind} tree, ${net.key}: ours/raw ${(ours / raw).toFixed(2)}, the goal is ≤ 1.43 (≥ 70% of the ceiling's speed): ${fmtS(ours - raw / 0.7)} too slow`);
     }
   }
@@ -147,7 +171,7 @@ export async function uploadColumns({ trees, flags, python, say }) {
   for (const tree of trees) {
     traffic.push([tree.kind, ...cols.map((c) => {
       const s = samples.get(`${tree.kind}/runner/${c.key}`);
-      return s ? `${s[0].requests} req, ${fmtMB(s[0].bytesUp)}` : (c.skip ?? '');
+      return s?.length ? `${s[0].requests} req, ${fmtMB(s[0].bytesUp)}` : (c.skip ?? 'no run');
     })]);
     rssRows.push([tree.kind, ...cols.map((c) => {
       const st = med(`${tree.kind}/runner/${c.key}`, (x) => x.peakRss);
@@ -178,6 +202,7 @@ export async function uploadColumns({ trees, flags, python, say }) {
     '',
     table(['tree', ...cols.map((c) => c.label)], rssRows),
     '',
+    failures.length ? `Failed runs (left out of the medians):\n\n${failures.map((f) => `- ${f}`).join('\n')}\n` : '',
     misses.length ? `Goals missed:\n\n${misses.map((m) => `- ${m}`).join('\n')}\n` : 'Goal met: ours within 1.43× of the raw ceiling (≥ 70% of its speed) everywhere.\n',
     'Why ours is slower than the raw ceiling (see the profile section for the figures): it is a whole submit, not only an upload: Node start and the bundle load, ' +
       'the preflight (git status, an md5 of every file), and the remote checks (bucket, listing of the run prefix) come before the first upload and the manifest after the last. ' +
@@ -193,6 +218,8 @@ export async function uploadColumns({ trees, flags, python, say }) {
 /** Section 3: ours at each upload-concurrency, runner-like network, both trees. */
 export async function concurrencyTable({ trees, flags, say, samples }) {
   const res = new Map();
+  const failures = [];
+  const st = (k, f) => (res.get(k).length ? stats(res.get(k).map(f)) : { n: 0, median: NaN, min: NaN, max: NaN, mean: NaN });
   for (const tree of trees) {
     const runs = tree.kind === 'small' ? flags.runs : flags.largeRuns;
     for (const c of CONCURRENCIES) {
@@ -204,24 +231,33 @@ export async function concurrencyTable({ trees, flags, say, samples }) {
       }
       res.set(k, []);
       await onStacks(tree, flags.latency, runs, async (stack, i) => {
-        const r = await runOursUpload(tree, await stack.bucket(), stack.proxy.url, c);
+        let r;
+        try {
+          r = await runOursUpload(tree, await stack.bucket(), stack.proxy.url, c);
+        } catch (e) {
+          failures.push(`${k} run ${i + 1}: ${firstLine(e)}`);
+          say(`concurrency ${k} run ${i + 1}/${runs} FAILED: ${firstLine(e)}`);
+          return;
+        }
         res.get(k).push(r);
         say(`concurrency ${k} run ${i + 1}/${runs}: ${fmtS(r.ms)}, peak RSS ${fmtMiB(r.peakRss)}`);
       });
     }
   }
   const rows = CONCURRENCIES.map((c) => [String(c), ...trees.flatMap((t) => {
-    const s = res.get(`${t.kind}/${c}`);
-    const time = stats(s.map((x) => x.ms));
-    const rss = stats(s.map((x) => x.peakRss));
-    return [fmtRuns(time), `${((t.bytes / (time.median / 1000)) / 1e6).toFixed(1)} MB/s`, fmtMiB(rss.median)];
+    const k = `${t.kind}/${c}`;
+    const time = st(k, (x) => x.ms);
+    const rss = st(k, (x) => x.peakRss);
+    const f = failures.filter((x) => x.startsWith(`${k} `)).length;
+    if (!time.n) return [`all ${f} run(s) failed`, '', ''];
+    return [`${fmtRuns(time)}${f ? ` (${f} run(s) failed)` : ''}`, `${((t.bytes / (time.median / 1000)) / 1e6).toFixed(1)} MB/s`, fmtMiB(rss.median)];
   })]);
   const best = trees.map((t) => {
-    const by = CONCURRENCIES.map((c) => ({ c, ms: stats(res.get(`${t.kind}/${c}`).map((x) => x.ms)).median, rss: stats(res.get(`${t.kind}/${c}`).map((x) => x.peakRss)).median }));
+    const by = CONCURRENCIES.map((c) => ({ c, ms: st(`${t.kind}/${c}`, (x) => x.ms).median, rss: st(`${t.kind}/${c}`, (x) => x.peakRss).median })).filter((x) => !Number.isNaN(x.ms));
     const fastest = by.reduce((a, b) => (b.ms < a.ms ? b : a));
     return { tree: t.kind, fastest, by };
   });
-  const choice = CONCURRENCIES.find((c) => best.every((b) => b.by.find((x) => x.c === c).ms <= 1.1 * b.fastest.ms));
+  const choice = CONCURRENCIES.find((c) => best.every((b) => (b.by.find((x) => x.c === c)?.ms ?? Infinity) <= 1.1 * b.fastest.ms));
   const large = best.find((b) => b.tree === 'large');
   return {
     md: [
@@ -235,6 +271,7 @@ export async function concurrencyTable({ trees, flags, say, samples }) {
       `- The smallest value within 10% of the fastest on ${trees.length > 1 ? 'both trees' : 'the small tree (the large one was not run)'}: **${choice ?? 'none'}**` +
         (choice !== undefined && large ? ` (large tree peak RSS there: ${fmtMiB(large.by.find((x) => x.c === choice).rss)}).` : '.'),
       '',
+      ...(failures.length ? ['Failed runs (left out of the medians):', '', ...failures.map((f) => `- ${f}`), ''] : []),
     ].join('\n'),
     best,
     choice,
