@@ -172,10 +172,11 @@ async function resubmitSection(tree) {
 
 function concurrencyReading() {
   return [
+    '',
     'Choosing the default. The submit is bound by round trips on the small tree (491 files of ~6 KB: at 30 ms a request and 8 in flight, 491 requests need ≥ 1.8 s of latency alone) ' +
       'and by bandwidth on the large one (27 × 40 MiB at the cap), while every upload slot holds a whole file in memory (the action reads each file into a Buffer before sending it), ' +
-      'so peak RSS grows with the concurrency on the large tree. The default should be the smallest value within about 10% of the fastest on the small tree, as long as the large tree is not slower there and its peak RSS stays modest: ' +
-      'see the figures above and the report of the run that wrote them for the value they point to.',
+      'so peak RSS grows with the concurrency on the large tree. The default should be fast on both trees and keep the large tree\'s peak RSS modest: ' +
+      'the last line of the list above names the value with the smallest worst-case slowdown; where the min–max ranges overlap, the difference is noise.',
     '',
   ].join('\n');
 }
