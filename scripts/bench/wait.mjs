@@ -45,7 +45,8 @@ export async function waitTraffic({ trees, flags, tmp, say }) {
     if (++appended === polls) writeFileSync(go, 'go\n');
   });
   try {
-    const prefix = `while [ ! -e ${go} ]; do sleep 0.2; done; ${process.execPath} ${DEMO_WORKER}`;
+    // The job holds (heartbeating, so a long hold is no stall) until the log is complete, then the demo worker runs.
+    const prefix = `${process.execPath} ${join(ROOT, 'tools', 'bench', 'hold-job.mjs')} ${go} ${process.execPath} ${DEMO_WORKER}`;
     say(`wait: a job whose log grows to ${fmtMB(per * polls)} over ${polls} polls (poll-interval-seconds 1)`);
     const r = await runOurs({
       repo: tree.repo,
@@ -71,7 +72,7 @@ export async function waitTraffic({ trees, flags, tmp, say }) {
       '## Wait traffic: a job log that grows',
       '',
       `The built action submits the small tree to the Ray double (tools/ray-sim, cluster: existing, wait: true, poll-interval-seconds 1) and waits. ` +
-        `The job holds until its log has grown to ${fmtMB(per * polls)}: each answered log poll appends ${fmtMB(per)} of ASCII lines to the driver log, ${polls} times; then the demo worker writes the ${tree.repo.allIds.length} rows. ` +
+        `The job (tools/bench/hold-job.mjs, heartbeating status.json every 2 s) holds until its log has grown to ${fmtMB(per * polls)}: each answered log poll appends ${fmtMB(per)} of ASCII lines to the driver log, ${polls} times; then the demo worker writes the ${tree.repo.allIds.length} rows. ` +
         'A proxy in front of the dashboard and one in front of the emulator count response body bytes; "during the wait" is every GCS request after the job submit. ' +
         `Command: \`npm run bench -- --only wait${flags.quick ? ' --quick' : ''}\` (the action itself: \`node dist/index.js\` through tools/harness).`,
       '',
