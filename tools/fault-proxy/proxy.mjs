@@ -104,7 +104,9 @@ export async function startFaultProxy(target, options = {}) {
   const targetUrl = new URL(target);
   if (targetUrl.protocol !== 'http:') throw new Error(`fault proxy: only http targets are supported, got ${target}`);
   const clock = options.clock ?? realClock;
-  const agent = new http.Agent({ keepAlive: true });
+  // A fresh loopback connection per forwarded request: reusing an idle one races with the target closing it
+  // (Node servers close idle keep-alive sockets after 5 s), which under load showed up as spurious 502s.
+  const agent = new http.Agent({ keepAlive: false });
   /** @type {{ rule: FaultRule, seenMatching: number, fired: number }[]} */
   const rules = [];
   /** @type {FaultAction | undefined} */
@@ -298,6 +300,9 @@ export async function startFaultProxy(target, options = {}) {
         return;
     }
   });
+  // Clients keep their connections (and the handshake they paid) for long, as with GCS; the 5 s default would
+  // close idle ones under a client that is about to reuse them.
+  server.keepAliveTimeout = 30_000;
   server.on('connection', (s) => {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
