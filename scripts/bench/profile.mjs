@@ -185,7 +185,7 @@ export async function profileSubmit({ trees, flags, tmp, say }) {
     '',
     'Profile of one dry run by category:',
     '',
-    table(['category', 'self time', 'share'], catRows(dryProf[Math.floor(dryProf.length / 2)])),
+    table(['category', 'self time', 'share'], catRows([...dryProf].sort((a, b) => a.totalMs - b.totalMs)[Math.floor(dryProf.length / 2)])),
     '',
   ].join('\n');
   return { md, perTree };
