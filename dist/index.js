@@ -66204,7 +66204,7 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4353);
 /* harmony import */ var _common_constants_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(152);
 /* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3302);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6168);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6859);
 
 
 
@@ -66223,7 +66223,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6168:
+/***/ 6859:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -88827,9 +88827,9 @@ async function upsertComment(options) {
     }
 }
 
-;// CONCATENATED MODULE: ./lib/results/summary.js
-// What people read: the plan in the log, and the job summary.
-
+;// CONCATENATED MODULE: ./lib/common/format.js
+// Sizes as people read them, one format for the log and the summaries.
+/** `512 B`, `103.8 KiB`, `2.8 MiB`: binary units, one decimal. */
 function formatBytes(n) {
     if (n < 1024)
         return `${n} B`;
@@ -88841,6 +88841,25 @@ function formatBytes(n) {
         i++;
     }
     return `${v.toFixed(1)} ${units[i]}`;
+}
+
+;// CONCATENATED MODULE: ./lib/results/summary.js
+// What people read: the plan in the log, and the job summary.
+
+
+
+/** How many ids the log shows before the count, where a line would otherwise run on. */
+const LOG_IDS_SHOWN = 5;
+/** The job's command line for the log: the instance ids abbreviated (the plan file has them all). */
+function abbreviatedJobArgs(args) {
+    const out = [...args];
+    const i = out.indexOf('--instance-ids');
+    if (i >= 0 && i + 1 < out.length) {
+        const ids = out[i + 1].split(',');
+        if (ids.length > LOG_IDS_SHOWN)
+            out[i + 1] = `${ids.slice(0, LOG_IDS_SHOWN).join(',')},… (${ids.length} ids)`;
+    }
+    return out.join(' ');
 }
 function instancesPerDb(plan) {
     const m = new Map();
@@ -88857,19 +88876,22 @@ async function logPlan(log, plan) {
     log.info(`instances: ${s.instanceIds.length} in ${plan.dbs.length} DB(s); artifact: ${plan.artifact ? `${plan.artifact.kind} from ${plan.artifact.root}` : 'none (raw mode uploads nothing)'}`);
     const perDb = instancesPerDb(plan);
     const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
-    for (const db of plan.dbs) {
-        const a = byDb.get(db);
-        await log.group(`${db}: ${perDb.get(db) ?? 0} instance(s)${a ? `, ${a.files.length} files, ${formatBytes(a.bytes)}` : ''}`, async () => {
+    const files = plan.artifacts.reduce((n, a) => n + a.files.length, 0);
+    const bytes = plan.artifacts.reduce((n, a) => n + a.bytes, 0);
+    // One folded group, one line per DB in it; each file only at debug level.
+    await log.group(`plan: ${plan.dbs.length} DB(s), ${files} files, ${formatBytes(bytes)}`, async () => {
+        for (const db of plan.dbs) {
+            const a = byDb.get(db);
             const ids = Object.entries(plan.instanceDbs)
                 .filter(([, d]) => d === db)
                 .map(([id]) => id);
-            log.info(`instances: ${ids.join(', ')}`);
-            // File names come from the DB directory: untrusted text.
-            if (a)
-                log.untrusted(a.files.map((f) => `  ${f.path}  ${f.size} B  md5=${f.md5}`).join('\n'));
-        });
-    }
-    log.info(`job arguments: ${plan.jobArgs.join(' ')}`);
+            log.info(`${db}: ${perDb.get(db) ?? 0} instance(s) (${listIds(ids, LOG_IDS_SHOWN)})${a ? `, ${a.files.length} files, ${formatBytes(a.bytes)}` : ''}`);
+            // core.debug escapes line breaks, so a file name cannot start a command there.
+            for (const f of a?.files ?? [])
+                log.debug(`${db}/${f.path}  ${f.size} B  md5=${f.md5}`);
+        }
+    });
+    log.info(`job arguments: ${abbreviatedJobArgs(plan.jobArgs)}`);
 }
 function escapeCell(s) {
     return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -92428,6 +92450,7 @@ async function stop(ctx, settings) {
 
 
 
+
 /** Above this size an upload is resumable; below it one multipart request is much faster. */
 const RESUMABLE_THRESHOLD = 8 * 1024 * 1024;
 class UploadError extends Error {
@@ -92600,13 +92623,13 @@ async function uploadArtifacts(job) {
         throw failureError(job, failures, tasks.length + extras.length);
     return tally.result();
 }
-/** One folded group per DB in the log: what moved and what was already there. */
+/** One line per DB in the log: what moved and what was already there; each file only at debug level. */
 async function logUploadResult(log, result) {
     for (const d of result.dbs) {
-        await log.group(`${d.db}: ${d.files} files, ${d.uploaded} uploaded, ${d.skipped} skipped, ${d.bytes} bytes, ${d.seconds.toFixed(1)} s`, async () => {
-            // File names come from the DB directory: untrusted text.
-            log.untrusted([...d.lines].sort().join('\n'));
-        });
+        log.info(`${d.db}: ${d.files} files, ${d.uploaded} uploaded, ${d.skipped} skipped, ${formatBytes(d.bytes)}, ${d.seconds.toFixed(1)} s`);
+        // core.debug escapes line breaks, so a file name cannot start a command there.
+        for (const line of [...d.lines].sort())
+            log.debug(`${d.db}: ${line}`);
     }
 }
 
@@ -92797,8 +92820,8 @@ async function preflight(log, submit, env = process.env) {
         problems.add(missingKeys.input, missingKeys.message, missingKeys.fix);
     const kind = artifactFor(submit.framework, submit.queryMode, submit.slayerSetup);
     const artifacts = [];
-    const dbDirs = kind ? mapping.dbs.map((db) => (0,external_node_path_namespaceObject.join)(submit.artifactRoots[kind], db)) : [];
-    const { report: worktree, dirtyByDb } = await checkWorktree(submit, new Map(mapping.dbs.map((db, i) => [db, dbDirs[i]])), problems);
+    const artifactDirs = new Map(kind ? mapping.dbs.map((db) => [db, (0,external_node_path_namespaceObject.join)(submit.artifactRoots[kind], db)]) : []);
+    const { report: worktree, dirtyByDb } = await checkWorktree(submit, artifactDirs, problems);
     if (worktree.dirty.length > 0) {
         const msg = `uncommitted changes under image-input paths: [${worktree.dirty.map((p) => `'${p}'`).join(', ')}]`;
         if (submit.allowDirty) {

@@ -73,6 +73,16 @@ describe('dry run on the real fixture tree', () => {
     // The summary has one row per DB plus the total.
     for (const db of fixtureDbs()) expect(r.summary).toContain(`| ${db} | 2 | `);
     expect(r.summary).toContain('| **total** | 54 | 491 |');
+    // The log: one folded group for the plan with a line per DB, no file names outside debug
+    // lines, and the job's command line with its ids abbreviated.
+    const plain = r.stdout.split('\n').filter((l) => !l.startsWith('::'));
+    expect(r.stdout).toMatch(/^::group::plan: 27 DB\(s\), 491 files, 2\.\d MiB$/m);
+    for (const db of fixtureDbs()) expect(plain.filter((l) => l.startsWith(`${db}: 2 instance(s) (${db}_1, ${db}_2), `))).toHaveLength(1);
+    expect(r.stdout).toContain('::debug::alien/datasources/alien.yaml  ');
+    expect(plain.filter((l) => l.includes('datasources/alien.yaml'))).toEqual([]);
+    const args = plain.find((l) => l.startsWith('job arguments: ')) ?? '';
+    expect(args).toContain(`--instance-ids ${repo.allIds.slice(0, 5).join(',')},… (54 ids)`);
+    expect(args.length).toBeLessThan(1000);
   });
 
   it('gives the same plan for the same inputs', async () => {

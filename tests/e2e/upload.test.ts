@@ -71,10 +71,13 @@ describe('upload of the real fixture tree', () => {
     }
     const manifestText = (await readObject(bucket, 'runs/test-run-0001/manifest.json')).toString('utf8');
     const manifest = JSON.parse(manifestText) as Record<string, unknown>;
-    expect(Object.keys(manifest)).toEqual([...PYTHON_KEYS, 'github', 'slayer_artifacts', 'dispatch', 'dirty', 'instance_databases']);
+    expect(Object.keys(manifest)).toEqual([...PYTHON_KEYS, 'github', 'slayer_artifacts', 'dispatch', 'dirty', 'instance_databases', 'code_source']);
     expect(manifestText.split('\n')[1]).toBe('  "run_id": "test-run-0001",');
     expect(r.summary).toContain('| **total** | 491 | 491 | 0 |');
-    expect(r.stdout).toMatch(/::group::alien: 33 files, 33 uploaded, 0 skipped, \d+ bytes, [\d.]+ s/);
+    // One line per DB; each file only at debug level.
+    expect(r.stdout).toMatch(/^alien: 33 files, 33 uploaded, 0 skipped, 103\.8 KiB, [\d.]+ s$/m);
+    expect(r.stdout).toMatch(/^::debug::alien: uploaded datasources\/alien\.yaml/m);
+    expect(r.stdout).not.toMatch(/^uploaded /m);
   });
 
   it('a second identical submit uploads nothing', async () => {
