@@ -11,7 +11,7 @@
 // with its lines folded (BIRD_DEMO_VERBOSE=1 unfolds them; RUNNER_DEBUG=1 adds the debug lines).
 // The job summary goes to .tmp/demo/summary.md with an HTML rendering beside it, and the run's
 // objects are copied to .tmp/demo/bucket/ before the emulator stops, so they can be read after.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ROOT, setup } from './setup.mjs';
