@@ -13,7 +13,7 @@ import {
   XYCHART_MAX_POINTS,
   xychartLabels,
   xychartString,
-} from '../../tools/render/xychart.js';
+} from '../../src/results/xychart.js';
 
 const THREE: PhaseRates[] = [
   { label: 'alien', phase1: 1, phase2: 2 / 3 },
