@@ -82237,9 +82237,13 @@ function isNetworkError(error) {
 
 /** Object names of a run (docs/reference/gcs-layout.md#objects-of-a-run). */
 const runPaths = {
+    /** Where every run's folder is. */
+    root: 'runs/',
     prefix: (runId) => `runs/${runId}/`,
     manifest: (runId) => `runs/${runId}/manifest.json`,
     status: (runId) => `runs/${runId}/status.json`,
+    /** The figures this action last reported for the run (docs/reference/gcs-layout.md#the-report-record). */
+    report: (runId) => `runs/${runId}/report.json`,
     setupPrefix: (runId, artifact) => `runs/${runId}/slayer_setup/${artifact}/`,
     setupObject: (runId, artifact, db, rel) => `runs/${runId}/slayer_setup/${artifact}/${db}/${rel}`,
     rowsPrefix: (runId) => `runs/${runId}/rows/`,
@@ -82315,6 +82319,38 @@ class RunStore {
             pageToken = next?.pageToken;
         } while (pageToken);
         return out;
+    }
+    /**
+     * The "folders" right under a prefix (a delimiter listing: `runs/` gives `runs/<id>/`), without
+     * listing the objects in them. GCS counts items and prefixes together against maxResults and pages
+     * with nextPageToken; both test servers return every prefix in one page (docs/conformance.md#gcs-servers).
+     */
+    async prefixes(prefix) {
+        const out = [];
+        let pageToken;
+        do {
+            const [, next, response] = await this.retry(`list ${this.uri(prefix)} by folder`, () => this.bucket.getFiles({ prefix, delimiter: '/', autoPaginate: false, maxResults: 1000, pageToken }));
+            const found = response?.prefixes;
+            if (Array.isArray(found))
+                for (const p of found)
+                    if (typeof p === 'string')
+                        out.push(p);
+            pageToken = next?.pageToken;
+        } while (pageToken);
+        return out;
+    }
+    /** An object's creation time (its `timeCreated`) in ms since the epoch, or null when it does not exist. */
+    async created(name) {
+        try {
+            const [md] = await this.retry(`stat ${this.uri(name)}`, () => this.bucket.file(name).getMetadata());
+            const t = Date.parse(String(md.timeCreated ?? ''));
+            return Number.isNaN(t) ? null : t;
+        }
+        catch (e) {
+            if (isNotFound(e))
+                return null;
+            throw e;
+        }
     }
     async metadata(name) {
         try {
@@ -83362,9 +83398,10 @@ function safeRelPath(rel) {
 
 
 
-function probeError(store, runId, e) {
+/** A listing that failed, as a problem of gcs-bucket: no such bucket, no access, or else. */
+function listingError(store, prefix, e, title = 'preflight failed') {
     const status = (0,errors/* errorStatus */.PO)(e instanceof RetryExhaustedError ? e.cause : e);
-    const where = store.uri(runPaths.prefix(runId));
+    const where = store.uri(prefix);
     const msg = (0,errors/* errorMessage */.gJ)(e);
     if (status === 404) {
         return new errors/* ProblemsError */.FQ([
@@ -83373,12 +83410,12 @@ function probeError(store, runId, e) {
                 message: `bucket '${store.bucketName}' does not exist (listing ${where} answered 404)`,
                 fix: 'check the bucket name in gcs-bucket, or create the bucket',
             },
-        ], 'preflight failed');
+        ], title);
     }
     if (status === 401 || status === 403 || /default credentials|could not load the default|invalid_grant|unauthorized/i.test(msg)) {
-        return new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.GcsBucket, message: `these credentials cannot list ${where}: ${msg}`, fix: AUTH_HINT }], 'preflight failed');
+        return new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.GcsBucket, message: `these credentials cannot list ${where}: ${msg}`, fix: AUTH_HINT }], title);
     }
-    return new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.GcsBucket, message: `cannot list ${where}: ${msg}`, fix: `check the network and the bucket name; ${AUTH_HINT}` }], 'preflight failed');
+    return new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.GcsBucket, message: `cannot list ${where}: ${msg}`, fix: `check the network and the bucket name; ${AUTH_HINT}` }], title);
 }
 /** Parses a stored manifest; a corrupt one is an error that names the object. */
 function parseManifest(store, runId, bytes) {
@@ -83406,7 +83443,7 @@ async function probeRun(store, manifest) {
         objects = await store.list(runPaths.prefix(runId));
     }
     catch (e) {
-        throw probeError(store, runId, e);
+        throw listingError(store, runPaths.prefix(runId), e);
     }
     if (!objects.has(runPaths.manifest(runId)))
         return { objects, manifest: 'absent' };
@@ -83663,11 +83700,7 @@ async function readRun(store, runId, input) {
             if (typeof v === 'string')
                 instanceDbs[k] = v;
     }
-    const [{ refs, latest }, statusBytes, created] = await Promise.all([
-        latestRows(store, runId),
-        store.read(runPaths.status(runId)),
-        manifestCreated(store, name),
-    ]);
+    const [{ refs, latest }, statusBytes, created] = await Promise.all([latestRows(store, runId), store.read(runPaths.status(runId)), store.created(name)]);
     const status = parseStatus(statusBytes);
     const attempt = Math.max(highestAttempt(refs), typeof status?.attempt === 'number' ? status.attempt : 0);
     let elapsedSeconds = null;
@@ -83677,19 +83710,6 @@ async function readRun(store, runId, input) {
             elapsedSeconds = s;
     }
     return { runId, manifest, instanceDbs, refs, latest, attempt, status, elapsedSeconds };
-}
-/** The manifest object's creation time in ms since the epoch, or null when unknown. */
-async function manifestCreated(store, name) {
-    try {
-        const [md] = await store.retry(`stat ${store.uri(name)}`, () => store.bucket.file(name).getMetadata());
-        const t = Date.parse(String(md.timeCreated ?? ''));
-        return Number.isNaN(t) ? null : t;
-    }
-    catch (e) {
-        if (isNotFound(e))
-            return null;
-        throw e;
-    }
 }
 /** The instances (manifest ones, then any other with rows) whose DB neither the manifest nor a row names. */
 function instancesWithoutDb(data) {
