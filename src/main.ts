@@ -1,6 +1,6 @@
-// Orchestration only: settings, then the mode the inputs ask for (a new submit, a rerun or a
-// report). One catch turns any failure into the step's error; one cancellation path handles
-// SIGINT/SIGTERM (common/cancel.ts).
+// Orchestration only: settings, then the mode the inputs ask for (a new submit, a rerun, a
+// report, a stop or a list of runs). One catch turns any failure into the step's error; one
+// cancellation path handles SIGINT/SIGTERM (common/cancel.ts).
 import * as core from '@actions/core';
 import { Cancellation } from './common/cancel.js';
 import { ERROR_PREFIX } from './common/constants.js';
@@ -9,6 +9,7 @@ import { readGithubContext } from './common/github-context.js';
 import { actionsLog } from './common/log.js';
 import { ActionState } from './common/state.js';
 import { coreInputReader, parseSettings } from './inputs/settings.js';
+import { listRuns } from './modes/list-runs.js';
 import { report } from './modes/report.js';
 import { rerun } from './modes/rerun.js';
 import { stop } from './modes/stop.js';
@@ -25,6 +26,7 @@ export async function run(): Promise<void> {
     if (settings.kind === 'rerun') await rerun(ctx, settings);
     else if (settings.kind === 'report') await report(ctx, settings);
     else if (settings.kind === 'stop') await stop(ctx, settings);
+    else if (settings.kind === 'list') await listRuns(ctx, settings);
     else await submit(ctx, settings);
   } catch (e) {
     core.setFailed(`${ERROR_PREFIX}: ${errorMessage(e)}`);

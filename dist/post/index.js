@@ -39194,6 +39194,8 @@ var run_id = __nccwpck_require__(8984);
 
 
 const ON_WAIT_TIMEOUT = (/* unused pure expression or super */ null && (['stop', 'leave']));
+/** The most runs a trend draws: their labels share the chart's width (docs/results.md#run-history). */
+const MAX_TREND_RUNS = 30;
 const CODE_SOURCES = (/* unused pure expression or super */ null && (['checkout', 'image']));
 /** A registry host name, with an optional port. */
 const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?$/;
@@ -39349,11 +39351,12 @@ function parseReport(r, mask) {
     const gate = parseGateInputs(r.str(Inputs.MinPhase1Rate), r.str(Inputs.MaxErrors));
     for (const p of gate.problems)
         r.problems.add(p.input, p.message, p.fix);
-    return { token, commentOnPr, baselineRunId, thresholds: gate.thresholds };
+    const trendRuns = r.int(Inputs.TrendRuns, 0, 0, MAX_TREND_RUNS);
+    return { token, commentOnPr, baselineRunId, thresholds: gate.thresholds, trendRuns };
 }
 /** What every mode reads: where things are, the bucket, the dispatch target and the report. */
 function common_parseCommon(reader, env, options) {
-    const { bucketAlwaysRequired, mask } = options;
+    const { bucketRequiredFor, mask } = options;
     const workspace = env.GITHUB_WORKSPACE || process.cwd();
     const runnerTemp = env.RUNNER_TEMP || resolve(workspace, '..', '.runner-temp');
     const dryRun = reader.bool(Inputs.DryRun, false);
@@ -39361,8 +39364,8 @@ function common_parseCommon(reader, env, options) {
         .str(Inputs.GcsBucket)
         .replace(/^gs:\/\//, '')
         .replace(/\/+$/, '');
-    if (!gcsBucket && (bucketAlwaysRequired || !dryRun)) {
-        reader.problems.add(Inputs.GcsBucket, bucketAlwaysRequired ? 'is required for a rerun or a report' : 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
+    if (!gcsBucket && (bucketRequiredFor !== null || !dryRun)) {
+        reader.problems.add(Inputs.GcsBucket, bucketRequiredFor !== null ? `is required for ${bucketRequiredFor}` : 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
     }
     if (gcsBucket && !/^[a-z0-9][-a-z0-9_.]{1,220}[a-z0-9]$/.test(gcsBucket))
         reader.problems.add(Inputs.GcsBucket, `'${gcsBucket}' is not a valid bucket name`, 'use the bucket name only, e.g. my-runs-bucket');
@@ -39522,8 +39525,10 @@ function submit_parseSubmit(reader, env, common) {
 
 
 const settings_CLUSTER_MODES = (/* unused pure expression or super */ null && (['none', 'existing', 'ephemeral']));
-/** The mode inputs: at most one names a run; none means a new submit. */
-const MODE_INPUTS = [constants/* Inputs */.G0.RerunRunId, constants/* Inputs */.G0.ReportRunId, constants/* Inputs */.G0.StopRunId];
+/** The mode inputs: at most one is set (three name a run); none means a new submit. */
+const MODE_INPUTS = [constants/* Inputs */.G0.RerunRunId, constants/* Inputs */.G0.ReportRunId, constants/* Inputs */.G0.StopRunId, constants/* Inputs */.G0.ListRuns];
+/** The most runs list-runs lists (one summary table). */
+const MAX_LIST_RUNS = 100;
 /** wait: true must have something to wait on: a dispatched job (a report waits on its run). */
 function waitNeedsCluster(problems, common) {
     if (common.dispatch.wait && common.dispatch.cluster === 'none' && !common.dryRun) {
@@ -39532,7 +39537,8 @@ function waitNeedsCluster(problems, common) {
 }
 /**
  * Parses every input for the mode the inputs ask for: a rerun, a report or a stop when its run
- * id input is set, else a new submit. Throws one ProblemsError listing every problem.
+ * id input is set, a list with list-runs, else a new submit. Throws one ProblemsError listing
+ * every problem.
  */
 function parseSettings(get, env = process.env, mask = core.setSecret) {
     const problems = new ProblemList();
@@ -39542,12 +39548,18 @@ function parseSettings(get, env = process.env, mask = core.setSecret) {
         problems.add(named[1], `${named.map((n) => `${n} ('${r.str(n)}')`).join(' and ')} are all set`, 'set one of them: a rerun reports by itself when it waits');
     }
     const mode = named[0];
+    if (mode === Inputs.ListRuns) {
+        const count = r.int(Inputs.ListRuns, 1, 1, MAX_LIST_RUNS);
+        const common = parseCommon(r, env, { bucketRequiredFor: 'list-runs', mask });
+        problems.throwIfAny();
+        return { kind: 'list', count, ...common };
+    }
     if (mode) {
         const runId = r.str(mode);
         const p = runIdProblem(runId);
         if (p)
             problems.add(mode, p, 'give the run id of an existing run, as in its manifest');
-        const common = parseCommon(r, env, { bucketAlwaysRequired: true, mask });
+        const common = parseCommon(r, env, { bucketRequiredFor: 'a rerun or a report', mask });
         if (mode === Inputs.ReportRunId) {
             const dataset = r.str(Inputs.DatasetFile) || env.BIRD_DATA_PATH;
             problems.throwIfAny();
@@ -39564,7 +39576,7 @@ function parseSettings(get, env = process.env, mask = core.setSecret) {
         problems.throwIfAny();
         return { kind: 'rerun', runId, miniInteractRoot: dataPaths(common.workspace, env, r.str(Inputs.MiniInteractRoot)).miniInteractRoot, ...common };
     }
-    const common = parseCommon(r, env, { bucketAlwaysRequired: false, mask });
+    const common = parseCommon(r, env, { bucketRequiredFor: null, mask });
     waitNeedsCluster(problems, common);
     const settings = parseSubmit(r, env, common);
     problems.throwIfAny();

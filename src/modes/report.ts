@@ -25,6 +25,7 @@ function reportOptions(ctx: StepContext, s: CommonSettings, store: RunStore, run
     runnerTemp: s.runnerTemp,
     rayAddress: s.dispatch.rayAddress || undefined,
     log: ctx.log,
+    trendRuns: s.report.trendRuns,
   };
 }
 
@@ -41,9 +42,9 @@ export async function reportAfterWait(ctx: StepContext, settings: CommonSettings
   const o = waitedAttempt.outcome;
   if (!o.waited) {
     const t = settings.report.thresholds;
-    if (t.minPhase1Rate !== null || t.maxErrors !== null || settings.report.baselineRunId) {
+    if (t.minPhase1Rate !== null || t.maxErrors !== null || settings.report.baselineRunId || settings.report.trendRuns > 0) {
       ctx.log.warning(
-        `min-phase1-rate, max-errors and baseline-run-id apply to a report: this step did not wait, so nothing was reported or gated. Report later with report-run-id: ${waitedAttempt.runId}`,
+        `min-phase1-rate, max-errors, baseline-run-id and trend-runs apply to a report: this step did not wait, so nothing was reported or gated. Report later with report-run-id: ${waitedAttempt.runId}`,
       );
     }
     return;

@@ -2,7 +2,6 @@
 // to src/results/): the exact text, the escaping of labels, the limits, and that mermaid's own
 // parser takes every block built, whatever the labels hold.
 import { describe, expect, it } from 'vitest';
-import { checkMermaid, extractMermaidBlocks } from '../../tools/render/mermaid-check.mjs';
 import {
   mermaidFence,
   type PhaseRates,
@@ -13,7 +12,8 @@ import {
   XYCHART_MAX_POINTS,
   xychartLabels,
   xychartString,
-} from '../../tools/render/xychart.js';
+} from '../../src/results/xychart.js';
+import { checkMermaid, extractMermaidBlocks } from '../../tools/render/mermaid-check.mjs';
 
 const THREE: PhaseRates[] = [
   { label: 'alien', phase1: 1, phase2: 2 / 3 },
