@@ -66497,6 +66497,40 @@ class ActionState {
     }
 }
 
+;// CONCATENATED MODULE: ./lib/common/time.js
+// Time: one sleep (abortable), the clock that long waits read, and one duration format for logs,
+// summaries and comments.
+/** Resolves after `ms`, or at once when `signal` aborts (the wait loop stops on cancel). */
+function sleep(ms, signal) {
+    return new Promise((resolve) => {
+        if (signal?.aborted)
+            return resolve();
+        const onAbort = () => done();
+        const timer = setTimeout(done, ms);
+        function done() {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+        }
+        signal?.addEventListener('abort', onAbort, { once: true });
+    });
+}
+const systemClock = { now: () => Date.now(), sleep };
+/** `850 ms`, `4.2 s`, `3m 12s`, `1h 02m 03s`. */
+function formatDuration(ms) {
+    const safe = Math.max(0, ms);
+    if (safe < 1000)
+        return `${Math.round(safe)} ms`;
+    if (safe < 60_000)
+        return `${(safe / 1000).toFixed(1)} s`;
+    const total = Math.round(safe / 1000);
+    const h = Math.floor(total / 3600);
+    const m = Math.floor((total % 3600) / 60);
+    const s = total % 60;
+    const two = (n) => String(n).padStart(2, '0');
+    return h > 0 ? `${h}h ${two(m)}m ${two(s)}s` : `${m}m ${two(s)}s`;
+}
+
 ;// CONCATENATED MODULE: external "node:path"
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 ;// CONCATENATED MODULE: ./lib/inputs/instance-ids.js
@@ -67384,38 +67418,6 @@ const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.ur
 var external_node_stream_ = __nccwpck_require__(7075);
 // EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/index.js + 1 modules
 var lib = __nccwpck_require__(4942);
-;// CONCATENATED MODULE: ./lib/common/time.js
-// Time: one sleep (abortable) and one duration format for logs, summaries and comments.
-/** Resolves after `ms`, or at once when `signal` aborts (the wait loop stops on cancel). */
-function sleep(ms, signal) {
-    return new Promise((resolve) => {
-        if (signal?.aborted)
-            return resolve();
-        const onAbort = () => done();
-        const timer = setTimeout(done, ms);
-        function done() {
-            clearTimeout(timer);
-            signal?.removeEventListener('abort', onAbort);
-            resolve();
-        }
-        signal?.addEventListener('abort', onAbort, { once: true });
-    });
-}
-/** `850 ms`, `4.2 s`, `3m 12s`, `1h 02m 03s`. */
-function formatDuration(ms) {
-    const safe = Math.max(0, ms);
-    if (safe < 1000)
-        return `${Math.round(safe)} ms`;
-    if (safe < 60_000)
-        return `${(safe / 1000).toFixed(1)} s`;
-    const total = Math.round(safe / 1000);
-    const h = Math.floor(total / 3600);
-    const m = Math.floor((total % 3600) / 60);
-    const s = total % 60;
-    const two = (n) => String(n).padStart(2, '0');
-    return h > 0 ? `${h}h ${two(m)}m ${two(s)}s` : `${m}m ${two(s)}s`;
-}
-
 ;// CONCATENATED MODULE: ./lib/common/retry.js
 // One retry mechanism for GCS and Ray calls: exponential backoff with jitter per operation,
 // and a budget shared by all operations of a step, so a dead backend fails fast instead of
@@ -90833,7 +90835,6 @@ function readRunKeys(names, s, env = process.env) {
 
 
 
-
 const STALL_AFTER_MS = 300_000;
 /** What one poll prints of the job log at most (Ray returns the whole log every time, docs/reference/ray-jobs-api.md#p8-large-logs). */
 const LOG_CHUNK_MAX = 64 * 1024;
@@ -90871,8 +90872,8 @@ function decide(observed, clock) {
 }
 async function waitForAttempt(options) {
     const wanted = new Set(options.instanceIds);
-    const started = Date.now();
-    const clock = { startedMs: started, lastProgressMs: started, waitTimeoutMs: options.waitTimeoutMs, noProgressMs: options.noProgressMs };
+    const started = options.clock.now();
+    const deadlines = { startedMs: started, lastProgressMs: started, waitTimeoutMs: options.waitTimeoutMs, noProgressMs: options.noProgressMs };
     let printed = 0;
     let lastLine = '';
     let rowsDone = 0;
@@ -90905,7 +90906,7 @@ async function waitForAttempt(options) {
         }
         if (verdict)
             return { verdict, jobStatus, rowsDone, rowsTotal: wanted.size };
-        await sleep(options.pollIntervalMs, options.signal);
+        await options.clock.sleep(options.pollIntervalMs, options.signal);
     }
     async function poll() {
         const job = await options.client.job(options.submissionId);
@@ -90916,7 +90917,7 @@ async function waitForAttempt(options) {
             if (wanted.has(iid) && list.some((r) => r.attempt === options.attempt))
                 done++;
         if (done > rowsDone)
-            clock.lastProgressMs = Date.now();
+            deadlines.lastProgressMs = options.clock.now();
         rowsDone = done;
         const status = parseStatus(await options.store.read(runPaths.status(options.runId)));
         const ours = status !== null && status.attempt === options.attempt;
@@ -90942,7 +90943,7 @@ async function waitForAttempt(options) {
             options.log.info(`job log unavailable: ${(0,errors/* errorMessage */.gJ)(e)}`);
         }
         return decide({
-            now: Date.now(),
+            now: options.clock.now(),
             jobStatus,
             jobMessage: job?.message ?? null,
             terminalState: ours ? (status.terminal_state ?? null) : null,
@@ -90950,7 +90951,7 @@ async function waitForAttempt(options) {
             rowsDone,
             rowsTotal: wanted.size,
             headAlive,
-        }, clock);
+        }, deadlines);
     }
 }
 
@@ -91067,7 +91068,7 @@ async function dispatchAttempt(ctx, request, target) {
     ctx.log.info(outcome === 'created' ? `submitted ${sid} to ${client.address}` : `${sid} was already submitted by an earlier try of this step: following it`);
     await freshStatus(request.store, m.run_id, {
         ray_job_id: sid,
-        last_heartbeat_ts: Date.now() / 1000,
+        last_heartbeat_ts: ctx.clock.now() / 1000,
         rows_done: 0,
         rows_total: request.instanceIds.length,
         terminal_state: null,
@@ -91090,7 +91091,7 @@ async function dispatchAttempt(ctx, request, target) {
 async function waitOnJob(ctx, r, target, client, url) {
     const m = r.manifest;
     const sid = submissionId(m.run_id, r.attempt);
-    const started = Date.now();
+    const started = ctx.clock.now();
     const removeStop = ctx.cancel.add({
         order: CleanupOrder.StopJob,
         name: `stop ${sid}`,
@@ -91114,6 +91115,7 @@ async function waitOnJob(ctx, r, target, client, url) {
             noProgressMs: r.settings.noProgressMs,
             signal: ctx.cancel.signal,
             log: ctx.log,
+            clock: ctx.clock,
             headAlive: target.headAlive,
         });
     }
@@ -91134,7 +91136,7 @@ async function waitOnJob(ctx, r, target, client, url) {
     const final = (await client.job(sid).catch(() => null))?.status ?? result.jobStatus ?? 'UNKNOWN';
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.JobStatus, final);
     await writeSummary(dispatchSummary({ runId: m.run_id, attempt: r.attempt, sid, url, dispatched: r.instanceIds.length, status: final, wait: result }));
-    const waited = { waited: true, failure: null, dashboardUrl: url, durationSeconds: (Date.now() - started) / 1000 };
+    const waited = { waited: true, failure: null, dashboardUrl: url, durationSeconds: (ctx.clock.now() - started) / 1000 };
     if (!ok) {
         const label = v.kind === 'finished' ? 'error' : v.kind;
         return { ...waited, failure: new Error(`${label}: ${v.reason}; ${rerunHint(m.run_id)}`) };
@@ -91720,13 +91722,14 @@ async function submit_submit(ctx, settings) {
 
 
 
+
 async function run() {
     const log = log_actionsLog;
     const cancel = new Cancellation({ log, fail: (message) => lib_core/* setFailed */.C1(`${constants/* ERROR_PREFIX */.oY}: ${message}`) });
     cancel.install();
     try {
         const settings = parseSettings(coreInputReader);
-        const ctx = { log, state: new ActionState(), cancel, github: readGithubContext() };
+        const ctx = { log, state: new ActionState(), cancel, github: readGithubContext(), clock: systemClock };
         if (settings.kind === 'rerun')
             await rerun(ctx, settings);
         else if (settings.kind === 'report')

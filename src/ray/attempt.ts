@@ -9,6 +9,7 @@ import { errorMessage } from '../common/errors.js';
 import type { GithubContext } from '../common/github-context.js';
 import type { Log } from '../common/log.js';
 import type { ActionState } from '../common/state.js';
+import type { Clock } from '../common/time.js';
 import { parseStatus, type RunStatus, writeFreshStatus } from '../gcs/rows.js';
 import { isPreconditionFailed, type RunStore, runPaths } from '../gcs/store.js';
 import type { DispatchSettings } from '../inputs/settings.js';
@@ -27,6 +28,8 @@ export interface StepContext {
   state: ActionState;
   cancel: Cancellation;
   github: GithubContext;
+  /** What the wait reads the time from and sleeps on (systemClock in the action). */
+  clock: Clock;
 }
 
 /** The attempt to carry out. */
@@ -159,7 +162,7 @@ export async function dispatchAttempt(ctx: StepContext, request: AttemptRequest,
   ctx.log.info(outcome === 'created' ? `submitted ${sid} to ${client.address}` : `${sid} was already submitted by an earlier try of this step: following it`);
   await freshStatus(request.store, m.run_id, {
     ray_job_id: sid,
-    last_heartbeat_ts: Date.now() / 1000,
+    last_heartbeat_ts: ctx.clock.now() / 1000,
     rows_done: 0,
     rows_total: request.instanceIds.length,
     terminal_state: null,
@@ -182,7 +185,7 @@ export async function dispatchAttempt(ctx: StepContext, request: AttemptRequest,
 async function waitOnJob(ctx: StepContext, r: AttemptRequest, target: ClusterTarget, client: RayJobsClient, url: string | null): Promise<DispatchOutcome> {
   const m = r.manifest;
   const sid = submissionId(m.run_id, r.attempt);
-  const started = Date.now();
+  const started = ctx.clock.now();
   const removeStop = ctx.cancel.add({
     order: CleanupOrder.StopJob,
     name: `stop ${sid}`,
@@ -206,6 +209,7 @@ async function waitOnJob(ctx: StepContext, r: AttemptRequest, target: ClusterTar
       noProgressMs: r.settings.noProgressMs,
       signal: ctx.cancel.signal,
       log: ctx.log,
+      clock: ctx.clock,
       headAlive: target.headAlive,
     });
   } finally {
@@ -223,7 +227,7 @@ async function waitOnJob(ctx: StepContext, r: AttemptRequest, target: ClusterTar
   const final = (await client.job(sid).catch(() => null))?.status ?? result.jobStatus ?? 'UNKNOWN';
   core.setOutput(Outputs.JobStatus, final);
   await writeSummary(dispatchSummary({ runId: m.run_id, attempt: r.attempt, sid, url, dispatched: r.instanceIds.length, status: final, wait: result }));
-  const waited: DispatchOutcome = { waited: true, failure: null, dashboardUrl: url, durationSeconds: (Date.now() - started) / 1000 };
+  const waited: DispatchOutcome = { waited: true, failure: null, dashboardUrl: url, durationSeconds: (ctx.clock.now() - started) / 1000 };
   if (!ok) {
     const label = v.kind === 'finished' ? 'error' : v.kind;
     return { ...waited, failure: new Error(`${label}: ${v.reason}; ${rerunHint(m.run_id)}`) };
