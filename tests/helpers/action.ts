@@ -1,5 +1,5 @@
 // Shared helpers for tests that drive the built action as the runner does.
-import { lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { type DemoRepo, makeDemoRepo, REPO_ROOT } from '../../tools/demo/demo-repo.mjs';
@@ -26,6 +26,17 @@ export function removeDir(dir: string): void {
 export function demoRepo(dbs?: string[], idsPerDb = 2): DemoRepo & { root: string } {
   const root = tempDir('bird-demo');
   return { ...makeDemoRepo({ dir: root, dbs, idsPerDb }), root };
+}
+
+/**
+ * A copy of a demo repo (its .git included) in a fresh temp dir: the same commit for a fraction of
+ * the cost of building one, for tests that change the repo.
+ */
+export function copyRepo(repo: DemoRepo & { root: string }): DemoRepo & { root: string } {
+  const root = tempDir('bird-demo');
+  cpSync(repo.root, root, { recursive: true, verbatimSymlinks: true });
+  const moved = (p: string): string => join(root, relative(repo.root, p));
+  return { ...repo, root, workspace: moved(repo.workspace), miniInteractRoot: moved(repo.miniInteractRoot), datasetFile: moved(repo.datasetFile) };
 }
 
 /** Inputs of a valid slayer/pre-encoded dry run on the given repo. */
