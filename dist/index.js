@@ -67472,7 +67472,7 @@ async function withRetry(what, op, retryable, policy, onRetry) {
             const cap = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
             const delay = Math.round(cap / 2 + Math.random() * (cap / 2));
             onRetry?.(e, attempt, delay);
-            await sleep(delay);
+            await (policy.clock ?? systemClock).sleep(delay);
         }
     }
 }
@@ -88746,12 +88746,16 @@ function secretsPackage(keys) {
 
 
 
-/** A Jobs API client for the dashboard the settings name (or `address`), logging its retries. */
-function rayClient(log, dispatch, address = dispatch.rayAddress) {
+/**
+ * A Jobs API client for the dashboard the settings name (or `address`), logging its retries, whose
+ * backoff sleeps on `clock` (the step's).
+ */
+function rayClient(log, dispatch, options) {
     return new RayJobsClient({
-        address,
+        address: options.address ?? dispatch.rayAddress,
         headers: dispatch.rayHeaders,
         tlsVerify: dispatch.tlsVerify,
+        policy: { clock: options.clock },
         onRetry: (what, e, attempt, delay) => log.info(`retry ${attempt} of ${what} in ${delay} ms: ${(0,errors/* errorMessage */.gJ)(e)}`),
     });
 }
@@ -90566,7 +90570,7 @@ async function onCluster(ctx, options, body) {
     if (d.cluster === 'none')
         return body({ client: null, publicDashboard: true });
     if (d.cluster === 'existing')
-        return body({ client: rayClient(ctx.log, d), publicDashboard: true });
+        return body({ client: rayClient(ctx.log, d, { clock: ctx.clock }), publicDashboard: true });
     const clock = options.phases ?? new PhaseClock(ctx.log);
     const p = await prepareCluster({ manifest: options.manifest, runnerTemp: options.settings.runnerTemp, rayCli: d.gce.rayCli, log: ctx.log, state: ctx.state });
     const removeTeardown = ctx.cancel.add({
@@ -90587,7 +90591,7 @@ async function onCluster(ctx, options, body) {
     try {
         const up = await bringUp(p, { phases: clock });
         // The forwarded dashboard needs no auth headers; TLS does not apply to loopback.
-        const client = rayClient(ctx.log, { ...d, rayHeaders: {}, tlsVerify: true }, up.address);
+        const client = rayClient(ctx.log, { ...d, rayHeaders: {}, tlsVerify: true }, { address: up.address, clock: ctx.clock });
         const v = await checkCluster(client);
         ctx.log.info(`Ray ${v.ray_version} answers through the forwarded dashboard at ${client.address}`);
         outcome = await body({ client, headAlive: headAliveProbe(p.cli, p.runId), phases: clock, publicDashboard: false });
@@ -90628,9 +90632,9 @@ async function onCluster(ctx, options, body) {
 
 
 
-/** The runs bucket, with its retries in the log. */
-function openStore(log, settings) {
-    const store = new RunStore(settings.gcsBucket, settings.gcpProject);
+/** The runs bucket, with its retries in the log and their backoff on the step's clock. */
+function openStore(log, clock, settings) {
+    const store = new RunStore(settings.gcsBucket, settings.gcpProject, { clock });
     store.onRetry = (what, e, attempt, delay) => log.info(`retry ${attempt} of ${what} in ${delay} ms: ${(0,errors/* errorMessage */.gJ)(e)}`);
     return store;
 }
@@ -90647,10 +90651,11 @@ async function writePlanFile(runnerTemp, runId, plan) {
  * dashboard answers with a Ray this action supports; a per-run cluster's ray CLI runs at the
  * pinned version and its image is in Artifact Registry. Returns the per-run cluster's phase clock.
  */
-async function checkTarget(log, settings, target) {
+async function checkTarget(step, settings, target) {
+    const { log } = step;
     const d = settings.dispatch;
     if (d.cluster === 'existing') {
-        const v = await checkCluster(rayClient(log, d));
+        const v = await checkCluster(rayClient(log, d, { clock: step.clock }));
         log.info(`Ray ${v.ray_version} (Jobs API ${v.version}) answers at ${d.rayAddress}`);
         return null;
     }
@@ -90716,7 +90721,7 @@ async function reportAfterWait(ctx, settings, store, waitedAttempt) {
 /** report-run-id: report on an existing run without dispatching anything. */
 async function report(ctx, settings) {
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.RunId, settings.runId);
-    const store = openStore(ctx.log, settings);
+    const store = openStore(ctx.log, ctx.clock, settings);
     await reportRun({ ...reportOptions(ctx, settings, store, settings.runId), runIdInput: constants/* Inputs */.G0.ReportRunId, datasetFile: settings.datasetFile });
 }
 
@@ -91183,7 +91188,7 @@ async function refuseWhilePreviousRuns(ctx, settings, plan) {
     if (settings.dispatch.cluster !== 'existing' || plan.attempt <= 1)
         return;
     const sid = submissionId(plan.runId, plan.attempt - 1);
-    const previous = await rayClient(ctx.log, settings.dispatch).job(sid);
+    const previous = await rayClient(ctx.log, settings.dispatch, { clock: ctx.clock }).job(sid);
     if (previous && !TERMINAL.includes(previous.status)) {
         throw new errors/* ProblemsError */.FQ([
             {
@@ -91195,7 +91200,7 @@ async function refuseWhilePreviousRuns(ctx, settings, plan) {
     }
 }
 async function rerun(ctx, settings) {
-    const store = openStore(ctx.log, settings);
+    const store = openStore(ctx.log, ctx.clock, settings);
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.RunId, settings.runId);
     const plan = await planRerun(store, settings.runId);
     const m = plan.manifest;
@@ -91226,7 +91231,7 @@ async function rerun(ctx, settings) {
             },
         ], 'rerun refused');
     }
-    const phases = await checkTarget(ctx.log, settings, { imageUri: m.render_inputs.image_uri, miniInteractRoot: settings.miniInteractRoot });
+    const phases = await checkTarget(ctx, settings, { imageUri: m.render_inputs.image_uri, miniInteractRoot: settings.miniInteractRoot });
     await refuseWhilePreviousRuns(ctx, settings, plan);
     await writeSummary(`## BIRD-Interact rerun of \`${plan.runId}\`\n\n${plan.done} of ${m.instance_ids.length} instances done; attempt ${plan.attempt} takes the ${plan.unfinished.length} unfinished ones. Nothing was uploaded.\n`);
     if (settings.dryRun) {
@@ -91695,9 +91700,9 @@ async function submit_submit(ctx, settings) {
         return;
     }
     // The last checks before any write: what the bucket holds for this run id, and the cluster.
-    const store = openStore(ctx.log, settings);
+    const store = openStore(ctx.log, ctx.clock, settings);
     const remote = await probeRun(store, plan.manifest);
-    const phases = await checkTarget(ctx.log, settings, { imageUri, miniInteractRoot: settings.miniInteractRoot });
+    const phases = await checkTarget(ctx, settings, { imageUri, miniInteractRoot: settings.miniInteractRoot });
     if (remote.manifest === 'same') {
         refuseRedispatch(plan, store, remote, settings);
         ctx.log.notice(`run ${plan.runId} already has a manifest for this same plan: checking and completing the upload.`);

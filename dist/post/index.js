@@ -38346,7 +38346,7 @@ async function withRetry(what, op, retryable, policy, onRetry) {
             const cap = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
             const delay = Math.round(cap / 2 + Math.random() * (cap / 2));
             onRetry?.(e, attempt, delay);
-            await (0,_time_js__WEBPACK_IMPORTED_MODULE_1__/* .sleep */ .yy)(delay);
+            await (policy.clock ?? _time_js__WEBPACK_IMPORTED_MODULE_1__/* .systemClock */ .ml).sleep(delay);
         }
     }
 }
@@ -38479,9 +38479,10 @@ class ActionState {
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   ml: () => (/* binding */ systemClock),
 /* harmony export */   yy: () => (/* binding */ sleep)
 /* harmony export */ });
-/* unused harmony exports systemClock, formatDuration */
+/* unused harmony export formatDuration */
 // Time: one sleep (abortable), the clock that long waits read, and one duration format for logs,
 // summaries and comments.
 /** Resolves after `ms`, or at once when `signal` aborts (the wait loop stops on cancel). */

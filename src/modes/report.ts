@@ -63,6 +63,6 @@ export async function reportAfterWait(ctx: StepContext, settings: CommonSettings
 /** report-run-id: report on an existing run without dispatching anything. */
 export async function report(ctx: StepContext, settings: ReportOnlySettings): Promise<void> {
   core.setOutput(Outputs.RunId, settings.runId);
-  const store = openStore(ctx.log, settings);
+  const store = openStore(ctx.log, ctx.clock, settings);
   await reportRun({ ...reportOptions(ctx, settings, store, settings.runId), runIdInput: Inputs.ReportRunId, datasetFile: settings.datasetFile });
 }

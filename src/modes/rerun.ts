@@ -22,7 +22,7 @@ import { checkTarget, openStore, writePlanFile } from './shared.js';
 async function refuseWhilePreviousRuns(ctx: StepContext, settings: RerunSettings, plan: RerunPlan): Promise<void> {
   if (settings.dispatch.cluster !== 'existing' || plan.attempt <= 1) return;
   const sid = submissionId(plan.runId, plan.attempt - 1);
-  const previous = await rayClient(ctx.log, settings.dispatch).job(sid);
+  const previous = await rayClient(ctx.log, settings.dispatch, { clock: ctx.clock }).job(sid);
   if (previous && !TERMINAL.includes(previous.status)) {
     throw new ProblemsError(
       [
@@ -38,7 +38,7 @@ async function refuseWhilePreviousRuns(ctx: StepContext, settings: RerunSettings
 }
 
 export async function rerun(ctx: StepContext, settings: RerunSettings): Promise<void> {
-  const store = openStore(ctx.log, settings);
+  const store = openStore(ctx.log, ctx.clock, settings);
   core.setOutput(Outputs.RunId, settings.runId);
   const plan = await planRerun(store, settings.runId);
   const m = plan.manifest;
@@ -75,7 +75,7 @@ export async function rerun(ctx: StepContext, settings: RerunSettings): Promise<
       'rerun refused',
     );
   }
-  const phases = await checkTarget(ctx.log, settings, { imageUri: m.render_inputs.image_uri, miniInteractRoot: settings.miniInteractRoot });
+  const phases = await checkTarget(ctx, settings, { imageUri: m.render_inputs.image_uri, miniInteractRoot: settings.miniInteractRoot });
   await refuseWhilePreviousRuns(ctx, settings, plan);
   await writeSummary(
     `## BIRD-Interact rerun of \`${plan.runId}\`\n\n${plan.done} of ${m.instance_ids.length} instances done; attempt ${plan.attempt} takes the ${plan.unfinished.length} unfinished ones. Nothing was uploaded.\n`,

@@ -83,7 +83,7 @@ describe('a per-run cluster whose job makes no progress', () => {
       github: readGithubContext(env),
       clock,
     };
-    const store = openStore(log, settings);
+    const store = openStore(log, clock, settings);
 
     const outcome = await onCluster(ctx, { settings, manifest: plan.manifest, phases: null, canDetach: true }, (target) =>
       dispatchAttempt(
