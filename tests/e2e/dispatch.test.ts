@@ -1,5 +1,7 @@
 // Dispatch, wait, rerun and cancel: the built action against the Ray Jobs API double, whose
-// jobs run the demo worker as a real /bin/sh -c subprocess writing rows to the GCS emulator.
+// jobs run the demo worker as a real /bin/sh -c subprocess writing rows to the GCS emulator. An
+// unreachable dashboard (every retry spent) runs in-process on a virtual clock:
+// tests/integration/dispatch-retries.test.ts.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -202,15 +204,6 @@ describe('dispatch to an existing cluster', () => {
 });
 
 describe('the preflight reaches the cluster before any write', () => {
-  it('fails on an unreachable dashboard with 0 objects written', async () => {
-    const { repo, bucket, sim } = await setup();
-    await sim.close();
-    const r = await run(repo, bucket, sim);
-    expect(r.exitCode).toBe(1);
-    expect(errors(r)).toContain(`ray-address: cannot reach the Ray dashboard at ${sim.url}`);
-    expect(await listAll(bucket)).toEqual([]);
-  });
-
   it('fails on an unsupported Ray version with 0 objects written', async () => {
     const { repo, bucket, sim } = await setup();
     sim.control.setVersion({ rayVersion: '2.1.0', version: '3' });

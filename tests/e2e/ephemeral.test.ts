@@ -1,8 +1,9 @@
 // The per-run cluster (cluster: ephemeral), end to end through the built action: stand-in `ray`
 // and `gcloud` executables on PATH record every call, and the stand-in `ray dashboard` serves the
 // Ray Jobs API double, whose jobs run the demo worker writing rows to the GCS emulator. The
-// timeout path (no-progress-minutes) runs in-process on a virtual clock:
-// tests/integration/cluster-timeout.test.ts.
+// timeout path (no-progress-minutes) and the teardown after a submit that fails every retry run
+// in-process on a virtual clock: tests/integration/cluster-timeout.test.ts and
+// tests/integration/dispatch-retries.test.ts.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -135,16 +136,6 @@ describe('a per-run cluster', () => {
     );
     expect(await listAll(w.bucket)).toEqual([]);
     expect(callSummary(w.fake.calls())).toEqual(['ray --version']);
-  });
-
-  it('tears down after a failed submit', async () => {
-    // The dashboard refuses every body (aiohttp's client_max_size): the package PUT fails.
-    const w = await world({ sim: { maxBodyBytes: 16 } });
-    const r = await runAction({ workspace: w.repo.workspace, inputs: w.inputs(), env: w.env });
-    expect(r.exitCode).toBe(1);
-    expect(r.stdout).toMatch(/\[3\/5\] submit: failed/);
-    expect(tools(w)).toEqual(['ray up', 'ray dashboard', 'ray down']);
-    expect(r.outputs['cluster-teardown']).toBe('ray-down');
   });
 
   it('tears down after a failed job, falling back to deletion by label when ray down fails', async () => {
