@@ -4,30 +4,59 @@
 // tests/integration/dispatch-retries.test.ts.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { StepResult } from '../../tools/harness/run-action.mjs';
 import type { RaySim } from '../../tools/ray-sim/server.mjs';
 import { readZip } from '../../tools/ray-sim/zip.mjs';
 import { demoRepo, errors, everythingWritten, removeDir, runAction, startUntil, TEST_KEYS, tempDir, validInputs, warnings } from '../helpers/action.js';
 import { createBucket, emulatorHost, listAll, readObject, uniqueBucketName } from '../helpers/gcs.js';
-import { clusterInputs, startCluster } from '../helpers/ray.js';
+import { clusterInputs, startCluster, WORKER_PREFIX } from '../helpers/ray.js';
 
 type Repo = ReturnType<typeof demoRepo>;
+type Outcomes = Parameters<typeof startCluster>[0]['outcomes'];
+interface World {
+  repo: Repo;
+  bucket: string;
+  sim: RaySim;
+}
 const DBS = ['alien', 'credit', 'news'];
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(
-  o: { outcomes?: Parameters<typeof startCluster>[0]['outcomes']; rowDelayMs?: number } = {},
-): Promise<{ repo: Repo; bucket: string; sim: RaySim }> {
+async function makeWorld(o: { outcomes?: Outcomes }, later: Array<() => Promise<void> | void>): Promise<World> {
   const repo = demoRepo(DBS);
-  cleanups.push(() => removeDir(repo.root));
+  later.push(() => removeDir(repo.root));
   const bucket = uniqueBucketName('dispatch');
   await createBucket(bucket);
   const sim = await startCluster({ bucket, datasetFile: repo.datasetFile, ...o });
-  cleanups.push(() => sim.close());
+  later.push(() => sim.close());
   return { repo, bucket, sim };
+}
+
+/** A repo, a bucket and a cluster for one test. */
+function setup(o: { outcomes?: Outcomes } = {}): Promise<World> {
+  return makeWorld(o, cleanups);
+}
+
+/**
+ * One world for the tests of a describe, which read the same run (and may add to it, in order):
+ * a full run is the expensive part, so tests that only look at it share it.
+ */
+function sharedWorld(o: { outcomes?: Outcomes } = {}): () => World {
+  let world: World | null = null;
+  const later: Array<() => Promise<void> | void> = [];
+  beforeAll(async () => {
+    world = await makeWorld(o, later);
+  });
+  afterAll(async () => {
+    for (const c of later.splice(0).reverse()) await c();
+  });
+  return () => {
+    if (!world) throw new Error('the shared world was not made');
+    return world;
+  };
 }
 
 function run(repo: Repo, bucket: string, sim: RaySim, extra: Record<string, string> = {}, runnerTemp?: string) {
@@ -42,10 +71,18 @@ function run(repo: Repo, bucket: string, sim: RaySim, extra: Record<string, stri
 const jobPosts = (sim: RaySim) => sim.requests.filter((r) => r.method === 'POST' && r.path === '/api/jobs/');
 const stops = (sim: RaySim) => sim.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/stop'));
 
-describe('dispatch to an existing cluster', () => {
+// One waited attempt with the default outcomes, whose job also prints a workflow command to its log.
+describe('one waited attempt on an existing cluster', () => {
+  const world = sharedWorld();
+  let first: StepResult;
+  beforeAll(async () => {
+    const { repo, bucket, sim } = world();
+    first = await run(repo, bucket, sim, { wait: 'true', 'entrypoint-prefix': `echo '::warning::injected-by-job' && ${WORKER_PREFIX}` });
+  });
+
   it('submits, waits with progress, and reports the final status', async () => {
-    const { repo, bucket, sim } = await setup();
-    const r = await run(repo, bucket, sim, { wait: 'true' });
+    const { bucket, sim } = world();
+    const r = first;
     expect(errors(r)).toBe('');
     expect(r.exitCode).toBe(0);
     expect(r.outputs).toMatchObject({ 'submission-id': 'bird-test-run-0001-a1', 'job-status': 'SUCCEEDED', attempt: '1', 'dispatched-instances': '6' });
@@ -76,8 +113,8 @@ describe('dispatch to an existing cluster', () => {
   });
 
   it('keeps the keys out of every request, object, log and output; only the package carries them', async () => {
-    const { repo, bucket, sim } = await setup();
-    const r = await run(repo, bucket, sim, { wait: 'true' });
+    const { bucket, sim } = world();
+    const r = first;
     expect(r.exitCode).toBe(0);
     const packagePuts = sim.requests.filter((q) => q.method === 'PUT' && q.path.startsWith('/api/packages/'));
     expect(packagePuts).toHaveLength(1);
@@ -103,20 +140,14 @@ describe('dispatch to an existing cluster', () => {
     expect(existsSync(join(cwd, 'bird_interact_secrets.json'))).toBe(false);
   });
 
-  it('never lets a job log line act as a workflow command', async () => {
-    const { repo, bucket, sim } = await setup();
-    const r = await run(repo, bucket, sim, {
-      wait: 'true',
-      'entrypoint-prefix': `echo '::warning::injected-by-job' && ${clusterInputs(sim)['entrypoint-prefix']}`,
-    });
-    expect(r.exitCode).toBe(0);
-    expect(r.stdout).toContain('| ::warning::injected-by-job');
-    expect(r.annotations.filter((a) => a.message.includes('injected-by-job'))).toEqual([]);
+  it('never lets a job log line act as a workflow command', () => {
+    expect(first.exitCode).toBe(0);
+    expect(first.stdout).toContain('| ::warning::injected-by-job');
+    expect(first.annotations.filter((a) => a.message.includes('injected-by-job'))).toEqual([]);
   });
 
   it('refuses to dispatch attempt 1 again for a committed, dispatched run, pointing at the rerun input', async () => {
-    const { repo, bucket, sim } = await setup();
-    expect((await run(repo, bucket, sim, { wait: 'true' })).exitCode).toBe(0);
+    const { repo, bucket, sim } = world();
     const r = await run(repo, bucket, sim, { wait: 'true' });
     expect(r.exitCode).toBe(1);
     expect(errors(r)).toContain("run-id: run 'test-run-0001' is committed and was already dispatched");
@@ -124,18 +155,73 @@ describe('dispatch to an existing cluster', () => {
     expect(jobPosts(sim)).toHaveLength(1);
   });
 
-  it('writes a fresh status.json naming the Ray job and the attempt', async () => {
-    const { repo, bucket, sim } = await setup({ outcomes: { alien_1: 'hang' } });
-    sim.control.holdPending('*');
-    const r = await run(repo, bucket, sim, { wait: 'false' });
+  it('a rerun dispatches nothing for a finished run, and says so', async () => {
+    const { repo, bucket, sim } = world();
+    const r = await runAction({
+      workspace: repo.workspace,
+      inputs: { 'rerun-run-id': 'test-run-0001', 'gcs-bucket': bucket, ...clusterInputs(sim) },
+      env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() },
+    });
     expect(r.exitCode).toBe(0);
-    expect(r.outputs['job-status']).toBe('PENDING');
-    expect(r.state['wait-status']).toBe('detached');
+    expect(r.outputs).toMatchObject({ 'dispatched-instances': '0', 'job-status': 'NOT_DISPATCHED' });
+    expect(r.stdout).toContain('nothing to rerun: every instance of test-run-0001 has a successful row. Nothing was dispatched.');
+    expect(r.summary).toContain('Nothing to rerun');
+    expect(jobPosts(sim)).toHaveLength(1);
+  });
+});
+
+describe('a detached attempt that still runs', () => {
+  const world = sharedWorld({ outcomes: { alien_1: 'hang' } });
+  let detached: StepResult;
+  beforeAll(async () => {
+    const { repo, bucket, sim } = world();
+    sim.control.holdPending('*');
+    detached = await run(repo, bucket, sim, { wait: 'false' });
+  });
+
+  it('writes a fresh status.json naming the Ray job and the attempt', async () => {
+    const { bucket } = world();
+    expect(detached.exitCode).toBe(0);
+    expect(detached.outputs['job-status']).toBe('PENDING');
+    expect(detached.state['wait-status']).toBe('detached');
     const status = JSON.parse((await readObject(bucket, 'runs/test-run-0001/status.json')).toString()) as Record<string, unknown>;
     expect(Object.keys(status)).toEqual(['ray_job_id', 'last_heartbeat_ts', 'rows_done', 'rows_total', 'terminal_state', 'attempt']);
     expect(status).toMatchObject({ ray_job_id: 'bird-test-run-0001-a1', rows_done: 0, rows_total: 6, terminal_state: null, attempt: 1 });
   });
 
+  it('the post step leaves alone a job dispatched without wait', async () => {
+    const { repo, sim } = world();
+    const post = await runAction({ workspace: repo.workspace, entry: 'post', state: detached.state, inputs: clusterInputs(sim) });
+    expect(post.exitCode).toBe(0);
+    expect(post.stdout).toContain('needs no stop (detached)');
+    expect(stops(sim)).toHaveLength(0);
+  });
+
+  it('refuses a rerun while the previous attempt still runs', async () => {
+    const { repo, bucket, sim } = world();
+    sim.control.holdPending('*', false);
+    await sim.waitForStatus('bird-test-run-0001-a1', 'RUNNING');
+    const r = await runAction({
+      workspace: repo.workspace,
+      inputs: { 'rerun-run-id': 'test-run-0001', 'gcs-bucket': bucket, ...clusterInputs(sim) },
+      env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() },
+    });
+    expect(r.exitCode).toBe(1);
+    expect(errors(r)).toContain("rerun-run-id: attempt 1 of run 'test-run-0001' (bird-test-run-0001-a1) is still RUNNING on the cluster");
+    expect(jobPosts(sim)).toHaveLength(1);
+  });
+
+  it('the post step leaves alone a finished job', async () => {
+    const { repo, bucket, sim } = world();
+    const finished = await run(repo, bucket, sim, { wait: 'true', 'run-id': 'test-run-0002', 'instance-ids': 'credit_1' });
+    expect(finished.exitCode).toBe(0);
+    const post = await runAction({ workspace: repo.workspace, entry: 'post', state: finished.state, inputs: clusterInputs(sim) });
+    expect(post.stdout).toContain('needs no stop (done)');
+    expect(stops(sim)).toHaveLength(0);
+  });
+});
+
+describe('dispatch to an existing cluster', () => {
   it('rides out a 503 burst and a reset after the job was created, and starts exactly one job', async () => {
     const { repo, bucket, sim } = await setup();
     sim.control.failNext({ status: 503, count: 2, match: (m, p) => m === 'POST' && p === '/api/jobs/' });
@@ -223,9 +309,66 @@ describe('the preflight reaches the cluster before any write', () => {
 });
 
 describe('reruns', () => {
-  it('dispatches exactly the unfinished ids as attempt n+1 and uploads nothing', async () => {
-    const { repo, bucket, sim } = await setup({ outcomes: { credit_2: 'error', alien_1: 'error' } });
-    const first = await run(repo, bucket, sim, { wait: 'true' });
+  it('refuses a rerun without a manifest before any request', async () => {
+    const { repo, bucket, sim } = await setup();
+    const r = await runAction({
+      workspace: repo.workspace,
+      inputs: { 'rerun-run-id': 'never-committed', 'gcs-bucket': bucket, ...clusterInputs(sim) },
+      env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() },
+    });
+    expect(r.exitCode).toBe(1);
+    expect(errors(r)).toContain(
+      `rerun-run-id: run 'never-committed' has no manifest at gs://${bucket}/runs/never-committed/manifest.json: it was never committed`,
+    );
+    expect(sim.requests).toEqual([]);
+  });
+});
+
+// One waited attempt with a mix of outcomes (two errors), then, in order: its report, a report of
+// the run in report-run-id mode with the gate, and the rerun of the two unfinished ids.
+describe('after a waited attempt with a mix of outcomes', () => {
+  const world = sharedWorld({
+    outcomes: { alien_1: 'error', alien_2: 'phase1', credit_1: 'fail', credit_2: 'error', news_1: 'pass', news_2: 'pass' },
+  });
+  let first: StepResult;
+  beforeAll(async () => {
+    const { repo, bucket, sim } = world();
+    first = await run(repo, bucket, sim, { wait: 'true' });
+  });
+
+  it('reports the waited attempt: outputs, results-json and the summary table', () => {
+    const r = first;
+    expect(errors(r)).toBe('');
+    expect(r.exitCode).toBe(0);
+    expect(r.outputs).toMatchObject({ n: '6', errors: '2' });
+    expect(Number(r.outputs['phase1-rate'])).toBeCloseTo(3 / 6, 10);
+    expect(Number(r.outputs['phase2-rate'])).toBeCloseTo(2 / 6, 10);
+    const json = JSON.parse(readFileSync(r.outputs['results-json'], 'utf8')) as { n: number; errors: number };
+    expect(json).toMatchObject({ n: 6, errors: 2 });
+    expect(r.summary).toContain('| alien |');
+  });
+
+  it('reports any run without dispatching, and fails the gate after reporting', async () => {
+    const { repo, bucket, sim } = world();
+    const posts = jobPosts(sim).length;
+    const inputs = { 'report-run-id': 'test-run-0001', 'gcs-bucket': bucket, 'min-phase1-rate': '0.7' };
+    const r = await runAction({ workspace: repo.workspace, inputs, env: { STORAGE_EMULATOR_HOST: emulatorHost() } });
+    expect(r.exitCode).toBe(1);
+    expect(r.outputs).toMatchObject({ 'run-id': 'test-run-0001', n: '6' });
+    expect(errors(r)).toContain('quality gate failed: phase-1 rate');
+    expect(errors(r)).toContain('is below min-phase1-rate 0.7');
+    expect(jobPosts(sim)).toHaveLength(posts);
+    const atBoundary = await runAction({
+      workspace: repo.workspace,
+      inputs: { ...inputs, 'min-phase1-rate': String(3 / 6) },
+      env: { STORAGE_EMULATOR_HOST: emulatorHost() },
+    });
+    expect(errors(atBoundary)).toBe('');
+    expect(atBoundary.exitCode).toBe(0);
+  });
+
+  it('a rerun dispatches exactly the unfinished ids as attempt n+1 and uploads nothing', async () => {
+    const { repo, bucket, sim } = world();
     expect(first.exitCode).toBe(0);
     const before = await listAll(bucket, 'runs/test-run-0001/slayer_setup/');
     const rerunInputs = { 'rerun-run-id': 'test-run-0001', 'gcs-bucket': bucket, ...clusterInputs(sim), wait: 'true' };
@@ -242,49 +385,6 @@ describe('reruns', () => {
     expect(sim.requests.filter((q) => q.method === 'PUT' && q.path.startsWith('/upload'))).toEqual([]);
     const status = JSON.parse((await readObject(bucket, 'runs/test-run-0001/status.json')).toString()) as { attempt: number };
     expect(status.attempt).toBe(2);
-  });
-
-  it('refuses a rerun while the previous attempt still runs', async () => {
-    const { repo, bucket, sim } = await setup({ outcomes: { alien_1: 'hang' } });
-    expect((await run(repo, bucket, sim, { wait: 'false' })).exitCode).toBe(0);
-    await sim.waitForStatus('bird-test-run-0001-a1', 'RUNNING');
-    const r = await runAction({
-      workspace: repo.workspace,
-      inputs: { 'rerun-run-id': 'test-run-0001', 'gcs-bucket': bucket, ...clusterInputs(sim) },
-      env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() },
-    });
-    expect(r.exitCode).toBe(1);
-    expect(errors(r)).toContain("rerun-run-id: attempt 1 of run 'test-run-0001' (bird-test-run-0001-a1) is still RUNNING on the cluster");
-    expect(jobPosts(sim)).toHaveLength(1);
-  });
-
-  it('dispatches nothing for a finished run, and says so', async () => {
-    const { repo, bucket, sim } = await setup({ outcomes: {} });
-    expect((await run(repo, bucket, sim, { wait: 'true' })).exitCode).toBe(0);
-    const r = await runAction({
-      workspace: repo.workspace,
-      inputs: { 'rerun-run-id': 'test-run-0001', 'gcs-bucket': bucket, ...clusterInputs(sim) },
-      env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() },
-    });
-    expect(r.exitCode).toBe(0);
-    expect(r.outputs).toMatchObject({ 'dispatched-instances': '0', 'job-status': 'NOT_DISPATCHED' });
-    expect(r.stdout).toContain('nothing to rerun: every instance of test-run-0001 has a successful row. Nothing was dispatched.');
-    expect(r.summary).toContain('Nothing to rerun');
-    expect(jobPosts(sim)).toHaveLength(1);
-  });
-
-  it('refuses a rerun without a manifest before any request', async () => {
-    const { repo, bucket, sim } = await setup();
-    const r = await runAction({
-      workspace: repo.workspace,
-      inputs: { 'rerun-run-id': 'never-committed', 'gcs-bucket': bucket, ...clusterInputs(sim) },
-      env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() },
-    });
-    expect(r.exitCode).toBe(1);
-    expect(errors(r)).toContain(
-      `rerun-run-id: run 'never-committed' has no manifest at gs://${bucket}/runs/never-committed/manifest.json: it was never committed`,
-    );
-    expect(sim.requests).toEqual([]);
   });
 });
 
@@ -332,21 +432,6 @@ describe('cancel and the post step', () => {
     expect(stops(sim)).toHaveLength(1);
   });
 
-  it('the post step leaves alone a finished job and a job dispatched without wait', async () => {
-    const { repo, bucket, sim } = await setup({ outcomes: { alien_1: 'hang' } });
-    const detached = await run(repo, bucket, sim, { wait: 'false' });
-    expect(detached.state['wait-status']).toBe('detached');
-    const post1 = await runAction({ workspace: repo.workspace, entry: 'post', state: detached.state, inputs: clusterInputs(sim) });
-    expect(post1.exitCode).toBe(0);
-    expect(post1.stdout).toContain('needs no stop (detached)');
-
-    const finished = await run(repo, bucket, sim, { wait: 'true', 'run-id': 'test-run-0002', 'instance-ids': 'credit_1' });
-    expect(finished.exitCode).toBe(0);
-    const post2 = await runAction({ workspace: repo.workspace, entry: 'post', state: finished.state, inputs: clusterInputs(sim) });
-    expect(post2.stdout).toContain('needs no stop (done)');
-    expect(stops(sim)).toHaveLength(0);
-  });
-
   it('never fails the job, even when the cluster is gone', async () => {
     const dir = tempDir('post');
     cleanups.push(() => removeDir(dir));
@@ -360,43 +445,5 @@ describe('cancel and the post step', () => {
     expect(r.exitCode).toBe(0);
     expect(warnings(r)).toContain('post: could not check or stop the job');
     expect(readFileSync(join(dir, 'x'), 'utf8')).toBe('');
-  });
-});
-
-describe('reporting after a wait and in report-run-id mode', () => {
-  it('reports the waited attempt: outputs, results-json and the summary table', async () => {
-    const { repo, bucket, sim } = await setup({
-      outcomes: { alien_1: 'pass', alien_2: 'phase1', credit_1: 'fail', credit_2: 'error', news_1: 'pass', news_2: 'pass' },
-    });
-    const r = await run(repo, bucket, sim, { wait: 'true' });
-    expect(errors(r)).toBe('');
-    expect(r.outputs).toMatchObject({ n: '6', errors: '1' });
-    expect(Number(r.outputs['phase1-rate'])).toBeCloseTo(4 / 6, 10);
-    expect(Number(r.outputs['phase2-rate'])).toBeCloseTo(3 / 6, 10);
-    const json = JSON.parse(readFileSync(r.outputs['results-json'], 'utf8')) as { n: number; errors: number };
-    expect(json).toMatchObject({ n: 6, errors: 1 });
-    expect(r.summary).toContain('| alien |');
-  });
-
-  it('reports any run without dispatching, and fails the gate after reporting', async () => {
-    const { repo, bucket, sim } = await setup({
-      outcomes: { alien_1: 'fail', alien_2: 'fail', credit_1: 'pass', credit_2: 'pass', news_1: 'pass', news_2: 'pass' },
-    });
-    expect((await run(repo, bucket, sim, { wait: 'true' })).exitCode).toBe(0);
-    const posts = jobPosts(sim).length;
-    const inputs = { 'report-run-id': 'test-run-0001', 'gcs-bucket': bucket, 'min-phase1-rate': '0.7' };
-    const r = await runAction({ workspace: repo.workspace, inputs, env: { STORAGE_EMULATOR_HOST: emulatorHost() } });
-    expect(r.exitCode).toBe(1);
-    expect(r.outputs).toMatchObject({ 'run-id': 'test-run-0001', n: '6' });
-    expect(errors(r)).toContain('quality gate failed: phase-1 rate');
-    expect(errors(r)).toContain('is below min-phase1-rate 0.7');
-    expect(jobPosts(sim)).toHaveLength(posts);
-    const atBoundary = await runAction({
-      workspace: repo.workspace,
-      inputs: { ...inputs, 'min-phase1-rate': String(4 / 6) },
-      env: { STORAGE_EMULATOR_HOST: emulatorHost() },
-    });
-    expect(errors(atBoundary)).toBe('');
-    expect(atBoundary.exitCode).toBe(0);
   });
 });
