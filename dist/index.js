@@ -89145,7 +89145,7 @@ class DashboardForward {
                 await stopChild(t.child);
                 throw new ForwardError(`${this.command}: GET ${this.url}/api/version did not answer within ${Math.round(readyMs / 1000)} s`, null, t.tail);
             }
-            await sleep(this.o.pollMs ?? 1_000);
+            await sleep(this.o.pollMs ?? 250);
         }
     }
     /** After it was ready: a forward that dies on its own is started again, a few times. */
