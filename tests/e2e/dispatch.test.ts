@@ -8,7 +8,19 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { StepResult } from '../../tools/harness/run-action.mjs';
 import type { RaySim } from '../../tools/ray-sim/server.mjs';
 import { readZip } from '../../tools/ray-sim/zip.mjs';
-import { demoRepo, errors, everythingWritten, removeDir, runAction, startUntil, TEST_KEYS, tempDir, validInputs, warnings } from '../helpers/action.js';
+import {
+  type demoRepo,
+  demoRepoPool,
+  errors,
+  everythingWritten,
+  removeDir,
+  runAction,
+  startUntil,
+  TEST_KEYS,
+  tempDir,
+  validInputs,
+  warnings,
+} from '../helpers/action.js';
 import { createBucket, emulatorHost, listAll, readObject, uniqueBucketName } from '../helpers/gcs.js';
 import { clusterInputs, startCluster, WORKER_PREFIX } from '../helpers/ray.js';
 
@@ -20,13 +32,14 @@ interface World {
   sim: RaySim;
 }
 const DBS = ['alien', 'credit', 'news'];
+const repos = demoRepoPool();
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
 async function makeWorld(o: { outcomes?: Outcomes }, later: Array<() => Promise<void> | void>): Promise<World> {
-  const repo = demoRepo(DBS);
+  const repo = repos.fresh(DBS);
   later.push(() => removeDir(repo.root));
   const bucket = uniqueBucketName('dispatch');
   await createBucket(bucket);

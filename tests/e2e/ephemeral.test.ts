@@ -11,12 +11,25 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CallRecord } from '../../tools/fake-cli/record.mjs';
 import type { StepResult } from '../../tools/harness/run-action.mjs';
-import { demoRepo, errors, everythingWritten, removeDir, runAction, startUntil, TEST_KEYS, tempDir, validInputs, warnings } from '../helpers/action.js';
+import {
+  type demoRepo,
+  demoRepoPool,
+  errors,
+  everythingWritten,
+  removeDir,
+  runAction,
+  startUntil,
+  TEST_KEYS,
+  tempDir,
+  validInputs,
+  warnings,
+} from '../helpers/action.js';
 import { callSummary, ephemeralInputs, type FakeCliEnv, fakeCliEnv } from '../helpers/cluster.js';
 import { createBucket, emulatorHost, listAll, uniqueBucketName } from '../helpers/gcs.js';
 import { WORKER_PREFIX } from '../helpers/ray.js';
 
 type Repo = ReturnType<typeof demoRepo>;
+const repos = demoRepoPool();
 let registry: http.Server;
 let registryUrl = '';
 const registryHits: string[] = [];
@@ -49,7 +62,7 @@ async function world(
   o: { outcomes?: Record<string, string>; fakeEnv?: Record<string, string>; sim?: Record<string, unknown> } = {},
   later: Array<() => void> = cleanups,
 ): Promise<World> {
-  const repo = demoRepo(['credit', 'news']);
+  const repo = repos.fresh(['credit', 'news']);
   const dir = tempDir('fake-cli');
   later.push(
     () => removeDir(repo.root),

@@ -2,6 +2,7 @@
 import { cpSync, lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { afterAll } from 'vitest';
 import { type DemoRepo, makeDemoRepo, REPO_ROOT } from '../../tools/demo/demo-repo.mjs';
 import { runStep, type StepOptions, type StepResult, startStep } from '../../tools/harness/run-action.mjs';
 
@@ -37,6 +38,29 @@ export function copyRepo(repo: DemoRepo & { root: string }): DemoRepo & { root: 
   cpSync(repo.root, root, { recursive: true, verbatimSymlinks: true });
   const moved = (p: string): string => join(root, relative(repo.root, p));
   return { ...repo, root, workspace: moved(repo.workspace), miniInteractRoot: moved(repo.miniInteractRoot), datasetFile: moved(repo.datasetFile) };
+}
+
+/**
+ * Demo repos for the tests of one file: each `fresh(dbs)` is a copy of a repo built once per DB list
+ * (building runs git init, add and commit over the fixture; copying is a fraction of that). Call it
+ * at the top of a test file: the built ones are removed after the file; callers remove their copies.
+ */
+export function demoRepoPool(): { fresh(dbs?: string[]): DemoRepo & { root: string } } {
+  const built = new Map<string, DemoRepo & { root: string }>();
+  afterAll(() => {
+    for (const repo of built.values()) removeDir(repo.root);
+  });
+  return {
+    fresh(dbs) {
+      const key = JSON.stringify(dbs ?? null);
+      let template = built.get(key);
+      if (!template) {
+        template = demoRepo(dbs);
+        built.set(key, template);
+      }
+      return copyRepo(template);
+    },
+  };
 }
 
 /** Inputs of a valid slayer/pre-encoded dry run on the given repo. */
