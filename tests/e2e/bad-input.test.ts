@@ -7,7 +7,18 @@ import { appendFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RaySim } from '../../tools/ray-sim/server.mjs';
-import { copyRepo, demoRepo, errors, everythingWritten, removeDir, runAction, TEST_KEYS, treeSnapshot, validInputs } from '../helpers/action.js';
+import {
+  copyRepo,
+  type demoRepo,
+  errors,
+  everythingWritten,
+  removeDir,
+  runAction,
+  TEST_KEYS,
+  templateRepo,
+  treeSnapshot,
+  validInputs,
+} from '../helpers/action.js';
 import { createBucket, emulatorHost, listAll, uniqueBucketName } from '../helpers/gcs.js';
 import { clusterInputs, startCluster } from '../helpers/ray.js';
 
@@ -68,7 +79,7 @@ describe('bad input writes nothing: no object, no request, no output', () => {
   let bucket: string;
   let sim: RaySim;
   beforeAll(async () => {
-    template = demoRepo(['alien', 'credit', 'news']);
+    template = templateRepo(['alien', 'credit', 'news']);
     bucket = uniqueBucketName('bad-input');
     await createBucket(bucket);
     sim = await startCluster({ bucket, datasetFile: template.datasetFile });

@@ -3,7 +3,7 @@ import { cpSync, lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll } from 'vitest';
-import { type DemoRepo, makeDemoRepo, REPO_ROOT } from '../../tools/demo/demo-repo.mjs';
+import { type DemoRepo, git, makeDemoRepo, REPO_ROOT } from '../../tools/demo/demo-repo.mjs';
 import { runStep, type StepOptions, type StepResult, startStep } from '../../tools/harness/run-action.mjs';
 
 const ACTION_DIR = REPO_ROOT;
@@ -27,6 +27,13 @@ export function removeDir(dir: string): void {
 export function demoRepo(dbs?: string[], idsPerDb = 2): DemoRepo & { root: string } {
   const root = tempDir('bird-demo');
   return { ...makeDemoRepo({ dir: root, dbs, idsPerDb }), root };
+}
+
+/** A demo repo to copy from (copyRepo): its git objects packed, so that a copy has few files to write. */
+export function templateRepo(dbs?: string[]): DemoRepo & { root: string } {
+  const repo = demoRepo(dbs);
+  git(repo.workspace, ['gc', '--quiet']);
+  return repo;
 }
 
 /**
@@ -55,7 +62,7 @@ export function demoRepoPool(): { fresh(dbs?: string[]): DemoRepo & { root: stri
       const key = JSON.stringify(dbs ?? null);
       let template = built.get(key);
       if (!template) {
-        template = demoRepo(dbs);
+        template = templateRepo(dbs);
         built.set(key, template);
       }
       return copyRepo(template);

@@ -14,7 +14,7 @@ import { parseSettings, type SubmitSettings } from '../../src/inputs/settings.js
 import { type Preflight, preflight } from '../../src/preflight/preflight.js';
 import type { DemoRepo } from '../../tools/demo/demo-repo.mjs';
 import { git } from '../../tools/demo/demo-repo.mjs';
-import { copyRepo, demoRepo, removeDir, TEST_KEYS, tempDir, treeSnapshot, validInputs } from '../helpers/action.js';
+import { copyRepo, removeDir, TEST_KEYS, tempDir, templateRepo, treeSnapshot, validInputs } from '../helpers/action.js';
 import { actionInputs } from '../helpers/inputs.js';
 
 const DBS = ['alien', 'credit', 'news'];
@@ -763,7 +763,7 @@ function stepErrors(o: Outcome): string {
 let template: Repo;
 let runnerTemp: string;
 beforeAll(() => {
-  template = demoRepo(DBS);
+  template = templateRepo(DBS);
   runnerTemp = tempDir('runner-temp');
 });
 afterAll(() => {
