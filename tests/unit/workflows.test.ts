@@ -452,19 +452,27 @@ describe('bird-eval.yml: the runner image of a per-run cluster (cluster: ephemer
         'ray-version': '2.47.1',
         wait: 'true',
       });
-      const fromSubmit = await imageUri(repo.workspace, bird, { ...caller, 'dry-run': 'true' });
-      expect(fromSubmit).toMatch(URI);
-      expect(await imageUri(repo.workspace, tagStep, caller)).toBe(fromSubmit);
       // An on-the-fly caller: the encode has not run (nothing under slayer_otf_cache/), the image job still gets the tag.
       const otf = { ...caller, framework: 'pydantic_ai_recursive', 'slayer-setup': 'on-the-fly' };
-      expect(await imageUri(repo.workspace, tagStep, otf)).toBe(fromSubmit);
+      // The steps only read the tree, so each tree's steps run side by side.
+      const [fromSubmit, fromTag, fromOtf] = await Promise.all([
+        imageUri(repo.workspace, bird, { ...caller, 'dry-run': 'true' }),
+        imageUri(repo.workspace, tagStep, caller),
+        imageUri(repo.workspace, tagStep, otf),
+      ]);
+      expect(fromSubmit).toMatch(URI);
+      expect(fromTag).toBe(fromSubmit);
+      expect(fromOtf).toBe(fromSubmit);
 
       writeFileSync(join(repo.workspace, 'src', 'bird_interact_agents', '__init__.py'), '# changed\n');
       const dirty = { ...caller, 'allow-dirty': 'true' };
-      const dirtyUri = await imageUri(repo.workspace, bird, { ...dirty, 'dry-run': 'true' });
+      const [dirtyUri, dirtyTag] = await Promise.all([
+        imageUri(repo.workspace, bird, { ...dirty, 'dry-run': 'true' }),
+        imageUri(repo.workspace, tagStep, dirty),
+      ]);
       expect(dirtyUri).toMatch(/-dirty$/);
       expect(dirtyUri).not.toBe(`${fromSubmit}-dirty`);
-      expect(await imageUri(repo.workspace, tagStep, dirty)).toBe(dirtyUri);
+      expect(dirtyTag).toBe(dirtyUri);
     });
   });
 
