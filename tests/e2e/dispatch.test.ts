@@ -1,6 +1,6 @@
 // Dispatch, wait, rerun and cancel: the built action against the Ray Jobs API double, whose
-// jobs run the demo worker as a real /bin/sh -c subprocess writing rows to the GCS emulator. An
-// unreachable dashboard (every retry spent) runs in-process on a virtual clock:
+// jobs run the demo worker as a real /bin/sh -c subprocess writing rows to the GCS emulator. The
+// submits that retry (a 503 burst, an unreachable dashboard) run in-process on a virtual clock:
 // tests/integration/dispatch-retries.test.ts.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -235,17 +235,6 @@ describe('a detached attempt that still runs', () => {
 });
 
 describe('dispatch to an existing cluster', () => {
-  it('rides out a 503 burst and a reset after the job was created, and starts exactly one job', async () => {
-    const { repo, bucket, sim } = await setup();
-    sim.control.failNext({ status: 503, count: 2, match: (m, p) => m === 'POST' && p === '/api/jobs/' });
-    sim.control.resetNext({ count: 1, when: 'after', match: (m, p) => m === 'POST' && p === '/api/jobs/' });
-    const r = await run(repo, bucket, sim, { wait: 'true' });
-    expect(errors(r)).toBe('');
-    expect(r.exitCode).toBe(0);
-    expect(sim.jobs.size).toBe(1);
-    expect(r.stdout).toContain('bird-test-run-0001-a1 was already submitted by an earlier try of this step: following it');
-  });
-
   it('refuses to follow a job of the same id that another run owns, and names it', async () => {
     const { repo, bucket, sim } = await setup();
     await fetch(`${sim.url}/api/jobs/`, {

@@ -1,5 +1,6 @@
 // A clock for in-process tests of long waits: each sleep moves it forward at once, so a wait of
-// minutes (a no-progress deadline) runs in the time its polls take.
+// minutes (a no-progress deadline, a retry backoff) runs in the time its polls take. `realMs` lets
+// each sleep also take a little real time, for a wait on something real (a job writing its rows).
 import type { Clock } from '../../src/common/time.js';
 
 export interface VirtualClock extends Clock {
@@ -7,8 +8,9 @@ export interface VirtualClock extends Clock {
   readonly sleeps: number[];
 }
 
-export function virtualClock(startMs = Date.now()): VirtualClock {
-  let now = startMs;
+export function virtualClock(o: { startMs?: number; realMs?: number } = {}): VirtualClock {
+  const realMs = o.realMs ?? 0;
+  let now = o.startMs ?? Date.now();
   const sleeps: number[] = [];
   return {
     sleeps,
@@ -18,7 +20,7 @@ export function virtualClock(startMs = Date.now()): VirtualClock {
       sleeps.push(ms);
       now += ms;
       // Yield to I/O, as a real sleep would.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await new Promise<void>((resolve) => (realMs > 0 ? setTimeout(resolve, Math.min(ms, realMs)) : setImmediate(resolve)));
     },
   };
 }

@@ -60,6 +60,36 @@ describe('an existing cluster', () => {
     expect(clock.sleeps).toHaveLength(5);
     expect(await listAll(bucket)).toEqual([]);
   });
+
+  it('rides out a 503 burst and a reset after the job was created, and starts exactly one job', async () => {
+    const repo = demoRepo(['alien', 'credit', 'news']);
+    dirs.push(repo.root);
+    const bucket = await newBucket('burst');
+    const sim = await startCluster({ bucket, datasetFile: repo.datasetFile });
+    try {
+      sim.control.failNext({ status: 503, count: 2, match: (m, p) => m === 'POST' && p === '/api/jobs/' });
+      sim.control.resetNext({ count: 1, when: 'after', match: (m, p) => m === 'POST' && p === '/api/jobs/' });
+      // The wait polls the real job: each sleep also takes 50 ms of real time.
+      const clock = virtualClock({ realMs: 50 });
+      const r = await runInProcess({
+        inputs: validInputs(repo, { 'dry-run': 'false', 'gcs-bucket': bucket, ...clusterInputs(sim), wait: 'true' }),
+        env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() },
+        workspace: repo.workspace,
+        clock,
+        files,
+      });
+      expect(r.errors).toBe('');
+      expect(r.exitCode).toBe(0);
+      expect(sim.jobs.size).toBe(1);
+      // Three POSTs (two 503s, then one that made the job but lost its answer), a backoff before each retry.
+      expect(sim.requests.filter((q) => q.method === 'POST' && q.path === '/api/jobs/')).toHaveLength(3);
+      const [b1, b2, b3] = clock.sleeps;
+      expect([b1 >= 250 && b1 <= 500, b2 >= 500 && b2 <= 1000, b3 >= 1000 && b3 <= 2000]).toEqual([true, true, true]);
+      expect(r.log.lines).toContain('bird-test-run-0001-a1 was already submitted by an earlier try of this step: following it');
+    } finally {
+      await sim.close();
+    }
+  });
 });
 
 describe('a per-run cluster', () => {
