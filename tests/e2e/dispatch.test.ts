@@ -159,6 +159,15 @@ describe('one waited attempt on an existing cluster', () => {
     expect(first.annotations.filter((a) => a.message.includes('injected-by-job'))).toEqual([]);
   });
 
+  it('the post step leaves alone a finished job', async () => {
+    const { repo, sim } = world();
+    expect(first.state['wait-status']).toBe('done');
+    const post = await runAction({ workspace: repo.workspace, entry: 'post', state: first.state, inputs: clusterInputs(sim) });
+    expect(post.exitCode).toBe(0);
+    expect(post.stdout).toContain('needs no stop (done)');
+    expect(stops(sim)).toHaveLength(0);
+  });
+
   it('refuses to dispatch attempt 1 again for a committed, dispatched run, pointing at the rerun input', async () => {
     const { repo, bucket, sim } = world();
     const r = await run(repo, bucket, sim, { wait: 'true' });
@@ -222,15 +231,6 @@ describe('a detached attempt that still runs', () => {
     expect(r.exitCode).toBe(1);
     expect(errors(r)).toContain("rerun-run-id: attempt 1 of run 'test-run-0001' (bird-test-run-0001-a1) is still RUNNING on the cluster");
     expect(jobPosts(sim)).toHaveLength(1);
-  });
-
-  it('the post step leaves alone a finished job', async () => {
-    const { repo, bucket, sim } = world();
-    const finished = await run(repo, bucket, sim, { wait: 'true', 'run-id': 'test-run-0002', 'instance-ids': 'credit_1' });
-    expect(finished.exitCode).toBe(0);
-    const post = await runAction({ workspace: repo.workspace, entry: 'post', state: finished.state, inputs: clusterInputs(sim) });
-    expect(post.stdout).toContain('needs no stop (done)');
-    expect(stops(sim)).toHaveLength(0);
   });
 });
 
