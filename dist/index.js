@@ -66612,6 +66612,40 @@ class ActionState {
     }
 }
 
+;// CONCATENATED MODULE: ./lib/common/time.js
+// Time: one sleep (abortable), the clock that long waits read, and one duration format for logs,
+// summaries and comments.
+/** Resolves after `ms`, or at once when `signal` aborts (the wait loop stops on cancel). */
+function sleep(ms, signal) {
+    return new Promise((resolve) => {
+        if (signal?.aborted)
+            return resolve();
+        const onAbort = () => done();
+        const timer = setTimeout(done, ms);
+        function done() {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+        }
+        signal?.addEventListener('abort', onAbort, { once: true });
+    });
+}
+const systemClock = { now: () => Date.now(), sleep };
+/** `850 ms`, `4.2 s`, `3m 12s`, `1h 02m 03s`. */
+function formatDuration(ms) {
+    const safe = Math.max(0, ms);
+    if (safe < 1000)
+        return `${Math.round(safe)} ms`;
+    if (safe < 60_000)
+        return `${(safe / 1000).toFixed(1)} s`;
+    const total = Math.round(safe / 1000);
+    const h = Math.floor(total / 3600);
+    const m = Math.floor((total % 3600) / 60);
+    const s = total % 60;
+    const two = (n) => String(n).padStart(2, '0');
+    return h > 0 ? `${h}h ${two(m)}m ${two(s)}s` : `${m}m ${two(s)}s`;
+}
+
 ;// CONCATENATED MODULE: ./lib/inputs/instance-ids.js
 // Instance ids, one definition for the action and the otf-keys sub-action: a comma list
 // (`instance-ids`) or a file of whitespace-separated ids (`instance-ids-file`), exactly one of the
@@ -82145,38 +82179,6 @@ class TransferManager {
 
 
 
-;// CONCATENATED MODULE: ./lib/common/time.js
-// Time: one sleep (abortable) and one duration format for logs, summaries and comments.
-/** Resolves after `ms`, or at once when `signal` aborts (the wait loop stops on cancel). */
-function sleep(ms, signal) {
-    return new Promise((resolve) => {
-        if (signal?.aborted)
-            return resolve();
-        const onAbort = () => done();
-        const timer = setTimeout(done, ms);
-        function done() {
-            clearTimeout(timer);
-            signal?.removeEventListener('abort', onAbort);
-            resolve();
-        }
-        signal?.addEventListener('abort', onAbort, { once: true });
-    });
-}
-/** `850 ms`, `4.2 s`, `3m 12s`, `1h 02m 03s`. */
-function formatDuration(ms) {
-    const safe = Math.max(0, ms);
-    if (safe < 1000)
-        return `${Math.round(safe)} ms`;
-    if (safe < 60_000)
-        return `${(safe / 1000).toFixed(1)} s`;
-    const total = Math.round(safe / 1000);
-    const h = Math.floor(total / 3600);
-    const m = Math.floor((total % 3600) / 60);
-    const s = total % 60;
-    const two = (n) => String(n).padStart(2, '0');
-    return h > 0 ? `${h}h ${two(m)}m ${two(s)}s` : `${m}m ${two(s)}s`;
-}
-
 ;// CONCATENATED MODULE: ./lib/common/retry.js
 // One retry mechanism for GCS and Ray calls: exponential backoff with jitter per operation,
 // and a budget shared by all operations of a step, so a dead backend fails fast instead of
@@ -82231,7 +82233,7 @@ async function withRetry(what, op, retryable, policy, onRetry) {
             const cap = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
             const delay = Math.round(cap / 2 + Math.random() * (cap / 2));
             onRetry?.(e, attempt, delay);
-            await sleep(delay);
+            await (policy.clock ?? systemClock).sleep(delay);
         }
     }
 }
@@ -83043,7 +83045,6 @@ async function writeReportRecord(store, runId, json) {
 
 
 
-
 const STALL_AFTER_MS = 300_000;
 /** What one poll prints of the job log at most (Ray returns the whole log every time, docs/reference/ray-jobs-api.md#p8-large-logs). */
 const LOG_CHUNK_MAX = 64 * 1024;
@@ -83081,8 +83082,8 @@ function decide(observed, clock) {
 }
 async function waitForAttempt(options) {
     const wanted = new Set(options.instanceIds);
-    const started = Date.now();
-    const clock = { startedMs: started, lastProgressMs: started, waitTimeoutMs: options.waitTimeoutMs, noProgressMs: options.noProgressMs };
+    const started = options.clock.now();
+    const deadlines = { startedMs: started, lastProgressMs: started, waitTimeoutMs: options.waitTimeoutMs, noProgressMs: options.noProgressMs };
     let printed = 0;
     let lastLine = '';
     let rowsDone = 0;
@@ -83115,7 +83116,7 @@ async function waitForAttempt(options) {
         }
         if (verdict)
             return { verdict, jobStatus, rowsDone, rowsTotal: wanted.size };
-        await sleep(options.pollIntervalMs, options.signal);
+        await options.clock.sleep(options.pollIntervalMs, options.signal);
     }
     async function printNewLogs(client) {
         try {
@@ -83143,7 +83144,7 @@ async function waitForAttempt(options) {
             if (wanted.has(iid) && list.some((r) => r.attempt === options.attempt))
                 done++;
         if (done > rowsDone)
-            clock.lastProgressMs = Date.now();
+            deadlines.lastProgressMs = options.clock.now();
         rowsDone = done;
         const status = parseStatus(await options.store.read(runPaths.status(options.runId)));
         const ours = status !== null && status.attempt === options.attempt;
@@ -83156,7 +83157,7 @@ async function waitForAttempt(options) {
         if (options.client)
             await printNewLogs(options.client);
         return decide({
-            now: Date.now(),
+            now: options.clock.now(),
             jobStatus,
             jobMessage: job?.message ?? null,
             terminalState: ours ? (status.terminal_state ?? null) : null,
@@ -83164,7 +83165,7 @@ async function waitForAttempt(options) {
             rowsDone,
             rowsTotal: wanted.size,
             headAlive,
-        }, clock);
+        }, deadlines);
     }
 }
 
@@ -84488,12 +84489,16 @@ function jobPackage(keys, code) {
 
 
 
-/** A Jobs API client for the dashboard the settings name (or `address`), logging its retries. */
-function rayClient(log, dispatch, address = dispatch.rayAddress) {
+/**
+ * A Jobs API client for the dashboard the settings name (or `address`), logging its retries, whose
+ * backoff sleeps on `clock` (the step's).
+ */
+function rayClient(log, dispatch, options) {
     return new RayJobsClient({
-        address,
+        address: options.address ?? dispatch.rayAddress,
         headers: dispatch.rayHeaders,
         tlsVerify: dispatch.tlsVerify,
+        policy: { clock: options.clock },
         onRetry: (what, e, attempt, delay) => log.info(`retry ${attempt} of ${what} in ${delay} ms: ${(0,errors/* errorMessage */.gJ)(e)}`),
     });
 }
@@ -84899,7 +84904,7 @@ class DashboardForward {
                 await stopChild(t.child);
                 throw new ForwardError(`${this.command}: GET ${this.url}/api/version did not answer within ${Math.round(readyMs / 1000)} s`, null, t.tail);
             }
-            await sleep(this.o.pollMs ?? 1_000);
+            await sleep(this.o.pollMs ?? 250);
         }
     }
     /** After it was ready: a forward that dies on its own is started again, a few times. */
@@ -86703,7 +86708,7 @@ async function onCluster(ctx, options, body) {
     if (d.cluster === 'none')
         return body({ client: null, publicDashboard: true });
     if (d.cluster === 'existing')
-        return body({ client: rayClient(ctx.log, d), publicDashboard: true });
+        return body({ client: rayClient(ctx.log, d, { clock: ctx.clock }), publicDashboard: true });
     const clock = options.phases ?? new PhaseClock(ctx.log);
     const p = await prepareCluster({ manifest: options.manifest, runnerTemp: options.settings.runnerTemp, rayCli: d.gce.rayCli, log: ctx.log, state: ctx.state });
     const removeTeardown = ctx.cancel.add({
@@ -86724,7 +86729,7 @@ async function onCluster(ctx, options, body) {
     try {
         const up = await bringUp(p, { phases: clock });
         // The forwarded dashboard needs no auth headers; TLS does not apply to loopback.
-        const client = rayClient(ctx.log, { ...d, rayHeaders: {}, tlsVerify: true }, up.address);
+        const client = rayClient(ctx.log, { ...d, rayHeaders: {}, tlsVerify: true }, { address: up.address, clock: ctx.clock });
         const v = await checkCluster(client);
         ctx.log.info(`Ray ${v.ray_version} answers through the forwarded dashboard at ${client.address}`);
         outcome = await body({ client, headAlive: headAliveProbe(p.cli, p.runId), phases: clock, publicDashboard: false });
@@ -86766,9 +86771,9 @@ async function onCluster(ctx, options, body) {
 
 
 
-/** The runs bucket, with its retries in the log. */
-function openStore(log, settings) {
-    const store = new RunStore(settings.gcsBucket, settings.gcpProject);
+/** The runs bucket, with its retries in the log and their backoff on the step's clock. */
+function openStore(log, clock, settings) {
+    const store = new RunStore(settings.gcsBucket, settings.gcpProject, { clock });
     store.onRetry = (what, e, attempt, delay) => log.info(`retry ${attempt} of ${what} in ${delay} ms: ${(0,errors/* errorMessage */.gJ)(e)}`);
     return store;
 }
@@ -86785,10 +86790,11 @@ async function writePlanFile(runnerTemp, runId, plan) {
  * dashboard answers with a Ray this action supports; a per-run cluster's ray CLI runs at the
  * pinned version and its image is in Artifact Registry. Returns the per-run cluster's phase clock.
  */
-async function checkTarget(log, settings, target) {
+async function checkTarget(step, settings, target) {
+    const { log } = step;
     const d = settings.dispatch;
     if (d.cluster === 'existing') {
-        const v = await checkCluster(rayClient(log, d));
+        const v = await checkCluster(rayClient(log, d, { clock: step.clock }));
         log.info(`Ray ${v.ray_version} (Jobs API ${v.version}) answers at ${d.rayAddress}`);
         return null;
     }
@@ -86820,7 +86826,7 @@ async function checkTarget(log, settings, target) {
 
 
 async function listRuns(ctx, settings) {
-    const store = openStore(ctx.log, settings);
+    const store = openStore(ctx.log, ctx.clock, settings);
     const index = await indexRuns(store);
     const heads = await readRunHeads(store, index.runs.slice(0, settings.count));
     const now = Date.now();
@@ -92194,9 +92200,9 @@ async function waitForRun(ctx, settings, store) {
     const jobId = run.status?.ray_job_id;
     const sid = typeof jobId === 'string' && /^[A-Za-z0-9_-]+$/.test(jobId) && jobId !== 'unknown' ? jobId : submissionId(settings.runId, attempt);
     const d = settings.dispatch;
-    const client = d.rayAddress ? rayClient(ctx.log, d) : null;
+    const client = d.rayAddress ? rayClient(ctx.log, d, { clock: ctx.clock }) : null;
     ctx.log.info(`waiting for attempt ${attempt} of ${settings.runId} (${ids.length} instance(s)${client ? `, job ${sid} at ${d.rayAddress}` : ', from the bucket only: no ray-address'})`);
-    const started = Date.now();
+    const started = ctx.clock.now();
     const result = await waitForAttempt({
         client,
         store,
@@ -92209,11 +92215,12 @@ async function waitForRun(ctx, settings, store) {
         noProgressMs: d.noProgressMs,
         signal: ctx.cancel.signal,
         log: ctx.log,
+        clock: ctx.clock,
     });
     if (ctx.cancel.cancelled)
         await ctx.cancel.finished;
     const v = result.verdict;
-    const seconds = (Date.now() - started) / 1000;
+    const seconds = (ctx.clock.now() - started) / 1000;
     if (v.kind === 'finished' && v.ok)
         return { failure: null, attempt, seconds };
     return {
@@ -92225,7 +92232,7 @@ async function waitForRun(ctx, settings, store) {
 /** report-run-id: report on an existing run without dispatching anything (after waiting for it, with wait: true). */
 async function report(ctx, settings) {
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.RunId, settings.runId);
-    const store = openStore(ctx.log, settings);
+    const store = openStore(ctx.log, ctx.clock, settings);
     const options = { ...reportOptions(ctx, settings, store, settings.runId), runIdInput: constants/* Inputs */.G0.ReportRunId, datasetFile: settings.datasetFile };
     if (!settings.dispatch.wait) {
         await reportRun(options);
@@ -92553,20 +92560,19 @@ async function planCode(log, dispatch, workspace, env = process.env) {
 
 
 
-
 const NOT_DISPATCHED = 'NOT_DISPATCHED';
 const NO_WAIT = { waited: false, failure: null, dashboardUrl: null, durationSeconds: null, leftRunning: false };
 /** After the last row, the driver still shuts down for a few seconds: the status reported waits for it, a little. */
 const DRIVER_EXIT_WAIT_MS = 30_000;
-async function settledStatus(client, sid, fallback) {
-    const deadline = Date.now() + DRIVER_EXIT_WAIT_MS;
+async function settledStatus(clock, client, sid, fallback) {
+    const deadline = clock.now() + DRIVER_EXIT_WAIT_MS;
     for (;;) {
         const status = (await client.job(sid).catch(() => null))?.status ?? null;
         if (status === null)
             return fallback ?? 'UNKNOWN';
-        if (TERMINAL.includes(status) || Date.now() > deadline)
+        if (TERMINAL.includes(status) || clock.now() > deadline)
             return status;
-        await sleep(1_000);
+        await clock.sleep(1_000);
     }
 }
 function rerunHint(runId) {
@@ -92669,7 +92675,7 @@ async function dispatchAttempt(ctx, request, target) {
     ctx.log.info(outcome === 'created' ? `submitted ${sid} to ${client.address}` : `${sid} was already submitted by an earlier try of this step: following it`);
     await freshStatus(request.store, m.run_id, {
         ray_job_id: sid,
-        last_heartbeat_ts: Date.now() / 1000,
+        last_heartbeat_ts: ctx.clock.now() / 1000,
         rows_done: 0,
         rows_total: request.instanceIds.length,
         terminal_state: null,
@@ -92692,7 +92698,7 @@ async function dispatchAttempt(ctx, request, target) {
 async function waitOnJob(ctx, r, target, client, url) {
     const m = r.manifest;
     const sid = submissionId(m.run_id, r.attempt);
-    const started = Date.now();
+    const started = ctx.clock.now();
     const removeStop = ctx.cancel.add({
         order: CleanupOrder.StopJob,
         name: `stop ${sid}`,
@@ -92716,6 +92722,7 @@ async function waitOnJob(ctx, r, target, client, url) {
             noProgressMs: r.settings.noProgressMs,
             signal: ctx.cancel.signal,
             log: ctx.log,
+            clock: ctx.clock,
             headAlive: target.headAlive,
         });
     }
@@ -92737,10 +92744,10 @@ async function waitOnJob(ctx, r, target, client, url) {
         ctx.state.setWait('detached');
     else
         await stopAndRecord(ctx, client, sid);
-    const final = ok ? await settledStatus(client, sid, result.jobStatus) : ((await client.job(sid).catch(() => null))?.status ?? result.jobStatus ?? 'UNKNOWN');
+    const final = ok ? await settledStatus(ctx.clock, client, sid, result.jobStatus) : ((await client.job(sid).catch(() => null))?.status ?? result.jobStatus ?? 'UNKNOWN');
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.JobStatus, final);
     await writeSummary(dispatchSummary({ runId: m.run_id, attempt: r.attempt, sid, url, dispatched: r.instanceIds.length, status: final, wait: result }));
-    const waited = { waited: true, failure: null, dashboardUrl: url, durationSeconds: (Date.now() - started) / 1000, leftRunning: leave };
+    const waited = { waited: true, failure: null, dashboardUrl: url, durationSeconds: (ctx.clock.now() - started) / 1000, leftRunning: leave };
     if (leave) {
         const message = `wait-timeout: ${v.reason}; the job ${sid} is left running (on-wait-timeout: leave). Report on it later with \`report-run-id: ${m.run_id}\` (add wait: true to wait for it)`;
         return { ...waited, failure: new Error(message) };
@@ -92830,7 +92837,7 @@ async function refuseWhilePreviousRuns(ctx, settings, plan) {
     if (settings.dispatch.cluster !== 'existing' || plan.attempt <= 1)
         return;
     const sid = submissionId(plan.runId, plan.attempt - 1);
-    const previous = await rayClient(ctx.log, settings.dispatch).job(sid);
+    const previous = await rayClient(ctx.log, settings.dispatch, { clock: ctx.clock }).job(sid);
     if (previous && !TERMINAL.includes(previous.status)) {
         throw new errors/* ProblemsError */.FQ([
             {
@@ -92842,7 +92849,7 @@ async function refuseWhilePreviousRuns(ctx, settings, plan) {
     }
 }
 async function rerun(ctx, settings) {
-    const store = openStore(ctx.log, settings);
+    const store = openStore(ctx.log, ctx.clock, settings);
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.RunId, settings.runId);
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.DispatchedInstances, '0');
     const plan = await planRerun(store, settings.runId);
@@ -92882,7 +92889,7 @@ async function rerun(ctx, settings) {
             },
         ], 'rerun refused');
     }
-    const phases = await checkTarget(ctx.log, settings, {
+    const phases = await checkTarget(ctx, settings, {
         imageUri: m.render_inputs.image_uri,
         imageInput: constants/* Inputs */.G0.RerunRunId,
         miniInteractRoot: settings.miniInteractRoot,
@@ -92957,7 +92964,7 @@ function stopSummary(runId, lines, table) {
     return [`## BIRD-Interact stop of \`${runId}\``, '', ...lines.map((l) => `- ${l}`), '', ...(table ? [table, ''] : [])].join('\n');
 }
 async function stopOnExistingCluster(ctx, settings, run) {
-    const client = rayClient(ctx.log, settings.dispatch);
+    const client = rayClient(ctx.log, settings.dispatch, { clock: ctx.clock });
     await checkCluster(client);
     const stops = await stopAttempts(client, settings.runId, Math.max(run.attempt, 1));
     const stopped = stops.filter((s) => s.stopped);
@@ -93021,7 +93028,7 @@ async function stop(ctx, settings) {
             },
         ], 'stop refused');
     }
-    const store = openStore(ctx.log, settings);
+    const store = openStore(ctx.log, ctx.clock, settings);
     const run = await readRun(store, settings.runId, constants/* Inputs */.G0.StopRunId);
     if (run.manifest.run_id !== settings.runId) {
         throw new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.StopRunId, message: `the stored manifest names run '${String(run.manifest.run_id)}'`, fix: 'check the run id and gcs-bucket' }], 'stop refused');
@@ -93573,9 +93580,9 @@ async function submit_submit(ctx, settings) {
         return;
     }
     // The last checks before any write: what the bucket holds for this run id, and the cluster.
-    const store = openStore(ctx.log, settings);
+    const store = openStore(ctx.log, ctx.clock, settings);
     const remote = await probeRun(store, plan.manifest);
-    const phases = await checkTarget(ctx.log, settings, { imageUri, imageInput: constants/* Inputs */.G0.ImageUri, miniInteractRoot: settings.miniInteractRoot });
+    const phases = await checkTarget(ctx, settings, { imageUri, imageInput: constants/* Inputs */.G0.ImageUri, miniInteractRoot: settings.miniInteractRoot });
     if (remote.manifest === 'same') {
         refuseRedispatch(plan, store, remote, settings);
         ctx.log.notice(`run ${plan.runId} already has a manifest for this same plan: checking and completing the upload.`);
@@ -93611,13 +93618,14 @@ async function submit_submit(ctx, settings) {
 
 
 
+
 async function run() {
     const log = log_actionsLog;
     const cancel = new Cancellation({ log, fail: (message) => lib_core/* setFailed */.C1(`${constants/* ERROR_PREFIX */.oY}: ${message}`) });
     cancel.install();
     try {
         const settings = parseSettings(coreInputReader);
-        const ctx = { log, state: new ActionState(), cancel, github: readGithubContext() };
+        const ctx = { log, state: new ActionState(), cancel, github: readGithubContext(), clock: systemClock };
         if (settings.kind === 'rerun')
             await rerun(ctx, settings);
         else if (settings.kind === 'report')

@@ -8,6 +8,7 @@ import { errorMessage } from './common/errors.js';
 import { readGithubContext } from './common/github-context.js';
 import { actionsLog } from './common/log.js';
 import { ActionState } from './common/state.js';
+import { systemClock } from './common/time.js';
 import { coreInputReader, parseSettings } from './inputs/settings.js';
 import { listRuns } from './modes/list-runs.js';
 import { report } from './modes/report.js';
@@ -22,7 +23,7 @@ export async function run(): Promise<void> {
   cancel.install();
   try {
     const settings = parseSettings(coreInputReader);
-    const ctx: StepContext = { log, state: new ActionState(), cancel, github: readGithubContext() };
+    const ctx: StepContext = { log, state: new ActionState(), cancel, github: readGithubContext(), clock: systemClock };
     if (settings.kind === 'rerun') await rerun(ctx, settings);
     else if (settings.kind === 'report') await report(ctx, settings);
     else if (settings.kind === 'stop') await stop(ctx, settings);

@@ -37425,14 +37425,14 @@ class DashboardForward {
             }
             if (hasExited(t.child)) {
                 // Let the last output lines arrive before quoting them.
-                await Promise.race([t.closed, (0,time/* sleep */.y)(2_000)]);
+                await Promise.race([t.closed, (0,time/* sleep */.yy)(2_000)]);
                 throw new ForwardError(`${this.command} exited with ${t.child.exitCode ?? t.child.signalCode} before the dashboard answered`, t.child.exitCode, t.tail);
             }
             if (Date.now() > deadline) {
                 await stopChild(t.child);
                 throw new ForwardError(`${this.command}: GET ${this.url}/api/version did not answer within ${Math.round(readyMs / 1000)} s`, null, t.tail);
             }
-            await (0,time/* sleep */.y)(this.o.pollMs ?? 1_000);
+            await (0,time/* sleep */.yy)(this.o.pollMs ?? 250);
         }
     }
     /** After it was ready: a forward that dies on its own is started again, a few times. */
@@ -38378,7 +38378,7 @@ async function withRetry(what, op, retryable, policy, onRetry) {
             const cap = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
             const delay = Math.round(cap / 2 + Math.random() * (cap / 2));
             onRetry?.(e, attempt, delay);
-            await (0,_time_js__WEBPACK_IMPORTED_MODULE_1__/* .sleep */ .y)(delay);
+            await (policy.clock ?? _time_js__WEBPACK_IMPORTED_MODULE_1__/* .systemClock */ .ml).sleep(delay);
         }
     }
 }
@@ -38567,10 +38567,12 @@ class ActionState {
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   y: () => (/* binding */ sleep)
+/* harmony export */   ml: () => (/* binding */ systemClock),
+/* harmony export */   yy: () => (/* binding */ sleep)
 /* harmony export */ });
 /* unused harmony export formatDuration */
-// Time: one sleep (abortable) and one duration format for logs, summaries and comments.
+// Time: one sleep (abortable), the clock that long waits read, and one duration format for logs,
+// summaries and comments.
 /** Resolves after `ms`, or at once when `signal` aborts (the wait loop stops on cancel). */
 function sleep(ms, signal) {
     return new Promise((resolve) => {
@@ -38586,6 +38588,7 @@ function sleep(ms, signal) {
         signal?.addEventListener('abort', onAbort, { once: true });
     });
 }
+const systemClock = { now: () => Date.now(), sleep };
 /** `850 ms`, `4.2 s`, `3m 12s`, `1h 02m 03s`. */
 function formatDuration(ms) {
     const safe = Math.max(0, ms);

@@ -14,7 +14,7 @@ import { listTrends } from '../results/trend.js';
 import { openStore } from './shared.js';
 
 export async function listRuns(ctx: StepContext, settings: ListSettings): Promise<void> {
-  const store = openStore(ctx.log, settings);
+  const store = openStore(ctx.log, ctx.clock, settings);
   const index = await indexRuns(store);
   const heads = await readRunHeads(store, index.runs.slice(0, settings.count));
   const now = Date.now();

@@ -93,11 +93,11 @@ async function waitForRun(
   const jobId = run.status?.ray_job_id;
   const sid = typeof jobId === 'string' && /^[A-Za-z0-9_-]+$/.test(jobId) && jobId !== 'unknown' ? jobId : submissionId(settings.runId, attempt);
   const d = settings.dispatch;
-  const client = d.rayAddress ? rayClient(ctx.log, d) : null;
+  const client = d.rayAddress ? rayClient(ctx.log, d, { clock: ctx.clock }) : null;
   ctx.log.info(
     `waiting for attempt ${attempt} of ${settings.runId} (${ids.length} instance(s)${client ? `, job ${sid} at ${d.rayAddress}` : ', from the bucket only: no ray-address'})`,
   );
-  const started = Date.now();
+  const started = ctx.clock.now();
   const result = await waitForAttempt({
     client,
     store,
@@ -110,10 +110,11 @@ async function waitForRun(
     noProgressMs: d.noProgressMs,
     signal: ctx.cancel.signal,
     log: ctx.log,
+    clock: ctx.clock,
   });
   if (ctx.cancel.cancelled) await ctx.cancel.finished;
   const v = result.verdict;
-  const seconds = (Date.now() - started) / 1000;
+  const seconds = (ctx.clock.now() - started) / 1000;
   if (v.kind === 'finished' && v.ok) return { failure: null, attempt, seconds };
   return {
     failure: new Error(`${v.kind === 'finished' ? 'error' : v.kind}: ${v.reason}; the job was left as it is (report-run-id never stops it)`),
@@ -125,7 +126,7 @@ async function waitForRun(
 /** report-run-id: report on an existing run without dispatching anything (after waiting for it, with wait: true). */
 export async function report(ctx: StepContext, settings: ReportOnlySettings): Promise<void> {
   core.setOutput(Outputs.RunId, settings.runId);
-  const store = openStore(ctx.log, settings);
+  const store = openStore(ctx.log, ctx.clock, settings);
   const options = { ...reportOptions(ctx, settings, store, settings.runId), runIdInput: Inputs.ReportRunId, datasetFile: settings.datasetFile };
   if (!settings.dispatch.wait) {
     await reportRun(options);

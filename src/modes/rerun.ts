@@ -60,7 +60,7 @@ function rerunRoots(settings: RerunSettings, plan: RerunPlan): SetupRoots | null
 async function refuseWhilePreviousRuns(ctx: StepContext, settings: RerunSettings, plan: RerunPlan): Promise<void> {
   if (settings.dispatch.cluster !== 'existing' || plan.attempt <= 1) return;
   const sid = submissionId(plan.runId, plan.attempt - 1);
-  const previous = await rayClient(ctx.log, settings.dispatch).job(sid);
+  const previous = await rayClient(ctx.log, settings.dispatch, { clock: ctx.clock }).job(sid);
   if (previous && !TERMINAL.includes(previous.status)) {
     throw new ProblemsError(
       [
@@ -76,7 +76,7 @@ async function refuseWhilePreviousRuns(ctx: StepContext, settings: RerunSettings
 }
 
 export async function rerun(ctx: StepContext, settings: RerunSettings): Promise<void> {
-  const store = openStore(ctx.log, settings);
+  const store = openStore(ctx.log, ctx.clock, settings);
   core.setOutput(Outputs.RunId, settings.runId);
   core.setOutput(Outputs.DispatchedInstances, '0');
   const plan = await planRerun(store, settings.runId);
@@ -119,7 +119,7 @@ export async function rerun(ctx: StepContext, settings: RerunSettings): Promise<
       'rerun refused',
     );
   }
-  const phases = await checkTarget(ctx.log, settings, {
+  const phases = await checkTarget(ctx, settings, {
     imageUri: m.render_inputs.image_uri,
     imageInput: Inputs.RerunRunId,
     miniInteractRoot: settings.miniInteractRoot,
