@@ -311,6 +311,56 @@ export async function startFaultProxy(target, options = {}) {
         return;
     }
   });
+  // A WebSocket (the Ray log tail): the upgrade request is forwarded as it came, then the two sockets are piped; what the
+  // target sends after its answer counts as the event's bytesOut (frames included), paced like any body.
+  server.on('upgrade', (req, socket, head) => {
+    const rawUrl = req.url ?? '/';
+    stats.seen += 1;
+    stats.forwarded += 1;
+    /** @type {ProxyEvent} */
+    const event = { method: req.method ?? 'GET', url: rawUrl, action: 'forward', time: Date.now(), bytesIn: 0, bytesOut: 0, done: false };
+    stats.log.push(event);
+    const upstream = http.request({
+      hostname: targetUrl.hostname,
+      port: targetUrl.port,
+      method: req.method,
+      path: rawUrl,
+      headers: req.rawHeaders,
+      agent: false,
+    });
+    const end = () => {
+      event.done = true;
+      socket.destroy();
+    };
+    socket.on('error', () => upstream.destroy());
+    upstream.on('error', () => {
+      stats.upstreamErrors += 1;
+      end();
+    });
+    /** The target's status line and headers, as it sent them. @param {http.IncomingMessage} res */
+    const relayHead = (res) => {
+      event.status = res.statusCode;
+      const lines = [`HTTP/1.1 ${res.statusCode} ${res.statusMessage}`];
+      for (let i = 0; i < res.rawHeaders.length; i += 2) lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
+      socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+    };
+    // The target refused the upgrade: relay its plain answer.
+    upstream.on('response', (res) => {
+      relayHead(res);
+      pipeline(res, meter('down', event), socket, () => end());
+    });
+    upstream.on('upgrade', (res, upSocket, upHead) => {
+      relayHead(res);
+      if (upHead.length > 0) upSocket.unshift(upHead);
+      if (head.length > 0) upSocket.write(head);
+      upSocket.on('error', () => socket.destroy());
+      sockets.add(upSocket);
+      upSocket.once('close', () => sockets.delete(upSocket));
+      pipeline(upSocket, meter('down', event), socket, () => end());
+      pipeline(socket, meter('up', event), upSocket, () => upSocket.destroy());
+    });
+    upstream.end();
+  });
   // Clients keep their connections (and the handshake they paid) for long, as with GCS; the 5 s default would
   // close idle ones under a client that is about to reuse them.
   server.keepAliveTimeout = 30_000;

@@ -140,6 +140,8 @@ export interface RaySimControl {
   /** The next `count` matching requests get their socket destroyed with no response. */
   resetNext(o?: { count?: number; match?: RequestMatcher; when?: FaultTiming }): void;
   clearFaults(): void;
+  /** Cuts every open log tail WebSocket without a close frame, as a broken connection would. */
+  dropTails(): void;
   /** Keeps a job (or '*' = every job, current and future) PENDING until released with hold=false.
    * Releasing '*' also releases the jobs held one by one. A held job that was stopped ends STOPPED
    * once released; a held job still PENDING after startTimeoutMs FAILs (supervisor start timeout). */

@@ -1609,6 +1609,10 @@ export async function startRaySim(options = {}) {
     clearFaults() {
       sim.faults.length = 0;
     },
+    /** Cuts every open log tail WebSocket without a close frame, as a broken connection would. */
+    dropTails() {
+      for (const s of sim.wsSockets) s.destroy();
+    },
     /** @param {string} target a submission id, or '*' for every job (current and future) @param {boolean} [hold] */
     holdPending(target, hold = true) {
       if (target === '*') {
