@@ -6,7 +6,7 @@ import { unfinished } from '../gcs/rows.js';
 import type { RunStore } from '../gcs/store.js';
 import type { CommonSettings, ReportOnlySettings } from '../inputs/settings.js';
 import { submissionId } from '../plan/job-args.js';
-import type { DispatchOutcome, StepContext } from '../ray/attempt.js';
+import { type DispatchOutcome, rerunHint, type StepContext } from '../ray/attempt.js';
 import { rayClient } from '../ray/submit.js';
 import { waitForAttempt } from '../ray/wait.js';
 import { readRun } from '../results/read.js';
@@ -116,8 +116,10 @@ async function waitForRun(
   const v = result.verdict;
   const seconds = (ctx.clock.now() - started) / 1000;
   if (v.kind === 'finished' && v.ok) return { failure: null, attempt, seconds };
+  // A dashboard that stopped answering: the run is finished by a rerun, as after a submit.
+  const next = v.kind === 'unreachable' ? `; ${rerunHint(settings.runId)}` : '';
   return {
-    failure: new Error(`${v.kind === 'finished' ? 'error' : v.kind}: ${v.reason}; the job was left as it is (report-run-id never stops it)`),
+    failure: new Error(`${v.kind === 'finished' ? 'error' : v.kind}: ${v.reason}; the job was left as it is (report-run-id never stops it)${next}`),
     attempt,
     seconds,
   };

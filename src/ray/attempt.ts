@@ -85,7 +85,7 @@ async function settledStatus(clock: Clock, client: RayJobsClient, sid: string, f
   }
 }
 
-function rerunHint(runId: string): string {
+export function rerunHint(runId: string): string {
   return `rerun the unfinished instances with \`rerun-run-id: ${runId}\` (a workflow_dispatch rerun)`;
 }
 
@@ -249,12 +249,17 @@ async function waitOnJob(ctx: StepContext, r: AttemptRequest, target: ClusterTar
   const ok = v.kind === 'finished' && v.ok;
   // on-wait-timeout: leave: a run longer than the wait goes on (the post step leaves it alone too).
   const leave = v.kind === 'wait-timeout' && r.settings.onWaitTimeout === 'leave';
+  // A dashboard that stopped answering cannot take a stop now: the post step tries it once more.
+  const unreachable = v.kind === 'unreachable';
   if (ok) ctx.state.setWait('done');
   else if (leave) ctx.state.setWait('detached');
+  else if (unreachable) ctx.log.warning(`could not stop ${sid}: the dashboard does not answer; the post step tries again`);
   else await stopAndRecord(ctx, client, sid);
   const final = ok
     ? await settledStatus(ctx.clock, client, sid, result.jobStatus)
-    : ((await client.job(sid).catch(() => null))?.status ?? result.jobStatus ?? 'UNKNOWN');
+    : unreachable
+      ? (result.jobStatus ?? 'UNKNOWN')
+      : ((await client.job(sid).catch(() => null))?.status ?? result.jobStatus ?? 'UNKNOWN');
   core.setOutput(Outputs.JobStatus, final);
   await writeSummary(dispatchSummary({ runId: m.run_id, attempt: r.attempt, sid, url, dispatched: r.instanceIds.length, status: final, wait: result }));
   const waited: DispatchOutcome = { waited: true, failure: null, dashboardUrl: url, durationSeconds: (ctx.clock.now() - started) / 1000, leftRunning: leave };

@@ -3,7 +3,9 @@
 // forwarded port of a per-run cluster are the same to it.
 
 import { Readable } from 'node:stream';
-import { HttpClient } from '@actions/http-client';
+import { getProxyUrl, HttpClient } from '@actions/http-client';
+import WebSocket from 'ws';
+import { errorMessage } from '../common/errors.js';
 import { isNetworkError, RetryBudget, type RetryPolicy, withRetry } from '../common/retry.js';
 
 export type JobStatus = 'PENDING' | 'RUNNING' | 'STOPPED' | 'SUCCEEDED' | 'FAILED';
@@ -74,6 +76,20 @@ export interface RayClientOptions {
   tlsVerify?: boolean;
   policy?: Partial<RetryPolicy>;
   onRetry?: (what: string, e: unknown, attempt: number, delayMs: number) => void;
+}
+
+/** How a log tail ended: the job is over and its log drained (1000), the connection broke, or no WebSocket was had. */
+export type TailEnd = { kind: 'ended' } | { kind: 'dropped' | 'refused'; reason: string };
+
+export interface TailHandlers {
+  /** One text frame: a chunk of the log, in order. */
+  text: (chunk: string) => void;
+  /** Called once, unless the tail was closed by its owner. */
+  closed: (end: TailEnd) => void;
+}
+
+export interface LogTail {
+  close(): void;
 }
 
 export class RayJobsClient {
@@ -148,6 +164,55 @@ export class RayJobsClient {
 
   async logs(id: string): Promise<string> {
     return (await this.json<{ logs: string }>('GET', `api/jobs/${encodeURIComponent(id)}/logs`)).logs ?? '';
+  }
+
+  /**
+   * The log tail WebSocket (docs/reference/ray-jobs-api.md#log-tail-websocket), on the `ws` package
+   * for the same headers, proxy and TLS setting as every other call, on Node 20 and 24 alike
+   * (docs/reference/ray-jobs-api.md#following-the-log-during-a-wait).
+   */
+  tailLogs(id: string, on: TailHandlers): LogTail {
+    const httpUrl = this.url(`api/jobs/${encodeURIComponent(id)}/logs/tail`);
+    let opened = false;
+    let over = false;
+    let failure = '';
+    const finish = (end: TailEnd): void => {
+      if (over) return;
+      over = true;
+      on.closed(end);
+    };
+    const ws = new WebSocket(httpUrl.replace(/^http/, 'ws'), {
+      headers: this.headers,
+      agent: getProxyUrl(httpUrl) ? this.http.getAgent(httpUrl) : undefined,
+      rejectUnauthorized: this.options.tlsVerify !== false,
+      handshakeTimeout: 30_000,
+      followRedirects: false,
+    });
+    ws.on('open', () => {
+      opened = true;
+    });
+    ws.on('message', (data, isBinary) => {
+      if (!over && !isBinary) on.text(Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8'));
+    });
+    // An answer other than 101: no WebSocket on this route (a proxy in front, an unknown job).
+    ws.on('unexpected-response', (req, res) => {
+      finish({ kind: 'refused', reason: `GET ${httpUrl} answered ${res.statusCode ?? 0} instead of a WebSocket` });
+      req.destroy();
+    });
+    ws.on('error', (e) => {
+      failure = errorMessage(e);
+    });
+    ws.on('close', (code) => {
+      if (opened && code === 1000) finish({ kind: 'ended' });
+      else finish({ kind: 'dropped', reason: failure || `the WebSocket closed with code ${code}` });
+    });
+    return {
+      close: () => {
+        over = true;
+        // Ray's handler never reads from the socket, so a close handshake would only wait: cut it.
+        ws.terminate();
+      },
+    };
   }
 
   /** Asks Ray to stop the job; true when a running job was signalled. */

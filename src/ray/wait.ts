@@ -7,10 +7,9 @@ import type { Clock } from '../common/time.js';
 import { parseStatus, rowRefs } from '../gcs/rows.js';
 import { type RunStore, runPaths } from '../gcs/store.js';
 import type { JobStatus, RayJobsClient } from './client.js';
+import { followLog, type LogFollower, shownText } from './log-follow.js';
 
 export const STALL_AFTER_MS = 300_000;
-/** What one poll prints of the job log at most (Ray returns the whole log every time, docs/reference/ray-jobs-api.md#p8-large-logs). */
-const LOG_CHUNK_MAX = 64 * 1024;
 /** Polls in a row that may fail (after their own retries) before the wait gives up. */
 const MAX_FAILED_POLLS = 5;
 
@@ -38,7 +37,9 @@ export interface WaitClock {
 export type Verdict =
   | { kind: 'finished'; ok: boolean; reason: string }
   | { kind: 'failed'; reason: string }
-  | { kind: 'stalled' | 'headless' | 'timed-out' | 'wait-timeout'; reason: string };
+  | { kind: 'stalled' | 'headless' | 'timed-out' | 'wait-timeout'; reason: string }
+  /** The dashboard stopped answering (MAX_FAILED_POLLS polls in a row); the reason says where and how many rows are in. */
+  | { kind: 'unreachable'; reason: string };
 
 /** Checked in the order of docs/reference/reruns-and-progress.md#verdicts at each poll; null means keep waiting. */
 export function decide(observed: Observation, clock: WaitClock): Verdict | null {
@@ -95,63 +96,85 @@ export interface WaitResult {
   rowsTotal: number;
 }
 
+/** A poll that failed at the dashboard (not at the bucket): after MAX_FAILED_POLLS of them, the unreachable verdict. */
+class DashboardError extends Error {
+  constructor(failure: unknown) {
+    super(errorMessage(failure));
+    this.name = 'DashboardError';
+  }
+}
+
+/** The unreachable verdict's reason: where, what failed, and how far the attempt got. */
+export function unreachableReason(address: string, failure: string, rowsDone: number, rowsTotal: number, attempt: number): string {
+  return `the Ray dashboard at ${address} stopped answering (${failure}); ${rowsDone}/${rowsTotal} instances have a row for attempt ${attempt}`;
+}
+
 export async function waitForAttempt(options: WaitOptions): Promise<WaitResult> {
   const wanted = new Set(options.instanceIds);
   const started = options.clock.now();
   const deadlines: WaitClock = { startedMs: started, lastProgressMs: started, waitTimeoutMs: options.waitTimeoutMs, noProgressMs: options.noProgressMs };
-  let printed = 0;
   let lastLine = '';
   let rowsDone = 0;
   let jobStatus: JobStatus | null = null;
   let failedPolls = 0;
-  for (;;) {
-    if (options.signal.aborted) return { verdict: { kind: 'cancelled', reason: 'the workflow was cancelled' }, jobStatus, rowsDone, rowsTotal: wanted.size };
-    let verdict: Verdict | null;
-    try {
-      verdict = await poll();
-      failedPolls = 0;
-      options.client?.policy.budget.refill();
-      options.store.policy.budget.refill();
-    } catch (e) {
-      // A per-run cluster whose head is gone takes its forwarded dashboard with it: ask GCE.
-      const alive = options.headAlive ? await options.headAlive().catch(() => null) : null;
-      if (alive === false)
-        return {
-          verdict: { kind: 'headless', reason: `head node is gone (the dashboard answers no more: ${errorMessage(e)})` },
-          jobStatus,
-          rowsDone,
-          rowsTotal: wanted.size,
-        };
-      if (++failedPolls >= MAX_FAILED_POLLS) throw e;
-      options.log.info(`poll failed (${failedPolls} of ${MAX_FAILED_POLLS} in a row allowed): ${errorMessage(e)}`);
-      verdict = null;
-    }
-    if (verdict) return { verdict, jobStatus, rowsDone, rowsTotal: wanted.size };
-    await options.clock.sleep(options.pollIntervalMs, options.signal);
-  }
-
-  async function printNewLogs(client: RayJobsClient): Promise<void> {
-    try {
-      const logs = await client.logs(options.submissionId);
-      if (logs.length < printed) printed = 0;
-      if (logs.length > printed) {
-        const fresh = logs.slice(printed);
-        const shown = fresh.length > LOG_CHUNK_MAX ? `… ${fresh.length - LOG_CHUNK_MAX} characters left out …\n${fresh.slice(-LOG_CHUNK_MAX)}` : fresh;
-        await options.log.group(`job log (+${fresh.length} characters)`, async () => options.log.untrusted(shown));
-        printed = logs.length;
+  const follower: LogFollower | null = options.client ? followLog(options.client, options.submissionId, (line) => options.log.info(line)) : null;
+  try {
+    for (;;) {
+      if (options.signal.aborted) return { verdict: { kind: 'cancelled', reason: 'the workflow was cancelled' }, jobStatus, rowsDone, rowsTotal: wanted.size };
+      let verdict: Verdict | null;
+      try {
+        verdict = await poll();
+        failedPolls = 0;
+        options.client?.policy.budget.refill();
+        options.store.policy.budget.refill();
+      } catch (e) {
+        // A per-run cluster whose head is gone takes its forwarded dashboard with it: ask GCE.
+        const alive = options.headAlive ? await options.headAlive().catch(() => null) : null;
+        if (alive === false)
+          return {
+            verdict: { kind: 'headless', reason: `head node is gone (the dashboard answers no more: ${errorMessage(e)})` },
+            jobStatus,
+            rowsDone,
+            rowsTotal: wanted.size,
+          };
+        if (++failedPolls >= MAX_FAILED_POLLS) {
+          if (!(e instanceof DashboardError) || !options.client) throw e;
+          // The bucket may still answer: the count of rows in is worth one more listing.
+          rowsDone = await countRows().catch(() => rowsDone);
+          const reason = unreachableReason(options.client.address, e.message, rowsDone, wanted.size, options.attempt);
+          return { verdict: { kind: 'unreachable', reason }, jobStatus, rowsDone, rowsTotal: wanted.size };
+        }
+        options.log.info(`poll failed (${failedPolls} of ${MAX_FAILED_POLLS} in a row allowed): ${errorMessage(e)}`);
+        verdict = null;
       }
-    } catch (e) {
-      // Logs vanish with their node (docs/reference/ray-jobs-api.md#p9-logs-vanish-with-their-node); the status still speaks.
-      options.log.info(`job log unavailable: ${errorMessage(e)}`);
+      if (verdict) return { verdict, jobStatus, rowsDone, rowsTotal: wanted.size };
+      await options.clock.sleep(options.pollIntervalMs, options.signal);
     }
+  } finally {
+    follower?.close();
   }
 
-  async function poll(): Promise<Verdict | null> {
-    const job = options.client ? await options.client.job(options.submissionId) : null;
-    jobStatus = job?.status ?? null;
+  async function printNewLogs(last: boolean): Promise<void> {
+    const news = await follower?.take(last);
+    if (news) await options.log.group(`job log (+${news.total} characters)`, async () => options.log.untrusted(shownText(news)));
+  }
+
+  /** Instances of this attempt with a row: one listing of the rows prefix. */
+  async function countRows(): Promise<number> {
     const refs = rowRefs((await options.store.list(runPaths.rowsPrefix(options.runId))).keys());
     let done = 0;
     for (const [iid, list] of refs) if (wanted.has(iid) && list.some((r) => r.attempt === options.attempt)) done++;
+    return done;
+  }
+
+  async function poll(): Promise<Verdict | null> {
+    const job = options.client
+      ? await options.client.job(options.submissionId).catch((e: unknown) => {
+          throw new DashboardError(e);
+        })
+      : null;
+    jobStatus = job?.status ?? null;
+    const done = await countRows();
     if (done > rowsDone) deadlines.lastProgressMs = options.clock.now();
     rowsDone = done;
     const status = parseStatus(await options.store.read(runPaths.status(options.runId)));
@@ -163,9 +186,7 @@ export async function waitForAttempt(options: WaitOptions): Promise<WaitResult> 
     if (line !== lastLine) options.log.info(line);
     lastLine = line;
 
-    if (options.client) await printNewLogs(options.client);
-
-    return decide(
+    const verdict = decide(
       {
         now: options.clock.now(),
         jobStatus,
@@ -178,5 +199,7 @@ export async function waitForAttempt(options: WaitOptions): Promise<WaitResult> 
       },
       deadlines,
     );
+    await printNewLogs(verdict !== null);
+    return verdict;
   }
 }

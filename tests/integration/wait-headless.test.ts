@@ -42,8 +42,11 @@ describe('waitForAttempt on a per-run cluster', () => {
     expect(probes).toEqual(['probe']);
   });
 
-  it('keeps the connection error when GCE cannot tell (gcloud failing is never headless)', async () => {
-    const run = waitOnDeadDashboard('r-unknown', async () => null);
-    await expect(run).rejects.toThrow(/ECONNREFUSED|connect/);
+  it('says the dashboard stopped answering, with the connection error, when GCE cannot tell (gcloud failing is never headless)', async () => {
+    const result = await waitOnDeadDashboard('r-unknown', async () => null);
+    expect(result.verdict.kind).toBe('unreachable');
+    expect(result.verdict.reason).toMatch(
+      /^the Ray dashboard at http:\/\/127\.0\.0\.1:9 stopped answering \(.*(ECONNREFUSED|connect).*\); 0\/1 instances have a row for attempt 1$/,
+    );
   });
 });
