@@ -1201,10 +1201,17 @@ class RaySim {
       .createHash('sha1')
       .update(key + WS_GUID)
       .digest('base64');
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    // Ray 2.60 (aiohttp 3.14) accepts permessage-deflate, then sends no frame and closes with 1000.
+    const deflate = /permessage-deflate/i.test(headerValue(req.headers['sec-websocket-extensions']));
+    const ext = deflate ? 'Sec-WebSocket-Extensions: permessage-deflate\r\n' : '';
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n${ext}\r\n`);
     entry.status = 101;
     entry.outcome = 'websocket';
     this.events.emit('request', entry);
+    if (deflate) {
+      socket.end(wsFrame(0x8, Buffer.from([0x03, 0xe8])));
+      return;
+    }
     this.wsSockets.add(socket);
     socket.on('close', () => this.wsSockets.delete(socket));
     this.runTail(found.submissionId, socket, head);
