@@ -45051,6 +45051,9 @@ class RayJobsClient {
             rejectUnauthorized: this.options.tlsVerify !== false,
             handshakeTimeout: 30_000,
             followRedirects: false,
+            // Ray 2.60's dashboard accepts permessage-deflate, then sends no frame and closes with 1000
+            // (seen on the real head, tests/real/ray-contract.test.ts): never offer it.
+            perMessageDeflate: false,
         });
         ws.on('open', () => {
             opened = true;

@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { expect, it } from 'vitest';
-import { isDuplicateSubmission, RayHttpError, RayJobsClient } from '../../src/ray/client.js';
+import { isDuplicateSubmission, RayHttpError, RayJobsClient, type TailEnd } from '../../src/ray/client.js';
 import { writeZip } from '../../tools/ray-sim/zip.mjs';
 
 export interface JobsTarget {
@@ -100,7 +100,7 @@ export interface WsResult {
 }
 
 /** A minimal WebSocket client for the log tail: the text frames and the close code. */
-export function wsTail(base: string, path: string): Promise<WsResult> {
+export function wsTail(base: string, path: string, extraHeaders: Record<string, string> = {}): Promise<WsResult> {
   const url = new URL(base);
   const key = randomBytes(16).toString('base64');
   return new Promise((resolve, reject) => {
@@ -109,7 +109,7 @@ export function wsTail(base: string, path: string): Promise<WsResult> {
       port: url.port,
       path,
       agent: false,
-      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': key, 'sec-websocket-version': '13' },
+      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': key, 'sec-websocket-version': '13', ...extraHeaders },
     });
     req.on('upgrade', (res, socket, head) => {
       const expected = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
@@ -348,6 +348,43 @@ export function jobsContract(target: () => JobsTarget): void {
     expect(text).toContain(Array.from({ length: 25 }, (_, k) => `tail-line${k + 1}\n`).join(''));
     for (const f of frames) expect(f.split('\n').filter((l) => l !== '').length).toBeLessThanOrEqual(10);
     expect((await details(t, sid)).status).toBe('SUCCEEDED');
+  });
+
+  it('log tail: a tail opened again repeats the log from its first line; both are the text GET …/logs returns, non-ASCII included', async () => {
+    const t = target();
+    const sid = await submit(t, { entrypoint: 'i=1; while [ $i -le 15 ]; do echo "again-$i é 日本"; i=$((i+1)); done', submission_id: uid('again') });
+    expect((await terminal(t, sid)).status).toBe('SUCCEEDED');
+    const first = await wsTail(t.url, `/api/jobs/${sid}/logs/tail`);
+    const second = await wsTail(t.url, `/api/jobs/${sid}/logs/tail`);
+    expect(first.closeCode).toBe(1000);
+    expect(first.frames.join('')).toContain('again-15 é 日本\n');
+    expect(second.frames.join('')).toBe(first.frames.join(''));
+    expect(first.frames.join('')).toBe(await logs(t, sid));
+  });
+
+  it('log tail: a client that offers permessage-deflate gets no frame at all, then a close 1000 (the action never offers it)', async () => {
+    const t = target();
+    const sid = await submit(t, { entrypoint: 'echo deflate-line', submission_id: uid('deflate') });
+    expect((await terminal(t, sid)).status).toBe('SUCCEEDED');
+    const r = await wsTail(t.url, `/api/jobs/${sid}/logs/tail`, { 'sec-websocket-extensions': 'permessage-deflate; client_max_window_bits' });
+    expect(r).toEqual({ frames: [], closeCode: 1000 });
+    expect(await logs(t, sid)).toContain('deflate-line\n');
+  });
+
+  it("the action's own client: tailLogs brings the log in order and ends at 1000; an unknown job is refused before the upgrade (404)", async () => {
+    const t = target();
+    const c = new RayJobsClient({ address: t.url });
+    const sid = await submit(t, { entrypoint: 'for i in 1 2 3 4 5 6 7 8 9 10 11 12; do echo client-tail-$i; sleep 0.1; done', submission_id: uid('ctail') });
+    const chunks: string[] = [];
+    const end = await new Promise<TailEnd>((resolve) => c.tailLogs(sid, { text: (x) => chunks.push(x), closed: resolve }));
+    expect(end).toEqual({ kind: 'ended' });
+    expect((await details(t, sid)).status).toBe('SUCCEEDED');
+    // Ray's own lines ("Running entrypoint …") may land between the job's: only these are in a known order.
+    expect(chunks.join('').match(/^client-tail-\d+$/gm)).toEqual(Array.from({ length: 12 }, (_, k) => `client-tail-${k + 1}`));
+    expect(chunks.join('')).toBe(await logs(t, sid));
+    const id = uid('tailnope');
+    const refused = await new Promise<TailEnd>((resolve) => c.tailLogs(id, { text: () => undefined, closed: resolve }));
+    expect(refused).toEqual({ kind: 'refused', reason: `GET ${t.url}/api/jobs/${id}/logs/tail answered 404 instead of a WebSocket` });
   });
 
   it("the action's own client: version, package check and upload, submit, job, logs, stop, 404 as null", async () => {

@@ -7,14 +7,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Cancellation } from '../../src/common/cancel.js';
 import { type Log, memoryLog } from '../../src/common/log.js';
 import { ActionState } from '../../src/common/state.js';
-import { systemClock } from '../../src/common/time.js';
 import { RunStore } from '../../src/gcs/store.js';
 import { type InputReader, parseSettings, type SubmitSettings } from '../../src/inputs/settings.js';
 import { dispatchAttempt, type StepContext } from '../../src/ray/attempt.js';
-import { RayJobsClient } from '../../src/ray/client.js';
 import { rayClient } from '../../src/ray/submit.js';
-import { waitForAttempt } from '../../src/ray/wait.js';
-import { startFaultProxy } from '../../tools/fault-proxy/proxy.mjs';
 import { type RaySim, startRaySim } from '../../tools/ray-sim/server.mjs';
 import { virtualClock } from '../helpers/clock.js';
 import { clusterManifest } from '../helpers/cluster.js';
@@ -22,83 +18,40 @@ import { createBucket, uniqueBucketName } from '../helpers/gcs.js';
 import { clusterInputs, startCluster } from '../helpers/ray.js';
 import { prContext } from '../helpers/results.js';
 import { stepFiles } from '../helpers/step-files.js';
+import { BURSTS, GROWING, recordingLog, reportedChars, waitOnJob } from '../helpers/wait-log.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** A log that keeps the job log texts exactly as the wait hands them over, besides the usual lines. */
-function recordingLog(onUntrusted: (count: number) => void = () => undefined) {
-  const log = memoryLog();
-  const texts: string[] = [];
-  const recording: Log = {
-    ...log,
-    untrusted: (text) => {
-      texts.push(text);
-      log.untrusted(text);
-      onUntrusted(texts.length);
-    },
-  };
-  return { log, texts, recording };
-}
-
-/** The titles' `+N` summed: every character the wait reported as new. */
-const reported = (lines: readonly string[]) => lines.reduce((n, l) => n + Number(/^\[group\] job log \(\+(\d+) characters\)$/.exec(l)?.[1] ?? 0), 0);
-
-/** Submits `entrypoint` to a double with exact logs and waits on it as the action does (no rows come). */
-async function waitOnJob(entrypoint: string, o: { through?: 'proxy'; log?: Log; sim?: RaySim } = {}) {
-  const bucket = uniqueBucketName('waitlog');
-  await createBucket(bucket);
-  const sim = o.sim ?? (await startRaySim({ pendingDelayMs: 20, supervisorLogLines: false, tailPollMs: 50 }));
+/** A double with exact logs (no supervisor lines) whose tail reads the file often. */
+async function exactSim(): Promise<RaySim> {
+  const sim = await startRaySim({ pendingDelayMs: 20, supervisorLogLines: false, tailPollMs: 50 });
   cleanups.push(() => sim.close());
-  const proxy = await startFaultProxy(sim.url);
-  cleanups.push(() => proxy.close());
-  const sid = `bird-waitlog-${Math.random().toString(36).slice(2, 8)}-a1`;
-  const client = new RayJobsClient({ address: proxy.url, policy: { attempts: 2, baseMs: 20 } });
-  await client.submitOnce({ entrypoint, submission_id: sid, metadata: {} });
-  const result = await waitForAttempt({
-    client,
-    store: new RunStore(bucket, 'demo-test'),
-    runId: 'waitlog',
-    attempt: 1,
-    submissionId: sid,
-    instanceIds: ['x_1'],
-    pollIntervalMs: 150,
-    waitTimeoutMs: 120_000,
-    noProgressMs: 120_000,
-    signal: new AbortController().signal,
-    log: o.log ?? memoryLog(),
-    clock: systemClock,
-  });
-  const logBytes = proxy.stats.log.filter((e) => e.url.startsWith(`/api/jobs/${sid}/logs`)).reduce((n, e) => n + e.bytesOut, 0);
-  return { result, sim, sid, proxy, logBytes, finalLog: sim.getLog(sid) };
+  return sim;
 }
 
-/** 600 lines in bursts, some that look like workflow commands, and a line written in two parts. */
-const BURSTS =
-  `printf 'partial-'; sleep 0.3; echo 'end'; i=1; while [ $i -le 600 ]; do echo "::warning::line-$i not-a-command $(printf '%040d' $i)"; ` +
-  `if [ $((i % 60)) -eq 0 ]; then sleep 0.2; fi; i=$((i+1)); done`;
+const tails = (sim: RaySim, sid: string) => sim.requests.filter((q) => q.path === `/api/jobs/${sid}/logs/tail` && q.outcome === 'websocket');
 
 describe('the job log during a wait (Ray double)', () => {
   it('prints the log once, in order, without repeats, through a tail that drops mid-stream and is reopened', async () => {
-    let sim: RaySim | undefined;
+    const sim = await exactSim();
     let dropped = false;
     const { log, texts, recording } = recordingLog((n) => {
-      if (n === 2 && sim && !dropped) {
+      if (n === 2 && !dropped) {
         dropped = true;
         sim.control.dropTails();
       }
     });
-    sim = await startRaySim({ pendingDelayMs: 20, supervisorLogLines: false, tailPollMs: 50 });
-    const r = await waitOnJob(BURSTS, { log: recording, sim });
+    const r = await waitOnJob(sim.url, BURSTS, recording, cleanups);
     expect(r.result.verdict.reason).toBe('the Ray job SUCCEEDED but only 0/1 instances have a row for this attempt');
     expect(dropped).toBe(true);
     expect(r.finalLog).toContain('::warning::line-600 ');
     expect(texts.join('')).toBe(r.finalLog);
-    expect(reported(log.lines)).toBe(r.finalLog.length);
+    expect(reportedChars(log.lines)).toBe(r.finalLog.length);
     // Two tails: the first, cut; the reopened one, whose replay was skipped.
-    expect(r.sim.requests.filter((q) => q.path === `/api/jobs/${r.sid}/logs/tail` && q.outcome === 'websocket')).toHaveLength(2);
+    expect(tails(sim, r.sid)).toHaveLength(2);
     // Job log lines never act as workflow commands: each is shown behind a visible prefix.
     expect(log.lines).toContain('| ::warning::line-1 not-a-command 0000000000000000000000000000000000000001');
     expect(log.lines.filter((l) => l.startsWith('| ::warning::line-'))).toHaveLength(600);
@@ -106,24 +59,25 @@ describe('the job log during a wait (Ray double)', () => {
   });
 
   it('falls back to fetching the whole log now and then where the tail is refused, and still prints it once, in order', async () => {
-    const sim = await startRaySim({ pendingDelayMs: 20, supervisorLogLines: false });
+    const sim = await exactSim();
     sim.control.failNext({ status: 502, count: 1, match: (method, path) => method === 'GET' && path.endsWith('/logs/tail') });
     const { log, texts, recording } = recordingLog();
-    const r = await waitOnJob(BURSTS, { log: recording, sim });
+    const r = await waitOnJob(sim.url, BURSTS, recording, cleanups);
     expect(texts.join('')).toBe(r.finalLog);
-    expect(reported(log.lines)).toBe(r.finalLog.length);
+    expect(reportedChars(log.lines)).toBe(r.finalLog.length);
+    expect(tails(sim, r.sid)).toHaveLength(0);
     expect(log.lines.some((l) => /^job log: the WebSocket tail is not available \(GET .*\/logs\/tail answered 502 instead of a WebSocket\)/.test(l))).toBe(
       true,
     );
   });
 
   it('fetches less than 3× the final log from the dashboard while the log grows to about 3 MB', async () => {
-    // 30 steps of 100,000 characters in lines of 99; a fetch of the whole log at every poll would be ~15× the log.
-    const grow = `i=1; while [ $i -le 30 ]; do head -c 100000 /dev/zero | tr '\\0' 'x' | fold -w 99; echo; sleep 0.1; i=$((i+1)); done`;
+    // A fetch of the whole log at every poll would be about 15× the log here.
+    const sim = await exactSim();
     const { log, recording } = recordingLog();
-    const r = await waitOnJob(grow, { log: recording });
+    const r = await waitOnJob(sim.url, GROWING, recording, cleanups);
     expect(r.finalLog.length).toBeGreaterThan(3_000_000);
-    expect(reported(log.lines)).toBe(r.finalLog.length);
+    expect(reportedChars(log.lines)).toBe(r.finalLog.length);
     expect(r.logBytes).toBeGreaterThanOrEqual(r.finalLog.length);
     expect(r.logBytes).toBeLessThan(3 * r.finalLog.length);
   });
