@@ -88321,6 +88321,9 @@ function followLog(client, submissionId, note) {
             }
             else if (last && end?.kind !== 'ended') {
                 // The stream has not ended (the driver may still be writing): what it has not brought yet.
+                // The tail is closed first, so no frame the fetch already covers arrives after it.
+                tail?.close();
+                tail = null;
                 await fetchRest();
             }
             return buffer.take();
@@ -88384,6 +88387,15 @@ function unreachableReason(address, failure, rowsDone, rowsTotal, attempt) {
     return `the Ray dashboard at ${address} stopped answering (${failure}); ${rowsDone}/${rowsTotal} instances have a row for attempt ${attempt}`;
 }
 async function waitForAttempt(options) {
+    const follower = options.client ? followLog(options.client, options.submissionId, (line) => options.log.info(line)) : null;
+    try {
+        return await waitWith(options, follower);
+    }
+    finally {
+        follower?.close();
+    }
+}
+async function waitWith(options, follower) {
     const wanted = new Set(options.instanceIds);
     const started = options.clock.now();
     const deadlines = { startedMs: started, lastProgressMs: started, waitTimeoutMs: options.waitTimeoutMs, noProgressMs: options.noProgressMs };
@@ -88391,46 +88403,40 @@ async function waitForAttempt(options) {
     let rowsDone = 0;
     let jobStatus = null;
     let failedPolls = 0;
-    const follower = options.client ? followLog(options.client, options.submissionId, (line) => options.log.info(line)) : null;
-    try {
-        for (;;) {
-            if (options.signal.aborted)
-                return { verdict: { kind: 'cancelled', reason: 'the workflow was cancelled' }, jobStatus, rowsDone, rowsTotal: wanted.size };
-            let verdict;
-            try {
-                verdict = await poll();
-                failedPolls = 0;
-                options.client?.policy.budget.refill();
-                options.store.policy.budget.refill();
-            }
-            catch (e) {
-                // A per-run cluster whose head is gone takes its forwarded dashboard with it: ask GCE.
-                const alive = options.headAlive ? await options.headAlive().catch(() => null) : null;
-                if (alive === false)
-                    return {
-                        verdict: { kind: 'headless', reason: `head node is gone (the dashboard answers no more: ${(0,errors/* errorMessage */.gJ)(e)})` },
-                        jobStatus,
-                        rowsDone,
-                        rowsTotal: wanted.size,
-                    };
-                if (++failedPolls >= MAX_FAILED_POLLS) {
-                    if (!(e instanceof DashboardError) || !options.client)
-                        throw e;
-                    // The bucket may still answer: the count of rows in is worth one more listing.
-                    rowsDone = await countRows().catch(() => rowsDone);
-                    const reason = unreachableReason(options.client.address, e.message, rowsDone, wanted.size, options.attempt);
-                    return { verdict: { kind: 'unreachable', reason }, jobStatus, rowsDone, rowsTotal: wanted.size };
-                }
-                options.log.info(`poll failed (${failedPolls} of ${MAX_FAILED_POLLS} in a row allowed): ${(0,errors/* errorMessage */.gJ)(e)}`);
-                verdict = null;
-            }
-            if (verdict)
-                return { verdict, jobStatus, rowsDone, rowsTotal: wanted.size };
-            await options.clock.sleep(options.pollIntervalMs, options.signal);
+    for (;;) {
+        if (options.signal.aborted)
+            return { verdict: { kind: 'cancelled', reason: 'the workflow was cancelled' }, jobStatus, rowsDone, rowsTotal: wanted.size };
+        let verdict;
+        try {
+            verdict = await poll();
+            failedPolls = 0;
+            options.client?.policy.budget.refill();
+            options.store.policy.budget.refill();
         }
-    }
-    finally {
-        follower?.close();
+        catch (e) {
+            // A per-run cluster whose head is gone takes its forwarded dashboard with it: ask GCE.
+            const alive = options.headAlive ? await options.headAlive().catch(() => null) : null;
+            if (alive === false)
+                return {
+                    verdict: { kind: 'headless', reason: `head node is gone (the dashboard answers no more: ${(0,errors/* errorMessage */.gJ)(e)})` },
+                    jobStatus,
+                    rowsDone,
+                    rowsTotal: wanted.size,
+                };
+            if (++failedPolls >= MAX_FAILED_POLLS) {
+                if (!(e instanceof DashboardError) || !options.client)
+                    throw e;
+                // The bucket may still answer: the count of rows in is worth one more listing.
+                rowsDone = await countRows().catch(() => rowsDone);
+                const reason = unreachableReason(options.client.address, e.message, rowsDone, wanted.size, options.attempt);
+                return { verdict: { kind: 'unreachable', reason }, jobStatus, rowsDone, rowsTotal: wanted.size };
+            }
+            options.log.info(`poll failed (${failedPolls} of ${MAX_FAILED_POLLS} in a row allowed): ${(0,errors/* errorMessage */.gJ)(e)}`);
+            verdict = null;
+        }
+        if (verdict)
+            return { verdict, jobStatus, rowsDone, rowsTotal: wanted.size };
+        await options.clock.sleep(options.pollIntervalMs, options.signal);
     }
     async function printNewLogs(last) {
         const news = await follower?.take(last);

@@ -145,6 +145,9 @@ export function followLog(client: RayJobsClient, submissionId: string, note: (li
         if (last || isFetchPoll(polls)) await fetchRest();
       } else if (last && end?.kind !== 'ended') {
         // The stream has not ended (the driver may still be writing): what it has not brought yet.
+        // The tail is closed first, so no frame the fetch already covers arrives after it.
+        tail?.close();
+        tail = null;
         await fetchRest();
       }
       return buffer.take();

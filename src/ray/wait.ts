@@ -110,6 +110,15 @@ export function unreachableReason(address: string, failure: string, rowsDone: nu
 }
 
 export async function waitForAttempt(options: WaitOptions): Promise<WaitResult> {
+  const follower = options.client ? followLog(options.client, options.submissionId, (line) => options.log.info(line)) : null;
+  try {
+    return await waitWith(options, follower);
+  } finally {
+    follower?.close();
+  }
+}
+
+async function waitWith(options: WaitOptions, follower: LogFollower | null): Promise<WaitResult> {
   const wanted = new Set(options.instanceIds);
   const started = options.clock.now();
   const deadlines: WaitClock = { startedMs: started, lastProgressMs: started, waitTimeoutMs: options.waitTimeoutMs, noProgressMs: options.noProgressMs };
@@ -117,41 +126,36 @@ export async function waitForAttempt(options: WaitOptions): Promise<WaitResult> 
   let rowsDone = 0;
   let jobStatus: JobStatus | null = null;
   let failedPolls = 0;
-  const follower: LogFollower | null = options.client ? followLog(options.client, options.submissionId, (line) => options.log.info(line)) : null;
-  try {
-    for (;;) {
-      if (options.signal.aborted) return { verdict: { kind: 'cancelled', reason: 'the workflow was cancelled' }, jobStatus, rowsDone, rowsTotal: wanted.size };
-      let verdict: Verdict | null;
-      try {
-        verdict = await poll();
-        failedPolls = 0;
-        options.client?.policy.budget.refill();
-        options.store.policy.budget.refill();
-      } catch (e) {
-        // A per-run cluster whose head is gone takes its forwarded dashboard with it: ask GCE.
-        const alive = options.headAlive ? await options.headAlive().catch(() => null) : null;
-        if (alive === false)
-          return {
-            verdict: { kind: 'headless', reason: `head node is gone (the dashboard answers no more: ${errorMessage(e)})` },
-            jobStatus,
-            rowsDone,
-            rowsTotal: wanted.size,
-          };
-        if (++failedPolls >= MAX_FAILED_POLLS) {
-          if (!(e instanceof DashboardError) || !options.client) throw e;
-          // The bucket may still answer: the count of rows in is worth one more listing.
-          rowsDone = await countRows().catch(() => rowsDone);
-          const reason = unreachableReason(options.client.address, e.message, rowsDone, wanted.size, options.attempt);
-          return { verdict: { kind: 'unreachable', reason }, jobStatus, rowsDone, rowsTotal: wanted.size };
-        }
-        options.log.info(`poll failed (${failedPolls} of ${MAX_FAILED_POLLS} in a row allowed): ${errorMessage(e)}`);
-        verdict = null;
+  for (;;) {
+    if (options.signal.aborted) return { verdict: { kind: 'cancelled', reason: 'the workflow was cancelled' }, jobStatus, rowsDone, rowsTotal: wanted.size };
+    let verdict: Verdict | null;
+    try {
+      verdict = await poll();
+      failedPolls = 0;
+      options.client?.policy.budget.refill();
+      options.store.policy.budget.refill();
+    } catch (e) {
+      // A per-run cluster whose head is gone takes its forwarded dashboard with it: ask GCE.
+      const alive = options.headAlive ? await options.headAlive().catch(() => null) : null;
+      if (alive === false)
+        return {
+          verdict: { kind: 'headless', reason: `head node is gone (the dashboard answers no more: ${errorMessage(e)})` },
+          jobStatus,
+          rowsDone,
+          rowsTotal: wanted.size,
+        };
+      if (++failedPolls >= MAX_FAILED_POLLS) {
+        if (!(e instanceof DashboardError) || !options.client) throw e;
+        // The bucket may still answer: the count of rows in is worth one more listing.
+        rowsDone = await countRows().catch(() => rowsDone);
+        const reason = unreachableReason(options.client.address, e.message, rowsDone, wanted.size, options.attempt);
+        return { verdict: { kind: 'unreachable', reason }, jobStatus, rowsDone, rowsTotal: wanted.size };
       }
-      if (verdict) return { verdict, jobStatus, rowsDone, rowsTotal: wanted.size };
-      await options.clock.sleep(options.pollIntervalMs, options.signal);
+      options.log.info(`poll failed (${failedPolls} of ${MAX_FAILED_POLLS} in a row allowed): ${errorMessage(e)}`);
+      verdict = null;
     }
-  } finally {
-    follower?.close();
+    if (verdict) return { verdict, jobStatus, rowsDone, rowsTotal: wanted.size };
+    await options.clock.sleep(options.pollIntervalMs, options.signal);
   }
 
   async function printNewLogs(last: boolean): Promise<void> {
