@@ -88194,13 +88194,21 @@ async function writeReportRecord(store, runId, json) {
 // (docs/reference/ray-jobs-api.md#following-the-log-during-a-wait): the WebSocket tail streams it
 // once; a tail that drops is reopened a few times (the stream restarts at the top, and what was
 // already seen is skipped); where the tail cannot be had, the whole log is fetched on a doubling
-// schedule and only its new part is printed. At the end of a wait whose stream is still open, one
-// last full fetch prints the lines the stream had not delivered yet.
+// schedule and only its new part is printed. At the end of a wait, the stream gets a moment to
+// catch up; only a stream that neither ends nor goes quiet is completed by one full fetch.
 
 /** What one poll prints of the job log at most; more is counted and left out, never kept in memory. */
 const LOG_CHUNK_MAX = 64 * 1024;
 /** Reopens of a tail that dropped before the follower falls back to rare full fetches. */
 const MAX_TAIL_REOPENS = 3;
+/**
+ * At the end of a wait, a stream that brings nothing for this long has caught up with the file
+ * (Ray's tail reads it again every second at its end), so no full fetch is needed.
+ */
+const QUIET_MS = 1_500;
+/** The longest the end of a wait waits for the stream to end or go quiet before fetching the rest. */
+const END_GRACE_MS = 10_000;
+const END_STEP_MS = 250;
 /** Text that arrived since the last take, keeping only the last `max` characters (bounded memory). */
 class LogBuffer {
     max;
@@ -88257,7 +88265,7 @@ function isFetchPoll(poll) {
  * Follows the log of `submissionId`. `note` receives a line when the way of following changes or
  * a fetch fails (logs vanish with their node: the status still speaks).
  */
-function followLog(client, submissionId, note) {
+function followLog(client, submissionId, clock, note) {
     const buffer = new LogBuffer();
     /** Characters of the log received so far (the stream's position). */
     let seen = 0;
@@ -88296,6 +88304,22 @@ function followLog(client, submissionId, note) {
             note(`job log unavailable: ${(0,errors/* errorMessage */.gJ)(e)}`);
         }
     };
+    /** At the end of a wait: true when the stream ended, or brought nothing for QUIET_MS. */
+    const caughtUp = async () => {
+        const deadline = clock.now() + END_GRACE_MS;
+        let quietSince = clock.now();
+        let last = seen;
+        while (end === null && clock.now() < deadline) {
+            if (clock.now() - quietSince >= QUIET_MS)
+                return true;
+            await clock.sleep(END_STEP_MS);
+            if (seen !== last) {
+                last = seen;
+                quietSince = clock.now();
+            }
+        }
+        return end?.kind === 'ended';
+    };
     open();
     return {
         get mode() {
@@ -88319,9 +88343,9 @@ function followLog(client, submissionId, note) {
                 if (last || isFetchPoll(polls))
                     await fetchRest();
             }
-            else if (last && end?.kind !== 'ended') {
-                // The stream has not ended (the driver may still be writing): what it has not brought yet.
-                // The tail is closed first, so no frame the fetch already covers arrives after it.
+            else if (last && !(await caughtUp())) {
+                // The stream is still busy (the driver is still writing) or broke: what it has not brought
+                // yet. The tail is closed first, so no frame the fetch already covers arrives after it.
                 tail?.close();
                 tail = null;
                 await fetchRest();
@@ -88387,7 +88411,7 @@ function unreachableReason(address, failure, rowsDone, rowsTotal, attempt) {
     return `the Ray dashboard at ${address} stopped answering (${failure}); ${rowsDone}/${rowsTotal} instances have a row for attempt ${attempt}`;
 }
 async function waitForAttempt(options) {
-    const follower = options.client ? followLog(options.client, options.submissionId, (line) => options.log.info(line)) : null;
+    const follower = options.client ? followLog(options.client, options.submissionId, options.clock, (line) => options.log.info(line)) : null;
     try {
         return await waitWith(options, follower);
     }

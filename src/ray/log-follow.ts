@@ -2,16 +2,25 @@
 // (docs/reference/ray-jobs-api.md#following-the-log-during-a-wait): the WebSocket tail streams it
 // once; a tail that drops is reopened a few times (the stream restarts at the top, and what was
 // already seen is skipped); where the tail cannot be had, the whole log is fetched on a doubling
-// schedule and only its new part is printed. At the end of a wait whose stream is still open, one
-// last full fetch prints the lines the stream had not delivered yet.
+// schedule and only its new part is printed. At the end of a wait, the stream gets a moment to
+// catch up; only a stream that neither ends nor goes quiet is completed by one full fetch.
 
 import { errorMessage } from '../common/errors.js';
+import type { Clock } from '../common/time.js';
 import type { LogTail, RayJobsClient, TailEnd } from './client.js';
 
 /** What one poll prints of the job log at most; more is counted and left out, never kept in memory. */
 const LOG_CHUNK_MAX = 64 * 1024;
 /** Reopens of a tail that dropped before the follower falls back to rare full fetches. */
 const MAX_TAIL_REOPENS = 3;
+/**
+ * At the end of a wait, a stream that brings nothing for this long has caught up with the file
+ * (Ray's tail reads it again every second at its end), so no full fetch is needed.
+ */
+const QUIET_MS = 1_500;
+/** The longest the end of a wait waits for the stream to end or go quiet before fetching the rest. */
+const END_GRACE_MS = 10_000;
+const END_STEP_MS = 250;
 
 /** The new log text of one poll: `total` characters arrived, `text` is their last LOG_CHUNK_MAX at most. */
 export interface LogNews {
@@ -83,7 +92,7 @@ export interface LogFollower {
  * Follows the log of `submissionId`. `note` receives a line when the way of following changes or
  * a fetch fails (logs vanish with their node: the status still speaks).
  */
-export function followLog(client: RayJobsClient, submissionId: string, note: (line: string) => void): LogFollower {
+export function followLog(client: RayJobsClient, submissionId: string, clock: Clock, note: (line: string) => void): LogFollower {
   const buffer = new LogBuffer();
   /** Characters of the log received so far (the stream's position). */
   let seen = 0;
@@ -123,6 +132,22 @@ export function followLog(client: RayJobsClient, submissionId: string, note: (li
     }
   };
 
+  /** At the end of a wait: true when the stream ended, or brought nothing for QUIET_MS. */
+  const caughtUp = async (): Promise<boolean> => {
+    const deadline = clock.now() + END_GRACE_MS;
+    let quietSince = clock.now();
+    let last = seen;
+    while (end === null && clock.now() < deadline) {
+      if (clock.now() - quietSince >= QUIET_MS) return true;
+      await clock.sleep(END_STEP_MS);
+      if (seen !== last) {
+        last = seen;
+        quietSince = clock.now();
+      }
+    }
+    return end?.kind === 'ended';
+  };
+
   open();
   return {
     get mode() {
@@ -143,9 +168,9 @@ export function followLog(client: RayJobsClient, submissionId: string, note: (li
       if (mode === 'fetch') {
         polls++;
         if (last || isFetchPoll(polls)) await fetchRest();
-      } else if (last && end?.kind !== 'ended') {
-        // The stream has not ended (the driver may still be writing): what it has not brought yet.
-        // The tail is closed first, so no frame the fetch already covers arrives after it.
+      } else if (last && !(await caughtUp())) {
+        // The stream is still busy (the driver is still writing) or broke: what it has not brought
+        // yet. The tail is closed first, so no frame the fetch already covers arrives after it.
         tail?.close();
         tail = null;
         await fetchRest();

@@ -110,7 +110,7 @@ export function unreachableReason(address: string, failure: string, rowsDone: nu
 }
 
 export async function waitForAttempt(options: WaitOptions): Promise<WaitResult> {
-  const follower = options.client ? followLog(options.client, options.submissionId, (line) => options.log.info(line)) : null;
+  const follower = options.client ? followLog(options.client, options.submissionId, options.clock, (line) => options.log.info(line)) : null;
   try {
     return await waitWith(options, follower);
   } finally {

@@ -44,10 +44,18 @@ export interface WaitedJob {
   logBytes: number;
   /** The whole log, read after the wait with one GET …/logs. */
   finalLog: string;
+  /** GET …/logs requests the wait made (the tail's fallback or the rest at its end). */
+  fullFetches: number;
 }
 
 /** Submits `entrypoint` to the dashboard at `url` and waits on it (no rows come: it ends with the job). */
-export async function waitOnJob(url: string, entrypoint: string, log: Log, cleanups: Array<() => Promise<void> | void>): Promise<WaitedJob> {
+export async function waitOnJob(
+  url: string,
+  entrypoint: string,
+  log: Log,
+  cleanups: Array<() => Promise<void> | void>,
+  waitTimeoutMs = 120_000,
+): Promise<WaitedJob> {
   const bucket = uniqueBucketName('waitlog');
   await createBucket(bucket);
   const proxy = await startFaultProxy(url);
@@ -63,14 +71,15 @@ export async function waitOnJob(url: string, entrypoint: string, log: Log, clean
     submissionId: sid,
     instanceIds: ['x_1'],
     pollIntervalMs: 150,
-    waitTimeoutMs: 120_000,
+    waitTimeoutMs,
     noProgressMs: 120_000,
     signal: new AbortController().signal,
     log,
     clock: systemClock,
   });
   const logBytes = proxy.stats.log.filter((e) => e.url.startsWith(`/api/jobs/${sid}/logs`)).reduce((n, e) => n + e.bytesOut, 0);
-  return { result, sid, logBytes, finalLog: await new RayJobsClient({ address: url }).logs(sid) };
+  const fullFetches = proxy.stats.log.filter((e) => e.url === `/api/jobs/${sid}/logs`).length;
+  return { result, sid, logBytes, fullFetches, finalLog: await new RayJobsClient({ address: url }).logs(sid) };
 }
 
 /** 600 lines in bursts, each looking like a workflow command, after a line written in two parts. */

@@ -71,6 +71,22 @@ describe('the job log during a wait (Ray double)', () => {
     );
   });
 
+  it('needs no full fetch when the stream ended; one, printing only what the stream had not brought, when the job still writes as the wait ends', async () => {
+    const sim = await exactSim();
+    const ended = await waitOnJob(sim.url, BURSTS, recordingLog().recording, cleanups);
+    expect(ended.fullFetches).toBe(0);
+    // A job that never stops writing, and a wait that times out after 1.5 s: the stream never goes quiet.
+    const { log, texts, recording } = recordingLog();
+    const busy = await waitOnJob(sim.url, 'i=1; while true; do echo "busy-$i"; i=$((i+1)); sleep 0.05; done', recording, cleanups, 1_500);
+    expect(busy.result.verdict.kind).toBe('wait-timeout');
+    expect(busy.fullFetches).toBe(1);
+    const printed = texts.join('');
+    expect(printed.length).toBeGreaterThan(0);
+    expect(busy.finalLog.startsWith(printed)).toBe(true);
+    expect(reportedChars(log.lines)).toBe(printed.length);
+    expect(printed.match(/^busy-\d+$/gm)).toEqual(Array.from({ length: printed.split('\n').length - 1 }, (_, k) => `busy-${k + 1}`));
+  });
+
   it('fetches less than 3× the final log from the dashboard while the log grows to about 3 MB', async () => {
     // A fetch of the whole log at every poll would be about 15× the log here.
     const sim = await exactSim();
