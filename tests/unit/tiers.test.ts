@@ -34,6 +34,12 @@ describe('selectTiers', () => {
     expect(s.exclude).toEqual(REAL_TIERS.map((t) => t.include));
   });
 
+  it('starts none with BIRD_REAL_TIERS=0 (npm run test:default)', () => {
+    const s = selectTiers({ BIRD_REAL_TIERS: '0', CI: 'true' }, quiet, []);
+    expect(s.globalSetup).toEqual([]);
+    expect(s.exclude).toEqual(REAL_TIERS.map((t) => t.include));
+  });
+
   it('starts only the tier whose files are named', () => {
     const lines: string[] = [];
     const s = selectTiers({}, (l) => lines.push(l), ['tests/real/ray-contract']);
