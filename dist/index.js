@@ -92744,7 +92744,9 @@ async function waitOnJob(ctx, r, target, client, url) {
         ctx.state.setWait('detached');
     else
         await stopAndRecord(ctx, client, sid);
-    const final = ok ? await settledStatus(ctx.clock, client, sid, result.jobStatus) : ((await client.job(sid).catch(() => null))?.status ?? result.jobStatus ?? 'UNKNOWN');
+    const final = ok
+        ? await settledStatus(ctx.clock, client, sid, result.jobStatus)
+        : ((await client.job(sid).catch(() => null))?.status ?? result.jobStatus ?? 'UNKNOWN');
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.JobStatus, final);
     await writeSummary(dispatchSummary({ runId: m.run_id, attempt: r.attempt, sid, url, dispatched: r.instanceIds.length, status: final, wait: result }));
     const waited = { waited: true, failure: null, dashboardUrl: url, durationSeconds: (ctx.clock.now() - started) / 1000, leftRunning: leave };
