@@ -66204,7 +66204,7 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4353);
 /* harmony import */ var _common_constants_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(152);
 /* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3302);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6168);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(685);
 
 
 
@@ -66223,7 +66223,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6168:
+/***/ 685:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -66231,6 +66231,8 @@ __webpack_async_result__();
 __nccwpck_require__.d(__webpack_exports__, {
   e: () => (/* binding */ run)
 });
+
+// UNUSED EXPORTS: runMode
 
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 13 modules
 var lib_core = __nccwpck_require__(4353);
@@ -66243,8 +66245,8 @@ var errors = __nccwpck_require__(3302);
 // and exits. A second signal abandons what is left and exits at once: the post step and the
 // cluster's self-delete timer take over (docs/reference/per-run-cluster.md).
 
-/** The order cleanup steps run in: the job stops before its cluster goes. */
-const CleanupOrder = { StopJob: 10, Teardown: 20 };
+/** The order cleanup steps run in: the job stops before its cluster goes; the job summary, which says so, last. */
+const CleanupOrder = { StopJob: 10, Teardown: 20, Summary: 90 };
 const SIGNALS = ['SIGINT', 'SIGTERM'];
 class Cancellation {
     options;
@@ -66887,23 +66889,47 @@ function parseGateInputs(minPhase1Rate, maxErrors) {
 function pct(x) {
     return `${(x * 100).toFixed(1)}%`;
 }
-/** A rate with 4 significant digits, unless that would print it equal to the threshold it is below. */
-function shortBelow(x, threshold) {
+/**
+ * A rate with 4 significant digits, unless that would print it on the other side of the threshold
+ * (equal to a threshold it is below, or below a threshold it meets).
+ */
+function shortRate(x, threshold) {
     const short = Number(x.toPrecision(4));
-    return short < threshold ? String(short) : String(x);
+    return short < threshold === x < threshold ? String(short) : String(x);
 }
-/** Every threshold the figures fall short of, as messages naming the figure and the threshold; [] when they pass. */
-function gateFailures(figures, thresholds) {
+/** Every threshold that is set, checked; [] when there is no gate. */
+function gateChecks(figures, thresholds) {
     const out = [];
     // Compared on the rate itself (k / n is correctly rounded, like the parsed threshold), never on
     // k against min × n, whose rounding could fail a run that sits exactly on the threshold.
-    if (thresholds.minPhase1Rate !== null && figures.phase1_rate < thresholds.minPhase1Rate) {
-        out.push(`phase-1 rate ${shortBelow(figures.phase1_rate, thresholds.minPhase1Rate)} (${figures.phase1_passed}/${figures.n} = ${pct(figures.phase1_rate)}) is below ${constants/* Inputs */.G0.MinPhase1Rate} ${thresholds.minPhase1Rate}`);
+    const min = thresholds.minPhase1Rate;
+    if (min !== null) {
+        const measured = `${shortRate(figures.phase1_rate, min)} (${figures.phase1_passed}/${figures.n} = ${pct(figures.phase1_rate)})`;
+        const passed = figures.phase1_rate >= min;
+        out.push({
+            input: constants/* Inputs */.G0.MinPhase1Rate,
+            threshold: String(min),
+            measured,
+            passed,
+            failure: passed ? null : `phase-1 rate ${measured} is below ${constants/* Inputs */.G0.MinPhase1Rate} ${min}`,
+        });
     }
-    if (thresholds.maxErrors !== null && figures.errors > thresholds.maxErrors) {
-        out.push(`errors ${figures.errors} (of ${figures.n} instances) exceed ${constants/* Inputs */.G0.MaxErrors} ${thresholds.maxErrors}`);
+    const max = thresholds.maxErrors;
+    if (max !== null) {
+        const passed = figures.errors <= max;
+        out.push({
+            input: constants/* Inputs */.G0.MaxErrors,
+            threshold: String(max),
+            measured: `${figures.errors} (of ${figures.n} instances)`,
+            passed,
+            failure: passed ? null : `errors ${figures.errors} (of ${figures.n} instances) exceed ${constants/* Inputs */.G0.MaxErrors} ${max}`,
+        });
     }
     return out;
+}
+/** Every threshold the figures fall short of, as messages naming the figure and the threshold; [] when they pass. */
+function gateFailures(figures, thresholds) {
+    return gateChecks(figures, thresholds).flatMap((c) => (c.failure === null ? [] : [c.failure]));
 }
 /** One message for all failed thresholds, or null when the gate passes. */
 function gateMessage(figures, thresholds) {
@@ -83541,19 +83567,35 @@ function classify(iid, db, latest) {
     const outcome = error !== null ? 'error' : p1 && p2 ? 'pass' : p1 ? 'phase1' : 'fail';
     return { ...base, outcome, phase1_passed: p1, phase2_passed: p2, total_reward: reward, error, submission_status: nonEmpty(row.submission_status) };
 }
+/** How long an error's text may be in a failure reason; the whole error stays in `instances`. */
+const ERROR_REASON_CHARS = 200;
+/** The line of an error that says what went wrong: a traceback's last line, else the first line, cut. */
+function shortError(error) {
+    const lines = error
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l !== '');
+    const line = (lines[0]?.startsWith('Traceback') ? lines[lines.length - 1] : lines[0]) ?? '';
+    const chars = [...line];
+    return chars.length > ERROR_REASON_CHARS ? `${chars.slice(0, ERROR_REASON_CHARS - 1).join('')}…` : line;
+}
+/**
+ * Why an instance did not pass, in plain words. The submission status is said only when it adds
+ * something: a failed phase whose answer was not submitted (an error row says its error instead).
+ */
 function failureReason(r) {
-    const status = r.submission_status !== null ? ` (submission_status: ${r.submission_status})` : '';
+    const status = r.submission_status !== null && r.submission_status !== 'submitted' ? ` (submission: ${r.submission_status})` : '';
     switch (r.outcome) {
         case 'missing':
             return 'no row';
         case 'unreadable':
             return `unreadable row attempt-${r.attempt ?? '?'}.json`;
         case 'error':
-            return `error: ${r.error ?? ''}${status}`;
+            return `error: ${shortError(r.error ?? '')}`;
         case 'phase1':
-            return `phase-2 failed${status}`;
+            return `phase 2 failed${status}`;
         default:
-            return `phase-1 failed${status}`;
+            return `phase 1 failed${status}`;
     }
 }
 /** The figures of a list of instance results. */
@@ -88811,7 +88853,9 @@ async function upsertComment(options) {
 }
 
 ;// CONCATENATED MODULE: ./lib/results/summary.js
-// What people read: the plan in the log, and the job summary.
+// What people read: the plan in the log, and the plan's and the upload's sections of the job
+// summary (step-summary.ts assembles them).
+
 
 function formatBytes(n) {
     if (n < 1024)
@@ -88861,67 +88905,216 @@ function markdownTable(head, rows) {
     const line = (cells) => `| ${cells.map(escapeCell).join(' | ')} |`;
     return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
 }
-/** The dry-run summary: the run, then a table per DB (files, bytes, artifact). */
-function planSummary(plan) {
+function plural(n, one, many = `${one}s`) {
+    return `${n} ${n === 1 ? one : many}`;
+}
+/**
+ * The plan's section: the attempt, the cluster and the code, then a table per DB (instances,
+ * files, bytes). The combo and the models are the summary's own facts (they appear once).
+ */
+function planSection(plan) {
     const s = plan.settings;
     const perDb = instancesPerDb(plan);
     const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
+    // DB names come from the inputs and the checkout: code spans.
     const rows = plan.dbs.map((db) => {
         const a = byDb.get(db);
-        return [db, String(perDb.get(db) ?? 0), a ? String(a.files.length) : '0', a ? formatBytes(a.bytes) : '0 B', plan.artifact?.kind ?? 'none'];
+        return [code(db), String(perDb.get(db) ?? 0), a ? String(a.files.length) : '0', a ? formatBytes(a.bytes) : '0 B'];
     });
     const totalFiles = plan.artifacts.reduce((n, a) => n + a.files.length, 0);
     const totalBytes = plan.artifacts.reduce((n, a) => n + a.bytes, 0);
-    rows.push(['**total**', String(s.instanceIds.length), String(totalFiles), formatBytes(totalBytes), '']);
-    return [
-        `## BIRD-Interact run \`${plan.runId}\`${plan.dryRun ? ' (dry run)' : ''}`,
-        '',
-        `- combo: \`${s.framework}\` / \`${s.queryMode}\` / \`${s.mode}\` / \`${s.slayerSetup}\``,
-        `- models: agent \`${s.agentModel}\`, user-sim \`${s.userSimModel}\``,
-        `- attempt ${plan.attempt}, ${s.instanceIds.length} instance(s) in ${plan.dbs.length} DB(s)`,
+    rows.push(['**total**', String(s.instanceIds.length), String(totalFiles), formatBytes(totalBytes)]);
+    const artifact = plan.artifact ? `${plan.artifact.kind}: ${plural(totalFiles, 'file')}, ${formatBytes(totalBytes)}` : 'raw mode: nothing to upload';
+    const body = [
+        `- attempt ${plan.attempt}, ${plural(s.instanceIds.length, 'instance')} in ${plural(plan.dbs.length, 'DB')}; ${artifact}`,
         `- cluster: ${s.dispatch.cluster}${s.dispatch.clusterSource === 'derived' ? ' (the cluster input was unset)' : ''}`,
-        `- code: ${plan.code.source === 'checkout' ? `the checkout's src/ at \`${plan.code.sha.slice(0, 12) || 'HEAD'}\` (${plan.code.files.length} files travel with the job)` : "the cluster's image"}`,
-        plan.worktree.dirty.length > 0 ? `- :warning: dirty worktree (allow-dirty): ${plan.worktree.dirty.length} path(s)` : '',
+        `- code: ${plan.code.source === 'checkout' ? `the checkout's src/ at ${code(plan.code.sha.slice(0, 12) || 'HEAD')} (${plural(plan.code.files.length, 'file')} travel with the job)` : "the cluster's image"}`,
+        ...(plan.worktree.dirty.length > 0 ? [`- :warning: dirty worktree (allow-dirty): ${plural(plan.worktree.dirty.length, 'path')}`] : []),
         '',
-        markdownTable(['DB', 'instances', 'files', 'bytes', 'artifact'], rows),
-        '',
-    ]
-        .filter((l, i, all) => l !== '' || all[i - 1] !== '')
-        .join('\n');
+        markdownTable(['DB', 'instances', 'files', 'bytes'], rows),
+    ].join('\n');
+    return { line: `Plan: ${plural(s.instanceIds.length, 'instance')} in ${plural(plan.dbs.length, 'DB')}; ${artifact}`, body };
 }
 async function writeSummary(markdown) {
     if (!process.env.GITHUB_STEP_SUMMARY)
         return;
     await lib_core/* summary */.z.addRaw(markdown, true).write();
 }
-/** The upload part of the summary: per DB, what moved and what was already there. */
-function uploadSummary(plan, report) {
+/** The upload's section: per DB, what moved and what was already there, then the manifest. */
+function uploadSection(plan, report) {
+    const changed = report.dbs.some((d) => d.replaced + d.removed > 0);
     const rows = report.dbs.map((d) => [
-        d.db,
+        code(d.db),
         String(d.files),
         String(d.uploaded),
         String(d.skipped),
-        d.replaced + d.removed > 0 ? `${d.replaced} replaced, ${d.removed} removed` : '',
+        ...(changed ? [d.replaced + d.removed > 0 ? `${d.replaced} replaced, ${d.removed} removed` : ''] : []),
         formatBytes(d.bytes),
-        d.seconds.toFixed(1),
     ]);
     const sum = (k) => report.dbs.reduce((n, d) => n + d[k], 0);
-    rows.push(['**total**', String(sum('files')), String(sum('uploaded')), String(sum('skipped')), '', formatBytes(sum('bytes')), '']);
-    return [
-        `### Upload of \`${plan.artifact?.kind ?? 'none'}\``,
-        '',
+    rows.push(['**total**', String(sum('files')), String(sum('uploaded')), String(sum('skipped')), ...(changed ? [''] : []), formatBytes(sum('bytes'))]);
+    const manifest = report.manifest === 'written' ? 'manifest committed' : 'manifest already committed for this same plan';
+    const body = [
         plan.artifact
-            ? markdownTable(['DB', 'files', 'uploaded', 'skipped (same md5)', 'changed', 'bytes uploaded', 'seconds'], rows)
+            ? markdownTable(['DB', 'files', 'uploaded', 'skipped (same md5)', ...(changed ? ['changed'] : []), 'bytes uploaded'], rows)
             : 'Raw mode: nothing to upload.',
         '',
-        `Manifest: \`${report.manifestUri}\` (${report.manifest === 'written' ? 'committed by this step' : 'already committed for this same plan'})`,
-        '',
+        `Manifest: ${code(report.manifestUri)} (${report.manifest === 'written' ? 'committed by this step' : 'already committed for this same plan'})`,
     ].join('\n');
+    const line = plan.artifact
+        ? `Upload of ${plan.artifact.kind}: ${sum('uploaded')} uploaded, ${sum('skipped')} already there, ${formatBytes(sum('bytes'))}; ${manifest}`
+        : `Upload: nothing (raw mode); ${manifest}`;
+    return { line, body };
+}
+
+;// CONCATENATED MODULE: ./lib/results/xychart.js
+// Mermaid `xychart-beta` blocks for the job summary and the PR comment. Pure: data in, text out;
+// it imports nothing. Why each rule holds, and how it was checked, is in docs/rendering.md.
+/** Bars drawn at most (one row per DB, the chart grows with them): more, and no chart. */
+const XYCHART_MAX_BARS = 30;
+/** Points drawn at most on a trend (the newest); their labels share the 700 px width. */
+const XYCHART_MAX_POINTS = 12;
+/** Labels are cut to this many characters (with `…`). */
+const XYCHART_LABEL_CHARS = 20;
+// The default theme draws the first series in a pale lavender that hardly shows on white; a
+// palette of GitHub blues reads in light and dark mode. Set through the frontmatter `config:`.
+const BAR_PALETTE = '#8cb4e8, #0b5cad';
+const LINE_PALETTE = '#0b5cad';
+// Mermaid's default chart is 700 x 500 px; a horizontal bar chart gets this much per bar, and
+// a trend is kept lower.
+const BAR_ROW_PX = 22;
+const BAR_CHART_EXTRA_PX = 100;
+const LINE_CHART_PX = 300;
+// Width of the x axis of a 700 px chart, and of one label character at its 14 px font.
+const PLOT_PX = 640;
+const CHAR_PX = 7.2;
+// Inside `"…"` mermaid's lexer takes every character but `"`; `%%` starts a comment anywhere
+// on a line, and a string that starts with a backtick is a markdown string. Mermaid decodes
+// `#name;` and `#123;` in the text, so these become entities, and `#` itself too, so that a
+// `#…;` already in the text shows as it is.
+const ENTITY = { '"': '#quot;', '#': '#35;', '%': '#37;', '`': '#96;' };
+/** Whitespace folded to one space, cut to `max` characters with `…` (at the end, or at the start to keep the end). */
+function cut(text, max, keep = 'start') {
+    const t = text.replace(/\s+/g, ' ').trim();
+    const chars = [...t];
+    if (chars.length <= max)
+        return t;
+    const n = Math.max(1, max - 1);
+    return keep === 'start' ? `${chars.slice(0, n).join('')}…` : `…${chars.slice(-n).join('')}`;
+}
+/** Quotes a text already cut; `""` is rejected by the lexer, so empty becomes one space. */
+function quote(t) {
+    return `"${(t === '' ? ' ' : t).replace(/["#%`]/g, (c) => ENTITY[c] ?? c)}"`;
+}
+/**
+ * A text as a quoted xychart string: whitespace folded to one space, cut to `max` characters,
+ * `"`, `#`, `%` and the backtick as mermaid entities. An empty text becomes one space.
+ */
+function xychartString(text, max = Number.POSITIVE_INFINITY) {
+    return quote(cut(text, max));
+}
+/**
+ * Axis labels, cut and then made distinct: mermaid puts equal labels on one band, so bars or
+ * points with the same (cut) label would be drawn on top of each other. A repeat gets `~2`,
+ * `~3`, … within the same length. `keep: 'end'` cuts the start away (run ids, dates).
+ */
+function xychartLabels(labels, max, keep = 'start') {
+    const seen = new Set();
+    return labels.map((l) => {
+        let t = cut(l, max, keep);
+        for (let k = 2; seen.has(t); k++)
+            t = `${cut(l, Math.max(1, max - String(k).length - 1), keep)}~${k}`;
+        seen.add(t);
+        return quote(t);
+    });
+}
+/** A number as the grammar takes it: plain decimal, no exponent, `-0` as `0`. */
+function num(x, decimals) {
+    if (!Number.isFinite(x))
+        throw new RangeError(`xychart: not a finite number: ${x}`);
+    const t = x
+        .toFixed(decimals)
+        .replace(/(\.\d*?)0+$/, '$1')
+        .replace(/\.$/, '');
+    return t === '-0' ? '0' : t;
+}
+function rateToPercent(rate, what) {
+    if (!Number.isFinite(rate) || rate < 0 || rate > 1)
+        throw new RangeError(`xychart: ${what} must be a fraction from 0 to 1, got ${rate}`);
+    return num(rate * 100, 1);
+}
+function axis(labels, maxChars, keep = 'start') {
+    return `[${xychartLabels(labels, maxChars, keep).join(', ')}]`;
+}
+/** The frontmatter that sizes the chart and sets its colours (ignored where unsupported). */
+function frontmatter(palette, height) {
+    return [
+        '---',
+        'config:',
+        ...(height === undefined ? [] : ['  xyChart:', `    height: ${height}`]),
+        '  themeVariables:',
+        '    xyChart:',
+        `      plotColorPalette: "${palette}"`,
+        '---',
+    ];
+}
+/**
+ * The per-DB bar chart of the phase-1 and phase-2 pass rates in percent (0 to 100), one
+ * horizontal bar per DB in the given order, or null when there is no DB or more than `maxBars`.
+ * Mermaid draws both series at the same place, the second over the first, so phase-1 (the
+ * longer: phase 2 follows a passed phase 1) goes first, in light blue, and phase-2 in front of
+ * it in dark blue. Horizontal, because DB names are long: each gets its own row.
+ */
+function phaseBarChart(rows, o = {}) {
+    if (rows.length === 0 || rows.length > (o.maxBars ?? XYCHART_MAX_BARS))
+        return null;
+    const p1 = rows.map((r) => rateToPercent(r.phase1, `phase-1 rate of ${r.label}`));
+    const p2 = rows.map((r) => rateToPercent(r.phase2, `phase-2 rate of ${r.label}`));
+    return [
+        ...frontmatter(BAR_PALETTE, BAR_CHART_EXTRA_PX + BAR_ROW_PX * rows.length),
+        'xychart-beta horizontal',
+        `  title ${xychartString(o.title ?? 'Pass rate per DB (%): phase-1 light, phase-2 dark')}`,
+        `  x-axis ${axis(rows.map((r) => r.label), XYCHART_LABEL_CHARS)}`,
+        '  y-axis "pass rate (%)" 0 --> 100',
+        `  bar [${p1.join(', ')}]`,
+        `  bar [${p2.join(', ')}]`,
+    ].join('\n');
+}
+/**
+ * A line chart of a trend, oldest point first, or null without a point. Keeps the newest
+ * `maxPoints`; labels are cut from the start so that they fit side by side (12 points: 6
+ * characters, `nightly-2026-11-24` → `…11-24`), so give short ones (`11-24`, `#57`).
+ */
+function trendLineChart(points, o) {
+    const shown = points.slice(-(o.maxPoints ?? XYCHART_MAX_POINTS));
+    if (shown.length === 0)
+        return null;
+    const decimals = o.decimals ?? 3;
+    const values = shown.map((p) => num(p.value, decimals));
+    const min = o.min ?? 0;
+    const top = Math.max(...shown.map((p) => p.value));
+    const max = o.max ?? (top > min ? top : min + 1);
+    const labelChars = Math.max(3, Math.min(XYCHART_LABEL_CHARS, Math.floor(PLOT_PX / shown.length / CHAR_PX) - 1));
+    return [
+        ...frontmatter(LINE_PALETTE, LINE_CHART_PX),
+        'xychart-beta',
+        `  title ${xychartString(o.title)}`,
+        `  x-axis ${axis(shown.map((p) => p.label), labelChars, 'end')}`,
+        `  y-axis ${xychartString(o.yTitle)} ${num(min, decimals)} --> ${num(max, decimals)}`,
+        `  line [${values.join(', ')}]`,
+    ].join('\n');
+}
+/** A diagram as a fenced ```mermaid block; the fence is longer than any backtick run inside. */
+function mermaidFence(diagram) {
+    const longest = Math.max(0, ...[...diagram.matchAll(/`+/g)].map((m) => m[0].length));
+    const fence = '`'.repeat(Math.max(3, longest + 1));
+    return `${fence}mermaid\n${diagram}\n${fence}`;
 }
 
 ;// CONCATENATED MODULE: ./lib/results/render.js
 // What people read: the job summary and the PR comment. Pure: data in, markdown out.
 // Rates show as percentages with one decimal; the JSON and outputs keep full doubles.
+
 
 
 
@@ -88963,18 +89156,20 @@ function oneLine(s, max) {
     const t = s.replace(/\s+/g, ' ').trim();
     return t.length > max ? `${t.slice(0, max - 1)}…` : t;
 }
-function headerLines(h) {
-    const m = h.manifest;
+/** The run's combo and models, as list items (they appear once in a summary). */
+function comboLines(m) {
+    return [
+        `- combo: ${[m.framework, m.query_mode, m.mode, m.slayer_setup].map(code).join(' / ')}`,
+        `- models: agent ${code(m.agent_model)}, user-sim ${code(m.user_sim_model)}`,
+    ];
+}
+/** The attempt, its duration and state, and the dashboard link, as list items. */
+function attemptLines(h) {
     const run = [`attempt ${h.attempt}`];
     if (h.durationSeconds !== null)
         run.push(`duration ${formatDuration(h.durationSeconds * 1000)}${h.durationNote ? ` (${h.durationNote})` : ''}`);
     run.push(`state ${h.state ? code(h.state) : 'running (no terminal state yet)'}`);
-    return [
-        `- combo: ${[m.framework, m.query_mode, m.mode, m.slayer_setup].map(code).join(' / ')}`,
-        `- models: agent ${code(m.agent_model)}, user-sim ${code(m.user_sim_model)}`,
-        `- ${run.join(', ')}`,
-        ...(h.dashboardUrl ? [`- dashboard: [Ray job](${h.dashboardUrl})`] : []),
-    ];
+    return [`- ${run.join(', ')}`, ...(h.dashboardUrl ? [`- dashboard: [Ray job](${h.dashboardUrl})`] : [])];
 }
 /** One line with the overall figures. */
 function headline(figures) {
@@ -88991,22 +89186,43 @@ function headline(figures) {
         parts.push(`${figures.missing} without a row`);
     return parts.join(' · ');
 }
-function figureCells(f) {
-    return [
+/** Columns that are shown only when some row has them: an all-zero column says nothing. */
+const OPTIONAL_COLUMNS = [
+    { head: 'unreadable', cell: (f) => f.unreadable },
+    { head: 'no row', cell: (f) => f.missing },
+];
+/** The table per DB (sorted by DB), with a total row; `unreadable` and `no row` only when not all 0. */
+function resultsTable(r) {
+    const optional = OPTIONAL_COLUMNS.filter((c) => c.cell(r) > 0);
+    const cells = (f) => [
         String(f.n),
         rateCell(f.phase1_rate, f.phase1_passed, f.n),
         rateCell(f.phase2_rate, f.phase2_passed, f.n),
         reward(f.avg_reward),
         String(f.errors),
-        String(f.unreadable),
-        String(f.missing),
+        ...optional.map((c) => String(c.cell(f))),
     ];
+    const rows = r.per_db.map((d) => [code(d.db), ...cells(d)]);
+    rows.push(['**all**', ...cells(r)]);
+    return markdownTable(['DB', 'n', 'phase-1 pass', 'phase-2 pass', 'avg reward', 'errors', ...optional.map((c) => c.head)], rows);
 }
-/** The table per DB (sorted by DB), with a total row. */
-function resultsTable(r) {
-    const rows = r.per_db.map((d) => [code(d.db), ...figureCells(d)]);
-    rows.push(['**all**', ...figureCells(r)]);
-    return markdownTable(['DB', 'n', 'phase-1 pass', 'phase-2 pass', 'avg reward', 'errors', 'unreadable', 'no row'], rows);
+/**
+ * The per-DB bar chart of the phase-1 and phase-2 pass rates (src/results/xychart.ts), as a
+ * mermaid block; null for fewer than two DBs (the table says it all) or more than a chart takes.
+ */
+function phaseChart(r) {
+    if (r.per_db.length < 2 || r.per_db.length > XYCHART_MAX_BARS)
+        return null;
+    const chart = phaseBarChart(r.per_db.map((d) => ({ label: d.db, phase1: d.phase1_rate, phase2: d.phase2_rate })));
+    return chart === null ? null : mermaidFence(chart);
+}
+/** The gate's verdict: a line, then each threshold against the measured figure; '' without a gate. */
+function gateBlock(checks) {
+    if (checks.length === 0)
+        return '';
+    const passed = checks.every((c) => c.passed);
+    const rows = checks.map((c) => [code(c.input), c.threshold, c.measured, c.passed ? '✅ passed' : '❌ failed']);
+    return [`**Quality gate: ${passed ? '✅ passed' : '❌ failed'}**`, '', markdownTable(['gate', 'threshold', 'measured', 'verdict'], rows)].join('\n');
 }
 function signed(x, digits, unit = '') {
     const t = x.toFixed(digits);
@@ -89060,21 +89276,32 @@ function failuresDetails(failures, max, moreHint) {
 function unreadableLine(r) {
     return r.unreadable_ids.length > 0 ? [`Unreadable rows (counted in n as failures): ${r.unreadable_ids.map(code).join(', ')}`, ''] : [];
 }
-/** The job summary. */
-function renderSummary(header, runResults, baseline = null) {
-    return [
-        `## BIRD-Interact results: ${code(header.runId)}`,
-        '',
-        ...headerLines(header),
-        '',
-        headline(runResults),
-        '',
-        resultsTable(runResults),
-        '',
-        ...(baseline ? [`Against baseline run ${code(baseline.runId)} (${headline(baseline.results)}):`, '', deltaTable(runResults, baseline.results), ''] : []),
-        ...unreadableLine(runResults),
-        ...(runResults.failures.length > 0 ? [failuresDetails(runResults.failures, SUMMARY_FAILURES, 'see results-json'), ''] : []),
-    ].join('\n');
+/** Blank-line-separated blocks as one markdown text. */
+function blocks(parts) {
+    return parts.filter((p) => p !== null && p !== '').join('\n\n');
+}
+/** The results: the headline, the table per DB (and the deltas), the chart, then what did not pass. */
+function resultsBlock(r, baseline, o) {
+    const deltas = baseline
+        ? `${o.deltas === 'instead' ? 'Deltas against' : 'Against'} baseline run ${code(baseline.runId)} (${headline(baseline.results)}):\n\n${deltaTable(r, baseline.results)}`
+        : null;
+    const failures = r.failures.length === 0
+        ? null
+        : o.maxFailures > 0
+            ? failuresDetails(r.failures, o.maxFailures, o.moreHint)
+            : `${r.failures.length} instance${r.failures.length === 1 ? '' : 's'} did not pass: ${o.moreHint}.`;
+    return blocks([
+        headline(r),
+        baseline && o.deltas === 'instead' ? null : resultsTable(r),
+        deltas,
+        phaseChart(r),
+        unreadableLine(r).join('\n').trim(),
+        failures,
+    ]);
+}
+/** The results in the job summary (every failure up to SUMMARY_FAILURES). */
+function summaryResults(r, baseline) {
+    return resultsBlock(r, baseline, { maxFailures: SUMMARY_FAILURES, moreHint: 'see results-json', deltas: 'beside' });
 }
 /** The hidden marker that finds our comment again: one per key (the workflow by default). */
 function commentMarker(key) {
@@ -89082,34 +89309,317 @@ function commentMarker(key) {
 }
 /** GitHub refuses comment bodies over 65,536 characters. */
 const COMMENT_MAX_CHARS = 65_536;
-/** The PR comment: the marker first, the same table (with deltas when there is a baseline). */
+/**
+ * The PR comment: the marker, the gate's verdict, the results (deltas instead of the plain table
+ * when there is a baseline), then the run's facts.
+ */
 function renderComment(content) {
     const full = commentBody(content, COMMENT_FAILURES);
     return full.length <= COMMENT_MAX_CHARS ? full : commentBody(content, 0);
 }
 function commentBody(c, maxFailures) {
-    const r = c.results;
     return [
         c.marker,
-        `### BIRD-Interact results: ${code(c.header.runId)}`,
-        '',
-        ...headerLines(c.header),
-        '',
-        headline(r),
-        '',
-        ...(c.baseline
-            ? [`Deltas against baseline run ${code(c.baseline.runId)} (${headline(c.baseline.results)}):`, '', deltaTable(r, c.baseline.results)]
-            : [resultsTable(r)]),
-        '',
-        ...unreadableLine(r),
-        ...(r.failures.length === 0
-            ? []
-            : maxFailures > 0
-                ? [failuresDetails(r.failures, maxFailures, 'see the job summary'), '']
-                : [`${r.failures.length} instances did not pass: see the job summary.`, '']),
-        `<sub>${c.workflowRunUrl ? `[workflow run](${c.workflowRunUrl}) · ` : ''}posted by bird-cloud-action; updated in place on reruns</sub>`,
+        blocks([
+            `### BIRD-Interact results: ${code(c.header.runId)}`,
+            gateBlock(c.gate ?? []),
+            resultsBlock(c.results, c.baseline, { maxFailures, moreHint: 'see the job summary', deltas: 'instead' }),
+            [...comboLines(c.header.manifest), ...attemptLines(c.header)].join('\n'),
+            `<sub>${c.workflowRunUrl ? `[workflow run](${c.workflowRunUrl}) · ` : ''}posted by bird-cloud-action; updated in place on reruns</sub>`,
+        ]),
         '',
     ].join('\n');
+}
+
+;// CONCATENATED MODULE: ./lib/results/step-summary.js
+// The job summary of one step, assembled once: the step adds its sections as it goes (the plan,
+// the upload, the dispatch, the per-run cluster, the results, a failure) and the summary is
+// written once at the end, in the order people read it, also when the step fails or is
+// cancelled. Results (or the failure) lead; what led to them follows, folded.
+//
+// Order: title · failure · gate · results · trend · note · facts (combo, models, attempt, time,
+// cluster cost) · plan · upload · dispatch · per-run cluster phases.
+
+
+
+
+
+/** GitHub refuses a step summary over 1 MiB: then the failure list is shortened. */
+const SUMMARY_MAX_BYTES = 1024 * 1024;
+const step_summary_SUMMARY_FAILURES = 1000;
+const SHORT_FAILURES = 100;
+/** The longest error text a failure block quotes. */
+const ERROR_CHARS = 4000;
+class StepSummary {
+    now;
+    sink;
+    runId = null;
+    kind = 'submit';
+    dryRun = false;
+    manifest = null;
+    stages = [];
+    details = {};
+    clusterSection = null;
+    resultsSection = null;
+    trendMarkdown = null;
+    noteMarkdown = null;
+    failure = null;
+    manifestState = 'none';
+    job = null;
+    teardown = null;
+    written = false;
+    constructor(options = {}) {
+        this.now = options.now ?? Date.now;
+        this.sink = options.write ?? writeSummary;
+    }
+    /** The run the step is about, once known; `manifest` gives the combo and the models. */
+    run(info) {
+        this.runId = info.runId;
+        this.kind = info.kind;
+        this.dryRun = info.dryRun ?? false;
+        if (info.manifest)
+            this.manifest = info.manifest;
+    }
+    /** Starts a stage of the step's clock (ending the one before); a failure is placed in it. */
+    stage(name) {
+        const t = this.now();
+        this.closeStage(t);
+        this.stages.push({ stage: name, start: t, end: null });
+    }
+    /** The stage the step is in, or null before the first. */
+    get currentStage() {
+        return this.stages.at(-1)?.stage ?? null;
+    }
+    plan(section) {
+        this.details.plan = section;
+    }
+    upload(section) {
+        this.details.upload = section;
+    }
+    dispatch(section) {
+        this.details.dispatch = section;
+    }
+    /** A per-run cluster: its phases are read when the summary is written, so a cancelled step shows them too. */
+    cluster(section) {
+        this.clusterSection = section;
+    }
+    /** The reported results (report.ts reportRun adds them). */
+    results(section) {
+        this.resultsSection = section;
+        this.manifest = section.header.manifest;
+        this.runId ??= section.header.runId;
+    }
+    /** A trend of earlier runs, shown right after the results; markdown with untrusted text escaped. */
+    trend(markdown) {
+        this.trendMarkdown = markdown;
+    }
+    /** What a step without results has to say first (a stop, nothing to rerun); markdown. */
+    note(markdown) {
+        this.noteMarkdown = markdown;
+    }
+    /** The manifest of the run is in the bucket (committed by this step, or before it). */
+    manifestCommitted() {
+        this.manifestState = 'committed';
+    }
+    /** The job of this step's attempt, as it was submitted and as it ended. */
+    jobState(sid, state) {
+        this.job = { sid, state };
+    }
+    /** How the per-run cluster's teardown went (teardown.ts outcome). */
+    clusterTeardown(outcome) {
+        this.teardown = outcome;
+    }
+    /**
+     * The step failed in `stage` (default: the current one). The first failure stands: main's catch
+     * sees again an error that a mode recorded with its own stage. A failed gate is shown by the
+     * gate's own block.
+     */
+    fail(error, stage) {
+        if (this.failure || error instanceof GateFailedError)
+            return;
+        this.failure = { stage: stage ?? this.currentStage ?? 'preflight', error };
+    }
+    /** The whole summary as markdown. */
+    render() {
+        const full = this.compose(step_summary_SUMMARY_FAILURES);
+        return Buffer.byteLength(full) <= SUMMARY_MAX_BYTES ? full : this.compose(SHORT_FAILURES);
+    }
+    /** Writes the summary, once: a second call (the cancel path, then main's finally) does nothing. */
+    async write() {
+        if (this.written)
+            return;
+        this.written = true;
+        await this.sink(this.render());
+    }
+    closeStage(t) {
+        const last = this.stages.at(-1);
+        if (last && last.end === null)
+            last.end = t;
+    }
+    title() {
+        const id = this.runId === null ? '' : ` ${code(this.runId)}`;
+        if (this.resultsSection)
+            return `## BIRD-Interact results:${id}`;
+        if (this.runId === null)
+            return '## BIRD-Interact';
+        if (this.kind === 'rerun')
+            return `## BIRD-Interact rerun of${id}${this.dryRun ? ' (dry run)' : ''}`;
+        if (this.kind === 'report')
+            return `## BIRD-Interact report of${id}`;
+        if (this.kind === 'stop')
+            return `## BIRD-Interact stop of${id}`;
+        return `## BIRD-Interact run${id}${this.dryRun ? ' (dry run)' : ''}`;
+    }
+    compose(maxFailures) {
+        const now = this.now();
+        const r = this.resultsSection;
+        const redact = r?.redact ?? ((t) => t);
+        const lead = this.failure !== null || r !== null || this.noteMarkdown !== null;
+        const parts = [
+            this.title(),
+            this.failureBlock(),
+            r ? redact(gateBlock(r.gate)) : '',
+            r ? redact(resultsBlock(r.results, r.baseline, { maxFailures, moreHint: 'see results-json', deltas: 'beside' })) : '',
+            this.trendMarkdown ?? '',
+            this.noteMarkdown ?? '',
+            redact(this.facts(now).join('\n')),
+            ...this.detailBlocks(lead),
+        ];
+        return `${parts.filter((p) => p !== '').join('\n\n')}\n`;
+    }
+    /** Combo and models once, the attempt, the time of each stage, and what a per-run cluster used. */
+    facts(now) {
+        const out = [...(this.manifest ? comboLines(this.manifest) : []), ...(this.resultsSection ? attemptLines(this.resultsSection.header) : [])];
+        const times = this.stages.map((s) => `${s.stage} ${formatDuration((s.end ?? now) - s.start)}`);
+        if (times.length > 1)
+            out.push(`- time: ${times.join(' · ')} (step ${formatDuration(now - this.stages[0].start)})`);
+        else if (times.length === 1)
+            out.push(`- time: ${times[0]}`);
+        const c = this.clusterSection;
+        if (c?.phases.list().some((p) => p.phase === 'up')) {
+            const nodes = 1 + c.workers;
+            const ms = c.phases.clusterMs();
+            const down = c.phases.list().find((p) => p.phase === 'down');
+            const span = down?.status === 'ok' ? `from \`ray up\` to \`ray down\` ${formatDuration(ms)}` : `up ${formatDuration(ms)} so far (not torn down by this step)`;
+            out.push(`- per-run cluster: ${nodes} nodes (1 head + ${c.workers} × ${code(c.workerType)}), ${span}: about ${((ms / 3_600_000) * nodes).toFixed(2)} VM-hours`);
+        }
+        return out;
+    }
+    /** Plan, upload, dispatch and cluster phases: folded under a lead; without one, the furthest stage is open. */
+    detailBlocks(lead) {
+        const d = this.details;
+        const open = lead ? null : d.dispatch ? 'dispatch' : d.upload ? 'upload' : d.plan ? 'plan' : null;
+        const phases = this.clusterSection?.phases;
+        const list = phases?.list() ?? [];
+        const cluster = phases && list.length > 0
+            ? {
+                line: `Per-run cluster: ${list.map((p) => p.phase).join(', ')} (${formatDuration(list.reduce((a, p) => a + p.ms, 0))})`,
+                body: phases.summaryTable(),
+            }
+            : null;
+        const named = [
+            ['plan', d.plan],
+            ['upload', d.upload],
+            ['dispatch', d.dispatch],
+            ['cluster', cluster],
+        ];
+        return named.flatMap(([name, s]) => {
+            if (!s)
+                return [];
+            if (name === open)
+                return [`### ${s.line}\n\n${s.body}`];
+            return [`<details>\n<summary>${s.line}</summary>\n\n${s.body}\n\n</details>`];
+        });
+    }
+    failureBlock() {
+        const f = this.failure;
+        if (!f)
+            return '';
+        const e = f.error;
+        const head = `### ❌ Stopped at ${f.stage}`;
+        const lines = [`- left behind: ${this.leftBehind(f.stage)}`];
+        if (e instanceof errors/* ProblemsError */.FQ) {
+            const rows = e.problems.map((p) => [code(p.input), mdText(step_summary_oneLine(p.message)), p.fix ? mdText(step_summary_oneLine(p.fix)) : '']);
+            return [head, markdownTable(['input', 'problem', 'fix'], rows), lines.join('\n')].join('\n\n');
+        }
+        lines.unshift(`- fix: ${this.fix(f.stage)}`);
+        return [head, step_summary_errorText((0,errors/* errorMessage */.gJ)(e)), lines.join('\n')].join('\n\n');
+    }
+    /** What to do after a failure that is not an input problem. */
+    fix(stage) {
+        const id = this.runId === null ? null : this.runId;
+        const rerun = id ? `rerun the unfinished instances with \`rerun-run-id: ${id}\`` : 'rerun the unfinished instances with rerun-run-id';
+        const report = id ? `report on it with \`report-run-id: ${id}\`` : 'report on it with report-run-id';
+        switch (stage) {
+            case 'preflight':
+                return 'fix what the error names, then run the step again';
+            case 'upload':
+                return id
+                    ? `run the step again with \`run-id: ${id}\`: files already in the bucket with the same md5 are skipped`
+                    : 'run the step again with the same run-id: files already in the bucket with the same md5 are skipped';
+            case 'dispatch':
+                return this.manifestState === 'committed'
+                    ? `check the cluster (the error above), then ${rerun}`
+                    : 'check the cluster (the error above), then run the step again';
+            case 'wait':
+                if (this.kind === 'report')
+                    return `${report} again later (with wait: true to wait for it)`;
+                return this.job?.state === 'left running' ? `${report} when it ends` : rerun;
+            case 'teardown':
+                return id ? `delete what is left: \`stop-run-id: ${id}\` with cluster: ephemeral tears the cluster down` : 'delete what is left of the cluster';
+            case 'report':
+                return `${report} again`;
+            default:
+                return 'check the cluster, then run the stop again';
+        }
+    }
+    /** What the step leaves behind after a failure in `stage`. */
+    leftBehind(stage) {
+        const parts = [];
+        const j = this.job;
+        if (this.kind === 'report')
+            parts.push(stage === 'wait' ? 'the job was left as it is (report-run-id never stops it)' : 'nothing changed (a report only reads)');
+        else if (this.kind === 'stop')
+            parts.push('see the log for what was stopped');
+        else if (j === null) {
+            if (this.kind === 'rerun')
+                parts.push('nothing dispatched; the run is as it was');
+            else if (this.manifestState === 'committed')
+                parts.push('manifest committed, job not dispatched');
+            else if (stage === 'upload')
+                parts.push('manifest not written, nothing dispatched (the files uploaded so far stay in the bucket)');
+            else
+                parts.push('nothing: no upload, no manifest, nothing dispatched');
+        }
+        else if (j.state === 'submitted')
+            parts.push(`job ${code(j.sid)} submitted`);
+        else if (j.state === 'left running')
+            parts.push(`job ${code(j.sid)} left running`);
+        else
+            parts.push(`job ${code(j.sid)} ${j.state}; its rows so far are in the bucket`);
+        if (this.teardown !== null)
+            parts.push(`per-run cluster: ${TEARDOWN_WORDS[this.teardown] ?? this.teardown}`);
+        return parts.join('; ');
+    }
+}
+const TEARDOWN_WORDS = {
+    'ray-down': 'torn down (ray down)',
+    'deleted-by-label': 'deleted (by label)',
+    'already-done': 'already torn down',
+    detached: 'left running to its self-delete timer',
+    failed: 'teardown failed: VMs may be left, see the log',
+};
+function step_summary_oneLine(s) {
+    return s.replace(/\s+/g, ' ').trim();
+}
+/** An error's text as inert markdown: one line escaped, several in a fence no backtick in them can close. */
+function step_summary_errorText(message) {
+    const t = message.length > ERROR_CHARS ? `${message.slice(0, ERROR_CHARS - 1)}…` : message;
+    if (!t.includes('\n'))
+        return mdText(t);
+    const longest = Math.max(0, ...[...t.matchAll(/`+/g)].map((m) => m[0].length));
+    const fence = '`'.repeat(Math.max(3, longest + 1));
+    return `${fence}text\n${t}\n${fence}`;
 }
 
 ;// CONCATENATED MODULE: ./lib/results/report.js
@@ -89229,14 +89739,18 @@ async function reportRun(options) {
         log.info(`  ${d.db}: ${headline(d).replace(/\*/g, '')}`);
     for (const f of results.failures)
         log.info(`  did not pass: ${f.instance_id} (${f.db}, attempt ${f.attempt ?? '-'}): ${f.reason}`);
-    const summary = redact(renderSummary(h, results, baseline));
-    await writeSummary(summary);
+    const gate = gateMessage(results, options.thresholds);
+    const checks = gateChecks(results, options.thresholds);
+    const stepSummary = options.summary ?? new StepSummary();
+    stepSummary.results({ header: h, results, baseline, gate: checks, redact });
+    if (!options.summary)
+        await stepSummary.write();
+    const summary = stepSummary.render();
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.N, String(results.n));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.Phase1Rate, String(results.phase1_rate));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.Phase2Rate, String(results.phase2_rate));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.AvgReward, String(results.avg_reward));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.Errors, String(results.errors));
-    const gate = gateMessage(results, options.thresholds);
     const resultsJson = await writeResultsJson(options.runnerTemp, options.runId, resultsDocument(h, results, baseline, options.thresholds, gate));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.ResultsJson, resultsJson);
     let comment;
@@ -89250,7 +89764,7 @@ async function reportRun(options) {
     }
     else {
         const marker = commentMarker(options.commentKey ?? (process.env.GITHUB_WORKFLOW || 'bird-cloud-action'));
-        const body = redact(renderComment({ marker, header: h, results, baseline, workflowRunUrl: options.github.workflow_run_url || undefined }));
+        const body = redact(renderComment({ marker, header: h, results, baseline, gate: checks, workflowRunUrl: options.github.workflow_run_url || undefined }));
         comment = await upsertComment({ token: options.token, target: where.target, marker, body, apiUrl: options.apiUrl, log });
     }
     if (gate !== null)
@@ -89262,11 +89776,14 @@ async function reportRun(options) {
 
 ;// CONCATENATED MODULE: ./lib/cluster/phases.js
 // Progress of a per-run cluster: one line per phase (image, up, submit, wait, down) as it starts
-// and ends, and the timings as a job-summary table.
+// and ends, the timings as a job-summary table, and the time the cluster's VMs were up.
+
 
 
 
 const PHASES = ['image', 'up', 'submit', 'wait', 'down'];
+/** The phases during which the cluster's VMs exist: from `ray up` to `ray down`. */
+const VM_PHASES = ['up', 'submit', 'wait', 'down'];
 class PhaseClock {
     log;
     now;
@@ -89281,7 +89798,7 @@ class PhaseClock {
     /** Runs one phase: a line when it starts, one when it ends (with its time), rethrowing failures. */
     async run(phase, fn, note = '') {
         const start = this.now();
-        const rec = { phase, status: 'running', ms: 0, note };
+        const rec = { phase, status: 'running', ms: 0, startedAt: start, note };
         this.records.set(phase, rec);
         this.log.info(`${this.label(phase)}: started${note ? ` (${note})` : ''}`);
         try {
@@ -89301,7 +89818,7 @@ class PhaseClock {
     }
     /** A phase that did not run (e.g. down after a detached submit), with the reason. */
     skip(phase, note) {
-        this.records.set(phase, { phase, status: 'skipped', ms: 0, note });
+        this.records.set(phase, { phase, status: 'skipped', ms: 0, startedAt: 0, note });
         this.log.info(`${this.label(phase)}: skipped (${note})`);
     }
     /** Adds a note to a recorded phase (e.g. `image exists`). */
@@ -89310,18 +89827,28 @@ class PhaseClock {
         if (r)
             r.note = r.note ? `${r.note}; ${note}` : note;
     }
+    /** The phases so far, in their order; a running one with its time so far. */
     list() {
+        const now = this.now();
         return PHASES.flatMap((p) => {
             const r = this.records.get(p);
-            return r ? [{ ...r }] : [];
+            if (!r)
+                return [];
+            return [{ ...r, ms: r.status === 'running' ? now - r.startedAt : r.ms }];
         });
     }
-    /** `### Per-run cluster` and a table: phase, status, time, note. */
-    summaryMarkdown(title = 'Per-run cluster') {
-        const rows = this.list().map((r) => [r.phase, r.status, r.status === 'skipped' ? '' : formatDuration(r.ms), r.note]);
-        const total = this.list().reduce((a, r) => a + r.ms, 0);
-        rows.push(['total', '', formatDuration(total), '']);
-        return [`### ${title}`, '', markdownTable(['phase', 'status', 'time', 'note'], rows), ''].join('\n');
+    /** The time from `ray up` to `ray down` (each phase's time, so far when one still runs): the VMs' time. */
+    clusterMs() {
+        return this.list()
+            .filter((r) => VM_PHASES.includes(r.phase))
+            .reduce((a, r) => a + r.ms, 0);
+    }
+    /** The phases as a table: phase, status, time, note (the note may quote a CLI's error: untrusted). */
+    summaryTable() {
+        const list = this.list();
+        const rows = list.map((r) => [r.phase, r.status, r.status === 'skipped' ? '' : formatDuration(r.ms), mdText(r.note)]);
+        rows.push(['total', '', formatDuration(list.reduce((a, r) => a + r.ms, 0)), '']);
+        return markdownTable(['phase', 'status', 'time', 'note'], rows);
     }
 }
 function firstLine(s) {
@@ -91319,7 +91846,6 @@ async function bringUp(prepared, options = {}) {
 
 
 
-
 /** The ray CLI must run, at the pinned version, before anything is written. */
 async function checkRayCli(log, gce, cwd) {
     const install = `install it in a step before this one: pip install "ray[default]==${gce.rayVersion || "<the image's Ray>"}" google-api-python-client`;
@@ -91378,6 +91904,8 @@ async function onCluster(ctx, options, body) {
     if (d.cluster === 'existing')
         return body({ client: rayClient(ctx.log, d), publicDashboard: true });
     const clock = options.phases ?? new PhaseClock(ctx.log);
+    const ri = options.manifest.render_inputs;
+    ctx.summary.cluster({ phases: clock, workers: ri.workers, workerType: ri.worker_type });
     const p = await prepareCluster({ manifest: options.manifest, runnerTemp: options.settings.runnerTemp, rayCli: d.gce.rayCli, log: ctx.log, state: ctx.state });
     const removeTeardown = ctx.cancel.add({
         order: CleanupOrder.Teardown,
@@ -91385,6 +91913,7 @@ async function onCluster(ctx, options, body) {
         timeoutMs: 20 * 60_000,
         run: async (signal) => {
             const r = await p.teardown.run(signal);
+            ctx.summary.clusterTeardown(r.outcome);
             if (r.outcome === 'failed')
                 ctx.log.warning(r.detail);
             return `cluster ${p.runId}: ${r.outcome}`;
@@ -91405,6 +91934,7 @@ async function onCluster(ctx, options, body) {
         if ((!d.wait && options.canDetach) || outcome.leftRunning) {
             await p.teardown.detach();
             detached = true;
+            ctx.summary.clusterTeardown('detached');
             clock.skip('down', `${outcome.leftRunning ? 'on-wait-timeout: leave' : 'wait: false'}: left to the self-delete timer`);
             lib_core/* setOutput */.uH(constants/* Outputs */.tY.ClusterTeardown, 'detached');
         }
@@ -91415,7 +91945,11 @@ async function onCluster(ctx, options, body) {
     removeTeardown();
     // A cancelled step tears down through the cleanup path, not here.
     if (!detached && !ctx.cancel.cancelled) {
+        // A failed bring-up or submit stays in its stage; after a wait, the teardown has its own.
+        if (!failure)
+            ctx.summary.stage('teardown');
         const r = await clock.run('down', () => p.teardown.run(failure ? 'the step failed after the render' : 'end of the run'));
+        ctx.summary.clusterTeardown(r.outcome);
         lib_core/* setOutput */.uH(constants/* Outputs */.tY.ClusterTeardown, r.outcome);
         if (r.outcome === 'failed') {
             ctx.log.error(r.detail);
@@ -91423,7 +91957,6 @@ async function onCluster(ctx, options, body) {
             failure ??= new Error(`the run finished but its cluster could not be torn down: ${r.detail}`);
         }
     }
-    await writeSummary(clock.summaryMarkdown());
     if (failure || !outcome)
         throw failure;
     return outcome;
@@ -91503,11 +92036,15 @@ function reportOptions(ctx, s, store, runId) {
         runnerTemp: s.runnerTemp,
         rayAddress: s.dispatch.rayAddress || undefined,
         log: ctx.log,
+        summary: ctx.summary,
     };
 }
 /** A waited attempt is reported (summary, outputs, PR comment, gate), then a failed wait fails the step. */
 async function reportAfterWait(ctx, settings, store, waitedAttempt) {
     const o = waitedAttempt.outcome;
+    // A wait that ended badly is the step's failure, reported after the results.
+    if (o.failure)
+        ctx.summary.fail(o.failure, 'wait');
     if (!o.waited) {
         const t = settings.report.thresholds;
         if (t.minPhase1Rate !== null || t.maxErrors !== null || settings.report.baselineRunId) {
@@ -91516,6 +92053,7 @@ async function reportAfterWait(ctx, settings, store, waitedAttempt) {
         return;
     }
     let gate = null;
+    ctx.summary.stage('report');
     try {
         await reportRun({
             ...reportOptions(ctx, settings, store, waitedAttempt.runId),
@@ -91585,12 +92123,15 @@ async function waitForRun(ctx, settings, store) {
 /** report-run-id: report on an existing run without dispatching anything (after waiting for it, with wait: true). */
 async function report(ctx, settings) {
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.RunId, settings.runId);
+    ctx.summary.run({ runId: settings.runId, kind: 'report' });
     const store = openStore(ctx.log, settings);
     const options = { ...reportOptions(ctx, settings, store, settings.runId), runIdInput: constants/* Inputs */.G0.ReportRunId, datasetFile: settings.datasetFile };
     if (!settings.dispatch.wait) {
+        ctx.summary.stage('report');
         await reportRun(options);
         return;
     }
+    ctx.summary.stage('wait');
     const waited = await waitForRun(ctx, settings, store);
     await reportAfterWait(ctx, settings, store, {
         runId: settings.runId,
@@ -91905,7 +92446,6 @@ async function planCode(log, dispatch, workspace, env = process.env) {
 
 
 
-
 const NOT_DISPATCHED = 'NOT_DISPATCHED';
 const NO_WAIT = { waited: false, failure: null, dashboardUrl: null, durationSeconds: null, leftRunning: false };
 /** After the last row, the driver still shuts down for a few seconds: the status reported waits for it, a little. */
@@ -91937,6 +92477,7 @@ async function stopAndRecord(ctx, client, sid) {
     try {
         await stopOnce(ctx.log, client, sid);
         ctx.state.setWait('done');
+        ctx.summary.jobState(sid, 'stopped');
     }
     catch (e) {
         ctx.log.warning(`could not stop ${sid}: ${(0,errors/* errorMessage */.gJ)(e)}; the post step tries again`);
@@ -91979,6 +92520,10 @@ function printSubmitCommand(ctx, r) {
     ctx.log.info(rayJobSubmitCommand(job, r.settings.rayAddress));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.JobStatus, NOT_DISPATCHED);
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.SubmissionId, job.submissionId);
+    ctx.summary.dispatch({
+        line: 'Dispatch: nothing dispatched (cluster: none)',
+        body: `Nothing was dispatched (cluster: none). The equivalent \`ray job submit\` command for ${code(job.submissionId)} (without secrets) is in the step's log.`,
+    });
     return NO_WAIT;
 }
 /** Submits the attempt's job once per submission id; a retried step follows the job it made. */
@@ -92018,6 +92563,7 @@ async function dispatchAttempt(ctx, request, target) {
     const sid = submissionId(m.run_id, request.attempt);
     ctx.state.saveJob({ submissionId: sid, rayAddress: client.address, wait: request.settings.wait ? 'waiting' : 'detached' });
     const outcome = await phase('submit', () => submitJob(ctx, request, client));
+    ctx.summary.jobState(sid, 'submitted');
     ctx.log.info(outcome === 'created' ? `submitted ${sid} to ${client.address}` : `${sid} was already submitted by an earlier try of this step: following it`);
     await freshStatus(request.store, m.run_id, {
         ray_job_id: sid,
@@ -92033,11 +92579,13 @@ async function dispatchAttempt(ctx, request, target) {
         lib_core/* setOutput */.uH(constants/* Outputs */.tY.DashboardUrl, url);
     const status = (await client.job(sid))?.status ?? 'PENDING';
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.JobStatus, status);
+    const facts = { runId: m.run_id, attempt: request.attempt, sid, url, dispatched: request.instanceIds.length, status, wait: null };
+    ctx.summary.dispatch(dispatchSection(facts));
     if (!request.settings.wait) {
-        await writeSummary(dispatchSummary({ runId: m.run_id, attempt: request.attempt, sid, url, dispatched: request.instanceIds.length, status, wait: null }));
         ctx.log.info(`not waiting (wait: false): the job runs on; follow it at ${url ?? client.address}`);
         return { ...NO_WAIT, dashboardUrl: url };
     }
+    ctx.summary.stage('wait');
     return phase('wait', () => waitOnJob(ctx, request, target, client, url));
 }
 /** Waits; on cancel the cleanup path stops the job; a wait that ends badly stops it too. */
@@ -92083,15 +92631,19 @@ async function waitOnJob(ctx, r, target, client, url) {
     const ok = v.kind === 'finished' && v.ok;
     // on-wait-timeout: leave: a run longer than the wait goes on (the post step leaves it alone too).
     const leave = v.kind === 'wait-timeout' && r.settings.onWaitTimeout === 'leave';
-    if (ok)
+    if (ok) {
         ctx.state.setWait('done');
-    else if (leave)
+        ctx.summary.jobState(sid, 'finished');
+    }
+    else if (leave) {
         ctx.state.setWait('detached');
+        ctx.summary.jobState(sid, 'left running');
+    }
     else
         await stopAndRecord(ctx, client, sid);
     const final = ok ? await settledStatus(client, sid, result.jobStatus) : ((await client.job(sid).catch(() => null))?.status ?? result.jobStatus ?? 'UNKNOWN');
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.JobStatus, final);
-    await writeSummary(dispatchSummary({ runId: m.run_id, attempt: r.attempt, sid, url, dispatched: r.instanceIds.length, status: final, wait: result }));
+    ctx.summary.dispatch(dispatchSection({ runId: m.run_id, attempt: r.attempt, sid, url, dispatched: r.instanceIds.length, status: final, wait: result }));
     const waited = { waited: true, failure: null, dashboardUrl: url, durationSeconds: (Date.now() - started) / 1000, leftRunning: leave };
     if (leave) {
         const message = `wait-timeout: ${v.reason}; the job ${sid} is left running (on-wait-timeout: leave). Report on it later with \`report-run-id: ${m.run_id}\` (add wait: true to wait for it)`;
@@ -92104,20 +92656,21 @@ async function waitOnJob(ctx, r, target, client, url) {
     ctx.log.info(`finished: ${v.reason}`);
     return waited;
 }
-function dispatchSummary(f) {
-    const rows = [
-        ['run', `\`${f.runId}\``],
-        ['attempt', String(f.attempt)],
-        ['instances dispatched', String(f.dispatched)],
-        ['submission', f.url ? `[\`${f.sid}\`](${f.url})` : `\`${f.sid}\``],
-        ['Ray job status', f.status],
+/** The dispatch's section: where the job went and how it ended (no table: label and value per line). */
+function dispatchSection(f) {
+    const lines = [
+        `- run ${code(f.runId)}, attempt ${f.attempt}: ${f.dispatched} instance${f.dispatched === 1 ? '' : 's'} dispatched`,
+        `- submission: ${f.url ? `[${code(f.sid)}](${f.url})` : code(f.sid)}`,
+        `- Ray job status: ${mdText(f.status)}`,
     ];
     if (f.wait) {
-        rows.push(['rows of this attempt', `${f.wait.rowsDone}/${f.wait.rowsTotal}`]);
+        lines.push(`- rows of this attempt: ${f.wait.rowsDone}/${f.wait.rowsTotal}`);
         // The reason may quote Ray's job message: untrusted text.
-        rows.push(['verdict', `${f.wait.verdict.kind}: ${mdText(f.wait.verdict.reason)}`]);
+        lines.push(`- verdict: ${f.wait.verdict.kind}: ${mdText(f.wait.verdict.reason)}`);
     }
-    return ['### Dispatch', '', markdownTable(['', ''], rows), ''].join('\n');
+    // The folded line is HTML (<summary>): Ray's status word only, nothing that could be markup.
+    const status = String(f.status).replace(/[^A-Za-z0-9_-]/g, '');
+    return { line: `Dispatch: ${f.sid}, ${f.dispatched} instance${f.dispatched === 1 ? '' : 's'}, Ray job ${status}`, body: lines.join('\n') };
 }
 
 ;// CONCATENATED MODULE: ./lib/modes/rerun.js
@@ -92192,12 +92745,27 @@ async function refuseWhilePreviousRuns(ctx, settings, plan) {
         ], 'rerun refused');
     }
 }
+const UNFINISHED_SHOWN = 50;
+/** The rerun's plan: what is done, what the next attempt takes; nothing is uploaded. */
+function rerunSection(plan) {
+    const total = plan.manifest.instance_ids.length;
+    return {
+        line: `Rerun plan: attempt ${plan.attempt} takes the ${plan.unfinished.length} unfinished of ${total} instances`,
+        body: [
+            `- ${plan.done} of ${total} instances done; attempt ${plan.attempt} takes the ${plan.unfinished.length} unfinished ones. Nothing was uploaded.`,
+            `- unfinished: ${plan.unfinished.slice(0, UNFINISHED_SHOWN).map(code).join(', ')}${plan.unfinished.length > UNFINISHED_SHOWN ? `, … and ${plan.unfinished.length - UNFINISHED_SHOWN} more` : ''}`,
+        ].join('\n'),
+    };
+}
 async function rerun(ctx, settings) {
     const store = openStore(ctx.log, settings);
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.RunId, settings.runId);
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.DispatchedInstances, '0');
+    ctx.summary.run({ runId: settings.runId, kind: 'rerun', dryRun: settings.dryRun });
     const plan = await planRerun(store, settings.runId);
     const m = plan.manifest;
+    ctx.summary.run({ runId: plan.runId, kind: 'rerun', dryRun: settings.dryRun, manifest: m });
+    ctx.summary.manifestCommitted();
     ctx.log.info(`rerun of ${plan.runId}: ${plan.done} of ${m.instance_ids.length} instances are done; ${plan.unfinished.length} unfinished; next attempt ${plan.attempt}. Nothing is uploaded.`);
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.ManifestUri, store.uri(runPaths.manifest(plan.runId)));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.Attempt, String(plan.attempt));
@@ -92208,7 +92776,7 @@ async function rerun(ctx, settings) {
         ctx.log.info(`nothing to rerun: every instance of ${plan.runId} has a successful row. Nothing was dispatched.`);
         lib_core/* setOutput */.uH(constants/* Outputs */.tY.DispatchedInstances, '0');
         lib_core/* setOutput */.uH(constants/* Outputs */.tY.JobStatus, NOT_DISPATCHED);
-        await writeSummary(`## BIRD-Interact rerun of \`${plan.runId}\`\n\nNothing to rerun: all ${m.instance_ids.length} instances are done. Nothing was dispatched.\n`);
+        ctx.summary.note(`Nothing to rerun: all ${m.instance_ids.length} instances are done. Nothing was dispatched.`);
         return;
     }
     ctx.log.info(`unfinished: ${listIds(plan.unfinished)}`);
@@ -92237,12 +92805,13 @@ async function rerun(ctx, settings) {
         miniInteractRoot: settings.miniInteractRoot,
     });
     await refuseWhilePreviousRuns(ctx, settings, plan);
-    await writeSummary(`## BIRD-Interact rerun of \`${plan.runId}\`\n\n${plan.done} of ${m.instance_ids.length} instances done; attempt ${plan.attempt} takes the ${plan.unfinished.length} unfinished ones. Nothing was uploaded.\n`);
+    ctx.summary.plan(rerunSection(plan));
     if (settings.dryRun) {
         ctx.log.info('dry-run: the rerun plan is complete; nothing was dispatched.');
         return;
     }
     // A rerun renders the cluster from the stored manifest, and never detaches.
+    ctx.summary.stage('dispatch');
     const outcome = await onCluster(ctx, { settings, manifest: m, phases, canDetach: false }, (target) => dispatchAttempt(ctx, {
         settings: settings.dispatch,
         manifest: m,
@@ -92262,6 +92831,7 @@ async function rerun(ctx, settings) {
 // job that still runs is stopped through the ray-address input (never an address from the
 // bucket); a per-run cluster is torn down (ray down on the YAML rendered from the manifest, then
 // deletion by label). The run's status.json then says it was stopped.
+
 
 
 
@@ -92302,8 +92872,9 @@ async function awaitTerminal(client, stops) {
         await sleep(STOP_POLL_MS);
     }
 }
-function stopSummary(runId, lines, table) {
-    return [`## BIRD-Interact stop of \`${runId}\``, '', ...lines.map((l) => `- ${l}`), '', ...(table ? [table, ''] : [])].join('\n');
+/** What the stop did, as the summary's note: a line each, then the attempts' table. */
+function stopNote(lines, table) {
+    return [lines.map((l) => `- ${l}`).join('\n'), ...(table ? [table] : [])].join('\n\n');
 }
 async function stopOnExistingCluster(ctx, settings, run) {
     const client = rayClient(ctx.log, settings.dispatch);
@@ -92318,15 +92889,22 @@ async function stopOnExistingCluster(ctx, settings, run) {
         ctx.log.info(`attempt ${s.attempt} (${s.submissionId}): ${s.before ?? 'unknown to Ray'}${s.stopped ? ` → ${s.after ?? 'gone'}` : ''}`);
     const last = stops[stops.length - 1];
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.JobStatus, last.after ?? 'NOT_FOUND');
-    const table = markdownTable(['attempt', 'submission', 'before', 'after'], stops.map((s) => [String(s.attempt), `\`${s.submissionId}\``, s.before ?? 'unknown to Ray', s.stopped ? (s.after ?? 'gone') : '(not stopped)']));
+    const table = markdownTable(['attempt', 'submission', 'before', 'after'], 
+    // Ray's statuses are its text: escaped.
+    stops.map((s) => [
+        String(s.attempt),
+        code(s.submissionId),
+        s.before ? mdText(s.before) : 'unknown to Ray',
+        s.stopped ? (s.after ? mdText(s.after) : 'gone') : '(not stopped)',
+    ]));
     const still = stopped.filter((s) => s.after !== null && !TERMINAL.includes(s.after));
     const lines = stopped.length === 0
         ? ['nothing was running: every attempt Ray knows of had ended (or Ray does not know them any more)']
         : [
-            `stopped ${stopped.length} job(s) at ${settings.dispatch.rayAddress}`,
+            `stopped ${stopped.length} job(s) at ${code(settings.dispatch.rayAddress)}`,
             ...(still.length > 0 ? [`still ending after ${formatDuration(STOP_WAIT_MS)}: ${still.map((s) => s.submissionId).join(', ')}`] : []),
         ];
-    return { summary: stopSummary(settings.runId, lines, table), stoppedAny: stopped.length > 0 };
+    return { summary: stopNote(lines, table), stoppedAny: stopped.length > 0 };
 }
 /** A per-run cluster: rendered from the manifest (its checks and the gcp-project input hold), then torn down. */
 async function stopPerRunCluster(ctx, settings, run) {
@@ -92356,10 +92934,11 @@ async function stopPerRunCluster(ctx, settings, run) {
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.ClusterTeardown, r.outcome);
     if (r.outcome === 'failed')
         throw new Error(`the cluster of run ${settings.runId} could not be torn down: ${r.detail}`);
-    return { summary: stopSummary(settings.runId, [`per-run cluster: ${r.detail}`], null), stoppedAny: true };
+    return { summary: stopNote([`per-run cluster: ${mdText(r.detail)}`], null), stoppedAny: true };
 }
 async function stop(ctx, settings) {
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.RunId, settings.runId);
+    ctx.summary.run({ runId: settings.runId, kind: 'stop' });
     const d = settings.dispatch;
     if (d.cluster === 'none') {
         throw new errors/* ProblemsError */.FQ([
@@ -92376,6 +92955,7 @@ async function stop(ctx, settings) {
         throw new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.StopRunId, message: `the stored manifest names run '${String(run.manifest.run_id)}'`, fix: 'check the run id and gcs-bucket' }], 'stop refused');
     }
     const finished = run.status?.terminal_state === 'done' || run.status?.terminal_state === 'error';
+    ctx.summary.stage('stop');
     const result = d.cluster === 'existing' ? await stopOnExistingCluster(ctx, settings, run) : await stopPerRunCluster(ctx, settings, run);
     // A run that had already finished stays as it was; a stopped one says so.
     if (result.stoppedAny && !finished) {
@@ -92387,7 +92967,7 @@ async function stop(ctx, settings) {
     else if (finished) {
         ctx.log.info(`run ${settings.runId} had already finished (${String(run.status?.terminal_state)})`);
     }
-    await writeSummary(result.summary);
+    ctx.summary.note(result.summary);
 }
 
 ;// CONCATENATED MODULE: ./lib/gcs/upload.js
@@ -92865,10 +93445,12 @@ async function uploadAndCommit(ctx, plan, store, remote) {
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.UploadedFiles, String(result.uploadedFiles));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.SkippedFiles, String(result.skippedFiles));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.UploadedBytes, String(result.uploadedBytes));
-    await writeSummary(uploadSummary(plan, { manifestUri, manifest: committed, dbs: result.dbs }));
+    ctx.summary.manifestCommitted();
+    ctx.summary.upload(uploadSection(plan, { manifestUri, manifest: committed, dbs: result.dbs }));
 }
 async function submit_submit(ctx, settings) {
     const { plan, keys } = await preflight(ctx.log, settings);
+    ctx.summary.run({ runId: plan.runId, kind: 'submit', dryRun: plan.dryRun, manifest: plan.manifest });
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.RunId, plan.runId);
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.Dbs, JSON.stringify(plan.dbs));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.Artifact, plan.artifact?.kind ?? 'none');
@@ -92877,7 +93459,7 @@ async function submit_submit(ctx, settings) {
     ctx.log.info(`cluster: ${settings.dispatch.cluster}${settings.dispatch.clusterSource === 'derived' ? ` (cluster unset: ${settings.dispatch.cluster === 'existing' ? 'ray-address is set' : 'no ray-address'})` : ''}`);
     await logPlan(ctx.log, plan);
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.PlanFile, await writePlanFile(settings.runnerTemp, plan.runId, plan));
-    await writeSummary(planSummary(plan));
+    ctx.summary.plan(planSection(plan));
     const imageUri = plan.manifest.render_inputs.image_uri;
     if (imageUri)
         lib_core/* setOutput */.uH(constants/* Outputs */.tY.ImageUri, imageUri);
@@ -92895,7 +93477,9 @@ async function submit_submit(ctx, settings) {
         refuseRedispatch(plan, store, remote, settings);
         ctx.log.notice(`run ${plan.runId} already has a manifest for this same plan: checking and completing the upload.`);
     }
+    ctx.summary.stage('upload');
     await uploadAndCommit(ctx, plan, store, remote);
+    ctx.summary.stage('dispatch');
     const outcome = await onCluster(ctx, { settings, manifest: plan.manifest, phases, canDetach: true }, (target) => dispatchAttempt(ctx, {
         settings: settings.dispatch,
         manifest: plan.manifest,
@@ -92910,9 +93494,10 @@ async function submit_submit(ctx, settings) {
 }
 
 ;// CONCATENATED MODULE: ./lib/main.js
-// Orchestration only: settings, then the mode the inputs ask for (a new submit, a rerun or a
-// report). One catch turns any failure into the step's error; one cancellation path handles
-// SIGINT/SIGTERM (common/cancel.ts).
+// Orchestration only: settings, then the mode the inputs ask for (a new submit, a rerun, a
+// report or a stop). One catch turns any failure into the step's error and the job summary's
+// failure block; one cancellation path handles SIGINT/SIGTERM (common/cancel.ts). The job
+// summary is written once, at the end (results/step-summary.ts).
 
 
 
@@ -92925,30 +93510,54 @@ async function submit_submit(ctx, settings) {
 
 
 
+
+/** The mode the settings ask for. */
+function runMode(ctx, settings) {
+    if (settings.kind === 'rerun')
+        return rerun(ctx, settings);
+    if (settings.kind === 'report')
+        return report(ctx, settings);
+    if (settings.kind === 'stop')
+        return stop(ctx, settings);
+    return submit_submit(ctx, settings);
+}
 async function run() {
     const log = log_actionsLog;
+    const summary = new StepSummary();
     const cancel = new Cancellation({ log, fail: (message) => lib_core/* setFailed */.C1(`${constants/* ERROR_PREFIX */.oY}: ${message}`) });
     cancel.install();
+    // A cancelled step exits from its cleanup path: the summary is written there, after the job
+    // was stopped and the cluster torn down, so that it says so.
+    const removeSummaryStep = cancel.add({
+        order: CleanupOrder.Summary,
+        name: 'write the job summary',
+        run: async (signal) => {
+            summary.fail(new Error(`cancelled (${signal})`));
+            await summary.write();
+            return undefined;
+        },
+    });
+    summary.stage('preflight');
     try {
         const settings = parseSettings(coreInputReader);
-        const ctx = { log, state: new ActionState(), cancel, github: readGithubContext() };
-        if (settings.kind === 'rerun')
-            await rerun(ctx, settings);
-        else if (settings.kind === 'report')
-            await report(ctx, settings);
-        else if (settings.kind === 'stop')
-            await stop(ctx, settings);
-        else
-            await submit_submit(ctx, settings);
+        await runMode({ log, state: new ActionState(), cancel, github: readGithubContext(), summary }, settings);
     }
     catch (e) {
+        summary.fail(e);
         lib_core/* setFailed */.C1(`${constants/* ERROR_PREFIX */.oY}: ${(0,errors/* errorMessage */.gJ)(e)}`);
     }
     finally {
-        // A signal's cleanup (stop the job, tear down) finishes before the step exits.
+        // A signal's cleanup (stop the job, tear down, the summary) finishes before the step exits.
         if (cancel.cancelled)
             await cancel.finished;
+        removeSummaryStep();
         cancel.uninstall();
+        try {
+            await summary.write();
+        }
+        catch (e) {
+            log.warning(`could not write the job summary: ${(0,errors/* errorMessage */.gJ)(e)}`);
+        }
     }
 }
 

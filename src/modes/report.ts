@@ -25,6 +25,7 @@ function reportOptions(ctx: StepContext, s: CommonSettings, store: RunStore, run
     runnerTemp: s.runnerTemp,
     rayAddress: s.dispatch.rayAddress || undefined,
     log: ctx.log,
+    summary: ctx.summary,
   };
 }
 
@@ -39,6 +40,8 @@ export interface WaitedAttempt {
 /** A waited attempt is reported (summary, outputs, PR comment, gate), then a failed wait fails the step. */
 export async function reportAfterWait(ctx: StepContext, settings: CommonSettings, store: RunStore, waitedAttempt: WaitedAttempt): Promise<void> {
   const o = waitedAttempt.outcome;
+  // A wait that ended badly is the step's failure, reported after the results.
+  if (o.failure) ctx.summary.fail(o.failure, 'wait');
   if (!o.waited) {
     const t = settings.report.thresholds;
     if (t.minPhase1Rate !== null || t.maxErrors !== null || settings.report.baselineRunId) {
@@ -49,6 +52,7 @@ export async function reportAfterWait(ctx: StepContext, settings: CommonSettings
     return;
   }
   let gate: GateFailedError | null = null;
+  ctx.summary.stage('report');
   try {
     await reportRun({
       ...reportOptions(ctx, settings, store, waitedAttempt.runId),
@@ -124,12 +128,15 @@ async function waitForRun(
 /** report-run-id: report on an existing run without dispatching anything (after waiting for it, with wait: true). */
 export async function report(ctx: StepContext, settings: ReportOnlySettings): Promise<void> {
   core.setOutput(Outputs.RunId, settings.runId);
+  ctx.summary.run({ runId: settings.runId, kind: 'report' });
   const store = openStore(ctx.log, settings);
   const options = { ...reportOptions(ctx, settings, store, settings.runId), runIdInput: Inputs.ReportRunId, datasetFile: settings.datasetFile };
   if (!settings.dispatch.wait) {
+    ctx.summary.stage('report');
     await reportRun(options);
     return;
   }
+  ctx.summary.stage('wait');
   const waited = await waitForRun(ctx, settings, store);
   await reportAfterWait(ctx, settings, store, {
     runId: settings.runId,

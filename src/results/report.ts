@@ -13,10 +13,10 @@ import { KNOWN_KEYS } from '../inputs/combos.js';
 import { dashboardUrl as rayDashboardUrl } from '../ray/client.js';
 import { type RunResults, redactor, redactResults } from './aggregate.js';
 import { type CommentOnPr, type CommentOutcome, commentTarget, upsertComment } from './comment.js';
-import { GateFailedError, type GateThresholds, gateMessage } from './gate.js';
+import { GateFailedError, type GateThresholds, gateChecks, gateMessage } from './gate.js';
 import { collectResults, type RunData } from './read.js';
-import { type Baseline, commentMarker, headline, type RunHeader, renderComment, renderSummary } from './render.js';
-import { writeSummary } from './summary.js';
+import { type Baseline, commentMarker, headline, type RunHeader, renderComment } from './render.js';
+import { StepSummary } from './step-summary.js';
 
 export { GateFailedError, type GateThresholds, NO_GATE } from './gate.js';
 
@@ -48,6 +48,8 @@ export interface ReportOptions {
   log?: Log;
   /** The GitHub REST root; default GITHUB_API_URL. */
   apiUrl?: string;
+  /** The step's summary, which gets the results; without one, reportRun writes a summary of its own. */
+  summary?: StepSummary;
 }
 
 export interface ReportOutcome {
@@ -55,6 +57,7 @@ export interface ReportOutcome {
   baseline: Baseline | null;
   header: RunHeader;
   resultsJson: string;
+  /** The job summary as it reads with the results in it. */
   summary: string;
   comment: CommentOutcome;
 }
@@ -162,14 +165,17 @@ export async function reportRun(options: ReportOptions): Promise<ReportOutcome> 
   for (const d of results.per_db) log.info(`  ${d.db}: ${headline(d).replace(/\*/g, '')}`);
   for (const f of results.failures) log.info(`  did not pass: ${f.instance_id} (${f.db}, attempt ${f.attempt ?? '-'}): ${f.reason}`);
 
-  const summary = redact(renderSummary(h, results, baseline));
-  await writeSummary(summary);
+  const gate = gateMessage(results, options.thresholds);
+  const checks = gateChecks(results, options.thresholds);
+  const stepSummary = options.summary ?? new StepSummary();
+  stepSummary.results({ header: h, results, baseline, gate: checks, redact });
+  if (!options.summary) await stepSummary.write();
+  const summary = stepSummary.render();
   core.setOutput(Outputs.N, String(results.n));
   core.setOutput(Outputs.Phase1Rate, String(results.phase1_rate));
   core.setOutput(Outputs.Phase2Rate, String(results.phase2_rate));
   core.setOutput(Outputs.AvgReward, String(results.avg_reward));
   core.setOutput(Outputs.Errors, String(results.errors));
-  const gate = gateMessage(results, options.thresholds);
   const resultsJson = await writeResultsJson(options.runnerTemp, options.runId, resultsDocument(h, results, baseline, options.thresholds, gate));
   core.setOutput(Outputs.ResultsJson, resultsJson);
 
@@ -181,7 +187,7 @@ export async function reportRun(options: ReportOptions): Promise<ReportOutcome> 
     else log.info(`no PR comment: ${where.skip}`);
   } else {
     const marker = commentMarker(options.commentKey ?? (process.env.GITHUB_WORKFLOW || 'bird-cloud-action'));
-    const body = redact(renderComment({ marker, header: h, results, baseline, workflowRunUrl: options.github.workflow_run_url || undefined }));
+    const body = redact(renderComment({ marker, header: h, results, baseline, gate: checks, workflowRunUrl: options.github.workflow_run_url || undefined }));
     comment = await upsertComment({ token: options.token, target: where.target, marker, body, apiUrl: options.apiUrl, log });
   }
 

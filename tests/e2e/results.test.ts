@@ -122,9 +122,9 @@ describe('reportRun on a mixed run', () => {
       },
     ]);
     expect((doc.failures as Array<{ instance_id: string; reason: string }>).map((f) => `${f.instance_id}: ${f.reason}`)).toEqual([
-      'alien_2: phase-2 failed (submission_status: submitted)',
-      'credit_1: phase-1 failed (submission_status: submitted)',
-      'credit_2: error: actor-lost (submission_status: never_submitted)',
+      'alien_2: phase 2 failed',
+      'credit_1: phase 1 failed',
+      'credit_2: error: actor-lost',
       'credit_3: unreadable row attempt-1.json',
       'cybermarket_2: no row',
     ]);

@@ -5,9 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { mermaidFence, type PhaseRates, phaseBarChart, trendLineChart, XYCHART_MAX_BARS } from '../../src/results/xychart.js';
 import { checkMarkdownMermaid, extractMermaidBlocks } from '../../tools/render/mermaid-check.mjs';
 import { defaultInputs } from '../../tools/render/screenshots.mjs';
-import { mermaidFence, type PhaseRates, phaseBarChart, trendLineChart, XYCHART_MAX_BARS } from '../../src/results/xychart.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 

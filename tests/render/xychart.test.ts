@@ -2,7 +2,6 @@
 // the escaping of labels, the limits, and that mermaid's own parser takes every block built,
 // whatever the labels hold.
 import { describe, expect, it } from 'vitest';
-import { checkMermaid, extractMermaidBlocks } from '../../tools/render/mermaid-check.mjs';
 import {
   mermaidFence,
   type PhaseRates,
@@ -14,6 +13,7 @@ import {
   xychartLabels,
   xychartString,
 } from '../../src/results/xychart.js';
+import { checkMermaid, extractMermaidBlocks } from '../../tools/render/mermaid-check.mjs';
 
 const THREE: PhaseRates[] = [
   { label: 'alien', phase1: 1, phase2: 2 / 3 },

@@ -184,7 +184,11 @@ describe('aggregate', () => {
       ['p2', 1, { phase1_passed: true, phase2_passed: false, total_reward: 0.5, error: null, submission_status: 'submitted' }],
       ['late', 1, { phase1_passed: false, phase2_passed: false, total_reward: 0, error: null, submission_status: 'timeout' }],
       ['tb', 1, { phase1_passed: false, phase2_passed: false, total_reward: 0, error: traceback, submission_status: 'error' }],
-      ['multi', 1, { phase1_passed: false, phase2_passed: false, total_reward: 0, error: 'actor died\nsee the raylet log', submission_status: 'never_submitted' }],
+      [
+        'multi',
+        1,
+        { phase1_passed: false, phase2_passed: false, total_reward: 0, error: 'actor died\nsee the raylet log', submission_status: 'never_submitted' },
+      ],
       ['long', 1, { phase1_passed: false, phase2_passed: false, total_reward: 0, error: 'x'.repeat(500) }],
     ]);
     const r = aggregate({ instanceIds: ['p1', 'p2', 'late', 'tb', 'multi', 'long', 'gone'], latest: rows });

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { LatestRow, Row } from '../../src/gcs/rows.js';
 import { aggregate, type RunResults } from '../../src/results/aggregate.js';
 import {
+  attemptLines,
   COMMENT_MAX_CHARS,
   code,
   commentMarker,
@@ -14,7 +15,6 @@ import {
   mdText,
   type RunHeader,
   renderComment,
-  renderSummary,
 } from '../../src/results/render.js';
 import { renderMarkdownFragment } from '../../tools/render/markdown.mjs';
 import { MIXED_DBS, MIXED_IDS, MIXED_MANIFEST, mixedLatest } from '../helpers/results.js';
@@ -133,7 +133,7 @@ describe('render', () => {
   });
 
   it('omits what is unknown', () => {
-    const md = renderSummary({ ...HEADER, durationSeconds: null, dashboardUrl: null, state: null }, mixed());
+    const md = attemptLines({ ...HEADER, durationSeconds: null, dashboardUrl: null, state: null }).join('\n');
     expect(md).not.toContain('duration');
     expect(md).not.toContain('dashboard');
     expect(md).toContain('- attempt 2, state running (no terminal state yet)');
