@@ -93449,6 +93449,9 @@ async function uploadAndCommit(ctx, plan, store, remote) {
     ctx.summary.upload(uploadSection(plan, { manifestUri, manifest: committed, dbs: result.dbs }));
 }
 async function submit_submit(ctx, settings) {
+    // A given run id names the summary even when the preflight fails (a minted one comes with the plan).
+    if (settings.runId)
+        ctx.summary.run({ runId: settings.runId, kind: 'submit', dryRun: settings.dryRun });
     const { plan, keys } = await preflight(ctx.log, settings);
     ctx.summary.run({ runId: plan.runId, kind: 'submit', dryRun: plan.dryRun, manifest: plan.manifest });
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.RunId, plan.runId);

@@ -77,6 +77,8 @@ async function uploadAndCommit(ctx: StepContext, plan: RunPlan, store: RunStore,
 }
 
 export async function submit(ctx: StepContext, settings: SubmitSettings): Promise<void> {
+  // A given run id names the summary even when the preflight fails (a minted one comes with the plan).
+  if (settings.runId) ctx.summary.run({ runId: settings.runId, kind: 'submit', dryRun: settings.dryRun });
   const { plan, keys } = await preflight(ctx.log, settings);
   ctx.summary.run({ runId: plan.runId, kind: 'submit', dryRun: plan.dryRun, manifest: plan.manifest });
   core.setOutput(Outputs.RunId, plan.runId);
