@@ -284,7 +284,7 @@ export class StepSummary {
 
   /** What to do after a failure that is not an input problem. */
   private fix(stage: Stage): string {
-    const id = this.runId === null ? null : this.runId;
+    const id = this.runId;
     const rerun = id ? `rerun the unfinished instances with \`rerun-run-id: ${id}\`` : 'rerun the unfinished instances with rerun-run-id';
     const report = id ? `report on it with \`report-run-id: ${id}\`` : 'report on it with report-run-id';
     switch (stage) {
@@ -295,9 +295,10 @@ export class StepSummary {
           ? `run the step again with \`run-id: ${id}\`: files already in the bucket with the same md5 are skipped`
           : 'run the step again with the same run-id: files already in the bucket with the same md5 are skipped';
       case 'dispatch':
-        return this.manifestState === 'committed'
-          ? `check the cluster (the error above), then ${rerun}`
-          : 'check the cluster (the error above), then run the step again';
+        if (this.manifestState !== 'committed') return 'check the cluster (the error above), then run the step again';
+        return id
+          ? `check the cluster (the error above), then dispatch the committed run with \`rerun-run-id: ${id}\` (nothing is uploaded again)`
+          : 'check the cluster (the error above), then dispatch the committed run with rerun-run-id';
       case 'wait':
         if (this.kind === 'report') return `${report} again later (with wait: true to wait for it)`;
         return this.job?.state === 'left running' ? `${report} when it ends` : rerun;
@@ -315,17 +316,21 @@ export class StepSummary {
     const parts: string[] = [];
     const j = this.job;
     if (this.kind === 'report')
-      parts.push(stage === 'wait' ? 'the job was left as it is (report-run-id never stops it)' : 'nothing changed (a report only reads)');
+      parts.push(stage === 'wait' ? 'the job was left as it is (report-run-id never stops it)' : 'nothing in the bucket changed (a report only reads the run)');
     else if (this.kind === 'stop') parts.push('see the log for what was stopped');
     else if (j === null) {
       if (this.kind === 'rerun') parts.push('nothing dispatched; the run is as it was');
       else if (this.manifestState === 'committed') parts.push('manifest committed, job not dispatched');
       else if (stage === 'upload') parts.push('manifest not written, nothing dispatched (the files uploaded so far stay in the bucket)');
       else parts.push('nothing: no upload, no manifest, nothing dispatched');
-    } else if (j.state === 'submitted') parts.push(`job ${code(j.sid)} submitted`);
+    } else if (j.state === 'submitted')
+      parts.push(stage === 'dispatch' ? `job ${code(j.sid)} submitted` : `job ${code(j.sid)} not stopped by this step (the post step stops it)`);
     else if (j.state === 'left running') parts.push(`job ${code(j.sid)} left running`);
     else parts.push(`job ${code(j.sid)} ${j.state}; its rows so far are in the bucket`);
-    if (this.teardown !== null) parts.push(`per-run cluster: ${TEARDOWN_WORDS[this.teardown] ?? this.teardown}`);
+    // A failed bring-up tears down by itself: its `down` phase says how that went.
+    const down = this.clusterSection?.phases.list().find((p) => p.phase === 'down');
+    const teardown = this.teardown ?? (down?.status === 'ok' ? 'ray-down' : down?.status === 'failed' ? 'failed' : null);
+    if (teardown !== null) parts.push(`per-run cluster: ${TEARDOWN_WORDS[teardown] ?? teardown}`);
     return parts.join('; ');
   }
 }

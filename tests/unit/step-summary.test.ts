@@ -15,7 +15,12 @@ import { MIXED_DBS, MIXED_IDS, MIXED_MANIFEST, mixedLatest } from '../helpers/re
 /** A clock the test moves by hand. */
 function manualClock(start = 1_000_000): { now: () => number; advance: (ms: number) => void } {
   let t = start;
-  return { now: () => t, advance: (ms) => void (t += ms) };
+  return {
+    now: () => t,
+    advance: (ms) => {
+      t += ms;
+    },
+  };
 }
 
 const PLAN = { line: 'Plan: 8 instances in 3 DBs', body: '| DB | instances |\n| --- | --- |\n| `alien` | 3 |' };
