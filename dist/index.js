@@ -88926,7 +88926,7 @@ function planSection(plan) {
     rows.push(['**total**', String(s.instanceIds.length), String(totalFiles), formatBytes(totalBytes)]);
     const artifact = plan.artifact ? `${plan.artifact.kind}: ${plural(totalFiles, 'file')}, ${formatBytes(totalBytes)}` : 'raw mode: nothing to upload';
     const body = [
-        `- attempt ${plan.attempt}, ${plural(s.instanceIds.length, 'instance')} in ${plural(plan.dbs.length, 'DB')}; ${artifact}`,
+        `- attempt ${plan.attempt}, submission ${code(plan.submissionId)}`,
         `- cluster: ${s.dispatch.cluster}${s.dispatch.clusterSource === 'derived' ? ' (the cluster input was unset)' : ''}`,
         `- code: ${plan.code.source === 'checkout' ? `the checkout's src/ at ${code(plan.code.sha.slice(0, 12) || 'HEAD')} (${plural(plan.code.files.length, 'file')} travel with the job)` : "the cluster's image"}`,
         ...(plan.worktree.dirty.length > 0 ? [`- :warning: dirty worktree (allow-dirty): ${plural(plan.worktree.dirty.length, 'path')}`] : []),
@@ -89531,19 +89531,19 @@ class StepSummary {
             return [`<details>\n<summary>${s.line}</summary>\n\n${s.body}\n\n</details>`];
         });
     }
+    /** Where it stopped, the error, the fix, what is left; paragraphs, so that no list runs into the facts below. */
     failureBlock() {
         const f = this.failure;
         if (!f)
             return '';
         const e = f.error;
         const head = `### ❌ Stopped at ${f.stage}`;
-        const lines = [`- left behind: ${this.leftBehind(f.stage)}`];
+        const left = `**Left behind:** ${this.leftBehind(f.stage)}`;
         if (e instanceof errors/* ProblemsError */.FQ) {
             const rows = e.problems.map((p) => [code(p.input), mdText(step_summary_oneLine(p.message)), p.fix ? mdText(step_summary_oneLine(p.fix)) : '']);
-            return [head, markdownTable(['input', 'problem', 'fix'], rows), lines.join('\n')].join('\n\n');
+            return [head, markdownTable(['input', 'problem', 'fix'], rows), left].join('\n\n');
         }
-        lines.unshift(`- fix: ${this.fix(f.stage)}`);
-        return [head, step_summary_errorText((0,errors/* errorMessage */.gJ)(e)), lines.join('\n')].join('\n\n');
+        return [head, step_summary_errorText((0,errors/* errorMessage */.gJ)(e)), `**Fix:** ${this.fix(f.stage)}`, left].join('\n\n');
     }
     /** What to do after a failure that is not an input problem. */
     fix(stage) {
@@ -92877,9 +92877,9 @@ async function awaitTerminal(client, stops) {
         await sleep(STOP_POLL_MS);
     }
 }
-/** What the stop did, as the summary's note: a line each, then the attempts' table. */
+/** What the stop did, as the summary's note: a paragraph each (no list to run into the facts below), then the attempts' table. */
 function stopNote(lines, table) {
-    return [lines.map((l) => `- ${l}`).join('\n'), ...(table ? [table] : [])].join('\n\n');
+    return [...lines, ...(table ? [table] : [])].join('\n\n');
 }
 async function stopOnExistingCluster(ctx, settings, run) {
     const client = rayClient(ctx.log, settings.dispatch);

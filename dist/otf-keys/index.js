@@ -32116,7 +32116,7 @@ function planSection(plan) {
     rows.push(['**total**', String(s.instanceIds.length), String(totalFiles), formatBytes(totalBytes)]);
     const artifact = plan.artifact ? `${plan.artifact.kind}: ${plural(totalFiles, 'file')}, ${formatBytes(totalBytes)}` : 'raw mode: nothing to upload';
     const body = [
-        `- attempt ${plan.attempt}, ${plural(s.instanceIds.length, 'instance')} in ${plural(plan.dbs.length, 'DB')}; ${artifact}`,
+        `- attempt ${plan.attempt}, submission ${code(plan.submissionId)}`,
         `- cluster: ${s.dispatch.cluster}${s.dispatch.clusterSource === 'derived' ? ' (the cluster input was unset)' : ''}`,
         `- code: ${plan.code.source === 'checkout' ? `the checkout's src/ at ${code(plan.code.sha.slice(0, 12) || 'HEAD')} (${plural(plan.code.files.length, 'file')} travel with the job)` : "the cluster's image"}`,
         ...(plan.worktree.dirty.length > 0 ? [`- :warning: dirty worktree (allow-dirty): ${plural(plan.worktree.dirty.length, 'path')}`] : []),

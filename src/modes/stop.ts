@@ -56,9 +56,9 @@ async function awaitTerminal(client: RayJobsClient, stops: AttemptStop[]): Promi
   }
 }
 
-/** What the stop did, as the summary's note: a line each, then the attempts' table. */
+/** What the stop did, as the summary's note: a paragraph each (no list to run into the facts below), then the attempts' table. */
 function stopNote(lines: string[], table: string | null): string {
-  return [lines.map((l) => `- ${l}`).join('\n'), ...(table ? [table] : [])].join('\n\n');
+  return [...lines, ...(table ? [table] : [])].join('\n\n');
 }
 
 async function stopOnExistingCluster(ctx: StepContext, settings: StopSettings, run: RunData): Promise<{ summary: string; stoppedAny: boolean }> {

@@ -268,18 +268,18 @@ export class StepSummary {
     });
   }
 
+  /** Where it stopped, the error, the fix, what is left; paragraphs, so that no list runs into the facts below. */
   private failureBlock(): string {
     const f = this.failure;
     if (!f) return '';
     const e = f.error;
     const head = `### ❌ Stopped at ${f.stage}`;
-    const lines = [`- left behind: ${this.leftBehind(f.stage)}`];
+    const left = `**Left behind:** ${this.leftBehind(f.stage)}`;
     if (e instanceof ProblemsError) {
       const rows = e.problems.map((p) => [code(p.input), mdText(oneLine(p.message)), p.fix ? mdText(oneLine(p.fix)) : '']);
-      return [head, markdownTable(['input', 'problem', 'fix'], rows), lines.join('\n')].join('\n\n');
+      return [head, markdownTable(['input', 'problem', 'fix'], rows), left].join('\n\n');
     }
-    lines.unshift(`- fix: ${this.fix(f.stage)}`);
-    return [head, errorText(errorMessage(e)), lines.join('\n')].join('\n\n');
+    return [head, errorText(errorMessage(e)), `**Fix:** ${this.fix(f.stage)}`, left].join('\n\n');
   }
 
   /** What to do after a failure that is not an input problem. */
