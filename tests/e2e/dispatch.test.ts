@@ -411,7 +411,7 @@ describe('cancel and the post step', () => {
     expect(stops(sim)).toHaveLength(1);
     // The summary is written on the way out, after the stop: where it stopped and what is left.
     expect(r.summary).toMatch(/^## BIRD-Interact run `test-run-0001`\n\n### ❌ Stopped at wait\n\ncancelled \(SIGTERM\)\n/);
-    expect(r.summary).toContain('- left behind: job `bird-test-run-0001-a1` stopped; its rows so far are in the bucket');
+    expect(r.summary).toContain('**Left behind:** job `bird-test-run-0001-a1` stopped; its rows so far are in the bucket');
     await sim.waitForStatus('bird-test-run-0001-a1', 'STOPPED');
     expect(r.state['wait-status']).toBe('done');
   });

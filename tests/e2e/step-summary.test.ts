@@ -6,8 +6,8 @@
 //
 // The summary's clock is a fake one (each reading 1.25 s later), so its stage times are fixed.
 // What the real clock, the emulator and the double make differ from run to run is replaced in
-// the snapshot by a placeholder: the bucket name, the double's address, the demo repository's
-// path, the measured wait, and the wait's verdict (rows and terminal state race by design).
+// the snapshot by a fixed stand-in: the bucket name, the double's address, the demo repository's
+// path, the measured wait (9.9 s), and the wait's verdict (rows and terminal state race by design).
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Cancellation } from '../../src/common/cancel.js';
 import { memoryLog } from '../../src/common/log.js';
@@ -110,12 +110,12 @@ async function step(inputs: Record<string, string>, workspace: string): Promise<
 
 /** Replaces what differs from run to run (see the top of the file). */
 function stable(md: string, sim?: RaySim): string {
-  let t = md.replaceAll(bucket, '<bucket>');
+  let t = md.replaceAll(bucket, 'the-bucket');
   if (sim) t = t.replaceAll(sim.url, 'http://ray-sim');
   return t
-    .replace(/\/tmp\/bird-demo-[A-Za-z0-9]+/g, '<repo>')
-    .replace(/duration [^,]+, state/g, 'duration <wait>, state')
-    .replace(/- verdict: finished: .*/g, '- verdict: finished: <every row, or terminal_state done>');
+    .replace(/\/tmp\/bird-demo-[A-Za-z0-9]+/g, '/tmp/bird-demo-XXXXXX')
+    .replace(/duration [^,]+, state/g, 'duration 9.9 s, state')
+    .replace(/- verdict: finished: .*/g, '- verdict: finished: (every row, or terminal_state done)');
 }
 
 /** The headings and folds of a summary, in order: what a reader meets going down. */
@@ -205,7 +205,7 @@ describe('the job summary and the PR comment of a step', () => {
     expect(r.error).not.toBeNull();
     expect(r.comment).toBeNull();
     expect(outline(r.summary)).toEqual(['## BIRD-Interact run `summary-preflight`', '### ❌ Stopped at preflight']);
-    expect(r.summary).toContain('- left behind: nothing: no upload, no manifest, nothing dispatched');
+    expect(r.summary).toContain('**Left behind:** nothing: no upload, no manifest, nothing dispatched');
     await expect(stable(r.summary)).toMatchFileSnapshot('./__snapshots__/summary-preflight-failed.md');
   });
 
@@ -228,9 +228,9 @@ describe('the job summary and the PR comment of a step', () => {
       '<summary>Upload of slayer_models: 52 uploaded, 0 already there, 221.0 KiB; manifest committed</summary>',
     ]);
     expect(r.summary).toContain(
-      '- fix: check the cluster (the error above), then dispatch the committed run with `rerun-run-id: summary-dispatch` (nothing is uploaded again)',
+      '**Fix:** check the cluster (the error above), then dispatch the committed run with `rerun-run-id: summary-dispatch` (nothing is uploaded again)',
     );
-    expect(r.summary).toContain('- left behind: manifest committed, job not dispatched');
+    expect(r.summary).toContain('**Left behind:** manifest committed, job not dispatched');
     await expect(stable(r.summary, sim)).toMatchFileSnapshot('./__snapshots__/summary-dispatch-failed.md');
   });
 

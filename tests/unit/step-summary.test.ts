@@ -149,8 +149,8 @@ describe('the step summary', () => {
       '<summary>Plan: 8 instances in 3 DBs</summary>',
     ]);
     expect(md).toContain('upload of runs/r-1/setup/slayer_models/alien/a.yaml failed: HTTP 503: backend error');
-    expect(md).toContain('- fix: run the step again with `run-id: r-1`: files already in the bucket with the same md5 are skipped');
-    expect(md).toContain('- left behind: manifest not written, nothing dispatched (the files uploaded so far stay in the bucket)');
+    expect(md).toContain('**Fix:** run the step again with `run-id: r-1`: files already in the bucket with the same md5 are skipped');
+    expect(md).toContain('**Left behind:** manifest not written, nothing dispatched (the files uploaded so far stay in the bucket)');
   });
 
   it('a failed wait, reported after the results: the job stopped and the cluster torn down', () => {
@@ -175,8 +175,8 @@ describe('the step summary', () => {
       '### ❌ Stopped at wait',
       '**8 instances** · phase-1 50.0% (4/8) · phase-2 37.5% (3/8) · avg reward 0.463 · 1 error · 1 unreadable row · 1 without a row',
     ]);
-    expect(md).toContain('- fix: rerun the unfinished instances with `rerun-run-id: r`');
-    expect(md).toContain('- left behind: job `bird-r-a1` stopped; its rows so far are in the bucket; per-run cluster: torn down (ray down)');
+    expect(md).toContain('**Fix:** rerun the unfinished instances with `rerun-run-id: r`');
+    expect(md).toContain('**Left behind:** job `bird-r-a1` stopped; its rows so far are in the bucket; per-run cluster: torn down (ray down)');
   });
 
   it('input problems as a table with their fixes; a failed gate has no failure block, its own block says it', () => {
@@ -194,7 +194,7 @@ describe('the step summary', () => {
     const md = s.render();
     expect(md).toContain("| `instance-ids` | unknown instance 'x\\|y' &lt;b&gt; | remove it |");
     expect(md).toContain('| `gcs-bucket` | is required |  |');
-    expect(md).toContain('- left behind: nothing: no upload, no manifest, nothing dispatched');
+    expect(md).toContain('**Left behind:** nothing: no upload, no manifest, nothing dispatched');
 
     const g = new StepSummary();
     const results = mixed();
@@ -227,7 +227,7 @@ describe('the step summary', () => {
     s.fail(new Error('cancelled (SIGTERM)'));
     const md = s.render();
     expect(md).toContain('### ❌ Stopped at wait\n\ncancelled (SIGTERM)');
-    expect(md).toContain('- left behind: job `bird-r-a2` stopped; its rows so far are in the bucket; per-run cluster: torn down (ray down)');
+    expect(md).toContain('**Left behind:** job `bird-r-a2` stopped; its rows so far are in the bucket; per-run cluster: torn down (ray down)');
   });
 
   it('is written once, however often it is asked to', async () => {
