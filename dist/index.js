@@ -89118,9 +89118,8 @@ function mermaidFence(diagram) {
 
 
 
-/** Failures listed in the PR comment; the job summary lists up to SUMMARY_FAILURES. */
+/** Failures listed in the PR comment (the job summary lists up to 1000: step-summary.ts). */
 const COMMENT_FAILURES = 50;
-const SUMMARY_FAILURES = 1000;
 const REASON_CHARS = 240;
 function percent(rate) {
     return `${(rate * 100).toFixed(1)}%`;
@@ -89299,10 +89298,6 @@ function resultsBlock(r, baseline, o) {
         failures,
     ]);
 }
-/** The results in the job summary (every failure up to SUMMARY_FAILURES). */
-function summaryResults(r, baseline) {
-    return resultsBlock(r, baseline, { maxFailures: SUMMARY_FAILURES, moreHint: 'see results-json', deltas: 'beside' });
-}
 /** The hidden marker that finds our comment again: one per key (the workflow by default). */
 function commentMarker(key) {
     return `<!-- bird-cloud-action:results:${encodeURIComponent(key).replace(/-/g, '%2D')} -->`;
@@ -89346,7 +89341,7 @@ function commentBody(c, maxFailures) {
 
 /** GitHub refuses a step summary over 1 MiB: then the failure list is shortened. */
 const SUMMARY_MAX_BYTES = 1024 * 1024;
-const step_summary_SUMMARY_FAILURES = 1000;
+const SUMMARY_FAILURES = 1000;
 const SHORT_FAILURES = 100;
 /** The longest error text a failure block quotes. */
 const ERROR_CHARS = 4000;
@@ -89441,7 +89436,7 @@ class StepSummary {
     }
     /** The whole summary as markdown. */
     render() {
-        const full = this.compose(step_summary_SUMMARY_FAILURES);
+        const full = this.compose(SUMMARY_FAILURES);
         return Buffer.byteLength(full) <= SUMMARY_MAX_BYTES ? full : this.compose(SHORT_FAILURES);
     }
     /** Writes the summary, once: a second call (the cancel path, then main's finally) does nothing. */

@@ -31829,9 +31829,8 @@ function xychart_mermaidFence(diagram) {
 
 
 
-/** Failures listed in the PR comment; the job summary lists up to SUMMARY_FAILURES. */
+/** Failures listed in the PR comment (the job summary lists up to 1000: step-summary.ts). */
 const COMMENT_FAILURES = 50;
-const SUMMARY_FAILURES = 1000;
 const REASON_CHARS = 240;
 function percent(rate) {
     return `${(rate * 100).toFixed(1)}%`;
@@ -32009,10 +32008,6 @@ function resultsBlock(r, baseline, o) {
         unreadableLine(r).join('\n').trim(),
         failures,
     ]);
-}
-/** The results in the job summary (every failure up to SUMMARY_FAILURES). */
-function summaryResults(r, baseline) {
-    return resultsBlock(r, baseline, { maxFailures: SUMMARY_FAILURES, moreHint: 'see results-json', deltas: 'beside' });
 }
 /** The hidden marker that finds our comment again: one per key (the workflow by default). */
 function commentMarker(key) {

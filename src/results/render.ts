@@ -26,9 +26,8 @@ export interface Baseline {
   results: RunResults;
 }
 
-/** Failures listed in the PR comment; the job summary lists up to SUMMARY_FAILURES. */
+/** Failures listed in the PR comment (the job summary lists up to 1000: step-summary.ts). */
 const COMMENT_FAILURES = 50;
-const SUMMARY_FAILURES = 1000;
 const REASON_CHARS = 240;
 
 function percent(rate: number): string {
@@ -127,7 +126,7 @@ function resultsTable(r: RunResults): string {
  * The per-DB bar chart of the phase-1 and phase-2 pass rates (src/results/xychart.ts), as a
  * mermaid block; null for fewer than two DBs (the table says it all) or more than a chart takes.
  */
-export function phaseChart(r: Pick<RunResults, 'per_db'>): string | null {
+function phaseChart(r: Pick<RunResults, 'per_db'>): string | null {
   if (r.per_db.length < 2 || r.per_db.length > XYCHART_MAX_BARS) return null;
   const chart = phaseBarChart(r.per_db.map((d) => ({ label: d.db, phase1: d.phase1_rate, phase2: d.phase2_rate })));
   return chart === null ? null : mermaidFence(chart);
@@ -227,11 +226,6 @@ export function resultsBlock(r: RunResults, baseline: Baseline | null, o: Result
     unreadableLine(r).join('\n').trim(),
     failures,
   ]);
-}
-
-/** The results in the job summary (every failure up to SUMMARY_FAILURES). */
-export function summaryResults(r: RunResults, baseline: Baseline | null): string {
-  return resultsBlock(r, baseline, { maxFailures: SUMMARY_FAILURES, moreHint: 'see results-json', deltas: 'beside' });
 }
 
 /** The hidden marker that finds our comment again: one per key (the workflow by default). */
