@@ -89743,9 +89743,6 @@ async function reportRun(options) {
     const checks = gateChecks(results, options.thresholds);
     const stepSummary = options.summary ?? new StepSummary();
     stepSummary.results({ header: h, results, baseline, gate: checks, redact });
-    if (!options.summary)
-        await stepSummary.write();
-    const summary = stepSummary.render();
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.N, String(results.n));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.Phase1Rate, String(results.phase1_rate));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.Phase2Rate, String(results.phase2_rate));
@@ -89767,6 +89764,10 @@ async function reportRun(options) {
         const body = redact(renderComment({ marker, header: h, results, baseline, gate: checks, workflowRunUrl: options.github.workflow_run_url || undefined }));
         comment = await upsertComment({ token: options.token, target: where.target, marker, body, apiUrl: options.apiUrl, log });
     }
+    // Sections added to the summary up to here (a trend, say) are in it; the step writes its own at its end.
+    const summary = stepSummary.render();
+    if (!options.summary)
+        await stepSummary.write();
     if (gate !== null)
         throw new GateFailedError(gate);
     if (options.thresholds.minPhase1Rate !== null || options.thresholds.maxErrors !== null)

@@ -169,8 +169,6 @@ export async function reportRun(options: ReportOptions): Promise<ReportOutcome> 
   const checks = gateChecks(results, options.thresholds);
   const stepSummary = options.summary ?? new StepSummary();
   stepSummary.results({ header: h, results, baseline, gate: checks, redact });
-  if (!options.summary) await stepSummary.write();
-  const summary = stepSummary.render();
   core.setOutput(Outputs.N, String(results.n));
   core.setOutput(Outputs.Phase1Rate, String(results.phase1_rate));
   core.setOutput(Outputs.Phase2Rate, String(results.phase2_rate));
@@ -191,6 +189,9 @@ export async function reportRun(options: ReportOptions): Promise<ReportOutcome> 
     comment = await upsertComment({ token: options.token, target: where.target, marker, body, apiUrl: options.apiUrl, log });
   }
 
+  // Sections added to the summary up to here (a trend, say) are in it; the step writes its own at its end.
+  const summary = stepSummary.render();
+  if (!options.summary) await stepSummary.write();
   if (gate !== null) throw new GateFailedError(gate);
   if (options.thresholds.minPhase1Rate !== null || options.thresholds.maxErrors !== null) log.info('quality gate passed');
   return { results, baseline, header: h, resultsJson, summary, comment };
