@@ -1,5 +1,6 @@
 // Generates the parts of .github/workflows/bird-eval.yml that mirror action.yml: the workflow_call
-// inputs and outputs, the submit job's outputs, and the `with:` that passes every input through.
+// inputs and outputs, the submit job's outputs, and the `with:` that passes every input through
+// (to the submit's action step, and to the preflight job's dry run of it).
 // Run `node scripts/sync-bird-eval.mjs` after changing action.yml's inputs or outputs;
 // tests/unit/workflows.test.ts fails when the two drift apart.
 //
@@ -21,6 +22,16 @@ export const PASS_THROUGH_OVERRIDES = {
   'ray-headers': '${{ secrets.RAY_HEADERS || inputs.ray-headers }}',
   // action.yml's default is `${{ github.token }}`; the called workflow's own token when left empty.
   'github-token': '${{ inputs.github-token || github.token }}',
+};
+
+/**
+ * The preflight job's dry run (the first job of a new submit) gets the same inputs as the submit,
+ * except these: it is always a dry run, and an on-the-fly combo's SLayer setup is made by the
+ * encode that runs after it, so it is not checked there (the submit checks it).
+ */
+export const PREFLIGHT_OVERRIDES = {
+  'dry-run': 'true',
+  'check-artifacts': "${{ inputs.slayer-setup != 'on-the-fly' && inputs.check-artifacts }}",
 };
 
 /** The workflow_call type of an action input, from its default. */
@@ -56,7 +67,7 @@ function inputBlock(name, spec, indent) {
   return lines.join('\n');
 }
 
-/** The four generated blocks, from action.yml's text. */
+/** The five generated blocks, from action.yml's text. */
 export function blocks(actionText) {
   const action = parse(actionText);
   const inputs = Object.entries(action.inputs ?? {});
@@ -68,6 +79,7 @@ export function blocks(actionText) {
       .join('\n'),
     'submit-outputs': outputs.map(([n]) => `      ${n}: \${{ steps.bird.outputs.${n} }}`).join('\n'),
     'action-with': inputs.map(([n]) => `          ${n}: ${PASS_THROUGH_OVERRIDES[n] ?? `\${{ inputs.${n} }}`}`).join('\n'),
+    'preflight-with': inputs.map(([n]) => `          ${n}: ${PREFLIGHT_OVERRIDES[n] ?? PASS_THROUGH_OVERRIDES[n] ?? `\${{ inputs.${n} }}`}`).join('\n'),
   };
 }
 

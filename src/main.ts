@@ -1,7 +1,7 @@
 // Orchestration only: settings, then the mode the inputs ask for (a new submit, a rerun, a
-// report or a stop). One catch turns any failure into the step's error and the job summary's
-// failure block; one cancellation path handles SIGINT/SIGTERM (common/cancel.ts). The job
-// summary is written once, at the end (results/step-summary.ts).
+// report, a stop or a list of runs). One catch turns any failure into the step's error and the
+// job summary's failure block; one cancellation path handles SIGINT/SIGTERM (common/cancel.ts).
+// The job summary is written once, at the end (results/step-summary.ts).
 import * as core from '@actions/core';
 import { Cancellation, CleanupOrder } from './common/cancel.js';
 import { ERROR_PREFIX } from './common/constants.js';
@@ -9,7 +9,9 @@ import { errorMessage } from './common/errors.js';
 import { readGithubContext } from './common/github-context.js';
 import { actionsLog } from './common/log.js';
 import { ActionState } from './common/state.js';
+import { systemClock } from './common/time.js';
 import { coreInputReader, parseSettings, type Settings } from './inputs/settings.js';
+import { listRuns } from './modes/list-runs.js';
 import { report } from './modes/report.js';
 import { rerun } from './modes/rerun.js';
 import { stop } from './modes/stop.js';
@@ -22,6 +24,7 @@ export function runMode(ctx: StepContext, settings: Settings): Promise<void> {
   if (settings.kind === 'rerun') return rerun(ctx, settings);
   if (settings.kind === 'report') return report(ctx, settings);
   if (settings.kind === 'stop') return stop(ctx, settings);
+  if (settings.kind === 'list') return listRuns(ctx, settings);
   return submit(ctx, settings);
 }
 
@@ -44,7 +47,8 @@ export async function run(): Promise<void> {
   summary.stage('preflight');
   try {
     const settings = parseSettings(coreInputReader);
-    await runMode({ log, state: new ActionState(), cancel, github: readGithubContext(), summary }, settings);
+    const github = readGithubContext();
+    await runMode({ log, state: new ActionState(), cancel, github, clock: systemClock, summary }, settings);
   } catch (e) {
     summary.fail(e);
     core.setFailed(`${ERROR_PREFIX}: ${errorMessage(e)}`);

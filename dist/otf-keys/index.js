@@ -28570,7 +28570,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _otf_main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1267);
+/* harmony import */ var _otf_main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3257);
 
 // The otf-keys sub-action (otf-keys/action.yml). Exit explicitly, like src/index.ts.
 process.on('unhandledRejection', (e) => {
@@ -28585,7 +28585,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1267:
+/***/ 3257:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31678,6 +31678,157 @@ function memoryLog() {
     };
 }
 
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+;// CONCATENATED MODULE: ./lib/inputs/instance-ids.js
+// Instance ids, one definition for the action and the otf-keys sub-action: a comma list
+// (`instance-ids`) or a file of whitespace-separated ids (`instance-ids-file`), exactly one of the
+// two. Duplicates are dropped with a warning: they made the Python "done" count unreachable.
+
+
+/** An ids file larger than this is not an ids file (a mistaken path, or /dev/zero). */
+const IDS_FILE_MAX_BYTES = 16 * 1024 * 1024;
+/** How many ids an error or warning lists before it gives the count. */
+const IDS_SHOWN = 20;
+/** `a, b, c` for at most IDS_SHOWN ids, then `… and N more (M in all)`. */
+function instance_ids_listIds(ids, shown = IDS_SHOWN) {
+    if (ids.length <= shown)
+        return ids.join(', ');
+    return `${ids.slice(0, shown).join(', ')}, … and ${ids.length - shown} more (${ids.length} in all)`;
+}
+/** Reads a file of ids, or says why it cannot: it must be a regular file of at most 16 MiB. */
+function readIdsFile(input, file, path, problems) {
+    let st;
+    try {
+        st = (0,external_node_fs_namespaceObject.statSync)(path);
+    }
+    catch {
+        problems.push({
+            input,
+            message: `file '${file}' does not exist (resolved to ${path})`,
+            fix: 'commit the ids file, or give a path relative to the workspace',
+        });
+        return null;
+    }
+    if (!st.isFile()) {
+        problems.push({ input, message: `'${file}' is not a regular file (resolved to ${path})`, fix: 'give a file of whitespace-separated instance ids' });
+        return null;
+    }
+    if (st.size > IDS_FILE_MAX_BYTES) {
+        problems.push({
+            input,
+            message: `'${file}' has ${st.size} bytes, more than an ids file of ${IDS_FILE_MAX_BYTES} bytes`,
+            fix: 'give a file of whitespace-separated instance ids',
+        });
+        return null;
+    }
+    return (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
+}
+function readInstanceIds(inputs) {
+    const problems = [];
+    const inline = inputs.inline.trim();
+    const file = inputs.file.trim();
+    let raw = null;
+    let source = { input: inputs.inlineInput };
+    if (inline && file) {
+        problems.push({
+            input: inputs.inlineInput,
+            message: `both ${inputs.inlineInput} and ${inputs.fileInput} ('${file}') are set`,
+            fix: 'set exactly one of them',
+        });
+    }
+    else if (!inline && !file) {
+        problems.push({
+            input: inputs.inlineInput,
+            message: `neither ${inputs.inlineInput} nor ${inputs.fileInput} is set`,
+            fix: `give a comma list in ${inputs.inlineInput}, or a file of whitespace-separated ids in ${inputs.fileInput}`,
+        });
+    }
+    else if (inline) {
+        raw = inline.split(',').map((s) => s.trim());
+        const spaced = raw.filter((id) => /\s/.test(id));
+        if (spaced.length > 0) {
+            problems.push({
+                input: inputs.inlineInput,
+                message: `${instance_ids_listIds(spaced.map((id) => `'${id}'`))} contain${spaced.length === 1 ? 's' : ''} whitespace`,
+                fix: `separate the ids with commas, e.g. alien_1,credit_3 (a file in ${inputs.fileInput} may use spaces or newlines)`,
+            });
+            raw = raw.flatMap((id) => id.split(/\s+/));
+        }
+    }
+    else {
+        const path = (0,external_node_path_namespaceObject.isAbsolute)(file) ? file : (0,external_node_path_namespaceObject.resolve)(inputs.workspace, file);
+        source = { input: inputs.fileInput, file: path };
+        const text = readIdsFile(inputs.fileInput, file, path, problems);
+        if (text !== null)
+            raw = text.split(/\s+/);
+    }
+    const seen = new Set();
+    const ids = [];
+    const duplicates = [];
+    for (const id of (raw ?? []).filter(Boolean)) {
+        if (seen.has(id)) {
+            if (!duplicates.includes(id))
+                duplicates.push(id);
+            continue;
+        }
+        seen.add(id);
+        ids.push(id);
+    }
+    if (raw !== null && ids.length === 0) {
+        problems.push({
+            input: source.input,
+            message: `resolved to an empty list (no ids parsed from \`${inputs.inlineInput}\` or \`${inputs.fileInput}\`)`,
+            fix: 'give at least one instance id',
+        });
+    }
+    const withComma = ids.filter((id) => id.includes(','));
+    if (withComma.length > 0) {
+        problems.push({
+            input: source.input,
+            message: `ids contain a comma: ${instance_ids_listIds(withComma)}`,
+            fix: 'the cluster splits --instance-ids on commas; fix the ids',
+        });
+    }
+    return { ids, duplicates, source, problems };
+}
+
+;// CONCATENATED MODULE: ./lib/common/time.js
+// Time: one sleep (abortable), the clock that long waits read, and one duration format for logs,
+// summaries and comments.
+/** Resolves after `ms`, or at once when `signal` aborts (the wait loop stops on cancel). */
+function sleep(ms, signal) {
+    return new Promise((resolve) => {
+        if (signal?.aborted)
+            return resolve();
+        const onAbort = () => done();
+        const timer = setTimeout(done, ms);
+        function done() {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+        }
+        signal?.addEventListener('abort', onAbort, { once: true });
+    });
+}
+const systemClock = { now: () => Date.now(), sleep };
+/** `850 ms`, `4.2 s`, `3m 12s`, `1h 02m 03s`. */
+function time_formatDuration(ms) {
+    const safe = Math.max(0, ms);
+    if (safe < 1000)
+        return `${Math.round(safe)} ms`;
+    if (safe < 60_000)
+        return `${(safe / 1000).toFixed(1)} s`;
+    const total = Math.round(safe / 1000);
+    const h = Math.floor(total / 3600);
+    const m = Math.floor((total % 3600) / 60);
+    const s = total % 60;
+    const two = (n) => String(n).padStart(2, '0');
+    return h > 0 ? `${h}h ${two(m)}m ${two(s)}s` : `${m}m ${two(s)}s`;
+}
+
 ;// CONCATENATED MODULE: ./lib/results/xychart.js
 // Mermaid `xychart-beta` blocks for the job summary and the PR comment. Pure: data in, text out;
 // it imports nothing. Why each rule holds, and how it was checked, is in docs/rendering.md.
@@ -32042,17 +32193,20 @@ function commentBody(c, maxFailures) {
 // summary (step-summary.ts assembles them).
 
 
-function formatBytes(n) {
-    if (n < 1024)
-        return `${n} B`;
-    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-    let v = n / 1024;
-    let i = 0;
-    while (v >= 1024 && i < units.length - 1) {
-        v /= 1024;
-        i++;
+
+
+/** How many ids the log shows before the count, where a line would otherwise run on. */
+const LOG_IDS_SHOWN = 5;
+/** The job's command line for the log: the instance ids abbreviated (the plan file has them all). */
+function abbreviatedJobArgs(args) {
+    const out = [...args];
+    const i = out.indexOf('--instance-ids');
+    if (i >= 0 && i + 1 < out.length) {
+        const ids = out[i + 1].split(',');
+        if (ids.length > LOG_IDS_SHOWN)
+            out[i + 1] = `${ids.slice(0, LOG_IDS_SHOWN).join(',')},… (${ids.length} ids)`;
     }
-    return `${v.toFixed(1)} ${units[i]}`;
+    return out.join(' ');
 }
 function instancesPerDb(plan) {
     const m = new Map();
@@ -32069,19 +32223,22 @@ async function logPlan(log, plan) {
     log.info(`instances: ${s.instanceIds.length} in ${plan.dbs.length} DB(s); artifact: ${plan.artifact ? `${plan.artifact.kind} from ${plan.artifact.root}` : 'none (raw mode uploads nothing)'}`);
     const perDb = instancesPerDb(plan);
     const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
-    for (const db of plan.dbs) {
-        const a = byDb.get(db);
-        await log.group(`${db}: ${perDb.get(db) ?? 0} instance(s)${a ? `, ${a.files.length} files, ${formatBytes(a.bytes)}` : ''}`, async () => {
+    const files = plan.artifacts.reduce((n, a) => n + a.files.length, 0);
+    const bytes = plan.artifacts.reduce((n, a) => n + a.bytes, 0);
+    // One folded group, one line per DB in it; each file only at debug level.
+    await log.group(`plan: ${plan.dbs.length} DB(s), ${files} files, ${formatBytes(bytes)}`, async () => {
+        for (const db of plan.dbs) {
+            const a = byDb.get(db);
             const ids = Object.entries(plan.instanceDbs)
                 .filter(([, d]) => d === db)
                 .map(([id]) => id);
-            log.info(`instances: ${ids.join(', ')}`);
-            // File names come from the DB directory: untrusted text.
-            if (a)
-                log.untrusted(a.files.map((f) => `  ${f.path}  ${f.size} B  md5=${f.md5}`).join('\n'));
-        });
-    }
-    log.info(`job arguments: ${plan.jobArgs.join(' ')}`);
+            log.info(`${db}: ${perDb.get(db) ?? 0} instance(s) (${listIds(ids, LOG_IDS_SHOWN)})${a ? `, ${a.files.length} files, ${formatBytes(a.bytes)}` : ''}`);
+            // core.debug escapes line breaks, so a file name cannot start a command there.
+            for (const f of a?.files ?? [])
+                log.debug(`${db}/${f.path}  ${f.size} B  md5=${f.md5}`);
+        }
+    });
+    log.info(`job arguments: ${abbreviatedJobArgs(plan.jobArgs)}`);
 }
 function escapeCell(s) {
     return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -32152,12 +32309,8 @@ function uploadSection(plan, report) {
     return { line, body };
 }
 
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 ;// CONCATENATED MODULE: ./node_modules/yocto-queue/index.js
 /*
 How it works:
@@ -33270,130 +33423,27 @@ function keyForModel(model) {
             return key;
     return null;
 }
-/** The sorted key names a run needs: one per model provider, plus OpenAI for slayer embeddings. */
-function requiredKeys(models, queryMode) {
-    const keys = new Set();
-    for (const m of models) {
-        const k = keyForModel(m);
+/** The keys a run needs: one per model provider, plus OpenAI for slayer embeddings, with the reasons. */
+function keyNeeds(models, queryMode) {
+    const needs = new Map();
+    const add = (key, why) => {
+        needs.set(key, [...(needs.get(key) ?? []), why]);
+    };
+    for (const [input, model] of [
+        ['agent-model', models.agentModel],
+        ['user-sim-model', models.userSimModel],
+    ]) {
+        const k = keyForModel(model);
         if (k)
-            keys.add(k);
+            add(k, `${input} ${model}`);
     }
     if (queryMode === 'slayer')
-        keys.add('OPENAI_API_KEY');
-    return [...keys].sort();
+        add('OPENAI_API_KEY', 'query-mode slayer: SLayer embeds with OpenAI, whatever the agent model');
+    return new Map([...needs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
-
-;// CONCATENATED MODULE: ./lib/inputs/instance-ids.js
-// Instance ids, one definition for the action and the otf-keys sub-action: a comma list
-// (`instance-ids`) or a file of whitespace-separated ids (`instance-ids-file`), exactly one of the
-// two. Duplicates are dropped with a warning: they made the Python "done" count unreachable.
-
-
-/** An ids file larger than this is not an ids file (a mistaken path, or /dev/zero). */
-const IDS_FILE_MAX_BYTES = 16 * 1024 * 1024;
-/** How many ids an error or warning lists before it gives the count. */
-const IDS_SHOWN = 20;
-/** `a, b, c` for at most IDS_SHOWN ids, then `… and N more (M in all)`. */
-function listIds(ids, shown = IDS_SHOWN) {
-    if (ids.length <= shown)
-        return ids.join(', ');
-    return `${ids.slice(0, shown).join(', ')}, … and ${ids.length - shown} more (${ids.length} in all)`;
-}
-/** Reads a file of ids, or says why it cannot: it must be a regular file of at most 16 MiB. */
-function readIdsFile(input, file, path, problems) {
-    let st;
-    try {
-        st = (0,external_node_fs_namespaceObject.statSync)(path);
-    }
-    catch {
-        problems.push({
-            input,
-            message: `file '${file}' does not exist (resolved to ${path})`,
-            fix: 'commit the ids file, or give a path relative to the workspace',
-        });
-        return null;
-    }
-    if (!st.isFile()) {
-        problems.push({ input, message: `'${file}' is not a regular file (resolved to ${path})`, fix: 'give a file of whitespace-separated instance ids' });
-        return null;
-    }
-    if (st.size > IDS_FILE_MAX_BYTES) {
-        problems.push({
-            input,
-            message: `'${file}' has ${st.size} bytes, more than an ids file of ${IDS_FILE_MAX_BYTES} bytes`,
-            fix: 'give a file of whitespace-separated instance ids',
-        });
-        return null;
-    }
-    return (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
-}
-function readInstanceIds(inputs) {
-    const problems = [];
-    const inline = inputs.inline.trim();
-    const file = inputs.file.trim();
-    let raw = null;
-    let source = { input: inputs.inlineInput };
-    if (inline && file) {
-        problems.push({
-            input: inputs.inlineInput,
-            message: `both ${inputs.inlineInput} and ${inputs.fileInput} ('${file}') are set`,
-            fix: 'set exactly one of them',
-        });
-    }
-    else if (!inline && !file) {
-        problems.push({
-            input: inputs.inlineInput,
-            message: `neither ${inputs.inlineInput} nor ${inputs.fileInput} is set`,
-            fix: `give a comma list in ${inputs.inlineInput}, or a file of whitespace-separated ids in ${inputs.fileInput}`,
-        });
-    }
-    else if (inline) {
-        raw = inline.split(',').map((s) => s.trim());
-        const spaced = raw.filter((id) => /\s/.test(id));
-        if (spaced.length > 0) {
-            problems.push({
-                input: inputs.inlineInput,
-                message: `${listIds(spaced.map((id) => `'${id}'`))} contain${spaced.length === 1 ? 's' : ''} whitespace`,
-                fix: `separate the ids with commas, e.g. alien_1,credit_3 (a file in ${inputs.fileInput} may use spaces or newlines)`,
-            });
-            raw = raw.flatMap((id) => id.split(/\s+/));
-        }
-    }
-    else {
-        const path = (0,external_node_path_namespaceObject.isAbsolute)(file) ? file : (0,external_node_path_namespaceObject.resolve)(inputs.workspace, file);
-        source = { input: inputs.fileInput, file: path };
-        const text = readIdsFile(inputs.fileInput, file, path, problems);
-        if (text !== null)
-            raw = text.split(/\s+/);
-    }
-    const seen = new Set();
-    const ids = [];
-    const duplicates = [];
-    for (const id of (raw ?? []).filter(Boolean)) {
-        if (seen.has(id)) {
-            if (!duplicates.includes(id))
-                duplicates.push(id);
-            continue;
-        }
-        seen.add(id);
-        ids.push(id);
-    }
-    if (raw !== null && ids.length === 0) {
-        problems.push({
-            input: source.input,
-            message: `resolved to an empty list (no ids parsed from \`${inputs.inlineInput}\` or \`${inputs.fileInput}\`)`,
-            fix: 'give at least one instance id',
-        });
-    }
-    const withComma = ids.filter((id) => id.includes(','));
-    if (withComma.length > 0) {
-        problems.push({
-            input: source.input,
-            message: `ids contain a comma: ${listIds(withComma)}`,
-            fix: 'the cluster splits --instance-ids on commas; fix the ids',
-        });
-    }
-    return { ids, duplicates, source, problems };
+/** The sorted key names a run needs. */
+function requiredKeys(models, queryMode) {
+    return [...keyNeeds(models, queryMode).keys()];
 }
 
 ;// CONCATENATED MODULE: ./lib/common/constants.js
@@ -33590,7 +33640,7 @@ function mapInstances(datasetFile, ids, problems) {
     });
     const unknown = ids.filter((id) => !found.has(id));
     if (unknown.length > 0) {
-        problems.add(Inputs.InstanceIds, `${unknown.length} instance id(s) not in the dataset '${datasetFile}': ${listIds(unknown)}`, 'remove them, or point dataset-file at the dataset that holds them');
+        problems.add(Inputs.InstanceIds, `${unknown.length} instance id(s) not in the dataset '${datasetFile}': ${instance_ids_listIds(unknown)}`, 'remove them, or point dataset-file at the dataset that holds them');
     }
     const instanceDbs = {};
     for (const id of ids) {
@@ -33609,7 +33659,7 @@ function mapInstances(datasetFile, ids, problems) {
 
 ;// CONCATENATED MODULE: ./lib/otf/key-material.js
 // The per-DB cache keys of the OTF encode workflow (docs/reference/otf-encode.md#cache-keys), pure part: names, parsing and
-// the key itself. Reading files and the runner lives in ./inputs.ts, ./compute.ts and ./run.ts.
+// the key itself. Reading files and the runner lives in ./inputs.ts, ./compute.ts and ./main.ts.
 
 
 /** The inputs of the otf-keys sub-action (otf-keys/action.yml). */
@@ -33820,7 +33870,7 @@ function outputValues(parts) {
 
 ;// CONCATENATED MODULE: ./lib/otf/inputs.js
 // Reads and checks the otf-keys inputs. Collects every problem (input, bad value, fix) and fails
-// once, like src/settings.ts for the main action.
+// once, like src/inputs/settings.ts for the main action.
 
 
 
@@ -33916,7 +33966,7 @@ function parseOtfSettings(get, env = process.env, collect) {
         for (const p of ids.problems)
             problems.add(p.input, p.message, p.fix);
         if (ids.duplicates.length > 0)
-            notes.push(`${dbSource}: dropped duplicate instance ids: ${listIds(ids.duplicates)}`);
+            notes.push(`${dbSource}: dropped duplicate instance ids: ${instance_ids_listIds(ids.duplicates)}`);
         if (ids.ids.length > 0)
             dbs = mapInstances(datasetFile, ids.ids, problems).dbs;
     }

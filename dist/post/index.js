@@ -37425,14 +37425,14 @@ class DashboardForward {
             }
             if (hasExited(t.child)) {
                 // Let the last output lines arrive before quoting them.
-                await Promise.race([t.closed, (0,time/* sleep */.y)(2_000)]);
+                await Promise.race([t.closed, (0,time/* sleep */.yy)(2_000)]);
                 throw new ForwardError(`${this.command} exited with ${t.child.exitCode ?? t.child.signalCode} before the dashboard answered`, t.child.exitCode, t.tail);
             }
             if (Date.now() > deadline) {
                 await stopChild(t.child);
                 throw new ForwardError(`${this.command}: GET ${this.url}/api/version did not answer within ${Math.round(readyMs / 1000)} s`, null, t.tail);
             }
-            await (0,time/* sleep */.y)(this.o.pollMs ?? 1_000);
+            await (0,time/* sleep */.yy)(this.o.pollMs ?? 250);
         }
     }
     /** After it was ready: a forward that dies on its own is started again, a few times. */
@@ -38233,7 +38233,7 @@ function errorMessage(error, options = { withStatus: true }) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   _D: () => (/* binding */ actionsLog)
 /* harmony export */ });
-/* unused harmony exports neutralizeCommand, neutralizeText, memoryLog */
+/* unused harmony exports neutralizeCommand, memoryLog */
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(9402);
 // The one logging interface. Every module that logs takes a `Log`; the entry points pass
@@ -38378,7 +38378,7 @@ async function withRetry(what, op, retryable, policy, onRetry) {
             const cap = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
             const delay = Math.round(cap / 2 + Math.random() * (cap / 2));
             onRetry?.(e, attempt, delay);
-            await (0,_time_js__WEBPACK_IMPORTED_MODULE_1__/* .sleep */ .y)(delay);
+            await (policy.clock ?? _time_js__WEBPACK_IMPORTED_MODULE_1__/* .systemClock */ .ml).sleep(delay);
         }
     }
 }
@@ -38567,10 +38567,12 @@ class ActionState {
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   y: () => (/* binding */ sleep)
+/* harmony export */   ml: () => (/* binding */ systemClock),
+/* harmony export */   yy: () => (/* binding */ sleep)
 /* harmony export */ });
 /* unused harmony export formatDuration */
-// Time: one sleep (abortable) and one duration format for logs, summaries and comments.
+// Time: one sleep (abortable), the clock that long waits read, and one duration format for logs,
+// summaries and comments.
 /** Resolves after `ms`, or at once when `signal` aborts (the wait loop stops on cancel). */
 function sleep(ms, signal) {
     return new Promise((resolve) => {
@@ -38586,6 +38588,7 @@ function sleep(ms, signal) {
         signal?.addEventListener('abort', onAbort, { once: true });
     });
 }
+const systemClock = { now: () => Date.now(), sleep };
 /** `850 ms`, `4.2 s`, `3m 12s`, `1h 02m 03s`. */
 function formatDuration(ms) {
     const safe = Math.max(0, ms);
@@ -38610,7 +38613,7 @@ function formatDuration(ms) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   B: () => (/* binding */ KNOWN_KEYS)
 /* harmony export */ });
-/* unused harmony exports FRAMEWORKS, QUERY_MODES, EVAL_MODES, isFramework, comboRejection, artifactFor, COMBO_NUMBER, keyForModel, requiredKeys */
+/* unused harmony exports FRAMEWORKS, QUERY_MODES, EVAL_MODES, isFramework, comboRejection, artifactFor, COMBO_NUMBER, keyForModel, keyNeeds, requiredKeys */
 // The SLayer combo rules of docs/reference/combos.md#combo-rules and the API-key rules of docs/reference/combos.md#api-keys, kept as data.
 /** Adding a framework is one line here. */
 const FRAMEWORKS = {
@@ -38687,17 +38690,27 @@ function keyForModel(model) {
             return key;
     return null;
 }
-/** The sorted key names a run needs: one per model provider, plus OpenAI for slayer embeddings. */
-function requiredKeys(models, queryMode) {
-    const keys = new Set();
-    for (const m of models) {
-        const k = keyForModel(m);
+/** The keys a run needs: one per model provider, plus OpenAI for slayer embeddings, with the reasons. */
+function keyNeeds(models, queryMode) {
+    const needs = new Map();
+    const add = (key, why) => {
+        needs.set(key, [...(needs.get(key) ?? []), why]);
+    };
+    for (const [input, model] of [
+        ['agent-model', models.agentModel],
+        ['user-sim-model', models.userSimModel],
+    ]) {
+        const k = keyForModel(model);
         if (k)
-            keys.add(k);
+            add(k, `${input} ${model}`);
     }
     if (queryMode === 'slayer')
-        keys.add('OPENAI_API_KEY');
-    return [...keys].sort();
+        add('OPENAI_API_KEY', 'query-mode slayer: SLayer embeds with OpenAI, whatever the agent model');
+    return new Map([...needs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+/** The sorted key names a run needs. */
+function requiredKeys(models, queryMode) {
+    return [...keyNeeds(models, queryMode).keys()];
 }
 
 
@@ -39208,6 +39221,8 @@ var run_id = __nccwpck_require__(8984);
 
 
 const ON_WAIT_TIMEOUT = (/* unused pure expression or super */ null && (['stop', 'leave']));
+/** The most runs a trend draws: their labels share the chart's width (docs/results.md#run-history). */
+const MAX_TREND_RUNS = 30;
 const CODE_SOURCES = (/* unused pure expression or super */ null && (['checkout', 'image']));
 /** A registry host name, with an optional port. */
 const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?$/;
@@ -39363,11 +39378,12 @@ function parseReport(r, mask) {
     const gate = parseGateInputs(r.str(Inputs.MinPhase1Rate), r.str(Inputs.MaxErrors));
     for (const p of gate.problems)
         r.problems.add(p.input, p.message, p.fix);
-    return { token, commentOnPr, baselineRunId, thresholds: gate.thresholds };
+    const trendRuns = r.int(Inputs.TrendRuns, 0, 0, MAX_TREND_RUNS);
+    return { token, commentOnPr, baselineRunId, thresholds: gate.thresholds, trendRuns };
 }
 /** What every mode reads: where things are, the bucket, the dispatch target and the report. */
 function common_parseCommon(reader, env, options) {
-    const { bucketAlwaysRequired, mask } = options;
+    const { bucketRequiredFor, mask } = options;
     const workspace = env.GITHUB_WORKSPACE || process.cwd();
     const runnerTemp = env.RUNNER_TEMP || resolve(workspace, '..', '.runner-temp');
     const dryRun = reader.bool(Inputs.DryRun, false);
@@ -39375,8 +39391,8 @@ function common_parseCommon(reader, env, options) {
         .str(Inputs.GcsBucket)
         .replace(/^gs:\/\//, '')
         .replace(/\/+$/, '');
-    if (!gcsBucket && (bucketAlwaysRequired || !dryRun)) {
-        reader.problems.add(Inputs.GcsBucket, bucketAlwaysRequired ? 'is required for a rerun or a report' : 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
+    if (!gcsBucket && (bucketRequiredFor !== null || !dryRun)) {
+        reader.problems.add(Inputs.GcsBucket, bucketRequiredFor !== null ? `is required for ${bucketRequiredFor}` : 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
     }
     if (gcsBucket && !/^[a-z0-9][-a-z0-9_.]{1,220}[a-z0-9]$/.test(gcsBucket))
         reader.problems.add(Inputs.GcsBucket, `'${gcsBucket}' is not a valid bucket name`, 'use the bucket name only, e.g. my-runs-bucket');
@@ -39483,6 +39499,12 @@ function submit_parseSubmit(reader, env, common) {
         slayer_otf_cache: absolute(reader.str(Inputs.OtfCacheRoot) || env.BIRD_OTF_CACHE_ROOT || 'slayer_otf_cache', workspace),
         slayer_models_otf: absolute(reader.str(Inputs.ModelsOtfRoot) || env.BIRD_SLAYER_MODELS_OTF_ROOT || 'slayer_models_otf', workspace),
     };
+    // Only a preflight ahead of the on-the-fly encode may skip the artifacts: a real submit uploads
+    // them, so it always checks them.
+    const checkArtifacts = reader.bool(Inputs.CheckArtifacts, true);
+    if (!checkArtifacts && !common.dryRun) {
+        problems.add(Inputs.CheckArtifacts, 'check-artifacts is false but dry-run is false: a real submit uploads the SLayer artifacts, so it always checks them', 'remove check-artifacts (or set it to true); check-artifacts: false is only for a dry run (dry-run: true) that runs before the on-the-fly encode builds the artifacts');
+    }
     return {
         kind: 'submit',
         framework: frameworkRaw,
@@ -39510,6 +39532,7 @@ function submit_parseSubmit(reader, env, common) {
         trackedInputs,
         allowDirty,
         artifactRoots,
+        checkArtifacts,
         ...common,
     };
 }
@@ -39529,8 +39552,10 @@ function submit_parseSubmit(reader, env, common) {
 
 
 const settings_CLUSTER_MODES = (/* unused pure expression or super */ null && (['none', 'existing', 'ephemeral']));
-/** The mode inputs: at most one names a run; none means a new submit. */
-const MODE_INPUTS = [constants/* Inputs */.G0.RerunRunId, constants/* Inputs */.G0.ReportRunId, constants/* Inputs */.G0.StopRunId];
+/** The mode inputs: at most one is set (three name a run); none means a new submit. */
+const MODE_INPUTS = [constants/* Inputs */.G0.RerunRunId, constants/* Inputs */.G0.ReportRunId, constants/* Inputs */.G0.StopRunId, constants/* Inputs */.G0.ListRuns];
+/** The most runs list-runs lists (one summary table). */
+const MAX_LIST_RUNS = 100;
 /** wait: true must have something to wait on: a dispatched job (a report waits on its run). */
 function waitNeedsCluster(problems, common) {
     if (common.dispatch.wait && common.dispatch.cluster === 'none' && !common.dryRun) {
@@ -39539,7 +39564,8 @@ function waitNeedsCluster(problems, common) {
 }
 /**
  * Parses every input for the mode the inputs ask for: a rerun, a report or a stop when its run
- * id input is set, else a new submit. Throws one ProblemsError listing every problem.
+ * id input is set, a list with list-runs, else a new submit. Throws one ProblemsError listing
+ * every problem.
  */
 function parseSettings(get, env = process.env, mask = core.setSecret) {
     const problems = new ProblemList();
@@ -39549,12 +39575,18 @@ function parseSettings(get, env = process.env, mask = core.setSecret) {
         problems.add(named[1], `${named.map((n) => `${n} ('${r.str(n)}')`).join(' and ')} are all set`, 'set one of them: a rerun reports by itself when it waits');
     }
     const mode = named[0];
+    if (mode === Inputs.ListRuns) {
+        const count = r.int(Inputs.ListRuns, 1, 1, MAX_LIST_RUNS);
+        const common = parseCommon(r, env, { bucketRequiredFor: 'list-runs', mask });
+        problems.throwIfAny();
+        return { kind: 'list', count, ...common };
+    }
     if (mode) {
         const runId = r.str(mode);
         const p = runIdProblem(runId);
         if (p)
             problems.add(mode, p, 'give the run id of an existing run, as in its manifest');
-        const common = parseCommon(r, env, { bucketAlwaysRequired: true, mask });
+        const common = parseCommon(r, env, { bucketRequiredFor: 'a rerun or a report', mask });
         if (mode === Inputs.ReportRunId) {
             const dataset = r.str(Inputs.DatasetFile) || env.BIRD_DATA_PATH;
             problems.throwIfAny();
@@ -39571,7 +39603,7 @@ function parseSettings(get, env = process.env, mask = core.setSecret) {
         problems.throwIfAny();
         return { kind: 'rerun', runId, miniInteractRoot: dataPaths(common.workspace, env, r.str(Inputs.MiniInteractRoot)).miniInteractRoot, ...common };
     }
-    const common = parseCommon(r, env, { bucketAlwaysRequired: false, mask });
+    const common = parseCommon(r, env, { bucketRequiredFor: null, mask });
     waitNeedsCluster(problems, common);
     const settings = parseSubmit(r, env, common);
     problems.throwIfAny();

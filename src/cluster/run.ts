@@ -107,7 +107,7 @@ export async function onCluster(
 ): Promise<DispatchOutcome> {
   const d = options.settings.dispatch;
   if (d.cluster === 'none') return body({ client: null, publicDashboard: true });
-  if (d.cluster === 'existing') return body({ client: rayClient(ctx.log, d), publicDashboard: true });
+  if (d.cluster === 'existing') return body({ client: rayClient(ctx.log, d, { clock: ctx.clock }), publicDashboard: true });
   const clock = options.phases ?? new PhaseClock(ctx.log);
   const ri = options.manifest.render_inputs;
   ctx.summary.cluster({ phases: clock, workers: ri.workers, workerType: ri.worker_type });
@@ -130,7 +130,7 @@ export async function onCluster(
   try {
     const up = await bringUp(p, { phases: clock });
     // The forwarded dashboard needs no auth headers; TLS does not apply to loopback.
-    const client = rayClient(ctx.log, { ...d, rayHeaders: {}, tlsVerify: true }, up.address);
+    const client = rayClient(ctx.log, { ...d, rayHeaders: {}, tlsVerify: true }, { address: up.address, clock: ctx.clock });
     const v = await checkCluster(client);
     ctx.log.info(`Ray ${v.ray_version} answers through the forwarded dashboard at ${client.address}`);
     outcome = await body({ client, headAlive: headAliveProbe(p.cli, p.runId), phases: clock, publicDashboard: false });

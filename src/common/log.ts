@@ -43,7 +43,7 @@ function runnerLines(text: string): string[] {
 }
 
 /** Text as the runner will split it, with no line that acts as a command. */
-export function neutralizeText(text: string): string {
+function neutralizeText(text: string): string {
   return runnerLines(text).map(neutralizeCommand).join('\n');
 }
 

@@ -104,13 +104,27 @@ export function keyForModel(model: string): string | null {
   return null;
 }
 
-/** The sorted key names a run needs: one per model provider, plus OpenAI for slayer embeddings. */
-export function requiredKeys(models: readonly string[], queryMode: string): string[] {
-  const keys = new Set<string>();
-  for (const m of models) {
-    const k = keyForModel(m);
-    if (k) keys.add(k);
+/** Each key a run needs → why, in words a user can act on (which input asks for it). */
+export type KeyNeeds = ReadonlyMap<string, readonly string[]>;
+
+/** The keys a run needs: one per model provider, plus OpenAI for slayer embeddings, with the reasons. */
+export function keyNeeds(models: { agentModel: string; userSimModel: string }, queryMode: string): KeyNeeds {
+  const needs = new Map<string, string[]>();
+  const add = (key: string, why: string): void => {
+    needs.set(key, [...(needs.get(key) ?? []), why]);
+  };
+  for (const [input, model] of [
+    ['agent-model', models.agentModel],
+    ['user-sim-model', models.userSimModel],
+  ] as const) {
+    const k = keyForModel(model);
+    if (k) add(k, `${input} ${model}`);
   }
-  if (queryMode === 'slayer') keys.add('OPENAI_API_KEY');
-  return [...keys].sort();
+  if (queryMode === 'slayer') add('OPENAI_API_KEY', 'query-mode slayer: SLayer embeds with OpenAI, whatever the agent model');
+  return new Map([...needs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** The sorted key names a run needs. */
+export function requiredKeys(models: { agentModel: string; userSimModel: string }, queryMode: string): string[] {
+  return [...keyNeeds(models, queryMode).keys()];
 }

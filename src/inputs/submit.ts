@@ -97,6 +97,17 @@ export function parseSubmit(reader: Reader, env: NodeJS.ProcessEnv, common: Comm
     slayer_models_otf: absolute(reader.str(Inputs.ModelsOtfRoot) || env.BIRD_SLAYER_MODELS_OTF_ROOT || 'slayer_models_otf', workspace),
   };
 
+  // Only a preflight ahead of the on-the-fly encode may skip the artifacts: a real submit uploads
+  // them, so it always checks them.
+  const checkArtifacts = reader.bool(Inputs.CheckArtifacts, true);
+  if (!checkArtifacts && !common.dryRun) {
+    problems.add(
+      Inputs.CheckArtifacts,
+      'check-artifacts is false but dry-run is false: a real submit uploads the SLayer artifacts, so it always checks them',
+      'remove check-artifacts (or set it to true); check-artifacts: false is only for a dry run (dry-run: true) that runs before the on-the-fly encode builds the artifacts',
+    );
+  }
+
   return {
     kind: 'submit',
     framework: frameworkRaw as Framework,
@@ -124,6 +135,7 @@ export function parseSubmit(reader: Reader, env: NodeJS.ProcessEnv, common: Comm
     trackedInputs,
     allowDirty,
     artifactRoots,
+    checkArtifacts,
     ...common,
   };
 }

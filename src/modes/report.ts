@@ -26,6 +26,7 @@ function reportOptions(ctx: StepContext, s: CommonSettings, store: RunStore, run
     rayAddress: s.dispatch.rayAddress || undefined,
     log: ctx.log,
     summary: ctx.summary,
+    trendRuns: s.report.trendRuns,
   };
 }
 
@@ -44,9 +45,9 @@ export async function reportAfterWait(ctx: StepContext, settings: CommonSettings
   if (o.failure) ctx.summary.fail(o.failure, 'wait');
   if (!o.waited) {
     const t = settings.report.thresholds;
-    if (t.minPhase1Rate !== null || t.maxErrors !== null || settings.report.baselineRunId) {
+    if (t.minPhase1Rate !== null || t.maxErrors !== null || settings.report.baselineRunId || settings.report.trendRuns > 0) {
       ctx.log.warning(
-        `min-phase1-rate, max-errors and baseline-run-id apply to a report: this step did not wait, so nothing was reported or gated. Report later with report-run-id: ${waitedAttempt.runId}`,
+        `min-phase1-rate, max-errors, baseline-run-id and trend-runs apply to a report: this step did not wait, so nothing was reported or gated. Report later with report-run-id: ${waitedAttempt.runId}`,
       );
     }
     return;
@@ -96,11 +97,11 @@ async function waitForRun(
   const jobId = run.status?.ray_job_id;
   const sid = typeof jobId === 'string' && /^[A-Za-z0-9_-]+$/.test(jobId) && jobId !== 'unknown' ? jobId : submissionId(settings.runId, attempt);
   const d = settings.dispatch;
-  const client = d.rayAddress ? rayClient(ctx.log, d) : null;
+  const client = d.rayAddress ? rayClient(ctx.log, d, { clock: ctx.clock }) : null;
   ctx.log.info(
     `waiting for attempt ${attempt} of ${settings.runId} (${ids.length} instance(s)${client ? `, job ${sid} at ${d.rayAddress}` : ', from the bucket only: no ray-address'})`,
   );
-  const started = Date.now();
+  const started = ctx.clock.now();
   const result = await waitForAttempt({
     client,
     store,
@@ -113,10 +114,11 @@ async function waitForRun(
     noProgressMs: d.noProgressMs,
     signal: ctx.cancel.signal,
     log: ctx.log,
+    clock: ctx.clock,
   });
   if (ctx.cancel.cancelled) await ctx.cancel.finished;
   const v = result.verdict;
-  const seconds = (Date.now() - started) / 1000;
+  const seconds = (ctx.clock.now() - started) / 1000;
   if (v.kind === 'finished' && v.ok) return { failure: null, attempt, seconds };
   return {
     failure: new Error(`${v.kind === 'finished' ? 'error' : v.kind}: ${v.reason}; the job was left as it is (report-run-id never stops it)`),
@@ -129,7 +131,7 @@ async function waitForRun(
 export async function report(ctx: StepContext, settings: ReportOnlySettings): Promise<void> {
   core.setOutput(Outputs.RunId, settings.runId);
   ctx.summary.run({ runId: settings.runId, kind: 'report' });
-  const store = openStore(ctx.log, settings);
+  const store = openStore(ctx.log, ctx.clock, settings);
   const options = { ...reportOptions(ctx, settings, store, settings.runId), runIdInput: Inputs.ReportRunId, datasetFile: settings.datasetFile };
   if (!settings.dispatch.wait) {
     ctx.summary.stage('report');

@@ -8,6 +8,7 @@ import { Inputs, Outputs } from '../common/constants.js';
 import { ProblemsError } from '../common/errors.js';
 import { checkSetupStillThere } from '../gcs/run-state.js';
 import { runPaths } from '../gcs/store.js';
+import { keyNeeds } from '../inputs/combos.js';
 import { listIds } from '../inputs/instance-ids.js';
 import type { RerunSettings } from '../inputs/settings.js';
 import { submissionId } from '../plan/job-args.js';
@@ -60,7 +61,7 @@ function rerunRoots(settings: RerunSettings, plan: RerunPlan): SetupRoots | null
 async function refuseWhilePreviousRuns(ctx: StepContext, settings: RerunSettings, plan: RerunPlan): Promise<void> {
   if (settings.dispatch.cluster !== 'existing' || plan.attempt <= 1) return;
   const sid = submissionId(plan.runId, plan.attempt - 1);
-  const previous = await rayClient(ctx.log, settings.dispatch).job(sid);
+  const previous = await rayClient(ctx.log, settings.dispatch, { clock: ctx.clock }).job(sid);
   if (previous && !TERMINAL.includes(previous.status)) {
     throw new ProblemsError(
       [
@@ -90,7 +91,7 @@ function rerunSection(plan: RerunPlan): DetailSection {
 }
 
 export async function rerun(ctx: StepContext, settings: RerunSettings): Promise<void> {
-  const store = openStore(ctx.log, settings);
+  const store = openStore(ctx.log, ctx.clock, settings);
   core.setOutput(Outputs.RunId, settings.runId);
   core.setOutput(Outputs.DispatchedInstances, '0');
   ctx.summary.run({ runId: settings.runId, kind: 'rerun', dryRun: settings.dryRun });
@@ -114,7 +115,8 @@ export async function rerun(ctx: StepContext, settings: RerunSettings): Promise<
     return;
   }
   ctx.log.info(`unfinished: ${listIds(plan.unfinished)}`);
-  const { keys, problems } = readRunKeys(plan.requiredKeys, settings);
+  const { keys, missing, problems } = readRunKeys(keyNeeds({ agentModel: m.agent_model, userSimModel: m.user_sim_model }, m.query_mode), settings);
+  if (missing) problems.unshift(missing);
   const code = await planCode(ctx.log, settings.dispatch, settings.workspace);
   problems.push(...code.problems);
   if (problems.length > 0) throw new ProblemsError(problems, 'rerun refused');
@@ -133,7 +135,7 @@ export async function rerun(ctx: StepContext, settings: RerunSettings): Promise<
       'rerun refused',
     );
   }
-  const phases = await checkTarget(ctx.log, settings, {
+  const phases = await checkTarget(ctx, settings, {
     imageUri: m.render_inputs.image_uri,
     imageInput: Inputs.RerunRunId,
     miniInteractRoot: settings.miniInteractRoot,

@@ -62,7 +62,7 @@ function stopNote(lines: string[], table: string | null): string {
 }
 
 async function stopOnExistingCluster(ctx: StepContext, settings: StopSettings, run: RunData): Promise<{ summary: string; stoppedAny: boolean }> {
-  const client = rayClient(ctx.log, settings.dispatch);
+  const client = rayClient(ctx.log, settings.dispatch, { clock: ctx.clock });
   await checkCluster(client);
   const stops = await stopAttempts(client, settings.runId, Math.max(run.attempt, 1));
   const stopped = stops.filter((s) => s.stopped);
@@ -139,7 +139,7 @@ export async function stop(ctx: StepContext, settings: StopSettings): Promise<vo
       'stop refused',
     );
   }
-  const store = openStore(ctx.log, settings);
+  const store = openStore(ctx.log, ctx.clock, settings);
   const run = await readRun(store, settings.runId, Inputs.StopRunId);
   if (run.manifest.run_id !== settings.runId) {
     throw new ProblemsError(

@@ -101,9 +101,9 @@ export async function submit(ctx: StepContext, settings: SubmitSettings): Promis
   }
 
   // The last checks before any write: what the bucket holds for this run id, and the cluster.
-  const store = openStore(ctx.log, settings);
+  const store = openStore(ctx.log, ctx.clock, settings);
   const remote = await probeRun(store, plan.manifest);
-  const phases = await checkTarget(ctx.log, settings, { imageUri, imageInput: Inputs.ImageUri, miniInteractRoot: settings.miniInteractRoot });
+  const phases = await checkTarget(ctx, settings, { imageUri, imageInput: Inputs.ImageUri, miniInteractRoot: settings.miniInteractRoot });
   if (remote.manifest === 'same') {
     refuseRedispatch(plan, store, remote, settings);
     ctx.log.notice(`run ${plan.runId} already has a manifest for this same plan: checking and completing the upload.`);

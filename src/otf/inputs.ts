@@ -1,5 +1,5 @@
 // Reads and checks the otf-keys inputs. Collects every problem (input, bad value, fix) and fails
-// once, like src/settings.ts for the main action.
+// once, like src/inputs/settings.ts for the main action.
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { ProblemList } from '../common/errors.js';
 import { COMBO_NUMBER } from '../inputs/combos.js';

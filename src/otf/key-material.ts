@@ -1,5 +1,5 @@
 // The per-DB cache keys of the OTF encode workflow (docs/reference/otf-encode.md#cache-keys), pure part: names, parsing and
-// the key itself. Reading files and the runner lives in ./inputs.ts, ./compute.ts and ./run.ts.
+// the key itself. Reading files and the runner lives in ./inputs.ts, ./compute.ts and ./main.ts.
 import { createHash } from 'node:crypto';
 import { type ArtifactKind, FRAMEWORKS, type Framework, isFramework } from '../inputs/combos.js';
 

@@ -9,8 +9,8 @@ import type { CodeFile } from '../ray/job-package.js';
 /** Where the checkout's package lives in the evaluation repo (a src layout). */
 export const CODE_DIR = 'src';
 /** The in-cluster program, relative to the job's working directory (the unpacked package). */
-export const CHECKOUT_ENTRYPOINT_PREFIX = 'python src/bird_interact_agents/cloud/ray_app.py';
-export const IMAGE_ENTRYPOINT_PREFIX = 'python /app/bird-interact-agents/src/bird_interact_agents/cloud/ray_app.py';
+const CHECKOUT_ENTRYPOINT_PREFIX = 'python src/bird_interact_agents/cloud/ray_app.py';
+const IMAGE_ENTRYPOINT_PREFIX = 'python /app/bird-interact-agents/src/bird_interact_agents/cloud/ray_app.py';
 
 export interface CodePlan {
   source: 'checkout' | 'image';

@@ -59,7 +59,7 @@ export async function planRerun(store: RunStore, runId: string): Promise<RerunPl
     manifest,
     unfinished: todo,
     done: manifest.instance_ids.length - todo.length,
-    requiredKeys: requiredKeys([manifest.agent_model, manifest.user_sim_model], manifest.query_mode),
+    requiredKeys: requiredKeys({ agentModel: manifest.agent_model, userSimModel: manifest.user_sim_model }, manifest.query_mode),
     artifact,
     warnings: trust.warnings,
   };

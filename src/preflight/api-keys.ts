@@ -2,6 +2,7 @@
 import * as core from '@actions/core';
 import { Inputs } from '../common/constants.js';
 import type { Problem } from '../common/errors.js';
+import type { KeyNeeds } from '../inputs/combos.js';
 import type { CommonSettings } from '../inputs/settings.js';
 
 export interface ApiKeys {
@@ -28,10 +29,17 @@ function readApiKeys(names: readonly string[], env: NodeJS.ProcessEnv = process.
   return { values, missing };
 }
 
-/** Python's wording, plus the two causes users actually hit. */
-function missingKeysMessage(missing: readonly string[]): string {
+/**
+ * Python's opening words, then each key with the input that needs it, plus the two causes users
+ * actually hit (docs/reference/combos.md#api-keys).
+ */
+function missingKeysMessage(missing: readonly string[], needs: KeyNeeds): string {
+  const named = missing.map((k) => {
+    const why = needs.get(k) ?? [];
+    return why.length > 0 ? `${k} (for ${why.join('; ')})` : k;
+  });
   return (
-    `missing API key env vars for job submission: [${missing.map((k) => `'${k}'`).join(', ')}]. ` +
+    `missing API key env vars for job submission: ${named.join(', ')}. ` +
     'Pass each one to this step with `env:` (e.g. `ANTHROPIC_API_KEY: ${{ secrets.ANTHROPIC_API_KEY }}`). ' +
     'On a pull request from a fork GitHub passes secrets as empty strings: run the eval from a branch of this repository, or skip the step for forks.'
   );
@@ -71,17 +79,19 @@ function insecureAddress(d: Pick<CommonSettings['dispatch'], 'cluster' | 'rayAdd
 }
 
 /**
- * The keys a run needs, read and masked, and what is wrong: a missing key, or a runtime-env that
- * would collide with the keys package or carries a secret value. Submit and rerun share it.
+ * The keys a run needs, read and masked, and what is wrong: a missing key (apart, since a dry run
+ * only warns about it), or a runtime-env that would collide with the keys package or carries a
+ * secret value. Submit and rerun share it.
  */
 export function readRunKeys(
-  names: readonly string[],
+  needs: KeyNeeds,
   s: Pick<CommonSettings, 'dispatch' | 'report'>,
   env: NodeJS.ProcessEnv = process.env,
-): { keys: ApiKeys; problems: Problem[] } {
+): { keys: ApiKeys; missing: Problem | null; problems: Problem[] } {
+  const names = [...needs.keys()];
   const keys = readApiKeys(names, env);
   const problems: Problem[] = [];
-  if (keys.missing.length > 0) problems.push({ input: 'env', message: missingKeysMessage(keys.missing) });
+  const missing = keys.missing.length > 0 ? { input: 'env', message: missingKeysMessage(keys.missing, needs) } : null;
   const secrets = [...keys.values.values(), ...Object.values(s.dispatch.rayHeaders), s.report.token];
   const envProblem = runtimeEnvProblem(s.dispatch.runtimeEnv, secrets, { needsPackage: names.length > 0 || s.dispatch.code === 'checkout' });
   if (envProblem) problems.push({ input: Inputs.RuntimeEnv, message: envProblem, fix: 'remove that part of runtime-env' });
@@ -93,5 +103,5 @@ export function readRunKeys(
       fix: 'use an https address (a proxy or ingress in front of the dashboard), or set allow-insecure-ray-address: true when the network between the runner and the cluster is trusted',
     });
   }
-  return { keys, problems };
+  return { keys, missing, problems };
 }

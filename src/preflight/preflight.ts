@@ -6,7 +6,7 @@ import { Inputs } from '../common/constants.js';
 import { errorMessage, ProblemList } from '../common/errors.js';
 import { readGithubContext } from '../common/github-context.js';
 import type { Log } from '../common/log.js';
-import { artifactFor, requiredKeys } from '../inputs/combos.js';
+import { artifactFor, keyNeeds } from '../inputs/combos.js';
 import { listIds } from '../inputs/instance-ids.js';
 import { mintRunId } from '../inputs/run-id.js';
 import type { SubmitSettings } from '../inputs/settings.js';
@@ -28,20 +28,46 @@ const ARTIFACT_INPUT = {
   slayer_models_otf: Inputs.ModelsOtfRoot,
 } as const;
 
-async function checkWorktree(s: SubmitSettings, artifactDirs: string[], problems: ProblemList): Promise<WorktreeReport> {
+/** The worktree report, and the artifact's dirty paths grouped by DB (for one warning per DB). */
+async function checkWorktree(
+  s: SubmitSettings,
+  artifactDirs: ReadonlyMap<string, string>,
+  problems: ProblemList,
+): Promise<{ report: WorktreeReport; dirtyByDb: Map<string, string[]> }> {
   const report: WorktreeReport = { dirty: [], artifactDirty: [], allowDirty: s.allowDirty };
+  const dirtyByDb = new Map<string, string[]>();
   let root: string;
   try {
     root = await repoRoot(s.workspace);
   } catch (e) {
     problems.add('worktree', e instanceof GitError ? e.message : errorMessage(e));
-    return report;
+    return { report, dirtyByDb };
   }
   report.dirty = (await dirtyPaths(root, s.trackedInputs)).map((e) => e.path);
   // Artifact dirs outside the repository (an OTF cache in RUNNER_TEMP) are not git's business.
-  const inRepo = artifactDirs.map((d) => insideRepo(root, d)).filter((d): d is string => d !== null && d !== '.');
-  report.artifactDirty = (await dirtyPaths(root, inRepo)).map((e) => e.path);
-  return report;
+  const inRepo = new Map<string, string>();
+  for (const [db, dir] of artifactDirs) {
+    const rel = insideRepo(root, dir);
+    if (rel !== null && rel !== '.') inRepo.set(db, rel);
+  }
+  report.artifactDirty = (await dirtyPaths(root, [...inRepo.values()])).map((e) => e.path);
+  for (const path of report.artifactDirty) {
+    const db = [...inRepo].find(([, rel]) => path === rel || path.startsWith(`${rel}/`))?.[0];
+    if (db !== undefined) dirtyByDb.set(db, [...(dirtyByDb.get(db) ?? []), path]);
+  }
+  return { report, dirtyByDb };
+}
+
+/** One warning per DB whose artifact has uncommitted changes; the paths at debug level. */
+function warnDirtyArtifacts(log: Log, kind: string, dirtyByDb: ReadonlyMap<string, string[]>, missingDbs: ReadonlySet<string>): void {
+  for (const [db, paths] of dirtyByDb) {
+    // A DB whose artifact is missing has its own error; its deleted files need no warning.
+    if (missingDbs.has(db)) continue;
+    log.warning(
+      `${db}: ${paths.length} uncommitted change(s) in its ${kind} artifact; the run uses the files as they are and the manifest records their digest`,
+    );
+    for (const p of paths) log.debug(`uncommitted in ${db}'s artifact: ${p}`);
+  }
 }
 
 /**
@@ -76,15 +102,19 @@ export async function preflight(log: Log, submit: SubmitSettings, env: NodeJS.Pr
 
   const mapping = mapInstances(submit.datasetFile, submit.instanceIds, problems);
 
-  const keyNames = requiredKeys([submit.agentModel, submit.userSimModel], submit.queryMode);
-  const { keys, problems: keyProblems } = readRunKeys(keyNames, submit, env);
+  const needs = keyNeeds(submit, submit.queryMode);
+  const keyNames = [...needs.keys()];
+  const { keys, missing: missingKeys, problems: keyProblems } = readRunKeys(needs, submit, env);
   for (const p of keyProblems) problems.add(p.input, p.message, p.fix);
+  // A dry run of a pull request from a fork gets every secret empty: it still checks the rest.
+  if (missingKeys && submit.dryRun) log.warning(`${missingKeys.message} (a dry run checks everything else and passes; a real submit fails on this)`);
+  else if (missingKeys) problems.add(missingKeys.input, missingKeys.message, missingKeys.fix);
 
   const kind = artifactFor(submit.framework, submit.queryMode, submit.slayerSetup);
   const artifacts: DbArtifact[] = [];
-  const dbDirs = kind ? mapping.dbs.map((db) => join(submit.artifactRoots[kind], db)) : [];
 
-  const worktree = await checkWorktree(submit, dbDirs, problems);
+  const artifactDirs = new Map(kind ? mapping.dbs.map((db) => [db, join(submit.artifactRoots[kind], db)] as const) : []);
+  const { report: worktree, dirtyByDb } = await checkWorktree(submit, artifactDirs, problems);
   if (worktree.dirty.length > 0) {
     const msg = `uncommitted changes under image-input paths: [${worktree.dirty.map((p) => `'${p}'`).join(', ')}]`;
     if (submit.allowDirty) {
@@ -94,14 +124,20 @@ export async function preflight(log: Log, submit: SubmitSettings, env: NodeJS.Pr
       problems.add(Inputs.TrackedInputs, msg, 'commit or revert those changes, or set allow-dirty: true to run anyway (recorded in the manifest)');
     }
   }
-  for (const p of worktree.artifactDirty) log.warning("uncommitted change in a selected DB's SLayer artifact; the manifest records its digest", { file: p });
 
-  if (kind) {
+  if (kind && !submit.checkArtifacts) {
+    // Settings allow this in a dry run only: the on-the-fly encode has not built them yet.
+    log.notice(
+      `check-artifacts is false: the ${kind} setup of ${mapping.dbs.length} DB(s) under ${submit.artifactRoots[kind]} was not checked; the submit checks it after the encode`,
+    );
+    warnDirtyArtifacts(log, kind, dirtyByDb, new Set());
+  } else if (kind) {
     const missing: Array<[string, string]> = [];
     for (const db of mapping.dbs) {
       const why = await presenceProblem(kind, join(submit.artifactRoots[kind], db));
       if (why) missing.push([db, why]);
     }
+    warnDirtyArtifacts(log, kind, dirtyByDb, new Set(missing.map(([db]) => db)));
     if (missing.length > 0) {
       problems.add(
         ARTIFACT_INPUT[kind],

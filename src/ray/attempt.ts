@@ -9,7 +9,7 @@ import { errorMessage } from '../common/errors.js';
 import type { GithubContext } from '../common/github-context.js';
 import type { Log } from '../common/log.js';
 import type { ActionState } from '../common/state.js';
-import { sleep } from '../common/time.js';
+import type { Clock } from '../common/time.js';
 import { parseStatus, type RunStatus, writeFreshStatus } from '../gcs/rows.js';
 import { isPreconditionFailed, type RunStore, runPaths } from '../gcs/store.js';
 import type { DispatchSettings } from '../inputs/settings.js';
@@ -31,6 +31,8 @@ export interface StepContext {
   state: ActionState;
   cancel: Cancellation;
   github: GithubContext;
+  /** What the wait reads the time from and sleeps on (systemClock in the action). */
+  clock: Clock;
   /** The job summary, written once at the end of the step. */
   summary: StepSummary;
 }
@@ -75,13 +77,13 @@ const NO_WAIT: DispatchOutcome = { waited: false, failure: null, dashboardUrl: n
 /** After the last row, the driver still shuts down for a few seconds: the status reported waits for it, a little. */
 const DRIVER_EXIT_WAIT_MS = 30_000;
 
-async function settledStatus(client: RayJobsClient, sid: string, fallback: JobStatus | null): Promise<JobStatus | 'UNKNOWN'> {
-  const deadline = Date.now() + DRIVER_EXIT_WAIT_MS;
+async function settledStatus(clock: Clock, client: RayJobsClient, sid: string, fallback: JobStatus | null): Promise<JobStatus | 'UNKNOWN'> {
+  const deadline = clock.now() + DRIVER_EXIT_WAIT_MS;
   for (;;) {
     const status = (await client.job(sid).catch(() => null))?.status ?? null;
     if (status === null) return fallback ?? 'UNKNOWN';
-    if (TERMINAL.includes(status) || Date.now() > deadline) return status;
-    await sleep(1_000);
+    if (TERMINAL.includes(status) || clock.now() > deadline) return status;
+    await clock.sleep(1_000);
   }
 }
 
@@ -193,7 +195,7 @@ export async function dispatchAttempt(ctx: StepContext, request: AttemptRequest,
   ctx.log.info(outcome === 'created' ? `submitted ${sid} to ${client.address}` : `${sid} was already submitted by an earlier try of this step: following it`);
   await freshStatus(request.store, m.run_id, {
     ray_job_id: sid,
-    last_heartbeat_ts: Date.now() / 1000,
+    last_heartbeat_ts: ctx.clock.now() / 1000,
     rows_done: 0,
     rows_total: request.instanceIds.length,
     terminal_state: null,
@@ -218,7 +220,7 @@ export async function dispatchAttempt(ctx: StepContext, request: AttemptRequest,
 async function waitOnJob(ctx: StepContext, r: AttemptRequest, target: ClusterTarget, client: RayJobsClient, url: string | null): Promise<DispatchOutcome> {
   const m = r.manifest;
   const sid = submissionId(m.run_id, r.attempt);
-  const started = Date.now();
+  const started = ctx.clock.now();
   const removeStop = ctx.cancel.add({
     order: CleanupOrder.StopJob,
     name: `stop ${sid}`,
@@ -242,6 +244,7 @@ async function waitOnJob(ctx: StepContext, r: AttemptRequest, target: ClusterTar
       noProgressMs: r.settings.noProgressMs,
       signal: ctx.cancel.signal,
       log: ctx.log,
+      clock: ctx.clock,
       headAlive: target.headAlive,
     });
   } finally {
@@ -263,10 +266,12 @@ async function waitOnJob(ctx: StepContext, r: AttemptRequest, target: ClusterTar
     ctx.state.setWait('detached');
     ctx.summary.jobState(sid, 'left running');
   } else await stopAndRecord(ctx, client, sid);
-  const final = ok ? await settledStatus(client, sid, result.jobStatus) : ((await client.job(sid).catch(() => null))?.status ?? result.jobStatus ?? 'UNKNOWN');
+  const final = ok
+    ? await settledStatus(ctx.clock, client, sid, result.jobStatus)
+    : ((await client.job(sid).catch(() => null))?.status ?? result.jobStatus ?? 'UNKNOWN');
   core.setOutput(Outputs.JobStatus, final);
   ctx.summary.dispatch(dispatchSection({ runId: m.run_id, attempt: r.attempt, sid, url, dispatched: r.instanceIds.length, status: final, wait: result }));
-  const waited: DispatchOutcome = { waited: true, failure: null, dashboardUrl: url, durationSeconds: (Date.now() - started) / 1000, leftRunning: leave };
+  const waited: DispatchOutcome = { waited: true, failure: null, dashboardUrl: url, durationSeconds: (ctx.clock.now() - started) / 1000, leftRunning: leave };
   if (leave) {
     const message = `wait-timeout: ${v.reason}; the job ${sid} is left running (on-wait-timeout: leave). Report on it later with \`report-run-id: ${m.run_id}\` (add wait: true to wait for it)`;
     return { ...waited, failure: new Error(message) };

@@ -72,7 +72,7 @@ function failureMessage(what: string, target: CommentTarget, e: unknown): { stat
 }
 
 /** The login the workflow's own token (an installation token, `ghs_…`) writes comments as. */
-export const WORKFLOW_TOKEN_LOGIN = 'github-actions[bot]';
+const WORKFLOW_TOKEN_LOGIN = 'github-actions[bot]';
 
 type Octokit = ReturnType<typeof getOctokit>;
 

@@ -1,5 +1,5 @@
-// Reporting a run: read → aggregate → job summary → outputs → results-json → PR comment
-// → gate. main calls reportRun after a wait and in report-run-id mode.
+// Reporting a run: read → aggregate → report record (and trend) → job summary → outputs →
+// results-json → PR comment → gate. main calls reportRun after a wait and in report-run-id mode.
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,15 +8,18 @@ import { Inputs, Outputs } from '../common/constants.js';
 import { errorMessage } from '../common/errors.js';
 import type { GithubContext } from '../common/github-context.js';
 import { actionsLog, type Log } from '../common/log.js';
-import type { RunStore } from '../gcs/store.js';
+import { indexRuns, writeReportRecord } from '../gcs/runs.js';
+import { type RunStore, runPaths } from '../gcs/store.js';
 import { KNOWN_KEYS } from '../inputs/combos.js';
 import { dashboardUrl as rayDashboardUrl } from '../ray/client.js';
 import { type RunResults, redactor, redactResults } from './aggregate.js';
 import { type CommentOnPr, type CommentOutcome, commentTarget, upsertComment } from './comment.js';
 import { GateFailedError, type GateThresholds, gateChecks, gateMessage } from './gate.js';
+import { manifestGroup, reportRecord, serializeReportRecord, trendSection } from './history.js';
 import { collectResults, type RunData } from './read.js';
 import { type Baseline, commentMarker, headline, type RunHeader, renderComment } from './render.js';
 import { StepSummary } from './step-summary.js';
+import { reportTrend } from './trend.js';
 
 export { GateFailedError, type GateThresholds, NO_GATE } from './gate.js';
 
@@ -50,6 +53,8 @@ export interface ReportOptions {
   apiUrl?: string;
   /** The step's summary, which gets the results; without one, reportRun writes a summary of its own. */
   summary?: StepSummary;
+  /** trend-runs: chart this many reported runs of the run's group in the summary; 0 or unset for none. */
+  trendRuns?: number;
 }
 
 export interface ReportOutcome {
@@ -135,6 +140,32 @@ async function writeResultsJson(runnerTemp: string, runId: string, doc: object):
 }
 
 /**
+ * Leaves the run's report record (runs/<id>/report.json) for later trends, then, with trend-runs,
+ * returns the trend's markdown. Neither is worth failing a report for: a failure is a warning.
+ */
+async function recordAndTrend(o: ReportOptions, data: RunData, results: RunResults, h: RunHeader, log: Log): Promise<string | null> {
+  const group = manifestGroup(data.manifest);
+  if (!group) return null;
+  const record = reportRecord(o.runId, group, results, h.attempt, h.state);
+  try {
+    await writeReportRecord(o.store, o.runId, serializeReportRecord(record));
+  } catch (e) {
+    log.warning(
+      `bird-cloud-action: the report record ${o.store.uri(runPaths.report(o.runId))} was not written, so trends will count this run from its rows: ${errorMessage(e)}`,
+    );
+  }
+  if (!o.trendRuns) return null;
+  try {
+    const index = await indexRuns(o.store);
+    const created = index.runs.find((r) => r.runId === o.runId)?.created ?? Date.now();
+    return trendSection(await reportTrend(o.store, index, group, { runId: o.runId, created, figures: results, source: 'this report' }, o.trendRuns, log));
+  } catch (e) {
+    log.warning(`bird-cloud-action: trend-runs: no trend, the runs could not be read: ${errorMessage(e)}`);
+    return null;
+  }
+}
+
+/**
  * Reports a run: log, job summary, outputs, results-json, PR comment, then the gate. A gate that
  * fails throws GateFailedError after all of that (main's one catch turns it into setFailed). A
  * failing comment, baseline or dataset mapping is a warning; a run that cannot be read (no
@@ -169,6 +200,8 @@ export async function reportRun(options: ReportOptions): Promise<ReportOutcome> 
   const checks = gateChecks(results, options.thresholds);
   const stepSummary = options.summary ?? new StepSummary();
   stepSummary.results({ header: h, results, baseline, gate: checks, redact });
+  const trend = await recordAndTrend(options, data, results, h, log);
+  if (trend) stepSummary.trend(redact(trend));
   core.setOutput(Outputs.N, String(results.n));
   core.setOutput(Outputs.Phase1Rate, String(results.phase1_rate));
   core.setOutput(Outputs.Phase2Rate, String(results.phase2_rate));

@@ -86,6 +86,7 @@ export class StepSummary {
   private resultsSection: ResultsSection | null = null;
   private trendMarkdown: string | null = null;
   private noteMarkdown: string | null = null;
+  private listingMarkdown: string | null = null;
   private failure: Failure | null = null;
   private manifestState: 'none' | 'committed' = 'none';
   private job: { sid: string; state: JobState } | null = null;
@@ -151,6 +152,11 @@ export class StepSummary {
     this.noteMarkdown = markdown;
   }
 
+  /** list-runs: the listing (and its trends) is the whole summary, under its own title. */
+  listing(markdown: string): void {
+    this.listingMarkdown = markdown;
+  }
+
   /** The manifest of the run is in the bucket (committed by this step, or before it). */
   manifestCommitted(): void {
     this.manifestState = 'committed';
@@ -205,6 +211,7 @@ export class StepSummary {
   }
 
   private compose(maxFailures: number): string {
+    if (this.listingMarkdown !== null && this.failure === null) return this.listingMarkdown;
     const now = this.now();
     const r = this.resultsSection;
     const redact = r?.redact ?? ((t: string) => t);

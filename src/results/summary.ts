@@ -1,21 +1,25 @@
 // What people read: the plan in the log, and the plan's and the upload's sections of the job
 // summary (step-summary.ts assembles them).
 import * as core from '@actions/core';
+import { formatBytes } from '../common/format.js';
 import type { Log } from '../common/log.js';
+import { listIds } from '../inputs/instance-ids.js';
 import type { RunPlan } from '../plan/plan.js';
 import { code } from './render.js';
 import type { DetailSection } from './step-summary.js';
 
-function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
+/** How many ids the log shows before the count, where a line would otherwise run on. */
+const LOG_IDS_SHOWN = 5;
+
+/** The job's command line for the log: the instance ids abbreviated (the plan file has them all). */
+export function abbreviatedJobArgs(args: readonly string[]): string {
+  const out = [...args];
+  const i = out.indexOf('--instance-ids');
+  if (i >= 0 && i + 1 < out.length) {
+    const ids = out[i + 1].split(',');
+    if (ids.length > LOG_IDS_SHOWN) out[i + 1] = `${ids.slice(0, LOG_IDS_SHOWN).join(',')},… (${ids.length} ids)`;
   }
-  return `${v.toFixed(1)} ${units[i]}`;
+  return out.join(' ');
 }
 
 function instancesPerDb(plan: RunPlan): Map<string, number> {
@@ -35,18 +39,21 @@ export async function logPlan(log: Log, plan: RunPlan): Promise<void> {
   );
   const perDb = instancesPerDb(plan);
   const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
-  for (const db of plan.dbs) {
-    const a = byDb.get(db);
-    await log.group(`${db}: ${perDb.get(db) ?? 0} instance(s)${a ? `, ${a.files.length} files, ${formatBytes(a.bytes)}` : ''}`, async () => {
+  const files = plan.artifacts.reduce((n, a) => n + a.files.length, 0);
+  const bytes = plan.artifacts.reduce((n, a) => n + a.bytes, 0);
+  // One folded group, one line per DB in it; each file only at debug level.
+  await log.group(`plan: ${plan.dbs.length} DB(s), ${files} files, ${formatBytes(bytes)}`, async () => {
+    for (const db of plan.dbs) {
+      const a = byDb.get(db);
       const ids = Object.entries(plan.instanceDbs)
         .filter(([, d]) => d === db)
         .map(([id]) => id);
-      log.info(`instances: ${ids.join(', ')}`);
-      // File names come from the DB directory: untrusted text.
-      if (a) log.untrusted(a.files.map((f) => `  ${f.path}  ${f.size} B  md5=${f.md5}`).join('\n'));
-    });
-  }
-  log.info(`job arguments: ${plan.jobArgs.join(' ')}`);
+      log.info(`${db}: ${perDb.get(db) ?? 0} instance(s) (${listIds(ids, LOG_IDS_SHOWN)})${a ? `, ${a.files.length} files, ${formatBytes(a.bytes)}` : ''}`);
+      // core.debug escapes line breaks, so a file name cannot start a command there.
+      for (const f of a?.files ?? []) log.debug(`${db}/${f.path}  ${f.size} B  md5=${f.md5}`);
+    }
+  });
+  log.info(`job arguments: ${abbreviatedJobArgs(plan.jobArgs)}`);
 }
 
 function escapeCell(s: string): string {

@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { Cancellation } from '../../src/common/cancel.js';
 import { memoryLog } from '../../src/common/log.js';
 import { ActionState } from '../../src/common/state.js';
+import { systemClock } from '../../src/common/time.js';
 import { parseSettings } from '../../src/inputs/settings.js';
 import { runMode } from '../../src/main.js';
 import { StepSummary } from '../../src/results/step-summary.js';
@@ -93,6 +94,7 @@ async function step(inputs: Record<string, string>, workspace: string): Promise<
         state: new ActionState({ save: (k, v) => saved.set(k, v), load: (k) => saved.get(k) ?? '' }),
         cancel: new Cancellation({ log, fail: () => undefined, exit: () => undefined }),
         github: prContext(PR),
+        clock: systemClock,
         summary,
       },
       settings,

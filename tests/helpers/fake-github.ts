@@ -11,7 +11,7 @@ interface RecordedCall {
   body: unknown;
 }
 
-export interface StoredComment {
+interface StoredComment {
   id: number;
   body: string;
   user: { login: string; type: string };

@@ -17,7 +17,7 @@ export interface JobsTarget {
 }
 
 /** JobDetails as Ray 2.60 returns it: 15 keys, always all present, in this order. */
-export const JOB_KEYS = [
+const JOB_KEYS = [
   'type',
   'job_id',
   'submission_id',
@@ -139,6 +139,8 @@ export function wsTail(base: string, path: string): Promise<WsResult> {
           if (opcode === 0x8) closeCode = payload.length >= 2 ? payload.readUInt16BE(0) : null;
         }
       };
+      // Frames that came with the upgrade response (a job already over closes at once) are in `head`.
+      parse();
       socket.on('data', (d: Buffer) => {
         buf = Buffer.concat([buf, d]);
         parse();
@@ -220,6 +222,29 @@ export function jobsContract(target: () => JobsTarget): void {
     expect(typeof d.start_time).toBe('number');
     expect(Number(d.end_time)).toBeGreaterThanOrEqual(Number(d.start_time));
     expect(await logs(t, sid)).toContain('value=v-123\n');
+  });
+
+  it('submit: env_vars values are expanded against the driver environment in order ($X, ${X}); an unset ${UPPER} becomes empty', async () => {
+    const t = target();
+    const sid = uid('expand');
+    await submit(t, {
+      entrypoint: 'echo "h=$HOME|a=$CONTRACT_A|b=$CONTRACT_B|c=$CONTRACT_C|d=$CONTRACT_D|l=$CONTRACT_L"',
+      submission_id: sid,
+      runtime_env: {
+        env_vars: {
+          CONTRACT_A: '${HOME}/x',
+          CONTRACT_B: '$HOME',
+          CONTRACT_C: '${CONTRACT_UNSET_9}y',
+          CONTRACT_D: '${CONTRACT_A}+',
+          CONTRACT_L: '${lower_unset}$ALSO_UNSET_9',
+        },
+      },
+    });
+    expect(await terminal(t, sid)).toMatchObject({ status: 'SUCCEEDED' });
+    const line = /^h=.*$/m.exec(await logs(t, sid))?.[0] ?? '';
+    const home = /^h=([^|]*)\|/.exec(line)?.[1] ?? '';
+    expect(home).not.toBe('');
+    expect(line).toBe(`h=${home}|a=${home}/x|b=${home}|c=y|d=${home}/x+|l=\${lower_unset}$ALSO_UNSET_9`);
   });
 
   it('submit: an unknown key is a 400 whose text ends in the TypeError', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { artifactFor, comboRejection, FRAMEWORKS, type Framework, keyForModel, requiredKeys } from '../../src/inputs/combos.js';
+import { artifactFor, comboRejection, FRAMEWORKS, type Framework, keyForModel, keyNeeds, requiredKeys } from '../../src/inputs/combos.js';
 
 describe('combo rules (docs/reference/combos.md#combo-rules)', () => {
   const ok = { framework: 'pydantic_ai', queryMode: 'raw', mode: 'c-interact', slayerSetup: 'pre-encoded' };
@@ -62,8 +62,16 @@ describe('API keys (docs/reference/combos.md#api-keys)', () => {
   });
 
   it('always needs OpenAI in slayer mode, sorted and de-duplicated', () => {
-    expect(requiredKeys(['anthropic/a', 'anthropic/b'], 'slayer')).toEqual(['ANTHROPIC_API_KEY', 'OPENAI_API_KEY']);
-    expect(requiredKeys(['anthropic/a', 'anthropic/b'], 'raw')).toEqual(['ANTHROPIC_API_KEY']);
-    expect(requiredKeys(['ollama/x', 'ollama/y'], 'raw')).toEqual([]);
+    expect(requiredKeys({ agentModel: 'anthropic/a', userSimModel: 'anthropic/b' }, 'slayer')).toEqual(['ANTHROPIC_API_KEY', 'OPENAI_API_KEY']);
+    expect(requiredKeys({ agentModel: 'anthropic/a', userSimModel: 'anthropic/b' }, 'raw')).toEqual(['ANTHROPIC_API_KEY']);
+    expect(requiredKeys({ agentModel: 'ollama/x', userSimModel: 'ollama/y' }, 'raw')).toEqual([]);
+  });
+
+  it('says which input needs each key; OpenAI in slayer mode because SLayer embeds with it', () => {
+    expect([...keyNeeds({ agentModel: 'gpt-4o', userSimModel: 'anthropic/b' }, 'slayer')]).toEqual([
+      ['ANTHROPIC_API_KEY', ['user-sim-model anthropic/b']],
+      ['OPENAI_API_KEY', ['agent-model gpt-4o', 'query-mode slayer: SLayer embeds with OpenAI, whatever the agent model']],
+    ]);
+    expect([...keyNeeds({ agentModel: 'anthropic/a', userSimModel: 'ollama/y' }, 'raw')]).toEqual([['ANTHROPIC_API_KEY', ['agent-model anthropic/a']]]);
   });
 });

@@ -1,3 +1,2 @@
 // Hand-written types for install.mjs (the root tsconfig has no allowJs); `npx tsc -p tools` checks the JS.
-export declare const FAKE_CLI_DIR: string;
 export declare function installFakeClis(binDir: string, o?: { node?: string }): { binDir: string; ray: string; gcloud: string };

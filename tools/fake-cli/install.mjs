@@ -5,7 +5,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const FAKE_CLI_DIR = dirname(fileURLToPath(import.meta.url));
+const FAKE_CLI_DIR = dirname(fileURLToPath(import.meta.url));
 
 /** @param {string} s */
 const sq = (s) => `'${s.replace(/'/g, `'\\''`)}'`;

@@ -1,6 +1,4 @@
 // Hand-written types for install.mjs (the root tsconfig has no allowJs); `npx tsc -p tools` checks the JS.
-export declare const FAKE_GCS_DIR: string;
-export declare const FAKE_GCS_MODULE: string;
 export declare const FAKE_GCS_VERSION: string;
 export declare const FAKE_GCS_BIN: string;
 export declare function haveGo(): boolean;

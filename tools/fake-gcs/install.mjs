@@ -8,8 +8,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const FAKE_GCS_DIR = dirname(fileURLToPath(import.meta.url));
-export const FAKE_GCS_MODULE = 'github.com/fsouza/fake-gcs-server';
+const FAKE_GCS_DIR = dirname(fileURLToPath(import.meta.url));
+const FAKE_GCS_MODULE = 'github.com/fsouza/fake-gcs-server';
 export const FAKE_GCS_VERSION = 'v1.56.1';
 export const FAKE_GCS_BIN = join(FAKE_GCS_DIR, 'bin', 'fake-gcs-server');
 const GO_DIR = join(FAKE_GCS_DIR, '.go');

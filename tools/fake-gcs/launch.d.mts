@@ -1,6 +1,4 @@
 // Hand-written types for launch.mjs (the root tsconfig has no allowJs); `npx tsc -p tools` checks the JS.
-export declare const INSTALL_CMD: string;
-export declare const FAKE_GCS_VERSION: string;
 export declare function startFakeGcs(o?: { buckets?: string[]; startTimeoutMs?: number }): Promise<{
   /** The server's origin, e.g. http://127.0.0.1:40123. */
   url: string;

@@ -6,10 +6,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { stopChild } from '../lib/process.mjs';
 import { FAKE_GCS_BIN, FAKE_GCS_VERSION } from './install.mjs';
 
-export const INSTALL_CMD = 'npm run setup   # or: node tools/fake-gcs/install.mjs (needs Go)';
-export { FAKE_GCS_VERSION };
+const INSTALL_CMD = 'npm run setup   # or: node tools/fake-gcs/install.mjs (needs Go)';
 
 /** @returns {Promise<number>} a port that was free a moment ago on 127.0.0.1 */
 function freePort() {
@@ -110,13 +110,7 @@ export async function startFakeGcs(o = {}) {
   const url = `http://127.0.0.1:${port}`;
 
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopChild(child);
   };
 
   try {

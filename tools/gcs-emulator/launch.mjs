@@ -6,9 +6,10 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stopChild } from '../lib/process.mjs';
 
 const EMU_DIR = dirname(fileURLToPath(import.meta.url));
-export const INSTALL_CMD = 'npm ci --prefix tools/gcs-emulator --ignore-scripts --no-audit --no-fund';
+const INSTALL_CMD = 'npm ci --prefix tools/gcs-emulator --ignore-scripts --no-audit --no-fund';
 const LISTENING = /listening on (http:\/\/127\.0\.0\.1:\d+)/;
 
 /**
@@ -40,13 +41,7 @@ export async function startEmulator(o = {}) {
   child.stderr?.on('data', (c) => (err = (err + c).slice(-16000)));
 
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopChild(child);
     rmSync(dataDir, { recursive: true, force: true });
   };
 

@@ -9,12 +9,11 @@ import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, wri
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const PYTHON_DIR = dirname(fileURLToPath(import.meta.url));
-export const VENV = join(PYTHON_DIR, '.venv');
-export const LOCK = join(PYTHON_DIR, 'requirements.lock');
+const PYTHON_DIR = dirname(fileURLToPath(import.meta.url));
+const VENV = join(PYTHON_DIR, '.venv');
+const LOCK = join(PYTHON_DIR, 'requirements.lock');
 /** The file whose presence tells the test tiers that Ray is installed (tests/setup/tiers.ts). */
-export const RAY_BIN = join(VENV, 'bin', 'ray');
-export const VENV_PYTHON = join(VENV, 'bin', 'python');
+const RAY_BIN = join(VENV, 'bin', 'ray');
 const STAMP = join(VENV, '.installed-from-lock');
 
 /**
@@ -22,7 +21,7 @@ const STAMP = join(VENV, '.installed-from-lock');
  * @param {string} python
  * @returns {string | null}
  */
-export function pythonVersion(python = 'python3') {
+function pythonVersion(python = 'python3') {
   const r = spawnSync(python, ['--version'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) return null;
   return (r.stdout || r.stderr).trim();
@@ -37,7 +36,7 @@ function stampFor(version) {
 }
 
 /** @param {string} p @returns {number} bytes on disk (files only, links not followed) */
-export function sizeOf(p) {
+function sizeOf(p) {
   const st = lstatSync(p);
   if (!st.isDirectory()) return st.isFile() ? st.size : 0;
   let n = 0;

@@ -1,9 +1,7 @@
 // Hand-written types for launch.mjs (the root tsconfig has no allowJs); `npx tsc -p tools` checks the JS.
 export declare const REPO_ROOT: string;
-export declare const VENV_BIN: string;
 export declare const RAY: string;
 export declare const VENV_PYTHON: string;
-export declare const INSTALL_CMD: string;
 export interface RayHead {
   /** The dashboard, e.g. http://127.0.0.1:23456 */
   url: string;

@@ -13,10 +13,10 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = join(HERE, '..', '..');
-export const VENV_BIN = join(REPO_ROOT, 'tools', 'python', '.venv', 'bin');
+const VENV_BIN = join(REPO_ROOT, 'tools', 'python', '.venv', 'bin');
 export const RAY = join(VENV_BIN, 'ray');
 export const VENV_PYTHON = join(VENV_BIN, 'python');
-export const INSTALL_CMD = 'node tools/python/install.mjs';
+const INSTALL_CMD = 'node tools/python/install.mjs';
 
 // Ray's own defaults are 6379 (GCS), 8265 (dashboard), 10001 (client), 10002–19999 (workers); the
 // Linux ephemeral range starts at 32768. A block from the gap between them collides with neither.

@@ -19,7 +19,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { isMainModule } from '../lib/process.mjs';
 
 const PROG = 'ray_app.py';
 export const FRAMEWORKS = Object.freeze(['claude_sdk', 'pydantic_ai', 'pydantic_ai_recursive', 'pydantic_ai_otf_encode', 'mcp_agent', 'agno', 'smolagents']);
@@ -346,14 +346,7 @@ async function main(argv) {
   return 0;
 }
 
-const isMain = (() => {
-  try {
-    return process.argv[1] !== undefined && fs.realpathSync(process.argv[1]) === fs.realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-})();
-if (isMain) {
+if (isMainModule(import.meta.url)) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err) => {

@@ -24,7 +24,6 @@ export interface JobDetails {
   driver_exit_code: number | null;
 }
 
-export declare const TERMINAL_STATUSES: readonly JobStatus[];
 export declare const JOB_DETAILS_KEYS: readonly (keyof JobDetails)[];
 
 /** Exact server texts, as Ray 2.60 words them. */
@@ -184,7 +183,4 @@ export interface RaySim {
 }
 
 export declare function startRaySim(options?: RaySimOptions): Promise<RaySim>;
-export declare function generateSubmissionId(): string;
-export declare function rayVersionAtLeast(version: string, major: number, minor: number): boolean;
 /** json.dumps with Python's default separators and ensure_ascii. */
-export declare function pyDumps(value: unknown): string;

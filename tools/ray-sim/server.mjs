@@ -16,8 +16,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { isMainModule } from '../lib/process.mjs';
 
 import { extractZip } from './zip.mjs';
 
@@ -28,7 +28,7 @@ import { extractZip } from './zip.mjs';
 /** @typedef {'PENDING' | 'RUNNING' | 'STOPPED' | 'SUCCEEDED' | 'FAILED'} JobStatus */
 
 /** Terminal = {STOPPED, SUCCEEDED, FAILED}. */
-export const TERMINAL_STATUSES = Object.freeze(['STOPPED', 'SUCCEEDED', 'FAILED']);
+const TERMINAL_STATUSES = Object.freeze(['STOPPED', 'SUCCEEDED', 'FAILED']);
 /** @param {string} s */
 const isTerminal = (s) => TERMINAL_STATUSES.includes(s);
 
@@ -102,11 +102,31 @@ const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 // ---------------------------------------------------------------------------------------------
 
 /**
+ * Ray's `update_envs` (ray/_private/utils.py), run as the driver starts: each env_vars value in
+ * order goes through Python's `os.path.expandvars` against the environment so far (so a later
+ * value sees an earlier one), then every `${NAME}` of an unset upper-case name is dropped.
+ * @param {NodeJS.ProcessEnv} base
+ * @param {Record<string, string>} envVars
+ * @returns {NodeJS.ProcessEnv}
+ */
+function expandEnvVars(base, envVars) {
+  const env = { ...base };
+  for (const [key, value] of Object.entries(envVars)) {
+    const expanded = String(value).replace(/\$([A-Za-z0-9_]+|\{[^}]*\})/g, (whole, ref) => {
+      const name = ref.startsWith('{') ? ref.slice(1, -1) : ref;
+      return env[name] ?? whole;
+    });
+    env[key] = expanded.replace(/\$\{[A-Z0-9_]+\}/g, '');
+  }
+  return env;
+}
+
+/**
  * json.dumps with Python's defaults: `", "` / `": "` separators and ensure_ascii.
  * @param {unknown} v
  * @returns {string}
  */
-export function pyDumps(v) {
+function pyDumps(v) {
   if (v === null || v === undefined) return 'null';
   if (typeof v === 'boolean') return v ? 'true' : 'false';
   if (typeof v === 'number') {
@@ -216,7 +236,7 @@ function headWrapped(op, internal, agentStatus, agentText) {
  * Compares a Ray version string with major.minor (pre-release and local suffixes ignored).
  * @param {string} version @param {number} major @param {number} minor
  */
-export function rayVersionAtLeast(version, major, minor) {
+function rayVersionAtLeast(version, major, minor) {
   const m = /^(\d+)\.(\d+)/.exec(version);
   if (!m) return true; // "dev"-style strings: treat as newest
   const [ma, mi] = [Number(m[1]), Number(m[2])];
@@ -286,7 +306,7 @@ function topLevelRawValues(text) {
 }
 
 /** `raysubmit_` + 16 chars from [A-Za-z0-9] minus I l o O 0. */
-export function generateSubmissionId() {
+function generateSubmissionId() {
   let id = 'raysubmit_';
   for (let k = 0; k < 16; k++) id += ID_ALPHABET[crypto.randomInt(ID_ALPHABET.length)];
   return id;
@@ -361,7 +381,7 @@ const empty = () => ({ status: 200, headers: {}, body: '' });
  */
 
 /** One submission job: the record Ray keeps in GCS KV plus the sim's process bookkeeping. */
-export class SimJob {
+class SimJob {
   /**
    * @param {{ seq: number, submissionId: string, request: Record<string, unknown>, logPath: string, dir: string }} init
    */
@@ -635,9 +655,7 @@ class RaySim {
     metadata.job_name = job.metadata?.job_name ?? job.submissionId;
     /** @type {NodeJS.ProcessEnv} */
     const env = {
-      ...process.env,
-      ...(this.options.env ?? {}),
-      ...(Array.isArray(envVars) ? {} : envVars),
+      ...expandEnvVars({ ...process.env, ...(this.options.env ?? {}) }, Array.isArray(envVars) ? {} : envVars),
       PYTHONUNBUFFERED: '1',
       RAY_ADDRESS: this.gcsAddress,
       RAY_JOB_CONFIG_JSON_ENV_VAR: pyDumps({ runtime_env: job.runtimeEnv ?? {}, metadata }),
@@ -1724,14 +1742,7 @@ async function main() {
   process.on('SIGINT', stop);
 }
 
-const isMain = (() => {
-  try {
-    return process.argv[1] !== undefined && fs.realpathSync(process.argv[1]) === fs.realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-})();
-if (isMain) {
+if (isMainModule(import.meta.url)) {
   main().catch((err) => {
     process.stderr.write(`ray-sim: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(2);

@@ -18,7 +18,7 @@ import { unified } from 'unified';
 
 const require = createRequire(import.meta.url);
 /** The browser bundle (an IIFE that defines `globalThis.mermaid`). */
-export const MERMAID_BUNDLE = join(dirname(require.resolve('mermaid/package.json')), 'dist', 'mermaid.min.js');
+const MERMAID_BUNDLE = join(dirname(require.resolve('mermaid/package.json')), 'dist', 'mermaid.min.js');
 export const MERMAID_VERSION = /** @type {{ version: string }} */ (require('mermaid/package.json')).version;
 const GITHUB_CSS = readFileSync(require.resolve('github-markdown-css/github-markdown-light.css'), 'utf8');
 

@@ -11,10 +11,10 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const ZIZMOR_DIR = dirname(fileURLToPath(import.meta.url));
+const ZIZMOR_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(ZIZMOR_DIR, '..', '..');
 export const REQUIREMENTS = join(ZIZMOR_DIR, 'requirements.txt');
-export const VENV = join(ZIZMOR_DIR, '.venv');
+const VENV = join(ZIZMOR_DIR, '.venv');
 const WIN = process.platform === 'win32';
 /** @param {string} venv */
 const venvPaths = (venv) => ({
