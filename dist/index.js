@@ -66204,7 +66204,7 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4353);
 /* harmony import */ var _common_constants_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(152);
 /* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3302);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(7154);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3597);
 
 
 
@@ -66223,7 +66223,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 7154:
+/***/ 3597:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -67243,7 +67243,7 @@ function parseReport(r, mask) {
     for (const p of gate.problems)
         r.problems.add(p.input, p.message, p.fix);
     const trendRuns = r.int(constants/* Inputs */.G0.TrendRuns, 0, 0, MAX_TREND_RUNS);
-    return { token, commentOnPr, baselineRunId, thresholds: gate.thresholds, trendRuns };
+    return { token, commentOnPr, commentKey: r.str(constants/* Inputs */.G0.CommentKey), baselineRunId, thresholds: gate.thresholds, trendRuns };
 }
 /** What every mode reads: where things are, the bucket, the dispatch target and the report. */
 function parseCommon(reader, env, options) {
@@ -83182,6 +83182,7 @@ async function waitForAttempt(options) {
         lastLine = line;
         if (options.client)
             await printNewLogs(options.client);
+        await options.onProgress?.({ rowsDone, rowsTotal: wanted.size, jobStatus });
         return decide({
             now: options.clock.now(),
             jobStatus,
@@ -83820,7 +83821,16 @@ function resultsBlock(r, baseline, o) {
         failures,
     ]);
 }
-/** The hidden marker that finds our comment again: one per key (the workflow by default). */
+/**
+ * What names a PR comment: `comment-key` when set, else the workflow, the combo and the models, so
+ * that the legs of a matrix (framework × model) keep one comment each.
+ */
+function commentKey(input, workflow, m) {
+    if (input?.trim())
+        return input.trim();
+    return `${workflow || 'bird-cloud-action'} · ${m.framework}/${m.query_mode}/${m.mode}/${m.slayer_setup} · ${m.agent_model} + ${m.user_sim_model}`;
+}
+/** The hidden marker that finds our comment again: one per key (commentKey). */
 function commentMarker(key) {
     return `<!-- bird-cloud-action:results:${encodeURIComponent(key).replace(/-/g, '%2D')} -->`;
 }
@@ -92030,6 +92040,104 @@ async function upsertComment(options) {
     }
 }
 
+;// CONCATENATED MODULE: ./lib/results/live-comment.js
+// The live PR comment of a step that waits: posted as soon as the job is dispatched, then updated
+// in place at most every LIVE_UPDATE_MS while the step waits (done/total, the rates so far, the
+// elapsed time, links to the workflow run and the Ray job). The final report finds the same
+// comment by the same marker and replaces it with the results (report.ts).
+
+
+
+/** At most one update of the live comment per this long (the first comes at dispatch). */
+const LIVE_UPDATE_MS = 5 * 60_000;
+function live_comment_rate(passed, of) {
+    return `${((passed / of) * 100).toFixed(1)}% (${passed}/${of})`;
+}
+/** Pure: the body of the live comment. */
+function renderLiveComment(b) {
+    const f = b.figures;
+    const finished = f ? f.n - f.missing : 0;
+    const status = b.progress.jobStatus ? `Ray job ${code(b.progress.jobStatus)}` : 'Ray job status unknown';
+    const links = [...(b.workflowRunUrl ? [`[workflow run](${b.workflowRunUrl})`] : []), ...(b.dashboardUrl ? [`[Ray job](${b.dashboardUrl})`] : [])];
+    return [
+        b.marker,
+        `### ⏳ BIRD-Interact run ${code(b.runId)}: in progress`,
+        '',
+        `**${b.progress.rowsDone}/${b.progress.rowsTotal} instances done** (attempt ${b.attempt}) · ${status} · ${formatDuration(b.elapsedMs)} since the dispatch`,
+        '',
+        ...(f && finished > 0
+            ? [`- so far, of ${finished} with a row: phase-1 ${live_comment_rate(f.phase1_passed, finished)}, phase-2 ${live_comment_rate(f.phase2_passed, finished)}, errors ${f.errors}`]
+            : []),
+        ...comboLines(b.manifest),
+        '',
+        `<sub>${links.length > 0 ? `${links.join(' · ')} · ` : ''}updated at most every ${Math.max(1, Math.round(b.minIntervalMs / 60_000))} min while the step waits; the results replace this comment</sub>`,
+        '',
+    ].join('\n');
+}
+/**
+ * The throttle around the comment: `dispatched` posts at once; `progress` (after every poll)
+ * updates only when LIVE_UPDATE_MS have passed since the last post. A post that fails ends the
+ * live updates (its warning was logged once); the final report tries again.
+ */
+class LiveComment {
+    o;
+    minIntervalMs;
+    started = null;
+    last = null;
+    dashboardUrl = null;
+    stopped = false;
+    constructor(o) {
+        this.o = o;
+        this.minIntervalMs = o.minIntervalMs ?? LIVE_UPDATE_MS;
+    }
+    /** The job is dispatched: the comment appears now. */
+    async dispatched(p, dashboardUrl) {
+        this.started = this.o.clock.now();
+        this.dashboardUrl = dashboardUrl;
+        await this.update(p);
+    }
+    /** A poll of the wait: an update when the last one is LIVE_UPDATE_MS old. */
+    async progress(p) {
+        if (this.started === null || this.last === null || this.stopped)
+            return;
+        if (this.o.clock.now() - this.last < this.minIntervalMs)
+            return;
+        await this.update(p);
+    }
+    async update(p) {
+        if (this.stopped)
+            return;
+        const now = this.o.clock.now();
+        this.last = now;
+        let figures = null;
+        if (this.o.figures && p.rowsDone > 0) {
+            try {
+                figures = await this.o.figures();
+            }
+            catch (e) {
+                this.o.log.info(`live comment: no rates this time, the rows could not be read: ${(0,errors/* errorMessage */.gJ)(e)}`);
+            }
+        }
+        const body = renderLiveComment({
+            marker: this.o.marker,
+            runId: this.o.runId,
+            attempt: this.o.attempt,
+            manifest: this.o.manifest,
+            progress: p,
+            elapsedMs: now - (this.started ?? now),
+            figures,
+            dashboardUrl: this.dashboardUrl,
+            workflowRunUrl: this.o.workflowRunUrl,
+            minIntervalMs: this.minIntervalMs,
+        });
+        const outcome = await this.o.post(body);
+        if (outcome.kind === 'failed') {
+            this.stopped = true;
+            this.o.log.info('live comment: no more progress updates after that failure; the report tries once more');
+        }
+    }
+}
+
 ;// CONCATENATED MODULE: ./lib/results/step-summary.js
 // The job summary of one step, assembled once: the step adds its sections as it goes (the plan,
 // the upload, the dispatch, the per-run cluster, the results, a failure) and the summary is
@@ -92505,7 +92613,7 @@ async function reportRun(options) {
             log.info(`no PR comment: ${where.skip}`);
     }
     else {
-        const marker = commentMarker(options.commentKey ?? (process.env.GITHUB_WORKFLOW || 'bird-cloud-action'));
+        const marker = commentMarker(commentKey(options.commentKey, process.env.GITHUB_WORKFLOW ?? '', h.manifest));
         const body = redact(renderComment({ marker, header: h, results, baseline, gate: checks, workflowRunUrl: options.github.workflow_run_url || undefined }));
         comment = await upsertComment({ token: options.token, target: where.target, marker, body, apiUrl: options.apiUrl, log });
     }
@@ -92532,6 +92640,9 @@ async function reportRun(options) {
 
 
 
+
+
+
 function reportOptions(ctx, s, store, runId) {
     return {
         store,
@@ -92539,6 +92650,7 @@ function reportOptions(ctx, s, store, runId) {
         github: ctx.github,
         token: s.report.token,
         commentOnPr: s.report.commentOnPr,
+        commentKey: s.report.commentKey || undefined,
         baselineRunId: s.report.baselineRunId || undefined,
         thresholds: s.report.thresholds,
         runnerTemp: s.runnerTemp,
@@ -92547,6 +92659,30 @@ function reportOptions(ctx, s, store, runId) {
         summary: ctx.summary,
         trendRuns: s.report.trendRuns,
     };
+}
+/**
+ * The live PR comment of an attempt the step waits on (comment-on-pr), or null: not waiting, or no
+ * comment to make (commentTarget; the report says why).
+ */
+function liveComment(ctx, settings, store, manifest, attempt) {
+    if (!settings.dispatch.wait)
+        return null;
+    const r = settings.report;
+    const where = commentTarget(r.commentOnPr, ctx.github, r.token);
+    if ('skip' in where)
+        return null;
+    const marker = commentMarker(commentKey(r.commentKey, process.env.GITHUB_WORKFLOW ?? '', manifest));
+    return new LiveComment({
+        clock: ctx.clock,
+        marker,
+        runId: manifest.run_id,
+        attempt,
+        manifest,
+        workflowRunUrl: ctx.github.workflow_run_url || null,
+        post: (body) => upsertComment({ token: r.token, target: where.target, marker, body, log: ctx.log }),
+        figures: async () => (await collectResults(store, manifest.run_id, { input: constants/* Inputs */.G0.RunId, log: ctx.log })).results,
+        log: ctx.log,
+    });
 }
 /** A waited attempt is reported (summary, outputs, PR comment, gate), then a failed wait fails the step. */
 async function reportAfterWait(ctx, settings, store, waitedAttempt) {
@@ -93103,6 +93239,7 @@ async function dispatchAttempt(ctx, request, target) {
         return { ...NO_WAIT, dashboardUrl: url };
     }
     ctx.summary.stage('wait');
+    await request.live?.dispatched({ rowsDone: 0, rowsTotal: request.instanceIds.length, jobStatus: status }, url);
     return phase('wait', () => waitOnJob(ctx, request, target, client, url));
 }
 /** Waits; on cancel the cleanup path stops the job; a wait that ends badly stops it too. */
@@ -93119,6 +93256,7 @@ async function waitOnJob(ctx, r, target, client, url) {
             return `${sid} was asked to stop. Then ${rerunHint(m.run_id)}`;
         },
     });
+    const live = r.live;
     let result;
     try {
         result = await waitForAttempt({
@@ -93135,6 +93273,7 @@ async function waitOnJob(ctx, r, target, client, url) {
             log: ctx.log,
             clock: ctx.clock,
             headAlive: target.headAlive,
+            onProgress: live ? (p) => live.progress(p) : undefined,
         });
     }
     finally {
@@ -93344,6 +93483,7 @@ async function rerun(ctx, settings) {
         store,
         roots: rerunRoots(settings, plan),
         code: code.plan,
+        live: liveComment(ctx, settings, store, m, plan.attempt),
     }, target));
     await reportAfterWait(ctx, settings, store, { runId: plan.runId, attempt: plan.attempt, outcome, runIdInput: constants/* Inputs */.G0.RerunRunId });
 }
@@ -94049,6 +94189,7 @@ async function submit_submit(ctx, settings) {
         store,
         roots: plan.setupRoots,
         code: plan.code,
+        live: liveComment(ctx, settings, store, plan.manifest, plan.attempt),
     }, target));
     await reportAfterWait(ctx, settings, store, { runId: plan.runId, attempt: plan.attempt, outcome, runIdInput: constants/* Inputs */.G0.RunId });
 }

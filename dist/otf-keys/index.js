@@ -32160,7 +32160,16 @@ function resultsBlock(r, baseline, o) {
         failures,
     ]);
 }
-/** The hidden marker that finds our comment again: one per key (the workflow by default). */
+/**
+ * What names a PR comment: `comment-key` when set, else the workflow, the combo and the models, so
+ * that the legs of a matrix (framework × model) keep one comment each.
+ */
+function commentKey(input, workflow, m) {
+    if (input?.trim())
+        return input.trim();
+    return `${workflow || 'bird-cloud-action'} · ${m.framework}/${m.query_mode}/${m.mode}/${m.slayer_setup} · ${m.agent_model} + ${m.user_sim_model}`;
+}
+/** The hidden marker that finds our comment again: one per key (commentKey). */
 function commentMarker(key) {
     return `<!-- bird-cloud-action:results:${encodeURIComponent(key).replace(/-/g, '%2D')} -->`;
 }

@@ -39379,7 +39379,7 @@ function parseReport(r, mask) {
     for (const p of gate.problems)
         r.problems.add(p.input, p.message, p.fix);
     const trendRuns = r.int(Inputs.TrendRuns, 0, 0, MAX_TREND_RUNS);
-    return { token, commentOnPr, baselineRunId, thresholds: gate.thresholds, trendRuns };
+    return { token, commentOnPr, commentKey: r.str(Inputs.CommentKey), baselineRunId, thresholds: gate.thresholds, trendRuns };
 }
 /** What every mode reads: where things are, the bucket, the dispatch target and the report. */
 function common_parseCommon(reader, env, options) {

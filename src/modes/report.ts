@@ -6,10 +6,14 @@ import { unfinished } from '../gcs/rows.js';
 import type { RunStore } from '../gcs/store.js';
 import type { CommonSettings, ReportOnlySettings } from '../inputs/settings.js';
 import { submissionId } from '../plan/job-args.js';
+import type { RunManifest } from '../plan/manifest.js';
 import type { DispatchOutcome, StepContext } from '../ray/attempt.js';
 import { rayClient } from '../ray/submit.js';
 import { waitForAttempt } from '../ray/wait.js';
-import { readRun } from '../results/read.js';
+import { commentTarget, upsertComment } from '../results/comment.js';
+import { LiveComment } from '../results/live-comment.js';
+import { collectResults, readRun } from '../results/read.js';
+import { commentKey, commentMarker } from '../results/render.js';
 import { GateFailedError, type ReportOptions, reportRun } from '../results/report.js';
 import { openStore } from './shared.js';
 
@@ -20,6 +24,7 @@ function reportOptions(ctx: StepContext, s: CommonSettings, store: RunStore, run
     github: ctx.github,
     token: s.report.token,
     commentOnPr: s.report.commentOnPr,
+    commentKey: s.report.commentKey || undefined,
     baselineRunId: s.report.baselineRunId || undefined,
     thresholds: s.report.thresholds,
     runnerTemp: s.runnerTemp,
@@ -28,6 +33,29 @@ function reportOptions(ctx: StepContext, s: CommonSettings, store: RunStore, run
     summary: ctx.summary,
     trendRuns: s.report.trendRuns,
   };
+}
+
+/**
+ * The live PR comment of an attempt the step waits on (comment-on-pr), or null: not waiting, or no
+ * comment to make (commentTarget; the report says why).
+ */
+export function liveComment(ctx: StepContext, settings: CommonSettings, store: RunStore, manifest: RunManifest, attempt: number): LiveComment | null {
+  if (!settings.dispatch.wait) return null;
+  const r = settings.report;
+  const where = commentTarget(r.commentOnPr, ctx.github, r.token);
+  if ('skip' in where) return null;
+  const marker = commentMarker(commentKey(r.commentKey, process.env.GITHUB_WORKFLOW ?? '', manifest));
+  return new LiveComment({
+    clock: ctx.clock,
+    marker,
+    runId: manifest.run_id,
+    attempt,
+    manifest,
+    workflowRunUrl: ctx.github.workflow_run_url || null,
+    post: (body) => upsertComment({ token: r.token, target: where.target, marker, body, log: ctx.log }),
+    figures: async () => (await collectResults(store, manifest.run_id, { input: Inputs.RunId, log: ctx.log })).results,
+    log: ctx.log,
+  });
 }
 
 export interface WaitedAttempt {

@@ -21,7 +21,7 @@ import { TERMINAL } from '../ray/client.js';
 import { rayClient } from '../ray/submit.js';
 import { code } from '../results/render.js';
 import type { DetailSection } from '../results/step-summary.js';
-import { reportAfterWait } from './report.js';
+import { liveComment, reportAfterWait } from './report.js';
 import { checkTarget, openStore, writePlanFile } from './shared.js';
 
 /**
@@ -160,6 +160,7 @@ export async function rerun(ctx: StepContext, settings: RerunSettings): Promise<
         store,
         roots: rerunRoots(settings, plan),
         code: code.plan,
+        live: liveComment(ctx, settings, store, m, plan.attempt),
       },
       target,
     ),

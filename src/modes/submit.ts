@@ -13,7 +13,7 @@ import type { RunPlan } from '../plan/plan.js';
 import { preflight } from '../preflight/preflight.js';
 import { dispatchAttempt, type StepContext } from '../ray/attempt.js';
 import { logPlan, planSection, uploadSection } from '../results/summary.js';
-import { reportAfterWait } from './report.js';
+import { liveComment, reportAfterWait } from './report.js';
 import { checkTarget, openStore, writePlanFile } from './shared.js';
 
 const NOTHING_UPLOADED: UploadResult = { dbs: [], uploadedFiles: 0, skippedFiles: 0, uploadedBytes: 0 };
@@ -124,6 +124,7 @@ export async function submit(ctx: StepContext, settings: SubmitSettings): Promis
         store,
         roots: plan.setupRoots,
         code: plan.code,
+        live: liveComment(ctx, settings, store, plan.manifest, plan.attempt),
       },
       target,
     ),

@@ -17,6 +17,7 @@ import { type CodePlan, readCodeFiles } from '../plan/code-source.js';
 import { submissionId } from '../plan/job-args.js';
 import type { RunManifest } from '../plan/manifest.js';
 import type { SetupRoots } from '../plan/setup-roots.js';
+import type { LiveComment } from '../results/live-comment.js';
 import { code, mdText } from '../results/render.js';
 import type { DetailSection, StepSummary } from '../results/step-summary.js';
 import { dashboardUrl, type JobStatus, type RayJobsClient, TERMINAL } from './client.js';
@@ -48,6 +49,8 @@ export interface AttemptRequest {
   /** Run-scoped setup roots (existing cluster, SLayer), or null. */
   roots: SetupRoots | null;
   code: CodePlan;
+  /** The live PR comment of a step that waits (comment-on-pr), or none. */
+  live?: LiveComment | null;
 }
 
 /** Where the job goes, as the cluster mode provides it. */
@@ -213,6 +216,7 @@ export async function dispatchAttempt(ctx: StepContext, request: AttemptRequest,
     return { ...NO_WAIT, dashboardUrl: url };
   }
   ctx.summary.stage('wait');
+  await request.live?.dispatched({ rowsDone: 0, rowsTotal: request.instanceIds.length, jobStatus: status }, url);
   return phase('wait', () => waitOnJob(ctx, request, target, client, url));
 }
 
@@ -230,6 +234,7 @@ async function waitOnJob(ctx: StepContext, r: AttemptRequest, target: ClusterTar
       return `${sid} was asked to stop. Then ${rerunHint(m.run_id)}`;
     },
   });
+  const live = r.live;
   let result: WaitResult;
   try {
     result = await waitForAttempt({
@@ -246,6 +251,7 @@ async function waitOnJob(ctx: StepContext, r: AttemptRequest, target: ClusterTar
       log: ctx.log,
       clock: ctx.clock,
       headAlive: target.headAlive,
+      onProgress: live ? (p) => live.progress(p) : undefined,
     });
   } finally {
     removeStop();

@@ -86,6 +86,15 @@ export interface WaitOptions {
   /** Where the deadlines read the time and the polls sleep (systemClock in the action). */
   clock: Clock;
   headAlive?: () => Promise<boolean | null>;
+  /** Called after every poll with what it saw (a live PR comment throttles itself); must not throw. */
+  onProgress?: (p: WaitProgress) => Promise<void>;
+}
+
+/** What one poll saw, for onProgress. */
+interface WaitProgress {
+  rowsDone: number;
+  rowsTotal: number;
+  jobStatus: JobStatus | null;
 }
 
 export interface WaitResult {
@@ -164,6 +173,7 @@ export async function waitForAttempt(options: WaitOptions): Promise<WaitResult> 
     lastLine = line;
 
     if (options.client) await printNewLogs(options.client);
+    await options.onProgress?.({ rowsDone, rowsTotal: wanted.size, jobStatus });
 
     return decide(
       {

@@ -228,7 +228,16 @@ export function resultsBlock(r: RunResults, baseline: Baseline | null, o: Result
   ]);
 }
 
-/** The hidden marker that finds our comment again: one per key (the workflow by default). */
+/**
+ * What names a PR comment: `comment-key` when set, else the workflow, the combo and the models, so
+ * that the legs of a matrix (framework × model) keep one comment each.
+ */
+export function commentKey(input: string | undefined, workflow: string, m: RunHeader['manifest']): string {
+  if (input?.trim()) return input.trim();
+  return `${workflow || 'bird-cloud-action'} · ${m.framework}/${m.query_mode}/${m.mode}/${m.slayer_setup} · ${m.agent_model} + ${m.user_sim_model}`;
+}
+
+/** The hidden marker that finds our comment again: one per key (commentKey). */
 export function commentMarker(key: string): string {
   return `<!-- bird-cloud-action:results:${encodeURIComponent(key).replace(/-/g, '%2D')} -->`;
 }

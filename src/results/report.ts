@@ -17,7 +17,7 @@ import { type CommentOnPr, type CommentOutcome, commentTarget, upsertComment } f
 import { GateFailedError, type GateThresholds, gateChecks, gateMessage } from './gate.js';
 import { manifestGroup, reportRecord, serializeReportRecord, trendSection } from './history.js';
 import { collectResults, type RunData } from './read.js';
-import { type Baseline, commentMarker, headline, type RunHeader, renderComment } from './render.js';
+import { type Baseline, commentKey, commentMarker, headline, type RunHeader, renderComment } from './render.js';
 import { StepSummary } from './step-summary.js';
 import { reportTrend } from './trend.js';
 
@@ -38,7 +38,7 @@ export interface ReportOptions {
   /** A dataset JSONL for instances whose DB neither the manifest nor their row names. */
   datasetFile?: string;
   github: GithubContext;
-  /** One PR comment per key; default GITHUB_WORKFLOW (one comment per workflow). */
+  /** comment-key: one PR comment per key; default the workflow, the combo and the models (render.ts commentKey). */
   commentKey?: string;
   token: string;
   commentOnPr: CommentOnPr;
@@ -217,7 +217,7 @@ export async function reportRun(options: ReportOptions): Promise<ReportOutcome> 
     if (where.warn) log.warning(`bird-cloud-action: no PR comment: ${where.skip}`);
     else log.info(`no PR comment: ${where.skip}`);
   } else {
-    const marker = commentMarker(options.commentKey ?? (process.env.GITHUB_WORKFLOW || 'bird-cloud-action'));
+    const marker = commentMarker(commentKey(options.commentKey, process.env.GITHUB_WORKFLOW ?? '', h.manifest));
     const body = redact(renderComment({ marker, header: h, results, baseline, gate: checks, workflowRunUrl: options.github.workflow_run_url || undefined }));
     comment = await upsertComment({ token: options.token, target: where.target, marker, body, apiUrl: options.apiUrl, log });
   }
