@@ -83778,18 +83778,34 @@ function deltaTable(results, base) {
     rows.push(line('**all**', results, base));
     return markdownTable(['DB', 'n', 'phase-1 pass', 'Δ phase-1', 'phase-2 pass', 'Δ phase-2', 'avg reward', 'Δ reward', 'errors', 'Δ errors'], rows);
 }
-/** The collapsible list of failures (at most `max`), or '' when there is none. */
-function failuresDetails(failures, max, moreHint) {
+/**
+ * The browser link of a failed instance's log object, `runs/<id>/logs/<iid>/attempt-<n>.log`
+ * (docs/reference/gcs-layout.md): storage.cloud.google.com opens it for anyone signed in to Google
+ * with read access to the bucket. An instance without a row has no attempt, so no link.
+ */
+function gcsLogUrl(bucket, runId) {
+    return (f) => f.attempt === null
+        ? null
+        : `https://storage.cloud.google.com/${bucket}/${['runs', runId, 'logs', f.instance_id, `attempt-${f.attempt}.log`].map(encodeURIComponent).join('/')}`;
+}
+/** The collapsible list of failures (at most `max`), or '' when there is none; with `logUrl`, a log column. */
+function failuresDetails(failures, max, moreHint, logUrl) {
     if (failures.length === 0)
         return '';
     const shown = failures.slice(0, max);
-    const rows = shown.map((f) => [code(f.instance_id), code(f.db), f.attempt === null ? '—' : String(f.attempt), mdText(oneLine(f.reason, REASON_CHARS))]);
+    const rows = shown.map((f) => {
+        const row = [code(f.instance_id), code(f.db), f.attempt === null ? '—' : String(f.attempt), mdText(oneLine(f.reason, REASON_CHARS))];
+        if (!logUrl)
+            return row;
+        const url = logUrl(f);
+        return [...row, url ? `[log](${url})` : '—'];
+    });
     const more = failures.length > shown.length ? [`… and ${failures.length - shown.length} more (${moreHint}).`, ''] : [];
     return [
         '<details>',
         `<summary>${failures.length} instance${failures.length === 1 ? '' : 's'} did not pass</summary>`,
         '',
-        markdownTable(['instance', 'DB', 'attempt', 'reason'], rows),
+        markdownTable(['instance', 'DB', 'attempt', 'reason', ...(logUrl ? ['log'] : [])], rows),
         '',
         ...more,
         '</details>',
@@ -83810,7 +83826,7 @@ function resultsBlock(r, baseline, o) {
     const failures = r.failures.length === 0
         ? null
         : o.maxFailures > 0
-            ? failuresDetails(r.failures, o.maxFailures, o.moreHint)
+            ? failuresDetails(r.failures, o.maxFailures, o.moreHint, o.logUrl)
             : `${r.failures.length} instance${r.failures.length === 1 ? '' : 's'} did not pass: ${o.moreHint}.`;
     return blocks([
         headline(r),
@@ -83850,7 +83866,7 @@ function commentBody(c, maxFailures) {
         blocks([
             `### BIRD-Interact results: ${code(c.header.runId)}`,
             gateBlock(c.gate ?? []),
-            resultsBlock(c.results, c.baseline, { maxFailures, moreHint: 'see the job summary', deltas: 'instead' }),
+            resultsBlock(c.results, c.baseline, { maxFailures, moreHint: 'see the job summary', deltas: 'instead', logUrl: c.logUrl }),
             [...comboLines(c.header.manifest), ...attemptLines(c.header)].join('\n'),
             `<sub>${c.workflowRunUrl ? `[workflow run](${c.workflowRunUrl}) · ` : ''}posted by bird-cloud-action; updated in place on reruns</sub>`,
         ]),
@@ -92293,7 +92309,7 @@ class StepSummary {
             this.title(),
             this.failureBlock(),
             r ? redact(gateBlock(r.gate)) : '',
-            r ? redact(resultsBlock(r.results, r.baseline, { maxFailures, moreHint: 'see results-json', deltas: 'beside' })) : '',
+            r ? redact(resultsBlock(r.results, r.baseline, { maxFailures, moreHint: 'see results-json', deltas: 'beside', logUrl: r.logUrl })) : '',
             this.trendMarkdown ?? '',
             this.noteMarkdown ?? '',
             redact(this.facts(now).join('\n')),
@@ -92592,7 +92608,8 @@ async function reportRun(options) {
     const gate = gateMessage(results, options.thresholds);
     const checks = gateChecks(results, options.thresholds);
     const stepSummary = options.summary ?? new StepSummary();
-    stepSummary.results({ header: h, results, baseline, gate: checks, redact });
+    const logUrl = gcsLogUrl(options.store.bucketName, options.runId);
+    stepSummary.results({ header: h, results, baseline, gate: checks, redact, logUrl });
     const trend = await recordAndTrend(options, data, results, h, log);
     if (trend)
         stepSummary.trend(redact(trend));
@@ -92614,7 +92631,7 @@ async function reportRun(options) {
     }
     else {
         const marker = commentMarker(commentKey(options.commentKey, process.env.GITHUB_WORKFLOW ?? '', h.manifest));
-        const body = redact(renderComment({ marker, header: h, results, baseline, gate: checks, workflowRunUrl: options.github.workflow_run_url || undefined }));
+        const body = redact(renderComment({ marker, header: h, results, baseline, gate: checks, workflowRunUrl: options.github.workflow_run_url || undefined, logUrl }));
         comment = await upsertComment({ token: options.token, target: where.target, marker, body, apiUrl: options.apiUrl, log });
     }
     // Sections added to the summary up to here (a trend, say) are in it; the step writes its own at its end.

@@ -32117,18 +32117,34 @@ function deltaTable(results, base) {
     rows.push(line('**all**', results, base));
     return markdownTable(['DB', 'n', 'phase-1 pass', 'Δ phase-1', 'phase-2 pass', 'Δ phase-2', 'avg reward', 'Δ reward', 'errors', 'Δ errors'], rows);
 }
-/** The collapsible list of failures (at most `max`), or '' when there is none. */
-function failuresDetails(failures, max, moreHint) {
+/**
+ * The browser link of a failed instance's log object, `runs/<id>/logs/<iid>/attempt-<n>.log`
+ * (docs/reference/gcs-layout.md): storage.cloud.google.com opens it for anyone signed in to Google
+ * with read access to the bucket. An instance without a row has no attempt, so no link.
+ */
+function gcsLogUrl(bucket, runId) {
+    return (f) => f.attempt === null
+        ? null
+        : `https://storage.cloud.google.com/${bucket}/${['runs', runId, 'logs', f.instance_id, `attempt-${f.attempt}.log`].map(encodeURIComponent).join('/')}`;
+}
+/** The collapsible list of failures (at most `max`), or '' when there is none; with `logUrl`, a log column. */
+function failuresDetails(failures, max, moreHint, logUrl) {
     if (failures.length === 0)
         return '';
     const shown = failures.slice(0, max);
-    const rows = shown.map((f) => [render_code(f.instance_id), render_code(f.db), f.attempt === null ? '—' : String(f.attempt), mdText(oneLine(f.reason, REASON_CHARS))]);
+    const rows = shown.map((f) => {
+        const row = [render_code(f.instance_id), render_code(f.db), f.attempt === null ? '—' : String(f.attempt), mdText(oneLine(f.reason, REASON_CHARS))];
+        if (!logUrl)
+            return row;
+        const url = logUrl(f);
+        return [...row, url ? `[log](${url})` : '—'];
+    });
     const more = failures.length > shown.length ? [`… and ${failures.length - shown.length} more (${moreHint}).`, ''] : [];
     return [
         '<details>',
         `<summary>${failures.length} instance${failures.length === 1 ? '' : 's'} did not pass</summary>`,
         '',
-        markdownTable(['instance', 'DB', 'attempt', 'reason'], rows),
+        markdownTable(['instance', 'DB', 'attempt', 'reason', ...(logUrl ? ['log'] : [])], rows),
         '',
         ...more,
         '</details>',
@@ -32149,7 +32165,7 @@ function resultsBlock(r, baseline, o) {
     const failures = r.failures.length === 0
         ? null
         : o.maxFailures > 0
-            ? failuresDetails(r.failures, o.maxFailures, o.moreHint)
+            ? failuresDetails(r.failures, o.maxFailures, o.moreHint, o.logUrl)
             : `${r.failures.length} instance${r.failures.length === 1 ? '' : 's'} did not pass: ${o.moreHint}.`;
     return blocks([
         headline(r),
@@ -32189,7 +32205,7 @@ function commentBody(c, maxFailures) {
         blocks([
             `### BIRD-Interact results: ${render_code(c.header.runId)}`,
             gateBlock(c.gate ?? []),
-            resultsBlock(c.results, c.baseline, { maxFailures, moreHint: 'see the job summary', deltas: 'instead' }),
+            resultsBlock(c.results, c.baseline, { maxFailures, moreHint: 'see the job summary', deltas: 'instead', logUrl: c.logUrl }),
             [...comboLines(c.header.manifest), ...attemptLines(c.header)].join('\n'),
             `<sub>${c.workflowRunUrl ? `[workflow run](${c.workflowRunUrl}) · ` : ''}posted by bird-cloud-action; updated in place on reruns</sub>`,
         ]),

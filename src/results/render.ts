@@ -172,17 +172,37 @@ export function deltaTable(results: RunResults, base: RunResults): string {
   return markdownTable(['DB', 'n', 'phase-1 pass', 'Δ phase-1', 'phase-2 pass', 'Δ phase-2', 'avg reward', 'Δ reward', 'errors', 'Δ errors'], rows);
 }
 
-/** The collapsible list of failures (at most `max`), or '' when there is none. */
-export function failuresDetails(failures: readonly Failure[], max: number, moreHint: string): string {
+/** Where a failed instance's log is (a URL), or null when it has none to link. */
+export type LogUrl = (f: Failure) => string | null;
+
+/**
+ * The browser link of a failed instance's log object, `runs/<id>/logs/<iid>/attempt-<n>.log`
+ * (docs/reference/gcs-layout.md): storage.cloud.google.com opens it for anyone signed in to Google
+ * with read access to the bucket. An instance without a row has no attempt, so no link.
+ */
+export function gcsLogUrl(bucket: string, runId: string): LogUrl {
+  return (f) =>
+    f.attempt === null
+      ? null
+      : `https://storage.cloud.google.com/${bucket}/${['runs', runId, 'logs', f.instance_id, `attempt-${f.attempt}.log`].map(encodeURIComponent).join('/')}`;
+}
+
+/** The collapsible list of failures (at most `max`), or '' when there is none; with `logUrl`, a log column. */
+export function failuresDetails(failures: readonly Failure[], max: number, moreHint: string, logUrl?: LogUrl): string {
   if (failures.length === 0) return '';
   const shown = failures.slice(0, max);
-  const rows = shown.map((f) => [code(f.instance_id), code(f.db), f.attempt === null ? '—' : String(f.attempt), mdText(oneLine(f.reason, REASON_CHARS))]);
+  const rows = shown.map((f) => {
+    const row = [code(f.instance_id), code(f.db), f.attempt === null ? '—' : String(f.attempt), mdText(oneLine(f.reason, REASON_CHARS))];
+    if (!logUrl) return row;
+    const url = logUrl(f);
+    return [...row, url ? `[log](${url})` : '—'];
+  });
   const more = failures.length > shown.length ? [`… and ${failures.length - shown.length} more (${moreHint}).`, ''] : [];
   return [
     '<details>',
     `<summary>${failures.length} instance${failures.length === 1 ? '' : 's'} did not pass</summary>`,
     '',
-    markdownTable(['instance', 'DB', 'attempt', 'reason'], rows),
+    markdownTable(['instance', 'DB', 'attempt', 'reason', ...(logUrl ? ['log'] : [])], rows),
     '',
     ...more,
     '</details>',
@@ -200,6 +220,8 @@ export interface ResultsBlockOptions {
   moreHint: string;
   /** The comment shows the deltas instead of the plain table; the summary shows both. */
   deltas: 'instead' | 'beside';
+  /** Links each failure's log (gcsLogUrl). */
+  logUrl?: LogUrl;
 }
 
 /** Blank-line-separated blocks as one markdown text. */
@@ -216,7 +238,7 @@ export function resultsBlock(r: RunResults, baseline: Baseline | null, o: Result
     r.failures.length === 0
       ? null
       : o.maxFailures > 0
-        ? failuresDetails(r.failures, o.maxFailures, o.moreHint)
+        ? failuresDetails(r.failures, o.maxFailures, o.moreHint, o.logUrl)
         : `${r.failures.length} instance${r.failures.length === 1 ? '' : 's'} did not pass: ${o.moreHint}.`;
   return blocks([
     headline(r),
@@ -251,6 +273,8 @@ export interface CommentInput {
   gate?: readonly GateCheck[];
   /** The workflow run, linked at the bottom. */
   workflowRunUrl?: string;
+  /** Links each failure's log (gcsLogUrl). */
+  logUrl?: LogUrl;
 }
 
 /** GitHub refuses comment bodies over 65,536 characters. */
@@ -271,7 +295,7 @@ function commentBody(c: CommentInput, maxFailures: number): string {
     blocks([
       `### BIRD-Interact results: ${code(c.header.runId)}`,
       gateBlock(c.gate ?? []),
-      resultsBlock(c.results, c.baseline, { maxFailures, moreHint: 'see the job summary', deltas: 'instead' }),
+      resultsBlock(c.results, c.baseline, { maxFailures, moreHint: 'see the job summary', deltas: 'instead', logUrl: c.logUrl }),
       [...comboLines(c.header.manifest), ...attemptLines(c.header)].join('\n'),
       `<sub>${c.workflowRunUrl ? `[workflow run](${c.workflowRunUrl}) · ` : ''}posted by bird-cloud-action; updated in place on reruns</sub>`,
     ]),

@@ -17,7 +17,7 @@ import { type CommentOnPr, type CommentOutcome, commentTarget, upsertComment } f
 import { GateFailedError, type GateThresholds, gateChecks, gateMessage } from './gate.js';
 import { manifestGroup, reportRecord, serializeReportRecord, trendSection } from './history.js';
 import { collectResults, type RunData } from './read.js';
-import { type Baseline, commentKey, commentMarker, headline, type RunHeader, renderComment } from './render.js';
+import { type Baseline, commentKey, commentMarker, gcsLogUrl, headline, type RunHeader, renderComment } from './render.js';
 import { StepSummary } from './step-summary.js';
 import { reportTrend } from './trend.js';
 
@@ -199,7 +199,8 @@ export async function reportRun(options: ReportOptions): Promise<ReportOutcome> 
   const gate = gateMessage(results, options.thresholds);
   const checks = gateChecks(results, options.thresholds);
   const stepSummary = options.summary ?? new StepSummary();
-  stepSummary.results({ header: h, results, baseline, gate: checks, redact });
+  const logUrl = gcsLogUrl(options.store.bucketName, options.runId);
+  stepSummary.results({ header: h, results, baseline, gate: checks, redact, logUrl });
   const trend = await recordAndTrend(options, data, results, h, log);
   if (trend) stepSummary.trend(redact(trend));
   core.setOutput(Outputs.N, String(results.n));
@@ -218,7 +219,9 @@ export async function reportRun(options: ReportOptions): Promise<ReportOutcome> 
     else log.info(`no PR comment: ${where.skip}`);
   } else {
     const marker = commentMarker(commentKey(options.commentKey, process.env.GITHUB_WORKFLOW ?? '', h.manifest));
-    const body = redact(renderComment({ marker, header: h, results, baseline, gate: checks, workflowRunUrl: options.github.workflow_run_url || undefined }));
+    const body = redact(
+      renderComment({ marker, header: h, results, baseline, gate: checks, workflowRunUrl: options.github.workflow_run_url || undefined, logUrl }),
+    );
     comment = await upsertComment({ token: options.token, target: where.target, marker, body, apiUrl: options.apiUrl, log });
   }
 

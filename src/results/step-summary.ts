@@ -11,7 +11,7 @@ import { errorMessage, ProblemsError } from '../common/errors.js';
 import { formatDuration } from '../common/time.js';
 import type { RunResults } from './aggregate.js';
 import { type GateCheck, GateFailedError } from './gate.js';
-import { attemptLines, type Baseline, code, comboLines, gateBlock, mdText, type RunHeader, resultsBlock } from './render.js';
+import { attemptLines, type Baseline, code, comboLines, gateBlock, type LogUrl, mdText, type RunHeader, resultsBlock } from './render.js';
 import { markdownTable, writeSummary } from './summary.js';
 
 /** The stages of a step, as its clock and its failure block name them. */
@@ -36,6 +36,8 @@ export interface ResultsSection {
   gate: readonly GateCheck[];
   /** Replaces secret values (and key shapes) in the results' text, as the report does everywhere. */
   redact?: (s: string) => string;
+  /** Links each failure's log (render.ts gcsLogUrl). */
+  logUrl?: LogUrl;
 }
 
 /** A per-run cluster: its phase clock and its size, for the phases table and the VM-hours. */
@@ -220,7 +222,7 @@ export class StepSummary {
       this.title(),
       this.failureBlock(),
       r ? redact(gateBlock(r.gate)) : '',
-      r ? redact(resultsBlock(r.results, r.baseline, { maxFailures, moreHint: 'see results-json', deltas: 'beside' })) : '',
+      r ? redact(resultsBlock(r.results, r.baseline, { maxFailures, moreHint: 'see results-json', deltas: 'beside', logUrl: r.logUrl })) : '',
       this.trendMarkdown ?? '',
       this.noteMarkdown ?? '',
       redact(this.facts(now).join('\n')),

@@ -12,6 +12,7 @@ import {
   commentMarker,
   deltaTable,
   failuresDetails,
+  gcsLogUrl,
   mdText,
   type RunHeader,
   renderComment,
@@ -109,6 +110,24 @@ describe('render', () => {
     expect(d).toContain('… and 3 more (see the job summary).');
     expect(d.split('\n').filter((l) => l.startsWith('| `i'))).toHaveLength(2);
     expect(failuresDetails([], 2, '')).toBe('');
+  });
+
+  it("links each failed instance's log object in the bucket, and none for an instance without a row", () => {
+    const d = failuresDetails(
+      [
+        { instance_id: 'alien_1', db: 'alien', attempt: 2, outcome: 'error', reason: 'error: boom' },
+        { instance_id: 'credit_1', db: 'credit', attempt: null, outcome: 'missing', reason: 'no row' },
+      ],
+      10,
+      'more',
+      gcsLogUrl('my-bucket', 'pr-7'),
+    );
+    const lines = d.split('\n');
+    expect(lines).toContain('| instance | DB | attempt | reason | log |');
+    expect(lines).toContain(
+      '| `alien_1` | `alien` | 2 | error: boom | [log](https://storage.cloud.google.com/my-bucket/runs/pr-7/logs/alien_1/attempt-2.log) |',
+    );
+    expect(lines).toContain('| `credit_1` | `credit` | — | no row | — |');
   });
 
   it('keeps the comment under the size limit of GitHub by dropping the failure list', () => {
