@@ -92079,7 +92079,7 @@ function renderLiveComment(b) {
         b.marker,
         `### ⏳ BIRD-Interact run ${code(b.runId)}: in progress`,
         '',
-        `**${b.progress.rowsDone}/${b.progress.rowsTotal} instances done** (attempt ${b.attempt}) · ${status} · ${formatDuration(b.elapsedMs)} since the dispatch`,
+        `**${b.progress.rowsDone}/${b.progress.rowsTotal} instances done** (attempt ${b.attempt}) · ${status} · ${formatDuration(b.elapsedMs)} since ${b.since ?? 'the dispatch'}`,
         '',
         ...(f && finished > 0
             ? [`- so far, of ${finished} with a row: phase-1 ${live_comment_rate(f.phase1_passed, finished)}, phase-2 ${live_comment_rate(f.phase2_passed, finished)}, errors ${f.errors}`]
@@ -92106,7 +92106,7 @@ class LiveComment {
         this.o = o;
         this.minIntervalMs = o.minIntervalMs ?? LIVE_UPDATE_MS;
     }
-    /** The job is dispatched: the comment appears now. */
+    /** The job is dispatched (or a report begins to wait on a run): the comment appears now. */
     async dispatched(p, dashboardUrl) {
         this.started = this.o.clock.now();
         this.dashboardUrl = dashboardUrl;
@@ -92145,6 +92145,7 @@ class LiveComment {
             dashboardUrl: this.dashboardUrl,
             workflowRunUrl: this.o.workflowRunUrl,
             minIntervalMs: this.minIntervalMs,
+            since: this.o.since,
         });
         const outcome = await this.o.post(body);
         if (outcome.kind === 'failed') {
@@ -92681,7 +92682,7 @@ function reportOptions(ctx, s, store, runId) {
  * The live PR comment of an attempt the step waits on (comment-on-pr), or null: not waiting, or no
  * comment to make (commentTarget; the report says why).
  */
-function liveComment(ctx, settings, store, manifest, attempt) {
+function liveComment(ctx, settings, store, manifest, attempt, since) {
     if (!settings.dispatch.wait)
         return null;
     const r = settings.report;
@@ -92699,6 +92700,7 @@ function liveComment(ctx, settings, store, manifest, attempt) {
         post: (body) => upsertComment({ token: r.token, target: where.target, marker, body, log: ctx.log }),
         figures: async () => (await collectResults(store, manifest.run_id, { input: constants/* Inputs */.G0.RunId, log: ctx.log })).results,
         log: ctx.log,
+        since,
     });
 }
 /** A waited attempt is reported (summary, outputs, PR comment, gate), then a failed wait fails the step. */
@@ -92757,6 +92759,8 @@ async function waitForRun(ctx, settings, store) {
     const client = d.rayAddress ? rayClient(ctx.log, d, { clock: ctx.clock }) : null;
     ctx.log.info(`waiting for attempt ${attempt} of ${settings.runId} (${ids.length} instance(s)${client ? `, job ${sid} at ${d.rayAddress}` : ', from the bucket only: no ray-address'})`);
     const started = ctx.clock.now();
+    const live = liveComment(ctx, settings, store, { ...run.manifest, run_id: settings.runId }, attempt, 'this step began to wait');
+    await live?.dispatched({ rowsDone: 0, rowsTotal: ids.length, jobStatus: null }, null);
     const result = await waitForAttempt({
         client,
         store,
@@ -92770,6 +92774,7 @@ async function waitForRun(ctx, settings, store) {
         signal: ctx.cancel.signal,
         log: ctx.log,
         clock: ctx.clock,
+        onProgress: live ? (p) => live.progress(p) : undefined,
     });
     if (ctx.cancel.cancelled)
         await ctx.cancel.finished;

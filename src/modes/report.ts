@@ -6,14 +6,13 @@ import { unfinished } from '../gcs/rows.js';
 import type { RunStore } from '../gcs/store.js';
 import type { CommonSettings, ReportOnlySettings } from '../inputs/settings.js';
 import { submissionId } from '../plan/job-args.js';
-import type { RunManifest } from '../plan/manifest.js';
 import type { DispatchOutcome, StepContext } from '../ray/attempt.js';
 import { rayClient } from '../ray/submit.js';
 import { waitForAttempt } from '../ray/wait.js';
 import { commentTarget, upsertComment } from '../results/comment.js';
 import { LiveComment } from '../results/live-comment.js';
 import { collectResults, readRun } from '../results/read.js';
-import { commentKey, commentMarker } from '../results/render.js';
+import { commentKey, commentMarker, type RunHeader } from '../results/render.js';
 import { GateFailedError, type ReportOptions, reportRun } from '../results/report.js';
 import { openStore } from './shared.js';
 
@@ -39,7 +38,14 @@ function reportOptions(ctx: StepContext, s: CommonSettings, store: RunStore, run
  * The live PR comment of an attempt the step waits on (comment-on-pr), or null: not waiting, or no
  * comment to make (commentTarget; the report says why).
  */
-export function liveComment(ctx: StepContext, settings: CommonSettings, store: RunStore, manifest: RunManifest, attempt: number): LiveComment | null {
+export function liveComment(
+  ctx: StepContext,
+  settings: CommonSettings,
+  store: RunStore,
+  manifest: RunHeader['manifest'] & { run_id: string },
+  attempt: number,
+  since?: string,
+): LiveComment | null {
   if (!settings.dispatch.wait) return null;
   const r = settings.report;
   const where = commentTarget(r.commentOnPr, ctx.github, r.token);
@@ -55,6 +61,7 @@ export function liveComment(ctx: StepContext, settings: CommonSettings, store: R
     post: (body) => upsertComment({ token: r.token, target: where.target, marker, body, log: ctx.log }),
     figures: async () => (await collectResults(store, manifest.run_id, { input: Inputs.RunId, log: ctx.log })).results,
     log: ctx.log,
+    since,
   });
 }
 
@@ -130,6 +137,8 @@ async function waitForRun(
     `waiting for attempt ${attempt} of ${settings.runId} (${ids.length} instance(s)${client ? `, job ${sid} at ${d.rayAddress}` : ', from the bucket only: no ray-address'})`,
   );
   const started = ctx.clock.now();
+  const live = liveComment(ctx, settings, store, { ...run.manifest, run_id: settings.runId }, attempt, 'this step began to wait');
+  await live?.dispatched({ rowsDone: 0, rowsTotal: ids.length, jobStatus: null }, null);
   const result = await waitForAttempt({
     client,
     store,
@@ -143,6 +152,7 @@ async function waitForRun(
     signal: ctx.cancel.signal,
     log: ctx.log,
     clock: ctx.clock,
+    onProgress: live ? (p) => live.progress(p) : undefined,
   });
   if (ctx.cancel.cancelled) await ctx.cancel.finished;
   const v = result.verdict;

@@ -33,6 +33,8 @@ export interface LiveCommentOptions {
   figures?: () => Promise<Figures>;
   log: Log;
   minIntervalMs?: number;
+  /** What the elapsed time counts from (default: the dispatch). */
+  since?: string;
 }
 
 export interface LiveCommentBody {
@@ -47,6 +49,8 @@ export interface LiveCommentBody {
   dashboardUrl: string | null;
   workflowRunUrl: string | null;
   minIntervalMs: number;
+  /** What the elapsed time counts from (default: the dispatch). */
+  since?: string;
 }
 
 function rate(passed: number, of: number): string {
@@ -63,7 +67,7 @@ export function renderLiveComment(b: LiveCommentBody): string {
     b.marker,
     `### ⏳ BIRD-Interact run ${code(b.runId)}: in progress`,
     '',
-    `**${b.progress.rowsDone}/${b.progress.rowsTotal} instances done** (attempt ${b.attempt}) · ${status} · ${formatDuration(b.elapsedMs)} since the dispatch`,
+    `**${b.progress.rowsDone}/${b.progress.rowsTotal} instances done** (attempt ${b.attempt}) · ${status} · ${formatDuration(b.elapsedMs)} since ${b.since ?? 'the dispatch'}`,
     '',
     ...(f && finished > 0
       ? [`- so far, of ${finished} with a row: phase-1 ${rate(f.phase1_passed, finished)}, phase-2 ${rate(f.phase2_passed, finished)}, errors ${f.errors}`]
@@ -91,7 +95,7 @@ export class LiveComment {
     this.minIntervalMs = o.minIntervalMs ?? LIVE_UPDATE_MS;
   }
 
-  /** The job is dispatched: the comment appears now. */
+  /** The job is dispatched (or a report begins to wait on a run): the comment appears now. */
   async dispatched(p: LiveProgress, dashboardUrl: string | null): Promise<void> {
     this.started = this.o.clock.now();
     this.dashboardUrl = dashboardUrl;
@@ -128,6 +132,7 @@ export class LiveComment {
       dashboardUrl: this.dashboardUrl,
       workflowRunUrl: this.o.workflowRunUrl,
       minIntervalMs: this.minIntervalMs,
+      since: this.o.since,
     });
     const outcome = await this.o.post(body);
     if (outcome.kind === 'failed') {

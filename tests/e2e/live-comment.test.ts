@@ -1,8 +1,9 @@
 // The PR comment while a step waits and per leg of a matrix, against the local GitHub REST double
 // (GITHUB_API_URL points at it): the built action posts the comment as soon as the job is
 // dispatched and the final report replaces that same comment; in-process on a virtual clock, a
-// wait of many minutes updates it in place at most every five minutes; two legs of one workflow
-// (other models) keep two comments, and comment-key joins them.
+// wait of many minutes updates it in place at most every five minutes; report-run-id with wait
+// posts it when it begins to wait; two legs of one workflow (other models) keep two comments, and
+// comment-key joins them.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -152,6 +153,30 @@ describe('the live PR comment of a step that waits', () => {
     } finally {
       await sim.close();
     }
+  });
+});
+
+describe('report-run-id with wait: true', () => {
+  it('posts the live comment when it begins to wait, and the results replace it (built action)', async () => {
+    const bucket = uniqueBucketName('live-report');
+    await createBucket(bucket);
+    await writeRun(bucket, 'waited-run');
+    const workspace = tempDir('live-report');
+    dirs.push(workspace);
+    const r = await runAction({
+      workspace,
+      inputs: { 'report-run-id': 'waited-run', 'gcs-bucket': bucket, wait: 'true', 'github-token': TOKEN },
+      env: prEnv(),
+      event: EVENT,
+      eventName: 'pull_request',
+    });
+    expect(errors(r)).toBe('');
+    const w = writes();
+    expect(w.map((c) => c.method)).toEqual(['POST', 'PATCH']);
+    expect(w[0].body).toContain('### ⏳ BIRD-Interact run `waited-run`: in progress');
+    expect(w[0].body).toMatch(/instances done\*\* \(attempt 2\) · Ray job status unknown · 0 ms since this step began to wait/);
+    expect(ours()).toHaveLength(1);
+    expect(ours()[0].body).toContain('### BIRD-Interact results: `waited-run`');
   });
 });
 
