@@ -66246,7 +66246,7 @@ var errors = __nccwpck_require__(3302);
 // cluster's self-delete timer take over (docs/reference/per-run-cluster.md).
 
 /** The order cleanup steps run in: the job stops before its cluster goes; the job summary, which says so, last. */
-const CleanupOrder = { StopJob: 10, Teardown: 20, Summary: 90 };
+const CleanupOrder = { StopJob: 10, Teardown: 20, Comment: 80, Summary: 90 };
 const SIGNALS = ['SIGINT', 'SIGTERM'];
 class Cancellation {
     options;
@@ -92077,8 +92077,9 @@ function renderLiveComment(b) {
     const links = [...(b.workflowRunUrl ? [`[workflow run](${b.workflowRunUrl})`] : []), ...(b.dashboardUrl ? [`[Ray job](${b.dashboardUrl})`] : [])];
     return [
         b.marker,
-        `### ⏳ BIRD-Interact run ${code(b.runId)}: in progress`,
+        b.cancelled === undefined ? `### ⏳ BIRD-Interact run ${code(b.runId)}: in progress` : `### ⏹ BIRD-Interact run ${code(b.runId)}: cancelled`,
         '',
+        ...(b.cancelled === undefined ? [] : [b.cancelled, '']),
         `**${b.progress.rowsDone}/${b.progress.rowsTotal} instances done** (attempt ${b.attempt}) · ${status} · ${formatDuration(b.elapsedMs)} since ${b.since ?? 'the dispatch'}`,
         '',
         ...(f && finished > 0
@@ -92086,7 +92087,7 @@ function renderLiveComment(b) {
             : []),
         ...comboLines(b.manifest),
         '',
-        `<sub>${links.length > 0 ? `${links.join(' · ')} · ` : ''}updated at most every ${Math.max(1, Math.round(b.minIntervalMs / 60_000))} min while the step waits; the results replace this comment</sub>`,
+        `<sub>${links.length > 0 ? `${links.join(' · ')} · ` : ''}${b.cancelled === undefined ? `updated at most every ${Math.max(1, Math.round(b.minIntervalMs / 60_000))} min while the step waits; the results replace this comment` : 'as it stood when the step was cancelled'}</sub>`,
         '',
     ].join('\n');
 }
@@ -92102,6 +92103,7 @@ class LiveComment {
     last = null;
     dashboardUrl = null;
     stopped = false;
+    lastProgress = null;
     constructor(o) {
         this.o = o;
         this.minIntervalMs = o.minIntervalMs ?? LIVE_UPDATE_MS;
@@ -92120,11 +92122,19 @@ class LiveComment {
             return;
         await this.update(p);
     }
-    async update(p) {
+    /** The step was cancelled (its cleanup path): the comment says so at once, with the last progress. */
+    async cancelled(note) {
+        if (this.started === null || this.lastProgress === null)
+            return;
+        await this.update(this.lastProgress, note);
+        this.stopped = true;
+    }
+    async update(p, cancelled) {
         if (this.stopped)
             return;
         const now = this.o.clock.now();
         this.last = now;
+        this.lastProgress = p;
         let figures = null;
         if (this.o.figures && p.rowsDone > 0) {
             try {
@@ -92146,6 +92156,7 @@ class LiveComment {
             workflowRunUrl: this.o.workflowRunUrl,
             minIntervalMs: this.minIntervalMs,
             since: this.o.since,
+            cancelled,
         });
         const outcome = await this.o.post(body);
         if (outcome.kind === 'failed') {
@@ -92661,6 +92672,7 @@ async function reportRun(options) {
 
 
 
+
 function reportOptions(ctx, s, store, runId) {
     return {
         store,
@@ -92761,6 +92773,17 @@ async function waitForRun(ctx, settings, store) {
     const started = ctx.clock.now();
     const live = liveComment(ctx, settings, store, { ...run.manifest, run_id: settings.runId }, attempt, 'this step began to wait');
     await live?.dispatched({ rowsDone: 0, rowsTotal: ids.length, jobStatus: null }, null);
+    const removeLive = live
+        ? ctx.cancel.add({
+            order: CleanupOrder.Comment,
+            name: 'mark the PR comment cancelled',
+            timeoutMs: 20_000,
+            run: async (signal) => {
+                await live.cancelled(`The workflow was cancelled (${signal}) while it waited; the job was left as it is (report-run-id never stops it).`);
+                return undefined;
+            },
+        })
+        : () => undefined;
     const result = await waitForAttempt({
         client,
         store,
@@ -92775,7 +92798,7 @@ async function waitForRun(ctx, settings, store) {
         log: ctx.log,
         clock: ctx.clock,
         onProgress: live ? (p) => live.progress(p) : undefined,
-    });
+    }).finally(removeLive);
     if (ctx.cancel.cancelled)
         await ctx.cancel.finished;
     const v = result.verdict;
@@ -93279,6 +93302,18 @@ async function waitOnJob(ctx, r, target, client, url) {
         },
     });
     const live = r.live;
+    // On cancel the live comment says so (after the stop), instead of "in progress" for good.
+    const removeLive = live
+        ? ctx.cancel.add({
+            order: CleanupOrder.Comment,
+            name: 'mark the PR comment cancelled',
+            timeoutMs: 20_000,
+            run: async (signal) => {
+                await live.cancelled(`The workflow was cancelled (${signal}); the job ${code(sid)} was asked to stop. Then ${rerunHint(m.run_id)}.`);
+                return undefined;
+            },
+        })
+        : () => undefined;
     let result;
     try {
         result = await waitForAttempt({
@@ -93300,6 +93335,7 @@ async function waitOnJob(ctx, r, target, client, url) {
     }
     finally {
         removeStop();
+        removeLive();
     }
     // A signal ended the wait: the cleanup path stops the job and fails the step.
     if (ctx.cancel.cancelled) {

@@ -1,6 +1,7 @@
 // Reporting: after a wait (summary, outputs, PR comment, gate), and the report-run-id mode,
 // which reports on any run in the bucket without dispatching anything.
 import * as core from '@actions/core';
+import { CleanupOrder } from '../common/cancel.js';
 import { Inputs, Outputs } from '../common/constants.js';
 import { unfinished } from '../gcs/rows.js';
 import type { RunStore } from '../gcs/store.js';
@@ -139,6 +140,17 @@ async function waitForRun(
   const started = ctx.clock.now();
   const live = liveComment(ctx, settings, store, { ...run.manifest, run_id: settings.runId }, attempt, 'this step began to wait');
   await live?.dispatched({ rowsDone: 0, rowsTotal: ids.length, jobStatus: null }, null);
+  const removeLive = live
+    ? ctx.cancel.add({
+        order: CleanupOrder.Comment,
+        name: 'mark the PR comment cancelled',
+        timeoutMs: 20_000,
+        run: async (signal) => {
+          await live.cancelled(`The workflow was cancelled (${signal}) while it waited; the job was left as it is (report-run-id never stops it).`);
+          return undefined;
+        },
+      })
+    : () => undefined;
   const result = await waitForAttempt({
     client,
     store,
@@ -153,7 +165,7 @@ async function waitForRun(
     log: ctx.log,
     clock: ctx.clock,
     onProgress: live ? (p) => live.progress(p) : undefined,
-  });
+  }).finally(removeLive);
   if (ctx.cancel.cancelled) await ctx.cancel.finished;
   const v = result.verdict;
   const seconds = (ctx.clock.now() - started) / 1000;

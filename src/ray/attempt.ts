@@ -235,6 +235,18 @@ async function waitOnJob(ctx: StepContext, r: AttemptRequest, target: ClusterTar
     },
   });
   const live = r.live;
+  // On cancel the live comment says so (after the stop), instead of "in progress" for good.
+  const removeLive = live
+    ? ctx.cancel.add({
+        order: CleanupOrder.Comment,
+        name: 'mark the PR comment cancelled',
+        timeoutMs: 20_000,
+        run: async (signal) => {
+          await live.cancelled(`The workflow was cancelled (${signal}); the job ${code(sid)} was asked to stop. Then ${rerunHint(m.run_id)}.`);
+          return undefined;
+        },
+      })
+    : () => undefined;
   let result: WaitResult;
   try {
     result = await waitForAttempt({
@@ -255,6 +267,7 @@ async function waitOnJob(ctx: StepContext, r: AttemptRequest, target: ClusterTar
     });
   } finally {
     removeStop();
+    removeLive();
   }
   // A signal ended the wait: the cleanup path stops the job and fails the step.
   if (ctx.cancel.cancelled) {

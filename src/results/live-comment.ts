@@ -51,6 +51,8 @@ export interface LiveCommentBody {
   minIntervalMs: number;
   /** What the elapsed time counts from (default: the dispatch). */
   since?: string;
+  /** The step was cancelled: why, and what became of the job (markdown); the title says so. */
+  cancelled?: string;
 }
 
 function rate(passed: number, of: number): string {
@@ -65,8 +67,9 @@ export function renderLiveComment(b: LiveCommentBody): string {
   const links = [...(b.workflowRunUrl ? [`[workflow run](${b.workflowRunUrl})`] : []), ...(b.dashboardUrl ? [`[Ray job](${b.dashboardUrl})`] : [])];
   return [
     b.marker,
-    `### ⏳ BIRD-Interact run ${code(b.runId)}: in progress`,
+    b.cancelled === undefined ? `### ⏳ BIRD-Interact run ${code(b.runId)}: in progress` : `### ⏹ BIRD-Interact run ${code(b.runId)}: cancelled`,
     '',
+    ...(b.cancelled === undefined ? [] : [b.cancelled, '']),
     `**${b.progress.rowsDone}/${b.progress.rowsTotal} instances done** (attempt ${b.attempt}) · ${status} · ${formatDuration(b.elapsedMs)} since ${b.since ?? 'the dispatch'}`,
     '',
     ...(f && finished > 0
@@ -74,7 +77,7 @@ export function renderLiveComment(b: LiveCommentBody): string {
       : []),
     ...comboLines(b.manifest),
     '',
-    `<sub>${links.length > 0 ? `${links.join(' · ')} · ` : ''}updated at most every ${Math.max(1, Math.round(b.minIntervalMs / 60_000))} min while the step waits; the results replace this comment</sub>`,
+    `<sub>${links.length > 0 ? `${links.join(' · ')} · ` : ''}${b.cancelled === undefined ? `updated at most every ${Math.max(1, Math.round(b.minIntervalMs / 60_000))} min while the step waits; the results replace this comment` : 'as it stood when the step was cancelled'}</sub>`,
     '',
   ].join('\n');
 }
@@ -90,6 +93,7 @@ export class LiveComment {
   private last: number | null = null;
   private dashboardUrl: string | null = null;
   private stopped = false;
+  private lastProgress: LiveProgress | null = null;
 
   constructor(private readonly o: LiveCommentOptions) {
     this.minIntervalMs = o.minIntervalMs ?? LIVE_UPDATE_MS;
@@ -109,10 +113,18 @@ export class LiveComment {
     await this.update(p);
   }
 
-  private async update(p: LiveProgress): Promise<void> {
+  /** The step was cancelled (its cleanup path): the comment says so at once, with the last progress. */
+  async cancelled(note: string): Promise<void> {
+    if (this.started === null || this.lastProgress === null) return;
+    await this.update(this.lastProgress, note);
+    this.stopped = true;
+  }
+
+  private async update(p: LiveProgress, cancelled?: string): Promise<void> {
     if (this.stopped) return;
     const now = this.o.clock.now();
     this.last = now;
+    this.lastProgress = p;
     let figures: Figures | null = null;
     if (this.o.figures && p.rowsDone > 0) {
       try {
@@ -133,6 +145,7 @@ export class LiveComment {
       workflowRunUrl: this.o.workflowRunUrl,
       minIntervalMs: this.minIntervalMs,
       since: this.o.since,
+      cancelled,
     });
     const outcome = await this.o.post(body);
     if (outcome.kind === 'failed') {

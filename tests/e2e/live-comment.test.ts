@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LIVE_UPDATE_MS } from '../../src/results/live-comment.js';
-import { demoRepo, errors, removeDir, runAction, TEST_KEYS, tempDir, validInputs, warnings } from '../helpers/action.js';
+import { demoRepo, errors, removeDir, runAction, startUntil, TEST_KEYS, tempDir, validInputs, warnings } from '../helpers/action.js';
 import { virtualClock } from '../helpers/clock.js';
 import { type FakeGitHub, startFakeGitHub } from '../helpers/fake-github.js';
 import { createBucket, emulatorHost, uniqueBucketName } from '../helpers/gcs.js';
@@ -96,6 +96,40 @@ describe('the live PR comment of a step that waits', () => {
     }
   });
 
+  it('says the step was cancelled after the stop, on SIGTERM during the wait (built action)', async () => {
+    const repo = demoRepo(['alien', 'credit', 'news']);
+    dirs.push(repo.root);
+    const bucket = uniqueBucketName('live-cancel');
+    await createBucket(bucket);
+    const sim = await startCluster({ bucket, datasetFile: repo.datasetFile, outcomes: { alien_1: 'hang' } });
+    try {
+      const step = await startUntil(
+        {
+          workspace: repo.workspace,
+          inputs: validInputs(repo, { 'dry-run': 'false', 'gcs-bucket': bucket, ...clusterInputs(sim), wait: 'true', 'github-token': TOKEN }),
+          env: prEnv(),
+          event: EVENT,
+          eventName: 'pull_request',
+        },
+        /progress: 5\/6 instances have a row/,
+      );
+      step.child.kill('SIGTERM');
+      const r = await step.result;
+      expect(r.exitCode).toBe(1);
+      expect(writes().map((c) => c.method)).toEqual(['POST', 'PATCH']);
+      const [comment] = ours();
+      expect(ours()).toHaveLength(1);
+      expect(comment.body).toContain('### ⏹ BIRD-Interact run `test-run-0001`: cancelled');
+      expect(comment.body).toContain(
+        'The workflow was cancelled (SIGTERM); the job `bird-test-run-0001-a1` was asked to stop. Then rerun the unfinished instances with `rerun-run-id: test-run-0001`',
+      );
+      expect(comment.body).toContain('<sub>[workflow run]');
+      expect(comment.body).toContain('as it stood when the step was cancelled</sub>');
+    } finally {
+      await sim.close();
+    }
+  });
+
   it('is updated in place at most every five minutes of a long wait (in-process, virtual clock)', async () => {
     const repo = demoRepo(['alien', 'credit', 'news']);
     dirs.push(repo.root);
@@ -174,7 +208,7 @@ describe('report-run-id with wait: true', () => {
     const w = writes();
     expect(w.map((c) => c.method)).toEqual(['POST', 'PATCH']);
     expect(w[0].body).toContain('### ⏳ BIRD-Interact run `waited-run`: in progress');
-    expect(w[0].body).toMatch(/instances done\*\* \(attempt 2\) · Ray job status unknown · 0 ms since this step began to wait/);
+    expect(w[0].body).toMatch(/instances done\*\* \(attempt 2\) · Ray job status unknown · \d+ ms since this step began to wait/);
     expect(ours()).toHaveLength(1);
     expect(ours()[0].body).toContain('### BIRD-Interact results: `waited-run`');
   });
