@@ -1263,8 +1263,9 @@ describe('permissions, triggers and concurrency', () => {
     });
   });
 
-  it('has three examples, each with a concurrency group, calling bird-eval.yml with inputs and secrets it declares', () => {
-    expect(EXAMPLES).toEqual(['dispatch.yml', 'nightly.yml', 'pr-smoke.yml']);
+  it('has four examples, each with a concurrency group; the three that call bird-eval.yml pass only inputs and secrets it declares', () => {
+    // pr-dry-run.yml runs the action alone (no cloud): tests/e2e/snippets.test.ts runs it as written.
+    expect(EXAMPLES).toEqual(['dispatch.yml', 'nightly.yml', 'pr-dry-run.yml', 'pr-smoke.yml']);
     const inputs = call(birdEval, BIRD_EVAL).inputs;
     const secrets = call(birdEval, BIRD_EVAL).secrets;
     for (const { file, doc } of examples) {
@@ -1273,7 +1274,7 @@ describe('permissions, triggers and concurrency', () => {
       expect(
         callers.map((j) => j.uses),
         file,
-      ).toEqual(['org/bird-cloud-action/.github/workflows/bird-eval.yml@v1']);
+      ).toEqual(file === 'examples/pr-dry-run.yml' ? [] : ['org/bird-cloud-action/.github/workflows/bird-eval.yml@v1']);
       for (const j of callers) {
         expect(j.permissions, file).toEqual(file.endsWith('pr-smoke.yml') ? { ...allowed, 'pull-requests': 'write' } : allowed);
         for (const name of Object.keys(j.with ?? {})) expect(inputs, `${file}: ${name}`).toHaveProperty(name);
