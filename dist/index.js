@@ -91968,7 +91968,7 @@ function getOctokit(token, options, ...additionalPlugins) {
 }
 //# sourceMappingURL=github.js.map
 ;// CONCATENATED MODULE: ./lib/results/comment.js
-// The PR comment: one comment per key (the workflow), found again by its hidden marker
+// The PR comment: one comment per key (render.ts commentKey: the workflow, the combo and the models),
 // and updated in place on reruns. Every failure here is a warning: the report never fails
 // because of the comment.
 

@@ -1,4 +1,4 @@
-// The PR comment: one comment per key (the workflow), found again by its hidden marker
+// The PR comment: one comment per key (render.ts commentKey: the workflow, the combo and the models),
 // and updated in place on reruns. Every failure here is a warning: the report never fails
 // because of the comment.
 import { getOctokit } from '@actions/github';
