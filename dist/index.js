@@ -91968,8 +91968,8 @@ function getOctokit(token, options, ...additionalPlugins) {
 }
 //# sourceMappingURL=github.js.map
 ;// CONCATENATED MODULE: ./lib/results/comment.js
-// The PR comment: one comment per key (render.ts commentKey: the workflow, the combo and the models),
-// and updated in place on reruns. Every failure here is a warning: the report never fails
+// The PR comment: one comment per key (render.ts commentKey: the workflow, the combo and the
+// models), found again by its hidden marker and updated in place. Every failure here is a warning: the report never fails
 // because of the comment.
 
 

@@ -1,5 +1,5 @@
-// The PR comment: one comment per key (render.ts commentKey: the workflow, the combo and the models),
-// and updated in place on reruns. Every failure here is a warning: the report never fails
+// The PR comment: one comment per key (render.ts commentKey: the workflow, the combo and the
+// models), found again by its hidden marker and updated in place. Every failure here is a warning: the report never fails
 // because of the comment.
 import { getOctokit } from '@actions/github';
 import { defaults as githubDefaults } from '@actions/github/lib/utils';
