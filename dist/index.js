@@ -91969,8 +91969,8 @@ function getOctokit(token, options, ...additionalPlugins) {
 //# sourceMappingURL=github.js.map
 ;// CONCATENATED MODULE: ./lib/results/comment.js
 // The PR comment: one comment per key (render.ts commentKey: the workflow, the combo and the
-// models), found again by its hidden marker and updated in place. Every failure here is a warning: the report never fails
-// because of the comment.
+// models), found again by its hidden marker and updated in place. Every failure here is a
+// warning: the report never fails because of the comment.
 
 
 
