@@ -71354,7 +71354,7 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4353);
 /* harmony import */ var _common_constants_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(152);
 /* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3302);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2905);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6163);
 
 
 
@@ -71373,7 +71373,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 2905:
+/***/ 6163:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -71381,6 +71381,8 @@ __webpack_async_result__();
 __nccwpck_require__.d(__webpack_exports__, {
   e: () => (/* binding */ run)
 });
+
+// UNUSED EXPORTS: runMode
 
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 13 modules
 var lib_core = __nccwpck_require__(4353);
@@ -71393,8 +71395,8 @@ var errors = __nccwpck_require__(3302);
 // and exits. A second signal abandons what is left and exits at once: the post step and the
 // cluster's self-delete timer take over (docs/reference/per-run-cluster.md).
 
-/** The order cleanup steps run in: the job stops before its cluster goes. */
-const CleanupOrder = { StopJob: 10, Teardown: 20 };
+/** The order cleanup steps run in: the job stops before its cluster goes; the job summary, which says so, last. */
+const CleanupOrder = { StopJob: 10, Teardown: 20, Comment: 80, Summary: 90 };
 const SIGNALS = ['SIGINT', 'SIGTERM'];
 class Cancellation {
     options;
@@ -72071,23 +72073,47 @@ function parseGateInputs(minPhase1Rate, maxErrors) {
 function pct(x) {
     return `${(x * 100).toFixed(1)}%`;
 }
-/** A rate with 4 significant digits, unless that would print it equal to the threshold it is below. */
-function shortBelow(x, threshold) {
+/**
+ * A rate with 4 significant digits, unless that would print it on the other side of the threshold
+ * (equal to a threshold it is below, or below a threshold it meets).
+ */
+function shortRate(x, threshold) {
     const short = Number(x.toPrecision(4));
-    return short < threshold ? String(short) : String(x);
+    return short < threshold === x < threshold ? String(short) : String(x);
 }
-/** Every threshold the figures fall short of, as messages naming the figure and the threshold; [] when they pass. */
-function gateFailures(figures, thresholds) {
+/** Every threshold that is set, checked; [] when there is no gate. */
+function gateChecks(figures, thresholds) {
     const out = [];
     // Compared on the rate itself (k / n is correctly rounded, like the parsed threshold), never on
     // k against min × n, whose rounding could fail a run that sits exactly on the threshold.
-    if (thresholds.minPhase1Rate !== null && figures.phase1_rate < thresholds.minPhase1Rate) {
-        out.push(`phase-1 rate ${shortBelow(figures.phase1_rate, thresholds.minPhase1Rate)} (${figures.phase1_passed}/${figures.n} = ${pct(figures.phase1_rate)}) is below ${constants/* Inputs */.G0.MinPhase1Rate} ${thresholds.minPhase1Rate}`);
+    const min = thresholds.minPhase1Rate;
+    if (min !== null) {
+        const measured = `${shortRate(figures.phase1_rate, min)} (${figures.phase1_passed}/${figures.n} = ${pct(figures.phase1_rate)})`;
+        const passed = figures.phase1_rate >= min;
+        out.push({
+            input: constants/* Inputs */.G0.MinPhase1Rate,
+            threshold: String(min),
+            measured,
+            passed,
+            failure: passed ? null : `phase-1 rate ${measured} is below ${constants/* Inputs */.G0.MinPhase1Rate} ${min}`,
+        });
     }
-    if (thresholds.maxErrors !== null && figures.errors > thresholds.maxErrors) {
-        out.push(`errors ${figures.errors} (of ${figures.n} instances) exceed ${constants/* Inputs */.G0.MaxErrors} ${thresholds.maxErrors}`);
+    const max = thresholds.maxErrors;
+    if (max !== null) {
+        const passed = figures.errors <= max;
+        out.push({
+            input: constants/* Inputs */.G0.MaxErrors,
+            threshold: String(max),
+            measured: `${figures.errors} (of ${figures.n} instances)`,
+            passed,
+            failure: passed ? null : `errors ${figures.errors} (of ${figures.n} instances) exceed ${constants/* Inputs */.G0.MaxErrors} ${max}`,
+        });
     }
     return out;
+}
+/** Every threshold the figures fall short of, as messages naming the figure and the threshold; [] when they pass. */
+function gateFailures(figures, thresholds) {
+    return gateChecks(figures, thresholds).flatMap((c) => (c.failure === null ? [] : [c.failure]));
 }
 /** One message for all failed thresholds, or null when the gate passes. */
 function gateMessage(figures, thresholds) {
@@ -72367,7 +72393,7 @@ function parseReport(r, mask) {
     for (const p of gate.problems)
         r.problems.add(p.input, p.message, p.fix);
     const trendRuns = r.int(constants/* Inputs */.G0.TrendRuns, 0, 0, MAX_TREND_RUNS);
-    return { token, commentOnPr, baselineRunId, thresholds: gate.thresholds, trendRuns };
+    return { token, commentOnPr, commentKey: r.str(constants/* Inputs */.G0.CommentKey), baselineRunId, thresholds: gate.thresholds, trendRuns };
 }
 /** What every mode reads: where things are, the bucket, the dispatch target and the report. */
 function parseCommon(reader, env, options) {
@@ -88495,6 +88521,7 @@ async function waitWith(options, follower) {
         if (line !== lastLine)
             options.log.info(line);
         lastLine = line;
+        await options.onProgress?.({ rowsDone, rowsTotal: wanted.size, jobStatus });
         const verdict = decide({
             now: options.clock.now(),
             jobStatus,
@@ -88555,19 +88582,35 @@ function classify(iid, db, latest) {
     const outcome = error !== null ? 'error' : p1 && p2 ? 'pass' : p1 ? 'phase1' : 'fail';
     return { ...base, outcome, phase1_passed: p1, phase2_passed: p2, total_reward: reward, error, submission_status: nonEmpty(row.submission_status) };
 }
+/** How long an error's text may be in a failure reason; the whole error stays in `instances`. */
+const ERROR_REASON_CHARS = 200;
+/** The line of an error that says what went wrong: a traceback's last line, else the first line, cut. */
+function shortError(error) {
+    const lines = error
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l !== '');
+    const line = (lines[0]?.startsWith('Traceback') ? lines[lines.length - 1] : lines[0]) ?? '';
+    const chars = [...line];
+    return chars.length > ERROR_REASON_CHARS ? `${chars.slice(0, ERROR_REASON_CHARS - 1).join('')}…` : line;
+}
+/**
+ * Why an instance did not pass, in plain words. The submission status is said only when it adds
+ * something: a failed phase whose answer was not submitted (an error row says its error instead).
+ */
 function failureReason(r) {
-    const status = r.submission_status !== null ? ` (submission_status: ${r.submission_status})` : '';
+    const status = r.submission_status !== null && r.submission_status !== 'submitted' ? ` (submission: ${r.submission_status})` : '';
     switch (r.outcome) {
         case 'missing':
             return 'no row';
         case 'unreadable':
             return `unreadable row attempt-${r.attempt ?? '?'}.json`;
         case 'error':
-            return `error: ${r.error ?? ''}${status}`;
+            return `error: ${shortError(r.error ?? '')}`;
         case 'phase1':
-            return `phase-2 failed${status}`;
+            return `phase 2 failed${status}`;
         default:
-            return `phase-1 failed${status}`;
+            return `phase 1 failed${status}`;
     }
 }
 /** The figures of a list of instance results. */
@@ -88668,7 +88711,9 @@ function formatBytes(n) {
 }
 
 ;// CONCATENATED MODULE: ./lib/results/summary.js
-// What people read: the plan in the log, and the job summary.
+// What people read: the plan in the log, and the plan's and the upload's sections of the job
+// summary (step-summary.ts assembles them).
+
 
 
 
@@ -88724,262 +88769,71 @@ function markdownTable(head, rows) {
     const line = (cells) => `| ${cells.map(escapeCell).join(' | ')} |`;
     return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
 }
-/** The dry-run summary: the run, then a table per DB (files, bytes, artifact). */
-function planSummary(plan) {
+function plural(n, one, many = `${one}s`) {
+    return `${n} ${n === 1 ? one : many}`;
+}
+/**
+ * The plan's section: the attempt, the cluster and the code, then a table per DB (instances,
+ * files, bytes). The combo and the models are the summary's own facts (they appear once).
+ */
+function planSection(plan) {
     const s = plan.settings;
     const perDb = instancesPerDb(plan);
     const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
+    // DB names come from the inputs and the checkout: code spans.
     const rows = plan.dbs.map((db) => {
         const a = byDb.get(db);
-        return [db, String(perDb.get(db) ?? 0), a ? String(a.files.length) : '0', a ? formatBytes(a.bytes) : '0 B', plan.artifact?.kind ?? 'none'];
+        return [code(db), String(perDb.get(db) ?? 0), a ? String(a.files.length) : '0', a ? formatBytes(a.bytes) : '0 B'];
     });
     const totalFiles = plan.artifacts.reduce((n, a) => n + a.files.length, 0);
     const totalBytes = plan.artifacts.reduce((n, a) => n + a.bytes, 0);
-    rows.push(['**total**', String(s.instanceIds.length), String(totalFiles), formatBytes(totalBytes), '']);
-    return [
-        `## BIRD-Interact run \`${plan.runId}\`${plan.dryRun ? ' (dry run)' : ''}`,
-        '',
-        `- combo: \`${s.framework}\` / \`${s.queryMode}\` / \`${s.mode}\` / \`${s.slayerSetup}\``,
-        `- models: agent \`${s.agentModel}\`, user-sim \`${s.userSimModel}\``,
-        `- attempt ${plan.attempt}, ${s.instanceIds.length} instance(s) in ${plan.dbs.length} DB(s)`,
+    rows.push(['**total**', String(s.instanceIds.length), String(totalFiles), formatBytes(totalBytes)]);
+    const artifact = plan.artifact ? `${plan.artifact.kind}: ${plural(totalFiles, 'file')}, ${formatBytes(totalBytes)}` : 'raw mode: nothing to upload';
+    const body = [
+        `- attempt ${plan.attempt}, submission ${code(plan.submissionId)}`,
         `- cluster: ${s.dispatch.cluster}${s.dispatch.clusterSource === 'derived' ? ' (the cluster input was unset)' : ''}`,
-        `- code: ${plan.code.source === 'checkout' ? `the checkout's src/ at \`${plan.code.sha.slice(0, 12) || 'HEAD'}\` (${plan.code.files.length} files travel with the job)` : "the cluster's image"}`,
-        plan.worktree.dirty.length > 0 ? `- :warning: dirty worktree (allow-dirty): ${plan.worktree.dirty.length} path(s)` : '',
+        `- code: ${plan.code.source === 'checkout' ? `the checkout's src/ at ${code(plan.code.sha.slice(0, 12) || 'HEAD')} (${plural(plan.code.files.length, 'file')} travel with the job)` : "the cluster's image"}`,
+        ...(plan.worktree.dirty.length > 0 ? [`- :warning: dirty worktree (allow-dirty): ${plural(plan.worktree.dirty.length, 'path')}`] : []),
         '',
-        markdownTable(['DB', 'instances', 'files', 'bytes', 'artifact'], rows),
-        '',
-    ]
-        .filter((l, i, all) => l !== '' || all[i - 1] !== '')
-        .join('\n');
+        markdownTable(['DB', 'instances', 'files', 'bytes'], rows),
+    ].join('\n');
+    return { line: `Plan: ${plural(s.instanceIds.length, 'instance')} in ${plural(plan.dbs.length, 'DB')}; ${artifact}`, body };
 }
 async function writeSummary(markdown) {
     if (!process.env.GITHUB_STEP_SUMMARY)
         return;
     await lib_core/* summary */.z.addRaw(markdown, true).write();
 }
-/** The upload part of the summary: per DB, what moved and what was already there. */
-function uploadSummary(plan, report) {
+/** The upload's section: per DB, what moved and what was already there, then the manifest. */
+function uploadSection(plan, report) {
+    const changed = report.dbs.some((d) => d.replaced + d.removed > 0);
     const rows = report.dbs.map((d) => [
-        d.db,
+        code(d.db),
         String(d.files),
         String(d.uploaded),
         String(d.skipped),
-        d.replaced + d.removed > 0 ? `${d.replaced} replaced, ${d.removed} removed` : '',
+        ...(changed ? [d.replaced + d.removed > 0 ? `${d.replaced} replaced, ${d.removed} removed` : ''] : []),
         formatBytes(d.bytes),
-        d.seconds.toFixed(1),
     ]);
     const sum = (k) => report.dbs.reduce((n, d) => n + d[k], 0);
-    rows.push(['**total**', String(sum('files')), String(sum('uploaded')), String(sum('skipped')), '', formatBytes(sum('bytes')), '']);
-    return [
-        `### Upload of \`${plan.artifact?.kind ?? 'none'}\``,
-        '',
+    rows.push(['**total**', String(sum('files')), String(sum('uploaded')), String(sum('skipped')), ...(changed ? [''] : []), formatBytes(sum('bytes'))]);
+    const manifest = report.manifest === 'written' ? 'manifest committed' : 'manifest already committed for this same plan';
+    const body = [
         plan.artifact
-            ? markdownTable(['DB', 'files', 'uploaded', 'skipped (same md5)', 'changed', 'bytes uploaded', 'seconds'], rows)
+            ? markdownTable(['DB', 'files', 'uploaded', 'skipped (same md5)', ...(changed ? ['changed'] : []), 'bytes uploaded'], rows)
             : 'Raw mode: nothing to upload.',
         '',
-        `Manifest: \`${report.manifestUri}\` (${report.manifest === 'written' ? 'committed by this step' : 'already committed for this same plan'})`,
-        '',
+        `Manifest: ${code(report.manifestUri)} (${report.manifest === 'written' ? 'committed by this step' : 'already committed for this same plan'})`,
     ].join('\n');
-}
-
-;// CONCATENATED MODULE: ./lib/results/render.js
-// What people read: the job summary and the PR comment. Pure: data in, markdown out.
-// Rates show as percentages with one decimal; the JSON and outputs keep full doubles.
-
-
-
-/** Failures listed in the PR comment; the job summary lists up to SUMMARY_FAILURES. */
-const COMMENT_FAILURES = 50;
-const SUMMARY_FAILURES = 1000;
-const REASON_CHARS = 240;
-function percent(rate) {
-    return `${(rate * 100).toFixed(1)}%`;
-}
-function rateCell(rate, k, n) {
-    return `${percent(rate)} (${k}/${n})`;
-}
-function reward(x) {
-    return x.toFixed(3);
-}
-/**
- * Text from rows, job messages and stored manifests as inert markdown: no HTML, links, images,
- * emphasis or code, and no @mention, #ref or autolink that would notify someone or point away
- * (a zero-width space breaks what GitHub would link).
- */
-function mdText(text) {
-    return text
-        .replace(/[\\`*[\]~]/g, (c) => `\\${c}`)
-        .replace(/(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\_')
-        .replace(/&/g, '&amp;')
-        .replace(/</g, '&lt;')
-        .replace(/>/g, '&gt;')
-        .replace(/@(?=[A-Za-z0-9])/g, '@\u200b')
-        .replace(/#(?=[0-9])/g, '#\u200b')
-        .replace(/:\/\//g, ':\u200b//')
-        .replace(/\bwww\./gi, (w) => `${w.slice(0, 3)}\u200b.`);
-}
-/** A name (instance id, DB, run id) as a code span that no backtick in it can close. */
-function code(text) {
-    return `\`${text.replace(/`/g, "'")}\``;
-}
-function oneLine(s, max) {
-    const t = s.replace(/\s+/g, ' ').trim();
-    return t.length > max ? `${t.slice(0, max - 1)}…` : t;
-}
-function headerLines(h) {
-    const m = h.manifest;
-    const run = [`attempt ${h.attempt}`];
-    if (h.durationSeconds !== null)
-        run.push(`duration ${formatDuration(h.durationSeconds * 1000)}${h.durationNote ? ` (${h.durationNote})` : ''}`);
-    run.push(`state ${h.state ? code(h.state) : 'running (no terminal state yet)'}`);
-    return [
-        `- combo: ${[m.framework, m.query_mode, m.mode, m.slayer_setup].map(code).join(' / ')}`,
-        `- models: agent ${code(m.agent_model)}, user-sim ${code(m.user_sim_model)}`,
-        `- ${run.join(', ')}`,
-        ...(h.dashboardUrl ? [`- dashboard: [Ray job](${h.dashboardUrl})`] : []),
-    ];
-}
-/** One line with the overall figures. */
-function headline(figures) {
-    const parts = [
-        `**${figures.n} instance${figures.n === 1 ? '' : 's'}**`,
-        `phase-1 ${rateCell(figures.phase1_rate, figures.phase1_passed, figures.n)}`,
-        `phase-2 ${rateCell(figures.phase2_rate, figures.phase2_passed, figures.n)}`,
-        `avg reward ${reward(figures.avg_reward)}`,
-        `${figures.errors} error${figures.errors === 1 ? '' : 's'}`,
-    ];
-    if (figures.unreadable > 0)
-        parts.push(`${figures.unreadable} unreadable row${figures.unreadable === 1 ? '' : 's'}`);
-    if (figures.missing > 0)
-        parts.push(`${figures.missing} without a row`);
-    return parts.join(' · ');
-}
-function figureCells(f) {
-    return [
-        String(f.n),
-        rateCell(f.phase1_rate, f.phase1_passed, f.n),
-        rateCell(f.phase2_rate, f.phase2_passed, f.n),
-        reward(f.avg_reward),
-        String(f.errors),
-        String(f.unreadable),
-        String(f.missing),
-    ];
-}
-/** The table per DB (sorted by DB), with a total row. */
-function resultsTable(r) {
-    const rows = r.per_db.map((d) => [code(d.db), ...figureCells(d)]);
-    rows.push(['**all**', ...figureCells(r)]);
-    return markdownTable(['DB', 'n', 'phase-1 pass', 'phase-2 pass', 'avg reward', 'errors', 'unreadable', 'no row'], rows);
-}
-function signed(x, digits, unit = '') {
-    const t = x.toFixed(digits);
-    if (Number(t) === 0)
-        return `±${(0).toFixed(digits)}${unit}`;
-    return `${x > 0 ? '+' : '-'}${Math.abs(x).toFixed(digits)}${unit}`;
-}
-/** The table per DB with the deltas against a baseline run: DBs of either run, sorted. */
-function deltaTable(results, base) {
-    const cur = new Map(results.per_db.map((d) => [d.db, d]));
-    const old = new Map(base.per_db.map((d) => [d.db, d]));
-    const dbs = [...new Set([...cur.keys(), ...old.keys()])].sort(compareDbs);
-    const line = (label, f, b) => {
-        if (!f)
-            return [label, '—', '—', '—', '—', '—', '—', '—', '—', '—'];
-        const d = (cell) => (b ? cell(b) : 'new');
-        return [
-            label,
-            String(f.n),
-            rateCell(f.phase1_rate, f.phase1_passed, f.n),
-            d((x) => signed((f.phase1_rate - x.phase1_rate) * 100, 1, ' pp')),
-            rateCell(f.phase2_rate, f.phase2_passed, f.n),
-            d((x) => signed((f.phase2_rate - x.phase2_rate) * 100, 1, ' pp')),
-            reward(f.avg_reward),
-            d((x) => signed(f.avg_reward - x.avg_reward, 3)),
-            String(f.errors),
-            d((x) => signed(f.errors - x.errors, 0)),
-        ];
-    };
-    const rows = dbs.map((db) => line(cur.has(db) ? code(db) : `${code(db)} (baseline only)`, cur.get(db), old.get(db)));
-    rows.push(line('**all**', results, base));
-    return markdownTable(['DB', 'n', 'phase-1 pass', 'Δ phase-1', 'phase-2 pass', 'Δ phase-2', 'avg reward', 'Δ reward', 'errors', 'Δ errors'], rows);
-}
-/** The collapsible list of failures (at most `max`), or '' when there is none. */
-function failuresDetails(failures, max, moreHint) {
-    if (failures.length === 0)
-        return '';
-    const shown = failures.slice(0, max);
-    const rows = shown.map((f) => [code(f.instance_id), code(f.db), f.attempt === null ? '—' : String(f.attempt), mdText(oneLine(f.reason, REASON_CHARS))]);
-    const more = failures.length > shown.length ? [`… and ${failures.length - shown.length} more (${moreHint}).`, ''] : [];
-    return [
-        '<details>',
-        `<summary>${failures.length} instance${failures.length === 1 ? '' : 's'} did not pass</summary>`,
-        '',
-        markdownTable(['instance', 'DB', 'attempt', 'reason'], rows),
-        '',
-        ...more,
-        '</details>',
-    ].join('\n');
-}
-function unreadableLine(r) {
-    return r.unreadable_ids.length > 0 ? [`Unreadable rows (counted in n as failures): ${r.unreadable_ids.map(code).join(', ')}`, ''] : [];
-}
-/** The job summary. */
-function renderSummary(header, runResults, baseline = null) {
-    return [
-        `## BIRD-Interact results: ${code(header.runId)}`,
-        '',
-        ...headerLines(header),
-        '',
-        headline(runResults),
-        '',
-        resultsTable(runResults),
-        '',
-        ...(baseline ? [`Against baseline run ${code(baseline.runId)} (${headline(baseline.results)}):`, '', deltaTable(runResults, baseline.results), ''] : []),
-        ...unreadableLine(runResults),
-        ...(runResults.failures.length > 0 ? [failuresDetails(runResults.failures, SUMMARY_FAILURES, 'see results-json'), ''] : []),
-    ].join('\n');
-}
-/** The hidden marker that finds our comment again: one per key (the workflow by default). */
-function commentMarker(key) {
-    return `<!-- bird-cloud-action:results:${encodeURIComponent(key).replace(/-/g, '%2D')} -->`;
-}
-/** GitHub refuses comment bodies over 65,536 characters. */
-const COMMENT_MAX_CHARS = 65_536;
-/** The PR comment: the marker first, the same table (with deltas when there is a baseline). */
-function renderComment(content) {
-    const full = commentBody(content, COMMENT_FAILURES);
-    return full.length <= COMMENT_MAX_CHARS ? full : commentBody(content, 0);
-}
-function commentBody(c, maxFailures) {
-    const r = c.results;
-    return [
-        c.marker,
-        `### BIRD-Interact results: ${code(c.header.runId)}`,
-        '',
-        ...headerLines(c.header),
-        '',
-        headline(r),
-        '',
-        ...(c.baseline
-            ? [`Deltas against baseline run ${code(c.baseline.runId)} (${headline(c.baseline.results)}):`, '', deltaTable(r, c.baseline.results)]
-            : [resultsTable(r)]),
-        '',
-        ...unreadableLine(r),
-        ...(r.failures.length === 0
-            ? []
-            : maxFailures > 0
-                ? [failuresDetails(r.failures, maxFailures, 'see the job summary'), '']
-                : [`${r.failures.length} instances did not pass: see the job summary.`, '']),
-        `<sub>${c.workflowRunUrl ? `[workflow run](${c.workflowRunUrl}) · ` : ''}posted by bird-cloud-action; updated in place on reruns</sub>`,
-        '',
-    ].join('\n');
+    const line = plan.artifact
+        ? `Upload of ${plan.artifact.kind}: ${sum('uploaded')} uploaded, ${sum('skipped')} already there, ${formatBytes(sum('bytes'))}; ${manifest}`
+        : `Upload: nothing (raw mode); ${manifest}`;
+    return { line, body };
 }
 
 ;// CONCATENATED MODULE: ./lib/results/xychart.js
-// Mermaid `xychart-beta` blocks for the job summary and the PR comment. Pure: data in, text out.
-// Staged here, type-checked by the root tsconfig and tested by tests/render/xychart.test.ts,
-// until it moves to src/results/xychart.ts (a `git mv`: it imports nothing). Why each rule
-// holds, and how it was checked, is in docs/rendering.md.
+// Mermaid `xychart-beta` blocks for the job summary and the PR comment. Pure: data in, text out;
+// it imports nothing. Why each rule holds, and how it was checked, is in docs/rendering.md.
 /** Bars drawn at most (one row per DB, the chart grows with them): more, and no chart. */
 const XYCHART_MAX_BARS = 30;
 /** Points drawn at most on a trend (the newest); their labels share the 700 px width. */
@@ -89119,6 +88973,246 @@ function mermaidFence(diagram) {
     const longest = Math.max(0, ...[...diagram.matchAll(/`+/g)].map((m) => m[0].length));
     const fence = '`'.repeat(Math.max(3, longest + 1));
     return `${fence}mermaid\n${diagram}\n${fence}`;
+}
+
+;// CONCATENATED MODULE: ./lib/results/render.js
+// What people read: the job summary and the PR comment. Pure: data in, markdown out.
+// Rates show as percentages with one decimal; the JSON and outputs keep full doubles.
+
+
+
+
+/** Failures listed in the PR comment (the job summary lists up to 1000: step-summary.ts). */
+const COMMENT_FAILURES = 50;
+const REASON_CHARS = 240;
+function percent(rate) {
+    return `${(rate * 100).toFixed(1)}%`;
+}
+function rateCell(rate, k, n) {
+    return `${percent(rate)} (${k}/${n})`;
+}
+function reward(x) {
+    return x.toFixed(3);
+}
+/**
+ * Text from rows, job messages and stored manifests as inert markdown: no HTML, links, images,
+ * emphasis or code, and no @mention, #ref or autolink that would notify someone or point away
+ * (a zero-width space breaks what GitHub would link).
+ */
+function mdText(text) {
+    return text
+        .replace(/[\\`*[\]~]/g, (c) => `\\${c}`)
+        .replace(/(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\_')
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(/@(?=[A-Za-z0-9])/g, '@\u200b')
+        .replace(/#(?=[0-9])/g, '#\u200b')
+        .replace(/:\/\//g, ':\u200b//')
+        .replace(/\bwww\./gi, (w) => `${w.slice(0, 3)}\u200b.`);
+}
+/** A name (instance id, DB, run id) as a code span that no backtick in it can close. */
+function code(text) {
+    return `\`${text.replace(/`/g, "'")}\``;
+}
+function oneLine(s, max) {
+    const t = s.replace(/\s+/g, ' ').trim();
+    return t.length > max ? `${t.slice(0, max - 1)}…` : t;
+}
+/** The run's combo and models, as list items (they appear once in a summary). */
+function comboLines(m) {
+    return [
+        `- combo: ${[m.framework, m.query_mode, m.mode, m.slayer_setup].map(code).join(' / ')}`,
+        `- models: agent ${code(m.agent_model)}, user-sim ${code(m.user_sim_model)}`,
+    ];
+}
+/** The attempt, its duration and state, and the dashboard link, as list items. */
+function attemptLines(h) {
+    const run = [`attempt ${h.attempt}`];
+    if (h.durationSeconds !== null)
+        run.push(`duration ${formatDuration(h.durationSeconds * 1000)}${h.durationNote ? ` (${h.durationNote})` : ''}`);
+    run.push(`state ${h.state ? code(h.state) : 'running (no terminal state yet)'}`);
+    return [`- ${run.join(', ')}`, ...(h.dashboardUrl ? [`- dashboard: [Ray job](${h.dashboardUrl})`] : [])];
+}
+/** One line with the overall figures. */
+function headline(figures) {
+    const parts = [
+        `**${figures.n} instance${figures.n === 1 ? '' : 's'}**`,
+        `phase-1 ${rateCell(figures.phase1_rate, figures.phase1_passed, figures.n)}`,
+        `phase-2 ${rateCell(figures.phase2_rate, figures.phase2_passed, figures.n)}`,
+        `avg reward ${reward(figures.avg_reward)}`,
+        `${figures.errors} error${figures.errors === 1 ? '' : 's'}`,
+    ];
+    if (figures.unreadable > 0)
+        parts.push(`${figures.unreadable} unreadable row${figures.unreadable === 1 ? '' : 's'}`);
+    if (figures.missing > 0)
+        parts.push(`${figures.missing} without a row`);
+    return parts.join(' · ');
+}
+/** Columns that are shown only when some row has them: an all-zero column says nothing. */
+const OPTIONAL_COLUMNS = [
+    { head: 'unreadable', cell: (f) => f.unreadable },
+    { head: 'no row', cell: (f) => f.missing },
+];
+/** The table per DB (sorted by DB), with a total row; `unreadable` and `no row` only when not all 0. */
+function resultsTable(r) {
+    const optional = OPTIONAL_COLUMNS.filter((c) => c.cell(r) > 0);
+    const cells = (f) => [
+        String(f.n),
+        rateCell(f.phase1_rate, f.phase1_passed, f.n),
+        rateCell(f.phase2_rate, f.phase2_passed, f.n),
+        reward(f.avg_reward),
+        String(f.errors),
+        ...optional.map((c) => String(c.cell(f))),
+    ];
+    const rows = r.per_db.map((d) => [code(d.db), ...cells(d)]);
+    rows.push(['**all**', ...cells(r)]);
+    return markdownTable(['DB', 'n', 'phase-1 pass', 'phase-2 pass', 'avg reward', 'errors', ...optional.map((c) => c.head)], rows);
+}
+/**
+ * The per-DB bar chart of the phase-1 and phase-2 pass rates (src/results/xychart.ts), as a
+ * mermaid block; null for fewer than two DBs (the table says it all) or more than a chart takes.
+ */
+function phaseChart(r) {
+    if (r.per_db.length < 2 || r.per_db.length > XYCHART_MAX_BARS)
+        return null;
+    const chart = phaseBarChart(r.per_db.map((d) => ({ label: d.db, phase1: d.phase1_rate, phase2: d.phase2_rate })));
+    return chart === null ? null : mermaidFence(chart);
+}
+/** The gate's verdict: a line, then each threshold against the measured figure; '' without a gate. */
+function gateBlock(checks) {
+    if (checks.length === 0)
+        return '';
+    const passed = checks.every((c) => c.passed);
+    const rows = checks.map((c) => [code(c.input), c.threshold, c.measured, c.passed ? '✅ passed' : '❌ failed']);
+    return [`**Quality gate: ${passed ? '✅ passed' : '❌ failed'}**`, '', markdownTable(['gate', 'threshold', 'measured', 'verdict'], rows)].join('\n');
+}
+function signed(x, digits, unit = '') {
+    const t = x.toFixed(digits);
+    if (Number(t) === 0)
+        return `±${(0).toFixed(digits)}${unit}`;
+    return `${x > 0 ? '+' : '-'}${Math.abs(x).toFixed(digits)}${unit}`;
+}
+/** The table per DB with the deltas against a baseline run: DBs of either run, sorted. */
+function deltaTable(results, base) {
+    const cur = new Map(results.per_db.map((d) => [d.db, d]));
+    const old = new Map(base.per_db.map((d) => [d.db, d]));
+    const dbs = [...new Set([...cur.keys(), ...old.keys()])].sort(compareDbs);
+    const line = (label, f, b) => {
+        if (!f)
+            return [label, '—', '—', '—', '—', '—', '—', '—', '—', '—'];
+        const d = (cell) => (b ? cell(b) : 'new');
+        return [
+            label,
+            String(f.n),
+            rateCell(f.phase1_rate, f.phase1_passed, f.n),
+            d((x) => signed((f.phase1_rate - x.phase1_rate) * 100, 1, ' pp')),
+            rateCell(f.phase2_rate, f.phase2_passed, f.n),
+            d((x) => signed((f.phase2_rate - x.phase2_rate) * 100, 1, ' pp')),
+            reward(f.avg_reward),
+            d((x) => signed(f.avg_reward - x.avg_reward, 3)),
+            String(f.errors),
+            d((x) => signed(f.errors - x.errors, 0)),
+        ];
+    };
+    const rows = dbs.map((db) => line(cur.has(db) ? code(db) : `${code(db)} (baseline only)`, cur.get(db), old.get(db)));
+    rows.push(line('**all**', results, base));
+    return markdownTable(['DB', 'n', 'phase-1 pass', 'Δ phase-1', 'phase-2 pass', 'Δ phase-2', 'avg reward', 'Δ reward', 'errors', 'Δ errors'], rows);
+}
+/**
+ * The browser link of a failed instance's log object, `runs/<id>/logs/<iid>/attempt-<n>.log`
+ * (docs/reference/gcs-layout.md): storage.cloud.google.com opens it for anyone signed in to Google
+ * with read access to the bucket. An instance without a row has no attempt, so no link.
+ */
+function gcsLogUrl(bucket, runId) {
+    return (f) => f.attempt === null
+        ? null
+        : `https://storage.cloud.google.com/${bucket}/${['runs', runId, 'logs', f.instance_id, `attempt-${f.attempt}.log`].map(encodeURIComponent).join('/')}`;
+}
+/** The collapsible list of failures (at most `max`), or '' when there is none; with `logUrl`, a log column. */
+function failuresDetails(failures, max, moreHint, logUrl) {
+    if (failures.length === 0)
+        return '';
+    const shown = failures.slice(0, max);
+    const rows = shown.map((f) => {
+        const row = [code(f.instance_id), code(f.db), f.attempt === null ? '—' : String(f.attempt), mdText(oneLine(f.reason, REASON_CHARS))];
+        if (!logUrl)
+            return row;
+        const url = logUrl(f);
+        return [...row, url ? `[log](${url})` : '—'];
+    });
+    const more = failures.length > shown.length ? [`… and ${failures.length - shown.length} more (${moreHint}).`, ''] : [];
+    return [
+        '<details>',
+        `<summary>${failures.length} instance${failures.length === 1 ? '' : 's'} did not pass</summary>`,
+        '',
+        markdownTable(['instance', 'DB', 'attempt', 'reason', ...(logUrl ? ['log'] : [])], rows),
+        '',
+        ...more,
+        '</details>',
+    ].join('\n');
+}
+function unreadableLine(r) {
+    return r.unreadable_ids.length > 0 ? [`Unreadable rows (counted in n as failures): ${r.unreadable_ids.map(code).join(', ')}`, ''] : [];
+}
+/** Blank-line-separated blocks as one markdown text. */
+function blocks(parts) {
+    return parts.filter((p) => p !== null && p !== '').join('\n\n');
+}
+/** The results: the headline, the table per DB (and the deltas), the chart, then what did not pass. */
+function resultsBlock(r, baseline, o) {
+    const deltas = baseline
+        ? `${o.deltas === 'instead' ? 'Deltas against' : 'Against'} baseline run ${code(baseline.runId)} (${headline(baseline.results)}):\n\n${deltaTable(r, baseline.results)}`
+        : null;
+    const failures = r.failures.length === 0
+        ? null
+        : o.maxFailures > 0
+            ? failuresDetails(r.failures, o.maxFailures, o.moreHint, o.logUrl)
+            : `${r.failures.length} instance${r.failures.length === 1 ? '' : 's'} did not pass: ${o.moreHint}.`;
+    return blocks([
+        headline(r),
+        baseline && o.deltas === 'instead' ? null : resultsTable(r),
+        deltas,
+        phaseChart(r),
+        unreadableLine(r).join('\n').trim(),
+        failures,
+    ]);
+}
+/**
+ * What names a PR comment: `comment-key` when set, else the workflow, the combo and the models, so
+ * that the legs of a matrix (framework × model) keep one comment each.
+ */
+function commentKey(input, workflow, m) {
+    if (input?.trim())
+        return input.trim();
+    return `${workflow || 'bird-cloud-action'} · ${m.framework}/${m.query_mode}/${m.mode}/${m.slayer_setup} · ${m.agent_model} + ${m.user_sim_model}`;
+}
+/** The hidden marker that finds our comment again: one per key (commentKey). */
+function commentMarker(key) {
+    return `<!-- bird-cloud-action:results:${encodeURIComponent(key).replace(/-/g, '%2D')} -->`;
+}
+/** GitHub refuses comment bodies over 65,536 characters. */
+const COMMENT_MAX_CHARS = 65_536;
+/**
+ * The PR comment: the marker, the gate's verdict, the results (deltas instead of the plain table
+ * when there is a baseline), then the run's facts.
+ */
+function renderComment(content) {
+    const full = commentBody(content, COMMENT_FAILURES);
+    return full.length <= COMMENT_MAX_CHARS ? full : commentBody(content, 0);
+}
+function commentBody(c, maxFailures) {
+    return [
+        c.marker,
+        blocks([
+            `### BIRD-Interact results: ${code(c.header.runId)}`,
+            gateBlock(c.gate ?? []),
+            resultsBlock(c.results, c.baseline, { maxFailures, moreHint: 'see the job summary', deltas: 'instead', logUrl: c.logUrl }),
+            [...comboLines(c.header.manifest), ...attemptLines(c.header)].join('\n'),
+            `<sub>${c.workflowRunUrl ? `[workflow run](${c.workflowRunUrl}) · ` : ''}posted by bird-cloud-action; updated in place on reruns</sub>`,
+        ]),
+        '',
+    ].join('\n');
 }
 
 ;// CONCATENATED MODULE: ./lib/results/history.js
@@ -89456,11 +89550,14 @@ async function listTrends(store, index, heads, count, log) {
 
 ;// CONCATENATED MODULE: ./lib/cluster/phases.js
 // Progress of a per-run cluster: one line per phase (image, up, submit, wait, down) as it starts
-// and ends, and the timings as a job-summary table.
+// and ends, the timings as a job-summary table, and the time the cluster's VMs were up.
+
 
 
 
 const PHASES = ['image', 'up', 'submit', 'wait', 'down'];
+/** The phases during which the cluster's VMs exist: from `ray up` to `ray down`. */
+const VM_PHASES = ['up', 'submit', 'wait', 'down'];
 class PhaseClock {
     log;
     now;
@@ -89475,7 +89572,7 @@ class PhaseClock {
     /** Runs one phase: a line when it starts, one when it ends (with its time), rethrowing failures. */
     async run(phase, fn, note = '') {
         const start = this.now();
-        const rec = { phase, status: 'running', ms: 0, note };
+        const rec = { phase, status: 'running', ms: 0, startedAt: start, note };
         this.records.set(phase, rec);
         this.log.info(`${this.label(phase)}: started${note ? ` (${note})` : ''}`);
         try {
@@ -89495,7 +89592,7 @@ class PhaseClock {
     }
     /** A phase that did not run (e.g. down after a detached submit), with the reason. */
     skip(phase, note) {
-        this.records.set(phase, { phase, status: 'skipped', ms: 0, note });
+        this.records.set(phase, { phase, status: 'skipped', ms: 0, startedAt: 0, note });
         this.log.info(`${this.label(phase)}: skipped (${note})`);
     }
     /** Adds a note to a recorded phase (e.g. `image exists`). */
@@ -89504,18 +89601,28 @@ class PhaseClock {
         if (r)
             r.note = r.note ? `${r.note}; ${note}` : note;
     }
+    /** The phases so far, in their order; a running one with its time so far. */
     list() {
+        const now = this.now();
         return PHASES.flatMap((p) => {
             const r = this.records.get(p);
-            return r ? [{ ...r }] : [];
+            if (!r)
+                return [];
+            return [{ ...r, ms: r.status === 'running' ? now - r.startedAt : r.ms }];
         });
     }
-    /** `### Per-run cluster` and a table: phase, status, time, note. */
-    summaryMarkdown(title = 'Per-run cluster') {
-        const rows = this.list().map((r) => [r.phase, r.status, r.status === 'skipped' ? '' : formatDuration(r.ms), r.note]);
-        const total = this.list().reduce((a, r) => a + r.ms, 0);
-        rows.push(['total', '', formatDuration(total), '']);
-        return [`### ${title}`, '', markdownTable(['phase', 'status', 'time', 'note'], rows), ''].join('\n');
+    /** The time from `ray up` to `ray down` (each phase's time, so far when one still runs): the VMs' time. */
+    clusterMs() {
+        return this.list()
+            .filter((r) => VM_PHASES.includes(r.phase))
+            .reduce((a, r) => a + r.ms, 0);
+    }
+    /** The phases as a table: phase, status, time, note (the note may quote a CLI's error: untrusted). */
+    summaryTable() {
+        const list = this.list();
+        const rows = list.map((r) => [r.phase, r.status, r.status === 'skipped' ? '' : formatDuration(r.ms), mdText(r.note)]);
+        rows.push(['total', '', formatDuration(list.reduce((a, r) => a + r.ms, 0)), '']);
+        return markdownTable(['phase', 'status', 'time', 'note'], rows);
     }
 }
 function firstLine(s) {
@@ -92079,7 +92186,6 @@ async function bringUp(prepared, options = {}) {
 
 
 
-
 /** The ray CLI must run, at the pinned version, before anything is written. */
 async function checkRayCli(log, gce, cwd) {
     const install = `install it in a step before this one: pip install "ray[default]==${gce.rayVersion || "<the image's Ray>"}" google-api-python-client`;
@@ -92138,6 +92244,8 @@ async function onCluster(ctx, options, body) {
     if (d.cluster === 'existing')
         return body({ client: rayClient(ctx.log, d, { clock: ctx.clock }), publicDashboard: true });
     const clock = options.phases ?? new PhaseClock(ctx.log);
+    const ri = options.manifest.render_inputs;
+    ctx.summary.cluster({ phases: clock, workers: ri.workers, workerType: ri.worker_type });
     const p = await prepareCluster({ manifest: options.manifest, runnerTemp: options.settings.runnerTemp, rayCli: d.gce.rayCli, log: ctx.log, state: ctx.state });
     const removeTeardown = ctx.cancel.add({
         order: CleanupOrder.Teardown,
@@ -92145,6 +92253,7 @@ async function onCluster(ctx, options, body) {
         timeoutMs: 20 * 60_000,
         run: async (signal) => {
             const r = await p.teardown.run(signal);
+            ctx.summary.clusterTeardown(r.outcome);
             if (r.outcome === 'failed')
                 ctx.log.warning(r.detail);
             return `cluster ${p.runId}: ${r.outcome}`;
@@ -92165,6 +92274,7 @@ async function onCluster(ctx, options, body) {
         if ((!d.wait && options.canDetach) || outcome.leftRunning) {
             await p.teardown.detach();
             detached = true;
+            ctx.summary.clusterTeardown('detached');
             clock.skip('down', `${outcome.leftRunning ? 'on-wait-timeout: leave' : 'wait: false'}: left to the self-delete timer`);
             lib_core/* setOutput */.uH(constants/* Outputs */.tY.ClusterTeardown, 'detached');
         }
@@ -92175,7 +92285,11 @@ async function onCluster(ctx, options, body) {
     removeTeardown();
     // A cancelled step tears down through the cleanup path, not here.
     if (!detached && !ctx.cancel.cancelled) {
+        // A failed bring-up or submit stays in its stage; after a wait, the teardown has its own.
+        if (!failure)
+            ctx.summary.stage('teardown');
         const r = await clock.run('down', () => p.teardown.run(failure ? 'the step failed after the render' : 'end of the run'));
+        ctx.summary.clusterTeardown(r.outcome);
         lib_core/* setOutput */.uH(constants/* Outputs */.tY.ClusterTeardown, r.outcome);
         if (r.outcome === 'failed') {
             ctx.log.error(r.detail);
@@ -92183,7 +92297,6 @@ async function onCluster(ctx, options, body) {
             failure ??= new Error(`the run finished but its cluster could not be torn down: ${r.detail}`);
         }
     }
-    await writeSummary(clock.summaryMarkdown());
     if (failure || !outcome)
         throw failure;
     return outcome;
@@ -92252,7 +92365,6 @@ async function checkTarget(step, settings, target) {
 
 
 
-
 async function listRuns(ctx, settings) {
     const store = openStore(ctx.log, ctx.clock, settings);
     const index = await indexRuns(store);
@@ -92278,14 +92390,13 @@ async function listRuns(ctx, settings) {
             ctx.log.warning(`bird-cloud-action: trend-runs: no trend, the runs could not be read: ${(0,errors/* errorMessage */.gJ)(e)}`);
         }
     }
-    await writeSummary(parts.join('\n'));
+    ctx.summary.listing(parts.join('\n'));
 }
 
 ;// CONCATENATED MODULE: ./lib/ray/attempt.js
 // One attempt of a run on a cluster: its job is submitted (or, with cluster none, printed as a
 // `ray job submit` command), then the step may wait on it. A wait that does not end in success
 // stops the job; a cancelled step stops it through the one cleanup path (common/cancel.ts).
-
 
 
 
@@ -92329,6 +92440,7 @@ async function stopAndRecord(ctx, client, sid) {
     try {
         await stopOnce(ctx.log, client, sid);
         ctx.state.setWait('done');
+        ctx.summary.jobState(sid, 'stopped');
     }
     catch (e) {
         ctx.log.warning(`could not stop ${sid}: ${(0,errors/* errorMessage */.gJ)(e)}; the post step tries again`);
@@ -92371,6 +92483,10 @@ function printSubmitCommand(ctx, r) {
     ctx.log.info(rayJobSubmitCommand(job, r.settings.rayAddress));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.JobStatus, NOT_DISPATCHED);
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.SubmissionId, job.submissionId);
+    ctx.summary.dispatch({
+        line: 'Dispatch: nothing dispatched (cluster: none)',
+        body: `Nothing was dispatched (cluster: none). The equivalent \`ray job submit\` command for ${code(job.submissionId)} (without secrets) is in the step's log.`,
+    });
     return NO_WAIT;
 }
 /** Submits the attempt's job once per submission id; a retried step follows the job it made. */
@@ -92410,6 +92526,7 @@ async function dispatchAttempt(ctx, request, target) {
     const sid = submissionId(m.run_id, request.attempt);
     ctx.state.saveJob({ submissionId: sid, rayAddress: client.address, wait: request.settings.wait ? 'waiting' : 'detached' });
     const outcome = await phase('submit', () => submitJob(ctx, request, client));
+    ctx.summary.jobState(sid, 'submitted');
     ctx.log.info(outcome === 'created' ? `submitted ${sid} to ${client.address}` : `${sid} was already submitted by an earlier try of this step: following it`);
     await freshStatus(request.store, m.run_id, {
         ray_job_id: sid,
@@ -92425,11 +92542,14 @@ async function dispatchAttempt(ctx, request, target) {
         lib_core/* setOutput */.uH(constants/* Outputs */.tY.DashboardUrl, url);
     const status = (await client.job(sid))?.status ?? 'PENDING';
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.JobStatus, status);
+    const facts = { runId: m.run_id, attempt: request.attempt, sid, url, dispatched: request.instanceIds.length, status, wait: null };
+    ctx.summary.dispatch(dispatchSection(facts));
     if (!request.settings.wait) {
-        await writeSummary(dispatchSummary({ runId: m.run_id, attempt: request.attempt, sid, url, dispatched: request.instanceIds.length, status, wait: null }));
         ctx.log.info(`not waiting (wait: false): the job runs on; follow it at ${url ?? client.address}`);
         return { ...NO_WAIT, dashboardUrl: url };
     }
+    ctx.summary.stage('wait');
+    await request.live?.dispatched({ rowsDone: 0, rowsTotal: request.instanceIds.length, jobStatus: status }, url);
     return phase('wait', () => waitOnJob(ctx, request, target, client, url));
 }
 /** Waits; on cancel the cleanup path stops the job; a wait that ends badly stops it too. */
@@ -92446,6 +92566,19 @@ async function waitOnJob(ctx, r, target, client, url) {
             return `${sid} was asked to stop. Then ${rerunHint(m.run_id)}`;
         },
     });
+    const live = r.live;
+    // On cancel the live comment says so (after the stop), instead of "in progress" for good.
+    const removeLive = live
+        ? ctx.cancel.add({
+            order: CleanupOrder.Comment,
+            name: 'mark the PR comment cancelled',
+            timeoutMs: 20_000,
+            run: async (signal) => {
+                await live.cancelled(`The workflow was cancelled (${signal}); the job ${code(sid)} was asked to stop. Then ${rerunHint(m.run_id)}.`);
+                return undefined;
+            },
+        })
+        : () => undefined;
     let result;
     try {
         result = await waitForAttempt({
@@ -92462,10 +92595,12 @@ async function waitOnJob(ctx, r, target, client, url) {
             log: ctx.log,
             clock: ctx.clock,
             headAlive: target.headAlive,
+            onProgress: live ? (p) => live.progress(p) : undefined,
         });
     }
     finally {
         removeStop();
+        removeLive();
     }
     // A signal ended the wait: the cleanup path stops the job and fails the step.
     if (ctx.cancel.cancelled) {
@@ -92478,10 +92613,14 @@ async function waitOnJob(ctx, r, target, client, url) {
     const leave = v.kind === 'wait-timeout' && r.settings.onWaitTimeout === 'leave';
     // A dashboard that stopped answering cannot take a stop now: the post step tries it once more.
     const unreachable = v.kind === 'unreachable';
-    if (ok)
+    if (ok) {
         ctx.state.setWait('done');
-    else if (leave)
+        ctx.summary.jobState(sid, 'finished');
+    }
+    else if (leave) {
         ctx.state.setWait('detached');
+        ctx.summary.jobState(sid, 'left running');
+    }
     else if (unreachable)
         ctx.log.warning(`could not stop ${sid}: the dashboard does not answer; the post step tries again`);
     else
@@ -92492,7 +92631,7 @@ async function waitOnJob(ctx, r, target, client, url) {
             ? (result.jobStatus ?? 'UNKNOWN')
             : ((await client.job(sid).catch(() => null))?.status ?? result.jobStatus ?? 'UNKNOWN');
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.JobStatus, final);
-    await writeSummary(dispatchSummary({ runId: m.run_id, attempt: r.attempt, sid, url, dispatched: r.instanceIds.length, status: final, wait: result }));
+    ctx.summary.dispatch(dispatchSection({ runId: m.run_id, attempt: r.attempt, sid, url, dispatched: r.instanceIds.length, status: final, wait: result }));
     const waited = { waited: true, failure: null, dashboardUrl: url, durationSeconds: (ctx.clock.now() - started) / 1000, leftRunning: leave };
     if (leave) {
         const message = `wait-timeout: ${v.reason}; the job ${sid} is left running (on-wait-timeout: leave). Report on it later with \`report-run-id: ${m.run_id}\` (add wait: true to wait for it)`;
@@ -92505,20 +92644,21 @@ async function waitOnJob(ctx, r, target, client, url) {
     ctx.log.info(`finished: ${v.reason}`);
     return waited;
 }
-function dispatchSummary(f) {
-    const rows = [
-        ['run', `\`${f.runId}\``],
-        ['attempt', String(f.attempt)],
-        ['instances dispatched', String(f.dispatched)],
-        ['submission', f.url ? `[\`${f.sid}\`](${f.url})` : `\`${f.sid}\``],
-        ['Ray job status', f.status],
+/** The dispatch's section: where the job went and how it ended (no table: label and value per line). */
+function dispatchSection(f) {
+    const lines = [
+        `- run ${code(f.runId)}, attempt ${f.attempt}: ${f.dispatched} instance${f.dispatched === 1 ? '' : 's'} dispatched`,
+        `- submission: ${f.url ? `[${code(f.sid)}](${f.url})` : code(f.sid)}`,
+        `- Ray job status: ${mdText(f.status)}`,
     ];
     if (f.wait) {
-        rows.push(['rows of this attempt', `${f.wait.rowsDone}/${f.wait.rowsTotal}`]);
+        lines.push(`- rows of this attempt: ${f.wait.rowsDone}/${f.wait.rowsTotal}`);
         // The reason may quote Ray's job message: untrusted text.
-        rows.push(['verdict', `${f.wait.verdict.kind}: ${mdText(f.wait.verdict.reason)}`]);
+        lines.push(`- verdict: ${f.wait.verdict.kind}: ${mdText(f.wait.verdict.reason)}`);
     }
-    return ['### Dispatch', '', markdownTable(['', ''], rows), ''].join('\n');
+    // The folded line is HTML (<summary>): Ray's status word only, nothing that could be markup.
+    const status = String(f.status).replace(/[^A-Za-z0-9_-]/g, '');
+    return { line: `Dispatch: ${f.sid}, ${f.dispatched} instance${f.dispatched === 1 ? '' : 's'}, Ray job ${status}`, body: lines.join('\n') };
 }
 
 // EXTERNAL MODULE: external "os"
@@ -97524,9 +97664,9 @@ function getOctokit(token, options, ...additionalPlugins) {
 }
 //# sourceMappingURL=github.js.map
 ;// CONCATENATED MODULE: ./lib/results/comment.js
-// The PR comment: one comment per key (the workflow), found again by its hidden marker
-// and updated in place on reruns. Every failure here is a warning: the report never fails
-// because of the comment.
+// The PR comment: one comment per key (render.ts commentKey: the workflow, the combo and the
+// models), found again by its hidden marker and updated in place. Every failure here is a
+// warning: the report never fails because of the comment.
 
 
 
@@ -97610,6 +97750,419 @@ async function upsertComment(options) {
         options.log.warning(f.message);
         return { kind: 'failed', ...f };
     }
+}
+
+;// CONCATENATED MODULE: ./lib/results/live-comment.js
+// The live PR comment of a step that waits: posted as soon as the job is dispatched, then updated
+// in place at most every LIVE_UPDATE_MS while the step waits (done/total, the rates so far, the
+// elapsed time, links to the workflow run and the Ray job). The final report finds the same
+// comment by the same marker and replaces it with the results (report.ts).
+
+
+
+/** At most one update of the live comment per this long (the first comes at dispatch). */
+const LIVE_UPDATE_MS = 5 * 60_000;
+function live_comment_rate(passed, of) {
+    return `${((passed / of) * 100).toFixed(1)}% (${passed}/${of})`;
+}
+/** Pure: the body of the live comment. */
+function renderLiveComment(b) {
+    const f = b.figures;
+    const finished = f ? f.n - f.missing : 0;
+    const status = b.progress.jobStatus ? `Ray job ${code(b.progress.jobStatus)}` : 'Ray job status unknown';
+    const links = [...(b.workflowRunUrl ? [`[workflow run](${b.workflowRunUrl})`] : []), ...(b.dashboardUrl ? [`[Ray job](${b.dashboardUrl})`] : [])];
+    return [
+        b.marker,
+        b.cancelled === undefined ? `### ⏳ BIRD-Interact run ${code(b.runId)}: in progress` : `### ⏹ BIRD-Interact run ${code(b.runId)}: cancelled`,
+        '',
+        ...(b.cancelled === undefined ? [] : [b.cancelled, '']),
+        `**${b.progress.rowsDone}/${b.progress.rowsTotal} instances done** (attempt ${b.attempt}) · ${status} · ${formatDuration(b.elapsedMs)} since ${b.since ?? 'the dispatch'}`,
+        '',
+        ...(f && finished > 0
+            ? [`- so far, of ${finished} with a row: phase-1 ${live_comment_rate(f.phase1_passed, finished)}, phase-2 ${live_comment_rate(f.phase2_passed, finished)}, errors ${f.errors}`]
+            : []),
+        ...comboLines(b.manifest),
+        '',
+        `<sub>${links.length > 0 ? `${links.join(' · ')} · ` : ''}${b.cancelled === undefined ? `updated at most every ${Math.max(1, Math.round(b.minIntervalMs / 60_000))} min while the step waits; the results replace this comment` : 'as it stood when the step was cancelled'}</sub>`,
+        '',
+    ].join('\n');
+}
+/**
+ * The throttle around the comment: `dispatched` posts at once; `progress` (after every poll)
+ * updates only when LIVE_UPDATE_MS have passed since the last post. A post that fails ends the
+ * live updates (its warning was logged once); the final report tries again.
+ */
+class LiveComment {
+    o;
+    minIntervalMs;
+    started = null;
+    last = null;
+    dashboardUrl = null;
+    stopped = false;
+    lastProgress = null;
+    constructor(o) {
+        this.o = o;
+        this.minIntervalMs = o.minIntervalMs ?? LIVE_UPDATE_MS;
+    }
+    /** The job is dispatched (or a report begins to wait on a run): the comment appears now. */
+    async dispatched(p, dashboardUrl) {
+        this.started = this.o.clock.now();
+        this.dashboardUrl = dashboardUrl;
+        await this.update(p);
+    }
+    /** A poll of the wait: an update when the last one is LIVE_UPDATE_MS old. */
+    async progress(p) {
+        if (this.started === null || this.last === null || this.stopped)
+            return;
+        if (this.o.clock.now() - this.last < this.minIntervalMs)
+            return;
+        await this.update(p);
+    }
+    /** The step was cancelled (its cleanup path): the comment says so at once, with the last progress. */
+    async cancelled(note) {
+        if (this.started === null || this.lastProgress === null)
+            return;
+        await this.update(this.lastProgress, note);
+        this.stopped = true;
+    }
+    async update(p, cancelled) {
+        if (this.stopped)
+            return;
+        const now = this.o.clock.now();
+        this.last = now;
+        this.lastProgress = p;
+        let figures = null;
+        if (this.o.figures && p.rowsDone > 0) {
+            try {
+                figures = await this.o.figures();
+            }
+            catch (e) {
+                this.o.log.info(`live comment: no rates this time, the rows could not be read: ${(0,errors/* errorMessage */.gJ)(e)}`);
+            }
+        }
+        const body = renderLiveComment({
+            marker: this.o.marker,
+            runId: this.o.runId,
+            attempt: this.o.attempt,
+            manifest: this.o.manifest,
+            progress: p,
+            elapsedMs: now - (this.started ?? now),
+            figures,
+            dashboardUrl: this.dashboardUrl,
+            workflowRunUrl: this.o.workflowRunUrl,
+            minIntervalMs: this.minIntervalMs,
+            since: this.o.since,
+            cancelled,
+        });
+        const outcome = await this.o.post(body);
+        if (outcome.kind === 'failed') {
+            this.stopped = true;
+            this.o.log.info('live comment: no more progress updates after that failure; the report tries once more');
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/results/step-summary.js
+// The job summary of one step, assembled once: the step adds its sections as it goes (the plan,
+// the upload, the dispatch, the per-run cluster, the results, a failure) and the summary is
+// written once at the end, in the order people read it, also when the step fails or is
+// cancelled. Results (or the failure) lead; what led to them follows, folded.
+//
+// Order: title · failure · gate · results · trend · note · facts (combo, models, attempt, time,
+// cluster cost) · plan · upload · dispatch · per-run cluster phases.
+
+
+
+
+
+/** GitHub refuses a step summary over 1 MiB: then the failure list is shortened. */
+const SUMMARY_MAX_BYTES = 1024 * 1024;
+const SUMMARY_FAILURES = 1000;
+const SHORT_FAILURES = 100;
+/** The longest error text a failure block quotes. */
+const ERROR_CHARS = 4000;
+class StepSummary {
+    now;
+    sink;
+    runId = null;
+    kind = 'submit';
+    dryRun = false;
+    manifest = null;
+    stages = [];
+    details = {};
+    clusterSection = null;
+    resultsSection = null;
+    trendMarkdown = null;
+    noteMarkdown = null;
+    listingMarkdown = null;
+    failure = null;
+    manifestState = 'none';
+    job = null;
+    teardown = null;
+    written = false;
+    constructor(options = {}) {
+        this.now = options.now ?? Date.now;
+        this.sink = options.write ?? writeSummary;
+    }
+    /** The run the step is about, once known; `manifest` gives the combo and the models. */
+    run(info) {
+        this.runId = info.runId;
+        this.kind = info.kind;
+        this.dryRun = info.dryRun ?? false;
+        if (info.manifest)
+            this.manifest = info.manifest;
+    }
+    /** Starts a stage of the step's clock (ending the one before); a failure is placed in it. */
+    stage(name) {
+        const t = this.now();
+        this.closeStage(t);
+        this.stages.push({ stage: name, start: t, end: null });
+    }
+    /** The stage the step is in, or null before the first. */
+    get currentStage() {
+        return this.stages.at(-1)?.stage ?? null;
+    }
+    plan(section) {
+        this.details.plan = section;
+    }
+    upload(section) {
+        this.details.upload = section;
+    }
+    dispatch(section) {
+        this.details.dispatch = section;
+    }
+    /** A per-run cluster: its phases are read when the summary is written, so a cancelled step shows them too. */
+    cluster(section) {
+        this.clusterSection = section;
+    }
+    /** The reported results (report.ts reportRun adds them). */
+    results(section) {
+        this.resultsSection = section;
+        this.manifest = section.header.manifest;
+        this.runId ??= section.header.runId;
+    }
+    /** A trend of earlier runs, shown right after the results; markdown with untrusted text escaped. */
+    trend(markdown) {
+        this.trendMarkdown = markdown;
+    }
+    /** What a step without results has to say first (a stop, nothing to rerun); markdown. */
+    note(markdown) {
+        this.noteMarkdown = markdown;
+    }
+    /** list-runs: the listing (and its trends) is the whole summary, under its own title. */
+    listing(markdown) {
+        this.listingMarkdown = markdown;
+    }
+    /** The manifest of the run is in the bucket (committed by this step, or before it). */
+    manifestCommitted() {
+        this.manifestState = 'committed';
+    }
+    /** The job of this step's attempt, as it was submitted and as it ended. */
+    jobState(sid, state) {
+        this.job = { sid, state };
+    }
+    /** How the per-run cluster's teardown went (teardown.ts outcome). */
+    clusterTeardown(outcome) {
+        this.teardown = outcome;
+    }
+    /**
+     * The step failed in `stage` (default: the current one). The first failure stands: main's catch
+     * sees again an error that a mode recorded with its own stage. A failed gate is shown by the
+     * gate's own block.
+     */
+    fail(error, stage) {
+        if (this.failure || error instanceof GateFailedError)
+            return;
+        this.failure = { stage: stage ?? this.currentStage ?? 'preflight', error };
+    }
+    /** The whole summary as markdown. */
+    render() {
+        const full = this.compose(SUMMARY_FAILURES);
+        return Buffer.byteLength(full) <= SUMMARY_MAX_BYTES ? full : this.compose(SHORT_FAILURES);
+    }
+    /** Writes the summary, once: a second call (the cancel path, then main's finally) does nothing. */
+    async write() {
+        if (this.written)
+            return;
+        this.written = true;
+        await this.sink(this.render());
+    }
+    closeStage(t) {
+        const last = this.stages.at(-1);
+        if (last && last.end === null)
+            last.end = t;
+    }
+    title() {
+        const id = this.runId === null ? '' : ` ${code(this.runId)}`;
+        if (this.resultsSection)
+            return `## BIRD-Interact results:${id}`;
+        if (this.runId === null)
+            return '## BIRD-Interact';
+        if (this.kind === 'rerun')
+            return `## BIRD-Interact rerun of${id}${this.dryRun ? ' (dry run)' : ''}`;
+        if (this.kind === 'report')
+            return `## BIRD-Interact report of${id}`;
+        if (this.kind === 'stop')
+            return `## BIRD-Interact stop of${id}`;
+        return `## BIRD-Interact run${id}${this.dryRun ? ' (dry run)' : ''}`;
+    }
+    compose(maxFailures) {
+        if (this.listingMarkdown !== null && this.failure === null)
+            return this.listingMarkdown;
+        const now = this.now();
+        const r = this.resultsSection;
+        const redact = r?.redact ?? ((t) => t);
+        const lead = this.failure !== null || r !== null || this.noteMarkdown !== null;
+        const parts = [
+            this.title(),
+            this.failureBlock(),
+            r ? redact(gateBlock(r.gate)) : '',
+            r ? redact(resultsBlock(r.results, r.baseline, { maxFailures, moreHint: 'see results-json', deltas: 'beside', logUrl: r.logUrl })) : '',
+            this.trendMarkdown ?? '',
+            this.noteMarkdown ?? '',
+            redact(this.facts(now).join('\n')),
+            ...this.detailBlocks(lead),
+        ];
+        return `${parts.filter((p) => p !== '').join('\n\n')}\n`;
+    }
+    /** Combo and models once, the attempt, the time of each stage, and what a per-run cluster used. */
+    facts(now) {
+        const out = [...(this.manifest ? comboLines(this.manifest) : []), ...(this.resultsSection ? attemptLines(this.resultsSection.header) : [])];
+        const times = this.stages.map((s) => `${s.stage} ${formatDuration((s.end ?? now) - s.start)}`);
+        if (times.length > 1)
+            out.push(`- time: ${times.join(' · ')} (step ${formatDuration(now - this.stages[0].start)})`);
+        else if (times.length === 1)
+            out.push(`- time: ${times[0]}`);
+        const c = this.clusterSection;
+        if (c?.phases.list().some((p) => p.phase === 'up')) {
+            const nodes = 1 + c.workers;
+            const ms = c.phases.clusterMs();
+            const down = c.phases.list().find((p) => p.phase === 'down');
+            const span = down?.status === 'ok' ? `from \`ray up\` to \`ray down\` ${formatDuration(ms)}` : `up ${formatDuration(ms)} so far (not torn down by this step)`;
+            out.push(`- per-run cluster: ${nodes} nodes (1 head + ${c.workers} × ${code(c.workerType)}), ${span}: about ${((ms / 3_600_000) * nodes).toFixed(2)} VM-hours`);
+        }
+        return out;
+    }
+    /** Plan, upload, dispatch and cluster phases: folded under a lead; without one, the furthest stage is open. */
+    detailBlocks(lead) {
+        const d = this.details;
+        const open = lead ? null : d.dispatch ? 'dispatch' : d.upload ? 'upload' : d.plan ? 'plan' : null;
+        const phases = this.clusterSection?.phases;
+        const list = phases?.list() ?? [];
+        const cluster = phases && list.length > 0
+            ? {
+                line: `Per-run cluster: ${list.map((p) => p.phase).join(', ')} (${formatDuration(list.reduce((a, p) => a + p.ms, 0))})`,
+                body: phases.summaryTable(),
+            }
+            : null;
+        const named = [
+            ['plan', d.plan],
+            ['upload', d.upload],
+            ['dispatch', d.dispatch],
+            ['cluster', cluster],
+        ];
+        return named.flatMap(([name, s]) => {
+            if (!s)
+                return [];
+            if (name === open)
+                return [`### ${s.line}\n\n${s.body}`];
+            return [`<details>\n<summary>${s.line}</summary>\n\n${s.body}\n\n</details>`];
+        });
+    }
+    /** Where it stopped, the error, the fix, what is left; paragraphs, so that no list runs into the facts below. */
+    failureBlock() {
+        const f = this.failure;
+        if (!f)
+            return '';
+        const e = f.error;
+        const head = `### ❌ Stopped at ${f.stage}`;
+        const left = `**Left behind:** ${this.leftBehind(f.stage)}`;
+        if (e instanceof errors/* ProblemsError */.FQ) {
+            const rows = e.problems.map((p) => [code(p.input), mdText(step_summary_oneLine(p.message)), p.fix ? mdText(step_summary_oneLine(p.fix)) : '']);
+            return [head, markdownTable(['input', 'problem', 'fix'], rows), left].join('\n\n');
+        }
+        return [head, step_summary_errorText((0,errors/* errorMessage */.gJ)(e)), `**Fix:** ${this.fix(f.stage)}`, left].join('\n\n');
+    }
+    /** What to do after a failure that is not an input problem. */
+    fix(stage) {
+        const id = this.runId;
+        const rerun = id ? `rerun the unfinished instances with \`rerun-run-id: ${id}\`` : 'rerun the unfinished instances with rerun-run-id';
+        const report = id ? `report on it with \`report-run-id: ${id}\`` : 'report on it with report-run-id';
+        switch (stage) {
+            case 'preflight':
+                return 'fix what the error names, then run the step again';
+            case 'upload':
+                return id
+                    ? `run the step again with \`run-id: ${id}\`: files already in the bucket with the same md5 are skipped`
+                    : 'run the step again with the same run-id: files already in the bucket with the same md5 are skipped';
+            case 'dispatch':
+                if (this.manifestState !== 'committed')
+                    return 'check the cluster (the error above), then run the step again';
+                return id
+                    ? `check the cluster (the error above), then dispatch the committed run with \`rerun-run-id: ${id}\` (nothing is uploaded again)`
+                    : 'check the cluster (the error above), then dispatch the committed run with rerun-run-id';
+            case 'wait':
+                if (this.kind === 'report')
+                    return `${report} again later (with wait: true to wait for it)`;
+                return this.job?.state === 'left running' ? `${report} when it ends` : rerun;
+            case 'teardown':
+                return id ? `delete what is left: \`stop-run-id: ${id}\` with cluster: ephemeral tears the cluster down` : 'delete what is left of the cluster';
+            case 'report':
+                return `${report} again`;
+            default:
+                return 'check the cluster, then run the stop again';
+        }
+    }
+    /** What the step leaves behind after a failure in `stage`. */
+    leftBehind(stage) {
+        const parts = [];
+        const j = this.job;
+        if (this.kind === 'report')
+            parts.push(stage === 'wait' ? 'the job was left as it is (report-run-id never stops it)' : 'nothing in the bucket changed (a report only reads the run)');
+        else if (this.kind === 'stop')
+            parts.push('see the log for what was stopped');
+        else if (j === null) {
+            if (this.kind === 'rerun')
+                parts.push('nothing dispatched; the run is as it was');
+            else if (this.manifestState === 'committed')
+                parts.push('manifest committed, job not dispatched');
+            else if (stage === 'upload')
+                parts.push('manifest not written, nothing dispatched (the files uploaded so far stay in the bucket)');
+            else
+                parts.push('nothing: no upload, no manifest, nothing dispatched');
+        }
+        else if (j.state === 'submitted')
+            parts.push(stage === 'dispatch' ? `job ${code(j.sid)} submitted` : `job ${code(j.sid)} not stopped by this step (the post step stops it)`);
+        else if (j.state === 'left running')
+            parts.push(`job ${code(j.sid)} left running`);
+        else
+            parts.push(`job ${code(j.sid)} ${j.state}; its rows so far are in the bucket`);
+        // A failed bring-up tears down by itself: its `down` phase says how that went.
+        const down = this.clusterSection?.phases.list().find((p) => p.phase === 'down');
+        const teardown = this.teardown ?? (down?.status === 'ok' ? 'ray-down' : down?.status === 'failed' ? 'failed' : null);
+        if (teardown !== null)
+            parts.push(`per-run cluster: ${TEARDOWN_WORDS[teardown] ?? teardown}`);
+        return parts.join('; ');
+    }
+}
+const TEARDOWN_WORDS = {
+    'ray-down': 'torn down (ray down)',
+    'deleted-by-label': 'deleted (by label)',
+    'already-done': 'already torn down',
+    detached: 'left running to its self-delete timer',
+    failed: 'teardown failed: VMs may be left, see the log',
+};
+function step_summary_oneLine(s) {
+    return s.replace(/\s+/g, ' ').trim();
+}
+/** An error's text as inert markdown: one line escaped, several in a fence no backtick in them can close. */
+function step_summary_errorText(message) {
+    const t = message.length > ERROR_CHARS ? `${message.slice(0, ERROR_CHARS - 1)}…` : message;
+    if (!t.includes('\n'))
+        return mdText(t);
+    const longest = Math.max(0, ...[...t.matchAll(/`+/g)].map((m) => m[0].length));
+    const fence = '`'.repeat(Math.max(3, longest + 1));
+    return `${fence}text\n${t}\n${fence}`;
 }
 
 ;// CONCATENATED MODULE: ./lib/results/report.js
@@ -97760,15 +98313,19 @@ async function reportRun(options) {
         log.info(`  ${d.db}: ${headline(d).replace(/\*/g, '')}`);
     for (const f of results.failures)
         log.info(`  did not pass: ${f.instance_id} (${f.db}, attempt ${f.attempt ?? '-'}): ${f.reason}`);
+    const gate = gateMessage(results, options.thresholds);
+    const checks = gateChecks(results, options.thresholds);
+    const stepSummary = options.summary ?? new StepSummary();
+    const logUrl = gcsLogUrl(options.store.bucketName, options.runId);
+    stepSummary.results({ header: h, results, baseline, gate: checks, redact, logUrl });
     const trend = await recordAndTrend(options, data, results, h, log);
-    const summary = redact([renderSummary(h, results, baseline), ...(trend ? [trend] : [])].join('\n'));
-    await writeSummary(summary);
+    if (trend)
+        stepSummary.trend(redact(trend));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.N, String(results.n));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.Phase1Rate, String(results.phase1_rate));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.Phase2Rate, String(results.phase2_rate));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.AvgReward, String(results.avg_reward));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.Errors, String(results.errors));
-    const gate = gateMessage(results, options.thresholds);
     const resultsJson = await writeResultsJson(options.runnerTemp, options.runId, resultsDocument(h, results, baseline, options.thresholds, gate));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.ResultsJson, resultsJson);
     let comment;
@@ -97781,10 +98338,14 @@ async function reportRun(options) {
             log.info(`no PR comment: ${where.skip}`);
     }
     else {
-        const marker = commentMarker(options.commentKey ?? (process.env.GITHUB_WORKFLOW || 'bird-cloud-action'));
-        const body = redact(renderComment({ marker, header: h, results, baseline, workflowRunUrl: options.github.workflow_run_url || undefined }));
+        const marker = commentMarker(commentKey(options.commentKey, process.env.GITHUB_WORKFLOW ?? '', h.manifest));
+        const body = redact(renderComment({ marker, header: h, results, baseline, gate: checks, workflowRunUrl: options.github.workflow_run_url || undefined, logUrl }));
         comment = await upsertComment({ token: options.token, target: where.target, marker, body, apiUrl: options.apiUrl, log });
     }
+    // Sections added to the summary up to here (a trend, say) are in it; the step writes its own at its end.
+    const summary = stepSummary.render();
+    if (!options.summary)
+        await stepSummary.write();
     if (gate !== null)
         throw new GateFailedError(gate);
     if (options.thresholds.minPhase1Rate !== null || options.thresholds.maxErrors !== null)
@@ -97805,6 +98366,10 @@ async function reportRun(options) {
 
 
 
+
+
+
+
 function reportOptions(ctx, s, store, runId) {
     return {
         store,
@@ -97812,17 +98377,47 @@ function reportOptions(ctx, s, store, runId) {
         github: ctx.github,
         token: s.report.token,
         commentOnPr: s.report.commentOnPr,
+        commentKey: s.report.commentKey || undefined,
         baselineRunId: s.report.baselineRunId || undefined,
         thresholds: s.report.thresholds,
         runnerTemp: s.runnerTemp,
         rayAddress: s.dispatch.rayAddress || undefined,
         log: ctx.log,
+        summary: ctx.summary,
         trendRuns: s.report.trendRuns,
     };
+}
+/**
+ * The live PR comment of an attempt the step waits on (comment-on-pr), or null: not waiting, or no
+ * comment to make (commentTarget; the report says why).
+ */
+function liveComment(ctx, settings, store, manifest, attempt, since) {
+    if (!settings.dispatch.wait)
+        return null;
+    const r = settings.report;
+    const where = commentTarget(r.commentOnPr, ctx.github, r.token);
+    if ('skip' in where)
+        return null;
+    const marker = commentMarker(commentKey(r.commentKey, process.env.GITHUB_WORKFLOW ?? '', manifest));
+    return new LiveComment({
+        clock: ctx.clock,
+        marker,
+        runId: manifest.run_id,
+        attempt,
+        manifest,
+        workflowRunUrl: ctx.github.workflow_run_url || null,
+        post: (body) => upsertComment({ token: r.token, target: where.target, marker, body, log: ctx.log }),
+        figures: async () => (await collectResults(store, manifest.run_id, { input: constants/* Inputs */.G0.RunId, log: ctx.log })).results,
+        log: ctx.log,
+        since,
+    });
 }
 /** A waited attempt is reported (summary, outputs, PR comment, gate), then a failed wait fails the step. */
 async function reportAfterWait(ctx, settings, store, waitedAttempt) {
     const o = waitedAttempt.outcome;
+    // A wait that ended badly is the step's failure, reported after the results.
+    if (o.failure)
+        ctx.summary.fail(o.failure, 'wait');
     if (!o.waited) {
         const t = settings.report.thresholds;
         if (t.minPhase1Rate !== null || t.maxErrors !== null || settings.report.baselineRunId || settings.report.trendRuns > 0) {
@@ -97831,6 +98426,7 @@ async function reportAfterWait(ctx, settings, store, waitedAttempt) {
         return;
     }
     let gate = null;
+    ctx.summary.stage('report');
     try {
         await reportRun({
             ...reportOptions(ctx, settings, store, waitedAttempt.runId),
@@ -97872,6 +98468,19 @@ async function waitForRun(ctx, settings, store) {
     const client = d.rayAddress ? rayClient(ctx.log, d, { clock: ctx.clock }) : null;
     ctx.log.info(`waiting for attempt ${attempt} of ${settings.runId} (${ids.length} instance(s)${client ? `, job ${sid} at ${d.rayAddress}` : ', from the bucket only: no ray-address'})`);
     const started = ctx.clock.now();
+    const live = liveComment(ctx, settings, store, { ...run.manifest, run_id: settings.runId }, attempt, 'this step began to wait');
+    await live?.dispatched({ rowsDone: 0, rowsTotal: ids.length, jobStatus: null }, null);
+    const removeLive = live
+        ? ctx.cancel.add({
+            order: CleanupOrder.Comment,
+            name: 'mark the PR comment cancelled',
+            timeoutMs: 20_000,
+            run: async (signal) => {
+                await live.cancelled(`The workflow was cancelled (${signal}) while it waited; the job was left as it is (report-run-id never stops it).`);
+                return undefined;
+            },
+        })
+        : () => undefined;
     const result = await waitForAttempt({
         client,
         store,
@@ -97885,7 +98494,8 @@ async function waitForRun(ctx, settings, store) {
         signal: ctx.cancel.signal,
         log: ctx.log,
         clock: ctx.clock,
-    });
+        onProgress: live ? (p) => live.progress(p) : undefined,
+    }).finally(removeLive);
     if (ctx.cancel.cancelled)
         await ctx.cancel.finished;
     const v = result.verdict;
@@ -97903,12 +98513,15 @@ async function waitForRun(ctx, settings, store) {
 /** report-run-id: report on an existing run without dispatching anything (after waiting for it, with wait: true). */
 async function report(ctx, settings) {
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.RunId, settings.runId);
+    ctx.summary.run({ runId: settings.runId, kind: 'report' });
     const store = openStore(ctx.log, ctx.clock, settings);
     const options = { ...reportOptions(ctx, settings, store, settings.runId), runIdInput: constants/* Inputs */.G0.ReportRunId, datasetFile: settings.datasetFile };
     if (!settings.dispatch.wait) {
+        ctx.summary.stage('report');
         await reportRun(options);
         return;
     }
+    ctx.summary.stage('wait');
     const waited = await waitForRun(ctx, settings, store);
     await reportAfterWait(ctx, settings, store, {
         runId: settings.runId,
@@ -98287,12 +98900,27 @@ async function refuseWhilePreviousRuns(ctx, settings, plan) {
         ], 'rerun refused');
     }
 }
+const UNFINISHED_SHOWN = 50;
+/** The rerun's plan: what is done, what the next attempt takes; nothing is uploaded. */
+function rerunSection(plan) {
+    const total = plan.manifest.instance_ids.length;
+    return {
+        line: `Rerun plan: attempt ${plan.attempt} takes the ${plan.unfinished.length} unfinished of ${total} instances`,
+        body: [
+            `- ${plan.done} of ${total} instances done; attempt ${plan.attempt} takes the ${plan.unfinished.length} unfinished ones. Nothing was uploaded.`,
+            `- unfinished: ${plan.unfinished.slice(0, UNFINISHED_SHOWN).map(code).join(', ')}${plan.unfinished.length > UNFINISHED_SHOWN ? `, … and ${plan.unfinished.length - UNFINISHED_SHOWN} more` : ''}`,
+        ].join('\n'),
+    };
+}
 async function rerun(ctx, settings) {
     const store = openStore(ctx.log, ctx.clock, settings);
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.RunId, settings.runId);
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.DispatchedInstances, '0');
+    ctx.summary.run({ runId: settings.runId, kind: 'rerun', dryRun: settings.dryRun });
     const plan = await planRerun(store, settings.runId);
     const m = plan.manifest;
+    ctx.summary.run({ runId: plan.runId, kind: 'rerun', dryRun: settings.dryRun, manifest: m });
+    ctx.summary.manifestCommitted();
     ctx.log.info(`rerun of ${plan.runId}: ${plan.done} of ${m.instance_ids.length} instances are done; ${plan.unfinished.length} unfinished; next attempt ${plan.attempt}. Nothing is uploaded.`);
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.ManifestUri, store.uri(runPaths.manifest(plan.runId)));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.Attempt, String(plan.attempt));
@@ -98303,7 +98931,7 @@ async function rerun(ctx, settings) {
         ctx.log.info(`nothing to rerun: every instance of ${plan.runId} has a successful row. Nothing was dispatched.`);
         lib_core/* setOutput */.uH(constants/* Outputs */.tY.DispatchedInstances, '0');
         lib_core/* setOutput */.uH(constants/* Outputs */.tY.JobStatus, NOT_DISPATCHED);
-        await writeSummary(`## BIRD-Interact rerun of \`${plan.runId}\`\n\nNothing to rerun: all ${m.instance_ids.length} instances are done. Nothing was dispatched.\n`);
+        ctx.summary.note(`Nothing to rerun: all ${m.instance_ids.length} instances are done. Nothing was dispatched.`);
         return;
     }
     ctx.log.info(`unfinished: ${listIds(plan.unfinished)}`);
@@ -98334,12 +98962,13 @@ async function rerun(ctx, settings) {
         miniInteractRoot: settings.miniInteractRoot,
     });
     await refuseWhilePreviousRuns(ctx, settings, plan);
-    await writeSummary(`## BIRD-Interact rerun of \`${plan.runId}\`\n\n${plan.done} of ${m.instance_ids.length} instances done; attempt ${plan.attempt} takes the ${plan.unfinished.length} unfinished ones. Nothing was uploaded.\n`);
+    ctx.summary.plan(rerunSection(plan));
     if (settings.dryRun) {
         ctx.log.info('dry-run: the rerun plan is complete; nothing was dispatched.');
         return;
     }
     // A rerun renders the cluster from the stored manifest, and never detaches.
+    ctx.summary.stage('dispatch');
     const outcome = await onCluster(ctx, { settings, manifest: m, phases, canDetach: false }, (target) => dispatchAttempt(ctx, {
         settings: settings.dispatch,
         manifest: m,
@@ -98349,6 +98978,7 @@ async function rerun(ctx, settings) {
         store,
         roots: rerunRoots(settings, plan),
         code: code.plan,
+        live: liveComment(ctx, settings, store, m, plan.attempt),
     }, target));
     await reportAfterWait(ctx, settings, store, { runId: plan.runId, attempt: plan.attempt, outcome, runIdInput: constants/* Inputs */.G0.RerunRunId });
 }
@@ -98359,6 +98989,7 @@ async function rerun(ctx, settings) {
 // job that still runs is stopped through the ray-address input (never an address from the
 // bucket); a per-run cluster is torn down (ray down on the YAML rendered from the manifest, then
 // deletion by label). The run's status.json then says it was stopped.
+
 
 
 
@@ -98399,8 +99030,9 @@ async function awaitTerminal(client, stops) {
         await sleep(STOP_POLL_MS);
     }
 }
-function stopSummary(runId, lines, table) {
-    return [`## BIRD-Interact stop of \`${runId}\``, '', ...lines.map((l) => `- ${l}`), '', ...(table ? [table, ''] : [])].join('\n');
+/** What the stop did, as the summary's note: a paragraph each (no list to run into the facts below), then the attempts' table. */
+function stopNote(lines, table) {
+    return [...lines, ...(table ? [table] : [])].join('\n\n');
 }
 async function stopOnExistingCluster(ctx, settings, run) {
     const client = rayClient(ctx.log, settings.dispatch, { clock: ctx.clock });
@@ -98415,15 +99047,22 @@ async function stopOnExistingCluster(ctx, settings, run) {
         ctx.log.info(`attempt ${s.attempt} (${s.submissionId}): ${s.before ?? 'unknown to Ray'}${s.stopped ? ` → ${s.after ?? 'gone'}` : ''}`);
     const last = stops[stops.length - 1];
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.JobStatus, last.after ?? 'NOT_FOUND');
-    const table = markdownTable(['attempt', 'submission', 'before', 'after'], stops.map((s) => [String(s.attempt), `\`${s.submissionId}\``, s.before ?? 'unknown to Ray', s.stopped ? (s.after ?? 'gone') : '(not stopped)']));
+    const table = markdownTable(['attempt', 'submission', 'before', 'after'], 
+    // Ray's statuses are its text: escaped.
+    stops.map((s) => [
+        String(s.attempt),
+        code(s.submissionId),
+        s.before ? mdText(s.before) : 'unknown to Ray',
+        s.stopped ? (s.after ? mdText(s.after) : 'gone') : '(not stopped)',
+    ]));
     const still = stopped.filter((s) => s.after !== null && !TERMINAL.includes(s.after));
     const lines = stopped.length === 0
         ? ['nothing was running: every attempt Ray knows of had ended (or Ray does not know them any more)']
         : [
-            `stopped ${stopped.length} job(s) at ${settings.dispatch.rayAddress}`,
+            `stopped ${stopped.length} job(s) at ${code(settings.dispatch.rayAddress)}`,
             ...(still.length > 0 ? [`still ending after ${formatDuration(STOP_WAIT_MS)}: ${still.map((s) => s.submissionId).join(', ')}`] : []),
         ];
-    return { summary: stopSummary(settings.runId, lines, table), stoppedAny: stopped.length > 0 };
+    return { summary: stopNote(lines, table), stoppedAny: stopped.length > 0 };
 }
 /** A per-run cluster: rendered from the manifest (its checks and the gcp-project input hold), then torn down. */
 async function stopPerRunCluster(ctx, settings, run) {
@@ -98453,10 +99092,11 @@ async function stopPerRunCluster(ctx, settings, run) {
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.ClusterTeardown, r.outcome);
     if (r.outcome === 'failed')
         throw new Error(`the cluster of run ${settings.runId} could not be torn down: ${r.detail}`);
-    return { summary: stopSummary(settings.runId, [`per-run cluster: ${r.detail}`], null), stoppedAny: true };
+    return { summary: stopNote([`per-run cluster: ${mdText(r.detail)}`], null), stoppedAny: true };
 }
 async function stop(ctx, settings) {
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.RunId, settings.runId);
+    ctx.summary.run({ runId: settings.runId, kind: 'stop' });
     const d = settings.dispatch;
     if (d.cluster === 'none') {
         throw new errors/* ProblemsError */.FQ([
@@ -98473,6 +99113,7 @@ async function stop(ctx, settings) {
         throw new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.StopRunId, message: `the stored manifest names run '${String(run.manifest.run_id)}'`, fix: 'check the run id and gcs-bucket' }], 'stop refused');
     }
     const finished = run.status?.terminal_state === 'done' || run.status?.terminal_state === 'error';
+    ctx.summary.stage('stop');
     const result = d.cluster === 'existing' ? await stopOnExistingCluster(ctx, settings, run) : await stopPerRunCluster(ctx, settings, run);
     // A run that had already finished stays as it was; a stopped one says so.
     if (result.stoppedAny && !finished) {
@@ -98484,7 +99125,7 @@ async function stop(ctx, settings) {
     else if (finished) {
         ctx.log.info(`run ${settings.runId} had already finished (${String(run.status?.terminal_state)})`);
     }
-    await writeSummary(result.summary);
+    ctx.summary.note(result.summary);
 }
 
 ;// CONCATENATED MODULE: ./lib/gcs/upload.js
@@ -98996,10 +99637,15 @@ async function uploadAndCommit(ctx, plan, store, remote) {
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.UploadedFiles, String(result.uploadedFiles));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.SkippedFiles, String(result.skippedFiles));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.UploadedBytes, String(result.uploadedBytes));
-    await writeSummary(uploadSummary(plan, { manifestUri, manifest: committed, dbs: result.dbs }));
+    ctx.summary.manifestCommitted();
+    ctx.summary.upload(uploadSection(plan, { manifestUri, manifest: committed, dbs: result.dbs }));
 }
 async function submit_submit(ctx, settings) {
+    // A given run id names the summary even when the preflight fails (a minted one comes with the plan).
+    if (settings.runId)
+        ctx.summary.run({ runId: settings.runId, kind: 'submit', dryRun: settings.dryRun });
     const { plan, keys } = await preflight(ctx.log, settings);
+    ctx.summary.run({ runId: plan.runId, kind: 'submit', dryRun: plan.dryRun, manifest: plan.manifest });
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.RunId, plan.runId);
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.Dbs, JSON.stringify(plan.dbs));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.Artifact, plan.artifact?.kind ?? 'none');
@@ -99008,7 +99654,7 @@ async function submit_submit(ctx, settings) {
     ctx.log.info(`cluster: ${settings.dispatch.cluster}${settings.dispatch.clusterSource === 'derived' ? ` (cluster unset: ${settings.dispatch.cluster === 'existing' ? 'ray-address is set' : 'no ray-address'})` : ''}`);
     await logPlan(ctx.log, plan);
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.PlanFile, await writePlanFile(settings.runnerTemp, plan.runId, plan));
-    await writeSummary(planSummary(plan));
+    ctx.summary.plan(planSection(plan));
     const imageUri = plan.manifest.render_inputs.image_uri;
     if (imageUri)
         lib_core/* setOutput */.uH(constants/* Outputs */.tY.ImageUri, imageUri);
@@ -99026,7 +99672,9 @@ async function submit_submit(ctx, settings) {
         refuseRedispatch(plan, store, remote, settings);
         ctx.log.notice(`run ${plan.runId} already has a manifest for this same plan: checking and completing the upload.`);
     }
+    ctx.summary.stage('upload');
     await uploadAndCommit(ctx, plan, store, remote);
+    ctx.summary.stage('dispatch');
     const outcome = await onCluster(ctx, { settings, manifest: plan.manifest, phases, canDetach: true }, (target) => dispatchAttempt(ctx, {
         settings: settings.dispatch,
         manifest: plan.manifest,
@@ -99036,14 +99684,16 @@ async function submit_submit(ctx, settings) {
         store,
         roots: plan.setupRoots,
         code: plan.code,
+        live: liveComment(ctx, settings, store, plan.manifest, plan.attempt),
     }, target));
     await reportAfterWait(ctx, settings, store, { runId: plan.runId, attempt: plan.attempt, outcome, runIdInput: constants/* Inputs */.G0.RunId });
 }
 
 ;// CONCATENATED MODULE: ./lib/main.js
 // Orchestration only: settings, then the mode the inputs ask for (a new submit, a rerun, a
-// report, a stop or a list of runs). One catch turns any failure into the step's error; one
-// cancellation path handles SIGINT/SIGTERM (common/cancel.ts).
+// report, a stop or a list of runs). One catch turns any failure into the step's error and the
+// job summary's failure block; one cancellation path handles SIGINT/SIGTERM (common/cancel.ts).
+// The job summary is written once, at the end (results/step-summary.ts).
 
 
 
@@ -99058,32 +99708,57 @@ async function submit_submit(ctx, settings) {
 
 
 
+
+/** The mode the settings ask for. */
+function runMode(ctx, settings) {
+    if (settings.kind === 'rerun')
+        return rerun(ctx, settings);
+    if (settings.kind === 'report')
+        return report(ctx, settings);
+    if (settings.kind === 'stop')
+        return stop(ctx, settings);
+    if (settings.kind === 'list')
+        return listRuns(ctx, settings);
+    return submit_submit(ctx, settings);
+}
 async function run() {
     const log = log_actionsLog;
+    const summary = new StepSummary();
     const cancel = new Cancellation({ log, fail: (message) => lib_core/* setFailed */.C1(`${constants/* ERROR_PREFIX */.oY}: ${message}`) });
     cancel.install();
+    // A cancelled step exits from its cleanup path: the summary is written there, after the job
+    // was stopped and the cluster torn down, so that it says so.
+    const removeSummaryStep = cancel.add({
+        order: CleanupOrder.Summary,
+        name: 'write the job summary',
+        run: async (signal) => {
+            summary.fail(new Error(`cancelled (${signal})`));
+            await summary.write();
+            return undefined;
+        },
+    });
+    summary.stage('preflight');
     try {
         const settings = parseSettings(coreInputReader);
-        const ctx = { log, state: new ActionState(), cancel, github: readGithubContext(), clock: systemClock };
-        if (settings.kind === 'rerun')
-            await rerun(ctx, settings);
-        else if (settings.kind === 'report')
-            await report(ctx, settings);
-        else if (settings.kind === 'stop')
-            await stop(ctx, settings);
-        else if (settings.kind === 'list')
-            await listRuns(ctx, settings);
-        else
-            await submit_submit(ctx, settings);
+        const github = readGithubContext();
+        await runMode({ log, state: new ActionState(), cancel, github, clock: systemClock, summary }, settings);
     }
     catch (e) {
+        summary.fail(e);
         lib_core/* setFailed */.C1(`${constants/* ERROR_PREFIX */.oY}: ${(0,errors/* errorMessage */.gJ)(e)}`);
     }
     finally {
-        // A signal's cleanup (stop the job, tear down) finishes before the step exits.
+        // A signal's cleanup (stop the job, tear down, the summary) finishes before the step exits.
         if (cancel.cancelled)
             await cancel.finished;
+        removeSummaryStep();
         cancel.uninstall();
+        try {
+            await summary.write();
+        }
+        catch (e) {
+            log.warning(`could not write the job summary: ${(0,errors/* errorMessage */.gJ)(e)}`);
+        }
     }
 }
 

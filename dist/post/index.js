@@ -44242,23 +44242,47 @@ function gate_parseGateInputs(minPhase1Rate, maxErrors) {
 function pct(x) {
     return `${(x * 100).toFixed(1)}%`;
 }
-/** A rate with 4 significant digits, unless that would print it equal to the threshold it is below. */
-function shortBelow(x, threshold) {
+/**
+ * A rate with 4 significant digits, unless that would print it on the other side of the threshold
+ * (equal to a threshold it is below, or below a threshold it meets).
+ */
+function shortRate(x, threshold) {
     const short = Number(x.toPrecision(4));
-    return short < threshold ? String(short) : String(x);
+    return short < threshold === x < threshold ? String(short) : String(x);
 }
-/** Every threshold the figures fall short of, as messages naming the figure and the threshold; [] when they pass. */
-function gateFailures(figures, thresholds) {
+/** Every threshold that is set, checked; [] when there is no gate. */
+function gateChecks(figures, thresholds) {
     const out = [];
     // Compared on the rate itself (k / n is correctly rounded, like the parsed threshold), never on
     // k against min × n, whose rounding could fail a run that sits exactly on the threshold.
-    if (thresholds.minPhase1Rate !== null && figures.phase1_rate < thresholds.minPhase1Rate) {
-        out.push(`phase-1 rate ${shortBelow(figures.phase1_rate, thresholds.minPhase1Rate)} (${figures.phase1_passed}/${figures.n} = ${pct(figures.phase1_rate)}) is below ${Inputs.MinPhase1Rate} ${thresholds.minPhase1Rate}`);
+    const min = thresholds.minPhase1Rate;
+    if (min !== null) {
+        const measured = `${shortRate(figures.phase1_rate, min)} (${figures.phase1_passed}/${figures.n} = ${pct(figures.phase1_rate)})`;
+        const passed = figures.phase1_rate >= min;
+        out.push({
+            input: Inputs.MinPhase1Rate,
+            threshold: String(min),
+            measured,
+            passed,
+            failure: passed ? null : `phase-1 rate ${measured} is below ${Inputs.MinPhase1Rate} ${min}`,
+        });
     }
-    if (thresholds.maxErrors !== null && figures.errors > thresholds.maxErrors) {
-        out.push(`errors ${figures.errors} (of ${figures.n} instances) exceed ${Inputs.MaxErrors} ${thresholds.maxErrors}`);
+    const max = thresholds.maxErrors;
+    if (max !== null) {
+        const passed = figures.errors <= max;
+        out.push({
+            input: Inputs.MaxErrors,
+            threshold: String(max),
+            measured: `${figures.errors} (of ${figures.n} instances)`,
+            passed,
+            failure: passed ? null : `errors ${figures.errors} (of ${figures.n} instances) exceed ${Inputs.MaxErrors} ${max}`,
+        });
     }
     return out;
+}
+/** Every threshold the figures fall short of, as messages naming the figure and the threshold; [] when they pass. */
+function gateFailures(figures, thresholds) {
+    return gateChecks(figures, thresholds).flatMap((c) => (c.failure === null ? [] : [c.failure]));
 }
 /** One message for all failed thresholds, or null when the gate passes. */
 function gateMessage(figures, thresholds) {
@@ -44540,7 +44564,7 @@ function parseReport(r, mask) {
     for (const p of gate.problems)
         r.problems.add(p.input, p.message, p.fix);
     const trendRuns = r.int(Inputs.TrendRuns, 0, 0, MAX_TREND_RUNS);
-    return { token, commentOnPr, baselineRunId, thresholds: gate.thresholds, trendRuns };
+    return { token, commentOnPr, commentKey: r.str(Inputs.CommentKey), baselineRunId, thresholds: gate.thresholds, trendRuns };
 }
 /** What every mode reads: where things are, the bucket, the dispatch target and the report. */
 function common_parseCommon(reader, env, options) {

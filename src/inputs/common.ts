@@ -204,7 +204,7 @@ function parseReport(r: Reader, mask: (v: string) => void): ReportSettings {
   const gate = parseGateInputs(r.str(Inputs.MinPhase1Rate), r.str(Inputs.MaxErrors));
   for (const p of gate.problems) r.problems.add(p.input, p.message, p.fix);
   const trendRuns = r.int(Inputs.TrendRuns, 0, 0, MAX_TREND_RUNS);
-  return { token, commentOnPr, baselineRunId, thresholds: gate.thresholds, trendRuns };
+  return { token, commentOnPr, commentKey: r.str(Inputs.CommentKey), baselineRunId, thresholds: gate.thresholds, trendRuns };
 }
 
 export interface CommonOptions {

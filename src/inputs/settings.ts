@@ -67,6 +67,8 @@ export interface ReportSettings {
   /** Masked as soon as it is read. */
   token: string;
   commentOnPr: CommentOnPr;
+  /** comment-key: what names the PR comment; empty for the default (workflow, combo, models). */
+  commentKey: string;
   baselineRunId: string;
   thresholds: GateThresholds;
   /** trend-runs: chart the phase-1 rate over this many reported runs of the group; 0 for none. */

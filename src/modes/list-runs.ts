@@ -9,7 +9,6 @@ import { indexRuns, readRunHeads } from '../gcs/runs.js';
 import type { ListSettings } from '../inputs/settings.js';
 import type { StepContext } from '../ray/attempt.js';
 import { listEntry, runsSummary, trendSection } from '../results/history.js';
-import { writeSummary } from '../results/summary.js';
 import { listTrends } from '../results/trend.js';
 import { openStore } from './shared.js';
 
@@ -38,5 +37,5 @@ export async function listRuns(ctx: StepContext, settings: ListSettings): Promis
       ctx.log.warning(`bird-cloud-action: trend-runs: no trend, the runs could not be read: ${errorMessage(e)}`);
     }
   }
-  await writeSummary(parts.join('\n'));
+  ctx.summary.listing(parts.join('\n'));
 }

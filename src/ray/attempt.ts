@@ -17,8 +17,9 @@ import { type CodePlan, readCodeFiles } from '../plan/code-source.js';
 import { submissionId } from '../plan/job-args.js';
 import type { RunManifest } from '../plan/manifest.js';
 import type { SetupRoots } from '../plan/setup-roots.js';
-import { mdText } from '../results/render.js';
-import { markdownTable, writeSummary } from '../results/summary.js';
+import type { LiveComment } from '../results/live-comment.js';
+import { code, mdText } from '../results/render.js';
+import type { DetailSection, StepSummary } from '../results/step-summary.js';
 import { dashboardUrl, type JobStatus, type RayJobsClient, TERMINAL } from './client.js';
 import { attemptJob, rayJobSubmitCommand, type SubmitOutcome, submitIdempotent, uploadJobPackage } from './submit.js';
 import { type WaitResult, waitForAttempt } from './wait.js';
@@ -33,6 +34,8 @@ export interface StepContext {
   github: GithubContext;
   /** What the wait reads the time from and sleeps on (systemClock in the action). */
   clock: Clock;
+  /** The job summary, written once at the end of the step. */
+  summary: StepSummary;
 }
 
 /** The attempt to carry out. */
@@ -46,6 +49,8 @@ export interface AttemptRequest {
   /** Run-scoped setup roots (existing cluster, SLayer), or null. */
   roots: SetupRoots | null;
   code: CodePlan;
+  /** The live PR comment of a step that waits (comment-on-pr), or none. */
+  live?: LiveComment | null;
 }
 
 /** Where the job goes, as the cluster mode provides it. */
@@ -103,6 +108,7 @@ async function stopAndRecord(ctx: StepContext, client: RayJobsClient, sid: strin
   try {
     await stopOnce(ctx.log, client, sid);
     ctx.state.setWait('done');
+    ctx.summary.jobState(sid, 'stopped');
   } catch (e) {
     ctx.log.warning(`could not stop ${sid}: ${errorMessage(e)}; the post step tries again`);
   }
@@ -143,6 +149,10 @@ function printSubmitCommand(ctx: StepContext, r: AttemptRequest): DispatchOutcom
   ctx.log.info(rayJobSubmitCommand(job, r.settings.rayAddress));
   core.setOutput(Outputs.JobStatus, NOT_DISPATCHED);
   core.setOutput(Outputs.SubmissionId, job.submissionId);
+  ctx.summary.dispatch({
+    line: 'Dispatch: nothing dispatched (cluster: none)',
+    body: `Nothing was dispatched (cluster: none). The equivalent \`ray job submit\` command for ${code(job.submissionId)} (without secrets) is in the step's log.`,
+  });
   return NO_WAIT;
 }
 
@@ -184,6 +194,7 @@ export async function dispatchAttempt(ctx: StepContext, request: AttemptRequest,
   const sid = submissionId(m.run_id, request.attempt);
   ctx.state.saveJob({ submissionId: sid, rayAddress: client.address, wait: request.settings.wait ? 'waiting' : 'detached' });
   const outcome = await phase('submit', () => submitJob(ctx, request, client));
+  ctx.summary.jobState(sid, 'submitted');
   ctx.log.info(outcome === 'created' ? `submitted ${sid} to ${client.address}` : `${sid} was already submitted by an earlier try of this step: following it`);
   await freshStatus(request.store, m.run_id, {
     ray_job_id: sid,
@@ -198,11 +209,14 @@ export async function dispatchAttempt(ctx: StepContext, request: AttemptRequest,
   if (url) core.setOutput(Outputs.DashboardUrl, url);
   const status = (await client.job(sid))?.status ?? 'PENDING';
   core.setOutput(Outputs.JobStatus, status);
+  const facts: DispatchFacts = { runId: m.run_id, attempt: request.attempt, sid, url, dispatched: request.instanceIds.length, status, wait: null };
+  ctx.summary.dispatch(dispatchSection(facts));
   if (!request.settings.wait) {
-    await writeSummary(dispatchSummary({ runId: m.run_id, attempt: request.attempt, sid, url, dispatched: request.instanceIds.length, status, wait: null }));
     ctx.log.info(`not waiting (wait: false): the job runs on; follow it at ${url ?? client.address}`);
     return { ...NO_WAIT, dashboardUrl: url };
   }
+  ctx.summary.stage('wait');
+  await request.live?.dispatched({ rowsDone: 0, rowsTotal: request.instanceIds.length, jobStatus: status }, url);
   return phase('wait', () => waitOnJob(ctx, request, target, client, url));
 }
 
@@ -220,6 +234,19 @@ async function waitOnJob(ctx: StepContext, r: AttemptRequest, target: ClusterTar
       return `${sid} was asked to stop. Then ${rerunHint(m.run_id)}`;
     },
   });
+  const live = r.live;
+  // On cancel the live comment says so (after the stop), instead of "in progress" for good.
+  const removeLive = live
+    ? ctx.cancel.add({
+        order: CleanupOrder.Comment,
+        name: 'mark the PR comment cancelled',
+        timeoutMs: 20_000,
+        run: async (signal) => {
+          await live.cancelled(`The workflow was cancelled (${signal}); the job ${code(sid)} was asked to stop. Then ${rerunHint(m.run_id)}.`);
+          return undefined;
+        },
+      })
+    : () => undefined;
   let result: WaitResult;
   try {
     result = await waitForAttempt({
@@ -236,9 +263,11 @@ async function waitOnJob(ctx: StepContext, r: AttemptRequest, target: ClusterTar
       log: ctx.log,
       clock: ctx.clock,
       headAlive: target.headAlive,
+      onProgress: live ? (p) => live.progress(p) : undefined,
     });
   } finally {
     removeStop();
+    removeLive();
   }
   // A signal ended the wait: the cleanup path stops the job and fails the step.
   if (ctx.cancel.cancelled) {
@@ -251,9 +280,13 @@ async function waitOnJob(ctx: StepContext, r: AttemptRequest, target: ClusterTar
   const leave = v.kind === 'wait-timeout' && r.settings.onWaitTimeout === 'leave';
   // A dashboard that stopped answering cannot take a stop now: the post step tries it once more.
   const unreachable = v.kind === 'unreachable';
-  if (ok) ctx.state.setWait('done');
-  else if (leave) ctx.state.setWait('detached');
-  else if (unreachable) ctx.log.warning(`could not stop ${sid}: the dashboard does not answer; the post step tries again`);
+  if (ok) {
+    ctx.state.setWait('done');
+    ctx.summary.jobState(sid, 'finished');
+  } else if (leave) {
+    ctx.state.setWait('detached');
+    ctx.summary.jobState(sid, 'left running');
+  } else if (unreachable) ctx.log.warning(`could not stop ${sid}: the dashboard does not answer; the post step tries again`);
   else await stopAndRecord(ctx, client, sid);
   const final = ok
     ? await settledStatus(ctx.clock, client, sid, result.jobStatus)
@@ -261,7 +294,7 @@ async function waitOnJob(ctx: StepContext, r: AttemptRequest, target: ClusterTar
       ? (result.jobStatus ?? 'UNKNOWN')
       : ((await client.job(sid).catch(() => null))?.status ?? result.jobStatus ?? 'UNKNOWN');
   core.setOutput(Outputs.JobStatus, final);
-  await writeSummary(dispatchSummary({ runId: m.run_id, attempt: r.attempt, sid, url, dispatched: r.instanceIds.length, status: final, wait: result }));
+  ctx.summary.dispatch(dispatchSection({ runId: m.run_id, attempt: r.attempt, sid, url, dispatched: r.instanceIds.length, status: final, wait: result }));
   const waited: DispatchOutcome = { waited: true, failure: null, dashboardUrl: url, durationSeconds: (ctx.clock.now() - started) / 1000, leftRunning: leave };
   if (leave) {
     const message = `wait-timeout: ${v.reason}; the job ${sid} is left running (on-wait-timeout: leave). Report on it later with \`report-run-id: ${m.run_id}\` (add wait: true to wait for it)`;
@@ -285,18 +318,19 @@ interface DispatchFacts {
   wait: WaitResult | null;
 }
 
-function dispatchSummary(f: DispatchFacts): string {
-  const rows = [
-    ['run', `\`${f.runId}\``],
-    ['attempt', String(f.attempt)],
-    ['instances dispatched', String(f.dispatched)],
-    ['submission', f.url ? `[\`${f.sid}\`](${f.url})` : `\`${f.sid}\``],
-    ['Ray job status', f.status],
+/** The dispatch's section: where the job went and how it ended (no table: label and value per line). */
+function dispatchSection(f: DispatchFacts): DetailSection {
+  const lines = [
+    `- run ${code(f.runId)}, attempt ${f.attempt}: ${f.dispatched} instance${f.dispatched === 1 ? '' : 's'} dispatched`,
+    `- submission: ${f.url ? `[${code(f.sid)}](${f.url})` : code(f.sid)}`,
+    `- Ray job status: ${mdText(f.status)}`,
   ];
   if (f.wait) {
-    rows.push(['rows of this attempt', `${f.wait.rowsDone}/${f.wait.rowsTotal}`]);
+    lines.push(`- rows of this attempt: ${f.wait.rowsDone}/${f.wait.rowsTotal}`);
     // The reason may quote Ray's job message: untrusted text.
-    rows.push(['verdict', `${f.wait.verdict.kind}: ${mdText(f.wait.verdict.reason)}`]);
+    lines.push(`- verdict: ${f.wait.verdict.kind}: ${mdText(f.wait.verdict.reason)}`);
   }
-  return ['### Dispatch', '', markdownTable(['', ''], rows), ''].join('\n');
+  // The folded line is HTML (<summary>): Ray's status word only, nothing that could be markup.
+  const status = String(f.status).replace(/[^A-Za-z0-9_-]/g, '');
+  return { line: `Dispatch: ${f.sid}, ${f.dispatched} instance${f.dispatched === 1 ? '' : 's'}, Ray job ${status}`, body: lines.join('\n') };
 }

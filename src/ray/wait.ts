@@ -87,6 +87,15 @@ export interface WaitOptions {
   /** Where the deadlines read the time and the polls sleep (systemClock in the action). */
   clock: Clock;
   headAlive?: () => Promise<boolean | null>;
+  /** Called after every poll with what it saw (a live PR comment throttles itself); must not throw. */
+  onProgress?: (p: WaitProgress) => Promise<void>;
+}
+
+/** What one poll saw, for onProgress. */
+interface WaitProgress {
+  rowsDone: number;
+  rowsTotal: number;
+  jobStatus: JobStatus | null;
 }
 
 export interface WaitResult {
@@ -189,6 +198,8 @@ async function waitWith(options: WaitOptions, follower: LogFollower | null): Pro
     const line = `progress: ${rowsDone}/${wanted.size} instances have a row for attempt ${options.attempt}; Ray job ${jobStatus ?? 'unknown'}`;
     if (line !== lastLine) options.log.info(line);
     lastLine = line;
+
+    await options.onProgress?.({ rowsDone, rowsTotal: wanted.size, jobStatus });
 
     const verdict = decide(
       {

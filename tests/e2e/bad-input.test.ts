@@ -1,8 +1,8 @@
 // Bad input writes nothing: one case per kind of failure through the built action, run as the
 // runner does on a real git repo, aimed at a real bucket on the GCS emulator and a Ray Jobs API
-// double (not a dry run), so "nothing written" means no object, no request, no output, no summary
-// and no file outside the step's own file-command files. The full matrix of bad inputs runs
-// in-process: tests/unit/preflight-matrix.test.ts.
+// double (not a dry run), so "nothing written" means no object, no request, no output, no
+// summary but the failure's, and no file outside the step's own file-command files. The full
+// matrix of bad inputs runs in-process: tests/unit/preflight-matrix.test.ts.
 import { appendFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -106,7 +106,10 @@ describe('bad input writes nothing: no object, no request, no output', () => {
       expect(await listAll(bucket)).toEqual([]);
       expect(sim.requests).toEqual([]);
       expect(r.outputs).toEqual({});
-      expect(r.summary).toBe('');
+      // The summary is the failure alone: where it stopped, the problems, nothing left behind.
+      expect(r.summary).toMatch(/^## BIRD-Interact( run `test-run-0001`)?\n\n### ❌ Stopped at preflight\n/);
+      expect(r.summary).toContain('**Left behind:** nothing: no upload, no manifest, nothing dispatched');
+      expect(r.summary).not.toContain('<details>');
       expect(treeSnapshot(repo.root)).toEqual(before);
       expect(readdirSync(r.runnerTemp)).toEqual(['_runner_file_commands']);
       for (const v of Object.values(TEST_KEYS)) expect(everythingWritten(r)).not.toContain(v);

@@ -114,7 +114,14 @@ describe('one waited attempt on an existing cluster', () => {
     expect(r.stdout).toMatch(/progress: \d\/6 instances have a row for attempt 1; Ray job (PENDING|RUNNING)/);
     expect(r.stdout).toContain('progress: 6/6 instances have a row for attempt 1');
     expect(r.stdout).toMatch(/::group::job log \(\+\d+ characters\)/);
-    expect(r.summary).toContain('| Ray job status | SUCCEEDED |');
+    expect(r.summary).toContain('- Ray job status: SUCCEEDED');
+    // The results lead; the plan, the upload and the dispatch follow, folded.
+    const at = (text: string): number => r.summary.indexOf(text);
+    expect(at('## BIRD-Interact results: `test-run-0001`')).toBe(0);
+    expect(at('| DB | n | phase-1 pass')).toBeLessThan(at('<summary>Plan: '));
+    expect(at('<summary>Plan: ')).toBeLessThan(at('<summary>Upload of slayer_models: '));
+    expect(at('<summary>Upload of slayer_models: ')).toBeLessThan(at('<summary>Dispatch: bird-test-run-0001-a1, 6 instances, Ray job SUCCEEDED</summary>'));
+    expect(r.summary).toMatch(/\n- time: preflight [^·]+ · upload [^·]+ · dispatch [^·]+ · wait [^·]+ · report [^·]+ \(step [^)]+\)\n/);
     // One version check before any write, one submit, metadata as strings.
     expect(sim.requests[0]).toMatchObject({ method: 'GET', path: '/api/version' });
     const posts = jobPosts(sim);
@@ -385,7 +392,7 @@ describe('after a waited attempt with a mix of outcomes', () => {
     expect(Number(r.outputs['phase2-rate'])).toBeCloseTo(2 / 6, 10);
     const json = JSON.parse(readFileSync(r.outputs['results-json'], 'utf8')) as { n: number; errors: number };
     expect(json).toMatchObject({ n: 6, errors: 2 });
-    expect(r.summary).toContain('| alien |');
+    expect(r.summary).toContain('| `alien` | 2 |');
   });
 
   it('reports any run without dispatching, and fails the gate after reporting', async () => {
@@ -499,6 +506,9 @@ describe('cancel and the post step', () => {
     expect(r.exitCode).toBe(1);
     expect(errors(r)).toContain('cancelled (SIGTERM); bird-test-run-0001-a1 was asked to stop');
     expect(stops(sim)).toHaveLength(1);
+    // The summary is written on the way out, after the stop: where it stopped and what is left.
+    expect(r.summary).toMatch(/^## BIRD-Interact run `test-run-0001`\n\n### ❌ Stopped at wait\n\ncancelled \(SIGTERM\)\n/);
+    expect(r.summary).toContain('**Left behind:** job `bird-test-run-0001-a1` stopped; its rows so far are in the bucket');
     await sim.waitForStatus('bird-test-run-0001-a1', 'STOPPED');
     expect(r.state['wait-status']).toBe('done');
   });

@@ -66,8 +66,12 @@ describe('dry run on the real fixture tree', () => {
     expect(Object.keys(plan.manifest.instance_databases)).toEqual(repo.allIds);
     expect(plan.manifest.instance_ids).toEqual(repo.allIds);
     // The summary has one row per DB plus the total.
-    for (const db of fixtureDbs()) expect(r.summary).toContain(`| ${db} | 2 | `);
+    for (const db of fixtureDbs()) expect(r.summary).toContain(`| \`${db}\` | 2 | `);
     expect(r.summary).toContain('| **total** | 54 | 491 |');
+    // A dry run's summary is the plan, open.
+    expect(r.summary).toMatch(/^## BIRD-Interact run `test-run-0001` \(dry run\)\n/);
+    expect(r.summary).toContain('### Plan: 54 instances in 27 DBs; slayer_models: 491 files, ');
+    expect(r.summary).not.toContain('<details>');
     // The log: one folded group for the plan with a line per DB, no file names outside debug
     // lines, and the job's command line with its ids abbreviated.
     const plain = r.stdout.split('\n').filter((l) => !l.startsWith('::'));

@@ -133,7 +133,11 @@ describe('a per-run cluster', () => {
       });
       expect(r.outputs['dashboard-url']).toBeUndefined();
       for (const phase of ['image', 'up', 'submit', 'wait', 'down']) expect(r.stdout).toMatch(new RegExp(`\\[\\d/5\\] ${phase}: done in`));
-      expect(r.summary).toContain('### Per-run cluster');
+      expect(r.summary).toMatch(/<summary>Per-run cluster: image, up, submit, wait, down \(.+\)<\/summary>/);
+      // The nodes and the VM time: 1 head + the workers, from ray up to ray down.
+      expect(r.summary).toMatch(
+        /- per-run cluster: 3 nodes \(1 head \+ 2 × `e2-standard-4`\), from `ray up` to `ray down` \S+ (ms|s): about \d+\.\d\d VM-hours/,
+      );
       expect(registryHits.some((h) => h.includes('/v2/bird-proj/bird-interact-runner/runner/manifests/') && h.endsWith('Bearer emulator-token'))).toBe(true);
       // No key in the YAML, the CLI argv, the CLI environment or anything the step wrote.
       const yaml = readFileSync(yamlPathOf(w), 'utf8');

@@ -277,11 +277,13 @@ describe('trend-runs', () => {
       reported_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     });
 
-    // The chart: g1 (report.json), g2 (rows), g3 (report.json), g5 (rows), g6 (this report).
+    // The chart: g1 (report.json), g2 (rows), g3 (report.json), g5 (rows), g6 (this report); it
+    // comes after the results' bar chart of the DBs.
     const blocks = extractMermaidBlocks(r.summary);
-    expect(blocks).toHaveLength(1);
-    expect(blocks[0].text).toContain('xychart-beta');
-    expect(blocks[0].text).toMatch(/^ {2}line \[25, 50, 75, 25, 75\]$/m);
+    expect(blocks).toHaveLength(2);
+    expect(blocks[0].text).toMatch(/^ {2}bar /m);
+    expect(blocks[1].text).toContain('xychart-beta');
+    expect(blocks[1].text).toMatch(/^ {2}line \[25, 50, 75, 25, 75\]$/m);
     expect(await checkMarkdownMermaid(r.summary)).toEqual([]);
     const trendRows = r.summary
       .slice(r.summary.indexOf('### Phase-1 trend'))

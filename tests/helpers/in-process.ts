@@ -1,8 +1,8 @@
 // The main step in-process, as src/main.ts runs it, for tests that give it a clock of their own (a
 // wait or a retry backoff of minutes then takes no time): the settings from the step's inputs
-// (action.yml's defaults for the rest) and environment, the mode they ask for, and one catch that
-// turns a failure into the step's error. The environment is the process's for the call, as the
-// runner's is the action's; outputs and the summary go to the suite's step files, state to a map.
+// (action.yml's defaults for the rest) and environment, the mode they ask for (runMode), one catch
+// that turns a failure into the step's error and the summary's failure block, and the summary
+// written once. The environment is the process's for the call, as the runner's is the action's; outputs and the summary go to the suite's step files, state to a map.
 import { EventEmitter } from 'node:events';
 import { vi } from 'vitest';
 import { Cancellation } from '../../src/common/cancel.js';
@@ -13,10 +13,9 @@ import { type MemoryLog, memoryLog } from '../../src/common/log.js';
 import { ActionState } from '../../src/common/state.js';
 import type { Clock } from '../../src/common/time.js';
 import { parseSettings } from '../../src/inputs/settings.js';
-import { report } from '../../src/modes/report.js';
-import { rerun } from '../../src/modes/rerun.js';
-import { submit } from '../../src/modes/submit.js';
+import { runMode } from '../../src/main.js';
 import type { StepContext } from '../../src/ray/attempt.js';
+import { StepSummary } from '../../src/results/step-summary.js';
 import { actionInputs } from './inputs.js';
 import type { StepFiles } from './step-files.js';
 
@@ -55,6 +54,9 @@ export async function runInProcess(o: InProcessOptions): Promise<InProcessResult
   const log = memoryLog();
   const state = new Map<string, string>();
   const failures: string[] = [];
+  // The summary reads the step's clock, so its stage times are the virtual ones.
+  const summary = new StepSummary({ now: () => o.clock.now() });
+  summary.stage('preflight');
   try {
     const ctx: StepContext = {
       log,
@@ -62,16 +64,18 @@ export async function runInProcess(o: InProcessOptions): Promise<InProcessResult
       cancel: new Cancellation({ log, fail: (m) => void failures.push(m), exit: () => undefined, proc: new EventEmitter() }),
       github: readGithubContext(),
       clock: o.clock,
+      summary,
     };
     try {
-      const settings = parseSettings(actionInputs(o.inputs), process.env, () => undefined);
-      if (settings.kind === 'rerun') await rerun(ctx, settings);
-      else if (settings.kind === 'report') await report(ctx, settings);
-      else if (settings.kind === 'submit') await submit(ctx, settings);
-      else throw new Error(`runInProcess does not run ${settings.kind}`);
+      await runMode(
+        ctx,
+        parseSettings(actionInputs(o.inputs), process.env, () => undefined),
+      );
     } catch (e) {
+      summary.fail(e);
       failures.push(errorMessage(e));
     }
+    await summary.write();
   } finally {
     vi.unstubAllEnvs();
   }

@@ -16,6 +16,7 @@ import { parseSettings, type SubmitSettings } from '../../src/inputs/settings.js
 import { openStore } from '../../src/modes/shared.js';
 import { preflight } from '../../src/preflight/preflight.js';
 import { dispatchAttempt, type StepContext } from '../../src/ray/attempt.js';
+import { StepSummary } from '../../src/results/step-summary.js';
 import { demoRepo, removeDir, TEST_KEYS, tempDir, validInputs } from '../helpers/action.js';
 import { virtualClock } from '../helpers/clock.js';
 import { callSummary, ephemeralInputs, fakeCliEnv } from '../helpers/cluster.js';
@@ -82,6 +83,7 @@ describe('a per-run cluster whose job makes no progress', () => {
       cancel: new Cancellation({ log, fail: () => undefined, exit: () => undefined, proc: new EventEmitter() }),
       github: readGithubContext(env),
       clock,
+      summary: new StepSummary({ now: () => clock.now() }),
     };
     const store = openStore(log, clock, settings);
 

@@ -10,6 +10,7 @@ import { RunStore } from '../../src/gcs/store.js';
 import { type InputReader, parseSettings, type SubmitSettings } from '../../src/inputs/settings.js';
 import { dispatchAttempt, type StepContext } from '../../src/ray/attempt.js';
 import { rayClient } from '../../src/ray/submit.js';
+import { StepSummary } from '../../src/results/step-summary.js';
 import type { RaySim } from '../../tools/ray-sim/server.mjs';
 import { clusterManifest } from '../helpers/cluster.js';
 import { createBucket, uniqueBucketName } from '../helpers/gcs.js';
@@ -51,6 +52,7 @@ async function timedOutWait(onWaitTimeout: 'stop' | 'leave') {
     cancel: new Cancellation({ log, fail: () => undefined, exit: () => undefined }),
     github: prContext(null),
     clock: systemClock,
+    summary: new StepSummary(),
   };
   const manifest = clusterManifest();
   const outcome = await dispatchAttempt(

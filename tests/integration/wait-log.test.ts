@@ -11,6 +11,7 @@ import { RunStore } from '../../src/gcs/store.js';
 import { type InputReader, parseSettings, type SubmitSettings } from '../../src/inputs/settings.js';
 import { dispatchAttempt, type StepContext } from '../../src/ray/attempt.js';
 import { rayClient } from '../../src/ray/submit.js';
+import { StepSummary } from '../../src/results/step-summary.js';
 import { type RaySim, startRaySim } from '../../tools/ray-sim/server.mjs';
 import { virtualClock } from '../helpers/clock.js';
 import { clusterManifest } from '../helpers/cluster.js';
@@ -141,6 +142,7 @@ describe('a dashboard that stops answering during a wait', () => {
       cancel: new Cancellation({ log, fail: () => undefined, exit: () => undefined }),
       github: prContext(null),
       clock,
+      summary: new StepSummary(),
     };
     const manifest = clusterManifest();
     const outcome = await dispatchAttempt(

@@ -148,6 +148,10 @@ describe('samples', () => {
     expect(inputs.map((f) => f.slice(ROOT.length + 1))).toEqual([
       'tests/e2e/__snapshots__/results-summary.md',
       'tests/unit/__snapshots__/results-comment-baseline.md',
+      'tests/e2e/__snapshots__/summary-reported.md',
+      'tests/e2e/__snapshots__/summary-gate-failed.md',
+      'tests/e2e/__snapshots__/comment-gate-failed.md',
+      'tests/e2e/__snapshots__/summary-dispatch-failed.md',
       'tools/render/samples/results-with-charts.md',
       'tools/render/samples/xychart-limits.md',
     ]);

@@ -1,6 +1,6 @@
-// The xychart blocks the summary and the comment will carry (tools/render/xychart.ts, to move
-// to src/results/): the exact text, the escaping of labels, the limits, and that mermaid's own
-// parser takes every block built, whatever the labels hold.
+// The xychart blocks the summary and the comment carry (src/results/xychart.ts): the exact text,
+// the escaping of labels, the limits, and that mermaid's own parser takes every block built,
+// whatever the labels hold.
 import { describe, expect, it } from 'vitest';
 import {
   mermaidFence,

@@ -180,7 +180,7 @@ describe('a successful run: up → dashboard → Jobs API through the forward �
     expect(c.log.text()).toMatch(/\[2\/5\] up: started/);
     expect(c.log.text()).toMatch(/\[2\/5\] up: done in /);
     expect(c.log.text()).toMatch(/\[5\/5\] down: done in /);
-    expect(phases.summaryMarkdown()).toMatch(/\| up \| ok \| .+ \|/);
+    expect(phases.summaryTable()).toMatch(/\| up \| ok \| .+ \|/);
     expectNoSecrets(c);
   });
 });
