@@ -5,7 +5,7 @@ import { onCluster } from '../cluster/run.js';
 import { Inputs, Outputs } from '../common/constants.js';
 import { ProblemsError } from '../common/errors.js';
 import type { Log } from '../common/log.js';
-import { commitManifest, probeRun, type RemoteRun, setupMismatches } from '../gcs/run-state.js';
+import { commitManifest, judgeRun, listRun, type RemoteRun, type RunListing, setupMismatches } from '../gcs/run-state.js';
 import { type RunStore, runPaths } from '../gcs/store.js';
 import { logUploadResult, type UploadResult, uploadArtifacts } from '../gcs/upload.js';
 import type { SubmitSettings } from '../inputs/settings.js';
@@ -16,7 +16,7 @@ import { logPlan, planSummary, uploadSummary, writeSummary } from '../results/su
 import { reportAfterWait } from './report.js';
 import { checkTarget, openStore, writePlanFile } from './shared.js';
 
-const NOTHING_UPLOADED: UploadResult = { dbs: [], uploadedFiles: 0, skippedFiles: 0, uploadedBytes: 0 };
+const NOTHING_UPLOADED: UploadResult = { dbs: [], uploadedFiles: 0, skippedFiles: 0, uploadedBytes: 0, writtenConcurrently: 0 };
 
 async function upload(log: Log, plan: RunPlan, store: RunStore, remote: RemoteRun): Promise<UploadResult> {
   if (!plan.artifact) return NOTHING_UPLOADED;
@@ -53,10 +53,23 @@ function refuseRedispatch(plan: RunPlan, store: RunStore, remote: RemoteRun, set
   );
 }
 
+/**
+ * Whether the first listing and the upload's own answers already prove that the bucket holds exactly this plan's
+ * files: a committed manifest of this plan with nothing written now, or a run id this submit minted (no other
+ * submit can write under it) with no sign of another writer. Otherwise a concurrent submit of the same run id may
+ * have written other content, and one more listing checks.
+ */
+function setupProven(minted: boolean, remote: RemoteRun, result: UploadResult): boolean {
+  const removed = result.dbs.reduce((n, d) => n + d.removed, 0);
+  if (remote.manifest === 'same') return result.uploadedFiles === 0 && removed === 0;
+  return minted && result.writtenConcurrently === 0;
+}
+
 /** Upload, verify, then write the manifest create-only: the commit point of a submit. */
-async function uploadAndCommit(ctx: StepContext, plan: RunPlan, store: RunStore, remote: RemoteRun): Promise<void> {
+async function uploadAndCommit(ctx: StepContext, plan: RunPlan, store: RunStore, remote: RemoteRun, minted: boolean): Promise<void> {
   const result = await upload(ctx.log, plan, store, remote);
-  if (plan.artifact) {
+  const proven = setupProven(minted, remote, result);
+  if (plan.artifact && !proven) {
     // The bucket must hold exactly this plan's files (a concurrent submit of the same run id
     // with other content would show here) before the manifest says so.
     const bad = await setupMismatches(store, plan.runId, plan.artifact.kind, plan.manifest.slayer_artifacts.dbs);
@@ -66,7 +79,8 @@ async function uploadAndCommit(ctx: StepContext, plan: RunPlan, store: RunStore,
       );
   }
   const manifestUri = store.uri(runPaths.manifest(plan.runId));
-  const committed = await commitManifest(store, plan.manifest);
+  // A manifest of this plan was read in the listing, and a manifest is never rewritten.
+  const committed = remote.manifest === 'same' && proven ? 'same' : await commitManifest(store, plan.manifest);
   ctx.log.info(committed === 'written' ? `manifest committed: ${manifestUri}` : `manifest already committed for this plan: ${manifestUri}`);
   core.setOutput(Outputs.ManifestUri, manifestUri);
   core.setOutput(Outputs.UploadedFiles, String(result.uploadedFiles));
@@ -75,8 +89,18 @@ async function uploadAndCommit(ctx: StepContext, plan: RunPlan, store: RunStore,
   await writeSummary(uploadSummary(plan, { manifestUri, manifest: committed, dbs: result.dbs }));
 }
 
+function earlyListing(log: Log, settings: SubmitSettings, runId: string): { store: RunStore; listing: Promise<RunListing> } {
+  const store = openStore(log, settings);
+  return { store, listing: listRun(store, runId) };
+}
+
 export async function submit(ctx: StepContext, settings: SubmitSettings): Promise<void> {
-  const { plan, keys } = await preflight(ctx.log, settings);
+  const checks = preflight(ctx.log, settings);
+  // A given run id is listed while the preflight hashes (a read: nothing is written before every check passed).
+  const early = settings.runId && !settings.dryRun ? earlyListing(ctx.log, settings, settings.runId) : undefined;
+  // The preflight's problems come first; the listing's error, if any, is thrown where it is awaited.
+  early?.listing.catch(() => undefined);
+  const { plan, keys } = await checks;
   core.setOutput(Outputs.RunId, plan.runId);
   core.setOutput(Outputs.Dbs, JSON.stringify(plan.dbs));
   core.setOutput(Outputs.Artifact, plan.artifact?.kind ?? 'none');
@@ -97,14 +121,14 @@ export async function submit(ctx: StepContext, settings: SubmitSettings): Promis
   }
 
   // The last checks before any write: what the bucket holds for this run id, and the cluster.
-  const store = openStore(ctx.log, settings);
-  const remote = await probeRun(store, plan.manifest);
+  const { store, listing } = early ?? earlyListing(ctx.log, settings, plan.runId);
+  const remote = judgeRun(store, plan.manifest, await listing);
   const phases = await checkTarget(ctx.log, settings, { imageUri, imageInput: Inputs.ImageUri, miniInteractRoot: settings.miniInteractRoot });
   if (remote.manifest === 'same') {
     refuseRedispatch(plan, store, remote, settings);
     ctx.log.notice(`run ${plan.runId} already has a manifest for this same plan: checking and completing the upload.`);
   }
-  await uploadAndCommit(ctx, plan, store, remote);
+  await uploadAndCommit(ctx, plan, store, remote, settings.runId === null);
 
   const outcome = await onCluster(ctx, { settings, manifest: plan.manifest, phases, canDetach: true }, (target) =>
     dispatchAttempt(
