@@ -89,17 +89,26 @@ async function uploadAndCommit(ctx: StepContext, plan: RunPlan, store: RunStore,
   await writeSummary(uploadSummary(plan, { manifestUri, manifest: committed, dbs: result.dbs }));
 }
 
-function earlyListing(log: Log, settings: SubmitSettings, runId: string): { store: RunStore; listing: Promise<RunListing> } {
+/**
+ * What runs beside the preflight: the storage client loads while git runs and files are hashed, and a given run id
+ * is listed (a read: nothing is written before every check passed). The preflight's problems come first; the
+ * listing's error, if any, is thrown where it is awaited.
+ */
+function startRemote(log: Log, settings: SubmitSettings): { store: RunStore; listing?: Promise<RunListing> } | undefined {
+  if (settings.dryRun) return undefined;
   const store = openStore(log, settings);
-  return { store, listing: listRun(store, runId) };
+  if (!settings.runId) {
+    store.open().catch(() => undefined);
+    return { store };
+  }
+  const listing = listRun(store, settings.runId);
+  listing.catch(() => undefined);
+  return { store, listing };
 }
 
 export async function submit(ctx: StepContext, settings: SubmitSettings): Promise<void> {
   const checks = preflight(ctx.log, settings);
-  // A given run id is listed while the preflight hashes (a read: nothing is written before every check passed).
-  const early = settings.runId && !settings.dryRun ? earlyListing(ctx.log, settings, settings.runId) : undefined;
-  // The preflight's problems come first; the listing's error, if any, is thrown where it is awaited.
-  early?.listing.catch(() => undefined);
+  const early = startRemote(ctx.log, settings);
   const { plan, keys } = await checks;
   core.setOutput(Outputs.RunId, plan.runId);
   core.setOutput(Outputs.Dbs, JSON.stringify(plan.dbs));
@@ -121,8 +130,8 @@ export async function submit(ctx: StepContext, settings: SubmitSettings): Promis
   }
 
   // The last checks before any write: what the bucket holds for this run id, and the cluster.
-  const { store, listing } = early ?? earlyListing(ctx.log, settings, plan.runId);
-  const remote = judgeRun(store, plan.manifest, await listing);
+  const store = early?.store ?? openStore(ctx.log, settings);
+  const remote = judgeRun(store, plan.manifest, await (early?.listing ?? listRun(store, plan.runId)));
   const phases = await checkTarget(ctx.log, settings, { imageUri, imageInput: Inputs.ImageUri, miniInteractRoot: settings.miniInteractRoot });
   if (remote.manifest === 'same') {
     refuseRedispatch(plan, store, remote, settings);
