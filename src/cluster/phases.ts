@@ -1,9 +1,10 @@
 // Progress of a per-run cluster: one line per phase (image, up, submit, wait, down) as it starts
-// and ends, and the timings as a job-summary table.
+// and ends, the timings as a job-summary table, and the time the cluster's VMs were up.
 
 import { errorMessage } from '../common/errors.js';
 import type { Log } from '../common/log.js';
 import { formatDuration } from '../common/time.js';
+import { mdText } from '../results/render.js';
 import { markdownTable } from '../results/summary.js';
 
 const PHASES = ['image', 'up', 'submit', 'wait', 'down'] as const;
@@ -12,9 +13,15 @@ export type Phase = (typeof PHASES)[number];
 export interface PhaseRecord {
   phase: Phase;
   status: 'running' | 'ok' | 'failed' | 'skipped';
+  /** How long it took; for a phase still running, how long it has run so far. */
   ms: number;
+  /** When it started (ms since the epoch); 0 for a skipped phase. */
+  startedAt: number;
   note: string;
 }
+
+/** The phases during which the cluster's VMs exist: from `ray up` to `ray down`. */
+const VM_PHASES: readonly Phase[] = ['up', 'submit', 'wait', 'down'];
 
 export class PhaseClock {
   private readonly records = new Map<Phase, PhaseRecord>();
@@ -31,7 +38,7 @@ export class PhaseClock {
   /** Runs one phase: a line when it starts, one when it ends (with its time), rethrowing failures. */
   async run<T>(phase: Phase, fn: () => Promise<T>, note = ''): Promise<T> {
     const start = this.now();
-    const rec: PhaseRecord = { phase, status: 'running', ms: 0, note };
+    const rec: PhaseRecord = { phase, status: 'running', ms: 0, startedAt: start, note };
     this.records.set(phase, rec);
     this.log.info(`${this.label(phase)}: started${note ? ` (${note})` : ''}`);
     try {
@@ -51,7 +58,7 @@ export class PhaseClock {
 
   /** A phase that did not run (e.g. down after a detached submit), with the reason. */
   skip(phase: Phase, note: string): void {
-    this.records.set(phase, { phase, status: 'skipped', ms: 0, note });
+    this.records.set(phase, { phase, status: 'skipped', ms: 0, startedAt: 0, note });
     this.log.info(`${this.label(phase)}: skipped (${note})`);
   }
 
@@ -61,19 +68,29 @@ export class PhaseClock {
     if (r) r.note = r.note ? `${r.note}; ${note}` : note;
   }
 
+  /** The phases so far, in their order; a running one with its time so far. */
   list(): PhaseRecord[] {
+    const now = this.now();
     return PHASES.flatMap((p) => {
       const r = this.records.get(p);
-      return r ? [{ ...r }] : [];
+      if (!r) return [];
+      return [{ ...r, ms: r.status === 'running' ? now - r.startedAt : r.ms }];
     });
   }
 
-  /** `### Per-run cluster` and a table: phase, status, time, note. */
-  summaryMarkdown(title = 'Per-run cluster'): string {
-    const rows = this.list().map((r) => [r.phase, r.status, r.status === 'skipped' ? '' : formatDuration(r.ms), r.note]);
-    const total = this.list().reduce((a, r) => a + r.ms, 0);
-    rows.push(['total', '', formatDuration(total), '']);
-    return [`### ${title}`, '', markdownTable(['phase', 'status', 'time', 'note'], rows), ''].join('\n');
+  /** The time from `ray up` to `ray down` (each phase's time, so far when one still runs): the VMs' time. */
+  clusterMs(): number {
+    return this.list()
+      .filter((r) => VM_PHASES.includes(r.phase))
+      .reduce((a, r) => a + r.ms, 0);
+  }
+
+  /** The phases as a table: phase, status, time, note (the note may quote a CLI's error: untrusted). */
+  summaryTable(): string {
+    const list = this.list();
+    const rows = list.map((r) => [r.phase, r.status, r.status === 'skipped' ? '' : formatDuration(r.ms), mdText(r.note)]);
+    rows.push(['total', '', formatDuration(list.reduce((a, r) => a + r.ms, 0)), '']);
+    return markdownTable(['phase', 'status', 'time', 'note'], rows);
   }
 }
 

@@ -11,6 +11,7 @@ export interface ForwardOptions {
   port?: number;
   /** How long to wait for /api/version through the forward; default 5 min. */
   readyTimeoutMs?: number;
+  /** Between readiness checks; default 250 ms (a GET of a local port, so cheap; the step waits on it). */
   pollMs?: number;
   /** Restarts of a forward that died on its own after it was ready; default 5. */
   maxRestarts?: number;
@@ -106,7 +107,7 @@ export class DashboardForward {
         await stopChild(t.child);
         throw new ForwardError(`${this.command}: GET ${this.url}/api/version did not answer within ${Math.round(readyMs / 1000)} s`, null, t.tail);
       }
-      await sleep(this.o.pollMs ?? 1_000);
+      await sleep(this.o.pollMs ?? 250);
     }
   }
 

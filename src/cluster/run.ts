@@ -13,7 +13,6 @@ import type { CommonSettings, GceSettings } from '../inputs/settings.js';
 import type { RunManifest } from '../plan/manifest.js';
 import type { ClusterTarget, DispatchOutcome, StepContext } from '../ray/attempt.js';
 import { checkCluster, rayClient } from '../ray/submit.js';
-import { writeSummary } from '../results/summary.js';
 import { ClusterCli, headAliveProbe } from './cli.js';
 import { PhaseClock } from './phases.js';
 import { buildCommand, imageExists, type RegistryTrust, registryAccess, registryFromEnv } from './registry.js';
@@ -108,8 +107,10 @@ export async function onCluster(
 ): Promise<DispatchOutcome> {
   const d = options.settings.dispatch;
   if (d.cluster === 'none') return body({ client: null, publicDashboard: true });
-  if (d.cluster === 'existing') return body({ client: rayClient(ctx.log, d), publicDashboard: true });
+  if (d.cluster === 'existing') return body({ client: rayClient(ctx.log, d, { clock: ctx.clock }), publicDashboard: true });
   const clock = options.phases ?? new PhaseClock(ctx.log);
+  const ri = options.manifest.render_inputs;
+  ctx.summary.cluster({ phases: clock, workers: ri.workers, workerType: ri.worker_type });
   const p = await prepareCluster({ manifest: options.manifest, runnerTemp: options.settings.runnerTemp, rayCli: d.gce.rayCli, log: ctx.log, state: ctx.state });
   const removeTeardown = ctx.cancel.add({
     order: CleanupOrder.Teardown,
@@ -117,6 +118,7 @@ export async function onCluster(
     timeoutMs: 20 * 60_000,
     run: async (signal) => {
       const r = await p.teardown.run(signal);
+      ctx.summary.clusterTeardown(r.outcome);
       if (r.outcome === 'failed') ctx.log.warning(r.detail);
       return `cluster ${p.runId}: ${r.outcome}`;
     },
@@ -128,7 +130,7 @@ export async function onCluster(
   try {
     const up = await bringUp(p, { phases: clock });
     // The forwarded dashboard needs no auth headers; TLS does not apply to loopback.
-    const client = rayClient(ctx.log, { ...d, rayHeaders: {}, tlsVerify: true }, up.address);
+    const client = rayClient(ctx.log, { ...d, rayHeaders: {}, tlsVerify: true }, { address: up.address, clock: ctx.clock });
     const v = await checkCluster(client);
     ctx.log.info(`Ray ${v.ray_version} answers through the forwarded dashboard at ${client.address}`);
     outcome = await body({ client, headAlive: headAliveProbe(p.cli, p.runId), phases: clock, publicDashboard: false });
@@ -136,6 +138,7 @@ export async function onCluster(
     if ((!d.wait && options.canDetach) || outcome.leftRunning) {
       await p.teardown.detach();
       detached = true;
+      ctx.summary.clusterTeardown('detached');
       clock.skip('down', `${outcome.leftRunning ? 'on-wait-timeout: leave' : 'wait: false'}: left to the self-delete timer`);
       core.setOutput(Outputs.ClusterTeardown, 'detached');
     }
@@ -145,7 +148,10 @@ export async function onCluster(
   removeTeardown();
   // A cancelled step tears down through the cleanup path, not here.
   if (!detached && !ctx.cancel.cancelled) {
+    // A failed bring-up or submit stays in its stage; after a wait, the teardown has its own.
+    if (!failure) ctx.summary.stage('teardown');
     const r = await clock.run('down', () => p.teardown.run(failure ? 'the step failed after the render' : 'end of the run'));
+    ctx.summary.clusterTeardown(r.outcome);
     core.setOutput(Outputs.ClusterTeardown, r.outcome);
     if (r.outcome === 'failed') {
       ctx.log.error(r.detail);
@@ -153,7 +159,6 @@ export async function onCluster(
       failure ??= new Error(`the run finished but its cluster could not be torn down: ${r.detail}`);
     }
   }
-  await writeSummary(clock.summaryMarkdown());
   if (failure || !outcome) throw failure;
   return outcome;
 }

@@ -6,8 +6,8 @@
 import { errorMessage } from './errors.js';
 import type { Log } from './log.js';
 
-/** The order cleanup steps run in: the job stops before its cluster goes. */
-export const CleanupOrder = { StopJob: 10, Teardown: 20 } as const;
+/** The order cleanup steps run in: the job stops before its cluster goes; the job summary, which says so, last. */
+export const CleanupOrder = { StopJob: 10, Teardown: 20, Comment: 80, Summary: 90 } as const;
 
 export interface CleanupStep {
   /** Lower runs first (see CleanupOrder). */

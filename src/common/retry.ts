@@ -2,7 +2,7 @@
 // and a budget shared by all operations of a step, so a dead backend fails fast instead of
 // every queued operation retrying on its own.
 import { errorMessage } from './errors.js';
-import { sleep } from './time.js';
+import { type Clock, systemClock } from './time.js';
 
 export class RetryBudget {
   private readonly initial: number;
@@ -30,6 +30,8 @@ export interface RetryPolicy {
   baseMs: number;
   maxMs: number;
   budget: RetryBudget;
+  /** What the backoff sleeps on; default systemClock (a test passes a clock that moves at once). */
+  clock?: Clock;
 }
 
 export class RetryExhaustedError extends Error {
@@ -63,7 +65,7 @@ export async function withRetry<T>(
       const cap = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
       const delay = Math.round(cap / 2 + Math.random() * (cap / 2));
       onRetry?.(e, attempt, delay);
-      await sleep(delay);
+      await (policy.clock ?? systemClock).sleep(delay);
     }
   }
 }

@@ -1,4 +1,5 @@
-// Time: one sleep (abortable) and one duration format for logs, summaries and comments.
+// Time: one sleep (abortable), the clock that long waits read, and one duration format for logs,
+// summaries and comments.
 
 /** Resolves after `ms`, or at once when `signal` aborts (the wait loop stops on cancel). */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -14,6 +15,19 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/**
+ * What a long wait reads the time from and sleeps on. The action runs on `systemClock`; a test
+ * passes a clock that moves forward on each sleep, so a wait of minutes takes no real time.
+ */
+export interface Clock {
+  /** Milliseconds since the epoch, as Date.now(). */
+  now(): number;
+  /** Resolves after `ms` of this clock's time, or at once when `signal` aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const systemClock: Clock = { now: () => Date.now(), sleep };
 
 /** `850 ms`, `4.2 s`, `3m 12s`, `1h 02m 03s`. */
 export function formatDuration(ms: number): string {

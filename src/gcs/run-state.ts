@@ -13,9 +13,10 @@ export interface RemoteRun {
   manifest: 'absent' | 'same';
 }
 
-function probeError(store: RunStore, runId: string, e: unknown): ProblemsError {
+/** A listing that failed, as a problem of gcs-bucket: no such bucket, no access, or else. */
+export function listingError(store: RunStore, prefix: string, e: unknown, title = 'preflight failed'): ProblemsError {
   const status = errorStatus(e instanceof RetryExhaustedError ? e.cause : e);
-  const where = store.uri(runPaths.prefix(runId));
+  const where = store.uri(prefix);
   const msg = errorMessage(e);
   if (status === 404) {
     return new ProblemsError(
@@ -26,15 +27,15 @@ function probeError(store: RunStore, runId: string, e: unknown): ProblemsError {
           fix: 'check the bucket name in gcs-bucket, or create the bucket',
         },
       ],
-      'preflight failed',
+      title,
     );
   }
   if (status === 401 || status === 403 || /default credentials|could not load the default|invalid_grant|unauthorized/i.test(msg)) {
-    return new ProblemsError([{ input: Inputs.GcsBucket, message: `these credentials cannot list ${where}: ${msg}`, fix: AUTH_HINT }], 'preflight failed');
+    return new ProblemsError([{ input: Inputs.GcsBucket, message: `these credentials cannot list ${where}: ${msg}`, fix: AUTH_HINT }], title);
   }
   return new ProblemsError(
     [{ input: Inputs.GcsBucket, message: `cannot list ${where}: ${msg}`, fix: `check the network and the bucket name; ${AUTH_HINT}` }],
-    'preflight failed',
+    title,
   );
 }
 
@@ -77,7 +78,7 @@ export async function listRun(store: RunStore, runId: string): Promise<RunListin
   try {
     objects = await store.list(runPaths.prefix(runId));
   } catch (e) {
-    throw probeError(store, runId, e);
+    throw listingError(store, runPaths.prefix(runId), e);
   }
   const manifest = objects.has(runPaths.manifest(runId)) ? await store.read(runPaths.manifest(runId)) : null;
   return { objects, manifest };

@@ -29,9 +29,13 @@ export interface RemoteObject {
 
 /** Object names of a run (docs/reference/gcs-layout.md#objects-of-a-run). */
 export const runPaths = {
+  /** Where every run's folder is. */
+  root: 'runs/',
   prefix: (runId: string): string => `runs/${runId}/`,
   manifest: (runId: string): string => `runs/${runId}/manifest.json`,
   status: (runId: string): string => `runs/${runId}/status.json`,
+  /** The figures this action last reported for the run (docs/reference/gcs-layout.md#the-report-record). */
+  report: (runId: string): string => `runs/${runId}/report.json`,
   setupPrefix: (runId: string, artifact: string): string => `runs/${runId}/slayer_setup/${artifact}/`,
   setupObject: (runId: string, artifact: string, db: string, rel: string): string => `runs/${runId}/slayer_setup/${artifact}/${db}/${rel}`,
   rowsPrefix: (runId: string): string => `runs/${runId}/rows/`,
@@ -183,6 +187,37 @@ export class RunStore {
   async anyUnder(prefix: string): Promise<boolean> {
     const [files] = await this.retry(`list ${this.uri(prefix)}`, () => this.bucket.getFiles({ prefix, maxResults: 1, autoPaginate: false }));
     return files.length > 0;
+  }
+
+  /**
+   * The "folders" right under a prefix (a delimiter listing: `runs/` gives `runs/<id>/`), without
+   * listing the objects in them. GCS counts items and prefixes together against maxResults and pages
+   * with nextPageToken; both test servers return every prefix in one page (docs/conformance.md#gcs-servers).
+   */
+  async prefixes(prefix: string): Promise<string[]> {
+    const out: string[] = [];
+    let pageToken: string | undefined;
+    do {
+      const [, next, response] = await this.retry(`list ${this.uri(prefix)} by folder`, () =>
+        this.bucket.getFiles({ prefix, delimiter: '/', autoPaginate: false, maxResults: 1000, pageToken }),
+      );
+      const found = (response as { prefixes?: unknown } | undefined)?.prefixes;
+      if (Array.isArray(found)) for (const p of found) if (typeof p === 'string') out.push(p);
+      pageToken = (next as { pageToken?: string } | null)?.pageToken;
+    } while (pageToken);
+    return out;
+  }
+
+  /** An object's creation time (its `timeCreated`) in ms since the epoch, or null when it does not exist. */
+  async created(name: string): Promise<number | null> {
+    try {
+      const [md] = await this.retry(`stat ${this.uri(name)}`, () => this.bucket.file(name).getMetadata());
+      const t = Date.parse(String(md.timeCreated ?? ''));
+      return Number.isNaN(t) ? null : t;
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
   }
 
   async metadata(name: string): Promise<RemoteObject | null> {

@@ -6,6 +6,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { errorMessage, errorStatus } from '../common/errors.js';
+import { formatBytes } from '../common/format.js';
 import type { Log } from '../common/log.js';
 import { type DbArtifact, safeRelPath } from '../preflight/artifacts.js';
 import { contentTypeFor, isPreconditionFailed, type RemoteObject, type RunStore, runPaths } from './store.js';
@@ -288,12 +289,11 @@ export async function uploadArtifacts(job: UploadJob): Promise<UploadResult> {
   return tally.result();
 }
 
-/** One folded group per DB in the log: what moved and what was already there. */
+/** One line per DB in the log: what moved and what was already there; each file only at debug level. */
 export async function logUploadResult(log: Log, result: UploadResult): Promise<void> {
   for (const d of result.dbs) {
-    await log.group(`${d.db}: ${d.files} files, ${d.uploaded} uploaded, ${d.skipped} skipped, ${d.bytes} bytes, ${d.seconds.toFixed(1)} s`, async () => {
-      // File names come from the DB directory: untrusted text.
-      log.untrusted([...d.lines].sort().join('\n'));
-    });
+    log.info(`${d.db}: ${d.files} files, ${d.uploaded} uploaded, ${d.skipped} skipped, ${formatBytes(d.bytes)}, ${d.seconds.toFixed(1)} s`);
+    // core.debug escapes line breaks, so a file name cannot start a command there.
+    for (const line of [...d.lines].sort()) log.debug(`${d.db}: ${line}`);
   }
 }

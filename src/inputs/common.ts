@@ -14,6 +14,8 @@ import { runIdProblem } from './run-id.js';
 import { CLUSTER_MODES, type CommonSettings, type DispatchSettings, type ReportSettings } from './settings.js';
 
 const ON_WAIT_TIMEOUT = ['stop', 'leave'] as const;
+/** The most runs a trend draws: their labels share the chart's width (docs/results.md#run-history). */
+const MAX_TREND_RUNS = 30;
 const CODE_SOURCES = ['checkout', 'image'] as const;
 
 /** A registry host name, with an optional port. */
@@ -201,19 +203,20 @@ function parseReport(r: Reader, mask: (v: string) => void): ReportSettings {
   }
   const gate = parseGateInputs(r.str(Inputs.MinPhase1Rate), r.str(Inputs.MaxErrors));
   for (const p of gate.problems) r.problems.add(p.input, p.message, p.fix);
-  return { token, commentOnPr, baselineRunId, thresholds: gate.thresholds };
+  const trendRuns = r.int(Inputs.TrendRuns, 0, 0, MAX_TREND_RUNS);
+  return { token, commentOnPr, commentKey: r.str(Inputs.CommentKey), baselineRunId, thresholds: gate.thresholds, trendRuns };
 }
 
 export interface CommonOptions {
-  /** A rerun and a report need the bucket even in a dry run. */
-  bucketAlwaysRequired: boolean;
+  /** The modes that need the bucket even in a dry run (a rerun, a report, a list), named in the problem; null: a submit. */
+  bucketRequiredFor: string | null;
   /** core.setSecret; injectable for tests. */
   mask: (value: string) => void;
 }
 
 /** What every mode reads: where things are, the bucket, the dispatch target and the report. */
 export function parseCommon(reader: Reader, env: NodeJS.ProcessEnv, options: CommonOptions): CommonSettings {
-  const { bucketAlwaysRequired, mask } = options;
+  const { bucketRequiredFor, mask } = options;
   const workspace = env.GITHUB_WORKSPACE || process.cwd();
   const runnerTemp = env.RUNNER_TEMP || resolve(workspace, '..', '.runner-temp');
   const dryRun = reader.bool(Inputs.DryRun, false);
@@ -221,10 +224,10 @@ export function parseCommon(reader: Reader, env: NodeJS.ProcessEnv, options: Com
     .str(Inputs.GcsBucket)
     .replace(/^gs:\/\//, '')
     .replace(/\/+$/, '');
-  if (!gcsBucket && (bucketAlwaysRequired || !dryRun)) {
+  if (!gcsBucket && (bucketRequiredFor !== null || !dryRun)) {
     reader.problems.add(
       Inputs.GcsBucket,
-      bucketAlwaysRequired ? 'is required for a rerun or a report' : 'is required unless dry-run is true',
+      bucketRequiredFor !== null ? `is required for ${bucketRequiredFor}` : 'is required unless dry-run is true',
       'set gcs-bucket to the runs bucket (name only, without gs://)',
     );
   }

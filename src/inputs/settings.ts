@@ -67,8 +67,12 @@ export interface ReportSettings {
   /** Masked as soon as it is read. */
   token: string;
   commentOnPr: CommentOnPr;
+  /** comment-key: what names the PR comment; empty for the default (workflow, combo, models). */
+  commentKey: string;
   baselineRunId: string;
   thresholds: GateThresholds;
+  /** trend-runs: chart the phase-1 rate over this many reported runs of the group; 0 for none. */
+  trendRuns: number;
 }
 
 /** What every mode shares: where things are, the bucket and the dispatch target. */
@@ -138,10 +142,20 @@ export interface StopSettings extends CommonSettings {
   runId: string;
 }
 
-export type Settings = SubmitSettings | RerunSettings | ReportOnlySettings | StopSettings;
+/** list-runs: list the newest runs of the bucket; nothing is dispatched. */
+export interface ListSettings extends CommonSettings {
+  kind: 'list';
+  /** How many runs, newest first. */
+  count: number;
+}
 
-/** The mode inputs: at most one names a run; none means a new submit. */
-const MODE_INPUTS = [Inputs.RerunRunId, Inputs.ReportRunId, Inputs.StopRunId] as const;
+export type Settings = SubmitSettings | RerunSettings | ReportOnlySettings | StopSettings | ListSettings;
+
+/** The mode inputs: at most one is set (three name a run); none means a new submit. */
+const MODE_INPUTS = [Inputs.RerunRunId, Inputs.ReportRunId, Inputs.StopRunId, Inputs.ListRuns] as const;
+
+/** The most runs list-runs lists (one summary table). */
+const MAX_LIST_RUNS = 100;
 
 /** wait: true must have something to wait on: a dispatched job (a report waits on its run). */
 function waitNeedsCluster(problems: ProblemList, common: CommonSettings): void {
@@ -156,7 +170,8 @@ function waitNeedsCluster(problems: ProblemList, common: CommonSettings): void {
 
 /**
  * Parses every input for the mode the inputs ask for: a rerun, a report or a stop when its run
- * id input is set, else a new submit. Throws one ProblemsError listing every problem.
+ * id input is set, a list with list-runs, else a new submit. Throws one ProblemsError listing
+ * every problem.
  */
 export function parseSettings(get: InputReader, env: NodeJS.ProcessEnv = process.env, mask: (v: string) => void = core.setSecret): Settings {
   const problems = new ProblemList();
@@ -166,11 +181,17 @@ export function parseSettings(get: InputReader, env: NodeJS.ProcessEnv = process
     problems.add(named[1], `${named.map((n) => `${n} ('${r.str(n)}')`).join(' and ')} are all set`, 'set one of them: a rerun reports by itself when it waits');
   }
   const mode = named[0];
+  if (mode === Inputs.ListRuns) {
+    const count = r.int(Inputs.ListRuns, 1, 1, MAX_LIST_RUNS);
+    const common = parseCommon(r, env, { bucketRequiredFor: 'list-runs', mask });
+    problems.throwIfAny();
+    return { kind: 'list', count, ...common };
+  }
   if (mode) {
     const runId = r.str(mode);
     const p = runIdProblem(runId);
     if (p) problems.add(mode, p, 'give the run id of an existing run, as in its manifest');
-    const common = parseCommon(r, env, { bucketAlwaysRequired: true, mask });
+    const common = parseCommon(r, env, { bucketRequiredFor: 'a rerun or a report', mask });
     if (mode === Inputs.ReportRunId) {
       const dataset = r.str(Inputs.DatasetFile) || env.BIRD_DATA_PATH;
       problems.throwIfAny();
@@ -191,7 +212,7 @@ export function parseSettings(get: InputReader, env: NodeJS.ProcessEnv = process
     problems.throwIfAny();
     return { kind: 'rerun', runId, miniInteractRoot: dataPaths(common.workspace, env, r.str(Inputs.MiniInteractRoot)).miniInteractRoot, ...common };
   }
-  const common = parseCommon(r, env, { bucketAlwaysRequired: false, mask });
+  const common = parseCommon(r, env, { bucketRequiredFor: null, mask });
   waitNeedsCluster(problems, common);
   const settings = parseSubmit(r, env, common);
   problems.throwIfAny();

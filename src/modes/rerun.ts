@@ -19,8 +19,9 @@ import { planCode } from '../preflight/code.js';
 import { dispatchAttempt, NOT_DISPATCHED, type StepContext } from '../ray/attempt.js';
 import { TERMINAL } from '../ray/client.js';
 import { rayClient } from '../ray/submit.js';
-import { writeSummary } from '../results/summary.js';
-import { reportAfterWait } from './report.js';
+import { code } from '../results/render.js';
+import type { DetailSection } from '../results/step-summary.js';
+import { liveComment, reportAfterWait } from './report.js';
 import { checkTarget, openStore, writePlanFile } from './shared.js';
 
 /**
@@ -60,7 +61,7 @@ function rerunRoots(settings: RerunSettings, plan: RerunPlan): SetupRoots | null
 async function refuseWhilePreviousRuns(ctx: StepContext, settings: RerunSettings, plan: RerunPlan): Promise<void> {
   if (settings.dispatch.cluster !== 'existing' || plan.attempt <= 1) return;
   const sid = submissionId(plan.runId, plan.attempt - 1);
-  const previous = await rayClient(ctx.log, settings.dispatch).job(sid);
+  const previous = await rayClient(ctx.log, settings.dispatch, { clock: ctx.clock }).job(sid);
   if (previous && !TERMINAL.includes(previous.status)) {
     throw new ProblemsError(
       [
@@ -75,12 +76,29 @@ async function refuseWhilePreviousRuns(ctx: StepContext, settings: RerunSettings
   }
 }
 
+const UNFINISHED_SHOWN = 50;
+
+/** The rerun's plan: what is done, what the next attempt takes; nothing is uploaded. */
+function rerunSection(plan: RerunPlan): DetailSection {
+  const total = plan.manifest.instance_ids.length;
+  return {
+    line: `Rerun plan: attempt ${plan.attempt} takes the ${plan.unfinished.length} unfinished of ${total} instances`,
+    body: [
+      `- ${plan.done} of ${total} instances done; attempt ${plan.attempt} takes the ${plan.unfinished.length} unfinished ones. Nothing was uploaded.`,
+      `- unfinished: ${plan.unfinished.slice(0, UNFINISHED_SHOWN).map(code).join(', ')}${plan.unfinished.length > UNFINISHED_SHOWN ? `, … and ${plan.unfinished.length - UNFINISHED_SHOWN} more` : ''}`,
+    ].join('\n'),
+  };
+}
+
 export async function rerun(ctx: StepContext, settings: RerunSettings): Promise<void> {
-  const store = openStore(ctx.log, settings);
+  const store = openStore(ctx.log, ctx.clock, settings);
   core.setOutput(Outputs.RunId, settings.runId);
   core.setOutput(Outputs.DispatchedInstances, '0');
+  ctx.summary.run({ runId: settings.runId, kind: 'rerun', dryRun: settings.dryRun });
   const plan = await planRerun(store, settings.runId);
   const m = plan.manifest;
+  ctx.summary.run({ runId: plan.runId, kind: 'rerun', dryRun: settings.dryRun, manifest: m });
+  ctx.summary.manifestCommitted();
   ctx.log.info(
     `rerun of ${plan.runId}: ${plan.done} of ${m.instance_ids.length} instances are done; ${plan.unfinished.length} unfinished; next attempt ${plan.attempt}. Nothing is uploaded.`,
   );
@@ -93,9 +111,7 @@ export async function rerun(ctx: StepContext, settings: RerunSettings): Promise<
     ctx.log.info(`nothing to rerun: every instance of ${plan.runId} has a successful row. Nothing was dispatched.`);
     core.setOutput(Outputs.DispatchedInstances, '0');
     core.setOutput(Outputs.JobStatus, NOT_DISPATCHED);
-    await writeSummary(
-      `## BIRD-Interact rerun of \`${plan.runId}\`\n\nNothing to rerun: all ${m.instance_ids.length} instances are done. Nothing was dispatched.\n`,
-    );
+    ctx.summary.note(`Nothing to rerun: all ${m.instance_ids.length} instances are done. Nothing was dispatched.`);
     return;
   }
   ctx.log.info(`unfinished: ${listIds(plan.unfinished)}`);
@@ -119,20 +135,19 @@ export async function rerun(ctx: StepContext, settings: RerunSettings): Promise<
       'rerun refused',
     );
   }
-  const phases = await checkTarget(ctx.log, settings, {
+  const phases = await checkTarget(ctx, settings, {
     imageUri: m.render_inputs.image_uri,
     imageInput: Inputs.RerunRunId,
     miniInteractRoot: settings.miniInteractRoot,
   });
   await refuseWhilePreviousRuns(ctx, settings, plan);
-  await writeSummary(
-    `## BIRD-Interact rerun of \`${plan.runId}\`\n\n${plan.done} of ${m.instance_ids.length} instances done; attempt ${plan.attempt} takes the ${plan.unfinished.length} unfinished ones. Nothing was uploaded.\n`,
-  );
+  ctx.summary.plan(rerunSection(plan));
   if (settings.dryRun) {
     ctx.log.info('dry-run: the rerun plan is complete; nothing was dispatched.');
     return;
   }
   // A rerun renders the cluster from the stored manifest, and never detaches.
+  ctx.summary.stage('dispatch');
   const outcome = await onCluster(ctx, { settings, manifest: m, phases, canDetach: false }, (target) =>
     dispatchAttempt(
       ctx,
@@ -145,6 +160,7 @@ export async function rerun(ctx: StepContext, settings: RerunSettings): Promise<
         store,
         roots: rerunRoots(settings, plan),
         code: code.plan,
+        live: liveComment(ctx, settings, store, m, plan.attempt),
       },
       target,
     ),

@@ -7,13 +7,14 @@ import { checkImage, checkRayCli } from '../cluster/run.js';
 import type { Inputs } from '../common/constants.js';
 import { errorMessage } from '../common/errors.js';
 import type { Log } from '../common/log.js';
+import type { Clock } from '../common/time.js';
 import { RunStore } from '../gcs/store.js';
 import type { CommonSettings } from '../inputs/settings.js';
 import { checkCluster, rayClient } from '../ray/submit.js';
 
-/** The runs bucket, with its retries in the log. */
-export function openStore(log: Log, settings: Pick<CommonSettings, 'gcsBucket' | 'gcpProject'>): RunStore {
-  const store = new RunStore(settings.gcsBucket, settings.gcpProject);
+/** The runs bucket, with its retries in the log and their backoff on the step's clock. */
+export function openStore(log: Log, clock: Clock, settings: Pick<CommonSettings, 'gcsBucket' | 'gcpProject'>): RunStore {
+  const store = new RunStore(settings.gcsBucket, settings.gcpProject, { clock });
   store.onRetry = (what, e, attempt, delay) => log.info(`retry ${attempt} of ${what} in ${delay} ms: ${errorMessage(e)}`);
   return store;
 }
@@ -40,10 +41,11 @@ export interface TargetCheck {
  * dashboard answers with a Ray this action supports; a per-run cluster's ray CLI runs at the
  * pinned version and its image is in Artifact Registry. Returns the per-run cluster's phase clock.
  */
-export async function checkTarget(log: Log, settings: CommonSettings, target: TargetCheck): Promise<PhaseClock | null> {
+export async function checkTarget(step: { log: Log; clock: Clock }, settings: CommonSettings, target: TargetCheck): Promise<PhaseClock | null> {
+  const { log } = step;
   const d = settings.dispatch;
   if (d.cluster === 'existing') {
-    const v = await checkCluster(rayClient(log, d));
+    const v = await checkCluster(rayClient(log, d, { clock: step.clock }));
     log.info(`Ray ${v.ray_version} (Jobs API ${v.version}) answers at ${d.rayAddress}`);
     return null;
   }

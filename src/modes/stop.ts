@@ -16,7 +16,8 @@ import type { StepContext } from '../ray/attempt.js';
 import { type JobStatus, type RayJobsClient, TERMINAL } from '../ray/client.js';
 import { checkCluster, rayClient } from '../ray/submit.js';
 import { type RunData, readRun } from '../results/read.js';
-import { markdownTable, writeSummary } from '../results/summary.js';
+import { code, mdText } from '../results/render.js';
+import { markdownTable } from '../results/summary.js';
 import { openStore } from './shared.js';
 
 /** How long a stop waits for Ray to report the stopped jobs as terminal. */
@@ -55,12 +56,13 @@ async function awaitTerminal(client: RayJobsClient, stops: AttemptStop[]): Promi
   }
 }
 
-function stopSummary(runId: string, lines: string[], table: string | null): string {
-  return [`## BIRD-Interact stop of \`${runId}\``, '', ...lines.map((l) => `- ${l}`), '', ...(table ? [table, ''] : [])].join('\n');
+/** What the stop did, as the summary's note: a paragraph each (no list to run into the facts below), then the attempts' table. */
+function stopNote(lines: string[], table: string | null): string {
+  return [...lines, ...(table ? [table] : [])].join('\n\n');
 }
 
 async function stopOnExistingCluster(ctx: StepContext, settings: StopSettings, run: RunData): Promise<{ summary: string; stoppedAny: boolean }> {
-  const client = rayClient(ctx.log, settings.dispatch);
+  const client = rayClient(ctx.log, settings.dispatch, { clock: ctx.clock });
   await checkCluster(client);
   const stops = await stopAttempts(client, settings.runId, Math.max(run.attempt, 1));
   const stopped = stops.filter((s) => s.stopped);
@@ -73,17 +75,23 @@ async function stopOnExistingCluster(ctx: StepContext, settings: StopSettings, r
   core.setOutput(Outputs.JobStatus, last.after ?? 'NOT_FOUND');
   const table = markdownTable(
     ['attempt', 'submission', 'before', 'after'],
-    stops.map((s) => [String(s.attempt), `\`${s.submissionId}\``, s.before ?? 'unknown to Ray', s.stopped ? (s.after ?? 'gone') : '(not stopped)']),
+    // Ray's statuses are its text: escaped.
+    stops.map((s) => [
+      String(s.attempt),
+      code(s.submissionId),
+      s.before ? mdText(s.before) : 'unknown to Ray',
+      s.stopped ? (s.after ? mdText(s.after) : 'gone') : '(not stopped)',
+    ]),
   );
   const still = stopped.filter((s) => s.after !== null && !TERMINAL.includes(s.after));
   const lines =
     stopped.length === 0
       ? ['nothing was running: every attempt Ray knows of had ended (or Ray does not know them any more)']
       : [
-          `stopped ${stopped.length} job(s) at ${settings.dispatch.rayAddress}`,
+          `stopped ${stopped.length} job(s) at ${code(settings.dispatch.rayAddress)}`,
           ...(still.length > 0 ? [`still ending after ${formatDuration(STOP_WAIT_MS)}: ${still.map((s) => s.submissionId).join(', ')}`] : []),
         ];
-  return { summary: stopSummary(settings.runId, lines, table), stoppedAny: stopped.length > 0 };
+  return { summary: stopNote(lines, table), stoppedAny: stopped.length > 0 };
 }
 
 /** A per-run cluster: rendered from the manifest (its checks and the gcp-project input hold), then torn down. */
@@ -112,11 +120,12 @@ async function stopPerRunCluster(ctx: StepContext, settings: StopSettings, run: 
   const r = await p.teardown.run('stop-run-id');
   core.setOutput(Outputs.ClusterTeardown, r.outcome);
   if (r.outcome === 'failed') throw new Error(`the cluster of run ${settings.runId} could not be torn down: ${r.detail}`);
-  return { summary: stopSummary(settings.runId, [`per-run cluster: ${r.detail}`], null), stoppedAny: true };
+  return { summary: stopNote([`per-run cluster: ${mdText(r.detail)}`], null), stoppedAny: true };
 }
 
 export async function stop(ctx: StepContext, settings: StopSettings): Promise<void> {
   core.setOutput(Outputs.RunId, settings.runId);
+  ctx.summary.run({ runId: settings.runId, kind: 'stop' });
   const d = settings.dispatch;
   if (d.cluster === 'none') {
     throw new ProblemsError(
@@ -130,7 +139,7 @@ export async function stop(ctx: StepContext, settings: StopSettings): Promise<vo
       'stop refused',
     );
   }
-  const store = openStore(ctx.log, settings);
+  const store = openStore(ctx.log, ctx.clock, settings);
   const run = await readRun(store, settings.runId, Inputs.StopRunId);
   if (run.manifest.run_id !== settings.runId) {
     throw new ProblemsError(
@@ -139,6 +148,7 @@ export async function stop(ctx: StepContext, settings: StopSettings): Promise<vo
     );
   }
   const finished = run.status?.terminal_state === 'done' || run.status?.terminal_state === 'error';
+  ctx.summary.stage('stop');
   const result = d.cluster === 'existing' ? await stopOnExistingCluster(ctx, settings, run) : await stopPerRunCluster(ctx, settings, run);
   // A run that had already finished stays as it was; a stopped one says so.
   if (result.stoppedAny && !finished) {
@@ -151,5 +161,5 @@ export async function stop(ctx: StepContext, settings: StopSettings): Promise<vo
   } else if (finished) {
     ctx.log.info(`run ${settings.runId} had already finished (${String(run.status?.terminal_state)})`);
   }
-  await writeSummary(result.summary);
+  ctx.summary.note(result.summary);
 }

@@ -12,8 +12,8 @@ import type { SubmitSettings } from '../inputs/settings.js';
 import type { RunPlan } from '../plan/plan.js';
 import { preflight } from '../preflight/preflight.js';
 import { dispatchAttempt, type StepContext } from '../ray/attempt.js';
-import { logPlan, planSummary, uploadSummary, writeSummary } from '../results/summary.js';
-import { reportAfterWait } from './report.js';
+import { logPlan, planSection, uploadSection } from '../results/summary.js';
+import { liveComment, reportAfterWait } from './report.js';
 import { checkTarget, openStore, writePlanFile } from './shared.js';
 
 const NOTHING_UPLOADED: UploadResult = { dbs: [], uploadedFiles: 0, skippedFiles: 0, uploadedBytes: 0, writtenConcurrently: 0 };
@@ -86,7 +86,8 @@ async function uploadAndCommit(ctx: StepContext, plan: RunPlan, store: RunStore,
   core.setOutput(Outputs.UploadedFiles, String(result.uploadedFiles));
   core.setOutput(Outputs.SkippedFiles, String(result.skippedFiles));
   core.setOutput(Outputs.UploadedBytes, String(result.uploadedBytes));
-  await writeSummary(uploadSummary(plan, { manifestUri, manifest: committed, dbs: result.dbs }));
+  ctx.summary.manifestCommitted();
+  ctx.summary.upload(uploadSection(plan, { manifestUri, manifest: committed, dbs: result.dbs }));
 }
 
 /**
@@ -94,9 +95,9 @@ async function uploadAndCommit(ctx: StepContext, plan: RunPlan, store: RunStore,
  * is listed (a read: nothing is written before every check passed). The preflight's problems come first; the
  * listing's error, if any, is thrown where it is awaited.
  */
-function startRemote(log: Log, settings: SubmitSettings): { store: RunStore; listing?: Promise<RunListing> } | undefined {
+function startRemote(ctx: StepContext, settings: SubmitSettings): { store: RunStore; listing?: Promise<RunListing> } | undefined {
   if (settings.dryRun) return undefined;
-  const store = openStore(log, settings);
+  const store = openStore(ctx.log, ctx.clock, settings);
   if (!settings.runId) {
     store.open().catch(() => undefined);
     return { store };
@@ -107,9 +108,12 @@ function startRemote(log: Log, settings: SubmitSettings): { store: RunStore; lis
 }
 
 export async function submit(ctx: StepContext, settings: SubmitSettings): Promise<void> {
+  // A given run id names the summary even when the preflight fails (a minted one comes with the plan).
+  if (settings.runId) ctx.summary.run({ runId: settings.runId, kind: 'submit', dryRun: settings.dryRun });
   const checks = preflight(ctx.log, settings);
-  const early = startRemote(ctx.log, settings);
+  const early = startRemote(ctx, settings);
   const { plan, keys } = await checks;
+  ctx.summary.run({ runId: plan.runId, kind: 'submit', dryRun: plan.dryRun, manifest: plan.manifest });
   core.setOutput(Outputs.RunId, plan.runId);
   core.setOutput(Outputs.Dbs, JSON.stringify(plan.dbs));
   core.setOutput(Outputs.Artifact, plan.artifact?.kind ?? 'none');
@@ -120,7 +124,7 @@ export async function submit(ctx: StepContext, settings: SubmitSettings): Promis
   );
   await logPlan(ctx.log, plan);
   core.setOutput(Outputs.PlanFile, await writePlanFile(settings.runnerTemp, plan.runId, plan));
-  await writeSummary(planSummary(plan));
+  ctx.summary.plan(planSection(plan));
   const imageUri = plan.manifest.render_inputs.image_uri;
   if (imageUri) core.setOutput(Outputs.ImageUri, imageUri);
   if (plan.dryRun) {
@@ -130,15 +134,17 @@ export async function submit(ctx: StepContext, settings: SubmitSettings): Promis
   }
 
   // The last checks before any write: what the bucket holds for this run id, and the cluster.
-  const store = early?.store ?? openStore(ctx.log, settings);
+  const store = early?.store ?? openStore(ctx.log, ctx.clock, settings);
   const remote = judgeRun(store, plan.manifest, await (early?.listing ?? listRun(store, plan.runId)));
-  const phases = await checkTarget(ctx.log, settings, { imageUri, imageInput: Inputs.ImageUri, miniInteractRoot: settings.miniInteractRoot });
+  const phases = await checkTarget(ctx, settings, { imageUri, imageInput: Inputs.ImageUri, miniInteractRoot: settings.miniInteractRoot });
   if (remote.manifest === 'same') {
     refuseRedispatch(plan, store, remote, settings);
     ctx.log.notice(`run ${plan.runId} already has a manifest for this same plan: checking and completing the upload.`);
   }
+  ctx.summary.stage('upload');
   await uploadAndCommit(ctx, plan, store, remote, settings.runId === null);
 
+  ctx.summary.stage('dispatch');
   const outcome = await onCluster(ctx, { settings, manifest: plan.manifest, phases, canDetach: true }, (target) =>
     dispatchAttempt(
       ctx,
@@ -151,6 +157,7 @@ export async function submit(ctx: StepContext, settings: SubmitSettings): Promis
         store,
         roots: plan.setupRoots,
         code: plan.code,
+        live: liveComment(ctx, settings, store, plan.manifest, plan.attempt),
       },
       target,
     ),

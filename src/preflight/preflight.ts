@@ -112,9 +112,9 @@ export async function preflight(log: Log, submit: SubmitSettings, env: NodeJS.Pr
 
   const kind = artifactFor(submit.framework, submit.queryMode, submit.slayerSetup);
   const artifacts: DbArtifact[] = [];
-  const dbDirs = kind ? mapping.dbs.map((db) => join(submit.artifactRoots[kind], db)) : [];
 
-  const { report: worktree, dirtyByDb } = await checkWorktree(submit, new Map(mapping.dbs.map((db, i) => [db, dbDirs[i]])), problems);
+  const artifactDirs = new Map(kind ? mapping.dbs.map((db) => [db, join(submit.artifactRoots[kind], db)] as const) : []);
+  const { report: worktree, dirtyByDb } = await checkWorktree(submit, artifactDirs, problems);
   if (worktree.dirty.length > 0) {
     const msg = `uncommitted changes under image-input paths: [${worktree.dirty.map((p) => `'${p}'`).join(', ')}]`;
     if (submit.allowDirty) {

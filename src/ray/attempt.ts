@@ -9,7 +9,7 @@ import { errorMessage } from '../common/errors.js';
 import type { GithubContext } from '../common/github-context.js';
 import type { Log } from '../common/log.js';
 import type { ActionState } from '../common/state.js';
-import { sleep } from '../common/time.js';
+import type { Clock } from '../common/time.js';
 import { parseStatus, type RunStatus, writeFreshStatus } from '../gcs/rows.js';
 import { isPreconditionFailed, type RunStore, runPaths } from '../gcs/store.js';
 import type { DispatchSettings } from '../inputs/settings.js';
@@ -17,8 +17,9 @@ import { type CodePlan, readCodeFiles } from '../plan/code-source.js';
 import { submissionId } from '../plan/job-args.js';
 import type { RunManifest } from '../plan/manifest.js';
 import type { SetupRoots } from '../plan/setup-roots.js';
-import { mdText } from '../results/render.js';
-import { markdownTable, writeSummary } from '../results/summary.js';
+import type { LiveComment } from '../results/live-comment.js';
+import { code, mdText } from '../results/render.js';
+import type { DetailSection, StepSummary } from '../results/step-summary.js';
 import { dashboardUrl, type JobStatus, type RayJobsClient, TERMINAL } from './client.js';
 import { attemptJob, rayJobSubmitCommand, type SubmitOutcome, submitIdempotent, uploadJobPackage } from './submit.js';
 import { type WaitResult, waitForAttempt } from './wait.js';
@@ -31,6 +32,10 @@ export interface StepContext {
   state: ActionState;
   cancel: Cancellation;
   github: GithubContext;
+  /** What the wait reads the time from and sleeps on (systemClock in the action). */
+  clock: Clock;
+  /** The job summary, written once at the end of the step. */
+  summary: StepSummary;
 }
 
 /** The attempt to carry out. */
@@ -44,6 +49,8 @@ export interface AttemptRequest {
   /** Run-scoped setup roots (existing cluster, SLayer), or null. */
   roots: SetupRoots | null;
   code: CodePlan;
+  /** The live PR comment of a step that waits (comment-on-pr), or none. */
+  live?: LiveComment | null;
 }
 
 /** Where the job goes, as the cluster mode provides it. */
@@ -73,13 +80,13 @@ const NO_WAIT: DispatchOutcome = { waited: false, failure: null, dashboardUrl: n
 /** After the last row, the driver still shuts down for a few seconds: the status reported waits for it, a little. */
 const DRIVER_EXIT_WAIT_MS = 30_000;
 
-async function settledStatus(client: RayJobsClient, sid: string, fallback: JobStatus | null): Promise<JobStatus | 'UNKNOWN'> {
-  const deadline = Date.now() + DRIVER_EXIT_WAIT_MS;
+async function settledStatus(clock: Clock, client: RayJobsClient, sid: string, fallback: JobStatus | null): Promise<JobStatus | 'UNKNOWN'> {
+  const deadline = clock.now() + DRIVER_EXIT_WAIT_MS;
   for (;;) {
     const status = (await client.job(sid).catch(() => null))?.status ?? null;
     if (status === null) return fallback ?? 'UNKNOWN';
-    if (TERMINAL.includes(status) || Date.now() > deadline) return status;
-    await sleep(1_000);
+    if (TERMINAL.includes(status) || clock.now() > deadline) return status;
+    await clock.sleep(1_000);
   }
 }
 
@@ -101,6 +108,7 @@ async function stopAndRecord(ctx: StepContext, client: RayJobsClient, sid: strin
   try {
     await stopOnce(ctx.log, client, sid);
     ctx.state.setWait('done');
+    ctx.summary.jobState(sid, 'stopped');
   } catch (e) {
     ctx.log.warning(`could not stop ${sid}: ${errorMessage(e)}; the post step tries again`);
   }
@@ -141,6 +149,10 @@ function printSubmitCommand(ctx: StepContext, r: AttemptRequest): DispatchOutcom
   ctx.log.info(rayJobSubmitCommand(job, r.settings.rayAddress));
   core.setOutput(Outputs.JobStatus, NOT_DISPATCHED);
   core.setOutput(Outputs.SubmissionId, job.submissionId);
+  ctx.summary.dispatch({
+    line: 'Dispatch: nothing dispatched (cluster: none)',
+    body: `Nothing was dispatched (cluster: none). The equivalent \`ray job submit\` command for ${code(job.submissionId)} (without secrets) is in the step's log.`,
+  });
   return NO_WAIT;
 }
 
@@ -182,10 +194,11 @@ export async function dispatchAttempt(ctx: StepContext, request: AttemptRequest,
   const sid = submissionId(m.run_id, request.attempt);
   ctx.state.saveJob({ submissionId: sid, rayAddress: client.address, wait: request.settings.wait ? 'waiting' : 'detached' });
   const outcome = await phase('submit', () => submitJob(ctx, request, client));
+  ctx.summary.jobState(sid, 'submitted');
   ctx.log.info(outcome === 'created' ? `submitted ${sid} to ${client.address}` : `${sid} was already submitted by an earlier try of this step: following it`);
   await freshStatus(request.store, m.run_id, {
     ray_job_id: sid,
-    last_heartbeat_ts: Date.now() / 1000,
+    last_heartbeat_ts: ctx.clock.now() / 1000,
     rows_done: 0,
     rows_total: request.instanceIds.length,
     terminal_state: null,
@@ -196,11 +209,14 @@ export async function dispatchAttempt(ctx: StepContext, request: AttemptRequest,
   if (url) core.setOutput(Outputs.DashboardUrl, url);
   const status = (await client.job(sid))?.status ?? 'PENDING';
   core.setOutput(Outputs.JobStatus, status);
+  const facts: DispatchFacts = { runId: m.run_id, attempt: request.attempt, sid, url, dispatched: request.instanceIds.length, status, wait: null };
+  ctx.summary.dispatch(dispatchSection(facts));
   if (!request.settings.wait) {
-    await writeSummary(dispatchSummary({ runId: m.run_id, attempt: request.attempt, sid, url, dispatched: request.instanceIds.length, status, wait: null }));
     ctx.log.info(`not waiting (wait: false): the job runs on; follow it at ${url ?? client.address}`);
     return { ...NO_WAIT, dashboardUrl: url };
   }
+  ctx.summary.stage('wait');
+  await request.live?.dispatched({ rowsDone: 0, rowsTotal: request.instanceIds.length, jobStatus: status }, url);
   return phase('wait', () => waitOnJob(ctx, request, target, client, url));
 }
 
@@ -208,7 +224,7 @@ export async function dispatchAttempt(ctx: StepContext, request: AttemptRequest,
 async function waitOnJob(ctx: StepContext, r: AttemptRequest, target: ClusterTarget, client: RayJobsClient, url: string | null): Promise<DispatchOutcome> {
   const m = r.manifest;
   const sid = submissionId(m.run_id, r.attempt);
-  const started = Date.now();
+  const started = ctx.clock.now();
   const removeStop = ctx.cancel.add({
     order: CleanupOrder.StopJob,
     name: `stop ${sid}`,
@@ -218,6 +234,19 @@ async function waitOnJob(ctx: StepContext, r: AttemptRequest, target: ClusterTar
       return `${sid} was asked to stop. Then ${rerunHint(m.run_id)}`;
     },
   });
+  const live = r.live;
+  // On cancel the live comment says so (after the stop), instead of "in progress" for good.
+  const removeLive = live
+    ? ctx.cancel.add({
+        order: CleanupOrder.Comment,
+        name: 'mark the PR comment cancelled',
+        timeoutMs: 20_000,
+        run: async (signal) => {
+          await live.cancelled(`The workflow was cancelled (${signal}); the job ${code(sid)} was asked to stop. Then ${rerunHint(m.run_id)}.`);
+          return undefined;
+        },
+      })
+    : () => undefined;
   let result: WaitResult;
   try {
     result = await waitForAttempt({
@@ -232,10 +261,13 @@ async function waitOnJob(ctx: StepContext, r: AttemptRequest, target: ClusterTar
       noProgressMs: r.settings.noProgressMs,
       signal: ctx.cancel.signal,
       log: ctx.log,
+      clock: ctx.clock,
       headAlive: target.headAlive,
+      onProgress: live ? (p) => live.progress(p) : undefined,
     });
   } finally {
     removeStop();
+    removeLive();
   }
   // A signal ended the wait: the cleanup path stops the job and fails the step.
   if (ctx.cancel.cancelled) {
@@ -246,13 +278,19 @@ async function waitOnJob(ctx: StepContext, r: AttemptRequest, target: ClusterTar
   const ok = v.kind === 'finished' && v.ok;
   // on-wait-timeout: leave: a run longer than the wait goes on (the post step leaves it alone too).
   const leave = v.kind === 'wait-timeout' && r.settings.onWaitTimeout === 'leave';
-  if (ok) ctx.state.setWait('done');
-  else if (leave) ctx.state.setWait('detached');
-  else await stopAndRecord(ctx, client, sid);
-  const final = ok ? await settledStatus(client, sid, result.jobStatus) : ((await client.job(sid).catch(() => null))?.status ?? result.jobStatus ?? 'UNKNOWN');
+  if (ok) {
+    ctx.state.setWait('done');
+    ctx.summary.jobState(sid, 'finished');
+  } else if (leave) {
+    ctx.state.setWait('detached');
+    ctx.summary.jobState(sid, 'left running');
+  } else await stopAndRecord(ctx, client, sid);
+  const final = ok
+    ? await settledStatus(ctx.clock, client, sid, result.jobStatus)
+    : ((await client.job(sid).catch(() => null))?.status ?? result.jobStatus ?? 'UNKNOWN');
   core.setOutput(Outputs.JobStatus, final);
-  await writeSummary(dispatchSummary({ runId: m.run_id, attempt: r.attempt, sid, url, dispatched: r.instanceIds.length, status: final, wait: result }));
-  const waited: DispatchOutcome = { waited: true, failure: null, dashboardUrl: url, durationSeconds: (Date.now() - started) / 1000, leftRunning: leave };
+  ctx.summary.dispatch(dispatchSection({ runId: m.run_id, attempt: r.attempt, sid, url, dispatched: r.instanceIds.length, status: final, wait: result }));
+  const waited: DispatchOutcome = { waited: true, failure: null, dashboardUrl: url, durationSeconds: (ctx.clock.now() - started) / 1000, leftRunning: leave };
   if (leave) {
     const message = `wait-timeout: ${v.reason}; the job ${sid} is left running (on-wait-timeout: leave). Report on it later with \`report-run-id: ${m.run_id}\` (add wait: true to wait for it)`;
     return { ...waited, failure: new Error(message) };
@@ -275,18 +313,19 @@ interface DispatchFacts {
   wait: WaitResult | null;
 }
 
-function dispatchSummary(f: DispatchFacts): string {
-  const rows = [
-    ['run', `\`${f.runId}\``],
-    ['attempt', String(f.attempt)],
-    ['instances dispatched', String(f.dispatched)],
-    ['submission', f.url ? `[\`${f.sid}\`](${f.url})` : `\`${f.sid}\``],
-    ['Ray job status', f.status],
+/** The dispatch's section: where the job went and how it ended (no table: label and value per line). */
+function dispatchSection(f: DispatchFacts): DetailSection {
+  const lines = [
+    `- run ${code(f.runId)}, attempt ${f.attempt}: ${f.dispatched} instance${f.dispatched === 1 ? '' : 's'} dispatched`,
+    `- submission: ${f.url ? `[${code(f.sid)}](${f.url})` : code(f.sid)}`,
+    `- Ray job status: ${mdText(f.status)}`,
   ];
   if (f.wait) {
-    rows.push(['rows of this attempt', `${f.wait.rowsDone}/${f.wait.rowsTotal}`]);
+    lines.push(`- rows of this attempt: ${f.wait.rowsDone}/${f.wait.rowsTotal}`);
     // The reason may quote Ray's job message: untrusted text.
-    rows.push(['verdict', `${f.wait.verdict.kind}: ${mdText(f.wait.verdict.reason)}`]);
+    lines.push(`- verdict: ${f.wait.verdict.kind}: ${mdText(f.wait.verdict.reason)}`);
   }
-  return ['### Dispatch', '', markdownTable(['', ''], rows), ''].join('\n');
+  // The folded line is HTML (<summary>): Ray's status word only, nothing that could be markup.
+  const status = String(f.status).replace(/[^A-Za-z0-9_-]/g, '');
+  return { line: `Dispatch: ${f.sid}, ${f.dispatched} instance${f.dispatched === 1 ? '' : 's'}, Ray job ${status}`, body: lines.join('\n') };
 }

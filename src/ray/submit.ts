@@ -5,6 +5,7 @@ import { errorMessage, ProblemsError } from '../common/errors.js';
 import type { GithubContext } from '../common/github-context.js';
 import type { Log } from '../common/log.js';
 import { RetryExhaustedError, withRetry } from '../common/retry.js';
+import type { Clock } from '../common/time.js';
 import type { DispatchSettings } from '../inputs/settings.js';
 import { CODE_DIR, type CodePlan, entrypointPrefixFor } from '../plan/code-source.js';
 import { buildJobArgs, entrypoint, submissionId } from '../plan/job-args.js';
@@ -13,16 +14,20 @@ import type { SetupRoots } from '../plan/setup-roots.js';
 import { isDuplicateSubmission, type JobDetails, RayHttpError, RayJobsClient, type RayVersion, retryableRayError, type SubmitRequest } from './client.js';
 import { type CodeFile, jobPackage, PACKAGE_MAX_BYTES } from './job-package.js';
 
-/** A Jobs API client for the dashboard the settings name (or `address`), logging its retries. */
+/**
+ * A Jobs API client for the dashboard the settings name (or `address`), logging its retries, whose
+ * backoff sleeps on `clock` (the step's).
+ */
 export function rayClient(
   log: Log,
   dispatch: Pick<DispatchSettings, 'rayAddress' | 'rayHeaders' | 'tlsVerify'>,
-  address: string = dispatch.rayAddress,
+  options: { clock: Clock; address?: string },
 ): RayJobsClient {
   return new RayJobsClient({
-    address,
+    address: options.address ?? dispatch.rayAddress,
     headers: dispatch.rayHeaders,
     tlsVerify: dispatch.tlsVerify,
+    policy: { clock: options.clock },
     onRetry: (what, e, attempt, delay) => log.info(`retry ${attempt} of ${what} in ${delay} ms: ${errorMessage(e)}`),
   });
 }

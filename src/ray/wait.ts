@@ -3,7 +3,7 @@
 
 import { errorMessage } from '../common/errors.js';
 import type { Log } from '../common/log.js';
-import { sleep } from '../common/time.js';
+import type { Clock } from '../common/time.js';
 import { parseStatus, rowRefs } from '../gcs/rows.js';
 import { type RunStore, runPaths } from '../gcs/store.js';
 import type { JobStatus, RayJobsClient } from './client.js';
@@ -83,7 +83,18 @@ export interface WaitOptions {
   noProgressMs: number;
   signal: AbortSignal;
   log: Log;
+  /** Where the deadlines read the time and the polls sleep (systemClock in the action). */
+  clock: Clock;
   headAlive?: () => Promise<boolean | null>;
+  /** Called after every poll with what it saw (a live PR comment throttles itself); must not throw. */
+  onProgress?: (p: WaitProgress) => Promise<void>;
+}
+
+/** What one poll saw, for onProgress. */
+interface WaitProgress {
+  rowsDone: number;
+  rowsTotal: number;
+  jobStatus: JobStatus | null;
 }
 
 export interface WaitResult {
@@ -95,8 +106,8 @@ export interface WaitResult {
 
 export async function waitForAttempt(options: WaitOptions): Promise<WaitResult> {
   const wanted = new Set(options.instanceIds);
-  const started = Date.now();
-  const clock: WaitClock = { startedMs: started, lastProgressMs: started, waitTimeoutMs: options.waitTimeoutMs, noProgressMs: options.noProgressMs };
+  const started = options.clock.now();
+  const deadlines: WaitClock = { startedMs: started, lastProgressMs: started, waitTimeoutMs: options.waitTimeoutMs, noProgressMs: options.noProgressMs };
   let printed = 0;
   let lastLine = '';
   let rowsDone = 0;
@@ -125,7 +136,7 @@ export async function waitForAttempt(options: WaitOptions): Promise<WaitResult> 
       verdict = null;
     }
     if (verdict) return { verdict, jobStatus, rowsDone, rowsTotal: wanted.size };
-    await sleep(options.pollIntervalMs, options.signal);
+    await options.clock.sleep(options.pollIntervalMs, options.signal);
   }
 
   async function printNewLogs(client: RayJobsClient): Promise<void> {
@@ -150,7 +161,7 @@ export async function waitForAttempt(options: WaitOptions): Promise<WaitResult> 
     const refs = rowRefs((await options.store.list(runPaths.rowsPrefix(options.runId))).keys());
     let done = 0;
     for (const [iid, list] of refs) if (wanted.has(iid) && list.some((r) => r.attempt === options.attempt)) done++;
-    if (done > rowsDone) clock.lastProgressMs = Date.now();
+    if (done > rowsDone) deadlines.lastProgressMs = options.clock.now();
     rowsDone = done;
     const status = parseStatus(await options.store.read(runPaths.status(options.runId)));
     const ours = status !== null && status.attempt === options.attempt;
@@ -162,10 +173,11 @@ export async function waitForAttempt(options: WaitOptions): Promise<WaitResult> 
     lastLine = line;
 
     if (options.client) await printNewLogs(options.client);
+    await options.onProgress?.({ rowsDone, rowsTotal: wanted.size, jobStatus });
 
     return decide(
       {
-        now: Date.now(),
+        now: options.clock.now(),
         jobStatus,
         jobMessage: job?.message ?? null,
         terminalState: ours ? (status.terminal_state ?? null) : null,
@@ -174,7 +186,7 @@ export async function waitForAttempt(options: WaitOptions): Promise<WaitResult> 
         rowsTotal: wanted.size,
         headAlive,
       },
-      clock,
+      deadlines,
     );
   }
 }

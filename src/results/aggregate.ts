@@ -10,8 +10,8 @@
 //     unreadable the latest row is not a JSON object               → in n, a failure, named
 //     error      the latest row has a truthy `error`               → in n, a failure, counted in `errors`
 //     pass       phase1_passed === true and phase2_passed === true
-//     phase1     phase1_passed === true, phase2 not passed         → a failure ("phase-2 failed")
-//     fail       anything else                                     → a failure ("phase-1 failed")
+//     phase1     phase1_passed === true, phase2 not passed         → a failure ("phase 2 failed")
+//     fail       anything else                                     → a failure ("phase 1 failed")
 // - n counts every instance, whatever its outcome.
 // - phase1_rate / phase2_rate: instances whose latest row has `phase1_passed === true` /
 //   `phase2_passed === true`, divided by n (flags are taken as the row gives them; missing and
@@ -65,7 +65,7 @@ export interface Failure {
   db: string;
   attempt: number | null;
   outcome: Exclude<Outcome, 'pass'>;
-  /** The error, or what failed with the submission status, or "no row" / "unreadable row …". */
+  /** "phase 1 failed", "phase 2 failed", "error: <its first line>", "no row" or "unreadable row …". */
   reason: string;
 }
 
@@ -133,19 +133,37 @@ function classify(iid: string, db: string, latest: LatestRow | undefined): Insta
   return { ...base, outcome, phase1_passed: p1, phase2_passed: p2, total_reward: reward, error, submission_status: nonEmpty(row.submission_status) };
 }
 
+/** How long an error's text may be in a failure reason; the whole error stays in `instances`. */
+const ERROR_REASON_CHARS = 200;
+
+/** The line of an error that says what went wrong: a traceback's last line, else the first line, cut. */
+function shortError(error: string): string {
+  const lines = error
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+  const line = (lines[0]?.startsWith('Traceback') ? lines[lines.length - 1] : lines[0]) ?? '';
+  const chars = [...line];
+  return chars.length > ERROR_REASON_CHARS ? `${chars.slice(0, ERROR_REASON_CHARS - 1).join('')}…` : line;
+}
+
+/**
+ * Why an instance did not pass, in plain words. The submission status is said only when it adds
+ * something: a failed phase whose answer was not submitted (an error row says its error instead).
+ */
 function failureReason(r: InstanceResult): string {
-  const status = r.submission_status !== null ? ` (submission_status: ${r.submission_status})` : '';
+  const status = r.submission_status !== null && r.submission_status !== 'submitted' ? ` (submission: ${r.submission_status})` : '';
   switch (r.outcome) {
     case 'missing':
       return 'no row';
     case 'unreadable':
       return `unreadable row attempt-${r.attempt ?? '?'}.json`;
     case 'error':
-      return `error: ${r.error ?? ''}${status}`;
+      return `error: ${shortError(r.error ?? '')}`;
     case 'phase1':
-      return `phase-2 failed${status}`;
+      return `phase 2 failed${status}`;
     default:
-      return `phase-1 failed${status}`;
+      return `phase 1 failed${status}`;
   }
 }
 

@@ -1,6 +1,6 @@
-// The PR comment: one comment per key (the workflow), found again by its hidden marker
-// and updated in place on reruns. Every failure here is a warning: the report never fails
-// because of the comment.
+// The PR comment: one comment per key (render.ts commentKey: the workflow, the combo and the
+// models), found again by its hidden marker and updated in place. Every failure here is a
+// warning: the report never fails because of the comment.
 import { getOctokit } from '@actions/github';
 import { defaults as githubDefaults } from '@actions/github/lib/utils';
 import { Inputs } from '../common/constants.js';

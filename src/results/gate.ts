@@ -46,30 +46,67 @@ function pct(x: number): string {
   return `${(x * 100).toFixed(1)}%`;
 }
 
-/** A rate with 4 significant digits, unless that would print it equal to the threshold it is below. */
-function shortBelow(x: number, threshold: number): string {
+/**
+ * A rate with 4 significant digits, unless that would print it on the other side of the threshold
+ * (equal to a threshold it is below, or below a threshold it meets).
+ */
+function shortRate(x: number, threshold: number): string {
   const short = Number(x.toPrecision(4));
-  return short < threshold ? String(short) : String(x);
+  return short < threshold === x < threshold ? String(short) : String(x);
 }
 
-/** Every threshold the figures fall short of, as messages naming the figure and the threshold; [] when they pass. */
-export function gateFailures(figures: Pick<Figures, 'n' | 'phase1_rate' | 'phase1_passed' | 'errors'>, thresholds: GateThresholds): string[] {
-  const out: string[] = [];
+type GateFigures = Pick<Figures, 'n' | 'phase1_rate' | 'phase1_passed' | 'errors'>;
+
+/** One threshold of the gate against the run's figure: what the summary and the PR comment show. */
+export interface GateCheck {
+  input: Inputs.MinPhase1Rate | Inputs.MaxErrors;
+  /** The threshold as the input gave it (parsed). */
+  threshold: string;
+  /** The measured figure, with what it is made of. */
+  measured: string;
+  passed: boolean;
+  /** Why it failed, naming the figure and the threshold; null when it passed. */
+  failure: string | null;
+}
+
+/** Every threshold that is set, checked; [] when there is no gate. */
+export function gateChecks(figures: GateFigures, thresholds: GateThresholds): GateCheck[] {
+  const out: GateCheck[] = [];
   // Compared on the rate itself (k / n is correctly rounded, like the parsed threshold), never on
   // k against min × n, whose rounding could fail a run that sits exactly on the threshold.
-  if (thresholds.minPhase1Rate !== null && figures.phase1_rate < thresholds.minPhase1Rate) {
-    out.push(
-      `phase-1 rate ${shortBelow(figures.phase1_rate, thresholds.minPhase1Rate)} (${figures.phase1_passed}/${figures.n} = ${pct(figures.phase1_rate)}) is below ${Inputs.MinPhase1Rate} ${thresholds.minPhase1Rate}`,
-    );
+  const min = thresholds.minPhase1Rate;
+  if (min !== null) {
+    const measured = `${shortRate(figures.phase1_rate, min)} (${figures.phase1_passed}/${figures.n} = ${pct(figures.phase1_rate)})`;
+    const passed = figures.phase1_rate >= min;
+    out.push({
+      input: Inputs.MinPhase1Rate,
+      threshold: String(min),
+      measured,
+      passed,
+      failure: passed ? null : `phase-1 rate ${measured} is below ${Inputs.MinPhase1Rate} ${min}`,
+    });
   }
-  if (thresholds.maxErrors !== null && figures.errors > thresholds.maxErrors) {
-    out.push(`errors ${figures.errors} (of ${figures.n} instances) exceed ${Inputs.MaxErrors} ${thresholds.maxErrors}`);
+  const max = thresholds.maxErrors;
+  if (max !== null) {
+    const passed = figures.errors <= max;
+    out.push({
+      input: Inputs.MaxErrors,
+      threshold: String(max),
+      measured: `${figures.errors} (of ${figures.n} instances)`,
+      passed,
+      failure: passed ? null : `errors ${figures.errors} (of ${figures.n} instances) exceed ${Inputs.MaxErrors} ${max}`,
+    });
   }
   return out;
 }
 
+/** Every threshold the figures fall short of, as messages naming the figure and the threshold; [] when they pass. */
+export function gateFailures(figures: GateFigures, thresholds: GateThresholds): string[] {
+  return gateChecks(figures, thresholds).flatMap((c) => (c.failure === null ? [] : [c.failure]));
+}
+
 /** One message for all failed thresholds, or null when the gate passes. */
-export function gateMessage(figures: Pick<Figures, 'n' | 'phase1_rate' | 'phase1_passed' | 'errors'>, thresholds: GateThresholds): string | null {
+export function gateMessage(figures: GateFigures, thresholds: GateThresholds): string | null {
   const list = gateFailures(figures, thresholds);
   return list.length === 0 ? null : `quality gate failed: ${list.join('; ')}`;
 }

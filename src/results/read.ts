@@ -6,7 +6,7 @@ import { formatProblem, ProblemList, ProblemsError } from '../common/errors.js';
 import type { Log } from '../common/log.js';
 import { highestAttempt, type LatestRow, latestRows, parseStatus, type RowRef, type RunStatus } from '../gcs/rows.js';
 import { parseManifest } from '../gcs/run-state.js';
-import { isNotFound, type RunStore, runPaths } from '../gcs/store.js';
+import { type RunStore, runPaths } from '../gcs/store.js';
 import { type RunManifest, withPythonDefaults } from '../plan/manifest.js';
 import { mapInstances } from '../preflight/dataset.js';
 import { aggregate, type RunResults } from './aggregate.js';
@@ -44,11 +44,7 @@ export async function readRun(store: RunStore, runId: string, input: string): Pr
   if (typeof raw === 'object' && raw !== null) {
     for (const [k, v] of Object.entries(raw)) if (typeof v === 'string') instanceDbs[k] = v;
   }
-  const [{ refs, latest }, statusBytes, created] = await Promise.all([
-    latestRows(store, runId),
-    store.read(runPaths.status(runId)),
-    manifestCreated(store, name),
-  ]);
+  const [{ refs, latest }, statusBytes, created] = await Promise.all([latestRows(store, runId), store.read(runPaths.status(runId)), store.created(name)]);
   const status = parseStatus(statusBytes);
   const attempt = Math.max(highestAttempt(refs), typeof status?.attempt === 'number' ? status.attempt : 0);
   let elapsedSeconds: number | null = null;
@@ -57,18 +53,6 @@ export async function readRun(store: RunStore, runId: string, input: string): Pr
     if (Number.isFinite(s) && s >= 0) elapsedSeconds = s;
   }
   return { runId, manifest, instanceDbs, refs, latest, attempt, status, elapsedSeconds };
-}
-
-/** The manifest object's creation time in ms since the epoch, or null when unknown. */
-async function manifestCreated(store: RunStore, name: string): Promise<number | null> {
-  try {
-    const [md] = await store.retry(`stat ${store.uri(name)}`, () => store.bucket.file(name).getMetadata());
-    const t = Date.parse(String(md.timeCreated ?? ''));
-    return Number.isNaN(t) ? null : t;
-  } catch (e) {
-    if (isNotFound(e)) return null;
-    throw e;
-  }
 }
 
 /** The instances (manifest ones, then any other with rows) whose DB neither the manifest nor a row names. */

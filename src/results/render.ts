@@ -4,7 +4,9 @@
 import { formatDuration } from '../common/time.js';
 import type { RunManifest } from '../plan/manifest.js';
 import { compareDbs, type Failure, type Figures, type RunResults } from './aggregate.js';
+import type { GateCheck } from './gate.js';
 import { markdownTable } from './summary.js';
+import { mermaidFence, phaseBarChart, XYCHART_MAX_BARS } from './xychart.js';
 
 export interface RunHeader {
   runId: string;
@@ -24,9 +26,8 @@ export interface Baseline {
   results: RunResults;
 }
 
-/** Failures listed in the PR comment; the job summary lists up to SUMMARY_FAILURES. */
+/** Failures listed in the PR comment (the job summary lists up to 1000: step-summary.ts). */
 const COMMENT_FAILURES = 50;
-const SUMMARY_FAILURES = 1000;
 const REASON_CHARS = 240;
 
 function percent(rate: number): string {
@@ -69,17 +70,20 @@ function oneLine(s: string, max: number): string {
   return t.length > max ? `${t.slice(0, max - 1)}…` : t;
 }
 
-function headerLines(h: RunHeader): string[] {
-  const m = h.manifest;
-  const run = [`attempt ${h.attempt}`];
-  if (h.durationSeconds !== null) run.push(`duration ${formatDuration(h.durationSeconds * 1000)}${h.durationNote ? ` (${h.durationNote})` : ''}`);
-  run.push(`state ${h.state ? code(h.state) : 'running (no terminal state yet)'}`);
+/** The run's combo and models, as list items (they appear once in a summary). */
+export function comboLines(m: RunHeader['manifest']): string[] {
   return [
     `- combo: ${[m.framework, m.query_mode, m.mode, m.slayer_setup].map(code).join(' / ')}`,
     `- models: agent ${code(m.agent_model)}, user-sim ${code(m.user_sim_model)}`,
-    `- ${run.join(', ')}`,
-    ...(h.dashboardUrl ? [`- dashboard: [Ray job](${h.dashboardUrl})`] : []),
   ];
+}
+
+/** The attempt, its duration and state, and the dashboard link, as list items. */
+export function attemptLines(h: RunHeader): string[] {
+  const run = [`attempt ${h.attempt}`];
+  if (h.durationSeconds !== null) run.push(`duration ${formatDuration(h.durationSeconds * 1000)}${h.durationNote ? ` (${h.durationNote})` : ''}`);
+  run.push(`state ${h.state ? code(h.state) : 'running (no terminal state yet)'}`);
+  return [`- ${run.join(', ')}`, ...(h.dashboardUrl ? [`- dashboard: [Ray job](${h.dashboardUrl})`] : [])];
 }
 
 /** One line with the overall figures. */
@@ -96,23 +100,44 @@ export function headline(figures: Figures): string {
   return parts.join(' · ');
 }
 
-function figureCells(f: Figures): string[] {
-  return [
+/** Columns that are shown only when some row has them: an all-zero column says nothing. */
+const OPTIONAL_COLUMNS = [
+  { head: 'unreadable', cell: (f: Figures) => f.unreadable },
+  { head: 'no row', cell: (f: Figures) => f.missing },
+] as const;
+
+/** The table per DB (sorted by DB), with a total row; `unreadable` and `no row` only when not all 0. */
+function resultsTable(r: RunResults): string {
+  const optional = OPTIONAL_COLUMNS.filter((c) => c.cell(r) > 0);
+  const cells = (f: Figures): string[] => [
     String(f.n),
     rateCell(f.phase1_rate, f.phase1_passed, f.n),
     rateCell(f.phase2_rate, f.phase2_passed, f.n),
     reward(f.avg_reward),
     String(f.errors),
-    String(f.unreadable),
-    String(f.missing),
+    ...optional.map((c) => String(c.cell(f))),
   ];
+  const rows = r.per_db.map((d) => [code(d.db), ...cells(d)]);
+  rows.push(['**all**', ...cells(r)]);
+  return markdownTable(['DB', 'n', 'phase-1 pass', 'phase-2 pass', 'avg reward', 'errors', ...optional.map((c) => c.head)], rows);
 }
 
-/** The table per DB (sorted by DB), with a total row. */
-function resultsTable(r: RunResults): string {
-  const rows = r.per_db.map((d) => [code(d.db), ...figureCells(d)]);
-  rows.push(['**all**', ...figureCells(r)]);
-  return markdownTable(['DB', 'n', 'phase-1 pass', 'phase-2 pass', 'avg reward', 'errors', 'unreadable', 'no row'], rows);
+/**
+ * The per-DB bar chart of the phase-1 and phase-2 pass rates (src/results/xychart.ts), as a
+ * mermaid block; null for fewer than two DBs (the table says it all) or more than a chart takes.
+ */
+function phaseChart(r: Pick<RunResults, 'per_db'>): string | null {
+  if (r.per_db.length < 2 || r.per_db.length > XYCHART_MAX_BARS) return null;
+  const chart = phaseBarChart(r.per_db.map((d) => ({ label: d.db, phase1: d.phase1_rate, phase2: d.phase2_rate })));
+  return chart === null ? null : mermaidFence(chart);
+}
+
+/** The gate's verdict: a line, then each threshold against the measured figure; '' without a gate. */
+export function gateBlock(checks: readonly GateCheck[]): string {
+  if (checks.length === 0) return '';
+  const passed = checks.every((c) => c.passed);
+  const rows = checks.map((c) => [code(c.input), c.threshold, c.measured, c.passed ? '✅ passed' : '❌ failed']);
+  return [`**Quality gate: ${passed ? '✅ passed' : '❌ failed'}**`, '', markdownTable(['gate', 'threshold', 'measured', 'verdict'], rows)].join('\n');
 }
 
 function signed(x: number, digits: number, unit = ''): string {
@@ -147,17 +172,37 @@ export function deltaTable(results: RunResults, base: RunResults): string {
   return markdownTable(['DB', 'n', 'phase-1 pass', 'Δ phase-1', 'phase-2 pass', 'Δ phase-2', 'avg reward', 'Δ reward', 'errors', 'Δ errors'], rows);
 }
 
-/** The collapsible list of failures (at most `max`), or '' when there is none. */
-export function failuresDetails(failures: readonly Failure[], max: number, moreHint: string): string {
+/** Where a failed instance's log is (a URL), or null when it has none to link. */
+export type LogUrl = (f: Failure) => string | null;
+
+/**
+ * The browser link of a failed instance's log object, `runs/<id>/logs/<iid>/attempt-<n>.log`
+ * (docs/reference/gcs-layout.md): storage.cloud.google.com opens it for anyone signed in to Google
+ * with read access to the bucket. An instance without a row has no attempt, so no link.
+ */
+export function gcsLogUrl(bucket: string, runId: string): LogUrl {
+  return (f) =>
+    f.attempt === null
+      ? null
+      : `https://storage.cloud.google.com/${bucket}/${['runs', runId, 'logs', f.instance_id, `attempt-${f.attempt}.log`].map(encodeURIComponent).join('/')}`;
+}
+
+/** The collapsible list of failures (at most `max`), or '' when there is none; with `logUrl`, a log column. */
+export function failuresDetails(failures: readonly Failure[], max: number, moreHint: string, logUrl?: LogUrl): string {
   if (failures.length === 0) return '';
   const shown = failures.slice(0, max);
-  const rows = shown.map((f) => [code(f.instance_id), code(f.db), f.attempt === null ? '—' : String(f.attempt), mdText(oneLine(f.reason, REASON_CHARS))]);
+  const rows = shown.map((f) => {
+    const row = [code(f.instance_id), code(f.db), f.attempt === null ? '—' : String(f.attempt), mdText(oneLine(f.reason, REASON_CHARS))];
+    if (!logUrl) return row;
+    const url = logUrl(f);
+    return [...row, url ? `[log](${url})` : '—'];
+  });
   const more = failures.length > shown.length ? [`… and ${failures.length - shown.length} more (${moreHint}).`, ''] : [];
   return [
     '<details>',
     `<summary>${failures.length} instance${failures.length === 1 ? '' : 's'} did not pass</summary>`,
     '',
-    markdownTable(['instance', 'DB', 'attempt', 'reason'], rows),
+    markdownTable(['instance', 'DB', 'attempt', 'reason', ...(logUrl ? ['log'] : [])], rows),
     '',
     ...more,
     '</details>',
@@ -168,24 +213,53 @@ function unreadableLine(r: RunResults): string[] {
   return r.unreadable_ids.length > 0 ? [`Unreadable rows (counted in n as failures): ${r.unreadable_ids.map(code).join(', ')}`, ''] : [];
 }
 
-/** The job summary. */
-export function renderSummary(header: RunHeader, runResults: RunResults, baseline: Baseline | null = null): string {
-  return [
-    `## BIRD-Interact results: ${code(header.runId)}`,
-    '',
-    ...headerLines(header),
-    '',
-    headline(runResults),
-    '',
-    resultsTable(runResults),
-    '',
-    ...(baseline ? [`Against baseline run ${code(baseline.runId)} (${headline(baseline.results)}):`, '', deltaTable(runResults, baseline.results), ''] : []),
-    ...unreadableLine(runResults),
-    ...(runResults.failures.length > 0 ? [failuresDetails(runResults.failures, SUMMARY_FAILURES, 'see results-json'), ''] : []),
-  ].join('\n');
+export interface ResultsBlockOptions {
+  /** Failures listed at most; 0: a line that says how many and where they are. */
+  maxFailures: number;
+  /** Where the failures beyond maxFailures are. */
+  moreHint: string;
+  /** The comment shows the deltas instead of the plain table; the summary shows both. */
+  deltas: 'instead' | 'beside';
+  /** Links each failure's log (gcsLogUrl). */
+  logUrl?: LogUrl;
 }
 
-/** The hidden marker that finds our comment again: one per key (the workflow by default). */
+/** Blank-line-separated blocks as one markdown text. */
+function blocks(parts: ReadonlyArray<string | null>): string {
+  return parts.filter((p): p is string => p !== null && p !== '').join('\n\n');
+}
+
+/** The results: the headline, the table per DB (and the deltas), the chart, then what did not pass. */
+export function resultsBlock(r: RunResults, baseline: Baseline | null, o: ResultsBlockOptions): string {
+  const deltas = baseline
+    ? `${o.deltas === 'instead' ? 'Deltas against' : 'Against'} baseline run ${code(baseline.runId)} (${headline(baseline.results)}):\n\n${deltaTable(r, baseline.results)}`
+    : null;
+  const failures =
+    r.failures.length === 0
+      ? null
+      : o.maxFailures > 0
+        ? failuresDetails(r.failures, o.maxFailures, o.moreHint, o.logUrl)
+        : `${r.failures.length} instance${r.failures.length === 1 ? '' : 's'} did not pass: ${o.moreHint}.`;
+  return blocks([
+    headline(r),
+    baseline && o.deltas === 'instead' ? null : resultsTable(r),
+    deltas,
+    phaseChart(r),
+    unreadableLine(r).join('\n').trim(),
+    failures,
+  ]);
+}
+
+/**
+ * What names a PR comment: `comment-key` when set, else the workflow, the combo and the models, so
+ * that the legs of a matrix (framework × model) keep one comment each.
+ */
+export function commentKey(input: string | undefined, workflow: string, m: RunHeader['manifest']): string {
+  if (input?.trim()) return input.trim();
+  return `${workflow || 'bird-cloud-action'} · ${m.framework}/${m.query_mode}/${m.mode}/${m.slayer_setup} · ${m.agent_model} + ${m.user_sim_model}`;
+}
+
+/** The hidden marker that finds our comment again: one per key (commentKey). */
 export function commentMarker(key: string): string {
   return `<!-- bird-cloud-action:results:${encodeURIComponent(key).replace(/-/g, '%2D')} -->`;
 }
@@ -195,40 +269,36 @@ export interface CommentInput {
   header: RunHeader;
   results: RunResults;
   baseline: Baseline | null;
+  /** The gate's checks (gate.ts gateChecks); shown at the top when any threshold is set. */
+  gate?: readonly GateCheck[];
   /** The workflow run, linked at the bottom. */
   workflowRunUrl?: string;
+  /** Links each failure's log (gcsLogUrl). */
+  logUrl?: LogUrl;
 }
 
 /** GitHub refuses comment bodies over 65,536 characters. */
 export const COMMENT_MAX_CHARS = 65_536;
 
-/** The PR comment: the marker first, the same table (with deltas when there is a baseline). */
+/**
+ * The PR comment: the marker, the gate's verdict, the results (deltas instead of the plain table
+ * when there is a baseline), then the run's facts.
+ */
 export function renderComment(content: CommentInput): string {
   const full = commentBody(content, COMMENT_FAILURES);
   return full.length <= COMMENT_MAX_CHARS ? full : commentBody(content, 0);
 }
 
 function commentBody(c: CommentInput, maxFailures: number): string {
-  const r = c.results;
   return [
     c.marker,
-    `### BIRD-Interact results: ${code(c.header.runId)}`,
-    '',
-    ...headerLines(c.header),
-    '',
-    headline(r),
-    '',
-    ...(c.baseline
-      ? [`Deltas against baseline run ${code(c.baseline.runId)} (${headline(c.baseline.results)}):`, '', deltaTable(r, c.baseline.results)]
-      : [resultsTable(r)]),
-    '',
-    ...unreadableLine(r),
-    ...(r.failures.length === 0
-      ? []
-      : maxFailures > 0
-        ? [failuresDetails(r.failures, maxFailures, 'see the job summary'), '']
-        : [`${r.failures.length} instances did not pass: see the job summary.`, '']),
-    `<sub>${c.workflowRunUrl ? `[workflow run](${c.workflowRunUrl}) · ` : ''}posted by bird-cloud-action; updated in place on reruns</sub>`,
+    blocks([
+      `### BIRD-Interact results: ${code(c.header.runId)}`,
+      gateBlock(c.gate ?? []),
+      resultsBlock(c.results, c.baseline, { maxFailures, moreHint: 'see the job summary', deltas: 'instead', logUrl: c.logUrl }),
+      [...comboLines(c.header.manifest), ...attemptLines(c.header)].join('\n'),
+      `<sub>${c.workflowRunUrl ? `[workflow run](${c.workflowRunUrl}) · ` : ''}posted by bird-cloud-action; updated in place on reruns</sub>`,
+    ]),
     '',
   ].join('\n');
 }

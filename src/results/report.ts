@@ -1,5 +1,5 @@
-// Reporting a run: read → aggregate → job summary → outputs → results-json → PR comment
-// → gate. main calls reportRun after a wait and in report-run-id mode.
+// Reporting a run: read → aggregate → report record (and trend) → job summary → outputs →
+// results-json → PR comment → gate. main calls reportRun after a wait and in report-run-id mode.
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,15 +8,18 @@ import { Inputs, Outputs } from '../common/constants.js';
 import { errorMessage } from '../common/errors.js';
 import type { GithubContext } from '../common/github-context.js';
 import { actionsLog, type Log } from '../common/log.js';
-import type { RunStore } from '../gcs/store.js';
+import { indexRuns, writeReportRecord } from '../gcs/runs.js';
+import { type RunStore, runPaths } from '../gcs/store.js';
 import { KNOWN_KEYS } from '../inputs/combos.js';
 import { dashboardUrl as rayDashboardUrl } from '../ray/client.js';
 import { type RunResults, redactor, redactResults } from './aggregate.js';
 import { type CommentOnPr, type CommentOutcome, commentTarget, upsertComment } from './comment.js';
-import { GateFailedError, type GateThresholds, gateMessage } from './gate.js';
+import { GateFailedError, type GateThresholds, gateChecks, gateMessage } from './gate.js';
+import { manifestGroup, reportRecord, serializeReportRecord, trendSection } from './history.js';
 import { collectResults, type RunData } from './read.js';
-import { type Baseline, commentMarker, headline, type RunHeader, renderComment, renderSummary } from './render.js';
-import { writeSummary } from './summary.js';
+import { type Baseline, commentKey, commentMarker, gcsLogUrl, headline, type RunHeader, renderComment } from './render.js';
+import { StepSummary } from './step-summary.js';
+import { reportTrend } from './trend.js';
 
 export { GateFailedError, type GateThresholds, NO_GATE } from './gate.js';
 
@@ -35,7 +38,7 @@ export interface ReportOptions {
   /** A dataset JSONL for instances whose DB neither the manifest nor their row names. */
   datasetFile?: string;
   github: GithubContext;
-  /** One PR comment per key; default GITHUB_WORKFLOW (one comment per workflow). */
+  /** comment-key: one PR comment per key; default the workflow, the combo and the models (render.ts commentKey). */
   commentKey?: string;
   token: string;
   commentOnPr: CommentOnPr;
@@ -48,6 +51,10 @@ export interface ReportOptions {
   log?: Log;
   /** The GitHub REST root; default GITHUB_API_URL. */
   apiUrl?: string;
+  /** The step's summary, which gets the results; without one, reportRun writes a summary of its own. */
+  summary?: StepSummary;
+  /** trend-runs: chart this many reported runs of the run's group in the summary; 0 or unset for none. */
+  trendRuns?: number;
 }
 
 export interface ReportOutcome {
@@ -55,6 +62,7 @@ export interface ReportOutcome {
   baseline: Baseline | null;
   header: RunHeader;
   resultsJson: string;
+  /** The job summary as it reads with the results in it. */
   summary: string;
   comment: CommentOutcome;
 }
@@ -132,6 +140,32 @@ async function writeResultsJson(runnerTemp: string, runId: string, doc: object):
 }
 
 /**
+ * Leaves the run's report record (runs/<id>/report.json) for later trends, then, with trend-runs,
+ * returns the trend's markdown. Neither is worth failing a report for: a failure is a warning.
+ */
+async function recordAndTrend(o: ReportOptions, data: RunData, results: RunResults, h: RunHeader, log: Log): Promise<string | null> {
+  const group = manifestGroup(data.manifest);
+  if (!group) return null;
+  const record = reportRecord(o.runId, group, results, h.attempt, h.state);
+  try {
+    await writeReportRecord(o.store, o.runId, serializeReportRecord(record));
+  } catch (e) {
+    log.warning(
+      `bird-cloud-action: the report record ${o.store.uri(runPaths.report(o.runId))} was not written, so trends will count this run from its rows: ${errorMessage(e)}`,
+    );
+  }
+  if (!o.trendRuns) return null;
+  try {
+    const index = await indexRuns(o.store);
+    const created = index.runs.find((r) => r.runId === o.runId)?.created ?? Date.now();
+    return trendSection(await reportTrend(o.store, index, group, { runId: o.runId, created, figures: results, source: 'this report' }, o.trendRuns, log));
+  } catch (e) {
+    log.warning(`bird-cloud-action: trend-runs: no trend, the runs could not be read: ${errorMessage(e)}`);
+    return null;
+  }
+}
+
+/**
  * Reports a run: log, job summary, outputs, results-json, PR comment, then the gate. A gate that
  * fails throws GateFailedError after all of that (main's one catch turns it into setFailed). A
  * failing comment, baseline or dataset mapping is a warning; a run that cannot be read (no
@@ -162,14 +196,18 @@ export async function reportRun(options: ReportOptions): Promise<ReportOutcome> 
   for (const d of results.per_db) log.info(`  ${d.db}: ${headline(d).replace(/\*/g, '')}`);
   for (const f of results.failures) log.info(`  did not pass: ${f.instance_id} (${f.db}, attempt ${f.attempt ?? '-'}): ${f.reason}`);
 
-  const summary = redact(renderSummary(h, results, baseline));
-  await writeSummary(summary);
+  const gate = gateMessage(results, options.thresholds);
+  const checks = gateChecks(results, options.thresholds);
+  const stepSummary = options.summary ?? new StepSummary();
+  const logUrl = gcsLogUrl(options.store.bucketName, options.runId);
+  stepSummary.results({ header: h, results, baseline, gate: checks, redact, logUrl });
+  const trend = await recordAndTrend(options, data, results, h, log);
+  if (trend) stepSummary.trend(redact(trend));
   core.setOutput(Outputs.N, String(results.n));
   core.setOutput(Outputs.Phase1Rate, String(results.phase1_rate));
   core.setOutput(Outputs.Phase2Rate, String(results.phase2_rate));
   core.setOutput(Outputs.AvgReward, String(results.avg_reward));
   core.setOutput(Outputs.Errors, String(results.errors));
-  const gate = gateMessage(results, options.thresholds);
   const resultsJson = await writeResultsJson(options.runnerTemp, options.runId, resultsDocument(h, results, baseline, options.thresholds, gate));
   core.setOutput(Outputs.ResultsJson, resultsJson);
 
@@ -180,11 +218,16 @@ export async function reportRun(options: ReportOptions): Promise<ReportOutcome> 
     if (where.warn) log.warning(`bird-cloud-action: no PR comment: ${where.skip}`);
     else log.info(`no PR comment: ${where.skip}`);
   } else {
-    const marker = commentMarker(options.commentKey ?? (process.env.GITHUB_WORKFLOW || 'bird-cloud-action'));
-    const body = redact(renderComment({ marker, header: h, results, baseline, workflowRunUrl: options.github.workflow_run_url || undefined }));
+    const marker = commentMarker(commentKey(options.commentKey, process.env.GITHUB_WORKFLOW ?? '', h.manifest));
+    const body = redact(
+      renderComment({ marker, header: h, results, baseline, gate: checks, workflowRunUrl: options.github.workflow_run_url || undefined, logUrl }),
+    );
     comment = await upsertComment({ token: options.token, target: where.target, marker, body, apiUrl: options.apiUrl, log });
   }
 
+  // Sections added to the summary up to here (a trend, say) are in it; the step writes its own at its end.
+  const summary = stepSummary.render();
+  if (!options.summary) await stepSummary.write();
   if (gate !== null) throw new GateFailedError(gate);
   if (options.thresholds.minPhase1Rate !== null || options.thresholds.maxErrors !== null) log.info('quality gate passed');
   return { results, baseline, header: h, resultsJson, summary, comment };

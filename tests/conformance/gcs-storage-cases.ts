@@ -335,6 +335,33 @@ export function gcsStorageCases(server: GcsServer): void {
         expect(empty.body.items).toBeUndefined();
         expect((await store.list(`${prefix}nothing/`)).size).toBe(0);
       });
+
+      it('a delimiter listing (RunStore.prefixes) gives each folder once, in name order, none of their objects, in one request', async () => {
+        const prefix = `${fresh('folders')}/`;
+        const names = ['r1/manifest.json', 'r1/rows/a/attempt-1.json', 'r2/status.json', 'r10/x/y/z.json', 'top.json'].map((s) => `${prefix}${s}`);
+        await Promise.all(names.map((name) => put(name, name)));
+        const proxy = await startFaultProxy(server.origin);
+        try {
+          const store = newStore(through(server, proxy.url));
+          expect(await store.prefixes(prefix)).toEqual([`${prefix}r1/`, `${prefix}r10/`, `${prefix}r2/`]);
+          const requests = proxy.stats.log;
+          expect(requests).toHaveLength(1);
+          expect(new URL(requests[0].url, proxy.url).searchParams.get('delimiter')).toBe('/');
+          expect(await store.prefixes(`${prefix}nothing/`)).toEqual([]);
+        } finally {
+          await proxy.close();
+        }
+      });
+
+      it("created() is the object's timeCreated in ms, and null for an object that does not exist", async () => {
+        const store = newStore();
+        const name = fresh('created.json');
+        await put(name, '{}');
+        const { body } = await getJson(objectUrl(name));
+        expect(typeof body.timeCreated).toBe('string');
+        expect(await store.created(name)).toBe(Date.parse(String(body.timeCreated)));
+        expect(await store.created(fresh('never-written.json'))).toBeNull();
+      });
     });
 
     describe('the manifest as the commit point', () => {

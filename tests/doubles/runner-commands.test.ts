@@ -2,7 +2,7 @@
 // that prove untrusted text cannot act as a command rely on this parser being at least as eager
 // as the runner's.
 import { describe, expect, it } from 'vitest';
-import { runnerCommands } from '../../tools/harness/run-action.mjs';
+import { consoleView, runnerCommands } from '../../tools/harness/run-action.mjs';
 
 const names = (stdout: string): string[] => runnerCommands(stdout).map((c) => `${c.form}:${c.command}:${c.data}`);
 
@@ -27,5 +27,42 @@ describe('runnerCommands', () => {
 
   it('unescapes data the way core escapes it', () => {
     expect(names('::error::line1%0Aline2 100%25')).toEqual(['v2:error:line1\nline2 100%']);
+  });
+});
+
+describe('consoleView: a step log as a person reads it outside Actions', () => {
+  const view = (stdout: string, o?: { debug?: boolean; fold?: boolean }): string[] => {
+    const line = consoleView(o);
+    return stdout.split('\n').flatMap(line);
+  };
+  const LOG = [
+    'start',
+    '::add-mask::s3cret',
+    '::group::alien: 33 files',
+    'uploaded a.yaml',
+    '::warning file=slayer_models/a.yaml::careful%0Anow',
+    '::endgroup::',
+    '::debug::detail',
+    '::set-output name=x::1',
+    '::stop-commands::tok',
+    '::error::not a command here',
+    '::tok::',
+    '::notice::done',
+  ].join('\n');
+
+  it('shows a group as a heading with its lines folded, annotations always, masks and outputs never', () => {
+    expect(view(LOG)).toEqual(['start', '▸ alien: 33 files', 'warning: careful\nnow (slayer_models/a.yaml)', '::error::not a command here', 'notice: done']);
+  });
+
+  it('unfolds groups and shows debug lines on request', () => {
+    expect(view(LOG, { fold: false, debug: true })).toEqual([
+      'start',
+      '▸ alien: 33 files',
+      '  uploaded a.yaml',
+      'warning: careful\nnow (slayer_models/a.yaml)',
+      'debug: detail',
+      '::error::not a command here',
+      'notice: done',
+    ]);
   });
 });

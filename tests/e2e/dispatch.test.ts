@@ -1,31 +1,75 @@
 // Dispatch, wait, rerun and cancel: the built action against the Ray Jobs API double, whose
-// jobs run the demo worker as a real /bin/sh -c subprocess writing rows to the GCS emulator.
+// jobs run the demo worker as a real /bin/sh -c subprocess writing rows to the GCS emulator. The
+// submits that retry (a 503 burst, an unreachable dashboard) run in-process on a virtual clock:
+// tests/integration/dispatch-retries.test.ts.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { StepResult } from '../../tools/harness/run-action.mjs';
 import type { RaySim } from '../../tools/ray-sim/server.mjs';
 import { readZip } from '../../tools/ray-sim/zip.mjs';
-import { demoRepo, errors, everythingWritten, removeDir, runAction, startUntil, TEST_KEYS, tempDir, validInputs, warnings } from '../helpers/action.js';
+import {
+  type demoRepo,
+  demoRepoPool,
+  errors,
+  everythingWritten,
+  removeDir,
+  runAction,
+  startUntil,
+  TEST_KEYS,
+  tempDir,
+  validInputs,
+  warnings,
+} from '../helpers/action.js';
 import { createBucket, emulatorHost, listAll, readObject, uniqueBucketName } from '../helpers/gcs.js';
-import { clusterInputs, startCluster } from '../helpers/ray.js';
+import { clusterInputs, startCluster, WORKER_PREFIX } from '../helpers/ray.js';
 
 type Repo = ReturnType<typeof demoRepo>;
+type Outcomes = Parameters<typeof startCluster>[0]['outcomes'];
+interface World {
+  repo: Repo;
+  bucket: string;
+  sim: RaySim;
+}
 const DBS = ['alien', 'credit', 'news'];
+const repos = demoRepoPool();
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(
-  o: { outcomes?: Parameters<typeof startCluster>[0]['outcomes']; rowDelayMs?: number } = {},
-): Promise<{ repo: Repo; bucket: string; sim: RaySim }> {
-  const repo = demoRepo(DBS);
-  cleanups.push(() => removeDir(repo.root));
+async function makeWorld(o: { outcomes?: Outcomes }, later: Array<() => Promise<void> | void>): Promise<World> {
+  const repo = repos.fresh(DBS);
+  later.push(() => removeDir(repo.root));
   const bucket = uniqueBucketName('dispatch');
   await createBucket(bucket);
   const sim = await startCluster({ bucket, datasetFile: repo.datasetFile, ...o });
-  cleanups.push(() => sim.close());
+  later.push(() => sim.close());
   return { repo, bucket, sim };
+}
+
+/** A repo, a bucket and a cluster for one test. */
+function setup(o: { outcomes?: Outcomes } = {}): Promise<World> {
+  return makeWorld(o, cleanups);
+}
+
+/**
+ * One world for the tests of a describe, which read the same run (and may add to it, in order):
+ * a full run is the expensive part, so tests that only look at it share it.
+ */
+function sharedWorld(o: { outcomes?: Outcomes } = {}): () => World {
+  let world: World | null = null;
+  const later: Array<() => Promise<void> | void> = [];
+  beforeAll(async () => {
+    world = await makeWorld(o, later);
+  });
+  afterAll(async () => {
+    for (const c of later.splice(0).reverse()) await c();
+  });
+  return () => {
+    if (!world) throw new Error('the shared world was not made');
+    return world;
+  };
 }
 
 function run(repo: Repo, bucket: string, sim: RaySim, extra: Record<string, string> = {}, runnerTemp?: string) {
@@ -40,10 +84,28 @@ function run(repo: Repo, bucket: string, sim: RaySim, extra: Record<string, stri
 const jobPosts = (sim: RaySim) => sim.requests.filter((r) => r.method === 'POST' && r.path === '/api/jobs/');
 const stops = (sim: RaySim) => sim.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/stop'));
 
-describe('dispatch to an existing cluster', () => {
+// Each payload as the runner would split and parse it: `::` after \n, \r or \r\n, leading blanks,
+// and the legacy `##[command]` anywhere in a line (state the post step would trust).
+const INJECTED = [
+  '::warning::injected-by-job',
+  '42%%\\r::add-mask::alien_1',
+  'progress\\r\\n   ::set-output name=run-id::evil',
+  'downloading ##[save-state name=ephemeral-cluster;]{"v":1,"runId":"evil","yamlPath":"/tmp/x","rayCli":"ray","markerPath":"/tmp/m"}',
+  '##[add-mask]credit_1',
+].join('\\n');
+
+// One waited attempt with the default outcomes, whose job also prints workflow commands to its log.
+describe('one waited attempt on an existing cluster', () => {
+  const world = sharedWorld();
+  let first: StepResult;
+  beforeAll(async () => {
+    const { repo, bucket, sim } = world();
+    first = await run(repo, bucket, sim, { wait: 'true', 'entrypoint-prefix': `printf '${INJECTED}\\n' && ${WORKER_PREFIX}` });
+  });
+
   it('submits, waits with progress, and reports the final status', async () => {
-    const { repo, bucket, sim } = await setup();
-    const r = await run(repo, bucket, sim, { wait: 'true' });
+    const { bucket, sim } = world();
+    const r = first;
     expect(errors(r)).toBe('');
     expect(r.exitCode).toBe(0);
     expect(r.outputs).toMatchObject({ 'submission-id': 'bird-test-run-0001-a1', 'job-status': 'SUCCEEDED', attempt: '1', 'dispatched-instances': '6' });
@@ -52,7 +114,14 @@ describe('dispatch to an existing cluster', () => {
     expect(r.stdout).toMatch(/progress: \d\/6 instances have a row for attempt 1; Ray job (PENDING|RUNNING)/);
     expect(r.stdout).toContain('progress: 6/6 instances have a row for attempt 1');
     expect(r.stdout).toMatch(/::group::job log \(\+\d+ characters\)/);
-    expect(r.summary).toContain('| Ray job status | SUCCEEDED |');
+    expect(r.summary).toContain('- Ray job status: SUCCEEDED');
+    // The results lead; the plan, the upload and the dispatch follow, folded.
+    const at = (text: string): number => r.summary.indexOf(text);
+    expect(at('## BIRD-Interact results: `test-run-0001`')).toBe(0);
+    expect(at('| DB | n | phase-1 pass')).toBeLessThan(at('<summary>Plan: '));
+    expect(at('<summary>Plan: ')).toBeLessThan(at('<summary>Upload of slayer_models: '));
+    expect(at('<summary>Upload of slayer_models: ')).toBeLessThan(at('<summary>Dispatch: bird-test-run-0001-a1, 6 instances, Ray job SUCCEEDED</summary>'));
+    expect(r.summary).toMatch(/\n- time: preflight [^·]+ · upload [^·]+ · dispatch [^·]+ · wait [^·]+ · report [^·]+ \(step [^)]+\)\n/);
     // One version check before any write, one submit, metadata as strings.
     expect(sim.requests[0]).toMatchObject({ method: 'GET', path: '/api/version' });
     const posts = jobPosts(sim);
@@ -74,8 +143,8 @@ describe('dispatch to an existing cluster', () => {
   });
 
   it('keeps the keys out of every request, object, log and output; only the package carries them', async () => {
-    const { repo, bucket, sim } = await setup();
-    const r = await run(repo, bucket, sim, { wait: 'true' });
+    const { bucket, sim } = world();
+    const r = first;
     expect(r.exitCode).toBe(0);
     const packagePuts = sim.requests.filter((q) => q.method === 'PUT' && q.path.startsWith('/api/packages/'));
     expect(packagePuts).toHaveLength(1);
@@ -125,21 +194,8 @@ describe('dispatch to an existing cluster', () => {
     expect(readZip(packages[1].body).map((e) => e.name)).toEqual(['bird_interact_secrets.json']);
   });
 
-  it('never lets a job log line act as a workflow command, in any form the runner reads', async () => {
-    const { repo, bucket, sim } = await setup();
-    // Each payload as the runner would split and parse it: `::` after \n, \r or \r\n, leading
-    // blanks, and the legacy `##[command]` anywhere in a line (state the post step would trust).
-    const payload = [
-      '::warning::injected-by-job',
-      '42%%\\r::add-mask::alien_1',
-      'progress\\r\\n   ::set-output name=run-id::evil',
-      'downloading ##[save-state name=ephemeral-cluster;]{"v":1,"runId":"evil","yamlPath":"/tmp/x","rayCli":"ray","markerPath":"/tmp/m"}',
-      '##[add-mask]credit_1',
-    ].join('\\n');
-    const r = await run(repo, bucket, sim, {
-      wait: 'true',
-      'entrypoint-prefix': `printf '${payload}\\n' && ${clusterInputs(sim)['entrypoint-prefix']}`,
-    });
+  it('never lets a job log line act as a workflow command, in any form the runner reads', () => {
+    const r = first;
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toContain('| ::warning::injected-by-job');
     const fromJob = r.commands.filter((c) => /injected-by-job|alien_1|credit_1|evil|ephemeral-cluster/.test(`${c.data} ${JSON.stringify(c.properties)}`));
@@ -148,9 +204,17 @@ describe('dispatch to an existing cluster', () => {
     expect(r.outputs['run-id']).toBe('test-run-0001');
   });
 
+  it('the post step leaves alone a finished job', async () => {
+    const { repo, sim } = world();
+    expect(first.state['wait-status']).toBe('done');
+    const post = await runAction({ workspace: repo.workspace, entry: 'post', state: first.state, inputs: clusterInputs(sim) });
+    expect(post.exitCode).toBe(0);
+    expect(post.stdout).toContain('needs no stop (done)');
+    expect(stops(sim)).toHaveLength(0);
+  });
+
   it('refuses to dispatch attempt 1 again for a committed, dispatched run, pointing at the rerun input', async () => {
-    const { repo, bucket, sim } = await setup();
-    expect((await run(repo, bucket, sim, { wait: 'true' })).exitCode).toBe(0);
+    const { repo, bucket, sim } = world();
     const r = await run(repo, bucket, sim, { wait: 'true' });
     expect(r.exitCode).toBe(1);
     expect(errors(r)).toContain("run-id: run 'test-run-0001' is committed and was already dispatched");
@@ -158,29 +222,64 @@ describe('dispatch to an existing cluster', () => {
     expect(jobPosts(sim)).toHaveLength(1);
   });
 
-  it('writes a fresh status.json naming the Ray job and the attempt', async () => {
-    const { repo, bucket, sim } = await setup({ outcomes: { alien_1: 'hang' } });
-    sim.control.holdPending('*');
-    const r = await run(repo, bucket, sim, { wait: 'false' });
+  it('a rerun dispatches nothing for a finished run, and says so', async () => {
+    const { repo, bucket, sim } = world();
+    const r = await runAction({
+      workspace: repo.workspace,
+      inputs: { 'rerun-run-id': 'test-run-0001', 'gcs-bucket': bucket, ...clusterInputs(sim) },
+      env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() },
+    });
     expect(r.exitCode).toBe(0);
-    expect(r.outputs['job-status']).toBe('PENDING');
-    expect(r.state['wait-status']).toBe('detached');
+    expect(r.outputs).toMatchObject({ 'dispatched-instances': '0', 'job-status': 'NOT_DISPATCHED' });
+    expect(r.stdout).toContain('nothing to rerun: every instance of test-run-0001 has a successful row. Nothing was dispatched.');
+    expect(r.summary).toContain('Nothing to rerun');
+    expect(jobPosts(sim)).toHaveLength(1);
+  });
+});
+
+describe('a detached attempt that still runs', () => {
+  const world = sharedWorld({ outcomes: { alien_1: 'hang' } });
+  let detached: StepResult;
+  beforeAll(async () => {
+    const { repo, bucket, sim } = world();
+    sim.control.holdPending('*');
+    detached = await run(repo, bucket, sim, { wait: 'false' });
+  });
+
+  it('writes a fresh status.json naming the Ray job and the attempt', async () => {
+    const { bucket } = world();
+    expect(detached.exitCode).toBe(0);
+    expect(detached.outputs['job-status']).toBe('PENDING');
+    expect(detached.state['wait-status']).toBe('detached');
     const status = JSON.parse((await readObject(bucket, 'runs/test-run-0001/status.json')).toString()) as Record<string, unknown>;
     expect(Object.keys(status)).toEqual(['ray_job_id', 'last_heartbeat_ts', 'rows_done', 'rows_total', 'terminal_state', 'attempt']);
     expect(status).toMatchObject({ ray_job_id: 'bird-test-run-0001-a1', rows_done: 0, rows_total: 6, terminal_state: null, attempt: 1 });
   });
 
-  it('rides out a 503 burst and a reset after the job was created, and starts exactly one job', async () => {
-    const { repo, bucket, sim } = await setup();
-    sim.control.failNext({ status: 503, count: 2, match: (m, p) => m === 'POST' && p === '/api/jobs/' });
-    sim.control.resetNext({ count: 1, when: 'after', match: (m, p) => m === 'POST' && p === '/api/jobs/' });
-    const r = await run(repo, bucket, sim, { wait: 'true' });
-    expect(errors(r)).toBe('');
-    expect(r.exitCode).toBe(0);
-    expect(sim.jobs.size).toBe(1);
-    expect(r.stdout).toContain('bird-test-run-0001-a1 was already submitted by an earlier try of this step: following it');
+  it('the post step leaves alone a job dispatched without wait', async () => {
+    const { repo, sim } = world();
+    const post = await runAction({ workspace: repo.workspace, entry: 'post', state: detached.state, inputs: clusterInputs(sim) });
+    expect(post.exitCode).toBe(0);
+    expect(post.stdout).toContain('needs no stop (detached)');
+    expect(stops(sim)).toHaveLength(0);
   });
 
+  it('refuses a rerun while the previous attempt still runs', async () => {
+    const { repo, bucket, sim } = world();
+    sim.control.holdPending('*', false);
+    await sim.waitForStatus('bird-test-run-0001-a1', 'RUNNING');
+    const r = await runAction({
+      workspace: repo.workspace,
+      inputs: { 'rerun-run-id': 'test-run-0001', 'gcs-bucket': bucket, ...clusterInputs(sim) },
+      env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() },
+    });
+    expect(r.exitCode).toBe(1);
+    expect(errors(r)).toContain("rerun-run-id: attempt 1 of run 'test-run-0001' (bird-test-run-0001-a1) is still RUNNING on the cluster");
+    expect(jobPosts(sim)).toHaveLength(1);
+  });
+});
+
+describe('dispatch to an existing cluster', () => {
   it('refuses to follow a job of the same id that another run owns, and names it', async () => {
     const { repo, bucket, sim } = await setup();
     await fetch(`${sim.url}/api/jobs/`, {
@@ -238,15 +337,6 @@ describe('dispatch to an existing cluster', () => {
 });
 
 describe('the preflight reaches the cluster before any write', () => {
-  it('fails on an unreachable dashboard with 0 objects written', async () => {
-    const { repo, bucket, sim } = await setup();
-    await sim.close();
-    const r = await run(repo, bucket, sim);
-    expect(r.exitCode).toBe(1);
-    expect(errors(r)).toContain(`ray-address: cannot reach the Ray dashboard at ${sim.url}`);
-    expect(await listAll(bucket)).toEqual([]);
-  });
-
   it('fails on an unsupported Ray version with 0 objects written', async () => {
     const { repo, bucket, sim } = await setup();
     sim.control.setVersion({ rayVersion: '2.1.0', version: '3' });
@@ -266,9 +356,66 @@ describe('the preflight reaches the cluster before any write', () => {
 });
 
 describe('reruns', () => {
-  it('dispatches exactly the unfinished ids as attempt n+1 and uploads nothing', async () => {
-    const { repo, bucket, sim } = await setup({ outcomes: { credit_2: 'error', alien_1: 'error' } });
-    const first = await run(repo, bucket, sim, { wait: 'true' });
+  it('refuses a rerun without a manifest before any request', async () => {
+    const { repo, bucket, sim } = await setup();
+    const r = await runAction({
+      workspace: repo.workspace,
+      inputs: { 'rerun-run-id': 'never-committed', 'gcs-bucket': bucket, ...clusterInputs(sim) },
+      env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() },
+    });
+    expect(r.exitCode).toBe(1);
+    expect(errors(r)).toContain(
+      `rerun-run-id: run 'never-committed' has no manifest at gs://${bucket}/runs/never-committed/manifest.json: it was never committed`,
+    );
+    expect(sim.requests).toEqual([]);
+  });
+});
+
+// One waited attempt with a mix of outcomes (two errors), then, in order: its report, a report of
+// the run in report-run-id mode with the gate, and the rerun of the two unfinished ids.
+describe('after a waited attempt with a mix of outcomes', () => {
+  const world = sharedWorld({
+    outcomes: { alien_1: 'error', alien_2: 'phase1', credit_1: 'fail', credit_2: 'error', news_1: 'pass', news_2: 'pass' },
+  });
+  let first: StepResult;
+  beforeAll(async () => {
+    const { repo, bucket, sim } = world();
+    first = await run(repo, bucket, sim, { wait: 'true' });
+  });
+
+  it('reports the waited attempt: outputs, results-json and the summary table', () => {
+    const r = first;
+    expect(errors(r)).toBe('');
+    expect(r.exitCode).toBe(0);
+    expect(r.outputs).toMatchObject({ n: '6', errors: '2' });
+    expect(Number(r.outputs['phase1-rate'])).toBeCloseTo(3 / 6, 10);
+    expect(Number(r.outputs['phase2-rate'])).toBeCloseTo(2 / 6, 10);
+    const json = JSON.parse(readFileSync(r.outputs['results-json'], 'utf8')) as { n: number; errors: number };
+    expect(json).toMatchObject({ n: 6, errors: 2 });
+    expect(r.summary).toContain('| `alien` | 2 |');
+  });
+
+  it('reports any run without dispatching, and fails the gate after reporting', async () => {
+    const { repo, bucket, sim } = world();
+    const posts = jobPosts(sim).length;
+    const inputs = { 'report-run-id': 'test-run-0001', 'gcs-bucket': bucket, 'min-phase1-rate': '0.7' };
+    const r = await runAction({ workspace: repo.workspace, inputs, env: { STORAGE_EMULATOR_HOST: emulatorHost() } });
+    expect(r.exitCode).toBe(1);
+    expect(r.outputs).toMatchObject({ 'run-id': 'test-run-0001', n: '6' });
+    expect(errors(r)).toContain('quality gate failed: phase-1 rate');
+    expect(errors(r)).toContain('is below min-phase1-rate 0.7');
+    expect(jobPosts(sim)).toHaveLength(posts);
+    const atBoundary = await runAction({
+      workspace: repo.workspace,
+      inputs: { ...inputs, 'min-phase1-rate': String(3 / 6) },
+      env: { STORAGE_EMULATOR_HOST: emulatorHost() },
+    });
+    expect(errors(atBoundary)).toBe('');
+    expect(atBoundary.exitCode).toBe(0);
+  });
+
+  it('a rerun dispatches exactly the unfinished ids as attempt n+1 and uploads nothing', async () => {
+    const { repo, bucket, sim } = world();
     expect(first.exitCode).toBe(0);
     const before = await listAll(bucket, 'runs/test-run-0001/slayer_setup/');
     const rerunInputs = { 'rerun-run-id': 'test-run-0001', 'gcs-bucket': bucket, ...clusterInputs(sim), wait: 'true' };
@@ -285,49 +432,6 @@ describe('reruns', () => {
     expect(sim.requests.filter((q) => q.method === 'PUT' && q.path.startsWith('/upload'))).toEqual([]);
     const status = JSON.parse((await readObject(bucket, 'runs/test-run-0001/status.json')).toString()) as { attempt: number };
     expect(status.attempt).toBe(2);
-  });
-
-  it('refuses a rerun while the previous attempt still runs', async () => {
-    const { repo, bucket, sim } = await setup({ outcomes: { alien_1: 'hang' } });
-    expect((await run(repo, bucket, sim, { wait: 'false' })).exitCode).toBe(0);
-    await sim.waitForStatus('bird-test-run-0001-a1', 'RUNNING');
-    const r = await runAction({
-      workspace: repo.workspace,
-      inputs: { 'rerun-run-id': 'test-run-0001', 'gcs-bucket': bucket, ...clusterInputs(sim) },
-      env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() },
-    });
-    expect(r.exitCode).toBe(1);
-    expect(errors(r)).toContain("rerun-run-id: attempt 1 of run 'test-run-0001' (bird-test-run-0001-a1) is still RUNNING on the cluster");
-    expect(jobPosts(sim)).toHaveLength(1);
-  });
-
-  it('dispatches nothing for a finished run, and says so', async () => {
-    const { repo, bucket, sim } = await setup({ outcomes: {} });
-    expect((await run(repo, bucket, sim, { wait: 'true' })).exitCode).toBe(0);
-    const r = await runAction({
-      workspace: repo.workspace,
-      inputs: { 'rerun-run-id': 'test-run-0001', 'gcs-bucket': bucket, ...clusterInputs(sim) },
-      env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() },
-    });
-    expect(r.exitCode).toBe(0);
-    expect(r.outputs).toMatchObject({ 'dispatched-instances': '0', 'job-status': 'NOT_DISPATCHED' });
-    expect(r.stdout).toContain('nothing to rerun: every instance of test-run-0001 has a successful row. Nothing was dispatched.');
-    expect(r.summary).toContain('Nothing to rerun');
-    expect(jobPosts(sim)).toHaveLength(1);
-  });
-
-  it('refuses a rerun without a manifest before any request', async () => {
-    const { repo, bucket, sim } = await setup();
-    const r = await runAction({
-      workspace: repo.workspace,
-      inputs: { 'rerun-run-id': 'never-committed', 'gcs-bucket': bucket, ...clusterInputs(sim) },
-      env: { ...TEST_KEYS, STORAGE_EMULATOR_HOST: emulatorHost() },
-    });
-    expect(r.exitCode).toBe(1);
-    expect(errors(r)).toContain(
-      `rerun-run-id: run 'never-committed' has no manifest at gs://${bucket}/runs/never-committed/manifest.json: it was never committed`,
-    );
-    expect(sim.requests).toEqual([]);
   });
 });
 
@@ -402,6 +506,9 @@ describe('cancel and the post step', () => {
     expect(r.exitCode).toBe(1);
     expect(errors(r)).toContain('cancelled (SIGTERM); bird-test-run-0001-a1 was asked to stop');
     expect(stops(sim)).toHaveLength(1);
+    // The summary is written on the way out, after the stop: where it stopped and what is left.
+    expect(r.summary).toMatch(/^## BIRD-Interact run `test-run-0001`\n\n### ❌ Stopped at wait\n\ncancelled \(SIGTERM\)\n/);
+    expect(r.summary).toContain('**Left behind:** job `bird-test-run-0001-a1` stopped; its rows so far are in the bucket');
     await sim.waitForStatus('bird-test-run-0001-a1', 'STOPPED');
     expect(r.state['wait-status']).toBe('done');
   });
@@ -425,21 +532,6 @@ describe('cancel and the post step', () => {
     expect(stops(sim)).toHaveLength(1);
   });
 
-  it('the post step leaves alone a finished job and a job dispatched without wait', async () => {
-    const { repo, bucket, sim } = await setup({ outcomes: { alien_1: 'hang' } });
-    const detached = await run(repo, bucket, sim, { wait: 'false' });
-    expect(detached.state['wait-status']).toBe('detached');
-    const post1 = await runAction({ workspace: repo.workspace, entry: 'post', state: detached.state, inputs: clusterInputs(sim) });
-    expect(post1.exitCode).toBe(0);
-    expect(post1.stdout).toContain('needs no stop (detached)');
-
-    const finished = await run(repo, bucket, sim, { wait: 'true', 'run-id': 'test-run-0002', 'instance-ids': 'credit_1' });
-    expect(finished.exitCode).toBe(0);
-    const post2 = await runAction({ workspace: repo.workspace, entry: 'post', state: finished.state, inputs: clusterInputs(sim) });
-    expect(post2.stdout).toContain('needs no stop (done)');
-    expect(stops(sim)).toHaveLength(0);
-  });
-
   it('never fails the job, even when the cluster is gone', async () => {
     const dir = tempDir('post');
     cleanups.push(() => removeDir(dir));
@@ -453,43 +545,5 @@ describe('cancel and the post step', () => {
     expect(r.exitCode).toBe(0);
     expect(warnings(r)).toContain('post: could not check or stop the job');
     expect(readFileSync(join(dir, 'x'), 'utf8')).toBe('');
-  });
-});
-
-describe('reporting after a wait and in report-run-id mode', () => {
-  it('reports the waited attempt: outputs, results-json and the summary table', async () => {
-    const { repo, bucket, sim } = await setup({
-      outcomes: { alien_1: 'pass', alien_2: 'phase1', credit_1: 'fail', credit_2: 'error', news_1: 'pass', news_2: 'pass' },
-    });
-    const r = await run(repo, bucket, sim, { wait: 'true' });
-    expect(errors(r)).toBe('');
-    expect(r.outputs).toMatchObject({ n: '6', errors: '1' });
-    expect(Number(r.outputs['phase1-rate'])).toBeCloseTo(4 / 6, 10);
-    expect(Number(r.outputs['phase2-rate'])).toBeCloseTo(3 / 6, 10);
-    const json = JSON.parse(readFileSync(r.outputs['results-json'], 'utf8')) as { n: number; errors: number };
-    expect(json).toMatchObject({ n: 6, errors: 1 });
-    expect(r.summary).toContain('| alien |');
-  });
-
-  it('reports any run without dispatching, and fails the gate after reporting', async () => {
-    const { repo, bucket, sim } = await setup({
-      outcomes: { alien_1: 'fail', alien_2: 'fail', credit_1: 'pass', credit_2: 'pass', news_1: 'pass', news_2: 'pass' },
-    });
-    expect((await run(repo, bucket, sim, { wait: 'true' })).exitCode).toBe(0);
-    const posts = jobPosts(sim).length;
-    const inputs = { 'report-run-id': 'test-run-0001', 'gcs-bucket': bucket, 'min-phase1-rate': '0.7' };
-    const r = await runAction({ workspace: repo.workspace, inputs, env: { STORAGE_EMULATOR_HOST: emulatorHost() } });
-    expect(r.exitCode).toBe(1);
-    expect(r.outputs).toMatchObject({ 'run-id': 'test-run-0001', n: '6' });
-    expect(errors(r)).toContain('quality gate failed: phase-1 rate');
-    expect(errors(r)).toContain('is below min-phase1-rate 0.7');
-    expect(jobPosts(sim)).toHaveLength(posts);
-    const atBoundary = await runAction({
-      workspace: repo.workspace,
-      inputs: { ...inputs, 'min-phase1-rate': String(4 / 6) },
-      env: { STORAGE_EMULATOR_HOST: emulatorHost() },
-    });
-    expect(errors(atBoundary)).toBe('');
-    expect(atBoundary.exitCode).toBe(0);
   });
 });

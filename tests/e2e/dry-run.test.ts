@@ -1,12 +1,12 @@
-// The dry run on the real fixture tree: 27 DBs, 491 files, every framework × query mode.
+// The dry run on the real fixture tree through the built action: 27 DBs, 491 files. Every framework ×
+// query mode × setup runs in-process: tests/integration/dry-run-combos.test.ts.
 import { createHash } from 'node:crypto';
-import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FRAMEWORKS } from '../../src/inputs/combos.js';
-import { GCE_NAME_PATTERN, workerNodeName } from '../../src/inputs/run-id.js';
 import type { RunPlan } from '../../src/plan/plan.js';
-import { FIXTURE_MODELS, fixtureDbs, git } from '../../tools/demo/demo-repo.mjs';
+import { FIXTURE_MODELS, fixtureDbs } from '../../tools/demo/demo-repo.mjs';
+import type { StepResult } from '../../tools/harness/run-action.mjs';
 import { demoRepo, errors, everythingWritten, maskedValues, NODE24, removeDir, runAction, TEST_KEYS, tempDir, validInputs } from '../helpers/action.js';
 
 type Repo = ReturnType<typeof demoRepo>;
@@ -24,23 +24,18 @@ function readPlan(path: string): RunPlan {
 
 describe('dry run on the real fixture tree', () => {
   let repo: Repo;
-  beforeAll(() => {
+  // The first dry run's RUNNER_TEMP: a second run there must write the same plan.
+  let runnerTemp: string;
+  let first: StepResult;
+  beforeAll(async () => {
     repo = demoRepo();
-    // Combo 2 and 3 artifacts, built from the same fixture with their completeness markers.
-    for (const [root, marker] of [
-      ['slayer_otf_cache', '_cache_fp.txt'],
-      ['slayer_models_otf', '_reference_fp.txt'],
-    ] as const) {
-      for (const db of repo.dbs) {
-        cpSync(join(FIXTURE_MODELS, db), join(repo.workspace, root, db), { recursive: true });
-        writeFileSync(join(repo.workspace, root, db, marker), '0123456789abcdef');
-        writeFileSync(join(repo.workspace, root, db, '_kb_rows.json'), '[]');
-      }
-    }
-    writeFileSync(join(repo.workspace, '.gitignore'), 'slayer_otf_cache/\nslayer_models_otf/\n');
-    git(repo.workspace, ['commit', '-qam', 'ignore otf dirs']);
+    runnerTemp = tempDir('runner-temp');
+    first = await runAction({ workspace: repo.workspace, inputs: validInputs(repo), env: TEST_KEYS, runnerTemp });
   });
-  afterAll(() => removeDir(repo.root));
+  afterAll(() => {
+    removeDir(repo.root);
+    removeDir(runnerTemp);
+  });
 
   it('finds 27 DBs and 491 files, with _notes/ left out', () => {
     expect(fixtureDbs()).toHaveLength(27);
@@ -48,8 +43,8 @@ describe('dry run on the real fixture tree', () => {
     expect(fixtureDbs().reduce((n, db) => n + walkFiles(join(FIXTURE_MODELS, db)).length, 0)).toBe(491);
   });
 
-  it('plans all 27 DBs with the exact files, sizes and md5s', async () => {
-    const r = await runAction({ workspace: repo.workspace, inputs: validInputs(repo), env: TEST_KEYS });
+  it('plans all 27 DBs with the exact files, sizes and md5s', () => {
+    const r = first;
     expect(errors(r)).toBe('');
     expect(r.exitCode).toBe(0);
     expect(JSON.parse(r.outputs.dbs)).toEqual(fixtureDbs());
@@ -71,45 +66,29 @@ describe('dry run on the real fixture tree', () => {
     expect(Object.keys(plan.manifest.instance_databases)).toEqual(repo.allIds);
     expect(plan.manifest.instance_ids).toEqual(repo.allIds);
     // The summary has one row per DB plus the total.
-    for (const db of fixtureDbs()) expect(r.summary).toContain(`| ${db} | 2 | `);
+    for (const db of fixtureDbs()) expect(r.summary).toContain(`| \`${db}\` | 2 | `);
     expect(r.summary).toContain('| **total** | 54 | 491 |');
+    // A dry run's summary is the plan, open.
+    expect(r.summary).toMatch(/^## BIRD-Interact run `test-run-0001` \(dry run\)\n/);
+    expect(r.summary).toContain('### Plan: 54 instances in 27 DBs; slayer_models: 491 files, ');
+    expect(r.summary).not.toContain('<details>');
+    // The log: one folded group for the plan with a line per DB, no file names outside debug
+    // lines, and the job's command line with its ids abbreviated.
+    const plain = r.stdout.split('\n').filter((l) => !l.startsWith('::'));
+    expect(r.stdout).toMatch(/^::group::plan: 27 DB\(s\), 491 files, 2\.\d MiB$/m);
+    for (const db of fixtureDbs()) expect(plain.filter((l) => l.startsWith(`${db}: 2 instance(s) (${db}_1, ${db}_2), `))).toHaveLength(1);
+    expect(r.stdout).toContain('::debug::alien/datasources/alien.yaml  ');
+    expect(plain.filter((l) => l.includes('datasources/alien.yaml'))).toEqual([]);
+    const args = plain.find((l) => l.startsWith('job arguments: ')) ?? '';
+    expect(args).toContain(`--instance-ids ${repo.allIds.slice(0, 5).join(',')},… (54 ids)`);
+    expect(args.length).toBeLessThan(1000);
   });
 
   it('gives the same plan for the same inputs', async () => {
-    const runnerTemp = tempDir('runner-temp');
-    try {
-      const a = await runAction({ workspace: repo.workspace, inputs: validInputs(repo), env: TEST_KEYS, runnerTemp });
-      const planA = readFileSync(a.outputs['plan-file'], 'utf8');
-      const b = await runAction({ workspace: repo.workspace, inputs: validInputs(repo), env: TEST_KEYS, runnerTemp });
-      expect(readFileSync(b.outputs['plan-file'], 'utf8')).toBe(planA);
-    } finally {
-      removeDir(runnerTemp);
-    }
-  });
-
-  const combos: Array<[framework: string, queryMode: string, setup: string, artifact: string]> = Object.keys(FRAMEWORKS).flatMap((f) =>
-    f === 'pydantic_ai_otf_encode'
-      ? [[f, 'slayer', 'on-the-fly', 'slayer_models_otf'] as [string, string, string, string]]
-      : [
-          [f, 'raw', 'pre-encoded', 'none'] as [string, string, string, string],
-          [f, 'slayer', 'pre-encoded', 'slayer_models'] as [string, string, string, string],
-          ...(f === 'pydantic_ai_recursive' ? [[f, 'slayer', 'on-the-fly', 'slayer_otf_cache'] as [string, string, string, string]] : []),
-        ],
-  );
-
-  it.each(combos)('%s / %s / %s: minted run id fits GCE node names, artifact %s', async (framework, queryMode, setup, artifact) => {
-    const inputs = validInputs(repo, { framework, 'query-mode': queryMode, 'slayer-setup': setup, 'run-id': '' });
-    const r = await runAction({ workspace: repo.workspace, inputs, env: TEST_KEYS });
-    expect(errors(r)).toBe('');
-    const runId = r.outputs['run-id'];
-    expect(runId).toMatch(new RegExp(`^\\d{8}t\\d{4}-[a-z]+-${queryMode}-[0-9a-f]{6}$`));
-    expect(runId.length).toBeLessThanOrEqual(35);
-    expect(workerNodeName(runId).length).toBeLessThanOrEqual(63);
-    expect(workerNodeName(runId)).toMatch(GCE_NAME_PATTERN);
-    expect(r.outputs.artifact).toBe(artifact);
-    const plan = readPlan(r.outputs['plan-file']);
-    expect(plan.dbs).toEqual(fixtureDbs());
-    expect(plan.artifacts.reduce((n, a) => n + a.files.length, 0)).toBe(artifact === 'none' ? 0 : artifact === 'slayer_models' ? 491 : 491 + 2 * 27);
+    const planA = readFileSync(first.outputs['plan-file'], 'utf8');
+    const b = await runAction({ workspace: repo.workspace, inputs: validInputs(repo), env: TEST_KEYS, runnerTemp });
+    expect(b.outputs['plan-file']).toBe(first.outputs['plan-file']);
+    expect(readFileSync(b.outputs['plan-file'], 'utf8')).toBe(planA);
   });
 
   it('never writes a key, a header value or the token anywhere, and masks each one', async () => {

@@ -1,18 +1,35 @@
 // The per-run cluster (cluster: ephemeral), end to end through the built action: stand-in `ray`
 // and `gcloud` executables on PATH record every call, and the stand-in `ray dashboard` serves the
-// Ray Jobs API double, whose jobs run the demo worker writing rows to the GCS emulator.
+// Ray Jobs API double, whose jobs run the demo worker writing rows to the GCS emulator. The
+// timeout path (no-progress-minutes) and the teardown after a submit that fails every retry run
+// in-process on a virtual clock: tests/integration/cluster-timeout.test.ts and
+// tests/integration/dispatch-retries.test.ts.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CallRecord } from '../../tools/fake-cli/record.mjs';
-import { demoRepo, errors, everythingWritten, removeDir, runAction, startUntil, TEST_KEYS, tempDir, validInputs, warnings } from '../helpers/action.js';
+import type { StepResult } from '../../tools/harness/run-action.mjs';
+import {
+  type demoRepo,
+  demoRepoPool,
+  errors,
+  everythingWritten,
+  removeDir,
+  runAction,
+  startUntil,
+  TEST_KEYS,
+  tempDir,
+  validInputs,
+  warnings,
+} from '../helpers/action.js';
 import { callSummary, ephemeralInputs, type FakeCliEnv, fakeCliEnv } from '../helpers/cluster.js';
 import { createBucket, emulatorHost, listAll, uniqueBucketName } from '../helpers/gcs.js';
 import { WORKER_PREFIX } from '../helpers/ray.js';
 
 type Repo = ReturnType<typeof demoRepo>;
+const repos = demoRepoPool();
 let registry: http.Server;
 let registryUrl = '';
 const registryHits: string[] = [];
@@ -41,10 +58,13 @@ interface World {
   inputs: (extra?: Record<string, string>) => Record<string, string>;
 }
 
-async function world(o: { outcomes?: Record<string, string>; fakeEnv?: Record<string, string>; sim?: Record<string, unknown> } = {}): Promise<World> {
-  const repo = demoRepo(['credit', 'news']);
+async function world(
+  o: { outcomes?: Record<string, string>; fakeEnv?: Record<string, string>; sim?: Record<string, unknown> } = {},
+  later: Array<() => void> = cleanups,
+): Promise<World> {
+  const repo = repos.fresh(['credit', 'news']);
   const dir = tempDir('fake-cli');
-  cleanups.push(
+  later.push(
     () => removeDir(repo.root),
     () => removeDir(dir),
   );
@@ -76,40 +96,89 @@ const stops = (w: World) => w.fake.records().filter((r) => !('argv' in r) && r.m
 const yamlPathOf = (w: World): string => (w.fake.calls().find((c) => c.tool === 'ray' && c.argv[0] === 'up') as CallRecord).argv.at(-1) as string;
 
 describe('a per-run cluster', () => {
-  it('runs up → dashboard → submit → wait → down, with phase timings and no secret anywhere', async () => {
-    const w = await world();
-    const r = await runAction({ workspace: w.repo.workspace, inputs: w.inputs(), env: w.env });
-    expect(errors(r)).toBe('');
-    expect(r.exitCode).toBe(0);
-    expect(tools(w)).toEqual(['ray up', 'ray dashboard', 'ray down']);
-    const http = callSummary(w.fake.records()).filter((c) => c.startsWith('http '));
-    expect(http[0]).toBe('http GET /api/version');
-    expect(http).toContain('http POST /api/jobs/');
-    const seq = callSummary(w.fake.records());
-    expect(seq.indexOf('ray dashboard')).toBeLessThan(seq.indexOf('http POST /api/jobs/'));
-    expect(seq.indexOf('http POST /api/jobs/')).toBeLessThan(seq.indexOf('ray down'));
-    expect(r.outputs).toMatchObject({
-      'job-status': 'SUCCEEDED',
-      'cluster-teardown': 'ray-down',
-      'image-exists': 'true',
-      'image-uri': ephemeralInputs()['image-uri'],
+  // One full run, shared: the first test reads it, the second reruns its unfinished instance.
+  describe('one run, then its rerun', () => {
+    let w: World | null = null;
+    let first: StepResult;
+    const later: Array<() => void> = [];
+    const shared = (): World => {
+      if (!w) throw new Error('no world');
+      return w;
+    };
+    beforeAll(async () => {
+      w = await world({ outcomes: { news_2: 'error' } }, later);
+      first = await runAction({ workspace: w.repo.workspace, inputs: w.inputs(), env: w.env });
     });
-    expect(r.outputs['dashboard-url']).toBeUndefined();
-    for (const phase of ['image', 'up', 'submit', 'wait', 'down']) expect(r.stdout).toMatch(new RegExp(`\\[\\d/5\\] ${phase}: done in`));
-    expect(r.summary).toContain('### Per-run cluster');
-    expect(registryHits.some((h) => h.includes('/v2/bird-proj/bird-interact-runner/runner/manifests/') && h.endsWith('Bearer emulator-token'))).toBe(true);
-    // No key in the YAML, the CLI argv, the CLI environment or anything the step wrote.
-    const yaml = readFileSync(yamlPathOf(w), 'utf8');
-    expect(yaml).toContain('cluster_name: test-run-0001');
-    for (const c of w.fake.calls()) {
-      for (const k of Object.keys(TEST_KEYS)) expect(c.env).not.toContain(k);
-      for (const v of Object.values(TEST_KEYS)) expect(c.argv.join(' ')).not.toContain(v);
-    }
-    for (const v of Object.values(TEST_KEYS)) {
-      expect(yaml).not.toContain(v);
-      expect(everythingWritten(r)).not.toContain(v);
-    }
-    expect(readFileSync(w.fake.logFile, 'utf8')).not.toContain(TEST_KEYS.ANTHROPIC_API_KEY);
+    afterAll(() => {
+      for (const c of later.splice(0)) c();
+    });
+
+    it('runs up → dashboard → submit → wait → down, with phase timings and no secret anywhere', async () => {
+      const w = shared();
+      const r = first;
+      expect(errors(r)).toBe('');
+      expect(r.exitCode).toBe(0);
+      expect(tools(w)).toEqual(['ray up', 'ray dashboard', 'ray down']);
+      const http = callSummary(w.fake.records()).filter((c) => c.startsWith('http '));
+      expect(http[0]).toBe('http GET /api/version');
+      expect(http).toContain('http POST /api/jobs/');
+      const seq = callSummary(w.fake.records());
+      expect(seq.indexOf('ray dashboard')).toBeLessThan(seq.indexOf('http POST /api/jobs/'));
+      expect(seq.indexOf('http POST /api/jobs/')).toBeLessThan(seq.indexOf('ray down'));
+      expect(r.outputs).toMatchObject({
+        'job-status': 'SUCCEEDED',
+        'cluster-teardown': 'ray-down',
+        'image-exists': 'true',
+        'image-uri': ephemeralInputs()['image-uri'],
+      });
+      expect(r.outputs['dashboard-url']).toBeUndefined();
+      for (const phase of ['image', 'up', 'submit', 'wait', 'down']) expect(r.stdout).toMatch(new RegExp(`\\[\\d/5\\] ${phase}: done in`));
+      expect(r.summary).toMatch(/<summary>Per-run cluster: image, up, submit, wait, down \(.+\)<\/summary>/);
+      // The nodes and the VM time: 1 head + the workers, from ray up to ray down.
+      expect(r.summary).toMatch(
+        /- per-run cluster: 3 nodes \(1 head \+ 2 × `e2-standard-4`\), from `ray up` to `ray down` \S+ (ms|s): about \d+\.\d\d VM-hours/,
+      );
+      expect(registryHits.some((h) => h.includes('/v2/bird-proj/bird-interact-runner/runner/manifests/') && h.endsWith('Bearer emulator-token'))).toBe(true);
+      // No key in the YAML, the CLI argv, the CLI environment or anything the step wrote.
+      const yaml = readFileSync(yamlPathOf(w), 'utf8');
+      expect(yaml).toContain('cluster_name: test-run-0001');
+      for (const c of w.fake.calls()) {
+        for (const k of Object.keys(TEST_KEYS)) expect(c.env).not.toContain(k);
+        for (const v of Object.values(TEST_KEYS)) expect(c.argv.join(' ')).not.toContain(v);
+      }
+      for (const v of Object.values(TEST_KEYS)) {
+        expect(yaml).not.toContain(v);
+        expect(everythingWritten(r)).not.toContain(v);
+      }
+      expect(readFileSync(w.fake.logFile, 'utf8')).not.toContain(TEST_KEYS.ANTHROPIC_API_KEY);
+    });
+
+    it('a rerun renders the same cluster from the manifest (apart from the key), uploads nothing, and tears down', async () => {
+      const w = shared();
+      expect(first.exitCode).toBe(0);
+      const firstYaml = readFileSync(yamlPathOf(w), 'utf8');
+      const setup = await listAll(w.bucket, 'runs/test-run-0001/slayer_setup/');
+      w.fake.setInstances([]);
+      writeLog(w);
+      // Today's inputs differ; the manifest's values stand.
+      const inputs = {
+        'rerun-run-id': 'test-run-0001',
+        'gcs-bucket': w.bucket,
+        ...ephemeralInputs({ workers: '9', 'worker-type': 'n2-standard-8' }),
+        'entrypoint-prefix': WORKER_PREFIX,
+        wait: 'true',
+      };
+      const r = await runAction({ workspace: w.repo.workspace, inputs, env: w.env });
+      expect(errors(r)).toBe('');
+      expect(r.outputs).toMatchObject({ attempt: '2', 'dispatched-instances': '1', 'uploaded-files': '0', 'cluster-teardown': 'ray-down' });
+      expect(tools(w)).toEqual(['ray up', 'ray dashboard', 'ray down']);
+      const secondYaml = readFileSync(yamlPathOf(w), 'utf8');
+      const normalize = (y: string): string =>
+        y.replace(/ssh_private_key: .*/, 'ssh_private_key: <key>').replace(/ssh-ed25519 [A-Za-z0-9+/=]+ bird-cloud-action/g, '<pub>');
+      expect(normalize(secondYaml)).toBe(normalize(firstYaml));
+      expect(secondYaml).not.toBe(firstYaml);
+      expect(await listAll(w.bucket, 'runs/test-run-0001/slayer_setup/')).toEqual(setup);
+    });
   });
 
   it('fails before any write when the image is not in its registry, with the build command', async () => {
@@ -135,16 +204,6 @@ describe('a per-run cluster', () => {
     expect(callSummary(w.fake.calls())).toEqual(['ray --version']);
   });
 
-  it('tears down after a failed submit', async () => {
-    // The dashboard refuses every body (aiohttp's client_max_size): the package PUT fails.
-    const w = await world({ sim: { maxBodyBytes: 16 } });
-    const r = await runAction({ workspace: w.repo.workspace, inputs: w.inputs(), env: w.env });
-    expect(r.exitCode).toBe(1);
-    expect(r.stdout).toMatch(/\[3\/5\] submit: failed/);
-    expect(tools(w)).toEqual(['ray up', 'ray dashboard', 'ray down']);
-    expect(r.outputs['cluster-teardown']).toBe('ray-down');
-  });
-
   it('tears down after a failed job, falling back to deletion by label when ray down fails', async () => {
     const w = await world({ fakeEnv: { FAKE_RAY_FAIL: 'down' } });
     const r = await runAction({ workspace: w.repo.workspace, inputs: w.inputs({ 'entrypoint-prefix': `${WORKER_PREFIX} --no-such-flag` }), env: w.env });
@@ -158,17 +217,6 @@ describe('a per-run cluster', () => {
     expect(r.outputs['cluster-teardown']).toBe('deleted-by-label');
     expect(warnings(r)).toContain('ray down failed; deleting the instances labelled bird-interact-run-id=test-run-0001 instead');
   });
-
-  it('tears down after a timeout (no new row within no-progress-minutes), stopping the job', async () => {
-    const w = await world({ outcomes: { credit_1: 'hang', credit_2: 'hang', news_1: 'hang', news_2: 'hang' } });
-    const r = await runAction({ workspace: w.repo.workspace, inputs: w.inputs({ 'no-progress-minutes': '1' }), env: w.env });
-    expect(r.exitCode).toBe(1);
-    expect(errors(r)).toContain('timed-out: no new rows within the no-progress deadline (1 min)');
-    expect(errors(r)).toContain('rerun-run-id: test-run-0001');
-    expect(stops(w)).toHaveLength(1);
-    expect(tools(w)).toEqual(['ray up', 'ray dashboard', 'ray down']);
-    expect(r.outputs['cluster-teardown']).toBe('ray-down');
-  }, 180_000);
 
   it('leaves the cluster to its self-delete timer with wait: false after a successful submit', async () => {
     const w = await world();
@@ -218,33 +266,6 @@ describe('a per-run cluster', () => {
     expect(second.exitCode).toBe(0);
     expect(second.stdout).toContain('was already torn down');
     expect(tools(w)).toEqual(['ray up', 'ray dashboard', 'ray down']);
-  });
-
-  it('a rerun renders the same cluster from the manifest (apart from the key), uploads nothing, and tears down', async () => {
-    const w = await world({ outcomes: { news_2: 'error' } });
-    expect((await runAction({ workspace: w.repo.workspace, inputs: w.inputs(), env: w.env })).exitCode).toBe(0);
-    const firstYaml = readFileSync(yamlPathOf(w), 'utf8');
-    const setup = await listAll(w.bucket, 'runs/test-run-0001/slayer_setup/');
-    w.fake.setInstances([]);
-    writeLog(w);
-    // Today's inputs differ; the manifest's values stand.
-    const inputs = {
-      'rerun-run-id': 'test-run-0001',
-      'gcs-bucket': w.bucket,
-      ...ephemeralInputs({ workers: '9', 'worker-type': 'n2-standard-8' }),
-      'entrypoint-prefix': WORKER_PREFIX,
-      wait: 'true',
-    };
-    const r = await runAction({ workspace: w.repo.workspace, inputs, env: w.env });
-    expect(errors(r)).toBe('');
-    expect(r.outputs).toMatchObject({ attempt: '2', 'dispatched-instances': '1', 'uploaded-files': '0', 'cluster-teardown': 'ray-down' });
-    expect(tools(w)).toEqual(['ray up', 'ray dashboard', 'ray down']);
-    const secondYaml = readFileSync(yamlPathOf(w), 'utf8');
-    const normalize = (y: string): string =>
-      y.replace(/ssh_private_key: .*/, 'ssh_private_key: <key>').replace(/ssh-ed25519 [A-Za-z0-9+/=]+ bird-cloud-action/g, '<pub>');
-    expect(normalize(secondYaml)).toBe(normalize(firstYaml));
-    expect(secondYaml).not.toBe(firstYaml);
-    expect(await listAll(w.bucket, 'runs/test-run-0001/slayer_setup/')).toEqual(setup);
   });
 });
 

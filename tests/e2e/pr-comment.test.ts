@@ -7,17 +7,20 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type MemoryLog, memoryLog } from '../../src/common/log.js';
 import { RunStore } from '../../src/gcs/store.js';
+import { commentKey, commentMarker } from '../../src/results/render.js';
 import { NO_GATE, type ReportOptions, reportRun } from '../../src/results/report.js';
 import { TEST_KEYS } from '../helpers/action.js';
 import { type FakeGitHub, startFakeGitHub } from '../helpers/fake-github.js';
 import { createBucket, TEST_PROJECT_ID, uniqueBucketName } from '../helpers/gcs.js';
-import { prContext, writeRun } from '../helpers/results.js';
+import { MIXED_MANIFEST, prContext, writeRun } from '../helpers/results.js';
 import { stepFiles } from '../helpers/step-files.js';
 
 const OWNER = 'octo-org';
 const REPO = 'bird-evals';
 const PR = 7;
 const TOKEN = 'ghs_TESTTOKEN_0123456789abcdef';
+/** The marker of the runs' comment in the workflow 'PR smoke': the workflow, the combo and the models. */
+const MARKER = commentMarker(commentKey('', 'PR smoke', MIXED_MANIFEST));
 const SECRETS = [...Object.values(TEST_KEYS), TOKEN];
 
 let gh: FakeGitHub;
@@ -100,7 +103,7 @@ describe('the PR comment', () => {
       PR,
       Array.from({ length: 120 }, (_, i) => ({
         id: i + 1,
-        body: i === 50 ? 'see <!-- bird-cloud-action:results:PR%20smoke --> above' : `comment ${i}`,
+        body: i === 50 ? `see ${MARKER} above` : `comment ${i}`,
         user: { login: 'someone', type: 'User' },
         html_url: `https://github.com/${OWNER}/${REPO}/pull/${PR}#issuecomment-${i + 1}`,
       })),
@@ -118,7 +121,9 @@ describe('the PR comment', () => {
     expect(ourComments()).toHaveLength(1);
     const created = ourComments()[0];
     expect(first.comment).toEqual({ kind: 'created', id: created.id, url: created.html_url });
-    expect(created.body.split('\n')[0]).toBe('<!-- bird-cloud-action:results:PR%20smoke -->');
+    expect(created.body.split('\n')[0]).toBe(
+      '<!-- bird-cloud-action:results:PR%20smoke%20%C2%B7%20pydantic_ai%2Fslayer%2Fa%2Dinteract%2Fpre%2Dencoded%20%C2%B7%20anthropic%2Fclaude%2Dsonnet%2D4%2D5%20%2B%20anthropic%2Fclaude%2Dhaiku%2D4%2D5%2D20251001 -->',
+    );
     expect(created.body).toContain('| **all** | 8 | 50.0% (4/8) | 37.5% (3/8) | 0.463 | 1 | 1 | 1 |');
     expect(created.body).toContain('[workflow run](https://github.com/octo-org/bird-evals/actions/runs/42)');
     expect(log.warnings).toEqual([]);
@@ -194,7 +199,7 @@ describe('the PR comment', () => {
   });
 
   it('never updates a comment with the marker that someone else wrote', async () => {
-    const marker = '<!-- bird-cloud-action:results:PR%20smoke -->';
+    const marker = MARKER;
     gh.comments.set(PR, [{ id: 1, body: `${marker}\nplanted by someone else`, user: { login: 'mallory', type: 'User' }, html_url: 'https://github.com/x' }]);
     const r = await reportRun(options('pr-7-smoke'));
     expect(r.comment.kind).toBe('created');
@@ -203,7 +208,7 @@ describe('the PR comment', () => {
   });
 
   it('a personal token updates only the comment of its own user', async () => {
-    const marker = '<!-- bird-cloud-action:results:PR%20smoke -->';
+    const marker = MARKER;
     gh.user = { login: 'octocat', type: 'User' };
     gh.author = gh.user;
     gh.comments.set(PR, [
@@ -216,7 +221,7 @@ describe('the PR comment', () => {
   });
 
   it('posts a new comment when the token says nothing of who it is', async () => {
-    const marker = '<!-- bird-cloud-action:results:PR%20smoke -->';
+    const marker = MARKER;
     gh.comments.set(PR, [{ id: 1, body: `${marker}\nours?`, user: { login: 'github-actions[bot]', type: 'Bot' }, html_url: 'https://github.com/x' }]);
     const r = await reportRun(options('pr-7-smoke', { token: 'opaque-token-of-unknown-kind' }));
     expect(r.comment.kind).toBe('created');

@@ -1,8 +1,9 @@
 // Shared helpers for tests that drive the built action as the runner does.
-import { lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { type DemoRepo, makeDemoRepo, REPO_ROOT } from '../../tools/demo/demo-repo.mjs';
+import { afterAll } from 'vitest';
+import { type DemoRepo, git, makeDemoRepo, REPO_ROOT } from '../../tools/demo/demo-repo.mjs';
 import { runStep, type StepOptions, type StepResult, startStep } from '../../tools/harness/run-action.mjs';
 
 const ACTION_DIR = REPO_ROOT;
@@ -26,6 +27,47 @@ export function removeDir(dir: string): void {
 export function demoRepo(dbs?: string[], idsPerDb = 2): DemoRepo & { root: string } {
   const root = tempDir('bird-demo');
   return { ...makeDemoRepo({ dir: root, dbs, idsPerDb }), root };
+}
+
+/** A demo repo to copy from (copyRepo): its git objects packed, so that a copy has few files to write. */
+export function templateRepo(dbs?: string[]): DemoRepo & { root: string } {
+  const repo = demoRepo(dbs);
+  git(repo.workspace, ['gc', '--quiet']);
+  return repo;
+}
+
+/**
+ * A copy of a demo repo (its .git included) in a fresh temp dir: the same commit for a fraction of
+ * the cost of building one, for tests that change the repo.
+ */
+export function copyRepo(repo: DemoRepo & { root: string }): DemoRepo & { root: string } {
+  const root = tempDir('bird-demo');
+  cpSync(repo.root, root, { recursive: true, verbatimSymlinks: true });
+  const moved = (p: string): string => join(root, relative(repo.root, p));
+  return { ...repo, root, workspace: moved(repo.workspace), miniInteractRoot: moved(repo.miniInteractRoot), datasetFile: moved(repo.datasetFile) };
+}
+
+/**
+ * Demo repos for the tests of one file: each `fresh(dbs)` is a copy of a repo built once per DB list
+ * (building runs git init, add and commit over the fixture; copying is a fraction of that). Call it
+ * at the top of a test file: the built ones are removed after the file; callers remove their copies.
+ */
+export function demoRepoPool(): { fresh(dbs?: string[]): DemoRepo & { root: string } } {
+  const built = new Map<string, DemoRepo & { root: string }>();
+  afterAll(() => {
+    for (const repo of built.values()) removeDir(repo.root);
+  });
+  return {
+    fresh(dbs) {
+      const key = JSON.stringify(dbs ?? null);
+      let template = built.get(key);
+      if (!template) {
+        template = templateRepo(dbs);
+        built.set(key, template);
+      }
+      return copyRepo(template);
+    },
+  };
 }
 
 /** Inputs of a valid slayer/pre-encoded dry run on the given repo. */

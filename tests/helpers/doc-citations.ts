@@ -123,7 +123,8 @@ export function scanText(file: string, text: string, read: ReadRepoFile): Findin
   return findings;
 }
 
-const SKIP_DIRS = new Set(['node_modules', 'dist', 'lib', 'fixtures', '.git', '.tmp', '.lint', '__snapshots__']);
+// .go and .venv: the Go module cache and Python venvs that `npm run setup` installs under tools/ (git-ignored, not ours).
+const SKIP_DIRS = new Set(['node_modules', 'dist', 'lib', 'fixtures', '.git', '.tmp', '.lint', '__snapshots__', '.go', '.venv']);
 const SCANNED = /\.(?:ts|mts|cts|js|mjs|cjs|md|ya?ml|json|sh)$/;
 
 /** The repository-relative files under `paths` (files or folders) that the check reads. */

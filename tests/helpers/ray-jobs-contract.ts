@@ -139,6 +139,8 @@ export function wsTail(base: string, path: string): Promise<WsResult> {
           if (opcode === 0x8) closeCode = payload.length >= 2 ? payload.readUInt16BE(0) : null;
         }
       };
+      // Frames that came with the upgrade response (a job already over closes at once) are in `head`.
+      parse();
       socket.on('data', (d: Buffer) => {
         buf = Buffer.concat([buf, d]);
         parse();

@@ -80,21 +80,22 @@ export const MIXED_MANIFEST = {
 };
 
 /** A manifest as the action writes it (with the instance → DB map), or as Python wrote it (without). */
-function manifestJson(runId: string, python = false): string {
+function manifestJson(runId: string, python = false, combo: Partial<typeof MIXED_MANIFEST> = {}): string {
+  const c = { ...MIXED_MANIFEST, ...combo };
   const m: Record<string, unknown> = {
     run_id: runId,
-    framework: MIXED_MANIFEST.framework,
-    mode: MIXED_MANIFEST.mode,
-    query_mode: MIXED_MANIFEST.query_mode,
-    agent_model: MIXED_MANIFEST.agent_model,
-    user_sim_model: MIXED_MANIFEST.user_sim_model,
+    framework: c.framework,
+    mode: c.mode,
+    query_mode: c.query_mode,
+    agent_model: c.agent_model,
+    user_sim_model: c.user_sim_model,
     instance_ids: python ? MIXED_IDS.join(',') : MIXED_IDS,
     patience: 3,
     strict: false,
     use_audited_gold_sql: false,
     max_depth: 3,
     prompt_cache: true,
-    slayer_setup: 'pre-encoded',
+    slayer_setup: c.slayer_setup,
     slayer_storage_root: '/data/slayer_models',
     render_inputs: {
       workers: 4,
@@ -114,6 +115,8 @@ function manifestJson(runId: string, python = false): string {
 
 export interface WriteRunOptions {
   python?: boolean;
+  /** The manifest's combo and models, over MIXED_MANIFEST's. */
+  combo?: Partial<typeof MIXED_MANIFEST>;
   errorText?: string;
   /** status.json's content, or null for none. */
   status?: Record<string, unknown> | null;
@@ -126,7 +129,7 @@ export interface WriteRunOptions {
 export async function writeRun(bucket: string, runId: string, o: WriteRunOptions = {}): Promise<void> {
   const b = (o.storage ?? makeStorage()).bucket(bucket);
   const put = (name: string, body: string): Promise<void> => b.file(name).save(body, { resumable: false, contentType: 'application/json' });
-  await put(`runs/${runId}/manifest.json`, manifestJson(runId, o.python));
+  await put(`runs/${runId}/manifest.json`, manifestJson(runId, o.python, o.combo));
   for (const [iid, attempt, bytes] of o.rows ?? mixedRows(o.errorText)) await put(`runs/${runId}/rows/${iid}/attempt-${attempt}.json`, bytes);
   const status =
     o.status === undefined

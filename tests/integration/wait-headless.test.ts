@@ -3,6 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { memoryLog } from '../../src/common/log.js';
+import { systemClock } from '../../src/common/time.js';
 import { RunStore } from '../../src/gcs/store.js';
 import { RayJobsClient } from '../../src/ray/client.js';
 import { waitForAttempt } from '../../src/ray/wait.js';
@@ -24,6 +25,7 @@ async function waitOnDeadDashboard(runId: string, headAlive: () => Promise<boole
     noProgressMs: 60_000,
     signal: new AbortController().signal,
     log: memoryLog(),
+    clock: systemClock,
     headAlive,
   });
 }

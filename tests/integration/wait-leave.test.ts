@@ -5,10 +5,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Cancellation } from '../../src/common/cancel.js';
 import { memoryLog } from '../../src/common/log.js';
 import { ActionState } from '../../src/common/state.js';
+import { systemClock } from '../../src/common/time.js';
 import { RunStore } from '../../src/gcs/store.js';
 import { type InputReader, parseSettings, type SubmitSettings } from '../../src/inputs/settings.js';
 import { dispatchAttempt, type StepContext } from '../../src/ray/attempt.js';
 import { rayClient } from '../../src/ray/submit.js';
+import { StepSummary } from '../../src/results/step-summary.js';
 import type { RaySim } from '../../tools/ray-sim/server.mjs';
 import { clusterManifest } from '../helpers/cluster.js';
 import { createBucket, uniqueBucketName } from '../helpers/gcs.js';
@@ -49,6 +51,8 @@ async function timedOutWait(onWaitTimeout: 'stop' | 'leave') {
     state: new ActionState({ save: (k, v) => saved.set(k, v), load: (k) => saved.get(k) ?? '' }),
     cancel: new Cancellation({ log, fail: () => undefined, exit: () => undefined }),
     github: prContext(null),
+    clock: systemClock,
+    summary: new StepSummary(),
   };
   const manifest = clusterManifest();
   const outcome = await dispatchAttempt(
@@ -63,7 +67,7 @@ async function timedOutWait(onWaitTimeout: 'stop' | 'leave') {
       roots: null,
       code: { source: 'image', sha: '', root: files.dir, files: [] },
     },
-    { client: rayClient(log, dispatch), publicDashboard: true },
+    { client: rayClient(log, dispatch, { clock: systemClock }), publicDashboard: true },
   );
   const sid = `bird-${manifest.run_id}-a1`;
   return { outcome, sim, sid, saved, stops: sim.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/stop')) };

@@ -60,7 +60,7 @@ describe('the action against fake-gcs-server', () => {
     await expectSetupMatchesFixtures(bucket, 33 + 8);
     const [manifest] = await storage.bucket(bucket).file(`runs/${RUN}/manifest.json`).download();
     const parsed = JSON.parse(manifest.toString('utf8')) as Record<string, unknown>;
-    expect(Object.keys(parsed)).toEqual([...PYTHON_KEYS, 'github', 'slayer_artifacts', 'dispatch', 'dirty', 'instance_databases']);
+    expect(Object.keys(parsed)).toEqual([...PYTHON_KEYS, 'github', 'slayer_artifacts', 'dispatch', 'dirty', 'instance_databases', 'code_source']);
     expect(parsed.run_id).toBe(RUN);
     for (const v of Object.values(TEST_KEYS)) expect(everythingWritten(r)).not.toContain(v);
   });

@@ -5,9 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { mermaidFence, type PhaseRates, phaseBarChart, trendLineChart, XYCHART_MAX_BARS } from '../../src/results/xychart.js';
 import { checkMarkdownMermaid, extractMermaidBlocks } from '../../tools/render/mermaid-check.mjs';
 import { defaultInputs } from '../../tools/render/screenshots.mjs';
-import { mermaidFence, type PhaseRates, phaseBarChart, trendLineChart, XYCHART_MAX_BARS } from '../../tools/render/xychart.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -148,6 +148,10 @@ describe('samples', () => {
     expect(inputs.map((f) => f.slice(ROOT.length + 1))).toEqual([
       'tests/e2e/__snapshots__/results-summary.md',
       'tests/unit/__snapshots__/results-comment-baseline.md',
+      'tests/e2e/__snapshots__/summary-reported.md',
+      'tests/e2e/__snapshots__/summary-gate-failed.md',
+      'tests/e2e/__snapshots__/comment-gate-failed.md',
+      'tests/e2e/__snapshots__/summary-dispatch-failed.md',
       'tools/render/samples/results-with-charts.md',
       'tools/render/samples/xychart-limits.md',
     ]);

@@ -1,8 +1,7 @@
-// The xychart blocks the summary and the comment will carry (tools/render/xychart.ts, to move
-// to src/results/): the exact text, the escaping of labels, the limits, and that mermaid's own
-// parser takes every block built, whatever the labels hold.
+// The xychart blocks the summary and the comment carry (src/results/xychart.ts): the exact text,
+// the escaping of labels, the limits, and that mermaid's own parser takes every block built,
+// whatever the labels hold.
 import { describe, expect, it } from 'vitest';
-import { checkMermaid, extractMermaidBlocks } from '../../tools/render/mermaid-check.mjs';
 import {
   mermaidFence,
   type PhaseRates,
@@ -13,7 +12,8 @@ import {
   XYCHART_MAX_POINTS,
   xychartLabels,
   xychartString,
-} from '../../tools/render/xychart.js';
+} from '../../src/results/xychart.js';
+import { checkMermaid, extractMermaidBlocks } from '../../tools/render/mermaid-check.mjs';
 
 const THREE: PhaseRates[] = [
   { label: 'alien', phase1: 1, phase2: 2 / 3 },

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildJobArgs, entrypoint, shellQuote, submissionId } from '../../src/plan/job-args.js';
 import type { RunManifest } from '../../src/plan/manifest.js';
+import { abbreviatedJobArgs } from '../../src/results/summary.js';
 
 const m = {
   run_id: 'r1',
@@ -71,5 +72,15 @@ describe('job arguments (docs/reference/job.md#arguments)', () => {
     expect(shellQuote("it's")).toBe("'it'\\''s'");
     expect(shellQuote('$(rm -rf /)')).toBe("'$(rm -rf /)'");
     expect(entrypoint('python app.py ', ['--x', 'a b'])).toBe("python app.py --x 'a b'");
+  });
+});
+
+describe('the job arguments in the log', () => {
+  it('abbreviates the instance ids after five, with the count, and leaves the rest as is', () => {
+    const ids = Array.from({ length: 54 }, (_, i) => `db_${i + 1}`);
+    const args = ['--run-id', 'r', '--instance-ids', ids.join(','), '--workers', '2'];
+    expect(abbreviatedJobArgs(args)).toBe('--run-id r --instance-ids db_1,db_2,db_3,db_4,db_5,… (54 ids) --workers 2');
+    expect(abbreviatedJobArgs(['--instance-ids', 'a_1,b_2'])).toBe('--instance-ids a_1,b_2');
+    expect(abbreviatedJobArgs(['--run-id', 'r'])).toBe('--run-id r');
   });
 });

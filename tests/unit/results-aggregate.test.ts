@@ -92,9 +92,9 @@ describe('aggregate', () => {
       },
     ]);
     expect(r.failures).toEqual([
-      { instance_id: 'alien_2', db: 'alien', attempt: 1, outcome: 'phase1', reason: 'phase-2 failed (submission_status: submitted)' },
-      { instance_id: 'credit_1', db: 'credit', attempt: 1, outcome: 'fail', reason: 'phase-1 failed (submission_status: submitted)' },
-      { instance_id: 'credit_2', db: 'credit', attempt: 1, outcome: 'error', reason: 'error: actor-lost (submission_status: never_submitted)' },
+      { instance_id: 'alien_2', db: 'alien', attempt: 1, outcome: 'phase1', reason: 'phase 2 failed' },
+      { instance_id: 'credit_1', db: 'credit', attempt: 1, outcome: 'fail', reason: 'phase 1 failed' },
+      { instance_id: 'credit_2', db: 'credit', attempt: 1, outcome: 'error', reason: 'error: actor-lost' },
       { instance_id: 'credit_3', db: 'credit', attempt: 1, outcome: 'unreadable', reason: 'unreadable row attempt-1.json' },
       { instance_id: 'cybermarket_2', db: 'cybermarket', attempt: null, outcome: 'missing', reason: 'no row' },
     ]);
@@ -162,7 +162,7 @@ describe('aggregate', () => {
     ]);
     // Flags as given, also on an error row; the error counts once.
     expect({ p1: r.phase1_passed, p2: r.phase2_passed, errors: r.errors, avg: r.avg_reward }).toEqual({ p1: 2, p2: 2, errors: 1, avg: 0.25 / 3 });
-    expect(r.failures.map((f) => f.reason)).toEqual(['phase-1 failed', 'error: {"type":"Timeout","after":30}']);
+    expect(r.failures.map((f) => f.reason)).toEqual(['phase 1 failed', 'error: {"type":"Timeout","after":30}']);
   });
 
   it('gives zeros, not NaN, for a run with no instances', () => {
@@ -174,6 +174,34 @@ describe('aggregate', () => {
     const rows = latest([['a', 1, synthetic('a', 'dispatch-failure: bad key sk-SECRET-123456 (sk-SECRET-123456)')]]);
     const r = redactResults(aggregate({ instanceIds: ['a'], latest: rows }), redactor(['sk-SECRET-123456', '', '  ']));
     expect(JSON.stringify(r)).not.toContain('sk-SECRET-123456');
-    expect(r.failures[0].reason).toBe('error: dispatch-failure: bad key *** (***) (submission_status: never_submitted)');
+    expect(r.failures[0].reason).toBe('error: dispatch-failure: bad key *** (***)');
+  });
+
+  it('says why in plain words: the failed phase, an error by its telling line, the submission only when it was not submitted', () => {
+    const traceback = 'Traceback (most recent call last):\n  File "agent.py", line 3, in run\n    ask()\nTimeoutError: the model did not answer in 60 s\n';
+    const rows = latest([
+      ['p1', 1, { phase1_passed: false, phase2_passed: false, total_reward: 0, error: null, submission_status: 'submitted' }],
+      ['p2', 1, { phase1_passed: true, phase2_passed: false, total_reward: 0.5, error: null, submission_status: 'submitted' }],
+      ['late', 1, { phase1_passed: false, phase2_passed: false, total_reward: 0, error: null, submission_status: 'timeout' }],
+      ['tb', 1, { phase1_passed: false, phase2_passed: false, total_reward: 0, error: traceback, submission_status: 'error' }],
+      [
+        'multi',
+        1,
+        { phase1_passed: false, phase2_passed: false, total_reward: 0, error: 'actor died\nsee the raylet log', submission_status: 'never_submitted' },
+      ],
+      ['long', 1, { phase1_passed: false, phase2_passed: false, total_reward: 0, error: 'x'.repeat(500) }],
+    ]);
+    const r = aggregate({ instanceIds: ['p1', 'p2', 'late', 'tb', 'multi', 'long', 'gone'], latest: rows });
+    expect(r.failures.map((f) => f.reason)).toEqual([
+      'phase 1 failed',
+      'phase 2 failed',
+      'phase 1 failed (submission: timeout)',
+      'error: TimeoutError: the model did not answer in 60 s',
+      'error: actor died',
+      `error: ${'x'.repeat(199)}…`,
+      'no row',
+    ]);
+    // The whole error stays in the instance record (results-json).
+    expect(r.instances.find((i) => i.instance_id === 'tb')?.error).toBe(traceback);
   });
 });

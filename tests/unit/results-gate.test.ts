@@ -1,6 +1,6 @@
 // The quality gate: the message names the figure and the threshold; equality passes.
 import { describe, expect, it } from 'vitest';
-import { gateFailures, gateMessage, NO_GATE, parseGateInputs } from '../../src/results/gate.js';
+import { gateChecks, gateFailures, gateMessage, NO_GATE, parseGateInputs } from '../../src/results/gate.js';
 
 const fig = (phase1_passed: number, n: number, errors: number) => ({ n, phase1_passed, phase1_rate: n === 0 ? 0 : phase1_passed / n, errors });
 
@@ -47,6 +47,19 @@ describe('gate', () => {
       'quality gate failed: phase-1 rate 0 (0/0 = 0.0%) is below min-phase1-rate 0.1',
     );
     expect(gateMessage(fig(0, 0, 0), { minPhase1Rate: 0, maxErrors: 0 })).toBeNull();
+  });
+
+  it('checks each threshold that is set: the threshold, the measured figure, pass or fail', () => {
+    expect(gateChecks(fig(4, 8, 1), NO_GATE)).toEqual([]);
+    expect(gateChecks(fig(4, 8, 1), { minPhase1Rate: 0.5, maxErrors: 0 })).toEqual([
+      { input: 'min-phase1-rate', threshold: '0.5', measured: '0.5 (4/8 = 50.0%)', passed: true, failure: null },
+      { input: 'max-errors', threshold: '0', measured: '1 (of 8 instances)', passed: false, failure: 'errors 1 (of 8 instances) exceed max-errors 0' },
+    ]);
+    // A passing rate is never printed below its threshold: 0.12344 at 4 digits is 0.1234.
+    expect(gateChecks({ n: 100_000, phase1_passed: 12_344, phase1_rate: 0.12344, errors: 0 }, { minPhase1Rate: 0.12344, maxErrors: null })[0]).toMatchObject({
+      measured: '0.12344 (12344/100000 = 12.3%)',
+      passed: true,
+    });
   });
 
   it('parses the inputs: empty means no gate, bad values are problems naming the input', () => {

@@ -6,15 +6,16 @@ import { describe, expect, it } from 'vitest';
 import type { LatestRow, Row } from '../../src/gcs/rows.js';
 import { aggregate, type RunResults } from '../../src/results/aggregate.js';
 import {
+  attemptLines,
   COMMENT_MAX_CHARS,
   code,
   commentMarker,
   deltaTable,
   failuresDetails,
+  gcsLogUrl,
   mdText,
   type RunHeader,
   renderComment,
-  renderSummary,
 } from '../../src/results/render.js';
 import { renderMarkdownFragment } from '../../tools/render/markdown.mjs';
 import { MIXED_DBS, MIXED_IDS, MIXED_MANIFEST, mixedLatest } from '../helpers/results.js';
@@ -111,6 +112,24 @@ describe('render', () => {
     expect(failuresDetails([], 2, '')).toBe('');
   });
 
+  it("links each failed instance's log object in the bucket, and none for an instance without a row", () => {
+    const d = failuresDetails(
+      [
+        { instance_id: 'alien_1', db: 'alien', attempt: 2, outcome: 'error', reason: 'error: boom' },
+        { instance_id: 'credit_1', db: 'credit', attempt: null, outcome: 'missing', reason: 'no row' },
+      ],
+      10,
+      'more',
+      gcsLogUrl('my-bucket', 'pr-7'),
+    );
+    const lines = d.split('\n');
+    expect(lines).toContain('| instance | DB | attempt | reason | log |');
+    expect(lines).toContain(
+      '| `alien_1` | `alien` | 2 | error: boom | [log](https://storage.cloud.google.com/my-bucket/runs/pr-7/logs/alien_1/attempt-2.log) |',
+    );
+    expect(lines).toContain('| `credit_1` | `credit` | — | no row | — |');
+  });
+
   it('keeps the comment under the size limit of GitHub by dropping the failure list', () => {
     const r = mixed();
     const many = {
@@ -133,7 +152,7 @@ describe('render', () => {
   });
 
   it('omits what is unknown', () => {
-    const md = renderSummary({ ...HEADER, durationSeconds: null, dashboardUrl: null, state: null }, mixed());
+    const md = attemptLines({ ...HEADER, durationSeconds: null, dashboardUrl: null, state: null }).join('\n');
     expect(md).not.toContain('duration');
     expect(md).not.toContain('dashboard');
     expect(md).toContain('- attempt 2, state running (no terminal state yet)');

@@ -124,3 +124,48 @@ describe('settings', () => {
     expect(parse({ [Inputs.GcsBucket]: 'gs://my-runs/' }).gcsBucket).toBe('my-runs');
   });
 });
+
+describe('list-runs and trend-runs', () => {
+  const parseAny = (inputs: Partial<Record<Inputs, string>>) =>
+    parseSettings(
+      (name) => inputs[name] ?? '',
+      { GITHUB_WORKSPACE: '/ws/repo', RUNNER_TEMP: '/rt' },
+      () => {},
+    );
+  const problems = (inputs: Partial<Record<Inputs, string>>): string => {
+    try {
+      parseAny(inputs);
+    } catch (e) {
+      expect(e).toBeInstanceOf(ProblemsError);
+      return (e as Error).message;
+    }
+    throw new Error('expected the inputs to be refused');
+  };
+
+  it('list-runs is a mode of its own: the count, the bucket, and trend-runs (0 when unset)', () => {
+    const s = parseAny({ [Inputs.ListRuns]: '20', [Inputs.GcsBucket]: 'gs://runs-bucket/' });
+    expect(s).toMatchObject({ kind: 'list', count: 20, gcsBucket: 'runs-bucket', report: { trendRuns: 0 } });
+    expect(parseAny({ [Inputs.ListRuns]: '100', [Inputs.GcsBucket]: 'b-1', [Inputs.TrendRuns]: '14' })).toMatchObject({
+      count: 100,
+      report: { trendRuns: 14 },
+    });
+  });
+
+  it('refuses a count out of 1 to 100, no bucket, and a second mode input', () => {
+    expect(problems({ [Inputs.ListRuns]: '101', [Inputs.GcsBucket]: 'b-1' })).toMatch(/list-runs: 101 is out of range.*from 1 to 100/);
+    expect(problems({ [Inputs.ListRuns]: 'ten', [Inputs.GcsBucket]: 'b-1' })).toMatch(/list-runs: 'ten' is not a whole number/);
+    expect(problems({ [Inputs.ListRuns]: '5' })).toMatch(/gcs-bucket: is required for list-runs/);
+    expect(problems({ [Inputs.ListRuns]: '5', [Inputs.StopRunId]: 'run-1', [Inputs.GcsBucket]: 'b-1' })).toMatch(
+      /stop-run-id \('run-1'\) and list-runs \('5'\) are all set/,
+    );
+  });
+
+  it('trend-runs takes 0 to 30 in every mode that reports', () => {
+    expect(parseAny({ [Inputs.ReportRunId]: 'run-1', [Inputs.GcsBucket]: 'b-1', [Inputs.TrendRuns]: '30' })).toMatchObject({
+      kind: 'report',
+      report: { trendRuns: 30 },
+    });
+    expect(parse({ [Inputs.TrendRuns]: '0' }).report.trendRuns).toBe(0);
+    expect(problems({ [Inputs.ReportRunId]: 'run-1', [Inputs.GcsBucket]: 'b-1', [Inputs.TrendRuns]: '31' })).toMatch(/trend-runs: 31 is out of range/);
+  });
+});

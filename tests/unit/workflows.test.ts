@@ -1229,38 +1229,43 @@ describe('permissions, triggers and concurrency', () => {
 
   it('grant at most contents: read and id-token: write, and only read at the top', () => {
     for (const { file, doc } of ours) {
+      // bird-eval.yml has none at the top: its submit job takes what the caller's job grants.
+      if (file === BIRD_EVAL) {
+        expect(doc.permissions, `${file}: top-level permissions`).toBeUndefined();
+        for (const [name, j] of Object.entries(doc.jobs)) expect(j.permissions, `${file} ${name}`).toEqual(name === 'submit' ? undefined : allowed);
+        continue;
+      }
       expect(doc.permissions, `${file}: top-level permissions`).toEqual({ contents: 'read' });
       for (const [name, j] of Object.entries(doc.jobs)) {
-        // The PR smoke example's report job alone may comment on the PR.
-        const extra: Record<string, string> = file.endsWith('pr-smoke.yml') && name === 'report' ? { 'pull-requests': 'write' } : {};
+        // The PR smoke example's eval alone may comment on the PR.
+        const extra: Record<string, string> = file.endsWith('pr-smoke.yml') && name === 'smoke' ? { 'pull-requests': 'write' } : {};
         for (const [scope, level] of Object.entries(j.permissions ?? {}))
           expect(`${scope}: ${level}`, `${file} ${name}`).toBe(`${scope}: ${{ ...allowed, ...extra }[scope]}`);
       }
     }
   });
 
-  it('pr-smoke reports the smoke run on the PR (comment and gate) from a job that may comment', () => {
-    const doc = examples.find((e) => e.file.endsWith('pr-smoke.yml'))?.doc;
-    const report = doc?.jobs.report as
-      | { needs?: string; if?: string; permissions?: Record<string, string>; steps?: Array<{ uses?: string; with?: Record<string, string> }> }
-      | undefined;
-    // The called workflow's jobs ask for no pull-requests: write (every caller would have to grant
-    // it), so the smoke job itself does not comment; this job of the caller does.
-    expect(doc?.jobs.smoke.with?.['comment-on-pr']).toBe('false');
-    expect(report?.needs).toBe('smoke');
-    expect(report?.if).toContain("needs.smoke.outputs.run-id != ''");
-    expect(report?.permissions).toEqual({ contents: 'read', 'id-token': 'write', 'pull-requests': 'write' });
-    const step = report?.steps?.find((st) => st.uses === 'org/bird-cloud-action@v1');
-    expect(step?.with).toMatchObject({
-      'report-run-id': '${{ needs.smoke.outputs.run-id }}',
-      'comment-on-pr': 'true',
-      'min-phase1-rate': '0.5',
-      'max-errors': '1',
+  it('pr-smoke comments on the PR (live, then the results) and gates from the eval itself, which grants pull-requests: write', () => {
+    const doc = examples.find((e) => e.file.endsWith('pr-smoke.yml'))?.doc as Workflow;
+    const smoke = doc.jobs.smoke;
+    // The called workflow's submit job asks for nothing: it takes this grant (the other callers
+    // grant no pull-requests: write, and their runs still start).
+    expect(smoke.permissions).toEqual({ contents: 'read', 'id-token': 'write', 'pull-requests': 'write' });
+    expect(job(birdEval, 'submit').permissions).toBeUndefined();
+    expect(smoke.with).toMatchObject({ wait: true, 'comment-on-pr': 'true', 'min-phase1-rate': '0.5', 'max-errors': '1' });
+    expect(Object.keys(doc.jobs)).toEqual(['fork-notice', 'smoke']);
+    // The submit job passes the inputs and the token the grant applies to.
+    const bird = step(job(birdEval, 'submit'), (s) => s.id === 'bird', 'bird');
+    expect(bird.with).toMatchObject({
+      'comment-on-pr': '${{ inputs.comment-on-pr }}',
+      'comment-key': '${{ inputs.comment-key }}',
+      'github-token': '${{ inputs.github-token || github.token }}',
     });
   });
 
-  it('has three examples, each with a concurrency group, calling bird-eval.yml with inputs and secrets it declares', () => {
-    expect(EXAMPLES).toEqual(['dispatch.yml', 'nightly.yml', 'pr-smoke.yml']);
+  it('has four examples, each with a concurrency group; the three that call bird-eval.yml pass only inputs and secrets it declares', () => {
+    // pr-dry-run.yml runs the action alone (no cloud): tests/e2e/snippets.test.ts runs it as written.
+    expect(EXAMPLES).toEqual(['dispatch.yml', 'nightly.yml', 'pr-dry-run.yml', 'pr-smoke.yml']);
     const inputs = call(birdEval, BIRD_EVAL).inputs;
     const secrets = call(birdEval, BIRD_EVAL).secrets;
     for (const { file, doc } of examples) {
@@ -1269,9 +1274,9 @@ describe('permissions, triggers and concurrency', () => {
       expect(
         callers.map((j) => j.uses),
         file,
-      ).toEqual(['org/bird-cloud-action/.github/workflows/bird-eval.yml@v1']);
+      ).toEqual(file === 'examples/pr-dry-run.yml' ? [] : ['org/bird-cloud-action/.github/workflows/bird-eval.yml@v1']);
       for (const j of callers) {
-        expect(j.permissions, file).toEqual(allowed);
+        expect(j.permissions, file).toEqual(file.endsWith('pr-smoke.yml') ? { ...allowed, 'pull-requests': 'write' } : allowed);
         for (const name of Object.keys(j.with ?? {})) expect(inputs, `${file}: ${name}`).toHaveProperty(name);
         expect(j.secrets, file).not.toBe('inherit');
         for (const name of Object.keys(j.secrets ?? {})) expect(secrets, `${file}: ${name}`).toHaveProperty(name);

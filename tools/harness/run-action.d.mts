@@ -42,6 +42,7 @@ export interface StepResult {
 export function parseFileCommands(text: string): Record<string, string>;
 export function parseAnnotations(stdout: string): Annotation[];
 export function runnerCommands(stdout: string): RunnerCommand[];
+export function consoleView(o?: { debug?: boolean; fold?: boolean }): (line: string) => string[];
 export function readActionYml(actionDir: string): {
   inputs: Record<string, { default?: unknown; description?: string; required?: boolean }>;
   outputs?: Record<string, { description?: string }>;

@@ -154,6 +154,57 @@ export function runnerCommands(stdout) {
 }
 
 /**
+ * A step's stdout as a person reads it outside Actions, one line at a time as it streams: the
+ * commands the runner would process are shown as the runner's page shows them (a group as a
+ * heading with its lines folded, an annotation as `warning: …`, masks and outputs hidden, debug
+ * lines only with `debug`); text between stop-commands and its token is shown as written.
+ * @param {{ debug?: boolean, fold?: boolean }} [o]
+ * @returns {(line: string) => string[]} the display lines for one stdout line
+ */
+export function consoleView(o = {}) {
+  const registered = new Set(REGISTERED);
+  /** @type {string | null} */
+  let stopToken = null;
+  let inGroup = false;
+  const fold = o.fold ?? true;
+  /** @param {string} text */
+  const plain = (text) => (inGroup && fold ? [] : [inGroup ? `  ${text}` : text]);
+  return (line) => {
+    const cmd = line ? parseCommandLine(line, registered) : null;
+    if (stopToken !== null) {
+      if (cmd && cmd.command === stopToken.toLowerCase()) {
+        registered.delete(stopToken.toLowerCase());
+        stopToken = null;
+        return [];
+      }
+      return plain(line);
+    }
+    if (!cmd) return plain(line);
+    const where = cmd.properties.file ? ` (${cmd.properties.file}${cmd.properties.line ? `:${cmd.properties.line}` : ''})` : '';
+    switch (cmd.command) {
+      case 'stop-commands':
+        stopToken = cmd.data;
+        registered.add(cmd.data.toLowerCase());
+        return [];
+      case 'group':
+        inGroup = true;
+        return [`▸ ${cmd.data}`];
+      case 'endgroup':
+        inGroup = false;
+        return [];
+      case 'warning':
+      case 'error':
+      case 'notice':
+        return [`${cmd.command}: ${cmd.data}${where}`];
+      case 'debug':
+        return o.debug ? plain(`debug: ${cmd.data}`) : [];
+      default:
+        return [];
+    }
+  };
+}
+
+/**
  * The annotations among the processed commands.
  * @param {string} stdout
  * @returns {Annotation[]}

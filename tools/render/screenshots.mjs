@@ -30,6 +30,10 @@ export function defaultInputs() {
   return [
     join(ROOT, 'tests', 'e2e', '__snapshots__', 'results-summary.md'),
     join(ROOT, 'tests', 'unit', '__snapshots__', 'results-comment-baseline.md'),
+    // Whole steps (tests/e2e/step-summary.test.ts): a reported run, a failed gate, a failure.
+    ...['summary-reported.md', 'summary-gate-failed.md', 'comment-gate-failed.md', 'summary-dispatch-failed.md'].map((f) =>
+      join(ROOT, 'tests', 'e2e', '__snapshots__', f),
+    ),
     ...readdirSync(samples)
       .filter((f) => f.endsWith('.md'))
       .sort()

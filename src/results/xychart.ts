@@ -1,7 +1,5 @@
-// Mermaid `xychart-beta` blocks for the job summary and the PR comment. Pure: data in, text out.
-// Staged here, type-checked by the root tsconfig and tested by tests/render/xychart.test.ts,
-// until it moves to src/results/xychart.ts (a `git mv`: it imports nothing). Why each rule
-// holds, and how it was checked, is in docs/rendering.md.
+// Mermaid `xychart-beta` blocks for the job summary and the PR comment. Pure: data in, text out;
+// it imports nothing. Why each rule holds, and how it was checked, is in docs/rendering.md.
 
 /** One DB's pass rates, as fractions from 0 to 1 (RunResults.per_db). */
 export interface PhaseRates {
