@@ -1,7 +1,7 @@
 // Builds dist/ from src/: tsc (TypeScript 7) emits lib/, then ncc bundles each entry.
 // ncc is given tsc's JS output because TypeScript 7 has no JS API for ncc to load.
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,6 +19,9 @@ const entries = [
   ['lib/otf-keys.js', 'dist/otf-keys'],
 ];
 for (const [entry, out] of entries) {
-  rmSync(join(root, out, 'index.js'), { force: true });
+  // ncc's numbered chunks (dynamic imports) change names between builds: a stale one would stay behind.
+  for (const f of readdirSync(join(root, out), { withFileTypes: true }).filter((d) => d.isFile() && /^(index|\d+\.index)\.js$/.test(d.name))) {
+    rmSync(join(root, out, f.name));
+  }
   run(bin('ncc'), ['build', entry, '-o', out, '--license', 'licenses.txt', '-q']);
 }

@@ -6,6 +6,9 @@ import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import { fmtMs, fmtRuns, ROOT, runOurs, startStack, stats, submitInputs, table } from './common.mjs';
 
+/** The dry run of 27 DBs, after Node starts. */
+const DRY_GOAL_MS = 500;
+
 /** Log lines that end each phase, in order. */
 const MARKS = [
   { phase: 'Node start, bundle load, inputs, keys', re: /^::add-mask::/ },
@@ -45,14 +48,17 @@ function profilingNode(dir) {
 }
 
 /**
- * The 0-based line of the SDK's pure-JS CRC32C `update` in the bundle (it checksums every byte of a File.save upload
- * with validation 'crc32c'), found by its doc comment; -1 if the bundle has none.
+ * Where the SDK's pure-JS CRC32C `update` is in the bundle (it checksums every byte of a File.save upload with
+ * validation 'crc32c'): the file of dist/ (the entry or a chunk ncc split off) and the 0-based line, found by its doc
+ * comment; null if no file has it (the action's own uploads run none).
  */
 function crc32cLine() {
-  const lines = readFileSync(join(ROOT, 'dist', 'index.js'), 'utf8').split('\n');
-  const doc = lines.findIndex((l) => l.includes('Calculates a CRC32C from a provided buffer'));
-  if (doc < 0) return -1;
-  return lines.findIndex((l, i) => i > doc && /^\s*update\(/.test(l));
+  for (const f of readdirSync(join(ROOT, 'dist')).filter((x) => x.endsWith('.js'))) {
+    const lines = readFileSync(join(ROOT, 'dist', f), 'utf8').split('\n');
+    const doc = lines.findIndex((l) => l.includes('Calculates a CRC32C from a provided buffer'));
+    if (doc >= 0) return { file: `dist/${f}`, line: lines.findIndex((l, i) => i > doc && /^\s*update\(/.test(l)) };
+  }
+  return null;
 }
 
 /** Self time of a .cpuprofile by category, in ms, and the heaviest functions of the bundle. */
@@ -70,14 +76,14 @@ function summarizeProfile(file) {
     if (leaf.functionName === '(idle)') return 'idle: waiting on the network, git and timers';
     if (leaf.functionName === '(garbage collector)') return 'garbage collection';
     if (leaf.functionName === '(program)') return 'V8 and Node internals outside JS (compilation, bootstrap)';
-    if (leaf.url.endsWith('dist/index.js') && leaf.lineNumber === crcLine) return "CRC32C in JS (the SDK's validation of File.save uploads)";
+    if (crcLine && leaf.url.endsWith(crcLine.file) && leaf.lineNumber === crcLine.line) return "CRC32C in JS (the SDK's validation of File.save uploads)";
     if (/internal\/crypto\/hash/.test(leaf.url) || (/^(update|digest)$/.test(leaf.functionName) && /crypto/.test(leaf.url))) return 'md5 hashing';
     for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
       const f = byId.get(cur).callFrame;
       if (/^(walkDb|hashFile|md5File)$/.test(f.functionName)) return 'preflight file walk (stat, read)';
       if (/^(dirtyPaths|repoRoot|insideRepo|imageTag)$/.test(f.functionName)) return 'git';
-      if (/^(uploadArtifacts|uploadOne)$/.test(f.functionName)) return 'upload (SDK request path, reads)';
-      if (/^(commitManifest|probeRun)$/.test(f.functionName)) return 'listing and manifest';
+      if (/^(uploadArtifacts|uploadOne|multipartUpload|attempt|send|initiate)$/.test(f.functionName)) return 'upload (request path, reads)';
+      if (/^(commitManifest|probeRun|listRun|judgeRun|setupMismatches)$/.test(f.functionName)) return 'listing and manifest';
       if (f.functionName === '__nccwpck_require__' || /node:internal\/modules/.test(f.url)) return 'bundle load (module evaluation)';
     }
     return 'other JS: the SDK and HTTP client (run after an await, so no caller on the stack), settings, plan, logging';
@@ -86,7 +92,8 @@ function summarizeProfile(file) {
     const us = p.timeDeltas[i + 1] ?? 0;
     add(cats, category(p.samples[i]), us / 1000);
     const f = byId.get(p.samples[i]).callFrame;
-    if (f.url.includes('dist/index.js')) add(funcs, `${f.functionName || '(anonymous)'} (dist/index.js:${f.lineNumber + 1})`, us / 1000);
+    const bundle = /dist\/(\d+\.)?index\.js$/.exec(f.url);
+    if (bundle) add(funcs, `${f.functionName || '(anonymous)'} (${bundle[0]}:${f.lineNumber + 1})`, us / 1000);
   }
   return {
     totalMs: (p.endTime - p.startTime) / 1000,
@@ -201,7 +208,9 @@ export async function profileSubmit({ trees, flags, tmp, say }) {
     '',
     `\`node dist/index.js\` with dry-run: true through tools/harness, ${runs} runs each: spawn to exit ${fmtRuns(stats(dryWall), fmtMs)}; \`node -e 0\` ${fmtRuns(stats(bare), fmtMs)}; ` +
       `measured after Node starts (the length of its CPU profile, which begins before the bundle is loaded; profiled runs, so slightly slower) **${fmtRuns(dryAfter, fmtMs)}**, of which bundle load ${fmtRuns(dryLoad, fmtMs)}. ` +
-      (dryAfter.median < 1000 ? 'Goal (under 1 s after Node starts): met.' : `Goal (under 1 s after Node starts): missed by ${fmtMs(dryAfter.median - 1000)}.`),
+      (dryAfter.median < DRY_GOAL_MS
+        ? `Goal (under ${fmtMs(DRY_GOAL_MS)} after Node starts): met.`
+        : `Goal (under ${fmtMs(DRY_GOAL_MS)} after Node starts): missed by ${fmtMs(dryAfter.median - DRY_GOAL_MS)}.`),
     '',
     'Profile of one dry run by category:',
     '',

@@ -11,6 +11,10 @@ const BENCH = join(ROOT, 'tools', 'bench');
 const CONCURRENCIES = [8, 16, 32, 64, 100];
 /** The action's default; the columns table runs ours at it. */
 const OUR_DEFAULT = 32;
+/** Goals of the whole-process submit against the columns of the same run, and the large tree's memory bound. */
+const GOAL_VS_UCS = 0.5;
+const GOAL_VS_RAW = 1.6;
+const RSS_BOUND = 300e6;
 
 /** The Python tier's interpreter, or why the column is skipped. */
 export function findPython() {
@@ -186,9 +190,14 @@ export async function uploadColumns({ trees, flags, python, say }) {
       ]);
       const ours = oursSt?.median ?? NaN;
       const raw = rawSt?.median ?? NaN;
-      if (ours / raw > 1 / 0.7)
+      const ucs = med(`${tree.kind}/${net.key}/ucs`)?.median ?? NaN;
+      if (ours / raw > GOAL_VS_RAW)
         misses.push(
-          `${tree.kind} tree, ${net.key}: ours/raw ${(ours / raw).toFixed(2)}, the goal is ≤ 1.43 (≥ 70% of the ceiling's speed): ${fmtS(ours - raw / 0.7)} too slow`,
+          `${tree.kind} tree, ${net.key}: ours/raw ${(ours / raw).toFixed(2)}, the goal is ≤ ${GOAL_VS_RAW}: ${fmtS(ours - raw * GOAL_VS_RAW)} too slow`,
+        );
+      if (ours / ucs > GOAL_VS_UCS)
+        misses.push(
+          `${tree.kind} tree, ${net.key}: ours/UCS ${(ours / ucs).toFixed(2)}, the goal is ≤ ${GOAL_VS_UCS}: ${fmtS(ours - ucs * GOAL_VS_UCS)} too slow`,
         );
     }
   }
@@ -210,6 +219,14 @@ export async function uploadColumns({ trees, flags, python, say }) {
       }),
     ]);
   }
+  // The memory bound: every run of ours on the large tree, on either network, under RSS_BOUND.
+  const largeRss = NETWORKS(flags).flatMap((n) => (samples.get(`large/${n.key}/ours`) ?? []).map((x) => x.peakRss));
+  const rssCheck = largeRss.length
+    ? `Memory: the highest peak RSS of ours on the large tree (${largeRss.length} run(s), both networks) is ${fmtMiB(Math.max(...largeRss))} (${fmtMB(Math.max(...largeRss))}); ` +
+      (Math.max(...largeRss) < RSS_BOUND
+        ? `the bound is ${fmtMB(RSS_BOUND)}: **met**.`
+        : `the bound is ${fmtMB(RSS_BOUND)}: **missed** by ${fmtMB(Math.max(...largeRss) - RSS_BOUND)}.`)
+    : 'Memory: the large tree was not run.';
   const runsText = trees.map((t) => `${t.kind} tree: ${t.kind === 'small' ? flags.runs : flags.largeRuns} run(s) per cell`).join(', ');
   const md = [
     '## Upload: ours against the alternatives, side by side',
@@ -234,15 +251,17 @@ export async function uploadColumns({ trees, flags, python, say }) {
     '',
     table(['tree', ...cols.map((c) => c.label)], rssRows),
     '',
+    rssCheck,
+    '',
     failures.length ? `Failed runs (left out of the medians):\n\n${failures.map((f) => `- ${f}`).join('\n')}\n` : '',
     misses.length
       ? `Goals missed:\n\n${misses.map((m) => `- ${m}`).join('\n')}\n`
-      : 'Goal met: ours within 1.43× of the raw ceiling (≥ 70% of its speed) everywhere.\n',
+      : `Goals met: ours at most ${GOAL_VS_RAW}× the raw ceiling and ${GOAL_VS_UCS}× the upload-cloud-storage model everywhere.\n`,
     'Why ours is slower than the raw ceiling (see the profile section for the figures): it is a whole submit, not only an upload: Node start and the bundle load, ' +
       'the preflight (git status, an md5 of every file), and the remote checks (bucket, listing of the run prefix) come before the first upload and the manifest after the last. ' +
-      "Small files: the same one POST per file as raw, but each through the SDK's authenticated transport and the retry wrapper, whose CPU per request shows when requests are many and small. " +
-      'Large files: each file is read whole into memory and hashed a second time before it is sent (peak RSS above), and files of 8 MiB or more go through `File.save` ' +
-      '(a resumable session, client-side CRC32C), all on the same two cores as the emulator. ' +
+      "Small files: one multipart POST per file as raw sends one POST, through the auth client's transport and the retry wrapper, whose CPU per request shows when requests are many and small. " +
+      "Large files: streamed from disk as a resumable session (one more round trip to open it) with the preflight's md5 declared for the server to check, not hashed again and with no client-side CRC32C, " +
+      'all on the same two cores as the emulator, which verifies the md5 of every body. ' +
       'The other columns do less: raw hashes nothing, the SDK columns skip the preflight and the create-only checks, UCS gzips (fewer bytes on the small tree, much CPU on incompressible large files).',
     '',
   ].join('\n');

@@ -63,20 +63,38 @@ function otherPlanError(store: RunStore, runId: string): Error {
   );
 }
 
-/** Lists the run's prefix once; refuses a committed manifest of another plan. */
-export async function probeRun(store: RunStore, manifest: RunManifest): Promise<RemoteRun> {
-  const runId = manifest.run_id;
+/** What one listing of a run's prefix found: the objects, and the manifest's bytes when there is one. */
+export interface RunListing {
+  objects: Map<string, RemoteObject>;
+  manifest: Buffer | null;
+}
+
+/**
+ * Lists the run's prefix once and reads its manifest if listed. Reads only, so it may run while the preflight's
+ * checks are still going (no write happens before all of them have passed).
+ */
+export async function listRun(store: RunStore, runId: string): Promise<RunListing> {
   let objects: Map<string, RemoteObject>;
   try {
     objects = await store.list(runPaths.prefix(runId));
   } catch (e) {
     throw listingError(store, runPaths.prefix(runId), e);
   }
-  if (!objects.has(runPaths.manifest(runId))) return { objects, manifest: 'absent' };
-  const bytes = await store.read(runPaths.manifest(runId));
-  if (bytes === null) return { objects, manifest: 'absent' };
-  if (planIdentity(parseManifest(store, runId, bytes)) !== planIdentity(manifest)) throw otherPlanError(store, runId);
+  const manifest = objects.has(runPaths.manifest(runId)) ? await store.read(runPaths.manifest(runId)) : null;
+  return { objects, manifest };
+}
+
+/** What the bucket holds for this plan; refuses a committed manifest of another plan. */
+export function judgeRun(store: RunStore, manifest: RunManifest, listing: RunListing): RemoteRun {
+  const { objects } = listing;
+  if (listing.manifest === null) return { objects, manifest: 'absent' };
+  if (planIdentity(parseManifest(store, manifest.run_id, listing.manifest)) !== planIdentity(manifest)) throw otherPlanError(store, manifest.run_id);
   return { objects, manifest: 'same' };
+}
+
+/** Lists the run's prefix once; refuses a committed manifest of another plan. */
+export async function probeRun(store: RunStore, manifest: RunManifest): Promise<RemoteRun> {
+  return judgeRun(store, manifest, await listRun(store, manifest.run_id));
 }
 
 /** Writes the manifest create-only: the commit point of a submit. */
@@ -147,8 +165,7 @@ export async function checkSetupStillThere(
     return;
   }
   const prefix = runPaths.setupPrefix(plan.runId, plan.artifact);
-  const [files] = await store.retry(`list ${store.uri(prefix)}`, () => store.bucket.getFiles({ prefix, maxResults: 1, autoPaginate: false }));
-  if (files.length === 0) {
+  if (!(await store.anyUnder(prefix))) {
     throw new ProblemsError(
       [
         {

@@ -1,8 +1,24 @@
-// The one module that talks to GCS. It owns the shared Storage client, the run's object
-// names (docs/reference/gcs-layout.md#objects-of-a-run) and the retry policy of every call.
-import { type File, Storage } from '@google-cloud/storage';
+// The one module that talks to GCS. It owns the Storage client, the run's object names
+// (docs/reference/gcs-layout.md#objects-of-a-run) and the retry policy of every call.
+//
+// @google-cloud/storage is loaded on the first call, not with the bundle: a dry run never talks to GCS, and the
+// SDK is most of the bundle's start-up time. The SDK serves the JSON API calls (list, stat, read, delete); uploads
+// go through ./transfer.ts on the SDK's authenticated transport.
+import type { Bucket, File, Storage } from '@google-cloud/storage';
+import type { gaxios } from 'google-auth-library';
 import { errorStatus } from '../common/errors.js';
 import { isNetworkError, RetryBudget, type RetryPolicy, withRetry } from '../common/retry.js';
+import {
+  bufferBody,
+  type HttpRequest,
+  multipartUpload,
+  ResumableUpload,
+  retryableStatus,
+  type SessionNote,
+  type UploadBody,
+  UploadInterruptedError,
+  type UploadTarget,
+} from './transfer.js';
 
 export interface RemoteObject {
   name: string;
@@ -29,8 +45,9 @@ export const runPaths = {
 
 /** GCS answers 429 and 5xx for load and outages; 408 for slow requests. */
 function retryableGcsError(e: unknown): boolean {
+  if (e instanceof UploadInterruptedError) return true;
   const s = errorStatus(e);
-  if (s !== undefined) return s === 408 || s === 429 || s >= 500;
+  if (s !== undefined) return retryableStatus(s);
   return isNetworkError(e);
 }
 
@@ -63,29 +80,81 @@ export function emulatorApiEndpoint(emulatorHost: string | undefined): string | 
   return url.replace(/\/storage\/v1$/, '');
 }
 
+interface Client {
+  storage: Storage;
+  target: UploadTarget;
+}
+
+/** The SDK reads STORAGE_EMULATOR_HOST in its constructor; a store uses the value it was made with. */
+function withEmulatorHost<T>(host: string | undefined, make: () => T): T {
+  const previous = process.env.STORAGE_EMULATOR_HOST;
+  if (host === undefined) delete process.env.STORAGE_EMULATOR_HOST;
+  else process.env.STORAGE_EMULATOR_HOST = host;
+  try {
+    return make();
+  } finally {
+    if (previous === undefined) delete process.env.STORAGE_EMULATOR_HOST;
+    else process.env.STORAGE_EMULATOR_HOST = previous;
+  }
+}
+
+async function openClient(bucketName: string, projectId: string | undefined, emulatorHost: string | undefined): Promise<Client> {
+  const [{ Storage }, { gaxios: bare }] = await Promise.all([import('@google-cloud/storage'), import('google-auth-library')]);
+  // Our retry loop governs every call; the SDK's own would stack on top and, for uploads
+  // without a precondition, switches itself off for the whole client.
+  const storage = withEmulatorHost(
+    emulatorHost,
+    () =>
+      new Storage({
+        projectId: projectId || undefined,
+        apiEndpoint: emulatorApiEndpoint(emulatorHost),
+        retryOptions: { autoRetry: false },
+        timeout: 120_000,
+      }),
+  );
+  // As the SDK's own uploads do: its auth client for GCS, none for a custom endpoint (an emulator).
+  const http: HttpRequest =
+    storage.customEndpoint && !storage.useAuthWithCustomEndpoint
+      ? (o) => bare.request<string>(o)
+      : (o: gaxios.GaxiosOptions) => storage.authClient.request<string>(o);
+  return { storage, target: { http, apiEndpoint: storage.apiEndpoint, bucket: bucketName } };
+}
+
+export interface StoreWriteOptions {
+  /** 0 creates only (a 412 means the object exists); a generation replaces exactly that one. */
+  ifGenerationMatch: number | string;
+  contentType: string;
+  /** A resumable session streamed from the body, resumed after a broken connection; else one multipart request. */
+  resumable?: boolean;
+  /** Told when a resumable session resumes or restarts. */
+  onNote?: (note: SessionNote) => void;
+}
+
 export class RunStore {
-  readonly storage: Storage;
   readonly policy: RetryPolicy;
   onRetry?: (what: string, e: unknown, attempt: number, delayMs: number) => void;
+  private readonly emulatorHost = process.env.STORAGE_EMULATOR_HOST;
+  private client?: Client;
+  private opening?: Promise<Client>;
 
   constructor(
     readonly bucketName: string,
-    projectId?: string,
+    private readonly projectId?: string,
     policy?: Partial<RetryPolicy>,
   ) {
-    // Our retry loop governs every call; the SDK's own would stack on top and, for uploads
-    // without a precondition, switches itself off for the whole client.
-    this.storage = new Storage({
-      projectId: projectId || undefined,
-      apiEndpoint: emulatorApiEndpoint(process.env.STORAGE_EMULATOR_HOST),
-      retryOptions: { autoRetry: false },
-      timeout: 120_000,
-    });
     this.policy = { attempts: 6, baseMs: 250, maxMs: 8_000, budget: new RetryBudget(200), ...policy };
   }
 
-  get bucket(): ReturnType<Storage['bucket']> {
-    return this.storage.bucket(this.bucketName);
+  /** Loads the SDK and makes the client; every call does this first, so `bucket` works inside `retry`. */
+  async open(): Promise<void> {
+    this.opening ??= openClient(this.bucketName, this.projectId, this.emulatorHost).then((c) => (this.client = c));
+    await this.opening;
+  }
+
+  /** The SDK's bucket, for calls the store has no method for; only once the store is open (inside `retry`). */
+  get bucket(): Bucket {
+    if (!this.client) throw new Error('RunStore: the Storage client is not loaded yet; use the bucket inside store.retry()');
+    return this.client.storage.bucket(this.bucketName);
   }
 
   uri(name: string): string {
@@ -93,7 +162,11 @@ export class RunStore {
   }
 
   retry<T>(what: string, op: () => Promise<T>): Promise<T> {
-    return withRetry(what, op, retryableGcsError, this.policy, (e, a, d) => this.onRetry?.(what, e, a, d));
+    const opened = async (): Promise<T> => {
+      if (!this.client) await this.open();
+      return op();
+    };
+    return withRetry(what, opened, retryableGcsError, this.policy, (e, a, d) => this.onRetry?.(what, e, a, d));
   }
 
   /** Every object under a prefix, with md5 and generation: one paginated listing. */
@@ -108,6 +181,12 @@ export class RunStore {
       pageToken = (next as { pageToken?: string } | null)?.pageToken;
     } while (pageToken);
     return out;
+  }
+
+  /** True when at least one object has this prefix (one request). */
+  async anyUnder(prefix: string): Promise<boolean> {
+    const [files] = await this.retry(`list ${this.uri(prefix)}`, () => this.bucket.getFiles({ prefix, maxResults: 1, autoPaginate: false }));
+    return files.length > 0;
   }
 
   /**
@@ -161,49 +240,30 @@ export class RunStore {
     }
   }
 
-  /**
-   * Writes bytes under a generation precondition: 0 creates only (a 412 means the object
-   * exists), a number replaces exactly that generation. Retries are safe because of it.
-   */
-  async write(name: string, data: Buffer, opts: { ifGenerationMatch: number | string; contentType: string; resumable?: boolean }): Promise<RemoteObject> {
-    if (!opts.resumable) return this.retry(`upload ${this.uri(name)}`, () => this.mediaUpload(name, data, opts.contentType, opts.ifGenerationMatch));
-    const file = this.bucket.file(name);
-    await this.retry(`upload ${this.uri(name)}`, () =>
-      file.save(data, {
-        resumable: opts.resumable ?? false,
-        gzip: false,
-        validation: 'crc32c',
-        contentType: opts.contentType,
-        preconditionOpts: { ifGenerationMatch: opts.ifGenerationMatch },
-      }),
-    );
-    const md = file.metadata;
-    return { name, md5: String(md.md5Hash ?? ''), size: Number(md.size ?? data.length), generation: String(md.generation ?? '') };
+  /** Writes bytes from memory under a generation precondition; see `upload`. */
+  write(name: string, data: Buffer, opts: StoreWriteOptions): Promise<RemoteObject> {
+    return this.upload(name, bufferBody(data), opts);
   }
 
   /**
-   * One `uploadType=media` request through the SDK's authenticated transport (ADC, or none for
-   * the emulator). For the small files that dominate, it runs at the server's pace where
-   * `File.save` (multipart, streams, client-side CRC) costs about a third more; the stored MD5
-   * that GCS returns is checked by the caller against the local one.
+   * Writes an object under a generation precondition (so every retry is safe), declaring the body's MD5: the server
+   * refuses other bytes with a 400 and creates nothing. One multipart request from memory, or a resumable session
+   * streamed from the body that a broken connection does not restart (./transfer.ts).
    */
-  private mediaUpload(name: string, data: Buffer, contentType: string, ifGenerationMatch: number | string): Promise<RemoteObject> {
-    return new Promise((resolve, reject) => {
-      this.storage.makeAuthenticatedRequest(
-        {
-          method: 'POST',
-          uri: `${this.storage.apiEndpoint}/upload/storage/v1/b/${encodeURIComponent(this.bucketName)}/o`,
-          qs: { uploadType: 'media', name, ifGenerationMatch: String(ifGenerationMatch) },
-          body: data,
-          headers: { 'Content-Type': contentType },
-        },
-        (err, body) => {
-          if (err) return reject(err);
-          const md = (typeof body === 'string' ? JSON.parse(body) : (body ?? {})) as { md5Hash?: string; size?: string; generation?: string };
-          resolve({ name, md5: String(md.md5Hash ?? ''), size: Number(md.size ?? data.length), generation: String(md.generation ?? '') });
-        },
-      );
-    });
+  async upload(name: string, body: UploadBody, opts: StoreWriteOptions): Promise<RemoteObject> {
+    const what = `upload ${this.uri(name)}`;
+    if (opts.resumable) {
+      await this.open();
+      const session = new ResumableUpload(this.target(), name, body, opts);
+      return this.retry(what, () => session.attempt());
+    }
+    const data = await body.read();
+    return this.retry(what, () => multipartUpload(this.target(), name, data, body.md5, opts));
+  }
+
+  private target(): UploadTarget {
+    if (!this.client) throw new Error('RunStore: not open');
+    return this.client.target;
   }
 
   /** Deletes one generation of an object; a missing object is fine. */

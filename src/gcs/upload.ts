@@ -1,16 +1,22 @@
 // Uploads every file of the plan (docs/reference/gcs-layout.md#setup-uploads): one listing decides what is there, md5-equal
 // objects are skipped, the rest is written create-only, across all DBs in one bounded pool.
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
-import { errorMessage } from '../common/errors.js';
+import { errorMessage, errorStatus } from '../common/errors.js';
 import { formatBytes } from '../common/format.js';
 import type { Log } from '../common/log.js';
 import { type DbArtifact, safeRelPath } from '../preflight/artifacts.js';
 import { contentTypeFor, isPreconditionFailed, type RemoteObject, type RunStore, runPaths } from './store.js';
+import { ChangedFileError, fileBody, type SessionNote } from './transfer.js';
 
-/** Above this size an upload is resumable; below it one multipart request is much faster. */
+/**
+ * From this size on, a file goes up as a resumable session streamed from disk (resumed after a broken connection);
+ * below it, as one multipart request from a buffer, which saves the session's extra round trip. Each upload slot
+ * holds at most this much in memory. Chosen from docs/benchmarks.md ("Resumable threshold").
+ */
 const RESUMABLE_THRESHOLD = 8 * 1024 * 1024;
 
 type FileOutcome = 'uploaded' | 'skipped' | 'replaced';
@@ -33,6 +39,8 @@ export interface UploadResult {
   uploadedFiles: number;
   skippedFiles: number;
   uploadedBytes: number;
+  /** Objects that another writer wrote under this run id during the step (same content, so skipped). */
+  writtenConcurrently: number;
 }
 
 export interface UploadJob {
@@ -47,6 +55,8 @@ export interface UploadJob {
   log: Log;
   /** How often to log progress on long uploads. */
   progressEveryMs?: number;
+  /** Files of this size or more are resumable uploads; default RESUMABLE_THRESHOLD. */
+  resumableThreshold?: number;
 }
 
 export class UploadError extends Error {
@@ -107,6 +117,7 @@ class Tally {
   private readonly t0 = Date.now();
   private doneFiles = 0;
   private doneBytes = 0;
+  private concurrent = 0;
 
   constructor(artifacts: readonly DbArtifact[]) {
     for (const a of artifacts)
@@ -115,6 +126,12 @@ class Tally {
 
   start(db: string): void {
     if (!this.started.has(db)) this.started.set(db, Date.now());
+  }
+
+  /** An object another writer put there with the same content. */
+  concurrentWrite(task: UploadTask): void {
+    this.concurrent++;
+    this.record(task, 'skipped', 0, ' (written concurrently, same content)');
   }
 
   record(task: UploadTask, outcome: FileOutcome, bytes: number, note = ''): void {
@@ -149,34 +166,60 @@ class Tally {
       uploadedFiles: dbs.reduce((n, r) => n + r.uploaded, 0),
       skippedFiles: dbs.reduce((n, r) => n + r.skipped, 0),
       uploadedBytes: dbs.reduce((n, r) => n + r.bytes, 0),
+      writtenConcurrently: this.concurrent,
     };
   }
 }
 
-/** Writes one file create-only (or over the generation it replaces); md5-equal objects are skipped. */
+/** Whether the file differs from what the preflight hashed (its size, or after a 400, its MD5). */
+async function changedOnDisk(t: UploadTask, uploadError: unknown): Promise<boolean> {
+  try {
+    if ((await stat(t.local)).size !== t.size) return true;
+    if (errorStatus(uploadError) !== 400) return false;
+    const h = createHash('md5');
+    for await (const chunk of createReadStream(t.local, { highWaterMark: 1024 * 1024 })) h.update(chunk as Buffer);
+    return h.digest('base64') !== t.md5;
+  } catch {
+    return true;
+  }
+}
+
+function sessionNote(store: RunStore, t: UploadTask, note: SessionNote): string {
+  return note.kind === 'resumed'
+    ? `resuming ${store.uri(t.object)} at byte ${note.offset} of ${note.size}: the server kept the bytes before it`
+    : `restarting ${store.uri(t.object)} from byte 0: ${note.why}`;
+}
+
+/**
+ * Writes one file create-only (or over the generation it replaces); md5-equal objects are skipped. The upload declares
+ * the preflight's MD5, so the server refuses a file that changed on disk since (a 400): the guard costs no second hash.
+ */
 async function uploadOne(job: UploadJob, t: UploadTask, tally: Tally): Promise<void> {
   const { store, remote } = job;
   tally.start(t.db);
   const existing = remote.get(t.object);
   if (existing && existing.md5 === t.md5) return tally.record(t, 'skipped', 0);
-  const data = await readFile(t.local);
-  if (createHash('md5').update(data).digest('base64') !== t.md5) {
-    throw new Error(`${t.db}/${t.rel} changed on disk after the preflight; run again`);
-  }
   const outcome: FileOutcome = existing ? 'replaced' : 'uploaded';
+  const resumable = t.size >= (job.resumableThreshold ?? RESUMABLE_THRESHOLD);
   let written: RemoteObject;
   try {
-    written = await store.write(t.object, data, {
+    if (resumable && (await stat(t.local)).size !== t.size) throw new ChangedFileError(`is no longer ${t.size} bytes`);
+    written = await store.upload(t.object, fileBody(t.local, t.size, t.md5), {
       ifGenerationMatch: existing ? existing.generation : 0,
       contentType: contentTypeFor(t.rel),
-      resumable: t.size >= RESUMABLE_THRESHOLD,
+      resumable,
+      onNote: (note) => job.log.info(sessionNote(store, t, note)),
     });
   } catch (e) {
-    if (!isPreconditionFailed(e)) throw e;
+    if (e instanceof ChangedFileError) throw new Error(`${t.db}/${t.rel} ${e.message}`);
+    if (!isPreconditionFailed(e)) {
+      if (await changedOnDisk(t, e)) throw new Error(`${t.db}/${t.rel} changed on disk after the preflight, so GCS refused it (${errorMessage(e)}); run again`);
+      throw e;
+    }
     // The object appeared (or changed) after the listing: another submit of this run id is
     // writing. Same bytes are fine; other bytes are never overwritten from here.
     const now = await store.metadata(t.object);
-    if (now && now.md5 === t.md5) return tally.record(t, 'skipped', 0, ' (written concurrently, same content)');
+    if (now && now.md5 === t.md5) return tally.concurrentWrite(t);
     throw new Error(
       `${store.uri(t.object)} was written by someone else during this step with other content: is another submit of run id ${job.runId} running? Nothing was overwritten`,
     );

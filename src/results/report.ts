@@ -193,8 +193,15 @@ export async function reportRun(options: ReportOptions): Promise<ReportOutcome> 
 
   const h = header(options, data);
   log.info(`results of ${options.runId} (attempt ${h.attempt}): ${headline(results).replace(/\*/g, '')}`);
-  for (const d of results.per_db) log.info(`  ${d.db}: ${headline(d).replace(/\*/g, '')}`);
-  for (const f of results.failures) log.info(`  did not pass: ${f.instance_id} (${f.db}, attempt ${f.attempt ?? '-'}): ${f.reason}`);
+  // The headline stays in sight; the per-DB lines and the failures fold (one group each), as the summary does.
+  await log.group(`per DB: ${results.per_db.length} DB(s)`, async () => {
+    for (const d of results.per_db) log.info(`${d.db}: ${headline(d).replace(/\*/g, '')}`);
+  });
+  if (results.failures.length > 0) {
+    await log.group(`did not pass: ${results.failures.length} instance(s)`, async () => {
+      for (const f of results.failures) log.info(`${f.instance_id} (${f.db}, attempt ${f.attempt ?? '-'}): ${f.reason}`);
+    });
+  }
 
   const gate = gateMessage(results, options.thresholds);
   const checks = gateChecks(results, options.thresholds);

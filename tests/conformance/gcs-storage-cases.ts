@@ -15,6 +15,7 @@ import { errorStatus, ProblemsError } from '../../src/common/errors.js';
 import { memoryLog } from '../../src/common/log.js';
 import { commitManifest, probeRun } from '../../src/gcs/run-state.js';
 import { contentTypeFor, isNotFound, isPreconditionFailed, RunStore, runPaths } from '../../src/gcs/store.js';
+import { fileBody, type SessionNote } from '../../src/gcs/transfer.js';
 import { UploadError, uploadArtifacts } from '../../src/gcs/upload.js';
 import type { RunManifest } from '../../src/plan/manifest.js';
 import { walkDb } from '../../src/preflight/artifacts.js';
@@ -77,6 +78,10 @@ export function gcsStorageCases(server: GcsServer): void {
     const bucket = uniqueBucketName(`rows-${server.name}`);
     let root: string;
     let n = 0;
+    /** One expectation per server: where they differ, each row's comment says which side GCS's docs support. */
+    const expectPer = <T>(actual: T, expected: Record<GcsServerName, T>): void => {
+      expect(actual).toEqual(expected[server.name]);
+    };
     /** A fresh object name per use, so rows never see each other's objects. */
     const fresh = (tag: string): string => `rows/${++n}-${tag}`;
 
@@ -223,6 +228,45 @@ export function gcsStorageCases(server: GcsServer): void {
         }
       });
 
+      it('a file changed after the preflight: the server refuses bytes that miss the declared md5, nothing is stored', async () => {
+        const store = newStore();
+        const runId = `changed-${server.name}-${randomBytes(3).toString('hex')}`;
+        const dbDir = join(root, 'changed', 'credit');
+        mkdirSync(dbDir, { recursive: true });
+        const big = randomBytes(300_000);
+        writeFileSync(join(dbDir, 'big.bin'), big);
+        writeFileSync(join(dbDir, 'small.yaml'), 'a: 1\n');
+        writeFileSync(join(dbDir, 'grown.yaml'), 'g: 1\n');
+        // The preflight's view: sizes and md5s.
+        const artifacts = [await walkDb(dbDir, 'credit')];
+        // Same sizes, other bytes (no client-side check can see it without a second hash), and one that grew.
+        big[1000] ^= 0xff;
+        writeFileSync(join(dbDir, 'big.bin'), big);
+        writeFileSync(join(dbDir, 'small.yaml'), 'a: 2\n');
+        writeFileSync(join(dbDir, 'grown.yaml'), 'g: 10\n');
+        const failed = await uploadArtifacts({
+          store,
+          runId,
+          artifact: 'slayer_models',
+          root: join(root, 'changed'),
+          artifacts,
+          remote: new Map(),
+          concurrency: 3,
+          log: memoryLog(),
+          // big.bin goes up as a streamed resumable session, small.yaml in one multipart request.
+          resumableThreshold: 100_000,
+        }).catch((e: unknown) => e);
+        expect(failed).toBeInstanceOf(UploadError);
+        const failures = [...(failed as UploadError).failures].sort();
+        expect(failures).toHaveLength(3);
+        expect(failures[0]).toMatch(/^credit\/big\.bin: credit\/big\.bin changed on disk after the preflight, so GCS refused it \(HTTP 400: .*\); run again$/);
+        expect(failures[1]).toBe('credit/grown.yaml: credit/grown.yaml changed on disk after the preflight (it is 6 bytes, the preflight saw 5); run again');
+        expect(failures[2]).toMatch(
+          /^credit\/small\.yaml: credit\/small\.yaml changed on disk after the preflight, so GCS refused it \(HTTP 400: .*\); run again$/,
+        );
+        expect((await store.list(runPaths.prefix(runId))).size).toBe(0);
+      });
+
       it('content types are stored and served as the action sends them', async () => {
         const store = newStore();
         const name = fresh('model.yaml');
@@ -275,6 +319,7 @@ export function gcsStorageCases(server: GcsServer): void {
         const seen: string[] = [];
         let pages = 0;
         let pageToken: string | undefined;
+        await store.open();
         do {
           const [files, next] = await store.bucket.getFiles({ prefix, maxResults: 3, autoPaginate: false, pageToken });
           expect(files.length).toBeLessThanOrEqual(3);
@@ -436,6 +481,61 @@ export function gcsStorageCases(server: GcsServer): void {
         }
       });
 
+      it('a resumable upload cut off mid-body continues from the offset the server kept, not from byte 0', async () => {
+        const proxy = await startFaultProxy(server.origin);
+        try {
+          const store = newStore(through(server, proxy.url));
+          const data = randomBytes(2 * 1024 * 1024 + 123);
+          const file = join(root, 'resume-cut.bin');
+          writeFileSync(file, data);
+          const name = fresh('resume-cut.bin');
+          const sessionPut = (r: { method: string; url: string }): boolean => r.method === 'PUT' && r.url.includes('upload_id=');
+          // The connection breaks after 700 000 body bytes have reached the server.
+          proxy.schedule({ kind: 'reset', afterBytes: 700_000, times: 1, match: sessionPut });
+          const notes: SessionNote[] = [];
+          const written = await store.upload(name, fileBody(file, data.length, md5(data)), {
+            ifGenerationMatch: 0,
+            contentType: 'application/octet-stream',
+            resumable: true,
+            onNote: (note) => notes.push(note),
+          });
+          expect(written.md5).toBe(md5(data));
+          expect((await newStore().read(name))?.equals(data)).toBe(true);
+          const puts = proxy.stats.log.filter(sessionPut).map((e) => ({ action: e.action, status: e.status, bytes: e.bytesIn }));
+          const starts = proxy.stats.log.filter((e) => e.method === 'POST' && e.url.includes('uploadType=resumable')).length;
+          // GCS keeps what it received of a broken PUT (possibly less), reports it to the status query (308 +
+          // Range), and takes the rest; the firebase launcher's shim keeps whole 256 KiB units (512 KiB here).
+          // fake-gcs-server finalises a session on the status query, with the bytes it has: the declared md5Hash
+          // makes it refuse that (400), and the upload starts again with a new session.
+          const kept = 512 * 1024;
+          expectPer(
+            { notes, puts, starts },
+            {
+              firebase: {
+                notes: [{ kind: 'resumed', offset: kept, size: data.length }],
+                puts: [
+                  { action: 'reset', status: undefined, bytes: 700_000 },
+                  { action: 'forward', status: 308, bytes: 0 },
+                  { action: 'forward', status: 200, bytes: data.length - kept },
+                ],
+                starts: 1,
+              },
+              'fake-gcs': {
+                notes: [{ kind: 'restarted', why: "the server did not report the session's progress (HTTP 400 to the status query)" }],
+                puts: [
+                  { action: 'reset', status: undefined, bytes: 700_000 },
+                  { action: 'forward', status: 400, bytes: 0 },
+                  { action: 'forward', status: 200, bytes: data.length },
+                ],
+                starts: 2,
+              },
+            },
+          );
+        } finally {
+          await proxy.close();
+        }
+      });
+
       it("a resumable upload's session URI comes back through the proxy", async () => {
         const proxy = await startFaultProxy(server.origin);
         try {
@@ -455,10 +555,6 @@ export function gcsStorageCases(server: GcsServer): void {
 
     describe('where the servers differ (docs/conformance.md, "GCS servers")', () => {
       /** Each server's observed value; GCS's documented one is named in the row. */
-      const expectPer = <T>(actual: T, expected: Record<GcsServerName, T>): void => {
-        expect(actual).toEqual(expected[server.name]);
-      };
-
       it('412 body: reason conditionNotMet on both (checked above); the message differs', async () => {
         const name = fresh('body-412.txt');
         await put(name, 'x');
@@ -599,8 +695,8 @@ export function gcsStorageCases(server: GcsServer): void {
         const { body } = await getJson(objectUrl(name));
         expectPer(
           { chunk1: chunk1.status, query: query.status, storedSize: body.size },
-          // Both deviate: firebase finalises on the first PUT; fake-gcs finalises on the status query.
-          { firebase: { chunk1: 200, query: 400, storedSize: String(half) }, 'fake-gcs': { chunk1: 308, query: 200, storedSize: String(half) } },
+          // GCS's documented answers on firebase (the launcher's resumable shim); fake-gcs finalises on the status query.
+          { firebase: { chunk1: 308, query: 308, storedSize: undefined }, 'fake-gcs': { chunk1: 308, query: 200, storedSize: String(half) } },
         );
       });
 

@@ -2,7 +2,7 @@
 // scheduled, the counters report it, and everything else passes through byte-exact.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Storage } from '@google-cloud/storage';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type FaultProxy, matchers, startFaultProxy } from '../helpers/fault-proxy.js';
 import { emulatorHost, makeStorage, readObject } from '../helpers/gcs.js';
 
@@ -199,5 +199,46 @@ describe('failAll', () => {
     expect(stats.statuses).toEqual({ 503: 3 });
     expect(stats.resets).toBe(1);
     expect(stats.forwarded).toBe(2);
+  });
+});
+
+describe('a reset in the middle of a body', () => {
+  it('passes exactly afterBytes of the body to the target, then breaks both connections', async () => {
+    // A plain target that records how much of each body arrived and whether it ended or broke off.
+    const { createServer } = await import('node:http');
+    const seen: Array<{ bytes: number; complete: boolean }> = [];
+    const target = createServer((req, res) => {
+      let bytes = 0;
+      req.on('data', (c: Buffer) => (bytes += c.length));
+      req.on('close', () => seen.push({ bytes, complete: req.complete }));
+      req.on('end', () => res.end('ok'));
+    });
+    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+    const address = target.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    const cutting = await startFaultProxy(`http://127.0.0.1:${port}`);
+    try {
+      cutting.schedule({ kind: 'reset', afterBytes: 300_000, times: 1, match: matchers.method('PUT') });
+      const body = randomBytes(2 * 1024 * 1024);
+      const cut = await rejection(fetch(`${cutting.url}/x`, { method: 'PUT', body }));
+      expect(cut).toBeInstanceOf(TypeError); // fetch failed: the connection broke before any response
+      const next = await fetch(`${cutting.url}/x`, { method: 'PUT', body });
+      expect(await next.text()).toBe('ok');
+      // The target learns of the broken body when its socket closes: wait for both requests to be over.
+      await vi.waitFor(() => expect(seen).toHaveLength(2));
+      expect(seen).toEqual([
+        { bytes: 300_000, complete: false },
+        { bytes: body.length, complete: true },
+      ]);
+      expect(cutting.stats.resets).toBe(1);
+      expect(cutting.stats.log.map((e) => ({ action: e.action, bytesIn: e.bytesIn }))).toEqual([
+        { action: 'reset', bytesIn: 300_000 },
+        { action: 'forward', bytesIn: body.length },
+      ]);
+    } finally {
+      await cutting.close();
+      target.closeAllConnections();
+      await new Promise<void>((resolve) => target.close(() => resolve()));
+    }
   });
 });

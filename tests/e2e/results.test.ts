@@ -69,7 +69,28 @@ afterEach(() => {
 describe('reportRun on a mixed run', () => {
   it('reports the exact figures in the outputs, the summary and results-json', async () => {
     await writeRun(bucket, 'mixed-run');
-    const r = await reportRun(options('mixed-run', { attempt: 2, durationSeconds: 3723, dashboardUrl: 'http://ray-head:8265/#/jobs/bird-mixed-run-a2' }));
+    const stepLog = memoryLog();
+    const r = await reportRun(
+      options('mixed-run', { attempt: 2, durationSeconds: 3723, dashboardUrl: 'http://ray-head:8265/#/jobs/bird-mixed-run-a2', log: stepLog }),
+    );
+    // The step log: the headline in sight, the per-DB lines and the failures each folded in a group.
+    const at = stepLog.lines.findIndex((l) => l.startsWith('results of mixed-run (attempt 2): '));
+    expect(stepLog.lines.slice(at + 1, at + 6)).toEqual([
+      '[group] per DB: 3 DB(s)',
+      expect.stringMatching(/^alien: /),
+      expect.stringMatching(/^credit: /),
+      expect.stringMatching(/^cybermarket: /),
+      '[endgroup]',
+    ]);
+    expect(stepLog.lines.slice(at + 6, at + 13)).toEqual([
+      '[group] did not pass: 5 instance(s)',
+      'alien_2 (alien, attempt 1): phase 2 failed',
+      'credit_1 (credit, attempt 1): phase 1 failed',
+      'credit_2 (credit, attempt 1): error: actor-lost',
+      expect.stringMatching(/^credit_3 \(credit, attempt 1\): unreadable row/),
+      'cybermarket_2 (cybermarket, attempt -): no row',
+      '[endgroup]',
+    ]);
 
     const resultsJson = join(dir, 'bird-cloud-action', 'results-mixed-run.json');
     expect(outputs()).toEqual({ n: '8', 'phase1-rate': '0.5', 'phase2-rate': '0.375', 'avg-reward': '0.4625', errors: '1', 'results-json': resultsJson });

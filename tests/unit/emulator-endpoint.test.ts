@@ -20,18 +20,25 @@ describe('emulatorApiEndpoint', () => {
     expect(emulatorApiEndpoint('localhost:4443/storage/v1')).toBe('https://localhost:4443');
   });
 
-  it('gives RunStore the variable as JSON base and its origin as upload base', () => {
+  it('gives RunStore the variable as JSON base and its origin as upload base, as it was when the store was made', async () => {
+    const opened = async (): Promise<RunStore['bucket']['storage']> => {
+      const store = new RunStore('b');
+      // The SDK is loaded on first use: the variable's value at construction is the one that counts.
+      process.env.STORAGE_EMULATOR_HOST = 'http://127.0.0.1:1';
+      await store.open();
+      return store.bucket.storage;
+    };
     for (const [host, json, uploads] of [
       ['http://127.0.0.1:9199', 'http://127.0.0.1:9199', 'http://127.0.0.1:9199'],
       ['http://127.0.0.1:4443/storage/v1', 'http://127.0.0.1:4443/storage/v1', 'http://127.0.0.1:4443'],
     ] as const) {
       process.env.STORAGE_EMULATOR_HOST = host;
-      const { storage } = new RunStore('b');
+      const storage = await opened();
       expect(storage.baseUrl).toBe(json);
       expect(storage.apiEndpoint).toBe(uploads);
     }
     delete process.env.STORAGE_EMULATOR_HOST;
-    const { storage } = new RunStore('b');
+    const storage = await opened();
     expect(storage.baseUrl).toBe('https://storage.googleapis.com/storage/v1');
     expect(storage.apiEndpoint).toBe('https://storage.googleapis.com');
   });

@@ -13,8 +13,12 @@ export interface RequestInfo {
 export type RequestMatcher = (req: RequestInfo) => boolean;
 
 export type FaultAction =
-  /** Destroy the client socket before any response byte: the client sees ECONNRESET / socket hang up. */
-  | { kind: 'reset' }
+  /**
+   * Destroy the client socket before any response byte: the client sees ECONNRESET / socket hang up. With
+   * `afterBytes`, the request is forwarded first and both connections break once that many body bytes have been
+   * passed to the target: an upload cut off in the middle (the target sees a body that ends early).
+   */
+  | { kind: 'reset'; afterBytes?: number }
   /** Answer with this status and a GCS-shaped JSON error body, without contacting the target. */
   | { kind: 'status'; status: number; retryAfterSeconds?: number; message?: string }
   /** Hold the request for `ms` (on top of any latency), then forward it normally. */

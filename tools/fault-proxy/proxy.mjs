@@ -2,7 +2,8 @@
 /*
  * Fault-injecting, latency-shaping HTTP reverse proxy: listens on 127.0.0.1 (ephemeral port) and forwards every
  * request to `target` (the GCS emulator, or the Ray double), unless a scheduled fault claims it. Faults: reset the
- * connection before any response, answer with a status (503 bursts, 429s), or stall for N ms and then forward. Rules
+ * connection before any response, or after passing part of the request body to the target (a connection that
+ * breaks in the middle of an upload), answer with a status (503 bursts, 429s), or stall for N ms and then forward. Rules
  * match by a predicate on method/path and carry a count budget; failAll() makes every later request fail.
  *
  * Latency mode (for the benchmarks): a fixed delay per request (one round trip), an extra delay on a connection's
@@ -27,7 +28,7 @@ import { pipeline, Transform } from 'node:stream';
 /**
  * @typedef {{ method: string, path: string, url: string, headers: http.IncomingHttpHeaders }} RequestInfo
  * @typedef {(req: RequestInfo) => boolean} RequestMatcher
- * @typedef {{ kind: 'reset' }
+ * @typedef {{ kind: 'reset', afterBytes?: number }
  *   | { kind: 'status', status: number, retryAfterSeconds?: number, message?: string }
  *   | { kind: 'stall', ms: number }} FaultAction
  * @typedef {FaultAction & { match?: RequestMatcher, times?: number, skip?: number }} FaultRule
@@ -179,8 +180,11 @@ export async function startFaultProxy(target, options = {}) {
     });
   }
 
-  /** @param {http.IncomingMessage} req @param {http.ServerResponse} res @param {ProxyEvent} event */
-  function forward(req, res, event) {
+  /**
+   * @param {http.IncomingMessage} req @param {http.ServerResponse} res @param {ProxyEvent} event
+   * @param {number} [cutAfter] pass this many body bytes to the target, then break both connections
+   */
+  function forward(req, res, event, cutAfter) {
     stats.forwarded += 1;
     const upstream = http.request(
       {
@@ -216,8 +220,45 @@ export async function startFaultProxy(target, options = {}) {
     res.on('close', () => {
       if (!res.writableFinished) upstream.destroy();
     });
-    pipeline(req, meter('up', event), upstream, () => {
-      // Errors surface through upstream's 'error' handler above.
+    if (cutAfter === undefined) {
+      pipeline(req, meter('up', event), upstream, () => {
+        // Errors surface through upstream's 'error' handler above.
+      });
+      return;
+    }
+    cutBody(req, upstream, event, cutAfter);
+  }
+
+  /**
+   * Passes the first `cutAfter` body bytes to the target, and once they have left for its socket, destroys the
+   * upstream request (the target sees the body end early) and the client's socket (the client sees a reset).
+   * @param {http.IncomingMessage} req @param {http.ClientRequest} upstream @param {ProxyEvent} event @param {number} cutAfter
+   */
+  function cutBody(req, upstream, event, cutAfter) {
+    const cut = () => {
+      // The broken request is the fault itself, not an upstream error.
+      upstream.removeAllListeners('error');
+      upstream.on('error', () => {});
+      upstream.destroy();
+      req.socket.destroy();
+    };
+    req.on('data', (/** @type {Buffer} */ chunk) => {
+      const keep = chunk.subarray(0, Math.max(0, cutAfter - event.bytesIn));
+      event.bytesIn += keep.length;
+      stats.bytesUp += keep.length;
+      if (event.bytesIn < cutAfter) {
+        if (!upstream.write(keep)) {
+          req.pause();
+          upstream.once('drain', () => req.resume());
+        }
+        return;
+      }
+      req.removeAllListeners('data');
+      req.pause();
+      upstream.write(keep, cut);
+    });
+    req.once('end', () => {
+      if (event.bytesIn < cutAfter) upstream.end();
     });
   }
 
@@ -260,16 +301,19 @@ export async function startFaultProxy(target, options = {}) {
     return ms;
   }
 
-  /** @param {http.IncomingMessage} req @param {http.ServerResponse} res @param {ProxyEvent} event @param {number} ms */
-  function forwardAfter(req, res, event, ms) {
-    if (ms <= 0) return forward(req, res, event);
+  /**
+   * @param {http.IncomingMessage} req @param {http.ServerResponse} res @param {ProxyEvent} event @param {number} ms
+   * @param {number} [cutAfter]
+   */
+  function forwardAfter(req, res, event, ms, cutAfter) {
+    if (ms <= 0) return forward(req, res, event, cutAfter);
     // The request body waits in the socket buffers meanwhile; nothing reaches the target until the delay ends.
     req.pause();
     // Per-response listener: a keep-alive socket carries many requests and must not collect one per request.
     let closed = false;
     res.once('close', () => (closed = true));
     clock.sleep(ms).then(() => {
-      if (!closed && !req.socket.destroyed) forward(req, res, event);
+      if (!closed && !req.socket.destroyed) forward(req, res, event, cutAfter);
     });
   }
 
@@ -297,6 +341,10 @@ export async function startFaultProxy(target, options = {}) {
     switch (action.kind) {
       case 'reset':
         stats.resets += 1;
+        if (action.afterBytes !== undefined) {
+          forwardAfter(req, res, log('reset'), delay, action.afterBytes);
+          return;
+        }
         log('reset').done = true;
         req.socket.destroy();
         return;

@@ -32,6 +32,7 @@ export async function startEmulator(o = {}) {
       GCS_EMU_PRECONDITIONS: '1',
       GCS_EMU_BUCKETS: '1',
       GCS_EMU_CHECKSUMS: '1',
+      GCS_EMU_RESUMABLE: '1',
       GCS_EMU_CREATE_BUCKETS: (o.buckets ?? []).join(','),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
