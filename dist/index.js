@@ -66332,9 +66332,10 @@ function isFetchPoll(poll) {
 }
 /**
  * Follows the log of `submissionId`. `note` receives a line when the way of following changes or
- * a fetch fails (logs vanish with their node: the status still speaks).
+ * a fetch fails (logs vanish with their node: the status still speaks). `endGraceMs` replaces
+ * END_GRACE_MS (a test on a real job that never goes quiet waits less than the action does).
  */
-function followLog(client, submissionId, clock, note) {
+function followLog(client, submissionId, clock, note, endGraceMs = END_GRACE_MS) {
     const buffer = new LogBuffer();
     /** Characters of the log received so far (the stream's position). */
     let seen = 0;
@@ -66375,7 +66376,7 @@ function followLog(client, submissionId, clock, note) {
     };
     /** At the end of a wait: true when the stream ended, or brought nothing for QUIET_MS. */
     const caughtUp = async () => {
-        const deadline = clock.now() + END_GRACE_MS;
+        const deadline = clock.now() + endGraceMs;
         let quietSince = clock.now();
         let last = seen;
         while (end === null && clock.now() < deadline) {
@@ -66480,7 +66481,9 @@ function unreachableReason(address, failure, rowsDone, rowsTotal, attempt) {
     return `the Ray dashboard at ${address} stopped answering (${failure}); ${rowsDone}/${rowsTotal} instances have a row for attempt ${attempt}`;
 }
 async function waitForAttempt(options) {
-    const follower = options.client ? followLog(options.client, options.submissionId, options.clock, (line) => options.log.info(line)) : null;
+    const follower = options.client
+        ? followLog(options.client, options.submissionId, options.clock, (line) => options.log.info(line), options.logEndGraceMs)
+        : null;
     try {
         return await waitWith(options, follower);
     }

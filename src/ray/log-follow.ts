@@ -90,9 +90,10 @@ export interface LogFollower {
 
 /**
  * Follows the log of `submissionId`. `note` receives a line when the way of following changes or
- * a fetch fails (logs vanish with their node: the status still speaks).
+ * a fetch fails (logs vanish with their node: the status still speaks). `endGraceMs` replaces
+ * END_GRACE_MS (a test on a real job that never goes quiet waits less than the action does).
  */
-export function followLog(client: RayJobsClient, submissionId: string, clock: Clock, note: (line: string) => void): LogFollower {
+export function followLog(client: RayJobsClient, submissionId: string, clock: Clock, note: (line: string) => void, endGraceMs = END_GRACE_MS): LogFollower {
   const buffer = new LogBuffer();
   /** Characters of the log received so far (the stream's position). */
   let seen = 0;
@@ -134,7 +135,7 @@ export function followLog(client: RayJobsClient, submissionId: string, clock: Cl
 
   /** At the end of a wait: true when the stream ended, or brought nothing for QUIET_MS. */
   const caughtUp = async (): Promise<boolean> => {
-    const deadline = clock.now() + END_GRACE_MS;
+    const deadline = clock.now() + endGraceMs;
     let quietSince = clock.now();
     let last = seen;
     while (end === null && clock.now() < deadline) {

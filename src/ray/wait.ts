@@ -89,6 +89,8 @@ export interface WaitOptions {
   headAlive?: () => Promise<boolean | null>;
   /** Called after every poll with what it saw (a live PR comment throttles itself); must not throw. */
   onProgress?: (p: WaitProgress) => Promise<void>;
+  /** How long the end of the wait lets a busy log stream catch up (END_GRACE_MS in the action). */
+  logEndGraceMs?: number;
 }
 
 /** What one poll saw, for onProgress. */
@@ -119,7 +121,9 @@ export function unreachableReason(address: string, failure: string, rowsDone: nu
 }
 
 export async function waitForAttempt(options: WaitOptions): Promise<WaitResult> {
-  const follower = options.client ? followLog(options.client, options.submissionId, options.clock, (line) => options.log.info(line)) : null;
+  const follower = options.client
+    ? followLog(options.client, options.submissionId, options.clock, (line) => options.log.info(line), options.logEndGraceMs)
+    : null;
   try {
     return await waitWith(options, follower);
   } finally {
