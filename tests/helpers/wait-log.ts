@@ -55,6 +55,7 @@ export async function waitOnJob(
   log: Log,
   cleanups: Array<() => Promise<void> | void>,
   waitTimeoutMs = 120_000,
+  logEndGraceMs?: number,
 ): Promise<WaitedJob> {
   const bucket = uniqueBucketName('waitlog');
   await createBucket(bucket);
@@ -76,6 +77,7 @@ export async function waitOnJob(
     signal: new AbortController().signal,
     log,
     clock: systemClock,
+    logEndGraceMs,
   });
   const logBytes = proxy.stats.log.filter((e) => e.url.startsWith(`/api/jobs/${sid}/logs`)).reduce((n, e) => n + e.bytesOut, 0);
   const fullFetches = proxy.stats.log.filter((e) => e.url === `/api/jobs/${sid}/logs`).length;

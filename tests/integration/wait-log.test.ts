@@ -76,9 +76,10 @@ describe('the job log during a wait (Ray double)', () => {
     const sim = await exactSim();
     const ended = await waitOnJob(sim.url, BURSTS, recordingLog().recording, cleanups);
     expect(ended.fullFetches).toBe(0);
-    // A job that never stops writing, and a wait that times out after 1.5 s: the stream never goes quiet.
+    // A job that never stops writing, and a wait that times out after 1.5 s: the stream never goes
+    // quiet (1.5 s) within the end's grace, here 2.5 s instead of the action's 10 s.
     const { log, texts, recording } = recordingLog();
-    const busy = await waitOnJob(sim.url, 'i=1; while true; do echo "busy-$i"; i=$((i+1)); sleep 0.05; done', recording, cleanups, 1_500);
+    const busy = await waitOnJob(sim.url, 'i=1; while true; do echo "busy-$i"; i=$((i+1)); sleep 0.05; done', recording, cleanups, 1_500, 2_500);
     expect(busy.result.verdict.kind).toBe('wait-timeout');
     expect(busy.fullFetches).toBe(1);
     const printed = texts.join('');
