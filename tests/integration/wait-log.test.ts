@@ -74,12 +74,15 @@ describe('the job log during a wait (Ray double)', () => {
 
   it('needs no full fetch when the stream ended; one, printing only what the stream had not brought, when the job still writes as the wait ends', async () => {
     const sim = await exactSim();
-    const ended = await waitOnJob(sim.url, BURSTS, recordingLog().recording, cleanups);
-    expect(ended.fullFetches).toBe(0);
     // A job that never stops writing, and a wait that times out after 1.5 s: the stream never goes
-    // quiet (1.5 s) within the end's grace, here 2.5 s instead of the action's 10 s.
+    // quiet (1.5 s) within the end's grace, here 2.5 s instead of the action's 10 s. The two waits
+    // are on two jobs of their own, at the same time.
     const { log, texts, recording } = recordingLog();
-    const busy = await waitOnJob(sim.url, 'i=1; while true; do echo "busy-$i"; i=$((i+1)); sleep 0.05; done', recording, cleanups, 1_500, 2_500);
+    const [ended, busy] = await Promise.all([
+      waitOnJob(sim.url, BURSTS, recordingLog().recording, cleanups),
+      waitOnJob(sim.url, 'i=1; while true; do echo "busy-$i"; i=$((i+1)); sleep 0.05; done', recording, cleanups, 1_500, 2_500),
+    ]);
+    expect(ended.fullFetches).toBe(0);
     expect(busy.result.verdict.kind).toBe('wait-timeout');
     expect(busy.fullFetches).toBe(1);
     const printed = texts.join('');
