@@ -70439,10 +70439,139 @@ async function listRuns(ctx, settings) {
     ctx.summary.listing(parts.join('\n'));
 }
 
+;// CONCATENATED MODULE: ./lib/results/live-comment.js
+// The live PR comment of a step that waits: posted as soon as the job is dispatched, then updated
+// in place at most every LIVE_UPDATE_MS while the step waits (done/total, the rates so far, the
+// elapsed time, links to the workflow run and the Ray job). The final report finds the same
+// comment by the same marker and replaces it with the results (report.ts).
+
+
+
+
+/** At most one update of the live comment per this long (the first comes at dispatch). */
+const LIVE_UPDATE_MS = 5 * 60_000;
+function live_comment_rate(passed, of) {
+    return `${((passed / of) * 100).toFixed(1)}% (${passed}/${of})`;
+}
+/** Pure: the body of the live comment. */
+function renderLiveComment(b) {
+    const f = b.figures;
+    const finished = f ? f.n - f.missing : 0;
+    const status = b.progress.jobStatus ? `Ray job ${code(b.progress.jobStatus)}` : 'Ray job status unknown';
+    const links = [...(b.workflowRunUrl ? [`[workflow run](${b.workflowRunUrl})`] : []), ...(b.dashboardUrl ? [`[Ray job](${b.dashboardUrl})`] : [])];
+    return [
+        b.marker,
+        b.cancelled === undefined ? `### ⏳ BIRD-Interact run ${code(b.runId)}: in progress` : `### ⏹ BIRD-Interact run ${code(b.runId)}: cancelled`,
+        '',
+        ...(b.cancelled === undefined ? [] : [b.cancelled, '']),
+        `**${b.progress.rowsDone}/${b.progress.rowsTotal} instances done** (attempt ${b.attempt}) · ${status} · ${formatDuration(b.elapsedMs)} since ${b.since ?? 'the dispatch'}`,
+        '',
+        ...(f && finished > 0
+            ? [`- so far, of ${finished} with a row: phase-1 ${live_comment_rate(f.phase1_passed, finished)}, phase-2 ${live_comment_rate(f.phase2_passed, finished)}, errors ${f.errors}`]
+            : []),
+        ...comboLines(b.manifest),
+        '',
+        `<sub>${links.length > 0 ? `${links.join(' · ')} · ` : ''}${b.cancelled === undefined ? `updated at most every ${Math.max(1, Math.round(b.minIntervalMs / 60_000))} min while the step waits; the results replace this comment` : 'as it stood when the step was cancelled'}</sub>`,
+        '',
+    ].join('\n');
+}
+/**
+ * The throttle around the comment: `dispatched` posts at once; `progress` (after every poll)
+ * updates only when LIVE_UPDATE_MS have passed since the last post. A post that fails ends the
+ * live updates (its warning was logged once); the final report tries again.
+ */
+class LiveComment {
+    o;
+    minIntervalMs;
+    started = null;
+    last = null;
+    dashboardUrl = null;
+    stopped = false;
+    lastProgress = null;
+    constructor(o) {
+        this.o = o;
+        this.minIntervalMs = o.minIntervalMs ?? LIVE_UPDATE_MS;
+    }
+    /** The job is dispatched (or a report begins to wait on a run): the comment appears now. */
+    async dispatched(p, dashboardUrl) {
+        this.started = this.o.clock.now();
+        this.dashboardUrl = dashboardUrl;
+        await this.update(p);
+    }
+    /** A poll of the wait: an update when the last one is LIVE_UPDATE_MS old. */
+    async progress(p) {
+        if (this.started === null || this.last === null || this.stopped)
+            return;
+        if (this.o.clock.now() - this.last < this.minIntervalMs)
+            return;
+        await this.update(p);
+    }
+    /** The step was cancelled (its cleanup path): the comment says so at once, with the last progress. */
+    async cancelled(note) {
+        if (this.started === null || this.lastProgress === null)
+            return;
+        await this.update(this.lastProgress, note);
+        this.stopped = true;
+    }
+    async update(p, cancelled) {
+        if (this.stopped)
+            return;
+        const now = this.o.clock.now();
+        this.last = now;
+        this.lastProgress = p;
+        let figures = null;
+        if (this.o.figures && p.rowsDone > 0) {
+            try {
+                figures = await this.o.figures();
+            }
+            catch (e) {
+                this.o.log.info(`live comment: no rates this time, the rows could not be read: ${(0,errors/* errorMessage */.gJ)(e)}`);
+            }
+        }
+        const body = renderLiveComment({
+            marker: this.o.marker,
+            runId: this.o.runId,
+            attempt: this.o.attempt,
+            manifest: this.o.manifest,
+            progress: p,
+            elapsedMs: now - (this.started ?? now),
+            figures,
+            dashboardUrl: this.dashboardUrl,
+            workflowRunUrl: this.o.workflowRunUrl,
+            minIntervalMs: this.minIntervalMs,
+            since: this.o.since,
+            cancelled,
+        });
+        const outcome = await this.o.post(body);
+        if (outcome.kind === 'failed') {
+            this.stopped = true;
+            this.o.log.info('live comment: no more progress updates after that failure; the report tries once more');
+        }
+    }
+}
+/**
+ * On cancel the live comment says so, after the job's stop (its cleanup order), instead of "in
+ * progress" for good. Returns what takes that step back once the wait is over.
+ */
+function markCancelledOnCancel(cancel, live, message) {
+    if (!live)
+        return () => undefined;
+    return cancel.add({
+        order: CleanupOrder.Comment,
+        name: 'mark the PR comment cancelled',
+        timeoutMs: 20_000,
+        run: async (signal) => {
+            await live.cancelled(message(signal));
+            return undefined;
+        },
+    });
+}
+
 ;// CONCATENATED MODULE: ./lib/ray/attempt.js
 // One attempt of a run on a cluster: its job is submitted (or, with cluster none, printed as a
 // `ray job submit` command), then the step may wait on it. A wait that does not end in success
 // stops the job; a cancelled step stops it through the one cleanup path (common/cancel.ts).
+
 
 
 
@@ -70614,17 +70743,7 @@ async function waitOnJob(ctx, r, target, client, url) {
     });
     const live = r.live;
     // On cancel the live comment says so (after the stop), instead of "in progress" for good.
-    const removeLive = live
-        ? ctx.cancel.add({
-            order: CleanupOrder.Comment,
-            name: 'mark the PR comment cancelled',
-            timeoutMs: 20_000,
-            run: async (signal) => {
-                await live.cancelled(`The workflow was cancelled (${signal}); the job ${code(sid)} was asked to stop. Then ${rerunHint(m.run_id)}.`);
-                return undefined;
-            },
-        })
-        : () => undefined;
+    const removeLive = markCancelledOnCancel(ctx.cancel, live, (signal) => `The workflow was cancelled (${signal}); the job ${code(sid)} was asked to stop. Then ${rerunHint(m.run_id)}.`);
     let result;
     try {
         result = await waitForAttempt({
@@ -75800,116 +75919,6 @@ async function upsertComment(options) {
     }
 }
 
-;// CONCATENATED MODULE: ./lib/results/live-comment.js
-// The live PR comment of a step that waits: posted as soon as the job is dispatched, then updated
-// in place at most every LIVE_UPDATE_MS while the step waits (done/total, the rates so far, the
-// elapsed time, links to the workflow run and the Ray job). The final report finds the same
-// comment by the same marker and replaces it with the results (report.ts).
-
-
-
-/** At most one update of the live comment per this long (the first comes at dispatch). */
-const LIVE_UPDATE_MS = 5 * 60_000;
-function live_comment_rate(passed, of) {
-    return `${((passed / of) * 100).toFixed(1)}% (${passed}/${of})`;
-}
-/** Pure: the body of the live comment. */
-function renderLiveComment(b) {
-    const f = b.figures;
-    const finished = f ? f.n - f.missing : 0;
-    const status = b.progress.jobStatus ? `Ray job ${code(b.progress.jobStatus)}` : 'Ray job status unknown';
-    const links = [...(b.workflowRunUrl ? [`[workflow run](${b.workflowRunUrl})`] : []), ...(b.dashboardUrl ? [`[Ray job](${b.dashboardUrl})`] : [])];
-    return [
-        b.marker,
-        b.cancelled === undefined ? `### ⏳ BIRD-Interact run ${code(b.runId)}: in progress` : `### ⏹ BIRD-Interact run ${code(b.runId)}: cancelled`,
-        '',
-        ...(b.cancelled === undefined ? [] : [b.cancelled, '']),
-        `**${b.progress.rowsDone}/${b.progress.rowsTotal} instances done** (attempt ${b.attempt}) · ${status} · ${formatDuration(b.elapsedMs)} since ${b.since ?? 'the dispatch'}`,
-        '',
-        ...(f && finished > 0
-            ? [`- so far, of ${finished} with a row: phase-1 ${live_comment_rate(f.phase1_passed, finished)}, phase-2 ${live_comment_rate(f.phase2_passed, finished)}, errors ${f.errors}`]
-            : []),
-        ...comboLines(b.manifest),
-        '',
-        `<sub>${links.length > 0 ? `${links.join(' · ')} · ` : ''}${b.cancelled === undefined ? `updated at most every ${Math.max(1, Math.round(b.minIntervalMs / 60_000))} min while the step waits; the results replace this comment` : 'as it stood when the step was cancelled'}</sub>`,
-        '',
-    ].join('\n');
-}
-/**
- * The throttle around the comment: `dispatched` posts at once; `progress` (after every poll)
- * updates only when LIVE_UPDATE_MS have passed since the last post. A post that fails ends the
- * live updates (its warning was logged once); the final report tries again.
- */
-class LiveComment {
-    o;
-    minIntervalMs;
-    started = null;
-    last = null;
-    dashboardUrl = null;
-    stopped = false;
-    lastProgress = null;
-    constructor(o) {
-        this.o = o;
-        this.minIntervalMs = o.minIntervalMs ?? LIVE_UPDATE_MS;
-    }
-    /** The job is dispatched (or a report begins to wait on a run): the comment appears now. */
-    async dispatched(p, dashboardUrl) {
-        this.started = this.o.clock.now();
-        this.dashboardUrl = dashboardUrl;
-        await this.update(p);
-    }
-    /** A poll of the wait: an update when the last one is LIVE_UPDATE_MS old. */
-    async progress(p) {
-        if (this.started === null || this.last === null || this.stopped)
-            return;
-        if (this.o.clock.now() - this.last < this.minIntervalMs)
-            return;
-        await this.update(p);
-    }
-    /** The step was cancelled (its cleanup path): the comment says so at once, with the last progress. */
-    async cancelled(note) {
-        if (this.started === null || this.lastProgress === null)
-            return;
-        await this.update(this.lastProgress, note);
-        this.stopped = true;
-    }
-    async update(p, cancelled) {
-        if (this.stopped)
-            return;
-        const now = this.o.clock.now();
-        this.last = now;
-        this.lastProgress = p;
-        let figures = null;
-        if (this.o.figures && p.rowsDone > 0) {
-            try {
-                figures = await this.o.figures();
-            }
-            catch (e) {
-                this.o.log.info(`live comment: no rates this time, the rows could not be read: ${(0,errors/* errorMessage */.gJ)(e)}`);
-            }
-        }
-        const body = renderLiveComment({
-            marker: this.o.marker,
-            runId: this.o.runId,
-            attempt: this.o.attempt,
-            manifest: this.o.manifest,
-            progress: p,
-            elapsedMs: now - (this.started ?? now),
-            figures,
-            dashboardUrl: this.dashboardUrl,
-            workflowRunUrl: this.o.workflowRunUrl,
-            minIntervalMs: this.minIntervalMs,
-            since: this.o.since,
-            cancelled,
-        });
-        const outcome = await this.o.post(body);
-        if (outcome.kind === 'failed') {
-            this.stopped = true;
-            this.o.log.info('live comment: no more progress updates after that failure; the report tries once more');
-        }
-    }
-}
-
 ;// CONCATENATED MODULE: ./lib/results/step-summary.js
 // The job summary of one step, assembled once: the step adds its sections as it goes (the plan,
 // the upload, the dispatch, the per-run cluster, the results, a failure) and the summary is
@@ -76424,7 +76433,6 @@ async function reportRun(options) {
 
 
 
-
 function reportOptions(ctx, s, store, runId) {
     return {
         store,
@@ -76525,17 +76533,7 @@ async function waitForRun(ctx, settings, store) {
     const started = ctx.clock.now();
     const live = liveComment(ctx, settings, store, { ...run.manifest, run_id: settings.runId }, attempt, 'this step began to wait');
     await live?.dispatched({ rowsDone: 0, rowsTotal: ids.length, jobStatus: null }, null);
-    const removeLive = live
-        ? ctx.cancel.add({
-            order: CleanupOrder.Comment,
-            name: 'mark the PR comment cancelled',
-            timeoutMs: 20_000,
-            run: async (signal) => {
-                await live.cancelled(`The workflow was cancelled (${signal}) while it waited; the job was left as it is (report-run-id never stops it).`);
-                return undefined;
-            },
-        })
-        : () => undefined;
+    const removeLive = markCancelledOnCancel(ctx.cancel, live, (signal) => `The workflow was cancelled (${signal}) while it waited; the job was left as it is (report-run-id never stops it).`);
     const result = await waitForAttempt({
         client,
         store,

@@ -145,7 +145,7 @@ try {
     const names = await mirror(`runs/${runId}/`, bucketDir);
     const runDir = relative(process.cwd(), join(bucketDir, 'runs', runId));
     say(
-      `demo: outputs: run-id ${runId}, ${r.outputs['uploaded-files']} files uploaded, job ${r.outputs['job-status']}, phase-1 rate ${r.outputs['phase1-rate']}`,
+      `demo: outputs: run-id ${runId}, ${r.outputs['uploaded-files']} files uploaded, job ${r.outputs['job-status']}, phase-1 rate ${r.outputs['phase1-rate']} (the phase1-rate output)`,
     );
     say(`demo: the job summary is ${relative(process.cwd(), summaryFile)} (open ${relative(process.cwd(), htmlFile)} in a browser)`);
     say(`demo: the ${names.length} objects the run wrote to gs://${BUCKET}/runs/${runId}/ are copied to ${runDir}/; look at them with`);

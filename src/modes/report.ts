@@ -1,7 +1,6 @@
 // Reporting: after a wait (summary, outputs, PR comment, gate), and the report-run-id mode,
 // which reports on any run in the bucket without dispatching anything.
 import * as core from '@actions/core';
-import { CleanupOrder } from '../common/cancel.js';
 import { Inputs, Outputs } from '../common/constants.js';
 import { unfinished } from '../gcs/rows.js';
 import type { RunStore } from '../gcs/store.js';
@@ -11,7 +10,7 @@ import { type DispatchOutcome, rerunHint, type StepContext } from '../ray/attemp
 import { rayClient } from '../ray/submit.js';
 import { waitForAttempt } from '../ray/wait.js';
 import { commentTarget, upsertComment } from '../results/comment.js';
-import { LiveComment } from '../results/live-comment.js';
+import { LiveComment, markCancelledOnCancel } from '../results/live-comment.js';
 import { collectResults, readRun } from '../results/read.js';
 import { commentKey, commentMarker, type RunHeader } from '../results/render.js';
 import { GateFailedError, type ReportOptions, reportRun } from '../results/report.js';
@@ -140,17 +139,11 @@ async function waitForRun(
   const started = ctx.clock.now();
   const live = liveComment(ctx, settings, store, { ...run.manifest, run_id: settings.runId }, attempt, 'this step began to wait');
   await live?.dispatched({ rowsDone: 0, rowsTotal: ids.length, jobStatus: null }, null);
-  const removeLive = live
-    ? ctx.cancel.add({
-        order: CleanupOrder.Comment,
-        name: 'mark the PR comment cancelled',
-        timeoutMs: 20_000,
-        run: async (signal) => {
-          await live.cancelled(`The workflow was cancelled (${signal}) while it waited; the job was left as it is (report-run-id never stops it).`);
-          return undefined;
-        },
-      })
-    : () => undefined;
+  const removeLive = markCancelledOnCancel(
+    ctx.cancel,
+    live,
+    (signal) => `The workflow was cancelled (${signal}) while it waited; the job was left as it is (report-run-id never stops it).`,
+  );
   const result = await waitForAttempt({
     client,
     store,

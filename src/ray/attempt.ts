@@ -17,7 +17,7 @@ import { type CodePlan, readCodeFiles } from '../plan/code-source.js';
 import { submissionId } from '../plan/job-args.js';
 import type { RunManifest } from '../plan/manifest.js';
 import type { SetupRoots } from '../plan/setup-roots.js';
-import type { LiveComment } from '../results/live-comment.js';
+import { type LiveComment, markCancelledOnCancel } from '../results/live-comment.js';
 import { code, mdText } from '../results/render.js';
 import type { DetailSection, StepSummary } from '../results/step-summary.js';
 import { dashboardUrl, type JobStatus, type RayJobsClient, TERMINAL } from './client.js';
@@ -236,17 +236,11 @@ async function waitOnJob(ctx: StepContext, r: AttemptRequest, target: ClusterTar
   });
   const live = r.live;
   // On cancel the live comment says so (after the stop), instead of "in progress" for good.
-  const removeLive = live
-    ? ctx.cancel.add({
-        order: CleanupOrder.Comment,
-        name: 'mark the PR comment cancelled',
-        timeoutMs: 20_000,
-        run: async (signal) => {
-          await live.cancelled(`The workflow was cancelled (${signal}); the job ${code(sid)} was asked to stop. Then ${rerunHint(m.run_id)}.`);
-          return undefined;
-        },
-      })
-    : () => undefined;
+  const removeLive = markCancelledOnCancel(
+    ctx.cancel,
+    live,
+    (signal) => `The workflow was cancelled (${signal}); the job ${code(sid)} was asked to stop. Then ${rerunHint(m.run_id)}.`,
+  );
   let result: WaitResult;
   try {
     result = await waitForAttempt({

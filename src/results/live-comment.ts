@@ -2,6 +2,7 @@
 // in place at most every LIVE_UPDATE_MS while the step waits (done/total, the rates so far, the
 // elapsed time, links to the workflow run and the Ray job). The final report finds the same
 // comment by the same marker and replaces it with the results (report.ts).
+import { type Cancellation, CleanupOrder } from '../common/cancel.js';
 import { errorMessage } from '../common/errors.js';
 import type { Log } from '../common/log.js';
 import { type Clock, formatDuration } from '../common/time.js';
@@ -153,4 +154,21 @@ export class LiveComment {
       this.o.log.info('live comment: no more progress updates after that failure; the report tries once more');
     }
   }
+}
+
+/**
+ * On cancel the live comment says so, after the job's stop (its cleanup order), instead of "in
+ * progress" for good. Returns what takes that step back once the wait is over.
+ */
+export function markCancelledOnCancel(cancel: Cancellation, live: LiveComment | null | undefined, message: (signal: string) => string): () => void {
+  if (!live) return () => undefined;
+  return cancel.add({
+    order: CleanupOrder.Comment,
+    name: 'mark the PR comment cancelled',
+    timeoutMs: 20_000,
+    run: async (signal) => {
+      await live.cancelled(message(signal));
+      return undefined;
+    },
+  });
 }

@@ -82,3 +82,20 @@ describe('src/ comments', () => {
     expect(missing).toEqual([]);
   });
 });
+
+describe('the docs', () => {
+  it('name in code spans only files of src/ that exist', () => {
+    const pages = [
+      'README.md',
+      ...filesUnder('docs').filter((f) => f.endsWith('.md')),
+      ...filesUnder('tools').filter((f) => f.endsWith('README.md') && !f.includes('node_modules')),
+    ];
+    const missing: string[] = [];
+    for (const page of pages) {
+      for (const m of readFileSync(join(ROOT, page), 'utf8').matchAll(/`(src\/[\w/.-]*\w)`/g)) {
+        if (!existsSync(join(ROOT, m[1]))) missing.push(`${page}: ${m[1]}`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+});
