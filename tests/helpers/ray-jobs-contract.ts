@@ -284,7 +284,7 @@ export function jobsContract(target: () => JobsTarget): void {
     expect(text).toContain('err-line\n');
   });
 
-  it('stop: a RUNNING job → {"stopped": true}, then STOPPED with exit code null; again → {"stopped": false}', async () => {
+  it('stop: a RUNNING job → {"stopped": true}, then STOPPED with exit code null; again → {"stopped": false} once its supervisor is gone', async () => {
     const t = target();
     const sid = await submit(t, { entrypoint: 'echo up; exec sleep 120', submission_id: uid('stop') });
     await until(
@@ -295,7 +295,15 @@ export function jobsContract(target: () => JobsTarget): void {
     expect(json(await call(t.url, 'POST', `/api/jobs/${sid}/stop`))).toEqual({ stopped: true });
     const d = await terminal(t, sid);
     expect(d).toMatchObject({ status: 'STOPPED', message: 'Job was intentionally stopped.', driver_exit_code: null });
-    expect(json(await call(t.url, 'POST', `/api/jobs/${sid}/stop`))).toEqual({ stopped: false });
+    // Ray answers true while the job's supervisor actor is still alive, which can outlast the
+    // STOPPED status by a moment (docs/conformance.md); then false for good.
+    const again = await until(
+      'a second stop answers {"stopped": false}',
+      async () => json(await call(t.url, 'POST', `/api/jobs/${sid}/stop`)),
+      (v) => JSON.stringify(v) === '{"stopped":false}',
+      30_000,
+    );
+    expect(again).toEqual({ stopped: false });
   });
 
   it('a job that fails: FAILED, its exit code, error_type, and a message quoting the last log lines', async () => {
