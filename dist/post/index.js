@@ -43427,7 +43427,7 @@ function errorMessage(error, options = { withStatus: true }) {
 
 /**
  * The runner reads a workflow command from a line that starts with `::` (after blanks), and from
- * a legacy `##[command]` anywhere in a line (docs/reference/tooling.md#runner-contract). Such a
+ * a legacy `##[command]` anywhere in a line (docs/reference/runner.md#runner-contract). Such a
  * line is shown with a visible prefix, and `##[` is broken by a zero-width space.
  */
 function neutralizeCommand(line) {
@@ -44944,7 +44944,7 @@ var errors = __nccwpck_require__(3302);
 // EXTERNAL MODULE: ./lib/common/retry.js
 var retry = __nccwpck_require__(3175);
 ;// CONCATENATED MODULE: ./lib/ray/client.js
-// A Ray Jobs REST client (docs/reference/ray-jobs-api.md) on @actions/http-client, so runner proxy settings
+// A Ray Jobs REST client (docs/reference/ray-jobs.md) on @actions/http-client, so runner proxy settings
 // apply. It knows nothing of how the dashboard is reached: an existing cluster's URL or a
 // forwarded port of a per-run cluster are the same to it.
 
@@ -44953,7 +44953,7 @@ var retry = __nccwpck_require__(3175);
 
 
 const TERMINAL = ['STOPPED', 'SUCCEEDED', 'FAILED'];
-/** A non-2xx answer. Ray's error bodies are text (tracebacks), never JSON (docs/reference/ray-jobs-api.md#p4-error-bodies-are-text). */
+/** A non-2xx answer. Ray's error bodies are text (tracebacks), never JSON (docs/reference/ray-jobs.md#p4-error-bodies-are-text). */
 class RayHttpError extends Error {
     method;
     path;
@@ -44975,7 +44975,7 @@ function lastLine(text) {
         .filter((l) => l.trim());
     return (lines[lines.length - 1] ?? '').slice(0, 500);
 }
-/** A duplicate submission_id: 500 on Ray ≥ 2.2, 400 before; match the text, not the code (docs/reference/ray-jobs-api.md#p2-status-codes-change-across-versions). */
+/** A duplicate submission_id: 500 on Ray ≥ 2.2, 400 before; match the text, not the code (docs/reference/ray-jobs.md#p2-status-codes-change-across-versions). */
 function isDuplicateSubmission(error) {
     return error instanceof RayHttpError && /already exists|Please use a different submission_id/.test(error.body);
 }
@@ -44995,7 +44995,7 @@ class RayJobsClient {
         // A base with a trailing slash, so a dashboard behind a path prefix keeps it.
         this.address = options.address.replace(/\/+$/, '');
         this.headers = options.headers ?? {};
-        // Never a browser User-Agent: Ray refuses those on POST/PUT (docs/reference/ray-jobs-api.md#p13-browser-user-agents-get-405).
+        // Never a browser User-Agent: Ray refuses those on POST/PUT (docs/reference/ray-jobs.md#p13-browser-user-agents-get-405).
         // No redirects: ray-headers (credentials) must never follow one to another host.
         this.http = new lib/* HttpClient */.Qq('bird-cloud-action', [], {
             ignoreSslError: options.tlsVerify === false,
@@ -45034,7 +45034,7 @@ class RayJobsClient {
     version() {
         return this.json('GET', 'api/version');
     }
-    /** One POST, not retried here: dispatch decides what a failure means (docs/reference/ray-jobs-api.md#idempotency-and-retries). */
+    /** One POST, not retried here: dispatch decides what a failure means (docs/reference/ray-jobs.md#idempotency-and-retries). */
     async submitOnce(req) {
         const body = JSON.parse(await this.raw('POST', 'api/jobs/', JSON.stringify(req)));
         return body.submission_id ?? body.job_id ?? req.submission_id;
@@ -45054,9 +45054,9 @@ class RayJobsClient {
         return (await this.json('GET', `api/jobs/${encodeURIComponent(id)}/logs`)).logs ?? '';
     }
     /**
-     * The log tail WebSocket (docs/reference/ray-jobs-api.md#log-tail-websocket), on the `ws` package
+     * The log tail WebSocket (docs/reference/ray-jobs.md#log-tail-websocket), on the `ws` package
      * for the same headers, proxy and TLS setting as every other call, on Node 20 and 24 alike
-     * (docs/reference/ray-jobs-api.md#following-the-log-during-a-wait).
+     * (docs/reference/ray-jobs.md#following-the-log-during-a-wait).
      */
     tailLogs(id, on) {
         const httpUrl = this.url(`api/jobs/${encodeURIComponent(id)}/logs/tail`);
@@ -45127,7 +45127,7 @@ class RayJobsClient {
         await this.retry(`PUT package`, () => this.raw('PUT', packagePath(uri), zip, 'application/zip'));
     }
 }
-/** `gcs://_ray_pkg_<hash>.zip` → `api/packages/gcs/_ray_pkg_<hash>.zip` (docs/reference/ray-jobs-api.md#packages). */
+/** `gcs://_ray_pkg_<hash>.zip` → `api/packages/gcs/_ray_pkg_<hash>.zip` (docs/reference/ray-jobs.md#packages). */
 function packagePath(uri) {
     const m = /^([a-z]+):\/\/(.+)$/.exec(uri);
     if (!m)

@@ -30,7 +30,7 @@ export interface Log {
 
 /**
  * The runner reads a workflow command from a line that starts with `::` (after blanks), and from
- * a legacy `##[command]` anywhere in a line (docs/reference/tooling.md#runner-contract). Such a
+ * a legacy `##[command]` anywhere in a line (docs/reference/runner.md#runner-contract). Such a
  * line is shown with a visible prefix, and `##[` is broken by a zero-width space.
  */
 export function neutralizeCommand(line: string): string {

@@ -1,4 +1,4 @@
-// A Ray Jobs REST client (docs/reference/ray-jobs-api.md) on @actions/http-client, so runner proxy settings
+// A Ray Jobs REST client (docs/reference/ray-jobs.md) on @actions/http-client, so runner proxy settings
 // apply. It knows nothing of how the dashboard is reached: an existing cluster's URL or a
 // forwarded port of a per-run cluster are the same to it.
 
@@ -11,7 +11,7 @@ import { isNetworkError, RetryBudget, type RetryPolicy, withRetry } from '../com
 export type JobStatus = 'PENDING' | 'RUNNING' | 'STOPPED' | 'SUCCEEDED' | 'FAILED';
 export const TERMINAL: readonly JobStatus[] = ['STOPPED', 'SUCCEEDED', 'FAILED'];
 
-/** The fields of JobDetails this action reads; servers may send more or fewer (docs/reference/ray-jobs-api.md#jobdetails). */
+/** The fields of JobDetails this action reads; servers may send more or fewer (docs/reference/ray-jobs.md#jobdetails). */
 export interface JobDetails {
   type?: string;
   submission_id: string | null;
@@ -39,7 +39,7 @@ export interface SubmitRequest {
   metadata: Record<string, string>;
 }
 
-/** A non-2xx answer. Ray's error bodies are text (tracebacks), never JSON (docs/reference/ray-jobs-api.md#p4-error-bodies-are-text). */
+/** A non-2xx answer. Ray's error bodies are text (tracebacks), never JSON (docs/reference/ray-jobs.md#p4-error-bodies-are-text). */
 export class RayHttpError extends Error {
   constructor(
     readonly method: string,
@@ -60,7 +60,7 @@ function lastLine(text: string): string {
   return (lines[lines.length - 1] ?? '').slice(0, 500);
 }
 
-/** A duplicate submission_id: 500 on Ray ≥ 2.2, 400 before; match the text, not the code (docs/reference/ray-jobs-api.md#p2-status-codes-change-across-versions). */
+/** A duplicate submission_id: 500 on Ray ≥ 2.2, 400 before; match the text, not the code (docs/reference/ray-jobs.md#p2-status-codes-change-across-versions). */
 export function isDuplicateSubmission(error: unknown): boolean {
   return error instanceof RayHttpError && /already exists|Please use a different submission_id/.test(error.body);
 }
@@ -102,7 +102,7 @@ export class RayJobsClient {
     // A base with a trailing slash, so a dashboard behind a path prefix keeps it.
     this.address = options.address.replace(/\/+$/, '');
     this.headers = options.headers ?? {};
-    // Never a browser User-Agent: Ray refuses those on POST/PUT (docs/reference/ray-jobs-api.md#p13-browser-user-agents-get-405).
+    // Never a browser User-Agent: Ray refuses those on POST/PUT (docs/reference/ray-jobs.md#p13-browser-user-agents-get-405).
     // No redirects: ray-headers (credentials) must never follow one to another host.
     this.http = new HttpClient('bird-cloud-action', [], {
       ignoreSslError: options.tlsVerify === false,
@@ -146,7 +146,7 @@ export class RayJobsClient {
     return this.json<RayVersion>('GET', 'api/version');
   }
 
-  /** One POST, not retried here: dispatch decides what a failure means (docs/reference/ray-jobs-api.md#idempotency-and-retries). */
+  /** One POST, not retried here: dispatch decides what a failure means (docs/reference/ray-jobs.md#idempotency-and-retries). */
   async submitOnce(req: SubmitRequest): Promise<string> {
     const body = JSON.parse(await this.raw('POST', 'api/jobs/', JSON.stringify(req))) as { submission_id?: string; job_id?: string };
     return body.submission_id ?? body.job_id ?? req.submission_id;
@@ -167,9 +167,9 @@ export class RayJobsClient {
   }
 
   /**
-   * The log tail WebSocket (docs/reference/ray-jobs-api.md#log-tail-websocket), on the `ws` package
+   * The log tail WebSocket (docs/reference/ray-jobs.md#log-tail-websocket), on the `ws` package
    * for the same headers, proxy and TLS setting as every other call, on Node 20 and 24 alike
-   * (docs/reference/ray-jobs-api.md#following-the-log-during-a-wait).
+   * (docs/reference/ray-jobs.md#following-the-log-during-a-wait).
    */
   tailLogs(id: string, on: TailHandlers): LogTail {
     const httpUrl = this.url(`api/jobs/${encodeURIComponent(id)}/logs/tail`);
@@ -238,7 +238,7 @@ export class RayJobsClient {
   }
 }
 
-/** `gcs://_ray_pkg_<hash>.zip` → `api/packages/gcs/_ray_pkg_<hash>.zip` (docs/reference/ray-jobs-api.md#packages). */
+/** `gcs://_ray_pkg_<hash>.zip` → `api/packages/gcs/_ray_pkg_<hash>.zip` (docs/reference/ray-jobs.md#packages). */
 function packagePath(uri: string): string {
   const m = /^([a-z]+):\/\/(.+)$/.exec(uri);
   if (!m) throw new Error(`not a package URI: ${uri}`);

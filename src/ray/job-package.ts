@@ -1,5 +1,5 @@
 // Secrets delivery (docs/reference/job.md#secrets-delivery): the API keys reach the job as a JSON file at the root of a
-// runtime_env working_dir package uploaded to the cluster (docs/reference/ray-jobs-api.md#packages). They never
+// runtime_env working_dir package uploaded to the cluster (docs/reference/ray-jobs.md#packages). They never
 // travel as env_vars, entrypoint text or metadata, which the dashboard echoes back.
 import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
@@ -61,7 +61,7 @@ export interface JobPackage {
 }
 
 /**
- * Ray refuses a request body over 100 MiB (docs/reference/ray-jobs-api.md), which bounds a
+ * Ray refuses a request body over 100 MiB (docs/reference/ray-jobs.md), which bounds a
  * package; a margin keeps the zip's own overhead in.
  */
 export const PACKAGE_MAX_BYTES = 95 * 1024 * 1024;

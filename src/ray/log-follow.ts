@@ -1,5 +1,5 @@
 // Following a job's driver log during a wait, with traffic that grows linearly with the log
-// (docs/reference/ray-jobs-api.md#following-the-log-during-a-wait): the WebSocket tail streams it
+// (docs/reference/ray-jobs.md#following-the-log-during-a-wait): the WebSocket tail streams it
 // once; a tail that drops is reopened a few times (the stream restarts at the top, and what was
 // already seen is skipped); where the tail cannot be had, the whole log is fetched on a doubling
 // schedule and only its new part is printed. At the end of a wait, the stream gets a moment to

@@ -1,5 +1,5 @@
 // Dispatching one attempt to a Ray cluster: the version check, the job request (pure), the
-// secrets package and an idempotent submit (docs/reference/ray-jobs-api.md#idempotency-and-retries).
+// secrets package and an idempotent submit (docs/reference/ray-jobs.md#idempotency-and-retries).
 import { Inputs } from '../common/constants.js';
 import { errorMessage, ProblemsError } from '../common/errors.js';
 import type { GithubContext } from '../common/github-context.js';
@@ -32,7 +32,7 @@ export function rayClient(
   });
 }
 
-/** Ray 2.2 brought the head→agent Jobs API this client speaks (docs/reference/ray-jobs-api.md#versions-covered). */
+/** Ray 2.2 brought the head→agent Jobs API this client speaks (docs/reference/ray-jobs.md#versions-covered). */
 const MIN_RAY_VERSION: readonly [number, number] = [2, 2];
 
 function versionAtLeast(v: string, [major, minor]: readonly [number, number]): boolean {

@@ -73,7 +73,7 @@ function call(base: string, method: string, path: string, opts: CallOptions = {}
 const postJson = (base: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<Reply> =>
   call(base, 'POST', path, { body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
 
-/** Parses a 200 JSON body; a non-200 body is never JSON-parsed (docs/reference/ray-jobs-api.md#endpoints, docs/reference/ray-jobs-api.md#p4-error-bodies-are-text). */
+/** Parses a 200 JSON body; a non-200 body is never JSON-parsed (docs/reference/ray-jobs.md#endpoints, docs/reference/ray-jobs.md#p4-error-bodies-are-text). */
 function okJson(r: Reply): unknown {
   expect(r.status, r.text).toBe(200);
   expect(r.type).toBe('application/json');
@@ -84,7 +84,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Checks the docs/reference/ray-jobs-api.md#jobdetails shape (all 15 keys, in order) and returns the details. */
+/** Checks the docs/reference/ray-jobs.md#jobdetails shape (all 15 keys, in order) and returns the details. */
 function details(r: Reply): JobDetails {
   const v = okJson(r);
   if (!isRecord(v)) throw new Error(`not a JobDetails object: ${r.text}`);
@@ -134,9 +134,9 @@ const PKG = '_ray_pkg_c0ffee00c0ffee00.zip';
 // Fixtures made in beforeAll: `c-held` (kept PENDING), `c-done` (SUCCEEDED, printed "done-output"),
 // and the package gcs://<PKG>.
 const CONTRACT: Row[] = [
-  // docs/reference/ray-jobs-api.md#version GET /api/version
+  // docs/reference/ray-jobs.md#version GET /api/version
   {
-    ref: 'ray-jobs-api#version',
+    ref: 'ray-jobs#version',
     name: 'version: the four keys',
     method: 'GET',
     path: '/api/version',
@@ -145,7 +145,7 @@ const CONTRACT: Row[] = [
     check: { jsonKeys: ['version', 'ray_version', 'ray_commit', 'session_name'] },
   },
   {
-    ref: 'ray-jobs-api#version',
+    ref: 'ray-jobs#version',
     name: 'version: HEAD is allowed',
     method: 'HEAD',
     path: '/api/version',
@@ -154,7 +154,7 @@ const CONTRACT: Row[] = [
     check: { empty: true },
   },
   {
-    ref: 'ray-jobs-api#version/ray-jobs-api#what-the-test-double-must-reproduce',
+    ref: 'ray-jobs#version/ray-jobs#what-the-test-double-must-reproduce',
     name: 'version: POST is 405',
     method: 'POST',
     path: '/api/version',
@@ -164,9 +164,9 @@ const CONTRACT: Row[] = [
     check: { text: '405: Method Not Allowed' },
   },
 
-  // docs/reference/ray-jobs-api.md#submit POST /api/jobs/ — 400 type errors (common.py __post_init__), constructor errors first
+  // docs/reference/ray-jobs.md#submit POST /api/jobs/ — 400 type errors (common.py __post_init__), constructor errors first
   {
-    ref: 'ray-jobs-api#submit',
+    ref: 'ray-jobs#submit',
     name: 'submit: entrypoint int',
     method: 'POST',
     path: '/api/jobs/',
@@ -177,7 +177,7 @@ const CONTRACT: Row[] = [
     check: TE("entrypoint must be a string, got <class 'int'>"),
   },
   {
-    ref: 'ray-jobs-api#submit',
+    ref: 'ray-jobs#submit',
     name: 'submit: missing entrypoint',
     method: 'POST',
     path: '/api/jobs/',
@@ -188,7 +188,7 @@ const CONTRACT: Row[] = [
     check: TE("JobSubmitRequest.__init__() missing 1 required positional argument: 'entrypoint'"),
   },
   {
-    ref: 'ray-jobs-api#submit',
+    ref: 'ray-jobs#submit',
     name: 'submit: unknown key',
     method: 'POST',
     path: '/api/jobs/',
@@ -199,7 +199,7 @@ const CONTRACT: Row[] = [
     check: TE("JobSubmitRequest.__init__() got an unexpected keyword argument 'x'"),
   },
   {
-    ref: 'ray-jobs-api#submit',
+    ref: 'ray-jobs#submit',
     name: 'submit: submission_id int',
     method: 'POST',
     path: '/api/jobs/',
@@ -210,7 +210,7 @@ const CONTRACT: Row[] = [
     check: TE("submission_id must be a string if provided, got <class 'int'>"),
   },
   {
-    ref: 'ray-jobs-api#submit',
+    ref: 'ray-jobs#submit',
     name: 'submit: runtime_env list',
     method: 'POST',
     path: '/api/jobs/',
@@ -221,7 +221,7 @@ const CONTRACT: Row[] = [
     check: TE("runtime_env must be a dict, got <class 'list'>"),
   },
   {
-    ref: 'ray-jobs-api#submit, docs/reference/ray-jobs-api.md#p7-metadata-is-string-to-string',
+    ref: 'ray-jobs#submit, docs/reference/ray-jobs.md#p7-metadata-is-string-to-string',
     name: 'submit: metadata value int',
     method: 'POST',
     path: '/api/jobs/',
@@ -232,7 +232,7 @@ const CONTRACT: Row[] = [
     check: TE("metadata values must be strings, got <class 'int'>"),
   },
   {
-    ref: 'ray-jobs-api#submit',
+    ref: 'ray-jobs#submit',
     name: 'submit: metadata string',
     method: 'POST',
     path: '/api/jobs/',
@@ -243,7 +243,7 @@ const CONTRACT: Row[] = [
     check: TE("metadata must be a dict, got <class 'str'>"),
   },
   {
-    ref: 'ray-jobs-api#submit',
+    ref: 'ray-jobs#submit',
     name: 'submit: entrypoint_num_cpus string',
     method: 'POST',
     path: '/api/jobs/',
@@ -254,7 +254,7 @@ const CONTRACT: Row[] = [
     check: TE("entrypoint_num_cpus must be a number, got <class 'str'>"),
   },
   {
-    ref: 'ray-jobs-api#submit',
+    ref: 'ray-jobs#submit',
     name: 'submit: entrypoint_memory 1.5',
     method: 'POST',
     path: '/api/jobs/',
@@ -265,7 +265,7 @@ const CONTRACT: Row[] = [
     check: TE("entrypoint_memory must be an integer, got <class 'float'>"),
   },
   {
-    ref: 'ray-jobs-api#submit',
+    ref: 'ray-jobs#submit',
     name: 'submit: entrypoint_memory 1.0 is a float too',
     method: 'POST',
     path: '/api/jobs/',
@@ -276,7 +276,7 @@ const CONTRACT: Row[] = [
     check: TE("entrypoint_memory must be an integer, got <class 'float'>"),
   },
   {
-    ref: 'ray-jobs-api#submit',
+    ref: 'ray-jobs#submit',
     name: 'submit: entrypoint_resources value "1"',
     method: 'POST',
     path: '/api/jobs/',
@@ -286,9 +286,9 @@ const CONTRACT: Row[] = [
     type: 'text/plain',
     check: TE("entrypoint_resources values must be numbers, got <class 'str'>"),
   },
-  // docs/reference/ray-jobs-api.md#submit 500s
+  // docs/reference/ray-jobs.md#submit 500s
   {
-    ref: 'ray-jobs-api#submit',
+    ref: 'ray-jobs#submit',
     name: 'submit: body not JSON',
     method: 'POST',
     path: '/api/jobs/',
@@ -299,7 +299,7 @@ const CONTRACT: Row[] = [
     check: { text: RAY_TEXT.internalError },
   },
   {
-    ref: 'ray-jobs-api#submit',
+    ref: 'ray-jobs#submit',
     name: 'submit: JSON array',
     method: 'POST',
     path: '/api/jobs/',
@@ -310,7 +310,7 @@ const CONTRACT: Row[] = [
     check: { text: RAY_TEXT.internalError },
   },
   {
-    ref: 'ray-jobs-api#submit',
+    ref: 'ray-jobs#submit',
     name: 'submit: JSON string',
     method: 'POST',
     path: '/api/jobs/',
@@ -321,7 +321,7 @@ const CONTRACT: Row[] = [
     check: { text: RAY_TEXT.internalError },
   },
   {
-    ref: 'ray-jobs-api#submit/ray-jobs-api#idempotency-and-retries',
+    ref: 'ray-jobs#submit/ray-jobs#idempotency-and-retries',
     name: 'submit: duplicate submission_id',
     method: 'POST',
     path: '/api/jobs/',
@@ -332,9 +332,9 @@ const CONTRACT: Row[] = [
     check: { contains: ['Request failed with status code 400', 'Job with submission_id c-held already exists. Please use a different submission_id.'] },
   },
 
-  // docs/reference/ray-jobs-api.md#p1-trailing-slash trailing slash and routing
+  // docs/reference/ray-jobs.md#p1-trailing-slash trailing slash and routing
   {
-    ref: 'docs/reference/ray-jobs-api.md#p1-trailing-slash',
+    ref: 'docs/reference/ray-jobs.md#p1-trailing-slash',
     name: 'POST /api/jobs (no slash) is 404',
     method: 'POST',
     path: '/api/jobs',
@@ -345,7 +345,7 @@ const CONTRACT: Row[] = [
     check: { text: '404: Not Found' },
   },
   {
-    ref: 'docs/reference/ray-jobs-api.md#p1-trailing-slash',
+    ref: 'docs/reference/ray-jobs.md#p1-trailing-slash',
     name: 'GET /api/jobs (no slash) is 404',
     method: 'GET',
     path: '/api/jobs',
@@ -354,7 +354,7 @@ const CONTRACT: Row[] = [
     check: { text: '404: Not Found' },
   },
   {
-    ref: 'docs/reference/ray-jobs-api.md#p1-trailing-slash',
+    ref: 'docs/reference/ray-jobs.md#p1-trailing-slash',
     name: 'GET /api/jobs/{id}/ (slash) is 404',
     method: 'GET',
     path: '/api/jobs/c-done/',
@@ -363,7 +363,7 @@ const CONTRACT: Row[] = [
     check: { text: '404: Not Found' },
   },
   {
-    ref: 'docs/reference/ray-jobs-api.md#p1-trailing-slash',
+    ref: 'docs/reference/ray-jobs.md#p1-trailing-slash',
     name: 'POST /api/jobs/submit is 405 (GET/DELETE route)',
     method: 'POST',
     path: '/api/jobs/submit',
@@ -373,7 +373,7 @@ const CONTRACT: Row[] = [
     check: { text: '405: Method Not Allowed' },
   },
   {
-    ref: 'ray-jobs-api#what-the-test-double-must-reproduce',
+    ref: 'ray-jobs#what-the-test-double-must-reproduce',
     name: 'PUT /api/jobs/ is 405 (the double serves no job list, so POST only)',
     method: 'PUT',
     path: '/api/jobs/',
@@ -383,7 +383,7 @@ const CONTRACT: Row[] = [
     check: { text: '405: Method Not Allowed' },
   },
   {
-    ref: 'ray-jobs-api#what-the-test-double-must-reproduce',
+    ref: 'ray-jobs#what-the-test-double-must-reproduce',
     name: 'GET /api/jobs/{id}/stop is 405',
     method: 'GET',
     path: '/api/jobs/c-done/stop',
@@ -393,7 +393,7 @@ const CONTRACT: Row[] = [
     check: { text: '405: Method Not Allowed' },
   },
   {
-    ref: 'ray-jobs-api#what-the-test-double-must-reproduce',
+    ref: 'ray-jobs#what-the-test-double-must-reproduce',
     name: 'POST /api/jobs/{id}/logs is 405',
     method: 'POST',
     path: '/api/jobs/c-done/logs',
@@ -403,7 +403,7 @@ const CONTRACT: Row[] = [
     check: { text: '405: Method Not Allowed' },
   },
   {
-    ref: 'ray-jobs-api#what-the-test-double-must-reproduce',
+    ref: 'ray-jobs#what-the-test-double-must-reproduce',
     name: 'DELETE /api/packages/... is 405',
     method: 'DELETE',
     path: `/api/packages/gcs/${PKG}`,
@@ -413,7 +413,7 @@ const CONTRACT: Row[] = [
     check: { text: '405: Method Not Allowed' },
   },
   {
-    ref: 'ray-jobs-api#what-the-test-double-must-reproduce',
+    ref: 'ray-jobs#what-the-test-double-must-reproduce',
     name: 'unknown path is 404',
     method: 'GET',
     path: '/api/nothing',
@@ -422,7 +422,7 @@ const CONTRACT: Row[] = [
     check: { text: '404: Not Found' },
   },
   {
-    ref: 'ray-jobs-api#routes-not-used',
+    ref: 'ray-jobs#routes-not-used',
     name: 'the agent route is not served',
     method: 'GET',
     path: '/api/job_agent/jobs/c-done',
@@ -431,9 +431,9 @@ const CONTRACT: Row[] = [
     check: { text: '404: Not Found' },
   },
 
-  // docs/reference/ray-jobs-api.md#job-details–docs/reference/ray-jobs-api.md#delete, docs/reference/ray-jobs-api.md#what-the-test-double-must-reproduce: 404 for unknown ids on every per-job route
+  // docs/reference/ray-jobs.md#job-details–docs/reference/ray-jobs.md#delete, docs/reference/ray-jobs.md#what-the-test-double-must-reproduce: 404 for unknown ids on every per-job route
   {
-    ref: 'ray-jobs-api#job-details',
+    ref: 'ray-jobs#job-details',
     name: 'GET unknown job',
     method: 'GET',
     path: '/api/jobs/nope',
@@ -442,7 +442,7 @@ const CONTRACT: Row[] = [
     check: { text: 'Job nope does not exist' },
   },
   {
-    ref: 'ray-jobs-api#logs',
+    ref: 'ray-jobs#logs',
     name: 'logs of unknown job',
     method: 'GET',
     path: '/api/jobs/nope/logs',
@@ -451,7 +451,7 @@ const CONTRACT: Row[] = [
     check: { text: 'Job nope does not exist' },
   },
   {
-    ref: 'ray-jobs-api#log-tail-websocket',
+    ref: 'ray-jobs#log-tail-websocket',
     name: 'tail of unknown job',
     method: 'GET',
     path: '/api/jobs/nope/logs/tail',
@@ -460,7 +460,7 @@ const CONTRACT: Row[] = [
     check: { text: 'Job nope does not exist' },
   },
   {
-    ref: 'ray-jobs-api#stop',
+    ref: 'ray-jobs#stop',
     name: 'stop unknown job',
     method: 'POST',
     path: '/api/jobs/nope/stop',
@@ -469,9 +469,9 @@ const CONTRACT: Row[] = [
     check: { text: 'Job nope does not exist' },
   },
 
-  // docs/reference/ray-jobs-api.md#logs logs, docs/reference/ray-jobs-api.md#stop stop, docs/reference/ray-jobs-api.md#delete delete on the fixtures
+  // docs/reference/ray-jobs.md#logs logs, docs/reference/ray-jobs.md#stop stop, docs/reference/ray-jobs.md#delete delete on the fixtures
   {
-    ref: 'ray-jobs-api#logs',
+    ref: 'ray-jobs#logs',
     name: 'logs while PENDING are ""',
     method: 'GET',
     path: '/api/jobs/c-held/logs',
@@ -480,7 +480,7 @@ const CONTRACT: Row[] = [
     check: { json: { logs: '' } },
   },
   {
-    ref: 'ray-jobs-api#logs',
+    ref: 'ray-jobs#logs',
     name: 'logs after the run',
     method: 'GET',
     path: '/api/jobs/c-done/logs',
@@ -489,7 +489,7 @@ const CONTRACT: Row[] = [
     check: { contains: ['Runtime env is setting up.\\n', 'Running entrypoint for job c-done: echo done-output\\ndone-output\\n'] },
   },
   {
-    ref: 'ray-jobs-api#stop',
+    ref: 'ray-jobs#stop',
     name: 'stop a terminal job',
     method: 'POST',
     path: '/api/jobs/c-done/stop',
@@ -498,7 +498,7 @@ const CONTRACT: Row[] = [
     check: { json: { stopped: false } },
   },
   {
-    ref: 'ray-jobs-api#log-tail-websocket',
+    ref: 'ray-jobs#log-tail-websocket',
     name: 'tail without a WebSocket upgrade',
     method: 'GET',
     path: '/api/jobs/c-done/logs/tail',
@@ -507,9 +507,9 @@ const CONTRACT: Row[] = [
     check: { contains: ['No WebSocket UPGRADE hdr'] },
   },
 
-  // docs/reference/ray-jobs-api.md#packages packages
+  // docs/reference/ray-jobs.md#packages packages
   {
-    ref: 'ray-jobs-api#packages',
+    ref: 'ray-jobs#packages',
     name: 'package GET missing',
     method: 'GET',
     path: '/api/packages/gcs/_ray_pkg_0000.zip',
@@ -517,9 +517,9 @@ const CONTRACT: Row[] = [
     type: 'text/plain',
     check: { text: 'Package gcs://_ray_pkg_0000.zip does not exist' },
   },
-  { ref: 'ray-jobs-api#packages', name: 'package GET present', method: 'GET', path: `/api/packages/gcs/${PKG}`, status: 200, type: '', check: { empty: true } },
+  { ref: 'ray-jobs#packages', name: 'package GET present', method: 'GET', path: `/api/packages/gcs/${PKG}`, status: 200, type: '', check: { empty: true } },
   {
-    ref: 'ray-jobs-api#packages',
+    ref: 'ray-jobs#packages',
     name: 'package PUT stores the bytes',
     method: 'PUT',
     path: '/api/packages/gcs/_ray_pkg_put1.zip',
@@ -529,7 +529,7 @@ const CONTRACT: Row[] = [
     check: { empty: true },
   },
   {
-    ref: 'ray-jobs-api#packages',
+    ref: 'ray-jobs#packages',
     name: 'package PUT of a non .zip/.whl name',
     method: 'PUT',
     path: '/api/packages/gcs/_ray_pkg_put1.tar',
@@ -577,7 +577,7 @@ describe('ray-sim contract table (sim-only rows: request validation texts, routi
     });
   }
 
-  it('ray-jobs-api#what-the-test-double-must-reproduce every error body of the table is text/plain, every success body JSON or empty', () => {
+  it('ray-jobs#what-the-test-double-must-reproduce every error body of the table is text/plain, every success body JSON or empty', () => {
     for (const row of CONTRACT) {
       if (row.status >= 400) expect(row.type, row.name).toBe('text/plain');
     }
@@ -591,7 +591,7 @@ describe('ray-sim contract table (sim-only rows: request validation texts, routi
     expect(okNotJson.map((q) => `${q.method} ${q.path}`)).toEqual([]);
   });
 
-  it('ray-jobs-api#version version values', async () => {
+  it('ray-jobs#version version values', async () => {
     const v = okJson(await call(sim.url, 'GET', '/api/version'));
     if (!isRecord(v)) throw new Error('expected an object');
     expect(v.version).toBe('4');
@@ -600,12 +600,12 @@ describe('ray-sim contract table (sim-only rows: request validation texts, routi
     expect(v.session_name).toMatch(/^session_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_\d{6}_\d+$/);
   });
 
-  it('ray-jobs-api#submit a rejected request creates no job', () => {
+  it('ray-jobs#submit a rejected request creates no job', () => {
     expect(sim.jobs.has('c-x')).toBe(false);
   });
 });
 
-describe('ray-sim submit, details and the state machine (docs/reference/ray-jobs-api.md#submit, docs/reference/ray-jobs-api.md#job-details, docs/reference/ray-jobs-api.md#jobdetails, docs/reference/ray-jobs-api.md#statuses-and-messages)', () => {
+describe('ray-sim submit, details and the state machine (docs/reference/ray-jobs.md#submit, docs/reference/ray-jobs.md#job-details, docs/reference/ray-jobs.md#jobdetails, docs/reference/ray-jobs.md#statuses-and-messages)', () => {
   let sim: RaySim;
   beforeAll(async () => {
     sim = await startRaySim({ ...EXACT_LOGS, pendingDelayMs: 20 });
@@ -614,19 +614,19 @@ describe('ray-sim submit, details and the state machine (docs/reference/ray-jobs
     await sim.close();
   });
 
-  it('ray-jobs-api#submit generates raysubmit_ + 16 chars of [A-Za-z0-9] minus I l o O 0', async () => {
+  it('ray-jobs#submit generates raysubmit_ + 16 chars of [A-Za-z0-9] minus I l o O 0', async () => {
     for (let k = 0; k < 5; k++) {
       const sid = await submit(sim, { entrypoint: 'true' });
       expect(sid).toMatch(/^raysubmit_[A-HJ-NP-Za-km-np-z1-9]{16}$/);
     }
   });
 
-  it('ray-jobs-api#submit the deprecated job_id alias names the job; submission_id wins over it', async () => {
+  it('ray-jobs#submit the deprecated job_id alias names the job; submission_id wins over it', async () => {
     expect(await submit(sim, { entrypoint: 'true', job_id: 'c-alias' })).toBe('c-alias');
     expect(await submit(sim, { entrypoint: 'true', job_id: 'c-alias-2', submission_id: 'c-sid' })).toBe('c-sid');
   });
 
-  it('ray-jobs-api#submit null keys are stripped before validation, so GET shows null for them', async () => {
+  it('ray-jobs#submit null keys are stripped before validation, so GET shows null for them', async () => {
     const r = await postJson(sim.url, '/api/jobs/', {
       entrypoint: 'true',
       submission_id: 'c-nulls',
@@ -640,7 +640,7 @@ describe('ray-sim submit, details and the state machine (docs/reference/ray-jobs
     expect(d.runtime_env).toBeNull();
   });
 
-  it('ray-jobs-api#job-details/ray-jobs-api#jobdetails GET echoes entrypoint, metadata and runtime_env verbatim, 15 keys, PENDING defaults', async () => {
+  it('ray-jobs#job-details/ray-jobs#jobdetails GET echoes entrypoint, metadata and runtime_env verbatim, 15 keys, PENDING defaults', async () => {
     sim.control.holdPending('c-echo', true);
     const runtimeEnv = { env_vars: { TOKEN: 'clear-text', ÜNÏ: 'ç' }, pip: ['x==1'], nested: { a: [1, 2.5, true, null] } };
     const metadata = { run: 'r1', 'with space': 'ok' };
@@ -678,7 +678,7 @@ describe('ray-sim submit, details and the state machine (docs/reference/ray-jobs
     await sim.waitForStatus('c-echo', ['SUCCEEDED', 'FAILED']);
   });
 
-  it('ray-jobs-api#statuses-and-messages PENDING → RUNNING → SUCCEEDED, observed over HTTP', async () => {
+  it('ray-jobs#statuses-and-messages PENDING → RUNNING → SUCCEEDED, observed over HTTP', async () => {
     sim.control.holdPending('c-run', true);
     await submit(sim, { entrypoint: 'echo started; while [ ! -f go ]; do sleep 0.02; done; echo finished', submission_id: 'c-run' });
     await sim.waitFor(() => sim.jobs.get('c-run')?.waitingForRelease === true);
@@ -707,7 +707,7 @@ describe('ray-sim submit, details and the state machine (docs/reference/ray-jobs
     expect(okJson(await call(sim.url, 'GET', '/api/jobs/c-run/logs'))).toEqual({ logs: 'started\nfinished\n' });
   });
 
-  it('ray-jobs-api#statuses-and-messages FAILED carries the exit code and the last 10 log lines (stdout and stderr merged)', async () => {
+  it('ray-jobs#statuses-and-messages FAILED carries the exit code and the last 10 log lines (stdout and stderr merged)', async () => {
     const sid = await submit(sim, {
       entrypoint: 'for i in 1 2 3 4 5 6; do echo out$i; echo err$i >&2; done; exit 3',
       submission_id: 'c-fail',
@@ -726,13 +726,13 @@ describe('ray-sim submit, details and the state machine (docs/reference/ray-jobs
     expect(logs).toEqual({ logs: all.map((l) => `${l}\n`).join('') });
   });
 
-  it('ray-jobs-api#statuses-and-messages FAILED with no output says "No logs available."', async () => {
+  it('ray-jobs#statuses-and-messages FAILED with no output says "No logs available."', async () => {
     const d = await sim.waitForStatus(await submit(sim, { entrypoint: 'exit 4', submission_id: 'c-fail-quiet' }), 'FAILED');
     expect(d.message).toBe('Job entrypoint command failed with exit code 4. No logs available.');
     expect(d.driver_exit_code).toBe(4);
   });
 
-  it('ray-jobs-api#statuses-and-messages the 20,000-char cap on the failure message', async () => {
+  it('ray-jobs#statuses-and-messages the 20,000-char cap on the failure message', async () => {
     const d = await sim.waitForStatus(
       await submit(sim, { entrypoint: 'awk \'BEGIN { for (i = 0; i < 2100; i++) printf "1234567890"; print "" }\'; exit 1', submission_id: 'c-fail-big' }),
       'FAILED',
@@ -741,7 +741,7 @@ describe('ray-sim submit, details and the state machine (docs/reference/ray-jobs
     expect(d.message?.length).toBe(prefix.length + 20000);
   });
 
-  it('ray-jobs-api#entrypoint-and-environment the entrypoint runs under /bin/sh -c with env_vars, PYTHONUNBUFFERED, RAY_ADDRESS, RAY_JOB_CONFIG_JSON_ENV_VAR', async () => {
+  it('ray-jobs#entrypoint-and-environment the entrypoint runs under /bin/sh -c with env_vars, PYTHONUNBUFFERED, RAY_ADDRESS, RAY_JOB_CONFIG_JSON_ENV_VAR', async () => {
     const sid = await submit(sim, {
       entrypoint: 'echo "$PYTHONUNBUFFERED|$FOO|${RAY_ADDRESS:+set}"; printf "%s" "$RAY_JOB_CONFIG_JSON_ENV_VAR" > cfg.json',
       submission_id: 'c-env',
@@ -755,7 +755,7 @@ describe('ray-sim submit, details and the state machine (docs/reference/ray-jobs
     expect(cfg).toMatchObject({ runtime_env: { env_vars: { FOO: 'bar baz' } }, metadata: { k: 'v', job_submission_id: sid } });
   });
 
-  it('ray-jobs-api#entrypoint-and-environment nothing outlives the job: background commands left in its process group are killed at exit', async () => {
+  it('ray-jobs#entrypoint-and-environment nothing outlives the job: background commands left in its process group are killed at exit', async () => {
     const sid = await submit(sim, { entrypoint: 'sleep 300 & echo bg', submission_id: 'c-bg' });
     await sim.waitForStatus(sid, 'SUCCEEDED');
     const pgid = sim.jobs.get(sid)?.pid;
@@ -763,7 +763,7 @@ describe('ray-sim submit, details and the state machine (docs/reference/ray-jobs
     await sim.waitFor(() => processGroupGone(pgid), { description: `process group ${pgid} to disappear` });
   });
 
-  it('ray-jobs-api#statuses-and-messages terminal is final: stop after SUCCEEDED changes nothing', async () => {
+  it('ray-jobs#statuses-and-messages terminal is final: stop after SUCCEEDED changes nothing', async () => {
     const sid = await submit(sim, { entrypoint: 'true', submission_id: 'c-final' });
     const before = await sim.waitForStatus(sid, 'SUCCEEDED');
     expect(okJson(await call(sim.url, 'POST', `/api/jobs/${sid}/stop`))).toEqual({ stopped: false });
@@ -771,7 +771,7 @@ describe('ray-sim submit, details and the state machine (docs/reference/ray-jobs
   });
 });
 
-describe('ray-sim stop (docs/reference/ray-jobs-api.md#stop)', () => {
+describe('ray-sim stop (docs/reference/ray-jobs.md#stop)', () => {
   let sim: RaySim;
   beforeAll(async () => {
     sim = await startRaySim({ pendingDelayMs: 20, stopWaitMs: 200 });
@@ -814,7 +814,7 @@ describe('ray-sim stop (docs/reference/ray-jobs-api.md#stop)', () => {
   });
 });
 
-describe('ray-sim runtime_env: working_dir packages and env_vars (docs/reference/ray-jobs-api.md#packages, docs/reference/ray-jobs-api.md#p6-a-200-does-not-mean-the-job-is-valid, docs/reference/ray-jobs-api.md#entrypoint-and-environment)', () => {
+describe('ray-sim runtime_env: working_dir packages and env_vars (docs/reference/ray-jobs.md#packages, docs/reference/ray-jobs.md#p6-a-200-does-not-mean-the-job-is-valid, docs/reference/ray-jobs.md#entrypoint-and-environment)', () => {
   let sim: RaySim;
   beforeAll(async () => {
     sim = await startRaySim({ ...EXACT_LOGS, pendingDelayMs: 20 });
@@ -883,7 +883,7 @@ describe('ray-sim runtime_env: working_dir packages and env_vars (docs/reference
   });
 });
 
-describe('ray-sim version-gated behaviour (docs/reference/ray-jobs-api.md#versions-covered, docs/reference/ray-jobs-api.md#statuses-and-messages)', () => {
+describe('ray-sim version-gated behaviour (docs/reference/ray-jobs.md#versions-covered, docs/reference/ray-jobs.md#statuses-and-messages)', () => {
   let sim: RaySim;
   beforeAll(async () => {
     sim = await startRaySim({ pendingDelayMs: 20, rayVersion: '2.54.0' });
@@ -916,7 +916,7 @@ describe('ray-sim version-gated behaviour (docs/reference/ray-jobs-api.md#versio
   });
 });
 
-describe('ray-sim PENDING start timeout (docs/reference/ray-jobs-api.md#statuses-and-messages, docs/reference/ray-jobs-api.md#p5-jobs-stuck-in-pending)', () => {
+describe('ray-sim PENDING start timeout (docs/reference/ray-jobs.md#statuses-and-messages, docs/reference/ray-jobs.md#p5-jobs-stuck-in-pending)', () => {
   it('a job held PENDING past RAY_JOB_START_TIMEOUT_SECONDS FAILs with the supervisor timeout message', async () => {
     const sim = await startRaySim({ pendingDelayMs: 10, startTimeoutMs: 300 });
     try {
@@ -960,7 +960,7 @@ describe('ray-sim fault control (5xx bursts, resets, "processed but the answer w
     expect((await call(sim.url, 'GET', '/api/jobs/c-f-before')).status).toBe(404);
   });
 
-  it('failNext "after": the job is created but the client sees a 502, so GET finds it (docs/reference/ray-jobs-api.md#idempotency-and-retries idempotent retry)', async () => {
+  it('failNext "after": the job is created but the client sees a 502, so GET finds it (docs/reference/ray-jobs.md#idempotency-and-retries idempotent retry)', async () => {
     sim.control.failNext({ status: 502, when: 'after', match: (m) => m === 'POST' });
     const r = await postJson(sim.url, '/api/jobs/', { entrypoint: 'true', submission_id: 'c-f-after' });
     expect(r.status).toBe(502);
@@ -991,7 +991,7 @@ describe('ray-sim fault control (5xx bursts, resets, "processed but the answer w
   });
 });
 
-describe('ray-sim body limit (docs/reference/ray-jobs-api.md#endpoints, docs/reference/ray-jobs-api.md#packages: aiohttp client_max_size)', () => {
+describe('ray-sim body limit (docs/reference/ray-jobs.md#endpoints, docs/reference/ray-jobs.md#packages: aiohttp client_max_size)', () => {
   it('PUT of an oversized package is a 500 traceback; an oversized submit is a 413', async () => {
     const sim = await startRaySim({ maxBodyBytes: 1024 });
     try {
@@ -1082,9 +1082,9 @@ describe('ray-sim CLI', () => {
   });
 });
 
-// ----- WebSocket tail (docs/reference/ray-jobs-api.md#log-tail-websocket) ----------------------------------------------------------------------
+// ----- WebSocket tail (docs/reference/ray-jobs.md#log-tail-websocket) ----------------------------------------------------------------------
 
-describe('ray-sim WebSocket log tail (docs/reference/ray-jobs-api.md)', () => {
+describe('ray-sim WebSocket log tail (docs/reference/ray-jobs.md)', () => {
   let sim: RaySim;
   beforeAll(async () => {
     sim = await startRaySim({ ...EXACT_LOGS, pendingDelayMs: 20, tailPollMs: 20 });

@@ -219,7 +219,7 @@ describe('demo worker as a ray-sim job (the demo path)', () => {
     await sim.close();
   });
 
-  /** Uploads a working_dir package holding the secrets file, as the action does (docs/reference/ray-jobs-api.md#packages). */
+  /** Uploads a working_dir package holding the secrets file, as the action does (docs/reference/ray-jobs.md#packages). */
   async function uploadSecretsPackage(name: string): Promise<string> {
     const zip = writeZip([{ name: 'bird_interact_secrets.json', data: JSON.stringify(SECRETS) }]);
     const res = await fetch(`${sim.url}/api/packages/gcs/${name}`, { method: 'PUT', body: new Uint8Array(zip) });

@@ -54,18 +54,14 @@ export function headingAnchors(markdown: string): Set<string> {
 interface Rule {
   re: RegExp;
   problem: string;
-  /** Files the rule does not apply to. */
-  exempt?: (file: string) => boolean;
 }
-
-const inReference = (file: string): boolean => file.startsWith('docs/reference/');
 
 /** What nobody reading the repository can follow. Upstream forms (`ray-project/ray#58353`, URLs) pass. */
 const FORBIDDEN: readonly Rule[] = [
   { re: /\.\.\/shared\b|\bshared\/docs\b/, problem: 'cites a path outside the repository' },
   { re: /\b[Dd]omain(?:\.md\b|[ \t]*§)/, problem: 'cites the domain document, which is not in the repository (use docs/reference/)' },
-  { re: /(?<!reference\/)\bray-jobs-api\.md\b/, problem: 'cites ray-jobs-api.md; the repository has docs/reference/ray-jobs-api.md', exempt: inReference },
-  { re: /(?<![\w/-])(?:tooling|gcs-emulator|style)\.md\b/, problem: 'cites a document that is not in the repository', exempt: inReference },
+  { re: /\bray-jobs-api\.md\b/, problem: 'cites a document that is not in the repository (the Jobs API notes are docs/reference/ray-jobs.md)' },
+  { re: /(?<![\w/-])(?:tooling|gcs-emulator|style)\.md\b/, problem: 'cites a document that is not in the repository' },
   { re: /\bthe lead\b/i, problem: 'names a role instead of saying the reason' },
   { re: /\bDECISION\b/, problem: 'cites "the DECISION" of an outside document; state the design decision in place' },
   { re: /\b[Ii]ssues?[ \t]+#?\d+/, problem: 'cites an issue number without its repository (write e.g. ray-project/ray#58353)' },
@@ -115,7 +111,6 @@ export function scanText(file: string, text: string, read: ReadRepoFile): Findin
       }
     }
     for (const rule of FORBIDDEN) {
-      if (rule.exempt?.(file)) continue;
       const m = rule.re.exec(lineText);
       if (m) findings.push({ file, line: n, problem: rule.problem, text: lineText.trim() });
     }

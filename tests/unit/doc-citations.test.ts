@@ -9,9 +9,16 @@ const SELF = ['tests/unit/doc-citations.test.ts', 'tests/helpers/doc-citations.t
 
 const DOCS: Record<string, string> = {
   'docs/reference/gcs-layout.md': '# The runs bucket\n\n## Setup uploads\n\n```\n## Not a heading\n```\n',
-  'docs/reference/ray-jobs-api.md': '# Ray\n\n### P8: large logs\n\n## Submit\n\n## Submit\n',
+  'docs/reference/ray-jobs.md': '# Ray\n\n### P8: large logs\n\n## Submit\n\n## Submit\n',
   'docs/usage.md': '# Use it\n\n### Per-run cluster (`cluster: ephemeral`)\n',
 };
+/**
+ * The names of documents that are not in the repository, put together at run time so that this
+ * file, which a fresh clone has, names none of them itself.
+ */
+const md = (name: string): string => `${name}.md`;
+const OUTSIDE = ['..', 'shared', 'docs'].join('/');
+
 const read: ReadRepoFile = (path) => DOCS[path] ?? null;
 const scan = (file: string, text: string): string[] => scanText(file, text, read).map((f) => f.problem);
 
@@ -29,15 +36,15 @@ describe('GitHub heading anchors', () => {
   });
 
   it('numbers repeated headings and ignores fenced code', () => {
-    expect([...headingAnchors(DOCS['docs/reference/ray-jobs-api.md'])]).toEqual(['ray', 'p8-large-logs', 'submit', 'submit-1']);
+    expect([...headingAnchors(DOCS['docs/reference/ray-jobs.md'])]).toEqual(['ray', 'p8-large-logs', 'submit', 'submit-1']);
     expect(headingAnchors(DOCS['docs/reference/gcs-layout.md']).has('not-a-heading')).toBe(false);
   });
 });
 
 describe('the scanner on seeded text', () => {
   it('accepts citations of existing pages and headings', () => {
-    expect(scan('src/a.ts', '// the rules: docs/reference/gcs-layout.md#setup-uploads and docs/reference/ray-jobs-api.md#p8-large-logs')).toEqual([]);
-    expect(scan('src/a.ts', '// see docs/reference/ray-jobs-api.md and docs/reference/ray-jobs-api.md#submit-1')).toEqual([]);
+    expect(scan('src/a.ts', '// the rules: docs/reference/gcs-layout.md#setup-uploads and docs/reference/ray-jobs.md#p8-large-logs')).toEqual([]);
+    expect(scan('src/a.ts', '// see docs/reference/ray-jobs.md and docs/reference/ray-jobs.md#submit-1')).toEqual([]);
     expect(scan('tools/x/README.md', 'the [rule](../../docs/reference/gcs-layout.md#setup-uploads)')).toEqual([]);
     expect(scan('docs/results.md', 'see [usage](usage.md#per-run-cluster-cluster-ephemeral) and [here](#)')).toEqual([]);
   });
@@ -61,13 +68,13 @@ describe('the scanner on seeded text', () => {
   it.each([
     ['// the layout (domain §6)', 'cites the domain document'],
     ['// as Domain §12.4 says', 'cites the domain document'],
-    ['// see domain.md', 'cites the domain document'],
-    ['// see ../shared/docs/domain.md §2', 'cites a path outside the repository'],
-    ['// see /work/shared/docs/tooling.md', 'cites a path outside the repository'],
-    ['// routes (ray-jobs-api.md §1)', 'cites ray-jobs-api.md'],
-    ['// the runner contract (tooling.md §6)', 'cites a document that is not in the repository'],
-    ['// the shims (gcs-emulator.md §5)', 'cites a document that is not in the repository'],
-    ['// as style.md says', 'cites a document that is not in the repository'],
+    [`// see ${md('domain')}`, 'cites the domain document'],
+    [`// see ${OUTSIDE}/${md('domain')} §2`, 'cites a path outside the repository'],
+    [`// see /work/${OUTSIDE.slice(3)}/${md('tooling')}`, 'cites a path outside the repository'],
+    [`// routes (${md('ray-jobs-api')} §1)`, 'cites a document that is not in the repository'],
+    [`// the runner contract (${md('tooling')} §6)`, 'cites a document that is not in the repository'],
+    [`// the shims (${md('gcs-emulator')} §5)`, 'cites a document that is not in the repository'],
+    [`// as ${md('style')} says`, 'cites a document that is not in the repository'],
     ['// for the lead to place', 'names a role'],
     ['// the DECISION of the page', 'cites "the DECISION"'],
     ['// the PR comment (issue 6)', 'cites an issue number'],
@@ -83,7 +90,7 @@ describe('the scanner on seeded text', () => {
   it.each([
     '// a stop of a PENDING job may do nothing (Ray issue ray-project/ray#58353)',
     '// https://github.com/ray-project/ray/issues/58353',
-    '// see docs/reference/ray-jobs-api.md#p8-large-logs',
+    '// see docs/reference/ray-jobs.md#p8-large-logs',
     "// { domain: 'global', reason: 'conditionNotMet' }",
     '// P25, P50 and P75 are percentiles',
     '// the results comment on PR #7',
@@ -93,11 +100,12 @@ describe('the scanner on seeded text', () => {
     expect(scan('src/a.ts', line)).toEqual([]);
   });
 
-  it('lets the reference pages name their siblings without the docs/reference/ prefix', () => {
-    expect(scan('docs/reference/README.md', '| [ray-jobs-api.md](ray-jobs-api.md) | [tooling.md](tooling.md) |')).toEqual([
-      'cites docs/reference/tooling.md, which does not exist', // only because the seed has no tooling.md
+  it('lets the reference pages name their siblings without the docs/reference/ prefix, and no outside page anywhere', () => {
+    expect(scan('docs/reference/README.md', '| [ray-jobs.md](ray-jobs.md) | [runner.md](runner.md) |')).toEqual([
+      'cites docs/reference/runner.md, which does not exist', // only because the seed has no runner.md
     ]);
-    expect(scan('docs/usage.md', 'see ray-jobs-api.md')).toHaveLength(1);
+    expect(scan('docs/reference/README.md', `see ${md('ray-jobs-api')}`)).toHaveLength(1);
+    expect(scan('docs/usage.md', `see ${md('tooling')}`)).toHaveLength(1);
   });
 });
 

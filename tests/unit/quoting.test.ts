@@ -1,4 +1,4 @@
-// The entrypoint is a shell command (docs/reference/ray-jobs-api.md#entrypoint-and-environment): every argument must reach the
+// The entrypoint is a shell command (docs/reference/ray-jobs.md#entrypoint-and-environment): every argument must reach the
 // in-cluster program exactly, whatever it holds. Proved with a real /bin/sh and a stub python.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 // @ts-check
-// Runs a JavaScript action the way the GitHub runner does (docs/reference/tooling.md#runner-contract): INPUT_* env from
+// Runs a JavaScript action the way the GitHub runner does (docs/reference/runner.md#runner-contract): INPUT_* env from
 // `with:` plus action.yml defaults, fresh file-command files per step, cwd = workspace, and
 // the post step with STATE_* from the main step. Used by the tests and the demo.
 import { spawn } from 'node:child_process';

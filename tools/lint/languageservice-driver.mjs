@@ -1,4 +1,4 @@
-// Validates workflows and action.yml files with GitHub's language service (docs/linting.md, docs/reference/tooling.md#workflow-linters).
+// Validates workflows and action.yml files with GitHub's language service (docs/linting.md, docs/reference/runner.md#workflow-linters).
 // Usage (from the repo root, through the esbuild bundle that scripts/lint.sh builds into .lint/):
 //   GHA_SELF_ACTION=org/bird-cloud-action node .lint/languageservice-driver.mjs action.yml .github/workflows/ci.yml
 // The path sets the document type: .github/workflows/*.yml is a workflow, [*/]action.yml an action.
