@@ -70358,6 +70358,8 @@ async function onCluster(ctx, options, body) {
 
 
 
+
+
 /** The runs bucket, with its retries in the log and their backoff on the step's clock. */
 function openStore(log, clock, settings) {
     const store = new RunStore(settings.gcsBucket, settings.gcpProject, { clock });
@@ -70397,6 +70399,23 @@ async function checkTarget(step, settings, target) {
         miniInteractRoot: target.miniInteractRoot,
     });
     return phases;
+}
+/**
+ * A per-run cluster rendered from a stored manifest (a rerun, a stop): its render inputs must pass
+ * their checks and name the gcp-project input's project, never one the bucket chose.
+ */
+function refuseStoredClusterInputs(o) {
+    const ri = o.renderInputs;
+    const problems = renderInputsProblems(o.runId, ri).map((why) => ({ input: o.input, message: `the stored manifest's ${why}`, fix: o.fix }));
+    if (ri.project !== o.gcpProject) {
+        problems.push({
+            input: constants/* Inputs */.G0.GcpProject,
+            message: `the stored manifest's render_inputs.project '${String(ri.project)}' is not gcp-project '${o.gcpProject}'`,
+            fix: o.projectFix,
+        });
+    }
+    if (problems.length > 0)
+        throw new errors/* ProblemsError */.FQ(problems, o.refused);
 }
 
 ;// CONCATENATED MODULE: ./lib/modes/list-runs.js
@@ -76903,28 +76922,21 @@ async function planCode(log, dispatch, workspace, env = process.env) {
 
 
 
-
 /**
  * A per-run cluster is rendered from the stored manifest: its values reach the VMs' shell and the
  * GCP project the cluster goes to. They must pass the cluster's own checks, and the project must
  * be the gcp-project input (never a project the bucket names).
  */
 function refuseClusterOfManifest(settings, plan) {
-    const ri = plan.manifest.render_inputs;
-    const problems = renderInputsProblems(plan.runId, ri).map((why) => ({
+    refuseStoredClusterInputs({
+        runId: plan.runId,
+        renderInputs: plan.manifest.render_inputs,
+        gcpProject: settings.gcpProject,
         input: constants/* Inputs */.G0.RerunRunId,
-        message: `the stored manifest's ${why}`,
         fix: 'start a new run',
-    }));
-    if (ri.project !== settings.gcpProject) {
-        problems.push({
-            input: constants/* Inputs */.G0.GcpProject,
-            message: `the stored manifest's render_inputs.project '${String(ri.project)}' is not gcp-project '${settings.gcpProject}'`,
-            fix: 'rerun with the gcp-project the run was started in, or start a new run',
-        });
-    }
-    if (problems.length > 0)
-        throw new errors/* ProblemsError */.FQ(problems, 'rerun refused');
+        projectFix: 'rerun with the gcp-project the run was started in, or start a new run',
+        refused: 'rerun refused',
+    });
 }
 /**
  * A rerun of a run on an existing cluster uses the roots its manifest recorded: the same content,
@@ -77055,7 +77067,6 @@ async function rerun(ctx, settings) {
 
 
 
-
 /** How long a stop waits for Ray to report the stopped jobs as terminal. */
 const STOP_WAIT_MS = 60_000;
 const STOP_POLL_MS = 2_000;
@@ -77119,21 +77130,15 @@ async function stopOnExistingCluster(ctx, settings, run) {
 }
 /** A per-run cluster: rendered from the manifest (its checks and the gcp-project input hold), then torn down. */
 async function stopPerRunCluster(ctx, settings, run) {
-    const ri = run.manifest.render_inputs;
-    const problems = renderInputsProblems(settings.runId, ri).map((why) => ({
+    refuseStoredClusterInputs({
+        runId: settings.runId,
+        renderInputs: run.manifest.render_inputs,
+        gcpProject: settings.gcpProject,
         input: constants/* Inputs */.G0.StopRunId,
-        message: `the stored manifest's ${why}`,
         fix: 'tear the cluster down by hand',
-    }));
-    if (ri.project !== settings.gcpProject) {
-        problems.push({
-            input: constants/* Inputs */.G0.GcpProject,
-            message: `the stored manifest's render_inputs.project '${String(ri.project)}' is not gcp-project '${settings.gcpProject}'`,
-            fix: 'stop with the gcp-project the run was started in',
-        });
-    }
-    if (problems.length > 0)
-        throw new errors/* ProblemsError */.FQ(problems, 'stop refused');
+        projectFix: 'stop with the gcp-project the run was started in',
+        refused: 'stop refused',
+    });
     const p = await prepareCluster({
         manifest: run.manifest,
         runnerTemp: settings.runnerTemp,

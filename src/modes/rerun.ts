@@ -3,7 +3,6 @@
 // (docs/reference/reruns-and-progress.md).
 import * as core from '@actions/core';
 import { onCluster } from '../cluster/run.js';
-import { renderInputsProblems } from '../cluster/yaml.js';
 import { Inputs, Outputs } from '../common/constants.js';
 import { ProblemsError } from '../common/errors.js';
 import { checkSetupStillThere } from '../gcs/run-state.js';
@@ -22,7 +21,7 @@ import { rayClient } from '../ray/submit.js';
 import { code } from '../results/render.js';
 import type { DetailSection } from '../results/step-summary.js';
 import { liveComment, reportAfterWait } from './report.js';
-import { checkTarget, openStore, writePlanFile } from './shared.js';
+import { checkTarget, openStore, refuseStoredClusterInputs, writePlanFile } from './shared.js';
 
 /**
  * A per-run cluster is rendered from the stored manifest: its values reach the VMs' shell and the
@@ -30,20 +29,15 @@ import { checkTarget, openStore, writePlanFile } from './shared.js';
  * be the gcp-project input (never a project the bucket names).
  */
 function refuseClusterOfManifest(settings: RerunSettings, plan: RerunPlan): void {
-  const ri = plan.manifest.render_inputs;
-  const problems = renderInputsProblems(plan.runId, ri).map((why) => ({
+  refuseStoredClusterInputs({
+    runId: plan.runId,
+    renderInputs: plan.manifest.render_inputs,
+    gcpProject: settings.gcpProject,
     input: Inputs.RerunRunId,
-    message: `the stored manifest's ${why}`,
     fix: 'start a new run',
-  }));
-  if (ri.project !== settings.gcpProject) {
-    problems.push({
-      input: Inputs.GcpProject,
-      message: `the stored manifest's render_inputs.project '${String(ri.project)}' is not gcp-project '${settings.gcpProject}'`,
-      fix: 'rerun with the gcp-project the run was started in, or start a new run',
-    });
-  }
-  if (problems.length > 0) throw new ProblemsError(problems, 'rerun refused');
+    projectFix: 'rerun with the gcp-project the run was started in, or start a new run',
+    refused: 'rerun refused',
+  });
 }
 
 /**

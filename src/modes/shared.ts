@@ -4,12 +4,14 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PhaseClock } from '../cluster/phases.js';
 import { checkImage, checkRayCli } from '../cluster/run.js';
-import type { Inputs } from '../common/constants.js';
-import { errorMessage } from '../common/errors.js';
+import { renderInputsProblems } from '../cluster/yaml.js';
+import { Inputs } from '../common/constants.js';
+import { errorMessage, ProblemsError } from '../common/errors.js';
 import type { Log } from '../common/log.js';
 import type { Clock } from '../common/time.js';
 import { RunStore } from '../gcs/store.js';
 import type { CommonSettings } from '../inputs/settings.js';
+import type { RenderInputs } from '../plan/manifest.js';
 import { checkCluster, rayClient } from '../ray/submit.js';
 
 /** The runs bucket, with its retries in the log and their backoff on the step's clock. */
@@ -60,4 +62,30 @@ export async function checkTarget(step: { log: Log; clock: Clock }, settings: Co
     miniInteractRoot: target.miniInteractRoot,
   });
   return phases;
+}
+
+/**
+ * A per-run cluster rendered from a stored manifest (a rerun, a stop): its render inputs must pass
+ * their checks and name the gcp-project input's project, never one the bucket chose.
+ */
+export function refuseStoredClusterInputs(o: {
+  runId: string;
+  renderInputs: RenderInputs;
+  gcpProject: string;
+  /** The mode's input (rerun-run-id, stop-run-id) and the fixes for its two kinds of problem. */
+  input: Inputs;
+  fix: string;
+  projectFix: string;
+  refused: string;
+}): void {
+  const ri = o.renderInputs;
+  const problems = renderInputsProblems(o.runId, ri).map((why) => ({ input: o.input, message: `the stored manifest's ${why}`, fix: o.fix }));
+  if (ri.project !== o.gcpProject) {
+    problems.push({
+      input: Inputs.GcpProject,
+      message: `the stored manifest's render_inputs.project '${String(ri.project)}' is not gcp-project '${o.gcpProject}'`,
+      fix: o.projectFix,
+    });
+  }
+  if (problems.length > 0) throw new ProblemsError(problems, o.refused);
 }

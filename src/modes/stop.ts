@@ -5,7 +5,6 @@
 // deletion by label). The run's status.json then says it was stopped.
 import * as core from '@actions/core';
 import { prepareCluster } from '../cluster/session.js';
-import { renderInputsProblems } from '../cluster/yaml.js';
 import { Inputs, Outputs } from '../common/constants.js';
 import { ProblemsError } from '../common/errors.js';
 import { formatDuration, sleep } from '../common/time.js';
@@ -18,7 +17,7 @@ import { checkCluster, rayClient } from '../ray/submit.js';
 import { type RunData, readRun } from '../results/read.js';
 import { code, mdText } from '../results/render.js';
 import { markdownTable } from '../results/summary.js';
-import { openStore } from './shared.js';
+import { openStore, refuseStoredClusterInputs } from './shared.js';
 
 /** How long a stop waits for Ray to report the stopped jobs as terminal. */
 const STOP_WAIT_MS = 60_000;
@@ -96,20 +95,15 @@ async function stopOnExistingCluster(ctx: StepContext, settings: StopSettings, r
 
 /** A per-run cluster: rendered from the manifest (its checks and the gcp-project input hold), then torn down. */
 async function stopPerRunCluster(ctx: StepContext, settings: StopSettings, run: RunData): Promise<{ summary: string; stoppedAny: boolean }> {
-  const ri = run.manifest.render_inputs;
-  const problems = renderInputsProblems(settings.runId, ri).map((why) => ({
+  refuseStoredClusterInputs({
+    runId: settings.runId,
+    renderInputs: run.manifest.render_inputs,
+    gcpProject: settings.gcpProject,
     input: Inputs.StopRunId,
-    message: `the stored manifest's ${why}`,
     fix: 'tear the cluster down by hand',
-  }));
-  if (ri.project !== settings.gcpProject) {
-    problems.push({
-      input: Inputs.GcpProject,
-      message: `the stored manifest's render_inputs.project '${String(ri.project)}' is not gcp-project '${settings.gcpProject}'`,
-      fix: 'stop with the gcp-project the run was started in',
-    });
-  }
-  if (problems.length > 0) throw new ProblemsError(problems, 'stop refused');
+    projectFix: 'stop with the gcp-project the run was started in',
+    refused: 'stop refused',
+  });
   const p = await prepareCluster({
     manifest: run.manifest,
     runnerTemp: settings.runnerTemp,
