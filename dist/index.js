@@ -77084,14 +77084,14 @@ async function stopAttempts(client, runId, attempts) {
     return out;
 }
 /** Waits (bounded) until Ray reports every stopped job terminal; what is still running says so. */
-async function awaitTerminal(client, stops) {
-    const deadline = Date.now() + STOP_WAIT_MS;
+async function awaitTerminal(client, stops, clock) {
+    const deadline = clock.now() + STOP_WAIT_MS;
     for (;;) {
         for (const s of stops.filter((x) => x.stopped))
             s.after = (await client.job(s.submissionId))?.status ?? null;
-        if (stops.every((s) => !s.stopped || s.after === null || TERMINAL.includes(s.after)) || Date.now() > deadline)
+        if (stops.every((s) => !s.stopped || s.after === null || TERMINAL.includes(s.after)) || clock.now() > deadline)
             return;
-        await sleep(STOP_POLL_MS);
+        await clock.sleep(STOP_POLL_MS);
     }
 }
 /** What the stop did, as the summary's note: a paragraph each (no list to run into the facts below), then the attempts' table. */
@@ -77105,7 +77105,7 @@ async function stopOnExistingCluster(ctx, settings, run) {
     const stopped = stops.filter((s) => s.stopped);
     if (stopped.length > 0) {
         ctx.log.info(`asked Ray to stop ${stopped.map((s) => s.submissionId).join(', ')}; waiting up to ${formatDuration(STOP_WAIT_MS)} for it to end`);
-        await awaitTerminal(client, stops);
+        await awaitTerminal(client, stops, ctx.clock);
     }
     for (const s of stops)
         ctx.log.info(`attempt ${s.attempt} (${s.submissionId}): ${s.before ?? 'unknown to Ray'}${s.stopped ? ` → ${s.after ?? 'gone'}` : ''}`);

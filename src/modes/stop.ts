@@ -7,7 +7,7 @@ import * as core from '@actions/core';
 import { prepareCluster } from '../cluster/session.js';
 import { Inputs, Outputs } from '../common/constants.js';
 import { ProblemsError } from '../common/errors.js';
-import { formatDuration, sleep } from '../common/time.js';
+import { type Clock, formatDuration } from '../common/time.js';
 import { recordStopped } from '../gcs/rows.js';
 import type { StopSettings } from '../inputs/settings.js';
 import { submissionId } from '../plan/job-args.js';
@@ -46,12 +46,12 @@ async function stopAttempts(client: RayJobsClient, runId: string, attempts: numb
 }
 
 /** Waits (bounded) until Ray reports every stopped job terminal; what is still running says so. */
-async function awaitTerminal(client: RayJobsClient, stops: AttemptStop[]): Promise<void> {
-  const deadline = Date.now() + STOP_WAIT_MS;
+async function awaitTerminal(client: RayJobsClient, stops: AttemptStop[], clock: Clock): Promise<void> {
+  const deadline = clock.now() + STOP_WAIT_MS;
   for (;;) {
     for (const s of stops.filter((x) => x.stopped)) s.after = (await client.job(s.submissionId))?.status ?? null;
-    if (stops.every((s) => !s.stopped || s.after === null || TERMINAL.includes(s.after)) || Date.now() > deadline) return;
-    await sleep(STOP_POLL_MS);
+    if (stops.every((s) => !s.stopped || s.after === null || TERMINAL.includes(s.after)) || clock.now() > deadline) return;
+    await clock.sleep(STOP_POLL_MS);
   }
 }
 
@@ -67,7 +67,7 @@ async function stopOnExistingCluster(ctx: StepContext, settings: StopSettings, r
   const stopped = stops.filter((s) => s.stopped);
   if (stopped.length > 0) {
     ctx.log.info(`asked Ray to stop ${stopped.map((s) => s.submissionId).join(', ')}; waiting up to ${formatDuration(STOP_WAIT_MS)} for it to end`);
-    await awaitTerminal(client, stops);
+    await awaitTerminal(client, stops, ctx.clock);
   }
   for (const s of stops) ctx.log.info(`attempt ${s.attempt} (${s.submissionId}): ${s.before ?? 'unknown to Ray'}${s.stopped ? ` → ${s.after ?? 'gone'}` : ''}`);
   const last = stops[stops.length - 1];
