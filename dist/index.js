@@ -66264,18 +66264,15 @@ async function writeReportRecord(store, runId, json) {
 // once; a tail that drops is reopened a few times (the stream restarts at the top, and what was
 // already seen is skipped); where the tail cannot be had, the whole log is fetched on a doubling
 // schedule and only its new part is printed. At the end of a wait, the stream gets a moment to
-// catch up; only a stream that neither ends nor goes quiet is completed by one full fetch.
+// end; only a stream that does not end is completed by one full fetch. A quiet stream is no proof
+// that it has caught up: Ray's tail idles about 2 s at the end of the file
+// (docs/reference/ray-jobs.md#p16-a-quiet-tail-has-not-caught-up).
 
 /** What one poll prints of the job log at most; more is counted and left out, never kept in memory. */
 const LOG_CHUNK_MAX = 64 * 1024;
 /** Reopens of a tail that dropped before the follower falls back to rare full fetches. */
 const MAX_TAIL_REOPENS = 3;
-/**
- * At the end of a wait, a stream that brings nothing for this long has caught up with the file
- * (Ray's tail reads it again every second at its end), so no full fetch is needed.
- */
-const QUIET_MS = 1_500;
-/** The longest the end of a wait waits for the stream to end or go quiet before fetching the rest. */
+/** The longest the end of a wait waits for the stream to end before fetching the rest. */
 const END_GRACE_MS = 10_000;
 const END_STEP_MS = 250;
 /** Text that arrived since the last take, keeping only the last `max` characters (bounded memory). */
@@ -66333,7 +66330,7 @@ function isFetchPoll(poll) {
 /**
  * Follows the log of `submissionId`. `note` receives a line when the way of following changes or
  * a fetch fails (logs vanish with their node: the status still speaks). `endGraceMs` replaces
- * END_GRACE_MS (a test on a real job that never goes quiet waits less than the action does).
+ * END_GRACE_MS (a test on a job that never ends waits less than the action does).
  */
 function followLog(client, submissionId, clock, note, endGraceMs = END_GRACE_MS) {
     const buffer = new LogBuffer();
@@ -66374,20 +66371,14 @@ function followLog(client, submissionId, clock, note, endGraceMs = END_GRACE_MS)
             note(`job log unavailable: ${(0,errors/* errorMessage */.gJ)(e)}`);
         }
     };
-    /** At the end of a wait: true when the stream ended, or brought nothing for QUIET_MS. */
-    const caughtUp = async () => {
+    /**
+     * At the end of a wait: true when the stream ended normally within the grace. Ray closes it only
+     * after one more read to the end of the file once the job is terminal, so nothing is left unread.
+     */
+    const streamEnded = async () => {
         const deadline = clock.now() + endGraceMs;
-        let quietSince = clock.now();
-        let last = seen;
-        while (end === null && clock.now() < deadline) {
-            if (clock.now() - quietSince >= QUIET_MS)
-                return true;
+        while (end === null && clock.now() < deadline)
             await clock.sleep(END_STEP_MS);
-            if (seen !== last) {
-                last = seen;
-                quietSince = clock.now();
-            }
-        }
         return end?.kind === 'ended';
     };
     open();
@@ -66413,9 +66404,9 @@ function followLog(client, submissionId, clock, note, endGraceMs = END_GRACE_MS)
                 if (last || isFetchPoll(polls))
                     await fetchRest();
             }
-            else if (last && !(await caughtUp())) {
-                // The stream is still busy (the driver is still writing) or broke: what it has not brought
-                // yet. The tail is closed first, so no frame the fetch already covers arrives after it.
+            else if (last && !(await streamEnded())) {
+                // The stream has not ended (the driver still runs, or the stream broke): what it has not
+                // brought yet. The tail is closed first, so no frame the fetch already covers arrives after it.
                 tail?.close();
                 tail = null;
                 await fetchRest();

@@ -111,7 +111,7 @@ export async function waitTraffic({ trees, flags, tmp, say }) {
       ),
       '',
       ratio < 3
-        ? `Goal met: log bytes fetched < 3× the final log (${ratio.toFixed(2)}×): the tail brings the log once${logGets.length > 0 ? `, and the full fetch at the end of the wait (the stream had not ended yet) once more` : ' (at the end of the wait the stream ended or went quiet, so no full fetch was needed)'}.`
+        ? `Goal met: log bytes fetched < 3× the final log (${ratio.toFixed(2)}×): the tail brings the log once${logGets.length > 0 ? `, and the full fetch at the end of the wait (the stream had not ended yet) once more` : ' (at the end of the wait the stream had ended, so no full fetch was needed)'}.`
         : `Goal missed: log bytes fetched are ${ratio.toFixed(2)}× the final log, the goal is < 3× (${fmtMB(logBytes - 3 * logSize)} too many). ` +
           `Why: ${tails.length > 1 ? `the tail was opened ${tails.length} times, and each reopen repeats the log from its top; ` : ''}${logGets.length > 1 ? `the whole log was fetched ${logGets.length} times (the fallback when no tail is had); ` : ''}see the rows above.`,
       '',

@@ -3,7 +3,9 @@
 // once; a tail that drops is reopened a few times (the stream restarts at the top, and what was
 // already seen is skipped); where the tail cannot be had, the whole log is fetched on a doubling
 // schedule and only its new part is printed. At the end of a wait, the stream gets a moment to
-// catch up; only a stream that neither ends nor goes quiet is completed by one full fetch.
+// end; only a stream that does not end is completed by one full fetch. A quiet stream is no proof
+// that it has caught up: Ray's tail idles about 2 s at the end of the file
+// (docs/reference/ray-jobs.md#p16-a-quiet-tail-has-not-caught-up).
 
 import { errorMessage } from '../common/errors.js';
 import type { Clock } from '../common/time.js';
@@ -13,12 +15,7 @@ import type { LogTail, RayJobsClient, TailEnd } from './client.js';
 const LOG_CHUNK_MAX = 64 * 1024;
 /** Reopens of a tail that dropped before the follower falls back to rare full fetches. */
 const MAX_TAIL_REOPENS = 3;
-/**
- * At the end of a wait, a stream that brings nothing for this long has caught up with the file
- * (Ray's tail reads it again every second at its end), so no full fetch is needed.
- */
-const QUIET_MS = 1_500;
-/** The longest the end of a wait waits for the stream to end or go quiet before fetching the rest. */
+/** The longest the end of a wait waits for the stream to end before fetching the rest. */
 const END_GRACE_MS = 10_000;
 const END_STEP_MS = 250;
 
@@ -91,7 +88,7 @@ export interface LogFollower {
 /**
  * Follows the log of `submissionId`. `note` receives a line when the way of following changes or
  * a fetch fails (logs vanish with their node: the status still speaks). `endGraceMs` replaces
- * END_GRACE_MS (a test on a real job that never goes quiet waits less than the action does).
+ * END_GRACE_MS (a test on a job that never ends waits less than the action does).
  */
 export function followLog(client: RayJobsClient, submissionId: string, clock: Clock, note: (line: string) => void, endGraceMs = END_GRACE_MS): LogFollower {
   const buffer = new LogBuffer();
@@ -133,19 +130,13 @@ export function followLog(client: RayJobsClient, submissionId: string, clock: Cl
     }
   };
 
-  /** At the end of a wait: true when the stream ended, or brought nothing for QUIET_MS. */
-  const caughtUp = async (): Promise<boolean> => {
+  /**
+   * At the end of a wait: true when the stream ended normally within the grace. Ray closes it only
+   * after one more read to the end of the file once the job is terminal, so nothing is left unread.
+   */
+  const streamEnded = async (): Promise<boolean> => {
     const deadline = clock.now() + endGraceMs;
-    let quietSince = clock.now();
-    let last = seen;
-    while (end === null && clock.now() < deadline) {
-      if (clock.now() - quietSince >= QUIET_MS) return true;
-      await clock.sleep(END_STEP_MS);
-      if (seen !== last) {
-        last = seen;
-        quietSince = clock.now();
-      }
-    }
+    while (end === null && clock.now() < deadline) await clock.sleep(END_STEP_MS);
     return end?.kind === 'ended';
   };
 
@@ -169,9 +160,9 @@ export function followLog(client: RayJobsClient, submissionId: string, clock: Cl
       if (mode === 'fetch') {
         polls++;
         if (last || isFetchPoll(polls)) await fetchRest();
-      } else if (last && !(await caughtUp())) {
-        // The stream is still busy (the driver is still writing) or broke: what it has not brought
-        // yet. The tail is closed first, so no frame the fetch already covers arrives after it.
+      } else if (last && !(await streamEnded())) {
+        // The stream has not ended (the driver still runs, or the stream broke): what it has not
+        // brought yet. The tail is closed first, so no frame the fetch already covers arrives after it.
         tail?.close();
         tail = null;
         await fetchRest();

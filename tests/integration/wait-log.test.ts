@@ -59,6 +59,22 @@ describe('the job log during a wait (Ray double)', () => {
     expect(log.lines.filter((l) => l.startsWith('::'))).toEqual([]);
   });
 
+  it('prints the lines a job writes just before it exits, though the tail idles at the end of the file as Ray does', async () => {
+    // Ray's tail pauses about 2 s after a read that found the end of the file (1 s in its reader, 1 s
+    // in the job manager), longer on a busy head: 3 s here. The tail reaches the end while the job
+    // sleeps, the job then writes 50 lines and exits, and the wait sees SUCCEEDED within a poll,
+    // more than 1.5 s before the tail reads again: a silent stream has not caught up.
+    const sim = await startRaySim({ pendingDelayMs: 20, supervisorLogLines: false, tailPollMs: 50, tailIdleMs: 3_000 });
+    cleanups.push(() => sim.close());
+    const { log, texts, recording } = recordingLog();
+    const r = await waitOnJob(sim.url, `echo first; sleep 0.5; i=1; while [ $i -le 50 ]; do echo "last-$i"; i=$((i+1)); done`, recording, cleanups);
+    expect(r.finalLog).toContain('last-50\n');
+    expect(texts.join('')).toBe(r.finalLog);
+    expect(reportedChars(log.lines)).toBe(r.finalLog.length);
+    // The stream ended, so it brought all of it: no full fetch.
+    expect(r.fullFetches).toBe(0);
+  });
+
   it('falls back to fetching the whole log now and then where the tail is refused, and still prints it once, in order', async () => {
     const sim = await exactSim();
     sim.control.failNext({ status: 502, count: 1, match: (method, path) => method === 'GET' && path.endsWith('/logs/tail') });
@@ -74,8 +90,8 @@ describe('the job log during a wait (Ray double)', () => {
 
   it('needs no full fetch when the stream ended; one, printing only what the stream had not brought, when the job still writes as the wait ends', async () => {
     const sim = await exactSim();
-    // A job that never stops writing, and a wait that times out after 1.5 s: the stream never goes
-    // quiet (1.5 s) within the end's grace, here 2.5 s instead of the action's 10 s. The two waits
+    // A job that never stops writing, and a wait that times out after 1.5 s: the stream does not
+    // end within the end's grace, here 2.5 s instead of the action's 10 s. The two waits
     // are on two jobs of their own, at the same time.
     const { log, texts, recording } = recordingLog();
     const [ended, busy] = await Promise.all([

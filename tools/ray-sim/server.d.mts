@@ -89,8 +89,10 @@ export interface RaySimOptions {
   stopWaitMs?: number;
   /** RAY_JOB_START_TIMEOUT_SECONDS: a job still PENDING after this FAILs; default 900000. */
   startTimeoutMs?: number;
-  /** WebSocket tail poll period; default 200. */
+  /** WebSocket tail: the pause between reads while the log file has more; default 200. */
   tailPollMs?: number;
+  /** WebSocket tail: the pause after a read that found the end of the file, Ray's 1 s + 1 s; default 2000. */
+  tailIdleMs?: number;
   /** aiohttp client_max_size; default 100 MiB. */
   maxBodyBytes?: number;
   /** Write Ray's two supervisor lines ("Runtime env is setting up.", "Running entrypoint for job …")

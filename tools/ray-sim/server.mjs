@@ -487,7 +487,7 @@ class SimJob {
 /**
  * @typedef {{
  *   port?: number, host?: string, rayVersion?: string, rayCommit?: string, sessionName?: string,
- *   pendingDelayMs?: number, stopWaitMs?: number, startTimeoutMs?: number, tailPollMs?: number,
+ *   pendingDelayMs?: number, stopWaitMs?: number, startTimeoutMs?: number, tailPollMs?: number, tailIdleMs?: number,
  *   maxBodyBytes?: number, supervisorLogLines?: boolean, env?: Record<string, string>, rootDir?: string,
  *   keepFiles?: boolean, nodeIp?: string, agentPort?: number, gcsAddress?: string,
  *   log?: (line: string) => void
@@ -513,6 +513,9 @@ class RaySim {
     this.stopWaitMs = options.stopWaitMs ?? 3000;
     this.startTimeoutMs = options.startTimeoutMs ?? 900_000;
     this.tailPollMs = options.tailPollMs ?? 200;
+    // Ray's tail idles 1 s in file_tail_iterator and 1 s (LOG_TAIL_SLEEP_S) in the job manager at
+    // the end of the file (docs/reference/ray-jobs.md#p16-a-quiet-tail-has-not-caught-up).
+    this.tailIdleMs = options.tailIdleMs ?? 200;
     this.maxBodyBytes = options.maxBodyBytes ?? 100 * MiB;
     /** @type {{ ray_version: string, ray_commit: string, session_name: string, version: string } | null} */
     this.versionInfo = {
@@ -1278,11 +1281,13 @@ class RaySim {
       const chunkText = decoder.write(data);
       if (chunkText.length > 0) {
         for (const chunk of chunkLines(chunkText)) socket.write(wsFrame(0x1, Buffer.from(chunk, 'utf8')));
-      } else {
-        if (finishedSeen) return close(1000);
-        finishedSeen = job.terminal;
+        this.timer(tick, this.tailPollMs, true);
+        return;
       }
-      this.timer(tick, this.tailPollMs, true);
+      // At the end of the file: close once a read after the terminal status found nothing more.
+      if (finishedSeen) return close(1000);
+      finishedSeen = job.terminal;
+      this.timer(tick, this.tailIdleMs, true);
     };
     tick();
   }
