@@ -85,7 +85,7 @@ export async function waitTraffic({ trees, flags, tmp, say }) {
       '',
       `The built action submits the small tree to the Ray double (tools/ray-sim, cluster: existing, wait: true, poll-interval-seconds 1) and waits. ` +
         `The job (tools/bench/hold-job.mjs, heartbeating status.json every 2 s) holds until its log has grown to ${fmtMB(per * polls)}: each answered status poll (GET /api/jobs/<id>, one per poll) appends ${fmtMB(per)} of ASCII lines to the driver log, ${polls} times; then the demo worker writes the ${tree.repo.allIds.length} rows. ` +
-        'The wait follows the log through the WebSocket tail, and fetches the whole log once more at its end only when the stream is still busy then (docs/reference/ray-jobs.md#following-the-log-during-a-wait). ' +
+        'The wait follows the log through the WebSocket tail, and fetches the whole log once more at its end only when the stream has not ended within 10 s then (docs/reference/ray-jobs.md#following-the-log-during-a-wait). ' +
         'A proxy in front of the dashboard and one in front of the emulator count response body bytes (the tail: every byte after its 101, frames included); "during the wait" is every GCS request after the job submit. ' +
         `Command: \`npm run bench -- --only wait${flags.quick ? ' --quick' : ''}\` (the action itself: \`node dist/index.js\` through tools/harness).`,
       '',
