@@ -22,6 +22,7 @@ const ISOLATED = [
   'tests/integration/cluster-timeout.test.ts',
   'tests/integration/dispatch-retries.test.ts',
   'tests/integration/dry-run-combos.test.ts',
+  'tests/integration/gcs-http.test.ts',
   'tests/integration/store-upload.test.ts',
   'tests/integration/upload-retries.test.ts',
   'tests/integration/upload-streams.test.ts',

@@ -13049,9 +13049,10 @@ function toBuffer(arrayBuffer) {
 /***/ 492:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
+var __webpack_unused_export__;
 
-Object.defineProperty(exports, "__esModule", ({ value: true }));
-exports.GoogleAuth = exports.auth = exports.DefaultTransporter = exports.PassThroughClient = exports.ExecutableError = exports.PluggableAuthClient = exports.DownscopedClient = exports.BaseExternalAccountClient = exports.ExternalAccountClient = exports.IdentityPoolClient = exports.AwsRequestSigner = exports.AwsClient = exports.UserRefreshClient = exports.LoginTicket = exports.ClientAuthentication = exports.OAuth2Client = exports.CodeChallengeMethod = exports.Impersonated = exports.JWT = exports.JWTAccess = exports.IdTokenClient = exports.IAMAuth = exports.GCPEnv = exports.Compute = exports.DEFAULT_UNIVERSE = exports.AuthClient = exports.gaxios = exports.gcpMetadata = void 0;
+__webpack_unused_export__ = ({ value: true });
+exports.kF = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = exports.SO = __webpack_unused_export__ = __webpack_unused_export__ = __webpack_unused_export__ = void 0;
 // Copyright 2017 Google LLC
 //
 // Licensed under the Apache License, Version 2.0 (the "License");
@@ -13066,57 +13067,57 @@ exports.GoogleAuth = exports.auth = exports.DefaultTransporter = exports.PassThr
 // See the License for the specific language governing permissions and
 // limitations under the License.
 const googleauth_1 = __nccwpck_require__(5934);
-Object.defineProperty(exports, "GoogleAuth", ({ enumerable: true, get: function () { return googleauth_1.GoogleAuth; } }));
+Object.defineProperty(exports, "kF", ({ enumerable: true, get: function () { return googleauth_1.GoogleAuth; } }));
 // Export common deps to ensure types/instances are the exact match. Useful
 // for consistently configuring the library across versions.
-exports.gcpMetadata = __nccwpck_require__(3046);
-exports.gaxios = __nccwpck_require__(7003);
+/* unused reexport */ __nccwpck_require__(3046);
+/* unused reexport */ __nccwpck_require__(7003);
 var authclient_1 = __nccwpck_require__(4810);
-Object.defineProperty(exports, "AuthClient", ({ enumerable: true, get: function () { return authclient_1.AuthClient; } }));
-Object.defineProperty(exports, "DEFAULT_UNIVERSE", ({ enumerable: true, get: function () { return authclient_1.DEFAULT_UNIVERSE; } }));
+__webpack_unused_export__ = ({ enumerable: true, get: function () { return authclient_1.AuthClient; } });
+Object.defineProperty(exports, "SO", ({ enumerable: true, get: function () { return authclient_1.DEFAULT_UNIVERSE; } }));
 var computeclient_1 = __nccwpck_require__(977);
-Object.defineProperty(exports, "Compute", ({ enumerable: true, get: function () { return computeclient_1.Compute; } }));
+__webpack_unused_export__ = ({ enumerable: true, get: function () { return computeclient_1.Compute; } });
 var envDetect_1 = __nccwpck_require__(963);
-Object.defineProperty(exports, "GCPEnv", ({ enumerable: true, get: function () { return envDetect_1.GCPEnv; } }));
+__webpack_unused_export__ = ({ enumerable: true, get: function () { return envDetect_1.GCPEnv; } });
 var iam_1 = __nccwpck_require__(9390);
-Object.defineProperty(exports, "IAMAuth", ({ enumerable: true, get: function () { return iam_1.IAMAuth; } }));
+__webpack_unused_export__ = ({ enumerable: true, get: function () { return iam_1.IAMAuth; } });
 var idtokenclient_1 = __nccwpck_require__(2718);
-Object.defineProperty(exports, "IdTokenClient", ({ enumerable: true, get: function () { return idtokenclient_1.IdTokenClient; } }));
+__webpack_unused_export__ = ({ enumerable: true, get: function () { return idtokenclient_1.IdTokenClient; } });
 var jwtaccess_1 = __nccwpck_require__(7060);
-Object.defineProperty(exports, "JWTAccess", ({ enumerable: true, get: function () { return jwtaccess_1.JWTAccess; } }));
+__webpack_unused_export__ = ({ enumerable: true, get: function () { return jwtaccess_1.JWTAccess; } });
 var jwtclient_1 = __nccwpck_require__(5277);
-Object.defineProperty(exports, "JWT", ({ enumerable: true, get: function () { return jwtclient_1.JWT; } }));
+__webpack_unused_export__ = ({ enumerable: true, get: function () { return jwtclient_1.JWT; } });
 var impersonated_1 = __nccwpck_require__(9964);
-Object.defineProperty(exports, "Impersonated", ({ enumerable: true, get: function () { return impersonated_1.Impersonated; } }));
+__webpack_unused_export__ = ({ enumerable: true, get: function () { return impersonated_1.Impersonated; } });
 var oauth2client_1 = __nccwpck_require__(91);
-Object.defineProperty(exports, "CodeChallengeMethod", ({ enumerable: true, get: function () { return oauth2client_1.CodeChallengeMethod; } }));
-Object.defineProperty(exports, "OAuth2Client", ({ enumerable: true, get: function () { return oauth2client_1.OAuth2Client; } }));
-Object.defineProperty(exports, "ClientAuthentication", ({ enumerable: true, get: function () { return oauth2client_1.ClientAuthentication; } }));
+__webpack_unused_export__ = ({ enumerable: true, get: function () { return oauth2client_1.CodeChallengeMethod; } });
+__webpack_unused_export__ = ({ enumerable: true, get: function () { return oauth2client_1.OAuth2Client; } });
+__webpack_unused_export__ = ({ enumerable: true, get: function () { return oauth2client_1.ClientAuthentication; } });
 var loginticket_1 = __nccwpck_require__(3882);
-Object.defineProperty(exports, "LoginTicket", ({ enumerable: true, get: function () { return loginticket_1.LoginTicket; } }));
+__webpack_unused_export__ = ({ enumerable: true, get: function () { return loginticket_1.LoginTicket; } });
 var refreshclient_1 = __nccwpck_require__(9807);
-Object.defineProperty(exports, "UserRefreshClient", ({ enumerable: true, get: function () { return refreshclient_1.UserRefreshClient; } }));
+__webpack_unused_export__ = ({ enumerable: true, get: function () { return refreshclient_1.UserRefreshClient; } });
 var awsclient_1 = __nccwpck_require__(1261);
-Object.defineProperty(exports, "AwsClient", ({ enumerable: true, get: function () { return awsclient_1.AwsClient; } }));
+__webpack_unused_export__ = ({ enumerable: true, get: function () { return awsclient_1.AwsClient; } });
 var awsrequestsigner_1 = __nccwpck_require__(7647);
-Object.defineProperty(exports, "AwsRequestSigner", ({ enumerable: true, get: function () { return awsrequestsigner_1.AwsRequestSigner; } }));
+__webpack_unused_export__ = ({ enumerable: true, get: function () { return awsrequestsigner_1.AwsRequestSigner; } });
 var identitypoolclient_1 = __nccwpck_require__(9960);
-Object.defineProperty(exports, "IdentityPoolClient", ({ enumerable: true, get: function () { return identitypoolclient_1.IdentityPoolClient; } }));
+__webpack_unused_export__ = ({ enumerable: true, get: function () { return identitypoolclient_1.IdentityPoolClient; } });
 var externalclient_1 = __nccwpck_require__(8323);
-Object.defineProperty(exports, "ExternalAccountClient", ({ enumerable: true, get: function () { return externalclient_1.ExternalAccountClient; } }));
+__webpack_unused_export__ = ({ enumerable: true, get: function () { return externalclient_1.ExternalAccountClient; } });
 var baseexternalclient_1 = __nccwpck_require__(142);
-Object.defineProperty(exports, "BaseExternalAccountClient", ({ enumerable: true, get: function () { return baseexternalclient_1.BaseExternalAccountClient; } }));
+__webpack_unused_export__ = ({ enumerable: true, get: function () { return baseexternalclient_1.BaseExternalAccountClient; } });
 var downscopedclient_1 = __nccwpck_require__(7556);
-Object.defineProperty(exports, "DownscopedClient", ({ enumerable: true, get: function () { return downscopedclient_1.DownscopedClient; } }));
+__webpack_unused_export__ = ({ enumerable: true, get: function () { return downscopedclient_1.DownscopedClient; } });
 var pluggable_auth_client_1 = __nccwpck_require__(6077);
-Object.defineProperty(exports, "PluggableAuthClient", ({ enumerable: true, get: function () { return pluggable_auth_client_1.PluggableAuthClient; } }));
-Object.defineProperty(exports, "ExecutableError", ({ enumerable: true, get: function () { return pluggable_auth_client_1.ExecutableError; } }));
+__webpack_unused_export__ = ({ enumerable: true, get: function () { return pluggable_auth_client_1.PluggableAuthClient; } });
+__webpack_unused_export__ = ({ enumerable: true, get: function () { return pluggable_auth_client_1.ExecutableError; } });
 var passthrough_1 = __nccwpck_require__(2045);
-Object.defineProperty(exports, "PassThroughClient", ({ enumerable: true, get: function () { return passthrough_1.PassThroughClient; } }));
+__webpack_unused_export__ = ({ enumerable: true, get: function () { return passthrough_1.PassThroughClient; } });
 var transporters_1 = __nccwpck_require__(7633);
-Object.defineProperty(exports, "DefaultTransporter", ({ enumerable: true, get: function () { return transporters_1.DefaultTransporter; } }));
+__webpack_unused_export__ = ({ enumerable: true, get: function () { return transporters_1.DefaultTransporter; } });
 const auth = new googleauth_1.GoogleAuth();
-exports.auth = auth;
+__webpack_unused_export__ = auth;
 
 
 /***/ }),
@@ -63487,7 +63488,7 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4353);
 /* harmony import */ var _common_constants_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(152);
 /* harmony import */ var _common_errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3302);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8592);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(9717);
 
 
 
@@ -63506,7 +63507,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 8592:
+/***/ 9717:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -65188,6 +65189,83 @@ function isNetworkError(error) {
     return o.cause !== undefined && o.cause !== error && isNetworkError(o.cause);
 }
 
+// EXTERNAL MODULE: external "node:http"
+var external_node_http_ = __nccwpck_require__(7067);
+;// CONCATENATED MODULE: external "node:https"
+const external_node_https_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
+// EXTERNAL MODULE: external "node:querystring"
+var external_node_querystring_ = __nccwpck_require__(1792);
+// EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/index.js + 1 modules
+var lib = __nccwpck_require__(4942);
+;// CONCATENATED MODULE: ./lib/gcs/http.js
+// The upload endpoint's transport: node:http(s) on keep-alive agents, the runner's proxy settings
+// through @actions/http-client's agents (as the Ray client and its log tail use), and GCS
+// credentials as headers from the storage SDK's auth client. Small uploads are many short
+// requests, where the SDK's HTTP stack cost more CPU per request than the request itself
+// (docs/reference/gcs-layout.md#the-upload-transport).
+
+
+
+
+
+/** The exchange outlived its timeout: a network error (ETIMEDOUT), which the retry loop retries. */
+class HttpTimeoutError extends Error {
+    code = 'ETIMEDOUT';
+    constructor(method, url, ms) {
+        super(`${method} ${url.origin}${url.pathname} got no complete answer within ${formatDuration(ms)}`);
+        this.name = 'HttpTimeoutError';
+    }
+}
+/** A transport for uploads; `authHeaders` is absent for an emulator, which takes no credentials. */
+function uploadTransport(authHeaders) {
+    const proxies = new lib/* HttpClient */.Qq('bird-cloud-action', [], { keepAlive: true });
+    const direct = { http: new external_node_http_.Agent({ keepAlive: true }), https: new external_node_https_namespaceObject.Agent({ keepAlive: true }) };
+    return async (x) => {
+        const url = new URL(x.url);
+        if (x.params)
+            url.search = `${url.search ? `${url.search}&` : '?'}${(0,external_node_querystring_.stringify)(x.params)}`;
+        const secure = url.protocol === 'https:';
+        const agent = (0,lib/* getProxyUrl */.s_)(url.href) ? proxies.getAgent(url.href) : secure ? direct.https : direct.http;
+        const headers = { 'User-Agent': 'bird-cloud-action', ...(authHeaders ? await authHeaders(url.href) : {}), ...x.headers };
+        return exchange(secure ? external_node_https_namespaceObject : external_node_http_, url, x, headers, agent);
+    };
+}
+function exchange(lib, url, x, headers, agent) {
+    return new Promise((resolve, reject) => {
+        let settled = false;
+        const fail = (e) => {
+            if (settled)
+                return;
+            settled = true;
+            clearTimeout(timer);
+            req.destroy();
+            reject(e);
+        };
+        const req = lib.request(url, { method: x.method, headers, agent }, (res) => {
+            const chunks = [];
+            res.on('data', (c) => chunks.push(c));
+            res.on('error', fail);
+            res.on('end', () => {
+                if (settled)
+                    return;
+                settled = true;
+                clearTimeout(timer);
+                resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), headers: res.headers });
+            });
+        });
+        const timer = setTimeout(() => fail(new HttpTimeoutError(x.method, url, x.timeoutMs)), x.timeoutMs);
+        req.on('error', fail);
+        const body = x.body;
+        if (body === undefined || typeof body === 'string' || Buffer.isBuffer(body))
+            req.end(body);
+        else {
+            // A read error (the file went away) fails the exchange with that error, not a reset.
+            body.on('error', fail);
+            body.pipe(req);
+        }
+    });
+}
+
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 // EXTERNAL MODULE: external "node:stream"
@@ -65258,7 +65336,7 @@ function retryableStatus(status) {
     return status === 408 || status === 429 || status >= 500;
 }
 function httpError(res) {
-    const text = typeof res.data === 'string' ? res.data : '';
+    const text = res.text;
     try {
         const body = JSON.parse(text);
         if (body.error?.message)
@@ -65272,7 +65350,7 @@ function httpError(res) {
 function stored(name, res, size) {
     let md = {};
     try {
-        md = JSON.parse(res.data);
+        md = JSON.parse(res.text);
     }
     catch {
         // An answer without metadata leaves the md5 empty: the caller then has nothing to compare.
@@ -65299,10 +65377,8 @@ async function multipartUpload(t, name, data, md5, o) {
         url: uploadUrl(t),
         params: { uploadType: 'multipart', name, ifGenerationMatch: String(o.ifGenerationMatch) },
         headers: { 'Content-Type': `multipart/related; boundary=${boundary}` },
-        data: body,
-        responseType: 'text',
-        validateStatus: () => true,
-        timeout: timeoutFor(body.length),
+        body,
+        timeoutMs: timeoutFor(body.length),
     });
     if (res.status !== 200)
         throw httpError(res);
@@ -65331,7 +65407,7 @@ class ResumableUpload {
     }
     async attempt() {
         if (this.uri && this.askStatus) {
-            const done = await this.status();
+            const done = await this.status(this.uri);
             if (done)
                 return done;
         }
@@ -65351,10 +65427,8 @@ class ResumableUpload {
                 'X-Upload-Content-Type': this.o.contentType,
                 'X-Upload-Content-Length': String(this.body.size),
             },
-            data: JSON.stringify({ name: this.name, contentType: this.o.contentType, md5Hash: this.body.md5 }),
-            responseType: 'text',
-            validateStatus: () => true,
-            timeout: timeoutFor(0),
+            body: JSON.stringify({ name: this.name, contentType: this.o.contentType, md5Hash: this.body.md5 }),
+            timeoutMs: timeoutFor(0),
         });
         if (res.status !== 200 && res.status !== 201)
             throw httpError(res);
@@ -65364,14 +65438,12 @@ class ResumableUpload {
         return location;
     }
     /** Asks where the session stands; returns the object when it is already complete. */
-    async status() {
+    async status(uri) {
         const res = await this.t.http({
             method: 'PUT',
-            url: this.uri,
+            url: uri,
             headers: { 'Content-Range': `bytes */${this.body.size}`, 'Content-Length': '0' },
-            responseType: 'text',
-            validateStatus: () => true,
-            timeout: timeoutFor(0),
+            timeoutMs: timeoutFor(0),
         });
         if (res.status === 200 || res.status === 201) {
             this.askStatus = false;
@@ -65408,10 +65480,8 @@ class ResumableUpload {
                     // All the rest in this request; `bytes */<size>` finalises a session that already has every byte.
                     'Content-Range': start < size ? `bytes ${start}-${size - 1}/${size}` : `bytes */${size}`,
                 },
-                data,
-                responseType: 'text',
-                validateStatus: () => true,
-                timeout: timeoutFor(size - start),
+                body: data,
+                timeoutMs: timeoutFor(size - start),
             });
         }
         catch (e) {
@@ -65443,6 +65513,7 @@ function persisted(range) {
 }
 
 ;// CONCATENATED MODULE: ./lib/gcs/store.js
+
 
 
 
@@ -65513,7 +65584,7 @@ function withEmulatorHost(host, make) {
     }
 }
 async function openClient(bucketName, projectId, emulatorHost) {
-    const [{ Storage }, { gaxios: bare }] = await Promise.all([__nccwpck_require__.e(/* import() */ 492).then(__nccwpck_require__.bind(__nccwpck_require__, 8492)), Promise.resolve(/* import() */).then(__nccwpck_require__.t.bind(__nccwpck_require__, 492, 19))]);
+    const { Storage } = await __nccwpck_require__.e(/* import() */ 665).then(__nccwpck_require__.bind(__nccwpck_require__, 3665));
     // Our retry loop governs every call; the SDK's own would stack on top and, for uploads
     // without a precondition, switches itself off for the whole client.
     const storage = withEmulatorHost(emulatorHost, () => new Storage({
@@ -65522,10 +65593,8 @@ async function openClient(bucketName, projectId, emulatorHost) {
         retryOptions: { autoRetry: false },
         timeout: 120_000,
     }));
-    // As the SDK's own uploads do: its auth client for GCS, none for a custom endpoint (an emulator).
-    const http = storage.customEndpoint && !storage.useAuthWithCustomEndpoint
-        ? (o) => bare.request(o)
-        : (o) => storage.authClient.request(o);
+    // As the SDK's own uploads do: its credentials for GCS, none for a custom endpoint (an emulator).
+    const http = uploadTransport(storage.customEndpoint && !storage.useAuthWithCustomEndpoint ? undefined : (url) => storage.authClient.getRequestHeaders(url));
     return { storage, target: { http, apiEndpoint: storage.apiEndpoint, bucket: bucketName } };
 }
 class RunStore {
@@ -67744,8 +67813,6 @@ function entrypoint(prefix, args) {
     return [prefix.trim(), ...args.map(shellQuote)].join(' ');
 }
 
-// EXTERNAL MODULE: ./node_modules/@actions/http-client/lib/index.js + 1 modules
-var lib = __nccwpck_require__(4942);
 // EXTERNAL MODULE: ./node_modules/ws/lib/stream.js
 var stream = __nccwpck_require__(6412);
 // EXTERNAL MODULE: ./node_modules/ws/lib/extension.js
@@ -69718,7 +69785,7 @@ function manifestUrl(ref, baseUrl) {
     return `${base}/v2/${ref.name}/manifests/${encodeURIComponent(ref.reference).replace(/%3A/g, ':')}`;
 }
 /** An access token source: Application Default Credentials with the cloud-platform scope. */
-function adcTokenSource(auth = new src.GoogleAuth({ scopes: [CLOUD_PLATFORM_SCOPE] })) {
+function adcTokenSource(auth = new src/* GoogleAuth */.kF({ scopes: [CLOUD_PLATFORM_SCOPE] })) {
     return async () => {
         const token = await auth.getAccessToken();
         if (!token)

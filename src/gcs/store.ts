@@ -3,14 +3,13 @@
 //
 // @google-cloud/storage is loaded on the first call, not with the bundle: a dry run never talks to GCS, and the
 // SDK is most of the bundle's start-up time. The SDK serves the JSON API calls (list, stat, read, delete); uploads
-// go through ./transfer.ts on the SDK's authenticated transport.
+// go through ./transfer.ts on ./http.ts, with the SDK's credentials.
 import type { Bucket, File, Storage } from '@google-cloud/storage';
-import type { gaxios } from 'google-auth-library';
 import { errorStatus } from '../common/errors.js';
 import { isNetworkError, RetryBudget, type RetryPolicy, withRetry } from '../common/retry.js';
+import { uploadTransport } from './http.js';
 import {
   bufferBody,
-  type HttpRequest,
   multipartUpload,
   ResumableUpload,
   retryableStatus,
@@ -99,7 +98,7 @@ function withEmulatorHost<T>(host: string | undefined, make: () => T): T {
 }
 
 async function openClient(bucketName: string, projectId: string | undefined, emulatorHost: string | undefined): Promise<Client> {
-  const [{ Storage }, { gaxios: bare }] = await Promise.all([import('@google-cloud/storage'), import('google-auth-library')]);
+  const { Storage } = await import('@google-cloud/storage');
   // Our retry loop governs every call; the SDK's own would stack on top and, for uploads
   // without a precondition, switches itself off for the whole client.
   const storage = withEmulatorHost(
@@ -112,11 +111,8 @@ async function openClient(bucketName: string, projectId: string | undefined, emu
         timeout: 120_000,
       }),
   );
-  // As the SDK's own uploads do: its auth client for GCS, none for a custom endpoint (an emulator).
-  const http: HttpRequest =
-    storage.customEndpoint && !storage.useAuthWithCustomEndpoint
-      ? (o) => bare.request<string>(o)
-      : (o: gaxios.GaxiosOptions) => storage.authClient.request<string>(o);
+  // As the SDK's own uploads do: its credentials for GCS, none for a custom endpoint (an emulator).
+  const http = uploadTransport(storage.customEndpoint && !storage.useAuthWithCustomEndpoint ? undefined : (url) => storage.authClient.getRequestHeaders(url));
   return { storage, target: { http, apiEndpoint: storage.apiEndpoint, bucket: bucketName } };
 }
 

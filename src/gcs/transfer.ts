@@ -10,10 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import type { gaxios } from 'google-auth-library';
-
-/** One HTTP exchange; every status resolves (the caller decides), only a broken connection rejects. */
-export type HttpRequest = (opts: gaxios.GaxiosOptions) => Promise<gaxios.GaxiosResponse<string>>;
+import type { HttpAnswer, HttpRequest } from './http.js';
 
 /** Where uploads go and how they are sent. */
 export interface UploadTarget {
@@ -99,8 +96,8 @@ export function retryableStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;
 }
 
-function httpError(res: gaxios.GaxiosResponse<string>): GcsHttpError {
-  const text = typeof res.data === 'string' ? res.data : '';
+function httpError(res: HttpAnswer): GcsHttpError {
+  const text = res.text;
   try {
     const body = JSON.parse(text) as { error?: { message?: string; errors?: Array<{ reason?: string }> } };
     if (body.error?.message) return new GcsHttpError(res.status, body.error.message, body.error.errors?.[0]?.reason);
@@ -110,10 +107,10 @@ function httpError(res: gaxios.GaxiosResponse<string>): GcsHttpError {
   return new GcsHttpError(res.status, `HTTP ${res.status}${text ? `: ${text.slice(0, 300)}` : ''}`);
 }
 
-function stored(name: string, res: gaxios.GaxiosResponse<string>, size: number): StoredObject {
+function stored(name: string, res: HttpAnswer, size: number): StoredObject {
   let md: { md5Hash?: unknown; size?: unknown; generation?: unknown } = {};
   try {
-    md = JSON.parse(res.data) as typeof md;
+    md = JSON.parse(res.text) as typeof md;
   } catch {
     // An answer without metadata leaves the md5 empty: the caller then has nothing to compare.
   }
@@ -148,10 +145,8 @@ export async function multipartUpload(t: UploadTarget, name: string, data: Buffe
     url: uploadUrl(t),
     params: { uploadType: 'multipart', name, ifGenerationMatch: String(o.ifGenerationMatch) },
     headers: { 'Content-Type': `multipart/related; boundary=${boundary}` },
-    data: body,
-    responseType: 'text',
-    validateStatus: () => true,
-    timeout: timeoutFor(body.length),
+    body,
+    timeoutMs: timeoutFor(body.length),
   });
   if (res.status !== 200) throw httpError(res);
   return stored(name, res, data.length);
@@ -181,7 +176,7 @@ export class ResumableUpload {
 
   async attempt(): Promise<StoredObject> {
     if (this.uri && this.askStatus) {
-      const done = await this.status();
+      const done = await this.status(this.uri);
       if (done) return done;
     }
     if (!this.uri) {
@@ -201,10 +196,8 @@ export class ResumableUpload {
         'X-Upload-Content-Type': this.o.contentType,
         'X-Upload-Content-Length': String(this.body.size),
       },
-      data: JSON.stringify({ name: this.name, contentType: this.o.contentType, md5Hash: this.body.md5 }),
-      responseType: 'text',
-      validateStatus: () => true,
-      timeout: timeoutFor(0),
+      body: JSON.stringify({ name: this.name, contentType: this.o.contentType, md5Hash: this.body.md5 }),
+      timeoutMs: timeoutFor(0),
     });
     if (res.status !== 200 && res.status !== 201) throw httpError(res);
     const location = res.headers.location;
@@ -214,14 +207,12 @@ export class ResumableUpload {
   }
 
   /** Asks where the session stands; returns the object when it is already complete. */
-  private async status(): Promise<StoredObject | null> {
+  private async status(uri: string): Promise<StoredObject | null> {
     const res = await this.t.http({
       method: 'PUT',
-      url: this.uri,
+      url: uri,
       headers: { 'Content-Range': `bytes */${this.body.size}`, 'Content-Length': '0' },
-      responseType: 'text',
-      validateStatus: () => true,
-      timeout: timeoutFor(0),
+      timeoutMs: timeoutFor(0),
     });
     if (res.status === 200 || res.status === 201) {
       this.askStatus = false;
@@ -248,7 +239,7 @@ export class ResumableUpload {
     const { size } = this.body;
     const start = this.offset;
     const data = start < size ? this.body.stream(start) : undefined;
-    let res: gaxios.GaxiosResponse<string>;
+    let res: HttpAnswer;
     try {
       res = await this.t.http({
         method: 'PUT',
@@ -259,10 +250,8 @@ export class ResumableUpload {
           // All the rest in this request; `bytes */<size>` finalises a session that already has every byte.
           'Content-Range': start < size ? `bytes ${start}-${size - 1}/${size}` : `bytes */${size}`,
         },
-        data,
-        responseType: 'text',
-        validateStatus: () => true,
-        timeout: timeoutFor(size - start),
+        body: data,
+        timeoutMs: timeoutFor(size - start),
       });
     } catch (e) {
       this.askStatus = true;
