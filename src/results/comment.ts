@@ -1,8 +1,7 @@
 // The PR comment: one comment per key (render.ts commentKey: the workflow, the combo and the
 // models), found again by its hidden marker and updated in place. Every failure here is a
 // warning: the report never fails because of the comment.
-import { getOctokit } from '@actions/github';
-import { defaults as githubDefaults } from '@actions/github/lib/utils';
+import type { getOctokit } from '@actions/github';
 import { Inputs } from '../common/constants.js';
 import { errorMessage, errorStatus } from '../common/errors.js';
 import type { GithubContext } from '../common/github-context.js';
@@ -96,7 +95,9 @@ async function tokenIdentity(octokit: Octokit, token: string): Promise<string | 
 export async function upsertComment(options: UpsertOptions): Promise<CommentOutcome> {
   const baseUrl = (options.apiUrl || process.env.GITHUB_API_URL || 'https://api.github.com').replace(/\/+$/, '');
   const quiet = (): void => undefined;
-  const octokit = getOctokit(options.token, {
+  // Loaded here, not with the bundle: most steps post no comment (docs/benchmarks.md#dry-run-of-27-dbs-491-files-and-bundle-cold-start).
+  const [{ getOctokit: octokitFor }, { defaults: githubDefaults }] = await Promise.all([import('@actions/github'), import('@actions/github/lib/utils')]);
+  const octokit = octokitFor(options.token, {
     baseUrl,
     request: { ...githubDefaults.request, signal: AbortSignal.timeout(options.timeoutMs ?? 60_000) },
     log: { debug: quiet, info: quiet, warn: (m: string) => options.log.info(`github: ${m}`), error: (m: string) => options.log.info(`github: ${m}`) },
