@@ -259,7 +259,7 @@ export async function uploadColumns({ trees, flags, python, say }) {
       : `Goals met: ours at most ${GOAL_VS_RAW}× the raw ceiling and ${GOAL_VS_UCS}× the upload-cloud-storage model everywhere.\n`,
     'Why ours is slower than the raw ceiling (see the profile section for the figures): it is a whole submit, not only an upload: Node start and the bundle load, ' +
       'the preflight (git status, an md5 of every file), and the remote checks (bucket, listing of the run prefix) come before the first upload and the manifest after the last. ' +
-      "Small files: one multipart POST per file as raw sends one POST, through the auth client's transport and the retry wrapper, whose CPU per request shows when requests are many and small. " +
+      'Small files: one multipart POST per file (the md5 declared in its metadata part) where raw sends one media POST, through the retry wrapper and the upload pool, whose CPU per request shows when requests are many and small; the emulator parses each multipart body and checks its md5 on the same cores. ' +
       "Large files: streamed from disk as a resumable session (one more round trip to open it) with the preflight's md5 declared for the server to check, not hashed again and with no client-side CRC32C, " +
       'all on the same two cores as the emulator, which verifies the md5 of every body. ' +
       'The other columns do less: raw hashes nothing, the SDK columns skip the preflight and the create-only checks, UCS gzips (fewer bytes on the small tree, much CPU on incompressible large files).',
