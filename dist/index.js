@@ -65489,8 +65489,8 @@ async function writeReportRecord(store, runId, json) {
 // (docs/reference/ray-jobs.md#following-the-log-during-a-wait): the WebSocket tail streams it
 // once; a tail that drops is reopened a few times (the stream restarts at the top, and what was
 // already seen is skipped); where the tail cannot be had, the whole log is fetched on a doubling
-// schedule and only its new part is printed. At the end of a wait, the stream gets a moment to
-// end; only a stream that does not end is completed by one full fetch. A quiet stream is no proof
+// schedule and only its new part is printed. At the end of a wait on a job that is over, the
+// stream gets a moment to end; a stream that does not end is completed by one full fetch. A quiet stream is no proof
 // that it has caught up: Ray's tail idles about 2 s at the end of the file
 // (docs/reference/ray-jobs.md#p16-a-quiet-tail-has-not-caught-up).
 
@@ -65612,7 +65612,8 @@ function followLog(client, submissionId, clock, note, endGraceMs = END_GRACE_MS)
         get mode() {
             return mode;
         },
-        async take(last) {
+        async take(moment) {
+            const last = moment !== 'poll';
             const ended = end;
             if (mode === 'tail' && ended && ended.kind !== 'ended') {
                 if (ended.kind === 'refused' || reopens >= MAX_TAIL_REOPENS) {
@@ -65630,7 +65631,7 @@ function followLog(client, submissionId, clock, note, endGraceMs = END_GRACE_MS)
                 if (last || isFetchPoll(polls))
                     await fetchRest();
             }
-            else if (last && !(await streamEnded())) {
+            else if (last && (moment === 'end-job-running' || !(await streamEnded()))) {
                 // The stream has not ended (the driver still runs, or the stream broke): what it has not
                 // brought yet. The tail is closed first, so no frame the fetch already covers arrives after it.
                 tail?.close();
@@ -65685,6 +65686,15 @@ function decide(observed, clock) {
     if (observed.now - clock.startedMs > clock.waitTimeoutMs)
         return { kind: 'wait-timeout', reason: `still not finished after wait-timeout-minutes (${Math.round(clock.waitTimeoutMs / 60000)} min)` };
     return null;
+}
+/**
+ * A finished run's driver is winding down and a failed job is over: their log streams close soon.
+ * After a stall or a timeout the job runs on, and waiting for its stream would only add time.
+ */
+function takeMoment(verdict) {
+    if (verdict === null)
+        return 'poll';
+    return verdict.kind === 'finished' || verdict.kind === 'failed' ? 'end-job-over' : 'end-job-running';
 }
 /** A poll that failed at the dashboard (not at the bucket): after MAX_FAILED_POLLS of them, the unreachable verdict. */
 class DashboardError extends Error {
@@ -65751,8 +65761,8 @@ async function waitWith(options, follower) {
             return { verdict, jobStatus, rowsDone, rowsTotal: wanted.size };
         await options.clock.sleep(options.pollIntervalMs, options.signal);
     }
-    async function printNewLogs(last) {
-        const news = await follower?.take(last);
+    async function printNewLogs(moment) {
+        const news = await follower?.take(moment);
         if (news)
             await options.log.group(`job log (+${news.total} characters)`, async () => options.log.untrusted(shownText(news)));
     }
@@ -65795,7 +65805,7 @@ async function waitWith(options, follower) {
             rowsTotal: wanted.size,
             headAlive,
         }, deadlines);
-        await printNewLogs(verdict !== null);
+        await printNewLogs(takeMoment(verdict));
         return verdict;
     }
 }

@@ -2,8 +2,8 @@
 // (docs/reference/ray-jobs.md#following-the-log-during-a-wait): the WebSocket tail streams it
 // once; a tail that drops is reopened a few times (the stream restarts at the top, and what was
 // already seen is skipped); where the tail cannot be had, the whole log is fetched on a doubling
-// schedule and only its new part is printed. At the end of a wait, the stream gets a moment to
-// end; only a stream that does not end is completed by one full fetch. A quiet stream is no proof
+// schedule and only its new part is printed. At the end of a wait on a job that is over, the
+// stream gets a moment to end; a stream that does not end is completed by one full fetch. A quiet stream is no proof
 // that it has caught up: Ray's tail idles about 2 s at the end of the file
 // (docs/reference/ray-jobs.md#p16-a-quiet-tail-has-not-caught-up).
 
@@ -77,9 +77,15 @@ export function isFetchPoll(poll: number): boolean {
   return poll > 0 && (poll & (poll - 1)) === 0;
 }
 
+/**
+ * When the wait takes the log: at a poll that goes on, or at its end, with the job over (its
+ * stream closes within seconds) or with the job still running (the stream will not close).
+ */
+export type TakeMoment = 'poll' | 'end-job-over' | 'end-job-running';
+
 export interface LogFollower {
-  /** The log that arrived since the last call, or null. `last`: the wait ends after this poll. */
-  take(last: boolean): Promise<LogNews | null>;
+  /** The log that arrived since the last call, or null. */
+  take(moment: TakeMoment): Promise<LogNews | null>;
   /** How the log is followed now, for the step log. */
   readonly mode: 'tail' | 'fetch';
   close(): void;
@@ -145,7 +151,8 @@ export function followLog(client: RayJobsClient, submissionId: string, clock: Cl
     get mode() {
       return mode;
     },
-    async take(last) {
+    async take(moment) {
+      const last = moment !== 'poll';
       const ended: TailEnd | null = end;
       if (mode === 'tail' && ended && ended.kind !== 'ended') {
         if (ended.kind === 'refused' || reopens >= MAX_TAIL_REOPENS) {
@@ -160,7 +167,7 @@ export function followLog(client: RayJobsClient, submissionId: string, clock: Cl
       if (mode === 'fetch') {
         polls++;
         if (last || isFetchPoll(polls)) await fetchRest();
-      } else if (last && !(await streamEnded())) {
+      } else if (last && (moment === 'end-job-running' || !(await streamEnded()))) {
         // The stream has not ended (the driver still runs, or the stream broke): what it has not
         // brought yet. The tail is closed first, so no frame the fetch already covers arrives after it.
         tail?.close();

@@ -7,7 +7,7 @@ import type { Clock } from '../common/time.js';
 import { parseStatus, rowRefs } from '../gcs/rows.js';
 import { type RunStore, runPaths } from '../gcs/store.js';
 import type { JobStatus, RayJobsClient } from './client.js';
-import { followLog, type LogFollower, shownText } from './log-follow.js';
+import { followLog, type LogFollower, shownText, type TakeMoment } from './log-follow.js';
 
 export const STALL_AFTER_MS = 300_000;
 /** Polls in a row that may fail (after their own retries) before the wait gives up. */
@@ -69,6 +69,15 @@ export function decide(observed: Observation, clock: WaitClock): Verdict | null 
   if (observed.now - clock.startedMs > clock.waitTimeoutMs)
     return { kind: 'wait-timeout', reason: `still not finished after wait-timeout-minutes (${Math.round(clock.waitTimeoutMs / 60000)} min)` };
   return null;
+}
+
+/**
+ * A finished run's driver is winding down and a failed job is over: their log streams close soon.
+ * After a stall or a timeout the job runs on, and waiting for its stream would only add time.
+ */
+function takeMoment(verdict: Verdict | null): TakeMoment {
+  if (verdict === null) return 'poll';
+  return verdict.kind === 'finished' || verdict.kind === 'failed' ? 'end-job-over' : 'end-job-running';
 }
 
 export interface WaitOptions {
@@ -171,8 +180,8 @@ async function waitWith(options: WaitOptions, follower: LogFollower | null): Pro
     await options.clock.sleep(options.pollIntervalMs, options.signal);
   }
 
-  async function printNewLogs(last: boolean): Promise<void> {
-    const news = await follower?.take(last);
+  async function printNewLogs(moment: TakeMoment): Promise<void> {
+    const news = await follower?.take(moment);
     if (news) await options.log.group(`job log (+${news.total} characters)`, async () => options.log.untrusted(shownText(news)));
   }
 
@@ -218,7 +227,7 @@ async function waitWith(options: WaitOptions, follower: LogFollower | null): Pro
       },
       deadlines,
     );
-    await printNewLogs(verdict !== null);
+    await printNewLogs(takeMoment(verdict));
     return verdict;
   }
 }

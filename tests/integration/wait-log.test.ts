@@ -88,15 +88,16 @@ describe('the job log during a wait (Ray double)', () => {
     );
   });
 
-  it('needs no full fetch when the stream ended; one, printing only what the stream had not brought, when the job still writes as the wait ends', async () => {
+  it('needs no full fetch when the stream ended; one at once, printing only what the stream had not brought, when the wait times out on a job that still writes', async () => {
     const sim = await exactSim();
-    // A job that never stops writing, and a wait that times out after 1.5 s: the stream does not
-    // end within the end's grace, here 2.5 s instead of the action's 10 s. The two waits
-    // are on two jobs of their own, at the same time.
+    // A job that never stops writing, and a wait that times out after 1.5 s. Its stream cannot end
+    // while the job runs, so the follower does not wait for it: the end's grace here is 10 min, and
+    // waiting it out would time the test out. The two waits are on two jobs of their own, at the
+    // same time.
     const { log, texts, recording } = recordingLog();
     const [ended, busy] = await Promise.all([
       waitOnJob(sim.url, BURSTS, recordingLog().recording, cleanups),
-      waitOnJob(sim.url, 'i=1; while true; do echo "busy-$i"; i=$((i+1)); sleep 0.05; done', recording, cleanups, 1_500, 2_500),
+      waitOnJob(sim.url, 'i=1; while true; do echo "busy-$i"; i=$((i+1)); sleep 0.05; done', recording, cleanups, 1_500, 600_000),
     ]);
     expect(ended.fullFetches).toBe(0);
     expect(busy.result.verdict.kind).toBe('wait-timeout');
@@ -106,6 +107,20 @@ describe('the job log during a wait (Ray double)', () => {
     expect(busy.finalLog.startsWith(printed)).toBe(true);
     expect(reportedChars(log.lines)).toBe(printed.length);
     expect(printed.match(/^busy-\d+$/gm)).toEqual(Array.from({ length: printed.split('\n').length - 1 }, (_, k) => `busy-${k + 1}`));
+  });
+
+  it('fetches what a stream that does not close within the grace has not brought, once the job is over', async () => {
+    // The double's tail pauses 60 s after the end of the file: the job is over long before its
+    // stream would close. After the grace (1 s here, 10 s in the action) one GET …/logs completes it.
+    const sim = await startRaySim({ pendingDelayMs: 20, supervisorLogLines: false, tailPollMs: 50, tailIdleMs: 60_000 });
+    cleanups.push(() => sim.close());
+    const { log, texts, recording } = recordingLog();
+    const r = await waitOnJob(sim.url, BURSTS, recording, cleanups, 120_000, 1_000);
+    expect(r.result.verdict.kind).toBe('failed');
+    expect(r.fullFetches).toBe(1);
+    expect(texts.join('')).toBe(r.finalLog);
+    expect(reportedChars(log.lines)).toBe(r.finalLog.length);
+    expect(log.lines.filter((l) => l.startsWith('| ::warning::line-'))).toHaveLength(600);
   });
 
   it('fetches less than 3× the final log from the dashboard while the log grows to about 3 MB', async () => {
