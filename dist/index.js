@@ -65490,8 +65490,8 @@ async function writeReportRecord(store, runId, json) {
 // once; a tail that drops is reopened a few times (the stream restarts at the top, and what was
 // already seen is skipped); where the tail cannot be had, the whole log is fetched on a doubling
 // schedule and only its new part is printed. At the end of a wait on a job that is over, the
-// stream gets a moment to end; a stream that does not end is completed by one full fetch. A quiet stream is no proof
-// that it has caught up: Ray's tail idles about 2 s at the end of the file
+// stream gets a moment to end; a stream that does not end is completed by one full fetch. A quiet
+// stream is no proof that it has caught up: Ray's tail idles about 2 s at the end of the file
 // (docs/reference/ray-jobs.md#p16-a-quiet-tail-has-not-caught-up).
 
 /** What one poll prints of the job log at most; more is counted and left out, never kept in memory. */
@@ -70125,16 +70125,17 @@ async function tokenIdentity(octokit, token) {
 async function upsertComment(options) {
     const baseUrl = (options.apiUrl || process.env.GITHUB_API_URL || 'https://api.github.com').replace(/\/+$/, '');
     const quiet = () => undefined;
-    // Loaded here, not with the bundle: most steps post no comment (docs/benchmarks.md#dry-run-of-27-dbs-491-files-and-bundle-cold-start).
-    const [{ getOctokit: octokitFor }, { defaults: githubDefaults }] = await Promise.all([Promise.all(/* import() */[__nccwpck_require__.e(46), __nccwpck_require__.e(351)]).then(__nccwpck_require__.bind(__nccwpck_require__, 1351)), __nccwpck_require__.e(/* import() */ 46).then(__nccwpck_require__.bind(__nccwpck_require__, 8665))]);
-    const octokit = octokitFor(options.token, {
-        baseUrl,
-        request: { ...githubDefaults.request, signal: AbortSignal.timeout(options.timeoutMs ?? 60_000) },
-        log: { debug: quiet, info: quiet, warn: (m) => options.log.info(`github: ${m}`), error: (m) => options.log.info(`github: ${m}`) },
-    });
     const { owner, repo, issueNumber } = options.target;
     let step = 'list the comments to find';
     try {
+        // Loaded here, not with the bundle: most steps post no comment
+        // (docs/benchmarks.md#dry-run-of-27-dbs-491-files-and-bundle-cold-start).
+        const [{ getOctokit: octokitFor }, { defaults: githubDefaults }] = await Promise.all([Promise.all(/* import() */[__nccwpck_require__.e(46), __nccwpck_require__.e(351)]).then(__nccwpck_require__.bind(__nccwpck_require__, 1351)), __nccwpck_require__.e(/* import() */ 46).then(__nccwpck_require__.bind(__nccwpck_require__, 8665))]);
+        const octokit = octokitFor(options.token, {
+            baseUrl,
+            request: { ...githubDefaults.request, signal: AbortSignal.timeout(options.timeoutMs ?? 60_000) },
+            log: { debug: quiet, info: quiet, warn: (m) => options.log.info(`github: ${m}`), error: (m) => options.log.info(`github: ${m}`) },
+        });
         const identity = await tokenIdentity(octokit, options.token);
         const comments = await octokit.paginate(octokit.rest.issues.listComments, { owner, repo, issue_number: issueNumber, per_page: 100 });
         const ours = identity === null ? undefined : comments.find((c) => typeof c.body === 'string' && c.body.startsWith(options.marker) && c.user?.login === identity);

@@ -3,8 +3,8 @@
 // once; a tail that drops is reopened a few times (the stream restarts at the top, and what was
 // already seen is skipped); where the tail cannot be had, the whole log is fetched on a doubling
 // schedule and only its new part is printed. At the end of a wait on a job that is over, the
-// stream gets a moment to end; a stream that does not end is completed by one full fetch. A quiet stream is no proof
-// that it has caught up: Ray's tail idles about 2 s at the end of the file
+// stream gets a moment to end; a stream that does not end is completed by one full fetch. A quiet
+// stream is no proof that it has caught up: Ray's tail idles about 2 s at the end of the file
 // (docs/reference/ray-jobs.md#p16-a-quiet-tail-has-not-caught-up).
 
 import { errorMessage } from '../common/errors.js';

@@ -95,16 +95,17 @@ async function tokenIdentity(octokit: Octokit, token: string): Promise<string | 
 export async function upsertComment(options: UpsertOptions): Promise<CommentOutcome> {
   const baseUrl = (options.apiUrl || process.env.GITHUB_API_URL || 'https://api.github.com').replace(/\/+$/, '');
   const quiet = (): void => undefined;
-  // Loaded here, not with the bundle: most steps post no comment (docs/benchmarks.md#dry-run-of-27-dbs-491-files-and-bundle-cold-start).
-  const [{ getOctokit: octokitFor }, { defaults: githubDefaults }] = await Promise.all([import('@actions/github'), import('@actions/github/lib/utils')]);
-  const octokit = octokitFor(options.token, {
-    baseUrl,
-    request: { ...githubDefaults.request, signal: AbortSignal.timeout(options.timeoutMs ?? 60_000) },
-    log: { debug: quiet, info: quiet, warn: (m: string) => options.log.info(`github: ${m}`), error: (m: string) => options.log.info(`github: ${m}`) },
-  });
   const { owner, repo, issueNumber } = options.target;
   let step = 'list the comments to find';
   try {
+    // Loaded here, not with the bundle: most steps post no comment
+    // (docs/benchmarks.md#dry-run-of-27-dbs-491-files-and-bundle-cold-start).
+    const [{ getOctokit: octokitFor }, { defaults: githubDefaults }] = await Promise.all([import('@actions/github'), import('@actions/github/lib/utils')]);
+    const octokit = octokitFor(options.token, {
+      baseUrl,
+      request: { ...githubDefaults.request, signal: AbortSignal.timeout(options.timeoutMs ?? 60_000) },
+      log: { debug: quiet, info: quiet, warn: (m: string) => options.log.info(`github: ${m}`), error: (m: string) => options.log.info(`github: ${m}`) },
+    });
     const identity = await tokenIdentity(octokit, options.token);
     const comments = await octokit.paginate(octokit.rest.issues.listComments, { owner, repo, issue_number: issueNumber, per_page: 100 });
     const ours =
