@@ -1,7 +1,6 @@
 // The built otf-keys sub-action (dist/otf-keys/index.js), run as the runner runs it: otf-keys/action.yml
 // with `main: ../dist/otf-keys/index.js`, INPUT_* from `with:` plus the defaults, outputs read back
 // from GITHUB_OUTPUT. Run under this Node and under Node 24 when tools/node24 is installed.
-import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import { dbInputFiles } from '../../src/otf/key-material.js';
 import { fixtureDbs, REPO_ROOT } from '../../tools/demo/demo-repo.mjs';
 import { readActionYml } from '../../tools/harness/run-action.mjs';
 import { errors, NODE24, removeDir, runAction, tempDir, warnings } from '../helpers/action.js';
+import { GIT_ENV, gitIn } from '../helpers/git.js';
 
 const OTF_KEYS_DIR = join(REPO_ROOT, 'otf-keys');
 
@@ -17,15 +17,6 @@ interface Tree {
   workspace: string;
   root: string;
 }
-
-const GIT_ENV = {
-  GIT_CONFIG_GLOBAL: '/dev/null',
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_AUTHOR_NAME: 't',
-  GIT_AUTHOR_EMAIL: 't@example.com',
-  GIT_COMMITTER_NAME: 't',
-  GIT_COMMITTER_EMAIL: 't@example.com',
-};
 
 /** A checkout of the evaluation repo (git, with the encode code under src/) and a mini-interact root. */
 function makeTree(dbs: string[]): Tree {
@@ -45,7 +36,7 @@ function makeTree(dbs: string[]): Tree {
     ['add', '-A'],
     ['commit', '-q', '-m', 'fixture'],
   ]) {
-    execFileSync('git', args, { cwd: workspace, env: { ...process.env, ...GIT_ENV }, stdio: 'pipe' });
+    gitIn(workspace, ...args);
   }
   const lines: string[] = [];
   for (const db of dbs) {

@@ -1,7 +1,6 @@
 // The per-DB OTF cache keys (docs/reference/otf-encode.md#cache-keys): the pure parts, then the real file hashing on a generated
 // mini-interact root holding the fixture's 27 DB names (the fixture has no dataset files, so each
 // test tree gets small fake <db>.sqlite, <db>_column_meaning_base.json and <db>_kb.jsonl).
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,6 +26,7 @@ import {
 } from '../../src/otf/key-material.js';
 import { fixtureDbs } from '../../tools/demo/demo-repo.mjs';
 import { removeDir, tempDir } from '../helpers/action.js';
+import { gitIn } from '../helpers/git.js';
 
 const UV_LOCK = `version = 1
 revision = 2
@@ -76,17 +76,7 @@ interface Tree {
   dbs: string[];
 }
 
-const GIT_ENV = {
-  GIT_CONFIG_GLOBAL: '/dev/null',
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_AUTHOR_NAME: 't',
-  GIT_AUTHOR_EMAIL: 't@example.com',
-  GIT_COMMITTER_NAME: 't',
-  GIT_COMMITTER_EMAIL: 't@example.com',
-};
-function git(cwd: string, ...args: string[]): void {
-  execFileSync('git', args, { cwd, env: { ...process.env, ...GIT_ENV }, stdio: 'pipe' });
-}
+const git = gitIn;
 
 /** The evaluation repo's encode code in the fixture workspace (the default encoder-paths). */
 const ENCODER_FILES: Record<string, string> = {

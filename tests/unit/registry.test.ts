@@ -20,6 +20,7 @@ import {
 } from '../../src/cluster/registry.js';
 import { removeDir, tempDir } from '../helpers/action.js';
 import { IMAGE_URI } from '../helpers/cluster.js';
+import { GIT_ENV, gitIn } from '../helpers/git.js';
 
 interface Seen {
   method: string;
@@ -159,15 +160,7 @@ describe('buildCommand', () => {
   const dirs: string[] = [];
   afterAll(() => dirs.forEach(removeDir));
 
-  const GIT_ENV = {
-    GIT_CONFIG_GLOBAL: '/dev/null',
-    GIT_CONFIG_NOSYSTEM: '1',
-    GIT_AUTHOR_NAME: 't',
-    GIT_AUTHOR_EMAIL: 't@example.com',
-    GIT_COMMITTER_NAME: 't',
-    GIT_COMMITTER_EMAIL: 't@example.com',
-  };
-  const git = (cwd: string, ...args: string[]): string => execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, ...GIT_ENV } });
+  const git = gitIn;
 
   it('the dataset inside the repo as mini-interact/: the same stream, no rename', () => {
     expect(buildCommand(IMAGE_URI, '/w/eval repo', '/w/eval repo/mini-interact')).toBe(

@@ -20,6 +20,7 @@ import { REPO_ROOT } from '../../tools/demo/demo-repo.mjs';
 import { demoRepo, errors, removeDir, runAction, TEST_KEYS, tempDir } from '../helpers/action.js';
 import { fakeCliEnv } from '../helpers/cluster.js';
 import { type Ctx, evaluateIf, interpolate, type Status } from '../helpers/gha-expr.js';
+import { GIT_ENV, gitIn } from '../helpers/git.js';
 
 type Scalar = string | number | boolean;
 interface Step {
@@ -453,17 +454,7 @@ describe('bird-eval.yml: the runner image of a per-run cluster (cluster: ephemer
       return tree(out);
     };
 
-    const GIT_ENV = {
-      GIT_CONFIG_GLOBAL: '/dev/null',
-      GIT_CONFIG_NOSYSTEM: '1',
-      GIT_AUTHOR_NAME: 't',
-      GIT_AUTHOR_EMAIL: 't@example.com',
-      GIT_COMMITTER_NAME: 't',
-      GIT_COMMITTER_EMAIL: 't@example.com',
-    };
-    const git = (cwd: string, ...args: string[]): void => {
-      execFileSync('git', args, { cwd, env: { ...process.env, ...GIT_ENV }, stdio: 'pipe' });
-    };
+    const git = gitIn;
     const exclude = step(image, (s) => s.name === "Keep the runner's own files out of the image inputs", 'exclude').run ?? '';
 
     for (const [label, dataDir] of [
@@ -607,16 +598,8 @@ describe('bird-eval.yml: the runner image of a per-run cluster (cluster: ephemer
       writeFileSync(dockerfile, `${readFileSync(dockerfile, 'utf8')}COPY scripts/ /app/bird-interact-agents/scripts/\n`);
       mkdirSync(join(repo.workspace, 'scripts'));
       writeFileSync(join(repo.workspace, 'scripts', 'warm.sh'), 'echo warm\n');
-      const gitEnv = {
-        ...process.env,
-        GIT_CONFIG_GLOBAL: '/dev/null',
-        GIT_AUTHOR_NAME: 't',
-        GIT_AUTHOR_EMAIL: 't@example.com',
-        GIT_COMMITTER_NAME: 't',
-        GIT_COMMITTER_EMAIL: 't@example.com',
-      };
-      execFileSync('git', ['add', '-A'], { cwd: repo.workspace, env: gitEnv });
-      execFileSync('git', ['commit', '-q', '-m', 'copy scripts'], { cwd: repo.workspace, env: gitEnv });
+      gitIn(repo.workspace, 'add', '-A');
+      gitIn(repo.workspace, 'commit', '-q', '-m', 'copy scripts');
       const caller = workflowInputs({
         framework: 'pydantic_ai',
         'query-mode': 'raw',
