@@ -4,22 +4,12 @@
 // the double serves); and a dashboard that stops answering mid-wait ends it with the address, the
 // rows in and the rerun to finish the run.
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cancellation } from '../../src/common/cancel.js';
-import { type Log, memoryLog } from '../../src/common/log.js';
-import { ActionState } from '../../src/common/state.js';
-import { RunStore } from '../../src/gcs/store.js';
-import { type InputReader, parseSettings, type SubmitSettings } from '../../src/inputs/settings.js';
-import { dispatchAttempt, type StepContext } from '../../src/ray/attempt.js';
-import { rayClient } from '../../src/ray/submit.js';
-import { StepSummary } from '../../src/results/step-summary.js';
+import { memoryLog } from '../../src/common/log.js';
 import { type RaySim, startRaySim } from '../../tools/ray-sim/server.mjs';
 import { virtualClock } from '../helpers/clock.js';
-import { clusterManifest } from '../helpers/cluster.js';
-import { createBucket, uniqueBucketName } from '../helpers/gcs.js';
-import { clusterInputs, startCluster } from '../helpers/ray.js';
-import { prContext } from '../helpers/results.js';
 import { stepFiles } from '../helpers/step-files.js';
 import { BURSTS, GROWING, recordingLog, reportedChars, waitOnJob } from '../helpers/wait-log.js';
+import { waitedAttempt } from '../helpers/waited-attempt.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -139,63 +129,26 @@ describe('a dashboard that stops answering during a wait', () => {
   const files = stepFiles('wait-unreachable');
 
   it('ends the wait with the address, the rows in and the rerun that finishes the run; no stop is tried on it', async () => {
-    files.reset();
-    const bucket = uniqueBucketName('unreach');
-    await createBucket(bucket);
-    const sim = await startCluster({ bucket, outcomes: { db_a_1: 'pass', db_b_1: 'hang' } });
-    cleanups.push(() => sim.close());
-    const inputs: Record<string, string> = {
-      framework: 'pydantic_ai',
-      'query-mode': 'raw',
-      mode: 'a-interact',
-      'agent-model': 'anthropic/claude-sonnet-4-5',
-      'instance-ids': 'db_a_1,db_b_1',
-      'gcs-bucket': bucket,
-      wait: 'true',
-      ...clusterInputs(sim),
-    };
-    const get: InputReader = (name) => inputs[name] ?? '';
-    const settings = parseSettings(get, { GITHUB_WORKSPACE: files.dir, RUNNER_TEMP: files.dir }, () => undefined) as SubmitSettings;
-    const saved = new Map<string, string>();
     // The head is killed once the first row is in: the polls after it fail, with their retries, in virtual time.
     let killed = false;
     const log = memoryLog();
-    const watching: Log = {
-      ...log,
-      info: (line) => {
-        log.info(line);
-        if (!killed && line.startsWith('progress: 1/2')) {
-          killed = true;
-          void sim.close();
-        }
-      },
-    };
-    const clock = virtualClock({ realMs: 50 });
-    const ctx: StepContext = {
-      log: watching,
-      state: new ActionState({ save: (k, v) => saved.set(k, v), load: (k) => saved.get(k) ?? '' }),
-      cancel: new Cancellation({ log, fail: () => undefined, exit: () => undefined }),
-      github: prContext(null),
-      clock,
-      summary: new StepSummary(),
-    };
-    const manifest = clusterManifest();
-    const outcome = await dispatchAttempt(
-      ctx,
-      {
-        settings: settings.dispatch,
-        manifest,
-        attempt: 1,
-        instanceIds: manifest.instance_ids,
-        keys: new Map([['ANTHROPIC_API_KEY', 'sk-ant-TESTSECRET-x']]),
-        store: new RunStore(bucket, 'demo-test'),
-        roots: null,
-        code: { source: 'image', sha: '', root: files.dir, files: [] },
-      },
-      { client: rayClient(log, settings.dispatch, { clock }), publicDashboard: true },
-    );
+    const { outcome, sim, sid, manifest, saved } = await waitedAttempt({
+      files,
+      cleanups,
+      outcomes: { db_a_1: 'pass', db_b_1: 'hang' },
+      clock: virtualClock({ realMs: 50 }),
+      log: (sim) => ({
+        ...log,
+        info: (line) => {
+          log.info(line);
+          if (!killed && line.startsWith('progress: 1/2')) {
+            killed = true;
+            void sim.close();
+          }
+        },
+      }),
+    });
     expect(killed).toBe(true);
-    const sid = `bird-${manifest.run_id}-a1`;
     const message = outcome.failure?.message ?? '';
     expect(message.startsWith(`unreachable: the Ray dashboard at ${sim.url} stopped answering (GET api/jobs/${sid} failed after 6 attempts: `)).toBe(true);
     expect(message).toMatch(/ECONNREFUSED/);
