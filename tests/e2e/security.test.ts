@@ -4,6 +4,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { StepResult } from '../../tools/harness/run-action.mjs';
 import type { RaySim } from '../../tools/ray-sim/server.mjs';
 import { demoRepo, errors, removeDir, runAction, TEST_KEYS, tempDir, validInputs, warnings } from '../helpers/action.js';
 import { ephemeralInputs, fakeCliEnv, IMAGE_URI } from '../helpers/cluster.js';
@@ -72,6 +73,19 @@ async function tamper(bucket: string, change: (m: Record<string, unknown>) => vo
     .save(JSON.stringify(m, null, 2));
 }
 
+/** A waited rerun of that run on a per-run cluster, with stand-in CLIs that record their calls. */
+async function rerunOnPerRunCluster(workspace: string, bucket: string): Promise<{ r: StepResult; fake: ReturnType<typeof fakeCliEnv> }> {
+  const dir = tempDir('fake-cli');
+  cleanups.push(() => removeDir(dir));
+  const fake = fakeCliEnv(dir);
+  const r = await runAction({
+    workspace,
+    inputs: { 'rerun-run-id': 'test-run-0001', 'gcs-bucket': bucket, ...ephemeralInputs(), wait: 'true' },
+    env: { ...TEST_KEYS, ...fake.env, STORAGE_EMULATOR_HOST: emulatorHost(), BIRD_REGISTRY_EMULATOR_HOST: registry.url },
+  });
+  return { r, fake };
+}
+
 describe('a rerun trusts no field of a stored manifest that reaches a command, a request or the keys', () => {
   it.each([
     [
@@ -113,14 +127,7 @@ describe('a rerun trusts no field of a stored manifest that reaches a command, a
         (m.render_inputs as Record<string, unknown>).image_uri = image;
         (m.render_inputs as Record<string, unknown>).project = 'bird-proj';
       });
-      const dir = tempDir('fake-cli');
-      cleanups.push(() => removeDir(dir));
-      const fake = fakeCliEnv(dir);
-      const r = await runAction({
-        workspace: repo.workspace,
-        inputs: { 'rerun-run-id': 'test-run-0001', 'gcs-bucket': bucket, ...ephemeralInputs(), wait: 'true' },
-        env: { ...TEST_KEYS, ...fake.env, STORAGE_EMULATOR_HOST: emulatorHost(), BIRD_REGISTRY_EMULATOR_HOST: registry.url },
-      });
+      const { r, fake } = await rerunOnPerRunCluster(repo.workspace, bucket);
       expect(r.exitCode).toBe(1);
       expect(errors(r)).toMatch(/not Artifact Registry and not named by image-registries|not in gcp-project 'bird-proj'/);
       expect(fake.calls().filter((c) => c.argv[0] !== '--version')).toEqual([]);
@@ -135,14 +142,7 @@ describe('a rerun trusts no field of a stored manifest that reaches a command, a
       (m.render_inputs as Record<string, unknown>).image_uri = IMAGE_URI.replace('bird-proj', 'other-proj');
       (m.render_inputs as Record<string, unknown>).project = 'other-proj';
     });
-    const dir = tempDir('fake-cli');
-    cleanups.push(() => removeDir(dir));
-    const fake = fakeCliEnv(dir);
-    const r = await runAction({
-      workspace: repo.workspace,
-      inputs: { 'rerun-run-id': 'test-run-0001', 'gcs-bucket': bucket, ...ephemeralInputs(), wait: 'true' },
-      env: { ...TEST_KEYS, ...fake.env, STORAGE_EMULATOR_HOST: emulatorHost(), BIRD_REGISTRY_EMULATOR_HOST: registry.url },
-    });
+    const { r, fake } = await rerunOnPerRunCluster(repo.workspace, bucket);
     expect(r.exitCode).toBe(1);
     expect(errors(r)).toMatch(/render_inputs.project 'other-proj' is not gcp-project 'bird-proj'/);
     expect(fake.calls().filter((c) => c.argv[0] !== '--version')).toEqual([]);
